@@ -1,0 +1,161 @@
+"""The `renkei` command: thin wrappers that parse options and call one library function.
+
+Heavy modules (the web framework, the SMTP server) are imported only by the commands
+that use them, so `renkei import` and `renkei check` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from daemon.settings import DEFAULT_CONFIG, ConfigError, Settings, load
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def config_path(option: str | None) -> Path:
+    return Path(option or os.environ.get("RENKEI_CONFIG") or DEFAULT_CONFIG)
+
+
+def _load(option: str | None) -> Settings | None:
+    try:
+        return load(config_path(option))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return None
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    settings = _load(args.config)
+    if settings is None:
+        return EXIT_FAILED
+    print(
+        f"{config_path(args.config)}: ok ({len(settings.accounts)} accounts, "
+        f"{len(settings.layouts)} layouts)"
+    )
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _load(args.config)
+    if settings is None:
+        return EXIT_FAILED
+    logging.basicConfig(
+        level=os.environ.get("RENKEI_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # aiosmtpd logs every command at INFO; renkei logs what matters itself.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    from daemon.master import Master
+
+    return asyncio.run(Master(settings, config_path(args.config).resolve()).run())
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    settings = _load(args.config)
+    if settings is None:
+        return EXIT_FAILED
+    if args.account not in settings.accounts:
+        print(f"--account: {args.account!r} is not an account in the config", file=sys.stderr)
+        return EXIT_USAGE
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"{path}: no such file", file=sys.stderr)
+        return EXIT_USAGE
+    from daemon.oneshot import import_file
+
+    run = asyncio.run(import_file(settings, path, args.account, progress=sys.stderr.isatty()))
+    print(json.dumps(run, ensure_ascii=False, indent=2) if args.json else _summary(run))
+    return EXIT_OK if run["state"] == "completed" else EXIT_FAILED
+
+
+def _summary(run: dict) -> str:
+    text = (
+        f"run {run['id']}: {run['state']} — {run['rows_imported']} imported, "
+        f"{run['rows_failed']} failed of {run['rows_total']} rows"
+    )
+    return f"{text}\n{run['message']}" if run["message"] else text
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    settings = _load(args.config)
+    if settings is None:
+        return EXIT_FAILED
+    from daemon.oneshot import latest_runs
+
+    runs = asyncio.run(latest_runs(settings, args.account, args.limit))
+    if args.json:
+        print(json.dumps(runs, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        "id",
+        "account",
+        "channel",
+        "file",
+        "state",
+        "rows",
+        "imported",
+        "failed",
+        "received",
+        "message",
+    )
+    for r in runs:
+        table.add_row(
+            r["id"],
+            r["account"],
+            r["channel"],
+            r["filename"],
+            r["state"],
+            str(r["rows_total"]),
+            str(r["rows_imported"]),
+            str(r["rows_failed"]),
+            r["received_at"],
+            r["message"][:60],
+        )
+    Console().print(table)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="renkei", description="CSV linkage daemon")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:  # noqa: ANN001
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--config", help=f"config file (default $RENKEI_CONFIG or {DEFAULT_CONFIG})")
+        p.set_defaults(handler=handler)
+        return p
+
+    command("serve", cmd_serve, "run the daemon in the foreground")
+    command("check", cmd_check, "validate the config; list every problem with its key")
+    p = command("import", cmd_import, "import one file through the daemon's pipeline")
+    p.add_argument("file", help="the CSV file")
+    p.add_argument("--account", required=True, help="the account it belongs to")
+    p.add_argument("--json", action="store_true", help="print the run as JSON")
+    p = command("runs", cmd_runs, "show the latest runs, newest first")
+    p.add_argument("--account", help="only this account's runs")
+    p.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
+    p.add_argument("--json", action="store_true", help="print a JSON array of runs")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

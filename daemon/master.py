@@ -1,0 +1,168 @@
+"""The master: starts every part of the daemon in one event loop and stops it cleanly.
+
+Order at start: store (migrated) → spool recovered → worker and reporter → listeners
+bound → READY=1. SIGTERM: STOPPING=1, stop accepting, abort the running import (rolled
+back, retried at next start), exit 0. SIGHUP: reload the config, or keep the old one
+when the new one is invalid. Called by `renkei serve`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from pathlib import Path
+
+from daemon import systemd
+from daemon.intake import SpoolSink
+from daemon.pipeline import Pipeline
+from daemon.reporter import Reporter
+from daemon.settings import ConfigError, Settings, load, split_listen
+from daemon.spool import Spool
+from daemon.store import Store
+from daemon.worker import Worker
+from handlers.base import Intake
+
+log = logging.getLogger(__name__)
+
+
+class Master:
+    def __init__(self, settings: Settings, config_path: Path) -> None:
+        self.settings = settings
+        self.config_path = config_path
+        self.ready = False
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self.intakes: list[Intake] = []
+        self._web = None
+
+    def current(self) -> Settings:
+        return self.settings
+
+    async def run(self) -> int:
+        data_dir = self.settings.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = await Store.open(data_dir / "renkei.db")
+        try:
+            await self._start()
+            self._install_signals()
+            self.ready = True
+            systemd.notify("READY=1")
+            log.info("renkei ready (data in %s)", data_dir)
+            await self._stop.wait()
+            systemd.notify("STOPPING=1")
+            await self._shutdown()
+        finally:
+            await self.store.close()
+        log.info("renkei stopped")
+        return 0
+
+    async def _start(self) -> None:
+        for name, layout in self.settings.layouts.items():
+            await self.store.ensure_layout(name, layout.columns)
+        self.spool = Spool(self.settings.data_dir / "spool")
+        self.reporter = Reporter(self.settings, self.store)
+        self.pipeline = Pipeline(self.settings, self.store, self.spool, self.reporter.queue_run)
+        self.worker = Worker(self.spool, self.pipeline)
+        await self.worker.recover()
+        await self.reporter.recover()
+        sink = SpoolSink(self.spool, self.current, self.worker.wake)
+        if self.settings.smtp.enabled:
+            from handlers.smtp import MailIntake
+
+            self.intakes.append(MailIntake(self.current, sink))
+        for intake in self.intakes:
+            await intake.start()
+        if self.settings.api.enabled:
+            await self._start_web()
+        self._spawn(self.worker.serve(), "worker")
+        self._spawn(self.reporter.serve(), "reporter")
+        if (interval := systemd.watchdog_seconds()) is not None:
+            self._spawn(self._watchdog(interval), "watchdog")
+
+    async def _start_web(self) -> None:
+        import uvicorn
+
+        from daemon.web import create_app
+
+        class Server(uvicorn.Server):
+            # The master owns the signals; uvicorn must not take them over.
+            def capture_signals(self):  # noqa: ANN202
+                return contextlib.nullcontext()
+
+        host, port = split_listen(self.settings.api.listen)
+        sock = socket.create_server((host, port), reuse_port=False)
+        app = create_app(self.current, self.store, lambda: self.ready)
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        self._web = Server(config)
+        task = self._spawn(self._web.serve(sockets=[sock]), "web")
+        while not self._web.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        log.info("http listening on %s:%d", *sock.getsockname()[:2])
+
+    def _spawn(self, coro, name: str) -> asyncio.Task:  # noqa: ANN001
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(self._on_task_done)
+        self._tasks.append(task)
+        return task
+
+    def _on_task_done(self, task: asyncio.Task) -> None:
+        if task.cancelled() or self._stop.is_set():
+            return
+        exc = task.exception()
+        if exc is not None:
+            # A service died: restart it rather than serve without it.
+            log.error("%s crashed; restarting it", task.get_name(), exc_info=exc)
+            restart = {"worker": self.worker.serve, "reporter": self.reporter.serve}.get(
+                task.get_name()
+            )
+            if restart:
+                self._spawn(restart(), task.get_name())
+
+    async def _watchdog(self, interval: float) -> None:
+        # Pinged from the loop itself: a blocked loop stops the pings and systemd notices.
+        while True:
+            systemd.notify("WATCHDOG=1")
+            await asyncio.sleep(interval)
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.stop)
+        loop.add_signal_handler(signal.SIGINT, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+
+    def stop(self) -> None:
+        log.info("stopping")
+        self._stop.set()
+
+    async def reload(self) -> bool:
+        systemd.notify("RELOADING=1")
+        try:
+            settings = await asyncio.to_thread(load, self.config_path)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                log.error("reload refused: %s", problem)
+            systemd.notify("READY=1")
+            return False
+        for name, layout in settings.layouts.items():
+            await self.store.ensure_layout(name, layout.columns)
+        self.settings = settings
+        self.pipeline.settings = settings
+        self.reporter.settings = settings
+        log.info("config reloaded from %s", self.config_path)
+        systemd.notify("READY=1")
+        return True
+
+    async def _shutdown(self) -> None:
+        for intake in self.intakes:
+            await intake.stop()
+        if self._web is not None:
+            self._web.should_exit = True
+        for task in self._tasks:
+            if task.get_name() != "web":
+                task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

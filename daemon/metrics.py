@@ -1,0 +1,18 @@
+"""Prometheus metrics, served at /metrics. Incremented by the intake sink and the pipeline."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter
+
+FILES_RECEIVED = Counter(
+    "renkei_files_received", "Files accepted into the spool, by channel", ["channel"]
+)
+REFUSED = Counter(
+    "renkei_refused", "Deliveries refused at the door, by channel and reason", ["channel", "reason"]
+)
+RUNS = Counter("renkei_runs", "Runs that reached a state, by state", ["state"])
+ROWS_IMPORTED = Counter("renkei_rows_imported", "Rows committed to the store")
+REPORTS_SENT = Counter("renkei_reports_sent", "Report mails the relay accepted")
+REPORT_FAILURES = Counter(
+    "renkei_report_failures", "Attempts to hand a report to the relay that failed"
+)

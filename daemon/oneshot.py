@@ -1,0 +1,69 @@
+"""One-shot commands that use the daemon's parts without serving: `renkei import`, `runs`.
+
+`import_file` spools the file (channel `cli`) claimed under this process's lock and runs
+the same pipeline the daemon runs, so it works whether or not the daemon is running.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from daemon.pipeline import Pipeline
+from daemon.reporter import Reporter
+from daemon.settings import Settings
+from daemon.spool import Meta, Spool
+from daemon.store import Store, public_run
+
+
+async def import_file(
+    settings: Settings, path: Path, account: str, progress: bool = False
+) -> dict[str, Any]:
+    store = await Store.open(settings.data_dir / "renkei.db")
+    try:
+        spool = Spool(settings.data_dir / "spool")
+        reporter = Reporter(settings, store)
+        pipeline = Pipeline(settings, store, spool, reporter.queue_run)
+        meta = Meta(account, "cli", str(path.resolve()), path.name)
+        item = spool.enqueue(meta, path, claim=True)
+        if progress:
+            await _with_progress(pipeline, item, path.name)
+        else:
+            await pipeline.process(item)
+        # Deliver our own report now; a running daemon would also find it in the outbox.
+        await reporter.send_now(item.id)
+        run = await store.get_run(item.id)
+        assert run is not None
+        return public_run(run)
+    finally:
+        await store.close()
+
+
+async def _with_progress(pipeline: Pipeline, item: Any, name: str) -> None:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    columns = (
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task(name, total=item.meta.size or None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        await pipeline.process(item, progress=advance)
+
+
+async def latest_runs(settings: Settings, account: str | None, limit: int) -> list[dict[str, Any]]:
+    db = settings.data_dir / "renkei.db"
+    if not db.exists():
+        return []
+    store = await Store.open(db)
+    try:
+        rows, _ = await store.list_runs({"account": account}, limit)
+        return [public_run(r) for r in rows]
+    finally:
+        await store.close()

@@ -1,0 +1,339 @@
+"""Settings: loads the TOML config into one typed model and lists every problem in it.
+
+Every key has one default and one line of help (the Field description); unknown keys
+are errors. Called by the CLI (`renkei check`) and by the master at start and reload.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+import zoneinfo
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_CONFIG = "/etc/renkei/renkei.toml"
+INTERVALS = ("5m", "10m", "15m", "30m", "1h", "2h")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+COLUMN_TYPES = ("text", "int", "decimal", "date", "datetime", "bool", "choice")
+DEMO_PREFIX = "demo-"
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+_WINDOW = re.compile(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})")
+_DELAY = re.compile(r"(\d{1,3})m")
+_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+")
+
+
+class ConfigError(Exception):
+    """The config cannot be used; `problems` holds one 'key.path: what is wrong' each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _listen(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{value!r} is not host:port")
+    return value
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def is_loopback(listen: str) -> bool:
+    host, _ = split_listen(listen)
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class DaemonSettings(Model):
+    data_dir: Path = Field(Path("var"), description="spool/, renkei.db, reports/, outbox/")
+    timezone: str = Field("Asia/Tokyo", description="time zone of schedules and reports")
+    min_free_bytes: int = Field(
+        64 * 1024 * 1024, ge=0, description="refuse new files while the spool has less free"
+    )
+    max_attempts: int = Field(3, ge=1, description="failed attempts before a file is quarantined")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not a known time zone") from exc
+        return value
+
+
+class Limits(Model):
+    max_rows: int = Field(10000, ge=1, description="data rows a file may hold")
+    max_bytes: int = Field(3145728, ge=1, description="bytes a file may hold")
+
+
+class AccountLimits(Model):
+    max_rows: int | None = Field(None, ge=1, description="this account's own max_rows")
+    max_bytes: int | None = Field(None, ge=1, description="this account's own max_bytes")
+
+
+class SmtpSettings(Model):
+    enabled: bool = Field(True, description="serve mail intake")
+    listen: str = Field("127.0.0.1:2525", description="host:port of the SMTP listener")
+    hostname: str = Field("renkei", description="name in the SMTP greeting")
+    max_message_bytes: int = Field(20971520, ge=1024, description="largest mail taken")
+    max_connections: int = Field(100, ge=1, description="SMTP sessions at once")
+    max_connections_per_address: int = Field(10, ge=1, description="sessions from one address")
+    timeout: int = Field(300, ge=1, description="seconds an idle SMTP session is kept")
+
+    _check_listen = field_validator("listen")(lambda cls, v: _listen(v))
+
+
+class FtpSettings(Model):
+    enabled: bool = Field(True, description="serve FTP intake")
+    listen: str = Field("127.0.0.1:2121", description="host:port of the FTP listener")
+    passive_ports: str = Field("30000-30099", description="range of passive data ports")
+    max_login_failures: int = Field(4, ge=1, description="failed logins before a ban")
+    ban_minutes: int = Field(15, ge=1, description="how long a banned address is refused")
+    tls_cert: Path | None = Field(None, description="certificate for explicit FTPS")
+    tls_key: Path | None = Field(None, description="key for explicit FTPS")
+
+    _check_listen = field_validator("listen")(lambda cls, v: _listen(v))
+
+    @field_validator("passive_ports")
+    @classmethod
+    def _port_range(cls, value: str) -> str:
+        low, sep, high = value.partition("-")
+        if not (sep and low.isdigit() and high.isdigit() and 0 < int(low) <= int(high) < 65536):
+            raise ValueError(f"{value!r} is not a port range like 30000-30099")
+        return value
+
+
+class ApiSettings(Model):
+    enabled: bool = Field(True, description="serve the HTTP API")
+    listen: str = Field("127.0.0.1:8080", description="host:port of the HTTP listener")
+    admin_token: str | None = Field(None, description="token that sees every account")
+    admin_token_sha256: str | None = Field(None, description="sha256 hex of the admin token")
+
+    _check_listen = field_validator("listen")(lambda cls, v: _listen(v))
+
+
+class ReportSettings(Model):
+    relay: str = Field("127.0.0.1:25", description="host:port of the relay for report mail")
+    from_: str = Field("renkei@localhost", alias="from", description="From of report mail")
+    language: Literal["ja", "en"] = Field("ja", description="language of reports and messages")
+    retry_seconds: float = Field(30, gt=0, description="first retry delay while the relay is down")
+    max_retry_seconds: float = Field(3600, gt=0, description="longest retry delay")
+    timeout: float = Field(30, gt=0, description="seconds to wait for the relay")
+
+    _check_relay = field_validator("relay")(lambda cls, v: _listen(v))
+
+
+class Column(Model):
+    name: str = Field(description="column name: header name and table column")
+    type: Literal["text", "int", "decimal", "date", "datetime", "bool", "choice"] = Field(
+        "text", description="how a cell is converted"
+    )
+    required: bool = Field(False, description="an empty cell is an error")
+    max_length: int | None = Field(None, ge=1, description="longest text, in characters")
+    max_digits: int | None = Field(None, ge=1, description="most digits of a number")
+    values: list[str] | None = Field(None, description="allowed values of a choice column")
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not _IDENTIFIER.fullmatch(value) or value.startswith("_"):
+            raise ValueError(f"{value!r} is not a column name (letters, digits, _)")
+        return value
+
+
+class Layout(Model):
+    columns: list[Column] = Field(min_length=1, description="the columns of a row, in order")
+
+
+class MailAccount(Model):
+    address: str = Field(description="the address this account receives mail at")
+    allowed_senders: list[str] = Field(default_factory=list, description="who may send")
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not _ADDRESS.fullmatch(value):
+            raise ValueError(f"{value!r} is not a mail address")
+        return value.lower()
+
+    @field_validator("allowed_senders")
+    @classmethod
+    def _senders(cls, value: list[str]) -> list[str]:
+        return [sender.lower() for sender in value]
+
+
+class FtpAccount(Model):
+    user: str = Field(description="FTP user name")
+    password: str | None = Field(None, description="password: literal, env:NAME or demo-…")
+    password_sha256: str | None = Field(None, description="sha256 hex of the password")
+    weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        default_factory=lambda: list(WEEKDAYS[:5]), description="days with checks"
+    )
+    window: str = Field("00:00-23:59", description="HH:MM-HH:MM when checks run")
+    interval: str = Field("15m", description="time between checks: 5m 10m 15m 30m 1h 2h")
+    delay: str = Field("0m", description="minutes after each tick the check runs")
+    priority: int = Field(0, description="higher goes first when accounts tick together")
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        match = _WINDOW.fullmatch(value)
+        if not match or not all(
+            int(h) < 24 and int(m) < 60 for h, m in (match.groups()[:2], match.groups()[2:])
+        ):
+            raise ValueError(f"{value!r} is not a window like 09:00-18:00")
+        return value
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: str) -> str:
+        if value not in INTERVALS:
+            raise ValueError(f"{value!r} is not one of {', '.join(INTERVALS)}")
+        return value
+
+    @field_validator("delay")
+    @classmethod
+    def _delay(cls, value: str) -> str:
+        match = _DELAY.fullmatch(value)
+        if not match or int(match.group(1)) >= 120:
+            raise ValueError(f"{value!r} is not a delay in minutes like 3m (under 120m)")
+        return value
+
+
+class ApiAccount(Model):
+    token: str | None = Field(None, description="API token: literal, env:NAME or demo-…")
+    token_sha256: str | None = Field(None, description="sha256 hex of the API token")
+
+
+class DropdirAccount(Model):
+    path: Path = Field(description="folder watched for files")
+    settle: float = Field(5, ge=0, description="seconds unchanged before a file is complete")
+
+
+class Account(Model):
+    status: Literal["active", "stopped"] = Field("active", description="stopped: 連動稼働停止")
+    layout: str = Field(description="name of the layout its rows follow")
+    encoding: Literal["auto", "cp932", "utf-8"] = Field("auto", description="file encoding")
+    header: bool = Field(True, description="the first row holds column names")
+    on_row_error: Literal["reject", "skip"] = Field("reject", description="reject or skip")
+    report: Literal["always", "errors", "never"] = Field("always", description="when to mail")
+    error_report_to: list[str] = Field(default_factory=list, description="error report to")
+    success_report_to: list[str] = Field(default_factory=list, description="success report to")
+    mail: MailAccount | None = Field(None, description="mail intake")
+    ftp: FtpAccount | None = Field(None, description="FTP intake")
+    api: ApiAccount | None = Field(None, description="API intake")
+    dropdir: DropdirAccount | None = Field(None, description="drop-folder intake")
+    limits: AccountLimits = Field(default_factory=AccountLimits, description="own limits")
+
+
+class Settings(Model):
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings, description="the service")
+    limits: Limits = Field(default_factory=Limits, description="default file limits")
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings, description="mail intake")
+    ftp: FtpSettings = Field(default_factory=FtpSettings, description="FTP intake")
+    api: ApiSettings = Field(default_factory=ApiSettings, description="HTTP API")
+    report: ReportSettings = Field(default_factory=ReportSettings, description="report mail")
+    layouts: dict[str, Layout] = Field(default_factory=dict, description="row layouts")
+    accounts: dict[str, Account] = Field(default_factory=dict, description="partner accounts")
+
+    # Filled in by load(): where the config came from, to resolve relative paths.
+    source: Path | None = Field(None, exclude=True, description="config file (internal)")
+
+    def path(self, value: Path) -> Path:
+        base = self.source.parent if self.source else Path.cwd()
+        return value if value.is_absolute() else base / value
+
+    @property
+    def data_dir(self) -> Path:
+        return self.path(self.daemon.data_dir)
+
+    def account_by_address(self, address: str) -> tuple[str, Account] | None:
+        address = address.lower()
+        for name, account in self.accounts.items():
+            if account.mail and account.mail.address == address:
+                return name, account
+        return None
+
+    def limits_for(self, account: Account) -> Limits:
+        own = account.limits
+        return Limits(
+            max_rows=own.max_rows or self.limits.max_rows,
+            max_bytes=own.max_bytes or self.limits.max_bytes,
+        )
+
+    def listeners(self) -> dict[str, str]:
+        """Every listener that will be bound, by section name."""
+        sections = {"smtp": self.smtp, "ftp": self.ftp, "api": self.api}
+        return {name: s.listen for name, s in sections.items() if s.enabled}
+
+
+def resolve_secret(value: str | None) -> str | None:
+    """A secret's clear text: `env:NAME` reads the environment, anything else is literal."""
+    if value is None:
+        return None
+    if value.startswith("env:"):
+        return os.environ.get(value[4:])
+    return value
+
+
+def load(path: Path | str) -> Settings:
+    """Read and validate the config at `path`; raise ConfigError listing every problem."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such config file"]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+    return parse(raw, source=path.resolve())
+
+
+def parse(raw: dict[str, Any], source: Path | None = None) -> Settings:
+    from daemon.settings_checks import cross_checks
+
+    problems: list[str] = []
+    settings = None
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        problems.extend(_describe(error) for error in exc.errors())
+    problems.extend(cross_checks(raw))
+    if problems:
+        raise ConfigError(problems)
+    assert settings is not None
+    return settings.model_copy(update={"source": source})
+
+
+def _describe(error: Any) -> str:
+    path = ".".join(str(part) for part in error["loc"])
+    kind = error["type"]
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        return f"{path}: unknown key"
+    if kind == "missing":
+        return f"{path}: required key is missing"
+    if kind == "literal_error":
+        allowed = error["ctx"]["expected"].replace("'", "")
+        return f"{path}: {value!r} is not one of {allowed}"
+    msg = error["msg"].removeprefix("Value error, ")
+    if kind == "value_error":
+        return f"{path}: {msg}"
+    return f"{path}: {value!r}: {msg}"

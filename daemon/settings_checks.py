@@ -1,0 +1,107 @@
+"""Config checks that span keys: names that must exist, be unique, or be resolvable.
+
+Works on the raw TOML dict so that it can report alongside type errors, whatever else
+is wrong. Called by settings.parse().
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from daemon.settings import DEMO_PREFIX, is_loopback
+
+_LISTENER_DEFAULTS = {"smtp": "127.0.0.1:2525", "ftp": "127.0.0.1:2121", "api": "127.0.0.1:8080"}
+
+
+def cross_checks(raw: dict[str, Any]) -> list[str]:
+    return [
+        *_layout_refs(raw),
+        *_choice_values(raw),
+        *_unique(raw, "mail", "address", str.lower),
+        *_unique(raw, "ftp", "user", str),
+        *_secrets(raw),
+    ]
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _accounts(raw: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, account in _dict(raw.get("accounts")).items():
+        if isinstance(account, dict):
+            yield name, account
+
+
+def _layout_refs(raw: dict[str, Any]) -> Iterator[str]:
+    layouts = _dict(raw.get("layouts"))
+    for name, account in _accounts(raw):
+        layout = account.get("layout")
+        if isinstance(layout, str) and layout not in layouts:
+            yield f"accounts.{name}.layout: {layout!r} is not a layout ([layouts.{layout}] is missing)"
+
+
+def _choice_values(raw: dict[str, Any]) -> Iterator[str]:
+    for name, layout in _dict(raw.get("layouts")).items():
+        columns = _dict(layout).get("columns")
+        for i, column in enumerate(columns if isinstance(columns, list) else []):
+            if (
+                isinstance(column, dict)
+                and column.get("type") == "choice"
+                and not column.get("values")
+            ):
+                yield f"layouts.{name}.columns.{i}.values: a choice column needs its values"
+
+
+def _unique(raw: dict[str, Any], section: str, key: str, fold: Any) -> Iterator[str]:
+    owners: dict[str, str] = {}
+    for name, account in _accounts(raw):
+        value = _dict(account.get(section)).get(key)
+        if not isinstance(value, str):
+            continue
+        folded = fold(value)
+        if folded in owners:
+            yield (
+                f"accounts.{name}.{section}.{key}: {value!r} is also the {key} of "
+                f"accounts.{owners[folded]}"
+            )
+        else:
+            owners[folded] = name
+
+
+def _secret_values(raw: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    yield "api.admin_token", _dict(raw.get("api")).get("admin_token")
+    for name, account in _accounts(raw):
+        yield f"accounts.{name}.ftp.password", _dict(account.get("ftp")).get("password")
+        yield f"accounts.{name}.api.token", _dict(account.get("api")).get("token")
+
+
+def _public_listeners(raw: dict[str, Any]) -> list[str]:
+    public = []
+    for section, default in _LISTENER_DEFAULTS.items():
+        table = _dict(raw.get(section))
+        listen = table.get("listen", default)
+        if table.get("enabled", True) is not False and isinstance(listen, str):
+            try:
+                loopback = is_loopback(listen)
+            except ValueError:
+                continue
+            if not loopback:
+                public.append(f"{section}.listen = {listen!r}")
+    return public
+
+
+def _secrets(raw: dict[str, Any]) -> Iterator[str]:
+    public = _public_listeners(raw)
+    for key, value in _secret_values(raw):
+        if not isinstance(value, str):
+            continue
+        if value.startswith("env:") and value[4:] not in os.environ:
+            yield f"{key}: environment variable {value[4:]} is not set"
+        elif value.startswith(DEMO_PREFIX) and public:
+            yield (
+                f"{key}: a demo secret is allowed only while every listener is on loopback "
+                f"({', '.join(public)})"
+            )

@@ -1,0 +1,271 @@
+"""The store: SQLite (WAL) through aiosqlite; the one place that writes the database.
+
+Holds `runs`, `run_errors` and one table per layout. Writes go through one connection
+with `BEGIN IMMEDIATE`; reads use a second connection, so an API reader never sees an
+import's uncommitted rows. Called by the worker, the web app and the CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from importers.errors import RowError
+from importers.layouts import SQL_TYPES
+
+RUN_FIELDS = [
+    "id",
+    "account",
+    "channel",
+    "sender",
+    "filename",
+    "layout",
+    "encoding",
+    "state",
+    "rows_total",
+    "rows_imported",
+    "rows_failed",
+    "message",
+    "received_at",
+    "started_at",
+    "finished_at",
+]
+FINAL_STATES = ("completed", "failed", "ignored")
+META_COLUMNS = ("_account", "_source_file", "_run_id")
+RESERVED_TABLES = ("runs", "run_errors")
+ERRORS_KEPT = 1000  # in run_errors; the error CSV holds them all
+
+MIGRATIONS = [
+    """
+    CREATE TABLE runs (
+      id TEXT PRIMARY KEY,
+      account TEXT NOT NULL,
+      channel TEXT NOT NULL,
+      sender TEXT NOT NULL DEFAULT '',
+      filename TEXT NOT NULL DEFAULT '',
+      layout TEXT NOT NULL DEFAULT '',
+      encoding TEXT NOT NULL DEFAULT '',
+      state TEXT NOT NULL,
+      rows_total INTEGER NOT NULL DEFAULT 0,
+      rows_imported INTEGER NOT NULL DEFAULT 0,
+      rows_failed INTEGER NOT NULL DEFAULT 0,
+      message TEXT NOT NULL DEFAULT '',
+      received_at TEXT NOT NULL,
+      started_at TEXT,
+      finished_at TEXT,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      sha256 TEXT NOT NULL DEFAULT '',
+      error_report TEXT NOT NULL DEFAULT '',
+      report_state TEXT NOT NULL DEFAULT 'none'
+    );
+    CREATE INDEX runs_by_account ON runs (account, received_at);
+    CREATE INDEX runs_by_received ON runs (received_at);
+    CREATE TABLE run_errors (
+      run_id TEXT NOT NULL REFERENCES runs (id),
+      line INTEGER NOT NULL,
+      "column" TEXT NOT NULL,
+      value TEXT NOT NULL,
+      message TEXT NOT NULL
+    );
+    CREATE INDEX run_errors_by_run ON run_errors (run_id, line);
+    """,
+]
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class Store:
+    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+        self.writer = writer
+        self.reader = reader
+        self._layouts: dict[str, list[str]] = {}
+        # One writer connection serves the whole process; transactions take turns.
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> Store:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = await _connect(path)
+        await writer.execute("PRAGMA journal_mode=WAL")
+        await _migrate(writer)
+        reader = await _connect(path)
+        return cls(writer, reader)
+
+    async def close(self) -> None:
+        await self.reader.close()
+        await self.writer.close()
+
+    # -- schema --------------------------------------------------------------------
+
+    async def ensure_layout(self, name: str, columns: Sequence[Any]) -> None:
+        """Create the layout's table, or add the columns a changed layout gained."""
+        defs = [f"{quote(c.name)} {SQL_TYPES[c.type]}" for c in columns]
+        defs += [f"{quote(m)} TEXT NOT NULL" for m in META_COLUMNS]
+        table = quote(name)
+        async with self.transaction() as db:
+            await db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(defs)})")
+            async with db.execute(f"PRAGMA table_info({table})") as cursor:
+                have = {row[1] for row in await cursor.fetchall()}
+            for column in columns:
+                if column.name not in have:
+                    sql_type = SQL_TYPES[column.type]
+                    await db.execute(
+                        f"ALTER TABLE {table} ADD COLUMN {quote(column.name)} {sql_type}"
+                    )
+            index = quote(f"{name}_by_source")
+            await db.execute(
+                f"CREATE INDEX IF NOT EXISTS {index} ON {table} (_account, _source_file)"
+            )
+        self._layouts[name] = [c.name for c in columns]
+
+    # -- transactions --------------------------------------------------------------
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE … COMMIT; any exception, cancellation included, rolls back."""
+        async with self._write_lock:
+            await self.writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.writer
+            except BaseException:
+                await asyncio.shield(self.writer.rollback())
+                raise
+            await asyncio.shield(self.writer.commit())
+
+    async def replace_source(
+        self, db: aiosqlite.Connection, layout: str, account: str, filename: str
+    ) -> None:
+        await db.execute(
+            f"DELETE FROM {quote(layout)} WHERE _account = ? AND _source_file = ?",
+            (account, filename),
+        )
+
+    async def insert_rows(
+        self, db: aiosqlite.Connection, layout: str, rows: Iterable[Sequence[object]]
+    ) -> None:
+        names = [*self._layouts[layout], *META_COLUMNS]
+        marks = ", ".join("?" * len(names))
+        cols = ", ".join(quote(n) for n in names)
+        await db.executemany(f"INSERT INTO {quote(layout)} ({cols}) VALUES ({marks})", rows)
+
+    # -- runs ----------------------------------------------------------------------
+
+    async def add_run(self, run_id: str, meta: Any, state: str = "queued") -> None:
+        """Record a spooled file as a run; a second call for the same id does nothing."""
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT OR IGNORE INTO runs (id, account, channel, sender, filename, state,"
+                " received_at, attempts, sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    meta.account,
+                    meta.channel,
+                    meta.sender,
+                    meta.filename,
+                    state,
+                    meta.received_at,
+                    meta.attempts,
+                    meta.sha256,
+                ),
+            )
+
+    async def update_run(
+        self, run_id: str, db: aiosqlite.Connection | None = None, **fields: object
+    ) -> None:
+        assignments = ", ".join(f"{quote(k)} = ?" for k in fields)
+        sql = f"UPDATE runs SET {assignments} WHERE id = ?"
+        if db is not None:
+            await db.execute(sql, (*fields.values(), run_id))
+            return
+        async with self.transaction() as tx:
+            await tx.execute(sql, (*fields.values(), run_id))
+
+    async def add_errors(
+        self, db: aiosqlite.Connection, run_id: str, errors: Sequence[RowError]
+    ) -> None:
+        await db.executemany(
+            'INSERT INTO run_errors (run_id, line, "column", value, message) VALUES (?, ?, ?, ?, ?)',
+            [(run_id, e.line, e.column, e.value, e.message) for e in errors[:ERRORS_KEPT]],
+        )
+
+    async def run_state(self, run_id: str) -> str | None:
+        """The state as the writer sees it (used by recovery, which must not lag)."""
+        async with self.writer.execute("SELECT state FROM runs WHERE id = ?", (run_id,)) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def get_run(self, run_id: str) -> dict[str, Any] | None:
+        async with self.reader.execute("SELECT * FROM runs WHERE id = ?", (run_id,)) as cur:
+            row = await cur.fetchone()
+        return dict(row) if row else None
+
+    async def list_runs(
+        self, filters: Mapping[str, str | None], limit: int, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Runs matching `filters` (field = value), newest first, and how many match."""
+        where, params = _where(filters)
+        async with self.reader.execute(f"SELECT count(*) FROM runs {where}", params) as cur:
+            total = (await cur.fetchone())[0]
+        sql = f"SELECT * FROM runs {where} ORDER BY received_at DESC, id DESC LIMIT ? OFFSET ?"
+        async with self.reader.execute(sql, (*params, limit, offset)) as cur:
+            rows = [dict(row) for row in await cur.fetchall()]
+        return rows, total
+
+    async def run_errors(self, run_id: str, limit: int = ERRORS_KEPT) -> list[RowError]:
+        sql = 'SELECT line, "column", value, message FROM run_errors WHERE run_id = ? ORDER BY rowid LIMIT ?'
+        async with self.reader.execute(sql, (run_id, limit)) as cur:
+            return [RowError(*row) for row in await cur.fetchall()]
+
+    async def runs_to_report(self) -> list[dict[str, Any]]:
+        async with self.writer.execute("SELECT * FROM runs WHERE report_state = 'pending'") as cur:
+            return [dict(row) for row in await cur.fetchall()]
+
+
+def public_run(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A run as the API and `renkei runs --json` show it."""
+    return {field: row[field] if row[field] is not None else None for field in RUN_FIELDS}
+
+
+def _where(filters: Mapping[str, str | None]) -> tuple[str, tuple[str, ...]]:
+    items = [(k, v) for k, v in filters.items() if v is not None and k in RUN_FIELDS]
+    if not items:
+        return "", ()
+    return "WHERE " + " AND ".join(f"{quote(k)} = ?" for k, _ in items), tuple(v for _, v in items)
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    db = await aiosqlite.connect(path, isolation_level=None)
+    db.row_factory = aiosqlite.Row
+    # FULL: a commit survives power loss, because the spooled copy is deleted after it.
+    for pragma in (
+        "busy_timeout = 30000",
+        "synchronous = FULL",
+        "foreign_keys = ON",
+        "cache_size = -65536",
+        "temp_store = MEMORY",
+    ):
+        await db.execute(f"PRAGMA {pragma}")
+    return db
+
+
+async def _migrate(db: aiosqlite.Connection) -> None:
+    # Read the version inside the write lock: a `renkei import` may start beside the daemon.
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        async with db.execute("PRAGMA user_version") as cur:
+            version = (await cur.fetchone())[0]
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            for statement in filter(str.strip, script.split(";")):
+                await db.execute(statement)
+            await db.execute(f"PRAGMA user_version = {number}")
+    except BaseException:
+        await db.rollback()
+        raise
+    await db.commit()

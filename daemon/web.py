@@ -1,0 +1,145 @@
+"""The HTTP app: health, metrics, and the run history, guarded by bearer tokens.
+
+A FastAPI app served by uvicorn inside the daemon's event loop. Reads through the
+store's reader connection; never writes. Built by the master with `create_app()`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException
+
+from daemon.settings import Settings, resolve_secret
+from daemon.store import Store, public_run
+
+MAX_LIMIT = 500
+CSV_CHARSETS = {"cp932": "windows-31j", "utf-8": "utf-8", "utf-8-sig": "utf-8"}
+
+
+class ApiError(HTTPException):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(status, message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Principal:
+    account: str | None  # None: the admin, who sees every account
+
+    def may_see(self, account: str) -> bool:
+        return self.account is None or self.account == account
+
+
+def _matches(given: str, literal: str | None, sha256: str | None) -> bool:
+    """Constant-time comparison against a literal/env secret or its sha256."""
+    ok = False
+    secret = resolve_secret(literal)
+    if secret:
+        ok |= hmac.compare_digest(given.encode(), secret.encode())
+    if sha256:
+        digest = hashlib.sha256(given.encode()).hexdigest()
+        ok |= hmac.compare_digest(digest, sha256.lower())
+    return ok
+
+
+def authenticate(settings: Settings, authorization: str | None) -> Principal:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "unauthorized", "missing bearer token")
+    token = token.strip()
+    if _matches(token, settings.api.admin_token, settings.api.admin_token_sha256):
+        return Principal(None)
+    for name, account in settings.accounts.items():
+        if account.api and _matches(token, account.api.token, account.api.token_sha256):
+            return Principal(name)
+    raise ApiError(401, "unauthorized", "unknown token")
+
+
+def create_app(
+    settings: Callable[[], Settings], store: Store, ready: Callable[[], bool]
+) -> FastAPI:
+    app = FastAPI(title="renkei", version="0.1.0", summary="CSV linkage daemon")
+
+    def principal(authorization: Annotated[str | None, Header()] = None) -> Principal:
+        return authenticate(settings(), authorization)
+
+    Auth = Annotated[Principal, Depends(principal)]
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        code = getattr(exc, "code", None) or {404: "not_found", 405: "method_not_allowed"}.get(
+            exc.status_code, "error"
+        )
+        return JSONResponse({"error": code, "message": str(exc.detail)}, exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        text = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        return JSONResponse({"error": "invalid_request", "message": text}, 422)
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        if not ready():
+            return JSONResponse({"status": "starting"}, 503)
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/api/v1/runs")
+    async def list_runs(
+        request: Request,
+        who: Auth,
+        account: str | None = None,
+        state: str | None = None,
+        channel: str | None = None,
+        filename: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        if who.account is not None:
+            if account not in (None, who.account):
+                return {"runs": [], "total": 0, "next": None}
+            account = who.account
+        filters = {"account": account, "state": state, "channel": channel, "filename": filename}
+        rows, total = await store.list_runs(filters, limit, offset)
+        following = None
+        if offset + len(rows) < total:
+            query = {
+                k: v for k, v in filters.items() if v is not None and k in request.query_params
+            }
+            query.update(limit=limit, offset=offset + limit)
+            following = f"{request.url.path}?{urlencode(query)}"
+        return {"runs": [public_run(r) for r in rows], "total": total, "next": following}
+
+    async def visible_run(run_id: str, who: Principal) -> dict[str, Any]:
+        run = await store.get_run(run_id)
+        if run is None or not who.may_see(run["account"]):
+            raise ApiError(404, "not_found", f"no run {run_id}")
+        return run
+
+    @app.get("/api/v1/runs/{run_id}")
+    async def get_run(run_id: str, who: Auth) -> dict[str, Any]:
+        return public_run(await visible_run(run_id, who))
+
+    @app.get("/api/v1/runs/{run_id}/errors.csv", response_model=None)
+    async def run_errors(run_id: str, who: Auth) -> FileResponse:
+        run = await visible_run(run_id, who)
+        if not run["error_report"]:
+            raise ApiError(404, "not_found", f"run {run_id} has no error report")
+        path = settings().data_dir / run["error_report"]
+        charset = CSV_CHARSETS.get(run["encoding"] or "cp932", "utf-8")
+        return FileResponse(path, media_type=f"text/csv; charset={charset}", filename=path.name)
+
+    return app

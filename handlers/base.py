@@ -1,0 +1,87 @@
+"""The intake contract: what every channel hands over, and what it may ask of the daemon.
+
+A channel knows its protocol and nothing about CSV: it calls `IntakeSink.spool()` with
+one Delivery per file and answers its client once that call returns. It never imports
+the importers or the store.
+"""
+
+from __future__ import annotations
+
+import abc
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from daemon.settings import Account, Settings
+
+
+class SpoolUnavailable(Exception):
+    """The spool could not take the delivery; the sender should try again later."""
+
+
+@dataclass(slots=True)
+class Delivery:
+    account: str
+    channel: str  # mail | ftp | api | dropdir | cli
+    sender: str
+    filename: str
+    data: bytes | Path | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    problem: str | None = None  # accepted, but holds no file: no_csv_attachment, account_stopped
+
+
+class IntakeSink(Protocol):
+    async def spool(self, deliveries: Sequence[Delivery]) -> list[str]:
+        """Durably spool every delivery, or none (raises SpoolUnavailable); run ids."""
+
+    def has_room(self) -> bool:
+        """False when the spool's disk is nearly full."""
+
+    def refused(self, channel: str, reason: str) -> None:
+        """Count a delivery refused at the door (no run is made for it)."""
+
+
+class Intake(abc.ABC):
+    """One intake channel (`MailIntake`, …) started and stopped by the master."""
+
+    channel: str
+
+    def __init__(self, settings: Callable[[], Settings], sink: IntakeSink) -> None:
+        self._settings = settings
+        self.sink = sink
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings()
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Bind the listener; return once it accepts connections."""
+
+    @abc.abstractmethod
+    async def stop(self) -> None:
+        """Stop accepting; let sessions in progress end."""
+
+
+def sender_allowed(account: Account, sender: str) -> bool:
+    """`allowed_senders` holds addresses and `@domain` entries; empty allows nobody."""
+    sender = sender.strip().lower()
+    if not sender or account.mail is None:
+        return False
+    allowed = account.mail.allowed_senders
+    domain = "@" + sender.rpartition("@")[2]
+    return sender in allowed or domain in allowed
+
+
+def bare_name(name: str) -> str:
+    """Reduce a file name from outside to a bare name: no folders, no control characters.
+
+    A partner's mailer may send `C:\\x\\20240516.csv` or `../../x.csv`; only the last
+    component survives, so no path ever leaves the spool.
+    """
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = name.strip().lstrip(".")
+    return name[:200] or "unnamed"

@@ -1,0 +1,255 @@
+"""Mail intake. Spools each CSV attachment of an accepted message; never parses CSV.
+
+An aiosmtpd server bound inside the daemon's own event loop. Replies live in the
+constants below; 250 is sent only after every attachment is fsynced in the spool, and
+our own trouble is always a 4xx so the sender retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+from collections.abc import Iterator
+from email import policy
+from email.header import decode_header, make_header
+from email.message import Message
+from email.parser import BytesParser
+from email.utils import getaddresses
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from daemon.settings import Account, split_listen
+from handlers.base import Delivery, Intake, SpoolUnavailable, bare_name, sender_allowed
+
+log = logging.getLogger(__name__)
+
+S250_OK = "250 2.0.0 Ok"
+S250_SENDER_OK = "250 2.1.0 Ok"
+S250_RECIPIENT_OK = "250 2.1.5 Ok"
+S250_QUEUED = "250 2.0.0 Ok: queued"
+S421_TOO_MANY = "421 4.7.0 Too many connections, try again later"
+S451_SPOOL_ERROR = "451 4.3.0 Temporary failure, try again later"
+S452_LOW_SPACE = "452 4.3.1 Insufficient system storage, try again later"
+S550_UNKNOWN_RECIPIENT = "550 5.1.1 No such recipient here"
+S550_SENDER_REFUSED = "550 5.7.1 Sender not allowed for this recipient"
+S552_TOO_BIG = "552 5.3.4 Message too big"
+
+CHANNEL = "mail"
+
+
+class ConnectionLimiter:
+    """Counts sessions globally and per address."""
+
+    def __init__(self, total: int, per_address: int) -> None:
+        self.total = total
+        self.per_address = per_address
+        self.open: collections.Counter[str] = collections.Counter()
+
+    def admit(self, address: str) -> bool:
+        if sum(self.open.values()) >= self.total or self.open[address] >= self.per_address:
+            return False
+        self.open[address] += 1
+        return True
+
+    def release(self, address: str) -> None:
+        self.open[address] -= 1
+        if self.open[address] <= 0:
+            del self.open[address]
+
+
+class RenkeiSMTP(SMTP):
+    """aiosmtpd's server with our connection limits and enhanced status codes."""
+
+    def __init__(self, handler: Any, limiter: ConnectionLimiter, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._limiter = limiter
+        self._peer_address: str | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if self._peer_address is not None:  # STARTTLS re-entry
+            return
+        peer = transport.get_extra_info("peername") or ("?", 0)
+        if self._limiter.admit(peer[0]):
+            self._peer_address = peer[0]
+            return
+        # Refuse before the greeting: the client task has not run yet.
+        self._handler_coroutine.cancel()
+        transport.write(f"{S421_TOO_MANY}\r\n".encode())
+        transport.close()
+        self.event_handler.sink.refused(CHANNEL, "too_many_connections")
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._peer_address is not None:
+            self._limiter.release(self._peer_address)
+            self._peer_address = None
+        super().connection_lost(error)
+
+    async def push(self, status: Any) -> None:
+        # aiosmtpd's own size replies lack the enhanced code senders log and match on.
+        text = status.decode() if isinstance(status, bytes) else status
+        if text.startswith("552 Error"):
+            self.event_handler.sink.refused(CHANNEL, "too_big")
+            status = S552_TOO_BIG
+        await super().push(status)
+
+
+class MailHandler:
+    """aiosmtpd hooks: the checks of DESIGN's mail table, in the order SMTP allows."""
+
+    def __init__(self, intake: MailIntake) -> None:
+        self.intake = intake
+        self.sink = intake.sink
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if not await asyncio.to_thread(self.sink.has_room):
+            self.sink.refused(CHANNEL, "low_space")
+            return S452_LOW_SPACE
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return S250_SENDER_OK
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        found = self.intake.settings.account_by_address(address)
+        if found is None:
+            self.sink.refused(CHANNEL, "unknown_recipient")
+            return S550_UNKNOWN_RECIPIENT
+        _, account = found
+        if envelope.mail_from and not sender_allowed(account, envelope.mail_from):
+            self.sink.refused(CHANNEL, "sender_refused")
+            return S550_SENDER_REFUSED
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return S250_RECIPIENT_OK
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        try:
+            deliveries = self._deliveries(envelope)
+        except _SenderRefused:
+            self.sink.refused(CHANNEL, "sender_refused")
+            return S550_SENDER_REFUSED
+        try:
+            await self.sink.spool(deliveries)
+        except SpoolUnavailable:
+            log.exception("mail from %s: spool unavailable", envelope.mail_from)
+            return S451_SPOOL_ERROR
+        return S250_QUEUED
+
+    async def handle_exception(self, error: Exception) -> str:
+        # Whatever went wrong is ours, not the sender's: make it retry, never a 5xx.
+        log.error("SMTP session failed: %r", error, exc_info=error)
+        return S451_SPOOL_ERROR
+
+    def _deliveries(self, envelope: Envelope) -> list[Delivery]:
+        message = BytesParser(policy=policy.default).parsebytes(envelope.original_content)
+        senders = _header_senders(message)
+        attachments = list(csv_attachments(message))
+        sender = senders[0] if senders else (envelope.mail_from or "")
+        deliveries: list[Delivery] = []
+        for name, account in self._accounts(envelope.rcpt_tos):
+            if not senders or not all(sender_allowed(account, s) for s in senders):
+                raise _SenderRefused
+            deliveries += _account_deliveries(name, account, sender, attachments)
+        return deliveries
+
+    def _accounts(self, recipients: list[str]) -> Iterator[tuple[str, Account]]:
+        seen = set()
+        for address in recipients:
+            found = self.intake.settings.account_by_address(address)
+            if found and found[0] not in seen:
+                seen.add(found[0])
+                yield found
+
+
+class _SenderRefused(Exception):
+    pass
+
+
+def _account_deliveries(
+    name: str, account: Account, sender: str, attachments: list[tuple[str, bytes]]
+) -> list[Delivery]:
+    if account.status == "stopped":
+        names = ", ".join(n for n, _ in attachments)
+        return [Delivery(name, CHANNEL, sender, names, problem="account_stopped")]
+    if not attachments:
+        return [Delivery(name, CHANNEL, sender, "", problem="no_csv_attachment")]
+    return [Delivery(name, CHANNEL, sender, n, data) for n, data in attachments]
+
+
+def _header_senders(message: Message) -> list[str]:
+    values = message.get_all("From", [])
+    return [addr.lower() for _, addr in getaddresses([str(v) for v in values]) if addr]
+
+
+def csv_attachments(message: Message) -> Iterator[tuple[str, bytes]]:
+    """Every CSV part (by name ending in .csv, or by type text/csv), forwarded mail included."""
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        name = _filename(part)
+        if not (name.lower().endswith(".csv") or part.get_content_type() == "text/csv"):
+            continue
+        data = part.get_payload(decode=True) or b""
+        yield bare_name(name or "attachment.csv"), data
+
+
+def _filename(part: Message) -> str:
+    try:
+        name = part.get_filename() or part.get_param("name") or ""
+    except (ValueError, LookupError):
+        return ""
+    if isinstance(name, tuple):  # an RFC 2231 value the parser left undecoded
+        name = name[2]
+    name = str(name)
+    if "=?" in name:
+        # Many mailers put RFC 2047 encoded words in the parameter, though the RFC
+        # forbids it; Japanese clients do this with ISO-2022-JP.
+        with contextlib.suppress(ValueError, LookupError, UnicodeDecodeError):
+            name = str(make_header(decode_header(name)))
+    return name
+
+
+class MailIntake(Intake):
+    channel = CHANNEL
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        conf = self.settings.smtp
+        host, port = split_listen(conf.listen)
+        handler = MailHandler(self)
+        limiter = ConnectionLimiter(conf.max_connections, conf.max_connections_per_address)
+
+        def factory() -> RenkeiSMTP:
+            return RenkeiSMTP(
+                handler,
+                limiter,
+                data_size_limit=conf.max_message_bytes,
+                hostname=conf.hostname,
+                ident="renkei",
+                timeout=conf.timeout,
+            )
+
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(factory, host, port)
+        log.info("smtp listening on %s", self.address)
+
+    @property
+    def address(self) -> str:
+        assert self.server is not None
+        host, port = self.server.sockets[0].getsockname()[:2]
+        return f"{host}:{port}"
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None

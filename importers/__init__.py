@@ -1,0 +1,1 @@
+"""A file's contents: names, decoding, CSV reading, layouts, validation messages."""

@@ -1,0 +1,95 @@
+"""Decoding: picks a file's encoding and locates undecodable bytes by line.
+
+`auto` takes UTF-8 (with or without BOM) when every byte is valid UTF-8, else CP932
+(Shift_JIS with the NEC and IBM extensions). Called by the reader before parsing.
+"""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass
+from pathlib import Path
+
+from importers.errors import PermanentProblem
+
+CHUNK = 1 << 20
+_CODECS = {"cp932": "cp932", "utf-8": "utf-8", "utf-8-sig": "utf-8-sig"}
+
+
+@dataclass(frozen=True, slots=True)
+class Sniffed:
+    encoding: str  # cp932 | utf-8 | utf-8-sig: also the codec name
+    size: int
+    newlines: int  # physical line breaks: an upper bound on the number of records
+    ends_with_newline: bool
+
+
+def sniff(path: Path, declared: str) -> Sniffed:
+    """Read the file once: pick the encoding, count line breaks."""
+    utf8 = codecs.getincrementaldecoder("utf-8")() if declared != "cp932" else None
+    size = newlines = 0
+    head = b""
+    last = b""
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            if not head:
+                head = chunk[:3]
+            size += len(chunk)
+            newlines += chunk.count(b"\n")
+            last = chunk[-1:]
+            if utf8 is not None:
+                try:
+                    utf8.decode(chunk)
+                except UnicodeDecodeError:
+                    utf8 = None
+    if utf8 is not None:
+        try:
+            utf8.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8 = None
+    encoding = _choose(declared, utf8 is not None, head.startswith(codecs.BOM_UTF8))
+    return Sniffed(encoding, size, newlines, last in (b"\n", b"\r"))
+
+
+def _choose(declared: str, valid_utf8: bool, has_bom: bool) -> str:
+    if declared == "cp932" or (declared == "auto" and not valid_utf8):
+        return "cp932"
+    return "utf-8-sig" if has_bom else "utf-8"
+
+
+def decode_problem(path: Path, encoding: str) -> PermanentProblem:
+    """Find the first undecodable bytes of `path` and say on which line they sit."""
+    decoder = codecs.getincrementaldecoder(_CODECS[encoding])()
+    offset = 0
+    newlines = 0
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(CHUNK)
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                return _problem(exc, chunk, offset, newlines, encoding, at_eof=not chunk)
+            if not chunk:
+                break
+            offset += len(chunk)
+            newlines += chunk.count(b"\n")
+    # Decoding succeeded this time; the reader's own error came from elsewhere.
+    return PermanentProblem("file.bad_bytes", line=1, encoding=encoding, hex="?")
+
+
+def _problem(
+    exc: UnicodeDecodeError,
+    chunk: bytes,
+    offset: int,
+    newlines: int,
+    encoding: str,
+    at_eof: bool,
+) -> PermanentProblem:
+    # The decoder may report bytes it buffered from the previous chunk at a negative
+    # start; clamp so the line count stays right.
+    start = max(exc.start, 0)
+    line = newlines + chunk.count(b"\n", 0, start) + 1
+    if at_eof or (exc.reason.startswith("unexpected end") and exc.end >= len(chunk)):
+        return PermanentProblem("file.truncated", line=line)
+    bad = exc.object[exc.start : exc.end]
+    return PermanentProblem("file.bad_bytes", line=line, encoding=encoding, hex=bad.hex(" "))

@@ -1,0 +1,50 @@
+"""Import errors, as the importer raises them and the daemon's edges translate them.
+
+    ImportProblem
+    ├── PermanentProblem   the file is wrong: report it to the partner, never retry
+    └── TransientProblem   our trouble (disk, database busy): retry later
+
+A problem carries a catalog key and its parameters, not a rendered sentence, so the
+edge decides the language.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class ImportProblem(Exception):
+    def __init__(self, key: str, line: int | None = None, **params: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.line = line
+        self.params = params
+
+    def render(self, language: str) -> str:
+        from importers.messages import message
+
+        return message(self.key, language, line=self.line, **self.params)
+
+
+class PermanentProblem(ImportProblem):
+    """The file cannot be imported as it is."""
+
+
+class TransientProblem(ImportProblem):
+    """Something on our side failed; the same file may import later."""
+
+
+@dataclass(slots=True)
+class RowError:
+    """One cell (or row) that failed validation; `column` is '' for row-level errors."""
+
+    line: int
+    column: str
+    value: str
+    message: str
+
+
+@dataclass(slots=True)
+class CellError(Exception):
+    key: str
+    params: dict[str, object] = field(default_factory=dict)

@@ -1,0 +1,208 @@
+"""Column types and validation: turns each cell's text into the value the store keeps.
+
+Every cell arrives as text and is converted only by its column's type; a value that
+does not fit raises CellError, never a silent change. Called by the reader per row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Protocol
+
+from importers.errors import CellError
+
+Converter = Callable[[str], object]
+
+SQL_TYPES = {
+    "text": "TEXT",
+    "int": "INTEGER",
+    "decimal": "TEXT",  # exact: SQLite's REAL would round
+    "date": "TEXT",
+    "datetime": "TEXT",
+    "bool": "INTEGER",
+    "choice": "TEXT",
+}
+
+# Full-width digits and signs as a Japanese spreadsheet writes them.
+_WIDE = str.maketrans("０１２３４５６７８９，．－＋", "0123456789,.-+")
+_INT = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)")
+_DECIMAL = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+_DATE = re.compile(r"(\d{4})[/-](\d{1,2})[/-](\d{1,2})")
+_DATETIME = re.compile(r"(\d{4})[/-](\d{1,2})[/-](\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?")
+_TRUE = frozenset({"1", "true", "yes", "y", "t", "on"})
+_FALSE = frozenset({"0", "false", "no", "n", "f", "off"})
+_MEMO_LIMIT = 4096
+
+
+class ColumnLike(Protocol):
+    name: str
+    type: str
+    required: bool
+    max_length: int | None
+    max_digits: int | None
+    values: list[str] | None
+
+
+def converter(column: ColumnLike) -> Converter:
+    """The function that turns one cell of `column` into its stored value."""
+    build = _BUILDERS[column.type]
+    convert = build(column)
+    if column.required:
+        return _required(convert)
+    empty = "" if column.type == "text" else None
+    return _optional(convert, empty)
+
+
+def converters(columns: Sequence[ColumnLike]) -> list[Converter]:
+    return [converter(column) for column in columns]
+
+
+def _required(convert: Converter) -> Converter:
+    def check(cell: str) -> object:
+        if cell == "":
+            raise CellError("cell.required")
+        return convert(cell)
+
+    return check
+
+
+def _optional(convert: Converter, empty: object) -> Converter:
+    def check(cell: str) -> object:
+        return empty if cell == "" else convert(cell)
+
+    return check
+
+
+def _text(column: ColumnLike) -> Converter:
+    limit = column.max_length
+    if limit is None:
+        return str
+
+    def text(cell: str) -> str:
+        if len(cell) > limit:
+            raise CellError("cell.max_length", {"limit": limit, "length": len(cell)})
+        return cell
+
+    return text
+
+
+def _digits_ok(number: str, limit: int | None) -> bool:
+    return limit is None or sum(ch.isdigit() for ch in number) <= limit
+
+
+def _int(column: ColumnLike) -> Converter:
+    limit = column.max_digits
+
+    def integer(cell: str) -> int:
+        # Fast path for the common case; int() alone would also take '1_000' and ' 1'.
+        if cell.isascii() and cell.isdigit():
+            number = cell
+        else:
+            number = cell.translate(_WIDE)
+            if not _INT.fullmatch(number):
+                raise CellError("cell.int")
+            number = number.replace(",", "")
+        if not _digits_ok(number, limit):
+            raise CellError("cell.max_digits", {"limit": limit})
+        return int(number)
+
+    return integer
+
+
+def _decimal(column: ColumnLike) -> Converter:
+    limit = column.max_digits
+
+    def decimal(cell: str) -> str:
+        number = cell.translate(_WIDE)
+        if not _DECIMAL.fullmatch(number):
+            raise CellError("cell.decimal")
+        number = number.replace(",", "")
+        if not _digits_ok(number, limit):
+            raise CellError("cell.max_digits", {"limit": limit})
+        try:
+            return str(Decimal(number))
+        except InvalidOperation as exc:  # pragma: no cover - the pattern already guards
+            raise CellError("cell.decimal") from exc
+
+    return decimal
+
+
+def _memoized(convert: Converter) -> Converter:
+    """Dates repeat across a file's rows; remember the last few thousand conversions."""
+    memo: dict[str, object] = {}
+
+    def cached(cell: str) -> object:
+        try:
+            return memo[cell]
+        except KeyError:
+            value = convert(cell)
+            if len(memo) < _MEMO_LIMIT:
+                memo[cell] = value
+            return value
+
+    return cached
+
+
+def _date(column: ColumnLike) -> Converter:
+    def date(cell: str) -> str:
+        match = _DATE.fullmatch(cell.translate(_WIDE))
+        if not match:
+            raise CellError("cell.date")
+        try:
+            return dt.date(*(int(part) for part in match.groups())).isoformat()
+        except ValueError as exc:
+            raise CellError("cell.date") from exc
+
+    return _memoized(date)
+
+
+def _datetime(column: ColumnLike) -> Converter:
+    def datetime(cell: str) -> str:
+        match = _DATETIME.fullmatch(cell.translate(_WIDE))
+        if not match:
+            raise CellError("cell.datetime")
+        parts = [int(part) if part else 0 for part in match.groups()]
+        try:
+            return dt.datetime(*parts).isoformat()
+        except ValueError as exc:
+            raise CellError("cell.datetime") from exc
+
+    return _memoized(datetime)
+
+
+def _bool(column: ColumnLike) -> Converter:
+    def boolean(cell: str) -> int:
+        word = cell.lower()
+        if word in _TRUE:
+            return 1
+        if word in _FALSE:
+            return 0
+        raise CellError("cell.bool")
+
+    return boolean
+
+
+def _choice(column: ColumnLike) -> Converter:
+    allowed = frozenset(column.values or ())
+    shown = ", ".join(column.values or ())
+
+    def choice(cell: str) -> str:
+        if cell not in allowed:
+            raise CellError("cell.choice", {"values": shown})
+        return cell
+
+    return choice
+
+
+_BUILDERS: dict[str, Callable[[ColumnLike], Converter]] = {
+    "text": _text,
+    "int": _int,
+    "decimal": _decimal,
+    "date": _date,
+    "datetime": _datetime,
+    "bool": _bool,
+    "choice": _choice,
+}

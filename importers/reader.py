@@ -1,0 +1,202 @@
+"""CSV reading: streams a spooled file as chunks of converted rows and row errors.
+
+Reads the file with the csv module (C parser, physical line numbers for every record,
+constant memory); converts each cell by its column's type; never writes anything.
+Called by the daemon's worker, one chunk at a time, from a worker thread.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from importers import decoding
+from importers.errors import CellError, PermanentProblem, RowError
+from importers.layouts import ColumnLike, converters
+from importers.messages import message
+
+CHUNK_ROWS = 5000
+_TRUNCATED_CSV = "unexpected end of data"
+
+# A cell may hold a long note; the csv module's default cap (128 KiB) would turn a
+# legitimate cell into a parse error.
+csv.field_size_limit(16 * 1024 * 1024)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSpec:
+    columns: Sequence[ColumnLike]
+    encoding: str = "auto"
+    header: bool = True
+    max_rows: int = 10000
+    max_bytes: int = 3145728
+    language: str = "ja"
+
+
+@dataclass(slots=True)
+class Chunk:
+    rows: list[list[object]] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    records: int = 0
+    bytes_read: int = 0
+
+
+class CsvFile:
+    """One spooled file, checked as a whole by `open()` and then read by `chunks()`."""
+
+    def __init__(self, path: Path, spec: ImportSpec) -> None:
+        self.path = path
+        self.spec = spec
+        self.sniffed: decoding.Sniffed | None = None
+        self._names = [column.name for column in spec.columns]
+        self._converters = converters(spec.columns)
+
+    @property
+    def encoding(self) -> str | None:
+        return self.sniffed.encoding if self.sniffed else None
+
+    def open(self) -> decoding.Sniffed:
+        """Whole-file checks, before any row is read: size, encoding, row count."""
+        size = self.path.stat().st_size
+        if size > self.spec.max_bytes:
+            raise PermanentProblem("file.too_large", size=size, limit=self.spec.max_bytes)
+        if size == 0:
+            raise PermanentProblem("file.empty")
+        self.sniffed = decoding.sniff(self.path, self.spec.encoding)
+        # A record spans at least one line break (or ends the file), so only a file
+        # with more line breaks than the limit needs counting.
+        if self.sniffed.newlines + 1 > self.spec.max_rows + int(self.spec.header):
+            self._count_records()
+        return self.sniffed
+
+    def _count_records(self) -> None:
+        limit = self.spec.max_rows + int(self.spec.header)
+        count = 0
+        for fields in self._records_raw():
+            count += bool(fields)
+            if count > limit:
+                raise PermanentProblem(
+                    "file.too_many_rows", rows=self.spec.max_rows, limit=self.spec.max_rows
+                )
+
+    def _records_raw(self) -> Iterator[list[str]]:
+        assert self.sniffed is not None
+        encoding = self.sniffed.encoding
+        try:
+            with open(self.path, encoding=encoding, errors="strict", newline="") as f:
+                yield from csv.reader(f, strict=True)
+        except UnicodeDecodeError:
+            raise decoding.decode_problem(self.path, encoding) from None
+        except csv.Error as exc:
+            raise self._csv_problem(exc, None) from None
+
+    def chunks(self, extra: Sequence[object] = (), size: int = CHUNK_ROWS) -> Iterator[Chunk]:
+        """Converted rows (each followed by `extra`) and row errors, `size` records a go."""
+        assert self.sniffed is not None, "open() first"
+        encoding = self.sniffed.encoding
+        reader = None
+        try:
+            with open(self.path, encoding=encoding, errors="strict", newline="") as f:
+                reader = csv.reader(f, strict=True)
+                yield from self._convert(reader, f, list(extra), size)
+        except UnicodeDecodeError:
+            raise decoding.decode_problem(self.path, encoding) from None
+        except csv.Error as exc:
+            raise self._csv_problem(exc, reader) from None
+
+    def _convert(self, reader, f, extra: list[object], size: int) -> Iterator[Chunk]:  # noqa: ANN001
+        convs = self._converters
+        width = len(convs)
+        order = self._header_order(reader) if self.spec.header else None
+        end = reader.line_num
+        chunk = Chunk()
+        records = 0
+        short_last = False
+        for fields in reader:
+            start, end = end + 1, reader.line_num
+            if not fields:
+                continue  # a blank line is no record
+            records += 1
+            if records > self.spec.max_rows:
+                raise PermanentProblem(
+                    "file.too_many_rows", rows=self.spec.max_rows, limit=self.spec.max_rows
+                )
+            chunk.records += 1
+            short_last = len(fields) < width
+            if len(fields) != width:
+                chunk.errors.append(self._row_error(start, width, len(fields)))
+                continue
+            if order is not None:
+                fields = [fields[i] for i in order]
+            try:
+                row = [convert(cell) for convert, cell in zip(convs, fields, strict=True)]
+            except CellError:
+                chunk.errors.extend(self._cell_errors(start, fields))
+                continue
+            row.extend(extra)
+            chunk.rows.append(row)
+            if chunk.records >= size:
+                chunk.bytes_read = f.buffer.tell()
+                yield chunk
+                chunk = Chunk()
+        if short_last and not self.sniffed.ends_with_newline:
+            raise PermanentProblem("file.truncated", line=end)
+        chunk.bytes_read = self.sniffed.size
+        yield chunk
+
+    def _header_order(self, reader) -> list[int] | None:  # noqa: ANN001
+        header = next(reader, None)
+        if header is None:
+            raise PermanentProblem("file.empty")
+        names = [name.strip() for name in header]
+        problems = _header_problems(names, self._names)
+        if problems:
+            lang = self.spec.language
+            detail = " / ".join(message(k, lang, columns=", ".join(c)) for k, c in problems)
+            raise PermanentProblem("header.invalid", line=1, detail=detail)
+        order = [names.index(name) for name in self._names]
+        return None if order == list(range(len(order))) else order
+
+    def _row_error(self, line: int, expected: int, actual: int) -> RowError:
+        problem = message("row.field_count", self.spec.language, expected=expected, actual=actual)
+        return RowError(
+            line, "", "", message("row.error", self.spec.language, line=line, problem=problem)
+        )
+
+    def _cell_errors(self, line: int, fields: list[str]) -> list[RowError]:
+        errors = []
+        lang = self.spec.language
+        for name, convert, cell in zip(self._names, self._converters, fields, strict=True):
+            try:
+                convert(cell)
+            except CellError as exc:
+                problem = message(exc.key, lang, **exc.params)
+                text = message(
+                    "cell.error", lang, line=line, column=name, value=cell, problem=problem
+                )
+                errors.append(RowError(line, name, cell, text))
+        return errors
+
+    def _csv_problem(self, exc: csv.Error, reader) -> PermanentProblem:  # noqa: ANN001
+        line = reader.line_num if reader is not None else 0
+        if _TRUNCATED_CSV in str(exc):
+            return PermanentProblem("file.truncated", line=line)
+        return PermanentProblem("file.bad_csv", line=line, detail=str(exc))
+
+
+def _header_problems(names: list[str], expected: list[str]) -> list[tuple[str, list[str]]]:
+    """Every way the header differs from the layout, the gravest first."""
+    seen: set[str] = set()
+    duplicates = [n for n in names if n in seen or seen.add(n)]  # type: ignore[func-returns-value]
+    problems = []
+    if duplicates:
+        problems.append(("header.duplicate", sorted(set(duplicates))))
+    missing = [n for n in expected if n not in names]
+    if missing:
+        problems.append(("header.missing", missing))
+    unknown = [n for n in names if n not in expected]
+    if unknown:
+        problems.append(("header.unknown", unknown))
+    return problems
