@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 S250_OK = "250 2.0.0 Ok"
 S250_SENDER_OK = "250 2.1.0 Ok"
 S250_RECIPIENT_OK = "250 2.1.5 Ok"
-S250_QUEUED = "250 2.0.0 Ok: queued"
+S250_QUEUED = "250 2.0.0 Ok: queued as {ids}"
 S421_TOO_MANY = "421 4.7.0 Too many connections, try again later"
 S451_SPOOL_ERROR = "451 4.3.0 Temporary failure, try again later"
 S452_LOW_SPACE = "452 4.3.1 Insufficient system storage, try again later"
@@ -122,7 +122,9 @@ class MailHandler:
             self.sink.refused(CHANNEL, "unknown_recipient")
             return S550_UNKNOWN_RECIPIENT
         _, account = found
-        if envelope.mail_from and not sender_allowed(account, envelope.mail_from):
+        # The null sender (<>, as bounces use) counts as "not set".
+        mail_from = (envelope.mail_from or "").strip("<>")
+        if mail_from and not sender_allowed(account, mail_from):
             self.sink.refused(CHANNEL, "sender_refused")
             return S550_SENDER_REFUSED
         envelope.rcpt_tos.append(address)
@@ -136,11 +138,11 @@ class MailHandler:
             self.sink.refused(CHANNEL, "sender_refused")
             return S550_SENDER_REFUSED
         try:
-            await self.sink.spool(deliveries)
+            ids = await self.sink.spool(deliveries)
         except SpoolUnavailable:
             log.exception("mail from %s: spool unavailable", envelope.mail_from)
             return S451_SPOOL_ERROR
-        return S250_QUEUED
+        return S250_QUEUED.format(ids=" ".join(ids))
 
     async def handle_exception(self, error: Exception) -> str:
         # Whatever went wrong is ours, not the sender's: make it retry, never a 5xx.
@@ -151,7 +153,7 @@ class MailHandler:
         message = BytesParser(policy=policy.default).parsebytes(envelope.original_content)
         senders = _header_senders(message)
         attachments = list(csv_attachments(message))
-        sender = senders[0] if senders else (envelope.mail_from or "")
+        sender = senders[0] if senders else ""
         deliveries: list[Delivery] = []
         for name, account in self._accounts(envelope.rcpt_tos):
             if not senders or not all(sender_allowed(account, s) for s in senders):

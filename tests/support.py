@@ -1,0 +1,280 @@
+"""Test helpers: a real daemon in a subprocess, a real relay, config files, mail."""
+
+from __future__ import annotations
+
+import contextlib
+import email
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+ROOT = Path(__file__).resolve().parent.parent
+FINAL = ("completed", "failed", "ignored", "aborted")
+
+LAYOUT = """
+[layouts.performance]
+columns = [
+  { name = "member_no",    type = "int",  required = true },
+  { name = "date",         type = "date", required = true },
+  { name = "sales_amount", type = "int",  max_digits = 13 },
+  { name = "note",         type = "text", max_length = 3000 },
+]
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def account(name: str, **keys: Any) -> str:
+    """An account section with mail intake; keys override the defaults."""
+    base = {
+        "layout": "performance",
+        "error_report_to": [f"ops@{name}.example"],
+        "success_report_to": [f"sales@{name}.example"],
+    }
+    base.update({k: v for k, v in keys.items() if k not in ("mail",)})
+    lines = [f"[accounts.{name}]"] + [f"{k} = {toml_value(v)}" for k, v in base.items()]
+    mail = keys.get(
+        "mail", {"address": f"{name}@in.example.jp", "allowed_senders": [f"export@{name}.example"]}
+    )
+    lines += [f"[accounts.{name}.mail]"] + [f"{k} = {toml_value(v)}" for k, v in mail.items()]
+    return "\n".join(lines) + "\n"
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_config(
+    folder: Path,
+    accounts: str,
+    extra: str = "",
+    relay_port: int = 1,
+    smtp_port: int | None = None,
+    api_port: int | None = None,
+) -> Path:
+    text = f"""
+[daemon]
+data_dir = "var"
+min_free_bytes = 0
+
+[smtp]
+listen = "127.0.0.1:{smtp_port or free_port()}"
+max_message_bytes = 200000
+max_connections = 5
+max_connections_per_address = 3
+
+[ftp]
+enabled = false
+
+[api]
+listen = "127.0.0.1:{api_port or free_port()}"
+admin_token = "demo-admin"
+
+[report]
+relay = "127.0.0.1:{relay_port}"
+from = "renkei@example.jp"
+retry_seconds = 0.5
+max_retry_seconds = 1
+timeout = 5
+{extra}
+{LAYOUT}
+{accounts}
+"""
+    path = folder / "renkei.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+class Relay:
+    """A real SMTP relay (aiosmtpd) that keeps every message it receives."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self._lock = threading.Lock()
+        self.controller: Controller | None = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        msg = email.message_from_bytes(envelope.original_content, policy=policy.default)
+        with self._lock:
+            self.messages.append(msg)
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 OK"
+
+    def start(self) -> None:
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller:
+            self.controller.stop()
+            self.controller = None
+
+    def wait(self, count: int = 1, timeout: float = 15) -> list[EmailMessage]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self.messages) >= count:
+                    return list(self.messages)
+            time.sleep(0.05)
+        raise AssertionError(f"relay got {len(self.messages)} messages, wanted {count}")
+
+    def for_recipient(self, address: str, timeout: float = 15) -> list[EmailMessage]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                found = [
+                    m
+                    for m, (_, to) in zip(self.messages, self.envelopes, strict=True)
+                    if address in to
+                ]
+            if found:
+                return found
+            time.sleep(0.05)
+        raise AssertionError(f"no report mail to {address}")
+
+
+class NotifySocket:
+    """The systemd side of sd_notify: a real AF_UNIX datagram socket."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.sock.settimeout(0.2)
+        self.received: list[str] = []
+
+    def wait_for(self, state: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while state not in self.received:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {state} from the daemon; got {self.received}")
+            with contextlib.suppress(TimeoutError):
+                self.received.append(self.sock.recv(4096).decode())
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class Daemon:
+    """`renkei serve` in a subprocess, ready once it has sent READY=1."""
+
+    def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
+        self.config = config
+        self.env = env or {}
+        self.proc: subprocess.Popen | None = None
+        self.notify: NotifySocket | None = None
+        text = config.read_text()
+        self.smtp_port = int(text.split('[smtp]\nlisten = "127.0.0.1:')[1].split('"')[0])
+        self.api_port = int(text.split('[api]\nlisten = "127.0.0.1:')[1].split('"')[0])
+        self.data_dir = config.parent / "var"
+        self.db_path = self.data_dir / "renkei.db"
+        self.log = config.parent / "daemon.log"
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def start(self) -> Daemon:
+        sock_path = self.config.parent / f"notify-{time.monotonic_ns()}.sock"
+        self.notify = NotifySocket(sock_path)
+        env = {**os.environ, "NOTIFY_SOCKET": str(sock_path), **self.env}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "daemon.cli", "serve", "--config", str(self.config)],
+            cwd=ROOT,
+            env=env,
+            stdout=open(self.log, "ab"),
+            stderr=subprocess.STDOUT,  # noqa: SIM115
+        )
+        try:
+            self.notify.wait_for("READY=1")
+        except AssertionError:
+            self.proc.kill()
+            raise AssertionError(self.log.read_text()[-3000:]) from None
+        return self
+
+    def terminate(self, timeout: float = 30) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout)
+        self.notify.close()
+        return code
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+        self.notify.close()
+
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with contextlib.closing(sqlite3.connect(self.db_path, timeout=30)) as db:
+            return db.execute(sql, params).fetchall()
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        with contextlib.closing(sqlite3.connect(self.db_path, timeout=30)) as db:
+            db.row_factory = sqlite3.Row
+            row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return dict(row) if row else {}
+
+    def wait_run(self, run_id: str, timeout: float = 30, states: tuple = FINAL) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run = self.run(run_id)
+            if run.get("state") in states:
+                return run
+            time.sleep(0.05)
+        raise AssertionError(f"run {run_id} did not finish: {self.run(run_id)}")
+
+
+def mail(
+    attachments: list[tuple[str, bytes]] = (),
+    sender: str = "export@acme.example",
+    to: str = "acme@in.example.jp",
+    subject: str = "data",
+) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg.set_content("see attached")
+    for name, data in attachments:
+        msg.add_attachment(data, maintype="text", subtype="csv", filename=name)
+    return msg
+
+
+def queued_ids(reply: bytes | str) -> list[str]:
+    text = reply.decode() if isinstance(reply, bytes) else reply
+    return text.split("queued as ", 1)[1].split()
+
+
+def csv_bytes(rows: list[str], header: bool = True, encoding: str = "cp932") -> bytes:
+    lines = (["member_no,date,sales_amount,note"] if header else []) + rows
+    return ("\r\n".join(lines) + "\r\n").encode(encoding)
+
+
+def attachment(msg: EmailMessage) -> tuple[str, bytes] | None:
+    for part in msg.iter_attachments():
+        return part.get_filename(), part.get_payload(decode=True)
+    return None

@@ -1,0 +1,346 @@
+"""Mail intake against the real daemon: every reply code of DESIGN's table, and the runs."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import time
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+
+import pytest
+
+from tests.support import (
+    Daemon,
+    account,
+    attachment,
+    csv_bytes,
+    mail,
+    queued_ids,
+    write_config,
+)
+
+ACCOUNTS = (
+    account("acme")
+    + account("skipper", on_row_error="skip")
+    + account("halted", status="stopped")
+    + account("quiet", report="never")
+)
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory, module_relay):
+    folder = tmp_path_factory.mktemp("smtp")
+    d = Daemon(write_config(folder, ACCOUNTS, relay_port=module_relay.port)).start()
+    yield d
+    assert d.terminate() == 0
+
+
+def send(
+    port: int,
+    msg: EmailMessage | bytes,
+    mail_from: str = "export@acme.example",
+    rcpts: tuple[str, ...] = ("acme@in.example.jp",),
+    size: int | None = None,
+):
+    """Drive one transaction step by step; returns the reply of the step that ended it."""
+    data = msg if isinstance(msg, bytes) else msg.as_bytes(policy=policy.SMTP)
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+        s.ehlo()
+        code, reply = s.mail(mail_from, [f"SIZE={size}"] if size else [])
+        if code != 250:
+            return "MAIL", code, reply.decode()
+        for rcpt in rcpts:
+            code, reply = s.rcpt(rcpt)
+            if code != 250:
+                return "RCPT", code, reply.decode()
+        code, reply = s.data(data)
+        return "DATA", code, reply.decode()
+
+
+def test_mail_with_cp932_csv_is_imported_and_reported(daemon, module_relay):
+    rows = ['1,2024/05/16,"1,234",㈱髙橋①～', "2,2024-05-16,５００,", "3,2024/5/16,-7,001"]
+    step, code, reply = send(daemon.smtp_port, mail([("20240516.csv", csv_bytes(rows))]))
+    assert (step, code) == ("DATA", 250) and reply.startswith("2.0.0 Ok: queued as ")
+    [run_id] = queued_ids(reply)
+    run = daemon.wait_run(run_id)
+    assert run["state"] == "completed", run
+    assert (run["rows_total"], run["rows_imported"], run["rows_failed"]) == (3, 3, 0)
+    assert run["encoding"] == "cp932" and run["channel"] == "mail"
+    assert run["sender"] == "export@acme.example"
+    stored = daemon.query(
+        "SELECT member_no, date, sales_amount, note, _account, _source_file FROM performance"
+        " WHERE _run_id = ? ORDER BY member_no",
+        (run_id,),
+    )
+    assert stored == [
+        (1, "2024-05-16", 1234, "㈱髙橋①～", "acme", "20240516.csv"),
+        (2, "2024-05-16", 500, "", "acme", "20240516.csv"),
+        (3, "2024-05-16", -7, "001", "acme", "20240516.csv"),
+    ]
+    [report] = module_relay.for_recipient("sales@acme.example")
+    assert "取込完了" in report["Subject"] and "20240516.csv" in report["Subject"]
+    body = report.get_body().get_content()
+    assert "全 3 行 / 取込 3 行 / エラー 0 行" in body and "経路: mail" in body
+
+
+def test_unknown_recipient_gets_550_511_at_rcpt(daemon):
+    step, code, reply = send(daemon.smtp_port, mail(), rcpts=("nobody@in.example.jp",))
+    assert (step, code) == ("RCPT", 550) and reply.startswith("5.1.1")
+
+
+def test_envelope_sender_not_allowed_gets_550_571(daemon):
+    step, code, reply = send(daemon.smtp_port, mail(), mail_from="spam@evil.example")
+    assert (step, code) == ("RCPT", 550) and reply.startswith("5.7.1")
+
+
+def test_header_from_not_allowed_gets_550_571_and_no_run(daemon):
+    before = daemon.query("SELECT count(*) FROM runs")
+    msg = mail([("20240516.csv", csv_bytes(["1,2024/05/16,1,x"]))], sender="boss@evil.example")
+    step, code, reply = send(daemon.smtp_port, msg)
+    assert (step, code) == ("DATA", 550) and reply.startswith("5.7.1")
+    assert daemon.query("SELECT count(*) FROM runs") == before
+
+
+def test_null_envelope_sender_still_checks_header_from(daemon):
+    msg = mail([("20240516.csv", csv_bytes(["1,2024/05/16,1,x"]))], sender="boss@evil.example")
+    step, code, _ = send(daemon.smtp_port, msg, mail_from="")
+    assert (step, code) == ("DATA", 550)
+
+
+def test_size_parameter_over_limit_gets_552_534(daemon):
+    step, code, reply = send(daemon.smtp_port, mail(), size=10_000_000)
+    assert (step, code) == ("MAIL", 552) and reply.startswith("5.3.4")
+
+
+def test_oversized_data_gets_552_534(daemon):
+    big = csv_bytes([f"{i},2024/05/16,{i},{'x' * 200}" for i in range(2000)])
+    step, code, reply = send(daemon.smtp_port, mail([("20240516.csv", big)]))
+    assert (step, code) == ("DATA", 552) and reply.startswith("5.3.4")
+
+
+def test_connections_over_the_per_address_limit_get_421(daemon):
+    held = [smtplib.SMTP("127.0.0.1", daemon.smtp_port, timeout=10) for _ in range(3)]
+    try:
+        with socket.create_connection(("127.0.0.1", daemon.smtp_port), timeout=10) as sock:
+            greeting = sock.recv(1024).decode()
+        assert greeting.startswith("421 4.7.0")
+    finally:
+        for s in held:
+            s.quit()
+    # Once they are gone, a new session is served again.
+    step, code, _ = send(daemon.smtp_port, mail(), rcpts=("nobody@in.example.jp",))
+    assert code == 550
+
+
+def test_stopped_account_gets_250_and_an_ignored_run(daemon, module_relay):
+    msg = mail(
+        [("20240516.csv", csv_bytes(["1,2024/05/16,1,x"]))],
+        sender="export@halted.example",
+        to="halted@in.example.jp",
+    )
+    step, code, reply = send(
+        daemon.smtp_port, msg, mail_from="export@halted.example", rcpts=("halted@in.example.jp",)
+    )
+    assert (step, code) == ("DATA", 250)
+    [run_id] = queued_ids(reply)
+    run = daemon.wait_run(run_id)
+    assert run["state"] == "ignored" and run["rows_imported"] == 0
+    assert daemon.query("SELECT count(*) FROM performance WHERE _account = 'halted'") == [(0,)]
+    assert not list((daemon.data_dir / "spool" / "incoming").iterdir())
+
+
+def test_mail_without_csv_fails_with_an_error_report(daemon, module_relay):
+    msg = mail(subject="no attachment", sender="export@quiet.example", to="quiet@in.example.jp")
+    msg2 = mail(subject="no attachment")
+    step, code, reply = send(daemon.smtp_port, msg2)
+    assert (step, code) == ("DATA", 250)
+    [run_id] = queued_ids(reply)
+    run = daemon.wait_run(run_id)
+    assert run["state"] == "failed"
+    assert "CSV の添付ファイルがありません" in run["message"]
+    reports = module_relay.for_recipient("ops@acme.example")
+    assert any(
+        "取込エラー" in r["Subject"] and run_id in r.get_body().get_content() for r in reports
+    )
+    del msg
+
+
+def test_row_errors_reject_the_file_and_report_line_column_value(daemon, module_relay):
+    rows = ["1,2024/05/16,100,備考", "x2,2024/05/16,100,ok", "3,2023/02/29,=1+1,ok"]
+    step, code, reply = send(daemon.smtp_port, mail([("20240601.csv", csv_bytes(rows))]))
+    [run_id] = queued_ids(reply)
+    run = daemon.wait_run(run_id)
+    assert run["state"] == "failed" and run["rows_imported"] == 0 and run["rows_failed"] == 2
+    assert daemon.query("SELECT count(*) FROM performance WHERE _run_id = ?", (run_id,)) == [(0,)]
+    errors = daemon.query(
+        'SELECT line, "column", value FROM run_errors WHERE run_id = ?', (run_id,)
+    )
+    assert errors == [
+        (3, "member_no", "x2"),
+        (4, "date", "2023/02/29"),
+        (4, "sales_amount", "=1+1"),
+    ]
+    report = next(
+        r for r in module_relay.for_recipient("ops@acme.example") if "20240601.csv" in r["Subject"]
+    )
+    body = report.get_body().get_content()
+    assert "3行目 列「member_no」の値「x2」は整数ではありません" in body
+    name, data = attachment(report)
+    assert name == "20240601.errors.csv"
+    text = data.decode("cp932")
+    assert text.splitlines()[0] == "line,column,value,message"
+    assert "4,sales_amount,'=1+1," in text  # a formula is escaped, never run
+
+
+def test_skip_mode_imports_the_valid_rows_and_reports_partly(daemon, module_relay):
+    rows = ["1,2024/05/16,100,a", "2,2024/13/01,100,b", "3,2024/05/16,100,c"]
+    msg = mail(
+        [("20240602.csv", csv_bytes(rows))],
+        sender="export@skipper.example",
+        to="skipper@in.example.jp",
+    )
+    _, code, reply = send(
+        daemon.smtp_port, msg, mail_from="export@skipper.example", rcpts=("skipper@in.example.jp",)
+    )
+    run = daemon.wait_run(queued_ids(reply)[0])
+    assert run["state"] == "completed" and (run["rows_imported"], run["rows_failed"]) == (2, 1)
+    report = module_relay.for_recipient("ops@skipper.example")[0]
+    assert "一部取込" in report["Subject"]
+
+
+def test_each_csv_attachment_is_its_own_run(daemon):
+    msg = mail(
+        [
+            ("20240603.csv", csv_bytes(["1,2024/06/03,1,a"])),
+            ("20240604.CSV", csv_bytes(["2,2024/06/04,2,b"], encoding="utf-8")),
+        ]
+    )
+    _, code, reply = send(daemon.smtp_port, msg)
+    ids = queued_ids(reply)
+    assert code == 250 and len(ids) == 2
+    runs = [daemon.wait_run(i) for i in ids]
+    assert [r["filename"] for r in runs] == ["20240603.csv", "20240604.CSV"]
+    assert [r["state"] for r in runs] == ["completed", "completed"]
+    assert runs[1]["encoding"] == "utf-8"
+
+
+def test_same_name_replaces_and_a_failed_file_keeps_the_old_rows(daemon):
+    def deliver(rows):
+        _, _, reply = send(daemon.smtp_port, mail([("20240610.csv", csv_bytes(rows))]))
+        return daemon.wait_run(queued_ids(reply)[0])
+
+    deliver(["1,2024/06/10,1,first", "2,2024/06/10,2,first"])
+    second = deliver(["7,2024/06/10,7,second"])
+    third = deliver(["8,2024/06/10,bad,third"])
+    assert third["state"] == "failed"
+    rows = daemon.query(
+        "SELECT member_no, note, _run_id FROM performance WHERE _source_file = '20240610.csv'"
+    )
+    assert rows == [(7, "second", second["id"])]
+
+
+def raw_mail(part_headers: str, body: str, from_="export@acme.example") -> bytes:
+    return (
+        f"From: {from_}\r\nTo: acme@in.example.jp\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+        f"--B\r\n{part_headers}\r\n\r\n{body}\r\n--B--\r\n"
+    ).encode()
+
+
+CSV_LINE = "member_no,date,sales_amount,note\r\n1,2024/07/01,5,x\r\n"
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "expected"),
+    [
+        # RFC 2231, UTF-8
+        (
+            "Content-Type: application/octet-stream\r\nContent-Disposition: attachment;"
+            " filename*=UTF-8''%E5%A3%B2%E4%B8%8A.csv",
+            "bWVtYmVy",
+            "売上.csv",
+        ),
+        # RFC 2047, ISO-2022-JP (what Japanese mail clients send)
+        (
+            "Content-Type: application/octet-stream\r\nContent-Disposition: attachment;"
+            ' filename="=?ISO-2022-JP?B?GyRCR2QbKEI=?=.csv"',
+            "bWVtYmVy",
+            "売.csv",
+        ),
+        # RFC 2047, UTF-8
+        (
+            "Content-Type: text/plain\r\nContent-Disposition: attachment;"
+            ' filename="=?UTF-8?B?5aOy5LiK?=.csv"',
+            "x",
+            "売上.csv",
+        ),
+        # a path from a Windows client, and a climbing path
+        ('Content-Type: text/csv; name="C:\\\\x\\\\20240701.csv"', CSV_LINE, "20240701.csv"),
+        (
+            'Content-Type: text/csv\r\nContent-Disposition: attachment; filename="../../20240702.csv"',
+            CSV_LINE.replace("07/01", "07/02"),
+            "20240702.csv",
+        ),
+    ],
+)
+def test_attachment_names_are_decoded_and_reduced(daemon, headers, body, expected):
+    _, code, reply = send(daemon.smtp_port, raw_mail(headers, body))
+    assert code == 250
+    run = daemon.wait_run(queued_ids(reply)[0])
+    assert run["filename"] == expected
+    if expected.startswith("2024"):
+        assert run["state"] == "completed", run
+    else:
+        assert run["state"] == "failed" and "YYYYMMDD.csv" in run["message"]
+
+
+def test_base64_quoted_printable_and_forwarded_csvs_are_found(daemon):
+    qp = (
+        "Content-Type: text/csv; charset=shift_jis; name=20240703.csv\r\n"
+        "Content-Transfer-Encoding: quoted-printable"
+    )
+    body = "member_no,date,sales_amount,note\r\n1,2024/07/03,1,=8A=94\r\n"
+    _, code, reply = send(daemon.smtp_port, raw_mail(qp, body))
+    run = daemon.wait_run(queued_ids(reply)[0])
+    assert run["state"] == "completed"
+    assert daemon.query("SELECT note FROM performance WHERE _run_id = ?", (run["id"],)) == [("株",)]
+
+    inner = mail(
+        [("20240704.csv", csv_bytes(["4,2024/07/04,4,fwd"]))], sender="someone@else.example"
+    )
+    outer = mail(subject="Fwd: data")
+    outer.add_attachment(inner)  # message/rfc822, its CSV base64-encoded inside
+    _, code, reply = send(daemon.smtp_port, outer)
+    run = daemon.wait_run(queued_ids(reply)[0])
+    assert run["filename"] == "20240704.csv" and run["state"] == "completed"
+
+
+def test_malformed_mail_gets_an_answer_and_the_daemon_keeps_serving(daemon):
+    garbage = b"\x00\xff\xfe not a mail at all\r\n\r\n\xff"
+    _, code, _ = send(daemon.smtp_port, garbage)
+    assert code == 550  # no From header: the sender cannot be checked
+    _, code, _ = send(daemon.smtp_port, mail(), rcpts=("nobody@in.example.jp",))
+    assert code == 550
+    time.sleep(0.1)
+    assert daemon.proc.poll() is None
+
+
+def test_parsed_report_headers_carry_no_injected_lines(daemon, module_relay):
+    headers = (
+        "Content-Type: text/csv\r\nContent-Disposition: attachment;"
+        ' filename="=?UTF-8?B?MjAyNDA3MDUuY3N2DQpCY2M6IGV2aWxAeC5leGFtcGxl?="'
+    )
+    _, code, reply = send(daemon.smtp_port, raw_mail(headers, CSV_LINE))
+    run = daemon.wait_run(queued_ids(reply)[0])
+    assert "\n" not in run["filename"] and "\r" not in run["filename"]
+    report = next(
+        r
+        for r in module_relay.for_recipient("ops@acme.example")
+        if run["id"] in r.get_body().get_content()
+    )
+    assert report["Bcc"] is None
+    raw = BytesParser(policy=policy.default).parsebytes(report.as_bytes())
+    assert "evil@x.example" not in str(raw.get_all("To"))
