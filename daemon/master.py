@@ -60,8 +60,7 @@ class Master:
         return 0
 
     async def _start(self) -> None:
-        for name, layout in self.settings.layouts.items():
-            await self.store.ensure_layout(name, layout.columns)
+        await self.store.ensure_layouts(self.settings.layouts)
         self.spool = Spool(self.settings.data_dir / "spool")
         self.reporter = Reporter(self.settings, self.store)
         self.pipeline = Pipeline(self.settings, self.store, self.spool, self.reporter.queue_run)
@@ -148,8 +147,7 @@ class Master:
                 log.error("reload refused: %s", problem)
             systemd.notify("READY=1")
             return False
-        for name, layout in settings.layouts.items():
-            await self.store.ensure_layout(name, layout.columns)
+        await self.store.ensure_layouts(settings.layouts)
         self.settings = settings
         self.pipeline.settings = settings
         self.reporter.settings = settings

@@ -21,6 +21,7 @@ async def import_file(
 ) -> dict[str, Any]:
     store = await Store.open(settings.data_dir / "renkei.db")
     try:
+        await store.ensure_layouts(settings.layouts)
         spool = Spool(settings.data_dir / "spool")
         reporter = Reporter(settings, store)
         pipeline = Pipeline(settings, store, spool, reporter.queue_run)

@@ -132,7 +132,6 @@ class Pipeline:
             await asyncio.to_thread(csv_file.open)
             outcome.encoding = csv_file.encoding or ""
             outcome.report = self._error_report(item, account, outcome.encoding)
-            await self.store.ensure_layout(account.layout, layout.columns)
             async with self.store.transaction() as db:
                 await self.store.replace_source(db, account.layout, meta.account, meta.filename)
                 chunks = csv_file.chunks(extra=(meta.account, meta.filename, item.id))

@@ -104,6 +104,10 @@ class Store:
 
     # -- schema --------------------------------------------------------------------
 
+    async def ensure_layouts(self, layouts: Mapping[str, Any]) -> None:
+        for name, layout in layouts.items():
+            await self.ensure_layout(name, layout.columns)
+
     async def ensure_layout(self, name: str, columns: Sequence[Any]) -> None:
         """Create the layout's table, or add the columns a changed layout gained."""
         defs = [f"{quote(c.name)} {SQL_TYPES[c.type]}" for c in columns]

@@ -205,8 +205,8 @@ class Daemon:
             [sys.executable, "-m", "daemon.cli", "serve", "--config", str(self.config)],
             cwd=ROOT,
             env=env,
-            stdout=open(self.log, "ab"),
-            stderr=subprocess.STDOUT,  # noqa: SIM115
+            stdout=open(self.log, "ab"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
         )
         try:
             self.notify.wait_for("READY=1")

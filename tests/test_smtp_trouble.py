@@ -1,0 +1,93 @@
+"""Our own trouble at the SMTP edge is always a 4xx, so the sender retries."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import smtplib
+from collections.abc import Sequence
+
+from daemon.settings import parse
+from handlers.base import Delivery
+from handlers.smtp import MailIntake
+from tests.support import Daemon, account, csv_bytes, free_port, mail, queued_ids, write_config
+from tests.test_smtp import send
+
+
+def test_spool_failure_gets_451_and_the_retry_is_accepted(tmp_path):
+    daemon = Daemon(write_config(tmp_path, account("acme"))).start()
+    try:
+        incoming = daemon.data_dir / "spool" / "incoming"
+        shutil.rmtree(incoming)
+        incoming.write_text("not a folder")  # every rename into it now fails
+        msg = mail([("20240516.csv", csv_bytes(["1,2024/05/16,1,x"]))])
+        step, code, reply = send(daemon.smtp_port, msg)
+        assert (step, code) == ("DATA", 451) and reply.startswith("4.3.0")
+        assert daemon.query("SELECT count(*) FROM runs") == [(0,)]
+        assert not list((daemon.data_dir / "spool" / "tmp").iterdir())
+
+        incoming.unlink()
+        incoming.mkdir()
+        _, code, reply = send(daemon.smtp_port, msg)
+        assert code == 250
+        assert daemon.wait_run(queued_ids(reply)[0])["state"] == "completed"
+    finally:
+        assert daemon.terminate() == 0
+
+
+def test_low_disk_space_gets_452_at_mail(tmp_path):
+    config = write_config(tmp_path, account("acme"))
+    text = config.read_text().replace("min_free_bytes = 0", f"min_free_bytes = {10**18}")
+    config.write_text(text)
+    daemon = Daemon(config).start()
+    try:
+        step, code, reply = send(daemon.smtp_port, mail())
+        assert (step, code) == ("MAIL", 452) and reply.startswith("4.3.1")
+    finally:
+        daemon.terminate()
+
+
+def _noop(port: int) -> int:
+    with smtplib.SMTP("127.0.0.1", port, timeout=5) as s:
+        return s.noop()[0]
+
+
+class ExplodingSink:
+    """A sink with a bug in it: the SMTP edge must still answer 451, not 500."""
+
+    async def spool(self, deliveries: Sequence[Delivery]) -> list[str]:
+        raise RuntimeError("unexpected")
+
+    def has_room(self) -> bool:
+        return True
+
+    def refused(self, channel: str, reason: str) -> None:
+        pass
+
+
+async def test_unexpected_exception_gets_451_never_500():
+    port = free_port()
+    settings = parse(
+        {
+            "smtp": {"listen": f"127.0.0.1:{port}"},
+            "layouts": {"p": {"columns": [{"name": "a"}]}},
+            "accounts": {
+                "acme": {
+                    "layout": "p",
+                    "mail": {
+                        "address": "acme@in.example.jp",
+                        "allowed_senders": ["export@acme.example"],
+                    },
+                }
+            },
+        }
+    )
+    intake = MailIntake(lambda: settings, ExplodingSink())
+    await intake.start()
+    try:
+        msg = mail([("20240516.csv", b"a\r\n1\r\n")])
+        step, code, reply = await asyncio.to_thread(send, port, msg)
+        assert (step, code) == ("DATA", 451) and reply.startswith("4.3.0")
+        assert await asyncio.to_thread(_noop, port) == 250  # still serving
+    finally:
+        await intake.stop()
