@@ -259,7 +259,7 @@ class Settings(Model):
 
     def path(self, value: Path) -> Path:
         base = self.source.parent if self.source else Path.cwd()
-        return value if value.is_absolute() else base / value
+        return value if value.is_absolute() else (base / value).resolve()
 
     @property
     def data_dir(self) -> Path:

@@ -2,9 +2,9 @@
 
 A FastAPI app served by uvicorn inside the daemon's event loop. Reads through the
 store's reader connection; never writes. Built by the master with `create_app()`.
+No `from __future__ import annotations` here: FastAPI reads the route annotations at
+run time.
 """
-
-from __future__ import annotations
 
 import hashlib
 import hmac

@@ -1,0 +1,218 @@
+"""Config: every problem reported with its key path; the model and the example agree."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from daemon.settings import ConfigError, Settings, load, parse
+from tests.support import ROOT
+
+EXAMPLE = ROOT / "config" / "renkei.example.toml"
+LAYOUTS = {"p": {"columns": [{"name": "a"}]}}
+
+
+def problems(raw: dict) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse(raw)
+    return info.value.problems
+
+
+def renkei(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "daemon.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )
+
+
+def test_example_config_is_valid_as_shipped():
+    settings = load(EXAMPLE)
+    assert settings.accounts["acme"].mail.address == "acme@in.example.jp"
+    assert settings.data_dir == (ROOT / "var").resolve()
+
+
+def test_renkei_check_accepts_the_example():
+    result = renkei("check", "--config", str(EXAMPLE))
+    assert result.returncode == 0, result.stderr
+    assert "ok" in result.stdout
+
+
+def _model_keys(model: type[BaseModel], prefix: str = "") -> set[str]:
+    keys = set()
+    for name, field in model.model_fields.items():
+        if name == "source":
+            continue
+        key = prefix + (field.alias or name)
+        keys.add(key)
+        annotation = field.annotation
+        for candidate in getattr(annotation, "__args__", (annotation,)):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                keys |= _model_keys(candidate, key + ".")
+    return keys
+
+
+def _example_keys(table: dict, prefix: str = "") -> set[str]:
+    keys = set()
+    for name, value in table.items():
+        if prefix in ("layouts.", "accounts."):
+            name, key = "*", prefix + "*"
+        else:
+            key = prefix + name
+        keys.add(key)
+        if isinstance(value, dict):
+            keys |= _example_keys(value, key + ".")
+    return keys
+
+
+def test_every_model_key_is_in_the_example_and_no_other():
+    model = _model_keys(Settings)
+    model = {k for k in model if not k.startswith(("layouts", "accounts"))}
+    text = EXAMPLE.read_text(encoding="utf-8")
+    example = _example_keys(tomllib.loads(text))
+    commented = {"ftp.tls_cert", "ftp.tls_key", "api.admin_token_sha256"}
+    missing = {k for k in model - example - commented if k.split(".")[-1] not in text}
+    assert not missing, f"keys the example does not show: {missing}"
+    for key in commented:
+        assert f"# {key.split('.')[-1]} = " in text
+    from daemon.settings import Account
+
+    account_keys = _model_keys(Account)
+    for key in account_keys:
+        assert key.split(".")[-1] in text, f"accounts.*.{key} not in the example"
+
+
+def test_unknown_keys_are_errors():
+    found = problems(
+        {
+            "daemon": {"data_dri": "x"},
+            "layouts": LAYOUTS,
+            "accounts": {"a": {"layout": "p", "colour": "red"}},
+        }
+    )
+    assert "daemon.data_dri: unknown key" in found
+    assert "accounts.a.colour: unknown key" in found
+
+
+def test_wrong_type_names_key_and_value():
+    found = problems({"limits": {"max_rows": "many"}})
+    assert any(p.startswith("limits.max_rows: 'many'") for p in found), found
+
+
+def test_unknown_layout_named_by_an_account():
+    found = problems({"layouts": LAYOUTS, "accounts": {"a": {"layout": "missing"}}})
+    assert found == ["accounts.a.layout: 'missing' is not a layout ([layouts.missing] is missing)"]
+
+
+def test_same_mail_address_on_two_accounts():
+    mail = {"address": "Same@in.example.jp"}
+    found = problems(
+        {
+            "layouts": LAYOUTS,
+            "accounts": {
+                "a": {"layout": "p", "mail": mail},
+                "b": {"layout": "p", "mail": {"address": "same@in.example.jp"}},
+            },
+        }
+    )
+    assert found == [
+        "accounts.b.mail.address: 'same@in.example.jp' is also the address of accounts.a"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("interval", "7m", "accounts.a.ftp.interval: '7m' is not one of 5m, 10m, 15m, 30m, 1h, 2h"),
+        ("window", "9-18", "accounts.a.ftp.window: '9-18' is not a window like 09:00-18:00"),
+        (
+            "window",
+            "09:00-25:00",
+            "accounts.a.ftp.window: '09:00-25:00' is not a window like 09:00-18:00",
+        ),
+        (
+            "delay",
+            "3 minutes",
+            "accounts.a.ftp.delay: '3 minutes' is not a delay in minutes like 3m (under 120m)",
+        ),
+    ],
+)
+def test_bad_schedule_values(key, value, expected):
+    found = problems(
+        {"layouts": LAYOUTS, "accounts": {"a": {"layout": "p", "ftp": {"user": "a", key: value}}}}
+    )
+    assert found == [expected]
+
+
+def test_env_secret_whose_variable_is_unset(monkeypatch):
+    monkeypatch.delenv("RENKEI_TEST_UNSET", raising=False)
+    found = problems({"api": {"admin_token": "env:RENKEI_TEST_UNSET"}})
+    assert found == ["api.admin_token: environment variable RENKEI_TEST_UNSET is not set"]
+    monkeypatch.setenv("RENKEI_TEST_UNSET", "s3cret")
+    assert parse({"api": {"admin_token": "env:RENKEI_TEST_UNSET"}}).api.admin_token
+
+
+def test_demo_secret_refused_beyond_loopback():
+    found = problems({"smtp": {"listen": "0.0.0.0:2525"}, "api": {"admin_token": "demo-x"}})
+    assert found == [
+        "api.admin_token: a demo secret is allowed only while every listener is on "
+        "loopback (smtp.listen = '0.0.0.0:2525')"
+    ]
+
+
+def test_renkei_check_lists_every_problem_and_exits_1(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text(
+        '[limits]\nmax_rows = "many"\n[layouts.p]\ncolumns = [{ name = "a" }]\n'
+        '[accounts.a]\nlayout = "nope"\n[accounts.a.mail]\naddress = "x@y.jp"\n'
+        '[accounts.b]\nlayout = "p"\n[accounts.b.mail]\naddress = "x@y.jp"\n'
+        '[accounts.b.ftp]\nuser = "b"\ninterval = "7m"\npassword = "env:RENKEI_NOPE"\n'
+    )
+    result = renkei("check", "--config", str(config))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert any(line.startswith("limits.max_rows:") for line in lines)
+    assert any(line.startswith("accounts.a.layout:") for line in lines)
+    assert any(line.startswith("accounts.b.mail.address:") for line in lines)
+    assert any(line.startswith("accounts.b.ftp.interval:") for line in lines)
+    assert any(line.startswith("accounts.b.ftp.password: environment variable") for line in lines)
+    assert "Traceback" not in result.stderr
+
+
+def test_renkei_check_reports_broken_toml_and_missing_file(tmp_path):
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[daemon\n")
+    result = renkei("check", "--config", str(broken))
+    assert result.returncode == 1 and "not valid TOML" in result.stderr
+    result = renkei("check", "--config", str(tmp_path / "absent.toml"))
+    assert result.returncode == 1 and "no such config file" in result.stderr
+
+
+def test_config_path_from_environment(tmp_path):
+    result = renkei("check", env={"RENKEI_CONFIG": str(EXAMPLE)})
+    assert result.returncode == 0
+
+
+def test_serve_refuses_a_demo_secret_on_a_public_listener(tmp_path):
+    text = EXAMPLE.read_text(encoding="utf-8").replace('"127.0.0.1:8080"', '"0.0.0.0:8080"')
+    config = tmp_path / "public.toml"
+    config.write_text(text, encoding="utf-8")
+    result = renkei("serve", "--config", str(config))
+    assert result.returncode == 1
+    assert "demo secret is allowed only while every listener is on loopback" in result.stderr
+
+
+def test_relative_paths_are_relative_to_the_config(tmp_path: Path):
+    config = tmp_path / "sub" / "renkei.toml"
+    config.parent.mkdir()
+    config.write_text('[daemon]\ndata_dir = "data"\n')
+    assert load(config).data_dir == (tmp_path / "sub" / "data").resolve()
