@@ -95,10 +95,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         print(json.dumps(runs, ensure_ascii=False, indent=2))
         return EXIT_OK
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
     table = Table(
-        "id",
         "account",
         "channel",
         "file",
@@ -109,6 +108,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         "received",
         "message",
     )
+    table.columns.insert(0, Column("id", no_wrap=True))
     for r in runs:
         table.add_row(
             r["id"],
@@ -122,7 +122,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
             r["received_at"],
             r["message"][:60],
         )
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:  # piped: don't squeeze the table into 80 columns
+        console.width = 200
+    console.print(table)
     return EXIT_OK
 
 

@@ -1,0 +1,119 @@
+"""The `renkei` command: import, runs, help — each a thin call into the library."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from tests.support import ROOT, Daemon, account, csv_bytes, write_config
+
+COMMANDS = ["serve", "check", "import", "runs"]
+
+
+def renkei(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "daemon.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def config(tmp_path, relay):
+    return write_config(tmp_path, account("acme") + account("beta"), relay_port=relay.port)
+
+
+def data_file(tmp_path, name: str, rows: list[str]):
+    path = tmp_path / name
+    path.write_bytes(csv_bytes(rows))
+    return path
+
+
+def test_import_commits_and_reports_like_the_daemon(tmp_path, config, relay):
+    path = data_file(tmp_path, "20240516.csv", ["1,2024/05/16,10,①", "2,2024/05/16,20,②"])
+    result = renkei("import", str(path), "--account", "acme", "--json", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    run = json.loads(result.stdout)
+    assert (run["state"], run["channel"], run["rows_imported"]) == ("completed", "cli", 2)
+    assert run["sender"] == str(path.resolve()) and run["encoding"] == "cp932"
+    [report] = relay.for_recipient("sales@acme.example")
+    assert "取込完了" in report["Subject"]
+
+
+def test_import_of_a_bad_file_exits_1_and_says_why(tmp_path, config):
+    path = data_file(tmp_path, "20240516.csv", ["x,2024/05/16,10,a"])
+    result = renkei("import", str(path), "--account", "acme", "--config", str(config))
+    assert result.returncode == 1
+    assert "failed" in result.stdout and "1 行にエラー" in result.stdout
+
+
+def test_import_usage_errors_exit_2_without_traceback(tmp_path, config):
+    path = data_file(tmp_path, "20240516.csv", ["1,2024/05/16,10,a"])
+    result = renkei("import", str(path), "--account", "nobody", "--config", str(config))
+    assert result.returncode == 2 and "'nobody' is not an account" in result.stderr
+    result = renkei(
+        "import", str(tmp_path / "missing.csv"), "--account", "acme", "--config", str(config)
+    )
+    assert result.returncode == 2 and "no such file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_import_works_beside_a_running_daemon(tmp_path, config):
+    daemon = Daemon(config).start()
+    try:
+        path = data_file(tmp_path, "20240517.csv", ["5,2024/05/17,50,x"])
+        result = renkei("import", str(path), "--account", "beta", "--json", "--config", str(config))
+        assert result.returncode == 0, result.stderr
+        run_id = json.loads(result.stdout)["id"]
+        seen = httpx.get(
+            f"{daemon.api}/api/v1/runs/{run_id}", headers={"Authorization": "Bearer demo-admin"}
+        ).json()
+        assert seen["state"] == "completed" and seen["rows_imported"] == 1
+    finally:
+        assert daemon.terminate() == 0
+
+
+def test_runs_lists_newest_first_as_json_and_table(tmp_path, config):
+    for name in ("20240501.csv", "20240502.csv"):
+        renkei(
+            "import",
+            str(data_file(tmp_path, name, ["1,2024/05/01,1,a"])),
+            "--account",
+            "acme",
+            "--config",
+            str(config),
+        )
+    result = renkei("runs", "--json", "--config", str(config))
+    runs = json.loads(result.stdout)
+    assert [r["filename"] for r in runs] == ["20240502.csv", "20240501.csv"]
+    result = renkei("runs", "--account", "beta", "--json", "--config", str(config))
+    assert json.loads(result.stdout) == []
+    table = renkei("runs", "--limit", "1", "--config", str(config)).stdout
+    assert runs[0]["id"] in table and runs[1]["id"] not in table
+
+
+def test_import_does_not_load_the_web_framework_or_servers(tmp_path, config):
+    path = data_file(tmp_path, "20240516.csv", ["1,2024/05/16,10,a"])
+    probe = (
+        "import sys; from daemon.cli import main; "
+        f"main(['import', {str(path)!r}, '--account', 'acme', '--config', {str(config)!r}]); "
+        "print(sorted(m for m in ('fastapi', 'starlette', 'uvicorn', 'aiosmtpd', 'pandas')"
+        " if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command):
+    result = renkei(command, "--help")
+    assert result.returncode == 0 and "--config" in result.stdout
+    assert len(result.stdout.splitlines()) > 3
