@@ -174,7 +174,15 @@ class NotifySocket:
             with contextlib.suppress(TimeoutError):
                 self.received.append(self.sock.recv(4096).decode())
 
+    def drain(self) -> None:
+        self.sock.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                self.received.append(self.sock.recv(4096).decode())
+        self.sock.settimeout(0.2)
+
     def close(self) -> None:
+        self.drain()
         self.sock.close()
 
 

@@ -1,0 +1,218 @@
+"""Crashes and stops: nothing accepted is lost, nothing is imported twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+
+import pytest
+
+from daemon.spool import Meta, Spool
+from tests.support import Daemon, account, csv_bytes, mail, queued_ids, write_config
+from tests.test_smtp import send
+
+BIG_LIMITS = """
+[limits]
+max_rows = 1000000
+max_bytes = 104857600
+"""
+
+
+def big_config(tmp_path, relay_port=1):
+    config = write_config(tmp_path, account("acme"), extra=BIG_LIMITS, relay_port=relay_port)
+    text = config.read_text().replace("max_message_bytes = 200000", "max_message_bytes = 60000000")
+    config.write_text(text)
+    return config
+
+
+def big_csv(rows: int) -> bytes:
+    return csv_bytes([f'{i},2024/05/16,{i * 7},"備考 {i}, カンマ"' for i in range(rows)])
+
+
+def wait_running(daemon: Daemon, run_id: str) -> None:
+    daemon.wait_run(run_id, states=("running",), timeout=60)
+    time.sleep(0.3)  # well inside the import: rows are being written, not committed
+
+
+@pytest.mark.slow
+def test_sigkill_mid_import_then_restart_commits_exactly_once(tmp_path):
+    rows = 300_000
+    daemon = Daemon(big_config(tmp_path)).start()
+    _, code, reply = send(daemon.smtp_port, mail([("20240516.csv", big_csv(rows))]))
+    assert code == 250
+    [run_id] = queued_ids(reply)
+    wait_running(daemon, run_id)
+    daemon.kill()
+    assert daemon.run(run_id)["state"] == "running"
+    assert daemon.query("SELECT count(*) FROM performance") == [(0,)]
+
+    daemon = Daemon(daemon.config).start()
+    try:
+        run = daemon.wait_run(run_id, timeout=120)
+        assert run["state"] == "completed" and run["rows_imported"] == rows
+        assert run["attempts"] == 1
+        assert daemon.query("SELECT count(*) FROM runs") == [(1,)]
+        assert daemon.query(
+            "SELECT count(*), count(DISTINCT member_no), sum(member_no) FROM performance"
+        ) == [(rows, rows, rows * (rows - 1) // 2)]
+        assert not list((daemon.data_dir / "spool" / "active").iterdir())
+        assert not list((daemon.data_dir / "spool" / "incoming").iterdir())
+    finally:
+        daemon.terminate()
+
+
+@pytest.mark.slow
+def test_sigterm_mid_import_aborts_exits_0_and_retries_at_start(tmp_path):
+    rows = 300_000
+    daemon = Daemon(big_config(tmp_path)).start()
+    _, _, reply = send(daemon.smtp_port, mail([("20240516.csv", big_csv(rows))]))
+    [run_id] = queued_ids(reply)
+    wait_running(daemon, run_id)
+    assert daemon.terminate() == 0
+    assert "STOPPING=1" in daemon.notify.received
+    run = daemon.run(run_id)
+    assert run["state"] == "aborted" and "ロールバック" in run["message"]
+    assert daemon.query("SELECT count(*) FROM performance") == [(0,)]
+
+    daemon = Daemon(daemon.config).start()
+    try:
+        run = daemon.wait_run(run_id, timeout=120)
+        assert run["state"] == "completed" and run["rows_imported"] == rows
+        assert run["attempts"] == 0  # a clean stop is not a failed attempt
+        assert daemon.query("SELECT count(*) FROM performance") == [(rows,)]
+    finally:
+        daemon.terminate()
+
+
+def test_report_waits_for_the_relay_and_arrives_once(tmp_path, relay):
+    daemon = Daemon(write_config(tmp_path, account("acme"), relay_port=relay.port)).start()
+    try:
+        relay.stop()
+        _, _, reply = send(
+            daemon.smtp_port, mail([("20240516.csv", csv_bytes(["1,2024/05/16,1,a"]))])
+        )
+        run = daemon.wait_run(queued_ids(reply)[0])
+        assert run["state"] == "completed"  # importing never waits for mail
+        outbox = daemon.data_dir / "outbox"
+        deadline = time.monotonic() + 10
+        while json.loads((outbox / f"{run['id']}.json").read_text())["attempts"] < 2:
+            assert time.monotonic() < deadline, "the reporter did not retry"
+            time.sleep(0.1)
+        # The outbox is durable: a restart while the relay is down loses nothing.
+        assert daemon.terminate() == 0
+        daemon = Daemon(daemon.config).start()
+        relay.start()
+        [report] = relay.for_recipient("sales@acme.example")
+        assert run["id"] in report.get_body().get_content()
+        time.sleep(2.5)  # several retry periods: no second copy
+        assert len(relay.messages) == 1
+        assert not list(outbox.glob("*.json"))
+        assert daemon.run(run["id"])["report_state"] == "sent"
+    finally:
+        daemon.terminate()
+
+
+def test_a_file_that_keeps_killing_the_worker_is_quarantined(tmp_path):
+    config = write_config(tmp_path, account("acme"))
+    spool = Spool(tmp_path / "var" / "spool")
+    # What a process killed during its third attempt leaves behind.
+    item = spool.enqueue(
+        Meta("acme", "mail", "export@acme.example", "20240516.csv", attempts=2),
+        csv_bytes(["1,2024/05/16,1,a"]),
+    )
+    os.rename(item.path, spool.active / item.id)
+    daemon = Daemon(config).start()
+    try:
+        run = daemon.wait_run(item.id)
+        assert run["state"] == "failed" and "隔離" in run["message"]
+        quarantined = spool.failed / item.id
+        assert (quarantined / "data").read_bytes() == csv_bytes(["1,2024/05/16,1,a"])
+        assert daemon.query("SELECT count(*) FROM performance") == [(0,)]
+    finally:
+        daemon.terminate()
+
+
+def test_files_spooled_while_down_are_imported_at_start(tmp_path):
+    config = write_config(tmp_path, account("acme"))
+    spool = Spool(tmp_path / "var" / "spool")
+    item = spool.enqueue(
+        Meta("acme", "mail", "export@acme.example", "20240520.csv"), csv_bytes(["9,2024/05/20,9,z"])
+    )
+    daemon = Daemon(config).start()
+    try:
+        assert daemon.wait_run(item.id)["state"] == "completed"
+        assert daemon.query("SELECT member_no FROM performance") == [(9,)]
+    finally:
+        daemon.terminate()
+
+
+def test_committed_but_not_yet_removed_item_is_not_imported_again(tmp_path):
+    """A crash between the commit and the removal of the spooled copy."""
+    config = write_config(tmp_path, account("acme"))
+    daemon = Daemon(config).start()
+    _, _, reply = send(daemon.smtp_port, mail([("20240516.csv", csv_bytes(["1,2024/05/16,1,a"]))]))
+    run_id = queued_ids(reply)[0]
+    daemon.wait_run(run_id)
+    daemon.terminate()
+    # Put the spooled copy back, as if the removal never happened.
+    spool = Spool(daemon.data_dir / "spool")
+    again = spool.enqueue(
+        Meta("acme", "mail", "x", "20240516.csv"), csv_bytes(["1,2024/05/16,1,a"])
+    )
+    shutil.move(again.path, spool.incoming / run_id)
+    daemon = Daemon(config).start()
+    try:
+        deadline = time.monotonic() + 10
+        while (spool.incoming / run_id).exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert daemon.query("SELECT count(*) FROM performance") == [(1,)]
+        assert daemon.query("SELECT count(*) FROM runs") == [(1,)]
+    finally:
+        daemon.terminate()
+
+
+def test_sighup_reloads_and_an_invalid_config_keeps_the_old(tmp_path):
+    config = write_config(tmp_path, account("acme"))
+    daemon = Daemon(config).start()
+    try:
+        text = config.read_text()
+        config.write_text(text + account("gamma"))
+        daemon.proc.send_signal(signal.SIGHUP)
+        daemon.notify.wait_for("RELOADING=1")
+        time.sleep(0.5)
+        msg = mail(
+            [("20240516.csv", csv_bytes(["1,2024/05/16,1,a"]))],
+            sender="export@gamma.example",
+            to="gamma@in.example.jp",
+        )
+        _, code, reply = send(
+            daemon.smtp_port, msg, mail_from="export@gamma.example", rcpts=("gamma@in.example.jp",)
+        )
+        assert code == 250 and daemon.wait_run(queued_ids(reply)[0])["state"] == "completed"
+
+        config.write_text(text + "[accounts.broken]\nlayout = 'nope'\n")
+        daemon.notify.drain()
+        daemon.notify.received.clear()
+        daemon.proc.send_signal(signal.SIGHUP)
+        daemon.notify.wait_for("RELOADING=1")
+        daemon.notify.wait_for("READY=1")
+        assert "reload refused: accounts.broken.layout" in daemon.log.read_text()
+        _, code, _ = send(
+            daemon.smtp_port, msg, mail_from="export@gamma.example", rcpts=("gamma@in.example.jp",)
+        )
+        assert code == 250  # the old config (with gamma) still serves
+    finally:
+        daemon.terminate()
+
+
+def test_watchdog_is_pinged_from_the_loop(tmp_path):
+    config = write_config(tmp_path, account("acme"))
+    daemon = Daemon(config, env={"WATCHDOG_USEC": "200000"}).start()
+    try:
+        daemon.notify.wait_for("WATCHDOG=1", timeout=5)
+    finally:
+        daemon.terminate()
