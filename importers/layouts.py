@@ -60,6 +60,58 @@ def converters(columns: Sequence[ColumnLike]) -> list[Converter]:
     return [converter(column) for column in columns]
 
 
+def row_converter(
+    columns: Sequence[ColumnLike], order: Sequence[int] | None, extra: Sequence[object]
+) -> Callable[[list[str]], list[object]]:
+    """One function that converts a whole record and appends `extra`.
+
+    The reader calls it once per row, a million times for a large file, so it is
+    generated: each cell gets an inline fast path for its common case (ASCII digits,
+    a text within its limit, a date seen before) and falls back to the column's full
+    converter, which raises CellError, for everything else. Only indices and numbers
+    from the layout reach the generated source, never a name from the config.
+    """
+    order = list(order) if order is not None else list(range(len(columns)))
+    namespace: dict[str, object] = {}
+    cells = []
+    for i, column in enumerate(columns):
+        full = converter(column)
+        namespace[f"c{i}"] = full
+        cells.append(_fast_path(column, f"p{order[i]}", i, full, namespace))
+    for j, value in enumerate(extra):
+        namespace[f"x{j}"] = value
+        cells.append(f"x{j}")
+    params = ", ".join(f"p{i}" for i in range(len(columns)))
+    source = f"def convert(fields):\n    {params}, = fields\n    return [{', '.join(cells)}]\n"
+    exec(compile(source, f"<row converter {len(columns)} columns>", "exec"), namespace)  # noqa: S102
+    return namespace["convert"]  # type: ignore[return-value]
+
+
+def _fast_path(column: ColumnLike, v: str, i: int, full: Converter, namespace: dict) -> str:
+    slow = f"c{i}({v})"
+    if column.type == "text":
+        low = 1 if column.required else 0
+        if column.max_length is None:
+            return f"({v} if {v} else {slow})" if low else v
+        return f"({v} if {low} <= len({v}) <= {column.max_length} else {slow})"
+    if column.type == "int":
+        digits = f" and len({v}) <= {column.max_digits}" if column.max_digits else ""
+        return f"(int({v}) if {v}.isdigit() and {v}.isascii(){digits} else {slow})"
+    if column.type in ("date", "datetime"):
+        memo: dict[str, object] = {}
+
+        def remember(cell: str) -> object:
+            value = full(cell)
+            if len(memo) < _MEMO_LIMIT and value is not None:
+                memo[cell] = value
+            return value
+
+        namespace[f"m{i}"] = memo
+        namespace[f"r{i}"] = remember
+        return f"(m{i}.get({v}) or r{i}({v}))"
+    return slow
+
+
 def _required(convert: Converter) -> Converter:
     def check(cell: str) -> object:
         if cell == "":
@@ -90,7 +142,8 @@ def _text(column: ColumnLike) -> Converter:
 
 
 def _digits_ok(number: str, limit: int | None) -> bool:
-    return limit is None or sum(ch.isdigit() for ch in number) <= limit
+    """`number` is already checked to be a sign, digits and at most one point."""
+    return limit is None or len(number.lstrip("+-").replace(".", "")) <= limit
 
 
 def _int(column: ColumnLike) -> Converter:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from importers import decoding
 from importers.errors import CellError, PermanentProblem, RowError
-from importers.layouts import ColumnLike, converters
+from importers.layouts import ColumnLike, converters, row_converter
 from importers.messages import message
 
 CHUNK_ROWS = 5000
@@ -107,44 +107,42 @@ class CsvFile:
             raise self._csv_problem(exc, reader) from None
 
     def _convert(self, reader, f, extra: list[object], size: int) -> Iterator[Chunk]:  # noqa: ANN001
-        convs = self._converters
-        width = len(convs)
+        # The hot loop of every import: kept to the few steps each record needs.
+        width = len(self._names)
         order = self._header_order(reader) if self.spec.header else None
-        end = reader.line_num
-        chunk = Chunk()
-        records = 0
-        short_last = False
+        convert = row_converter(self.spec.columns, order, extra)
+        limit = self.spec.max_rows
+        end = reader.line_num  # the physical line the previous record ended on
+        records = n = 0
+        rows: list[list[object]] = []
+        errors: list[RowError] = []
+        last: list[str] = []
         for fields in reader:
-            start, end = end + 1, reader.line_num
-            if not fields:
+            if len(fields) == width:
+                try:
+                    rows.append(convert(fields))
+                except CellError:
+                    errors.extend(self._cell_errors(end + 1, fields, order))
+            elif fields:
+                errors.append(self._row_error(end + 1, width, len(fields)))
+            else:
+                end = reader.line_num
                 continue  # a blank line is no record
-            records += 1
-            if records > self.spec.max_rows:
-                raise PermanentProblem(
-                    "file.too_many_rows", rows=self.spec.max_rows, limit=self.spec.max_rows
-                )
-            chunk.records += 1
-            short_last = len(fields) < width
-            if len(fields) != width:
-                chunk.errors.append(self._row_error(start, width, len(fields)))
-                continue
-            if order is not None:
-                fields = [fields[i] for i in order]
-            try:
-                row = [convert(cell) for convert, cell in zip(convs, fields, strict=True)]
-            except CellError:
-                chunk.errors.extend(self._cell_errors(start, fields))
-                continue
-            row.extend(extra)
-            chunk.rows.append(row)
-            if chunk.records >= size:
-                chunk.bytes_read = f.buffer.tell()
-                yield chunk
-                chunk = Chunk()
-        if short_last and not self.sniffed.ends_with_newline:
+            end = reader.line_num
+            last = fields
+            n += 1
+            if n == size:
+                records += n
+                if records > limit:
+                    raise PermanentProblem("file.too_many_rows", rows=limit, limit=limit)
+                yield Chunk(rows, errors, n, f.buffer.tell())
+                rows, errors, n = [], [], 0
+        records += n
+        if records > limit:
+            raise PermanentProblem("file.too_many_rows", rows=limit, limit=limit)
+        if 0 < len(last) < width and not self.sniffed.ends_with_newline:
             raise PermanentProblem("file.truncated", line=end)
-        chunk.bytes_read = self.sniffed.size
-        yield chunk
+        yield Chunk(rows, errors, n, self.sniffed.size)
 
     def _header_order(self, reader) -> list[int] | None:  # noqa: ANN001
         header = next(reader, None)
@@ -165,7 +163,9 @@ class CsvFile:
             line, "", "", message("row.error", self.spec.language, line=line, problem=problem)
         )
 
-    def _cell_errors(self, line: int, fields: list[str]) -> list[RowError]:
+    def _cell_errors(self, line: int, fields: list[str], order: list[int] | None) -> list[RowError]:
+        if order is not None:
+            fields = [fields[i] for i in order]
         errors = []
         lang = self.spec.language
         for name, convert, cell in zip(self._names, self._converters, fields, strict=True):

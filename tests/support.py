@@ -112,6 +112,7 @@ class Relay:
     def __init__(self) -> None:
         self.port = free_port()
         self.messages: list[EmailMessage] = []
+        self.raw: list[bytes] = []
         self.envelopes: list[tuple[str, list[str]]] = []
         self._lock = threading.Lock()
         self.controller: Controller | None = None
@@ -120,6 +121,7 @@ class Relay:
         msg = email.message_from_bytes(envelope.original_content, policy=policy.default)
         with self._lock:
             self.messages.append(msg)
+            self.raw.append(envelope.original_content)
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 OK"
 

@@ -1,0 +1,207 @@
+"""`make bench`: renkei's import against the sqlite3 shell's `.import`, side by side.
+
+Generates 1,000,000 rows of the example layout (CP932, Japanese text, quoted commas and
+newlines), then measures in this one run, on the same data:
+  - the sqlite3 shell importing the same rows (converted to UTF-8) into the same columns;
+  - renkei in-process, from claim to commit (validation on);
+  - the whole `renkei import` command, start-up included;
+and prints each as a ratio against `.import`, with rows per second and peak RSS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROWS = int(os.environ.get("RENKEI_BENCH_ROWS", "1000000"))
+HERE = Path(__file__).resolve().parent.parent
+WORDS = [
+    "売上",
+    "株式会社髙橋",
+    "①番",
+    "㈱山田商事",
+    "東京都千代田区",
+    "備考",
+    "～",
+    "ﾊﾝｶｸ",
+    "テスト",
+]
+CONFIG = """
+[daemon]
+data_dir = "{data}"
+[smtp]
+enabled = false
+[ftp]
+enabled = false
+[api]
+enabled = false
+[limits]
+max_rows = 2000000
+max_bytes = 1073741824
+[layouts.performance]
+columns = [
+  {{ name = "member_no",    type = "int",  required = true }},
+  {{ name = "date",         type = "date", required = true }},
+  {{ name = "sales_amount", type = "int",  max_digits = 13 }},
+  {{ name = "note",         type = "text", max_length = 3000 }},
+]
+[accounts.bench]
+layout = "performance"
+encoding = "cp932"
+report = "never"
+"""
+
+
+def generate(path: Path, rows: int) -> None:
+    rnd = random.Random(20240516)
+    with open(path, "w", encoding="cp932", newline="") as f:
+        f.write("member_no,date,sales_amount,note\r\n")
+        for i in range(1, rows + 1):
+            note = " ".join(rnd.choices(WORDS, k=3))
+            if i % 10 == 0:
+                note = f'"{note}, 改行\r\n{rnd.choice(WORDS)}"'
+            elif i % 3 == 0:
+                note = f'"{note}, カンマ"'
+            amount = (
+                f'"{rnd.randint(0, 9_999_999):,}"' if i % 5 == 0 else str(rnd.randint(0, 99999))
+            )
+            f.write(
+                f"{i},2024/{rnd.randint(1, 12):02d}/{rnd.randint(1, 28):02d},{amount},{note}\r\n"
+            )
+
+
+def run_child(args: list[str]) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS (KiB) and stdout of one child process."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err, cwd=HERE)
+        out = proc.stdout.read()
+        proc.stdout.close()
+        # wait4, not wait: it gives this child's own peak RSS.
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        elapsed = time.perf_counter() - start
+        if proc.returncode:
+            err.seek(0)
+            raise SystemExit(f"{args[0]} failed: {err.read().decode()[-2000:]}")
+    return elapsed, usage.ru_maxrss, out.decode()
+
+
+def sqlite_import(utf8: Path, work: Path) -> float | None:
+    shell = shutil.which("sqlite3")
+    if shell is None:
+        return None
+    db = work / "reference.db"
+    schema = (
+        "CREATE TABLE performance (member_no INTEGER, date TEXT, sales_amount INTEGER, note TEXT);"
+    )
+    subprocess.run([shell, str(db), schema], check=True)
+    start = time.perf_counter()
+    subprocess.run([shell, str(db), f".import --csv --skip 1 {utf8} performance"], check=True)
+    return time.perf_counter() - start
+
+
+def inprocess(data_dir: str, source: str) -> None:
+    """Child: import `source` in this process; print seconds from claim to commit and RSS."""
+    from daemon.pipeline import Pipeline
+    from daemon.settings import load
+    from daemon.spool import Meta, Spool
+    from daemon.store import Store
+
+    async def main() -> dict:
+        settings = load(Path(data_dir) / "renkei.toml")
+        store = await Store.open(settings.data_dir / "renkei.db")
+        await store.ensure_layouts(settings.layouts)
+        spool = Spool(settings.data_dir / "spool")
+        item = spool.enqueue(
+            Meta("bench", "cli", "bench", "20240516.csv"), Path(source), claim=True
+        )
+        pipeline = Pipeline(settings, store, spool)
+        start = time.perf_counter()
+        state = await pipeline.process(item)
+        seconds = time.perf_counter() - start
+        run = await store.get_run(item.id)
+        await store.close()
+        return {"seconds": seconds, "state": state, "rows": run["rows_imported"]}
+
+    result = asyncio.run(main())
+    result["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps(result))
+
+
+def fresh_dir(work: Path, name: str) -> Path:
+    folder = work / name
+    folder.mkdir()
+    (folder / "renkei.toml").write_text(CONFIG.format(data=folder / "var"), encoding="utf-8")
+    return folder
+
+
+def main() -> None:
+    cache = HERE / "bench-data" / str(ROWS)
+    cache.mkdir(parents=True, exist_ok=True)
+    source = cache / "20240516.csv"  # a name the filename rule accepts
+    if not source.exists():
+        print(f"generating {ROWS:,} rows …", flush=True)
+        generate(source, ROWS)
+    utf8 = cache / "utf8.csv"
+    if not utf8.exists():
+        utf8.write_text(source.read_text(encoding="cp932"), encoding="utf-8", newline="")
+    print(f"data: {source.name}, {source.stat().st_size / 1e6:.1f} MB, {ROWS:,} rows")
+    with tempfile.TemporaryDirectory(dir=cache) as tmp:
+        work = Path(tmp)
+        reference = sqlite_import(utf8, work)
+        folder = fresh_dir(work, "inproc")
+        _, _, out = run_child(
+            [sys.executable, "-m", "daemon.bench", "inproc", str(folder), str(source)]
+        )
+        inner = json.loads(out)
+        folder = fresh_dir(work, "command")
+        renkei = str(Path(sys.executable).with_name("renkei"))
+        whole, whole_rss, _ = run_child(
+            [
+                renkei,
+                "import",
+                str(source),
+                "--account",
+                "bench",
+                "--config",
+                str(folder / "renkei.toml"),
+            ]
+        )
+    report(reference, inner, whole, whole_rss)
+
+
+def report(reference: float | None, inner: dict, whole: float, whole_rss: int) -> None:
+    assert inner["state"] == "completed" and inner["rows"] == ROWS, inner
+
+    def line(label: str, seconds: float, rss_kib: int) -> str:
+        ratio = f"{seconds / reference:5.2f}x .import" if reference else "   (no sqlite3 shell)"
+        return (
+            f"{label:<34} {seconds:7.2f} s  {ratio}  {ROWS / seconds:>10,.0f} rows/s"
+            f"  peak RSS {rss_kib / 1024:6.0f} MB"
+        )
+
+    if reference:
+        print(
+            f"{'sqlite3 .import (UTF-8)':<34} {reference:7.2f} s   1.00x .import  "
+            f"{ROWS / reference:>10,.0f} rows/s"
+        )
+    print(line("renkei, claim to commit", inner["seconds"], inner["maxrss_kib"]))
+    print(line("renkei import (whole command)", whole, whole_rss))
+    print("targets: <= 2x .import for both; peak RSS under 200 MB")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "inproc":
+        inprocess(sys.argv[2], sys.argv[3])
+    else:
+        main()

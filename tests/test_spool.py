@@ -1,0 +1,63 @@
+"""The spool on its own: durable enqueue, claim by rename, recovery and locks."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+
+from daemon.spool import Meta, Spool
+
+
+def meta(**kw) -> Meta:
+    return Meta(kw.pop("account", "acme"), "mail", "x@y", "20240516.csv", **kw)
+
+
+def test_enqueue_writes_data_and_metadata(tmp_path):
+    spool = Spool(tmp_path)
+    item = spool.enqueue(meta(), b"a,b\r\n")
+    stored = Meta.from_json((spool.incoming / item.id / "meta.json").read_bytes())
+    assert stored.sha256 == hashlib.sha256(b"a,b\r\n").hexdigest() and stored.size == 5
+    assert stored.received_at and stored.account == "acme"
+    assert (spool.incoming / item.id / "data").read_bytes() == b"a,b\r\n"
+    assert not list(spool.tmp.iterdir())
+
+
+def test_claim_moves_to_active_once(tmp_path):
+    spool = Spool(tmp_path)
+    item = spool.enqueue(meta(), b"x")
+    claimed = spool.claim(item.id)
+    assert claimed is not None and claimed.path.parent == spool.active
+    assert spool.claim(item.id) is None
+    spool.finish(claimed)
+    assert not list(spool.active.iterdir())
+
+
+def test_recover_counts_attempts_and_skips_locked_items(tmp_path):
+    spool = Spool(tmp_path)
+    dead = spool.claim(spool.enqueue(meta(), b"x").id)
+    os.close(dead.lock_fd)  # its process died: the lock went with it
+    live = spool.enqueue(meta(account="beta"), b"y", claim=True)  # held by "us"
+    # Recovery runs in another process, as the daemon starting beside a `renkei import`.
+    code = (
+        "import sys; from daemon.spool import Spool; "
+        f"print([i.id for i in Spool(__import__('pathlib').Path({str(tmp_path)!r})).recover()])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str([dead.id])
+    assert Meta.from_json((spool.incoming / dead.id / "meta.json").read_bytes()).attempts == 1
+    assert (spool.active / live.id).exists()
+
+
+def test_a_failed_multi_file_delivery_leaves_nothing(tmp_path):
+    spool = Spool(tmp_path)
+    spool.incoming.rmdir()
+    spool.incoming.write_text("")  # renames into it fail
+    try:
+        spool.enqueue_many([(meta(), b"1"), (meta(), b"2")])
+    except OSError:
+        pass
+    else:
+        raise AssertionError("enqueue should have failed")
+    assert not list(spool.tmp.iterdir())

@@ -1,0 +1,26 @@
+"""The unit file says what the daemon does: notify, reload, check before start."""
+
+from __future__ import annotations
+
+import configparser
+
+from tests.support import ROOT
+
+
+def unit() -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str
+    parser.read(ROOT / "systemd" / "renkei.service")
+    return parser
+
+
+def test_unit_is_notify_unprivileged_and_checks_its_config():
+    service = unit()["Service"]
+    assert service["Type"] == "notify"
+    assert service["User"] == "renkei"
+    assert service["StateDirectory"] == "renkei"
+    assert service["ExecStartPre"].endswith("renkei check")
+    assert service["ExecStart"].endswith("renkei serve")
+    assert "-HUP" in service["ExecReload"]
+    assert service["WatchdogSec"]
+    assert service["NoNewPrivileges"] == "true" and service["ProtectSystem"] == "strict"
