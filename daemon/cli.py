@@ -55,7 +55,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     from daemon.master import Master
 
-    return asyncio.run(Master(settings, config_path(args.config).resolve()).run())
+    try:
+        return asyncio.run(Master(settings, config_path(args.config).resolve()).run())
+    except OSError as exc:
+        # A port in use, a data_dir we may not write: say which, without a traceback.
+        logging.getLogger("renkei").error("cannot start: %s", exc)
+        return EXIT_FAILED
 
 
 def cmd_import(args: argparse.Namespace) -> int:

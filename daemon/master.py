@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 from pathlib import Path
@@ -92,7 +93,12 @@ class Master:
                 return contextlib.nullcontext()
 
         host, port = split_listen(self.settings.api.listen)
-        sock = socket.create_server((host, port), reuse_port=False)
+        try:
+            sock = socket.create_server((host, port))
+        except OSError as exc:
+            raise OSError(
+                f"api.listen {self.settings.api.listen}: {os.strerror(exc.errno or 0)}"
+            ) from None
         app = create_app(self.current, self.store, lambda: self.ready)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         self._web = Server(config)

@@ -41,6 +41,7 @@ async def import_file(
 
 
 async def _with_progress(pipeline: Pipeline, item: Any, name: str) -> None:
+    from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
     columns = (
@@ -49,7 +50,8 @@ async def _with_progress(pipeline: Pipeline, item: Any, name: str) -> None:
         DownloadColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, transient=True) as bar:
+    # On stderr: stdout carries the result, which scripts read.
+    with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task(name, total=item.meta.size or None)
 
         def advance(done: int, total: int) -> None:

@@ -11,6 +11,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import os
 from collections.abc import Iterator
 from email import policy
 from email.header import decode_header, make_header
@@ -242,7 +243,10 @@ class MailIntake(Intake):
             )
 
         loop = asyncio.get_running_loop()
-        self.server = await loop.create_server(factory, host, port)
+        try:
+            self.server = await loop.create_server(factory, host, port)
+        except OSError as exc:
+            raise OSError(f"smtp.listen {conf.listen}: {os.strerror(exc.errno or 0)}") from None
         log.info("smtp listening on %s", self.address)
 
     @property

@@ -3,6 +3,11 @@
 Reads the file with the csv module (C parser, physical line numbers for every record,
 constant memory); converts each cell by its column's type; never writes anything.
 Called by the daemon's worker, one chunk at a time, from a worker thread.
+
+Why not pandas: on the benchmark's 1,000,000 CP932 rows, pandas `read_csv(dtype=str,
+keep_default_na=False, chunksize=5000)` took 2.3 s to make the chunks and 3.9 s to hand
+out their rows, the csv module 1.7 s for the rows; and only the csv module says on which
+physical line a record starts, which every error message needs.
 """
 
 from __future__ import annotations

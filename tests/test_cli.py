@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+import threading
 
 import httpx
 import pytest
@@ -117,3 +119,55 @@ def test_every_command_has_help(command):
     result = renkei(command, "--help")
     assert result.returncode == 0 and "--config" in result.stdout
     assert len(result.stdout.splitlines()) > 3
+
+
+def test_serve_on_a_port_in_use_exits_1_naming_the_key(tmp_path, config):
+    daemon = Daemon(config).start()
+    try:
+        result = renkei("serve", "--config", str(config))
+        assert result.returncode == 1
+        assert "cannot start: smtp.listen 127.0.0.1:" in result.stderr
+        assert "Traceback" not in result.stderr
+    finally:
+        daemon.terminate()
+
+
+def test_import_shows_a_progress_bar_on_a_terminal(tmp_path, config):
+    import os
+    import pty
+
+    path = data_file(tmp_path, "20240516.csv", [f"{i},2024/05/16,{i},x" for i in range(9000)])
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daemon.cli",
+            "import",
+            str(path),
+            "--account",
+            "acme",
+            "--config",
+            str(config),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=secondary,
+        env={**os.environ, "TERM": "xterm"},
+    )
+    os.close(secondary)
+    chunks: list[bytes] = []
+
+    def read_screen() -> None:
+        with contextlib.suppress(OSError):  # EIO once the child has closed the terminal
+            while data := os.read(primary, 65536):
+                chunks.append(data)
+
+    reader = threading.Thread(target=read_screen)
+    reader.start()
+    out, _ = proc.communicate(timeout=120)
+    reader.join(10)
+    os.close(primary)
+    screen = b"".join(chunks)
+    assert proc.returncode == 0 and b"completed" in out
+    assert b"20240516.csv" in screen and "━".encode() in screen
