@@ -216,3 +216,19 @@ def test_relative_paths_are_relative_to_the_config(tmp_path: Path):
     config.parent.mkdir()
     config.write_text('[daemon]\ndata_dir = "data"\n')
     assert load(config).data_dir == (tmp_path / "sub" / "data").resolve()
+
+
+def test_readme_documents_every_key():
+    from daemon.settings import Account, Column
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    keys = {k for k in _model_keys(Settings) if not k.startswith(("layouts", "accounts"))}
+    keys |= {f"accounts.NAME.{k}" for k in _model_keys(Account)}
+    keys |= {f"layouts.NAME.columns[].{k}" for k in _model_keys(Column)}
+    parents = {k.rsplit(".", 1)[0] for k in keys}
+    missing = [
+        k
+        for k in keys
+        if k not in parents and f"`{k}`" not in readme and k.rsplit(".", 1)[-1] not in readme
+    ]
+    assert not missing, missing
