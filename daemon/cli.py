@@ -134,6 +134,32 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_schedule(args: argparse.Namespace) -> int:
+    settings = _load(args.config)
+    if settings is None:
+        return EXIT_FAILED
+    account = settings.accounts.get(args.name)
+    if account is None:
+        print(f"{args.name!r} is not an account in the config", file=sys.stderr)
+        return EXIT_USAGE
+    if account.ftp is None:
+        print(f"accounts.{args.name}.ftp is not set: the account has no scheduled checks")
+        return EXIT_OK
+    import datetime as dt
+
+    from daemon.schedule import Schedule, next_checks
+
+    ftp = account.ftp
+    print(
+        f"{args.name}: {', '.join(ftp.weekdays)} {ftp.window}, every {ftp.interval}, "
+        f"{ftp.delay} after each tick ({settings.daemon.timezone})"
+    )
+    schedule = Schedule.of(ftp, settings.daemon.timezone)
+    for moment in next_checks(schedule, dt.datetime.now(dt.UTC), args.count):
+        print(moment.strftime("%Y-%m-%d %a %H:%M %z"))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="renkei", description="CSV linkage daemon")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -154,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--account", help="only this account's runs")
     p.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
     p.add_argument("--json", action="store_true", help="print a JSON array of runs")
+    p = command("schedule", cmd_schedule, "show an account's next FTP checks")
+    p.add_argument("name", help="the account")
+    p.add_argument("--count", type=int, default=5, help="how many checks (default 5)")
     return parser
 
 

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -19,6 +20,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
 
+from daemon.schedule import Schedule, next_checks
 from daemon.settings import Settings, resolve_secret
 from daemon.store import Store, public_run
 
@@ -142,4 +144,37 @@ def create_app(
         charset = CSV_CHARSETS.get(run["encoding"] or "cp932", "utf-8")
         return FileResponse(path, media_type=f"text/csv; charset={charset}", filename=path.name)
 
+    async def account_view(name: str) -> dict[str, Any]:
+        conf = settings()
+        account = conf.accounts[name]
+        rows, _ = await store.list_runs({"account": name}, 1)
+        return {
+            "name": name,
+            "status": account.status,
+            "layout": account.layout,
+            "channels": [c for c in ("mail", "ftp", "api", "dropdir") if getattr(account, c)],
+            "last_run": public_run(rows[0]) if rows else None,
+            "next_checks": account_checks(conf, name),
+        }
+
+    @app.get("/api/v1/accounts")
+    async def list_accounts(who: Auth) -> dict[str, Any]:
+        names = [n for n in settings().accounts if who.may_see(n)]
+        return {"accounts": [await account_view(n) for n in names]}
+
+    @app.get("/api/v1/accounts/{name}")
+    async def get_account(name: str, who: Auth) -> dict[str, Any]:
+        if name not in settings().accounts or not who.may_see(name):
+            raise ApiError(404, "not_found", f"no account {name}")
+        return await account_view(name)
+
     return app
+
+
+def account_checks(settings: Settings, name: str, count: int = 5) -> list[str]:
+    """The account's next check times, ISO 8601 with offset; [] without FTP intake."""
+    ftp = settings.accounts[name].ftp
+    if ftp is None:
+        return []
+    schedule = Schedule.of(ftp, settings.daemon.timezone)
+    return [t.isoformat() for t in next_checks(schedule, datetime.now(UTC), count)]

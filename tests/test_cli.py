@@ -13,7 +13,7 @@ import pytest
 
 from tests.support import ROOT, Daemon, account, csv_bytes, write_config
 
-COMMANDS = ["serve", "check", "import", "runs"]
+COMMANDS = ["serve", "check", "import", "runs", "schedule"]
 
 
 def renkei(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
@@ -171,3 +171,22 @@ def test_import_shows_a_progress_bar_on_a_terminal(tmp_path, config):
     screen = b"".join(chunks)
     assert proc.returncode == 0 and b"completed" in out
     assert b"20240516.csv" in screen and "━".encode() in screen
+
+
+def test_schedule_prints_the_next_checks(tmp_path):
+    config = write_config(
+        tmp_path,
+        account("acme") + '[accounts.acme.ftp]\nuser = "acme"\n'
+        'weekdays = ["sat"]\nwindow = "10:00-11:00"\ninterval = "30m"\ndelay = "2m"\n',
+    )
+    result = renkei("schedule", "acme", "--count", "4", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "acme: sat 10:00-11:00, every 30m, 2m after each tick (Asia/Tokyo)"
+    assert [line[-15:] for line in lines[1:]] == [
+        "Sat 10:02 +0900",
+        "Sat 10:32 +0900",
+        "Sat 11:02 +0900",
+        "Sat 10:02 +0900",
+    ]
+    assert renkei("schedule", "nobody", "--config", str(config)).returncode == 2

@@ -173,3 +173,17 @@ def test_curl_reads_the_run_history(daemon, runs):
         check=True,
     ).stdout
     assert '"total":4' in out
+
+
+def test_accounts_show_status_channels_last_run_and_next_checks(daemon, runs):
+    body = httpx.get(f"{daemon.api}/api/v1/accounts", headers=ADMIN).json()
+    assert [a["name"] for a in body["accounts"]] == ["acme", "beta"]
+    acme = httpx.get(f"{daemon.api}/api/v1/accounts/acme", headers=ADMIN).json()
+    assert acme["status"] == "active" and acme["channels"] == ["mail", "api"]
+    assert acme["last_run"]["id"] == runs["20240503.csv"] and acme["next_checks"] == []
+    own = {"Authorization": "Bearer demo-acme-token"}
+    assert httpx.get(f"{daemon.api}/api/v1/accounts/beta", headers=own).status_code == 404
+    assert [
+        a["name"]
+        for a in httpx.get(f"{daemon.api}/api/v1/accounts", headers=own).json()["accounts"]
+    ] == ["acme"]
