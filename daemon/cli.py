@@ -134,6 +134,40 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_poll(args: argparse.Namespace) -> int:
+    settings = _load(args.config)
+    if settings is None:
+        return EXIT_FAILED
+    import httpx
+
+    from daemon.settings import resolve_secret, split_listen
+
+    token = resolve_secret(settings.api.admin_token)
+    if not settings.api.enabled or not token:
+        print(
+            "renkei poll needs [api] enabled with admin_token (not only its sha256)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    host, port = split_listen(settings.api.listen)
+    host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    url = f"http://{host}:{port}/api/v1/accounts/{args.name}/poll"
+    try:
+        reply = httpx.post(url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    except httpx.HTTPError as exc:
+        print(f"cannot reach the daemon at {host}:{port}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    body = reply.json()
+    if reply.status_code != 200:
+        print(f"{args.name}: {body.get('message', reply.text)}", file=sys.stderr)
+        return EXIT_FAILED
+    runs = body["runs"]
+    print(f"{args.name}: {len(runs)} file(s) taken")
+    for run in runs:
+        print(f"  {run['id']}  {run['url']}")
+    return EXIT_OK
+
+
 def cmd_schedule(args: argparse.Namespace) -> int:
     settings = _load(args.config)
     if settings is None:
@@ -180,6 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--account", help="only this account's runs")
     p.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
     p.add_argument("--json", action="store_true", help="print a JSON array of runs")
+    p = command("poll", cmd_poll, "ask the running daemon to check an account's FTP home now")
+    p.add_argument("name", help="the account")
     p = command("schedule", cmd_schedule, "show an account's next FTP checks")
     p.add_argument("name", help="the account")
     p.add_argument("--count", type=int, default=5, help="how many checks (default 5)")

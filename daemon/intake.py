@@ -12,17 +12,25 @@ from collections.abc import Callable, Sequence
 
 from daemon import metrics
 from daemon.settings import Settings
-from daemon.spool import Meta, Spool
+from daemon.spool import Meta, Spool, new_id
+from daemon.store import Store
 from handlers.base import Delivery, SpoolUnavailable
+from importers.filenames import check_filename
+from importers.messages import message
 
 log = logging.getLogger(__name__)
 
 
 class SpoolSink:
     def __init__(
-        self, spool: Spool, settings: Callable[[], Settings], wake: Callable[[], None]
+        self,
+        spool: Spool,
+        settings: Callable[[], Settings],
+        wake: Callable[[], None],
+        store: Store | None = None,
     ) -> None:
         self._spool = spool
+        self._store = store
         self._settings = settings
         self._wake = wake
 
@@ -33,6 +41,7 @@ class SpoolSink:
                     d.account, d.channel, d.sender, d.filename, options=d.options, problem=d.problem
                 ),
                 d.data,
+                d.id,
             )
             for d in deliveries
         ]
@@ -61,3 +70,16 @@ class SpoolSink:
 
     def refused(self, channel: str, reason: str) -> None:
         metrics.REFUSED.labels(channel, reason).inc()
+
+    def filename_problem(self, name: str) -> str | None:
+        if check_filename(name):
+            return None
+        return message("filename.rule", self._settings().report.language, name=name)
+
+    def new_id(self) -> str:
+        return new_id()
+
+    async def known(self, run_id: str) -> bool:
+        if self._spool.has(run_id):
+            return True
+        return self._store is not None and await self._store.run_state(run_id) is not None

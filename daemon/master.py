@@ -68,13 +68,25 @@ class Master:
         self.worker = Worker(self.spool, self.pipeline)
         await self.worker.recover()
         await self.reporter.recover()
-        sink = SpoolSink(self.spool, self.current, self.worker.wake)
+        sink = SpoolSink(self.spool, self.current, self.worker.wake, self.store)
         if self.settings.smtp.enabled:
             from handlers.smtp import MailIntake
 
             self.intakes.append(MailIntake(self.current, sink))
+        self.ftp = None
+        if self.settings.ftp.enabled:
+            from handlers.ftp import FtpIntake
+
+            self.ftp = FtpIntake(self.current, sink)
+            self.intakes.append(self.ftp)
         for intake in self.intakes:
             await intake.start()
+        if self.ftp is not None:
+            from daemon.scheduler import Poller
+
+            state = self.settings.data_dir / "ftp" / ".last-checks.json"
+            self.poller = Poller(self.current, self.ftp.check, state)
+            self.poller.start()
         if self.settings.api.enabled:
             await self._start_web()
         self._spawn(self.worker.serve(), "worker")
@@ -99,7 +111,7 @@ class Master:
             raise OSError(
                 f"api.listen {self.settings.api.listen}: {os.strerror(exc.errno or 0)}"
             ) from None
-        app = create_app(self.current, self.store, lambda: self.ready)
+        app = create_app(self.current, self.store, lambda: self.ready, self.poll)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         self._web = Server(config)
         task = self._spawn(self._web.serve(sockets=[sock]), "web")
@@ -108,6 +120,12 @@ class Master:
                 task.result()
             await asyncio.sleep(0.01)
         log.info("http listening on %s:%d", *sock.getsockname()[:2])
+
+    async def poll(self, name: str) -> list[str]:
+        """Check an account now (POST /api/v1/accounts/{name}/poll, `renkei poll`)."""
+        if self.ftp is None:
+            raise LookupError("FTP intake is not enabled")
+        return await self.poller.check(name)
 
     def _spawn(self, coro, name: str) -> asyncio.Task:  # noqa: ANN001
         task = asyncio.create_task(coro, name=name)
@@ -157,11 +175,15 @@ class Master:
         self.settings = settings
         self.pipeline.settings = settings
         self.reporter.settings = settings
+        if self.ftp is not None:
+            self.poller.rebuild()
         log.info("config reloaded from %s", self.config_path)
         systemd.notify("READY=1")
         return True
 
     async def _shutdown(self) -> None:
+        if self.ftp is not None:
+            self.poller.stop()
         for intake in self.intakes:
             await intake.stop()
         if self._web is not None:

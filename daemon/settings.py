@@ -107,6 +107,8 @@ class FtpSettings(Model):
     passive_ports: str = Field("30000-30099", description="range of passive data ports")
     max_login_failures: int = Field(4, ge=1, description="failed logins before a ban")
     ban_minutes: int = Field(15, ge=1, description="how long a banned address is refused")
+    max_connections: int = Field(50, ge=1, description="FTP sessions at once")
+    max_connections_per_address: int = Field(5, ge=1, description="FTP sessions from one address")
     tls_cert: Path | None = Field(None, description="certificate for explicit FTPS")
     tls_key: Path | None = Field(None, description="key for explicit FTPS")
 

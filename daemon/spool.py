@@ -90,17 +90,17 @@ class Spool:
         With `claim`, the item goes straight to `active/` under this process's lock, so
         no other worker can take it (the CLI imports its own file this way).
         """
-        return self.enqueue_many([(meta, data)], claim)[0]
+        return self.enqueue_many([(meta, data, None)], claim)[0]
 
     def enqueue_many(
-        self, files: list[tuple[Meta, bytes | Path | None]], claim: bool = False
+        self, files: list[tuple[Meta, bytes | Path | None, str | None]], claim: bool = False
     ) -> list[SpoolItem]:
         """Stage every file first, then publish them all: a delivery of several files
         (one mail, several attachments) is not half-accepted when the disk fails."""
         staged: list[tuple[str, Meta, int | None]] = []
         try:
-            for meta, data in files:
-                staged.append(self._stage(meta, data, claim))
+            for meta, data, item_id in files:
+                staged.append(self._stage(meta, data, claim, item_id))
             folder = self.active if claim else self.incoming
             items = []
             for item_id, meta, lock_fd in staged:
@@ -116,9 +116,9 @@ class Spool:
         return items
 
     def _stage(
-        self, meta: Meta, data: bytes | Path | None, claim: bool
+        self, meta: Meta, data: bytes | Path | None, claim: bool, item_id: str | None = None
     ) -> tuple[str, Meta, int | None]:
-        item_id = new_id()
+        item_id = item_id or new_id()
         staging = self.tmp / item_id
         staging.mkdir()
         lock_fd = _lock(staging) if claim else None
@@ -130,6 +130,11 @@ class Spool:
         return item_id, meta, lock_fd
 
     # -- claiming ----------------------------------------------------------------
+
+    def has(self, item_id: str) -> bool:
+        return any(
+            (folder / item_id).exists() for folder in (self.incoming, self.active, self.failed)
+        )
 
     def waiting(self) -> list[str]:
         return sorted(p.name for p in self.incoming.iterdir() if not p.name.startswith("."))

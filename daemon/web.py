@@ -8,7 +8,7 @@ run time.
 
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -68,7 +68,10 @@ def authenticate(settings: Settings, authorization: str | None) -> Principal:
 
 
 def create_app(
-    settings: Callable[[], Settings], store: Store, ready: Callable[[], bool]
+    settings: Callable[[], Settings],
+    store: Store,
+    ready: Callable[[], bool],
+    poll: Callable[[str], Awaitable[list[str]]] | None = None,
 ) -> FastAPI:
     app = FastAPI(title="renkei", version="0.1.0", summary="CSV linkage daemon")
 
@@ -167,6 +170,20 @@ def create_app(
         if name not in settings().accounts or not who.may_see(name):
             raise ApiError(404, "not_found", f"no account {name}")
         return await account_view(name)
+
+    @app.post("/api/v1/accounts/{name}/poll")
+    async def poll_account(name: str, request: Request, who: Auth) -> dict[str, Any]:
+        conf = settings()
+        if name not in conf.accounts or not who.may_see(name):
+            raise ApiError(404, "not_found", f"no account {name}")
+        account = conf.accounts[name]
+        if account.status == "stopped":
+            raise ApiError(409, "account_stopped", f"account {name} is stopped")
+        if account.ftp is None or poll is None:
+            raise ApiError(409, "no_ftp", f"account {name} has no FTP intake to check")
+        ids = await poll(name)
+        base = str(request.base_url).rstrip("/")
+        return {"runs": [{"id": i, "url": f"{base}/api/v1/runs/{i}"} for i in ids]}
 
     return app
 

@@ -30,6 +30,7 @@ class Delivery:
     data: bytes | Path | None = None
     options: dict[str, Any] = field(default_factory=dict)
     problem: str | None = None  # accepted, but holds no file: no_csv_attachment, account_stopped
+    id: str | None = None  # the run id, when the channel must know it before spooling
 
 
 class IntakeSink(Protocol):
@@ -41,6 +42,15 @@ class IntakeSink(Protocol):
 
     def refused(self, channel: str, reason: str) -> None:
         """Count a delivery refused at the door (no run is made for it)."""
+
+    def filename_problem(self, name: str) -> str | None:
+        """Why `name` breaks the file-name rule, or None (for refusing at the door)."""
+
+    def new_id(self) -> str:
+        """A fresh run id, for a channel that claims a file before spooling it."""
+
+    async def known(self, run_id: str) -> bool:
+        """Whether a file was spooled under `run_id` (in the spool or as a run)."""
 
 
 class Intake(abc.ABC):

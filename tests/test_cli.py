@@ -13,7 +13,7 @@ import pytest
 
 from tests.support import ROOT, Daemon, account, csv_bytes, write_config
 
-COMMANDS = ["serve", "check", "import", "runs", "schedule"]
+COMMANDS = ["serve", "check", "import", "runs", "schedule", "poll"]
 
 
 def renkei(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:

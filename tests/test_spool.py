@@ -55,7 +55,7 @@ def test_a_failed_multi_file_delivery_leaves_nothing(tmp_path):
     spool.incoming.rmdir()
     spool.incoming.write_text("")  # renames into it fail
     try:
-        spool.enqueue_many([(meta(), b"1"), (meta(), b"2")])
+        spool.enqueue_many([(meta(), b"1", None), (meta(), b"2", None)])
     except OSError:
         pass
     else:

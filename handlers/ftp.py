@@ -1,0 +1,301 @@
+"""FTP intake. Takes uploads into each account's home and, at each check, spools the
+complete files; never parses CSV.
+
+A pyftpdlib server on its own thread. An upload is written under a temporary name,
+fsynced and renamed before the client hears 226; one cut off (reset, ABOR, over
+`max_bytes`) is removed. Nothing crosses from the FTP thread to the event loop but
+finished files on disk: the check, run in the loop, moves them into the spool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import hashlib
+import hmac
+import logging
+import os
+import threading
+import time
+from collections import defaultdict, deque
+from pathlib import Path
+from typing import Any
+
+from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
+from pyftpdlib.handlers import DTPHandler, FTPHandler
+from pyftpdlib.ioloop import _ERRNOS_DISCONNECTED, _ERRNOS_RETRY, _RetryError
+from pyftpdlib.servers import FTPServer
+
+from daemon.settings import Settings, resolve_secret, split_listen
+from handlers.base import Delivery, Intake, SpoolUnavailable
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "ftp"
+PART_SUFFIX = ".part"
+CLAIM_PREFIX = ".claimed-"
+FAILURE_WINDOW = 600.0  # failed logins count for 10 minutes
+S421_BANNED = "421 Too many failed logins from your address; try again later."
+S552_TOO_BIG = "552 File exceeds the size limit; transfer aborted."
+S553_BAD_NAME = "553 {rule}"
+S426_RESET = "426 Connection reset during the upload; the file was discarded."
+
+
+def ftp_home(settings: Settings, account: str) -> Path:
+    return settings.data_dir / "ftp" / account
+
+
+class LoginGuard:
+    """Failed logins per address; after too many within 10 minutes, a ban."""
+
+    def __init__(self, max_failures: int, ban_seconds: float) -> None:
+        self.max_failures = max_failures
+        self.ban_seconds = ban_seconds
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._banned: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def banned(self, address: str) -> bool:
+        with self._lock:
+            until = self._banned.get(address, 0.0)
+            return until > time.monotonic()
+
+    def failed(self, address: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            recent = self._failures[address]
+            recent.append(now)
+            while recent and recent[0] < now - FAILURE_WINDOW:
+                recent.popleft()
+            if len(recent) >= self.max_failures:
+                self._banned[address] = now + self.ban_seconds
+                recent.clear()
+                log.warning(
+                    "ftp: %s banned for %.0fs after failed logins", address, self.ban_seconds
+                )
+
+
+class AccountAuthorizer(DummyAuthorizer):
+    """One user per account, confined to its home; secrets compared in constant time."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.secrets: dict[str, tuple[str | None, str | None]] = {}
+        for name, account in settings.accounts.items():
+            if account.ftp is None:
+                continue
+            home = ftp_home(settings, name)
+            home.mkdir(parents=True, exist_ok=True)
+            # e: cd, l: list, r: download, w: upload, d: delete, f: rename
+            self.add_user(account.ftp.user, "", str(home), perm="elrwdf")
+            self.secrets[account.ftp.user] = (account.ftp.password, account.ftp.password_sha256)
+
+    def validate_authentication(self, username: str, password: str, handler: Any) -> None:
+        literal, digest = self.secrets.get(username, (None, None))
+        given = password.encode()
+        ok = False
+        secret = resolve_secret(literal)
+        if secret:
+            ok |= hmac.compare_digest(given, secret.encode())
+        if digest:
+            ok |= hmac.compare_digest(hashlib.sha256(given).hexdigest(), digest.lower())
+        if not ok:
+            raise AuthenticationFailed("Authentication failed.")
+
+
+class UploadDTP(DTPHandler):
+    """Data channel that enforces the size limit and makes a finished upload durable
+    under its final name before the 226 goes out."""
+
+    def handle_read(self) -> None:
+        super().handle_read()
+        limit = self.cmd_channel.upload_limit
+        if self.receive and limit and self.tot_bytes_received > limit and not self._closed:
+            self.transfer_finished = False
+            self._resp = (S552_TOO_BIG, log.info)
+            self.close()
+
+    # pyftpdlib's IOLoop calls this alias, bound to its own handle_read.
+    handle_read_event = handle_read
+
+    def recv(self, buffer_size: int) -> bytes:
+        # pyftpdlib treats a reset like a clean close and answers 226; a reset upload
+        # is cut off, so it must be discarded instead.
+        if not self.receive:
+            return super().recv(buffer_size)
+        try:
+            data = self.socket.recv(buffer_size)
+        except OSError as err:
+            if err.errno in (errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE):
+                self.transfer_finished = False
+                self._resp = (S426_RESET, log.info)
+                self.close()
+                return b""
+            if err.errno in _ERRNOS_RETRY:
+                raise _RetryError from err
+            if err.errno in _ERRNOS_DISCONNECTED:
+                self.handle_close()
+                return b""
+            raise
+        if not data:
+            self.handle_close()
+        return data
+
+    def close(self) -> None:
+        finished = self.receive and self.transfer_finished and self.file_obj is not None
+        if finished and not self._closed and not self.file_obj.closed:
+            self.file_obj.flush()
+            os.fsync(self.file_obj.fileno())
+            self.file_obj.close()
+            self.cmd_channel.publish_upload(self.file_obj.name)
+        super().close()
+
+
+class UploadHandler(FTPHandler):
+    """Control channel: name rule at STOR, temporary names, bans."""
+
+    dtp_handler = UploadDTP
+    auth_failed_timeout = 1
+    intake: FtpIntake  # set on the per-server subclass
+
+    @property
+    def upload_limit(self) -> int:
+        account = self.intake.account_of_user(self.username)
+        if account is None:
+            return 0
+        return self.intake.settings.limits_for(account).max_bytes
+
+    def on_connect(self) -> None:
+        if self.intake.guard.banned(self.remote_ip):
+            self.intake.sink.refused(CHANNEL, "banned")
+            self.respond(S421_BANNED)
+            self.close_when_done()
+
+    def on_login_failed(self, username: str, password: str) -> None:
+        self.intake.guard.failed(self.remote_ip)
+
+    def ftp_STOR(self, file: str, mode: str = "w") -> str | None:
+        name = os.path.basename(file)
+        problem = self.intake.sink.filename_problem(name)
+        if problem:
+            self.intake.sink.refused(CHANNEL, "bad_name")
+            self.respond(S553_BAD_NAME.format(rule=problem))
+            return None
+        if "a" in mode or self._restart_position:
+            self.respond("553 Append and restart are not supported; upload the whole file.")
+            return None
+        partial = os.path.join(os.path.dirname(file), f".{name}{PART_SUFFIX}")
+        return super().ftp_STOR(partial, mode)
+
+    def publish_upload(self, partial: str) -> None:
+        """Rename a finished upload to its final name (the check only sees whole files)."""
+        folder, part = os.path.split(partial)
+        final = os.path.join(folder, part[1 : -len(PART_SUFFIX)])
+        os.replace(partial, final)
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        log.info("ftp: %s uploaded %s", self.username, os.path.basename(final))
+
+    def on_incomplete_file_received(self, file: str) -> None:
+        # Cut off part-way: never imported, never left behind.
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(file)
+        log.info("ftp: incomplete upload %s removed", os.path.basename(file))
+
+
+class FtpIntake(Intake):
+    channel = CHANNEL
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        conf = self.settings.ftp
+        self.guard = LoginGuard(conf.max_login_failures, conf.ban_minutes * 60)
+        self.server: FTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._checking: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def account_of_user(self, user: str | None) -> Any:
+        for account in self.settings.accounts.values():
+            if account.ftp and account.ftp.user == user:
+                return account
+        return None
+
+    async def start(self) -> None:
+        conf = self.settings.ftp
+        handler = type("AccountFTPHandler", (UploadHandler,), {"intake": self})
+        handler.authorizer = AccountAuthorizer(self.settings)
+        low, high = (int(p) for p in conf.passive_ports.split("-"))
+        handler.passive_ports = range(low, high + 1)
+        handler.banner = "renkei FTP ready."
+        host, port = split_listen(conf.listen)
+        try:
+            self.server = FTPServer((host, port), handler)
+        except OSError as exc:
+            raise OSError(f"ftp.listen {conf.listen}: {os.strerror(exc.errno or 0)}") from None
+        self.server.max_cons = conf.max_connections
+        self.server.max_cons_per_ip = conf.max_connections_per_address
+        await self.recover_claims()
+        self._thread = threading.Thread(target=self._serve, name="ftp", daemon=True)
+        self._thread.start()
+        log.info("ftp listening on %s:%d", *self.server.address[:2])
+
+    def _serve(self) -> None:
+        assert self.server is not None
+        while not self._stopping.is_set():
+            self.server.serve_forever(timeout=0.2, blocking=False, handle_exit=False)
+        self.server.close_all()
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 10)
+            self._thread = None
+
+    # -- the check -------------------------------------------------------------------
+
+    async def check(self, account_name: str) -> list[str]:
+        """Spool every complete file in the account's home; returns the run ids.
+
+        Each file is first renamed to a claim name carrying its future run id, so a
+        crash at any point either leaves the file to the next check or finds its run.
+        """
+        async with self._checking[account_name]:  # checks of one account never overlap
+            home = ftp_home(self.settings, account_name)
+            account = self.settings.accounts[account_name]
+            if account.status == "stopped" or not home.is_dir():
+                return []
+            ids = []
+            for path in sorted(home.iterdir()):
+                if path.name.startswith(".") or not path.is_file():
+                    continue
+                ids.append(await self._take(account_name, account.ftp.user, path))
+            return ids
+
+    async def _take(self, account: str, user: str, path: Path) -> str:
+        run_id = self.sink.new_id()
+        claimed = path.with_name(f"{CLAIM_PREFIX}{run_id}-{path.name}")
+        os.replace(path, claimed)
+        try:
+            await self.sink.spool([Delivery(account, CHANNEL, user, path.name, claimed, id=run_id)])
+        except SpoolUnavailable:
+            os.replace(claimed, path)  # left for the next check
+            raise
+        claimed.unlink()
+        return run_id
+
+    async def recover_claims(self) -> None:
+        """After a crash mid-check: drop claims already spooled, give the rest back."""
+        for name in list(self.settings.accounts):
+            home = ftp_home(self.settings, name)
+            for claimed in home.glob(f"{CLAIM_PREFIX}*") if home.is_dir() else ():
+                stamp, suffix, original = claimed.name[len(CLAIM_PREFIX) :].split("-", 2)
+                run_id = f"{stamp}-{suffix}"
+                if await self.sink.known(run_id):
+                    claimed.unlink()
+                else:
+                    os.replace(claimed, home / original)

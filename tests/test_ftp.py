@@ -1,0 +1,227 @@
+"""FTP intake against the real daemon: uploads with ftplib and curl, checks by poll."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ftplib
+import io
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import time
+import zoneinfo
+
+import httpx
+import pytest
+
+from tests.support import ROOT, Daemon, account, csv_bytes, free_port, write_config
+
+ADMIN = {"Authorization": "Bearer demo-admin"}
+
+
+def quiet_weekday() -> str:
+    """A weekday three days from today in Tokyo: no scheduled tick during the test."""
+    today = dt.datetime.now(zoneinfo.ZoneInfo("Asia/Tokyo")).weekday()
+    return ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][(today + 3) % 7]
+
+
+def ftp_section(name: str, password: str, **keys) -> str:
+    keys = {"weekdays": [quiet_weekday()], "window": "09:00-18:00", "interval": "2h", **keys}
+    lines = [f"[accounts.{name}.ftp]", f'user = "{name}"', f'password = "{password}"']
+    lines += [f"{k} = {v!r}".replace("'", '"') for k, v in keys.items()]
+    return "\n".join(lines) + "\n"
+
+
+def ftp_config(tmp_path, extra_accounts: str = "") -> tuple:
+    port, low = free_port(), free_port()
+    accounts = (
+        account("acme")
+        + ftp_section("acme", "demo-acme-ftp")
+        + account("small")
+        + ftp_section("small", "demo-small")
+        + "[accounts.small.limits]\nmax_bytes = 1000\n"
+        + account("halted", status="stopped")
+        + ftp_section("halted", "demo-halted")
+        + extra_accounts
+    )
+    config = write_config(tmp_path, accounts)
+    text = config.read_text().replace(
+        "[ftp]\nenabled = false",
+        f'[ftp]\nlisten = "127.0.0.1:{port}"\npassive_ports = "{low}-{low}"\n'
+        "max_login_failures = 4\nban_minutes = 1",
+    )
+    config.write_text(text)
+    return config, port
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory):
+    config, port = ftp_config(tmp_path_factory.mktemp("ftp"))
+    d = Daemon(config).start()
+    d.ftp_port = port
+    yield d
+    assert d.terminate() == 0
+
+
+def login(daemon, user="acme", password="demo-acme-ftp") -> ftplib.FTP:
+    ftp = ftplib.FTP()
+    ftp.connect("127.0.0.1", daemon.ftp_port, timeout=10)
+    ftp.login(user, password)
+    return ftp
+
+
+def poll(daemon, name="acme") -> httpx.Response:
+    return httpx.post(f"{daemon.api}/api/v1/accounts/{name}/poll", headers=ADMIN, timeout=30)
+
+
+def home(daemon, name="acme"):
+    return daemon.data_dir / "ftp" / name
+
+
+def test_upload_is_taken_only_at_the_check_and_once(daemon):
+    data = csv_bytes(["1,2024/05/16,10,①", "2,2024/05/16,20,②"])
+    with login(daemon) as ftp:
+        assert ftp.storbinary("STOR 20240516.csv", io.BytesIO(data)).startswith("226")
+    assert (home(daemon) / "20240516.csv").read_bytes() == data
+    time.sleep(0.3)
+    assert daemon.query("SELECT count(*) FROM runs WHERE channel = 'ftp'") == [(0,)]
+    reply = poll(daemon)
+    assert reply.status_code == 200
+    [run] = reply.json()["runs"]
+    done = daemon.wait_run(run["id"])
+    assert (done["state"], done["channel"], done["sender"], done["rows_imported"]) == (
+        "completed",
+        "ftp",
+        "acme",
+        2,
+    )
+    assert not list(home(daemon).iterdir())
+    assert poll(daemon).json()["runs"] == []
+
+
+@pytest.mark.skipif(not shutil.which("curl"), reason="curl is not installed")
+def test_curl_upload_and_renkei_poll(daemon, tmp_path):
+    source = tmp_path / "20240517.csv"
+    source.write_bytes(csv_bytes(["3,2024/05/17,30,curl"]))
+    subprocess.run(
+        [
+            "curl",
+            "-s",
+            "-T",
+            str(source),
+            f"ftp://127.0.0.1:{daemon.ftp_port}/",
+            "--user",
+            "acme:demo-acme-ftp",
+        ],
+        check=True,
+        timeout=30,
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "daemon.cli", "poll", "acme", "--config", str(daemon.config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "acme: 1 file(s) taken" in result.stdout
+    run_id = result.stdout.split()[4]
+    assert daemon.wait_run(run_id)["state"] == "completed"
+
+
+def test_bad_name_gets_553_with_the_rule(daemon):
+    with login(daemon) as ftp, pytest.raises(ftplib.error_perm) as info:
+        ftp.storbinary("STOR 20230229.csv", io.BytesIO(b"x"))
+    assert str(info.value).startswith("553") and "YYYYMMDD.csv" in str(info.value)
+    assert not list(home(daemon).iterdir())
+
+
+def test_upload_over_max_bytes_is_cut_off_with_552(daemon):
+    big = csv_bytes([f"{i},2024/05/16,{i},{'x' * 50}" for i in range(200)])
+    with login(daemon, "small", "demo-small") as ftp, pytest.raises(ftplib.error_perm) as info:
+        ftp.storbinary("STOR 20240516.csv", io.BytesIO(big))
+    assert str(info.value).startswith("552")
+    assert not list(home(daemon, "small").iterdir())
+
+
+def test_reset_mid_upload_is_removed_and_never_imported(daemon):
+    with login(daemon) as ftp:
+        conn = ftp.transfercmd("STOR 20240518.csv")
+        conn.sendall(csv_bytes(["1,2024/05/18,1,a"] * 50)[:700])
+        time.sleep(0.2)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()  # RST: the server knows the upload was cut
+        with pytest.raises(ftplib.Error):
+            ftp.voidresp()
+    time.sleep(0.3)
+    assert not list(home(daemon).iterdir())
+    assert poll(daemon).json()["runs"] == []
+
+
+def test_upload_cut_without_the_server_knowing_fails_as_truncated(daemon):
+    data = csv_bytes(["1,2024/05/19,1,complete", '2,2024/05/19,2,"cut in the mid'])
+    with login(daemon) as ftp:
+        ftp.storbinary("STOR 20240519.csv", io.BytesIO(data[:-3]))
+    [run] = poll(daemon).json()["runs"]
+    done = daemon.wait_run(run["id"])
+    assert done["state"] == "failed" and "途中で切れています" in done["message"]
+
+
+def test_slow_upload_is_taken_at_the_check_after_it_completes(daemon):
+    data = csv_bytes([f"{i},2024/05/20,{i},slow" for i in range(100)])
+    with login(daemon) as ftp:
+        conn = ftp.transfercmd("STOR 20240520.csv")
+        conn.sendall(data[: len(data) // 2])
+        assert poll(daemon).json()["runs"] == []  # still being written: not taken
+        conn.sendall(data[len(data) // 2 :])
+        conn.close()
+        assert ftp.voidresp().startswith("226")
+    [run] = poll(daemon).json()["runs"]
+    assert daemon.wait_run(run["id"])["rows_imported"] == 100
+
+
+def test_stopped_account_may_upload_but_poll_answers_409_and_files_stay(daemon):
+    with login(daemon, "halted", "demo-halted") as ftp:
+        ftp.storbinary("STOR 20240516.csv", io.BytesIO(b"a\r\n"))
+    reply = poll(daemon, "halted")
+    assert reply.status_code == 409 and reply.json()["error"] == "account_stopped"
+    assert (home(daemon, "halted") / "20240516.csv").exists()
+
+
+def test_four_bad_passwords_then_the_address_is_refused(tmp_path):
+    config, port = ftp_config(tmp_path)
+    daemon = Daemon(config).start()
+    daemon.ftp_port = port
+    try:
+        for _ in range(4):
+            with pytest.raises(ftplib.error_perm):
+                login(daemon, "acme", "wrong")
+        with pytest.raises((ftplib.error_temp, EOFError, ConnectionError)) as info:
+            login(daemon)  # even the right password is refused now
+        assert "421" in str(info.value) or isinstance(info.value, EOFError | ConnectionError)
+    finally:
+        daemon.terminate()
+
+
+def test_a_tick_missed_while_down_runs_once_at_start(tmp_path):
+    today = dt.datetime.now(zoneinfo.ZoneInfo("Asia/Tokyo"))
+    day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][today.weekday()]
+    extra = account("early") + ftp_section(
+        "early", "demo-early", weekdays=[day], window="00:00-23:59", interval="2h"
+    )
+    config, port = ftp_config(tmp_path, extra)
+    folder = tmp_path / "var" / "ftp" / "early"
+    folder.mkdir(parents=True)
+    (folder / "20240521.csv").write_bytes(csv_bytes(["7,2024/05/21,7,missed"]))
+    daemon = Daemon(config).start()
+    try:
+        deadline = time.monotonic() + 15
+        while not daemon.query("SELECT id FROM runs WHERE account = 'early'"):
+            assert time.monotonic() < deadline, "the missed tick did not run"
+            time.sleep(0.1)
+        [(run_id,)] = daemon.query("SELECT id FROM runs WHERE account = 'early'")
+        assert daemon.wait_run(run_id)["state"] == "completed"
+    finally:
+        daemon.terminate()
