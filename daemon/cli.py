@@ -53,6 +53,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     # aiosmtpd logs every command at INFO; renkei logs what matters itself.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
+    logging.getLogger("pyftpdlib").setLevel(logging.WARNING)
     from daemon.master import Master
 
     try:

@@ -79,8 +79,13 @@ class Master:
 
             self.ftp = FtpIntake(self.current, sink)
             self.intakes.append(self.ftp)
+        from handlers.dropdir import DropdirIntake
+
+        self.dropdir = DropdirIntake(self.current, sink)
+        self.intakes.append(self.dropdir)
         for intake in self.intakes:
             await intake.start()
+        self._watch_config()
         if self.ftp is not None:
             from daemon.scheduler import Poller
 
@@ -163,6 +168,8 @@ class Master:
         self._stop.set()
 
     async def reload(self) -> bool:
+        if self._stop.is_set():
+            return False
         systemd.notify("RELOADING=1")
         try:
             settings = await asyncio.to_thread(load, self.config_path)
@@ -176,12 +183,45 @@ class Master:
         self.pipeline.settings = settings
         self.reporter.settings = settings
         if self.ftp is not None:
+            self.ftp.reload()
             self.poller.rebuild()
+        self.dropdir.reload()
         log.info("config reloaded from %s", self.config_path)
         systemd.notify("READY=1")
         return True
 
+    def _watch_config(self) -> None:
+        """A change of the config file reloads it, like SIGHUP."""
+        from watchdog.events import FileSystemEventHandler
+        from watchdog.observers import Observer
+
+        loop = asyncio.get_running_loop()
+        target = str(self.config_path)
+        master = self
+
+        class Changed(FileSystemEventHandler):
+            def on_any_event(self, event) -> None:  # noqa: ANN001
+                # Not "opened"/"closed_no_write": reading the config must not reload it.
+                if event.event_type not in ("created", "modified", "moved", "closed"):
+                    return
+                paths = {getattr(event, "src_path", ""), getattr(event, "dest_path", "")}
+                if target in {os.fsdecode(p) for p in paths if p}:
+                    loop.call_soon_threadsafe(master._config_changed)
+
+        self._config_observer = Observer()
+        self._config_observer.schedule(Changed(), str(self.config_path.parent), recursive=False)
+        self._config_observer.start()
+        self._reload_pending: asyncio.TimerHandle | None = None
+
+    def _config_changed(self) -> None:
+        # Editors write in several steps; reload once they are done.
+        if self._reload_pending is not None:
+            self._reload_pending.cancel()
+        loop = asyncio.get_running_loop()
+        self._reload_pending = loop.call_later(0.5, lambda: asyncio.ensure_future(self.reload()))
+
     async def _shutdown(self) -> None:
+        self._config_observer.stop()
         if self.ftp is not None:
             self.poller.stop()
         for intake in self.intakes:

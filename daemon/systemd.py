@@ -17,9 +17,13 @@ def notify(state: str) -> bool:
         return False
     if address.startswith("@"):  # abstract namespace
         address = "\0" + address[1:]
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
-        sock.connect(address)
-        sock.sendall(state.encode())
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            sock.connect(address)
+            sock.sendall(state.encode())
+    except OSError:
+        # The manager went away; the daemon's work does not depend on telling it.
+        return False
     return True
 
 

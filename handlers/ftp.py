@@ -28,13 +28,13 @@ from pyftpdlib.ioloop import _ERRNOS_DISCONNECTED, _ERRNOS_RETRY, _RetryError
 from pyftpdlib.servers import FTPServer
 
 from daemon.settings import Settings, resolve_secret, split_listen
-from handlers.base import Delivery, Intake, SpoolUnavailable
+from handlers import claims
+from handlers.base import Intake
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "ftp"
 PART_SUFFIX = ".part"
-CLAIM_PREFIX = ".claimed-"
 FAILURE_WINDOW = 600.0  # failed logins count for 10 minutes
 S421_BANNED = "421 Too many failed logins from your address; try again later."
 S552_TOO_BIG = "552 File exceeds the size limit; transfer aborted."
@@ -229,6 +229,7 @@ class FtpIntake(Intake):
         conf = self.settings.ftp
         handler = type("AccountFTPHandler", (UploadHandler,), {"intake": self})
         handler.authorizer = AccountAuthorizer(self.settings)
+        self._handler = handler
         low, high = (int(p) for p in conf.passive_ports.split("-"))
         handler.passive_ports = range(low, high + 1)
         handler.banner = "renkei FTP ready."
@@ -243,6 +244,11 @@ class FtpIntake(Intake):
         self._thread = threading.Thread(target=self._serve, name="ftp", daemon=True)
         self._thread.start()
         log.info("ftp listening on %s:%d", *self.server.address[:2])
+
+    def reload(self) -> None:
+        """Users of the current config; sessions in progress keep going."""
+        # One attribute swap: the FTP thread sees the old or the new table, never a mix.
+        self._handler.authorizer = AccountAuthorizer(self.settings)
 
     def _serve(self) -> None:
         assert self.server is not None
@@ -261,8 +267,8 @@ class FtpIntake(Intake):
     async def check(self, account_name: str) -> list[str]:
         """Spool every complete file in the account's home; returns the run ids.
 
-        Each file is first renamed to a claim name carrying its future run id, so a
-        crash at any point either leaves the file to the next check or finds its run.
+        Files are claimed before spooling (handlers/claims.py), so a crash at any point
+        either leaves a file to the next check or finds its run.
         """
         async with self._checking[account_name]:  # checks of one account never overlap
             home = ftp_home(self.settings, account_name)
@@ -273,29 +279,12 @@ class FtpIntake(Intake):
             for path in sorted(home.iterdir()):
                 if path.name.startswith(".") or not path.is_file():
                     continue
-                ids.append(await self._take(account_name, account.ftp.user, path))
+                run_id = await claims.take(self.sink, account_name, CHANNEL, account.ftp.user, path)
+                if run_id:
+                    ids.append(run_id)
             return ids
-
-    async def _take(self, account: str, user: str, path: Path) -> str:
-        run_id = self.sink.new_id()
-        claimed = path.with_name(f"{CLAIM_PREFIX}{run_id}-{path.name}")
-        os.replace(path, claimed)
-        try:
-            await self.sink.spool([Delivery(account, CHANNEL, user, path.name, claimed, id=run_id)])
-        except SpoolUnavailable:
-            os.replace(claimed, path)  # left for the next check
-            raise
-        claimed.unlink()
-        return run_id
 
     async def recover_claims(self) -> None:
         """After a crash mid-check: drop claims already spooled, give the rest back."""
         for name in list(self.settings.accounts):
-            home = ftp_home(self.settings, name)
-            for claimed in home.glob(f"{CLAIM_PREFIX}*") if home.is_dir() else ():
-                stamp, suffix, original = claimed.name[len(CLAIM_PREFIX) :].split("-", 2)
-                run_id = f"{stamp}-{suffix}"
-                if await self.sink.known(run_id):
-                    claimed.unlink()
-                else:
-                    os.replace(claimed, home / original)
+            await claims.recover(self.sink, ftp_home(self.settings, name))

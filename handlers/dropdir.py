@@ -1,0 +1,169 @@
+"""Drop-folder intake. Spools each complete file written into an account's folder;
+never parses CSV.
+
+A file is complete when it was renamed into place from a `.`-prefixed or `.part`/`.tmp`
+name, or when it has not changed for `settle` seconds. watchdog reports changes from
+its own thread (they cross into the event loop with call_soon_threadsafe); a periodic
+rescan catches whatever the events missed, and takes the files present at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from handlers import claims
+from handlers.base import Intake, SpoolUnavailable
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "dropdir"
+RESCAN_SECONDS = 0.5
+_INCOMPLETE_SUFFIXES = (".part", ".tmp")
+
+
+def complete_name(name: str) -> bool:
+    return not name.startswith(".") and not name.lower().endswith(_INCOMPLETE_SUFFIXES)
+
+
+@dataclass(slots=True)
+class Seen:
+    size: int
+    mtime_ns: int
+    since: float  # monotonic time it was first seen like this
+
+
+class _Events(FileSystemEventHandler):
+    """watchdog's thread → the event loop: only paths cross, never work."""
+
+    def __init__(self, intake: DropdirIntake, loop: asyncio.AbstractEventLoop) -> None:
+        self.intake = intake
+        self.loop = loop
+
+    def on_moved(self, event: FileSystemEvent) -> None:
+        if not event.is_directory:
+            self.loop.call_soon_threadsafe(self.intake.renamed, Path(os.fsdecode(event.dest_path)))
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in ("created", "modified", "closed") and not event.is_directory:
+            self.loop.call_soon_threadsafe(self.intake.wake)
+
+
+class DropdirIntake(Intake):
+    channel = CHANNEL
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.seen: dict[Path, Seen] = {}
+        self.ready: set[Path] = set()  # renamed into place: complete now
+        self._wake = asyncio.Event()
+        self._observer: Any = None
+        self._task: asyncio.Task | None = None
+
+    def folders(self) -> dict[str, Path]:
+        settings = self.settings
+        return {
+            name: settings.path(account.dropdir.path)
+            for name, account in settings.accounts.items()
+            if account.dropdir is not None
+        }
+
+    async def start(self) -> None:
+        for folder in self.folders().values():
+            folder.mkdir(parents=True, exist_ok=True)
+            await claims.recover(self.sink, folder)
+        self._watch()
+        self._task = asyncio.create_task(self._serve(), name="dropdir")
+        log.info("dropdir watching %d folder(s)", len(self.folders()))
+
+    def _watch(self) -> None:
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(5)
+        self._observer = Observer()
+        handler = _Events(self, asyncio.get_running_loop())
+        for folder in self.folders().values():
+            folder.mkdir(parents=True, exist_ok=True)
+            self._observer.schedule(handler, str(folder), recursive=False)
+        self._observer.start()
+
+    def reload(self) -> None:
+        """Watch the folders of the current config (accounts added or removed)."""
+        self._watch()
+        self.wake()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._observer is not None:
+            self._observer.stop()
+            await asyncio.to_thread(self._observer.join, 5)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def renamed(self, path: Path) -> None:
+        if complete_name(path.name):
+            self.ready.add(path)
+            self.wake()
+
+    async def _serve(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.scan()
+            except Exception:
+                log.exception("dropdir scan failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), RESCAN_SECONDS)
+
+    async def scan(self) -> None:
+        """Take every complete file; remember the others and look again."""
+        now = time.monotonic()
+        settings = self.settings
+        present: set[Path] = set()
+        for name, folder in self.folders().items():
+            account = settings.accounts[name]
+            for path in sorted(folder.iterdir()) if folder.is_dir() else ():
+                if not complete_name(path.name) or not path.is_file():
+                    continue
+                present.add(path)
+                if self._settled(path, account.dropdir.settle, now):
+                    await self._take(name, path)
+        self.seen = {p: s for p, s in self.seen.items() if p in present}
+        self.ready &= present
+
+    def _settled(self, path: Path, settle: float, now: float) -> bool:
+        if path in self.ready:
+            return True
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return False
+        seen = self.seen.get(path)
+        if seen is None or (seen.size, seen.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
+            # First sight: a file already this old when we start counts its age.
+            age = max(0.0, time.time() - stat.st_mtime) if seen is None else 0.0
+            self.seen[path] = seen = Seen(stat.st_size, stat.st_mtime_ns, now - age)
+        return now - seen.since >= settle
+
+    async def _take(self, account: str, path: Path) -> None:
+        try:
+            run_id = await claims.take(self.sink, account, CHANNEL, str(path), path)
+        except SpoolUnavailable:
+            log.warning("dropdir: spool unavailable; %s stays for the next scan", path)
+            return
+        self.seen.pop(path, None)
+        self.ready.discard(path)
+        if run_id:
+            log.info("dropdir: took %s as %s", path, run_id)
