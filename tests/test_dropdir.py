@@ -1,0 +1,121 @@
+"""Drop folder against the real daemon: complete files only, each exactly once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.support import Daemon, account, csv_bytes, write_config
+
+
+def dropdir_config(tmp_path, settle: float):
+    accounts = account("acme") + f'[accounts.acme.dropdir]\npath = "drop"\nsettle = {settle}\n'
+    return write_config(tmp_path, accounts)
+
+
+def runs_of(daemon) -> list[tuple]:
+    return daemon.query(
+        "SELECT id, filename, state FROM runs WHERE channel = 'dropdir' ORDER BY id"
+    )
+
+
+def wait_for_runs(daemon, count: int, timeout: float = 60) -> list[tuple]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = runs_of(daemon)
+        if len(runs) >= count and all(r[2] in ("completed", "failed") for r in runs):
+            return runs
+        time.sleep(0.1)
+    raise AssertionError(f"{len(runs_of(daemon))} runs, wanted {count}")
+
+
+def test_a_file_renamed_into_place_is_taken_at_once(tmp_path):
+    daemon = Daemon(dropdir_config(tmp_path, settle=300)).start()
+    try:
+        drop = tmp_path / "drop"
+        part = drop / "20240516.csv.part"
+        part.write_bytes(csv_bytes(["1,2024/05/16,1,renamed"]))
+        time.sleep(1)
+        assert runs_of(daemon) == []  # a .part name is never taken
+        os.rename(part, drop / "20240516.csv")
+        [(run_id, name, state)] = wait_for_runs(daemon, 1, timeout=10)
+        assert (name, state) == ("20240516.csv", "completed")
+        assert daemon.run(run_id)["sender"] == str(drop / "20240516.csv")
+        assert not list(drop.iterdir())
+    finally:
+        daemon.terminate()
+
+
+WRITER = """
+import sys, time
+with open(sys.argv[1], "wb") as f:
+    f.write(b"member_no,date,sales_amount,note\\r\\n1,2024/05/17,1,half\\r\\n2,2024/0")
+    f.flush()
+    time.sleep(60)
+"""
+
+
+def test_a_writer_killed_mid_file_is_taken_only_once_it_settles(tmp_path):
+    daemon = Daemon(dropdir_config(tmp_path, settle=2)).start()
+    try:
+        target = tmp_path / "drop" / "20240517.csv"
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(target)])
+        time.sleep(0.5)
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+        time.sleep(0.8)
+        assert runs_of(daemon) == []  # unchanged for less than `settle`
+        [(_, name, state)] = wait_for_runs(daemon, 1, timeout=15)
+        assert (name, state) == ("20240517.csv", "failed")
+        failed = daemon.query("SELECT message FROM runs WHERE channel = 'dropdir'")[0][0]
+        assert "途中で切れています" in failed
+    finally:
+        daemon.terminate()
+
+
+def test_files_dropped_while_stopped_are_taken_at_start(tmp_path):
+    config = dropdir_config(tmp_path, settle=1)
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "20240518.csv").write_bytes(csv_bytes(["8,2024/05/18,8,early"]))
+    old = time.time() - 60
+    os.utime(drop / "20240518.csv", (old, old))
+    daemon = Daemon(config).start()
+    try:
+        [(_, name, state)] = wait_for_runs(daemon, 1, timeout=10)
+        assert (name, state) == ("20240518.csv", "completed")
+    finally:
+        daemon.terminate()
+
+
+@pytest.mark.slow
+def test_a_thousand_files_at_once_are_each_imported_once(tmp_path):
+    daemon = Daemon(dropdir_config(tmp_path, settle=1)).start()
+    try:
+        drop = tmp_path / "drop"
+        staging = tmp_path / "staging"
+        staging.mkdir()
+        first = dt.date(2020, 1, 1)
+        names = []
+        for i in range(1000):
+            name = f"{first + dt.timedelta(days=i):%Y%m%d}.csv"
+            (staging / name).write_bytes(csv_bytes([f"{i},2024/05/16,{i},n"]))
+            names.append(name)
+        for name in names:  # all at once, as a job that writes elsewhere then moves
+            os.rename(staging / name, drop / name)
+        runs = wait_for_runs(daemon, 1000, timeout=300)
+        assert len(runs) == 1000 and sorted(r[1] for r in runs) == sorted(names)
+        assert {r[2] for r in runs} == {"completed"}
+        assert daemon.query("SELECT count(*), count(DISTINCT member_no) FROM performance") == [
+            (1000, 1000)
+        ]
+        time.sleep(1.5)
+        assert len(runs_of(daemon)) == 1000
+    finally:
+        daemon.terminate()

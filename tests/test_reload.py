@@ -1,0 +1,82 @@
+"""Live reload: a change of the config file takes effect without a restart."""
+
+from __future__ import annotations
+
+import ftplib
+import io
+import time
+
+import httpx
+
+from tests.support import Daemon, account, csv_bytes, mail, queued_ids
+from tests.test_ftp import ADMIN, ftp_config, ftp_section
+from tests.test_smtp import send
+
+
+def wait_for(condition, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+def test_editing_the_config_adds_ftp_and_mail_accounts_and_drops_removed_ones(tmp_path):
+    config, port = ftp_config(tmp_path)
+    daemon = Daemon(config).start()
+    held = ftplib.FTP()
+    try:
+        held.connect("127.0.0.1", port, timeout=10)
+        held.login("acme", "demo-acme-ftp")  # a session in progress across the reloads
+        original = config.read_text()
+        config.write_text(original + account("delta") + ftp_section("delta", "demo-delta"))
+        daemon.notify.wait_for("RELOADING=1")
+
+        def delta_logs_in() -> bool:
+            try:
+                with ftplib.FTP() as ftp:
+                    ftp.connect("127.0.0.1", port, timeout=5)
+                    ftp.login("delta", "demo-delta")
+                    ftp.storbinary("STOR 20240516.csv", io.BytesIO(csv_bytes(["1,2024/05/16,1,a"])))
+                return True
+            except ftplib.error_perm:
+                return False
+
+        wait_for(delta_logs_in)
+        reply = httpx.post(f"{daemon.api}/api/v1/accounts/delta/poll", headers=ADMIN, timeout=30)
+        [run] = reply.json()["runs"]
+        assert daemon.wait_run(run["id"])["state"] == "completed"
+        checks = httpx.get(f"{daemon.api}/api/v1/accounts/delta", headers=ADMIN).json()
+        assert len(checks["next_checks"]) == 5
+
+        msg = mail(
+            [("20240517.csv", csv_bytes(["2,2024/05/17,2,b"]))],
+            sender="export@delta.example",
+            to="delta@in.example.jp",
+        )
+        _, code, reply_text = send(
+            daemon.smtp_port, msg, mail_from="export@delta.example", rcpts=("delta@in.example.jp",)
+        )
+        assert code == 250 and daemon.wait_run(queued_ids(reply_text)[0])["state"] == "completed"
+
+        daemon.notify.drain()
+        daemon.notify.received.clear()
+        config.write_text(original)  # delta removed again
+        daemon.notify.wait_for("RELOADING=1")
+        daemon.notify.wait_for("READY=1")
+        with ftplib.FTP() as ftp:
+            ftp.connect("127.0.0.1", port, timeout=5)
+            try:
+                ftp.login("delta", "demo-delta")
+                raise AssertionError("a removed account still logs in")
+            except ftplib.error_perm:
+                pass
+        _, code, _ = send(
+            daemon.smtp_port, msg, mail_from="export@delta.example", rcpts=("delta@in.example.jp",)
+        )
+        assert code == 550
+        assert httpx.get(f"{daemon.api}/api/v1/accounts/delta", headers=ADMIN).status_code == 404
+        data = io.BytesIO(csv_bytes(["3,2024/05/18,3,c"]))
+        assert held.storbinary("STOR 20240518.csv", data).startswith("226")
+        held.quit()
+    finally:
+        daemon.terminate()
