@@ -108,21 +108,23 @@ class UploadDTP(DTPHandler):
     """Data channel that enforces the size limit and makes a finished upload durable
     under its final name before the 226 goes out."""
 
-    def handle_read(self) -> None:
-        super().handle_read()
+    intake_tls = False
+
+    def handle_read_event(self) -> None:
+        # The IOLoop calls this (pyftpdlib aliases it to handle_read); overriding it
+        # keeps the SSL layer of FTPS in between.
+        super().handle_read_event()
         limit = self.cmd_channel.upload_limit
         if self.receive and limit and self.tot_bytes_received > limit and not self._closed:
             self.transfer_finished = False
             self._resp = (S552_TOO_BIG, log.info)
             self.close()
 
-    # pyftpdlib's IOLoop calls this alias, bound to its own handle_read.
-    handle_read_event = handle_read
-
     def recv(self, buffer_size: int) -> bytes:
         # pyftpdlib treats a reset like a clean close and answers 226; a reset upload
         # is cut off, so it must be discarded instead.
-        if not self.receive:
+        if not self.receive or self.intake_tls:
+            # Over TLS, pyftpdlib's SSL layer must read (and tell resets apart) itself.
             return super().recv(buffer_size)
         try:
             data = self.socket.recv(buffer_size)
@@ -227,7 +229,7 @@ class FtpIntake(Intake):
 
     async def start(self) -> None:
         conf = self.settings.ftp
-        handler = type("AccountFTPHandler", (UploadHandler,), {"intake": self})
+        handler = self._handler_class()
         handler.authorizer = AccountAuthorizer(self.settings)
         self._handler = handler
         low, high = (int(p) for p in conf.passive_ports.split("-"))
@@ -244,6 +246,23 @@ class FtpIntake(Intake):
         self._thread = threading.Thread(target=self._serve, name="ftp", daemon=True)
         self._thread.start()
         log.info("ftp listening on %s:%d", *self.server.address[:2])
+
+    def _handler_class(self) -> type[UploadHandler]:
+        """Our handler, with explicit FTPS (AUTH TLS) when a certificate is configured."""
+        conf = self.settings.ftp
+        if conf.tls_cert is None:
+            return type("AccountFTPHandler", (UploadHandler,), {"intake": self})
+        from pyftpdlib.handlers import TLS_DTPHandler, TLS_FTPHandler
+
+        dtp = type("TLSUploadDTP", (UploadDTP, TLS_DTPHandler), {"intake_tls": True})
+        attrs = {
+            "intake": self,
+            "dtp_handler": dtp,
+            "certfile": str(self.settings.path(conf.tls_cert)),
+            "keyfile": str(self.settings.path(conf.tls_key or conf.tls_cert)),
+            "ssl_context": None,
+        }
+        return type("AccountFTPSHandler", (UploadHandler, TLS_FTPHandler), attrs)
 
     def reload(self) -> None:
         """Users of the current config; sessions in progress keep going."""

@@ -225,3 +225,73 @@ def test_a_tick_missed_while_down_runs_once_at_start(tmp_path):
         assert daemon.wait_run(run_id)["state"] == "completed"
     finally:
         daemon.terminate()
+
+
+def self_signed(folder) -> tuple:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "ftp.crt", folder / "ftp.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_explicit_ftps_upload_when_a_certificate_is_configured(tmp_path):
+    import ssl
+
+    config, port = ftp_config(tmp_path)
+    cert, key = self_signed(tmp_path)
+    config.write_text(
+        config.read_text().replace(
+            "max_login_failures = 4",
+            f'max_login_failures = 4\ntls_cert = "{cert}"\ntls_key = "{key}"',
+        )
+    )
+    daemon = Daemon(config).start()
+    try:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        with ftplib.FTP_TLS(context=context) as ftp:
+            ftp.connect("127.0.0.1", port, timeout=10)
+            ftp.login("acme", "demo-acme-ftp")  # AUTH TLS first
+            ftp.prot_p()
+            data = csv_bytes(["1,2024/05/16,1,tls"])
+            assert ftp.storbinary("STOR 20240516.csv", io.BytesIO(data)).startswith("226")
+        reply = httpx.post(f"{daemon.api}/api/v1/accounts/acme/poll", headers=ADMIN, timeout=30)
+        [run] = reply.json()["runs"]
+        assert daemon.wait_run(run["id"])["state"] == "completed"
+    finally:
+        daemon.terminate()
+
+
+def test_connections_over_the_per_address_limit_are_refused(daemon):
+    held = [login(daemon) for _ in range(5)]
+    try:
+        with pytest.raises((ftplib.error_temp, EOFError, ConnectionError)):
+            login(daemon)
+    finally:
+        for ftp in held:
+            ftp.close()

@@ -87,3 +87,79 @@ def test_trigger_fires_at_the_computed_ticks():
 def test_inside_the_window_for_a_missed_tick(now, inside):
     s = schedule(window="09:00-18:00", interval="15m", delay="3m")
     assert s.in_window(at(now)) is inside
+
+
+def _settings(tmp_path, accounts: dict):
+    from daemon.settings import parse
+
+    return parse(
+        {
+            "daemon": {"data_dir": str(tmp_path / "var")},
+            "layouts": {"p": {"columns": [{"name": "a"}]}},
+            "accounts": {
+                name: {"layout": "p", "ftp": {"user": name, "password": "demo-x", **ftp}}
+                for name, ftp in accounts.items()
+            },
+        }
+    )
+
+
+async def test_accounts_ticking_together_are_checked_in_priority_order(tmp_path):
+    import asyncio
+
+    from daemon.scheduler import Poller
+
+    settings = _settings(
+        tmp_path, {"low": {"priority": 1}, "high": {"priority": 5}, "mid": {"priority": 3}}
+    )
+    order: list[str] = []
+
+    async def check(name: str) -> list[str]:
+        order.append(name)
+        return []
+
+    poller = Poller(lambda: settings, check, tmp_path / "state.json")
+    for name in ("low", "mid", "high"):
+        poller._tick(name)
+    await asyncio.sleep(0.5)
+    assert order == ["high", "mid", "low"]
+    assert set(poller._last_checks()) == {"low", "mid", "high"}
+
+
+class SlowSink:
+    def __init__(self) -> None:
+        self.active = self.most = 0
+        self.spooled: list[str] = []
+
+    async def spool(self, deliveries):
+        import asyncio
+
+        self.active += 1
+        self.most = max(self.most, self.active)
+        await asyncio.sleep(0.2)
+        self.spooled += [d.filename for d in deliveries]
+        self.active -= 1
+        return [d.id for d in deliveries]
+
+    def new_id(self) -> str:
+        from daemon.spool import new_id
+
+        return new_id()
+
+
+async def test_checks_of_one_account_never_overlap(tmp_path):
+    import asyncio
+
+    from handlers.ftp import FtpIntake, ftp_home
+
+    settings = _settings(tmp_path, {"acme": {}})
+    home = ftp_home(settings, "acme")
+    home.mkdir(parents=True)
+    for name in ("20240516.csv", "20240517.csv"):
+        (home / name).write_bytes(b"a\r\n1\r\n")
+    sink = SlowSink()
+    intake = FtpIntake(lambda: settings, sink)
+    first, second = await asyncio.gather(intake.check("acme"), intake.check("acme"))
+    assert sink.most == 1
+    assert sorted(sink.spooled) == ["20240516.csv", "20240517.csv"]
+    assert len(first) == 2 and second == []
