@@ -6,6 +6,7 @@ import contextlib
 import email
 import os
 import signal
+import smtplib
 import socket
 import sqlite3
 import subprocess
@@ -272,6 +273,34 @@ def mail(
     for name, data in attachments:
         msg.add_attachment(data, maintype="text", subtype="csv", filename=name)
     return msg
+
+
+def send(
+    port: int,
+    msg: EmailMessage | bytes,
+    mail_from: str = "export@acme.example",
+    rcpts: tuple[str, ...] = ("acme@in.example.jp",),
+    size: int | None = None,
+):
+    """Drive one transaction step by step; returns the reply of the step that ended it."""
+    data = msg if isinstance(msg, bytes) else msg.as_bytes(policy=policy.SMTP)
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+        s.ehlo()
+        code, reply = s.mail(mail_from, [f"SIZE={size}"] if size else [])
+        if code != 250:
+            return "MAIL", code, reply.decode()
+        for rcpt in rcpts:
+            code, reply = s.rcpt(rcpt)
+            if code != 250:
+                return "RCPT", code, reply.decode()
+        code, reply = s.data(data)
+        return "DATA", code, reply.decode()
+
+
+def send_as(port: int, who: str, attachments: list[tuple[str, bytes]]):
+    """Mail `attachments` from account `who`'s allowed sender to its address."""
+    msg = mail(attachments, sender=f"export@{who}.example", to=f"{who}@in.example.jp")
+    return send(port, msg, mail_from=f"export@{who}.example", rcpts=(f"{who}@in.example.jp",))
 
 
 def queued_ids(reply: bytes | str) -> list[str]:

@@ -11,8 +11,7 @@ import time
 import pytest
 
 from daemon.spool import Meta, Spool
-from tests.support import Daemon, account, csv_bytes, mail, queued_ids, write_config
-from tests.test_smtp import send
+from tests.support import Daemon, account, csv_bytes, mail, queued_ids, send, send_as, write_config
 
 BIG_LIMITS = """
 [limits]
@@ -184,13 +183,8 @@ def test_sighup_reloads_and_an_invalid_config_keeps_the_old(tmp_path):
         daemon.proc.send_signal(signal.SIGHUP)
         daemon.notify.wait_for("RELOADING=1")
         time.sleep(0.5)
-        msg = mail(
-            [("20240516.csv", csv_bytes(["1,2024/05/16,1,a"]))],
-            sender="export@gamma.example",
-            to="gamma@in.example.jp",
-        )
-        _, code, reply = send(
-            daemon.smtp_port, msg, mail_from="export@gamma.example", rcpts=("gamma@in.example.jp",)
+        _, code, reply = send_as(
+            daemon.smtp_port, "gamma", [("20240516.csv", csv_bytes(["1,2024/05/16,1,a"]))]
         )
         assert code == 250 and daemon.wait_run(queued_ids(reply)[0])["state"] == "completed"
 
@@ -201,8 +195,8 @@ def test_sighup_reloads_and_an_invalid_config_keeps_the_old(tmp_path):
         daemon.notify.wait_for("RELOADING=1")
         daemon.notify.wait_for("READY=1")
         assert "reload refused: accounts.broken.layout" in daemon.log.read_text()
-        _, code, _ = send(
-            daemon.smtp_port, msg, mail_from="export@gamma.example", rcpts=("gamma@in.example.jp",)
+        _, code, _ = send_as(
+            daemon.smtp_port, "gamma", [("20240516.csv", csv_bytes(["1,2024/05/16,1,a"]))]
         )
         assert code == 250  # the old config (with gamma) still serves
     finally:

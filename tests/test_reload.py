@@ -8,9 +8,8 @@ import time
 
 import httpx
 
-from tests.support import Daemon, account, csv_bytes, mail, queued_ids
+from tests.support import Daemon, account, csv_bytes, queued_ids, send_as
 from tests.test_ftp import ADMIN, ftp_config, ftp_section
-from tests.test_smtp import send
 
 
 def wait_for(condition, timeout: float = 15) -> None:
@@ -48,13 +47,8 @@ def test_editing_the_config_adds_ftp_and_mail_accounts_and_drops_removed_ones(tm
         checks = httpx.get(f"{daemon.api}/api/v1/accounts/delta", headers=ADMIN).json()
         assert len(checks["next_checks"]) == 5
 
-        msg = mail(
-            [("20240517.csv", csv_bytes(["2,2024/05/17,2,b"]))],
-            sender="export@delta.example",
-            to="delta@in.example.jp",
-        )
-        _, code, reply_text = send(
-            daemon.smtp_port, msg, mail_from="export@delta.example", rcpts=("delta@in.example.jp",)
+        _, code, reply_text = send_as(
+            daemon.smtp_port, "delta", [("20240517.csv", csv_bytes(["2,2024/05/17,2,b"]))]
         )
         assert code == 250 and daemon.wait_run(queued_ids(reply_text)[0])["state"] == "completed"
 
@@ -70,8 +64,8 @@ def test_editing_the_config_adds_ftp_and_mail_accounts_and_drops_removed_ones(tm
                 raise AssertionError("a removed account still logs in")
             except ftplib.error_perm:
                 pass
-        _, code, _ = send(
-            daemon.smtp_port, msg, mail_from="export@delta.example", rcpts=("delta@in.example.jp",)
+        _, code, _ = send_as(
+            daemon.smtp_port, "delta", [("20240517.csv", csv_bytes(["2,2024/05/17,2,b"]))]
         )
         assert code == 550
         assert httpx.get(f"{daemon.api}/api/v1/accounts/delta", headers=ADMIN).status_code == 404

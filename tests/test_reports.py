@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import Daemon, account, attachment, csv_bytes, mail, queued_ids, write_config
-from tests.test_smtp import send
+from tests.support import Daemon, account, attachment, csv_bytes, queued_ids, send_as, write_config
 
 
 @pytest.fixture
@@ -23,14 +22,7 @@ def english(tmp_path, relay):
 
 
 def deliver(daemon, name, rows, who="acme"):
-    msg = mail(
-        [(name, csv_bytes(rows, encoding="utf-8"))],
-        sender=f"export@{who}.example",
-        to=f"{who}@in.example.jp",
-    )
-    _, code, reply = send(
-        daemon.smtp_port, msg, mail_from=f"export@{who}.example", rcpts=(f"{who}@in.example.jp",)
-    )
+    _, code, reply = send_as(daemon.smtp_port, who, [(name, csv_bytes(rows, encoding="utf-8"))])
     assert code == 250
     return daemon.wait_run(queued_ids(reply)[0])
 

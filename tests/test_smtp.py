@@ -6,7 +6,6 @@ import smtplib
 import socket
 import time
 from email import policy
-from email.message import EmailMessage
 from email.parser import BytesParser
 
 import pytest
@@ -18,6 +17,8 @@ from tests.support import (
     csv_bytes,
     mail,
     queued_ids,
+    send,
+    send_as,
     write_config,
 )
 
@@ -35,28 +36,6 @@ def daemon(tmp_path_factory, module_relay):
     d = Daemon(write_config(folder, ACCOUNTS, relay_port=module_relay.port)).start()
     yield d
     assert d.terminate() == 0
-
-
-def send(
-    port: int,
-    msg: EmailMessage | bytes,
-    mail_from: str = "export@acme.example",
-    rcpts: tuple[str, ...] = ("acme@in.example.jp",),
-    size: int | None = None,
-):
-    """Drive one transaction step by step; returns the reply of the step that ended it."""
-    data = msg if isinstance(msg, bytes) else msg.as_bytes(policy=policy.SMTP)
-    with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
-        s.ehlo()
-        code, reply = s.mail(mail_from, [f"SIZE={size}"] if size else [])
-        if code != 250:
-            return "MAIL", code, reply.decode()
-        for rcpt in rcpts:
-            code, reply = s.rcpt(rcpt)
-            if code != 250:
-                return "RCPT", code, reply.decode()
-        code, reply = s.data(data)
-        return "DATA", code, reply.decode()
 
 
 def test_mail_with_cp932_csv_is_imported_and_reported(daemon, module_relay):
@@ -135,13 +114,8 @@ def test_connections_over_the_per_address_limit_get_421(daemon):
 
 
 def test_stopped_account_gets_250_and_an_ignored_run(daemon, module_relay):
-    msg = mail(
-        [("20240516.csv", csv_bytes(["1,2024/05/16,1,x"]))],
-        sender="export@halted.example",
-        to="halted@in.example.jp",
-    )
-    step, code, reply = send(
-        daemon.smtp_port, msg, mail_from="export@halted.example", rcpts=("halted@in.example.jp",)
+    step, code, reply = send_as(
+        daemon.smtp_port, "halted", [("20240516.csv", csv_bytes(["1,2024/05/16,1,x"]))]
     )
     assert (step, code) == ("DATA", 250)
     [run_id] = queued_ids(reply)
@@ -152,9 +126,7 @@ def test_stopped_account_gets_250_and_an_ignored_run(daemon, module_relay):
 
 
 def test_mail_without_csv_fails_with_an_error_report(daemon, module_relay):
-    msg = mail(subject="no attachment", sender="export@quiet.example", to="quiet@in.example.jp")
-    msg2 = mail(subject="no attachment")
-    step, code, reply = send(daemon.smtp_port, msg2)
+    step, code, reply = send(daemon.smtp_port, mail(subject="no attachment"))
     assert (step, code) == ("DATA", 250)
     [run_id] = queued_ids(reply)
     run = daemon.wait_run(run_id)
@@ -164,7 +136,6 @@ def test_mail_without_csv_fails_with_an_error_report(daemon, module_relay):
     assert any(
         "取込エラー" in r["Subject"] and run_id in r.get_body().get_content() for r in reports
     )
-    del msg
 
 
 def test_row_errors_reject_the_file_and_report_line_column_value(daemon, module_relay):
@@ -196,14 +167,7 @@ def test_row_errors_reject_the_file_and_report_line_column_value(daemon, module_
 
 def test_skip_mode_imports_the_valid_rows_and_reports_partly(daemon, module_relay):
     rows = ["1,2024/05/16,100,a", "2,2024/13/01,100,b", "3,2024/05/16,100,c"]
-    msg = mail(
-        [("20240602.csv", csv_bytes(rows))],
-        sender="export@skipper.example",
-        to="skipper@in.example.jp",
-    )
-    _, code, reply = send(
-        daemon.smtp_port, msg, mail_from="export@skipper.example", rcpts=("skipper@in.example.jp",)
-    )
+    _, code, reply = send_as(daemon.smtp_port, "skipper", [("20240602.csv", csv_bytes(rows))])
     run = daemon.wait_run(queued_ids(reply)[0])
     assert run["state"] == "completed" and (run["rows_imported"], run["rows_failed"]) == (2, 1)
     report = module_relay.for_recipient("ops@skipper.example")[0]

@@ -10,8 +10,16 @@ from collections.abc import Sequence
 from daemon.settings import parse
 from handlers.base import Delivery
 from handlers.smtp import MailIntake
-from tests.support import Daemon, account, csv_bytes, free_port, mail, queued_ids, write_config
-from tests.test_smtp import send
+from tests.support import (
+    Daemon,
+    account,
+    csv_bytes,
+    free_port,
+    mail,
+    queued_ids,
+    send,
+    write_config,
+)
 
 
 def test_spool_failure_gets_451_and_the_retry_is_accepted(tmp_path):

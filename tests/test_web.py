@@ -8,8 +8,7 @@ import subprocess
 import httpx
 import pytest
 
-from tests.support import Daemon, account, csv_bytes, mail, queued_ids, write_config
-from tests.test_smtp import send
+from tests.support import Daemon, account, csv_bytes, mail, queued_ids, send, send_as, write_config
 
 ADMIN = {"Authorization": "Bearer demo-admin"}
 ACCOUNTS = (
@@ -40,13 +39,8 @@ def runs(daemon):
     ]:
         _, _, reply = send(daemon.smtp_port, mail([(name, csv_bytes(rows))]))
         ids[name] = daemon.wait_run(queued_ids(reply)[0])["id"]
-    msg = mail(
-        [("20240504.csv", csv_bytes(["4,2024/05/04,4,d"]))],
-        sender="export@beta.example",
-        to="beta@in.example.jp",
-    )
-    _, _, reply = send(
-        daemon.smtp_port, msg, mail_from="export@beta.example", rcpts=("beta@in.example.jp",)
+    _, _, reply = send_as(
+        daemon.smtp_port, "beta", [("20240504.csv", csv_bytes(["4,2024/05/04,4,d"]))]
     )
     ids["beta"] = daemon.wait_run(queued_ids(reply)[0])["id"]
     return ids
