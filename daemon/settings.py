@@ -21,6 +21,7 @@ INTERVALS = ("5m", "10m", "15m", "30m", "1h", "2h")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 COLUMN_TYPES = ("text", "int", "decimal", "date", "datetime", "bool", "choice")
 DEMO_PREFIX = "demo-"
+RESERVED_TABLES = ("runs", "run_errors", "sources")  # the store's own tables
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _WINDOW = re.compile(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})")
 _DELAY = re.compile(r"(\d{1,3})m")

@@ -7,16 +7,20 @@ is wrong. Called by settings.parse().
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
-from daemon.settings import DEMO_PREFIX, is_loopback
+from daemon.settings import DEMO_PREFIX, RESERVED_TABLES, is_loopback
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 _LISTENER_DEFAULTS = {"smtp": "127.0.0.1:2525", "ftp": "127.0.0.1:2121", "api": "127.0.0.1:8080"}
 
 
 def cross_checks(raw: dict[str, Any]) -> list[str]:
     return [
+        *_layout_names(raw),
         *_layout_refs(raw),
         *_choice_values(raw),
         *_unique(raw, "mail", "address", str.lower),
@@ -33,6 +37,14 @@ def _accounts(raw: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     for name, account in _dict(raw.get("accounts")).items():
         if isinstance(account, dict):
             yield name, account
+
+
+def _layout_names(raw: dict[str, Any]) -> Iterator[str]:
+    for name in _dict(raw.get("layouts")):
+        if not _IDENTIFIER.fullmatch(name) or name.startswith("_"):
+            yield f"layouts.{name}: a layout name is a table name: letters, digits and _"
+        elif name.lower() in RESERVED_TABLES:
+            yield f"layouts.{name}: the name of one of renkei's own tables"
 
 
 def _layout_refs(raw: dict[str, Any]) -> Iterator[str]:

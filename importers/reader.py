@@ -22,7 +22,7 @@ from importers.errors import CellError, PermanentProblem, RowError
 from importers.layouts import ColumnLike, converters, row_converter
 from importers.messages import message
 
-CHUNK_ROWS = 5000
+CHUNK_ROWS = 20000
 _TRUNCATED_CSV = "unexpected end of data"
 
 # A cell may hold a long note; the csv module's default cap (128 KiB) would turn a

@@ -229,3 +229,11 @@ def test_readme_documents_every_key():
     readme = readme.replace("`ftp.tls_cert`, `ftp.tls_key`", "`ftp.tls_cert` `ftp.tls_key`")
     missing = [k for k in keys if k not in parents and f"`{k}`" not in readme]
     assert not missing, missing
+
+
+@pytest.mark.parametrize(
+    ("name", "why"), [("runs", "renkei's own tables"), ("my-table", "table name")]
+)
+def test_layout_names_must_be_usable_table_names(name, why):
+    found = problems({"layouts": {name: {"columns": [{"name": "a"}]}}})
+    assert len(found) == 1 and found[0].startswith(f"layouts.{name}:") and why in found[0]

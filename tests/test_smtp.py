@@ -205,6 +205,22 @@ def test_same_name_replaces_and_a_failed_file_keeps_the_old_rows(daemon):
     assert rows == [(7, "second", second["id"])]
 
 
+def test_replacing_one_file_leaves_the_rows_of_files_imported_between(daemon):
+    def deliver(name, rows):
+        _, _, reply = send(daemon.smtp_port, mail([(name, csv_bytes(rows))]))
+        return daemon.wait_run(queued_ids(reply)[0])
+
+    deliver("20240611.csv", ["11,2024/06/11,1,a1", "12,2024/06/11,1,a2"])
+    middle = deliver("20240612.csv", ["21,2024/06/12,1,b"])
+    deliver("20240611.csv", ["13,2024/06/11,1,a3"])
+    rows = daemon.query(
+        "SELECT member_no, _source_file, _run_id FROM performance "
+        "WHERE _source_file IN ('20240611.csv', '20240612.csv') ORDER BY member_no"
+    )
+    assert [r[:2] for r in rows] == [(13, "20240611.csv"), (21, "20240612.csv")]
+    assert rows[1][2] == middle["id"]
+
+
 def raw_mail(part_headers: str, body: str, from_="export@acme.example") -> bytes:
     return (
         f"From: {from_}\r\nTo: acme@in.example.jp\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
