@@ -1,65 +1,50 @@
 """Reading a large file in a helper process, so parsing and writing use both cores.
 
-The worker thread of one process cannot parse and write at once (both hold the GIL);
-for a file over LARGE_FILE bytes the pipeline reads its chunks from a spawned process
+One process cannot parse and write at once (both hold the GIL); for a file over
+LARGE_FILE bytes the pipeline reads its chunks from `python -m importers.chunker`
 instead. Small files (the usual 3 MiB) never pay for the process start.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import pickle
+import subprocess
+import sys
 from collections.abc import Iterator
-from multiprocessing.connection import Connection
-from pathlib import Path
+from dataclasses import replace
 
-from importers.decoding import Sniffed
 from importers.errors import ImportProblem
-from importers.reader import Chunk, CsvFile, ImportSpec
+from importers.layouts import ColumnSpec
+from importers.reader import Chunk, CsvFile
 
 LARGE_FILE = 16 * 1024 * 1024
-_END = None
-
-
-def _produce(path: Path, spec: ImportSpec, sniffed: Sniffed, conn: Connection) -> None:
-    csv_file = CsvFile(path, spec)
-    csv_file.sniffed = sniffed
-    try:
-        for chunk in csv_file.chunks():
-            conn.send(chunk)
-        conn.send(_END)
-    except ImportProblem as problem:
-        conn.send(problem)
-    except BaseException as exc:  # noqa: BLE001 - carried to the parent, raised there
-        conn.send(RuntimeError(f"reader process failed: {exc!r}"))
-    finally:
-        conn.close()
 
 
 def process_chunks(csv_file: CsvFile) -> Iterator[Chunk]:
     """The file's chunks as `csv_file.chunks()` gives them, parsed in another process."""
     assert csv_file.sniffed is not None
-    # spawn, not fork: the daemon has threads (SQLite, FTP, uvicorn) a fork would copy
-    # mid-flight.
-    context = multiprocessing.get_context("spawn")
-    receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(
-        target=_produce,
-        args=(csv_file.path, csv_file.spec, csv_file.sniffed, sender),
-        name="renkei-reader",
-        daemon=True,
+    # Plain column specs: the child need not import the config model to unpickle them.
+    spec = replace(csv_file.spec, columns=[ColumnSpec.of(c) for c in csv_file.spec.columns])
+    child = subprocess.Popen(
+        [sys.executable, "-m", "importers.chunker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
     )
-    child.start()
-    sender.close()
     try:
+        pickle.dump((csv_file.path, spec, csv_file.sniffed), child.stdin)
+        child.stdin.close()
         while True:
-            item = receiver.recv()
-            if item is _END:
+            try:
+                item = pickle.load(child.stdout)
+            except EOFError:
+                raise RuntimeError(f"reader process ended early (exit {child.wait()})") from None
+            if item is None:
                 return
-            if isinstance(item, BaseException):
+            if isinstance(item, ImportProblem):
                 raise item
             yield item
     finally:
-        receiver.close()
-        if child.is_alive():
+        child.stdout.close()
+        if child.poll() is None:
             child.kill()
-        child.join()
+        child.wait()

@@ -27,6 +27,7 @@ from daemon.worker import Worker
 from handlers.base import Intake
 
 log = logging.getLogger(__name__)
+_STOP_SECONDS = 20  # within systemd's TimeoutStopSec
 
 
 class Master:
@@ -231,4 +232,6 @@ class Master:
         for task in self._tasks:
             if task.get_name() != "web":
                 task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        _, stuck = await asyncio.wait(self._tasks, timeout=_STOP_SECONDS)
+        for task in stuck:
+            log.error("%s did not stop within %ss", task.get_name(), _STOP_SECONDS)

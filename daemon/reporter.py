@@ -91,6 +91,11 @@ class Reporter:
                 continue
             if not await self._send(envelope_path, envelope):
                 next_due = min(next_due, envelope["next_try"])
+            # aiosmtplib may turn a cancellation during connect into an SMTP error;
+            # honour the stop anyway instead of working through the whole outbox.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
         return next_due
 
     async def send_now(self, item_id: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
 
@@ -44,6 +45,29 @@ class ColumnLike(Protocol):
     max_length: int | None
     max_digits: int | None
     values: list[str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnSpec:
+    """A column as plain data (what a reader process receives)."""
+
+    name: str
+    type: str = "text"
+    required: bool = False
+    max_length: int | None = None
+    max_digits: int | None = None
+    values: list[str] | None = None
+
+    @classmethod
+    def of(cls, column: ColumnLike) -> ColumnSpec:
+        return cls(
+            column.name,
+            column.type,
+            column.required,
+            column.max_length,
+            column.max_digits,
+            list(column.values) if column.values else None,
+        )
 
 
 def converter(column: ColumnLike) -> Converter:
