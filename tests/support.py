@@ -229,8 +229,14 @@ class Daemon:
     def terminate(self, timeout: float = 30) -> int:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout)
-        self.notify.close()
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()  # never leave a daemon behind to load the machine
+            self.proc.wait()
+            raise
+        finally:
+            self.notify.close()
         return code
 
     def kill(self) -> None:
