@@ -6,6 +6,8 @@ are errors. Called by the CLI (`renkei check`) and by the master at start and re
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import os
 import re
@@ -295,6 +297,21 @@ def resolve_secret(value: str | None) -> str | None:
     if value.startswith("env:"):
         return os.environ.get(value[4:])
     return value
+
+
+def secret_matches(given: str, literal: str | None, sha256: str | None) -> bool:
+    """Whether `given` is the secret, written literally/`env:` or as its sha256 hex.
+
+    Compared in constant time, so a wrong guess reveals nothing by its timing.
+    """
+    ok = False
+    secret = resolve_secret(literal)
+    if secret:
+        ok |= hmac.compare_digest(given.encode(), secret.encode())
+    if sha256:
+        digest = hashlib.sha256(given.encode()).hexdigest()
+        ok |= hmac.compare_digest(digest, sha256.lower())
+    return ok
 
 
 def load(path: Path | str) -> Settings:

@@ -6,8 +6,6 @@ No `from __future__ import annotations` here: FastAPI reads the route annotation
 run time.
 """
 
-import hashlib
-import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
 
 from daemon.schedule import Schedule, next_checks
-from daemon.settings import Settings, resolve_secret
+from daemon.settings import Settings, secret_matches
 from daemon.store import Store, public_run
 
 MAX_LIMIT = 500
@@ -42,27 +40,15 @@ class Principal:
         return self.account is None or self.account == account
 
 
-def _matches(given: str, literal: str | None, sha256: str | None) -> bool:
-    """Constant-time comparison against a literal/env secret or its sha256."""
-    ok = False
-    secret = resolve_secret(literal)
-    if secret:
-        ok |= hmac.compare_digest(given.encode(), secret.encode())
-    if sha256:
-        digest = hashlib.sha256(given.encode()).hexdigest()
-        ok |= hmac.compare_digest(digest, sha256.lower())
-    return ok
-
-
 def authenticate(settings: Settings, authorization: str | None) -> Principal:
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "unauthorized", "missing bearer token")
     token = token.strip()
-    if _matches(token, settings.api.admin_token, settings.api.admin_token_sha256):
+    if secret_matches(token, settings.api.admin_token, settings.api.admin_token_sha256):
         return Principal(None)
     for name, account in settings.accounts.items():
-        if account.api and _matches(token, account.api.token, account.api.token_sha256):
+        if account.api and secret_matches(token, account.api.token, account.api.token_sha256):
             return Principal(name)
     raise ApiError(401, "unauthorized", "unknown token")
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import hashlib
-import hmac
 import logging
 import os
 import threading
@@ -27,7 +25,7 @@ from pyftpdlib.handlers import DTPHandler, FTPHandler
 from pyftpdlib.ioloop import _ERRNOS_DISCONNECTED, _ERRNOS_RETRY, _RetryError
 from pyftpdlib.servers import FTPServer
 
-from daemon.settings import Settings, resolve_secret, split_listen
+from daemon.settings import Settings, secret_matches, split_listen
 from handlers import claims
 from handlers.base import Intake
 
@@ -93,14 +91,7 @@ class AccountAuthorizer(DummyAuthorizer):
 
     def validate_authentication(self, username: str, password: str, handler: Any) -> None:
         literal, digest = self.secrets.get(username, (None, None))
-        given = password.encode()
-        ok = False
-        secret = resolve_secret(literal)
-        if secret:
-            ok |= hmac.compare_digest(given, secret.encode())
-        if digest:
-            ok |= hmac.compare_digest(hashlib.sha256(given).hexdigest(), digest.lower())
-        if not ok:
+        if not secret_matches(password, literal, digest):
             raise AuthenticationFailed("Authentication failed.")
 
 
