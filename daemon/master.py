@@ -69,7 +69,7 @@ class Master:
         self.worker = Worker(self.spool, self.pipeline)
         await self.worker.recover()
         await self.reporter.recover()
-        sink = SpoolSink(self.spool, self.current, self.worker.wake, self.store)
+        self.sink = sink = SpoolSink(self.spool, self.current, self.worker.wake, self.store)
         if self.settings.smtp.enabled:
             from handlers.smtp import MailIntake
 
@@ -117,7 +117,7 @@ class Master:
             raise OSError(
                 f"api.listen {self.settings.api.listen}: {os.strerror(exc.errno or 0)}"
             ) from None
-        app = create_app(self.current, self.store, lambda: self.ready, self.poll)
+        app = create_app(self.current, self.store, lambda: self.ready, self.poll, self.sink)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         self._web = Server(config)
         task = self._spawn(self._web.serve(sockets=[sock]), "web")

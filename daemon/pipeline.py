@@ -43,6 +43,7 @@ class Outcome:
     failed: int = 0
     errors: list[RowError] = field(default_factory=list)
     report: ErrorReport | None = None
+    problem: str = ""  # the catalog key of a whole-file problem, for edges that map it
 
 
 class Pipeline:
@@ -165,6 +166,7 @@ class Pipeline:
             outcome.message = message("run.rejected", self.language, failed=outcome.failed)
         except PermanentProblem as problem:
             outcome.state, outcome.imported, outcome.failed = "failed", 0, 0
+            outcome.problem = problem.key
             outcome.message = problem.render(self.language)
             outcome.errors = [RowError(problem.line or 0, "", "", outcome.message)]
             if outcome.report is None:
@@ -207,6 +209,7 @@ class Pipeline:
             rows_failed=outcome.failed,
             finished_at=now_iso(),
             attempts=item.meta.attempts,
+            problem=outcome.problem,
             error_report=str(report_path.relative_to(self.settings.data_dir))
             if report_path
             else "",

@@ -84,6 +84,9 @@ MIGRATIONS = [
       PRIMARY KEY (layout, account, source_file)
     );
     """,
+    """
+    ALTER TABLE runs ADD COLUMN problem TEXT NOT NULL DEFAULT ''
+    """,
 ]
 
 

@@ -6,6 +6,7 @@ No `from __future__ import annotations` here: FastAPI reads the route annotation
 run time.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +21,9 @@ from starlette.exceptions import HTTPException
 
 from daemon.schedule import Schedule, next_checks
 from daemon.settings import Settings, secret_matches
-from daemon.store import Store, public_run
+from daemon.store import FINAL_STATES, Store, public_run
+from handlers import api as api_intake
+from handlers.base import Delivery, IntakeSink, SpoolUnavailable
 
 MAX_LIMIT = 500
 CSV_CHARSETS = {"cp932": "windows-31j", "utf-8": "utf-8", "utf-8-sig": "utf-8"}
@@ -58,6 +61,7 @@ def create_app(
     store: Store,
     ready: Callable[[], bool],
     poll: Callable[[str], Awaitable[list[str]]] | None = None,
+    sink: IntakeSink | None = None,
 ) -> FastAPI:
     app = FastAPI(title="renkei", version="0.1.0", summary="CSV linkage daemon")
 
@@ -157,6 +161,39 @@ def create_app(
             raise ApiError(404, "not_found", f"no account {name}")
         return await account_view(name)
 
+    @app.post("/api/v1/imports", status_code=202)
+    async def create_import(request: Request, who: Auth, wait: bool = False) -> JSONResponse:
+        """Push one CSV: part `file`, options as fields or a JSON field `settings`."""
+        if who.account is None:
+            raise ApiError(403, "account_token_required", "import with an account's token")
+        conf = settings()
+        account = conf.accounts[who.account]
+        delivery = await _read_delivery(request, who.account, conf.limits_for(account).max_bytes)
+        if account.status == "stopped":
+            delivery.data, delivery.problem = None, "account_stopped"
+        if sink is None:
+            raise ApiError(503, "spool_unavailable", "intake is not running")
+        try:
+            [run_id] = await sink.spool([delivery])
+        except SpoolUnavailable:
+            return JSONResponse(
+                {"error": "spool_unavailable", "message": "the spool cannot take files now"},
+                503,
+                headers={"Retry-After": str(RETRY_AFTER)},
+            )
+        url = f"{str(request.base_url).rstrip('/')}/api/v1/runs/{run_id}"
+        run = await _finished(store, run_id) if wait else None
+        if run is None:
+            return JSONResponse({"id": run_id, "url": url}, 202)
+        body = public_run(run) | {
+            "url": url,
+            "errors": [
+                {"line": e.line, "column": e.column, "value": e.value, "message": e.message}
+                for e in await store.run_errors(run_id, limit=WAIT_ERRORS)
+            ],
+        }
+        return JSONResponse(body, _status_of(run))
+
     @app.post("/api/v1/accounts/{name}/poll")
     async def poll_account(name: str, request: Request, who: Auth) -> dict[str, Any]:
         conf = settings()
@@ -172,6 +209,43 @@ def create_app(
         return {"runs": [{"id": i, "url": f"{base}/api/v1/runs/{i}"} for i in ids]}
 
     return app
+
+
+RETRY_AFTER = 30
+WAIT_ERRORS = 20
+WAIT_SECONDS = 120
+_LIMIT_PROBLEMS = ("file.too_many_rows", "file.too_large")
+
+
+async def _read_delivery(request: Request, account: str, max_bytes: int) -> Delivery:
+    try:
+        form = await request.form()
+    except Exception as exc:  # python-multipart's errors: the request is unreadable
+        raise ApiError(422, "unreadable_request", f"not a readable multipart form: {exc}") from None
+    try:
+        delivery, _ = api_intake.delivery(account, form, max_bytes)
+    except api_intake.ApiRefusal as refusal:
+        raise ApiError(refusal.status, refusal.code, refusal.message) from None
+    finally:
+        await form.close()
+    return delivery
+
+
+async def _finished(store: Store, run_id: str) -> dict[str, Any] | None:
+    """The run once it is final, or None if that takes longer than WAIT_SECONDS."""
+    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+    while asyncio.get_running_loop().time() < deadline:
+        run = await store.get_run(run_id)
+        if run is not None and run["state"] in FINAL_STATES:
+            return run
+        await asyncio.sleep(0.05)
+    return None
+
+
+def _status_of(run: dict[str, Any]) -> int:
+    if run["state"] != "failed":
+        return 200
+    return 413 if run["problem"] in _LIMIT_PROBLEMS else 422
 
 
 def account_checks(settings: Settings, name: str, count: int = 5) -> list[str]:

@@ -1,0 +1,153 @@
+"""POST /api/v1/imports against the real daemon, with httpx and curl -F."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import httpx
+import pytest
+
+from tests.support import Daemon, account, csv_bytes, write_config
+
+ACCOUNTS = (
+    account("acme")
+    + '[accounts.acme.api]\ntoken = "demo-acme-token"\n'
+    + account("halted", status="stopped")
+    + '[accounts.halted.api]\ntoken = "demo-halted-token"\n'
+)
+ACME = {"Authorization": "Bearer demo-acme-token"}
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("api")
+    config = write_config(folder, ACCOUNTS, extra="[limits]\nmax_rows = 100\nmax_bytes = 20000\n")
+    d = Daemon(config).start()
+    yield d
+    d.terminate()
+
+
+def post(daemon, files=None, data=None, headers=ACME, wait=False) -> httpx.Response:
+    params = {"wait": "true"} if wait else {}
+    return httpx.post(
+        f"{daemon.api}/api/v1/imports",
+        files=files,
+        data=data,
+        headers=headers,
+        params=params,
+        timeout=60,
+    )
+
+
+def test_accepted_with_202_and_the_run_url(daemon):
+    reply = post(daemon, files={"file": ("20240516.csv", csv_bytes(["1,2024/05/16,1,a"]))})
+    assert reply.status_code == 202
+    body = reply.json()
+    assert body["url"].endswith(f"/api/v1/runs/{body['id']}")
+    run = daemon.wait_run(body["id"])
+    assert (run["state"], run["channel"], run["sender"]) == ("completed", "api", "acme")
+
+
+def test_wait_answers_the_finished_run(daemon):
+    reply = post(
+        daemon, files={"file": ("20240517.csv", csv_bytes(["1,2024/05/17,1,①"]))}, wait=True
+    )
+    assert reply.status_code == 200
+    body = reply.json()
+    assert (body["state"], body["rows_imported"], body["encoding"]) == ("completed", 1, "cp932")
+    assert body["errors"] == []
+
+
+def test_a_rejected_file_answers_422_with_the_run_and_its_first_errors(daemon):
+    reply = post(
+        daemon, files={"file": ("20240518.csv", csv_bytes(["x,2024/05/18,1,a"]))}, wait=True
+    )
+    assert reply.status_code == 422
+    body = reply.json()
+    assert body["state"] == "failed" and body["rows_failed"] == 1
+    assert body["errors"][0]["line"] == 2 and body["errors"][0]["column"] == "member_no"
+
+
+@pytest.mark.parametrize(
+    ("headers", "code"),
+    [
+        ({}, 401),
+        ({"Authorization": "Bearer nope"}, 401),
+        ({"Authorization": "Bearer demo-admin"}, 403),
+    ],
+)
+def test_tokens(daemon, headers, code):
+    reply = post(daemon, files={"file": ("20240516.csv", b"x")}, headers=headers)
+    assert reply.status_code == code and reply.json()["error"]
+
+
+def test_bad_requests_are_422_naming_what_is_wrong(daemon):
+    missing = post(daemon, data={"note": "no file"})
+    assert missing.status_code == 422 and "'file'" in missing.json()["message"]
+    wrong_part = post(daemon, files={"uploadFile": ("20240516.csv", b"a")})
+    assert wrong_part.status_code == 422 and "uploadFile" in wrong_part.json()["message"]
+    unmapped = post(daemon, files={"file": ("20240516.csv", b"a")}, data={"duplicateKey": "1"})
+    assert unmapped.status_code == 422 and "duplicateKey" in unmapped.json()["message"]
+    bad_json = post(daemon, files={"file": ("20240516.csv", b"a")}, data={"settings": "{nope"})
+    assert bad_json.status_code == 422 and bad_json.json()["error"] == "bad_settings"
+    not_multipart = httpx.post(
+        f"{daemon.api}/api/v1/imports",
+        content=b"\x00\xff",
+        headers={**ACME, "Content-Type": "multipart/form-data; boundary=zzz"},
+    )
+    assert not_multipart.status_code == 422
+
+
+def test_limits_answer_413(daemon):
+    too_big = post(daemon, files={"file": ("20240516.csv", b"x" * 20001)})
+    assert too_big.status_code == 413 and too_big.json()["error"] == "too_large"
+    rows = [f"{i},2024/05/19,1,a" for i in range(101)]
+    too_many = post(daemon, files={"file": ("20240519.csv", csv_bytes(rows))}, wait=True)
+    assert too_many.status_code == 413 and too_many.json()["state"] == "failed"
+
+
+def test_stopped_account_gets_an_ignored_run(daemon):
+    reply = post(
+        daemon,
+        files={"file": ("20240516.csv", b"a")},
+        headers={"Authorization": "Bearer demo-halted-token"},
+        wait=True,
+    )
+    assert reply.status_code == 200 and reply.json()["state"] == "ignored"
+
+
+def test_spool_trouble_answers_503_with_retry_after(daemon):
+    incoming = daemon.data_dir / "spool" / "incoming"
+    shutil.rmtree(incoming)
+    incoming.write_text("")
+    try:
+        reply = post(daemon, files={"file": ("20240516.csv", b"a")})
+        assert reply.status_code == 503 and reply.headers["Retry-After"] == "30"
+    finally:
+        incoming.unlink()
+        incoming.mkdir()
+
+
+@pytest.mark.skipif(not shutil.which("curl"), reason="curl is not installed")
+def test_curl_form_upload(daemon, tmp_path):
+    source = tmp_path / "20240520.csv"
+    source.write_bytes(csv_bytes(["5,2024/05/20,5,curl"]))
+    out = subprocess.run(
+        [
+            "curl",
+            "-s",
+            "-H",
+            "Authorization: Bearer demo-acme-token",
+            "-F",
+            f"file=@{source}",
+            f"{daemon.api}/api/v1/imports?wait=true",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    body = json.loads(out)
+    assert body["state"] == "completed" and body["filename"] == "20240520.csv"
