@@ -38,7 +38,13 @@ class SpoolSink:
         files = [
             (
                 Meta(
-                    d.account, d.channel, d.sender, d.filename, options=d.options, problem=d.problem
+                    d.account,
+                    d.channel,
+                    d.sender,
+                    d.filename,
+                    options=d.options,
+                    problem=d.problem,
+                    idempotency_key=d.idempotency_key,
                 ),
                 d.data,
                 d.id,

@@ -40,6 +40,7 @@ class Meta:
     attempts: int = 0
     options: dict[str, Any] = field(default_factory=dict)
     problem: str | None = None  # an accepted delivery that holds no file to import
+    idempotency_key: str = ""  # from an API sender, to answer its retries with this run
 
     @classmethod
     def from_json(cls, data: bytes) -> Meta:

@@ -87,6 +87,11 @@ MIGRATIONS = [
     """
     ALTER TABLE runs ADD COLUMN problem TEXT NOT NULL DEFAULT ''
     """,
+    """
+    ALTER TABLE runs ADD COLUMN idempotency_key TEXT NOT NULL DEFAULT '';
+    CREATE INDEX runs_by_key ON runs (account, idempotency_key);
+    CREATE INDEX runs_by_sha256 ON runs (account, sha256)
+    """,
 ]
 
 
@@ -226,7 +231,8 @@ class Store:
         async with self.transaction() as db:
             await db.execute(
                 "INSERT OR IGNORE INTO runs (id, account, channel, sender, filename, state,"
-                " received_at, attempts, sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " received_at, attempts, sha256, idempotency_key)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     meta.account,
@@ -237,6 +243,7 @@ class Store:
                     meta.received_at,
                     meta.attempts,
                     meta.sha256,
+                    meta.idempotency_key,
                 ),
             )
 
@@ -258,6 +265,24 @@ class Store:
             'INSERT INTO run_errors (run_id, line, "column", value, message) VALUES (?, ?, ?, ?, ?)',
             [(run_id, e.line, e.column, e.value, e.message) for e in errors[:ERRORS_KEPT]],
         )
+
+    async def replayed_run(
+        self, account: str, key: str, filename: str, sha256: str, since: str
+    ) -> dict[str, Any] | None:
+        """The run an identical earlier request made: same Idempotency-Key, or the same
+        file name and content received since `since`."""
+        if key:
+            sql = "SELECT * FROM runs WHERE account = ? AND idempotency_key = ? ORDER BY id LIMIT 1"
+            params: tuple = (account, key)
+        else:
+            sql = (
+                "SELECT * FROM runs WHERE account = ? AND sha256 = ? AND filename = ?"
+                " AND received_at >= ? AND state != 'failed' ORDER BY id LIMIT 1"
+            )
+            params = (account, sha256, filename, since)
+        async with self.writer.execute(sql, params) as cur:
+            row = await cur.fetchone()
+        return dict(row) if row else None
 
     async def run_state(self, run_id: str) -> str | None:
         """The state as the writer sees it (used by recovery, which must not lag)."""

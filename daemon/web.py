@@ -7,9 +7,11 @@ run time.
 """
 
 import asyncio
+import hashlib
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -64,6 +66,7 @@ def create_app(
     sink: IntakeSink | None = None,
 ) -> FastAPI:
     app = FastAPI(title="renkei", version="0.1.0", summary="CSV linkage daemon")
+    replays = Replays()
 
     def principal(authorization: Annotated[str | None, Header()] = None) -> Principal:
         return authenticate(settings(), authorization)
@@ -169,6 +172,11 @@ def create_app(
         conf = settings()
         account = conf.accounts[who.account]
         delivery = await _read_delivery(request, who.account, conf.limits_for(account).max_bytes)
+        delivery.idempotency_key = request.headers.get("Idempotency-Key", "")[:200]
+        replay_key = replays.key(delivery)
+        first = await replays.find(store, replay_key, delivery)
+        if first is not None:
+            return await _answer(store, first, request, wait, replayed=True)
         if account.status == "stopped":
             delivery.data, delivery.problem = None, "account_stopped"
         if sink is None:
@@ -181,18 +189,8 @@ def create_app(
                 503,
                 headers={"Retry-After": str(RETRY_AFTER)},
             )
-        url = f"{str(request.base_url).rstrip('/')}/api/v1/runs/{run_id}"
-        run = await _finished(store, run_id) if wait else None
-        if run is None:
-            return JSONResponse({"id": run_id, "url": url}, 202)
-        body = public_run(run) | {
-            "url": url,
-            "errors": [
-                {"line": e.line, "column": e.column, "value": e.value, "message": e.message}
-                for e in await store.run_errors(run_id, limit=WAIT_ERRORS)
-            ],
-        }
-        return JSONResponse(body, _status_of(run))
+        replays.remember(replay_key, run_id)
+        return await _answer(store, run_id, request, wait)
 
     @app.post("/api/v1/accounts/{name}/poll")
     async def poll_account(name: str, request: Request, who: Auth) -> dict[str, Any]:
@@ -212,6 +210,7 @@ def create_app(
 
 
 RETRY_AFTER = 30
+REPLAY_SECONDS = 24 * 3600
 WAIT_ERRORS = 20
 WAIT_SECONDS = 120
 _LIMIT_PROBLEMS = ("file.too_many_rows", "file.too_large")
@@ -229,6 +228,58 @@ async def _read_delivery(request: Request, account: str, max_bytes: int) -> Deli
     finally:
         await form.close()
     return delivery
+
+
+class Replays:
+    """Which run answered a request, so that its retry gets the same answer.
+
+    A request matches an earlier one by its Idempotency-Key, else by account, file name
+    and sha256 within 24 hours. Remembered here from the moment the file is spooled
+    (the run row comes a moment later) and found in the run history after a restart.
+    """
+
+    def __init__(self) -> None:
+        self._recent: dict[tuple[str, ...], tuple[str, float]] = {}
+
+    @staticmethod
+    def key(d: Delivery) -> tuple[str, ...]:
+        if d.idempotency_key:
+            return (d.account, "key", d.idempotency_key)
+        digest = hashlib.sha256(d.data if isinstance(d.data, bytes) else b"").hexdigest()
+        return (d.account, "file", d.filename, digest)
+
+    def remember(self, key: tuple[str, ...], run_id: str) -> None:
+        now = time.monotonic()
+        self._recent = {k: v for k, v in self._recent.items() if now - v[1] < REPLAY_SECONDS}
+        self._recent[key] = (run_id, now)
+
+    async def find(self, store: Store, key: tuple[str, ...], d: Delivery) -> str | None:
+        hit = self._recent.get(key)
+        if hit and time.monotonic() - hit[1] < REPLAY_SECONDS:
+            return hit[0]
+        since = (datetime.now(UTC) - timedelta(seconds=REPLAY_SECONDS)).isoformat()
+        digest = key[3] if len(key) == 4 else ""
+        run = await store.replayed_run(d.account, d.idempotency_key, d.filename, digest, since)
+        return run["id"] if run else None
+
+
+async def _answer(
+    store: Store, run_id: str, request: Request, wait: bool, replayed: bool = False
+) -> JSONResponse:
+    url = f"{str(request.base_url).rstrip('/')}/api/v1/runs/{run_id}"
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    run = await _finished(store, run_id) if wait else None
+    if run is None:
+        return JSONResponse({"id": run_id, "url": url}, 202, headers=headers)
+    errors = await store.run_errors(run_id, limit=WAIT_ERRORS)
+    body = public_run(run) | {
+        "url": url,
+        "errors": [
+            {"line": e.line, "column": e.column, "value": e.value, "message": e.message}
+            for e in errors
+        ],
+    }
+    return JSONResponse(body, _status_of(run), headers=headers)
 
 
 async def _finished(store: Store, run_id: str) -> dict[str, Any] | None:

@@ -31,6 +31,7 @@ class Delivery:
     options: dict[str, Any] = field(default_factory=dict)
     problem: str | None = None  # accepted, but holds no file: no_csv_attachment, account_stopped
     id: str | None = None  # the run id, when the channel must know it before spooling
+    idempotency_key: str = ""
 
 
 class IntakeSink(Protocol):

@@ -115,7 +115,7 @@ def test_stopped_account_gets_an_ignored_run(daemon):
         headers={"Authorization": "Bearer demo-halted-token"},
         wait=True,
     )
-    assert reply.status_code == 200 and reply.json()["state"] == "ignored"
+    assert reply.status_code == 200 and reply.json()["state"] == "ignored", reply.text
 
 
 def test_spool_trouble_answers_503_with_retry_after(daemon):
@@ -151,3 +151,28 @@ def test_curl_form_upload(daemon, tmp_path):
     ).stdout
     body = json.loads(out)
     assert body["state"] == "completed" and body["filename"] == "20240520.csv"
+
+
+def test_the_same_request_again_answers_the_first_run(daemon):
+    files = {"file": ("20240521.csv", csv_bytes(["21,2024/05/21,1,once"]))}
+    first = post(daemon, files=files, wait=True)
+    again = post(daemon, files=files, wait=True)
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert daemon.query("SELECT count(*) FROM runs WHERE filename = '20240521.csv'") == [(1,)]
+
+
+def test_an_idempotency_key_answers_its_first_run_whatever_the_content(daemon):
+    key = {**ACME, "Idempotency-Key": "order-77"}
+    one = post(
+        daemon, files={"file": ("20240522.csv", csv_bytes(["1,2024/05/22,1,a"]))}, headers=key
+    )
+    two = post(
+        daemon, files={"file": ("20240522.csv", csv_bytes(["2,2024/05/22,2,b"]))}, headers=key
+    )
+    assert one.status_code == two.status_code == 202
+    assert two.json()["id"] == one.json()["id"]
+    daemon.wait_run(one.json()["id"])
+    assert daemon.query(
+        "SELECT member_no FROM performance WHERE _source_file = '20240522.csv'"
+    ) == [(1,)]
