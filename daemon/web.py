@@ -28,6 +28,7 @@ from handlers import api as api_intake
 from handlers.base import Delivery, IntakeSink, SpoolUnavailable
 
 MAX_LIMIT = 500
+MAX_OFFSET = 2**62  # SQLite integers are 64-bit; past this the query itself fails
 CSV_CHARSETS = {"cp932": "windows-31j", "utf-8": "utf-8", "utf-8-sig": "utf-8"}
 
 
@@ -104,7 +105,7 @@ def create_app(
         channel: str | None = None,
         filename: str | None = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> dict[str, Any]:
         if who.account is not None:
             if account not in (None, who.account):

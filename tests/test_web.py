@@ -109,9 +109,18 @@ def test_paging_follows_next(daemon, runs):
     assert len(seen) == 4 and len(set(seen)) == 4
 
 
-@pytest.mark.parametrize("limit", ["0", "501", "many"])
-def test_bad_limit_gets_422_json(daemon, limit):
-    r = httpx.get(f"{daemon.api}/api/v1/runs", params={"limit": limit}, headers=ADMIN)
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": "0"},
+        {"limit": "501"},
+        {"limit": "many"},
+        {"offset": "-1"},
+        {"offset": "425176497062821494784"},
+    ],
+)  # the last one once gave a 500
+def test_bad_paging_gets_422_json(daemon, params):
+    r = httpx.get(f"{daemon.api}/api/v1/runs", params=params, headers=ADMIN)
     assert r.status_code == 422 and r.json()["error"] == "invalid_request"
 
 
