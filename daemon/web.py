@@ -19,6 +19,7 @@ from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from daemon.schedule import Schedule, next_checks
@@ -30,6 +31,48 @@ from handlers.base import Delivery, IntakeSink, SpoolUnavailable
 MAX_LIMIT = 500
 MAX_OFFSET = 2**62  # SQLite integers are 64-bit; past this the query itself fails
 CSV_CHARSETS = {"cp932": "windows-31j", "utf-8": "utf-8", "utf-8-sig": "utf-8"}
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the JSON errors a route may answer."""
+    return {code: {"model": ErrorBody} for code in codes}
+
+
+_TEXT: dict[int | str, dict[str, Any]] = {200: {"content": {"text/plain": {}}}}
+_CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}
+# With ?wait=true, 200, 413 and 422 carry the finished run; without, 413 and 422 an error.
+_RUN_OR_ERROR: dict[int | str, dict[str, Any]] = {
+    code: {
+        "description": "the finished run (with ?wait=true) or an error",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+    for code in (200, 413, 422)
+}
+
+
+# The form is read by handlers/api.py (part names may vary per sender), so its shape is
+# declared here by hand. Options as further fields or a JSON field `settings` are
+# accepted where the account maps them; unmapped ones are a 422.
+_IMPORT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "additionalProperties": False,
+                }
+            }
+        },
+    }
+}
 
 
 class ApiError(HTTPException):
@@ -79,24 +122,25 @@ def create_app(
         code = getattr(exc, "code", None) or {404: "not_found", 405: "method_not_allowed"}.get(
             exc.status_code, "error"
         )
-        return JSONResponse({"error": code, "message": str(exc.detail)}, exc.status_code)
+        body = {"error": code, "message": str(exc.detail)}
+        return JSONResponse(body, exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         text = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         return JSONResponse({"error": "invalid_request", "message": text}, 422)
 
-    @app.get("/healthz")
+    @app.get("/healthz", responses=_errors(503))
     async def healthz() -> JSONResponse:
         if not ready():
             return JSONResponse({"status": "starting"}, 503)
         return JSONResponse({"status": "ok"})
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=Response, responses=_TEXT)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/api/v1/runs")
+    @app.get("/api/v1/runs", responses=_errors(401, 422))
     async def list_runs(
         request: Request,
         who: Auth,
@@ -128,11 +172,15 @@ def create_app(
             raise ApiError(404, "not_found", f"no run {run_id}")
         return run
 
-    @app.get("/api/v1/runs/{run_id}")
+    @app.get("/api/v1/runs/{run_id}", responses=_errors(401, 404, 422))
     async def get_run(run_id: str, who: Auth) -> dict[str, Any]:
         return public_run(await visible_run(run_id, who))
 
-    @app.get("/api/v1/runs/{run_id}/errors.csv", response_model=None)
+    @app.get(
+        "/api/v1/runs/{run_id}/errors.csv",
+        response_model=None,
+        responses=_CSV | _errors(401, 404, 422),
+    )
     async def run_errors(run_id: str, who: Auth) -> FileResponse:
         run = await visible_run(run_id, who)
         if not run["error_report"]:
@@ -154,18 +202,23 @@ def create_app(
             "next_checks": account_checks(conf, name),
         }
 
-    @app.get("/api/v1/accounts")
+    @app.get("/api/v1/accounts", responses=_errors(401))
     async def list_accounts(who: Auth) -> dict[str, Any]:
         names = [n for n in settings().accounts if who.may_see(n)]
         return {"accounts": [await account_view(n) for n in names]}
 
-    @app.get("/api/v1/accounts/{name}")
+    @app.get("/api/v1/accounts/{name}", responses=_errors(401, 404, 422))
     async def get_account(name: str, who: Auth) -> dict[str, Any]:
         if name not in settings().accounts or not who.may_see(name):
             raise ApiError(404, "not_found", f"no account {name}")
         return await account_view(name)
 
-    @app.post("/api/v1/imports", status_code=202)
+    @app.post(
+        "/api/v1/imports",
+        status_code=202,
+        responses=_errors(401, 403, 503) | _RUN_OR_ERROR,
+        openapi_extra=_IMPORT_BODY,
+    )
     async def create_import(request: Request, who: Auth, wait: bool = False) -> JSONResponse:
         """Push one CSV: part `file`, options as fields or a JSON field `settings`."""
         if who.account is None:
@@ -193,7 +246,7 @@ def create_app(
         replays.remember(replay_key, run_id)
         return await _answer(store, run_id, request, wait)
 
-    @app.post("/api/v1/accounts/{name}/poll")
+    @app.post("/api/v1/accounts/{name}/poll", responses=_errors(401, 404, 409, 422))
     async def poll_account(name: str, request: Request, who: Auth) -> dict[str, Any]:
         conf = settings()
         if name not in conf.accounts or not who.may_see(name):
