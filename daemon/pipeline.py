@@ -18,7 +18,7 @@ from daemon.chunk_process import LARGE_FILE, process_chunks
 from daemon.error_report import ErrorReport
 from daemon.settings import Account, Settings
 from daemon.spool import Spool, SpoolItem, now_iso
-from daemon.store import FINAL_STATES, Store
+from daemon.store import ERRORS_KEPT, FINAL_STATES, Store
 from importers.errors import PermanentProblem, RowError
 from importers.filenames import check_filename, error_report_name
 from importers.messages import message
@@ -26,7 +26,6 @@ from importers.reader import Chunk, CsvFile, ImportSpec
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
-_KEPT_ERRORS = 1000
 
 
 class Rejected(Exception):
@@ -182,7 +181,7 @@ class Pipeline:
         outcome.total += chunk.records
         outcome.failed += chunk.records - len(chunk.rows)
         if chunk.errors:
-            room = _KEPT_ERRORS - len(outcome.errors)
+            room = ERRORS_KEPT - len(outcome.errors)
             outcome.errors.extend(chunk.errors[:room])
             outcome.report.add(chunk.errors)
 
