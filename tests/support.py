@@ -144,7 +144,10 @@ class Relay:
             time.sleep(0.05)
         raise AssertionError(f"relay got {len(self.messages)} messages, wanted {count}")
 
-    def for_recipient(self, address: str, timeout: float = 15) -> list[EmailMessage]:
+    def for_recipient(
+        self, address: str, about: str = "", timeout: float = 15
+    ) -> list[EmailMessage]:
+        """Messages to `address` (whose subject or body mentions `about`), once one came."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
@@ -152,6 +155,7 @@ class Relay:
                     m
                     for m, (_, to) in zip(self.messages, self.envelopes, strict=True)
                     if address in to
+                    and (about in m["Subject"] or about in m.get_body().get_content())
                 ]
             if found:
                 return found
