@@ -20,7 +20,7 @@ from daemon import systemd
 from daemon.intake import SpoolSink
 from daemon.pipeline import Pipeline
 from daemon.reporter import Reporter
-from daemon.settings import ConfigError, Settings, load, split_listen
+from daemon.settings import ConfigError, Settings, listen_error, load, split_listen
 from daemon.spool import Spool
 from daemon.store import Store
 from daemon.worker import Worker
@@ -114,9 +114,7 @@ class Master:
         try:
             sock = socket.create_server((host, port))
         except OSError as exc:
-            raise OSError(
-                f"api.listen {self.settings.api.listen}: {os.strerror(exc.errno or 0)}"
-            ) from None
+            raise listen_error("api.listen", self.settings.api.listen, exc) from None
         app = create_app(self.current, self.store, lambda: self.ready, self.poll, self.sink)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         self._web = Server(config)

@@ -54,6 +54,11 @@ def split_listen(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def listen_error(key: str, listen: str, exc: OSError) -> OSError:
+    """A bind failure that names the config key, for a message without a traceback."""
+    return OSError(f"{key} {listen}: {os.strerror(exc.errno or 0)}")
+
+
 def is_loopback(listen: str) -> bool:
     host, _ = split_listen(listen)
     if host == "localhost":

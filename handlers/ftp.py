@@ -25,7 +25,7 @@ from pyftpdlib.handlers import DTPHandler, FTPHandler
 from pyftpdlib.ioloop import _ERRNOS_DISCONNECTED, _ERRNOS_RETRY, _RetryError
 from pyftpdlib.servers import FTPServer
 
-from daemon.settings import Settings, secret_matches, split_listen
+from daemon.settings import Settings, listen_error, secret_matches, split_listen
 from handlers import claims
 from handlers.base import Intake
 
@@ -230,7 +230,7 @@ class FtpIntake(Intake):
         try:
             self.server = FTPServer((host, port), handler)
         except OSError as exc:
-            raise OSError(f"ftp.listen {conf.listen}: {os.strerror(exc.errno or 0)}") from None
+            raise listen_error("ftp.listen", conf.listen, exc) from None
         self.server.max_cons = conf.max_connections
         self.server.max_cons_per_ip = conf.max_connections_per_address
         await self.recover_claims()

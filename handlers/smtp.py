@@ -11,7 +11,6 @@ import asyncio
 import collections
 import contextlib
 import logging
-import os
 from collections.abc import Iterator
 from email import policy
 from email.header import decode_header, make_header
@@ -22,7 +21,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from daemon.settings import Account, split_listen
+from daemon.settings import Account, listen_error, split_listen
 from handlers.base import Delivery, Intake, SpoolUnavailable, bare_name, sender_allowed
 
 log = logging.getLogger(__name__)
@@ -246,7 +245,7 @@ class MailIntake(Intake):
         try:
             self.server = await loop.create_server(factory, host, port)
         except OSError as exc:
-            raise OSError(f"smtp.listen {conf.listen}: {os.strerror(exc.errno or 0)}") from None
+            raise listen_error("smtp.listen", conf.listen, exc) from None
         log.info("smtp listening on %s", self.address)
 
     @property

@@ -13,9 +13,10 @@ physical line a record starts, which every error message needs.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from importers import decoding
 from importers.errors import CellError, PermanentProblem, RowError
@@ -23,6 +24,7 @@ from importers.layouts import ColumnLike, converters, row_converter
 from importers.messages import message
 
 CHUNK_ROWS = 20000
+T = TypeVar("T")
 _TRUNCATED_CSV = "unexpected end of data"
 
 # A cell may hold a long note; the csv module's default cap (128 KiB) would turn a
@@ -87,25 +89,22 @@ class CsvFile:
                 )
 
     def _records_raw(self) -> Iterator[list[str]]:
-        assert self.sniffed is not None
-        encoding = self.sniffed.encoding
-        try:
-            with open(self.path, encoding=encoding, errors="strict", newline="") as f:
-                yield from csv.reader(f, strict=True)
-        except UnicodeDecodeError:
-            raise decoding.decode_problem(self.path, encoding) from None
-        except csv.Error as exc:
-            raise self._csv_problem(exc, None) from None
+        return self._read(lambda reader, f: reader)
 
     def chunks(self, extra: Sequence[object] = (), size: int = CHUNK_ROWS) -> Iterator[Chunk]:
         """Converted rows (each followed by `extra`) and row errors, `size` records a go."""
+        return self._read(lambda reader, f: self._convert(reader, f, list(extra), size))
+
+    def _read(self, body: Callable[[Any, Any], Iterator[T]]) -> Iterator[T]:
+        """Run `body(reader, file)` over the file, turning decoding and CSV errors into
+        the file problems they are, with their line."""
         assert self.sniffed is not None, "open() first"
         encoding = self.sniffed.encoding
         reader = None
         try:
             with open(self.path, encoding=encoding, errors="strict", newline="") as f:
                 reader = csv.reader(f, strict=True)
-                yield from self._convert(reader, f, list(extra), size)
+                yield from body(reader, f)
         except UnicodeDecodeError:
             raise decoding.decode_problem(self.path, encoding) from None
         except csv.Error as exc:
