@@ -13,11 +13,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from daemon import metrics
-from daemon.chunk_process import LARGE_FILE, process_chunks
+from daemon import metrics, staging
 from daemon.error_report import ErrorReport
+from daemon.modes import KEYED, Counts, KeyedWriter, Plan
 from daemon.settings import Account, Settings
 from daemon.spool import Spool, SpoolItem, now_iso
+from daemon.staging import StagedPart
 from daemon.store import ERRORS_KEPT, FINAL_STATES, Store
 from importers.errors import PermanentProblem, RowError
 from importers.filenames import check_filename, error_report_name
@@ -32,6 +33,10 @@ class Rejected(Exception):
     """Rows failed under on_row_error = reject: roll everything back."""
 
 
+class DryRun(Exception):
+    """The import went through; roll it back, keeping only what it would have done."""
+
+
 @dataclass(slots=True)
 class Outcome:
     state: str
@@ -43,6 +48,8 @@ class Outcome:
     errors: list[RowError] = field(default_factory=list)
     report: ErrorReport | None = None
     problem: str = ""  # the catalog key of a whole-file problem, for edges that map it
+    plan: Plan | None = None
+    counts: Counts = field(default_factory=Counts)
 
 
 class Pipeline:
@@ -97,34 +104,39 @@ class Pipeline:
             return _failed(message("run.unknown_account", self.language, account=meta.account))
         if meta.problem:
             return _failed(message(f"run.{meta.problem}", self.language))
-        if account.layout not in self.settings.layouts:
-            return _failed(message("run.unknown_layout", self.language, layout=account.layout))
+        plan = plan_for(account, meta.options)
+        if plan.layout not in self.settings.layouts:
+            return _failed(message("run.unknown_layout", self.language, layout=plan.layout))
+        if plan.mode in KEYED and not self.settings.layouts[plan.layout].key:
+            text = message("run.no_key", self.language, layout=plan.layout, mode=plan.mode)
+            return _failed(text)
         await self.store.update_run(
             item.id,
             state="running",
             started_at=now_iso(),
-            layout=account.layout,
+            layout=plan.layout,
+            mode=plan.mode,
+            dry_run=int(plan.dry_run),
             attempts=meta.attempts,
             message="",
         )
-        return await self._import(item, account, progress)
+        return await self._import(item, account, plan, progress)
 
     async def _import(
-        self, item: SpoolItem, account: Account, progress: Progress | None
+        self, item: SpoolItem, account: Account, plan: Plan, progress: Progress | None
     ) -> Outcome:
         meta = item.meta
         limits = self.settings.limits_for(account)
-        layout = self.settings.layouts[account.layout]
+        layout = self.settings.layouts[plan.layout]
+        encoding, header = account.encoding, account.header
+        if meta.channel == "api" and account.api is not None:
+            encoding = account.api.encoding or encoding
+            header = account.api.header if account.api.header is not None else header
         spec = ImportSpec(
-            layout.columns,
-            account.encoding,
-            account.header,
-            limits.max_rows,
-            limits.max_bytes,
-            self.language,
+            layout.columns, encoding, header, limits.max_rows, limits.max_bytes, self.language
         )
         csv_file = CsvFile(item.data_path, spec)
-        outcome = Outcome("running")
+        outcome = Outcome("running", plan=plan)
         try:
             if not check_filename(meta.filename):
                 raise PermanentProblem("filename.rule", name=meta.filename)
@@ -133,33 +145,18 @@ class Pipeline:
             await asyncio.to_thread(csv_file.open)
             outcome.encoding = csv_file.encoding or ""
             outcome.report = self._error_report(item, account, outcome.encoding)
-            async with self.store.transaction() as db:
-                first = await self.store.replace_source(
-                    db, account.layout, meta.account, meta.filename
-                )
-                insert = self.store.insert_sql(account.layout, meta.account, meta.filename, item.id)
-                async for chunk in _threaded(_chunks_of(csv_file)):
-                    reject = account.on_row_error == "reject"
-                    self._tally(outcome, chunk)
-                    if chunk.rows and not (reject and outcome.failed):
-                        await self.store.insert_rows(db, insert, chunk.rows)
-                    if progress:
-                        progress(chunk.bytes_read, csv_file.sniffed.size)
-                if outcome.failed and account.on_row_error == "reject":
-                    raise Rejected
-                await self.store.record_source(
-                    db, account.layout, meta.account, meta.filename, item.id, first
-                )
-                outcome.imported = outcome.total - outcome.failed
-                outcome.state = "completed"
-                if outcome.failed:
-                    outcome.message = message(
-                        "run.skipped",
-                        self.language,
-                        failed=outcome.failed,
-                        imported=outcome.imported,
-                    )
-                await self._finish(db, item, account, outcome)
+            if staging.is_large(csv_file) and plan.mode not in KEYED:
+                folder = self.settings.data_dir / "staging" / item.id
+                try:
+                    parts = await staging.stage(csv_file, folder, progress)
+                    await self._import_staged(item, plan, outcome, parts)
+                finally:
+                    staging.discard(folder)
+            else:
+                await self._import_chunks(item, plan, outcome, csv_file, progress)
+        except DryRun:
+            outcome.state = "completed"
+            outcome.message = message("run.dry_run", self.language)
         except Rejected:
             outcome.state, outcome.imported = "failed", 0
             outcome.message = message("run.rejected", self.language, failed=outcome.failed)
@@ -177,13 +174,94 @@ class Pipeline:
             raise
         return outcome
 
-    def _tally(self, outcome: Outcome, chunk: Chunk) -> None:
-        outcome.total += chunk.records
-        outcome.failed += chunk.records - len(chunk.rows)
-        if chunk.errors:
+    async def _import_chunks(
+        self,
+        item: SpoolItem,
+        plan: Plan,
+        outcome: Outcome,
+        csv_file: CsvFile,
+        progress: Progress | None,
+    ) -> None:
+        """A small file (or a keyed mode): read in a worker thread while rows are written."""
+        meta = item.meta
+        reject = plan.on_row_error == "reject"
+        keyed = None
+        if plan.mode in KEYED:
+            layout = self.settings.layouts[plan.layout]
+            columns = [c.name for c in layout.columns]
+            keyed = KeyedWriter(plan, columns, layout.key, meta.account, meta.filename, item.id)
+        async with self.store.transaction() as db:
+            first = await self._before(db, plan, meta)
+            insert = self.store.insert_sql(plan.layout, meta.account, meta.filename, item.id)
+            async for chunk in _threaded(csv_file.chunks()):
+                outcome.total += chunk.records
+                outcome.failed += chunk.records - len(chunk.rows)
+                self._keep_errors(outcome, chunk.errors)
+                if chunk.rows and not (reject and outcome.failed):
+                    if keyed is not None:
+                        await keyed.write(db, chunk.rows)
+                    else:
+                        await self.store.insert_rows(db, insert, chunk.rows)
+                if progress:
+                    progress(chunk.bytes_read, csv_file.sniffed.size)
+            if outcome.failed and reject:
+                raise Rejected
+            if keyed is not None:
+                outcome.counts = keyed.counts
+            await self._complete(db, item, plan, outcome, first)
+
+    async def _before(self, db: Any, plan: Plan, meta: Any) -> int:
+        """Same-name replace: the old rows go; the rowid the new rows start at."""
+        if plan.mode != "replace_file":
+            return 0
+        return await self.store.replace_source(db, plan.layout, meta.account, meta.filename)
+
+    async def _import_staged(
+        self, item: SpoolItem, plan: Plan, outcome: Outcome, parts: list[StagedPart]
+    ) -> None:
+        """A large file, already read into scratch databases: copy them in one go."""
+        meta = item.meta
+        async with self.store.transaction(staged=[part.path for part in parts]) as db:
+            first = await self._before(db, plan, meta)
+            for index, part in enumerate(parts):
+                outcome.total += part.records
+                outcome.failed += part.failed
+                async for errors in self.store.staged_errors(db, index):
+                    self._keep_errors(outcome, errors)
+            if outcome.failed and plan.on_row_error == "reject":
+                raise Rejected
+            for index in range(len(parts)):
+                await self.store.copy_staged(
+                    db, index, plan.layout, meta.account, meta.filename, item.id
+                )
+            await self._complete(db, item, plan, outcome, first)
+
+    async def _complete(
+        self, db: Any, item: SpoolItem, plan: Plan, outcome: Outcome, first_rowid: int
+    ) -> None:
+        meta = item.meta
+        outcome.imported = outcome.total - outcome.failed
+        if plan.mode not in KEYED:
+            outcome.counts.inserted = outcome.imported
+        if plan.dry_run:
+            raise DryRun
+        if plan.mode == "replace_file":
+            await self.store.record_source(
+                db, plan.layout, meta.account, meta.filename, item.id, first_rowid
+            )
+        outcome.state = "completed"
+        if outcome.failed:
+            outcome.message = message(
+                "run.skipped", self.language, failed=outcome.failed, imported=outcome.imported
+            )
+        account = self.settings.accounts.get(meta.account)
+        await self._finish(db, item, account, outcome)
+
+    def _keep_errors(self, outcome: Outcome, errors: list[RowError]) -> None:
+        if errors:
             room = ERRORS_KEPT - len(outcome.errors)
-            outcome.errors.extend(chunk.errors[:room])
-            outcome.report.add(chunk.errors)
+            outcome.errors.extend(errors[:room])
+            outcome.report.add(errors)
 
     def _error_report(self, item: SpoolItem, account: Account, encoding: str | None) -> ErrorReport:
         if not encoding:
@@ -206,6 +284,10 @@ class Pipeline:
             rows_total=outcome.total,
             rows_imported=outcome.imported,
             rows_failed=outcome.failed,
+            rows_inserted=outcome.counts.inserted,
+            rows_updated=outcome.counts.updated,
+            rows_skipped=outcome.counts.skipped,
+            rows_deleted=outcome.counts.deleted,
             finished_at=now_iso(),
             attempts=item.meta.attempts,
             problem=outcome.problem,
@@ -250,12 +332,6 @@ class Pipeline:
         self.spool.release(item, count_attempt=False)
 
 
-def _chunks_of(csv_file: CsvFile) -> Iterator[Chunk]:
-    if csv_file.sniffed is not None and csv_file.sniffed.size > LARGE_FILE:
-        return process_chunks(csv_file)
-    return csv_file.chunks()
-
-
 def _failed(text: str) -> Outcome:
     return Outcome("failed", text, errors=[RowError(0, "", "", text)])
 
@@ -263,18 +339,35 @@ def _failed(text: str) -> Outcome:
 def _wants_report(account: Account | None, outcome: Outcome) -> bool:
     if account is None or outcome.state not in ("completed", "failed"):
         return False
-    if account.report == "never":
+    policy = outcome.plan.report if outcome.plan else account.report
+    if policy == "never" or (outcome.plan and outcome.plan.dry_run):
         return False
     is_error = outcome.state == "failed" or outcome.failed > 0
     recipients = account.error_report_to if is_error else account.success_report_to
-    return bool(recipients) and (is_error or account.report == "always")
+    return bool(recipients) and (is_error or policy == "always")
+
+
+def plan_for(account: Account, options: dict[str, Any]) -> Plan:
+    """The account's defaults, overridden by what the request's parameters chose."""
+    chosen = {
+        "layout": account.layout,
+        "mode": account.mode,
+        "on_duplicate": account.on_duplicate,
+        "blank": account.blank,
+        "set_values": dict(account.set_values),
+        "on_row_error": account.on_row_error,
+        "report": account.report,
+        "dry_run": False,
+    }
+    chosen.update({k: v for k, v in options.items() if k in chosen and v is not None})
+    return Plan(**chosen)
 
 
 async def _threaded(chunks: Iterator[Chunk]):  # noqa: ANN202
     """Step `chunks` in a worker thread, fetching the next while the caller writes.
 
     In one process the overlap gains little (parsing and writing both hold the GIL);
-    with a reader process (large files) the fetch is mostly waiting on a pipe.
+    large files are read by other processes instead (see daemon/staging.py).
     """
     loop = asyncio.get_running_loop()
     pending = loop.run_in_executor(None, next, chunks, None)

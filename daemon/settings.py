@@ -171,6 +171,27 @@ class Column(Model):
 
 class Layout(Model):
     columns: list[Column] = Field(min_length=1, description="the columns of a row, in order")
+    key: list[str] = Field(
+        default_factory=list, description="key columns: what upsert, delete and set match on"
+    )
+
+
+Mode = Literal["replace_file", "insert", "upsert", "delete", "set"]
+OnDuplicate = Literal["skip", "update"]
+Blank = Literal["keep", "overwrite"]
+ReportPolicy = Literal["always", "errors", "never"]
+
+
+class ParamEffect(Model):
+    """What one value of a request parameter sets for that import."""
+
+    layout: str | None = Field(None, description="import into this layout")
+    mode: Mode | None = Field(None, description="import mode")
+    on_duplicate: OnDuplicate | None = Field(None, description="upsert: a key that exists")
+    blank: Blank | None = Field(None, description="update: what a blank cell does")
+    set_values: dict[str, str] | None = Field(None, description="set: the fixed column values")
+    on_row_error: Literal["reject", "skip"] | None = Field(None, description="reject or skip")
+    report: ReportPolicy | None = Field(None, description="when to mail this run's report")
 
 
 class MailAccount(Model):
@@ -231,6 +252,30 @@ class FtpAccount(Model):
 class ApiAccount(Model):
     token: str | None = Field(None, description="API token: literal, env:NAME or demo-…")
     token_sha256: str | None = Field(None, description="sha256 hex of the API token")
+    path: str = Field("/api/v1/imports", description="the URL path this account posts to")
+    token_header: str = Field(
+        "Authorization", description="header carrying the token (Authorization: Bearer …)"
+    )
+    file_field: str = Field("file", description="the multipart part holding the CSV")
+    body: Literal["form-data", "json"] = Field(
+        "form-data", description="parameters as form fields, or JSON in one field"
+    )
+    json_field: str = Field("settings", description="the field holding JSON parameters")
+    header: bool | None = Field(None, description="overrides the account's header for API files")
+    encoding: Literal["auto", "cp932", "utf-8"] | None = Field(
+        None, description="overrides the account's encoding for API files"
+    )
+    params: dict[str, dict[str, ParamEffect]] = Field(
+        default_factory=dict,
+        description='request parameter → value → effect ("*" matches any value)',
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", value):
+            raise ValueError(f"{value!r} is not a URL path like /api/v1/csvimport")
+        return value
 
 
 class DropdirAccount(Model):
@@ -245,6 +290,12 @@ class Account(Model):
     header: bool = Field(True, description="the first row holds column names")
     on_row_error: Literal["reject", "skip"] = Field("reject", description="reject or skip")
     report: Literal["always", "errors", "never"] = Field("always", description="when to mail")
+    mode: Mode = Field("replace_file", description="how rows are written")
+    on_duplicate: OnDuplicate = Field("update", description="upsert: a key that exists")
+    blank: Blank = Field("overwrite", description="update: what a blank cell does")
+    set_values: dict[str, str] = Field(
+        default_factory=dict, description="set: the fixed column values"
+    )
     error_report_to: list[str] = Field(default_factory=list, description="error report to")
     success_report_to: list[str] = Field(default_factory=list, description="success report to")
     mail: MailAccount | None = Field(None, description="mail intake")

@@ -23,6 +23,8 @@ def cross_checks(raw: dict[str, Any]) -> list[str]:
         *_layout_names(raw),
         *_layout_refs(raw),
         *_choice_values(raw),
+        *_keys(raw),
+        *_modes(raw),
         *_unique(raw, "mail", "address", str.lower),
         *_unique(raw, "ftp", "user", str),
         *_secrets(raw),
@@ -65,6 +67,57 @@ def _choice_values(raw: dict[str, Any]) -> Iterator[str]:
                 and not column.get("values")
             ):
                 yield f"layouts.{name}.columns.{i}.values: a choice column needs its values"
+
+
+_KEYED_MODES = ("upsert", "delete", "set")
+_OWN_PATHS = ("/healthz", "/metrics", "/openapi.json", "/docs", "/redoc")
+
+
+def _columns_of(layout: Any) -> list[str]:
+    columns = _dict(layout).get("columns")
+    columns = columns if isinstance(columns, list) else []
+    return [c.get("name") for c in columns if isinstance(c, dict)]
+
+
+def _keys(raw: dict[str, Any]) -> Iterator[str]:
+    for name, layout in _dict(raw.get("layouts")).items():
+        key = _dict(layout).get("key")
+        names = _columns_of(layout)
+        for column in key if isinstance(key, list) else []:
+            if column not in names:
+                yield f"layouts.{name}.key: {column!r} is not a column of the layout"
+
+
+def _modes(raw: dict[str, Any]) -> Iterator[str]:
+    """Every layout, mode and column an account or a request parameter may pick."""
+    layouts = _dict(raw.get("layouts"))
+    for name, account in _accounts(raw):
+        api = _dict(account.get("api"))
+        effects = [(f"accounts.{name}", account)]
+        for param, values in _dict(api.get("params")).items():
+            for value, effect in _dict(values).items():
+                effects.append((f"accounts.{name}.api.params.{param}.{value}", _dict(effect)))
+        default_layout = account.get("layout")
+        for where, effect in effects:
+            layout = effect.get("layout", default_layout)
+            if where != f"accounts.{name}" and "layout" in effect and layout not in layouts:
+                yield f"{where}.layout: {layout!r} is not a layout ([layouts.{layout}] is missing)"
+                continue
+            if layout not in layouts:
+                continue
+            mode = effect.get("mode", account.get("mode"))
+            if mode in _KEYED_MODES and not _dict(layouts[layout]).get("key"):
+                yield f"{where}.mode: {mode!r} needs key columns ([layouts.{layout}] key = [...])"
+            for column in _dict(effect.get("set_values")):
+                if column not in _columns_of(layouts[layout]):
+                    yield f"{where}.set_values: {column!r} is not a column of layout {layout!r}"
+        path = api.get("path")
+        if isinstance(path, str) and (
+            path in _OWN_PATHS
+            or path.startswith("/api/v1/runs")
+            or path.startswith("/api/v1/accounts")
+        ):
+            yield f"accounts.{name}.api.path: {path!r} is one of renkei's own paths"
 
 
 def _unique(raw: dict[str, Any], section: str, key: str, fold: Any) -> Iterator[str]:

@@ -17,6 +17,7 @@ import aiosqlite
 
 from importers.errors import RowError
 from importers.layouts import SQL_TYPES
+from importers.stager import ERRORS_TABLE, ROWS_TABLE
 
 RUN_FIELDS = [
     "id",
@@ -30,6 +31,12 @@ RUN_FIELDS = [
     "rows_total",
     "rows_imported",
     "rows_failed",
+    "rows_inserted",
+    "rows_updated",
+    "rows_skipped",
+    "rows_deleted",
+    "mode",
+    "dry_run",
     "message",
     "received_at",
     "started_at",
@@ -92,6 +99,14 @@ MIGRATIONS = [
     CREATE INDEX runs_by_key ON runs (account, idempotency_key);
     CREATE INDEX runs_by_sha256 ON runs (account, sha256)
     """,
+    """
+    ALTER TABLE runs ADD COLUMN rows_inserted INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN rows_updated INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN rows_skipped INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN rows_deleted INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN mode TEXT NOT NULL DEFAULT 'replace_file';
+    ALTER TABLE runs ADD COLUMN dry_run INTEGER NOT NULL DEFAULT 0
+    """,
 ]
 
 
@@ -131,9 +146,11 @@ class Store:
 
     async def ensure_layouts(self, layouts: Mapping[str, Any]) -> None:
         for name, layout in layouts.items():
-            await self.ensure_layout(name, layout.columns)
+            await self.ensure_layout(name, layout.columns, layout.key)
 
-    async def ensure_layout(self, name: str, columns: Sequence[Any]) -> None:
+    async def ensure_layout(
+        self, name: str, columns: Sequence[Any], key: Sequence[str] = ()
+    ) -> None:
         """Create the layout's table, or add the columns a changed layout gained."""
         defs = [f"{quote(c.name)} {SQL_TYPES[c.type]}" for c in columns]
         defs += [f"{quote(m)} TEXT NOT NULL" for m in META_COLUMNS]
@@ -148,21 +165,41 @@ class Store:
                     await db.execute(
                         f"ALTER TABLE {table} ADD COLUMN {quote(column.name)} {sql_type}"
                     )
+            if key:
+                # Keyed modes look every row up by (_account, key): without an index
+                # each lookup would read the whole table.
+                index = quote(f"{name}__key_{'_'.join(key)}")
+                cols = ", ".join(quote(c) for c in ("_account", *key))
+                await db.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {table} ({cols})")
         self._layouts[name] = [c.name for c in columns]
 
     # -- transactions --------------------------------------------------------------
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """BEGIN IMMEDIATE … COMMIT; any exception, cancellation included, rolls back."""
+    async def transaction(self, staged: Sequence[Path] = ()) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE … COMMIT; any exception, cancellation included, rolls back.
+
+        `staged` scratch databases are attached as staged0, staged1, … for the
+        transaction (SQLite attaches only outside one).
+        """
         async with self._write_lock:
-            await self.writer.execute("BEGIN IMMEDIATE")
+            attached = 0
             try:
-                yield self.writer
-            except BaseException:
-                await asyncio.shield(self.writer.rollback())
-                raise
-            await asyncio.shield(self.writer.commit())
+                for path in staged:
+                    await self.writer.execute(
+                        f"ATTACH DATABASE ? AS staged{attached}", (str(path),)
+                    )
+                    attached += 1
+                await self.writer.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.writer
+                except BaseException:
+                    await asyncio.shield(self.writer.rollback())
+                    raise
+                await asyncio.shield(self.writer.commit())
+            finally:
+                for index in range(attached):
+                    await asyncio.shield(self.writer.execute(f"DETACH DATABASE staged{index}"))
 
     async def replace_source(
         self, db: aiosqlite.Connection, layout: str, account: str, filename: str
@@ -224,6 +261,34 @@ class Store:
     ) -> None:
         await db.executemany(sql, rows)
 
+    async def copy_staged(
+        self,
+        db: aiosqlite.Connection,
+        index: int,
+        layout: str,
+        account: str,
+        source_file: str,
+        run_id: str,
+    ) -> None:
+        """Copy the rows of attached scratch database `index`, in their order."""
+        names = self._layouts[layout]
+        cols = ", ".join(quote(n) for n in [*names, *META_COLUMNS])
+        cells = ", ".join(f"c{i}" for i in range(len(names)))
+        meta = f"{literal(account)}, {literal(source_file)}, {literal(run_id)}"
+        await db.execute(
+            f"INSERT INTO {quote(layout)} ({cols}) SELECT {cells}, {meta}"
+            f" FROM staged{index}.{ROWS_TABLE} ORDER BY rowid"
+        )
+
+    async def staged_errors(
+        self, db: aiosqlite.Connection, index: int, batch: int = 5000
+    ) -> AsyncIterator[list[RowError]]:
+        """The row errors of attached scratch database `index`, a batch at a time."""
+        sql = f"SELECT line, column_name, value, message FROM staged{index}.{ERRORS_TABLE} ORDER BY rowid"
+        async with db.execute(sql) as cur:
+            while rows := await cur.fetchmany(batch):
+                yield [RowError(*row) for row in rows]
+
     # -- runs ----------------------------------------------------------------------
 
     async def add_run(self, run_id: str, meta: Any, state: str = "queued") -> None:
@@ -277,7 +342,7 @@ class Store:
         else:
             sql = (
                 "SELECT * FROM runs WHERE account = ? AND sha256 = ? AND filename = ?"
-                " AND received_at >= ? AND state != 'failed' ORDER BY id LIMIT 1"
+                " AND received_at >= ? AND state != 'failed' AND dry_run = 0 ORDER BY id LIMIT 1"
             )
             params = (account, sha256, filename, since)
         async with self.writer.execute(sql, params) as cur:
@@ -319,7 +384,9 @@ class Store:
 
 def public_run(row: Mapping[str, Any]) -> dict[str, Any]:
     """A run as the API and `renkei runs --json` show it."""
-    return {field: row[field] if row[field] is not None else None for field in RUN_FIELDS}
+    run = {field: row[field] for field in RUN_FIELDS}
+    run["dry_run"] = bool(run["dry_run"])
+    return run
 
 
 def _where(filters: Mapping[str, str | None]) -> tuple[str, tuple[str, ...]]:

@@ -8,8 +8,9 @@ run time.
 
 import asyncio
 import hashlib
+import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -99,6 +100,34 @@ def authenticate(settings: Settings, authorization: str | None) -> Principal:
     for name, account in settings.accounts.items():
         if account.api and secret_matches(token, account.api.token, account.api.token_sha256):
             return Principal(name)
+    raise ApiError(401, "unauthorized", "unknown token")
+
+
+def importer_at(settings: Settings, path: str, headers: Mapping[str, str]) -> str:
+    """The account a request to its own import path comes from, by its token header.
+
+    Several accounts may share a path; the token picks the account.
+    """
+    candidates = [
+        (name, account.api)
+        for name, account in settings.accounts.items()
+        if account.api is not None and account.api.path == path
+    ]
+    if not candidates:
+        raise ApiError(404, "not_found", f"no import path {path}")
+    presented = False
+    for name, api in candidates:
+        token = headers.get(api.token_header, "").strip()
+        if api.token_header.lower() == "authorization":
+            scheme, _, token = token.partition(" ")
+            token = token.strip() if scheme.lower() == "bearer" else ""
+        if token:
+            presented = True
+            if secret_matches(token, api.token, api.token_sha256):
+                return name
+    headers_named = ", ".join(sorted({api.token_header for _, api in candidates}))
+    if not presented:
+        raise ApiError(401, "unauthorized", f"missing token (header {headers_named})")
     raise ApiError(401, "unauthorized", "unknown token")
 
 
@@ -219,16 +248,22 @@ def create_app(
         responses=_errors(401, 403, 503) | _RUN_OR_ERROR,
         openapi_extra=_IMPORT_BODY,
     )
-    async def create_import(request: Request, who: Auth, wait: bool = False) -> JSONResponse:
+    async def create_import(
+        request: Request, who: Auth, wait: bool = False, dry_run: bool = False
+    ) -> JSONResponse:
         """Push one CSV: part `file`, options as fields or a JSON field `settings`."""
         if who.account is None:
             raise ApiError(403, "account_token_required", "import with an account's token")
+        return await take(request, who.account, wait, dry_run)
+
+    async def take(request: Request, name: str, wait: bool, dry_run: bool) -> JSONResponse:
         conf = settings()
-        account = conf.accounts[who.account]
-        delivery = await _read_delivery(request, who.account, conf.limits_for(account).max_bytes)
+        account = conf.accounts[name]
+        max_bytes = conf.limits_for(account).max_bytes
+        delivery = await _read_delivery(request, name, max_bytes, account.api, dry_run)
         delivery.idempotency_key = request.headers.get("Idempotency-Key", "")[:200]
         replay_key = replays.key(delivery)
-        first = await replays.find(store, replay_key, delivery)
+        first = None if dry_run else await replays.find(store, replay_key, delivery)
         if first is not None:
             return await _answer(store, first, request, wait, replayed=True)
         if account.status == "stopped":
@@ -243,7 +278,8 @@ def create_app(
                 503,
                 headers={"Retry-After": str(RETRY_AFTER)},
             )
-        replays.remember(replay_key, run_id)
+        if not dry_run:
+            replays.remember(replay_key, run_id)
         return await _answer(store, run_id, request, wait)
 
     @app.post("/api/v1/accounts/{name}/poll", responses=_errors(401, 404, 409, 422))
@@ -260,6 +296,15 @@ def create_app(
         base = str(request.base_url).rstrip("/")
         return {"runs": [{"id": i, "url": f"{base}/api/v1/runs/{i}"} for i in ids]}
 
+    # Last: every route above is matched before an account's own path.
+    @app.post("/{path:path}", include_in_schema=False)
+    async def import_at_own_path(request: Request) -> JSONResponse:
+        """An account's own import path (`[accounts.X.api] path`), in its request shape."""
+        conf = settings()
+        name = importer_at(conf, request.url.path, request.headers)
+        query = request.query_params
+        return await take(request, name, _flag(query.get("wait")), _flag(query.get("dry_run")))
+
     return app
 
 
@@ -270,13 +315,25 @@ WAIT_SECONDS = 120
 _LIMIT_PROBLEMS = ("file.too_many_rows", "file.too_large")
 
 
-async def _read_delivery(request: Request, account: str, max_bytes: int) -> Delivery:
+def _flag(value: str | None) -> bool:
+    if value is None:
+        return False
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ApiError(422, "bad_query", f"{value!r} is not true or false")
+
+
+async def _read_delivery(
+    request: Request, account: str, max_bytes: int, shape: Any, dry_run: bool
+) -> Delivery:
     try:
         form = await request.form()
     except Exception as exc:  # python-multipart's errors: the request is unreadable
         raise ApiError(422, "unreadable_request", f"not a readable multipart form: {exc}") from None
     try:
-        delivery, _ = api_intake.delivery(account, form, max_bytes)
+        delivery, _ = api_intake.delivery(account, form, max_bytes, shape, dry_run)
     except api_intake.ApiRefusal as refusal:
         raise ApiError(refusal.status, refusal.code, refusal.message) from None
     finally:
@@ -300,7 +357,9 @@ class Replays:
         if d.idempotency_key:
             return (d.account, "key", d.idempotency_key)
         digest = hashlib.sha256(d.data if isinstance(d.data, bytes) else b"").hexdigest()
-        return (d.account, "file", d.filename, digest)
+        # The same file with other parameters (register, then delete) is another import.
+        options = json.dumps(d.options, sort_keys=True)
+        return (d.account, "file", d.filename, digest, options)
 
     def remember(self, key: tuple[str, ...], run_id: str) -> None:
         now = time.monotonic()
@@ -312,7 +371,7 @@ class Replays:
         if hit and time.monotonic() - hit[1] < REPLAY_SECONDS:
             return hit[0]
         since = (datetime.now(UTC) - timedelta(seconds=REPLAY_SECONDS)).isoformat()
-        digest = key[3] if len(key) == 4 else ""
+        digest = key[3] if key[1] == "file" else ""
         run = await store.replayed_run(d.account, d.idempotency_key, d.filename, digest, since)
         return run["id"] if run else None
 

@@ -26,7 +26,8 @@ class Sniffed:
 
 def sniff(path: Path, declared: str) -> Sniffed:
     """Read the file once: pick the encoding, count line breaks."""
-    utf8 = codecs.getincrementaldecoder("utf-8")() if declared != "cp932" else None
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    ascii_only = True
     size = newlines = 0
     head = b""
     last = b""
@@ -37,6 +38,7 @@ def sniff(path: Path, declared: str) -> Sniffed:
             size += len(chunk)
             newlines += chunk.count(b"\n")
             last = chunk[-1:]
+            ascii_only = ascii_only and chunk.isascii()
             if utf8 is not None:
                 try:
                     utf8.decode(chunk)
@@ -47,6 +49,10 @@ def sniff(path: Path, declared: str) -> Sniffed:
             utf8.decode(b"", final=True)
         except UnicodeDecodeError:
             utf8 = None
+    if declared == "cp932" and utf8 is not None and not ascii_only:
+        # Japanese text that is valid UTF-8 is all but never Shift_JIS: decoding it as
+        # CP932 would import mojibake or fail on a misleading byte.
+        raise PermanentProblem("file.utf8_not_cp932")
     encoding = _choose(declared, utf8 is not None, head.startswith(codecs.BOM_UTF8))
     return Sniffed(encoding, size, newlines, last in (b"\n", b"\r"))
 

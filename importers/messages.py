@@ -25,6 +25,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "データ行が多すぎます({rows} 行超、上限 {limit} 行)",
         "en": "too many data rows (more than {rows}, limit {limit})",
     },
+    "file.utf8_not_cp932": {
+        "ja": "Shift_JIS(CP932)で送る設定ですが、ファイルは UTF-8 です",
+        "en": "the file was declared Shift_JIS (CP932) but is UTF-8",
+    },
     "file.empty": {
         "ja": "ファイルが空です",
         "en": "the file is empty",
@@ -61,6 +65,14 @@ CATALOG: dict[str, dict[str, str]] = {
     "run.unknown_account": {
         "ja": "アカウント「{account}」は設定にありません",
         "en": "account '{account}' is not configured",
+    },
+    "run.no_key": {
+        "ja": "取込方法 {mode} にはキー列が必要ですが、レイアウト {layout} に key がありません",
+        "en": "import mode {mode} needs key columns, but layout {layout} declares no key",
+    },
+    "run.dry_run": {
+        "ja": "試行のみ(dry run):検証しただけで、何も書き込んでいません",
+        "en": "dry run: validated only, nothing was written",
     },
     "run.unknown_layout": {
         "ja": "レイアウト「{layout}」は設定にありません",

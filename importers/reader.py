@@ -13,6 +13,7 @@ physical line a record starts, which every error message needs.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,22 @@ class ImportSpec:
     language: str = "ja"
 
 
+@dataclass(frozen=True, slots=True)
+class Part:
+    """A byte range of a file that starts on a record boundary, read on its own.
+
+    `first_line` is the number of physical lines before `start`, so that line
+    numbers in messages stay those of the whole file; `order` is the header's
+    column order, read once from the start of the file.
+    """
+
+    start: int
+    end: int
+    first_line: int
+    order: list[int] | None
+    final: bool
+
+
 @dataclass(slots=True)
 class Chunk:
     rows: list[list[object]] = field(default_factory=list)
@@ -53,9 +70,10 @@ class Chunk:
 class CsvFile:
     """One spooled file, checked as a whole by `open()` and then read by `chunks()`."""
 
-    def __init__(self, path: Path, spec: ImportSpec) -> None:
+    def __init__(self, path: Path, spec: ImportSpec, part: Part | None = None) -> None:
         self.path = path
         self.spec = spec
+        self.part = part
         self.sniffed: decoding.Sniffed | None = None
         self._names = [column.name for column in spec.columns]
         self._converters = converters(spec.columns)
@@ -102,7 +120,7 @@ class CsvFile:
         encoding = self.sniffed.encoding
         reader = None
         try:
-            with open(self.path, encoding=encoding, errors="strict", newline="") as f:
+            with self._text(encoding) as f:
                 reader = csv.reader(f, strict=True)
                 yield from body(reader, f)
         except UnicodeDecodeError:
@@ -110,13 +128,38 @@ class CsvFile:
         except csv.Error as exc:
             raise self._csv_problem(exc, reader) from None
 
+    def _text(self, encoding: str) -> io.TextIOWrapper:
+        if self.part is None:
+            return open(self.path, encoding=encoding, errors="strict", newline="")
+        raw = open(self.path, "rb", buffering=0)  # noqa: SIM115 - closed with the wrapper
+        raw.seek(self.part.start)
+        buffered = io.BufferedReader(_Slice(raw, self.part.end), 1 << 20)
+        return io.TextIOWrapper(buffered, encoding=encoding, errors="strict", newline="")
+
+    def header_order(self) -> list[int] | None:
+        """Check the header row against the layout; the order of its columns."""
+        if not self.spec.header:
+            return None
+        steps = self._read(lambda reader, f: iter([self._header_order(reader)]))
+        try:
+            return next(steps)
+        finally:
+            steps.close()
+
     def _convert(self, reader, f, extra: list[object], size: int) -> Iterator[Chunk]:  # noqa: ANN001
         # The hot loop of every import: kept to the few steps each record needs.
         width = len(self._names)
-        order = self._header_order(reader) if self.spec.header else None
+        part = self.part
+        if part is None:
+            order = self._header_order(reader) if self.spec.header else None
+            base, final = 0, True
+        else:
+            order, base, final = part.order, part.first_line, part.final
+            if self.spec.header and part.start == 0:
+                next(reader, None)  # checked by header_order() before the parts began
         convert = row_converter(self.spec.columns, order, extra)
         limit = self.spec.max_rows
-        end = reader.line_num  # the physical line the previous record ended on
+        end = base + reader.line_num  # the physical line the previous record ended on
         records = n = 0
         rows: list[list[object]] = []
         errors: list[RowError] = []
@@ -130,9 +173,9 @@ class CsvFile:
             elif fields:
                 errors.append(self._row_error(end + 1, width, len(fields)))
             else:
-                end = reader.line_num
+                end = base + reader.line_num
                 continue  # a blank line is no record
-            end = reader.line_num
+            end = base + reader.line_num
             last = fields
             n += 1
             if n == size:
@@ -144,9 +187,9 @@ class CsvFile:
         records += n
         if records > limit:
             raise PermanentProblem("file.too_many_rows", rows=limit, limit=limit)
-        if 0 < len(last) < width and not self.sniffed.ends_with_newline:
+        if final and 0 < len(last) < width and not self.sniffed.ends_with_newline:
             raise PermanentProblem("file.truncated", line=end)
-        yield Chunk(rows, errors, n, self.sniffed.size)
+        yield Chunk(rows, errors, n, part.end if part else self.sniffed.size)
 
     def _header_order(self, reader) -> list[int] | None:  # noqa: ANN001
         header = next(reader, None)
@@ -185,6 +228,8 @@ class CsvFile:
 
     def _csv_problem(self, exc: csv.Error, reader) -> PermanentProblem:  # noqa: ANN001
         line = reader.line_num if reader is not None else 0
+        if self.part is not None:
+            line += self.part.first_line
         if _TRUNCATED_CSV in str(exc):
             return PermanentProblem("file.truncated", line=line)
         return PermanentProblem("file.bad_csv", line=line, detail=str(exc))
@@ -204,3 +249,29 @@ def _header_problems(names: list[str], expected: list[str]) -> list[tuple[str, l
     if unknown:
         problems.append(("header.unknown", unknown))
     return problems
+
+
+class _Slice(io.RawIOBase):
+    """The bytes of an open file up to `end`: a part read as if it were the file."""
+
+    def __init__(self, raw: io.FileIO, end: int) -> None:
+        self._raw = raw
+        self._left = end - raw.tell()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        size = min(len(buffer), self._left)
+        if size <= 0:
+            return 0
+        got = self._raw.readinto(memoryview(buffer)[:size])
+        self._left -= got
+        return got
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()

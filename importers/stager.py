@@ -1,0 +1,87 @@
+"""`python -m importers.stager`: reads one part of a file into a staging database.
+
+A large file is split into parts read side by side, one process each, so that
+parsing and converting use every core. Each part's converted rows and row errors go
+into a scratch SQLite file of its own; the daemon then copies the rows into the
+layout's table with one INSERT … SELECT inside the run's transaction. Reads a pickled
+(path, spec, sniffed, part, target) from stdin; writes pickled messages to stdout:
+("progress", bytes) now and then, then ("done", records, failed) or ("problem", p).
+Imports only importers/ and the standard library, so it starts in a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import pickle
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+from importers.errors import ImportProblem
+from importers.reader import CsvFile
+
+ROWS_TABLE = "staged_rows"
+ERRORS_TABLE = "staged_errors"
+
+
+def create(target: Path, width: int) -> sqlite3.Connection:
+    """A scratch database: no journal, no fsync; a crash only means reading again.
+
+    The rows table declares no column types, so each value keeps the type its
+    converter gave it until the layout's table applies its own.
+    """
+    db = sqlite3.connect(target, isolation_level=None)
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
+    columns = ", ".join(f"c{i}" for i in range(width))
+    db.execute(f"CREATE TABLE {ROWS_TABLE} ({columns})")
+    db.execute(f"CREATE TABLE {ERRORS_TABLE} (line, column_name, value, message)")
+    return db
+
+
+def stage(csv_file: CsvFile, target: Path, send: Any) -> tuple[int, int]:
+    """Read `csv_file`'s part into `target`; (records, failed)."""
+    assert csv_file.part is not None
+    width = len(csv_file.spec.columns)
+    db = create(target, width)
+    insert_row = f"INSERT INTO {ROWS_TABLE} VALUES ({', '.join('?' * width)})"
+    insert_error = f"INSERT INTO {ERRORS_TABLE} VALUES (?, ?, ?, ?)"
+    records = failed = 0
+    try:
+        db.execute("BEGIN")
+        for chunk in csv_file.chunks():
+            db.executemany(insert_row, chunk.rows)
+            if chunk.errors:
+                db.executemany(
+                    insert_error, ((e.line, e.column, e.value, e.message) for e in chunk.errors)
+                )
+            records += chunk.records
+            failed += chunk.records - len(chunk.rows)
+            send(("progress", chunk.bytes_read - csv_file.part.start))
+        db.execute("COMMIT")
+    finally:
+        db.close()
+    return records, failed
+
+
+def main() -> int:
+    path, spec, sniffed, part, target = pickle.load(sys.stdin.buffer)
+    out = sys.stdout.buffer
+
+    def send(message: tuple) -> None:
+        pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
+        out.flush()
+
+    csv_file = CsvFile(path, spec, part)
+    csv_file.sniffed = sniffed
+    try:
+        records, failed = stage(csv_file, Path(target), send)
+    except ImportProblem as problem:
+        send(("problem", problem))
+    else:
+        send(("done", records, failed))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

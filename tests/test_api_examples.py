@@ -1,0 +1,275 @@
+"""The two ready-made example configs, end to end: the exact requests an expense
+system and a mail-delivery system send (SJIS CSV with a header row, the token in their
+own header, parameters JSON-encoded in one field), by httpx and by curl -F."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import ROOT, Daemon, Relay, free_port
+
+EXPENSE = {"X-RS-apitoken": "demo-expense-token"}
+DELIVERY = {"X-HM-apitoken": "demo-delivery-token"}
+
+
+def served(example: str, folder: Path, relay_port: int = 1) -> Path:
+    """The example config as shipped, moved onto free ports and a scratch data_dir."""
+    text = (ROOT / "config" / example).read_text(encoding="utf-8")
+    text = re.sub(r'data_dir = ".*"', 'data_dir = "var"\nmin_free_bytes = 0', text, count=1)
+    text = text.replace(
+        "[smtp]\nenabled = false", f'[smtp]\nlisten = "127.0.0.1:{free_port()}"\nenabled = false'
+    )
+    text = text.replace('listen = "127.0.0.1:8080"', f'listen = "127.0.0.1:{free_port()}"')
+    text = text.replace('relay = "127.0.0.1:25"', f'relay = "127.0.0.1:{relay_port}"')
+    path = folder / "renkei.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def sjis(*lines: str) -> bytes:
+    return ("\r\n".join(lines) + "\r\n").encode("cp932")
+
+
+@pytest.fixture(scope="module")
+def expense(tmp_path_factory):
+    d = Daemon(served("expense.example.toml", tmp_path_factory.mktemp("expense"))).start()
+    yield d
+    d.terminate()
+
+
+@pytest.fixture(scope="module")
+def relay():
+    r = Relay()
+    r.start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture(scope="module")
+def delivery(tmp_path_factory, relay):
+    folder = tmp_path_factory.mktemp("delivery")
+    d = Daemon(served("mail-delivery.example.toml", folder, relay.port)).start()
+    yield d
+    d.terminate()
+
+
+def csvimport(daemon, csv: bytes, settings: dict | str, name="20240516.csv", **kw):
+    field = settings if isinstance(settings, str) else json.dumps(settings)
+    return httpx.post(
+        f"{daemon.api}/api/v1/csvimport",
+        headers=kw.pop("headers", EXPENSE),
+        files={kw.pop("part", "uploadFile"): (name, csv, "text/csv")},
+        data={"json": field},
+        params=kw.pop("params", {"wait": "true"}),
+        timeout=60,
+    )
+
+
+EMPLOYEES = "employee_id,name,email,department_code,category"
+
+
+def test_expense_employees_upsert_by_httpx(expense):
+    first = sjis(EMPLOYEES, "E001,髙橋 一郎,t@example.jp,D01,正社員", "E002,山田 花子,,D02,パート")
+    params = {"masterId": "0", "duplicateKey": "1", "createCategory": "0", "sendPasswordEmail": "0"}
+    reply = csvimport(expense, first, params)
+    assert reply.status_code == 200, reply.text
+    run = reply.json()
+    assert (run["state"], run["layout"], run["mode"]) == ("completed", "employees", "upsert")
+    assert (run["rows_inserted"], run["rows_updated"]) == (2, 0)
+
+    again = sjis(EMPLOYEES, "E002,山田 花子,h@example.jp,D03,契約社員", "E003,佐藤 ①,,D01,役員")
+    run = csvimport(expense, again, params, name="20240517.csv").json()
+    assert (run["rows_inserted"], run["rows_updated"], run["rows_skipped"]) == (1, 1, 0)
+    skip = sjis(EMPLOYEES, "E001,別人,,D09,正社員")
+    run = csvimport(expense, skip, params | {"duplicateKey": "0"}, name="20240518.csv").json()
+    assert (run["rows_inserted"], run["rows_skipped"]) == (0, 1)
+    rows = expense.query(
+        "SELECT employee_id, name, department_code, category FROM employees ORDER BY 1"
+    )
+    assert rows == [
+        ("E001", "髙橋 一郎", "D01", "正社員"),
+        ("E002", "山田 花子", "D03", "契約社員"),
+        ("E003", "佐藤 ①", "D01", "役員"),
+    ]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="no curl on this machine")
+def test_expense_departments_by_curl(expense, tmp_path):
+    path = tmp_path / "20240520.csv"
+    path.write_bytes(sjis("department_code,name,parent_code", "D01,営業部,", "D02,経理部,D01"))
+    out = subprocess.run(
+        [
+            "curl", "-sS", "-w", "\n%{http_code}",
+            "-H", "X-RS-apitoken: demo-expense-token",
+            "-F", f"uploadFile=@{path};type=text/csv",
+            "-F", 'json={"masterId": 1, "duplicateKey": 1}',
+            f"{expense.api}/api/v1/csvimport?wait=true",
+        ],
+        capture_output=True, check=True, text=True,
+    ).stdout  # fmt: skip
+    body, status = out.rsplit("\n", 1)
+    assert status == "200", body
+    assert json.loads(body)["rows_inserted"] == 2
+    assert expense.query("SELECT name, parent_code FROM departments ORDER BY 1") == [
+        ("営業部", ""),
+        ("経理部", "D01"),
+    ]
+
+
+def test_expense_row_errors_name_line_column_and_value(expense):
+    bad = sjis(EMPLOYEES, "E010,田中,,D01,正社員", "E011,鈴木,,D01,社長")
+    reply = csvimport(expense, bad, {"masterId": "0"}, name="20240601.csv")
+    assert reply.status_code == 422
+    run = reply.json()
+    assert run["state"] == "failed" and run["rows_imported"] == 0
+    [error] = run["errors"]
+    assert (error["line"], error["column"], error["value"]) == (3, "category", "社長")
+    assert expense.query("SELECT count(*) FROM employees WHERE employee_id = 'E010'") == [(0,)]
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code", "words"),
+    [
+        ({"headers": {}}, 401, "unauthorized", "X-RS-apitoken"),
+        ({"headers": {"X-RS-apitoken": "wrong"}}, 401, "unauthorized", "unknown token"),
+        ({"headers": {"Authorization": "Bearer demo-expense-token"}}, 401, "unauthorized", ""),
+        ({"part": "file"}, 422, "missing_file", "uploadFile"),
+        ({"settings": {"masterId": "0", "colour": "red"}}, 422, "unknown_parameter", "colour"),
+        ({"settings": {"masterId": "81"}}, 422, "bad_parameter_value", "masterId='81'"),
+        ({"settings": {"createCategory": "1"}}, 422, "bad_parameter_value", "createCategory"),
+        ({"settings": '{"masterId": "0"'}, 422, "bad_settings", "not JSON"),
+        ({"settings": '["masterId"]'}, 422, "bad_settings", "JSON object"),
+    ],
+)
+def test_expense_bad_requests(expense, change, status, code, words):
+    settings = change.pop("settings", {"masterId": "0"})
+    reply = csvimport(expense, sjis(EMPLOYEES, "E100,x,,,"), settings, **change)
+    assert reply.status_code == status, reply.text
+    assert reply.json()["error"] == code
+    assert words in reply.json()["message"]
+
+
+def test_expense_sjis_declared_but_utf8_sent(expense):
+    utf8 = (EMPLOYEES + "\r\nE200,髙橋,,,\r\n").encode("utf-8")
+    reply = csvimport(expense, utf8, {"masterId": "0"}, name="20240602.csv")
+    assert reply.status_code == 422
+    assert "UTF-8" in reply.json()["message"]
+
+
+def test_expense_limits_10001_rows_and_3mb_plus_one(expense):
+    rows = [EMPLOYEES] + [f"E{i:05d},名前,,," for i in range(10001)]
+    reply = csvimport(expense, sjis(*rows), {"masterId": "0"}, name="20240603.csv")
+    assert reply.status_code == 413 and reply.json()["rows_imported"] == 0
+    big = sjis(EMPLOYEES, "E1,x,,,") + b" " * (3145728 - len(sjis(EMPLOYEES, "E1,x,,,")) + 1)
+    reply = csvimport(expense, big, {"masterId": "0"}, name="20240604.csv")
+    assert reply.status_code == 413 and reply.json()["error"] == "too_large"
+
+
+def test_expense_dry_run_writes_nothing(expense):
+    before = expense.query("SELECT count(*) FROM positions")
+    csv = sjis("position_code,name", "P1,部長", "P2,課長")
+    reply = csvimport(
+        expense, csv, {"masterId": "2"}, name="20240605.csv",
+        params={"wait": "true", "dry_run": "true"},
+    )  # fmt: skip
+    run = reply.json()
+    assert reply.status_code == 200 and run["dry_run"] is True
+    assert (run["state"], run["rows_inserted"]) == ("completed", 2)
+    assert expense.query("SELECT count(*) FROM positions") == before
+    # The real import afterwards is not answered by the dry run.
+    real = csvimport(expense, csv, {"masterId": "2"}, name="20240605.csv").json()
+    assert real["id"] != run["id"] and real["dry_run"] is False
+    assert expense.query("SELECT count(*) FROM positions") == [(2,)]
+
+
+CUSTOMERS = "email,name,company,status"
+
+
+def custcsv(daemon, csv: bytes, settings: dict, name: str, **kw):
+    return httpx.post(
+        f"{daemon.api}/api/v1/custcsv/import",
+        headers=DELIVERY,
+        files={"customer_list": (name, csv, "text/csv")},
+        data={"import_settings": json.dumps(settings)},
+        params={"wait": "true"},
+        timeout=60,
+    )
+
+
+def customers(daemon) -> list[tuple]:
+    return daemon.query("SELECT email, name, company, status FROM customers ORDER BY 1")
+
+
+def test_mail_delivery_import_types(delivery, relay):
+    base = {"login_id": "admin", "gid": "3", "spid": "0", "report_option": "0"}
+    register = sjis(
+        CUSTOMERS,
+        "a@example.jp,青木,㈱青木商事,active",
+        "b@example.jp,馬場,,active",
+        "c@example.jp,千葉,千葉工業,active",
+    )
+    run = custcsv(delivery, register, base | {"import_type": "0"}, "20240701.csv").json()
+    assert (run["mode"], run["rows_inserted"]) == ("upsert", 3)
+
+    # is_overwrite 0: an existing address is skipped.
+    again = sjis(CUSTOMERS, "a@example.jp,別名,,active", "d@example.jp,土井,,active")
+    run = custcsv(
+        delivery, again, base | {"import_type": "0", "is_overwrite": "0"}, "20240702.csv"
+    ).json()
+    assert (run["rows_inserted"], run["rows_skipped"]) == (1, 1)
+
+    # is_overwrite 1 with overwrite_type 1: a blank cell keeps the old value…
+    keep = sjis(CUSTOMERS, "a@example.jp,青木 太郎,,")
+    settings = base | {"import_type": "0", "is_overwrite": "1", "overwrite_type": "1"}
+    run = custcsv(delivery, keep, settings, "20240703.csv").json()
+    assert run["rows_updated"] == 1
+    # …and with overwrite_type 2 it overwrites with blank.
+    blank = sjis(CUSTOMERS, "c@example.jp,千葉,,active")
+    run = custcsv(delivery, blank, settings | {"overwrite_type": "2"}, "20240704.csv").json()
+    assert run["rows_updated"] == 1
+
+    stop = sjis(CUSTOMERS, "b@example.jp,,,", "z@example.jp,,,")
+    run = custcsv(delivery, stop, base | {"import_type": "2"}, "20240705.csv").json()
+    assert (run["mode"], run["rows_updated"], run["rows_skipped"]) == ("set", 1, 1)
+    ban = sjis(CUSTOMERS, "d@example.jp,,,")
+    custcsv(delivery, ban, base | {"import_type": "3"}, "20240706.csv")
+    gone = sjis(CUSTOMERS, "c@example.jp,,,")
+    run = custcsv(delivery, gone, base | {"import_type": "1"}, "20240707.csv").json()
+    assert (run["mode"], run["rows_deleted"]) == ("delete", 1)
+    assert customers(delivery) == [
+        ("a@example.jp", "青木 太郎", "㈱青木商事", "active"),
+        ("b@example.jp", "馬場", "", "stopped"),
+        ("d@example.jp", "土井", "", "banned"),
+    ]
+    again = sjis(CUSTOMERS, "b@example.jp,,,")
+    custcsv(delivery, again, base | {"import_type": "5"}, "20240708.csv")
+    assert delivery.query("SELECT status FROM customers WHERE email = 'b@example.jp'") == [
+        ("active",)
+    ]
+
+
+def test_mail_delivery_report_option_chooses_the_report(delivery, relay):
+    quiet = sjis(CUSTOMERS, "s@example.jp,静か,,active")
+    run = custcsv(delivery, quiet, {"import_type": "0", "report_option": "0"}, "20240709.csv")
+    assert run.json()["state"] == "completed"
+    loud = sjis(CUSTOMERS, "r@example.jp,報告,,active")
+    run = custcsv(delivery, loud, {"import_type": "0", "report_option": "1"}, "20240710.csv")
+    assert run.json()["state"] == "completed"
+    # Reports go out in the order runs finish: once the second came, the first had its turn.
+    [report] = relay.for_recipient("marketing@example.jp", about="20240710.csv")
+    assert "20240710.csv" in report["Subject"] + report.get_body().get_content()
+    assert not [m for m in relay.messages if "20240709.csv" in m.get_body().get_content()]
+
+
+def test_mail_delivery_unmapped_value_is_refused(delivery):
+    csv = sjis(CUSTOMERS, "q@example.jp,,,active")
+    reply = custcsv(delivery, csv, {"import_type": "4"}, "20240711.csv")
+    assert reply.status_code == 422
+    assert "import_type='4'" in reply.json()["message"]

@@ -1,0 +1,129 @@
+"""Request shapes from config: a shared path where the token picks the account,
+parameters as form fields mapped to import modes, and the modes on the default path."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import httpx
+import pytest
+
+from tests.support import Daemon, write_config
+
+SHAPED = """
+[layouts.members]
+key = ["member_no"]
+columns = [
+  { name = "member_no", type = "int",  required = true },
+  { name = "name",      type = "text" },
+]
+"""
+
+
+def shaped(name: str, token: str) -> str:
+    return f"""
+[accounts.{name}]
+layout = "members"
+mode = "insert"
+[accounts.{name}.api]
+token = "{token}"
+path = "/push/members"
+token_header = "X-Token"
+file_field = "csv"
+body = "form-data"
+[accounts.{name}.api.params.mode]
+"insert" = {{ mode = "insert" }}
+"upsert" = {{ mode = "upsert", on_duplicate = "update" }}
+"replace" = {{ mode = "replace_file" }}
+"""
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("shapes")
+    accounts = shaped("north", "demo-north") + shaped("south", "demo-south")
+    accounts += '[accounts.plain]\nlayout = "members"\n[accounts.plain.api]\ntoken = "demo-plain"\n'
+    d = Daemon(write_config(folder, accounts, extra=SHAPED)).start()
+    yield d
+    d.terminate()
+
+
+def push(daemon, token: str, csv: str, name: str, **fields: str) -> httpx.Response:
+    return httpx.post(
+        f"{daemon.api}/push/members",
+        headers={"X-Token": token},
+        files={"csv": (name, csv.encode(), "text/csv")},
+        data=fields,
+        params={"wait": "true"},
+        timeout=60,
+    )
+
+
+def test_the_token_picks_the_account_on_a_shared_path(daemon):
+    north = push(daemon, "demo-north", "member_no,name\n1,北\n", "20240801.csv").json()
+    south = push(daemon, "demo-south", "member_no,name\n1,南\n", "20240801.csv").json()
+    assert (north["account"], south["account"]) == ("north", "south")
+    rows = daemon.query("SELECT _account, name FROM members WHERE member_no = 1 ORDER BY 1")
+    assert rows == [("north", "北"), ("south", "南")]
+    wrong = push(daemon, "demo-plain", "member_no,name\n1,x\n", "20240801.csv")
+    assert wrong.status_code == 401
+    assert httpx.post(f"{daemon.api}/push/nothing", timeout=10).status_code == 404
+
+
+def test_modes_from_form_fields(daemon):
+    csv = "member_no,name\n10,一\n10,二\n"
+    run = push(daemon, "demo-north", csv, "20240802.csv", mode="insert").json()
+    assert (run["mode"], run["rows_inserted"]) == ("insert", 2)
+    run = push(
+        daemon, "demo-north", "member_no,name\n10,三\n11,四\n", "20240803.csv", mode="upsert"
+    )
+    run = run.json()
+    assert (run["rows_inserted"], run["rows_updated"]) == (1, 2)  # both rows of key 10
+    names = daemon.query(
+        "SELECT member_no, name FROM members WHERE _account = 'north' AND member_no > 9"
+    )
+    assert sorted(names) == [(10, "三"), (10, "三"), (11, "四")]
+    # replace_file: sending the same name again replaces what that name imported.
+    push(daemon, "demo-north", "member_no,name\n20,甲\n21,乙\n", "20240804.csv", mode="replace")
+    run = push(daemon, "demo-north", "member_no,name\n22,丙\n", "20240804.csv", mode="replace")
+    assert run.json()["rows_inserted"] == 1
+    assert daemon.query("SELECT member_no FROM members WHERE _source_file = '20240804.csv'") == [
+        (22,)
+    ]
+
+
+def test_an_unmapped_form_field_is_refused(daemon):
+    reply = push(daemon, "demo-north", "member_no,name\n1,x\n", "20240805.csv", colour="red")
+    assert reply.status_code == 422 and reply.json()["error"] == "unknown_parameter"
+    assert "colour" in reply.json()["message"]
+    reply = push(daemon, "demo-north", "member_no,name\n1,x\n", "20240805.csv", mode="merge")
+    assert reply.status_code == 422 and "mode='merge'" in reply.json()["message"]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="no curl on this machine")
+def test_curl_form_fields(daemon, tmp_path):
+    path = tmp_path / "20240806.csv"
+    path.write_text("member_no,name\n30,curl\n", encoding="utf-8")
+    out = subprocess.run(
+        [
+            "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+            "-H", "X-Token: demo-south",
+            "-F", f"csv=@{path}", "-F", "mode=upsert",
+            f"{daemon.api}/push/members?wait=true",
+        ],
+        capture_output=True, check=True, text=True,
+    ).stdout  # fmt: skip
+    assert out == "200"
+    assert daemon.query("SELECT _account FROM members WHERE member_no = 30") == [("south",)]
+
+
+def test_the_default_path_refuses_options_an_account_does_not_map(daemon):
+    reply = httpx.post(
+        f"{daemon.api}/api/v1/imports",
+        headers={"Authorization": "Bearer demo-plain"},
+        files={"file": ("20240807.csv", b"member_no,name\n1,x\n")},
+        data={"mode": "upsert"},
+        timeout=10,
+    )
+    assert reply.status_code == 422 and "mode" in reply.json()["message"]
