@@ -39,6 +39,7 @@ class Plan:
     on_duplicate: str = "update"
     blank: str = "overwrite"
     set_values: dict[str, str] = field(default_factory=dict)
+    on_unknown: str = "error"
     on_row_error: str = "reject"
     report: str = "always"
     dry_run: bool = False

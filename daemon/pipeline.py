@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from daemon import metrics, staging
@@ -22,6 +22,7 @@ from daemon.staging import StagedPart
 from daemon.store import ERRORS_KEPT, FINAL_STATES, Store
 from importers.errors import PermanentProblem, RowError
 from importers.filenames import check_filename, error_report_name
+from importers.layouts import ColumnSpec
 from importers.messages import message
 from importers.reader import Chunk, CsvFile, ImportSpec
 
@@ -127,13 +128,13 @@ class Pipeline:
     ) -> Outcome:
         meta = item.meta
         limits = self.settings.limits_for(account)
-        layout = self.settings.layouts[plan.layout]
         encoding, header = account.encoding, account.header
         if meta.channel == "api" and account.api is not None:
             encoding = account.api.encoding or encoding
             header = account.api.header if account.api.header is not None else header
+        columns, creating = await self._columns(plan)
         spec = ImportSpec(
-            layout.columns, encoding, header, limits.max_rows, limits.max_bytes, self.language
+            columns, encoding, header, limits.max_rows, limits.max_bytes, self.language
         )
         csv_file = CsvFile(item.data_path, spec)
         outcome = Outcome("running", plan=plan)
@@ -145,7 +146,7 @@ class Pipeline:
             await asyncio.to_thread(csv_file.open)
             outcome.encoding = csv_file.encoding or ""
             outcome.report = self._error_report(item, account, outcome.encoding)
-            if staging.is_large(csv_file) and plan.mode not in KEYED:
+            if staging.is_large(csv_file) and plan.mode not in KEYED and not creating:
                 folder = self.settings.data_dir / "staging" / item.id
                 try:
                     parts = await staging.stage(csv_file, folder, progress)
@@ -153,7 +154,7 @@ class Pipeline:
                 finally:
                     staging.discard(folder)
             else:
-                await self._import_chunks(item, plan, outcome, csv_file, progress)
+                await self._import_chunks(item, plan, outcome, csv_file, progress, creating)
         except DryRun:
             outcome.state = "completed"
             outcome.message = message("run.dry_run", self.language)
@@ -181,6 +182,7 @@ class Pipeline:
         outcome: Outcome,
         csv_file: CsvFile,
         progress: Progress | None,
+        creating: dict[int, set[str]],
     ) -> None:
         """A small file (or a keyed mode): read in a worker thread while rows are written."""
         meta = item.meta
@@ -197,6 +199,8 @@ class Pipeline:
                 outcome.total += chunk.records
                 outcome.failed += chunk.records - len(chunk.rows)
                 self._keep_errors(outcome, chunk.errors)
+                for index, known in creating.items():
+                    known.update(row[index] for row in chunk.rows)
                 if chunk.rows and not (reject and outcome.failed):
                     if keyed is not None:
                         await keyed.write(db, chunk.rows)
@@ -208,7 +212,34 @@ class Pipeline:
                 raise Rejected
             if keyed is not None:
                 outcome.counts = keyed.counts
+            await self._learn(db, plan, creating, item.id)
             await self._complete(db, item, plan, outcome, first)
+
+    async def _columns(self, plan: Plan) -> tuple[list[ColumnSpec], dict[int, set[str]]]:
+        """The layout's columns, choices widened by the values imports created; with
+        on_unknown = create, the choice columns that take any value, by index."""
+        layout = self.settings.layouts[plan.layout]
+        if not any(c.type == "choice" for c in layout.columns):
+            return [ColumnSpec.of(c) for c in layout.columns], {}
+        learned = await self.store.learned_choices(plan.layout)
+        columns, creating = [], {}
+        for index, column in enumerate(layout.columns):
+            spec = ColumnSpec.of(column)
+            if column.type == "choice":
+                values = [*(column.values or ()), *learned.get(column.name, ())]
+                spec = replace(spec, values=None if plan.on_unknown == "create" else values)
+                if plan.on_unknown == "create":
+                    creating[index] = set(values)
+            columns.append(spec)
+        return columns, creating
+
+    async def _learn(self, db: Any, plan: Plan, creating: dict[int, set[str]], run_id: str) -> None:
+        layout = self.settings.layouts[plan.layout]
+        for index, seen in creating.items():
+            column = layout.columns[index]
+            known = {*(column.values or ())}
+            new = sorted(v for v in seen - known if v)
+            await self.store.learn_choices(db, plan.layout, column.name, new, run_id)
 
     async def _before(self, db: Any, plan: Plan, meta: Any) -> int:
         """Same-name replace: the old rows go; the rowid the new rows start at."""
@@ -355,6 +386,7 @@ def plan_for(account: Account, options: dict[str, Any]) -> Plan:
         "on_duplicate": account.on_duplicate,
         "blank": account.blank,
         "set_values": dict(account.set_values),
+        "on_unknown": account.on_unknown,
         "on_row_error": account.on_row_error,
         "report": account.report,
         "dry_run": False,

@@ -23,7 +23,7 @@ INTERVALS = ("5m", "10m", "15m", "30m", "1h", "2h")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 COLUMN_TYPES = ("text", "int", "decimal", "date", "datetime", "bool", "choice")
 DEMO_PREFIX = "demo-"
-RESERVED_TABLES = ("runs", "run_errors", "sources")  # the store's own tables
+RESERVED_TABLES = ("runs", "run_errors", "sources", "choice_values")  # the store's own tables
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _WINDOW = re.compile(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})")
 _DELAY = re.compile(r"(\d{1,3})m")
@@ -190,6 +190,9 @@ class ParamEffect(Model):
     on_duplicate: OnDuplicate | None = Field(None, description="upsert: a key that exists")
     blank: Blank | None = Field(None, description="update: what a blank cell does")
     set_values: dict[str, str] | None = Field(None, description="set: the fixed column values")
+    on_unknown: Literal["error", "create"] | None = Field(
+        None, description="a choice value not yet known: error, or create it"
+    )
     on_row_error: Literal["reject", "skip"] | None = Field(None, description="reject or skip")
     report: ReportPolicy | None = Field(None, description="when to mail this run's report")
 
@@ -295,6 +298,9 @@ class Account(Model):
     blank: Blank = Field("overwrite", description="update: what a blank cell does")
     set_values: dict[str, str] = Field(
         default_factory=dict, description="set: the fixed column values"
+    )
+    on_unknown: Literal["error", "create"] = Field(
+        "error", description="a choice value not yet known: error, or create it"
     )
     error_report_to: list[str] = Field(default_factory=list, description="error report to")
     success_report_to: list[str] = Field(default_factory=list, description="success report to")

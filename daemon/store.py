@@ -107,6 +107,15 @@ MIGRATIONS = [
     ALTER TABLE runs ADD COLUMN mode TEXT NOT NULL DEFAULT 'replace_file';
     ALTER TABLE runs ADD COLUMN dry_run INTEGER NOT NULL DEFAULT 0
     """,
+    """
+    CREATE TABLE choice_values (
+      layout TEXT NOT NULL,
+      column_name TEXT NOT NULL,
+      value TEXT NOT NULL,
+      run_id TEXT NOT NULL,
+      PRIMARY KEY (layout, column_name, value)
+    )
+    """,
 ]
 
 
@@ -260,6 +269,24 @@ class Store:
         self, db: aiosqlite.Connection, sql: str, rows: Iterable[Sequence[object]]
     ) -> None:
         await db.executemany(sql, rows)
+
+    async def learned_choices(self, layout: str) -> dict[str, list[str]]:
+        """Choice values imports created beyond the layout's own, by column."""
+        sql = "SELECT column_name, value FROM choice_values WHERE layout = ? ORDER BY rowid"
+        learned: dict[str, list[str]] = {}
+        async with self.writer.execute(sql, (layout,)) as cur:
+            for column, value in await cur.fetchall():
+                learned.setdefault(column, []).append(value)
+        return learned
+
+    async def learn_choices(
+        self, db: aiosqlite.Connection, layout: str, column: str, values: Iterable[str], run_id: str
+    ) -> None:
+        await db.executemany(
+            "INSERT OR IGNORE INTO choice_values (layout, column_name, value, run_id)"
+            " VALUES (?, ?, ?, ?)",
+            [(layout, column, v, run_id) for v in values],
+        )
 
     async def copy_staged(
         self,

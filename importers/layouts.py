@@ -263,6 +263,8 @@ def _bool(column: ColumnLike) -> Converter:
 
 
 def _choice(column: ColumnLike) -> Converter:
+    if column.values is None:  # on_unknown = create: any value, learned after the import
+        return str
     allowed = frozenset(column.values or ())
     shown = ", ".join(column.values or ())
 

@@ -134,6 +134,22 @@ def test_expense_row_errors_name_line_column_and_value(expense):
     assert expense.query("SELECT count(*) FROM employees WHERE employee_id = 'E010'") == [(0,)]
 
 
+def test_expense_create_category_learns_the_value(expense):
+    csv = sjis(EMPLOYEES, "E300,新人,,D01,嘱託")
+    reply = csvimport(expense, csv, {"masterId": "0", "createCategory": "0"}, name="20240610.csv")
+    assert reply.status_code == 422 and reply.json()["errors"][0]["value"] == "嘱託"
+    settings = {"masterId": "0", "createCategory": "1"}
+    reply = csvimport(expense, csv, settings, name="20240611.csv")
+    assert reply.status_code == 200, reply.text
+    assert expense.query("SELECT value FROM choice_values WHERE column_name = 'category'") == [
+        ("嘱託",)
+    ]
+    # Once created, the category is known without asking again.
+    csv = sjis(EMPLOYEES, "E301,次の人,,D01,嘱託")
+    reply = csvimport(expense, csv, {"masterId": "0", "createCategory": "0"}, name="20240612.csv")
+    assert reply.status_code == 200, reply.text
+
+
 @pytest.mark.parametrize(
     ("change", "status", "code", "words"),
     [
@@ -143,7 +159,7 @@ def test_expense_row_errors_name_line_column_and_value(expense):
         ({"part": "file"}, 422, "missing_file", "uploadFile"),
         ({"settings": {"masterId": "0", "colour": "red"}}, 422, "unknown_parameter", "colour"),
         ({"settings": {"masterId": "81"}}, 422, "bad_parameter_value", "masterId='81'"),
-        ({"settings": {"createCategory": "1"}}, 422, "bad_parameter_value", "createCategory"),
+        ({"settings": {"createCategory": "2"}}, 422, "bad_parameter_value", "createCategory"),
         ({"settings": '{"masterId": "0"'}, 422, "bad_settings", "not JSON"),
         ({"settings": '["masterId"]'}, 422, "bad_settings", "JSON object"),
     ],
