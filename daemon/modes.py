@@ -40,6 +40,7 @@ class Plan:
     blank: str = "overwrite"
     set_values: dict[str, str] = field(default_factory=dict)
     on_unknown: str = "error"
+    member_key: str | None = None
     on_row_error: str = "reject"
     report: str = "always"
     dry_run: bool = False

@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from daemon import metrics, staging
+from daemon import metrics, references, staging
 from daemon.error_report import ErrorReport
 from daemon.modes import KEYED, Counts, KeyedWriter, Plan
+from daemon.references import Reference, references_of
 from daemon.settings import Account, Settings
 from daemon.spool import Spool, SpoolItem, now_iso
 from daemon.staging import StagedPart
@@ -146,7 +147,8 @@ class Pipeline:
             await asyncio.to_thread(csv_file.open)
             outcome.encoding = csv_file.encoding or ""
             outcome.report = self._error_report(item, account, outcome.encoding)
-            if staging.is_large(csv_file) and plan.mode not in KEYED and not creating:
+            refs = references_of(self.settings, plan.layout, plan.member_key)
+            if staging.is_large(csv_file) and plan.mode not in KEYED and not (creating or refs):
                 folder = self.settings.data_dir / "staging" / item.id
                 try:
                     parts = await staging.stage(csv_file, folder, progress)
@@ -154,7 +156,7 @@ class Pipeline:
                 finally:
                     staging.discard(folder)
             else:
-                await self._import_chunks(item, plan, outcome, csv_file, progress, creating)
+                await self._import_chunks(item, plan, outcome, csv_file, progress, creating, refs)
         except DryRun:
             outcome.state = "completed"
             outcome.message = message("run.dry_run", self.language)
@@ -183,6 +185,7 @@ class Pipeline:
         csv_file: CsvFile,
         progress: Progress | None,
         creating: dict[int, set[str]],
+        refs: list[Reference],
     ) -> None:
         """A small file (or a keyed mode): read in a worker thread while rows are written."""
         meta = item.meta
@@ -196,6 +199,8 @@ class Pipeline:
             first = await self._before(db, plan, meta)
             insert = self.store.insert_sql(plan.layout, meta.account, meta.filename, item.id)
             async for chunk in _threaded(csv_file.chunks()):
+                if refs:
+                    await references.check(db, chunk, refs, self.language)
                 outcome.total += chunk.records
                 outcome.failed += chunk.records - len(chunk.rows)
                 self._keep_errors(outcome, chunk.errors)
@@ -387,6 +392,7 @@ def plan_for(account: Account, options: dict[str, Any]) -> Plan:
         "blank": account.blank,
         "set_values": dict(account.set_values),
         "on_unknown": account.on_unknown,
+        "member_key": account.member_key,
         "on_row_error": account.on_row_error,
         "report": account.report,
         "dry_run": False,

@@ -160,6 +160,9 @@ class Column(Model):
     max_length: int | None = Field(None, ge=1, description="longest text, in characters")
     max_digits: int | None = Field(None, ge=1, description="most digits of a number")
     values: list[str] | None = Field(None, description="allowed values of a choice column")
+    reference: str | None = Field(
+        None, description="a layout whose rows the value must name (by its key or member_key)"
+    )
 
     @field_validator("name")
     @classmethod
@@ -193,6 +196,7 @@ class ParamEffect(Model):
     on_unknown: Literal["error", "create"] | None = Field(
         None, description="a choice value not yet known: error, or create it"
     )
+    member_key: str | None = Field(None, description="the column reference columns match on")
     on_row_error: Literal["reject", "skip"] | None = Field(None, description="reject or skip")
     report: ReportPolicy | None = Field(None, description="when to mail this run's report")
 
@@ -301,6 +305,9 @@ class Account(Model):
     )
     on_unknown: Literal["error", "create"] = Field(
         "error", description="a choice value not yet known: error, or create it"
+    )
+    member_key: str | None = Field(
+        None, description="the column reference columns match on (default: the key's first)"
     )
     error_report_to: list[str] = Field(default_factory=list, description="error report to")
     success_report_to: list[str] = Field(default_factory=list, description="success report to")

@@ -24,6 +24,7 @@ def cross_checks(raw: dict[str, Any]) -> list[str]:
         *_layout_refs(raw),
         *_choice_values(raw),
         *_keys(raw),
+        *_references(raw),
         *_modes(raw),
         *_unique(raw, "mail", "address", str.lower),
         *_unique(raw, "ftp", "user", str),
@@ -86,6 +87,29 @@ def _keys(raw: dict[str, Any]) -> Iterator[str]:
         for column in key if isinstance(key, list) else []:
             if column not in names:
                 yield f"layouts.{name}.key: {column!r} is not a column of the layout"
+
+
+def _references(raw: dict[str, Any]) -> Iterator[str]:
+    layouts = _dict(raw.get("layouts"))
+    targets: dict[str, list[str]] = {}  # layout → the layouts its columns reference
+    for name, layout in layouts.items():
+        columns = _dict(layout).get("columns")
+        for i, column in enumerate(columns if isinstance(columns, list) else []):
+            target = _dict(column).get("reference")
+            if target is None:
+                continue
+            where = f"layouts.{name}.columns.{i}.reference"
+            if target not in layouts:
+                yield f"{where}: {target!r} is not a layout"
+            elif not _dict(layouts[target]).get("key"):
+                yield f"{where}: layout {target!r} declares no key to match on"
+            else:
+                targets.setdefault(name, []).append(target)
+    for name, account in _accounts(raw):
+        member_key = account.get("member_key")
+        for target in targets.get(account.get("layout"), []) if member_key else []:
+            if member_key not in _columns_of(layouts[target]):
+                yield f"accounts.{name}.member_key: {member_key!r} is not a column of {target!r}"
 
 
 def _modes(raw: dict[str, Any]) -> Iterator[str]:

@@ -147,6 +147,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "選択肢 {values} のいずれでもありません",
         "en": "is not one of {values}",
     },
+    "cell.reference": {
+        "ja": "{layout} の {key_column} にありません",
+        "en": "is not a {key_column} in {layout}",
+    },
     "cell.error": {
         "ja": "{line}行目 列「{column}」の値「{value}」は{problem}",
         "en": "line {line}, column '{column}', value '{value}' {problem}",

@@ -65,6 +65,7 @@ class Chunk:
     errors: list[RowError] = field(default_factory=list)
     records: int = 0
     bytes_read: int = 0
+    lines: list[int] = field(default_factory=list)  # the line each row starts on
 
 
 class CsvFile:
@@ -162,12 +163,14 @@ class CsvFile:
         end = base + reader.line_num  # the physical line the previous record ended on
         records = n = 0
         rows: list[list[object]] = []
+        lines: list[int] = []
         errors: list[RowError] = []
         last: list[str] = []
         for fields in reader:
             if len(fields) == width:
                 try:
                     rows.append(convert(fields))
+                    lines.append(end + 1)
                 except CellError:
                     errors.extend(self._cell_errors(end + 1, fields, order))
             elif fields:
@@ -182,14 +185,14 @@ class CsvFile:
                 records += n
                 if records > limit:
                     raise PermanentProblem("file.too_many_rows", rows=limit, limit=limit)
-                yield Chunk(rows, errors, n, f.buffer.tell())
-                rows, errors, n = [], [], 0
+                yield Chunk(rows, errors, n, f.buffer.tell(), lines)
+                rows, errors, lines, n = [], [], [], 0
         records += n
         if records > limit:
             raise PermanentProblem("file.too_many_rows", rows=limit, limit=limit)
         if final and 0 < len(last) < width and not self.sniffed.ends_with_newline:
             raise PermanentProblem("file.truncated", line=end)
-        yield Chunk(rows, errors, n, part.end if part else self.sniffed.size)
+        yield Chunk(rows, errors, n, part.end if part else self.sniffed.size, lines)
 
     def _header_order(self, reader) -> list[int] | None:  # noqa: ANN001
         header = next(reader, None)

@@ -18,6 +18,19 @@ columns = [
   { name = "member_no", type = "int",  required = true },
   { name = "name",      type = "text" },
 ]
+
+[layouts.people]
+key = ["member_no"]
+columns = [
+  { name = "member_no",   type = "int",  required = true },
+  { name = "employee_id", type = "text" },
+]
+
+[layouts.visits]
+columns = [
+  { name = "visitor", type = "text", required = true, reference = "people" },
+  { name = "note",    type = "text" },
+]
 """
 
 
@@ -44,6 +57,13 @@ def daemon(tmp_path_factory):
     folder = tmp_path_factory.mktemp("shapes")
     accounts = shaped("north", "demo-north") + shaped("south", "demo-south")
     accounts += '[accounts.plain]\nlayout = "members"\n[accounts.plain.api]\ntoken = "demo-plain"\n'
+    accounts += (
+        '[accounts.people]\nlayout = "people"\n[accounts.people.api]\ntoken = "demo-people"\n'
+        '[accounts.by_no]\nlayout = "visits"\non_row_error = "skip"\n'
+        '[accounts.by_no.api]\ntoken = "demo-by-no"\n'
+        '[accounts.by_id]\nlayout = "visits"\nmember_key = "employee_id"\n'
+        '[accounts.by_id.api]\ntoken = "demo-by-id"\n'
+    )
     d = Daemon(write_config(folder, accounts, extra=SHAPED)).start()
     yield d
     d.terminate()
@@ -127,3 +147,32 @@ def test_the_default_path_refuses_options_an_account_does_not_map(daemon):
         timeout=10,
     )
     assert reply.status_code == 422 and "mode" in reply.json()["message"]
+
+
+def generic(daemon, token: str, csv: str, name: str) -> httpx.Response:
+    return httpx.post(
+        f"{daemon.api}/api/v1/imports",
+        headers={"Authorization": f"Bearer {token}"},
+        files={"file": (name, csv.encode("utf-8"))},
+        params={"wait": "true"},
+        timeout=60,
+    )
+
+
+def test_reference_columns_match_by_the_accounts_member_key(daemon):
+    people = "member_no,employee_id\n1,E-1\n2,E-2\n"
+    assert generic(daemon, "demo-people", people, "20240901.csv").status_code == 200
+    # by member_no (the key): 3 names nobody; on_row_error = skip keeps the rest.
+    run = generic(daemon, "demo-by-no", "visitor,note\n1,a\n3,b\n2,c\n", "20240902.csv")
+    body = run.json()
+    assert (body["rows_imported"], body["rows_failed"]) == (2, 1)
+    [error] = body["errors"]
+    assert (error["line"], error["column"], error["value"]) == (3, "visitor", "3")
+    assert "people" in error["message"] and "member_no" in error["message"]
+    # by employee_id: the same number is no employee id, the id is.
+    run = generic(daemon, "demo-by-id", "visitor,note\nE-2,d\n1,e\n", "20240903.csv")
+    assert run.status_code == 422 and run.json()["errors"][0]["line"] == 3
+    run = generic(daemon, "demo-by-id", "visitor,note\nE-2,d\n", "20240904.csv")
+    assert run.status_code == 200
+    rows = daemon.query("SELECT _account, visitor FROM visits ORDER BY rowid")
+    assert rows == [("by_no", "1"), ("by_no", "2"), ("by_id", "E-2")]
