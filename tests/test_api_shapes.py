@@ -3,8 +3,10 @@ parameters as form fields mapped to import modes, and the modes on the default p
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import httpx
 import pytest
@@ -49,6 +51,8 @@ body = "form-data"
 "insert" = {{ mode = "insert" }}
 "upsert" = {{ mode = "upsert", on_duplicate = "update" }}
 "replace" = {{ mode = "replace_file" }}
+"delete" = {{ mode = "delete" }}
+"close" = {{ mode = "set", set_values = {{ name = "closed" }} }}
 """
 
 
@@ -63,6 +67,9 @@ def daemon(tmp_path_factory):
         '[accounts.by_no.api]\ntoken = "demo-by-no"\n'
         '[accounts.by_id]\nlayout = "visits"\nmember_key = "employee_id"\n'
         '[accounts.by_id.api]\ntoken = "demo-by-id"\n'
+        '[accounts.raw]\nlayout = "members"\nmode = "insert"\n'
+        '[accounts.raw.api]\ntoken = "demo-raw"\npath = "/push/raw"\nheader = false\n'
+        'encoding = "cp932"\n'
     )
     d = Daemon(write_config(folder, accounts, extra=SHAPED)).start()
     yield d
@@ -121,7 +128,79 @@ def test_an_unmapped_form_field_is_refused(daemon):
     assert reply.status_code == 422 and "mode='merge'" in reply.json()["message"]
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="no curl on this machine")
+CURL = pytest.mark.skipif(shutil.which("curl") is None, reason="no curl on this machine")
+
+
+def curl(daemon, path: Path, *args: str, url: str = "/push/members?wait=true") -> tuple[int, dict]:
+    out = subprocess.run(
+        ["curl", "-sS", "-w", "\n%{http_code}", *args, f"{daemon.api}{url}"],
+        capture_output=True, check=True, text=True,
+    ).stdout  # fmt: skip
+    body, status = out.rsplit("\n", 1)
+    return int(status), json.loads(body)
+
+
+@CURL
+@pytest.mark.parametrize(
+    ("mode", "csv", "counts", "left"),
+    [
+        ("insert", "40,a\n40,b\n", (2, 0, 0, 0), [(40, "a"), (40, "b")]),
+        ("upsert", "41,a\n40,c\n", (1, 2, 0, 0), [(40, "c"), (40, "c"), (41, "a")]),
+        ("close", "41,\n49,\n", (0, 1, 1, 0), [(40, "c"), (40, "c"), (41, "closed")]),
+        ("delete", "40,\n", (0, 0, 0, 2), [(41, "closed")]),
+        ("replace", "42,r\n", (1, 0, 0, 0), [(41, "closed"), (42, "r")]),
+    ],
+)
+def test_each_mode_by_curl(daemon, tmp_path, mode, csv, counts, left):
+    path = tmp_path / "20241001.csv"
+    path.write_text("member_no,name\n" + csv, encoding="utf-8")
+    status, run = curl(
+        daemon, path, "-H", "X-Token: demo-north", "-F", f"csv=@{path}", "-F", f"mode={mode}"
+    )
+    assert status == 200, run
+    got = (run["rows_inserted"], run["rows_updated"], run["rows_skipped"], run["rows_deleted"])
+    assert got == counts
+    rows = daemon.query(
+        "SELECT member_no, name FROM members WHERE _account = 'north' AND member_no >= 40"
+    )
+    assert sorted(rows) == left
+
+
+@CURL
+@pytest.mark.parametrize(
+    ("args", "status", "code"),
+    [
+        (("-F", "csv=@{path}"), 401, "unauthorized"),
+        (("-H", "X-Token: nobody", "-F", "csv=@{path}"), 401, "unauthorized"),
+        (("-H", "X-Token: demo-north", "-F", "mode=insert"), 422, "missing_file"),
+        (("-H", "X-Token: demo-north", "-F", "mode=merge", "-F", "csv=@{path}"), 422,
+         "bad_parameter_value"),
+        (("-H", "X-Token: demo-north", "-F", "file=@{path}"), 422, "missing_file"),
+    ],
+)  # fmt: skip
+def test_bad_requests_by_curl(daemon, tmp_path, args, status, code):
+    path = tmp_path / "20241002.csv"
+    path.write_text("member_no,name\n1,x\n", encoding="utf-8")
+    got, body = curl(daemon, path, *(a.format(path=path) for a in args))
+    assert (got, body["error"]) == (status, code)
+
+
+@CURL
+def test_a_headerless_sjis_file_by_its_own_shape(daemon, tmp_path):
+    path = tmp_path / "20241003.csv"
+    path.write_bytes("50,髙橋\r\n51,①\r\n".encode("cp932"))
+    status, run = curl(
+        daemon, path, "-H", "Authorization: Bearer demo-raw", "-F", f"file=@{path}",
+        url="/push/raw?wait=true",
+    )  # fmt: skip
+    assert status == 200 and run["encoding"] == "cp932", run
+    assert daemon.query("SELECT name FROM members WHERE _account = 'raw' ORDER BY 1") == [
+        ("①",),
+        ("髙橋",),
+    ]
+
+
+@CURL
 def test_curl_form_fields(daemon, tmp_path):
     path = tmp_path / "20240806.csv"
     path.write_text("member_no,name\n30,curl\n", encoding="utf-8")
