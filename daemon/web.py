@@ -7,6 +7,7 @@ run time.
 """
 
 import asyncio
+import copy
 import hashlib
 import json
 import time
@@ -18,6 +19,7 @@ from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
@@ -305,6 +307,18 @@ def create_app(
         query = request.query_params
         return await take(request, name, _flag(query.get("wait")), _flag(query.get("dry_run")))
 
+    def openapi() -> dict[str, Any]:
+        # Not cached: a reload may add or change an account's own import path.
+        schema = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes
+        )
+        generic = schema["paths"]["/api/v1/imports"]["post"]
+        for path, api in _own_paths(settings()).items():
+            schema["paths"].setdefault(path, {})["post"] = _shaped_operation(generic, path, api)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     return app
 
 
@@ -313,6 +327,40 @@ REPLAY_SECONDS = 24 * 3600
 WAIT_ERRORS = 20
 WAIT_SECONDS = 120
 _LIMIT_PROBLEMS = ("file.too_many_rows", "file.too_large")
+
+
+def _own_paths(settings: Settings) -> dict[str, Any]:
+    """Each account's own import path (not the generic one), with its request shape."""
+    paths = {}
+    for account in settings.accounts.values():
+        if account.api is not None and account.api.path != "/api/v1/imports":
+            paths.setdefault(account.api.path, account.api)
+    return paths
+
+
+def _shaped_operation(generic: dict[str, Any], path: str, api: Any) -> dict[str, Any]:
+    """The generic import operation, in the request shape of `path`'s accounts."""
+    operation = copy.deepcopy(generic)
+    operation["operationId"] = "import_at_" + "".join(c if c.isalnum() else "_" for c in path)
+    operation["summary"] = f"Push one CSV in part `{api.file_field}`"
+    queries = [p for p in operation.get("parameters", []) if p["in"] == "query"]
+    token = {
+        "name": api.token_header,
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+    operation["parameters"] = [*queries, token]
+    fields: dict[str, Any] = {api.file_field: {"type": "string", "format": "binary"}}
+    fields[api.json_field] = {"type": "string", "description": "parameters as a JSON object"}
+    form = {"type": "object", "required": [api.file_field], "properties": fields}
+    if api.body == "form-data":
+        form["additionalProperties"] = {"type": "string"}
+    operation["requestBody"] = {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": form}},
+    }
+    return operation
 
 
 def _flag(value: str | None) -> bool:

@@ -255,3 +255,12 @@ def test_reference_columns_match_by_the_accounts_member_key(daemon):
     assert run.status_code == 200
     rows = daemon.query("SELECT _account, visitor FROM visits ORDER BY rowid")
     assert rows == [("by_no", "1"), ("by_no", "2"), ("by_id", "E-2")]
+
+
+def test_openapi_describes_each_accounts_own_path(daemon):
+    schema = httpx.get(f"{daemon.api}/openapi.json", timeout=10).json()
+    operation = schema["paths"]["/push/members"]["post"]
+    form = operation["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert form["required"] == ["csv"]
+    assert {"name": "X-Token", "in": "header"}.items() <= operation["parameters"][-1].items()
+    assert "/push/raw" in schema["paths"] and "/api/v1/imports" in schema["paths"]
