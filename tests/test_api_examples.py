@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import ROOT, Daemon, Relay, free_port
+from tests.support import ROOT, Daemon, free_port
 
 EXPENSE = {"X-RS-apitoken": "demo-expense-token"}
 DELIVERY = {"X-HM-apitoken": "demo-delivery-token"}
@@ -45,17 +45,9 @@ def expense(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def relay():
-    r = Relay()
-    r.start()
-    yield r
-    r.stop()
-
-
-@pytest.fixture(scope="module")
-def delivery(tmp_path_factory, relay):
+def delivery(tmp_path_factory, module_relay):
     folder = tmp_path_factory.mktemp("delivery")
-    d = Daemon(served("mail-delivery.example.toml", folder, relay.port)).start()
+    d = Daemon(served("mail-delivery.example.toml", folder, module_relay.port)).start()
     yield d
     d.terminate()
 
@@ -223,7 +215,7 @@ def customers(daemon) -> list[tuple]:
     return daemon.query("SELECT email, name, company, status FROM customers ORDER BY 1")
 
 
-def test_mail_delivery_import_types(delivery, relay):
+def test_mail_delivery_import_types(delivery):
     base = {"login_id": "admin", "gid": "3", "spid": "0", "report_option": "0"}
     register = sjis(
         CUSTOMERS,
@@ -271,7 +263,8 @@ def test_mail_delivery_import_types(delivery, relay):
     ]
 
 
-def test_mail_delivery_report_option_chooses_the_report(delivery, relay):
+def test_mail_delivery_report_option_chooses_the_report(delivery, module_relay):
+    relay = module_relay
     quiet = sjis(CUSTOMERS, "s@example.jp,静か,,active")
     run = custcsv(delivery, quiet, {"import_type": "0", "report_option": "0"}, "20240709.csv")
     assert run.json()["state"] == "completed"
