@@ -8,6 +8,7 @@ import's uncommitted rows. Called by the worker, the web app and the CLI.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -115,6 +116,9 @@ MIGRATIONS = [
       run_id TEXT NOT NULL,
       PRIMARY KEY (layout, column_name, value)
     )
+    """,
+    """
+    ALTER TABLE runs ADD COLUMN options TEXT NOT NULL DEFAULT '{}'
     """,
 ]
 
@@ -323,8 +327,8 @@ class Store:
         async with self.transaction() as db:
             await db.execute(
                 "INSERT OR IGNORE INTO runs (id, account, channel, sender, filename, state,"
-                " received_at, attempts, sha256, idempotency_key)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " received_at, attempts, sha256, idempotency_key, options)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     meta.account,
@@ -336,6 +340,7 @@ class Store:
                     meta.attempts,
                     meta.sha256,
                     meta.idempotency_key,
+                    options_text(meta.options),
                 ),
             )
 
@@ -359,19 +364,20 @@ class Store:
         )
 
     async def replayed_run(
-        self, account: str, key: str, filename: str, sha256: str, since: str
+        self, account: str, key: str, filename: str, sha256: str, since: str, options: str
     ) -> dict[str, Any] | None:
         """The run an identical earlier request made: same Idempotency-Key, or the same
-        file name and content received since `since`."""
+        file name, content and options received since `since`."""
         if key:
             sql = "SELECT * FROM runs WHERE account = ? AND idempotency_key = ? ORDER BY id LIMIT 1"
             params: tuple = (account, key)
         else:
             sql = (
                 "SELECT * FROM runs WHERE account = ? AND sha256 = ? AND filename = ?"
-                " AND received_at >= ? AND state != 'failed' AND dry_run = 0 ORDER BY id LIMIT 1"
+                " AND received_at >= ? AND options = ? AND state != 'failed' AND dry_run = 0"
+                " ORDER BY id LIMIT 1"
             )
-            params = (account, sha256, filename, since)
+            params = (account, sha256, filename, since, options)
         async with self.writer.execute(sql, params) as cur:
             row = await cur.fetchone()
         return dict(row) if row else None
@@ -407,6 +413,11 @@ class Store:
     async def runs_to_report(self) -> list[dict[str, Any]]:
         async with self.writer.execute("SELECT * FROM runs WHERE report_state = 'pending'") as cur:
             return [dict(row) for row in await cur.fetchall()]
+
+
+def options_text(options: Mapping[str, Any]) -> str:
+    """A request's import options as one comparable text."""
+    return json.dumps(options, sort_keys=True, ensure_ascii=False)
 
 
 def public_run(row: Mapping[str, Any]) -> dict[str, Any]:

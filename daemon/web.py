@@ -9,7 +9,6 @@ run time.
 import asyncio
 import copy
 import hashlib
-import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from starlette.exceptions import HTTPException
 
 from daemon.schedule import Schedule, next_checks
 from daemon.settings import Settings, secret_matches
-from daemon.store import FINAL_STATES, Store, public_run
+from daemon.store import FINAL_STATES, Store, options_text, public_run
 from handlers import api as api_intake
 from handlers.base import Delivery, IntakeSink, SpoolUnavailable
 
@@ -406,8 +405,7 @@ class Replays:
             return (d.account, "key", d.idempotency_key)
         digest = hashlib.sha256(d.data if isinstance(d.data, bytes) else b"").hexdigest()
         # The same file with other parameters (register, then delete) is another import.
-        options = json.dumps(d.options, sort_keys=True)
-        return (d.account, "file", d.filename, digest, options)
+        return (d.account, "file", d.filename, digest, options_text(d.options))
 
     def remember(self, key: tuple[str, ...], run_id: str) -> None:
         now = time.monotonic()
@@ -420,7 +418,10 @@ class Replays:
             return hit[0]
         since = (datetime.now(UTC) - timedelta(seconds=REPLAY_SECONDS)).isoformat()
         digest = key[3] if key[1] == "file" else ""
-        run = await store.replayed_run(d.account, d.idempotency_key, d.filename, digest, since)
+        options = options_text(d.options)
+        run = await store.replayed_run(
+            d.account, d.idempotency_key, d.filename, digest, since, options
+        )
         return run["id"] if run else None
 
 

@@ -264,3 +264,16 @@ def test_openapi_describes_each_accounts_own_path(daemon):
     assert form["required"] == ["csv"]
     assert {"name": "X-Token", "in": "header"}.items() <= operation["parameters"][-1].items()
     assert "/push/raw" in schema["paths"] and "/api/v1/imports" in schema["paths"]
+
+
+def test_after_a_restart_the_same_file_replays_only_with_the_same_parameters(daemon):
+    csv = "member_no,name\n60,x\n"
+    first = push(daemon, "demo-north", csv, "20241101.csv", mode="insert")
+    assert first.status_code == 200
+    daemon.terminate()
+    daemon.start()
+    again = push(daemon, "demo-north", csv, "20241101.csv", mode="insert")
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    other = push(daemon, "demo-north", csv, "20241101.csv", mode="upsert")
+    assert other.json()["id"] != first.json()["id"] and other.json()["mode"] == "upsert"
