@@ -237,3 +237,29 @@ def test_readme_documents_every_key():
 def test_layout_names_must_be_usable_table_names(name, why):
     found = problems({"layouts": {name: {"columns": [{"name": "a"}]}}})
     assert len(found) == 1 and found[0].startswith(f"layouts.{name}:") and why in found[0]
+
+
+def test_api_shapes_and_modes_are_checked_with_their_keys():
+    found = problems(
+        {
+            "layouts": LAYOUTS
+            | {"keyed": {"key": ["nope"], "columns": [{"name": "a", "reference": "missing"}]}},
+            "accounts": {
+                "a": {"layout": "p", "mode": "upsert", "api": {"token_header": "X-Token"}},
+                "b": {
+                    "layout": "p",
+                    "api": {
+                        "path": "/api/v1/runs/x",
+                        "params": {"kind": {"0": {"layout": "ghost"}}},
+                    },
+                },
+            },
+        }
+    )
+    text = "\n".join(found)
+    assert "layouts.keyed.key: 'nope' is not a column" in text
+    assert "layouts.keyed.columns.0.reference: 'missing' is not a layout" in text
+    assert "accounts.a.mode: 'upsert' needs key columns" in text
+    assert "accounts.a.api.token_header:" in text
+    assert "accounts.b.api.params.kind.0.layout: 'ghost' is not a layout" in text
+    assert "accounts.b.api.path: '/api/v1/runs/x' is one of renkei's own paths" in text
