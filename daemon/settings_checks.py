@@ -137,12 +137,12 @@ def _modes(raw: dict[str, Any]) -> Iterator[str]:
                     yield f"{where}.set_values: {column!r} is not a column of layout {layout!r}"
         path = api.get("path")
         header = api.get("token_header", "Authorization")
-        if path in (None, "/api/v1/imports") and isinstance(header, str):
-            if header.lower() != "authorization":
-                yield (
-                    f"accounts.{name}.api.token_header: /api/v1/imports takes the token as"
-                    " Authorization: Bearer; give the account its own path for another header"
-                )
+        default_path = path in (None, "/api/v1/imports")
+        if default_path and isinstance(header, str) and header.lower() != "authorization":
+            yield (
+                f"accounts.{name}.api.token_header: /api/v1/imports takes the token as"
+                " Authorization: Bearer; give the account its own path for another header"
+            )
         if isinstance(path, str) and (
             path in _OWN_PATHS
             or path.startswith("/api/v1/runs")

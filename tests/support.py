@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import email
 import os
+import re
 import signal
 import smtplib
 import socket
@@ -327,3 +328,17 @@ def attachment(msg: EmailMessage) -> tuple[str, bytes] | None:
     for part in msg.iter_attachments():
         return part.get_filename(), part.get_payload(decode=True)
     return None
+
+
+def served(example: str, folder: Path, relay_port: int = 1) -> Path:
+    """The example config as shipped, moved onto free ports and a scratch data_dir."""
+    text = (ROOT / "config" / example).read_text(encoding="utf-8")
+    text = re.sub(r'data_dir = ".*"', 'data_dir = "var"\nmin_free_bytes = 0', text, count=1)
+    text = text.replace(
+        "[smtp]\nenabled = false", f'[smtp]\nlisten = "127.0.0.1:{free_port()}"\nenabled = false'
+    )
+    text = text.replace('listen = "127.0.0.1:8080"', f'listen = "127.0.0.1:{free_port()}"')
+    text = text.replace('relay = "127.0.0.1:25"', f'relay = "127.0.0.1:{relay_port}"')
+    path = folder / "renkei.toml"
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -5,32 +5,16 @@ own header, parameters JSON-encoded in one field), by httpx and by curl -F."""
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import ROOT, Daemon, free_port
+from tests.support import Daemon, served
 
 EXPENSE = {"X-RS-apitoken": "demo-expense-token"}
 DELIVERY = {"X-HM-apitoken": "demo-delivery-token"}
-
-
-def served(example: str, folder: Path, relay_port: int = 1) -> Path:
-    """The example config as shipped, moved onto free ports and a scratch data_dir."""
-    text = (ROOT / "config" / example).read_text(encoding="utf-8")
-    text = re.sub(r'data_dir = ".*"', 'data_dir = "var"\nmin_free_bytes = 0', text, count=1)
-    text = text.replace(
-        "[smtp]\nenabled = false", f'[smtp]\nlisten = "127.0.0.1:{free_port()}"\nenabled = false'
-    )
-    text = text.replace('listen = "127.0.0.1:8080"', f'listen = "127.0.0.1:{free_port()}"')
-    text = text.replace('relay = "127.0.0.1:25"', f'relay = "127.0.0.1:{relay_port}"')
-    path = folder / "renkei.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def sjis(*lines: str) -> bytes:
