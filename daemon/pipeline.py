@@ -134,8 +134,20 @@ class Pipeline:
             encoding = account.api.encoding or encoding
             header = account.api.header if account.api.header is not None else header
         columns, creating = await self._columns(plan)
+        # delete and set read only the key: a file of keys alone will do, and any other
+        # column the header names is read past.
+        keys_only = header and plan.mode in ("delete", "set")
+        if keys_only:
+            key = self.settings.layouts[plan.layout].key
+            columns, creating = [c for c in columns if c.name in key], {}
         spec = ImportSpec(
-            columns, encoding, header, limits.max_rows, limits.max_bytes, self.language
+            columns,
+            encoding,
+            header,
+            limits.max_rows,
+            limits.max_bytes,
+            self.language,
+            other_columns=keys_only,
         )
         csv_file = CsvFile(item.data_path, spec)
         outcome = Outcome("running", plan=plan)
@@ -147,7 +159,7 @@ class Pipeline:
             await asyncio.to_thread(csv_file.open)
             outcome.encoding = csv_file.encoding or ""
             outcome.report = self._error_report(item, account, outcome.encoding)
-            refs = references_of(self.settings, plan.layout, plan.member_key)
+            refs = [] if keys_only else references_of(self.settings, plan.layout, plan.member_key)
             if staging.is_large(csv_file) and plan.mode not in KEYED and not (creating or refs):
                 folder = self.settings.data_dir / "staging" / item.id
                 try:
@@ -193,7 +205,7 @@ class Pipeline:
         keyed = None
         if plan.mode in KEYED:
             layout = self.settings.layouts[plan.layout]
-            columns = [c.name for c in layout.columns]
+            columns = [c.name for c in csv_file.spec.columns]
             keyed = KeyedWriter(plan, columns, layout.key, meta.account, meta.filename, item.id)
         async with self.store.transaction() as db:
             first = await self._before(db, plan, meta)

@@ -85,7 +85,10 @@ def converters(columns: Sequence[ColumnLike]) -> list[Converter]:
 
 
 def row_converter(
-    columns: Sequence[ColumnLike], order: Sequence[int] | None, extra: Sequence[object]
+    columns: Sequence[ColumnLike],
+    order: Sequence[int] | None,
+    extra: Sequence[object],
+    width: int | None = None,
 ) -> Callable[[list[str]], list[object]]:
     """One function that converts a whole record and appends `extra`.
 
@@ -94,6 +97,7 @@ def row_converter(
     a text within its limit, a date seen before) and falls back to the column's full
     converter, which raises CellError, for everything else. Only indices and numbers
     from the layout reach the generated source, never a name from the config.
+    `width` is the record's number of fields when it has more than the columns read.
     """
     order = list(order) if order is not None else list(range(len(columns)))
     namespace: dict[str, object] = {}
@@ -105,7 +109,7 @@ def row_converter(
     for j, value in enumerate(extra):
         namespace[f"x{j}"] = value
         cells.append(f"x{j}")
-    params = ", ".join(f"p{i}" for i in range(len(columns)))
+    params = ", ".join(f"p{i}" for i in range(width or len(columns)))
     source = f"def convert(fields):\n    {params}, = fields\n    return [{', '.join(cells)}]\n"
     exec(compile(source, f"<row converter {len(columns)} columns>", "exec"), namespace)  # noqa: S102
     return namespace["convert"]  # type: ignore[return-value]

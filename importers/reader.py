@@ -41,6 +41,7 @@ class ImportSpec:
     max_rows: int = 10000
     max_bytes: int = 3145728
     language: str = "ja"
+    other_columns: bool = False  # the header may name columns beyond these, read past
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,7 @@ class CsvFile:
         self.sniffed: decoding.Sniffed | None = None
         self._names = [column.name for column in spec.columns]
         self._converters = converters(spec.columns)
+        self._width = 0  # fields per record, when the header names other columns too
 
     @property
     def encoding(self) -> str | None:
@@ -153,12 +155,13 @@ class CsvFile:
         part = self.part
         if part is None:
             order = self._header_order(reader) if self.spec.header else None
+            width = self._width or width
             base, final = 0, True
         else:
             order, base, final = part.order, part.first_line, part.final
             if self.spec.header and part.start == 0:
                 next(reader, None)  # checked by header_order() before the parts began
-        convert = row_converter(self.spec.columns, order, extra)
+        convert = row_converter(self.spec.columns, order, extra, width)
         limit = self.spec.max_rows
         end = base + reader.line_num  # the physical line the previous record ended on
         records = n = 0
@@ -200,6 +203,9 @@ class CsvFile:
             raise PermanentProblem("file.empty")
         names = [name.strip() for name in header]
         problems = _header_problems(names, self._names)
+        if self.spec.other_columns:
+            problems = [p for p in problems if p[0] != "header.unknown"]
+            self._width = len(names)
         if problems:
             lang = self.spec.language
             detail = " / ".join(message(k, lang, columns=", ".join(c)) for k, c in problems)
