@@ -36,6 +36,8 @@ _DATETIME = re.compile(r"(\d{4})[/-](\d{1,2})[/-](\d{1,2})[ T](\d{1,2}):(\d{2})(
 _TRUE = frozenset({"1", "true", "yes", "y", "t", "on"})
 _FALSE = frozenset({"0", "false", "no", "n", "f", "off"})
 _MEMO_LIMIT = 4096
+_INT_MAX = 2**63 - 1  # SQLite's INTEGER; a larger int could not even be bound
+_SAFE_DIGITS = 18  # any number of this many digits fits
 
 
 class ColumnLike(Protocol):
@@ -123,8 +125,8 @@ def _fast_path(column: ColumnLike, v: str, i: int, full: Converter, namespace: d
             return f"({v} if {v} else {slow})" if low else v
         return f"({v} if {low} <= len({v}) <= {column.max_length} else {slow})"
     if column.type == "int":
-        digits = f" and len({v}) <= {column.max_digits}" if column.max_digits else ""
-        return f"(int({v}) if {v}.isdigit() and {v}.isascii(){digits} else {slow})"
+        digits = min(column.max_digits or _SAFE_DIGITS, _SAFE_DIGITS)
+        return f"(int({v}) if {v}.isdigit() and {v}.isascii() and len({v}) <= {digits} else {slow})"
     if column.type in ("date", "datetime"):
         memo: dict[str, object] = {}
 
@@ -188,7 +190,10 @@ def _int(column: ColumnLike) -> Converter:
             number = number.replace(",", "")
         if not _digits_ok(number, limit):
             raise CellError("cell.max_digits", {"limit": limit})
-        return int(number)
+        value = int(number)
+        if not -_INT_MAX <= value <= _INT_MAX:
+            raise CellError("cell.int_range")
+        return value
 
     return integer
 

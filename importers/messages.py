@@ -127,6 +127,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "数値ではありません",
         "en": "is not a number",
     },
+    "cell.int_range": {
+        "ja": "整数として大きすぎます(±9223372036854775807 まで)",
+        "en": "is too large for a whole number (at most ±9223372036854775807)",
+    },
     "cell.max_digits": {
         "ja": "桁数が {limit} 桁を超えています",
         "en": "has more than {limit} digits",
