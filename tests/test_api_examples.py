@@ -266,3 +266,26 @@ def test_mail_delivery_unmapped_value_is_refused(delivery):
     reply = custcsv(delivery, csv, {"import_type": "4"}, "20240711.csv")
     assert reply.status_code == 422
     assert "import_type='4'" in reply.json()["message"]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="no curl on this machine")
+def test_mail_delivery_register_by_curl(delivery, tmp_path):
+    path = tmp_path / "20240720.csv"
+    path.write_bytes(sjis(CUSTOMERS, "curl@example.jp,カール,㈱髙島屋,active"))
+    settings = {"login_id": "admin", "import_type": 0, "is_overwrite": 1, "report_option": 0}
+    out = subprocess.run(
+        [
+            "curl", "-sS", "-w", "\n%{http_code}",
+            "-H", "X-HM-apitoken: demo-delivery-token",
+            "-F", f"customer_list=@{path};type=text/csv",
+            "-F", f"import_settings={json.dumps(settings)}",
+            f"{delivery.api}/api/v1/custcsv/import?wait=true",
+        ],
+        capture_output=True, check=True, text=True,
+    ).stdout  # fmt: skip
+    body, status = out.rsplit("\n", 1)
+    assert status == "200", body
+    assert json.loads(body)["rows_inserted"] == 1
+    assert delivery.query("SELECT company FROM customers WHERE email = 'curl@example.jp'") == [
+        ("㈱髙島屋",)
+    ]
