@@ -137,6 +137,10 @@ class Spool:
             (folder / item_id).exists() for folder in (self.incoming, self.active, self.failed)
         )
 
+    def pending(self, item_id: str) -> bool:
+        """Still to be imported (waiting or being imported), not finished or quarantined."""
+        return any((folder / item_id).exists() for folder in (self.incoming, self.active))
+
     def waiting(self) -> list[str]:
         return sorted(p.name for p in self.incoming.iterdir() if not p.name.startswith("."))
 

@@ -71,6 +71,15 @@ def discard(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def sweep(root: Path, wanted: Callable[[str], bool]) -> None:
+    """Remove the scratch folders of runs that will not be retried (a crash leaves
+    them behind; a retry would have replaced them)."""
+    if root.is_dir():
+        for folder in root.iterdir():
+            if not wanted(folder.name):
+                discard(folder)
+
+
 class _BadCut(Exception):
     """A part ended inside a quoted cell: the quote count misled the cut."""
 

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import time
 
+from daemon import staging
 from daemon.pipeline import Pipeline
 from daemon.spool import Spool
 from daemon.store import FINAL_STATES
@@ -35,6 +36,8 @@ class Worker:
         """Start-up: put unfinished work back and record a run for every waiting file."""
         for item in await asyncio.to_thread(lambda: list(self.spool.recover())):
             log.warning("recovered %s (attempt %d)", item.id, item.meta.attempts)
+        scratch = self.pipeline.settings.data_dir / "staging"
+        await asyncio.to_thread(staging.sweep, scratch, self.spool.pending)
         for item_id in self.spool.waiting():
             item = self.spool.load(self.spool.incoming / item_id)
             store = self.pipeline.store

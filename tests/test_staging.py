@@ -12,6 +12,7 @@ from daemon import staging
 from importers.layouts import ColumnSpec
 from importers.reader import CsvFile, ImportSpec
 from importers.stager import ERRORS_TABLE, ROWS_TABLE
+from tests.support import Daemon, account, write_config
 
 COLUMNS = [
     ColumnSpec("member_no", "int", required=True),
@@ -91,3 +92,15 @@ def test_a_bad_header_stops_before_any_part(tmp_path):
     with pytest.raises(Exception, match="header.invalid"):
         asyncio.run(staging.stage(csv_file, tmp_path / "staging", None, parts=2))
     assert not (tmp_path / "staging").exists()
+
+
+def test_the_daemon_sweeps_scratch_folders_no_run_will_retry(tmp_path):
+    config = write_config(tmp_path, account("acme"))
+    stale = tmp_path / "var" / "staging" / "20240101T000000000000-dead00"
+    stale.mkdir(parents=True)
+    (stale / "part0.db").write_bytes(b"left by a killed import")
+    daemon = Daemon(config).start()
+    try:
+        assert not stale.exists()
+    finally:
+        daemon.terminate()
