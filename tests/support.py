@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import email
+import json
 import os
 import re
+import shutil
 import signal
 import smtplib
 import socket
@@ -19,6 +21,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiosmtpd.controller import Controller
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -342,3 +345,16 @@ def served(example: str, folder: Path, relay_port: int = 1) -> Path:
     path = folder / "renkei.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="no curl on this machine")
+
+
+def curl(url: str, *args: str) -> tuple[int, dict]:
+    """POST by curl (`-F` parts and `-H` headers in `args`): the status and JSON body."""
+    out = subprocess.run(
+        ["curl", "-sS", "-w", "\n%{http_code}", *args, url],
+        capture_output=True, check=True, text=True, timeout=60,
+    ).stdout  # fmt: skip
+    body, status = out.rsplit("\n", 1)
+    return int(status), json.loads(body)

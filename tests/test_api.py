@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 
 import httpx
 import pytest
 
-from tests.support import Daemon, account, csv_bytes, write_config
+from tests.support import Daemon, account, csv_bytes, curl, needs_curl, write_config
 
 ACCOUNTS = (
     account("acme")
@@ -130,26 +128,15 @@ def test_spool_trouble_answers_503_with_retry_after(daemon):
         incoming.mkdir()
 
 
-@pytest.mark.skipif(not shutil.which("curl"), reason="curl is not installed")
+@needs_curl
 def test_curl_form_upload(daemon, tmp_path):
     source = tmp_path / "20240520.csv"
     source.write_bytes(csv_bytes(["5,2024/05/20,5,curl"]))
-    out = subprocess.run(
-        [
-            "curl",
-            "-s",
-            "-H",
-            "Authorization: Bearer demo-acme-token",
-            "-F",
-            f"file=@{source}",
-            f"{daemon.api}/api/v1/imports?wait=true",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
-    body = json.loads(out)
+    status, body = curl(
+        f"{daemon.api}/api/v1/imports?wait=true",
+        "-H", "Authorization: Bearer demo-acme-token", "-F", f"file=@{source}",
+    )  # fmt: skip
+    assert status == 200
     assert body["state"] == "completed" and body["filename"] == "20240520.csv"
 
 

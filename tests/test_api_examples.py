@@ -5,13 +5,11 @@ own header, parameters JSON-encoded in one field), by httpx and by curl -F."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 
 import httpx
 import pytest
 
-from tests.support import Daemon, served
+from tests.support import Daemon, curl, needs_curl, served
 
 EXPENSE = {"X-RS-apitoken": "demo-expense-token"}
 DELIVERY = {"X-HM-apitoken": "demo-delivery-token"}
@@ -76,23 +74,18 @@ def test_expense_employees_upsert_by_httpx(expense):
     ]
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="no curl on this machine")
+@needs_curl
 def test_expense_departments_by_curl(expense, tmp_path):
     path = tmp_path / "20240520.csv"
     path.write_bytes(sjis("department_code,name,parent_code", "D01,営業部,", "D02,経理部,D01"))
-    out = subprocess.run(
-        [
-            "curl", "-sS", "-w", "\n%{http_code}",
-            "-H", "X-RS-apitoken: demo-expense-token",
-            "-F", f"uploadFile=@{path};type=text/csv",
-            "-F", 'json={"masterId": 1, "duplicateKey": 1}',
-            f"{expense.api}/api/v1/csvimport?wait=true",
-        ],
-        capture_output=True, check=True, text=True,
-    ).stdout  # fmt: skip
-    body, status = out.rsplit("\n", 1)
-    assert status == "200", body
-    assert json.loads(body)["rows_inserted"] == 2
+    status, run = curl(
+        f"{expense.api}/api/v1/csvimport?wait=true",
+        "-H", "X-RS-apitoken: demo-expense-token",
+        "-F", f"uploadFile=@{path};type=text/csv",
+        "-F", 'json={"masterId": 1, "duplicateKey": 1}',
+    )  # fmt: skip
+    assert status == 200, run
+    assert run["rows_inserted"] == 2
     assert expense.query("SELECT name, parent_code FROM departments ORDER BY 1") == [
         ("営業部", ""),
         ("経理部", "D01"),
@@ -268,24 +261,19 @@ def test_mail_delivery_unmapped_value_is_refused(delivery):
     assert "import_type='4'" in reply.json()["message"]
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="no curl on this machine")
+@needs_curl
 def test_mail_delivery_register_by_curl(delivery, tmp_path):
     path = tmp_path / "20240720.csv"
     path.write_bytes(sjis(CUSTOMERS, "curl@example.jp,カール,㈱髙島屋,active"))
     settings = {"login_id": "admin", "import_type": 0, "is_overwrite": 1, "report_option": 0}
-    out = subprocess.run(
-        [
-            "curl", "-sS", "-w", "\n%{http_code}",
-            "-H", "X-HM-apitoken: demo-delivery-token",
-            "-F", f"customer_list=@{path};type=text/csv",
-            "-F", f"import_settings={json.dumps(settings)}",
-            f"{delivery.api}/api/v1/custcsv/import?wait=true",
-        ],
-        capture_output=True, check=True, text=True,
-    ).stdout  # fmt: skip
-    body, status = out.rsplit("\n", 1)
-    assert status == "200", body
-    assert json.loads(body)["rows_inserted"] == 1
+    status, run = curl(
+        f"{delivery.api}/api/v1/custcsv/import?wait=true",
+        "-H", "X-HM-apitoken: demo-delivery-token",
+        "-F", f"customer_list=@{path};type=text/csv",
+        "-F", f"import_settings={json.dumps(settings)}",
+    )  # fmt: skip
+    assert status == 200, run
+    assert run["rows_inserted"] == 1
     assert delivery.query("SELECT company FROM customers WHERE email = 'curl@example.jp'") == [
         ("㈱髙島屋",)
     ]

@@ -3,15 +3,10 @@ parameters as form fields mapped to import modes, and the modes on the default p
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-from pathlib import Path
-
 import httpx
 import pytest
 
-from tests.support import Daemon, write_config
+from tests.support import Daemon, curl, needs_curl, write_config
 
 SHAPED = """
 [layouts.members]
@@ -128,19 +123,11 @@ def test_an_unmapped_form_field_is_refused(daemon):
     assert reply.status_code == 422 and "mode='merge'" in reply.json()["message"]
 
 
-CURL = pytest.mark.skipif(shutil.which("curl") is None, reason="no curl on this machine")
+def members(daemon) -> str:
+    return f"{daemon.api}/push/members?wait=true"
 
 
-def curl(daemon, path: Path, *args: str, url: str = "/push/members?wait=true") -> tuple[int, dict]:
-    out = subprocess.run(
-        ["curl", "-sS", "-w", "\n%{http_code}", *args, f"{daemon.api}{url}"],
-        capture_output=True, check=True, text=True,
-    ).stdout  # fmt: skip
-    body, status = out.rsplit("\n", 1)
-    return int(status), json.loads(body)
-
-
-@CURL
+@needs_curl
 @pytest.mark.parametrize(
     ("mode", "csv", "counts", "left"),
     [
@@ -155,7 +142,7 @@ def test_each_mode_by_curl(daemon, tmp_path, mode, csv, counts, left):
     path = tmp_path / "20241001.csv"
     path.write_text("member_no,name\n" + csv, encoding="utf-8")
     status, run = curl(
-        daemon, path, "-H", "X-Token: demo-north", "-F", f"csv=@{path}", "-F", f"mode={mode}"
+        members(daemon), "-H", "X-Token: demo-north", "-F", f"csv=@{path}", "-F", f"mode={mode}"
     )
     assert status == 200, run
     got = (run["rows_inserted"], run["rows_updated"], run["rows_skipped"], run["rows_deleted"])
@@ -166,7 +153,7 @@ def test_each_mode_by_curl(daemon, tmp_path, mode, csv, counts, left):
     assert sorted(rows) == left
 
 
-@CURL
+@needs_curl
 @pytest.mark.parametrize(
     ("args", "status", "code"),
     [
@@ -181,17 +168,17 @@ def test_each_mode_by_curl(daemon, tmp_path, mode, csv, counts, left):
 def test_bad_requests_by_curl(daemon, tmp_path, args, status, code):
     path = tmp_path / "20241002.csv"
     path.write_text("member_no,name\n1,x\n", encoding="utf-8")
-    got, body = curl(daemon, path, *(a.format(path=path) for a in args))
+    got, body = curl(members(daemon), *(a.format(path=path) for a in args))
     assert (got, body["error"]) == (status, code)
 
 
-@CURL
+@needs_curl
 def test_a_headerless_sjis_file_by_its_own_shape(daemon, tmp_path):
     path = tmp_path / "20241003.csv"
     path.write_bytes("50,髙橋\r\n51,①\r\n".encode("cp932"))
     status, run = curl(
-        daemon, path, "-H", "Authorization: Bearer demo-raw", "-F", f"file=@{path}",
-        url="/push/raw?wait=true",
+        f"{daemon.api}/push/raw?wait=true",
+        "-H", "Authorization: Bearer demo-raw", "-F", f"file=@{path}",
     )  # fmt: skip
     assert status == 200 and run["encoding"] == "cp932", run
     assert daemon.query("SELECT name FROM members WHERE _account = 'raw' ORDER BY 1") == [
@@ -200,20 +187,14 @@ def test_a_headerless_sjis_file_by_its_own_shape(daemon, tmp_path):
     ]
 
 
-@CURL
+@needs_curl
 def test_curl_form_fields(daemon, tmp_path):
     path = tmp_path / "20240806.csv"
     path.write_text("member_no,name\n30,curl\n", encoding="utf-8")
-    out = subprocess.run(
-        [
-            "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
-            "-H", "X-Token: demo-south",
-            "-F", f"csv=@{path}", "-F", "mode=upsert",
-            f"{daemon.api}/push/members?wait=true",
-        ],
-        capture_output=True, check=True, text=True,
-    ).stdout  # fmt: skip
-    assert out == "200"
+    status, _ = curl(
+        members(daemon), "-H", "X-Token: demo-south", "-F", f"csv=@{path}", "-F", "mode=upsert"
+    )
+    assert status == 200
     assert daemon.query("SELECT _account FROM members WHERE member_no = 30") == [("south",)]
 
 
