@@ -209,7 +209,7 @@ class Pipeline:
             keyed = KeyedWriter(plan, columns, layout.key, meta.account, meta.filename, item.id)
         async with self.store.transaction() as db:
             first = await self._before(db, plan, meta)
-            insert = self.store.insert_sql(plan.layout, meta.account, meta.filename, item.id)
+            insert = self.store.row_insert(plan.layout, meta.account, meta.filename, item.id)
             async for chunk in _threaded(csv_file.chunks()):
                 if refs:
                     await references.check(db, chunk, refs, self.language)

@@ -18,6 +18,7 @@ import aiosqlite
 
 from importers.errors import RowError
 from importers.layouts import SQL_TYPES
+from importers.multirow import RowInsert
 from importers.stager import ERRORS_TABLE, ROWS_TABLE
 
 RUN_FIELDS = [
@@ -257,22 +258,21 @@ class Store:
         async with db.execute(f"SELECT coalesce(max(rowid), 0) FROM {quote(layout)}") as cur:
             return (await cur.fetchone())[0]
 
-    def insert_sql(self, layout: str, account: str, source_file: str, run_id: str) -> str:
+    def row_insert(self, layout: str, account: str, source_file: str, run_id: str) -> RowInsert:
         """The INSERT for one import: the three meta columns are the same on every row,
         so they are written as literals once instead of bound a million times."""
         names = [*self._layouts[layout], *META_COLUMNS]
         cols = ", ".join(quote(n) for n in names)
-        values = ["?"] * len(self._layouts[layout]) + [
-            literal(account),
-            literal(source_file),
-            literal(run_id),
-        ]
-        return f"INSERT INTO {quote(layout)} ({cols}) VALUES ({', '.join(values)})"
+        width = len(self._layouts[layout])
+        meta = [literal(account), literal(source_file), literal(run_id)]
+        values = f"({', '.join(['?'] * width + meta)})"
+        return RowInsert(f"INSERT INTO {quote(layout)} ({cols}) VALUES ", values, width)
 
     async def insert_rows(
-        self, db: aiosqlite.Connection, sql: str, rows: Iterable[Sequence[object]]
+        self, db: aiosqlite.Connection, insert: RowInsert, rows: Sequence[Sequence[object]]
     ) -> None:
-        await db.executemany(sql, rows)
+        for sql, params in insert.statements(rows):
+            await db.executemany(sql, params)
 
     async def learned_choices(self, layout: str) -> dict[str, list[str]]:
         """Choice values imports created beyond the layout's own, by column."""

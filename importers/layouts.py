@@ -30,6 +30,7 @@ SQL_TYPES = {
 # Full-width digits and signs as a Japanese spreadsheet writes them.
 _WIDE = str.maketrans("０１２３４５６７８９，．－＋", "0123456789,.-+")
 _INT = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)")
+_GROUPED = re.compile(r"\d{1,3}(?:,\d{3})+", re.ASCII)  # 1,234,567 as a spreadsheet writes it
 _DECIMAL = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
 _DATE = re.compile(r"(\d{4})[/-](\d{1,2})[/-](\d{1,2})")
 _DATETIME = re.compile(r"(\d{4})[/-](\d{1,2})[/-](\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?")
@@ -96,9 +97,10 @@ def row_converter(
 
     The reader calls it once per row, a million times for a large file, so it is
     generated: each cell gets an inline fast path for its common case (ASCII digits,
-    a text within its limit, a date seen before) and falls back to the column's full
-    converter, which raises CellError, for everything else. Only indices and numbers
-    from the layout reach the generated source, never a name from the config.
+    plain or grouped by commas; a text within its limit; a date seen before) and falls
+    back to the column's full converter, which raises CellError, for everything else.
+    Only indices and numbers from the layout reach the generated source, never a name
+    from the config.
     `width` is the record's number of fields when it has more than the columns read.
     """
     order = list(order) if order is not None else list(range(len(columns)))
@@ -126,7 +128,12 @@ def _fast_path(column: ColumnLike, v: str, i: int, full: Converter, namespace: d
         return f"({v} if {low} <= len({v}) <= {column.max_length} else {slow})"
     if column.type == "int":
         digits = min(column.max_digits or _SAFE_DIGITS, _SAFE_DIGITS)
-        return f"(int({v}) if {v}.isdigit() and {v}.isascii() and len({v}) <= {digits} else {slow})"
+        # A grouped number's length grows with its digits, so one length check bounds both.
+        grouped = digits + (digits - 1) // 3
+        namespace[f"g{i}"] = _GROUPED.fullmatch
+        plain = f"{v}.isdigit() and {v}.isascii() and len({v}) <= {digits}"
+        commas = f"g{i}({v}) and len({v}) <= {grouped}"
+        return f"(int({v}) if {plain} else (int({v}.replace(',', '')) if {commas} else {slow}))"
     if column.type in ("date", "datetime"):
         memo: dict[str, object] = {}
 

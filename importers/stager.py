@@ -11,6 +11,7 @@ Imports only importers/ and the standard library, so it starts in a few millisec
 
 from __future__ import annotations
 
+import gc
 import pickle
 import sqlite3
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from importers.errors import ImportProblem
+from importers.multirow import RowInsert
 from importers.reader import CsvFile
 
 ROWS_TABLE = "staged_rows"
@@ -44,13 +46,14 @@ def stage(csv_file: CsvFile, target: Path, send: Any) -> tuple[int, int]:
     assert csv_file.part is not None
     width = len(csv_file.spec.columns)
     db = create(target, width)
-    insert_row = f"INSERT INTO {ROWS_TABLE} VALUES ({', '.join('?' * width)})"
+    insert_rows = RowInsert.plain(f"INSERT INTO {ROWS_TABLE} VALUES ", width)
     insert_error = f"INSERT INTO {ERRORS_TABLE} VALUES (?, ?, ?, ?)"
     records = failed = 0
     try:
         db.execute("BEGIN")
         for chunk in csv_file.chunks():
-            db.executemany(insert_row, chunk.rows)
+            for sql, params in insert_rows.statements(chunk.rows):
+                db.executemany(sql, params)
             if chunk.errors:
                 db.executemany(
                     insert_error, ((e.line, e.column, e.value, e.message) for e in chunk.errors)
@@ -65,6 +68,9 @@ def stage(csv_file: CsvFile, target: Path, send: Any) -> tuple[int, int]:
 
 
 def main() -> int:
+    # Rows are lists that never form cycles, and a chunk of them is alive at a time:
+    # the cycle collector would only walk them again and again.
+    gc.disable()
     path, spec, sniffed, part, target = pickle.load(sys.stdin.buffer)
     out = sys.stdout.buffer
 
