@@ -163,7 +163,10 @@ class Pipeline:
             if staging.is_large(csv_file) and plan.mode not in KEYED and not (creating or refs):
                 folder = self.settings.data_dir / "staging" / item.id
                 try:
-                    parts = await staging.stage(csv_file, folder, progress)
+                    table = await self.store.staged_table(
+                        plan.layout, meta.account, meta.filename, item.id
+                    )
+                    parts = await staging.stage(csv_file, table, folder, progress)
                     await self._import_staged(item, plan, outcome, parts)
                 finally:
                     staging.discard(folder)
@@ -279,9 +282,7 @@ class Pipeline:
             if outcome.failed and plan.on_row_error == "reject":
                 raise Rejected
             for index in range(len(parts)):
-                await self.store.copy_staged(
-                    db, index, plan.layout, meta.account, meta.filename, item.id
-                )
+                await self.store.copy_staged(db, index, plan.layout)
             await self._complete(db, item, plan, outcome, first)
 
     async def _complete(

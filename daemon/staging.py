@@ -29,6 +29,7 @@ from pathlib import Path
 from importers.errors import ImportProblem
 from importers.layouts import ColumnSpec
 from importers.reader import CsvFile, Part
+from importers.stager import StagedTable
 
 LARGE_FILE = 16 * 1024 * 1024
 BLOCK = 1 << 20
@@ -54,17 +55,28 @@ def cores() -> int:
 
 
 async def stage(
-    csv_file: CsvFile, folder: Path, progress: Progress | None, parts: int | None = None
+    csv_file: CsvFile,
+    table: StagedTable,
+    folder: Path,
+    progress: Progress | None,
+    parts: int | None = None,
 ) -> list[StagedPart]:
     """Read the whole file into scratch databases under `folder`, one per part."""
     assert csv_file.sniffed is not None
-    order = await asyncio.to_thread(csv_file.header_order)
+    # The parts convert each row straight into the table's column order. Plain column
+    # specs: the child need not import the config model to unpickle them.
+    by_name = {column.name: column for column in csv_file.spec.columns}
+    columns = [ColumnSpec.of(by_name[name]) for name in table.columns]
+    assert len(columns) == len(by_name), "the table must take every column of the file"
+    staged_file = CsvFile(csv_file.path, replace(csv_file.spec, columns=columns))
+    staged_file.sniffed = csv_file.sniffed
+    order = await asyncio.to_thread(staged_file.header_order)
     size = csv_file.sniffed.size
     cuts = await asyncio.to_thread(find_cuts, csv_file.path, size, parts or cores())
     try:
-        return await _stage_parts(csv_file, folder, _parts(cuts, size, order), progress)
+        return await _stage_parts(staged_file, table, folder, _parts(cuts, size, order), progress)
     except _BadCut:
-        return await _stage_parts(csv_file, folder, _parts([], size, order), progress)
+        return await _stage_parts(staged_file, table, folder, _parts([], size, order), progress)
 
 
 def discard(folder: Path) -> None:
@@ -129,7 +141,11 @@ def _line_ends(data: bytes, after_cr: bool) -> int:
 
 
 async def _stage_parts(
-    csv_file: CsvFile, folder: Path, parts: list[Part], progress: Progress | None
+    csv_file: CsvFile,
+    table: StagedTable,
+    folder: Path,
+    parts: list[Part],
+    progress: Progress | None,
 ) -> list[StagedPart]:
     discard(folder)
     folder.mkdir(parents=True)
@@ -142,8 +158,6 @@ async def _stage_parts(
         if progress:
             loop.call_soon_threadsafe(progress, sum(done), total)
 
-    # Plain column specs: the child need not import the config model to unpickle them.
-    spec = replace(csv_file.spec, columns=[ColumnSpec.of(c) for c in csv_file.spec.columns])
     children = []
     try:
         for index, part in enumerate(parts):
@@ -154,7 +168,8 @@ async def _stage_parts(
             )
             children.append(child)
             target = folder / f"part{index}.db"
-            pickle.dump((csv_file.path, spec, csv_file.sniffed, part, target), child.stdin)
+            message = (csv_file.path, csv_file.spec, csv_file.sniffed, part, table, target)
+            pickle.dump(message, child.stdin)
             child.stdin.close()
         results = await asyncio.gather(
             *(

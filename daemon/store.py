@@ -19,7 +19,7 @@ import aiosqlite
 from importers.errors import RowError
 from importers.layouts import SQL_TYPES
 from importers.multirow import RowInsert
-from importers.stager import ERRORS_TABLE, ROWS_TABLE
+from importers.stager import ERRORS_TABLE, ROWS_TABLE, StagedTable
 
 RUN_FIELDS = [
     "id",
@@ -292,24 +292,34 @@ class Store:
             [(layout, column, v, run_id) for v in values],
         )
 
-    async def copy_staged(
-        self,
-        db: aiosqlite.Connection,
-        index: int,
-        layout: str,
-        account: str,
-        source_file: str,
-        run_id: str,
-    ) -> None:
-        """Copy the rows of attached scratch database `index`, in their order."""
-        names = self._layouts[layout]
-        cols = ", ".join(quote(n) for n in [*names, *META_COLUMNS])
-        cells = ", ".join(f"c{i}" for i in range(len(names)))
-        meta = f"{literal(account)}, {literal(source_file)}, {literal(run_id)}"
-        await db.execute(
-            f"INSERT INTO {quote(layout)} ({cols}) SELECT {cells}, {meta}"
-            f" FROM staged{index}.{ROWS_TABLE} ORDER BY rowid"
-        )
+    async def staged_table(
+        self, layout: str, account: str, source_file: str, run_id: str
+    ) -> StagedTable:
+        """The scratch table a large file's parts are read into: this layout table's
+        own columns, in its order, with the meta columns' values written in."""
+        async with self.reader.execute(f"PRAGMA table_info({quote(layout)})") as cur:
+            info = await cur.fetchall()
+        meta = dict(zip(META_COLUMNS, (account, source_file, run_id), strict=True))
+        wanted = set(self._layouts[layout])
+        definitions, values, columns = [], [], []
+        for _, name, sql_type, notnull, _, _ in info:
+            definitions.append(f"{quote(name)} {sql_type}{' NOT NULL' if notnull else ''}")
+            if name in meta:
+                values.append(literal(meta[name]))
+            elif name in wanted:
+                values.append("?")
+                columns.append(name)
+            else:  # a column the layout no longer has
+                values.append("NULL")
+        return StagedTable(definitions, f"({', '.join(values)})", columns)
+
+    async def copy_staged(self, db: aiosqlite.Connection, index: int, layout: str) -> None:
+        """Copy the rows of attached scratch database `index`, in their order.
+
+        Its table is this one's twin (see staged_table), which lets SQLite move whole
+        records; a plain scan of a rowid table reads them in rowid order.
+        """
+        await db.execute(f"INSERT INTO {quote(layout)} SELECT * FROM staged{index}.{ROWS_TABLE}")
 
     async def staged_errors(
         self, db: aiosqlite.Connection, index: int, batch: int = 5000

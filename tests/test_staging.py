@@ -4,21 +4,28 @@ rows in the same order, the same errors on the same physical lines."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
 from daemon import staging
+from daemon.store import Store
+from importers import stager
 from importers.layouts import ColumnSpec
 from importers.reader import CsvFile, ImportSpec
-from importers.stager import ERRORS_TABLE, ROWS_TABLE
-from tests.support import Daemon, account, write_config
+from importers.stager import ERRORS_TABLE, ROWS_TABLE, StagedTable
+from tests.support import ROOT, Daemon, account, write_config
 
 COLUMNS = [
     ColumnSpec("member_no", "int", required=True),
     ColumnSpec("date", "date"),
     ColumnSpec("note", "text", max_length=40),
 ]
+SETTINGS_COLUMNS = [*COLUMNS, ColumnSpec("amount", "decimal"), ColumnSpec("ok", "bool")]
+TABLE = StagedTable(["member_no", "date", "note"], "(?, ?, ?)", ["member_no", "date", "note"])
 
 
 def whole(path, spec):
@@ -31,10 +38,10 @@ def whole(path, spec):
     return rows, errors
 
 
-def in_parts(path, spec, folder, parts):
+def in_parts(path, spec, folder, parts, table=TABLE):
     csv_file = CsvFile(path, spec)
     csv_file.open()
-    staged = asyncio.run(staging.stage(csv_file, folder, None, parts=parts))
+    staged = asyncio.run(staging.stage(csv_file, table, folder, None, parts=parts))
     rows, errors = [], []
     for part in staged:
         with sqlite3.connect(part.path) as db:
@@ -72,6 +79,22 @@ def test_parts_read_what_one_pass_reads(tmp_path, parts):
     assert errors and errors[-1][0] > 3000  # physical lines, counted across parts
 
 
+def test_parts_write_rows_in_the_tables_own_column_order(tmp_path):
+    """A layout table that gained a column after its meta columns, and kept one the
+    layout dropped: each value lands in its own column, the rest as the table says."""
+    path = tmp_path / "20240516.csv"
+    path.write_text(sample(300), encoding="utf-8", newline="")
+    spec = ImportSpec(COLUMNS, "utf-8", True, 100000, 1 << 30, "en")
+    table = StagedTable(
+        ["date TEXT", "old", "_account TEXT NOT NULL", "member_no INTEGER", "note TEXT"],
+        "(?, NULL, 'acme', ?, ?)",
+        ["date", "member_no", "note"],
+    )
+    _, rows, _ = in_parts(path, spec, tmp_path / "staging", 2, table)
+    expected, _ = whole(path, spec)
+    assert rows == [(date, None, "acme", number, note) for number, date, note in expected]
+
+
 def test_quotes_that_mislead_the_cut_fall_back_to_one_part(tmp_path):
     path = tmp_path / "20240516.csv"
     # After one stray quote, the count puts the cut on the line break inside a
@@ -90,7 +113,7 @@ def test_a_bad_header_stops_before_any_part(tmp_path):
     csv_file = CsvFile(path, ImportSpec(COLUMNS, "utf-8", True, 10, 1 << 20, "en"))
     csv_file.open()
     with pytest.raises(Exception, match="header.invalid"):
-        asyncio.run(staging.stage(csv_file, tmp_path / "staging", None, parts=2))
+        asyncio.run(staging.stage(csv_file, TABLE, tmp_path / "staging", None, parts=2))
     assert not (tmp_path / "staging").exists()
 
 
@@ -104,3 +127,98 @@ def test_the_daemon_sweeps_scratch_folders_no_run_will_retry(tmp_path):
         assert not stale.exists()
     finally:
         daemon.terminate()
+
+
+def large_file(path, rows: int) -> tuple[list[tuple], dict[int, int]]:
+    """A file over the size read in parts; the rows it should give and, for each bad
+    record, its physical line."""
+    lines = ["member_no,date,region,note"]
+    expected, bad = [], {}
+    line = 2
+    for i in range(1, rows + 1):
+        note = f'"複数行\r\n{i}, 備考"' if i % 1000 == 0 else f"備考 {i} {'x' * 30}"
+        date = "2024/13/01" if i % 50000 == 0 else "2024/05/16"
+        lines.append(f"{i},{date},関東{i % 7},{note}")
+        if i % 50000 == 0:
+            bad[i] = line
+        else:
+            text = f"複数行\r\n{i}, 備考" if i % 1000 == 0 else f"備考 {i} {'x' * 30}"
+            expected.append((i, "2024-05-16", None, text, f"関東{i % 7}"))
+        line += 2 if i % 1000 == 0 else 1
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp932"))
+    assert path.stat().st_size > staging.LARGE_FILE
+    return expected, bad
+
+
+@pytest.mark.slow
+def test_a_large_file_lands_in_a_changed_layouts_table(tmp_path):
+    """Read in parts by the real command, into a table whose layout gained a column
+    (stored after the meta columns) and dropped one."""
+    limits = "[limits]\nmax_rows = 1000000\nmax_bytes = 100000000\n"
+    config = write_config(tmp_path, account("acme", report="never", on_row_error="skip"), limits)
+    small = tmp_path / "20240515.csv"
+    small.write_bytes("member_no,date,sales_amount,note\r\n1,2024/05/15,5,前\r\n".encode("cp932"))
+    assert cli_import(config, small)["rows_imported"] == 1
+    text = config.read_text(encoding="utf-8")
+    changed = text.replace(
+        '{ name = "sales_amount", type = "int",  max_digits = 13 },',
+        '{ name = "region", type = "text" },',
+    )
+    assert changed != text
+    config.write_text(changed, encoding="utf-8")
+
+    path = tmp_path / "20240516.csv"
+    expected, bad = large_file(path, 330000)
+    for _ in range(2):  # the second time replaces the first
+        run = cli_import(config, path)
+        assert (run["state"], run["rows_total"]) == ("completed", 330000)
+        assert (run["rows_imported"], run["rows_failed"]) == (len(expected), len(bad))
+        with sqlite3.connect(tmp_path / "var" / "renkei.db") as db:
+            got = db.execute(
+                "SELECT member_no, date, sales_amount, note, region FROM performance"
+                " WHERE _source_file = '20240516.csv' AND _run_id = ? ORDER BY rowid",
+                (run["id"],),
+            ).fetchall()
+            others = db.execute("SELECT count(*) FROM performance").fetchone()[0] - len(got)
+            lines = db.execute(
+                "SELECT line FROM run_errors WHERE run_id = ? ORDER BY line", (run["id"],)
+            ).fetchall()
+        assert got == expected
+        assert others == 1  # the small file's row, untouched
+        assert [line for (line,) in lines] == sorted(bad.values())
+
+
+def cli_import(config, path) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-m", "daemon.cli", "import", str(path), "--account", "acme"]
+        + ["--json", "--config", str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode in (0, 1), result.stderr
+    return json.loads(result.stdout)
+
+
+def test_the_copy_moves_whole_records(tmp_path):
+    """The scratch table is the layout table's twin, so SQLite's transfer copy applies:
+    records move without a value decoded (no Column step in the plan)."""
+
+    async def plan() -> list[str]:
+        store = await Store.open(tmp_path / "renkei.db")
+        try:
+            await store.ensure_layout("performance", SETTINGS_COLUMNS, ())
+            table = await store.staged_table("performance", "acme", "20240516.csv", "run")
+            stager.create(tmp_path / "part0.db", table).close()
+            await store.writer.execute(
+                "ATTACH DATABASE ? AS staged0", (str(tmp_path / "part0.db"),)
+            )
+            sql = f"EXPLAIN INSERT INTO performance SELECT * FROM staged0.{ROWS_TABLE}"
+            async with store.writer.execute(sql) as cur:
+                return [row[1] for row in await cur.fetchall()]
+        finally:
+            await store.close()
+
+    steps = asyncio.run(plan())
+    assert "RowData" in steps and "Column" not in steps
