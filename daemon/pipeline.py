@@ -81,7 +81,10 @@ class Pipeline:
         if meta.attempts >= self.settings.daemon.max_attempts:
             self.spool.quarantine(item)
             text = message("run.quarantined", self.language, attempts=meta.attempts)
-            return await self._record(item, account, _failed(text))
+            outcome = _failed(text)
+            state = await self._record(item, account, outcome)
+            await self._notify(account, item, outcome)
+            return state
         try:
             outcome = await self._run(item, account, progress)
         except asyncio.CancelledError:
@@ -93,7 +96,10 @@ class Pipeline:
             self.spool.release(item, count_attempt=True)
             return "queued"
         state = await self._record(item, account, outcome)
+        # Before the report: a stop while the report is queued must not leave behind
+        # the spooled copy of a committed run (its report waits as pending in the run).
         self.spool.finish(item)
+        await self._notify(account, item, outcome)
         return state
 
     async def _run(
@@ -362,9 +368,11 @@ class Pipeline:
             outcome.failed,
             outcome.message,
         )
+        return outcome.state
+
+    async def _notify(self, account: Account | None, item: SpoolItem, outcome: Outcome) -> None:
         if self.notify_report and _wants_report(account, outcome):
             await self.notify_report(item.id)
-        return outcome.state
 
     async def _abort(self, item: SpoolItem) -> None:
         if await self.store.run_state(item.id) in FINAL_STATES:

@@ -13,6 +13,7 @@ import datetime as dt
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from daemon.durable import fsync_dir, replace_durably, write_synced
+
+log = logging.getLogger(__name__)
 
 _COPY_CHUNK = 1 << 20
 
@@ -197,6 +200,13 @@ class Spool:
             except BlockingIOError:
                 continue
             item = SpoolItem(folder.name, folder, self._meta(folder), fd)
+            if (self.incoming / item.id).exists():
+                # The same delivery twice (an id names one): the waiting copy will do.
+                log.warning(
+                    "spool: %s is both waiting and active; keeping the waiting copy", item.id
+                )
+                self.finish(item)
+                continue
             self.release(item, count_attempt=True)
             yield item
         for stale in self.tmp.iterdir():

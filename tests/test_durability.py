@@ -96,8 +96,10 @@ def test_report_waits_for_the_relay_and_arrives_once(tmp_path, relay):
         run = daemon.wait_run(queued_ids(reply)[0])
         assert run["state"] == "completed"  # importing never waits for mail
         outbox = daemon.data_dir / "outbox"
+        envelope = outbox / f"{run['id']}.json"
         deadline = time.monotonic() + 10
-        while json.loads((outbox / f"{run['id']}.json").read_text())["attempts"] < 2:
+        # The report is queued just after the run's commit: its envelope may not be there yet.
+        while not envelope.exists() or json.loads(envelope.read_text())["attempts"] < 2:
             assert time.monotonic() < deadline, "the reporter did not retry"
             time.sleep(0.1)
         # The outbox is durable: a restart while the relay is down loses nothing.
@@ -170,6 +172,28 @@ def test_committed_but_not_yet_removed_item_is_not_imported_again(tmp_path):
             time.sleep(0.05)
         assert daemon.query("SELECT count(*) FROM performance") == [(1,)]
         assert daemon.query("SELECT count(*) FROM runs") == [(1,)]
+    finally:
+        daemon.terminate()
+
+
+def test_a_delivery_both_waiting_and_active_is_imported_once(tmp_path):
+    """Two copies under one id (a copy put back by hand): the daemon still starts."""
+    config = write_config(tmp_path, account("acme"))
+    spool = Spool(tmp_path / "var" / "spool")
+    item = spool.enqueue(
+        Meta("acme", "mail", "export@acme.example", "20240516.csv"),
+        csv_bytes(["1,2024/05/16,1,a"]),
+    )
+    shutil.copytree(item.path, spool.active / item.id)
+    daemon = Daemon(config).start()
+    try:
+        assert daemon.wait_run(item.id)["state"] == "completed"
+        assert daemon.query("SELECT count(*) FROM performance") == [(1,)]
+        assert not (spool.active / item.id).exists()
+        deadline = time.monotonic() + 10
+        while (spool.incoming / item.id).exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
     finally:
         daemon.terminate()
 
