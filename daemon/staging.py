@@ -70,13 +70,23 @@ async def stage(
     assert len(columns) == len(by_name), "the table must take every column of the file"
     staged_file = CsvFile(csv_file.path, replace(csv_file.spec, columns=columns))
     staged_file.sniffed = csv_file.sniffed
-    order = await asyncio.to_thread(staged_file.header_order)
-    size = csv_file.sniffed.size
-    cuts = await asyncio.to_thread(find_cuts, csv_file.path, size, parts or cores())
+    count = parts or cores()
+    # Started first: their start-up overlaps the header check and the search for cuts.
+    children = _spawn(count)
     try:
-        return await _stage_parts(staged_file, table, folder, _parts(cuts, size, order), progress)
-    except _BadCut:
-        return await _stage_parts(staged_file, table, folder, _parts([], size, order), progress)
+        order = await asyncio.to_thread(staged_file.header_order)
+        size = csv_file.sniffed.size
+        cuts = await asyncio.to_thread(find_cuts, csv_file.path, size, count)
+        try:
+            split = _parts(cuts, size, order)
+            return await _stage_parts(staged_file, table, folder, split, progress, children)
+        except _BadCut:
+            _reap(children)
+            children = _spawn(1)
+            whole = _parts([], size, order)
+            return await _stage_parts(staged_file, table, folder, whole, progress, children)
+    finally:
+        _reap(children)
 
 
 def discard(folder: Path) -> None:
@@ -140,13 +150,37 @@ def _line_ends(data: bytes, after_cr: bool) -> int:
     return ends - 1 if after_cr and data.startswith(b"\n") else ends
 
 
+def _spawn(count: int) -> list[subprocess.Popen]:
+    """Reader processes, each waiting on stdin for the part it is to read."""
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", "importers.stager"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        for _ in range(count)
+    ]
+
+
+def _reap(children: list[subprocess.Popen]) -> None:
+    for child in children:
+        if not child.stdin.closed:
+            child.stdin.close()  # a reader given no part ends on its own
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+        child.stdout.close()
+
+
 async def _stage_parts(
     csv_file: CsvFile,
     table: StagedTable,
     folder: Path,
     parts: list[Part],
     progress: Progress | None,
+    children: list[subprocess.Popen],
 ) -> list[StagedPart]:
+    """Read `parts`, one per child (`children` may hold more than needed)."""
     discard(folder)
     folder.mkdir(parents=True)
     loop = asyncio.get_running_loop()
@@ -158,31 +192,19 @@ async def _stage_parts(
         if progress:
             loop.call_soon_threadsafe(progress, sum(done), total)
 
-    children = []
-    try:
-        for index, part in enumerate(parts):
-            child = subprocess.Popen(
-                [sys.executable, "-m", "importers.stager"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-            )
-            children.append(child)
-            target = folder / f"part{index}.db"
-            message = (csv_file.path, csv_file.spec, csv_file.sniffed, part, table, target)
-            pickle.dump(message, child.stdin)
-            child.stdin.close()
-        results = await asyncio.gather(
-            *(
-                asyncio.to_thread(_follow, child, lambda n, i=i: advance(i, n))
-                for i, child in enumerate(children)
-            )
+    readers = children[: len(parts)]
+    for index, (part, child) in enumerate(zip(parts, readers, strict=True)):
+        target = folder / f"part{index}.db"
+        pickle.dump(
+            (csv_file.path, csv_file.spec, csv_file.sniffed, part, table, target), child.stdin
         )
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.kill()
-            child.wait()
-            child.stdout.close()
+        child.stdin.close()
+    results = await asyncio.gather(
+        *(
+            asyncio.to_thread(_follow, child, lambda n, i=i: advance(i, n))
+            for i, child in enumerate(readers)
+        )
+    )
     staged = []
     for index, (part, result) in enumerate(zip(parts, results, strict=True)):
         if isinstance(result, ImportProblem):

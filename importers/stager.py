@@ -84,7 +84,10 @@ def main() -> int:
     # Rows are lists that never form cycles, and a chunk of them is alive at a time:
     # the cycle collector would only walk them again and again.
     gc.disable()
-    path, spec, sniffed, part, table, target = pickle.load(sys.stdin.buffer)
+    try:
+        path, spec, sniffed, part, table, target = pickle.load(sys.stdin.buffer)
+    except EOFError:  # started ahead and then not needed: the file had fewer parts
+        return 0
     out = sys.stdout.buffer
 
     def send(message: tuple) -> None:

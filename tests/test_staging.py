@@ -79,6 +79,16 @@ def test_parts_read_what_one_pass_reads(tmp_path, parts):
     assert errors and errors[-1][0] > 3000  # physical lines, counted across parts
 
 
+def test_a_file_of_fewer_records_than_readers(tmp_path):
+    """Readers start before the cuts are known; those left without a part just end."""
+    path = tmp_path / "20240516.csv"
+    path.write_text(sample(2), encoding="cp932", newline="")
+    spec = ImportSpec(COLUMNS, "cp932", True, 100000, 1 << 30, "ja")
+    staged, rows, errors = in_parts(path, spec, tmp_path / "staging", 6)
+    assert len(staged) < 6
+    assert (rows, errors) == whole(path, spec) and len(rows) == 2
+
+
 def test_parts_write_rows_in_the_tables_own_column_order(tmp_path):
     """A layout table that gained a column after its meta columns, and kept one the
     layout dropped: each value lands in its own column, the rest as the table says."""
