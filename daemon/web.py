@@ -10,7 +10,8 @@ import asyncio
 import copy
 import hashlib
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -264,23 +265,30 @@ def create_app(
         delivery = await _read_delivery(request, name, max_bytes, account.api, dry_run)
         delivery.idempotency_key = request.headers.get("Idempotency-Key", "")[:200]
         replay_key = replays.key(delivery)
-        first = None if dry_run else await replays.find(store, replay_key, delivery)
+        # One request of a key at a time from the look-up to the spool: a retry sent
+        # before the first was answered must find the first, not spool the file again.
+        async with replays.turn(replay_key):
+            first = None if dry_run else await replays.find(store, replay_key, delivery)
+            if first is None:
+                if account.status == "stopped":
+                    delivery.data, delivery.problem = None, "account_stopped"
+                if sink is None:
+                    raise ApiError(503, "spool_unavailable", "intake is not running")
+                try:
+                    [run_id] = await sink.spool([delivery])
+                except SpoolUnavailable:
+                    return JSONResponse(
+                        {
+                            "error": "spool_unavailable",
+                            "message": "the spool cannot take files now",
+                        },
+                        503,
+                        headers={"Retry-After": str(RETRY_AFTER)},
+                    )
+                if not dry_run:
+                    replays.remember(replay_key, run_id)
         if first is not None:
             return await _answer(store, first, request, wait, replayed=True)
-        if account.status == "stopped":
-            delivery.data, delivery.problem = None, "account_stopped"
-        if sink is None:
-            raise ApiError(503, "spool_unavailable", "intake is not running")
-        try:
-            [run_id] = await sink.spool([delivery])
-        except SpoolUnavailable:
-            return JSONResponse(
-                {"error": "spool_unavailable", "message": "the spool cannot take files now"},
-                503,
-                headers={"Retry-After": str(RETRY_AFTER)},
-            )
-        if not dry_run:
-            replays.remember(replay_key, run_id)
         return await _answer(store, run_id, request, wait)
 
     @app.post("/api/v1/accounts/{name}/poll", responses=_errors(401, 404, 409, 422))
@@ -398,6 +406,22 @@ class Replays:
 
     def __init__(self) -> None:
         self._recent: dict[tuple[str, ...], tuple[str, float]] = {}
+        self._turns: dict[tuple[str, ...], tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def turn(self, key: tuple[str, ...]) -> AsyncIterator[None]:
+        """Hold `key` against requests of the same key (other keys pass freely)."""
+        lock, users = self._turns.get(key, (asyncio.Lock(), 0))
+        self._turns[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._turns[key]
+            if users == 1:
+                del self._turns[key]
+            else:
+                self._turns[key] = (lock, users - 1)
 
     @staticmethod
     def key(d: Delivery) -> tuple[str, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 
 import httpx
@@ -163,3 +164,20 @@ def test_an_idempotency_key_answers_its_first_run_whatever_the_content(daemon):
     assert daemon.query(
         "SELECT member_no FROM performance WHERE _source_file = '20240522.csv'"
     ) == [(1,)]
+
+
+def test_identical_requests_at_once_make_one_run(daemon):
+    """A client retrying before its first request was answered gets the same run."""
+    files = {"file": ("20240523.csv", csv_bytes(["23,2024/05/23,1,once"]))}
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=daemon.api, headers=ACME, timeout=60) as client:
+            requests = [client.post("/api/v1/imports", files=files) for _ in range(8)]
+            return await asyncio.gather(*requests)
+
+    replies = asyncio.run(burst())
+    assert {r.status_code for r in replies} == {202}
+    assert len({r.json()["id"] for r in replies}) == 1
+    assert sum(r.headers.get("Idempotent-Replayed") == "true" for r in replies) == 7
+    daemon.wait_run(replies[0].json()["id"])
+    assert daemon.query("SELECT count(*) FROM runs WHERE filename = '20240523.csv'") == [(1,)]
