@@ -2,7 +2,9 @@
 
 `queue_run()` builds a run's report and writes it under `data_dir/outbox/` (the .eml,
 then its .json envelope, each durable); `serve()` hands due items to the relay with
-aiosmtplib and retries with backoff while it is down. Importing never waits for mail.
+aiosmtplib and retries with backoff while it is down. A report the relay refuses for
+good (5xx to every recipient, or to the message) moves to `outbox/failed/`. Importing
+never waits for mail.
 """
 
 from __future__ import annotations
@@ -135,6 +137,9 @@ class Reporter:
                 timeout=self.settings.report.timeout,
             )
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            if refused_for_good(exc):
+                await self._give_up(envelope_path, exc)
+                return True
             self._retry_later(envelope_path, envelope, exc)
             return False
         metrics.REPORTS_SENT.inc()
@@ -143,6 +148,22 @@ class Reporter:
         await self.store.update_run(eml.stem, report_state="sent")
         log.info("report %s sent to %s", eml.stem, ", ".join(envelope["recipients"]))
         return True
+
+    async def _give_up(self, envelope_path: Path, exc: Exception) -> None:
+        """Move a report the relay will never take to `outbox/failed/`, kept for the
+        admin to read or send by hand; its run's report_state becomes `failed`."""
+        metrics.REPORT_FAILURES.inc()
+        failed = self.outbox / "failed"
+        failed.mkdir(exist_ok=True)
+        eml = envelope_path.with_suffix(".eml")
+        os.rename(eml, failed / eml.name)
+        os.rename(envelope_path, failed / envelope_path.name)
+        fsync_dir(failed)
+        fsync_dir(self.outbox)
+        await self.store.update_run(eml.stem, report_state="failed")
+        log.error(
+            "report %s: the relay refused it for good (%s); kept in %s", eml.stem, exc, failed
+        )
 
     def _retry_later(self, path: Path, envelope: dict[str, Any], exc: Exception) -> None:
         metrics.REPORT_FAILURES.inc()
@@ -156,3 +177,12 @@ class Reporter:
         log.warning(
             "report %s: relay refused or unreachable (%s); retry in %.0fs", path.stem, exc, delay
         )
+
+
+def refused_for_good(exc: Exception) -> bool:
+    """A 5xx about this message (every recipient, or its content), which no retry can
+    change. A 5xx to our greeting, login or sender is the relay's or our setup's trouble
+    and is retried: once fixed, the waiting reports go."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return bool(exc.recipients) and all(r.code >= 500 for r in exc.recipients)
+    return isinstance(exc, aiosmtplib.SMTPDataError) and exc.code >= 500

@@ -121,6 +121,18 @@ class Relay:
         self.envelopes: list[tuple[str, list[str]]] = []
         self._lock = threading.Lock()
         self.controller: Controller | None = None
+        self.refuse: dict[str, str] = {}  # recipient -> the reply that refuses it
+        self.rcpt_attempts: list[str] = []
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        with self._lock:
+            self.rcpt_attempts.append(address)
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         msg = email.message_from_bytes(envelope.original_content, policy=policy.default)

@@ -116,6 +116,29 @@ def test_report_waits_for_the_relay_and_arrives_once(tmp_path, relay):
         daemon.terminate()
 
 
+def test_a_report_refused_for_good_is_kept_aside_not_retried(tmp_path, relay):
+    relay.refuse["sales@acme.example"] = "550 5.1.1 no such user"
+    daemon = Daemon(write_config(tmp_path, account("acme"), relay_port=relay.port)).start()
+    try:
+        _, _, reply = send(
+            daemon.smtp_port, mail([("20240516.csv", csv_bytes(["1,2024/05/16,1,a"]))])
+        )
+        run_id = queued_ids(reply)[0]
+        assert daemon.wait_run(run_id)["state"] == "completed"
+        failed = daemon.data_dir / "outbox" / "failed"
+        deadline = time.monotonic() + 10
+        while daemon.run(run_id)["report_state"] != "failed":
+            assert time.monotonic() < deadline, "the report was not given up"
+            time.sleep(0.1)
+        assert sorted(p.name for p in failed.iterdir()) == [f"{run_id}.eml", f"{run_id}.json"]
+        assert not list((daemon.data_dir / "outbox").glob("*.json"))
+        time.sleep(2)  # several retry periods: no second try
+        assert relay.rcpt_attempts == ["sales@acme.example"]
+        assert relay.messages == []
+    finally:
+        daemon.terminate()
+
+
 def test_a_file_that_keeps_killing_the_worker_is_quarantined(tmp_path):
     config = write_config(tmp_path, account("acme"))
     spool = Spool(tmp_path / "var" / "spool")
