@@ -214,40 +214,27 @@ def describe(r: Round) -> str:
 def report(rounds: list[Round]) -> None:
     """The median round of each figure: one noisy round moves none of them."""
     reference = median(r.reference for r in rounds) if rounds[0].reference else None
-
-    def line(label: str, seconds: list[float], ratios: list[float], rss_kib: int) -> str:
-        ratio = f"{median(ratios):5.2f}x .import" if reference else "   (no sqlite3 shell)"
-        time = median(seconds)
-        return (
-            f"{label:<34} {time:7.2f} s  {ratio}  {ROWS / time:>10,.0f} rows/s"
-            f"  peak RSS {rss_kib / 1024:6.0f} MB"
-        )
-
     print(f"median of {len(rounds)} rounds:")
     if reference:
         print(
             f"{'sqlite3 .import (UTF-8)':<34} {reference:7.2f} s   1.00x .import  "
             f"{ROWS / reference:>10,.0f} rows/s"
         )
-    refs = [r.reference or 1.0 for r in rounds]
-    inner = [r.inner for r in rounds]
-    whole = [r.whole for r in rounds]
-    print(
-        line(
-            "renkei, claim to commit",
-            inner,
-            [t / ref for t, ref in zip(inner, refs, strict=True)],
-            max(r.inner_rss for r in rounds),
+    figures = [
+        ("renkei, claim to commit", [(r.inner, r.inner_rss) for r in rounds]),
+        ("renkei import (whole command)", [(r.whole, r.whole_rss) for r in rounds]),
+    ]
+    for label, measured in figures:
+        seconds = median(t for t, _ in measured)
+        ratio = "   (no sqlite3 shell)"
+        if reference:
+            ratios = [t / r.reference for (t, _), r in zip(measured, rounds, strict=True)]
+            ratio = f"{median(ratios):5.2f}x .import"
+        rss_kib = max(rss for _, rss in measured)
+        print(
+            f"{label:<34} {seconds:7.2f} s  {ratio}  {ROWS / seconds:>10,.0f} rows/s"
+            f"  peak RSS {rss_kib / 1024:6.0f} MB"
         )
-    )
-    print(
-        line(
-            "renkei import (whole command)",
-            whole,
-            [t / ref for t, ref in zip(whole, refs, strict=True)],
-            max(r.whole_rss for r in rounds),
-        )
-    )
     print("targets: <= 2x .import for both; peak RSS under 200 MB")
 
 
