@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 
 from daemon import metrics
@@ -19,6 +20,9 @@ from importers.filenames import check_filename
 from importers.messages import message
 
 log = logging.getLogger(__name__)
+# How long a delivery's key is remembered before its run row exists (a busy worker may
+# take a while to reach it); after that the run history answers.
+REMEMBER_SECONDS = 24 * 3600
 
 
 class SpoolSink:
@@ -33,6 +37,7 @@ class SpoolSink:
         self._store = store
         self._settings = settings
         self._wake = wake
+        self._recent: dict[tuple[str, str], tuple[str, float]] = {}
 
     async def spool(self, deliveries: Sequence[Delivery]) -> list[str]:
         files = [
@@ -55,8 +60,12 @@ class SpoolSink:
             items = await asyncio.to_thread(self._spool.enqueue_many, files)
         except Exception as exc:  # disk full, I/O error, anything: the sender retries
             raise SpoolUnavailable(str(exc)) from exc
-        for d in deliveries:
+        now = time.monotonic()
+        self._recent = {k: v for k, v in self._recent.items() if now - v[1] < REMEMBER_SECONDS}
+        for d, item in zip(deliveries, items, strict=True):
             metrics.FILES_RECEIVED.labels(d.channel).inc()
+            if d.idempotency_key:
+                self._recent[(d.account, d.idempotency_key)] = (item.id, now)
         self._wake()
         for item in items:
             log.info(
@@ -84,6 +93,24 @@ class SpoolSink:
 
     def new_id(self) -> str:
         return new_id()
+
+    async def earlier(self, deliveries: Sequence[Delivery]) -> list[str] | None:
+        ids = []
+        for d in deliveries:
+            if not d.idempotency_key:
+                return None
+            # Spooled but not yet taken by the worker: no run row yet, only this memory.
+            recent = self._recent.get((d.account, d.idempotency_key))
+            if recent is not None:
+                ids.append(recent[0])
+                continue
+            run = None
+            if self._store is not None:
+                run = await self._store.replayed_run(d.account, d.idempotency_key, "", "", "", "")
+            if run is None:
+                return None
+            ids.append(run["id"])
+        return ids
 
     async def known(self, run_id: str) -> bool:
         if self._spool.has(run_id):

@@ -53,6 +53,10 @@ class IntakeSink(Protocol):
     async def known(self, run_id: str) -> bool:
         """Whether a file was spooled under `run_id` (in the spool or as a run)."""
 
+    async def earlier(self, deliveries: Sequence[Delivery]) -> list[str] | None:
+        """The run ids these deliveries got when they came before (each found by its
+        idempotency_key), or None unless every one of them did."""
+
 
 class Intake(abc.ABC):
     """One intake channel (`MailIntake`, …) started and stopped by the master."""

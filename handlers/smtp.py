@@ -137,6 +137,12 @@ class MailHandler:
         except _SenderRefused:
             self.sink.refused(CHANNEL, "sender_refused")
             return S550_SENDER_REFUSED
+        if all(d.idempotency_key for d in deliveries):
+            earlier = await self.sink.earlier(deliveries)
+            if earlier:
+                # A sender that saw no reply to the first copy sends it again.
+                log.info("mail %s was taken before as %s", deliveries[0].idempotency_key, earlier)
+                return S250_QUEUED.format(ids=" ".join(earlier))
         try:
             ids = await self.sink.spool(deliveries)
         except SpoolUnavailable:
@@ -159,6 +165,11 @@ class MailHandler:
             if not senders or not all(sender_allowed(account, s) for s in senders):
                 raise _SenderRefused
             deliveries += _account_deliveries(name, account, sender, attachments)
+        # The same Message-ID is the same message sent again, never a new one.
+        message_id = str(message.get("Message-ID", "")).strip()[:200]
+        if message_id:
+            for index, delivery in enumerate(deliveries):
+                delivery.idempotency_key = f"mail:{message_id}:{index}"
         return deliveries
 
     def _accounts(self, recipients: list[str]) -> Iterator[tuple[str, Account]]:

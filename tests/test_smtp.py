@@ -316,3 +316,31 @@ def test_parsed_report_headers_carry_no_injected_lines(daemon, module_relay):
     assert report["Bcc"] is None
     raw = BytesParser(policy=policy.default).parsebytes(report.as_bytes())
     assert "evil@x.example" not in str(raw.get_all("To"))
+
+
+def test_the_same_message_sent_again_is_taken_once(tmp_path):
+    """A sender that lost our 250 sends the message again, under its Message-ID: it gets
+    the same answer and no second run, also after a restart."""
+    config = write_config(tmp_path, account("acme", report="never", mode="insert"))
+    msg = mail([("20240516.csv", csv_bytes(["1,2024/05/16,1,a"]))])
+    msg["Message-ID"] = "<resend-1@acme.example>"
+    other = mail([("20240516.csv", csv_bytes(["1,2024/05/16,1,a"]))])
+    other["Message-ID"] = "<resend-2@acme.example>"
+    daemon = Daemon(config).start()
+    try:
+        _, code, first = send(daemon.smtp_port, msg)
+        _, again_code, again = send(daemon.smtp_port, msg)  # before its run has a row
+        assert code == again_code == 250
+        assert queued_ids(again) == queued_ids(first)
+        daemon.wait_run(queued_ids(first)[0])
+        assert daemon.terminate() == 0
+        daemon = Daemon(config).start()
+        _, code, later = send(daemon.smtp_port, msg)  # found in the run history
+        assert code == 250 and queued_ids(later) == queued_ids(first)
+        _, code, new = send(daemon.smtp_port, other)  # another message: another run
+        assert code == 250 and queued_ids(new) != queued_ids(first)
+        daemon.wait_run(queued_ids(new)[0])
+        assert daemon.query("SELECT count(*) FROM runs") == [(2,)]
+        assert daemon.query("SELECT count(*) FROM performance") == [(2,)]
+    finally:
+        daemon.terminate()
