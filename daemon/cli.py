@@ -143,10 +143,12 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
     from daemon.settings import resolve_secret, split_listen
 
-    token = resolve_secret(settings.api.admin_token)
+    # A config that keeps only the token's sha256 cannot give it back: the caller may.
+    token = os.environ.get("RENKEI_ADMIN_TOKEN") or resolve_secret(settings.api.admin_token)
     if not settings.api.enabled or not token:
         print(
-            "renkei poll needs [api] enabled with admin_token (not only its sha256)",
+            "renkei poll needs [api] enabled and the admin token: set RENKEI_ADMIN_TOKEN,"
+            " or api.admin_token in the config (a sha256 alone cannot be sent)",
             file=sys.stderr,
         )
         return EXIT_USAGE

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -16,13 +18,14 @@ from tests.support import ROOT, Daemon, account, csv_bytes, write_config
 COMMANDS = ["serve", "check", "import", "runs", "schedule", "poll"]
 
 
-def renkei(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
+def renkei(*args: str, cwd=ROOT, env=None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "daemon.cli", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=120,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -190,3 +193,25 @@ def test_schedule_prints_the_next_checks(tmp_path):
         "Sat 10:02 +0900",
     ]
     assert renkei("schedule", "nobody", "--config", str(config)).returncode == 2
+
+
+def test_poll_takes_the_admin_token_from_the_environment(tmp_path):
+    """A config that keeps only the admin token's sha256 cannot send it."""
+    config = write_config(tmp_path, account("acme"))
+    digest = hashlib.sha256(b"demo-admin").hexdigest()
+    text = config.read_text().replace(
+        'admin_token = "demo-admin"', f'admin_token_sha256 = "{digest}"'
+    )
+    config.write_text(text)
+    daemon = Daemon(config).start()
+    try:
+        args = ("poll", "acme", "--config", str(config))
+        without = renkei(*args, env={"RENKEI_ADMIN_TOKEN": ""})
+        assert without.returncode == 2 and "RENKEI_ADMIN_TOKEN" in without.stderr
+        wrong = renkei(*args, env={"RENKEI_ADMIN_TOKEN": "nope"})
+        assert wrong.returncode == 1
+        right = renkei(*args, env={"RENKEI_ADMIN_TOKEN": "demo-admin"})
+        # Let in: acme has no FTP home, which the daemon says (not 401).
+        assert right.returncode == 1 and "no FTP" in right.stderr
+    finally:
+        daemon.terminate()
