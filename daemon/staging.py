@@ -152,14 +152,20 @@ def _line_ends(data: bytes, after_cr: bool) -> int:
 
 def _spawn(count: int) -> list[subprocess.Popen]:
     """Reader processes, each waiting on stdin for the part it is to read."""
-    return [
-        subprocess.Popen(
-            [sys.executable, "-m", "importers.stager"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
-        for _ in range(count)
-    ]
+    children: list[subprocess.Popen] = []
+    try:
+        for _ in range(count):
+            children.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "importers.stager"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                )
+            )
+    except BaseException:
+        _reap(children)  # no process left behind when the system refuses one more
+        raise
+    return children
 
 
 def _reap(children: list[subprocess.Popen]) -> None:
