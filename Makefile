@@ -24,7 +24,7 @@ test: lint
 	$(BIN)/pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
 
 bench: $(STAMP)
-	$(BIN)/python -m daemon.bench
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) var bench-data

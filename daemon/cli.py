@@ -76,10 +76,11 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"{path}: no such file", file=sys.stderr)
         return EXIT_USAGE
     from daemon.oneshot import import_file
+    from daemon.store.runs import RunState
 
     run = asyncio.run(import_file(settings, path, args.account, progress=sys.stderr.isatty()))
     print(json.dumps(run, ensure_ascii=False, indent=2) if args.json else _summary(run))
-    return EXIT_OK if run["state"] == "completed" else EXIT_FAILED
+    return EXIT_OK if run["state"] == RunState.COMPLETED else EXIT_FAILED
 
 
 def _summary(run: dict) -> str:
@@ -184,7 +185,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         return EXIT_OK
     import datetime as dt
 
-    from daemon.schedule import Schedule, next_checks
+    from daemon.poll.windows import Schedule, next_checks
 
     ftp = account.ftp
     print(

@@ -14,16 +14,12 @@ import logging
 import os
 import signal
 import socket
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
-from daemon import systemd
-from daemon.intake import SpoolSink
-from daemon.pipeline import Pipeline
-from daemon.reporter import Reporter
+from daemon import graph, systemd
 from daemon.settings import ConfigError, Settings, listen_error, load, split_listen
-from daemon.spool import Spool
-from daemon.store import Store
-from daemon.worker import Worker
 from handlers.base import Intake
 
 log = logging.getLogger(__name__)
@@ -45,8 +41,8 @@ class Master:
 
     async def run(self) -> int:
         data_dir = self.settings.data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = await Store.open(data_dir / "renkei.db")
+        self.parts = await graph.build(self.current)
+        self.store = self.parts.store
         try:
             await self._start()
             self._install_signals()
@@ -57,19 +53,15 @@ class Master:
             systemd.notify("STOPPING=1")
             await self._shutdown()
         finally:
-            await self.store.close()
+            await self.parts.close()
         log.info("renkei stopped")
         return 0
 
     async def _start(self) -> None:
-        await self.store.ensure_layouts(self.settings.layouts)
-        self.spool = Spool(self.settings.data_dir / "spool")
-        self.reporter = Reporter(self.settings, self.store)
-        self.pipeline = Pipeline(self.settings, self.store, self.spool, self.reporter.queue_run)
-        self.worker = Worker(self.spool, self.pipeline)
+        self.worker, self.reporter = self.parts.worker, self.parts.reporter
         await self.worker.recover()
         await self.reporter.recover()
-        self.sink = sink = SpoolSink(self.spool, self.current, self.worker.wake, self.store)
+        self.sink = sink = self.parts.sink
         if self.settings.smtp.enabled:
             from handlers.smtp import MailIntake
 
@@ -88,7 +80,7 @@ class Master:
             await intake.start()
         self._watch_config()
         if self.ftp is not None:
-            from daemon.scheduler import Poller
+            from daemon.poll.jobs import Poller
 
             state = self.settings.data_dir / "ftp" / ".last-checks.json"
             self.poller = Poller(self.current, self.ftp.check, state)
@@ -103,7 +95,7 @@ class Master:
     async def _start_web(self) -> None:
         import uvicorn
 
-        from daemon.web import create_app
+        from daemon.web.app import create_app
 
         class Server(uvicorn.Server):
             # The master owns the signals; uvicorn must not take them over.
@@ -131,7 +123,7 @@ class Master:
             raise LookupError("FTP intake is not enabled")
         return await self.poller.check(name)
 
-    def _spawn(self, coro, name: str) -> asyncio.Task:  # noqa: ANN001
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task:
         task = asyncio.create_task(coro, name=name)
         task.add_done_callback(self._on_task_done)
         self._tasks.append(task)
@@ -178,9 +170,8 @@ class Master:
             systemd.notify("READY=1")
             return False
         await self.store.ensure_layouts(settings.layouts)
+        # Every part reads the settings through self.current: this reaches them all.
         self.settings = settings
-        self.pipeline.settings = settings
-        self.reporter.settings = settings
         if self.ftp is not None:
             self.ftp.reload()
             self.poller.rebuild()

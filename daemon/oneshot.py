@@ -1,7 +1,8 @@
 """One-shot commands that use the daemon's parts without serving: `renkei import`, `runs`.
 
 `import_file` spools the file (channel `cli`) claimed under this process's lock and runs
-the same pipeline the daemon runs, so it works whether or not the daemon is running.
+the same pipeline the daemon runs, built by the same graph, so it works whether or not
+the daemon is running.
 """
 
 from __future__ import annotations
@@ -9,38 +10,35 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from daemon.pipeline import Pipeline
-from daemon.reporter import Reporter
+from daemon import graph
 from daemon.settings import Settings
-from daemon.spool import Meta, Spool
-from daemon.store import Store, public_run
+from daemon.spool.queue import Meta, SpoolItem
+from daemon.store.runs import public_run
+from daemon.store.sqlite import SqliteStore
+from daemon.worker.pipeline import Pipeline
 
 
 async def import_file(
     settings: Settings, path: Path, account: str, progress: bool = False
 ) -> dict[str, Any]:
-    store = await Store.open(settings.data_dir / "renkei.db")
+    parts = await graph.build(lambda: settings)
     try:
-        await store.ensure_layouts(settings.layouts)
-        spool = Spool(settings.data_dir / "spool")
-        reporter = Reporter(settings, store)
-        pipeline = Pipeline(settings, store, spool, reporter.queue_run)
         meta = Meta(account, "cli", str(path.resolve()), path.name)
-        item = spool.enqueue(meta, path, claim=True)
+        item = parts.spool.enqueue(meta, path, claim=True)
         if progress:
-            await _with_progress(pipeline, item, path.name)
+            await _with_progress(parts.pipeline, item, path.name)
         else:
-            await pipeline.process(item)
+            await parts.pipeline.process(item)
         # Deliver our own report now; a running daemon would also find it in the outbox.
-        await reporter.send_now(item.id)
-        run = await store.get_run(item.id)
+        await parts.reporter.send_now(item.id)
+        run = await parts.store.get_run(item.id)
         assert run is not None
         return public_run(run)
     finally:
-        await store.close()
+        await parts.close()
 
 
-async def _with_progress(pipeline: Pipeline, item: Any, name: str) -> None:
+async def _with_progress(pipeline: Pipeline, item: SpoolItem, name: str) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
@@ -64,7 +62,7 @@ async def latest_runs(settings: Settings, account: str | None, limit: int) -> li
     db = settings.data_dir / "renkei.db"
     if not db.exists():
         return []
-    store = await Store.open(db)
+    store = await SqliteStore.open(db)
     try:
         rows, _ = await store.list_runs({"account": account}, limit)
         return [public_run(r) for r in rows]

@@ -1,43 +1,223 @@
-"""API intake. Turns a multipart import request into a Delivery; never parses CSV.
+"""API intake. Takes a multipart import request end to end — token, form, parameters,
+spooling, the answer and `?wait` — and never parses CSV.
 
-Each account's request shape comes from its `[accounts.X.api]` table: the part that
-holds the CSV, and whether the request parameters arrive as form fields (`form-data`)
-or JSON-encoded in one field (`json`). Parameters mean only what the account's
-`params` mapping says: a parameter or value the mapping does not name is refused.
-The web app (daemon/web.py) authenticates, calls `delivery()`, spools the result and
-answers. Every way a request can be unreadable is an ApiRefusal carrying its HTTP
-status, so the edge never answers 500 for bad input.
+Each account's request shape comes from its `[accounts.X.api]` table: the path, the
+header that carries the token, the part that holds the CSV, and whether parameters
+arrive as form fields (`form-data`) or JSON-encoded in one field (`json`). Parameters
+mean only what the account's `params` mapping says: a parameter or value the mapping
+does not name is refused with 422 naming it, whether it came as a form field, a query
+parameter or a key of the JSON field. What the shape decides for the file (encoding,
+header) travels in the delivery's options, so nothing after the spool asks which
+channel a file came by. Talks to the daemon only through the intake sink; the web app
+(daemon/web/) mounts `router` and serves the rest of the API. No `from __future__
+import annotations` here: FastAPI reads the route annotations at run time.
 """
 
-from __future__ import annotations
-
+import copy
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from daemon.settings import ApiAccount, ParamEffect
-from handlers.base import Delivery, bare_name
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.datastructures import FormData, QueryParams
+from starlette.exceptions import HTTPException
+
+from daemon.settings import ApiAccount, ParamEffect, Settings, secret_matches
+from handlers.base import Delivery, IntakeSink, RunReport, SpoolUnavailable, bare_name
 
 CHANNEL = "api"
+GENERIC_PATH = "/api/v1/imports"
 WILDCARD = "*"
+FLAGS = ("wait", "dry_run")  # query parameters of renkei's own, never an import option
 DEFAULT_SHAPE = ApiAccount()
+RETRY_AFTER = 30
+WAIT_ERRORS = 20
+WAIT_SECONDS = 120
+
+router = APIRouter()
 
 
-@dataclass
-class ApiRefusal(Exception):
-    status: int
-    code: str
+class ErrorBody(BaseModel):
+    """Every error the HTTP API answers: a stable code and what is wrong."""
+
+    error: str
     message: str
+
+
+class ApiRefusal(HTTPException):
+    """A request the door refuses: its status, a stable code, and what is wrong."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(status, message)
+        self.code = code
+
+
+# The form is read here (part names vary per sender), so its shape is declared by
+# hand; describe_own_paths() gives each account's own path its own shape.
+IMPORT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "additionalProperties": False,
+                }
+            }
+        },
+    }
+}
+# With ?wait=true, 200, 413 and 422 carry the finished run; without, 413 and 422 an error.
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    **{code: {"model": ErrorBody} for code in (401, 403, 503)},
+    **{
+        code: {
+            "description": "the finished run (with ?wait=true) or an error",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+        for code in (200, 413, 422)
+    },
+}
+
+
+@router.post(GENERIC_PATH, status_code=202, responses=RESPONSES, openapi_extra=IMPORT_BODY)
+async def create_import(
+    request: Request,
+    wait: bool = False,
+    dry_run: bool = False,
+    authorization: str | None = Header(None),
+) -> JSONResponse:
+    """Push one CSV: part `file`, options as fields or a JSON field `settings`."""
+    settings = _settings(request)
+    name = _bearer_account(settings, authorization)
+    return await take(request, name, wait, dry_run)
+
+
+async def import_at_own_path(request: Request) -> JSONResponse:
+    """An account's own import path (`[accounts.X.api] path`), in its request shape.
+    Mounted last by the web app, so every route of its own is matched first."""
+    name = importer_at(_settings(request), request.url.path, request.headers)
+    query = request.query_params
+    return await take(request, name, _flag(query.get("wait")), _flag(query.get("dry_run")))
+
+
+async def take(request: Request, name: str, wait: bool, dry_run: bool) -> JSONResponse:
+    settings = _settings(request)
+    sink: IntakeSink | None = request.app.state.sink
+    account = settings.accounts[name]
+    max_bytes = settings.limits_for(account).max_bytes
+    delivery = await _read_delivery(request, name, max_bytes, account.api, dry_run)
+    delivery.idempotency_key = request.headers.get("Idempotency-Key", "")[:200]
+    if account.status == "stopped":
+        delivery.data, delivery.problem = None, "account_stopped"
+    if sink is None:
+        raise ApiRefusal(503, "spool_unavailable", "intake is not running")
+    try:
+        receipt = await sink.spool([delivery])
+    except SpoolUnavailable:
+        body = {"error": "spool_unavailable", "message": "the spool cannot take files now"}
+        return JSONResponse(body, 503, headers={"Retry-After": str(RETRY_AFTER)})
+    [run_id] = receipt.ids
+    report = await sink.finished(run_id, WAIT_SECONDS, WAIT_ERRORS) if wait else None
+    return _answer(request, run_id, report, receipt.replayed)
+
+
+def _answer(
+    request: Request, run_id: str, report: RunReport | None, replayed: bool
+) -> JSONResponse:
+    url = f"{str(request.base_url).rstrip('/')}/api/v1/runs/{run_id}"
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    if report is None:
+        return JSONResponse({"id": run_id, "url": url}, 202, headers=headers)
+    body = report.run | {"url": url, "errors": report.errors}
+    status = 422 if report.failed else 200
+    if report.failed and report.over_limit:
+        status = 413
+    return JSONResponse(body, status, headers=headers)
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings()
+
+
+def _bearer_account(settings: Settings, authorization: str | None) -> str:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiRefusal(401, "unauthorized", "missing bearer token")
+    token = token.strip()
+    if settings.is_admin_token(token):
+        raise ApiRefusal(403, "account_token_required", "import with an account's token")
+    name = settings.token_account(token)
+    if name is None:
+        raise ApiRefusal(401, "unauthorized", "unknown token")
+    return name
+
+
+def importer_at(settings: Settings, path: str, headers: Mapping[str, str]) -> str:
+    """The account a request to its own import path comes from, by its token header.
+
+    Several accounts may share a path; the token picks the account.
+    """
+    candidates = [
+        (name, account.api)
+        for name, account in settings.accounts.items()
+        if account.api is not None and account.api.path == path
+    ]
+    if not candidates:
+        raise ApiRefusal(404, "not_found", f"no import path {path}")
+    presented = False
+    for name, api in candidates:
+        token = headers.get(api.token_header, "").strip()
+        if api.token_header.lower() == "authorization":
+            scheme, _, token = token.partition(" ")
+            token = token.strip() if scheme.lower() == "bearer" else ""
+        if token:
+            presented = True
+            if secret_matches(token, api.token, api.token_sha256):
+                return name
+    headers_named = ", ".join(sorted({api.token_header for _, api in candidates}))
+    if not presented:
+        raise ApiRefusal(401, "unauthorized", f"missing token (header {headers_named})")
+    raise ApiRefusal(401, "unauthorized", "unknown token")
+
+
+def _flag(value: str | None) -> bool:
+    if value is None:
+        return False
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ApiRefusal(422, "bad_query", f"{value!r} is not true or false")
+
+
+async def _read_delivery(
+    request: Request, account: str, max_bytes: int, shape: ApiAccount | None, dry_run: bool
+) -> Delivery:
+    try:
+        form = await request.form()
+    except Exception as exc:  # python-multipart's errors: the request is unreadable
+        raise ApiRefusal(
+            422, "unreadable_request", f"not a readable multipart form: {exc}"
+        ) from None
+    try:
+        return delivery(account, form, request.query_params, max_bytes, shape, dry_run)
+    finally:
+        await form.close()
 
 
 def delivery(
     account: str,
-    form: Any,
+    form: FormData,
+    query: QueryParams,
     max_bytes: int,
     shape: ApiAccount | None = None,
     dry_run: bool = False,
-) -> tuple[Delivery, bytes]:
+) -> Delivery:
     """The Delivery for a parsed multipart form, or ApiRefusal saying what is wrong."""
     shape = shape or DEFAULT_SHAPE
     upload = form.get(shape.file_field)
@@ -47,37 +227,54 @@ def delivery(
         raise ApiRefusal(
             422, "missing_file", f"no CSV in the multipart part '{shape.file_field}'{hint}"
         )
-    options = map_params(parameters(form, shape), shape.params)
+    options = map_params(parameters(form, query, shape), shape.params)
+    options.update(file_options(shape))
     if dry_run:
         options["dry_run"] = True
     data = upload.file.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise ApiRefusal(413, "too_large", f"the file is larger than {max_bytes} bytes")
     name = bare_name(upload.filename or "")
-    return Delivery(account, CHANNEL, account, name, data, options=options), data
+    return Delivery(account, CHANNEL, account, name, data, options=options, by_content=True)
 
 
-def parameters(form: Any, shape: ApiAccount) -> dict[str, str]:
-    """The request's parameters as text, from form fields or the JSON field."""
+def file_options(shape: ApiAccount) -> dict[str, Any]:
+    """What the request shape decides for the file, overriding the account's own."""
+    options: dict[str, Any] = {}
+    if shape.encoding is not None:
+        options["encoding"] = shape.encoding
+    if shape.header is not None:
+        options["header"] = shape.header
+    return options
+
+
+def parameters(form: FormData, query: QueryParams, shape: ApiAccount) -> dict[str, str]:
+    """The request's parameters as text: form fields, query parameters (renkei's own
+    flags aside) and the keys of the JSON field, in whichever body shape."""
     params: dict[str, str] = {}
-    if shape.body == "form-data":
-        for key, value in form.multi_items():
-            if key in (shape.file_field, shape.json_field):
-                continue
-            if not isinstance(value, str):
-                raise ApiRefusal(422, "unexpected_file", f"unexpected file part '{key}'")
-            params[key] = value
-    raw = form.get(shape.json_field)
+    for key, value in form.multi_items():
+        if key in (shape.file_field, shape.json_field):
+            continue
+        if not isinstance(value, str):
+            raise ApiRefusal(422, "unexpected_file", f"unexpected file part '{key}'")
+        params[key] = value
+    params.update((k, v) for k, v in query.multi_items() if k not in FLAGS)
+    params.update(_json_params(form.get(shape.json_field), shape.json_field))
+    return params
+
+
+def _json_params(raw: object, field: str) -> dict[str, str]:
     if raw is None:
-        return params
+        return {}
     if not isinstance(raw, str):
-        raise ApiRefusal(422, "bad_settings", f"'{shape.json_field}' must be a JSON text field")
+        raise ApiRefusal(422, "bad_settings", f"'{field}' must be a JSON text field")
     try:
         parsed = json.loads(raw)
     except ValueError as exc:
-        raise ApiRefusal(422, "bad_settings", f"'{shape.json_field}' is not JSON: {exc}") from None
+        raise ApiRefusal(422, "bad_settings", f"'{field}' is not JSON: {exc}") from None
     if not isinstance(parsed, dict):
-        raise ApiRefusal(422, "bad_settings", f"'{shape.json_field}' must be a JSON object")
+        raise ApiRefusal(422, "bad_settings", f"'{field}' must be a JSON object")
+    params = {}
     for key, value in parsed.items():
         if isinstance(value, dict | list):
             raise ApiRefusal(422, "bad_settings", f"parameter '{key}' must be a plain value")
@@ -108,3 +305,44 @@ def map_params(
             )
         options.update(effect.model_dump(exclude_none=True))
     return options
+
+
+def describe_own_paths(schema: dict[str, Any], settings: Settings) -> None:
+    """Add each account's own import path to the OpenAPI `schema`, in its shape."""
+    generic = schema["paths"][GENERIC_PATH]["post"]
+    for path, api in _own_paths(settings).items():
+        schema["paths"].setdefault(path, {})["post"] = _shaped_operation(generic, path, api)
+
+
+def _own_paths(settings: Settings) -> dict[str, ApiAccount]:
+    """Each account's own import path (not the generic one), with its request shape."""
+    paths: dict[str, ApiAccount] = {}
+    for account in settings.accounts.values():
+        if account.api is not None and account.api.path != GENERIC_PATH:
+            paths.setdefault(account.api.path, account.api)
+    return paths
+
+
+def _shaped_operation(generic: dict[str, Any], path: str, api: ApiAccount) -> dict[str, Any]:
+    """The generic import operation, in the request shape of `path`'s accounts."""
+    operation = copy.deepcopy(generic)
+    operation["operationId"] = "import_at_" + "".join(c if c.isalnum() else "_" for c in path)
+    operation["summary"] = f"Push one CSV in part `{api.file_field}`"
+    queries = [p for p in operation.get("parameters", []) if p["in"] == "query"]
+    token = {
+        "name": api.token_header,
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+    operation["parameters"] = [*queries, token]
+    fields: dict[str, Any] = {api.file_field: {"type": "string", "format": "binary"}}
+    fields[api.json_field] = {"type": "string", "description": "parameters as a JSON object"}
+    form = {"type": "object", "required": [api.file_field], "properties": fields}
+    if api.body == "form-data":
+        form["additionalProperties"] = {"type": "string"}
+    operation["requestBody"] = {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": form}},
+    }
+    return operation

@@ -31,12 +31,36 @@ class Delivery:
     options: dict[str, Any] = field(default_factory=dict)
     problem: str | None = None  # accepted, but holds no file: no_csv_attachment, account_stopped
     id: str | None = None  # the run id, when the channel must know it before spooling
-    idempotency_key: str = ""
+    idempotency_key: str = ""  # the same key again is the same delivery again
+    # The sender is answered with run ids, so the same file again may be answered with
+    # the earlier run (see daemon/spool/memory.py for the rules).
+    by_content: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What spooling came to: the run ids, and whether they are earlier runs answered
+    again because the delivery came before."""
+
+    ids: list[str]
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    """A finished run as a channel may tell its sender: the run as JSON, its first
+    row errors, whether it failed, and whether on a size limit."""
+
+    run: dict[str, Any]
+    errors: list[dict[str, Any]]
+    failed: bool = False
+    over_limit: bool = False
 
 
 class IntakeSink(Protocol):
-    async def spool(self, deliveries: Sequence[Delivery]) -> list[str]:
-        """Durably spool every delivery, or none (raises SpoolUnavailable); run ids."""
+    async def spool(self, deliveries: Sequence[Delivery]) -> Receipt:
+        """Durably spool every delivery, or none (raises SpoolUnavailable); a resend
+        is answered with its earlier runs instead."""
 
     def has_room(self) -> bool:
         """False when the spool's disk is nearly full."""
@@ -53,9 +77,9 @@ class IntakeSink(Protocol):
     async def known(self, run_id: str) -> bool:
         """Whether a file was spooled under `run_id` (in the spool or as a run)."""
 
-    async def earlier(self, deliveries: Sequence[Delivery]) -> list[str] | None:
-        """The run ids these deliveries got when they came before (each found by its
-        idempotency_key), or None unless every one of them did."""
+    async def finished(self, run_id: str, timeout: float, errors: int) -> RunReport | None:
+        """The run once it is final, with its first `errors` row errors; None when that
+        takes longer than `timeout` seconds."""
 
 
 class Intake(abc.ABC):

@@ -14,15 +14,17 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 
+from daemon.settings import Settings
 from handlers import claims
-from handlers.base import Intake, SpoolUnavailable
+from handlers.base import Intake, IntakeSink, SpoolUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +63,12 @@ class _Events(FileSystemEventHandler):
 class DropdirIntake(Intake):
     channel = CHANNEL
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, settings: Callable[[], Settings], sink: IntakeSink) -> None:
+        super().__init__(settings, sink)
         self.seen: dict[Path, Seen] = {}
         self.ready: set[Path] = set()  # renamed into place: complete now
         self._wake = asyncio.Event()
-        self._observer: Any = None
+        self._observer: BaseObserver | None = None
         self._task: asyncio.Task | None = None
 
     def folders(self) -> dict[str, Path]:

@@ -17,17 +17,17 @@ import os
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
 from pyftpdlib.handlers import DTPHandler, FTPHandler
 from pyftpdlib.ioloop import _ERRNOS_DISCONNECTED, _ERRNOS_RETRY, _RetryError
 from pyftpdlib.servers import FTPServer
 
-from daemon.settings import Settings, listen_error, secret_matches, split_listen
+from daemon.settings import Account, Settings, listen_error, secret_matches, split_listen
 from handlers import claims
-from handlers.base import Intake
+from handlers.base import Intake, IntakeSink
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class AccountAuthorizer(DummyAuthorizer):
             self.add_user(account.ftp.user, "", str(home), perm="elrwdf")
             self.secrets[account.ftp.user] = (account.ftp.password, account.ftp.password_sha256)
 
-    def validate_authentication(self, username: str, password: str, handler: Any) -> None:
+    def validate_authentication(self, username: str, password: str, handler: FTPHandler) -> None:
         literal, digest = self.secrets.get(username, (None, None))
         if not secret_matches(password, literal, digest):
             raise AuthenticationFailed("Authentication failed.")
@@ -203,8 +203,8 @@ class UploadHandler(FTPHandler):
 class FtpIntake(Intake):
     channel = CHANNEL
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, settings: Callable[[], Settings], sink: IntakeSink) -> None:
+        super().__init__(settings, sink)
         conf = self.settings.ftp
         self.guard = LoginGuard(conf.max_login_failures, conf.ban_minutes * 60)
         self.server: FTPServer | None = None
@@ -212,7 +212,7 @@ class FtpIntake(Intake):
         self._stopping = threading.Event()
         self._checking: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
-    def account_of_user(self, user: str | None) -> Any:
+    def account_of_user(self, user: str | None) -> Account | None:
         for account in self.settings.accounts.values():
             if account.ftp and account.ftp.user == user:
                 return account

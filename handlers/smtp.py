@@ -11,7 +11,7 @@ import asyncio
 import collections
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email import policy
 from email.header import decode_header, make_header
 from email.message import Message
@@ -21,8 +21,15 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from daemon.settings import Account, listen_error, split_listen
-from handlers.base import Delivery, Intake, SpoolUnavailable, bare_name, sender_allowed
+from daemon.settings import Account, Settings, listen_error, split_listen
+from handlers.base import (
+    Delivery,
+    Intake,
+    IntakeSink,
+    SpoolUnavailable,
+    bare_name,
+    sender_allowed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +70,7 @@ class ConnectionLimiter:
 class RenkeiSMTP(SMTP):
     """aiosmtpd's server with our connection limits and enhanced status codes."""
 
-    def __init__(self, handler: Any, limiter: ConnectionLimiter, **kwargs: Any) -> None:
+    def __init__(self, handler: MailHandler, limiter: ConnectionLimiter, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self._limiter = limiter
         self._peer_address: str | None = None
@@ -88,7 +95,7 @@ class RenkeiSMTP(SMTP):
             self._peer_address = None
         super().connection_lost(error)
 
-    async def push(self, status: Any) -> None:
+    async def push(self, status: bytes | str) -> None:
         # aiosmtpd's own size replies lack the enhanced code senders log and match on.
         text = status.decode() if isinstance(status, bytes) else status
         if text.startswith("552 Error"):
@@ -137,18 +144,15 @@ class MailHandler:
         except _SenderRefused:
             self.sink.refused(CHANNEL, "sender_refused")
             return S550_SENDER_REFUSED
-        if all(d.idempotency_key for d in deliveries):
-            earlier = await self.sink.earlier(deliveries)
-            if earlier:
-                # A sender that saw no reply to the first copy sends it again.
-                log.info("mail %s was taken before as %s", deliveries[0].idempotency_key, earlier)
-                return S250_QUEUED.format(ids=" ".join(earlier))
         try:
-            ids = await self.sink.spool(deliveries)
+            receipt = await self.sink.spool(deliveries)
         except SpoolUnavailable:
             log.exception("mail from %s: spool unavailable", envelope.mail_from)
             return S451_SPOOL_ERROR
-        return S250_QUEUED.format(ids=" ".join(ids))
+        if receipt.replayed:
+            # A sender that saw no reply to the first copy sends it again.
+            log.info("mail %s was taken before", deliveries[0].idempotency_key)
+        return S250_QUEUED.format(ids=" ".join(receipt.ids))
 
     async def handle_exception(self, error: Exception) -> str:
         # Whatever went wrong is ours, not the sender's: make it retry, never a 5xx.
@@ -232,8 +236,8 @@ def _filename(part: Message) -> str:
 class MailIntake(Intake):
     channel = CHANNEL
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, settings: Callable[[], Settings], sink: IntakeSink) -> None:
+        super().__init__(settings, sink)
         self.server: asyncio.Server | None = None
 
     async def start(self) -> None:

@@ -1,8 +1,11 @@
 """Import errors, as the importer raises them and the daemon's edges translate them.
 
     ImportProblem
-    ├── PermanentProblem   the file is wrong: report it to the partner, never retry
-    └── TransientProblem   our trouble (disk, database busy): retry later
+    └── PermanentProblem   the file is wrong: report it to the partner, never retry
+
+Anything else raised while importing (disk, database busy, a reader process that
+died) is our trouble: the pipeline puts the file back and tries again later, until
+`daemon.max_attempts`.
 
 A problem carries a catalog key and its parameters, not a rendered sentence, so the
 edge decides the language.
@@ -28,10 +31,6 @@ class ImportProblem(Exception):
 
 class PermanentProblem(ImportProblem):
     """The file cannot be imported as it is."""
-
-
-class TransientProblem(ImportProblem):
-    """Something on our side failed; the same file may import later."""
 
 
 @dataclass(slots=True)

@@ -181,3 +181,29 @@ def test_identical_requests_at_once_make_one_run(daemon):
     assert sum(r.headers.get("Idempotent-Replayed") == "true" for r in replies) == 7
     daemon.wait_run(replies[0].json()["id"])
     assert daemon.query("SELECT count(*) FROM runs WHERE filename = '20240523.csv'") == [(1,)]
+
+
+def test_a_run_without_row_errors_has_an_errors_csv_of_the_header_alone(daemon):
+    """A script can always download errors.csv, even of a run that had none."""
+    body = post(
+        daemon, files={"file": ("20240601.csv", csv_bytes(["1,2024/06/01,1,a"]))}, wait=True
+    ).json()
+    assert body["state"] == "completed"
+    reply = httpx.get(f"{daemon.api}/api/v1/runs/{body['id']}/errors.csv", headers=ACME)
+    assert reply.status_code == 200
+    # An ASCII file is valid UTF-8, so the run's encoding is utf-8.
+    assert reply.headers["content-type"] == "text/csv; charset=utf-8"
+    assert "20240601.errors.csv" in reply.headers["content-disposition"]
+    assert reply.content == b"line,column,value,message\r\n"
+
+
+def test_the_run_json_says_what_became_of_its_report(daemon):
+    body = post(
+        daemon, files={"file": ("20240602.csv", csv_bytes(["1,2024/06/02,1,a"]))}, wait=True
+    ).json()
+    # Mailed to sales@acme.example through a relay that is not there: it waits.
+    assert body["report_state"] in ("pending", "queued")
+    run = httpx.get(f"{daemon.api}/api/v1/runs/{body['id']}", headers=ACME).json()
+    assert run["report_state"] in ("pending", "queued")
+    listed = httpx.get(f"{daemon.api}/api/v1/runs", headers=ACME).json()["runs"]
+    assert all("report_state" in r for r in listed)

@@ -13,7 +13,7 @@ from tests.support import ROOT
 def test_bench_measures_every_figure_on_a_small_file(tmp_path):
     env = {**os.environ, "RENKEI_BENCH_ROWS": "3000", "RENKEI_BENCH_ROUNDS": "2"}
     result = subprocess.run(
-        [sys.executable, "-m", "daemon.bench"],
+        [sys.executable, "-m", "bench"],
         cwd=ROOT,
         env=env,
         capture_output=True,

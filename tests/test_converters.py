@@ -5,9 +5,9 @@ import sqlite3
 
 import pytest
 
+from daemon.store.multirow import RowInsert
 from importers.errors import CellError
 from importers.layouts import ColumnSpec, converter, row_converter
-from importers.multirow import RowInsert
 
 TRICKY = [
     "",

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from daemon.spool import Meta, Spool
+from daemon.spool.queue import Meta, Spool
 from tests.support import Daemon, account, csv_bytes, mail, queued_ids, send, send_as, write_config
 
 BIG_LIMITS = """

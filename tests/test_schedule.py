@@ -7,7 +7,8 @@ import zoneinfo
 
 import pytest
 
-from daemon.schedule import Schedule, WindowTrigger, next_checks
+from daemon.poll.jobs import WindowTrigger
+from daemon.poll.windows import Schedule, next_checks
 from daemon.settings import FtpAccount
 
 TOKYO = zoneinfo.ZoneInfo("Asia/Tokyo")
@@ -107,7 +108,7 @@ def _settings(tmp_path, accounts: dict):
 async def test_accounts_ticking_together_are_checked_in_priority_order(tmp_path):
     import asyncio
 
-    from daemon.scheduler import Poller
+    from daemon.poll.jobs import Poller
 
     settings = _settings(
         tmp_path, {"low": {"priority": 1}, "high": {"priority": 5}, "mid": {"priority": 3}}
@@ -142,7 +143,7 @@ class SlowSink:
         return [d.id for d in deliveries]
 
     def new_id(self) -> str:
-        from daemon.spool import new_id
+        from daemon.spool.queue import new_id
 
         return new_id()
 

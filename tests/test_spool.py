@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from daemon.spool import Meta, Spool
+from daemon.spool.queue import Meta, Spool
 
 
 def meta(**kw) -> Meta:
@@ -41,7 +41,7 @@ def test_recover_counts_attempts_and_skips_locked_items(tmp_path):
     live = spool.enqueue(meta(account="beta"), b"y", claim=True)  # held by "us"
     # Recovery runs in another process, as the daemon starting beside a `renkei import`.
     code = (
-        "import sys; from daemon.spool import Spool; "
+        "import sys; from daemon.spool.queue import Spool; "
         f"print([i.id for i in Spool(__import__('pathlib').Path({str(tmp_path)!r})).recover()])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

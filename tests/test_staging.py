@@ -11,12 +11,11 @@ import sys
 
 import pytest
 
-from daemon import staging
-from daemon.store import Store
-from importers import stager
+from daemon.store.scratch import ERRORS_TABLE, ROWS_TABLE, ScratchWriter, StagedTable
+from daemon.store.sqlite import SqliteStore
+from daemon.worker import staging
 from importers.layouts import ColumnSpec
 from importers.reader import CsvFile, ImportSpec
-from importers.stager import ERRORS_TABLE, ROWS_TABLE, StagedTable
 from tests.support import ROOT, Daemon, account, write_config
 
 COLUMNS = [
@@ -216,11 +215,11 @@ def test_the_copy_moves_whole_records(tmp_path):
     records move without a value decoded (no Column step in the plan)."""
 
     async def plan() -> list[str]:
-        store = await Store.open(tmp_path / "renkei.db")
+        store = await SqliteStore.open(tmp_path / "renkei.db")
         try:
             await store.ensure_layout("performance", SETTINGS_COLUMNS, ())
             table = await store.staged_table("performance", "acme", "20240516.csv", "run")
-            stager.create(tmp_path / "part0.db", table).close()
+            ScratchWriter(tmp_path / "part0.db", table).close()
             await store.writer.execute(
                 "ATTACH DATABASE ? AS staged0", (str(tmp_path / "part0.db"),)
             )

@@ -1,0 +1,1 @@
+"""renkei, the service: CLI, settings, spool, worker, store, reports, poller, web app."""

@@ -1,0 +1,55 @@
+"""The daemon's object graph, built once from settings: store, spool, reporter,
+pipeline, worker and intake sink.
+
+`renkei serve` (the master), `renkei import` and the benchmark all build it here, so
+they import through the same parts wired the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from daemon.report.outbox import Reporter
+from daemon.settings import Settings
+from daemon.spool.queue import Spool
+from daemon.spool.sink import SpoolSink
+from daemon.store.sqlite import SqliteStore
+from daemon.worker.consumer import Worker
+from daemon.worker.pipeline import Pipeline
+
+
+@dataclass(slots=True)
+class Parts:
+    store: SqliteStore
+    spool: Spool
+    reporter: Reporter
+    pipeline: Pipeline
+    worker: Worker
+    sink: SpoolSink
+
+    async def close(self) -> None:
+        await self.store.close()
+
+
+async def build(settings: Callable[[], Settings], reports: bool = True) -> Parts:
+    """Open the store (migrated, layout tables ensured) and wire the rest to it.
+
+    `settings` is read at each use, so a reload reaches every part. Without `reports`
+    the pipeline queues no report mail (the benchmark measures importing alone).
+    """
+    current = settings()
+    data_dir = current.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    store = await SqliteStore.open(data_dir / "renkei.db")
+    try:
+        await store.ensure_layouts(current.layouts)
+        spool = Spool(data_dir / "spool")
+        reporter = Reporter(settings, store)
+        pipeline = Pipeline(settings, store, spool, reporter.queue_run if reports else None)
+        worker = Worker(spool, pipeline)
+        sink = SpoolSink(spool, settings, worker.wake, store)
+    except BaseException:
+        await store.close()
+        raise
+    return Parts(store, spool, reporter, pipeline, worker, sink)

@@ -1,0 +1,117 @@
+"""Report mail: builds the message for one run, in `report.language`.
+
+Subject and body come from the message catalog; headers are RFC 2047 encoded so no
+relay needs SMTPUTF8, and text from outside (a file name, a sender) is stripped of
+control characters so it can never start a header of its own. Called by the reporter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+import zoneinfo
+from collections.abc import Sequence
+from email.message import EmailMessage
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+
+from daemon.store.runs import RunState
+from importers.errors import RowError
+from importers.messages import message
+
+BODY_ERRORS = 20
+
+
+def clean(text: str) -> str:
+    """Outside text made safe for a header: no control characters, no line breaks."""
+    return "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in str(text)).strip()
+
+
+def kind(run: dict[str, Any]) -> str:
+    if run["state"] != RunState.COMPLETED:
+        return "failed"
+    return "partial" if run["rows_failed"] else "completed"
+
+
+def build(
+    run: dict[str, Any],
+    errors: Sequence[RowError],
+    recipients: Sequence[str],
+    sender: str,
+    language: str,
+    timezone: str,
+    attachment: Path | None,
+) -> EmailMessage:
+    k = kind(run)
+    params = {
+        "account": clean(run["account"]),
+        "filename": clean(run["filename"]) or "-",
+        "imported": run["rows_imported"],
+        "failed": run["rows_failed"],
+    }
+    msg = EmailMessage()
+    msg["Subject"] = message(f"report.subject.{k}", language, **params)
+    msg["From"] = sender
+    msg["To"] = ", ".join(recipients)
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = f"<{run['id']}.report@renkei>"
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(_body(run, errors, language, timezone, k, attachment), charset="utf-8")
+    if attachment is not None and attachment.exists():
+        msg.add_attachment(
+            attachment.read_bytes(), maintype="text", subtype="csv", filename=attachment.name
+        )
+    return msg
+
+
+def _body(
+    run: dict[str, Any],
+    errors: Sequence[RowError],
+    language: str,
+    timezone: str,
+    k: str,
+    attachment: Path | None,
+) -> str:
+    def field(name: str, value: object) -> str:
+        return f"{message(f'report.field.{name}', language)}: {value}"
+
+    zone = zoneinfo.ZoneInfo(timezone)
+    counts = message(
+        "report.counts",
+        language,
+        total=run["rows_total"],
+        imported=run["rows_imported"],
+        failed=run["rows_failed"],
+    )
+    lines = [
+        message(f"report.intro.{k}", language),
+        "",
+        field("account", clean(run["account"])),
+        field("channel", run["channel"]),
+        field("sender", clean(run["sender"])),
+        field("filename", clean(run["filename"])),
+        field("encoding", run["encoding"] or "-"),
+        field("received", _local(run["received_at"], zone)),
+        field("started", _local(run["started_at"], zone)),
+        field("finished", _local(run["finished_at"], zone)),
+        field("counts", counts),
+        field("run", run["id"]),
+    ]
+    if run["message"]:
+        lines.append(field("message", run["message"]))
+    if errors:
+        total = max(run["rows_failed"], len(errors))
+        shown = errors[:BODY_ERRORS]
+        lines += ["", message("report.errors.head", language, shown=len(shown), total=total)]
+        lines += [f"  {e.message}" for e in shown]
+    if attachment is not None:
+        lines += ["", message("report.errors.attached", language, name=attachment.name)]
+    lines += ["", "-- ", message("report.footer", language)]
+    return "\n".join(lines) + "\n"
+
+
+def _local(stamp: str | None, zone: zoneinfo.ZoneInfo) -> str:
+    if not stamp:
+        return "-"
+    return dt.datetime.fromisoformat(stamp).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")

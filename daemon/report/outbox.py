@@ -1,0 +1,196 @@
+"""Outbox and reporter: report mail waits in a durable outbox until the relay takes it.
+
+`queue_run()` builds a run's report and writes it under `data_dir/outbox/` (the .eml,
+then its .json envelope, each durable); `serve()` hands due items to the relay with
+aiosmtplib and retries with backoff while it is down. A report the relay refuses for
+good (5xx to every recipient, or to the message) moves to `outbox/failed/`. Importing
+never waits for mail. Built once by daemon.graph; the pipeline queues, the master
+serves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from email.policy import SMTP
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+
+from daemon import metrics
+from daemon.report import message as report_mail
+from daemon.settings import Settings, split_listen
+from daemon.spool.durable import fsync_dir, replace_durably, write_synced
+from daemon.store.runs import ReportState
+from daemon.store.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
+_RESCAN_SECONDS = 5.0
+
+
+class Reporter:
+    def __init__(self, settings: Callable[[], Settings], store: SqliteStore) -> None:
+        self._settings = settings
+        self.store = store
+        self.outbox = settings().data_dir / "outbox"
+        self.outbox.mkdir(parents=True, exist_ok=True)
+        self._wake = asyncio.Event()
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings()
+
+    async def queue_run(self, run_id: str) -> None:
+        """Put the report of a finished run in the outbox (idempotent per run)."""
+        run = await self.store.get_run(run_id)
+        account = self.settings.accounts.get(run["account"]) if run else None
+        if run is None or account is None:
+            return
+        is_error = report_mail.kind(run) != "completed"
+        recipients = account.error_report_to if is_error else account.success_report_to
+        errors = await self.store.run_errors(run_id, limit=report_mail.BODY_ERRORS)
+        attachment = self.settings.data_dir / run["error_report"] if run["error_report"] else None
+        msg = report_mail.build(
+            run,
+            errors,
+            recipients,
+            self.settings.report.from_,
+            self.settings.report.language,
+            self.settings.daemon.timezone,
+            attachment,
+        )
+        await asyncio.to_thread(self._put, run_id, msg.as_bytes(policy=SMTP), list(recipients))
+        await self.store.update_run(run_id, report_state=ReportState.QUEUED)
+        self._wake.set()
+
+    def _put(self, item_id: str, data: bytes, recipients: list[str]) -> None:
+        write_synced(self.outbox / f"{item_id}.eml", data)
+        envelope = {"recipients": recipients, "attempts": 0, "next_try": 0.0}
+        write_synced(self.outbox / f".{item_id}.json.tmp", json.dumps(envelope).encode())
+        # The envelope appears last: an item without one is not yet in the outbox.
+        (self.outbox / f".{item_id}.json.tmp").rename(self.outbox / f"{item_id}.json")
+        fsync_dir(self.outbox)
+
+    async def recover(self) -> None:
+        """Queue the reports of runs that finished just before a crash."""
+        for run in await self.store.runs_to_report():
+            await self.queue_run(run["id"])
+
+    async def serve(self) -> None:
+        while True:
+            next_due = await self.flush()
+            timeout = min(max(next_due - time.time(), 0.05), _RESCAN_SECONDS)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def flush(self) -> float:
+        """Send every due item once; returns when the next one falls due."""
+        next_due = time.time() + _RESCAN_SECONDS
+        for envelope_path in sorted(self.outbox.glob("*.json")):
+            envelope = json.loads(envelope_path.read_bytes())
+            if envelope["next_try"] > time.time():
+                next_due = min(next_due, envelope["next_try"])
+                continue
+            if not await self._send(envelope_path, envelope):
+                next_due = min(next_due, envelope["next_try"])
+            # aiosmtplib may turn a cancellation during connect into an SMTP error;
+            # honour the stop anyway instead of working through the whole outbox.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
+        return next_due
+
+    async def send_now(self, item_id: str) -> None:
+        """Try once to deliver one queued report (used by `renkei import`)."""
+        path = self.outbox / f"{item_id}.json"
+        if path.exists():
+            await self._send(path, json.loads(path.read_bytes()))
+
+    async def _send(self, envelope_path: Path, envelope: dict[str, Any]) -> bool:
+        # A `renkei import` beside the daemon may deliver the same item: whoever holds
+        # the lock sends it, the other skips it.
+        try:
+            fd = os.open(envelope_path, os.O_RDONLY)
+        except FileNotFoundError:
+            return True
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            if not envelope_path.exists():
+                return True
+            return await self._deliver(envelope_path, envelope)
+        finally:
+            os.close(fd)
+
+    async def _deliver(self, envelope_path: Path, envelope: dict[str, Any]) -> bool:
+        eml = envelope_path.with_suffix(".eml")
+        host, port = split_listen(self.settings.report.relay)
+        try:
+            await aiosmtplib.send(
+                eml.read_bytes(),
+                sender=self.settings.report.from_,
+                recipients=envelope["recipients"],
+                hostname=host,
+                port=port,
+                timeout=self.settings.report.timeout,
+            )
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            if refused_for_good(exc):
+                await self._give_up(envelope_path, exc)
+                return True
+            self._retry_later(envelope_path, envelope, exc)
+            return False
+        metrics.REPORTS_SENT.inc()
+        envelope_path.unlink(missing_ok=True)
+        eml.unlink(missing_ok=True)
+        await self.store.update_run(eml.stem, report_state=ReportState.SENT)
+        log.info("report %s sent to %s", eml.stem, ", ".join(envelope["recipients"]))
+        return True
+
+    async def _give_up(self, envelope_path: Path, exc: Exception) -> None:
+        """Move a report the relay will never take to `outbox/failed/`, kept for the
+        admin to read or send by hand; its run's report_state becomes `failed`."""
+        metrics.REPORT_FAILURES.inc()
+        failed = self.outbox / "failed"
+        failed.mkdir(exist_ok=True)
+        eml = envelope_path.with_suffix(".eml")
+        os.rename(eml, failed / eml.name)
+        os.rename(envelope_path, failed / envelope_path.name)
+        fsync_dir(failed)
+        fsync_dir(self.outbox)
+        await self.store.update_run(eml.stem, report_state=ReportState.FAILED)
+        log.error(
+            "report %s: the relay refused it for good (%s); kept in %s", eml.stem, exc, failed
+        )
+
+    def _retry_later(self, path: Path, envelope: dict[str, Any], exc: Exception) -> None:
+        metrics.REPORT_FAILURES.inc()
+        envelope["attempts"] += 1
+        report = self.settings.report
+        delay = min(
+            report.retry_seconds * 2 ** (envelope["attempts"] - 1), report.max_retry_seconds
+        )
+        envelope["next_try"] = time.time() + delay
+        replace_durably(path, json.dumps(envelope).encode())
+        log.warning(
+            "report %s: relay refused or unreachable (%s); retry in %.0fs", path.stem, exc, delay
+        )
+
+
+def refused_for_good(exc: Exception) -> bool:
+    """A 5xx about this message (every recipient, or its content), which no retry can
+    change. A 5xx to our greeting, login or sender is the relay's or our setup's trouble
+    and is retried: once fixed, the waiting reports go."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return bool(exc.recipients) and all(r.code >= 500 for r in exc.recipients)
+    return isinstance(exc, aiosmtplib.SMTPDataError) and exc.code >= 500

@@ -1,0 +1,36 @@
+"""Listener addresses: `host:port` values of the config, parsed and checked.
+
+Used by the model's validators, the cross checks and every channel that binds.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+
+
+def check_listen(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{value!r} is not host:port")
+    return value
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def listen_error(key: str, listen: str, exc: OSError) -> OSError:
+    """A bind failure that names the config key, for a message without a traceback."""
+    return OSError(f"{key} {listen}: {os.strerror(exc.errno or 0)}")
+
+
+def is_loopback(listen: str) -> bool:
+    host, _ = split_listen(listen)
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,332 @@
+"""The config model: one frozen pydantic model, every key with its default and one line
+of help (the Field description); unknown keys are errors.
+
+Built by loading.parse(); read by every part of the daemon.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from daemon.settings.listeners import check_listen
+from daemon.settings.secrets import secret_matches
+
+DEFAULT_CONFIG = "/etc/renkei/renkei.toml"
+INTERVALS = ("5m", "10m", "15m", "30m", "1h", "2h")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+COLUMN_TYPES = ("text", "int", "decimal", "date", "datetime", "bool", "choice")
+DEMO_PREFIX = "demo-"
+RESERVED_TABLES = ("runs", "run_errors", "sources", "choice_values")  # the store's own tables
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+_WINDOW = re.compile(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})")
+_DELAY = re.compile(r"(\d{1,3})m")
+_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class DaemonSettings(Model):
+    data_dir: Path = Field(Path("var"), description="spool/, renkei.db, reports/, outbox/")
+    timezone: str = Field("Asia/Tokyo", description="time zone of schedules and reports")
+    min_free_bytes: int = Field(
+        64 * 1024 * 1024, ge=0, description="refuse new files while the spool has less free"
+    )
+    max_attempts: int = Field(3, ge=1, description="failed attempts before a file is quarantined")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not a known time zone") from exc
+        return value
+
+
+class Limits(Model):
+    max_rows: int = Field(10000, ge=1, description="data rows a file may hold")
+    max_bytes: int = Field(3145728, ge=1, description="bytes a file may hold")
+
+
+class AccountLimits(Model):
+    max_rows: int | None = Field(None, ge=1, description="this account's own max_rows")
+    max_bytes: int | None = Field(None, ge=1, description="this account's own max_bytes")
+
+
+class SmtpSettings(Model):
+    enabled: bool = Field(True, description="serve mail intake")
+    listen: str = Field("127.0.0.1:2525", description="host:port of the SMTP listener")
+    hostname: str = Field("renkei", description="name in the SMTP greeting")
+    max_message_bytes: int = Field(20971520, ge=1024, description="largest mail taken")
+    max_connections: int = Field(100, ge=1, description="SMTP sessions at once")
+    max_connections_per_address: int = Field(10, ge=1, description="sessions from one address")
+    timeout: int = Field(300, ge=1, description="seconds an idle SMTP session is kept")
+
+    _check_listen = field_validator("listen")(lambda cls, v: check_listen(v))
+
+
+class FtpSettings(Model):
+    enabled: bool = Field(True, description="serve FTP intake")
+    listen: str = Field("127.0.0.1:2121", description="host:port of the FTP listener")
+    passive_ports: str = Field("30000-30099", description="range of passive data ports")
+    max_login_failures: int = Field(4, ge=1, description="failed logins before a ban")
+    ban_minutes: int = Field(15, ge=1, description="how long a banned address is refused")
+    max_connections: int = Field(50, ge=1, description="FTP sessions at once")
+    max_connections_per_address: int = Field(5, ge=1, description="FTP sessions from one address")
+    tls_cert: Path | None = Field(None, description="certificate for explicit FTPS")
+    tls_key: Path | None = Field(None, description="key for explicit FTPS")
+
+    _check_listen = field_validator("listen")(lambda cls, v: check_listen(v))
+
+    @field_validator("passive_ports")
+    @classmethod
+    def _port_range(cls, value: str) -> str:
+        low, sep, high = value.partition("-")
+        if not (sep and low.isdigit() and high.isdigit() and 0 < int(low) <= int(high) < 65536):
+            raise ValueError(f"{value!r} is not a port range like 30000-30099")
+        return value
+
+
+class ApiSettings(Model):
+    enabled: bool = Field(True, description="serve the HTTP API")
+    listen: str = Field("127.0.0.1:8080", description="host:port of the HTTP listener")
+    admin_token: str | None = Field(None, description="token that sees every account")
+    admin_token_sha256: str | None = Field(None, description="sha256 hex of the admin token")
+
+    _check_listen = field_validator("listen")(lambda cls, v: check_listen(v))
+
+
+class ReportSettings(Model):
+    relay: str = Field("127.0.0.1:25", description="host:port of the relay for report mail")
+    from_: str = Field("renkei@localhost", alias="from", description="From of report mail")
+    language: Literal["ja", "en"] = Field("ja", description="language of reports and messages")
+    retry_seconds: float = Field(30, gt=0, description="first retry delay while the relay is down")
+    max_retry_seconds: float = Field(3600, gt=0, description="longest retry delay")
+    timeout: float = Field(30, gt=0, description="seconds to wait for the relay")
+
+    _check_relay = field_validator("relay")(lambda cls, v: check_listen(v))
+
+
+class Column(Model):
+    name: str = Field(description="column name: header name and table column")
+    type: Literal["text", "int", "decimal", "date", "datetime", "bool", "choice"] = Field(
+        "text", description="how a cell is converted"
+    )
+    required: bool = Field(False, description="an empty cell is an error")
+    max_length: int | None = Field(None, ge=1, description="longest text, in characters")
+    max_digits: int | None = Field(None, ge=1, description="most digits of a number")
+    values: list[str] | None = Field(None, description="allowed values of a choice column")
+    reference: str | None = Field(
+        None, description="a layout whose rows the value must name (by its key or member_key)"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not _IDENTIFIER.fullmatch(value) or value.startswith("_"):
+            raise ValueError(f"{value!r} is not a column name (letters, digits, _)")
+        return value
+
+
+class Layout(Model):
+    columns: list[Column] = Field(min_length=1, description="the columns of a row, in order")
+    key: list[str] = Field(
+        default_factory=list, description="key columns: what upsert, delete and set match on"
+    )
+
+
+Mode = Literal["replace_file", "insert", "upsert", "delete", "set"]
+OnDuplicate = Literal["skip", "update"]
+Blank = Literal["keep", "overwrite"]
+ReportPolicy = Literal["always", "errors", "never"]
+
+
+class ParamEffect(Model):
+    """What one value of a request parameter sets for that import."""
+
+    layout: str | None = Field(None, description="import into this layout")
+    mode: Mode | None = Field(None, description="import mode")
+    on_duplicate: OnDuplicate | None = Field(None, description="upsert: a key that exists")
+    blank: Blank | None = Field(None, description="update: what a blank cell does")
+    set_values: dict[str, str] | None = Field(None, description="set: the fixed column values")
+    on_unknown: Literal["error", "create"] | None = Field(
+        None, description="a choice value not yet known: error, or create it"
+    )
+    member_key: str | None = Field(None, description="the column reference columns match on")
+    on_row_error: Literal["reject", "skip"] | None = Field(None, description="reject or skip")
+    report: ReportPolicy | None = Field(None, description="when to mail this run's report")
+
+
+class MailAccount(Model):
+    address: str = Field(description="the address this account receives mail at")
+    allowed_senders: list[str] = Field(default_factory=list, description="who may send")
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not _ADDRESS.fullmatch(value):
+            raise ValueError(f"{value!r} is not a mail address")
+        return value.lower()
+
+    @field_validator("allowed_senders")
+    @classmethod
+    def _senders(cls, value: list[str]) -> list[str]:
+        return [sender.lower() for sender in value]
+
+
+class FtpAccount(Model):
+    user: str = Field(description="FTP user name")
+    password: str | None = Field(None, description="password: literal, env:NAME or demo-…")
+    password_sha256: str | None = Field(None, description="sha256 hex of the password")
+    weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        default_factory=lambda: list(WEEKDAYS[:5]), description="days with checks"
+    )
+    window: str = Field("00:00-23:59", description="HH:MM-HH:MM when checks run")
+    interval: str = Field("15m", description="time between checks: 5m 10m 15m 30m 1h 2h")
+    delay: str = Field("0m", description="minutes after each tick the check runs")
+    priority: int = Field(0, description="higher goes first when accounts tick together")
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        match = _WINDOW.fullmatch(value)
+        if not match or not all(
+            int(h) < 24 and int(m) < 60 for h, m in (match.groups()[:2], match.groups()[2:])
+        ):
+            raise ValueError(f"{value!r} is not a window like 09:00-18:00")
+        return value
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: str) -> str:
+        if value not in INTERVALS:
+            raise ValueError(f"{value!r} is not one of {', '.join(INTERVALS)}")
+        return value
+
+    @field_validator("delay")
+    @classmethod
+    def _delay(cls, value: str) -> str:
+        match = _DELAY.fullmatch(value)
+        if not match or int(match.group(1)) >= 120:
+            raise ValueError(f"{value!r} is not a delay in minutes like 3m (under 120m)")
+        return value
+
+
+class ApiAccount(Model):
+    token: str | None = Field(None, description="API token: literal, env:NAME or demo-…")
+    token_sha256: str | None = Field(None, description="sha256 hex of the API token")
+    path: str = Field("/api/v1/imports", description="the URL path this account posts to")
+    token_header: str = Field(
+        "Authorization", description="header carrying the token (Authorization: Bearer …)"
+    )
+    file_field: str = Field("file", description="the multipart part holding the CSV")
+    body: Literal["form-data", "json"] = Field(
+        "form-data", description="parameters as form fields, or JSON in one field"
+    )
+    json_field: str = Field("settings", description="the field holding JSON parameters")
+    header: bool | None = Field(None, description="overrides the account's header for API files")
+    encoding: Literal["auto", "cp932", "utf-8"] | None = Field(
+        None, description="overrides the account's encoding for API files"
+    )
+    params: dict[str, dict[str, ParamEffect]] = Field(
+        default_factory=dict,
+        description='request parameter → value → effect ("*" matches any value)',
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", value):
+            raise ValueError(f"{value!r} is not a URL path like /api/v1/csvimport")
+        return value
+
+
+class DropdirAccount(Model):
+    path: Path = Field(description="folder watched for files")
+    settle: float = Field(5, ge=0, description="seconds unchanged before a file is complete")
+
+
+class Account(Model):
+    status: Literal["active", "stopped"] = Field("active", description="stopped: 連動稼働停止")
+    layout: str = Field(description="name of the layout its rows follow")
+    encoding: Literal["auto", "cp932", "utf-8"] = Field("auto", description="file encoding")
+    header: bool = Field(True, description="the first row holds column names")
+    on_row_error: Literal["reject", "skip"] = Field("reject", description="reject or skip")
+    report: Literal["always", "errors", "never"] = Field("always", description="when to mail")
+    mode: Mode = Field("replace_file", description="how rows are written")
+    on_duplicate: OnDuplicate = Field("update", description="upsert: a key that exists")
+    blank: Blank = Field("overwrite", description="update: what a blank cell does")
+    set_values: dict[str, str] = Field(
+        default_factory=dict, description="set: the fixed column values"
+    )
+    on_unknown: Literal["error", "create"] = Field(
+        "error", description="a choice value not yet known: error, or create it"
+    )
+    member_key: str | None = Field(
+        None, description="the column reference columns match on (default: the key's first)"
+    )
+    error_report_to: list[str] = Field(default_factory=list, description="error report to")
+    success_report_to: list[str] = Field(default_factory=list, description="success report to")
+    mail: MailAccount | None = Field(None, description="mail intake")
+    ftp: FtpAccount | None = Field(None, description="FTP intake")
+    api: ApiAccount | None = Field(None, description="API intake")
+    dropdir: DropdirAccount | None = Field(None, description="drop-folder intake")
+    limits: AccountLimits = Field(default_factory=AccountLimits, description="own limits")
+
+
+class Settings(Model):
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings, description="the service")
+    limits: Limits = Field(default_factory=Limits, description="default file limits")
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings, description="mail intake")
+    ftp: FtpSettings = Field(default_factory=FtpSettings, description="FTP intake")
+    api: ApiSettings = Field(default_factory=ApiSettings, description="HTTP API")
+    report: ReportSettings = Field(default_factory=ReportSettings, description="report mail")
+    layouts: dict[str, Layout] = Field(default_factory=dict, description="row layouts")
+    accounts: dict[str, Account] = Field(default_factory=dict, description="partner accounts")
+
+    # Filled in by load(): where the config came from, to resolve relative paths.
+    source: Path | None = Field(None, exclude=True, description="config file (internal)")
+
+    def path(self, value: Path) -> Path:
+        base = self.source.parent if self.source else Path.cwd()
+        return value if value.is_absolute() else (base / value).resolve()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.path(self.daemon.data_dir)
+
+    def account_by_address(self, address: str) -> tuple[str, Account] | None:
+        address = address.lower()
+        for name, account in self.accounts.items():
+            if account.mail and account.mail.address == address:
+                return name, account
+        return None
+
+    def limits_for(self, account: Account) -> Limits:
+        own = account.limits
+        return Limits(
+            max_rows=own.max_rows or self.limits.max_rows,
+            max_bytes=own.max_bytes or self.limits.max_bytes,
+        )
+
+    def is_admin_token(self, token: str) -> bool:
+        return secret_matches(token, self.api.admin_token, self.api.admin_token_sha256)
+
+    def token_account(self, token: str) -> str | None:
+        """The account whose API token `token` is, or None."""
+        for name, account in self.accounts.items():
+            if account.api and secret_matches(token, account.api.token, account.api.token_sha256):
+                return name
+        return None
+
+    def listeners(self) -> dict[str, str]:
+        """Every listener that will be bound, by section name."""
+        sections = {"smtp": self.smtp, "ftp": self.ftp, "api": self.api}
+        return {name: s.listen for name, s in sections.items() if s.enabled}

@@ -1,0 +1,33 @@
+"""Durable files: write to a temporary name, fsync, rename, fsync the folder.
+
+A reader only ever sees whole files. Used by the spool, the outbox and the poller.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_synced(path: Path, data: bytes) -> None:
+    """Write `data` to `path` and fsync it (the caller renames and syncs the folder)."""
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def replace_durably(path: Path, data: bytes) -> None:
+    """Atomically replace `path` with `data`, surviving a crash at any point."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    write_synced(tmp, data)
+    os.replace(tmp, path)
+    fsync_dir(path.parent)

@@ -1,0 +1,173 @@
+"""The memory of deliveries: whether a delivery is one that came before, and its runs.
+
+Every channel's deliveries pass through it (the intake sink asks before spooling),
+with one set of rules:
+
+- a delivery with an idempotency key (an API `Idempotency-Key`, a mail's Message-ID)
+  seen within 24 hours is answered with the first delivery's run, whatever its outcome;
+- a delivery that asks for it (`Delivery.by_content`) is answered with an earlier run
+  of the same account, file name, sha256 and import options only if that run is the
+  LATEST run of that file name and did not fail (nor was ignored): content A, then B,
+  then A again imports A again; a file whose run failed is imported when sent again;
+- dry runs are never answered, and never answer.
+
+A run row exists only once the worker takes the file, so what was spooled since is
+held here; before that, and after a restart, the run history answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from daemon.spool.queue import SpoolItem
+from daemon.store.runs import RunState, options_text
+from daemon.store.sqlite import SqliteStore
+from handlers.base import Delivery
+
+KEY_SECONDS = 24 * 3600
+_UNANSWERED = (RunState.FAILED, RunState.IGNORED)
+
+
+@dataclass(frozen=True, slots=True)
+class _Latest:
+    run_id: str
+    sha256: str
+    options: str
+    at: float  # time.monotonic() when spooled
+
+
+class DeliveryMemory:
+    def __init__(self, store: SqliteStore | None) -> None:
+        self._store = store
+        self._keys: dict[tuple[str, str], tuple[str, float]] = {}
+        self._latest: dict[tuple[str, str], _Latest] = {}
+        self._turns: dict[tuple[str, ...], tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def turn(self, deliveries: Sequence[Delivery]) -> AsyncIterator[None]:
+        """Hold these deliveries' names and keys from the look-up to the spool, so a
+        resend that arrives before the first was answered finds the first."""
+        names = sorted({name for d in deliveries for name in _names(d)})
+        async with _all_held(self._turns, names):
+            yield
+
+    async def earlier(self, deliveries: Sequence[Delivery]) -> list[str] | None:
+        """The runs these deliveries became when they came before, or None unless every
+        one of them did."""
+        if not deliveries:
+            return None
+        ids = []
+        for d in deliveries:
+            found = await self._earlier(d)
+            if found is None:
+                return None
+            ids.append(found)
+        return ids
+
+    def remember(self, deliveries: Sequence[Delivery], spooled: Sequence[SpoolItem]) -> None:
+        now = time.monotonic()
+        self._keys = {k: v for k, v in self._keys.items() if now - v[1] < KEY_SECONDS}
+        for d, item in zip(deliveries, spooled, strict=True):
+            run_id = item.id
+            if d.options.get("dry_run"):
+                continue
+            if d.idempotency_key:
+                self._keys.setdefault((d.account, d.idempotency_key), (run_id, now))
+            if d.filename:
+                self._latest[(d.account, d.filename)] = _Latest(
+                    run_id, item.meta.sha256, options_text(d.options), now
+                )
+
+    async def _earlier(self, d: Delivery) -> str | None:
+        if d.options.get("dry_run"):
+            return None
+        if d.idempotency_key:
+            return await self._by_key(d)
+        if d.by_content:
+            return await self._by_content(d)
+        return None
+
+    async def _by_key(self, d: Delivery) -> str | None:
+        hit = self._keys.get((d.account, d.idempotency_key))
+        if hit is not None and time.monotonic() - hit[1] < KEY_SECONDS:
+            return hit[0]
+        if self._store is None:
+            return None
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=KEY_SECONDS)
+        return await self._store.run_by_key(d.account, d.idempotency_key, since.isoformat())
+
+    async def _by_content(self, d: Delivery) -> str | None:
+        latest = await self._latest_of(d.account, d.filename)
+        if latest is None:
+            return None
+        if (latest.sha256, latest.options) != (content_digest(d), options_text(d.options)):
+            return None
+        # No run row yet means it still waits in the spool: that counts as not failed.
+        state = await self._store.run_state(latest.run_id) if self._store else None
+        return None if state in _UNANSWERED else latest.run_id
+
+    async def _latest_of(self, account: str, filename: str) -> _Latest | None:
+        """The newer of what this memory spooled last under the name and what the run
+        history holds (a `renkei import` beside the daemon spools without us)."""
+        held = self._latest.get((account, filename))
+        if held is not None and time.monotonic() - held.at >= KEY_SECONDS:
+            del self._latest[(account, filename)]
+            held = None
+        row = await self._store.latest_run_of_file(account, filename) if self._store else None
+        recorded = _Latest(row["id"], row["sha256"], row["options"], 0.0) if row else None
+        found = [x for x in (held, recorded) if x is not None]
+        # Run ids sort by arrival.
+        return max(found, key=lambda x: x.run_id) if found else None
+
+
+def content_digest(d: Delivery) -> str:
+    """The sha256 the spool will record for the delivery's file."""
+    if isinstance(d.data, bytes):
+        return hashlib.sha256(d.data).hexdigest()
+    if isinstance(d.data, Path):
+        digest = hashlib.sha256()
+        with open(d.data, "rb") as f:
+            while block := f.read(1 << 20):
+                digest.update(block)
+        return digest.hexdigest()
+    return ""
+
+
+def _names(d: Delivery) -> list[tuple[str, ...]]:
+    names = [("file", d.account, d.filename)]
+    if d.idempotency_key:
+        names.append(("key", d.account, d.idempotency_key))
+    return names
+
+
+@asynccontextmanager
+async def _all_held(
+    turns: dict[tuple[str, ...], tuple[asyncio.Lock, int]], names: list[tuple[str, ...]]
+) -> AsyncIterator[None]:
+    """Hold the lock of every name, taken in sorted order so two holders never deadlock."""
+    registered: list[tuple[str, ...]] = []
+    acquired: list[asyncio.Lock] = []
+    try:
+        for name in names:
+            lock, users = turns.get(name, (asyncio.Lock(), 0))
+            turns[name] = (lock, users + 1)
+            registered.append(name)
+            await lock.acquire()
+            acquired.append(lock)
+        yield
+    finally:
+        for lock in acquired:
+            lock.release()
+        for name in registered:
+            lock, users = turns[name]
+            if users == 1:
+                del turns[name]
+            else:
+                turns[name] = (lock, users - 1)

@@ -1,0 +1,256 @@
+"""The spool: the durable queue between intake channels and the importer.
+
+Layout under `data_dir/spool/`: `tmp/` (being written), `incoming/` (waiting),
+`active/` (claimed by a worker, which holds a lock on it), `failed/` (quarantined
+after too many attempts, never deleted). Each item is a folder holding `data` (the
+file as received) and `meta.json`. Enqueue is tmp → fsync → rename, so an item in
+`incoming/` is always whole. Called by the intake sink, the worker and the CLI.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import secrets
+import shutil
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from daemon.spool.durable import fsync_dir, replace_durably, write_synced
+
+log = logging.getLogger(__name__)
+
+_COPY_CHUNK = 1 << 20
+
+
+@dataclass(slots=True)
+class Meta:
+    """What is known of a file when it is accepted; the run is created from this."""
+
+    account: str
+    channel: str
+    sender: str
+    filename: str
+    received_at: str = ""
+    sha256: str = ""
+    size: int = 0
+    attempts: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+    problem: str | None = None  # an accepted delivery that holds no file to import
+    idempotency_key: str = ""  # from an API sender, to answer its retries with this run
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Meta:
+        fields = json.loads(data)
+        known = {k: v for k, v in fields.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=1).encode()
+
+
+@dataclass(slots=True)
+class SpoolItem:
+    id: str
+    path: Path
+    meta: Meta
+    lock_fd: int | None = None
+
+    @property
+    def data_path(self) -> Path:
+        return self.path / "data"
+
+
+def new_id() -> str:
+    """Sortable by arrival: UTC time to the microsecond, then randomness."""
+    return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{secrets.token_hex(3)}"
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+class Spool:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tmp = root / "tmp"
+        self.incoming = root / "incoming"
+        self.active = root / "active"
+        self.failed = root / "failed"
+        for folder in (self.tmp, self.incoming, self.active, self.failed):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    # -- writing -----------------------------------------------------------------
+
+    def enqueue(self, meta: Meta, data: bytes | Path | None, claim: bool = False) -> SpoolItem:
+        """Make `data` durable under a new id; returns only once it is fsynced.
+
+        With `claim`, the item goes straight to `active/` under this process's lock, so
+        no other worker can take it (the CLI imports its own file this way).
+        """
+        return self.enqueue_many([(meta, data, None)], claim)[0]
+
+    def enqueue_many(
+        self, files: list[tuple[Meta, bytes | Path | None, str | None]], claim: bool = False
+    ) -> list[SpoolItem]:
+        """Stage every file first, then publish them all: a delivery of several files
+        (one mail, several attachments) is not half-accepted when the disk fails."""
+        staged: list[tuple[str, Meta, int | None]] = []
+        try:
+            for meta, data, item_id in files:
+                staged.append(self._stage(meta, data, claim, item_id))
+            folder = self.active if claim else self.incoming
+            items = []
+            for item_id, meta, lock_fd in staged:
+                os.rename(self.tmp / item_id, folder / item_id)
+                items.append(SpoolItem(item_id, folder / item_id, meta, lock_fd))
+            fsync_dir(folder)
+        except BaseException:
+            for item_id, _, lock_fd in staged:
+                shutil.rmtree(self.tmp / item_id, ignore_errors=True)
+                if lock_fd is not None:
+                    os.close(lock_fd)
+            raise
+        return items
+
+    def _stage(
+        self, meta: Meta, data: bytes | Path | None, claim: bool, item_id: str | None = None
+    ) -> tuple[str, Meta, int | None]:
+        item_id = item_id or new_id()
+        staging = self.tmp / item_id
+        staging.mkdir()
+        lock_fd = _lock(staging) if claim else None
+        if data is not None:
+            meta.sha256, meta.size = _write_data(staging / "data", data)
+        meta.received_at = meta.received_at or now_iso()
+        write_synced(staging / "meta.json", meta.to_json())
+        fsync_dir(staging)
+        return item_id, meta, lock_fd
+
+    # -- claiming ----------------------------------------------------------------
+
+    def has(self, item_id: str) -> bool:
+        return any(
+            (folder / item_id).exists() for folder in (self.incoming, self.active, self.failed)
+        )
+
+    def pending(self, item_id: str) -> bool:
+        """Still to be imported (waiting or being imported), not finished or quarantined."""
+        return any((folder / item_id).exists() for folder in (self.incoming, self.active))
+
+    def waiting(self) -> list[str]:
+        return sorted(p.name for p in self.incoming.iterdir() if not p.name.startswith("."))
+
+    def claim(self, item_id: str) -> SpoolItem | None:
+        """Take an item from `incoming/` into `active/`; None when another worker won."""
+        target = self.active / item_id
+        try:
+            os.rename(self.incoming / item_id, target)
+        except FileNotFoundError:
+            return None
+        lock_fd = _lock(target)
+        return SpoolItem(item_id, target, self._meta(target), lock_fd)
+
+    def load(self, folder: Path) -> SpoolItem:
+        return SpoolItem(folder.name, folder, self._meta(folder))
+
+    def _meta(self, folder: Path) -> Meta:
+        return Meta.from_json((folder / "meta.json").read_bytes())
+
+    # -- settling ----------------------------------------------------------------
+
+    def finish(self, item: SpoolItem) -> None:
+        """The item's run is committed: the spooled copy is no longer needed."""
+        shutil.rmtree(item.path, ignore_errors=True)
+        _unlock(item)
+
+    def release(self, item: SpoolItem, count_attempt: bool) -> None:
+        """Put a claimed item back in `incoming/`, counting the attempt if it failed."""
+        if count_attempt:
+            item.meta.attempts += 1
+            replace_durably(item.path / "meta.json", item.meta.to_json())
+        target = self.incoming / item.id
+        os.rename(item.path, target)
+        fsync_dir(self.incoming)
+        item.path = target
+        _unlock(item)
+
+    def quarantine(self, item: SpoolItem) -> None:
+        target = self.failed / item.id
+        os.rename(item.path, target)
+        fsync_dir(self.failed)
+        item.path = target
+        _unlock(item)
+
+    def recover(self) -> Iterable[SpoolItem]:
+        """Move work a dead process left in `active/` back, counting the attempt.
+
+        Items whose lock is still held belong to a live process (a `renkei import` run
+        beside the daemon) and are left alone. Yields each recovered item.
+        """
+        for folder in sorted(self.active.iterdir()):
+            try:
+                fd = _lock(folder)
+            except BlockingIOError:
+                continue
+            item = SpoolItem(folder.name, folder, self._meta(folder), fd)
+            if (self.incoming / item.id).exists():
+                # The same delivery twice (an id names one): the waiting copy will do.
+                log.warning(
+                    "spool: %s is both waiting and active; keeping the waiting copy", item.id
+                )
+                self.finish(item)
+                continue
+            self.release(item, count_attempt=True)
+            yield item
+        for stale in self.tmp.iterdir():
+            # Never acknowledged to a sender, so never accepted: safe to drop, unless
+            # a live `renkei import` holds it.
+            try:
+                os.close(_lock(stale))
+            except BlockingIOError:
+                continue
+            shutil.rmtree(stale, ignore_errors=True)
+
+    def free_bytes(self) -> int:
+        stat = os.statvfs(self.root)
+        return stat.f_bavail * stat.f_frsize
+
+
+def _write_data(path: Path, data: bytes | Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    if isinstance(data, bytes):
+        digest.update(data)
+        write_synced(path, data)
+        return digest.hexdigest(), len(data)
+    size = 0
+    with open(data, "rb") as src, open(path, "wb") as dst:
+        while chunk := src.read(_COPY_CHUNK):
+            digest.update(chunk)
+            dst.write(chunk)
+            size += len(chunk)
+        dst.flush()
+        os.fsync(dst.fileno())
+    return digest.hexdigest(), size
+
+
+def _lock(folder: Path) -> int:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _unlock(item: SpoolItem) -> None:
+    if item.lock_fd is not None:
+        os.close(item.lock_fd)
+        item.lock_fd = None

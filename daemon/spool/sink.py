@@ -1,0 +1,120 @@
+"""The intake sink: the daemon's side of the intake contract (handlers/base.py).
+
+Answers a resend from the delivery memory, turns every other delivery into spool
+items (off the event loop) and wakes the worker; tells a channel how a run it spooled
+ended. Called by every channel; the only path from a socket to the spool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+
+from daemon import metrics
+from daemon.settings import Settings
+from daemon.spool.memory import DeliveryMemory
+from daemon.spool.queue import Meta, Spool, SpoolItem, new_id
+from daemon.store.runs import FINAL_STATES, RunState, public_run
+from daemon.store.sqlite import SqliteStore
+from handlers.base import Delivery, Receipt, RunReport, SpoolUnavailable
+from importers.filenames import check_filename
+from importers.messages import message
+
+log = logging.getLogger(__name__)
+_WAIT_STEP = 0.05
+_LIMIT_PROBLEMS = ("file.too_many_rows", "file.too_large")
+
+
+class SpoolSink:
+    def __init__(
+        self,
+        spool: Spool,
+        settings: Callable[[], Settings],
+        wake: Callable[[], None],
+        store: SqliteStore | None = None,
+    ) -> None:
+        self._spool = spool
+        self._store = store
+        self._settings = settings
+        self._wake = wake
+        self.memory = DeliveryMemory(store)
+
+    async def spool(self, deliveries: Sequence[Delivery]) -> Receipt:
+        async with self.memory.turn(deliveries):
+            earlier = await self.memory.earlier(deliveries)
+            if earlier is not None:
+                log.info("a resend of %s: answered with its earlier runs", ", ".join(earlier))
+                return Receipt(earlier, replayed=True)
+            items = await self._enqueue(deliveries)
+            self.memory.remember(deliveries, items)
+        for d in deliveries:
+            metrics.FILES_RECEIVED.labels(d.channel).inc()
+        self._wake()
+        for item in items:
+            log.info(
+                "spooled %s: account=%s channel=%s file=%r",
+                item.id,
+                item.meta.account,
+                item.meta.channel,
+                item.meta.filename,
+            )
+        return Receipt([item.id for item in items])
+
+    async def _enqueue(self, deliveries: Sequence[Delivery]) -> list[SpoolItem]:
+        files = [(_meta(d), d.data, d.id) for d in deliveries]
+        try:
+            return await asyncio.to_thread(self._spool.enqueue_many, files)
+        except Exception as exc:  # disk full, I/O error, anything: the sender retries
+            raise SpoolUnavailable(str(exc)) from exc
+
+    def has_room(self) -> bool:
+        try:
+            return self._spool.free_bytes() >= self._settings().daemon.min_free_bytes
+        except OSError:
+            return False
+
+    def refused(self, channel: str, reason: str) -> None:
+        metrics.REFUSED.labels(channel, reason).inc()
+
+    def filename_problem(self, name: str) -> str | None:
+        if check_filename(name):
+            return None
+        return message("filename.rule", self._settings().report.language, name=name)
+
+    def new_id(self) -> str:
+        return new_id()
+
+    async def known(self, run_id: str) -> bool:
+        if self._spool.has(run_id):
+            return True
+        return self._store is not None and await self._store.run_state(run_id) is not None
+
+    async def finished(self, run_id: str, timeout: float, errors: int) -> RunReport | None:
+        """The run once it is final, with its first `errors`; None after `timeout`."""
+        if self._store is None:
+            return None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            run = await self._store.get_run(run_id)
+            if run is not None and run["state"] in FINAL_STATES:
+                first = [asdict(e) for e in await self._store.run_errors(run_id, limit=errors)]
+                failed = run["state"] == RunState.FAILED
+                too_big = run["problem"] in _LIMIT_PROBLEMS
+                return RunReport(public_run(run), first, failed=failed, over_limit=too_big)
+            await asyncio.sleep(_WAIT_STEP)
+        return None
+
+
+def _meta(d: Delivery) -> Meta:
+    return Meta(
+        d.account,
+        d.channel,
+        d.sender,
+        d.filename,
+        options=d.options,
+        problem=d.problem,
+        idempotency_key=d.idempotency_key,
+    )

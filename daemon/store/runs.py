@@ -1,0 +1,190 @@
+"""The run history: one row per accepted file in `runs`, its row errors in `run_errors`.
+
+A mixin of SqliteStore (it needs the store's connections and write lock). Read by the
+worker, the intake sink's delivery memory, the reporter, the web app and the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+import aiosqlite
+
+from daemon.store.sql import quote
+from importers.errors import RowError
+
+if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
+    from daemon.spool.queue import Meta
+
+
+class RunState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    ABORTED = "aborted"  # stopped part-way, rolled back; the file is imported again
+    IGNORED = "ignored"  # the account is stopped
+
+
+class ReportState(StrEnum):
+    NONE = "none"  # no report for this run
+    PENDING = "pending"  # committed with the run; not yet in the outbox
+    QUEUED = "queued"  # in the outbox, waiting for the relay
+    SENT = "sent"
+    FAILED = "failed"  # refused for good; kept in outbox/failed/
+
+
+FINAL_STATES = frozenset({RunState.COMPLETED, RunState.FAILED, RunState.IGNORED})
+ERRORS_KEPT = 1000  # in run_errors; the error CSV holds them all
+
+RUN_FIELDS = [
+    "id",
+    "account",
+    "channel",
+    "sender",
+    "filename",
+    "layout",
+    "encoding",
+    "state",
+    "rows_total",
+    "rows_imported",
+    "rows_failed",
+    "rows_inserted",
+    "rows_updated",
+    "rows_skipped",
+    "rows_deleted",
+    "mode",
+    "dry_run",
+    "message",
+    "received_at",
+    "started_at",
+    "finished_at",
+    "report_state",
+]
+
+
+def options_text(options: Mapping[str, Any]) -> str:
+    """A delivery's import options as one comparable text."""
+    return json.dumps(options, sort_keys=True, ensure_ascii=False)
+
+
+def public_run(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A run as the API and `renkei runs --json` show it."""
+    run = {field: row[field] for field in RUN_FIELDS}
+    run["dry_run"] = bool(run["dry_run"])
+    return run
+
+
+class RunRecords:
+    writer: aiosqlite.Connection
+    reader: aiosqlite.Connection
+
+    if TYPE_CHECKING:
+
+        def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
+
+    async def add_run(self, run_id: str, meta: Meta, state: RunState = RunState.QUEUED) -> None:
+        """Record a spooled file as a run; a second call for the same id does nothing."""
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT OR IGNORE INTO runs (id, account, channel, sender, filename, state,"
+                " received_at, attempts, sha256, idempotency_key, options)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    meta.account,
+                    meta.channel,
+                    meta.sender,
+                    meta.filename,
+                    state,
+                    meta.received_at,
+                    meta.attempts,
+                    meta.sha256,
+                    meta.idempotency_key,
+                    options_text(meta.options),
+                ),
+            )
+
+    async def update_run(
+        self, run_id: str, db: aiosqlite.Connection | None = None, **fields: object
+    ) -> None:
+        assignments = ", ".join(f"{quote(k)} = ?" for k in fields)
+        sql = f"UPDATE runs SET {assignments} WHERE id = ?"
+        if db is not None:
+            await db.execute(sql, (*fields.values(), run_id))
+            return
+        async with self.transaction() as tx:
+            await tx.execute(sql, (*fields.values(), run_id))
+
+    async def add_errors(
+        self, db: aiosqlite.Connection, run_id: str, errors: Sequence[RowError]
+    ) -> None:
+        await db.executemany(
+            'INSERT INTO run_errors (run_id, line, "column", value, message) VALUES (?, ?, ?, ?, ?)',
+            [(run_id, e.line, e.column, e.value, e.message) for e in errors[:ERRORS_KEPT]],
+        )
+
+    async def run_by_key(self, account: str, key: str, since: str) -> str | None:
+        """The first run a delivery with this idempotency key made since `since`."""
+        sql = (
+            "SELECT id FROM runs WHERE account = ? AND idempotency_key = ? AND received_at >= ?"
+            " ORDER BY id LIMIT 1"
+        )
+        async with self.writer.execute(sql, (account, key, since)) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def latest_run_of_file(self, account: str, filename: str) -> dict[str, Any] | None:
+        """The newest run (dry runs aside) of this account's file name."""
+        sql = (
+            "SELECT id, state, sha256, options FROM runs WHERE account = ? AND filename = ?"
+            " AND dry_run = 0 ORDER BY id DESC LIMIT 1"
+        )
+        async with self.writer.execute(sql, (account, filename)) as cur:
+            row = await cur.fetchone()
+        return dict(row) if row else None
+
+    async def run_state(self, run_id: str) -> RunState | None:
+        """The state as the writer sees it (used by recovery, which must not lag)."""
+        async with self.writer.execute("SELECT state FROM runs WHERE id = ?", (run_id,)) as cur:
+            row = await cur.fetchone()
+        return RunState(row[0]) if row else None
+
+    async def get_run(self, run_id: str) -> dict[str, Any] | None:
+        async with self.reader.execute("SELECT * FROM runs WHERE id = ?", (run_id,)) as cur:
+            row = await cur.fetchone()
+        return dict(row) if row else None
+
+    async def list_runs(
+        self, filters: Mapping[str, str | None], limit: int, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Runs matching `filters` (field = value), newest first, and how many match."""
+        where, params = _where(filters)
+        async with self.reader.execute(f"SELECT count(*) FROM runs {where}", params) as cur:
+            total = (await cur.fetchone())[0]
+        sql = f"SELECT * FROM runs {where} ORDER BY received_at DESC, id DESC LIMIT ? OFFSET ?"
+        async with self.reader.execute(sql, (*params, limit, offset)) as cur:
+            rows = [dict(row) for row in await cur.fetchall()]
+        return rows, total
+
+    async def run_errors(self, run_id: str, limit: int = ERRORS_KEPT) -> list[RowError]:
+        sql = 'SELECT line, "column", value, message FROM run_errors WHERE run_id = ? ORDER BY rowid LIMIT ?'
+        async with self.reader.execute(sql, (run_id, limit)) as cur:
+            return [RowError(*row) for row in await cur.fetchall()]
+
+    async def runs_to_report(self) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM runs WHERE report_state = ?"
+        async with self.writer.execute(sql, (ReportState.PENDING,)) as cur:
+            return [dict(row) for row in await cur.fetchall()]
+
+
+def _where(filters: Mapping[str, str | None]) -> tuple[str, tuple[str, ...]]:
+    items = [(k, v) for k, v in filters.items() if v is not None and k in RUN_FIELDS]
+    if not items:
+        return "", ()
+    return "WHERE " + " AND ".join(f"{quote(k)} = ?" for k, _ in items), tuple(v for _, v in items)

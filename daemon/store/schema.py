@@ -1,0 +1,122 @@
+"""The SQLite schema: renkei's own tables, their migrations, and how a connection is set up.
+
+Run at every open (`SqliteStore.open`), so a newer renkei migrates an older database.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiosqlite
+
+META_COLUMNS = ("_account", "_source_file", "_run_id")
+
+MIGRATIONS = [
+    """
+    CREATE TABLE runs (
+      id TEXT PRIMARY KEY,
+      account TEXT NOT NULL,
+      channel TEXT NOT NULL,
+      sender TEXT NOT NULL DEFAULT '',
+      filename TEXT NOT NULL DEFAULT '',
+      layout TEXT NOT NULL DEFAULT '',
+      encoding TEXT NOT NULL DEFAULT '',
+      state TEXT NOT NULL,
+      rows_total INTEGER NOT NULL DEFAULT 0,
+      rows_imported INTEGER NOT NULL DEFAULT 0,
+      rows_failed INTEGER NOT NULL DEFAULT 0,
+      message TEXT NOT NULL DEFAULT '',
+      received_at TEXT NOT NULL,
+      started_at TEXT,
+      finished_at TEXT,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      sha256 TEXT NOT NULL DEFAULT '',
+      error_report TEXT NOT NULL DEFAULT '',
+      report_state TEXT NOT NULL DEFAULT 'none'
+    );
+    CREATE INDEX runs_by_account ON runs (account, received_at);
+    CREATE INDEX runs_by_received ON runs (received_at);
+    CREATE TABLE run_errors (
+      run_id TEXT NOT NULL REFERENCES runs (id),
+      line INTEGER NOT NULL,
+      "column" TEXT NOT NULL,
+      value TEXT NOT NULL,
+      message TEXT NOT NULL
+    );
+    CREATE INDEX run_errors_by_run ON run_errors (run_id, line);
+    """,
+    """
+    CREATE TABLE sources (
+      layout TEXT NOT NULL,
+      account TEXT NOT NULL,
+      source_file TEXT NOT NULL,
+      run_id TEXT NOT NULL,
+      first_rowid INTEGER NOT NULL,
+      last_rowid INTEGER NOT NULL,
+      PRIMARY KEY (layout, account, source_file)
+    );
+    """,
+    """
+    ALTER TABLE runs ADD COLUMN problem TEXT NOT NULL DEFAULT ''
+    """,
+    """
+    ALTER TABLE runs ADD COLUMN idempotency_key TEXT NOT NULL DEFAULT '';
+    CREATE INDEX runs_by_key ON runs (account, idempotency_key);
+    CREATE INDEX runs_by_sha256 ON runs (account, sha256)
+    """,
+    """
+    ALTER TABLE runs ADD COLUMN rows_inserted INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN rows_updated INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN rows_skipped INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN rows_deleted INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN mode TEXT NOT NULL DEFAULT 'replace_file';
+    ALTER TABLE runs ADD COLUMN dry_run INTEGER NOT NULL DEFAULT 0
+    """,
+    """
+    CREATE TABLE choice_values (
+      layout TEXT NOT NULL,
+      column_name TEXT NOT NULL,
+      value TEXT NOT NULL,
+      run_id TEXT NOT NULL,
+      PRIMARY KEY (layout, column_name, value)
+    )
+    """,
+    """
+    ALTER TABLE runs ADD COLUMN options TEXT NOT NULL DEFAULT '{}'
+    """,
+    # The delivery memory asks for the latest run of a file name.
+    """
+    CREATE INDEX runs_by_file ON runs (account, filename)
+    """,
+]
+
+
+async def connect(path: Path) -> aiosqlite.Connection:
+    db = await aiosqlite.connect(path, isolation_level=None)
+    db.row_factory = aiosqlite.Row
+    # FULL: a commit survives power loss, because the spooled copy is deleted after it.
+    for pragma in (
+        "busy_timeout = 30000",
+        "synchronous = FULL",
+        "foreign_keys = ON",
+        "cache_size = -16384",
+        "temp_store = MEMORY",
+    ):
+        await db.execute(f"PRAGMA {pragma}")
+    return db
+
+
+async def migrate(db: aiosqlite.Connection) -> None:
+    # Read the version inside the write lock: a `renkei import` may start beside the daemon.
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        async with db.execute("PRAGMA user_version") as cur:
+            version = (await cur.fetchone())[0]
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            for statement in filter(str.strip, script.split(";")):
+                await db.execute(statement)
+            await db.execute(f"PRAGMA user_version = {number}")
+    except BaseException:
+        await db.rollback()
+        raise
+    await db.commit()

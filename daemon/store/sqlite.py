@@ -1,0 +1,70 @@
+"""The SQLite store (WAL) through aiosqlite: the one place that writes the database.
+
+Holds `runs`, `run_errors` and one table per layout. Writes go through one connection
+with `BEGIN IMMEDIATE`; reads use a second connection, so an API reader never sees an
+import's uncommitted rows. Built once by daemon.graph; used by the worker, the intake
+sink, the reporter, the web app and the CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiosqlite
+
+from daemon.store.runs import RunRecords
+from daemon.store.schema import connect, migrate
+from daemon.store.tables import LayoutTables
+
+
+class SqliteStore(RunRecords, LayoutTables):
+    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+        self.writer = writer
+        self.reader = reader
+        self._layouts: dict[str, list[str]] = {}
+        # One writer connection serves the whole process; transactions take turns.
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> SqliteStore:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = await connect(path)
+        await writer.execute("PRAGMA journal_mode=WAL")
+        await migrate(writer)
+        reader = await connect(path)
+        return cls(writer, reader)
+
+    async def close(self) -> None:
+        await self.reader.close()
+        await self.writer.close()
+
+    # -- transactions --------------------------------------------------------------
+
+    @asynccontextmanager
+    async def transaction(self, staged: Sequence[Path] = ()) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE … COMMIT; any exception, cancellation included, rolls back.
+
+        `staged` scratch databases are attached as staged0, staged1, … for the
+        transaction (SQLite attaches only outside one).
+        """
+        async with self._write_lock:
+            attached = 0
+            try:
+                for path in staged:
+                    await self.writer.execute(
+                        f"ATTACH DATABASE ? AS staged{attached}", (str(path),)
+                    )
+                    attached += 1
+                await self.writer.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.writer
+                except BaseException:
+                    await asyncio.shield(self.writer.rollback())
+                    raise
+                await asyncio.shield(self.writer.commit())
+            finally:
+                for index in range(attached):
+                    await asyncio.shield(self.writer.execute(f"DETACH DATABASE staged{index}"))

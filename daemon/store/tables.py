@@ -1,0 +1,199 @@
+"""Layout tables: one table per layout, the rows imports write and the ranges they own.
+
+A mixin of SqliteStore. Every statement that touches a layout's table (create and
+migrate it, insert rows, replace a file's rows, copy a large file's staged parts,
+remember created choice values, look referenced values up) is here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import aiosqlite
+
+from daemon.store.multirow import RowInsert
+from daemon.store.schema import META_COLUMNS
+from daemon.store.scratch import ERRORS_TABLE, ROWS_TABLE, StagedTable
+from daemon.store.sql import literal, quote
+from importers.errors import RowError
+from importers.layouts import SQL_TYPES
+
+if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
+    from daemon.settings import Column, Layout
+
+BATCH = 500  # values per IN (…): well under SQLite's bound-parameter limit
+
+
+class LayoutTables:
+    writer: aiosqlite.Connection
+    reader: aiosqlite.Connection
+    _layouts: dict[str, list[str]]
+
+    if TYPE_CHECKING:
+
+        def transaction(
+            self, staged: Sequence[Path] = ()
+        ) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
+
+    async def ensure_layouts(self, layouts: Mapping[str, Layout]) -> None:
+        for name, layout in layouts.items():
+            await self.ensure_layout(name, layout.columns, layout.key)
+
+    async def ensure_layout(
+        self, name: str, columns: Sequence[Column], key: Sequence[str] = ()
+    ) -> None:
+        """Create the layout's table, or add the columns a changed layout gained."""
+        defs = [f"{quote(c.name)} {SQL_TYPES[c.type]}" for c in columns]
+        defs += [f"{quote(m)} TEXT NOT NULL" for m in META_COLUMNS]
+        table = quote(name)
+        async with self.transaction() as db:
+            await db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(defs)})")
+            async with db.execute(f"PRAGMA table_info({table})") as cursor:
+                have = {row[1] for row in await cursor.fetchall()}
+            for column in columns:
+                if column.name not in have:
+                    sql_type = SQL_TYPES[column.type]
+                    await db.execute(
+                        f"ALTER TABLE {table} ADD COLUMN {quote(column.name)} {sql_type}"
+                    )
+            if key:
+                # Keyed modes look every row up by (_account, key): without an index
+                # each lookup would read the whole table.
+                index = quote(f"{name}__key_{'_'.join(key)}")
+                cols = ", ".join(quote(c) for c in ("_account", *key))
+                await db.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {table} ({cols})")
+        self._layouts[name] = [c.name for c in columns]
+
+    async def replace_source(
+        self, db: aiosqlite.Connection, layout: str, account: str, filename: str
+    ) -> int:
+        """Delete the rows this file name imported before; returns the rowid the new
+        rows will start at.
+
+        A file's rows are inserted in one transaction by the only writer, so they hold
+        one run of rowids, recorded in `sources`. Finding them by that range spares
+        every insert the upkeep of an index on (_account, _source_file): on a million
+        rows that index cost a fifth of the import.
+        """
+        table = quote(layout)
+        key = (layout, account, filename)
+        sql = "SELECT first_rowid, last_rowid FROM sources WHERE layout = ? AND account = ? AND source_file = ?"
+        async with db.execute(sql, key) as cur:
+            previous = await cur.fetchone()
+        if previous is not None:
+            await db.execute(
+                f"DELETE FROM {table} WHERE rowid BETWEEN ? AND ? AND _account = ? AND _source_file = ?",
+                (*previous, account, filename),
+            )
+        return await self._max_rowid(db, layout) + 1
+
+    async def record_source(
+        self,
+        db: aiosqlite.Connection,
+        layout: str,
+        account: str,
+        filename: str,
+        run_id: str,
+        first_rowid: int,
+    ) -> None:
+        last = await self._max_rowid(db, layout)
+        await db.execute(
+            "INSERT OR REPLACE INTO sources (layout, account, source_file, run_id, first_rowid,"
+            " last_rowid) VALUES (?, ?, ?, ?, ?, ?)",
+            (layout, account, filename, run_id, first_rowid, last),
+        )
+
+    async def _max_rowid(self, db: aiosqlite.Connection, layout: str) -> int:
+        async with db.execute(f"SELECT coalesce(max(rowid), 0) FROM {quote(layout)}") as cur:
+            return (await cur.fetchone())[0]
+
+    def row_insert(self, layout: str, account: str, source_file: str, run_id: str) -> RowInsert:
+        """The INSERT for one import: the three meta columns are the same on every row,
+        so they are written as literals once instead of bound a million times."""
+        names = [*self._layouts[layout], *META_COLUMNS]
+        cols = ", ".join(quote(n) for n in names)
+        width = len(self._layouts[layout])
+        meta = [literal(account), literal(source_file), literal(run_id)]
+        values = f"({', '.join(['?'] * width + meta)})"
+        return RowInsert(f"INSERT INTO {quote(layout)} ({cols}) VALUES ", values, width)
+
+    async def insert_rows(
+        self, db: aiosqlite.Connection, insert: RowInsert, rows: Sequence[Sequence[object]]
+    ) -> None:
+        for sql, params in insert.statements(rows):
+            await db.executemany(sql, params)
+
+    async def learned_choices(self, layout: str) -> dict[str, list[str]]:
+        """Choice values imports created beyond the layout's own, by column."""
+        sql = "SELECT column_name, value FROM choice_values WHERE layout = ? ORDER BY rowid"
+        learned: dict[str, list[str]] = {}
+        async with self.writer.execute(sql, (layout,)) as cur:
+            for column, value in await cur.fetchall():
+                learned.setdefault(column, []).append(value)
+        return learned
+
+    async def learn_choices(
+        self, db: aiosqlite.Connection, layout: str, column: str, values: Iterable[str], run_id: str
+    ) -> None:
+        await db.executemany(
+            "INSERT OR IGNORE INTO choice_values (layout, column_name, value, run_id)"
+            " VALUES (?, ?, ?, ?)",
+            [(layout, column, v, run_id) for v in values],
+        )
+
+    async def staged_table(
+        self, layout: str, account: str, source_file: str, run_id: str
+    ) -> StagedTable:
+        """The scratch table a large file's parts are read into: this layout table's
+        own columns, in its order, with the meta columns' values written in."""
+        async with self.reader.execute(f"PRAGMA table_info({quote(layout)})") as cur:
+            info = await cur.fetchall()
+        meta = dict(zip(META_COLUMNS, (account, source_file, run_id), strict=True))
+        wanted = set(self._layouts[layout])
+        definitions, values, columns = [], [], []
+        for _, name, sql_type, notnull, _, _ in info:
+            definitions.append(f"{quote(name)} {sql_type}{' NOT NULL' if notnull else ''}")
+            if name in meta:
+                values.append(literal(meta[name]))
+            elif name in wanted:
+                values.append("?")
+                columns.append(name)
+            else:  # a column the layout no longer has
+                values.append("NULL")
+        return StagedTable(definitions, f"({', '.join(values)})", columns)
+
+    async def copy_staged(self, db: aiosqlite.Connection, index: int, layout: str) -> None:
+        """Copy the rows of attached scratch database `index`, in their order.
+
+        Its table is this one's twin (see staged_table), which lets SQLite move whole
+        records; a plain scan of a rowid table reads them in rowid order.
+        """
+        await db.execute(f"INSERT INTO {quote(layout)} SELECT * FROM staged{index}.{ROWS_TABLE}")
+
+    async def staged_errors(
+        self, db: aiosqlite.Connection, index: int, batch: int = 5000
+    ) -> AsyncIterator[list[RowError]]:
+        """The row errors of attached scratch database `index`, a batch at a time."""
+        sql = f"SELECT line, column_name, value, message FROM staged{index}.{ERRORS_TABLE} ORDER BY rowid"
+        async with db.execute(sql) as cur:
+            while rows := await cur.fetchmany(batch):
+                yield [RowError(*row) for row in rows]
+
+    async def found_values(
+        self, db: aiosqlite.Connection, layout: str, column: str, values: Sequence[object]
+    ) -> set[object]:
+        """Which of `values` the layout's `column` holds (reference checks)."""
+        found: set[object] = set()
+        for start in range(0, len(values), BATCH):
+            part = list(values[start : start + BATCH])
+            sql = (
+                f"SELECT DISTINCT {quote(column)} FROM {quote(layout)}"
+                f" WHERE {quote(column)} IN ({', '.join('?' * len(part))})"
+            )
+            async with db.execute(sql, part) as cursor:
+                found.update(row[0] for row in await cursor.fetchall())
+        return found

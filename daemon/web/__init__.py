@@ -1,0 +1,10 @@
+"""The web app: the admin API over the run history and accounts, health and metrics.
+
+app.py       builds the FastAPI app; mounts the HTTP intake (handlers/api.py)
+context.py   what routes need from the daemon, kept on app.state
+auth.py      bearer tokens: the admin sees every account, an account only its own
+errors.py    every error as {"error": code, "message": text}
+runs.py      /api/v1/runs …
+accounts.py  /api/v1/accounts …, poll now
+service.py   /healthz, /metrics
+"""

@@ -1,0 +1,54 @@
+"""The HTTP app: the admin API, health and metrics, and the HTTP intake mounted in it.
+
+A FastAPI app served by uvicorn inside the daemon's event loop. Routers of one job
+each (service, runs, accounts, the intake in handlers/api.py); what they need from the
+daemon waits on `app.state` (context.py). Built by the master with `create_app()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from daemon.settings import Settings
+from daemon.store.sqlite import SqliteStore
+from daemon.web import accounts, errors, runs, service
+from daemon.web.context import Poll
+from handlers import api as api_intake
+from handlers.base import IntakeSink
+
+
+def create_app(
+    settings: Callable[[], Settings],
+    store: SqliteStore,
+    ready: Callable[[], bool],
+    poll: Poll | None = None,
+    sink: IntakeSink | None = None,
+) -> FastAPI:
+    app = FastAPI(title="renkei", version="0.1.0", summary="CSV linkage daemon")
+    app.state.settings = settings
+    app.state.store = store
+    app.state.ready = ready
+    app.state.poll = poll
+    app.state.sink = sink
+    errors.install(app)
+    for router in (service.router, runs.router, accounts.router, api_intake.router):
+        app.include_router(router)
+    # Last: every route above is matched before an account's own path.
+    app.add_api_route(
+        "/{path:path}", api_intake.import_at_own_path, methods=["POST"], include_in_schema=False
+    )
+
+    def openapi() -> dict[str, Any]:
+        # Not cached: a reload may add or change an account's own import path.
+        schema = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes
+        )
+        api_intake.describe_own_paths(schema, settings())
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,38 @@
+"""Who is asking: the admin token sees every account, an account's token only its own.
+
+Tokens are compared in constant time (settings/secrets.py). Used by the admin API's
+routes as the `Auth` dependency.
+"""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from daemon.web import context
+from daemon.web.errors import ApiError
+
+
+@dataclass(frozen=True)
+class Principal:
+    account: str | None  # None: the admin, who sees every account
+
+    def may_see(self, account: str) -> bool:
+        return self.account is None or self.account == account
+
+
+def principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "unauthorized", "missing bearer token")
+    token = token.strip()
+    settings = context.settings(request)
+    if settings.is_admin_token(token):
+        return Principal(None)
+    name = settings.token_account(token)
+    if name is None:
+        raise ApiError(401, "unauthorized", "unknown token")
+    return Principal(name)
+
+
+Auth = Annotated[Principal, Depends(principal)]

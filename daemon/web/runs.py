@@ -1,0 +1,81 @@
+"""The run history over HTTP: `/api/v1/runs`, one run, and its error CSV.
+
+Reads through the store's reader connection; an account's token sees only its own
+runs (another account's run is a 404).
+"""
+
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, Response
+
+from daemon.store.runs import public_run
+from daemon.web import context
+from daemon.web.auth import Auth, Principal
+from daemon.web.errors import ApiError, responses
+from daemon.worker.error_report import header_only
+from importers.filenames import error_report_name
+
+router = APIRouter()
+MAX_LIMIT = 500
+MAX_OFFSET = 2**62  # SQLite integers are 64-bit; past this the query itself fails
+CSV_CHARSETS = {"cp932": "windows-31j", "utf-8": "utf-8", "utf-8-sig": "utf-8"}
+_CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}
+
+
+@router.get("/api/v1/runs", responses=responses(401, 422))
+async def list_runs(
+    request: Request,
+    who: Auth,
+    account: str | None = None,
+    state: str | None = None,
+    channel: str | None = None,
+    filename: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> dict[str, Any]:
+    if who.account is not None:
+        if account not in (None, who.account):
+            return {"runs": [], "total": 0, "next": None}
+        account = who.account
+    filters = {"account": account, "state": state, "channel": channel, "filename": filename}
+    rows, total = await context.store(request).list_runs(filters, limit, offset)
+    following = None
+    if offset + len(rows) < total:
+        query = {k: v for k, v in filters.items() if v is not None and k in request.query_params}
+        query.update(limit=limit, offset=offset + limit)
+        following = f"{request.url.path}?{urlencode(query)}"
+    return {"runs": [public_run(r) for r in rows], "total": total, "next": following}
+
+
+async def visible_run(request: Request, run_id: str, who: Principal) -> dict[str, Any]:
+    run = await context.store(request).get_run(run_id)
+    if run is None or not who.may_see(run["account"]):
+        raise ApiError(404, "not_found", f"no run {run_id}")
+    return run
+
+
+@router.get("/api/v1/runs/{run_id}", responses=responses(401, 404, 422))
+async def get_run(request: Request, run_id: str, who: Auth) -> dict[str, Any]:
+    return public_run(await visible_run(request, run_id, who))
+
+
+@router.get(
+    "/api/v1/runs/{run_id}/errors.csv",
+    response_model=None,
+    responses=_CSV | responses(401, 404, 422),
+)
+async def run_errors(request: Request, run_id: str, who: Auth) -> Response:
+    """The run's error CSV; a run without row errors has the header row alone, so a
+    script can always download it."""
+    run = await visible_run(request, run_id, who)
+    encoding = run["encoding"] or "cp932"
+    media_type = f"text/csv; charset={CSV_CHARSETS.get(encoding, 'utf-8')}"
+    if not run["error_report"]:
+        # As FileResponse names a file: RFC 5987 when the name is not plain ASCII.
+        name = quote(error_report_name(run["filename"]) or "errors.csv")
+        headers = {"Content-Disposition": f"attachment; filename*=utf-8''{name}"}
+        return Response(header_only(encoding), media_type=media_type, headers=headers)
+    path = context.settings(request).data_dir / run["error_report"]
+    return FileResponse(path, media_type=media_type, filename=path.name)

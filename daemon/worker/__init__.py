@@ -1,0 +1,14 @@
+"""The worker: the spool's one consumer, which turns each spooled file into a run.
+
+    consumer.py      the loop that claims waiting items (the daemon's "qmgr")
+    pipeline.py      one item → one committed run: the run's books
+    plan.py          what a run does: mode, layout, columns, encoding, header
+    writer.py        the rows and the run's final record, in one transaction
+    references.py    reference columns, checked per chunk
+    staging.py       large files read in parts by reader processes …
+    partreader.py    … each of which is `python -m daemon.worker.partreader`
+    error_report.py  the run's error CSV
+    outcome.py       what a run came to
+
+Kept free of imports so a reader process loads only what it needs.
+"""

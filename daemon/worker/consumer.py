@@ -1,0 +1,76 @@
+"""The worker ("qmgr"): the one consumer of the spool in the daemon.
+
+Claims waiting items one at a time (SQLite has one writer) and runs each through the
+pipeline. Woken by the intake sink; rescans the spool now and then for anything else.
+Started by the master.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from daemon.spool.queue import Spool
+from daemon.store.runs import FINAL_STATES, RunState
+from daemon.worker import staging
+from daemon.worker.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+_RESCAN_SECONDS = 5.0
+_RETRY_SECONDS = 10.0
+
+
+class Worker:
+    def __init__(self, spool: Spool, pipeline: Pipeline) -> None:
+        self.spool = spool
+        self.pipeline = pipeline
+        self._wake = asyncio.Event()
+        self._not_before: dict[str, float] = {}
+        self.busy = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def recover(self) -> None:
+        """Start-up: put unfinished work back and record a run for every waiting file."""
+        for item in await asyncio.to_thread(lambda: list(self.spool.recover())):
+            log.warning("recovered %s (attempt %d)", item.id, item.meta.attempts)
+        scratch = self.pipeline.settings.data_dir / "staging"
+        await asyncio.to_thread(staging.sweep, scratch, self.spool.pending)
+        for item_id in self.spool.waiting():
+            item = self.spool.load(self.spool.incoming / item_id)
+            store = self.pipeline.store
+            await store.add_run(item.id, item.meta)
+            if await store.run_state(item.id) not in FINAL_STATES:
+                await store.update_run(item.id, state=RunState.QUEUED, attempts=item.meta.attempts)
+
+    async def serve(self) -> None:
+        while True:
+            self._wake.clear()
+            worked = await self.drain()
+            if not worked:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), _RESCAN_SECONDS)
+
+    async def drain(self) -> bool:
+        """Process every waiting item that is due; True when any was processed."""
+        worked = False
+        for item_id in self.spool.waiting():
+            if self._not_before.get(item_id, 0) > time.monotonic():
+                continue
+            item = self.spool.claim(item_id)
+            if item is None:
+                continue
+            worked = True
+            self.busy = True
+            try:
+                state = await self.pipeline.process(item)
+            finally:
+                self.busy = False
+            if state == RunState.QUEUED:  # a transient failure: give it a moment
+                self._not_before[item_id] = time.monotonic() + _RETRY_SECONDS
+            else:
+                self._not_before.pop(item_id, None)
+        return worked

@@ -1,0 +1,72 @@
+"""`python -m daemon.worker.partreader`: reads one part of a file into a scratch database.
+
+A large file is split into parts read side by side, one process each, so that
+parsing and converting use every core (staging.py starts them). Each part's converted
+rows and row errors go into a scratch SQLite file of its own (store/scratch.py); the
+run's transaction then copies the rows into the layout's table. Reads a pickled
+(path, spec, sniffed, part, table, target) from stdin; writes pickled messages to
+stdout: ("progress", bytes) now and then, then ("done", records, failed) or
+("problem", p). Imports only importers/, store/scratch.py and the standard library,
+so it starts in a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import gc
+import pickle
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from daemon.store.scratch import ScratchWriter, StagedTable
+from importers.errors import ImportProblem
+from importers.reader import CsvFile
+
+
+def stage(
+    csv_file: CsvFile, table: StagedTable, target: Path, send: Callable[[tuple], None]
+) -> tuple[int, int]:
+    """Read `csv_file`'s part into `target`; (records, failed)."""
+    assert csv_file.part is not None
+    assert [c.name for c in csv_file.spec.columns] == table.columns
+    scratch = ScratchWriter(target, table)
+    records = failed = 0
+    try:
+        for chunk in csv_file.chunks():
+            scratch.add(chunk.rows, chunk.errors)
+            records += chunk.records
+            failed += chunk.records - len(chunk.rows)
+            send(("progress", chunk.bytes_read - csv_file.part.start))
+        scratch.commit()
+    finally:
+        scratch.close()
+    return records, failed
+
+
+def main() -> int:
+    # Rows are lists that never form cycles, and a chunk of them is alive at a time:
+    # the cycle collector would only walk them again and again.
+    gc.disable()
+    try:
+        path, spec, sniffed, part, table, target = pickle.load(sys.stdin.buffer)
+    except EOFError:  # started ahead and then not needed: the file had fewer parts
+        return 0
+    out = sys.stdout.buffer
+
+    def send(message: tuple) -> None:
+        pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
+        out.flush()
+
+    csv_file = CsvFile(path, spec, part)
+    csv_file.sniffed = sniffed
+    try:
+        records, failed = stage(csv_file, table, Path(target), send)
+    except ImportProblem as problem:
+        send(("problem", problem))
+    else:
+        send(("done", records, failed))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""The import pipeline: turns one claimed spool item into one committed run.
+
+It keeps the run's books — the run row, its states, the spooled copy, attempts and
+quarantine — and hands the rest to the pieces that own it: the plan (plan.py), the
+rows (writer.py), the error CSV (error_report.py) and the report mail (the `notify`
+callback, the reporter's outbox). Used by the daemon's worker and by `renkei import`,
+so both take the same path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import aiosqlite
+
+from daemon import metrics
+from daemon.settings import Account, Settings
+from daemon.spool.queue import Spool, SpoolItem, now_iso
+from daemon.store.runs import FINAL_STATES, ReportState, RunState
+from daemon.store.sqlite import SqliteStore
+from daemon.worker.error_report import ErrorReport
+from daemon.worker.outcome import Outcome
+from daemon.worker.plan import Plan, columns_for, import_spec, plan_for, plan_problem
+from daemon.worker.writer import Progress, RowWriter
+from importers.errors import PermanentProblem, RowError
+from importers.filenames import check_filename, error_report_name
+from importers.messages import message
+from importers.reader import CsvFile
+
+log = logging.getLogger(__name__)
+Notify = Callable[[str], Awaitable[None]]
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: Callable[[], Settings],
+        store: SqliteStore,
+        spool: Spool,
+        notify_report: Notify | None = None,
+    ) -> None:
+        self._settings = settings
+        self.store = store
+        self.spool = spool
+        self.notify_report = notify_report
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings()
+
+    @property
+    def language(self) -> str:
+        return self.settings.report.language
+
+    async def process(self, item: SpoolItem, progress: Progress | None = None) -> RunState:
+        """Import `item`; returns the run's final state. The item leaves the spool
+        only once its run is committed (or, aborted, it goes back to `incoming/`)."""
+        meta = item.meta
+        await self.store.add_run(item.id, meta)
+        if await self.store.run_state(item.id) in FINAL_STATES:
+            # Committed before a crash that came before the spool copy was removed.
+            self.spool.finish(item)
+            return RunState.COMPLETED
+        account = self.settings.accounts.get(meta.account)
+        if meta.attempts >= self.settings.daemon.max_attempts:
+            return await self._quarantine(item, account)
+        try:
+            outcome = await self._run(item, account, progress)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._abort(item))
+            raise
+        except Exception as exc:  # not the file's fault: our trouble, so try again later
+            log.exception("run %s: attempt %d failed", item.id, meta.attempts + 1)
+            await self.store.update_run(item.id, state=RunState.QUEUED, message=str(exc)[:500])
+            self.spool.release(item, count_attempt=True)
+            return RunState.QUEUED
+        state = await self._record(item, account, outcome)
+        # Before the report: a stop while the report is queued must not leave behind
+        # the spooled copy of a committed run (its report waits as pending in the run).
+        self.spool.finish(item)
+        await self._notify(account, item, outcome)
+        return state
+
+    async def _quarantine(self, item: SpoolItem, account: Account | None) -> RunState:
+        self.spool.quarantine(item)
+        text = message("run.quarantined", self.language, attempts=item.meta.attempts)
+        outcome = Outcome.failure(text)
+        state = await self._record(item, account, outcome)
+        await self._notify(account, item, outcome)
+        return state
+
+    async def _run(
+        self, item: SpoolItem, account: Account | None, progress: Progress | None
+    ) -> Outcome:
+        meta = item.meta
+        if meta.problem == "account_stopped":
+            return Outcome(RunState.IGNORED, message("run.account_stopped", self.language))
+        if account is None:
+            return Outcome.failure(
+                message("run.unknown_account", self.language, account=meta.account)
+            )
+        if meta.problem:
+            return Outcome.failure(message(f"run.{meta.problem}", self.language))
+        plan = plan_for(account, meta.options)
+        problem = plan_problem(self.settings, plan)
+        if problem is not None:
+            key, values = problem
+            return Outcome.failure(message(key, self.language, **values))
+        await self.store.update_run(
+            item.id,
+            state=RunState.RUNNING,
+            started_at=now_iso(),
+            layout=plan.layout,
+            mode=plan.mode,
+            dry_run=int(plan.dry_run),
+            attempts=meta.attempts,
+            message="",
+        )
+        return await self._import(item, account, plan, progress)
+
+    async def _import(
+        self, item: SpoolItem, account: Account, plan: Plan, progress: Progress | None
+    ) -> Outcome:
+        settings = self.settings
+        columns = await columns_for(settings, self.store, plan)
+        csv_file = CsvFile(item.data_path, import_spec(settings, account, plan, columns))
+        outcome = Outcome(RunState.RUNNING, plan=plan)
+
+        async def finish(db: aiosqlite.Connection, done: Outcome) -> None:
+            await self._finish(db, item, account, done)
+
+        try:
+            if not check_filename(item.meta.filename):
+                raise PermanentProblem("filename.rule", name=item.meta.filename)
+            if not item.data_path.exists():
+                raise PermanentProblem("file.missing_data")
+            await asyncio.to_thread(csv_file.open)
+            outcome.encoding = csv_file.encoding or ""
+            outcome.report = self._error_report(item, account, outcome.encoding)
+            writer = RowWriter(settings, self.store, finish)
+            await writer.write(item, plan, columns, csv_file, outcome, progress)
+        except PermanentProblem as problem:
+            self._file_failed(item, account, outcome, problem, csv_file.encoding)
+        except BaseException:
+            if outcome.report:
+                outcome.report.discard()
+            raise
+        return outcome
+
+    def _file_failed(
+        self,
+        item: SpoolItem,
+        account: Account,
+        outcome: Outcome,
+        problem: PermanentProblem,
+        encoding: str | None,
+    ) -> None:
+        """The file as a whole cannot be imported: one error that says why."""
+        outcome.state, outcome.failed = RunState.FAILED, 0
+        outcome.problem = problem.key
+        outcome.message = problem.render(self.language)
+        outcome.errors = [RowError(problem.line or 0, "", "", outcome.message)]
+        if outcome.report is None:
+            outcome.report = self._error_report(item, account, encoding)
+        outcome.report.add(outcome.errors)
+
+    def _error_report(self, item: SpoolItem, account: Account, encoding: str | None) -> ErrorReport:
+        if not encoding:
+            encoding = account.encoding if account.encoding != "auto" else "cp932"
+        path = self.settings.data_dir / "reports" / item.id / error_report_name(item.meta.filename)
+        return ErrorReport(path, encoding)
+
+    async def _finish(
+        self, db: aiosqlite.Connection, item: SpoolItem, account: Account | None, outcome: Outcome
+    ) -> None:
+        """The run's final row, written in the caller's transaction."""
+        report_path = outcome.report.close() if outcome.report else None
+        outcome.report = None
+        data_dir = self.settings.data_dir
+        await self.store.update_run(
+            item.id,
+            db=db,
+            state=outcome.state,
+            message=outcome.message,
+            encoding=outcome.encoding,
+            rows_total=outcome.total,
+            rows_imported=outcome.imported,
+            rows_failed=outcome.failed,
+            rows_inserted=outcome.counts.inserted,
+            rows_updated=outcome.counts.updated,
+            rows_skipped=outcome.counts.skipped,
+            rows_deleted=outcome.counts.deleted,
+            finished_at=now_iso(),
+            attempts=item.meta.attempts,
+            problem=outcome.problem,
+            error_report=str(report_path.relative_to(data_dir)) if report_path else "",
+            report_state=(
+                ReportState.PENDING if _wants_report(account, outcome) else ReportState.NONE
+            ),
+        )
+        await self.store.add_errors(db, item.id, outcome.errors)
+
+    async def _record(self, item: SpoolItem, account: Account | None, outcome: Outcome) -> RunState:
+        """Commit a run that did not commit with its rows (failed, ignored)."""
+        if outcome.state != RunState.COMPLETED or outcome.report is not None:
+            async with self.store.transaction() as db:
+                await self._finish(db, item, account, outcome)
+        metrics.RUNS.labels(outcome.state).inc()
+        metrics.ROWS_IMPORTED.inc(outcome.imported)
+        log.info(
+            "run %s %s: %s rows imported, %s failed %s",
+            item.id,
+            outcome.state,
+            outcome.imported,
+            outcome.failed,
+            outcome.message,
+        )
+        return outcome.state
+
+    async def _notify(self, account: Account | None, item: SpoolItem, outcome: Outcome) -> None:
+        if self.notify_report and _wants_report(account, outcome):
+            await self.notify_report(item.id)
+
+    async def _abort(self, item: SpoolItem) -> None:
+        if await self.store.run_state(item.id) in FINAL_STATES:
+            # Cancelled just after the commit: the run is done, not aborted.
+            self.spool.finish(item)
+            return
+        await self.store.update_run(
+            item.id,
+            state=RunState.ABORTED,
+            finished_at=now_iso(),
+            message=message("run.aborted", self.language),
+        )
+        metrics.RUNS.labels(RunState.ABORTED).inc()
+        self.spool.release(item, count_attempt=False)
+
+
+def _wants_report(account: Account | None, outcome: Outcome) -> bool:
+    if account is None or outcome.state not in (RunState.COMPLETED, RunState.FAILED):
+        return False
+    policy = outcome.plan.report if outcome.plan else account.report
+    if policy == "never" or (outcome.plan and outcome.plan.dry_run):
+        return False
+    is_error = outcome.state == RunState.FAILED or outcome.failed > 0
+    recipients = account.error_report_to if is_error else account.success_report_to
+    return bool(recipients) and (is_error or policy == "always")

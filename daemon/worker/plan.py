@@ -1,0 +1,115 @@
+"""The import plan: what one run does, decided before a row is read.
+
+The account's defaults, overridden by what the delivery's options chose at the door
+(an API request's parameters and request shape travel there, so nothing after the
+spool asks which channel a file came by), and the column specs the reader converts
+by, choices widened by the values earlier imports created. Used by the pipeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal
+
+from daemon.settings import Account, Settings
+from daemon.store.keyed import KEYED
+from daemon.store.sqlite import SqliteStore
+from importers.layouts import ColumnSpec
+from importers.reader import ImportSpec
+
+Mode = Literal["replace_file", "insert", "upsert", "delete", "set"]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """One import's choices: the account's defaults, overridden by the delivery."""
+
+    layout: str
+    mode: Mode = "replace_file"
+    on_duplicate: Literal["skip", "update"] = "update"
+    blank: Literal["keep", "overwrite"] = "overwrite"
+    set_values: dict[str, str] = field(default_factory=dict)
+    on_unknown: Literal["error", "create"] = "error"
+    member_key: str | None = None
+    on_row_error: Literal["reject", "skip"] = "reject"
+    report: Literal["always", "errors", "never"] = "always"
+    encoding: Literal["auto", "cp932", "utf-8"] = "auto"
+    header: bool = True
+    dry_run: bool = False
+
+    @property
+    def keyed(self) -> bool:
+        return self.mode in KEYED
+
+    @property
+    def keys_only(self) -> bool:
+        """delete and set read only the key: a file of keys alone will do, and any
+        other column the header names is read past."""
+        return self.header and self.mode in ("delete", "set")
+
+
+_CHOSEN = [f.name for f in fields(Plan)]
+
+
+def plan_for(account: Account, options: dict[str, Any]) -> Plan:
+    """The account's defaults, overridden by what the delivery's options chose."""
+    chosen = {name: getattr(account, name) for name in _CHOSEN if hasattr(account, name)}
+    chosen["set_values"] = dict(account.set_values)
+    chosen.update({k: v for k, v in options.items() if k in _CHOSEN and v is not None})
+    return Plan(**chosen)
+
+
+def plan_problem(settings: Settings, plan: Plan) -> tuple[str, dict[str, str]] | None:
+    """Why the plan cannot run under this config (a catalog key and its values), or None."""
+    if plan.layout not in settings.layouts:
+        return "run.unknown_layout", {"layout": plan.layout}
+    if plan.keyed and not settings.layouts[plan.layout].key:
+        return "run.no_key", {"layout": plan.layout, "mode": plan.mode}
+    return None
+
+
+@dataclass(slots=True)
+class Columns:
+    """The columns a run reads, and with on_unknown = create the choice columns that
+    take any value (by index), each with the values known before this run."""
+
+    specs: list[ColumnSpec]
+    creating: dict[int, set[str]]
+
+
+async def columns_for(settings: Settings, store: SqliteStore, plan: Plan) -> Columns:
+    found = await _columns(settings, store, plan)
+    if plan.keys_only:
+        key = settings.layouts[plan.layout].key
+        return Columns([spec for spec in found.specs if spec.name in key], {})
+    return found
+
+
+async def _columns(settings: Settings, store: SqliteStore, plan: Plan) -> Columns:
+    layout = settings.layouts[plan.layout]
+    if not any(c.type == "choice" for c in layout.columns):
+        return Columns([ColumnSpec.of(c) for c in layout.columns], {})
+    learned = await store.learned_choices(plan.layout)
+    specs, creating = [], {}
+    for index, column in enumerate(layout.columns):
+        spec = ColumnSpec.of(column)
+        if column.type == "choice":
+            values = [*(column.values or ()), *learned.get(column.name, ())]
+            spec = replace(spec, values=None if plan.on_unknown == "create" else values)
+            if plan.on_unknown == "create":
+                creating[index] = set(values)
+        specs.append(spec)
+    return Columns(specs, creating)
+
+
+def import_spec(settings: Settings, account: Account, plan: Plan, columns: Columns) -> ImportSpec:
+    limits = settings.limits_for(account)
+    return ImportSpec(
+        columns.specs,
+        plan.encoding,
+        plan.header,
+        limits.max_rows,
+        limits.max_bytes,
+        settings.report.language,
+        other_columns=plan.keys_only,
+    )

@@ -1,0 +1,74 @@
+"""Reference columns: a cell that must name a row of another layout.
+
+A column with `reference = "members"` holds a value that must exist in the `members`
+table, in the column the account's `member_key` names (by default the first of that
+layout's key columns): a member by `member_no` for one partner, by `employee_id` for
+another. Checked per chunk on the writer, inside the run's transaction, so a master
+imported a moment earlier counts; a missing value is a row error with its line. The
+look-up itself is the store's (LayoutTables.found_values).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiosqlite
+
+from daemon.settings import Settings
+from daemon.store.sqlite import SqliteStore
+from importers.errors import RowError
+from importers.messages import message
+from importers.reader import Chunk
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    index: int  # of the column in the row
+    column: str
+    layout: str
+    key: str
+
+
+def references_of(settings: Settings, layout: str, member_key: str | None) -> list[Reference]:
+    found = []
+    for index, column in enumerate(settings.layouts[layout].columns):
+        if column.reference:
+            target = settings.layouts[column.reference]
+            key = member_key or target.key[0]
+            found.append(Reference(index, column.name, column.reference, key))
+    return found
+
+
+async def check(
+    store: SqliteStore,
+    db: aiosqlite.Connection,
+    chunk: Chunk,
+    references: list[Reference],
+    language: str,
+) -> None:
+    """Drop the chunk's rows that name a missing row, each with its row error."""
+    bad: dict[int, list[RowError]] = {}
+    for ref in references:
+        values = list({row[ref.index] for row in chunk.rows} - {None, ""})
+        found = await store.found_values(db, ref.layout, ref.key, values)
+        # The cell may be text where the key column is an integer: compare as text.
+        found_text = {str(value) for value in found}
+        missing = {value for value in values if str(value) not in found_text}
+        if not missing:
+            continue
+        problem = message("cell.reference", language, layout=ref.layout, key_column=ref.key)
+        for i, row in enumerate(chunk.rows):
+            value = row[ref.index]
+            if value in missing:
+                line = chunk.lines[i]
+                text = message(
+                    "cell.error", language, line=line, column=ref.column, value=value,
+                    problem=problem,
+                )  # fmt: skip
+                bad.setdefault(i, []).append(RowError(line, ref.column, str(value), text))
+    if not bad:
+        return
+    chunk.rows = [row for i, row in enumerate(chunk.rows) if i not in bad]
+    chunk.lines = [line for i, line in enumerate(chunk.lines) if i not in bad]
+    chunk.errors = sorted([*chunk.errors, *(e for errs in bad.values() for e in errs)],
+                          key=lambda e: e.line)  # fmt: skip

@@ -1,0 +1,237 @@
+"""Reading a large file in parts, side by side, before its run's transaction.
+
+One process cannot parse and write at once (both hold the GIL), and parsing a
+million rows is the larger half of an import. So a file over LARGE_FILE bytes is cut
+at record boundaries into one part per core; each part is read by
+`python -m daemon.worker.partreader` into a scratch database, and the pipeline then copies
+the rows into the layout's table in one INSERT … SELECT per part, inside the run's
+transaction. Small files (the usual 3 MiB) never pay for a process start.
+
+A cut is placed after a line break with an even number of quote characters before
+it, which is a record boundary in any well-formed CSV (neither CP932 nor UTF-8 uses
+the bytes of `"` or a line break inside a character). A file whose quotes fool that
+count ends a part inside a quoted cell; the part then reports a truncated file, and
+the file is read again as one part.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from daemon.store.scratch import StagedTable
+from importers.errors import ImportProblem
+from importers.layouts import ColumnSpec
+from importers.reader import CsvFile, Part
+
+LARGE_FILE = 16 * 1024 * 1024
+BLOCK = 1 << 20
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class StagedPart:
+    path: Path
+    records: int
+    failed: int
+
+
+def is_large(csv_file: CsvFile) -> bool:
+    return csv_file.sniffed is not None and csv_file.sniffed.size > LARGE_FILE
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+async def stage(
+    csv_file: CsvFile,
+    table: StagedTable,
+    folder: Path,
+    progress: Progress | None,
+    parts: int | None = None,
+) -> list[StagedPart]:
+    """Read the whole file into scratch databases under `folder`, one per part."""
+    assert csv_file.sniffed is not None
+    # The parts convert each row straight into the table's column order. Plain column
+    # specs: the child need not import the config model to unpickle them.
+    by_name = {column.name: column for column in csv_file.spec.columns}
+    columns = [ColumnSpec.of(by_name[name]) for name in table.columns]
+    assert len(columns) == len(by_name), "the table must take every column of the file"
+    staged_file = CsvFile(csv_file.path, replace(csv_file.spec, columns=columns))
+    staged_file.sniffed = csv_file.sniffed
+    count = parts or cores()
+    # Started first: their start-up overlaps the header check and the search for cuts.
+    children = _spawn(count)
+    try:
+        order = await asyncio.to_thread(staged_file.header_order)
+        size = csv_file.sniffed.size
+        cuts = await asyncio.to_thread(find_cuts, csv_file.path, size, count)
+        try:
+            split = _parts(cuts, size, order)
+            return await _stage_parts(staged_file, table, folder, split, progress, children)
+        except _BadCut:
+            _reap(children)
+            children = _spawn(1)
+            whole = _parts([], size, order)
+            return await _stage_parts(staged_file, table, folder, whole, progress, children)
+    finally:
+        _reap(children)
+
+
+def discard(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def sweep(root: Path, wanted: Callable[[str], bool]) -> None:
+    """Remove the scratch folders of runs that will not be retried (a crash leaves
+    them behind; a retry would have replaced them)."""
+    if root.is_dir():
+        for folder in root.iterdir():
+            if not wanted(folder.name):
+                discard(folder)
+
+
+class _BadCut(Exception):
+    """A part ended inside a quoted cell: the quote count misled the cut."""
+
+
+def _parts(cuts: list[tuple[int, int]], size: int, order: list[int] | None) -> list[Part]:
+    bounds = [(0, 0), *cuts]
+    ends = [start for start, _ in cuts] + [size]
+    return [
+        Part(start, end, lines, order, final=end == size)
+        for (start, lines), end in zip(bounds, ends, strict=True)
+    ]
+
+
+def find_cuts(path: Path, size: int, parts: int) -> list[tuple[int, int]]:
+    """Where to cut the file into about `parts` equal parts: (offset, lines before)."""
+    targets = [size * k // parts for k in range(1, parts)]
+    cuts: list[tuple[int, int]] = []
+    quotes = lines = offset = 0
+    after_cr = False  # the counted bytes ended in CR: a following LF ends no new line
+    with open(path, "rb") as f:
+        while targets and (block := f.read(BLOCK)):
+            pos = 0
+            while targets and targets[0] < offset + len(block):
+                newline = block.find(b"\n", max(pos, targets[0] - offset))
+                if newline < 0:
+                    break
+                seen = block[pos : newline + 1]
+                quotes += seen.count(b'"')
+                lines += _line_ends(seen, after_cr)
+                after_cr = False
+                pos = newline + 1
+                if quotes % 2 == 0 and offset + pos < size:
+                    cuts.append((offset + pos, lines))
+                    targets.pop(0)
+            rest = block[pos:]
+            quotes += rest.count(b'"')
+            lines += _line_ends(rest, after_cr)
+            after_cr = rest.endswith(b"\r") if rest else after_cr
+            offset += len(block)
+    return cuts
+
+
+def _line_ends(data: bytes, after_cr: bool) -> int:
+    """Line ends as the csv module counts them (CRLF, LF or CR each end one line)."""
+    ends = data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+    return ends - 1 if after_cr and data.startswith(b"\n") else ends
+
+
+def _spawn(count: int) -> list[subprocess.Popen]:
+    """Reader processes, each waiting on stdin for the part it is to read."""
+    children: list[subprocess.Popen] = []
+    try:
+        for _ in range(count):
+            children.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "daemon.worker.partreader"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                )
+            )
+    except BaseException:
+        _reap(children)  # no process left behind when the system refuses one more
+        raise
+    return children
+
+
+def _reap(children: list[subprocess.Popen]) -> None:
+    for child in children:
+        if not child.stdin.closed:
+            child.stdin.close()  # a reader given no part ends on its own
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+        child.stdout.close()
+
+
+async def _stage_parts(
+    csv_file: CsvFile,
+    table: StagedTable,
+    folder: Path,
+    parts: list[Part],
+    progress: Progress | None,
+    children: list[subprocess.Popen],
+) -> list[StagedPart]:
+    """Read `parts`, one per child (`children` may hold more than needed)."""
+    discard(folder)
+    folder.mkdir(parents=True)
+    loop = asyncio.get_running_loop()
+    done = [0] * len(parts)
+    total = csv_file.sniffed.size
+
+    def advance(index: int, count: int) -> None:
+        done[index] = count
+        if progress:
+            loop.call_soon_threadsafe(progress, sum(done), total)
+
+    readers = children[: len(parts)]
+    for index, (part, child) in enumerate(zip(parts, readers, strict=True)):
+        target = folder / f"part{index}.db"
+        pickle.dump(
+            (csv_file.path, csv_file.spec, csv_file.sniffed, part, table, target), child.stdin
+        )
+        child.stdin.close()
+    results = await asyncio.gather(
+        *(
+            asyncio.to_thread(_follow, child, lambda n, i=i: advance(i, n))
+            for i, child in enumerate(readers)
+        )
+    )
+    staged = []
+    for index, (part, result) in enumerate(zip(parts, results, strict=True)):
+        if isinstance(result, ImportProblem):
+            if result.key == "file.truncated" and not part.final:
+                raise _BadCut
+            raise result
+        records, failed = result
+        staged.append(StagedPart(folder / f"part{index}.db", records, failed))
+    return staged
+
+
+def _follow(child: subprocess.Popen, advance: Callable[[int], None]) -> tuple | ImportProblem:
+    """Read one child's messages until its outcome."""
+    while True:
+        try:
+            message = pickle.load(child.stdout)
+        except EOFError:
+            raise RuntimeError(f"reader process ended early (exit {child.wait()})") from None
+        if message[0] == "progress":
+            advance(message[1])
+        elif message[0] == "done":
+            return message[1], message[2]
+        else:
+            return message[1]

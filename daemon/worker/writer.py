@@ -1,0 +1,218 @@
+"""Writing a run's rows: every row, and the run's final record, in ONE transaction.
+
+A small file (or a keyed mode, or one that creates choices or checks references) is
+read chunk by chunk in a worker thread while the rows are written; a large one is
+first read into scratch databases by reader processes (staging.py) and copied in.
+Either way the caller's `finish` writes the run's final row inside the same
+transaction, so a run is committed with its rows or not at all. Used by the pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import aiosqlite
+
+from daemon.settings import Settings
+from daemon.spool.queue import SpoolItem
+from daemon.store.keyed import KeyedWriter, RowStamp
+from daemon.store.runs import RunState
+from daemon.store.sqlite import SqliteStore
+from daemon.worker import references, staging
+from daemon.worker.outcome import Outcome
+from daemon.worker.plan import Columns, Plan
+from daemon.worker.staging import StagedPart
+from importers.messages import message
+from importers.reader import Chunk, CsvFile
+
+Progress = Callable[[int, int], None]
+Finish = Callable[[aiosqlite.Connection, Outcome], Awaitable[None]]
+
+
+class Rejected(Exception):
+    """Rows failed under on_row_error = reject: roll everything back."""
+
+
+class DryRun(Exception):
+    """The import went through; roll it back, keeping only what it would have done."""
+
+
+class RowWriter:
+    def __init__(self, settings: Settings, store: SqliteStore, finish: Finish) -> None:
+        self.settings = settings
+        self.store = store
+        self.finish = finish
+        self.language = settings.report.language
+
+    async def write(
+        self,
+        item: SpoolItem,
+        plan: Plan,
+        columns: Columns,
+        csv_file: CsvFile,
+        outcome: Outcome,
+        progress: Progress | None,
+    ) -> None:
+        """Import every row of the opened `csv_file`; outcome says how it went."""
+        stamp = RowStamp(item.meta.account, item.meta.filename, item.id)
+        refs = (
+            []
+            if plan.keys_only
+            else references.references_of(self.settings, plan.layout, plan.member_key)
+        )
+        try:
+            if staging.is_large(csv_file) and not (plan.keyed or columns.creating or refs):
+                await self._write_large(plan, stamp, csv_file, outcome, progress)
+            else:
+                await self._write_chunks(plan, stamp, columns, csv_file, outcome, progress, refs)
+        except DryRun:
+            outcome.state = RunState.COMPLETED
+            outcome.message = message("run.dry_run", self.language)
+        except Rejected:
+            outcome.state = RunState.FAILED
+            outcome.message = message("run.rejected", self.language, failed=outcome.failed)
+
+    async def _write_large(
+        self,
+        plan: Plan,
+        stamp: RowStamp,
+        csv_file: CsvFile,
+        outcome: Outcome,
+        progress: Progress | None,
+    ) -> None:
+        folder = self.settings.data_dir / "staging" / stamp.run_id
+        try:
+            table = await self.store.staged_table(
+                plan.layout, stamp.account, stamp.source_file, stamp.run_id
+            )
+            parts = await staging.stage(csv_file, table, folder, progress)
+            await self._copy_staged(plan, stamp, outcome, parts)
+        finally:
+            staging.discard(folder)
+
+    async def _write_chunks(
+        self,
+        plan: Plan,
+        stamp: RowStamp,
+        columns: Columns,
+        csv_file: CsvFile,
+        outcome: Outcome,
+        progress: Progress | None,
+        refs: list[references.Reference],
+    ) -> None:
+        """Read in a worker thread while the rows are written."""
+        reject = plan.on_row_error == "reject"
+        keyed = self._keyed_writer(plan, stamp, csv_file) if plan.keyed else None
+        async with self.store.transaction() as db:
+            first = await self._before(db, plan, stamp)
+            insert = self.store.row_insert(plan.layout, *_meta(stamp))
+            async for chunk in _threaded(csv_file.chunks()):
+                if refs:
+                    await references.check(self.store, db, chunk, refs, self.language)
+                outcome.total += chunk.records
+                outcome.failed += chunk.records - len(chunk.rows)
+                outcome.keep_errors(chunk.errors)
+                for index, known in columns.creating.items():
+                    known.update(row[index] for row in chunk.rows)
+                if chunk.rows and not (reject and outcome.failed):
+                    if keyed is not None:
+                        await keyed.write(db, chunk.rows)
+                    else:
+                        await self.store.insert_rows(db, insert, chunk.rows)
+                if progress:
+                    progress(chunk.bytes_read, csv_file.sniffed.size)
+            if outcome.failed and reject:
+                raise Rejected
+            if keyed is not None:
+                outcome.counts = keyed.counts
+            await self._learn(db, plan, columns, stamp.run_id)
+            await self._complete(db, plan, stamp, outcome, first)
+
+    def _keyed_writer(self, plan: Plan, stamp: RowStamp, csv_file: CsvFile) -> KeyedWriter:
+        return KeyedWriter(
+            plan.layout,
+            plan.mode,  # type: ignore[arg-type]  # plan.keyed says it is one of KEYED
+            [c.name for c in csv_file.spec.columns],
+            self.settings.layouts[plan.layout].key,
+            stamp,
+            on_duplicate=plan.on_duplicate,
+            blank=plan.blank,
+            set_values=plan.set_values,
+        )
+
+    async def _learn(
+        self, db: aiosqlite.Connection, plan: Plan, columns: Columns, run_id: str
+    ) -> None:
+        layout = self.settings.layouts[plan.layout]
+        for index, seen in columns.creating.items():
+            column = layout.columns[index]
+            known = {*(column.values or ())}
+            new = sorted(v for v in seen - known if v)
+            await self.store.learn_choices(db, plan.layout, column.name, new, run_id)
+
+    async def _before(self, db: aiosqlite.Connection, plan: Plan, stamp: RowStamp) -> int:
+        """Same-name replace: the old rows go; the rowid the new rows start at."""
+        if plan.mode != "replace_file":
+            return 0
+        return await self.store.replace_source(db, plan.layout, stamp.account, stamp.source_file)
+
+    async def _copy_staged(
+        self, plan: Plan, stamp: RowStamp, outcome: Outcome, parts: list[StagedPart]
+    ) -> None:
+        """A large file, already read into scratch databases: copy them in one go."""
+        async with self.store.transaction(staged=[part.path for part in parts]) as db:
+            first = await self._before(db, plan, stamp)
+            for index, part in enumerate(parts):
+                outcome.total += part.records
+                outcome.failed += part.failed
+                async for errors in self.store.staged_errors(db, index):
+                    outcome.keep_errors(errors)
+            if outcome.failed and plan.on_row_error == "reject":
+                raise Rejected
+            for index in range(len(parts)):
+                await self.store.copy_staged(db, index, plan.layout)
+            await self._complete(db, plan, stamp, outcome, first)
+
+    async def _complete(
+        self,
+        db: aiosqlite.Connection,
+        plan: Plan,
+        stamp: RowStamp,
+        outcome: Outcome,
+        first_rowid: int,
+    ) -> None:
+        outcome.state = RunState.COMPLETED
+        if not plan.keyed:
+            outcome.counts.inserted = outcome.imported
+        if plan.dry_run:
+            raise DryRun
+        if plan.mode == "replace_file":
+            await self.store.record_source(db, plan.layout, *_meta(stamp), first_rowid)
+        if outcome.failed:
+            outcome.message = message(
+                "run.skipped", self.language, failed=outcome.failed, imported=outcome.imported
+            )
+        await self.finish(db, outcome)
+
+
+def _meta(stamp: RowStamp) -> tuple[str, str, str]:
+    return stamp.account, stamp.source_file, stamp.run_id
+
+
+async def _threaded(chunks: Iterator[Chunk]) -> AsyncIterator[Chunk]:
+    """Step `chunks` in a worker thread, fetching the next while the caller writes.
+
+    In one process the overlap gains little (parsing and writing both hold the GIL);
+    large files are read by other processes instead (see staging.py).
+    """
+    loop = asyncio.get_running_loop()
+    pending = loop.run_in_executor(None, next, chunks, None)
+    try:
+        while (chunk := await pending) is not None:
+            pending = loop.run_in_executor(None, next, chunks, None)
+            yield chunk
+    finally:
+        # The generator may be mid-step in the thread; let it finish before closing it.
+        await asyncio.shield(asyncio.wait([pending]))
+        await asyncio.to_thread(chunks.close)

@@ -1,0 +1,191 @@
+"""One memory of deliveries: an Idempotency-Key answers its first run whatever came of it;
+the same file again answers the earlier run only while that run is the latest of its file
+name and did not fail. The same after a restart, from the run history."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import httpx
+import pytest
+
+from tests.support import Daemon, csv_bytes, needs_curl, write_config
+
+ACCOUNTS = """
+[accounts.acme]
+layout = "performance"
+on_row_error = "reject"
+[accounts.acme.api]
+token = "demo-acme-token"
+
+[accounts.strict]
+layout = "performance"
+[accounts.strict.api]
+token = "demo-strict-token"
+[accounts.strict.limits]
+max_rows = 1
+"""
+ACME = {"Authorization": "Bearer demo-acme-token"}
+STRICT = {"Authorization": "Bearer demo-strict-token"}
+A = csv_bytes(["1,2024/05/16,100,A", "2,2024/05/16,200,A"])
+B = csv_bytes(["3,2024/05/16,300,B"])
+BAD = csv_bytes(["x,2024/05/16,1,bad"])
+REPLAYED = "Idempotent-Replayed"
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory):
+    d = Daemon(write_config(tmp_path_factory.mktemp("resends"), ACCOUNTS)).start()
+    yield d
+    d.terminate()
+
+
+def post(daemon, name: str, data: bytes, headers=ACME, key: str = "") -> httpx.Response:
+    return httpx.post(
+        f"{daemon.api}/api/v1/imports",
+        files={"file": (name, data)},
+        headers={**headers, "Idempotency-Key": key} if key else headers,
+        params={"wait": "true"},
+        timeout=60,
+    )
+
+
+def runs_of(daemon, name: str, account: str = "acme") -> list[str]:
+    rows = daemon.query("SELECT id FROM runs WHERE account = ? AND filename = ?", (account, name))
+    return [r[0] for r in rows]
+
+
+def rows_of(daemon, name: str) -> list[tuple]:
+    sql = "SELECT member_no, note FROM performance WHERE _account = 'acme' AND _source_file = ?"
+    return sorted(daemon.query(sql, (name,)))
+
+
+def upload(daemon, path) -> tuple[int, dict[str, str], dict]:
+    """`curl -F file=@path` with ?wait=true: the status, the headers and the JSON body."""
+    head = path.parent / "headers.txt"
+    out = subprocess.run(
+        ["curl", "-sS", "-D", str(head), "-w", "\n%{http_code}",
+         "-H", "Authorization: Bearer demo-acme-token", "-F", f"file=@{path}",
+         f"{daemon.api}/api/v1/imports?wait=true"],
+        capture_output=True, check=True, text=True, timeout=60,
+    ).stdout  # fmt: skip
+    body, status = out.rsplit("\n", 1)
+    last = head.read_text().strip().split("\r\n\r\n")[-1].splitlines()[1:]
+    headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in last)}
+    return int(status), headers, json.loads(body)
+
+
+def test_an_idempotency_key_answers_its_first_run_even_when_it_failed(daemon):
+    first = post(daemon, "20240520.csv", BAD, key="resend-failed")
+    assert first.status_code == 422 and first.json()["state"] == "failed"
+    for data in (BAD, A):  # the same file, then a corrected one: the key answers either
+        again = post(daemon, "20240520.csv", data, key="resend-failed")
+        assert again.status_code == 422, again.text
+        assert again.json()["id"] == first.json()["id"]
+        assert again.headers[REPLAYED] == "true"
+    assert runs_of(daemon, "20240520.csv") == [first.json()["id"]]
+    assert rows_of(daemon, "20240520.csv") == []
+
+
+@needs_curl
+def test_the_same_file_again_at_once_answers_its_run(daemon, tmp_path):
+    path = tmp_path / "20240517.csv"
+    path.write_bytes(A)
+    status, headers, first = upload(daemon, path)
+    assert status == 200 and first["state"] == "completed" and REPLAYED.lower() not in headers
+    status, headers, again = upload(daemon, path)
+    assert status == 200 and again["id"] == first["id"]
+    assert headers[REPLAYED.lower()] == "true"
+    assert runs_of(daemon, "20240517.csv") == [first["id"]]
+
+
+@needs_curl
+def test_a_then_b_then_a_imports_a_again(daemon, tmp_path):
+    """A is no longer the latest of its name once B came: sent again, it is imported again."""
+    path = tmp_path / "20240516.csv"
+    answers = []
+    for data in (A, B, A):
+        path.write_bytes(data)
+        status, headers, run = upload(daemon, path)
+        assert status == 200 and run["state"] == "completed", run
+        assert REPLAYED.lower() not in headers
+        answers.append(run["id"])
+        expected = [(1, "A"), (2, "A")] if data == A else [(3, "B")]
+        assert rows_of(daemon, "20240516.csv") == expected
+    assert len(set(answers)) == 3
+    assert sorted(runs_of(daemon, "20240516.csv")) == sorted(answers)
+
+
+def reload_with(daemon, text: str) -> None:
+    """Replace the config file, SIGHUP, and wait until a reload has taken it."""
+    before = daemon.log.read_text().count("config reloaded")
+    fresh = daemon.config.with_name("renkei.toml.new")
+    fresh.write_text(text, encoding="utf-8")
+    os.replace(fresh, daemon.config)
+    daemon.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 15
+    while daemon.log.read_text().count("config reloaded") <= before:
+        assert time.monotonic() < deadline, daemon.log.read_text()[-2000:]
+        time.sleep(0.05)
+
+
+def test_a_file_that_failed_is_imported_when_sent_again(daemon):
+    """The account allowed one row; once its config allows more, the resent file imports."""
+    failed = post(daemon, "20240521.csv", A, headers=STRICT)
+    assert failed.status_code == 413 and failed.json()["state"] == "failed"
+    text = daemon.config.read_text()
+    reload_with(daemon, text.replace("[accounts.strict.limits]\nmax_rows = 1\n", ""))
+    assert post(daemon, "20240522.csv", A, headers=STRICT).status_code == 200  # config took
+    again = post(daemon, "20240521.csv", A, headers=STRICT)
+    assert REPLAYED not in again.headers and again.json()["id"] != failed.json()["id"]
+    assert again.status_code == 200 and again.json()["state"] == "completed", again.text
+    assert len(runs_of(daemon, "20240521.csv", "strict")) == 2
+
+
+@pytest.fixture(scope="module")
+def restarted(daemon):
+    """Deliveries before a restart of the daemon (same config, same data dir): first answers."""
+    first = {
+        "same": post(daemon, "20240601.csv", A),
+        "key_done": post(daemon, "20240602.csv", A, key="before-done"),
+        "key_failed": post(daemon, "20240603.csv", BAD, key="before-failed"),
+        "a": post(daemon, "20240604.csv", A),
+        "b": post(daemon, "20240604.csv", B),
+    }
+    assert [r.status_code for r in first.values()] == [200, 200, 422, 200, 200]
+    daemon.terminate()
+    daemon.start()
+    return {name: reply.json()["id"] for name, reply in first.items()}
+
+
+def test_after_a_restart_the_same_file_answers_its_run(daemon, restarted):
+    again = post(daemon, "20240601.csv", A)
+    assert again.status_code == 200
+    assert (again.json()["id"], again.headers[REPLAYED]) == (restarted["same"], "true")
+    assert runs_of(daemon, "20240601.csv") == [restarted["same"]]
+
+
+def test_after_a_restart_an_idempotency_key_answers_its_first_run(daemon, restarted):
+    done = post(daemon, "20240602.csv", B, key="before-done")
+    assert done.status_code == 200
+    assert (done.json()["id"], done.headers[REPLAYED]) == (restarted["key_done"], "true")
+    failed = post(daemon, "20240603.csv", A, key="before-failed")
+    assert failed.status_code == 422 and failed.json()["state"] == "failed"
+    assert (failed.json()["id"], failed.headers[REPLAYED]) == (restarted["key_failed"], "true")
+    assert runs_of(daemon, "20240602.csv") + runs_of(daemon, "20240603.csv") == [
+        restarted["key_done"],
+        restarted["key_failed"],
+    ]
+
+
+def test_after_a_restart_a_then_b_then_a_imports_a_again(daemon, restarted):
+    again = post(daemon, "20240604.csv", A)
+    assert again.status_code == 200 and again.json()["state"] == "completed"
+    assert again.json()["id"] not in (restarted["a"], restarted["b"])
+    assert REPLAYED not in again.headers
+    assert rows_of(daemon, "20240604.csv") == [(1, "A"), (2, "A")]
+    assert len(runs_of(daemon, "20240604.csv")) == 3
