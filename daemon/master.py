@@ -104,7 +104,7 @@ class Master:
 
         host, port = split_listen(self.settings.api.listen)
         try:
-            sock = socket.create_server((host, port))
+            sock = tcp_listener(host, port)
         except OSError as exc:
             raise listen_error("api.listen", self.settings.api.listen, exc) from None
         app = create_app(self.current, self.store, lambda: self.ready, self.poll, self.sink)
@@ -224,3 +224,24 @@ class Master:
         _, stuck = await asyncio.wait(self._tasks, timeout=_STOP_SECONDS)
         for task in stuck:
             log.error("%s did not stop within %ss", task.get_name(), _STOP_SECONDS)
+
+
+def tcp_listener(host: str, port: int) -> socket.socket:
+    """A listening TCP socket whose protocol is IPPROTO_TCP by name.
+
+    asyncio sets TCP_NODELAY only on connections of a socket made so; one from
+    socket.create_server (protocol 0) keeps Nagle's algorithm on, and a keep-alive
+    client then waits out its delayed ACK, about 40 ms, for every answer.
+    """
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
