@@ -1,13 +1,13 @@
 """The daemon's object graph, built once from settings: store, spool, reporter,
 pipeline, worker and intake sink.
 
-`renkei serve` (the master), `renkei import` and the benchmark all build it here, so
-they import through the same parts wired the same way.
+`renkei serve` (the master, and its import process), `renkei import` and the
+benchmark all build it here, so they import through the same parts wired the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from daemon.report.outbox import Reporter
@@ -16,7 +16,7 @@ from daemon.spool.queue import Spool
 from daemon.spool.sink import SpoolSink
 from daemon.store.sqlite import SqliteStore
 from daemon.worker.consumer import Worker
-from daemon.worker.pipeline import Pipeline
+from daemon.worker.pipeline import Counted, Pipeline, count_run
 
 
 @dataclass(slots=True)
@@ -32,11 +32,19 @@ class Parts:
         await self.store.close()
 
 
-async def build(settings: Callable[[], Settings], reports: bool = True) -> Parts:
+async def build(
+    settings: Callable[[], Settings],
+    reports: bool = True,
+    wake: Callable[[], None] | None = None,
+    reported: Callable[[str], Awaitable[None]] | None = None,
+    counted: Counted = count_run,
+) -> Parts:
     """Open the store (migrated, layout tables ensured) and wire the rest to it.
 
     `settings` is read at each use, so a reload reaches every part. Without `reports`
-    the pipeline queues no report mail (the benchmark measures importing alone).
+    the pipeline queues no report mail (the benchmark measures importing alone). The
+    daemon imports in another process: its sink `wake`s that process instead of this
+    one's worker, and that process tells the daemon what it `reported` and `counted`.
     """
     current = settings()
     data_dir = current.data_dir
@@ -46,9 +54,17 @@ async def build(settings: Callable[[], Settings], reports: bool = True) -> Parts
         await store.ensure_layouts(current.layouts)
         spool = Spool(data_dir / "spool")
         reporter = Reporter(settings, store)
-        pipeline = Pipeline(settings, store, spool, reporter.queue_run if reports else None)
+        notify = None
+        if reports:
+
+            async def notify(run_id: str) -> None:
+                await reporter.queue_run(run_id)
+                if reported is not None:
+                    await reported(run_id)
+
+        pipeline = Pipeline(settings, store, spool, notify, counted)
         worker = Worker(spool, pipeline)
-        sink = SpoolSink(spool, settings, worker.wake, store)
+        sink = SpoolSink(spool, settings, wake or worker.wake, store)
     except BaseException:
         await store.close()
         raise

@@ -1,8 +1,9 @@
 """The master: starts every part of the daemon in one event loop and stops it cleanly.
 
-Order at start: store (migrated) → spool recovered → worker and reporter → listeners
-bound → READY=1. SIGTERM: STOPPING=1, stop accepting, abort the running import (rolled
-back, retried at next start), exit 0. SIGHUP: reload the config, or keep the old one
+Order at start: store (migrated) → import process started, which recovers the spool →
+reporter → listeners bound → READY=1. Imports run in that process (worker/process.py),
+never in this loop. SIGTERM: STOPPING=1, stop accepting, stop the import process (the
+running import is rolled back and retried at next start), exit 0. SIGHUP: reload the config, or keep the old one
 when the new one is invalid. Called by `renkei serve`.
 """
 
@@ -20,6 +21,8 @@ from typing import Any
 
 from daemon import graph, systemd
 from daemon.settings import ConfigError, Settings, listen_error, load, split_listen
+from daemon.worker.pipeline import count_run
+from daemon.worker.supervisor import ImportSupervisor
 from handlers.base import Intake
 
 log = logging.getLogger(__name__)
@@ -41,7 +44,8 @@ class Master:
 
     async def run(self) -> int:
         data_dir = self.settings.data_dir
-        self.parts = await graph.build(self.current)
+        self.importer = ImportSupervisor(self.current, count_run, self._reported)
+        self.parts = await graph.build(self.current, wake=self.importer.wake)
         self.store = self.parts.store
         try:
             await self._start()
@@ -58,8 +62,9 @@ class Master:
         return 0
 
     async def _start(self) -> None:
-        self.worker, self.reporter = self.parts.worker, self.parts.reporter
-        await self.worker.recover()
+        self.reporter = self.parts.reporter
+        # Imports run in a process of their own, which recovers the spool first.
+        await self.importer.start()
         await self.reporter.recover()
         self.sink = sink = self.parts.sink
         if self.settings.smtp.enabled:
@@ -87,7 +92,7 @@ class Master:
             self.poller.start()
         if self.settings.api.enabled:
             await self._start_web()
-        self._spawn(self.worker.serve(), "worker")
+        self._spawn(self.importer.serve(), "importer")
         self._spawn(self.reporter.serve(), "reporter")
         if (interval := systemd.watchdog_seconds()) is not None:
             self._spawn(self._watchdog(interval), "watchdog")
@@ -123,6 +128,9 @@ class Master:
             raise LookupError("FTP intake is not enabled")
         return await self.poller.check(name)
 
+    def _reported(self, run_id: str) -> None:
+        self.reporter.wake()
+
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task:
         task = asyncio.create_task(coro, name=name)
         task.add_done_callback(self._on_task_done)
@@ -136,7 +144,7 @@ class Master:
         if exc is not None:
             # A service died: restart it rather than serve without it.
             log.error("%s crashed; restarting it", task.get_name(), exc_info=exc)
-            restart = {"worker": self.worker.serve, "reporter": self.reporter.serve}.get(
+            restart = {"importer": self.importer.serve, "reporter": self.reporter.serve}.get(
                 task.get_name()
             )
             if restart:
@@ -172,6 +180,7 @@ class Master:
         await self.store.ensure_layouts(settings.layouts)
         # Every part reads the settings through self.current: this reaches them all.
         self.settings = settings
+        self.importer.reload()
         if self.ftp is not None:
             self.ftp.reload()
             self.poller.rebuild()
@@ -218,6 +227,7 @@ class Master:
             await intake.stop()
         if self._web is not None:
             self._web.should_exit = True
+        await self.importer.stop(_STOP_SECONDS)
         for task in self._tasks:
             if task.get_name() != "web":
                 task.cancel()

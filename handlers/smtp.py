@@ -140,7 +140,9 @@ class MailHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         try:
-            deliveries = self._deliveries(envelope)
+            # MIME parsing takes tens of ms for a 3 MB message: off the event loop, so
+            # other sessions are answered meanwhile.
+            deliveries = await asyncio.to_thread(self._deliveries, envelope)
         except _SenderRefused:
             self.sink.refused(CHANNEL, "sender_refused")
             return S550_SENDER_REFUSED

@@ -47,6 +47,10 @@ class Reporter:
     def settings(self) -> Settings:
         return self._settings()
 
+    def wake(self) -> None:
+        """A report was queued by another process (the daemon's import process)."""
+        self._wake.set()
+
     async def queue_run(self, run_id: str) -> None:
         """Put the report of a finished run in the outbox (idempotent per run)."""
         run = await self.store.get_run(run_id)

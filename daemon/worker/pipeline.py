@@ -31,6 +31,13 @@ from importers.reader import CsvFile
 
 log = logging.getLogger(__name__)
 Notify = Callable[[str], Awaitable[None]]
+Counted = Callable[[RunState, int], None]
+
+
+def count_run(state: RunState, imported: int) -> None:
+    """Count a run in this process's metrics (the daemon's, or a one-shot command's)."""
+    metrics.RUNS.labels(state).inc()
+    metrics.ROWS_IMPORTED.inc(imported)
 
 
 class Pipeline:
@@ -40,11 +47,14 @@ class Pipeline:
         store: SqliteStore,
         spool: Spool,
         notify_report: Notify | None = None,
+        counted: Counted = count_run,
     ) -> None:
         self._settings = settings
         self.store = store
         self.spool = spool
         self.notify_report = notify_report
+        # An import process counts in the daemon's metrics, not its own.
+        self.counted = counted
 
     @property
     def settings(self) -> Settings:
@@ -207,8 +217,7 @@ class Pipeline:
         if outcome.state != RunState.COMPLETED or outcome.report is not None:
             async with self.store.transaction() as db:
                 await self._finish(db, item, account, outcome)
-        metrics.RUNS.labels(outcome.state).inc()
-        metrics.ROWS_IMPORTED.inc(outcome.imported)
+        self.counted(outcome.state, outcome.imported)
         log.info(
             "run %s %s: %s rows imported, %s failed %s",
             item.id,
@@ -234,7 +243,7 @@ class Pipeline:
             finished_at=now_iso(),
             message=message("run.aborted", self.language),
         )
-        metrics.RUNS.labels(RunState.ABORTED).inc()
+        self.counted(RunState.ABORTED, 0)
         self.spool.release(item, count_attempt=False)
 
 

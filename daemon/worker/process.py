@@ -1,0 +1,121 @@
+"""`python -m daemon.worker.process`: the daemon's import process.
+
+Postfix keeps cleanup and qmgr apart from smtpd; renkei likewise imports in a process
+of its own, so parsing, converting and writing never hold the event loop (or the GIL)
+that the doors answer on. The master starts it (supervisor.py) and talks to it over
+its stdin and stdout (wire.py). It builds the same graph as `renkei import`, recovers
+the spool, then runs the worker until told to stop.
+
+A stop (SIGTERM, or stdin closed because the master is gone) aborts the running
+import: rolled back, its file back in `incoming/`. A master killed outright takes
+this process with it (PR_SET_PDEATHSIG), exactly as a crash of one process would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import sys
+
+from daemon import graph
+from daemon.settings import Settings
+from daemon.store.runs import RunState
+from daemon.worker import wire
+
+log = logging.getLogger(__name__)
+_PR_SET_PDEATHSIG = 1
+MASTER_PID = "RENKEI_MASTER_PID"
+
+
+def die_with_master() -> None:
+    """Ask Linux to kill this process when the master dies (elsewhere, stdin's EOF)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    master = os.environ.get(MASTER_PID)
+    if master and os.getppid() != int(master):
+        os._exit(1)  # the master died before the request above was made
+
+
+class ImportProcess:
+    def __init__(self, settings: Settings, master: asyncio.StreamReader) -> None:
+        self.settings = settings
+        self.master = master
+        self.out = sys.stdout.buffer
+        self._stop = asyncio.Event()
+
+    def current(self) -> Settings:
+        return self.settings
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: None)  # the master sends settings
+        parts = await graph.build(self.current, reported=self._reported, counted=self._counted)
+        try:
+            await parts.worker.recover()
+            wire.send(self.out, ("ready",))
+            listening = asyncio.create_task(self._listen(parts))
+            working = asyncio.create_task(self._work(parts))
+            await self._stop.wait()
+            for task in (listening, working):
+                task.cancel()
+            await asyncio.gather(listening, working, return_exceptions=True)
+        finally:
+            await parts.close()
+        return 0
+
+    async def _work(self, parts: graph.Parts) -> None:
+        while True:
+            try:
+                await parts.worker.serve()
+            except Exception:
+                # A crash of the loop itself (not of an import, which the pipeline
+                # records): start it again rather than import nothing.
+                log.exception("import worker crashed; restarting it")
+                await asyncio.sleep(1)
+
+    async def _listen(self, parts: graph.Parts) -> None:
+        while (message := await wire.receive(self.master)) is not None:
+            if message[0] == "wake":
+                parts.worker.wake()
+            elif message[0] == "settings":
+                self.settings = message[1]
+                await parts.store.ensure_layouts(self.settings.layouts)
+        log.info("the master closed the pipe; stopping")
+        self._stop.set()
+
+    async def _reported(self, run_id: str) -> None:
+        wire.send(self.out, ("report", run_id))
+
+    def _counted(self, state: RunState, imported: int) -> None:
+        wire.send(self.out, ("run", str(state), imported))
+
+
+async def _serve() -> int:
+    reader = asyncio.StreamReader()
+    loop = asyncio.get_running_loop()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    message = await wire.receive(reader)
+    if message is None or message[0] != "settings":
+        log.error("no settings from the master; stopping")
+        return 1
+    return await ImportProcess(message[1], reader).run()
+
+
+def main() -> int:
+    die_with_master()
+    logging.basicConfig(
+        level=os.environ.get("RENKEI_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return asyncio.run(_serve())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
