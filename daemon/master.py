@@ -15,7 +15,8 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Coroutine
+import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,9 @@ from handlers.base import Intake
 
 log = logging.getLogger(__name__)
 _STOP_SECONDS = 20  # within systemd's TimeoutStopSec
+_RESTART_BASE = 1.0  # seconds before a crashed service is started again, doubling…
+_RESTART_MAX = 60.0  # …up to this
+_RESTART_FORGET = 600.0  # crashes further apart than this start the count anew
 
 
 class Master:
@@ -36,6 +40,7 @@ class Master:
         self.ready = False
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
+        self._crashes: dict[str, tuple[int, float]] = {}  # name → count, last crash
         self.intakes: list[Intake] = []
         self._web = None
 
@@ -138,17 +143,33 @@ class Master:
         return task
 
     def _on_task_done(self, task: asyncio.Task) -> None:
+        # A finished task is forgotten: one kept would hold its exception and frames,
+        # and a service that keeps crashing would grow the daemon without bound.
+        with contextlib.suppress(ValueError):
+            self._tasks.remove(task)
         if task.cancelled() or self._stop.is_set():
             return
         exc = task.exception()
-        if exc is not None:
-            # A service died: restart it rather than serve without it.
-            log.error("%s crashed; restarting it", task.get_name(), exc_info=exc)
-            restart = {"importer": self.importer.serve, "reporter": self.reporter.serve}.get(
-                task.get_name()
-            )
-            if restart:
-                self._spawn(restart(), task.get_name())
+        if exc is None:
+            return
+        # A service died: restart it rather than serve without it, after a pause that
+        # grows while it keeps dying, so a lasting fault cannot flood the log.
+        name = task.get_name()
+        restart = {"importer": self.importer.serve, "reporter": self.reporter.serve}.get(name)
+        if restart is None:
+            log.error("%s crashed", name, exc_info=exc)
+            return
+        crashes, since = self._crashes.get(name, (0, 0.0))
+        if time.monotonic() - since > _RESTART_FORGET:
+            crashes = 0  # it ran well for a while: this is a new fault
+        delay = min(_RESTART_BASE * 2**crashes, _RESTART_MAX)
+        self._crashes[name] = (crashes + 1, time.monotonic())
+        log.error("%s crashed; restarting it in %.0fs", name, delay, exc_info=exc)
+        asyncio.get_running_loop().call_later(delay, self._respawn, restart, name)
+
+    def _respawn(self, restart: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
+        if not self._stop.is_set():
+            self._spawn(restart(), name)
 
     async def _watchdog(self, interval: float) -> None:
         # Pinged from the loop itself: a blocked loop stops the pings and systemd notices.
