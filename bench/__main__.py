@@ -1,12 +1,15 @@
-"""`make bench` (`python -m bench`): renkei's import against the sqlite3 shell's `.import`, side by side.
+"""`make bench` (`python -m bench [import] [doors] [burst]`): renkei against references
+it runs itself, side by side in interleaved rounds, each figure a median.
 
-Generates 1,000,000 rows of the example layout (CP932, Japanese text, quoted commas and
-newlines), then measures in this one run, on the same data, round after round:
-  - the sqlite3 shell importing the same rows (converted to UTF-8) into the same columns;
-  - renkei in-process, from claim to commit (validation on);
-  - the whole `renkei import` command, start-up included;
-and prints each round's ratios against `.import`, then the median of each figure with
-rows per second and peak RSS.
+  import  1,000,000 CP932 rows of the example layout (Japanese text, quoted commas and
+          newlines): `iconv | sqlite3 .import` into the same columns, renkei in-process
+          from claim to commit, and the whole `renkei import` command, with peak RSS
+          and bytes written to disk;
+  doors   each door against its bare library (doors.py);
+  burst   imports beside the doors (burst.py).
+
+Prints every figure with its reference and target, and exits 1 when one misses.
+RENKEI_BENCH_ROWS, RENKEI_BENCH_ROUNDS and RENKEI_BENCH_QUICK=1 make it smaller.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from statistics import median
+
+from bench.figures import Figure, Limit, report
 
 ROWS = int(os.environ.get("RENKEI_BENCH_ROWS", "1000000"))
 # Machines are noisy: each round measures all three side by side, and the median
@@ -85,6 +89,11 @@ def generate(path: Path, rows: int) -> None:
             )
 
 
+def written() -> int:
+    """Bytes that this process's finished children caused to be written to storage."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_oublock * 512
+
+
 def run_child(args: list[str]) -> tuple[float, int, str]:
     """Wall seconds, peak RSS (KiB) and stdout of one child process."""
     start = time.perf_counter()
@@ -102,18 +111,26 @@ def run_child(args: list[str]) -> tuple[float, int, str]:
     return elapsed, usage.ru_maxrss, out.decode()
 
 
-def sqlite_import(utf8: Path, work: Path) -> float | None:
-    shell = shutil.which("sqlite3")
-    if shell is None:
+def sqlite_import(source: Path, work: Path) -> tuple[float, int] | None:
+    """`iconv -f CP932 | sqlite3 .import` into a table of the same columns: seconds and
+    bytes written."""
+    shell, iconv = shutil.which("sqlite3"), shutil.which("iconv")
+    if shell is None or iconv is None:
         return None
     db = work / "reference.db"
     schema = (
         "CREATE TABLE performance (member_no INTEGER, date TEXT, sales_amount INTEGER, note TEXT);"
     )
     subprocess.run([shell, str(db), schema], check=True)
+    before = written()
     start = time.perf_counter()
-    subprocess.run([shell, str(db), f".import --csv --skip 1 {utf8} performance"], check=True)
-    return time.perf_counter() - start
+    subprocess.run(
+        f"{iconv} -f CP932 -t UTF-8 {source} |"
+        f" {shell} {db} '.import --csv --skip 1 /dev/stdin performance'",
+        shell=True,
+        check=True,
+    )
+    return time.perf_counter() - start, written() - before
 
 
 def inprocess(data_dir: str, source: str) -> None:
@@ -149,19 +166,21 @@ def fresh_dir(work: Path, name: str) -> Path:
 
 @dataclass
 class Round:
-    reference: float | None  # seconds; None without a sqlite3 shell
+    reference: float | None  # seconds; None without sqlite3 and iconv
+    reference_written: int  # bytes
     inner: float
     whole: float
     inner_rss: int  # KiB
     whole_rss: int
+    whole_written: int  # bytes
 
 
-def measure_round(source: Path, utf8: Path, work: Path) -> Round:
+def measure_round(source: Path, work: Path) -> Round:
     """One side-by-side measurement of the three, each in a fresh data folder."""
     # Each starts with no dirty pages of the one before: otherwise the kernel writes
     # those back during the next, and its fsyncs wait behind them.
     os.sync()
-    reference = sqlite_import(utf8, work)
+    reference, reference_written = sqlite_import(source, work) or (None, 0)
     folder = fresh_dir(work, "inproc")
     os.sync()
     _, _, out = run_child([sys.executable, "-m", "bench", "inproc", str(folder), str(source)])
@@ -171,69 +190,113 @@ def measure_round(source: Path, utf8: Path, work: Path) -> Round:
     os.sync()
     renkei = str(Path(sys.executable).with_name("renkei"))
     config = str(folder / "renkei.toml")
+    before = written()
     whole, whole_rss, _ = run_child(
         [renkei, "import", str(source), "--account", "bench", "--config", config]
     )
-    return Round(reference, inner["seconds"], whole, inner["maxrss_kib"], whole_rss)
+    whole_written = written() - before
+    return Round(
+        reference,
+        reference_written,
+        inner["seconds"],
+        whole,
+        inner["maxrss_kib"],
+        whole_rss,
+        whole_written,
+    )
 
 
-def main() -> None:
+def import_figures(rounds: int) -> list[Figure | Limit]:
     cache = HERE / "bench-data" / str(ROWS)
     cache.mkdir(parents=True, exist_ok=True)
     source = cache / "20240516.csv"  # a name the filename rule accepts
     if not source.exists():
         print(f"generating {ROWS:,} rows …", flush=True)
         generate(source, ROWS)
-    utf8 = cache / "utf8.csv"
-    if not utf8.exists():
-        utf8.write_text(source.read_text(encoding="cp932"), encoding="utf-8", newline="")
-    print(f"data: {source.name}, {source.stat().st_size / 1e6:.1f} MB, {ROWS:,} rows")
-    rounds = []
-    for number in range(1, ROUNDS + 1):
+    print(f"import: {source.name}, {source.stat().st_size / 1e6:.1f} MB, {ROWS:,} rows")
+    measured = []
+    for number in range(1, rounds + 1):
         with tempfile.TemporaryDirectory(dir=cache) as tmp:
-            rounds.append(measure_round(source, utf8, Path(tmp)))
-        print(f"round {number}/{ROUNDS}: {describe(rounds[-1])}", flush=True)
-    report(rounds)
+            measured.append(measure_round(source, Path(tmp)))
+        print(f"import round {number}/{rounds}: {describe(measured[-1])}", flush=True)
+    print(f"median of {len(measured)} rounds:")
+    label = f"{ROWS:,} rows"
+    figures: list[Figure | Limit] = [
+        Limit(
+            "renkei import, peak RSS",
+            [max(r.inner_rss, r.whole_rss) / 1024 for r in measured],
+            "MB",
+            200,
+        )
+    ]
+    if measured[0].reference is None:
+        print("no sqlite3 shell or iconv here: import ratios left out")
+        for r in measured:
+            print(f"  claim to commit {r.inner:.2f} s, whole command {r.whole:.2f} s")
+        return figures
+    references = [r.reference or 0.0 for r in measured]
+    return [
+        Figure(
+            f"renkei, claim to commit, {label}",
+            "iconv | sqlite3 .import",
+            [r.inner for r in measured],
+            references,
+            "s",
+            1.3,
+            higher_is_better=False,
+        ),
+        Figure(
+            f"renkei import (whole command), {label}",
+            "iconv | sqlite3 .import",
+            [r.whole for r in measured],
+            references,
+            "s",
+            1.3,
+            higher_is_better=False,
+        ),
+        Figure(
+            "renkei import, bytes written",
+            "iconv | sqlite3 .import",
+            [r.whole_written / 1e6 for r in measured],
+            [r.reference_written / 1e6 for r in measured],
+            "MB",
+            2.0,
+            higher_is_better=False,
+        ),
+        *figures,
+    ]
 
 
 def describe(r: Round) -> str:
     if r.reference is None:
         return f"claim to commit {r.inner:.2f} s, whole command {r.whole:.2f} s"
     return (
-        f".import {r.reference:.2f} s, claim to commit {r.inner / r.reference:.2f}x,"
-        f" whole command {r.whole / r.reference:.2f}x"
+        f"iconv | .import {r.reference:.2f} s, claim to commit {r.inner / r.reference:.2f}x,"
+        f" whole command {r.whole / r.reference:.2f}x ({ROWS / r.whole:,.0f} rows/s)"
     )
 
 
-def report(rounds: list[Round]) -> None:
-    """The median round of each figure: one noisy round moves none of them."""
-    reference = median(r.reference for r in rounds) if rounds[0].reference else None
-    print(f"median of {len(rounds)} rounds:")
-    if reference:
-        print(
-            f"{'sqlite3 .import (UTF-8)':<34} {reference:7.2f} s   1.00x .import  "
-            f"{ROWS / reference:>10,.0f} rows/s"
-        )
-    figures = [
-        ("renkei, claim to commit", [(r.inner, r.inner_rss) for r in rounds]),
-        ("renkei import (whole command)", [(r.whole, r.whole_rss) for r in rounds]),
-    ]
-    for label, measured in figures:
-        seconds = median(t for t, _ in measured)
-        ratio = "   (no sqlite3 shell)"
-        if reference:
-            ratios = [t / r.reference for (t, _), r in zip(measured, rounds, strict=True)]
-            ratio = f"{median(ratios):5.2f}x .import"
-        rss_kib = max(rss for _, rss in measured)
-        print(
-            f"{label:<34} {seconds:7.2f} s  {ratio}  {ROWS / seconds:>10,.0f} rows/s"
-            f"  peak RSS {rss_kib / 1024:6.0f} MB"
-        )
-    print("targets: <= 2x .import for both; peak RSS under 200 MB")
+def main(sections: list[str]) -> int:
+    quick = os.environ.get("RENKEI_BENCH_QUICK") == "1"
+    figures: list[Figure | Limit] = []
+    if "import" in sections:
+        figures += import_figures(ROUNDS)
+    if "doors" in sections:
+        from bench import doors
+
+        figures += doors.run(ROUNDS, quick=quick)
+    if "burst" in sections:
+        from bench import burst
+
+        figures += burst.run(ROUNDS, quick=quick)
+    print("\nfigures (median of interleaved rounds):")
+    met = report(figures)
+    print("every target met" if met else "some targets MISSED")
+    return 0 if met else 1
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "inproc":
         inprocess(sys.argv[2], sys.argv[3])
     else:
-        main()
+        sys.exit(main(sys.argv[1:] or ["import", "doors", "burst"]))

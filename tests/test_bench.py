@@ -1,30 +1,52 @@
-"""`make bench` runs end to end on a small file (its figures are not judged here)."""
+"""`make bench` runs end to end on small files and prints every figure with its target
+(the figures themselves are not judged here: machines are noisy)."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
+
+import pytest
 
 from tests.support import ROOT
 
 
-def test_bench_measures_every_figure_on_a_small_file(tmp_path):
-    env = {**os.environ, "RENKEI_BENCH_ROWS": "3000", "RENKEI_BENCH_ROUNDS": "2"}
+@pytest.mark.slow
+def test_bench_measures_every_figure_on_small_files(tmp_path):
+    env = {
+        **os.environ,
+        "RENKEI_BENCH_ROWS": "3000",
+        "RENKEI_BENCH_ROUNDS": "1",
+        "RENKEI_BENCH_QUICK": "1",
+    }
     result = subprocess.run(
         [sys.executable, "-m", "bench"],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
     )
-    assert result.returncode == 0, result.stderr[-2000:]
+    # 0: every target met; 1: one missed. Anything else is a broken benchmark.
+    assert result.returncode in (0, 1), result.stderr[-3000:]
     out = result.stdout
-    assert "3,000 rows" in out and "round 2/2" in out and "median of 2 rounds" in out
-    for label in ("renkei, claim to commit", "renkei import (whole command)"):
-        [line] = [line for line in out.splitlines() if line.startswith(label)]
-        assert "rows/s" in line and "peak RSS" in line
-        if shutil.which("sqlite3"):
-            assert "x .import" in line
+    assert "3,000 rows" in out and "import round 1/1" in out
+    figures = out.split("figures (median of interleaved rounds):")[1].splitlines()
+    for what in (
+        "renkei import (whole command)",
+        "renkei import, peak RSS",
+        "renkei import, bytes written",
+        "HTTP 300 KB, 1 client",
+        "HTTP 3 MB, 10 clients",
+        "SMTP 300 KB, 10 clients",
+        "FTP 3 MB, 1 client",
+        "loop lag p99",
+        "loop lag max",
+        "SMTP dot-to-250 during the burst",
+        ", all committed",
+    ):
+        [line] = [line for line in figures if what in line]
+        assert "target" in line or "limit" in line, line
+        assert line.rstrip().endswith(("ok", "MISSED")), line
+    assert ("every target met" in out) == (result.returncode == 0)
