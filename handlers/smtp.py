@@ -12,16 +12,15 @@ import collections
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
-from email import policy
 from email.header import decode_header, make_header
 from email.message import Message
-from email.parser import BytesParser
 from email.utils import getaddresses
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from daemon.settings import Account, Settings, listen_error, split_listen
+from handlers import mime
 from handlers.base import (
     Delivery,
     Intake,
@@ -162,9 +161,10 @@ class MailHandler:
         return S451_SPOOL_ERROR
 
     def _deliveries(self, envelope: Envelope) -> list[Delivery]:
-        message = BytesParser(policy=policy.default).parsebytes(envelope.original_content)
+        raw = envelope.original_content
+        message, parts = mime.leaf_parts(raw) or mime.library_parts(raw)
         senders = _header_senders(message)
-        attachments = list(csv_attachments(message))
+        attachments = list(csv_attachments(parts))
         sender = senders[0] if senders else ""
         deliveries: list[Delivery] = []
         for name, account in self._accounts(envelope.rcpt_tos):
@@ -207,16 +207,13 @@ def _header_senders(message: Message) -> list[str]:
     return [addr.lower() for _, addr in getaddresses([str(v) for v in values]) if addr]
 
 
-def csv_attachments(message: Message) -> Iterator[tuple[str, bytes]]:
+def csv_attachments(parts: list[mime.Part]) -> Iterator[tuple[str, bytes]]:
     """Every CSV part (by name ending in .csv, or by type text/csv), forwarded mail included."""
-    for part in message.walk():
-        if part.is_multipart():
-            continue
+    for part, payload in parts:
         name = _filename(part)
         if not (name.lower().endswith(".csv") or part.get_content_type() == "text/csv"):
             continue
-        data = part.get_payload(decode=True) or b""
-        yield bare_name(name or "attachment.csv"), data
+        yield bare_name(name or "attachment.csv"), payload()
 
 
 def _filename(part: Message) -> str:

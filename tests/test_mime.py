@@ -1,0 +1,86 @@
+"""The fast split of mail parts gives what the standard library's parser gives, for
+every shape it takes, and leaves every other shape to the library."""
+
+from __future__ import annotations
+
+from email import policy
+from email.message import EmailMessage
+
+import pytest
+
+from handlers import mime
+from handlers.smtp import csv_attachments
+
+CSV = "member_no,date\r\n1,2024/05/16\r\n2,2024/05/17\r\n".encode("cp932")
+JAPANESE = "会員番号,備考\r\n1,㈱髙橋①～\r\n".encode("cp932")
+
+
+def message(*parts: tuple[bytes, dict], body: str = "see attached") -> bytes:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "a@example.jp", "b@example.jp", "データ"
+    msg["Message-ID"] = "<1@example.jp>"
+    msg.set_content(body)
+    for data, options in parts:
+        msg.add_attachment(data, **{"maintype": "text", "subtype": "csv", **options})
+    return msg.as_bytes(policy=policy.SMTP)
+
+
+def forwarded() -> bytes:
+    inner = EmailMessage()
+    inner["Subject"] = "fwd"
+    inner.set_content("x")
+    inner.add_attachment(CSV, maintype="text", subtype="csv", filename="20240516.csv")
+    outer = EmailMessage()
+    outer["From"], outer["To"] = "a@example.jp", "b@example.jp"
+    outer.set_content("forwarded")
+    outer.add_attachment(inner)
+    return outer.as_bytes(policy=policy.SMTP)
+
+
+FAST = {
+    "one attachment": message((CSV, {"filename": "20240516.csv"})),
+    "three attachments": message(
+        (CSV, {"filename": "20240516.csv"}),
+        (JAPANESE, {"filename": "20240517.csv"}),
+        (b"", {"filename": "20240518.csv"}),
+    ),
+    "RFC 2231 name": message((JAPANESE, {"filename": ("utf-8", "", "売上_20240516.csv")})),
+    "quoted-printable": message(
+        (JAPANESE, {"filename": "20240516.csv", "cte": "quoted-printable"})
+    ),
+    "text/csv without a name": message((CSV, {})),
+    "LF line ends": message((CSV, {"filename": "20240516.csv"})).replace(b"\r\n", b"\n"),
+}
+LIBRARY = {
+    "forwarded mail": forwarded(),
+    "not multipart": b"From: a@example.jp\r\nContent-Type: text/csv\r\n\r\n1,2\r\n",
+    "no closing boundary": message((CSV, {"filename": "20240516.csv"})).rsplit(b"--", 2)[0],
+}
+
+
+@pytest.mark.parametrize("raw", FAST.values(), ids=FAST.keys())
+def test_the_fast_split_finds_what_the_library_finds(raw):
+    fast = mime.leaf_parts(raw)
+    assert fast is not None, "this shape should take the fast split"
+    message, parts = fast
+    library_message, library_parts = mime.library_parts(raw)
+    assert list(csv_attachments(parts)) == list(csv_attachments(library_parts))
+    assert list(csv_attachments(parts))  # the case holds at least one CSV
+    for header in ("From", "Message-ID"):
+        assert str(message.get(header)) == str(library_message.get(header))
+
+
+@pytest.mark.parametrize("raw", LIBRARY.values(), ids=LIBRARY.keys())
+def test_other_shapes_are_left_to_the_library(raw):
+    assert mime.leaf_parts(raw) is None
+    mime.library_parts(raw)  # and the library takes them
+
+
+def test_a_base64_body_with_bad_padding_is_decoded_as_the_library_does():
+    raw = message((CSV, {"filename": "20240516.csv"}))
+    head, _, tail = raw.partition(b"base64\r\n\r\n")
+    body, sep, rest = tail.partition(b"\r\n--")
+    broken = head + b"base64\r\n\r\n" + body[:-1] + sep + rest
+    fast = mime.leaf_parts(broken)
+    assert fast is not None
+    assert list(csv_attachments(fast[1])) == list(csv_attachments(mime.library_parts(broken)[1]))
