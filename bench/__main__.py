@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,11 +65,42 @@ columns = [
   {{ name = "sales_amount", type = "int",  max_digits = 13 }},
   {{ name = "note",         type = "text", max_length = 3000 }},
 ]
+[layouts.wide]
+columns = [
+  {{ name = "member_no", type = "int", required = true }},
+  {{ name = "date",      type = "date", required = true }},
+  {{ name = "created",   type = "datetime" }},
+  {{ name = "qty",       type = "int" }},
+  {{ name = "price",     type = "int" }},
+  {{ name = "amount",    type = "int", max_digits = 13 }},
+  {{ name = "tax",       type = "int" }},
+  {{ name = "discount",  type = "int" }},
+  {{ name = "points",    type = "int" }},
+  {{ name = "rate",      type = "decimal" }},
+  {{ name = "member",    type = "bool" }},
+  {{ name = "category",  type = "choice", values = ["A", "B", "C"] }},
+  {{ name = "code",      type = "text" }},
+  {{ name = "zip",       type = "text" }},
+  {{ name = "name",      type = "text" }},
+  {{ name = "note",      type = "text", max_length = 3000 }},
+]
 [accounts.bench]
 layout = "performance"
 encoding = "cp932"
 report = "never"
+[accounts.wide]
+layout = "wide"
+encoding = "cp932"
+report = "never"
 """
+WIDE_SCHEMA = (
+    "CREATE TABLE wide (member_no INTEGER, date TEXT, created TEXT, qty INTEGER,"
+    " price INTEGER, amount INTEGER, tax INTEGER, discount INTEGER, points INTEGER,"
+    " rate TEXT, member INTEGER, category TEXT, code TEXT, zip TEXT, name TEXT, note TEXT);"
+)
+NARROW_SCHEMA = (
+    "CREATE TABLE performance (member_no INTEGER, date TEXT, sales_amount INTEGER, note TEXT);"
+)
 
 
 def generate(path: Path, rows: int) -> None:
@@ -94,6 +126,45 @@ def written() -> int:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_oublock * 512
 
 
+def generate_wide(path: Path, rows: int) -> None:
+    """16 columns a sales system exports: numbers, a timestamp, a flag, Japanese text."""
+    rnd = random.Random(20240517)
+    header = "member_no,date,created,qty,price,amount,tax,discount,points,rate,member,"
+    header += "category,code,zip,name,note"
+    with open(path, "w", encoding="cp932", newline="") as f:
+        f.write(header + "\r\n")
+        for i in range(1, rows + 1):
+            month, day = rnd.randint(1, 12), rnd.randint(1, 28)
+            qty, price = rnd.randint(1, 99), rnd.randint(100, 99999)
+            note = " ".join(rnd.choices(WORDS, k=2))
+            if i % 7 == 0:
+                note = f'"{note}, カンマ"'
+            f.write(
+                f"{i},2024/{month:02d}/{day:02d},2024/{month:02d}/{day:02d}"
+                f" {rnd.randint(0, 23):02d}:{rnd.randint(0, 59):02d}:00,{qty},{price},"
+                f"{qty * price},{qty * price // 10},{rnd.randint(0, 500)},{rnd.randint(0, 99)},"
+                f"0.{rnd.randint(0, 99):02d},{i % 2},{'ABC'[i % 3]},C{i:07d},"
+                f"{rnd.randint(100, 999)}-{rnd.randint(1000, 9999)},{rnd.choice(WORDS)},{note}\r\n"
+            )
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One kind of file the import is measured on."""
+
+    name: str
+    account: str
+    table: str
+    schema: str
+    generate: Callable[[Path, int], None]
+
+
+SHAPES = (
+    Shape("4 columns", "bench", "performance", NARROW_SCHEMA, generate),
+    Shape("16 columns", "wide", "wide", WIDE_SCHEMA, generate_wide),
+)
+
+
 def run_child(args: list[str]) -> tuple[float, int, str]:
     """Wall seconds, peak RSS (KiB) and stdout of one child process."""
     start = time.perf_counter()
@@ -111,29 +182,26 @@ def run_child(args: list[str]) -> tuple[float, int, str]:
     return elapsed, usage.ru_maxrss, out.decode()
 
 
-def sqlite_import(source: Path, work: Path) -> tuple[float, int] | None:
+def sqlite_import(source: Path, work: Path, shape: Shape) -> tuple[float, int] | None:
     """`iconv -f CP932 | sqlite3 .import` into a table of the same columns: seconds and
     bytes written."""
     shell, iconv = shutil.which("sqlite3"), shutil.which("iconv")
     if shell is None or iconv is None:
         return None
     db = work / "reference.db"
-    schema = (
-        "CREATE TABLE performance (member_no INTEGER, date TEXT, sales_amount INTEGER, note TEXT);"
-    )
-    subprocess.run([shell, str(db), schema], check=True)
+    subprocess.run([shell, str(db), shape.schema], check=True)
     before = written()
     start = time.perf_counter()
     subprocess.run(
         f"{iconv} -f CP932 -t UTF-8 {source} |"
-        f" {shell} {db} '.import --csv --skip 1 /dev/stdin performance'",
+        f" {shell} {db} '.import --csv --skip 1 /dev/stdin {shape.table}'",
         shell=True,
         check=True,
     )
     return time.perf_counter() - start, written() - before
 
 
-def inprocess(data_dir: str, source: str) -> None:
+def inprocess(data_dir: str, source: str, account: str) -> None:
     """Child: import `source` in this process; print seconds from claim to commit and RSS."""
     from daemon import graph
     from daemon.settings import load
@@ -143,7 +211,7 @@ def inprocess(data_dir: str, source: str) -> None:
         settings = load(Path(data_dir) / "renkei.toml")
         parts = await graph.build(lambda: settings, reports=False)
         item = parts.spool.enqueue(
-            Meta("bench", "cli", "bench", "20240516.csv"), Path(source), claim=True
+            Meta(account, "cli", "bench", "20240516.csv"), Path(source), claim=True
         )
         start = time.perf_counter()
         state = await parts.pipeline.process(item)
@@ -175,15 +243,17 @@ class Round:
     whole_written: int  # bytes
 
 
-def measure_round(source: Path, work: Path) -> Round:
+def measure_round(source: Path, work: Path, shape: Shape) -> Round:
     """One side-by-side measurement of the three, each in a fresh data folder."""
     # Each starts with no dirty pages of the one before: otherwise the kernel writes
     # those back during the next, and its fsyncs wait behind them.
     os.sync()
-    reference, reference_written = sqlite_import(source, work) or (None, 0)
+    reference, reference_written = sqlite_import(source, work, shape) or (None, 0)
     folder = fresh_dir(work, "inproc")
     os.sync()
-    _, _, out = run_child([sys.executable, "-m", "bench", "inproc", str(folder), str(source)])
+    _, _, out = run_child(
+        [sys.executable, "-m", "bench", "inproc", str(folder), str(source), shape.account]
+    )
     inner = json.loads(out)
     assert inner["state"] == "completed" and inner["rows"] == ROWS, inner
     folder = fresh_dir(work, "command")
@@ -192,7 +262,7 @@ def measure_round(source: Path, work: Path) -> Round:
     config = str(folder / "renkei.toml")
     before = written()
     whole, whole_rss, _ = run_child(
-        [renkei, "import", str(source), "--account", "bench", "--config", config]
+        [renkei, "import", str(source), "--account", shape.account, "--config", config]
     )
     whole_written = written() - before
     return Round(
@@ -206,24 +276,24 @@ def measure_round(source: Path, work: Path) -> Round:
     )
 
 
-def import_figures(rounds: int) -> list[Figure | Limit]:
-    cache = HERE / "bench-data" / str(ROWS)
+def import_figures(rounds: int, shape: Shape) -> list[Figure | Limit]:
+    cache = HERE / "bench-data" / str(ROWS) / shape.table
     cache.mkdir(parents=True, exist_ok=True)
     source = cache / "20240516.csv"  # a name the filename rule accepts
     if not source.exists():
-        print(f"generating {ROWS:,} rows …", flush=True)
-        generate(source, ROWS)
-    print(f"import: {source.name}, {source.stat().st_size / 1e6:.1f} MB, {ROWS:,} rows")
+        print(f"generating {ROWS:,} rows of {shape.name} …", flush=True)
+        shape.generate(source, ROWS)
+    size = source.stat().st_size / 1e6
+    print(f"import: {source.name}, {shape.name}, {size:.1f} MB, {ROWS:,} rows")
     measured = []
     for number in range(1, rounds + 1):
         with tempfile.TemporaryDirectory(dir=cache) as tmp:
-            measured.append(measure_round(source, Path(tmp)))
+            measured.append(measure_round(source, Path(tmp), shape))
         print(f"import round {number}/{rounds}: {describe(measured[-1])}", flush=True)
-    print(f"median of {len(measured)} rounds:")
-    label = f"{ROWS:,} rows"
+    label = f"{ROWS:,} rows, {shape.name}"
     figures: list[Figure | Limit] = [
         Limit(
-            "renkei import, peak RSS",
+            f"renkei import, peak RSS, {shape.name}",
             [max(r.inner_rss, r.whole_rss) / 1024 for r in measured],
             "MB",
             200,
@@ -255,7 +325,7 @@ def import_figures(rounds: int) -> list[Figure | Limit]:
             higher_is_better=False,
         ),
         Figure(
-            "renkei import, bytes written",
+            f"renkei import, bytes written, {shape.name}",
             "iconv | sqlite3 .import",
             [r.whole_written / 1e6 for r in measured],
             [r.reference_written / 1e6 for r in measured],
@@ -280,7 +350,8 @@ def main(sections: list[str]) -> int:
     quick = os.environ.get("RENKEI_BENCH_QUICK") == "1"
     figures: list[Figure | Limit] = []
     if "import" in sections:
-        figures += import_figures(ROUNDS)
+        for shape in SHAPES:
+            figures += import_figures(ROUNDS, shape)
     if "doors" in sections:
         from bench import doors
 
@@ -297,6 +368,6 @@ def main(sections: list[str]) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "inproc":
-        inprocess(sys.argv[2], sys.argv[3])
+        inprocess(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         sys.exit(main(sys.argv[1:] or ["import", "doors", "burst"]))

@@ -34,9 +34,10 @@ def test_bench_measures_every_figure_on_small_files(tmp_path):
     assert "3,000 rows" in out and "import round 1/1" in out
     figures = out.split("figures (median of interleaved rounds):")[1].splitlines()
     for what in (
-        "renkei import (whole command)",
-        "renkei import, peak RSS",
-        "renkei import, bytes written",
+        "renkei import (whole command), 3,000 rows, 4 columns",
+        "renkei import (whole command), 3,000 rows, 16 columns",
+        "renkei import, peak RSS, 16 columns",
+        "renkei import, bytes written, 4 columns",
         "HTTP 300 KB, 1 client",
         "HTTP 3 MB, 10 clients",
         "SMTP 300 KB, 10 clients",
