@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.figures import Figure, Limit, report
+from bench.layout import PERFORMANCE
 
 ROWS = int(os.environ.get("RENKEI_BENCH_ROWS", "1000000"))
 # Machines are noisy: each round measures all three side by side, and the median
@@ -58,13 +59,7 @@ enabled = false
 [limits]
 max_rows = 2000000
 max_bytes = 1073741824
-[layouts.performance]
-columns = [
-  {{ name = "member_no",    type = "int",  required = true }},
-  {{ name = "date",         type = "date", required = true }},
-  {{ name = "sales_amount", type = "int",  max_digits = 13 }},
-  {{ name = "note",         type = "text", max_length = 3000 }},
-]
+{layout}
 [layouts.wide]
 columns = [
   {{ name = "member_no", type = "int", required = true }},
@@ -228,7 +223,9 @@ def inprocess(data_dir: str, source: str, account: str) -> None:
 def fresh_dir(work: Path, name: str) -> Path:
     folder = work / name
     folder.mkdir()
-    (folder / "renkei.toml").write_text(CONFIG.format(data=folder / "var"), encoding="utf-8")
+    (folder / "renkei.toml").write_text(
+        CONFIG.format(layout=PERFORMANCE, data=folder / "var"), encoding="utf-8"
+    )
     return folder
 
 

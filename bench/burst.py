@@ -31,6 +31,7 @@ from statistics import quantiles
 import httpx
 
 from bench.figures import Figure, Limit
+from bench.layout import PERFORMANCE
 
 HERE = Path(__file__).resolve().parent.parent
 MAILS = 50
@@ -54,13 +55,7 @@ relay = "127.0.0.1:1"
 [limits]
 max_rows = 1000000
 max_bytes = 1073741824
-[layouts.performance]
-columns = [
-  {{ name = "member_no",    type = "int",  required = true }},
-  {{ name = "date",         type = "date", required = true }},
-  {{ name = "sales_amount", type = "int",  max_digits = 13 }},
-  {{ name = "note",         type = "text", max_length = 3000 }},
-]
+{layout}
 [accounts.acme]
 layout = "performance"
 report = "never"
@@ -74,6 +69,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def config_text(folder: Path, smtp: int, api: int) -> str:
+    return CONFIG.format(
+        layout=PERFORMANCE,
+        data=folder / "var",
+        smtp=smtp,
+        api=api,
+        rcpt=RECIPIENT,
+        sender=SENDER,
+    )
 
 
 def rows(start: int, count: int) -> list[str]:
@@ -101,13 +107,7 @@ class Renkei:
         self.folder = Path(tempfile.mkdtemp(dir=work))
         self.smtp, self.api = free_port(), free_port()
         self.config = self.folder / "renkei.toml"
-        self.config.write_text(
-            CONFIG.format(
-                data=self.folder / "var", smtp=self.smtp, api=self.api, rcpt=RECIPIENT,
-                sender=SENDER,
-            ),
-            encoding="utf-8",
-        )  # fmt: skip
+        self.config.write_text(config_text(self.folder, self.smtp, self.api), encoding="utf-8")
         renkei = str(Path(sys.executable).with_name("renkei"))
         log = open(self.folder / "daemon.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
@@ -232,11 +232,7 @@ def import_seconds(work: Path, source: Path) -> float:
     """One `renkei import` of the burst's rows as one file, start-up included."""
     folder = Path(tempfile.mkdtemp(dir=work))
     config = folder / "renkei.toml"
-    config.write_text(
-        CONFIG.format(data=folder / "var", smtp=free_port(), api=free_port(), rcpt=RECIPIENT,
-                      sender=SENDER),
-        encoding="utf-8",
-    )  # fmt: skip
+    config.write_text(config_text(folder, free_port(), free_port()), encoding="utf-8")
     renkei = str(Path(sys.executable).with_name("renkei"))
     os.sync()
     start = time.perf_counter()

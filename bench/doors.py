@@ -56,6 +56,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from bench.figures import Figure
+from bench.layout import PERFORMANCE
 
 HERE = Path(__file__).resolve().parent.parent
 SIZES = {"300 KB": 300_000, "3 MB": 3_000_000}
@@ -111,13 +112,7 @@ max_connections_per_address = 50
 listen = "127.0.0.1:{api}"
 [report]
 relay = "127.0.0.1:{relay}"
-[layouts.performance]
-columns = [
-  {{ name = "member_no",    type = "int",  required = true }},
-  {{ name = "date",         type = "date", required = true }},
-  {{ name = "sales_amount", type = "int",  max_digits = 13 }},
-  {{ name = "note",         type = "text", max_length = 3000 }},
-]
+{layout}
 [accounts.bench]
 layout = "performance"
 encoding = "cp932"
@@ -321,7 +316,7 @@ class Renkei(Server):
         config = self.folder / "renkei.toml"
         config.write_text(
             CONFIG.format(
-                data=self.folder / "var", timezone=TIMEZONE, **self.ports,
+                layout=PERFORMANCE, data=self.folder / "var", timezone=TIMEZONE, **self.ports,
                 passive=f"{self.passive.start}-{self.passive.stop - 1}", window=window,
                 rcpt=RECIPIENT, sender=SENDER, user=FTP_USER, password=FTP_PASSWORD,
                 token=API_TOKEN,
