@@ -135,9 +135,8 @@ class RunRecords:
             "SELECT id FROM runs WHERE account = ? AND idempotency_key = ? AND received_at >= ?"
             " ORDER BY id LIMIT 1"
         )
-        async with self.writer.execute(sql, (account, key, since)) as cur:
-            row = await cur.fetchone()
-        return row[0] if row else None
+        rows = await self.writer.execute_fetchall(sql, (account, key, since))
+        return rows[0][0] if rows else None
 
     async def latest_run_of_file(self, account: str, filename: str) -> dict[str, Any] | None:
         """The newest run (dry runs aside) of this account's file name."""
@@ -145,20 +144,19 @@ class RunRecords:
             "SELECT id, state, sha256, options FROM runs WHERE account = ? AND filename = ?"
             " AND dry_run = 0 ORDER BY id DESC LIMIT 1"
         )
-        async with self.writer.execute(sql, (account, filename)) as cur:
-            row = await cur.fetchone()
-        return dict(row) if row else None
+        rows = await self.writer.execute_fetchall(sql, (account, filename))
+        return dict(rows[0]) if rows else None
 
     async def run_state(self, run_id: str) -> RunState | None:
         """The state as the writer sees it (used by recovery, which must not lag)."""
-        async with self.writer.execute("SELECT state FROM runs WHERE id = ?", (run_id,)) as cur:
-            row = await cur.fetchone()
-        return RunState(row[0]) if row else None
+        # One round trip to the connection's thread, not three: this is on the doors' path.
+        sql = "SELECT state FROM runs WHERE id = ?"
+        rows = await self.writer.execute_fetchall(sql, (run_id,))
+        return RunState(rows[0][0]) if rows else None
 
     async def get_run(self, run_id: str) -> dict[str, Any] | None:
-        async with self.reader.execute("SELECT * FROM runs WHERE id = ?", (run_id,)) as cur:
-            row = await cur.fetchone()
-        return dict(row) if row else None
+        rows = await self.reader.execute_fetchall("SELECT * FROM runs WHERE id = ?", (run_id,))
+        return dict(rows[0]) if rows else None
 
     async def list_runs(
         self, filters: Mapping[str, str | None], limit: int, offset: int = 0
