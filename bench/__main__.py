@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ ROWS = int(os.environ.get("RENKEI_BENCH_ROWS", "1000000"))
 # round of each figure is reported.
 ROUNDS = int(os.environ.get("RENKEI_BENCH_ROUNDS", "3"))
 HERE = Path(__file__).resolve().parent.parent
+EXIT_BROKEN = 2
 WORDS = [
     "売上",
     "株式会社髙橋",
@@ -173,7 +175,7 @@ def run_child(args: list[str]) -> tuple[float, int, str]:
         elapsed = time.perf_counter() - start
         if proc.returncode:
             err.seek(0)
-            raise SystemExit(f"{args[0]} failed: {err.read().decode()[-2000:]}")
+            raise RuntimeError(f"{args[0]} failed: {err.read().decode()[-2000:]}")
     return elapsed, usage.ru_maxrss, out.decode()
 
 
@@ -367,4 +369,10 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "inproc":
         inprocess(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
-        sys.exit(main(sys.argv[1:] or ["import", "doors", "burst"]))
+        try:
+            code = main(sys.argv[1:] or ["import", "doors", "burst"])
+        except Exception:
+            # Exit 1 means a target was missed; a benchmark that broke says so apart.
+            traceback.print_exc()
+            code = EXIT_BROKEN
+        sys.exit(code)

@@ -507,7 +507,7 @@ class FtpSession(Session):
             raise RuntimeError(f"FTP STOR {name}: {reply}")
 
     def close(self) -> None:
-        with contextlib.suppress(ftplib.Error, OSError):
+        with contextlib.suppress(ftplib.Error, OSError, EOFError):  # the server may have gone
             self.ftp.quit()
 
 

@@ -32,6 +32,7 @@ def test_bench_measures_every_figure_on_small_files(tmp_path):
     assert result.returncode in (0, 1), result.stderr[-3000:]
     out = result.stdout
     assert "3,000 rows" in out and "import round 1/1" in out
+    assert "figures (median of interleaved rounds):" in out, result.stderr[-3000:]
     figures = out.split("figures (median of interleaved rounds):")[1].splitlines()
     for what in (
         "renkei import (whole command), 3,000 rows, 4 columns",

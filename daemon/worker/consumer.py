@@ -28,7 +28,6 @@ class Worker:
         self.pipeline = pipeline
         self._wake = asyncio.Event()
         self._not_before: dict[str, float] = {}
-        self.busy = False
 
     def wake(self) -> None:
         self._wake.set()
@@ -64,11 +63,7 @@ class Worker:
             if item is None:
                 continue
             worked = True
-            self.busy = True
-            try:
-                state = await self.pipeline.process(item)
-            finally:
-                self.busy = False
+            state = await self.pipeline.process(item)
             if state == RunState.QUEUED:  # a transient failure: give it a moment
                 self._not_before[item_id] = time.monotonic() + _RETRY_SECONDS
             else:
