@@ -55,10 +55,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     logging.getLogger("pyftpdlib").setLevel(logging.WARNING)
     from daemon.master import Master
+    from daemon.worker.supervisor import ImportProcessDied
 
     try:
         return asyncio.run(Master(settings, config_path(args.config).resolve()).run())
-    except OSError as exc:
+    except (OSError, ImportProcessDied) as exc:
         # A port in use, a data_dir we may not write: say which, without a traceback.
         logging.getLogger("renkei").error("cannot start: %s", exc)
         return EXIT_FAILED
