@@ -73,7 +73,10 @@ class DeliveryMemory:
 
     def remember(self, deliveries: Sequence[Delivery], spooled: Sequence[SpoolItem]) -> None:
         now = time.monotonic()
+        # Past a day the run history answers: a long-running daemon must not keep a
+        # name for every file it was ever sent.
         self._keys = {k: v for k, v in self._keys.items() if now - v[1] < KEY_SECONDS}
+        self._latest = {k: v for k, v in self._latest.items() if now - v.at < KEY_SECONDS}
         for d, item in zip(deliveries, spooled, strict=True):
             run_id = item.id
             if d.options.get("dry_run"):
