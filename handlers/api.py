@@ -25,7 +25,14 @@ from starlette.datastructures import FormData, QueryParams
 from starlette.exceptions import HTTPException
 
 from daemon.settings import ApiAccount, ParamEffect, Settings, secret_matches
-from handlers.base import Delivery, IntakeSink, RunReport, SpoolUnavailable, bare_name
+from handlers.base import (
+    Delivery,
+    IntakeSink,
+    RunReport,
+    SpoolUnavailable,
+    bare_name,
+    bearer_token,
+)
 
 CHANNEL = "api"
 GENERIC_PATH = "/api/v1/imports"
@@ -145,10 +152,9 @@ def _settings(request: Request) -> Settings:
 
 
 def _bearer_account(settings: Settings, authorization: str | None) -> str:
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(authorization)
+    if not token:
         raise ApiRefusal(401, "unauthorized", "missing bearer token")
-    token = token.strip()
     if settings.is_admin_token(token):
         raise ApiRefusal(403, "account_token_required", "import with an account's token")
     name = settings.token_account(token)
@@ -173,8 +179,7 @@ def importer_at(settings: Settings, path: str, headers: Mapping[str, str]) -> st
     for name, api in candidates:
         token = headers.get(api.token_header, "").strip()
         if api.token_header.lower() == "authorization":
-            scheme, _, token = token.partition(" ")
-            token = token.strip() if scheme.lower() == "bearer" else ""
+            token = bearer_token(token)
         if token:
             presented = True
             if secret_matches(token, api.token, api.token_sha256):

@@ -114,6 +114,12 @@ def sender_allowed(account: Account, sender: str) -> bool:
     return sender in allowed or domain in allowed
 
 
+def bearer_token(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer …` header, or '' when it holds none."""
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
 def bare_name(name: str) -> str:
     """Reduce a file name from outside to a bare name: no folders, no control characters.
 

@@ -11,6 +11,7 @@ from fastapi import Depends, Header, Request
 
 from daemon.web import context
 from daemon.web.errors import ApiError
+from handlers.base import bearer_token
 
 
 @dataclass(frozen=True)
@@ -22,10 +23,9 @@ class Principal:
 
 
 def principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(authorization)
+    if not token:
         raise ApiError(401, "unauthorized", "missing bearer token")
-    token = token.strip()
     settings = context.settings(request)
     if settings.is_admin_token(token):
         return Principal(None)
