@@ -38,5 +38,5 @@ class Outcome:
                 self.report.add(errors)
 
     @classmethod
-    def failure(cls, text: str, problem: str = "") -> Outcome:
-        return cls(RunState.FAILED, text, problem=problem, errors=[RowError(0, "", "", text)])
+    def failure(cls, text: str) -> Outcome:
+        return cls(RunState.FAILED, text, errors=[RowError(0, "", "", text)])
