@@ -47,14 +47,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _load(args.config)
     if settings is None:
         return EXIT_FAILED
-    logging.basicConfig(
-        level=os.environ.get("RENKEI_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # aiosmtpd logs every command at INFO; renkei logs what matters itself.
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
-    logging.getLogger("pyftpdlib").setLevel(logging.WARNING)
+    from daemon import logs
     from daemon.master import Master
+
+    logs.configure()
     from daemon.worker.supervisor import ImportProcessDied
 
     try:

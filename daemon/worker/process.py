@@ -21,7 +21,7 @@ import os
 import signal
 import sys
 
-from daemon import graph
+from daemon import graph, logs
 from daemon.settings import Settings
 from daemon.store.runs import RunState
 from daemon.worker import wire
@@ -115,10 +115,7 @@ def main() -> int:
     # so a burst of imports does not slow their answers (reader processes inherit it).
     with contextlib.suppress(OSError):
         os.nice(NICENESS)
-    logging.basicConfig(
-        level=os.environ.get("RENKEI_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure()
     return asyncio.run(_serve())
 
 
