@@ -35,12 +35,18 @@ class PermanentProblem(ImportProblem):
 
 @dataclass(slots=True)
 class RowError:
-    """One cell (or row) that failed validation; `column` is '' for row-level errors."""
+    """One cell (or row) that failed validation; `column` is '' for row-level errors.
+
+    `column` is the name a partner knows the column by (its label, when it has one);
+    `record` holds the record's cells as the file has them, for the error CSV a
+    partner corrects and sends back (None for whole-file problems).
+    """
 
     line: int
     column: str
     value: str
     message: str
+    record: list[str] | None = None
 
 
 @dataclass(slots=True)

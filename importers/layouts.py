@@ -6,13 +6,14 @@ does not fit raises CellError, never a silent change. Called by the reader per r
 
 from __future__ import annotations
 
-import datetime as dt
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
 
+from importers.dates import house_format, parse_date, parse_datetime
 from importers.errors import CellError
 
 Converter = Callable[[str], object]
@@ -32,8 +33,6 @@ _WIDE = str.maketrans("０１２３４５６７８９，．－＋", "0123456789,
 _INT = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)")
 _GROUPED = re.compile(r"\d{1,3}(?:,\d{3})+", re.ASCII)  # 1,234,567 as a spreadsheet writes it
 _DECIMAL = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
-_DATE = re.compile(r"(\d{4})[/-](\d{1,2})[/-](\d{1,2})")
-_DATETIME = re.compile(r"(\d{4})[/-](\d{1,2})[/-](\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?")
 _TRUE = frozenset({"1", "true", "yes", "y", "t", "on"})
 _FALSE = frozenset({"0", "false", "no", "n", "f", "off"})
 _MEMO_LIMIT = 4096
@@ -48,6 +47,10 @@ class ColumnLike(Protocol):
     max_length: int | None
     max_digits: int | None
     values: list[str] | None
+    label: str | None
+    aliases: list[str]
+    format: str | None
+    wareki: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,10 @@ class ColumnSpec:
     max_length: int | None = None
     max_digits: int | None = None
     values: list[str] | None = None
+    label: str | None = None
+    aliases: list[str] = field(default_factory=list)
+    format: str | None = None
+    wareki: bool = False
 
     @classmethod
     def of(cls, column: ColumnLike) -> ColumnSpec:
@@ -70,7 +77,28 @@ class ColumnSpec:
             column.max_length,
             column.max_digits,
             list(column.values) if column.values else None,
+            getattr(column, "label", None),
+            list(getattr(column, "aliases", ())),
+            getattr(column, "format", None),
+            getattr(column, "wareki", False),
         )
+
+
+def display_name(column: ColumnLike) -> str:
+    """What a partner calls the column: its label, else its name."""
+    return getattr(column, "label", None) or column.name
+
+
+def header_key(text: str) -> str:
+    """A header cell as compared: NFKC (full-width letters and digits, half-width kana),
+    trimmed, case folded, so `会員番号 ` and `ＭＥＭＢＥＲ＿ＮＯ` match."""
+    return unicodedata.normalize("NFKC", text).strip().casefold()
+
+
+def header_names(column: ColumnLike) -> list[str]:
+    """Every header text that names `column`, as compared."""
+    names = [column.name, getattr(column, "label", None), *getattr(column, "aliases", ())]
+    return list(dict.fromkeys(header_key(n) for n in names if n))
 
 
 def converter(column: ColumnLike) -> Converter:
@@ -240,30 +268,22 @@ def _memoized(convert: Converter) -> Converter:
 
 
 def _date(column: ColumnLike) -> Converter:
-    def date(cell: str) -> str:
-        match = _DATE.fullmatch(cell.translate(_WIDE))
-        if not match:
-            raise CellError("cell.date")
-        try:
-            return dt.date(*(int(part) for part in match.groups())).isoformat()
-        except ValueError as exc:
-            raise CellError("cell.date") from exc
+    fmt = getattr(column, "format", None)
+    if fmt:
+        parse = house_format(fmt, with_time=False)
+    else:
+        wareki = getattr(column, "wareki", False)
 
-    return _memoized(date)
+        def parse(cell: str) -> object:
+            return parse_date(cell, wareki)
+
+    return _memoized(lambda cell: parse(cell).isoformat())
 
 
 def _datetime(column: ColumnLike) -> Converter:
-    def datetime(cell: str) -> str:
-        match = _DATETIME.fullmatch(cell.translate(_WIDE))
-        if not match:
-            raise CellError("cell.datetime")
-        parts = [int(part) if part else 0 for part in match.groups()]
-        try:
-            return dt.datetime(*parts).isoformat()
-        except ValueError as exc:
-            raise CellError("cell.datetime") from exc
-
-    return _memoized(datetime)
+    fmt = getattr(column, "format", None)
+    parse = house_format(fmt, with_time=True) if fmt else parse_datetime
+    return _memoized(lambda cell: parse(cell).isoformat())
 
 
 def _bool(column: ColumnLike) -> Converter:

@@ -11,10 +11,22 @@ LANGUAGES = ("ja", "en")
 CATALOG: dict[str, dict[str, str]] = {
     # -- file names --------------------------------------------------------------
     "filename.rule": {
-        "ja": "ファイル名「{name}」は規則に合いません。日次は YYYYMMDD.csv"
-        "(実在する日付)、月次は YYYYMM00.csv です",
-        "en": "file name '{name}' breaks the rule: daily files are YYYYMMDD.csv "
-        "(a real calendar date), monthly files are YYYYMM00.csv",
+        "ja": "ファイル名「{name}」は規則に合いません。{rule}",
+        "en": "file name '{name}' breaks the rule: {rule}",
+    },
+    "filename.rule.default": {
+        "ja": "日次は YYYYMMDD.csv(実在する日付)、月次は YYYYMM00.csv です",
+        "en": "daily files are YYYYMMDD.csv (a real calendar date), monthly files are YYYYMM00.csv",
+    },
+    "filename.rule.patterns": {
+        "ja": "受け付けるファイル名は {patterns} です(日付の部分は実在する日付、"
+        "* は任意の文字列、? は任意の1文字)",
+        "en": "names must match {patterns} (the date part a real calendar date, "
+        "* any text, ? any one character)",
+    },
+    "filename.rule.excel": {
+        "ja": "(.csv の代わりに .xlsx・.xls も可)",
+        "en": " (.xlsx or .xls also taken in place of .csv)",
     },
     # -- whole-file problems -----------------------------------------------------
     "file.too_large": {
@@ -48,6 +60,29 @@ CATALOG: dict[str, dict[str, str]] = {
     "file.missing_data": {
         "ja": "スプールにファイルがありません",
         "en": "the spooled file is missing",
+    },
+    # -- Excel workbooks (importers/workbook.py) ---------------------------------------
+    "file.excel_off": {
+        "ja": "このアカウントは Excel ブック(.xlsx・.xls)を受け付けません。"
+        "取り込むには設定でアカウントに excel = true を指定するか、CSV で送ってください",
+        "en": "this account does not take Excel workbooks (.xlsx, .xls): set excel = true "
+        "on the account to import them, or send a CSV",
+    },
+    "workbook.not_workbook": {
+        "ja": "Excel ブック(.xlsx・.xls)ではありません(CSV などの名前を変えたファイルです)",
+        "en": "not an Excel workbook (.xlsx, .xls): another kind of file, a CSV renamed say",
+    },
+    "workbook.unreadable": {
+        "ja": "Excel ブックとして読めません。壊れているか、パスワードで保護されています({detail})",
+        "en": "the Excel workbook cannot be read: it is damaged or password-protected ({detail})",
+    },
+    "workbook.expands": {
+        "ja": "Excel ブックを展開すると大きすぎます({size} バイト、上限 {limit} バイト)",
+        "en": "the Excel workbook is too large unpacked ({size} bytes, limit {limit} bytes)",
+    },
+    "workbook.no_sheet": {
+        "ja": "ブックにシート「{sheet}」がありません(あるシート: {sheets})",
+        "en": "the workbook has no sheet '{sheet}' (its sheets: {sheets})",
     },
     "header.missing": {
         "ja": "1行目: 見出しに列がありません: {columns}",
@@ -136,12 +171,28 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "has more than {limit} digits",
     },
     "cell.date": {
-        "ja": "日付(YYYY/MM/DD または YYYY-MM-DD)ではありません",
-        "en": "is not a date (YYYY/MM/DD or YYYY-MM-DD)",
+        "ja": "日付(YYYY/MM/DD、YYYY-MM-DD、YYYYMMDD、YYYY年M月D日)ではありません",
+        "en": "is not a date (YYYY/MM/DD, YYYY-MM-DD, YYYYMMDD or YYYY年M月D日)",
+    },
+    "cell.date_wareki": {
+        "ja": "日付(YYYY/MM/DD、YYYYMMDD、令和6年5月16日、R6.5.16 など)ではありません",
+        "en": "is not a date (YYYY/MM/DD, YYYYMMDD, 令和6年5月16日, R6.5.16, …)",
+    },
+    "cell.date_unreal": {
+        "ja": "存在しない日付です",
+        "en": "is a date that does not exist",
+    },
+    "cell.format": {
+        "ja": "決められた形式 {format} ではありません",
+        "en": "is not in the agreed format {format}",
     },
     "cell.datetime": {
         "ja": "日時(YYYY/MM/DD HH:MM[:SS])ではありません",
         "en": "is not a date and time (YYYY/MM/DD HH:MM[:SS])",
+    },
+    "cell.datetime_unreal": {
+        "ja": "存在しない日時です",
+        "en": "is a date and time that does not exist",
     },
     "cell.bool": {
         "ja": "真偽値(1/0、true/false)ではありません",
@@ -162,6 +213,15 @@ CATALOG: dict[str, dict[str, str]] = {
     "row.error": {
         "ja": "{line}行目: {problem}",
         "en": "line {line}: {problem}",
+    },
+    # The same two for a workbook: the cell (売上!D14) or the row (売上!14) for the line.
+    "cell.error_at": {
+        "ja": "{at} 列「{column}」の値「{value}」は{problem}",
+        "en": "{at}, column '{column}', value '{value}' {problem}",
+    },
+    "row.error_at": {
+        "ja": "{at}: {problem}",
+        "en": "{at}: {problem}",
     },
     # -- report mail ---------------------------------------------------------------
     "report.subject.completed": {
@@ -199,6 +259,8 @@ CATALOG: dict[str, dict[str, str]] = {
     "report.field.finished": {"ja": "終了日時", "en": "Finished"},
     "report.field.counts": {"ja": "件数", "en": "Rows"},
     "report.field.message": {"ja": "メッセージ", "en": "Message"},
+    "report.field.mode": {"ja": "取込方法", "en": "Mode"},
+    "report.field.result": {"ja": "結果", "en": "Result"},
     "report.counts": {
         "ja": "全 {total} 行 / 取込 {imported} 行 / エラー {failed} 行",
         "en": "{total} total / {imported} imported / {failed} failed",
@@ -214,6 +276,256 @@ CATALOG: dict[str, dict[str, str]] = {
     "report.footer": {
         "ja": "このメールは renkei が自動で送信しています。",
         "en": "This mail was sent automatically by renkei.",
+    },
+    # -- what a run did, in words (report mail, CLI) -----------------------------
+    "channel.mail": {"ja": "メール", "en": "mail"},
+    "channel.ftp": {"ja": "FTP", "en": "FTP"},
+    "channel.api": {"ja": "API", "en": "API"},
+    "channel.dropdir": {"ja": "フォルダ", "en": "drop folder"},
+    "channel.cli": {"ja": "コマンド", "en": "command line"},
+    "mode.replace_file": {
+        "ja": "置換(同じ名前のファイルが前に取り込んだ行を入れ替え)",
+        "en": "replace (the rows this file name imported before are replaced)",
+    },
+    "mode.insert": {"ja": "追加(すべての行を追加)", "en": "insert (every row is added)"},
+    "mode.upsert": {
+        "ja": "登録・更新(キーで照合)",
+        "en": "upsert (insert or update by key)",
+    },
+    "mode.delete": {"ja": "削除(キーで照合)", "en": "delete (by key)"},
+    "mode.set": {"ja": "値の設定(キーで照合)", "en": "set values (by key)"},
+    "done.inserted": {"ja": "{n} 件を新規登録", "en": "{n} inserted"},
+    "done.updated": {"ja": "{n} 件を更新", "en": "{n} updated"},
+    "done.deleted": {"ja": "{n} 件を削除", "en": "{n} deleted"},
+    "done.skipped": {
+        "ja": "{n} 件は登録済みのため変更しませんでした",
+        "en": "{n} left as they were (key already there)",
+    },
+    "done.not_found": {
+        "ja": "{n} 件はキーが見つからず処理しませんでした",
+        "en": "{n} not processed (key not found)",
+    },
+    "done.failed": {
+        "ja": "{n} 件はエラーのため取り込みませんでした",
+        "en": "{n} not imported (errors)",
+    },
+    "done.empty": {"ja": "空行 {n} 行は読み飛ばしました", "en": "{n} empty lines read past"},
+    "done.join": {"ja": "、", "en": ", "},
+    "done.sentence": {"ja": "{parts}。", "en": "{parts}."},
+    "done.nothing": {
+        "ja": "取り込む行はありませんでした。",
+        "en": "There were no rows to import.",
+    },
+    "done.none_written": {"ja": "何も書き込んでいません。", "en": "Nothing was written."},
+    "done.dry_run": {
+        "ja": "試行のみ(dry run)のため何も書き込んでいません。実際に取り込むと: {sentence}",
+        "en": "Dry run: nothing was written. A real import would give: {sentence}",
+    },
+    # -- the error CSV (error_report.py): the two columns after the partner's ----
+    "errors_csv.line": {"ja": "行番号", "en": "line"},
+    "errors_csv.error": {"ja": "エラー内容", "en": "error"},
+    # -- HTTP API errors: the "message" beside a stable "error" code (daemon/web/errors.py)
+    "api.unauthorized.missing": {
+        "ja": "Bearer トークンがありません(Authorization: Bearer …)",
+        "en": "missing bearer token",
+    },
+    "api.unauthorized.missing_header": {
+        "ja": "トークンがありません(ヘッダー {header})",
+        "en": "missing token (header {header})",
+    },
+    "api.unauthorized.unknown": {
+        "ja": "トークンが正しくありません",
+        "en": "unknown token",
+    },
+    "api.account_token_required": {
+        "ja": "取り込みにはアカウントのトークンを使ってください",
+        "en": "import with an account's token",
+    },
+    "api.not_found": {
+        "ja": "{path} はありません",
+        "en": "not found: {path}",
+    },
+    "api.not_found.import_path": {
+        "ja": "取込パス {path} はありません",
+        "en": "no import path {path}",
+    },
+    "api.not_found.account": {
+        "ja": "アカウント {name} はありません",
+        "en": "no account {name}",
+    },
+    "api.not_found.run": {
+        "ja": "実行 {run_id} はありません",
+        "en": "no run {run_id}",
+    },
+    "api.error": {
+        "ja": "リクエストを処理できませんでした(HTTP {status} {detail})",
+        "en": "the request could not be handled (HTTP {status} {detail})",
+    },
+    "api.method_not_allowed": {
+        "ja": "{path} に {method} は使えません",
+        "en": "method {method} is not allowed on {path}",
+    },
+    "api.bad_query": {
+        "ja": "{value} は true / false ではありません",
+        "en": "{value} is not true or false",
+    },
+    "api.unreadable_request": {
+        "ja": "multipart フォームとして読めません: {detail}",
+        "en": "not a readable multipart form: {detail}",
+    },
+    "api.missing_file": {
+        "ja": "multipart のパート「{part}」に CSV がありません",
+        "en": "no CSV in the multipart part '{part}'",
+    },
+    "api.missing_file.others": {
+        "ja": "multipart のパート「{part}」に CSV がありません(ファイルのパートは {files})",
+        "en": "no CSV in the multipart part '{part}'; the request has file parts {files}",
+    },
+    "api.too_large": {
+        "ja": "ファイルが {limit} バイトを超えています",
+        "en": "the file is larger than {limit} bytes",
+    },
+    "api.unexpected_file": {
+        "ja": "予期しないファイルのパート「{part}」があります",
+        "en": "unexpected file part '{part}'",
+    },
+    "api.bad_settings.not_text": {
+        "ja": "「{field}」は JSON を書いたテキストの項目にしてください",
+        "en": "'{field}' must be a JSON text field",
+    },
+    "api.bad_settings.not_json": {
+        "ja": "「{field}」は JSON として読めません: {detail}",
+        "en": "'{field}' is not JSON: {detail}",
+    },
+    "api.bad_settings.not_object": {
+        "ja": "「{field}」は JSON オブジェクトにしてください",
+        "en": "'{field}' must be a JSON object",
+    },
+    "api.bad_settings.not_plain": {
+        "ja": "パラメーター「{name}」は単一の値にしてください",
+        "en": "parameter '{name}' must be a plain value",
+    },
+    "api.unknown_parameter": {
+        "ja": "このアカウントに対応付けのないパラメーターです: {names}",
+        "en": "parameters this account does not map: {names}",
+    },
+    "api.bad_parameter_value": {
+        "ja": "パラメーター {name}={value} には対応付けがありません。使える値: {allowed}",
+        "en": "parameter {name}={value} is not mapped; allowed: {allowed}",
+    },
+    "api.spool_unavailable": {
+        "ja": "いまはファイルを受け付けられません。しばらくしてから送り直してください",
+        "en": "the spool cannot take files now",
+    },
+    "api.spool_unavailable.not_running": {
+        "ja": "受付が動いていません",
+        "en": "intake is not running",
+    },
+    "api.account_stopped": {
+        "ja": "アカウント {name} は連動稼働停止中です",
+        "en": "account {name} is stopped",
+    },
+    "api.no_ftp": {
+        "ja": "アカウント {name} には確認する FTP 受付がありません",
+        "en": "account {name} has no FTP intake to check",
+    },
+    "api.invalid_request": {
+        "ja": "リクエストが正しくありません: {problems}",
+        "en": "the request is not valid: {problems}",
+    },
+    "api.invalid.missing": {
+        "ja": "{where}: 必須です",
+        "en": "{where}: is required",
+    },
+    "api.invalid.int_parsing": {
+        "ja": "{where}: {value} は整数ではありません",
+        "en": "{where}: {value} is not a whole number",
+    },
+    "api.invalid.bool_parsing": {
+        "ja": "{where}: {value} は true / false ではありません",
+        "en": "{where}: {value} is not true or false",
+    },
+    "api.invalid.greater_than_equal": {
+        "ja": "{where}: {value} は {limit} 以上にしてください",
+        "en": "{where}: {value} is less than {limit}",
+    },
+    "api.invalid.less_than_equal": {
+        "ja": "{where}: {value} は {limit} 以下にしてください",
+        "en": "{where}: {value} is more than {limit}",
+    },
+    "api.invalid.other": {"ja": "{where}: {detail}", "en": "{where}: {detail}"},
+    # -- FTP replies: English (ASCII) until the client sends OPTS UTF8 ON (handlers/ftp.py)
+    "ftp.too_big": {
+        "ja": "ファイルが上限を超えたため転送を打ち切りました。",
+        "en": "File exceeds the size limit; transfer aborted.",
+    },
+    "ftp.reset": {
+        "ja": "転送中に接続が切れたため、ファイルを破棄しました。",
+        "en": "Connection reset during the upload; the file was discarded.",
+    },
+    "ftp.no_append": {
+        "ja": "追記と途中再開はできません。ファイル全体を送ってください。",
+        "en": "Append and restart are not supported; upload the whole file.",
+    },
+    "ftp.login_failed": {
+        "ja": "ログインできません。ユーザー名とパスワードを確かめてください。",
+        "en": "Authentication failed.",
+    },
+    # -- command line (daemon/cli.py) ---------------------------------------------
+    "cli.config.invalid": {
+        "ja": "{path}: 設定に {count} 件の問題があります:",
+        "en": "{path}: the config has {count} problem(s):",
+    },
+    "cli.check.ok": {
+        "ja": "{path}: 問題ありません(アカウント {accounts} 件、レイアウト {layouts} 件)",
+        "en": "{path}: ok ({accounts} accounts, {layouts} layouts)",
+    },
+    "cli.unknown_account": {
+        "ja": "{name} は設定にあるアカウントではありません",
+        "en": "{name} is not an account in the config",
+    },
+    "cli.no_such_file": {
+        "ja": "{path}: ファイルがありません",
+        "en": "{path}: no such file",
+    },
+    "cli.import.summary": {
+        "ja": "実行 {id}: {state} — {mode}{dry}、全 {total} 行: {counts}",
+        "en": "run {id}: {state} — {mode}{dry}, {total} rows: {counts}",
+    },
+    "cli.dry_run": {"ja": "(試行のみ)", "en": " (dry run)"},
+    "cli.runs.id": {"ja": "実行ID", "en": "id"},
+    "cli.runs.account": {"ja": "アカウント", "en": "account"},
+    "cli.runs.channel": {"ja": "経路", "en": "channel"},
+    "cli.runs.file": {"ja": "ファイル", "en": "file"},
+    "cli.runs.state": {"ja": "状態", "en": "state"},
+    "cli.runs.mode": {"ja": "取込方法", "en": "mode"},
+    "cli.runs.rows": {"ja": "行数", "en": "rows"},
+    "cli.runs.imported": {"ja": "取込", "en": "imported"},
+    "cli.runs.failed": {"ja": "エラー", "en": "failed"},
+    "cli.runs.result": {"ja": "結果", "en": "result"},
+    "cli.runs.received": {"ja": "受付日時", "en": "received"},
+    "cli.runs.message": {"ja": "メッセージ", "en": "message"},
+    "cli.poll.no_token": {
+        "ja": "renkei poll には [api] の有効化と管理トークンが必要です: RENKEI_ADMIN_TOKEN"
+        "を設定するか、設定に api.admin_token を書いてください(sha256 だけでは送れません)",
+        "en": "renkei poll needs [api] enabled and the admin token: set RENKEI_ADMIN_TOKEN,"
+        " or api.admin_token in the config (a sha256 alone cannot be sent)",
+    },
+    "cli.poll.unreachable": {
+        "ja": "{host}:{port} のデーモンに接続できません: {detail}",
+        "en": "cannot reach the daemon at {host}:{port}: {detail}",
+    },
+    "cli.poll.taken": {
+        "ja": "{name}: {count} 件のファイルを取り込みに回しました",
+        "en": "{name}: {count} file(s) taken",
+    },
+    "cli.schedule.no_ftp": {
+        "ja": "accounts.{name}.ftp がありません: このアカウントに定期確認はありません",
+        "en": "accounts.{name}.ftp is not set: the account has no scheduled checks",
+    },
+    "cli.schedule.head": {
+        "ja": "{name}: {weekdays} {window}、{interval} ごと、各時刻の {delay} 後({timezone})",
+        "en": "{name}: {weekdays} {window}, every {interval}, {delay} after each tick ({timezone})",
     },
 }
 

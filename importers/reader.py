@@ -21,7 +21,14 @@ from typing import Any, TypeVar
 
 from importers import decoding
 from importers.errors import CellError, PermanentProblem, RowError
-from importers.layouts import ColumnLike, converters, row_converter
+from importers.layouts import (
+    ColumnLike,
+    converters,
+    display_name,
+    header_key,
+    header_names,
+    row_converter,
+)
 from importers.messages import message
 
 CHUNK_ROWS = 20000
@@ -58,6 +65,7 @@ class Part:
     first_line: int
     order: list[int] | None
     final: bool
+    width: int = 0  # fields per record, when the header has more than the columns
 
 
 @dataclass(slots=True)
@@ -67,6 +75,8 @@ class Chunk:
     records: int = 0
     bytes_read: int = 0
     lines: list[int] = field(default_factory=list)  # the line each row starts on
+    empty: int = 0  # lines whose cells are all empty, skipped
+    cells: list[list[str]] = field(default_factory=list)  # each row's cells, as in the file
 
 
 class CsvFile:
@@ -77,9 +87,15 @@ class CsvFile:
         self.spec = spec
         self.part = part
         self.sniffed: decoding.Sniffed | None = None
-        self._names = [column.name for column in spec.columns]
+        self._names = [display_name(column) for column in spec.columns]
         self._converters = converters(spec.columns)
         self._width = 0  # fields per record, when the header names other columns too
+        self.header_cells: list[str] | None = None  # the header row as the file has it
+
+    @property
+    def width(self) -> int:
+        """Fields per record when the header names more than the layout's columns, else 0."""
+        return self._width
 
     @property
     def encoding(self) -> str | None:
@@ -103,7 +119,7 @@ class CsvFile:
         limit = self.spec.max_rows + int(self.spec.header)
         count = 0
         for fields in self._records_raw():
-            count += bool(fields)
+            count += any(fields)
             if count > limit:
                 raise PermanentProblem(
                     "file.too_many_rows", rows=self.spec.max_rows, limit=self.spec.max_rows
@@ -159,28 +175,34 @@ class CsvFile:
             base, final = 0, True
         else:
             order, base, final = part.order, part.first_line, part.final
+            width = part.width or width
             if self.spec.header and part.start == 0:
                 next(reader, None)  # checked by header_order() before the parts began
         convert = row_converter(self.spec.columns, order, extra, width)
         limit = self.spec.max_rows
         end = base + reader.line_num  # the physical line the previous record ended on
-        records = n = 0
+        records = n = empty = 0
         rows: list[list[object]] = []
         lines: list[int] = []
+        cells: list[list[str]] = []  # kept for rows a later check may still reject
         errors: list[RowError] = []
         last: list[str] = []
         for fields in reader:
+            if not any(fields):
+                # A blank line, or one of empty cells (`,,,` as Excel leaves below a
+                # table): no record, wherever it is; counted, not an error.
+                end = base + reader.line_num
+                empty += 1
+                continue
             if len(fields) == width:
                 try:
                     rows.append(convert(fields))
                     lines.append(end + 1)
+                    cells.append(fields)
                 except CellError:
                     errors.extend(self._cell_errors(end + 1, fields, order))
-            elif fields:
-                errors.append(self._row_error(end + 1, width, len(fields)))
             else:
-                end = base + reader.line_num
-                continue  # a blank line is no record
+                errors.append(self._row_error(end + 1, width, fields))
             end = base + reader.line_num
             last = fields
             n += 1
@@ -188,51 +210,55 @@ class CsvFile:
                 records += n
                 if records > limit:
                     raise PermanentProblem("file.too_many_rows", rows=limit, limit=limit)
-                yield Chunk(rows, errors, n, f.buffer.tell(), lines)
-                rows, errors, lines, n = [], [], [], 0
+                yield Chunk(rows, errors, n, f.buffer.tell(), lines, empty, cells)
+                rows, errors, lines, cells, n, empty = [], [], [], [], 0, 0
         records += n
         if records > limit:
             raise PermanentProblem("file.too_many_rows", rows=limit, limit=limit)
         if final and 0 < len(last) < width and not self.sniffed.ends_with_newline:
             raise PermanentProblem("file.truncated", line=end)
-        yield Chunk(rows, errors, n, part.end if part else self.sniffed.size, lines)
+        end_byte = part.end if part else self.sniffed.size
+        yield Chunk(rows, errors, n, end_byte, lines, empty, cells)
 
     def _header_order(self, reader) -> list[int] | None:  # noqa: ANN001
         header = next(reader, None)
         if header is None:
             raise PermanentProblem("file.empty")
-        names = [name.strip() for name in header]
-        problems = _header_problems(names, self._names)
-        if self.spec.other_columns:
-            problems = [p for p in problems if p[0] != "header.unknown"]
-            self._width = len(names)
+        self.header_cells = header
+        match = match_header(header, self.spec.columns)
+        problems = match.problems
+        width = len(header)
+        if self.spec.other_columns or match.returned:
+            if self.spec.other_columns:
+                problems = [p for p in problems if p[0] != "header.unknown"]
+            self._width = width
         if problems:
             lang = self.spec.language
             detail = " / ".join(message(k, lang, columns=", ".join(c)) for k, c in problems)
             raise PermanentProblem("header.invalid", line=1, detail=detail)
-        order = [names.index(name) for name in self._names]
+        order = match.order
         return None if order == list(range(len(order))) else order
 
-    def _row_error(self, line: int, expected: int, actual: int) -> RowError:
-        problem = message("row.field_count", self.spec.language, expected=expected, actual=actual)
+    def _row_error(self, line: int, expected: int, fields: list[str]) -> RowError:
+        lang = self.spec.language
+        problem = message("row.field_count", lang, expected=expected, actual=len(fields))
         return RowError(
-            line, "", "", message("row.error", self.spec.language, line=line, problem=problem)
+            line, "", "", message("row.error", lang, line=line, problem=problem), fields
         )
 
     def _cell_errors(self, line: int, fields: list[str], order: list[int] | None) -> list[RowError]:
-        if order is not None:
-            fields = [fields[i] for i in order]
+        cells = [fields[i] for i in order] if order is not None else fields
         errors = []
         lang = self.spec.language
-        for name, convert, cell in zip(self._names, self._converters, fields, strict=True):
+        for name, convert, cell in zip(self._names, self._converters, cells, strict=False):
             try:
                 convert(cell)
             except CellError as exc:
-                problem = message(exc.key, lang, **exc.params)
+                problem = message(exc.key, lang, value=cell, **exc.params)
                 text = message(
                     "cell.error", lang, line=line, column=name, value=cell, problem=problem
                 )
-                errors.append(RowError(line, name, cell, text))
+                errors.append(RowError(line, name, cell, text, fields))
         return errors
 
     def _csv_problem(self, exc: csv.Error, reader) -> PermanentProblem:  # noqa: ANN001
@@ -244,20 +270,48 @@ class CsvFile:
         return PermanentProblem("file.bad_csv", line=line, detail=str(exc))
 
 
-def _header_problems(names: list[str], expected: list[str]) -> list[tuple[str, list[str]]]:
-    """Every way the header differs from the layout, the gravest first."""
-    seen: set[str] = set()
-    duplicates = [n for n in names if n in seen or seen.add(n)]  # type: ignore[func-returns-value]
+@dataclass(frozen=True, slots=True)
+class HeaderMatch:
+    """How a header row lines up with a layout's columns."""
+
+    order: list[int]  # for each column, the index of its header cell (-1: missing)
+    problems: list[tuple[str, list[str]]]  # every way it differs, the gravest first
+    returned: bool  # it ends with 行番号/エラー内容, as an error CSV sent back does
+
+
+# The two columns an error CSV adds after the partner's own (error_report.py).
+RETURNED_COLUMNS = frozenset({"行番号", "エラー内容", "line", "error"})
+
+
+def match_header(header: Sequence[str], columns: Sequence[ColumnLike]) -> HeaderMatch:
+    """Match header cells to columns by name, label or alias (see layouts.header_key)."""
+    wanted: dict[str, int] = {}
+    for index, column in enumerate(columns):
+        for key in header_names(column):
+            wanted.setdefault(key, index)
+    found: dict[int, list[int]] = {}
+    unknown: list[str] = []
+    returned = False
+    for position, cell in enumerate(header):
+        key = header_key(cell)
+        if key in wanted:
+            found.setdefault(wanted[key], []).append(position)
+        elif key in RETURNED_COLUMNS:
+            returned = True
+        else:
+            unknown.append(cell.strip())
+    names = [display_name(column) for column in columns]
     problems = []
+    duplicates = [names[i] for i, at in sorted(found.items()) if len(at) > 1]
     if duplicates:
-        problems.append(("header.duplicate", sorted(set(duplicates))))
-    missing = [n for n in expected if n not in names]
+        problems.append(("header.duplicate", duplicates))
+    missing = [names[i] for i in range(len(columns)) if i not in found]
     if missing:
         problems.append(("header.missing", missing))
-    unknown = [n for n in names if n not in expected]
     if unknown:
         problems.append(("header.unknown", unknown))
-    return problems
+    order = [found[i][0] if i in found else -1 for i in range(len(columns))]
+    return HeaderMatch(order, problems, returned)
 
 
 class _Slice(io.RawIOBase):

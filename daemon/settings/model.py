@@ -11,16 +11,19 @@ import zoneinfo
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from daemon.settings.listeners import check_listen
 from daemon.settings.secrets import secret_matches
+from importers.dates import compile_format
+from importers.layouts import header_names
 
 DEFAULT_CONFIG = "/etc/renkei/renkei.toml"
 INTERVALS = ("5m", "10m", "15m", "30m", "1h", "2h")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 COLUMN_TYPES = ("text", "int", "decimal", "date", "datetime", "bool", "choice")
 DEMO_PREFIX = "demo-"
+DEFAULT_FILENAMES = ("{YYYYMMDD}.csv", "{YYYYMM00}.csv")  # daily and monthly, as ever
 RESERVED_TABLES = ("runs", "run_errors", "sources", "choice_values")  # the store's own tables
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _WINDOW = re.compile(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})")
@@ -126,13 +129,39 @@ class Column(Model):
     reference: str | None = Field(
         None, description="a layout whose rows the value must name (by its key or member_key)"
     )
+    label: str | None = Field(None, description="what the partner's header calls it (会員番号)")
+    aliases: list[str] = Field(default_factory=list, description="other header names it takes")
+    format: str | None = Field(
+        None, description="date/datetime: the one house format taken (YYYYMMDD, YYYY年M月D日)"
+    )
+    wareki: bool = Field(False, description="date: also take era dates (令和6年5月16日, R6.5.16)")
 
     @field_validator("name")
     @classmethod
     def _identifier(cls, value: str) -> str:
         if not _IDENTIFIER.fullmatch(value) or value.startswith("_"):
-            raise ValueError(f"{value!r} is not a column name (letters, digits, _)")
+            raise ValueError(
+                f"{value!r} is not a column name (letters, digits, _); put what the"
+                ' partner\'s header says in label, e.g. label = "会員番号"'
+            )
         return value
+
+    @model_validator(mode="after")
+    def _date_options(self) -> Column:
+        if self.format is not None:
+            if self.type not in ("date", "datetime"):
+                raise ValueError(f"format is for date and datetime columns, not {self.type}")
+            try:
+                compile_format(self.format)
+            except ValueError as exc:
+                raise ValueError(
+                    f"format {self.format!r} is not a date format ({exc}); write it with"
+                    " YYYY, MM (or M), DD (or D), and for a datetime HH, mm, ss:"
+                    " e.g. YYYYMMDD, YYYY/MM/DD, YYYY年M月D日, YYYY/MM/DD HH:mm"
+                ) from None
+        if self.wareki and (self.type != "date" or self.format is not None):
+            raise ValueError("wareki is for date columns without a format")
+        return self
 
 
 class Layout(Model):
@@ -140,6 +169,20 @@ class Layout(Model):
     key: list[str] = Field(
         default_factory=list, description="key columns: what upsert, delete and set match on"
     )
+
+    @model_validator(mode="after")
+    def _distinct_headers(self) -> Layout:
+        """A header cell must name one column: names, labels and aliases may not clash
+        (compared as header cells are: NFKC, trimmed, case folded)."""
+        owner: dict[str, str] = {}
+        for column in self.columns:
+            for text in header_names(column):
+                if owner.setdefault(text, column.name) != column.name:
+                    raise ValueError(
+                        f"header name {text!r} would match both {owner[text]} and"
+                        f" {column.name}: give each column its own label and aliases"
+                    )
+        return self
 
 
 Mode = Literal["replace_file", "insert", "upsert", "delete", "set"]
@@ -258,6 +301,12 @@ class Account(Model):
     layout: str = Field(description="name of the layout its rows follow")
     encoding: Literal["auto", "cp932", "utf-8"] = Field("auto", description="file encoding")
     header: bool = Field(True, description="the first row holds column names")
+    filename: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_FILENAMES),
+        description="file-name patterns: {YYYYMMDD}.csv, 売上_{YYYYMMDD}.csv, employees*.csv, any",
+    )
+    excel: bool = Field(False, description="also take Excel workbooks (.xlsx, .xls)")
+    sheet: str | None = Field(None, description="the sheet read from a workbook (default: first)")
     on_row_error: Literal["reject", "skip"] = Field("reject", description="reject or skip")
     report: Literal["always", "errors", "never"] = Field("always", description="when to mail")
     mode: Mode = Field("replace_file", description="how rows are written")
@@ -279,6 +328,11 @@ class Account(Model):
     api: ApiAccount | None = Field(None, description="API intake")
     dropdir: DropdirAccount | None = Field(None, description="drop-folder intake")
     limits: AccountLimits = Field(default_factory=AccountLimits, description="own limits")
+
+    @field_validator("filename", mode="before")
+    @classmethod
+    def _patterns(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
 
 
 class Settings(Model):

@@ -35,7 +35,7 @@ def references_of(settings: Settings, layout: str, member_key: str | None) -> li
         if column.reference:
             target = settings.layouts[column.reference]
             key = member_key or target.key[0]
-            found.append(Reference(index, column.name, column.reference, key))
+            found.append(Reference(index, column.label or column.name, column.reference, key))
     return found
 
 
@@ -65,10 +65,14 @@ async def check(
                     "cell.error", language, line=line, column=ref.column, value=value,
                     problem=problem,
                 )  # fmt: skip
-                bad.setdefault(i, []).append(RowError(line, ref.column, str(value), text))
+                record = chunk.cells[i] if chunk.cells else None
+                error = RowError(line, ref.column, str(value), text, record)
+                bad.setdefault(i, []).append(error)
     if not bad:
         return
     chunk.rows = [row for i, row in enumerate(chunk.rows) if i not in bad]
     chunk.lines = [line for i, line in enumerate(chunk.lines) if i not in bad]
+    if chunk.cells:
+        chunk.cells = [cells for i, cells in enumerate(chunk.cells) if i not in bad]
     chunk.errors = sorted([*chunk.errors, *(e for errs in bad.values() for e in errs)],
                           key=lambda e: e.line)  # fmt: skip

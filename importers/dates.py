@@ -1,0 +1,144 @@
+"""Dates as Japanese spreadsheets write them: turns a date or datetime cell into ISO text.
+
+Taken by default: `2024-05-16`, `2024/5/6`, `20240516` and `2024年5月16日` (full-width
+digits too); with `wareki`, era dates (`令和6年5月16日`, `令和元年5月1日`, `R6.5.16`,
+`H31/4/30`); with `format`, one house format only (`YYYYMMDD`, `YYYY年M月D日`, …).
+A cell in a date's shape whose date does not exist (`2024/02/30`, `R1.4.30`, before
+Reiwa began) gets its own error. Called by the column converters in layouts.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Callable
+
+from importers.errors import CellError
+
+# Era, its first day and (but for the current one) its last day.
+ERAS: dict[str, tuple[dt.date, dt.date | None]] = {
+    "令和": (dt.date(2019, 5, 1), None),
+    "平成": (dt.date(1989, 1, 8), dt.date(2019, 4, 30)),
+    "昭和": (dt.date(1926, 12, 25), dt.date(1989, 1, 7)),
+    "大正": (dt.date(1912, 7, 30), dt.date(1926, 12, 24)),
+    "明治": (dt.date(1868, 1, 25), dt.date(1912, 7, 29)),
+}
+_ERA_LETTERS = {"R": "令和", "H": "平成", "S": "昭和", "T": "大正", "M": "明治"}
+
+_DATE = re.compile(r"(\d{4})(?:([/-])(\d{1,2})\2(\d{1,2})|(\d{2})(\d{2})|年(\d{1,2})月(\d{1,2})日)")
+_TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
+_ERA_DATE = re.compile(
+    r"(令和|平成|昭和|大正|明治|[RHSTM])\s*(元|\d{1,2})"
+    r"(?:年(\d{1,2})月(\d{1,2})日|([./-])(\d{1,2})\5(\d{1,2}))",
+    re.IGNORECASE,
+)
+# Tokens of a house format, longest first, and the pattern each stands for.
+_TOKENS = {
+    "YYYY": r"(?P<year>\d{4})",
+    "MM": r"(?P<month>\d{2})",
+    "DD": r"(?P<day>\d{2})",
+    "HH": r"(?P<hour>\d{2})",
+    "mm": r"(?P<minute>\d{2})",
+    "ss": r"(?P<second>\d{2})",
+    "M": r"(?P<month>\d{1,2})",
+    "D": r"(?P<day>\d{1,2})",
+    "H": r"(?P<hour>\d{1,2})",
+}
+_TOKEN = re.compile("|".join(_TOKENS))
+
+Parse = Callable[[str], object]
+
+
+def normal(cell: str) -> str:
+    """Full-width digits and punctuation as ASCII, outer blanks dropped."""
+    return unicodedata.normalize("NFKC", cell).strip()
+
+
+def parse_date(cell: str, wareki: bool = False) -> dt.date:
+    """The date `cell` names, or CellError (`cell.date`, or `cell.date_unreal`)."""
+    text = normal(cell)
+    match = _DATE.fullmatch(text)
+    if match:
+        year, _, m1, d1, m2, d2, m3, d3 = match.groups()
+        return _real(cell, int(year), int(m1 or m2 or m3), int(d1 or d2 or d3))
+    if wareki and (era := _ERA_DATE.fullmatch(text)):
+        return _era_date(cell, era)
+    raise CellError("cell.date_wareki" if wareki else "cell.date")
+
+
+def parse_datetime(cell: str) -> dt.datetime:
+    """A date and a time (`2024/5/16 9:30`, seconds optional), or CellError."""
+    text = normal(cell)
+    date_text, sep, time_text = text.replace("T", " ", 1).partition(" ")
+    time_match = _TIME.fullmatch(time_text.strip()) if sep else None
+    if time_match is None or not _DATE.fullmatch(date_text):
+        raise CellError("cell.datetime")
+    try:
+        day = parse_date(date_text)
+    except CellError as exc:
+        raise CellError(
+            "cell.datetime_unreal" if exc.key == "cell.date_unreal" else exc.key
+        ) from None
+    hour, minute, second = (int(part) if part else 0 for part in time_match.groups())
+    try:
+        return dt.datetime.combine(day, dt.time(hour, minute, second))
+    except ValueError:
+        raise CellError("cell.datetime_unreal") from None
+
+
+def house_format(fmt: str, with_time: bool) -> Parse:
+    """A parser that takes only `fmt` (`YYYYMMDD`, `YYYY年M月D日`, `YYYY/MM/DD HH:mm`)."""
+    pattern = compile_format(fmt)
+
+    def parse(cell: str) -> object:
+        match = pattern.fullmatch(normal(cell))
+        if not match:
+            raise CellError("cell.format", {"format": fmt})
+        parts = match.groupdict()
+        day = _real(cell, int(parts["year"]), int(parts["month"]), int(parts["day"]))
+        if not with_time:
+            return day
+        hour, minute, second = (int(parts.get(k) or 0) for k in ("hour", "minute", "second"))
+        try:
+            return dt.datetime.combine(day, dt.time(hour, minute, second))
+        except ValueError:
+            raise CellError("cell.datetime_unreal") from None
+
+    return parse
+
+
+def compile_format(fmt: str) -> re.Pattern[str]:
+    """The regular expression of a house format; ValueError says what is wrong with it."""
+    parts, seen, pos = [], set(), 0
+    for token in _TOKEN.finditer(fmt):
+        parts.append(re.escape(fmt[pos : token.start()]))
+        field = _TOKENS[token.group()].split(">")[0][4:]
+        if field in seen:
+            raise ValueError(f"{token.group()!r} appears twice")
+        seen.add(field)
+        parts.append(_TOKENS[token.group()])
+        pos = token.end()
+    parts.append(re.escape(fmt[pos:]))
+    missing = [t for t, f in (("YYYY", "year"), ("MM", "month"), ("DD", "day")) if f not in seen]
+    if missing:
+        raise ValueError(f"it lacks {', '.join(missing)}")
+    return re.compile("".join(parts))
+
+
+def _real(cell: str, year: int, month: int, day: int) -> dt.date:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        raise CellError("cell.date_unreal") from None
+
+
+def _era_date(cell: str, match: re.Match[str]) -> dt.date:
+    name, number, m1, d1, _, m2, d2 = match.groups()
+    era = _ERA_LETTERS.get(name.upper(), name)
+    first, last = ERAS[era]
+    year = first.year + (1 if number == "元" else int(number)) - 1
+    day = _real(cell, year, int(m1 or m2), int(d1 or d2))
+    if day < first or (last is not None and day > last):
+        raise CellError("cell.date_unreal")
+    return day
