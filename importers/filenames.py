@@ -1,30 +1,216 @@
-"""File-name rules: daily YYYYMMDD.csv (a real date) and monthly YYYYMM00.csv.
+"""File-name rules: the patterns an account's file names must match, and which logical
+file a name is (what same-name replace keys on).
 
-Called by the importer before reading a file, and (through the intake sink) by edges
-that refuse a bad name at the door.
+Called by the importer before reading a file, by the intake sink for edges that refuse
+a bad name at the door, and by the config check, which explains a pattern it refuses.
+
+A pattern is literal text with at most one date part — `{YYYYMMDD}` (a real calendar
+date), `{YYYYMM00}` (a monthly file: a real month, day 00), `{YYYYMM}` (a real month) —
+and the wildcards `*` (any text) and `?` (any one character); or the word `any`.
+Names are compared after Unicode NFC, ignoring case. `YYYYMMDD.csv` and
+`YYYYMM00.csv` written without braces are today's rule as users have it written.
+
+The logical file is the pattern with its date filled in: wildcards do not tell files
+apart, so `employees*.csv` takes `employees_0501.csv` and then `employees_0601.csv` as
+one file, the second replacing the first. `any` keeps the name itself.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 
-_NAME = re.compile(r"^(\d{4})(\d{2})(\d{2})\.csv$", re.IGNORECASE)
+from importers.errors import PermanentProblem
+from importers.messages import message
+
+ANY = "any"
+DATE_PARTS = ("YYYYMMDD", "YYYYMM00", "YYYYMM")
+DEFAULT_PATTERNS = ("{YYYYMMDD}.csv", "{YYYYMM00}.csv")
+EXCEL_SUFFIXES = (".xlsx", ".xls")  # what a pattern ending in .csv also takes, with excel
+_LEGACY = {"yyyymmdd.csv": "{YYYYMMDD}.csv", "yyyymm00.csv": "{YYYYMM00}.csv"}
+_TOKEN = re.compile(r"\{[^{}]*\}|[*?{}]|[^{}*?]+")
+# The date parts as regexes that take real dates only, so that where wildcards leave
+# a date's place open (`*{YYYYMMDD}*.csv` and `list_20240516153012.csv`) the regex finds
+# a split that holds a real one; wildcards are lazy, so it is the leftmost (a timestamp
+# starts with its date). Years are 0001-9999, leap years as the Gregorian calendar has
+# them (tests/test_filenames.py checks them against datetime.date).
+_YEAR = "(?!0000)[0-9]{4}"
+_MONTH = "(?:0[1-9]|1[0-2])"
+_MONTH_DAY = (
+    "(?:(?:0[13578]|1[02])(?:0[1-9]|[12][0-9]|3[01])"
+    "|(?:0[469]|11)(?:0[1-9]|[12][0-9]|30)"
+    "|02(?:0[1-9]|1[0-9]|2[0-8]))"
+)
+_LEAP = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
+_DATE_REGEX = {
+    "YYYYMMDD": f"(?:{_YEAR}{_MONTH_DAY}|{_LEAP}0229)",
+    "YYYYMM00": f"{_YEAR}{_MONTH}00",
+    "YYYYMM": f"{_YEAR}{_MONTH}",
+}
+_BARE_DATE = re.compile("|".join(DATE_PARTS), re.IGNORECASE)
+_CHOICES = "{YYYYMMDD}, {YYYYMM00} or {YYYYMM}"
 
 
-def check_filename(name: str) -> bool:
-    """True when `name` is a daily file with a real date or a monthly file."""
-    match = _NAME.match(name)
-    if not match:
-        return False
-    year, month, day = (int(part) for part in match.groups())
-    if day == 0:
-        return 1 <= month <= 12 and year >= 1
-    try:
-        dt.date(year, month, day)
-    except ValueError:
-        return False
-    return True
+class PatternError(ValueError):
+    """A pattern renkei cannot use; the text says why and what to write instead."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """One compiled pattern: `text` as written (legacy spelling made current)."""
+
+    text: str
+    regex: re.Pattern[str] | None  # None: `any`
+    date: str | None  # the date part it holds, if any
+
+    def match(self, name: str) -> str | None:
+        """The logical file `name` is under this pattern, or None when it does not fit."""
+        if self.regex is None:
+            return name
+        found = self.regex.fullmatch(name)
+        if found is None:
+            return None
+        if self.date is None:
+            return self.text
+        return self.text.replace("{" + self.date + "}", found.group("date"))
+
+
+def compile_pattern(text: str, excel: bool = False) -> Pattern:
+    """Compile one pattern; raises PatternError saying why it cannot be used."""
+    text = unicodedata.normalize("NFC", text)
+    if text.lower() == ANY:
+        return Pattern(ANY, None, None)
+    text = _LEGACY.get(text.lower(), text)
+    tokens = _tokens(text)
+    dates = [t[1:-1] for t in tokens if t.startswith("{")]
+    if len(dates) > 1:
+        raise PatternError(
+            f"holds {len(dates)} date parts ({', '.join('{' + d + '}' for d in dates)});"
+            " a pattern takes one: write * where the other stands"
+        )
+    body = "".join(_regex(token) for token in tokens)
+    if excel and text.lower().endswith(".csv"):
+        # A workbook of the same name is the same file: the logical name keeps `.csv`.
+        suffixes = "|".join(re.escape(s) for s in (".csv", *EXCEL_SUFFIXES))
+        body = body[: -len(re.escape(".csv"))] + f"(?:{suffixes})"
+    regex = re.compile(body, re.IGNORECASE | re.DOTALL)
+    return Pattern(text, regex, dates[0] if dates else None)
+
+
+def _tokens(text: str) -> list[str]:
+    """Split a pattern into literal text, date parts and wildcards, or say what is wrong."""
+    if not text.strip():
+        raise PatternError("is empty: write a name such as {YYYYMMDD}.csv, or any")
+    for separator in ("/", "\\"):
+        if separator in text:
+            last = text.replace("\\", "/").rsplit("/", 1)[-1] or "{YYYYMMDD}.csv"
+            raise PatternError(
+                f"holds a path separator {separator!r}: a pattern is a bare file name,"
+                f" such as {last!r}"
+            )
+    tokens = _TOKEN.findall(text)
+    if "{" in tokens or "}" in tokens:
+        raise PatternError(f"has unbalanced braces: a date part is written {_CHOICES}")
+    for token in tokens:
+        _check_token(token, text)
+    return tokens
+
+
+def _check_token(token: str, text: str) -> None:
+    if token.startswith("{") and token[1:-1] not in DATE_PARTS:
+        near = "".join(ch for ch in token[1:-1].upper() if ch in "YMD0")
+        hint = f"; did you mean {text.replace(token, '{' + near + '}')!r}?"
+        raise PatternError(
+            f"has an unknown date part {token}: write {_CHOICES}"
+            + (hint if near in DATE_PARTS else "")
+        )
+    bare = None if token.startswith("{") else _BARE_DATE.search(token)
+    if bare:
+        # Users wrote today's rule as YYYYMMDD.csv: a date part without braces would
+        # silently match only that very name.
+        fixed = token.replace(bare.group(), "{" + bare.group().upper() + "}", 1)
+        raise PatternError(
+            f"holds {bare.group()} as plain text: write the date part in braces,"
+            f" {text.replace(token, fixed, 1)!r}"
+        )
+
+
+def _regex(token: str) -> str:
+    if token == "*":
+        return ".*?"
+    if token == "?":
+        return "."
+    if token.startswith("{"):
+        return f"(?P<date>{_DATE_REGEX[token[1:-1]]})"
+    return re.escape(token)
+
+
+@dataclass(frozen=True, slots=True)
+class FilenameRule:
+    """An account's patterns, compiled once: which names it takes, as which file."""
+
+    patterns: tuple[Pattern, ...]
+    excel: bool = False
+
+    @property
+    def is_default(self) -> bool:
+        return sorted(p.text for p in self.patterns) == sorted(DEFAULT_PATTERNS)
+
+    def match(self, name: str) -> str | None:
+        """The logical file name `name` is, or None when no pattern takes it."""
+        name = unicodedata.normalize("NFC", name)
+        for pattern in self.patterns:
+            logical = pattern.match(name)
+            if logical is not None:
+                return logical
+        return None
+
+    def check(self, name: str) -> str:
+        """The logical file name; raises FilenameProblem when no pattern takes `name`."""
+        logical = self.match(name)
+        if logical is None:
+            raise self.refusal(name)
+        return logical
+
+    def refusal(self, name: str) -> FilenameProblem:
+        """The problem `name` is under this rule; it renders the rule in words."""
+        return FilenameProblem(name, self)
+
+    def describe(self, language: str) -> str:
+        """The rule in words, for a refusal."""
+        if self.is_default:
+            text = message("filename.rule.default", language)
+        else:
+            patterns = ", ".join(p.text for p in self.patterns)
+            text = message("filename.rule.patterns", language, patterns=patterns)
+        if self.excel and any(p.text.lower().endswith(".csv") for p in self.patterns):
+            text += message("filename.rule.excel", language)
+        return text
+
+
+class FilenameProblem(PermanentProblem):
+    """A name no pattern of the account takes; the message states the account's rule."""
+
+    def __init__(self, name: str, rule: FilenameRule) -> None:
+        super().__init__("filename.rule", name=name)
+        self.rule = rule
+
+    def render(self, language: str) -> str:
+        rule = self.rule.describe(language)
+        return message(self.key, language, name=self.params["name"], rule=rule)
+
+
+def filename_rule(patterns: Sequence[str] = DEFAULT_PATTERNS, excel: bool = False) -> FilenameRule:
+    """The compiled rule of an account's `filename` and `excel` (raises PatternError)."""
+    return _compiled(tuple(patterns), excel)
+
+
+@lru_cache(maxsize=256)
+def _compiled(patterns: tuple[str, ...], excel: bool) -> FilenameRule:
+    return FilenameRule(tuple(compile_pattern(p, excel) for p in patterns), excel)
 
 
 def error_report_name(name: str) -> str:

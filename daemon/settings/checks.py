@@ -13,6 +13,7 @@ from typing import Any
 
 from daemon.settings.listeners import is_loopback
 from daemon.settings.model import DEMO_PREFIX, RESERVED_TABLES
+from importers.filenames import PatternError, compile_pattern
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
@@ -27,6 +28,7 @@ def cross_checks(raw: dict[str, Any]) -> list[str]:
         *_keys(raw),
         *_references(raw),
         *_modes(raw),
+        *_filenames(raw),
         *_unique(raw, "mail", "address", str.lower),
         *_unique(raw, "ftp", "user", str),
         *_secrets(raw),
@@ -150,6 +152,22 @@ def _modes(raw: dict[str, Any]) -> Iterator[str]:
             or path.startswith("/api/v1/accounts")
         ):
             yield f"accounts.{name}.api.path: {path!r} is one of renkei's own paths"
+
+
+def _filenames(raw: dict[str, Any]) -> Iterator[str]:
+    """Every file-name pattern compiles; one that does not is named with why."""
+    for name, account in _accounts(raw):
+        patterns = account.get("filename")
+        patterns = [patterns] if isinstance(patterns, str) else patterns
+        if patterns == []:
+            yield f'accounts.{name}.filename: [] takes no file: give a pattern, or "any"'
+        for pattern in patterns if isinstance(patterns, list) else []:
+            if not isinstance(pattern, str):
+                continue  # the model names the wrong type
+            try:
+                compile_pattern(pattern)
+            except PatternError as exc:
+                yield f"accounts.{name}.filename: {pattern!r} {exc}"
 
 
 def _unique(raw: dict[str, Any], section: str, key: str, fold: Any) -> Iterator[str]:

@@ -7,6 +7,8 @@
     delete        rows whose key is listed are deleted
     set           rows whose key is listed get fixed column values (set_values)
 
+delete and set can miss: a listed key the table does not hold is counted not found.
+
 Keyed modes touch only the account's own rows. Every statement runs in the run's
 transaction on the store's writer; the counts say what happened to the table. The
 worker's plan picks the mode; this module only writes.
@@ -25,23 +27,30 @@ from daemon.store.sql import literal, quote
 
 KeyedMode = Literal["upsert", "delete", "set"]
 KEYED: tuple[KeyedMode, ...] = ("upsert", "delete", "set")
+BATCH = 500  # keys per look-up: well under SQLite's bound-parameter limit
 
 
 @dataclass(slots=True)
 class Counts:
+    """What a run did to the table. `deleted` and a set's `updated` count the table's
+    rows (a key may match several); the others count the file's rows."""
+
     inserted: int = 0
     updated: int = 0
-    skipped: int = 0
+    skipped: int = 0  # upsert, on_duplicate = skip: the key was there already
     deleted: int = 0
+    not_found: int = 0  # delete and set: the table holds no row with the key
 
 
 @dataclass(frozen=True, slots=True)
 class RowStamp:
-    """The meta columns every row of one import carries."""
+    """The meta columns every row of one import carries, and the logical file the
+    import is (what same-name replace keys on; see importers/filenames.py)."""
 
     account: str
     source_file: str
     run_id: str
+    logical_file: str = ""
 
 
 class KeyedWriter:
@@ -83,6 +92,17 @@ class KeyedWriter:
         ]
         self._update = f"UPDATE {table} SET {', '.join([*sets, stamp])} WHERE {match}"
         self._delete = f"DELETE FROM {table} WHERE {match}"
+        # Which of a chunk's keys the table holds: rowcount sums over executemany,
+        # and a key may match several rows, so it cannot tell.
+        probe = " AND ".join(
+            [f"t.{owner}", *(f"t.{quote(k)} IS k.column{i + 1}" for i, k in enumerate(key))]
+        )
+        keys = ", ".join(f"k.column{i + 1}" for i in range(len(key)))
+        self._found = (
+            f"SELECT {keys} FROM (VALUES ",
+            f") AS k WHERE EXISTS (SELECT 1 FROM {table} AS t WHERE {probe})",
+        )
+        self._key_values = f"({', '.join(['?'] * len(key))})"
         fixed = [f"{quote(c)} = {literal(v)}" for c, v in (set_values or {}).items()]
         self._set = f"UPDATE {table} SET {', '.join([*fixed, stamp])} WHERE {match}"
 
@@ -94,16 +114,31 @@ class KeyedWriter:
         counts = self.counts
         if mode == "upsert":
             await self._upsert(db, rows)
-        elif mode == "delete":
-            keys = list(dict.fromkeys(self._key(r) for r in rows))
-            deleted = (await db.executemany(self._delete, keys)).rowcount
-            counts.deleted += deleted
-            counts.skipped += len(rows) - min(deleted, len(rows))
+            return
+        # As if the rows came one after the other: a key listed again is set again,
+        # but deleted only once (the second time it is not found).
+        keys = [self._key(r) for r in rows]
+        unique = list(dict.fromkeys(keys))
+        found = await self._found_keys(db, unique)
+        if mode == "delete":
+            counts.deleted += (await db.executemany(self._delete, unique)).rowcount
+            counts.not_found += len(keys) - len(found)
         elif mode == "set":
-            keys = list(dict.fromkeys(self._key(r) for r in rows))
-            updated = (await db.executemany(self._set, keys)).rowcount
-            counts.updated += updated
-            counts.skipped += len(rows) - min(updated, len(rows))
+            updated = (await db.executemany(self._set, unique)).rowcount
+            again = sum(1 for k in keys if k in found) - len(found)
+            counts.updated += updated + again
+            counts.not_found += sum(1 for k in keys if k not in found)
+
+    async def _found_keys(self, db: aiosqlite.Connection, keys: list[tuple]) -> set[tuple]:
+        """The keys among `keys` (distinct) that the account's rows of the table hold."""
+        found: set[tuple] = set()
+        for start in range(0, len(keys), BATCH):
+            part = keys[start : start + BATCH]
+            head, tail = self._found
+            sql = head + ", ".join([self._key_values] * len(part)) + tail
+            async with db.execute(sql, [v for k in part for v in k]) as cursor:
+                found.update(tuple(row) for row in await cursor.fetchall())
+        return found
 
     async def _upsert(self, db: aiosqlite.Connection, rows: list[list[object]]) -> None:
         # One row per key: the last wins when updating, the first when skipping, so a

@@ -15,7 +15,7 @@ import aiosqlite
 
 from daemon.store.multirow import RowInsert
 from daemon.store.schema import META_COLUMNS
-from daemon.store.scratch import ERRORS_TABLE, ROWS_TABLE, StagedTable
+from daemon.store.scratch import ERRORS_TABLE, ROWS_TABLE, StagedTable, record_of
 from daemon.store.sql import literal, quote
 from importers.errors import RowError
 from importers.layouts import SQL_TYPES
@@ -71,24 +71,29 @@ class LayoutTables:
     async def replace_source(
         self, db: aiosqlite.Connection, layout: str, account: str, filename: str
     ) -> int:
-        """Delete the rows this file name imported before; returns the rowid the new
+        """Delete the rows this logical file imported before; returns the rowid the new
         rows will start at.
 
         A file's rows are inserted in one transaction by the only writer, so they hold
         one run of rowids, recorded in `sources`. Finding them by that range spares
         every insert the upkeep of an index on (_account, _source_file): on a million
-        rows that index cost a fifth of the import.
+        rows that index cost a fifth of the import. The rows are told by their run, not
+        by `_source_file`: that holds the name as received, and one logical file
+        (`employees*.csv`) arrives under many. Names match whatever their case, as
+        file-name patterns do, so a `.CSV` recorded by an older renkei is still found.
         """
         table = quote(layout)
         key = (layout, account, filename)
-        sql = "SELECT first_rowid, last_rowid FROM sources WHERE layout = ? AND account = ? AND source_file = ?"
+        where = "layout = ? AND account = ? AND source_file = ? COLLATE NOCASE"
+        sql = f"SELECT first_rowid, last_rowid, run_id FROM sources WHERE {where}"
         async with db.execute(sql, key) as cur:
-            previous = await cur.fetchone()
-        if previous is not None:
+            previous = await cur.fetchall()
+        for first, last, run_id in previous:
             await db.execute(
-                f"DELETE FROM {table} WHERE rowid BETWEEN ? AND ? AND _account = ? AND _source_file = ?",
-                (*previous, account, filename),
+                f"DELETE FROM {table} WHERE rowid BETWEEN ? AND ? AND _account = ? AND _run_id = ?",
+                (first, last, account, run_id),
             )
+        await db.execute(f"DELETE FROM sources WHERE {where}", key)
         return await self._max_rowid(db, layout) + 1
 
     async def record_source(
@@ -178,10 +183,10 @@ class LayoutTables:
         self, db: aiosqlite.Connection, index: int, batch: int = 5000
     ) -> AsyncIterator[list[RowError]]:
         """The row errors of attached scratch database `index`, a batch at a time."""
-        sql = f"SELECT line, column_name, value, message FROM staged{index}.{ERRORS_TABLE} ORDER BY rowid"
+        sql = f"SELECT line, column_name, value, message, record FROM staged{index}.{ERRORS_TABLE} ORDER BY rowid"
         async with db.execute(sql) as cur:
             while rows := await cur.fetchmany(batch):
-                yield [RowError(*row) for row in rows]
+                yield [RowError(*row[:4], record_of(row[4])) for row in rows]
 
     async def found_values(
         self, db: aiosqlite.Connection, layout: str, column: str, values: Sequence[object]
