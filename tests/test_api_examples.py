@@ -123,14 +123,14 @@ def test_expense_create_category_learns_the_value(expense):
     ("change", "status", "code", "words"),
     [
         ({"headers": {}}, 401, "unauthorized", "X-RS-apitoken"),
-        ({"headers": {"X-RS-apitoken": "wrong"}}, 401, "unauthorized", "unknown token"),
+        ({"headers": {"X-RS-apitoken": "wrong"}}, 401, "unauthorized", "正しくありません"),
         ({"headers": {"Authorization": "Bearer demo-expense-token"}}, 401, "unauthorized", ""),
         ({"part": "file"}, 422, "missing_file", "uploadFile"),
         ({"settings": {"masterId": "0", "colour": "red"}}, 422, "unknown_parameter", "colour"),
         ({"settings": {"masterId": "81"}}, 422, "bad_parameter_value", "masterId='81'"),
         ({"settings": {"createCategory": "2"}}, 422, "bad_parameter_value", "createCategory"),
-        ({"settings": '{"masterId": "0"'}, 422, "bad_settings", "not JSON"),
-        ({"settings": '["masterId"]'}, 422, "bad_settings", "JSON object"),
+        ({"settings": '{"masterId": "0"'}, 422, "bad_settings", "JSON として読めません"),
+        ({"settings": '["masterId"]'}, 422, "bad_settings", "JSON オブジェクト"),
     ],
 )
 def test_expense_bad_requests(expense, change, status, code, words):
@@ -222,7 +222,7 @@ def test_mail_delivery_import_types(delivery):
 
     stop = sjis(CUSTOMERS, "b@example.jp,,,", "z@example.jp,,,")
     run = custcsv(delivery, stop, base | {"import_type": "2"}, "20240705.csv").json()
-    assert (run["mode"], run["rows_updated"], run["rows_skipped"]) == ("set", 1, 1)
+    assert (run["mode"], run["rows_updated"], run["rows_not_found"]) == ("set", 1, 1)
     ban = sjis("name,email", "土井,d@example.jp")  # other columns are read past
     custcsv(delivery, ban, base | {"import_type": "3"}, "20240706.csv")
     gone = sjis("email", "c@example.jp")  # delete and set need only the key column

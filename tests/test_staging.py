@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from daemon.store.scratch import ERRORS_TABLE, ROWS_TABLE, ScratchWriter, StagedTable
+from daemon.store.scratch import ERRORS_TABLE, ROWS_TABLE, ScratchWriter, StagedTable, record_text
 from daemon.store.sqlite import SqliteStore
 from daemon.worker import staging
 from importers.layouts import ColumnSpec
@@ -33,7 +33,9 @@ def whole(path, spec):
     rows, errors = [], []
     for chunk in csv_file.chunks(size=97):
         rows += [tuple(r) for r in chunk.rows]
-        errors += [(e.line, e.column, e.value, e.message) for e in chunk.errors]
+        errors += [
+            (e.line, e.column, e.value, e.message, record_text(e.record)) for e in chunk.errors
+        ]
     return rows, errors
 
 
@@ -62,6 +64,8 @@ def sample(lines: int, stray_quote_at: int = 0) -> str:
             note = f"備考{i}"
         date = "2024/02/30" if i % 13 == 0 else "2024/05/16"
         out.append(f"{note},{i},{date}")
+        if i % 17 == 0:
+            out.append(",,")  # as Excel leaves them: no record, counted as empty
     return "\r\n".join(out) + "\r\n"
 
 
@@ -75,6 +79,7 @@ def test_parts_read_what_one_pass_reads(tmp_path, parts):
     assert (rows, errors) == whole(path, spec)
     assert sum(p.records for p in staged) == 3000
     assert sum(p.failed for p in staged) == len({line for line, *_ in errors})
+    assert sum(p.empty for p in staged) == 3000 // 17  # lines of empty cells, read past
     assert errors and errors[-1][0] > 3000  # physical lines, counted across parts
 
 

@@ -86,6 +86,8 @@ def test_admin_lists_runs_newest_first_with_filters(daemon, runs):
         "rows_updated",
         "rows_skipped",
         "rows_deleted",
+        "rows_not_found",
+        "rows_empty",
         "mode",
         "dry_run",
         "message",
@@ -144,10 +146,15 @@ def test_errors_csv_in_the_files_encoding(daemon, runs):
     r = httpx.get(f"{daemon.api}/api/v1/runs/{runs['20240502.csv']}/errors.csv", headers=ADMIN)
     assert r.status_code == 200 and "windows-31j" in r.headers["content-type"]
     text = r.content.decode("cp932")
-    assert text.startswith("line,column,value,message") and "2,sales_amount,x," in text
+    assert text == (
+        "member_no,date,sales_amount,note,行番号,エラー内容\r\n"
+        "2,2024/05/02,x,日本,2,2行目 列「sales_amount」の値「x」は整数ではありません\r\n"
+    )
     # A run without row errors: the header row alone.
     r = httpx.get(f"{daemon.api}/api/v1/runs/{runs['20240501.csv']}/errors.csv", headers=ADMIN)
-    assert r.status_code == 200 and r.content == b"line,column,value,message\r\n"
+    # (all ASCII, so read as UTF-8: the error CSV follows)
+    expected = "member_no,date,sales_amount,note,行番号,エラー内容\r\n".encode()
+    assert r.status_code == 200 and r.content == expected
 
 
 def test_account_token_sees_only_its_own_runs(daemon, runs):

@@ -18,9 +18,11 @@ from typing import Any
 
 from daemon.store.runs import RunState
 from importers.errors import RowError
-from importers.messages import message
+from importers.messages import CATALOG, message
 
 BODY_ERRORS = 20
+# What a run did, in the order the sentence says it; a zero is left out.
+DONE = ("inserted", "updated", "deleted", "skipped", "not_found", "failed", "empty")
 
 
 def clean(text: str) -> str:
@@ -32,6 +34,30 @@ def kind(run: dict[str, Any]) -> str:
     if run["state"] != RunState.COMPLETED:
         return "failed"
     return "partial" if run["rows_failed"] else "completed"
+
+
+def in_words(key: str, language: str, value: str) -> str:
+    """A channel or mode (`key`) as the user's language says it; `value` if unknown."""
+    return message(key, language) if key in CATALOG else value
+
+
+def summary(run: dict[str, Any], language: str) -> str:
+    """What the run did in one sentence: "3 件を新規登録、2 件を更新、1 件はキーが
+    見つからず処理しませんでした。" A dry run says it wrote nothing."""
+    if run["state"] != RunState.COMPLETED:
+        return message("done.none_written", language)
+    parts = [
+        message(f"done.{kind}", language, n=run[f"rows_{kind}"])
+        for kind in DONE
+        if run[f"rows_{kind}"]
+    ]
+    if parts:
+        sentence = message(
+            "done.sentence", language, parts=message("done.join", language).join(parts)
+        )
+    else:
+        sentence = message("done.nothing", language)
+    return message("done.dry_run", language, sentence=sentence) if run["dry_run"] else sentence
 
 
 def build(
@@ -57,6 +83,8 @@ def build(
     msg["Date"] = formatdate(localtime=True)
     msg["Message-ID"] = f"<{run['id']}.report@renkei>"
     msg["Auto-Submitted"] = "auto-generated"
+    if k == "completed":
+        attachment = None  # its error CSV is the header alone: nothing to read or fix
     msg.set_content(_body(run, errors, language, timezone, k, attachment), charset="utf-8")
     if attachment is not None and attachment.exists():
         msg.add_attachment(
@@ -88,14 +116,16 @@ def _body(
         message(f"report.intro.{k}", language),
         "",
         field("account", clean(run["account"])),
-        field("channel", run["channel"]),
+        field("channel", in_words(f"channel.{run['channel']}", language, run["channel"])),
         field("sender", clean(run["sender"])),
         field("filename", clean(run["filename"])),
+        field("mode", in_words(f"mode.{run['mode']}", language, run["mode"])),
         field("encoding", run["encoding"] or "-"),
         field("received", _local(run["received_at"], zone)),
         field("started", _local(run["started_at"], zone)),
         field("finished", _local(run["finished_at"], zone)),
         field("counts", counts),
+        field("result", summary(run, language)),
         field("run", run["id"]),
     ]
     if run["message"]:

@@ -58,6 +58,8 @@ RUN_FIELDS = [
     "rows_updated",
     "rows_skipped",
     "rows_deleted",
+    "rows_not_found",
+    "rows_empty",
     "mode",
     "dry_run",
     "message",

@@ -88,6 +88,11 @@ MIGRATIONS = [
     """
     CREATE INDEX runs_by_file ON runs (account, filename)
     """,
+    # Honest counts: keys set and delete did not find, lines of empty cells read past.
+    """
+    ALTER TABLE runs ADD COLUMN rows_not_found INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN rows_empty INTEGER NOT NULL DEFAULT 0
+    """,
 ]
 
 

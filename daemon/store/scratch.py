@@ -7,6 +7,7 @@ Imports only the standard library, so a reader process starts in milliseconds.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,11 +45,13 @@ class ScratchWriter:
         self.db.execute("PRAGMA journal_mode=OFF")
         self.db.execute("PRAGMA synchronous=OFF")
         self.db.execute(f"CREATE TABLE {ROWS_TABLE} ({', '.join(table.definitions)})")
-        self.db.execute(f"CREATE TABLE {ERRORS_TABLE} (line, column_name, value, message)")
+        # `record`: the record's cells as the file has them, as a JSON array (the
+        # error CSV repeats them); NULL for a problem of no one record.
+        self.db.execute(f"CREATE TABLE {ERRORS_TABLE} (line, column_name, value, message, record)")
         self._rows = RowInsert(
             f"INSERT INTO {ROWS_TABLE} VALUES ", table.values, len(table.columns)
         )
-        self._error = f"INSERT INTO {ERRORS_TABLE} VALUES (?, ?, ?, ?)"
+        self._error = f"INSERT INTO {ERRORS_TABLE} VALUES (?, ?, ?, ?, ?)"
         self.db.execute("BEGIN")
 
     def add(self, rows: Sequence[Sequence[object]], errors: Sequence[RowError]) -> None:
@@ -56,7 +59,8 @@ class ScratchWriter:
             self.db.executemany(sql, params)
         if errors:
             self.db.executemany(
-                self._error, ((e.line, e.column, e.value, e.message) for e in errors)
+                self._error,
+                ((e.line, e.column, e.value, e.message, record_text(e.record)) for e in errors),
             )
 
     def commit(self) -> None:
@@ -64,3 +68,11 @@ class ScratchWriter:
 
     def close(self) -> None:
         self.db.close()
+
+
+def record_text(record: list[str] | None) -> str | None:
+    return None if record is None else json.dumps(record, ensure_ascii=False)
+
+
+def record_of(text: str | None) -> list[str] | None:
+    return None if text is None else json.loads(text)

@@ -52,7 +52,7 @@ async def list_runs(
 async def visible_run(request: Request, run_id: str, who: Principal) -> dict[str, Any]:
     run = await context.store(request).get_run(run_id)
     if run is None or not who.may_see(run["account"]):
-        raise ApiError(404, "not_found", f"no run {run_id}")
+        raise ApiError(404, "not_found", "api.not_found.run", run_id=run_id)
     return run
 
 
@@ -68,7 +68,8 @@ async def get_run(request: Request, run_id: str, who: Auth) -> dict[str, Any]:
 )
 async def run_errors(request: Request, run_id: str, who: Auth) -> Response:
     """The run's error CSV; a run without row errors has the header row alone, so a
-    script can always download it."""
+    script can always download it. A run that read a file keeps its own (headed by
+    the file's header); one that never did (ignored, refused) gets our two columns."""
     run = await visible_run(request, run_id, who)
     encoding = run["encoding"] or "cp932"
     media_type = f"text/csv; charset={CSV_CHARSETS.get(encoding, 'utf-8')}"
@@ -76,6 +77,7 @@ async def run_errors(request: Request, run_id: str, who: Auth) -> Response:
         # As FileResponse names a file: RFC 5987 when the name is not plain ASCII.
         name = quote(error_report_name(run["filename"]) or "errors.csv")
         headers = {"Content-Disposition": f"attachment; filename*=utf-8''{name}"}
-        return Response(header_only(encoding), media_type=media_type, headers=headers)
+        body = header_only(encoding, context.settings(request).report.language)
+        return Response(body, media_type=media_type, headers=headers)
     path = context.settings(request).data_dir / run["error_report"]
     return FileResponse(path, media_type=media_type, filename=path.name)

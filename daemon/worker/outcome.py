@@ -18,6 +18,7 @@ class Outcome:
     encoding: str = ""
     total: int = 0
     failed: int = 0
+    empty: int = 0  # lines of empty cells, read past (not in `total`)
     errors: list[RowError] = field(default_factory=list)
     report: ErrorReport | None = None
     problem: str = ""  # the catalog key of a whole-file problem, for edges that map it
@@ -26,8 +27,12 @@ class Outcome:
 
     @property
     def imported(self) -> int:
-        """Rows written (or, in a dry run, that would have been)."""
-        return self.total - self.failed if self.state == RunState.COMPLETED else 0
+        """Rows of the file that changed the table (or, in a dry run, would have):
+        not those in error, those an upsert left alone, nor those whose key was not
+        found."""
+        if self.state != RunState.COMPLETED:
+            return 0
+        return self.total - self.failed - self.counts.skipped - self.counts.not_found
 
     def keep_errors(self, errors: list[RowError]) -> None:
         """The first ERRORS_KEPT go into the run's record; the error CSV takes them all."""

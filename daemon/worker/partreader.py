@@ -5,9 +5,10 @@ parsing and converting use every core (staging.py starts them). Each part's conv
 rows and row errors go into a scratch SQLite file of its own (store/scratch.py); the
 run's transaction then copies the rows into the layout's table. Reads a pickled
 (path, spec, sniffed, part, table, target) from stdin; writes pickled messages to
-stdout: ("progress", bytes) now and then, then ("done", records, failed) or
-("problem", p). Imports only importers/, store/scratch.py and the standard library,
-so it starts in a few milliseconds.
+stdout: ("progress", bytes) now and then, then ("done", records, failed, empty) or
+("problem", p), `empty` counting the lines of empty cells read past. Imports only
+importers/, store/scratch.py and the standard library, so it starts in a few
+milliseconds.
 """
 
 from __future__ import annotations
@@ -25,22 +26,23 @@ from importers.reader import CsvFile
 
 def stage(
     csv_file: CsvFile, table: StagedTable, target: Path, send: Callable[[tuple], None]
-) -> tuple[int, int]:
-    """Read `csv_file`'s part into `target`; (records, failed)."""
+) -> tuple[int, int, int]:
+    """Read `csv_file`'s part into `target`; (records, failed, empty lines)."""
     assert csv_file.part is not None
     assert [c.name for c in csv_file.spec.columns] == table.columns
     scratch = ScratchWriter(target, table)
-    records = failed = 0
+    records = failed = empty = 0
     try:
         for chunk in csv_file.chunks():
             scratch.add(chunk.rows, chunk.errors)
             records += chunk.records
             failed += chunk.records - len(chunk.rows)
+            empty += chunk.empty
             send(("progress", chunk.bytes_read - csv_file.part.start))
         scratch.commit()
     finally:
         scratch.close()
-    return records, failed
+    return records, failed, empty
 
 
 def main() -> int:
@@ -60,11 +62,11 @@ def main() -> int:
     csv_file = CsvFile(path, spec, part)
     csv_file.sniffed = sniffed
     try:
-        records, failed = stage(csv_file, table, Path(target), send)
+        counts = stage(csv_file, table, Path(target), send)
     except ImportProblem as problem:
         send(("problem", problem))
     else:
-        send(("done", records, failed))
+        send(("done", *counts))
     return 0
 
 

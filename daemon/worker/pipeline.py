@@ -25,7 +25,8 @@ from daemon.worker.outcome import Outcome
 from daemon.worker.plan import Plan, columns_for, import_spec, plan_for, plan_problem
 from daemon.worker.writer import Progress, RowWriter
 from importers.errors import PermanentProblem, RowError
-from importers.filenames import check_filename, error_report_name
+from importers.filenames import error_report_name, filename_rule
+from importers.layouts import display_name
 from importers.messages import message
 from importers.reader import CsvFile
 
@@ -142,17 +143,17 @@ class Pipeline:
             await self._finish(db, item, account, done)
 
         try:
-            if not check_filename(item.meta.filename):
-                raise PermanentProblem("filename.rule", name=item.meta.filename)
+            rule = filename_rule(account.filename, account.excel)
+            source = rule.check(item.meta.filename)  # the logical file same-name replace keys on
             if not item.data_path.exists():
                 raise PermanentProblem("file.missing_data")
             await asyncio.to_thread(csv_file.open)
             outcome.encoding = csv_file.encoding or ""
-            outcome.report = self._error_report(item, account, outcome.encoding)
+            outcome.report = self._error_report(item, account, csv_file)
             writer = RowWriter(settings, self.store, finish)
-            await writer.write(item, plan, columns, csv_file, outcome, progress)
+            await writer.write(item, plan, columns, csv_file, outcome, progress, source)
         except PermanentProblem as problem:
-            self._file_failed(item, account, outcome, problem, csv_file.encoding)
+            self._file_failed(item, account, outcome, problem, csv_file)
         except BaseException:
             if outcome.report:
                 outcome.report.discard()
@@ -165,7 +166,7 @@ class Pipeline:
         account: Account,
         outcome: Outcome,
         problem: PermanentProblem,
-        encoding: str | None,
+        csv_file: CsvFile,
     ) -> None:
         """The file as a whole cannot be imported: one error that says why."""
         outcome.state, outcome.failed = RunState.FAILED, 0
@@ -173,14 +174,23 @@ class Pipeline:
         outcome.message = problem.render(self.language)
         outcome.errors = [RowError(problem.line or 0, "", "", outcome.message)]
         if outcome.report is None:
-            outcome.report = self._error_report(item, account, encoding)
+            outcome.report = self._error_report(item, account, csv_file)
         outcome.report.add(outcome.errors)
 
-    def _error_report(self, item: SpoolItem, account: Account, encoding: str | None) -> ErrorReport:
+    def _error_report(self, item: SpoolItem, account: Account, csv_file: CsvFile) -> ErrorReport:
+        """The error CSV, headed by the file's own header once the reader has read it
+        (the layout's column names when the file failed before that)."""
+        encoding = csv_file.encoding
         if not encoding:
             encoding = account.encoding if account.encoding != "auto" else "cp932"
         path = self.settings.data_dir / "reports" / item.id / error_report_name(item.meta.filename)
-        return ErrorReport(path, encoding)
+        columns = csv_file.spec.columns
+        names = [display_name(column) for column in columns]
+
+        def header() -> list[str] | None:
+            return (csv_file.header_cells or names) if csv_file.spec.header else None
+
+        return ErrorReport(path, encoding, self.language, header, columns)
 
     async def _finish(
         self, db: aiosqlite.Connection, item: SpoolItem, account: Account | None, outcome: Outcome
@@ -202,6 +212,8 @@ class Pipeline:
             rows_updated=outcome.counts.updated,
             rows_skipped=outcome.counts.skipped,
             rows_deleted=outcome.counts.deleted,
+            rows_not_found=outcome.counts.not_found,
+            rows_empty=outcome.empty,
             finished_at=now_iso(),
             attempts=item.meta.attempts,
             problem=outcome.problem,

@@ -41,6 +41,7 @@ class StagedPart:
     path: Path
     records: int
     failed: int
+    empty: int = 0  # lines of empty cells read past
 
 
 def is_large(csv_file: CsvFile) -> bool:
@@ -75,15 +76,16 @@ async def stage(
     children = _spawn(count)
     try:
         order = await asyncio.to_thread(staged_file.header_order)
+        csv_file.header_cells = staged_file.header_cells
         size = csv_file.sniffed.size
         cuts = await asyncio.to_thread(find_cuts, csv_file.path, size, count)
         try:
-            split = _parts(cuts, size, order)
+            split = _parts(cuts, size, order, staged_file.width)
             return await _stage_parts(staged_file, table, folder, split, progress, children)
         except _BadCut:
             _reap(children)
             children = _spawn(1)
-            whole = _parts([], size, order)
+            whole = _parts([], size, order, staged_file.width)
             return await _stage_parts(staged_file, table, folder, whole, progress, children)
     finally:
         _reap(children)
@@ -106,11 +108,13 @@ class _BadCut(Exception):
     """A part ended inside a quoted cell: the quote count misled the cut."""
 
 
-def _parts(cuts: list[tuple[int, int]], size: int, order: list[int] | None) -> list[Part]:
+def _parts(
+    cuts: list[tuple[int, int]], size: int, order: list[int] | None, width: int = 0
+) -> list[Part]:
     bounds = [(0, 0), *cuts]
     ends = [start for start, _ in cuts] + [size]
     return [
-        Part(start, end, lines, order, final=end == size)
+        Part(start, end, lines, order, final=end == size, width=width)
         for (start, lines), end in zip(bounds, ends, strict=True)
     ]
 
@@ -217,8 +221,7 @@ async def _stage_parts(
             if result.key == "file.truncated" and not part.final:
                 raise _BadCut
             raise result
-        records, failed = result
-        staged.append(StagedPart(folder / f"part{index}.db", records, failed))
+        staged.append(StagedPart(folder / f"part{index}.db", *result))
     return staged
 
 
@@ -232,6 +235,6 @@ def _follow(child: subprocess.Popen, advance: Callable[[int], None]) -> tuple | 
         if message[0] == "progress":
             advance(message[1])
         elif message[0] == "done":
-            return message[1], message[2]
+            return message[1:]  # records, failed, empty
         else:
             return message[1]

@@ -53,9 +53,12 @@ class RowWriter:
         csv_file: CsvFile,
         outcome: Outcome,
         progress: Progress | None,
+        source: str = "",
     ) -> None:
-        """Import every row of the opened `csv_file`; outcome says how it went."""
-        stamp = RowStamp(item.meta.account, item.meta.filename, item.id)
+        """Import every row of the opened `csv_file`; outcome says how it went. `source`
+        is the logical file it is (the file name when not given)."""
+        meta = item.meta
+        stamp = RowStamp(meta.account, meta.filename, item.id, source or meta.filename)
         refs = (
             []
             if plan.keys_only
@@ -112,6 +115,7 @@ class RowWriter:
                     await references.check(self.store, db, chunk, refs, self.language)
                 outcome.total += chunk.records
                 outcome.failed += chunk.records - len(chunk.rows)
+                outcome.empty += chunk.empty
                 outcome.keep_errors(chunk.errors)
                 for index, known in columns.creating.items():
                     known.update(row[index] for row in chunk.rows)
@@ -155,7 +159,7 @@ class RowWriter:
         """Same-name replace: the old rows go; the rowid the new rows start at."""
         if plan.mode != "replace_file":
             return 0
-        return await self.store.replace_source(db, plan.layout, stamp.account, stamp.source_file)
+        return await self.store.replace_source(db, plan.layout, stamp.account, stamp.logical_file)
 
     async def _copy_staged(
         self, plan: Plan, stamp: RowStamp, outcome: Outcome, parts: list[StagedPart]
@@ -166,6 +170,7 @@ class RowWriter:
             for index, part in enumerate(parts):
                 outcome.total += part.records
                 outcome.failed += part.failed
+                outcome.empty += part.empty
                 async for errors in self.store.staged_errors(db, index):
                     outcome.keep_errors(errors)
             if outcome.failed and plan.on_row_error == "reject":
@@ -188,7 +193,9 @@ class RowWriter:
         if plan.dry_run:
             raise DryRun
         if plan.mode == "replace_file":
-            await self.store.record_source(db, plan.layout, *_meta(stamp), first_rowid)
+            await self.store.record_source(
+                db, plan.layout, stamp.account, stamp.logical_file, stamp.run_id, first_rowid
+            )
         if outcome.failed:
             outcome.message = message(
                 "run.skipped", self.language, failed=outcome.failed, imported=outcome.imported

@@ -1,0 +1,315 @@
+"""The error CSV a partner fixes and sends back: their own header and cells for each
+rejected record, then 行番号 and エラー内容, in the file's encoding; a corrected copy
+imports with those two columns kept or removed."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+
+import httpx
+import pytest
+
+from daemon.store.scratch import StagedTable
+from daemon.store.sqlite import SqliteStore
+from daemon.worker import staging
+from daemon.worker.error_report import ErrorReport, escape_cell
+from importers.errors import RowError
+from importers.layouts import ColumnSpec
+from importers.reader import CsvFile, ImportSpec
+from tests.support import (
+    Daemon,
+    attachment,
+    queued_ids,
+    send_as,
+    toml_value,
+    write_config,
+)
+
+ADMIN = {"Authorization": "Bearer demo-admin"}
+SALES = """
+[layouts.sales]
+columns = [
+  { name = "member_no",    type = "int",  required = true, label = "会員番号" },
+  { name = "date",         type = "date", required = true, label = "日付" },
+  { name = "sales_amount", type = "int",  label = "売上金額" },
+  { name = "note",         type = "text", label = "備考" },
+]
+"""
+HEADER = "会員番号,日付,売上金額,備考"
+# Line 2 is good; 3 has a bad number and a formula-like note beside a negative amount;
+# 4 has two bad cells; 5 lacks its last cell; 6 is empty cells, read past.
+BAD = [
+    "1,2024/05/16,-5,良い行",
+    "x,2024/05/16,-5,=1+2",
+    "y,2024/05/16,abc,㈱テスト",
+    "4,2024/05/16,7",
+    ",,,",
+]
+
+
+def sales_account(name: str, **keys: object) -> str:
+    values = {
+        "layout": "sales",
+        "error_report_to": [f"ops@{name}.example"],
+        "success_report_to": [f"sales@{name}.example"],
+        **keys,
+    }
+    lines = [f"[accounts.{name}]"] + [f"{k} = {toml_value(v)}" for k, v in values.items()]
+    lines += [
+        f"[accounts.{name}.mail]",
+        f'address = "{name}@in.example.jp"',
+        f'allowed_senders = ["export@{name}.example"]',
+        f"[accounts.{name}.api]",
+        f'token = "demo-{name}"',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def sjis(*lines: str, encoding: str = "cp932") -> bytes:
+    return ("\r\n".join(lines) + "\r\n").encode(encoding)
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory, module_relay):
+    folder = tmp_path_factory.mktemp("errors")
+    accounts = (
+        sales_account("acme")
+        + sales_account("lax", on_row_error="skip", mode="insert")
+        + sales_account("bare", header=False, encoding="cp932", mode="insert")
+        + sales_account("idle", status="stopped")
+    )
+    d = Daemon(write_config(folder, accounts, SALES, relay_port=module_relay.port)).start()
+    yield d
+    d.terminate()
+
+
+def deliver(daemon, who: str, name: str, data: bytes) -> dict:
+    _, code, reply = send_as(daemon.smtp_port, who, [(name, data)])
+    assert code == 250, reply
+    return daemon.wait_run(queued_ids(reply)[0])
+
+
+def errors_csv(daemon, run_id: str) -> httpx.Response:
+    reply = httpx.get(f"{daemon.api}/api/v1/runs/{run_id}/errors.csv", headers=ADMIN)
+    assert reply.status_code == 200
+    return reply
+
+
+def expected_rows() -> list[str]:
+    """The error CSV of BAD, line by line, as the partner receives it."""
+    msg3 = "3行目 列「会員番号」の値「x」は整数ではありません"
+    msg4a = "4行目 列「会員番号」の値「y」は整数ではありません"
+    msg4b = "4行目 列「売上金額」の値「abc」は整数ではありません"
+    msg5 = "5行目: 列の数が 4 ではなく 3 です"
+    return [
+        f"{HEADER},行番号,エラー内容",
+        f"x,2024/05/16,-5,'=1+2,3,{msg3}",  # -5 stays a number; the formula is escaped
+        f"y,2024/05/16,abc,㈱テスト,4,{msg4a} / {msg4b}",
+        f"4,2024/05/16,7,,5,{msg5}",  # padded: the two columns stay under their heading
+    ]
+
+
+def corrected(data: bytes, keep_columns: bool, encoding: str = "cp932") -> bytes:
+    """What the partner sends back: the cells fixed, our two columns kept or cut."""
+    text = data.decode(encoding)
+    fixed = text.replace("x,", "2,").replace("y,", "3,").replace(",abc,", ",300,")
+    fixed = fixed.replace("'=1+2", "式ではない")
+    rows = list(csv.reader(io.StringIO(fixed, newline="")))
+    if not keep_columns:
+        rows = [row[:-2] for row in rows]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(rows)
+    return out.getvalue().encode(encoding)
+
+
+def test_rejected_rows_come_back_in_the_partners_shape_and_encoding(daemon, module_relay):
+    run = deliver(daemon, "acme", "20240516.csv", sjis(HEADER, *BAD))
+    assert (run["state"], run["rows_failed"], run["rows_empty"]) == ("failed", 3, 1)
+    expected = sjis(*expected_rows())
+    reply = errors_csv(daemon, run["id"])
+    assert "windows-31j" in reply.headers["content-type"]
+    assert reply.content == expected
+    [report] = module_relay.for_recipient("ops@acme.example", about="20240516.csv")
+    assert attachment(report) == ("20240516.errors.csv", expected)
+
+
+@pytest.mark.parametrize("keep_columns", [True, False])
+def test_a_corrected_copy_of_a_rejected_file_imports(daemon, keep_columns):
+    name = "20240601.csv" if keep_columns else "20240602.csv"
+    run = deliver(daemon, "acme", name, sjis(HEADER, *BAD))
+    copy = corrected(errors_csv(daemon, run["id"]).content, keep_columns)
+    again = deliver(daemon, "acme", name.replace("06", "07"), copy)
+    assert again["state"] == "completed", again["message"]
+    assert (again["rows_total"], again["rows_imported"], again["rows_failed"]) == (3, 3, 0)
+    rows = daemon.query(
+        "SELECT member_no, date, sales_amount, note FROM sales WHERE _run_id = ? ORDER BY 1",
+        (again["id"],),
+    )
+    assert rows == [
+        (2, "2024-05-16", -5, "式ではない"),
+        (3, "2024-05-16", 300, "㈱テスト"),
+        (4, "2024-05-16", 7, ""),
+    ]
+    assert errors_csv(daemon, again["id"]).content == sjis(f"{HEADER},行番号,エラー内容")
+
+
+@pytest.mark.parametrize("keep_columns", [True, False])
+def test_skipped_rows_fixed_and_sent_back_join_the_good_ones(daemon, keep_columns):
+    name = "20240801.csv" if keep_columns else "20240802.csv"
+    run = deliver(daemon, "lax", name, sjis(HEADER, *BAD))
+    assert (run["state"], run["rows_imported"], run["rows_failed"]) == ("completed", 1, 3)
+    data = errors_csv(daemon, run["id"]).content
+    assert data == sjis(*expected_rows())
+    again = deliver(daemon, "lax", name.replace("08", "09"), corrected(data, keep_columns))
+    assert (again["state"], again["rows_imported"]) == ("completed", 3)
+    members = daemon.query("SELECT member_no FROM sales WHERE _account = 'lax' ORDER BY 1")
+    assert {m for (m,) in members} == {1, 2, 3, 4}
+
+
+def test_a_copy_sent_back_still_wrong_gets_the_two_columns_once(daemon):
+    run = deliver(daemon, "acme", "20240901.csv", sjis(HEADER, *BAD))
+    half = errors_csv(daemon, run["id"]).content.decode("cp932").replace("x,", "2,")
+    again = deliver(daemon, "acme", "20240902.csv", half.encode("cp932"))
+    assert (again["state"], again["rows_failed"]) == ("failed", 1)
+    assert errors_csv(daemon, again["id"]).content == sjis(
+        f"{HEADER},行番号,エラー内容",  # not a second 行番号,エラー内容
+        "y,2024/05/16,abc,㈱テスト,3,3行目 列「会員番号」の値「y」は整数ではありません"
+        " / 3行目 列「売上金額」の値「abc」は整数ではありません",
+    )
+
+
+def test_a_layout_column_named_like_ours_stays_the_partners(tmp_path):
+    columns = [ColumnSpec("code", "text"), ColumnSpec("error", "text")]
+    header = ["code", "error", "行番号", "エラー内容"]
+    report = ErrorReport(tmp_path / "x.errors.csv", "utf-8", "ja", lambda: header, columns)
+    report.add([RowError(2, "code", "", "bad", ["", "E1", "9", "old"])])
+    assert report.close().read_bytes() == sjis(
+        "code,error,行番号,エラー内容", ",E1,2,bad", encoding="utf-8"
+    )
+
+
+def test_without_a_header_row_the_error_csv_has_none(daemon):
+    run = deliver(daemon, "bare", "20241001.csv", sjis(*BAD))
+    data = errors_csv(daemon, run["id"]).content
+    assert data == sjis(*bare_rows())
+    again = deliver(daemon, "bare", "20241002.csv", corrected(data, keep_columns=False))
+    assert (again["state"], again["rows_imported"]) == ("completed", 3), again["message"]
+
+
+def bare_rows() -> list[str]:
+    """BAD's error rows without a header: every line one less."""
+    return [
+        "x,2024/05/16,-5,'=1+2,2,2行目 列「会員番号」の値「x」は整数ではありません",
+        "y,2024/05/16,abc,㈱テスト,3,3行目 列「会員番号」の値「y」は整数ではありません"
+        " / 3行目 列「売上金額」の値「abc」は整数ではありません",
+        "4,2024/05/16,7,,4,4行目: 列の数が 4 ではなく 3 です",
+    ]
+
+
+def test_a_run_without_row_errors_has_the_partners_header_alone(daemon):
+    reply = httpx.post(
+        f"{daemon.api}/api/v1/imports",
+        headers={"Authorization": "Bearer demo-acme"},
+        files={"file": ("20241101.csv", sjis(HEADER, "1,2024/11/01,5,ok"), "text/csv")},
+        params={"wait": "true"},
+        timeout=60,
+    )
+    run = reply.json()
+    assert run["state"] == "completed", run
+    data = errors_csv(daemon, run["id"]).content
+    assert data == sjis(f"{HEADER},行番号,エラー内容")
+
+
+def test_a_run_that_read_no_file_has_the_two_columns_alone(daemon):
+    run = deliver(daemon, "idle", "20241102.csv", sjis(HEADER, *BAD))
+    assert run["state"] == "ignored"
+    assert errors_csv(daemon, run["id"]).content == sjis("行番号,エラー内容")
+
+
+def test_a_whole_file_problem_is_one_row_under_the_layouts_names(daemon):
+    run = deliver(daemon, "acme", "20241201.csv", b"1,2024\x82\x20,3,4\r\n")
+    assert run["state"] == "failed"
+    rows = errors_csv(daemon, run["id"]).content.decode("cp932").splitlines()
+    assert rows[0] == f"{HEADER},行番号,エラー内容"
+    assert rows[1].startswith(",,,,1,1行目: cp932 として読めないバイト"), rows
+
+
+def test_english_error_csv_of_a_utf8_file(tmp_path, relay):
+    config = write_config(tmp_path, sales_account("acme"), SALES, relay_port=relay.port)
+    text = config.read_text().replace("[report]\n", '[report]\nlanguage = "en"\n')
+    config.write_text(text)
+    d = Daemon(config).start()
+    try:
+        data = sjis("member_no,date,sales_amount,note", "1,2024/05/16,x,@SUM(A1)", encoding="utf-8")
+        run = deliver(d, "acme", "20240516.csv", data)
+        assert errors_csv(d, run["id"]).content == sjis(
+            "member_no,date,sales_amount,note,line,error",
+            "1,2024/05/16,x,'@SUM(A1),2,\"line 2, column '売上金額', value 'x' is not a whole number\"",
+            encoding="utf-8",
+        )
+    finally:
+        d.terminate()
+
+
+@pytest.mark.parametrize(
+    ("cell", "escaped"),
+    [
+        ("-5", "-5"),
+        ("+1,200", "+1,200"),
+        ("-0.5", "-0.5"),
+        ("-", "'-"),
+        ("-5+3", "'-5+3"),
+        ("+81-3-1234", "'+81-3-1234"),
+        ('=HYPERLINK("x")', '\'=HYPERLINK("x")'),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t1", "'\t1"),
+        ("5-", "5-"),
+    ],
+)
+def test_only_cells_a_spreadsheet_would_run_are_escaped(cell, escaped):
+    assert escape_cell(cell) == escaped
+
+
+def test_records_of_a_large_file_come_back_through_its_parts(tmp_path):
+    """Read in parts, a rejected record's cells reach the error CSV through the
+    scratch databases exactly as one pass gives them."""
+    columns = [ColumnSpec("member_no", "int", required=True), ColumnSpec("note", "text")]
+    lines = ["member_no,note"]
+    for i in range(1, 3001):
+        lines.append(f'x{i},"複数行\r\n{i}"' if i % 97 == 0 else f"{i},備考{i}")
+    path = tmp_path / "20240516.csv"
+    path.write_bytes(sjis(*lines))
+    spec = ImportSpec(columns, "cp932", True, 100000, 1 << 30, "ja")
+
+    def report(name: str) -> ErrorReport:
+        return ErrorReport(tmp_path / name, "cp932", "ja", lambda: ["member_no", "note"], columns)
+
+    whole = CsvFile(path, spec)
+    whole.open()
+    one_pass = report("one.errors.csv")
+    for chunk in whole.chunks(size=101):
+        one_pass.add(chunk.errors)
+
+    async def in_parts() -> ErrorReport:
+        csv_file = CsvFile(path, spec)
+        csv_file.open()
+        table = StagedTable(["member_no", "note"], "(?, ?)", ["member_no", "note"])
+        parts = await staging.stage(csv_file, table, tmp_path / "staging", None, parts=3)
+        assert len(parts) == 3
+        store = await SqliteStore.open(tmp_path / "renkei.db")
+        staged = report("parts.errors.csv")
+        try:
+            async with store.transaction(staged=[p.path for p in parts]) as db:
+                for index in range(len(parts)):
+                    async for errors in store.staged_errors(db, index, batch=7):
+                        staged.add(errors)
+        finally:
+            await store.close()
+        return staged
+
+    parts = asyncio.run(in_parts())
+    assert one_pass.count == parts.count == 30
+    assert parts.close().read_bytes() == one_pass.close().read_bytes()
+    assert '"複数行\r\n97"' in (tmp_path / "parts.errors.csv").read_bytes().decode("cp932")
