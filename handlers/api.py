@@ -54,11 +54,24 @@ class ErrorBody(BaseModel):
 
 
 class ApiRefusal(HTTPException):
-    """A request the door refuses: its status, a stable code, and what is wrong."""
+    """A request the door refuses: its status, a stable code, and what is wrong as a
+    sentence of the message catalog — `key` (default `api.<code>`) with `params` — that
+    the web app's error handler (daemon/web/errors.py) says in the daemon's language.
+    The handler, not the door, renders it: channels never import the catalog."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(status, message)
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        key: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        **params: object,
+    ) -> None:
+        super().__init__(status, code, headers=headers)
         self.code = code
+        self.key = key or f"api.{code}"
+        self.params = params
 
 
 # The form is read here (part names vary per sender), so its shape is declared by
@@ -122,12 +135,12 @@ async def take(request: Request, name: str, wait: bool, dry_run: bool) -> JSONRe
     if account.status == "stopped":
         delivery.data, delivery.problem = None, "account_stopped"
     if sink is None:
-        raise ApiRefusal(503, "spool_unavailable", "intake is not running")
+        raise ApiRefusal(503, "spool_unavailable", "api.spool_unavailable.not_running")
     try:
         receipt = await sink.spool([delivery])
     except SpoolUnavailable:
-        body = {"error": "spool_unavailable", "message": "the spool cannot take files now"}
-        return JSONResponse(body, 503, headers={"Retry-After": str(RETRY_AFTER)})
+        retry = {"Retry-After": str(RETRY_AFTER)}
+        raise ApiRefusal(503, "spool_unavailable", headers=retry) from None
     [run_id] = receipt.ids
     report = await sink.finished(run_id, WAIT_SECONDS, WAIT_ERRORS) if wait else None
     return _answer(request, run_id, report, receipt.replayed)
@@ -154,12 +167,12 @@ def _settings(request: Request) -> Settings:
 def _bearer_account(settings: Settings, authorization: str | None) -> str:
     token = bearer_token(authorization)
     if not token:
-        raise ApiRefusal(401, "unauthorized", "missing bearer token")
+        raise ApiRefusal(401, "unauthorized", "api.unauthorized.missing")
     if settings.is_admin_token(token):
-        raise ApiRefusal(403, "account_token_required", "import with an account's token")
+        raise ApiRefusal(403, "account_token_required")
     name = settings.token_account(token)
     if name is None:
-        raise ApiRefusal(401, "unauthorized", "unknown token")
+        raise ApiRefusal(401, "unauthorized", "api.unauthorized.unknown")
     return name
 
 
@@ -174,7 +187,7 @@ def importer_at(settings: Settings, path: str, headers: Mapping[str, str]) -> st
         if account.api is not None and account.api.path == path
     ]
     if not candidates:
-        raise ApiRefusal(404, "not_found", f"no import path {path}")
+        raise ApiRefusal(404, "not_found", "api.not_found.import_path", path=path)
     presented = False
     for name, api in candidates:
         token = headers.get(api.token_header, "").strip()
@@ -184,10 +197,10 @@ def importer_at(settings: Settings, path: str, headers: Mapping[str, str]) -> st
             presented = True
             if secret_matches(token, api.token, api.token_sha256):
                 return name
-    headers_named = ", ".join(sorted({api.token_header for _, api in candidates}))
+    named = ", ".join(sorted({api.token_header for _, api in candidates}))
     if not presented:
-        raise ApiRefusal(401, "unauthorized", f"missing token (header {headers_named})")
-    raise ApiRefusal(401, "unauthorized", "unknown token")
+        raise ApiRefusal(401, "unauthorized", "api.unauthorized.missing_header", header=named)
+    raise ApiRefusal(401, "unauthorized", "api.unauthorized.unknown")
 
 
 def _flag(value: str | None) -> bool:
@@ -197,7 +210,7 @@ def _flag(value: str | None) -> bool:
         return True
     if value.lower() in ("0", "false", "no", "off", ""):
         return False
-    raise ApiRefusal(422, "bad_query", f"{value!r} is not true or false")
+    raise ApiRefusal(422, "bad_query", value=repr(value))
 
 
 async def _read_delivery(
@@ -206,9 +219,7 @@ async def _read_delivery(
     try:
         form = await request.form()
     except Exception as exc:  # python-multipart's errors: the request is unreadable
-        raise ApiRefusal(
-            422, "unreadable_request", f"not a readable multipart form: {exc}"
-        ) from None
+        raise ApiRefusal(422, "unreadable_request", detail=str(exc)) from None
     try:
         return delivery(account, form, request.query_params, max_bytes, shape, dry_run)
     finally:
@@ -228,17 +239,15 @@ def delivery(
     upload = form.get(shape.file_field)
     if upload is None or isinstance(upload, str):
         files = [k for k, v in form.multi_items() if not isinstance(v, str)]
-        hint = f"; the request has file parts {files}" if files else ""
-        raise ApiRefusal(
-            422, "missing_file", f"no CSV in the multipart part '{shape.file_field}'{hint}"
-        )
+        key = "api.missing_file.others" if files else None
+        raise ApiRefusal(422, "missing_file", key, part=shape.file_field, files=files)
     options = map_params(parameters(form, query, shape), shape.params)
     options.update(file_options(shape))
     if dry_run:
         options["dry_run"] = True
     data = upload.file.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise ApiRefusal(413, "too_large", f"the file is larger than {max_bytes} bytes")
+        raise ApiRefusal(413, "too_large", limit=max_bytes)
     name = bare_name(upload.filename or "")
     return Delivery(account, CHANNEL, account, name, data, options=options, by_content=True)
 
@@ -261,7 +270,7 @@ def parameters(form: FormData, query: QueryParams, shape: ApiAccount) -> dict[st
         if key in (shape.file_field, shape.json_field):
             continue
         if not isinstance(value, str):
-            raise ApiRefusal(422, "unexpected_file", f"unexpected file part '{key}'")
+            raise ApiRefusal(422, "unexpected_file", part=key)
         params[key] = value
     params.update((k, v) for k, v in query.multi_items() if k not in FLAGS)
     params.update(_json_params(form.get(shape.json_field), shape.json_field))
@@ -272,17 +281,19 @@ def _json_params(raw: object, field: str) -> dict[str, str]:
     if raw is None:
         return {}
     if not isinstance(raw, str):
-        raise ApiRefusal(422, "bad_settings", f"'{field}' must be a JSON text field")
+        raise ApiRefusal(422, "bad_settings", "api.bad_settings.not_text", field=field)
     try:
         parsed = json.loads(raw)
     except ValueError as exc:
-        raise ApiRefusal(422, "bad_settings", f"'{field}' is not JSON: {exc}") from None
+        raise ApiRefusal(
+            422, "bad_settings", "api.bad_settings.not_json", field=field, detail=str(exc)
+        ) from None
     if not isinstance(parsed, dict):
-        raise ApiRefusal(422, "bad_settings", f"'{field}' must be a JSON object")
+        raise ApiRefusal(422, "bad_settings", "api.bad_settings.not_object", field=field)
     params = {}
     for key, value in parsed.items():
         if isinstance(value, dict | list):
-            raise ApiRefusal(422, "bad_settings", f"parameter '{key}' must be a plain value")
+            raise ApiRefusal(422, "bad_settings", "api.bad_settings.not_plain", name=key)
         params[key] = value if isinstance(value, str) else json.dumps(value)
     return params
 
@@ -293,20 +304,14 @@ def map_params(
     """The import options the parameters choose, by the account's mapping."""
     unknown = sorted(set(params) - set(mapping))
     if unknown:
-        raise ApiRefusal(
-            422,
-            "unknown_parameter",
-            f"parameters this account does not map: {', '.join(unknown)}",
-        )
+        raise ApiRefusal(422, "unknown_parameter", names=", ".join(unknown))
     options: dict[str, Any] = {}
     for name, value in params.items():
         values = mapping[name]
         effect = values.get(value, values.get(WILDCARD))
         if effect is None:
             raise ApiRefusal(
-                422,
-                "bad_parameter_value",
-                f"parameter {name}={value!r} is not mapped; allowed: {', '.join(values)}",
+                422, "bad_parameter_value", name=name, value=repr(value), allowed=", ".join(values)
             )
         options.update(effect.model_dump(exclude_none=True))
     return options

@@ -68,8 +68,15 @@ class IntakeSink(Protocol):
     def refused(self, channel: str, reason: str) -> None:
         """Count a delivery refused at the door (no run is made for it)."""
 
-    def filename_problem(self, name: str) -> str | None:
-        """Why `name` breaks the file-name rule, or None (for refusing at the door)."""
+    def filename_problem(
+        self, name: str, *, account: Account | None = None, language: str | None = None
+    ) -> str | None:
+        """Why `name` breaks `account`'s file-name rule (the default rule without one),
+        or None (for refusing at the door); in `language`, else `report.language`."""
+
+    def text(self, key: str, language: str | None = None, **params: object) -> str:
+        """The message catalog's sentence `key` in `language`, else `report.language`:
+        a channel's words come from the one catalog without importing it."""
 
     def new_id(self) -> str:
         """A fresh run id, for a channel that claims a file before spooling it."""

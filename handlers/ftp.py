@@ -34,10 +34,16 @@ log = logging.getLogger(__name__)
 CHANNEL = "ftp"
 PART_SUFFIX = ".part"
 FAILURE_WINDOW = 600.0  # failed logins count for 10 minutes
+# Replies: a code and the catalog key of its text (importers/messages.py, "ftp.*"), said
+# by UploadHandler.reply() in `report.language` once the client sent OPTS UTF8 ON, and
+# else in English, ASCII only: a Shift_JIS client garbles UTF-8 Japanese. The ban comes
+# before any command could turn UTF-8 on, so it is plain ASCII English.
 S421_BANNED = "421 Too many failed logins from your address; try again later."
-S552_TOO_BIG = "552 File exceeds the size limit; transfer aborted."
-S553_BAD_NAME = "553 {rule}"
-S426_RESET = "426 Connection reset during the upload; the file was discarded."
+S552_TOO_BIG = (552, "ftp.too_big")
+S553_NO_APPEND = (553, "ftp.no_append")
+S426_RESET = (426, "ftp.reset")
+S530_LOGIN_FAILED = (530, "ftp.login_failed")
+S553_BAD_NAME = 553  # with the file-name rule the name breaks
 
 
 def ftp_home(settings: Settings, account: str) -> Path:
@@ -89,10 +95,11 @@ class AccountAuthorizer(DummyAuthorizer):
             self.add_user(account.ftp.user, "", str(home), perm="elrwdf")
             self.secrets[account.ftp.user] = (account.ftp.password, account.ftp.password_sha256)
 
-    def validate_authentication(self, username: str, password: str, handler: FTPHandler) -> None:
+    def validate_authentication(self, username: str, password: str, handler: UploadHandler) -> None:
         literal, digest = self.secrets.get(username, (None, None))
         if not secret_matches(password, literal, digest):
-            raise AuthenticationFailed("Authentication failed.")
+            _, key = S530_LOGIN_FAILED  # pyftpdlib writes the code itself
+            raise AuthenticationFailed(handler.words(key))
 
 
 class UploadDTP(DTPHandler):
@@ -108,7 +115,7 @@ class UploadDTP(DTPHandler):
         limit = self.cmd_channel.upload_limit
         if self.receive and limit and self.tot_bytes_received > limit and not self._closed:
             self.transfer_finished = False
-            self._resp = (S552_TOO_BIG, log.info)
+            self._resp = (self.cmd_channel.reply(*S552_TOO_BIG), log.info)
             self.close()
 
     def recv(self, buffer_size: int) -> bytes:
@@ -122,7 +129,7 @@ class UploadDTP(DTPHandler):
         except OSError as err:
             if err.errno in (errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE):
                 self.transfer_finished = False
-                self._resp = (S426_RESET, log.info)
+                self._resp = (self.cmd_channel.reply(*S426_RESET), log.info)
                 self.close()
                 return b""
             if err.errno in _ERRNOS_RETRY:
@@ -168,15 +175,47 @@ class UploadHandler(FTPHandler):
     def on_login_failed(self, username: str, password: str) -> None:
         self.intake.guard.failed(self.remote_ip)
 
+    # -- the reply language: RFC 2640 ------------------------------------------------
+
+    utf8 = False  # set for the session by OPTS UTF8 ON
+
+    def ftp_OPTS(self, line: str) -> None:
+        # pyftpdlib answers "always in UTF8 mode" whatever the client asks; we note it,
+        # since until a client says it reads UTF-8 we answer in ASCII.
+        option, _, value = line.strip().partition(" ")
+        if option.upper() in ("UTF8", "UTF-8"):
+            self.utf8 = value.strip().upper() != "OFF"
+        super().ftp_OPTS(line)
+
+    @property
+    def reply_language(self) -> str:
+        return self.intake.settings.report.language if self.utf8 else "en"
+
+    def words(self, key: str, **params: object) -> str:
+        """The catalog's sentence `key` as this session's client can read it."""
+        return self.wire(self.intake.sink.text(key, self.reply_language, **params))
+
+    def reply(self, code: int, key: str, **params: object) -> str:
+        return f"{code} {self.words(key, **params)}"
+
+    def wire(self, text: str) -> str:
+        """`text` as this session may send it: ASCII until OPTS UTF8 ON (a file name
+        from the client may still hold other characters: they become '?')."""
+        text = " ".join(text.split())  # one line: a reply never spans lines by accident
+        return text if self.utf8 else text.encode("ascii", "replace").decode("ascii")
+
     def ftp_STOR(self, file: str, mode: str = "w") -> str | None:
         name = os.path.basename(file)
-        problem = self.intake.sink.filename_problem(name)
+        account = self.intake.account_of_user(self.username)
+        problem = self.intake.sink.filename_problem(
+            name, account=account, language=self.reply_language
+        )
         if problem:
             self.intake.sink.refused(CHANNEL, "bad_name")
-            self.respond(S553_BAD_NAME.format(rule=problem))
+            self.respond(f"{S553_BAD_NAME} {self.wire(problem)}")
             return None
         if "a" in mode or self._restart_position:
-            self.respond("553 Append and restart are not supported; upload the whole file.")
+            self.respond(self.reply(*S553_NO_APPEND))
             return None
         partial = os.path.join(os.path.dirname(file), f".{name}{PART_SUFFIX}")
         return super().ftp_STOR(partial, mode)

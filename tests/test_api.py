@@ -84,7 +84,7 @@ def test_tokens(daemon, headers, code):
 
 def test_bad_requests_are_422_naming_what_is_wrong(daemon):
     missing = post(daemon, data={"note": "no file"})
-    assert missing.status_code == 422 and "'file'" in missing.json()["message"]
+    assert missing.status_code == 422 and "「file」" in missing.json()["message"]
     wrong_part = post(daemon, files={"uploadFile": ("20240516.csv", b"a")})
     assert wrong_part.status_code == 422 and "uploadFile" in wrong_part.json()["message"]
     unmapped = post(daemon, files={"file": ("20240516.csv", b"a")}, data={"duplicateKey": "1"})
@@ -194,7 +194,7 @@ def test_a_run_without_row_errors_has_an_errors_csv_of_the_header_alone(daemon):
     # An ASCII file is valid UTF-8, so the run's encoding is utf-8.
     assert reply.headers["content-type"] == "text/csv; charset=utf-8"
     assert "20240601.errors.csv" in reply.headers["content-disposition"]
-    assert reply.content == b"line,column,value,message\r\n"
+    assert reply.content == "member_no,date,sales_amount,note,行番号,エラー内容\r\n".encode()
 
 
 def test_the_run_json_says_what_became_of_its_report(daemon):

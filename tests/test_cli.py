@@ -61,11 +61,11 @@ def test_import_of_a_bad_file_exits_1_and_says_why(tmp_path, config):
 def test_import_usage_errors_exit_2_without_traceback(tmp_path, config):
     path = data_file(tmp_path, "20240516.csv", ["1,2024/05/16,10,a"])
     result = renkei("import", str(path), "--account", "nobody", "--config", str(config))
-    assert result.returncode == 2 and "'nobody' is not an account" in result.stderr
+    assert result.returncode == 2 and "'nobody' は設定にあるアカウント" in result.stderr
     result = renkei(
         "import", str(tmp_path / "missing.csv"), "--account", "acme", "--config", str(config)
     )
-    assert result.returncode == 2 and "no such file" in result.stderr
+    assert result.returncode == 2 and "ファイルがありません" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -185,7 +185,7 @@ def test_schedule_prints_the_next_checks(tmp_path):
     result = renkei("schedule", "acme", "--count", "4", "--config", str(config))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "acme: sat 10:00-11:00, every 30m, 2m after each tick (Asia/Tokyo)"
+    assert lines[0] == "acme: sat 10:00-11:00、30m ごと、各時刻の 2m 後(Asia/Tokyo)"
     assert [line[-15:] for line in lines[1:]] == [
         "Sat 10:02 +0900",
         "Sat 10:32 +0900",
@@ -212,6 +212,6 @@ def test_poll_takes_the_admin_token_from_the_environment(tmp_path):
         assert wrong.returncode == 1
         right = renkei(*args, env={"RENKEI_ADMIN_TOKEN": "demo-admin"})
         # Let in: acme has no FTP home, which the daemon says (not 401).
-        assert right.returncode == 1 and "no FTP" in right.stderr
+        assert right.returncode == 1 and "FTP 受付がありません" in right.stderr
     finally:
         daemon.terminate()

@@ -126,8 +126,8 @@ def test_curl_upload_and_renkei_poll(daemon, tmp_path):
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    assert "acme: 1 file(s) taken" in result.stdout
-    run_id = result.stdout.split()[4]
+    assert "acme: 1 件のファイルを取り込みに回しました" in result.stdout
+    run_id = result.stdout.splitlines()[1].split()[0]
     assert daemon.wait_run(run_id)["state"] == "completed"
 
 

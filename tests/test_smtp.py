@@ -61,7 +61,10 @@ def test_mail_with_cp932_csv_is_imported_and_reported(daemon, module_relay):
     [report] = module_relay.for_recipient("sales@acme.example", about=run_id)
     assert "取込完了" in report["Subject"] and "20240516.csv" in report["Subject"]
     body = report.get_body().get_content()
-    assert "全 3 行 / 取込 3 行 / エラー 0 行" in body and "経路: mail" in body
+    assert "全 3 行 / 取込 3 行 / エラー 0 行" in body and "経路: メール" in body
+    assert "取込方法: 置換(同じ名前のファイルが前に取り込んだ行を入れ替え)" in body
+    assert "結果: 3 件を新規登録。" in body
+    assert attachment(report) is None  # nothing to fix: the header-only CSV stays home
 
 
 def test_unknown_recipient_gets_550_511_at_rcpt(daemon):
@@ -157,8 +160,15 @@ def test_row_errors_reject_the_file_and_report_line_column_value(daemon, module_
     name, data = attachment(report)
     assert name == "20240601.errors.csv"
     text = data.decode("cp932")
-    assert text.splitlines()[0] == "line,column,value,message"
-    assert "4,sales_amount,'=1+1," in text  # a formula is escaped, never run
+    sql = "SELECT message FROM run_errors WHERE run_id = ? AND line = 4 ORDER BY rowid"
+    date_error = daemon.query(sql, (run_id,))[0][0]
+    assert text.splitlines() == [
+        "member_no,date,sales_amount,note,行番号,エラー内容",
+        "x2,2024/05/16,100,ok,3,3行目 列「member_no」の値「x2」は整数ではありません",
+        # a formula is escaped, never run; the row's two errors share its line
+        f"3,2023/02/29,'=1+1,ok,4,{date_error} / 4行目 列「sales_amount」の値「=1+1」"
+        "は整数ではありません",
+    ]
 
 
 def test_skip_mode_imports_the_valid_rows_and_reports_partly(daemon, module_relay):

@@ -13,13 +13,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 
 from daemon import metrics
-from daemon.settings import Settings
+from daemon.settings import Account, Settings
 from daemon.spool.memory import DeliveryMemory
 from daemon.spool.queue import Meta, Spool, SpoolItem, new_id
 from daemon.store.runs import FINAL_STATES, RunState, public_run
 from daemon.store.sqlite import SqliteStore
 from handlers.base import Delivery, Receipt, RunReport, SpoolUnavailable
-from importers.filenames import check_filename
+from importers.filenames import filename_rule
 from importers.messages import message
 
 log = logging.getLogger(__name__)
@@ -78,10 +78,16 @@ class SpoolSink:
     def refused(self, channel: str, reason: str) -> None:
         metrics.REFUSED.labels(channel, reason).inc()
 
-    def filename_problem(self, name: str) -> str | None:
-        if check_filename(name):
+    def filename_problem(
+        self, name: str, *, account: Account | None = None, language: str | None = None
+    ) -> str | None:
+        rule = filename_rule(account.filename, account.excel) if account else filename_rule()
+        if rule.match(name) is not None:
             return None
-        return message("filename.rule", self._settings().report.language, name=name)
+        return rule.refusal(name).render(language or self._settings().report.language)
+
+    def text(self, key: str, language: str | None = None, **params: object) -> str:
+        return message(key, language or self._settings().report.language, **params)
 
     def new_id(self) -> str:
         return new_id()

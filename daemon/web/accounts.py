@@ -42,7 +42,7 @@ async def list_accounts(request: Request, who: Auth) -> dict[str, Any]:
 @router.get("/api/v1/accounts/{name}", responses=responses(401, 404, 422))
 async def get_account(request: Request, name: str, who: Auth) -> dict[str, Any]:
     if name not in context.settings(request).accounts or not who.may_see(name):
-        raise ApiError(404, "not_found", f"no account {name}")
+        raise ApiError(404, "not_found", "api.not_found.account", name=name)
     return await account_view(request, name)
 
 
@@ -50,13 +50,13 @@ async def get_account(request: Request, name: str, who: Auth) -> dict[str, Any]:
 async def poll_account(request: Request, name: str, who: Auth) -> dict[str, Any]:
     settings = context.settings(request)
     if name not in settings.accounts or not who.may_see(name):
-        raise ApiError(404, "not_found", f"no account {name}")
+        raise ApiError(404, "not_found", "api.not_found.account", name=name)
     account = settings.accounts[name]
     if account.status == "stopped":
-        raise ApiError(409, "account_stopped", f"account {name} is stopped")
+        raise ApiError(409, "account_stopped", name=name)
     poll = context.poll(request)
     if account.ftp is None or poll is None:
-        raise ApiError(409, "no_ftp", f"account {name} has no FTP intake to check")
+        raise ApiError(409, "no_ftp", name=name)
     ids = await poll(name)
     base = str(request.base_url).rstrip("/")
     return {"runs": [{"id": i, "url": f"{base}/api/v1/runs/{i}"} for i in ids]}

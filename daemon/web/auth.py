@@ -25,13 +25,13 @@ class Principal:
 def principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
     token = bearer_token(authorization)
     if not token:
-        raise ApiError(401, "unauthorized", "missing bearer token")
+        raise ApiError(401, "unauthorized", "api.unauthorized.missing")
     settings = context.settings(request)
     if settings.is_admin_token(token):
         return Principal(None)
     name = settings.token_account(token)
     if name is None:
-        raise ApiError(401, "unauthorized", "unknown token")
+        raise ApiError(401, "unauthorized", "api.unauthorized.unknown")
     return Principal(name)
 
 

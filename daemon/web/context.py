@@ -11,6 +11,7 @@ from fastapi import Request
 
 from daemon.settings import Settings
 from daemon.store.sqlite import SqliteStore
+from importers.messages import LANGUAGES
 
 Poll = Callable[[str], Awaitable[list[str]]]
 
@@ -29,3 +30,26 @@ def poll(request: Request) -> Poll | None:
 
 def ready(request: Request) -> bool:
     return request.app.state.ready()
+
+
+def language(request: Request) -> str:
+    """The language the API answers in: `report.language`, read at each request so a
+    reload changes it, unless `Accept-Language` asks for one renkei speaks (ja, en)."""
+    for tag in _accepted(request.headers.get("accept-language", "")):
+        if tag in LANGUAGES:
+            return tag
+    return settings(request).report.language
+
+
+def _accepted(header: str) -> list[str]:
+    """The primary language tags of an Accept-Language header, most wanted first."""
+    ranked = []
+    for item in header.split(","):
+        tag, _, weight = item.partition(";")
+        try:
+            q = float(weight.strip().removeprefix("q=")) if weight else 1.0
+        except ValueError:
+            continue
+        if q > 0:
+            ranked.append((-q, tag.strip().split("-")[0].lower()))
+    return [tag for _, tag in sorted(ranked, key=lambda r: r[0])]

@@ -1,7 +1,10 @@
 """Errors of the HTTP API: every one answered as {"error": code, "message": text}.
 
-Installed on the app by create_app(); raised by the routes as ApiError, by the HTTP
-intake as ApiRefusal, by FastAPI as HTTPException or RequestValidationError.
+The code is stable; the text is a sentence of the message catalog (importers/messages.py)
+in the language of the request (context.language: `report.language`, or what
+`Accept-Language` asks for). Installed on the app by create_app(); raised by the routes
+as ApiError, by the HTTP intake as ApiRefusal, by FastAPI as HTTPException or
+RequestValidationError.
 """
 
 from __future__ import annotations
@@ -13,15 +16,25 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from handlers.api import ErrorBody
+from daemon.web import context
+from handlers.api import ApiRefusal, ErrorBody
+from importers.messages import CATALOG, message
 
+# What starlette and FastAPI raise themselves (no route, wrong method) carries no code;
+# any other status they might raise is answered as "error".
 _DEFAULT_CODES = {404: "not_found", 405: "method_not_allowed"}
+# Validation problems said in words of our own; any other is said as pydantic says it.
+_VALIDATION_KEYS = (
+    "missing",
+    "int_parsing",
+    "bool_parsing",
+    "greater_than_equal",
+    "less_than_equal",
+)
 
 
-class ApiError(HTTPException):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(status, message)
-        self.code = code
+class ApiError(ApiRefusal):
+    """A refusal of the admin API's routes: a stable code and a catalog sentence."""
 
 
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -32,14 +45,37 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code = getattr(exc, "code", None) or _DEFAULT_CODES.get(exc.status_code, "error")
-    body = {"error": code, "message": str(exc.detail)}
+    body = {"error": code, "message": _text(request, exc, code)}
     return JSONResponse(body, exc.status_code, headers=getattr(exc, "headers", None))
+
+
+def _text(request: Request, exc: HTTPException, code: str) -> str:
+    language = context.language(request)
+    if isinstance(exc, ApiRefusal):
+        return message(exc.key, language, **exc.params)
+    key = f"api.{code}" if f"api.{code}" in CATALOG else "api.error"
+    where = {"path": request.url.path, "method": request.method}
+    return message(key, language, status=exc.status_code, detail=exc.detail, **where)
 
 
 async def _invalid(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    text = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+    language = context.language(request)
+    problems = "; ".join(_problem(e, language) for e in exc.errors())
+    text = message("api.invalid_request", language, problems=problems)
     return JSONResponse({"error": "invalid_request", "message": text}, 422)
+
+
+def _problem(error: dict[str, Any], language: str) -> str:
+    """One validation problem: where (`query.limit`), the value and what is wrong."""
+    where = ".".join(str(part) for part in error["loc"])
+    kind = error["type"] if error["type"] in _VALIDATION_KEYS else "other"
+    ctx = error.get("ctx") or {}
+    limit = ctx.get("ge", ctx.get("le"))
+    value = repr(error.get("input"))
+    return message(
+        f"api.invalid.{kind}", language, where=where, value=value, limit=limit, detail=error["msg"]
+    )
 
 
 def install(app: FastAPI) -> None:
