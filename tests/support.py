@@ -209,18 +209,26 @@ class NotifySocket:
         self.sock.close()
 
 
+def _listen_port(text: str, section: str) -> int | None:
+    """The port write_config() and served() put right under `[section]`, if any."""
+    head = f'[{section}]\nlisten = "127.0.0.1:'
+    return int(text.split(head)[1].split('"')[0]) if head in text else None
+
+
 class Daemon:
     """`renkei serve` in a subprocess, ready once it has sent READY=1."""
 
-    def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, config: Path, env: dict[str, str] | None = None, data_dir: Path | None = None
+    ) -> None:
         self.config = config
         self.env = env or {}
         self.proc: subprocess.Popen | None = None
         self.notify: NotifySocket | None = None
         text = config.read_text()
-        self.smtp_port = int(text.split('[smtp]\nlisten = "127.0.0.1:')[1].split('"')[0])
-        self.api_port = int(text.split('[api]\nlisten = "127.0.0.1:')[1].split('"')[0])
-        self.data_dir = config.parent / "var"
+        self.smtp_port = _listen_port(text, "smtp")
+        self.api_port = _listen_port(text, "api")
+        self.data_dir = data_dir or config.parent / "var"
         self.db_path = self.data_dir / "renkei.db"
         self.log = config.parent / "daemon.log"
 
@@ -352,7 +360,19 @@ def served(example: str, folder: Path, relay_port: int = 1) -> Path:
     text = text.replace(
         "[smtp]\nenabled = false", f'[smtp]\nlisten = "127.0.0.1:{free_port()}"\nenabled = false'
     )
-    text = text.replace('listen = "127.0.0.1:8080"', f'listen = "127.0.0.1:{free_port()}"')
+    # Each example listens on its own fixed ports; a test must not need them free.
+    text = re.sub(
+        r'^listen = "127\.0\.0\.1:\d+"',
+        lambda _: f'listen = "127.0.0.1:{free_port()}"',
+        text,
+        flags=re.MULTILINE,
+    )
+    text = re.sub(
+        r'^passive_ports = "\d+-\d+"',
+        lambda _: f'passive_ports = "{(port := free_port())}-{port}"',
+        text,
+        flags=re.MULTILINE,
+    )
     text = text.replace('relay = "127.0.0.1:25"', f'relay = "127.0.0.1:{relay_port}"')
     path = folder / "renkei.toml"
     path.write_text(text, encoding="utf-8")
