@@ -29,6 +29,7 @@ from importers.messages import message
 ANY = "any"
 DATE_PARTS = ("YYYYMMDD", "YYYYMM00", "YYYYMM")
 DEFAULT_PATTERNS = ("{YYYYMMDD}.csv", "{YYYYMM00}.csv")
+CORRECTION_SUFFIX = ".errors.csv"  # error_report_name(): what a partner sends back
 EXCEL_SUFFIXES = (".xlsx", ".xls")  # what a pattern ending in .csv also takes, with excel
 _LEGACY = {"yyyymmdd.csv": "{YYYYMMDD}.csv", "yyyymm00.csv": "{YYYYMM00}.csv"}
 _TOKEN = re.compile(r"\{[^{}]*\}|[*?{}]|[^{}*?]+")
@@ -162,8 +163,28 @@ class FilenameRule:
     def match(self, name: str) -> str | None:
         """The logical file name `name` is, or None when no pattern takes it."""
         name = unicodedata.normalize("NFC", name)
+        corrected = self._corrected(name)
+        if corrected is not None:
+            return corrected
         for pattern in self.patterns:
             logical = pattern.match(name)
+            if logical is not None:
+                return logical
+        return None
+
+    def corrects(self, name: str) -> bool:
+        """`name` is a corrected error CSV sent back (`20240516.errors.csv`): its rows
+        are added to the file it corrects, not put in place of that file's rows."""
+        return self._corrected(unicodedata.normalize("NFC", name)) is not None
+
+    def _corrected(self, name: str) -> str | None:
+        """The logical file the error CSV `name` belongs to, or None. Checked before the
+        patterns, so that `*.csv` or `any` does not make it a file of its own."""
+        if not name.lower().endswith(CORRECTION_SUFFIX):
+            return None
+        original = name[: -len(CORRECTION_SUFFIX)] + ".csv"
+        for pattern in self.patterns:
+            logical = pattern.match(original)
             if logical is not None:
                 return logical
         return None

@@ -77,6 +77,7 @@ def daemon(tmp_path_factory, module_relay):
     accounts = (
         sales_account("acme")
         + sales_account("lax", on_row_error="skip", mode="insert")
+        + sales_account("fix", on_row_error="skip")
         + sales_account("bare", header=False, encoding="cp932", mode="insert")
         + sales_account("idle", status="stopped")
     )
@@ -166,6 +167,24 @@ def test_skipped_rows_fixed_and_sent_back_join_the_good_ones(daemon, keep_column
     assert (again["state"], again["rows_imported"]) == ("completed", 3)
     members = daemon.query("SELECT member_no FROM sales WHERE _account = 'lax' ORDER BY 1")
     assert {m for (m,) in members} == {1, 2, 3, 4}
+
+
+def test_sent_back_under_its_own_name_it_adds_to_the_file_it_corrects(daemon):
+    """Under replace_file a file's rows replace the earlier ones of its name: the
+    corrected rows, sent back as `<file>.errors.csv`, join the file's good rows instead
+    of wiping them, and the next full copy of the file replaces them all."""
+    run = deliver(daemon, "fix", "20241001.csv", sjis(HEADER, *BAD))
+    assert (run["state"], run["rows_imported"]) == ("completed", 1)
+    name, data = "20241001.errors.csv", errors_csv(daemon, run["id"]).content
+    again = deliver(daemon, "fix", name, corrected(data, keep_columns=True))
+    assert (again["state"], again["rows_imported"]) == ("completed", 3), again["message"]
+    members = daemon.query("SELECT member_no FROM sales WHERE _account = 'fix' ORDER BY 1")
+    assert members == [(1,), (2,), (3,), (4,)]
+    whole = sjis(HEADER, "5,2024/10/01,1,a", "6,2024/10/01,2,b")
+    last = deliver(daemon, "fix", "20241001.csv", whole)
+    assert last["state"] == "completed"
+    members = daemon.query("SELECT member_no FROM sales WHERE _account = 'fix' ORDER BY 1")
+    assert members == [(5,), (6,)]
 
 
 def test_a_copy_sent_back_still_wrong_gets_the_two_columns_once(daemon):

@@ -51,6 +51,7 @@ class RowStamp:
     source_file: str
     run_id: str
     logical_file: str = ""
+    correction: bool = False  # a corrected error CSV: adds to the logical file's rows
 
 
 class KeyedWriter:

@@ -93,6 +93,23 @@ MIGRATIONS = [
     ALTER TABLE runs ADD COLUMN rows_not_found INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE runs ADD COLUMN rows_empty INTEGER NOT NULL DEFAULT 0
     """,
+    # A logical file may hold the rows of several runs: the file, then the corrected
+    # error CSVs sent back for it (importers/filenames.py), all replaced together.
+    """
+    CREATE TABLE sources_by_run (
+      layout TEXT NOT NULL,
+      account TEXT NOT NULL,
+      source_file TEXT NOT NULL,
+      run_id TEXT NOT NULL,
+      first_rowid INTEGER NOT NULL,
+      last_rowid INTEGER NOT NULL,
+      PRIMARY KEY (layout, account, source_file, run_id)
+    );
+    INSERT INTO sources_by_run SELECT layout, account, source_file, run_id, first_rowid,
+      last_rowid FROM sources;
+    DROP TABLE sources;
+    ALTER TABLE sources_by_run RENAME TO sources
+    """,
 ]
 
 

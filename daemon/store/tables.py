@@ -112,6 +112,10 @@ class LayoutTables:
             (layout, account, filename, run_id, first_rowid, last),
         )
 
+    async def next_rowid(self, db: aiosqlite.Connection, layout: str) -> int:
+        """Where rows added to a logical file without replacing it start."""
+        return await self._max_rowid(db, layout) + 1
+
     async def _max_rowid(self, db: aiosqlite.Connection, layout: str) -> int:
         async with db.execute(f"SELECT coalesce(max(rowid), 0) FROM {quote(layout)}") as cur:
             return (await cur.fetchone())[0]

@@ -145,13 +145,14 @@ class Pipeline:
         try:
             rule = filename_rule(account.filename, account.excel)
             source = rule.check(item.meta.filename)  # the logical file same-name replace keys on
+            correction = rule.corrects(item.meta.filename)
             if not item.data_path.exists():
                 raise PermanentProblem("file.missing_data")
             await asyncio.to_thread(csv_file.open)
             outcome.encoding = csv_file.encoding or ""
             outcome.report = self._error_report(item, account, csv_file)
             writer = RowWriter(settings, self.store, finish)
-            await writer.write(item, plan, columns, csv_file, outcome, progress, source)
+            await writer.write(item, plan, columns, csv_file, outcome, progress, source, correction)
         except PermanentProblem as problem:
             self._file_failed(item, account, outcome, problem, csv_file)
         except BaseException:

@@ -54,11 +54,14 @@ class RowWriter:
         outcome: Outcome,
         progress: Progress | None,
         source: str = "",
+        correction: bool = False,
     ) -> None:
         """Import every row of the opened `csv_file`; outcome says how it went. `source`
-        is the logical file it is (the file name when not given)."""
+        is the logical file it is (the file name when not given); a `correction` adds
+        its rows to that file's instead of replacing them."""
         meta = item.meta
-        stamp = RowStamp(meta.account, meta.filename, item.id, source or meta.filename)
+        logical = source or meta.filename
+        stamp = RowStamp(meta.account, meta.filename, item.id, logical, correction)
         refs = (
             []
             if plan.keys_only
@@ -159,6 +162,8 @@ class RowWriter:
         """Same-name replace: the old rows go; the rowid the new rows start at."""
         if plan.mode != "replace_file":
             return 0
+        if stamp.correction:
+            return await self.store.next_rowid(db, plan.layout)
         return await self.store.replace_source(db, plan.layout, stamp.account, stamp.logical_file)
 
     async def _copy_staged(
