@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from daemon import graph, systemd
-from daemon.settings import ConfigError, Settings, listen_error, load, split_listen
+from daemon.settings import (
+    ConfigError,
+    Settings,
+    check_warnings,
+    listen_error,
+    load,
+    split_listen,
+)
 from daemon.worker.pipeline import count_run
 from daemon.worker.supervisor import ImportSupervisor
 from handlers.base import Intake
@@ -49,6 +56,7 @@ class Master:
 
     async def run(self) -> int:
         data_dir = self.settings.data_dir
+        self._warn(self.settings)
         self.importer = ImportSupervisor(self.current, count_run, self._reported)
         self.parts = await graph.build(self.current, wake=self.importer.wake)
         self.store = self.parts.store
@@ -207,8 +215,15 @@ class Master:
             self.poller.rebuild()
         self.dropdir.reload()
         log.info("config reloaded from %s", self.config_path)
+        self._warn(settings)
         systemd.notify("READY=1")
         return True
+
+    @staticmethod
+    def _warn(settings: Settings) -> None:
+        """What `renkei check` warns about, logged in English like every log line."""
+        for warning in check_warnings(settings):
+            log.warning("config: %s", warning)
 
     def _watch_config(self) -> None:
         """A change of the config file reloads it, like SIGHUP."""

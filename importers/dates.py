@@ -15,6 +15,7 @@ import unicodedata
 from collections.abc import Callable
 
 from importers.errors import CellError
+from importers.messages import message
 
 # Era, its first day and (but for the current one) its last day.
 ERAS: dict[str, tuple[dt.date, dt.date | None]] = {
@@ -108,21 +109,33 @@ def house_format(fmt: str, with_time: bool) -> Parse:
     return parse
 
 
+class FormatError(ValueError):
+    """A house format renkei cannot use, as a catalog key and its values."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(message(key, "en", **params))
+        self.key = key
+        self.params = params
+
+    def render(self, language: str) -> str:
+        return message(self.key, language, **self.params)
+
+
 def compile_format(fmt: str) -> re.Pattern[str]:
-    """The regular expression of a house format; ValueError says what is wrong with it."""
+    """The regular expression of a house format; FormatError says what is wrong with it."""
     parts, seen, pos = [], set(), 0
     for token in _TOKEN.finditer(fmt):
         parts.append(re.escape(fmt[pos : token.start()]))
         field = _TOKENS[token.group()].split(">")[0][4:]
         if field in seen:
-            raise ValueError(f"{token.group()!r} appears twice")
+            raise FormatError("format.twice", token=token.group())
         seen.add(field)
         parts.append(_TOKENS[token.group()])
         pos = token.end()
     parts.append(re.escape(fmt[pos:]))
     missing = [t for t, f in (("YYYY", "year"), ("MM", "month"), ("DD", "day")) if f not in seen]
     if missing:
-        raise ValueError(f"it lacks {', '.join(missing)}")
+        raise FormatError("format.lacks", parts=", ".join(missing))
     return re.compile("".join(parts))
 
 

@@ -52,11 +52,19 @@ _DATE_REGEX = {
     "YYYYMM": f"{_YEAR}{_MONTH}",
 }
 _BARE_DATE = re.compile("|".join(DATE_PARTS), re.IGNORECASE)
-_CHOICES = "{YYYYMMDD}, {YYYYMM00} or {YYYYMM}"
 
 
 class PatternError(ValueError):
-    """A pattern renkei cannot use; the text says why and what to write instead."""
+    """A pattern renkei cannot use: why, and what to write instead, as a catalog key
+    and its values (English as the exception's text; `render` for either language)."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(message(key, "en", **params))
+        self.key = key
+        self.params = params
+
+    def render(self, language: str) -> str:
+        return message(self.key, language, **self.params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +96,8 @@ def compile_pattern(text: str, excel: bool = False) -> Pattern:
     tokens = _tokens(text)
     dates = [t[1:-1] for t in tokens if t.startswith("{")]
     if len(dates) > 1:
-        raise PatternError(
-            f"holds {len(dates)} date parts ({', '.join('{' + d + '}' for d in dates)});"
-            " a pattern takes one: write * where the other stands"
-        )
+        parts = ", ".join("{" + d + "}" for d in dates)
+        raise PatternError("pattern.two_dates", count=len(dates), parts=parts)
     body = "".join(_regex(token) for token in tokens)
     if excel and text.lower().endswith(".csv"):
         # A workbook of the same name is the same file: the logical name keeps `.csv`.
@@ -104,17 +110,14 @@ def compile_pattern(text: str, excel: bool = False) -> Pattern:
 def _tokens(text: str) -> list[str]:
     """Split a pattern into literal text, date parts and wildcards, or say what is wrong."""
     if not text.strip():
-        raise PatternError("is empty: write a name such as {YYYYMMDD}.csv, or any")
+        raise PatternError("pattern.empty")
     for separator in ("/", "\\"):
         if separator in text:
             last = text.replace("\\", "/").rsplit("/", 1)[-1] or "{YYYYMMDD}.csv"
-            raise PatternError(
-                f"holds a path separator {separator!r}: a pattern is a bare file name,"
-                f" such as {last!r}"
-            )
+            raise PatternError("pattern.separator", separator=repr(separator), example=repr(last))
     tokens = _TOKEN.findall(text)
     if "{" in tokens or "}" in tokens:
-        raise PatternError(f"has unbalanced braces: a date part is written {_CHOICES}")
+        raise PatternError("pattern.braces")
     for token in tokens:
         _check_token(token, text)
     return tokens
@@ -123,19 +126,17 @@ def _tokens(text: str) -> list[str]:
 def _check_token(token: str, text: str) -> None:
     if token.startswith("{") and token[1:-1] not in DATE_PARTS:
         near = "".join(ch for ch in token[1:-1].upper() if ch in "YMD0")
-        hint = f"; did you mean {text.replace(token, '{' + near + '}')!r}?"
-        raise PatternError(
-            f"has an unknown date part {token}: write {_CHOICES}"
-            + (hint if near in DATE_PARTS else "")
-        )
+        if near in DATE_PARTS:
+            fixed = repr(text.replace(token, "{" + near + "}"))
+            raise PatternError("pattern.unknown_part_near", token=token, fixed=fixed)
+        raise PatternError("pattern.unknown_part", token=token)
     bare = None if token.startswith("{") else _BARE_DATE.search(token)
     if bare:
         # Users wrote today's rule as YYYYMMDD.csv: a date part without braces would
         # silently match only that very name.
         fixed = token.replace(bare.group(), "{" + bare.group().upper() + "}", 1)
         raise PatternError(
-            f"holds {bare.group()} as plain text: write the date part in braces,"
-            f" {text.replace(token, fixed, 1)!r}"
+            "pattern.bare_date", bare=bare.group(), fixed=repr(text.replace(token, fixed, 1))
         )
 
 
@@ -235,6 +236,9 @@ def _compiled(patterns: tuple[str, ...], excel: bool) -> FilenameRule:
 
 
 def error_report_name(name: str) -> str:
-    """`20240516.csv` → `20240516.errors.csv`."""
-    stem = name[:-4] if name.lower().endswith(".csv") else name
-    return f"{stem}.errors.csv"
+    """`20240516.csv` → `20240516.errors.csv`; a workbook's too (`20240516.xlsx`), so
+    that the corrected copy sent back is taken as correcting that file."""
+    for suffix in (".csv", *EXCEL_SUFFIXES):
+        if name.lower().endswith(suffix):
+            return f"{name[: -len(suffix)]}.errors.csv"
+    return f"{name}.errors.csv"

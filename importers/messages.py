@@ -471,10 +471,257 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "ログインできません。ユーザー名とパスワードを確かめてください。",
         "en": "Authentication failed.",
     },
+    # -- the config (daemon/settings): each said after its key path ----------------
+    "config.did_you_mean": {
+        "ja": "。{near} の誤りではありませんか?",
+        "en": "; did you mean {near}?",
+    },
+    "config.no_file": {"ja": "設定ファイルがありません", "en": "no such config file"},
+    "config.not_toml": {"ja": "TOML として読めません: {detail}", "en": "not valid TOML: {detail}"},
+    "config.unknown_key": {"ja": "不明なキーです", "en": "unknown key"},
+    "config.missing": {"ja": "必須のキーがありません", "en": "required key is missing"},
+    "config.not_one_of": {
+        "ja": "{value} は {allowed} のいずれでもありません",
+        "en": "{value} is not one of {allowed}",
+    },
+    "config.quoted.int": {
+        "ja": "{value} は文字列です。数値は引用符を付けずに {bare} と書いてください",
+        "en": "{value} is a string where a number belongs: write {bare}, without quotes",
+    },
+    "config.quoted.number": {
+        "ja": "{value} は文字列です。数値は引用符を付けずに {bare} と書いてください",
+        "en": "{value} is a string where a number belongs: write {bare}, without quotes",
+    },
+    "config.quoted.bool": {
+        "ja": "{value} は文字列です。真偽値は引用符を付けずに {bare} と書いてください",
+        "en": "{value} is a string where true or false belongs: write {bare}, without quotes",
+    },
+    "config.not.int": {"ja": "{value} は整数ではありません", "en": "{value} is not a whole number"},
+    "config.not.number": {"ja": "{value} は数値ではありません", "en": "{value} is not a number"},
+    "config.not.bool": {
+        "ja": "{value} は true でも false でもありません",
+        "en": "{value} is not true or false",
+    },
+    "config.string": {
+        "ja": "{value} は文字列ではありません。引用符で囲んでください",
+        "en": "{value} is not a string: write it in quotes",
+    },
+    "config.list": {
+        "ja": "{value} はリストではありません。[ ] で囲んでください",
+        "en": "{value} is not a list: write it in brackets, [ ]",
+    },
+    "config.table": {
+        "ja": "{value} はテーブル([section] または {{ key = value }})ではありません",
+        "en": "{value} is not a table ([section] or {{ key = value }})",
+    },
+    "config.path": {"ja": "{value} はパスではありません", "en": "{value} is not a path"},
+    "config.at_least": {
+        "ja": "{value} は {limit} 以上にしてください",
+        "en": "{value} is less than {limit}, the least allowed",
+    },
+    "config.more_than": {
+        "ja": "{value} は {limit} より大きくしてください",
+        "en": "{value} must be more than {limit}",
+    },
+    "config.at_most": {
+        "ja": "{value} は {limit} 以下にしてください",
+        "en": "{value} is more than {limit}, the most allowed",
+    },
+    "config.too_short": {
+        "ja": "少なくとも {limit} 個必要です",
+        "en": "needs at least {limit} item(s)",
+    },
+    "config.other": {"ja": "{value}: {detail}", "en": "{value}: {detail}"},
+    "config.time_zone": {
+        "ja": "{value} は既知のタイムゾーンではありません",
+        "en": "{value} is not a known time zone",
+    },
+    "config.listen": {
+        "ja": "{value} は host:port の形ではありません",
+        "en": "{value} is not host:port",
+    },
+    "config.port_range": {
+        "ja": "{value} は 30000-30099 のようなポート範囲ではありません",
+        "en": "{value} is not a port range like 30000-30099",
+    },
+    "config.address": {
+        "ja": "{value} はメールアドレスではありません",
+        "en": "{value} is not a mail address",
+    },
+    "config.sender": {
+        "ja": "{value} はメールアドレスでも @ドメイン でもありません",
+        "en": "{value} is neither a mail address nor @domain",
+    },
+    "config.window": {
+        "ja": "{value} は 09:00-18:00 のような時間帯ではありません",
+        "en": "{value} is not a window like 09:00-18:00",
+    },
+    "config.delay": {
+        "ja": "{value} は 3m のような分単位の遅れ(120m 未満)ではありません",
+        "en": "{value} is not a delay in minutes like 3m (under 120m)",
+    },
+    "config.url_path": {
+        "ja": "{value} は /api/v1/csvimport のような URL パスではありません",
+        "en": "{value} is not a URL path like /api/v1/csvimport",
+    },
+    "config.column_name": {
+        "ja": "{value} は列名(英数字と _)に使えません。取引先のヘッダーの名前は label に"
+        '書いてください(例: label = "会員番号")',
+        "en": "{value} is not a column name (letters, digits, _); put what the partner's"
+        ' header says in label, e.g. label = "会員番号"',
+    },
+    "config.format_type": {
+        "ja": "format は date・datetime 列のためのもので、{type} 列には使えません",
+        "en": "format is for date and datetime columns, not {type}",
+    },
+    "config.format": {
+        "ja": "format {value} は日付の書式ではありません({detail})。YYYY、MM(または M)、"
+        "DD(または D)、日時ならさらに HH、mm、ss で書いてください"
+        "(例: YYYYMMDD、YYYY/MM/DD、YYYY年M月D日、YYYY/MM/DD HH:mm)",
+        "en": "format {value} is not a date format ({detail}); write it with YYYY, MM (or M),"
+        " DD (or D), and for a datetime HH, mm, ss: e.g. YYYYMMDD, YYYY/MM/DD, YYYY年M月D日,"
+        " YYYY/MM/DD HH:mm",
+    },
+    "config.wareki": {
+        "ja": "wareki は format のない date 列にだけ指定できます",
+        "en": "wareki is for date columns without a format",
+    },
+    "config.header_clash": {
+        "ja": "ヘッダー名 {text} が {one} と {other} の両方に当てはまります。"
+        "列ごとに別の label と aliases を付けてください",
+        "en": "header name {text} would match both {one} and {other}: give each column its"
+        " own label and aliases",
+    },
+    "config.layout_name": {
+        "ja": "レイアウト名はテーブル名になります。英数字と _ で書いてください",
+        "en": "a layout name is a table name: letters, digits and _",
+    },
+    "config.layout_reserved": {
+        "ja": "renkei 自身のテーブルの名前です",
+        "en": "the name of one of renkei's own tables",
+    },
+    "config.unknown_layout": {
+        "ja": "{value} はレイアウトではありません([layouts.{name}] がありません)",
+        "en": "{value} is not a layout ([layouts.{name}] is missing)",
+    },
+    "config.choice_values": {
+        "ja": "choice 列には values が必要です",
+        "en": "a choice column needs its values",
+    },
+    "config.key_column": {
+        "ja": "{value} はこのレイアウトの列ではありません",
+        "en": "{value} is not a column of the layout",
+    },
+    "config.not_column_of": {
+        "ja": "{value} はレイアウト {layout} の列ではありません",
+        "en": "{value} is not a column of layout {layout}",
+    },
+    "config.reference_no_key": {
+        "ja": "レイアウト {layout} には照合に使うキー(key)がありません",
+        "en": "layout {layout} declares no key to match on",
+    },
+    "config.mode_needs_key": {
+        "ja": "{mode} にはキー列が必要です([layouts.{layout}] に key = [...] を書いてください)",
+        "en": "{mode} needs key columns ([layouts.{layout}] key = [...])",
+    },
+    "config.token_header": {
+        "ja": "/api/v1/imports はトークンを Authorization: Bearer で受け取ります。"
+        "別のヘッダーを使うには、アカウントに専用の path を指定してください",
+        "en": "/api/v1/imports takes the token as Authorization: Bearer; give the account"
+        " its own path for another header",
+    },
+    "config.own_path": {
+        "ja": "{value} は renkei 自身のパスです",
+        "en": "{value} is one of renkei's own paths",
+    },
+    "config.no_filenames": {
+        "ja": '[] ではどのファイルも受け付けません。パターンか "any" を書いてください',
+        "en": '[] takes no file: give a pattern, or "any"',
+    },
+    "pattern.two_dates": {
+        "ja": "日付の部分が {count} つあります({parts})。1 つにして、ほかは * と書いてください",
+        "en": "holds {count} date parts ({parts}); a pattern takes one: write * where the"
+        " other stands",
+    },
+    "pattern.empty": {
+        "ja": "空です。{{YYYYMMDD}}.csv のような名前か any と書いてください",
+        "en": "is empty: write a name such as {{YYYYMMDD}}.csv, or any",
+    },
+    "pattern.separator": {
+        "ja": "パス区切り {separator} を含んでいます。パターンは {example} のような"
+        "ファイル名だけです",
+        "en": "holds a path separator {separator}: a pattern is a bare file name, such as"
+        " {example}",
+    },
+    "pattern.braces": {
+        "ja": "波かっこの対応が取れていません。日付の部分は {{YYYYMMDD}}、{{YYYYMM00}}、{{YYYYMM}} のいずれかで書きます",
+        "en": "has unbalanced braces: a date part is written {{YYYYMMDD}}, {{YYYYMM00}} or {{YYYYMM}}",
+    },
+    "pattern.unknown_part": {
+        "ja": "不明な日付の部分 {token} があります。{{YYYYMMDD}}、{{YYYYMM00}}、{{YYYYMM}} のいずれかで書いてください",
+        "en": "has an unknown date part {token}: write {{YYYYMMDD}}, {{YYYYMM00}} or {{YYYYMM}}",
+    },
+    "pattern.unknown_part_near": {
+        "ja": "不明な日付の部分 {token} があります。{{YYYYMMDD}}、{{YYYYMM00}}、{{YYYYMM}} のいずれかで書いてください。"
+        "{fixed} のことですか?",
+        "en": "has an unknown date part {token}: write {{YYYYMMDD}}, {{YYYYMM00}} or {{YYYYMM}}; did you mean {fixed}?",
+    },
+    "pattern.bare_date": {
+        "ja": "{bare} が波かっこなしの文字として書かれています。日付の部分は {fixed} のように"
+        "波かっこで囲んでください",
+        "en": "holds {bare} as plain text: write the date part in braces, {fixed}",
+    },
+    "format.twice": {
+        "ja": "{token} が 2 回あります",
+        "en": "{token!r} appears twice",
+    },
+    "format.lacks": {
+        "ja": "{parts} がありません",
+        "en": "it lacks {parts}",
+    },
+    "config.bad_pattern": {
+        "ja": "ファイル名パターン {value} は使えません: {detail}",
+        "en": "{value} {detail}",
+    },
+    "config.taken": {
+        "ja": "{value} は accounts.{owner} の {field} と同じです",
+        "en": "{value} is also the {field} of accounts.{owner}",
+    },
+    "config.same_listen": {
+        "ja": "{value} は {other} と同じアドレスです。リスナーごとに別のアドレスにしてください",
+        "en": "{value} is also the address of {other}: each listener needs its own",
+    },
+    "config.same_dropdir": {
+        "ja": "{value} は accounts.{owner} の受け取りフォルダと同じです",
+        "en": "{value} is also the drop folder of accounts.{owner}",
+    },
+    "config.dropdir_in_ftp_home": {
+        "ja": "{value} は accounts.{owner} の FTP ホーム({home})の中です。"
+        "同じファイルを二つの経路で取り込むことになります",
+        "en": "{value} is in the FTP home of accounts.{owner} ({home}): its files would"
+        " be taken twice",
+    },
+    "config.env_unset": {
+        "ja": "環境変数 {name} が設定されていません",
+        "en": "environment variable {name} is not set",
+    },
+    "config.demo_secret": {
+        "ja": "デモ用の秘密情報は、すべてのリスナーがループバックにある間だけ使えます({listeners})",
+        "en": "a demo secret is allowed only while every listener is on loopback ({listeners})",
+    },
+    "config.no_senders": {
+        "ja": "空です。このアカウントにはだれもメールを送れません。"
+        "送信元のアドレスか @ドメイン を書いてください",
+        "en": "empty: no one may send mail to this account; list the senders' addresses or @domain",
+    },
     # -- command line (daemon/cli.py) ---------------------------------------------
     "cli.config.invalid": {
         "ja": "{path}: 設定に {count} 件の問題があります:",
         "en": "{path}: the config has {count} problem(s):",
+    },
+    "cli.config.warnings": {
+        "ja": "{path}: 設定に {count} 件の警告があります:",
+        "en": "{path}: the config has {count} warning(s):",
     },
     "cli.check.ok": {
         "ja": "{path}: 問題ありません(アカウント {accounts} 件、レイアウト {layouts} 件)",
@@ -489,22 +736,55 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "{path}: no such file",
     },
     "cli.import.summary": {
-        "ja": "実行 {id}: {state} — {mode}{dry}、全 {total} 行: {counts}",
-        "en": "run {id}: {state} — {mode}{dry}, {total} rows: {counts}",
+        "ja": "実行 {id}: {state} — {mode}{dry}、{counts}",
+        "en": "run {id}: {state} — {mode}{dry}, {counts}",
     },
     "cli.dry_run": {"ja": "(試行のみ)", "en": " (dry run)"},
+    "cli.errors.more": {"ja": "…ほか {n} 件", "en": "… and {n} more"},
     "cli.runs.id": {"ja": "実行ID", "en": "id"},
     "cli.runs.account": {"ja": "アカウント", "en": "account"},
     "cli.runs.channel": {"ja": "経路", "en": "channel"},
     "cli.runs.file": {"ja": "ファイル", "en": "file"},
     "cli.runs.state": {"ja": "状態", "en": "state"},
-    "cli.runs.mode": {"ja": "取込方法", "en": "mode"},
     "cli.runs.rows": {"ja": "行数", "en": "rows"},
-    "cli.runs.imported": {"ja": "取込", "en": "imported"},
+    "cli.runs.imported": {"ja": "取込", "en": "ok"},
     "cli.runs.failed": {"ja": "エラー", "en": "failed"},
-    "cli.runs.result": {"ja": "結果", "en": "result"},
     "cli.runs.received": {"ja": "受付日時", "en": "received"},
-    "cli.runs.message": {"ja": "メッセージ", "en": "message"},
+    "cli.runs.none": {"ja": "該当する実行はありません", "en": "no runs"},
+    "cli.runs.bad_since": {
+        "ja": "--since: {value} は日付(2024-05-16)、日時(2024-05-16T09:00)、"
+        "または 7d・12h・30m のような期間ではありません",
+        "en": "--since: {value} is not a date (2024-05-16), a time (2024-05-16T09:00)"
+        " or a span such as 7d, 12h or 30m",
+    },
+    "cli.runs.bad_state": {
+        "ja": "--state: {value} ではなく {states} のいずれかを指定してください",
+        "en": "--state: {value} is not one of {states}",
+    },
+    "cli.runs.bad_limit": {
+        "ja": "--limit: {value} ではなく 1 以上の数を指定してください",
+        "en": "--limit: {value} is not a number of 1 or more",
+    },
+    "cli.show.unknown": {
+        "ja": "{ref}: そのIDの実行はありません",
+        "en": "{ref}: no run has that id",
+    },
+    "cli.show.ambiguous": {
+        "ja": "{ref}: 複数の実行に当てはまります。IDをもう少し長く指定してください:",
+        "en": "{ref} fits more than one run; give more of its id:",
+    },
+    "cli.show.state": {"ja": "状態", "en": "State"},
+    "cli.show.report": {"ja": "報告メール", "en": "Report mail"},
+    "cli.show.size": {"ja": "サイズ", "en": "Size"},
+    "cli.show.bytes": {"ja": "{n} バイト", "en": "{n} bytes"},
+    "cli.show.sha256": {"ja": "SHA-256", "en": "SHA-256"},
+    "cli.show.kept": {"ja": "保存先", "en": "Kept at"},
+    "cli.show.not_kept": {
+        "ja": "受信したファイルは保存されていません(取込後に削除されます)",
+        "en": "The received file is not kept (it is deleted once imported)",
+    },
+    "cli.show.error_csv": {"ja": "エラーCSV", "en": "Error CSV"},
+    "cli.show.saved": {"ja": "{path} に保存しました", "en": "saved {path}"},
     "cli.poll.no_token": {
         "ja": "renkei poll には [api] の有効化と管理トークンが必要です: RENKEI_ADMIN_TOKEN"
         "を設定するか、設定に api.admin_token を書いてください(sha256 だけでは送れません)",

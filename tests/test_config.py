@@ -19,9 +19,10 @@ LAYOUTS = {"p": {"columns": [{"name": "a"}]}}
 
 
 def problems(raw: dict) -> list[str]:
+    """Each problem as the daemon logs it: in English."""
     with pytest.raises(ConfigError) as info:
         parse(raw)
-    return info.value.problems
+    return [str(problem) for problem in info.value.problems]
 
 
 def renkei(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -99,8 +100,8 @@ def test_unknown_keys_are_errors():
             "accounts": {"a": {"layout": "p", "colour": "red"}},
         }
     )
-    assert "daemon.data_dri: unknown key" in found
-    assert "accounts.a.colour: unknown key" in found
+    assert "daemon.data_dri: unknown key; did you mean data_dir?" in found
+    assert "accounts.a.colour: unknown key" in found  # nothing near enough to suggest
 
 
 def test_wrong_type_names_key_and_value():
@@ -184,17 +185,20 @@ def test_renkei_check_lists_every_problem_and_exits_1(tmp_path):
     assert any(line.startswith("accounts.a.layout:") for line in lines)
     assert any(line.startswith("accounts.b.mail.address:") for line in lines)
     assert any(line.startswith("accounts.b.ftp.interval:") for line in lines)
-    assert any(line.startswith("accounts.b.ftp.password: environment variable") for line in lines)
+    # In the config's language, Japanese by default.
+    assert "accounts.b.ftp.password: 環境変数 RENKEI_NOPE が設定されていません" in lines
     assert "Traceback" not in result.stderr
 
 
 def test_renkei_check_reports_broken_toml_and_missing_file(tmp_path):
     broken = tmp_path / "broken.toml"
     broken.write_text("[daemon\n")
-    result = renkei("check", "--config", str(broken))
-    assert result.returncode == 1 and "not valid TOML" in result.stderr
-    result = renkei("check", "--config", str(tmp_path / "absent.toml"))
-    assert result.returncode == 1 and "no such config file" in result.stderr
+    english = {"LC_ALL": "", "LC_MESSAGES": "", "LANG": "en_US.UTF-8"}  # no config to ask
+    result = renkei("check", "--config", str(broken), env=english)
+    assert result.returncode == 1 and f"{broken}: not valid TOML: " in result.stderr
+    absent = tmp_path / "absent.toml"
+    result = renkei("check", "--config", str(absent), env=english)
+    assert result.returncode == 1 and f"{absent}: no such config file" in result.stderr
 
 
 def test_config_path_from_environment(tmp_path):
@@ -208,7 +212,8 @@ def test_serve_refuses_a_demo_secret_on_a_public_listener(tmp_path):
     config.write_text(text, encoding="utf-8")
     result = renkei("serve", "--config", str(config))
     assert result.returncode == 1
-    assert "demo secret is allowed only while every listener is on loopback" in result.stderr
+    said = "デモ用の秘密情報は、すべてのリスナーがループバックにある間だけ使えます"
+    assert f"api.admin_token: {said}(api.listen = '0.0.0.0:8080')" in result.stderr
 
 
 def test_relative_paths_are_relative_to_the_config(tmp_path: Path):

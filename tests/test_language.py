@@ -214,17 +214,20 @@ def test_smtp_replies_are_ascii_in_every_language(daemon):
 
 
 @pytest.mark.parametrize(
-    ("language", "heading"),
-    [("ja", "設定に 1 件の問題があります:"), ("en", "the config has 1 problem(s):")],
+    ("language", "heading", "said"),
+    [
+        ("ja", "設定に 1 件の問題があります:", "不明なキーです。daemon の誤りではありませんか?"),
+        ("en", "the config has 1 problem(s):", "unknown key; did you mean daemon?"),
+    ],
 )
-def test_check_of_a_broken_config_speaks_its_language(tmp_path, language, heading):
+def test_check_of_a_broken_config_speaks_its_language(tmp_path, language, heading, said):
     config = in_language(write_config(tmp_path, ""), language)
     config.write_text(config.read_text() + "\n[daemon2]\nx = 1\n")
     result = renkei("check", "--config", str(config))
     assert result.returncode == 1
     first, problem = result.stderr.strip().splitlines()
     assert first == f"{config}: {heading}"
-    assert problem == "daemon2: unknown key"  # the key path and the problem stay as they are
+    assert problem == f"daemon2: {said}"  # the key path first, then what is wrong
 
 
 @pytest.mark.parametrize(

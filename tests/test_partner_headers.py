@@ -125,5 +125,5 @@ def test_column_options_are_checked_with_their_key(change, words):
     }
     with pytest.raises(ConfigError) as info:
         parse(raw)
-    found = [p for p in info.value.problems if words in p]
+    found = [str(p) for p in info.value.problems if words in str(p)]
     assert found and found[0].startswith("layouts.p"), info.value.problems

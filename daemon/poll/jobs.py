@@ -2,7 +2,9 @@
 
 APScheduler 3.x runs one job per account on a WindowTrigger (coalesced, one instance at
 a time). Ticks that fall together are taken in `priority` order. A tick missed while the
-daemon was down runs once at start if its window is still open. Called by the master.
+daemon was down runs once at start if its window is still open, as does the first check
+of an account with none recorded (not "missed": there was nothing before). Called by the
+master.
 """
 
 from __future__ import annotations
@@ -108,7 +110,14 @@ class Poller:
         for name, schedule in self._schedules(self._settings()).items():
             previous = _last_tick(schedule, now)
             seen = last.get(name)
-            if previous and schedule.in_window(now) and (seen is None or seen < previous):
+            if not (previous and schedule.in_window(now)):
+                continue
+            if seen is None:
+                # A new install, or an account new to FTP: nothing was missed, but
+                # files may already wait in the home.
+                log.info("check %s: no check recorded yet; running the first now", name)
+                self._tick(name)
+            elif seen < previous:
                 log.info("check %s: tick %s was missed; running it now", name, previous)
                 self._tick(name)
 

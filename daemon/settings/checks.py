@@ -1,7 +1,9 @@
 """Config checks that span keys: names that must exist, be unique, or be resolvable.
 
-Works on the raw TOML dict so that it can report alongside type errors, whatever else
-is wrong. Called by loading.parse().
+`cross_checks` works on the raw TOML dict so that it can report alongside type errors,
+whatever else is wrong; `path_checks` needs the model's resolved paths. Both are called
+by loading.parse(). `check_warnings` names what is allowed but most likely not meant; the
+CLI prints it and the master logs it at start and reload.
 """
 
 from __future__ import annotations
@@ -9,18 +11,21 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from daemon.settings.listeners import is_loopback
-from daemon.settings.model import DEMO_PREFIX, RESERVED_TABLES
+from daemon.settings.listeners import is_loopback, split_listen
+from daemon.settings.model import DEMO_PREFIX, RESERVED_TABLES, Settings
+from daemon.settings.problems import Problem, near
 from importers.filenames import PatternError, compile_pattern
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 _LISTENER_DEFAULTS = {"smtp": "127.0.0.1:2525", "ftp": "127.0.0.1:2121", "api": "127.0.0.1:8080"}
+_WILDCARDS = ("", "0.0.0.0", "::", "*")
 
 
-def cross_checks(raw: dict[str, Any]) -> list[str]:
+def cross_checks(raw: dict[str, Any]) -> list[Problem]:
     return [
         *_layout_names(raw),
         *_layout_refs(raw),
@@ -31,6 +36,7 @@ def cross_checks(raw: dict[str, Any]) -> list[str]:
         *_filenames(raw),
         *_unique(raw, "mail", "address", str.lower),
         *_unique(raw, "ftp", "user", str),
+        *_same_listen(raw),
         *_secrets(raw),
     ]
 
@@ -45,23 +51,28 @@ def _accounts(raw: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
             yield name, account
 
 
-def _layout_names(raw: dict[str, Any]) -> Iterator[str]:
+def _not_a_layout(where: str, layout: Any, layouts: dict[str, Any]) -> Problem:
+    params = {"value": repr(layout), "name": layout}
+    return Problem(where, "config.unknown_layout", params, near(str(layout), layouts))
+
+
+def _layout_names(raw: dict[str, Any]) -> Iterator[Problem]:
     for name in _dict(raw.get("layouts")):
         if not _IDENTIFIER.fullmatch(name) or name.startswith("_"):
-            yield f"layouts.{name}: a layout name is a table name: letters, digits and _"
+            yield Problem(f"layouts.{name}", "config.layout_name")
         elif name.lower() in RESERVED_TABLES:
-            yield f"layouts.{name}: the name of one of renkei's own tables"
+            yield Problem(f"layouts.{name}", "config.layout_reserved")
 
 
-def _layout_refs(raw: dict[str, Any]) -> Iterator[str]:
+def _layout_refs(raw: dict[str, Any]) -> Iterator[Problem]:
     layouts = _dict(raw.get("layouts"))
     for name, account in _accounts(raw):
         layout = account.get("layout")
         if isinstance(layout, str) and layout not in layouts:
-            yield f"accounts.{name}.layout: {layout!r} is not a layout ([layouts.{layout}] is missing)"
+            yield _not_a_layout(f"accounts.{name}.layout", layout, layouts)
 
 
-def _choice_values(raw: dict[str, Any]) -> Iterator[str]:
+def _choice_values(raw: dict[str, Any]) -> Iterator[Problem]:
     for name, layout in _dict(raw.get("layouts")).items():
         columns = _dict(layout).get("columns")
         for i, column in enumerate(columns if isinstance(columns, list) else []):
@@ -70,7 +81,7 @@ def _choice_values(raw: dict[str, Any]) -> Iterator[str]:
                 and column.get("type") == "choice"
                 and not column.get("values")
             ):
-                yield f"layouts.{name}.columns.{i}.values: a choice column needs its values"
+                yield Problem(f"layouts.{name}.columns.{i}.values", "config.choice_values")
 
 
 _KEYED_MODES = ("upsert", "delete", "set")
@@ -83,16 +94,20 @@ def _columns_of(layout: Any) -> list[str]:
     return [c.get("name") for c in columns if isinstance(c, dict)]
 
 
-def _keys(raw: dict[str, Any]) -> Iterator[str]:
+def _keys(raw: dict[str, Any]) -> Iterator[Problem]:
     for name, layout in _dict(raw.get("layouts")).items():
         key = _dict(layout).get("key")
         names = _columns_of(layout)
         for column in key if isinstance(key, list) else []:
             if column not in names:
-                yield f"layouts.{name}.key: {column!r} is not a column of the layout"
+                yield Problem(f"layouts.{name}.key", "config.key_column", {"value": repr(column)})
 
 
-def _references(raw: dict[str, Any]) -> Iterator[str]:
+def _not_a_column(where: str, column: Any, layout: str) -> Problem:
+    return Problem(where, "config.not_column_of", {"value": repr(column), "layout": repr(layout)})
+
+
+def _references(raw: dict[str, Any]) -> Iterator[Problem]:
     layouts = _dict(raw.get("layouts"))
     targets: dict[str, list[str]] = {}  # layout → the layouts its columns reference
     for name, layout in layouts.items():
@@ -103,19 +118,19 @@ def _references(raw: dict[str, Any]) -> Iterator[str]:
                 continue
             where = f"layouts.{name}.columns.{i}.reference"
             if target not in layouts:
-                yield f"{where}: {target!r} is not a layout"
+                yield _not_a_layout(where, target, layouts)
             elif not _dict(layouts[target]).get("key"):
-                yield f"{where}: layout {target!r} declares no key to match on"
+                yield Problem(where, "config.reference_no_key", {"layout": repr(target)})
             else:
                 targets.setdefault(name, []).append(target)
     for name, account in _accounts(raw):
         member_key = account.get("member_key")
         for target in targets.get(account.get("layout"), []) if member_key else []:
             if member_key not in _columns_of(layouts[target]):
-                yield f"accounts.{name}.member_key: {member_key!r} is not a column of {target!r}"
+                yield _not_a_column(f"accounts.{name}.member_key", member_key, target)
 
 
-def _modes(raw: dict[str, Any]) -> Iterator[str]:
+def _modes(raw: dict[str, Any]) -> Iterator[Problem]:
     """Every layout, mode and column an account or a request parameter may pick."""
     layouts = _dict(raw.get("layouts"))
     for name, account in _accounts(raw):
@@ -128,49 +143,51 @@ def _modes(raw: dict[str, Any]) -> Iterator[str]:
         for where, effect in effects:
             layout = effect.get("layout", default_layout)
             if where != f"accounts.{name}" and "layout" in effect and layout not in layouts:
-                yield f"{where}.layout: {layout!r} is not a layout ([layouts.{layout}] is missing)"
+                yield _not_a_layout(f"{where}.layout", layout, layouts)
                 continue
             if layout not in layouts:
                 continue
             mode = effect.get("mode", account.get("mode"))
             if mode in _KEYED_MODES and not _dict(layouts[layout]).get("key"):
-                yield f"{where}.mode: {mode!r} needs key columns ([layouts.{layout}] key = [...])"
+                params = {"mode": repr(mode), "layout": layout}
+                yield Problem(f"{where}.mode", "config.mode_needs_key", params)
             for column in _dict(effect.get("set_values")):
                 if column not in _columns_of(layouts[layout]):
-                    yield f"{where}.set_values: {column!r} is not a column of layout {layout!r}"
-        path = api.get("path")
-        header = api.get("token_header", "Authorization")
-        default_path = path in (None, "/api/v1/imports")
-        if default_path and isinstance(header, str) and header.lower() != "authorization":
-            yield (
-                f"accounts.{name}.api.token_header: /api/v1/imports takes the token as"
-                " Authorization: Bearer; give the account its own path for another header"
-            )
-        if isinstance(path, str) and (
-            path in _OWN_PATHS
-            or path.startswith("/api/v1/runs")
-            or path.startswith("/api/v1/accounts")
-        ):
-            yield f"accounts.{name}.api.path: {path!r} is one of renkei's own paths"
+                    yield _not_a_column(f"{where}.set_values", column, layout)
+        yield from _api_paths(name, api)
 
 
-def _filenames(raw: dict[str, Any]) -> Iterator[str]:
+def _api_paths(name: str, api: dict[str, Any]) -> Iterator[Problem]:
+    path = api.get("path")
+    header = api.get("token_header", "Authorization")
+    default_path = path in (None, "/api/v1/imports")
+    if default_path and isinstance(header, str) and header.lower() != "authorization":
+        yield Problem(f"accounts.{name}.api.token_header", "config.token_header")
+    if isinstance(path, str) and (
+        path in _OWN_PATHS or path.startswith("/api/v1/runs") or path.startswith("/api/v1/accounts")
+    ):
+        yield Problem(f"accounts.{name}.api.path", "config.own_path", {"value": repr(path)})
+
+
+def _filenames(raw: dict[str, Any]) -> Iterator[Problem]:
     """Every file-name pattern compiles; one that does not is named with why."""
     for name, account in _accounts(raw):
+        where = f"accounts.{name}.filename"
         patterns = account.get("filename")
         patterns = [patterns] if isinstance(patterns, str) else patterns
         if patterns == []:
-            yield f'accounts.{name}.filename: [] takes no file: give a pattern, or "any"'
+            yield Problem(where, "config.no_filenames")
         for pattern in patterns if isinstance(patterns, list) else []:
             if not isinstance(pattern, str):
                 continue  # the model names the wrong type
             try:
                 compile_pattern(pattern)
             except PatternError as exc:
-                yield f"accounts.{name}.filename: {pattern!r} {exc}"
+                params = {"value": repr(pattern), "detail": exc}
+                yield Problem(where, "config.bad_pattern", params)
 
 
-def _unique(raw: dict[str, Any], section: str, key: str, fold: Any) -> Iterator[str]:
+def _unique(raw: dict[str, Any], section: str, key: str, fold: Any) -> Iterator[Problem]:
     owners: dict[str, str] = {}
     for name, account in _accounts(raw):
         value = _dict(account.get(section)).get(key)
@@ -178,12 +195,38 @@ def _unique(raw: dict[str, Any], section: str, key: str, fold: Any) -> Iterator[
             continue
         folded = fold(value)
         if folded in owners:
-            yield (
-                f"accounts.{name}.{section}.{key}: {value!r} is also the {key} of "
-                f"accounts.{owners[folded]}"
-            )
+            params = {"value": repr(value), "field": key, "owner": owners[folded]}
+            yield Problem(f"accounts.{name}.{section}.{key}", "config.taken", params)
         else:
             owners[folded] = name
+
+
+def _listeners(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(section, host:port) of every listener that will be bound."""
+    for section, default in _LISTENER_DEFAULTS.items():
+        table = _dict(raw.get(section))
+        listen = table.get("listen", default)
+        if table.get("enabled", True) is not False and isinstance(listen, str):
+            yield section, listen
+
+
+def _same_listen(raw: dict[str, Any]) -> Iterator[Problem]:
+    """Two listeners on one address: the second could never bind. A wildcard host takes
+    the port on every address; port 0 is a new free port each time."""
+    taken: list[tuple[str, str, int]] = []
+    for section, listen in _listeners(raw):
+        try:
+            host, port = split_listen(listen)
+        except ValueError:
+            continue  # the model names a listen that is not host:port
+        host = "127.0.0.1" if host == "localhost" else host
+        for other, other_host, other_port in taken:
+            clash = host == other_host or host in _WILDCARDS or other_host in _WILDCARDS
+            if port and port == other_port and clash:
+                params = {"value": repr(listen), "other": f"{other}.listen"}
+                yield Problem(f"{section}.listen", "config.same_listen", params)
+                break
+        taken.append((section, host, port))
 
 
 def _secret_values(raw: dict[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -195,28 +238,55 @@ def _secret_values(raw: dict[str, Any]) -> Iterator[tuple[str, Any]]:
 
 def _public_listeners(raw: dict[str, Any]) -> list[str]:
     public = []
-    for section, default in _LISTENER_DEFAULTS.items():
-        table = _dict(raw.get(section))
-        listen = table.get("listen", default)
-        if table.get("enabled", True) is not False and isinstance(listen, str):
-            try:
-                loopback = is_loopback(listen)
-            except ValueError:
-                continue
-            if not loopback:
-                public.append(f"{section}.listen = {listen!r}")
+    for section, listen in _listeners(raw):
+        try:
+            loopback = is_loopback(listen)
+        except ValueError:
+            continue
+        if not loopback:
+            public.append(f"{section}.listen = {listen!r}")
     return public
 
 
-def _secrets(raw: dict[str, Any]) -> Iterator[str]:
+def _secrets(raw: dict[str, Any]) -> Iterator[Problem]:
     public = _public_listeners(raw)
     for key, value in _secret_values(raw):
         if not isinstance(value, str):
             continue
         if value.startswith("env:") and value[4:] not in os.environ:
-            yield f"{key}: environment variable {value[4:]} is not set"
+            yield Problem(key, "config.env_unset", {"name": value[4:]})
         elif value.startswith(DEMO_PREFIX) and public:
-            yield (
-                f"{key}: a demo secret is allowed only while every listener is on loopback "
-                f"({', '.join(public)})"
-            )
+            yield Problem(key, "config.demo_secret", {"listeners": ", ".join(public)})
+
+
+def path_checks(settings: Settings) -> Iterator[Problem]:
+    """Drop folders, compared as resolved paths: one folder per account, and none in an
+    FTP home, where the FTP check and the drop folder would both take each file."""
+    homes = {
+        name: settings.ftp_home(name).resolve()
+        for name, account in settings.accounts.items()
+        if account.ftp is not None
+    }
+    owners: dict[Path, str] = {}
+    for name, account in settings.accounts.items():
+        if account.dropdir is None:
+            continue
+        where = f"accounts.{name}.dropdir.path"
+        written = repr(str(account.dropdir.path))
+        folder = settings.path(account.dropdir.path).resolve()
+        if folder in owners:
+            yield Problem(where, "config.same_dropdir", {"value": written, "owner": owners[folder]})
+        owners.setdefault(folder, name)
+        for owner, home in homes.items():
+            if folder == home or home in folder.parents:
+                params = {"value": written, "owner": owner, "home": home}
+                yield Problem(where, "config.dropdir_in_ftp_home", params)
+
+
+def check_warnings(settings: Settings) -> list[Problem]:
+    """What is allowed but most likely not meant: said, never refused."""
+    return [
+        Problem(f"accounts.{name}.mail.allowed_senders", "config.no_senders")
+        for name, account in settings.accounts.items()
+        if account.mail is not None and not account.mail.allowed_senders
+    ]

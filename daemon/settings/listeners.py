@@ -8,11 +8,13 @@ from __future__ import annotations
 import ipaddress
 import os
 
+from daemon.settings.problems import Invalid
+
 
 def check_listen(value: str) -> str:
     host, sep, port = value.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"{value!r} is not host:port")
+        raise Invalid("config.listen", value=repr(value))
     return value
 
 

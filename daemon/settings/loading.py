@@ -1,26 +1,32 @@
 """Loading the config: TOML → the typed model plus the cross checks, every problem listed.
 
 Called by the CLI (`renkei check`, every command) and the master at start and reload.
+pydantic's errors become Problems here, each with a catalog key, so that `renkei check`
+can say them in the config's language.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
+import types
+import typing
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from daemon.settings.checks import cross_checks
+from daemon.settings.checks import cross_checks, path_checks
 from daemon.settings.model import Settings
+from daemon.settings.problems import Invalid, Problem, near, shown
 
 
 class ConfigError(Exception):
-    """The config cannot be used; `problems` holds one 'key.path: what is wrong' each."""
+    """The config cannot be used; `problems` holds each thing wrong, with its key path."""
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(problem) for problem in problems))
         self.problems = problems
 
 
@@ -30,38 +36,122 @@ def load(path: Path | str) -> Settings:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError([f"{path}: no such config file"]) from None
+        raise ConfigError([Problem(str(path), "config.no_file")]) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+        raise ConfigError([Problem(str(path), "config.not_toml", {"detail": exc})]) from None
     return parse(raw, source=path.resolve())
 
 
 def parse(raw: dict[str, Any], source: Path | None = None) -> Settings:
-    problems: list[str] = []
+    problems: list[Problem] = []
     settings = None
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        problems.extend(_describe(error) for error in exc.errors())
+        problems.extend(describe(error) for error in exc.errors())
     problems.extend(cross_checks(raw))
+    if settings is not None:
+        # Paths resolve against the config's folder: checked once the model holds them.
+        settings = settings.model_copy(update={"source": source})
+        problems.extend(path_checks(settings))
     if problems:
         raise ConfigError(problems)
     assert settings is not None
-    return settings.model_copy(update={"source": source})
+    return settings
 
 
-def _describe(error: ErrorDetails) -> str:
-    path = ".".join(str(part) for part in error["loc"])
-    kind = error["type"]
+# pydantic's error type → our message, where the value alone says what is wrong.
+_PLAIN = {
+    "missing": "config.missing",
+    "string_type": "config.string",
+    "list_type": "config.list",
+    "dict_type": "config.table",
+    "model_type": "config.table",
+    "model_attributes_type": "config.table",
+    "path_type": "config.path",
+}
+# … and where a bound of the key's Field says it.
+_BOUNDS = {
+    "greater_than_equal": ("config.at_least", "ge"),
+    "greater_than": ("config.more_than", "gt"),
+    "less_than_equal": ("config.at_most", "le"),
+    "too_short": ("config.too_short", "min_length"),
+}
+
+
+def describe(error: ErrorDetails) -> Problem:
+    """One pydantic error as a Problem at its key path."""
+    where = ".".join(str(part) for part in error["loc"])
+    kind, ctx = error["type"], error.get("ctx", {})
     value = error.get("input")
+    if kind == "value_error" and isinstance(ctx.get("error"), Invalid):
+        invalid = ctx["error"]
+        return Problem(where, invalid.key, invalid.params, invalid.near)
     if kind == "extra_forbidden":
-        return f"{path}: unknown key"
-    if kind == "missing":
-        return f"{path}: required key is missing"
+        return Problem(where, "config.unknown_key", near=_near_key(error["loc"]))
     if kind == "literal_error":
-        allowed = error["ctx"]["expected"].replace("'", "")
-        return f"{path}: {value!r} is not one of {allowed}"
-    msg = error["msg"].removeprefix("Value error, ")
-    if kind == "value_error":
-        return f"{path}: {msg}"
-    return f"{path}: {value!r}: {msg}"
+        allowed = ", ".join(re.findall(r"'([^']*)'", ctx["expected"]))
+        return Problem(where, "config.not_one_of", {"value": shown(value), "allowed": allowed})
+    if kind in ("int_type", "int_parsing", "float_type", "bool_type", "bool_parsing"):
+        return _wrong_scalar(where, kind, value)
+    if kind in _PLAIN:
+        return Problem(where, _PLAIN[kind], {"value": shown(value)})
+    if kind in _BOUNDS:
+        key, bound = _BOUNDS[kind]
+        limit = ctx.get(bound)
+        limit = int(limit) if isinstance(limit, float) and limit.is_integer() else limit
+        return Problem(where, key, {"value": shown(value), "limit": limit})
+    # A rare pydantic type keeps pydantic's English words in our frame.
+    detail = error["msg"].removeprefix("Value error, ")
+    return Problem(where, "config.other", {"value": shown(value), "detail": detail})
+
+
+def _wrong_scalar(where: str, kind: str, value: object) -> Problem:
+    """A number or a boolean that is not one; a quoted one is named as such."""
+    wanted = "bool" if kind.startswith("bool") else "int" if kind.startswith("int") else "number"
+    params = {"value": shown(value)}
+    if isinstance(value, str) and _unquoted(value.strip(), wanted) is not None:
+        params["bare"] = _unquoted(value.strip(), wanted)
+        return Problem(where, f"config.quoted.{wanted}", params)
+    return Problem(where, f"config.not.{wanted}", params)
+
+
+def _unquoted(text: str, wanted: str) -> str | None:
+    """How `text` is written as a TOML value of the kind wanted, if it reads as one."""
+    if wanted == "bool":
+        return text.lower() if text.lower() in ("true", "false") else None
+    pattern = r"[+-]?\d+" if wanted == "int" else r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?"
+    return text if re.fullmatch(pattern, text) else None
+
+
+def _near_key(loc: tuple[int | str, ...]) -> str | None:
+    """The key of the model an unknown key most likely misspells."""
+    model = _model_at(loc[:-1])
+    if model is None:
+        return None
+    keys = [f.alias or name for name, f in model.model_fields.items() if name != "source"]
+    return near(str(loc[-1]), keys)
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The model class that validates the table at `loc` (keys, list indexes)."""
+    kind: Any = Settings
+    for part in loc:
+        kind = _unwrap(kind)
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            field = next((f for n, f in kind.model_fields.items() if part in (n, f.alias)), None)
+            kind = field.annotation if field is not None else None
+        elif typing.get_origin(kind) in (dict, list):
+            kind = typing.get_args(kind)[-1]  # a dict's value, a list's item
+        else:
+            return None
+    kind = _unwrap(kind)
+    return kind if isinstance(kind, type) and issubclass(kind, BaseModel) else None
+
+
+def _unwrap(kind: Any) -> Any:
+    """`X | None` → X."""
+    if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
+        members = [k for k in typing.get_args(kind) if k is not type(None)]
+        return members[0] if len(members) == 1 else kind
+    return kind

@@ -7,14 +7,23 @@ Built by loading.parse(); read by every part of the daemon.
 from __future__ import annotations
 
 import re
-import zoneinfo
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    field_validator,
+    model_validator,
+)
 
 from daemon.settings.listeners import check_listen
+from daemon.settings.problems import Invalid, shown
 from daemon.settings.secrets import secret_matches
+from daemon.settings.values import check_address, check_sender, check_zone
 from importers.dates import compile_format
 from importers.layouts import header_names
 
@@ -28,29 +37,28 @@ RESERVED_TABLES = ("runs", "run_errors", "sources", "choice_values")  # the stor
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _WINDOW = re.compile(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})")
 _DELAY = re.compile(r"(\d{1,3})m")
-_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+")
+
+# A path is written as a string: the one value strict mode would refuse as text.
+LaxPath = Annotated[Path, Strict(False)]
+Address = Annotated[str, AfterValidator(check_address)]
+Sender = Annotated[str, AfterValidator(check_sender)]
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # Strict: a number or a boolean written as a string ("30", "true") is refused rather
+    # than converted, so that a quoted value is never silently something else.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
 
 
 class DaemonSettings(Model):
-    data_dir: Path = Field(Path("var"), description="spool/, renkei.db, reports/, outbox/")
+    data_dir: LaxPath = Field(Path("var"), description="spool/, renkei.db, reports/, outbox/")
     timezone: str = Field("Asia/Tokyo", description="time zone of schedules and reports")
     min_free_bytes: int = Field(
         64 * 1024 * 1024, ge=0, description="refuse new files while the spool has less free"
     )
     max_attempts: int = Field(3, ge=1, description="failed attempts before a file is quarantined")
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"{value!r} is not a known time zone") from exc
-        return value
+    _check_zone = field_validator("timezone")(lambda cls, v: check_zone(v))
 
 
 class Limits(Model):
@@ -83,8 +91,8 @@ class FtpSettings(Model):
     ban_minutes: int = Field(15, ge=1, description="how long a banned address is refused")
     max_connections: int = Field(50, ge=1, description="FTP sessions at once")
     max_connections_per_address: int = Field(5, ge=1, description="FTP sessions from one address")
-    tls_cert: Path | None = Field(None, description="certificate for explicit FTPS")
-    tls_key: Path | None = Field(None, description="key for explicit FTPS")
+    tls_cert: LaxPath | None = Field(None, description="certificate for explicit FTPS")
+    tls_key: LaxPath | None = Field(None, description="key for explicit FTPS")
 
     _check_listen = field_validator("listen")(lambda cls, v: check_listen(v))
 
@@ -93,7 +101,7 @@ class FtpSettings(Model):
     def _port_range(cls, value: str) -> str:
         low, sep, high = value.partition("-")
         if not (sep and low.isdigit() and high.isdigit() and 0 < int(low) <= int(high) < 65536):
-            raise ValueError(f"{value!r} is not a port range like 30000-30099")
+            raise Invalid("config.port_range", value=repr(value))
         return value
 
 
@@ -108,7 +116,7 @@ class ApiSettings(Model):
 
 class ReportSettings(Model):
     relay: str = Field("127.0.0.1:25", description="host:port of the relay for report mail")
-    from_: str = Field("renkei@localhost", alias="from", description="From of report mail")
+    from_: Address = Field("renkei@localhost", alias="from", description="From of report mail")
     language: Literal["ja", "en"] = Field("ja", description="language of reports and messages")
     retry_seconds: float = Field(30, gt=0, description="first retry delay while the relay is down")
     max_retry_seconds: float = Field(3600, gt=0, description="longest retry delay")
@@ -140,27 +148,20 @@ class Column(Model):
     @classmethod
     def _identifier(cls, value: str) -> str:
         if not _IDENTIFIER.fullmatch(value) or value.startswith("_"):
-            raise ValueError(
-                f"{value!r} is not a column name (letters, digits, _); put what the"
-                ' partner\'s header says in label, e.g. label = "会員番号"'
-            )
+            raise Invalid("config.column_name", value=repr(value))
         return value
 
     @model_validator(mode="after")
     def _date_options(self) -> Column:
         if self.format is not None:
             if self.type not in ("date", "datetime"):
-                raise ValueError(f"format is for date and datetime columns, not {self.type}")
+                raise Invalid("config.format_type", type=self.type)
             try:
                 compile_format(self.format)
             except ValueError as exc:
-                raise ValueError(
-                    f"format {self.format!r} is not a date format ({exc}); write it with"
-                    " YYYY, MM (or M), DD (or D), and for a datetime HH, mm, ss:"
-                    " e.g. YYYYMMDD, YYYY/MM/DD, YYYY年M月D日, YYYY/MM/DD HH:mm"
-                ) from None
+                raise Invalid("config.format", value=repr(self.format), detail=exc) from None
         if self.wareki and (self.type != "date" or self.format is not None):
-            raise ValueError("wareki is for date columns without a format")
+            raise Invalid("config.wareki")
         return self
 
 
@@ -178,9 +179,8 @@ class Layout(Model):
         for column in self.columns:
             for text in header_names(column):
                 if owner.setdefault(text, column.name) != column.name:
-                    raise ValueError(
-                        f"header name {text!r} would match both {owner[text]} and"
-                        f" {column.name}: give each column its own label and aliases"
+                    raise Invalid(
+                        "config.header_clash", text=repr(text), one=owner[text], other=column.name
                     )
         return self
 
@@ -208,20 +208,13 @@ class ParamEffect(Model):
 
 
 class MailAccount(Model):
-    address: str = Field(description="the address this account receives mail at")
-    allowed_senders: list[str] = Field(default_factory=list, description="who may send")
+    address: Address = Field(description="the address this account receives mail at")
+    allowed_senders: list[Sender] = Field(default_factory=list, description="who may send")
 
     @field_validator("address")
     @classmethod
     def _address(cls, value: str) -> str:
-        if not _ADDRESS.fullmatch(value):
-            raise ValueError(f"{value!r} is not a mail address")
         return value.lower()
-
-    @field_validator("allowed_senders")
-    @classmethod
-    def _senders(cls, value: list[str]) -> list[str]:
-        return [sender.lower() for sender in value]
 
 
 class FtpAccount(Model):
@@ -243,14 +236,14 @@ class FtpAccount(Model):
         if not match or not all(
             int(h) < 24 and int(m) < 60 for h, m in (match.groups()[:2], match.groups()[2:])
         ):
-            raise ValueError(f"{value!r} is not a window like 09:00-18:00")
+            raise Invalid("config.window", value=repr(value))
         return value
 
     @field_validator("interval")
     @classmethod
     def _interval(cls, value: str) -> str:
         if value not in INTERVALS:
-            raise ValueError(f"{value!r} is not one of {', '.join(INTERVALS)}")
+            raise Invalid("config.not_one_of", value=shown(value), allowed=", ".join(INTERVALS))
         return value
 
     @field_validator("delay")
@@ -258,7 +251,7 @@ class FtpAccount(Model):
     def _delay(cls, value: str) -> str:
         match = _DELAY.fullmatch(value)
         if not match or int(match.group(1)) >= 120:
-            raise ValueError(f"{value!r} is not a delay in minutes like 3m (under 120m)")
+            raise Invalid("config.delay", value=repr(value))
         return value
 
 
@@ -287,12 +280,12 @@ class ApiAccount(Model):
     @classmethod
     def _path(cls, value: str) -> str:
         if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", value):
-            raise ValueError(f"{value!r} is not a URL path like /api/v1/csvimport")
+            raise Invalid("config.url_path", value=repr(value))
         return value
 
 
 class DropdirAccount(Model):
-    path: Path = Field(description="folder watched for files")
+    path: LaxPath = Field(description="folder watched for files")
     settle: float = Field(5, ge=0, description="seconds unchanged before a file is complete")
 
 
@@ -321,8 +314,8 @@ class Account(Model):
     member_key: str | None = Field(
         None, description="the column reference columns match on (default: the key's first)"
     )
-    error_report_to: list[str] = Field(default_factory=list, description="error report to")
-    success_report_to: list[str] = Field(default_factory=list, description="success report to")
+    error_report_to: list[Address] = Field(default_factory=list, description="error report to")
+    success_report_to: list[Address] = Field(default_factory=list, description="success report to")
     mail: MailAccount | None = Field(None, description="mail intake")
     ftp: FtpAccount | None = Field(None, description="FTP intake")
     api: ApiAccount | None = Field(None, description="API intake")
@@ -355,6 +348,10 @@ class Settings(Model):
     @property
     def data_dir(self) -> Path:
         return self.path(self.daemon.data_dir)
+
+    def ftp_home(self, account: str) -> Path:
+        """The folder an account's FTP user sees as its root."""
+        return self.data_dir / "ftp" / account
 
     def account_by_address(self, address: str) -> tuple[str, Account] | None:
         address = address.lower()

@@ -1,0 +1,78 @@
+"""Single values of the config checked on their own: mail addresses and time zones, with
+the near miss to suggest for a zone that does not exist.
+
+Used by the model's validators; each raises Invalid, which names a catalog message.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+
+from daemon.settings.problems import Invalid, near
+
+# local@domain, bare (no display name: the address is also an envelope sender). The
+# local part takes what RFC 5322 allows unquoted, non-ASCII included (RFC 6531); a
+# domain is dot-separated labels, `localhost` alone included.
+_LOCAL = r"[^\s@<>()\[\]\\,;:\"]+"
+_LABEL = r"[^\W_](?:[\w-]*[^\W_])?"
+_DOMAIN = rf"{_LABEL}(?:\.{_LABEL})*"
+_ADDRESS = re.compile(rf"{_LOCAL}@{_DOMAIN}")
+
+# Abbreviations people write for a zone; tzdata knows some of them as zones of their
+# own (UTC, EST, CET), but not these.
+ZONE_ALIASES = {
+    "JST": "Asia/Tokyo",
+    "KST": "Asia/Seoul",
+    "HKT": "Asia/Hong_Kong",
+    "SGT": "Asia/Singapore",
+    "IST": "Asia/Kolkata",
+    "AEST": "Australia/Sydney",
+    "BST": "Europe/London",
+    "CEST": "Europe/Paris",
+    "PST": "America/Los_Angeles",
+    "PDT": "America/Los_Angeles",
+    "EDT": "America/New_York",
+    "CDT": "America/Chicago",
+    "JAPAN": "Asia/Tokyo",
+}
+
+
+def is_address(text: str) -> bool:
+    local = text.rpartition("@")[0]
+    dots_ok = not (local.startswith(".") or local.endswith(".") or ".." in local)
+    return bool(_ADDRESS.fullmatch(text)) and dots_ok
+
+
+def check_address(value: str) -> str:
+    if not is_address(value):
+        raise Invalid("config.address", value=repr(value))
+    return value
+
+
+def check_sender(value: str) -> str:
+    """An allowed sender: an address, or `@domain` for every address of a domain."""
+    if not (is_address(value) or re.fullmatch(rf"@{_DOMAIN}", value)):
+        raise Invalid("config.sender", value=repr(value))
+    return value.lower()
+
+
+def check_zone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise Invalid("config.time_zone", near=near_zone(value), value=repr(value)) from None
+    return value
+
+
+def near_zone(value: str) -> str | None:
+    """The zone meant by `value`: an abbreviation, a zone in the wrong case, a city
+    alone (tokyo), or a misspelling."""
+    if value.upper() in ZONE_ALIASES:
+        return ZONE_ALIASES[value.upper()]
+    zones = zoneinfo.available_timezones()
+    by_fold = {zone.casefold(): zone for zone in zones}
+    by_city = {zone.rsplit("/", 1)[-1].casefold(): zone for zone in zones if "/" in zone}
+    folded = value.strip().casefold().replace(" ", "_")
+    found = by_fold.get(folded) or by_city.get(folded)
+    return found or near(value, zones)

@@ -1,0 +1,324 @@
+"""`renkei check` catches mistakes: shared drop folders and listeners, quoted numbers,
+addresses that are not addresses; it warns on who may send, suggests the near miss, and
+speaks the config's language. The daemon logs warnings, refusals and its first checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import zoneinfo
+from pathlib import Path
+
+import pytest
+
+from daemon.settings import ConfigError, check_warnings, parse
+from tests.support import ROOT, Daemon, account, write_config
+from tests.test_ftp import ftp_config, ftp_section
+
+LAYOUTS = {"performance": {"columns": [{"name": "a"}]}}
+
+
+def problems(raw: dict, source: Path | None = None, language: str = "en") -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse(raw, source)
+    return [problem.render(language) for problem in info.value.problems]
+
+
+def with_accounts(**accounts: dict) -> dict:
+    return {
+        "layouts": LAYOUTS,
+        "accounts": {n: {"layout": "performance", **a} for n, a in accounts.items()},
+    }
+
+
+def renkei(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "daemon.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ},
+    )
+
+
+# -- refusals --------------------------------------------------------------------------
+
+
+def test_two_accounts_watching_one_drop_folder(tmp_path):
+    source = tmp_path / "renkei.toml"
+    absolute = str(tmp_path / "drop" / "a")  # the same folder, written another way
+    raw = with_accounts(a={"dropdir": {"path": "drop/a"}}, b={"dropdir": {"path": absolute}})
+    assert problems(raw, source) == [
+        f"accounts.b.dropdir.path: '{absolute}' is also the drop folder of accounts.a"
+    ]
+
+
+def test_a_drop_folder_inside_an_ftp_home(tmp_path):
+    source = tmp_path / "renkei.toml"
+    raw = with_accounts(
+        a={"ftp": {"user": "a", "password": "demo-a"}},
+        b={"dropdir": {"path": "var/ftp/a/in"}},
+    )
+    home = tmp_path / "var" / "ftp" / "a"
+    assert problems(raw, source) == [
+        f"accounts.b.dropdir.path: 'var/ftp/a/in' is in the FTP home of accounts.a ({home}):"
+        " its files would be taken twice"
+    ]
+    assert problems(raw, source, "ja") == [
+        f"accounts.b.dropdir.path: 'var/ftp/a/in' は accounts.a の FTP ホーム({home})の中です。"
+        "同じファイルを二つの経路で取り込むことになります"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("listeners", "expected"),
+    [
+        (
+            {"smtp": "127.0.0.1:2600", "api": "localhost:2600"},
+            "api.listen: 'localhost:2600' is also the address of smtp.listen:"
+            " each listener needs its own",
+        ),
+        (
+            {"smtp": "127.0.0.1:2600", "ftp": "0.0.0.0:2600"},
+            "ftp.listen: '0.0.0.0:2600' is also the address of smtp.listen:"
+            " each listener needs its own",
+        ),
+    ],
+)
+def test_two_listeners_on_one_address(listeners, expected):
+    raw = {section: {"listen": listen} for section, listen in listeners.items()}
+    assert problems(raw) == [expected]
+
+
+def test_listeners_on_other_ports_or_a_free_port_are_fine():
+    parse({"smtp": {"listen": "127.0.0.1:0"}, "ftp": {"listen": "127.0.0.1:0"}})
+    parse(
+        {"smtp": {"listen": "127.0.0.1:2600"}, "ftp": {"enabled": False, "listen": "0.0.0.0:2600"}}
+    )
+    parse({"smtp": {"listen": "127.0.0.1:2600"}, "api": {"listen": "127.0.0.2:2600"}})
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            {"limits": {"max_rows": "30"}},
+            "limits.max_rows: '30' is a string where a number belongs: write 30, without quotes",
+        ),
+        (
+            {"report": {"timeout": "2.5"}},
+            "report.timeout: '2.5' is a string where a number belongs: write 2.5, without quotes",
+        ),
+        (
+            {"smtp": {"enabled": "False"}},
+            "smtp.enabled: 'False' is a string where true or false belongs: write false,"
+            " without quotes",
+        ),
+        ({"limits": {"max_rows": "many"}}, "limits.max_rows: 'many' is not a whole number"),
+        ({"limits": {"max_rows": 2.5}}, "limits.max_rows: 2.5 is not a whole number"),
+        ({"smtp": {"enabled": 1}}, "smtp.enabled: 1 is not true or false"),
+        ({"limits": {"max_rows": 0}}, "limits.max_rows: 0 is less than 1, the least allowed"),
+        ({"smtp": {"hostname": 7}}, "smtp.hostname: 7 is not a string: write it in quotes"),
+    ],
+)
+def test_a_string_where_a_number_belongs_and_other_wrong_types(raw, expected):
+    assert problems(raw) == [expected]
+
+
+def test_keys_that_take_strings_still_take_them():
+    raw = with_accounts(
+        a={
+            "set_values": {"a": "1"},
+            "ftp": {"user": "1", "password": "demo-1", "interval": "15m", "delay": "3m"},
+            "dropdir": {"path": "drop/a", "settle": 0},
+        }
+    )
+    raw["daemon"] = {"data_dir": "var", "timezone": "UTC"}
+    raw["report"] = {"retry_seconds": 1}  # an integer is a number too
+    settings = parse(raw)
+    assert settings.accounts["a"].dropdir.path == Path("drop/a")
+    assert settings.report.retry_seconds == 1.0
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "expected"),
+    [
+        (
+            "mail",
+            {"address": "acme at in.example.jp"},
+            "accounts.a.mail.address: 'acme at in.example.jp' is not a mail address",
+        ),
+        (
+            "error_report_to",
+            ["ops@acme.example", "Ops <ops@acme.example>"],
+            "accounts.a.error_report_to.1: 'Ops <ops@acme.example>' is not a mail address",
+        ),
+        (
+            "success_report_to",
+            "sales@acme.example",
+            "accounts.a.success_report_to: 'sales@acme.example' is not a list:"
+            " write it in brackets, [ ]",
+        ),
+    ],
+)
+def test_an_address_that_is_not_an_email_address(where, value, expected):
+    assert problems(with_accounts(a={where: value})) == [expected]
+
+
+def test_address_messages_name_the_item():
+    raw = with_accounts(
+        a={
+            "error_report_to": ["ops@acme.example", "ops@acme.example, it@acme.example"],
+            "mail": {"address": "a@in.example.jp", "allowed_senders": ["@acme.example", "acme"]},
+        }
+    )
+    raw["report"] = {"from": "renkei"}
+    assert problems(raw) == [
+        "report.from: 'renkei' is not a mail address",
+        "accounts.a.error_report_to.1: 'ops@acme.example, it@acme.example' is not a mail address",
+        "accounts.a.mail.allowed_senders.1: 'acme' is neither a mail address nor @domain",
+    ]
+    parse({"report": {"from": "renkei@localhost"}})  # the default: a bare host is a domain
+
+
+# -- near misses ----------------------------------------------------------------------
+
+
+def test_unknown_keys_suggest_the_near_miss():
+    raw = with_accounts(acme={"on_row_eror": "skip", "mail": {"adress": "a@in.example.jp"}})
+    raw["smpt"] = {"listen": "127.0.0.1:2600"}
+    assert problems(raw) == [
+        "accounts.acme.mail.address: required key is missing",
+        "accounts.acme.mail.adress: unknown key; did you mean address?",
+        "accounts.acme.on_row_eror: unknown key; did you mean on_row_error?",
+        "smpt: unknown key; did you mean smtp?",
+    ]
+
+
+def test_unknown_layouts_suggest_a_configured_one():
+    raw = with_accounts(a={})
+    raw["accounts"]["a"]["layout"] = "performace"
+    assert problems(raw) == [
+        "accounts.a.layout: 'performace' is not a layout ([layouts.performace] is missing);"
+        " did you mean performance?"
+    ]
+    raw["accounts"]["a"]["layout"] = "orders"  # nothing near: no guess
+    assert problems(raw) == [
+        "accounts.a.layout: 'orders' is not a layout ([layouts.orders] is missing)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("zone", "near"),
+    [("JST", "Asia/Tokyo"), ("asia/tokyo", "Asia/Tokyo"), ("Tokyo", "Asia/Tokyo")],
+)
+def test_unknown_time_zones_suggest_the_zone(zone, near):
+    assert problems({"daemon": {"timezone": zone}}) == [
+        f"daemon.timezone: '{zone}' is not a known time zone; did you mean {near}?"
+    ]
+
+
+def test_a_suggestion_in_japanese():
+    found = problems({"daemon": {"timezone": "JST"}}, language="ja")
+    assert found == [
+        "daemon.timezone: 'JST' は既知のタイムゾーンではありません。Asia/Tokyo の誤りではありませんか?"
+    ]
+
+
+# -- warnings -------------------------------------------------------------------------
+
+
+def test_an_empty_allowed_senders_is_a_warning_not_a_refusal():
+    settings = parse(with_accounts(a={"mail": {"address": "a@in.example.jp"}}))
+    assert [str(w) for w in check_warnings(settings)] == [
+        "accounts.a.mail.allowed_senders: empty: no one may send mail to this account;"
+        " list the senders' addresses or @domain"
+    ]
+    listed = {"address": "a@in.example.jp", "allowed_senders": ["@acme.example"]}
+    assert check_warnings(parse(with_accounts(a={"mail": listed}))) == []
+
+
+# -- the command ----------------------------------------------------------------------
+
+
+def test_renkei_check_warns_and_exits_0(tmp_path):
+    quiet = account("quiet", mail={"address": "quiet@in.example.jp", "allowed_senders": []})
+    config = write_config(tmp_path, account("acme") + quiet, extra='language = "en"')
+    result = renkei("check", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"{config}: the config has 1 warning(s):",
+        "accounts.quiet.mail.allowed_senders: empty: no one may send mail to this account;"
+        " list the senders' addresses or @domain",
+    ]
+    assert result.stdout == f"{config}: ok (2 accounts, 1 layouts)\n"
+
+
+def test_renkei_check_refuses_in_japanese_and_exits_1(tmp_path):
+    config = write_config(tmp_path, account("acme", on_row_eror="skip"))
+    text = config.read_text(encoding="utf-8")
+    text = text.replace("min_free_bytes = 0", 'min_free_bytes = 0\ntimezone = "JST"')
+    config.write_text(text.replace("[smtp]", '[limits]\nmax_rows = "30"\n[smtp]'), "utf-8")
+    result = renkei("check", "--config", str(config))
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"{config}: 設定に 3 件の問題があります:",
+        "daemon.timezone: 'JST' は既知のタイムゾーンではありません。Asia/Tokyo の誤りではありませんか?",
+        "limits.max_rows: '30' は文字列です。数値は引用符を付けずに 30 と書いてください",
+        "accounts.acme.on_row_eror: 不明なキーです。on_row_error の誤りではありませんか?",
+    ]
+    assert result.stdout == ""
+
+
+# -- the daemon's log -----------------------------------------------------------------
+
+
+def wait_for_log(daemon: Daemon, words: str, timeout: float = 15) -> str:
+    deadline = time.monotonic() + timeout
+    while words not in (text := daemon.log.read_text(encoding="utf-8")):
+        assert time.monotonic() < deadline, text[-3000:]
+        time.sleep(0.1)
+    return text
+
+
+def test_first_checks_are_not_missed_and_warnings_and_refusals_are_logged(tmp_path):
+    now = dt.datetime.now(zoneinfo.ZoneInfo("Asia/Tokyo"))
+    to_midnight = 86400 - (now.hour * 3600 + now.minute * 60 + now.second)
+    if to_midnight < 120:  # the windows below close at 23:59: no check may run then
+        time.sleep(to_midnight + 2)
+        now = dt.datetime.now(zoneinfo.ZoneInfo("Asia/Tokyo"))
+    day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][now.weekday()]
+    today = {"weekdays": [day], "window": "00:00-23:59", "interval": "2h"}
+    quiet = {"address": "quiet@in.example.jp", "allowed_senders": []}
+    extra = (
+        account("fresh")
+        + ftp_section("fresh", "demo-fresh", **today)
+        + account("known", mail=quiet)
+        + ftp_section("known", "demo-known", **today)
+    )
+    config, _ = ftp_config(tmp_path, extra)
+    state = tmp_path / "var" / "ftp" / ".last-checks.json"
+    state.parent.mkdir(parents=True)
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
+    state.write_text(json.dumps({"known": long_ago.isoformat()}))
+    daemon = Daemon(config).start()
+    try:
+        text = wait_for_log(daemon, "check known: tick ")
+        assert "check fresh: no check recorded yet; running the first now" in text
+        assert "check fresh: tick" not in text  # a new install missed nothing
+        assert re.search(r"check known: tick \S+ \S+ was missed; running it now", text)
+        assert (
+            "WARNING daemon.master: config: accounts.known.mail.allowed_senders: empty: no one"
+            " may send mail to this account; list the senders' addresses or @domain"
+        ) in text
+        # A refused reload is logged in English, whatever the config's language.
+        config.write_text(config.read_text() + "\n[smpt]\n", encoding="utf-8")
+        wait_for_log(daemon, "reload refused: smpt: unknown key; did you mean smtp?")
+    finally:
+        assert daemon.terminate() == 0
