@@ -18,7 +18,14 @@ import sys
 import tomllib
 from pathlib import Path
 
-from daemon.settings import DEFAULT_CONFIG, ConfigError, Settings, load
+from daemon.settings import (
+    DEFAULT_CONFIG,
+    ConfigError,
+    Problem,
+    Settings,
+    check_warnings,
+    load,
+)
 from importers.messages import LANGUAGES, message
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -33,15 +40,16 @@ def _load(option: str | None) -> Settings | None:
     try:
         return load(path)
     except ConfigError as exc:
-        # The problems are the settings' own words (English, as pydantic and the cross
-        # checks write them), the same lines the daemon logs when a reload is refused;
-        # only the heading is translated so far.
-        count = len(exc.problems)
-        heading = message("cli.config.invalid", fallback_language(path), path=path, count=count)
-        print(heading, file=sys.stderr)
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
+        # Said in the config's language; the daemon logs the same problems in English
+        # when it refuses a reload.
+        _print_problems("cli.config.invalid", exc.problems, fallback_language(path), path)
         return None
+
+
+def _print_problems(heading: str, problems: list[Problem], language: str, path: Path) -> None:
+    print(message(heading, language, path=path, count=len(problems)), file=sys.stderr)
+    for problem in problems:
+        print(problem.render(language), file=sys.stderr)
 
 
 def fallback_language(path: Path) -> str:
@@ -63,8 +71,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     if settings is None:
         return EXIT_FAILED
     path = config_path(args.config)
+    language = settings.report.language
+    # Warnings are said, not refused: the config still loads, so the exit stays 0.
+    if warnings := check_warnings(settings):
+        _print_problems("cli.config.warnings", warnings, language, path)
     counts = {"accounts": len(settings.accounts), "layouts": len(settings.layouts)}
-    print(message("cli.check.ok", settings.report.language, path=path, **counts))
+    print(message("cli.check.ok", language, path=path, **counts))
     return EXIT_OK
 
 
@@ -98,12 +110,19 @@ def cmd_import(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(message("cli.no_such_file", settings.report.language, path=path), file=sys.stderr)
         return EXIT_USAGE
-    from daemon.oneshot import import_file
+    from daemon.oneshot import find_run, import_file
     from daemon.store.runs import RunState
 
-    run = asyncio.run(import_file(settings, path, args.account, progress=sys.stderr.isatty()))
+    progress = sys.stderr.isatty()
+    run = asyncio.run(import_file(settings, path, args.account, progress, args.dry_run))
     language = settings.report.language
-    print(json.dumps(run, ensure_ascii=False, indent=2) if args.json else _summary(run, language))
+    if args.json:
+        print(json.dumps(run, ensure_ascii=False, indent=2))
+    else:
+        from daemon.runview import problem_lines
+
+        found = asyncio.run(find_run(settings, run["id"]))
+        print("\n".join([_summary(run, language), *problem_lines(found, language)]))
     return EXIT_OK if run["state"] == RunState.COMPLETED else EXIT_FAILED
 
 
@@ -112,25 +131,13 @@ def _summary(run: dict, language: str) -> str:
 
     dry = message("cli.dry_run", language) if run["dry_run"] else ""
     head = {"id": run["id"], "state": run["state"], "mode": run["mode"], "dry": dry}
+    rows = {"total": run["rows_total"], "imported": run["rows_imported"]}
+    counts = message("report.counts", language, failed=run["rows_failed"], **rows)
     lines = [
-        message(
-            "cli.import.summary",
-            language,
-            **head,
-            total=run["rows_total"],
-            counts=_counts(run, every=True),
-        ),
+        message("cli.import.summary", language, **head, counts=counts),
         summary(run, language),
     ]
     return "\n".join([*lines, run["message"]] if run["message"] else lines)
-
-
-def _counts(run: dict, every: bool = False) -> str:
-    """`3 inserted, 0 updated, …`: every count, or only those that are not zero."""
-    from daemon.report.message import DONE
-
-    counts = [(run[f"rows_{kind}"], kind.replace("_", " ")) for kind in DONE]
-    return ", ".join(f"{n} {kind}" for n, kind in counts if n or every)
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -138,50 +145,87 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if settings is None:
         return EXIT_FAILED
     from daemon.oneshot import latest_runs
+    from daemon.runview import runs_table
 
-    runs = asyncio.run(latest_runs(settings, args.account, args.limit))
+    since = _since(args.since, settings.daemon.timezone)
+    problem = _runs_problem(args, since, settings.report.language)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    filters = {"account": args.account, "state": args.state, "channel": args.channel}
+    runs = asyncio.run(latest_runs(settings, filters, args.limit, since))
     if args.json:
         print(json.dumps(runs, ensure_ascii=False, indent=2))
         return EXIT_OK
-    from rich.console import Console
-    from rich.table import Column, Table
+    language, timezone = settings.report.language, settings.daemon.timezone
+    print("\n".join(runs_table(runs, language, timezone, _width())))
+    return EXIT_OK
 
-    def heading(name: str) -> str:
-        return message(f"cli.runs.{name}", settings.report.language)
 
-    table = Table(
-        heading("account"),
-        heading("channel"),
-        heading("file"),
-        heading("state"),
-        heading("mode"),
-        heading("rows"),
-        heading("imported"),
-        heading("failed"),
-        heading("result"),
-        heading("received"),
-        heading("message"),
-    )
-    table.columns.insert(0, Column(heading("id"), no_wrap=True))
-    for r in runs:
-        table.add_row(
-            r["id"],
-            r["account"],
-            r["channel"],
-            r["filename"],
-            r["state"],
-            r["mode"] + (message("cli.dry_run", settings.report.language) if r["dry_run"] else ""),
-            str(r["rows_total"]),
-            str(r["rows_imported"]),
-            str(r["rows_failed"]),
-            _counts(r),
-            r["received_at"],
-            r["message"][:60],
-        )
-    console = Console()
-    if not console.is_terminal:  # piped: don't squeeze the table into 80 columns
-        console.width = 200
-    console.print(table)
+def _since(text: str | None, timezone: str) -> str | None:
+    """`--since` as UTC ISO 8601; None when not given or not understood."""
+    import datetime as dt
+
+    from daemon.runview import parse_since
+
+    return None if text is None else parse_since(text, timezone, dt.datetime.now(dt.UTC))
+
+
+def _runs_problem(args: argparse.Namespace, since: str | None, language: str) -> str | None:
+    """Why `renkei runs`' filters cannot be right, or None."""
+    from daemon.store.runs import RunState
+
+    if args.limit < 1:
+        return message("cli.runs.bad_limit", language, value=args.limit)
+    if args.state is not None and args.state not in set(RunState):
+        states = ", ".join(RunState)
+        return message("cli.runs.bad_state", language, value=repr(args.state), states=states)
+    if args.since is not None and since is None:
+        return message("cli.runs.bad_since", language, value=repr(args.since))
+    return None
+
+
+def _width() -> int | None:
+    """The width to fit: COLUMNS when set, else the terminal's; none for a pipe or file,
+    where a script or a pager reads whole lines."""
+    import shutil
+
+    with contextlib.suppress(ValueError):
+        if int(os.environ.get("COLUMNS", "")) > 0:
+            return int(os.environ["COLUMNS"])
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    settings = _load(args.config)
+    if settings is None:
+        return EXIT_FAILED
+    from daemon.oneshot import find_run
+    from daemon.runview import show_json, show_lines
+
+    language = settings.report.language
+    found = asyncio.run(find_run(settings, args.run.strip()))
+    if found.run is None:
+        if not found.candidates:
+            print(message("cli.show.unknown", language, ref=repr(args.run)), file=sys.stderr)
+            return EXIT_FAILED
+        ambiguous = message("cli.show.ambiguous", language, ref=repr(args.run))
+        print("\n".join([ambiguous, *(f"  {i}" for i in found.candidates)]), file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(show_json(found), ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(show_lines(found, language, settings.daemon.timezone)))
+    if not args.save:
+        return EXIT_OK
+    # On stderr: stdout may be the run as JSON.
+    from daemon.oneshot import save_files
+
+    for path in save_files(found, Path(args.save)):
+        print(message("cli.show.saved", language, path=path), file=sys.stderr)
+    if found.kept_file is None:
+        print(message("cli.show.not_kept", language), file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 
@@ -247,8 +291,26 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+class _Version(argparse.Action):
+    """`--version`: the installed package's version, looked up only when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help=kwargs.get("help"))
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("renkei")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            found = "unknown"
+        print(f"renkei {found}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="renkei", description="CSV linkage daemon")
+    parser.add_argument("--version", action=_Version, help="print renkei's version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:  # noqa: ANN001
@@ -263,10 +325,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="the CSV file")
     p.add_argument("--account", required=True, help="the account it belongs to")
     p.add_argument("--json", action="store_true", help="print the run as JSON")
+    p.add_argument(
+        "--dry-run", action="store_true", help="validate and count only: write no row, mail none"
+    )
     p = command("runs", cmd_runs, "show the latest runs, newest first")
     p.add_argument("--account", help="only this account's runs")
+    p.add_argument("--state", help="only runs in this state (completed, failed, …)")
+    p.add_argument("--channel", help="only runs that came by this channel (mail, ftp, …)")
+    p.add_argument(
+        "--since", metavar="WHEN", help="only runs received since 2024-05-16[T09:00], or 7d, 12h"
+    )
     p.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
     p.add_argument("--json", action="store_true", help="print a JSON array of runs")
+    p = command("show", cmd_show, "show one run: its counts, errors and file")
+    p.add_argument("run", help="the run's id, or its short id from `renkei runs`")
+    p.add_argument("--json", action="store_true", help="print the run as JSON")
+    p.add_argument("--save", metavar="DIR", help="copy the kept file and the error CSV into DIR")
     p = command("poll", cmd_poll, "ask the running daemon to check an account's FTP home now")
     p.add_argument("name", help="the account")
     p = command("schedule", cmd_schedule, "show an account's next FTP checks")

@@ -1,12 +1,17 @@
-"""One-shot commands that use the daemon's parts without serving: `renkei import`, `runs`.
+"""One-shot commands that use the daemon's parts without serving: `renkei import`, `runs`,
+`show`.
 
 `import_file` spools the file (channel `cli`) claimed under this process's lock and runs
 the same pipeline the daemon runs, built by the same graph, so it works whether or not
-the daemon is running.
+the daemon is running. A dry run is the API's `?dry_run=true`: the same delivery option,
+so the pipeline validates and counts, writes no row and queues no report.
 """
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +21,19 @@ from daemon.spool.queue import Meta, SpoolItem
 from daemon.store.runs import public_run
 from daemon.store.sqlite import SqliteStore
 from daemon.worker.pipeline import Pipeline
+from importers.errors import RowError
+
+SHOWN_ERRORS = 20  # the first row errors `renkei import` and `renkei show` print
+CANDIDATES = 10  # ids named when a short id fits several runs
 
 
 async def import_file(
-    settings: Settings, path: Path, account: str, progress: bool = False
+    settings: Settings, path: Path, account: str, progress: bool = False, dry_run: bool = False
 ) -> dict[str, Any]:
     parts = await graph.build(lambda: settings)
     try:
-        meta = Meta(account, "cli", str(path.resolve()), path.name)
+        options = {"dry_run": True} if dry_run else {}
+        meta = Meta(account, "cli", str(path.resolve()), path.name, options=options)
         item = parts.spool.enqueue(meta, path, claim=True)
         if progress:
             await _with_progress(parts.pipeline, item, path.name)
@@ -58,13 +68,73 @@ async def _with_progress(pipeline: Pipeline, item: SpoolItem, name: str) -> None
         await pipeline.process(item, progress=advance)
 
 
-async def latest_runs(settings: Settings, account: str | None, limit: int) -> list[dict[str, Any]]:
+async def latest_runs(
+    settings: Settings, filters: Mapping[str, str | None], limit: int, since: str | None = None
+) -> list[dict[str, Any]]:
+    """The newest runs matching `filters` (account, state, channel) received at `since`
+    (UTC ISO 8601) or later."""
     db = settings.data_dir / "renkei.db"
     if not db.exists():
         return []
     store = await SqliteStore.open(db)
     try:
-        rows, _ = await store.list_runs({"account": account}, limit)
+        rows, _ = await store.list_runs(filters, limit, since=since)
         return [public_run(r) for r in rows]
     finally:
         await store.close()
+
+
+@dataclass(slots=True)
+class Found:
+    """A run looked up by a whole or short id: the run, or the ids it could mean."""
+
+    run: dict[str, Any] | None = None
+    errors: list[RowError] = field(default_factory=list)  # the first SHOWN_ERRORS
+    error_count: int = 0  # in run_errors, which keeps the first ERRORS_KEPT
+    error_csv: Path | None = None  # when the run has errors to show in it
+    kept_file: Path | None = None
+    candidates: list[str] = field(default_factory=list)
+
+
+async def find_run(settings: Settings, fragment: str) -> Found:
+    """The one run whose id is `fragment` or starts or ends with it, with its first row
+    errors; none found, or several (`candidates`), when it is not exactly one."""
+    db = settings.data_dir / "renkei.db"
+    if not fragment or not db.exists():
+        return Found()
+    store = await SqliteStore.open(db)
+    try:
+        ids = await store.runs_like(fragment, CANDIDATES)
+        if len(ids) != 1:
+            return Found(candidates=ids)
+        run = await store.get_run(ids[0])
+        assert run is not None
+        errors = await store.run_errors(ids[0], SHOWN_ERRORS)
+        count = await store.error_count(ids[0])
+    finally:
+        await store.close()
+    data_dir = settings.data_dir
+    error_csv = data_dir / run["error_report"] if run["error_report"] and count else None
+    if error_csv is not None and not error_csv.is_file():
+        error_csv = None
+    return Found(run, errors, count, error_csv, kept_file(data_dir, run))
+
+
+def kept_file(data_dir: Path, run: Mapping[str, Any]) -> Path | None:
+    """The received file, when it was kept after the import; None while it is not.
+
+    Today the spool deletes the file once its run is committed, so none is kept yet;
+    `data_dir/files/<run id>/` is where kept files are to live, and this is the one
+    place that says so."""
+    path = data_dir / "files" / run["id"] / Path(run["filename"] or "data").name
+    return path if path.is_file() else None
+
+
+def save_files(found: Found, folder: Path) -> list[Path]:
+    """Copy the run's kept file and its error CSV (those it has) into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for path in (found.kept_file, found.error_csv):
+        if path is not None:
+            copied.append(Path(shutil.copy2(path, folder / path.name)))
+    return copied

@@ -166,7 +166,11 @@ def test_cli_shows_the_mode_and_every_count(daemon, module_relay, tmp_path):
     runs = json.loads(renkei(daemon, "runs", "--json", "--limit", "1").stdout)
     assert counts(runs[0]) == (1, 1, 0, 0, 0, 0, 1) and runs[0]["mode"] == "upsert"
     table = renkei(daemon, "runs", "--limit", "1").stdout
-    assert "upsert" in table and runs[0]["id"] in table
+    assert runs[0]["id"][-6:] in table  # the short id; the mode and counts in `show`
+    shown = renkei(daemon, "show", runs[0]["id"][-6:]).stdout.splitlines()
+    assert "取込方法: 登録・更新(キーで照合)" in shown
+    assert "件数: 全 2 行 / 取込 2 行 / エラー 0 行" in shown  # the empty line is no row
+    assert f"結果: {sentence}" in shown
 
 
 def test_a_dry_run_says_it_is_one(daemon):

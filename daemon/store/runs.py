@@ -95,8 +95,8 @@ class RunRecords:
         async with self.transaction() as db:
             await db.execute(
                 "INSERT OR IGNORE INTO runs (id, account, channel, sender, filename, state,"
-                " received_at, attempts, sha256, idempotency_key, options)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " received_at, attempts, sha256, size, idempotency_key, options)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     meta.account,
@@ -107,6 +107,7 @@ class RunRecords:
                     meta.received_at,
                     meta.attempts,
                     meta.sha256,
+                    meta.size,
                     meta.idempotency_key,
                     options_text(meta.options),
                 ),
@@ -161,10 +162,15 @@ class RunRecords:
         return dict(rows[0]) if rows else None
 
     async def list_runs(
-        self, filters: Mapping[str, str | None], limit: int, offset: int = 0
+        self,
+        filters: Mapping[str, str | None],
+        limit: int,
+        offset: int = 0,
+        since: str | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
-        """Runs matching `filters` (field = value), newest first, and how many match."""
-        where, params = _where(filters)
+        """Runs matching `filters` (field = value) and received at `since` (UTC ISO 8601,
+        as received_at is written) or later, newest first, and how many match."""
+        where, params = _where(filters, since)
         async with self.reader.execute(f"SELECT count(*) FROM runs {where}", params) as cur:
             total = (await cur.fetchone())[0]
         sql = f"SELECT * FROM runs {where} ORDER BY received_at DESC, id DESC LIMIT ? OFFSET ?"
@@ -172,10 +178,29 @@ class RunRecords:
             rows = [dict(row) for row in await cur.fetchall()]
         return rows, total
 
+    async def runs_like(self, fragment: str, limit: int) -> list[str]:
+        """Ids of the runs whose id is `fragment`, or starts or ends with it, newest first:
+        a person may give the short id `renkei runs` shows. A whole id is the one run."""
+        rows = await self.reader.execute_fetchall("SELECT id FROM runs WHERE id = ?", (fragment,))
+        if rows:
+            return [rows[0][0]]
+        pattern = fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        sql = (
+            "SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\'"
+            " ORDER BY id DESC LIMIT ?"
+        )
+        rows = await self.reader.execute_fetchall(sql, (pattern + "%", "%" + pattern, limit))
+        return [row[0] for row in rows]
+
     async def run_errors(self, run_id: str, limit: int = ERRORS_KEPT) -> list[RowError]:
         sql = 'SELECT line, "column", value, message FROM run_errors WHERE run_id = ? ORDER BY rowid LIMIT ?'
         async with self.reader.execute(sql, (run_id, limit)) as cur:
             return [RowError(*row) for row in await cur.fetchall()]
+
+    async def error_count(self, run_id: str) -> int:
+        sql = "SELECT count(*) FROM run_errors WHERE run_id = ?"
+        rows = await self.reader.execute_fetchall(sql, (run_id,))
+        return rows[0][0]
 
     async def runs_to_report(self) -> list[dict[str, Any]]:
         sql = "SELECT * FROM runs WHERE report_state = ?"
@@ -183,8 +208,12 @@ class RunRecords:
             return [dict(row) for row in await cur.fetchall()]
 
 
-def _where(filters: Mapping[str, str | None]) -> tuple[str, tuple[str, ...]]:
+def _where(filters: Mapping[str, str | None], since: str | None) -> tuple[str, tuple[str, ...]]:
     items = [(k, v) for k, v in filters.items() if v is not None and k in RUN_FIELDS]
-    if not items:
-        return "", ()
-    return "WHERE " + " AND ".join(f"{quote(k)} = ?" for k, _ in items), tuple(v for _, v in items)
+    terms = [f"{quote(k)} = ?" for k, _ in items]
+    params = [v for _, v in items]
+    if since is not None:
+        # Both sides are UTC in one format (spool.queue.now_iso), so text order is time order.
+        terms.append("received_at >= ?")
+        params.append(since)
+    return ("WHERE " + " AND ".join(terms) if terms else ""), tuple(params)

@@ -110,6 +110,11 @@ MIGRATIONS = [
     DROP TABLE sources;
     ALTER TABLE sources_by_run RENAME TO sources
     """,
+    # `renkei show` gives the file's size beside its sha256, received file kept or not
+    # (NULL: the run is older than this column).
+    """
+    ALTER TABLE runs ADD COLUMN size INTEGER
+    """,
 ]
 
 

@@ -1,0 +1,317 @@
+"""Runs as a person reads them: `renkei runs` fitted to the terminal, one run in full for
+`renkei show`, the first row errors `renkei import` prints, and the `--since` a person
+writes. Takes runs as the store gives them and returns lines; called by daemon/cli.py.
+
+The table is plain text, so a pipe or a file gets no colour codes or box drawing. At a
+given width (`COLUMNS`, else the terminal's) the id, received time, state and counts
+are never cut: the gap between columns narrows from two spaces to one, then the file
+and account names give up their middle or their end to "…". Widths are counted in
+terminal cells, so a Japanese heading takes the two cells a terminal gives it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.cells import cell_len, get_character_cell_size
+
+from daemon.report.message import in_words, summary
+from daemon.store.runs import public_run
+from importers.errors import RowError
+from importers.messages import message
+
+if TYPE_CHECKING:
+    from daemon.oneshot import Found
+
+SHORT_ID = 6  # the random end of an id: unique among a screenful of runs but by bad luck
+FLEXIBLE_FLOOR = 6  # a file or account cell is never squeezed below this (or its heading)
+_SPAN = re.compile(r"(\d+)([mhdw])", re.ASCII)
+_SPAN_UNIT = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_TIMES = ("received", "started", "finished")  # a run's *_at, as `renkei show` lists them
+
+
+# -- --since ---------------------------------------------------------------------------
+
+
+def parse_since(text: str, timezone: str, now: dt.datetime) -> str | None:
+    """`7d`, `12h`, `30m`, `2w` before `now`, or a date or time (`2024-05-16`,
+    `2024-05-16T09:00`) in `timezone` unless it names its own offset; as UTC ISO 8601
+    in received_at's own format, or None when it is none of these."""
+    span = _SPAN.fullmatch(text.strip())
+    if span:
+        moment = now - dt.timedelta(**{_SPAN_UNIT[span[2]]: int(span[1])})
+    else:
+        try:
+            moment = dt.datetime.fromisoformat(text.strip())
+        except ValueError:
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zoneinfo.ZoneInfo(timezone))
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds")
+
+
+# -- renkei runs -----------------------------------------------------------------------
+
+
+def short_ids(ids: Sequence[str], least: int = SHORT_ID) -> dict[str, str]:
+    """Each id by its shortest end (at least `least` characters) that no other of `ids`
+    ends with: the random part first, then as much of the time as tells two apart."""
+    length = least
+    while len({i[-length:] for i in ids}) < len(set(ids)):
+        length += 1
+    return {i: i[-length:] for i in ids}
+
+
+@dataclass(slots=True)
+class Column:
+    heading: str
+    cells: list[str]
+    right: bool = False  # numbers
+    flexible: str = ""  # "end" or "middle": where a long cell gives way to "…"
+
+    @property
+    def natural(self) -> int:
+        return max(cell_len(text) for text in [self.heading, *self.cells])
+
+    @property
+    def floor(self) -> int:
+        if not self.flexible:
+            return self.natural
+        return min(self.natural, max(cell_len(self.heading), FLEXIBLE_FLOOR))
+
+
+def runs_table(
+    runs: Sequence[dict[str, Any]], language: str, timezone: str, width: int | None
+) -> list[str]:
+    """The runs as lines no longer than `width` (when it can be done without cutting a
+    state or a count), each run's message on its own line under it."""
+    if not runs:
+        return [message("cli.runs.none", language)]
+    zone = zoneinfo.ZoneInfo(timezone)
+    this_year = dt.datetime.now(zone).year
+    shorts = short_ids([r["id"] for r in runs])
+
+    def column(name: str, cells: list[str], **how: Any) -> Column:
+        return Column(message(f"cli.runs.{name}", language), cells, **how)
+
+    columns = [
+        column("id", [shorts[r["id"]] for r in runs]),
+        column("received", [_received(r["received_at"], zone, this_year) for r in runs]),
+        column("account", [r["account"] for r in runs], flexible="end"),
+        column("channel", [r["channel"] for r in runs]),
+        column("file", [r["filename"] or "-" for r in runs], flexible="middle"),
+        column("state", [r["state"] for r in runs]),
+        *(
+            column(name, [str(r[f"rows_{field}"]) for r in runs], right=True)
+            for name, field in (("rows", "total"), ("imported", "imported"), ("failed", "failed"))
+        ),
+    ]
+    widths, gap = _layout(columns, width)
+    lines = [_line([c.heading for c in columns], columns, widths, gap)]
+    indent = " " * (widths[0] + gap)
+    for index, run in enumerate(runs):
+        lines.append(_line([c.cells[index] for c in columns], columns, widths, gap))
+        note = _note(run, language)
+        room = None if width is None else max(width - len(indent), 20)
+        lines += [indent + part for part in wrap(note, room)] if note else []
+    return lines
+
+
+def _received(stamp: str, zone: zoneinfo.ZoneInfo, this_year: int) -> str:
+    moment = dt.datetime.fromisoformat(stamp).astimezone(zone)
+    return moment.strftime("%m-%d %H:%M" if moment.year == this_year else "%Y-%m-%d")
+
+
+def _note(run: dict[str, Any], language: str) -> str:
+    """The run's message; a dry run says it is one even when its message does not."""
+    text = run["message"]
+    if run["dry_run"] and text != message("run.dry_run", language):
+        return f"{message('cli.dry_run', language).strip()} {text}".strip()
+    return text
+
+
+def _layout(columns: Sequence[Column], width: int | None) -> tuple[list[int], int]:
+    """Column widths and the gap between columns that fit `width` best."""
+    widths = [c.natural for c in columns]
+    for gap in (2, 1):
+        if width is None or sum(widths) + gap * (len(columns) - 1) <= width:
+            return widths, gap
+    excess = sum(widths) + len(columns) - 1 - width
+    # The widest flexible column gives a cell at a time, so two long ones end alike.
+    while excess > 0:
+        giving = [i for i, c in enumerate(columns) if widths[i] > c.floor]
+        if not giving:
+            break  # a narrow terminal: overflow rather than cut a state or a count
+        widest = max(giving, key=lambda i: widths[i])
+        widths[widest] -= 1
+        excess -= 1
+    return widths, 1
+
+
+def _line(cells: Sequence[str], columns: Sequence[Column], widths: Sequence[int], gap: int) -> str:
+    parts = []
+    for text, c, w in zip(cells, columns, widths, strict=True):
+        text = fit(text, w, c.flexible or "end")
+        pad = " " * (w - cell_len(text))
+        parts.append(pad + text if c.right else text + pad)
+    return (" " * gap).join(parts).rstrip()
+
+
+def fit(text: str, width: int, cut: str = "end") -> str:
+    """`text` in at most `width` cells: cut at its end, or in its middle (a file name
+    keeps its date and extension), with "…" where the cut is."""
+    if cell_len(text) <= width:
+        return text
+    if cut == "middle":
+        tail = _take(text[::-1], (width - 1) // 2)[::-1]
+        head = _take(text, width - 1 - cell_len(tail))
+        return head + "…" + tail
+    return _take(text, width - 1) + "…"
+
+
+def _take(text: str, cells: int) -> str:
+    """The longest start of `text` that fits in `cells`."""
+    used = 0
+    for index, char in enumerate(text):
+        used += get_character_cell_size(char)
+        if used > cells:
+            return text[:index]
+    return text
+
+
+def wrap(text: str, width: int | None) -> list[str]:
+    """`text` in lines of at most `width` cells, broken at a space when the line has one
+    (English), else anywhere (Japanese needs no space to break)."""
+    if width is None:
+        return text.splitlines() or [""]
+    lines = []
+    for paragraph in text.splitlines() or [""]:
+        line, used = "", 0
+        for char in paragraph:
+            size = get_character_cell_size(char)
+            if used + size > width and line:
+                head, space, tail = line.rpartition(" ")
+                lines.append(head if space and head else line)
+                line = tail if space and head else ""
+                used = cell_len(line)
+            if char == " " and not line:
+                continue  # a break at a space: the next line starts at the word
+            line += char
+            used += size
+        lines.append(line)
+    return lines
+
+
+# -- renkei show, renkei import --------------------------------------------------------
+
+
+def error_lines(
+    run: dict[str, Any], errors: Sequence[RowError], count: int, language: str
+) -> list[str]:
+    """The first row errors as the report mail lists them, and how many more there are.
+    A file that failed as a whole has one error, its message: said once, not twice."""
+    if not errors or (count == 1 and errors[0].message == run["message"]):
+        return []
+    total = max(run["rows_failed"], count)
+    lines = [message("report.errors.head", language, shown=len(errors), total=total)]
+    lines += [f"  {e.message}" for e in errors]
+    if total > len(errors):
+        lines.append("  " + message("cli.errors.more", language, n=total - len(errors)))
+    return lines
+
+
+def show_lines(found: Found, language: str, timezone: str) -> list[str]:
+    """`renkei show`: the run, its file, its first row errors and its error CSV."""
+    assert found.run is not None
+    lines = [*run_lines(found.run, language, timezone), ""]
+    lines += file_lines(found.run, language, found.kept_file)
+    problems = problem_lines(found, language)
+    return [*lines, "", *problems] if problems else lines
+
+
+def show_json(found: Found) -> dict[str, Any]:
+    """`renkei show --json`: the run as `renkei runs --json` gives it, with its file and
+    its first row errors."""
+    assert found.run is not None
+    run = found.run
+    paths = {"kept_file": found.kept_file, "error_csv": found.error_csv}
+    return {
+        **public_run(run),
+        "size": run["size"],
+        "sha256": run["sha256"],
+        **{name: str(path) if path else None for name, path in paths.items()},
+        "errors": [
+            {"line": e.line, "column": e.column, "value": e.value, "message": e.message}
+            for e in found.errors
+        ],
+    }
+
+
+def problem_lines(found: Found, language: str) -> list[str]:
+    """A run's first row errors, and the error CSV that holds them all."""
+    assert found.run is not None
+    lines = error_lines(found.run, found.errors, found.error_count, language)
+    if found.error_csv is not None:
+        lines.append(_field(message("cli.show.error_csv", language), found.error_csv))
+    return lines
+
+
+def file_lines(run: dict[str, Any], language: str, kept: Path | None) -> list[str]:
+    """The file as received: name, size, sha256, and where it is kept, if it is."""
+    known = run["size"] is not None  # NULL: recorded before runs kept the size
+    size = message("cli.show.bytes", language, n=f"{run['size']:,}") if known else "-"
+    lines = [
+        _field(message("report.field.filename", language), run["filename"] or "-"),
+        _field(message("cli.show.size", language), size),
+        _field(message("cli.show.sha256", language), run["sha256"] or "-"),
+    ]
+    if kept is not None:
+        lines.append(_field(message("cli.show.kept", language), kept))
+    else:
+        lines.append(message("cli.show.not_kept", language))
+    return lines
+
+
+def run_lines(run: dict[str, Any], language: str, timezone: str) -> list[str]:
+    """The run's own fields, times in `timezone`, its counts and result as the report
+    mail says them."""
+    zone = zoneinfo.ZoneInfo(timezone)
+
+    def field(name: str, value: object) -> str:
+        return _field(message(f"report.field.{name}", language), value)
+
+    mode = in_words(f"mode.{run['mode']}", language, run["mode"])
+    mode += message("cli.dry_run", language) if run["dry_run"] else ""
+    counts = {"total": run["rows_total"], "imported": run["rows_imported"]}
+    lines = [
+        field("run", run["id"]),
+        field("account", run["account"]),
+        field("channel", in_words(f"channel.{run['channel']}", language, run["channel"])),
+        field("sender", run["sender"] or "-"),
+        _field(message("cli.show.state", language), run["state"]),
+        field("mode", mode),
+        field("encoding", run["encoding"] or "-"),
+        *(field(name, _local(run[f"{name}_at"], zone)) for name in _TIMES),
+        field("counts", message("report.counts", language, failed=run["rows_failed"], **counts)),
+        field("result", summary(run, language)),
+    ]
+    if run["message"]:
+        lines.append(field("message", run["message"]))
+    lines.append(_field(message("cli.show.report", language), run["report_state"]))
+    return lines
+
+
+def _field(label: str, value: object) -> str:
+    return f"{label}: {value}"
+
+
+def _local(stamp: str | None, zone: zoneinfo.ZoneInfo) -> str:
+    if not stamp:
+        return "-"
+    return dt.datetime.fromisoformat(stamp).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
