@@ -32,6 +32,10 @@ from handlers.base import (
 
 log = logging.getLogger(__name__)
 
+# Every reply, in English in both languages: RFC 5321 replies are ASCII, and aiosmtpd
+# encodes them as ASCII unless SMTPUTF8 is on (SMTP.push), so a Japanese text would
+# fail on the wire. Senders are machines that log and match on the code and enhanced
+# code; `report.language` reaches people through the report mail instead.
 S250_OK = "250 2.0.0 Ok"
 S250_SENDER_OK = "250 2.1.0 Ok"
 S250_RECIPIENT_OK = "250 2.1.5 Ok"
@@ -44,6 +48,12 @@ S550_SENDER_REFUSED = "550 5.7.1 Sender not allowed for this recipient"
 S552_TOO_BIG = "552 5.3.4 Message too big"
 
 CHANNEL = "mail"
+# Excel workbooks, taken as attachments too (`excel = true`): by name, or by type.
+WORKBOOK_SUFFIXES = (".xlsx", ".xls")
+_WORKBOOK_TYPES = {
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+    "application/vnd.ms-excel": ".xls",
+}
 
 
 class ConnectionLimiter:
@@ -199,7 +209,8 @@ def _account_deliveries(
         return [Delivery(name, CHANNEL, sender, names, problem="account_stopped")]
     if not attachments:
         return [Delivery(name, CHANNEL, sender, "", problem="no_csv_attachment")]
-    return [Delivery(name, CHANNEL, sender, n, data) for n, data in attachments]
+    taken = for_account(account, attachments)
+    return [Delivery(name, CHANNEL, sender, n, data) for n, data in taken]
 
 
 def _header_senders(message: Message) -> list[str]:
@@ -208,12 +219,27 @@ def _header_senders(message: Message) -> list[str]:
 
 
 def csv_attachments(parts: list[mime.Part]) -> Iterator[tuple[str, bytes]]:
-    """Every CSV part (by name ending in .csv, or by type text/csv), forwarded mail included."""
+    """Every CSV part (by name ending in .csv, or by type text/csv) and every workbook
+    part (by name ending in .xlsx or .xls, or by its type), forwarded mail included."""
     for part, payload in parts:
         name = _filename(part)
-        if not (name.lower().endswith(".csv") or part.get_content_type() == "text/csv"):
-            continue
-        yield bare_name(name or "attachment.csv"), payload()
+        kind = part.get_content_type()
+        if name.lower().endswith((".csv", *WORKBOOK_SUFFIXES)):
+            yield bare_name(name), payload()
+        elif kind == "text/csv":
+            yield bare_name(name or "attachment.csv"), payload()
+        elif kind in _WORKBOOK_TYPES:
+            yield bare_name(name or "attachment" + _WORKBOOK_TYPES[kind]), payload()
+
+
+def for_account(account: Account, attachments: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """The attachments that make runs of `account`. A workbook goes to an account
+    with `excel = true`; to any other only when the mail holds no CSV, so that its
+    run says what to set rather than that the mail had no attachment."""
+    if account.excel:
+        return attachments
+    csvs = [(n, data) for n, data in attachments if not n.lower().endswith(WORKBOOK_SUFFIXES)]
+    return csvs or attachments
 
 
 def _filename(part: Message) -> str:

@@ -41,6 +41,9 @@ from importers.messages import message
 from importers.reader import RETURNED_COLUMNS
 
 JOIN = " / "
+# A workbook came in no text encoding: its error CSV is UTF-8 with a BOM, which Excel
+# opens as it is (without the BOM it would read it as Shift_JIS).
+WORKBOOK_REPORT_ENCODING = "utf-8-sig"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # A signed number, as a partner's amount column holds it (-5, +1,200, -0.5).
 _PLAIN_NUMBER = re.compile(r"[+-](?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]\.\d+", re.ASCII)

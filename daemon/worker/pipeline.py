@@ -20,7 +20,7 @@ from daemon.settings import Account, Settings
 from daemon.spool.queue import Spool, SpoolItem, now_iso
 from daemon.store.runs import FINAL_STATES, ReportState, RunState
 from daemon.store.sqlite import SqliteStore
-from daemon.worker.error_report import ErrorReport
+from daemon.worker.error_report import WORKBOOK_REPORT_ENCODING, ErrorReport
 from daemon.worker.outcome import Outcome
 from daemon.worker.plan import Plan, columns_for, import_spec, plan_for, plan_problem
 from daemon.worker.writer import Progress, RowWriter
@@ -136,13 +136,16 @@ class Pipeline:
     ) -> Outcome:
         settings = self.settings
         columns = await columns_for(settings, self.store, plan)
-        csv_file = CsvFile(item.data_path, import_spec(settings, account, plan, columns))
+        spec = import_spec(settings, account, plan, columns, item.meta.filename)
+        csv_file = CsvFile(item.data_path, spec)
         outcome = Outcome(RunState.RUNNING, plan=plan)
 
         async def finish(db: aiosqlite.Connection, done: Outcome) -> None:
             await self._finish(db, item, account, done)
 
         try:
+            if spec.workbook and not account.excel:
+                raise PermanentProblem("file.excel_off")
             rule = filename_rule(account.filename, account.excel)
             source = rule.check(item.meta.filename)  # the logical file same-name replace keys on
             correction = rule.corrects(item.meta.filename)
@@ -182,7 +185,9 @@ class Pipeline:
         """The error CSV, headed by the file's own header once the reader has read it
         (the layout's column names when the file failed before that)."""
         encoding = csv_file.encoding
-        if not encoding:
+        if csv_file.spec.workbook:
+            encoding = WORKBOOK_REPORT_ENCODING
+        elif not encoding:
             encoding = account.encoding if account.encoding != "auto" else "cp932"
         path = self.settings.data_dir / "reports" / item.id / error_report_name(item.meta.filename)
         columns = csv_file.spec.columns

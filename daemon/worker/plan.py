@@ -16,6 +16,7 @@ from daemon.store.keyed import KEYED
 from daemon.store.sqlite import SqliteStore
 from importers.layouts import ColumnSpec
 from importers.reader import ImportSpec
+from importers.workbook import is_workbook
 
 Mode = Literal["replace_file", "insert", "upsert", "delete", "set"]
 
@@ -102,7 +103,10 @@ async def _columns(settings: Settings, store: SqliteStore, plan: Plan) -> Column
     return Columns(specs, creating)
 
 
-def import_spec(settings: Settings, account: Account, plan: Plan, columns: Columns) -> ImportSpec:
+def import_spec(
+    settings: Settings, account: Account, plan: Plan, columns: Columns, filename: str = ""
+) -> ImportSpec:
+    """How the reader reads the file: a workbook (by its name) as one sheet of it."""
     limits = settings.limits_for(account)
     return ImportSpec(
         columns.specs,
@@ -112,4 +116,6 @@ def import_spec(settings: Settings, account: Account, plan: Plan, columns: Colum
         limits.max_bytes,
         settings.report.language,
         other_columns=plan.keys_only,
+        workbook=is_workbook(filename),
+        sheet=account.sheet,
     )

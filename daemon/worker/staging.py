@@ -45,7 +45,10 @@ class StagedPart:
 
 
 def is_large(csv_file: CsvFile) -> bool:
-    return csv_file.sniffed is not None and csv_file.sniffed.size > LARGE_FILE
+    # A workbook is never cut in parts: it is read whole, in one process (workbook.py).
+    if csv_file.sniffed is None or csv_file.spec.workbook:
+        return False
+    return csv_file.sniffed.size > LARGE_FILE
 
 
 def cores() -> int:

@@ -1,0 +1,334 @@
+"""Workbook reading: one sheet of an .xlsx or .xls file, as the text Excel shows.
+
+Reads the sheet with pandas (`read_excel`, the python-calamine engine) and hands the
+reader its rows as lists of text, numbered as the sheet numbers them, so that the same
+validation as a CSV's applies and an error names the cell (`売上!D14`). Called by the
+reader (reader.py) for an account with `excel = true`; never writes anything.
+
+What pandas 3.1 with calamine hands over, measured on workbooks made by openpyxl and
+xlwt: every row and column from A1 on — pandas reads with `skip_empty_area=False`, so
+leading empty rows and columns are there and list index i is sheet row i + 1 — up to
+the last cell that holds a value (formatted but empty rows below a table are not
+there). Numbers come as float, a whole one made int by pandas; a date cell as a
+datetime at midnight, a date-and-time as a datetime, a time as a time, a duration as a
+timedelta, TRUE/FALSE as bool, text as it was typed (`00123` stays `00123` only when the
+cell is text in Excel). Its NA filter would read the text `NA`, `N/A` or `null` as
+missing, so it is off. calamine tells the format by the bytes, not the name: an .xls
+named .xlsx reads as well.
+
+An error cell (`#DIV/0!`, `#N/A`) arrives as an empty cell: calamine gives no way to
+tell the two apart, so only a required column catches it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import pickle
+import re
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from importers.errors import PermanentProblem
+from importers.filenames import EXCEL_SUFFIXES
+
+# An .xlsx is a zip of XML: a few MB of it can inflate to GBs (a "zip bomb"), all of
+# which calamine would hold at once. A sheet of 100,000 rows × 4 columns is 19 MB of
+# XML and peaks at 160 MB read; a workbook whose parts inflate past this fails instead.
+MAX_EXPANDED = 64 * 1024 * 1024
+READ_SECONDS = 300  # a child still reading after this is stopped: the file fails
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an .xls (and an encrypted .xlsx) starts so
+_DIGITS = 15  # Excel keeps and shows 15 significant digits
+_EXACT = 10**_DIGITS
+_PLAIN_SHEET = re.compile(r"\w+")
+
+
+def is_workbook(name: str) -> bool:
+    """Whether a file of this name is read as a workbook (by its extension, any case)."""
+    return name.lower().endswith(EXCEL_SUFFIXES)
+
+
+@dataclass(frozen=True, slots=True)
+class Sheet:
+    """One sheet as text. `rows[i]` is sheet row i + 1 from column `first_column` on
+    (0 = A; the columns before it are empty in every row), its trailing empty cells cut
+    off: an empty row is []."""
+
+    name: str
+    rows: list[list[str]]
+    first_column: int = 0
+    format: str = "xlsx"  # xlsx | xls, by the file's bytes
+
+    def cell(self, row: int, index: int) -> str:
+        """Where the `index`-th cell read from sheet row `row` sits: `売上!D14`."""
+        return f"{self.ref}!{column_letter(self.first_column + index)}{row}"
+
+    def row(self, row: int) -> str:
+        """Sheet row `row` by name: `売上!14`."""
+        return f"{self.ref}!{row}"
+
+    @property
+    def ref(self) -> str:
+        """The sheet's name as a formula writes it: quoted when it holds a space or sign."""
+        if _PLAIN_SHEET.fullmatch(self.name):
+            return self.name
+        return "'" + self.name.replace("'", "''") + "'"
+
+
+def read_sheet(path: Path, sheet: str | None = None) -> Sheet:
+    """The sheet named `sheet` (the first when None) of the workbook at `path`.
+
+    Read in a child process: on some damaged .xls files calamine asks for hundreds of
+    GB and aborts the process it runs in (2 of 150 randomly damaged copies of one
+    .xls did), which no `except` can catch. The child's start costs 0.6 s, mostly
+    pandas' import; a workbook is small and rare enough to pay it.
+    """
+    fmt = _format(path)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "importers.workbook", str(path), sheet or ""],
+            capture_output=True,
+            timeout=READ_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise PermanentProblem("workbook.unreadable", detail=f"over {READ_SECONDS} s") from None
+    if done.returncode < 0:  # killed by a signal: the file crashed the reader
+        detail = f"the reader died of signal {-done.returncode}"
+        raise PermanentProblem("workbook.unreadable", detail=detail)
+    if done.returncode != 0:  # a Python error in the child: ours, so retried
+        raise RuntimeError(f"workbook reader failed: {done.stderr.decode()[-2000:]}")
+    kind, *value = pickle.loads(done.stdout)
+    if kind == "problem":
+        key, params = value
+        raise PermanentProblem(key, **params)
+    name, rows, first_column = value
+    return Sheet(name, rows, first_column, fmt)
+
+
+def _read(path: Path, sheet: str | None) -> tuple[str, list[list[str]], int]:
+    """In the child: the sheet's name, its rows as text, and the first column."""
+    # Imported here, in the child only: pandas takes half a second to import, which
+    # `renkei import` of a CSV and the daemon's import process never need to pay.
+    import pandas as pd
+    from python_calamine import CalamineError
+
+    try:
+        with pd.ExcelFile(path, engine="calamine") as book:
+            names = [str(name) for name in book.sheet_names]
+            name = _find(names, sheet)
+            if name is None and sheet is None:
+                raise PermanentProblem("workbook.unreadable", detail="no worksheet")
+            if name is None:
+                raise PermanentProblem("workbook.no_sheet", sheet=sheet, sheets=", ".join(names))
+            frame = pd.read_excel(book, name, header=None, dtype=object, na_filter=False)
+    except CalamineError as exc:
+        raise PermanentProblem("workbook.unreadable", detail=_detail(exc)) from None
+    rows, first_column = _trimmed([_texts(row) for row in frame.to_numpy().tolist()])
+    return name, rows, first_column
+
+
+def _format(path: Path) -> str:
+    """xlsx or xls, by the file's first bytes; a file that is neither fails here."""
+    with open(path, "rb") as f:
+        head = f.read(len(_OLE))
+    if head.startswith(_OLE):
+        return "xls"
+    if not head.startswith(b"PK"):
+        raise PermanentProblem("workbook.not_workbook")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            expanded = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, EOFError, NotImplementedError, ValueError) as exc:
+        raise PermanentProblem("workbook.unreadable", detail=f"zip: {_detail(exc)}") from None
+    if expanded > MAX_EXPANDED:
+        raise PermanentProblem("workbook.expands", size=expanded, limit=MAX_EXPANDED)
+    return "xlsx"
+
+
+def _find(names: list[str], sheet: str | None) -> str | None:
+    """The first sheet, or the one named `sheet` (as Excel does, ignoring case)."""
+    if sheet is None:
+        return names[0] if names else None
+    if sheet in names:
+        return sheet
+    return next((name for name in names if name.casefold() == sheet.casefold()), None)
+
+
+def _detail(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text[:200]
+
+
+def _trimmed(rows: list[list[str]]) -> tuple[list[list[str]], int]:
+    """Cut each row's trailing empty cells, and the columns empty in every row on the
+    left; the rows, and how many columns were cut on the left."""
+    cut = []
+    for row in rows:
+        end = len(row)
+        while end and not row[end - 1]:
+            end -= 1
+        cut.append(row[:end])
+    lead = min((_first_filled(row) for row in cut if row), default=0)
+    return [row[lead:] for row in cut], lead
+
+
+def _first_filled(row: list[str]) -> int:
+    return next(i for i, cell in enumerate(row) if cell)
+
+
+def _texts(row: list[object]) -> list[str]:
+    # By the value's exact type first: a sheet of 100,000 rows reads in about half the
+    # time of the isinstance() chain.
+    return [
+        value if type(value) is str else _BY_TYPE.get(type(value), cell_text)(value)
+        for value in row
+    ]
+
+
+def cell_text(value: object) -> str:
+    """A cell's value as Excel shows it (General format), for the column types to read."""
+    if value is None or type(value).__name__ == "NaTType":  # pandas' missing time
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return _bool(value)
+    if isinstance(value, int):
+        return _int(value)
+    if isinstance(value, float):
+        return _float(value)
+    if isinstance(value, dt.datetime):
+        return _datetime(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.time):
+        return value.replace(microsecond=0).isoformat()
+    if isinstance(value, dt.timedelta):
+        return _duration(value)
+    return str(value)
+
+
+def _bool(value: bool) -> str:
+    return "TRUE" if value else "FALSE"
+
+
+def _int(value: int) -> str:
+    """12, as pandas made of Excel's 12.0. Past 15 digits Excel never held more, and
+    shows its own rounding: 12345678901234567890 is 12345678901234600000."""
+    if -_EXACT < value < _EXACT:
+        return str(value)
+    return _fifteen(value)
+
+
+def _float(value: float) -> str:
+    """0.1 and not 0.1000000000000000055; 0.3 for 0.1 + 0.2, as Excel shows 15 digits."""
+    if math.isnan(value):
+        return ""
+    if math.isinf(value):
+        return str(value)
+    if value.is_integer():
+        return _int(int(value))
+    return _fifteen(value)
+
+
+def _fifteen(value: int | float) -> str:
+    text = format(Decimal(f"{value:.{_DIGITS}g}"), "f")  # without an exponent
+    return "0" if text == "-0" else text
+
+
+def _datetime(value: dt.datetime) -> str:
+    if value.microsecond:
+        # calamine turns Excel's day fractions into microseconds that may fall a hair
+        # short of the second Excel shows.
+        value = (value + dt.timedelta(microseconds=500_000)).replace(microsecond=0)
+    if not (value.hour or value.minute or value.second):
+        return value.date().isoformat()
+    return value.replace(tzinfo=None).isoformat(sep=" ")
+
+
+def _duration(value: dt.timedelta) -> str:
+    """`[h]:mm:ss`, as Excel shows a duration."""
+    seconds = round(value.total_seconds())
+    sign = "-" if seconds < 0 else ""
+    hours, rest = divmod(abs(seconds), 3600)
+    return f"{sign}{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+_BY_TYPE = {bool: _bool, int: _int, float: _float, dt.datetime: _datetime}
+
+
+def column_letter(index: int) -> str:
+    """0 → A, 25 → Z, 26 → AA: a column's name in the sheet."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+class SheetRecords:
+    """A sheet's rows as the reader reads a csv.reader's: an iterator of records with
+    `line_num`, the sheet row the last record came from; `buffer.tell()` is how far in,
+    in bytes of the file, for progress.
+
+    Every row is handed on, empty ones as empty cells (the reader counts and skips
+    them), except the empty rows above the first filled one: a sheet may start its
+    table lower down, and its first filled row is the header. Each record is as wide as
+    the header (as the widest row, without one), so a cell typed beside the table
+    makes its row an error rather than the whole sheet.
+    """
+
+    def __init__(self, sheet: Sheet, header: bool, size: int) -> None:
+        self.sheet = sheet
+        self.line_num = 0
+        self.buffer = self
+        self._size = size
+        filled = [row for row in sheet.rows if row]
+        if not filled:
+            self._width = 0
+        elif header:
+            self._width = len(filled[0])
+        else:
+            self._width = max(len(row) for row in filled)
+        self._next = next((i for i, row in enumerate(sheet.rows) if row), len(sheet.rows))
+
+    def __iter__(self) -> Iterator[list[str]]:
+        return self
+
+    def __next__(self) -> list[str]:
+        if self._next >= len(self.sheet.rows):
+            raise StopIteration
+        row = self.sheet.rows[self._next]
+        self._next += 1
+        self.line_num = self._next
+        return row + [""] * (self._width - len(row)) if len(row) < self._width else row
+
+    def records(self) -> int:
+        """The rows that hold anything, the header included."""
+        return sum(1 for row in self.sheet.rows if row)
+
+    def tell(self) -> int:
+        rows = len(self.sheet.rows)
+        return self._size * self.line_num // rows if rows else self._size
+
+
+def main(argv: list[str]) -> int:
+    """`python -m importers.workbook PATH [SHEET]`: the sheet, pickled to stdout."""
+    path, sheet = Path(argv[0]), (argv[1] if len(argv) > 1 else "") or None
+    try:
+        result: tuple = ("sheet", *_read(path, sheet))
+    except PermanentProblem as problem:
+        result = ("problem", problem.key, problem.params)
+    sys.stdout.buffer.write(pickle.dumps(result, pickle.HIGHEST_PROTOCOL))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
