@@ -17,6 +17,7 @@ import os
 import sys
 import tomllib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from daemon.settings import (
     DEFAULT_CONFIG,
@@ -27,6 +28,11 @@ from daemon.settings import (
     load,
 )
 from importers.messages import LANGUAGES, message
+
+if TYPE_CHECKING:
+    import httpx
+
+    from daemon.oneshot import Found
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -206,12 +212,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     language = settings.report.language
     found = asyncio.run(find_run(settings, args.run.strip()))
     if found.run is None:
-        if not found.candidates:
-            print(message("cli.show.unknown", language, ref=repr(args.run)), file=sys.stderr)
-            return EXIT_FAILED
-        ambiguous = message("cli.show.ambiguous", language, ref=repr(args.run))
-        print("\n".join([ambiguous, *(f"  {i}" for i in found.candidates)]), file=sys.stderr)
-        return EXIT_USAGE
+        return _not_one_run(found, args.run, language)
     if args.json:
         print(json.dumps(show_json(found), ensure_ascii=False, indent=2))
     else:
@@ -229,10 +230,19 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_poll(args: argparse.Namespace) -> int:
-    settings = _load(args.config)
-    if settings is None:
+def _not_one_run(found: Found, ref: str, language: str) -> int:
+    """Say that `ref` names no run (exit 1) or several (exit 2, listing them)."""
+    if not found.candidates:
+        print(message("cli.show.unknown", language, ref=repr(ref)), file=sys.stderr)
         return EXIT_FAILED
+    ambiguous = message("cli.show.ambiguous", language, ref=repr(ref))
+    print("\n".join([ambiguous, *(f"  {i}" for i in found.candidates)]), file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _ask_daemon(settings: Settings, path: str, no_token: str) -> httpx.Response | int:
+    """POST `path` to the running daemon's API with the admin token: its reply, or the
+    exit code once it was said why the daemon could not be asked."""
     import httpx
 
     from daemon.settings import resolve_secret, split_listen
@@ -241,19 +251,28 @@ def cmd_poll(args: argparse.Namespace) -> int:
     token = os.environ.get("RENKEI_ADMIN_TOKEN") or resolve_secret(settings.api.admin_token)
     language = settings.report.language
     if not settings.api.enabled or not token:
-        print(message("cli.poll.no_token", language), file=sys.stderr)
+        print(message(no_token, language), file=sys.stderr)
         return EXIT_USAGE
     host, port = split_listen(settings.api.listen)
     host = "127.0.0.1" if host in ("0.0.0.0", "") else host
-    url = f"http://{host}:{port}/api/v1/accounts/{args.name}/poll"
     # The daemon's own refusal is printed as it says it: in our language too.
     headers = {"Authorization": f"Bearer {token}", "Accept-Language": language}
     try:
-        reply = httpx.post(url, headers=headers, timeout=60)
+        return httpx.post(f"http://{host}:{port}{path}", headers=headers, timeout=60)
     except httpx.HTTPError as exc:
         unreachable = message("cli.poll.unreachable", language, host=host, port=port, detail=exc)
         print(unreachable, file=sys.stderr)
         return EXIT_FAILED
+
+
+def cmd_poll(args: argparse.Namespace) -> int:
+    settings = _load(args.config)
+    if settings is None:
+        return EXIT_FAILED
+    language = settings.report.language
+    reply = _ask_daemon(settings, f"/api/v1/accounts/{args.name}/poll", "cli.poll.no_token")
+    if isinstance(reply, int):
+        return reply
     body = reply.json()
     if reply.status_code != 200:
         print(f"{args.name}: {body.get('message', reply.text)}", file=sys.stderr)
@@ -262,6 +281,55 @@ def cmd_poll(args: argparse.Namespace) -> int:
     print(message("cli.poll.taken", language, name=args.name, count=len(runs)))
     for run in runs:
         print(f"  {run['id']}  {run['url']}")
+    return EXIT_OK
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    """Through the running daemon, which alone decides whether a retry of the run is
+    already waiting and wakes its import process at once."""
+    settings = _load(args.config)
+    if settings is None:
+        return EXIT_FAILED
+    from daemon.oneshot import find_run
+
+    language = settings.report.language
+    found = asyncio.run(find_run(settings, args.run.strip()))
+    if found.run is None:
+        return _not_one_run(found, args.run, language)
+    run_id = found.run["id"]
+    reply = _ask_daemon(settings, f"/api/v1/runs/{run_id}/retry", "cli.retry.no_token")
+    if isinstance(reply, int):
+        return reply
+    body = reply.json()
+    if reply.status_code not in (200, 202):
+        print(f"{run_id}: {body.get('message', reply.text)}", file=sys.stderr)
+        return EXIT_FAILED
+    said = "cli.retry.done" if reply.status_code == 202 else "cli.retry.pending"
+    print(message(said, language, run=run_id, id=body["id"]))
+    return EXIT_OK
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    settings = _load(args.config)
+    if settings is None:
+        return EXIT_FAILED
+    import datetime as dt
+
+    from daemon.oneshot import sweep_now
+    from daemon.runview import parse_moment
+
+    language = settings.report.language
+    now = dt.datetime.now(dt.UTC)
+    if args.now is not None:
+        now = parse_moment(args.now, settings.daemon.timezone)
+        if now is None:
+            print(message("cli.sweep.bad_now", language, value=repr(args.now)), file=sys.stderr)
+            return EXIT_USAGE
+    swept = asyncio.run(sweep_now(settings, now))
+    counts = {"runs": swept.runs, "files": swept.files, "mails": swept.mails}
+    before = swept.before.isoformat(timespec="seconds")
+    days = settings.daemon.retention_days
+    print(message("cli.sweep.done", language, before=before, days=days, **counts))
     return EXIT_OK
 
 
@@ -341,6 +409,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="the run's id, or its short id from `renkei runs`")
     p.add_argument("--json", action="store_true", help="print the run as JSON")
     p.add_argument("--save", metavar="DIR", help="copy the kept file and the error CSV into DIR")
+    p = command("retry", cmd_retry, "import a run's kept file again, as a new run")
+    p.add_argument("run", help="the run's id, or its short id from `renkei runs`")
+    p = command("sweep", cmd_sweep, "remove what is older than daemon.retention_days now")
+    p.add_argument(
+        "--now", metavar="WHEN", help="sweep as of this time (2024-05-16T09:00) instead of now"
+    )
     p = command("poll", cmd_poll, "ask the running daemon to check an account's FTP home now")
     p.add_argument("name", help="the account")
     p = command("schedule", cmd_schedule, "show an account's next FTP checks")

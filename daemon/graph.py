@@ -1,5 +1,5 @@
 """The daemon's object graph, built once from settings: store, spool, reporter,
-pipeline, worker and intake sink.
+pipeline, worker, intake sink and retrier.
 
 `renkei serve` (the master, and its import process), `renkei import` and the
 benchmark all build it here, so they import through the same parts wired the same way.
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from daemon.report.outbox import Reporter
 from daemon.settings import Settings
 from daemon.spool.queue import Spool
+from daemon.spool.retry import Retrier
 from daemon.spool.sink import SpoolSink
 from daemon.store.sqlite import SqliteStore
 from daemon.worker.consumer import Worker
@@ -27,6 +28,7 @@ class Parts:
     pipeline: Pipeline
     worker: Worker
     sink: SpoolSink
+    retrier: Retrier
 
     async def close(self) -> None:
         await self.store.close()
@@ -65,7 +67,8 @@ async def build(
         pipeline = Pipeline(settings, store, spool, notify, counted)
         worker = Worker(spool, pipeline)
         sink = SpoolSink(spool, settings, wake or worker.wake, store)
+        retrier = Retrier(spool, store, settings, wake or worker.wake)
     except BaseException:
         await store.close()
         raise
-    return Parts(store, spool, reporter, pipeline, worker, sink)
+    return Parts(store, spool, reporter, pipeline, worker, sink, retrier)

@@ -1,8 +1,8 @@
 """The master: starts every part of the daemon in one event loop and stops it cleanly.
 
 Order at start: store (migrated) → import process started, which recovers the spool →
-reporter → listeners bound → READY=1. Imports run in that process (worker/process.py),
-never in this loop. SIGTERM: STOPPING=1, stop accepting, stop the import process (the
+reporter → listeners bound → retention sweep (once now, then daily) → READY=1. Imports
+run in that process (worker/process.py), never in this loop. SIGTERM: STOPPING=1, stop accepting, stop the import process (the
 running import is rolled back and retried at next start), exit 0. SIGHUP: reload the config, or keep the old one
 when the new one is invalid. Called by `renkei serve`.
 """
@@ -105,6 +105,10 @@ class Master:
             self.poller.start()
         if self.settings.api.enabled:
             await self._start_web()
+        from daemon.retention import Sweeper
+
+        self.sweeper = Sweeper(self.current, self.store)
+        self.sweeper.start()
         self._spawn(self.importer.serve(), "importer")
         self._spawn(self.reporter.serve(), "reporter")
         if (interval := systemd.watchdog_seconds()) is not None:
@@ -125,7 +129,14 @@ class Master:
             sock = tcp_listener(host, port)
         except OSError as exc:
             raise listen_error("api.listen", self.settings.api.listen, exc) from None
-        app = create_app(self.current, self.store, lambda: self.ready, self.poll, self.sink)
+        app = create_app(
+            self.current,
+            self.store,
+            lambda: self.ready,
+            self.poll,
+            self.sink,
+            self.parts.retrier.retry,
+        )
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         self._web = Server(config)
         task = self._spawn(self._web.serve(sockets=[sock]), "web")
@@ -257,6 +268,7 @@ class Master:
 
     async def _shutdown(self) -> None:
         self._config_observer.stop()
+        self.sweeper.stop()
         if self.ftp is not None:
             self.poller.stop()
         for intake in self.intakes:

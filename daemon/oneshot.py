@@ -1,5 +1,5 @@
 """One-shot commands that use the daemon's parts without serving: `renkei import`, `runs`,
-`show`.
+`show`, `sweep`.
 
 `import_file` spools the file (channel `cli`) claimed under this process's lock and runs
 the same pipeline the daemon runs, built by the same graph, so it works whether or not
@@ -9,6 +9,7 @@ so the pipeline validates and counts, writes no row and queues no report.
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from daemon import graph
+from daemon.retention import Swept, sweep
 from daemon.settings import Settings
+from daemon.spool import kept
 from daemon.spool.queue import Meta, SpoolItem
 from daemon.store.runs import public_run
 from daemon.store.sqlite import SqliteStore
@@ -121,20 +124,28 @@ async def find_run(settings: Settings, fragment: str) -> Found:
 
 
 def kept_file(data_dir: Path, run: Mapping[str, Any]) -> Path | None:
-    """The received file, when it was kept after the import; None while it is not.
-
-    Today the spool deletes the file once its run is committed, so none is kept yet;
-    `data_dir/files/<run id>/` is where kept files are to live, and this is the one
-    place that says so."""
-    path = data_dir / "files" / run["id"] / Path(run["filename"] or "data").name
-    return path if path.is_file() else None
+    """The received file, kept beside its run (or quarantined) until retention ends;
+    None when there is none (see daemon/spool/kept.py)."""
+    return kept.kept_file(data_dir, run["id"], run["filename"])
 
 
 def save_files(found: Found, folder: Path) -> list[Path]:
-    """Copy the run's kept file and its error CSV (those it has) into `folder`."""
+    """Copy the run's kept file (under its own name) and its error CSV, those it has,
+    into `folder`."""
+    assert found.run is not None
     folder.mkdir(parents=True, exist_ok=True)
+    named = [(found.kept_file, kept.bare(found.run["filename"])), (found.error_csv, "")]
     copied = []
-    for path in (found.kept_file, found.error_csv):
+    for path, name in named:
         if path is not None:
-            copied.append(Path(shutil.copy2(path, folder / path.name)))
+            copied.append(Path(shutil.copy2(path, folder / (name or path.name))))
     return copied
+
+
+async def sweep_now(settings: Settings, now: dt.datetime) -> Swept:
+    """`renkei sweep`: the daemon's daily retention sweep, as of `now`."""
+    store = await SqliteStore.open(settings.data_dir / "renkei.db")
+    try:
+        return await sweep(settings, store, now)
+    finally:
+        await store.close()

@@ -46,14 +46,21 @@ def parse_since(text: str, timezone: str, now: dt.datetime) -> str | None:
     span = _SPAN.fullmatch(text.strip())
     if span:
         moment = now - dt.timedelta(**{_SPAN_UNIT[span[2]]: int(span[1])})
-    else:
-        try:
-            moment = dt.datetime.fromisoformat(text.strip())
-        except ValueError:
-            return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=zoneinfo.ZoneInfo(timezone))
+    elif (moment := parse_moment(text, timezone)) is None:
+        return None
     return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds")
+
+
+def parse_moment(text: str, timezone: str) -> dt.datetime | None:
+    """A date or time (`2024-05-16`, `2024-05-16T09:00`) in `timezone` unless it names
+    its own offset; None when it is neither."""
+    try:
+        moment = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zoneinfo.ZoneInfo(timezone))
+    return moment
 
 
 # -- renkei runs -----------------------------------------------------------------------
@@ -303,6 +310,8 @@ def run_lines(run: dict[str, Any], language: str, timezone: str) -> list[str]:
     ]
     if run["message"]:
         lines.append(field("message", run["message"]))
+    if run["retry_of"]:
+        lines.append(_field(message("cli.show.retry_of", language), run["retry_of"]))
     lines.append(_field(message("cli.show.report", language), run["report_state"]))
     return lines
 

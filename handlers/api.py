@@ -8,14 +8,17 @@ mean only what the account's `params` mapping says: a parameter or value the map
 does not name is refused with 422 naming it, whether it came as a form field, a query
 parameter or a key of the JSON field. What the shape decides for the file (encoding,
 header) travels in the delivery's options, so nothing after the spool asks which
-channel a file came by. Talks to the daemon only through the intake sink; the web app
+channel a file came by. Every refusal is told to the sink (`_door`), which logs, counts
+and keeps it. Talks to the daemon only through the intake sink; the web app
 (daemon/web/) mounts `router` and serves the rest of the API. No `from __future__
 import annotations` here: FastAPI reads the route annotations at run time.
 """
 
+import contextlib
 import copy
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Header, Request
@@ -28,10 +31,12 @@ from daemon.settings import ApiAccount, ParamEffect, Settings, secret_matches
 from handlers.base import (
     Delivery,
     IntakeSink,
+    Refusal,
     RunReport,
     SpoolUnavailable,
     bare_name,
     bearer_token,
+    peer_text,
 )
 
 CHANNEL = "api"
@@ -112,25 +117,67 @@ async def create_import(
     authorization: str | None = Header(None),
 ) -> JSONResponse:
     """Push one CSV: part `file`, options as fields or a JSON field `settings`."""
-    settings = _settings(request)
-    name = _bearer_account(settings, authorization)
-    return await take(request, name, wait, dry_run)
+    with _door(request) as door:
+        door.who = _bearer_account(_settings(request), authorization)
+        return await take(request, door, wait, dry_run)
 
 
 async def import_at_own_path(request: Request) -> JSONResponse:
     """An account's own import path (`[accounts.X.api] path`), in its request shape.
     Mounted last by the web app, so every route of its own is matched first."""
-    name = importer_at(_settings(request), request.url.path, request.headers)
-    query = request.query_params
-    return await take(request, name, _flag(query.get("wait")), _flag(query.get("dry_run")))
+    with _door(request) as door:
+        door.who = importer_at(_settings(request), request.url.path, request.headers)
+        query = request.query_params
+        return await take(request, door, _flag(query.get("wait")), _flag(query.get("dry_run")))
 
 
-async def take(request: Request, name: str, wait: bool, dry_run: bool) -> JSONResponse:
+@dataclass(slots=True)
+class Door:
+    """What a refusal of one request names: the account, once its token is known, and
+    the file, once the form is read (the request path until then)."""
+
+    who: str = ""
+    what: str = ""
+
+
+# A refusal is counted under its error code, but for these finer ones.
+_REASONS = {
+    "api.unauthorized.missing": "no_token",
+    "api.unauthorized.missing_header": "no_token",
+    "api.unauthorized.unknown": "bad_token",
+    "api.not_found.import_path": "unknown_path",
+}
+
+
+@contextlib.contextmanager
+def _door(request: Request) -> Iterator[Door]:
+    """Tell the sink of any refusal of this request on its way to the client."""
+    door = Door(what=request.url.path)
+    try:
+        yield door
+    except ApiRefusal as refusal:
+        sink: IntakeSink | None = request.app.state.sink
+        if sink is not None:
+            sink.refused(_refusal(request, door, refusal, sink))
+        raise
+
+
+def _refusal(request: Request, door: Door, refusal: ApiRefusal, sink: IntakeSink) -> Refusal:
+    client = request.client
+    peer = peer_text((client.host, client.port)) if client else ""
+    reason = _REASONS.get(refusal.key, refusal.code)
+    # The sentence the client got, in English; no parameter of it holds a token.
+    detail = sink.text(refusal.key, "en", **refusal.params)
+    return Refusal(CHANNEL, peer, str(refusal.status_code), reason, door.who, door.what, detail)
+
+
+async def take(request: Request, door: Door, wait: bool, dry_run: bool) -> JSONResponse:
     settings = _settings(request)
     sink: IntakeSink | None = request.app.state.sink
+    name = door.who
     account = settings.accounts[name]
     max_bytes = settings.limits_for(account).max_bytes
-    delivery = await _read_delivery(request, name, max_bytes, account.api, dry_run)
+    delivery = await _read_delivery(request, door, max_bytes, account.api, dry_run)
     delivery.idempotency_key = request.headers.get("Idempotency-Key", "")[:200]
     if account.status == "stopped":
         delivery.data, delivery.problem = None, "account_stopped"
@@ -214,14 +261,17 @@ def _flag(value: str | None) -> bool:
 
 
 async def _read_delivery(
-    request: Request, account: str, max_bytes: int, shape: ApiAccount | None, dry_run: bool
+    request: Request, door: Door, max_bytes: int, shape: ApiAccount | None, dry_run: bool
 ) -> Delivery:
     try:
         form = await request.form()
     except Exception as exc:  # python-multipart's errors: the request is unreadable
         raise ApiRefusal(422, "unreadable_request", detail=str(exc)) from None
+    upload = form.get((shape or DEFAULT_SHAPE).file_field)
+    if upload is not None and not isinstance(upload, str) and upload.filename:
+        door.what = bare_name(upload.filename)
     try:
-        return delivery(account, form, request.query_params, max_bytes, shape, dry_run)
+        return delivery(door.who, form, request.query_params, max_bytes, shape, dry_run)
     finally:
         await form.close()
 

@@ -38,6 +38,24 @@ class Delivery:
 
 
 @dataclass(frozen=True, slots=True)
+class Refusal:
+    """A delivery refused at the door, as the channel that refused it tells the sink.
+
+    No run is made for it: it gets its reply, and the sink logs it, counts it and keeps
+    it for `GET /api/v1/refusals`. Text from outside (an address, a file name) may sit
+    in any field but `code` and `reason`; a secret (a password, a token) in none.
+    """
+
+    channel: str
+    peer: str  # the client's address and port, as peer_text() writes them
+    code: str  # the reply as sent: "550 5.1.1", "553", "401"
+    reason: str  # stable and the same in every language: unknown_recipient, bad_token, …
+    who: str = ""  # the sender address, the FTP user, the token's account
+    what: str = ""  # the recipient, the file name, the request path
+    detail: str = ""  # a short English sentence, for the admin
+
+
+@dataclass(frozen=True, slots=True)
 class Receipt:
     """What spooling came to: the run ids, and whether they are earlier runs answered
     again because the delivery came before."""
@@ -65,8 +83,9 @@ class IntakeSink(Protocol):
     def has_room(self) -> bool:
         """False when the spool's disk is nearly full."""
 
-    def refused(self, channel: str, reason: str) -> None:
-        """Count a delivery refused at the door (no run is made for it)."""
+    def refused(self, refusal: Refusal) -> None:
+        """Log, count and keep a delivery refused at the door (no run is made for it).
+        Safe to call from any thread."""
 
     def filename_problem(
         self, name: str, *, account: Account | None = None, language: str | None = None
@@ -119,6 +138,14 @@ def sender_allowed(account: Account, sender: str) -> bool:
     allowed = account.mail.allowed_senders
     domain = "@" + sender.rpartition("@")[2]
     return sender in allowed or domain in allowed
+
+
+def peer_text(peer: object) -> str:
+    """A client's (host, port) as `host:port` (`[host]:port` for IPv6); '' unknown."""
+    if not isinstance(peer, tuple | list) or len(peer) < 2:
+        return ""
+    host, port = str(peer[0]), peer[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def bearer_token(authorization: str | None) -> str:

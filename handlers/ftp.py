@@ -27,7 +27,7 @@ from pyftpdlib.servers import FTPServer
 
 from daemon.settings import Account, Settings, listen_error, secret_matches, split_listen
 from handlers import claims
-from handlers.base import Intake, IntakeSink
+from handlers.base import Intake, IntakeSink, Refusal, peer_text
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,11 @@ def ftp_home(settings: Settings, account: str) -> Path:
     return settings.data_dir / "ftp" / account
 
 
+def final_name(partial: str) -> str:
+    """The name an upload written as `.NAME.part` gets once complete."""
+    return partial[1 : -len(PART_SUFFIX)] if partial.endswith(PART_SUFFIX) else partial
+
+
 class LoginGuard:
     """Failed logins per address; after too many within 10 minutes, a ban."""
 
@@ -65,7 +70,8 @@ class LoginGuard:
             until = self._banned.get(address, 0.0)
             return until > time.monotonic()
 
-    def failed(self, address: str) -> None:
+    def failed(self, address: str) -> bool:
+        """Count a failed login; True when it bans the address."""
         now = time.monotonic()
         with self._lock:
             recent = self._failures[address]
@@ -78,6 +84,8 @@ class LoginGuard:
                 log.warning(
                     "ftp: %s banned for %.0fs after failed logins", address, self.ban_seconds
                 )
+                return True
+        return False
 
 
 class AccountAuthorizer(DummyAuthorizer):
@@ -116,6 +124,9 @@ class UploadDTP(DTPHandler):
         if self.receive and limit and self.tot_bytes_received > limit and not self._closed:
             self.transfer_finished = False
             self._resp = (self.cmd_channel.reply(*S552_TOO_BIG), log.info)
+            name = final_name(os.path.basename(self.file_obj.name)) if self.file_obj else ""
+            detail = f"over max_bytes ({limit} bytes)"
+            self.cmd_channel.refuse(S552_TOO_BIG[0], "too_large", name, detail)
             self.close()
 
     def recv(self, buffer_size: int) -> bytes:
@@ -168,12 +179,34 @@ class UploadHandler(FTPHandler):
 
     def on_connect(self) -> None:
         if self.intake.guard.banned(self.remote_ip):
-            self.intake.sink.refused(CHANNEL, "banned")
+            self.refuse(421, "banned", detail="after ftp.max_login_failures failed logins")
             self.respond(S421_BANNED)
             self.close_when_done()
 
     def on_login_failed(self, username: str, password: str) -> None:
-        self.intake.guard.failed(self.remote_ip)
+        # The user name is said, the password never.
+        known = username in getattr(self.authorizer, "secrets", {})
+        detail = "wrong password" if known else "no such user"
+        if self.intake.guard.failed(self.remote_ip):
+            detail += f"; address banned for {self.intake.guard.ban_seconds:.0f}s"
+        self.refuse(S530_LOGIN_FAILED[0], "login_failed", detail=detail, who=username)
+
+    def handle_max_cons(self) -> None:
+        self.refuse(421, "too_many_connections", detail="over ftp.max_connections")
+        super().handle_max_cons()
+
+    def handle_max_cons_per_ip(self) -> None:
+        detail = "over ftp.max_connections_per_address"
+        self.refuse(421, "too_many_connections", detail=detail)
+        super().handle_max_cons_per_ip()
+
+    def refuse(
+        self, code: int, reason: str, what: str = "", detail: str = "", who: str | None = None
+    ) -> None:
+        """Tell the sink of a refusal in this session; the reply is the caller's."""
+        peer = peer_text((self.remote_ip, self.remote_port))
+        who = (self.username or "") if who is None else who
+        self.intake.sink.refused(Refusal(CHANNEL, peer, str(code), reason, who, what, detail))
 
     # -- the reply language: RFC 2640 ------------------------------------------------
 
@@ -211,10 +244,13 @@ class UploadHandler(FTPHandler):
             name, account=account, language=self.reply_language
         )
         if problem:
-            self.intake.sink.refused(CHANNEL, "bad_name")
+            # The admin reads the refusal in English, whatever the client was told.
+            english = self.intake.sink.filename_problem(name, account=account, language="en")
+            self.refuse(S553_BAD_NAME, "bad_filename", name, english or problem)
             self.respond(f"{S553_BAD_NAME} {self.wire(problem)}")
             return None
         if "a" in mode or self._restart_position:
+            self.refuse(S553_NO_APPEND[0], "no_append", name, "append or restart (REST) asked")
             self.respond(self.reply(*S553_NO_APPEND))
             return None
         partial = os.path.join(os.path.dirname(file), f".{name}{PART_SUFFIX}")
@@ -223,7 +259,7 @@ class UploadHandler(FTPHandler):
     def publish_upload(self, partial: str) -> None:
         """Rename a finished upload to its final name (the check only sees whole files)."""
         folder, part = os.path.split(partial)
-        final = os.path.join(folder, part[1 : -len(PART_SUFFIX)])
+        final = os.path.join(folder, final_name(part))
         os.replace(partial, final)
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
         try:

@@ -25,8 +25,10 @@ from handlers.base import (
     Delivery,
     Intake,
     IntakeSink,
+    Refusal,
     SpoolUnavailable,
     bare_name,
+    peer_text,
     sender_allowed,
 )
 
@@ -96,7 +98,11 @@ class RenkeiSMTP(SMTP):
         self._handler_coroutine.cancel()
         transport.write(f"{S421_TOO_MANY}\r\n".encode())
         transport.close()
-        self.event_handler.sink.refused(CHANNEL, "too_many_connections")
+        detail = "over smtp.max_connections or smtp.max_connections_per_address"
+        code, reason = _code(S421_TOO_MANY), "too_many_connections"
+        self.event_handler.sink.refused(
+            Refusal(CHANNEL, peer_text(peer), code, reason, detail=detail)
+        )
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._peer_address is not None:
@@ -108,9 +114,20 @@ class RenkeiSMTP(SMTP):
         # aiosmtpd's own size replies lack the enhanced code senders log and match on.
         text = status.decode() if isinstance(status, bytes) else status
         if text.startswith("552 Error"):
-            self.event_handler.sink.refused(CHANNEL, "too_big")
-            status = S552_TOO_BIG
+            status = self._too_big()
         await super().push(status)
+
+    def _too_big(self) -> str:
+        envelope = self.envelope
+        who = (envelope.mail_from or "") if envelope else ""
+        what = ", ".join(envelope.rcpt_tos) if envelope else ""
+        detail = f"over smtp.max_message_bytes ({self.data_size_limit} bytes)"
+        peer = peer_text(self.session.peer) if self.session else ""
+        reply = S552_TOO_BIG
+        self.event_handler.sink.refused(
+            Refusal(CHANNEL, peer, _code(reply), "too_large", who, what, detail)
+        )
+        return reply
 
 
 class MailHandler:
@@ -124,8 +141,8 @@ class MailHandler:
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         if not await asyncio.to_thread(self.sink.has_room):
-            self.sink.refused(CHANNEL, "low_space")
-            return S452_LOW_SPACE
+            detail = "spool space under daemon.min_free_bytes"
+            return self._refused(session, S452_LOW_SPACE, "low_space", address, "", detail)
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return S250_SENDER_OK
@@ -134,15 +151,17 @@ class MailHandler:
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         found = self.intake.settings.account_by_address(address)
-        if found is None:
-            self.sink.refused(CHANNEL, "unknown_recipient")
-            return S550_UNKNOWN_RECIPIENT
-        _, account = found
         # The null sender (<>, as bounces use) counts as "not set".
         mail_from = (envelope.mail_from or "").strip("<>")
+        if found is None:
+            detail = "no account has this address"
+            reply = S550_UNKNOWN_RECIPIENT
+            return self._refused(session, reply, "unknown_recipient", mail_from, address, detail)
+        name, account = found
         if mail_from and not sender_allowed(account, mail_from):
-            self.sink.refused(CHANNEL, "sender_refused")
-            return S550_SENDER_REFUSED
+            detail = f"envelope sender not in accounts.{name}.mail.allowed_senders"
+            reply = S550_SENDER_REFUSED
+            return self._refused(session, reply, "sender_not_allowed", mail_from, address, detail)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
         return S250_RECIPIENT_OK
@@ -152,18 +171,32 @@ class MailHandler:
             # MIME parsing takes tens of ms for a 3 MB message: off the event loop, so
             # other sessions are answered meanwhile.
             deliveries = await asyncio.to_thread(self._deliveries, envelope)
-        except _SenderRefused:
-            self.sink.refused(CHANNEL, "sender_refused")
-            return S550_SENDER_REFUSED
+        except _SenderRefused as refused:
+            who = ", ".join(refused.senders) or envelope.mail_from or ""
+            rcpts, detail = ", ".join(envelope.rcpt_tos), refused.detail()
+            return self._refused(
+                session, S550_SENDER_REFUSED, "sender_not_allowed", who, rcpts, detail
+            )
         try:
             receipt = await self.sink.spool(deliveries)
-        except SpoolUnavailable:
+        except SpoolUnavailable as exc:
             log.exception("mail from %s: spool unavailable", envelope.mail_from)
-            return S451_SPOOL_ERROR
+            names = ", ".join(d.filename for d in deliveries)
+            detail = f"spool unavailable: {exc}; attachments: {names}"
+            who, rcpts = envelope.mail_from or "", ", ".join(envelope.rcpt_tos)
+            return self._refused(session, S451_SPOOL_ERROR, "spool_unavailable", who, rcpts, detail)
         if receipt.replayed:
             # A sender that saw no reply to the first copy sends it again.
             log.info("mail %s was taken before", deliveries[0].idempotency_key)
         return S250_QUEUED.format(ids=" ".join(receipt.ids))
+
+    def _refused(
+        self, session: Session, reply: str, reason: str, who: str, what: str, detail: str
+    ) -> str:
+        """Tell the sink of a refusal; returns the reply that says it."""
+        peer = peer_text(session.peer)
+        self.sink.refused(Refusal(CHANNEL, peer, _code(reply), reason, who, what, detail))
+        return reply
 
     async def handle_exception(self, error: Exception) -> str:
         # Whatever went wrong is ours, not the sender's: make it retry, never a 5xx.
@@ -179,7 +212,7 @@ class MailHandler:
         deliveries: list[Delivery] = []
         for name, account in self._accounts(envelope.rcpt_tos):
             if not senders or not all(sender_allowed(account, s) for s in senders):
-                raise _SenderRefused
+                raise _SenderRefused(name, senders, [n for n, _ in attachments])
             deliveries += _account_deliveries(name, account, sender, attachments)
         # The same Message-ID is the same message sent again, never a new one.
         message_id = str(message.get("Message-ID", "")).strip()[:200]
@@ -198,7 +231,21 @@ class MailHandler:
 
 
 class _SenderRefused(Exception):
-    pass
+    """A header From the account does not allow: whose, and what the mail carried."""
+
+    def __init__(self, account: str, senders: list[str], files: list[str]) -> None:
+        super().__init__(account)
+        self.account, self.senders, self.files = account, senders, files
+
+    def detail(self) -> str:
+        where = f"accounts.{self.account}.mail.allowed_senders"
+        said = f"header From not in {where}" if self.senders else "no header From"
+        return f"{said}; attachments: {', '.join(self.files) or 'none'}"
+
+
+def _code(reply: str) -> str:
+    """A reply's code and enhanced code: '550 5.7.1'."""
+    return " ".join(reply.split()[:2])
 
 
 def _account_deliveries(

@@ -429,6 +429,20 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "アカウント {name} には確認する FTP 受付がありません",
         "en": "account {name} has no FTP intake to check",
     },
+    "api.forbidden.admin_only": {
+        "ja": "この操作には管理トークン(api.admin_token)が必要です",
+        "en": "this needs the admin token (api.admin_token)",
+    },
+    "api.file_not_kept": {
+        "ja": "実行 {run_id} の受信ファイルは保存されていません(保存期間 daemon.retention_days"
+        " を過ぎて削除されたか、ファイルのない実行か、ファイルを保存しない以前の版が受け付けた実行です)",
+        "en": "the file of run {run_id} is not kept (removed after daemon.retention_days,"
+        " or the run held no file, or an older renkei that kept no files received it)",
+    },
+    "api.run_not_final": {
+        "ja": "実行 {run_id} はまだ終わっていません(状態 {state})。終わってから再取込してください",
+        "en": "run {run_id} has not finished (state {state}); retry it once it has",
+    },
     "api.invalid_request": {
         "ja": "リクエストが正しくありません: {problems}",
         "en": "the request is not valid: {problems}",
@@ -780,9 +794,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "cli.show.sha256": {"ja": "SHA-256", "en": "SHA-256"},
     "cli.show.kept": {"ja": "保存先", "en": "Kept at"},
     "cli.show.not_kept": {
-        "ja": "受信したファイルは保存されていません(取込後に削除されます)",
-        "en": "The received file is not kept (it is deleted once imported)",
+        "ja": "受信したファイルは保存されていません(保存期間を過ぎたか、ファイルのない実行です)",
+        "en": "The received file is not kept (past daemon.retention_days, or the run held no file)",
     },
+    "cli.show.retry_of": {"ja": "再取込元", "en": "Retry of"},
     "cli.show.error_csv": {"ja": "エラーCSV", "en": "Error CSV"},
     "cli.show.saved": {"ja": "{path} に保存しました", "en": "saved {path}"},
     "cli.poll.no_token": {
@@ -798,6 +813,31 @@ CATALOG: dict[str, dict[str, str]] = {
     "cli.poll.taken": {
         "ja": "{name}: {count} 件のファイルを取り込みに回しました",
         "en": "{name}: {count} file(s) taken",
+    },
+    "cli.retry.no_token": {
+        "ja": "renkei retry には [api] の有効化と管理トークンが必要です: RENKEI_ADMIN_TOKEN"
+        "を設定するか、設定に api.admin_token を書いてください(sha256 だけでは送れません)",
+        "en": "renkei retry needs [api] enabled and the admin token: set RENKEI_ADMIN_TOKEN,"
+        " or api.admin_token in the config (a sha256 alone cannot be sent)",
+    },
+    "cli.retry.done": {
+        "ja": "実行 {run} を再取込します: 新しい実行 {id}",
+        "en": "run {run} retried as run {id}",
+    },
+    "cli.retry.pending": {
+        "ja": "実行 {run} の再取込はすでに待っています: 実行 {id}",
+        "en": "a retry of run {run} is already waiting: run {id}",
+    },
+    "cli.sweep.done": {
+        "ja": "{before} より前に終わった実行 {runs} 件(受信ファイル {files} 件)と、"
+        "送れなかった報告メール {mails} 件を削除しました(保存期間 {days} 日)",
+        "en": "removed {runs} runs finished before {before} ({files} received files)"
+        " and {mails} failed report mails (keeping {days} days)",
+    },
+    "cli.sweep.bad_now": {
+        "ja": "--now: {value} は日時(2024-05-16T09:00、時差なしは daemon.timezone)ではありません",
+        "en": "--now: {value} is not a date or time (2024-05-16T09:00, in daemon.timezone"
+        " unless it has an offset)",
     },
     "cli.schedule.no_ftp": {
         "ja": "accounts.{name}.ftp がありません: このアカウントに定期確認はありません",

@@ -57,6 +57,7 @@ def admin(tmp_path_factory):
     text = config.read_text(encoding="utf-8").replace("[report]\n", '[report]\nlanguage = "en"\n')
     english.write_text(text, encoding="utf-8")
     daemon.outputs = outputs
+    daemon.folder = folder
     daemon.english = english
     return daemon
 
@@ -183,7 +184,10 @@ def test_show_by_short_id_gives_counts_errors_and_file(admin):
     size = len(csv_bytes(["1,2024/05/16,10,a"] + [f"x{i},2024/05/16,1,z" for i in range(BAD_ROWS)]))
     assert f"サイズ: {size:,} バイト" in lines
     assert any(line.startswith("SHA-256: ") and len(line) == 9 + 64 for line in lines)
-    assert "受信したファイルは保存されていません(取込後に削除されます)" in lines
+    kept = admin.data_dir / "files" / bad["id"] / "20240517.csv"
+    assert f"保存先: {kept}" in lines and kept.read_bytes() == csv_bytes(
+        ["1,2024/05/16,10,a"] + [f"x{i},2024/05/16,1,z" for i in range(BAD_ROWS)]
+    )
     [error_csv] = [line for line in lines if line.startswith("エラーCSV: ")]
     path = error_csv.removeprefix("エラーCSV: ")
     assert path.endswith(f"reports/{bad['id']}/20240517.errors.csv")
@@ -200,7 +204,8 @@ def test_show_in_english_and_as_json(admin):
     assert not any(line.startswith("Error CSV") for line in lines)  # no errors to read
     shown = json.loads(renkei("show", good["id"], "--json", "--config", str(admin.config)).stdout)
     assert {k: shown[k] for k in RUN_FIELDS} == good
-    assert shown["errors"] == [] and shown["kept_file"] is None and shown["size"] > 0
+    assert shown["errors"] == [] and shown["size"] > 0
+    assert shown["kept_file"] == str(admin.data_dir / "files" / good["id"] / good["filename"])
 
 
 def test_show_says_when_an_id_is_unknown_or_ambiguous(admin, tmp_path):
@@ -214,13 +219,27 @@ def test_show_says_when_an_id_is_unknown_or_ambiguous(admin, tmp_path):
     assert len(candidates) == 5 and all(c.startswith(f"  {year}") for c in candidates)
 
 
-def test_show_save_copies_the_error_csv_and_says_the_file_is_not_kept(admin, tmp_path):
+def test_show_save_copies_the_kept_file_and_the_error_csv(admin, tmp_path):
     [bad] = runs(admin, "--account", "acme", "--state", "failed")
-    result = renkei(
-        "show", bad["id"], "--save", str(tmp_path / "out"), "--config", str(admin.config)
-    )
+    out = tmp_path / "out"
+    result = renkei("show", bad["id"], "--save", str(out), "--config", str(admin.config))
+    assert result.returncode == 0, result.stderr
+    assert (out / "20240517.errors.csv").is_file()
+    assert (out / "20240517.csv").read_bytes() == (admin.folder / "20240517.csv").read_bytes()
+
+
+def test_show_save_says_when_the_file_is_no_longer_kept(admin, tmp_path):
+    [bad] = runs(admin, "--account", "acme", "--state", "failed")
+    kept = admin.data_dir / "files" / bad["id"] / "20240517.csv"
+    hidden = kept.with_name("gone")
+    kept.rename(hidden)  # as the retention sweep leaves it
+    try:
+        out = tmp_path / "out"
+        result = renkei("show", bad["id"], "--save", str(out), "--config", str(admin.config))
+    finally:
+        hidden.rename(kept)
     assert result.returncode == 1
-    assert (tmp_path / "out" / "20240517.errors.csv").is_file()
+    assert (out / "20240517.errors.csv").is_file() and not (out / "20240517.csv").exists()
     assert "受信したファイルは保存されていません" in result.stderr.splitlines()[-1]
 
 

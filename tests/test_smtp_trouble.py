@@ -8,7 +8,7 @@ import smtplib
 from collections.abc import Sequence
 
 from daemon.settings import parse
-from handlers.base import Delivery
+from handlers.base import Delivery, Refusal
 from handlers.smtp import MailIntake
 from tests.support import (
     Daemon,
@@ -69,7 +69,7 @@ class ExplodingSink:
     def has_room(self) -> bool:
         return True
 
-    def refused(self, channel: str, reason: str) -> None:
+    def refused(self, refusal: Refusal) -> None:
         pass
 
 

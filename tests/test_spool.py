@@ -25,13 +25,26 @@ def test_enqueue_writes_data_and_metadata(tmp_path):
 
 
 def test_claim_moves_to_active_once(tmp_path):
-    spool = Spool(tmp_path)
+    spool = Spool(tmp_path / "spool")
     item = spool.enqueue(meta(), b"x")
     claimed = spool.claim(item.id)
     assert claimed is not None and claimed.path.parent == spool.active
     assert spool.claim(item.id) is None
     spool.finish(claimed)
     assert not list(spool.active.iterdir())
+
+
+def test_finish_keeps_the_file_beside_its_run_by_rename(tmp_path):
+    spool = Spool(tmp_path / "spool")
+    claimed = spool.claim(spool.enqueue(meta(), b"a,b\r\n").id)
+    inode = claimed.data_path.stat().st_ino
+    spool.finish(claimed)
+    kept = tmp_path / "files" / claimed.id / "20240516.csv"
+    assert kept.read_bytes() == b"a,b\r\n"
+    assert kept.stat().st_ino == inode  # moved, not copied
+    assert not (spool.active / claimed.id).exists()
+    spool.finish(claimed)  # again, as after a crash just after the move: nothing to do
+    assert kept.read_bytes() == b"a,b\r\n"
 
 
 def test_recover_counts_attempts_and_skips_locked_items(tmp_path):

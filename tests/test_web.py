@@ -95,6 +95,7 @@ def test_admin_lists_runs_newest_first_with_filters(daemon, runs):
         "started_at",
         "finished_at",
         "report_state",
+        "retry_of",
     }
     failed = httpx.get(
         f"{daemon.api}/api/v1/runs", params={"state": "failed"}, headers=ADMIN

@@ -85,7 +85,7 @@ def _choice_values(raw: dict[str, Any]) -> Iterator[Problem]:
 
 
 _KEYED_MODES = ("upsert", "delete", "set")
-_OWN_PATHS = ("/healthz", "/metrics", "/openapi.json", "/docs", "/redoc")
+_OWN_PATHS = ("/healthz", "/metrics", "/openapi.json", "/docs", "/redoc", "/api/v1/refusals")
 
 
 def _columns_of(layout: Any) -> list[str]:

@@ -51,12 +51,17 @@ class Model(BaseModel):
 
 
 class DaemonSettings(Model):
-    data_dir: LaxPath = Field(Path("var"), description="spool/, renkei.db, reports/, outbox/")
+    data_dir: LaxPath = Field(
+        Path("var"), description="spool/, files/, renkei.db, reports/, outbox/"
+    )
     timezone: str = Field("Asia/Tokyo", description="time zone of schedules and reports")
     min_free_bytes: int = Field(
         64 * 1024 * 1024, ge=0, description="refuse new files while the spool has less free"
     )
     max_attempts: int = Field(3, ge=1, description="failed attempts before a file is quarantined")
+    retention_days: int = Field(
+        90, ge=1, description="days a finished run, its file, error CSV and failed mail are kept"
+    )
 
     _check_zone = field_validator("timezone")(lambda cls, v: check_zone(v))
 

@@ -2,14 +2,17 @@
 
 Layout under `data_dir/spool/`: `tmp/` (being written), `incoming/` (waiting),
 `active/` (claimed by a worker, which holds a lock on it), `failed/` (quarantined
-after too many attempts, never deleted). Each item is a folder holding `data` (the
-file as received) and `meta.json`. Enqueue is tmp → fsync → rename, so an item in
-`incoming/` is always whole. Called by the intake sink, the worker and the CLI.
+after too many attempts, never deleted but by the retention sweep with its run). Each
+item is a folder holding `data` (the file as received) and `meta.json`. Enqueue is
+tmp → fsync → rename, so an item in `incoming/` is always whole. Once its run is final
+the file is kept beside the run (kept.py). Called by the intake sink, the worker, the
+retrier and the CLI.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import fcntl
 import hashlib
 import json
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.spool.durable import fsync_dir, replace_durably, write_synced
+from daemon.spool.kept import kept_path
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,7 @@ class Meta:
     options: dict[str, Any] = field(default_factory=dict)
     problem: str | None = None  # an accepted delivery that holds no file to import
     idempotency_key: str = ""  # from an API sender, to answer its retries with this run
+    retry_of: str | None = None  # the run whose kept file this imports again
 
     @classmethod
     def from_json(cls, data: bytes) -> Meta:
@@ -78,7 +83,8 @@ def now_iso() -> str:
 
 class Spool:
     def __init__(self, root: Path) -> None:
-        self.root = root
+        self.root = root  # data_dir/spool
+        self.data_dir = root.parent
         self.tmp = root / "tmp"
         self.incoming = root / "incoming"
         self.active = root / "active"
@@ -166,7 +172,33 @@ class Spool:
     # -- settling ----------------------------------------------------------------
 
     def finish(self, item: SpoolItem) -> None:
-        """The item's run is committed: the spooled copy is no longer needed."""
+        """The item's run is committed: keep its file beside the run, drop the rest.
+
+        Called again for an item whose run committed before a crash: the file was
+        either moved already (the item holds none) or is moved now.
+        """
+        if item.data_path.exists():
+            self._keep(item)
+        self._drop(item)
+
+    def _keep(self, item: SpoolItem) -> None:
+        target = kept_path(self.data_dir, item.id, item.meta.filename)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fsync_dir(target.parent.parent)
+            # A rename in one file system: keeping costs no copy of the bytes.
+            os.replace(item.data_path, target)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                # XXX the run is committed and must not be imported again: better to
+                # lose the kept copy than to leave the item to be claimed once more.
+                log.error("spool: could not keep the file of %s: %s", item.id, exc)
+                return
+            # data_dir/files on another file system than the spool: copy it once.
+            _write_data(target, item.data_path)
+        fsync_dir(target.parent)
+
+    def _drop(self, item: SpoolItem) -> None:
         shutil.rmtree(item.path, ignore_errors=True)
         _unlock(item)
 
@@ -205,7 +237,7 @@ class Spool:
                 log.warning(
                     "spool: %s is both waiting and active; keeping the waiting copy", item.id
                 )
-                self.finish(item)
+                self._drop(item)
                 continue
             self.release(item, count_attempt=True)
             yield item

@@ -2,7 +2,8 @@
 
 Answers a resend from the delivery memory, turns every other delivery into spool
 items (off the event loop) and wakes the worker; tells a channel how a run it spooled
-ended. Called by every channel; the only path from a socket to the spool.
+ended; logs, counts and keeps what a channel refused (refusals.py). Called by
+every channel; the only path from a socket to the spool.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from daemon import metrics
 from daemon.settings import Account, Settings
 from daemon.spool.memory import DeliveryMemory
 from daemon.spool.queue import Meta, Spool, SpoolItem, new_id
+from daemon.spool.refusals import RefusalLog
 from daemon.store.runs import FINAL_STATES, RunState, public_run
 from daemon.store.sqlite import SqliteStore
-from handlers.base import Delivery, Receipt, RunReport, SpoolUnavailable
+from handlers.base import Delivery, Receipt, Refusal, RunReport, SpoolUnavailable
 from importers.filenames import filename_rule
 from importers.messages import message
 
@@ -40,6 +42,7 @@ class SpoolSink:
         self._settings = settings
         self._wake = wake
         self.memory = DeliveryMemory(store)
+        self.refusals = RefusalLog()
 
     async def spool(self, deliveries: Sequence[Delivery]) -> Receipt:
         async with self.memory.turn(deliveries):
@@ -75,8 +78,8 @@ class SpoolSink:
         except OSError:
             return False
 
-    def refused(self, channel: str, reason: str) -> None:
-        metrics.REFUSED.labels(channel, reason).inc()
+    def refused(self, refusal: Refusal) -> None:
+        self.refusals.add(refusal)
 
     def filename_problem(
         self, name: str, *, account: Account | None = None, language: str | None = None

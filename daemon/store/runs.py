@@ -40,6 +40,8 @@ class ReportState(StrEnum):
 
 
 FINAL_STATES = frozenset({RunState.COMPLETED, RunState.FAILED, RunState.IGNORED})
+# Still to be imported: a retry of a run is not made twice while one of these is pending.
+PENDING_STATES = (RunState.QUEUED, RunState.RUNNING, RunState.ABORTED)
 ERRORS_KEPT = 1000  # in run_errors; the error CSV holds them all
 
 RUN_FIELDS = [
@@ -67,6 +69,7 @@ RUN_FIELDS = [
     "started_at",
     "finished_at",
     "report_state",
+    "retry_of",
 ]
 
 
@@ -95,8 +98,8 @@ class RunRecords:
         async with self.transaction() as db:
             await db.execute(
                 "INSERT OR IGNORE INTO runs (id, account, channel, sender, filename, state,"
-                " received_at, attempts, sha256, size, idempotency_key, options)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " received_at, attempts, sha256, size, idempotency_key, options, retry_of)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     meta.account,
@@ -110,6 +113,7 @@ class RunRecords:
                     meta.size,
                     meta.idempotency_key,
                     options_text(meta.options),
+                    meta.retry_of,
                 ),
             )
 
@@ -201,6 +205,46 @@ class RunRecords:
         sql = "SELECT count(*) FROM run_errors WHERE run_id = ?"
         rows = await self.reader.execute_fetchall(sql, (run_id,))
         return rows[0][0]
+
+    async def pending_retry(self, run_id: str) -> str | None:
+        """The newest retry of `run_id` still waiting or being imported, if any."""
+        marks = ", ".join("?" * len(PENDING_STATES))
+        sql = (
+            f"SELECT id FROM runs WHERE retry_of = ? AND state IN ({marks})"
+            " ORDER BY id DESC LIMIT 1"
+        )
+        rows = await self.writer.execute_fetchall(sql, (run_id, *PENDING_STATES))
+        return rows[0][0] if rows else None
+
+    async def expired_runs(self, before: str, limit: int) -> list[str]:
+        """Ids of final runs that finished before `before` (UTC ISO 8601, as finished_at
+        is written): what retention may remove. Not a run whose report is still to be
+        written (`pending`): the reporter builds it from the run. A report already in
+        the outbox is whole and goes without its run."""
+        finals = ", ".join("?" * len(FINAL_STATES))
+        sql = (
+            f"SELECT id FROM runs WHERE state IN ({finals}) AND report_state != ?"
+            " AND COALESCE(finished_at, received_at) < ? ORDER BY id LIMIT ?"
+        )
+        params = (*sorted(FINAL_STATES), ReportState.PENDING, before, limit)
+        rows = await self.writer.execute_fetchall(sql, params)
+        return [row[0] for row in rows]
+
+    async def delete_runs(self, run_ids: Sequence[str]) -> int:
+        """Remove these runs and their row errors, final runs only; returns how many
+        went."""
+        marks = ", ".join("?" * len(run_ids))
+        finals = ", ".join("?" * len(FINAL_STATES))
+        final = (*sorted(FINAL_STATES),)
+        async with self.transaction() as db:
+            # Checked again inside the transaction: only a final run is ever removed.
+            where = f"run_id IN (SELECT id FROM runs WHERE id IN ({marks}) AND state IN ({finals}))"
+            await db.execute(f"DELETE FROM run_errors WHERE {where}", (*run_ids, *final))
+            cursor = await db.execute(
+                f"DELETE FROM runs WHERE id IN ({marks}) AND state IN ({finals})",
+                (*run_ids, *final),
+            )
+            return cursor.rowcount
 
     async def runs_to_report(self) -> list[dict[str, Any]]:
         sql = "SELECT * FROM runs WHERE report_state = ?"

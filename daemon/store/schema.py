@@ -115,6 +115,12 @@ MIGRATIONS = [
     """
     ALTER TABLE runs ADD COLUMN size INTEGER
     """,
+    # A retry imports a run's kept file again as a new run that names the old one
+    # (NULL: not a retry); a second retry while one is pending finds it by this index.
+    """
+    ALTER TABLE runs ADD COLUMN retry_of TEXT;
+    CREATE INDEX runs_by_retry ON runs (retry_of)
+    """,
 ]
 
 

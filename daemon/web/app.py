@@ -15,8 +15,8 @@ from fastapi.openapi.utils import get_openapi
 
 from daemon.settings import Settings
 from daemon.store.sqlite import SqliteStore
-from daemon.web import accounts, errors, runs, service
-from daemon.web.context import Poll
+from daemon.web import accounts, errors, refusals, runs, service
+from daemon.web.context import Poll, Retry
 from handlers import api as api_intake
 from handlers.base import IntakeSink
 
@@ -27,6 +27,7 @@ def create_app(
     ready: Callable[[], bool],
     poll: Poll | None = None,
     sink: IntakeSink | None = None,
+    retry: Retry | None = None,
 ) -> FastAPI:
     app = FastAPI(title="renkei", version="0.1.0", summary="CSV linkage daemon")
     app.state.settings = settings
@@ -34,8 +35,10 @@ def create_app(
     app.state.ready = ready
     app.state.poll = poll
     app.state.sink = sink
+    app.state.retry = retry
     errors.install(app)
-    for router in (service.router, runs.router, accounts.router, api_intake.router):
+    routers = (service.router, runs.router, accounts.router, refusals.router, api_intake.router)
+    for router in routers:
         app.include_router(router)
     # Last: every route above is matched before an account's own path.
     app.add_api_route(

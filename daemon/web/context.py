@@ -5,15 +5,18 @@ Read through these accessors so every route names what it depends on.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from fastapi import Request
 
 from daemon.settings import Settings
+from daemon.spool.retry import Retried
 from daemon.store.sqlite import SqliteStore
 from importers.messages import LANGUAGES
 
 Poll = Callable[[str], Awaitable[list[str]]]
+Retry = Callable[[Mapping[str, Any]], Awaitable[Retried]]
 
 
 def settings(request: Request) -> Settings:
@@ -26,6 +29,10 @@ def store(request: Request) -> SqliteStore:
 
 def poll(request: Request) -> Poll | None:
     return request.app.state.poll
+
+
+def retry(request: Request) -> Retry | None:
+    return request.app.state.retry
 
 
 def ready(request: Request) -> bool:

@@ -1,15 +1,20 @@
-"""The run history over HTTP: `/api/v1/runs`, one run, and its error CSV.
+"""The run history over HTTP: `/api/v1/runs`, one run, its error CSV, its file as
+received, and a retry of it.
 
 Reads through the store's reader connection; an account's token sees only its own
-runs (another account's run is a 404).
+runs (another account's run is a 404). A retry is the admin's: the daemon's retrier
+(spool/retry.py) spools the kept file again.
 """
 
+import mimetypes
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import BaseModel
 
+from daemon.spool.kept import kept_file
 from daemon.store.runs import public_run
 from daemon.web import context
 from daemon.web.auth import Auth, Principal
@@ -22,6 +27,21 @@ MAX_LIMIT = 500
 MAX_OFFSET = 2**62  # SQLite integers are 64-bit; past this the query itself fails
 CSV_CHARSETS = {"cp932": "windows-31j", "utf-8": "utf-8", "utf-8-sig": "utf-8"}
 _CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}
+_FILE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}, "application/octet-stream": {}}}
+}
+
+
+class RetryAnswer(BaseModel):
+    id: str  # the new run, or the retry of the same run still waiting
+    url: str
+    retry_of: str
+
+
+_RETRIED: dict[int | str, dict[str, Any]] = {
+    202: {"model": RetryAnswer, "description": "a new run imports the file again"},
+    200: {"model": RetryAnswer, "description": "a retry of this run is already waiting"},
+}
 
 
 @router.get("/api/v1/runs", responses=responses(401, 422))
@@ -81,3 +101,52 @@ async def run_errors(request: Request, run_id: str, who: Auth) -> Response:
         return Response(body, media_type=media_type, headers=headers)
     path = context.settings(request).data_dir / run["error_report"]
     return FileResponse(path, media_type=media_type, filename=path.name)
+
+
+@router.get(
+    "/api/v1/runs/{run_id}/file",
+    response_model=None,
+    responses=_FILE | responses(401, 404, 422),
+)
+async def run_file(request: Request, run_id: str, who: Auth) -> Response:
+    """The file as received, byte for byte, under its own name, while it is kept
+    (`daemon.retention_days`); 404 `file_not_kept` once swept, or when none came."""
+    run = await visible_run(request, run_id, who)
+    path = kept_file(context.settings(request).data_dir, run["id"], run["filename"])
+    if path is None:
+        raise ApiError(404, "file_not_kept", run_id=run_id)
+    name = run["filename"] or path.name
+    return FileResponse(path, media_type=_media_type(name, run["encoding"]), filename=name)
+
+
+def _media_type(name: str, encoding: str) -> str:
+    if encoding in CSV_CHARSETS:
+        return f"text/csv; charset={CSV_CHARSETS[encoding]}"
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+@router.post(
+    "/api/v1/runs/{run_id}/retry",
+    response_model=None,
+    responses=_RETRIED | responses(401, 403, 404, 409, 422, 503),
+)
+async def retry_run(request: Request, run_id: str, who: Auth) -> JSONResponse:
+    """Import the run's kept file again under today's config, as a new run whose
+    `retry_of` names this one: 202 with its id. While a retry of this run is still
+    queued or running, answers that run again (200, `Idempotent-Replayed: true`)."""
+    if who.account is not None:
+        raise ApiError(403, "forbidden", "api.forbidden.admin_only")
+    run = await visible_run(request, run_id, who)
+    retry = context.retry(request)
+    if retry is None:
+        raise ApiError(503, "spool_unavailable", "api.spool_unavailable.not_running")
+    retried = await retry(run)
+    if retried.refusal is not None:  # the run is there, but not in a state to retry
+        key = f"api.{retried.refusal}"
+        params = {"run_id": run_id, "state": run["state"], "name": run["account"]}
+        raise ApiError(409, retried.refusal, key, **params)
+    base = str(request.base_url).rstrip("/")
+    body = {"id": retried.run_id, "url": f"{base}/api/v1/runs/{retried.run_id}", "retry_of": run_id}
+    if retried.new:
+        return JSONResponse(body, 202)
+    return JSONResponse(body, 200, headers={"Idempotent-Replayed": "true"})

@@ -1,0 +1,56 @@
+"""Kept files: where an accepted file lives once its run is final, until retention ends.
+
+A finished run's file is moved (renamed, never copied) from its spool item to
+`data_dir/files/<run id>/<bare file name>` by Spool.finish(); a quarantined item keeps
+its file in `spool/failed/<run id>/data`. This module is the one place that says so:
+the web app and `renkei show` serve the file from here, the retrier imports it again
+from here and the retention sweep removes it from here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+FILES = "files"
+
+
+def bare(filename: str) -> str:
+    """The name a kept file is stored under: the run's bare file name, else `data`."""
+    name = Path(filename or "").name
+    return name if name not in ("", ".", "..") else "data"
+
+
+def kept_path(data_dir: Path, run_id: str, filename: str) -> Path:
+    """Where Spool.finish() keeps the file of run `run_id`."""
+    return data_dir / FILES / run_id / bare(filename)
+
+
+def quarantined_path(data_dir: Path, run_id: str) -> Path:
+    """The file of a run quarantined after its attempts (spool/failed/<id>/data)."""
+    return data_dir / "spool" / "failed" / run_id / "data"
+
+
+def kept_file(data_dir: Path, run_id: str, filename: str) -> Path | None:
+    """The run's file as received, kept or quarantined; None when there is none (the
+    run held no file, retention removed it, or an older renkei deleted it)."""
+    for path in (kept_path(data_dir, run_id, filename), quarantined_path(data_dir, run_id)):
+        if path.is_file():
+            return path
+    return None
+
+
+def holds_file(data_dir: Path, run_id: str) -> bool:
+    """Whether anything still holds run `run_id`'s file, whatever its name."""
+    folder = data_dir / FILES / run_id
+    kept = folder.is_dir() and any(folder.iterdir())
+    return kept or quarantined_path(data_dir, run_id).is_file()
+
+
+def run_folders(data_dir: Path, run_id: str) -> list[Path]:
+    """Every folder that holds something of run `run_id` outside the database: its kept
+    file, its error CSV, its quarantined item. The retention sweep removes these."""
+    return [
+        data_dir / FILES / run_id,
+        data_dir / "reports" / run_id,
+        quarantined_path(data_dir, run_id).parent,
+    ]

@@ -1,0 +1,94 @@
+"""Retry: spools a finished run's kept file again, as a new run linked to the old one.
+
+`POST /api/v1/runs/{id}/retry` lands here (`renkei retry` calls it), in the daemon. The
+kept file (kept.py; a quarantined item's file too) is spooled again under a new id with
+the original's account, channel, sender, file name and import options and `retry_of`
+naming the original, and the importer is woken; it imports under the config of the
+day, as it reads the settings when it runs. Never through the intake sink: a retry is
+no delivery, so the delivery memory neither answers it nor counts it as received.
+
+The new run's row is written at once, as `queued`: a second retry of the same run
+while the first is still pending finds it and is answered with it, not a third run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from daemon.settings import Settings
+from daemon.spool.kept import kept_file
+from daemon.spool.queue import Meta, Spool
+from daemon.store.runs import FINAL_STATES
+from daemon.store.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
+
+
+class Refusal(StrEnum):
+    NOT_FINAL = "run_not_final"  # queued, running or aborted: it will be imported anyway
+    NOT_KEPT = "file_not_kept"  # no file (none came, or retention removed it)
+    STOPPED = "account_stopped"  # 連動稼働停止: its files make no runs
+
+
+@dataclass(frozen=True, slots=True)
+class Retried:
+    """What a retry came to: the new run, the pending retry it found, or a refusal."""
+
+    run_id: str | None
+    new: bool = False
+    refusal: Refusal | None = None
+
+
+class Retrier:
+    def __init__(
+        self,
+        spool: Spool,
+        store: SqliteStore,
+        settings: Callable[[], Settings],
+        wake: Callable[[], None],
+    ) -> None:
+        self._spool = spool
+        self._settings = settings
+        self._store = store
+        self._wake = wake
+        # One retry at a time: the look-up for a pending retry and the spooling of a
+        # new one must not interleave, or two quick retries would make two runs.
+        self._lock = asyncio.Lock()
+
+    async def retry(self, run: Mapping[str, Any]) -> Retried:
+        """Import `run`'s file again, or answer with the retry of it still pending."""
+        async with self._lock:
+            if await self._store.run_state(run["id"]) not in FINAL_STATES:
+                return Retried(None, refusal=Refusal.NOT_FINAL)
+            account = self._settings().accounts.get(run["account"])
+            if account is not None and account.status == "stopped":
+                return Retried(None, refusal=Refusal.STOPPED)
+            pending = await self._store.pending_retry(run["id"])
+            if pending is not None:
+                return Retried(pending)
+            path = kept_file(self._spool.data_dir, run["id"], run["filename"])
+            if path is None:
+                return Retried(None, refusal=Refusal.NOT_KEPT)
+            meta = Meta(
+                run["account"],
+                run["channel"],
+                run["sender"],
+                run["filename"],
+                options=json.loads(run["options"] or "{}"),
+                retry_of=run["id"],
+            )
+            try:
+                # A copy, not a move: the original stays kept with its own run.
+                item = await asyncio.to_thread(self._spool.enqueue, meta, path)
+            except FileNotFoundError:  # the retention sweep took it just now
+                return Retried(None, refusal=Refusal.NOT_KEPT)
+            await self._store.add_run(item.id, item.meta)
+        self._wake()
+        log.info("run %s: retried as %s (file %r)", run["id"], item.id, run["filename"])
+        return Retried(item.id, new=True)
