@@ -11,7 +11,17 @@ import time
 import pytest
 
 from daemon.spool.queue import Meta, Spool
-from tests.support import Daemon, account, csv_bytes, mail, queued_ids, send, send_as, write_config
+from tests.support import (
+    Daemon,
+    account,
+    csv_bytes,
+    import_process,
+    mail,
+    queued_ids,
+    send,
+    send_as,
+    write_config,
+)
 
 BIG_LIMITS = """
 [limits]
@@ -75,7 +85,17 @@ def test_sigterm_mid_import_aborts_exits_0_and_retries_at_start(tmp_path):
     _, _, reply = send(daemon.smtp_port, mail([("20240516.csv", big_csv(rows))]))
     [run_id] = queued_ids(reply)
     wait_running(daemon, run_id)
-    assert daemon.terminate() == 0
+    # The import is paused while the stop reaches it, so that on a loaded machine it
+    # cannot finish first: the stop lands mid-import whatever the timing.
+    worker = import_process(daemon)
+    os.kill(worker, signal.SIGSTOP)
+    try:
+        daemon.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+    finally:
+        os.kill(worker, signal.SIGCONT)
+    assert daemon.proc.wait(60) == 0
+    daemon.notify.close()
     assert "STOPPING=1" in daemon.notify.received
     run = daemon.run(run_id)
     assert run["state"] == "aborted" and "ロールバック" in run["message"]

@@ -11,25 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import Daemon, mail, queued_ids, send
+from tests.support import Daemon, import_process, mail, queued_ids, send
 from tests.test_durability import big_config, big_csv, wait_running
-
-
-def import_process(daemon: Daemon) -> int:
-    """The pid of the daemon's import process (a child running daemon.worker.process)."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        for pid in children(daemon.proc.pid):
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            if b"daemon.worker.process" in cmdline:
-                return pid
-        time.sleep(0.05)
-    raise AssertionError("no import process")
-
-
-def children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
 def alive(pid: int) -> bool:

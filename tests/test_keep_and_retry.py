@@ -17,9 +17,17 @@ import httpx
 import pytest
 
 from daemon.spool.queue import Meta, Spool
-from tests.support import Daemon, account, csv_bytes, mail, queued_ids, send, write_config
+from tests.support import (
+    Daemon,
+    account,
+    csv_bytes,
+    import_process,
+    mail,
+    queued_ids,
+    send,
+    write_config,
+)
 from tests.test_cli import renkei
-from tests.test_import_process import import_process
 
 ADMIN = {"Authorization": "Bearer demo-admin"}
 ACME = {"Authorization": "Bearer demo-acme-token"}
