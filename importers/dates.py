@@ -14,8 +14,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-from importers.errors import CellError
-from importers.messages import message
+from importers.errors import CellError, Explained
 
 # Era, its first day and (but for the current one) its last day.
 ERAS: dict[str, tuple[dt.date, dt.date | None]] = {
@@ -109,16 +108,8 @@ def house_format(fmt: str, with_time: bool) -> Parse:
     return parse
 
 
-class FormatError(ValueError):
-    """A house format renkei cannot use, as a catalog key and its values."""
-
-    def __init__(self, key: str, **params: object) -> None:
-        super().__init__(message(key, "en", **params))
-        self.key = key
-        self.params = params
-
-    def render(self, language: str) -> str:
-        return message(self.key, language, **self.params)
+class FormatError(Explained):
+    """A house format renkei cannot use, and why."""
 
 
 def compile_format(fmt: str) -> re.Pattern[str]:

@@ -53,3 +53,21 @@ class RowError:
 class CellError(Exception):
     key: str
     params: dict[str, object] = field(default_factory=dict)
+
+
+class Explained(ValueError):
+    """A value renkei cannot use, said as a catalog key and its values: English as the
+    exception's text (for logs), `render` for the user's language. A config check
+    shows it in the config's language (daemon/settings/problems.py)."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        from importers.messages import message
+
+        super().__init__(message(key, "en", **params))
+        self.key = key
+        self.params = params
+
+    def render(self, language: str) -> str:
+        from importers.messages import message
+
+        return message(self.key, language, **self.params)

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from importers.errors import PermanentProblem
+from importers.errors import Explained, PermanentProblem
 from importers.messages import message
 
 ANY = "any"
@@ -54,17 +54,8 @@ _DATE_REGEX = {
 _BARE_DATE = re.compile("|".join(DATE_PARTS), re.IGNORECASE)
 
 
-class PatternError(ValueError):
-    """A pattern renkei cannot use: why, and what to write instead, as a catalog key
-    and its values (English as the exception's text; `render` for either language)."""
-
-    def __init__(self, key: str, **params: object) -> None:
-        super().__init__(message(key, "en", **params))
-        self.key = key
-        self.params = params
-
-    def render(self, language: str) -> str:
-        return message(self.key, language, **self.params)
+class PatternError(Explained):
+    """A pattern renkei cannot use: why, and what to write instead."""
 
 
 @dataclass(frozen=True, slots=True)
