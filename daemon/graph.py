@@ -1,5 +1,5 @@
-"""The daemon's object graph, built once from settings: store, spool, reporter,
-pipeline, worker, intake sink and retrier.
+"""The daemon's object graph, built once from settings: store, spool, reporter, admin
+alerts, pipeline, worker, intake sink and retrier.
 
 `renkei serve` (the master, and its import process), `renkei import` and the
 benchmark all build it here, so they import through the same parts wired the same way.
@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from daemon.report.alerts import Alerts
 from daemon.report.outbox import Reporter
 from daemon.settings import Settings
-from daemon.spool.queue import Spool
+from daemon.spool.queue import Spool, SpoolItem
 from daemon.spool.retry import Retrier
 from daemon.spool.sink import SpoolSink
 from daemon.store.sqlite import SqliteStore
@@ -29,6 +30,7 @@ class Parts:
     worker: Worker
     sink: SpoolSink
     retrier: Retrier
+    alerts: Alerts
 
     async def close(self) -> None:
         await self.store.close()
@@ -56,19 +58,26 @@ async def build(
         await store.ensure_layouts(current.layouts)
         spool = Spool(data_dir / "spool")
         reporter = Reporter(settings, store)
-        notify = None
+        alerts = Alerts(settings, reporter)
+        reporter.on_refused = alerts.report_refused
+        notify = quarantined = None
         if reports:
 
             async def notify(run_id: str) -> None:
                 await reporter.queue_run(run_id)
                 if reported is not None:
-                    await reported(run_id)
+                    await reported(run_id)  # the daemon's reporter sends it
 
-        pipeline = Pipeline(settings, store, spool, notify, counted)
+            async def quarantined(item: SpoolItem) -> None:
+                await alerts.quarantined(item)
+                if reported is not None:
+                    await reported(item.id)
+
+        pipeline = Pipeline(settings, store, spool, notify, counted, quarantined)
         worker = Worker(spool, pipeline)
         sink = SpoolSink(spool, settings, wake or worker.wake, store)
         retrier = Retrier(spool, store, settings, wake or worker.wake)
     except BaseException:
         await store.close()
         raise
-    return Parts(store, spool, reporter, pipeline, worker, sink, retrier)
+    return Parts(store, spool, reporter, pipeline, worker, sink, retrier, alerts)

@@ -3,8 +3,9 @@
 `queue_run()` builds a run's report and writes it under `data_dir/outbox/` (the .eml,
 then its .json envelope, each durable); `serve()` hands due items to the relay with
 aiosmtplib and retries with backoff while it is down. A report the relay refuses for
-good (5xx to every recipient, or to the message) moves to `outbox/failed/`. Importing
-never waits for mail. Built once by daemon.graph; the pipeline queues, the master
+good (5xx to every recipient, or to the message) moves to `outbox/failed/` and is told
+to `on_refused` (an admin alert, alerts.py, whose own items are queued by `queue_mail()`
+under ids starting `alert-`). Importing never waits for mail. Built once by daemon.graph; the pipeline queues, the master
 serves.
 """
 
@@ -17,7 +18,8 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from daemon.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 _RESCAN_SECONDS = 5.0
+ALERT_PREFIX = "alert-"  # outbox items that are admin alerts, not a run's report
 
 
 class Reporter:
@@ -42,6 +45,8 @@ class Reporter:
         self.outbox = settings().data_dir / "outbox"
         self.outbox.mkdir(parents=True, exist_ok=True)
         self._wake = asyncio.Event()
+        # Told of each report the relay refused for good: its id, recipients, the reply.
+        self.on_refused: Callable[[str, list[str], str], Awaitable[None]] | None = None
 
     @property
     def settings(self) -> Settings:
@@ -72,6 +77,11 @@ class Reporter:
         )
         await asyncio.to_thread(self._put, run_id, msg.as_bytes(policy=SMTP), list(recipients))
         await self.store.update_run(run_id, report_state=ReportState.QUEUED)
+        self._wake.set()
+
+    async def queue_mail(self, item_id: str, msg: EmailMessage, recipients: list[str]) -> None:
+        """Put a mail that is no run's report (an admin alert) in the outbox."""
+        await asyncio.to_thread(self._put, item_id, msg.as_bytes(policy=SMTP), recipients)
         self._wake.set()
 
     def _put(self, item_id: str, data: bytes, recipients: list[str]) -> None:
@@ -150,18 +160,19 @@ class Reporter:
             )
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             if refused_for_good(exc):
-                await self._give_up(envelope_path, exc)
+                await self._give_up(envelope_path, envelope, exc)
                 return True
             self._retry_later(envelope_path, envelope, exc)
             return False
         metrics.REPORTS_SENT.inc()
         envelope_path.unlink(missing_ok=True)
         eml.unlink(missing_ok=True)
-        await self.store.update_run(eml.stem, report_state=ReportState.SENT)
+        if not eml.stem.startswith(ALERT_PREFIX):
+            await self.store.update_run(eml.stem, report_state=ReportState.SENT)
         log.info("report %s sent to %s", eml.stem, ", ".join(envelope["recipients"]))
         return True
 
-    async def _give_up(self, envelope_path: Path, exc: Exception) -> None:
+    async def _give_up(self, envelope_path: Path, envelope: dict[str, Any], exc: Exception) -> None:
         """Move a report the relay will never take to `outbox/failed/`, kept for the
         admin to read or send by hand; its run's report_state becomes `failed`."""
         metrics.REPORT_FAILURES.inc()
@@ -172,10 +183,14 @@ class Reporter:
         os.rename(envelope_path, failed / envelope_path.name)
         fsync_dir(failed)
         fsync_dir(self.outbox)
-        await self.store.update_run(eml.stem, report_state=ReportState.FAILED)
         log.error(
             "report %s: the relay refused it for good (%s); kept in %s", eml.stem, exc, failed
         )
+        if eml.stem.startswith(ALERT_PREFIX):
+            return  # never an alert about an alert: the admin address itself is refused
+        await self.store.update_run(eml.stem, report_state=ReportState.FAILED)
+        if self.on_refused is not None:
+            await self.on_refused(eml.stem, envelope["recipients"], refusal_text(exc))
 
     def _retry_later(self, path: Path, envelope: dict[str, Any], exc: Exception) -> None:
         metrics.REPORT_FAILURES.inc()
@@ -198,3 +213,12 @@ def refused_for_good(exc: Exception) -> bool:
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         return bool(exc.recipients) and all(r.code >= 500 for r in exc.recipients)
     return isinstance(exc, aiosmtplib.SMTPDataError) and exc.code >= 500
+
+
+def refusal_text(exc: Exception) -> str:
+    """What the relay answered, as an admin reads it: `who: 550 5.1.1 no such user`."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return f"{exc.code} {exc.message}"
+    return str(exc)

@@ -190,7 +190,7 @@ class Spool:
             os.replace(item.data_path, target)
         except OSError as exc:
             if exc.errno != errno.EXDEV:
-                # XXX the run is committed and must not be imported again: better to
+                # The run is committed and must not be imported again: better to
                 # lose the kept copy than to leave the item to be claimed once more.
                 log.error("spool: could not keep the file of %s: %s", item.id, exc)
                 return

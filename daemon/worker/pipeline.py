@@ -49,6 +49,7 @@ class Pipeline:
         spool: Spool,
         notify_report: Notify | None = None,
         counted: Counted = count_run,
+        quarantined: Callable[[SpoolItem], Awaitable[None]] | None = None,
     ) -> None:
         self._settings = settings
         self.store = store
@@ -56,6 +57,7 @@ class Pipeline:
         self.notify_report = notify_report
         # An import process counts in the daemon's metrics, not its own.
         self.counted = counted
+        self.quarantined = quarantined  # the admin alert
 
     @property
     def settings(self) -> Settings:
@@ -100,6 +102,8 @@ class Pipeline:
         outcome = Outcome.failure(text)
         state = await self._record(item, account, outcome)
         await self._notify(account, item, outcome)
+        if self.quarantined is not None:
+            await self.quarantined(item)
         return state
 
     async def _run(

@@ -5,7 +5,8 @@ its length, over the child's stdin and stdout.
                               ("wake",)               a file was spooled
     import process → daemon   ("ready",)              the spool is recovered
                               ("run", state, rows)    a run reached a state (metrics)
-                              ("report", run_id)      a report waits in the outbox
+                              ("report", run_id)      a report (or an admin alert about
+                                                      the run) waits in the outbox
 """
 
 from __future__ import annotations

@@ -1,0 +1,149 @@
+"""Admin alerts: a mail to `report.admin_to` when the daemon needs a person, queued in
+the reporter's durable outbox like any report.
+
+Two kinds of cause. One that lasts — a reload refused, the disk low — is raised each
+time it is seen but mailed once, until it clears (a reload accepted, room again); the
+causes raised are kept in `data_dir/alerts.json`, so a restart while the disk is still
+low mails nothing new. Only the master raises and clears them. One that happens once —
+a file quarantined (raised in the import process, by the pipeline), a report the relay
+refused for good — is mailed once: each concerns one spool item or one mail, which
+cannot be quarantined or given up twice. No mail goes when `admin_to` is empty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Sequence
+from email.message import EmailMessage
+from email.utils import formatdate
+
+from daemon.report.message import clean
+from daemon.report.outbox import ALERT_PREFIX, Reporter
+from daemon.settings import Settings
+from daemon.settings.problems import Problem
+from daemon.spool.durable import replace_durably
+from daemon.spool.queue import SpoolItem, new_id
+from importers.messages import message
+
+log = logging.getLogger(__name__)
+RELOAD = "reload"
+DISK = "disk"
+
+
+class Alerts:
+    def __init__(self, settings: Callable[[], Settings], reporter: Reporter) -> None:
+        self._settings = settings
+        self.reporter = reporter
+        self.state_path = settings().data_dir / "alerts.json"
+        self._lock = asyncio.Lock()
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings()
+
+    # -- causes that last: mailed once until they clear ---------------------------
+    async def reload_refused(self, problems: Sequence[Problem], path: str) -> None:
+        language = self.settings.report.language
+        lines = [f"  {problem.render(language)}" for problem in problems]
+        # The same problems again are the same cause; a new problem is news.
+        fingerprint = "\n".join(sorted(str(problem) for problem in problems))
+        body = message("alert.body.reload", language, path=path) + "\n" + "\n".join(lines)
+        await self._raise(RELOAD, fingerprint, "alert.subject.reload", {}, body)
+
+    async def disk_low(self, path: str, free: int, limit: int) -> None:
+        language = self.settings.report.language
+        body = message("alert.body.disk", language, path=path, free=free, limit=limit)
+        await self._raise(DISK, "low", "alert.subject.disk", {}, body)
+
+    async def clear(self, cause: str) -> None:
+        async with self._lock:
+            state = self._state()
+            if state.pop(cause, None) is not None:
+                await asyncio.to_thread(self._save, state)
+                log.info("alert %s cleared", cause)
+
+    async def _raise(
+        self, cause: str, fingerprint: str, subject: str, params: dict, body: str
+    ) -> None:
+        async with self._lock:
+            state = self._state()
+            if state.get(cause) == fingerprint or not self.settings.report.admin_to:
+                return
+            if await self._mail(cause, subject, params, body):
+                state[cause] = fingerprint
+                await asyncio.to_thread(self._save, state)
+
+    def _state(self) -> dict[str, str]:
+        try:
+            return json.loads(self.state_path.read_bytes())
+        except FileNotFoundError:
+            return {}
+        except ValueError:
+            log.warning("%s is unreadable; starting with no alert raised", self.state_path)
+            return {}
+
+    def _save(self, state: dict[str, str]) -> None:
+        try:
+            replace_durably(self.state_path, json.dumps(state, ensure_ascii=False).encode())
+        except OSError as exc:  # forgotten: a lasting cause may be mailed once more
+            log.error("could not record the raised alerts in %s: %s", self.state_path, exc)
+
+    # -- causes that happen once ----------------------------------------------------
+    async def quarantined(self, item: SpoolItem) -> None:
+        language = self.settings.report.language
+        meta = item.meta
+        params = {"account": clean(meta.account), "filename": clean(meta.filename) or "-"}
+        path = f"spool/failed/{item.id}"
+        lines = [
+            message("alert.body.quarantined", language, attempts=meta.attempts, path=path),
+            "",
+            _field("run", item.id, language),
+            _field("account", params["account"], language),
+            _field("filename", params["filename"], language),
+            _field("sender", clean(meta.sender), language),
+        ]
+        await self._once("quarantined", "alert.subject.quarantined", params, "\n".join(lines))
+
+    async def report_refused(self, item_id: str, recipients: list[str], reply: str) -> None:
+        language = self.settings.report.language
+        lines = [
+            message("alert.body.report_refused", language, path=f"outbox/failed/{item_id}.eml"),
+            "",
+            _field("run", item_id, language),
+            f"{message('alert.field.recipients', language)}: {', '.join(recipients)}",
+            f"{message('alert.field.reply', language)}: {clean(reply)}",
+        ]
+        params = {"item": item_id}
+        await self._once("report-refused", "alert.subject.report_refused", params, "\n".join(lines))
+
+    async def _once(self, cause: str, subject: str, params: dict, body: str) -> None:
+        if self.settings.report.admin_to:
+            await self._mail(cause, subject, params, body)
+
+    async def _mail(self, cause: str, subject: str, params: dict, body: str) -> bool:
+        """Queue one alert; False when it could not be (the disk full, say): a lasting
+        cause is then not marked raised, so the next sight of it tries again."""
+        report = self.settings.report
+        item_id = f"{ALERT_PREFIX}{cause}-{new_id()}"
+        msg = EmailMessage()
+        msg["Subject"] = message(subject, report.language, **params)
+        msg["From"] = report.from_
+        msg["To"] = ", ".join(report.admin_to)
+        msg["Date"] = formatdate(localtime=True)
+        msg["Message-ID"] = f"<{item_id}@renkei>"
+        msg["Auto-Submitted"] = "auto-generated"
+        footer = message("report.footer", report.language)
+        msg.set_content(f"{body}\n\n-- \n{footer}\n", charset="utf-8")
+        try:
+            await self.reporter.queue_mail(item_id, msg, list(report.admin_to))
+        except OSError as exc:
+            log.error("admin alert %s could not be queued: %s", item_id, exc)
+            return False
+        log.warning("admin alert %s queued for %s", item_id, ", ".join(report.admin_to))
+        return True
+
+
+def _field(name: str, value: object, language: str) -> str:
+    return f"{message(f'report.field.{name}', language)}: {value}"

@@ -1,0 +1,157 @@
+"""Admin alerts: each reaches `report.admin_to` through the real relay, once per cause."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+from daemon.spool.queue import Meta, Spool
+from tests.support import Daemon, account, csv_bytes, mail, queued_ids, send, write_config
+
+ADMIN = "admin@example.jp"
+ALERTS = f'admin_to = ["{ADMIN}"]\n'
+BROKEN = "[accounts.broken]\nlayout = 'nope'\n"
+
+
+def alerts_config(tmp_path, relay, extra: str = ""):
+    return write_config(tmp_path, account("acme"), extra=ALERTS + extra, relay_port=relay.port)
+
+
+def to_admin(relay) -> list:
+    return [m for m, (_, to) in zip(relay.messages, relay.envelopes, strict=True) if ADMIN in to]
+
+
+def reload(daemon: Daemon) -> None:
+    """SIGHUP, and wait until the daemon is done with it (an alert is queued by then)."""
+    daemon.notify.drain()
+    daemon.notify.received.clear()
+    daemon.proc.send_signal(signal.SIGHUP)
+    daemon.notify.wait_for("RELOADING=1")
+    daemon.notify.wait_for("READY=1")
+
+
+def outbox_empty(daemon: Daemon, timeout: float = 10) -> None:
+    """Every queued mail has gone to the relay (or been given up)."""
+    deadline = time.monotonic() + timeout
+    while list((daemon.data_dir / "outbox").glob("*.json")):
+        assert time.monotonic() < deadline, "mail still waits in the outbox"
+        time.sleep(0.05)
+
+
+def test_a_refused_reload_alerts_once_until_a_good_reload(tmp_path, relay):
+    config = alerts_config(tmp_path, relay, 'language = "en"\n')
+    good = config.read_text()
+    daemon = Daemon(config).start()
+    try:
+        config.write_text(good + BROKEN)
+        reload(daemon)
+        [alert] = relay.for_recipient(ADMIN)
+        assert alert["Subject"] == "[renkei] config reload refused"
+        body = alert.get_body().get_content()
+        assert "accounts.broken.layout" in body and "previous config" in body
+
+        reload(daemon)  # the same problems: the same cause, still raised
+        outbox_empty(daemon)
+        assert len(to_admin(relay)) == 1
+
+        config.write_text(good)
+        reload(daemon)  # accepted: the cause clears…
+        assert json.loads((daemon.data_dir / "alerts.json").read_text()) == {}
+        config.write_text(good + BROKEN)
+        reload(daemon)  # …so the same problems are news again
+        relay.wait(2)
+        assert [m["Subject"] for m in to_admin(relay)] == ["[renkei] config reload refused"] * 2
+    finally:
+        daemon.terminate()
+
+
+def test_disk_under_min_free_bytes_alerts_once_across_a_restart_until_it_clears(tmp_path, relay):
+    config = alerts_config(tmp_path, relay)
+    low = config.read_text().replace("min_free_bytes = 0", f"min_free_bytes = {2**62}")
+    config.write_text(low)
+    daemon = Daemon(config).start()
+    try:
+        [alert] = relay.for_recipient(ADMIN)
+        assert alert["Subject"] == "[renkei] ディスクの空きが不足しています"
+        assert "daemon.min_free_bytes" in alert.get_body().get_content()
+    finally:
+        daemon.terminate()
+    daemon = Daemon(config).start()  # still low: already said
+    try:
+        time.sleep(1)
+        outbox_empty(daemon)
+        assert len(to_admin(relay)) == 1
+
+        config.write_text(low.replace(f"min_free_bytes = {2**62}", "min_free_bytes = 0"))
+        reload(daemon)
+        assert json.loads((daemon.data_dir / "alerts.json").read_text()) == {}
+        config.write_text(low)
+        reload(daemon)
+        relay.wait(2)
+        assert len(to_admin(relay)) == 2
+    finally:
+        daemon.terminate()
+
+
+def test_a_quarantined_file_alerts_naming_its_run_and_file(tmp_path, relay):
+    config = alerts_config(tmp_path, relay)
+    spool = Spool(tmp_path / "var" / "spool")
+    # What a process killed during its third attempt leaves behind.
+    item = spool.enqueue(
+        Meta("acme", "mail", "export@acme.example", "20240516.csv", attempts=2),
+        csv_bytes(["1,2024/05/16,1,a"]),
+    )
+    os.rename(item.path, spool.active / item.id)
+    daemon = Daemon(config).start()
+    try:
+        assert daemon.wait_run(item.id)["state"] == "failed"
+        [alert] = relay.for_recipient(ADMIN)
+        assert alert["Subject"] == "[renkei] ファイルを隔離しました: acme 20240516.csv"
+        body = alert.get_body().get_content()
+        assert item.id in body and f"spool/failed/{item.id}" in body
+        outbox_empty(daemon)
+        assert len(to_admin(relay)) == 1
+    finally:
+        daemon.terminate()
+
+
+def test_a_report_refused_for_good_alerts_the_admin(tmp_path, relay):
+    relay.refuse["sales@acme.example"] = "550 5.1.1 no such user"
+    daemon = Daemon(alerts_config(tmp_path, relay)).start()
+    try:
+        _, _, reply = send(
+            daemon.smtp_port, mail([("20240516.csv", csv_bytes(["1,2024/05/16,1,a"]))])
+        )
+        [run_id] = queued_ids(reply)
+        [alert] = relay.for_recipient(ADMIN)
+        assert run_id in alert["Subject"]
+        body = alert.get_body().get_content()
+        assert "sales@acme.example: 550 5.1.1 no such user" in body
+        assert f"outbox/failed/{run_id}.eml" in body
+        assert daemon.run(run_id)["report_state"] == "failed"
+    finally:
+        daemon.terminate()
+
+
+def test_an_alert_the_relay_refuses_raises_no_alert_about_itself(tmp_path, relay):
+    relay.refuse["sales@acme.example"] = "550 5.1.1 no such user"
+    relay.refuse[ADMIN] = "550 5.1.1 no such user"
+    daemon = Daemon(alerts_config(tmp_path, relay)).start()
+    try:
+        _, _, reply = send(
+            daemon.smtp_port, mail([("20240516.csv", csv_bytes(["1,2024/05/16,1,a"]))])
+        )
+        [run_id] = queued_ids(reply)
+        failed = daemon.data_dir / "outbox" / "failed"
+        deadline = time.monotonic() + 15
+        while len(list(failed.glob("alert-*.json"))) < 1:
+            assert time.monotonic() < deadline, "the alert was not given up"
+            time.sleep(0.1)
+        time.sleep(2)  # several retry periods: nothing more is tried
+        outbox_empty(daemon)
+        assert relay.rcpt_attempts == ["sales@acme.example", ADMIN]
+        assert len(list(failed.glob("*.json"))) == 2 and relay.messages == []
+    finally:
+        daemon.terminate()
