@@ -333,6 +333,28 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_expect_check(args: argparse.Namespace) -> int:
+    settings = _load(args.config)
+    if settings is None:
+        return EXIT_FAILED
+    import datetime as dt
+
+    from daemon.poll.expected import check_now
+    from daemon.runview import parse_moment
+
+    language = settings.report.language
+    now = dt.datetime.now(dt.UTC)
+    if args.now is not None:
+        now = parse_moment(args.now, settings.daemon.timezone)
+        if now is None:
+            print(message("cli.sweep.bad_now", language, value=repr(args.now)), file=sys.stderr)
+            return EXIT_USAGE
+    checked = asyncio.run(check_now(settings, now))
+    counts = {"missing": len(checked.missing), "arrived": len(checked.arrived)}
+    print(message("cli.expect.done", language, now=now.isoformat(timespec="seconds"), **counts))
+    return EXIT_OK
+
+
 def cmd_schedule(args: argparse.Namespace) -> int:
     settings = _load(args.config)
     if settings is None:
@@ -414,6 +436,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("sweep", cmd_sweep, "remove what is older than daemon.retention_days now")
     p.add_argument(
         "--now", metavar="WHEN", help="sweep as of this time (2024-05-16T09:00) instead of now"
+    )
+    p = command(
+        "expect-check", cmd_expect_check, "alert expected files still missing; note late ones"
+    )
+    p.add_argument(
+        "--now", metavar="WHEN", help="check as of this time (2024-05-16T10:05) instead of now"
     )
     p = command("poll", cmd_poll, "ask the running daemon to check an account's FTP home now")
     p.add_argument("name", help="the account")

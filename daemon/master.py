@@ -1,10 +1,12 @@
 """The master: starts every part of the daemon in one event loop and stops it cleanly.
 
 Order at start: store (migrated) → import process started, which recovers the spool →
-reporter → listeners bound → retention sweep (once now, then daily) → READY=1. Imports
+reporter → listeners bound → retention sweep (once now, then daily) → expected-file
+checks (poll/expected.py: once now, then at each account's `expect.by`) → READY=1. Imports
 run in that process (worker/process.py), never in this loop. SIGTERM: STOPPING=1, stop accepting, stop the import process (the
 running import is rolled back and retried at next start), exit 0. SIGHUP: reload the config, or keep the old one
-when the new one is invalid. Called by `renkei serve`.
+when the new one is invalid (an admin alert says why, report/alerts.py, as it does while
+the disk is under `daemon.min_free_bytes`, checked every 30 s and at each reload). Called by `renkei serve`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon import graph, systemd
+from daemon.report import alerts
 from daemon.settings import (
     ConfigError,
     Settings,
@@ -29,6 +32,7 @@ from daemon.settings import (
     load,
     split_listen,
 )
+from daemon.store.runs import RunState
 from daemon.worker.pipeline import count_run
 from daemon.worker.supervisor import ImportSupervisor
 from handlers.base import Intake
@@ -38,6 +42,7 @@ _STOP_SECONDS = 20  # within systemd's TimeoutStopSec
 _RESTART_BASE = 1.0  # seconds before a crashed service is started again, doubling…
 _RESTART_MAX = 60.0  # …up to this
 _RESTART_FORGET = 600.0  # crashes further apart than this start the count anew
+_DISK_SECONDS = 30.0  # how often the spool's free space is checked for the admin alert
 
 
 class Master:
@@ -50,6 +55,7 @@ class Master:
         self._crashes: dict[str, tuple[int, float]] = {}  # name → count, last crash
         self.intakes: list[Intake] = []
         self._web = None
+        self.expecter = None
 
     def current(self) -> Settings:
         return self.settings
@@ -57,7 +63,7 @@ class Master:
     async def run(self) -> int:
         data_dir = self.settings.data_dir
         self._warn(self.settings)
-        self.importer = ImportSupervisor(self.current, count_run, self._reported)
+        self.importer = ImportSupervisor(self.current, self._counted, self._reported)
         self.parts = await graph.build(self.current, wake=self.importer.wake)
         self.store = self.parts.store
         try:
@@ -76,6 +82,8 @@ class Master:
 
     async def _start(self) -> None:
         self.reporter = self.parts.reporter
+        self.alerts = self.parts.alerts
+        await self.alerts.clear(alerts.RELOAD)  # this config was accepted
         # Imports run in a process of their own, which recovers the spool first.
         await self.importer.start()
         await self.reporter.recover()
@@ -109,8 +117,13 @@ class Master:
 
         self.sweeper = Sweeper(self.current, self.store)
         self.sweeper.start()
+        from daemon.poll.expected import Expecter
+
+        self.expecter = Expecter(self.current, self.store, self.reporter)
+        self.expecter.start()
         self._spawn(self.importer.serve(), "importer")
         self._spawn(self.reporter.serve(), "reporter")
+        self._spawn(self._watch_disk(), "disk")
         if (interval := systemd.watchdog_seconds()) is not None:
             self._spawn(self._watchdog(interval), "watchdog")
 
@@ -155,6 +168,11 @@ class Master:
     def _reported(self, run_id: str) -> None:
         self.reporter.wake()
 
+    def _counted(self, state: RunState, imported: int) -> None:
+        count_run(state, imported)
+        if self.expecter is not None:
+            self.expecter.wake()  # the run may be the file an expected-file alert awaits
+
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task:
         task = asyncio.create_task(coro, name=name)
         task.add_done_callback(self._on_task_done)
@@ -174,7 +192,11 @@ class Master:
         # A service died: restart it rather than serve without it, after a pause that
         # grows while it keeps dying, so a lasting fault cannot flood the log.
         name = task.get_name()
-        restart = {"importer": self.importer.serve, "reporter": self.reporter.serve}.get(name)
+        restart = {
+            "importer": self.importer.serve,
+            "reporter": self.reporter.serve,
+            "disk": self._watch_disk,
+        }.get(name)
         if restart is None:
             log.error("%s crashed", name, exc_info=exc)
             return
@@ -189,6 +211,23 @@ class Master:
     def _respawn(self, restart: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
         if not self._stop.is_set():
             self._spawn(restart(), name)
+
+    async def _watch_disk(self) -> None:
+        while True:
+            await self._check_disk()
+            await asyncio.sleep(_DISK_SECONDS)
+
+    async def _check_disk(self) -> None:
+        """An admin alert while the spool's disk is under daemon.min_free_bytes."""
+        limit = self.settings.daemon.min_free_bytes
+        try:
+            free = self.parts.spool.free_bytes()
+        except OSError:
+            free = 0
+        if free >= limit:
+            await self.alerts.clear(alerts.DISK)
+        else:
+            await self.alerts.disk_low(str(self.parts.spool.root), free, limit)
 
     async def _watchdog(self, interval: float) -> None:
         # Pinged from the loop itself: a blocked loop stops the pings and systemd notices.
@@ -215,6 +254,8 @@ class Master:
         except ConfigError as exc:
             for problem in exc.problems:
                 log.error("reload refused: %s", problem)
+            # Said in the language of the config that goes on serving.
+            await self.alerts.reload_refused(exc.problems, str(self.config_path))
             systemd.notify("READY=1")
             return False
         await self.store.ensure_layouts(settings.layouts)
@@ -225,8 +266,11 @@ class Master:
             self.ftp.reload()
             self.poller.rebuild()
         self.dropdir.reload()
+        self.expecter.reload()
         log.info("config reloaded from %s", self.config_path)
         self._warn(settings)
+        await self.alerts.clear(alerts.RELOAD)
+        await self._check_disk()  # min_free_bytes may have changed
         systemd.notify("READY=1")
         return True
 
@@ -269,6 +313,7 @@ class Master:
     async def _shutdown(self) -> None:
         self._config_observer.stop()
         self.sweeper.stop()
+        self.expecter.stop()
         if self.ftp is not None:
             self.poller.stop()
         for intake in self.intakes:

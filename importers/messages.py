@@ -277,6 +277,49 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "このメールは renkei が自動で送信しています。",
         "en": "This mail was sent automatically by renkei.",
     },
+    # -- admin alerts (daemon/report/alerts.py), to report.admin_to ------------------
+    "alert.subject.reload": {
+        "ja": "[renkei] 設定の再読み込みを中止しました",
+        "en": "[renkei] config reload refused",
+    },
+    "alert.body.reload": {
+        "ja": "設定ファイル {path} に問題があるため、再読み込みを中止しました。"
+        "前の設定のまま動作を続けています。\n\n問題:",
+        "en": "The config file {path} has problems, so it was not reloaded. "
+        "renkei goes on with the previous config.\n\nProblems:",
+    },
+    "alert.subject.disk": {
+        "ja": "[renkei] ディスクの空きが不足しています",
+        "en": "[renkei] disk space low",
+    },
+    "alert.body.disk": {
+        "ja": "{path} の空きは {free} バイトで、daemon.min_free_bytes({limit} バイト)を"
+        "下回っています。空きが戻るまで、ファイルの受付を一時エラーで断ります。",
+        "en": "{path} has {free} bytes free, under daemon.min_free_bytes ({limit} bytes). "
+        "Until there is room again, files are refused with a temporary error.",
+    },
+    "alert.subject.quarantined": {
+        "ja": "[renkei] ファイルを隔離しました: {account} {filename}",
+        "en": "[renkei] file quarantined: {account} {filename}",
+    },
+    "alert.body.quarantined": {
+        "ja": "{attempts} 回の取込に失敗したため、ファイルを {path} に隔離しました。"
+        "原因を取り除いてから再実行してください。",
+        "en": "The file failed {attempts} import attempts and was quarantined in {path}. "
+        "Remove the cause, then retry the run.",
+    },
+    "alert.subject.report_refused": {
+        "ja": "[renkei] レポートメールが送信できませんでした: {item}",
+        "en": "[renkei] report mail refused: {item}",
+    },
+    "alert.body.report_refused": {
+        "ja": "中継サーバーがレポートメールの受け取りを拒否しました(再送しません)。"
+        "メールは {path} に保管しています。",
+        "en": "The relay refused a report mail for good (it is not retried). "
+        "The mail is kept in {path}.",
+    },
+    "alert.field.recipients": {"ja": "宛先", "en": "Recipients"},
+    "alert.field.reply": {"ja": "中継サーバーの応答", "en": "Relay's reply"},
     # -- what a run did, in words (report mail, CLI) -----------------------------
     "channel.mail": {"ja": "メール", "en": "mail"},
     "channel.ftp": {"ja": "FTP", "en": "FTP"},
@@ -573,6 +616,41 @@ CATALOG: dict[str, dict[str, str]] = {
     "config.delay": {
         "ja": "{value} は 3m のような分単位の遅れ(120m 未満)ではありません",
         "en": "{value} is not a delay in minutes like 3m (under 120m)",
+    },
+    "config.expect_by": {
+        "ja": "{value} は 10:00 のような時刻(00:00〜23:59)ではありません",
+        "en": "{value} is not a time like 10:00 (00:00 to 23:59)",
+    },
+    "config.expect_day": {
+        "ja": '{value} は月の日(1〜31)でも "last"(月末)でもありません',
+        "en": '{value} is not a day of the month (1 to 31) nor "last"',
+    },
+    "config.expect_shape": {
+        "ja": "weekdays(日次)か day(月次)のどちらか一方を書いてください",
+        "en": "write either weekdays (daily) or day (monthly), not both and not neither",
+    },
+    # -- expected files ----------------------------------------------------------
+    "expect.missing.subject": {
+        "ja": "[renkei] 未着のお知らせ: {account} {day}",
+        "en": "[renkei] file not received: {account} {day}",
+    },
+    "expect.missing.body": {
+        "ja": "{account} の {day} 分のファイルが {by}({timezone})までに届いていません。\n"
+        "届き次第、取込を行い「届きました」とお知らせします。",
+        "en": "No file of {account} for {day} had completed by {by} ({timezone}).\n"
+        "When it arrives and is imported, a note says so.",
+    },
+    "expect.arrived.subject": {
+        "ja": "[renkei] 届きました: {account} {day}",
+        "en": "[renkei] file received: {account} {day}",
+    },
+    "expect.arrived.body": {
+        "ja": "{account} の {day} 分のファイル {filename} が届き、取り込みました(実行 {run})。",
+        "en": "The file of {account} for {day}, {filename}, arrived and was imported (run {run}).",
+    },
+    "cli.expect.done": {
+        "ja": "{now} 時点の確認: 未着 {missing} 件を通知、到着 {arrived} 件を通知しました",
+        "en": "checked as of {now}: {missing} missing file(s) alerted, {arrived} arrival(s) noted",
     },
     "config.url_path": {
         "ja": "{value} は /api/v1/csvimport のような URL パスではありません",

@@ -15,7 +15,7 @@ import pytest
 
 from tests.support import ROOT, Daemon, account, csv_bytes, write_config
 
-COMMANDS = ["serve", "check", "import", "runs", "show", "schedule", "poll"]
+COMMANDS = ["serve", "check", "import", "runs", "show", "schedule", "poll", "expect-check"]
 
 
 def renkei(*args: str, cwd=ROOT, env=None) -> subprocess.CompletedProcess:

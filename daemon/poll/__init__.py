@@ -2,4 +2,5 @@
 
 windows.py  window arithmetic: weekdays × window × interval + delay → check times
 jobs.py     the APScheduler jobs that run those checks in the daemon's loop
+expected.py expected files: the check at each account's `expect.by`, alerts and notes
 """

@@ -33,10 +33,12 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 COLUMN_TYPES = ("text", "int", "decimal", "date", "datetime", "bool", "choice")
 DEMO_PREFIX = "demo-"
 DEFAULT_FILENAMES = ("{YYYYMMDD}.csv", "{YYYYMM00}.csv")  # daily and monthly, as ever
-RESERVED_TABLES = ("runs", "run_errors", "sources", "choice_values")  # the store's own tables
+# the store's own tables
+RESERVED_TABLES = ("runs", "run_errors", "sources", "choice_values", "expected_misses")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _WINDOW = re.compile(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})")
 _DELAY = re.compile(r"(\d{1,3})m")
+_TIME = re.compile(r"(\d{2}):(\d{2})")
 
 # A path is written as a string: the one value strict mode would refuse as text.
 LaxPath = Annotated[Path, Strict(False)]
@@ -126,6 +128,10 @@ class ReportSettings(Model):
     retry_seconds: float = Field(30, gt=0, description="first retry delay while the relay is down")
     max_retry_seconds: float = Field(3600, gt=0, description="longest retry delay")
     timeout: float = Field(30, gt=0, description="seconds to wait for the relay")
+    admin_to: list[Address] = Field(
+        default_factory=list,
+        description="admin alerts to (reload refused, report refused, file quarantined, disk low)",
+    )
 
     _check_relay = field_validator("relay")(lambda cls, v: check_listen(v))
 
@@ -294,6 +300,46 @@ class DropdirAccount(Model):
     settle: float = Field(5, ge=0, description="seconds unchanged before a file is complete")
 
 
+class Expect(Model):
+    """When an account's file is due: by `by` on `weekdays` (daily), or on `day` of each
+    month (monthly), in daemon.timezone."""
+
+    weekdays: list[str] | None = Field(None, description="daily: the days a file is due")
+    day: int | str | None = Field(None, description='monthly: the day a file is due, or "last"')
+    by: str = Field(description="HH:MM by which the day's file has completed")
+
+    @field_validator("weekdays")
+    @classmethod
+    def _weekdays(cls, value: list[str] | None) -> list[str] | None:
+        for day in value or []:
+            if day not in WEEKDAYS:
+                allowed = ", ".join(WEEKDAYS)
+                raise Invalid("config.not_one_of", value=shown(day), allowed=allowed)
+        return value
+
+    @field_validator("day")
+    @classmethod
+    def _day(cls, value: int | str | None) -> int | str | None:
+        in_month = isinstance(value, int) and 1 <= value <= 31
+        if value is not None and value != "last" and not in_month:
+            raise Invalid("config.expect_day", value=shown(value))
+        return value
+
+    @field_validator("by")
+    @classmethod
+    def _by(cls, value: str) -> str:
+        match = _TIME.fullmatch(value)
+        if not match or int(match.group(1)) >= 24 or int(match.group(2)) >= 60:
+            raise Invalid("config.expect_by", value=repr(value))
+        return value
+
+    @model_validator(mode="after")
+    def _daily_or_monthly(self) -> Expect:
+        if (self.weekdays is None) == (self.day is None):
+            raise Invalid("config.expect_shape")
+        return self
+
+
 class Account(Model):
     status: Literal["active", "stopped"] = Field("active", description="stopped: 連動稼働停止")
     layout: str = Field(description="name of the layout its rows follow")
@@ -326,6 +372,7 @@ class Account(Model):
     api: ApiAccount | None = Field(None, description="API intake")
     dropdir: DropdirAccount | None = Field(None, description="drop-folder intake")
     limits: AccountLimits = Field(default_factory=AccountLimits, description="own limits")
+    expect: Expect | None = Field(None, description="when a file is due; a miss is alerted")
 
     @field_validator("filename", mode="before")
     @classmethod

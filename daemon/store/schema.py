@@ -121,6 +121,18 @@ MIGRATIONS = [
     ALTER TABLE runs ADD COLUMN retry_of TEXT;
     CREATE INDEX runs_by_retry ON runs (retry_of)
     """,
+    # Expected files: a day an account's file had not completed by its `expect.by`,
+    # alerted once; closed by the first completed run received that day.
+    """
+    CREATE TABLE expected_misses (
+      account TEXT NOT NULL,
+      day TEXT NOT NULL,
+      alerted_at TEXT NOT NULL,
+      closed_at TEXT,
+      closed_by_run TEXT,
+      PRIMARY KEY (account, day)
+    )
+    """,
 ]
 
 

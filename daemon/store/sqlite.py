@@ -15,12 +15,13 @@ from pathlib import Path
 
 import aiosqlite
 
+from daemon.store.expected import ExpectedMisses
 from daemon.store.runs import RunRecords
 from daemon.store.schema import connect, migrate
 from daemon.store.tables import LayoutTables
 
 
-class SqliteStore(RunRecords, LayoutTables):
+class SqliteStore(RunRecords, LayoutTables, ExpectedMisses):
     def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
         self.writer = writer
         self.reader = reader

@@ -1,4 +1,5 @@
-"""Accounts over HTTP: their status, channels, last run and next checks; check now.
+"""Accounts over HTTP: their status, channels, last run, next checks, expected files and
+the days they were missed; check now.
 
 An account's token sees only its own account.
 """
@@ -30,6 +31,8 @@ async def account_view(request: Request, name: str) -> dict[str, Any]:
         "channels": [c for c in CHANNELS if getattr(account, c)],
         "last_run": public_run(rows[0]) if rows else None,
         "next_checks": account_checks(settings, name),
+        "expected": account.expect.model_dump(exclude_none=True) if account.expect else None,
+        "missing": [day for _, day in await context.store(request).open_misses(name)],
     }
 
 

@@ -1,0 +1,242 @@
+"""Expected files: at each account's `expect.by` (and once at start), a day whose file
+has not completed is recorded as missed and alerted once (未着のお知らせ) to the
+account's error addresses and `report.admin_to`; when a completed run received on that
+day turns up, the miss is closed with one short note (届きました).
+
+A day's file is any completed run of the account whose received_at falls on that local
+day (daemon.timezone), whenever that day it arrived: so a late file closes the alert.
+A monthly `day` past the month's end (31 in April) means the month's last day.
+
+`check()` takes `now`, so `renkei expect-check --now WHEN` runs the very same check as
+of another moment (an admin's "what if", and the tests' clock). `Expecter` runs it in
+the daemon: one APScheduler cron job per account at its `by`, rebuilt on reload, once at
+start and at each reload, and a close pass whenever a run finishes. Called by the master and the CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import datetime as dt
+import logging
+import re
+import zoneinfo
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from daemon.report import expected as expected_mail
+from daemon.report.outbox import ALERT_PREFIX, Reporter
+from daemon.settings import Settings
+from daemon.settings.model import WEEKDAYS, Expect
+from daemon.store.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
+_SWEEP_SECONDS = 60  # a close pass this often too: `renkei import` runs tell nobody
+_JOB_PREFIX = "expect:"
+
+
+@dataclass(slots=True)
+class Checked:
+    """What one check queued: the outbox ids of its alerts and of its notes."""
+
+    missing: list[str] = field(default_factory=list)
+    arrived: list[str] = field(default_factory=list)
+
+
+def due_on(expect: Expect, day: dt.date) -> bool:
+    """Whether a file is expected for `day`."""
+    if expect.weekdays is not None:
+        return WEEKDAYS[day.weekday()] in expect.weekdays
+    last = calendar.monthrange(day.year, day.month)[1]
+    wanted = last if expect.day == "last" else min(int(expect.day), last)
+    return day.day == wanted
+
+
+def deadline(expect: Expect, day: dt.date, zone: zoneinfo.ZoneInfo) -> dt.datetime:
+    hour, minute = (int(part) for part in expect.by.split(":"))
+    return dt.datetime.combine(day, dt.time(hour, minute), zone)
+
+
+def _bounds(day: dt.date, zone: zoneinfo.ZoneInfo) -> tuple[str, str]:
+    """The local day as UTC ISO 8601 bounds, in received_at's own format."""
+    start = dt.datetime.combine(day, dt.time(), zone)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone)
+    return tuple(t.astimezone(dt.UTC).isoformat(timespec="milliseconds") for t in (start, end))
+
+
+async def check(
+    settings: Settings,
+    store: SqliteStore,
+    reporter: Reporter,
+    now: dt.datetime,
+    accounts: Iterable[str] | None = None,
+) -> Checked:
+    """Alert today's misses as of `now`, then note every open miss that has arrived."""
+    checked = Checked()
+    zone = zoneinfo.ZoneInfo(settings.daemon.timezone)
+    today = now.astimezone(zone).date()
+    for name in accounts if accounts is not None else list(settings.accounts):
+        account = settings.accounts.get(name)
+        expect = account.expect if account is not None else None
+        if expect is None or account.status == "stopped" or not due_on(expect, today):
+            continue
+        if now < deadline(expect, today, zone):
+            continue
+        start, end = _bounds(today, zone)
+        if await store.completed_between(name, start, end) is not None:
+            continue
+        if await store.add_miss(name, today.isoformat(), _stamp(now)):
+            # A crash right here leaves the miss recorded but not mailed; the API
+            # still lists it. Mailing first could mail twice, which is worse.
+            params = {"by": expect.by, "timezone": settings.daemon.timezone}
+            item = await _mail(settings, reporter, name, today.isoformat(), "missing", params)
+            checked.missing += item
+            log.warning("expected file of %s for %s missing at %s", name, today, expect.by)
+    checked.arrived = await close_arrived(settings, store, reporter, now)
+    return checked
+
+
+async def close_arrived(
+    settings: Settings, store: SqliteStore, reporter: Reporter, now: dt.datetime
+) -> list[str]:
+    """Close each open miss whose day now has a completed run; one note each."""
+    zone = zoneinfo.ZoneInfo(settings.daemon.timezone)
+    noted = []
+    for name, day in await store.open_misses():
+        if name not in settings.accounts:
+            continue
+        start, end = _bounds(dt.date.fromisoformat(day), zone)
+        run = await store.completed_between(name, start, end)
+        if run is None or not await store.close_miss(name, day, _stamp(now), run["id"]):
+            continue
+        params = {"filename": run["filename"], "run": run["id"]}
+        noted += await _mail(settings, reporter, name, day, "arrived", params)
+        log.info("expected file of %s for %s arrived: run %s", name, day, run["id"])
+    return noted
+
+
+async def _mail(
+    settings: Settings,
+    reporter: Reporter,
+    name: str,
+    day: str,
+    kind: str,
+    params: dict[str, object],
+) -> list[str]:
+    """Queue one alert or note; its id, or none when nobody is to get it."""
+    recipients = list(
+        dict.fromkeys([*settings.accounts[name].error_report_to, *settings.report.admin_to])
+    )
+    if not recipients:
+        log.warning("expected file of %s for %s: no address to tell (%s)", name, day, kind)
+        return []
+    item_id = f"{ALERT_PREFIX}expect-{re.sub(r'[^A-Za-z0-9_-]', '_', name)}-{day}-{kind}"
+    report = settings.report
+    params = {"account": name, "day": day, **params}
+    msg = expected_mail.build(item_id, kind, params, recipients, report.from_, report.language)
+    await reporter.queue_mail(item_id, msg, recipients)
+    return [item_id]
+
+
+def _stamp(now: dt.datetime) -> str:
+    return now.astimezone(dt.UTC).isoformat(timespec="milliseconds")
+
+
+class Expecter:
+    """The daemon's checks: at each account's `by`, at start, and as runs finish."""
+
+    def __init__(
+        self, settings: Callable[[], Settings], store: SqliteStore, reporter: Reporter
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._reporter = reporter
+        self._closing = False
+        self.scheduler: AsyncIOScheduler | None = None
+
+    def start(self) -> None:
+        zone = self._settings().daemon.timezone
+        self.scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=zone)
+        self.scheduler.add_job(
+            self.close,
+            "interval",
+            seconds=_SWEEP_SECONDS,
+            id="expect-close",
+            coalesce=True,
+            max_instances=1,
+        )
+        self.rebuild()
+        self.scheduler.start()
+        # A daemon started after an account's `by` still notices today's miss.
+        asyncio.ensure_future(self.run())
+
+    def stop(self) -> None:
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    def rebuild(self) -> None:
+        """One cron job per account with `expect`, at its `by`; removed accounts' go."""
+        assert self.scheduler is not None
+        settings = self._settings()
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith(_JOB_PREFIX):
+                job.remove()
+        for name, account in settings.accounts.items():
+            if account.expect is None:
+                continue
+            hour, minute = account.expect.by.split(":")
+            self.scheduler.add_job(
+                self.run,  # a coroutine function: run on the event loop
+                CronTrigger(hour=int(hour), minute=int(minute), timezone=settings.daemon.timezone),
+                args=[[name]],
+                id=f"{_JOB_PREFIX}{name}",
+                name=f"expected file of {name}",
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=3600,
+            )
+
+    def reload(self) -> None:
+        """New settings: jobs rebuilt, and today checked at once, as at start (an
+        `expect` added after its `by` notices today's miss)."""
+        self.rebuild()
+        asyncio.ensure_future(self.run())
+
+    def wake(self) -> None:
+        """A run finished: it may be the file an open miss waits for."""
+        if not self._closing:
+            self._closing = True
+            asyncio.ensure_future(self.close())
+
+    async def run(self, accounts: list[str] | None = None) -> None:
+        try:
+            now = dt.datetime.now(dt.UTC)
+            await check(self._settings(), self._store, self._reporter, now, accounts)
+        except Exception:
+            log.exception("expected-file check failed")
+
+    async def close(self) -> None:
+        self._closing = False
+        try:
+            now = dt.datetime.now(dt.UTC)
+            await close_arrived(self._settings(), self._store, self._reporter, now)
+        except Exception:
+            log.exception("expected-file close pass failed")
+
+
+async def check_now(settings: Settings, now: dt.datetime) -> Checked:
+    """`renkei expect-check`: the daemon's check as of `now`, against its store and
+    outbox. What it queues it tries to send once; a running daemon sends the rest (the
+    outbox is a folder, and each item's lock keeps two senders from both sending it)."""
+    store = await SqliteStore.open(settings.data_dir / "renkei.db")
+    try:
+        reporter = Reporter(lambda: settings, store)
+        checked = await check(settings, store, reporter, now)
+        for item_id in [*checked.missing, *checked.arrived]:
+            await reporter.send_now(item_id)
+        return checked
+    finally:
+        await store.close()
