@@ -35,7 +35,7 @@ from daemon.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 _RESCAN_SECONDS = 5.0
-ALERT_PREFIX = "alert-"  # outbox items that are admin alerts, not a run's report
+ALERT_PREFIX = "alert-"  # outbox items that are no run's report: alerts, notes, digests
 
 
 class Reporter:

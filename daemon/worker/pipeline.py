@@ -273,7 +273,8 @@ def _wants_report(account: Account | None, outcome: Outcome) -> bool:
     if account is None or outcome.state not in (RunState.COMPLETED, RunState.FAILED):
         return False
     policy = outcome.plan.report if outcome.plan else account.report
-    if policy == "never" or (outcome.plan and outcome.plan.dry_run):
+    # `digest`: the run waits for the day's digest mail; `digest+errors`: as `errors`.
+    if policy in ("never", "digest") or (outcome.plan and outcome.plan.dry_run):
         return False
     is_error = outcome.state == RunState.FAILED or outcome.failed > 0
     recipients = account.error_report_to if is_error else account.success_report_to

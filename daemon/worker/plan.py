@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 from daemon.settings import Account, Settings
+from daemon.settings.model import AccountReport
 from daemon.store.keyed import KEYED
 from daemon.store.sqlite import SqliteStore
 from importers.layouts import ColumnSpec
@@ -33,7 +34,7 @@ class Plan:
     on_unknown: Literal["error", "create"] = "error"
     member_key: str | None = None
     on_row_error: Literal["reject", "skip"] = "reject"
-    report: Literal["always", "errors", "never"] = "always"
+    report: AccountReport = "always"
     encoding: Literal["auto", "cp932", "utf-8"] = "auto"
     header: bool = True
     dry_run: bool = False

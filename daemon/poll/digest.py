@@ -1,0 +1,183 @@
+"""Daily digests: at each account's `digest_at` (report = digest | digest+errors), one
+mail listing the runs that finished since the day before's `digest_at`, to the
+account's success_report_to and error_report_to; none on a day without runs.
+
+A run belongs to the digest whose window (previous digest_at, digest_at] holds its
+finished_at, in daemon.timezone: a run still importing at 18:00 is listed the next day
+rather than never. The digest of (account, day) is recorded in the store before it is
+queued, so a restart, a reload or a second `renkei digest` never sends it twice.
+
+`send_due()` takes `now`, so `renkei digest --now WHEN` runs the very same step as of
+another moment. `Digester` runs it in the daemon: one APScheduler cron job per digest
+account at its `digest_at`, rebuilt on reload, and once at start and at each reload (a
+daemon down at 18:00 sends the day's digest when it comes back). Called by the master
+and the CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import re
+import zoneinfo
+from collections.abc import Callable, Iterable
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from daemon.report import digest as digest_mail
+from daemon.report.outbox import ALERT_PREFIX, Reporter
+from daemon.settings import Settings
+from daemon.settings.model import Account
+from daemon.store.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
+_JOB_PREFIX = "digest:"
+DIGEST_POLICIES = ("digest", "digest+errors")
+
+
+def wants_digest(account: Account) -> bool:
+    return account.report in DIGEST_POLICIES
+
+
+def due_day(
+    name: str, account: Account, now: dt.datetime, zone: zoneinfo.ZoneInfo
+) -> digest_mail.Day:
+    """The latest digest at or before `now`: today's once digest_at has passed, else
+    yesterday's; its window starts at the digest_at of the day before."""
+    hour, minute = (int(part) for part in account.digest_at.split(":"))
+    local = now.astimezone(zone)
+    day = local.date()
+    if local < dt.datetime.combine(day, dt.time(hour, minute), zone):
+        day -= dt.timedelta(days=1)
+    end = dt.datetime.combine(day, dt.time(hour, minute), zone)
+    start = dt.datetime.combine(day - dt.timedelta(days=1), dt.time(hour, minute), zone)
+    return digest_mail.Day(name, day, start, end, zone)
+
+
+async def send_due(
+    settings: Settings,
+    store: SqliteStore,
+    reporter: Reporter,
+    now: dt.datetime,
+    accounts: Iterable[str] | None = None,
+) -> list[str]:
+    """Queue each digest due as of `now` and not yet sent; their outbox ids."""
+    zone = zoneinfo.ZoneInfo(settings.daemon.timezone)
+    queued = []
+    for name in accounts if accounts is not None else list(settings.accounts):
+        account = settings.accounts.get(name)
+        if account is None or not wants_digest(account):
+            continue
+        day = due_day(name, account, now, zone)
+        if await store.digest_sent(name, day.day.isoformat()):
+            continue
+        runs = await store.runs_finished_between(name, _stamp(day.start), _stamp(day.end))
+        if runs:
+            queued += await _queue(settings, store, reporter, day, runs, now)
+    return queued
+
+
+async def _queue(
+    settings: Settings,
+    store: SqliteStore,
+    reporter: Reporter,
+    day: digest_mail.Day,
+    runs: list[dict],
+    now: dt.datetime,
+) -> list[str]:
+    account = settings.accounts[day.account]
+    recipients = list(dict.fromkeys([*account.success_report_to, *account.error_report_to]))
+    if not recipients:
+        log.warning("digest of %s for %s: no address to send it to", day.account, day.day)
+        return []
+    if not await store.add_digest(day.account, day.day.isoformat(), _stamp(now), len(runs)):
+        return []  # another sender (the daemon, `renkei digest`) recorded it first
+    # A crash right here leaves the digest recorded but not queued: recording after
+    # queueing could mail it twice, which is worse. The runs stay in the history.
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", day.account)
+    # An alert-style id: the outbox marks no run's report_state when it goes.
+    item_id = f"{ALERT_PREFIX}digest-{safe}-{day.day.isoformat()}"
+    report = settings.report
+    msg = digest_mail.build(
+        item_id, day, runs, settings.data_dir, recipients, report.from_, report.language
+    )
+    await reporter.queue_mail(item_id, msg, recipients)
+    log.info("digest of %s for %s queued: %d runs", day.account, day.day, len(runs))
+    return [item_id]
+
+
+def _stamp(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds")
+
+
+class Digester:
+    """The daemon's digests: at each digest account's `digest_at`, at start and reload."""
+
+    def __init__(
+        self, settings: Callable[[], Settings], store: SqliteStore, reporter: Reporter
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._reporter = reporter
+        self.scheduler: AsyncIOScheduler | None = None
+
+    def start(self) -> None:
+        zone = self._settings().daemon.timezone
+        self.scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=zone)
+        self.rebuild()
+        self.scheduler.start()
+        asyncio.ensure_future(self.run())
+
+    def stop(self) -> None:
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    def rebuild(self) -> None:
+        """One cron job per digest account, at its `digest_at`; others' jobs go."""
+        assert self.scheduler is not None
+        settings = self._settings()
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith(_JOB_PREFIX):
+                job.remove()
+        for name, account in settings.accounts.items():
+            if not wants_digest(account):
+                continue
+            hour, minute = account.digest_at.split(":")
+            self.scheduler.add_job(
+                self.run,  # a coroutine function: run on the event loop
+                CronTrigger(hour=int(hour), minute=int(minute), timezone=settings.daemon.timezone),
+                args=[[name]],
+                id=f"{_JOB_PREFIX}{name}",
+                name=f"daily digest of {name}",
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=3600,
+            )
+
+    def reload(self) -> None:
+        self.rebuild()
+        asyncio.ensure_future(self.run())
+
+    async def run(self, accounts: list[str] | None = None) -> None:
+        try:
+            now = dt.datetime.now(dt.UTC)
+            await send_due(self._settings(), self._store, self._reporter, now, accounts)
+        except Exception:
+            log.exception("daily digest failed")
+
+
+async def digest_now(settings: Settings, now: dt.datetime, account: str | None = None) -> list[str]:
+    """`renkei digest`: the daemon's step as of `now`, against its store and outbox;
+    what it queues it tries to send once, and a running daemon sends the rest."""
+    store = await SqliteStore.open(settings.data_dir / "renkei.db")
+    try:
+        reporter = Reporter(lambda: settings, store)
+        accounts = [account] if account is not None else None
+        queued = await send_due(settings, store, reporter, now, accounts)
+        for item_id in queued:
+            await reporter.send_now(item_id)
+        return queued
+    finally:
+        await store.close()

@@ -1,0 +1,129 @@
+"""Digest mail: one account's runs of one day in one message, in `report.language`.
+
+Each run is a line (local time, file, state, counts) and the count sentence of its
+report; the error CSVs of runs with row errors are attached, at most `MAX_ATTACHED` of
+them and `MAX_BYTES` in all (a mail relays refuse is worse than a link), the rest named
+by their `GET /api/v1/runs/{id}/errors.csv`. Built by daemon.poll.digest and queued in
+the outbox like any report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+
+from daemon.report.message import clean, kind, summary
+from importers.messages import message
+
+MAX_ATTACHED = 20
+MAX_BYTES = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    """Which digest: the account, its day, the window of finished runs, the zone."""
+
+    account: str
+    day: dt.date
+    start: dt.datetime
+    end: dt.datetime
+    zone: zoneinfo.ZoneInfo
+
+
+def build(
+    item_id: str,
+    day: Day,
+    runs: Sequence[dict[str, Any]],
+    data_dir: Path,
+    recipients: Sequence[str],
+    sender: str,
+    language: str,
+) -> EmailMessage:
+    errors = sum(1 for run in runs if kind(run) != "completed")
+    params = {"account": clean(day.account), "day": day.day.isoformat()}
+    msg = EmailMessage()
+    msg["Subject"] = message("digest.subject", language, runs=len(runs), errors=errors, **params)
+    msg["From"] = sender
+    msg["To"] = ", ".join(recipients)
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = f"<{item_id}@renkei>"
+    msg["Auto-Submitted"] = "auto-generated"
+    attached = _attachments(runs, data_dir)
+    lines = [
+        message(
+            "digest.intro",
+            language,
+            start=_local(day.start, day.zone, "%Y-%m-%d %H:%M"),
+            end=_local(day.end, day.zone, "%Y-%m-%d %H:%M"),
+            timezone=day.zone.key,
+            runs=len(runs),
+            **params,
+        ),
+        "",
+    ]
+    for run in runs:
+        lines += _run_lines(run, attached.get(run["id"]), day.zone, language)
+    lines += ["-- ", message("report.footer", language)]
+    msg.set_content("\n".join(lines) + "\n", charset="utf-8")
+    for name, path in attached.values():
+        msg.add_attachment(path.read_bytes(), maintype="text", subtype="csv", filename=name)
+    return msg
+
+
+def _run_lines(
+    run: dict[str, Any], attached: tuple[str, Path] | None, zone: zoneinfo.ZoneInfo, language: str
+) -> list[str]:
+    finished = dt.datetime.fromisoformat(run["finished_at"])
+    counts = message(
+        "report.counts",
+        language,
+        total=run["rows_total"],
+        imported=run["rows_imported"],
+        failed=run["rows_failed"],
+    )
+    state = message(f"digest.state.{kind(run)}", language)
+    lines = [
+        f"{_local(finished, zone, '%H:%M:%S')}  {clean(run['filename']) or '-'}  {state}",
+        f"  {counts}",
+        f"  {summary(run, language)}",
+    ]
+    if run["message"] and run["state"] != "completed":
+        lines.append(f"  {clean(run['message'])}")
+    if run["rows_failed"]:
+        if attached is not None:
+            lines.append("  " + message("digest.errors.attached", language, name=attached[0]))
+        else:
+            url = f"GET /api/v1/runs/{run['id']}/errors.csv"
+            lines.append("  " + message("digest.errors.download", language, url=url))
+    lines += [f"  {message('report.field.run', language)}: {run['id']}", ""]
+    return lines
+
+
+def _attachments(runs: Sequence[dict[str, Any]], data_dir: Path) -> dict[str, tuple[str, Path]]:
+    """The error CSVs to attach, by run id: the first ones that fit the bounds, each
+    under a name no other attachment of the mail has."""
+    chosen: dict[str, tuple[str, Path]] = {}
+    names: set[str] = set()
+    total = 0
+    for run in runs:
+        path = data_dir / run["error_report"] if run["error_report"] else None
+        if not run["rows_failed"] or path is None or not path.is_file():
+            continue
+        size = path.stat().st_size
+        if len(chosen) >= MAX_ATTACHED or total + size > MAX_BYTES:
+            continue
+        name = path.name if path.name not in names else f"{run['id']}-{path.name}"
+        names.add(name)
+        chosen[run["id"]] = (name, path)
+        total += size
+    return chosen
+
+
+def _local(moment: dt.datetime, zone: zoneinfo.ZoneInfo, fmt: str) -> str:
+    return moment.astimezone(zone).strftime(fmt)
