@@ -309,6 +309,32 @@ def cmd_retry(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_undo(args: argparse.Namespace) -> int:
+    """In the store itself, not through the daemon: an undo is one transaction that the
+    store serializes with the daemon's imports, so it needs no admin token and works
+    whether or not the daemon runs."""
+    settings = _load(args.config)
+    if settings is None:
+        return EXIT_FAILED
+    import getpass
+
+    from daemon.oneshot import find_run, undo_run
+
+    language = settings.report.language
+    found = asyncio.run(find_run(settings, args.run.strip()))
+    if found.run is None:
+        return _not_one_run(found, args.run, language)
+    run = found.run
+    undone = asyncio.run(undo_run(settings, run["id"], getpass.getuser()))
+    if undone.refusal is not None:
+        params = {"run_id": run["id"], "state": run["state"], "other": undone.other}
+        print(message(f"api.{undone.refusal}", language, **params), file=sys.stderr)
+        return EXIT_FAILED
+    counts = {"deleted": undone.deleted, "restored": undone.restored}
+    print(message("cli.undo.done", language, run=run["id"], id=undone.run_id, **counts))
+    return EXIT_OK
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     settings = _load(args.config)
     if settings is None:
@@ -352,6 +378,34 @@ def cmd_expect_check(args: argparse.Namespace) -> int:
     checked = asyncio.run(check_now(settings, now))
     counts = {"missing": len(checked.missing), "arrived": len(checked.arrived)}
     print(message("cli.expect.done", language, now=now.isoformat(timespec="seconds"), **counts))
+    return EXIT_OK
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    settings = _load(args.config)
+    if settings is None:
+        return EXIT_FAILED
+    import datetime as dt
+
+    from daemon.poll.digest import digest_now
+    from daemon.runview import parse_moment
+
+    language = settings.report.language
+    if args.account is not None and args.account not in settings.accounts:
+        print(message("cli.unknown_account", language, name=repr(args.account)), file=sys.stderr)
+        return EXIT_USAGE
+    now = dt.datetime.now(dt.UTC)
+    if args.now is not None:
+        now = parse_moment(args.now, settings.daemon.timezone)
+        if now is None:
+            print(message("cli.sweep.bad_now", language, value=repr(args.now)), file=sys.stderr)
+            return EXIT_USAGE
+    queued = asyncio.run(digest_now(settings, now, args.account))
+    print(
+        message(
+            "cli.digest.done", language, now=now.isoformat(timespec="seconds"), sent=len(queued)
+        )
+    )
     return EXIT_OK
 
 
@@ -433,6 +487,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save", metavar="DIR", help="copy the kept file and the error CSV into DIR")
     p = command("retry", cmd_retry, "import a run's kept file again, as a new run")
     p.add_argument("run", help="the run's id, or its short id from `renkei runs`")
+    p = command("undo", cmd_undo, "take back what a completed run changed, as a new run")
+    p.add_argument("run", help="the run's id, or its short id from `renkei runs`")
     p = command("sweep", cmd_sweep, "remove what is older than daemon.retention_days now")
     p.add_argument(
         "--now", metavar="WHEN", help="sweep as of this time (2024-05-16T09:00) instead of now"
@@ -443,6 +499,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--now", metavar="WHEN", help="check as of this time (2024-05-16T10:05) instead of now"
     )
+    p = command("digest", cmd_digest, "mail the daily digests due now and not yet sent")
+    p.add_argument(
+        "--now", metavar="WHEN", help="as of this time (2024-05-16T18:01) instead of now"
+    )
+    p.add_argument("--account", help="only this account's digest")
     p = command("poll", cmd_poll, "ask the running daemon to check an account's FTP home now")
     p.add_argument("name", help="the account")
     p = command("schedule", cmd_schedule, "show an account's next FTP checks")

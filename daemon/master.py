@@ -2,7 +2,8 @@
 
 Order at start: store (migrated) → import process started, which recovers the spool →
 reporter → listeners bound → retention sweep (once now, then daily) → expected-file
-checks (poll/expected.py: once now, then at each account's `expect.by`) → READY=1. Imports
+checks (poll/expected.py: once now, then at each account's `expect.by`) → daily digests
+(poll/digest.py: once now, then at each digest account's `digest_at`) → READY=1. Imports
 run in that process (worker/process.py), never in this loop. SIGTERM: STOPPING=1, stop accepting, stop the import process (the
 running import is rolled back and retried at next start), exit 0. SIGHUP: reload the config, or keep the old one
 when the new one is invalid (an admin alert says why, report/alerts.py, as it does while
@@ -121,6 +122,10 @@ class Master:
 
         self.expecter = Expecter(self.current, self.store, self.reporter)
         self.expecter.start()
+        from daemon.poll.digest import Digester
+
+        self.digester = Digester(self.current, self.store, self.reporter)
+        self.digester.start()
         self._spawn(self.importer.serve(), "importer")
         self._spawn(self.reporter.serve(), "reporter")
         self._spawn(self._watch_disk(), "disk")
@@ -267,6 +272,7 @@ class Master:
             self.poller.rebuild()
         self.dropdir.reload()
         self.expecter.reload()
+        self.digester.reload()
         log.info("config reloaded from %s", self.config_path)
         self._warn(settings)
         await self.alerts.clear(alerts.RELOAD)
@@ -314,6 +320,7 @@ class Master:
         self._config_observer.stop()
         self.sweeper.stop()
         self.expecter.stop()
+        self.digester.stop()
         if self.ftp is not None:
             self.poller.stop()
         for intake in self.intakes:

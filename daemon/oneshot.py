@@ -1,5 +1,5 @@
 """One-shot commands that use the daemon's parts without serving: `renkei import`, `runs`,
-`show`, `sweep`.
+`show`, `sweep`, `undo`.
 
 `import_file` spools the file (channel `cli`) claimed under this process's lock and runs
 the same pipeline the daemon runs, built by the same graph, so it works whether or not
@@ -20,11 +20,13 @@ from daemon import graph
 from daemon.retention import Swept, sweep
 from daemon.settings import Settings
 from daemon.spool import kept
-from daemon.spool.queue import Meta, SpoolItem
+from daemon.spool.queue import Meta, SpoolItem, new_id, now_iso
 from daemon.store.runs import public_run
 from daemon.store.sqlite import SqliteStore
+from daemon.store.undo import Undone, UndoRun
 from daemon.worker.pipeline import Pipeline
 from importers.errors import RowError
+from importers.messages import message
 
 SHOWN_ERRORS = 20  # the first row errors `renkei import` and `renkei show` print
 CANDIDATES = 10  # ids named when a short id fits several runs
@@ -83,6 +85,21 @@ async def latest_runs(
     try:
         rows, _ = await store.list_runs(filters, limit, since=since)
         return [public_run(r) for r in rows]
+    finally:
+        await store.close()
+
+
+async def undo_run(settings: Settings, run_id: str, sender: str) -> Undone:
+    """Undo `run_id` (channel `cli`) in the store itself, daemon running or not: the
+    store's write lock waits for the daemon's writer, as `renkei import` does."""
+    language = settings.report.language
+
+    def describe(deleted: int, restored: int) -> str:
+        return message("run.undo", language, run_id=run_id, deleted=deleted, restored=restored)
+
+    store = await SqliteStore.open(settings.data_dir / "renkei.db")
+    try:
+        return await store.undo_run(run_id, UndoRun(new_id(), "cli", sender, now_iso()), describe)
     finally:
         await store.close()
 

@@ -486,6 +486,35 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "実行 {run_id} はまだ終わっていません(状態 {state})。終わってから再取込してください",
         "en": "run {run_id} has not finished (state {state}); retry it once it has",
     },
+    # -- undo (daemon/store/undo.py): the 409 refusals, said by the API and the CLI --
+    "api.run_not_completed": {
+        "ja": "実行 {run_id} は取込完了ではないため(状態 {state})、取り消せません",
+        "en": "run {run_id} cannot be undone: it did not complete (state {state})",
+    },
+    "api.run_dry_run": {
+        "ja": "実行 {run_id} は試行(dry run)で何も書き込んでいないため、取り消せません",
+        "en": "run {run_id} cannot be undone: it was a dry run and wrote nothing",
+    },
+    "api.run_already_undone": {
+        "ja": "実行 {run_id} は実行 {other} ですでに取り消されています",
+        "en": "run {run_id} was already undone by run {other}",
+    },
+    "api.run_not_latest": {
+        "ja": "実行 {run_id} は最新ではないため取り消せません: 後の実行 {other} が同じファイル"
+        "(キー指定の取込ではアカウントの同じレイアウト)を変更しています。先に {other} を取り消してください",
+        "en": "run {run_id} cannot be undone: it is not the latest; the later run {other}"
+        " changed the same file (for keyed modes, the account's same layout); undo {other} first",
+    },
+    "api.undo_not_kept": {
+        "ja": "実行 {run_id} の取消に必要な変更前の行が残っていません(取消機能より前の実行、"
+        "取消の実行、後の実行の取消で古くなった実行、または保存期間を過ぎた実行です)",
+        "en": "run {run_id} cannot be undone: the rows it changed were not kept (a run from"
+        " before undo, an undo itself, one a newer run superseded, or swept by retention)",
+    },
+    "run.undo": {
+        "ja": "実行 {run_id} を取り消しました: 削除 {deleted} 行、復元 {restored} 行",
+        "en": "undid run {run_id}: {deleted} rows removed, {restored} rows restored",
+    },
     "api.invalid_request": {
         "ja": "リクエストが正しくありません: {problems}",
         "en": "the request is not valid: {problems}",
@@ -651,6 +680,30 @@ CATALOG: dict[str, dict[str, str]] = {
     "cli.expect.done": {
         "ja": "{now} 時点の確認: 未着 {missing} 件を通知、到着 {arrived} 件を通知しました",
         "en": "checked as of {now}: {missing} missing file(s) alerted, {arrived} arrival(s) noted",
+    },
+    # -- daily digest (daemon/report/digest.py) -------------------------------------
+    "digest.subject": {
+        "ja": "[renkei] 取込のまとめ: {account} {day} ({runs}件、エラー {errors}件)",
+        "en": "[renkei] daily digest: {account} {day} ({runs} runs, {errors} with errors)",
+    },
+    "digest.intro": {
+        "ja": "{account} の {start} から {end} まで({timezone})に終わった取込 {runs} 件です。",
+        "en": "The {runs} imports of {account} that finished from {start} to {end} ({timezone}).",
+    },
+    "digest.state.completed": {"ja": "取込完了", "en": "imported"},
+    "digest.state.partial": {"ja": "一部取込", "en": "partly imported"},
+    "digest.state.failed": {"ja": "取込エラー", "en": "failed"},
+    "digest.errors.attached": {
+        "ja": "エラーの行は添付の {name} をご覧ください。",
+        "en": "The rows with errors are in the attached {name}.",
+    },
+    "digest.errors.download": {
+        "ja": "エラーの行は {url} で取得できます(添付の上限を超えました)。",
+        "en": "The rows with errors can be downloaded by {url} (too many to attach).",
+    },
+    "cli.digest.done": {
+        "ja": "{now} 時点のまとめ: {sent} 通を送信待ちにしました",
+        "en": "digests as of {now}: {sent} queued",
     },
     "config.url_path": {
         "ja": "{value} は /api/v1/csvimport のような URL パスではありません",
@@ -905,6 +958,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "cli.retry.pending": {
         "ja": "実行 {run} の再取込はすでに待っています: 実行 {id}",
         "en": "a retry of run {run} is already waiting: run {id}",
+    },
+    "cli.undo.done": {
+        "ja": "実行 {run} を取り消しました(取消の実行 {id}): 削除 {deleted} 行、復元 {restored} 行",
+        "en": "run {run} undone as run {id}: {deleted} rows removed, {restored} rows restored",
     },
     "cli.sweep.done": {
         "ja": "{before} より前に終わった実行 {runs} 件(受信ファイル {files} 件)と、"

@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -39,6 +40,20 @@ def big_config(tmp_path, relay_port=1):
 
 def big_csv(rows: int) -> bytes:
     return csv_bytes([f'{i},2024/05/16,{i * 7},"備考 {i}, カンマ"' for i in range(rows)])
+
+
+def wait_pending(pid: int, sig: int, timeout: float = 60) -> None:
+    """Until `sig` waits to be delivered to the (stopped) process `pid`."""
+    bit = 1 << (sig - 1)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = Path(f"/proc/{pid}/status").read_text()
+        masks = [int(line.split()[1], 16) for line in status.splitlines()
+                 if line.startswith(("SigPnd:", "ShdPnd:"))]  # fmt: skip
+        if any(mask & bit for mask in masks):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"signal {sig} never reached process {pid}")
 
 
 def wait_running(daemon: Daemon, run_id: str) -> None:
@@ -91,7 +106,7 @@ def test_sigterm_mid_import_aborts_exits_0_and_retries_at_start(tmp_path):
     os.kill(worker, signal.SIGSTOP)
     try:
         daemon.proc.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
+        wait_pending(worker, signal.SIGTERM)  # the master's stop has reached it
     finally:
         os.kill(worker, signal.SIGCONT)
     assert daemon.proc.wait(60) == 0

@@ -200,6 +200,9 @@ Mode = Literal["replace_file", "insert", "upsert", "delete", "set"]
 OnDuplicate = Literal["skip", "update"]
 Blank = Literal["keep", "overwrite"]
 ReportPolicy = Literal["always", "errors", "never"]
+# An account may also gather its runs into one daily digest (daemon/report/digest.py);
+# a delivery's parameters choose only among the per-run policies.
+AccountReport = Literal["always", "errors", "never", "digest", "digest+errors"]
 
 
 class ParamEffect(Model):
@@ -352,7 +355,10 @@ class Account(Model):
     excel: bool = Field(False, description="also take Excel workbooks (.xlsx, .xls)")
     sheet: str | None = Field(None, description="the sheet read from a workbook (default: first)")
     on_row_error: Literal["reject", "skip"] = Field("reject", description="reject or skip")
-    report: Literal["always", "errors", "never"] = Field("always", description="when to mail")
+    report: AccountReport = Field(
+        "always", description="when to mail: always, errors, never, digest, digest+errors"
+    )
+    digest_at: str = Field("18:00", description="HH:MM the daily digest goes (digest)")
     mode: Mode = Field("replace_file", description="how rows are written")
     on_duplicate: OnDuplicate = Field("update", description="upsert: a key that exists")
     blank: Blank = Field("overwrite", description="update: what a blank cell does")
@@ -378,6 +384,14 @@ class Account(Model):
     @classmethod
     def _patterns(cls, value: object) -> object:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("digest_at")
+    @classmethod
+    def _digest_at(cls, value: str) -> str:
+        match = _TIME.fullmatch(value)
+        if not match or int(match.group(1)) >= 24 or int(match.group(2)) >= 60:
+            raise Invalid("config.expect_by", value=repr(value))
+        return value
 
 
 class Settings(Model):

@@ -5,6 +5,7 @@
     runs.py        the run history, run states, a run as JSON
     tables.py      layout tables: rows, same-name replace, staged copies, choices
     keyed.py       upsert, delete and set, by the layout's key
+    undo.py        undo: taking a run back, what is kept for it (images.py: before-images)
     multirow.py    multi-row INSERT statements
     scratch.py     a reader process's scratch database for one part of a large file
     sql.py         quoting

@@ -53,11 +53,12 @@ class ExpectedMisses:
         return [(row[0], row[1]) for row in rows]
 
     async def completed_between(self, account: str, start: str, end: str) -> dict | None:
-        """The first completed run (not a dry run) of `account` received in [start, end),
+        """The first completed run (not a dry run, nor an undo) of `account` received in [start, end),
         UTC ISO 8601 as received_at is written."""
         sql = (
             "SELECT id, filename FROM runs WHERE account = ? AND state = 'completed'"
-            " AND dry_run = 0 AND received_at >= ? AND received_at < ? ORDER BY id LIMIT 1"
+            " AND dry_run = 0 AND undo_of IS NULL AND received_at >= ? AND received_at < ?"
+            " ORDER BY id LIMIT 1"
         )
         rows = await self.writer.execute_fetchall(sql, (account, start, end))
         return dict(rows[0]) if rows else None

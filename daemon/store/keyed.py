@@ -22,6 +22,7 @@ from typing import Literal
 
 import aiosqlite
 
+from daemon.store.images import keep_rows_sql, table_columns
 from daemon.store.schema import META_COLUMNS
 from daemon.store.sql import literal, quote
 
@@ -106,9 +107,19 @@ class KeyedWriter:
         self._key_values = f"({', '.join(['?'] * len(key))})"
         fixed = [f"{quote(c)} = {literal(v)}" for c, v in (set_values or {}).items()]
         self._set = f"UPDATE {table} SET {', '.join([*fixed, stamp])} WHERE {match}"
+        # Before a row is updated or deleted, its before-image is kept for an undo
+        # (undo.py); built at the first write, which knows the table's columns.
+        self._layout, self._run_id, self._match = layout, run_id, match
+        self._keep = ""
 
     def _key(self, row: Sequence[object]) -> tuple:
         return tuple(row[i] for i in self._key_at)
+
+    async def _keep_before(self, db: aiosqlite.Connection, keys: list[tuple]) -> None:
+        if not self._keep:
+            columns = await table_columns(db, self._layout)
+            self._keep = keep_rows_sql(self._layout, self._run_id, columns, self._match)
+        await db.executemany(self._keep, keys)
 
     async def write(self, db: aiosqlite.Connection, rows: list[list[object]]) -> None:
         mode = self.mode
@@ -121,6 +132,7 @@ class KeyedWriter:
         keys = [self._key(r) for r in rows]
         unique = list(dict.fromkeys(keys))
         found = await self._found_keys(db, unique)
+        await self._keep_before(db, unique)
         if mode == "delete":
             counts.deleted += (await db.executemany(self._delete, unique)).rowcount
             counts.not_found += len(keys) - len(found)
@@ -151,6 +163,7 @@ class KeyedWriter:
                 unique[key] = row
         repeated = len(rows) - len(unique)
         if self.on_duplicate == "update":
+            await self._keep_before(db, list(unique))
             updated = (
                 await db.executemany(
                     self._update,

@@ -70,6 +70,8 @@ RUN_FIELDS = [
     "finished_at",
     "report_state",
     "retry_of",
+    "undo_of",
+    "undone_by",
 ]
 
 
@@ -240,6 +242,9 @@ class RunRecords:
             # Checked again inside the transaction: only a final run is ever removed.
             where = f"run_id IN (SELECT id FROM runs WHERE id IN ({marks}) AND state IN ({finals}))"
             await db.execute(f"DELETE FROM run_errors WHERE {where}", (*run_ids, *final))
+            # What was kept to undo them goes with them (undo.py).
+            for table in ("undo_rows", "undo_sources", "run_undo"):
+                await db.execute(f"DELETE FROM {table} WHERE {where}", (*run_ids, *final))
             cursor = await db.execute(
                 f"DELETE FROM runs WHERE id IN ({marks}) AND state IN ({finals})",
                 (*run_ids, *final),

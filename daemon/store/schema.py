@@ -133,6 +133,49 @@ MIGRATIONS = [
       PRIMARY KEY (account, day)
     )
     """,
+    # Daily digests: one row per (account, day) queued, so none is mailed twice.
+    """
+    CREATE TABLE digests (
+      account TEXT NOT NULL,
+      day TEXT NOT NULL,
+      sent_at TEXT NOT NULL,
+      runs INTEGER NOT NULL,
+      PRIMARY KEY (account, day)
+    )
+    """,
+    # Undo (取込取消): an undo is a run of its own naming the run it took back; what a
+    # run changed is kept until a newer run of its file (or, keyed, of its account's
+    # layout) commits: the before-images of the rows it replaced, updated or deleted,
+    # and the `sources` entries it replaced. `run_undo` says a run's are kept (kept = 1)
+    # and, in commit order (seq), which logical file it was.
+    """
+    ALTER TABLE runs ADD COLUMN undo_of TEXT;
+    ALTER TABLE runs ADD COLUMN undone_by TEXT;
+    CREATE TABLE run_undo (
+      seq INTEGER PRIMARY KEY,
+      run_id TEXT NOT NULL UNIQUE,
+      layout TEXT NOT NULL,
+      account TEXT NOT NULL,
+      logical_file TEXT NOT NULL,
+      mode TEXT NOT NULL,
+      columns TEXT NOT NULL DEFAULT '[]',
+      kept INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE INDEX run_undo_by_file ON run_undo (layout, account, logical_file COLLATE NOCASE);
+    CREATE TABLE undo_rows (
+      run_id TEXT NOT NULL,
+      old_rowid INTEGER NOT NULL,
+      image TEXT NOT NULL
+    );
+    CREATE INDEX undo_rows_by_run ON undo_rows (run_id);
+    CREATE TABLE undo_sources (
+      run_id TEXT NOT NULL,
+      source_file TEXT NOT NULL,
+      owner_run TEXT NOT NULL,
+      first_rowid INTEGER NOT NULL,
+      last_rowid INTEGER NOT NULL
+    )
+    """,
 ]
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import aiosqlite
 
+from daemon.store.images import keep_rows_sql, table_columns
 from daemon.store.multirow import RowInsert
 from daemon.store.schema import META_COLUMNS
 from daemon.store.scratch import ERRORS_TABLE, ROWS_TABLE, StagedTable, record_of
@@ -38,6 +39,10 @@ class LayoutTables:
         def transaction(
             self, staged: Sequence[Path] = ()
         ) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
+
+        async def keep_sources(
+            self, db: aiosqlite.Connection, run_id: str, entries: Sequence[Sequence[object]]
+        ) -> None: ...
 
     async def ensure_layouts(self, layouts: Mapping[str, Layout]) -> None:
         for name, layout in layouts.items():
@@ -69,7 +74,7 @@ class LayoutTables:
         self._layouts[name] = [c.name for c in columns]
 
     async def replace_source(
-        self, db: aiosqlite.Connection, layout: str, account: str, filename: str
+        self, db: aiosqlite.Connection, layout: str, account: str, filename: str, run_id: str
     ) -> int:
         """Delete the rows this logical file imported before; returns the rowid the new
         rows will start at.
@@ -81,18 +86,23 @@ class LayoutTables:
         by `_source_file`: that holds the name as received, and one logical file
         (`employees*.csv`) arrives under many. Names match whatever their case, as
         file-name patterns do, so a `.CSV` recorded by an older renkei is still found.
+
+        The old rows are kept first for an undo of `run_id` (undo.py): one INSERT …
+        SELECT per range, no row through Python.
         """
         table = quote(layout)
         key = (layout, account, filename)
         where = "layout = ? AND account = ? AND source_file = ? COLLATE NOCASE"
-        sql = f"SELECT first_rowid, last_rowid, run_id FROM sources WHERE {where}"
+        sql = f"SELECT source_file, run_id, first_rowid, last_rowid FROM sources WHERE {where}"
         async with db.execute(sql, key) as cur:
             previous = await cur.fetchall()
-        for first, last, run_id in previous:
-            await db.execute(
-                f"DELETE FROM {table} WHERE rowid BETWEEN ? AND ? AND _account = ? AND _run_id = ?",
-                (first, last, account, run_id),
-            )
+        columns = await table_columns(db, layout)
+        in_range = "rowid BETWEEN ? AND ? AND _account = ? AND _run_id = ?"
+        keep = keep_rows_sql(layout, run_id, columns, in_range)
+        for _, owner, first, last in previous:
+            await db.execute(keep, (first, last, account, owner))
+            await db.execute(f"DELETE FROM {table} WHERE {in_range}", (first, last, account, owner))
+        await self.keep_sources(db, run_id, [tuple(entry) for entry in previous])
         await db.execute(f"DELETE FROM sources WHERE {where}", key)
         return await self._max_rowid(db, layout) + 1
 

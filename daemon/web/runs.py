@@ -1,12 +1,13 @@
 """The run history over HTTP: `/api/v1/runs`, one run, its error CSV, its file as
-received, and a retry of it.
+received, a retry of it and an undo of it.
 
 Reads through the store's reader connection; an account's token sees only its own
 runs (another account's run is a 404). A retry is the admin's: the daemon's retrier
-(spool/retry.py) spools the kept file again.
+(spool/retry.py) spools the kept file again. An undo is the admin's too: the store
+takes the run back in one transaction (store/undo.py).
 """
 
-import mimetypes
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -15,20 +16,35 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
 
 from daemon.spool.kept import kept_file
+from daemon.spool.queue import new_id, now_iso
 from daemon.store.runs import public_run
+from daemon.store.undo import UndoRun
 from daemon.web import context
 from daemon.web.auth import Auth, Principal
 from daemon.web.errors import ApiError, responses
 from daemon.worker.error_report import header_only
 from importers.filenames import error_report_name
+from importers.messages import message
 
 router = APIRouter()
 MAX_LIMIT = 500
 MAX_OFFSET = 2**62  # SQLite integers are 64-bit; past this the query itself fails
 CSV_CHARSETS = {"cp932": "windows-31j", "utf-8": "utf-8", "utf-8-sig": "utf-8"}
 _CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}
+# A kept file is served as what it is for renkei: a CSV, a workbook, or bytes. Never a
+# type guessed from its name (a partner's `x.png`), which the API does not describe.
+_WORKBOOK_TYPES = {
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".xls": "application/vnd.ms-excel",
+}
 _FILE: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {}, "application/octet-stream": {}}}
+    200: {
+        "content": {
+            "text/csv": {},
+            **{media: {} for media in _WORKBOOK_TYPES.values()},
+            "application/octet-stream": {},
+        }
+    }
 }
 
 
@@ -36,6 +52,14 @@ class RetryAnswer(BaseModel):
     id: str  # the new run, or the retry of the same run still waiting
     url: str
     retry_of: str
+
+
+class UndoAnswer(BaseModel):
+    id: str  # the undo run
+    url: str
+    undo_of: str
+    rows_deleted: int  # the rows the undone run had written, removed
+    rows_inserted: int  # the rows it had replaced, updated or deleted, restored
 
 
 _RETRIED: dict[int | str, dict[str, Any]] = {
@@ -122,7 +146,7 @@ async def run_file(request: Request, run_id: str, who: Auth) -> Response:
 def _media_type(name: str, encoding: str) -> str:
     if encoding in CSV_CHARSETS:
         return f"text/csv; charset={CSV_CHARSETS[encoding]}"
-    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return _WORKBOOK_TYPES.get(Path(name).suffix.lower(), "application/octet-stream")
 
 
 @router.post(
@@ -150,3 +174,31 @@ async def retry_run(request: Request, run_id: str, who: Auth) -> JSONResponse:
     if retried.new:
         return JSONResponse(body, 202)
     return JSONResponse(body, 200, headers={"Idempotent-Replayed": "true"})
+
+
+@router.post(
+    "/api/v1/runs/{run_id}/undo",
+    response_model=None,
+    responses={201: {"model": UndoAnswer}} | responses(401, 403, 404, 409, 422),
+)
+async def undo_run(request: Request, run_id: str, who: Auth) -> JSONResponse:
+    """Take back what a completed run changed, as a new run whose `undo_of` names it:
+    201 with its id and counts. 409 when it may not be undone (not completed, a dry
+    run, undone already, not the latest run of its file, its before-images not kept)."""
+    if who.account is not None:
+        raise ApiError(403, "forbidden", "api.forbidden.admin_only")
+    run = await visible_run(request, run_id, who)
+    language = context.settings(request).report.language
+    undo = UndoRun(new_id(), "api", "admin", now_iso())
+
+    def describe(deleted: int, restored: int) -> str:
+        return message("run.undo", language, run_id=run_id, deleted=deleted, restored=restored)
+
+    undone = await context.store(request).undo_run(run_id, undo, describe)
+    if undone.refusal is not None:
+        params = {"run_id": run_id, "state": run["state"], "other": undone.other}
+        raise ApiError(409, undone.refusal, f"api.{undone.refusal}", **params)
+    base = str(request.base_url).rstrip("/")
+    body = {"id": undo.id, "url": f"{base}/api/v1/runs/{undo.id}", "undo_of": run_id}
+    body |= {"rows_deleted": undone.deleted, "rows_inserted": undone.restored}
+    return JSONResponse(body, 201)

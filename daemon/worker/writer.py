@@ -164,7 +164,9 @@ class RowWriter:
             return 0
         if stamp.correction:
             return await self.store.next_rowid(db, plan.layout)
-        return await self.store.replace_source(db, plan.layout, stamp.account, stamp.logical_file)
+        return await self.store.replace_source(
+            db, plan.layout, stamp.account, stamp.logical_file, stamp.run_id
+        )
 
     async def _copy_staged(
         self, plan: Plan, stamp: RowStamp, outcome: Outcome, parts: list[StagedPart]
@@ -197,6 +199,10 @@ class RowWriter:
             outcome.counts.inserted = outcome.imported
         if plan.dry_run:
             raise DryRun
+        # Kept so the run can be undone: until a newer run of its file commits.
+        await self.store.keep_undo(
+            db, plan.layout, stamp.account, stamp.logical_file, plan.mode, stamp.run_id
+        )
         if plan.mode == "replace_file":
             await self.store.record_source(
                 db, plan.layout, stamp.account, stamp.logical_file, stamp.run_id, first_rowid
