@@ -96,6 +96,8 @@ def test_admin_lists_runs_newest_first_with_filters(daemon, runs):
         "finished_at",
         "report_state",
         "retry_of",
+        "undo_of",
+        "undone_by",
     }
     failed = httpx.get(
         f"{daemon.api}/api/v1/runs", params={"state": "failed"}, headers=ADMIN
