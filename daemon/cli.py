@@ -30,6 +30,8 @@ from daemon.settings import (
 from importers.messages import LANGUAGES, message
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     import httpx
 
     from daemon.oneshot import Found
@@ -335,22 +337,32 @@ def cmd_undo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _now_option(option: str | None, settings: Settings) -> dt.datetime | None:
+    """`--now WHEN` of the commands that run a daemon step at a given moment (now when
+    not given); None, having said why, when WHEN is not a moment."""
+    import datetime as dt
+
+    from daemon.runview import parse_moment
+
+    if option is None:
+        return dt.datetime.now(dt.UTC)
+    now = parse_moment(option, settings.daemon.timezone)
+    if now is None:
+        language = settings.report.language
+        print(message("cli.sweep.bad_now", language, value=repr(option)), file=sys.stderr)
+    return now
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     settings = _load(args.config)
     if settings is None:
         return EXIT_FAILED
-    import datetime as dt
-
     from daemon.oneshot import sweep_now
-    from daemon.runview import parse_moment
 
     language = settings.report.language
-    now = dt.datetime.now(dt.UTC)
-    if args.now is not None:
-        now = parse_moment(args.now, settings.daemon.timezone)
-        if now is None:
-            print(message("cli.sweep.bad_now", language, value=repr(args.now)), file=sys.stderr)
-            return EXIT_USAGE
+    now = _now_option(args.now, settings)
+    if now is None:
+        return EXIT_USAGE
     swept = asyncio.run(sweep_now(settings, now))
     counts = {"runs": swept.runs, "files": swept.files, "mails": swept.mails}
     before = swept.before.isoformat(timespec="seconds")
@@ -363,18 +375,12 @@ def cmd_expect_check(args: argparse.Namespace) -> int:
     settings = _load(args.config)
     if settings is None:
         return EXIT_FAILED
-    import datetime as dt
-
     from daemon.poll.expected import check_now
-    from daemon.runview import parse_moment
 
     language = settings.report.language
-    now = dt.datetime.now(dt.UTC)
-    if args.now is not None:
-        now = parse_moment(args.now, settings.daemon.timezone)
-        if now is None:
-            print(message("cli.sweep.bad_now", language, value=repr(args.now)), file=sys.stderr)
-            return EXIT_USAGE
+    now = _now_option(args.now, settings)
+    if now is None:
+        return EXIT_USAGE
     checked = asyncio.run(check_now(settings, now))
     counts = {"missing": len(checked.missing), "arrived": len(checked.arrived)}
     print(message("cli.expect.done", language, now=now.isoformat(timespec="seconds"), **counts))
@@ -385,21 +391,15 @@ def cmd_digest(args: argparse.Namespace) -> int:
     settings = _load(args.config)
     if settings is None:
         return EXIT_FAILED
-    import datetime as dt
-
     from daemon.poll.digest import digest_now
-    from daemon.runview import parse_moment
 
     language = settings.report.language
     if args.account is not None and args.account not in settings.accounts:
         print(message("cli.unknown_account", language, name=repr(args.account)), file=sys.stderr)
         return EXIT_USAGE
-    now = dt.datetime.now(dt.UTC)
-    if args.now is not None:
-        now = parse_moment(args.now, settings.daemon.timezone)
-        if now is None:
-            print(message("cli.sweep.bad_now", language, value=repr(args.now)), file=sys.stderr)
-            return EXIT_USAGE
+    now = _now_option(args.now, settings)
+    if now is None:
+        return EXIT_USAGE
     queued = asyncio.run(digest_now(settings, now, args.account))
     print(
         message(
