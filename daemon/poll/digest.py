@@ -16,16 +16,13 @@ and the CLI.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import re
 import zoneinfo
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
-
+from daemon.poll.daily import DailyAccountJobs
 from daemon.report import digest as digest_mail
 from daemon.report.outbox import ALERT_PREFIX, Reporter
 from daemon.settings import Settings
@@ -112,53 +109,14 @@ def _stamp(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds")
 
 
-class Digester:
+class Digester(DailyAccountJobs):
     """The daemon's digests: at each digest account's `digest_at`, at start and reload."""
 
-    def __init__(
-        self, settings: Callable[[], Settings], store: SqliteStore, reporter: Reporter
-    ) -> None:
-        self._settings = settings
-        self._store = store
-        self._reporter = reporter
-        self.scheduler: AsyncIOScheduler | None = None
+    job_prefix = _JOB_PREFIX
+    job_name = "daily digest"
 
-    def start(self) -> None:
-        zone = self._settings().daemon.timezone
-        self.scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=zone)
-        self.rebuild()
-        self.scheduler.start()
-        asyncio.ensure_future(self.run())
-
-    def stop(self) -> None:
-        if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
-
-    def rebuild(self) -> None:
-        """One cron job per digest account, at its `digest_at`; others' jobs go."""
-        assert self.scheduler is not None
-        settings = self._settings()
-        for job in self.scheduler.get_jobs():
-            if job.id.startswith(_JOB_PREFIX):
-                job.remove()
-        for name, account in settings.accounts.items():
-            if not wants_digest(account):
-                continue
-            hour, minute = account.digest_at.split(":")
-            self.scheduler.add_job(
-                self.run,  # a coroutine function: run on the event loop
-                CronTrigger(hour=int(hour), minute=int(minute), timezone=settings.daemon.timezone),
-                args=[[name]],
-                id=f"{_JOB_PREFIX}{name}",
-                name=f"daily digest of {name}",
-                coalesce=True,
-                max_instances=1,
-                misfire_grace_time=3600,
-            )
-
-    def reload(self) -> None:
-        self.rebuild()
-        asyncio.ensure_future(self.run())
+    def time_of(self, account: Account) -> str | None:
+        return account.digest_at if wants_digest(account) else None
 
     async def run(self, accounts: list[str] | None = None) -> None:
         try:

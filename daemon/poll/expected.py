@@ -25,12 +25,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 
+from daemon.poll.daily import DailyAccountJobs
 from daemon.report import expected as expected_mail
 from daemon.report.outbox import ALERT_PREFIX, Reporter
 from daemon.settings import Settings
-from daemon.settings.model import WEEKDAYS, Expect
+from daemon.settings.model import WEEKDAYS, Account, Expect
 from daemon.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -145,22 +145,24 @@ def _stamp(now: dt.datetime) -> str:
     return now.astimezone(dt.UTC).isoformat(timespec="milliseconds")
 
 
-class Expecter:
-    """The daemon's checks: at each account's `by`, at start, and as runs finish."""
+class Expecter(DailyAccountJobs):
+    """The daemon's checks: at each account's `by`, at start and reload (an `expect`
+    added after its `by` notices today's miss), and as runs finish."""
+
+    job_prefix = _JOB_PREFIX
+    job_name = "expected file"
 
     def __init__(
         self, settings: Callable[[], Settings], store: SqliteStore, reporter: Reporter
     ) -> None:
-        self._settings = settings
-        self._store = store
-        self._reporter = reporter
+        super().__init__(settings, store, reporter)
         self._closing = False
-        self.scheduler: AsyncIOScheduler | None = None
 
-    def start(self) -> None:
-        zone = self._settings().daemon.timezone
-        self.scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=zone)
-        self.scheduler.add_job(
+    def time_of(self, account: Account) -> str | None:
+        return account.expect.by if account.expect is not None else None
+
+    def add_jobs(self, scheduler: AsyncIOScheduler) -> None:
+        scheduler.add_job(
             self.close,
             "interval",
             seconds=_SWEEP_SECONDS,
@@ -168,42 +170,6 @@ class Expecter:
             coalesce=True,
             max_instances=1,
         )
-        self.rebuild()
-        self.scheduler.start()
-        # A daemon started after an account's `by` still notices today's miss.
-        asyncio.ensure_future(self.run())
-
-    def stop(self) -> None:
-        if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
-
-    def rebuild(self) -> None:
-        """One cron job per account with `expect`, at its `by`; removed accounts' go."""
-        assert self.scheduler is not None
-        settings = self._settings()
-        for job in self.scheduler.get_jobs():
-            if job.id.startswith(_JOB_PREFIX):
-                job.remove()
-        for name, account in settings.accounts.items():
-            if account.expect is None:
-                continue
-            hour, minute = account.expect.by.split(":")
-            self.scheduler.add_job(
-                self.run,  # a coroutine function: run on the event loop
-                CronTrigger(hour=int(hour), minute=int(minute), timezone=settings.daemon.timezone),
-                args=[[name]],
-                id=f"{_JOB_PREFIX}{name}",
-                name=f"expected file of {name}",
-                coalesce=True,
-                max_instances=1,
-                misfire_grace_time=3600,
-            )
-
-    def reload(self) -> None:
-        """New settings: jobs rebuilt, and today checked at once, as at start (an
-        `expect` added after its `by` notices today's miss)."""
-        self.rebuild()
-        asyncio.ensure_future(self.run())
 
     def wake(self) -> None:
         """A run finished: it may be the file an open miss waits for."""
