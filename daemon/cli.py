@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+MIN_PASSWORD = 8  # characters: a console password guessed online is throttled, not slowed
+
+
 def config_path(option: str | None) -> Path:
     return Path(option or os.environ.get("RENKEI_CONFIG") or DEFAULT_CONFIG)
 
@@ -409,6 +412,35 @@ def cmd_digest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_passwd(args: argparse.Namespace) -> int:
+    """Print the hash of a console password, to paste into `[users.NAME]`."""
+    from daemon.settings.passwords import hash_password
+
+    language = fallback_language(config_path(args.config))
+    if args.stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        import getpass
+
+        try:
+            password = getpass.getpass(message("cli.passwd.prompt", language))
+            again = getpass.getpass(message("cli.passwd.again", language))
+        except EOFError:
+            password, again = "", None
+        if again is not None and password != again:
+            print(message("cli.passwd.mismatch", language), file=sys.stderr)
+            return 1
+    if len(password) < MIN_PASSWORD:
+        print(message("cli.passwd.short", language, n=MIN_PASSWORD), file=sys.stderr)
+        return 1
+    hashed = hash_password(password)
+    if args.user:
+        print(f'[users.{args.user}]\npassword_hash = "{hashed}"\nrole = "viewer"')
+    else:
+        print(hashed)
+    return 0
+
+
 def cmd_schedule(args: argparse.Namespace) -> int:
     settings = _load(args.config)
     if settings is None:
@@ -506,6 +538,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--account", help="only this account's digest")
     p = command("poll", cmd_poll, "ask the running daemon to check an account's FTP home now")
     p.add_argument("name", help="the account")
+    p = command("passwd", cmd_passwd, "hash a console password for [users.NAME]")
+    p.add_argument("user", nargs="?", help="print a [users.USER] table to paste into the config")
+    p.add_argument("--stdin", action="store_true", help="read the password from standard input")
     p = command("schedule", cmd_schedule, "show an account's next FTP checks")
     p.add_argument("name", help="the account")
     p.add_argument("--count", type=int, default=5, help="how many checks (default 5)")

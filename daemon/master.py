@@ -33,6 +33,8 @@ from daemon.settings import (
     load,
     split_listen,
 )
+from daemon.settings.switches import Switches
+from daemon.spool.queue import now_iso
 from daemon.store.runs import RunState
 from daemon.worker.pipeline import count_run
 from daemon.worker.supervisor import ImportSupervisor
@@ -48,7 +50,10 @@ _DISK_SECONDS = 30.0  # how often the spool's free space is checked for the admi
 
 class Master:
     def __init__(self, settings: Settings, config_path: Path) -> None:
-        self.settings = settings
+        # As the config says, and as served: with the console's account switches laid over.
+        self.configured = settings
+        self.switches = Switches(settings.data_dir)
+        self.settings = self.switches.apply(settings)
         self.config_path = config_path
         self.ready = False
         self._stop = asyncio.Event()
@@ -154,6 +159,8 @@ class Master:
             self.poll,
             self.sink,
             self.parts.retrier.retry,
+            self.switches,
+            self.switch,
         )
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         self._web = Server(config)
@@ -264,8 +271,25 @@ class Master:
             systemd.notify("READY=1")
             return False
         await self.store.ensure_layouts(settings.layouts)
+        self.configured = settings
+        self._serve_settings()
+        log.info("config reloaded from %s", self.config_path)
+        self._warn(settings)
+        await self.alerts.clear(alerts.RELOAD)
+        await self._check_disk()  # min_free_bytes may have changed
+        systemd.notify("READY=1")
+        return True
+
+    def switch(self, account: str, status: str, by: str) -> None:
+        """Stop or start an account from the console, kept across restarts and reloads."""
+        configured = self.configured.accounts[account].status
+        self.switches.set(account, status, configured, by, now_iso())
+        log.info("account %s switched %s in the console by %s", account, status, by)
+        self._serve_settings()
+
+    def _serve_settings(self) -> None:
         # Every part reads the settings through self.current: this reaches them all.
-        self.settings = settings
+        self.settings = self.switches.apply(self.configured)
         self.importer.reload()
         if self.ftp is not None:
             self.ftp.reload()
@@ -273,12 +297,6 @@ class Master:
         self.dropdir.reload()
         self.expecter.reload()
         self.digester.reload()
-        log.info("config reloaded from %s", self.config_path)
-        self._warn(settings)
-        await self.alerts.clear(alerts.RELOAD)
-        await self._check_disk()  # min_free_bytes may have changed
-        systemd.notify("READY=1")
-        return True
 
     @staticmethod
     def _warn(settings: Settings) -> None:

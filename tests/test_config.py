@@ -225,10 +225,13 @@ def test_relative_paths_are_relative_to_the_config(tmp_path: Path):
 
 def test_readme_documents_every_key():
     from daemon.settings import Account, Column
+    from daemon.settings.model import User
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    keys = {k for k in _model_keys(Settings) if not k.startswith(("layouts", "accounts"))}
+    named = ("layouts", "accounts", "users")
+    keys = {k for k in _model_keys(Settings) if not k.startswith(named)}
     keys |= {f"accounts.NAME.{k}" for k in _model_keys(Account)}
+    keys |= {f"users.NAME.{k}" for k in _model_keys(User)}
     keys |= {f"layouts.NAME.columns[].{k}" for k in _model_keys(Column)}
     parents = {k.rsplit(".", 1)[0] for k in keys}
     readme = readme.replace("`ftp.tls_cert`, `ftp.tls_key`", "`ftp.tls_cert` `ftp.tls_key`")

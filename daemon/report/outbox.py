@@ -75,6 +75,9 @@ class Reporter:
             self.settings.daemon.timezone,
             attachment,
         )
+        # Recorded before the mail is in the outbox: once it is, the master may send it
+        # at any moment, and its `sent` must land on this record, not be replaced by it.
+        await self._record(self.store.report_queued, run_id, list(recipients))
         await asyncio.to_thread(self._put, run_id, msg.as_bytes(policy=SMTP), list(recipients))
         await self.store.update_run(run_id, report_state=ReportState.QUEUED)
         self._wake.set()
@@ -150,7 +153,7 @@ class Reporter:
         eml = envelope_path.with_suffix(".eml")
         host, port = split_listen(self.settings.report.relay)
         try:
-            await aiosmtplib.send(
+            refused, reply = await aiosmtplib.send(
                 eml.read_bytes(),
                 sender=self.settings.report.from_,
                 recipients=envelope["recipients"],
@@ -162,13 +165,16 @@ class Reporter:
             if refused_for_good(exc):
                 await self._give_up(envelope_path, envelope, exc)
                 return True
-            self._retry_later(envelope_path, envelope, exc)
+            await self._retry_later(envelope_path, envelope, exc)
             return False
         metrics.REPORTS_SENT.inc()
         envelope_path.unlink(missing_ok=True)
         eml.unlink(missing_ok=True)
         if not eml.stem.startswith(ALERT_PREFIX):
             await self.store.update_run(eml.stem, report_state=ReportState.SENT)
+        # Recipients refused while the others took the mail are what a reader must see.
+        answer = "; ".join(f"{who}: {r.code} {r.message}" for who, r in refused.items())
+        await self._record(self.store.report_sent, eml.stem, answer or reply)
         log.info("report %s sent to %s", eml.stem, ", ".join(envelope["recipients"]))
         return True
 
@@ -189,10 +195,11 @@ class Reporter:
         if eml.stem.startswith(ALERT_PREFIX):
             return  # never an alert about an alert: the admin address itself is refused
         await self.store.update_run(eml.stem, report_state=ReportState.FAILED)
+        await self._record(self.store.report_refused, eml.stem, refusal_text(exc))
         if self.on_refused is not None:
             await self.on_refused(eml.stem, envelope["recipients"], refusal_text(exc))
 
-    def _retry_later(self, path: Path, envelope: dict[str, Any], exc: Exception) -> None:
+    async def _retry_later(self, path: Path, envelope: dict[str, Any], exc: Exception) -> None:
         metrics.REPORT_FAILURES.inc()
         envelope["attempts"] += 1
         report = self.settings.report
@@ -204,6 +211,21 @@ class Reporter:
         log.warning(
             "report %s: relay refused or unreachable (%s); retry in %.0fs", path.stem, exc, delay
         )
+        await self._record(self.store.report_attempt, path.stem, refusal_text(exc))
+
+    async def _record(
+        self, write: Callable[..., Awaitable[None]], item_id: str, *args: object
+    ) -> None:
+        """Note in `run_reports` how a run's report mail fares, for the run's page.
+
+        Only a record: a database that cannot take it must not keep the mail from
+        going, so the trouble is logged and the mail goes on its way."""
+        if item_id.startswith(ALERT_PREFIX):
+            return
+        try:
+            await write(item_id, *args)
+        except Exception:
+            log.exception("report %s: could not record how its mail fared", item_id)
 
 
 def refused_for_good(exc: Exception) -> bool:

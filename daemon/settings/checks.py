@@ -29,6 +29,7 @@ def cross_checks(raw: dict[str, Any]) -> list[Problem]:
     return [
         *_layout_names(raw),
         *_layout_refs(raw),
+        *_user_accounts(raw),
         *_choice_values(raw),
         *_keys(raw),
         *_references(raw),
@@ -70,6 +71,18 @@ def _layout_refs(raw: dict[str, Any]) -> Iterator[Problem]:
         layout = account.get("layout")
         if isinstance(layout, str) and layout not in layouts:
             yield _not_a_layout(f"accounts.{name}.layout", layout, layouts)
+
+
+def _user_accounts(raw: dict[str, Any]) -> Iterator[Problem]:
+    accounts = _dict(raw.get("accounts"))
+    for name, user in _dict(raw.get("users")).items():
+        if not isinstance(user, dict) or not isinstance(user.get("accounts"), list):
+            continue
+        for index, account in enumerate(user["accounts"]):
+            if isinstance(account, str) and account not in accounts:
+                where = f"users.{name}.accounts[{index}]"
+                params = {"value": repr(account), "name": account}
+                yield Problem(where, "config.unknown_account", params, near(account, accounts))
 
 
 def _choice_values(raw: dict[str, Any]) -> Iterator[Problem]:
@@ -286,7 +299,19 @@ def path_checks(settings: Settings) -> Iterator[Problem]:
 def check_warnings(settings: Settings) -> list[Problem]:
     """What is allowed but most likely not meant: said, never refused."""
     return [
-        Problem(f"accounts.{name}.mail.allowed_senders", "config.no_senders")
-        for name, account in settings.accounts.items()
-        if account.mail is not None and not account.mail.allowed_senders
+        *(
+            Problem(f"accounts.{name}.mail.allowed_senders", "config.no_senders")
+            for name, account in settings.accounts.items()
+            if account.mail is not None and not account.mail.allowed_senders
+        ),
+        *(
+            Problem(f"users.{name}.accounts", "config.admin_accounts")
+            for name, user in settings.users.items()
+            if user.role == "admin" and user.accounts
+        ),
+        *(
+            Problem(f"users.{name}.accounts", "config.user_no_accounts")
+            for name, user in settings.users.items()
+            if user.role != "admin" and not user.accounts
+        ),
     ]

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from daemon.settings.listeners import check_listen
+from daemon.settings.passwords import is_password_hash
 from daemon.settings.problems import Invalid, shown
 from daemon.settings.secrets import secret_matches
 from daemon.settings.values import check_address, check_sender, check_zone
@@ -394,6 +395,29 @@ class Account(Model):
         return value
 
 
+class User(Model):
+    """Someone who logs in to the console. An admin sees and does everything; an operator
+    or a viewer only the accounts listed."""
+
+    password_hash: str = Field(description="made by `renkei passwd` (scrypt)")
+    role: Literal["admin", "operator", "viewer"] = Field(
+        "viewer", description="admin: everything; operator: run linkage; viewer: read"
+    )
+    accounts: list[str] = Field(
+        default_factory=list, description="operator/viewer: the accounts this user sees"
+    )
+
+    @field_validator("password_hash")
+    @classmethod
+    def _hash(cls, value: str) -> str:
+        if not is_password_hash(value):
+            raise Invalid("config.password_hash")
+        return value
+
+    def may_see(self, account: str) -> bool:
+        return self.role == "admin" or account in self.accounts
+
+
 class Settings(Model):
     daemon: DaemonSettings = Field(default_factory=DaemonSettings, description="the service")
     limits: Limits = Field(default_factory=Limits, description="default file limits")
@@ -403,6 +427,7 @@ class Settings(Model):
     report: ReportSettings = Field(default_factory=ReportSettings, description="report mail")
     layouts: dict[str, Layout] = Field(default_factory=dict, description="row layouts")
     accounts: dict[str, Account] = Field(default_factory=dict, description="partner accounts")
+    users: dict[str, User] = Field(default_factory=dict, description="console users")
 
     # Filled in by load(): where the config came from, to resolve relative paths.
     source: Path | None = Field(None, exclude=True, description="config file (internal)")

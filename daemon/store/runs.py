@@ -242,8 +242,8 @@ class RunRecords:
             # Checked again inside the transaction: only a final run is ever removed.
             where = f"run_id IN (SELECT id FROM runs WHERE id IN ({marks}) AND state IN ({finals}))"
             await db.execute(f"DELETE FROM run_errors WHERE {where}", (*run_ids, *final))
-            # What was kept to undo them goes with them (undo.py).
-            for table in ("undo_rows", "undo_sources", "run_undo"):
+            # What was kept to undo them goes with them (undo.py), and their report's record.
+            for table in ("undo_rows", "undo_sources", "run_undo", "run_reports"):
                 await db.execute(f"DELETE FROM {table} WHERE {where}", (*run_ids, *final))
             cursor = await db.execute(
                 f"DELETE FROM runs WHERE id IN ({marks}) AND state IN ({finals})",

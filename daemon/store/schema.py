@@ -176,6 +176,41 @@ MIGRATIONS = [
       last_rowid INTEGER NOT NULL
     )
     """,
+    # The report mail of each run as it went out, for the run's page: whom it was
+    # queued for, when the relay took it (NULL: not yet, or never), how many tries, and
+    # the relay's last answer. Alerts are no run's report and are not kept here.
+    """
+    CREATE TABLE run_reports (
+      run_id TEXT PRIMARY KEY,
+      recipients TEXT NOT NULL,
+      queued_at TEXT NOT NULL,
+      sent_at TEXT,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      last_answer TEXT
+    )
+    """,
+    # The console: who is logged in (a session ends at logout, at its expiry, or when
+    # its user leaves the config), and the audit log of every login and action.
+    """
+    CREATE TABLE console_sessions (
+      id TEXT PRIMARY KEY,
+      user TEXT NOT NULL,
+      address TEXT NOT NULL,
+      created_at TEXT NOT NULL,
+      expires_at TEXT NOT NULL
+    );
+    CREATE TABLE audit_log (
+      seq INTEGER PRIMARY KEY,
+      at TEXT NOT NULL,
+      user TEXT NOT NULL,
+      address TEXT NOT NULL,
+      action TEXT NOT NULL,
+      target TEXT NOT NULL,
+      outcome TEXT NOT NULL,
+      detail TEXT NOT NULL
+    );
+    CREATE INDEX audit_log_at ON audit_log (at)
+    """,
 ]
 
 

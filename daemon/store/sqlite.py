@@ -15,15 +15,25 @@ from pathlib import Path
 
 import aiosqlite
 
+from daemon.store.console import ConsoleRecords
 from daemon.store.digests import DigestRecords
 from daemon.store.expected import ExpectedMisses
+from daemon.store.reports import ReportRecords
 from daemon.store.runs import RunRecords
 from daemon.store.schema import connect, migrate
 from daemon.store.tables import LayoutTables
 from daemon.store.undo import UndoRecords
 
 
-class SqliteStore(RunRecords, LayoutTables, ExpectedMisses, DigestRecords, UndoRecords):
+class SqliteStore(
+    RunRecords,
+    LayoutTables,
+    ExpectedMisses,
+    DigestRecords,
+    UndoRecords,
+    ReportRecords,
+    ConsoleRecords,
+):
     def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
         self.writer = writer
         self.reader = reader

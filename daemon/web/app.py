@@ -13,10 +13,12 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from daemon import console
 from daemon.settings import Settings
+from daemon.settings.switches import Switches
 from daemon.store.sqlite import SqliteStore
 from daemon.web import accounts, errors, refusals, runs, service
-from daemon.web.context import Poll, Retry
+from daemon.web.context import Poll, Retry, Switch
 from handlers import api as api_intake
 from handlers.base import IntakeSink
 
@@ -28,6 +30,8 @@ def create_app(
     poll: Poll | None = None,
     sink: IntakeSink | None = None,
     retry: Retry | None = None,
+    switches: Switches | None = None,
+    switch: Switch | None = None,
 ) -> FastAPI:
     app = FastAPI(title="renkei", version="0.1.0", summary="CSV linkage daemon")
     app.state.settings = settings
@@ -36,7 +40,10 @@ def create_app(
     app.state.poll = poll
     app.state.sink = sink
     app.state.retry = retry
+    app.state.switches = switches
+    app.state.switch = switch
     errors.install(app)
+    console.install(app)
     routers = (service.router, runs.router, accounts.router, refusals.router, api_intake.router)
     for router in routers:
         app.include_router(router)

@@ -7,6 +7,7 @@ runs (another account's run is a 404). A retry is the admin's: the daemon's retr
 takes the run back in one transaction (store/undo.py).
 """
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -15,10 +16,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
 
+from daemon.settings import Settings
 from daemon.spool.kept import kept_file
 from daemon.spool.queue import new_id, now_iso
 from daemon.store.runs import public_run
-from daemon.store.undo import UndoRun
+from daemon.store.undo import Undone, UndoRun
 from daemon.web import context
 from daemon.web.auth import Auth, Principal
 from daemon.web.errors import ApiError, responses
@@ -114,16 +116,20 @@ async def run_errors(request: Request, run_id: str, who: Auth) -> Response:
     """The run's error CSV; a run without row errors has the header row alone, so a
     script can always download it. A run that read a file keeps its own (headed by
     the file's header); one that never did (ignored, refused) gets our two columns."""
-    run = await visible_run(request, run_id, who)
+    return errors_csv(context.settings(request), await visible_run(request, run_id, who))
+
+
+def errors_csv(settings: Settings, run: Mapping[str, Any]) -> Response:
+    """A run's error CSV as a download (the API's and the console's)."""
     encoding = run["encoding"] or "cp932"
     media_type = f"text/csv; charset={CSV_CHARSETS.get(encoding, 'utf-8')}"
     if not run["error_report"]:
         # As FileResponse names a file: RFC 5987 when the name is not plain ASCII.
         name = quote(error_report_name(run["filename"]) or "errors.csv")
         headers = {"Content-Disposition": f"attachment; filename*=utf-8''{name}"}
-        body = header_only(encoding, context.settings(request).report.language)
+        body = header_only(encoding, settings.report.language)
         return Response(body, media_type=media_type, headers=headers)
-    path = context.settings(request).data_dir / run["error_report"]
+    path = settings.data_dir / run["error_report"]
     return FileResponse(path, media_type=media_type, filename=path.name)
 
 
@@ -136,9 +142,17 @@ async def run_file(request: Request, run_id: str, who: Auth) -> Response:
     """The file as received, byte for byte, under its own name, while it is kept
     (`daemon.retention_days`); 404 `file_not_kept` once swept, or when none came."""
     run = await visible_run(request, run_id, who)
-    path = kept_file(context.settings(request).data_dir, run["id"], run["filename"])
-    if path is None:
+    found = received_file(context.settings(request), run)
+    if found is None:
         raise ApiError(404, "file_not_kept", run_id=run_id)
+    return found
+
+
+def received_file(settings: Settings, run: Mapping[str, Any]) -> Response | None:
+    """A run's file as received, as a download; None when it is not kept."""
+    path = kept_file(settings.data_dir, run["id"], run["filename"])
+    if path is None:
+        return None
     name = run["filename"] or path.name
     return FileResponse(path, media_type=_media_type(name, run["encoding"]), filename=name)
 
@@ -188,13 +202,7 @@ async def undo_run(request: Request, run_id: str, who: Auth) -> JSONResponse:
     if who.account is not None:
         raise ApiError(403, "forbidden", "api.forbidden.admin_only")
     run = await visible_run(request, run_id, who)
-    language = context.settings(request).report.language
-    undo = UndoRun(new_id(), "api", "admin", now_iso())
-
-    def describe(deleted: int, restored: int) -> str:
-        return message("run.undo", language, run_id=run_id, deleted=deleted, restored=restored)
-
-    undone = await context.store(request).undo_run(run_id, undo, describe)
+    undo, undone = await take_back(request, run_id, "admin")
     if undone.refusal is not None:
         params = {"run_id": run_id, "state": run["state"], "other": undone.other}
         raise ApiError(409, undone.refusal, f"api.{undone.refusal}", **params)
@@ -202,3 +210,14 @@ async def undo_run(request: Request, run_id: str, who: Auth) -> JSONResponse:
     body = {"id": undo.id, "url": f"{base}/api/v1/runs/{undo.id}", "undo_of": run_id}
     body |= {"rows_deleted": undone.deleted, "rows_inserted": undone.restored}
     return JSONResponse(body, 201)
+
+
+async def take_back(request: Request, run_id: str, by: str) -> tuple[UndoRun, Undone]:
+    """Undo run `run_id` as a new run made through the API channel by `by`."""
+    language = context.settings(request).report.language
+    undo = UndoRun(new_id(), "api", by, now_iso())
+
+    def describe(deleted: int, restored: int) -> str:
+        return message("run.undo", language, run_id=run_id, deleted=deleted, restored=restored)
+
+    return undo, await context.store(request).undo_run(run_id, undo, describe)

@@ -1,0 +1,107 @@
+"""Who is looking at the console, and what that user may see and do.
+
+Roles follow the split between those who set linkage up and those who run it: a viewer
+reads; an operator also uploads, checks now, retries and undoes, for its accounts; an
+admin does everything (stop and start, the audit log) for every account. The role is
+read from the config at each request, so a reload that changes it takes effect at once,
+and a user removed from the config is logged out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from daemon.console.signing import Signer
+from daemon.spool.queue import now_iso
+from daemon.web import context
+
+COOKIE = "renkei_session"
+LIFETIME = dt.timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    name: str
+    role: str  # admin | operator | viewer
+    accounts: frozenset[str]
+    session: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def may_see(self, account: str) -> bool:
+        return self.is_admin or account in self.accounts
+
+    def may_run(self, account: str) -> bool:
+        """Upload, check now, retry and undo for `account`."""
+        return self.role in ("admin", "operator") and self.may_see(account)
+
+    def visible(self, accounts: list[str]) -> list[str]:
+        return [name for name in accounts if self.may_see(name)]
+
+
+class NotLoggedIn(Exception):
+    """No live session: the browser is sent to the login page."""
+
+
+class Refused(Exception):
+    """A page or action this user may not have: 403 (wrong role) or 404 (an account or
+    run the user may not see, answered as if it did not exist)."""
+
+    def __init__(self, status: int, key: str, **params: Any) -> None:
+        super().__init__(key)
+        self.status = status
+        self.key = key
+        self.params = params
+
+
+def signer(request: Request) -> Signer:
+    state = request.app.state
+    if getattr(state, "console_signer", None) is None:
+        state.console_signer = Signer.for_data_dir(context.settings(request).data_dir)
+    return state.console_signer
+
+
+def session_id(request: Request) -> str | None:
+    cookie = request.cookies.get(COOKIE)
+    return signer(request).unsign(cookie) if cookie else None
+
+
+async def viewer(request: Request) -> Viewer:
+    sid = session_id(request)
+    name = await context.store(request).session_user(sid, now_iso()) if sid else None
+    users = context.settings(request).users
+    if sid is None or name is None or name not in users:
+        raise NotLoggedIn
+    user = users[name]
+    return Viewer(name, user.role, frozenset(user.accounts), sid)
+
+
+Who = Annotated[Viewer, Depends(viewer)]
+
+
+def see_account(who: Viewer, request: Request, name: str) -> None:
+    """404 unless `name` is an account this user may see."""
+    if name not in context.settings(request).accounts or not who.may_see(name):
+        raise Refused(404, "console.error.no_account", name=name)
+
+
+def run_account(who: Viewer, request: Request, name: str) -> None:
+    """404 for an account out of sight, 403 for one the user may only read."""
+    see_account(who, request, name)
+    if not who.may_run(name):
+        raise Refused(403, "console.error.role", role=who.role)
+
+
+def admin_only(who: Viewer) -> None:
+    if not who.is_admin:
+        raise Refused(403, "console.error.role", role=who.role)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else ""

@@ -1,0 +1,55 @@
+"""The console in the web app: its routers, its static files, and the answers to a
+browser that is not logged in (to the login page) or may not have a page (an HTML
+error page, never the API's JSON)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from daemon.console.access import NotLoggedIn, Refused, viewer
+from daemon.console.pages import accounts, home, login, run, runs, upload
+from daemon.console.render import page
+
+STATIC = Path(__file__).parent / "static"
+
+
+def install(app: FastAPI) -> None:
+    for router in (
+        home.router,
+        login.router,
+        runs.router,
+        run.router,
+        accounts.router,
+        upload.router,
+    ):
+        app.include_router(router, include_in_schema=False)
+    app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
+    app.add_exception_handler(NotLoggedIn, _to_login)
+    app.add_exception_handler(Refused, _refused)
+
+
+async def _to_login(request: Request, exc: Exception) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method != "GET" or request.url.path.endswith("/table"):
+        target = "/console/"
+    location = "/console/login"
+    if target != "/console/":
+        location += f"?next={quote(target, safe='/')}"
+    if request.headers.get("hx-request"):
+        # htmx follows a redirect inside the page; this makes the whole page go.
+        return Response(status_code=204, headers={"HX-Redirect": location})
+    return RedirectResponse(location, 303)
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Refused)
+    try:
+        who = await viewer(request)
+    except NotLoggedIn:
+        who = None
+    return page(request, "error.html", who, exc.status, error=exc)

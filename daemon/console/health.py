@@ -1,0 +1,54 @@
+"""Health at a glance, for the console's top page: today's runs by state per account,
+files waiting in the spool, quarantined ones, reports in the outbox, deliveries refused
+in the last day and each account's next check."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+
+from daemon.console.access import Viewer
+from daemon.web import context
+from daemon.web.accounts import account_checks
+
+REFUSALS_SHOWN = 10
+
+
+def _count(folder: Path, pattern: str = "*") -> int:
+    try:
+        return sum(1 for entry in folder.glob(pattern) if not entry.name.startswith("."))
+    except OSError:
+        return 0
+
+
+async def glance(request: Request, who: Viewer) -> dict[str, Any]:
+    settings = context.settings(request)
+    zone = ZoneInfo(settings.daemon.timezone)
+    midnight = dt.datetime.combine(dt.datetime.now(zone).date(), dt.time(), zone)
+    since = midnight.astimezone(dt.UTC).isoformat(timespec="milliseconds")
+    counts = await context.store(request).runs_by_state(since)
+    names = who.visible(list(settings.accounts))
+    today = {name: {s: n for (a, s), n in counts.items() if a == name} for name in names}
+    checks = {name: account_checks(settings, name, 1) for name in names}
+    data = settings.data_dir
+    values: dict[str, Any] = {
+        "today": today,
+        "next_checks": {name: found[0] for name, found in checks.items() if found},
+        "waiting": _count(data / "spool" / "incoming"),
+        "importing": _count(data / "spool" / "active"),
+        "quarantined": _count(data / "spool" / "failed"),
+        "outbox": _count(data / "outbox", "*.json"),
+        "outbox_failed": _count(data / "outbox" / "failed", "*.json"),
+        "refusals": None,
+    }
+    log = getattr(request.app.state.sink, "refusals", None)
+    if who.is_admin and log is not None:
+        day_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+        found = log.recent(None, day_ago, 1000)
+        values["refusals"] = [r.as_json() for r in found[:REFUSALS_SHOWN]]
+        values["refusal_count"] = len(found)
+    return values

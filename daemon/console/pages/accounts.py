@@ -1,0 +1,89 @@
+"""連携設定: each account's linkage as its admin thinks of it — how files come (mail,
+FTP, API, drop folder), its status, where to send, who may send, the FTP schedule and
+its next checks, report addresses, the layout's columns, expected files and the days
+they were missed — with 今すぐチェック, 稼働 / 停止 (admin) and the upload form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from daemon.console import audit
+from daemon.console.access import Refused, Viewer, Who, admin_only, run_account, see_account
+from daemon.console.render import checked_form, page
+from daemon.web import context
+from daemon.web.accounts import CHANNELS, account_checks
+
+router = APIRouter()
+
+
+async def account_view(request: Request, name: str) -> dict[str, Any]:
+    settings = context.settings(request)
+    account = settings.accounts[name]
+    store = context.store(request)
+    rows, _ = await store.list_runs({"account": name}, 1)
+    switches = getattr(request.app.state, "switches", None)
+    return {
+        "name": name,
+        "account": account,
+        "layout": settings.layouts.get(account.layout),
+        "channels": [c for c in CHANNELS if getattr(account, c)],
+        "last_run": rows[0] if rows else None,
+        "next_checks": account_checks(settings, name),
+        "missing": [day for _, day in await store.open_misses(name)],
+        "switch": switches.get(name) if switches is not None else None,
+    }
+
+
+@router.get("/console/accounts")
+async def accounts_page(request: Request, who: Who) -> Response:
+    names = who.visible(list(context.settings(request).accounts))
+    views = [await account_view(request, name) for name in names]
+    return page(request, "accounts.html", who, views=views)
+
+
+@router.get("/console/accounts/{name}")
+async def account_page(request: Request, name: str, who: Who) -> Response:
+    see_account(who, request, name)
+    return await show_account(request, who, name)
+
+
+async def show_account(
+    request: Request, who: Viewer, name: str, status: int = 200, **extra: Any
+) -> Response:
+    view = await account_view(request, name)
+    values = {"upload_error": "", "preview": None, "preview_errors": []} | extra
+    return page(request, "account.html", who, status, view=view, **values)
+
+
+@router.post("/console/accounts/{name}/poll")
+async def poll(request: Request, name: str, who: Who) -> Response:
+    await checked_form(request, who)
+    run_account(who, request, name)
+    account = context.settings(request).accounts[name]
+    if account.status == "stopped":
+        await audit.record(request, who.name, "poll", name, "refused", "account_stopped")
+        raise Refused(409, "api.account_stopped", name=name)
+    checker = context.poll(request)
+    if account.ftp is None or checker is None:
+        raise Refused(409, "api.no_ftp", name=name)
+    ids = await checker(name)
+    await audit.record(request, who.name, "poll", name, "ok", f"{len(ids)} runs")
+    return RedirectResponse(f"/console/accounts/{name}?notice=polled&taken={len(ids)}", 303)
+
+
+@router.post("/console/accounts/{name}/status")
+async def switch(request: Request, name: str, who: Who) -> Response:
+    form = await checked_form(request, who)
+    see_account(who, request, name)
+    admin_only(who)
+    status = form.get("status")
+    switcher = getattr(request.app.state, "switch", None)
+    if status not in ("active", "stopped") or switcher is None:
+        raise Refused(422, "console.error.bad_status")
+    switcher(name, status, who.name)
+    await audit.record(request, who.name, "status", name, "ok", str(status))
+    notice = "started" if status == "active" else "stopped"
+    return RedirectResponse(f"/console/accounts/{name}?notice={notice}", 303)

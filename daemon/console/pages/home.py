@@ -1,0 +1,48 @@
+"""概要 (the top page) and the audit log (監査ログ, admins only)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from daemon.console.access import Who, admin_only
+from daemon.console.health import glance
+from daemon.console.render import page
+from daemon.store.runs import RunState
+from daemon.web import context
+
+router = APIRouter()
+AUDIT_PAGE = 100
+
+
+@router.get("/", include_in_schema=False)
+async def root() -> Response:
+    return RedirectResponse("/console/", 303)
+
+
+@router.get("/console", include_in_schema=False)
+async def bare() -> Response:
+    return RedirectResponse("/console/", 303)
+
+
+@router.get("/console/")
+async def home(request: Request, who: Who) -> Response:
+    states = [state.value for state in RunState]
+    return page(request, "home.html", who, states=states, **await glance(request, who))
+
+
+@router.get("/console/audit")
+async def audit_page(request: Request, who: Who) -> Response:
+    admin_only(who)
+    text = request.query_params.get("offset", "0")
+    offset = int(text) if text.isdigit() and len(text) < 12 else 0
+    entries, total = await context.store(request).audit_entries(AUDIT_PAGE, offset)
+    return page(
+        request,
+        "audit.html",
+        who,
+        entries=entries,
+        total=total,
+        offset=offset,
+        page_size=AUDIT_PAGE,
+    )

@@ -1,0 +1,129 @@
+"""Login, logout and the language switch.
+
+The login form carries a token bound to a random cookie of its own, so no other site
+can log a browser in under someone else's name. Failed logins are throttled per
+address and per user name (throttle.py); every login, failure and logout is audited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import secrets
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from daemon.console import audit
+from daemon.console.access import COOKIE, LIFETIME, NotLoggedIn, Who, client_address, signer
+from daemon.console.access import viewer as current_viewer
+from daemon.console.render import LANG_COOKIE, checked_form, page
+from daemon.console.throttle import LoginThrottle
+from daemon.settings.passwords import hash_password, verify_password
+from daemon.spool.queue import now_iso
+from daemon.web import context
+from importers.messages import LANGUAGES
+
+router = APIRouter()
+LOGIN_COOKIE = "renkei_login"
+# Checked when the user name is unknown, so an answer takes as long either way.
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
+def _throttle(request: Request) -> LoginThrottle:
+    state = request.app.state
+    if getattr(state, "console_throttle", None) is None:
+        state.console_throttle = LoginThrottle()
+    return state.console_throttle
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after login: a console page of this site, never elsewhere."""
+    if target and target.startswith("/console/") and "//" not in target and "\\" not in target:
+        return target
+    return "/console/"
+
+
+def _cookie(response: Response, request: Request, name: str, value: str, age: int) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=age,
+        path="/console",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+def _form(request: Request, status: int = 200, error: str = "", user: str = "") -> Response:
+    nonce = secrets.token_urlsafe(16)
+    token = signer(request).token("login", nonce)
+    target = safe_next(request.query_params.get("next"))
+    response = page(
+        request, "login.html", None, status, token=token, next=target, error=error, user=user
+    )
+    _cookie(response, request, LOGIN_COOKIE, nonce, 3600)
+    return response
+
+
+@router.get("/console/login")
+async def login_page(request: Request) -> Response:
+    try:
+        await current_viewer(request)
+    except NotLoggedIn:
+        return _form(request)
+    return RedirectResponse(safe_next(request.query_params.get("next")), 303)
+
+
+@router.post("/console/login")
+async def login(request: Request) -> Response:
+    form = await request.form()
+    user = str(form.get("user", ""))[:200]
+    password = str(form.get("password", ""))[:1000]
+    token = str(form.get("token", ""))
+    address = client_address(request)
+    nonce = request.cookies.get(LOGIN_COOKIE, "")
+    if not signer(request).token_ok("login", nonce, token):
+        await audit.record(request, user, "login", "", "refused", "form token")
+        return _form(request, 403, "console.login.expired", user)
+    throttle = _throttle(request)
+    if throttle.locked(address, user):
+        await audit.record(request, user, "login", "", "locked")
+        return _form(request, 429, "console.login.locked", user)
+    users = context.settings(request).users
+    known = users.get(user)
+    stored = known.password_hash if known else _DUMMY_HASH
+    good = await asyncio.to_thread(verify_password, password, stored)
+    if not good or known is None:
+        locked = throttle.failed(address, user)
+        await audit.record(request, user, "login", "", "failed", "locked" if locked else "")
+        return _form(request, 401, "console.login.failed", user)
+    throttle.succeeded(address, user)
+    session = secrets.token_urlsafe(32)
+    # As now_iso() writes times, so that the store compares them as text.
+    expires = (dt.datetime.now(dt.UTC) + LIFETIME).isoformat(timespec="milliseconds")
+    await context.store(request).add_session(session, user, address, now_iso(), expires)
+    await audit.record(request, user, "login")
+    response = RedirectResponse(safe_next(str(form.get("next", ""))), 303)
+    _cookie(response, request, COOKIE, signer(request).sign(session), int(LIFETIME.total_seconds()))
+    response.delete_cookie(LOGIN_COOKIE, path="/console")
+    return response
+
+
+@router.post("/console/logout")
+async def logout(request: Request, who: Who) -> Response:
+    await checked_form(request, who)
+    await context.store(request).end_session(who.session)
+    await audit.record(request, who.name, "logout")
+    response = RedirectResponse("/console/login", 303)
+    response.delete_cookie(COOKIE, path="/console")
+    return response
+
+
+@router.get("/console/lang/{code}")
+async def choose_language(request: Request, code: str) -> Response:
+    response = RedirectResponse(safe_next(request.query_params.get("next")), 303)
+    if code in LANGUAGES:
+        _cookie(response, request, LANG_COOKIE, code, 365 * 86400)
+    return response

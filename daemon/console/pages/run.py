@@ -1,0 +1,120 @@
+"""詳細: one run — every field, its row errors a page at a time, the received file and
+the error CSV, the runs that retried or undid it, the report mail that went out, and
+the retry and undo buttons where the user's role and the run allow them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from daemon.console import audit
+from daemon.console.access import Refused, Viewer, Who
+from daemon.console.render import checked_form, page
+from daemon.spool.kept import kept_file
+from daemon.store.runs import FINAL_STATES, RUN_FIELDS, RunState
+from daemon.web import context
+from daemon.web.runs import errors_csv, received_file, take_back
+
+router = APIRouter()
+ERRORS_PAGE = 50
+
+
+async def seen_run(request: Request, who: Viewer, run_id: str) -> dict[str, Any]:
+    run = await context.store(request).get_run(run_id[:100])
+    if run is None or not who.may_see(run["account"]):
+        raise Refused(404, "console.error.no_run", run_id=run_id[:100])
+    return run
+
+
+def _may_retry(who: Viewer, run: dict[str, Any], kept: bool) -> bool:
+    return who.may_run(run["account"]) and run["state"] in FINAL_STATES and kept
+
+
+def _may_undo(who: Viewer, run: dict[str, Any]) -> bool:
+    return (
+        who.may_run(run["account"])
+        and run["state"] == RunState.COMPLETED
+        and not run["dry_run"]
+        and not run["undone_by"]
+        and not run["undo_of"]
+    )
+
+
+@router.get("/console/runs/{run_id}")
+async def run_page(request: Request, run_id: str, who: Who) -> Response:
+    run = await seen_run(request, who, run_id)
+    store = context.store(request)
+    settings = context.settings(request)
+    text = request.query_params.get("errors", "0")
+    offset = int(text) if text.isdigit() and len(text) < 12 else 0
+    errors = await store.error_page(run["id"], ERRORS_PAGE, offset)
+    error_total = await store.error_count(run["id"])
+    retries, _ = await store.find_runs(None, {"retry_of": run["id"]}, limit=20)
+    kept = kept_file(settings.data_dir, run["id"], run["filename"]) is not None
+    return page(
+        request,
+        "run.html",
+        who,
+        run=run,
+        fields=RUN_FIELDS,
+        errors=errors,
+        error_total=error_total,
+        error_offset=offset,
+        errors_page=ERRORS_PAGE,
+        retries=retries,
+        kept=kept,
+        report=await store.run_report(run["id"]),
+        may_retry=_may_retry(who, run, kept),
+        may_undo=_may_undo(who, run),
+        live=run["state"] in (RunState.QUEUED, RunState.RUNNING),
+    )
+
+
+@router.get("/console/runs/{run_id}/file")
+async def run_file(request: Request, run_id: str, who: Who) -> Response:
+    run = await seen_run(request, who, run_id)
+    found = received_file(context.settings(request), run)
+    if found is None:
+        raise Refused(404, "console.error.not_kept", run_id=run["id"])
+    return found
+
+
+@router.get("/console/runs/{run_id}/errors.csv")
+async def run_errors(request: Request, run_id: str, who: Who) -> Response:
+    return errors_csv(context.settings(request), await seen_run(request, who, run_id))
+
+
+@router.post("/console/runs/{run_id}/retry")
+async def retry(request: Request, run_id: str, who: Who) -> Response:
+    await checked_form(request, who)
+    run = await seen_run(request, who, run_id)
+    if not who.may_run(run["account"]):
+        raise Refused(403, "console.error.role", role=who.role)
+    retrier = context.retry(request)
+    if retrier is None:
+        raise Refused(503, "api.spool_unavailable.not_running")
+    retried = await retrier(run)
+    if retried.refusal is not None:
+        await audit.record(request, who.name, "retry", run["id"], "refused", retried.refusal)
+        key = f"api.{retried.refusal}"
+        raise Refused(409, key, run_id=run["id"], state=run["state"], name=run["account"])
+    await audit.record(request, who.name, "retry", run["id"], "ok", f"new run {retried.run_id}")
+    return RedirectResponse(f"/console/runs/{retried.run_id}?notice=retried", 303)
+
+
+@router.post("/console/runs/{run_id}/undo")
+async def undo(request: Request, run_id: str, who: Who) -> Response:
+    await checked_form(request, who)
+    run = await seen_run(request, who, run_id)
+    if not who.may_run(run["account"]):
+        raise Refused(403, "console.error.role", role=who.role)
+    made, undone = await take_back(request, run["id"], who.name)
+    if undone.refusal is not None:
+        await audit.record(request, who.name, "undo", run["id"], "refused", undone.refusal)
+        params = {"run_id": run["id"], "state": run["state"], "other": undone.other}
+        raise Refused(409, f"api.{undone.refusal}", **params)
+    detail = f"undo run {made.id}: {undone.deleted} deleted, {undone.restored} restored"
+    await audit.record(request, who.name, "undo", run["id"], "ok", detail)
+    return RedirectResponse(f"/console/runs/{made.id}?notice=undone", 303)

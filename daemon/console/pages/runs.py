@@ -1,0 +1,111 @@
+"""状況確認: every run, newest first, 50 to a page, filtered; its table refreshes itself
+(htmx) while the first page is shown or a run on it is still queued or running; and
+the filtered list as CSV, in UTF-8 with BOM (Excel opens it) or CP932."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from daemon.console.access import Who
+from daemon.console.render import page
+from daemon.console.runfilter import ACTIVE, CHANNELS, STATES, RunFilter
+from daemon.web import context
+from daemon.worker.error_report import escape_cell
+from importers.messages import CATALOG, message
+
+router = APIRouter()
+PAGE = 50
+EXPORT_MAX = 100_000
+EXPORT_FIELDS = (
+    "id",
+    "received_at",
+    "account",
+    "layout",
+    "channel",
+    "filename",
+    "state",
+    "rows_imported",
+    "rows_total",
+    "rows_inserted",
+    "rows_updated",
+    "rows_skipped",
+    "rows_deleted",
+    "rows_failed",
+    "sender",
+    "message",
+)
+
+
+def _offset(request: Request) -> int:
+    text = request.query_params.get("offset", "0")
+    return int(text) if text.isdigit() and len(text) < 12 else 0
+
+
+async def _table(request: Request, who: Who) -> dict[str, Any]:
+    chosen = RunFilter.of(request)
+    offset = _offset(request)
+    runs, total = await chosen.runs(request, who, PAGE, offset)
+    live = offset == 0 or any(run["state"] in ACTIVE for run in runs)
+    return {
+        "runs": runs,
+        "total": total,
+        "offset": offset,
+        "page_size": PAGE,
+        "live": live,
+        "chosen": chosen,
+        "bad_dates": chosen.problems(),
+    }
+
+
+@router.get("/console/runs")
+async def runs_page(request: Request, who: Who) -> Response:
+    accounts = who.visible(list(context.settings(request).accounts))
+    table = await _table(request, who)
+    return page(
+        request, "runs.html", who, accounts=accounts, states=STATES, channels=CHANNELS, **table
+    )
+
+
+@router.get("/console/runs/table")
+async def runs_table(request: Request, who: Who) -> Response:
+    """The table alone, for htmx's refresh."""
+    return page(request, "runs_table.html", who, **await _table(request, who))
+
+
+@router.get("/console/runs/export.csv")
+async def export(request: Request, who: Who) -> Response:
+    encoding = "cp932" if request.query_params.get("encoding") == "cp932" else "utf-8-sig"
+    runs, _ = await RunFilter.of(request).runs(request, who, EXPORT_MAX)
+    settings = context.settings(request)
+    language = settings.report.language
+    zone = ZoneInfo(settings.daemon.timezone)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([message(f"console.field.{name}", language) for name in EXPORT_FIELDS])
+    for run in runs:
+        writer.writerow([_cell(run, name, language, zone) for name in EXPORT_FIELDS])
+    # CP932 lacks some characters a file name may hold: they become "?", not an error.
+    body = out.getvalue().encode(encoding, errors="replace")
+    name = quote(message("console.runs.export_name", language))
+    headers = {"Content-Disposition": f"attachment; filename*=utf-8''{name}"}
+    charset = "shift_jis" if encoding == "cp932" else "utf-8"
+    return Response(body, media_type=f"text/csv; charset={charset}", headers=headers)
+
+
+def _cell(run: dict[str, Any], name: str, language: str, zone: ZoneInfo) -> str:
+    value = run[name]
+    if name == "received_at":
+        return datetime.fromisoformat(value).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+    if name in ("state", "channel"):
+        key = f"console.state.{value}" if name == "state" else f"channel.{value}"
+        return message(key, language) if key in CATALOG else value
+    # A file name or a sender comes from outside: as in the error CSV, never a formula.
+    return escape_cell("" if value is None else str(value))

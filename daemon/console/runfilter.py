@@ -1,0 +1,79 @@
+"""The 状況確認 filters: account, state, channel, a range of days and part of a file
+name, read from the query string. Shared by the list, its live table and its CSV export,
+so the export holds exactly the runs the list shows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, fields
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+
+from daemon.console.access import Viewer
+from daemon.store.runs import RunState
+from daemon.web import context
+
+CHANNELS = ("mail", "ftp", "api", "dropdir", "cli")
+STATES = tuple(state.value for state in RunState)
+ACTIVE = (RunState.QUEUED, RunState.RUNNING)
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    account: str = ""
+    state: str = ""
+    channel: str = ""
+    since: str = ""  # YYYY-MM-DD, a day in daemon.timezone, inclusive
+    until: str = ""  # YYYY-MM-DD, inclusive
+    filename: str = ""
+
+    @classmethod
+    def of(cls, request: Request) -> RunFilter:
+        query = request.query_params
+        values = {f.name: query.get(f.name, "").strip()[:200] for f in fields(cls)}
+        if values["state"] not in STATES:
+            values["state"] = ""
+        if values["channel"] not in CHANNELS:
+            values["channel"] = ""
+        return cls(**values)
+
+    def problems(self) -> list[str]:
+        """The date fields that are not dates (the list then ignores them)."""
+        return [
+            name
+            for name in ("since", "until")
+            if getattr(self, name) and not _day(getattr(self, name))
+        ]
+
+    async def runs(
+        self, request: Request, who: Viewer, limit: int, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], int]:
+        if self.account and not who.may_see(self.account):
+            return [], 0
+        zone = ZoneInfo(context.settings(request).daemon.timezone)
+        since = _start(self.since, zone, 0)
+        until = _start(self.until, zone, 1)
+        accounts = None if who.is_admin else sorted(who.accounts)
+        equal = {"account": self.account, "state": self.state, "channel": self.channel}
+        store = context.store(request)
+        return await store.find_runs(
+            accounts, equal, self.filename, since, until, limit=limit, offset=offset
+        )
+
+
+def _day(text: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _start(text: str, zone: ZoneInfo, days_after: int) -> str | None:
+    """The UTC instant a local day starts, `days_after` days after `text`'s."""
+    day = _day(text)
+    if day is None:
+        return None
+    local = dt.datetime.combine(day + dt.timedelta(days=days_after), dt.time(), zone)
+    return local.astimezone(dt.UTC).isoformat(timespec="milliseconds")

@@ -1,0 +1,67 @@
+"""Account status switched in the console (稼働 / 停止), laid over the config's `status`.
+
+An admin who stops an account in the console means it to stay stopped through restarts
+and reloads, so the switch is kept in `data_dir/switches.json`, not in memory. The
+config is never rewritten: where it and the console disagree, the console wins and both
+are shown. Switching back to what the config says removes the switch, and the config
+rules that account again. Read by the master, which serves the settings with every
+switch applied (so each door, the poller and the import process see one status).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from daemon.settings.model import Settings
+from daemon.spool.durable import replace_durably
+
+log = logging.getLogger(__name__)
+FILE = "switches.json"
+
+
+@dataclass(frozen=True)
+class Switch:
+    status: str  # active | stopped
+    by: str  # the console user who switched it
+    at: str  # ISO 8601, UTC
+
+
+class Switches:
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / FILE
+        self._switches = self._read()
+
+    def get(self, account: str) -> Switch | None:
+        return self._switches.get(account)
+
+    def apply(self, settings: Settings) -> Settings:
+        """`settings` with each switched account's status replaced by its switch."""
+        accounts = dict(settings.accounts)
+        for name, switch in self._switches.items():
+            if name in accounts and accounts[name].status != switch.status:
+                accounts[name] = accounts[name].model_copy(update={"status": switch.status})
+        return settings.model_copy(update={"accounts": accounts})
+
+    def set(self, account: str, status: str, configured: str, by: str, at: str) -> None:
+        """Switch `account` to `status`; back to its `configured` status, forget it."""
+        if status == configured:
+            self._switches.pop(account, None)
+        else:
+            self._switches[account] = Switch(status, by, at)
+        data = {name: asdict(switch) for name, switch in sorted(self._switches.items())}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        replace_durably(self.path, json.dumps(data, ensure_ascii=False, indent=1).encode())
+
+    def _read(self) -> dict[str, Switch]:
+        try:
+            data = json.loads(self.path.read_bytes())
+            return {name: Switch(**fields) for name, fields in data.items()}
+        except FileNotFoundError:
+            return {}
+        except (ValueError, TypeError) as exc:
+            # Unreadable: serve the config as written rather than refuse to start.
+            log.error("%s is unreadable (%s); console switches ignored", self.path, exc)
+            return {}
