@@ -38,10 +38,23 @@ class Switches:
         return self._switches.get(account)
 
     def apply(self, settings: Settings) -> Settings:
-        """`settings` with each switched account's status replaced by its switch."""
+        """`settings` with each switched account's status replaced by its switch.
+
+        A switch the config has come to agree with is forgotten: from then on the
+        config rules that account again. So a switch kept always differs from the
+        config, and the console can say what the config says."""
+        agreed = [
+            name
+            for name, switch in self._switches.items()
+            if name in settings.accounts and settings.accounts[name].status == switch.status
+        ]
+        if agreed:
+            for name in agreed:
+                del self._switches[name]
+            self._write()
         accounts = dict(settings.accounts)
         for name, switch in self._switches.items():
-            if name in accounts and accounts[name].status != switch.status:
+            if name in accounts:
                 accounts[name] = accounts[name].model_copy(update={"status": switch.status})
         return settings.model_copy(update={"accounts": accounts})
 
@@ -51,6 +64,9 @@ class Switches:
             self._switches.pop(account, None)
         else:
             self._switches[account] = Switch(status, by, at)
+        self._write()
+
+    def _write(self) -> None:
         data = {name: asdict(switch) for name, switch in sorted(self._switches.items())}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         replace_durably(self.path, json.dumps(data, ensure_ascii=False, indent=1).encode())

@@ -96,7 +96,7 @@ async def export(request: Request, who: Who) -> Response:
     body = out.getvalue().encode(encoding, errors="replace")
     name = quote(message("console.runs.export_name", language))
     headers = {"Content-Disposition": f"attachment; filename*=utf-8''{name}"}
-    charset = "shift_jis" if encoding == "cp932" else "utf-8"
+    charset = "windows-31j" if encoding == "cp932" else "utf-8"
     return Response(body, media_type=f"text/csv; charset={charset}", headers=headers)
 
 

@@ -73,6 +73,8 @@ async def confirm(request: Request, name: str, who: Who) -> Response:
         raise Refused(404, "console.error.no_run", run_id=preview_id)
     if run["state"] != RunState.COMPLETED:
         return await _refused(request, who, name, "console.upload.not_importable", 409)
+    if settings.accounts[name].status == "stopped":  # stopped since the preview
+        return await _refused(request, who, name, "console.upload.stopped", 409)
     path = kept_file(settings.data_dir, run["id"], run["filename"])
     if path is None:
         return await _refused(request, who, name, "console.upload.expired", 409)
