@@ -245,7 +245,9 @@ def _not_one_run(found: Found, ref: str, language: str) -> int:
     return EXIT_USAGE
 
 
-def _ask_daemon(settings: Settings, path: str, no_token: str) -> httpx.Response | int:
+def _ask_daemon(
+    settings: Settings, path: str, no_token: str, body: dict | None = None
+) -> httpx.Response | int:
     """POST `path` to the running daemon's API with the admin token: its reply, or the
     exit code once it was said why the daemon could not be asked."""
     import httpx
@@ -263,7 +265,7 @@ def _ask_daemon(settings: Settings, path: str, no_token: str) -> httpx.Response 
     # The daemon's own refusal is printed as it says it: in our language too.
     headers = {"Authorization": f"Bearer {token}", "Accept-Language": language}
     try:
-        return httpx.post(f"http://{host}:{port}{path}", headers=headers, timeout=60)
+        return httpx.post(f"http://{host}:{port}{path}", headers=headers, json=body, timeout=60)
     except httpx.HTTPError as exc:
         unreachable = message("cli.poll.unreachable", language, host=host, port=port, detail=exc)
         print(unreachable, file=sys.stderr)
@@ -412,6 +414,31 @@ def cmd_digest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_send(args: argparse.Namespace) -> int:
+    """Through the running daemon, which builds, spools and delivers the send."""
+    settings = _load(args.config)
+    if settings is None:
+        return EXIT_FAILED
+    language = settings.report.language
+    where = {}
+    for item in args.where or []:
+        column, sep, value = item.partition("=")
+        if not sep or not column:
+            print(message("cli.send.bad_where", language, item=item), file=sys.stderr)
+            return EXIT_USAGE
+        where[column.strip()] = value
+    path = f"/api/v1/sends/{args.name}"
+    reply = _ask_daemon(settings, path, "cli.poll.no_token", {"where": where})
+    if isinstance(reply, int):
+        return reply
+    body = reply.json()
+    if reply.status_code != 202:
+        print(f"{args.name}: {body.get('message', reply.text)}", file=sys.stderr)
+        return EXIT_FAILED
+    print(message("cli.send.started", language, name=args.name, id=body["id"]))
+    return EXIT_OK
+
+
 def cmd_passwd(args: argparse.Namespace) -> int:
     """Print the hash of a console password, to paste into `[users.NAME]`."""
     from daemon.settings.passwords import hash_password
@@ -538,6 +565,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--account", help="only this account's digest")
     p = command("poll", cmd_poll, "ask the running daemon to check an account's FTP home now")
     p.add_argument("name", help="the account")
+    p = command("send", cmd_send, "ask the running daemon to send [sends.NAME] now")
+    p.add_argument("name", help="the send")
+    p.add_argument(
+        "--where", action="append", metavar="COLUMN=VALUE", help="only rows with this value"
+    )
     p = command("passwd", cmd_passwd, "hash a console password for [users.NAME]")
     p.add_argument("user", nargs="?", help="print a [users.USER] table to paste into the config")
     p.add_argument("--stdin", action="store_true", help="read the password from standard input")

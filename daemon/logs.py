@@ -15,3 +15,5 @@ def configure() -> None:
     # aiosmtpd logs every command at INFO; renkei logs what matters itself.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     logging.getLogger("pyftpdlib").setLevel(logging.WARNING)
+    # Each request sent onward is logged once by renkei, with its outcome.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -62,6 +62,7 @@ class Master:
         self.intakes: list[Intake] = []
         self._web = None
         self.expecter = None
+        self.outward = None
 
     def current(self) -> Settings:
         return self.settings
@@ -90,6 +91,10 @@ class Master:
         self.reporter = self.parts.reporter
         self.alerts = self.parts.alerts
         await self.alerts.clear(alerts.RELOAD)  # this config was accepted
+        from daemon.outward.triggers import Outward
+
+        # Before the import process starts: a run it completes at once may be followed.
+        self.outward = Outward(self.current, self.store, self.reporter.queue_run)
         # Imports run in a process of their own, which recovers the spool first.
         await self.importer.start()
         await self.reporter.recover()
@@ -131,6 +136,7 @@ class Master:
 
         self.digester = Digester(self.current, self.store, self.reporter)
         self.digester.start()
+        await self.outward.start()
         self._spawn(self.importer.serve(), "importer")
         self._spawn(self.reporter.serve(), "reporter")
         self._spawn(self._watch_disk(), "disk")
@@ -161,6 +167,7 @@ class Master:
             self.parts.retrier.retry,
             self.switches,
             self.switch,
+            self.outward,
         )
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         self._web = Server(config)
@@ -180,8 +187,10 @@ class Master:
     def _reported(self, run_id: str) -> None:
         self.reporter.wake()
 
-    def _counted(self, state: RunState, imported: int) -> None:
+    def _counted(self, state: RunState, imported: int, run_id: str) -> None:
         count_run(state, imported)
+        if state == RunState.COMPLETED and self.outward is not None:
+            self.outward.after_import(run_id)  # sends and calls that follow imports
         if self.expecter is not None:
             self.expecter.wake()  # the run may be the file an expected-file alert awaits
 
@@ -297,6 +306,7 @@ class Master:
         self.dropdir.reload()
         self.expecter.reload()
         self.digester.reload()
+        self.outward.rebuild()
 
     @staticmethod
     def _warn(settings: Settings) -> None:
@@ -346,6 +356,7 @@ class Master:
         if self._web is not None:
             self._web.should_exit = True
         await self.importer.stop(_STOP_SECONDS)
+        await self.outward.stop()
         for task in self._tasks:
             if task.get_name() != "web":
                 task.cancel()

@@ -326,6 +326,55 @@ CATALOG: dict[str, dict[str, str]] = {
     "channel.api": {"ja": "API", "en": "API"},
     "channel.dropdir": {"ja": "フォルダ", "en": "drop folder"},
     "channel.cli": {"ja": "コマンド", "en": "command line"},
+    "channel.send": {"ja": "送信", "en": "send"},
+    # -- sends (daemon/outward/sends.py, daemon/report/sendmail.py) --------------
+    "send.done": {
+        "ja": "{sent} 件を {requests} 回のリクエストで送信しました。",
+        "en": "{sent} rows sent in {requests} requests.",
+    },
+    "send.failed": {
+        "ja": "{seq} 回目のリクエストが失敗しました({status})。{total} 件中 {sent} 件を送信済みです。",
+        "en": "request {seq} failed ({status}); {sent} of {total} rows were sent.",
+    },
+    "send.split": {
+        "ja": "1 回の上限({rows} 行・{bytes} バイト)を超えるため、{parts} 回に分けて送ります。",
+        "en": "Over one request's limits ({rows} rows, {bytes} bytes): sent in {parts} requests.",
+    },
+    "send.no_rows": {
+        "ja": "送る行がないため、送信しませんでした。",
+        "en": "No row to send: nothing was sent.",
+    },
+    "send.not_built": {
+        "ja": "送信するCSVを作れませんでした({detail})。",
+        "en": "The CSV to send could not be built ({detail}).",
+    },
+    "send.subject.ok": {
+        "ja": "[renkei] 送信完了: {name} ({sent}/{total}件)",
+        "en": "[renkei] sent: {name} ({sent}/{total} rows)",
+    },
+    "send.subject.failed": {
+        "ja": "[renkei] 送信エラー: {name} ({sent}/{total}件)",
+        "en": "[renkei] send failed: {name} ({sent}/{total} rows)",
+    },
+    "send.intro.ok": {
+        "ja": "データの送信が完了しました。",
+        "en": "The rows were sent.",
+    },
+    "send.intro.failed": {
+        "ja": "データを送信できませんでした。",
+        "en": "The rows could not be sent.",
+    },
+    "send.counts": {"ja": "送信 {sent} 件 / 全 {total} 件", "en": "{sent} of {total} rows sent"},
+    "send.requests": {"ja": "リクエスト:", "en": "Requests:"},
+    "send.field.name": {"ja": "送信設定", "en": "Send"},
+    "send.field.layout": {"ja": "レイアウト", "en": "Layout"},
+    "send.field.executor": {"ja": "実行者", "en": "Executor"},
+    "send.field.file": {"ja": "ファイル", "en": "File"},
+    "send.field.started": {"ja": "開始日時", "en": "Started"},
+    "send.field.finished": {"ja": "終了日時", "en": "Finished"},
+    "send.field.counts": {"ja": "件数", "en": "Rows"},
+    "send.field.run": {"ja": "実行ID", "en": "Run"},
+    "send.field.message": {"ja": "メッセージ", "en": "Message"},
     "mode.replace_file": {
         "ja": "置換(同じ名前のファイルが前に取り込んだ行を入れ替え)",
         "en": "replace (the rows this file name imported before are replaced)",
@@ -395,6 +444,14 @@ CATALOG: dict[str, dict[str, str]] = {
     "api.not_found.account": {
         "ja": "アカウント {name} はありません",
         "en": "no account {name}",
+    },
+    "api.not_found.send": {
+        "ja": "送信 {name} はありません([sends.{name}] がありません)",
+        "en": "there is no send {name} ([sends.{name}] is missing)",
+    },
+    "api.unknown_column": {
+        "ja": "レイアウトにない列です: {columns}",
+        "en": "not columns of the layout: {columns}",
     },
     "api.not_found.run": {
         "ja": "実行 {run_id} はありません",
@@ -753,6 +810,16 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{value} はアカウントではありません([accounts.{name}] がありません)",
         "en": "{value} is not an account ([accounts.{name}] is missing)",
     },
+    "config.placeholder": {
+        "ja": "{{{name}}} は埋め込めません({{run.id}} {{account}} {{file}} {{today}} "
+        "{{part}} {{parts}}、呼び出しでは {{row.列名}} も使えます)",
+        "en": "{{{name}}} is not a placeholder renkei fills in ({{run.id}} {{account}} "
+        "{{file}} {{today}} {{part}} {{parts}}; calls also {{row.COLUMN}})",
+    },
+    "config.url": {
+        "ja": "{value} は http:// または https:// で始まる URL ではありません",
+        "en": "{value} is not a URL starting http:// or https://",
+    },
     "config.password_hash": {
         "ja": "パスワードのハッシュではありません。renkei passwd で作った値を書いてください",
         "en": "not a password hash: write the value `renkei passwd` prints",
@@ -947,6 +1014,14 @@ CATALOG: dict[str, dict[str, str]] = {
     "cli.show.retry_of": {"ja": "再取込元", "en": "Retry of"},
     "cli.show.error_csv": {"ja": "エラーCSV", "en": "Error CSV"},
     "cli.show.saved": {"ja": "{path} に保存しました", "en": "saved {path}"},
+    "cli.send.bad_where": {
+        "ja": "--where は 列名=値 の形で書いてください: {item}",
+        "en": "write --where as COLUMN=VALUE: {item}",
+    },
+    "cli.send.started": {
+        "ja": "送信 {name} を開始しました(実行ID {id})",
+        "en": "send {name} started (run {id})",
+    },
     "cli.passwd.prompt": {"ja": "パスワード: ", "en": "Password: "},
     "cli.passwd.again": {"ja": "もう一度: ", "en": "Again: "},
     "cli.passwd.mismatch": {
@@ -1007,6 +1082,142 @@ CATALOG: dict[str, dict[str, str]] = {
     "cli.schedule.head": {
         "ja": "{name}: {weekdays} {window}、{interval} ごと、各時刻の {delay} 後({timezone})",
         "en": "{name}: {weekdays} {window}, every {interval}, {delay} after each tick ({timezone})",
+    },
+    # -- the Records API (daemon/web/records.py): a field's problem names its label --
+    "records.required": {"ja": "{label}は必須です", "en": "{label} is required"},
+    "records.max_length": {
+        "ja": "{label}は{limit}文字以下で入力してください",
+        "en": "{label} must be at most {limit} characters",
+    },
+    "records.int": {
+        "ja": "{label}は整数で入力してください",
+        "en": "{label} must be a whole number",
+    },
+    "records.decimal": {
+        "ja": "{label}は数値で入力してください",
+        "en": "{label} must be a number",
+    },
+    "records.int_range": {
+        "ja": "{label}が大きすぎます(±9223372036854775807 まで)",
+        "en": "{label} is too large (at most ±9223372036854775807)",
+    },
+    "records.max_digits": {
+        "ja": "{label}は{limit}桁以下で入力してください",
+        "en": "{label} must have at most {limit} digits",
+    },
+    "records.date": {
+        "ja": "{label}は日付(YYYY/MM/DD、YYYY-MM-DD、YYYYMMDD、YYYY年M月D日)で入力してください",
+        "en": "{label} must be a date (YYYY/MM/DD, YYYY-MM-DD, YYYYMMDD or YYYY年M月D日)",
+    },
+    "records.date_wareki": {
+        "ja": "{label}は日付(YYYY/MM/DD、YYYYMMDD、令和6年5月16日、R6.5.16 など)で入力してください",
+        "en": "{label} must be a date (YYYY/MM/DD, YYYYMMDD, 令和6年5月16日, R6.5.16, …)",
+    },
+    "records.date_unreal": {
+        "ja": "{label}は存在しない日付です",
+        "en": "{label} is a date that does not exist",
+    },
+    "records.format": {
+        "ja": "{label}は {format} の形式で入力してください",
+        "en": "{label} must be in the format {format}",
+    },
+    "records.datetime": {
+        "ja": "{label}は日時(YYYY/MM/DD HH:MM[:SS])で入力してください",
+        "en": "{label} must be a date and time (YYYY/MM/DD HH:MM[:SS])",
+    },
+    "records.datetime_unreal": {
+        "ja": "{label}は存在しない日時です",
+        "en": "{label} is a date and time that does not exist",
+    },
+    "records.bool": {
+        "ja": "{label}は真偽値(1/0、true/false)で入力してください",
+        "en": "{label} must be yes or no (1/0, true/false)",
+    },
+    "records.choice": {
+        "ja": "{label}は {values} のいずれかを選んでください",
+        "en": "{label} must be one of {values}",
+    },
+    "records.invalid": {"ja": "{label}: {problem}", "en": "{label}: {problem}"},
+    "records.not_a_value": {
+        "ja": "{label}は文字列か数値で指定してください",
+        "en": "{label} must be a text or a number",
+    },
+    "records.unknown_column": {
+        "ja": "{label}という項目はありません",
+        "en": "there is no column {label}",
+    },
+    "records.key_fixed": {
+        "ja": "{label}はキーのため変更できません",
+        "en": "{label} is part of the key and cannot be changed",
+    },
+    "records.account_fixed": {
+        "ja": "{label}(レコードのアカウント)は変更できません",
+        "en": "{label} (the record's account) cannot be changed",
+    },
+    "records.account_required": {
+        "ja": "管理トークンで作成するときは {label} にアカウント名を指定してください",
+        "en": "with the admin token, give the new record's account in {label}",
+    },
+    "records.unknown_account": {
+        "ja": "{label}: アカウント {name} はありません",
+        "en": "{label}: there is no account {name}",
+    },
+    "records.other_account": {
+        "ja": "{label}: このトークンで扱えるのはアカウント {name} のレコードだけです",
+        "en": "{label}: this token handles the records of account {name} only",
+    },
+    "records.invalid_record": {
+        "ja": "入力内容に誤りがあります: {problems}",
+        "en": "the record is not valid: {problems}",
+    },
+    "records.not_found.layout": {
+        "ja": "レイアウト {layout} はありません",
+        "en": "there is no layout {layout}",
+    },
+    "records.not_found.record": {
+        "ja": "レイアウト {layout} にキー「{record}」のレコードはありません",
+        "en": "layout {layout} has no record with key '{record}'",
+    },
+    "records.no_key": {
+        "ja": "レイアウト {layout} にはキー(key)がないため、レコードを1件ずつ指定できません",
+        "en": "layout {layout} has no key, so its records cannot be named one by one",
+    },
+    "records.duplicate_key": {
+        "ja": "キー「{record}」のレコードはすでにあります(レイアウト {layout})",
+        "en": "a record with key '{record}' exists already (layout {layout})",
+    },
+    "records.ambiguous_key.accounts": {
+        "ja": "キー「{record}」のレコードが複数のアカウントにあります。account= でアカウントを指定してください(レイアウト {layout})",
+        "en": "several accounts hold a record with key '{record}' (layout {layout});"
+        " name one with account=",
+    },
+    "records.ambiguous_key.rows": {
+        "ja": "キー「{record}」のレコードが複数あるため、1件に決まりません(レイアウト {layout})",
+        "en": "several records have key '{record}' (layout {layout}), so none can be named alone",
+    },
+    "records.unknown_search": {
+        "ja": "search[{column}]: レイアウト {layout} にその項目はありません",
+        "en": "search[{column}]: layout {layout} has no such column",
+    },
+    "records.unknown_sort": {
+        "ja": "sort[{column}]: レイアウト {layout} にその項目はありません",
+        "en": "sort[{column}]: layout {layout} has no such column",
+    },
+    "records.bad_sort": {
+        "ja": "sort[{column}] は asc か desc で指定してください(「{value}」ではなく)",
+        "en": "sort[{column}] must be asc or desc, not '{value}'",
+    },
+    "records.bad_search": {
+        "ja": "search[{column}]: {problem}",
+        "en": "search[{column}]: {problem}",
+    },
+    "records.search_range": {
+        "ja": "search[{column}][{op}]: from と to は日付・日時・数値の項目にだけ使えます",
+        "en": "search[{column}][{op}]: from and to apply to date, datetime and number columns only",
+    },
+    "records.search_op": {
+        "ja": "search[{column}][{op}]: 使えるのは [from] と [to] です",
+        "en": "search[{column}][{op}]: only [from] and [to] are known",
     },
     # -- the console (daemon/console/) ---------------------------------------------
     "console.brand": {"ja": "連携コンソール", "en": "linkage console"},
@@ -1221,6 +1432,24 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.run.no_report": {
         "ja": "この実行のレポートメールはありません",
         "en": "this run had no report mail",
+    },
+    "console.run.requests": {
+        "ja": "送信したリクエスト({n} 件)",
+        "en": "Requests sent onward ({n})",
+    },
+    "console.request.name": {"ja": "設定", "en": "Send or call"},
+    "console.request.request": {"ja": "リクエスト", "en": "Request"},
+    "console.request.rows": {"ja": "行数", "en": "Rows"},
+    "console.request.state": {"ja": "状況", "en": "State"},
+    "console.request.attempts": {"ja": "試行回数", "en": "Attempts"},
+    "console.request.answer": {"ja": "応答", "en": "Answer"},
+    "console.request.at": {"ja": "日時", "en": "When"},
+    "console.request.state.waiting": {"ja": "送信待ち", "en": "waiting"},
+    "console.request.state.done": {"ja": "完了", "en": "done"},
+    "console.request.state.failed": {"ja": "失敗", "en": "failed"},
+    "console.request.state.skipped": {
+        "ja": "未送信(前の失敗のため)",
+        "en": "not sent (an earlier one failed)",
     },
     "console.run.errors": {"ja": "エラーの行({n} 件)", "en": "Row errors ({n})"},
     "console.run.no_errors": {"ja": "エラーはありません", "en": "no row errors"},

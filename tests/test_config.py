@@ -228,10 +228,14 @@ def test_readme_documents_every_key():
     from daemon.settings.model import User
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    named = ("layouts", "accounts", "users")
+    from daemon.settings.model import Call, Send
+
+    named = ("layouts", "accounts", "users", "sends", "calls")
     keys = {k for k in _model_keys(Settings) if not k.startswith(named)}
     keys |= {f"accounts.NAME.{k}" for k in _model_keys(Account)}
     keys |= {f"users.NAME.{k}" for k in _model_keys(User)}
+    keys |= {f"sends.NAME.{k}" for k in _model_keys(Send)}
+    keys |= {f"calls.NAME.{k}" for k in _model_keys(Call)}
     keys |= {f"layouts.NAME.columns[].{k}" for k in _model_keys(Column)}
     parents = {k.rsplit(".", 1)[0] for k in keys}
     readme = readme.replace("`ftp.tls_cert`, `ftp.tls_key`", "`ftp.tls_cert` `ftp.tls_key`")

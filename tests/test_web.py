@@ -98,7 +98,9 @@ def test_admin_lists_runs_newest_first_with_filters(daemon, runs):
         "retry_of",
         "undo_of",
         "undone_by",
+        "direction",
     }
+    assert body["runs"][0]["direction"] == "receive"
     failed = httpx.get(
         f"{daemon.api}/api/v1/runs", params={"state": "failed"}, headers=ADMIN
     ).json()

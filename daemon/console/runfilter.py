@@ -15,7 +15,7 @@ from daemon.console.access import Viewer
 from daemon.store.runs import RunState
 from daemon.web import context
 
-CHANNELS = ("mail", "ftp", "api", "dropdir", "cli")
+CHANNELS = ("mail", "ftp", "api", "dropdir", "cli", "send")
 STATES = tuple(state.value for state in RunState)
 ACTIVE = (RunState.QUEUED, RunState.RUNNING)
 

@@ -12,7 +12,8 @@ import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from daemon.settings import WEEKDAYS, FtpAccount
+from daemon.settings import WEEKDAYS
+from daemon.settings.model import Timetable
 
 _UNITS = {"m": 1, "h": 60}
 
@@ -27,7 +28,7 @@ class Schedule:
     zone: zoneinfo.ZoneInfo
 
     @classmethod
-    def of(cls, ftp: FtpAccount, timezone: str) -> Schedule:
+    def of(cls, ftp: Timetable, timezone: str) -> Schedule:
         start, end = (dt.time.fromisoformat(t) for t in ftp.window.split("-"))
         return cls(
             weekdays=frozenset(WEEKDAYS.index(day) for day in ftp.weekdays),

@@ -28,6 +28,7 @@ import aiosmtplib
 
 from daemon import metrics
 from daemon.report import message as report_mail
+from daemon.report import sendmail
 from daemon.settings import Settings, split_listen
 from daemon.spool.durable import fsync_dir, replace_durably, write_synced
 from daemon.store.runs import ReportState
@@ -59,6 +60,9 @@ class Reporter:
     async def queue_run(self, run_id: str) -> None:
         """Put the report of a finished run in the outbox (idempotent per run)."""
         run = await self.store.get_run(run_id)
+        if run is not None and run["direction"] == "send":
+            await self._queue_send(run)
+            return
         account = self.settings.accounts.get(run["account"]) if run else None
         if run is None or account is None:
             return
@@ -80,6 +84,18 @@ class Reporter:
         await self._record(self.store.report_queued, run_id, list(recipients))
         await asyncio.to_thread(self._put, run_id, msg.as_bytes(policy=SMTP), list(recipients))
         await self.store.update_run(run_id, report_state=ReportState.QUEUED)
+        self._wake.set()
+
+    async def _queue_send(self, run: dict[str, Any]) -> None:
+        recipients = sendmail.recipients(self.settings, run)
+        if not recipients:
+            await self.store.update_run(run["id"], report_state=ReportState.NONE)
+            return
+        requests = await self.store.requests_of(run["id"])
+        msg = sendmail.build(run, requests, recipients, self.settings)
+        await self._record(self.store.report_queued, run["id"], recipients)
+        await asyncio.to_thread(self._put, run["id"], msg.as_bytes(policy=SMTP), recipients)
+        await self.store.update_run(run["id"], report_state=ReportState.QUEUED)
         self._wake.set()
 
     async def queue_mail(self, item_id: str, msg: EmailMessage, recipients: list[str]) -> None:

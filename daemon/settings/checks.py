@@ -30,6 +30,7 @@ def cross_checks(raw: dict[str, Any]) -> list[Problem]:
         *_layout_names(raw),
         *_layout_refs(raw),
         *_user_accounts(raw),
+        *_outbound(raw),
         *_choice_values(raw),
         *_keys(raw),
         *_references(raw),
@@ -83,6 +84,44 @@ def _user_accounts(raw: dict[str, Any]) -> Iterator[Problem]:
                 where = f"users.{name}.accounts[{index}]"
                 params = {"value": repr(account), "name": account}
                 yield Problem(where, "config.unknown_account", params, near(account, accounts))
+
+
+def _outbound(raw: dict[str, Any]) -> Iterator[Problem]:
+    """Sends and calls name layouts, accounts and columns that exist, and only the
+    placeholders renkei fills in."""
+    from daemon.outward.fill import template_texts, unknown
+
+    layouts, accounts = _dict(raw.get("layouts")), _dict(raw.get("accounts"))
+    for section in ("sends", "calls"):
+        for name, item in _dict(raw.get(section)).items():
+            if not isinstance(item, dict):
+                continue
+            where = f"{section}.{name}"
+            layout = item.get("layout")
+            if section == "sends" and isinstance(layout, str) and layout not in layouts:
+                yield _not_a_layout(f"{where}.layout", layout, layouts)
+            named = [item.get("account")] if isinstance(item.get("account"), str) else []
+            targets = item.get("after_import")
+            named += [a for a in targets if isinstance(a, str)] if isinstance(targets, list) else []
+            for account in named:
+                if account not in accounts:
+                    params = {"value": repr(account), "name": account}
+                    yield Problem(where, "config.unknown_account", params, near(account, accounts))
+            columns = _columns_of(layouts.get(layout)) if isinstance(layout, str) else []
+            if section == "calls":
+                columns = [c for lay in layouts.values() for c in _columns_of(lay)]
+            for key in ("columns", "where", "labels"):
+                for column in item.get(key) or []:
+                    if isinstance(column, str) and layout in layouts and column not in columns:
+                        yield _not_a_column(f"{where}.{key}", column, layout)
+            texts = [v for v in _dict(item.get("params")).values() if isinstance(v, str)]
+            texts += template_texts(item.get("json"))
+            if isinstance(item.get("filename"), str):
+                texts.append(item["filename"])
+            if isinstance(item.get("url"), str):
+                texts.append(item["url"])
+            for placeholder in unknown(texts, columns if section == "calls" else ()):
+                yield Problem(where, "config.placeholder", {"name": placeholder})
 
 
 def _choice_values(raw: dict[str, Any]) -> Iterator[Problem]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -232,17 +232,16 @@ class MailAccount(Model):
         return value.lower()
 
 
-class FtpAccount(Model):
-    user: str = Field(description="FTP user name")
-    password: str | None = Field(None, description="password: literal, env:NAME or demo-…")
-    password_sha256: str | None = Field(None, description="sha256 hex of the password")
+class Timetable(Model):
+    """When something runs: on `weekdays`, from the window's start every `interval` up to
+    its end, each tick shifted by `delay` (FTP checks and scheduled sends alike)."""
+
     weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
         default_factory=lambda: list(WEEKDAYS[:5]), description="days with checks"
     )
     window: str = Field("00:00-23:59", description="HH:MM-HH:MM when checks run")
     interval: str = Field("15m", description="time between checks: 5m 10m 15m 30m 1h 2h")
     delay: str = Field("0m", description="minutes after each tick the check runs")
-    priority: int = Field(0, description="higher goes first when accounts tick together")
 
     @field_validator("window")
     @classmethod
@@ -268,6 +267,13 @@ class FtpAccount(Model):
         if not match or int(match.group(1)) >= 120:
             raise Invalid("config.delay", value=repr(value))
         return value
+
+
+class FtpAccount(Timetable):
+    user: str = Field(description="FTP user name")
+    password: str | None = Field(None, description="password: literal, env:NAME or demo-…")
+    password_sha256: str | None = Field(None, description="sha256 hex of the password")
+    priority: int = Field(0, description="higher goes first when accounts tick together")
 
 
 class ApiAccount(Model):
@@ -395,6 +401,85 @@ class Account(Model):
         return value
 
 
+class Outbound(Model):
+    """What every request renkei sends onward shares: where, how, and the retry rules
+    (network errors, 429 and 5xx are retried with backoff, honouring Retry-After)."""
+
+    url: str = Field(description="http(s) URL the request goes to")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="HTTP headers; a value may be env:NAME (X-RS-apitoken)"
+    )
+    params: dict[str, str] = Field(
+        default_factory=dict,
+        description="request parameters; {run.id} {account} {file} {today} are filled in",
+    )
+    body: Literal["form-data", "json"] = Field(
+        "form-data", description="parameters as form fields, or as JSON"
+    )
+    timeout: float = Field(30, gt=0, description="seconds to wait for an answer")
+    max_attempts: int = Field(8, ge=1, description="tries before a request fails")
+    retry_seconds: float = Field(5, gt=0, description="first retry delay (doubles)")
+    max_retry_seconds: float = Field(600, gt=0, description="longest retry delay")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^\s/?#]+[^\s]*", value):
+            raise Invalid("config.url", value=repr(value))
+        return value
+
+
+class Send(Outbound):
+    """楽楽販売's システム連携, outward: a layout's rows as CSV to another system's API."""
+
+    layout: str = Field(description="the layout whose rows are sent")
+    account: str | None = Field(None, description="only this account's rows")
+    where: dict[str, str] = Field(default_factory=dict, description="only rows with these values")
+    rows: Literal["all", "run"] = Field(
+        "all", description="all: every matching row; run: the rows of the triggering import"
+    )
+    columns: list[str] = Field(default_factory=list, description="columns in order (default all)")
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="column → header label (default its label or name)"
+    )
+    method: Literal["POST", "PUT"] = Field("POST", description="HTTP method")
+    json_field: str = Field("json", description="body = json: the form field holding the JSON")
+    file_field: str = Field("file", description="the multipart part holding the CSV")
+    filename: str = Field("{today}.csv", description="the CSV part's file name")
+    header: bool = Field(True, description="a header row first")
+    encoding: Literal["cp932", "utf-8"] = Field("utf-8", description="cp932 (SJIS) or utf-8")
+    max_rows: int = Field(10_000, ge=1, description="rows per request; more are split")
+    max_bytes: int = Field(3_145_728, ge=1024, description="bytes per request; more are split")
+    after_import: list[str] = Field(
+        default_factory=list, description="forward after every completed import of these accounts"
+    )
+    schedule: Timetable | None = Field(None, description="send on this timetable")
+    report: Literal["always", "errors", "never"] = Field(
+        "errors", description="report mail: always, errors, never"
+    )
+    report_to: Literal["executor", "admin", "both"] = Field(
+        "admin", description="report to the executor, report.admin_to, or both"
+    )
+    executor_to: list[Address] = Field(
+        default_factory=list, description="the executor's addresses (by hand or on schedule)"
+    )
+
+
+class Call(Outbound):
+    """楽楽販売's http送信: an HTTP request per row of a completed import, or per run."""
+
+    after_import: list[str] = Field(description="after every completed import of these accounts")
+    per: Literal["row", "run"] = Field("row", description="one request per row, or per run")
+    method: Literal["GET", "POST"] = Field("POST", description="HTTP method")
+    json_template: dict[str, Any] = Field(
+        default_factory=dict,
+        alias="json",
+        description="body = json: the JSON; {row.COLUMN} and {run.…} are filled in; "
+        "a list of one object repeats it per row (per = run)",
+    )
+    concurrency: int = Field(4, ge=1, le=32, description="requests at once")
+
+
 class User(Model):
     """Someone who logs in to the console. An admin sees and does everything; an operator
     or a viewer only the accounts listed."""
@@ -428,6 +513,8 @@ class Settings(Model):
     layouts: dict[str, Layout] = Field(default_factory=dict, description="row layouts")
     accounts: dict[str, Account] = Field(default_factory=dict, description="partner accounts")
     users: dict[str, User] = Field(default_factory=dict, description="console users")
+    sends: dict[str, Send] = Field(default_factory=dict, description="rows sent onward as CSV")
+    calls: dict[str, Call] = Field(default_factory=dict, description="HTTP calls per row or run")
 
     # Filled in by load(): where the config came from, to resolve relative paths.
     source: Path | None = Field(None, exclude=True, description="config file (internal)")

@@ -30,6 +30,7 @@ class DigestRecords:
         (start, end], UTC ISO 8601 as finished_at is written, oldest first."""
         sql = (
             "SELECT * FROM runs WHERE account = ? AND state IN ('completed', 'failed')"
+            " AND direction = 'receive'"
             " AND dry_run = 0 AND finished_at > ? AND finished_at <= ?"
             " ORDER BY finished_at, id"
         )

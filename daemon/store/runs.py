@@ -72,6 +72,7 @@ RUN_FIELDS = [
     "retry_of",
     "undo_of",
     "undone_by",
+    "direction",
 ]
 
 
@@ -151,6 +152,7 @@ class RunRecords:
         """The newest run (dry runs aside) of this account's file name."""
         sql = (
             "SELECT id, state, sha256, options FROM runs WHERE account = ? AND filename = ?"
+            " AND direction = 'receive'"
             " AND dry_run = 0 ORDER BY id DESC LIMIT 1"
         )
         rows = await self.writer.execute_fetchall(sql, (account, filename))

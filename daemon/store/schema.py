@@ -211,6 +211,47 @@ MIGRATIONS = [
     );
     CREATE INDEX audit_log_at ON audit_log (at)
     """,
+    # Linkage the other way: a run is a receive (a file came in) or a send (rows went
+    # out). Each request sent onward — a send's parts, a call's requests — is kept with
+    # its answer, under the run it belongs to.
+    """
+    ALTER TABLE runs ADD COLUMN direction TEXT NOT NULL DEFAULT 'receive';
+    CREATE TABLE outward_requests (
+      job_id TEXT NOT NULL,
+      seq INTEGER NOT NULL,
+      run_id TEXT NOT NULL,
+      kind TEXT NOT NULL,
+      name TEXT NOT NULL,
+      method TEXT NOT NULL,
+      url TEXT NOT NULL,
+      bytes INTEGER NOT NULL,
+      rows INTEGER NOT NULL,
+      state TEXT NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      status INTEGER,
+      answer TEXT NOT NULL DEFAULT '',
+      at TEXT NOT NULL,
+      PRIMARY KEY (job_id, seq)
+    );
+    CREATE INDEX outward_requests_by_run ON outward_requests (run_id)
+    """,
+    # The Records API's operation log: every create, update and delete of a layout's
+    # row through the API, by whom ("admin" or the account), with the row before and
+    # after as JSON (NULL: none); `record_key` is the JSON array of the key's values.
+    """
+    CREATE TABLE record_log (
+      seq INTEGER PRIMARY KEY,
+      layout TEXT NOT NULL,
+      account TEXT NOT NULL,
+      record_key TEXT NOT NULL,
+      action TEXT NOT NULL,
+      who TEXT NOT NULL,
+      at TEXT NOT NULL,
+      before TEXT,
+      after TEXT
+    );
+    CREATE INDEX record_log_by_layout ON record_log (layout, account, seq)
+    """,
 ]
 
 

@@ -18,6 +18,8 @@ import aiosqlite
 from daemon.store.console import ConsoleRecords
 from daemon.store.digests import DigestRecords
 from daemon.store.expected import ExpectedMisses
+from daemon.store.outward import OutwardRecords
+from daemon.store.records import RecordRecords
 from daemon.store.reports import ReportRecords
 from daemon.store.runs import RunRecords
 from daemon.store.schema import connect, migrate
@@ -33,6 +35,8 @@ class SqliteStore(
     UndoRecords,
     ReportRecords,
     ConsoleRecords,
+    RecordRecords,
+    OutwardRecords,
 ):
     def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
         self.writer = writer

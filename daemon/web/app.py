@@ -8,7 +8,7 @@ daemon waits on `app.state` (context.py). Built by the master with `create_app()
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -17,10 +17,13 @@ from daemon import console
 from daemon.settings import Settings
 from daemon.settings.switches import Switches
 from daemon.store.sqlite import SqliteStore
-from daemon.web import accounts, errors, refusals, runs, service
+from daemon.web import accounts, errors, records, refusals, runs, sends, service
 from daemon.web.context import Poll, Retry, Switch
 from handlers import api as api_intake
 from handlers.base import IntakeSink
+
+if TYPE_CHECKING:
+    from daemon.outward.triggers import Outward
 
 
 def create_app(
@@ -32,6 +35,7 @@ def create_app(
     retry: Retry | None = None,
     switches: Switches | None = None,
     switch: Switch | None = None,
+    outward: Outward | None = None,
 ) -> FastAPI:
     app = FastAPI(title="renkei", version="0.1.0", summary="CSV linkage daemon")
     app.state.settings = settings
@@ -42,9 +46,18 @@ def create_app(
     app.state.retry = retry
     app.state.switches = switches
     app.state.switch = switch
+    app.state.outward = outward
     errors.install(app)
     console.install(app)
-    routers = (service.router, runs.router, accounts.router, refusals.router, api_intake.router)
+    routers = (
+        service.router,
+        runs.router,
+        accounts.router,
+        sends.router,
+        refusals.router,
+        records.router,
+        api_intake.router,
+    )
     for router in routers:
         app.include_router(router)
     # Last: every route above is matched before an account's own path.

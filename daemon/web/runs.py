@@ -104,7 +104,10 @@ async def visible_run(request: Request, run_id: str, who: Principal) -> dict[str
 
 @router.get("/api/v1/runs/{run_id}", responses=responses(401, 404, 422))
 async def get_run(request: Request, run_id: str, who: Auth) -> dict[str, Any]:
-    return public_run(await visible_run(request, run_id, who))
+    """The run, and the requests sent onward for it: a send's parts, or the calls that
+    followed an import, each with its answer."""
+    run = public_run(await visible_run(request, run_id, who))
+    return run | {"requests": await context.store(request).requests_of(run_id)}
 
 
 @router.get(

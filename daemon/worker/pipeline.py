@@ -32,10 +32,10 @@ from importers.reader import CsvFile
 
 log = logging.getLogger(__name__)
 Notify = Callable[[str], Awaitable[None]]
-Counted = Callable[[RunState, int], None]
+Counted = Callable[[RunState, int, str], None]  # state, rows imported, run id
 
 
-def count_run(state: RunState, imported: int) -> None:
+def count_run(state: RunState, imported: int, run_id: str = "") -> None:
     """Count a run in this process's metrics (the daemon's, or a one-shot command's)."""
     metrics.RUNS.labels(state).inc()
     metrics.ROWS_IMPORTED.inc(imported)
@@ -239,7 +239,7 @@ class Pipeline:
         if outcome.state != RunState.COMPLETED or outcome.report is not None:
             async with self.store.transaction() as db:
                 await self._finish(db, item, account, outcome)
-        self.counted(outcome.state, outcome.imported)
+        self.counted(outcome.state, outcome.imported, item.id)
         log.info(
             "run %s %s: %s rows imported, %s failed %s",
             item.id,
@@ -265,7 +265,7 @@ class Pipeline:
             finished_at=now_iso(),
             message=message("run.aborted", self.language),
         )
-        self.counted(RunState.ABORTED, 0)
+        self.counted(RunState.ABORTED, 0, item.id)
         self.spool.release(item, count_attempt=False)
 
 

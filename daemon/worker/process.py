@@ -94,8 +94,8 @@ class ImportProcess:
     async def _reported(self, run_id: str) -> None:
         wire.send(self.out, ("report", run_id))
 
-    def _counted(self, state: RunState, imported: int) -> None:
-        wire.send(self.out, ("run", str(state), imported))
+    def _counted(self, state: RunState, imported: int, run_id: str) -> None:
+        wire.send(self.out, ("run", str(state), imported, run_id))
 
 
 async def _serve() -> int:

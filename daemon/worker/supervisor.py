@@ -99,7 +99,7 @@ class ImportSupervisor:
 
     def _heard(self, message: tuple) -> None:
         if message[0] == "run":
-            self._counted(RunState(message[1]), message[2])
+            self._counted(RunState(message[1]), message[2], message[3])
         elif message[0] == "report":
             self._reported(message[1])
 

@@ -4,7 +4,7 @@ its length, over the child's stdin and stdout.
     daemon → import process   ("settings", Settings)  at start and at every reload
                               ("wake",)               a file was spooled
     import process → daemon   ("ready",)              the spool is recovered
-                              ("run", state, rows)    a run reached a state (metrics)
+                              ("run", state, rows, id) a run reached a state (metrics, forwarding)
                               ("report", run_id)      a report (or an admin alert about
                                                       the run) waits in the outbox
 """

@@ -66,6 +66,7 @@ async def run_page(request: Request, run_id: str, who: Who) -> Response:
         retries=retries,
         kept=kept,
         report=await store.run_report(run["id"]),
+        requests=await store.requests_of(run["id"]),
         may_retry=_may_retry(who, run, kept),
         may_undo=_may_undo(who, run),
         live=run["state"] in (RunState.QUEUED, RunState.RUNNING),

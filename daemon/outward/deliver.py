@@ -1,0 +1,220 @@
+"""Delivers the requests of each job: retried with backoff on a network error, 429 or
+5xx (Retry-After honoured), failed at once on any other 4xx, every attempt's answer
+kept in the store under the job's run.
+
+One task per job, in the daemon's event loop (network waits, no CPU). Jobs survive a
+restart on disk (jobs.py); `recover()` resumes them at start. A send's parts go in
+order and stop at the first that fails; a call's requests go `concurrency` at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from daemon.outward.jobs import DONE, FAILED, SKIPPED, WAITING, Job, JobFolder, Request
+from daemon.settings import Settings, resolve_secret
+from daemon.settings.model import Outbound
+from daemon.spool.queue import now_iso
+from daemon.store.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
+ANSWER_BYTES = 1024  # of each answer's body, kept with the request
+_MAX_RETRY_AFTER = 3600.0  # a Retry-After further off than this is waited out this long
+Finished = Callable[[Job], Awaitable[None]]
+
+
+class Deliverer:
+    def __init__(
+        self, settings: Callable[[], Settings], store: SqliteStore, folder: JobFolder
+    ) -> None:
+        self._settings = settings
+        self.store = store
+        self.folder = folder
+        self._finished: dict[str, Finished] = {}
+        self._tasks: dict[str, asyncio.Task] = {}
+        self._client: httpx.AsyncClient | None = None
+
+    def on_finished(self, kind: str, finished: Finished) -> None:
+        """Told when a job of `kind` has every request answered (or given up)."""
+        self._finished[kind] = finished
+
+    async def add(self, job: Job, bodies: dict[int, bytes]) -> None:
+        """Spool `job` durably, record its requests, and start delivering it."""
+        await asyncio.to_thread(self.folder.create, job, bodies)
+        await self.store.log_requests([_logged(job, r) for r in job.requests])
+        self._start(job)
+
+    async def recover(self) -> None:
+        """Resume every job a stop or a crash left on disk."""
+        for job in await asyncio.to_thread(self.folder.load_all):
+            self._start(job)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks.values()):
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def idle(self) -> None:
+        """Wait until no job is being delivered (for tests and `renkei send --wait`)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    def _start(self, job: Job) -> None:
+        if job.id in self._tasks:
+            return
+        task = asyncio.create_task(self._deliver(job), name=f"outward {job.id}")
+        self._tasks[job.id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(job.id, None))
+
+    async def _deliver(self, job: Job) -> None:
+        try:
+            if job.ordered:
+                for request in job.requests:
+                    if request.state != WAITING:
+                        continue
+                    await self._until_answered(job, request)
+                    if request.state == FAILED:
+                        await self._skip_rest(job)
+                        break
+            else:
+                gate = asyncio.Semaphore(job.concurrency)
+
+                async def one(request: Request) -> None:
+                    async with gate:
+                        await self._until_answered(job, request)
+
+                await asyncio.gather(*(one(r) for r in job.requests if r.state == WAITING))
+            finished = self._finished.get(job.kind)
+            if finished is not None:
+                await finished(job)
+            await asyncio.to_thread(self.folder.remove, job)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Kept on disk: the next start tries again rather than lose the job.
+            log.exception("outward job %s could not be delivered; kept for the next start", job.id)
+
+    async def _skip_rest(self, job: Job) -> None:
+        for request in job.requests:
+            if request.state == WAITING:
+                request.state = SKIPPED
+                await self._record(job, request)
+        await asyncio.to_thread(self.folder.save, job)
+
+    async def _until_answered(self, job: Job, request: Request) -> None:
+        rules = self._rules(job)
+        while request.state == WAITING:
+            wait = request.next_try - time.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            retry_after = await self._attempt(job, request, rules)
+            if request.state == WAITING:
+                if request.attempts >= rules.max_attempts:
+                    request.state = FAILED
+                else:
+                    delay = rules.retry_seconds * 2 ** (request.attempts - 1)
+                    delay = min(delay, rules.max_retry_seconds)
+                    if retry_after is not None:
+                        delay = min(max(delay, retry_after), _MAX_RETRY_AFTER)
+                    request.next_try = time.time() + delay
+                    log.warning(
+                        "%s %s request %d: %s; retry in %.0fs",
+                        job.kind,
+                        job.name,
+                        request.seq,
+                        request.answer[:200] or request.status,
+                        delay,
+                    )
+            await asyncio.to_thread(self.folder.save, job)
+            await self._record(job, request)
+
+    async def _attempt(self, job: Job, request: Request, rules: Outbound) -> float | None:
+        """One try; sets the request's state when it is final. Returns Retry-After."""
+        headers = {name: resolve_secret(value) or "" for name, value in request.headers.items()}
+        headers["Idempotency-Key"] = f"{job.id}-{request.seq}"
+        content = None
+        if request.content_type is not None:
+            headers["Content-Type"] = request.content_type
+            content = await asyncio.to_thread(self.folder.body, job, request.seq)
+        request.attempts += 1
+        try:
+            answer = await self._http().request(
+                request.method, request.url, headers=headers, content=content, timeout=rules.timeout
+            )
+        except httpx.HTTPError as exc:
+            request.status, request.answer = None, f"{type(exc).__name__}: {exc}"[:ANSWER_BYTES]
+            return None
+        request.status = answer.status_code
+        request.answer = answer.content[:ANSWER_BYTES].decode("utf-8", errors="replace")
+        if answer.is_success:
+            request.state = DONE
+        elif answer.status_code == 429 or answer.status_code >= 500:
+            return _retry_after(answer.headers.get("retry-after"))
+        else:
+            request.state = FAILED  # the other side will not take it however often asked
+        log.info("%s %s request %d: %s", job.kind, job.name, request.seq, answer.status_code)
+        return None
+
+    async def _record(self, job: Job, request: Request) -> None:
+        with contextlib.suppress(Exception):  # the log is for people; delivery goes on
+            await self.store.request_answered(
+                job.id,
+                request.seq,
+                request.state,
+                request.attempts,
+                request.status,
+                request.answer,
+                now_iso(),
+            )
+
+    def _rules(self, job: Job) -> Outbound:
+        settings = self._settings()
+        found = (settings.sends if job.kind == "send" else settings.calls).get(job.name)
+        # A job whose send was since removed from the config still finishes, by the defaults.
+        return found or Outbound(url="http://removed.invalid/")
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(follow_redirects=False)
+        return self._client
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds, from either of its forms (seconds, or an HTTP date)."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    with contextlib.suppress(TypeError, ValueError):
+        when = email.utils.parsedate_to_datetime(value)
+        return max(when.timestamp() - time.time(), 0.0)
+    return None
+
+
+def _logged(job: Job, request: Request) -> dict[str, Any]:
+    return {
+        "job_id": job.id,
+        "run_id": job.run_id,
+        "seq": request.seq,
+        "kind": job.kind,
+        "name": job.name,
+        "method": request.method,
+        "url": request.url,
+        "bytes": request.size,
+        "rows": request.rows,
+        "state": request.state,
+        "attempts": request.attempts,
+        "status": request.status,
+        "answer": request.answer,
+        "at": now_iso(),
+    }

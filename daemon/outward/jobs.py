@@ -1,0 +1,98 @@
+"""Jobs of requests sent onward, kept on disk from before the first attempt until each
+request is answered, so that a restart resumes them.
+
+A job is a folder `data_dir/outward/<job id>/` holding one body file per request and
+`job.json`, which appears last (written and renamed durably): a folder without it is
+an unfinished build and is removed at start. Each request's progress is written back
+to `job.json` before the next step, durably; a request that was in flight when the
+process died is sent again, with the same Idempotency-Key.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from daemon.spool.durable import fsync_dir, replace_durably, write_synced
+
+WAITING, DONE, FAILED, SKIPPED = "waiting", "done", "failed", "skipped"
+
+
+@dataclass
+class Request:
+    seq: int
+    method: str
+    url: str
+    headers: dict[str, str]  # as configured: a value may be env:NAME, read when sent
+    content_type: str | None  # None: no body (a GET)
+    rows: int
+    size: int
+    state: str = WAITING
+    attempts: int = 0
+    next_try: float = 0.0
+    status: int | None = None
+    answer: str = ""
+
+
+@dataclass
+class Job:
+    id: str
+    kind: str  # send | call
+    name: str  # the [sends.NAME] or [calls.NAME] it came from
+    run_id: str  # the run it is listed under
+    requests: list[Request] = field(default_factory=list)
+    ordered: bool = True  # a send's parts go one after another; a failure stops the rest
+    concurrency: int = 1
+
+    @property
+    def finished(self) -> bool:
+        return all(r.state != WAITING for r in self.requests)
+
+
+class JobFolder:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def body_path(self, job: Job, seq: int) -> Path:
+        return self.root / job.id / f"body-{seq:04d}"
+
+    def create(self, job: Job, bodies: dict[int, bytes]) -> None:
+        """Write a job's bodies, then its job.json: from then on it is kept."""
+        folder = self.root / job.id
+        folder.mkdir(parents=True, exist_ok=True)
+        for seq, body in bodies.items():
+            write_synced(self.body_path(job, seq), body)
+        fsync_dir(folder)
+        self.save(job)
+        fsync_dir(self.root)
+
+    def save(self, job: Job) -> None:
+        replace_durably(self.root / job.id / "job.json", json.dumps(asdict(job)).encode())
+
+    def body(self, job: Job, seq: int) -> bytes:
+        return self.body_path(job, seq).read_bytes()
+
+    def remove(self, job: Job) -> None:
+        shutil.rmtree(self.root / job.id, ignore_errors=True)
+        fsync_dir(self.root)
+
+    def load_all(self) -> list[Job]:
+        """Every kept job; half-built folders (no job.json) are removed."""
+        if not self.root.is_dir():
+            return []
+        jobs = []
+        for folder in sorted(self.root.iterdir()):
+            path = folder / "job.json"
+            if not path.is_file():
+                shutil.rmtree(folder, ignore_errors=True)
+                continue
+            jobs.append(_job(json.loads(path.read_bytes())))
+        return jobs
+
+
+def _job(data: dict[str, Any]) -> Job:
+    requests = [Request(**r) for r in data.pop("requests")]
+    return Job(**data, requests=requests)

@@ -1,0 +1,129 @@
+"""Sends and calls in the daemon: what starts them and what delivers them.
+
+By hand (`POST /api/v1/sends/{name}`, `renkei send`, the console), after every
+completed import of the accounts they follow (`after_import`), and on a send's own
+timetable (`schedule`: the weekday × window × interval × delay rules of FTP checks,
+through the poller's trigger). Built and started by the master.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from daemon.outward.calls import Calls
+from daemon.outward.deliver import Deliverer
+from daemon.outward.jobs import JobFolder
+from daemon.outward.sends import Sends, Trigger
+from daemon.poll.jobs import WindowTrigger
+from daemon.poll.windows import Schedule
+from daemon.settings import Settings
+from daemon.store.runs import RunState
+from daemon.store.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
+FOLDER = "outward"
+_MISFIRE_GRACE = 300
+
+
+class Outward:
+    def __init__(
+        self,
+        settings: Callable[[], Settings],
+        store: SqliteStore,
+        report: Callable[[str], Awaitable[None]],
+    ) -> None:
+        self._settings = settings
+        self.store = store
+        self.deliverer = Deliverer(settings, store, JobFolder(settings().data_dir / FOLDER))
+        self.sends = Sends(settings, store, self.deliverer, report)
+        self.calls = Calls(settings, store, self.deliverer)
+        self.scheduler: AsyncIOScheduler | None = None
+        self._pending: set[asyncio.Task] = set()
+
+    async def start(self) -> None:
+        await self.deliverer.recover()
+        self.scheduler = AsyncIOScheduler(
+            event_loop=asyncio.get_running_loop(), timezone=self._settings().daemon.timezone
+        )
+        self.rebuild()
+        self.scheduler.start()
+
+    def rebuild(self) -> None:
+        """One scheduler job per send with a timetable; a reload adds, changes, removes."""
+        if self.scheduler is None:
+            return
+        settings = self._settings()
+        wanted = {name: send for name, send in settings.sends.items() if send.schedule}
+        for job in self.scheduler.get_jobs():
+            if job.id not in wanted:
+                job.remove()
+        for name, send in wanted.items():
+            assert send.schedule is not None
+            trigger = WindowTrigger(Schedule.of(send.schedule, settings.daemon.timezone))
+            self.scheduler.add_job(
+                self._scheduled,
+                trigger,
+                args=[name],
+                id=name,
+                name=f"send {name}",
+                replace_existing=True,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=_MISFIRE_GRACE,
+            )
+
+    async def stop(self) -> None:
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        for task in list(self._pending):
+            task.cancel()
+        await self.deliverer.stop()
+
+    async def send(self, name: str, trigger: Trigger) -> str:
+        """Start send `name` now; its run's id (KeyError: no such send)."""
+        return await self.sends.start(name, trigger)
+
+    def after_import(self, run_id: str) -> None:
+        """A run completed: start the sends and calls that follow its account."""
+        task = asyncio.create_task(self._follow(run_id), name=f"after {run_id}")
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _follow(self, run_id: str) -> None:
+        settings = self._settings()
+        run = await self.store.get_run(run_id)
+        if (
+            run is None
+            or run["state"] != RunState.COMPLETED
+            or run["direction"] != "receive"
+            or run["dry_run"]
+            or run["undo_of"]
+        ):
+            return
+        account = settings.accounts.get(run["account"])
+        for name, send in settings.sends.items():
+            if run["account"] in send.after_import:
+                executor = tuple(account.error_report_to) if account else ()
+                trigger = Trigger("forward", run=run, executor_to=executor)
+                await self._guarded(self.sends.start(name, trigger), f"send {name}")
+        for name, call in settings.calls.items():
+            if run["account"] in call.after_import:
+                await self._guarded(self.calls.start(name, run), f"call {name}")
+
+    async def _scheduled(self, name: str) -> None:
+        send = self._settings().sends.get(name)
+        if send is None:
+            return
+        trigger = Trigger("schedule", executor_to=tuple(send.executor_to))
+        await self._guarded(self.sends.start(name, trigger), f"send {name}")
+
+    @staticmethod
+    async def _guarded(work: Awaitable[object], what: str) -> None:
+        try:
+            await work
+        except Exception:
+            log.exception("%s could not be started", what)

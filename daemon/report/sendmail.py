@@ -1,0 +1,90 @@
+"""Report mail of a send (楽楽販売's システム連携 report): to the executor, the admin
+addresses or both, always or only on errors, saying what was sent where and how each
+request was answered. Built by the reporter for runs whose direction is `send`.
+"""
+
+from __future__ import annotations
+
+import json
+import zoneinfo
+from collections.abc import Sequence
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Any
+
+from daemon.report.message import clean
+from daemon.settings import Settings
+from daemon.store.runs import RunState
+from importers.messages import message
+
+
+def recipients(settings: Settings, run: dict[str, Any]) -> list[str]:
+    """Whom a send run's report goes to; [] when none is due."""
+    options = json.loads(run["options"] or "{}")
+    send = settings.sends.get(options.get("send", ""))
+    if send is None or send.report == "never":
+        return []
+    if send.report == "errors" and run["state"] == RunState.COMPLETED:
+        return []
+    found: list[str] = []
+    if send.report_to in ("executor", "both"):
+        found += options.get("executor_to", [])
+    if send.report_to in ("admin", "both"):
+        found += settings.report.admin_to
+    return list(dict.fromkeys(found))
+
+
+def build(
+    run: dict[str, Any],
+    requests: Sequence[dict[str, Any]],
+    to: Sequence[str],
+    settings: Settings,
+) -> EmailMessage:
+    language = settings.report.language
+    zone = zoneinfo.ZoneInfo(settings.daemon.timezone)
+    name = json.loads(run["options"] or "{}").get("send", "")
+    done = run["state"] == RunState.COMPLETED
+    params = {"name": clean(name), "sent": run["rows_imported"], "total": run["rows_total"]}
+    msg = EmailMessage()
+    msg["Subject"] = message("send.subject." + ("ok" if done else "failed"), language, **params)
+    msg["From"] = settings.report.from_
+    msg["To"] = ", ".join(to)
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = f"<{run['id']}.report@renkei>"
+    msg["Auto-Submitted"] = "auto-generated"
+
+    def field(key: str, value: object) -> str:
+        return f"{message(f'send.field.{key}', language)}: {value}"
+
+    def local(stamp: str | None) -> str:
+        if not stamp:
+            return "-"
+        from datetime import datetime
+
+        return datetime.fromisoformat(stamp).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+    lines = [
+        message("send.intro." + ("ok" if done else "failed"), language),
+        "",
+        field("name", clean(name)),
+        field("layout", run["layout"]),
+        field("executor", clean(run["sender"])),
+        field("file", clean(run["filename"])),
+        field("started", local(run["received_at"])),
+        field("finished", local(run["finished_at"])),
+        field("counts", message("send.counts", language, **params)),
+        field("run", run["id"]),
+    ]
+    if run["message"]:
+        lines.append(field("message", run["message"]))
+    lines += ["", message("send.requests", language)]
+    for r in requests:
+        status = r["status"] if r["status"] is not None else "-"
+        lines.append(
+            f"  {r['seq']}. {r['method']} {r['url']} {r['rows']} / {r['bytes']} B → {status}"
+        )
+        if r["answer"] and r["state"] != "done":
+            lines.append(f"     {clean(r['answer'])[:300]}")
+    lines += ["", "-- ", message("report.footer", language)]
+    msg.set_content("\n".join(lines) + "\n", charset="utf-8")
+    return msg

@@ -1,0 +1,114 @@
+"""Linkage the other way in the store: send runs, the rows a send reads, and every
+request sent onward with its answer.
+
+A mixin of SqliteStore. Written by daemon.outward in the daemon's process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import aiosqlite
+
+from daemon.store.sql import quote
+
+if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
+REQUEST_FIELDS = (
+    "seq",
+    "kind",
+    "name",
+    "method",
+    "url",
+    "bytes",
+    "rows",
+    "state",
+    "attempts",
+    "status",
+    "answer",
+    "at",
+)
+
+
+class OutwardRecords:
+    writer: aiosqlite.Connection
+    reader: aiosqlite.Connection
+
+    if TYPE_CHECKING:
+
+        def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
+
+    async def add_send_run(self, run: Mapping[str, Any]) -> None:
+        """A send's run, as `running` from the moment its requests are spooled."""
+        fields = ", ".join(quote(k) for k in run)
+        marks = ", ".join("?" * len(run))
+        async with self.transaction() as db:
+            await db.execute(
+                f"INSERT INTO runs ({fields}, direction) VALUES ({marks}, 'send')",
+                tuple(run.values()),
+            )
+
+    async def send_rows(
+        self,
+        layout: str,
+        columns: Sequence[str],
+        account: str | None,
+        where: Mapping[str, str],
+        run_id: str | None,
+    ) -> list[tuple[Any, ...]]:
+        """The rows a send reads, in the order they were written."""
+        terms, params = [], []
+        if account is not None:
+            terms.append('"_account" = ?')
+            params.append(account)
+        if run_id is not None:
+            terms.append('"_run_id" = ?')
+            params.append(run_id)
+        for column, value in where.items():
+            # As text: a filter written in the config matches 5 and "5" alike.
+            terms.append(f"CAST({quote(column)} AS TEXT) = ?")
+            params.append(value)
+        clause = ("WHERE " + " AND ".join(terms)) if terms else ""
+        selected = ", ".join(quote(c) for c in columns)
+        sql = f"SELECT {selected} FROM {quote(layout)} {clause} ORDER BY rowid"
+        return [tuple(row) for row in await self.reader.execute_fetchall(sql, params)]
+
+    async def log_requests(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Record requests as spooled (state waiting), before their first attempt."""
+        if not rows:
+            return
+        fields = ("job_id", "run_id", *REQUEST_FIELDS)
+        sql = (
+            f"INSERT OR IGNORE INTO outward_requests ({', '.join(quote(f) for f in fields)})"
+            f" VALUES ({', '.join('?' * len(fields))})"
+        )
+        async with self.transaction() as db:
+            await db.executemany(sql, [tuple(row.get(f) for f in fields) for row in rows])
+
+    async def request_answered(
+        self,
+        job_id: str,
+        seq: int,
+        state: str,
+        attempts: int,
+        status: int | None,
+        answer: str,
+        at: str,
+    ) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE outward_requests SET state = ?, attempts = ?, status = ?, answer = ?,"
+                " at = ? WHERE job_id = ? AND seq = ?",
+                (state, attempts, status, answer, at, job_id, seq),
+            )
+
+    async def requests_of(self, run_id: str) -> list[dict[str, Any]]:
+        """The requests sent onward for a run (its parts, or the calls after it)."""
+        fields = ", ".join(quote(f) for f in REQUEST_FIELDS)
+        rows = await self.reader.execute_fetchall(
+            f"SELECT {fields} FROM outward_requests WHERE run_id = ? ORDER BY job_id, seq",
+            (run_id,),
+        )
+        return [dict(row) for row in rows]

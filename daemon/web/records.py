@@ -1,0 +1,618 @@
+"""The Records API: one layout table's rows over HTTP, in the conventions of 商談API.
+
+    GET    /api/v1/records/{layout}            search: search[col]=…, sort[col]=asc|desc,
+    POST   /api/v1/records/{layout}/search      page[number], page[display_number] (form body)
+    GET    /api/v1/records/{layout}/history     the operation log, newest first
+    GET    /api/v1/records/{layout}/{key}       one record by the layout's key
+    POST   /api/v1/records/{layout}             create
+    PATCH  /api/v1/records/{layout}/{key}       change the given columns
+    DELETE /api/v1/records/{layout}/{key}       delete
+
+A search matches key and choice columns exactly, text columns partially, and takes
+`search[col][from]` / `[to]` for dates, datetimes and numbers. Values written are
+converted and validated by the column's own converter (importers/layouts.py), as an
+import's cells are; each field's problem is said with the column's label, in the
+request's language. A key in the path is its columns' values joined by `,`.
+
+An account's token sees and changes only its account's rows (another account's key is
+a 404); the admin token sees every account's and names the account of a new row in
+`_account`. Every change is logged (store/records.py) with who, when, before and after.
+"""
+
+import re
+from collections.abc import Iterable, Mapping
+from contextlib import suppress
+from dataclasses import replace
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Form, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.datastructures import FormData
+
+from daemon.settings import Column, Layout
+from daemon.spool.queue import now_iso
+from daemon.store.records import Condition, Order, Stamp
+from daemon.web import context
+from daemon.web.auth import Auth, Principal
+from daemon.web.errors import ApiError, responses
+from handlers.api import ErrorBody
+from importers.errors import CellError
+from importers.layouts import ColumnSpec, converter, display_name
+from importers.messages import CATALOG, message
+
+router = APIRouter()
+BASE = "/api/v1/records/{layout}"
+MAX_DISPLAY = 100
+DEFAULT_DISPLAY = 20
+MAX_PAGE = 10**9  # keeps the offset well inside SQLite's 64-bit integers
+ACCOUNT_FIELD = "_account"
+_SEARCH = re.compile(r"search\[([^\[\]]*)\](?:\[([^\[\]]*)\])?")
+_SORT = re.compile(r"sort\[([^\[\]]*)\]")
+_RANGED = ("int", "decimal", "date", "datetime")
+_EXACT = ("int", "decimal", "date", "datetime", "bool")  # searched by their converted value
+
+
+class Page(BaseModel):
+    number: int
+    display_number: int
+    total_count: int
+
+
+class RecordsAnswer(BaseModel):
+    records: list[dict[str, Any]]
+    page: Page
+
+
+class HistoryEntry(BaseModel):
+    seq: int
+    at: str
+    who: str
+    account: str
+    action: str  # create | update | delete
+    key: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class HistoryAnswer(BaseModel):
+    history: list[HistoryEntry]
+    page: Page
+
+
+class FieldError(BaseModel):
+    field: str
+    label: str
+    message: str
+
+
+class RecordErrorBody(ErrorBody):
+    """A 422: `invalid_record` lists each field's problem in `errors`."""
+
+    errors: list[FieldError] = []
+
+
+PageNumber = Annotated[int, Query(alias="page[number]", ge=1, le=MAX_PAGE)]
+DisplayNumber = Annotated[int, Query(alias="page[display_number]", ge=1, le=MAX_DISPLAY)]
+_INVALID: dict[int | str, dict[str, Any]] = {422: {"model": RecordErrorBody}}
+
+
+# -- the layout, its columns and keys --------------------------------------------------
+
+
+def _layout(request: Request, name: str) -> Layout:
+    layout = context.settings(request).layouts.get(name)
+    if layout is None:
+        raise ApiError(404, "not_found", "records.not_found.layout", layout=name)
+    return layout
+
+
+def _names(layout: Layout) -> list[str]:
+    return [c.name for c in layout.columns]
+
+
+def _column(layout: Layout, name: str) -> Column | None:
+    return next((c for c in layout.columns if c.name == name), None)
+
+
+async def _specs(request: Request, name: str, layout: Layout) -> dict[str, ColumnSpec]:
+    """Each column as the converter takes it; a choice column takes its own values and
+    those imports created (on_unknown = create), no other."""
+    learned: dict[str, list[str]] = {}
+    if any(c.type == "choice" for c in layout.columns):
+        learned = await context.store(request).known_choices(name)
+    specs = {}
+    for column in layout.columns:
+        spec = ColumnSpec.of(column)
+        if column.type == "choice":
+            values = [*(column.values or ()), *learned.get(column.name, ())]
+            spec = replace(spec, values=values)
+        specs[column.name] = spec
+    return specs
+
+
+def key_text(values: Iterable[object]) -> str:
+    """A key as the path names it: its values joined by `,`."""
+    return ",".join("" if v is None else str(v) for v in values)
+
+
+def _key_of(layout_name: str, layout: Layout, text: str) -> dict[str, object]:
+    """The key columns' values a path's `{key}` names; 409 without a key, 404 when the
+    text cannot be one (wrong number of parts, a value its column would refuse)."""
+    if not layout.key:
+        raise ApiError(409, "no_key", "records.no_key", layout=layout_name)
+    parts = text.split(",", len(layout.key) - 1) if len(layout.key) > 1 else [text]
+    if len(parts) != len(layout.key):
+        raise ApiError(
+            404, "not_found", "records.not_found.record", layout=layout_name, record=text
+        )
+    key = {}
+    for name, part in zip(layout.key, parts, strict=True):
+        column = _column(layout, name)
+        try:
+            key[name] = converter(ColumnSpec.of(column))(part) if column else part
+        except CellError:
+            raise ApiError(
+                404, "not_found", "records.not_found.record", layout=layout_name, record=text
+            ) from None
+    return key
+
+
+def _public(record: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
+    """A row as the API answers it: its columns, its key and whose it is."""
+    answer = {c.name: record.get(c.name) for c in layout.columns}
+    answer["_key"] = key_text(record.get(k) for k in layout.key) if layout.key else None
+    answer["_account"] = record["_account"]
+    answer["_source_file"] = record["_source_file"]
+    answer["_run_id"] = record["_run_id"] or None
+    return answer
+
+
+def _stamp(who: Principal) -> Stamp:
+    return Stamp(who.account or "admin", now_iso())
+
+
+# -- search ----------------------------------------------------------------------------
+
+
+def _page(number: int, display: int, total: int) -> dict[str, int]:
+    return {"number": number, "display_number": display, "total_count": total}
+
+
+def _conditions(
+    name: str,
+    layout: Layout,
+    items: Iterable[tuple[str, str]],
+    who: Principal,
+    account: str | None,
+    language: str,
+) -> tuple[list[Condition], list[Order], bool]:
+    """The search conditions and sort order of `items` (query or form fields); False
+    when the token's account is not the one asked for (the answer is empty)."""
+    conditions: list[Condition] = []
+    order: list[Order] = []
+    accounts = [account] if account else []
+    for field, value in items:
+        if match := _SEARCH.fullmatch(field):
+            column_name, op = match.groups()
+            if column_name == ACCOUNT_FIELD and op is None:
+                if value:
+                    accounts.append(value)
+                continue
+            condition = _search(name, layout, column_name, op, value, language)
+            if condition is not None:
+                conditions.append(condition)
+        elif match := _SORT.fullmatch(field):
+            order.append(_sort(name, layout, match.group(1), value))
+    if who.account is not None:
+        if any(a != who.account for a in accounts):
+            return conditions, order, False
+        accounts = [who.account]
+    for owner in dict.fromkeys(accounts):
+        conditions.append(Condition(ACCOUNT_FIELD, "eq", owner))
+    return conditions, order, True
+
+
+def _search(
+    name: str, layout: Layout, column_name: str, op: str | None, value: str, language: str
+) -> Condition | None:
+    column = _column(layout, column_name)
+    if column is None:
+        raise ApiError(
+            422, "unknown_column", "records.unknown_search", column=column_name, layout=name
+        )
+    if value == "":  # an empty form field searches for nothing
+        return None
+    if op is not None and (op not in ("from", "to") or column.type not in _RANGED):
+        key = "records.search_range" if op in ("from", "to") else "records.search_op"
+        raise ApiError(422, "invalid_search", key, column=column_name, op=op)
+    numeric = column.type == "decimal"
+    if op is None and column.type not in _EXACT:
+        exact = column.name in layout.key or column.type == "choice"
+        return Condition(column.name, "eq" if exact else "contains", value)
+    return Condition(column.name, op or "eq", _searched(column, value, op, language), numeric)
+
+
+def _searched(column: Column, value: str, op: str | None, language: str) -> object:
+    """A searched value converted as the column's cells are; a datetime's range may
+    name a day alone (from its first second, to its last)."""
+    try:
+        return converter(ColumnSpec.of(column))(value)
+    except CellError as error:
+        if column.type == "datetime" and op is not None:
+            with suppress(CellError):
+                day = converter(ColumnSpec(column.name, "date"))(value)
+                return f"{day}T23:59:59" if op == "to" else f"{day}T00:00:00"
+        field = f"{column.name}][{op}" if op else column.name
+        problem = _problem(error, column, language)
+        raise ApiError(
+            422, "invalid_search", "records.bad_search", column=field, problem=problem
+        ) from None
+
+
+def _sort(name: str, layout: Layout, column_name: str, value: str) -> Order:
+    column = _column(layout, column_name)
+    if column is None:
+        raise ApiError(
+            422, "unknown_column", "records.unknown_sort", column=column_name, layout=name
+        )
+    direction = value.strip().lower()
+    if direction not in ("asc", "desc"):
+        raise ApiError(422, "invalid_sort", "records.bad_sort", column=column_name, value=value)
+    return Order(column.name, direction == "desc", column.type == "decimal")
+
+
+async def _search_answer(
+    request: Request,
+    name: str,
+    who: Principal,
+    items: Iterable[tuple[str, str]],
+    account: str | None,
+    number: int,
+    display: int,
+) -> dict[str, Any]:
+    layout = _layout(request, name)
+    language = context.language(request)
+    conditions, order, visible = _conditions(name, layout, items, who, account, language)
+    if not visible:
+        return {"records": [], "page": _page(number, display, 0)}
+    rows, total = await context.store(request).search_records(
+        name, _names(layout), conditions, order, display, (number - 1) * display
+    )
+    return {"records": [_public(r, layout) for r in rows], "page": _page(number, display, total)}
+
+
+_SEARCH_DOC = (
+    "Search the layout's rows: `search[column]=value` (exact for key and choice columns,"
+    " partial for text), `search[column][from]` / `search[column][to]` for dates,"
+    " datetimes and numbers, `search[_account]` (admin), `sort[column]=asc|desc` (several,"
+    " in the order given); `page[number]`, `page[display_number]` (1–100, default 20)."
+)
+
+
+@router.get(
+    BASE,
+    response_model=RecordsAnswer,
+    responses=responses(401, 404) | _INVALID,
+    description=_SEARCH_DOC,
+)
+async def search_records(
+    request: Request,
+    layout: str,
+    who: Auth,
+    account: str | None = None,
+    number: PageNumber = 1,
+    display: DisplayNumber = DEFAULT_DISPLAY,
+) -> dict[str, Any]:
+    items = request.query_params.multi_items()
+    return await _search_answer(request, layout, who, items, account, number, display)
+
+
+@router.post(
+    f"{BASE}/search",
+    response_model=RecordsAnswer,
+    responses=responses(400, 401, 404) | _INVALID,
+    description=_SEARCH_DOC
+    + " The same fields as a form body (application/x-www-form-urlencoded).",
+)
+async def search_records_by_form(
+    request: Request,
+    layout: str,
+    who: Auth,
+    account: Annotated[str | None, Form()] = None,
+    number: Annotated[int, Form(alias="page[number]", ge=1, le=MAX_PAGE)] = 1,
+    display: Annotated[
+        int, Form(alias="page[display_number]", ge=1, le=MAX_DISPLAY)
+    ] = DEFAULT_DISPLAY,
+) -> dict[str, Any]:
+    form = await request.form()
+    items = (
+        [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+        if isinstance(form, FormData)
+        else []
+    )
+    return await _search_answer(request, layout, who, items, account, number, display)
+
+
+# -- the operation log -----------------------------------------------------------------
+
+
+@router.get(
+    f"{BASE}/history",
+    response_model=HistoryAnswer,
+    responses=responses(401, 404, 422),
+)
+async def record_history(
+    request: Request,
+    layout: str,
+    who: Auth,
+    key: str | None = None,
+    account: str | None = None,
+    number: PageNumber = 1,
+    display: DisplayNumber = DEFAULT_DISPLAY,
+) -> dict[str, Any]:
+    """Every change the Records API made to the layout's rows, newest first: `seq`,
+    `at`, `who` (admin or the account), `account`, `action`, `key`, `before`, `after`.
+    An account's token sees its account's alone; `key=` narrows it to one record."""
+    found = _layout(request, layout)
+    if who.account is not None:
+        if account not in (None, who.account):
+            return {"history": [], "page": _page(number, display, 0)}
+        account = who.account
+    values = None
+    if key is not None:
+        try:
+            values = list(_key_of(layout, found, key).values())
+        except ApiError as refused:
+            if refused.code == "no_key":
+                raise
+            return {"history": [], "page": _page(number, display, 0)}
+    rows, total = await context.store(request).record_history(
+        layout, account, values, display, (number - 1) * display
+    )
+    for row in rows:
+        row["key"] = key_text(row["key"])
+    return {"history": rows, "page": _page(number, display, total)}
+
+
+# -- one record ------------------------------------------------------------------------
+
+
+async def _one(
+    request: Request, name: str, layout: Layout, text: str, who: Principal, account: str | None
+) -> dict[str, Any]:
+    """The one row `text` names that the token may see (of `account`, when given)."""
+    key = _key_of(name, layout, text)
+    owner = who.account or account
+    if who.account is not None and account not in (None, who.account):
+        raise ApiError(404, "not_found", "records.not_found.record", layout=name, record=text)
+    found = await context.store(request).find_records(name, _names(layout), key, owner)
+    if not found:
+        raise ApiError(404, "not_found", "records.not_found.record", layout=name, record=text)
+    if len(found) > 1:
+        several = len({r["_account"] for r in found}) > 1
+        which = "records.ambiguous_key.accounts" if several else "records.ambiguous_key.rows"
+        raise ApiError(409, "ambiguous_key", which, layout=name, record=text)
+    return found[0]
+
+
+@router.get(f"{BASE}/{{key}}", responses=responses(401, 404, 409, 422))
+async def get_record(
+    request: Request, layout: str, key: str, who: Auth, account: str | None = None
+) -> dict[str, Any]:
+    """One record by the layout's key (composite keys: the values joined by `,`); the
+    admin names the account with `account=` when several accounts hold the key."""
+    found = _layout(request, layout)
+    return _public(await _one(request, layout, found, key, who, account), found)
+
+
+# -- changes ---------------------------------------------------------------------------
+
+
+def _problem(error: CellError, column: Column | ColumnSpec, language: str) -> str:
+    """A converter's cell error as a sentence naming the column by its label."""
+    label = display_name(column)
+    key = "records." + error.key.removeprefix("cell.")
+    if key not in CATALOG or not error.key.startswith("cell."):
+        problem = message(error.key, language, **error.params)
+        return message("records.invalid", language, label=label, problem=problem)
+    return message(key, language, label=label, **error.params)
+
+
+def _cell(value: object) -> str | None:
+    """The text a JSON value stands for, as a cell would hold it; None: not a value."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+        return value
+    return None
+
+
+class _Problems:
+    """The fields of a body that are wrong, each said once in the request's language."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+        self.errors: list[dict[str, str]] = []
+
+    def add(self, field: str, label: str, key: str, **params: object) -> None:
+        text = message(key, self.language, label=label, **params)
+        self.errors.append({"field": field, "label": label, "message": text})
+
+    def raise_if_any(self) -> None:
+        if not self.errors:
+            return
+        problems = "; ".join(e["message"] for e in self.errors)
+        text = message("records.invalid_record", self.language, problems=problems)
+        body = {"error": "invalid_record", "message": text, "errors": self.errors}
+        raise _Invalid(body)
+
+
+class _Invalid(Exception):
+    def __init__(self, body: dict[str, Any]) -> None:
+        super().__init__(body["message"])
+        self.body = body
+
+
+def _converted(
+    layout: Layout,
+    specs: Mapping[str, ColumnSpec],
+    body: Mapping[str, Any],
+    problems: _Problems,
+    fixed: Mapping[str, object] | None = None,
+) -> dict[str, object]:
+    """The body's columns converted; unknown columns and bad values go to `problems`.
+    `fixed` (an update): key columns that may keep their value but not change it."""
+    values: dict[str, object] = {}
+    for field, raw in body.items():
+        if field == ACCOUNT_FIELD:
+            continue
+        column = _column(layout, field)
+        if column is None:
+            problems.add(field, field, "records.unknown_column")
+            continue
+        label = display_name(column)
+        text = _cell(raw)
+        if text is None:
+            problems.add(field, label, "records.not_a_value")
+            continue
+        try:
+            value = converter(specs[field])(text)
+        except CellError as error:
+            problem = _problem(error, column, problems.language)
+            problems.errors.append({"field": field, "label": label, "message": problem})
+            continue
+        if fixed is not None and field in fixed and value != fixed[field]:
+            problems.add(field, label, "records.key_fixed")
+            continue
+        values[field] = value
+    return values
+
+
+def _invalid(exc: _Invalid) -> JSONResponse:
+    return JSONResponse(exc.body, 422)
+
+
+def _new_account(
+    request: Request, who: Principal, body: Mapping[str, Any], problems: _Problems
+) -> str:
+    given = body.get(ACCOUNT_FIELD)
+    if who.account is not None:
+        if given not in (None, who.account):
+            problems.add(ACCOUNT_FIELD, ACCOUNT_FIELD, "records.other_account", name=who.account)
+        return who.account
+    if given is None or given == "":
+        problems.add(ACCOUNT_FIELD, ACCOUNT_FIELD, "records.account_required")
+        return ""
+    if not isinstance(given, str) or given not in context.settings(request).accounts:
+        problems.add(ACCOUNT_FIELD, ACCOUNT_FIELD, "records.unknown_account", name=given)
+        return ""
+    return given
+
+
+RecordBody = Annotated[
+    dict[str, Any],
+    Body(
+        description="column → value (text or number, converted as an import's cell);"
+        " `_account` names the account of a new row (admin token only)",
+        examples=[{"deal_no": "D-1", "amount": 120000, "closed_on": "2024/05/16"}],
+    ),
+]
+
+
+@router.post(
+    BASE,
+    status_code=201,
+    responses=responses(400, 401, 404, 409) | _INVALID,
+)
+async def create_record(request: Request, layout: str, who: Auth, body: RecordBody) -> Any:
+    """Create a record. Every required column must be given; the values are validated
+    as an import's; 409 `duplicate_key` when the account holds the key already."""
+    found = _layout(request, layout)
+    problems = _Problems(context.language(request))
+    owner = _new_account(request, who, body, problems)
+    specs = await _specs(request, layout, found)
+    values = _converted(found, specs, body, problems)
+    for column in found.columns:  # the columns not given: as an empty cell
+        if column.name not in body and column.name not in values:
+            try:
+                values[column.name] = converter(specs[column.name])("")
+            except CellError as error:
+                problem = _problem(error, column, problems.language)
+                label = display_name(column)
+                problems.errors.append({"field": column.name, "label": label, "message": problem})
+    try:
+        problems.raise_if_any()
+    except _Invalid as exc:
+        return _invalid(exc)
+    key = {k: values[k] for k in found.key}
+    changed = await context.store(request).create_record(
+        layout, _names(found), key, owner, values, _stamp(who)
+    )
+    text = key_text(key.values())
+    if changed.outcome == "duplicate":
+        raise ApiError(409, "duplicate_key", "records.duplicate_key", layout=layout, record=text)
+    record = {**(changed.after or {}), "_account": owner, "_source_file": "api:records"}
+    return JSONResponse(_public({**record, "_run_id": ""}, found), 201)
+
+
+@router.patch(f"{BASE}/{{key}}", responses=responses(400, 401, 404, 409) | _INVALID)
+async def update_record(
+    request: Request,
+    layout: str,
+    key: str,
+    who: Auth,
+    body: RecordBody,
+    account: str | None = None,
+) -> Any:
+    """Change the given columns of one record (key columns keep their values)."""
+    found = _layout(request, layout)
+    row = await _one(request, layout, found, key, who, account)
+    problems = _Problems(context.language(request))
+    if ACCOUNT_FIELD in body and body[ACCOUNT_FIELD] != row["_account"]:
+        problems.add(ACCOUNT_FIELD, ACCOUNT_FIELD, "records.account_fixed")
+    fixed = {k: row[k] for k in found.key}
+    values = _converted(found, await _specs(request, layout, found), body, problems, fixed)
+    try:
+        problems.raise_if_any()
+    except _Invalid as exc:
+        return _invalid(exc)
+    changed = await context.store(request).update_record(
+        layout, _names(found), fixed, row["_account"], values, _stamp(who)
+    )
+    _refuse(changed.outcome, layout, key)
+    record = {**(changed.after or {}), "_account": row["_account"], "_source_file": "api:records"}
+    return _public({**record, "_run_id": ""}, found)
+
+
+@router.delete(f"{BASE}/{{key}}", responses=responses(401, 404, 409, 422))
+async def delete_record(
+    request: Request, layout: str, key: str, who: Auth, account: str | None = None
+) -> dict[str, Any]:
+    """Delete one record; answers it as it was."""
+    found = _layout(request, layout)
+    row = await _one(request, layout, found, key, who, account)
+    fixed = {k: row[k] for k in found.key}
+    changed = await context.store(request).delete_record(
+        layout, _names(found), fixed, row["_account"], _stamp(who)
+    )
+    _refuse(changed.outcome, layout, key)
+    return _public(row, found)
+
+
+def _refuse(outcome: str, layout: str, key: str) -> None:
+    """A row that changed between the look-up and the write."""
+    if outcome == "not_found":
+        raise ApiError(404, "not_found", "records.not_found.record", layout=layout, record=key)
+    if outcome == "ambiguous":
+        raise ApiError(
+            409, "ambiguous_key", "records.ambiguous_key.rows", layout=layout, record=key
+        )
