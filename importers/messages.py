@@ -816,6 +816,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "{{{name}}} is not a placeholder renkei fills in ({{run.id}} {{account}} "
         "{{file}} {{today}} {{part}} {{parts}}; calls also {{row.COLUMN}})",
     },
+    "config.param_is_file": {
+        "ja": "パラメータ {name} は CSV の部分(file_field)と同じ名前です",
+        "en": "parameter {name} has the name of the CSV part (file_field)",
+    },
     "config.url": {
         "ja": "{value} は http:// または https:// で始まる URL ではありません",
         "en": "{value} is not a URL starting http:// or https://",

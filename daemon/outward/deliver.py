@@ -55,6 +55,10 @@ class Deliverer:
     async def recover(self) -> None:
         """Resume every job a stop or a crash left on disk."""
         for job in await asyncio.to_thread(self.folder.load_all):
+            # job.json is written before the request log: bring the log up to it.
+            for request in job.requests:
+                if request.attempts or request.state != WAITING:
+                    await self._record(job, request)
             self._start(job)
 
     async def stop(self) -> None:
@@ -80,10 +84,10 @@ class Deliverer:
         try:
             if job.ordered:
                 for request in job.requests:
-                    if request.state != WAITING:
-                        continue
-                    await self._until_answered(job, request)
-                    if request.state == FAILED:
+                    if request.state == WAITING:
+                        await self._until_answered(job, request)
+                    # A part that failed before a restart stops the rest as well.
+                    if request.state in (FAILED, SKIPPED):
                         await self._skip_rest(job)
                         break
             else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,9 @@ class Job:
 class JobFolder:
     def __init__(self, root: Path) -> None:
         self.root = root
+        # A call's requests are answered concurrently and each saves its job from a
+        # worker thread: two saves at once would share job.json's temporary file.
+        self._saving = threading.Lock()
 
     def body_path(self, job: Job, seq: int) -> Path:
         return self.root / job.id / f"body-{seq:04d}"
@@ -70,7 +74,8 @@ class JobFolder:
         fsync_dir(self.root)
 
     def save(self, job: Job) -> None:
-        replace_durably(self.root / job.id / "job.json", json.dumps(asdict(job)).encode())
+        with self._saving:
+            replace_durably(self.root / job.id / "job.json", json.dumps(asdict(job)).encode())
 
     def body(self, job: Job, seq: int) -> bytes:
         return self.body_path(job, seq).read_bytes()

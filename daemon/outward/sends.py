@@ -38,7 +38,7 @@ CSV_TYPES = {"cp932": "text/csv; charset=Shift_JIS", "utf-8": "text/csv; charset
 class Trigger:
     """Who or what starts a send, and the run it follows, if any."""
 
-    by: str  # the executor: a console user, "admin" (API), "cli", "schedule", "forward"
+    by: str  # the executor: "admin" (the API, and `renkei send` through it), "schedule", "forward"
     run: dict[str, Any] | None = None  # the completed import that triggered it
     where: dict[str, str] | None = None  # extra column filters given by hand
     executor_to: tuple[str, ...] = ()  # the executor's addresses for the report

@@ -114,6 +114,9 @@ def _outbound(raw: dict[str, Any]) -> Iterator[Problem]:
                 for column in item.get(key) or []:
                     if isinstance(column, str) and layout in layouts and column not in columns:
                         yield _not_a_column(f"{where}.{key}", column, layout)
+            field = item.get("file_field", "file")
+            if section == "sends" and field in _dict(item.get("params")):
+                yield Problem(f"{where}.params", "config.param_is_file", {"name": field})
             texts = [v for v in _dict(item.get("params")).values() if isinstance(v, str)]
             texts += template_texts(item.get("json"))
             if isinstance(item.get("filename"), str):
