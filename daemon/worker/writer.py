@@ -227,7 +227,10 @@ async def _threaded(chunks: Iterator[Chunk]) -> AsyncIterator[Chunk]:
     loop = asyncio.get_running_loop()
     pending = loop.run_in_executor(None, next, chunks, None)
     try:
-        while (chunk := await pending) is not None:
+        # Shielded: a cancellation (SIGTERM mid-import) must not mark the step done
+        # while its thread still runs the generator, or closing it below would find
+        # it executing.
+        while (chunk := await asyncio.shield(pending)) is not None:
             pending = loop.run_in_executor(None, next, chunks, None)
             yield chunk
     finally:
