@@ -879,3 +879,11 @@ def test_renkei_check_refuses_unknown_accounts_and_plain_passwords(tmp_path):
     assert done.returncode == 1, out
     assert "users.typo.accounts[0]" in out and "'acmee'" in out and "acme の誤り" in out
     assert "users.plain.password_hash" in out and "パスワードのハッシュではありません" in out
+
+
+def test_every_run_field_has_a_label_in_both_languages():
+    from daemon.store.runs import RUN_FIELDS
+    from importers.messages import CATALOG
+
+    missing = [f for f in RUN_FIELDS if f"console.field.{f}" not in CATALOG]
+    assert not missing, f"the run page shows every field; label these: {missing}"
