@@ -336,6 +336,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{seq} 回目のリクエストが失敗しました({status})。{total} 件中 {sent} 件を送信済みです。",
         "en": "request {seq} failed ({status}); {sent} of {total} rows were sent.",
     },
+    "send.aborted": {
+        "ja": "送信設定 {name} がなくなったため強制終了しました。{total} 件中 {sent} 件を送信済みです。",
+        "en": "Ended: the send {name} is no longer configured; {sent} of {total} rows were sent.",
+    },
     "send.split": {
         "ja": "1 回の上限({rows} 行・{bytes} バイト)を超えるため、{parts} 回に分けて送ります。",
         "en": "Over one request's limits ({rows} rows, {bytes} bytes): sent in {parts} requests.",
@@ -1365,6 +1369,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.field.direction": {"ja": "方向", "en": "Direction"},
     "console.direction.receive": {"ja": "受信", "en": "receive"},
     "console.direction.send": {"ja": "送信", "en": "send"},
+    "console.state.send.aborted": {"ja": "強制終了", "en": "ended"},
     "console.filter.all": {"ja": "すべて", "en": "all"},
     "console.filter.since": {"ja": "開始日", "en": "From"},
     "console.filter.until": {"ja": "終了日", "en": "To"},

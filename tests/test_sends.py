@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -429,6 +430,39 @@ max_retry_seconds = 0.3
     finally:
         if daemon.proc is not None and daemon.proc.poll() is None:
             daemon.terminate()
+        capture.close()
+
+
+def test_a_send_removed_from_the_config_mid_retry_ends_as_forced(tmp_path):
+    """強制終了: its [sends.NAME] gone at a reload, a send stops trying and says why."""
+    capture = Capture(default=(503, {}, b"busy"))
+    extra = f"""
+[sends.gone]
+layout = "performance"
+url = "{capture.url("/gone")}"
+report = "never"
+max_attempts = 1000
+retry_seconds = 0.2
+max_retry_seconds = 0.3
+"""
+    accounts = account("acme") + '[accounts.acme.api]\ntoken = "demo-acme-token"\n'
+    config = write_config(tmp_path, accounts, extra=extra)
+    daemon = Daemon(config).start()
+    try:
+        api_import(daemon, "acme", ACME_ROWS)
+        run_id = send_now(daemon, "gone").json()["id"]
+        capture.wait("/gone", 2)
+        config.write_text(config.read_text().replace(extra, ""))
+        daemon.proc.send_signal(signal.SIGHUP)
+        run = daemon.wait_run(run_id, states=("aborted",))
+        assert run["rows_imported"] == 0 and "強制終了" in run["message"]
+        logged = run_view(daemon, run_id)["requests"]
+        assert [r["state"] for r in logged] == ["skipped"]
+        tried = len(capture.to("/gone"))
+        time.sleep(1)  # a retry would be due every 0.3 s
+        assert len(capture.to("/gone")) == tried
+    finally:
+        daemon.terminate()
         capture.close()
 
 

@@ -82,12 +82,17 @@ class Deliverer:
 
     async def _deliver(self, job: Job) -> None:
         try:
-            if job.ordered:
+            if self._removed(job):
+                # Its send or call left the config: what was not sent is not sent (強制終了).
+                log.warning("%s %s is no longer configured; job %s ends", job.kind, job.name, job.id)
+                await self._skip_rest(job)
+            elif job.ordered:
                 for request in job.requests:
                     if request.state == WAITING:
                         await self._until_answered(job, request)
-                    # A part that failed before a restart stops the rest as well.
-                    if request.state in (FAILED, SKIPPED):
+                    # A part that failed before a restart stops the rest as well, and
+                    # one left waiting because its send was removed meanwhile.
+                    if request.state in (FAILED, SKIPPED, WAITING):
                         await self._skip_rest(job)
                         break
             else:
@@ -98,6 +103,7 @@ class Deliverer:
                         await self._until_answered(job, request)
 
                 await asyncio.gather(*(one(r) for r in job.requests if r.state == WAITING))
+                await self._skip_rest(job)  # any left waiting: its call was removed
             finished = self._finished.get(job.kind)
             if finished is not None:
                 await finished(job)
@@ -121,6 +127,8 @@ class Deliverer:
             wait = request.next_try - time.time()
             if wait > 0:
                 await asyncio.sleep(wait)
+            if self._removed(job):
+                return  # left waiting; the caller ends the job (強制終了)
             retry_after = await self._attempt(job, request, rules)
             if request.state == WAITING:
                 if request.attempts >= rules.max_attempts:
@@ -184,8 +192,12 @@ class Deliverer:
     def _rules(self, job: Job) -> Outbound:
         settings = self._settings()
         found = (settings.sends if job.kind == "send" else settings.calls).get(job.name)
-        # A job whose send was since removed from the config still finishes, by the defaults.
+        # Removed while a request was being tried: that request finishes by the defaults.
         return found or Outbound(url="http://removed.invalid/")
+
+    def _removed(self, job: Job) -> bool:
+        settings = self._settings()
+        return job.name not in (settings.sends if job.kind == "send" else settings.calls)
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:

@@ -139,6 +139,9 @@ class Sends:
         if failed is None:
             state = RunState.COMPLETED
             text = message("send.done", language, sent=sent, requests=len(job.requests))
+        elif job.name not in self._settings().sends:
+            state = RunState.ABORTED  # 強制終了: its send was removed from the config
+            text = message("send.aborted", language, name=job.name, sent=sent, total=total)
         else:
             state = RunState.FAILED
             status = failed.status if failed.status is not None else failed.answer[:200]
