@@ -84,7 +84,9 @@ class Deliverer:
         try:
             if self._removed(job):
                 # Its send or call left the config: what was not sent is not sent (強制終了).
-                log.warning("%s %s is no longer configured; job %s ends", job.kind, job.name, job.id)
+                log.warning(
+                    "%s %s is no longer configured; job %s ends", job.kind, job.name, job.id
+                )
                 await self._skip_rest(job)
             elif job.ordered:
                 for request in job.requests:
