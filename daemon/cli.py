@@ -264,8 +264,15 @@ def _ask_daemon(
     host = "127.0.0.1" if host in ("0.0.0.0", "") else host
     # The daemon's own refusal is printed as it says it: in our language too.
     headers = {"Authorization": f"Bearer {token}", "Accept-Language": language}
+    scheme, verify = "http", True
+    if settings.api.tls_cert is not None:
+        from daemon.settings.tls import pinned_context
+
+        # Our own daemon: its own certificate is trusted, whatever name it bears.
+        scheme, verify = "https", pinned_context(settings.path(settings.api.tls_cert))
+    url = f"{scheme}://{host}:{port}{path}"
     try:
-        return httpx.post(f"http://{host}:{port}{path}", headers=headers, json=body, timeout=60)
+        return httpx.post(url, headers=headers, json=body, timeout=60, verify=verify)
     except httpx.HTTPError as exc:
         unreachable = message("cli.poll.unreachable", language, host=host, port=port, detail=exc)
         print(unreachable, file=sys.stderr)

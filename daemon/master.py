@@ -169,14 +169,22 @@ class Master:
             self.switch,
             self.outward,
         )
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        tls = {}
+        if (cert := self.settings.api.tls_cert) is not None:  # HTTPS only, never both
+            key = self.settings.api.tls_key
+            tls = {
+                "ssl_certfile": str(self.settings.path(cert)),
+                "ssl_keyfile": str(self.settings.path(key)) if key else None,
+            }
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", **tls)
         self._web = Server(config)
         task = self._spawn(self._web.serve(sockets=[sock]), "web")
         while not self._web.started:
             if task.done():
                 task.result()
             await asyncio.sleep(0.01)
-        log.info("http listening on %s:%d", *sock.getsockname()[:2])
+        scheme = "https" if tls else "http"
+        log.info("%s listening on %s:%d", scheme, *sock.getsockname()[:2])
 
     async def poll(self, name: str) -> list[str]:
         """Check an account now (POST /api/v1/accounts/{name}/poll, `renkei poll`)."""

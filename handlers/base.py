@@ -35,6 +35,10 @@ class Delivery:
     # The sender is answered with run ids, so the same file again may be answered with
     # the earlier run (see daemon/spool/memory.py for the rules).
     by_content: bool = False
+    # Mail: the door's SPF/DKIM/DMARC verdict (RFC 8601 value; '' when not evaluated),
+    # and the sentence the run says when `sender_auth = "flag"` found it failing.
+    authentication_results: str = ""
+    unauthenticated: str = ""
 
 
 @dataclass(frozen=True, slots=True)

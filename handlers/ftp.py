@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
+from pyftpdlib.exceptions import _FileReadWriteError
 from pyftpdlib.handlers import DTPHandler, FTPHandler
 from pyftpdlib.ioloop import _ERRNOS_DISCONNECTED, _ERRNOS_RETRY, _RetryError
 from pyftpdlib.servers import FTPServer
@@ -42,7 +43,11 @@ S421_BANNED = "421 Too many failed logins from your address; try again later."
 S552_TOO_BIG = (552, "ftp.too_big")
 S553_NO_APPEND = (553, "ftp.no_append")
 S426_RESET = (426, "ftp.reset")
+S452_NO_SPACE = (452, "ftp.no_space")  # the disk full while an upload is written
+S451_WRITE_FAILED = (451, "ftp.write_failed")  # any other error writing it
 S530_LOGIN_FAILED = (530, "ftp.login_failed")
+S530_TLS_CONTROL = (530, "ftp.tls_control")  # ftp.require_tls: USER/PASS before AUTH TLS
+S534_TLS_DATA = (534, "ftp.tls_data")  # ftp.require_tls: a data connection before PROT P
 S553_BAD_NAME = 553  # with the file-name rule the name breaks
 
 
@@ -119,7 +124,11 @@ class UploadDTP(DTPHandler):
     def handle_read_event(self) -> None:
         # The IOLoop calls this (pyftpdlib aliases it to handle_read); overriding it
         # keeps the SSL layer of FTPS in between.
-        super().handle_read_event()
+        try:
+            super().handle_read_event()
+        except _FileReadWriteError as err:  # the disk full part-way, say
+            self._write_failed(err)
+            return
         limit = self.cmd_channel.upload_limit
         if self.receive and limit and self.tot_bytes_received > limit and not self._closed:
             self.transfer_finished = False
@@ -156,11 +165,32 @@ class UploadDTP(DTPHandler):
     def close(self) -> None:
         finished = self.receive and self.transfer_finished and self.file_obj is not None
         if finished and not self._closed and not self.file_obj.closed:
-            self.file_obj.flush()
-            os.fsync(self.file_obj.fileno())
-            self.file_obj.close()
-            self.cmd_channel.publish_upload(self.file_obj.name)
+            try:
+                self.file_obj.flush()
+                os.fsync(self.file_obj.fileno())
+                self.file_obj.close()
+                self.cmd_channel.publish_upload(self.file_obj.name)
+            except OSError as err:  # small writes fail only here, at the last flush
+                self._write_failed(err)
+                return
         super().close()
+
+    def _write_failed(self, err: OSError) -> None:
+        """The upload could not be written: say so (452 when the disk is full, so the
+        client tries again later) and remove what was written, never a 226."""
+        self.transfer_finished = False
+        reply, reason = S451_WRITE_FAILED, "write_failed"
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            reply, reason = S452_NO_SPACE, "low_space"
+        self._resp = (self.cmd_channel.reply(*reply), log.warning)
+        name = final_name(os.path.basename(self.file_obj.name)) if self.file_obj else ""
+        if self.file_obj is not None:
+            with contextlib.suppress(OSError):
+                self.file_obj.close()  # its failing flush still closes the file
+        detail = f"could not write the upload: {err.strerror or err}"
+        self.cmd_channel.refuse(reply[0], reason, name, detail)
+        if not self._closed:
+            super().close()  # removes the part file (on_incomplete_file_received)
 
 
 class UploadHandler(FTPHandler):
@@ -190,6 +220,23 @@ class UploadHandler(FTPHandler):
         if self.intake.guard.failed(self.remote_ip):
             detail += f"; address banned for {self.intake.guard.ban_seconds:.0f}s"
         self.refuse(S530_LOGIN_FAILED[0], "login_failed", detail=detail, who=username)
+
+    def process_command(self, cmd: str, *args: object, **kwargs: object) -> None:
+        # With ftp.require_tls (pyftpdlib's tls_control/data_required) nothing goes in
+        # clear: no login before AUTH TLS, no data connection before PROT P.
+        if getattr(self, "tls_control_required", False):
+            if cmd in ("USER", "PASS") and not self._ssl_established:
+                detail = f"{cmd} before AUTH TLS, with ftp.require_tls"
+                who = str(args[0]) if cmd == "USER" and args else ""  # a password, never
+                self.refuse(S530_TLS_CONTROL[0], "tls_required", detail=detail, who=who)
+                self.respond(self.reply(*S530_TLS_CONTROL))
+                return
+            if cmd in ("PASV", "EPSV", "PORT", "EPRT") and not self._prot:
+                detail = f"{cmd} before PROT P, with ftp.require_tls"
+                self.refuse(S534_TLS_DATA[0], "tls_required", detail=detail)
+                self.respond(self.reply(*S534_TLS_DATA))
+                return
+        super().process_command(cmd, *args, **kwargs)
 
     def handle_max_cons(self) -> None:
         self.refuse(421, "too_many_connections", detail="over ftp.max_connections")
@@ -327,6 +374,8 @@ class FtpIntake(Intake):
             "certfile": str(self.settings.path(conf.tls_cert)),
             "keyfile": str(self.settings.path(conf.tls_key or conf.tls_cert)),
             "ssl_context": None,
+            "tls_control_required": conf.require_tls,
+            "tls_data_required": conf.require_tls,
         }
         return type("AccountFTPSHandler", (UploadHandler, TLS_FTPHandler), attrs)
 

@@ -20,7 +20,8 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from daemon.settings import Account, Settings, listen_error, split_listen
-from handlers import mime
+from daemon.settings.tls import server_context
+from handlers import mailauth, mime
 from handlers.base import (
     Delivery,
     Intake,
@@ -43,11 +44,19 @@ S250_SENDER_OK = "250 2.1.0 Ok"
 S250_RECIPIENT_OK = "250 2.1.5 Ok"
 S250_QUEUED = "250 2.0.0 Ok: queued as {ids}"
 S421_TOO_MANY = "421 4.7.0 Too many connections, try again later"
+# RFC 5321 4.2: a session the server ends on its own (smtp.timeout, smtp.min_data_rate).
+S421_TIMEOUT = "421 4.4.2 Timeout exceeded, closing connection"
+S421_TOO_SLOW = "421 4.4.2 Data too slow (under the minimum rate), closing connection"
 S451_SPOOL_ERROR = "451 4.3.0 Temporary failure, try again later"
 S452_LOW_SPACE = "452 4.3.1 Insufficient system storage, try again later"
 S550_UNKNOWN_RECIPIENT = "550 5.1.1 No such recipient here"
 S550_SENDER_REFUSED = "550 5.7.1 Sender not allowed for this recipient"
+# Sender authentication (handlers/mailauth.py; RFC 7372 codes).
+S550_NETWORK_REFUSED = "550 5.7.1 Mail from this network not allowed for this recipient"
+S451_AUTH_TEMPORARY = "451 4.7.0 Sender authentication temporarily unavailable, try again later"
+S550_AUTH_FAILED = "550 {code} Sender not authenticated: {what} failed for the sender's domain"
 S552_TOO_BIG = "552 5.3.4 Message too big"
+S530_TLS_FIRST = "530 5.7.0 Must issue a STARTTLS command first"
 
 CHANNEL = "mail"
 # Excel workbooks, taken as attachments too (`excel = true`): by name, or by type.
@@ -81,10 +90,20 @@ class ConnectionLimiter:
 class RenkeiSMTP(SMTP):
     """aiosmtpd's server with our connection limits and enhanced status codes."""
 
-    def __init__(self, handler: MailHandler, limiter: ConnectionLimiter, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        handler: MailHandler,
+        limiter: ConnectionLimiter,
+        min_data_rate: int = 0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(handler, **kwargs)
         self._limiter = limiter
         self._peer_address: str | None = None
+        self._min_data_rate = min_data_rate  # smtp.min_data_rate; 0: none
+        self._in_data = False  # reading the mail after 354 (our own work after it is not)
+        self._deadline = 0.0  # loop time the DATA phase ends at unless more comes
+        self._last_read = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -110,12 +129,89 @@ class RenkeiSMTP(SMTP):
             self._peer_address = None
         super().connection_lost(error)
 
+    # -- timeouts: smtp.timeout per read, smtp.min_data_rate over DATA ----------------
+    # aiosmtpd restarts its timer at each command only, so a whole DATA phase had to fit
+    # in smtp.timeout. Here every read in DATA restarts it too; with a minimum rate
+    # (Postfix's smtpd_min_data_rate) each byte read buys 1/rate s more, never more than
+    # smtp.timeout ahead: a slow but steady sender goes on, a slow drip runs out.
+
+    async def smtp_DATA(self, arg: str) -> None:
+        self._in_data = True
+        self._deadline = self._last_read = self.loop.time()
+        self._deadline += self._timeout_duration
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self._in_data = False
+
+    async def _call_handler_hook(self, command: str, *args: Any) -> Any:
+        if command != "DATA" or self._timeout_handle is None:
+            return await super()._call_handler_hook(command, *args)
+        # The mail is all in: spooling it is our work, not the sender's delay.
+        self._in_data = False
+        self._timeout_handle.cancel()
+        try:
+            return await super()._call_handler_hook(command, *args)
+        finally:
+            if self.transport is not None:
+                self._reset_timeout()
+
+    def data_received(self, data: bytes) -> None:
+        if self._in_data and self.transport is not None:
+            now = self._last_read = self.loop.time()
+            left = float(self._timeout_duration)
+            if self._min_data_rate:
+                credit = max(self._deadline - now, 0.0) + len(data) / self._min_data_rate
+                left = min(credit, left)
+            self._deadline = now + left
+            self._reset_timeout(left)
+        super().data_received(data)
+
+    def _timeout_cb(self) -> None:
+        # RFC 5321 4.2: say 421 before closing a session on our own.
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            too_slow = self._in_data and (
+                self.loop.time() - self._last_read < self._timeout_duration
+            )
+            reply = S421_TOO_SLOW if too_slow else S421_TIMEOUT
+            transport.write(f"{reply}\r\n".encode())
+            if self._in_data:  # a mail cut off part-way: the admin may want to know
+                self._cut_off(reply, too_slow)
+        super()._timeout_cb()
+
+    def _cut_off(self, reply: str, too_slow: bool) -> None:
+        envelope = self.envelope
+        who = (envelope.mail_from or "") if envelope else ""
+        what = ", ".join(envelope.rcpt_tos) if envelope else ""
+        peer = peer_text(self.session.peer) if self.session else ""
+        if too_slow:
+            reason = "too_slow"
+            detail = f"DATA under smtp.min_data_rate ({self._min_data_rate} bytes/s)"
+        else:
+            reason = "timeout"
+            detail = f"nothing read in DATA for smtp.timeout ({self._timeout_duration}s)"
+        self.event_handler.sink.refused(
+            Refusal(CHANNEL, peer, _code(reply), reason, who, what, detail)
+        )
+
     async def push(self, status: bytes | str) -> None:
         # aiosmtpd's own size replies lack the enhanced code senders log and match on.
         text = status.decode() if isinstance(status, bytes) else status
         if text.startswith("552 Error"):
             status = self._too_big()
+        elif text.startswith("530 Must issue a STARTTLS"):  # smtp.require_tls
+            status = self._tls_first()
         await super().push(status)
+
+    def _tls_first(self) -> str:
+        peer = peer_text(self.session.peer) if self.session else ""
+        detail = "a command before STARTTLS, with smtp.require_tls"
+        reply = S530_TLS_FIRST
+        self.event_handler.sink.refused(
+            Refusal(CHANNEL, peer, _code(reply), "tls_required", detail=detail)
+        )
+        return reply
 
     def _too_big(self) -> str:
         envelope = self.envelope
@@ -158,6 +254,11 @@ class MailHandler:
             reply = S550_UNKNOWN_RECIPIENT
             return self._refused(session, reply, "unknown_recipient", mail_from, address, detail)
         name, account = found
+        networks = account.mail.allowed_networks if account.mail else []
+        if not mailauth.network_allowed(_peer_ip(session), networks):
+            detail = f"peer address not in accounts.{name}.mail.allowed_networks"
+            reply = S550_NETWORK_REFUSED
+            return self._refused(session, reply, "network_not_allowed", mail_from, address, detail)
         if mail_from and not sender_allowed(account, mail_from):
             detail = f"envelope sender not in accounts.{name}.mail.allowed_senders"
             reply = S550_SENDER_REFUSED
@@ -177,6 +278,9 @@ class MailHandler:
             return self._refused(
                 session, S550_SENDER_REFUSED, "sender_not_allowed", who, rcpts, detail
             )
+        refusal = await self._authenticate(session, envelope, deliveries)
+        if refusal is not None:
+            return refusal
         try:
             receipt = await self.sink.spool(deliveries)
         except SpoolUnavailable as exc:
@@ -189,6 +293,48 @@ class MailHandler:
             # A sender that saw no reply to the first copy sends it again.
             log.info("mail %s was taken before", deliveries[0].idempotency_key)
         return S250_QUEUED.format(ids=" ".join(receipt.ids))
+
+    async def _authenticate(
+        self, session: Session, envelope: Envelope, deliveries: list[Delivery]
+    ) -> str | None:
+        """SPF, DKIM and DMARC of the mail, for the accounts whose `sender_auth` is not
+        `off`: the refusing reply, or None with the verdict put on their deliveries."""
+        accounts = self._accounts(envelope.rcpt_tos)
+        policies = {name: account.sender_auth for name, account in accounts}
+        if all(policy == "off" for policy in policies.values()):
+            return None
+        who, rcpts = envelope.mail_from or "", ", ".join(envelope.rcpt_tos)
+        try:
+            # DNS and RSA: off the event loop, bounded by mailauth.DNS_BUDGET.
+            verdict = await asyncio.to_thread(
+                mailauth.evaluate,
+                envelope.original_content or b"",
+                _peer_ip(session),
+                who,
+                session.host_name or "",
+                self.intake.settings.smtp.hostname,
+            )
+        except mailauth.DnsTemporaryError as exc:
+            detail = f"DNS lookup failed or timed out: {exc}"
+            return self._refused(
+                session, S451_AUTH_TEMPORARY, "auth_temporary_error", who, rcpts, detail
+            )
+        failed = not verdict.aligned
+        required = [name for name, policy in policies.items() if policy == "require"]
+        if failed and required:
+            what = "SPF" if verdict.refusal_code == "5.7.23" else "DKIM or SPF (DMARC-aligned)"
+            reply = S550_AUTH_FAILED.format(code=verdict.refusal_code, what=what)
+            where = ", ".join(f"accounts.{name}.sender_auth" for name in required)
+            detail = f"{where} is require; {verdict.header}"
+            return self._refused(session, reply, "sender_not_authenticated", who, rcpts, detail)
+        summary = f"spf={verdict.spf} dkim={verdict.dkim} dmarc={verdict.dmarc}"
+        for delivery in deliveries:
+            if policies.get(delivery.account, "off") == "off":
+                continue
+            delivery.authentication_results = verdict.header
+            if failed:
+                delivery.unauthenticated = summary
+        return None
 
     def _refused(
         self, session: Session, reply: str, reason: str, who: str, what: str, detail: str
@@ -241,6 +387,12 @@ class _SenderRefused(Exception):
         where = f"accounts.{self.account}.mail.allowed_senders"
         said = f"header From not in {where}" if self.senders else "no header From"
         return f"{said}; attachments: {', '.join(self.files) or 'none'}"
+
+
+def _peer_ip(session: Session) -> str:
+    """The client's IP address, as text ('' unknown)."""
+    peer = session.peer
+    return str(peer[0]) if isinstance(peer, tuple | list) and peer else ""
 
 
 def _code(reply: str) -> str:
@@ -317,6 +469,10 @@ class MailIntake(Intake):
         host, port = split_listen(conf.listen)
         handler = MailHandler(self)
         limiter = ConnectionLimiter(conf.max_connections, conf.max_connections_per_address)
+        tls = None
+        if conf.tls_cert is not None:  # STARTTLS offered; required with smtp.require_tls
+            key = self.settings.path(conf.tls_key) if conf.tls_key else None
+            tls = server_context(self.settings.path(conf.tls_cert), key)
 
         def factory() -> RenkeiSMTP:
             return RenkeiSMTP(
@@ -326,6 +482,9 @@ class MailIntake(Intake):
                 hostname=conf.hostname,
                 ident="renkei",
                 timeout=conf.timeout,
+                min_data_rate=conf.min_data_rate,
+                tls_context=tls,
+                require_starttls=conf.require_tls,
             )
 
         loop = asyncio.get_running_loop()

@@ -228,8 +228,31 @@ def _compiled(patterns: tuple[str, ...], excel: bool) -> FilenameRule:
 
 def error_report_name(name: str) -> str:
     """`20240516.csv` → `20240516.errors.csv`; a workbook's too (`20240516.xlsx`), so
-    that the corrected copy sent back is taken as correcting that file."""
+    that the corrected copy sent back is taken as correcting that file. Never longer
+    than a file system holds: the stem of a name near the limit is cut."""
+    stem = name
     for suffix in (".csv", *EXCEL_SUFFIXES):
         if name.lower().endswith(suffix):
-            return f"{name[: -len(suffix)]}.errors.csv"
-    return f"{name}.errors.csv"
+            stem = name[: -len(suffix)]
+            break
+    # Room for the error CSV's temporary name while it is written (`.NAME.tmp`).
+    while stem and _name_bytes(stem + CORRECTION_SUFFIX) > MAX_NAME_BYTES - len("..tmp"):
+        stem = stem[:-1]
+    return f"{stem}{CORRECTION_SUFFIX}"
+
+
+MAX_NAME_BYTES = 255  # one path component, in UTF-8: what Linux file systems hold
+
+
+def _name_bytes(name: str) -> int:
+    return len(name.encode("utf-8", "surrogatepass"))
+
+
+def length_problem(name: str) -> PermanentProblem | None:
+    """The problem of a name too long for the file system to hold (the kept file and
+    the error CSV are named after it); None when it fits."""
+    size = _name_bytes(name)
+    if size <= MAX_NAME_BYTES:
+        return None
+    shown = name if len(name) <= 60 else name[:60] + "…"
+    return PermanentProblem("file.name_too_long", name=shown, size=size, limit=MAX_NAME_BYTES)

@@ -50,12 +50,20 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "line {line}: bytes that are not valid {encoding} ({hex})",
     },
     "file.truncated": {
-        "ja": "{line}行目: ファイルが途中で切れています",
-        "en": "line {line}: the file is truncated",
+        "ja": "{line}行目から始まるレコードでファイルが途中で切れています",
+        "en": "the file is cut off in the record starting on line {line}",
+    },
+    "file.unclosed_quote": {
+        "ja": '{line}行目から始まるレコードの引用符(")が閉じられていません',
+        "en": 'the record starting on line {line} has a quote (") that is never closed',
     },
     "file.bad_csv": {
         "ja": "{line}行目: CSV として読めません({detail})",
         "en": "line {line}: not readable as CSV ({detail})",
+    },
+    "file.bad_csv_record": {
+        "ja": "{line}行目から始まるレコードが {at}行目で CSV として読めません({detail})",
+        "en": "the record starting on line {line} is not readable as CSV on line {at} ({detail})",
     },
     "file.missing_data": {
         "ja": "スプールにファイルがありません",
@@ -1227,6 +1235,60 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "search[{column}][{op}]: 使えるのは [from] と [to] です",
         "en": "search[{column}][{op}]: only [from] and [to] are known",
     },
+    # -- encrypted transport (config checks; daemon/settings/checks.py) -------------
+    "config.tls_needs_cert": {
+        "ja": "TLS を必須にするには {cert} (証明書) が必要です",
+        "en": "requiring TLS needs {cert} (a certificate)",
+    },
+    "config.tls_key_alone": {
+        "ja": "鍵だけでは使えません。{cert} (証明書) も書いてください",
+        "en": "a key alone is of no use; set {cert} (the certificate) too",
+    },
+    "config.tls_file": {
+        "ja": "証明書・鍵・CA のファイルが使えません: {detail}",
+        "en": "the certificate, key or CA file cannot be used: {detail}",
+    },
+    "config.login_needs_tls": {
+        "ja": 'リレーへのログインには report.tls = "required" が必要です'
+        "(パスワードを平文で送らないため)",
+        "en": 'a relay login needs report.tls = "required": a password never goes in clear',
+    },
+    "config.password_alone": {
+        "ja": "report.user がないので、パスワードは使われません",
+        "en": "a password without report.user is never used",
+    },
+    "ftp.tls_control": {
+        "ja": "先に AUTH TLS で暗号化してください。",
+        "en": "Use AUTH TLS first: this server takes no login in clear.",
+    },
+    "ftp.tls_data": {
+        "ja": "先に PBSZ 0 と PROT P でデータ接続を暗号化してください。",
+        "en": "Use PBSZ 0 and PROT P first: data connections must be encrypted.",
+    },
+    # -- sender authentication at the mail door (handlers/mailauth.py) -------------
+    "config.network": {
+        "ja": "{value} はネットワーク(192.0.2.0/24 のような CIDR)ではありません",
+        "en": "{value} is not a network (a CIDR like 192.0.2.0/24)",
+    },
+    "run.sender_unauthenticated": {
+        "ja": "送信元を認証できませんでした(SPF・DKIM・DMARC のいずれも送信元ドメインで"
+        "合格していません): {results}",
+        "en": "the sender was not authenticated (neither SPF nor DKIM passed for the "
+        "sender's domain, DMARC-aligned): {results}",
+    },
+    # -- resource faults: a full disk, a name the file system cannot hold -----------
+    "ftp.no_space": {
+        "ja": "ディスクの空きが足りないため、ファイルを破棄しました。しばらくしてから送り直してください。",
+        "en": "Insufficient storage space; the file was discarded. Try again later.",
+    },
+    "ftp.write_failed": {
+        "ja": "ファイルを書き込めなかったため、破棄しました。しばらくしてから送り直してください。",
+        "en": "The file could not be written and was discarded. Try again later.",
+    },
+    "file.name_too_long": {
+        "ja": "ファイル名が長すぎます(UTF-8 で {size} バイト、上限 {limit} バイト):「{name}」",
+        "en": "file name too long ({size} bytes in UTF-8, limit {limit} bytes): '{name}'",
+    },
     # -- the console (daemon/console/) ---------------------------------------------
     "console.brand": {"ja": "連携コンソール", "en": "linkage console"},
     "console.nav.home": {"ja": "概要", "en": "Overview"},
@@ -1367,6 +1429,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.field.undo_of": {"ja": "取消対象", "en": "Undo of"},
     "console.field.undone_by": {"ja": "取消した実行", "en": "Undone by"},
     "console.field.direction": {"ja": "方向", "en": "Direction"},
+    "console.field.authentication_results": {
+        "ja": "送信元の認証(SPF・DKIM・DMARC)",
+        "en": "Sender authentication (SPF, DKIM, DMARC)",
+    },
     "console.direction.receive": {"ja": "受信", "en": "receive"},
     "console.direction.send": {"ja": "送信", "en": "send"},
     "console.state.send.aborted": {"ja": "強制終了", "en": "ended"},
@@ -1409,6 +1475,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.runs.export_cp932": {"ja": "Shift_JIS(CP932)", "en": "Shift_JIS (CP932)"},
     "console.runs.export_name": {"ja": "連携状況.csv", "en": "runs.csv"},
     "console.run.title": {"ja": "詳細", "en": "Run"},
+    "console.run.pending": {
+        "ja": "ファイルを受け付けました。取込の開始を待っています(実行ID {run_id})。このページは自動で更新されます。",
+        "en": "The file was accepted and waits for its import (run {run_id}). This page refreshes itself.",
+    },
     "console.run.failed_banner": {
         "ja": "この実行は失敗しました。ファイルの行は 1 行も取り込んでいません。",
         "en": "This run failed. Not a single row of the file was imported.",

@@ -169,17 +169,17 @@ class CsvFile:
                 reader = csv.reader(f, strict=True)
                 yield from body(reader, f)
         except UnicodeDecodeError:
-            raise decoding.decode_problem(self.path, encoding) from None
+            raise self._decode_problem(encoding) from None
         except csv.Error as exc:
             raise self._csv_problem(exc, reader) from None
 
-    def _text(self, encoding: str) -> io.TextIOWrapper:
+    def _text(self, encoding: str, errors: str = "strict") -> io.TextIOWrapper:
         if self.part is None:
-            return open(self.path, encoding=encoding, errors="strict", newline="")
+            return open(self.path, encoding=encoding, errors=errors, newline="")
         raw = open(self.path, "rb", buffering=0)  # noqa: SIM115 - closed with the wrapper
         raw.seek(self.part.start)
         buffered = io.BufferedReader(_Slice(raw, self.part.end), 1 << 20)
-        return io.TextIOWrapper(buffered, encoding=encoding, errors="strict", newline="")
+        return io.TextIOWrapper(buffered, encoding=encoding, errors=errors, newline="")
 
     def header_order(self) -> list[int] | None:
         """Check the header row against the layout; the order of its columns."""
@@ -213,6 +213,7 @@ class CsvFile:
         cells: list[list[str]] = []  # kept for rows a later check may still reject
         errors: list[RowError] = []
         last: list[str] = []
+        line = end + 1  # the physical line the record starts on
         for fields in reader:
             if not any(fields):
                 # A blank line, or one of empty cells (`,,,` as Excel leaves below a
@@ -220,15 +221,16 @@ class CsvFile:
                 end = base + reader.line_num
                 empty += 1
                 continue
+            line = end + 1
             if len(fields) == width:
                 try:
                     rows.append(convert(fields))
-                    lines.append(end + 1)
+                    lines.append(line)
                     cells.append(fields)
                 except CellError:
-                    errors.extend(self._cell_errors(end + 1, fields, order))
+                    errors.extend(self._cell_errors(line, fields, order))
             else:
-                errors.append(self._row_error(end + 1, width, fields))
+                errors.append(self._row_error(line, width, fields))
             end = base + reader.line_num
             last = fields
             n += 1
@@ -242,7 +244,8 @@ class CsvFile:
         if records > limit:
             raise PermanentProblem("file.too_many_rows", rows=limit, limit=limit)
         if final and 0 < len(last) < width and not self.sniffed.ends_with_newline:
-            raise PermanentProblem("file.truncated", line=end)
+            # The last record was cut short: named by the line it starts on.
+            raise PermanentProblem("file.truncated", line=line)
         end_byte = part.end if part else self.sniffed.size
         yield Chunk(rows, errors, n, end_byte, lines, empty, cells)
 
@@ -296,12 +299,56 @@ class CsvFile:
         return errors
 
     def _csv_problem(self, exc: csv.Error, reader) -> PermanentProblem:  # noqa: ANN001
+        """A CSV error, named by the line its record starts on: the csv module's line
+        is the last one it read, lines past the start of a record of several lines."""
         line = reader.line_num if reader is not None else 0
         if self.part is not None:
             line += self.part.first_line
-        if _TRUNCATED_CSV in str(exc):
-            return PermanentProblem("file.truncated", line=line)
-        return PermanentProblem("file.bad_csv", line=line, detail=str(exc))
+        assert self.sniffed is not None
+        start, again = self._record_start(self.sniffed.encoding)
+        if again is None or start is None:  # not met again: keep the csv module's line
+            start = line
+        if _TRUNCATED_CSV not in str(exc):
+            if start < line:
+                return PermanentProblem("file.bad_csv_record", line=start, at=line, detail=str(exc))
+            return PermanentProblem("file.bad_csv", line=line, detail=str(exc))
+        # The file ended inside a quoted cell.
+        if self.sniffed.ends_with_newline:
+            # A file that ends as files end: its writer finished it, and one quote
+            # was never closed (the cell took every line after it).
+            return PermanentProblem("file.unclosed_quote", line=start)
+        return PermanentProblem("file.truncated", line=start)
+
+    def _decode_problem(self, encoding: str) -> PermanentProblem:
+        problem = decoding.decode_problem(self.path, encoding)
+        if problem.key == "file.truncated":
+            # Cut inside a character at the end: the record that is cut may have
+            # started lines before (a cell of several lines).
+            start, again = self._record_start(encoding, errors="replace")
+            if start is not None and (again is None or _TRUNCATED_CSV in str(again)):
+                return PermanentProblem("file.truncated", line=start)
+        return problem
+
+    def _record_start(
+        self, encoding: str, errors: str = "strict"
+    ) -> tuple[int | None, csv.Error | None]:
+        """Read the file (or part) again: the physical line the record that meets a
+        CSV error starts on, and that error; with none, the last record's line. Only
+        on the way to a file problem, so the hot loop keeps no account of it."""
+        base = self.part.first_line if self.part is not None else 0
+        start = None
+        with self._text(encoding, errors) as f:
+            reader = csv.reader(f, strict=True)
+            while True:
+                before = reader.line_num
+                try:
+                    fields = next(reader)
+                except StopIteration:
+                    return start, None
+                except csv.Error as exc:
+                    return base + before + 1, exc
+                if any(fields):
+                    start = base + before + 1
 
 
 @dataclass(frozen=True, slots=True)

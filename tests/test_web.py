@@ -99,6 +99,7 @@ def test_admin_lists_runs_newest_first_with_filters(daemon, runs):
         "undo_of",
         "undone_by",
         "direction",
+        "authentication_results",
     }
     assert body["runs"][0]["direction"] == "receive"
     failed = httpx.get(

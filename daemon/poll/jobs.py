@@ -37,12 +37,14 @@ class WindowTrigger(BaseTrigger):
     def get_next_fire_time(
         self, previous_fire_time: dt.datetime | None, now: dt.datetime
     ) -> dt.datetime | None:
-        after = previous_fire_time if previous_fire_time is not None else now
+        # Instants in UTC: APScheduler compares and subtracts its datetimes, and two of
+        # one zone would do so by wall time, fold ignored, wrong in a repeated hour.
+        after = (previous_fire_time if previous_fire_time is not None else now).astimezone(dt.UTC)
         # A fire time equal to `now` is due now; APScheduler asks "from now on".
         if previous_fire_time is None:
             after -= dt.timedelta(microseconds=1)
         upcoming = next_checks(self.schedule, after, 1)
-        return upcoming[0] if upcoming else None
+        return upcoming[0].astimezone(dt.UTC) if upcoming else None
 
     def __str__(self) -> str:
         s = self.schedule
@@ -172,4 +174,5 @@ def _last_tick(schedule: Schedule, now: dt.datetime) -> dt.datetime | None:
     today = now.astimezone(schedule.zone).date()
     days = (today - dt.timedelta(days=back) for back in (2, 1, 0))
     past = [t for day in days for t in schedule.ticks_on(day) if t <= now]
-    return max(past) if past else None
+    # By instant: two datetimes of one zone compare by wall time (see windows.py).
+    return max(past, key=lambda t: t.astimezone(dt.UTC)) if past else None

@@ -29,7 +29,8 @@ import aiosmtplib
 from daemon import metrics
 from daemon.report import message as report_mail
 from daemon.report import sendmail
-from daemon.settings import Settings, split_listen
+from daemon.settings import Settings, resolve_secret, split_listen
+from daemon.settings.tls import client_context
 from daemon.spool.durable import fsync_dir, replace_durably, write_synced
 from daemon.store.runs import ReportState
 from daemon.store.sqlite import SqliteStore
@@ -176,6 +177,7 @@ class Reporter:
                 hostname=host,
                 port=port,
                 timeout=self.settings.report.timeout,
+                **relay_security(self.settings),
             )
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             if refused_for_good(exc):
@@ -242,6 +244,25 @@ class Reporter:
             await write(item_id, *args)
         except Exception:
             log.exception("report %s: could not record how its mail fared", item_id)
+
+
+def relay_security(settings: Settings) -> dict[str, Any]:
+    """aiosmtplib's TLS and login options for `report.tls`, `report.user`, `report.password`.
+
+    "off": STARTTLS when the relay offers it, its certificate not checked (opportunistic,
+    as between mail servers), and plain when it does not; never a login. "required":
+    STARTTLS always, the certificate checked against the system's CAs or `report.tls_ca`
+    and its name against the relay's host; a relay that does not offer it, or a
+    certificate that does not verify, fails the attempt before any MAIL or AUTH, so the
+    report waits in the outbox. Only then does a login go, inside TLS."""
+    report = settings.report
+    if report.tls != "required":
+        return {"start_tls": None, "validate_certs": False}
+    ca = settings.path(report.tls_ca) if report.tls_ca else None
+    options: dict[str, Any] = {"start_tls": True, "tls_context": client_context(ca)}
+    if report.user is not None:
+        options |= {"username": report.user, "password": resolve_secret(report.password) or ""}
+    return options
 
 
 def refused_for_good(exc: Exception) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ def cross_checks(raw: dict[str, Any]) -> list[Problem]:
         *_unique(raw, "ftp", "user", str),
         *_same_listen(raw),
         *_secrets(raw),
+        *_transport(raw),
     ]
 
 
@@ -314,6 +316,53 @@ def _secrets(raw: dict[str, Any]) -> Iterator[Problem]:
             yield Problem(key, "config.demo_secret", {"listeners": ", ".join(public)})
 
 
+def _transport(raw: dict[str, Any]) -> Iterator[Problem]:
+    """TLS that is asked for has its certificate; a relay login never goes in clear."""
+    for section in ("smtp", "ftp", "api"):
+        table = _dict(raw.get(section))
+        has_cert = table.get("tls_cert") is not None
+        if table.get("require_tls") is True and not has_cert:
+            params = {"cert": f"{section}.tls_cert"}
+            yield Problem(f"{section}.require_tls", "config.tls_needs_cert", params)
+        if table.get("tls_key") is not None and not has_cert:
+            params = {"cert": f"{section}.tls_cert"}
+            yield Problem(f"{section}.tls_key", "config.tls_key_alone", params)
+    report = _dict(raw.get("report"))
+    if report.get("user") is not None and report.get("tls", "off") != "required":
+        yield Problem("report.user", "config.login_needs_tls")
+    password = report.get("password")
+    if password is not None and report.get("user") is None:
+        yield Problem("report.password", "config.password_alone")
+    if isinstance(password, str) and password.startswith("env:") and password[4:] not in os.environ:
+        yield Problem("report.password", "config.env_unset", {"name": password[4:]})
+
+
+def _tls_files(settings: Settings) -> Iterator[Problem]:
+    """Each certificate with its key, and the relay's CA file, loaded as the listener or
+    the reporter will load them."""
+    from daemon.settings.tls import client_context, server_context
+
+    for section in ("smtp", "ftp", "api"):
+        conf = getattr(settings, section)
+        if conf.tls_cert is None:
+            continue
+        cert = settings.path(conf.tls_cert)
+        key = settings.path(conf.tls_key) if conf.tls_key else None
+        try:
+            server_context(cert, key)
+        except (OSError, ssl.SSLError) as exc:
+            yield Problem(f"{section}.tls_cert", "config.tls_file", {"detail": _why(exc)})
+    if settings.report.tls_ca is not None:
+        try:
+            client_context(settings.path(settings.report.tls_ca))
+        except (OSError, ssl.SSLError) as exc:
+            yield Problem("report.tls_ca", "config.tls_file", {"detail": _why(exc)})
+
+
+def _why(exc: Exception) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+
 def path_checks(settings: Settings) -> Iterator[Problem]:
     """Drop folders, compared as resolved paths: one folder per account, and none in an
     FTP home, where the FTP check and the drop folder would both take each file."""
@@ -336,6 +385,7 @@ def path_checks(settings: Settings) -> Iterator[Problem]:
             if folder == home or home in folder.parents:
                 params = {"value": written, "owner": owner, "home": home}
                 yield Problem(where, "config.dropdir_in_ftp_home", params)
+    yield from _tls_files(settings)
 
 
 def check_warnings(settings: Settings) -> list[Problem]:

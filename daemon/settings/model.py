@@ -24,7 +24,7 @@ from daemon.settings.listeners import check_listen
 from daemon.settings.passwords import is_password_hash
 from daemon.settings.problems import Invalid, shown
 from daemon.settings.secrets import secret_matches
-from daemon.settings.values import check_address, check_sender, check_zone
+from daemon.settings.values import check_address, check_network, check_sender, check_zone
 from importers.dates import compile_format
 from importers.layouts import header_names
 
@@ -45,6 +45,7 @@ _TIME = re.compile(r"(\d{2}):(\d{2})")
 LaxPath = Annotated[Path, Strict(False)]
 Address = Annotated[str, AfterValidator(check_address)]
 Sender = Annotated[str, AfterValidator(check_sender)]
+Network = Annotated[str, AfterValidator(check_network)]
 
 
 class Model(BaseModel):
@@ -87,6 +88,12 @@ class SmtpSettings(Model):
     max_connections: int = Field(100, ge=1, description="SMTP sessions at once")
     max_connections_per_address: int = Field(10, ge=1, description="sessions from one address")
     timeout: int = Field(300, ge=1, description="seconds an idle SMTP session is kept")
+    min_data_rate: int = Field(
+        1000, ge=0, description="bytes/s a sender must keep up in DATA (0: no minimum)"
+    )
+    tls_cert: LaxPath | None = Field(None, description="certificate (chain, PEM) for STARTTLS")
+    tls_key: LaxPath | None = Field(None, description="key for STARTTLS (default: in tls_cert)")
+    require_tls: bool = Field(False, description="refuse MAIL before STARTTLS (530 5.7.0)")
 
     _check_listen = field_validator("listen")(lambda cls, v: check_listen(v))
 
@@ -101,6 +108,9 @@ class FtpSettings(Model):
     max_connections_per_address: int = Field(5, ge=1, description="FTP sessions from one address")
     tls_cert: LaxPath | None = Field(None, description="certificate for explicit FTPS")
     tls_key: LaxPath | None = Field(None, description="key for explicit FTPS")
+    require_tls: bool = Field(
+        False, description="no USER before AUTH TLS, no data connection before PROT P"
+    )
 
     _check_listen = field_validator("listen")(lambda cls, v: check_listen(v))
 
@@ -118,6 +128,8 @@ class ApiSettings(Model):
     listen: str = Field("127.0.0.1:8080", description="host:port of the HTTP listener")
     admin_token: str | None = Field(None, description="token that sees every account")
     admin_token_sha256: str | None = Field(None, description="sha256 hex of the admin token")
+    tls_cert: LaxPath | None = Field(None, description="certificate: serve HTTPS, not HTTP")
+    tls_key: LaxPath | None = Field(None, description="key for HTTPS (default: in tls_cert)")
 
     _check_listen = field_validator("listen")(lambda cls, v: check_listen(v))
 
@@ -132,6 +144,14 @@ class ReportSettings(Model):
     admin_to: list[Address] = Field(
         default_factory=list,
         description="admin alerts to (reload refused, report refused, file quarantined, disk low)",
+    )
+    tls: Literal["off", "required"] = Field(
+        "off", description="required: STARTTLS with a verified certificate, or nothing goes"
+    )
+    tls_ca: LaxPath | None = Field(None, description="CA file to verify the relay's certificate")
+    user: str | None = Field(None, description="login at the relay (needs tls = required)")
+    password: str | None = Field(
+        None, repr=False, description="the relay login's password: literal or env:NAME"
     )
 
     _check_relay = field_validator("relay")(lambda cls, v: check_listen(v))
@@ -225,6 +245,9 @@ class ParamEffect(Model):
 class MailAccount(Model):
     address: Address = Field(description="the address this account receives mail at")
     allowed_senders: list[Sender] = Field(default_factory=list, description="who may send")
+    allowed_networks: list[Network] = Field(
+        default_factory=list, description="CIDRs mail may come from (empty: any)"
+    )
 
     @field_validator("address")
     @classmethod
@@ -381,6 +404,9 @@ class Account(Model):
     error_report_to: list[Address] = Field(default_factory=list, description="error report to")
     success_report_to: list[Address] = Field(default_factory=list, description="success report to")
     mail: MailAccount | None = Field(None, description="mail intake")
+    sender_auth: Literal["off", "flag", "require"] = Field(
+        "flag", description="mail: SPF/DKIM/DMARC off, flag (import and say so) or require"
+    )
     ftp: FtpAccount | None = Field(None, description="FTP intake")
     api: ApiAccount | None = Field(None, description="API intake")
     dropdir: DropdirAccount | None = Field(None, description="drop-folder intake")

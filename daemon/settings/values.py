@@ -6,6 +6,7 @@ Used by the model's validators; each raises Invalid, which names a catalog messa
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import zoneinfo
 
@@ -55,6 +56,14 @@ def check_sender(value: str) -> str:
     if not (is_address(value) or re.fullmatch(rf"@{_DOMAIN}", value)):
         raise Invalid("config.sender", value=repr(value))
     return value.lower()
+
+
+def check_network(value: str) -> str:
+    """An allowed network: a CIDR (`192.0.2.0/24`, `2001:db8::/32`) or one address."""
+    try:
+        return str(ipaddress.ip_network(value, strict=False))
+    except ValueError:
+        raise Invalid("config.network", value=repr(value)) from None
 
 
 def check_zone(value: str) -> str:

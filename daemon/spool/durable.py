@@ -5,6 +5,7 @@ A reader only ever sees whole files. Used by the spool, the outbox and the polle
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -28,6 +29,12 @@ def write_synced(path: Path, data: bytes) -> None:
 def replace_durably(path: Path, data: bytes) -> None:
     """Atomically replace `path` with `data`, surviving a crash at any point."""
     tmp = path.with_name(f".{path.name}.tmp")
-    write_synced(tmp, data)
-    os.replace(tmp, path)
+    try:
+        write_synced(tmp, data)
+        os.replace(tmp, path)
+    except BaseException:
+        # The disk full part-way: leave no temporary file behind.
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     fsync_dir(path.parent)

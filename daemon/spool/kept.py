@@ -11,13 +11,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from importers.filenames import MAX_NAME_BYTES
+
 FILES = "files"
 
 
 def bare(filename: str) -> str:
-    """The name a kept file is stored under: the run's bare file name, else `data`."""
+    """The name a kept file is stored under: the run's bare file name, else `data` (also
+    for a name longer than the file system holds, MAX_NAME_BYTES in UTF-8)."""
     name = Path(filename or "").name
-    return name if name not in ("", ".", "..") else "data"
+    too_long = len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES
+    return name if name not in ("", ".", "..") and not too_long else "data"
 
 
 def kept_path(data_dir: Path, run_id: str, filename: str) -> Path:

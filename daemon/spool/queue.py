@@ -49,6 +49,8 @@ class Meta:
     problem: str | None = None  # an accepted delivery that holds no file to import
     idempotency_key: str = ""  # from an API sender, to answer its retries with this run
     retry_of: str | None = None  # the run whose kept file this imports again
+    authentication_results: str = ""  # mail: the door's RFC 8601 verdict, '' unevaluated
+    unauthenticated: str = ""  # mail, `sender_auth = "flag"`: what failed, said in the run
 
     @classmethod
     def from_json(cls, data: bytes) -> Meta:
@@ -131,12 +133,20 @@ class Spool:
         item_id = item_id or new_id()
         staging = self.tmp / item_id
         staging.mkdir()
-        lock_fd = _lock(staging) if claim else None
-        if data is not None:
-            meta.sha256, meta.size = _write_data(staging / "data", data)
-        meta.received_at = meta.received_at or now_iso()
-        write_synced(staging / "meta.json", meta.to_json())
-        fsync_dir(staging)
+        lock_fd = None
+        try:
+            lock_fd = _lock(staging) if claim else None
+            if data is not None:
+                meta.sha256, meta.size = _write_data(staging / "data", data)
+            meta.received_at = meta.received_at or now_iso()
+            write_synced(staging / "meta.json", meta.to_json())
+            fsync_dir(staging)
+        except BaseException:
+            # Disk full part-way: what was written goes now, not at the next start.
+            shutil.rmtree(staging, ignore_errors=True)
+            if lock_fd is not None:
+                os.close(lock_fd)
+            raise
         return item_id, meta, lock_fd
 
     # -- claiming ----------------------------------------------------------------
@@ -206,7 +216,12 @@ class Spool:
         """Put a claimed item back in `incoming/`, counting the attempt if it failed."""
         if count_attempt:
             item.meta.attempts += 1
-            replace_durably(item.path / "meta.json", item.meta.to_json())
+            try:
+                replace_durably(item.path / "meta.json", item.meta.to_json())
+            except OSError as exc:
+                # A full disk must not keep the item claimed until the next start: it
+                # goes back uncounted (the worker waits longer each time it fails).
+                log.error("spool: could not count the attempt of %s: %s", item.id, exc)
         target = self.incoming / item.id
         os.rename(item.path, target)
         fsync_dir(self.incoming)

@@ -82,6 +82,8 @@ class Retrier:
                 run["filename"],
                 options=json.loads(run["options"] or "{}"),
                 retry_of=run["id"],
+                # The mail it came in is the same mail: its verdict at the door stands.
+                authentication_results=run.get("authentication_results", ""),
             )
             try:
                 # A copy, not a move: the original stays kept with its own run.

@@ -126,4 +126,6 @@ def _meta(d: Delivery) -> Meta:
         options=d.options,
         problem=d.problem,
         idempotency_key=d.idempotency_key,
+        authentication_results=d.authentication_results,
+        unauthenticated=d.unauthenticated,
     )

@@ -73,6 +73,7 @@ RUN_FIELDS = [
     "undo_of",
     "undone_by",
     "direction",
+    "authentication_results",
 ]
 
 
@@ -101,8 +102,9 @@ class RunRecords:
         async with self.transaction() as db:
             await db.execute(
                 "INSERT OR IGNORE INTO runs (id, account, channel, sender, filename, state,"
-                " received_at, attempts, sha256, size, idempotency_key, options, retry_of)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " received_at, attempts, sha256, size, idempotency_key, options, retry_of,"
+                " authentication_results)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     meta.account,
@@ -117,6 +119,7 @@ class RunRecords:
                     meta.idempotency_key,
                     options_text(meta.options),
                     meta.retry_of,
+                    meta.authentication_results,
                 ),
             )
 

@@ -5,6 +5,7 @@ Run at every open (`SqliteStore.open`), so a newer renkei migrates an older data
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import aiosqlite
@@ -252,7 +253,24 @@ MIGRATIONS = [
     );
     CREATE INDEX record_log_by_layout ON record_log (layout, account, seq)
     """,
+    # Mail: the SPF/DKIM/DMARC verdict at the door, an RFC 8601 Authentication-Results
+    # value ('' when not evaluated: another channel, or `sender_auth = "off"`).
+    """
+    ALTER TABLE runs ADD COLUMN authentication_results TEXT NOT NULL DEFAULT ''
+    """,
 ]
+
+
+BUSY_TIMEOUT_MS = 30000
+# For tests only: a shorter wait for another writer's lock, so that a database busy
+# past its timeout can be reproduced in seconds (tests/test_resource_faults.py).
+BUSY_TIMEOUT_VARIABLE = "RENKEI_BUSY_TIMEOUT_MS"
+
+
+def busy_timeout_ms() -> int:
+    """How long a statement waits for another writer before "database is locked"."""
+    value = os.environ.get(BUSY_TIMEOUT_VARIABLE, "")
+    return int(value) if value.isdigit() else BUSY_TIMEOUT_MS
 
 
 async def connect(path: Path) -> aiosqlite.Connection:
@@ -260,7 +278,7 @@ async def connect(path: Path) -> aiosqlite.Connection:
     db.row_factory = aiosqlite.Row
     # FULL: a commit survives power loss, because the spooled copy is deleted after it.
     for pragma in (
-        "busy_timeout = 30000",
+        f"busy_timeout = {busy_timeout_ms()}",
         "synchronous = FULL",
         "foreign_keys = ON",
         "cache_size = -16384",

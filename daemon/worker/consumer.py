@@ -19,7 +19,8 @@ from daemon.worker.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 _RESCAN_SECONDS = 5.0
-_RETRY_SECONDS = 10.0
+_RETRY_SECONDS = 2.0  # a transient failure is tried again after this, doubling…
+_RETRY_MAX_SECONDS = 300.0  # …up to this, for as long as the daemon runs
 
 
 class Worker:
@@ -28,6 +29,7 @@ class Worker:
         self.pipeline = pipeline
         self._wake = asyncio.Event()
         self._not_before: dict[str, float] = {}
+        self._failures: dict[str, int] = {}  # transient failures in a row, per item
 
     def wake(self) -> None:
         self._wake.set()
@@ -50,22 +52,41 @@ class Worker:
             self._wake.clear()
             worked = await self.drain()
             if not worked:
+                # Until woken, the next rescan, or the next item put back comes due.
+                now = time.monotonic()
+                due = [t - now for t in self._not_before.values() if t > now]
+                wait = min([_RESCAN_SECONDS, *due])
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), _RESCAN_SECONDS)
+                    await asyncio.wait_for(self._wake.wait(), wait)
 
     async def drain(self) -> bool:
         """Process every waiting item that is due; True when any was processed."""
         worked = False
-        for item_id in self.spool.waiting():
+        waiting = self.spool.waiting()
+        for gone in set(self._not_before) - set(waiting):  # taken meanwhile (the CLI)
+            self._not_before.pop(gone, None)
+            self._failures.pop(gone, None)
+        for item_id in waiting:
             if self._not_before.get(item_id, 0) > time.monotonic():
                 continue
             item = self.spool.claim(item_id)
             if item is None:
                 continue
             worked = True
-            state = await self.pipeline.process(item)
+            try:
+                state = await self.pipeline.process(item)
+            except Exception:
+                # The worker crashes (and is started again, later each time), but the
+                # item must not sit in `active/` until the next start.
+                self.pipeline.put_back(item, count_attempt=True)
+                raise
             if state == RunState.QUEUED:  # a transient failure: give it a moment
-                self._not_before[item_id] = time.monotonic() + _RETRY_SECONDS
+                failures = self._failures.get(item_id, 0)
+                delay = min(_RETRY_SECONDS * 2**failures, _RETRY_MAX_SECONDS)
+                self._failures[item_id] = failures + 1
+                self._not_before[item_id] = time.monotonic() + delay
+                log.info("%s: trying again in %.0fs", item_id, delay)
             else:
                 self._not_before.pop(item_id, None)
+                self._failures.pop(item_id, None)
         return worked

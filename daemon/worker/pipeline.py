@@ -10,14 +10,17 @@ so both take the same path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 
 import aiosqlite
 
 from daemon import metrics
 from daemon.settings import Account, Settings
-from daemon.spool.queue import Spool, SpoolItem, now_iso
+from daemon.spool.queue import Meta, Spool, SpoolItem, now_iso
 from daemon.store.runs import FINAL_STATES, ReportState, RunState
 from daemon.store.sqlite import SqliteStore
 from daemon.worker.error_report import WORKBOOK_REPORT_ENCODING, ErrorReport
@@ -25,7 +28,7 @@ from daemon.worker.outcome import Outcome
 from daemon.worker.plan import Plan, columns_for, import_spec, plan_for, plan_problem
 from daemon.worker.writer import Progress, RowWriter
 from importers.errors import PermanentProblem, RowError
-from importers.filenames import error_report_name, filename_rule
+from importers.filenames import error_report_name, filename_rule, length_problem
 from importers.layouts import display_name
 from importers.messages import message
 from importers.reader import CsvFile
@@ -69,7 +72,36 @@ class Pipeline:
 
     async def process(self, item: SpoolItem, progress: Progress | None = None) -> RunState:
         """Import `item`; returns the run's final state. The item leaves the spool
-        only once its run is committed (or, aborted, it goes back to `incoming/`)."""
+        only once its run is committed (or, aborted, it goes back to `incoming/`).
+
+        A database busy past its timeout (another writer holds it), or a full disk, is
+        trouble of the moment, not of the file: the item goes back to `incoming/`, its
+        attempt not counted, and QUEUED tells the worker to try it again later.
+        """
+        try:
+            return await self._process(item, progress)
+        except Exception as exc:
+            if not transient(exc):
+                raise
+            log.warning("run %s: put back to try again later: %s", item.id, exc)
+            if not _busy(exc):  # a busy database would keep us waiting once more
+                with contextlib.suppress(Exception):
+                    await self.store.update_run(
+                        item.id, state=RunState.QUEUED, message=str(exc)[:500]
+                    )
+            self.put_back(item)
+            return RunState.QUEUED
+
+    def put_back(self, item: SpoolItem, count_attempt: bool = False) -> None:
+        """Release `item` if it is still claimed (not finished, not quarantined)."""
+        if item.path.parent != self.spool.active or not item.path.exists():
+            return
+        try:
+            self.spool.release(item, count_attempt=count_attempt)
+        except OSError:
+            log.exception("run %s: could not put it back; it waits for the next start", item.id)
+
+    async def _process(self, item: SpoolItem, progress: Progress | None) -> RunState:
         meta = item.meta
         await self.store.add_run(item.id, meta)
         if await self.store.run_state(item.id) in FINAL_STATES:
@@ -85,6 +117,8 @@ class Pipeline:
             await asyncio.shield(self._abort(item))
             raise
         except Exception as exc:  # not the file's fault: our trouble, so try again later
+            if transient(exc):
+                raise  # not counted as an attempt: process() puts it back
             log.exception("run %s: attempt %d failed", item.id, meta.attempts + 1)
             await self.store.update_run(item.id, state=RunState.QUEUED, message=str(exc)[:500])
             self.spool.release(item, count_attempt=True)
@@ -150,6 +184,8 @@ class Pipeline:
         try:
             if spec.workbook and not account.excel:
                 raise PermanentProblem("file.excel_off")
+            if (too_long := length_problem(item.meta.filename)) is not None:
+                raise too_long  # before the rule: no file can be named after it
             rule = filename_rule(account.filename, account.excel)
             source = rule.check(item.meta.filename)  # the logical file same-name replace keys on
             correction = rule.corrects(item.meta.filename)
@@ -213,7 +249,7 @@ class Pipeline:
             item.id,
             db=db,
             state=outcome.state,
-            message=outcome.message,
+            message=_with_auth_note(outcome.message, item.meta, self.language),
             encoding=outcome.encoding,
             rows_total=outcome.total,
             rows_imported=outcome.imported,
@@ -267,6 +303,37 @@ class Pipeline:
         )
         self.counted(RunState.ABORTED, 0, item.id)
         self.spool.release(item, count_attempt=False)
+
+
+def _with_auth_note(text: str, meta: Meta, language: str) -> str:
+    """The run's message, saying first that the mail's sender was not authenticated
+    (`sender_auth = "flag"`, handlers/mailauth.py) when the door found so."""
+    if not meta.unauthenticated:
+        return text
+    note = message("run.sender_unauthenticated", language, results=meta.unauthenticated)
+    return f"{note} / {text}" if text else note
+
+
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_FULL = 5, 6, 13
+
+
+def _busy(exc: BaseException) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.OperationalError) and (
+        (code is not None and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED))
+        or "database is locked" in str(exc)
+    )
+
+
+def transient(exc: BaseException) -> bool:
+    """A fault of the moment that passes by itself: the database busy past its timeout
+    (or locked), the disk or the database full."""
+    if _busy(exc):
+        return True
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(exc, sqlite3.OperationalError) and code is not None:
+        return code & 0xFF == _SQLITE_FULL
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def _wants_report(account: Account | None, outcome: Outcome) -> bool:

@@ -20,6 +20,7 @@ import logging
 import os
 import signal
 import sys
+import time
 
 from daemon import graph, logs
 from daemon.settings import Settings
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 MASTER_PID = "RENKEI_MASTER_PID"
 NICENESS = 10
+_RESTART_BASE = 1.0  # seconds before a crashed worker loop starts again, doubling…
+_RESTART_MAX = 60.0  # …up to this
+_RESTART_FORGET = 600.0  # a loop that ran this long before crashing starts the count anew
 
 
 def die_with_master() -> None:
@@ -72,14 +76,22 @@ class ImportProcess:
         return 0
 
     async def _work(self, parts: graph.Parts) -> None:
+        crashes = 0
         while True:
+            started = time.monotonic()
             try:
                 await parts.worker.serve()
             except Exception:
                 # A crash of the loop itself (not of an import, which the pipeline
-                # records): start it again rather than import nothing.
-                log.exception("import worker crashed; restarting it")
-                await asyncio.sleep(1)
+                # records): start it again rather than import nothing, after a pause
+                # that grows while it keeps crashing, so a lasting fault (a full disk)
+                # cannot flood the log.
+                if time.monotonic() - started > _RESTART_FORGET:
+                    crashes = 0  # it ran well for a while: this is a new fault
+                delay = min(_RESTART_BASE * 2**crashes, _RESTART_MAX)
+                crashes += 1
+                log.exception("import worker crashed; restarting it in %.0fs", delay)
+                await asyncio.sleep(delay)
 
     async def _listen(self, parts: graph.Parts) -> None:
         while (message := await wire.receive(self.master)) is not None:

@@ -10,8 +10,9 @@ transaction. Small files (the usual 3 MiB) never pay for a process start.
 A cut is placed after a line break with an even number of quote characters before
 it, which is a record boundary in any well-formed CSV (neither CP932 nor UTF-8 uses
 the bytes of `"` or a line break inside a character). A file whose quotes fool that
-count ends a part inside a quoted cell; the part then reports a truncated file, and
-the file is read again as one part.
+count ends a part inside a quoted cell; the part then reports a truncated file (or an
+unclosed quote), and the file is read again as one part, so a broken record is named
+by the line it starts on in the whole file.
 """
 
 from __future__ import annotations
@@ -105,6 +106,11 @@ def sweep(root: Path, wanted: Callable[[str], bool]) -> None:
         for folder in root.iterdir():
             if not wanted(folder.name):
                 discard(folder)
+
+
+# What a part that ends inside a quoted cell reports: in any part but the last, a cut
+# the quote count misplaced, not the file's fault.
+_ENDS_IN_QUOTES = frozenset({"file.truncated", "file.unclosed_quote"})
 
 
 class _BadCut(Exception):
@@ -221,7 +227,7 @@ async def _stage_parts(
     staged = []
     for index, (part, result) in enumerate(zip(parts, results, strict=True)):
         if isinstance(result, ImportProblem):
-            if result.key == "file.truncated" and not part.final:
+            if result.key in _ENDS_IN_QUOTES and not part.final:
                 raise _BadCut
             raise result
         staged.append(StagedPart(folder / f"part{index}.db", *result))

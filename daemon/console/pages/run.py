@@ -44,6 +44,12 @@ def _may_undo(who: Viewer, run: dict[str, Any]) -> bool:
 
 @router.get("/console/runs/{run_id}")
 async def run_page(request: Request, run_id: str, who: Who) -> Response:
+    sink = request.app.state.sink
+    waiting = await context.store(request).get_run(run_id[:100]) is None
+    if waiting and sink is not None and await sink.known(run_id[:100]):
+        # Spooled a moment ago (an upload just confirmed): its run row comes when the
+        # import process takes the file. The page looks again by itself.
+        return page(request, "pending.html", who, run_id=run_id[:100])
     run = await seen_run(request, who, run_id)
     store = context.store(request)
     settings = context.settings(request)

@@ -1,0 +1,415 @@
+"""Resource faults never leave work stuck: a full disk, a database held by another
+writer, a slow or idle SMTP peer, a file name the file system cannot hold. Each is
+answered (or recorded) once, leaves nothing behind, and the daemon keeps serving."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ftplib
+import io
+import os
+import socket
+import sqlite3
+import subprocess
+import time
+from email import policy
+from pathlib import Path
+
+import httpx
+import pytest
+
+from daemon.worker import process
+from tests.support import (
+    Daemon,
+    account,
+    csv_bytes,
+    free_port,
+    mail,
+    queued_ids,
+    send,
+    write_config,
+)
+
+ADMIN = {"Authorization": "Bearer demo-admin"}
+
+
+# -- a small file system to fill ------------------------------------------------------
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A 4 MB tmpfs, unmounted afterwards; a test that uses it kills its daemon first."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    problem = None
+    if os.geteuid() != 0:
+        problem = "mounting a tmpfs needs root"
+    else:
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            problem = f"mount -t tmpfs failed: {done.stderr.strip()}"
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(problem)
+        pytest.skip(problem)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(folder: Path, leave: int) -> Path:
+    """A filler file that leaves about `leave` bytes free in `folder`'s file system."""
+    filler = folder / "filler"
+    st = os.statvfs(folder)
+    size = max(st.f_bavail * st.f_frsize - leave, 0)
+    with open(filler, "wb") as f:
+        f.write(b"\0" * size)
+    return filler
+
+
+def on_tmpfs(config: Path, mount: Path) -> Daemon:
+    text = config.read_text().replace('data_dir = "var"', f'data_dir = "{mount}"')
+    text = text.replace("max_message_bytes = 200000", "max_message_bytes = 2000000")
+    config.write_text(text)
+    return Daemon(config, data_dir=mount)
+
+
+def big_rows(count: int, start: int = 1) -> bytes:
+    rows = [f"{start + i},2024/05/16,{i},{'x' * 60}" for i in range(count)]
+    return csv_bytes(rows)
+
+
+def stopped(daemon: Daemon) -> None:
+    """Stop the daemon, however it is doing: the tmpfs must be unmountable after."""
+    if daemon.proc is None or daemon.proc.poll() is not None:
+        return
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        daemon.terminate()
+
+
+def test_disk_full_while_spooling_a_mail_leaves_nothing_in_tmp(tmp_path, tmpfs):
+    daemon = on_tmpfs(write_config(tmp_path, account("acme")), tmpfs).start()
+    try:
+        filler = fill(tmpfs, 200_000)
+        msg = mail([("20240516.csv", big_rows(6000))])  # ~450 KB, more than the room
+        step, code, reply = send(daemon.smtp_port, msg)
+        assert (step, code) == ("DATA", 451), reply
+        assert list((tmpfs / "spool" / "tmp").iterdir()) == []
+
+        filler.unlink()
+        _, code, reply = send(daemon.smtp_port, msg)
+        assert code == 250, reply
+        assert daemon.wait_run(queued_ids(reply)[0])["state"] == "completed"
+    finally:
+        stopped(daemon)
+
+
+# -- FTP ----------------------------------------------------------------------------
+
+
+def ftp_daemon(tmp_path: Path, mount: Path) -> Daemon:
+    port, low = free_port(), free_port()
+    accounts = account("acme") + (
+        '[accounts.acme.ftp]\nuser = "acme"\npassword = "demo-acme-ftp"\n'
+        'weekdays = ["mon"]\nwindow = "09:00-09:01"\ninterval = "2h"\n'
+    )
+    config = write_config(tmp_path, accounts)
+    text = config.read_text().replace(
+        "[ftp]\nenabled = false",
+        f'[ftp]\nlisten = "127.0.0.1:{port}"\npassive_ports = "{low}-{low}"',
+    )
+    config.write_text(text)
+    daemon = on_tmpfs(config, mount)
+    daemon.ftp_port = port
+    return daemon
+
+
+def upload(daemon: Daemon, name: str, data: bytes) -> str:
+    ftp = ftplib.FTP()
+    ftp.connect("127.0.0.1", daemon.ftp_port, timeout=10)
+    try:
+        ftp.login("acme", "demo-acme-ftp")
+        return ftp.storbinary(f"STOR {name}", io.BytesIO(data), blocksize=1024)
+    finally:
+        with contextlib.suppress(OSError, ftplib.Error):
+            ftp.quit()
+
+
+def test_disk_full_during_an_ftp_upload_gets_452_and_no_part_file(tmp_path, tmpfs):
+    daemon = ftp_daemon(tmp_path, tmpfs).start()
+    try:
+        home = tmpfs / "ftp" / "acme"
+        filler = fill(tmpfs, 100_000)
+        with pytest.raises(ftplib.error_temp) as refused:
+            upload(daemon, "20240516.csv", big_rows(6000))
+        assert str(refused.value).startswith(("452", "451")), refused.value
+        assert [p.name for p in home.iterdir()] == []
+        log = daemon.log.read_text()
+        assert "CRITICAL" not in log and "Traceback" not in log, log[-3000:]
+
+        filler.unlink()
+        assert upload(daemon, "20240516.csv", big_rows(50)).startswith("226")
+        reply = httpx.post(f"{daemon.api}/api/v1/accounts/acme/poll", headers=ADMIN, timeout=30)
+        (run,) = reply.json()["runs"]
+        assert daemon.wait_run(run["id"])["state"] == "completed"
+    finally:
+        stopped(daemon)
+
+
+# -- the database held by another writer --------------------------------------------
+
+
+@pytest.mark.slow
+def test_database_busy_past_its_timeout_is_retried_not_a_crash(tmp_path):
+    env = {"RENKEI_BUSY_TIMEOUT_MS": "300"}
+    daemon = Daemon(write_config(tmp_path, account("acme")), env=env).start()
+    try:
+        other = sqlite3.connect(daemon.db_path, timeout=30, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")
+        try:
+            msg = mail([("20240516.csv", csv_bytes(["1,2024/05/16,1,x"]))])
+            _, code, reply = send(daemon.smtp_port, msg)
+            assert code == 250, reply
+            (run_id,) = queued_ids(reply)
+            # The worker tries, finds the database busy and puts the file back.
+            incoming = daemon.data_dir / "spool" / "incoming" / run_id
+            deadline = time.monotonic() + 10
+            tried = False
+            while time.monotonic() < deadline:
+                tried = tried or "put back to try again later" in daemon.log.read_text()
+                if tried and incoming.exists():
+                    break
+                time.sleep(0.05)
+            assert tried and incoming.exists(), daemon.log.read_text()[-3000:]
+            time.sleep(1.5)  # another attempt or two while it is held
+            assert "crashed" not in daemon.log.read_text()
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert daemon.wait_run(run_id, timeout=30)["state"] == "completed"
+        _, code, reply = send(
+            daemon.smtp_port, mail([("20240517.csv", csv_bytes(["2,2024/05/17,1,y"]))])
+        )
+        assert daemon.wait_run(queued_ids(reply)[0])["state"] == "completed"
+        assert "crashed" not in daemon.log.read_text()
+        assert list((daemon.data_dir / "spool" / "active").iterdir()) == []
+    finally:
+        stopped(daemon)
+
+
+def test_busy_timeout_is_shortened_only_by_its_environment_variable(monkeypatch, tmp_path):
+    from daemon.store import schema
+
+    async def timeout() -> int:
+        db = await schema.connect(tmp_path / "x.db")
+        try:
+            async with db.execute("PRAGMA busy_timeout") as cur:
+                return (await cur.fetchone())[0]
+        finally:
+            await db.close()
+
+    monkeypatch.delenv("RENKEI_BUSY_TIMEOUT_MS", raising=False)
+    assert asyncio.run(timeout()) == 30000
+    monkeypatch.setenv("RENKEI_BUSY_TIMEOUT_MS", "250")
+    assert asyncio.run(timeout()) == 250
+
+
+def test_a_worker_that_keeps_crashing_is_restarted_with_growing_pauses(monkeypatch):
+    pauses: list[float] = []
+
+    class Crashing:
+        async def serve(self) -> None:
+            raise OSError(28, "No space left on device")
+
+    class Parts:
+        worker = Crashing()
+
+    async def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) >= 8:
+            raise asyncio.CancelledError
+
+    async def run() -> None:
+        importer = process.ImportProcess.__new__(process.ImportProcess)
+        monkeypatch.setattr(process.asyncio, "sleep", sleep)
+        with contextlib.suppress(asyncio.CancelledError):
+            await importer._work(Parts())
+
+    asyncio.run(run())
+    assert pauses[0] <= 1 and pauses == sorted(pauses) and pauses[-1] >= 30
+    assert max(pauses) <= 60
+
+
+# -- SMTP: slow, steady and idle peers -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def smtp_daemon(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("slow")
+    config = write_config(folder, account("acme"))
+    text = config.read_text().replace(
+        "max_connections = 5\n", "max_connections = 5\ntimeout = 2\nmin_data_rate = 2000\n"
+    )
+    config.write_text(text)
+    daemon = Daemon(config).start()
+    yield daemon
+    stopped(daemon)
+
+
+class Peer:
+    """A raw SMTP client that sends what it is told, when it is told."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buffer = b""
+
+    def reply(self) -> str:
+        """The next whole reply (the last line of a multi-line one)."""
+        while True:
+            lines = self.buffer.split(b"\r\n")
+            for index, line in enumerate(lines[:-1]):
+                if line[3:4] == b" ":
+                    self.buffer = b"\r\n".join(lines[index + 1 :])
+                    return line.decode()
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise ConnectionError(f"closed; had {self.buffer!r}")
+            self.buffer += chunk
+
+    def command(self, line: str) -> str:
+        self.sock.sendall(line.encode() + b"\r\n")
+        return self.reply()
+
+    def envelope(self) -> None:
+        assert self.reply().startswith("220")
+        assert self.command("EHLO peer.example").startswith("250")
+        assert self.command("MAIL FROM:<export@acme.example>").startswith("250")
+        assert self.command("RCPT TO:<acme@in.example.jp>").startswith("250")
+        assert self.command("DATA").startswith("354")
+
+    def drip(self, data: bytes, rate: float, step: float = 0.25) -> None:
+        """Send `data` at `rate` bytes a second, a piece every `step` seconds."""
+        piece = max(int(rate * step), 1)
+        for start in range(0, len(data), piece):
+            self.sock.sendall(data[start : start + piece])
+            time.sleep(step)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def body(msg) -> bytes:
+    data = msg.as_bytes(policy=policy.SMTP)
+    lines = [b"." + line if line.startswith(b".") else line for line in data.split(b"\r\n")]
+    return b"\r\n".join(lines).rstrip(b"\r\n") + b"\r\n.\r\n"
+
+
+@pytest.mark.slow
+def test_a_slow_but_steady_sender_is_not_cut_off(smtp_daemon):
+    data = body(mail([("20240516.csv", big_rows(560))]))
+    assert 55_000 < len(data) < 65_000
+    peer = Peer(smtp_daemon.smtp_port)
+    try:
+        peer.envelope()
+        started = time.monotonic()
+        peer.drip(data, 7500)
+        reply = peer.reply()
+        assert reply.startswith("250"), reply
+        assert time.monotonic() - started > 6  # well past smtp.timeout
+        peer.command("QUIT")
+    finally:
+        peer.close()
+    assert smtp_daemon.wait_run(queued_ids(reply)[0])["state"] == "completed"
+
+
+def test_a_sender_under_min_data_rate_is_cut_off_with_421(smtp_daemon):
+    data = body(mail([("20240516.csv", big_rows(100))]))
+    peer = Peer(smtp_daemon.smtp_port)
+    try:
+        peer.envelope()
+        started = time.monotonic()
+        with contextlib.suppress(OSError):  # the server closes while we still send
+            peer.drip(data[:3000], 200, step=0.1)
+        reply = peer.reply()
+        assert reply.startswith("421 4.4.2"), reply
+        assert time.monotonic() - started < 14
+    finally:
+        peer.close()
+    # Still serving.
+    _, code, reply = send(smtp_daemon.smtp_port, mail([("20240517.csv", big_rows(3))]))
+    assert code == 250
+    assert smtp_daemon.wait_run(queued_ids(reply)[0])["state"] == "completed"
+
+
+def test_an_idle_session_gets_421_before_it_is_closed(smtp_daemon):
+    peer = Peer(smtp_daemon.smtp_port)
+    try:
+        assert peer.reply().startswith("220")
+        assert peer.command("EHLO peer.example").startswith("250")
+        started = time.monotonic()
+        reply = peer.reply()  # nothing sent: the server speaks first, after smtp.timeout
+        assert reply.startswith("421 4.4.2") and "timeout" in reply.lower(), reply
+        assert 1.5 < time.monotonic() - started < 6
+        assert peer.sock.recv(100) == b""  # and then it closes
+    finally:
+        peer.close()
+
+
+# -- a name the file system cannot hold ------------------------------------------------
+
+
+def test_a_file_name_too_long_for_the_file_system_fails_the_run_once(tmp_path):
+    config = write_config(tmp_path, account("acme", filename=["*.csv"]))
+    daemon = Daemon(config).start()
+    try:
+        name = "売" * 1000 + ".csv"
+        _, code, reply = send(daemon.smtp_port, mail([(name, big_rows(2))]))
+        assert code == 250, reply
+        (run_id,) = queued_ids(reply)
+        run = daemon.wait_run(run_id)
+        assert run["state"] == "failed", run
+        assert "ファイル名が長すぎます" in run["message"] and "255" in run["message"], run
+        assert run["attempts"] == 0
+        assert daemon.query("SELECT count(*) FROM runs") == [(1,)]
+        assert list((daemon.data_dir / "spool" / "failed").iterdir()) == []
+        assert "attempt 1 failed" not in daemon.log.read_text()
+
+        _, code, reply = send(daemon.smtp_port, mail([("20240516.csv", big_rows(2))]))
+        assert daemon.wait_run(queued_ids(reply)[0])["state"] == "completed"
+    finally:
+        stopped(daemon)
+
+
+@pytest.mark.slow
+def test_a_full_disk_while_importing_is_retried_with_backoff(tmp_path, tmpfs):
+    config = write_config(tmp_path, account("acme"))
+    daemon = on_tmpfs(config, tmpfs)
+    daemon.env = {"RENKEI_BUSY_TIMEOUT_MS": "300"}
+    daemon.start()
+    try:
+        other = sqlite3.connect(daemon.db_path, timeout=30, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")  # hold the worker off while the disk fills
+        try:
+            _, code, reply = send(daemon.smtp_port, mail([("20240516.csv", big_rows(3000))]))
+            assert code == 250, reply
+            (run_id,) = queued_ids(reply)
+            filler = fill(tmpfs, 0)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        time.sleep(6)
+        log = daemon.log.read_text()
+        assert "crashed" not in log, log[-3000:]
+        assert daemon.run(run_id).get("state") not in ("completed", "failed"), log[-3000:]
+        assert list((tmpfs / "spool" / "active").iterdir()) == []
+        filler.unlink()
+        assert daemon.wait_run(run_id, timeout=60)["state"] == "completed"
+        assert "crashed" not in daemon.log.read_text()
+    finally:
+        stopped(daemon)
