@@ -407,3 +407,17 @@ def import_process(daemon: Daemon) -> int:
 def children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def cli_import(config: Path, path: Path, timeout: float = 300) -> dict[str, Any]:
+    """`renkei import FILE --account acme --json`: the run it printed."""
+    result = subprocess.run(
+        [sys.executable, "-m", "daemon.cli", "import", str(path), "--account", "acme"]
+        + ["--json", "--config", str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode in (0, 1), result.stderr
+    return json.loads(result.stdout)

@@ -6,10 +6,7 @@ processes, staging.py)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +15,8 @@ from daemon.oneshot import import_file
 from daemon.settings import parse
 from daemon.worker import staging
 from importers.messages import message
-from tests.support import ROOT, account, write_config
+from tests import support
+from tests.support import account, write_config
 
 HEADER = "member_no,date,sales_amount,note"
 
@@ -38,16 +36,7 @@ def cli_import(tmp_path: Path, path: Path) -> tuple[dict, list[tuple]]:
     config = tmp_path / "renkei.toml"
     if not config.exists():
         write_config(tmp_path, account("acme", report="never"))
-    result = subprocess.run(
-        [sys.executable, "-m", "daemon.cli", "import", str(path), "--account", "acme"]
-        + ["--json", "--config", str(config)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode in (0, 1), result.stderr
-    run = json.loads(result.stdout)
+    run = support.cli_import(config, path, timeout=120)
     with sqlite3.connect(tmp_path / "var" / "renkei.db") as db:
         errors = db.execute(
             'SELECT line, "column", message FROM run_errors WHERE run_id = ? ORDER BY rowid',

@@ -4,10 +4,7 @@ rows in the same order, the same errors on the same physical lines."""
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 
@@ -16,7 +13,7 @@ from daemon.store.sqlite import SqliteStore
 from daemon.worker import staging
 from importers.layouts import ColumnSpec
 from importers.reader import CsvFile, ImportSpec
-from tests.support import ROOT, Daemon, account, write_config
+from tests.support import Daemon, account, cli_import, write_config
 
 COLUMNS = [
     ColumnSpec("member_no", "int", required=True),
@@ -200,19 +197,6 @@ def test_a_large_file_lands_in_a_changed_layouts_table(tmp_path):
         assert got == expected
         assert others == 1  # the small file's row, untouched
         assert [line for (line,) in lines] == sorted(bad.values())
-
-
-def cli_import(config, path) -> dict:
-    result = subprocess.run(
-        [sys.executable, "-m", "daemon.cli", "import", str(path), "--account", "acme"]
-        + ["--json", "--config", str(config)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode in (0, 1), result.stderr
-    return json.loads(result.stdout)
 
 
 def test_the_copy_moves_whole_records(tmp_path):
