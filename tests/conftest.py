@@ -5,7 +5,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from pytest_postgresql import factories
 
+from tests import postgres
 from tests.support import Relay
 
 # Mail senders are authenticated at the door (handlers/mailauth.py) with DNS lookups:
@@ -30,3 +32,16 @@ def module_relay():
     r.start()
     yield r
     r.stop()
+
+
+# A real PostgreSQL server per xdist worker (tests/postgres.py: finding pg_ctl, skipping
+# without it, running it as root). `postgresql_proc` replaces pytest-postgresql's default
+# fixture of that name, so the plugin's `postgresql` client fixture uses this server too.
+_postgresql_server = factories.postgresql_proc(executable=postgres.EXECUTABLE, port=None)
+postgresql_proc = postgres.server_fixture("_postgresql_server")
+
+
+@pytest.fixture
+def pg_url(postgresql_proc):
+    """postgresql://user@host:port/dbname of a fresh empty database for this test."""
+    yield from postgres.database_url(postgresql_proc)
