@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len, get_character_cell_size
 
-from daemon.report.message import in_words, summary
+from daemon.report.message import in_words, local_time, summary
 from daemon.store.runs import public_run
 from importers.errors import RowError
 from importers.messages import message
@@ -304,7 +304,7 @@ def run_lines(run: dict[str, Any], language: str, timezone: str) -> list[str]:
         _field(message("cli.show.state", language), run["state"]),
         field("mode", mode),
         field("encoding", run["encoding"] or "-"),
-        *(field(name, _local(run[f"{name}_at"], zone)) for name in _TIMES),
+        *(field(name, local_time(run[f"{name}_at"], zone)) for name in _TIMES),
         field("counts", message("report.counts", language, failed=run["rows_failed"], **counts)),
         field("result", summary(run, language)),
     ]
@@ -318,9 +318,3 @@ def run_lines(run: dict[str, Any], language: str, timezone: str) -> list[str]:
 
 def _field(label: str, value: object) -> str:
     return f"{label}: {value}"
-
-
-def _local(stamp: str | None, zone: zoneinfo.ZoneInfo) -> str:
-    if not stamp:
-        return "-"
-    return dt.datetime.fromisoformat(stamp).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")

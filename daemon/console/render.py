@@ -103,6 +103,12 @@ def page(
     return HTMLResponse(body, status, headers=HEADERS)
 
 
+def offset_param(request: Request, name: str = "offset") -> int:
+    """A page's offset from the query string; anything but a plain number is 0."""
+    text = request.query_params.get(name, "0")
+    return int(text) if text.isdigit() and len(text) < 12 else 0
+
+
 async def checked_form(request: Request, who: Viewer) -> FormData:
     """The form of a POST, once its CSRF token is the session's; else 403 (audited)."""
     form = await request.form()

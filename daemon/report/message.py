@@ -121,9 +121,9 @@ def _body(
         field("filename", clean(run["filename"])),
         field("mode", in_words(f"mode.{run['mode']}", language, run["mode"])),
         field("encoding", run["encoding"] or "-"),
-        field("received", _local(run["received_at"], zone)),
-        field("started", _local(run["started_at"], zone)),
-        field("finished", _local(run["finished_at"], zone)),
+        field("received", local_time(run["received_at"], zone)),
+        field("started", local_time(run["started_at"], zone)),
+        field("finished", local_time(run["finished_at"], zone)),
         field("counts", counts),
         field("result", summary(run, language)),
         field("run", run["id"]),
@@ -141,7 +141,7 @@ def _body(
     return "\n".join(lines) + "\n"
 
 
-def _local(stamp: str | None, zone: zoneinfo.ZoneInfo) -> str:
+def local_time(stamp: str | None, zone: zoneinfo.ZoneInfo) -> str:
     if not stamp:
         return "-"
     return dt.datetime.fromisoformat(stamp).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")

@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
 
-from daemon.report.message import clean
+from daemon.report.message import clean, local_time
 from daemon.settings import Settings
 from daemon.store.runs import RunState
 from importers.messages import message
@@ -56,13 +56,6 @@ def build(
     def field(key: str, value: object) -> str:
         return f"{message(f'send.field.{key}', language)}: {value}"
 
-    def local(stamp: str | None) -> str:
-        if not stamp:
-            return "-"
-        from datetime import datetime
-
-        return datetime.fromisoformat(stamp).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
-
     lines = [
         message("send.intro." + ("ok" if done else "failed"), language),
         "",
@@ -70,8 +63,8 @@ def build(
         field("layout", run["layout"]),
         field("executor", clean(run["sender"])),
         field("file", clean(run["filename"])),
-        field("started", local(run["received_at"])),
-        field("finished", local(run["finished_at"])),
+        field("started", local_time(run["received_at"], zone)),
+        field("finished", local_time(run["finished_at"], zone)),
         field("counts", message("send.counts", language, **params)),
         field("run", run["id"]),
     ]

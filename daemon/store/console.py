@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
-from daemon.store.sql import quote
+from daemon.store.sql import like_escaped, quote
 from importers.errors import RowError
 
 if TYPE_CHECKING:
@@ -88,9 +88,8 @@ class ConsoleRecords:
                 terms.append(f"{quote(field)} = ?")
                 params.append(value)
         if filename:
-            escaped = filename.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             terms.append("filename LIKE ? ESCAPE '\\'")
-            params.append(f"%{escaped}%")
+            params.append(f"%{like_escaped(filename)}%")
         if since:
             terms.append("received_at >= ?")
             params.append(since)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
-from daemon.store.sql import quote
+from daemon.store.sql import like_escaped, quote
 from importers.errors import RowError
 
 if TYPE_CHECKING:
@@ -195,7 +195,7 @@ class RunRecords:
         rows = await self.reader.execute_fetchall("SELECT id FROM runs WHERE id = ?", (fragment,))
         if rows:
             return [rows[0][0]]
-        pattern = fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = like_escaped(fragment)
         sql = (
             "SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\'"
             " ORDER BY id DESC LIMIT ?"

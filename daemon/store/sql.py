@@ -7,6 +7,11 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def like_escaped(text: str) -> str:
+    """`text` matched literally by LIKE … ESCAPE '\\': its \\, % and _ escaped."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def literal(text: str) -> str:
     """An SQL string literal: SQLite knows no backslash escapes, only doubled quotes."""
     if "\0" in text:

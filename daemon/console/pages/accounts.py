@@ -14,25 +14,19 @@ from daemon.console import audit
 from daemon.console.access import Refused, Viewer, Who, admin_only, run_account, see_account
 from daemon.console.render import checked_form, page
 from daemon.web import context
-from daemon.web.accounts import CHANNELS, account_checks
+from daemon.web.accounts import account_view as api_view
 
 router = APIRouter()
 
 
 async def account_view(request: Request, name: str) -> dict[str, Any]:
-    settings = context.settings(request)
-    account = settings.accounts[name]
-    store = context.store(request)
-    rows, _ = await store.list_runs({"account": name}, 1)
+    """The API's view of the account, with what the page shows besides: its settings,
+    its layout's columns, and the console's switch of it."""
+    account = context.settings(request).accounts[name]
     switches = getattr(request.app.state, "switches", None)
-    return {
-        "name": name,
+    return await api_view(request, name) | {
         "account": account,
-        "layout": settings.layouts.get(account.layout),
-        "channels": [c for c in CHANNELS if getattr(account, c)],
-        "last_run": rows[0] if rows else None,
-        "next_checks": account_checks(settings, name),
-        "missing": [day for _, day in await store.open_misses(name)],
+        "layout_spec": context.settings(request).layouts.get(account.layout),
         "switch": switches.get(name) if switches is not None else None,
     }
 

@@ -7,7 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from daemon.console.access import Who, admin_only
 from daemon.console.health import glance
-from daemon.console.render import page
+from daemon.console.render import offset_param, page
 from daemon.store.runs import RunState
 from daemon.web import context
 
@@ -34,8 +34,7 @@ async def home(request: Request, who: Who) -> Response:
 @router.get("/console/audit")
 async def audit_page(request: Request, who: Who) -> Response:
     admin_only(who)
-    text = request.query_params.get("offset", "0")
-    offset = int(text) if text.isdigit() and len(text) < 12 else 0
+    offset = offset_param(request)
     entries, total = await context.store(request).audit_entries(AUDIT_PAGE, offset)
     return page(
         request,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import secrets
 
 from fastapi import APIRouter, Request
@@ -26,8 +27,17 @@ from importers.messages import LANGUAGES
 
 router = APIRouter()
 LOGIN_COOKIE = "renkei_login"
-# Checked when the user name is unknown, so an answer takes as long either way.
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked when the user name is unknown, so an answer takes as long either way.
+    Made at the first login, not at start: scrypt is deliberately slow."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def _password_ok(password: str, stored: str | None) -> bool:
+    return verify_password(password, stored if stored is not None else _dummy_hash())
 
 
 def _throttle(request: Request) -> LoginThrottle:
@@ -93,8 +103,8 @@ async def login(request: Request) -> Response:
         return _form(request, 429, "console.login.locked", user)
     users = context.settings(request).users
     known = users.get(user)
-    stored = known.password_hash if known else _DUMMY_HASH
-    good = await asyncio.to_thread(verify_password, password, stored)
+    stored = known.password_hash if known else None
+    good = await asyncio.to_thread(_password_ok, password, stored)
     if not good or known is None:
         locked = throttle.failed(address, user)
         await audit.record(request, user, "login", "", "failed", "locked" if locked else "")

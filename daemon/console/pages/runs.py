@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from daemon.console.access import Who
-from daemon.console.render import page
+from daemon.console.render import offset_param, page
 from daemon.console.runfilter import ACTIVE, CHANNELS, STATES, RunFilter
 from daemon.web import context
 from daemon.worker.error_report import escape_cell
@@ -44,14 +44,9 @@ EXPORT_FIELDS = (
 )
 
 
-def _offset(request: Request) -> int:
-    text = request.query_params.get("offset", "0")
-    return int(text) if text.isdigit() and len(text) < 12 else 0
-
-
 async def _table(request: Request, who: Who) -> dict[str, Any]:
     chosen = RunFilter.of(request)
-    offset = _offset(request)
+    offset = offset_param(request)
     runs, total = await chosen.runs(request, who, PAGE, offset)
     live = offset == 0 or any(run["state"] in ACTIVE for run in runs)
     return {
