@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import email
+import ftplib
 import json
 import os
 import re
@@ -335,6 +336,21 @@ def send_as(port: int, who: str, attachments: list[tuple[str, bytes]]):
     """Mail `attachments` from account `who`'s allowed sender to its address."""
     msg = mail(attachments, sender=f"export@{who}.example", to=f"{who}@in.example.jp")
     return send(port, msg, mail_from=f"export@{who}.example", rcpts=(f"{who}@in.example.jp",))
+
+
+def stor_reply(ftp: ftplib.FTP, name: str, data: bytes) -> str:
+    """Upload `data` and return the server's final reply, even one that cut the upload off.
+
+    A server that refuses mid-transfer closes the data connection while the client is
+    still writing, so the client may see a broken pipe before it reads the reply.
+    """
+    ftp.voidcmd("TYPE I")
+    with ftp.transfercmd(f"STOR {name}") as conn, contextlib.suppress(OSError):
+        conn.sendall(data)
+    try:
+        return ftp.getresp()
+    except ftplib.Error as error:
+        return str(error)
 
 
 def queued_ids(reply: bytes | str) -> list[str]:
