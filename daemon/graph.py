@@ -16,14 +16,15 @@ from daemon.settings import Settings
 from daemon.spool.queue import Spool, SpoolItem
 from daemon.spool.retry import Retrier
 from daemon.spool.sink import SpoolSink
-from daemon.store.sqlite import SqliteStore
+from daemon.store.base import Store
+from daemon.store.open import open_store
 from daemon.worker.consumer import Worker
 from daemon.worker.pipeline import Counted, Pipeline, count_run
 
 
 @dataclass(slots=True)
 class Parts:
-    store: SqliteStore
+    store: Store
     spool: Spool
     reporter: Reporter
     pipeline: Pipeline
@@ -53,7 +54,7 @@ async def build(
     current = settings()
     data_dir = current.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
-    store = await SqliteStore.open(data_dir / "renkei.db")
+    store = await open_store(current)
     try:
         await store.ensure_layouts(current.layouts)
         spool = Spool(data_dir / "spool")

@@ -21,8 +21,8 @@ from daemon.retention import Swept, sweep
 from daemon.settings import Settings
 from daemon.spool import kept
 from daemon.spool.queue import Meta, SpoolItem, new_id, now_iso
+from daemon.store.open import open_store
 from daemon.store.runs import public_run
-from daemon.store.sqlite import SqliteStore
 from daemon.store.undo import Undone, UndoRun
 from daemon.worker.pipeline import Pipeline
 from importers.errors import RowError
@@ -78,10 +78,9 @@ async def latest_runs(
 ) -> list[dict[str, Any]]:
     """The newest runs matching `filters` (account, state, channel) received at `since`
     (UTC ISO 8601) or later."""
-    db = settings.data_dir / "renkei.db"
-    if not db.exists():
+    if not _has_store(settings):
         return []
-    store = await SqliteStore.open(db)
+    store = await open_store(settings)
     try:
         rows, _ = await store.list_runs(filters, limit, since=since)
         return [public_run(r) for r in rows]
@@ -97,7 +96,7 @@ async def undo_run(settings: Settings, run_id: str, sender: str) -> Undone:
     def describe(deleted: int, restored: int) -> str:
         return message("run.undo", language, run_id=run_id, deleted=deleted, restored=restored)
 
-    store = await SqliteStore.open(settings.data_dir / "renkei.db")
+    store = await open_store(settings)
     try:
         return await store.undo_run(run_id, UndoRun(new_id(), "cli", sender, now_iso()), describe)
     finally:
@@ -119,10 +118,9 @@ class Found:
 async def find_run(settings: Settings, fragment: str) -> Found:
     """The one run whose id is `fragment` or starts or ends with it, with its first row
     errors; none found, or several (`candidates`), when it is not exactly one."""
-    db = settings.data_dir / "renkei.db"
-    if not fragment or not db.exists():
+    if not fragment or not _has_store(settings):
         return Found()
-    store = await SqliteStore.open(db)
+    store = await open_store(settings)
     try:
         ids = await store.runs_like(fragment, CANDIDATES)
         if len(ids) != 1:
@@ -161,8 +159,14 @@ def save_files(found: Found, folder: Path) -> list[Path]:
 
 async def sweep_now(settings: Settings, now: dt.datetime) -> Swept:
     """`renkei sweep`: the daemon's daily retention sweep, as of `now`."""
-    store = await SqliteStore.open(settings.data_dir / "renkei.db")
+    store = await open_store(settings)
     try:
         return await sweep(settings, store, now)
     finally:
         await store.close()
+
+
+def _has_store(settings: Settings) -> bool:
+    """Whether there is a store to read: a PostgreSQL one always is; SQLite's file is
+    not made just to be read."""
+    return settings.store.url is not None or (settings.data_dir / "renkei.db").exists()

@@ -27,7 +27,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from daemon.settings import Settings
 from daemon.spool.kept import holds_file, run_folders
-from daemon.store.sqlite import SqliteStore
+from daemon.store.base import Store
 
 log = logging.getLogger(__name__)
 BATCH = 500  # runs removed per transaction: the import process waits no longer than this
@@ -44,7 +44,7 @@ class Swept:
     mails: int = 0  # failed report mails
 
 
-async def sweep(settings: Settings, store: SqliteStore, now: dt.datetime) -> Swept:
+async def sweep(settings: Settings, store: Store, now: dt.datetime) -> Swept:
     """Remove what is older than `settings.daemon.retention_days` before `now`."""
     before = now.astimezone(dt.UTC) - dt.timedelta(days=settings.daemon.retention_days)
     swept = Swept(before)
@@ -93,7 +93,7 @@ def _remove_mail(folder: Path, before: float) -> int:
 class Sweeper:
     """The daemon's daily sweep, and the one at start. Started and stopped by the master."""
 
-    def __init__(self, settings: Callable[[], Settings], store: SqliteStore) -> None:
+    def __init__(self, settings: Callable[[], Settings], store: Store) -> None:
         self._settings = settings
         self._store = store
         self.scheduler: AsyncIOScheduler | None = None

@@ -1266,6 +1266,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "Use PBSZ 0 and PROT P first: data connections must be encrypted.",
     },
     # -- sender authentication at the mail door (handlers/mailauth.py) -------------
+    "config.store_url": {
+        "ja": "{value} は PostgreSQL の URL(postgresql://user@host/db)でも env:NAME でもありません",
+        "en": "{value} is neither a PostgreSQL URL (postgresql://user@host/db) nor env:NAME",
+    },
     "config.network": {
         "ja": "{value} はネットワーク(192.0.2.0/24 のような CIDR)ではありません",
         "en": "{value} is not a network (a CIDR like 192.0.2.0/24)",
@@ -1433,6 +1437,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "送信元の認証(SPF・DKIM・DMARC)",
         "en": "Sender authentication (SPF, DKIM, DMARC)",
     },
+    "console.field.instance": {"ja": "取り込んだインスタンス", "en": "Imported by instance"},
     "console.direction.receive": {"ja": "受信", "en": "receive"},
     "console.direction.send": {"ja": "送信", "en": "send"},
     "console.state.send.aborted": {"ja": "強制終了", "en": "ended"},

@@ -100,6 +100,7 @@ def test_admin_lists_runs_newest_first_with_filters(daemon, runs):
         "undone_by",
         "direction",
         "authentication_results",
+        "instance",
     }
     assert body["runs"][0]["direction"] == "receive"
     failed = httpx.get(

@@ -16,14 +16,14 @@ from daemon.outward.jobs import DONE, Job, Request
 from daemon.outward.multipart import form_data
 from daemon.settings import Settings
 from daemon.settings.model import Call
-from daemon.store.sqlite import SqliteStore
+from daemon.store.base import Store
 
 log = logging.getLogger(__name__)
 
 
 class Calls:
     def __init__(
-        self, settings: Callable[[], Settings], store: SqliteStore, deliverer: Deliverer
+        self, settings: Callable[[], Settings], store: Store, deliverer: Deliverer
     ) -> None:
         self._settings = settings
         self.store = store

@@ -23,7 +23,7 @@ from daemon.outward.jobs import DONE, FAILED, SKIPPED, WAITING, Job, JobFolder, 
 from daemon.settings import Settings, resolve_secret
 from daemon.settings.model import Outbound
 from daemon.spool.queue import now_iso
-from daemon.store.sqlite import SqliteStore
+from daemon.store.base import Store
 
 log = logging.getLogger(__name__)
 ANSWER_BYTES = 1024  # of each answer's body, kept with the request
@@ -32,9 +32,7 @@ Finished = Callable[[Job], Awaitable[None]]
 
 
 class Deliverer:
-    def __init__(
-        self, settings: Callable[[], Settings], store: SqliteStore, folder: JobFolder
-    ) -> None:
+    def __init__(self, settings: Callable[[], Settings], store: Store, folder: JobFolder) -> None:
         self._settings = settings
         self.store = store
         self.folder = folder

@@ -24,8 +24,8 @@ from daemon.outward.multipart import form_data
 from daemon.settings import Settings
 from daemon.settings.model import Send
 from daemon.spool.queue import new_id, now_iso
+from daemon.store.base import Store
 from daemon.store.runs import ReportState, RunState
-from daemon.store.sqlite import SqliteStore
 from importers.layouts import display_name
 from importers.messages import message
 
@@ -48,7 +48,7 @@ class Sends:
     def __init__(
         self,
         settings: Callable[[], Settings],
-        store: SqliteStore,
+        store: Store,
         deliverer: Deliverer,
         report: Callable[[str], Any],
     ) -> None:

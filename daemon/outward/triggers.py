@@ -21,8 +21,8 @@ from daemon.outward.sends import Sends, Trigger
 from daemon.poll.jobs import WindowTrigger
 from daemon.poll.windows import Schedule
 from daemon.settings import Settings
+from daemon.store.base import Store
 from daemon.store.runs import RunState
-from daemon.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 FOLDER = "outward"
@@ -33,7 +33,7 @@ class Outward:
     def __init__(
         self,
         settings: Callable[[], Settings],
-        store: SqliteStore,
+        store: Store,
         report: Callable[[str], Awaitable[None]],
     ) -> None:
         self._settings = settings

@@ -15,7 +15,7 @@ from apscheduler.triggers.cron import CronTrigger
 from daemon.report.outbox import Reporter
 from daemon.settings import Settings
 from daemon.settings.model import Account
-from daemon.store.sqlite import SqliteStore
+from daemon.store.base import Store
 
 
 class DailyAccountJobs:
@@ -25,9 +25,7 @@ class DailyAccountJobs:
     job_prefix = "daily:"
     job_name = "daily job"
 
-    def __init__(
-        self, settings: Callable[[], Settings], store: SqliteStore, reporter: Reporter
-    ) -> None:
+    def __init__(self, settings: Callable[[], Settings], store: Store, reporter: Reporter) -> None:
         self._settings = settings
         self._store = store
         self._reporter = reporter

@@ -27,7 +27,8 @@ from daemon.report import digest as digest_mail
 from daemon.report.outbox import ALERT_PREFIX, Reporter
 from daemon.settings import Settings
 from daemon.settings.model import Account
-from daemon.store.sqlite import SqliteStore
+from daemon.store.base import Store
+from daemon.store.open import open_store
 
 log = logging.getLogger(__name__)
 _JOB_PREFIX = "digest:"
@@ -55,7 +56,7 @@ def due_day(
 
 async def send_due(
     settings: Settings,
-    store: SqliteStore,
+    store: Store,
     reporter: Reporter,
     now: dt.datetime,
     accounts: Iterable[str] | None = None,
@@ -78,7 +79,7 @@ async def send_due(
 
 async def _queue(
     settings: Settings,
-    store: SqliteStore,
+    store: Store,
     reporter: Reporter,
     day: digest_mail.Day,
     runs: list[dict],
@@ -129,7 +130,7 @@ class Digester(DailyAccountJobs):
 async def digest_now(settings: Settings, now: dt.datetime, account: str | None = None) -> list[str]:
     """`renkei digest`: the daemon's step as of `now`, against its store and outbox;
     what it queues it tries to send once, and a running daemon sends the rest."""
-    store = await SqliteStore.open(settings.data_dir / "renkei.db")
+    store = await open_store(settings)
     try:
         reporter = Reporter(lambda: settings, store)
         accounts = [account] if account is not None else None

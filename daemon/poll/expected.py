@@ -31,7 +31,8 @@ from daemon.report import expected as expected_mail
 from daemon.report.outbox import ALERT_PREFIX, Reporter
 from daemon.settings import Settings
 from daemon.settings.model import WEEKDAYS, Account, Expect
-from daemon.store.sqlite import SqliteStore
+from daemon.store.base import Store
+from daemon.store.open import open_store
 
 log = logging.getLogger(__name__)
 _SWEEP_SECONDS = 60  # a close pass this often too: `renkei import` runs tell nobody
@@ -69,7 +70,7 @@ def _bounds(day: dt.date, zone: zoneinfo.ZoneInfo) -> tuple[str, str]:
 
 async def check(
     settings: Settings,
-    store: SqliteStore,
+    store: Store,
     reporter: Reporter,
     now: dt.datetime,
     accounts: Iterable[str] | None = None,
@@ -100,7 +101,7 @@ async def check(
 
 
 async def close_arrived(
-    settings: Settings, store: SqliteStore, reporter: Reporter, now: dt.datetime
+    settings: Settings, store: Store, reporter: Reporter, now: dt.datetime
 ) -> list[str]:
     """Close each open miss whose day now has a completed run; one note each."""
     zone = zoneinfo.ZoneInfo(settings.daemon.timezone)
@@ -152,9 +153,7 @@ class Expecter(DailyAccountJobs):
     job_prefix = _JOB_PREFIX
     job_name = "expected file"
 
-    def __init__(
-        self, settings: Callable[[], Settings], store: SqliteStore, reporter: Reporter
-    ) -> None:
+    def __init__(self, settings: Callable[[], Settings], store: Store, reporter: Reporter) -> None:
         super().__init__(settings, store, reporter)
         self._closing = False
 
@@ -197,7 +196,7 @@ async def check_now(settings: Settings, now: dt.datetime) -> Checked:
     """`renkei expect-check`: the daemon's check as of `now`, against its store and
     outbox. What it queues it tries to send once; a running daemon sends the rest (the
     outbox is a folder, and each item's lock keeps two senders from both sending it)."""
-    store = await SqliteStore.open(settings.data_dir / "renkei.db")
+    store = await open_store(settings)
     try:
         reporter = Reporter(lambda: settings, store)
         checked = await check(settings, store, reporter, now)

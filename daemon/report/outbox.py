@@ -32,8 +32,8 @@ from daemon.report import sendmail
 from daemon.settings import Settings, resolve_secret, split_listen
 from daemon.settings.tls import client_context
 from daemon.spool.durable import fsync_dir, replace_durably, write_synced
+from daemon.store.base import Store
 from daemon.store.runs import ReportState
-from daemon.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 _RESCAN_SECONDS = 5.0
@@ -41,7 +41,7 @@ ALERT_PREFIX = "alert-"  # outbox items that are no run's report: alerts, notes,
 
 
 class Reporter:
-    def __init__(self, settings: Callable[[], Settings], store: SqliteStore) -> None:
+    def __init__(self, settings: Callable[[], Settings], store: Store) -> None:
         self._settings = settings
         self.store = store
         self.outbox = settings().data_dir / "outbox"

@@ -24,7 +24,13 @@ from daemon.settings.listeners import check_listen
 from daemon.settings.passwords import is_password_hash
 from daemon.settings.problems import Invalid, shown
 from daemon.settings.secrets import secret_matches
-from daemon.settings.values import check_address, check_network, check_sender, check_zone
+from daemon.settings.values import (
+    check_address,
+    check_network,
+    check_sender,
+    check_store_url,
+    check_zone,
+)
 from importers.dates import compile_format
 from importers.layouts import header_names
 
@@ -68,6 +74,18 @@ class DaemonSettings(Model):
     )
 
     _check_zone = field_validator("timezone")(lambda cls, v: check_zone(v))
+
+
+class StoreSettings(Model):
+    url: str | None = Field(
+        None,
+        description="postgresql://user@host/db (or env:NAME) shared by instances; none: SQLite",
+    )
+    instance: str | None = Field(
+        None, description="this instance's name on its runs (default: the host name)"
+    )
+
+    _check_url = field_validator("url")(lambda cls, v: check_store_url(v))
 
 
 class Limits(Model):
@@ -532,6 +550,7 @@ class User(Model):
 class Settings(Model):
     daemon: DaemonSettings = Field(default_factory=DaemonSettings, description="the service")
     limits: Limits = Field(default_factory=Limits, description="default file limits")
+    store: StoreSettings = Field(default_factory=StoreSettings, description="the database")
     smtp: SmtpSettings = Field(default_factory=SmtpSettings, description="mail intake")
     ftp: FtpSettings = Field(default_factory=FtpSettings, description="FTP intake")
     api: ApiSettings = Field(default_factory=ApiSettings, description="HTTP API")

@@ -66,6 +66,12 @@ def check_network(value: str) -> str:
         raise Invalid("config.network", value=repr(value)) from None
 
 
+def check_store_url(value: str | None) -> str | None:
+    if value is None or value.startswith(("env:", "postgresql://", "postgres://")):
+        return value
+    raise Invalid("config.store_url", value=repr(value))
+
+
 def check_zone(value: str) -> str:
     try:
         zoneinfo.ZoneInfo(value)

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from daemon.spool.queue import SpoolItem
+from daemon.store.base import Store
 from daemon.store.runs import RunState, options_text
-from daemon.store.sqlite import SqliteStore
 from handlers.base import Delivery
 
 KEY_SECONDS = 24 * 3600
@@ -44,7 +44,7 @@ class _Latest:
 
 
 class DeliveryMemory:
-    def __init__(self, store: SqliteStore | None) -> None:
+    def __init__(self, store: Store | None) -> None:
         self._store = store
         self._keys: dict[tuple[str, str], tuple[str, float]] = {}
         self._latest: dict[tuple[str, str], _Latest] = {}

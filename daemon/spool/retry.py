@@ -24,8 +24,8 @@ from typing import Any
 from daemon.settings import Settings
 from daemon.spool.kept import kept_file
 from daemon.spool.queue import Meta, Spool
+from daemon.store.base import Store
 from daemon.store.runs import FINAL_STATES
-from daemon.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class Retrier:
     def __init__(
         self,
         spool: Spool,
-        store: SqliteStore,
+        store: Store,
         settings: Callable[[], Settings],
         wake: Callable[[], None],
     ) -> None:

@@ -18,8 +18,8 @@ from daemon.settings import Account, Settings
 from daemon.spool.memory import DeliveryMemory
 from daemon.spool.queue import Meta, Spool, SpoolItem, new_id
 from daemon.spool.refusals import RefusalLog
+from daemon.store.base import Store
 from daemon.store.runs import FINAL_STATES, RunState, public_run
-from daemon.store.sqlite import SqliteStore
 from handlers.base import Delivery, Receipt, Refusal, RunReport, SpoolUnavailable
 from importers.filenames import filename_rule
 from importers.messages import message
@@ -35,7 +35,7 @@ class SpoolSink:
         spool: Spool,
         settings: Callable[[], Settings],
         wake: Callable[[], None],
-        store: SqliteStore | None = None,
+        store: Store | None = None,
     ) -> None:
         self._spool = spool
         self._store = store

@@ -1,6 +1,6 @@
 """The console's records: its login sessions and the audit log.
 
-A mixin of SqliteStore. Sessions live in the database, not only in the signed cookie,
+A mixin of Store. Sessions live in the database, not only in the signed cookie,
 so that a logout ends a session for good and a restart does not log everyone out.
 Written and read by daemon.console.
 """

@@ -1,7 +1,7 @@
 """Daily digests: the runs an account's digest lists, and in `digests` the (account,
 day) digests already queued, so a restart or a second `renkei digest` sends none twice.
 
-A mixin of SqliteStore. Written and read by daemon.poll.digest (the daemon's job and
+A mixin of Store. Written and read by daemon.poll.digest (the daemon's job and
 `renkei digest`).
 """
 

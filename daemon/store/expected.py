@@ -1,7 +1,7 @@
 """Expected files: the days an account's file was missing at its `expect.by`, in
 `expected_misses`, and whether a completed run has since arrived for such a day.
 
-A mixin of SqliteStore. Written and read by daemon.poll.expected (the daemon's check
+A mixin of Store. Written and read by daemon.poll.expected (the daemon's check
 and `renkei expect-check`); read by the web app's account view.
 """
 

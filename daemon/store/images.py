@@ -29,5 +29,7 @@ def keep_rows_sql(layout: str, run_id: str, columns: Sequence[str], where: str) 
 
 
 async def table_columns(db: aiosqlite.Connection, layout: str) -> list[str]:
+    if not isinstance(db, aiosqlite.Connection):  # PostgreSQL's (postgres/connection.py)
+        return await db.table_columns(layout)
     async with db.execute(f"PRAGMA table_info({quote(layout)})") as cur:
         return [row[1] for row in await cur.fetchall()]

@@ -1,7 +1,7 @@
 """Linkage the other way in the store: send runs, the rows a send reads, and every
 request sent onward with its answer.
 
-A mixin of SqliteStore. Written by daemon.outward in the daemon's process.
+A mixin of Store. Written by daemon.outward in the daemon's process.
 """
 
 from __future__ import annotations

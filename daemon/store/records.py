@@ -1,6 +1,6 @@
 """Records: one layout table's rows read and changed one at a time, with their log.
 
-A mixin of SqliteStore for the Records API (daemon/web/records.py). Searches and
+A mixin of Store for the Records API (daemon/web/records.py). Searches and
 look-ups read through the reader connection; a create, update or delete runs in one
 write transaction together with its row of `record_log` (who, when, before, after).
 A row the API writes carries `_source_file` = SOURCE and an empty `_run_id`: it is no

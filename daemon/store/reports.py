@@ -1,7 +1,7 @@
 """The report mail of each run as it went out, in `run_reports`: to whom, when it was
 queued, when the relay took it, how many tries it took and what the relay last said.
 
-A mixin of SqliteStore. Written by the reporter (daemon.report.outbox) as the mail
+A mixin of Store. Written by the reporter (daemon.report.outbox) as the mail
 moves through the outbox; read by the web console for a run's page. Admin alerts are
 no run's report and never recorded here.
 """
@@ -37,8 +37,9 @@ class ReportRecords:
         """A run's report entered the outbox. Queued again (recovery after a crash), it
         is a new mail: its tries start over, as the outbox envelope's do."""
         async with self.transaction() as db:
+            await db.execute("DELETE FROM run_reports WHERE run_id = ?", (run_id,))
             await db.execute(
-                "INSERT OR REPLACE INTO run_reports"
+                "INSERT INTO run_reports"
                 " (run_id, recipients, queued_at, sent_at, attempts, last_answer)"
                 " VALUES (?, ?, ?, NULL, 0, NULL)",
                 (run_id, json.dumps(list(recipients), ensure_ascii=False), _now()),

@@ -1,6 +1,6 @@
 """The run history: one row per accepted file in `runs`, its row errors in `run_errors`.
 
-A mixin of SqliteStore (it needs the store's connections and write lock). Read by the
+A mixin of Store (it needs the store's connections and write lock). Read by the
 worker, the intake sink's delivery memory, the reporter, the web app and the CLI.
 """
 
@@ -74,6 +74,7 @@ RUN_FIELDS = [
     "undone_by",
     "direction",
     "authentication_results",
+    "instance",
 ]
 
 
@@ -90,6 +91,7 @@ def public_run(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class RunRecords:
+    instance: str
     writer: aiosqlite.Connection
     reader: aiosqlite.Connection
 
@@ -103,8 +105,8 @@ class RunRecords:
             await db.execute(
                 "INSERT OR IGNORE INTO runs (id, account, channel, sender, filename, state,"
                 " received_at, attempts, sha256, size, idempotency_key, options, retry_of,"
-                " authentication_results)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " authentication_results, instance)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     meta.account,
@@ -120,6 +122,7 @@ class RunRecords:
                     options_text(meta.options),
                     meta.retry_of,
                     meta.authentication_results,
+                    self.instance,
                 ),
             )
 

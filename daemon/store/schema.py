@@ -1,6 +1,7 @@
 """The SQLite schema: renkei's own tables, their migrations, and how a connection is set up.
 
-Run at every open (`SqliteStore.open`), so a newer renkei migrates an older database.
+Run at every open (`SqliteStore.open`; PostgreSQL's in postgres/schema.py), so a newer
+renkei migrates an older database.
 """
 
 from __future__ import annotations
@@ -257,6 +258,18 @@ MIGRATIONS = [
     # value ('' when not evaluated: another channel, or `sender_auth = "off"`).
     """
     ALTER TABLE runs ADD COLUMN authentication_results TEXT NOT NULL DEFAULT ''
+    """,
+    # Several instances on one store (PostgreSQL): which instance imported a run, and
+    # one row per scheduled job and tick, taken by the one instance that runs it.
+    """
+    ALTER TABLE runs ADD COLUMN instance TEXT NOT NULL DEFAULT '';
+    CREATE TABLE schedule_slots (
+      job TEXT NOT NULL,
+      tick TEXT NOT NULL,
+      instance TEXT NOT NULL,
+      claimed_at TEXT NOT NULL,
+      PRIMARY KEY (job, tick)
+    )
     """,
 ]
 

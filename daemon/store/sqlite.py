@@ -15,29 +15,11 @@ from pathlib import Path
 
 import aiosqlite
 
-from daemon.store.console import ConsoleRecords
-from daemon.store.digests import DigestRecords
-from daemon.store.expected import ExpectedMisses
-from daemon.store.outward import OutwardRecords
-from daemon.store.records import RecordRecords
-from daemon.store.reports import ReportRecords
-from daemon.store.runs import RunRecords
+from daemon.store.base import Store
 from daemon.store.schema import connect, migrate
-from daemon.store.tables import LayoutTables
-from daemon.store.undo import UndoRecords
 
 
-class SqliteStore(
-    RunRecords,
-    LayoutTables,
-    ExpectedMisses,
-    DigestRecords,
-    UndoRecords,
-    ReportRecords,
-    ConsoleRecords,
-    RecordRecords,
-    OutwardRecords,
-):
+class SqliteStore(Store):
     def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
         self.writer = writer
         self.reader = reader

@@ -1,6 +1,6 @@
 """Layout tables: one table per layout, the rows imports write and the ranges they own.
 
-A mixin of SqliteStore. Every statement that touches a layout's table (create and
+A mixin of Store. Every statement that touches a layout's table (create and
 migrate it, insert rows, replace a file's rows, copy a large file's staged parts,
 remember created choice values, look referenced values up) is here.
 """
@@ -117,8 +117,10 @@ class LayoutTables:
     ) -> None:
         last = await self._max_rowid(db, layout)
         await db.execute(
-            "INSERT OR REPLACE INTO sources (layout, account, source_file, run_id, first_rowid,"
-            " last_rowid) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO sources (layout, account, source_file, run_id, first_rowid,"
+            " last_rowid) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (layout, account, source_file,"
+            " run_id) DO UPDATE SET first_rowid = excluded.first_rowid,"
+            " last_rowid = excluded.last_rowid",
             (layout, account, filename, run_id, first_rowid, last),
         )
 

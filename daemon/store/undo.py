@@ -1,6 +1,6 @@
 """Undo (取込取消): what a run changed, kept so it can be taken back, and the taking back.
 
-A mixin of SqliteStore. The writer keeps, in the run's own transaction, the
+A mixin of Store. The writer keeps, in the run's own transaction, the
 before-images of the rows the run replaced (replace_file: the previous version of the
 logical file, copied by one INSERT … SELECT), updated or deleted (keyed modes), and the
 `sources` entries it replaced; the rows it inserted need nothing, as they carry its
@@ -100,9 +100,11 @@ class UndoRecords:
         rows = await db.execute_fetchall(sql, (layout, account, mode, logical))
         await self._drop_images(db, [row[0] for row in rows])
         columns = json.dumps(await table_columns(db, layout), ensure_ascii=False)
+        # Delete, then insert (not an upsert): a record written again takes a new seq.
+        await db.execute("DELETE FROM run_undo WHERE run_id = ?", (run_id,))
         await db.execute(
-            "INSERT OR REPLACE INTO run_undo (run_id, layout, account, logical_file, mode,"
-            " columns) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO run_undo (run_id, layout, account, logical_file, mode, columns)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
             (run_id, layout, account, logical, mode, columns),
         )
 
@@ -188,15 +190,15 @@ class UndoRecords:
         lay in hold them again; one whose rowid another row took since gets a new one."""
         table = quote(layout)
         names = ", ".join(quote(c) for c in columns)
-        cells = ", ".join(f"json_extract(u.image, '$[{i}]')" for i in range(len(columns)))
+        cells = ", ".join(await self.image_cells(db, layout, columns))
         taken_sql = (
             f"SELECT u.rowid FROM undo_rows AS u WHERE u.run_id = ?"
             f" AND EXISTS (SELECT 1 FROM {table} AS t WHERE t.rowid = u.old_rowid)"
         )
         taken = json.dumps([row[0] for row in await db.execute_fetchall(taken_sql, (run_id,))])
         source = "FROM undo_rows AS u WHERE u.run_id = ? AND u.rowid"
-        own = f"{source} NOT IN (SELECT value FROM json_each(?)) ORDER BY u.rowid"
-        moved = f"{source} IN (SELECT value FROM json_each(?)) ORDER BY u.rowid"
+        own = f"{source} NOT IN ({self.undo_id_list}) ORDER BY u.rowid"
+        moved = f"{source} IN ({self.undo_id_list}) ORDER BY u.rowid"
         restored = (
             await db.execute(
                 f"INSERT INTO {table} (rowid, {names}) SELECT u.old_rowid, {cells} {own}",
@@ -211,6 +213,15 @@ class UndoRecords:
         await self._restore_sources(db, layout, account, run_id, taken != "[]")
         return restored
 
+    # The rowids of a JSON array bound as one parameter, as a subquery.
+    undo_id_list = "SELECT value FROM json_each(?)"
+
+    async def image_cells(
+        self, db: aiosqlite.Connection, layout: str, columns: Sequence[str]
+    ) -> list[str]:
+        """The SQL of each column's value in a before-image `u.image`."""
+        return [f"json_extract(u.image, '$[{i}]')" for i in range(len(columns))]
+
     async def _restore_sources(
         self, db: aiosqlite.Connection, layout: str, account: str, run_id: str, moved: bool
     ) -> None:
@@ -218,9 +229,11 @@ class UndoRecords:
         async with db.execute(f"SELECT coalesce(max(rowid), 0) FROM {quote(layout)}") as cur:
             top = (await cur.fetchone())[0] if moved else 0
         await db.execute(
-            "INSERT OR REPLACE INTO sources (layout, account, source_file, run_id, first_rowid,"
+            "INSERT INTO sources (layout, account, source_file, run_id, first_rowid,"
             " last_rowid) SELECT ?, ?, source_file, owner_run, first_rowid, max(last_rowid, ?)"
-            " FROM undo_sources WHERE run_id = ?",
+            " FROM undo_sources WHERE run_id = ? ON CONFLICT (layout, account, source_file,"
+            " run_id) DO UPDATE SET first_rowid = excluded.first_rowid,"
+            " last_rowid = excluded.last_rowid",
             (layout, account, top, run_id),
         )
 

@@ -16,7 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from daemon import console
 from daemon.settings import Settings
 from daemon.settings.switches import Switches
-from daemon.store.sqlite import SqliteStore
+from daemon.store.base import Store
 from daemon.web import accounts, errors, records, refusals, runs, sends, service
 from daemon.web.context import Poll, Retry, Switch
 from handlers import api as api_intake
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 def create_app(
     settings: Callable[[], Settings],
-    store: SqliteStore,
+    store: Store,
     ready: Callable[[], bool],
     poll: Poll | None = None,
     sink: IntakeSink | None = None,

@@ -12,7 +12,7 @@ from fastapi import Request
 
 from daemon.settings import Settings
 from daemon.spool.retry import Retried
-from daemon.store.sqlite import SqliteStore
+from daemon.store.base import Store
 from importers.messages import LANGUAGES
 
 Poll = Callable[[str], Awaitable[list[str]]]
@@ -24,7 +24,7 @@ def settings(request: Request) -> Settings:
     return request.app.state.settings()
 
 
-def store(request: Request) -> SqliteStore:
+def store(request: Request) -> Store:
     return request.app.state.store
 
 

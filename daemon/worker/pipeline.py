@@ -14,6 +14,7 @@ import contextlib
 import errno
 import logging
 import sqlite3
+import sys
 from collections.abc import Awaitable, Callable
 
 import aiosqlite
@@ -21,8 +22,8 @@ import aiosqlite
 from daemon import metrics
 from daemon.settings import Account, Settings
 from daemon.spool.queue import Meta, Spool, SpoolItem, now_iso
+from daemon.store.base import Store
 from daemon.store.runs import FINAL_STATES, ReportState, RunState
-from daemon.store.sqlite import SqliteStore
 from daemon.worker.error_report import WORKBOOK_REPORT_ENCODING, ErrorReport
 from daemon.worker.outcome import Outcome
 from daemon.worker.plan import Plan, columns_for, import_spec, plan_for, plan_problem
@@ -48,7 +49,7 @@ class Pipeline:
     def __init__(
         self,
         settings: Callable[[], Settings],
-        store: SqliteStore,
+        store: Store,
         spool: Spool,
         notify_report: Notify | None = None,
         counted: Counted = count_run,
@@ -317,7 +318,17 @@ def _with_auth_note(text: str, meta: Meta, language: str) -> str:
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_FULL = 5, 6, 13
 
 
+def _server_trouble(exc: BaseException) -> bool:
+    """PostgreSQL unreachable, restarting, out of disk, or a deadlock or lock timeout
+    (psycopg's OperationalError covers them all): trouble of the moment, as SQLite's
+    busy database is. psycopg is loaded only where the store is PostgreSQL."""
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(exc, psycopg.OperationalError)
+
+
 def _busy(exc: BaseException) -> bool:
+    if _server_trouble(exc):
+        return True
     code = getattr(exc, "sqlite_errorcode", None)
     return isinstance(exc, sqlite3.OperationalError) and (
         (code is not None and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED))

@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from daemon.settings import Account, Settings
 from daemon.settings.model import AccountReport
+from daemon.store.base import Store
 from daemon.store.keyed import KEYED
-from daemon.store.sqlite import SqliteStore
 from importers.layouts import ColumnSpec
 from importers.reader import ImportSpec
 from importers.workbook import is_workbook
@@ -79,7 +79,7 @@ class Columns:
     creating: dict[int, set[str]]
 
 
-async def columns_for(settings: Settings, store: SqliteStore, plan: Plan) -> Columns:
+async def columns_for(settings: Settings, store: Store, plan: Plan) -> Columns:
     found = await _columns(settings, store, plan)
     if plan.keys_only:
         key = settings.layouts[plan.layout].key
@@ -87,7 +87,7 @@ async def columns_for(settings: Settings, store: SqliteStore, plan: Plan) -> Col
     return found
 
 
-async def _columns(settings: Settings, store: SqliteStore, plan: Plan) -> Columns:
+async def _columns(settings: Settings, store: Store, plan: Plan) -> Columns:
     layout = settings.layouts[plan.layout]
     if not any(c.type == "choice" for c in layout.columns):
         return Columns([ColumnSpec.of(c) for c in layout.columns], {})

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from daemon.settings import Settings
-from daemon.store.sqlite import SqliteStore
+from daemon.store.base import Store
 from importers.errors import RowError
 from importers.messages import message
 from importers.reader import Chunk
@@ -40,7 +40,7 @@ def references_of(settings: Settings, layout: str, member_key: str | None) -> li
 
 
 async def check(
-    store: SqliteStore,
+    store: Store,
     db: aiosqlite.Connection,
     chunk: Chunk,
     references: list[Reference],

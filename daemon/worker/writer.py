@@ -16,9 +16,9 @@ import aiosqlite
 
 from daemon.settings import Settings
 from daemon.spool.queue import SpoolItem
+from daemon.store.base import Store
 from daemon.store.keyed import KeyedWriter, RowStamp
 from daemon.store.runs import RunState
-from daemon.store.sqlite import SqliteStore
 from daemon.worker import references, staging
 from daemon.worker.outcome import Outcome
 from daemon.worker.plan import Columns, Plan
@@ -39,7 +39,7 @@ class DryRun(Exception):
 
 
 class RowWriter:
-    def __init__(self, settings: Settings, store: SqliteStore, finish: Finish) -> None:
+    def __init__(self, settings: Settings, store: Store, finish: Finish) -> None:
         self.settings = settings
         self.store = store
         self.finish = finish
@@ -111,6 +111,7 @@ class RowWriter:
         reject = plan.on_row_error == "reject"
         keyed = self._keyed_writer(plan, stamp, csv_file) if plan.keyed else None
         async with self.store.transaction() as db:
+            await self.store.lock_layout(db, plan.layout)
             first = await self._before(db, plan, stamp)
             insert = self.store.row_insert(plan.layout, *_meta(stamp))
             async for chunk in _threaded(csv_file.chunks()):
@@ -173,6 +174,7 @@ class RowWriter:
     ) -> None:
         """A large file, already read into scratch databases: copy them in one go."""
         async with self.store.transaction(staged=[part.path for part in parts]) as db:
+            await self.store.lock_layout(db, plan.layout)
             first = await self._before(db, plan, stamp)
             for index, part in enumerate(parts):
                 outcome.total += part.records

@@ -1,0 +1,77 @@
+"""PostgresStore: the store on a PostgreSQL database that several instances share.
+
+Like SqliteStore it writes through one session (`writer`; transactions take turns
+within the instance) and reads through another in autocommit, so a reader never sees
+an import's uncommitted rows. Between instances PostgreSQL keeps order: row locks,
+`ON CONFLICT` on the runs' and slots' keys, and advisory locks (schema migrations,
+one import per layout at a time, one scheduled check per account at a time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from daemon.store.base import Store
+from daemon.store.postgres.connection import Connection
+from daemon.store.postgres.schema import migrate
+from daemon.store.postgres.tables import PgLayoutTables
+
+
+class PostgresStore(PgLayoutTables, Store):
+    shared = True
+
+    def __init__(self, url: str, instance: str) -> None:
+        self.url = url
+        self.instance = instance
+        self.writer = Connection(url)
+        self.reader = Connection(url)
+        self._layouts: dict[str, list[str]] = {}
+        self._write_lock = asyncio.Lock()
+        self._staged: list[Path] = []
+
+    @classmethod
+    async def open(cls, url: str, instance: str | None = None) -> PostgresStore:
+        store = cls(url, instance or socket.gethostname())
+        try:
+            await migrate(store.writer)
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        await self.reader.close()
+        await self.writer.close()
+
+    @asynccontextmanager
+    async def transaction(self, staged: Sequence[Path] = ()) -> AsyncIterator[Connection]:
+        """BEGIN … COMMIT on the writer session; any exception, cancellation included,
+        rolls back. `staged` scratch databases are read by copy_staged (tables.py)."""
+        async with self._write_lock:
+            self._staged = list(staged)
+            await self.writer.execute("BEGIN")
+            try:
+                yield self.writer
+            except BaseException:
+                await asyncio.shield(self.writer.rollback())
+                raise
+            finally:
+                self._staged = []
+            await asyncio.shield(self.writer.commit())
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[bool]:
+        """A session advisory lock on `name`, on a session of its own, held while the
+        caller works; False at once when another instance holds it."""
+        session = Connection(self.url)
+        try:
+            rows = await session.execute_fetchall(
+                "SELECT pg_try_advisory_lock(hashtext(?))", (name,)
+            )
+            yield bool(rows[0][0])
+        finally:
+            await session.close()  # a session's advisory locks end with it
