@@ -120,7 +120,7 @@ class Master:
             from daemon.poll.jobs import Poller
 
             state = self.settings.data_dir / "ftp" / ".last-checks.json"
-            self.poller = Poller(self.current, self.ftp.check, state)
+            self.poller = Poller(self.current, self.ftp.check, state, self.store)
             self.poller.start()
         if self.settings.api.enabled:
             await self._start_web()
@@ -176,7 +176,18 @@ class Master:
                 "ssl_certfile": str(self.settings.path(cert)),
                 "ssl_keyfile": str(self.settings.path(key)) if key else None,
             }
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", **tls)
+        # api.forwarded_allow_ips: X-Forwarded-For names the client only when it comes
+        # from one of these proxies; empty trusts none, whatever FORWARDED_ALLOW_IPS says.
+        proxies = list(self.settings.api.forwarded_allow_ips)
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            proxy_headers=bool(proxies),
+            forwarded_allow_ips=proxies or None,
+            **tls,
+        )
         self._web = Server(config)
         task = self._spawn(self._web.serve(sockets=[sock]), "web")
         while not self._web.started:

@@ -57,6 +57,7 @@ async def sweep(settings: Settings, store: Store, now: dt.datetime) -> Swept:
         swept.runs += removed
         if removed < len(ids) or len(ids) < BATCH:
             break
+    await store.sweep_slots(stamp)
     outbox_failed = data_dir / "outbox" / "failed"
     swept.mails = await asyncio.to_thread(_remove_mail, outbox_failed, before.timestamp())
     return swept

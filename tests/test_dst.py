@@ -11,7 +11,8 @@ import zoneinfo
 import pytest
 
 from daemon.poll import windows
-from daemon.poll.jobs import WindowTrigger, _last_tick
+from daemon.poll.jobs import WindowTrigger
+from daemon.poll.slots import latest_tick
 from daemon.poll.windows import Schedule, next_checks
 from daemon.settings import FtpAccount
 
@@ -180,7 +181,7 @@ def test_the_trigger_in_the_second_time_round_of_the_repeated_hour():
     fire = WindowTrigger(s).get_next_fire_time(None, now)
     assert fire == dt.datetime(2026, 10, 25, 2, 0, tzinfo=UTC)  # 04:00 EET
     assert next_checks(s, now, 1)[0].strftime("%H:%M%z") == "04:00+0200"
-    assert _last_tick(s, now.astimezone(UTC)).strftime("%H:%M%z") == "03:45+0300"
+    assert latest_tick(s, now.astimezone(UTC)).strftime("%H:%M%z") == "03:45+0300"
 
 
 def test_renkei_schedule_prints_the_checks_in_order(tmp_path, monkeypatch, capsys):

@@ -19,6 +19,7 @@ from daemon.outward.deliver import Deliverer
 from daemon.outward.jobs import JobFolder
 from daemon.outward.sends import Sends, Trigger
 from daemon.poll.jobs import WindowTrigger
+from daemon.poll.slots import run_once
 from daemon.poll.windows import Schedule
 from daemon.settings import Settings
 from daemon.store.base import Store
@@ -119,7 +120,12 @@ class Outward:
         if send is None:
             return
         trigger = Trigger("schedule", executor_to=tuple(send.executor_to))
-        await self._guarded(self.sends.start(name, trigger), f"send {name}")
+        assert send.schedule is not None
+        schedule = Schedule.of(send.schedule, self._settings().daemon.timezone)
+        once = run_once(
+            self.store, f"send:{name}", schedule, lambda: self.sends.start(name, trigger)
+        )
+        await self._guarded(once, f"send {name}")
 
     @staticmethod
     async def _guarded(work: Awaitable[object], what: str) -> None:

@@ -19,9 +19,11 @@ from pathlib import Path
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 
+from daemon.poll.slots import latest_tick, run_once
 from daemon.poll.windows import Schedule, next_checks
 from daemon.settings import Settings
 from daemon.spool.durable import replace_durably
+from daemon.store.base import Store
 
 log = logging.getLogger(__name__)
 _GATHER_SECONDS = 0.2  # ticks this close together count as one moment
@@ -57,9 +59,11 @@ class Poller:
         settings: Callable[[], Settings],
         check: Callable[[str], Awaitable[list[str]]],
         state_file: Path,
+        store: Store | None = None,
     ) -> None:
         self._settings = settings
         self._check = check
+        self._store = store
         self.state_file = state_file
         self._due: set[str] = set()
         self._flush: asyncio.TimerHandle | None = None
@@ -110,7 +114,7 @@ class Poller:
     def _catch_up(self, now: dt.datetime) -> None:
         last = self._last_checks()
         for name, schedule in self._schedules(self._settings()).items():
-            previous = _last_tick(schedule, now)
+            previous = latest_tick(schedule, now)
             seen = last.get(name)
             if not (previous and schedule.in_window(now)):
                 continue
@@ -142,9 +146,12 @@ class Poller:
             (n for n in due if n in settings.accounts),
             key=lambda n: (-settings.accounts[n].ftp.priority, n),
         )
+        schedules = self._schedules(settings)
         for name in order:
             try:
-                await self.check(name)
+                await run_once(
+                    self._store, f"check:{name}", schedules[name], lambda n=name: self.check(n)
+                )
             except Exception:
                 log.exception("check %s failed", name)
 
@@ -167,12 +174,3 @@ class Poller:
         state[name] = when.isoformat()
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
         replace_durably(self.state_file, json.dumps(state).encode())
-
-
-def _last_tick(schedule: Schedule, now: dt.datetime) -> dt.datetime | None:
-    """The latest tick at or before `now` (within the last two days)."""
-    today = now.astimezone(schedule.zone).date()
-    days = (today - dt.timedelta(days=back) for back in (2, 1, 0))
-    past = [t for day in days for t in schedule.ticks_on(day) if t <= now]
-    # By instant: two datetimes of one zone compare by wall time (see windows.py).
-    return max(past, key=lambda t: t.astimezone(dt.UTC)) if past else None

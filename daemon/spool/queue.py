@@ -20,7 +20,7 @@ import logging
 import os
 import secrets
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,6 +148,18 @@ class Spool:
                 os.close(lock_fd)
             raise
         return item_id, meta, lock_fd
+
+    def withdraw(self, items: Sequence[SpoolItem]) -> None:
+        """Take back items just published to `incoming/` whose delivery was then not
+        accepted after all; one a worker claimed meanwhile stays with it."""
+        for item in items:
+            hidden = self.tmp / item.id
+            try:
+                os.rename(self.incoming / item.id, hidden)
+            except FileNotFoundError:
+                continue
+            shutil.rmtree(hidden, ignore_errors=True)
+        fsync_dir(self.incoming)
 
     # -- claiming ----------------------------------------------------------------
 

@@ -46,11 +46,16 @@ class SpoolSink:
 
     async def spool(self, deliveries: Sequence[Delivery]) -> Receipt:
         async with self.memory.turn(deliveries):
-            earlier = await self.memory.earlier(deliveries)
+            try:
+                earlier = await self.memory.earlier(deliveries)
+            except Exception as exc:  # the store unreachable: take nothing we cannot check
+                raise SpoolUnavailable(f"store: {exc}") from exc
             if earlier is not None:
                 log.info("a resend of %s: answered with its earlier runs", ", ".join(earlier))
                 return Receipt(earlier, replayed=True)
             items = await self._enqueue(deliveries)
+            if self._store is not None and self._store.shared:
+                await self._record(items)
             self.memory.remember(deliveries, items)
         for d in deliveries:
             metrics.FILES_RECEIVED.labels(d.channel).inc()
@@ -71,6 +76,19 @@ class SpoolSink:
             return await asyncio.to_thread(self._spool.enqueue_many, files)
         except Exception as exc:  # disk full, I/O error, anything: the sender retries
             raise SpoolUnavailable(str(exc)) from exc
+
+    async def _record(self, items: Sequence[SpoolItem]) -> None:
+        """A shared store: record each run before the sender hears 250/2xx, so that a
+        resend to any other instance is answered with it. The store unreachable, the
+        delivery is not accepted: its items leave the spool again (one the worker took
+        already is imported once the store is back; a resend then finds its run)."""
+        assert self._store is not None
+        try:
+            for item in items:
+                await self._store.add_run(item.id, item.meta)
+        except Exception as exc:
+            await asyncio.to_thread(self._spool.withdraw, items)
+            raise SpoolUnavailable(f"store: {exc}") from exc
 
     def has_room(self) -> bool:
         try:

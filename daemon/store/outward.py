@@ -33,6 +33,7 @@ REQUEST_FIELDS = (
 
 
 class OutwardRecords:
+    instance: str
     writer: aiosqlite.Connection
     reader: aiosqlite.Connection
 
@@ -42,6 +43,7 @@ class OutwardRecords:
 
     async def add_send_run(self, run: Mapping[str, Any]) -> None:
         """A send's run, as `running` from the moment its requests are spooled."""
+        run = {**run, "instance": self.instance}
         fields = ", ".join(quote(k) for k in run)
         marks = ", ".join("?" * len(run))
         async with self.transaction() as db:

@@ -92,6 +92,7 @@ def public_run(row: Mapping[str, Any]) -> dict[str, Any]:
 
 class RunRecords:
     instance: str
+    shared: bool
     writer: aiosqlite.Connection
     reader: aiosqlite.Connection
 
@@ -232,11 +233,15 @@ class RunRecords:
         written (`pending`): the reporter builds it from the run. A report already in
         the outbox is whole and goes without its run."""
         finals = ", ".join("?" * len(FINAL_STATES))
+        # On a shared store each instance sweeps the runs it received: their files and
+        # error CSVs are in its own data_dir.
+        own = " AND instance = ?" if self.shared else ""
         sql = (
             f"SELECT id FROM runs WHERE state IN ({finals}) AND report_state != ?"
-            " AND COALESCE(finished_at, received_at) < ? ORDER BY id LIMIT ?"
+            f" AND COALESCE(finished_at, received_at) < ?{own} ORDER BY id LIMIT ?"
         )
-        params = (*sorted(FINAL_STATES), ReportState.PENDING, before, limit)
+        mine = (self.instance,) if self.shared else ()
+        params = (*sorted(FINAL_STATES), ReportState.PENDING, before, *mine, limit)
         rows = await self.writer.execute_fetchall(sql, params)
         return [row[0] for row in rows]
 

@@ -67,6 +67,7 @@ class UndoRun:
 
 
 class UndoRecords:
+    instance: str
     writer: aiosqlite.Connection
 
     if TYPE_CHECKING:
@@ -249,7 +250,8 @@ class UndoRecords:
         await db.execute(
             "INSERT INTO runs (id, account, channel, sender, filename, layout, state,"
             " rows_deleted, rows_inserted, mode, message, received_at, started_at,"
-            " finished_at, undo_of) VALUES (?, ?, ?, ?, ?, ?, 'completed', ?, ?, ?, ?, ?, ?, ?, ?)",
+            " finished_at, undo_of, instance)"
+            " VALUES (?, ?, ?, ?, ?, ?, 'completed', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 undo.id,
                 run["account"],
@@ -265,5 +267,6 @@ class UndoRecords:
                 undo.at,
                 undo.at,
                 run["id"],
+                self.instance,
             ),
         )

@@ -1,6 +1,9 @@
 """Open without a token: `/healthz` for load balancers and systemd checks, `/metrics`
 for Prometheus."""
 
+import asyncio
+import logging
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -8,7 +11,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from daemon.web import context
 from daemon.web.errors import responses
 
+log = logging.getLogger(__name__)
 router = APIRouter()
+_PING_SECONDS = 3.0
 _TEXT: dict[int | str, dict] = {200: {"content": {"text/plain": {}}}}
 
 
@@ -16,6 +21,11 @@ _TEXT: dict[int | str, dict] = {200: {"content": {"text/plain": {}}}}
 async def healthz(request: Request) -> JSONResponse:
     if not context.ready(request):
         return JSONResponse({"status": "starting"}, 503)
+    try:
+        await asyncio.wait_for(context.store(request).ping(), _PING_SECONDS)
+    except Exception as exc:  # unreachable, refusing, too slow: take no traffic here
+        log.warning("healthz: the store does not answer: %s", exc or type(exc).__name__)
+        return JSONResponse({"status": "store_unreachable"}, 503)
     return JSONResponse({"status": "ok"})
 
 

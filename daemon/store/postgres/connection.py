@@ -154,14 +154,15 @@ class Connection:
     """One PostgreSQL session in autocommit (as aiosqlite with isolation_level=None):
     the store's `transaction()` says BEGIN and COMMIT itself."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, connect_timeout: int = 5) -> None:
         self.url = url
+        self._connect_timeout = connect_timeout
         self._conn: psycopg.AsyncConnection[Any] | None = None
 
     async def connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:
             self._conn = await psycopg.AsyncConnection.connect(
-                self.url, autocommit=True, connect_timeout=5
+                self.url, autocommit=True, connect_timeout=self._connect_timeout
             )
             self._conn.adapters.register_loader("numeric", _WholeNumbers)
         return self._conn

@@ -63,6 +63,15 @@ class PostgresStore(PgLayoutTables, Store):
                 self._staged = []
             await asyncio.shield(self.writer.commit())
 
+    async def ping(self) -> None:
+        """A session of its own: a reader session stuck in a dead connection must not
+        make a server that is back look down, nor one that is down look up."""
+        session = Connection(self.url, connect_timeout=2)
+        try:
+            await session.execute_fetchall("SELECT 1")
+        finally:
+            await session.close()
+
     @asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[bool]:
         """A session advisory lock on `name`, on a session of its own, held while the
