@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import ipaddress
 import logging
 from collections.abc import Callable, Iterator
 from email.header import decode_header, make_header
@@ -17,6 +18,7 @@ from email.message import Message
 from email.utils import getaddresses
 from typing import Any
 
+from aiosmtpd.proxy_protocol import ProxyData
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from daemon.settings import Account, Settings, listen_error, split_listen
@@ -59,6 +61,9 @@ S552_TOO_BIG = "552 5.3.4 Message too big"
 S530_TLS_FIRST = "530 5.7.0 Must issue a STARTTLS command first"
 
 CHANNEL = "mail"
+# smtp.proxy_protocol: seconds a connection has to send its PROXY header. A load
+# balancer sends it at once; aiosmtpd warns below 3.
+PROXY_TIMEOUT = 10.0
 # Excel workbooks, taken as attachments too (`excel = true`): by name, or by type.
 WORKBOOK_SUFFIXES = (".xlsx", ".xls")
 _WORKBOOK_TYPES = {
@@ -99,7 +104,8 @@ class RenkeiSMTP(SMTP):
     ) -> None:
         super().__init__(handler, **kwargs)
         self._limiter = limiter
-        self._peer_address: str | None = None
+        self._peer_address: str | None = None  # the address counted by the limiter
+        self._proxied_peer: Any = None  # (host, port) the PROXY header named
         self._min_data_rate = min_data_rate  # smtp.min_data_rate; 0: none
         self._in_data = False  # reading the mail after 354 (our own work after it is not)
         self._deadline = 0.0  # loop time the DATA phase ends at unless more comes
@@ -107,21 +113,54 @@ class RenkeiSMTP(SMTP):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        if self._peer_address is not None:  # STARTTLS re-entry
+        if self._peer_address is not None:  # STARTTLS re-entry: a new session, same client
+            if self._proxied_peer is not None:
+                self.session.peer = self._proxied_peer
+            return
+        if self._proxy_timeout is not None:
+            # Behind a load balancer every connection comes from its address: the
+            # limits count the client the PROXY header names (proxied()).
             return
         peer = transport.get_extra_info("peername") or ("?", 0)
-        if self._limiter.admit(peer[0]):
-            self._peer_address = peer[0]
-            return
-        # Refuse before the greeting: the client task has not run yet.
-        self._handler_coroutine.cancel()
+        if not self._admit(peer, transport):
+            # Refused before the greeting: the client task has not run yet.
+            self._handler_coroutine.cancel()
+            transport.close()
+
+    def _admit(self, peer: tuple[Any, ...], transport: asyncio.BaseTransport) -> bool:
+        """Count a session of `peer` against the limits; when over them, say 421 and
+        tell the sink (the caller closes the connection)."""
+        if self._limiter.admit(str(peer[0])):
+            self._peer_address = str(peer[0])
+            return True
         transport.write(f"{S421_TOO_MANY}\r\n".encode())
-        transport.close()
         detail = "over smtp.max_connections or smtp.max_connections_per_address"
         code, reason = _code(S421_TOO_MANY), "too_many_connections"
         self.event_handler.sink.refused(
             Refusal(CHANNEL, peer_text(peer), code, reason, detail=detail)
         )
+        return False
+
+    def proxied(self, data: ProxyData) -> bool:
+        """smtp.proxy_protocol: the PROXY header came; from now on its source address
+        is the session's peer (allowed_networks, SPF, refusals, the limits). False
+        refuses the session, and aiosmtpd closes it."""
+        if isinstance(data.src_addr, ipaddress.IPv4Address | ipaddress.IPv6Address):
+            self.session.peer = (str(data.src_addr), data.src_port or 0)
+        # else LOCAL (v2) or UNKNOWN (v1): the balancer's own connection, as the spec says
+        self._proxied_peer = self.session.peer
+        assert self.transport is not None
+        return self._admit(self.session.peer, self.transport)
+
+    async def _handle_client(self) -> None:
+        await super()._handle_client()
+        if self._proxy_timeout is not None and self._proxied_peer is None:
+            # aiosmtpd closed it without a greeting: no PROXY header, or a broken one.
+            detail = "no valid PROXY header first, with smtp.proxy_protocol"
+            peer = peer_text(self.session.peer) if self.session else ""
+            self.event_handler.sink.refused(
+                Refusal(CHANNEL, peer, "", "no_proxy_header", detail=detail)
+            )
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._peer_address is not None:
@@ -232,6 +271,12 @@ class MailHandler:
     def __init__(self, intake: MailIntake) -> None:
         self.intake = intake
         self.sink = intake.sink
+
+    async def handle_PROXY(
+        self, server: RenkeiSMTP, session: Session, envelope: Envelope, data: ProxyData
+    ) -> bool:
+        # Called by aiosmtpd only with smtp.proxy_protocol, for a valid header.
+        return server.proxied(data)
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -485,6 +530,7 @@ class MailIntake(Intake):
                 min_data_rate=conf.min_data_rate,
                 tls_context=tls,
                 require_starttls=conf.require_tls,
+                proxy_protocol_timeout=PROXY_TIMEOUT if conf.proxy_protocol else None,
             )
 
         loop = asyncio.get_running_loop()

@@ -958,6 +958,14 @@ CATALOG: dict[str, dict[str, str]] = {
         "送信元のアドレスか @ドメイン を書いてください",
         "en": "empty: no one may send mail to this account; list the senders' addresses or @domain",
     },
+    "config.ftp_home_local": {
+        "ja": "FTP ホーム {path} はこのホストのローカルのファイルシステム({fstype})にあります。"
+        "store.url で複数のインスタンスが動くときは、どのインスタンスの確認でも同じファイルが"
+        "見えるよう、共有ストレージ(NFS など)に置いてください",
+        "en": "the FTP homes {path} are on a local file system ({fstype}); with store.url"
+        " shared by several instances, every instance's check must see the same files:"
+        " put them on shared storage (NFS, CIFS, …)",
+    },
     # -- command line (daemon/cli.py) ---------------------------------------------
     "cli.config.invalid": {
         "ja": "{path}: 設定に {count} 件の問題があります:",

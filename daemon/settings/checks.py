@@ -388,9 +388,66 @@ def path_checks(settings: Settings) -> Iterator[Problem]:
     yield from _tls_files(settings)
 
 
+# File systems every instance of a shared store can see the same files on; `fuse.*`
+# (sshfs, s3fs, glusterfs over FUSE, …) counts too.
+SHARED_FILESYSTEMS = frozenset(
+    ("nfs", "nfs4", "cifs", "smb3", "smbfs", "ceph", "glusterfs", "lustre", "gpfs", "gfs2")
+)
+MOUNTINFO = Path("/proc/self/mountinfo")
+
+
+def filesystem_type(path: Path, mountinfo: str | None = None) -> str | None:
+    """The type of the file system `path` is on (or would be, when it does not exist
+    yet), from Linux's mountinfo; None when that cannot be told."""
+    if mountinfo is None:
+        try:
+            mountinfo = MOUNTINFO.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None  # not Linux, or no /proc: no guess
+    target = path.resolve()
+    best, found = -1, None
+    for line in mountinfo.splitlines():
+        # 36 35 98:0 /mnt1 /mnt/parent rw,noatime master:1 - ext3 /dev/root rw,errors=…
+        fields, sep, rest = line.partition(" - ")
+        parts = fields.split()
+        if not sep or len(parts) < 5 or not rest.split():
+            continue
+        point = Path(_unescape(parts[4]))
+        # The deepest mount point above it; of two on one point, the later is on top.
+        if (point == target or point in target.parents) and len(point.parts) >= best:
+            best, found = len(point.parts), rest.split()[0]
+    return found
+
+
+def _unescape(text: str) -> str:
+    # mountinfo writes space, tab, newline and backslash in paths as \ooo
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), text)
+
+
+def is_shared_filesystem(kind: str) -> bool:
+    return kind in SHARED_FILESYSTEMS or kind.startswith("fuse.")
+
+
+def _local_ftp_homes(settings: Settings) -> Iterator[Problem]:
+    """With a shared store, whichever instance runs a tick's FTP check takes the files,
+    so every instance must see every FTP home: on a local disk, an upload through one
+    instance is never seen by the checks of the others."""
+    if settings.store.url is None or not settings.ftp.enabled:
+        return
+    for name, account in settings.accounts.items():
+        if account.ftp is None:
+            continue
+        kind = filesystem_type(settings.ftp_home(name))
+        if kind is not None and not is_shared_filesystem(kind):
+            params = {"path": settings.data_dir / "ftp", "fstype": kind}
+            yield Problem("daemon.data_dir", "config.ftp_home_local", params)
+            return  # one warning says it: the homes sit side by side
+
+
 def check_warnings(settings: Settings) -> list[Problem]:
     """What is allowed but most likely not meant: said, never refused."""
     return [
+        *_local_ftp_homes(settings),
         *(
             Problem(f"accounts.{name}.mail.allowed_senders", "config.no_senders")
             for name, account in settings.accounts.items()

@@ -112,6 +112,9 @@ class SmtpSettings(Model):
     tls_cert: LaxPath | None = Field(None, description="certificate (chain, PEM) for STARTTLS")
     tls_key: LaxPath | None = Field(None, description="key for STARTTLS (default: in tls_cert)")
     require_tls: bool = Field(False, description="refuse MAIL before STARTTLS (530 5.7.0)")
+    proxy_protocol: bool = Field(
+        False, description="require a PROXY v1/v2 header; its source address is the client's"
+    )
 
     _check_listen = field_validator("listen")(lambda cls, v: check_listen(v))
 
@@ -148,6 +151,10 @@ class ApiSettings(Model):
     admin_token_sha256: str | None = Field(None, description="sha256 hex of the admin token")
     tls_cert: LaxPath | None = Field(None, description="certificate: serve HTTPS, not HTTP")
     tls_key: LaxPath | None = Field(None, description="key for HTTPS (default: in tls_cert)")
+    forwarded_allow_ips: list[Network] = Field(
+        default_factory=list,
+        description="proxies (addresses, CIDRs) whose X-Forwarded-For names the client",
+    )
 
     _check_listen = field_validator("listen")(lambda cls, v: check_listen(v))
 
