@@ -1,12 +1,14 @@
-"""`make bench` (`python -m bench [import] [doors] [burst]`): renkei against references
-it runs itself, side by side in interleaved rounds, each figure a median.
+"""`make bench` (`python -m bench [import] [postgres] [doors] [burst]`): renkei against
+references it runs itself, side by side in interleaved rounds, each figure a median.
 
-  import  1,000,000 CP932 rows of the example layout (Japanese text, quoted commas and
-          newlines): `iconv | sqlite3 .import` into the same columns, renkei in-process
-          from claim to commit, and the whole `renkei import` command, with peak RSS
-          and bytes written to disk;
-  doors   each door against its bare library (doors.py);
-  burst   imports beside the doors (burst.py).
+  import    1,000,000 CP932 rows of the example layout (Japanese text, quoted commas and
+            newlines): `iconv | sqlite3 .import` into the same columns, renkei in-process
+            from claim to commit, and the whole `renkei import` command, with peak RSS
+            and bytes written to disk;
+  postgres  the same 4-column file by `renkei import` into PostgreSQL against
+            `iconv | psql \\copy`, on a throwaway server of its own (postgres.py);
+  doors     each door against its bare library (doors.py);
+  burst     imports beside the doors (burst.py).
 
 Prints every figure with its reference and target, and exits 1 when one misses.
 RENKEI_BENCH_ROWS, RENKEI_BENCH_ROUNDS and RENKEI_BENCH_QUICK=1 make it smaller.
@@ -29,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.child import run_child
 from bench.figures import Figure, Limit, report
 from bench.layout import PERFORMANCE
 
@@ -162,23 +165,6 @@ SHAPES = (
 )
 
 
-def run_child(args: list[str]) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS (KiB) and stdout of one child process."""
-    start = time.perf_counter()
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err, cwd=HERE)
-        out = proc.stdout.read()
-        proc.stdout.close()
-        # wait4, not wait: it gives this child's own peak RSS.
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        elapsed = time.perf_counter() - start
-        if proc.returncode:
-            err.seek(0)
-            raise RuntimeError(f"{args[0]} failed: {err.read().decode()[-2000:]}")
-    return elapsed, usage.ru_maxrss, out.decode()
-
-
 def sqlite_import(source: Path, work: Path, shape: Shape) -> tuple[float, int] | None:
     """`iconv -f CP932 | sqlite3 .import` into a table of the same columns: seconds and
     bytes written."""
@@ -275,13 +261,20 @@ def measure_round(source: Path, work: Path, shape: Shape) -> Round:
     )
 
 
-def import_figures(rounds: int, shape: Shape) -> list[Figure | Limit]:
+def source_file(shape: Shape) -> Path:
+    """The shape's file of ROWS rows under bench-data/, generated the first time."""
     cache = HERE / "bench-data" / str(ROWS) / shape.table
     cache.mkdir(parents=True, exist_ok=True)
     source = cache / "20240516.csv"  # a name the filename rule accepts
     if not source.exists():
         print(f"generating {ROWS:,} rows of {shape.name} …", flush=True)
         shape.generate(source, ROWS)
+    return source
+
+
+def import_figures(rounds: int, shape: Shape) -> list[Figure | Limit]:
+    source = source_file(shape)
+    cache = source.parent
     size = source.stat().st_size / 1e6
     print(f"import: {source.name}, {shape.name}, {size:.1f} MB, {ROWS:,} rows")
     measured = []
@@ -351,6 +344,10 @@ def main(sections: list[str]) -> int:
     if "import" in sections:
         for shape in SHAPES:
             figures += import_figures(ROUNDS, shape)
+    if "postgres" in sections:
+        from bench import postgres
+
+        figures += postgres.run(ROUNDS, source_file(SHAPES[0]), ROWS)
     if "doors" in sections:
         from bench import doors
 
@@ -370,7 +367,7 @@ if __name__ == "__main__":
         inprocess(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         try:
-            code = main(sys.argv[1:] or ["import", "doors", "burst"])
+            code = main(sys.argv[1:] or ["import", "postgres", "doors", "burst"])
         except Exception:
             # Exit 1 means a target was missed; a benchmark that broke says so apart.
             traceback.print_exc()
