@@ -1,0 +1,229 @@
+"""Two renkei instances on one PostgreSQL: every accepted file imported exactly once,
+every report sent once, each scheduled FTP tick checked once.
+
+Real daemons (`renkei serve`), a real PostgreSQL server (tests/postgres.py), real
+clients (smtplib, httpx), a real relay. Each instance has its own data_dir and spool;
+the FTP homes are shared, as the README asks (here by a symlink, as NFS would be).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from tests.support import Daemon, account, csv_bytes, free_port, mail, queued_ids, send, toml_value
+from tests.support import write_config as base_config
+
+pytestmark = pytest.mark.slow
+ADMIN = {"Authorization": "Bearer demo-admin"}
+ACME_API = {"Authorization": "Bearer demo-acme-api"}
+BIG = 200_000
+
+
+def instance_config(folder: Path, name: str, pg_url: str, relay_port: int) -> Path:
+    folder.mkdir()
+    ftp = {"user": "acme", "password": "demo-acme-ftp", "window": "00:00-23:59"}
+    section = account("acme") + '[accounts.acme.api]\ntoken = "demo-acme-api"\n'
+    section += "[accounts.acme.ftp]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in ftp.items())
+    extra = f'[store]\nurl = "{pg_url}"\ninstance = "{name}"\n'
+    extra += "[limits]\nmax_rows = 1000000\nmax_bytes = 104857600\n"
+    config = base_config(folder, section, extra=extra, relay_port=relay_port)
+    passive = free_port()
+    text = config.read_text().replace(
+        "[ftp]\nenabled = false",
+        f'[ftp]\nlisten = "127.0.0.1:{free_port()}"\npassive_ports = "{passive}-{passive}"',
+    )
+    config.write_text(text.replace("max_message_bytes = 200000", "max_message_bytes = 30000000"))
+    return config
+
+
+def query(pg_url: str, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
+    with psycopg.connect(pg_url, row_factory=dict_row) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def wait_state(pg_url: str, run_id: str, states: tuple[str, ...], timeout: float = 90) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = query(pg_url, "SELECT * FROM runs WHERE id = %s", (run_id,))
+        if rows and rows[0]["state"] in states:
+            return rows[0]
+        time.sleep(0.1)
+    raise AssertionError(f"run {run_id} never reached {states}: {rows}")
+
+
+def start_together(*daemons: Daemon) -> None:
+    """Start the daemons at once, so that they start on the same schedule tick."""
+    errors: list[BaseException] = []
+
+    def start(d: Daemon) -> None:
+        try:
+            d.start()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(d,)) for d in daemons]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def away_from_a_tick() -> None:
+    """FTP checks tick every 15 minutes: start well clear of a boundary, so both
+    instances' catch-up at start is for the same tick."""
+    now = dt.datetime.now(dt.UTC)
+    into = (now.minute % 15) * 60 + now.second
+    if into > 15 * 60 - 30:
+        time.sleep(15 * 60 - into + 2)
+
+
+def big_mail() -> Any:
+    rows = [f'{i},2024/05/17,{i * 7},"備考 {i}"' for i in range(BIG)]
+    return mail([("20240517.csv", csv_bytes(rows))])
+
+
+def test_two_instances_share_one_truth(tmp_path, pg_url, relay):
+    a_config = instance_config(tmp_path / "a", "a", pg_url, relay.port)
+    b_config = instance_config(tmp_path / "b", "b", pg_url, relay.port)
+    # FTP homes on storage both instances see; a file already waits in acme's home.
+    shared_ftp = tmp_path / "shared-ftp"
+    (shared_ftp / "acme").mkdir(parents=True)
+    (shared_ftp / "acme" / "20240520.csv").write_bytes(csv_bytes(["9,2024/05/20,90,ftp"]))
+    for folder in ("a", "b"):
+        (tmp_path / folder / "var").mkdir()
+        (tmp_path / folder / "var" / "ftp").symlink_to(shared_ftp)
+    away_from_a_tick()
+    a, b = Daemon(a_config), Daemon(b_config)
+    start_together(a, b)
+    try:
+        # Mail to A; the same message (same Message-ID) resent to B gets A's run.
+        msg = mail([("20240516.csv", csv_bytes(["1,2024/05/16,10,a", "2,2024/05/16,20,b"]))])
+        msg["Message-ID"] = "<once@acme.example>"
+        _, code, reply = send(a.smtp_port, msg)
+        assert code == 250
+        first = queued_ids(reply)
+        _, code, reply = send(b.smtp_port, msg)
+        assert code == 250 and queued_ids(reply) == first
+        # API deliveries spread over both.
+        api_runs = []
+        for n, daemon in enumerate((a, b, a, b)):
+            files = {"file": (f"202406{n + 10}.csv", csv_bytes([f"{n},2024/06/01,{n},api"]))}
+            answer = httpx.post(
+                f"{daemon.api}/api/v1/imports", headers=ACME_API, files=files, timeout=30
+            )
+            assert answer.status_code == 202, answer.text
+            api_runs.append(answer.json()["id"])
+        # A large mail to B, and B killed in the middle of importing it.
+        _, code, reply = send(b.smtp_port, big_mail())
+        assert code == 250
+        [big] = queued_ids(reply)
+        wait_state(pg_url, big, ("running",))
+        time.sleep(0.3)
+        b.kill()
+        assert wait_state(pg_url, big, ("running",))["instance"] == "b"
+        assert (
+            query(pg_url, "SELECT count(*) AS n FROM performance WHERE _run_id = %s", (big,))[0][
+                "n"
+            ]
+            == 0
+        )
+        b = Daemon(b_config).start()
+        done = wait_state(pg_url, big, ("completed",), timeout=120)
+        assert done["rows_imported"] == BIG and done["attempts"] == 1
+
+        ids = [*first, *api_runs, big]
+        for run_id in ids:
+            assert wait_state(pg_url, run_id, ("completed",))["rows_imported"] > 0
+        runs = query(pg_url, "SELECT id, instance, filename FROM runs ORDER BY id")
+        by_id = {r["id"]: r for r in runs}
+        assert by_id[first[0]]["instance"] == "a"
+        assert [by_id[r]["instance"] for r in api_runs] == ["a", "b", "a", "b"]
+        # Every file once: the rows of each run are there once, nothing else was run.
+        counts = query(pg_url, "SELECT _run_id, count(*) AS n FROM performance GROUP BY _run_id")
+        assert {c["_run_id"]: c["n"] for c in counts if c["_run_id"] == big} == {big: BIG}
+        ftp_runs = [r for r in runs if r["filename"] == "20240520.csv"]
+        assert len(ftp_runs) == 1
+        assert len(runs) == len(ids) + 1
+
+        # The FTP tick both instances caught up on at start: one slot, one check.
+        slots = query(pg_url, "SELECT job, tick, instance FROM schedule_slots")
+        assert [s["job"] for s in slots] == ["check:acme"]
+        other = b if slots[0]["instance"] == "a" else a
+        assert "taken by another instance" in other.log.read_text()
+
+        # Every report mailed exactly once.
+        deadline = time.monotonic() + 30
+        wanted = {f"<{run_id}.report@renkei>" for run_id in [*ids, ftp_runs[0]["id"]]}
+        while time.monotonic() < deadline:
+            sent = [m["Message-ID"] for m in relay.messages]
+            if wanted <= set(sent):
+                break
+            time.sleep(0.2)
+        time.sleep(1)  # a second copy would come now
+        sent = [m["Message-ID"] for m in relay.messages]
+        assert sorted(s for s in sent if s in wanted) == sorted(wanted)
+    finally:
+        for daemon in (a, b):
+            if daemon.proc is not None and daemon.proc.poll() is None:
+                daemon.terminate()
+
+
+def test_a_store_that_does_not_answer_takes_nothing(tmp_path, pg_url, relay):
+    """PostgreSQL down: /healthz fails, mail gets 451, the API 503; nothing is spooled."""
+    config = instance_config(tmp_path / "a", "a", pg_url, relay.port)
+    daemon = Daemon(config).start()
+    try:
+        assert httpx.get(f"{daemon.api}/healthz", timeout=10).json() == {"status": "ok"}
+        text = config.read_text()
+        # The running daemon keeps its URL; point the database away by renaming it.
+        db = pg_url.rsplit("/", 1)[1]
+        admin = pg_url.rsplit("/", 1)[0] + "/postgres"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (db,)
+            )
+            conn.execute(f'ALTER DATABASE "{db}" RENAME TO "{db}_away"')
+        try:
+            health = httpx.get(f"{daemon.api}/healthz", timeout=10)
+            assert health.status_code == 503 and health.json()["status"] == "store_unreachable"
+            msg = mail([("20240516.csv", csv_bytes(["1,2024/05/16,10,a"]))])
+            step, code, _ = send(daemon.smtp_port, msg)
+            assert (step, code) == ("DATA", 451)
+            files = {"file": ("20240516.csv", csv_bytes(["1,2024/05/16,10,a"]))}
+            answer = httpx.post(
+                f"{daemon.api}/api/v1/imports", headers=ACME_API, files=files, timeout=30
+            )
+            assert answer.status_code == 503
+            spool = daemon.data_dir / "spool"
+            assert not list((spool / "incoming").iterdir())
+            assert not list((spool / "active").iterdir())
+        finally:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    (f"{db}_away",),
+                )
+                conn.execute(f'ALTER DATABASE "{db}_away" RENAME TO "{db}"')
+        # Back: the resend is taken.
+        deadline = time.monotonic() + 15
+        while httpx.get(f"{daemon.api}/healthz", timeout=10).status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        _, code, reply = send(daemon.smtp_port, msg)
+        assert code == 250
+        [run_id] = queued_ids(reply)
+        assert wait_state(pg_url, run_id, ("completed",))["instance"] == "a"
+        assert text == config.read_text()
+    finally:
+        daemon.terminate()
