@@ -227,3 +227,43 @@ def test_a_store_that_does_not_answer_takes_nothing(tmp_path, pg_url, relay):
         assert text == config.read_text()
     finally:
         daemon.terminate()
+
+
+def test_a_report_left_by_a_dead_instance_goes_from_another(tmp_path, pg_url, relay):
+    """The outbox is shared: the report an instance queued but could not hand to the
+    relay before it died is sent once, by the instance still running."""
+    a_config = instance_config(tmp_path / "a", "a", pg_url, relay.port)
+    b_config = instance_config(tmp_path / "b", "b", pg_url, relay.port)
+    relay.refuse["sales@acme.example"] = "451 4.3.0 not now"
+    a = Daemon(a_config).start()
+    b = None
+    try:
+        _, code, reply = send(
+            a.smtp_port, mail([("20240516.csv", csv_bytes(["1,2024/05/16,1,x"]))])
+        )
+        assert code == 250
+        [run_id] = queued_ids(reply)
+        wait_state(pg_url, run_id, ("completed",))
+        deadline = time.monotonic() + 30
+        while not query(
+            pg_url, "SELECT 1 FROM run_reports WHERE run_id = %s AND attempts > 0", (run_id,)
+        ):
+            assert time.monotonic() < deadline, "the relay was never tried"
+            time.sleep(0.1)
+        a.kill()
+        assert query(pg_url, "SELECT count(*) AS n FROM mail_outbox")[0]["n"] == 1
+        del relay.refuse["sales@acme.example"]
+        b = Daemon(b_config).start()
+        wanted = f"<{run_id}.report@renkei>"
+        deadline = time.monotonic() + 30
+        while wanted not in [m["Message-ID"] for m in relay.messages]:
+            assert time.monotonic() < deadline, "the report never went"
+            time.sleep(0.1)
+        time.sleep(1.5)  # a second copy would come now
+        assert [m["Message-ID"] for m in relay.messages].count(wanted) == 1
+        assert wait_state(pg_url, run_id, ("completed",))["report_state"] == "sent"
+        assert query(pg_url, "SELECT count(*) AS n FROM mail_outbox")[0]["n"] == 0
+    finally:
+        for daemon in (a, b):
+            if daemon is not None and daemon.proc is not None and daemon.proc.poll() is None:
+                daemon.terminate()

@@ -37,6 +37,7 @@ from daemon.store.runs import ReportState
 
 log = logging.getLogger(__name__)
 _RESCAN_SECONDS = 5.0
+_HELD_SECONDS = 1.0
 ALERT_PREFIX = "alert-"  # outbox items that are no run's report: alerts, notes, digests
 
 
@@ -83,7 +84,7 @@ class Reporter:
         # Recorded before the mail is in the outbox: once it is, the master may send it
         # at any moment, and its `sent` must land on this record, not be replaced by it.
         await self._record(self.store.report_queued, run_id, list(recipients))
-        await asyncio.to_thread(self._put, run_id, msg.as_bytes(policy=SMTP), list(recipients))
+        await self._enqueue(run_id, msg.as_bytes(policy=SMTP), list(recipients))
         await self.store.update_run(run_id, report_state=ReportState.QUEUED)
         self._wake.set()
 
@@ -95,14 +96,23 @@ class Reporter:
         requests = await self.store.requests_of(run["id"])
         msg = sendmail.build(run, requests, recipients, self.settings)
         await self._record(self.store.report_queued, run["id"], recipients)
-        await asyncio.to_thread(self._put, run["id"], msg.as_bytes(policy=SMTP), recipients)
+        await self._enqueue(run["id"], msg.as_bytes(policy=SMTP), recipients)
         await self.store.update_run(run["id"], report_state=ReportState.QUEUED)
         self._wake.set()
 
     async def queue_mail(self, item_id: str, msg: EmailMessage, recipients: list[str]) -> None:
         """Put a mail that is no run's report (an admin alert) in the outbox."""
-        await asyncio.to_thread(self._put, item_id, msg.as_bytes(policy=SMTP), recipients)
+        await self._enqueue(item_id, msg.as_bytes(policy=SMTP), recipients)
         self._wake.set()
+
+    async def _enqueue(self, item_id: str, data: bytes, recipients: list[str]) -> None:
+        """Durably in the outbox: this instance's folder, or with a shared store the
+        store's outbox, which every instance's reporter serves (one claims each item,
+        so it goes once, and goes even when the instance that queued it is gone)."""
+        if self.store.shared:
+            await self.store.outbox_put(item_id, data, recipients)
+        else:
+            await asyncio.to_thread(self._put, item_id, data, recipients)
 
     def _put(self, item_id: str, data: bytes, recipients: list[str]) -> None:
         write_synced(self.outbox / f"{item_id}.eml", data)
@@ -127,6 +137,8 @@ class Reporter:
 
     async def flush(self) -> float:
         """Send every due item once; returns when the next one falls due."""
+        if self.store.shared:
+            return await self._flush_shared()
         next_due = time.time() + _RESCAN_SECONDS
         for envelope_path in sorted(self.outbox.glob("*.json")):
             envelope = json.loads(envelope_path.read_bytes())
@@ -142,8 +154,39 @@ class Reporter:
                 raise asyncio.CancelledError
         return next_due
 
+    async def _flush_shared(self) -> float:
+        """The shared outbox: claim a due item (FOR UPDATE SKIP LOCKED: an item another
+        instance is sending is passed over), send it, settle it in the same claim."""
+        while True:
+            async with self.store.outbox_claim(time.time()) as item:
+                if item is None:
+                    break
+                envelope = {"recipients": item.recipients, "attempts": item.attempts}
+                outcome = await self._attempt(item.item_id, item.message, envelope)
+                if outcome == "retry":
+                    await item.retry(envelope["attempts"], envelope["next_try"])
+                else:
+                    if outcome == "failed":
+                        await asyncio.to_thread(
+                            self._keep_failed, item.item_id, item.message, envelope
+                        )
+                    await item.done()
+            if outcome == "failed":
+                await self._refused_for_good(item.item_id, envelope)
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
+        due = await self.store.outbox_next_due()
+        if due is None:
+            return time.time() + _RESCAN_SECONDS
+        # Due already yet not claimed: another instance is sending it; look again soon.
+        return min(max(due, time.time() + _HELD_SECONDS), time.time() + _RESCAN_SECONDS)
+
     async def send_now(self, item_id: str) -> None:
         """Try once to deliver one queued report (used by `renkei import`)."""
+        if self.store.shared:
+            await self.flush()
+            return
         path = self.outbox / f"{item_id}.json"
         if path.exists():
             await self._send(path, json.loads(path.read_bytes()))
@@ -168,10 +211,30 @@ class Reporter:
 
     async def _deliver(self, envelope_path: Path, envelope: dict[str, Any]) -> bool:
         eml = envelope_path.with_suffix(".eml")
+        outcome = await self._attempt(eml.stem, eml.read_bytes(), envelope)
+        if outcome == "sent":
+            envelope_path.unlink(missing_ok=True)
+            eml.unlink(missing_ok=True)
+        elif outcome == "failed":
+            failed = self.outbox / "failed"
+            failed.mkdir(exist_ok=True)
+            os.rename(eml, failed / eml.name)
+            os.rename(envelope_path, failed / envelope_path.name)
+            fsync_dir(failed)
+            fsync_dir(self.outbox)
+            await self._refused_for_good(eml.stem, envelope)
+        else:
+            replace_durably(envelope_path, json.dumps(envelope).encode())
+            return False
+        return True
+
+    async def _attempt(self, item_id: str, data: bytes, envelope: dict[str, Any]) -> str:
+        """Hand one item to the relay: "sent", "failed" (refused for good) or "retry"
+        (`envelope` then holds its next attempt); recorded on the run, either way."""
         host, port = split_listen(self.settings.report.relay)
         try:
             refused, reply = await aiosmtplib.send(
-                eml.read_bytes(),
+                data,
                 sender=self.settings.report.from_,
                 recipients=envelope["recipients"],
                 hostname=host,
@@ -180,56 +243,56 @@ class Reporter:
                 **relay_security(self.settings),
             )
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            metrics.REPORT_FAILURES.inc()
             if refused_for_good(exc):
-                await self._give_up(envelope_path, envelope, exc)
-                return True
-            await self._retry_later(envelope_path, envelope, exc)
-            return False
+                envelope["refusal"] = refusal_text(exc)
+                log.error(
+                    "report %s: the relay refused it for good (%s); kept in %s",
+                    item_id,
+                    exc,
+                    self.outbox / "failed",
+                )
+                return "failed"
+            self._schedule_retry(item_id, envelope, exc)
+            await self._record(self.store.report_attempt, item_id, refusal_text(exc))
+            return "retry"
         metrics.REPORTS_SENT.inc()
-        envelope_path.unlink(missing_ok=True)
-        eml.unlink(missing_ok=True)
-        if not eml.stem.startswith(ALERT_PREFIX):
-            await self.store.update_run(eml.stem, report_state=ReportState.SENT)
+        if not item_id.startswith(ALERT_PREFIX):
+            await self.store.update_run(item_id, report_state=ReportState.SENT)
         # Recipients refused while the others took the mail are what a reader must see.
         answer = "; ".join(f"{who}: {r.code} {r.message}" for who, r in refused.items())
-        await self._record(self.store.report_sent, eml.stem, answer or reply)
-        log.info("report %s sent to %s", eml.stem, ", ".join(envelope["recipients"]))
-        return True
+        await self._record(self.store.report_sent, item_id, answer or reply)
+        log.info("report %s sent to %s", item_id, ", ".join(envelope["recipients"]))
+        return "sent"
 
-    async def _give_up(self, envelope_path: Path, envelope: dict[str, Any], exc: Exception) -> None:
-        """Move a report the relay will never take to `outbox/failed/`, kept for the
-        admin to read or send by hand; its run's report_state becomes `failed`."""
-        metrics.REPORT_FAILURES.inc()
+    def _keep_failed(self, item_id: str, data: bytes, envelope: dict[str, Any]) -> None:
+        """A report refused for good, from the shared outbox: kept in this instance's
+        `outbox/failed/` for the admin, as a folder outbox keeps it."""
         failed = self.outbox / "failed"
         failed.mkdir(exist_ok=True)
-        eml = envelope_path.with_suffix(".eml")
-        os.rename(eml, failed / eml.name)
-        os.rename(envelope_path, failed / envelope_path.name)
+        write_synced(failed / f"{item_id}.eml", data)
+        write_synced(failed / f"{item_id}.json", json.dumps(envelope).encode())
         fsync_dir(failed)
-        fsync_dir(self.outbox)
-        log.error(
-            "report %s: the relay refused it for good (%s); kept in %s", eml.stem, exc, failed
-        )
-        if eml.stem.startswith(ALERT_PREFIX):
-            return  # never an alert about an alert: the admin address itself is refused
-        await self.store.update_run(eml.stem, report_state=ReportState.FAILED)
-        await self._record(self.store.report_refused, eml.stem, refusal_text(exc))
-        if self.on_refused is not None:
-            await self.on_refused(eml.stem, envelope["recipients"], refusal_text(exc))
 
-    async def _retry_later(self, path: Path, envelope: dict[str, Any], exc: Exception) -> None:
-        metrics.REPORT_FAILURES.inc()
+    async def _refused_for_good(self, item_id: str, envelope: dict[str, Any]) -> None:
+        """Its run's report_state becomes `failed` and the admin is alerted."""
+        if item_id.startswith(ALERT_PREFIX):
+            return  # never an alert about an alert: the admin address itself is refused
+        await self.store.update_run(item_id, report_state=ReportState.FAILED)
+        await self._record(self.store.report_refused, item_id, envelope["refusal"])
+        if self.on_refused is not None:
+            await self.on_refused(item_id, envelope["recipients"], envelope["refusal"])
+
+    def _schedule_retry(self, item_id: str, envelope: dict[str, Any], exc: Exception) -> None:
         envelope["attempts"] += 1
         report = self.settings.report
         delay = min(
             report.retry_seconds * 2 ** (envelope["attempts"] - 1), report.max_retry_seconds
         )
         envelope["next_try"] = time.time() + delay
-        replace_durably(path, json.dumps(envelope).encode())
         log.warning(
-            "report %s: relay refused or unreachable (%s); retry in %.0fs", path.stem, exc, delay
+            "report %s: relay refused or unreachable (%s); retry in %.0fs", item_id, exc, delay
         )
-        await self._record(self.store.report_attempt, path.stem, refusal_text(exc))
 
     async def _record(
         self, write: Callable[..., Awaitable[None]], item_id: str, *args: object

@@ -59,6 +59,17 @@ class Store(
         """Hold `layout`'s table for this transaction's writes, against other instances
         (a single SQLite writer holds everything already)."""
 
+    # The shared outbox of report mail (postgres/outbox.py); a store of one instance
+    # has none: its reporter keeps the outbox in data_dir/outbox/.
+    async def outbox_put(self, item_id: str, data: bytes, recipients: Sequence[str]) -> None:
+        raise NotImplementedError
+
+    def outbox_claim(self, now: float) -> AbstractAsyncContextManager[Any]:
+        raise NotImplementedError
+
+    async def outbox_next_due(self) -> float | None:
+        raise NotImplementedError
+
     @asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[bool]:
         """Whether this instance alone does `name` now (a scheduled check, a send)."""

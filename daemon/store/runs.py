@@ -265,8 +265,13 @@ class RunRecords:
             return cursor.rowcount
 
     async def runs_to_report(self) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM runs WHERE report_state = ?"
-        async with self.writer.execute(sql, (ReportState.PENDING,)) as cur:
+        """Runs whose report is still to be queued. On a shared store only this
+        instance's: each instance mails the reports of the runs it imported, from its
+        own outbox, so another starting up must not queue them a second time."""
+        own = " AND instance = ?" if self.shared else ""
+        params = (ReportState.PENDING, *((self.instance,) if self.shared else ()))
+        sql = f"SELECT * FROM runs WHERE report_state = ?{own}"
+        async with self.writer.execute(sql, params) as cur:
             return [dict(row) for row in await cur.fetchall()]
 
 

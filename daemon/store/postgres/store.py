@@ -17,11 +17,12 @@ from pathlib import Path
 
 from daemon.store.base import Store
 from daemon.store.postgres.connection import Connection
+from daemon.store.postgres.outbox import PgMailOutbox
 from daemon.store.postgres.schema import migrate
 from daemon.store.postgres.tables import PgLayoutTables
 
 
-class PostgresStore(PgLayoutTables, Store):
+class PostgresStore(PgLayoutTables, PgMailOutbox, Store):
     shared = True
 
     def __init__(self, url: str, instance: str) -> None:
@@ -32,6 +33,10 @@ class PostgresStore(PgLayoutTables, Store):
         self._layouts: dict[str, list[str]] = {}
         self._write_lock = asyncio.Lock()
         self._staged: list[Path] = []
+        # The shared outbox's claims hold a transaction while the relay is talked to:
+        # a session of their own, so the writer's transactions do not wait on mail.
+        self._claims = Connection(url)
+        self._claim_lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, url: str, instance: str | None = None) -> PostgresStore:
@@ -44,6 +49,7 @@ class PostgresStore(PgLayoutTables, Store):
         return store
 
     async def close(self) -> None:
+        await self._claims.close()
         await self.reader.close()
         await self.writer.close()
 
