@@ -34,6 +34,31 @@ class StagedTable:
     definitions: list[str]
     values: str
     columns: list[str]
+    # PostgreSQL: the rows go to `<scratch>.copy` as COPY text instead, each table
+    # column (rowid aside) taken from the row's cell at an index, or a constant text,
+    # or NULL (None); the run's session streams that file to COPY as it is.
+    copy: tuple[int | str | None, ...] | None = None
+
+
+def copy_path(scratch: Path) -> Path:
+    return scratch.with_name(scratch.name + ".copy")
+
+
+# COPY's text format: these four are written as escapes; NULL is \N.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_line(row: Sequence[object], template: Sequence[int | str | None]) -> str:
+    cells = []
+    for at in template:
+        value = row[at] if isinstance(at, int) else at
+        if value is None:
+            cells.append("\\N")
+        elif isinstance(value, str):
+            cells.append(value.translate(_COPY_ESCAPES))
+        else:
+            cells.append(str(int(value)) if isinstance(value, bool) else str(value))
+    return "\t".join(cells) + "\n"
 
 
 class ScratchWriter:
@@ -52,11 +77,20 @@ class ScratchWriter:
             f"INSERT INTO {ROWS_TABLE} VALUES ", table.values, len(table.columns)
         )
         self._error = f"INSERT INTO {ERRORS_TABLE} VALUES (?, ?, ?, ?, ?)"
+        self._copy = table.copy
+        self._text = None
+        if table.copy:
+            # Closed by close(), which the reader calls in a finally.
+            self._text = open(copy_path(target), "w", encoding="utf-8", newline="\n")  # noqa: SIM115
         self.db.execute("BEGIN")
 
     def add(self, rows: Sequence[Sequence[object]], errors: Sequence[RowError]) -> None:
-        for sql, params in self._rows.statements(rows):
-            self.db.executemany(sql, params)
+        if self._text is not None and self._copy is not None:
+            template = self._copy
+            self._text.write("".join(copy_line(row, template) for row in rows))
+        else:
+            for sql, params in self._rows.statements(rows):
+                self.db.executemany(sql, params)
         if errors:
             self.db.executemany(
                 self._error,
@@ -64,9 +98,13 @@ class ScratchWriter:
             )
 
     def commit(self) -> None:
+        if self._text is not None:
+            self._text.flush()
         self.db.execute("COMMIT")
 
     def close(self) -> None:
+        if self._text is not None:
+            self._text.close()
         self.db.close()
 
 

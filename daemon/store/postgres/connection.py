@@ -12,10 +12,12 @@ a PostgreSQL restart costs the statements that ran into it, not the daemon.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -194,6 +196,18 @@ class Connection:
                 else:
                     for row in rows:
                         await copy.write_row(row)
+        except psycopg.OperationalError:
+            self.lost()
+            raise
+
+    async def copy_file(self, sql: str, path: Path, block: int = 1 << 20) -> None:
+        """COPY … FROM STDIN the COPY text in `path`, a block at a time."""
+        conn = await self.connection()
+        try:
+            async with conn.cursor() as cursor, cursor.copy(sql) as copy:
+                with open(path, "rb") as text:
+                    while data := await asyncio.to_thread(text.read, block):
+                        await copy.write(data)
         except psycopg.OperationalError:
             self.lost()
             raise

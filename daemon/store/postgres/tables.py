@@ -19,7 +19,7 @@ from typing import Any
 from daemon.store.multirow import RowInsert
 from daemon.store.postgres.connection import Connection
 from daemon.store.schema import META_COLUMNS
-from daemon.store.scratch import ERRORS_TABLE, ROWS_TABLE, StagedTable, record_of
+from daemon.store.scratch import ERRORS_TABLE, StagedTable, copy_path, record_of
 from daemon.store.sql import literal, quote
 from importers.errors import RowError
 from importers.layouts import SQL_TYPES
@@ -27,8 +27,6 @@ from importers.layouts import SQL_TYPES
 # SQLite's column types (importers.layouts.SQL_TYPES) as PostgreSQL's: INTEGER there
 # is 64 bits wide, so BIGINT here.
 PG_TYPES = {"TEXT": "TEXT", "INTEGER": "BIGINT"}
-_SQLITE_TYPES = {"text": "TEXT", "bigint": "INTEGER"}
-_COPY_BATCH = 5000
 
 
 class PgLayoutTables:
@@ -79,35 +77,33 @@ class PgLayoutTables:
     async def staged_table(
         self, layout: str, account: str, source_file: str, run_id: str
     ) -> StagedTable:
-        """The scratch table of a large file's parts: the layout's columns in the
-        table's order (SQLite types), the meta columns' values written in."""
+        """What the reader processes write a large file's parts as: COPY text of this
+        layout table's columns in its order (rowid aside), the meta columns' values
+        written in; the scratch database keeps only the row errors."""
         info = await self.reader.execute_fetchall(
-            "SELECT column_name, data_type, is_nullable FROM information_schema.columns"
-            " WHERE table_schema = current_schema() AND table_name = ? AND column_name != 'rowid'"
+            "SELECT column_name FROM information_schema.columns WHERE table_schema ="
+            " current_schema() AND table_name = ? AND column_name != 'rowid'"
             " ORDER BY ordinal_position",
             (layout,),
         )
         meta = dict(zip(META_COLUMNS, (account, source_file, run_id), strict=True))
-        wanted = set(self._layouts[layout])
-        definitions, values, columns = [], [], []
-        for name, data_type, nullable in info:
-            not_null = " NOT NULL" if nullable == "NO" else ""
-            definitions.append(f"{quote(name)} {_SQLITE_TYPES.get(data_type, 'TEXT')}{not_null}")
+        wanted = self._layouts[layout]
+        columns = [name for (name,) in info if name in wanted]
+        template: list[int | str | None] = []
+        for (name,) in info:
             if name in meta:
-                values.append(literal(meta[name]))
+                template.append(meta[name])
             elif name in wanted:
-                values.append("?")
-                columns.append(name)
-            else:
-                values.append("NULL")
-        return StagedTable(definitions, f"({', '.join(values)})", columns)
+                template.append(columns.index(name))
+            else:  # a column the layout no longer has
+                template.append(None)
+        return StagedTable(["unused"], "(NULL)", columns, copy=tuple(template))
 
     async def copy_staged(self, db: Connection, index: int, layout: str) -> None:
-        """COPY the rows of scratch database `index` in, in their order."""
-        path = self._staged[index]
+        """Stream part `index`'s COPY text to the server as it is."""
         names = await db.table_columns(layout)
         head = f"COPY {quote(layout)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
-        await db.copy(head, _scratch_rows(path, f"SELECT * FROM {ROWS_TABLE} ORDER BY rowid"))
+        await db.copy_file(head, copy_path(self._staged[index]))
 
     async def staged_errors(
         self, db: Connection, index: int, batch: int = 5000
@@ -138,16 +134,5 @@ def _read_all(path: Path, sql: str) -> list[tuple[Any, ...]]:
     db = sqlite3.connect(path)
     try:
         return db.execute(sql).fetchall()
-    finally:
-        db.close()
-
-
-async def _scratch_rows(path: Path, sql: str) -> AsyncIterator[list[tuple[Any, ...]]]:
-    """A scratch database's rows, a batch at a time, read in a thread."""
-    db = await asyncio.to_thread(sqlite3.connect, path, check_same_thread=False)
-    try:
-        cursor = await asyncio.to_thread(db.execute, sql)
-        while rows := await asyncio.to_thread(cursor.fetchmany, _COPY_BATCH):
-            yield rows
     finally:
         db.close()

@@ -1,0 +1,63 @@
+"""`renkei import` into PostgreSQL: a large file read in parallel parts and loaded by
+COPY, with its row errors, in one transaction with its run.
+
+A real PostgreSQL server (tests/postgres.py); the rows are read back with psycopg.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from tests.support import account, cli_import, csv_bytes, write_config
+
+pytestmark = pytest.mark.slow
+ROWS = 600_000  # past staging.LARGE_FILE (16 MiB): read by reader processes in parts
+
+
+def test_a_large_file_is_copied_in_with_its_errors(tmp_path, pg_url):
+    extra = f'[store]\nurl = "{pg_url}"\n[limits]\nmax_rows = 1000000\nmax_bytes = 104857600\n'
+    config = write_config(tmp_path, account("acme", on_row_error="skip"), extra=extra)
+    lines = [f'{i},2024/05/16,{i * 3},"備考\t{i}\\ 改行\nあり"' for i in range(ROWS)]
+    lines[10] = "x,2024/05/16,1,bad member"
+    lines[ROWS - 5] = "7,2024/02/30,1,bad date"
+    source = tmp_path / "20240516.csv"
+    source.write_bytes(csv_bytes(lines))
+    assert source.stat().st_size > 16 * 1024 * 1024
+    run = cli_import(config, source)
+    assert run["state"] == "completed", run["message"]
+    assert (run["rows_total"], run["rows_imported"], run["rows_failed"]) == (ROWS, ROWS - 2, 2)
+    with psycopg.connect(pg_url) as conn:
+        count, low, high, total = conn.execute(
+            "SELECT count(*), min(member_no), max(member_no), sum(sales_amount) FROM performance"
+        ).fetchone()
+        assert (count, low, high) == (ROWS - 2, 0, ROWS - 1)
+        assert total == sum(i * 3 for i in range(ROWS)) - 30 - (ROWS - 5) * 3
+        # Tabs, backslashes and line breaks inside a cell survive COPY's text format.
+        note, date, meta = conn.execute(
+            "SELECT note, date, _account || '/' || _source_file || '/' || _run_id"
+            " FROM performance WHERE member_no = 42"
+        ).fetchone()
+        assert note == "備考\t42\\ 改行\nあり" and date == "2024-05-16"
+        assert meta == f"acme/20240516.csv/{run['id']}"
+        errors = conn.execute(
+            'SELECT line, "column" FROM run_errors WHERE run_id = %s ORDER BY rowid', (run["id"],)
+        ).fetchall()
+        # Line numbers count the header and the two physical lines of each record.
+        assert [column for _, column in errors] == ["member_no", "date"]
+        types = dict(
+            conn.execute(
+                "SELECT column_name, data_type FROM information_schema.columns"
+                " WHERE table_name = 'performance'"
+            ).fetchall()
+        )
+        assert types == {
+            "member_no": "bigint",
+            "date": "text",
+            "sales_amount": "bigint",
+            "note": "text",
+            "_account": "text",
+            "_source_file": "text",
+            "_run_id": "text",
+            "rowid": "bigint",
+        }
