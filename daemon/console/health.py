@@ -30,7 +30,8 @@ async def glance(request: Request, who: Viewer) -> dict[str, Any]:
     zone = ZoneInfo(settings.daemon.timezone)
     midnight = dt.datetime.combine(dt.datetime.now(zone).date(), dt.time(), zone)
     since = midnight.astimezone(dt.UTC).isoformat(timespec="milliseconds")
-    counts = await context.store(request).runs_by_state(since)
+    store = context.store(request)
+    counts = await store.runs_by_state(since)
     names = who.visible(list(settings.accounts))
     today = {name: {s: n for (a, s), n in counts.items() if a == name} for name in names}
     checks = {name: account_checks(settings, name, 1) for name in names}
@@ -41,7 +42,8 @@ async def glance(request: Request, who: Viewer) -> dict[str, Any]:
         "waiting": _count(data / "spool" / "incoming"),
         "importing": _count(data / "spool" / "active"),
         "quarantined": _count(data / "spool" / "failed"),
-        "outbox": _count(data / "outbox", "*.json"),
+        "outbox": _count(data / "outbox", "*.json")
+        + (await store.outbox_waiting() if store.shared else 0),
         "outbox_failed": _count(data / "outbox" / "failed", "*.json"),
         "refusals": None,
     }

@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import json
 import logging
+import math
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -137,8 +138,12 @@ class Reporter:
 
     async def flush(self) -> float:
         """Send every due item once; returns when the next one falls due."""
-        if self.store.shared:
-            return await self._flush_shared()
+        # A shared store's outbox; and the folder, which holds what was queued before
+        # the store was shared.
+        due = await self._flush_shared() if self.store.shared else math.inf
+        return min(due, await self._flush_folder())
+
+    async def _flush_folder(self) -> float:
         next_due = time.time() + _RESCAN_SECONDS
         for envelope_path in sorted(self.outbox.glob("*.json")):
             envelope = json.loads(envelope_path.read_bytes())

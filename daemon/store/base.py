@@ -70,6 +70,9 @@ class Store(
     async def outbox_next_due(self) -> float | None:
         raise NotImplementedError
 
+    async def outbox_waiting(self) -> int:
+        raise NotImplementedError
+
     @asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[bool]:
         """Whether this instance alone does `name` now (a scheduled check, a send)."""

@@ -266,8 +266,8 @@ class RunRecords:
 
     async def runs_to_report(self) -> list[dict[str, Any]]:
         """Runs whose report is still to be queued. On a shared store only this
-        instance's: each instance mails the reports of the runs it imported, from its
-        own outbox, so another starting up must not queue them a second time."""
+        instance's: the instance that imported a run queues its report (it has the
+        error CSV), so another starting up must not queue it a second time."""
         own = " AND instance = ?" if self.shared else ""
         params = (ReportState.PENDING, *((self.instance,) if self.shared else ()))
         sql = f"SELECT * FROM runs WHERE report_state = ?{own}"

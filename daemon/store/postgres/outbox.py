@@ -94,6 +94,10 @@ class PgMailOutbox:
                 raise
             await asyncio.shield(session.commit())
 
+    async def outbox_waiting(self) -> int:
+        rows = await self.writer.execute_fetchall("SELECT count(*) FROM mail_outbox")
+        return rows[0][0]
+
     async def outbox_next_due(self) -> float | None:
         rows = await self.writer.execute_fetchall("SELECT min(next_try) FROM mail_outbox")
         return rows[0][0] if rows else None
