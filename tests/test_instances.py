@@ -19,6 +19,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from tests.capture import Capture
 from tests.support import Daemon, account, csv_bytes, free_port, mail, queued_ids, send, toml_value
 from tests.support import write_config as base_config
 
@@ -267,3 +268,52 @@ def test_a_report_left_by_a_dead_instance_goes_from_another(tmp_path, pg_url, re
         for daemon in (a, b):
             if daemon is not None and daemon.proc is not None and daemon.proc.poll() is None:
                 daemon.terminate()
+
+
+def test_a_send_left_by_a_dead_instance_goes_on_from_another(tmp_path, pg_url, relay):
+    """Outward jobs are in the shared store under a lease: when the instance sending
+    dies, another takes the job over once the lease runs out, and the part that was
+    being retried goes once more with the same Idempotency-Key."""
+    capture = Capture(default=(503, {}, b"busy"))
+    send_section = f"""
+[sends.push]
+layout = "performance"
+url = "{capture.url("/push")}"
+report = "never"
+max_attempts = 1000
+retry_seconds = 0.2
+max_retry_seconds = 0.3
+"""
+    configs = []
+    for name in ("a", "b"):
+        config = instance_config(tmp_path / name, name, pg_url, relay.port)
+        config.write_text(config.read_text() + send_section)
+        configs.append(config)
+    lease = {"RENKEI_OUTWARD_LEASE_SECONDS": "2"}
+    a, b = Daemon(configs[0], env=lease), Daemon(configs[1], env=lease)
+    a.start()
+    try:
+        files = {"file": ("20240516.csv", csv_bytes(["1,2024/05/16,10,x", "2,2024/05/16,20,y"]))}
+        answer = httpx.post(
+            f"{a.api}/api/v1/imports?wait=true", headers=ACME_API, files=files, timeout=60
+        )
+        assert answer.json()["state"] == "completed"
+        started = httpx.post(f"{a.api}/api/v1/sends/push", headers=ADMIN, timeout=30)
+        assert started.status_code == 202, started.text
+        run_id = started.json()["id"]
+        capture.wait("/push", 2)
+        a.kill()
+        assert query(pg_url, "SELECT owner FROM outward_jobs")[0]["owner"] == "a"
+        capture.default = (200, {}, b"ok")
+        b.start()
+        run = wait_state(pg_url, run_id, ("completed",), timeout=60)
+        assert run["rows_imported"] == 2
+        got = capture.to("/push")
+        assert [r.status for r in got].count(200) == 1
+        assert {r.headers["idempotency-key"] for r in got} == {f"{run_id}-1"}
+        assert query(pg_url, "SELECT count(*) AS n FROM outward_jobs")[0]["n"] == 0
+    finally:
+        for daemon in (a, b):
+            if daemon.proc is not None and daemon.proc.poll() is None:
+                daemon.terminate()
+        capture.close()

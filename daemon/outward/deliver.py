@@ -3,7 +3,8 @@
 kept in the store under the job's run.
 
 One task per job, in the daemon's event loop (network waits, no CPU). Jobs survive a
-restart on disk (jobs.py); `recover()` resumes them at start. A send's parts go in
+restart on disk (jobs.py), or in a shared store (keeping.py); `recover()` resumes
+them at start. A send's parts go in
 order and stop at the first that fails; a call's requests go `concurrency` at a time.
 """
 
@@ -19,7 +20,8 @@ from typing import Any
 
 import httpx
 
-from daemon.outward.jobs import DONE, FAILED, SKIPPED, WAITING, Job, JobFolder, Request
+from daemon.outward.jobs import DONE, FAILED, SKIPPED, WAITING, Job, Request
+from daemon.outward.keeping import RENEW_SECONDS, FolderJobs, SharedJobs
 from daemon.settings import Settings, resolve_secret
 from daemon.settings.model import Outbound
 from daemon.spool.queue import now_iso
@@ -32,10 +34,13 @@ Finished = Callable[[Job], Awaitable[None]]
 
 
 class Deliverer:
-    def __init__(self, settings: Callable[[], Settings], store: Store, folder: JobFolder) -> None:
+    def __init__(
+        self, settings: Callable[[], Settings], store: Store, jobs: FolderJobs | SharedJobs
+    ) -> None:
         self._settings = settings
         self.store = store
-        self.folder = folder
+        self.jobs = jobs
+        self._leases: asyncio.Task | None = None
         self._finished: dict[str, Finished] = {}
         self._tasks: dict[str, asyncio.Task] = {}
         self._client: httpx.AsyncClient | None = None
@@ -46,20 +51,40 @@ class Deliverer:
 
     async def add(self, job: Job, bodies: dict[int, bytes]) -> None:
         """Spool `job` durably, record its requests, and start delivering it."""
-        await asyncio.to_thread(self.folder.create, job, bodies)
+        await self.jobs.create(job, bodies)
         await self.store.log_requests([_logged(job, r) for r in job.requests])
         self._start(job)
 
     async def recover(self) -> None:
-        """Resume every job a stop or a crash left on disk."""
-        for job in await asyncio.to_thread(self.folder.load_all):
-            # job.json is written before the request log: bring the log up to it.
+        """Resume every job a stop or a crash left behind; with a shared store, go on
+        renewing this instance's leases and taking over jobs whose lease ran out."""
+        await self._resume()
+        if self.jobs.shared and self._leases is None:
+            self._leases = asyncio.create_task(self._keep_leases(), name="outward leases")
+
+    async def _resume(self) -> None:
+        for job in await self.jobs.claim():
+            if job.id in self._tasks:
+                continue
+            # The job is saved before the request log: bring the log up to it.
             for request in job.requests:
                 if request.attempts or request.state != WAITING:
                     await self._record(job, request)
             self._start(job)
 
+    async def _keep_leases(self) -> None:
+        while True:
+            await asyncio.sleep(RENEW_SECONDS)
+            try:
+                await self.jobs.renew(list(self._tasks))
+                await self._resume()
+            except Exception:  # the store away a moment: the next round tries again
+                log.exception("outward jobs: could not renew leases or look for jobs left")
+
     async def stop(self) -> None:
+        if self._leases is not None:
+            self._leases.cancel()
+            await asyncio.gather(self._leases, return_exceptions=True)
         for task in list(self._tasks.values()):
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
@@ -107,11 +132,11 @@ class Deliverer:
             finished = self._finished.get(job.kind)
             if finished is not None:
                 await finished(job)
-            await asyncio.to_thread(self.folder.remove, job)
+            await self.jobs.remove(job)
         except asyncio.CancelledError:
             raise
         except Exception:
-            # Kept on disk: the next start tries again rather than lose the job.
+            # Kept: the next start (or, shared, another instance) tries again.
             log.exception("outward job %s could not be delivered; kept for the next start", job.id)
 
     async def _skip_rest(self, job: Job) -> None:
@@ -119,7 +144,7 @@ class Deliverer:
             if request.state == WAITING:
                 request.state = SKIPPED
                 await self._record(job, request)
-        await asyncio.to_thread(self.folder.save, job)
+        await self.jobs.save(job)
 
     async def _until_answered(self, job: Job, request: Request) -> None:
         rules = self._rules(job)
@@ -147,7 +172,7 @@ class Deliverer:
                         request.answer[:200] or request.status,
                         delay,
                     )
-            await asyncio.to_thread(self.folder.save, job)
+            await self.jobs.save(job)
             await self._record(job, request)
 
     async def _attempt(self, job: Job, request: Request, rules: Outbound) -> float | None:
@@ -157,7 +182,7 @@ class Deliverer:
         content = None
         if request.content_type is not None:
             headers["Content-Type"] = request.content_type
-            content = await asyncio.to_thread(self.folder.body, job, request.seq)
+            content = await self.jobs.body(job, request.seq)
         request.attempts += 1
         try:
             answer = await self._http().request(

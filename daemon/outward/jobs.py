@@ -94,10 +94,11 @@ class JobFolder:
             if not path.is_file():
                 shutil.rmtree(folder, ignore_errors=True)
                 continue
-            jobs.append(_job(json.loads(path.read_bytes())))
+            jobs.append(job_of(json.loads(path.read_bytes())))
         return jobs
 
 
-def _job(data: dict[str, Any]) -> Job:
+def job_of(data: dict[str, Any]) -> Job:
+    """A job from its JSON (as `asdict` wrote it)."""
     requests = [Request(**r) for r in data.pop("requests")]
     return Job(**data, requests=requests)

@@ -17,6 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from daemon.outward.calls import Calls
 from daemon.outward.deliver import Deliverer
 from daemon.outward.jobs import JobFolder
+from daemon.outward.keeping import FolderJobs, SharedJobs
 from daemon.outward.sends import Sends, Trigger
 from daemon.poll.jobs import WindowTrigger
 from daemon.poll.slots import run_once
@@ -39,7 +40,12 @@ class Outward:
     ) -> None:
         self._settings = settings
         self.store = store
-        self.deliverer = Deliverer(settings, store, JobFolder(settings().data_dir / FOLDER))
+        jobs = (
+            SharedJobs(store)  # type: ignore[arg-type]  # shared: the PostgreSQL store
+            if store.shared
+            else FolderJobs(JobFolder(settings().data_dir / FOLDER))
+        )
+        self.deliverer = Deliverer(settings, store, jobs)
         self.sends = Sends(settings, store, self.deliverer, report)
         self.calls = Calls(settings, store, self.deliverer)
         self.scheduler: AsyncIOScheduler | None = None

@@ -8,6 +8,7 @@ so the second waits and then finds them done. The version lives in `renkei_schem
 from __future__ import annotations
 
 from daemon.store.postgres.connection import Connection
+from daemon.store.postgres.jobs import SCHEMA as JOBS_SCHEMA
 from daemon.store.postgres.outbox import SCHEMA as OUTBOX_SCHEMA
 from daemon.store.schema import MIGRATIONS
 
@@ -33,7 +34,9 @@ async def migrate(db: Connection) -> None:
                 await db.rollback()
                 raise
             await db.commit()
-        await db.execute(OUTBOX_SCHEMA)
+        for script in (OUTBOX_SCHEMA, JOBS_SCHEMA):
+            for statement in filter(str.strip, script.split(";")):
+                await db.execute(statement)
         for table in _ROWID_TABLES:
             await db.execute(
                 f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS rowid BIGINT"

@@ -17,12 +17,13 @@ from pathlib import Path
 
 from daemon.store.base import Store
 from daemon.store.postgres.connection import Connection
+from daemon.store.postgres.jobs import PgOutwardJobs
 from daemon.store.postgres.outbox import PgMailOutbox
 from daemon.store.postgres.schema import migrate
 from daemon.store.postgres.tables import PgLayoutTables
 
 
-class PostgresStore(PgLayoutTables, PgMailOutbox, Store):
+class PostgresStore(PgLayoutTables, PgMailOutbox, PgOutwardJobs, Store):
     shared = True
 
     def __init__(self, url: str, instance: str) -> None:

@@ -1,0 +1,81 @@
+"""Where outward jobs are kept: this instance's folder, or the shared store.
+
+`FolderJobs` puts JobFolder (jobs.py) behind the async face the Deliverer uses. With
+a shared store `SharedJobs` keeps them in PostgreSQL (store/postgres/jobs.py): the
+instance delivering a job holds a lease on it and renews it while it works; another
+claims the jobs whose lease ran out, so a send or call whose instance died goes on
+from another instance, and none is delivered by two at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+from daemon.outward.jobs import Job, JobFolder, job_of
+
+if TYPE_CHECKING:
+    from daemon.store.postgres.store import PostgresStore
+
+# For tests only: a shorter lease, so that a job whose instance died is taken over in
+# seconds (tests/test_instances.py).
+LEASE_VARIABLE = "RENKEI_OUTWARD_LEASE_SECONDS"
+LEASE_SECONDS = float(os.environ.get(LEASE_VARIABLE) or 60)
+RENEW_SECONDS = LEASE_SECONDS / 4  # also how often jobs left by others are looked for
+
+
+class FolderJobs:
+    shared = False
+
+    def __init__(self, folder: JobFolder) -> None:
+        self.folder = folder
+
+    async def create(self, job: Job, bodies: dict[int, bytes]) -> None:
+        await asyncio.to_thread(self.folder.create, job, bodies)
+
+    async def save(self, job: Job) -> None:
+        await asyncio.to_thread(self.folder.save, job)
+
+    async def body(self, job: Job, seq: int) -> bytes:
+        return await asyncio.to_thread(self.folder.body, job, seq)
+
+    async def remove(self, job: Job) -> None:
+        await asyncio.to_thread(self.folder.remove, job)
+
+    async def claim(self) -> list[Job]:
+        """The jobs to resume: at start, every one kept."""
+        return await asyncio.to_thread(self.folder.load_all)
+
+    async def renew(self, jobs: list[str]) -> None:
+        """Nothing to renew: the folder is this instance's alone."""
+
+
+class SharedJobs:
+    shared = True
+
+    def __init__(self, store: PostgresStore) -> None:
+        self.store = store
+
+    async def create(self, job: Job, bodies: dict[int, bytes]) -> None:
+        await self.store.job_put(job.id, asdict(job), bodies, time.time() + LEASE_SECONDS)
+
+    async def save(self, job: Job) -> None:
+        await self.store.job_save(job.id, asdict(job))
+
+    async def body(self, job: Job, seq: int) -> bytes:
+        return await self.store.job_body(job.id, seq)
+
+    async def remove(self, job: Job) -> None:
+        await self.store.job_remove(job.id)
+
+    async def claim(self) -> list[Job]:
+        """This instance's jobs and those whose instance's lease ran out."""
+        now = time.time()
+        found = await self.store.jobs_claim(now, now + LEASE_SECONDS)
+        return [job_of(data) for data in found]
+
+    async def renew(self, jobs: list[str]) -> None:
+        await self.store.jobs_renew(jobs, time.time() + LEASE_SECONDS)
