@@ -20,6 +20,7 @@ def test_a_large_file_is_copied_in_with_its_errors(tmp_path, pg_url):
     config = write_config(tmp_path, account("acme", on_row_error="skip"), extra=extra)
     lines = [f'{i},2024/05/16,{i * 3},"備考\t{i}\\ 改行\nあり"' for i in range(ROWS)]
     lines[10] = "x,2024/05/16,1,bad member"
+    lines[20] = "20,2024/05/16,,"  # empty cells: '' in a text column, NULL in another
     lines[ROWS - 5] = "7,2024/02/30,1,bad date"
     source = tmp_path / "20240516.csv"
     source.write_bytes(csv_bytes(lines))
@@ -32,7 +33,9 @@ def test_a_large_file_is_copied_in_with_its_errors(tmp_path, pg_url):
             "SELECT count(*), min(member_no), max(member_no), sum(sales_amount) FROM performance"
         ).fetchone()
         assert (count, low, high) == (ROWS - 2, 0, ROWS - 1)
-        assert total == sum(i * 3 for i in range(ROWS)) - 30 - (ROWS - 5) * 3
+        assert total == sum(i * 3 for i in range(ROWS)) - 30 - 60 - (ROWS - 5) * 3
+        empty = conn.execute("SELECT sales_amount, note FROM performance WHERE member_no = 20")
+        assert empty.fetchone() == (None, "")
         # Tabs, backslashes and line breaks inside a cell survive COPY's text format.
         note, date, meta = conn.execute(
             "SELECT note, date, _account || '/' || _source_file || '/' || _run_id"

@@ -11,8 +11,10 @@ transaction-scoped advisory lock, so the rowid ranges of one file stay its own.
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -100,9 +102,18 @@ class PgLayoutTables:
         return StagedTable(["unused"], "(NULL)", columns, copy=tuple(template))
 
     async def copy_staged(self, db: Connection, index: int, layout: str) -> None:
-        """Stream part `index`'s COPY text to the server as it is."""
-        names = await db.table_columns(layout)
-        head = f"COPY {quote(layout)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
+        """Stream part `index`'s CSV to the server as it is."""
+        info = await db.execute_fetchall(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE"
+            " table_schema = current_schema() AND table_name = ? AND column_name != 'rowid'"
+            " ORDER BY ordinal_position",
+            (layout,),
+        )
+        names = ", ".join(quote(name) for name, _ in info)
+        # An empty text cell is '' (an empty cell elsewhere is NULL), as on SQLite.
+        texts = ", ".join(quote(name) for name, kind in info if kind == "text")
+        options = f"FORMAT csv, FORCE_NOT_NULL ({texts})" if texts else "FORMAT csv"
+        head = f"COPY {quote(layout)} ({names}) FROM STDIN WITH ({options})"
         await db.copy_file(head, copy_path(self._staged[index]))
 
     async def staged_errors(
@@ -112,6 +123,25 @@ class PgLayoutTables:
         rows = await asyncio.to_thread(_read_all, self._staged[index], sql)
         for start in range(0, len(rows), batch):
             yield [RowError(*row[:4], record_of(row[4])) for row in rows[start : start + batch]]
+
+    async def found_values(
+        self, db: Connection, layout: str, column: str, values: Sequence[object]
+    ) -> set[object]:
+        """As tables.py's, with the values compared as SQLite compares them with the
+        column (a reference cell may be text where the key is an integer, or the other
+        way round): an integer column is asked only for what reads as a number, a text
+        column for the values' text. PostgreSQL would refuse `'abc'` as a bigint, or
+        text = smallint, failing the import where SQLite finds no row or the row."""
+        rows = await db.execute_fetchall(
+            "SELECT data_type FROM information_schema.columns WHERE table_schema ="
+            " current_schema() AND table_name = ? AND column_name = ?",
+            (layout, column),
+        )
+        if rows and rows[0][0] == "bigint":
+            values = [n for n in map(_integer, values) if n is not None]
+        elif rows and rows[0][0] == "text":
+            values = [_text(v) for v in values if v is not None]
+        return await super().found_values(db, layout, column, values)  # type: ignore[misc]
 
     # -- undo (undo.py) ------------------------------------------------------------
 
@@ -128,6 +158,29 @@ class PgLayoutTables:
         ]
 
     undo_id_list = "SELECT value::bigint FROM json_array_elements_text(?::json) AS value"
+
+
+_NUMBER = re.compile(r"\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*", re.ASCII)
+
+
+def _integer(value: object) -> int | None:
+    """`value` as SQLite compares it with an INTEGER column (numeric affinity: a text
+    that reads as a number is that number); None when it can equal no integer."""
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str) and _NUMBER.fullmatch(value):
+        number = Decimal(value.strip())
+        return int(number) if number == number.to_integral_value() else None
+    return None
+
+
+def _text(value: object) -> object:
+    """`value` as SQLite compares it with a TEXT column (text affinity)."""
+    if isinstance(value, bool):
+        return str(int(value))
+    return str(value) if isinstance(value, int | float) else value
 
 
 def _read_all(path: Path, sql: str) -> list[tuple[Any, ...]]:
