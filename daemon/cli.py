@@ -27,6 +27,7 @@ from daemon.settings import (
     check_warnings,
     load,
 )
+from daemon.store.errors import StoreUnavailable
 from importers.messages import LANGUAGES, message
 
 if TYPE_CHECKING:
@@ -592,6 +593,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except KeyboardInterrupt:
         return 130
+    except StoreUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

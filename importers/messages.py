@@ -1274,6 +1274,14 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "Use PBSZ 0 and PROT P first: data connections must be encrypted.",
     },
     # -- sender authentication at the mail door (handlers/mailauth.py) -------------
+    "store.unreachable": {
+        "ja": "データベース {url} に接続できません: {error}",
+        "en": "cannot reach the database {url}: {error}",
+    },
+    "store.env_unset": {
+        "ja": "store.url の環境変数 {name} が設定されていません",
+        "en": "store.url: the environment variable {name} is not set",
+    },
     "config.store_url": {
         "ja": "{value} は PostgreSQL の URL(postgresql://user@host/db)でも env:NAME でもありません",
         "en": "{value} is neither a PostgreSQL URL (postgresql://user@host/db) nor env:NAME",

@@ -6,6 +6,7 @@ when the store is shared."""
 from __future__ import annotations
 
 import contextlib
+import os
 import smtplib
 import socket
 import struct
@@ -242,3 +243,42 @@ MOUNTINFO = """\
 def test_the_file_system_of_a_path_is_its_deepest_mount(path, kind, shared):
     assert filesystem_type(Path(path), MOUNTINFO) == kind
     assert is_shared_filesystem(kind) is shared
+
+
+def renkei(config: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "daemon.cli", *args, "--config", str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "RENKEI_NO_SUCH_URL"},
+    )
+
+
+def test_a_store_that_cannot_be_reached_is_said_in_one_line(tmp_path):
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+    port = closed.getsockname()[1]
+    try:
+        url = f"postgresql://renkei:secret-pass@127.0.0.1:{port}/renkei"
+        config = write_config(tmp_path, account("acme"), extra=f'[store]\nurl = "{url}"\n')
+        for args in (("runs",), ("serve",)):
+            result = renkei(config, *args)
+            assert result.returncode == 1, result.stderr
+            assert "Traceback" not in result.stderr
+            assert (
+                f"データベース postgresql://renkei:***@127.0.0.1:{port}/renkei に接続できません"
+                in (result.stderr)
+            )
+            assert "secret-pass" not in result.stderr
+    finally:
+        closed.close()
+
+
+def test_a_store_url_from_an_unset_variable_is_a_config_problem(tmp_path):
+    extra = '[store]\nurl = "env:RENKEI_NO_SUCH_URL"\n'
+    config = write_config(tmp_path, account("acme"), extra=extra)
+    result = renkei(config, "check")
+    assert result.returncode != 0
+    assert "store.url: 環境変数 RENKEI_NO_SUCH_URL が設定されていません" in result.stderr

@@ -288,6 +288,7 @@ def _same_listen(raw: dict[str, Any]) -> Iterator[Problem]:
 
 def _secret_values(raw: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     yield "api.admin_token", _dict(raw.get("api")).get("admin_token")
+    yield "store.url", _dict(raw.get("store")).get("url")
     for name, account in _accounts(raw):
         yield f"accounts.{name}.ftp.password", _dict(account.get("ftp")).get("password")
         yield f"accounts.{name}.api.token", _dict(account.get("api")).get("token")

@@ -1,7 +1,7 @@
 """The store: every SQL statement renkei runs, and nothing else.
 
     base.py        Store: the contract every store meets (the mixins below, together)
-    open.py        which store a config asks for
+    open.py        which store a config asks for (errors.py: when it cannot be opened)
     sqlite.py      SqliteStore: connections, transactions (the embedded default)
     postgres/      PostgresStore: one database for several instances
     schema.py      renkei's own tables and their migrations

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import socket
+from urllib.parse import urlsplit, urlunsplit
 
 from daemon.settings import Settings, resolve_secret
 from daemon.store.base import Store
+from daemon.store.errors import StoreUnavailable
+from importers.messages import message
 
 
-class StoreUrlMissing(Exception):
-    """`store.url = "env:NAME"` names a variable that is not set."""
+def shown_url(url: str) -> str:
+    """The URL without its password, fit for a message or a log line."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 async def open_store(settings: Settings) -> Store:
@@ -21,10 +29,18 @@ async def open_store(settings: Settings) -> Store:
         store: Store = await SqliteStore.open(settings.data_dir / "renkei.db")
         store.instance = instance
         return store
+    language = settings.report.language
     resolved = resolve_secret(url)
     if not resolved:
-        raise StoreUrlMissing(url)
+        raise StoreUnavailable(message("store.env_unset", language, name=url[4:]))
     # Imported here: psycopg loads only where PostgreSQL is used.
+    import psycopg
+
     from daemon.store.postgres.store import PostgresStore
 
-    return await PostgresStore.open(resolved, instance)
+    try:
+        return await PostgresStore.open(resolved, instance)
+    except psycopg.Error as exc:
+        error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = message("store.unreachable", language, url=shown_url(resolved), error=error)
+        raise StoreUnavailable(text) from exc
