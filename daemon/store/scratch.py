@@ -82,7 +82,7 @@ class ScratchWriter:
             # Closed by close(), which the reader calls in a finally.
             self._text = open(copy_path(target), "w", encoding="utf-8", newline="")  # noqa: SIM115
             # COPY's CSV: None is written unquoted and empty, which COPY reads as NULL;
-            # the text columns are read with FORCE_NOT_NULL, so an empty cell stays ''.
+            # text columns (never None) are read with FORCE_NOT_NULL, so '' stays ''.
             self._csv = csv.writer(self._text, lineterminator="\n")
         self.db.execute("BEGIN")
 

@@ -24,6 +24,7 @@ class SqliteStore(Store):
         self.writer = writer
         self.reader = reader
         self._layouts: dict[str, list[str]] = {}
+        self._text_columns: dict[str, list[str]] = {}
         # One writer connection serves the whole process; transactions take turns.
         self._write_lock = asyncio.Lock()
 

@@ -33,6 +33,7 @@ class LayoutTables:
     writer: aiosqlite.Connection
     reader: aiosqlite.Connection
     _layouts: dict[str, list[str]]
+    _text_columns: dict[str, list[str]]
 
     if TYPE_CHECKING:
 
@@ -44,6 +45,8 @@ class LayoutTables:
             self, db: aiosqlite.Connection, run_id: str, entries: Sequence[Sequence[object]]
         ) -> None: ...
 
+        async def lock_layout(self, db: aiosqlite.Connection, layout: str) -> None: ...
+
     async def ensure_layouts(self, layouts: Mapping[str, Layout]) -> None:
         for name, layout in layouts.items():
             await self.ensure_layout(name, layout.columns, layout.key)
@@ -52,16 +55,17 @@ class LayoutTables:
         self, name: str, columns: Sequence[Column], key: Sequence[str] = ()
     ) -> None:
         """Create the layout's table, or add the columns a changed layout gained."""
-        defs = [f"{quote(c.name)} {SQL_TYPES[c.type]}" for c in columns]
+        defs = [f"{quote(c.name)} {self.column_type(c)}" for c in columns]
         defs += [f"{quote(m)} TEXT NOT NULL" for m in META_COLUMNS]
+        defs += self.extra_columns
         table = quote(name)
         async with self.transaction() as db:
+            await self.lock_layout(db, name)  # two instances starting together
             await db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(defs)})")
-            async with db.execute(f"PRAGMA table_info({table})") as cursor:
-                have = {row[1] for row in await cursor.fetchall()}
+            have = set(await table_columns(db, name))
             for column in columns:
                 if column.name not in have:
-                    sql_type = SQL_TYPES[column.type]
+                    sql_type = self.column_type(column)
                     await db.execute(
                         f"ALTER TABLE {table} ADD COLUMN {quote(column.name)} {sql_type}"
                     )
@@ -72,6 +76,16 @@ class LayoutTables:
                 cols = ", ".join(quote(c) for c in ("_account", *key))
                 await db.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {table} ({cols})")
         self._layouts[name] = [c.name for c in columns]
+        # Whose empty cell is '' rather than NULL (importers.layouts: text columns).
+        self._text_columns[name] = [c.name for c in columns if c.type == "text"]
+
+    # Columns a layout table has beyond the layout's and the meta columns (none here;
+    # PostgreSQL's store adds a real rowid).
+    extra_columns: tuple[str, ...] = ()
+
+    def column_type(self, column: Column) -> str:
+        """The SQL type of a layout column in this store."""
+        return SQL_TYPES[column.type]
 
     async def replace_source(
         self, db: aiosqlite.Connection, layout: str, account: str, filename: str, run_id: str

@@ -32,6 +32,7 @@ class PostgresStore(PgLayoutTables, PgMailOutbox, PgOutwardJobs, Store):
         self.writer = Connection(url)
         self.reader = Connection(url)
         self._layouts: dict[str, list[str]] = {}
+        self._text_columns: dict[str, list[str]] = {}
         self._write_lock = asyncio.Lock()
         self._staged: list[Path] = []
         # The shared outbox's claims hold a transaction while the relay is talked to:
