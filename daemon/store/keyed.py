@@ -86,8 +86,13 @@ class KeyedWriter:
             f"SELECT {', '.join(cells)} WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {match})"
         )
         keep = blank == "keep"
+        # blank = keep: an empty cell ('' or NULL) leaves the value. Said with the cell
+        # bound twice, not as coalesce(nullif(?, ''), column): PostgreSQL types '' as
+        # the bound value's type (an int column's cell: "invalid input syntax").
+        self._cell_binds = 2 if keep else 1
         sets = [
-            f"{quote(columns[i])} = coalesce(nullif(?, ''), {quote(columns[i])})"
+            f"{quote(columns[i])} = CASE WHEN coalesce(CAST(? AS TEXT), '') = ''"
+            f" THEN {quote(columns[i])} ELSE ? END"
             if keep
             else f"{quote(columns[i])} = ?"
             for i in self._value_at
@@ -167,7 +172,10 @@ class KeyedWriter:
             updated = (
                 await db.executemany(
                     self._update,
-                    [[*(r[i] for i in self._value_at), *k] for k, r in unique.items()],
+                    [
+                        [*(r[i] for i in self._value_at for _ in range(self._cell_binds)), *k]
+                        for k, r in unique.items()
+                    ],
                 )
             ).rowcount
             self.counts.updated += updated + repeated
