@@ -46,6 +46,7 @@ _RESTART_BASE = 1.0  # seconds before a crashed service is started again, doubli
 _RESTART_MAX = 60.0  # …up to this
 _RESTART_FORGET = 600.0  # crashes further apart than this start the count anew
 _DISK_SECONDS = 30.0  # how often the spool's free space is checked for the admin alert
+_SWITCH_SECONDS = 3.0  # how often a shared store's account switches are read again
 
 
 class Master:
@@ -88,6 +89,10 @@ class Master:
         return 0
 
     async def _start(self) -> None:
+        if self.store.shared:
+            await self.switches.share(self.store)
+            self.settings = self.switches.apply(self.configured)
+            self._spawn(self._follow_switches(), "switches")
         self.reporter = self.parts.reporter
         self.alerts = self.parts.alerts
         await self.alerts.clear(alerts.RELOAD)  # this config was accepted
@@ -252,6 +257,20 @@ class Master:
         if not self._stop.is_set():
             self._spawn(restart(), name)
 
+    async def _follow_switches(self) -> None:
+        """A shared store: an account switched in another instance's console is
+        switched here within a few seconds."""
+        while True:
+            await asyncio.sleep(_SWITCH_SECONDS)
+            try:
+                changed = await self.switches.refresh()
+            except Exception as exc:  # the store away a moment: the next look tries again
+                log.warning("could not read the shared account switches: %s", exc)
+                continue
+            if changed:
+                log.info("account switches changed in another instance; serving them")
+                self._serve_settings()
+
     async def _watch_disk(self) -> None:
         while True:
             await self._check_disk()
@@ -308,10 +327,11 @@ class Master:
         systemd.notify("READY=1")
         return True
 
-    def switch(self, account: str, status: str, by: str) -> None:
-        """Stop or start an account from the console, kept across restarts and reloads."""
+    async def switch(self, account: str, status: str, by: str) -> None:
+        """Stop or start an account from the console, kept across restarts and reloads
+        (and, on a shared store, for every instance)."""
         configured = self.configured.accounts[account].status
-        self.switches.set(account, status, configured, by, now_iso())
+        await self.switches.set(account, status, configured, by, now_iso())
         log.info("account %s switched %s in the console by %s", account, status, by)
         self._serve_settings()
 

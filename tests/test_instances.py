@@ -20,6 +20,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from tests.capture import Capture
+from tests.console_support import csrf, login, users_toml
 from tests.support import Daemon, account, csv_bytes, free_port, mail, queued_ids, send, toml_value
 from tests.support import write_config as base_config
 
@@ -317,3 +318,55 @@ max_retry_seconds = 0.3
             if daemon.proc is not None and daemon.proc.poll() is None:
                 daemon.terminate()
         capture.close()
+
+
+def test_an_account_stopped_in_one_console_is_stopped_in_every_instance(tmp_path, pg_url, relay):
+    """停止 in instance A's console: B serves the account as stopped too (its mail is
+    answered 250 and its run ignored), and 稼働 again in B's console starts it in A."""
+    configs = []
+    for name in ("a", "b"):
+        config = instance_config(tmp_path / name, name, pg_url, relay.port)
+        config.write_text(config.read_text() + users_toml({"admin": ("admin", [])}))
+        configs.append(config)
+    a, b = Daemon(configs[0]), Daemon(configs[1])
+    start_together(a, b)
+    try:
+        web = login(a.api, "admin")
+        answer = web.post(
+            "/console/accounts/acme/status", data={"csrf": csrf(web), "status": "stopped"}
+        )
+        web.close()
+        assert answer.status_code == 303
+        assert query(pg_url, "SELECT account, status, by_user FROM account_switches") == [
+            {"account": "acme", "status": "stopped", "by_user": "admin"}
+        ]
+
+        days = (dt.date(2024, 1, 1) + dt.timedelta(days=n) for n in range(366))
+
+        def ignored_on(daemon: Daemon) -> bool:
+            day = next(days)
+            msg = mail([(f"{day:%Y%m%d}.csv", csv_bytes([f"1,{day:%Y/%m/%d},1,x"]))])
+            _, code, reply = send(daemon.smtp_port, msg)
+            assert code == 250
+            [run_id] = queued_ids(reply)
+            return wait_state(pg_url, run_id, ("completed", "ignored"))["state"] == "ignored"
+
+        deadline = time.monotonic() + 20
+        while not ignored_on(b):
+            assert time.monotonic() < deadline, "B never saw the switch"
+            time.sleep(0.5)
+        web = login(b.api, "admin")
+        answer = web.post(
+            "/console/accounts/acme/status", data={"csrf": csrf(web), "status": "active"}
+        )
+        web.close()
+        assert answer.status_code == 303
+        assert query(pg_url, "SELECT count(*) AS n FROM account_switches")[0]["n"] == 0
+        deadline = time.monotonic() + 20
+        while ignored_on(a):
+            assert time.monotonic() < deadline, "A never saw the switch back"
+            time.sleep(0.5)
+    finally:
+        for daemon in (a, b):
+            if daemon.proc is not None and daemon.proc.poll() is None:
+                daemon.terminate()

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, astuple, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from daemon.settings.model import Settings
 from daemon.spool.durable import replace_durably
+
+if TYPE_CHECKING:
+    from daemon.store.base import Store
 
 log = logging.getLogger(__name__)
 FILE = "switches.json"
@@ -33,6 +37,28 @@ class Switches:
     def __init__(self, data_dir: Path) -> None:
         self.path = data_dir / FILE
         self._switches = self._read()
+        self._store: Store | None = None
+
+    async def share(self, store: Store) -> None:
+        """From now on the switches are the shared store's (several instances): the
+        ones this instance kept in its file until now are carried over first."""
+        self._store = store
+        kept = await store.switches_kept()
+        for name, switch in self._switches.items():
+            if name not in kept:
+                await store.keep_switch(name, (switch.status, switch.by, switch.at))
+        await self.refresh()
+
+    async def refresh(self) -> bool:
+        """Read the shared switches again; whether another instance changed any."""
+        if self._store is None:
+            return False
+        kept = {
+            name: Switch(*fields) for name, fields in (await self._store.switches_kept()).items()
+        }
+        changed = kept != self._switches
+        self._switches = kept
+        return changed
 
     def get(self, account: str) -> Switch | None:
         return self._switches.get(account)
@@ -51,20 +77,25 @@ class Switches:
         if agreed:
             for name in agreed:
                 del self._switches[name]
-            self._write()
+            if self._store is None:  # shared: the store's stay until switched back there
+                self._write()
         accounts = dict(settings.accounts)
         for name, switch in self._switches.items():
             if name in accounts:
                 accounts[name] = accounts[name].model_copy(update={"status": switch.status})
         return settings.model_copy(update={"accounts": accounts})
 
-    def set(self, account: str, status: str, configured: str, by: str, at: str) -> None:
+    async def set(self, account: str, status: str, configured: str, by: str, at: str) -> None:
         """Switch `account` to `status`; back to its `configured` status, forget it."""
         if status == configured:
             self._switches.pop(account, None)
         else:
             self._switches[account] = Switch(status, by, at)
-        self._write()
+        if self._store is not None:
+            switch = self._switches.get(account)
+            await self._store.keep_switch(account, astuple(switch) if switch else None)
+        else:
+            self._write()
 
     def _write(self) -> None:
         data = {name: asdict(switch) for name, switch in sorted(self._switches.items())}

@@ -22,6 +22,7 @@ from daemon.store.records import RecordRecords
 from daemon.store.reports import ReportRecords
 from daemon.store.runs import RunRecords
 from daemon.store.slots import SlotRecords
+from daemon.store.switches import SwitchRecords
 from daemon.store.tables import LayoutTables
 from daemon.store.undo import UndoRecords
 
@@ -37,6 +38,7 @@ class Store(
     RecordRecords,
     OutwardRecords,
     SlotRecords,
+    SwitchRecords,
 ):
     # Several renkei instances share this store: intake records a delivery's run
     # before answering, so the delivery memory answers a resend to any instance.

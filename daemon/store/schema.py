@@ -271,6 +271,16 @@ MIGRATIONS = [
       PRIMARY KEY (job, tick)
     )
     """,
+    # The console's account switches, when several instances share the store (one
+    # instance keeps them in data_dir/switches.json).
+    """
+    CREATE TABLE account_switches (
+      account TEXT PRIMARY KEY,
+      status TEXT NOT NULL,
+      by_user TEXT NOT NULL,
+      at TEXT NOT NULL
+    )
+    """,
 ]
 
 

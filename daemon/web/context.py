@@ -17,7 +17,7 @@ from importers.messages import LANGUAGES
 
 Poll = Callable[[str], Awaitable[list[str]]]
 Retry = Callable[[Mapping[str, Any]], Awaitable[Retried]]
-Switch = Callable[[str, str, str], None]  # account, status, by whom: 稼働 / 停止
+Switch = Callable[[str, str, str], Awaitable[None]]  # account, status, by whom: 稼働 / 停止
 
 
 def settings(request: Request) -> Settings:

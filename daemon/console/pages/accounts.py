@@ -77,7 +77,7 @@ async def switch(request: Request, name: str, who: Who) -> Response:
     switcher = getattr(request.app.state, "switch", None)
     if status not in ("active", "stopped") or switcher is None:
         raise Refused(422, "console.error.bad_status")
-    switcher(name, status, who.name)
+    await switcher(name, status, who.name)
     await audit.record(request, who.name, "status", name, "ok", str(status))
     notice = "started" if status == "active" else "stopped"
     return RedirectResponse(f"/console/accounts/{name}?notice={notice}", 303)
