@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import socket
 import time
@@ -151,6 +152,7 @@ class Master:
     async def _start_web(self) -> None:
         import uvicorn
 
+        from daemon.console.signing import Signer
         from daemon.web.app import create_app
 
         class Server(uvicorn.Server):
@@ -174,6 +176,10 @@ class Master:
             self.switch,
             self.outward,
         )
+        if self.store.shared:
+            # Behind a load balancer a console session may reach any instance.
+            secret = await self.store.console_secret(secrets.token_hex(32))
+            app.state.console_signer = Signer(bytes.fromhex(secret))
         tls = {}
         if (cert := self.settings.api.tls_cert) is not None:  # HTTPS only, never both
             key = self.settings.api.tls_key

@@ -335,8 +335,12 @@ def test_an_account_stopped_in_one_console_is_stopped_in_every_instance(tmp_path
         answer = web.post(
             "/console/accounts/acme/status", data={"csrf": csrf(web), "status": "stopped"}
         )
-        web.close()
         assert answer.status_code == 303
+        # The session A made holds on B (one signing key, sessions in the store).
+        cookies = dict(web.cookies.items())
+        web.close()
+        on_b = httpx.get(f"{b.api}/console/", cookies=cookies, timeout=30)
+        assert on_b.status_code == 200 and "admin" in on_b.text
         assert query(pg_url, "SELECT account, status, by_user FROM account_switches") == [
             {"account": "acme", "status": "stopped", "by_user": "admin"}
         ]

@@ -29,6 +29,20 @@ class ConsoleRecords:
 
         def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
 
+    async def console_secret(self, candidate: str) -> str:
+        """The console's signing key shared by every instance: the first to ask keeps
+        its `candidate`, every other reads that one (a shared store; one instance
+        keeps the key in data_dir/console.key)."""
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT OR IGNORE INTO console_secret (name, secret) VALUES ('console', ?)",
+                (candidate,),
+            )
+            rows = await db.execute_fetchall(
+                "SELECT secret FROM console_secret WHERE name = 'console'"
+            )
+        return rows[0][0]
+
     async def add_session(
         self, session_id: str, user: str, address: str, created: str, expires: str
     ) -> None:

@@ -271,14 +271,19 @@ MIGRATIONS = [
       PRIMARY KEY (job, tick)
     )
     """,
-    # The console's account switches, when several instances share the store (one
-    # instance keeps them in data_dir/switches.json).
+    # The console's account switches and its signing key, when several instances
+    # share the store (one instance keeps them in data_dir/switches.json and
+    # data_dir/console.key), so a session and a switch hold on every instance.
     """
     CREATE TABLE account_switches (
       account TEXT PRIMARY KEY,
       status TEXT NOT NULL,
       by_user TEXT NOT NULL,
       at TEXT NOT NULL
+    );
+    CREATE TABLE console_secret (
+      name TEXT PRIMARY KEY,
+      secret TEXT NOT NULL
     )
     """,
 ]
