@@ -152,7 +152,7 @@ async def keyed_import(
 ) -> KeyedWriter:
     """A keyed import (upsert, delete, set) as worker/writer.py writes it."""
     await store.add_run(rid, meta())
-    writer = KeyedWriter(
+    writer = store.keyed_writer(
         LAYOUT, mode, list(columns), ["code"], RowStamp("acme", "items.csv", rid), **options
     )
     async with store.transaction() as db:

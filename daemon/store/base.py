@@ -17,6 +17,7 @@ from typing import Any
 from daemon.store.console import ConsoleRecords
 from daemon.store.digests import DigestRecords
 from daemon.store.expected import ExpectedMisses
+from daemon.store.keyed import KeyedWriter
 from daemon.store.outward import OutwardRecords
 from daemon.store.records import RecordRecords
 from daemon.store.reports import ReportRecords
@@ -52,6 +53,10 @@ class Store(
     def transaction(self, staged: Sequence[Path] = ()) -> AbstractAsyncContextManager[Any]:
         """One write transaction: commit at the end, roll back on any exception."""
         raise NotImplementedError
+
+    def keyed_writer(self, *args: Any, **kwargs: Any) -> KeyedWriter:
+        """The writer of an upsert, delete or set (its arguments: keyed.KeyedWriter's)."""
+        return KeyedWriter(*args, **kwargs)
 
     async def ping(self) -> None:
         """Raise unless the store answers a query now (`/healthz`)."""

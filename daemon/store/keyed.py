@@ -72,6 +72,9 @@ class KeyedWriter:
         self.mode = mode
         self.on_duplicate = on_duplicate
         self.counts = Counts()
+        # As given, for a store that says the statements its own way (postgres/keyed.py).
+        self.layout, self.columns, self.key, self.stamp = layout, list(columns), list(key), stamp
+        self.blank, self.set_values = blank, dict(set_values or {})
         account, source_file, run_id = stamp.account, stamp.source_file, stamp.run_id
         self._key_at = [columns.index(k) for k in key]
         self._value_at = [i for i, c in enumerate(columns) if c not in key]

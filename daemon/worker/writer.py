@@ -138,7 +138,7 @@ class RowWriter:
             await self._complete(db, plan, stamp, outcome, first)
 
     def _keyed_writer(self, plan: Plan, stamp: RowStamp, csv_file: CsvFile) -> KeyedWriter:
-        return KeyedWriter(
+        return self.store.keyed_writer(
             plan.layout,
             plan.mode,  # type: ignore[arg-type]  # plan.keyed says it is one of KEYED
             [c.name for c in csv_file.spec.columns],

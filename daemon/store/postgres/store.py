@@ -14,10 +14,13 @@ import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from daemon.store.base import Store
+from daemon.store.keyed import KeyedWriter
 from daemon.store.postgres.connection import Connection
 from daemon.store.postgres.jobs import PgOutwardJobs
+from daemon.store.postgres.keyed import PgKeyedWriter
 from daemon.store.postgres.outbox import PgMailOutbox
 from daemon.store.postgres.schema import migrate
 from daemon.store.postgres.tables import PgLayoutTables
@@ -70,6 +73,9 @@ class PostgresStore(PgLayoutTables, PgMailOutbox, PgOutwardJobs, Store):
             finally:
                 self._staged = []
             await asyncio.shield(self.writer.commit())
+
+    def keyed_writer(self, *args: Any, **kwargs: Any) -> KeyedWriter:
+        return PgKeyedWriter(*args, **kwargs)
 
     async def ping(self) -> None:
         """A session of its own: a reader session stuck in a dead connection must not
