@@ -96,10 +96,16 @@ class PgLayoutTables:
     async def staged_errors(
         self, db: Connection, index: int, batch: int = 5000
     ) -> AsyncIterator[list[RowError]]:
+        """The row errors of scratch database `index`, a batch at a time (a file whose
+        every row is wrong must not hold them all in memory at once)."""
         sql = f"SELECT line, column_name, value, message, record FROM {ERRORS_TABLE} ORDER BY rowid"
-        rows = await asyncio.to_thread(_read_all, self._staged[index], sql)
-        for start in range(0, len(rows), batch):
-            yield [RowError(*row[:4], record_of(row[4])) for row in rows[start : start + batch]]
+        scratch = sqlite3.connect(self._staged[index], check_same_thread=False)
+        try:
+            cursor = await asyncio.to_thread(scratch.execute, sql)
+            while rows := await asyncio.to_thread(cursor.fetchmany, batch):
+                yield [RowError(*row[:4], record_of(row[4])) for row in rows]
+        finally:
+            scratch.close()
 
     async def found_values(
         self, db: Connection, layout: str, column: str, values: Sequence[object]
@@ -158,11 +164,3 @@ def _text(value: object) -> object:
     if isinstance(value, bool):
         return str(int(value))
     return str(value) if isinstance(value, int | float) else value
-
-
-def _read_all(path: Path, sql: str) -> list[tuple[Any, ...]]:
-    db = sqlite3.connect(path)
-    try:
-        return db.execute(sql).fetchall()
-    finally:
-        db.close()
