@@ -131,7 +131,6 @@ class KeyedWriter:
 
     async def write(self, db: aiosqlite.Connection, rows: list[list[object]]) -> None:
         mode = self.mode
-        counts = self.counts
         if mode == "upsert":
             await self._upsert(db, rows)
             return
@@ -141,14 +140,8 @@ class KeyedWriter:
         unique = list(dict.fromkeys(keys))
         found = await self._found_keys(db, unique)
         await self._keep_before(db, unique)
-        if mode == "delete":
-            counts.deleted += (await db.executemany(self._delete, unique)).rowcount
-            counts.not_found += len(keys) - len(found)
-        elif mode == "set":
-            updated = (await db.executemany(self._set, unique)).rowcount
-            again = sum(1 for k in keys if k in found) - len(found)
-            counts.updated += updated + again
-            counts.not_found += sum(1 for k in keys if k not in found)
+        statement = self._delete if mode == "delete" else self._set
+        self._count(keys, found, (await db.executemany(statement, unique)).rowcount)
 
     async def _found_keys(self, db: aiosqlite.Connection, keys: list[tuple]) -> set[tuple]:
         """The keys among `keys` (distinct) that the account's rows of the table hold."""
@@ -161,15 +154,30 @@ class KeyedWriter:
                 found.update(tuple(row) for row in await cursor.fetchall())
         return found
 
-    async def _upsert(self, db: aiosqlite.Connection, rows: list[list[object]]) -> None:
-        # One row per key: the last wins when updating, the first when skipping, so a
-        # key listed twice in one file behaves as if its rows came one after the other.
+    def _one_per_key(self, rows: list[list[object]]) -> tuple[dict[tuple, list[object]], int]:
+        """One row per key, and how many rows that left out: the last wins when
+        updating, the first when skipping, so a key listed twice in one file behaves
+        as if its rows came one after the other."""
         unique: dict[tuple, list[object]] = {}
         for row in rows:
             key = self._key(row)
             if self.on_duplicate == "update" or key not in unique:
                 unique[key] = row
-        repeated = len(rows) - len(unique)
+        return unique, len(rows) - len(unique)
+
+    def _count(self, keys: list[tuple], found: set[tuple], changed: int) -> None:
+        """Delete and set: what `changed` table rows and the listed `keys` (`found` of
+        them in the table) count as."""
+        if self.mode == "delete":
+            self.counts.deleted += changed
+            self.counts.not_found += len(keys) - len(found)
+        else:  # set: a key listed again is set again
+            again = sum(1 for k in keys if k in found) - len(found)
+            self.counts.updated += changed + again
+            self.counts.not_found += sum(1 for k in keys if k not in found)
+
+    async def _upsert(self, db: aiosqlite.Connection, rows: list[list[object]]) -> None:
+        unique, repeated = self._one_per_key(rows)
         if self.on_duplicate == "update":
             await self._keep_before(db, list(unique))
             updated = (

@@ -43,29 +43,17 @@ class PgKeyedWriter(KeyedWriter):
         await self._keep_images(db)
         table = quote(self.layout)
         if self.mode == "delete":
-            cur = await db.execute(
-                f"DELETE FROM {table} AS t USING {CHUNK} AS k WHERE {self._joined()}"
-            )
-            self.counts.deleted += cur.rowcount
-            self.counts.not_found += len(keys) - len(found)
+            sql = f"DELETE FROM {table} AS t USING {CHUNK} AS k WHERE {self._joined()}"
         else:  # set
             fixed = [f"{quote(c)} = {literal(v)}" for c, v in self.set_values.items()]
             sql = (
                 f"UPDATE {table} AS t SET {', '.join([*fixed, *self._stamp_sets()])}"
                 f" FROM {CHUNK} AS k WHERE {self._joined()}"
             )
-            updated = (await db.execute(sql)).rowcount
-            again = sum(1 for k in keys if k in found) - len(found)
-            self.counts.updated += updated + again
-            self.counts.not_found += sum(1 for k in keys if k not in found)
+        self._count(keys, found, (await db.execute(sql)).rowcount)
 
     async def _upsert_chunk(self, db: Connection, rows: list[list[object]]) -> None:
-        unique: dict[tuple, list[object]] = {}
-        for row in rows:
-            key = self._key(row)
-            if self.on_duplicate == "update" or key not in unique:
-                unique[key] = row
-        repeated = len(rows) - len(unique)
+        unique, repeated = self._one_per_key(rows)
         await self._load(db, self.columns, list(unique.values()))
         table = quote(self.layout)
         if self.on_duplicate == "update":
