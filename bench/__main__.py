@@ -33,7 +33,7 @@ from pathlib import Path
 
 from bench.child import run_child
 from bench.figures import Figure, Limit, report
-from bench.layout import PERFORMANCE
+from bench.layout import IMPORT_ONLY, PERFORMANCE
 
 ROWS = int(os.environ.get("RENKEI_BENCH_ROWS", "1000000"))
 # Machines are noisy: each round measures all three side by side, and the median
@@ -52,19 +52,13 @@ WORDS = [
     "ﾊﾝｶｸ",
     "テスト",
 ]
-CONFIG = """
+CONFIG = (
+    """
 [daemon]
 data_dir = "{data}"
-[smtp]
-enabled = false
-[ftp]
-enabled = false
-[api]
-enabled = false
-[limits]
-max_rows = 2000000
-max_bytes = 1073741824
-{layout}
+"""
+    + IMPORT_ONLY
+    + """{layout}
 [layouts.wide]
 columns = [
   {{ name = "member_no", type = "int", required = true }},
@@ -93,6 +87,7 @@ layout = "wide"
 encoding = "cp932"
 report = "never"
 """
+)
 WIDE_SCHEMA = (
     "CREATE TABLE wide (member_no INTEGER, date TEXT, created TEXT, qty INTEGER,"
     " price INTEGER, amount INTEGER, tax INTEGER, discount INTEGER, points INTEGER,"

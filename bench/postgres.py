@@ -44,33 +44,28 @@ from pathlib import Path
 
 from bench.child import run_child
 from bench.figures import Figure, Limit
-from bench.layout import PERFORMANCE
+from bench.layout import IMPORT_ONLY, PERFORMANCE
 
 RUN_AS = "postgres"  # the system user Debian's postgresql package creates
 AS_ROOT = os.geteuid() == 0
 USER = "renkei"  # the server's superuser, made by initdb; trust needs no password
 TARGET = 1.3
 REFERENCE = "iconv | psql \\copy"
-CONFIG = """
+CONFIG = (
+    """
 [daemon]
 data_dir = "{data}"
 [store]
 url = "{url}"
-[smtp]
-enabled = false
-[ftp]
-enabled = false
-[api]
-enabled = false
-[limits]
-max_rows = 2000000
-max_bytes = 1073741824
-{layout}
+"""
+    + IMPORT_ONLY
+    + """{layout}
 [accounts.bench]
 layout = "performance"
 encoding = "cp932"
 report = "never"
 """
+)
 # renkei's table for the layout (see the module's docstring for sales_amount).
 REFERENCE_TABLE = """CREATE TABLE performance (
   member_no BIGINT, date TEXT, sales_amount TEXT, note TEXT,
