@@ -249,7 +249,7 @@ class Daemon:
             stderr=subprocess.STDOUT,
         )
         try:
-            self.notify.wait_for("READY=1")
+            self.notify.wait_for("READY=1", timeout=60)  # a loaded 2-core CI machine
         except AssertionError:
             self.proc.kill()
             raise AssertionError(self.log.read_text()[-3000:]) from None

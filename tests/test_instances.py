@@ -78,6 +78,9 @@ def start_together(*daemons: Daemon) -> None:
     for t in threads:
         t.join()
     if errors:
+        for d in daemons:  # never leave the one that did start behind
+            if d.proc is not None and d.proc.poll() is None:
+                d.terminate()
         raise errors[0]
 
 
