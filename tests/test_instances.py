@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ BIG = 200_000
 
 def instance_config(folder: Path, name: str, pg_url: str, relay_port: int) -> Path:
     folder.mkdir()
-    ftp = {"user": "acme", "password": "demo-acme-ftp", "window": "00:00-23:59"}
+    ftp = {"user": "acme", "password": "demo-acme-ftp", "window": "00:00-23:59", "interval": "2h"}
     section = account("acme") + '[accounts.acme.api]\ntoken = "demo-acme-api"\n'
     section += "[accounts.acme.ftp]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in ftp.items())
     extra = f'[store]\nurl = "{pg_url}"\ninstance = "{name}"\n'
@@ -85,12 +86,13 @@ def start_together(*daemons: Daemon) -> None:
 
 
 def away_from_a_tick() -> None:
-    """FTP checks tick every 15 minutes: start well clear of a boundary, so both
-    instances' catch-up at start is for the same tick."""
-    now = dt.datetime.now(dt.UTC)
-    into = (now.minute % 15) * 60 + now.second
-    if into > 15 * 60 - 30:
-        time.sleep(15 * 60 - into + 2)
+    """FTP checks tick every two hours of the config's time zone (Asia/Tokyo, the
+    default): start well clear of a boundary, so both instances' catch-up at start is
+    for the same tick."""
+    now = dt.datetime.now(zoneinfo.ZoneInfo("Asia/Tokyo"))
+    into = (now.hour % 2) * 3600 + now.minute * 60 + now.second
+    if into > 2 * 3600 - 30:
+        time.sleep(2 * 3600 - into + 2)
 
 
 def big_mail() -> Any:
