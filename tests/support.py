@@ -425,15 +425,29 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
-def cli_import(config: Path, path: Path, timeout: float = 300) -> dict[str, Any]:
-    """`renkei import FILE --account acme --json`: the run it printed."""
-    result = subprocess.run(
-        [sys.executable, "-m", "daemon.cli", "import", str(path), "--account", "acme"]
-        + ["--json", "--config", str(config)],
-        cwd=ROOT,
+def renkei(
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path = ROOT,
+    timeout: float = 120,
+    stdin: str | None = None,
+) -> subprocess.CompletedProcess:
+    """The `renkei` command line as a user runs it, in a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "daemon.cli", *args],
+        cwd=cwd,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def cli_import(config: Path, path: Path, timeout: float = 300) -> dict[str, Any]:
+    """`renkei import FILE --account acme --json`: the run it printed."""
+    result = renkei(
+        "import", str(path), "--account", "acme", "--json", "--config", str(config), timeout=timeout
     )
     assert result.returncode in (0, 1), result.stderr
     return json.loads(result.stdout)

@@ -13,20 +13,9 @@ import threading
 import httpx
 import pytest
 
-from tests.support import ROOT, Daemon, account, csv_bytes, write_config
+from tests.support import ROOT, Daemon, account, csv_bytes, renkei, write_config
 
 COMMANDS = ["serve", "check", "import", "runs", "show", "schedule", "poll", "expect-check"]
-
-
-def renkei(*args: str, cwd=ROOT, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "daemon.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-    )
 
 
 @pytest.fixture
@@ -136,7 +125,6 @@ def test_serve_on_a_port_in_use_exits_1_naming_the_key(tmp_path, config):
 
 
 def test_import_shows_a_progress_bar_on_a_terminal(tmp_path, config):
-    import os
     import pty
 
     path = data_file(tmp_path, "20240516.csv", [f"{i},2024/05/16,{i},x" for i in range(9000)])

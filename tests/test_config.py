@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+import functools
 import tomllib
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from daemon.settings import ConfigError, Settings, load, parse
+from tests import support
 from tests.support import ROOT
 
 EXAMPLE = ROOT / "config" / "renkei.example.toml"
@@ -25,15 +24,7 @@ def problems(raw: dict) -> list[str]:
     return [str(problem) for problem in info.value.problems]
 
 
-def renkei(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "daemon.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=60,
-    )
+renkei = functools.partial(support.renkei, timeout=60)
 
 
 def test_example_config_is_valid_as_shipped():

@@ -5,11 +5,9 @@ speaks the config's language. The daemon logs warnings, refusals and its first c
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 import zoneinfo
 from pathlib import Path
@@ -17,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from daemon.settings import ConfigError, check_warnings, parse
-from tests.support import ROOT, Daemon, account, write_config
+from tests import support
+from tests.support import Daemon, account, write_config
 from tests.test_ftp import ftp_config, ftp_section
 
 LAYOUTS = {"performance": {"columns": [{"name": "a"}]}}
@@ -36,15 +35,7 @@ def with_accounts(**accounts: dict) -> dict:
     }
 
 
-def renkei(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "daemon.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ},
-    )
+renkei = functools.partial(support.renkei, timeout=60)
 
 
 # -- refusals --------------------------------------------------------------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 import time
 
 import httpx
@@ -16,12 +15,12 @@ import pytest
 
 from tests.console_support import PASSWORD, USERS, csrf, login, login_token, users_toml
 from tests.support import (
-    ROOT,
     Daemon,
     account,
     csv_bytes,
     mail,
     queued_ids,
+    renkei,
     send,
     send_as,
     write_config,
@@ -678,14 +677,7 @@ def test_the_audit_page_lists_entries_for_an_admin(daemon, clients):
 
 
 def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "daemon.cli", *args],
-        cwd=ROOT,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return renkei(*args, stdin=stdin, timeout=60)
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import httpx
 import pytest
 
 from daemon.report.message import summary
-from tests.support import ROOT, Daemon, mail, queued_ids, send, write_config
+from tests import support
+from tests.support import Daemon, mail, queued_ids, send, write_config
 
 MEMBERS = """
 [layouts.members]
@@ -143,13 +143,7 @@ def test_mail_names_the_channel_in_words(daemon, module_relay):
 
 
 def renkei(daemon, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "daemon.cli", *args, "--config", str(daemon.config)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return support.renkei(*args, "--config", str(daemon.config))
 
 
 def test_cli_shows_the_mode_and_every_count(daemon, module_relay, tmp_path):

@@ -6,12 +6,9 @@ when the store is shared."""
 from __future__ import annotations
 
 import contextlib
-import os
 import smtplib
 import socket
 import struct
-import subprocess
-import sys
 import time
 import tomllib
 from pathlib import Path
@@ -21,7 +18,15 @@ import pytest
 
 from daemon.settings import check_warnings, parse
 from daemon.settings.checks import filesystem_type, is_shared_filesystem
-from tests.support import ROOT, Daemon, account, csv_bytes, mail, queued_ids, write_config
+from tests.support import (
+    Daemon,
+    account,
+    csv_bytes,
+    mail,
+    queued_ids,
+    renkei,
+    write_config,
+)
 
 ADMIN = {"Authorization": "Bearer demo-admin"}
 CLIENT = "203.0.113.9"  # the sender the load balancer saw
@@ -192,13 +197,7 @@ def test_renkei_check_warns_of_ftp_homes_on_a_local_disk(tmp_path):
     if kind is None or is_shared_filesystem(kind):
         pytest.skip(f"the test folder is not on a local file system Linux names ({kind})")
     config = ftp_config(tmp_path)
-    result = subprocess.run(
-        [sys.executable, "-m", "daemon.cli", "check", "--config", str(config)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = renkei("check", "--config", str(config), timeout=60)
     assert result.returncode == 0, result.stderr  # a warning, not a refusal
     home = tmp_path / "var" / "ftp"
     assert result.stderr.splitlines() == [
@@ -245,17 +244,6 @@ def test_the_file_system_of_a_path_is_its_deepest_mount(path, kind, shared):
     assert is_shared_filesystem(kind) is shared
 
 
-def renkei(config: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "daemon.cli", *args, "--config", str(config)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={k: v for k, v in os.environ.items() if k != "RENKEI_NO_SUCH_URL"},
-    )
-
-
 def test_a_store_that_cannot_be_reached_is_said_in_one_line(tmp_path):
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
@@ -264,7 +252,7 @@ def test_a_store_that_cannot_be_reached_is_said_in_one_line(tmp_path):
         url = f"postgresql://renkei:secret-pass@127.0.0.1:{port}/renkei"
         config = write_config(tmp_path, account("acme"), extra=f'[store]\nurl = "{url}"\n')
         for args in (("runs",), ("serve",)):
-            result = renkei(config, *args)
+            result = renkei(*args, "--config", str(config), timeout=60)
             assert result.returncode == 1, result.stderr
             assert "Traceback" not in result.stderr
             assert (
@@ -276,9 +264,10 @@ def test_a_store_that_cannot_be_reached_is_said_in_one_line(tmp_path):
         closed.close()
 
 
-def test_a_store_url_from_an_unset_variable_is_a_config_problem(tmp_path):
+def test_a_store_url_from_an_unset_variable_is_a_config_problem(tmp_path, monkeypatch):
+    monkeypatch.delenv("RENKEI_NO_SUCH_URL", raising=False)
     extra = '[store]\nurl = "env:RENKEI_NO_SUCH_URL"\n'
     config = write_config(tmp_path, account("acme"), extra=extra)
-    result = renkei(config, "check")
+    result = renkei("check", "--config", str(config), timeout=60)
     assert result.returncode != 0
     assert "store.url: 環境変数 RENKEI_NO_SUCH_URL が設定されていません" in result.stderr

@@ -7,8 +7,6 @@ attached; nothing more on a second check, nothing on a day without runs. With
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
 import time
 import zoneinfo
 
@@ -16,7 +14,15 @@ import pytest
 
 from daemon.settings import ConfigError
 from daemon.settings.loading import parse
-from tests.support import ROOT, Daemon, account, csv_bytes, queued_ids, send_as, write_config
+from tests.support import (
+    Daemon,
+    account,
+    csv_bytes,
+    queued_ids,
+    renkei,
+    send_as,
+    write_config,
+)
 
 ZONE = zoneinfo.ZoneInfo("Asia/Tokyo")
 GOOD = ["1,2024/05/16,100,a", "2,2024/05/16,200,b"]
@@ -32,14 +38,7 @@ def next_digest(after: dt.datetime) -> dt.datetime:
 
 def digest(config, now: dt.datetime, *extra: str) -> str:
     when = now.strftime("%Y-%m-%dT%H:%M")
-    result = subprocess.run(
-        [sys.executable, "-m", "daemon.cli", "digest", "--now", when, "--config", str(config)]
-        + list(extra),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = renkei("digest", "--now", when, "--config", str(config), *extra, timeout=60)
     assert result.returncode == 0, result.stderr
     return result.stdout
 

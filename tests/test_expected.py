@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import sys
 import time
 import urllib.request
 import zoneinfo
@@ -19,7 +17,15 @@ from daemon.poll.expected import due_on
 from daemon.settings import ConfigError
 from daemon.settings.loading import parse
 from daemon.settings.model import WEEKDAYS, Expect
-from tests.support import ROOT, Daemon, account, csv_bytes, queued_ids, send_as, write_config
+from tests.support import (
+    Daemon,
+    account,
+    csv_bytes,
+    queued_ids,
+    renkei,
+    send_as,
+    write_config,
+)
 
 ZONE = zoneinfo.ZoneInfo("Asia/Tokyo")
 ADMIN = 'admin_to = ["admin@example.jp"]'
@@ -36,13 +42,7 @@ def expecting(name: str, **expect: str | list[str] | int) -> str:
 
 
 def expect_check(config, now: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "daemon.cli", "expect-check", "--now", now, "--config", str(config)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = renkei("expect-check", "--now", now, "--config", str(config), timeout=60)
     assert result.returncode == 0, result.stderr
     return result.stdout
 

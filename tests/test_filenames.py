@@ -8,8 +8,6 @@ import datetime as dt
 import ftplib
 import io
 import sqlite3
-import subprocess
-import sys
 import unicodedata
 
 import httpx
@@ -25,7 +23,6 @@ from importers.filenames import (
     filename_rule,
 )
 from tests.support import (
-    ROOT,
     Daemon,
     account,
     csv_bytes,
@@ -33,6 +30,7 @@ from tests.support import (
     free_port,
     needs_curl,
     queued_ids,
+    renkei,
     send_as,
     write_config,
 )
@@ -380,13 +378,7 @@ def test_a_glob_file_replaces_the_previous_one_across_a_restart(tmp_path):
 def test_renkei_check_refuses_a_bad_pattern_naming_the_key(tmp_path):
     accounts = account("sales", filename=["{YYYYMMDD}.csv", "売上_{YYYY-MM-DD}.csv"])
     config = write_config(tmp_path, accounts, extra='language = "en"')
-    result = subprocess.run(
-        [sys.executable, "-m", "daemon.cli", "check", "--config", str(config)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = renkei("check", "--config", str(config), timeout=60)
     assert result.returncode == 1
     assert "accounts.sales.filename: '売上_{YYYY-MM-DD}.csv' has an unknown date part" in (
         result.stderr

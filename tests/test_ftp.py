@@ -9,14 +9,21 @@ import shutil
 import socket
 import struct
 import subprocess
-import sys
 import time
 import zoneinfo
 
 import httpx
 import pytest
 
-from tests.support import ROOT, Daemon, account, csv_bytes, free_port, stor_reply, write_config
+from tests.support import (
+    Daemon,
+    account,
+    csv_bytes,
+    free_port,
+    renkei,
+    stor_reply,
+    write_config,
+)
 
 ADMIN = {"Authorization": "Bearer demo-admin"}
 
@@ -118,13 +125,7 @@ def test_curl_upload_and_renkei_poll(daemon, tmp_path):
         check=True,
         timeout=30,
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "daemon.cli", "poll", "acme", "--config", str(daemon.config)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = renkei("poll", "acme", "--config", str(daemon.config), timeout=60)
     assert result.returncode == 0, result.stderr
     assert "acme: 1 件のファイルを取り込みに回しました" in result.stdout
     run_id = result.stdout.splitlines()[1].split()[0]

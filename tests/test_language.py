@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import ftplib
 import io
-import os
 import smtplib
-import subprocess
-import sys
 
 import httpx
 import pytest
 
 from handlers import smtp
-from tests.support import ROOT, Daemon, account, csv_bytes, write_config
+from tests.support import Daemon, account, csv_bytes, renkei, write_config
 from tests.test_ftp import ftp_config
 
 ACME = {"Authorization": "Bearer demo-acme-token"}
@@ -45,17 +42,6 @@ def daemon(request, tmp_path_factory):
 
 def said(daemon, ja: str, en: str) -> str:
     return ja if daemon.language == "ja" else en
-
-
-def renkei(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "daemon.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-    )
 
 
 # -- HTTP API ----------------------------------------------------------------------------

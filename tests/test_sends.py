@@ -8,8 +8,6 @@ import datetime as dt
 import json
 import re
 import signal
-import subprocess
-import sys
 import time
 import zoneinfo
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +23,7 @@ from tests.support import (
     csv_bytes,
     free_port,
     queued_ids,
+    renkei,
     send_as,
     served,
     write_config,
@@ -577,13 +576,8 @@ def test_by_hand_over_the_api(daemon):
 
 
 def test_by_hand_on_the_command_line(daemon, capture):
-    done = subprocess.run(
-        [sys.executable, "-m", "daemon.cli", "send", "json", "--where", "note=keep"]
-        + ["--config", str(daemon.config)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    done = renkei(
+        "send", "json", "--where", "note=keep", "--config", str(daemon.config), timeout=60
     )
     assert done.returncode == 0, done.stderr
     (run_id,) = RUN_ID.findall(done.stdout)
@@ -628,13 +622,8 @@ def test_forwarded_after_a_mailed_import_sends_that_imports_rows(daemon, capture
 
 
 def test_the_command_line_refuses_an_unknown_column(daemon):
-    done = subprocess.run(
-        [sys.executable, "-m", "daemon.cli", "send", "json", "--where", "colour=red"]
-        + ["--config", str(daemon.config)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    done = renkei(
+        "send", "json", "--where", "colour=red", "--config", str(daemon.config), timeout=60
     )
     assert done.returncode != 0 and "colour" in done.stderr
 

@@ -8,11 +8,8 @@ import datetime as dt
 import ftplib
 import io
 import ipaddress
-import os
 import smtplib
 import ssl
-import subprocess
-import sys
 import time
 from email import policy
 from pathlib import Path
@@ -29,7 +26,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from daemon.settings import ConfigError, parse
 from tests.support import (
-    ROOT,
     Daemon,
     Relay,
     account,
@@ -37,6 +33,7 @@ from tests.support import (
     free_port,
     mail,
     queued_ids,
+    renkei,
     write_config,
 )
 
@@ -294,10 +291,9 @@ def test_ftps_upload_needs_prot_p_and_is_imported(daemon, pki):
         reply = ftp.storbinary("STOR 20240516.csv", io.BytesIO(_data("ftps")))
         assert reply.startswith("226")
     # `renkei poll` reaches its daemon over HTTPS, trusting the daemon's own certificate.
-    out = subprocess.run(
-        [sys.executable, "-m", "daemon.cli", "poll", "--config", str(daemon.config), "acme"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
-        env={**os.environ, "RENKEI_RELAY_PASSWORD": RELAY_PASSWORD},
+    out = renkei(
+        "poll", "--config", str(daemon.config), "acme",
+        env={"RENKEI_RELAY_PASSWORD": RELAY_PASSWORD}, timeout=60,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     rows = daemon.query("SELECT id FROM runs WHERE channel = 'ftp' AND account = 'acme'")
