@@ -95,6 +95,21 @@ class Capture:
     def url(self, path: str = "/") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
+    def retrying_send(self, name: str, *more: str) -> str:
+        """A `[sends.NAME]` section sending to this server's `/NAME`, retried quickly
+        and all but forever (a send to keep busy while a test stops or reloads)."""
+        lines = [
+            f"[sends.{name}]",
+            'layout = "performance"',
+            f'url = "{self.url(f"/{name}")}"',
+            'report = "never"',
+            *more,
+            "max_attempts = 1000",
+            "retry_seconds = 0.2",
+            "max_retry_seconds = 0.3",
+        ]
+        return "\n" + "\n".join(lines) + "\n"
+
     def answer(self, path: str | None, *answers: Answer) -> None:
         """Answer requests to `path` (None: any path) with `answers`, in order."""
         with self._lock:

@@ -286,15 +286,7 @@ def test_a_send_left_by_a_dead_instance_goes_on_from_another(tmp_path, pg_url, r
     dies, another takes the job over once the lease runs out, and the part that was
     being retried goes once more with the same Idempotency-Key."""
     capture = Capture(default=(503, {}, b"busy"))
-    send_section = f"""
-[sends.push]
-layout = "performance"
-url = "{capture.url("/push")}"
-report = "never"
-max_attempts = 1000
-retry_seconds = 0.2
-max_retry_seconds = 0.3
-"""
+    send_section = capture.retrying_send("push")
     configs = []
     for name in ("a", "b"):
         config = instance_config(tmp_path / name, name, pg_url, relay.port)

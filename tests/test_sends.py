@@ -366,24 +366,7 @@ def test_400_fails_at_once_and_keeps_the_answer(daemon, capture):
 
 def test_a_killed_daemon_resumes_the_send(tmp_path):
     capture = Capture(default=(503, {}, b"busy"))
-    extra = f"""
-[sends.resume]
-layout = "performance"
-url = "{capture.url("/resume")}"
-report = "never"
-max_attempts = 1000
-retry_seconds = 0.2
-max_retry_seconds = 0.3
-
-[sends.halted]
-layout = "performance"
-url = "{capture.url("/halted")}"
-report = "never"
-max_rows = 2
-max_attempts = 1000
-retry_seconds = 0.2
-max_retry_seconds = 0.3
-"""
+    extra = capture.retrying_send("resume") + capture.retrying_send("halted", "max_rows = 2")
     accounts = account("acme") + '[accounts.acme.api]\ntoken = "demo-acme-token"\n'
     config = write_config(tmp_path, accounts, extra=extra)
     daemon = Daemon(config)
@@ -435,15 +418,7 @@ max_retry_seconds = 0.3
 def test_a_send_removed_from_the_config_mid_retry_ends_as_forced(tmp_path):
     """強制終了: its [sends.NAME] gone at a reload, a send stops trying and says why."""
     capture = Capture(default=(503, {}, b"busy"))
-    extra = f"""
-[sends.gone]
-layout = "performance"
-url = "{capture.url("/gone")}"
-report = "never"
-max_attempts = 1000
-retry_seconds = 0.2
-max_retry_seconds = 0.3
-"""
+    extra = capture.retrying_send("gone")
     accounts = account("acme") + '[accounts.acme.api]\ntoken = "demo-acme-token"\n'
     config = write_config(tmp_path, accounts, extra=extra)
     daemon = Daemon(config).start()
