@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -37,6 +38,8 @@ columns = [
   { name = "note",         type = "text", max_length = 3000 },
 ]
 """
+# The same layout as settings data, for tests that build a config in Python.
+PERFORMANCE_LAYOUT = tomllib.loads(LAYOUT)["layouts"]["performance"]
 
 
 def free_port() -> int:

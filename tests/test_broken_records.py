@@ -16,7 +16,7 @@ from daemon.settings import parse
 from daemon.worker import staging
 from importers.messages import message
 from tests import support
-from tests.support import account, write_config
+from tests.support import PERFORMANCE_LAYOUT, account, write_config
 
 HEADER = "member_no,date,sales_amount,note"
 
@@ -166,14 +166,7 @@ def test_the_messages_in_english():
 
 # -- the large-file path: parts read by other processes --------------------------------
 
-LAYOUT = {
-    "columns": [
-        {"name": "member_no", "type": "int", "required": True},
-        {"name": "date", "type": "date", "required": True},
-        {"name": "sales_amount", "type": "int", "max_digits": 13},
-        {"name": "note", "type": "text", "max_length": 3000},
-    ]
-}
+LAYOUT = PERFORMANCE_LAYOUT
 
 
 def many(count: int) -> list[str]:

@@ -14,17 +14,11 @@ import pytest
 
 from daemon.oneshot import import_file
 from daemon.settings import parse
+from tests.support import PERFORMANCE_LAYOUT
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = sorted(p.stem for p in GOLDEN.glob("*.json"))
-LAYOUT = {
-    "columns": [
-        {"name": "member_no", "type": "int", "required": True},
-        {"name": "date", "type": "date", "required": True},
-        {"name": "sales_amount", "type": "int", "max_digits": 13},
-        {"name": "note", "type": "text", "max_length": 3000},
-    ]
-}
+LAYOUT = PERFORMANCE_LAYOUT
 
 
 def run_case(tmp_path: Path, case: str) -> tuple[dict, list, list]:
