@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from daemon.store.multirow import RowInsert
 from importers.errors import RowError
@@ -67,7 +68,8 @@ class ScratchWriter:
         self.db = sqlite3.connect(target, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=OFF")
         self.db.execute("PRAGMA synchronous=OFF")
-        self.db.execute(f"CREATE TABLE {ROWS_TABLE} ({', '.join(table.definitions)})")
+        if not table.copy:
+            self.db.execute(f"CREATE TABLE {ROWS_TABLE} ({', '.join(table.definitions)})")
         # `record`: the record's cells as the file has them, as a JSON array (the
         # error CSV repeats them); NULL for a problem of no one record.
         self.db.execute(f"CREATE TABLE {ERRORS_TABLE} (line, column_name, value, message, record)")
@@ -77,7 +79,7 @@ class ScratchWriter:
         self._error = f"INSERT INTO {ERRORS_TABLE} VALUES (?, ?, ?, ?, ?)"
         self._copy = table.copy
         self._width = len(table.columns)
-        self._text = None
+        self._text: TextIO | None = None
         if table.copy:
             # Closed by close(), which the reader calls in a finally.
             self._text = open(copy_path(target), "w", encoding="utf-8", newline="")  # noqa: SIM115
@@ -87,7 +89,7 @@ class ScratchWriter:
         self.db.execute("BEGIN")
 
     def add(self, rows: Sequence[Sequence[object]], errors: Sequence[RowError]) -> None:
-        if self._text is not None and self._copy is not None:
+        if self._copy is not None:
             self._csv.writerows(copy_rows(rows, self._width, self._copy))
         else:
             for sql, params in self._rows.statements(rows):

@@ -16,6 +16,7 @@ import asyncio
 import functools
 import re
 from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -121,17 +122,13 @@ class Cursor:
             await self._cursor.close()
 
     async def _run(self) -> Cursor:
-        conn = await self._connection.connection()
-        cursor = conn.cursor(row_factory=_rows)
         sql = translate(self._sql)
-        try:
+        async with self._connection.session() as conn:
+            cursor = conn.cursor(row_factory=_rows)
             if self._many:
                 await cursor.executemany(sql, [_params(p) for p in self._params])
             else:
                 await cursor.execute(sql, _params(self._params))
-        except psycopg.OperationalError:
-            self._connection.lost()
-            raise
         self._cursor = cursor
         return self
 
@@ -172,6 +169,16 @@ class Connection:
             self._conn.adapters.register_loader("numeric", _WholeNumbers)
         return self._conn
 
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """The session to work on; a server gone away is noticed (see `lost`)."""
+        conn = await self.connection()
+        try:
+            yield conn
+        except psycopg.OperationalError:
+            self.lost()
+            raise
+
     def lost(self) -> None:
         """The server went away: the next statement connects again."""
         if self._conn is not None and (self._conn.closed or self._conn.broken):
@@ -187,44 +194,41 @@ class Connection:
         async with self.execute(sql, params) as cur:
             return await cur.fetchall()
 
-    async def copy(self, sql: str, rows: Iterable[Sequence[Any]] | AsyncIterator[Any]) -> None:
-        """COPY … FROM STDIN the rows (or an async iterator of batches of rows)."""
-        conn = await self.connection()
-        try:
-            async with conn.cursor() as cursor, cursor.copy(sql) as copy:
-                if isinstance(rows, AsyncIterator):
-                    async for batch in rows:
-                        for row in batch:
-                            await copy.write_row(row)
-                else:
-                    for row in rows:
-                        await copy.write_row(row)
-        except psycopg.OperationalError:
-            self.lost()
-            raise
+    async def copy(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """COPY … FROM STDIN the rows."""
+        async with (
+            self.session() as conn,
+            conn.cursor() as cursor,
+            cursor.copy(sql) as copy,
+        ):
+            for row in rows:
+                await copy.write_row(row)
 
     async def copy_file(self, sql: str, path: Path, block: int = 1 << 20) -> None:
-        """COPY … FROM STDIN the COPY text in `path`, a block at a time."""
-        conn = await self.connection()
-        try:
-            async with conn.cursor() as cursor, cursor.copy(sql) as copy:
-                with open(path, "rb") as text:
-                    while data := await asyncio.to_thread(text.read, block):
-                        await copy.write(data)
-        except psycopg.OperationalError:
-            self.lost()
-            raise
+        """COPY … FROM STDIN what `path` holds (COPY's own format), a block at a time."""
+        async with (
+            self.session() as conn,
+            conn.cursor() as cursor,
+            cursor.copy(sql) as copy,
+        ):
+            with open(path, "rb") as text:
+                while data := await asyncio.to_thread(text.read, block):
+                    await copy.write(data)
+
+    async def column_types(self, table: str) -> dict[str, str]:
+        """The table's columns in order, each with its type (`bigint`, `text`, …)."""
+        rows = await self.execute_fetchall(
+            "SELECT column_name, data_type FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name = ?"
+            " ORDER BY ordinal_position",
+            (table,),
+        )
+        return {name: kind for name, kind in rows}
 
     async def table_columns(self, table: str) -> list[str]:
         """The table's columns in order, PostgreSQL's `rowid` left out (SQLite's
         implicit one is not listed either)."""
-        rows = await self.execute_fetchall(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema ="
-            " current_schema() AND table_name = ? AND column_name != 'rowid'"
-            " ORDER BY ordinal_position",
-            (table,),
-        )
-        return [row[0] for row in rows]
+        return [name for name in await self.column_types(table) if name != "rowid"]
 
     async def commit(self) -> None:
         await (await self.connection()).execute("COMMIT")

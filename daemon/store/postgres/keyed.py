@@ -23,12 +23,7 @@ class PgKeyedWriter(KeyedWriter):
 
     async def write(self, db: Connection, rows: list[list[object]]) -> None:  # type: ignore[override]
         if self._types is None:
-            found = await db.execute_fetchall(
-                "SELECT column_name, data_type FROM information_schema.columns"
-                " WHERE table_schema = current_schema() AND table_name = ?",
-                (self.layout,),
-            )
-            self._types = dict(found)
+            self._types = await db.column_types(self.layout)
         if self.mode == "upsert":
             await self._upsert_chunk(db, rows)
             return

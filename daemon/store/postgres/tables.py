@@ -65,24 +65,19 @@ class PgLayoutTables:
         """What the reader processes write a large file's parts as: COPY text of this
         layout table's columns in its order (rowid aside), the meta columns' values
         written in; the scratch database keeps only the row errors."""
-        info = await self.reader.execute_fetchall(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema ="
-            " current_schema() AND table_name = ? AND column_name != 'rowid'"
-            " ORDER BY ordinal_position",
-            (layout,),
-        )
+        names = await self.reader.table_columns(layout)
         meta = dict(zip(META_COLUMNS, (account, source_file, run_id), strict=True))
         wanted = self._layouts[layout]
-        columns = [name for (name,) in info if name in wanted]
+        columns = [name for name in names if name in wanted]
         template: list[int | str | None] = []
-        for (name,) in info:
+        for name in names:
             if name in meta:
                 template.append(meta[name])
             elif name in wanted:
                 template.append(columns.index(name))
             else:  # a column the layout no longer has
                 template.append(None)
-        return StagedTable(["unused"], "(NULL)", columns, copy=tuple(template))
+        return StagedTable([], "", columns, copy=tuple(template))
 
     async def copy_staged(self, db: Connection, index: int, layout: str) -> None:
         """Stream part `index`'s CSV to the server as it is."""
@@ -115,27 +110,17 @@ class PgLayoutTables:
         way round): an integer column is asked only for what reads as a number, a text
         column for the values' text. PostgreSQL would refuse `'abc'` as a bigint, or
         text = smallint, failing the import where SQLite finds no row or the row."""
-        rows = await db.execute_fetchall(
-            "SELECT data_type FROM information_schema.columns WHERE table_schema ="
-            " current_schema() AND table_name = ? AND column_name = ?",
-            (layout, column),
-        )
-        if rows and rows[0][0] == "bigint":
+        kind = (await db.column_types(layout)).get(column)
+        if kind == "bigint":
             values = [n for n in map(_integer, values) if n is not None]
-        elif rows and rows[0][0] == "text":
+        elif kind == "text":
             values = [_text(v) for v in values if v is not None]
         return await super().found_values(db, layout, column, values)  # type: ignore[misc]
 
     # -- undo (undo.py) ------------------------------------------------------------
 
     async def image_cells(self, db: Connection, layout: str, columns: Sequence[str]) -> list[str]:
-        types = dict(
-            await db.execute_fetchall(
-                "SELECT column_name, data_type FROM information_schema.columns"
-                " WHERE table_schema = current_schema() AND table_name = ?",
-                (layout,),
-            )
-        )
+        types = await db.column_types(layout)
         return [
             f"CAST(u.image::json ->> {i} AS {types.get(c, 'text')})" for i, c in enumerate(columns)
         ]
