@@ -194,8 +194,9 @@ class Expecter(DailyAccountJobs):
 
 async def check_now(settings: Settings, now: dt.datetime) -> Checked:
     """`renkei expect-check`: the daemon's check as of `now`, against its store and
-    outbox. What it queues it tries to send once; a running daemon sends the rest (the
-    outbox is a folder, and each item's lock keeps two senders from both sending it)."""
+    outbox. What it queues it tries to send once; a running daemon sends the rest (each
+    item is locked while it is sent, in the folder or the shared store's outbox, so
+    two senders never both send it)."""
     store = await open_store(settings)
     try:
         reporter = Reporter(lambda: settings, store)

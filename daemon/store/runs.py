@@ -233,14 +233,12 @@ class RunRecords:
         written (`pending`): the reporter builds it from the run. A report already in
         the outbox is whole and goes without its run."""
         finals = ", ".join("?" * len(FINAL_STATES))
-        # On a shared store each instance sweeps the runs it received: their files and
-        # error CSVs are in its own data_dir.
-        own = " AND instance = ?" if self.shared else ""
+        # Each instance sweeps the runs it received: their files are in its data_dir.
+        own, mine = self._own_runs()
         sql = (
             f"SELECT id FROM runs WHERE state IN ({finals}) AND report_state != ?"
             f" AND COALESCE(finished_at, received_at) < ?{own} ORDER BY id LIMIT ?"
         )
-        mine = (self.instance,) if self.shared else ()
         params = (*sorted(FINAL_STATES), ReportState.PENDING, before, *mine, limit)
         rows = await self.writer.execute_fetchall(sql, params)
         return [row[0] for row in rows]
@@ -264,13 +262,18 @@ class RunRecords:
             )
             return cursor.rowcount
 
+    def _own_runs(self) -> tuple[str, tuple[str, ...]]:
+        """The condition (and its parameter) that keeps to this instance's runs on a
+        shared store; nothing where the store is this instance's alone."""
+        return (" AND instance = ?", (self.instance,)) if self.shared else ("", ())
+
     async def runs_to_report(self) -> list[dict[str, Any]]:
         """Runs whose report is still to be queued. On a shared store only this
         instance's: the instance that imported a run queues its report (it has the
         error CSV), so another starting up must not queue it a second time."""
-        own = " AND instance = ?" if self.shared else ""
-        params = (ReportState.PENDING, *((self.instance,) if self.shared else ()))
+        own, mine = self._own_runs()
         sql = f"SELECT * FROM runs WHERE report_state = ?{own}"
+        params = (ReportState.PENDING, *mine)
         async with self.writer.execute(sql, params) as cur:
             return [dict(row) for row in await cur.fetchall()]
 
