@@ -423,6 +423,26 @@ def import_process(daemon: Daemon) -> int:
     raise AssertionError("no import process")
 
 
+def pause(pid: int, timeout: float = 30) -> None:
+    """SIGSTOP `pid` and return once every thread of it is stopped.
+
+    A stop is only pending until a thread takes it, and the kernel hands out a pending
+    SIGTERM first (the lower number): sent before the stop took, it is consumed by the
+    handler's C part and never shows as pending while the process stays stopped.
+    """
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = [
+            (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            for task in Path(f"/proc/{pid}/task").iterdir()
+        ]
+        if all(state in ("T", "t") for state in states):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} did not stop")
+
+
 def children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(p) for p in path.read_text().split()] if path.exists() else []

@@ -18,6 +18,7 @@ from tests.support import (
     csv_bytes,
     import_process,
     mail,
+    pause,
     queued_ids,
     send,
     send_as,
@@ -103,7 +104,7 @@ def test_sigterm_mid_import_aborts_exits_0_and_retries_at_start(tmp_path):
     # The import is paused while the stop reaches it, so that on a loaded machine it
     # cannot finish first: the stop lands mid-import whatever the timing.
     worker = import_process(daemon)
-    os.kill(worker, signal.SIGSTOP)
+    pause(worker)
     try:
         daemon.proc.send_signal(signal.SIGTERM)
         wait_pending(worker, signal.SIGTERM)  # the master's stop has reached it

@@ -23,6 +23,7 @@ from tests.support import (
     csv_bytes,
     import_process,
     mail,
+    pause,
     queued_ids,
     send,
     write_config,
@@ -73,7 +74,7 @@ def wait_for(condition, timeout: float = 15) -> None:
 def imports_paused(daemon: Daemon):
     """Stop the import process (SIGSTOP): what is spooled meanwhile stays queued."""
     pid = import_process(daemon)
-    os.kill(pid, signal.SIGSTOP)
+    pause(pid)
     try:
         yield
     finally:
