@@ -325,12 +325,19 @@ async def test_run_state_retries_and_retention(store: Store) -> None:
     await store.add_run(run_id(4), meta(received=at(1)), state=RunState.RUNNING)
     async with store.transaction() as db:
         await store.add_errors(db, run_id(1), [RowError(1, "", "", "bad")])
-    assert await store.expired_runs(at(3), 10) == [run_id(1), run_id(2)]
-    assert await store.expired_runs(at(2), 10) == [run_id(1)]
-    assert await store.delete_runs([run_id(1), run_id(4)]) == 1  # run 4 is not final
+    # An aborted import is taken up again; an aborted send (強制終了) never is.
+    await store.add_run(run_id(5), meta(received=at(1)), state=RunState.ABORTED)
+    send = {"id": run_id(6), "account": "acme", "channel": "send", "received_at": at(1)}
+    await store.add_send_run(send | {"state": RunState.ABORTED, "finished_at": at(1, 12)})
+    assert await store.expired_runs(at(3), 10) == [run_id(1), run_id(2), run_id(6)]
+    assert await store.expired_runs(at(2), 10) == [run_id(1), run_id(6)]
+    # Runs 4 and 5 are not final.
+    assert await store.delete_runs([run_id(n) for n in (1, 4, 5, 6)]) == 2
     assert await store.get_run(run_id(1)) is None
+    assert await store.get_run(run_id(6)) is None
     assert await store.run_errors(run_id(1)) == []
     assert await store.get_run(run_id(4)) is not None
+    assert await store.get_run(run_id(5)) is not None
 
 
 # -- delivery memory ---------------------------------------------------------------

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
+from daemon.store.runs import RECEIVED
+
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
 
@@ -30,7 +32,7 @@ class DigestRecords:
         (start, end], UTC ISO 8601 as finished_at is written, oldest first."""
         sql = (
             "SELECT * FROM runs WHERE account = ? AND state IN ('completed', 'failed')"
-            " AND direction = 'receive'"
+            f" AND {RECEIVED}"
             " AND dry_run = 0 AND finished_at > ? AND finished_at <= ?"
             " ORDER BY finished_at, id"
         )

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import aiosqlite
 
+from daemon.store.runs import RECEIVED
+
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
 
@@ -57,7 +59,7 @@ class ExpectedMisses:
         UTC ISO 8601 as received_at is written."""
         sql = (
             "SELECT id, filename FROM runs WHERE account = ? AND state = 'completed'"
-            " AND direction = 'receive'"
+            f" AND {RECEIVED}"
             " AND dry_run = 0 AND undo_of IS NULL AND received_at >= ? AND received_at < ?"
             " ORDER BY id LIMIT 1"
         )

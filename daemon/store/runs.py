@@ -40,6 +40,13 @@ class ReportState(StrEnum):
 
 
 FINAL_STATES = frozenset({RunState.COMPLETED, RunState.FAILED, RunState.IGNORED})
+# Runs of what came in, not sends onward (daemon.outward).
+RECEIVED = "direction = 'receive'"
+# What nothing will touch again: a final state, or a send stopped part-way (強制終了),
+# which unlike an aborted import is never taken up again.
+_ENDED = "(state IN ({}) OR (state = 'aborted' AND direction = 'send'))".format(
+    ", ".join(f"'{state}'" for state in sorted(FINAL_STATES))
+)
 # Still to be imported: a retry of a run is not made twice while one of these is pending.
 PENDING_STATES = (RunState.QUEUED, RunState.RUNNING, RunState.ABORTED)
 ERRORS_KEPT = 1000  # in run_errors; the error CSV holds them all
@@ -159,7 +166,7 @@ class RunRecords:
         """The newest run (dry runs aside) of this account's file name."""
         sql = (
             "SELECT id, state, sha256, options FROM runs WHERE account = ? AND filename = ?"
-            " AND direction = 'receive'"
+            f" AND {RECEIVED}"
             " AND dry_run = 0 ORDER BY id DESC LIMIT 1"
         )
         rows = await self.writer.execute_fetchall(sql, (account, filename))
@@ -232,14 +239,13 @@ class RunRecords:
         is written): what retention may remove. Not a run whose report is still to be
         written (`pending`): the reporter builds it from the run. A report already in
         the outbox is whole and goes without its run."""
-        finals = ", ".join("?" * len(FINAL_STATES))
         # Each instance sweeps the runs it received: their files are in its data_dir.
         own, mine = self._own_runs()
         sql = (
-            f"SELECT id FROM runs WHERE state IN ({finals}) AND report_state != ?"
+            f"SELECT id FROM runs WHERE {_ENDED} AND report_state != ?"
             f" AND COALESCE(finished_at, received_at) < ?{own} ORDER BY id LIMIT ?"
         )
-        params = (*sorted(FINAL_STATES), ReportState.PENDING, before, *mine, limit)
+        params = (ReportState.PENDING, before, *mine, limit)
         rows = await self.writer.execute_fetchall(sql, params)
         return [row[0] for row in rows]
 
@@ -247,18 +253,15 @@ class RunRecords:
         """Remove these runs and their row errors, final runs only; returns how many
         went."""
         marks = ", ".join("?" * len(run_ids))
-        finals = ", ".join("?" * len(FINAL_STATES))
-        final = (*sorted(FINAL_STATES),)
         async with self.transaction() as db:
             # Checked again inside the transaction: only a final run is ever removed.
-            where = f"run_id IN (SELECT id FROM runs WHERE id IN ({marks}) AND state IN ({finals}))"
-            await db.execute(f"DELETE FROM run_errors WHERE {where}", (*run_ids, *final))
+            where = f"run_id IN (SELECT id FROM runs WHERE id IN ({marks}) AND {_ENDED})"
+            await db.execute(f"DELETE FROM run_errors WHERE {where}", run_ids)
             # What was kept to undo them goes with them (undo.py), and their report's record.
             for table in ("undo_rows", "undo_sources", "run_undo", "run_reports"):
-                await db.execute(f"DELETE FROM {table} WHERE {where}", (*run_ids, *final))
+                await db.execute(f"DELETE FROM {table} WHERE {where}", run_ids)
             cursor = await db.execute(
-                f"DELETE FROM runs WHERE id IN ({marks}) AND state IN ({finals})",
-                (*run_ids, *final),
+                f"DELETE FROM runs WHERE id IN ({marks}) AND {_ENDED}", run_ids
             )
             return cursor.rowcount
 
