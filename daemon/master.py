@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon import graph, systemd
+from daemon.backoff import backoff
 from daemon.report import alerts
 from daemon.settings import (
     ConfigError,
@@ -254,7 +255,7 @@ class Master:
         crashes, since = self._crashes.get(name, (0, 0.0))
         if time.monotonic() - since > _RESTART_FORGET:
             crashes = 0  # it ran well for a while: this is a new fault
-        delay = min(_RESTART_BASE * 2**crashes, _RESTART_MAX)
+        delay = backoff(_RESTART_BASE, crashes, _RESTART_MAX)
         self._crashes[name] = (crashes + 1, time.monotonic())
         log.error("%s crashed; restarting it in %.0fs", name, delay, exc_info=exc)
         asyncio.get_running_loop().call_later(delay, self._respawn, restart, name)

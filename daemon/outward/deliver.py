@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from daemon.backoff import backoff
 from daemon.outward.jobs import DONE, FAILED, SKIPPED, WAITING, Job, Request
 from daemon.outward.keeping import RENEW_SECONDS, FolderJobs, SharedJobs
 from daemon.settings import Settings, resolve_secret
@@ -159,8 +160,9 @@ class Deliverer:
                 if request.attempts >= rules.max_attempts:
                     request.state = FAILED
                 else:
-                    delay = rules.retry_seconds * 2 ** (request.attempts - 1)
-                    delay = min(delay, rules.max_retry_seconds)
+                    delay = backoff(
+                        rules.retry_seconds, request.attempts - 1, rules.max_retry_seconds
+                    )
                     if retry_after is not None:
                         delay = min(max(delay, retry_after), _MAX_RETRY_AFTER)
                     request.next_try = time.time() + delay

@@ -28,6 +28,7 @@ from typing import Any
 import aiosmtplib
 
 from daemon import metrics
+from daemon.backoff import backoff
 from daemon.report import message as report_mail
 from daemon.report import sendmail
 from daemon.settings import Settings, resolve_secret, split_listen
@@ -291,9 +292,7 @@ class Reporter:
     def _schedule_retry(self, item_id: str, envelope: dict[str, Any], exc: Exception) -> None:
         envelope["attempts"] += 1
         report = self.settings.report
-        delay = min(
-            report.retry_seconds * 2 ** (envelope["attempts"] - 1), report.max_retry_seconds
-        )
+        delay = backoff(report.retry_seconds, envelope["attempts"] - 1, report.max_retry_seconds)
         envelope["next_try"] = time.time() + delay
         log.warning(
             "report %s: relay refused or unreachable (%s); retry in %.0fs", item_id, exc, delay

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import time
 
+from daemon.backoff import backoff
 from daemon.spool.queue import Spool
 from daemon.store.runs import FINAL_STATES, RunState
 from daemon.worker import staging
@@ -82,7 +83,7 @@ class Worker:
                 raise
             if state == RunState.QUEUED:  # a transient failure: give it a moment
                 failures = self._failures.get(item_id, 0)
-                delay = min(_RETRY_SECONDS * 2**failures, _RETRY_MAX_SECONDS)
+                delay = backoff(_RETRY_SECONDS, failures, _RETRY_MAX_SECONDS)
                 self._failures[item_id] = failures + 1
                 self._not_before[item_id] = time.monotonic() + delay
                 log.info("%s: trying again in %.0fs", item_id, delay)

@@ -23,6 +23,7 @@ import sys
 import time
 
 from daemon import graph, logs
+from daemon.backoff import backoff
 from daemon.settings import Settings
 from daemon.store.runs import RunState
 from daemon.worker import wire
@@ -88,7 +89,7 @@ class ImportProcess:
                 # cannot flood the log.
                 if time.monotonic() - started > _RESTART_FORGET:
                     crashes = 0  # it ran well for a while: this is a new fault
-                delay = min(_RESTART_BASE * 2**crashes, _RESTART_MAX)
+                delay = backoff(_RESTART_BASE, crashes, _RESTART_MAX)
                 crashes += 1
                 log.exception("import worker crashed; restarting it in %.0fs", delay)
                 await asyncio.sleep(delay)
