@@ -13,6 +13,7 @@ import time
 import httpx
 import pytest
 
+from daemon.settings.passwords import hash_password
 from tests.console_support import PASSWORD, USERS, csrf, login, login_token, users_toml
 from tests.support import (
     Daemon,
@@ -833,6 +834,32 @@ def test_a_user_removed_or_changed_in_the_config_is_so_at_once(switched):
         reloaded(d, lambda: d.config.write_text(original))
         betaop.close()
         view.close()
+
+
+def test_a_password_changed_in_the_config_ends_the_sessions_opened_with_the_old(switched):
+    d = switched
+    view, admin = login(d.api, "view"), login(d.api, "admin")
+    original = d.config.read_text()
+    new_hash = hash_password("a-new-pass-for-view")
+    section = original.split("[users.view]\n")[1]
+    old_hash = section.split('password_hash = "')[1].split('"')[0]
+    edited = original.replace(
+        f'[users.view]\npassword_hash = "{old_hash}"', f'[users.view]\npassword_hash = "{new_hash}"'
+    )
+    assert edited != original
+    try:
+        assert view.get("/console/accounts/acme").status_code == 200
+        reloaded(d, lambda: d.config.write_text(edited))
+        r = view.get("/console/accounts/acme")
+        assert r.status_code == 303 and r.headers["location"].startswith("/console/login")
+        assert admin.get("/console/accounts/acme").status_code == 200  # unchanged: still in
+        again = login(d.api, "view", "a-new-pass-for-view")
+        assert again.get("/console/accounts/acme").status_code == 200
+        again.close()
+    finally:
+        reloaded(d, lambda: d.config.write_text(original))
+        view.close()
+        admin.close()
 
 
 # -- renkei passwd and renkei check ----------------------------------------------------

@@ -3,8 +3,8 @@
 Roles follow the split between those who set linkage up and those who run it: a viewer
 reads; an operator also uploads, checks now, retries and undoes, for its accounts; an
 admin does everything (stop and start, the audit log) for every account. The role is
-read from the config at each request, so a reload that changes it takes effect at once,
-and a user removed from the config is logged out.
+read from the config at each request, so a reload that changes it takes effect at once;
+a user removed from the config, or whose password hash changed, is logged out.
 """
 
 from __future__ import annotations
@@ -67,18 +67,24 @@ def signer(request: Request) -> Signer:
     return state.console_signer
 
 
-def session_id(request: Request) -> str | None:
-    cookie = request.cookies.get(COOKIE)
-    return signer(request).unsign(cookie) if cookie else None
+def session_cookie(request: Request, session: str, password_hash: str) -> str:
+    """The cookie of a new session: its id, bound to the password it was opened with,
+    so that a password changed in the config ends every session opened with the old."""
+    return signer(request).sign(f"{session}~{_password_stamp(request, password_hash)}")
+
+
+def _password_stamp(request: Request, password_hash: str) -> str:
+    return signer(request).token("password", password_hash)[:22]
 
 
 async def viewer(request: Request) -> Viewer:
-    sid = session_id(request)
+    cookie = request.cookies.get(COOKIE)
+    value = signer(request).unsign(cookie) if cookie else None
+    sid, _, stamp = (value or "").partition("~")
     name = await context.store(request).session_user(sid, now_iso()) if sid else None
-    users = context.settings(request).users
-    if sid is None or name is None or name not in users:
+    user = context.settings(request).users.get(name) if name else None
+    if user is None or stamp != _password_stamp(request, user.password_hash):
         raise NotLoggedIn
-    user = users[name]
     return Viewer(name, user.role, frozenset(user.accounts), sid)
 
 

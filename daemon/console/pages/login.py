@@ -16,7 +16,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from daemon.console import audit
-from daemon.console.access import COOKIE, LIFETIME, NotLoggedIn, Who, client_address, signer
+from daemon.console.access import (
+    COOKIE,
+    LIFETIME,
+    NotLoggedIn,
+    Who,
+    client_address,
+    session_cookie,
+    signer,
+)
 from daemon.console.access import viewer as current_viewer
 from daemon.console.render import LANG_COOKIE, checked_form, page
 from daemon.console.throttle import LoginThrottle
@@ -116,7 +124,8 @@ async def login(request: Request) -> Response:
     await context.store(request).add_session(session, user, address, now_iso(), expires)
     await audit.record(request, user, "login")
     response = RedirectResponse(safe_next(str(form.get("next", ""))), 303)
-    _cookie(response, request, COOKIE, signer(request).sign(session), int(LIFETIME.total_seconds()))
+    cookie = session_cookie(request, session, known.password_hash)
+    _cookie(response, request, COOKIE, cookie, int(LIFETIME.total_seconds()))
     response.delete_cookie(LOGIN_COOKIE, path="/console")
     return response
 
