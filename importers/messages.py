@@ -1162,6 +1162,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "{label} must be one of {values}",
     },
     "records.invalid": {"ja": "{label}: {problem}", "en": "{label}: {problem}"},
+    "records.reference": {
+        "ja": "{label}の「{value}」は{layout}の{key_column}にありません",
+        "en": "{label} {value} is not a {key_column} in {layout}",
+    },
     "records.not_a_value": {
         "ja": "{label}は文字列か数値で指定してください",
         "en": "{label} must be a text or a number",

@@ -30,6 +30,14 @@ columns = [
   { name = "day",       type = "date", required = true },
   { name = "memo",      type = "text" },
 ]
+
+[layouts.deal_notes]
+key = ["note_no"]
+columns = [
+  { name = "note_no", type = "int",  required = true },
+  { name = "deal_no", type = "text", reference = "deals", label = "商談番号" },
+  { name = "memo",    type = "text" },
+]
 """
 ACCOUNTS = (
     account("acme", layout="deals")
@@ -352,6 +360,24 @@ def test_a_composite_key_is_its_values_joined_by_commas(api):
     assert api.get(f"{url}/7", headers=ACME).status_code == 404
     r = api.patch(f"{url}/7,2024-05-16", headers=ACME, json={"memo": "二回目"})
     assert r.status_code == 200 and r.json()["memo"] == "二回目"
+
+
+def test_a_reference_column_must_name_a_row_of_its_layout(api):
+    url = "/api/v1/records/deal_notes"
+    r = api.post(url, headers=ACME, json={"note_no": 1, "deal_no": "A-999", "memo": "x"})
+    assert r.status_code == 422, r.text
+    [error] = r.json()["errors"]
+    assert error["field"] == "deal_no"
+    assert error["message"] == "商談番号の「A-999」はdealsのdeal_noにありません"
+    assert api.get(f"{url}/1", headers=ACME).status_code == 404  # nothing was written
+    r = api.post(url, headers=ACME, json={"note_no": 1, "deal_no": "A-002", "memo": "x"})
+    assert r.status_code == 201, r.text
+    r = api.post(url, headers=ACME, json={"note_no": 2, "memo": "no deal yet"})
+    assert r.status_code == 201, r.text  # an empty reference names nothing to check
+    r = api.patch(f"{url}/1", headers={**ACME, "Accept-Language": "en"}, json={"deal_no": "Z-1"})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["message"] == "商談番号 Z-1 is not a deal_no in deals"
+    assert api.get(f"{url}/1", headers=ACME).json()["deal_no"] == "A-002"
 
 
 def test_a_layout_without_a_key_is_searched_but_not_addressed(api):

@@ -11,8 +11,9 @@
 A search matches key and choice columns exactly, text columns partially, and takes
 `search[col][from]` / `[to]` for dates, datetimes and numbers. Values written are
 converted and validated by the column's own converter (importers/layouts.py), as an
-import's cells are; each field's problem is said with the column's label, in the
-request's language. A key in the path is its columns' values joined by `,`.
+import's cells are, and a reference column's value must name a row of its layout, as on
+import (daemon/worker/references.py); each field's problem is said with the column's
+label, in the request's language. A key in the path is its columns' values joined by `,`.
 
 An account's token sees and changes only its account's rows (another account's key is
 a 404); the admin token sees every account's and names the account of a new row in
@@ -36,6 +37,7 @@ from daemon.store.records import Condition, Order, Stamp
 from daemon.web import context
 from daemon.web.auth import Auth, Principal
 from daemon.web.errors import ApiError, responses
+from daemon.worker.references import references_of
 from handlers.api import ErrorBody
 from importers.errors import CellError
 from importers.layouts import ColumnSpec, converter, display_name
@@ -497,6 +499,37 @@ def _converted(
     return values
 
 
+async def _check_references(
+    request: Request,
+    layout_name: str,
+    layout: Layout,
+    owner: str,
+    values: Mapping[str, object],
+    problems: _Problems,
+) -> None:
+    """A reference column's value must name a row of its layout, by the key the owning
+    account matches on (`member_key`), as an import checks its cells. Checked before
+    the write, on the reader: a row removed in between is not noticed."""
+    settings = context.settings(request)
+    account = settings.accounts.get(owner)
+    store = context.store(request)
+    for ref in references_of(settings, layout_name, account.member_key if account else None):
+        column = layout.columns[ref.index]
+        value = values.get(column.name)
+        if value is None or value == "":
+            continue
+        found = await store.found_values(store.reader, ref.layout, ref.key, [value])
+        if str(value) not in {str(v) for v in found}:
+            problems.add(
+                column.name,
+                display_name(column),
+                "records.reference",
+                value=value,
+                layout=ref.layout,
+                key_column=ref.key,
+            )
+
+
 def _invalid(exc: _Invalid) -> JSONResponse:
     return JSONResponse(exc.body, 422)
 
@@ -549,6 +582,7 @@ async def create_record(request: Request, layout: str, who: Auth, body: RecordBo
                 problem = _problem(error, column, problems.language)
                 label = display_name(column)
                 problems.errors.append({"field": column.name, "label": label, "message": problem})
+    await _check_references(request, layout, found, owner, values, problems)
     try:
         problems.raise_if_any()
     except _Invalid as exc:
@@ -581,6 +615,7 @@ async def update_record(
         problems.add(ACCOUNT_FIELD, ACCOUNT_FIELD, "records.account_fixed")
     fixed = {k: row[k] for k in found.key}
     values = _converted(found, await _specs(request, layout, found), body, problems, fixed)
+    await _check_references(request, layout, found, row["_account"], values, problems)
     try:
         problems.raise_if_any()
     except _Invalid as exc:
