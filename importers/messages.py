@@ -1261,9 +1261,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "the certificate, key or CA file cannot be used: {detail}",
     },
     "config.login_needs_tls": {
-        "ja": 'リレーへのログインには report.tls = "required" が必要です'
+        "ja": 'リレーへのログインには report.tls = "required" か "implicit" が必要です'
         "(パスワードを平文で送らないため)",
-        "en": 'a relay login needs report.tls = "required": a password never goes in clear',
+        "en": 'a relay login needs report.tls = "required" or "implicit":'
+        " a password never goes in clear",
     },
     "config.password_alone": {
         "ja": "report.user がないので、パスワードは使われません",

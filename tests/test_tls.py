@@ -114,27 +114,36 @@ class WatchedRelay(Relay):
     """A relay that also notes every MAIL and every AUTH it sees, and whether the
     session was in TLS at that moment."""
 
-    def __init__(self, tls: ssl.SSLContext | None) -> None:
+    def __init__(self, tls: ssl.SSLContext | None, implicit: bool = False) -> None:
         super().__init__()
         self.tls = tls
+        self.implicit = implicit  # TLS from the first byte (SMTPS), not STARTTLS
         self.mails: list[bool] = []  # per MAIL: in TLS?
         self.logins: list[tuple[str, str, bool]] = []  # user, password, in TLS?
 
+    @staticmethod
+    def in_tls(server, session) -> bool:
+        # aiosmtpd sets session.ssl after STARTTLS only; implicit TLS is the transport's.
+        return session.ssl is not None or bool(server.transport.get_extra_info("sslcontext"))
+
     async def handle_MAIL(self, server, session, envelope, address, options) -> str:
         with self._lock:
-            self.mails.append(session.ssl is not None)
+            self.mails.append(self.in_tls(server, session))
         envelope.mail_from = address
         return "250 OK"
 
     def authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
         user, password = auth_data.login.decode(), auth_data.password.decode()
         with self._lock:
-            self.logins.append((user, password, session.ssl is not None))
+            self.logins.append((user, password, self.in_tls(server, session)))
         return AuthResult(success=(user, password) == (RELAY_USER, RELAY_PASSWORD))
 
     def start(self) -> None:
         params: dict[str, Any] = {"authenticator": self.authenticate}
-        if self.tls is not None:
+        if self.implicit:
+            # aiosmtpd's auth_require_tls knows STARTTLS only; here all of it is in TLS.
+            params |= {"ssl_context": self.tls, "auth_require_tls": False}
+        elif self.tls is not None:
             params |= {"tls_context": self.tls, "auth_require_tls": True}
         else:
             # Offers AUTH in clear: the daemon must still never use it.
@@ -339,6 +348,50 @@ def test_report_waits_when_the_relay_strips_starttls(tmp_path, pki):
         relay.stop()
 
 
+def test_report_goes_to_an_implicit_tls_relay_with_its_login(tmp_path, pki):
+    relay = WatchedRelay(_server_tls(pki[1], pki[2]), implicit=True)
+    relay.start()
+    report = (
+        f'tls = "implicit"\ntls_ca = "{pki[0]}"\n'
+        f'user = "{RELAY_USER}"\npassword = "{RELAY_PASSWORD}"\n'
+    )
+    daemon = Daemon(tls_config(tmp_path, relay.port, report, pki)).start()
+    try:
+        [run_id] = send_in_tls(daemon, pki, "smtps")
+        assert daemon.wait_run(run_id)["state"] == "completed"
+        [report_mail] = relay.wait()
+        assert report_mail["To"] == "sales@acme.example"
+        assert relay.mails == [True]  # the MAIL, and the login before it, inside TLS
+        assert relay.logins == [(RELAY_USER, RELAY_PASSWORD, True)]
+        deadline = time.monotonic() + 10
+        while daemon.run(run_id)["report_state"] != "sent" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert daemon.run(run_id)["report_state"] == "sent"
+    finally:
+        daemon.terminate()
+        relay.stop()
+
+
+def test_an_implicit_tls_relay_with_an_untrusted_certificate_gets_nothing(tmp_path, pki):
+    relay = WatchedRelay(_server_tls(pki[1], pki[2]), implicit=True)
+    relay.start()
+    # No tls_ca: the system's CAs do not know this test CA.
+    report = f'tls = "implicit"\nuser = "{RELAY_USER}"\npassword = "{RELAY_PASSWORD}"\n'
+    daemon = Daemon(tls_config(tmp_path, relay.port, report, pki)).start()
+    try:
+        [run_id] = send_in_tls(daemon, pki, "untrusted")
+        assert daemon.wait_run(run_id)["state"] == "completed"
+        deadline = time.monotonic() + 15
+        while "CERTIFICATE_VERIFY_FAILED" not in daemon.log.read_text():
+            assert time.monotonic() < deadline, daemon.log.read_text()[-2000:]
+            time.sleep(0.1)
+        assert daemon.run(run_id)["report_state"] == "queued"
+        assert relay.messages == [] and relay.mails == [] and relay.logins == []
+    finally:
+        daemon.terminate()
+        relay.stop()
+
+
 # -- config checks ---------------------------------------------------------------------
 
 
@@ -361,7 +414,8 @@ def test_tls_asked_for_without_a_certificate_and_logins_in_clear_are_refused(tmp
     assert "ftp.require_tls: requiring TLS needs ftp.tls_cert (a certificate)" in found
     assert any(p.startswith("api.tls_key: a key alone") for p in found)
     assert any(
-        p.startswith('report.user: a relay login needs report.tls = "required"') for p in found
+        p.startswith('report.user: a relay login needs report.tls = "required" or "implicit"')
+        for p in found
     )
     assert "report.password: environment variable RENKEI_TLS_TEST_UNSET is not set" in found
     missing = _problems({"smtp": {"tls_cert": str(tmp_path / "none.pem")}})

@@ -321,12 +321,17 @@ def relay_security(settings: Settings) -> dict[str, Any]:
     STARTTLS always, the certificate checked against the system's CAs or `report.tls_ca`
     and its name against the relay's host; a relay that does not offer it, or a
     certificate that does not verify, fails the attempt before any MAIL or AUTH, so the
-    report waits in the outbox. Only then does a login go, inside TLS."""
+    report waits in the outbox. "implicit": TLS from the first byte (SMTPS, port 465,
+    RFC 8314), the certificate checked likewise. Only then does a login go, inside TLS."""
     report = settings.report
-    if report.tls != "required":
+    if report.tls == "off":
         return {"start_tls": None, "validate_certs": False}
     ca = settings.path(report.tls_ca) if report.tls_ca else None
-    options: dict[str, Any] = {"start_tls": True, "tls_context": client_context(ca)}
+    options: dict[str, Any] = {"tls_context": client_context(ca)}
+    if report.tls == "implicit":
+        options |= {"use_tls": True, "start_tls": False}
+    else:
+        options |= {"start_tls": True}
     if report.user is not None:
         options |= {"username": report.user, "password": resolve_secret(report.password) or ""}
     return options

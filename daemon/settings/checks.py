@@ -329,7 +329,7 @@ def _transport(raw: dict[str, Any]) -> Iterator[Problem]:
             params = {"cert": f"{section}.tls_cert"}
             yield Problem(f"{section}.tls_key", "config.tls_key_alone", params)
     report = _dict(raw.get("report"))
-    if report.get("user") is not None and report.get("tls", "off") != "required":
+    if report.get("user") is not None and report.get("tls", "off") not in ("required", "implicit"):
         yield Problem("report.user", "config.login_needs_tls")
     password = report.get("password")
     if password is not None and report.get("user") is None:

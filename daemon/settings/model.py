@@ -170,11 +170,15 @@ class ReportSettings(Model):
         default_factory=list,
         description="admin alerts to (reload refused, report refused, file quarantined, disk low)",
     )
-    tls: Literal["off", "required"] = Field(
-        "off", description="required: STARTTLS with a verified certificate, or nothing goes"
+    tls: Literal["off", "required", "implicit"] = Field(
+        "off",
+        description="required: STARTTLS with a verified certificate, or nothing goes;"
+        " implicit: TLS from the first byte (port 465), verified likewise",
     )
     tls_ca: LaxPath | None = Field(None, description="CA file to verify the relay's certificate")
-    user: str | None = Field(None, description="login at the relay (needs tls = required)")
+    user: str | None = Field(
+        None, description="login at the relay (needs tls = required or implicit)"
+    )
     password: str | None = Field(
         None, repr=False, description="the relay login's password: literal or env:NAME"
     )
