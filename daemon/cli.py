@@ -135,7 +135,19 @@ def cmd_import(args: argparse.Namespace) -> int:
 
         found = asyncio.run(find_run(settings, run["id"]))
         print("\n".join([_summary(run, language), *problem_lines(found, language)]))
+    if run["state"] == RunState.COMPLETED and not run["dry_run"]:
+        _not_forwarded(settings, args.account)
     return EXIT_OK if run["state"] == RunState.COMPLETED else EXIT_FAILED
+
+
+def _not_forwarded(settings: Settings, account: str) -> None:
+    """Sends and calls that follow the account's imports run in the daemon only: say
+    so, rather than let a one-shot import look forwarded when it was not."""
+    names = [f"sends.{name}" for name, s in settings.sends.items() if account in s.after_import]
+    names += [f"calls.{name}" for name, c in settings.calls.items() if account in c.after_import]
+    if names:
+        text = message("cli.import.not_forwarded", settings.report.language, names=", ".join(names))
+        print(text, file=sys.stderr)
 
 
 def _summary(run: dict, language: str) -> str:

@@ -992,6 +992,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "run {id}: {state} — {mode}{dry}, {counts}",
     },
     "cli.dry_run": {"ja": "(試行のみ)", "en": " (dry run)"},
+    "cli.import.not_forwarded": {
+        "ja": "注意: {names} は、デーモンが取り込んだ後にだけ動きます。この取込では動いて"
+        "いません。送信は renkei send NAME で送れます",
+        "en": "note: {names} follow imports the daemon makes only, and did not run for this"
+        " one; a send goes by hand with renkei send NAME",
+    },
     "cli.errors.more": {"ja": "…ほか {n} 件", "en": "… and {n} more"},
     "cli.runs.id": {"ja": "実行ID", "en": "id"},
     "cli.runs.account": {"ja": "アカウント", "en": "account"},

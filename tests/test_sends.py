@@ -565,6 +565,22 @@ def test_by_hand_on_the_command_line(daemon, capture):
     ]
 
 
+def test_a_one_shot_import_says_its_forwarding_did_not_run(daemon, capture, tmp_path):
+    path = tmp_path / "20240701.csv"
+    path.write_bytes(csv_bytes(["71,2024/07/01,7,one-shot"]))
+    done = renkei("import", "--account", "fwd", str(path), "--config", str(daemon.config))
+    assert done.returncode == 0, done.stderr
+    assert "sends.fwd" in done.stderr and "renkei send NAME" in done.stderr
+    assert "デーモンが取り込んだ後にだけ動きます" in done.stderr
+    (run_id,) = RUN_ID.findall(done.stdout)
+    time.sleep(1)  # a forward, were one started, would have reached the capture by now
+    assert of_run(capture, "/fwd", run_id) == []
+    # A dry run would forward nothing anyway: no note.
+    args = ("import", "--dry-run", "--account", "fwd", str(path), "--config", str(daemon.config))
+    done = renkei(*args)
+    assert done.returncode == 0 and "renkei send" not in done.stderr, done.stderr
+
+
 def test_forwarded_after_a_mailed_import_sends_that_imports_rows(daemon, capture):
     imports = []
     for name, rows in (
