@@ -4,6 +4,7 @@ and report mail that goes to the relay only inside verified TLS, the login with 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ftplib
 import io
@@ -323,42 +324,48 @@ def test_http_listener_serves_https_only(daemon, pki):
 # -- a relay without STARTTLS ----------------------------------------------------------
 
 
-def test_report_waits_when_the_relay_strips_starttls(tmp_path, pki):
-    relay = WatchedRelay(None)  # offers AUTH, in clear, and no STARTTLS
+@contextlib.contextmanager
+def imported_beside(relay: WatchedRelay, tmp_path: Path, pki, report: str, note: str):
+    """A daemon reporting to `relay` with `[report]` lines `report`, and the run of one
+    file it imported and is to report on: (daemon, run id)."""
     relay.start()
-    report = (
-        f'tls = "required"\ntls_ca = "{pki[0]}"\n'
-        f'user = "{RELAY_USER}"\npassword = "{RELAY_PASSWORD}"\n'
-    )
-    daemon = Daemon(tls_config(tmp_path, relay.port, report, pki)).start()
+    login = f'user = "{RELAY_USER}"\npassword = "{RELAY_PASSWORD}"\n'
+    daemon = Daemon(tls_config(tmp_path, relay.port, report + login, pki)).start()
     try:
-        [run_id] = send_in_tls(daemon, pki, "stripped")
+        [run_id] = send_in_tls(daemon, pki, note)
         assert daemon.wait_run(run_id)["state"] == "completed"
-        # retry_seconds = 0.5, max 1: a few attempts come and fail meanwhile.
-        deadline = time.monotonic() + 15
-        while daemon.log.read_text().count("STARTTLS extension not supported") < 2:
-            assert time.monotonic() < deadline, daemon.log.read_text()[-2000:]
-            time.sleep(0.1)
-        assert daemon.run(run_id)["report_state"] == "queued"
-        assert (daemon.data_dir / "outbox" / f"{run_id}.eml").exists()
-        assert relay.messages == [] and relay.mails == [] and relay.logins == []
-        assert RELAY_PASSWORD not in daemon.log.read_text()
+        yield daemon, run_id
     finally:
         daemon.terminate()
         relay.stop()
 
 
+def wait_in_log(daemon: Daemon, text: str, count: int = 1) -> None:
+    deadline = time.monotonic() + 15
+    while daemon.log.read_text().count(text) < count:
+        assert time.monotonic() < deadline, daemon.log.read_text()[-2000:]
+        time.sleep(0.1)
+
+
+def test_report_waits_when_the_relay_strips_starttls(tmp_path, pki):
+    relay = WatchedRelay(None)  # offers AUTH, in clear, and no STARTTLS
+    report = f'tls = "required"\ntls_ca = "{pki[0]}"\n'
+    with imported_beside(relay, tmp_path, pki, report, "stripped") as (daemon, run_id):
+        # retry_seconds = 0.5, max 1: a few attempts come and fail meanwhile.
+        wait_in_log(daemon, "STARTTLS extension not supported", 2)
+        assert daemon.run(run_id)["report_state"] == "queued"
+        assert (daemon.data_dir / "outbox" / f"{run_id}.eml").exists()
+        assert relay.messages == [] and relay.mails == [] and relay.logins == []
+        assert RELAY_PASSWORD not in daemon.log.read_text()
+
+
+# -- a relay on implicit TLS (SMTPS) ---------------------------------------------------
+
+
 def test_report_goes_to_an_implicit_tls_relay_with_its_login(tmp_path, pki):
     relay = WatchedRelay(_server_tls(pki[1], pki[2]), implicit=True)
-    relay.start()
-    report = (
-        f'tls = "implicit"\ntls_ca = "{pki[0]}"\n'
-        f'user = "{RELAY_USER}"\npassword = "{RELAY_PASSWORD}"\n'
-    )
-    daemon = Daemon(tls_config(tmp_path, relay.port, report, pki)).start()
-    try:
-        [run_id] = send_in_tls(daemon, pki, "smtps")
-        assert daemon.wait_run(run_id)["state"] == "completed"
+    report = f'tls = "implicit"\ntls_ca = "{pki[0]}"\n'
+    with imported_beside(relay, tmp_path, pki, report, "smtps") as (daemon, run_id):
         [report_mail] = relay.wait()
         assert report_mail["To"] == "sales@acme.example"
         assert relay.mails == [True]  # the MAIL, and the login before it, inside TLS
@@ -367,29 +374,18 @@ def test_report_goes_to_an_implicit_tls_relay_with_its_login(tmp_path, pki):
         while daemon.run(run_id)["report_state"] != "sent" and time.monotonic() < deadline:
             time.sleep(0.05)
         assert daemon.run(run_id)["report_state"] == "sent"
-    finally:
-        daemon.terminate()
-        relay.stop()
 
 
 def test_an_implicit_tls_relay_with_an_untrusted_certificate_gets_nothing(tmp_path, pki):
     relay = WatchedRelay(_server_tls(pki[1], pki[2]), implicit=True)
-    relay.start()
     # No tls_ca: the system's CAs do not know this test CA.
-    report = f'tls = "implicit"\nuser = "{RELAY_USER}"\npassword = "{RELAY_PASSWORD}"\n'
-    daemon = Daemon(tls_config(tmp_path, relay.port, report, pki)).start()
-    try:
-        [run_id] = send_in_tls(daemon, pki, "untrusted")
-        assert daemon.wait_run(run_id)["state"] == "completed"
-        deadline = time.monotonic() + 15
-        while "CERTIFICATE_VERIFY_FAILED" not in daemon.log.read_text():
-            assert time.monotonic() < deadline, daemon.log.read_text()[-2000:]
-            time.sleep(0.1)
+    with imported_beside(relay, tmp_path, pki, 'tls = "implicit"\n', "untrusted") as (
+        daemon,
+        run_id,
+    ):
+        wait_in_log(daemon, "CERTIFICATE_VERIFY_FAILED")
         assert daemon.run(run_id)["report_state"] == "queued"
         assert relay.messages == [] and relay.mails == [] and relay.logins == []
-    finally:
-        daemon.terminate()
-        relay.stop()
 
 
 # -- config checks ---------------------------------------------------------------------
