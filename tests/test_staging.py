@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
+import time
 
 import pytest
 
@@ -13,7 +15,7 @@ from daemon.store.sqlite import SqliteStore
 from daemon.worker import staging
 from importers.layouts import ColumnSpec
 from importers.reader import CsvFile, ImportSpec
-from tests.support import Daemon, account, cli_import, write_config
+from tests.support import LAYOUT, Daemon, account, cli_import, write_config
 
 COLUMNS = [
     ColumnSpec("member_no", "int", required=True),
@@ -220,3 +222,85 @@ def test_the_copy_moves_whole_records(tmp_path):
 
     steps = asyncio.run(plan())
     assert "RowData" in steps and "Column" not in steps
+
+
+class PartsSeen:
+    """Watches `data_dir/staging/` while a command runs: whether a run's scratch
+    parts appeared, which is how a file read in parallel parts shows from outside."""
+
+    def __init__(self, data_dir) -> None:
+        self.root = data_dir / "staging"
+        self.seen = False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self._done.is_set() and not self.seen:
+            self.seen = any(self.root.glob("*/part*")) if self.root.is_dir() else False
+            time.sleep(0.005)
+
+    def __enter__(self) -> PartsSeen:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+@pytest.mark.slow
+def test_a_large_upsert_and_delete_are_read_in_parts_and_keyed(tmp_path):
+    limits = "[limits]\nmax_rows = 1000000\nmax_bytes = 100000000\n"
+    keyed = LAYOUT_WITH_KEY
+    config = write_config(
+        tmp_path, account("acme", report="never", on_row_error="skip", mode="upsert"), limits
+    )
+    config.write_text(config.read_text(encoding="utf-8").replace(LAYOUT, keyed), encoding="utf-8")
+    db_path = tmp_path / "var" / "renkei.db"
+    before = tmp_path / "20240515.csv"
+    before.write_bytes(
+        "member_no,date,region,note\r\n1,2024/05/15,前,前の行\r\n2,2024/05/15,前,前の行\r\n"
+        "999999,2024/05/15,残,残る行\r\n".encode("cp932")
+    )
+    assert cli_import(config, before)["rows_imported"] == 3
+
+    path = tmp_path / "20240516.csv"
+    expected, bad = large_file(path, 330000)
+    with PartsSeen(tmp_path / "var") as parts:
+        run = cli_import(config, path)
+    assert parts.seen, "the upsert was not read in parts"
+    assert (run["state"], run["rows_total"], run["rows_failed"]) == ("completed", 330000, len(bad))
+    assert (run["rows_inserted"], run["rows_updated"]) == (len(expected) - 2, 2)
+    with sqlite3.connect(db_path) as db:
+        got = db.execute(
+            "SELECT member_no, date, NULL, note, region FROM performance"
+            " WHERE member_no != 999999 ORDER BY member_no"
+        ).fetchall()
+        errors = db.execute(
+            "SELECT line FROM run_errors WHERE run_id = ? ORDER BY line", (run["id"],)
+        ).fetchall()
+    assert got == expected  # rows 1 and 2 updated in place, the rest inserted
+    assert [line for (line,) in errors] == sorted(bad.values())
+
+    # The same file as a delete reads the key alone, in parts as well.
+    text = config.read_text(encoding="utf-8").replace('mode = "upsert"', 'mode = "delete"')
+    config.write_text(text, encoding="utf-8")
+    with PartsSeen(tmp_path / "var") as parts:
+        run = cli_import(config, path)
+    assert parts.seen, "the delete was not read in parts"
+    assert (run["state"], run["rows_deleted"]) == ("completed", len(expected))
+    with sqlite3.connect(db_path) as db:
+        left = db.execute("SELECT member_no, note FROM performance").fetchall()
+    assert left == [(999999, "残る行")]
+
+
+LAYOUT_WITH_KEY = """
+[layouts.performance]
+key = ["member_no"]
+columns = [
+  { name = "member_no", type = "int",  required = true },
+  { name = "date",      type = "date", required = true },
+  { name = "region",    type = "text" },
+  { name = "note",      type = "text", max_length = 3000 },
+]
+"""

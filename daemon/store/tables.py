@@ -34,6 +34,9 @@ class LayoutTables:
     reader: aiosqlite.Connection
     _layouts: dict[str, list[str]]
     _text_columns: dict[str, list[str]]
+    # A large file of a keyed mode is read in parallel parts too (keyed_staged_table),
+    # its rows then handed back to the keyed writer (staged_rows).
+    stages_keyed = True
 
     if TYPE_CHECKING:
 
@@ -208,6 +211,31 @@ class LayoutTables:
         records; a plain scan of a rowid table reads them in rowid order.
         """
         await db.execute(f"INSERT INTO {quote(layout)} SELECT * FROM staged{index}.{ROWS_TABLE}")
+
+    async def keyed_staged_table(self, layout: str, names: Sequence[str]) -> StagedTable:
+        """The scratch table a large file of a keyed mode is read into: the file's
+        columns alone (a delete or set reads just the key), with this table's types and
+        in its order, and no meta column: the keyed writer stamps what it writes."""
+        async with self.reader.execute(f"PRAGMA table_info({quote(layout)})") as cur:
+            info = await cur.fetchall()
+        wanted = set(names)
+        definitions, columns = [], []
+        for _, name, sql_type, notnull, _, _ in info:
+            if name in wanted:
+                definitions.append(f"{quote(name)} {sql_type}{' NOT NULL' if notnull else ''}")
+                columns.append(name)
+        return StagedTable(definitions, f"({', '.join('?' * len(columns))})", columns)
+
+    async def staged_rows(
+        self, db: aiosqlite.Connection, index: int, columns: Sequence[str], batch: int = 5000
+    ) -> AsyncIterator[list[list[object]]]:
+        """The rows of attached scratch database `index` in the file's order, as
+        `columns`, a batch at a time (for the keyed writer)."""
+        selected = ", ".join(quote(c) for c in columns)
+        sql = f"SELECT {selected} FROM staged{index}.{ROWS_TABLE} ORDER BY rowid"
+        async with db.execute(sql) as cur:
+            while rows := await cur.fetchmany(batch):
+                yield [list(row) for row in rows]
 
     async def staged_errors(
         self, db: aiosqlite.Connection, index: int, batch: int = 5000

@@ -1,8 +1,10 @@
 """Writing a run's rows: every row, and the run's final record, in ONE transaction.
 
-A small file (or a keyed mode, or one that creates choices or checks references) is
-read chunk by chunk in a worker thread while the rows are written; a large one is
-first read into scratch databases by reader processes (staging.py) and copied in.
+A small file (or one that creates choices or checks references) is read chunk by
+chunk in a worker thread while the rows are written; a large one is first read into
+scratch databases by reader processes (staging.py), then copied in, or in a keyed
+mode handed back to the keyed writer part by part (on SQLite; PostgreSQL's parts are
+COPY text, so a keyed import there reads in chunks).
 Either way the caller's `finish` writes the run's final row inside the same
 transaction, so a run is committed with its rows or not at all. Used by the pipeline.
 """
@@ -67,8 +69,9 @@ class RowWriter:
             if plan.keys_only
             else references.references_of(self.settings, plan.layout, plan.member_key)
         )
+        parallel = not (columns.creating or refs) and (not plan.keyed or self.store.stages_keyed)
         try:
-            if staging.is_large(csv_file) and not (plan.keyed or columns.creating or refs):
+            if parallel and staging.is_large(csv_file):
                 await self._write_large(plan, stamp, csv_file, outcome, progress)
             else:
                 await self._write_chunks(plan, stamp, columns, csv_file, outcome, progress, refs)
@@ -89,11 +92,15 @@ class RowWriter:
     ) -> None:
         folder = self.settings.data_dir / "staging" / stamp.run_id
         try:
-            table = await self.store.staged_table(
-                plan.layout, stamp.account, stamp.source_file, stamp.run_id
-            )
+            if plan.keyed:
+                names = [c.name for c in csv_file.spec.columns]
+                table = await self.store.keyed_staged_table(plan.layout, names)
+            else:
+                table = await self.store.staged_table(
+                    plan.layout, stamp.account, stamp.source_file, stamp.run_id
+                )
             parts = await staging.stage(csv_file, table, folder, progress)
-            await self._copy_staged(plan, stamp, outcome, parts)
+            await self._copy_staged(plan, stamp, outcome, parts, csv_file)
         finally:
             staging.discard(folder)
 
@@ -170,9 +177,15 @@ class RowWriter:
         )
 
     async def _copy_staged(
-        self, plan: Plan, stamp: RowStamp, outcome: Outcome, parts: list[StagedPart]
+        self,
+        plan: Plan,
+        stamp: RowStamp,
+        outcome: Outcome,
+        parts: list[StagedPart],
+        csv_file: CsvFile,
     ) -> None:
-        """A large file, already read into scratch databases: copy them in one go."""
+        """A large file, already read into scratch databases: copy them in one go, or
+        in a keyed mode hand their rows to the keyed writer, in the file's order."""
         async with self.store.transaction(staged=[part.path for part in parts]) as db:
             await self.store.lock_layout(db, plan.layout)
             first = await self._before(db, plan, stamp)
@@ -184,8 +197,16 @@ class RowWriter:
                     outcome.keep_errors(errors)
             if outcome.failed and plan.on_row_error == "reject":
                 raise Rejected
-            for index in range(len(parts)):
-                await self.store.copy_staged(db, index, plan.layout)
+            if plan.keyed:
+                keyed = self._keyed_writer(plan, stamp, csv_file)
+                names = [c.name for c in csv_file.spec.columns]
+                for index in range(len(parts)):
+                    async for rows in self.store.staged_rows(db, index, names):
+                        await keyed.write(db, rows)
+                outcome.counts = keyed.counts
+            else:
+                for index in range(len(parts)):
+                    await self.store.copy_staged(db, index, plan.layout)
             await self._complete(db, plan, stamp, outcome, first)
 
     async def _complete(
