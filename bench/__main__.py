@@ -1,10 +1,12 @@
-"""`make bench` (`python -m bench [import] [postgres] [doors] [burst]`): renkei against
+"""`make bench` (`python -m bench [import] [upsert] [postgres] [doors] [burst]`): renkei against
 references it runs itself, side by side in interleaved rounds, each figure a median.
 
   import    1,000,000 CP932 rows of the example layout (Japanese text, quoted commas and
             newlines): `iconv | sqlite3 .import` into the same columns, renkei in-process
             from claim to commit, and the whole `renkei import` command, with peak RSS
             and bytes written to disk;
+  upsert    the 4-column file as an upsert, of new keys and of keys there already,
+            against a replace of it (upsert.py);
   postgres  the same 4-column file by `renkei import` into PostgreSQL against
             `iconv | psql \\copy`, on a throwaway server of its own (postgres.py);
   doors     each door against its bare library (doors.py);
@@ -339,6 +341,10 @@ def main(sections: list[str]) -> int:
     if "import" in sections:
         for shape in SHAPES:
             figures += import_figures(ROUNDS, shape)
+    if "upsert" in sections:
+        from bench import upsert
+
+        figures += upsert.run(ROUNDS, source_file(SHAPES[0]), ROWS)
     if "postgres" in sections:
         from bench import postgres
 
@@ -362,7 +368,7 @@ if __name__ == "__main__":
         inprocess(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         try:
-            code = main(sys.argv[1:] or ["import", "postgres", "doors", "burst"])
+            code = main(sys.argv[1:] or ["import", "upsert", "postgres", "doors", "burst"])
         except Exception:
             # Exit 1 means a target was missed; a benchmark that broke says so apart.
             traceback.print_exc()

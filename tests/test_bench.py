@@ -32,7 +32,7 @@ def test_bench_measures_every_figure_on_small_files(tmp_path):
     # 0: every target met; 1: one missed. Anything else is a broken benchmark.
     assert result.returncode in (0, 1), result.stderr[-3000:]
     out = result.stdout
-    assert "3,000 rows" in out and "import round 1/1" in out
+    assert "3,000 rows" in out and "import round 1/1" in out and "upsert round 1/1" in out
     assert "figures (median of interleaved rounds):" in out, result.stderr[-3000:]
     figures = out.split("figures (median of interleaved rounds):")[1].splitlines()
     expected = [
@@ -40,6 +40,8 @@ def test_bench_measures_every_figure_on_small_files(tmp_path):
         "renkei import (whole command), 3,000 rows, 16 columns",
         "renkei import, peak RSS, 16 columns",
         "renkei import, bytes written, 4 columns",
+        "renkei import upsert, new keys, 3,000 rows",
+        "renkei import upsert, keys there, 3,000 rows",
         "HTTP 300 KB, 1 client",
         "HTTP 3 MB, 10 clients",
         "SMTP 300 KB, 10 clients",

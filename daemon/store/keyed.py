@@ -9,26 +9,27 @@
 
 delete and set can miss: a listed key the table does not hold is counted not found.
 
-Keyed modes touch only the account's own rows. Every statement runs in the run's
-transaction on the store's writer; the counts say what happened to the table. The
-worker's plan picks the mode; this module only writes.
+Keyed modes touch only the account's own rows. Each chunk's rows (for delete and set,
+its keys) go into a temporary table, and each step is then one statement joining it
+to the layout's table: keep the before-images for undo, update, insert what is new,
+delete, set. Every statement runs in the run's transaction on the store's writer; the
+counts say what happened to the table. The worker's plan picks the mode; this module
+only writes. PostgreSQL loads the chunk by COPY (postgres/keyed.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-import aiosqlite
-
-from daemon.store.images import keep_rows_sql, table_columns
+from daemon.store.images import table_columns
 from daemon.store.schema import META_COLUMNS
 from daemon.store.sql import literal, quote
 
 KeyedMode = Literal["upsert", "delete", "set"]
 KEYED: tuple[KeyedMode, ...] = ("upsert", "delete", "set")
-BATCH = 500  # keys per look-up: well under SQLite's bound-parameter limit
+CHUNK = "renkei_keyed_chunk"  # the temporary table a chunk is loaded into
 
 
 @dataclass(slots=True)
@@ -56,7 +57,15 @@ class RowStamp:
 
 
 class KeyedWriter:
-    """Applies upsert, delete or set to rows, chunk by chunk, counting what changed."""
+    """Applies upsert, delete or set to rows, chunk by chunk, counting what changed.
+
+    SQLite's: the chunk goes into a temporary table of the connection (in memory, as
+    the store's temp_store says), with an index on its key. A store whose engine says
+    some of it differently overrides `json_array`, `_column_types`, `_load` and
+    `_update_sql`.
+    """
+
+    json_array = "json_array"  # a row's before-image as a JSON array, in this SQL
 
     def __init__(
         self,
@@ -72,87 +81,143 @@ class KeyedWriter:
         self.mode = mode
         self.on_duplicate = on_duplicate
         self.counts = Counts()
-        # As given, for a store that says the statements its own way (postgres/keyed.py).
         self.layout, self.columns, self.key, self.stamp = layout, list(columns), list(key), stamp
         self.blank, self.set_values = blank, dict(set_values or {})
-        account, source_file, run_id = stamp.account, stamp.source_file, stamp.run_id
-        self._key_at = [columns.index(k) for k in key]
-        self._value_at = [i for i, c in enumerate(columns) if c not in key]
-        table = quote(layout)
-        owner = f"{quote('_account')} = {literal(account)}"
-        match = " AND ".join([owner, *(f"{quote(k)} IS ?" for k in key)])
-        stamp = f"{quote('_source_file')} = {literal(source_file)}, {quote('_run_id')} = {literal(run_id)}"
-        names = [*columns, *META_COLUMNS]
-        cells = ["?"] * len(columns) + [literal(account), literal(source_file), literal(run_id)]
-        self._insert = (
-            f"INSERT INTO {table} ({', '.join(quote(n) for n in names)}) "
-            f"SELECT {', '.join(cells)} WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {match})"
-        )
-        keep = blank == "keep"
-        # blank = keep: an empty cell ('' or NULL) leaves the value. Said with the cell
-        # bound twice, not as coalesce(nullif(?, ''), column): PostgreSQL types '' as
-        # the bound value's type (an int column's cell: "invalid input syntax").
-        self._cell_binds = 2 if keep else 1
-        sets = [
-            f"{quote(columns[i])} = CASE WHEN coalesce(CAST(? AS TEXT), '') = ''"
-            f" THEN {quote(columns[i])} ELSE ? END"
-            if keep
-            else f"{quote(columns[i])} = ?"
-            for i in self._value_at
-        ]
-        self._update = f"UPDATE {table} SET {', '.join([*sets, stamp])} WHERE {match}"
-        self._delete = f"DELETE FROM {table} WHERE {match}"
-        # Which of a chunk's keys the table holds: rowcount sums over executemany,
-        # and a key may match several rows, so it cannot tell.
-        probe = " AND ".join(
-            [f"t.{owner}", *(f"t.{quote(k)} IS k.column{i + 1}" for i, k in enumerate(key))]
-        )
-        keys = ", ".join(f"k.column{i + 1}" for i in range(len(key)))
-        self._found = (
-            f"SELECT {keys} FROM (VALUES ",
-            f") AS k WHERE EXISTS (SELECT 1 FROM {table} AS t WHERE {probe})",
-        )
-        self._key_values = f"({', '.join(['?'] * len(key))})"
-        fixed = [f"{quote(c)} = {literal(v)}" for c, v in (set_values or {}).items()]
-        self._set = f"UPDATE {table} SET {', '.join([*fixed, stamp])} WHERE {match}"
-        # Before a row is updated or deleted, its before-image is kept for an undo
-        # (undo.py); built at the first write, which knows the table's columns.
-        self._layout, self._run_id, self._match = layout, run_id, match
-        self._keep = ""
+        self._key_at = [self.columns.index(k) for k in key]
+        self._types: dict[str, str] | None = None  # the table's, at the first write
 
-    def _key(self, row: Sequence[object]) -> tuple:
-        return tuple(row[i] for i in self._key_at)
-
-    async def _keep_before(self, db: aiosqlite.Connection, keys: list[tuple]) -> None:
-        if not self._keep:
-            columns = await table_columns(db, self._layout)
-            self._keep = keep_rows_sql(self._layout, self._run_id, columns, self._match)
-        await db.executemany(self._keep, keys)
-
-    async def write(self, db: aiosqlite.Connection, rows: list[list[object]]) -> None:
-        mode = self.mode
-        if mode == "upsert":
+    async def write(self, db: Any, rows: list[list[object]]) -> None:
+        if self._types is None:
+            self._types = await self._column_types(db)
+        if self.mode == "upsert":
             await self._upsert(db, rows)
             return
         # As if the rows came one after the other: a key listed again is set again,
         # but deleted only once (the second time it is not found).
         keys = [self._key(r) for r in rows]
         unique = list(dict.fromkeys(keys))
-        found = await self._found_keys(db, unique)
-        await self._keep_before(db, unique)
-        statement = self._delete if mode == "delete" else self._set
-        self._count(keys, found, (await db.executemany(statement, unique)).rowcount)
+        await self._load(db, self.key, unique)
+        found_rows = await db.execute_fetchall(
+            f"SELECT {', '.join(f'k.{quote(c)}' for c in self.key)} FROM {CHUNK} AS k"
+            f" WHERE EXISTS (SELECT 1 FROM {quote(self.layout)} AS t WHERE {self._joined()})"
+        )
+        found = {tuple(row) for row in found_rows}
+        await self._keep_images(db)
+        table = quote(self.layout)
+        if self.mode == "delete":
+            sql = f"DELETE FROM {table} WHERE rowid IN (SELECT t.rowid {self._chunk_first()})"
+        else:  # set
+            fixed = [f"{quote(c)} = {literal(v)}" for c, v in self.set_values.items()]
+            sql = (
+                f"UPDATE {table} SET {', '.join([*fixed, *self._stamp_sets()])}"
+                f" WHERE rowid IN (SELECT t.rowid {self._chunk_first()})"
+            )
+        self._count(keys, found, (await db.execute(sql)).rowcount)
 
-    async def _found_keys(self, db: aiosqlite.Connection, keys: list[tuple]) -> set[tuple]:
-        """The keys among `keys` (distinct) that the account's rows of the table hold."""
-        found: set[tuple] = set()
-        for start in range(0, len(keys), BATCH):
-            part = keys[start : start + BATCH]
-            head, tail = self._found
-            sql = head + ", ".join([self._key_values] * len(part)) + tail
-            async with db.execute(sql, [v for k in part for v in k]) as cursor:
-                found.update(tuple(row) for row in await cursor.fetchall())
-        return found
+    async def _upsert(self, db: Any, rows: list[list[object]]) -> None:
+        unique, repeated = self._one_per_key(rows)
+        await self._load(db, self.columns, list(unique.values()))
+        table = quote(self.layout)
+        if self.on_duplicate == "update":
+            await self._keep_images(db)
+            sql = self._update_sql([c for c in self.columns if c not in self.key])
+            self.counts.updated += (await db.execute(sql)).rowcount + repeated
+        else:
+            self.counts.skipped += repeated
+        stamp = self.stamp
+        names = [*self.columns, *META_COLUMNS]
+        cells = [f"k.{quote(c)}" for c in self.columns]
+        cells += [literal(stamp.account), literal(stamp.source_file), literal(stamp.run_id)]
+        sql = (
+            f"INSERT INTO {table} ({', '.join(quote(n) for n in names)})"
+            f" SELECT {', '.join(cells)} FROM {CHUNK} AS k WHERE NOT EXISTS"
+            f" (SELECT 1 FROM {table} AS t WHERE {self._joined()}) ORDER BY k.ord"
+        )
+        inserted = (await db.execute(sql)).rowcount
+        self.counts.inserted += inserted
+        if self.on_duplicate == "skip":
+            self.counts.skipped += len(unique) - inserted
+
+    def _update_sql(self, values: list[str]) -> str:
+        """Update the matched rows' `values` columns from the chunk. The rows are found
+        chunk first (see _chunk_first) and each takes its values from the chunk by
+        the chunk's key index: SQLite plans `UPDATE … FROM chunk` table first, reading
+        every row of the account for every chunk."""
+        table = quote(self.layout)
+        sets = self._stamp_sets()
+        if values:
+            names = ", ".join(quote(c) for c in values)
+            cells = ", ".join(self._new_value(c, f"{table}.{quote(c)}") for c in values)
+            match = " AND ".join(
+                f"k.{quote(k)} IS NOT DISTINCT FROM {table}.{quote(k)}" for k in self.key
+            )
+            sets.insert(0, f"({names}) = (SELECT {cells} FROM {CHUNK} AS k WHERE {match})")
+        return (
+            f"UPDATE {table} SET {', '.join(sets)}"
+            f" WHERE rowid IN (SELECT t.rowid {self._chunk_first()})"
+        )
+
+    def _new_value(self, column: str, old: str) -> str:
+        """A column's value after the update: the chunk's cell, or with blank = keep
+        the `old` value where the cell is empty ('' or NULL)."""
+        cell = f"k.{quote(column)}"
+        if self.blank != "keep":
+            return cell
+        return f"CASE WHEN coalesce(CAST({cell} AS TEXT), '') = '' THEN {old} ELSE {cell} END"
+
+    async def _column_types(self, db: Any) -> dict[str, str]:
+        async with db.execute(f"PRAGMA table_info({quote(self.layout)})") as cur:
+            return {row[1]: row[2] for row in await cur.fetchall()}
+
+    async def _load(
+        self, db: Any, columns: Sequence[str], rows: Sequence[Sequence[object]]
+    ) -> None:
+        """The chunk's rows into the temporary table, in their order (`ord`), each
+        column with the table's type, so a cell is stored as the table would store it."""
+        assert self._types is not None
+        await db.execute(f"DROP TABLE IF EXISTS temp.{CHUNK}")
+        defs = [f"{quote(c)} {self._types.get(c, '')}" for c in columns]
+        await db.execute(f"CREATE TEMP TABLE {CHUNK} (ord INTEGER, {', '.join(defs)})")
+        keys = ", ".join(quote(k) for k in self.key)
+        await db.execute(f"CREATE INDEX temp.{CHUNK}_key ON {CHUNK} ({keys})")
+        marks = ", ".join("?" * (len(columns) + 1))
+        await db.executemany(
+            f"INSERT INTO temp.{CHUNK} VALUES ({marks})",
+            [(n, *row) for n, row in enumerate(rows)],
+        )
+
+    async def _keep_images(self, db: Any) -> None:
+        """Before-images of the rows about to change, for undo (images.py). Rows the
+        run itself wrote already (a key seen twice) are no before-image."""
+        names = await table_columns(db, self.layout)
+        image = ", ".join(f"t.{quote(c)}" for c in names)
+        run = literal(self.stamp.run_id)
+        await db.execute(
+            f"INSERT INTO undo_rows (run_id, old_rowid, image) SELECT {run}, t.rowid,"
+            f" {self.json_array}({image}) {self._chunk_first()}"
+            f" AND t.{quote('_run_id')} != {run}"
+        )
+
+    def _chunk_first(self) -> str:
+        """The table's rows that the chunk's keys match, the chunk read first: SQLite
+        keeps a join's order under CROSS JOIN and then finds each key by the table's
+        key index, where `table WHERE EXISTS (chunk …)` would read the whole table for
+        every chunk. (PostgreSQL plans the join its own way.)"""
+        return f"FROM {CHUNK} AS k CROSS JOIN {quote(self.layout)} AS t WHERE {self._joined()}"
+
+    def _joined(self) -> str:
+        owner = f"t.{quote('_account')} = {literal(self.stamp.account)}"
+        keys = [f"t.{quote(k)} IS NOT DISTINCT FROM k.{quote(k)}" for k in self.key]
+        return " AND ".join([owner, *keys])
+
+    def _stamp_sets(self) -> list[str]:
+        return [
+            f"{quote('_source_file')} = {literal(self.stamp.source_file)}",
+            f"{quote('_run_id')} = {literal(self.stamp.run_id)}",
+        ]
+
+    def _key(self, row: Sequence[object]) -> tuple:
+        return tuple(row[i] for i in self._key_at)
 
     def _one_per_key(self, rows: list[list[object]]) -> tuple[dict[tuple, list[object]], int]:
         """One row per key, and how many rows that left out: the last wins when
@@ -175,26 +240,3 @@ class KeyedWriter:
             again = sum(1 for k in keys if k in found) - len(found)
             self.counts.updated += changed + again
             self.counts.not_found += sum(1 for k in keys if k not in found)
-
-    async def _upsert(self, db: aiosqlite.Connection, rows: list[list[object]]) -> None:
-        unique, repeated = self._one_per_key(rows)
-        if self.on_duplicate == "update":
-            await self._keep_before(db, list(unique))
-            updated = (
-                await db.executemany(
-                    self._update,
-                    [
-                        [*(r[i] for i in self._value_at for _ in range(self._cell_binds)), *k]
-                        for k, r in unique.items()
-                    ],
-                )
-            ).rowcount
-            self.counts.updated += updated + repeated
-        else:
-            self.counts.skipped += repeated
-        inserted = (
-            await db.executemany(self._insert, [[*r, *k] for k, r in unique.items()])
-        ).rowcount
-        self.counts.inserted += inserted
-        if self.on_duplicate == "skip":
-            self.counts.skipped += len(unique) - inserted

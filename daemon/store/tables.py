@@ -230,12 +230,18 @@ class LayoutTables:
         self, db: aiosqlite.Connection, index: int, columns: Sequence[str], batch: int = 5000
     ) -> AsyncIterator[list[list[object]]]:
         """The rows of attached scratch database `index` in the file's order, as
-        `columns`, a batch at a time (for the keyed writer)."""
+        `columns`, a batch at a time (for the keyed writer). Each batch is a query of
+        its own, done before it is yielded: the keyed writer drops and makes its
+        temporary table, which SQLite refuses while a statement is still reading."""
         selected = ", ".join(quote(c) for c in columns)
-        sql = f"SELECT {selected} FROM staged{index}.{ROWS_TABLE} ORDER BY rowid"
-        async with db.execute(sql) as cur:
-            while rows := await cur.fetchmany(batch):
-                yield [list(row) for row in rows]
+        sql = (
+            f"SELECT rowid, {selected} FROM staged{index}.{ROWS_TABLE}"
+            f" WHERE rowid > ? ORDER BY rowid LIMIT {int(batch)}"
+        )
+        last = 0
+        while rows := await db.execute_fetchall(sql, (last,)):
+            last = rows[-1][0]
+            yield [list(row)[1:] for row in rows]
 
     async def staged_errors(
         self, db: aiosqlite.Connection, index: int, batch: int = 5000
