@@ -423,6 +423,16 @@ def import_process(daemon: Daemon) -> int:
     raise AssertionError("no import process")
 
 
+def active_items(data_dir: Path, timeout: float = 10) -> list[Path]:
+    """What is left in `spool/active/` once it had time to empty: a run's spooled copy
+    goes just after the commit the run row shows, so a run seen final may still have it."""
+    active = data_dir / "spool" / "active"
+    deadline = time.monotonic() + timeout
+    while list(active.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return list(active.iterdir())
+
+
 def pause(pid: int, timeout: float = 30) -> None:
     """SIGSTOP `pid` and return once every thread of it is stopped.
 

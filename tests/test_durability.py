@@ -15,6 +15,7 @@ from daemon.spool.queue import Meta, Spool
 from tests.support import (
     Daemon,
     account,
+    active_items,
     csv_bytes,
     import_process,
     mail,
@@ -83,12 +84,7 @@ def test_sigkill_mid_import_then_restart_commits_exactly_once(tmp_path):
         assert daemon.query(
             "SELECT count(*), count(DISTINCT member_no), sum(member_no) FROM performance"
         ) == [(rows, rows, rows * (rows - 1) // 2)]
-        # The spooled copy goes just after the commit the run row shows.
-        active = daemon.data_dir / "spool" / "active"
-        deadline = time.monotonic() + 10
-        while list(active.iterdir()) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not list(active.iterdir())
+        assert active_items(daemon.data_dir) == []
         assert not list((daemon.data_dir / "spool" / "incoming").iterdir())
     finally:
         daemon.terminate()

@@ -20,6 +20,7 @@ from daemon.spool.queue import Meta, Spool
 from tests.support import (
     Daemon,
     account,
+    active_items,
     csv_bytes,
     import_process,
     mail,
@@ -100,8 +101,8 @@ def test_a_mailed_file_is_kept_as_received_and_downloadable(daemon, tmp_path):
     assert daemon.wait_run(run_id)["state"] == "completed"
 
     kept = daemon.data_dir / "files" / run_id / NAME
+    assert active_items(daemon.data_dir) == []  # kept by then, too
     assert kept.read_bytes() == data
-    assert not list((daemon.data_dir / "spool" / "active").iterdir())
     assert not list((daemon.data_dir / "spool" / "incoming").iterdir())
 
     reply = httpx.get(f"{daemon.api}/api/v1/runs/{run_id}/file", headers=ADMIN)

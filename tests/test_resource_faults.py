@@ -23,6 +23,7 @@ from daemon.worker import process
 from tests.support import (
     Daemon,
     account,
+    active_items,
     csv_bytes,
     free_port,
     mail,
@@ -222,7 +223,7 @@ def test_database_busy_past_its_timeout_is_retried_not_a_crash(tmp_path):
         )
         assert daemon.wait_run(queued_ids(reply)[0])["state"] == "completed"
         assert "crashed" not in daemon.log.read_text()
-        assert list((daemon.data_dir / "spool" / "active").iterdir()) == []
+        assert active_items(daemon.data_dir) == []
     finally:
         stopped(daemon)
 
