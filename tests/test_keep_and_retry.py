@@ -64,6 +64,9 @@ def mailed(daemon: Daemon, name: str, data: bytes) -> str:
     return run_id
 
 
+PENDING_REPORTS = "SELECT count(*) FROM runs WHERE report_state = 'pending'"
+
+
 def wait_for(condition, timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -73,7 +76,10 @@ def wait_for(condition, timeout: float = 15) -> None:
 
 @contextlib.contextmanager
 def imports_paused(daemon: Daemon):
-    """Stop the import process (SIGSTOP): what is spooled meanwhile stays queued."""
+    """Stop the import process (SIGSTOP): what is spooled meanwhile stays queued.
+    Not while it settles a run it committed (keeps the file, drops the spool item):
+    stopped there, the run would be final with its file not yet kept."""
+    active_items(daemon.data_dir)
     pid = import_process(daemon)
     pause(pid)
     try:
@@ -243,6 +249,8 @@ def test_a_quarantined_item_is_retried_from_failed_and_swept_with_its_run(tmp_pa
         assert daemon.query("SELECT member_no FROM performance") == [(7,)]
         # Quarantine is never emptied by hand: the item stays until its run is swept.
         assert (spool.failed / item.id / "data").read_bytes() == data
+        # A run whose report is still to be queued is not swept: let both be queued.
+        wait_for(lambda: daemon.query(PENDING_REPORTS) == [(0,)])
     finally:
         assert daemon.terminate() == 0
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=91)
