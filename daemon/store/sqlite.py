@@ -9,6 +9,7 @@ sink, the reporter, the web app and the CLI.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -58,7 +59,15 @@ class SqliteStore(Store):
                         f"ATTACH DATABASE ? AS staged{attached}", (str(path),)
                     )
                     attached += 1
-                await self.writer.execute("BEGIN IMMEDIATE")
+                try:
+                    await asyncio.shield(self.writer.execute("BEGIN IMMEDIATE"))
+                except asyncio.CancelledError:
+                    # The BEGIN goes on in the connection's thread and may succeed: end
+                    # it, or the writer keeps SQLite's write lock and every other
+                    # writer (the import process, a stop) waits out its busy timeout.
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(self.writer.rollback())
+                    raise
                 try:
                     yield self.writer
                 except BaseException:
