@@ -188,13 +188,11 @@ class LayoutTables:
     ) -> StagedTable:
         """The scratch table a large file's parts are read into: this layout table's
         own columns, in its order, with the meta columns' values written in."""
-        async with self.reader.execute(f"PRAGMA table_info({quote(layout)})") as cur:
-            info = await cur.fetchall()
         meta = dict(zip(META_COLUMNS, (account, source_file, run_id), strict=True))
         wanted = set(self._layouts[layout])
         definitions, values, columns = [], [], []
-        for _, name, sql_type, notnull, _, _ in info:
-            definitions.append(f"{quote(name)} {sql_type}{' NOT NULL' if notnull else ''}")
+        for name, definition in await self._definitions(layout):
+            definitions.append(definition)
             if name in meta:
                 values.append(literal(meta[name]))
             elif name in wanted:
@@ -216,15 +214,21 @@ class LayoutTables:
         """The scratch table a large file of a keyed mode is read into: the file's
         columns alone (a delete or set reads just the key), with this table's types and
         in its order, and no meta column: the keyed writer stamps what it writes."""
+        wanted = set(names)
+        found = [(n, d) for n, d in await self._definitions(layout) if n in wanted]
+        columns = [name for name, _ in found]
+        values = f"({', '.join('?' * len(columns))})"
+        return StagedTable([definition for _, definition in found], values, columns)
+
+    async def _definitions(self, layout: str) -> list[tuple[str, str]]:
+        """Each column of the layout's table, in its order, with its definition as a
+        scratch table repeats it (type and NOT NULL)."""
         async with self.reader.execute(f"PRAGMA table_info({quote(layout)})") as cur:
             info = await cur.fetchall()
-        wanted = set(names)
-        definitions, columns = [], []
-        for _, name, sql_type, notnull, _, _ in info:
-            if name in wanted:
-                definitions.append(f"{quote(name)} {sql_type}{' NOT NULL' if notnull else ''}")
-                columns.append(name)
-        return StagedTable(definitions, f"({', '.join('?' * len(columns))})", columns)
+        return [
+            (name, f"{quote(name)} {sql_type}{' NOT NULL' if notnull else ''}")
+            for _, name, sql_type, notnull, _, _ in info
+        ]
 
     async def staged_rows(
         self, db: aiosqlite.Connection, index: int, columns: Sequence[str], batch: int = 5000

@@ -199,9 +199,8 @@ class RowWriter:
                 raise Rejected
             if plan.keyed:
                 keyed = self._keyed_writer(plan, stamp, csv_file)
-                names = [c.name for c in csv_file.spec.columns]
                 for index in range(len(parts)):
-                    async for rows in self.store.staged_rows(db, index, names):
+                    async for rows in self.store.staged_rows(db, index, keyed.columns):
                         await keyed.write(db, rows)
                 outcome.counts = keyed.counts
             else:
