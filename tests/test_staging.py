@@ -4,6 +4,7 @@ rows in the same order, the same errors on the same physical lines."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import threading
 import time
@@ -15,7 +16,7 @@ from daemon.store.sqlite import SqliteStore
 from daemon.worker import staging
 from importers.layouts import ColumnSpec
 from importers.reader import CsvFile, ImportSpec
-from tests.support import LAYOUT, Daemon, account, cli_import, write_config
+from tests.support import LAYOUT, Daemon, account, cli_import, renkei, write_config
 
 COLUMNS = [
     ColumnSpec("member_no", "int", required=True),
@@ -304,3 +305,90 @@ columns = [
   { name = "note",      type = "text", max_length = 3000 },
 ]
 """
+
+
+LAYOUT_WITH_REFERENCE = """
+[layouts.members]
+key = ["member_no"]
+columns = [
+  { name = "member_no", type = "int",  required = true },
+  { name = "name",      type = "text" },
+]
+
+[layouts.performance]
+columns = [
+  { name = "member_no", type = "int",    required = true, reference = "members" },
+  { name = "region",    type = "choice", values = ["関東0"] },
+  { name = "note",      type = "text",   max_length = 3000 },
+]
+"""
+
+
+def referencing_file(path, rows: int, missing: dict[int, int] | None = None) -> None:
+    """A file over the size read in parts, of rows naming members 1..rows (or, at a
+    row of `missing`, the member number it maps to) in seven regions."""
+    lines = ["member_no,region,note"]
+    for i in range(1, rows + 1):
+        member = (missing or {}).get(i, i)
+        lines.append(f"{member},関東{i % 7},備考 {i} {'x' * 400}")
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp932"))
+    assert path.stat().st_size > staging.LARGE_FILE
+
+
+@pytest.mark.slow
+def test_references_and_created_choices_are_read_in_parts(tmp_path):
+    """A large file whose layout checks references and creates choices is read in
+    parts: its references are checked by the values the parts saw and its new choices
+    learned from them. When a referenced row is missing, the file is read again in one
+    pass, whose errors name each line."""
+    rows = 42000
+    limits = "[limits]\nmax_rows = 1000000\nmax_bytes = 100000000\n"
+    accounts = account("acme", report="never", on_row_error="skip", on_unknown="create")
+    accounts += account("master", layout="members", report="never")
+    config = write_config(tmp_path, accounts, limits)
+    text = config.read_text(encoding="utf-8").replace(LAYOUT, LAYOUT_WITH_REFERENCE)
+    config.write_text(text, encoding="utf-8")
+    members = tmp_path / "20240501.csv"
+    members.write_bytes(
+        ("member_no,name\r\n" + "".join(f"{i},会員{i}\r\n" for i in range(1, rows + 1))).encode(
+            "cp932"
+        )
+    )
+    result = renkei(
+        "import", str(members), "--account", "master", "--json", "--config", str(config)
+    )
+    assert json.loads(result.stdout)["rows_imported"] == rows, result.stderr
+    db_path = tmp_path / "var" / "renkei.db"
+
+    path = tmp_path / "20240516.csv"
+    referencing_file(path, rows)
+    with PartsSeen(tmp_path / "var") as parts:
+        run = cli_import(config, path)
+    assert parts.seen, "the file was not read in parts"
+    assert (run["state"], run["rows_imported"], run["rows_failed"]) == ("completed", rows, 0)
+    with sqlite3.connect(db_path) as db:
+        learned = db.execute(
+            "SELECT value FROM choice_values WHERE layout = 'performance' ORDER BY value"
+        ).fetchall()
+        first = db.execute("SELECT member_no, region FROM performance ORDER BY rowid LIMIT 2")
+        assert first.fetchall() == [(1, "関東1"), (2, "関東2")]
+    assert [value for (value,) in learned] == [f"関東{i}" for i in range(1, 7)]
+
+    # Two rows name members that do not exist: read again in one pass, which names
+    # their lines; every other row is imported.
+    referencing_file(path, rows, missing={5: 900001, 30000: 900002})
+    with PartsSeen(tmp_path / "var") as parts:
+        run = cli_import(config, path)
+    assert parts.seen, "the file was not read in parts first"
+    assert (run["state"], run["rows_imported"], run["rows_failed"]) == (
+        "completed",
+        rows - 2,
+        2,
+    )
+    with sqlite3.connect(db_path) as db:
+        errors = db.execute(
+            "SELECT line, value FROM run_errors WHERE run_id = ? ORDER BY line", (run["id"],)
+        ).fetchall()
+        count = db.execute("SELECT count(*) FROM performance").fetchone()[0]
+    assert errors == [(6, "900001"), (30001, "900002")]
+    assert count == rows - 2  # the first run's rows replaced by the second's

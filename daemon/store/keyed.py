@@ -87,43 +87,79 @@ class KeyedWriter:
         self._types: dict[str, str] | None = None  # the table's, at the first write
 
     async def write(self, db: Any, rows: list[list[object]]) -> None:
+        """Apply the mode to `rows` (the file's, in its order)."""
         if self._types is None:
             self._types = await self._column_types(db)
+        at = range(len(self.columns)) if self.mode == "upsert" else self._key_at
+        await self._load(db, self._loaded(), [[row[i] for i in at] for row in rows])
+        await self._apply(db, len(rows))
+
+    async def write_staged(self, db: Any, source: str, low: int, high: int) -> None:
+        """Apply the mode to the rows `low < rowid <= high` of `source`, a scratch
+        table of the file's columns (staging.py) in its order: copied into the chunk
+        table by one statement, so no row passes through Python."""
+        if self._types is None:
+            self._types = await self._column_types(db)
+        columns = self._loaded()
+        await self._create_chunk(db, columns)
+        names = ", ".join(quote(c) for c in columns)
+        copied = await db.execute(
+            f"INSERT INTO {CHUNK} (ord, {names}) SELECT rowid, {names} FROM {source}"
+            " WHERE rowid > ? AND rowid <= ? ORDER BY rowid",
+            (low, high),
+        )
+        await self._index_chunk(db)
+        await self._apply(db, copied.rowcount)
+
+    def _loaded(self) -> list[str]:
+        """The columns a chunk holds: an upsert writes them all; delete and set need
+        only the key."""
+        return self.columns if self.mode == "upsert" else self.key
+
+    async def _apply(self, db: Any, listed: int) -> None:
+        """The mode's statements for the chunk just loaded, its `listed` rows in the
+        file's order (`ord`), a key perhaps more than once."""
         if self.mode == "upsert":
-            await self._upsert(db, rows)
+            await self._upsert(db, listed)
             return
         # As if the rows came one after the other: a key listed again is set again,
         # but deleted only once (the second time it is not found).
-        keys = [self._key(r) for r in rows]
-        unique = list(dict.fromkeys(keys))
-        await self._load(db, self.key, unique)
-        found_rows = await db.execute_fetchall(
-            f"SELECT {', '.join(f'k.{quote(c)}' for c in self.key)} FROM {CHUNK} AS k"
-            f" WHERE EXISTS (SELECT 1 FROM {quote(self.layout)} AS t WHERE {self._joined()})"
-        )
-        found = {tuple(row) for row in found_rows}
+        found = await self._found(db)
+        await self._one_per_key(db)
+        found_once = await self._found(db)
         await self._keep_images(db)
         table = quote(self.layout)
         if self.mode == "delete":
             sql = f"DELETE FROM {table} WHERE rowid IN (SELECT t.rowid {self._chunk_first()})"
-        else:  # set
-            fixed = [f"{quote(c)} = {literal(v)}" for c, v in self.set_values.items()]
-            sql = (
-                f"UPDATE {table} SET {', '.join([*fixed, *self._stamp_sets()])}"
-                f" WHERE rowid IN (SELECT t.rowid {self._chunk_first()})"
-            )
-        self._count(keys, found, (await db.execute(sql)).rowcount)
+            self.counts.deleted += (await db.execute(sql)).rowcount
+            self.counts.not_found += listed - found_once
+            return
+        fixed = [f"{quote(c)} = {literal(v)}" for c, v in self.set_values.items()]
+        sql = (
+            f"UPDATE {table} SET {', '.join([*fixed, *self._stamp_sets()])}"
+            f" WHERE rowid IN (SELECT t.rowid {self._chunk_first()})"
+        )
+        self.counts.updated += (await db.execute(sql)).rowcount + found - found_once
+        self.counts.not_found += listed - found
 
-    async def _upsert(self, db: Any, rows: list[list[object]]) -> None:
-        unique, repeated = self._one_per_key(rows)
-        await self._load(db, self.columns, list(unique.values()))
+    async def _found(self, db: Any) -> int:
+        """How many of the chunk's rows name a key the table holds."""
+        table = quote(self.layout)
+        rows = await db.execute_fetchall(
+            f"SELECT count(*) FROM {CHUNK} AS k"
+            f" WHERE EXISTS (SELECT 1 FROM {table} AS t WHERE {self._joined()})"
+        )
+        return int(rows[0][0])
+
+    async def _upsert(self, db: Any, listed: int) -> None:
+        unique = listed - await self._one_per_key(db)
         table = quote(self.layout)
         if self.on_duplicate == "update":
             await self._keep_images(db)
             sql = self._update_sql([c for c in self.columns if c not in self.key])
-            self.counts.updated += (await db.execute(sql)).rowcount + repeated
+            self.counts.updated += (await db.execute(sql)).rowcount + listed - unique
         else:
-            self.counts.skipped += repeated
+            self.counts.skipped += listed - unique
         stamp = self.stamp
         names = [*self.columns, *META_COLUMNS]
         cells = [f"k.{quote(c)}" for c in self.columns]
@@ -136,7 +172,34 @@ class KeyedWriter:
         inserted = (await db.execute(sql)).rowcount
         self.counts.inserted += inserted
         if self.on_duplicate == "skip":
-            self.counts.skipped += len(unique) - inserted
+            self.counts.skipped += unique - inserted
+
+    async def _one_per_key(self, db: Any) -> int:
+        """Leave one row per key in the chunk, and say how many went. A key listed
+        twice in one file behaves as if its rows came one after the other: when
+        updating, the last row wins in the place of the first (inserted, then
+        updated); when skipping, the first stays."""
+        keys = ", ".join(quote(k) for k in self.key)
+        repeated = f"SELECT {{}} FROM {CHUNK} GROUP BY {keys} HAVING count(*) > 1"
+        if not await db.execute_fetchall(repeated.format("1") + " LIMIT 1"):
+            return 0
+        if self.mode != "upsert" or self.on_duplicate != "update":
+            sql = f"DELETE FROM {CHUNK} WHERE ord NOT IN (SELECT min(ord) FROM {CHUNK} GROUP BY {keys})"
+            return int((await db.execute(sql)).rowcount)
+        same = " AND ".join(
+            f"c.{quote(k)} IS NOT DISTINCT FROM {CHUNK}.{quote(k)}" for k in self.key
+        )
+        # The last row takes the first's place, marked negative until the others go.
+        await db.execute(
+            f"UPDATE {CHUNK} SET ord = -1 - (SELECT min(c.ord) FROM {CHUNK} AS c WHERE {same})"
+            f" WHERE ord IN ({repeated.format('max(ord)')})"
+        )
+        gone = await db.execute(
+            f"DELETE FROM {CHUNK} WHERE ord >= 0"
+            f" AND EXISTS (SELECT 1 FROM {CHUNK} AS c WHERE c.ord < 0 AND {same})"
+        )
+        await db.execute(f"UPDATE {CHUNK} SET ord = -1 - ord WHERE ord < 0")
+        return int(gone.rowcount)
 
     def _update_sql(self, values: list[str]) -> str:
         """Update the matched rows' `values` columns from the chunk. The rows are found
@@ -174,17 +237,26 @@ class KeyedWriter:
     ) -> None:
         """The chunk's rows into the temporary table, in their order (`ord`), each
         column with the table's type, so a cell is stored as the table would store it."""
-        assert self._types is not None
-        await db.execute(f"DROP TABLE IF EXISTS temp.{CHUNK}")
-        defs = [f"{quote(c)} {self._types.get(c, '')}" for c in columns]
-        await db.execute(f"CREATE TEMP TABLE {CHUNK} (ord INTEGER, {', '.join(defs)})")
-        keys = ", ".join(quote(k) for k in self.key)
-        await db.execute(f"CREATE INDEX temp.{CHUNK}_key ON {CHUNK} ({keys})")
+        await self._create_chunk(db, columns)
         marks = ", ".join("?" * (len(columns) + 1))
         await db.executemany(
             f"INSERT INTO temp.{CHUNK} VALUES ({marks})",
             [(n, *row) for n, row in enumerate(rows)],
         )
+        await self._index_chunk(db)
+
+    async def _create_chunk(self, db: Any, columns: Sequence[str]) -> None:
+        """An empty temporary table for a chunk of `columns`."""
+        assert self._types is not None
+        await db.execute(f"DROP TABLE IF EXISTS temp.{CHUNK}")
+        defs = [f"{quote(c)} {self._types.get(c, '')}" for c in columns]
+        await db.execute(f"CREATE TEMP TABLE {CHUNK} (ord INTEGER, {', '.join(defs)})")
+
+    async def _index_chunk(self, db: Any) -> None:
+        """The chunk's key index, made once it is filled (one sort, not one insert
+        into the index per row); with `ord`, it answers _one_per_key alone."""
+        keys = ", ".join(quote(k) for k in self.key)
+        await db.execute(f"CREATE INDEX temp.{CHUNK}_key ON {CHUNK} ({keys}, ord)")
 
     async def _keep_images(self, db: Any) -> None:
         """Before-images of the rows about to change, for undo (images.py). Rows the
@@ -215,28 +287,3 @@ class KeyedWriter:
             f"{quote('_source_file')} = {literal(self.stamp.source_file)}",
             f"{quote('_run_id')} = {literal(self.stamp.run_id)}",
         ]
-
-    def _key(self, row: Sequence[object]) -> tuple:
-        return tuple(row[i] for i in self._key_at)
-
-    def _one_per_key(self, rows: list[list[object]]) -> tuple[dict[tuple, list[object]], int]:
-        """One row per key, and how many rows that left out: the last wins when
-        updating, the first when skipping, so a key listed twice in one file behaves
-        as if its rows came one after the other."""
-        unique: dict[tuple, list[object]] = {}
-        for row in rows:
-            key = self._key(row)
-            if self.on_duplicate == "update" or key not in unique:
-                unique[key] = row
-        return unique, len(rows) - len(unique)
-
-    def _count(self, keys: list[tuple], found: set[tuple], changed: int) -> None:
-        """Delete and set: what `changed` table rows and the listed `keys` (`found` of
-        them in the table) count as."""
-        if self.mode == "delete":
-            self.counts.deleted += changed
-            self.counts.not_found += len(keys) - len(found)
-        else:  # set: a key listed again is set again
-            again = sum(1 for k in keys if k in found) - len(found)
-            self.counts.updated += changed + again
-            self.counts.not_found += sum(1 for k in keys if k not in found)

@@ -35,7 +35,7 @@ class LayoutTables:
     _layouts: dict[str, list[str]]
     _text_columns: dict[str, list[str]]
     # A large file of a keyed mode is read in parallel parts too (keyed_staged_table),
-    # its rows then handed back to the keyed writer (staged_rows).
+    # its rows then handed to the keyed writer by rowid range (staged_batches).
     stages_keyed = True
 
     if TYPE_CHECKING:
@@ -230,22 +230,15 @@ class LayoutTables:
             for _, name, sql_type, notnull, _, _ in info
         ]
 
-    async def staged_rows(
-        self, db: aiosqlite.Connection, index: int, columns: Sequence[str], batch: int = 5000
-    ) -> AsyncIterator[list[list[object]]]:
-        """The rows of attached scratch database `index` in the file's order, as
-        `columns`, a batch at a time (for the keyed writer). Each batch is a query of
-        its own, done before it is yielded: the keyed writer drops and makes its
-        temporary table, which SQLite refuses while a statement is still reading."""
-        selected = ", ".join(quote(c) for c in columns)
-        sql = (
-            f"SELECT rowid, {selected} FROM staged{index}.{ROWS_TABLE}"
-            f" WHERE rowid > ? ORDER BY rowid LIMIT {int(batch)}"
-        )
-        last = 0
-        while rows := await db.execute_fetchall(sql, (last,)):
-            last = rows[-1][0]
-            yield [list(row)[1:] for row in rows]
+    async def staged_batches(
+        self, db: aiosqlite.Connection, index: int, batch: int = 20000
+    ) -> list[tuple[str, int, int]]:
+        """The rows of attached scratch database `index` as rowid ranges of about
+        `batch` rows in the file's order, each with the table that holds them, for
+        KeyedWriter.write_staged."""
+        source = f"staged{index}.{ROWS_TABLE}"
+        [[last]] = await db.execute_fetchall(f"SELECT coalesce(max(rowid), 0) FROM {source}")
+        return [(source, low, min(low + batch, last)) for low in range(0, last, batch)]
 
     async def staged_errors(
         self, db: aiosqlite.Connection, index: int, batch: int = 5000

@@ -4,9 +4,12 @@ A large file is split into parts read side by side, one process each, so that
 parsing and converting use every core (staging.py starts them). Each part's converted
 rows and row errors go into a scratch SQLite file of its own (store/scratch.py); the
 run's transaction then copies the rows into the layout's table. Reads a pickled
-(path, spec, sniffed, part, table, target) from stdin; writes pickled messages to
-stdout: ("progress", bytes) now and then, then ("done", records, failed, empty) or
-("problem", p), `empty` counting the lines of empty cells read past. Imports only
+(path, spec, sniffed, part, table, target, watched) from stdin; writes pickled
+messages to stdout: ("progress", bytes) now and then, then ("done", records, failed,
+empty, values) or ("problem", p), `empty` counting the lines of empty cells read past
+and `values` the distinct values of each watched column (by its position in the
+table's columns) in the rows read: what the run's transaction checks against
+referenced tables or learns as new choices. Imports only
 importers/, store/scratch.py and the standard library, so it starts in a few
 milliseconds.
 """
@@ -16,7 +19,7 @@ from __future__ import annotations
 import gc
 import pickle
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from daemon.store.scratch import ScratchWriter, StagedTable
@@ -25,16 +28,24 @@ from importers.reader import CsvFile
 
 
 def stage(
-    csv_file: CsvFile, table: StagedTable, target: Path, send: Callable[[tuple], None]
-) -> tuple[int, int, int]:
-    """Read `csv_file`'s part into `target`; (records, failed, empty lines)."""
+    csv_file: CsvFile,
+    table: StagedTable,
+    target: Path,
+    send: Callable[[tuple], None],
+    watched: Sequence[int] = (),
+) -> tuple[int, int, int, dict[int, set[object]]]:
+    """Read `csv_file`'s part into `target`; (records, failed, empty lines, the
+    distinct values of the `watched` columns)."""
     assert csv_file.part is not None
     assert [c.name for c in csv_file.spec.columns] == table.columns
     scratch = ScratchWriter(target, table)
     records = failed = empty = 0
+    values: dict[int, set[object]] = {at: set() for at in watched}
     try:
         for chunk in csv_file.chunks():
             scratch.add(chunk.rows, chunk.errors)
+            for at, seen in values.items():
+                seen.update(row[at] for row in chunk.rows)
             records += chunk.records
             failed += chunk.records - len(chunk.rows)
             empty += chunk.empty
@@ -42,7 +53,7 @@ def stage(
         scratch.commit()
     finally:
         scratch.close()
-    return records, failed, empty
+    return records, failed, empty, values
 
 
 def main() -> int:
@@ -50,7 +61,7 @@ def main() -> int:
     # the cycle collector would only walk them again and again.
     gc.disable()
     try:
-        path, spec, sniffed, part, table, target = pickle.load(sys.stdin.buffer)
+        path, spec, sniffed, part, table, target, watched = pickle.load(sys.stdin.buffer)
     except EOFError:  # started ahead and then not needed: the file had fewer parts
         return 0
     out = sys.stdout.buffer
@@ -62,7 +73,7 @@ def main() -> int:
     csv_file = CsvFile(path, spec, part)
     csv_file.sniffed = sniffed
     try:
-        counts = stage(csv_file, table, Path(target), send)
+        counts = stage(csv_file, table, Path(target), send, watched)
     except ImportProblem as problem:
         send(("problem", problem))
     else:

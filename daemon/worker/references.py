@@ -4,12 +4,16 @@ A column with `reference = "members"` holds a value that must exist in the `memb
 table, in the column the account's `member_key` names (by default the first of that
 layout's key columns): a member by `member_no` for one partner, by `employee_id` for
 another. Checked per chunk on the writer, inside the run's transaction, so a master
-imported a moment earlier counts; a missing value is a row error with its line. The
+imported a moment earlier counts; a missing value is a row error with its line. A
+large file read in parallel parts is checked once, by the distinct values its parts
+saw (writer.py); when one is missing it is read again in one pass, which names the
+lines. The
 look-up itself is the store's (LayoutTables.found_values).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import aiosqlite
@@ -39,6 +43,17 @@ def references_of(settings: Settings, layout: str, member_key: str | None) -> li
     return found
 
 
+async def missing_values(
+    store: Store, db: aiosqlite.Connection, ref: Reference, values: Iterable[object]
+) -> set[object]:
+    """Which of `values` (blank cells aside) name no row of the referenced table."""
+    wanted = list(set(values) - {None, ""})
+    found = await store.found_values(db, ref.layout, ref.key, wanted)
+    # The cell may be text where the key column is an integer: compare as text.
+    found_text = {str(value) for value in found}
+    return {value for value in wanted if str(value) not in found_text}
+
+
 async def check(
     store: Store,
     db: aiosqlite.Connection,
@@ -49,11 +64,7 @@ async def check(
     """Drop the chunk's rows that name a missing row, each with its row error."""
     bad: dict[int, list[RowError]] = {}
     for ref in references:
-        values = list({row[ref.index] for row in chunk.rows} - {None, ""})
-        found = await store.found_values(db, ref.layout, ref.key, values)
-        # The cell may be text where the key column is an integer: compare as text.
-        found_text = {str(value) for value in found}
-        missing = {value for value in values if str(value) not in found_text}
+        missing = await missing_values(store, db, ref, {row[ref.index] for row in chunk.rows})
         if not missing:
             continue
         problem = message("cell.reference", language, layout=ref.layout, key_column=ref.key)

@@ -23,8 +23,8 @@ import pickle
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from daemon.store.scratch import StagedTable
@@ -43,6 +43,8 @@ class StagedPart:
     records: int
     failed: int
     empty: int = 0  # lines of empty cells read past
+    # The distinct values of each watched column, by its position in the table's.
+    values: dict[int, set[object]] = field(default_factory=dict)
 
 
 def is_large(csv_file: CsvFile) -> bool:
@@ -65,8 +67,11 @@ async def stage(
     folder: Path,
     progress: Progress | None,
     parts: int | None = None,
+    watched: Sequence[int] = (),
 ) -> list[StagedPart]:
-    """Read the whole file into scratch databases under `folder`, one per part."""
+    """Read the whole file into scratch databases under `folder`, one per part, each
+    part also telling the distinct values of the `watched` columns (positions in
+    `table.columns`)."""
     assert csv_file.sniffed is not None
     # The parts convert each row straight into the table's column order. Plain column
     # specs: the child need not import the config model to unpickle them.
@@ -85,12 +90,16 @@ async def stage(
         cuts = await asyncio.to_thread(find_cuts, csv_file.path, size, count)
         try:
             split = _parts(cuts, size, order, staged_file.width)
-            return await _stage_parts(staged_file, table, folder, split, progress, children)
+            return await _stage_parts(
+                staged_file, table, folder, split, progress, children, watched
+            )
         except _BadCut:
             _reap(children)
             children = _spawn(1)
             whole = _parts([], size, order, staged_file.width)
-            return await _stage_parts(staged_file, table, folder, whole, progress, children)
+            return await _stage_parts(
+                staged_file, table, folder, whole, progress, children, watched
+            )
     finally:
         _reap(children)
 
@@ -198,6 +207,7 @@ async def _stage_parts(
     parts: list[Part],
     progress: Progress | None,
     children: list[subprocess.Popen],
+    watched: Sequence[int],
 ) -> list[StagedPart]:
     """Read `parts`, one per child (`children` may hold more than needed)."""
     discard(folder)
@@ -215,7 +225,8 @@ async def _stage_parts(
     for index, (part, child) in enumerate(zip(parts, readers, strict=True)):
         target = folder / f"part{index}.db"
         pickle.dump(
-            (csv_file.path, csv_file.spec, csv_file.sniffed, part, table, target), child.stdin
+            (csv_file.path, csv_file.spec, csv_file.sniffed, part, table, target, list(watched)),
+            child.stdin,
         )
         child.stdin.close()
     results = await asyncio.gather(
@@ -244,6 +255,6 @@ def _follow(child: subprocess.Popen, advance: Callable[[int], None]) -> tuple | 
         if message[0] == "progress":
             advance(message[1])
         elif message[0] == "done":
-            return message[1:]  # records, failed, empty
+            return message[1:]  # records, failed, empty, values
         else:
             return message[1]

@@ -1,10 +1,13 @@
 """Writing a run's rows: every row, and the run's final record, in ONE transaction.
 
-A small file (or one that creates choices or checks references) is read chunk by
-chunk in a worker thread while the rows are written; a large one is first read into
-scratch databases by reader processes (staging.py), then copied in, or in a keyed
-mode handed back to the keyed writer part by part (on SQLite; PostgreSQL's parts are
-COPY text, so a keyed import there reads in chunks).
+A small file is read chunk by chunk in a worker thread while the rows are written; a
+large one is first read into scratch databases by reader processes (staging.py),
+then copied in, or in a keyed mode handed to the keyed writer part by part (on
+SQLite; PostgreSQL's parts are COPY text, so a keyed import there reads in chunks).
+The parts also tell the distinct values of reference and created-choice columns: the
+choices are learned from them, and the references checked by them in one look-up
+per column; a missing referenced row sends the file back to the chunk-by-chunk path,
+whose row errors name each line.
 Either way the caller's `finish` writes the run's final row inside the same
 transaction, so a run is committed with its rows or not at all. Used by the pipeline.
 """
@@ -40,6 +43,10 @@ class DryRun(Exception):
     """The import went through; roll it back, keeping only what it would have done."""
 
 
+class _ReadAgain(Exception):
+    """A large file names a referenced row that is missing: read it in one pass."""
+
+
 class RowWriter:
     def __init__(self, settings: Settings, store: Store, finish: Finish) -> None:
         self.settings = settings
@@ -69,12 +76,15 @@ class RowWriter:
             if plan.keys_only
             else references.references_of(self.settings, plan.layout, plan.member_key)
         )
-        parallel = not (columns.creating or refs) and (not plan.keyed or self.store.stages_keyed)
+        parallel = not plan.keyed or self.store.stages_keyed
         try:
             if parallel and staging.is_large(csv_file):
-                await self._write_large(plan, stamp, csv_file, outcome, progress)
-            else:
-                await self._write_chunks(plan, stamp, columns, csv_file, outcome, progress, refs)
+                try:
+                    await self._write_large(plan, stamp, columns, refs, csv_file, outcome, progress)
+                    return
+                except _ReadAgain:
+                    pass
+            await self._write_chunks(plan, stamp, columns, csv_file, outcome, progress, refs)
         except DryRun:
             outcome.state = RunState.COMPLETED
             outcome.message = message("run.dry_run", self.language)
@@ -86,6 +96,8 @@ class RowWriter:
         self,
         plan: Plan,
         stamp: RowStamp,
+        columns: Columns,
+        refs: list[references.Reference],
         csv_file: CsvFile,
         outcome: Outcome,
         progress: Progress | None,
@@ -99,8 +111,11 @@ class RowWriter:
                 table = await self.store.staged_table(
                     plan.layout, stamp.account, stamp.source_file, stamp.run_id
                 )
-            parts = await staging.stage(csv_file, table, folder, progress)
-            await self._copy_staged(plan, stamp, outcome, parts, csv_file)
+            watch = self._watched(plan, columns, refs, table.columns)
+            parts = await staging.stage(
+                csv_file, table, folder, progress, watched=sorted(set(watch.values()))
+            )
+            await self._copy_staged(plan, stamp, columns, refs, outcome, parts, csv_file, watch)
         finally:
             staging.discard(folder)
 
@@ -176,19 +191,43 @@ class RowWriter:
             db, plan.layout, stamp.account, stamp.logical_file, stamp.run_id
         )
 
+    def _watched(
+        self,
+        plan: Plan,
+        columns: Columns,
+        refs: list[references.Reference],
+        staged: list[str],
+    ) -> dict[int, int]:
+        """The layout's reference and created-choice columns the parts are to report
+        the values of: each column's index in the layout, to its position in the
+        scratch table (`staged`, its columns)."""
+        layout = self.settings.layouts[plan.layout]
+        indexes = {ref.index for ref in refs} | set(columns.creating)
+        return {i: staged.index(layout.columns[i].name) for i in sorted(indexes)}
+
     async def _copy_staged(
         self,
         plan: Plan,
         stamp: RowStamp,
+        columns: Columns,
+        refs: list[references.Reference],
         outcome: Outcome,
         parts: list[StagedPart],
         csv_file: CsvFile,
+        watch: dict[int, int],
     ) -> None:
         """A large file, already read into scratch databases: copy them in one go, or
         in a keyed mode hand their rows to the keyed writer, in the file's order."""
+
+        def seen(index: int) -> set[object]:
+            return set().union(*(part.values.get(watch[index], ()) for part in parts))
+
         async with self.store.transaction(staged=[part.path for part in parts]) as db:
             await self.store.lock_layout(db, plan.layout)
             first = await self._before(db, plan, stamp)
+            for ref in refs:
+                if await references.missing_values(self.store, db, ref, seen(ref.index)):
+                    raise _ReadAgain
             for index, part in enumerate(parts):
                 outcome.total += part.records
                 outcome.failed += part.failed
@@ -200,12 +239,15 @@ class RowWriter:
             if plan.keyed:
                 keyed = self._keyed_writer(plan, stamp, csv_file)
                 for index in range(len(parts)):
-                    async for rows in self.store.staged_rows(db, index, keyed.columns):
-                        await keyed.write(db, rows)
+                    for source, low, high in await self.store.staged_batches(db, index):
+                        await keyed.write_staged(db, source, low, high)
                 outcome.counts = keyed.counts
             else:
                 for index in range(len(parts)):
                     await self.store.copy_staged(db, index, plan.layout)
+            for index, known in columns.creating.items():
+                known.update(seen(index))
+            await self._learn(db, plan, columns, stamp.run_id)
             await self._complete(db, plan, stamp, outcome, first)
 
     async def _complete(
