@@ -30,6 +30,7 @@ from daemon.store.sql import literal, quote
 KeyedMode = Literal["upsert", "delete", "set"]
 KEYED: tuple[KeyedMode, ...] = ("upsert", "delete", "set")
 CHUNK = "renkei_keyed_chunk"  # the temporary table a chunk is loaded into
+MATCHED = "renkei_keyed_matched"  # the table's rows the chunk's keys name
 
 
 @dataclass(slots=True)
@@ -127,17 +128,18 @@ class KeyedWriter:
         found = await self._found(db)
         await self._one_per_key(db)
         found_once = await self._found(db)
+        await self._match(db)
         await self._keep_images(db)
         table = quote(self.layout)
         if self.mode == "delete":
-            sql = f"DELETE FROM {table} WHERE rowid IN (SELECT t.rowid {self._chunk_first()})"
+            sql = f"DELETE FROM {table} WHERE rowid IN (SELECT rid FROM {MATCHED})"
             self.counts.deleted += (await db.execute(sql)).rowcount
             self.counts.not_found += listed - found_once
             return
         fixed = [f"{quote(c)} = {literal(v)}" for c, v in self.set_values.items()]
         sql = (
             f"UPDATE {table} SET {', '.join([*fixed, *self._stamp_sets()])}"
-            f" WHERE rowid IN (SELECT t.rowid {self._chunk_first()})"
+            f" WHERE rowid IN (SELECT rid FROM {MATCHED})"
         )
         self.counts.updated += (await db.execute(sql)).rowcount + found - found_once
         self.counts.not_found += listed - found
@@ -153,6 +155,7 @@ class KeyedWriter:
 
     async def _upsert(self, db: Any, listed: int) -> None:
         unique = listed - await self._one_per_key(db)
+        await self._match(db)
         table = quote(self.layout)
         if self.on_duplicate == "update":
             await self._keep_images(db)
@@ -166,8 +169,8 @@ class KeyedWriter:
         cells += [literal(stamp.account), literal(stamp.source_file), literal(stamp.run_id)]
         sql = (
             f"INSERT INTO {table} ({', '.join(quote(n) for n in names)})"
-            f" SELECT {', '.join(cells)} FROM {CHUNK} AS k WHERE NOT EXISTS"
-            f" (SELECT 1 FROM {table} AS t WHERE {self._joined()}) ORDER BY k.ord"
+            f" SELECT {', '.join(cells)} FROM {CHUNK} AS k"
+            f" WHERE k.ord NOT IN (SELECT ord FROM {MATCHED}) ORDER BY k.ord"
         )
         inserted = (await db.execute(sql)).rowcount
         self.counts.inserted += inserted
@@ -215,10 +218,7 @@ class KeyedWriter:
                 f"k.{quote(k)} IS NOT DISTINCT FROM {table}.{quote(k)}" for k in self.key
             )
             sets.insert(0, f"({names}) = (SELECT {cells} FROM {CHUNK} AS k WHERE {match})")
-        return (
-            f"UPDATE {table} SET {', '.join(sets)}"
-            f" WHERE rowid IN (SELECT t.rowid {self._chunk_first()})"
-        )
+        return f"UPDATE {table} SET {', '.join(sets)} WHERE rowid IN (SELECT rid FROM {MATCHED})"
 
     def _new_value(self, column: str, old: str) -> str:
         """A column's value after the update: the chunk's cell, or with blank = keep
@@ -266,8 +266,17 @@ class KeyedWriter:
         run = literal(self.stamp.run_id)
         await db.execute(
             f"INSERT INTO undo_rows (run_id, old_rowid, image) SELECT {run}, t.rowid,"
-            f" {self.json_array}({image}) {self._chunk_first()}"
-            f" AND t.{quote('_run_id')} != {run}"
+            f" {self.json_array}({image}) FROM {MATCHED} AS m CROSS JOIN {quote(self.layout)}"
+            f" AS t WHERE t.rowid = m.rid AND t.{quote('_run_id')} != {run}"
+        )
+
+    async def _match(self, db: Any) -> None:
+        """Find the table's rows the chunk's keys name (after _one_per_key), once for
+        every statement of the chunk: (rid, the row's rowid; ord, the chunk row's)."""
+        await db.execute(f"DROP TABLE IF EXISTS {MATCHED}")
+        await db.execute(
+            f"CREATE TEMP TABLE {MATCHED} AS SELECT t.rowid AS rid, k.ord AS ord"
+            f" {self._chunk_first()}"
         )
 
     def _chunk_first(self) -> str:
