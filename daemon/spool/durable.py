@@ -18,6 +18,15 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def fsync_file(path: Path) -> None:
+    """fsync a file written before (its data and size reach the disk)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_synced(path: Path, data: bytes) -> None:
     """Write `data` to `path` and fsync it (the caller renames and syncs the folder)."""
     with open(path, "wb") as f:

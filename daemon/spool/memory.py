@@ -32,6 +32,7 @@ from daemon.store.runs import RunState, options_text
 from handlers.base import Delivery
 
 KEY_SECONDS = 24 * 3600
+PRUNE_SECONDS = 60
 _UNANSWERED = (RunState.FAILED, RunState.IGNORED)
 
 
@@ -49,6 +50,7 @@ class DeliveryMemory:
         self._keys: dict[tuple[str, str], tuple[str, float]] = {}
         self._latest: dict[tuple[str, str], _Latest] = {}
         self._turns: dict[tuple[str, ...], tuple[asyncio.Lock, int]] = {}
+        self._next_prune = 0.0
 
     @asynccontextmanager
     async def turn(self, deliveries: Sequence[Delivery]) -> AsyncIterator[None]:
@@ -73,10 +75,13 @@ class DeliveryMemory:
 
     def remember(self, deliveries: Sequence[Delivery], spooled: Sequence[SpoolItem]) -> None:
         now = time.monotonic()
-        # Past a day the run history answers: a long-running daemon must not keep a
-        # name for every file it was ever sent.
-        self._keys = {k: v for k, v in self._keys.items() if now - v[1] < KEY_SECONDS}
-        self._latest = {k: v for k, v in self._latest.items() if now - v.at < KEY_SECONDS}
+        if now >= self._next_prune:
+            # Past a day the run history answers: a long-running daemon must not keep
+            # a name for every file it was ever sent. Pruned now and then, not on
+            # every delivery: a busy day's thousands of names are walked once a minute.
+            self._next_prune = now + PRUNE_SECONDS
+            self._keys = {k: v for k, v in self._keys.items() if now - v[1] < KEY_SECONDS}
+            self._latest = {k: v for k, v in self._latest.items() if now - v.at < KEY_SECONDS}
         for d, item in zip(deliveries, spooled, strict=True):
             run_id = item.id
             if d.options.get("dry_run"):

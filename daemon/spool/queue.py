@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from daemon.spool.durable import fsync_dir, replace_durably, write_synced
+from daemon.spool.durable import fsync_dir, fsync_file, replace_durably, write_synced
 from daemon.spool.kept import kept_path
 
 log = logging.getLogger(__name__)
@@ -137,9 +137,15 @@ class Spool:
         try:
             lock_fd = _lock(staging) if claim else None
             if data is not None:
-                meta.sha256, meta.size = _write_data(staging / "data", data)
+                meta.sha256, meta.size = _write_data(staging / "data", data, sync=False)
             meta.received_at = meta.received_at or now_iso()
-            write_synced(staging / "meta.json", meta.to_json())
+            (staging / "meta.json").write_bytes(meta.to_json())
+            # Both written before either is synced: the first fsync commits the
+            # journal for both files' creation, where syncing each as it is written
+            # costs one journal commit more per delivery.
+            written = ["meta.json"] if data is None else ["data", "meta.json"]
+            for name in written:
+                fsync_file(staging / name)
             fsync_dir(staging)
         except BaseException:
             # Disk full part-way: what was written goes now, not at the next start.
@@ -282,12 +288,16 @@ class Spool:
         return stat.f_bavail * stat.f_frsize
 
 
-def _write_data(path: Path, data: bytes | Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
+def _write_data(path: Path, data: bytes | Path, sync: bool = True) -> tuple[str, int]:
+    """Write `data` to `path` (fsynced unless the caller syncs it later); its sha256
+    and size."""
     if isinstance(data, bytes):
-        digest.update(data)
-        write_synced(path, data)
-        return digest.hexdigest(), len(data)
+        if sync:
+            write_synced(path, data)
+        else:
+            path.write_bytes(data)
+        return hashlib.sha256(data).hexdigest(), len(data)
+    digest = hashlib.sha256()
     size = 0
     with open(data, "rb") as src, open(path, "wb") as dst:
         while chunk := src.read(_COPY_CHUNK):
@@ -295,7 +305,8 @@ def _write_data(path: Path, data: bytes | Path) -> tuple[str, int]:
             dst.write(chunk)
             size += len(chunk)
         dst.flush()
-        os.fsync(dst.fileno())
+        if sync:
+            os.fsync(dst.fileno())
     return digest.hexdigest(), size
 
 

@@ -49,14 +49,16 @@ def create_app(
     app.state.outward = outward
     errors.install(app)
     console.install(app)
+    # The import route first: the route partners call most, matched before every
+    # other router's routes are tried (no other route takes POST /api/v1/imports).
     routers = (
+        api_intake.router,
         service.router,
         runs.router,
         accounts.router,
         sends.router,
         refusals.router,
         records.router,
-        api_intake.router,
     )
     for router in routers:
         app.include_router(router)
