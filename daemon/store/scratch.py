@@ -57,6 +57,12 @@ def copy_rows(
     tail = [at for at in template if not isinstance(at, int)]
     picks = [at if isinstance(at, int) else width + tail.index(at) for at in template]
     pick = operator.itemgetter(*picks)
+    if len(picks) == 1:  # itemgetter of one index gives the cell, not a row of it
+        at = picks[0]
+
+        def pick(row: list[object]) -> tuple[object, ...]:
+            return (row[at],)
+
     return map(pick, map(operator.add, rows, itertools.repeat(tail)))
 
 

@@ -34,9 +34,6 @@ class LayoutTables:
     reader: aiosqlite.Connection
     _layouts: dict[str, list[str]]
     _text_columns: dict[str, list[str]]
-    # A large file of a keyed mode is read in parallel parts too (keyed_staged_table),
-    # its rows then handed to the keyed writer by rowid range (staged_batches).
-    stages_keyed = True
 
     if TYPE_CHECKING:
 
@@ -231,11 +228,16 @@ class LayoutTables:
         ]
 
     async def staged_batches(
-        self, db: aiosqlite.Connection, index: int, batch: int = 20000
+        self,
+        db: aiosqlite.Connection,
+        index: int,
+        layout: str,
+        columns: Sequence[str],
+        batch: int = 20000,
     ) -> list[tuple[str, int, int]]:
-        """The rows of attached scratch database `index` as rowid ranges of about
-        `batch` rows in the file's order, each with the table that holds them, for
-        KeyedWriter.write_staged."""
+        """The rows of attached scratch database `index` (of a keyed_staged_table of
+        `layout`, its `columns`) as rowid ranges of about `batch` rows in the file's
+        order, each with the table that holds them, for KeyedWriter.write_staged."""
         source = f"staged{index}.{ROWS_TABLE}"
         [[last]] = await db.execute_fetchall(f"SELECT coalesce(max(rowid), 0) FROM {source}")
         return [(source, low, min(low + batch, last)) for low in range(0, last, batch)]

@@ -2,8 +2,8 @@
 
 A small file is read chunk by chunk in a worker thread while the rows are written; a
 large one is first read into scratch databases by reader processes (staging.py),
-then copied in, or in a keyed mode handed to the keyed writer part by part (on
-SQLite; PostgreSQL's parts are COPY text, so a keyed import there reads in chunks).
+then copied in, or in a keyed mode handed to the keyed writer a range of rows at a
+time.
 The parts also tell the distinct values of reference and created-choice columns: the
 choices are learned from them, and the references checked by them in one look-up
 per column; a missing referenced row sends the file back to the chunk-by-chunk path,
@@ -76,9 +76,8 @@ class RowWriter:
             if plan.keys_only
             else references.references_of(self.settings, plan.layout, plan.member_key)
         )
-        parallel = not plan.keyed or self.store.stages_keyed
         try:
-            if parallel and staging.is_large(csv_file):
+            if staging.is_large(csv_file):
                 try:
                     await self._write_large(plan, stamp, columns, refs, csv_file, outcome, progress)
                     return
@@ -115,7 +114,9 @@ class RowWriter:
             parts = await staging.stage(
                 csv_file, table, folder, progress, watched=sorted(set(watch.values()))
             )
-            await self._copy_staged(plan, stamp, columns, refs, outcome, parts, csv_file, watch)
+            await self._copy_staged(
+                plan, stamp, columns, refs, outcome, parts, csv_file, watch, table.columns
+            )
         finally:
             staging.discard(folder)
 
@@ -215,9 +216,11 @@ class RowWriter:
         parts: list[StagedPart],
         csv_file: CsvFile,
         watch: dict[int, int],
+        staged: list[str],
     ) -> None:
-        """A large file, already read into scratch databases: copy them in one go, or
-        in a keyed mode hand their rows to the keyed writer, in the file's order."""
+        """A large file, already read into scratch databases (of the `staged`
+        columns): copy them in one go, or in a keyed mode hand their rows to the
+        keyed writer, in the file's order."""
 
         def seen(index: int) -> set[object]:
             return set().union(*(part.values.get(watch[index], ()) for part in parts))
@@ -239,7 +242,8 @@ class RowWriter:
             if plan.keyed:
                 keyed = self._keyed_writer(plan, stamp, csv_file)
                 for index in range(len(parts)):
-                    for source, low, high in await self.store.staged_batches(db, index):
+                    batches = await self.store.staged_batches(db, index, plan.layout, staged)
+                    for source, low, high in batches:
                         await keyed.write_staged(db, source, low, high)
                 outcome.counts = keyed.counts
             else:

@@ -28,8 +28,6 @@ from daemon.store.postgres.tables import PgLayoutTables
 
 class PostgresStore(PgLayoutTables, PgMailOutbox, PgOutwardJobs, Store):
     shared = True
-    # Its parts are COPY text for the layout table; a keyed import reads in chunks.
-    stages_keyed = False
 
     def __init__(self, url: str, instance: str) -> None:
         self.url = url

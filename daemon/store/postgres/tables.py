@@ -4,7 +4,8 @@ A layout table has the layout's columns and the meta columns, as on SQLite, plus
 `rowid` (an identity column: SQLite's implicit one made real), which same-name
 replace ranges and undo rely on. Rows are loaded with COPY, never row by row: a small
 file's chunks as they are read, a large file's parts from the reader processes'
-scratch databases. An import holds its layout's table against other instances with a
+scratch databases (in a keyed mode into a temporary table first, which the keyed
+writer reads a range of rows at a time). An import holds its layout's table against other instances with a
 transaction-scoped advisory lock, so the rowid ranges of one file stay its own.
 """
 
@@ -81,12 +82,49 @@ class PgLayoutTables:
 
     async def copy_staged(self, db: Connection, index: int, layout: str) -> None:
         """Stream part `index`'s CSV to the server as it is."""
-        names = ", ".join(quote(name) for name in await db.table_columns(layout))
-        # CSV's empty unquoted cell is NULL; in a text column it is '', as on SQLite.
-        texts = ", ".join(quote(name) for name in self._text_columns[layout])
-        options = f"FORMAT csv, FORCE_NOT_NULL ({texts})" if texts else "FORMAT csv"
+        columns = await db.table_columns(layout)
+        names = ", ".join(quote(name) for name in columns)
+        options = self._csv_options(layout, columns)
         head = f"COPY {quote(layout)} ({names}) FROM STDIN WITH ({options})"
         await db.copy_file(head, copy_path(self._staged[index]))
+
+    async def keyed_staged_table(self, layout: str, names: Sequence[str]) -> StagedTable:
+        """As tables.py's: the file's columns alone, in this table's order, here as
+        the COPY text the reader processes write (staged_batches loads it)."""
+        wanted = set(names)
+        columns = [name for name in await self.reader.table_columns(layout) if name in wanted]
+        return StagedTable([], "", columns, copy=tuple(range(len(columns))))
+
+    async def staged_batches(
+        self,
+        db: Connection,
+        index: int,
+        layout: str,
+        columns: Sequence[str],
+        batch: int = 20000,
+    ) -> list[tuple[str, int, int]]:
+        """As tables.py's. Part `index`'s COPY text is first loaded into a temporary
+        table (dropped at commit) whose identity `rowid` keeps the file's order."""
+        source = f"renkei_staged{index}"
+        types = await db.column_types(layout)
+        defs = ", ".join(f"{quote(c)} {types[c]}" for c in columns)
+        await db.execute(
+            f"CREATE TEMPORARY TABLE {source}"
+            f" (rowid BIGINT GENERATED ALWAYS AS IDENTITY, {defs}) ON COMMIT DROP"
+        )
+        await db.copy_file(
+            f"COPY {source} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+            f" WITH ({self._csv_options(layout, columns)})",
+            copy_path(self._staged[index]),
+        )
+        [[last]] = await db.execute_fetchall(f"SELECT coalesce(max(rowid), 0) FROM {source}")
+        return [(source, low, min(low + batch, last)) for low in range(0, last, batch)]
+
+    def _csv_options(self, layout: str, columns: Sequence[str]) -> str:
+        """COPY's options for a part: CSV's empty unquoted cell is NULL; in a text
+        column it is '', as on SQLite."""
+        texts = ", ".join(quote(c) for c in self._text_columns[layout] if c in columns)
+        return f"FORMAT csv, FORCE_NOT_NULL ({texts})" if texts else "FORMAT csv"
 
     async def staged_errors(
         self, db: Connection, index: int, batch: int = 5000
