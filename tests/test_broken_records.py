@@ -186,9 +186,9 @@ def import_in_parts(tmp_path: Path, monkeypatch, path: Path) -> tuple[dict, list
     seen: list = []
     real = staging._stage_parts
 
-    async def spy(csv_file, table, folder, parts, progress, children):
+    async def spy(csv_file, table, folder, parts, *rest):
         seen.append(parts)
-        return await real(csv_file, table, folder, parts, progress, children)
+        return await real(csv_file, table, folder, parts, *rest)
 
     monkeypatch.setattr(staging, "_stage_parts", spy)
     settings = parse(
