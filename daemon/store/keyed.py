@@ -10,11 +10,13 @@
 delete and set can miss: a listed key the table does not hold is counted not found.
 
 Keyed modes touch only the account's own rows. Each chunk's rows (for delete and set,
-its keys) go into a temporary table, and each step is then one statement joining it
-to the layout's table: keep the before-images for undo, update, insert what is new,
-delete, set. Every statement runs in the run's transaction on the store's writer; the
-counts say what happened to the table. The worker's plan picks the mode; this module
-only writes. PostgreSQL loads the chunk by COPY (postgres/keyed.py).
+its keys) go into a temporary table, from the reader's chunks or straight from a large
+file's staged part; a key listed twice is resolved there, and the table's rows its
+keys name are found once into a second temporary table. Each step is then one
+statement: keep the before-images for undo, update, insert what is new, delete, set.
+Every statement runs in the run's transaction on the store's writer; the counts say
+what happened to the table. The worker's plan picks the mode; this module only writes.
+PostgreSQL loads the chunk by COPY and matches keys its own way (postgres/keyed.py).
 """
 
 from __future__ import annotations
@@ -62,8 +64,8 @@ class KeyedWriter:
 
     SQLite's: the chunk goes into a temporary table of the connection (in memory, as
     the store's temp_store says), with an index on its key. A store whose engine says
-    some of it differently overrides `json_array`, `_column_types`, `_load` and
-    `_update_sql`.
+    some of it differently overrides `json_array`, `_column_types`, `_load`,
+    `_create_chunk`, `_index_chunk`, `_match`, `_found` and `_update_sql`.
     """
 
     json_array = "json_array"  # a row's before-image as a JSON array, in this SQL
