@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from daemon.store.images import table_columns
+from daemon.store.images import keep_rows_sql, table_columns
 from daemon.store.schema import META_COLUMNS
 from daemon.store.sql import literal, quote
 
@@ -64,11 +64,9 @@ class KeyedWriter:
 
     SQLite's: the chunk goes into a temporary table of the connection (in memory, as
     the store's temp_store says), with an index on its key. A store whose engine says
-    some of it differently overrides `json_array`, `_column_types`, `_load`,
-    `_create_chunk`, `_index_chunk`, `_match`, `_found` and `_update_sql`.
+    some of it differently overrides `_column_types`, `_load`, `_create_chunk`,
+    `_index_chunk`, `_match`, `_found` and `_update_sql`.
     """
-
-    json_array = "json_array"  # a row's before-image as a JSON array, in this SQL
 
     def __init__(
         self,
@@ -88,6 +86,7 @@ class KeyedWriter:
         self.blank, self.set_values = blank, dict(set_values or {})
         self._key_at = [self.columns.index(k) for k in key]
         self._types: dict[str, str] | None = None  # the table's, at the first write
+        self._keep = ""  # the before-image INSERT, made at its first use
 
     async def write(self, db: Any, rows: list[list[object]]) -> None:
         """Apply the mode to `rows` (the file's, in its order)."""
@@ -129,8 +128,8 @@ class KeyedWriter:
         # but deleted only once (the second time it is not found).
         found = await self._found(db)
         await self._one_per_key(db)
-        found_once = await self._found(db)
         await self._match(db)
+        [[found_once]] = await db.execute_fetchall(f"SELECT count(DISTINCT ord) FROM {MATCHED}")
         await self._keep_images(db)
         table = quote(self.layout)
         if self.mode == "delete":
@@ -207,10 +206,10 @@ class KeyedWriter:
         return int(gone.rowcount)
 
     def _update_sql(self, values: list[str]) -> str:
-        """Update the matched rows' `values` columns from the chunk. The rows are found
-        chunk first (see _chunk_first) and each takes its values from the chunk by
-        the chunk's key index: SQLite plans `UPDATE … FROM chunk` table first, reading
-        every row of the account for every chunk."""
+        """Update the matched rows' `values` columns from the chunk: the rows by rowid
+        (_match), each taking its values from the chunk by the chunk's key index.
+        SQLite plans `UPDATE … FROM chunk` table first, reading every row of the
+        account for every chunk."""
         table = quote(self.layout)
         sets = self._stamp_sets()
         if values:
@@ -261,16 +260,12 @@ class KeyedWriter:
         await db.execute(f"CREATE INDEX temp.{CHUNK}_key ON {CHUNK} ({keys}, ord)")
 
     async def _keep_images(self, db: Any) -> None:
-        """Before-images of the rows about to change, for undo (images.py). Rows the
-        run itself wrote already (a key seen twice) are no before-image."""
-        names = await table_columns(db, self.layout)
-        image = ", ".join(f"t.{quote(c)}" for c in names)
-        run = literal(self.stamp.run_id)
-        await db.execute(
-            f"INSERT INTO undo_rows (run_id, old_rowid, image) SELECT {run}, t.rowid,"
-            f" {self.json_array}({image}) FROM {MATCHED} AS m CROSS JOIN {quote(self.layout)}"
-            f" AS t WHERE t.rowid = m.rid AND t.{quote('_run_id')} != {run}"
-        )
+        """Before-images of the matched rows, about to change, for undo (images.py)."""
+        if not self._keep:
+            columns = await table_columns(db, self.layout)
+            matched = f"rowid IN (SELECT rid FROM {MATCHED})"
+            self._keep = keep_rows_sql(self.layout, self.stamp.run_id, columns, matched)
+        await db.execute(self._keep)
 
     async def _match(self, db: Any) -> None:
         """Find the table's rows the chunk's keys name (after _one_per_key), once for

@@ -13,8 +13,6 @@ from daemon.store.sql import literal, quote
 
 
 class PgKeyedWriter(KeyedWriter):
-    json_array = "json_build_array"
-
     def _update_sql(self, values: list[str]) -> str:
         """PostgreSQL plans `UPDATE … FROM` as the join it is: the matched rows by
         rowid, each with its chunk row."""
