@@ -7,6 +7,7 @@ import email
 import ftplib
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -43,9 +44,34 @@ PERFORMANCE_LAYOUT = tomllib.loads(LAYOUT)["layouts"]["performance"]
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port free now, for a server a test starts a moment later.
+
+    Not one the kernel hands out (port 0): that range is where every outgoing
+    connection takes its source port, and one opened by a test in the other worker
+    can take the port before the server binds it ("Address already in use"). So a
+    random free port below that range (random, so two workers rarely meet)."""
+    for _ in range(200):
+        port = _PICK.randrange(*_LISTEN_PORTS)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {_LISTEN_PORTS}")
+
+
+def _listen_ports() -> tuple[int, int]:
+    """Ports below the kernel's ephemeral range (Linux says where it starts)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return (max(1024, low - 12000), low)
+
+
+_LISTEN_PORTS = _listen_ports()
+_PICK = random.SystemRandom()  # not the seeded `random`: each worker its own ports
 
 
 def account(name: str, **keys: Any) -> str:
