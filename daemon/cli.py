@@ -96,10 +96,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _load(args.config)
     if settings is None:
         return EXIT_FAILED
-    from daemon import logs
+    from daemon import heap, logs
     from daemon.master import Master
 
     logs.configure()
+    heap.keep_freed_memory()
     from daemon.worker.supervisor import ImportProcessDied
 
     try:
