@@ -6,7 +6,7 @@ top of its heap back to the kernel as soon as a little more than the largest rec
 buffer lies free there, so the next delivery faults the same pages back in, zeroed,
 and a freeing thread makes the kernel flush every other thread's TLB. Measured on the
 event loop of `renkei serve`, that was about 1.5 ms of system time per 300 KB upload
-and 4 ms per 3 MB one, a third of the loop's time per request.
+and 4 ms per 3 MB one, a fifth of the loop's time per request.
 
 `keep_freed_memory()` sets glibc's thresholds once at start, before any thread:
 buffers up to MMAP_THRESHOLD (over the largest `max_bytes` most setups use) come from
