@@ -6,7 +6,8 @@
     writer.py        the rows and the run's final record, in one transaction
     references.py    reference columns, checked per chunk
     staging.py       large files read in parts by reader processes …
-    partreader.py    … each of which is `python -m daemon.worker.partreader`
+    partreader.py    … each of which is `python -m daemon.worker.partreader` …
+    readers.py       … kept between files
     error_report.py  the run's error CSV
     outcome.py       what a run came to
 

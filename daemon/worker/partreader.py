@@ -1,17 +1,17 @@
-"""`python -m daemon.worker.partreader`: reads one part of a file into a scratch database.
+"""`python -m daemon.worker.partreader`: reads parts of files into scratch databases.
 
 A large file is split into parts read side by side, one process each, so that
-parsing and converting use every core (staging.py starts them). Each part's converted
-rows and row errors go into a scratch SQLite file of its own (store/scratch.py); the
-run's transaction then copies the rows into the layout's table. Reads a pickled
-(path, spec, sniffed, part, table, target, watched) from stdin; writes pickled
-messages to stdout: ("progress", bytes) now and then, then ("done", records, failed,
-empty, values) or ("problem", p), `empty` counting the lines of empty cells read past
-and `values` the distinct values of each watched column (by its position in the
-table's columns) in the rows read: what the run's transaction checks against
-referenced tables or learns as new choices. Imports only
-importers/, store/scratch.py and the standard library, so it starts in a few
-milliseconds.
+parsing and converting use every core (staging.py hands out the parts, readers.py
+keeps the processes between files). Each part's converted rows and row errors go into
+a scratch SQLite file of its own (store/scratch.py); the run's transaction then copies
+the rows into the layout's table. Reads pickled jobs (path, spec, sniffed, part,
+table, target, watched) from stdin, one after another, until stdin closes; for each
+writes pickled messages to stdout: ("progress", bytes) now and then, then ("done",
+records, failed, empty, values) or ("problem", p), `empty` counting the lines of empty
+cells read past and `values` the distinct values of each watched column (by its
+position in the table's columns) in the rows read: what the run's transaction checks
+against referenced tables or learns as new choices. Imports only importers/,
+store/scratch.py and the standard library.
 """
 
 from __future__ import annotations
@@ -58,18 +58,26 @@ def stage(
 
 def main() -> int:
     # Rows are lists that never form cycles, and a chunk of them is alive at a time:
-    # the cycle collector would only walk them again and again.
+    # the cycle collector would only walk them again and again. It runs once between
+    # parts instead, for what a part's reading left behind.
     gc.disable()
-    try:
-        path, spec, sniffed, part, table, target, watched = pickle.load(sys.stdin.buffer)
-    except EOFError:  # started ahead and then not needed: the file had fewer parts
-        return 0
     out = sys.stdout.buffer
 
     def send(message: tuple) -> None:
         pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
         out.flush()
 
+    while True:
+        try:
+            job = pickle.load(sys.stdin.buffer)
+        except EOFError:  # no more parts: the pool, or the process that started us, ended
+            return 0
+        read_part(job, send)
+        gc.collect()
+
+
+def read_part(job: tuple, send: Callable[[tuple], None]) -> None:
+    path, spec, sniffed, part, table, target, watched = job
     csv_file = CsvFile(path, spec, part)
     csv_file.sniffed = sniffed
     try:
@@ -78,7 +86,6 @@ def main() -> int:
         send(("problem", problem))
     else:
         send(("done", *counts))
-    return 0
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from daemon import graph, logs
 from daemon.backoff import backoff
 from daemon.settings import Settings
 from daemon.store.runs import RunState
-from daemon.worker import wire
+from daemon.worker import staging, wire
 
 log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
@@ -62,6 +62,8 @@ class ImportProcess:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: None)  # the master sends settings
+        # Readers start loading while the graph is built: the first file waits for none.
+        staging.warm()
         parts = await graph.build(self.current, reported=self._reported, counted=self._counted)
         try:
             await parts.worker.recover()

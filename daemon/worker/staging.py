@@ -1,11 +1,12 @@
 """Reading a large file in parts, side by side, before its run's transaction.
 
-One process cannot parse and write at once (both hold the GIL), and parsing a
-million rows is the larger half of an import. So a file over LARGE_FILE bytes is cut
-at record boundaries into one part per core; each part is read by
-`python -m daemon.worker.partreader` into a scratch database, and the pipeline then copies
-the rows into the layout's table in one INSERT … SELECT per part, inside the run's
-transaction. Small files (the usual 3 MiB) never pay for a process start.
+One process cannot parse and write at once (both hold the GIL), and parsing is the
+larger half of an import. So a file over LARGE_FILE bytes is cut at record boundaries
+into one part per core; each part is read by a `python -m daemon.worker.partreader`
+process into a scratch database, and the pipeline then copies the rows into the
+layout's table in one INSERT … SELECT per part, inside the run's transaction. The
+reader processes stay for the next file (readers.py), so once they are there, a file
+over PARTS_PAY is read in parts too; a small file never waits for a process start.
 
 A cut is placed after a line break with an even number of quote characters before
 it, which is a record boundary in any well-formed CSV (neither CP932 nor UTF-8 uses
@@ -22,17 +23,20 @@ import os
 import pickle
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from daemon.store.scratch import StagedTable
+from daemon.worker.readers import POOL, end
 from importers.errors import ImportProblem
 from importers.layouts import ColumnSpec
 from importers.reader import CsvFile, Part
 
-LARGE_FILE = 16 * 1024 * 1024
+LARGE_FILE = 16 * 1024 * 1024  # read in parts even when readers must be started for it
+# Read in parts when the readers wait already: parsing on every core then beats one
+# pass from about here (a part is a scratch database to write and copy in).
+PARTS_PAY = 256 * 1024
 BLOCK = 1 << 20
 Progress = Callable[[int, int], None]
 
@@ -48,10 +52,18 @@ class StagedPart:
 
 
 def is_large(csv_file: CsvFile) -> bool:
+    """Whether `csv_file` is read in parts (a large file, or a middling one when the
+    readers are there already)."""
     # A workbook is never cut in parts: it is read whole, in one process (workbook.py).
     if csv_file.sniffed is None or csv_file.spec.workbook:
         return False
-    return csv_file.sniffed.size > LARGE_FILE
+    size = csv_file.sniffed.size
+    return size > LARGE_FILE or (size > PARTS_PAY and POOL.idle() >= cores())
+
+
+def warm() -> None:
+    """Start this process's readers ahead of its first file (the daemon's importer)."""
+    POOL.warm(cores())
 
 
 def cores() -> int:
@@ -81,8 +93,9 @@ async def stage(
     staged_file = CsvFile(csv_file.path, replace(csv_file.spec, columns=columns))
     staged_file.sniffed = csv_file.sniffed
     count = parts or cores()
-    # Started first: their start-up overlaps the header check and the search for cuts.
-    children = _spawn(count)
+    # Taken first: any that must be started start during the header check and the
+    # search for cuts.
+    children = POOL.take(count)
     try:
         order = await asyncio.to_thread(staged_file.header_order)
         csv_file.header_cells = staged_file.header_cells
@@ -94,14 +107,14 @@ async def stage(
                 staged_file, table, folder, split, progress, children, watched
             )
         except _BadCut:
-            _reap(children)
-            children = _spawn(1)
+            POOL.give_back(children, cores())
+            children = POOL.take(1)
             whole = _parts([], size, order, staged_file.width)
             return await _stage_parts(
                 staged_file, table, folder, whole, progress, children, watched
             )
     finally:
-        _reap(children)
+        POOL.give_back(children, cores())
 
 
 def discard(folder: Path) -> None:
@@ -172,34 +185,6 @@ def _line_ends(data: bytes, after_cr: bool) -> int:
     return ends - 1 if after_cr and data.startswith(b"\n") else ends
 
 
-def _spawn(count: int) -> list[subprocess.Popen]:
-    """Reader processes, each waiting on stdin for the part it is to read."""
-    children: list[subprocess.Popen] = []
-    try:
-        for _ in range(count):
-            children.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "daemon.worker.partreader"],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                )
-            )
-    except BaseException:
-        _reap(children)  # no process left behind when the system refuses one more
-        raise
-    return children
-
-
-def _reap(children: list[subprocess.Popen]) -> None:
-    for child in children:
-        if not child.stdin.closed:
-            child.stdin.close()  # a reader given no part ends on its own
-        if child.poll() is None:
-            child.kill()
-        child.wait()
-        child.stdout.close()
-
-
 async def _stage_parts(
     csv_file: CsvFile,
     table: StagedTable,
@@ -222,19 +207,23 @@ async def _stage_parts(
             loop.call_soon_threadsafe(progress, sum(done), total)
 
     readers = children[: len(parts)]
-    for index, (part, child) in enumerate(zip(parts, readers, strict=True)):
-        target = folder / f"part{index}.db"
-        pickle.dump(
-            (csv_file.path, csv_file.spec, csv_file.sniffed, part, table, target, list(watched)),
-            child.stdin,
+    try:
+        for index, (part, child) in enumerate(zip(parts, readers, strict=True)):
+            target = folder / f"part{index}.db"
+            job = (csv_file.path, csv_file.spec, csv_file.sniffed, part, table, target)
+            pickle.dump((*job, list(watched)), child.stdin)
+            child.stdin.flush()
+        results = await asyncio.gather(
+            *(
+                asyncio.to_thread(_follow, child, lambda n, i=i: advance(i, n))
+                for i, child in enumerate(readers)
+            )
         )
-        child.stdin.close()
-    results = await asyncio.gather(
-        *(
-            asyncio.to_thread(_follow, child, lambda n, i=i: advance(i, n))
-            for i, child in enumerate(readers)
-        )
-    )
+    except BaseException:
+        # Cancelled, or a reader died, part-way: the others' answers will never be
+        # read, so none of them may be taken for another file.
+        end(readers)
+        raise
     staged = []
     for index, (part, result) in enumerate(zip(parts, results, strict=True)):
         if isinstance(result, ImportProblem):
