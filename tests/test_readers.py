@@ -17,6 +17,7 @@ from daemon.worker.readers import ReaderPool
 from importers.reader import CsvFile, ImportSpec
 from tests.support import Daemon, children, import_process, mail, queued_ids, send
 from tests.test_durability import big_config, big_csv
+from tests.test_import_process import alive
 from tests.test_staging import COLUMNS, TABLE, in_parts, sample, whole
 
 SPEC = ImportSpec(COLUMNS, "cp932", True, 1000000, 1 << 30, "ja")
@@ -50,12 +51,12 @@ def test_a_reader_reads_one_files_part_after_another(tmp_path, pool):
 def test_a_reader_that_died_is_replaced_and_none_outlives_the_pool():
     pool = ReaderPool()
     pool.warm(2)
-    dead, alive = pool._idle
+    dead, living = pool._idle
     dead.kill()
     dead.wait()
     assert pool.idle() == 1
     taken = pool.take(2)
-    assert alive in taken and dead not in taken
+    assert living in taken and dead not in taken
     assert all(child.poll() is None for child in taken)
     pool.give_back(taken, keep=1)  # one kept, the other ended
     assert pool.idle() == 1
@@ -109,9 +110,9 @@ def test_the_import_process_reads_a_middling_file_with_the_readers_it_started(tm
     finally:
         assert daemon.terminate() == 0
     deadline = time.monotonic() + 10
-    while any(Path(f"/proc/{pid}").exists() for pid in readers) and time.monotonic() < deadline:
+    while any(alive(pid) for pid in readers) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not any(_running(pid) for pid in readers), "a reader outlived the daemon"
+    assert not any(alive(pid) for pid in readers), "a reader outlived the daemon"
 
 
 def children_of_this_process() -> list[int]:
@@ -125,14 +126,6 @@ def _is_reader(pid: int) -> bool:
         return False
 
 
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def _cpu_ticks(pid: int) -> int:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])
@@ -142,7 +135,7 @@ def _wait_readers(importer: int, timeout: float = 30) -> list[int]:
     """The import process's reader children, once it has started them."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = sorted(pid for pid in children(importer) if _is_reader(pid) and _running(pid))
+        found = sorted(pid for pid in children(importer) if _is_reader(pid) and alive(pid))
         if len(found) >= staging.cores():
             return found
         time.sleep(0.05)
