@@ -23,7 +23,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from daemon.settings import Account, Settings, listen_error, split_listen
 from daemon.settings.tls import server_context
-from handlers import mailauth, mime
+from handlers import mailauth, mime, smtpdata
 from handlers.base import (
     Delivery,
     Intake,
@@ -58,6 +58,8 @@ S550_NETWORK_REFUSED = "550 5.7.1 Mail from this network not allowed for this re
 S451_AUTH_TEMPORARY = "451 4.7.0 Sender authentication temporarily unavailable, try again later"
 S550_AUTH_FAILED = "550 {code} Sender not authenticated: {what} failed for the sender's domain"
 S552_TOO_BIG = "552 5.3.4 Message too big"
+S500_LINE_TOO_LONG = "500 5.5.2 Line too long (RFC 5321 4.5.3.1.6)"
+S354_GO_AHEAD = "354 End data with <CR><LF>.<CR><LF>"
 S530_TLS_FIRST = "530 5.7.0 Must issue a STARTTLS command first"
 
 CHANNEL = "mail"
@@ -93,7 +95,8 @@ class ConnectionLimiter:
 
 
 class RenkeiSMTP(SMTP):
-    """aiosmtpd's server with our connection limits and enhanced status codes."""
+    """aiosmtpd's server with our connection limits, enhanced status codes and timeouts,
+    reading the mail after DATA in blocks."""
 
     def __init__(
         self,
@@ -175,25 +178,47 @@ class RenkeiSMTP(SMTP):
     # smtp.timeout ahead: a slow but steady sender goes on, a slow drip runs out.
 
     async def smtp_DATA(self, arg: str) -> None:
+        # aiosmtpd's own, but reading the mail in blocks (handlers/smtpdata.py).
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        envelope = self.envelope
+        assert envelope is not None
+        if not envelope.rcpt_tos:
+            await self.push("503 5.5.1 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 5.5.4 Syntax: DATA")
+            return
+        await self.push(S354_GO_AHEAD)
         self._in_data = True
         self._deadline = self._last_read = self.loop.time()
         self._deadline += self._timeout_duration
         try:
-            await super().smtp_DATA(arg)
+            mail = await smtpdata.read_mail(
+                self._reader, self.data_size_limit or 0, self.line_length_limit
+            )
+        except asyncio.CancelledError:
+            log.info("connection lost during DATA")
+            self._writer.close()
+            raise
         finally:
             self._in_data = False
-
-    async def _call_handler_hook(self, command: str, *args: Any) -> Any:
-        if command != "DATA" or self._timeout_handle is None:
-            return await super()._call_handler_hook(command, *args)
+        if mail.problem is not None:
+            too_much = mail.problem is smtpdata.Problem.TOO_MUCH
+            await self.push(self._too_big() if too_much else self._line_too_long())
+            self._set_post_data_state()
+            return
+        envelope.content = envelope.original_content = mail.content
         # The mail is all in: spooling it is our work, not the sender's delay.
-        self._in_data = False
-        self._timeout_handle.cancel()
+        if self._timeout_handle is not None:
+            self._timeout_handle.cancel()
         try:
-            return await super()._call_handler_hook(command, *args)
+            status = await self._call_handler_hook("DATA")
         finally:
             if self.transport is not None:
                 self._reset_timeout()
+        self._set_post_data_state()
+        await self.push(status)
 
     def data_received(self, data: bytes) -> None:
         if self._in_data and self.transport is not None:
@@ -220,19 +245,24 @@ class RenkeiSMTP(SMTP):
         super()._timeout_cb()
 
     def _cut_off(self, reply: str, too_slow: bool) -> None:
+        if too_slow:
+            detail = f"DATA under smtp.min_data_rate ({self._min_data_rate} bytes/s)"
+            self._refused_in_data(reply, "too_slow", detail)
+        else:
+            detail = f"nothing read in DATA for smtp.timeout ({self._timeout_duration}s)"
+            self._refused_in_data(reply, "timeout", detail)
+
+    def _refused_in_data(self, reply: str, reason: str, detail: str) -> str:
+        """Tell the sink of a mail refused once its envelope was given; returns the
+        reply that says it."""
         envelope = self.envelope
         who = (envelope.mail_from or "") if envelope else ""
         what = ", ".join(envelope.rcpt_tos) if envelope else ""
         peer = peer_text(self.session.peer) if self.session else ""
-        if too_slow:
-            reason = "too_slow"
-            detail = f"DATA under smtp.min_data_rate ({self._min_data_rate} bytes/s)"
-        else:
-            reason = "timeout"
-            detail = f"nothing read in DATA for smtp.timeout ({self._timeout_duration}s)"
         self.event_handler.sink.refused(
             Refusal(CHANNEL, peer, _code(reply), reason, who, what, detail)
         )
+        return reply
 
     async def push(self, status: bytes | str) -> None:
         # aiosmtpd's own size replies lack the enhanced code senders log and match on.
@@ -252,17 +282,16 @@ class RenkeiSMTP(SMTP):
         )
         return reply
 
-    def _too_big(self) -> str:
-        envelope = self.envelope
-        who = (envelope.mail_from or "") if envelope else ""
-        what = ", ".join(envelope.rcpt_tos) if envelope else ""
-        detail = f"over smtp.max_message_bytes ({self.data_size_limit} bytes)"
-        peer = peer_text(self.session.peer) if self.session else ""
-        reply = S552_TOO_BIG
-        self.event_handler.sink.refused(
-            Refusal(CHANNEL, peer, _code(reply), "too_large", who, what, detail)
+    def _line_too_long(self) -> str:
+        return self._refused_in_data(
+            S500_LINE_TOO_LONG,
+            "line_too_long",
+            f"a line of the mail over {self.line_length_limit - 2} bytes",
         )
-        return reply
+
+    def _too_big(self) -> str:
+        detail = f"over smtp.max_message_bytes ({self.data_size_limit} bytes)"
+        return self._refused_in_data(S552_TOO_BIG, "too_large", detail)
 
 
 class MailHandler:
