@@ -362,7 +362,12 @@ class Master:
 
     def _watch_config(self) -> None:
         """A change of the config file reloads it, like SIGHUP."""
-        from watchdog.events import FileSystemEventHandler
+        from watchdog.events import (
+            FileClosedEvent,
+            FileCreatedEvent,
+            FileMovedEvent,
+            FileSystemEventHandler,
+        )
         from watchdog.observers import Observer
 
         loop = asyncio.get_running_loop()
@@ -372,14 +377,22 @@ class Master:
         class Changed(FileSystemEventHandler):
             def on_any_event(self, event) -> None:  # noqa: ANN001
                 # Not "opened"/"closed_no_write": reading the config must not reload it.
-                if event.event_type not in ("created", "modified", "moved", "closed"):
+                if event.event_type not in ("created", "moved", "closed"):
                     return
                 paths = {getattr(event, "src_path", ""), getattr(event, "dest_path", "")}
                 if target in {os.fsdecode(p) for p in paths if p}:
                     loop.call_soon_threadsafe(master._config_changed)
 
         self._config_observer = Observer()
-        self._config_observer.schedule(Changed(), str(self.config_path.parent), recursive=False)
+        # Not "modified" either: a file written in place is also closed after writing,
+        # and leaving writes out keeps the kernel from waking the watcher's threads at
+        # every line of a log kept beside the config.
+        self._config_observer.schedule(
+            Changed(),
+            str(self.config_path.parent),
+            recursive=False,
+            event_filter=[FileCreatedEvent, FileMovedEvent, FileClosedEvent],
+        )
         self._config_observer.start()
         self._reload_pending: asyncio.TimerHandle | None = None
 

@@ -74,3 +74,30 @@ def test_editing_the_config_adds_ftp_and_mail_accounts_and_drops_removed_ones(tm
         held.quit()
     finally:
         daemon.terminate()
+
+
+def test_a_config_replaced_by_rename_is_reloaded_and_other_files_beside_it_are_not(tmp_path):
+    # As `sed -i` and many editors save: a new file renamed over the old one. Files
+    # written beside the config (a log, say) reload nothing.
+    config, port = ftp_config(tmp_path)
+    daemon = Daemon(config).start()
+    try:
+        daemon.notify.drain()
+        daemon.notify.received.clear()
+        beside = config.with_name("notes.txt")
+        with beside.open("w") as notes:
+            for line in range(50):
+                notes.write(f"line {line}\n")
+                notes.flush()
+        time.sleep(1.5)  # past the reload's settling delay
+        assert not any("RELOADING" in m for m in daemon.notify.received)
+        fresh = config.with_name(".renkei.toml.new")
+        fresh.write_text(config.read_text() + account("delta") + ftp_section("delta", "demo-delta"))
+        fresh.replace(config)
+        daemon.notify.wait_for("RELOADING=1")
+        daemon.notify.wait_for("READY=1")
+        with ftplib.FTP() as ftp:
+            ftp.connect("127.0.0.1", port, timeout=5)
+            assert ftp.login("delta", "demo-delta").startswith("230")
+    finally:
+        daemon.terminate()
