@@ -1,10 +1,12 @@
 """FTP intake. Takes uploads into each account's home and, at each check, spools the
 complete files; never parses CSV.
 
-A pyftpdlib server on its own thread. An upload is written under a temporary name,
-fsynced and renamed before the client hears 226; one cut off (reset, ABOR, over
-`max_bytes`) is removed. Nothing crosses from the FTP thread to the event loop but
-finished files on disk: the check, run in the loop, moves them into the spool.
+A pyftpdlib server on its own thread, each session on a thread of its own (pyftpdlib's
+ThreadedFTPServer), so that one upload's fsyncs hold up no other. An upload is written
+under a temporary name, fsynced and renamed before the client hears 226; one cut off
+(reset, ABOR, over `max_bytes`) is removed. Nothing crosses from the FTP threads to the
+event loop but finished files on disk: the check, run in the loop, moves them into the
+spool.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
 from pyftpdlib.exceptions import _FileReadWriteError
 from pyftpdlib.handlers import DTPHandler, FTPHandler
 from pyftpdlib.ioloop import _ERRNOS_DISCONNECTED, _ERRNOS_RETRY, _RetryError
-from pyftpdlib.servers import FTPServer
+from pyftpdlib.servers import FTPServer, ThreadedFTPServer
 
 from daemon.settings import Account, Settings, listen_error, secret_matches, split_listen
 from handlers import claims
@@ -58,6 +60,10 @@ def ftp_home(settings: Settings, account: str) -> Path:
 def final_name(partial: str) -> str:
     """The name an upload written as `.NAME.part` gets once complete."""
     return partial[1 : -len(PART_SUFFIX)] if partial.endswith(PART_SUFFIX) else partial
+
+
+# Held while a session opens its passive port (UploadHandler._make_epasv).
+_PASSIVE_PORTS = threading.Lock()
 
 
 class LoginGuard:
@@ -303,6 +309,13 @@ class UploadHandler(FTPHandler):
         partial = os.path.join(os.path.dirname(file), f".{name}{PART_SUFFIX}")
         return super().ftp_STOR(partial, mode)
 
+    def _make_epasv(self, extmode: bool = False) -> None:
+        # pyftpdlib binds a passive port, then listens on it. With a thread per
+        # session, two sessions could bind the same port (SO_REUSEADDR) and the
+        # second fail to listen, closing its session: one at a time.
+        with _PASSIVE_PORTS:
+            super()._make_epasv(extmode)
+
     def publish_upload(self, partial: str) -> None:
         """Rename a finished upload to its final name (the check only sees whole files)."""
         folder, part = os.path.split(partial)
@@ -320,6 +333,12 @@ class UploadHandler(FTPHandler):
         with contextlib.suppress(FileNotFoundError):
             os.remove(file)
         log.info("ftp: incomplete upload %s removed", os.path.basename(file))
+
+
+class SessionThreads(ThreadedFTPServer):
+    """A thread per session: one upload's fsyncs never hold up the others."""
+
+    poll_timeout = 0.2  # how soon a session's thread sees the server stopping
 
 
 class FtpIntake(Intake):
@@ -350,7 +369,7 @@ class FtpIntake(Intake):
         handler.banner = "renkei FTP ready."
         host, port = split_listen(conf.listen)
         try:
-            self.server = FTPServer((host, port), handler)
+            self.server = SessionThreads((host, port), handler)
         except OSError as exc:
             raise listen_error("ftp.listen", conf.listen, exc) from None
         self.server.max_cons = conf.max_connections

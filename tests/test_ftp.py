@@ -9,6 +9,7 @@ import shutil
 import socket
 import struct
 import subprocess
+import threading
 import time
 import zoneinfo
 
@@ -299,3 +300,45 @@ def test_connections_over_the_per_address_limit_are_refused(daemon):
     finally:
         for ftp in held:
             ftp.close()
+
+
+def test_sessions_uploading_at_once_all_get_226_and_every_file_is_whole(tmp_path):
+    # Each session runs on its own thread; they share one narrow passive port range,
+    # where two sessions opening a port at the same moment once closed one of them.
+    config, port = ftp_config(tmp_path)
+    text = config.read_text()
+    low = free_port()
+    config.write_text(text.replace('passive_ports = "', f'passive_ports = "{low}-{low + 2}"\n#'))
+    d = Daemon(config).start()
+    d.ftp_port = port
+    failures: list[str] = []
+
+    def upload(session: int) -> None:
+        try:
+            with login(d) as ftp:
+                for day in range(1, 13):
+                    data = csv_bytes([f"{session},2024/05/{day:02d},{day},x"] * 2000)
+                    reply = ftp.storbinary(
+                        f"STOR 2024{session + 1:02d}{day:02d}.csv", io.BytesIO(data)
+                    )
+                    if not reply.startswith("226"):
+                        failures.append(reply)
+        except (ftplib.Error, OSError, EOFError) as exc:
+            failures.append(repr(exc))
+
+    try:
+        threads = [threading.Thread(target=upload, args=(s,)) for s in range(5)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert failures == []
+        names = sorted(p.name for p in home(d).iterdir())
+        assert names == sorted(
+            f"2024{s + 1:02d}{day:02d}.csv" for s in range(5) for day in range(1, 13)
+        )
+        for s in range(5):
+            expected = csv_bytes([f"{s},2024/05/07,7,x"] * 2000)
+            assert (home(d) / f"2024{s + 1:02d}07.csv").read_bytes() == expected
+    finally:
+        assert d.terminate() == 0
