@@ -79,13 +79,31 @@ def imports_paused(daemon: Daemon):
     """Stop the import process (SIGSTOP): what is spooled meanwhile stays queued.
     Not while it settles a run it committed (keeps the file, drops the spool item):
     stopped there, the run would be final with its file not yet kept."""
-    active_items(daemon.data_dir)
     pid = import_process(daemon)
-    pause(pid)
+    deadline = time.monotonic() + 10
+    while True:
+        active_items(daemon.data_dir)
+        pause(pid)
+        # Nor while it holds the database's write lock (the writes that follow a run's
+        # commit): the daemon's own writes would wait for it until the busy timeout.
+        if not write_locked(daemon) or time.monotonic() > deadline:
+            break
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(0.05)
     try:
         yield
     finally:
         os.kill(pid, signal.SIGCONT)
+
+
+def write_locked(daemon: Daemon) -> bool:
+    with contextlib.closing(sqlite3.connect(daemon.db_path, timeout=0)) as db:
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            return True
+        db.rollback()
+        return False
 
 
 def region_csv(rows: list[str]) -> bytes:
