@@ -246,11 +246,12 @@ class RenkeiSMTP(SMTP):
 
     def _cut_off(self, reply: str, too_slow: bool) -> None:
         if too_slow:
+            reason = "too_slow"
             detail = f"DATA under smtp.min_data_rate ({self._min_data_rate} bytes/s)"
-            self._refused_in_data(reply, "too_slow", detail)
         else:
+            reason = "timeout"
             detail = f"nothing read in DATA for smtp.timeout ({self._timeout_duration}s)"
-            self._refused_in_data(reply, "timeout", detail)
+        self._refused_in_data(reply, reason, detail)
 
     def _refused_in_data(self, reply: str, reason: str, detail: str) -> str:
         """Tell the sink of a mail refused once its envelope was given; returns the

@@ -42,7 +42,6 @@ async def read_mail(reader: asyncio.StreamReader, size_limit: int, line_limit: i
     blocks: list[bytes] = []
     size = 0
     tail = CRLF  # the last two bytes read: the mail starts at a line's start
-    too_much = False
     while True:
         try:
             block = await reader.readuntil(_DOT_LINE)
@@ -58,14 +57,11 @@ async def read_mail(reader: asyncio.StreamReader, size_limit: int, line_limit: i
             break
         size += len(block)
         tail = (tail + block[-2:])[-2:]
-        if too_much:
-            continue
         if size_limit and size > size_limit:
-            too_much = True
             blocks.clear()  # read on to the end, but keep nothing of it
             continue
         blocks.append(block)
-    if too_much or (size_limit and size > size_limit):
+    if size_limit and size > size_limit:
         return Mail(b"", Problem.TOO_MUCH)
     content = b"".join(blocks)
     del blocks
