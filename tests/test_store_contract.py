@@ -124,10 +124,11 @@ async def import_file(
     await store.add_run(rid, meta(account, filename))
     async with store.transaction() as db:
         await store.lock_layout(db, layout)
+        mark = await store.undo_mark(db)
         first = await store.replace_source(db, layout, account, filename, rid)
         insert = store.row_insert(layout, account, filename, rid)
         await store.insert_rows(db, insert, rows)
-        await store.keep_undo(db, layout, account, filename, "replace_file", rid)
+        await store.keep_undo(db, layout, account, filename, "replace_file", rid, mark)
         await store.record_source(db, layout, account, filename, rid, first)
         await store.update_run(
             rid,
@@ -157,8 +158,9 @@ async def keyed_import(
     )
     async with store.transaction() as db:
         await store.lock_layout(db, LAYOUT)
+        mark = await store.undo_mark(db)
         await writer.write(db, rows)
-        await store.keep_undo(db, LAYOUT, "acme", "items.csv", mode, rid)
+        await store.keep_undo(db, LAYOUT, "acme", "items.csv", mode, rid, mark)
         await store.update_run(rid, db=db, state=RunState.COMPLETED, layout=LAYOUT, mode=mode)
     return writer
 
@@ -474,13 +476,14 @@ async def staged_import(
     errors: list[RowError] = []
     async with store.transaction(staged=paths) as db:
         await store.lock_layout(db, LAYOUT)
+        mark = await store.undo_mark(db)
         first = await store.replace_source(db, LAYOUT, "acme", filename, rid)
         for index in range(len(paths)):
             async for batch in store.staged_errors(db, index):
                 errors.extend(batch)
         for index in range(len(paths)):
             await store.copy_staged(db, index, LAYOUT)
-        await store.keep_undo(db, LAYOUT, "acme", filename, "replace_file", rid)
+        await store.keep_undo(db, LAYOUT, "acme", filename, "replace_file", rid, mark)
         await store.record_source(db, LAYOUT, "acme", filename, rid, first)
         await store.update_run(rid, db=db, state=RunState.COMPLETED, layout=LAYOUT)
     return errors
@@ -704,6 +707,26 @@ async def test_undo_keyed_restores_before_images(store: Store) -> None:
     # B is back with its NULL and its int intact (the image's types restored).
     assert ("B", 2, None, 0, "acme", "items.csv", run_id(1)) in rows
     assert len(rows) == 3
+
+
+async def test_undo_finds_each_runs_images_among_others(store: Store) -> None:
+    """Images of several files kept side by side, dropped in any order, and (SQLite)
+    rowids of dropped images taken again: an undo puts back its run's alone."""
+    await store.ensure_layout(LAYOUT, COLUMNS)
+    rows = {n: [[f"R{n}", n, str(n), 1]] for n in range(1, 8)}
+    rows[3].append(["R3b", 33, "33", 0])
+    for n, name in [(1, "a.csv"), (2, "a.csv"), (3, "b.csv"), (4, "b.csv"), (5, "b.csv")]:
+        await import_file(store, run_id(n), rows[n], filename=name)
+    # Run 5 dropped run 4's images (the newest); its undo drops its own.
+    undone = await store.undo_run(run_id(5), UndoRun(run_id(20), "cli", "me", at(2)), describe)
+    assert (undone.deleted, undone.restored) == (1, 1)
+    for n in (6, 7):
+        await import_file(store, run_id(n), rows[n], filename="c.csv")
+    undone = await store.undo_run(run_id(7), UndoRun(run_id(21), "cli", "me", at(2)), describe)
+    assert (undone.deleted, undone.restored) == (1, 1)
+    undone = await store.undo_run(run_id(2), UndoRun(run_id(22), "cli", "me", at(2)), describe)
+    assert (undone.deleted, undone.restored) == (1, 1)
+    assert sorted(row[:2] for row in await rows_of(store)) == [("R1", 1), ("R4", 4), ("R6", 6)]
 
 
 # -- report records, expected misses, digests ----------------------------------------

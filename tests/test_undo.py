@@ -219,15 +219,21 @@ def test_undo_is_the_admins(daemon):
 def test_retention_sweeps_what_was_kept_with_its_runs(daemon):
     push(daemon, "replace", "20240611.csv", "81,八一,active")
     second = push(daemon, "replace", "20240611.csv", "82,八二,active")
-    kept = "SELECT count(*) FROM undo_rows WHERE run_id = ?"
+    # A run's images are those in the rowid range its record names (undo.py).
+    in_range = "i.rowid > r.images_after AND i.rowid <= r.images_last"
+    kept = (
+        f"SELECT count(*) FROM undo_images AS i JOIN run_undo AS r ON {in_range} WHERE r.run_id = ?"
+    )
     assert daemon.query(kept, (second["id"],)) == [(1,)]
     runs = "SELECT count(*) FROM runs"
     before = daemon.query(runs)[0][0]
     swept = renkei("sweep", "--now", "2099-01-01T00:00", "--config", str(daemon.config))
     assert swept.returncode == 0, swept.stderr
     assert daemon.query(runs)[0][0] < before
-    for name in ("run_undo", "undo_rows", "undo_sources"):
+    for name in ("run_undo", "undo_sources"):
         orphans = f"SELECT count(*) FROM {name} WHERE run_id NOT IN (SELECT id FROM runs)"
         assert daemon.query(orphans) == [(0,)]
+    orphans = f"SELECT count(*) FROM undo_images AS i WHERE NOT EXISTS (SELECT 1 FROM run_undo AS r WHERE {in_range})"
+    assert daemon.query(orphans) == [(0,)]
     if not daemon.run(second["id"]):  # swept (not while its report was still pending)
         assert daemon.query(kept, (second["id"],)) == [(0,)]

@@ -2,30 +2,49 @@
 
 Used by the writes that replace, update or delete rows (tables.py, keyed.py), in the
 run's own transaction, and by the undo that puts them back.
+
+SQLite keeps an image as the row's own cells, in `undo_images`' columns c0, c1, …
+(one per column of the table, meta columns included, added as a wider layout needs
+them; untyped, so each cell is kept exactly as the table held it), and no run_id: the
+rowid range recorded with the run (undo.py) is its images. Building a JSON array per
+row, and parsing it back, cost more than copying the row. PostgreSQL's columns are
+typed, so there an image is the row as a JSON array in `image`, with its run_id, as
+SQLite's were before: an undo reads either.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import aiosqlite
 
 from daemon.store.sql import literal, quote
 
 
-def image_sql(columns: Sequence[str]) -> str:
-    """A row as a JSON array of `columns` (the table's, meta columns included)."""
-    return f"json_array({', '.join(quote(c) for c in columns)})"
-
-
-def keep_rows_sql(layout: str, run_id: str, columns: Sequence[str], where: str) -> str:
-    """Copy the before-image of the rows of `layout` that `where` selects, for `run_id`.
-    Rows the run itself wrote already (a key seen twice) are no before-image."""
+async def keep_rows_sql(db: aiosqlite.Connection, layout: str, run_id: str, where: str) -> str:
+    """The statement that copies the before-images of the rows of `layout` that
+    `where` selects, for `run_id`. Rows the run itself wrote already (a key seen
+    twice) are no before-image."""
+    columns = await table_columns(db, layout)
+    if isinstance(db, aiosqlite.Connection):
+        names = ", ".join(await image_columns(db, len(columns)))
+        cells = ", ".join(quote(c) for c in columns)
+    else:  # Other transactions' images may lie in the run's range: they need run_id.
+        names = "run_id, image"
+        cells = f"{literal(run_id)}, json_array({', '.join(quote(c) for c in columns)})"
     return (
-        f"INSERT INTO undo_rows (run_id, old_rowid, image) SELECT {literal(run_id)}, rowid,"
-        f" {image_sql(columns)} FROM {quote(layout)}"
-        f" WHERE ({where}) AND {quote('_run_id')} != {literal(run_id)}"
+        f"INSERT INTO undo_images (old_rowid, {names}) SELECT rowid, {cells}"
+        f" FROM {quote(layout)} WHERE ({where}) AND {quote('_run_id')} != {literal(run_id)}"
     )
+
+
+async def image_columns(db: aiosqlite.Connection, width: int) -> list[str]:
+    """SQLite's image columns for a row of `width` cells, added where missing (in the
+    caller's transaction: a rollback takes them back)."""
+    have = set(await table_columns(db, "undo_images"))
+    names = [f"c{i}" for i in range(width)]
+    for name in names:
+        if name not in have:
+            await db.execute(f"ALTER TABLE undo_images ADD COLUMN {name}")
+    return names
 
 
 async def table_columns(db: aiosqlite.Connection, layout: str) -> list[str]:

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from daemon.store.images import keep_rows_sql, table_columns
+from daemon.store.images import keep_rows_sql
 from daemon.store.schema import META_COLUMNS
 from daemon.store.sql import literal, quote
 
@@ -262,9 +262,8 @@ class KeyedWriter:
     async def _keep_images(self, db: Any) -> None:
         """Before-images of the matched rows, about to change, for undo (images.py)."""
         if not self._keep:
-            columns = await table_columns(db, self.layout)
             matched = f"rowid IN (SELECT rid FROM {MATCHED})"
-            self._keep = keep_rows_sql(self.layout, self.stamp.run_id, columns, matched)
+            self._keep = await keep_rows_sql(db, self.layout, self.stamp.run_id, matched)
         await db.execute(self._keep)
 
     async def _match(self, db: Any) -> None:

@@ -107,6 +107,10 @@ class RunRecords:
 
         def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
 
+        async def drop_kept(  # undo.py
+            self, db: aiosqlite.Connection, where: str, params: Sequence[object]
+        ) -> None: ...
+
     async def add_run(self, run_id: str, meta: Meta, state: RunState = RunState.QUEUED) -> None:
         """Record a spooled file as a run; a second call for the same id does nothing."""
         async with self.transaction() as db:
@@ -258,7 +262,8 @@ class RunRecords:
             where = f"run_id IN (SELECT id FROM runs WHERE id IN ({marks}) AND {_ENDED})"
             await db.execute(f"DELETE FROM run_errors WHERE {where}", run_ids)
             # What was kept to undo them goes with them (undo.py), and their report's record.
-            for table in ("undo_rows", "undo_sources", "run_undo", "run_reports"):
+            await self.drop_kept(db, where, run_ids)
+            for table in ("undo_sources", "run_undo", "run_reports"):
                 await db.execute(f"DELETE FROM {table} WHERE {where}", run_ids)
             cursor = await db.execute(
                 f"DELETE FROM runs WHERE id IN ({marks}) AND {_ENDED}", run_ids

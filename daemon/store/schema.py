@@ -286,6 +286,24 @@ MIGRATIONS = [
       secret TEXT NOT NULL
     )
     """,
+    # Before-images as the row's own cells (c0, c1, … added as a layout needs them,
+    # images.py) rather than a JSON array, found by the rowid range the run wrote
+    # them in (run_undo.images_after, images_last) rather than by an index on run_id:
+    # the JSON, the run's id on every image and its index were a third of a
+    # million-row upsert. `image` keeps the JSON of the images taken before, and
+    # PostgreSQL's; `run_id` is theirs (SQLite's range alone tells a run's own).
+    """
+    CREATE TABLE undo_images (
+      run_id TEXT,
+      old_rowid INTEGER NOT NULL,
+      image TEXT
+    );
+    INSERT INTO undo_images (run_id, old_rowid, image)
+      SELECT run_id, old_rowid, image FROM undo_rows ORDER BY run_id, old_rowid;
+    DROP TABLE undo_rows;
+    ALTER TABLE run_undo ADD COLUMN images_after INTEGER;
+    ALTER TABLE run_undo ADD COLUMN images_last INTEGER
+    """,
 ]
 
 

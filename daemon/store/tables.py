@@ -110,9 +110,8 @@ class LayoutTables:
         sql = f"SELECT source_file, run_id, first_rowid, last_rowid FROM sources WHERE {where}"
         async with db.execute(sql, key) as cur:
             previous = await cur.fetchall()
-        columns = await table_columns(db, layout)
         in_range = "rowid BETWEEN ? AND ? AND _account = ? AND _run_id = ?"
-        keep = keep_rows_sql(layout, run_id, columns, in_range)
+        keep = await keep_rows_sql(db, layout, run_id, in_range)
         for _, owner, first, last in previous:
             await db.execute(keep, (first, last, account, owner))
             await db.execute(f"DELETE FROM {table} WHERE {in_range}", (first, last, account, owner))

@@ -20,11 +20,11 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import aiosqlite
 
-from daemon.store.images import table_columns
+from daemon.store.images import image_columns, table_columns
 from daemon.store.keyed import KEYED
 from daemon.store.sql import literal, quote
 
@@ -34,6 +34,26 @@ if TYPE_CHECKING:
 _KEYED = ", ".join(literal(m) for m in KEYED)
 # Run `u` is blocked by (may no longer be undone after) a run of mode ? and file ?.
 _BLOCKS = f"(u.mode IN ({_KEYED}) OR ? IN ({_KEYED}) OR u.logical_file = ? COLLATE NOCASE)"
+# A run's before-images (`Images`): those in the rowid range it wrote them in that
+# carry its run_id or, where the range is the run's alone (SQLite's), none.
+_IMAGES = "u.rowid > ? AND u.rowid <= ? AND (u.run_id = ? OR u.run_id IS NULL AND ? = 1)"
+
+
+class Images(NamedTuple):
+    """The parameters of _IMAGES for one run."""
+
+    after: int
+    last: int
+    run_id: str
+    ranged: int  # 1: the range is the run's alone where its images carry no run_id
+
+
+def _images_of(run_id: str, after: int | None, last: int | None) -> Images:
+    """A run_undo record's images. One kept before the ranges were recorded has none
+    (NULL): its images are found by their run_id alone."""
+    if after is None or last is None:
+        return Images(-1, 2**63 - 1, run_id, 0)
+    return Images(after, last, run_id, 1)
 
 
 class UndoRefusal(StrEnum):
@@ -92,26 +112,42 @@ class UndoRecords:
         logical: str,
         mode: str,
         run_id: str,
+        images_after: int,
     ) -> None:
-        """At a run's commit: its images are kept; those of the runs it blocks go."""
-        sql = (
-            f"SELECT u.run_id FROM run_undo AS u WHERE u.layout = ? AND u.account = ?"
-            f" AND u.kept = 1 AND {_BLOCKS}"
-        )
-        rows = await db.execute_fetchall(sql, (layout, account, mode, logical))
-        await self._drop_images(db, [row[0] for row in rows])
+        """At a run's commit: its images, those written since `images_after`
+        (undo_mark), are kept; those of the runs it blocks go."""
+        where = f"u.layout = ? AND u.account = ? AND u.kept = 1 AND {_BLOCKS}"
+        await self.drop_kept(db, where, (layout, account, mode, logical))
         columns = json.dumps(await table_columns(db, layout), ensure_ascii=False)
+        images_last = await self.undo_mark(db)
         # Delete, then insert (not an upsert): a record written again takes a new seq.
         await db.execute("DELETE FROM run_undo WHERE run_id = ?", (run_id,))
         await db.execute(
-            "INSERT INTO run_undo (run_id, layout, account, logical_file, mode, columns)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (run_id, layout, account, logical, mode, columns),
+            "INSERT INTO run_undo (run_id, layout, account, logical_file, mode, columns,"
+            " images_after, images_last) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, layout, account, logical, mode, columns, images_after, images_last),
         )
 
-    async def _drop_images(self, db: aiosqlite.Connection, run_ids: Sequence[str]) -> None:
-        params = [(run_id,) for run_id in run_ids]
-        await db.executemany("DELETE FROM undo_rows WHERE run_id = ?", params)
+    async def undo_mark(self, db: aiosqlite.Connection) -> int:
+        """The last before-image's rowid: taken in a run's transaction before it keeps
+        any, it bounds the range the run's own will lie in (only one transaction
+        writes at a time on SQLite; on PostgreSQL the run_id tells others apart)."""
+        rows = await db.execute_fetchall("SELECT coalesce(max(rowid), 0) FROM undo_images")
+        return int(rows[0][0])
+
+    async def drop_kept(
+        self, db: aiosqlite.Connection, where: str, params: Sequence[object]
+    ) -> None:
+        """Drop the images (and sources) kept by the runs of the run_undo records
+        (`u`) `where` selects."""
+        sql = f"SELECT u.run_id, u.images_after, u.images_last FROM run_undo AS u WHERE {where}"
+        rows = await db.execute_fetchall(sql, params)
+        await self._drop_images(db, [_images_of(*row) for row in rows])
+
+    async def _drop_images(self, db: aiosqlite.Connection, images: Sequence[Images]) -> None:
+        """The images of runs, and what else they kept."""
+        await db.executemany(f"DELETE FROM undo_images AS u WHERE {_IMAGES}", images)
+        params = [(kept.run_id,) for kept in images]
         await db.executemany("DELETE FROM undo_sources WHERE run_id = ?", params)
         await db.executemany("UPDATE run_undo SET kept = 0 WHERE run_id = ?", params)
 
@@ -131,13 +167,14 @@ class UndoRecords:
                 return refused
             assert record is not None
             layout, account = record["layout"], record["account"]
+            images = _images_of(run_id, record["images_after"], record["images_last"])
             deleted = await self._remove_rows(db, layout, account, run_id)
             restored = await self._restore(
-                db, layout, account, run_id, json.loads(record["columns"])
+                db, layout, account, images, json.loads(record["columns"])
             )
             await self._add_undo_run(db, run, undo, deleted, restored, describe(deleted, restored))
             await db.execute("UPDATE runs SET undone_by = ? WHERE id = ?", (undo.id, run_id))
-            await self._drop_images(db, [run_id])
+            await self._drop_images(db, [images])
         return Undone(undo.id, deleted, restored)
 
     async def _undo_record(self, db: aiosqlite.Connection, run_id: str) -> dict[str, Any] | None:
@@ -185,33 +222,39 @@ class UndoRecords:
         return deleted
 
     async def _restore(
-        self, db: aiosqlite.Connection, layout: str, account: str, run_id: str, columns: list[str]
+        self,
+        db: aiosqlite.Connection,
+        layout: str,
+        account: str,
+        images: Images,
+        columns: list[str],
     ) -> int:
-        """Put the before-images back at their own rowids, so the `sources` ranges they
-        lay in hold them again; one whose rowid another row took since gets a new one."""
+        """Put the before-images back at their own rowids, so the
+        `sources` ranges they lay in hold them again; one whose rowid another row took
+        since gets a new one."""
         table = quote(layout)
         names = ", ".join(quote(c) for c in columns)
         cells = ", ".join(await self.image_cells(db, layout, columns))
         taken_sql = (
-            f"SELECT u.rowid FROM undo_rows AS u WHERE u.run_id = ?"
+            f"SELECT u.rowid FROM undo_images AS u WHERE {_IMAGES}"
             f" AND EXISTS (SELECT 1 FROM {table} AS t WHERE t.rowid = u.old_rowid)"
         )
-        taken = json.dumps([row[0] for row in await db.execute_fetchall(taken_sql, (run_id,))])
-        source = "FROM undo_rows AS u WHERE u.run_id = ? AND u.rowid"
+        taken = json.dumps([row[0] for row in await db.execute_fetchall(taken_sql, images)])
+        source = f"FROM undo_images AS u WHERE {_IMAGES} AND u.rowid"
         own = f"{source} NOT IN ({self.undo_id_list}) ORDER BY u.rowid"
         moved = f"{source} IN ({self.undo_id_list}) ORDER BY u.rowid"
         restored = (
             await db.execute(
                 f"INSERT INTO {table} (rowid, {names}) SELECT u.old_rowid, {cells} {own}",
-                (run_id, taken),
+                (*images, taken),
             )
         ).rowcount
         restored += (
             await db.execute(
-                f"INSERT INTO {table} ({names}) SELECT {cells} {moved}", (run_id, taken)
+                f"INSERT INTO {table} ({names}) SELECT {cells} {moved}", (*images, taken)
             )
         ).rowcount
-        await self._restore_sources(db, layout, account, run_id, taken != "[]")
+        await self._restore_sources(db, layout, account, images.run_id, taken != "[]")
         return restored
 
     # The rowids of a JSON array bound as one parameter, as a subquery.
@@ -220,8 +263,12 @@ class UndoRecords:
     async def image_cells(
         self, db: aiosqlite.Connection, layout: str, columns: Sequence[str]
     ) -> list[str]:
-        """The SQL of each column's value in a before-image `u.image`."""
-        return [f"json_extract(u.image, '$[{i}]')" for i in range(len(columns))]
+        """The SQL of each column's value in a before-image `u` (images.py): its own
+        cell, or in an image kept as JSON, the array's item."""
+        return [
+            f"CASE WHEN u.image IS NULL THEN u.{cell} ELSE json_extract(u.image, '$[{i}]') END"
+            for i, cell in enumerate(await image_columns(db, len(columns)))
+        ]
 
     async def _restore_sources(
         self, db: aiosqlite.Connection, layout: str, account: str, run_id: str, moved: bool

@@ -135,6 +135,7 @@ class RowWriter:
         keyed = self._keyed_writer(plan, stamp, csv_file) if plan.keyed else None
         async with self.store.transaction() as db:
             await self.store.lock_layout(db, plan.layout)
+            images = await self.store.undo_mark(db)
             first = await self._before(db, plan, stamp)
             insert = self.store.row_insert(plan.layout, *_meta(stamp))
             async for chunk in _threaded(csv_file.chunks()):
@@ -158,7 +159,7 @@ class RowWriter:
             if keyed is not None:
                 outcome.counts = keyed.counts
             await self._learn(db, plan, columns, stamp.run_id)
-            await self._complete(db, plan, stamp, outcome, first)
+            await self._complete(db, plan, stamp, outcome, first, images)
 
     def _keyed_writer(self, plan: Plan, stamp: RowStamp, csv_file: CsvFile) -> KeyedWriter:
         return self.store.keyed_writer(
@@ -227,6 +228,7 @@ class RowWriter:
 
         async with self.store.transaction(staged=[part.path for part in parts]) as db:
             await self.store.lock_layout(db, plan.layout)
+            images = await self.store.undo_mark(db)
             first = await self._before(db, plan, stamp)
             for ref in refs:
                 if await references.missing_values(self.store, db, ref, seen(ref.index)):
@@ -252,7 +254,7 @@ class RowWriter:
             for index, known in columns.creating.items():
                 known.update(seen(index))
             await self._learn(db, plan, columns, stamp.run_id)
-            await self._complete(db, plan, stamp, outcome, first)
+            await self._complete(db, plan, stamp, outcome, first, images)
 
     async def _complete(
         self,
@@ -261,6 +263,7 @@ class RowWriter:
         stamp: RowStamp,
         outcome: Outcome,
         first_rowid: int,
+        images_after: int,
     ) -> None:
         outcome.state = RunState.COMPLETED
         if not plan.keyed:
@@ -269,7 +272,13 @@ class RowWriter:
             raise DryRun
         # Kept so the run can be undone: until a newer run of its file commits.
         await self.store.keep_undo(
-            db, plan.layout, stamp.account, stamp.logical_file, plan.mode, stamp.run_id
+            db,
+            plan.layout,
+            stamp.account,
+            stamp.logical_file,
+            plan.mode,
+            stamp.run_id,
+            images_after,
         )
         if plan.mode == "replace_file":
             await self.store.record_source(
