@@ -600,6 +600,23 @@ async def test_keyed_upsert_delete_set(store: Store) -> None:
     ]
 
 
+async def test_keyed_upsert_of_keys_all_there(store: Store) -> None:
+    """Every key of a chunk there already, once or (rows written before the layout
+    had a key) twice: all updated, nothing inserted; one new key among them is."""
+    await store.ensure_layout(LAYOUT, COLUMNS, key=["code"])
+    await import_file(store, run_id(1), [["A", 1, "1", 1], ["A", 2, "2", 1], ["B", 3, "3", 1]])
+    again = await keyed_import(store, run_id(2), "upsert", [["A", 10, "10", 0], ["B", 30, "30", 0]])
+    assert (again.counts.inserted, again.counts.updated) == (0, 3)
+    more = await keyed_import(store, run_id(3), "upsert", [["A", 11, "11", 0], ["C", 5, "5", 1]])
+    assert (more.counts.inserted, more.counts.updated) == (1, 2)
+    assert sorted(row[:2] for row in await rows_of(store)) == [
+        ("A", 11),
+        ("A", 11),
+        ("B", 30),
+        ("C", 5),
+    ]
+
+
 async def test_keyed_null_key_matches_null(store: Store) -> None:
     """Keys match with IS (NULL names NULL), on PostgreSQL IS NOT DISTINCT FROM."""
     await store.ensure_layout(LAYOUT, COLUMNS, key=["code"])

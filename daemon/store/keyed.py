@@ -157,26 +157,34 @@ class KeyedWriter:
     async def _upsert(self, db: Any, listed: int) -> None:
         unique = listed - await self._one_per_key(db)
         await self._match(db)
-        table = quote(self.layout)
         if self.on_duplicate == "update":
             await self._keep_images(db)
             sql = self._update_sql([c for c in self.columns if c not in self.key])
             self.counts.updated += (await db.execute(sql)).rowcount + listed - unique
         else:
             self.counts.skipped += listed - unique
+        inserted = await self._insert_new(db, unique)
+        self.counts.inserted += inserted
+        if self.on_duplicate == "skip":
+            self.counts.skipped += unique - inserted
+
+    async def _insert_new(self, db: Any, unique: int) -> int:
+        """Insert the chunk's rows whose key the table does not hold; how many."""
+        # Every key there (a file sent again): nothing to insert, and looking for it
+        # would cost a probe of the matched rows for every row of the chunk.
+        [[matched]] = await db.execute_fetchall(f"SELECT count(DISTINCT ord) FROM {MATCHED}")
+        if matched == unique:
+            return 0
         stamp = self.stamp
         names = [*self.columns, *META_COLUMNS]
         cells = [f"k.{quote(c)}" for c in self.columns]
         cells += [literal(stamp.account), literal(stamp.source_file), literal(stamp.run_id)]
         sql = (
-            f"INSERT INTO {table} ({', '.join(quote(n) for n in names)})"
+            f"INSERT INTO {quote(self.layout)} ({', '.join(quote(n) for n in names)})"
             f" SELECT {', '.join(cells)} FROM {CHUNK} AS k"
             f" WHERE k.ord NOT IN (SELECT ord FROM {MATCHED}) ORDER BY k.ord"
         )
-        inserted = (await db.execute(sql)).rowcount
-        self.counts.inserted += inserted
-        if self.on_duplicate == "skip":
-            self.counts.skipped += unique - inserted
+        return int((await db.execute(sql)).rowcount)
 
     async def _one_per_key(self, db: Any) -> int:
         """Leave one row per key in the chunk, and say how many went. A key listed
