@@ -28,6 +28,11 @@ _ERA_LETTERS = {"R": "令和", "H": "平成", "S": "昭和", "T": "大正", "M":
 
 _DATE = re.compile(r"(\d{4})(?:([/-])(\d{1,2})\2(\d{1,2})|(\d{2})(\d{2})|年(\d{1,2})月(\d{1,2})日)")
 _TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
+# The shape most files write a date and time in, ASCII as it stands: read at once,
+# where the general path normalizes the text and matches the date twice.
+_PLAIN_DATETIME = re.compile(
+    r"(\d{4})([/-])(\d{1,2})\2(\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?", re.ASCII
+)
 _ERA_DATE = re.compile(
     r"(令和|平成|昭和|大正|明治|[RHSTM])\s*(元|\d{1,2})"
     r"(?:年(\d{1,2})月(\d{1,2})日|([./-])(\d{1,2})\5(\d{1,2}))",
@@ -69,6 +74,27 @@ def parse_date(cell: str, wareki: bool = False) -> dt.date:
 
 def parse_datetime(cell: str) -> dt.datetime:
     """A date and a time (`2024/5/16 9:30`, seconds optional), or CellError."""
+    return quick_datetime(cell) or general_datetime(cell)
+
+
+def quick_datetime(cell: str) -> dt.datetime | None:
+    """`cell` read at once when it is in the plain shape (_PLAIN_DATETIME); None for
+    any other cell, and for one that names no real date and time (the general path
+    says which)."""
+    plain = _PLAIN_DATETIME.fullmatch(cell)
+    if plain is None:
+        return None
+    year, _, month, day, hour, minute, second = plain.groups()
+    try:
+        return dt.datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second or 0)
+        )
+    except ValueError:
+        return None
+
+
+def general_datetime(cell: str) -> dt.datetime:
+    """parse_datetime for any cell: full-width digits, outer blanks, every date shape."""
     text = normal(cell)
     date_text, sep, time_text = text.replace("T", " ", 1).partition(" ")
     time_match = _TIME.fullmatch(time_text.strip()) if sep else None

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
 
-from importers.dates import house_format, parse_date, parse_datetime
+from importers.dates import house_format, parse_date, parse_datetime, quick_datetime
 from importers.errors import CellError
 
 Converter = Callable[[str], object]
@@ -33,6 +33,9 @@ _WIDE = str.maketrans("０１２３４５６７８９，．－＋", "0123456789,
 _INT = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)")
 _GROUPED = re.compile(r"\d{1,3}(?:,\d{3})+", re.ASCII)  # 1,234,567 as a spreadsheet writes it
 _DECIMAL = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+# A decimal already as str(Decimal(cell)) writes it: no sign but minus, no leading
+# zero, no grouping, and not so small that Decimal would write it with an exponent.
+_PLAIN_DECIMAL = re.compile(r"-?(?:[1-9]\d*(?:\.\d+)?|0(?:\.\d{1,6})?)", re.ASCII)
 _TRUE = frozenset({"1", "true", "yes", "y", "t", "on"})
 _FALSE = frozenset({"0", "false", "no", "n", "f", "off"})
 _MEMO_LIMIT = 4096
@@ -162,19 +165,39 @@ def _fast_path(column: ColumnLike, v: str, i: int, full: Converter, namespace: d
         plain = f"{v}.isdigit() and {v}.isascii() and len({v}) <= {digits}"
         commas = f"g{i}({v}) and len({v}) <= {grouped}"
         return f"(int({v}) if {plain} else (int({v}.replace(',', '')) if {commas} else {slow}))"
+    if column.type == "decimal":
+        # Its length bounds its digits; a longer cell is counted by the full converter.
+        namespace[f"d{i}"] = _PLAIN_DECIMAL.fullmatch
+        bound = f" and len({v}) <= {column.max_digits}" if column.max_digits else ""
+        return f"({v} if d{i}({v}){bound} else {slow})"
+    if column.type == "datetime" and not getattr(column, "format", None):
+        # Timestamps rarely repeat: the plain ones are read before the memo is asked.
+        namespace[f"q{i}"] = _quick_datetime
+        return f"(q{i}({v}) or {_memo_path(v, i, full, namespace)})"
     if column.type in ("date", "datetime"):
-        memo: dict[str, object] = {}
-
-        def remember(cell: str) -> object:
-            value = full(cell)
-            if len(memo) < _MEMO_LIMIT and value is not None:
-                memo[cell] = value
-            return value
-
-        namespace[f"m{i}"] = memo
-        namespace[f"r{i}"] = remember
-        return f"(m{i}.get({v}) or r{i}({v}))"
+        return _memo_path(v, i, full, namespace)
     return slow
+
+
+def _memo_path(v: str, i: int, full: Converter, namespace: dict) -> str:
+    """A date or datetime cell: one seen before is taken from a memo."""
+    memo: dict[str, object] = {}
+
+    def remember(cell: str) -> object:
+        value = full(cell)
+        if len(memo) < _MEMO_LIMIT and value is not None:
+            memo[cell] = value
+        return value
+
+    namespace[f"m{i}"] = memo
+    namespace[f"r{i}"] = remember
+    return f"(m{i}.get({v}) or r{i}({v}))"
+
+
+def _quick_datetime(cell: str) -> str | None:
+    """A plain datetime cell as the datetime converter writes it; None for any other."""
+    value = quick_datetime(cell)
+    return None if value is None else value.isoformat()
 
 
 def _required(convert: Converter) -> Converter:

@@ -1,11 +1,13 @@
 """The generated row converter and the multi-row INSERT: fast paths that must not
 change a single value."""
 
+import random
 import sqlite3
 
 import pytest
 
 from daemon.store.multirow import RowInsert
+from importers.dates import general_datetime, parse_datetime
 from importers.errors import CellError
 from importers.layouts import ColumnSpec, converter, row_converter
 
@@ -41,6 +43,30 @@ TRICKY = [
     "2024-5-6",
     "2024/02/30",
     "abc",
+    "0.5",
+    "-0.05",
+    "-0",
+    "00.5",
+    "1.50",
+    "12.3456789",
+    "0.000001",
+    "0.0000001",
+    "0.000000",
+    "0.0000000",
+    "1e5",
+    ".5",
+    "5.",
+    "１.５",
+    "2024/05/16 09:30",
+    "2024-5-6 9:30:15",
+    "2024/05/16T09:30",
+    "2024/05/16 24:00",
+    "2024/05/16 23:60",
+    "2024/02/30 10:00",
+    "2024/05-16 10:00",
+    " 2024/05/16 10:00",
+    "2024/05/16  10:00",
+    "２０２４/05/16 10:00",
 ]
 COLUMNS = [
     ColumnSpec("a", "int"),
@@ -48,6 +74,9 @@ COLUMNS = [
     ColumnSpec("c", "int", max_digits=13),
     ColumnSpec("d", "int", max_digits=3),
     ColumnSpec("e", "date"),
+    ColumnSpec("h", "datetime"),
+    ColumnSpec("i", "decimal"),
+    ColumnSpec("j", "decimal", max_digits=3),
     ColumnSpec("f", "text", max_length=5),
     ColumnSpec("g", "text", required=True),
 ]
@@ -106,3 +135,37 @@ def test_multirow_insert_with_literals_beside_the_values():
 def test_multirow_insert_refuses_a_row_of_the_wrong_width():
     with pytest.raises(ValueError):
         RowInsert.plain("INSERT INTO t VALUES ", 2).statements([[1, 2], [3]])
+
+
+def test_plain_datetimes_read_as_the_general_path_reads_them():
+    """parse_datetime's quick reading of `YYYY/MM/DD HH:MM[:SS]` agrees with the
+    general path on every cell, real or not, in that shape or near it."""
+    rnd = random.Random(20241202)
+    parts = ["2024", "1999", "0001", "9999", "/", "-", " ", "T", ":", "5", "05", "12", "13"]
+    parts += ["29", "30", "31", "00", "23", "24", "59", "60", "０", "年", "x"]
+    cells = []
+    for _ in range(20000):
+        y, sep = rnd.choice(["2024", "2023", "0000", "１９９９"]), rnd.choice("/-/-.")
+        other = sep if rnd.random() < 0.8 else rnd.choice("/-.")
+        date = f"{y}{sep}{rnd.randint(0, 13)}{other}{rnd.choice(['1', '01', '29', '30', '31'])}"
+        time = f"{rnd.randint(0, 25)}:{rnd.choice(['00', '59', '60', '5'])}"
+        if rnd.random() < 0.5:
+            time += f":{rnd.choice(['00', '59', '61', '7'])}"
+        cells.append(f"{date}{rnd.choice([' ', 'T', '  ', '_'])}{time}")
+        cells.append("".join(rnd.choices(parts, k=rnd.randint(1, 12))))
+    for cell in cells:
+        assert outcome(parse_datetime, cell) == outcome(general_datetime, cell), cell
+
+
+def test_plain_decimals_read_as_the_full_converter_reads_them():
+    rnd = random.Random(20241203)
+    columns = [ColumnSpec("d", "decimal"), ColumnSpec("d", "decimal", max_digits=4)]
+    for column in columns:
+        full, fast = converter(column), row_converter([column], None, [])
+
+        def generated(cell: str, convert=fast) -> object:
+            return convert([cell])[0]
+
+        for _ in range(20000):
+            cell = "".join(rnd.choices("0000123456789.-+,", k=rnd.randint(1, 10)))
+            assert outcome(generated, cell) == outcome(full, cell), cell
