@@ -111,7 +111,7 @@ class LayoutTables:
         async with db.execute(sql, key) as cur:
             previous = await cur.fetchall()
         in_range = "rowid BETWEEN ? AND ? AND _account = ? AND _run_id = ?"
-        keep = await keep_rows_sql(db, layout, run_id, in_range)
+        keep = await keep_rows_sql(db, layout, run_id, in_range) if previous else ""
         for _, owner, first, last in previous:
             await db.execute(keep, (first, last, account, owner))
             await db.execute(f"DELETE FROM {table} WHERE {in_range}", (first, last, account, owner))
