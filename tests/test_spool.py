@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from daemon.spool.queue import Meta, Spool
 
 
@@ -14,13 +16,15 @@ def meta(**kw) -> Meta:
     return Meta(kw.pop("account", "acme"), "mail", "x@y", "20240516.csv", **kw)
 
 
-def test_enqueue_writes_data_and_metadata(tmp_path):
+# A small file, and one large enough to be synced while it is hashed.
+@pytest.mark.parametrize("data", [b"a,b\r\n", b"1,2,3\r\n" * 300_000], ids=["small", "2mb"])
+def test_enqueue_writes_data_and_metadata(tmp_path, data):
     spool = Spool(tmp_path)
-    item = spool.enqueue(meta(), b"a,b\r\n")
+    item = spool.enqueue(meta(), data)
     stored = Meta.from_json((spool.incoming / item.id / "meta.json").read_bytes())
-    assert stored.sha256 == hashlib.sha256(b"a,b\r\n").hexdigest() and stored.size == 5
+    assert stored.sha256 == hashlib.sha256(data).hexdigest() and stored.size == len(data)
     assert stored.received_at and stored.account == "acme"
-    assert (spool.incoming / item.id / "data").read_bytes() == b"a,b\r\n"
+    assert (spool.incoming / item.id / "data").read_bytes() == data
     assert not list(spool.tmp.iterdir())
 
 
