@@ -229,9 +229,8 @@ class UndoRecords:
         images: Images,
         columns: list[str],
     ) -> int:
-        """Put the before-images back at their own rowids, so the
-        `sources` ranges they lay in hold them again; one whose rowid another row took
-        since gets a new one."""
+        """Put the before-images back at their own rowids, so the `sources` ranges they
+        lay in hold them again; one whose rowid another row took since gets a new one."""
         table = quote(layout)
         names = ", ".join(quote(c) for c in columns)
         cells = ", ".join(await self.image_cells(db, layout, columns))
