@@ -129,7 +129,7 @@ class KeyedWriter:
         found = await self._found(db)
         await self._one_per_key(db)
         await self._match(db)
-        [[found_once]] = await db.execute_fetchall(f"SELECT count(DISTINCT ord) FROM {MATCHED}")
+        found_once = await self._matched_rows(db)
         await self._keep_images(db)
         table = quote(self.layout)
         if self.mode == "delete":
@@ -172,8 +172,7 @@ class KeyedWriter:
         """Insert the chunk's rows whose key the table does not hold; how many."""
         # Every key there (a file sent again): nothing to insert, and looking for it
         # would cost a probe of the matched rows for every row of the chunk.
-        [[matched]] = await db.execute_fetchall(f"SELECT count(DISTINCT ord) FROM {MATCHED}")
-        if matched == unique:
+        if await self._matched_rows(db) == unique:
             return 0
         stamp = self.stamp
         names = [*self.columns, *META_COLUMNS]
@@ -273,6 +272,12 @@ class KeyedWriter:
             matched = f"rowid IN (SELECT rid FROM {MATCHED})"
             self._keep = await keep_rows_sql(db, self.layout, self.stamp.run_id, matched)
         await db.execute(self._keep)
+
+    async def _matched_rows(self, db: Any) -> int:
+        """How many of the chunk's rows _match found in the table (a key the table
+        holds twice is still one row of the chunk)."""
+        [[count]] = await db.execute_fetchall(f"SELECT count(DISTINCT ord) FROM {MATCHED}")
+        return int(count)
 
     async def _match(self, db: Any) -> None:
         """Find the table's rows the chunk's keys name (after _one_per_key), once for
