@@ -449,6 +449,19 @@ def import_process(daemon: Daemon) -> int:
     raise AssertionError("no import process")
 
 
+def killed_in_attempt(spool_root: Path, data: bytes, attempts: int) -> str:
+    """What a process killed during attempt `attempts + 1` at a file leaves behind: the
+    item claimed (unpacked in `active/`), its lock gone with the process. Its id."""
+    from daemon.spool.queue import Meta, Spool
+
+    spool = Spool(spool_root)
+    meta = Meta("acme", "mail", "export@acme.example", "20240516.csv", attempts=attempts)
+    claimed = spool.claim(spool.enqueue(meta, data).id)
+    assert claimed is not None and claimed.lock_fd is not None
+    os.close(claimed.lock_fd)
+    return claimed.id
+
+
 def active_items(data_dir: Path, timeout: float = 10) -> list[Path]:
     """What is left in `spool/active/` once it had time to empty: a run's spooled copy
     goes just after the commit the run row shows, so a run seen final may still have it."""

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import time
 
-from daemon.spool.queue import Meta, Spool
-from tests.support import Daemon, account, csv_bytes, mail, queued_ids, send, write_config
+from daemon.spool.queue import Spool
+from tests.support import (
+    Daemon,
+    account,
+    csv_bytes,
+    killed_in_attempt,
+    mail,
+    queued_ids,
+    send,
+    write_config,
+)
 
 ADMIN = "admin@example.jp"
 ALERTS = f'admin_to = ["{ADMIN}"]\n'
@@ -98,19 +106,15 @@ def test_disk_under_min_free_bytes_alerts_once_across_a_restart_until_it_clears(
 def test_a_quarantined_file_alerts_naming_its_run_and_file(tmp_path, relay):
     config = alerts_config(tmp_path, relay)
     spool = Spool(tmp_path / "var" / "spool")
-    # What a process killed during its third attempt leaves behind.
-    item = spool.enqueue(
-        Meta("acme", "mail", "export@acme.example", "20240516.csv", attempts=2),
-        csv_bytes(["1,2024/05/16,1,a"]),
-    )
-    os.rename(item.path, spool.active / item.id)
+    data = csv_bytes(["1,2024/05/16,1,a"])
+    item_id = killed_in_attempt(spool.root, data, attempts=2)  # in its third attempt
     daemon = Daemon(config).start()
     try:
-        assert daemon.wait_run(item.id)["state"] == "failed"
+        assert daemon.wait_run(item_id)["state"] == "failed"
         [alert] = relay.for_recipient(ADMIN)
         assert alert["Subject"] == "[renkei] ファイルを隔離しました: acme 20240516.csv"
         body = alert.get_body().get_content()
-        assert item.id in body and f"spool/failed/{item.id}" in body
+        assert item_id in body and f"spool/failed/{item_id}" in body
         outbox_empty(daemon)
         assert len(to_admin(relay)) == 1
     finally:

@@ -18,6 +18,7 @@ from tests.support import (
     active_items,
     csv_bytes,
     import_process,
+    killed_in_attempt,
     mail,
     pause,
     queued_ids,
@@ -179,18 +180,14 @@ def test_a_report_refused_for_good_is_kept_aside_not_retried(tmp_path, relay):
 def test_a_file_that_keeps_killing_the_worker_is_quarantined(tmp_path):
     config = write_config(tmp_path, account("acme"))
     spool = Spool(tmp_path / "var" / "spool")
-    # What a process killed during its third attempt leaves behind.
-    item = spool.enqueue(
-        Meta("acme", "mail", "export@acme.example", "20240516.csv", attempts=2),
-        csv_bytes(["1,2024/05/16,1,a"]),
-    )
-    os.rename(item.path, spool.active / item.id)
+    data = csv_bytes(["1,2024/05/16,1,a"])
+    item_id = killed_in_attempt(spool.root, data, attempts=2)  # in its third attempt
     daemon = Daemon(config).start()
     try:
-        run = daemon.wait_run(item.id)
+        run = daemon.wait_run(item_id)
         assert run["state"] == "failed" and "隔離" in run["message"]
-        quarantined = spool.failed / item.id
-        assert (quarantined / "data").read_bytes() == csv_bytes(["1,2024/05/16,1,a"])
+        quarantined = spool.failed / item_id
+        assert (quarantined / "data").read_bytes() == data
         assert daemon.query("SELECT count(*) FROM performance") == [(0,)]
     finally:
         daemon.terminate()
@@ -236,15 +233,21 @@ def test_committed_but_not_yet_removed_item_is_not_imported_again(tmp_path):
         daemon.terminate()
 
 
-def test_a_delivery_both_waiting_and_active_is_imported_once(tmp_path):
+@pytest.mark.parametrize("copy", ["unpacked", "one file"])
+def test_a_delivery_both_waiting_and_active_is_imported_once(tmp_path, copy):
     """Two copies under one id (a copy put back by hand): the daemon still starts."""
     config = write_config(tmp_path, account("acme"))
     spool = Spool(tmp_path / "var" / "spool")
-    item = spool.enqueue(
-        Meta("acme", "mail", "export@acme.example", "20240516.csv"),
-        csv_bytes(["1,2024/05/16,1,a"]),
-    )
-    shutil.copytree(item.path, spool.active / item.id)
+    meta = Meta("acme", "mail", "export@acme.example", "20240516.csv")
+    item = spool.enqueue(meta, csv_bytes(["1,2024/05/16,1,a"]))
+    if copy == "one file":  # as it waits
+        shutil.copy(item.path, spool.active / item.id)
+    else:  # as a claim leaves it
+        shutil.copytree(spool.incoming, tmp_path / "copy" / "incoming")
+        claimed = Spool(tmp_path / "copy").claim(item.id)
+        assert claimed is not None and claimed.lock_fd is not None
+        os.close(claimed.lock_fd)
+        os.rename(claimed.path, spool.active / item.id)
     daemon = Daemon(config).start()
     try:
         assert daemon.wait_run(item.id)["state"] == "completed"

@@ -16,13 +16,14 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from daemon.spool.queue import Meta, Spool
+from daemon.spool.queue import Spool
 from tests.support import (
     Daemon,
     account,
     active_items,
     csv_bytes,
     import_process,
+    killed_in_attempt,
     mail,
     pause,
     queued_ids,
@@ -249,24 +250,20 @@ def test_a_quarantined_item_is_retried_from_failed_and_swept_with_its_run(tmp_pa
     config = config_for(tmp_path)
     spool = Spool(tmp_path / "var" / "spool")
     data = csv_bytes(["7,2024/05/16,1,q"])
-    # What a process killed during its third attempt leaves behind.
-    item = spool.enqueue(
-        Meta("acme", "mail", "export@acme.example", "20240516.csv", attempts=2), data
-    )
-    os.rename(item.path, spool.active / item.id)
+    item_id = killed_in_attempt(spool.root, data, attempts=2)  # in its third attempt
     daemon = Daemon(config).start()
     try:
-        assert daemon.wait_run(item.id)["state"] == "failed"
-        file = httpx.get(f"{daemon.api}/api/v1/runs/{item.id}/file", headers=ADMIN)
+        assert daemon.wait_run(item_id)["state"] == "failed"
+        file = httpx.get(f"{daemon.api}/api/v1/runs/{item_id}/file", headers=ADMIN)
         assert file.status_code == 200 and file.content == data
         assert 'filename="20240516.csv"' in file.headers["content-disposition"]
-        reply = httpx.post(f"{daemon.api}/api/v1/runs/{item.id}/retry", headers=ADMIN)
+        reply = httpx.post(f"{daemon.api}/api/v1/runs/{item_id}/retry", headers=ADMIN)
         assert reply.status_code == 202
         run = daemon.wait_run(reply.json()["id"])
-        assert run["state"] == "completed" and run["retry_of"] == item.id
+        assert run["state"] == "completed" and run["retry_of"] == item_id
         assert daemon.query("SELECT member_no FROM performance") == [(7,)]
         # Quarantine is never emptied by hand: the item stays until its run is swept.
-        assert (spool.failed / item.id / "data").read_bytes() == data
+        assert (spool.failed / item_id / "data").read_bytes() == data
         # A run whose report is still to be queued is not swept: let both be queued.
         wait_for(lambda: daemon.query(PENDING_REPORTS) == [(0,)])
     finally:
@@ -274,7 +271,7 @@ def test_a_quarantined_item_is_retried_from_failed_and_swept_with_its_run(tmp_pa
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=91)
     result = renkei("sweep", "--now", later.isoformat(), "--config", str(config))
     assert result.returncode == 0, result.stderr
-    assert not (spool.failed / item.id).exists()
+    assert not (spool.failed / item_id).exists()
     assert daemon.query("SELECT count(*) FROM runs") == [(0,)]
 
 

@@ -16,16 +16,38 @@ def meta(**kw) -> Meta:
     return Meta(kw.pop("account", "acme"), "mail", "x@y", "20240516.csv", **kw)
 
 
-# A small file, and one large enough to be synced while it is hashed.
-@pytest.mark.parametrize("data", [b"a,b\r\n", b"1,2,3\r\n" * 300_000], ids=["small", "2mb"])
+# A small file, one large enough to be hashed while it is written, and one from disk.
+@pytest.mark.parametrize(
+    "data", [b"a,b\r\n", b"1,2,3\r\n" * 300_000, "path"], ids=["small", "2mb", "path"]
+)
 def test_enqueue_writes_data_and_metadata(tmp_path, data):
-    spool = Spool(tmp_path)
-    item = spool.enqueue(meta(), data)
-    stored = Meta.from_json((spool.incoming / item.id / "meta.json").read_bytes())
+    spool = Spool(tmp_path / "spool")
+    if data == "path":
+        data = b"x,y\r\n" * 500_000
+        (tmp_path / "upload.csv").write_bytes(data)
+        item = spool.enqueue(meta(), tmp_path / "upload.csv")
+    else:
+        item = spool.enqueue(meta(), data)
+    waiting = spool.incoming / item.id
+    assert waiting.is_file()  # one file while it waits
+    assert waiting.read_bytes().startswith(data)
+    stored = spool.load(waiting).meta
     assert stored.sha256 == hashlib.sha256(data).hexdigest() and stored.size == len(data)
     assert stored.received_at and stored.account == "acme"
-    assert (spool.incoming / item.id / "data").read_bytes() == data
     assert not list(spool.tmp.iterdir())
+    claimed = spool.claim(item.id)
+    assert claimed is not None and claimed.path == spool.active / item.id
+    assert claimed.data_path.read_bytes() == data
+    assert Meta.from_json((claimed.path / "meta.json").read_bytes()) == stored
+    assert sorted(p.name for p in spool.active.iterdir()) == [item.id]
+
+
+def test_a_delivery_without_a_file_waits_as_a_folder(tmp_path):
+    spool = Spool(tmp_path)
+    item = spool.enqueue(meta(problem="account_stopped"), None)
+    claimed = spool.claim(item.id)
+    assert claimed is not None and claimed.meta.problem == "account_stopped"
+    assert not claimed.data_path.exists()
 
 
 def test_claim_moves_to_active_once(tmp_path):
@@ -65,6 +87,74 @@ def test_recover_counts_attempts_and_skips_locked_items(tmp_path):
     assert out.stdout.strip() == str([dead.id])
     assert Meta.from_json((spool.incoming / dead.id / "meta.json").read_bytes()).attempts == 1
     assert (spool.active / live.id).exists()
+
+
+# The steps of claiming a one-file item and unpacking it into its folder, in order.
+UNPACKING_STEPS = ["rename", "mkdir", "write_synced", "rename", "strip", "rename"]
+CLAIM_AND_DIE = """
+import os, pathlib, signal, sys
+from daemon.spool import packed, queue
+
+root, item_id, die_after = pathlib.Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+spool = queue.Spool(root)
+done = []
+
+def step(call):
+    def stepped(*args, **kwargs):
+        result = call(*args, **kwargs)
+        done.append(call.__name__)
+        if len(done) == die_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return result
+    return stepped
+
+pathlib.Path.mkdir = step(pathlib.Path.mkdir)
+queue.write_synced = step(queue.write_synced)
+queue.os.rename = step(queue.os.rename)
+packed.strip = step(packed.strip)
+spool.claim(item_id)
+"""
+
+
+@pytest.mark.parametrize("die_after", range(len(UNPACKING_STEPS)))
+def test_a_claim_killed_while_unpacking_is_recovered_whole(tmp_path, die_after):
+    spool = Spool(tmp_path)
+    data = b"member_no,note\r\n1,\x82\xa0\r\n"
+    item = spool.enqueue(meta(), data)
+    # Killed just after step `die_after` of the unpacking (0: just after the claim's
+    # rename, 5: unpacked but never imported).
+    args = [sys.executable, "-c", CLAIM_AND_DIE, str(tmp_path), item.id, str(die_after + 1)]
+    assert subprocess.run(args).returncode == -9
+    recovered = [i.id for i in Spool(tmp_path).recover()]
+    assert recovered == [item.id]
+    assert sorted(p.name for p in spool.active.iterdir()) == []
+    again = spool.claim(item.id)
+    assert again is not None and again.data_path.read_bytes() == data
+    assert again.meta.sha256 == item.meta.sha256 and again.meta.size == len(data)
+    # An attempt counts once the data left the one file (the import could have begun).
+    assert again.meta.attempts == (1 if die_after >= 3 else 0)
+
+
+def test_a_claim_that_cannot_unpack_leaves_the_item_waiting(tmp_path):
+    spool = Spool(tmp_path)
+    item = spool.enqueue(meta(), b"a,b\r\n")
+    (spool.active / f"{item.id}.unpacking").write_text("")  # mkdir fails on it
+    with pytest.raises(FileExistsError):
+        spool.claim(item.id)
+    assert (spool.incoming / item.id).read_bytes().startswith(b"a,b\r\n")
+    (spool.active / f"{item.id}.unpacking").unlink()
+    claimed = spool.claim(item.id)
+    assert claimed is not None and claimed.data_path.read_bytes() == b"a,b\r\n"
+
+
+def test_withdraw_and_recover_remove_one_file_items(tmp_path):
+    spool = Spool(tmp_path)
+    [item] = spool.enqueue_many([(meta(), b"1", None)])
+    spool.withdraw([item])
+    assert not list(spool.incoming.iterdir()) and not list(spool.tmp.iterdir())
+    (spool.tmp / "20240516T000000000000-abcdef").write_bytes(b"half written")
+    assert list(spool.recover()) == []
+    assert not list(spool.tmp.iterdir())
 
 
 def test_a_failed_multi_file_delivery_leaves_nothing(tmp_path):

@@ -2,8 +2,10 @@
 
 Layout under `data_dir/spool/`: `tmp/` (being written), `incoming/` (waiting),
 `active/` (claimed by a worker, which holds a lock on it), `failed/` (quarantined
-after too many attempts, never deleted but by the retention sweep with its run). Each
-item is a folder holding `data` (the file as received) and `meta.json`. Enqueue is
+after too many attempts, never deleted but by the retention sweep with its run). A
+delivery waits in `incoming/` as one file (packed.py) and is unpacked when claimed into
+a folder holding `data` (the file as received) and `meta.json`, the form of every item
+in `active/` and `failed/` and of one put back after a failed attempt. Enqueue is
 tmp → fsync → rename, so an item in `incoming/` is always whole. Once its run is final
 the file is kept beside the run (kept.py). Called by the intake sink, the worker, the
 retrier and the CLI.
@@ -11,6 +13,7 @@ retrier and the CLI.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import errno
 import fcntl
@@ -21,21 +24,19 @@ import os
 import secrets
 import shutil
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from daemon.spool import packed
 from daemon.spool.durable import fsync_dir, fsync_file, replace_durably, write_synced
 from daemon.spool.kept import kept_path
 
 log = logging.getLogger(__name__)
 
 _COPY_CHUNK = 1 << 20
-# From this size a file held in memory is fsynced while it is hashed (_write_hashing):
-# its sync then outlasts the hash, and the thread's hand-off costs less than it saves.
-_SYNC_WHILE_HASHING = 1 << 20
-_SYNCS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="spool-fsync")
+# A claimed one-file item while it becomes a folder in `active/` (Spool._unpack).
+_UNPACKING = ".unpacking"
 
 
 @dataclass(slots=True)
@@ -126,7 +127,7 @@ class Spool:
             fsync_dir(folder)
         except BaseException:
             for item_id, _, lock_fd in staged:
-                shutil.rmtree(self.tmp / item_id, ignore_errors=True)
+                _remove(self.tmp / item_id)
                 if lock_fd is not None:
                     os.close(lock_fd)
             raise
@@ -136,22 +137,30 @@ class Spool:
         self, meta: Meta, data: bytes | Path | None, claim: bool, item_id: str | None = None
     ) -> tuple[str, Meta, int | None]:
         item_id = item_id or new_id()
+        if data is not None and not claim:
+            path = self.tmp / item_id
+            try:
+                packed.write(path, data, meta, now_iso())
+            except BaseException:
+                path.unlink(missing_ok=True)
+                raise
+            return item_id, meta, None
+        # A file the CLI imports itself (claimed at once), or a delivery with no file:
+        # a folder, as every item in `active/` is.
         staging = self.tmp / item_id
         staging.mkdir()
         lock_fd = None
         try:
             lock_fd = _lock(staging) if claim else None
             written = ["meta.json"]
-            if isinstance(data, bytes) and len(data) >= _SYNC_WHILE_HASHING:
-                meta.sha256, meta.size = _write_hashing(staging / "data", data)
-            elif data is not None:
+            if data is not None:
                 meta.sha256, meta.size = _write_data(staging / "data", data, sync=False)
                 written.insert(0, "data")
             meta.received_at = meta.received_at or now_iso()
             (staging / "meta.json").write_bytes(meta.to_json())
             # Written before they are synced: the first fsync commits the journal for
             # both files' creation, where syncing each as it is written costs one
-            # journal commit more per delivery (a large file's is worth it).
+            # journal commit more.
             for name in written:
                 fsync_file(staging / name)
             fsync_dir(staging)
@@ -172,19 +181,19 @@ class Spool:
                 os.rename(self.incoming / item.id, hidden)
             except FileNotFoundError:
                 continue
-            shutil.rmtree(hidden, ignore_errors=True)
+            _remove(hidden)
         fsync_dir(self.incoming)
 
     # -- claiming ----------------------------------------------------------------
 
     def has(self, item_id: str) -> bool:
-        return any(
-            (folder / item_id).exists() for folder in (self.incoming, self.active, self.failed)
-        )
+        return self.pending(item_id) or (self.failed / item_id).exists()
 
     def pending(self, item_id: str) -> bool:
         """Still to be imported (waiting or being imported), not finished or quarantined."""
-        return any((folder / item_id).exists() for folder in (self.incoming, self.active))
+        places = (self.incoming, self.active)
+        unpacking = self.active / (item_id + _UNPACKING)
+        return any((folder / item_id).exists() for folder in places) or unpacking.exists()
 
     def waiting(self) -> list[str]:
         return sorted(p.name for p in self.incoming.iterdir() if not p.name.startswith("."))
@@ -196,14 +205,56 @@ class Spool:
             os.rename(self.incoming / item_id, target)
         except FileNotFoundError:
             return None
+        if not target.is_dir():
+            return self._unpack(target)
         lock_fd = _lock(target)
         return SpoolItem(item_id, target, self._meta(target), lock_fd)
 
-    def load(self, folder: Path) -> SpoolItem:
-        return SpoolItem(folder.name, folder, self._meta(folder))
+    def _unpack(self, item: Path) -> SpoolItem | None:
+        """Turn the one-file item just claimed at `item` into a folder there.
 
-    def _meta(self, folder: Path) -> Meta:
-        return Meta.from_json((folder / "meta.json").read_bytes())
+        Its meta.json is durable before the data loses its copy of it; a crash part-way
+        leaves what recover() finishes (`_finish_unpacking`).
+        """
+        try:
+            held = _lock(item)  # recover() in another process leaves a held item alone
+        except BlockingIOError:
+            return None  # that recover() is putting it back
+        folder = item.with_name(item.name + _UNPACKING)
+        lock_fd = None
+        try:
+            meta = Meta.from_json(packed.read_meta(item))
+            folder.mkdir()
+            lock_fd = _lock(folder)
+            write_synced(folder / "meta.json", meta.to_json())
+        except BaseException:
+            # Nothing moved yet (a full disk, say): the item waits in `incoming/` again.
+            if lock_fd is not None:
+                os.close(lock_fd)
+                shutil.rmtree(folder, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                os.rename(item, self.incoming / item.name)
+            os.close(held)
+            raise
+        try:
+            os.rename(item, folder / "data")
+            packed.strip(folder / "data", meta.size)
+            os.rename(folder, item)
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        finally:
+            os.close(held)
+        return SpoolItem(item.name, item, meta, lock_fd)
+
+    def load(self, path: Path) -> SpoolItem:
+        """The item at `path`, a folder or (waiting) one file."""
+        return SpoolItem(path.name, path, self._meta(path))
+
+    def _meta(self, path: Path) -> Meta:
+        if path.is_dir():
+            return Meta.from_json((path / "meta.json").read_bytes())
+        return Meta.from_json(packed.read_meta(path))
 
     # -- settling ----------------------------------------------------------------
 
@@ -262,17 +313,26 @@ class Spool:
         _unlock(item)
 
     def recover(self) -> Iterable[SpoolItem]:
-        """Move work a dead process left in `active/` back, counting the attempt.
+        """Move work a dead process left in `active/` back, counting the attempt (not
+        for an item it had not begun to unpack).
 
         Items whose lock is still held belong to a live process (a `renkei import` run
         beside the daemon) and are left alone. Yields each recovered item.
         """
-        for folder in sorted(self.active.iterdir()):
+        for folder in sorted(self.active.glob("*" + _UNPACKING)):
+            self._finish_unpacking(folder)
+        for path in sorted(self.active.iterdir()):
+            if path.name.endswith(_UNPACKING):
+                continue  # held by a live process
             try:
-                fd = _lock(folder)
+                fd = _lock(path)
             except BlockingIOError:
                 continue
-            item = SpoolItem(folder.name, folder, self._meta(folder), fd)
+            if not path.is_dir():
+                os.close(fd)
+                yield self._put_back_packed(path)
+                continue
+            item = SpoolItem(path.name, path, self._meta(path), fd)
             if (self.incoming / item.id).exists():
                 # The same delivery twice (an id names one): the waiting copy will do.
                 log.warning(
@@ -289,7 +349,38 @@ class Spool:
                 os.close(_lock(stale))
             except BlockingIOError:
                 continue
-            shutil.rmtree(stale, ignore_errors=True)
+            _remove(stale)
+
+    def _finish_unpacking(self, folder: Path) -> None:
+        """Complete, or undo, an unpacking a dead process left at `folder`."""
+        try:
+            fd = _lock(folder)
+        except BlockingIOError:
+            return
+        try:
+            item = folder.with_name(folder.name.removesuffix(_UNPACKING))
+            if item.exists() or not (folder / "meta.json").is_file():
+                # Cut short before the data moved in: the one file is still whole.
+                shutil.rmtree(folder, ignore_errors=True)
+                return
+            data = folder / "data"
+            if data.exists():
+                packed.strip(data, self._meta(folder).size)
+            os.rename(folder, item)
+        finally:
+            os.close(fd)
+
+    def _put_back_packed(self, path: Path) -> SpoolItem:
+        """A one-file item claimed but not yet unpacked: back to `incoming/` as it was."""
+        item = SpoolItem(path.name, path, self._meta(path))
+        if (self.incoming / item.id).exists():
+            log.warning("spool: %s is both waiting and active; keeping the waiting copy", item.id)
+            path.unlink()
+            return item
+        os.rename(path, self.incoming / item.id)
+        fsync_dir(self.incoming)
+        item.path = self.incoming / item.id
+        return item
 
     def free_bytes(self) -> int:
         stat = os.statvfs(self.root)
@@ -318,24 +409,23 @@ def _write_data(path: Path, data: bytes | Path, sync: bool = True) -> tuple[str,
     return digest.hexdigest(), size
 
 
-def _write_hashing(path: Path, data: bytes) -> tuple[str, int]:
-    """Write `data` to `path` and fsync it in another thread while it is hashed here:
-    both leave the GIL, and a large file's sync is its slowest step."""
-    path.write_bytes(data)
-    syncing = _SYNCS.submit(fsync_file, path)
-    digest = hashlib.sha256(data).hexdigest()
-    syncing.result()
-    return digest, len(data)
-
-
-def _lock(folder: Path) -> int:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+def _lock(path: Path) -> int:
+    """An exclusive lock on the item at `path` (a folder or one file), or BlockingIOError."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
         raise
     return fd
+
+
+def _remove(path: Path) -> None:
+    """Remove an item not accepted (a folder or one file), whatever is left of it."""
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _unlock(item: SpoolItem) -> None:
