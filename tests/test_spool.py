@@ -168,3 +168,15 @@ def test_a_failed_multi_file_delivery_leaves_nothing(tmp_path):
     else:
         raise AssertionError("enqueue should have failed")
     assert not list(spool.tmp.iterdir())
+
+
+def test_meta_round_trips_through_its_json():
+    described = meta(
+        options={"encoding": "cp932", "columns": ["会員番号", "日付"], "set": {"a": 1}},
+        sha256="0" * 64,
+        size=3,
+        retry_of="20240516T000000000000-abcdef",
+    )
+    text = described.to_json()
+    assert Meta.from_json(text) == described
+    assert "会員番号".encode() in text  # written as read, not escaped
