@@ -9,6 +9,7 @@ import contextlib
 import ftplib
 import io
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -26,7 +27,9 @@ from tests.support import (
     active_items,
     csv_bytes,
     free_port,
+    import_process,
     mail,
+    pause,
     queued_ids,
     send,
     write_config,
@@ -407,6 +410,39 @@ def test_a_file_name_too_long_for_the_file_system_fails_the_run_once(tmp_path):
 
         _, code, reply = send(daemon.smtp_port, mail([("20240516.csv", big_rows(2))]))
         assert daemon.wait_run(queued_ids(reply)[0])["state"] == "completed"
+    finally:
+        stopped(daemon)
+
+
+@pytest.mark.slow
+def test_a_full_disk_when_a_file_is_claimed_leaves_it_waiting(tmp_path, tmpfs):
+    """The worker unpacks a claimed file into a folder (its meta.json written anew):
+    with no room for that, the file waits and is tried again, the worker does not crash."""
+    config = write_config(tmp_path, account("acme"))
+    daemon = on_tmpfs(config, tmpfs)
+    daemon.start()
+    try:
+        importer = import_process(daemon)
+        pause(importer)  # the claim must come after the disk is full
+        try:
+            _, code, reply = send(daemon.smtp_port, mail([("20240516.csv", big_rows(3000))]))
+            assert code == 250, reply
+            (run_id,) = queued_ids(reply)
+            filler = fill(tmpfs, 0)
+        finally:
+            os.kill(importer, signal.SIGCONT)
+        deadline = time.monotonic() + 10
+        while "could not be claimed" not in daemon.log.read_text():
+            assert time.monotonic() < deadline, daemon.log.read_text()[-3000:]
+            time.sleep(0.1)
+        log = daemon.log.read_text()
+        assert "No space left on device" in log and "crashed" not in log, log[-3000:]
+        assert [p.name for p in (tmpfs / "spool" / "incoming").iterdir()] == [run_id]
+        assert list((tmpfs / "spool" / "active").iterdir()) == []
+        filler.unlink()
+        assert daemon.wait_run(run_id, timeout=60)["state"] == "completed"
+        assert daemon.query("SELECT count(*) FROM performance") == [(3000,)]
+        assert "crashed" not in daemon.log.read_text()
     finally:
         stopped(daemon)
 

@@ -70,7 +70,13 @@ class Worker:
         for item_id in waiting:
             if self._not_before.get(item_id, 0) > time.monotonic():
                 continue
-            item = self.spool.claim(item_id)
+            try:
+                item = self.spool.claim(item_id)
+            except OSError as exc:
+                # A full disk while it was unpacked: it waits in `incoming/` again.
+                log.warning("%s: could not be claimed: %s", item_id, exc)
+                self._later(item_id)
+                continue
             if item is None:
                 continue
             worked = True
@@ -82,12 +88,16 @@ class Worker:
                 self.pipeline.put_back(item, count_attempt=True)
                 raise
             if state == RunState.QUEUED:  # a transient failure: give it a moment
-                failures = self._failures.get(item_id, 0)
-                delay = backoff(_RETRY_SECONDS, failures, _RETRY_MAX_SECONDS)
-                self._failures[item_id] = failures + 1
-                self._not_before[item_id] = time.monotonic() + delay
-                log.info("%s: trying again in %.0fs", item_id, delay)
+                self._later(item_id)
             else:
                 self._not_before.pop(item_id, None)
                 self._failures.pop(item_id, None)
         return worked
+
+    def _later(self, item_id: str) -> None:
+        """Leave the item alone for a while, longer each time it fails in a row."""
+        failures = self._failures.get(item_id, 0)
+        delay = backoff(_RETRY_SECONDS, failures, _RETRY_MAX_SECONDS)
+        self._failures[item_id] = failures + 1
+        self._not_before[item_id] = time.monotonic() + delay
+        log.info("%s: trying again in %.0fs", item_id, delay)
