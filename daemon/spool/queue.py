@@ -224,16 +224,19 @@ class Spool:
         except BlockingIOError:
             return None  # that recover() is putting it back
         folder = item.with_name(item.name + _UNPACKING)
+        made = False
         lock_fd = None
         try:
             meta = Meta.from_json(packed.read_meta(item))
             folder.mkdir()
+            made = True
             lock_fd = _lock(folder)
             write_synced(folder / "meta.json", meta.to_json())
         except BaseException:
             # Nothing moved yet (a full disk, say): the item waits in `incoming/` again.
             if lock_fd is not None:
                 os.close(lock_fd)
+            if made:
                 shutil.rmtree(folder, ignore_errors=True)
             with contextlib.suppress(OSError):
                 os.rename(item, self.incoming / item.name)
