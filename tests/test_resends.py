@@ -79,6 +79,18 @@ def upload(daemon, path) -> tuple[int, dict[str, str], dict]:
     return int(status), headers, json.loads(body)
 
 
+def spooled(daemon) -> list[str]:
+    """What the spool holds outside the kept files, once the copies a resend had written
+    ahead (while its earlier run was looked up) had a moment to go."""
+    spool = daemon.data_dir / "spool"
+    deadline = time.monotonic() + 5
+    while True:
+        held = sorted(p.name for part in ("tmp", "incoming") for p in (spool / part).iterdir())
+        if not held or time.monotonic() > deadline:
+            return held
+        time.sleep(0.05)
+
+
 def test_an_idempotency_key_answers_its_first_run_even_when_it_failed(daemon):
     first = post(daemon, "20240520.csv", BAD, key="resend-failed")
     assert first.status_code == 422 and first.json()["state"] == "failed"
@@ -89,6 +101,7 @@ def test_an_idempotency_key_answers_its_first_run_even_when_it_failed(daemon):
         assert again.headers[REPLAYED] == "true"
     assert runs_of(daemon, "20240520.csv") == [first.json()["id"]]
     assert rows_of(daemon, "20240520.csv") == []
+    assert spooled(daemon) == []
 
 
 @needs_curl

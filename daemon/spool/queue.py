@@ -23,7 +23,7 @@ import logging
 import os
 import secrets
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,10 @@ class Meta:
         return json.dumps(described, ensure_ascii=False, indent=1).encode()
 
 
+class _Withheld(Exception):
+    """Files staged but not to be published (Spool.enqueue_many's `publish`)."""
+
+
 @dataclass(slots=True)
 class SpoolItem:
     id: str
@@ -114,25 +118,36 @@ class Spool:
         return self.enqueue_many([(meta, data, None)], claim)[0]
 
     def enqueue_many(
-        self, files: list[tuple[Meta, bytes | Path | None, str | None]], claim: bool = False
+        self,
+        files: list[tuple[Meta, bytes | Path | None, str | None]],
+        claim: bool = False,
+        publish: Callable[[], bool] | None = None,
     ) -> list[SpoolItem]:
         """Stage every file first, then publish them all: a delivery of several files
-        (one mail, several attachments) is not half-accepted when the disk fails."""
+        (one mail, several attachments) is not half-accepted when the disk fails.
+
+        With `publish`, asked once they are written and synced: False removes them
+        instead, and none is returned.
+        """
         staged: list[tuple[str, Meta, int | None]] = []
         try:
             for meta, data, item_id in files:
                 staged.append(self._stage(meta, data, claim, item_id))
+            if publish is not None and not publish():
+                raise _Withheld
             folder = self.active if claim else self.incoming
             items = []
             for item_id, meta, lock_fd in staged:
                 os.rename(self.tmp / item_id, folder / item_id)
                 items.append(SpoolItem(item_id, folder / item_id, meta, lock_fd))
             fsync_dir(folder)
-        except BaseException:
+        except BaseException as exc:
             for item_id, _, lock_fd in staged:
                 _remove(self.tmp / item_id)
                 if lock_fd is not None:
                     os.close(lock_fd)
+            if isinstance(exc, _Withheld):
+                return []
             raise
         return items
 

@@ -9,8 +9,11 @@ every channel; the only path from a socket to the spool.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 
 from daemon import metrics
@@ -26,6 +29,10 @@ from importers.messages import message
 
 log = logging.getLogger(__name__)
 _WAIT_STEP = 0.05
+_VERDICT_SECONDS = 60.0
+# The deliveries' writers, of their own: each waits for its delivery's look-up before it
+# publishes, and must not hold a thread the rest of the daemon needs meanwhile.
+_WRITERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="spool-writer")
 _LIMIT_PROBLEMS = ("file.too_many_rows", "file.too_large")
 
 
@@ -46,14 +53,26 @@ class SpoolSink:
 
     async def spool(self, deliveries: Sequence[Delivery]) -> Receipt:
         async with self.memory.turn(deliveries):
+            # The files are written while the memory looks for an earlier delivery (a
+            # round trip to the run history), and published once it found none.
+            verdict = _Verdict()
+            writing = asyncio.ensure_future(self._enqueue(deliveries, verdict.wait))
+            writing.add_done_callback(_retrieved)
             try:
                 earlier = await self.memory.earlier(deliveries)
             except Exception as exc:  # the store unreachable: take nothing we cannot check
+                verdict.give(False)
                 raise SpoolUnavailable(f"store: {exc}") from exc
+            except BaseException:
+                verdict.give(False)
+                raise
+            verdict.give(earlier is None)
             if earlier is not None:
                 log.info("a resend of %s: answered with its earlier runs", ", ".join(earlier))
                 return Receipt(earlier, replayed=True)
-            items = await self._enqueue(deliveries)
+            items = await writing
+            if not items:  # the writer gave up waiting for the look-up
+                raise SpoolUnavailable("the look-up for an earlier delivery took too long")
             if self._store is not None and self._store.shared:
                 await self._record(items)
             self.memory.remember(deliveries, items)
@@ -70,10 +89,13 @@ class SpoolSink:
             )
         return Receipt([item.id for item in items])
 
-    async def _enqueue(self, deliveries: Sequence[Delivery]) -> list[SpoolItem]:
+    async def _enqueue(
+        self, deliveries: Sequence[Delivery], publish: Callable[[], bool]
+    ) -> list[SpoolItem]:
         files = [(_meta(d), d.data, d.id) for d in deliveries]
+        write = functools.partial(self._spool.enqueue_many, files, False, publish)
         try:
-            return await asyncio.to_thread(self._spool.enqueue_many, files)
+            return await asyncio.get_running_loop().run_in_executor(_WRITERS, write)
         except Exception as exc:  # disk full, I/O error, anything: the sender retries
             raise SpoolUnavailable(str(exc)) from exc
 
@@ -133,6 +155,28 @@ class SpoolSink:
                 return RunReport(public_run(run), first, failed=failed, over_limit=too_big)
             await asyncio.sleep(_WAIT_STEP)
         return None
+
+
+class _Verdict:
+    """Whether files written ahead are published; their writing thread waits for it
+    (a while at most: never for a look-up that hangs)."""
+
+    def __init__(self) -> None:
+        self._given = threading.Event()
+        self._publish = False
+
+    def give(self, publish: bool) -> None:
+        self._publish = publish
+        self._given.set()
+
+    def wait(self) -> bool:
+        return self._given.wait(_VERDICT_SECONDS) and self._publish
+
+
+def _retrieved(writing: asyncio.Future) -> None:
+    # Files not to be published may fail to be written: nobody waits for them.
+    if not writing.cancelled():
+        writing.exception()
 
 
 def _meta(d: Delivery) -> Meta:
