@@ -1,7 +1,8 @@
 """The intake sink: the daemon's side of the intake contract (handlers/base.py).
 
 Answers a resend from the delivery memory, turns every other delivery into spool
-items (off the event loop) and wakes the worker; tells a channel how a run it spooled
+items (written off the event loop while the memory looks, published once it found no
+earlier delivery) and wakes the worker; tells a channel how a run it spooled
 ended; logs, counts and keeps what a channel refused (refusals.py). Called by
 every channel; the only path from a socket to the spool.
 """
