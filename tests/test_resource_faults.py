@@ -414,6 +414,14 @@ def test_a_file_name_too_long_for_the_file_system_fails_the_run_once(tmp_path):
         stopped(daemon)
 
 
+def spooled_then_full(daemon: Daemon, mount: Path) -> tuple[str, Path]:
+    """A mail of 3,000 rows spooled, then the disk filled: its run id and the filler."""
+    _, code, reply = send(daemon.smtp_port, mail([("20240516.csv", big_rows(3000))]))
+    assert code == 250, reply
+    (run_id,) = queued_ids(reply)
+    return run_id, fill(mount, 0)
+
+
 @pytest.mark.slow
 def test_a_full_disk_when_a_file_is_claimed_leaves_it_waiting(tmp_path, tmpfs):
     """The worker unpacks a claimed file into a folder (its meta.json written anew):
@@ -425,10 +433,7 @@ def test_a_full_disk_when_a_file_is_claimed_leaves_it_waiting(tmp_path, tmpfs):
         importer = import_process(daemon)
         pause(importer)  # the claim must come after the disk is full
         try:
-            _, code, reply = send(daemon.smtp_port, mail([("20240516.csv", big_rows(3000))]))
-            assert code == 250, reply
-            (run_id,) = queued_ids(reply)
-            filler = fill(tmpfs, 0)
+            run_id, filler = spooled_then_full(daemon, tmpfs)
         finally:
             os.kill(importer, signal.SIGCONT)
         deadline = time.monotonic() + 10
@@ -457,10 +462,7 @@ def test_a_full_disk_while_importing_is_retried_with_backoff(tmp_path, tmpfs):
         other = sqlite3.connect(daemon.db_path, timeout=30, isolation_level=None)
         other.execute("BEGIN EXCLUSIVE")  # hold the worker off while the disk fills
         try:
-            _, code, reply = send(daemon.smtp_port, mail([("20240516.csv", big_rows(3000))]))
-            assert code == 250, reply
-            (run_id,) = queued_ids(reply)
-            filler = fill(tmpfs, 0)
+            run_id, filler = spooled_then_full(daemon, tmpfs)
         finally:
             other.execute("ROLLBACK")
             other.close()
