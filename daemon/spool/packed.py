@@ -43,7 +43,7 @@ def write(path: Path, data: bytes | Path, meta: Meta, received_at: str) -> None:
     """Write `data` and `meta` to `path` as one item and fsync it; fills in the meta's
     sha256, size and (unless set) time of receipt first."""
     with open(path, "wb") as f:
-        meta.sha256, meta.size = _write_hashing(f, data)
+        meta.sha256, meta.size = write_hashed(f, data)
         meta.received_at = meta.received_at or received_at
         described = meta.to_json()
         f.write(described + _FOOTER.pack(_MAGIC, len(described)))
@@ -71,7 +71,8 @@ def strip(path: Path, size: int) -> None:
     os.truncate(path, size)
 
 
-def _write_hashing(f: BinaryIO, data: bytes | Path) -> tuple[str, int]:
+def write_hashed(f: BinaryIO, data: bytes | Path) -> tuple[str, int]:
+    """Write `data` (bytes, or a file's contents) to `f`: its sha256 and size."""
     if isinstance(data, bytes):
         if len(data) < _HASH_ASIDE:
             f.write(data)

@@ -17,7 +17,6 @@ import contextlib
 import datetime as dt
 import errno
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -34,7 +33,6 @@ from daemon.spool.kept import kept_path
 
 log = logging.getLogger(__name__)
 
-_COPY_CHUNK = 1 << 20
 # A claimed one-file item while it becomes a folder in `active/` (Spool._unpack).
 _UNPACKING = ".unpacking"
 
@@ -209,9 +207,12 @@ class Spool:
 
     def pending(self, item_id: str) -> bool:
         """Still to be imported (waiting or being imported), not finished or quarantined."""
-        places = (self.incoming, self.active)
-        unpacking = self.active / (item_id + _UNPACKING)
-        return any((folder / item_id).exists() for folder in places) or unpacking.exists()
+        places = (
+            self.incoming / item_id,
+            self.active / item_id,
+            self.active / (item_id + _UNPACKING),
+        )
+        return any(path.exists() for path in places)
 
     def waiting(self) -> list[str]:
         return sorted(p.name for p in self.incoming.iterdir() if not p.name.startswith("."))
@@ -411,23 +412,12 @@ class Spool:
 def _write_data(path: Path, data: bytes | Path, sync: bool = True) -> tuple[str, int]:
     """Write `data` to `path` (fsynced unless the caller syncs it later); its sha256
     and size."""
-    if isinstance(data, bytes):
+    with open(path, "wb") as f:
+        written = packed.write_hashed(f, data)
         if sync:
-            write_synced(path, data)
-        else:
-            path.write_bytes(data)
-        return hashlib.sha256(data).hexdigest(), len(data)
-    digest = hashlib.sha256()
-    size = 0
-    with open(data, "rb") as src, open(path, "wb") as dst:
-        while chunk := src.read(_COPY_CHUNK):
-            digest.update(chunk)
-            dst.write(chunk)
-            size += len(chunk)
-        dst.flush()
-        if sync:
-            os.fsync(dst.fileno())
-    return digest.hexdigest(), size
+            f.flush()
+            os.fsync(f.fileno())
+    return written
 
 
 def _lock(path: Path) -> int:
