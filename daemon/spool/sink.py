@@ -59,15 +59,14 @@ class SpoolSink:
             verdict = _Verdict()
             writing = asyncio.ensure_future(self._enqueue(deliveries, verdict.wait))
             writing.add_done_callback(_retrieved)
+            publish = False
             try:
                 earlier = await self.memory.earlier(deliveries)
+                publish = earlier is None
             except Exception as exc:  # the store unreachable: take nothing we cannot check
-                verdict.give(False)
                 raise SpoolUnavailable(f"store: {exc}") from exc
-            except BaseException:
-                verdict.give(False)
-                raise
-            verdict.give(earlier is None)
+            finally:
+                verdict.give(publish)  # on every way out (a cancel too): its writer waits
             if earlier is not None:
                 log.info("a resend of %s: answered with its earlier runs", ", ".join(earlier))
                 return Receipt(earlier, replayed=True)
