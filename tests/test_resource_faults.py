@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import ftplib
 import io
 import os
@@ -72,8 +73,16 @@ def fill(folder: Path, leave: int) -> Path:
     filler = folder / "filler"
     st = os.statvfs(folder)
     size = max(st.f_bavail * st.f_frsize - leave, 0)
-    with open(filler, "wb") as f:
-        f.write(b"\0" * size)
+    with open(filler, "wb", buffering=0) as f:
+        while size > 0:
+            try:
+                size -= f.write(b"\0" * min(size, 1 << 20))
+            except OSError as exc:
+                # The daemon wrote meanwhile (a claim unpacks its file): the disk is
+                # as full as asked already.
+                if exc.errno != errno.ENOSPC:
+                    raise
+                break
     return filler
 
 
