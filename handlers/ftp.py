@@ -205,6 +205,7 @@ class UploadHandler(FTPHandler):
     dtp_handler = UploadDTP
     auth_failed_timeout = 1
     intake: FtpIntake  # set on the per-server subclass
+    _banned_now = False  # whether the last failed login banned the address
 
     @property
     def upload_limit(self) -> int:
@@ -219,11 +220,17 @@ class UploadHandler(FTPHandler):
             self.respond(S421_BANNED)
             self.close_when_done()
 
+    def handle_auth_failed(self, msg: str, password: str) -> None:
+        # Counted now: pyftpdlib answers 530 before it calls on_login_failed, and with a
+        # thread per session the client's next connection could be let in first.
+        self._banned_now = self.intake.guard.failed(self.remote_ip)
+        super().handle_auth_failed(msg, password)
+
     def on_login_failed(self, username: str, password: str) -> None:
         # The user name is said, the password never.
         known = username in getattr(self.authorizer, "secrets", {})
         detail = "wrong password" if known else "no such user"
-        if self.intake.guard.failed(self.remote_ip):
+        if self._banned_now:
             detail += f"; address banned for {self.intake.guard.ban_seconds:.0f}s"
         self.refuse(S530_LOGIN_FAILED[0], "login_failed", detail=detail, who=username)
 
