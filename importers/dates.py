@@ -33,6 +33,9 @@ _TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
 _PLAIN_DATETIME = re.compile(
     r"(\d{4})([/-])(\d{1,2})\2(\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?", re.ASCII
 )
+# What plain_datetimes() remembers at most: dates of a decade, every second of a day.
+_DATES_KEPT = 4096
+_TIMES_KEPT = 86400
 _ERA_DATE = re.compile(
     r"(令和|平成|昭和|大正|明治|[RHSTM])\s*(元|\d{1,2})"
     r"(?:年(\d{1,2})月(\d{1,2})日|([./-])(\d{1,2})\5(\d{1,2}))",
@@ -91,6 +94,32 @@ def quick_datetime(cell: str) -> dt.datetime | None:
         )
     except ValueError:
         return None
+
+
+def plain_datetimes() -> Callable[[str], str | None]:
+    """A reader of plain datetime cells to ISO text (quick_datetime's cells, None for
+    any other) that remembers the date and the time of each apart: a file's timestamps
+    rarely repeat, their dates and times do. A remembered pair is valid together, since
+    the shape is a date part, one separator and a time part, and each is checked apart."""
+    dates: dict[str, str] = {}
+    times: dict[str, str] = {}
+
+    def read(cell: str) -> str | None:
+        day, sep, clock = cell.partition(" ")
+        if not sep:
+            day, sep, clock = cell.partition("T")
+        known_day, known_clock = dates.get(day), times.get(clock)
+        if known_day is not None and known_clock is not None:
+            return f"{known_day}T{known_clock}"
+        value = quick_datetime(cell)
+        if value is None:
+            return None
+        if len(dates) < _DATES_KEPT and len(times) < _TIMES_KEPT:
+            dates[day] = value.date().isoformat()
+            times[clock] = value.time().isoformat()
+        return value.isoformat()
+
+    return read
 
 
 def general_datetime(cell: str) -> dt.datetime:

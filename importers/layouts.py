@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
 
-from importers.dates import house_format, parse_date, parse_datetime, quick_datetime
+from importers.dates import house_format, parse_date, parse_datetime, plain_datetimes
 from importers.errors import CellError
 
 Converter = Callable[[str], object]
@@ -171,8 +171,9 @@ def _fast_path(column: ColumnLike, v: str, i: int, full: Converter, namespace: d
         bound = f" and len({v}) <= {column.max_digits}" if column.max_digits else ""
         return f"({v} if d{i}({v}){bound} else {slow})"
     if column.type == "datetime" and not getattr(column, "format", None):
-        # Timestamps rarely repeat: the plain ones are read before the memo is asked.
-        namespace[f"q{i}"] = _quick_datetime
+        # Timestamps rarely repeat, their dates and times do: a plain one is put
+        # together from its remembered halves before the memo of whole cells is asked.
+        namespace[f"q{i}"] = plain_datetimes()
         return f"(q{i}({v}) or {_memo_path(v, i, full, namespace)})"
     if column.type in ("date", "datetime"):
         return _memo_path(v, i, full, namespace)
@@ -192,12 +193,6 @@ def _memo_path(v: str, i: int, full: Converter, namespace: dict) -> str:
     namespace[f"m{i}"] = memo
     namespace[f"r{i}"] = remember
     return f"(m{i}.get({v}) or r{i}({v}))"
-
-
-def _quick_datetime(cell: str) -> str | None:
-    """A plain datetime cell as the datetime converter writes it; None for any other."""
-    value = quick_datetime(cell)
-    return None if value is None else value.isoformat()
 
 
 def _required(convert: Converter) -> Converter:

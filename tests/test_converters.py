@@ -137,9 +137,8 @@ def test_multirow_insert_refuses_a_row_of_the_wrong_width():
         RowInsert.plain("INSERT INTO t VALUES ", 2).statements([[1, 2], [3]])
 
 
-def test_plain_datetimes_read_as_the_general_path_reads_them():
-    """parse_datetime's quick reading of `YYYY/MM/DD HH:MM[:SS]` agrees with the
-    general path on every cell, real or not, in that shape or near it."""
+def datetime_cells() -> list[str]:
+    """Cells in the plain datetime shape or near it, real dates and times or not."""
     rnd = random.Random(20241202)
     parts = ["2024", "1999", "0001", "9999", "/", "-", " ", "T", ":", "5", "05", "12", "13"]
     parts += ["29", "30", "31", "00", "23", "24", "59", "60", "０", "年", "x"]
@@ -153,8 +152,32 @@ def test_plain_datetimes_read_as_the_general_path_reads_them():
             time += f":{rnd.choice(['00', '59', '61', '7'])}"
         cells.append(f"{date}{rnd.choice([' ', 'T', '  ', '_'])}{time}")
         cells.append("".join(rnd.choices(parts, k=rnd.randint(1, 12))))
-    for cell in cells:
+    return cells
+
+
+def test_plain_datetimes_read_as_the_general_path_reads_them():
+    """parse_datetime's quick reading of `YYYY/MM/DD HH:MM[:SS]` agrees with the
+    general path on every cell, real or not, in that shape or near it."""
+    for cell in datetime_cells():
         assert outcome(parse_datetime, cell) == outcome(general_datetime, cell), cell
+
+
+def test_remembered_dates_and_times_combine_as_the_full_converter_reads_them():
+    """The row converter remembers the date and the time of each plain cell apart and
+    puts a later cell together from them: over one converter's life, every cell
+    (a date of one cell with the time of another among them) reads as the full
+    converter reads it."""
+    column = ColumnSpec("h", "datetime")
+    full, fast = converter(column), row_converter([column], None, [])
+    cells = datetime_cells()
+    days = ["2024/02/29", "2023/02/29", "2024-12-31", "2024/1/5"]
+    clocks = ["0:00", "23:59:59", "24:00", "9:5", "12:30:60"]
+    cells += [f"{day}{sep}{clock}" for day in days for clock in clocks for sep in " T"]
+    for cell in cells * 2:
+        assert outcome(lambda c: fast([c])[0], cell) == outcome(full, cell), cell
+    assert fast(["2024/02/29 23:59:59"]) == ["2024-02-29T23:59:59"]
+    with pytest.raises(CellError):
+        fast(["2023/02/29 23:59:59"])
 
 
 def test_plain_decimals_read_as_the_full_converter_reads_them():
