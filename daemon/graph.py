@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from daemon.report.alerts import Alerts
 from daemon.report.outbox import Reporter
 from daemon.settings import Settings
-from daemon.spool.queue import Spool, SpoolItem
+from daemon.spool.queue import Damaged, Spool, SpoolItem
 from daemon.spool.retry import Retrier
 from daemon.spool.sink import SpoolSink
 from daemon.store.base import Store
@@ -61,7 +61,7 @@ async def build(
         reporter = Reporter(settings, store)
         alerts = Alerts(settings, reporter)
         reporter.on_refused = alerts.report_refused
-        notify = quarantined = None
+        notify = quarantined = set_aside = None
         if reports:
 
             async def notify(run_id: str) -> None:
@@ -74,7 +74,12 @@ async def build(
                 if reported is not None:
                     await reported(item.id)
 
-        pipeline = Pipeline(settings, store, spool, notify, counted, quarantined)
+            async def set_aside(damaged: Damaged) -> None:
+                await alerts.damaged(damaged.item_id, damaged.path.name, damaged.reason)
+                if reported is not None:
+                    await reported(damaged.item_id)
+
+        pipeline = Pipeline(settings, store, spool, notify, counted, quarantined, set_aside)
         worker = Worker(spool, pipeline)
         sink = SpoolSink(spool, settings, wake or worker.wake, store)
         retrier = Retrier(spool, store, settings, wake or worker.wake)

@@ -133,6 +133,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{attempts} 回試みても取り込めなかったため隔離しました",
         "en": "quarantined after {attempts} failed attempts",
     },
+    "run.damaged": {
+        "ja": "受け付けたファイルの情報が読めないため、{path} に退避しました({reason})",
+        "en": "the received file's description cannot be read; set aside in {path} ({reason})",
+    },
     "run.rejected": {
         "ja": "{failed} 行にエラーがあるため、1行も取り込みませんでした",
         "en": "{failed} rows have errors, so no row was imported",
@@ -326,6 +330,18 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "The relay refused a report mail for good (it is not retried). "
         "The mail is kept in {path}.",
     },
+    "alert.subject.damaged": {
+        "ja": "[renkei] 読めないファイルを退避しました: {item}",
+        "en": "[renkei] unreadable file set aside: {item}",
+    },
+    "alert.body.damaged": {
+        "ja": "受け付けたファイルの情報(meta)が読めないため取り込まず、{path} に退避しました。"
+        "ディスクの状態を確かめ、送信元に再送を依頼してください。",
+        "en": "The description (meta) of a received file cannot be read, so it was not "
+        "imported and was set aside in {path}. Check the disk, then ask the sender to "
+        "send it again.",
+    },
+    "alert.field.reason": {"ja": "理由", "en": "Reason"},
     "alert.field.recipients": {"ja": "宛先", "en": "Recipients"},
     "alert.field.reply": {"ja": "中継サーバーの応答", "en": "Relay's reply"},
     # -- what a run did, in words (report mail, CLI) -----------------------------

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 
-from daemon.spool.queue import Spool
+from daemon.spool.queue import Meta, Spool
+from tests.console_support import login, users_toml
 from tests.support import (
     Daemon,
     account,
     csv_bytes,
+    import_process,
     killed_in_attempt,
     mail,
+    pause,
     queued_ids,
     send,
     write_config,
@@ -117,6 +121,78 @@ def test_a_quarantined_file_alerts_naming_its_run_and_file(tmp_path, relay):
         assert item_id in body and f"spool/failed/{item_id}" in body
         outbox_empty(daemon)
         assert len(to_admin(relay)) == 1
+    finally:
+        daemon.terminate()
+
+
+def damage_footer(path) -> None:
+    with open(path, "r+b") as f:
+        f.seek(-8, os.SEEK_END)
+        f.write(b"\xff" * 8)
+
+
+def test_a_spooled_file_that_cannot_be_read_is_set_aside_and_the_rest_imported(tmp_path, relay):
+    """Found at start: a waiting file whose description is damaged goes to
+    spool/failed/ with an alert; the file beside it is imported, and so is the next."""
+    config = alerts_config(tmp_path, relay)
+    spool = Spool(tmp_path / "var" / "spool")
+    data = csv_bytes(["1,2024/05/16,1,a"])
+    meta = Meta("acme", "mail", "export@acme.example", "20240516.csv")
+    bad, good = spool.enqueue(meta, data), spool.enqueue(meta, data)
+    damage_footer(spool.incoming / bad.id)
+    daemon = Daemon(config).start()
+    try:
+        assert daemon.wait_run(good.id)["state"] == "completed"
+        [alert] = relay.for_recipient(ADMIN)
+        assert alert["Subject"] == f"[renkei] 読めないファイルを退避しました: {bad.id}"
+        body = alert.get_body().get_content()
+        assert f"spool/failed/{bad.id}" in body and "footer" in body
+        assert (spool.failed / bad.id).read_bytes().startswith(data)
+        _, code, reply = send(daemon.smtp_port, mail([("20240517.csv", data)]))
+        assert code == 250, reply
+        (run_id,) = queued_ids(reply)
+        assert daemon.wait_run(run_id)["state"] == "completed"
+        assert "crashed" not in daemon.log.read_text()
+    finally:
+        daemon.terminate()
+
+
+def test_a_delivery_damaged_while_it_waits_fails_its_run_and_alerts(tmp_path, relay):
+    """The sender was given the run's id: the run is there, failed, saying why, on the
+    console too, though who sent it was in the description that cannot be read."""
+    config = alerts_config(
+        tmp_path, relay, 'language = "en"\n' + users_toml({"admin": ("admin", [])})
+    )
+    daemon = Daemon(config).start()
+    try:
+        importer = import_process(daemon)
+        pause(importer)  # the file must wait while it is damaged
+        try:
+            _, code, reply = send(
+                daemon.smtp_port, mail([("20240516.csv", csv_bytes(["1,2024/05/16,1,a"]))])
+            )
+            assert code == 250, reply
+            (run_id,) = queued_ids(reply)
+            damage_footer(daemon.data_dir / "spool" / "incoming" / run_id)
+        finally:
+            os.kill(importer, signal.SIGCONT)
+        run = daemon.wait_run(run_id)
+        assert run["state"] == "failed"
+        assert run["message"].startswith("the received file's description cannot be read")
+        assert f"spool/failed/{run_id}" in run["message"]
+        [alert] = relay.for_recipient(ADMIN)
+        assert alert["Subject"] == f"[renkei] unreadable file set aside: {run_id}"
+        assert (daemon.data_dir / "spool" / "failed" / run_id).is_file()
+        console = login(daemon.api, "admin")
+        try:
+            page = console.get(f"/console/runs/{run_id}")
+            assert page.status_code == 200
+            assert "the received file&#39;s description cannot be read" in page.text
+            listing = console.get("/console/runs?state=failed")
+            assert listing.status_code == 200 and run_id in listing.text
+        finally:
+            console.close()
+        assert "crashed" not in daemon.log.read_text()
     finally:
         daemon.terminate()
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from daemon.spool.queue import Meta, Spool
+from daemon.spool.queue import Damaged, Meta, Spool
 
 
 def meta(**kw) -> Meta:
@@ -180,3 +180,63 @@ def test_meta_round_trips_through_its_json():
     text = described.to_json()
     assert Meta.from_json(text) == described
     assert "会員番号".encode() in text  # written as read, not escaped
+
+
+def damage_footer(path) -> bytes:
+    """Overwrite the end of a one-file item (its footer); the bytes it then holds."""
+    with open(path, "r+b") as f:
+        f.seek(-8, os.SEEK_END)
+        f.write(b"\xff" * 8)
+    return path.read_bytes()
+
+
+def test_an_item_that_cannot_be_read_is_set_aside_and_the_next_is_claimed(tmp_path):
+    spool = Spool(tmp_path)
+    bad, good = spool.enqueue(meta(), b"a,b\r\n"), spool.enqueue(meta(), b"c,d\r\n")
+    damaged = damage_footer(spool.incoming / bad.id)
+    with pytest.raises(Damaged) as raised:
+        spool.claim(bad.id)
+    assert raised.value.item_id == bad.id and raised.value.path == spool.failed / bad.id
+    assert (spool.failed / bad.id).read_bytes() == damaged  # kept as it was
+    assert spool.waiting() == [good.id] and list(spool.active.iterdir()) == []
+    claimed = spool.claim(good.id)
+    assert claimed is not None and claimed.data_path.read_bytes() == b"c,d\r\n"
+
+
+@pytest.mark.parametrize("meta_json", [b"{not json", b"[]", b'{"account": "acme"}', None])
+def test_a_folder_item_whose_meta_cannot_be_read_is_set_aside(tmp_path, meta_json):
+    spool = Spool(tmp_path)
+    item = spool.claim(spool.enqueue(meta(), b"a,b\r\n").id)
+    spool.release(item, count_attempt=True)  # waits as a folder now
+    if meta_json is None:
+        (spool.incoming / item.id / "meta.json").unlink()
+    else:
+        (spool.incoming / item.id / "meta.json").write_bytes(meta_json)
+    with pytest.raises(Damaged):
+        spool.claim(item.id)
+    assert (spool.failed / item.id / "data").read_bytes() == b"a,b\r\n"
+    assert spool.waiting() == [] and list(spool.active.iterdir()) == []
+    # Another item of the same id set aside later keeps the first.
+    [again] = spool.enqueue_many([(meta(), b"e,f\r\n", item.id)])
+    damage_footer(spool.incoming / again.id)
+    with pytest.raises(Damaged) as raised:
+        spool.claim(again.id)
+    assert raised.value.path.parent == spool.failed and raised.value.path.name != item.id
+    assert (spool.failed / item.id / "data").read_bytes() == b"a,b\r\n"
+
+
+def test_recovery_sets_aside_what_it_cannot_read(tmp_path):
+    spool = Spool(tmp_path)
+    packed, unpacked, fine = (spool.enqueue(meta(), b"x\r\n") for _ in range(3))
+    # Left in active/ by a process killed after its claim: one still one file, one
+    # unpacked; both then damaged.
+    os.rename(spool.incoming / packed.id, spool.active / packed.id)
+    damage_footer(spool.active / packed.id)
+    claimed = spool.claim(unpacked.id)
+    os.close(claimed.lock_fd)
+    (claimed.path / "meta.json").write_bytes(b"\x00\x00")
+    found = list(spool.recover())
+    damaged = sorted(d.item_id for d in found if isinstance(d, Damaged))
+    assert damaged == sorted([packed.id, unpacked.id])
+    assert sorted(p.name for p in spool.failed.iterdir()) == sorted([packed.id, unpacked.id])
+    assert list(spool.active.iterdir()) == [] and spool.waiting() == [fine.id]

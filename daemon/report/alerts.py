@@ -106,6 +106,20 @@ class Alerts:
         ]
         await self._once("quarantined", "alert.subject.quarantined", params, "\n".join(lines))
 
+    async def damaged(self, item_id: str, name: str, reason: str) -> None:
+        """A spooled file whose description cannot be read, set aside as `name` in
+        `spool/failed/`."""
+        language = self.settings.report.language
+        path = f"spool/failed/{name}"
+        lines = [
+            message("alert.body.damaged", language, path=path),
+            "",
+            _field("run", item_id, language),
+            f"{message('alert.field.reason', language)}: {clean(reason)}",
+        ]
+        params = {"item": item_id}
+        await self._once("damaged", "alert.subject.damaged", params, "\n".join(lines))
+
     async def report_refused(self, item_id: str, recipients: list[str], reply: str) -> None:
         language = self.settings.report.language
         lines = [

@@ -69,6 +69,17 @@ class Meta:
         return json.dumps(described, ensure_ascii=False, indent=1).encode()
 
 
+class Damaged(ValueError):
+    """An item whose meta cannot be read (a damaged disk, a file put in by hand). It is
+    set aside in `failed/` as it is, so that it holds up no other item."""
+
+    def __init__(self, item_id: str, reason: str, path: Path) -> None:
+        super().__init__(f"{item_id}: {reason}")
+        self.item_id = item_id
+        self.reason = reason
+        self.path = path  # where it was set aside
+
+
 class _Withheld(Exception):
     """Files staged but not to be published (Spool.enqueue_many's `publish`)."""
 
@@ -227,7 +238,12 @@ class Spool:
         if not target.is_dir():
             return self._unpack(target)
         lock_fd = _lock(target)
-        return SpoolItem(item_id, target, self._meta(target), lock_fd)
+        try:
+            meta = self._meta(target)
+        except Damaged:
+            os.close(lock_fd)
+            raise
+        return SpoolItem(item_id, target, meta, lock_fd)
 
     def _unpack(self, item: Path) -> SpoolItem | None:
         """Turn the one-file item just claimed at `item` into a folder there.
@@ -243,7 +259,11 @@ class Spool:
         made = False
         lock_fd = None
         try:
-            meta = Meta.from_json(packed.read_meta(item))
+            meta = self._meta(item)
+        except Damaged:
+            os.close(held)
+            raise
+        try:
             folder.mkdir()
             made = True
             lock_fd = _lock(folder)
@@ -274,9 +294,31 @@ class Spool:
         return SpoolItem(path.name, path, self._meta(path))
 
     def _meta(self, path: Path) -> Meta:
-        if path.is_dir():
-            return Meta.from_json((path / "meta.json").read_bytes())
-        return Meta.from_json(packed.read_meta(path))
+        """The meta of the item at `path`; one that cannot be read sets the item aside
+        (Damaged)."""
+        try:
+            if path.is_dir():
+                return Meta.from_json((path / "meta.json").read_bytes())
+            return Meta.from_json(packed.read_meta(path))
+        except FileNotFoundError:
+            if not path.is_dir():
+                raise  # the item itself is gone (taken meanwhile)
+            reason = "no meta.json"
+        except (ValueError, TypeError, AttributeError) as exc:
+            reason = str(exc).replace(str(path), path.name)
+        item_id = path.name.removesuffix(_UNPACKING)
+        raise Damaged(item_id, reason, self._set_aside(path, item_id))
+
+    def _set_aside(self, path: Path, item_id: str) -> Path:
+        """Move an item into `failed/` as it is, under a name no other item there has."""
+        target = self.failed / item_id
+        while target.exists():
+            target = self.failed / f"{item_id}.{new_id()}"
+        os.rename(path, target)
+        fsync_dir(self.failed)
+        fsync_dir(path.parent)
+        log.error("spool: %s cannot be read; set aside in %s", item_id, target)
+        return target
 
     # -- settling ----------------------------------------------------------------
 
@@ -334,15 +376,19 @@ class Spool:
         item.path = target
         _unlock(item)
 
-    def recover(self) -> Iterable[SpoolItem]:
+    def recover(self) -> Iterable[SpoolItem | Damaged]:
         """Move work a dead process left in `active/` back, counting the attempt (not
         for an item it had not begun to unpack).
 
         Items whose lock is still held belong to a live process (a `renkei import` run
-        beside the daemon) and are left alone. Yields each recovered item.
+        beside the daemon) and are left alone. Yields each recovered item, and each
+        one set aside because its meta cannot be read.
         """
         for folder in sorted(self.active.glob("*" + _UNPACKING)):
-            self._finish_unpacking(folder)
+            try:
+                self._finish_unpacking(folder)
+            except Damaged as damaged:
+                yield damaged
         for path in sorted(self.active.iterdir()):
             if path.name.endswith(_UNPACKING):
                 continue  # held by a live process
@@ -350,11 +396,18 @@ class Spool:
                 fd = _lock(path)
             except BlockingIOError:
                 continue
-            if not path.is_dir():
+            one_file = not path.is_dir()
+            try:
+                meta = self._meta(path)
+            except Damaged as damaged:
                 os.close(fd)
-                yield self._put_back_packed(path)
+                yield damaged
                 continue
-            item = SpoolItem(path.name, path, self._meta(path), fd)
+            if one_file:
+                os.close(fd)
+                yield self._put_back_packed(path, meta)
+                continue
+            item = SpoolItem(path.name, path, meta, fd)
             if (self.incoming / item.id).exists():
                 # The same delivery twice (an id names one): the waiting copy will do.
                 log.warning(
@@ -392,9 +445,9 @@ class Spool:
         finally:
             os.close(fd)
 
-    def _put_back_packed(self, path: Path) -> SpoolItem:
+    def _put_back_packed(self, path: Path, meta: Meta) -> SpoolItem:
         """A one-file item claimed but not yet unpacked: back to `incoming/` as it was."""
-        item = SpoolItem(path.name, path, self._meta(path))
+        item = SpoolItem(path.name, path, meta)
         if (self.incoming / item.id).exists():
             log.warning("spool: %s is both waiting and active; keeping the waiting copy", item.id)
             path.unlink()

@@ -13,7 +13,7 @@ import logging
 import time
 
 from daemon.backoff import backoff
-from daemon.spool.queue import Spool
+from daemon.spool.queue import Damaged, Spool
 from daemon.store.runs import FINAL_STATES, RunState
 from daemon.worker import staging
 from daemon.worker.pipeline import Pipeline
@@ -38,11 +38,18 @@ class Worker:
     async def recover(self) -> None:
         """Start-up: put unfinished work back and record a run for every waiting file."""
         for item in await asyncio.to_thread(lambda: list(self.spool.recover())):
-            log.warning("recovered %s (attempt %d)", item.id, item.meta.attempts)
+            if isinstance(item, Damaged):
+                await self.pipeline.damaged(item)
+            else:
+                log.warning("recovered %s (attempt %d)", item.id, item.meta.attempts)
         scratch = self.pipeline.settings.data_dir / "staging"
         await asyncio.to_thread(staging.sweep, scratch, self.spool.pending)
         for item_id in self.spool.waiting():
-            item = self.spool.load(self.spool.incoming / item_id)
+            try:
+                item = self.spool.load(self.spool.incoming / item_id)
+            except Damaged as damaged:
+                await self.pipeline.damaged(damaged)
+                continue
             store = self.pipeline.store
             await store.add_run(item.id, item.meta)
             if await store.run_state(item.id) not in FINAL_STATES:
@@ -72,6 +79,9 @@ class Worker:
                 continue
             try:
                 item = self.spool.claim(item_id)
+            except Damaged as damaged:
+                await self.pipeline.damaged(damaged)
+                continue
             except OSError as exc:
                 # A full disk while it was unpacked: it waits in `incoming/` again.
                 log.warning("%s: could not be claimed: %s", item_id, exc)

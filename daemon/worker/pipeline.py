@@ -21,7 +21,7 @@ import aiosqlite
 
 from daemon import metrics
 from daemon.settings import Account, Settings
-from daemon.spool.queue import Meta, Spool, SpoolItem, now_iso
+from daemon.spool.queue import Damaged, Meta, Spool, SpoolItem, now_iso
 from daemon.store.base import Store
 from daemon.store.runs import FINAL_STATES, ReportState, RunState
 from daemon.worker.error_report import WORKBOOK_REPORT_ENCODING, ErrorReport
@@ -54,6 +54,7 @@ class Pipeline:
         notify_report: Notify | None = None,
         counted: Counted = count_run,
         quarantined: Callable[[SpoolItem], Awaitable[None]] | None = None,
+        set_aside: Callable[[Damaged], Awaitable[None]] | None = None,
     ) -> None:
         self._settings = settings
         self.store = store
@@ -62,6 +63,7 @@ class Pipeline:
         # An import process counts in the daemon's metrics, not its own.
         self.counted = counted
         self.quarantined = quarantined  # the admin alert
+        self.set_aside = set_aside  # the admin alert for an item that cannot be read
 
     @property
     def settings(self) -> Settings:
@@ -130,6 +132,23 @@ class Pipeline:
         self.spool.finish(item)
         await self._notify(account, item, outcome)
         return state
+
+    async def damaged(self, damaged: Damaged) -> None:
+        """An item set aside because its meta cannot be read: its run (if the door
+        recorded one) fails saying so, and the admin is told."""
+        where = f"spool/failed/{damaged.path.name}"
+        text = message("run.damaged", self.language, path=where, reason=damaged.reason)
+        # Who sent it and what it is called were in the description that cannot be
+        # read: the run is recorded by its id alone, so the id the sender was given
+        # finds it.
+        unknown = Meta("", "", "", "", received_at=now_iso())
+        await self.store.add_run(damaged.item_id, unknown)
+        await self.store.update_run(
+            damaged.item_id, state=RunState.FAILED, message=text[:500], finished_at=now_iso()
+        )
+        self.counted(RunState.FAILED, 0, damaged.item_id)
+        if self.set_aside is not None:
+            await self.set_aside(damaged)
 
     async def _quarantine(self, item: SpoolItem, account: Account | None) -> RunState:
         self.spool.quarantine(item)

@@ -58,14 +58,22 @@ class ImportSupervisor:
         self._send(("settings", self._settings()))
         assert proc.stdout is not None
         try:
-            message = await asyncio.wait_for(wire.receive(proc.stdout), _START_SECONDS)
+            await asyncio.wait_for(self._recovered(proc.stdout), _START_SECONDS)
         except TimeoutError:
             proc.kill()
             raise ImportProcessDied("the import process did not start in time") from None
-        if message != ("ready",):
+        except EOFError:
             code = await proc.wait()
-            raise ImportProcessDied(f"the import process ended at start (exit {code})")
+            raise ImportProcessDied(f"the import process ended at start (exit {code})") from None
         log.info("import process %d ready", proc.pid)
+
+    async def _recovered(self, stdout: asyncio.StreamReader) -> None:
+        """Until the process says it is ready. Its recovery may fail runs first (a file
+        it cannot read), which are heard as later ones are."""
+        while (message := await wire.receive(stdout)) != ("ready",):
+            if message is None:
+                raise EOFError
+            self._heard(message)
 
     def wake(self) -> None:
         self._send(("wake",))
