@@ -203,13 +203,18 @@ def test_an_item_that_cannot_be_read_is_set_aside_and_the_next_is_claimed(tmp_pa
     assert claimed is not None and claimed.data_path.read_bytes() == b"c,d\r\n"
 
 
-@pytest.mark.parametrize("meta_json", [b"{not json", b"[]", b'{"account": "acme"}', None])
+@pytest.mark.parametrize(
+    "meta_json", [b"{not json", b"[]", b'{"account": "acme"}', b"\xff\xfe", None, b"folder"]
+)
 def test_a_folder_item_whose_meta_cannot_be_read_is_set_aside(tmp_path, meta_json):
     spool = Spool(tmp_path)
     item = spool.claim(spool.enqueue(meta(), b"a,b\r\n").id)
     spool.release(item, count_attempt=True)  # waits as a folder now
     if meta_json is None:
         (spool.incoming / item.id / "meta.json").unlink()
+    elif meta_json == b"folder":
+        (spool.incoming / item.id / "meta.json").unlink()
+        (spool.incoming / item.id / "meta.json").mkdir()
     else:
         (spool.incoming / item.id / "meta.json").write_bytes(meta_json)
     with pytest.raises(Damaged):
@@ -240,3 +245,24 @@ def test_recovery_sets_aside_what_it_cannot_read(tmp_path):
     assert damaged == sorted([packed.id, unpacked.id])
     assert sorted(p.name for p in spool.failed.iterdir()) == sorted([packed.id, unpacked.id])
     assert list(spool.active.iterdir()) == [] and spool.waiting() == [fine.id]
+
+
+def test_a_claim_whose_read_fails_otherwise_leaves_the_item_waiting(tmp_path):
+    """Not damage but a failing read (here a symlink loop, as an I/O error would): the
+    item waits in `incoming/` again, unlocked, and is claimed once it reads."""
+    spool = Spool(tmp_path)
+    item = spool.claim(spool.enqueue(meta(), b"a,b\r\n").id)
+    spool.release(item, count_attempt=True)
+    described = spool.incoming / item.id / "meta.json"
+    kept = described.read_bytes()
+    described.unlink()
+    described.symlink_to("meta.json")  # itself, wherever the folder is
+    for _ in range(2):
+        with pytest.raises(OSError, match="symbolic links"):
+            spool.claim(item.id)
+        assert spool.waiting() == [item.id] and list(spool.active.iterdir()) == []
+    assert list(spool.failed.iterdir()) == []
+    described.unlink()
+    described.write_bytes(kept)
+    claimed = spool.claim(item.id)
+    assert claimed is not None and claimed.data_path.read_bytes() == b"a,b\r\n"

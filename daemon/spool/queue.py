@@ -238,12 +238,22 @@ class Spool:
         if not target.is_dir():
             return self._unpack(target)
         lock_fd = _lock(target)
+        return SpoolItem(item_id, target, self._claimed_meta(target, lock_fd), lock_fd)
+
+    def _claimed_meta(self, path: Path, lock_fd: int) -> Meta:
+        """The meta of an item just claimed into `active/`, locked by `lock_fd`, which
+        is closed if it cannot be had: an item that cannot be read is set aside
+        (Damaged); one whose read failed otherwise (an I/O error) waits again."""
         try:
-            meta = self._meta(target)
+            return self._meta(path)
         except Damaged:
             os.close(lock_fd)
             raise
-        return SpoolItem(item_id, target, meta, lock_fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.rename(path, self.incoming / path.name)
+            os.close(lock_fd)
+            raise
 
     def _unpack(self, item: Path) -> SpoolItem | None:
         """Turn the one-file item just claimed at `item` into a folder there.
@@ -258,11 +268,7 @@ class Spool:
         folder = item.with_name(item.name + _UNPACKING)
         made = False
         lock_fd = None
-        try:
-            meta = self._meta(item)
-        except Damaged:
-            os.close(held)
-            raise
+        meta = self._claimed_meta(item, held)
         try:
             folder.mkdir()
             made = True
@@ -304,7 +310,7 @@ class Spool:
             if not path.is_dir():
                 raise  # the item itself is gone (taken meanwhile)
             reason = "no meta.json"
-        except (ValueError, TypeError, AttributeError) as exc:
+        except (ValueError, TypeError, AttributeError, IsADirectoryError) as exc:
             reason = str(exc).replace(str(path), path.name)
         item_id = path.name.removesuffix(_UNPACKING)
         raise Damaged(item_id, reason, self._set_aside(path, item_id))
