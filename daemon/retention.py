@@ -69,7 +69,10 @@ def _remove_run_folders(data_dir: Path, run_ids: Sequence[str]) -> int:
     for run_id in run_ids:
         files += holds_file(data_dir, run_id)
         for folder in run_folders(data_dir, run_id):
-            shutil.rmtree(folder, ignore_errors=True)
+            if folder.is_file():  # a spooled item set aside whole: it could not be read
+                folder.unlink(missing_ok=True)
+            else:
+                shutil.rmtree(folder, ignore_errors=True)
     return files
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ from tests.support import (
     mail,
     pause,
     queued_ids,
+    renkei,
     send,
     write_config,
 )
@@ -153,6 +155,12 @@ def test_a_spooled_file_that_cannot_be_read_is_set_aside_and_the_rest_imported(t
         (run_id,) = queued_ids(reply)
         assert daemon.wait_run(run_id)["state"] == "completed"
         assert "crashed" not in daemon.log.read_text()
+        assert daemon.run(bad.id)["state"] == "failed"
+        # Past retention, the run goes, and the file set aside with it.
+        later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=91)).isoformat()
+        result = renkei("sweep", "--now", later, "--config", str(config))
+        assert result.returncode == 0, result.stderr
+        assert daemon.run(bad.id) == {} and not (spool.failed / bad.id).exists()
     finally:
         daemon.terminate()
 
