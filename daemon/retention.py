@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from daemon.settings import Settings
 from daemon.spool.kept import holds_file, run_folders
+from daemon.spool.queue import remove_item
 from daemon.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -69,10 +69,8 @@ def _remove_run_folders(data_dir: Path, run_ids: Sequence[str]) -> int:
     for run_id in run_ids:
         files += holds_file(data_dir, run_id)
         for folder in run_folders(data_dir, run_id):
-            if folder.is_file():  # a spooled item set aside whole: it could not be read
-                folder.unlink(missing_ok=True)
-            else:
-                shutil.rmtree(folder, ignore_errors=True)
+            # A folder, or a spooled item set aside whole (it could not be read).
+            remove_item(folder)
     return files
 
 

@@ -152,7 +152,7 @@ class Spool:
             fsync_dir(folder)
         except BaseException as exc:
             for item_id, _, lock_fd in staged:
-                _remove(self.tmp / item_id)
+                remove_item(self.tmp / item_id)
                 if lock_fd is not None:
                     os.close(lock_fd)
             if isinstance(exc, _Withheld):
@@ -208,7 +208,7 @@ class Spool:
                 os.rename(self.incoming / item.id, hidden)
             except FileNotFoundError:
                 continue
-            _remove(hidden)
+            remove_item(hidden)
         fsync_dir(self.incoming)
 
     # -- claiming ----------------------------------------------------------------
@@ -430,7 +430,7 @@ class Spool:
                 os.close(_lock(stale))
             except BlockingIOError:
                 continue
-            _remove(stale)
+            remove_item(stale)
 
     def _finish_unpacking(self, folder: Path) -> None:
         """Complete, or undo, an unpacking a dead process left at `folder`."""
@@ -490,8 +490,8 @@ def _lock(path: Path) -> int:
     return fd
 
 
-def _remove(path: Path) -> None:
-    """Remove an item not accepted (a folder or one file), whatever is left of it."""
+def remove_item(path: Path) -> None:
+    """Remove an item, a folder or one file, whatever is left of it."""
     if path.is_dir():
         shutil.rmtree(path, ignore_errors=True)
     else:

@@ -83,7 +83,8 @@ class Worker:
                 await self.pipeline.damaged(damaged)
                 continue
             except OSError as exc:
-                # A full disk while it was unpacked: it waits in `incoming/` again.
+                # A full disk while it was unpacked, or its read failed: it waits in
+                # `incoming/` again.
                 log.warning("%s: could not be claimed: %s", item_id, exc)
                 self._later(item_id)
                 continue
