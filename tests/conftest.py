@@ -45,3 +45,11 @@ postgresql_proc = postgres.server_fixture("_postgresql_server")
 def pg_url(postgresql_proc):
     """postgresql://user@host:port/dbname of a fresh empty database for this test."""
     yield from postgres.database_url(postgresql_proc)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with slow tests first. xdist hands out whole files, in this order
+    (`--no-loadscope-reorder`): a file of a few minute-long tests handed out last kept
+    one worker busy for minutes after the other had finished."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)  # stable: each file stays whole
