@@ -156,11 +156,23 @@ def test_a_spooled_file_that_cannot_be_read_is_set_aside_and_the_rest_imported(t
         assert daemon.wait_run(run_id)["state"] == "completed"
         assert "crashed" not in daemon.log.read_text()
         assert daemon.run(bad.id)["state"] == "failed"
-        # Past retention, the run goes, and the file set aside with it.
+        # An item of the same id, damaged too, is set aside beside the first, under
+        # another name. Damaged in a spool of its own, then moved in whole.
+        aside = Spool(tmp_path / "aside")
+        [again] = aside.enqueue_many([(meta, data, bad.id)])
+        damage_footer(aside.incoming / again.id)
+        os.rename(aside.incoming / again.id, spool.incoming / again.id)
+        deadline = time.monotonic() + 15
+        while len(list(spool.failed.iterdir())) < 2:
+            assert time.monotonic() < deadline, "the second damaged item was not set aside"
+            time.sleep(0.1)
+        [other] = [p for p in spool.failed.iterdir() if p.name != bad.id]
+        assert other.name.startswith(f"{bad.id}.") and other.read_bytes().startswith(data)
+        # Past retention, the run goes, and both files set aside with it.
         later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=91)).isoformat()
         result = renkei("sweep", "--now", later, "--config", str(config))
         assert result.returncode == 0, result.stderr
-        assert daemon.run(bad.id) == {} and not (spool.failed / bad.id).exists()
+        assert daemon.run(bad.id) == {} and list(spool.failed.iterdir()) == []
     finally:
         daemon.terminate()
 

@@ -9,6 +9,7 @@ from here and the retention sweep removes it from here.
 
 from __future__ import annotations
 
+import glob
 from pathlib import Path
 
 from importers.filenames import MAX_NAME_BYTES
@@ -52,9 +53,10 @@ def holds_file(data_dir: Path, run_id: str) -> bool:
 
 def run_folders(data_dir: Path, run_id: str) -> list[Path]:
     """Every folder that holds something of run `run_id` outside the database: its kept
-    file, its error CSV, its quarantined item. The retention sweep removes these."""
-    return [
-        data_dir / FILES / run_id,
-        data_dir / "reports" / run_id,
-        quarantined_path(data_dir, run_id).parent,
-    ]
+    file, its error CSV, its quarantined item, and any item of its id set aside as
+    unreadable after the first (`<id>.<another id>`, queue.Spool._set_aside). The
+    retention sweep removes these."""
+    failed = quarantined_path(data_dir, run_id).parent
+    # A run id has no dot, so `<id>.` starts no other run's name.
+    again = sorted(failed.parent.glob(f"{glob.escape(run_id)}.*"))
+    return [data_dir / FILES / run_id, data_dir / "reports" / run_id, failed, *again]
