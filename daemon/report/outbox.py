@@ -50,6 +50,11 @@ class Reporter:
         self.outbox = settings().data_dir / "outbox"
         self.outbox.mkdir(parents=True, exist_ok=True)
         self._wake = asyncio.Event()
+        # Each envelope's last change (ns) and next try, by its file name: a flush reads
+        # only the envelopes that changed since it last read them, not the whole outbox
+        # each time (a relay down for a day holds thousands, and every queued report
+        # wakes a flush).
+        self._due: dict[str, tuple[int, float]] = {}
         # Told of each report the relay refused for good: its id, recipients, the reply.
         self.on_refused: Callable[[str, list[str], str], Awaitable[None]] | None = None
 
@@ -146,19 +151,41 @@ class Reporter:
 
     async def _flush_folder(self) -> float:
         next_due = time.time() + _RESCAN_SECONDS
-        for envelope_path in sorted(self.outbox.glob("*.json")):
-            envelope = json.loads(envelope_path.read_bytes())
-            if envelope["next_try"] > time.time():
-                next_due = min(next_due, envelope["next_try"])
-                continue
-            if not await self._send(envelope_path, envelope):
-                next_due = min(next_due, envelope["next_try"])
+        for name, changed in self._envelopes():
+            envelope_path = self.outbox / name
+            seen = self._due.get(name)
+            if seen is None or seen[0] != changed:
+                seen = self._due[name] = (changed, _next_try(envelope_path))
+            due = seen[1]
+            if due <= time.time():
+                due = await self._send(envelope_path)
+                if due is None:
+                    self._due.pop(name, None)
+                    continue
+                # Its own write changed the file: read again next time, once.
+                self._due[name] = (-1, due)
+            next_due = min(next_due, due)
             # aiosmtplib may turn a cancellation during connect into an SMTP error;
             # honour the stop anyway instead of working through the whole outbox.
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 raise asyncio.CancelledError
         return next_due
+
+    def _envelopes(self) -> list[tuple[str, int]]:
+        """The outbox's envelopes, oldest item first, each with its last change (ns);
+        forgets those gone."""
+        found = []
+        with os.scandir(self.outbox) as entries:
+            for entry in entries:
+                if not entry.name.endswith(".json") or entry.name.startswith("."):
+                    continue
+                with contextlib.suppress(FileNotFoundError):  # sent by another process
+                    found.append((entry.name, entry.stat().st_mtime_ns))
+        found.sort()
+        names = {name for name, _ in found}
+        self._due = {name: seen for name, seen in self._due.items() if name in names}
+        return found
 
     async def _flush_shared(self) -> float:
         """The shared outbox: claim a due item (FOR UPDATE SKIP LOCKED: an item another
@@ -193,29 +220,34 @@ class Reporter:
         if self.store.shared:
             await self.flush()
             return
-        path = self.outbox / f"{item_id}.json"
-        if path.exists():
-            await self._send(path, json.loads(path.read_bytes()))
+        await self._send(self.outbox / f"{item_id}.json")
 
-    async def _send(self, envelope_path: Path, envelope: dict[str, Any]) -> bool:
+    async def _send(self, envelope_path: Path) -> float | None:
+        """Try the item once if it is due: when to try it next, or None once it has left
+        the outbox (sent, refused for good, or gone) or another process holds it."""
         # A `renkei import` beside the daemon may deliver the same item: whoever holds
         # the lock sends it, the other skips it.
         try:
             fd = os.open(envelope_path, os.O_RDONLY)
         except FileNotFoundError:
-            return True
+            return None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                return True
-            if not envelope_path.exists():
-                return True
+                return None
+            try:
+                # Read under the lock: the holder before may have tried it meanwhile.
+                envelope = json.loads(envelope_path.read_bytes())
+            except FileNotFoundError:
+                return None
+            if envelope["next_try"] > time.time():
+                return envelope["next_try"]
             return await self._deliver(envelope_path, envelope)
         finally:
             os.close(fd)
 
-    async def _deliver(self, envelope_path: Path, envelope: dict[str, Any]) -> bool:
+    async def _deliver(self, envelope_path: Path, envelope: dict[str, Any]) -> float | None:
         eml = envelope_path.with_suffix(".eml")
         outcome = await self._attempt(eml.stem, eml.read_bytes(), envelope)
         if outcome == "sent":
@@ -231,8 +263,8 @@ class Reporter:
             await self._refused_for_good(eml.stem, envelope)
         else:
             replace_durably(envelope_path, json.dumps(envelope).encode())
-            return False
-        return True
+            return envelope["next_try"]
+        return None
 
     async def _attempt(self, item_id: str, data: bytes, envelope: dict[str, Any]) -> str:
         """Hand one item to the relay: "sent", "failed" (refused for good) or "retry"
@@ -353,3 +385,12 @@ def refusal_text(exc: Exception) -> str:
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         return f"{exc.code} {exc.message}"
     return str(exc)
+
+
+def _next_try(envelope_path: Path) -> float:
+    """When the item of an envelope is next due; now when it cannot be read (the try
+    then says what is wrong, or finds it gone)."""
+    try:
+        return float(json.loads(envelope_path.read_bytes())["next_try"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.0

@@ -1,0 +1,66 @@
+"""The report outbox while the relay is down: each item waits for its own next try.
+
+A real Reporter on a real store and outbox folder; the relay is a real aiosmtpd
+server that answers 451 until the test lets it take mail.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from email.message import EmailMessage
+
+from daemon.report.outbox import Reporter
+from daemon.settings.loading import load
+from daemon.store.sqlite import SqliteStore
+from tests.support import Relay, account, write_config
+
+ADMIN = "admin@acme.example"
+
+
+def alert(number: int) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "renkei@example.jp", ADMIN, f"alert {number}"
+    msg.set_content("body")
+    return msg
+
+
+def envelope(reporter: Reporter, item_id: str) -> dict:
+    return json.loads((reporter.outbox / f"{item_id}.json").read_bytes())
+
+
+async def test_an_item_tried_elsewhere_waits_for_the_try_it_was_given(tmp_path):
+    relay = Relay()
+    relay.refuse[ADMIN] = "451 4.3.0 try again later"
+    relay.start()
+    settings = load(write_config(tmp_path, account("acme"), relay_port=relay.port))
+    store = await SqliteStore.open(settings.data_dir / "renkei.db")
+    try:
+        reporter = Reporter(lambda: settings, store)
+        ids = [f"alert-{n}" for n in range(3)]
+        for number, item_id in enumerate(ids):
+            await reporter.queue_mail(item_id, alert(number), [ADMIN])
+        await reporter.flush()
+        assert [envelope(reporter, i)["attempts"] for i in ids] == [1, 1, 1]
+        # Another process (a `renkei import` beside the daemon) tried the first again
+        # and put its next try an hour away: the daemon's reporter, which read the
+        # envelope before, goes by what it says now.
+        later = envelope(reporter, ids[0]) | {"attempts": 2, "next_try": time.time() + 3600}
+        (reporter.outbox / f"{ids[0]}.json").write_text(json.dumps(later))
+        del relay.refuse[ADMIN]
+        deadline = time.monotonic() + 15
+        while any((reporter.outbox / f"{i}.json").exists() for i in ids[1:]):
+            assert time.monotonic() < deadline, "the waiting reports were not sent"
+            time.sleep(0.2)
+            await reporter.flush()
+        assert sorted(m["Subject"] for m in relay.for_recipient(ADMIN)) == ["alert 1", "alert 2"]
+        assert envelope(reporter, ids[0])["attempts"] == 2
+        # Due once more (as that process would have left it): it goes.
+        due = envelope(reporter, ids[0]) | {"next_try": 0.0}
+        (reporter.outbox / f"{ids[0]}.json").write_text(json.dumps(due))
+        await reporter.flush()
+        assert not (reporter.outbox / f"{ids[0]}.json").exists()
+        assert len(relay.for_recipient(ADMIN)) == 3
+    finally:
+        await store.close()
+        relay.stop()
