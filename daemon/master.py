@@ -1,7 +1,8 @@
 """The master: starts every part of the daemon in one event loop and stops it cleanly.
 
-Order at start: store (migrated) → import process started, which recovers the spool →
-reporter → listeners bound → retention sweep (once now, then daily) → expected-file
+Order at start: store (migrated) → import process started, which recovers the spool,
+while the listeners are bound (what they take waits in the spool) → reporter → config
+watch and FTP checks → retention sweep (once now, then daily) → expected-file
 checks (poll/expected.py: once now, then at each account's `expect.by`) → daily digests
 (poll/digest.py: once now, then at each digest account's `digest_at`) → READY=1. Imports
 run in that process (worker/process.py), never in this loop. SIGTERM: STOPPING=1, stop accepting, stop the import process (the
@@ -102,26 +103,19 @@ class Master:
 
         # Before the import process starts: a run it completes at once may be followed.
         self.outward = Outward(self.current, self.store, self.reporter.queue_run)
-        # Imports run in a process of their own, which recovers the spool first.
-        await self.importer.start()
+        # Imports run in a process of their own, which recovers the spool first. The
+        # doors open meanwhile (what they take waits in the spool for it): starting the
+        # process and opening the doors each take about half a second of a core.
+        importer = asyncio.create_task(self.importer.start())
+        try:
+            await self._open_doors()
+        except BaseException:
+            importer.cancel()
+            with contextlib.suppress(BaseException):
+                await importer
+            raise
+        await importer  # raises when the process did not start: so does the daemon
         await self.reporter.recover()
-        self.sink = sink = self.parts.sink
-        if self.settings.smtp.enabled:
-            from handlers.smtp import MailIntake
-
-            self.intakes.append(MailIntake(self.current, sink))
-        self.ftp = None
-        if self.settings.ftp.enabled:
-            from handlers.ftp import FtpIntake
-
-            self.ftp = FtpIntake(self.current, sink)
-            self.intakes.append(self.ftp)
-        from handlers.dropdir import DropdirIntake
-
-        self.dropdir = DropdirIntake(self.current, sink)
-        self.intakes.append(self.dropdir)
-        for intake in self.intakes:
-            await intake.start()
         self._watch_config()
         if self.ftp is not None:
             from daemon.poll.jobs import Poller
@@ -129,8 +123,6 @@ class Master:
             state = self.settings.data_dir / "ftp" / ".last-checks.json"
             self.poller = Poller(self.current, self.ftp.check, state, self.store)
             self.poller.start()
-        if self.settings.api.enabled:
-            await self._start_web()
         from daemon.retention import Sweeper
 
         self.sweeper = Sweeper(self.current, self.store)
@@ -149,6 +141,28 @@ class Master:
         self._spawn(self._watch_disk(), "disk")
         if (interval := systemd.watchdog_seconds()) is not None:
             self._spawn(self._watchdog(interval), "watchdog")
+
+    async def _open_doors(self) -> None:
+        """Bind every listener and start taking files into the spool."""
+        self.sink = sink = self.parts.sink
+        if self.settings.smtp.enabled:
+            from handlers.smtp import MailIntake
+
+            self.intakes.append(MailIntake(self.current, sink))
+        self.ftp = None
+        if self.settings.ftp.enabled:
+            from handlers.ftp import FtpIntake
+
+            self.ftp = FtpIntake(self.current, sink)
+            self.intakes.append(self.ftp)
+        from handlers.dropdir import DropdirIntake
+
+        self.dropdir = DropdirIntake(self.current, sink)
+        self.intakes.append(self.dropdir)
+        for intake in self.intakes:
+            await intake.start()
+        if self.settings.api.enabled:
+            await self._start_web()
 
     async def _start_web(self) -> None:
         import uvicorn
