@@ -62,13 +62,12 @@ class ImportProcess:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: None)  # the master sends settings
+        # Readers start loading while the graph is built: the first file waits for none.
+        staging.warm()
         parts = await graph.build(self.current, reported=self._reported, counted=self._counted)
         try:
             await parts.worker.recover()
             wire.send(self.out, ("ready",))
-            # Readers load once the master has heard "ready": started earlier, they took
-            # the cores this process and the master's doors start on.
-            staging.warm()
             listening = asyncio.create_task(self._listen(parts))
             working = asyncio.create_task(self._work(parts))
             await self._stop.wait()
