@@ -64,3 +64,31 @@ async def test_an_item_tried_elsewhere_waits_for_the_try_it_was_given(tmp_path):
     finally:
         await store.close()
         relay.stop()
+
+
+async def test_a_damaged_item_is_set_aside_and_the_mail_after_it_goes(tmp_path):
+    relay = Relay()
+    relay.start()
+    settings = load(write_config(tmp_path, account("acme"), relay_port=relay.port))
+    store = await SqliteStore.open(settings.data_dir / "renkei.db")
+    try:
+        reporter = Reporter(lambda: settings, store)
+        ids = [f"alert-{n}" for n in range(4)]
+        for number, item_id in enumerate(ids):
+            await reporter.queue_mail(item_id, alert(number), [ADMIN])
+        outbox = reporter.outbox
+        (outbox / f"{ids[0]}.json").write_bytes(b"{not json")
+        (outbox / f"{ids[1]}.json").write_text(json.dumps({"recipients": [ADMIN]}))
+        (outbox / f"{ids[2]}.eml").unlink()
+        await reporter.flush()
+        assert [m["Subject"] for m in relay.for_recipient(ADMIN)] == ["alert 3"]
+        assert sorted(p.name for p in outbox.iterdir() if p.is_file()) == []
+        failed = sorted(p.name for p in (outbox / "failed").iterdir())
+        assert failed == sorted(
+            [f"{ids[0]}.eml", f"{ids[0]}.json", f"{ids[1]}.eml", f"{ids[1]}.json", f"{ids[2]}.json"]
+        )
+        assert (outbox / "failed" / f"{ids[0]}.json").read_bytes() == b"{not json"
+        await reporter.flush()  # nothing left to try, nothing raised
+    finally:
+        await store.close()
+        relay.stop()

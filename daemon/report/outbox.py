@@ -238,14 +238,36 @@ class Reporter:
                 return None
             try:
                 # Read under the lock: the holder before may have tried it meanwhile.
-                envelope = json.loads(envelope_path.read_bytes())
+                envelope = _readable(json.loads(envelope_path.read_bytes()))
+                if not envelope_path.with_suffix(".eml").is_file():
+                    raise ValueError("its mail (.eml) is missing")
             except FileNotFoundError:
+                return None
+            except ValueError as exc:  # a UnicodeDecodeError too
+                # Damaged (by hand, or by the disk): set aside, so that it does not
+                # stop every mail after it.
+                await self._set_aside(envelope_path, str(exc))
                 return None
             if envelope["next_try"] > time.time():
                 return envelope["next_try"]
             return await self._deliver(envelope_path, envelope)
         finally:
             os.close(fd)
+
+    async def _set_aside(self, envelope_path: Path, reason: str) -> None:
+        """Move an item whose envelope cannot be used into `failed/`, as it is."""
+        failed = self.outbox / "failed"
+        failed.mkdir(exist_ok=True)
+        for path in (envelope_path.with_suffix(".eml"), envelope_path):
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(path, failed / path.name)
+        fsync_dir(failed)
+        fsync_dir(self.outbox)
+        item_id = envelope_path.stem
+        log.error("report %s: cannot be sent (%s); set aside in %s", item_id, reason, failed)
+        if not item_id.startswith(ALERT_PREFIX):
+            with contextlib.suppress(Exception):  # only a record: see _record()
+                await self.store.update_run(item_id, report_state=ReportState.FAILED)
 
     async def _deliver(self, envelope_path: Path, envelope: dict[str, Any]) -> float | None:
         eml = envelope_path.with_suffix(".eml")
@@ -385,6 +407,21 @@ def refusal_text(exc: Exception) -> str:
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         return f"{exc.code} {exc.message}"
     return str(exc)
+
+
+def _readable(envelope: Any) -> dict[str, Any]:
+    """`envelope` if it has what a try needs; ValueError saying what not."""
+    if not isinstance(envelope, dict):
+        raise ValueError("the envelope is not a JSON object")
+    fields = ("recipients", "attempts", "next_try")
+    if missing := [name for name in fields if name not in envelope]:
+        raise ValueError(f"the envelope has no {', '.join(missing)}")
+    recipients, attempts, next_try = (envelope[name] for name in fields)
+    if not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients):
+        raise ValueError("the envelope's recipients are not a list of addresses")
+    if not isinstance(attempts, int) or not isinstance(next_try, int | float):
+        raise ValueError("the envelope's attempts or next try is not a number")
+    return envelope
 
 
 def _next_try(envelope_path: Path) -> float:
