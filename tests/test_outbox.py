@@ -1,7 +1,8 @@
-"""The report outbox while the relay is down: each item waits for its own next try.
+"""The report outbox: each waiting item keeps its own next try, and a damaged one is set
+aside rather than stop the mail after it.
 
-A real Reporter on a real store and outbox folder; the relay is a real aiosmtpd
-server that answers 451 until the test lets it take mail.
+A real Reporter on a real store and outbox folder; the relay is a real aiosmtpd server
+(conftest's `relay`), which answers 451 while a test tells it to.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ import json
 import time
 from email.message import EmailMessage
 
+import pytest
+
 from daemon.report.outbox import Reporter
 from daemon.settings.loading import load
 from daemon.store.sqlite import SqliteStore
-from tests.support import Relay, account, write_config
+from tests.support import account, write_config
 
 ADMIN = "admin@acme.example"
 
@@ -25,70 +28,60 @@ def alert(number: int) -> EmailMessage:
     return msg
 
 
+@pytest.fixture
+async def reporter(tmp_path, relay):
+    settings = load(write_config(tmp_path, account("acme"), relay_port=relay.port))
+    store = await SqliteStore.open(settings.data_dir / "renkei.db")
+    yield Reporter(lambda: settings, store)
+    await store.close()
+
+
 def envelope(reporter: Reporter, item_id: str) -> dict:
     return json.loads((reporter.outbox / f"{item_id}.json").read_bytes())
 
 
-async def test_an_item_tried_elsewhere_waits_for_the_try_it_was_given(tmp_path):
-    relay = Relay()
+async def test_an_item_tried_elsewhere_waits_for_the_try_it_was_given(reporter, relay):
     relay.refuse[ADMIN] = "451 4.3.0 try again later"
-    relay.start()
-    settings = load(write_config(tmp_path, account("acme"), relay_port=relay.port))
-    store = await SqliteStore.open(settings.data_dir / "renkei.db")
-    try:
-        reporter = Reporter(lambda: settings, store)
-        ids = [f"alert-{n}" for n in range(3)]
-        for number, item_id in enumerate(ids):
-            await reporter.queue_mail(item_id, alert(number), [ADMIN])
+    ids = [f"alert-{n}" for n in range(3)]
+    for number, item_id in enumerate(ids):
+        await reporter.queue_mail(item_id, alert(number), [ADMIN])
+    await reporter.flush()
+    assert [envelope(reporter, i)["attempts"] for i in ids] == [1, 1, 1]
+    # Another process (a `renkei import` beside the daemon) tried the first again and
+    # put its next try an hour away: the daemon's reporter, which read the envelope
+    # before, goes by what it says now.
+    later = envelope(reporter, ids[0]) | {"attempts": 2, "next_try": time.time() + 3600}
+    (reporter.outbox / f"{ids[0]}.json").write_text(json.dumps(later))
+    del relay.refuse[ADMIN]
+    deadline = time.monotonic() + 15
+    while any((reporter.outbox / f"{i}.json").exists() for i in ids[1:]):
+        assert time.monotonic() < deadline, "the waiting reports were not sent"
+        time.sleep(0.2)
         await reporter.flush()
-        assert [envelope(reporter, i)["attempts"] for i in ids] == [1, 1, 1]
-        # Another process (a `renkei import` beside the daemon) tried the first again
-        # and put its next try an hour away: the daemon's reporter, which read the
-        # envelope before, goes by what it says now.
-        later = envelope(reporter, ids[0]) | {"attempts": 2, "next_try": time.time() + 3600}
-        (reporter.outbox / f"{ids[0]}.json").write_text(json.dumps(later))
-        del relay.refuse[ADMIN]
-        deadline = time.monotonic() + 15
-        while any((reporter.outbox / f"{i}.json").exists() for i in ids[1:]):
-            assert time.monotonic() < deadline, "the waiting reports were not sent"
-            time.sleep(0.2)
-            await reporter.flush()
-        assert sorted(m["Subject"] for m in relay.for_recipient(ADMIN)) == ["alert 1", "alert 2"]
-        assert envelope(reporter, ids[0])["attempts"] == 2
-        # Due once more (as that process would have left it): it goes.
-        due = envelope(reporter, ids[0]) | {"next_try": 0.0}
-        (reporter.outbox / f"{ids[0]}.json").write_text(json.dumps(due))
-        await reporter.flush()
-        assert not (reporter.outbox / f"{ids[0]}.json").exists()
-        assert len(relay.for_recipient(ADMIN)) == 3
-    finally:
-        await store.close()
-        relay.stop()
+    assert sorted(m["Subject"] for m in relay.for_recipient(ADMIN)) == ["alert 1", "alert 2"]
+    assert envelope(reporter, ids[0])["attempts"] == 2
+    # Due once more (as that process would have left it): it goes.
+    due = envelope(reporter, ids[0]) | {"next_try": 0.0}
+    (reporter.outbox / f"{ids[0]}.json").write_text(json.dumps(due))
+    await reporter.flush()
+    assert not (reporter.outbox / f"{ids[0]}.json").exists()
+    assert len(relay.for_recipient(ADMIN)) == 3
 
 
-async def test_a_damaged_item_is_set_aside_and_the_mail_after_it_goes(tmp_path):
-    relay = Relay()
-    relay.start()
-    settings = load(write_config(tmp_path, account("acme"), relay_port=relay.port))
-    store = await SqliteStore.open(settings.data_dir / "renkei.db")
-    try:
-        reporter = Reporter(lambda: settings, store)
-        ids = [f"alert-{n}" for n in range(4)]
-        for number, item_id in enumerate(ids):
-            await reporter.queue_mail(item_id, alert(number), [ADMIN])
-        outbox = reporter.outbox
-        (outbox / f"{ids[0]}.json").write_bytes(b"{not json")
-        (outbox / f"{ids[1]}.json").write_text(json.dumps({"recipients": [ADMIN]}))
-        (outbox / f"{ids[2]}.eml").unlink()
-        await reporter.flush()
-        assert [m["Subject"] for m in relay.for_recipient(ADMIN)] == ["alert 3"]
-        assert sorted(p.name for p in outbox.iterdir() if p.is_file()) == []
-        failed = sorted(p.name for p in (outbox / "failed").iterdir())
-        assert failed == sorted(
-            [f"{ids[0]}.eml", f"{ids[0]}.json", f"{ids[1]}.eml", f"{ids[1]}.json", f"{ids[2]}.json"]
-        )
-        assert (outbox / "failed" / f"{ids[0]}.json").read_bytes() == b"{not json"
-        await reporter.flush()  # nothing left to try, nothing raised
-    finally:
-        await store.close()
-        relay.stop()
+async def test_a_damaged_item_is_set_aside_and_the_mail_after_it_goes(reporter, relay):
+    ids = [f"alert-{n}" for n in range(4)]
+    for number, item_id in enumerate(ids):
+        await reporter.queue_mail(item_id, alert(number), [ADMIN])
+    outbox = reporter.outbox
+    (outbox / f"{ids[0]}.json").write_bytes(b"{not json")
+    (outbox / f"{ids[1]}.json").write_text(json.dumps({"recipients": [ADMIN]}))
+    (outbox / f"{ids[2]}.eml").unlink()
+    await reporter.flush()
+    assert [m["Subject"] for m in relay.for_recipient(ADMIN)] == ["alert 3"]
+    assert sorted(p.name for p in outbox.iterdir() if p.is_file()) == []
+    failed = sorted(p.name for p in (outbox / "failed").iterdir())
+    assert failed == sorted(
+        [f"{ids[0]}.eml", f"{ids[0]}.json", f"{ids[1]}.eml", f"{ids[1]}.json", f"{ids[2]}.json"]
+    )
+    assert (outbox / "failed" / f"{ids[0]}.json").read_bytes() == b"{not json"
+    await reporter.flush()  # nothing left to try, nothing raised
