@@ -76,17 +76,22 @@ def _remove_run_folders(data_dir: Path, run_ids: Sequence[str]) -> int:
 
 def _remove_mail(folder: Path, before: float) -> int:
     """Remove the failed report mails (`<run id>.eml` and its `.json` envelope) written
-    before `before` (a POSIX time); returns how many went."""
+    before `before` (a POSIX time); returns how many went. An envelope set aside without
+    its mail (the outbox's damaged items) goes by its own time."""
     if not folder.is_dir():
         return 0
     removed = 0
-    for eml in folder.glob("*.eml"):
+    for item in {path.stem for path in folder.glob("*.eml")} | {
+        path.stem for path in folder.glob("*.json")
+    }:
+        eml, envelope = folder / f"{item}.eml", folder / f"{item}.json"
         try:
-            if eml.stat().st_mtime >= before:
-                continue
+            written = (eml if eml.exists() else envelope).stat().st_mtime
         except FileNotFoundError:
             continue
-        eml.with_suffix(".json").unlink(missing_ok=True)
+        if written >= before:
+            continue
+        envelope.unlink(missing_ok=True)
         eml.unlink(missing_ok=True)
         removed += 1
     return removed

@@ -7,6 +7,7 @@ A real Reporter on a real store and outbox folder; the relay is a real aiosmtpd 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from email.message import EmailMessage
@@ -14,6 +15,7 @@ from email.message import EmailMessage
 import pytest
 
 from daemon.report.outbox import Reporter
+from daemon.retention import sweep
 from daemon.settings.loading import load
 from daemon.store.sqlite import SqliteStore
 from tests.support import account, write_config
@@ -85,3 +87,9 @@ async def test_a_damaged_item_is_set_aside_and_the_mail_after_it_goes(reporter, 
     )
     assert (outbox / "failed" / f"{ids[0]}.json").read_bytes() == b"{not json"
     await reporter.flush()  # nothing left to try, nothing raised
+    # Past retention, the sweep removes them as it removes mail refused for good, the
+    # envelope that lost its mail too.
+    settings = reporter.settings
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=settings.daemon.retention_days + 1)
+    swept = await sweep(settings, reporter.store, later)
+    assert swept.mails == 3 and list((outbox / "failed").iterdir()) == []
