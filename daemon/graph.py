@@ -61,6 +61,7 @@ async def build(
         reporter = Reporter(settings, store)
         alerts = Alerts(settings, reporter)
         reporter.on_refused = alerts.report_refused
+        reporter.on_damaged = alerts.report_damaged
         notify = quarantined = set_aside = None
         if reports:
 

@@ -341,6 +341,16 @@ CATALOG: dict[str, dict[str, str]] = {
         "imported and was set aside in {path}. Check the disk, then ask the sender to "
         "send it again.",
     },
+    "alert.subject.report_damaged": {
+        "ja": "[renkei] 送れないレポートメールを退避しました: {item}",
+        "en": "[renkei] unsendable report mail set aside: {item}",
+    },
+    "alert.body.report_damaged": {
+        "ja": "送信待ちのレポートメールのファイルが壊れているため送らず、{path} に退避しました。"
+        "ディスクの状態を確かめてください。実行の結果は管理画面で確認できます。",
+        "en": "The waiting files of a report mail are damaged, so it was not sent and was "
+        "set aside in {path}. Check the disk; the run's outcome is on the console.",
+    },
     "alert.field.reason": {"ja": "理由", "en": "Reason"},
     "alert.field.recipients": {"ja": "宛先", "en": "Recipients"},
     "alert.field.reply": {"ja": "中継サーバーの応答", "en": "Relay's reply"},

@@ -235,6 +235,33 @@ def test_a_report_refused_for_good_alerts_the_admin(tmp_path, relay):
         daemon.terminate()
 
 
+def test_a_waiting_report_whose_files_are_damaged_alerts_the_admin(tmp_path, relay):
+    relay.refuse["sales@acme.example"] = "451 4.3.0 try again later"
+    daemon = Daemon(alerts_config(tmp_path, relay)).start()
+    try:
+        _, _, reply = send(
+            daemon.smtp_port, mail([("20240516.csv", csv_bytes(["1,2024/05/16,1,a"]))])
+        )
+        [run_id] = queued_ids(reply)
+        envelope = daemon.data_dir / "outbox" / f"{run_id}.json"
+        deadline = time.monotonic() + 15
+        while not (envelope.exists() and json.loads(envelope.read_bytes())["attempts"] >= 1):
+            assert time.monotonic() < deadline, "the report was not tried"
+            time.sleep(0.05)
+        # Its mail lost (the envelope is rewritten after each try; the mail never is).
+        envelope.with_suffix(".eml").unlink()
+        [alert] = relay.for_recipient(ADMIN)
+        assert alert["Subject"] == f"[renkei] 送れないレポートメールを退避しました: {run_id}"
+        body = alert.get_body().get_content()
+        assert f"outbox/failed/{run_id}.json" in body and "理由: its mail (.eml) is missing" in body
+        assert (daemon.data_dir / "outbox" / "failed" / f"{run_id}.json").is_file()
+        assert not envelope.exists()
+        assert daemon.run(run_id)["report_state"] == "failed"
+        assert "crashed" not in daemon.log.read_text()
+    finally:
+        daemon.terminate()
+
+
 def test_an_alert_the_relay_refuses_raises_no_alert_about_itself(tmp_path, relay):
     relay.refuse["sales@acme.example"] = "550 5.1.1 no such user"
     relay.refuse[ADMIN] = "550 5.1.1 no such user"

@@ -120,6 +120,18 @@ class Alerts:
         params = {"item": item_id}
         await self._once("damaged", "alert.subject.damaged", params, "\n".join(lines))
 
+    async def report_damaged(self, item_id: str, reason: str) -> None:
+        """A report mail whose waiting files are damaged, set aside in `outbox/failed/`."""
+        language = self.settings.report.language
+        lines = [
+            message("alert.body.report_damaged", language, path=f"outbox/failed/{item_id}.json"),
+            "",
+            _field("run", item_id, language),
+            f"{message('alert.field.reason', language)}: {clean(reason)}",
+        ]
+        params = {"item": item_id}
+        await self._once("report-damaged", "alert.subject.report_damaged", params, "\n".join(lines))
+
     async def report_refused(self, item_id: str, recipients: list[str], reply: str) -> None:
         language = self.settings.report.language
         lines = [

@@ -57,6 +57,9 @@ class Reporter:
         self._due: dict[str, tuple[int, float]] = {}
         # Told of each report the relay refused for good: its id, recipients, the reply.
         self.on_refused: Callable[[str, list[str], str], Awaitable[None]] | None = None
+        # Told of each report set aside because its waiting files are damaged: its id
+        # and why.
+        self.on_damaged: Callable[[str, str], Awaitable[None]] | None = None
 
     @property
     def settings(self) -> Settings:
@@ -265,9 +268,12 @@ class Reporter:
         fsync_dir(self.outbox)
         item_id = envelope_path.stem
         log.error("report %s: cannot be sent (%s); set aside in %s", item_id, reason, failed)
-        if not item_id.startswith(ALERT_PREFIX):
-            with contextlib.suppress(Exception):  # only a record: see _record()
-                await self.store.update_run(item_id, report_state=ReportState.FAILED)
+        if item_id.startswith(ALERT_PREFIX):
+            return  # never an alert about an alert
+        with contextlib.suppress(Exception):  # only a record: see _record()
+            await self.store.update_run(item_id, report_state=ReportState.FAILED)
+        if self.on_damaged is not None:
+            await self.on_damaged(item_id, reason)
 
     async def _deliver(self, envelope_path: Path, envelope: dict[str, Any]) -> float | None:
         eml = envelope_path.with_suffix(".eml")
