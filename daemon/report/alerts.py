@@ -109,40 +109,29 @@ class Alerts:
     async def damaged(self, item_id: str, name: str, reason: str) -> None:
         """A spooled file whose description cannot be read, set aside as `name` in
         `spool/failed/`."""
-        language = self.settings.report.language
-        path = f"spool/failed/{name}"
-        lines = [
-            message("alert.body.damaged", language, path=path),
-            "",
-            _field("run", item_id, language),
-            f"{message('alert.field.reason', language)}: {clean(reason)}",
-        ]
-        params = {"item": item_id}
-        await self._once("damaged", "alert.subject.damaged", params, "\n".join(lines))
+        await self._about_item("damaged", item_id, f"spool/failed/{name}", reason=reason)
 
     async def report_damaged(self, item_id: str, reason: str) -> None:
         """A report mail whose waiting files are damaged, set aside in `outbox/failed/`."""
-        language = self.settings.report.language
-        lines = [
-            message("alert.body.report_damaged", language, path=f"outbox/failed/{item_id}.json"),
-            "",
-            _field("run", item_id, language),
-            f"{message('alert.field.reason', language)}: {clean(reason)}",
-        ]
-        params = {"item": item_id}
-        await self._once("report-damaged", "alert.subject.report_damaged", params, "\n".join(lines))
+        path = f"outbox/failed/{item_id}.json"
+        await self._about_item("report_damaged", item_id, path, reason=reason)
 
     async def report_refused(self, item_id: str, recipients: list[str], reply: str) -> None:
+        path = f"outbox/failed/{item_id}.eml"
+        await self._about_item(
+            "report_refused", item_id, path, recipients=", ".join(recipients), reply=reply
+        )
+
+    async def _about_item(self, kind: str, item_id: str, path: str, **fields: str) -> None:
+        """One alert about a run's item kept at `path`: `alert.subject.<kind>` and
+        `alert.body.<kind>`, then the run and each of `fields` (`alert.field.<name>`)."""
         language = self.settings.report.language
-        lines = [
-            message("alert.body.report_refused", language, path=f"outbox/failed/{item_id}.eml"),
-            "",
-            _field("run", item_id, language),
-            f"{message('alert.field.recipients', language)}: {', '.join(recipients)}",
-            f"{message('alert.field.reply', language)}: {clean(reply)}",
-        ]
-        params = {"item": item_id}
-        await self._once("report-refused", "alert.subject.report_refused", params, "\n".join(lines))
+        lines = [message(f"alert.body.{kind}", language, path=path), ""]
+        lines.append(_field("run", item_id, language))
+        for name, value in fields.items():
+            lines.append(f"{message(f'alert.field.{name}', language)}: {clean(value)}")
+        cause = kind.replace("_", "-")
+        await self._once(cause, f"alert.subject.{kind}", {"item": item_id}, "\n".join(lines))
 
     async def _once(self, cause: str, subject: str, params: dict, body: str) -> None:
         if self.settings.report.admin_to:
