@@ -259,13 +259,7 @@ class Reporter:
 
     async def _set_aside(self, envelope_path: Path, reason: str) -> None:
         """Move an item whose envelope cannot be used into `failed/`, as it is."""
-        failed = self.outbox / "failed"
-        failed.mkdir(exist_ok=True)
-        for path in (envelope_path.with_suffix(".eml"), envelope_path):
-            with contextlib.suppress(FileNotFoundError):
-                os.rename(path, failed / path.name)
-        fsync_dir(failed)
-        fsync_dir(self.outbox)
+        failed = self._move_to_failed(envelope_path)
         item_id = envelope_path.stem
         log.error("report %s: cannot be sent (%s); set aside in %s", item_id, reason, failed)
         if item_id.startswith(ALERT_PREFIX):
@@ -275,6 +269,18 @@ class Reporter:
         if self.on_damaged is not None:
             await self.on_damaged(item_id, reason)
 
+    def _move_to_failed(self, envelope_path: Path) -> Path:
+        """Move an item (its mail, if there, then its envelope) into `failed/`, durably;
+        returns that folder."""
+        failed = self.outbox / "failed"
+        failed.mkdir(exist_ok=True)
+        for path in (envelope_path.with_suffix(".eml"), envelope_path):
+            with contextlib.suppress(FileNotFoundError):  # a damaged item's mail may be gone
+                os.rename(path, failed / path.name)
+        fsync_dir(failed)
+        fsync_dir(self.outbox)
+        return failed
+
     async def _deliver(self, envelope_path: Path, envelope: dict[str, Any]) -> float | None:
         eml = envelope_path.with_suffix(".eml")
         outcome = await self._attempt(eml.stem, eml.read_bytes(), envelope)
@@ -282,12 +288,7 @@ class Reporter:
             envelope_path.unlink(missing_ok=True)
             eml.unlink(missing_ok=True)
         elif outcome == "failed":
-            failed = self.outbox / "failed"
-            failed.mkdir(exist_ok=True)
-            os.rename(eml, failed / eml.name)
-            os.rename(envelope_path, failed / envelope_path.name)
-            fsync_dir(failed)
-            fsync_dir(self.outbox)
+            self._move_to_failed(envelope_path)
             await self._refused_for_good(eml.stem, envelope)
         else:
             replace_durably(envelope_path, json.dumps(envelope).encode())
