@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -136,6 +137,24 @@ def test_serve_on_a_port_in_use_exits_1_naming_the_key(tmp_path, config):
             time.sleep(0.1)
     finally:
         daemon.terminate()
+
+
+def test_a_test_daemon_whose_port_was_taken_meanwhile_starts_on_another(tmp_path):
+    # The tests' helper, not renkei: a port free when the test chose it may be taken by
+    # the other test worker before the daemon binds it; the helper then moves it.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = write_config(tmp_path, account("acme"), api_port=port)
+        daemon = Daemon(config).start()
+        try:
+            assert daemon.api_port != port
+            assert f"127.0.0.1:{daemon.api_port}" in config.read_text()
+            assert httpx.get(f"{daemon.api}/healthz").status_code == 200
+            assert "api.listen 127.0.0.1:" in daemon.log.read_text()
+        finally:
+            daemon.terminate()
 
 
 def children_of(master: int) -> list[int]:
