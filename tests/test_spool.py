@@ -266,3 +266,74 @@ def test_a_claim_whose_read_fails_otherwise_leaves_the_item_waiting(tmp_path):
     described.write_bytes(kept)
     claimed = spool.claim(item.id)
     assert claimed is not None and claimed.data_path.read_bytes() == b"a,b\r\n"
+
+
+def test_an_item_is_taken_only_once_it_is_published(tmp_path):
+    spool = Spool(tmp_path)
+    item_id = "20240516T000000000000-abcdef"
+    seen = {}
+
+    def publish() -> bool:
+        # Written, and the delivery memory still looking: no worker may take it.
+        path = spool.incoming / item_id
+        seen["mode"] = path.stat().st_mode & 0o777
+        seen["waiting"] = spool.waiting()
+        seen["claimed"] = spool.claim(item_id)
+        seen["there"] = path.exists()
+        return True
+
+    [item] = spool.enqueue_many([(meta(), b"a,b\r\n", item_id)], publish=publish)
+    assert seen == {"mode": 0, "waiting": [], "claimed": None, "there": True}
+    assert item.path == spool.incoming / item_id and spool.waiting() == [item_id]
+    claimed = spool.claim(item_id)
+    assert claimed is not None and claimed.data_path.read_bytes() == b"a,b\r\n"
+    # The file kept beside its run is readable as a file open() made would be.
+    assert claimed.data_path.stat().st_mode & 0o600 == 0o600
+
+
+def test_a_delivery_not_published_leaves_nothing(tmp_path):
+    spool = Spool(tmp_path)
+    files = [(meta(), b"1", None), (meta(), b"2", None)]
+    assert spool.enqueue_many(files, publish=lambda: False) == []
+    assert list(spool.incoming.iterdir()) == []
+    # The second file cannot be read: the first, written already, goes too.
+    with pytest.raises(FileNotFoundError):
+        spool.enqueue_many([(meta(), b"1", None), (meta(), tmp_path / "gone.csv", None)])
+    assert list(spool.incoming.iterdir()) == []
+
+
+WRITE_AND_DIE = """
+import os, pathlib, signal, sys
+from daemon.spool.queue import Meta, Spool
+
+spool = Spool(pathlib.Path(sys.argv[1]))
+meta = Meta("acme", "mail", "export@acme.example", "20240516.csv")
+spool.enqueue_many([(meta, b"a,b\\r\\n", None)], publish=lambda: os.kill(os.getpid(), 9))
+"""
+
+
+def test_what_a_writer_left_unpublished_is_never_imported_and_swept_once_stale(tmp_path):
+    args = [sys.executable, "-c", WRITE_AND_DIE, str(tmp_path)]
+    assert subprocess.run(args).returncode == -9
+    spool = Spool(tmp_path)
+    [left] = list(spool.incoming.iterdir())
+    assert spool.waiting() == [] and spool.claim(left.name) is None
+    # A writer may be waiting for its verdict right now: a fresh one stays.
+    assert list(spool.recover()) == [] and left.exists()
+    os.utime(left, (0, 0))
+    assert list(spool.recover()) == []
+    assert list(spool.incoming.iterdir()) == []
+
+
+def test_a_file_removed_before_it_was_published_is_not_accepted(tmp_path):
+    spool = Spool(tmp_path)
+    item_id = "20240516T000000000000-abcdef"
+
+    def swept_meanwhile() -> bool:
+        os.utime(spool.incoming / item_id, (0, 0))
+        assert spool.sweep_unpublished() == [item_id]
+        return True
+
+    with pytest.raises(FileNotFoundError):
+        spool.enqueue_many([(meta(), b"a,b\r\n", item_id)], publish=swept_meanwhile)
+    assert list(spool.incoming.iterdir()) == []

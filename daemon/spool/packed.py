@@ -1,10 +1,16 @@
 """One-file spool items: a delivery waits in `incoming/` as a single file — the data as
 received, then its meta.json, then a footer giving the meta's length.
 
-Written and fsynced once, then renamed in: two journal commits per delivery, where a
-folder of `data` and `meta.json` took three (each new file's delayed blocks reach the
-disk in a commit of their own). The worker turns a claimed item into the folder every
-later state uses (queue.py, `Spool._unpack`); `strip()` cuts the meta off the data there.
+Written where it waits, under its id, with no permission bits: unpublished, no worker
+takes it (a delivery's files are written while the delivery memory looks for an earlier
+one, and withdrawn if it finds one). Published by giving it its bits and fsyncing it:
+one journal commit per delivery, the cost of the bare servers' one fsync, where a file
+written in `tmp/`, fsynced and renamed in took two, and a folder of `data` and
+`meta.json` three. The rename made the new name durable with the folder's fsync; a
+file created and fsynced in place has its name made durable by that fsync on the
+journalling file systems renkei runs on (ext4, XFS, btrfs), as Postfix's queue relies
+on. The worker turns a claimed item into the folder every later state uses (queue.py,
+`Spool._unpack`); `strip()` cuts the meta off the data there.
 """
 
 from __future__ import annotations
@@ -39,16 +45,51 @@ class NotPacked(ValueError):
     """A file that does not end in a packed item's footer."""
 
 
-def write(path: Path, data: bytes | Path, meta: Meta, received_at: str) -> None:
-    """Write `data` and `meta` to `path` as one item and fsync it; fills in the meta's
-    sha256, size and (unless set) time of receipt first."""
-    with open(path, "wb") as f:
+def _umask() -> int:
+    """The process's umask, read without changing it (os.umask would, for a moment,
+    in every thread)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
+
+
+# What open() would have given the file (the one kept beside its run keeps these
+# bits), and always its owner's reading and writing, which the worker needs.
+_PUBLISHED_MODE = (0o666 & ~_umask()) | 0o600
+
+
+def create(path: Path) -> int:
+    """A new item at `path`, unpublished; its open descriptor."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0)
+
+
+def write_item(fd: int, data: bytes | Path, meta: Meta, received_at: str) -> None:
+    """Write `data` and `meta` as one item to `fd` (created by create()); fills in the
+    meta's sha256, size and (unless set) time of receipt first."""
+    with open(fd, "wb", closefd=False) as f:
         meta.sha256, meta.size = write_hashed(f, data)
         meta.received_at = meta.received_at or received_at
         described = meta.to_json()
         f.write(described + _FOOTER.pack(_MAGIC, len(described)))
-        f.flush()
-        os.fsync(f.fileno())
+
+
+def publish(fd: int) -> None:
+    """Make the item written to `fd` takeable and durable; raises if its name was
+    removed meanwhile (Spool.sweep_unpublished took it for a dead writer's)."""
+    os.fchmod(fd, _PUBLISHED_MODE)
+    os.fsync(fd)
+    if os.fstat(fd).st_nlink == 0:
+        raise FileNotFoundError("the spooled file was removed before it was accepted")
+
+
+def is_published(stat: os.stat_result) -> bool:
+    """Whether the item of `stat` may be taken: a folder, or a published file."""
+    return stat.st_mode & 0o777 != 0
 
 
 def read_meta(path: Path) -> bytes:

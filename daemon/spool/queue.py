@@ -5,8 +5,10 @@ Layout under `data_dir/spool/`: `tmp/` (being written), `incoming/` (waiting),
 after too many attempts, never deleted but by the retention sweep with its run). A
 delivery waits in `incoming/` as one file (packed.py) and is unpacked when claimed into
 a folder holding `data` (the file as received) and `meta.json`, the form of every item
-in `active/` and `failed/` and of one put back after a failed attempt. Enqueue is
-tmp → fsync → rename, so an item in `incoming/` is always whole. Once its run is final
+in `active/` and `failed/` and of one put back after a failed attempt. The one file is
+written in `incoming/` under its id with no permission bits ("unpublished": no worker
+takes it), then given them and fsynced (packed.py); a folder item is written in `tmp/`,
+fsynced and renamed in. So a worker only ever takes a whole item. Once its run is final
 the file is kept beside the run (kept.py). Called by the intake sink, the worker, the
 retrier and the CLI.
 """
@@ -22,7 +24,8 @@ import logging
 import os
 import secrets
 import shutil
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,10 @@ log = logging.getLogger(__name__)
 
 # A claimed one-file item while it becomes a folder in `active/` (Spool._unpack).
 _UNPACKING = ".unpacking"
+# An unpublished item untouched this long was left by a writer that died: its sender
+# never heard it was accepted. A live writer publishes within a minute (sink.py waits
+# that long for the look-up) of its last write.
+_UNPUBLISHED_SECONDS = 600.0
 
 
 @dataclass(slots=True)
@@ -138,40 +145,67 @@ class Spool:
         With `publish`, asked once they are written and synced: False removes them
         instead, and none is returned.
         """
-        staged: list[tuple[str, Meta, int | None]] = []
+        staged: list[_Staged] = []
+        published: list[SpoolItem] = []
         try:
             for meta, data, item_id in files:
                 staged.append(self._stage(meta, data, claim, item_id))
             if publish is not None and not publish():
                 raise _Withheld
             folder = self.active if claim else self.incoming
-            items = []
-            for item_id, meta, lock_fd in staged:
-                os.rename(self.tmp / item_id, folder / item_id)
-                items.append(SpoolItem(item_id, folder / item_id, meta, lock_fd))
-            fsync_dir(folder)
+            renamed = False
+            for item in staged:
+                if item.packed_fd is not None:
+                    # Its permission bits and its fsync: one journal commit makes it
+                    # whole on disk and takeable, where a rename needed one more.
+                    published.append(SpoolItem(item.id, folder / item.id, item.meta))
+                    packed.publish(item.packed_fd)
+                else:
+                    os.rename(self.tmp / item.id, folder / item.id)
+                    renamed = True
+                    published.append(SpoolItem(item.id, folder / item.id, item.meta, item.lock_fd))
+            if renamed:
+                fsync_dir(folder)
         except BaseException as exc:
-            for item_id, _, lock_fd in staged:
-                remove_item(self.tmp / item_id)
-                if lock_fd is not None:
-                    os.close(lock_fd)
+            self._unstage(staged, published)
             if isinstance(exc, _Withheld):
                 return []
             raise
-        return items
+        finally:
+            for item in staged:
+                if item.packed_fd is not None:
+                    os.close(item.packed_fd)
+        return published
+
+    def _unstage(self, staged: Sequence[_Staged], published: Sequence[SpoolItem]) -> None:
+        """Take back what a delivery that is not accepted wrote: one a worker took
+        meanwhile (published) stays with it."""
+        taken_back = [item for item in published if item.path.parent == self.incoming]
+        with contextlib.suppress(OSError):
+            self.withdraw(taken_back)
+        done = {item.id for item in published}
+        for item in staged:
+            if item.packed_fd is not None and item.id not in done:
+                (self.incoming / item.id).unlink(missing_ok=True)
+            elif item.packed_fd is None:
+                remove_item(self.tmp / item.id)
+            if item.lock_fd is not None:
+                os.close(item.lock_fd)
 
     def _stage(
         self, meta: Meta, data: bytes | Path | None, claim: bool, item_id: str | None = None
-    ) -> tuple[str, Meta, int | None]:
+    ) -> _Staged:
         item_id = item_id or new_id()
         if data is not None and not claim:
-            path = self.tmp / item_id
+            path = self.incoming / item_id
+            fd = packed.create(path)
             try:
-                packed.write(path, data, meta, now_iso())
+                packed.write_item(fd, data, meta, now_iso())
             except BaseException:
+                os.close(fd)
                 path.unlink(missing_ok=True)
                 raise
-            return item_id, meta, None
+            return _Staged(item_id, meta, packed_fd=fd)
         # A file the CLI imports itself (claimed at once), or a delivery with no file:
         # a folder, as every item in `active/` is.
         staging = self.tmp / item_id
@@ -197,7 +231,7 @@ class Spool:
             if lock_fd is not None:
                 os.close(lock_fd)
             raise
-        return item_id, meta, lock_fd
+        return _Staged(item_id, meta, lock_fd=lock_fd)
 
     def withdraw(self, items: Sequence[SpoolItem]) -> None:
         """Take back items just published to `incoming/` whose delivery was then not
@@ -226,13 +260,37 @@ class Spool:
         return any(path.exists() for path in places)
 
     def waiting(self) -> list[str]:
-        return sorted(p.name for p in self.incoming.iterdir() if not p.name.startswith("."))
+        """The ids of the items waiting in `incoming/`, oldest first."""
+        return sorted(entry.name for entry in self._waiting_entries() if _published(entry))
+
+    def _waiting_entries(self) -> Iterator[os.DirEntry]:
+        with os.scandir(self.incoming) as entries:
+            yield from (entry for entry in entries if not entry.name.startswith("."))
+
+    def sweep_unpublished(self, older_than: float = _UNPUBLISHED_SECONDS) -> list[str]:
+        """Remove the unpublished items of writers that died (their senders were never
+        told they were accepted); the ids removed."""
+        removed = []
+        now = time.time()
+        for entry in list(self._waiting_entries()):
+            with contextlib.suppress(FileNotFoundError):
+                if not _published(entry) and now - entry.stat().st_mtime > older_than:
+                    os.unlink(entry.path)
+                    removed.append(entry.name)
+        if removed:
+            log.warning("spool: removed %d never accepted: %s", len(removed), ", ".join(removed))
+        return removed
 
     def claim(self, item_id: str) -> SpoolItem | None:
-        """Take an item from `incoming/` into `active/`; None when another worker won."""
+        """Take an item from `incoming/` into `active/`; None when another worker won,
+        or while it is not yet published."""
+        source = self.incoming / item_id
         target = self.active / item_id
         try:
-            os.rename(self.incoming / item_id, target)
+            # Bits once given are never taken back: an item seen published stays so.
+            if not packed.is_published(source.stat()):
+                return None
+            os.rename(source, target)
         except FileNotFoundError:
             return None
         if not target.is_dir():
@@ -423,6 +481,7 @@ class Spool:
                 continue
             self.release(item, count_attempt=True)
             yield item
+        self.sweep_unpublished()
         for stale in self.tmp.iterdir():
             # Never acknowledged to a sender, so never accepted: safe to drop, unless
             # a live `renkei import` holds it.
@@ -466,6 +525,24 @@ class Spool:
     def free_bytes(self) -> int:
         stat = os.statvfs(self.root)
         return stat.f_bavail * stat.f_frsize
+
+
+@dataclass(slots=True)
+class _Staged:
+    """A file of a delivery written and not yet published: a one-file item in
+    `incoming/` (open at `packed_fd`), or a folder in `tmp/` (locked, when claimed)."""
+
+    id: str
+    meta: Meta
+    lock_fd: int | None = None
+    packed_fd: int | None = None
+
+
+def _published(entry: os.DirEntry) -> bool:
+    try:
+        return packed.is_published(entry.stat())
+    except FileNotFoundError:
+        return False  # taken meanwhile
 
 
 def _write_data(path: Path, data: bytes | Path, sync: bool = True) -> tuple[str, int]:

@@ -20,6 +20,7 @@ from daemon.worker.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 _RESCAN_SECONDS = 5.0
+_SWEEP_SECONDS = 60.0
 _RETRY_SECONDS = 2.0  # a transient failure is tried again after this, doubling…
 _RETRY_MAX_SECONDS = 300.0  # …up to this, for as long as the daemon runs
 
@@ -56,9 +57,15 @@ class Worker:
                 await store.update_run(item.id, state=RunState.QUEUED, attempts=item.meta.attempts)
 
     async def serve(self) -> None:
+        swept = time.monotonic()
         while True:
             self._wake.clear()
             worked = await self.drain()
+            if time.monotonic() - swept > _SWEEP_SECONDS:
+                # What a writer that died left unpublished (the master's doors, or a
+                # `renkei poll` beside the daemon), at start and then now and then.
+                swept = time.monotonic()
+                await asyncio.to_thread(self.spool.sweep_unpublished)
             if not worked:
                 # Until woken, the next rescan, or the next item put back comes due.
                 now = time.monotonic()
