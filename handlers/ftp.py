@@ -3,7 +3,7 @@ complete files; never parses CSV.
 
 A pyftpdlib server on its own thread, each session on a thread of its own (pyftpdlib's
 ThreadedFTPServer), so that one upload's fsyncs hold up no other. An upload is written
-under a temporary name, fsynced and renamed before the client hears 226; one cut off
+under a temporary name, renamed and fsynced before the client hears 226; one cut off
 (reset, ABOR, over `max_bytes`) is removed. Nothing crosses from the FTP threads to the
 event loop but finished files on disk: the check, run in the loop, moves them into the
 spool.
@@ -171,14 +171,24 @@ class UploadDTP(DTPHandler):
     def close(self) -> None:
         finished = self.receive and self.transfer_finished and self.file_obj is not None
         if finished and not self._closed and not self.file_obj.closed:
+            final = None
             try:
                 self.file_obj.flush()
+                # Renamed, then fsynced: the file's fsync commits its data and its new
+                # name at once (a rename is in the file's own metadata on journalling
+                # file systems), one journal commit as the bare server's fsync, where
+                # an fsync before the rename and one of the folder after took two.
+                final = self.cmd_channel.publish_upload(self.file_obj.name)
                 os.fsync(self.file_obj.fileno())
                 self.file_obj.close()
-                self.cmd_channel.publish_upload(self.file_obj.name)
             except OSError as err:  # small writes fail only here, at the last flush
+                if final is not None:
+                    # Not durable, so not accepted: the client sends it again.
+                    with contextlib.suppress(OSError):
+                        os.remove(final)
                 self._write_failed(err)
                 return
+            log.info("ftp: %s uploaded %s", self.cmd_channel.username, os.path.basename(final))
         super().close()
 
     def _write_failed(self, err: OSError) -> None:
@@ -323,17 +333,13 @@ class UploadHandler(FTPHandler):
         with _PASSIVE_PORTS:
             super()._make_epasv(extmode)
 
-    def publish_upload(self, partial: str) -> None:
-        """Rename a finished upload to its final name (the check only sees whole files)."""
+    def publish_upload(self, partial: str) -> str:
+        """Rename a finished upload to its final name (the check only sees whole files);
+        the final name."""
         folder, part = os.path.split(partial)
         final = os.path.join(folder, final_name(part))
         os.replace(partial, final)
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        log.info("ftp: %s uploaded %s", self.username, os.path.basename(final))
+        return final
 
     def on_incomplete_file_received(self, file: str) -> None:
         # Cut off part-way: never imported, never left behind.
