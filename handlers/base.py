@@ -104,6 +104,11 @@ class IntakeSink(Protocol):
     def new_id(self) -> str:
         """A fresh run id, for a channel that claims a file before spooling it."""
 
+    def sync_names(self, folder: Path) -> None:
+        """Make the names a channel just created or renamed in `folder` durable, once
+        their files are fsynced (nothing more where those fsyncs did it). Safe to call
+        from any thread."""
+
     async def known(self, run_id: str) -> bool:
         """Whether a file was spooled under `run_id` (in the spool or as a run)."""
 

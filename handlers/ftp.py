@@ -176,11 +176,13 @@ class UploadDTP(DTPHandler):
                 self.file_obj.flush()
                 # Renamed, then fsynced: the file's fsync commits its data and its new
                 # name at once (a rename is in the file's own metadata on journalling
-                # file systems), one journal commit as the bare server's fsync, where
-                # an fsync before the rename and one of the folder after took two.
+                # file systems; elsewhere the folder is fsynced too), one journal commit
+                # as the bare server's fsync, where an fsync before the rename and one
+                # of the folder after took two.
                 final = self.cmd_channel.publish_upload(self.file_obj.name)
                 os.fsync(self.file_obj.fileno())
                 self.file_obj.close()
+                self.cmd_channel.intake.sink.sync_names(Path(final).parent)
             except OSError as err:  # small writes fail only here, at the last flush
                 if final is not None:
                     # Not durable, so not accepted: the client sends it again.

@@ -6,9 +6,11 @@ import hashlib
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from daemon.spool import durable
 from daemon.spool.queue import Damaged, Meta, Spool
 
 
@@ -337,3 +339,37 @@ def test_a_file_removed_before_it_was_published_is_not_accepted(tmp_path):
     with pytest.raises(FileNotFoundError):
         spool.enqueue_many([(meta(), b"a,b\r\n", item_id)], publish=swept_meanwhile)
     assert list(spool.incoming.iterdir()) == []
+
+
+MOUNTINFO = """\
+27 1 254:0 / / rw,relatime - ext4 /dev/vda rw
+40 27 0:50 / /mnt/share rw,relatime shared:5 - nfs4 server:/export rw
+41 27 8:1 / /srv/data\\040set rw,relatime - xfs /dev/sdb1 rw
+42 40 0:51 / /mnt/share/local rw,relatime - btrfs /dev/sdc rw
+43 40 0:52 / /mnt/share rw,relatime - ext4 /dev/sdd rw
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("/var/lib/renkei/spool/incoming", "ext4"),
+        ("/mnt/sharedstuff/spool", "ext4"),  # not under /mnt/share
+        ("/mnt/share/local/spool", "btrfs"),
+        ("/mnt/share/spool", "ext4"),  # mounted over the NFS share, later in the table
+        ("/srv/data set/spool", "xfs"),
+    ],
+)
+def test_the_file_system_of_a_folder_is_read_from_the_mount_table(path, kind):
+    assert durable.filesystem_of(Path(path), MOUNTINFO) == kind
+
+
+def test_only_on_a_file_system_known_to_keep_names_is_the_folder_left_unsynced(tmp_path):
+    table = tmp_path / "mountinfo"
+    table.write_text(MOUNTINFO)
+    keeps = durable.file_sync_keeps_names
+    assert keeps(Path("/var/lib/renkei/spool"), table)
+    assert keeps(Path("/srv/data set/spool"), table)
+    table.write_text(MOUNTINFO.replace("0:52 / /mnt/share ", "0:52 / /mnt/elsewhere "))
+    assert not keeps(Path("/mnt/share/spool"), table)  # NFS: the folder is fsynced too
+    assert not keeps(Path("/var/lib/renkei/spool"), tmp_path / "no mount table")

@@ -6,8 +6,17 @@ A reader only ever sees whole files. Used by the spool, the outbox and the polle
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import re
 from pathlib import Path
+
+# File systems on which a file's fsync also makes durable the name it was created or
+# renamed under: the journal (or log) commit that carries the file's metadata carries
+# the folder's change too (ext4 without a journal syncs the parent itself). On any
+# other, the folder is fsynced as well.
+_NAME_WITH_FILE = frozenset({"ext4", "xfs", "btrfs", "tmpfs"})
+_MOUNTINFO = Path("/proc/self/mountinfo")
 
 
 def fsync_dir(path: Path) -> None:
@@ -47,3 +56,43 @@ def replace_durably(path: Path, data: bytes) -> None:
             os.unlink(tmp)
         raise
     fsync_dir(path.parent)
+
+
+def sync_names(folder: Path) -> None:
+    """Make the names just created or renamed in `folder` durable, after their files'
+    fsyncs: nothing more where those fsyncs did it (see file_sync_keeps_names)."""
+    if not file_sync_keeps_names(folder):
+        fsync_dir(folder)
+
+
+@functools.lru_cache(maxsize=64)
+def file_sync_keeps_names(folder: Path, mount_table: Path = _MOUNTINFO) -> bool:
+    """Whether a file's fsync makes its new name in `folder` durable (its file
+    system's kind, from the mount table; False when it cannot be told)."""
+    try:
+        mounts = mount_table.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return filesystem_of(folder.resolve(), mounts) in _NAME_WITH_FILE
+
+
+def filesystem_of(path: Path, mountinfo: str) -> str | None:
+    """The kind of file system `path` is on, by the longest mount point holding it in
+    `mountinfo` (proc(5)'s /proc/self/mountinfo)."""
+    best: tuple[int, str] | None = None
+    text = str(path)
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if "-" not in fields[6:]:
+            continue
+        point = _unescape(fields[4])
+        kind = fields[fields.index("-", 6) + 1]
+        inside = text == point or text.startswith(point.rstrip("/") + "/")
+        if inside and (best is None or len(point) >= best[0]):
+            best = (len(point), kind)
+    return best[1] if best else None
+
+
+def _unescape(field: str) -> str:
+    # The kernel writes a space, tab, newline or backslash in a path as \ooo.
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), field)

@@ -7,9 +7,9 @@ one, and withdrawn if it finds one). Published by giving it its bits and fsyncin
 one journal commit per delivery, the cost of the bare servers' one fsync, where a file
 written in `tmp/`, fsynced and renamed in took two, and a folder of `data` and
 `meta.json` three. The rename made the new name durable with the folder's fsync; a
-file created and fsynced in place has its name made durable by that fsync on the
-journalling file systems renkei runs on (ext4, XFS, btrfs), as Postfix's queue relies
-on. The worker turns a claimed item into the folder every later state uses (queue.py,
+file created and fsynced in place has its name made durable by that fsync on ext4, XFS
+and btrfs, and on any other file system the folder is fsynced too
+(durable.sync_names). The worker turns a claimed item into the folder every later state uses (queue.py,
 `Spool._unpack`); `strip()` cuts the meta off the data there.
 """
 

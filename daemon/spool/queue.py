@@ -31,7 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from daemon.spool import packed
-from daemon.spool.durable import fsync_dir, fsync_file, replace_durably, write_synced
+from daemon.spool.durable import (
+    fsync_dir,
+    fsync_file,
+    replace_durably,
+    sync_names,
+    write_synced,
+)
 from daemon.spool.kept import kept_path
 
 log = logging.getLogger(__name__)
@@ -153,19 +159,22 @@ class Spool:
             if publish is not None and not publish():
                 raise _Withheld
             folder = self.active if claim else self.incoming
-            renamed = False
+            renamed = created = False
             for item in staged:
                 if item.packed_fd is not None:
                     # Its permission bits and its fsync: one journal commit makes it
                     # whole on disk and takeable, where a rename needed one more.
                     published.append(SpoolItem(item.id, folder / item.id, item.meta))
                     packed.publish(item.packed_fd)
+                    created = True
                 else:
                     os.rename(self.tmp / item.id, folder / item.id)
                     renamed = True
                     published.append(SpoolItem(item.id, folder / item.id, item.meta, item.lock_fd))
             if renamed:
                 fsync_dir(folder)
+            elif created:
+                sync_names(folder)
         except BaseException as exc:
             self._unstage(staged, published)
             if isinstance(exc, _Withheld):

@@ -16,9 +16,11 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
+from pathlib import Path
 
 from daemon import metrics
 from daemon.settings import Account, Settings
+from daemon.spool import durable
 from daemon.spool.memory import DeliveryMemory
 from daemon.spool.queue import Meta, Spool, SpoolItem, new_id
 from daemon.spool.refusals import RefusalLog
@@ -134,6 +136,9 @@ class SpoolSink:
 
     def new_id(self) -> str:
         return new_id()
+
+    def sync_names(self, folder: Path) -> None:
+        durable.sync_names(folder)
 
     async def known(self, run_id: str) -> bool:
         if self._spool.has(run_id):
