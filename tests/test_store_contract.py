@@ -245,6 +245,20 @@ async def test_add_get_update_run(store: Store) -> None:
     assert await store.run_state("no-such-run") is None
 
 
+async def test_begin_run_records_a_new_run_and_marks_one_recorded_before(store: Store) -> None:
+    # As the importer takes a file: recorded and marked running in one commit.
+    fresh, recorded = run_id(1), run_id(2)
+    await store.begin_run(fresh, meta(size=5), state=RunState.RUNNING, started_at=at(1, 9, 1))
+    run = await store.get_run(fresh)
+    assert (run["state"], run["started_at"], run["size"]) == ("running", at(1, 9, 1), 5)
+    assert (run["account"], run["filename"], run["received_at"]) == ("acme", "items.csv", at(1))
+    # Recorded at start (or by the door of a shared store): only marked.
+    await store.add_run(recorded, meta(sender="first@example.com"))
+    await store.begin_run(recorded, meta(sender="other@example.com"), state=RunState.RUNNING)
+    run = await store.get_run(recorded)
+    assert (run["state"], run["sender"]) == ("running", "first@example.com")
+
+
 async def test_list_runs_filters_and_paging(store: Store) -> None:
     await store.add_run(run_id(1), meta("acme", received=at(1)))
     await store.add_run(run_id(2), meta("acme", received=at(2)))

@@ -114,29 +114,41 @@ class RunRecords:
     async def add_run(self, run_id: str, meta: Meta, state: RunState = RunState.QUEUED) -> None:
         """Record a spooled file as a run; a second call for the same id does nothing."""
         async with self.transaction() as db:
-            await db.execute(
-                "INSERT OR IGNORE INTO runs (id, account, channel, sender, filename, state,"
-                " received_at, attempts, sha256, size, idempotency_key, options, retry_of,"
-                " authentication_results, instance)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run_id,
-                    meta.account,
-                    meta.channel,
-                    meta.sender,
-                    meta.filename,
-                    state,
-                    meta.received_at,
-                    meta.attempts,
-                    meta.sha256,
-                    meta.size,
-                    meta.idempotency_key,
-                    options_text(meta.options),
-                    meta.retry_of,
-                    meta.authentication_results,
-                    self.instance,
-                ),
-            )
+            await self._insert_run(db, run_id, meta, state)
+
+    async def _insert_run(
+        self, db: aiosqlite.Connection, run_id: str, meta: Meta, state: RunState
+    ) -> None:
+        await db.execute(
+            "INSERT OR IGNORE INTO runs (id, account, channel, sender, filename, state,"
+            " received_at, attempts, sha256, size, idempotency_key, options, retry_of,"
+            " authentication_results, instance)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run_id,
+                meta.account,
+                meta.channel,
+                meta.sender,
+                meta.filename,
+                state,
+                meta.received_at,
+                meta.attempts,
+                meta.sha256,
+                meta.size,
+                meta.idempotency_key,
+                options_text(meta.options),
+                meta.retry_of,
+                meta.authentication_results,
+                self.instance,
+            ),
+        )
+
+    async def begin_run(self, run_id: str, meta: Meta, **fields: object) -> None:
+        """Record a spooled file as a run unless it is already, and set `fields` on it,
+        in one commit (the importer taking a file: one sync where two were)."""
+        async with self.transaction() as db:
+            await self._insert_run(db, run_id, meta, RunState.QUEUED)
+            await self.update_run(run_id, db, **fields)
 
     async def update_run(
         self, run_id: str, db: aiosqlite.Connection | None = None, **fields: object

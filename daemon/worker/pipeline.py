@@ -106,13 +106,13 @@ class Pipeline:
 
     async def _process(self, item: SpoolItem, progress: Progress | None) -> RunState:
         meta = item.meta
-        await self.store.add_run(item.id, meta)
         if await self.store.run_state(item.id) in FINAL_STATES:
             # Committed before a crash that came before the spool copy was removed.
             self.spool.finish(item)
             return RunState.COMPLETED
         account = self.settings.accounts.get(meta.account)
         if meta.attempts >= self.settings.daemon.max_attempts:
+            await self.store.add_run(item.id, meta)
             return await self._quarantine(item, account)
         try:
             outcome = await self._run(item, account, progress)
@@ -123,7 +123,7 @@ class Pipeline:
             if transient(exc):
                 raise  # not counted as an attempt: process() puts it back
             log.exception("run %s: attempt %d failed", item.id, meta.attempts + 1)
-            await self.store.update_run(item.id, state=RunState.QUEUED, message=str(exc)[:500])
+            await self.store.begin_run(item.id, meta, state=RunState.QUEUED, message=str(exc)[:500])
             self.spool.release(item, count_attempt=True)
             return RunState.QUEUED
         state = await self._record(item, account, outcome)
@@ -164,21 +164,22 @@ class Pipeline:
         self, item: SpoolItem, account: Account | None, progress: Progress | None
     ) -> Outcome:
         meta = item.meta
-        if meta.problem == "account_stopped":
-            return Outcome(RunState.IGNORED, message("run.account_stopped", self.language))
-        if account is None:
-            return Outcome.failure(
-                message("run.unknown_account", self.language, account=meta.account)
-            )
-        if meta.problem:
-            return Outcome.failure(message(f"run.{meta.problem}", self.language))
+        refused = self._refused(meta, account)
+        if refused is not None:
+            await self.store.add_run(item.id, meta)
+            return refused
+        assert account is not None
         plan = plan_for(account, meta.options)
         problem = plan_problem(self.settings, plan)
         if problem is not None:
             key, values = problem
+            await self.store.add_run(item.id, meta)
             return Outcome.failure(message(key, self.language, **values))
-        await self.store.update_run(
+        # Recorded and marked running in one commit (a run recorded at start, or by
+        # the door of a shared store, is only marked).
+        await self.store.begin_run(
             item.id,
+            meta,
             state=RunState.RUNNING,
             started_at=now_iso(),
             layout=plan.layout,
@@ -188,6 +189,18 @@ class Pipeline:
             message="",
         )
         return await self._import(item, account, plan, progress)
+
+    def _refused(self, meta: Meta, account: Account | None) -> Outcome | None:
+        """What a file that is not to be imported at all comes to, or None."""
+        if meta.problem == "account_stopped":
+            return Outcome(RunState.IGNORED, message("run.account_stopped", self.language))
+        if account is None:
+            return Outcome.failure(
+                message("run.unknown_account", self.language, account=meta.account)
+            )
+        if meta.problem:
+            return Outcome.failure(message(f"run.{meta.problem}", self.language))
+        return None
 
     async def _import(
         self, item: SpoolItem, account: Account, plan: Plan, progress: Progress | None
