@@ -2,8 +2,8 @@
 received, then its meta.json, then a footer giving the meta's length.
 
 Written where it waits, under its id, with no permission bits: unpublished, no worker
-takes it (a delivery's files are written while the delivery memory looks for an earlier
-one, and withdrawn if it finds one). Published by giving it its bits and fsyncing it:
+takes it (a delivery of several files is published whole, or not at all). Published by
+giving it its bits and fsyncing it:
 one journal commit per delivery, the cost of the bare servers' one fsync, where a file
 written in `tmp/`, fsynced and renamed in took two, and a folder of `data` and
 `meta.json` three. The rename made the new name durable with the folder's fsync; a

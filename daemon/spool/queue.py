@@ -45,8 +45,8 @@ log = logging.getLogger(__name__)
 # A claimed one-file item while it becomes a folder in `active/` (Spool._unpack).
 _UNPACKING = ".unpacking"
 # An unpublished item untouched this long was left by a writer that died: its sender
-# never heard it was accepted. A live writer publishes within a minute (sink.py waits
-# that long for the look-up) of its last write.
+# never heard it was accepted. A live writer publishes right after its last write (or
+# after its `publish` check, which never waits on a sender).
 _UNPUBLISHED_SECONDS = 600.0
 
 

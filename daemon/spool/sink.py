@@ -1,8 +1,8 @@
 """The intake sink: the daemon's side of the intake contract (handlers/base.py).
 
 Answers a resend from the delivery memory, turns every other delivery into spool
-items (written off the event loop while the memory looks, published once it found no
-earlier delivery) and wakes the worker; tells a channel how a run it spooled
+items (written and fsynced off the event loop once the memory found no earlier
+delivery) and wakes the worker; tells a channel how a run it spooled
 ended; logs, counts and keeps what a channel refused (refusals.py). Called by
 every channel; the only path from a socket to the spool.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
@@ -32,9 +31,8 @@ from importers.messages import message
 
 log = logging.getLogger(__name__)
 _WAIT_STEP = 0.05
-_VERDICT_SECONDS = 60.0
-# The deliveries' writers, of their own: each waits for its delivery's look-up before it
-# publishes, and must not hold a thread the rest of the daemon needs meanwhile.
+# The deliveries' writers, of their own: a delivery's fsync must not wait for a thread
+# the rest of the daemon needs, nor hold one up.
 _WRITERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="spool-writer")
 _LIMIT_PROBLEMS = ("file.too_many_rows", "file.too_large")
 
@@ -58,23 +56,17 @@ class SpoolSink:
         async with self.memory.turn(deliveries):
             # The files are written while the memory looks for an earlier delivery (a
             # round trip to the run history), and published once it found none.
-            verdict = _Verdict()
-            writing = asyncio.ensure_future(self._enqueue(deliveries, verdict.wait))
-            writing.add_done_callback(_retrieved)
-            publish = False
             try:
                 earlier = await self.memory.earlier(deliveries)
-                publish = earlier is None
             except Exception as exc:  # the store unreachable: take nothing we cannot check
                 raise SpoolUnavailable(f"store: {exc}") from exc
-            finally:
-                verdict.give(publish)  # on every way out (a cancel too): its writer waits
             if earlier is not None:
                 log.info("a resend of %s: answered with its earlier runs", ", ".join(earlier))
                 return Receipt(earlier, replayed=True)
-            items = await writing
-            if not items:  # the writer gave up waiting for the look-up
-                raise SpoolUnavailable("the look-up for an earlier delivery took too long")
+            # Written once the look-up found no earlier delivery: writing meanwhile
+            # saved no time once the file needed one fsync, and kept three threads
+            # (loop, look-up, writer) passing the GIL about for each delivery.
+            items = await self._enqueue(deliveries)
             if self._store is not None and self._store.shared:
                 await self._record(items)
             self.memory.remember(deliveries, items)
@@ -91,11 +83,9 @@ class SpoolSink:
             )
         return Receipt([item.id for item in items])
 
-    async def _enqueue(
-        self, deliveries: Sequence[Delivery], publish: Callable[[], bool]
-    ) -> list[SpoolItem]:
+    async def _enqueue(self, deliveries: Sequence[Delivery]) -> list[SpoolItem]:
         files = [(_meta(d), d.data, d.id) for d in deliveries]
-        write = functools.partial(self._spool.enqueue_many, files, False, publish)
+        write = functools.partial(self._spool.enqueue_many, files)
         try:
             return await asyncio.get_running_loop().run_in_executor(_WRITERS, write)
         except Exception as exc:  # disk full, I/O error, anything: the sender retries
@@ -160,28 +150,6 @@ class SpoolSink:
                 return RunReport(public_run(run), first, failed=failed, over_limit=too_big)
             await asyncio.sleep(_WAIT_STEP)
         return None
-
-
-class _Verdict:
-    """Whether files written ahead are published; their writing thread waits for it
-    (a while at most: never for a look-up that hangs)."""
-
-    def __init__(self) -> None:
-        self._given = threading.Event()
-        self._publish = False
-
-    def give(self, publish: bool) -> None:
-        self._publish = publish
-        self._given.set()
-
-    def wait(self) -> bool:
-        return self._given.wait(_VERDICT_SECONDS) and self._publish
-
-
-def _retrieved(writing: asyncio.Future) -> None:
-    # Files not to be published may fail to be written: nobody waits for them.
-    if not writing.cancelled():
-        writing.exception()
 
 
 def _meta(d: Delivery) -> Meta:
