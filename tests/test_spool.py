@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.spool import durable
+from daemon.spool import durable, packed
 from daemon.spool.queue import Damaged, Meta, Spool
 
 
@@ -270,21 +270,23 @@ def test_a_claim_whose_read_fails_otherwise_leaves_the_item_waiting(tmp_path):
     assert claimed is not None and claimed.data_path.read_bytes() == b"a,b\r\n"
 
 
-def test_an_item_is_taken_only_once_it_is_published(tmp_path):
+def test_an_item_is_taken_only_once_it_is_published(tmp_path, monkeypatch):
     spool = Spool(tmp_path)
     item_id = "20240516T000000000000-abcdef"
     seen = {}
+    publish = packed.publish
 
-    def publish() -> bool:
-        # Written, and the delivery memory still looking: no worker may take it.
+    def looked_at_first(fd: int) -> None:
+        # Written and not yet published: no worker may take it.
         path = spool.incoming / item_id
         seen["mode"] = path.stat().st_mode & 0o777
         seen["waiting"] = spool.waiting()
         seen["claimed"] = spool.claim(item_id)
         seen["there"] = path.exists()
-        return True
+        publish(fd)
 
-    [item] = spool.enqueue_many([(meta(), b"a,b\r\n", item_id)], publish=publish)
+    monkeypatch.setattr(packed, "publish", looked_at_first)
+    [item] = spool.enqueue_many([(meta(), b"a,b\r\n", item_id)])
     assert seen == {"mode": 0, "waiting": [], "claimed": None, "there": True}
     assert item.path == spool.incoming / item_id and spool.waiting() == [item_id]
     claimed = spool.claim(item_id)
@@ -293,12 +295,9 @@ def test_an_item_is_taken_only_once_it_is_published(tmp_path):
     assert claimed.data_path.stat().st_mode & 0o600 == 0o600
 
 
-def test_a_delivery_not_published_leaves_nothing(tmp_path):
+def test_a_delivery_whose_second_file_cannot_be_read_leaves_nothing(tmp_path):
     spool = Spool(tmp_path)
-    files = [(meta(), b"1", None), (meta(), b"2", None)]
-    assert spool.enqueue_many(files, publish=lambda: False) == []
-    assert list(spool.incoming.iterdir()) == []
-    # The second file cannot be read: the first, written already, goes too.
+    # The first, written already, goes too.
     with pytest.raises(FileNotFoundError):
         spool.enqueue_many([(meta(), b"1", None), (meta(), tmp_path / "gone.csv", None)])
     assert list(spool.incoming.iterdir()) == []
@@ -306,11 +305,13 @@ def test_a_delivery_not_published_leaves_nothing(tmp_path):
 
 WRITE_AND_DIE = """
 import os, pathlib, signal, sys
+from daemon.spool import packed
 from daemon.spool.queue import Meta, Spool
 
 spool = Spool(pathlib.Path(sys.argv[1]))
 meta = Meta("acme", "mail", "export@acme.example", "20240516.csv")
-spool.enqueue_many([(meta, b"a,b\\r\\n", None)], publish=lambda: os.kill(os.getpid(), 9))
+packed.publish = lambda fd: os.kill(os.getpid(), signal.SIGKILL)  # written, never published
+spool.enqueue_many([(meta, b"a,b\\r\\n", None)])
 """
 
 
@@ -320,24 +321,26 @@ def test_what_a_writer_left_unpublished_is_never_imported_and_swept_once_stale(t
     spool = Spool(tmp_path)
     [left] = list(spool.incoming.iterdir())
     assert spool.waiting() == [] and spool.claim(left.name) is None
-    # A writer may be waiting for its verdict right now: a fresh one stays.
+    # A writer may be writing it right now: a fresh one stays.
     assert list(spool.recover()) == [] and left.exists()
     os.utime(left, (0, 0))
     assert list(spool.recover()) == []
     assert list(spool.incoming.iterdir()) == []
 
 
-def test_a_file_removed_before_it_was_published_is_not_accepted(tmp_path):
+def test_a_file_removed_before_it_was_published_is_not_accepted(tmp_path, monkeypatch):
     spool = Spool(tmp_path)
     item_id = "20240516T000000000000-abcdef"
+    publish = packed.publish
 
-    def swept_meanwhile() -> bool:
+    def swept_meanwhile(fd: int) -> None:
         os.utime(spool.incoming / item_id, (0, 0))
         assert spool.sweep_unpublished() == [item_id]
-        return True
+        publish(fd)
 
+    monkeypatch.setattr(packed, "publish", swept_meanwhile)
     with pytest.raises(FileNotFoundError):
-        spool.enqueue_many([(meta(), b"a,b\r\n", item_id)], publish=swept_meanwhile)
+        spool.enqueue_many([(meta(), b"a,b\r\n", item_id)])
     assert list(spool.incoming.iterdir()) == []
 
 

@@ -3,14 +3,14 @@ received, then its meta.json, then a footer giving the meta's length.
 
 Written where it waits, under its id, with no permission bits: unpublished, no worker
 takes it (a delivery of several files is published whole, or not at all). Published by
-giving it its bits and fsyncing it:
-one journal commit per delivery, the cost of the bare servers' one fsync, where a file
-written in `tmp/`, fsynced and renamed in took two, and a folder of `data` and
-`meta.json` three. The rename made the new name durable with the folder's fsync; a
-file created and fsynced in place has its name made durable by that fsync on ext4, XFS
-and btrfs, and on any other file system the folder is fsynced too
-(durable.sync_names). The worker turns a claimed item into the folder every later state uses (queue.py,
-`Spool._unpack`); `strip()` cuts the meta off the data there.
+giving it its bits and fsyncing it: one journal commit per delivery, the cost of the
+bare servers' one fsync, where a file written in `tmp/`, fsynced and renamed in took
+two, and a folder of `data` and `meta.json` three. The rename made the new name
+durable with the folder's fsync; a file created and fsynced in place has its name made
+durable by that fsync on ext4, XFS and btrfs, and on any other file system the folder
+is fsynced too (durable.sync_names). The worker turns a claimed item into the folder
+every later state uses (queue.py, `Spool._unpack`); `strip()` cuts the meta off the
+data there.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,8 +45,7 @@ log = logging.getLogger(__name__)
 # A claimed one-file item while it becomes a folder in `active/` (Spool._unpack).
 _UNPACKING = ".unpacking"
 # An unpublished item untouched this long was left by a writer that died: its sender
-# never heard it was accepted. A live writer publishes right after its last write (or
-# after its `publish` check, which never waits on a sender).
+# never heard it was accepted. A live writer publishes right after its last write.
 _UNPUBLISHED_SECONDS = 600.0
 
 
@@ -91,10 +90,6 @@ class Damaged(ValueError):
         self.item_id = item_id
         self.reason = reason
         self.path = path  # where it was set aside
-
-
-class _Withheld(Exception):
-    """Files staged but not to be published (Spool.enqueue_many's `publish`)."""
 
 
 @dataclass(slots=True)
@@ -143,21 +138,14 @@ class Spool:
         self,
         files: list[tuple[Meta, bytes | Path | None, str | None]],
         claim: bool = False,
-        publish: Callable[[], bool] | None = None,
     ) -> list[SpoolItem]:
         """Stage every file first, then publish them all: a delivery of several files
-        (one mail, several attachments) is not half-accepted when the disk fails.
-
-        With `publish`, asked once they are written and synced: False removes them
-        instead, and none is returned.
-        """
+        (one mail, several attachments) is not half-accepted when the disk fails."""
         staged: list[_Staged] = []
         published: list[SpoolItem] = []
         try:
             for meta, data, item_id in files:
                 staged.append(self._stage(meta, data, claim, item_id))
-            if publish is not None and not publish():
-                raise _Withheld
             folder = self.active if claim else self.incoming
             renamed = created = False
             for item in staged:
@@ -175,10 +163,8 @@ class Spool:
                 fsync_dir(folder)
             elif created:
                 sync_names(folder)
-        except BaseException as exc:
+        except BaseException:
             self._unstage(staged, published)
-            if isinstance(exc, _Withheld):
-                return []
             raise
         finally:
             for item in staged:

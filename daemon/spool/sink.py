@@ -54,8 +54,6 @@ class SpoolSink:
 
     async def spool(self, deliveries: Sequence[Delivery]) -> Receipt:
         async with self.memory.turn(deliveries):
-            # The files are written while the memory looks for an earlier delivery (a
-            # round trip to the run history), and published once it found none.
             try:
                 earlier = await self.memory.earlier(deliveries)
             except Exception as exc:  # the store unreachable: take nothing we cannot check
