@@ -1,11 +1,15 @@
-"""SQLite's own store: a transaction cancelled while it waits for the write lock."""
+"""SQLite's own store: a transaction cancelled while it waits for the write lock, and
+the delivery memory's look-ups answered in the asking thread."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import sqlite3
+import threading
 
+from daemon.spool.queue import Meta
+from daemon.store.glance import Glance
 from daemon.store.sqlite import SqliteStore
 
 
@@ -39,3 +43,72 @@ def test_a_transaction_cancelled_at_its_begin_leaves_no_lock_behind(tmp_path, mo
             await store.close()
 
     assert asyncio.run(scenario()) is False
+
+
+def _meta(filename: str, sha256: str) -> Meta:
+    return Meta("acme", "api", "acme", filename, "2026-12-03T00:00:00+00:00", sha256)
+
+
+def test_the_delivery_memory_reads_the_latest_commit_without_a_round_trip(tmp_path):
+    """The look-up before a delivery is spooled is answered in the loop's own thread
+    (store/glance.py), and sees a run another process committed a moment before."""
+
+    async def scenario() -> tuple[object, str, str]:
+        store = await SqliteStore.open(tmp_path / "renkei.db")
+        try:
+            await store.add_run("20261203T000000000001-aaaaaa", _meta("20240516.csv", "a" * 64))
+            first = (await store.latest_run_of_file("acme", "20240516.csv"))["sha256"]
+            answered_here = store.glance("SELECT count(*) FROM runs", ())
+            # A `renkei import` beside the daemon records a newer run of the same name.
+            other = await SqliteStore.open(tmp_path / "renkei.db")
+            try:
+                await other.add_run("20261203T000000000002-bbbbbb", _meta("20240516.csv", "b" * 64))
+            finally:
+                await other.close()
+            latest = (await store.latest_run_of_file("acme", "20240516.csv"))["sha256"]
+            return answered_here[0][0], first, latest
+        finally:
+            await store.close()
+
+    assert asyncio.run(scenario()) == (1, "a" * 64, "b" * 64)
+
+
+def test_a_look_up_from_another_thread_goes_through_the_writer(tmp_path):
+    async def scenario() -> tuple[object, object, str]:
+        store = await SqliteStore.open(tmp_path / "renkei.db")
+        try:
+            await store.add_run("20261203T000000000001-aaaaaa", _meta("a.csv", "a" * 64))
+            # The connection is the first caller's thread's; the loop's thread is refused…
+            elsewhere = await asyncio.to_thread(store.glance, "SELECT id FROM runs", ())
+            here = store.glance("SELECT id FROM runs", ())
+            # …and its look-ups are answered all the same, through the writer.
+            row = await store.latest_run_of_file("acme", "a.csv")
+            return len(elsewhere), here, row["id"]
+        finally:
+            await store.close()
+
+    assert asyncio.run(scenario()) == (1, None, "20261203T000000000001-aaaaaa")
+
+
+def test_a_glance_never_waits_for_a_lock(tmp_path):
+    """Whenever SQLite would make it wait, a glance answers None at once (its caller
+    then asks through aiosqlite). A rollback-journal database whose writer holds an
+    exclusive lock for half a second: a glance that waited would read the row after."""
+    path = tmp_path / "locked.db"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE t (x)")
+    writer.execute("INSERT INTO t VALUES (1)")
+    writer.execute("BEGIN EXCLUSIVE")
+    release = threading.Timer(0.5, writer.execute, ("COMMIT",))
+    glance = Glance(path)
+    try:
+        release.start()
+        while_locked = glance.rows("SELECT x FROM t", ())
+        release.join()
+        after = glance.rows("SELECT x FROM t", ())
+    finally:
+        release.cancel()
+        glance.close()
+        writer.close()
+    assert while_locked is None
+    assert [tuple(row) for row in after] == [(1,)]

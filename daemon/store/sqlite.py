@@ -13,17 +13,22 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
 from daemon.store.base import Store
+from daemon.store.glance import Glance
 from daemon.store.schema import connect, migrate
 
 
 class SqliteStore(Store):
-    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+    def __init__(
+        self, writer: aiosqlite.Connection, reader: aiosqlite.Connection, path: Path
+    ) -> None:
         self.writer = writer
         self.reader = reader
+        self._glance = Glance(path)
         self._layouts: dict[str, list[str]] = {}
         self._text_columns: dict[str, list[str]] = {}
         # One writer connection serves the whole process; transactions take turns.
@@ -36,9 +41,13 @@ class SqliteStore(Store):
         await writer.execute("PRAGMA journal_mode=WAL")
         await migrate(writer)
         reader = await connect(path)
-        return cls(writer, reader)
+        return cls(writer, reader, path)
+
+    def glance(self, sql: str, params: Sequence[object]) -> list[Any] | None:
+        return self._glance.rows(sql, params)
 
     async def close(self) -> None:
+        self._glance.close()
         await self.reader.close()
         await self.writer.close()
 
