@@ -193,9 +193,11 @@ class Spool:
         item_id = item_id or new_id()
         if data is not None and not claim:
             path = self.incoming / item_id
+            # Hashed while the file is made and written, not after.
+            hashing = packed.hash_aside(data)
             fd = packed.create(path)
             try:
-                packed.write_item(fd, data, meta, now_iso())
+                packed.write_item(fd, data, meta, now_iso(), hashing)
             except BaseException:
                 os.close(fd)
                 path.unlink(missing_ok=True)
