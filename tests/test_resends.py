@@ -4,6 +4,8 @@ name and did not fail. The same after a restart, from the run history."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import os
 import signal
@@ -13,7 +15,13 @@ import time
 import httpx
 import pytest
 
-from tests.support import Daemon, csv_bytes, needs_curl, write_config
+from daemon.spool import packed
+from daemon.spool.memory import DeliveryMemory
+from daemon.spool.queue import Meta, Spool
+from daemon.store.runs import RunState
+from daemon.store.sqlite import SqliteStore
+from handlers.base import Delivery
+from tests.support import Daemon, csv_bytes, import_process, needs_curl, pause, write_config
 
 ACCOUNTS = """
 [accounts.acme]
@@ -44,14 +52,20 @@ def daemon(tmp_path_factory):
     d.terminate()
 
 
-def post(daemon, name: str, data: bytes, headers=ACME, key: str = "") -> httpx.Response:
+def post(
+    daemon, name: str, data: bytes, headers=ACME, key: str = "", wait: bool = True
+) -> httpx.Response:
     return httpx.post(
         f"{daemon.api}/api/v1/imports",
         files={"file": (name, data)},
         headers={**headers, "Idempotency-Key": key} if key else headers,
-        params={"wait": "true"},
+        params={"wait": "true"} if wait else {},
         timeout=60,
     )
+
+
+def spool_meta(path) -> Meta:
+    return Meta.from_json(packed.read_meta(path))
 
 
 def runs_of(daemon, name: str, account: str = "acme") -> list[str]:
@@ -202,3 +216,60 @@ def test_after_a_restart_a_then_b_then_a_imports_a_again(daemon, restarted):
     assert REPLAYED not in again.headers
     assert rows_of(daemon, "20240604.csv") == [(1, "A"), (2, "A")]
     assert len(runs_of(daemon, "20240604.csv")) == 3
+
+
+def test_a_file_still_waiting_after_a_restart_answers_its_run(tmp_path):
+    """The doors spool without hashing, so a run recorded while its file waits (the
+    import process records every waiting file at its start) has no sha256 yet: the
+    memory takes it from the spooled file, and once the file is taken, from the run the
+    importer began. The spool, the store and the memory as the daemon builds them."""
+
+    def resend(data: bytes) -> Delivery:
+        return Delivery("acme", "api", "acme", "20240516.csv", data, by_content=True)
+
+    async def scenario() -> list[object]:
+        store = await SqliteStore.open(tmp_path / "renkei.db")
+        spool = Spool(tmp_path / "spool")
+        try:
+            meta = Meta("acme", "api", "acme", "20240516.csv")
+            [item] = spool.enqueue_many([(meta, A, None)], hashed=False)
+            await store.add_run(item.id, item.meta)  # recorded while it waits
+            memory = DeliveryMemory(store, spool.digest)  # a daemon started again
+            answers = [await memory.earlier([resend(A)]), await memory.earlier([resend(B)])]
+            claimed = spool.claim(item.id)
+            await store.begin_run(item.id, claimed.meta, state=RunState.COMPLETED)
+            spool.finish(claimed)
+            answers.append(await memory.earlier([resend(A)]))
+            answers.append((await store.get_run(item.id))["sha256"])
+            return [item.id, *answers]
+        finally:
+            await store.close()
+
+    first, waiting, other, taken, recorded = asyncio.run(scenario())
+    assert waiting == [first] and other is None and taken == [first]
+    assert recorded == hashlib.sha256(A).hexdigest()
+
+
+def test_a_file_sent_again_while_the_first_waits_answers_its_run(daemon):
+    """While the import process is paused: the same file again is answered with the
+    first run, another content of the name is a new run; each run records the sha256
+    of its file once imported (the door spooled them without one)."""
+    importer = import_process(daemon)
+    pause(importer)
+    try:
+        first = post(daemon, "20240701.csv", A, wait=False)
+        again = post(daemon, "20240701.csv", A, wait=False)
+        other = post(daemon, "20240701.csv", B, wait=False)
+        incoming = daemon.data_dir / "spool" / "incoming"
+        footers = [spool_meta(p).sha256 for p in sorted(incoming.iterdir())]
+    finally:
+        os.kill(importer, signal.SIGCONT)
+    assert [r.status_code for r in (first, again, other)] == [202, 202, 202]
+    assert again.json()["id"] == first.json()["id"] and again.headers[REPLAYED] == "true"
+    assert other.json()["id"] != first.json()["id"] and REPLAYED not in other.headers
+    assert footers == ["", ""]  # two files waited, neither hashed at the door
+    for reply, data in ((first, A), (other, B)):
+        run = daemon.wait_run(reply.json()["id"])
+        assert run["state"] == "completed"
+        recorded = daemon.query("SELECT sha256 FROM runs WHERE id = ?", (run["id"],))
+        assert recorded == [(hashlib.sha256(data).hexdigest(),)]

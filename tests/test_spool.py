@@ -376,3 +376,41 @@ def test_only_on_a_file_system_known_to_keep_names_is_the_folder_left_unsynced(t
     table.write_text(MOUNTINFO.replace("0:52 / /mnt/share ", "0:52 / /mnt/elsewhere "))
     assert not keeps(Path("/mnt/share/spool"), table)  # NFS: the folder is fsynced too
     assert not keeps(Path("/var/lib/renkei/spool"), tmp_path / "no mount table")
+
+
+@pytest.mark.parametrize("data", [b"a,b\r\n", b"1,2,3\r\n" * 300_000], ids=["small", "2mb"])
+def test_a_file_spooled_without_its_sha256_gets_it_when_taken(tmp_path, data):
+    """The doors spool without hashing: the sha256 is taken by the importer's claim
+    (once, into the claimed item's meta.json) or by whoever asks the spool for it."""
+    spool = Spool(tmp_path / "spool")
+    [item] = spool.enqueue_many([(meta(), data, None)], hashed=False)
+    expected = hashlib.sha256(data).hexdigest()
+    waiting = spool.load(spool.incoming / item.id).meta
+    assert waiting.sha256 == "" and waiting.size == len(data)
+    assert spool.digest(item.id) == expected  # asked while it waits
+    claimed = spool.claim(item.id)
+    assert claimed.meta.sha256 == expected
+    assert Meta.from_json((claimed.path / "meta.json").read_bytes()).sha256 == expected
+    assert claimed.data_path.read_bytes() == data
+    assert spool.digest(item.id) == expected  # asked once it is taken
+    spool.finish(claimed)
+    assert spool.digest(item.id) is None  # gone: its run knows it
+
+
+def test_the_sha256_of_a_file_claimed_while_it_is_unpacked_is_found(tmp_path):
+    """Asked while the claim is part-way (a crash between its steps leaves each), the
+    spool finds the item where it is."""
+    spool = Spool(tmp_path / "spool")
+    data = b"x,y\r\n" * 1000
+    [item] = spool.enqueue_many([(meta(), data, None)], hashed=False)
+    expected = hashlib.sha256(data).hexdigest()
+    os.rename(spool.incoming / item.id, spool.active / item.id)  # claimed, not unpacked
+    assert spool.digest(item.id) == expected
+    unpacking = spool.active / (item.id + ".unpacking")
+    unpacking.mkdir()
+    described = spool.load(spool.active / item.id).meta
+    described.sha256 = expected
+    (unpacking / "meta.json").write_bytes(described.to_json())
+    os.rename(spool.active / item.id, unpacking / "data")
+    packed.strip(unpacking / "data", len(data))
+    assert spool.digest(item.id) == expected

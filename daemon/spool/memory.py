@@ -20,8 +20,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from daemon.store.base import Store
 from daemon.store.runs import RunState, options_text
 from handlers.base import Delivery
 
+log = logging.getLogger(__name__)
 KEY_SECONDS = 24 * 3600
 PRUNE_SECONDS = 60
 _UNANSWERED = (RunState.FAILED, RunState.IGNORED)
@@ -45,8 +47,12 @@ class _Latest:
 
 
 class DeliveryMemory:
-    def __init__(self, store: Store | None) -> None:
+    def __init__(self, store: Store | None, digest: Callable[[str], str | None]) -> None:
         self._store = store
+        # The sha256 of a spooled item's data by its id, None once it left the spool:
+        # the doors spool without hashing, so an earlier delivery's is taken when a
+        # file of its name comes again, not for every delivery.
+        self._digest = digest
         self._keys: dict[tuple[str, str], tuple[str, float]] = {}
         self._latest: dict[tuple[str, str], _Latest] = {}
         self._turns: dict[tuple[str, ...], tuple[asyncio.Lock, int]] = {}
@@ -113,13 +119,28 @@ class DeliveryMemory:
 
     async def _by_content(self, d: Delivery) -> str | None:
         latest = await self._latest_of(d.account, d.filename)
-        if latest is None:
+        if latest is None or latest.options != options_text(d.options):
             return None
-        if (latest.sha256, latest.options) != (content_digest(d), options_text(d.options)):
+        earlier = latest.sha256 or await self._digest_of(latest.run_id)
+        # Off the loop: a file of megabytes takes milliseconds to hash.
+        if earlier is None or earlier != await asyncio.to_thread(content_digest, d):
             return None
         # No run row yet means it still waits in the spool: that counts as not failed.
         state = await self._store.run_state(latest.run_id) if self._store else None
         return None if state in _UNANSWERED else latest.run_id
+
+    async def _digest_of(self, run_id: str) -> str | None:
+        """The sha256 of an earlier delivery spooled without one: from the spool while
+        the file is there, else from its run (recorded before the file leaves). None
+        when neither knows it: the file is then taken as a new one (imported again
+        rather than lost)."""
+        found = await asyncio.to_thread(self._digest, run_id)
+        if found is None and self._store is not None:
+            run = await self._store.get_run(run_id)
+            found = run["sha256"] if run else None
+        if not found:
+            log.warning("no sha256 known for run %s: a file of its name is taken as new", run_id)
+        return found or None
 
     async def _latest_of(self, account: str, filename: str) -> _Latest | None:
         """The newer of what this memory spooled last under the name and what the run

@@ -70,13 +70,21 @@ def create(path: Path) -> int:
 
 
 def write_item(
-    fd: int, data: bytes | Path, meta: Meta, received_at: str, hashing: Hashing | None = None
+    fd: int,
+    data: bytes | Path,
+    meta: Meta,
+    received_at: str,
+    hashing: Hashing | None = None,
+    hashed: bool = True,
 ) -> None:
     """Write `data` and `meta` as one item to `fd` (created by create()); fills in the
-    meta's sha256, size and (unless set) time of receipt first. `hashing`: the data's
-    sha256 begun by hash_aside()."""
+    meta's size, sha256 (unless not `hashed`: see data_digest()) and (unless set) time
+    of receipt first. `hashing`: the data's sha256 begun by hash_aside()."""
     with open(fd, "wb", closefd=False) as f:
-        meta.sha256, meta.size = write_hashed(f, data, hashing)
+        if hashed:
+            meta.sha256, meta.size = write_hashed(f, data, hashing)
+        else:
+            meta.size = write_plain(f, data)
         meta.received_at = meta.received_at or received_at
         described = meta.to_json()
         f.write(described + _FOOTER.pack(_MAGIC, len(described)))
@@ -141,6 +149,33 @@ def write_hashed(
             f.write(chunk)
             size += len(chunk)
     return digest.hexdigest(), size
+
+
+def write_plain(f: BinaryIO, data: bytes | Path) -> int:
+    """Write `data` (bytes, or a file's contents) to `f`: its size."""
+    if isinstance(data, bytes):
+        f.write(data)
+        return len(data)
+    size = 0
+    with open(data, "rb") as source:
+        while chunk := source.read(_COPY_CHUNK):
+            f.write(chunk)
+            size += len(chunk)
+    return size
+
+
+def data_digest(path: Path, size: int) -> str:
+    """The sha256 of the data of the item (or data file) at `path`: its first `size`
+    bytes. For an item the door wrote without one."""
+    digest = hashlib.sha256()
+    left = size
+    with open(path, "rb") as f:
+        while left > 0 and (chunk := f.read(min(_COPY_CHUNK, left))):
+            digest.update(chunk)
+            left -= len(chunk)
+    if left:
+        raise NotPacked(f"{path}: shorter than its data")
+    return digest.hexdigest()
 
 
 def _sha256(data: bytes) -> str:

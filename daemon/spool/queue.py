@@ -139,14 +139,19 @@ class Spool:
         self,
         files: list[tuple[Meta, bytes | Path | None, str | None]],
         claim: bool = False,
+        hashed: bool = True,
     ) -> list[SpoolItem]:
         """Stage every file first, then publish them all: a delivery of several files
-        (one mail, several attachments) is not half-accepted when the disk fails."""
+        (one mail, several attachments) is not half-accepted when the disk fails.
+
+        Not `hashed`, a waiting file's sha256 is left to whoever takes it (claim()) or
+        asks for it (digest()): the doors answer without hashing what they received.
+        """
         staged: list[_Staged] = []
         published: list[SpoolItem] = []
         try:
             for meta, data, item_id in files:
-                staged.append(self._stage(meta, data, claim, item_id))
+                staged.append(self._stage(meta, data, claim, item_id, hashed))
             folder = self.active if claim else self.incoming
             renamed = created = False
             for item in staged:
@@ -189,16 +194,21 @@ class Spool:
                 os.close(item.lock_fd)
 
     def _stage(
-        self, meta: Meta, data: bytes | Path | None, claim: bool, item_id: str | None = None
+        self,
+        meta: Meta,
+        data: bytes | Path | None,
+        claim: bool,
+        item_id: str | None = None,
+        hashed: bool = True,
     ) -> _Staged:
         item_id = item_id or new_id()
         if data is not None and not claim:
             path = self.incoming / item_id
             # Hashed while the file is made and written, not after.
-            hashing = packed.hash_aside(data)
+            hashing = packed.hash_aside(data) if hashed else None
             fd = packed.create(path)
             try:
-                packed.write_item(fd, data, meta, now_iso(), hashing)
+                packed.write_item(fd, data, meta, now_iso(), hashing, hashed)
             except BaseException:
                 os.close(fd)
                 path.unlink(missing_ok=True)
@@ -326,6 +336,8 @@ class Spool:
         lock_fd = None
         meta = self._claimed_meta(item, held)
         try:
+            if not meta.sha256:  # the door answered without it: taken here, once
+                meta.sha256 = packed.data_digest(item, meta.size)
             folder.mkdir()
             made = True
             lock_fd = _lock(folder)
@@ -350,6 +362,27 @@ class Spool:
         finally:
             os.close(held)
         return SpoolItem(item.name, item, meta, lock_fd)
+
+    def digest(self, item_id: str) -> str | None:
+        """The sha256 of the data of an item still in the spool, wherever it is on its
+        way (waiting, just claimed, being unpacked, taken); None once it has left, when
+        its run says it (the importer records it before the item goes)."""
+        places = (
+            self.incoming / item_id,
+            self.active / item_id,
+            self.active / (item_id + _UNPACKING),
+            self.active / item_id,
+        )  # in the order an item passes them, so one that moves on is met further on
+        for place in places:
+            try:
+                if place.is_dir():
+                    meta = Meta.from_json((place / "meta.json").read_bytes())
+                    return meta.sha256 or packed.data_digest(place / "data", meta.size)
+                meta = Meta.from_json(packed.read_meta(place))
+                return meta.sha256 or packed.data_digest(place, meta.size)
+            except (OSError, ValueError):
+                continue  # moved on (or cut to its data by the unpacking) meanwhile
+        return None
 
     def load(self, path: Path) -> SpoolItem:
         """The item at `path`, a folder or (waiting) one file."""

@@ -49,7 +49,7 @@ class SpoolSink:
         self._store = store
         self._settings = settings
         self._wake = wake
-        self.memory = DeliveryMemory(store)
+        self.memory = DeliveryMemory(store, spool.digest)
         self.refusals = RefusalLog()
 
     async def spool(self, deliveries: Sequence[Delivery]) -> Receipt:
@@ -83,7 +83,10 @@ class SpoolSink:
 
     async def _enqueue(self, deliveries: Sequence[Delivery]) -> list[SpoolItem]:
         files = [(_meta(d), d.data, d.id) for d in deliveries]
-        write = functools.partial(self._spool.enqueue_many, files)
+        # Hashed by the importer (or when a file of the name comes again), not on the
+        # way to the answer; but for a shared store, whose door records the run first.
+        hashed = self._store is not None and self._store.shared
+        write = functools.partial(self._spool.enqueue_many, files, hashed=hashed)
         try:
             return await asyncio.get_running_loop().run_in_executor(_WRITERS, write)
         except Exception as exc:  # disk full, I/O error, anything: the sender retries

@@ -148,6 +148,10 @@ class RunRecords:
         in one commit (the importer taking a file: one sync where two were)."""
         async with self.transaction() as db:
             await self._insert_run(db, run_id, meta, RunState.QUEUED)
+            if meta.sha256:
+                # Recorded while it waited, by a door that spools without hashing.
+                sql = "UPDATE runs SET sha256 = ? WHERE id = ? AND sha256 = ''"
+                await db.execute(sql, (meta.sha256, run_id))
             await self.update_run(run_id, db, **fields)
 
     async def update_run(
