@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -142,12 +143,7 @@ def write_hashed(
             return hashlib.sha256(data).hexdigest(), len(data)
         return hashing.result(), len(data)
     digest = hashlib.sha256()
-    size = 0
-    with open(data, "rb") as source:
-        while chunk := source.read(_COPY_CHUNK):
-            digest.update(chunk)
-            f.write(chunk)
-            size += len(chunk)
+    size = _copy(data, f, digest.update)
     return digest.hexdigest(), size
 
 
@@ -156,9 +152,16 @@ def write_plain(f: BinaryIO, data: bytes | Path) -> int:
     if isinstance(data, bytes):
         f.write(data)
         return len(data)
+    return _copy(data, f)
+
+
+def _copy(source: Path, f: BinaryIO, seen: Callable[[bytes], object] | None = None) -> int:
+    """Copy the file at `source` to `f` a block at a time, each also to `seen`: its size."""
     size = 0
-    with open(data, "rb") as source:
-        while chunk := source.read(_COPY_CHUNK):
+    with open(source, "rb") as blocks:
+        while chunk := blocks.read(_COPY_CHUNK):
+            if seen is not None:
+                seen(chunk)
             f.write(chunk)
             size += len(chunk)
     return size
