@@ -1,6 +1,9 @@
 """Doors against their bare libraries: files accepted per second of wall time by renkei's
 HTTP, SMTP and FTP intake, each beside a minimal server of the same library that only
-fsyncs what it receives, at 1 and 10 concurrent clients, 300 KB and 3 MB CSV files.
+fsyncs what it receives, at 1 and 10 concurrent clients (SMTP at 50 sessions too), 300 KB
+and 3 MB CSV files. FTP is measured with two clients: ftplib, every file over one
+session, and curl, one `curl -T` per file (a connection and a login each, as a partner's
+script uploads).
 
 References, each started here in a subprocess of its own:
 
@@ -61,26 +64,32 @@ from bench.layout import PERFORMANCE
 
 HERE = Path(__file__).resolve().parent.parent
 SIZES = {"300 KB": 300_000, "3 MB": 3_000_000}
-CLIENTS = (1, 10)
 DOORS = ("HTTP", "SMTP", "FTP")
+# The client program each door is measured with (FTP with two), and at how many
+# clients at once.
+KINDS = {"HTTP": ("httpx",), "SMTP": ("smtplib",), "FTP": ("ftplib", "curl")}
+CLIENTS = {"HTTP": (1, 10), "SMTP": (1, 10, 50), "FTP": (1, 10)}
 REFERENCES = {"HTTP": "FastAPI+fsync", "SMTP": "aiosmtpd+fsync", "FTP": "pyftpdlib+fsync"}
 # Files each client sends in one measurement (in two halves, see measure()): about 2-3 s
 # of renkei on a 2-core machine.
 FILES = {
-    ("HTTP", "300 KB", 1): 250, ("HTTP", "300 KB", 10): 40,
-    ("HTTP", "3 MB", 1): 80, ("HTTP", "3 MB", 10): 8,
-    ("SMTP", "300 KB", 1): 60, ("SMTP", "300 KB", 10): 6,
-    ("SMTP", "3 MB", 1): 8, ("SMTP", "3 MB", 10): 2,
-    ("FTP", "300 KB", 1): 500, ("FTP", "300 KB", 10): 60,
-    ("FTP", "3 MB", 1): 150, ("FTP", "3 MB", 10): 15,
+    ("httpx", "300 KB", 1): 250, ("httpx", "300 KB", 10): 40,
+    ("httpx", "3 MB", 1): 80, ("httpx", "3 MB", 10): 8,
+    ("smtplib", "300 KB", 1): 60, ("smtplib", "300 KB", 10): 6, ("smtplib", "300 KB", 50): 2,
+    ("smtplib", "3 MB", 1): 8, ("smtplib", "3 MB", 10): 2, ("smtplib", "3 MB", 50): 1,
+    ("ftplib", "300 KB", 1): 500, ("ftplib", "300 KB", 10): 60,
+    ("ftplib", "3 MB", 1): 150, ("ftplib", "3 MB", 10): 15,
+    ("curl", "300 KB", 1): 200, ("curl", "300 KB", 10): 30,
+    ("curl", "3 MB", 1): 100, ("curl", "3 MB", 10): 12,
 }  # fmt: skip
-# A smoke test: a few files, one for each of ten clients.
+# A smoke test: a few files, one for each client of many.
 QUICK_FILES = {
-    (door, size, clients): 1 if clients > 1 or size == "3 MB" and door == "SMTP" else 4
-    for door in DOORS for size in SIZES for clients in CLIENTS
+    (kind, size, clients): 1 if clients > 1 or size == "3 MB" and kind == "smtplib" else 4
+    for kind, size, clients in FILES
 }  # fmt: skip
 MAX_FILES = max(FILES.values())  # per client: file names of two clients never meet
-WARM_UP = max(CLIENTS) * MAX_FILES  # the number of the file each server gets first
+# The number of the file each server gets first.
+WARM_UP = max(max(counts) for counts in CLIENTS.values()) * MAX_FILES
 TARGET = 0.8
 SENDER, RECIPIENT = "export@bench.example", "bench@in.example.jp"
 FTP_USER, FTP_PASSWORD = "bench", "demo-bench-ftp"  # a demo secret: every listener is loopback
@@ -103,8 +112,9 @@ max_bytes = 16777216
 [smtp]
 listen = "127.0.0.1:{smtp}"
 max_message_bytes = 20971520
-max_connections = 50
-max_connections_per_address = 50
+# 50 sessions at once, and room for the warm-up's, which may still be closing.
+max_connections = 60
+max_connections_per_address = 60
 [ftp]
 listen = "127.0.0.1:{ftp}"
 passive_ports = "{passive}"
@@ -423,6 +433,7 @@ class Reference(Server):
 @dataclass
 class Job:
     target: Target
+    kind: str  # the client program: a key of SESSIONS
     source: str  # the CSV payload's path
     client: int
     files: int
@@ -515,7 +526,37 @@ class FtpSession(Session):
             self.ftp.quit()
 
 
-SESSIONS: dict[str, type[Session]] = {"HTTP": HttpSession, "SMTP": SmtpSession, "FTP": FtpSession}
+class CurlSession(Session):
+    """One `curl -T` per file: its own process, connection and login, as a partner's
+    script uploads. Each file is a hard link of the payload under its own name, made
+    before the start signal."""
+
+    def __init__(self, job: Job, data: bytes) -> None:
+        super().__init__(job, data)
+        source = Path(job.source)
+        self.folder = Path(tempfile.mkdtemp(prefix="curl-", dir=source.parent))
+        for name in self.names:
+            os.link(source, self.folder / name)
+        self.url = f"ftp://127.0.0.1:{job.target.port}/"
+
+    def send(self, name: str) -> None:
+        # curl exits non-zero unless the server answers the upload with its 226.
+        user = f"{FTP_USER}:{FTP_PASSWORD}"
+        command = ["curl", "-sS", "-T", str(self.folder / name), "--user", user, self.url]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"curl -T {name}: exit {done.returncode} {done.stderr[:500]}")
+
+    def close(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+SESSIONS: dict[str, type[Session]] = {
+    "httpx": HttpSession,
+    "smtplib": SmtpSession,
+    "ftplib": FtpSession,
+    "curl": CurlSession,
+}
 
 
 def client_main(conn: Connection) -> None:
@@ -526,7 +567,7 @@ def client_main(conn: Connection) -> None:
         try:
             if job.source not in payloads:
                 payloads[job.source] = Path(job.source).read_bytes()
-            session = SESSIONS[job.target.door](job, payloads[job.source])
+            session = SESSIONS[job.kind](job, payloads[job.source])
             conn.send(("ready",))
             if conn.recv() == "go":  # else another client failed to start: nothing to send
                 conn.send(("done", session.send_all()))
@@ -553,12 +594,14 @@ class Clients:
             self.pipes.append(ours)
             self.procs.append(proc)
 
-    def run(self, target: Target, source: Path, clients: int, files: int, first: int = 0) -> float:
-        """Seconds of wall time from "go" until the last of `clients` has sent `files`
-        files (numbered from `first`), each file accepted."""
+    def run(
+        self, target: Target, kind: str, source: Path, clients: int, files: int, first: int = 0
+    ) -> float:
+        """Seconds of wall time from "go" until the last of `clients` (`kind` of client)
+        has sent `files` files (numbered from `first`), each file accepted."""
         pipes = self.pipes[:clients]
         for client, pipe in enumerate(pipes):
-            pipe.send(Job(target, str(source), client, files, first))
+            pipe.send(Job(target, kind, str(source), client, files, first))
         replies = [pipe.recv() for pipe in pipes]
         failed = [r[1] for r in replies if r[0] == "error"]
         if failed:
@@ -599,12 +642,18 @@ class Clients:
 # -- the benchmark ----------------------------------------------------------------------
 
 
-def label(door: str, size: str, clients: int) -> str:
-    return f"{door} {size}, {clients} client{'s' if clients > 1 else ''}"
+def label(door: str, kind: str, size: str, clients: int) -> str:
+    by = " by curl" if kind == "curl" else ""
+    return f"{door}{by} {size}, {clients} client{'s' if clients > 1 else ''}"
 
 
 def measure(
-    pool: Clients, work: Path, door: str, source: Path, clients: int, files: int, ours_first: bool
+    pool: Clients,
+    work: Path,
+    combo: tuple[str, str, str, int],
+    source: Path,
+    files: int,
+    ours_first: bool,
 ) -> tuple[tuple[float, float], tuple[float, float]]:
     """renkei and the reference of `door`: files/s and seconds of each.
 
@@ -612,6 +661,7 @@ def measure(
     slows the disk's next fsyncs for a while, and whichever went second in a plain A B
     would pay for the other's writes. (With one file per client: A B.)
     """
+    door, kind, _, clients = combo
     servers: list[Server] = []
     try:
         renkei = Renkei(work, set())
@@ -625,7 +675,7 @@ def measure(
             # set-up done lazily once (FastAPI builds its routes' state then, about a
             # millisecond per route of renkei's console and API), which a long-running
             # daemon never pays again.
-            pool.run(server.target(door), source, 1, 1, WARM_UP)
+            pool.run(server.target(door), kind, source, 1, 1, WARM_UP)
         a, b = (renkei, reference) if ours_first else (reference, renkei)
         if files > 1:
             half = files // 2
@@ -636,7 +686,8 @@ def measure(
         seconds = {renkei: 0.0, reference: 0.0}
         for server, count in plan:
             os.sync()  # no dirty pages of the one before for this one's fsyncs to wait on
-            seconds[server] += pool.run(server.target(door), source, clients, count, sent[server])
+            target = server.target(door)
+            seconds[server] += pool.run(target, kind, source, clients, count, sent[server])
             sent[server] += count
         for server in servers:
             if (held := server.received(door)) != clients * files + 1:
@@ -651,11 +702,17 @@ def measure(
 
 
 def run(rounds: int = 3, quick: bool = False) -> list[Figure]:
-    """The 12 door figures (3 doors x 2 sizes x 2 client counts), in files/s; `quick`
-    is a smoke test: one round of a few files per client."""
+    """The 18 door figures (each door and client program, 2 sizes, its client counts),
+    in files/s; `quick` is a smoke test: one round of a few files per client."""
     rounds = 1 if quick else rounds
     per_client = QUICK_FILES if quick else FILES
-    combos = [(d, s, c) for d in DOORS for s in SIZES for c in CLIENTS]
+    combos = [
+        (door, kind, size, clients)
+        for door in DOORS
+        for kind in KINDS[door]
+        for size in SIZES
+        for clients in CLIENTS[door]
+    ]
     ours: dict[tuple, list[float]] = {combo: [] for combo in combos}
     theirs: dict[tuple, list[float]] = {combo: [] for combo in combos}
     cache = HERE / "bench-data"
@@ -663,7 +720,7 @@ def run(rounds: int = 3, quick: bool = False) -> list[Figure]:
     print(PAUSE_NOTE, flush=True)
     print(f"doors: load average {os.getloadavg()[0]:.2f} at the start", flush=True)
     started = time.perf_counter()
-    pool = Clients(max(CLIENTS))
+    pool = Clients(max(clients for *_, clients in combos))
     try:
         with tempfile.TemporaryDirectory(prefix="doors-", dir=cache) as tmp:
             work = Path(tmp)
@@ -672,19 +729,18 @@ def run(rounds: int = 3, quick: bool = False) -> list[Figure]:
                 sources[size] = work / f"{count}.csv"
                 sources[size].write_bytes(payload(count))
             for number in range(1, rounds + 1):
-                for index, (door, size, clients) in enumerate(combos):
+                for index, combo in enumerate(combos):
+                    door, kind, size, clients = combo
+                    count = per_client[kind, size, clients]
                     ours_first = (number + index) % 2 == 1
-                    mine, reference = measure(
-                        pool, work, door, sources[size], clients,
-                        per_client[door, size, clients], ours_first,
-                    )  # fmt: skip
-                    ours[door, size, clients].append(mine[0])
-                    theirs[door, size, clients].append(reference[0])
+                    mine, reference = measure(pool, work, combo, sources[size], count, ours_first)
+                    ours[combo].append(mine[0])
+                    theirs[combo].append(reference[0])
                     order = "renkei first" if ours_first else "reference first"
-                    order += ", ABBA" if per_client[door, size, clients] > 1 else ""
-                    files = f"{per_client[door, size, clients]} files each"
+                    order += ", ABBA" if count > 1 else ""
+                    files = f"{count} files each"
                     print(
-                        f"doors round {number}/{rounds}: {label(door, size, clients):<24}"
+                        f"doors round {number}/{rounds}: {label(*combo):<32}"
                         f" {files:>14}: renkei {mine[0]:7.2f} files/s ({mine[1]:4.1f} s),"
                         f" {REFERENCES[door]} {reference[0]:7.2f} files/s"
                         f" ({reference[1]:4.1f} s), {mine[0] / reference[0]:5.2f}x ({order})",
@@ -698,15 +754,8 @@ def run(rounds: int = 3, quick: bool = False) -> list[Figure]:
         flush=True,
     )
     return [
-        Figure(
-            label(door, size, clients),
-            REFERENCES[door],
-            ours[door, size, clients],
-            theirs[door, size, clients],
-            "files/s",
-            TARGET,
-        )
-        for door, size, clients in combos
+        Figure(label(*combo), REFERENCES[combo[0]], ours[combo], theirs[combo], "files/s", TARGET)
+        for combo in combos
     ]
 
 
