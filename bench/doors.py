@@ -366,8 +366,12 @@ class Renkei(Server):
         return Target(door, self.ports[{"HTTP": "api", "SMTP": "smtp", "FTP": "ftp"}[door]])
 
     def received(self, door: str) -> int:
-        if self.importer is None or process_state(self.importer) != "T":
-            raise RuntimeError("renkei's import process ran during the measurement")
+        state = process_state(self.importer) if self.importer is not None else "-"
+        if state != "T":
+            raise RuntimeError(
+                f"renkei's import process ran during the measurement (state {state}):"
+                f" {tail(self.log)}"
+            )
         data = self.folder / "var"
         folder = data / "ftp" / "bench" if door == "FTP" else data / "spool" / "incoming"
         return sum(1 for p in folder.iterdir() if not p.name.startswith("."))
@@ -393,7 +397,11 @@ def import_process(serve_pid: int) -> int:
 
 
 def process_state(pid: int) -> str:
-    stat = Path(f"/proc/{pid}/stat").read_text()
+    """The process's state letter (T: stopped), or "gone"."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return "gone"
     return stat.rsplit(")", 1)[1].split()[0]
 
 
