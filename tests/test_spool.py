@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from daemon.spool import durable, packed
-from daemon.spool.queue import Damaged, Meta, Spool
+from daemon.spool.queue import Damaged, Meta, Spool, waiting_count
 
 
 def meta(**kw) -> Meta:
@@ -281,14 +281,17 @@ def test_an_item_is_taken_only_once_it_is_published(tmp_path, monkeypatch):
         path = spool.incoming / item_id
         seen["mode"] = path.stat().st_mode & 0o777
         seen["waiting"] = spool.waiting()
+        seen["count"] = waiting_count(tmp_path)  # the console's "waiting"
         seen["claimed"] = spool.claim(item_id)
         seen["there"] = path.exists()
         publish(fd)
 
     monkeypatch.setattr(packed, "publish", looked_at_first)
     [item] = spool.enqueue_many([(meta(), b"a,b\r\n", item_id)])
-    assert seen == {"mode": 0, "waiting": [], "claimed": None, "there": True}
+    assert seen == {"mode": 0, "waiting": [], "count": 0, "claimed": None, "there": True}
     assert item.path == spool.incoming / item_id and spool.waiting() == [item_id]
+    assert waiting_count(tmp_path) == 1
+    assert waiting_count(tmp_path / "no spool here") == 0
     claimed = spool.claim(item_id)
     assert claimed is not None and claimed.data_path.read_bytes() == b"a,b\r\n"
     # The file kept beside its run is readable as a file open() made would be.
@@ -321,6 +324,7 @@ def test_what_a_writer_left_unpublished_is_never_imported_and_swept_once_stale(t
     spool = Spool(tmp_path)
     [left] = list(spool.incoming.iterdir())
     assert spool.waiting() == [] and spool.claim(left.name) is None
+    assert waiting_count(tmp_path) == 0
     # A writer may be writing it right now: a fresh one stays.
     assert list(spool.recover()) == [] and left.exists()
     os.utime(left, (0, 0))

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 
 from daemon.console.access import Viewer
+from daemon.spool.queue import waiting_count
 from daemon.web import context
 from daemon.web.accounts import account_checks
 
@@ -39,7 +40,7 @@ async def glance(request: Request, who: Viewer) -> dict[str, Any]:
     values: dict[str, Any] = {
         "today": today,
         "next_checks": {name: found[0] for name, found in checks.items() if found},
-        "waiting": _count(data / "spool" / "incoming"),
+        "waiting": waiting_count(data / "spool"),
         "importing": _count(data / "spool" / "active"),
         "quarantined": _count(data / "spool" / "failed"),
         "outbox": _count(data / "outbox", "*.json")

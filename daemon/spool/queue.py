@@ -272,8 +272,7 @@ class Spool:
         return sorted(entry.name for entry in self._waiting_entries() if _published(entry))
 
     def _waiting_entries(self) -> Iterator[os.DirEntry]:
-        with os.scandir(self.incoming) as entries:
-            yield from (entry for entry in entries if not entry.name.startswith("."))
+        return _entries(self.incoming)
 
     def sweep_unpublished(self, older_than: float = _UNPUBLISHED_SECONDS) -> list[str]:
         """Remove the unpublished items of writers that died (their senders were never
@@ -567,6 +566,21 @@ class _Staged:
     meta: Meta
     lock_fd: int | None = None
     packed_fd: int | None = None
+
+
+def waiting_count(root: Path) -> int:
+    """How many items wait in the spool at `root` (a data_dir's `spool/`) to be taken,
+    not counting those a door is still writing; 0 when there is no spool yet. For the
+    console, which has the path and no Spool (making one makes its folders)."""
+    try:
+        return sum(1 for entry in _entries(root / "incoming") if _published(entry))
+    except OSError:
+        return 0
+
+
+def _entries(folder: Path) -> Iterator[os.DirEntry]:
+    with os.scandir(folder) as entries:
+        yield from (entry for entry in entries if not entry.name.startswith("."))
 
 
 def _published(entry: os.DirEntry) -> bool:
