@@ -131,6 +131,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     language = settings.report.language
     if args.json:
         print(json.dumps(run, ensure_ascii=False, indent=2))
+    elif run["state"] == RunState.COMPLETED and not run["rows_failed"]:
+        print(_summary(run, language))  # no row error to list: the store is not read again
     else:
         from daemon.runview import problem_lines
 

@@ -14,10 +14,9 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from daemon import graph
-from daemon.retention import Swept, sweep
 from daemon.settings import Settings
 from daemon.spool import kept
 from daemon.spool.queue import Meta, SpoolItem, new_id, now_iso
@@ -27,6 +26,9 @@ from daemon.store.undo import Undone, UndoRun
 from daemon.worker.pipeline import Pipeline
 from importers.errors import RowError
 from importers.messages import message
+
+if TYPE_CHECKING:
+    from daemon.retention import Swept
 
 SHOWN_ERRORS = 20  # the first row errors `renkei import` and `renkei show` print
 CANDIDATES = 10  # ids named when a short id fits several runs
@@ -159,6 +161,8 @@ def save_files(found: Found, folder: Path) -> list[Path]:
 
 async def sweep_now(settings: Settings, now: dt.datetime) -> Swept:
     """`renkei sweep`: the daemon's daily retention sweep, as of `now`."""
+    from daemon.retention import sweep  # with the scheduler it needs: `sweep` only
+
     store = await open_store(settings)
     try:
         return await sweep(settings, store, now)
