@@ -126,6 +126,7 @@ class UploadDTP(DTPHandler):
     under its final name before the 226 goes out."""
 
     intake_tls = False
+    _limit: int | None = None  # the upload's max_bytes, once its first data came
 
     def handle_read_event(self) -> None:
         # The IOLoop calls this (pyftpdlib aliases it to handle_read); overriding it
@@ -135,7 +136,9 @@ class UploadDTP(DTPHandler):
         except _FileReadWriteError as err:  # the disk full part-way, say
             self._write_failed(err)
             return
-        limit = self.cmd_channel.upload_limit
+        if (limit := self._limit) is None:
+            # Once per upload, not per read: a reload applies from the next upload.
+            limit = self._limit = self.cmd_channel.upload_limit
         if self.receive and limit and self.tot_bytes_received > limit and not self._closed:
             self.transfer_finished = False
             self._resp = (self.cmd_channel.reply(*S552_TOO_BIG), log.info)
