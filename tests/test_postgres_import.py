@@ -1,14 +1,19 @@
 """`renkei import` into PostgreSQL: a large file read in parallel parts and loaded by
-COPY, with its row errors, in one transaction with its run.
+COPY, with its row errors, in one transaction with its run; each part streamed to COPY
+while it is read, and taken back with the run when the file fails after all.
 
 A real PostgreSQL server (tests/postgres.py); the rows are read back with psycopg.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import psycopg
 import pytest
 
+from daemon.store.postgres.connection import Connection
 from tests.support import LAYOUT, account, cli_import, csv_bytes, write_config
 from tests.test_staging import PartsSeen
 
@@ -16,10 +21,25 @@ pytestmark = pytest.mark.slow
 ROWS = 600_000  # past staging.LARGE_FILE (16 MiB): read by reader processes in parts
 
 
+def large_config(tmp_path, pg_url, **keys):
+    extra = f'[store]\nurl = "{pg_url}"\n[limits]\nmax_rows = 1000000\nmax_bytes = 104857600\n'
+    return write_config(tmp_path, account("acme", report="never", **keys), extra=extra)
+
+
+def large_lines() -> list[str]:
+    """ROWS records, each note quoted and over two lines."""
+    return [f'{i},2024/05/16,{i * 3},"備考\t{i}\\ 改行\nあり"' for i in range(ROWS)]
+
+
+def rows_in(pg_url) -> list[tuple]:
+    with psycopg.connect(pg_url) as conn:
+        return conn.execute("SELECT member_no FROM performance ORDER BY rowid").fetchall()
+
+
 def test_a_large_file_is_copied_in_with_its_errors(tmp_path, pg_url):
     extra = f'[store]\nurl = "{pg_url}"\n[limits]\nmax_rows = 1000000\nmax_bytes = 104857600\n'
     config = write_config(tmp_path, account("acme", on_row_error="skip"), extra=extra)
-    lines = [f'{i},2024/05/16,{i * 3},"備考\t{i}\\ 改行\nあり"' for i in range(ROWS)]
+    lines = large_lines()
     lines[10] = "x,2024/05/16,1,bad member"
     lines[20] = "20,2024/05/16,,"  # empty cells: '' in a text column, NULL in another
     lines[ROWS - 5] = "7,2024/02/30,1,bad date"
@@ -119,3 +139,94 @@ def test_a_large_upsert_and_delete_are_read_in_parts(tmp_path, pg_url):
     with psycopg.connect(pg_url) as conn:
         left = conn.execute("SELECT member_no, note FROM performance").fetchall()
     assert left == [(999999, "残る行")]
+
+
+def test_a_large_file_rejected_after_its_parts_were_streamed_leaves_no_row(tmp_path, pg_url):
+    """With on_row_error = "reject", the rows streamed to COPY while the file was read
+    go with the run's transaction when a row near its end turns out wrong."""
+    config = large_config(tmp_path, pg_url, on_row_error="reject")
+    lines = large_lines()
+    lines[ROWS - 3] = "3,2024/02/30,1,bad date"
+    source = tmp_path / "20240516.csv"
+    source.write_bytes(csv_bytes(lines))
+    run = cli_import(config, source)
+    assert run["state"] == "failed" and run["rows_imported"] == 0, run
+    assert run["rows_failed"] == 1
+    assert rows_in(pg_url) == []
+
+
+def test_a_large_file_undecodable_in_its_second_half_leaves_no_row(tmp_path, pg_url):
+    """A part whose reader stops at a byte CP932 has no character for: the file fails
+    with that problem, and what the first part streamed is taken back."""
+    config = large_config(tmp_path, pg_url)
+    data = csv_bytes(large_lines())
+    at = data.index(b"\r\n", len(data) * 3 // 4) + 2
+    source = tmp_path / "20240516.csv"
+    source.write_bytes(data[:at] + b"7,2024/05/16,1,\x85\x40\r\n" + data[at:])
+    run = cli_import(config, source)
+    assert run["state"] == "failed" and run["rows_imported"] == 0, run
+    line = data[:at].count(b"\n") + 1  # the bad record's line, in the whole file
+    assert f"{line}行目" in run["message"] and "cp932" in run["message"], run["message"]
+    assert rows_in(pg_url) == []
+
+
+def test_a_cut_the_quotes_misled_is_read_again_as_one_part(tmp_path, pg_url):
+    """A quote inside an unquoted cell turns the quote count for the cut: the first
+    part ends inside a quoted cell. The rows streamed so far are taken back and the
+    file is read again as one part, each row once, in the file's order."""
+    config = large_config(tmp_path, pg_url)
+    lines = large_lines()
+    lines[5] = '5,2024/05/16,15,ab"c'  # the csv module keeps it as text
+    source = tmp_path / "20240516.csv"
+    source.write_bytes(csv_bytes(lines))
+    run = cli_import(config, source)
+    assert run["state"] == "completed", run["message"]
+    assert (run["rows_total"], run["rows_imported"]) == (ROWS, ROWS)
+    assert rows_in(pg_url) == [(i,) for i in range(ROWS)]
+    with psycopg.connect(pg_url) as conn:
+        note = conn.execute("SELECT note FROM performance WHERE member_no = 5").fetchone()[0]
+    assert note == 'ab"c'
+
+
+def test_a_growing_file_is_copied_while_it_is_written(tmp_path, pg_url):
+    """Connection.copy_growing sends what a file holds while another writes it: the
+    server has rows of it before the file is finished, and all of them after."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE grown (n BIGINT, t TEXT)")
+    path = tmp_path / "part0.db.copy"
+    half = "".join(f'{n},"行 {n}"\n' for n in range(50_000))
+    path.write_text(half, encoding="utf-8")
+
+    async def main() -> int:
+        finished = asyncio.Event()
+        db = Connection(pg_url)
+        await db.execute("BEGIN")
+        copying = asyncio.create_task(
+            db.copy_growing("COPY grown (n, t) FROM STDIN WITH (FORMAT csv)", path, finished)
+        )
+        seen = await asyncio.to_thread(progress_of_copy, pg_url)
+        assert not copying.done()
+        with open(path, "a", encoding="utf-8") as f:
+            f.write("".join(f'{n},"行 {n}"\n' for n in range(50_000, 80_000)))
+        finished.set()
+        await copying
+        await db.commit()
+        await db.close()
+        return seen
+
+    assert asyncio.run(main()) > 0  # rows in before the file was finished
+    with psycopg.connect(pg_url) as conn:
+        count, top = conn.execute("SELECT count(*), max(n) FROM grown").fetchone()
+    assert (count, top) == (80_000, 79_999)
+
+
+def progress_of_copy(pg_url, timeout: float = 30) -> int:
+    """Rows a COPY in progress on the server has taken, once it has taken some."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute("SELECT tuples_processed FROM pg_stat_progress_copy").fetchone()
+            if row and row[0]:
+                return int(row[0])
+            time.sleep(0.01)
+    raise AssertionError("no COPY took rows before its file was finished")

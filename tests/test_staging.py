@@ -121,6 +121,66 @@ def test_quotes_that_mislead_the_cut_fall_back_to_one_part(tmp_path):
     assert len(rows) + len({e[0] for e in errors}) == 3000
 
 
+def streamed(path, spec, folder, parts):
+    """stage() with a stream that notes, when it starts, which parts were read already
+    and the scratch databases it was handed."""
+    seen = {}
+
+    async def stream(paths, finished):
+        seen["read"] = [event.is_set() for event in finished]
+        seen["paths"] = paths
+        for event in finished:
+            await event.wait()
+
+    csv_file = CsvFile(path, spec)
+    csv_file.open()
+    staged = asyncio.run(staging.stage(csv_file, TABLE, folder, None, parts=parts, stream=stream))
+    return staged, seen
+
+
+def test_a_stream_starts_while_the_parts_are_read(tmp_path):
+    path = tmp_path / "20240516.csv"
+    path.write_text(sample(60_000), encoding="cp932", newline="")
+    spec = ImportSpec(COLUMNS, "cp932", True, 100000, 1 << 30, "ja")
+    staged, seen = streamed(path, spec, tmp_path / "staging", 2)
+    assert seen["read"] == [False, False]
+    assert (
+        seen["paths"]
+        == [part.path for part in staged]
+        == staging.part_paths(tmp_path / "staging", 2)
+    )
+
+
+def test_with_a_stream_a_cut_the_quotes_misled_is_said_not_read_again(tmp_path):
+    """What a stream took of the parts is its caller's to take back: stage() says the
+    cut was wrong (BadCut) rather than read the file again itself."""
+    path = tmp_path / "20240516.csv"
+    path.write_text(sample(3000, stray_quote_at=10), encoding="utf-8", newline="")
+    spec = ImportSpec(COLUMNS, "utf-8", True, 100000, 1 << 30, "en")
+    with pytest.raises(staging.BadCut):
+        streamed(path, spec, tmp_path / "staging", 2)
+
+
+def test_a_stream_that_fails_ends_the_reading(tmp_path):
+    """A COPY the server refused, say: the readers are ended at once (none is kept
+    part-way through a part for the next file) and the stream's error is the one told."""
+    path = tmp_path / "20240516.csv"
+    path.write_text(sample(60_000), encoding="cp932", newline="")
+    spec = ImportSpec(COLUMNS, "cp932", True, 100000, 1 << 30, "ja")
+    csv_file = CsvFile(path, spec)
+    csv_file.open()
+
+    async def refused(paths, finished):
+        raise ValueError("COPY refused")
+
+    folder = tmp_path / "staging"
+    with pytest.raises(ValueError, match="COPY refused"):
+        asyncio.run(staging.stage(csv_file, TABLE, folder, None, parts=2, stream=refused))
+    # A reader kept part-way would hand the next file the rest of this one's answers.
+    _, rows, errors = in_parts(path, spec, folder, 2)
+    assert (rows, errors) == whole(path, spec)
+
+
 def test_a_bad_header_stops_before_any_part(tmp_path):
     path = tmp_path / "20240516.csv"
     path.write_text("member_no,when\r\n1,2024/05/16\r\n", encoding="utf-8", newline="")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
@@ -22,6 +22,7 @@ from importers.errors import RowError
 from importers.layouts import SQL_TYPES
 
 if TYPE_CHECKING:
+    import asyncio
     from contextlib import AbstractAsyncContextManager
 
     from daemon.settings import Column, Layout
@@ -197,6 +198,19 @@ class LayoutTables:
             else:  # a column the layout no longer has
                 values.append("NULL")
         return StagedTable(definitions, f"({', '.join(values)})", columns)
+
+    # Whether a large file's parts are loaded while they are still read (stream_staged),
+    # in the run's transaction begun before the reading: PostgreSQL's, which keeps no
+    # other session waiting, streams each part to COPY as it grows. SQLite's one writer
+    # would keep every other write waiting for the whole reading: its parts are copied
+    # once read (copy_staged).
+    streams_staged = False
+
+    async def stream_staged(
+        self, db: Any, index: int, layout: str, finished: asyncio.Event
+    ) -> None:
+        """Load part `index` while its reader writes it, to its end once `finished`."""
+        raise NotImplementedError
 
     async def copy_staged(self, db: aiosqlite.Connection, index: int, layout: str) -> None:
         """Copy the rows of attached scratch database `index`, in their order.

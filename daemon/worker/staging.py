@@ -1,19 +1,22 @@
-"""Reading a large file in parts, side by side, before its run's transaction.
+"""Reading a large file in parts, side by side, before its run's transaction (or, on
+PostgreSQL, inside it, each part streamed to COPY as it is read).
 
 One process cannot parse and write at once (both hold the GIL), and parsing is the
 larger half of an import. So a file over LARGE_FILE bytes is cut at record boundaries
 into one part per core; each part is read by a `python -m daemon.worker.partreader`
 process into a scratch database, and the pipeline then copies the rows into the
-layout's table in one INSERT … SELECT per part, inside the run's transaction. The
-reader processes stay for the next file (readers.py), so once they are there, a file
-over PARTS_PAY is read in parts too; a small file never waits for a process start.
+layout's table in one INSERT … SELECT per part, inside the run's transaction. A store
+that streams its parts (PostgreSQL) gets them while they are written instead (Stream).
+The reader processes stay for the next file (readers.py), so once they are there, a
+file over PARTS_PAY is read in parts too; a small file never waits for a process start.
 
 A cut is placed after a line break with an even number of quote characters before
 it, which is a record boundary in any well-formed CSV (neither CP932 nor UTF-8 uses
 the bytes of `"` or a line break inside a character). A file whose quotes fool that
 count ends a part inside a quoted cell; the part then reports a truncated file (or an
 unclosed quote), and the file is read again as one part, so a broken record is named
-by the line it starts on in the whole file.
+by the line it starts on in the whole file (when parts were streamed, by the caller,
+once it has rolled back what they carried: BadCut).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import os
 import pickle
 import shutil
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -39,6 +42,10 @@ LARGE_FILE = 16 * 1024 * 1024  # read in parts even when readers must be started
 PARTS_PAY = 256 * 1024
 BLOCK = 1 << 20
 Progress = Callable[[int, int], None]
+# Handed each part's scratch database and an event set once its reader is done, as soon
+# as the readers have their parts: a store that can load a part while it is written
+# (PostgreSQL's COPY streams it) does so while the others are still read.
+Stream = Callable[[list[Path], list[asyncio.Event]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +87,16 @@ async def stage(
     progress: Progress | None,
     parts: int | None = None,
     watched: Sequence[int] = (),
+    stream: Stream | None = None,
 ) -> list[StagedPart]:
     """Read the whole file into scratch databases under `folder`, one per part, each
     part also telling the distinct values of the `watched` columns (positions in
-    `table.columns`)."""
+    `table.columns`).
+
+    With `stream`, it runs beside the readers (see Stream), and a cut the quotes
+    misled raises BadCut instead of reading the file again as one part: what was
+    streamed is the caller's to take back.
+    """
     assert csv_file.sniffed is not None
     # The parts convert each row straight into the table's column order. Plain column
     # specs: the child need not import the config model to unpickle them.
@@ -104,9 +117,11 @@ async def stage(
         try:
             split = _parts(cuts, size, order, staged_file.width)
             return await _stage_parts(
-                staged_file, table, folder, split, progress, children, watched
+                staged_file, table, folder, split, progress, children, watched, stream
             )
-        except _BadCut:
+        except BadCut:
+            if stream is not None:
+                raise
             POOL.give_back(children, cores())
             children = POOL.take(1)
             whole = _parts([], size, order, staged_file.width)
@@ -135,8 +150,19 @@ def sweep(root: Path, wanted: Callable[[str], bool]) -> None:
 _ENDS_IN_QUOTES = frozenset({"file.truncated", "file.unclosed_quote"})
 
 
-class _BadCut(Exception):
+class BadCut(Exception):
     """A part ended inside a quoted cell: the quote count misled the cut."""
+
+
+def part_path(folder: Path, index: int) -> Path:
+    """The scratch database part `index` of a file is read into."""
+    return folder / f"part{index}.db"
+
+
+def part_paths(folder: Path, parts: int | None = None) -> list[Path]:
+    """The scratch databases stage() reads a file into (fewer, for a file of fewer
+    records than parts)."""
+    return [part_path(folder, index) for index in range(parts or cores())]
 
 
 def _parts(
@@ -193,6 +219,7 @@ async def _stage_parts(
     progress: Progress | None,
     children: list[subprocess.Popen],
     watched: Sequence[int],
+    stream: Stream | None = None,
 ) -> list[StagedPart]:
     """Read `parts`, one per child (`children` may hold more than needed)."""
     discard(folder)
@@ -207,31 +234,56 @@ async def _stage_parts(
             loop.call_soon_threadsafe(progress, sum(done), total)
 
     readers = children[: len(parts)]
+    targets = [part_path(folder, index) for index in range(len(parts))]
+    finished = [asyncio.Event() for _ in parts]
+
+    async def follow(index: int, child: subprocess.Popen) -> tuple | ImportProblem:
+        try:
+            return await asyncio.to_thread(_follow, child, lambda n: advance(index, n))
+        finally:
+            finished[index].set()
+
+    streaming = None
     try:
-        for index, (part, child) in enumerate(zip(parts, readers, strict=True)):
-            target = folder / f"part{index}.db"
+        for part, child, target in zip(parts, readers, targets, strict=True):
             job = (csv_file.path, csv_file.spec, csv_file.sniffed, part, table, target)
             pickle.dump((*job, list(watched)), child.stdin)
             child.stdin.flush()
-        results = await asyncio.gather(
-            *(
-                asyncio.to_thread(_follow, child, lambda n, i=i: advance(i, n))
-                for i, child in enumerate(readers)
-            )
-        )
+        reading = asyncio.gather(*(follow(i, child) for i, child in enumerate(readers)))
+        if stream is not None:
+            streaming = asyncio.ensure_future(stream(targets, finished))
+            # Whichever fails first ends both (a COPY the server refused, a reader gone).
+            await asyncio.wait([reading, streaming], return_when=asyncio.FIRST_EXCEPTION)
+            if streaming.done():
+                streaming.result()
+        results = await reading
+        if streaming is not None:
+            await streaming
     except BaseException:
         # Cancelled, or a reader died, part-way: the others' answers will never be
         # read, so none of them may be taken for another file.
         end(readers)
+        await _stop(streaming)
         raise
     staged = []
     for index, (part, result) in enumerate(zip(parts, results, strict=True)):
         if isinstance(result, ImportProblem):
             if result.key in _ENDS_IN_QUOTES and not part.final:
-                raise _BadCut
+                raise BadCut
             raise result
-        staged.append(StagedPart(folder / f"part{index}.db", *result))
+        staged.append(StagedPart(targets[index], *result))
     return staged
+
+
+async def _stop(task: asyncio.Future | None) -> None:
+    """Cancel `task` and wait until it has ended, however it ends: its own failure, if
+    it had one, is not the one the caller goes on with."""
+    if task is None:
+        return
+    task.cancel()
+    await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()  # retrieved, so that asyncio does not report it as lost
 
 
 def _follow(child: subprocess.Popen, advance: Callable[[int], None]) -> tuple | ImportProblem:

@@ -3,7 +3,9 @@
 A small file is read chunk by chunk in a worker thread while the rows are written; a
 large one is first read into scratch databases by reader processes (staging.py),
 then copied in, or in a keyed mode handed to the keyed writer a range of rows at a
-time.
+time. On PostgreSQL the run's transaction begins first and each part goes to COPY
+while it is read (Store.streams_staged); a cut the file's quotes misled rolls that
+back and the file is read again as one part.
 The parts also tell the distinct values of reference and created-choice columns: the
 choices are learned from them, and the references checked by them in one look-up
 per column; a missing referenced row sends the file back to the chunk-by-chunk path,
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 
 import aiosqlite
 
@@ -24,6 +27,7 @@ from daemon.spool.queue import SpoolItem
 from daemon.store.base import Store
 from daemon.store.keyed import KeyedWriter, RowStamp
 from daemon.store.runs import RunState
+from daemon.store.scratch import StagedTable
 from daemon.worker import references, staging
 from daemon.worker.outcome import Outcome
 from daemon.worker.plan import Columns, Plan
@@ -111,8 +115,17 @@ class RowWriter:
                     plan.layout, stamp.account, stamp.source_file, stamp.run_id
                 )
             watch = self._watched(plan, columns, refs, table.columns)
+            watched = sorted(set(watch.values()))
+            whole = None
+            if self.store.streams_staged and not plan.keyed:
+                try:
+                    args = (plan, stamp, columns, refs, outcome, csv_file, watch, table)
+                    await self._stream_staged(*args, folder, progress)
+                    return
+                except staging.BadCut:
+                    whole = 1  # what was streamed is rolled back: read as one part
             parts = await staging.stage(
-                csv_file, table, folder, progress, watched=sorted(set(watch.values()))
+                csv_file, table, folder, progress, parts=whole, watched=watched
             )
             await self._copy_staged(
                 plan, stamp, columns, refs, outcome, parts, csv_file, watch, table.columns
@@ -134,9 +147,7 @@ class RowWriter:
         reject = plan.on_row_error == "reject"
         keyed = self._keyed_writer(plan, stamp, csv_file) if plan.keyed else None
         async with self.store.transaction() as db:
-            await self.store.lock_layout(db, plan.layout)
-            images = await self.store.undo_mark(db)
-            first = await self._before(db, plan, stamp)
+            first, images = await self._open_run(db, plan, stamp)
             insert = self.store.row_insert(plan.layout, *_meta(stamp))
             async for chunk in _threaded(csv_file.chunks()):
                 if refs:
@@ -183,6 +194,15 @@ class RowWriter:
             new = sorted(v for v in seen - known if v)
             await self.store.learn_choices(db, plan.layout, column.name, new, run_id)
 
+    async def _open_run(
+        self, db: aiosqlite.Connection, plan: Plan, stamp: RowStamp
+    ) -> tuple[int, int]:
+        """What a run's transaction does before its rows: the layout held, the undo
+        mark taken, a same-name replace's old rows gone; (first rowid, undo mark)."""
+        await self.store.lock_layout(db, plan.layout)
+        images = await self.store.undo_mark(db)
+        return await self._before(db, plan, stamp), images
+
     async def _before(self, db: aiosqlite.Connection, plan: Plan, stamp: RowStamp) -> int:
         """Same-name replace: the old rows go; the rowid the new rows start at."""
         if plan.mode != "replace_file":
@@ -222,39 +242,89 @@ class RowWriter:
         """A large file, already read into scratch databases (of the `staged`
         columns): copy them in one go, or in a keyed mode hand their rows to the
         keyed writer, in the file's order."""
+        async with self.store.transaction(staged=[part.path for part in parts]) as db:
+            first, images = await self._open_run(db, plan, stamp)
+            args = (plan, stamp, columns, refs, outcome, parts, csv_file, watch, staged)
+            await self._staged_run(db, *args, first, images, copied=False)
+
+    async def _stream_staged(
+        self,
+        plan: Plan,
+        stamp: RowStamp,
+        columns: Columns,
+        refs: list[references.Reference],
+        outcome: Outcome,
+        csv_file: CsvFile,
+        watch: dict[int, int],
+        table: StagedTable,
+        folder: Path,
+        progress: Progress | None,
+    ) -> None:
+        """A large file on a store that streams its parts (Store.streams_staged): the
+        run's transaction is begun first, and each part goes to the store while it is
+        read, the next once the one before is in, so that the file's order holds."""
+        async with self.store.transaction(staged=staging.part_paths(folder)) as db:
+
+            async def stream(paths: list[Path], finished: list[asyncio.Event]) -> None:
+                for index, done in enumerate(finished):
+                    await self.store.stream_staged(db, index, plan.layout, done)
+
+            first, images = await self._open_run(db, plan, stamp)
+            watched = sorted(set(watch.values()))
+            parts = await staging.stage(
+                csv_file, table, folder, progress, watched=watched, stream=stream
+            )
+            args = (plan, stamp, columns, refs, outcome, parts, csv_file, watch, table.columns)
+            await self._staged_run(db, *args, first, images, copied=True)
+
+    async def _staged_run(
+        self,
+        db: aiosqlite.Connection,
+        plan: Plan,
+        stamp: RowStamp,
+        columns: Columns,
+        refs: list[references.Reference],
+        outcome: Outcome,
+        parts: list[StagedPart],
+        csv_file: CsvFile,
+        watch: dict[int, int],
+        staged: list[str],
+        first: int,
+        images: int,
+        copied: bool,
+    ) -> None:
+        """The rest of a large file's run, in its transaction: the references checked,
+        the parts' counts and errors taken, their rows copied in (unless `copied`
+        already), choices learned, the run completed."""
 
         def seen(index: int) -> set[object]:
             return set().union(*(part.values.get(watch[index], ()) for part in parts))
 
-        async with self.store.transaction(staged=[part.path for part in parts]) as db:
-            await self.store.lock_layout(db, plan.layout)
-            images = await self.store.undo_mark(db)
-            first = await self._before(db, plan, stamp)
-            for ref in refs:
-                if await references.missing_values(self.store, db, ref, seen(ref.index)):
-                    raise _ReadAgain
-            for index, part in enumerate(parts):
-                outcome.total += part.records
-                outcome.failed += part.failed
-                outcome.empty += part.empty
-                async for errors in self.store.staged_errors(db, index):
-                    outcome.keep_errors(errors)
-            if outcome.failed and plan.on_row_error == "reject":
-                raise Rejected
-            if plan.keyed:
-                keyed = self._keyed_writer(plan, stamp, csv_file)
-                for index in range(len(parts)):
-                    batches = await self.store.staged_batches(db, index, plan.layout, staged)
-                    for source, low, high in batches:
-                        await keyed.write_staged(db, source, low, high)
-                outcome.counts = keyed.counts
-            else:
-                for index in range(len(parts)):
-                    await self.store.copy_staged(db, index, plan.layout)
-            for index, known in columns.creating.items():
-                known.update(seen(index))
-            await self._learn(db, plan, columns, stamp.run_id)
-            await self._complete(db, plan, stamp, outcome, first, images)
+        for ref in refs:
+            if await references.missing_values(self.store, db, ref, seen(ref.index)):
+                raise _ReadAgain
+        for index, part in enumerate(parts):
+            outcome.total += part.records
+            outcome.failed += part.failed
+            outcome.empty += part.empty
+            async for errors in self.store.staged_errors(db, index):
+                outcome.keep_errors(errors)
+        if outcome.failed and plan.on_row_error == "reject":
+            raise Rejected
+        if plan.keyed:
+            keyed = self._keyed_writer(plan, stamp, csv_file)
+            for index in range(len(parts)):
+                batches = await self.store.staged_batches(db, index, plan.layout, staged)
+                for source, low, high in batches:
+                    await keyed.write_staged(db, source, low, high)
+            outcome.counts = keyed.counts
+        elif not copied:
+            for index in range(len(parts)):
+                await self.store.copy_staged(db, index, plan.layout)
+        for index, known in columns.creating.items():
+            known.update(seen(index))
+        await self._learn(db, plan, columns, stamp.run_id)
+        await self._complete(db, plan, stamp, outcome, first, images)
 
     async def _complete(
         self,

@@ -13,19 +13,22 @@ a PostgreSQL restart costs the statements that ran into it, not the daemon.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import psycopg
 from psycopg.adapt import Loader
 from psycopg.rows import RowMaker
 
 # A quoted part (string literal or identifier) or a run of anything else.
+# How long a COPY of a growing file waits for more before it looks again.
+_GROWTH_WAIT = 0.02
 _PARTS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|[^'\"]+")
 _RULES = [
     (re.compile(r"\bINSERT OR IGNORE INTO\b"), "INSERT INTO"),
@@ -215,6 +218,31 @@ class Connection:
                 while data := await asyncio.to_thread(text.read, block):
                     await copy.write(data)
 
+    async def copy_growing(
+        self, sql: str, path: Path, finished: asyncio.Event, block: int = 1 << 20
+    ) -> None:
+        """As copy_file, for a file another process is still writing: what it holds is
+        sent as it grows, and the COPY ends with the file once `finished` is set. A
+        file that never came (its writer failed first) is an empty COPY: the writer's
+        failure is the one to tell."""
+        async with (
+            self.session() as conn,
+            conn.cursor() as cursor,
+            cursor.copy(sql) as copy,
+        ):
+            text = await _once_there(path, finished)
+            if text is None:
+                return
+            with text:
+                while True:
+                    ended = finished.is_set()  # before the read: then EOF is the end
+                    if data := await asyncio.to_thread(text.read, block):
+                        await copy.write(data)
+                    elif ended:
+                        return
+                    else:
+                        await _until(finished, _GROWTH_WAIT)
+
     async def column_types(self, table: str) -> dict[str, str]:
         """The table's columns in order, each with its type (`bigint`, `text`, …)."""
         rows = await self.execute_fetchall(
@@ -242,3 +270,21 @@ class Connection:
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
+
+
+async def _once_there(path: Path, finished: asyncio.Event) -> BinaryIO | None:
+    """`path` opened once its writer has made it; None when it finished without."""
+    while True:
+        ended = finished.is_set()
+        try:
+            return open(path, "rb")  # noqa: SIM115 - the caller closes it
+        except FileNotFoundError:
+            if ended:
+                return None
+        await _until(finished, _GROWTH_WAIT)
+
+
+async def _until(event: asyncio.Event, seconds: float) -> None:
+    """Wait for `event`, `seconds` at most."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)

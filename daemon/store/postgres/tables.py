@@ -80,13 +80,25 @@ class PgLayoutTables:
                 template.append(None)
         return StagedTable([], "", columns, copy=tuple(template))
 
+    streams_staged = True
+
+    async def stream_staged(
+        self, db: Connection, index: int, layout: str, finished: asyncio.Event
+    ) -> None:
+        """Stream part `index`'s CSV to the server while its reader writes it."""
+        head = await self._copy_head(db, layout)
+        await db.copy_growing(head, copy_path(self._staged[index]), finished)
+
     async def copy_staged(self, db: Connection, index: int, layout: str) -> None:
         """Stream part `index`'s CSV to the server as it is."""
+        await db.copy_file(await self._copy_head(db, layout), copy_path(self._staged[index]))
+
+    async def _copy_head(self, db: Connection, layout: str) -> str:
+        """The COPY of a part's CSV into `layout`'s table."""
         columns = await db.table_columns(layout)
         names = ", ".join(quote(name) for name in columns)
         options = self._csv_options(layout, columns)
-        head = f"COPY {quote(layout)} ({names}) FROM STDIN WITH ({options})"
-        await db.copy_file(head, copy_path(self._staged[index]))
+        return f"COPY {quote(layout)} ({names}) FROM STDIN WITH ({options})"
 
     async def keyed_staged_table(self, layout: str, names: Sequence[str]) -> StagedTable:
         """As tables.py's: the file's columns alone, in this table's order, here as
