@@ -4,6 +4,8 @@ rows in the same order, the same errors on the same physical lines."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import sqlite3
 import threading
@@ -179,6 +181,37 @@ def test_a_stream_that_fails_ends_the_reading(tmp_path):
     # A reader kept part-way would hand the next file the rest of this one's answers.
     _, rows, errors = in_parts(path, spec, folder, 2)
     assert (rows, errors) == whole(path, spec)
+
+
+def copy_text(tmp_path, table, rows):
+    """What a ScratchWriter writes of `rows` as COPY's CSV for `table`: the raw text
+    and its records, as COPY (and the csv module) read them."""
+    writer = ScratchWriter(tmp_path / "part0.db", table)
+    try:
+        writer.add(rows, [])
+        writer.commit()
+    finally:
+        writer.close()
+    text = (tmp_path / "part0.db.copy").read_text(encoding="utf-8")
+    return text, list(csv.reader(io.StringIO(text, newline="")))
+
+
+@pytest.mark.parametrize("width", [1, 3])
+def test_copy_text_carries_the_meta_columns_on_every_row(tmp_path, width):
+    """For PostgreSQL the meta columns' values end every row of a part's COPY text
+    (written once, as the line's end): each row reads back as the file's cells and
+    those values, a NULL as an empty unquoted cell, '' as ''."""
+    meta = ("acme", 'a "quoted", name.csv', "20240516T000000000000-abcdef")
+    names = ["member_no", "note", "date"][:width]
+    table = StagedTable([], "", names, copy=(*range(width), *meta))
+    rows = [
+        [1, '備考, "引用"\n改行', "2024-05-16"][:width],
+        [None, "", None][:width],
+        [-7, "0", "2024-05-17"][:width],
+    ]
+    text, records = copy_text(tmp_path, table, rows)
+    assert records == [[("" if v is None else str(v)) for v in row] + list(meta) for row in rows]
+    assert "\n" + "," * width + "acme," in text  # None: empty and unquoted, so NULL
 
 
 def test_a_bad_header_stops_before_any_part(tmp_path):
