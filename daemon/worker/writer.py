@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiosqlite
@@ -115,21 +116,18 @@ class RowWriter:
                     plan.layout, stamp.account, stamp.source_file, stamp.run_id
                 )
             watch = self._watched(plan, columns, refs, table.columns)
-            watched = sorted(set(watch.values()))
+            large = _Large(plan, stamp, columns, refs, outcome, csv_file, table, watch)
             whole = None
             if self.store.streams_staged and not plan.keyed:
                 try:
-                    args = (plan, stamp, columns, refs, outcome, csv_file, watch, table)
-                    await self._stream_staged(*args, folder, progress)
+                    await self._stream_staged(large, folder, progress)
                     return
                 except staging.BadCut:
                     whole = 1  # what was streamed is rolled back: read as one part
             parts = await staging.stage(
-                csv_file, table, folder, progress, parts=whole, watched=watched
+                csv_file, table, folder, progress, parts=whole, watched=large.watched
             )
-            await self._copy_staged(
-                plan, stamp, columns, refs, outcome, parts, csv_file, watch, table.columns
-            )
+            await self._copy_staged(large, parts)
         finally:
             staging.discard(folder)
 
@@ -227,68 +225,40 @@ class RowWriter:
         indexes = {ref.index for ref in refs} | set(columns.creating)
         return {i: staged.index(layout.columns[i].name) for i in sorted(indexes)}
 
-    async def _copy_staged(
-        self,
-        plan: Plan,
-        stamp: RowStamp,
-        columns: Columns,
-        refs: list[references.Reference],
-        outcome: Outcome,
-        parts: list[StagedPart],
-        csv_file: CsvFile,
-        watch: dict[int, int],
-        staged: list[str],
-    ) -> None:
-        """A large file, already read into scratch databases (of the `staged`
-        columns): copy them in one go, or in a keyed mode hand their rows to the
-        keyed writer, in the file's order."""
+    async def _copy_staged(self, large: _Large, parts: list[StagedPart]) -> None:
+        """A large file, already read into scratch databases: copy them in one go, or
+        in a keyed mode hand their rows to the keyed writer, in the file's order."""
         async with self.store.transaction(staged=[part.path for part in parts]) as db:
-            first, images = await self._open_run(db, plan, stamp)
-            args = (plan, stamp, columns, refs, outcome, parts, csv_file, watch, staged)
-            await self._staged_run(db, *args, first, images, copied=False)
+            first, images = await self._open_run(db, large.plan, large.stamp)
+            await self._staged_run(db, large, parts, first, images, copied=False)
 
-    async def _stream_staged(
-        self,
-        plan: Plan,
-        stamp: RowStamp,
-        columns: Columns,
-        refs: list[references.Reference],
-        outcome: Outcome,
-        csv_file: CsvFile,
-        watch: dict[int, int],
-        table: StagedTable,
-        folder: Path,
-        progress: Progress | None,
-    ) -> None:
+    async def _stream_staged(self, large: _Large, folder: Path, progress: Progress | None) -> None:
         """A large file on a store that streams its parts (Store.streams_staged): the
         run's transaction is begun first, and each part goes to the store while it is
         read, the next once the one before is in, so that the file's order holds."""
+        layout = large.plan.layout
         async with self.store.transaction(staged=staging.part_paths(folder)) as db:
 
             async def stream(paths: list[Path], finished: list[asyncio.Event]) -> None:
                 for index, done in enumerate(finished):
-                    await self.store.stream_staged(db, index, plan.layout, done)
+                    await self.store.stream_staged(db, index, layout, done)
 
-            first, images = await self._open_run(db, plan, stamp)
-            watched = sorted(set(watch.values()))
+            first, images = await self._open_run(db, large.plan, large.stamp)
             parts = await staging.stage(
-                csv_file, table, folder, progress, watched=watched, stream=stream
+                large.csv_file,
+                large.table,
+                folder,
+                progress,
+                watched=large.watched,
+                stream=stream,
             )
-            args = (plan, stamp, columns, refs, outcome, parts, csv_file, watch, table.columns)
-            await self._staged_run(db, *args, first, images, copied=True)
+            await self._staged_run(db, large, parts, first, images, copied=True)
 
     async def _staged_run(
         self,
         db: aiosqlite.Connection,
-        plan: Plan,
-        stamp: RowStamp,
-        columns: Columns,
-        refs: list[references.Reference],
-        outcome: Outcome,
+        large: _Large,
         parts: list[StagedPart],
-        csv_file: CsvFile,
-        watch: dict[int, int],
-        staged: list[str],
         first: int,
         images: int,
         copied: bool,
@@ -296,11 +266,12 @@ class RowWriter:
         """The rest of a large file's run, in its transaction: the references checked,
         the parts' counts and errors taken, their rows copied in (unless `copied`
         already), choices learned, the run completed."""
+        plan, stamp, outcome = large.plan, large.stamp, large.outcome
 
         def seen(index: int) -> set[object]:
-            return set().union(*(part.values.get(watch[index], ()) for part in parts))
+            return set().union(*(part.values.get(large.watch[index], ()) for part in parts))
 
-        for ref in refs:
+        for ref in large.refs:
             if await references.missing_values(self.store, db, ref, seen(ref.index)):
                 raise _ReadAgain
         for index, part in enumerate(parts):
@@ -312,18 +283,19 @@ class RowWriter:
         if outcome.failed and plan.on_row_error == "reject":
             raise Rejected
         if plan.keyed:
-            keyed = self._keyed_writer(plan, stamp, csv_file)
+            keyed = self._keyed_writer(plan, stamp, large.csv_file)
+            columns = large.table.columns
             for index in range(len(parts)):
-                batches = await self.store.staged_batches(db, index, plan.layout, staged)
+                batches = await self.store.staged_batches(db, index, plan.layout, columns)
                 for source, low, high in batches:
                     await keyed.write_staged(db, source, low, high)
             outcome.counts = keyed.counts
         elif not copied:
             for index in range(len(parts)):
                 await self.store.copy_staged(db, index, plan.layout)
-        for index, known in columns.creating.items():
+        for index, known in large.columns.creating.items():
             known.update(seen(index))
-        await self._learn(db, plan, columns, stamp.run_id)
+        await self._learn(db, plan, large.columns, stamp.run_id)
         await self._complete(db, plan, stamp, outcome, first, images)
 
     async def _complete(
@@ -359,6 +331,25 @@ class RowWriter:
                 "run.skipped", self.language, failed=outcome.failed, imported=outcome.imported
             )
         await self.finish(db, outcome)
+
+
+@dataclass(frozen=True, slots=True)
+class _Large:
+    """A large file's run, from its reading in parts to its transaction."""
+
+    plan: Plan
+    stamp: RowStamp
+    columns: Columns
+    refs: list[references.Reference]
+    outcome: Outcome
+    csv_file: CsvFile
+    table: StagedTable  # what its parts are read into
+    watch: dict[int, int]  # reference and created-choice columns: layout index → table's
+
+    @property
+    def watched(self) -> list[int]:
+        """The table's columns whose distinct values the parts report."""
+        return sorted(set(self.watch.values()))
 
 
 def _meta(stamp: RowStamp) -> tuple[str, str, str]:
