@@ -141,6 +141,36 @@ def test_a_large_upsert_and_delete_are_read_in_parts(tmp_path, pg_url):
     assert left == [(999999, "残る行")]
 
 
+def test_a_large_delete_by_one_number_key_reads_an_empty_key_as_empty(tmp_path, pg_url):
+    """Read in parts, a delete's COPY text holds the key alone: an empty key cell is
+    NULL there, as in one pass (where it matches the row whose key is empty too), not
+    a '' the number column refuses."""
+    extra = f'[store]\nurl = "{pg_url}"\n[limits]\nmax_rows = 1000000\nmax_bytes = 104857600\n'
+    config = write_config(tmp_path, account("acme", on_row_error="skip", report="never"), extra)
+    keyed = LAYOUT.replace(
+        "[layouts.performance]\n", '[layouts.performance]\nkey = ["sales_amount"]\n'
+    )
+    config.write_text(config.read_text(encoding="utf-8").replace(LAYOUT, keyed), encoding="utf-8")
+    before = tmp_path / "20240515.csv"
+    before.write_bytes(csv_bytes(["1,2024/05/15,3,三", "2,2024/05/15,6,六", "3,2024/05/15,,空"]))
+    assert cli_import(config, before)["rows_imported"] == 3
+
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("[accounts.acme]\n", '[accounts.acme]\nmode = "delete"\n'))
+    lines = [f"{i},2024/05/16,{i * 3},備考 {i} {'x' * 2000}" for i in range(1, KEYED_ROWS + 1)]
+    lines[100] = "101,2024/05/16,,empty key"
+    source = tmp_path / "20240516.csv"
+    source.write_bytes(csv_bytes(lines))
+    assert source.stat().st_size > 16 * 1024 * 1024
+    with PartsSeen(tmp_path / "var") as parts:
+        run = cli_import(config, source)
+    assert parts.seen, "the delete was not read in parts"
+    assert run["state"] == "completed", run["message"]
+    assert (run["rows_deleted"], run["rows_not_found"]) == (3, KEYED_ROWS - 3)
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM performance").fetchone() == (0,)
+
+
 def test_a_large_file_rejected_after_its_parts_were_streamed_leaves_no_row(tmp_path, pg_url):
     """With on_row_error = "reject", the rows streamed to COPY while the file was read
     go with the run's transaction when a row near its end turns out wrong."""

@@ -214,6 +214,14 @@ def test_copy_text_carries_the_meta_columns_on_every_row(tmp_path, width):
     assert "\n" + "," * width + "acme," in text  # None: empty and unquoted, so NULL
 
 
+def test_copy_text_of_one_column_writes_a_null_as_an_empty_line(tmp_path):
+    """A delete's or set's one key: COPY reads an empty line as NULL, where the csv
+    module's `""` for a row of one empty cell would be '', refused by a number column."""
+    table = StagedTable([], "", ["member_no"], copy=(0,))
+    text, _ = copy_text(tmp_path, table, [[1], [None], [0], ["a,b"]])
+    assert text == '1\n\n0\n"a,b"\n'
+
+
 def test_a_bad_header_stops_before_any_part(tmp_path):
     path = tmp_path / "20240516.csv"
     path.write_text("member_no,when\r\n1,2024/05/16\r\n", encoding="utf-8", newline="")

@@ -102,6 +102,7 @@ class ScratchWriter:
         self._width = len(table.columns)
         self._text: TextIO | None = None
         self._laid_out = False  # rows are written as they come, no step per row
+        self._one_cell = table.copy is not None and len(table.copy) == 1
         if table.copy:
             # Closed by close(), which the reader calls in a finally.
             self._text = open(copy_path(target), "w", encoding="utf-8", newline="")  # noqa: SIM115
@@ -113,16 +114,18 @@ class ScratchWriter:
             # terminator, written once here rather than formatted for every row: they
             # took a fifth of a reader's time. The csv module then also quotes a cell
             # holding any character of the terminator, which COPY reads the same. Not
-            # for rows of one cell: one empty (NULL) is written `""`, to tell it from an
-            # empty line, and would then read as ''.
-            if tail is not None and (self._width > 1 or not tail):
+            # for one file column: a row of one empty cell is written `""` (see
+            # _add_cells), which the terminator would then not set apart.
+            if tail is not None and self._width > 1:
                 end = "".join("," + cell for cell in _csv_cells(tail)) + "\n"
                 self._laid_out = True
             self._csv = csv.writer(self._text, lineterminator=end)
         self.db.execute("BEGIN")
 
     def add(self, rows: Sequence[Sequence[object]], errors: Sequence[RowError]) -> None:
-        if self._laid_out:
+        if self._one_cell:
+            self._add_cells(rows)
+        elif self._laid_out:
             self._csv.writerows(rows)
         elif self._copy is not None:
             self._csv.writerows(copy_rows(rows, self._width, self._copy))
@@ -134,6 +137,17 @@ class ScratchWriter:
                 self._error,
                 ((e.line, e.column, e.value, e.message, record_text(e.record)) for e in errors),
             )
+
+    def _add_cells(self, rows: Sequence[Sequence[object]]) -> None:
+        """Rows of one cell (a delete's or set's one key): an empty one (NULL) as an
+        empty line, which COPY reads as NULL. The csv module writes it `""`, to tell it
+        from an empty line, and COPY reads that as '', which a number column refuses."""
+        assert self._text is not None
+        for row in rows:
+            if row[0] is None:
+                self._text.write("\n")
+            else:
+                self._csv.writerow(row[:1])
 
     def commit(self) -> None:
         if self._text is not None:
