@@ -25,17 +25,25 @@ class Sniffed:
 
 
 def sniff(path: Path, declared: str) -> Sniffed:
-    """Read the file once: pick the encoding, count line breaks."""
+    """Read the file once: pick the encoding, count line breaks, and refuse a file no
+    CSV in CP932 or UTF-8 can be (UTF-16, a NUL byte)."""
     utf8 = codecs.getincrementaldecoder("utf-8")()
     ascii_only = True
-    size = newlines = 0
+    size = newlines = nul_line = 0
     head = b""
     last = b""
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
             if not head:
                 head = chunk[:3]
+                if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                    # Excel's "Unicode text": a NUL in every other byte.
+                    raise PermanentProblem("file.utf16")
             size += len(chunk)
+            # Neither CP932 nor UTF-8 has the byte 0 inside a character: a NUL is the
+            # file's own, and PostgreSQL refuses it in text (SQLite would keep it).
+            if not nul_line and (at := chunk.find(b"\0")) >= 0:
+                nul_line = newlines + chunk.count(b"\n", 0, at) + 1
             newlines += chunk.count(b"\n")
             last = chunk[-1:]
             ascii_only = ascii_only and chunk.isascii()
@@ -49,6 +57,8 @@ def sniff(path: Path, declared: str) -> Sniffed:
             utf8.decode(b"", final=True)
         except UnicodeDecodeError:
             utf8 = None
+    if nul_line:
+        raise PermanentProblem("file.nul_byte", line=nul_line)
     if declared == "cp932" and utf8 is not None and not ascii_only:
         # Japanese text that is valid UTF-8 is all but never Shift_JIS: decoding it as
         # CP932 would import mojibake or fail on a misleading byte.

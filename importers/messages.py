@@ -45,6 +45,14 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "ファイルが空です",
         "en": "the file is empty",
     },
+    "file.utf16": {
+        "ja": "UTF-16 のファイルは読めません。CSV(UTF-8 または Shift_JIS)で保存して送ってください",
+        "en": "UTF-16 files cannot be read: save it as CSV (UTF-8 or Shift_JIS) and send it again",
+    },
+    "file.nul_byte": {
+        "ja": "{line}行目: NUL 文字(バイト 0x00)があります。CSV のテキストには使えない文字です",
+        "en": "line {line}: a NUL character (byte 0x00), which CSV text cannot hold",
+    },
     "file.bad_bytes": {
         "ja": "{line}行目: {encoding} として読めないバイトがあります({hex})",
         "en": "line {line}: bytes that are not valid {encoding} ({hex})",

@@ -255,6 +255,26 @@ def test_a_whole_file_problem_is_one_row_under_the_layouts_names(daemon):
     assert rows[1].startswith(",,,,1,1行目: cp932 として読めないバイト"), rows
 
 
+def test_a_utf16_file_by_mail_is_refused_as_such(daemon):
+    """Excel's "Unicode text" is UTF-16: refused with what to send instead, not read
+    as CP932 bytes with a NUL in every other one."""
+    data = "\ufeff" + f"{HEADER}\r\n1,2024/05/16,3,4\r\n"
+    run = deliver(daemon, "acme", "20241203.csv", data.encode("utf-16-le"))
+    assert run["state"] == "failed" and run["rows_imported"] == 0
+    assert "UTF-16 のファイルは読めません" in run["message"], run["message"]
+    rows = errors_csv(daemon, run["id"]).content.decode("cp932").splitlines()
+    assert rows[1].startswith(",,,,,UTF-16 のファイルは読めません"), rows
+
+
+def test_a_nul_byte_is_refused_with_its_line(daemon):
+    data = sjis(HEADER, "1,2024/05/16,3,正常", "2,2024/05/16,3,途中に\x00あり")
+    run = deliver(daemon, "acme", "20241204.csv", data)
+    assert run["state"] == "failed" and run["rows_imported"] == 0
+    assert "3行目: NUL 文字(バイト 0x00)があります" in run["message"], run["message"]
+    rows = errors_csv(daemon, run["id"]).content.decode("cp932").splitlines()
+    assert rows[1].startswith(",,,,3,3行目: NUL 文字"), rows
+
+
 def test_english_error_csv_of_a_utf8_file(tmp_path, relay):
     config = write_config(tmp_path, sales_account("acme"), SALES, relay_port=relay.port)
     text = config.read_text().replace("[report]\n", '[report]\nlanguage = "en"\n')
