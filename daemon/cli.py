@@ -602,15 +602,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE: what a shell reports of a command ended by it
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
-        return args.handler(args)
+        args = build_parser().parse_args(argv)
+        code = args.handler(args)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at the exit
+        return code
     except KeyboardInterrupt:
         return 130
     except StoreUnavailable as exc:
         print(exc, file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # Whoever read our output stopped (`renkei runs | head`): nothing is wrong to
+        # say. What is still buffered goes nowhere, or the exit's flush fails again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE_CLOSED
 
 
 if __name__ == "__main__":

@@ -109,6 +109,20 @@ def test_import_does_not_load_the_web_framework_or_servers(tmp_path, config):
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("args", [["check"], ["runs"]])
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path, config, args):
+    """`renkei runs | head -1`: once the reader has gone, the command stops with the
+    shell's code for it (141) and no traceback."""
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before anything is written
+    command = [sys.executable, "-m", "daemon.cli", *args, "--config", str(config)]
+    with subprocess.Popen(command, cwd=ROOT, stdout=write, stderr=subprocess.PIPE) as proc:
+        os.close(write)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 141, err.decode()
+    assert b"Traceback" not in err and b"Exception" not in err, err.decode()
+
+
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help(command):
     result = renkei(command, "--help")
