@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -93,6 +94,23 @@ KEYED_LAYOUT = LAYOUT.replace(
 )
 
 
+def keyed_lines() -> list[str]:
+    """KEYED_ROWS records whose notes take them past staging.LARGE_FILE."""
+    return [f"{i},2024/05/16,{i * 3},備考 {i} {'x' * 2000}" for i in range(1, KEYED_ROWS + 1)]
+
+
+def imported_in_parts(tmp_path, config, lines: list[str], mode: str) -> tuple[dict, Path]:
+    """`lines` imported by `renkei import`, which must have read them in parts: the
+    run, and the file."""
+    source = tmp_path / "20240516.csv"
+    source.write_bytes(csv_bytes(lines))
+    assert source.stat().st_size > 16 * 1024 * 1024
+    with PartsSeen(tmp_path / "var") as parts:
+        run = cli_import(config, source)
+    assert parts.seen, f"the {mode} was not read in parts"
+    return run, source
+
+
 def test_a_large_upsert_and_delete_are_read_in_parts(tmp_path, pg_url):
     """A keyed mode takes the parallel path on PostgreSQL too: each part's COPY text
     goes into a temporary table, which the keyed writer reads a range at a time."""
@@ -106,15 +124,10 @@ def test_a_large_upsert_and_delete_are_read_in_parts(tmp_path, pg_url):
     before.write_bytes(csv_bytes(["1,2024/05/15,1,前", "999999,2024/05/15,9,残る行"]))
     assert cli_import(config, before)["rows_imported"] == 2
 
-    lines = [f"{i},2024/05/16,{i * 3},備考 {i} {'x' * 2000}" for i in range(1, KEYED_ROWS + 1)]
+    lines = keyed_lines()
     lines[10] = "x,2024/05/16,1,bad member"
     lines.append("7,2024/05/17,70,七の二度目")  # a key listed again: the last row wins
-    source = tmp_path / "20240516.csv"
-    source.write_bytes(csv_bytes(lines))
-    assert source.stat().st_size > 16 * 1024 * 1024
-    with PartsSeen(tmp_path / "var") as parts:
-        run = cli_import(config, source)
-    assert parts.seen, "the upsert was not read in parts"
+    run, source = imported_in_parts(tmp_path, config, lines, "upsert")
     assert run["state"] == "completed", run["message"]
     assert (run["rows_total"], run["rows_failed"]) == (KEYED_ROWS + 1, 1)
     # Key 1 was there; key 7 is inserted, then updated by its second row.
@@ -157,14 +170,9 @@ def test_a_large_delete_by_one_number_key_reads_an_empty_key_as_empty(tmp_path, 
 
     text = config.read_text(encoding="utf-8")
     config.write_text(text.replace("[accounts.acme]\n", '[accounts.acme]\nmode = "delete"\n'))
-    lines = [f"{i},2024/05/16,{i * 3},備考 {i} {'x' * 2000}" for i in range(1, KEYED_ROWS + 1)]
+    lines = keyed_lines()
     lines[100] = "101,2024/05/16,,empty key"
-    source = tmp_path / "20240516.csv"
-    source.write_bytes(csv_bytes(lines))
-    assert source.stat().st_size > 16 * 1024 * 1024
-    with PartsSeen(tmp_path / "var") as parts:
-        run = cli_import(config, source)
-    assert parts.seen, "the delete was not read in parts"
+    run, _ = imported_in_parts(tmp_path, config, lines, "delete")
     assert run["state"] == "completed", run["message"]
     assert (run["rows_deleted"], run["rows_not_found"]) == (3, KEYED_ROWS - 3)
     with psycopg.connect(pg_url) as conn:
