@@ -26,9 +26,9 @@ import psycopg
 from psycopg.adapt import Loader
 from psycopg.rows import RowMaker
 
-# A quoted part (string literal or identifier) or a run of anything else.
 # How long a COPY of a growing file waits for more before it looks again.
 _GROWTH_WAIT = 0.02
+# A quoted part (string literal or identifier) or a run of anything else.
 _PARTS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|[^'\"]+")
 _RULES = [
     (re.compile(r"\bINSERT OR IGNORE INTO\b"), "INSERT INTO"),
