@@ -41,6 +41,9 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 MIN_PASSWORD = 8  # characters: a console password guessed online is throttled, not slowed
+# `renkei runs --limit`: more runs than a person reads or a script takes in one answer
+# (the API pages through the rest); past SQLite's 64-bit integers the query would fail.
+MAX_RUNS = 100_000
 
 
 def config_path(option: str | None) -> Path:
@@ -200,15 +203,16 @@ def _since(text: str | None, timezone: str) -> str | None:
 
 def _runs_problem(args: argparse.Namespace, since: str | None, language: str) -> str | None:
     """Why `renkei runs`' filters cannot be right, or None."""
+    from daemon.runview import YEARS
     from daemon.store.runs import RunState
 
-    if args.limit < 1:
-        return message("cli.runs.bad_limit", language, value=args.limit)
+    if not 1 <= args.limit <= MAX_RUNS:
+        return message("cli.runs.bad_limit", language, value=args.limit, most=f"{MAX_RUNS:,}")
     if args.state is not None and args.state not in set(RunState):
         states = ", ".join(RunState)
         return message("cli.runs.bad_state", language, value=repr(args.state), states=states)
     if args.since is not None and since is None:
-        return message("cli.runs.bad_since", language, value=repr(args.since))
+        return message("cli.runs.bad_since", language, value=repr(args.since), years=YEARS)
     return None
 
 
@@ -231,6 +235,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     from daemon.runview import show_json, show_lines
 
     language = settings.report.language
+    save = Path(args.save) if args.save else None
+    # Said before the run is: the copies go into a folder under their own names, so a
+    # file already there (`--save /etc/passwd`) is refused, never written over.
+    if save is not None and os.path.lexists(save) and not save.is_dir():
+        print(message("cli.show.save_not_folder", language, path=save), file=sys.stderr)
+        return EXIT_USAGE
     found = asyncio.run(find_run(settings, args.run.strip()))
     if found.run is None:
         return _not_one_run(found, args.run, language)
@@ -238,12 +248,20 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(json.dumps(show_json(found), ensure_ascii=False, indent=2))
     else:
         print("\n".join(show_lines(found, language, settings.daemon.timezone)))
-    if not args.save:
-        return EXIT_OK
-    # On stderr: stdout may be the run as JSON.
+    return EXIT_OK if save is None else _save(found, save, language)
+
+
+def _save(found: Found, folder: Path, language: str) -> int:
+    """`renkei show --save DIR`, said on stderr: stdout may be the run as JSON."""
     from daemon.oneshot import save_files
 
-    for path in save_files(found, Path(args.save)):
+    try:
+        saved = save_files(found, folder)
+    except OSError as exc:  # a folder we may not write, a full disk
+        failed = message("cli.show.save_failed", language, path=folder, detail=exc.strerror or exc)
+        print(failed, file=sys.stderr)
+        return EXIT_FAILED
+    for path in saved:
         print(message("cli.show.saved", language, path=path), file=sys.stderr)
     if found.kept_file is None:
         print(message("cli.show.not_kept", language), file=sys.stderr)
@@ -370,14 +388,15 @@ def _now_option(option: str | None, settings: Settings) -> dt.datetime | None:
     not given); None, having said why, when WHEN is not a moment."""
     import datetime as dt
 
-    from daemon.runview import parse_moment
+    from daemon.runview import YEARS, parse_moment
 
     if option is None:
         return dt.datetime.now(dt.UTC)
     now = parse_moment(option, settings.daemon.timezone)
     if now is None:
         language = settings.report.language
-        print(message("cli.sweep.bad_now", language, value=repr(option)), file=sys.stderr)
+        bad = message("cli.sweep.bad_now", language, value=repr(option), years=YEARS)
+        print(bad, file=sys.stderr)
     return now
 
 
@@ -467,6 +486,10 @@ def cmd_passwd(args: argparse.Namespace) -> int:
     from daemon.settings.passwords import hash_password
 
     language = fallback_language(config_path(args.config))
+    # A name from bytes that are not UTF-8 (a surrogate escape of each): no config holds it.
+    if args.user and any("\ud800" <= char <= "\udfff" for char in args.user):
+        print(message("cli.passwd.bad_name", language, name=repr(args.user)), file=sys.stderr)
+        return EXIT_USAGE
     if args.stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -485,10 +508,35 @@ def cmd_passwd(args: argparse.Namespace) -> int:
         return 1
     hashed = hash_password(password)
     if args.user:
-        print(f'[users.{args.user}]\npassword_hash = "{hashed}"\nrole = "viewer"')
+        print(f'[users.{toml_key(args.user)}]\npassword_hash = "{hashed}"\nrole = "viewer"')
     else:
         print(hashed)
     return 0
+
+
+# What a TOML basic string writes as an escape; other control characters as \uXXXX.
+_TOML_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\f": "\\f",
+    "\r": "\\r",
+}
+
+
+def toml_key(name: str) -> str:
+    """`name` as a TOML key: bare when it is ASCII letters, digits, `-` and `_` alone;
+    else quoted, as `[users."さとう"]` must be for the config to read at all."""
+    if name and all(char.isascii() and (char.isalnum() or char in "-_") for char in name):
+        return name
+    quoted = "".join(_TOML_ESCAPES.get(c, f"\\u{ord(c):04X}" if _control(c) else c) for c in name)
+    return f'"{quoted}"'
+
+
+def _control(char: str) -> bool:
+    return char < " " or char == "\x7f"
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
@@ -561,7 +609,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--since", metavar="WHEN", help="only runs received since 2024-05-16[T09:00], or 7d, 12h"
     )
-    p.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
+    p.add_argument(
+        "--limit", type=int, default=20, help=f"how many runs (default 20, at most {MAX_RUNS:,})"
+    )
     p.add_argument("--json", action="store_true", help="print a JSON array of runs")
     p = command("show", cmd_show, "show one run: its counts, errors and file")
     p.add_argument("run", help="the run's id, or its short id from `renkei runs`")

@@ -34,6 +34,12 @@ FLEXIBLE_FLOOR = 6  # a file or account cell is never squeezed below this (or it
 _SPAN = re.compile(r"(\d+)([mhdw])", re.ASCII)
 _SPAN_UNIT = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _TIMES = ("received", "started", "finished")  # a run's *_at, as `renkei show` lists them
+# The moments a person may name: none of renkei's runs, files or mails is older than
+# the POSIX epoch, and a year short of datetime's last leaves room for what the daemon
+# adds to a moment (a window, a day, a week) without leaving datetime's range.
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+YEARS = f"{EARLIEST.year}–{LATEST.year - 1}"  # as the messages name the range
 
 
 # -- --since ---------------------------------------------------------------------------
@@ -42,25 +48,34 @@ _TIMES = ("received", "started", "finished")  # a run's *_at, as `renkei show` l
 def parse_since(text: str, timezone: str, now: dt.datetime) -> str | None:
     """`7d`, `12h`, `30m`, `2w` before `now`, or a date or time (`2024-05-16`,
     `2024-05-16T09:00`) in `timezone` unless it names its own offset; as UTC ISO 8601
-    in received_at's own format, or None when it is none of these."""
+    in received_at's own format, or None when it is none of these or outside YEARS."""
     span = _SPAN.fullmatch(text.strip())
-    if span:
-        moment = now - dt.timedelta(**{_SPAN_UNIT[span[2]]: int(span[1])})
-    elif (moment := parse_moment(text, timezone)) is None:
+    moment = _ago(now, span[2], int(span[1])) if span else parse_moment(text, timezone)
+    if moment is None:
         return None
     return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds")
 
 
 def parse_moment(text: str, timezone: str) -> dt.datetime | None:
     """A date or time (`2024-05-16`, `2024-05-16T09:00`) in `timezone` unless it names
-    its own offset; None when it is neither."""
+    its own offset; None when it is neither, or outside YEARS."""
     try:
         moment = dt.datetime.fromisoformat(text.strip())
     except ValueError:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zoneinfo.ZoneInfo(timezone))
-    return moment
+    # Compared as instants without converting: `0001-01-01` in Tokyo has no UTC day.
+    return moment if EARLIEST <= moment < LATEST else None
+
+
+def _ago(now: dt.datetime, unit: str, count: int) -> dt.datetime | None:
+    """`count` units before `now`; None when that is before EARLIEST."""
+    try:
+        moment = now - dt.timedelta(**{_SPAN_UNIT[unit]: count})
+    except OverflowError:  # more than a timedelta holds, or back past the year 1
+        return None
+    return moment if moment >= EARLIEST else None
 
 
 # -- renkei runs -----------------------------------------------------------------------

@@ -535,6 +535,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "予期しないファイルのパート「{part}」があります",
         "en": "unexpected file part '{part}'",
     },
+    "api.unexpected_file.repeated": {
+        "ja": "パート「{part}」にファイルが {count} 個あります。1 回のリクエストで送れるファイルは 1 つです",
+        "en": "part '{part}' holds {count} files; send one file per request",
+    },
     "api.bad_settings.not_text": {
         "ja": "「{field}」は JSON を書いたテキストの項目にしてください",
         "en": "'{field}' must be a JSON text field",
@@ -584,6 +588,12 @@ CATALOG: dict[str, dict[str, str]] = {
         " を過ぎて削除されたか、ファイルのない実行か、ファイルを保存しない以前の版が受け付けた実行です)",
         "en": "the file of run {run_id} is not kept (removed after daemon.retention_days,"
         " or the run held no file, or an older renkei that kept no files received it)",
+    },
+    "api.error_report_not_kept": {
+        "ja": "実行 {run_id} のエラーCSVは保存されていません(保存期間を過ぎて削除されたか、"
+        "data_dir から移動・削除されています)",
+        "en": "the error CSV of run {run_id} is not kept (removed after daemon.retention_days,"
+        " or moved or deleted from data_dir)",
     },
     "api.run_not_final": {
         "ja": "実行 {run_id} はまだ終わっていません(状態 {state})。終わってから再取込してください",
@@ -666,6 +676,14 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "; did you mean {near}?",
     },
     "config.no_file": {"ja": "設定ファイルがありません", "en": "no such config file"},
+    "config.is_folder": {
+        "ja": "設定ファイルではなくフォルダです",
+        "en": "a folder, not a config file",
+    },
+    "config.unreadable": {
+        "ja": "設定ファイルを読めません: {detail}",
+        "en": "cannot read the config file: {detail}",
+    },
     "config.not_toml": {"ja": "TOML として読めません: {detail}", "en": "not valid TOML: {detail}"},
     "config.unknown_key": {"ja": "不明なキーです", "en": "unknown key"},
     "config.missing": {"ja": "必須のキーがありません", "en": "required key is missing"},
@@ -811,6 +829,16 @@ CATALOG: dict[str, dict[str, str]] = {
     "config.url_path": {
         "ja": "{value} は /api/v1/csvimport のような URL パスではありません",
         "en": "{value} is not a URL path like /api/v1/csvimport",
+    },
+    "config.column_reserved": {
+        "ja": "{value} はデータベースが自分の列に使う名前です(rowid, oid, ctid, xmin など)。"
+        '別の列名にして、取引先のヘッダーの名前は label に書いてください(例: label = "rowid")',
+        "en": "{value} is a name the database uses for a column of its own (rowid, oid, ctid,"
+        ' xmin, …); choose another name and put the header\'s in label, e.g. label = "rowid"',
+    },
+    "config.number_too_large": {
+        "ja": "{value} は大きすぎます(上限 {limit})",
+        "en": "{value} is too large (at most {limit})",
     },
     "config.column_name": {
         "ja": "{value} は列名(英数字と _)に使えません。取引先のヘッダーの名前は label に"
@@ -973,6 +1001,18 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{value} は accounts.{owner} の受け取りフォルダと同じです",
         "en": "{value} is also the drop folder of accounts.{owner}",
     },
+    "config.dropdir_in_data_dir": {
+        "ja": "{value} は renkei 自身のフォルダ(data_dir {data_dir} か、その spool/ や files/ など)"
+        "です。renkei が書いたファイルを取り込んでしまいます。data_dir の外か、{data_dir}/drop/ の下を"
+        "指定してください",
+        "en": "{value} is a folder of renkei's own (data_dir {data_dir}, or its spool/, files/,"
+        " …): renkei would take its own files; choose a folder outside data_dir, or under"
+        " {data_dir}/drop/",
+    },
+    "config.data_dir_not_folder": {
+        "ja": "{path} はフォルダではなくファイルです。data_dir にはフォルダを指定してください",
+        "en": "{path} is a file, not a folder; data_dir must be a folder",
+    },
     "config.dropdir_in_ftp_home": {
         "ja": "{value} は accounts.{owner} の FTP ホーム({home})の中です。"
         "同じファイルを二つの経路で取り込むことになります",
@@ -1045,17 +1085,17 @@ CATALOG: dict[str, dict[str, str]] = {
     "cli.runs.none": {"ja": "該当する実行はありません", "en": "no runs"},
     "cli.runs.bad_since": {
         "ja": "--since: {value} は日付(2024-05-16)、日時(2024-05-16T09:00)、"
-        "または 7d・12h・30m のような期間ではありません",
+        "または 7d・12h・30m のような期間ではありません(いずれも {years} 年の範囲)",
         "en": "--since: {value} is not a date (2024-05-16), a time (2024-05-16T09:00)"
-        " or a span such as 7d, 12h or 30m",
+        " or a span such as 7d, 12h or 30m, within the years {years}",
     },
     "cli.runs.bad_state": {
         "ja": "--state: {value} ではなく {states} のいずれかを指定してください",
         "en": "--state: {value} is not one of {states}",
     },
     "cli.runs.bad_limit": {
-        "ja": "--limit: {value} ではなく 1 以上の数を指定してください",
-        "en": "--limit: {value} is not a number of 1 or more",
+        "ja": "--limit: {value} ではなく 1 から {most} までの数を指定してください",
+        "en": "--limit: {value} is not a number from 1 to {most}",
     },
     "cli.show.unknown": {
         "ja": "{ref}: そのIDの実行はありません",
@@ -1078,6 +1118,14 @@ CATALOG: dict[str, dict[str, str]] = {
     "cli.show.retry_of": {"ja": "再取込元", "en": "Retry of"},
     "cli.show.error_csv": {"ja": "エラーCSV", "en": "Error CSV"},
     "cli.show.saved": {"ja": "{path} に保存しました", "en": "saved {path}"},
+    "cli.show.save_not_folder": {
+        "ja": "--save: {path} はフォルダではなく既にあるファイルです(上書きしません)",
+        "en": "--save: {path} already exists and is not a folder (it is left as it is)",
+    },
+    "cli.show.save_failed": {
+        "ja": "--save: {path} に保存できません: {detail}",
+        "en": "--save: cannot save into {path}: {detail}",
+    },
     "cli.send.bad_where": {
         "ja": "--where は 列名=値 の形で書いてください: {item}",
         "en": "write --where as COLUMN=VALUE: {item}",
@@ -1095,6 +1143,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "cli.passwd.short": {
         "ja": "パスワードは {n} 文字以上にしてください",
         "en": "a password needs at least {n} characters",
+    },
+    "cli.passwd.bad_name": {
+        "ja": "{name}: ユーザー名が UTF-8 ではありません(設定ファイルに書けません)",
+        "en": "{name}: the user name is not UTF-8 (a config file cannot hold it)",
     },
     "cli.poll.no_token": {
         "ja": "renkei poll には [api] の有効化と管理トークンが必要です: RENKEI_ADMIN_TOKEN"
@@ -1135,9 +1187,10 @@ CATALOG: dict[str, dict[str, str]] = {
         " and {mails} failed report mails (keeping {days} days)",
     },
     "cli.sweep.bad_now": {
-        "ja": "--now: {value} は日時(2024-05-16T09:00、時差なしは daemon.timezone)ではありません",
+        "ja": "--now: {value} は日時(2024-05-16T09:00、時差なしは daemon.timezone)"
+        "ではありません({years} 年の範囲)",
         "en": "--now: {value} is not a date or time (2024-05-16T09:00, in daemon.timezone"
-        " unless it has an offset)",
+        " unless it has an offset) within the years {years}",
     },
     "cli.schedule.no_ftp": {
         "ja": "accounts.{name}.ftp がありません: このアカウントに定期確認はありません",
@@ -1394,6 +1447,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "この操作は権限「{role}」ではできません",
         "en": "the role '{role}' may not do this",
     },
+    "console.error.no_page": {
+        "ja": "ページ {path} はありません",
+        "en": "there is no page {path}",
+    },
     "console.error.no_account": {
         "ja": "アカウント {name} はありません",
         "en": "there is no account {name}",
@@ -1405,6 +1462,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.error.not_kept": {
         "ja": "実行 {run_id} のファイルは保存されていません(保存期間を過ぎたか、ファイルがありません)",
         "en": "the file of run {run_id} is not kept (retention ended, or none came)",
+    },
+    "console.error.errors_not_kept": {
+        "ja": "実行 {run_id} のエラーCSVは保存されていません(保存期間を過ぎたか、移動・削除されています)",
+        "en": "the error CSV of run {run_id} is not kept (retention ended, or it was moved away)",
     },
     "console.error.csrf": {
         "ja": "フォームの確認用トークンがないか、正しくありません。ページを開き直してからもう一度操作してください",

@@ -61,6 +61,15 @@ def test_import_usage_errors_exit_2_without_traceback(tmp_path, config):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    "args", [["check"], ["serve"], ["runs"], ["import", "x.csv", "--account", "acme"]]
+)
+def test_a_folder_given_as_the_config_is_a_config_error(tmp_path, args):
+    result = renkei(*args, "--config", str(tmp_path))
+    assert result.returncode == 1 and not result.stdout
+    assert result.stderr.splitlines()[-1] == f"{tmp_path}: 設定ファイルではなくフォルダです"
+
+
 def test_import_works_beside_a_running_daemon(tmp_path, config):
     daemon = Daemon(config).start()
     try:

@@ -154,6 +154,25 @@ def test_a_since_not_understood_exits_2_saying_what_is_taken(admin, since):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("since", ["0001-01-01", "9999-12-31", "999999999d", "9" * 20 + "w"])
+def test_a_since_outside_the_calendar_exits_2_naming_the_years(admin, since):
+    result = renkei("runs", "--since", since, "--config", str(admin.config))
+    assert result.returncode == 2 and not result.stdout
+    assert f"--since: {since!r} は日付" in result.stderr and "1970–9998 年" in result.stderr
+
+
+def test_a_limit_past_what_the_store_counts_exits_2(admin):
+    result = renkei("runs", "--limit", "9" * 20, "--config", str(admin.config))
+    assert result.returncode == 2 and not result.stdout
+    assert "--limit: 99999999999999999999 ではなく 1 から 100,000 まで" in result.stderr
+
+
+def test_sweep_as_of_the_year_1_exits_2(admin):
+    result = renkei("sweep", "--now", "0001-01-01T00:00", "--config", str(admin.config))
+    assert result.returncode == 2 and not result.stdout
+    assert "--now: '0001-01-01T00:00' は日時" in result.stderr and "1970–9998" in result.stderr
+
+
 def test_bad_state_and_limit_exit_2(admin):
     result = renkei("runs", "--state", "done", "--config", str(admin.config))
     assert result.returncode == 2 and "queued, running, completed" in result.stderr
@@ -226,6 +245,16 @@ def test_show_save_copies_the_kept_file_and_the_error_csv(admin, tmp_path):
     assert result.returncode == 0, result.stderr
     assert (out / "20240517.errors.csv").is_file()
     assert (out / "20240517.csv").read_bytes() == (admin.folder / "20240517.csv").read_bytes()
+
+
+def test_show_save_onto_a_file_exits_2_and_leaves_it(admin, tmp_path):
+    [bad] = runs(admin, "--account", "acme", "--state", "failed")
+    there = tmp_path / "passwd"
+    there.write_text("root:x:0:0\n")
+    result = renkei("show", bad["id"], "--save", str(there), "--config", str(admin.config))
+    assert result.returncode == 2 and not result.stdout
+    assert f"--save: {there} はフォルダではなく既にあるファイルです" in result.stderr
+    assert there.read_text() == "root:x:0:0\n"
 
 
 def test_show_save_says_when_the_file_is_no_longer_kept(admin, tmp_path):

@@ -67,6 +67,52 @@ def test_a_drop_folder_inside_an_ftp_home(tmp_path):
     ]
 
 
+@pytest.mark.parametrize("path", ["var", "var/spool", "var/spool/incoming", "var/files"])
+def test_a_drop_folder_that_is_data_dir_or_one_of_its_own_folders(tmp_path, path):
+    """Watching data_dir, the daemon once took its own renkei.db as a dropped file."""
+    source = tmp_path / "renkei.toml"
+    raw = with_accounts(a={"dropdir": {"path": path}})
+    data_dir = tmp_path / "var"
+    assert problems(raw, source) == [
+        f"accounts.a.dropdir.path: '{path}' is a folder of renkei's own (data_dir {data_dir},"
+        f" or its spool/, files/, …): renkei would take its own files; choose a folder outside"
+        f" data_dir, or under {data_dir}/drop/"
+    ]
+
+
+def test_a_drop_folder_under_data_dir_drop_is_fine(tmp_path):
+    raw = with_accounts(a={"dropdir": {"path": "var/drop/a"}})
+    assert parse(raw, tmp_path / "renkei.toml").accounts["a"].dropdir is not None
+
+
+def test_data_dir_that_is_a_file(tmp_path):
+    (tmp_path / "var").write_text("")
+    assert problems(with_accounts(a={}), tmp_path / "renkei.toml") == [
+        f"daemon.data_dir: {tmp_path / 'var'} is a file, not a folder; data_dir must be a folder"
+    ]
+
+
+@pytest.mark.parametrize("name", ["rowid", "ROWID", "oid", "xmin", "ctid"])
+def test_a_column_named_as_the_database_own_columns(name):
+    raw = {"layouts": {"p": {"columns": [{"name": name}]}}}
+    [problem] = problems(raw)
+    assert problem.startswith(f"layouts.p.columns.0.name: '{name}' is a name the database uses")
+
+
+@pytest.mark.parametrize(
+    ("where", "raw"),
+    [
+        ("limits.max_bytes", {"limits": {"max_bytes": 10**20}}),
+        ("smtp.timeout", {"smtp": {"timeout": 2**63}}),
+    ],
+)
+def test_a_number_past_any_sense_is_refused_at_check(where, raw):
+    assert problems(raw) == [
+        f"{where}: {raw[where.split('.')[0]][where.split('.')[1]]} is too"
+        f" large (at most 4611686018427387904)"
+    ]
+
+
 @pytest.mark.parametrize(
     ("listeners", "expected"),
     [

@@ -9,6 +9,7 @@ import json
 import re
 import subprocess
 import time
+import tomllib
 
 import httpx
 import pytest
@@ -429,6 +430,22 @@ def test_the_runs_list_filters(daemon, runs, clients):
     assert runs["20240502.csv"] in text and runs["20240501.csv"] not in text
 
 
+@pytest.mark.parametrize(
+    "path", ["/console/runs", "/console/runs/table", "/console/runs/export.csv"]
+)
+@pytest.mark.parametrize("dates", [{"since": "0001-01-01"}, {"until": "9999-12-31"}])
+def test_a_day_at_the_ends_of_the_calendar_is_ignored_like_a_bad_date(
+    daemon, runs, clients, path, dates
+):
+    """Its start, or the next day's, is past what a datetime holds in UTC."""
+    r = clients["admin"].get(path, params=dates)
+    assert r.status_code == 200
+    text = r.content.decode("utf-8-sig")
+    assert all(i in text for i in runs.values())  # the day is not used
+    if path == "/console/runs":
+        assert "日付は 2024-05-16 の形で入力してください" in text
+
+
 def test_the_export_in_utf8_with_bom_and_in_cp932(daemon, runs, clients):
     web = clients["admin"]
     r = web.get("/console/runs/export.csv", params={"encoding": "utf-8"})
@@ -479,6 +496,25 @@ def test_the_received_file_and_the_error_csv_download(daemon, runs, clients):
     r = web.get(f"/console/runs/{runs['20240502.csv']}/errors.csv")
     assert r.status_code == 200 and ROW_ERROR in r.content.decode("cp932")
     assert web.get("/console/runs/nosuch").status_code == 404
+
+
+def test_an_error_csv_moved_aside_is_a_404_in_the_console_and_the_api(daemon, runs, clients):
+    run = runs["20240502.csv"]
+    report = daemon.data_dir / "reports" / run / "20240502.errors.csv"
+    aside = report.with_name("aside")
+    report.rename(aside)
+    try:
+        page = clients["view"].get(f"/console/runs/{run}/errors.csv")
+        api = httpx.get(
+            f"{daemon.api}/api/v1/runs/{run}/errors.csv",
+            headers={"Authorization": "Bearer demo-admin"},
+        )
+    finally:
+        aside.rename(report)
+    assert page.status_code == 404 and is_page(page)
+    assert f"実行 {run} のエラーCSVは保存されていません" in page.text
+    assert api.status_code == 404 and api.json()["error"] == "error_report_not_kept"
+    assert f"実行 {run} のエラーCSVは保存されていません" in api.json()["message"]
 
 
 def test_the_report_mail_is_shown_once_sent(daemon, runs, clients, module_relay):
@@ -879,6 +915,25 @@ def test_renkei_passwd_makes_a_hash_that_logs_in(switched, cli_hash):
     table = cli("passwd", "--stdin", "someone", stdin="typed-at-the-cli\n")
     assert table.returncode == 0
     assert table.stdout.startswith('[users.someone]\npassword_hash = "scrypt$')
+
+
+@pytest.mark.parametrize("name", ["bad name", "さとう", 'x"y]', "back\\slash", "tab\there"])
+def test_renkei_passwd_quotes_a_name_that_is_no_bare_key(tmp_path, name):
+    """The config takes any user name; the table printed for one reads back as it."""
+    table = cli("passwd", "--stdin", name, stdin="typed-at-the-cli\n")
+    assert table.returncode == 0, table.stderr
+    config = write_config(tmp_path, ACCOUNTS, extra=table.stdout)
+    assert cli("check", "--config", str(config)).returncode == 0
+    assert list(tomllib.loads(config.read_text(encoding="utf-8"))["users"]) == [name]
+
+
+def test_renkei_passwd_refuses_a_name_that_is_not_utf8():
+    # The byte 0xff as the argument (a surrogate escape is how Python passes it on).
+    done = renkei(
+        "passwd", "--stdin", "sat\udcff", stdin="typed-at-the-cli\n", env={"PYTHONUTF8": "1"}
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert "'sat\\udcff': ユーザー名が UTF-8 ではありません" in done.stderr
 
 
 def test_renkei_passwd_refuses_a_short_password():

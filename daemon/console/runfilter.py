@@ -65,9 +65,12 @@ class RunFilter:
 
 def _day(text: str) -> dt.date | None:
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         return None
+    # datetime's first and last days have no start in UTC in every zone, or no next day
+    # to end at: not a day to filter by (`_start` would overflow).
+    return day if dt.date.min < day < dt.date.max else None
 
 
 def _start(text: str, zone: ZoneInfo, days_after: int) -> str | None:

@@ -364,9 +364,19 @@ def _why(exc: Exception) -> str:
     return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
 
 
+# The folders renkei writes its own files in, under data_dir (the FTP homes apart,
+# told by their own check): a drop folder there would take renkei's files as a partner's.
+OWN_FOLDERS = ("spool", "files", "reports", "outbox", "staging", "outward")
+
+
 def path_checks(settings: Settings) -> Iterator[Problem]:
-    """Drop folders, compared as resolved paths: one folder per account, and none in an
-    FTP home, where the FTP check and the drop folder would both take each file."""
+    """data_dir a folder; drop folders, compared as resolved paths: one folder per
+    account, none that is data_dir or one of renkei's own folders in it, and none in
+    an FTP home, where the FTP check and the drop folder would both take each file."""
+    data_dir = settings.data_dir.resolve()
+    if data_dir.exists() and not data_dir.is_dir():
+        yield Problem("daemon.data_dir", "config.data_dir_not_folder", {"path": data_dir})
+    own = [data_dir / name for name in OWN_FOLDERS]
     homes = {
         name: settings.ftp_home(name).resolve()
         for name, account in settings.accounts.items()
@@ -382,6 +392,9 @@ def path_checks(settings: Settings) -> Iterator[Problem]:
         if folder in owners:
             yield Problem(where, "config.same_dropdir", {"value": written, "owner": owners[folder]})
         owners.setdefault(folder, name)
+        if folder == data_dir or any(folder == f or f in folder.parents for f in own):
+            params = {"value": written, "data_dir": data_dir}
+            yield Problem(where, "config.dropdir_in_data_dir", params)
         for owner, home in homes.items():
             if folder == home or home in folder.parents:
                 params = {"value": written, "owner": owner, "home": home}

@@ -37,6 +37,11 @@ def load(path: Path | str) -> Settings:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError([Problem(str(path), "config.no_file")]) from None
+    except IsADirectoryError:  # `--config /etc/renkei`: the folder, not the file in it
+        raise ConfigError([Problem(str(path), "config.is_folder")]) from None
+    except OSError as exc:  # not ours to read (permissions), or the disk failed
+        detail = exc.strerror or exc
+        raise ConfigError([Problem(str(path), "config.unreadable", {"detail": detail})]) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError([Problem(str(path), "config.not_toml", {"detail": exc})]) from None
     return parse(raw, source=path.resolve())

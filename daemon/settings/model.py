@@ -43,6 +43,12 @@ DEFAULT_FILENAMES = ("{YYYYMMDD}.csv", "{YYYYMM00}.csv")  # daily and monthly, a
 # the store's own tables
 RESERVED_TABLES = ("runs", "run_errors", "sources", "choice_values", "expected_misses")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+# Names a database gives a column of its own: SQLite's row id (a column of that name
+# hides it) and PostgreSQL's system columns (a table may not have one).
+RESERVED_COLUMNS = frozenset(("rowid", "oid", "ctid", "xmin", "xmax", "cmin", "cmax", "tableoid"))
+# Past this a number is a slip of the keyboard, not a setting; past 2**63 the standard
+# library refuses it (a read's size, a time span) where it is first used, not at check.
+MAX_NUMBER = 2**62
 _WINDOW = re.compile(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})")
 _DELAY = re.compile(r"(\d{1,3})m")
 _TIME = re.compile(r"(\d{2}):(\d{2})")
@@ -59,6 +65,13 @@ class Model(BaseModel):
     # than converted, so that a quoted value is never silently something else.
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
 
+    @field_validator("*")
+    @classmethod
+    def _bounded(cls, value: object) -> object:
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_NUMBER:
+            raise Invalid("config.number_too_large", value=value, limit=MAX_NUMBER)
+        return value
+
 
 class DaemonSettings(Model):
     data_dir: LaxPath = Field(
@@ -70,7 +83,10 @@ class DaemonSettings(Model):
     )
     max_attempts: int = Field(3, ge=1, description="failed attempts before a file is quarantined")
     retention_days: int = Field(
-        90, ge=1, description="days a finished run, its file, error CSV and failed mail are kept"
+        90,
+        ge=1,
+        le=36500,
+        description="days a finished run, its file, error CSV and failed mail are kept",
     )
 
     _check_zone = field_validator("timezone")(lambda cls, v: check_zone(v))
@@ -124,7 +140,9 @@ class FtpSettings(Model):
     listen: str = Field("127.0.0.1:2121", description="host:port of the FTP listener")
     passive_ports: str = Field("30000-30099", description="range of passive data ports")
     max_login_failures: int = Field(4, ge=1, description="failed logins before a ban")
-    ban_minutes: int = Field(15, ge=1, description="how long a banned address is refused")
+    ban_minutes: int = Field(
+        15, ge=1, le=525600, description="how long a banned address is refused"
+    )
     max_connections: int = Field(50, ge=1, description="FTP sessions at once")
     max_connections_per_address: int = Field(5, ge=1, description="FTP sessions from one address")
     tls_cert: LaxPath | None = Field(None, description="certificate for explicit FTPS")
@@ -210,6 +228,8 @@ class Column(Model):
     def _identifier(cls, value: str) -> str:
         if not _IDENTIFIER.fullmatch(value) or value.startswith("_"):
             raise Invalid("config.column_name", value=repr(value))
+        if value.lower() in RESERVED_COLUMNS:
+            raise Invalid("config.column_reserved", value=repr(value))
         return value
 
     @model_validator(mode="after")

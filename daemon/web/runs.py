@@ -118,12 +118,17 @@ async def get_run(request: Request, run_id: str, who: Auth) -> dict[str, Any]:
 async def run_errors(request: Request, run_id: str, who: Auth) -> Response:
     """The run's error CSV; a run without row errors has the header row alone, so a
     script can always download it. A run that read a file keeps its own (headed by
-    the file's header); one that never did (ignored, refused) gets our two columns."""
-    return errors_csv(context.settings(request), await visible_run(request, run_id, who))
+    the file's header); one that never did (ignored, refused) gets our two columns.
+    404 `error_report_not_kept` when its file is no longer under data_dir."""
+    found = errors_csv(context.settings(request), await visible_run(request, run_id, who))
+    if found is None:
+        raise ApiError(404, "error_report_not_kept", run_id=run_id)
+    return found
 
 
-def errors_csv(settings: Settings, run: Mapping[str, Any]) -> Response:
-    """A run's error CSV as a download (the API's and the console's)."""
+def errors_csv(settings: Settings, run: Mapping[str, Any]) -> Response | None:
+    """A run's error CSV as a download (the API's and the console's); None when the
+    run wrote one that is gone (moved aside by hand, or a sweep cut short)."""
     encoding = run["encoding"] or "cp932"
     media_type = f"text/csv; charset={CSV_CHARSETS.get(encoding, 'utf-8')}"
     if not run["error_report"]:
@@ -133,6 +138,9 @@ def errors_csv(settings: Settings, run: Mapping[str, Any]) -> Response:
         body = header_only(encoding, settings.report.language)
         return Response(body, media_type=media_type, headers=headers)
     path = settings.data_dir / run["error_report"]
+    # Looked for now: FileResponse finds a missing file only once the answer has begun.
+    if not path.is_file():
+        return None
     return FileResponse(path, media_type=media_type, filename=path.name)
 
 

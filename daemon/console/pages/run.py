@@ -89,7 +89,11 @@ async def run_file(request: Request, run_id: str, who: Who) -> Response:
 
 @router.get("/console/runs/{run_id}/errors.csv")
 async def run_errors(request: Request, run_id: str, who: Who) -> Response:
-    return errors_csv(context.settings(request), await seen_run(request, who, run_id))
+    run = await seen_run(request, who, run_id)
+    found = errors_csv(context.settings(request), run)
+    if found is None:
+        raise Refused(404, "console.error.errors_not_kept", run_id=run["id"])
+    return found
 
 
 @router.post("/console/runs/{run_id}/retry")
