@@ -36,6 +36,7 @@ from handlers.base import (
     SpoolUnavailable,
     bare_name,
     bearer_token,
+    bounded_key,
     peer_text,
 )
 
@@ -178,7 +179,7 @@ async def take(request: Request, door: Door, wait: bool, dry_run: bool) -> JSONR
     account = settings.accounts[name]
     max_bytes = settings.limits_for(account).max_bytes
     delivery = await _read_delivery(request, door, max_bytes, account.api, dry_run)
-    delivery.idempotency_key = request.headers.get("Idempotency-Key", "")[:200]
+    delivery.idempotency_key = bounded_key(request.headers.get("Idempotency-Key", ""))
     if account.status == "stopped":
         delivery.data, delivery.problem = None, "account_stopped"
     if sink is None:
@@ -290,7 +291,16 @@ def delivery(
     if upload is None or isinstance(upload, str):
         files = [k for k, v in form.multi_items() if not isinstance(v, str)]
         key = "api.missing_file.others" if files else None
-        raise ApiRefusal(422, "missing_file", key, part=shape.file_field, files=files)
+        raise ApiRefusal(422, "missing_file", key, part=shape.file_field, files=", ".join(files))
+    if (count := len(form.getlist(shape.file_field))) > 1:
+        # One file is one run: taking one of them would drop the others unsaid.
+        raise ApiRefusal(
+            422,
+            "unexpected_file",
+            "api.unexpected_file.repeated",
+            part=shape.file_field,
+            count=count,
+        )
     options = map_params(parameters(form, query, shape), shape.params)
     options.update(file_options(shape))
     if dry_run:
@@ -334,7 +344,7 @@ def _json_params(raw: object, field: str) -> dict[str, str]:
         raise ApiRefusal(422, "bad_settings", "api.bad_settings.not_text", field=field)
     try:
         parsed = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested past its depth
         raise ApiRefusal(
             422, "bad_settings", "api.bad_settings.not_json", field=field, detail=str(exc)
         ) from None

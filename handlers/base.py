@@ -8,6 +8,7 @@ the importers or the store.
 from __future__ import annotations
 
 import abc
+import hashlib
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -170,6 +171,25 @@ def bare_name(name: str) -> str:
     component survives, so no path ever leaves the spool.
     """
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    # Control characters, and the line and paragraph separators (U+2028, U+2029) that
+    # break a report's Subject as a line feed does.
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in _UNSEEN)
     name = name.strip().lstrip(".")
-    return name[:200] or "unnamed"
+    # Cut only far past what a file system holds: a name too long is then refused
+    # naming its length (filenames.length_problem), not taken cut to a name it never had.
+    return name[:MAX_NAME_CHARS] or "unnamed"
+
+
+MAX_NAME_CHARS = 1000
+_UNSEEN = frozenset(("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"))
+MAX_KEY_CHARS = 200
+
+
+def bounded_key(key: str) -> str:
+    """An idempotency key (an `Idempotency-Key`, a Message-ID) as it is kept: a long
+    one is cut with a digest of the whole, so two keys alike in their first part
+    stay two deliveries."""
+    if len(key) <= MAX_KEY_CHARS:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{key[: MAX_KEY_CHARS - len(digest) - 1]}~{digest}"

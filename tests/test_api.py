@@ -99,6 +99,53 @@ def test_bad_requests_are_422_naming_what_is_wrong(daemon):
     assert not_multipart.status_code == 422
 
 
+def test_two_files_in_the_file_part_are_refused_not_one_dropped(daemon):
+    files = [
+        ("file", ("20240801.csv", csv_bytes(["1,2024/08/01,1,a"]))),
+        ("file", ("20240802.csv", csv_bytes(["2,2024/08/02,2,b"]))),
+    ]
+    reply = post(daemon, files=files)
+    assert reply.status_code == 422 and reply.json()["error"] == "unexpected_file"
+    assert "ファイルが 2 個" in reply.json()["message"]
+    assert daemon.query("SELECT count(*) FROM runs WHERE filename LIKE '2024080_.csv'") == [(0,)]
+
+
+def test_settings_nested_past_the_parser_is_422_not_500(daemon):
+    deep = "[" * 5000 + "]" * 5000
+    reply = post(daemon, files={"file": ("20240516.csv", b"a")}, data={"settings": deep})
+    assert reply.status_code == 422 and reply.json()["error"] == "bad_settings"
+
+
+def test_missing_file_names_the_file_parts_as_text(daemon):
+    reply = post(daemon, files={"upload": ("20240516.csv", b"a"), "other": ("x.csv", b"b")})
+    assert reply.status_code == 422
+    assert "(ファイルのパートは upload, other)" in reply.json()["message"]
+
+
+def test_long_idempotency_keys_alike_at_first_are_two_deliveries(daemon):
+    keys = ["p" * 200 + "A", "p" * 200 + "B"]
+    ids = []
+    for day, key in zip((11, 12), keys, strict=True):
+        files = {"file": (f"202409{day}.csv", csv_bytes([f"{day},2024/09/{day},1,k"]))}
+        reply = post(daemon, files=files, headers={**ACME, "Idempotency-Key": key})
+        assert reply.status_code == 202 and "Idempotent-Replayed" not in reply.headers
+        ids.append(reply.json()["id"])
+    assert ids[0] != ids[1]
+    assert {daemon.wait_run(i)["state"] for i in ids} == {"completed"}
+    # The same long key again is still the first delivery.
+    files = {"file": ("20240913.csv", csv_bytes(["9,2024/09/13,9,again"]))}
+    again = post(daemon, files=files, headers={**ACME, "Idempotency-Key": keys[0]})
+    assert again.json()["id"] == ids[0] and again.headers["Idempotent-Replayed"] == "true"
+
+
+def test_a_name_too_long_fails_naming_its_length_not_cut(daemon):
+    name = "a" * 300 + ".csv"
+    reply = post(daemon, files={"file": (name, csv_bytes(["1,2024/05/16,1,a"]))}, wait=True)
+    body = reply.json()
+    assert reply.status_code == 422 and body["filename"] == name
+    assert "ファイル名が長すぎます(UTF-8 で 304 バイト" in body["message"]
+
+
 def test_limits_answer_413(daemon):
     too_big = post(daemon, files={"file": ("20240516.csv", b"x" * 20001)})
     assert too_big.status_code == 413 and too_big.json()["error"] == "too_large"

@@ -149,6 +149,27 @@ def test_one_run_and_an_unknown_one(daemon, runs):
     assert r.status_code == 404 and r.json()["error"] == "not_found"
 
 
+def test_a_path_nobody_serves_is_404_and_a_wrong_method_405(daemon):
+    unknown = httpx.get(f"{daemon.api}/api/v1/runz", headers=ADMIN)
+    assert unknown.status_code == 404 and unknown.json()["error"] == "not_found"
+    wrong = httpx.post(f"{daemon.api}/healthz")
+    assert wrong.status_code == 405 and wrong.json()["error"] == "method_not_allowed"
+    assert "GET" in wrong.headers["Allow"]
+    wrong = httpx.delete(f"{daemon.api}/api/v1/runs", headers=ADMIN)
+    assert wrong.status_code == 405 and wrong.headers["Allow"] == "GET"
+    # A POST to a path no account imports at is a refused import, as before.
+    unknown = httpx.post(f"{daemon.api}/push/nowhere", headers=ADMIN)
+    assert unknown.status_code == 404 and "取込パス /push/nowhere" in unknown.json()["message"]
+    page = httpx.get(f"{daemon.api}/console/nope")
+    assert page.status_code == 404 and "text/html" in page.headers["content-type"]
+    assert "ページ /console/nope はありません" in page.text
+
+
+def test_healthz_answers_head(daemon):
+    r = httpx.head(f"{daemon.api}/healthz")
+    assert r.status_code == 200 and r.content == b""
+
+
 def test_errors_csv_in_the_files_encoding(daemon, runs):
     r = httpx.get(f"{daemon.api}/api/v1/runs/{runs['20240502.csv']}/errors.csv", headers=ADMIN)
     assert r.status_code == 200 and "windows-31j" in r.headers["content-type"]

@@ -17,7 +17,7 @@ from daemon import console
 from daemon.settings import Settings
 from daemon.settings.switches import Switches
 from daemon.store.base import Store
-from daemon.web import accounts, errors, records, refusals, runs, sends, service
+from daemon.web import accounts, errors, fallback, records, refusals, runs, sends, service
 from daemon.web.context import Poll, Retry, Switch
 from handlers import api as api_intake
 from handlers.base import IntakeSink
@@ -64,7 +64,7 @@ def create_app(
         app.include_router(router)
     # Last: every route above is matched before an account's own path.
     app.add_api_route(
-        "/{path:path}", api_intake.import_at_own_path, methods=["POST"], include_in_schema=False
+        "/{path:path}", fallback.last_route, methods=fallback.METHODS, include_in_schema=False
     )
 
     def openapi() -> dict[str, Any]:

@@ -17,7 +17,8 @@ _PING_SECONDS = 3.0
 _TEXT: dict[int | str, dict] = {200: {"content": {"text/plain": {}}}}
 
 
-@router.get("/healthz", responses=responses(503))
+# HEAD too: a load balancer's health check may ask for the status line alone.
+@router.api_route("/healthz", methods=["GET", "HEAD"], responses=responses(503))
 async def healthz(request: Request) -> JSONResponse:
     if not context.ready(request):
         return JSONResponse({"status": "starting"}, 503)
