@@ -53,7 +53,7 @@ def leaf_parts(raw: bytes) -> tuple[Message, list[Part]] | None:
     for chunk in chunks:
         part_block, part_body = split_headers(chunk)
         headers = headers_of(part_block)
-        decode = _decoder(headers, part_body, chunk)
+        decode = _decoder(headers, part_body)
         if decode is None or headers.get_content_maintype() in ("multipart", "message"):
             return None
         parts.append((headers, decode))
@@ -93,20 +93,36 @@ def library_parts(raw: bytes) -> tuple[Message, list[Part]]:
 
 
 def _payload_of(part: Message) -> Callable[[], bytes]:
+    if str(part.get("Content-Transfer-Encoding", "")).strip().lower() == "base64":
+        # The library gives damaged base64 back undecoded: the text would be imported.
+        raw = part.get_payload(decode=False)
+        return lambda: decode_base64(
+            raw.encode("ascii", "replace") if isinstance(raw, str) else b""
+        )
     return lambda: part.get_payload(decode=True) or b""
 
 
-def _decoder(headers: Message, body: bytes, chunk: bytes) -> Callable[[], bytes] | None:
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
+
+
+def decode_base64(body: bytes) -> bytes:
+    """A base64 body decoded; a damaged one (cut short, bad padding, stray characters)
+    as far as it goes, so that a cut attachment fails its import as a file cut short,
+    the way the library's undecoded text never could."""
+    try:
+        return binascii.a2b_base64(body)
+    except binascii.Error:
+        pass
+    data = _NOT_BASE64.sub(b"", body)
+    # A last group of one character holds no whole byte; of two or three, one or two.
+    data = data[: len(data) - 1] if len(data) % 4 == 1 else data
+    return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
+
+
+def _decoder(headers: Message, body: bytes) -> Callable[[], bytes] | None:
     encoding = str(headers.get("Content-Transfer-Encoding", "")).strip().lower()
     if encoding == "base64":
-
-        def base64() -> bytes:
-            try:
-                return binascii.a2b_base64(body)
-            except binascii.Error:  # bad padding: the library decodes what it can
-                return library_parts(chunk)[1][0][1]()
-
-        return base64
+        return lambda: decode_base64(body)
     if encoding == "quoted-printable":
         return lambda: quopri.decodestring(body)
     if encoding in _PLAIN:

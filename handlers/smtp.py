@@ -31,6 +31,7 @@ from handlers.base import (
     Refusal,
     SpoolUnavailable,
     bare_name,
+    bounded_key,
     peer_text,
     sender_allowed,
 )
@@ -58,6 +59,7 @@ S550_NETWORK_REFUSED = "550 5.7.1 Mail from this network not allowed for this re
 S451_AUTH_TEMPORARY = "451 4.7.0 Sender authentication temporarily unavailable, try again later"
 S550_AUTH_FAILED = "550 {code} Sender not authenticated: {what} failed for the sender's domain"
 S552_TOO_BIG = "552 5.3.4 Message too big"
+S554_TOO_NESTED = "554 5.6.0 Message parts nested too deeply to read"
 S500_LINE_TOO_LONG = "500 5.5.2 Line too long (RFC 5321 4.5.3.1.6)"
 S354_GO_AHEAD = "354 End data with <CR><LF>.<CR><LF>"
 S530_TLS_FIRST = "530 5.7.0 Must issue a STARTTLS command first"
@@ -353,6 +355,12 @@ class MailHandler:
             return self._refused(
                 session, S550_SENDER_REFUSED, "sender_not_allowed", who, rcpts, detail
             )
+        except RecursionError:
+            # Thousands of multiparts one inside another: the parser cannot walk them.
+            # The same mail would fail again, so no 4xx: the sender must be told.
+            who, rcpts = envelope.mail_from or "", ", ".join(envelope.rcpt_tos)
+            detail = "MIME parts nested past what the parser can read"
+            return self._refused(session, S554_TOO_NESTED, "too_nested", who, rcpts, detail)
         refusal = await self._authenticate(session, envelope, deliveries)
         if refusal is not None:
             return refusal
@@ -436,7 +444,7 @@ class MailHandler:
                 raise _SenderRefused(name, senders, [n for n, _ in attachments])
             deliveries += _account_deliveries(name, account, sender, attachments)
         # The same Message-ID is the same message sent again, never a new one.
-        message_id = str(message.get("Message-ID", "")).strip()[:200]
+        message_id = bounded_key(str(message.get("Message-ID", "")).strip())
         if message_id:
             for index, delivery in enumerate(deliveries):
                 delivery.idempotency_key = f"mail:{message_id}:{index}"

@@ -84,3 +84,15 @@ def test_a_base64_body_with_bad_padding_is_decoded_as_the_library_does():
     fast = mime.leaf_parts(broken)
     assert fast is not None
     assert list(csv_attachments(fast[1])) == list(csv_attachments(mime.library_parts(broken)[1]))
+
+
+@pytest.mark.parametrize("shape", ["flat", "forwarded"])
+def test_a_base64_body_cut_short_decodes_as_far_as_it_goes(shape):
+    """Once the library's fallback handed back the base64 text, imported as the CSV."""
+    raw = message((CSV, {"filename": "20240516.csv"})) if shape == "flat" else forwarded()
+    head, _, tail = raw.partition(b"base64\r\n\r\n")
+    body, sep, rest = tail.partition(b"\r\n--")
+    broken = head + b"base64\r\n\r\n" + body.rstrip()[:-7] + sep + rest
+    parts = (mime.leaf_parts(broken) or mime.library_parts(broken))[1]
+    [(name, data)] = list(csv_attachments(parts))
+    assert name == "20240516.csv" and len(data) >= len(CSV) - 6 and CSV.startswith(data)

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
-from tests.support import Daemon, account, attachment, csv_bytes, queued_ids, send_as, write_config
+from daemon.report import message as report_mail
+from tests.support import (
+    Daemon,
+    account,
+    attachment,
+    csv_bytes,
+    queued_ids,
+    send,
+    send_as,
+    write_config,
+)
 
 
 @pytest.fixture
@@ -61,3 +73,32 @@ def test_report_policy_errors_and_never(english, relay):
     [report] = relay.for_recipient("ops@errs.example")
     assert failed["id"] in report.get_body().get_content()
     assert [to for _, to in relay.envelopes] == [["ops@errs.example"]]
+
+
+def test_a_line_separator_in_an_attachment_name_breaks_no_report(tmp_path, relay):
+    """U+2028 ends a line for the email package: in a report's Subject it once made
+    the importer crash, and the start after it fail, on that run's report."""
+    encoded = base64.b64encode("20240701\u2028x.csv".encode()).decode()
+    data = base64.encodebytes(csv_bytes(["1,2024/07/01,1,a"])).decode()
+    raw = (
+        "From: export@acme.example\r\nTo: acme@in.example.jp\r\nSubject: t\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n"
+        "--B\r\nContent-Type: text/plain\r\n\r\nhi\r\n--B\r\nContent-Type: text/csv\r\n"
+        f'Content-Disposition: attachment; filename="=?UTF-8?B?{encoded}?="\r\n'
+        f"Content-Transfer-Encoding: base64\r\n\r\n{data}--B--\r\n"
+    )
+    d = Daemon(write_config(tmp_path, account("acme"), relay_port=relay.port)).start()
+    try:
+        _, code, reply = send(d.smtp_port, raw.encode())
+        assert code == 250
+        run = d.wait_run(queued_ids(reply)[0])
+        assert run["filename"] == "20240701x.csv" and run["state"] == "failed"
+        [report] = relay.for_recipient("ops@acme.example")
+        assert report["Subject"] == "[renkei] 取込エラー: acme 20240701x.csv"
+    finally:
+        d.terminate()
+
+
+def test_header_text_of_an_older_run_loses_its_line_separators():
+    """A run an older renkei recorded under such a name still gets its report."""
+    assert report_mail.clean("20240701\u2028x\u2029.csv") == "20240701 x .csv"

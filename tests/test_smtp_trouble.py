@@ -99,3 +99,27 @@ async def test_unexpected_exception_gets_451_never_500():
         assert await asyncio.to_thread(_noop, port) == 250  # still serving
     finally:
         await intake.stop()
+
+
+def test_mime_nested_past_the_parser_gets_554_and_the_daemon_serves_on(tmp_path):
+    """A 4xx would have the sender retry for days a mail that can never be read."""
+    inner = (
+        'Content-Type: text/csv\r\nContent-Disposition: attachment; filename="20241210.csv"'
+        "\r\n\r\n" + csv_bytes(["1,2024/12/10,1,deep"]).decode("cp932")
+    )
+    for depth in range(1500):
+        inner = (
+            f'Content-Type: multipart/mixed; boundary="b{depth}"\r\n\r\n'
+            f"--b{depth}\r\n{inner}\r\n--b{depth}--\r\n"
+        )
+    raw = "From: export@acme.example\r\nTo: acme@in.example.jp\r\nSubject: deep\r\n" + inner
+    daemon = Daemon(write_config(tmp_path, account("acme"))).start()
+    try:
+        _, code, reply = send(daemon.smtp_port, raw.encode("cp932"))
+        assert (code, reply.split()[0]) == (554, "5.6.0")
+        good = mail([("20241211.csv", csv_bytes(["1,2024/12/11,1,a"]))])
+        _, code, reply = send(daemon.smtp_port, good)
+        assert code == 250 and daemon.wait_run(queued_ids(reply)[0])["state"] == "completed"
+        assert daemon.query("SELECT count(*) FROM runs") == [(1,)]
+    finally:
+        daemon.terminate()

@@ -26,8 +26,14 @@ DONE = ("inserted", "updated", "deleted", "skipped", "not_found", "failed", "emp
 
 
 def clean(text: str) -> str:
-    """Outside text made safe for a header: no control characters, no line breaks."""
-    return "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in str(text)).strip()
+    """Outside text made safe for a header: no control characters, no line breaks (nor
+    U+2028 and U+2029, which end a line for the email package too)."""
+    return "".join(" " if _breaks(ch) else ch for ch in str(text)).strip()
+
+
+def _breaks(ch: str) -> bool:
+    category = unicodedata.category(ch)
+    return category[0] == "C" or category in ("Zl", "Zp")
 
 
 def kind(run: dict[str, Any]) -> str:
@@ -88,7 +94,7 @@ def build(
     msg.set_content(_body(run, errors, language, timezone, k, attachment), charset="utf-8")
     if attachment is not None and attachment.exists():
         msg.add_attachment(
-            attachment.read_bytes(), maintype="text", subtype="csv", filename=attachment.name
+            attachment.read_bytes(), maintype="text", subtype="csv", filename=clean(attachment.name)
         )
     return msg
 

@@ -82,7 +82,9 @@ class Reporter:
         recipients = account.error_report_to if is_error else account.success_report_to
         errors = await self.store.run_errors(run_id, limit=report_mail.BODY_ERRORS)
         attachment = self.settings.data_dir / run["error_report"] if run["error_report"] else None
-        msg = report_mail.build(
+        msg = await self._built(
+            run_id,
+            report_mail.build,
             run,
             errors,
             recipients,
@@ -91,6 +93,8 @@ class Reporter:
             self.settings.daemon.timezone,
             attachment,
         )
+        if msg is None:
+            return
         # Recorded before the mail is in the outbox: once it is, the master may send it
         # at any moment, and its `sent` must land on this record, not be replaced by it.
         await self._record(self.store.report_queued, run_id, list(recipients))
@@ -104,11 +108,26 @@ class Reporter:
             await self.store.update_run(run["id"], report_state=ReportState.NONE)
             return
         requests = await self.store.requests_of(run["id"])
-        msg = sendmail.build(run, requests, recipients, self.settings)
+        msg = await self._built(run["id"], sendmail.build, run, requests, recipients, self.settings)
+        if msg is None:
+            return
         await self._record(self.store.report_queued, run["id"], recipients)
         await self._enqueue(run["id"], msg.as_bytes(policy=SMTP), recipients)
         await self.store.update_run(run["id"], report_state=ReportState.QUEUED)
         self._wake.set()
+
+    async def _built(
+        self, run_id: str, build: Callable[..., EmailMessage], *args: Any
+    ) -> EmailMessage | None:
+        """The run's report, or None when it cannot be built: then the run says its
+        report failed, and whoever asked (the importer, the start's recovery) goes on,
+        rather than failing at every start on the same run."""
+        try:
+            return build(*args)
+        except Exception:
+            log.exception("run %s: its report mail cannot be built", run_id)
+            await self.store.update_run(run_id, report_state=ReportState.FAILED)
+            return None
 
     async def queue_mail(self, item_id: str, msg: EmailMessage, recipients: list[str]) -> None:
         """Put a mail that is no run's report (an admin alert) in the outbox."""
