@@ -24,13 +24,27 @@ async def take(sink: IntakeSink, account: str, channel: str, sender: str, path: 
         os.rename(path, claimed)
     except FileNotFoundError:
         return None
+    delivery = Delivery(account, channel, readable(sender), readable(path.name), claimed, id=run_id)
     try:
-        await sink.spool([Delivery(account, channel, sender, path.name, claimed, id=run_id)])
+        await sink.spool([delivery])
     except SpoolUnavailable:
         os.rename(claimed, path)  # left for the next look
         raise
     claimed.unlink()
     return run_id
+
+
+def readable(name: str) -> str:
+    """A name as the file system gave it, as text: bytes that are no UTF-8 (Python holds
+    them as lone surrogates, which no record can store) read as CP932, as a Windows
+    share or a Japanese zip writes names, or else shown as U+FFFD."""
+    raw = os.fsencode(name)
+    for encoding in ("utf-8", "cp932"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("utf-8", "replace")
 
 
 async def recover(sink: IntakeSink, folder: Path) -> None:

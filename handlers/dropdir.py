@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "dropdir"
 RESCAN_SECONDS = 0.5
+SPOOL_RETRY_SECONDS = 5.0  # after the spool refused a file
 _INCOMPLETE_SUFFIXES = (".part", ".tmp")
 
 
@@ -70,6 +71,7 @@ class DropdirIntake(Intake):
         self._wake = asyncio.Event()
         self._observer: BaseObserver | None = None
         self._task: asyncio.Task | None = None
+        self._paused_until = 0.0  # the spool refused a file: no scan before then
 
     def folders(self) -> dict[str, Path]:
         settings = self.settings
@@ -132,10 +134,14 @@ class DropdirIntake(Intake):
     async def scan(self) -> None:
         """Take every complete file; remember the others and look again."""
         now = time.monotonic()
+        if now < self._paused_until:
+            return
         settings = self.settings
         present: set[Path] = set()
         for name, folder in self.folders().items():
             account = settings.accounts[name]
+            if account.status == "stopped":
+                continue  # its files wait there, as an FTP home's do, until it starts again
             for path in sorted(folder.iterdir()) if folder.is_dir() else ():
                 if not complete_name(path.name) or not path.is_file():
                     continue
@@ -164,6 +170,8 @@ class DropdirIntake(Intake):
             run_id = await claims.take(self.sink, account, CHANNEL, str(path), path)
         except SpoolUnavailable:
             log.warning("dropdir: spool unavailable; %s stays for the next scan", path)
+            # Not sooner: the claim's rename and its undoing wake the scan at once.
+            self._paused_until = time.monotonic() + SPOOL_RETRY_SECONDS
             return
         self.seen.pop(path, None)
         self.ready.discard(path)

@@ -257,7 +257,7 @@ class CsvFile:
         match = match_header(header, self.spec.columns)
         problems = match.problems
         width = len(header)
-        if self.spec.other_columns or match.returned:
+        if self.spec.other_columns or match.returned or match.blank_tail:
             if self.spec.other_columns:
                 problems = [p for p in problems if p[0] != "header.unknown"]
             self._width = width
@@ -358,6 +358,9 @@ class HeaderMatch:
     order: list[int]  # for each column, the index of its header cell (-1: missing)
     problems: list[tuple[str, list[str]]]  # every way it differs, the gravest first
     returned: bool  # it ends with 行番号/エラー内容, as an error CSV sent back does
+    # It ends in empty cells (`備考,,`), as Excel saves a sheet whose used range runs
+    # past the table: columns of nothing, read past like the returned ones.
+    blank_tail: bool = False
 
 
 # The two columns an error CSV adds after the partner's own (error_report.py).
@@ -373,7 +376,10 @@ def match_header(header: Sequence[str], columns: Sequence[ColumnLike]) -> Header
     found: dict[int, list[int]] = {}
     unknown: list[str] = []
     returned = False
-    for position, cell in enumerate(header):
+    named = len(header)
+    while named and not header[named - 1].strip():
+        named -= 1
+    for position, cell in enumerate(header[:named]):
         key = header_key(cell)
         if key in wanted:
             found.setdefault(wanted[key], []).append(position)
@@ -392,7 +398,7 @@ def match_header(header: Sequence[str], columns: Sequence[ColumnLike]) -> Header
     if unknown:
         problems.append(("header.unknown", unknown))
     order = [found[i][0] if i in found else -1 for i in range(len(columns))]
-    return HeaderMatch(order, problems, returned)
+    return HeaderMatch(order, problems, returned, blank_tail=named < len(header))
 
 
 class _Slice(io.RawIOBase):

@@ -123,3 +123,32 @@ def test_a_thousand_files_at_once_are_each_imported_once(tmp_path):
         assert len(runs_of(daemon)) == 1000
     finally:
         daemon.terminate()
+
+
+def test_a_name_in_cp932_bytes_is_read_as_cp932(tmp_path):
+    """As a Windows share writes it. Such a name once could not be spooled: the scan
+    tried it again and again, logging each time, and no run was made."""
+    config = dropdir_config(tmp_path, settle=0, filename="売上{YYYYMMDD}.csv")
+    daemon = Daemon(config).start()
+    try:
+        drop = os.fsencode(tmp_path / "drop")
+        name = "売上20240601.csv".encode("cp932")
+        with open(os.path.join(drop, name), "wb") as f:
+            f.write(csv_bytes(["1,2024/06/01,1,share"]))
+        [(run_id, filename, state)] = wait_for_runs(daemon, 1, timeout=20)
+        assert (filename, state) == ("売上20240601.csv", "completed")
+        assert daemon.run(run_id)["sender"].endswith("/drop/売上20240601.csv")
+        assert os.listdir(drop) == []
+    finally:
+        daemon.terminate()
+
+
+def test_a_stopped_account_leaves_its_files_in_the_folder(tmp_path):
+    daemon = Daemon(dropdir_config(tmp_path, settle=0, status="stopped")).start()
+    try:
+        dropped = tmp_path / "drop" / "20240602.csv"
+        dropped.write_bytes(csv_bytes(["1,2024/06/02,1,stopped"]))
+        time.sleep(2)  # four rescans
+        assert runs_of(daemon) == [] and dropped.exists()
+    finally:
+        daemon.terminate()

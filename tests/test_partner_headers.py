@@ -63,6 +63,19 @@ def test_a_mailed_japanese_header_matches_by_label_in_any_order(daemon):
     ]
 
 
+def test_empty_columns_after_the_table_as_excel_saves_them_are_read_past(daemon):
+    """Excel saves `備考,,` when the sheet's used range runs past the table; such a
+    file was refused for unknown columns named by nothing."""
+    data = (
+        "会員番号,日付,売上金額,備考,,\r\n1,2024/05/16,100,a,,\r\n,,,,,\r\n2,2024/05/17,200,b,,\r\n"
+    ).encode("cp932")
+    _, code, reply = send_as(daemon.smtp_port, "shop", [("20240520.csv", data)])
+    assert code == 250, reply
+    run = daemon.wait_run(queued_ids(reply)[0])
+    assert (run["state"], run["rows_imported"]) == ("completed", 2), run
+    assert rows(daemon, run["id"]) == [(1, "2024-05-16", 100, "a"), (2, "2024-05-17", 200, "b")]
+
+
 @needs_curl
 def test_curl_with_an_alias_and_full_width_header(daemon, tmp_path):
     source = tmp_path / "20240518.csv"
@@ -101,6 +114,10 @@ def test_match_header_by_name_label_and_alias():
     assert match.order == [2, 1, 0] and match.problems == []
     match = match_header(["member_no", "日付", "note", "行番号", "エラー内容"], COLUMNS)
     assert match.order == [0, 1, 2] and match.returned and match.problems == []
+    match = match_header(["会員番号", "日付", "備考", "", " "], COLUMNS)
+    assert match.order == [0, 1, 2] and match.blank_tail and match.problems == []
+    match = match_header(["会員番号", "", "日付", "備考"], COLUMNS)  # not after the table
+    assert not match.blank_tail and match.problems == [("header.unknown", [""])]
     match = match_header(["会員番号", "member_no", "日付"], COLUMNS)
     assert match.problems == [("header.duplicate", ["会員番号"]), ("header.missing", ["備考"])]
 
