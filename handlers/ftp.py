@@ -3,10 +3,13 @@ complete files; never parses CSV.
 
 A pyftpdlib server on its own thread, each session on a thread of its own (pyftpdlib's
 ThreadedFTPServer), so that one upload's fsyncs hold up no other. An upload is written
-under a temporary name, renamed and fsynced before the client hears 226; one cut off
-(reset, ABOR, over `max_bytes`) is removed. Nothing crosses from the FTP threads to the
-event loop but finished files on disk: the check, run in the loop, moves them into the
-spool.
+under a temporary name of its own (`.NAME.<random>.part`: two uploads of one name at
+once never share a file), renamed and fsynced before the client hears 226; one cut off
+(reset, ABOR, over `max_bytes`, its control connection gone before the 226) is removed.
+Names starting with "." are the door's own (uploads in progress, the check's claims):
+never listed to a client, and refused when a client names one. Nothing crosses from the
+FTP threads to the event loop but finished files on disk: the check, run in the loop,
+moves them into the spool.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ import contextlib
 import errno
 import logging
 import os
+import posixpath
+import secrets
+import select
 import threading
 import time
 from collections import defaultdict, deque
@@ -24,6 +30,7 @@ from pathlib import Path
 
 from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
 from pyftpdlib.exceptions import _FileReadWriteError
+from pyftpdlib.filesystems import AbstractedFS
 from pyftpdlib.handlers import DTPHandler, FTPHandler
 from pyftpdlib.ioloop import _ERRNOS_DISCONNECTED, _ERRNOS_RETRY, _RetryError
 from pyftpdlib.servers import FTPServer, ThreadedFTPServer
@@ -44,6 +51,9 @@ FAILURE_WINDOW = 600.0  # failed logins count for 10 minutes
 S421_BANNED = "421 Too many failed logins from your address; try again later."
 S552_TOO_BIG = (552, "ftp.too_big")
 S553_NO_APPEND = (553, "ftp.no_append")
+S502_NO_STOU = (502, "ftp.no_stou")  # RFC 959 allows 502 for STOU
+S553_HIDDEN_NAME = (553, "ftp.hidden_name")  # STOR or RNTO of a name starting with "."
+S550_NO_SUCH_FILE = "550 No such file or directory."  # pyftpdlib's words, for a hidden name
 S426_RESET = (426, "ftp.reset")
 S452_NO_SPACE = (452, "ftp.no_space")  # the disk full while an upload is written
 S451_WRITE_FAILED = (451, "ftp.write_failed")  # any other error writing it
@@ -57,9 +67,31 @@ def ftp_home(settings: Settings, account: str) -> Path:
     return settings.data_dir / "ftp" / account
 
 
+def part_name(name: str) -> str:
+    """The temporary name of one upload of `name`: its own, whoever else sends `name`."""
+    return f".{name}.{secrets.token_hex(8)}{PART_SUFFIX}"
+
+
 def final_name(partial: str) -> str:
-    """The name an upload written as `.NAME.part` gets once complete."""
-    return partial[1 : -len(PART_SUFFIX)] if partial.endswith(PART_SUFFIX) else partial
+    """The name an upload written as `.NAME.<random>.part` gets once complete."""
+    if not (partial.startswith(".") and partial.endswith(PART_SUFFIX)):
+        return partial
+    return partial[1 : -len(PART_SUFFIX)].rpartition(".")[0]
+
+
+def hidden(path: str) -> bool:
+    """Whether the client's `path` goes through a name starting with "." (`.x`, `.x/y`)."""
+    parts = posixpath.normpath(path).split("/")
+    return any(part.startswith(".") and part not in (".", "..") for part in parts)
+
+
+# Commands naming a path: those pyftpdlib checks a permission for, but the uploads,
+# which check their names themselves. RNTO and MKD would make the name: 553, not 550.
+_UPLOADS = frozenset({"STOR", "APPE", "STOU"})
+_PATH_COMMANDS = frozenset(
+    cmd for cmd, spec in FTPHandler.proto_cmds.items() if spec["perm"] and cmd not in _UPLOADS
+)
+_NEW_NAME_COMMANDS = frozenset({"RNTO", "MKD", "XMKD"})
 
 
 # Held while a session opens its passive port (UploadHandler._make_epasv).
@@ -110,8 +142,9 @@ class AccountAuthorizer(DummyAuthorizer):
                 continue
             home = ftp_home(settings, name)
             home.mkdir(parents=True, exist_ok=True)
-            # e: cd, l: list, r: download, w: upload, d: delete, f: rename
-            self.add_user(account.ftp.user, "", str(home), perm="elrwdf")
+            # e: cd, l: list, r: download, w: upload, d: delete, f: rename; a: append,
+            # only so that APPE reaches UploadHandler.ftp_APPE, which refuses it (553).
+            self.add_user(account.ftp.user, "", str(home), perm="elrwdfa")
             self.secrets[account.ftp.user] = (account.ftp.password, account.ftp.password_sha256)
 
     def validate_authentication(self, username: str, password: str, handler: UploadHandler) -> None:
@@ -119,6 +152,13 @@ class AccountAuthorizer(DummyAuthorizer):
         if not secret_matches(password, literal, digest):
             _, key = S530_LOGIN_FAILED  # pyftpdlib writes the code itself
             raise AuthenticationFailed(handler.words(key))
+
+
+class HomeFS(AbstractedFS):
+    """An account's home as its client sees it: without the door's own names."""
+
+    def listdir(self, path: str) -> list[str]:
+        return [name for name in super().listdir(path) if not name.startswith(".")]
 
 
 class UploadDTP(DTPHandler):
@@ -174,27 +214,50 @@ class UploadDTP(DTPHandler):
     def close(self) -> None:
         finished = self.receive and self.transfer_finished and self.file_obj is not None
         if finished and not self._closed and not self.file_obj.closed:
-            final = None
-            try:
-                self.file_obj.flush()
-                # Renamed, then fsynced: the file's fsync commits its data and its new
-                # name at once (a rename is in the file's own metadata on journalling
-                # file systems; elsewhere the folder is fsynced too), one journal commit
-                # as the bare server's fsync, where an fsync before the rename and one
-                # of the folder after took two.
-                final = self.cmd_channel.publish_upload(self.file_obj.name)
-                os.fsync(self.file_obj.fileno())
-                self.file_obj.close()
-                self.cmd_channel.intake.sink.sync_names(Path(final).parent)
-            except OSError as err:  # small writes fail only here, at the last flush
-                if final is not None:
-                    # Not durable, so not accepted: the client sends it again.
-                    with contextlib.suppress(OSError):
-                        os.remove(final)
-                self._write_failed(err)
+            if self.cmd_channel.control_lost():
+                self._unheard()
+            elif not self._publish():
                 return
-            log.info("ftp: %s uploaded %s", self.cmd_channel.username, os.path.basename(final))
         super().close()
+
+    def _unheard(self) -> None:
+        """The client closed or reset its control connection before it could hear a
+        226 (the data connection's end came first in the same poll): it cannot know the
+        upload whole, so it is not accepted, and removed (on_incomplete_file_received).
+        Nobody is left to answer."""
+        self.transfer_finished = False
+        self._resp = ()
+        name = final_name(os.path.basename(self.file_obj.name))
+        log.info("ftp: %s left before the 226; %s discarded", self.cmd_channel.username, name)
+
+    def _publish(self) -> bool:
+        """Give the finished upload its final name, durably; False when that failed
+        (the client was told so and the file removed)."""
+        final = None
+        try:
+            written = os.fstat(self.file_obj.fileno())
+            self.file_obj.flush()
+            # Renamed, then fsynced: the file's fsync commits its data and its new
+            # name at once (a rename is in the file's own metadata on journalling
+            # file systems; elsewhere the folder is fsynced too), one journal commit
+            # as the bare server's fsync, where an fsync before the rename and one
+            # of the folder after took two.
+            final = self.cmd_channel.publish_upload(self.file_obj.name)
+            os.fsync(self.file_obj.fileno())
+            self.file_obj.close()
+            self.cmd_channel.intake.sink.sync_names(Path(final).parent)
+        except OSError as err:  # small writes fail only here, at the last flush
+            if final is not None:
+                # Not durable, so not accepted: the client sends it again. Removed only
+                # while the name is still this upload's: another session's upload of
+                # the name may have replaced it since, and that one was accepted.
+                with contextlib.suppress(OSError):
+                    if os.path.samestat(os.stat(final), written):
+                        os.remove(final)
+            self._write_failed(err)
+            return False
+        log.info("ftp: %s uploaded %s", self.cmd_channel.username, os.path.basename(final))
+        return True
 
     def _write_failed(self, err: OSError) -> None:
         """The upload could not be written: say so (452 when the disk is full, so the
@@ -218,6 +281,7 @@ class UploadHandler(FTPHandler):
     """Control channel: name rule at STOR, temporary names, bans."""
 
     dtp_handler = UploadDTP
+    abstracted_fs = HomeFS
     auth_failed_timeout = 1
     intake: FtpIntake  # set on the per-server subclass
     _banned_now = False  # whether the last failed login banned the address
@@ -248,6 +312,19 @@ class UploadHandler(FTPHandler):
         if self._banned_now:
             detail += f"; address banned for {self.intake.guard.ban_seconds:.0f}s"
         self.refuse(S530_LOGIN_FAILED[0], "login_failed", detail=detail, who=username)
+
+    def pre_process_command(self, line: str, cmd: str, arg: str) -> None:
+        # A name starting with "." is the door's own: an upload in progress (another
+        # session renaming or deleting it would lose that upload) or a claim. To the
+        # client it does not exist, and cannot be made.
+        if self.authenticated and cmd in _PATH_COMMANDS and hidden(arg):
+            if cmd in _NEW_NAME_COMMANDS:
+                self._rnfr = None  # an RNFR is spent by the RNTO after it
+                self.respond(self.reply(*S553_HIDDEN_NAME))
+            else:
+                self.respond(S550_NO_SUCH_FILE)
+            return
+        super().pre_process_command(line, cmd, arg)
 
     def process_command(self, cmd: str, *args: object, **kwargs: object) -> None:
         # With ftp.require_tls (pyftpdlib's tls_control/data_required) nothing goes in
@@ -313,23 +390,52 @@ class UploadHandler(FTPHandler):
         return text if self.utf8 else text.encode("ascii", "replace").decode("ascii")
 
     def ftp_STOR(self, file: str, mode: str = "w") -> str | None:
+        # A REST is spent by the upload command after it, refused or not.
+        restart, self._restart_position = self._restart_position, 0
         name = os.path.basename(file)
+        if self._name_refused(name):
+            return None
+        if "a" in mode or restart:
+            self._refuse_append(name)
+            return None
+        partial = os.path.join(os.path.dirname(file), part_name(name))
+        # "x": created afresh (pyftpdlib adds the "b"), never a file that was there.
+        return super().ftp_STOR(partial, "x")
+
+    def ftp_APPE(self, file: str) -> None:
+        # Every one refused as the README says (pyftpdlib's answers 450 after a REST).
+        self._restart_position = 0
+        self._refuse_append(os.path.basename(file))
+
+    def _refuse_append(self, name: str) -> None:
+        self.refuse(S553_NO_APPEND[0], "no_append", name, "append or restart (REST) asked")
+        self.respond(self.reply(*S553_NO_APPEND))
+
+    def ftp_STOU(self, line: str) -> None:
+        # The server would pick the name, one no file-name rule takes, and the client
+        # learns it only from the 150: uploads must name their file.
+        self._restart_position = 0
+        name = os.path.basename(line)
+        self.refuse(S502_NO_STOU[0], "no_stou", name, "STOU asked: the client must name the file")
+        self.respond(self.reply(*S502_NO_STOU))
+
+    def _name_refused(self, name: str) -> bool:
+        """Refuse (553) a name the check would never take; True when refused."""
         account = self.intake.account_of_user(self.username)
-        problem = self.intake.sink.filename_problem(
-            name, account=account, language=self.reply_language
-        )
+        language = self.reply_language
+        if name.startswith("."):
+            # Never taken by the check, and the namespace of uploads in progress.
+            self.refuse(S553_HIDDEN_NAME[0], "bad_filename", name, "a name starting with '.'")
+            self.respond(self.reply(*S553_HIDDEN_NAME))
+            return True
+        problem = self.intake.sink.filename_problem(name, account=account, language=language)
         if problem:
             # The admin reads the refusal in English, whatever the client was told.
             english = self.intake.sink.filename_problem(name, account=account, language="en")
             self.refuse(S553_BAD_NAME, "bad_filename", name, english or problem)
             self.respond(f"{S553_BAD_NAME} {self.wire(problem)}")
-            return None
-        if "a" in mode or self._restart_position:
-            self.refuse(S553_NO_APPEND[0], "no_append", name, "append or restart (REST) asked")
-            self.respond(self.reply(*S553_NO_APPEND))
-            return None
-        partial = os.path.join(os.path.dirname(file), f".{name}{PART_SUFFIX}")
-        return super().ftp_STOR(partial, mode)
+            return True
+        return False
 
     def _make_epasv(self, extmode: bool = False) -> None:
         # pyftpdlib binds a passive port, then listens on it. With a thread per
@@ -337,6 +443,17 @@ class UploadHandler(FTPHandler):
         # second fail to listen, closing its session: one at a time.
         with _PASSIVE_PORTS:
             super()._make_epasv(extmode)
+
+    def control_lost(self) -> bool:
+        """Whether the client closed or reset the control connection, though this
+        session has not read that yet."""
+        if self._closed:
+            return True
+        poller = select.poll()
+        # POLLHUP and POLLERR (a reset) come whatever is asked; POLLRDHUP is Linux's
+        # "the peer closed", seen even behind commands not yet read.
+        poller.register(self.socket, getattr(select, "POLLRDHUP", 0))
+        return bool(poller.poll(0))
 
     def publish_upload(self, partial: str) -> str:
         """Rename a finished upload to its final name (the check only sees whole files);
@@ -357,6 +474,28 @@ class SessionThreads(ThreadedFTPServer):
     """A thread per session: one upload's fsyncs never hold up the others."""
 
     poll_timeout = 0.2  # how soon a session's thread sees the server stopping
+
+    def _loop(self, handler: UploadHandler) -> None:
+        # A session closed as it opened (a banned address, told 421) has nothing to
+        # serve; pyftpdlib's thread would register its closed socket with a new poller
+        # (often given the same descriptor number) and die with a traceback.
+        if not handler._closed:
+            super()._loop(handler)
+
+
+# An upload's temporary file untouched this long was left by a session that ended
+# without closing it (the daemon killed mid-upload): pyftpdlib ends an idle data
+# connection after 300 s. Another instance of a shared store may be writing a younger one.
+STALE_PART_SECONDS = 3600
+
+
+def _drop_if_stale(path: Path) -> None:
+    if not path.name.endswith(PART_SUFFIX):
+        return
+    with contextlib.suppress(OSError):  # gone meanwhile: its upload ended after all
+        if time.time() - path.stat().st_mtime > STALE_PART_SECONDS:
+            path.unlink()
+            log.info("ftp: removed %s, an upload left unfinished", path)
 
 
 class FtpIntake(Intake):
@@ -449,6 +588,7 @@ class FtpIntake(Intake):
             ids = []
             for path in sorted(home.iterdir()):
                 if path.name.startswith(".") or not path.is_file():
+                    _drop_if_stale(path)
                     continue
                 run_id = await claims.take(self.sink, account_name, CHANNEL, account.ftp.user, path)
                 if run_id:

@@ -666,6 +666,14 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "追記と途中再開はできません。ファイル全体を送ってください。",
         "en": "Append and restart are not supported; upload the whole file.",
     },
+    "ftp.no_stou": {
+        "ja": "STOU(サーバーが名前を付ける保存)は使えません。ファイル名を付けて STOR で送ってください。",
+        "en": "STOU is not supported; upload the file with STOR and its name.",
+    },
+    "ftp.hidden_name": {
+        "ja": "「.」で始まる名前は使えません。",
+        "en": "Names starting with '.' are not accepted.",
+    },
     "ftp.login_failed": {
         "ja": "ログインできません。ユーザー名とパスワードを確かめてください。",
         "en": "Authentication failed.",
