@@ -126,6 +126,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(message("cli.no_such_file", settings.report.language, path=path), file=sys.stderr)
         return EXIT_USAGE
+    if _stopped(settings, args.account):
+        # As the console's upload and a retry are: a stopped account imports nothing.
+        stopped = message("api.account_stopped", settings.report.language, name=args.account)
+        print(stopped, file=sys.stderr)
+        return EXIT_FAILED
     from daemon.oneshot import find_run, import_file
     from daemon.store.runs import RunState
 
@@ -144,6 +149,16 @@ def cmd_import(args: argparse.Namespace) -> int:
     if run["state"] == RunState.COMPLETED and not run["dry_run"]:
         _not_forwarded(settings, args.account)
     return EXIT_OK if run["state"] == RunState.COMPLETED else EXIT_FAILED
+
+
+def _stopped(settings: Settings, account: str) -> bool:
+    """Whether `account` is stopped, by the config or by a console switch kept in
+    data_dir (a shared store's switches are the daemon's to read)."""
+    from daemon.settings.switches import Switches
+
+    switch = Switches(settings.data_dir).get(account)
+    status = switch.status if switch is not None else settings.accounts[account].status
+    return status == "stopped"
 
 
 def _not_forwarded(settings: Settings, account: str) -> None:

@@ -70,6 +70,23 @@ def test_a_folder_given_as_the_config_is_a_config_error(tmp_path, args):
     assert result.stderr.splitlines()[-1] == f"{tmp_path}: 設定ファイルではなくフォルダです"
 
 
+def test_import_into_a_stopped_account_is_refused(tmp_path, relay):
+    """By the config, or by the console's switch kept in data_dir, as the console's
+    upload and a retry refuse it; it once imported and mailed a success report."""
+    accounts = account("acme", status="stopped") + account("beta")
+    config = write_config(tmp_path, accounts, relay_port=relay.port)
+    path = data_file(tmp_path, "20240516.csv", ["1,2024/05/16,10,a"])
+    result = renkei("import", str(path), "--account", "acme", "--config", str(config))
+    assert result.returncode == 1 and "アカウント acme は連動稼働停止中です" in result.stderr
+    switches = tmp_path / "var" / "switches.json"
+    switches.parent.mkdir(exist_ok=True)
+    switches.write_text(json.dumps({"beta": {"status": "stopped", "by": "admin", "at": "x"}}))
+    result = renkei("import", str(path), "--account", "beta", "--config", str(config))
+    assert result.returncode == 1 and "アカウント beta は連動稼働停止中です" in result.stderr
+    runs = renkei("runs", "--json", "--config", str(config))
+    assert json.loads(runs.stdout) == [] and relay.messages == []
+
+
 def test_import_works_beside_a_running_daemon(tmp_path, config):
     daemon = Daemon(config).start()
     try:
