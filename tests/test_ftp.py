@@ -12,6 +12,8 @@ import subprocess
 import threading
 import time
 import zoneinfo
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -64,13 +66,18 @@ def ftp_config(tmp_path, extra_accounts: str = "") -> tuple:
     return config, port
 
 
-@pytest.fixture(scope="module")
-def daemon(tmp_path_factory):
-    config, port = ftp_config(tmp_path_factory.mktemp("ftp"))
+def ftp_daemon(folder: Path) -> Iterator[Daemon]:
+    """A daemon serving FTP (its port as `ftp_port`) for a module's tests."""
+    config, port = ftp_config(folder)
     d = Daemon(config).start()
     d.ftp_port = port
     yield d
     assert d.terminate() == 0
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory):
+    yield from ftp_daemon(tmp_path_factory.mktemp("ftp"))
 
 
 def login(daemon, user="acme", password="demo-acme-ftp") -> ftplib.FTP:

@@ -15,17 +15,13 @@ import time
 import httpx
 import pytest
 
-from tests.support import Daemon, csv_bytes, pause
-from tests.test_ftp import ADMIN, ftp_config, home, login, poll
+from tests.support import csv_bytes, pause
+from tests.test_ftp import ADMIN, ftp_daemon, home, login, poll
 
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory):
-    config, port = ftp_config(tmp_path_factory.mktemp("ftp_sessions"))
-    d = Daemon(config).start()
-    d.ftp_port = port
-    yield d
-    assert d.terminate() == 0
+    yield from ftp_daemon(tmp_path_factory.mktemp("ftp_sessions"))
 
 
 def rows(day: str, note: str, count: int) -> bytes:
