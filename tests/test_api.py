@@ -154,6 +154,15 @@ def test_limits_answer_413(daemon):
     assert too_many.status_code == 413 and too_many.json()["state"] == "failed"
 
 
+def test_a_body_far_past_the_limit_is_refused_by_its_length_alone(daemon):
+    """Its Content-Length says so before a byte of it is read."""
+    body = b"x" * (3 * 1024 * 1024)
+    reply = post(daemon, files={"file": ("20240516.csv", body)})
+    assert reply.status_code == 413 and reply.json()["error"] == "too_large"
+    assert "20000 バイトを超えています" in reply.json()["message"]
+    assert post(daemon, files={"file": ("20241117.csv", b"a")}).status_code == 202
+
+
 def test_stopped_account_gets_an_ignored_run(daemon):
     reply = post(
         daemon,
