@@ -652,6 +652,15 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{where}: {value} は {limit} 以下にしてください",
         "en": "{where}: {value} is more than {limit}",
     },
+    "api.invalid.datetime_parsing": {
+        "ja": "{where}: {value} は日時(2024-05-16T09:00:00+09:00)ではありません",
+        "en": "{where}: {value} is not a date and time (2024-05-16T09:00:00+09:00)",
+    },
+    "api.invalid.datetime_from_date_parsing": {
+        "ja": "{where}: {value} は日付か日時(2024-05-16、2024-05-16T09:00:00+09:00)ではありません",
+        "en": "{where}: {value} is not a date or a date and time"
+        " (2024-05-16, 2024-05-16T09:00:00+09:00)",
+    },
     "api.invalid.other": {"ja": "{where}: {detail}", "en": "{where}: {detail}"},
     # -- FTP replies: English (ASCII) until the client sends OPTS UTF8 ON (handlers/ftp.py)
     "ftp.too_big": {

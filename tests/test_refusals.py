@@ -298,3 +298,8 @@ def test_the_list_is_newest_first_and_filters_by_channel_since_and_limit(daemon)
     )
     reply = httpx.get(f"{daemon.api}/api/v1/refusals?limit=1001", headers=ADMIN, timeout=10)
     assert reply.status_code == 422
+    reply = httpx.get(f"{daemon.api}/api/v1/refusals?since=garbage", headers=ADMIN, timeout=10)
+    assert reply.status_code == 422 and reply.json()["message"] == (
+        "リクエストが正しくありません: query.since: 'garbage' は日付か日時"
+        "(2024-05-16、2024-05-16T09:00:00+09:00)ではありません"
+    )

@@ -30,6 +30,8 @@ _VALIDATION_KEYS = (
     "bool_parsing",
     "greater_than_equal",
     "less_than_equal",
+    "datetime_parsing",
+    "datetime_from_date_parsing",
 )
 
 
