@@ -1014,6 +1014,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{value} は {other} と同じアドレスです。リスナーごとに別のアドレスにしてください",
         "en": "{value} is also the address of {other}: each listener needs its own",
     },
+    "config.passive_overlap": {
+        "ja": "{value} は {other}({listen})のポートを含みます。パッシブポートの範囲は"
+        "リスナーのポートと重ならないようにしてください",
+        "en": "{value} holds the port of {other} ({listen}); the passive range must not"
+        " overlap a listener's port",
+    },
     "config.same_dropdir": {
         "ja": "{value} は accounts.{owner} の受け取りフォルダと同じです",
         "en": "{value} is also the drop folder of accounts.{owner}",
@@ -1043,6 +1049,12 @@ CATALOG: dict[str, dict[str, str]] = {
     "config.demo_secret": {
         "ja": "デモ用の秘密情報は、すべてのリスナーがループバックにある間だけ使えます({listeners})",
         "en": "a demo secret is allowed only while every listener is on loopback ({listeners})",
+    },
+    "config.no_weekdays": {
+        "ja": "空です。FTP のファイルは定期チェックでは取り込まれず、renkei poll か"
+        "「今すぐチェック」のときだけ取り込まれます",
+        "en": "empty: the FTP home is never checked on a schedule, only by renkei poll or"
+        " the console's check now",
     },
     "config.no_senders": {
         "ja": "空です。このアカウントにはだれもメールを送れません。"

@@ -281,6 +281,29 @@ def test_an_empty_allowed_senders_is_a_warning_not_a_refusal():
     assert check_warnings(parse(with_accounts(a={"mail": listed}))) == []
 
 
+def test_ftp_checks_on_no_weekday_are_a_warning():
+    ftp = {"user": "a", "password": "demo-a", "weekdays": []}
+    settings = parse(with_accounts(a={"ftp": ftp}))
+    assert [str(w) for w in check_warnings(settings)] == [
+        "accounts.a.ftp.weekdays: empty: the FTP home is never checked on a schedule, only by"
+        " renkei poll or the console's check now"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("ftp", "api", "listen"),
+    [
+        ({"listen": "127.0.0.1:2121", "passive_ports": "8000-8100"}, "127.0.0.1:8080", "api"),
+        ({"listen": "0.0.0.0:2121", "passive_ports": "2100-2200"}, "127.0.0.1:8080", "ftp"),
+    ],
+)
+def test_a_passive_range_holding_a_listeners_port(ftp, api, listen):
+    raw = {"layouts": LAYOUTS, "ftp": ftp, "api": {"listen": api}}
+    [problem] = problems(raw)
+    assert problem.startswith(f"ftp.passive_ports: '{ftp['passive_ports']}' holds the port of")
+    assert f"{listen}.listen" in problem
+
+
 # -- the command ----------------------------------------------------------------------
 
 

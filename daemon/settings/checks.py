@@ -40,6 +40,7 @@ def cross_checks(raw: dict[str, Any]) -> list[Problem]:
         *_unique(raw, "mail", "address", str.lower),
         *_unique(raw, "ftp", "user", str),
         *_same_listen(raw),
+        *_passive_overlap(raw),
         *_secrets(raw),
         *_transport(raw),
     ]
@@ -286,6 +287,31 @@ def _same_listen(raw: dict[str, Any]) -> Iterator[Problem]:
         taken.append((section, host, port))
 
 
+def _passive_overlap(raw: dict[str, Any]) -> Iterator[Problem]:
+    """A listener's port inside FTP's passive range: a session's data port would be
+    taken by the listener, or the listener find its port held by a transfer."""
+    listeners = dict(_listeners(raw))
+    if "ftp" not in listeners:
+        return
+    value = _dict(raw.get("ftp")).get("passive_ports", "30000-30099")
+    low, _, high = str(value).partition("-")
+    if not (low.isdigit() and high.isdigit()):
+        return  # the model says what is wrong with the range
+    try:
+        ftp_host, _ = split_listen(listeners["ftp"])
+    except ValueError:
+        return
+    for section, listen in listeners.items():
+        try:
+            host, port = split_listen(listen)
+        except ValueError:
+            continue
+        clash = host == ftp_host or host in _WILDCARDS or ftp_host in _WILDCARDS
+        if clash and int(low) <= port <= int(high):
+            params = {"value": repr(value), "other": f"{section}.listen", "listen": listen}
+            yield Problem("ftp.passive_ports", "config.passive_overlap", params)
+
+
 def _secret_values(raw: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     yield "api.admin_token", _dict(raw.get("api")).get("admin_token")
     yield "store.url", _dict(raw.get("store")).get("url")
@@ -466,6 +492,11 @@ def check_warnings(settings: Settings) -> list[Problem]:
             Problem(f"accounts.{name}.mail.allowed_senders", "config.no_senders")
             for name, account in settings.accounts.items()
             if account.mail is not None and not account.mail.allowed_senders
+        ),
+        *(
+            Problem(f"accounts.{name}.ftp.weekdays", "config.no_weekdays")
+            for name, account in settings.accounts.items()
+            if account.ftp is not None and not account.ftp.weekdays
         ),
         *(
             Problem(f"users.{name}.accounts", "config.admin_accounts")
