@@ -226,6 +226,17 @@ def test_login_without_its_form_token_is_refused(daemon):
     assert ("admin", "login", "", "refused", "form token") in audit(daemon)
 
 
+def test_a_form_the_framework_cannot_read_gets_the_consoles_page(daemon):
+    """A broken multipart body, or a wrong method: once the API's JSON."""
+    with anonymous(daemon) as web:
+        broken = {"Content-Type": "multipart/form-data; boundary=zzz"}
+        r = web.post("/console/login", content=b"\x00\xff--zzz", headers=broken)
+        assert r.status_code == 400 and is_page(r) and "リクエストを読めません" in r.text
+        r = web.delete("/console/runs")
+        assert r.status_code == 405 and is_page(r) and r.headers["Allow"] == "GET"
+        assert httpx.delete(f"{daemon.api}/api/v1/runs").json()["error"] == "method_not_allowed"
+
+
 @pytest.mark.parametrize(
     "target", ["https://evil.example/", "//evil.example/", "/console//evil.example", "/elsewhere"]
 )

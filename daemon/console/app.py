@@ -31,6 +31,14 @@ def install(app: FastAPI) -> None:
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
     app.add_exception_handler(NotLoggedIn, _to_login)
     app.add_exception_handler(Refused, _refused)
+    app.state.console_error = _error_page
+
+
+async def _error_page(request: Request, status: int, key: str, params: dict) -> Response:
+    """What the web app's error handler answers under /console/ (daemon/web/errors.py)."""
+    refused = Refused(status, key)
+    refused.params = params  # may name a `status` of its own, which Refused() takes
+    return await _refused(request, refused)
 
 
 async def _to_login(request: Request, exc: Exception) -> Response:

@@ -9,11 +9,12 @@ RequestValidationError.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from daemon.web import context
@@ -44,20 +45,34 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorBody} for code in codes}
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+# Set by the console (daemon/console/app.py): how its pages say an error, as a page.
+ConsoleError = Callable[[Request, int, str, dict[str, Any]], Awaitable[Response]]
+CONSOLE = "/console/"
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = getattr(exc, "code", None) or _DEFAULT_CODES.get(exc.status_code, "error")
-    body = {"error": code, "message": _text(request, exc, code)}
-    return JSONResponse(body, exc.status_code, headers=getattr(exc, "headers", None))
+    key, params = _sentence(request, exc, code)
+    headers = getattr(exc, "headers", None)
+    console: ConsoleError | None = getattr(request.app.state, "console_error", None)
+    if console is not None and request.url.path.startswith(CONSOLE):
+        # A browser's form the framework could not read (a broken multipart body), a
+        # wrong method: the console's own error page, never the API's JSON.
+        answer = await console(request, exc.status_code, key, params)
+        answer.headers.update(headers or {})
+        return answer
+    body = {"error": code, "message": message(key, context.language(request), **params)}
+    return JSONResponse(body, exc.status_code, headers=headers)
 
 
-def _text(request: Request, exc: HTTPException, code: str) -> str:
-    language = context.language(request)
+def _sentence(request: Request, exc: HTTPException, code: str) -> tuple[str, dict[str, Any]]:
+    """The catalog key and parameters that say what is wrong."""
     if isinstance(exc, ApiRefusal):
-        return message(exc.key, language, **exc.params)
+        return exc.key, exc.params
     key = f"api.{code}" if f"api.{code}" in CATALOG else "api.error"
     where = {"path": request.url.path, "method": request.method}
-    return message(key, language, status=exc.status_code, detail=exc.detail, **where)
+    return key, {"status": exc.status_code, "detail": exc.detail, **where}
 
 
 async def _invalid(request: Request, exc: Exception) -> JSONResponse:
