@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import hashlib
+import os
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -178,6 +179,20 @@ def bare_name(name: str) -> str:
     # Cut only far past what a file system holds: a name too long is then refused
     # naming its length (filenames.length_problem), not taken cut to a name it never had.
     return name[:MAX_NAME_CHARS] or "unnamed"
+
+
+def readable(name: str | bytes) -> str:
+    """A name as a file system or a raw mail header gave it, as text: bytes that are no
+    UTF-8 (Python holds them as lone surrogates, which no record can store) read as
+    CP932, as a Windows share, a Japanese zip or mailer writes names, or else shown as
+    U+FFFD."""
+    raw = name if isinstance(name, bytes) else os.fsencode(name)
+    for encoding in ("utf-8", "cp932"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("utf-8", "replace")
 
 
 MAX_NAME_CHARS = 1000

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from handlers.base import Delivery, IntakeSink, SpoolUnavailable
+from handlers.base import Delivery, IntakeSink, SpoolUnavailable, readable
 
 CLAIM_PREFIX = ".claimed-"
 
@@ -32,19 +32,6 @@ async def take(sink: IntakeSink, account: str, channel: str, sender: str, path: 
         raise
     claimed.unlink()
     return run_id
-
-
-def readable(name: str) -> str:
-    """A name as the file system gave it, as text: bytes that are no UTF-8 (Python holds
-    them as lone surrogates, which no record can store) read as CP932, as a Windows
-    share or a Japanese zip writes names, or else shown as U+FFFD."""
-    raw = os.fsencode(name)
-    for encoding in ("utf-8", "cp932"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return raw.decode("utf-8", "replace")
 
 
 async def recover(sink: IntakeSink, folder: Path) -> None:

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import ipaddress
 import logging
 from collections.abc import Callable, Iterator
-from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses
 from typing import Any
@@ -24,13 +22,13 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from daemon.settings import Account, Settings, listen_error, split_listen
 from daemon.settings.tls import server_context
 from handlers import mailauth, mime, smtpdata
+from handlers.attachments import csv_attachments, for_account
 from handlers.base import (
     Delivery,
     Intake,
     IntakeSink,
     Refusal,
     SpoolUnavailable,
-    bare_name,
     bounded_key,
     peer_text,
     sender_allowed,
@@ -68,12 +66,6 @@ CHANNEL = "mail"
 # smtp.proxy_protocol: seconds a connection has to send its PROXY header. A load
 # balancer sends it at once; aiosmtpd warns below 3.
 PROXY_TIMEOUT = 10.0
-# Excel workbooks, taken as attachments too (`excel = true`): by name, or by type.
-WORKBOOK_SUFFIXES = (".xlsx", ".xls")
-_WORKBOOK_TYPES = {
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
-    "application/vnd.ms-excel": ".xls",
-}
 
 
 class ConnectionLimiter:
@@ -498,46 +490,6 @@ def _account_deliveries(
 def _header_senders(message: Message) -> list[str]:
     values = message.get_all("From", [])
     return [addr.lower() for _, addr in getaddresses([str(v) for v in values]) if addr]
-
-
-def csv_attachments(parts: list[mime.Part]) -> Iterator[tuple[str, bytes]]:
-    """Every CSV part (by name ending in .csv, or by type text/csv) and every workbook
-    part (by name ending in .xlsx or .xls, or by its type), forwarded mail included."""
-    for part, payload in parts:
-        name = _filename(part)
-        kind = part.get_content_type()
-        if name.lower().endswith((".csv", *WORKBOOK_SUFFIXES)):
-            yield bare_name(name), payload()
-        elif kind == "text/csv":
-            yield bare_name(name or "attachment.csv"), payload()
-        elif kind in _WORKBOOK_TYPES:
-            yield bare_name(name or "attachment" + _WORKBOOK_TYPES[kind]), payload()
-
-
-def for_account(account: Account, attachments: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
-    """The attachments that make runs of `account`. A workbook goes to an account
-    with `excel = true`; to any other only when the mail holds no CSV, so that its
-    run says what to set rather than that the mail had no attachment."""
-    if account.excel:
-        return attachments
-    csvs = [(n, data) for n, data in attachments if not n.lower().endswith(WORKBOOK_SUFFIXES)]
-    return csvs or attachments
-
-
-def _filename(part: Message) -> str:
-    try:
-        name = part.get_filename() or part.get_param("name") or ""
-    except (ValueError, LookupError):
-        return ""
-    if isinstance(name, tuple):  # an RFC 2231 value the parser left undecoded
-        name = name[2]
-    name = str(name)
-    if "=?" in name:
-        # Many mailers put RFC 2047 encoded words in the parameter, though the RFC
-        # forbids it; Japanese clients do this with ISO-2022-JP.
-        with contextlib.suppress(ValueError, LookupError, UnicodeDecodeError):
-            name = str(make_header(decode_header(name)))
-    return name
 
 
 class MailIntake(Intake):

@@ -18,7 +18,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from handlers import mime
-from handlers.smtp import csv_attachments, for_account
+from handlers.attachments import csv_attachments, for_account
 from importers.errors import PermanentProblem
 from importers.layouts import ColumnSpec
 from importers.reader import CsvFile, ImportSpec

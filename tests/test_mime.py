@@ -3,13 +3,14 @@ every shape it takes, and leaves every other shape to the library."""
 
 from __future__ import annotations
 
+import base64
 from email import policy
 from email.message import EmailMessage
 
 import pytest
 
 from handlers import mime
-from handlers.smtp import csv_attachments
+from handlers.attachments import csv_attachments
 
 CSV = "member_no,date\r\n1,2024/05/16\r\n2,2024/05/17\r\n".encode("cp932")
 JAPANESE = "会員番号,備考\r\n1,㈱髙橋①～\r\n".encode("cp932")
@@ -96,3 +97,39 @@ def test_a_base64_body_cut_short_decodes_as_far_as_it_goes(shape):
     parts = (mime.leaf_parts(broken) or mime.library_parts(broken))[1]
     [(name, data)] = list(csv_attachments(parts))
     assert name == "20240516.csv" and len(data) >= len(CSV) - 6 and CSV.startswith(data)
+
+
+JAPANESE_NAME = "①売上㈱髙20241005.csv"
+
+
+def _named(disposition: str) -> bytes:
+    """A message whose one CSV part has this Content-Disposition, as a mailer wrote it."""
+    return (
+        "From: a@example.jp\r\nTo: b@example.jp\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="B"\r\n\r\n--B\r\n'
+        f"Content-Type: text/csv\r\nContent-Disposition: {disposition}\r\n\r\n1,2\r\n--B--\r\n"
+    ).encode("utf-8", "surrogateescape")
+
+
+def _sjis_word() -> str:
+    return "=?Shift_JIS?B?" + base64.b64encode(JAPANESE_NAME.encode("cp932")).decode() + "?="
+
+
+@pytest.mark.parametrize(
+    "disposition",
+    [
+        f'attachment; filename="{_sjis_word()}"',  # RFC 2047 in the parameter
+        "attachment; filename*=Shift_JIS''"
+        + "".join(f"%{b:02X}" for b in JAPANESE_NAME.encode("cp932")),  # RFC 2231
+        'attachment; filename="'
+        + JAPANESE_NAME.encode("cp932").decode("utf-8", "surrogateescape")
+        + '"',  # raw CP932 bytes
+        f'attachment; filename="{JAPANESE_NAME}"',  # raw UTF-8
+    ],
+    ids=["RFC 2047", "RFC 2231", "raw CP932", "raw UTF-8"],
+)
+def test_a_japanese_name_labelled_shift_jis_keeps_its_cp932_characters(disposition):
+    """Japanese mailers label CP932 Shift_JIS; read as Shift_JIS proper, ① was lost."""
+    raw = _named(disposition)
+    parts = (mime.leaf_parts(raw) or mime.library_parts(raw))[1]
+    assert [name for name, _ in csv_attachments(parts)] == [JAPANESE_NAME]
