@@ -77,6 +77,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "スプールにファイルがありません",
         "en": "the spooled file is missing",
     },
+    "store.refused": {
+        "ja": "データベースがこのファイルの行を受け付けませんでした: {detail}。"
+        "テーブルの制約(一意インデックスなど)とデータが合っていません。管理者に連絡してください",
+        "en": "the database refused this file's rows: {detail}; the table's constraints"
+        " (a unique index, say) do not fit the data: ask the admin",
+    },
     # -- Excel workbooks (importers/workbook.py) ---------------------------------------
     "file.excel_off": {
         "ja": "このアカウントは Excel ブック(.xlsx・.xls)を受け付けません。"

@@ -213,6 +213,30 @@ def test_a_file_failed_for_a_missing_column_is_retried_after_the_config_is_fixed
     assert f"再取込元: {old}" in shown
 
 
+def test_rows_a_table_constraint_refuses_fail_the_run_at_once_and_retry_once_fixed(daemon):
+    """A UNIQUE index an admin added: the same rows would be refused at every attempt,
+    so the run fails at once saying why (it was tried twice more, then quarantined)."""
+    first = daemon.wait_run(mailed(daemon, "20240515.csv", csv_bytes(["1,2024/05/15,1,a"])))
+    assert first["state"] == "completed"
+    with contextlib.closing(sqlite3.connect(daemon.db_path)) as db:
+        db.execute("CREATE UNIQUE INDEX one_member ON performance (member_no)")
+        db.commit()
+    data = csv_bytes(["2,2024/05/16,1,b", "2,2024/05/16,2,c"])
+    run = daemon.wait_run(mailed(daemon, "20240516.csv", data))
+    assert (run["state"], run["attempts"]) == ("failed", 0), run
+    assert "データベースがこのファイルの行を受け付けませんでした: UNIQUE" in run["message"]
+    assert not list((daemon.data_dir / "spool" / "failed").iterdir())
+    assert (daemon.data_dir / "files" / run["id"] / "20240516.csv").read_bytes() == data
+
+    with contextlib.closing(sqlite3.connect(daemon.db_path)) as db:
+        db.execute("DROP INDEX one_member")
+        db.commit()
+    retried = httpx.post(f"{daemon.api}/api/v1/runs/{run['id']}/retry", headers=ADMIN)
+    assert retried.status_code == 202
+    again = daemon.wait_run(retried.json()["id"])
+    assert (again["state"], again["rows_imported"]) == ("completed", 2)
+
+
 def test_a_second_retry_while_the_first_waits_is_answered_with_it(daemon):
     old = mailed(daemon, "20240516.csv", csv_bytes(["1,2024/05/16,100,a"]))
     assert daemon.wait_run(old)["state"] == "completed"

@@ -268,3 +268,20 @@ def progress_of_copy(pg_url, timeout: float = 30) -> int:
                 return int(row[0])
             time.sleep(0.01)
     raise AssertionError("no COPY took rows before its file was finished")
+
+
+def test_rows_a_constraint_refuses_fail_the_run_at_once(tmp_path, pg_url):
+    """As on SQLite: a psycopg IntegrityError is the data's, not a fault of the moment."""
+    config = large_config(tmp_path, pg_url)
+    first = tmp_path / "20240515.csv"
+    first.write_bytes(csv_bytes(["1,2024/05/15,1,a"]))
+    assert cli_import(config, first)["state"] == "completed"
+    with psycopg.connect(pg_url) as conn:
+        conn.execute("CREATE UNIQUE INDEX one_member ON performance (member_no)")
+    source = tmp_path / "20240516.csv"
+    source.write_bytes(csv_bytes(["2,2024/05/16,1,b", "2,2024/05/16,2,c"]))
+    run = cli_import(config, source)
+    assert (run["state"], run["rows_imported"]) == ("failed", 0), run
+    assert "データベースがこのファイルの行を受け付けませんでした" in run["message"]
+    assert "one_member" in run["message"]
+    assert rows_in(pg_url) == [(1,)]

@@ -231,6 +231,16 @@ class Pipeline:
             await writer.write(item, plan, columns, csv_file, outcome, progress, source, correction)
         except PermanentProblem as problem:
             self._file_failed(item, account, outcome, problem, csv_file)
+        except Exception as exc:
+            if not refused_by_store(exc):
+                if outcome.report:
+                    outcome.report.discard()
+                raise
+            # The same rows would be refused again: fail the run now, saying why,
+            # rather than try twice more and quarantine the file.
+            log.error("run %s: the store refused its rows: %s", item.id, exc)
+            refused = PermanentProblem("store.refused", detail=_first_line(exc))
+            self._file_failed(item, account, outcome, refused, csv_file)
         except BaseException:
             if outcome.report:
                 outcome.report.discard()
@@ -366,6 +376,20 @@ def _busy(exc: BaseException) -> bool:
         (code is not None and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED))
         or "database is locked" in str(exc)
     )
+
+
+def refused_by_store(exc: BaseException) -> bool:
+    """The database refused the rows themselves: a constraint of the table (a UNIQUE
+    index, a CHECK, NOT NULL an admin added) or a value its column cannot hold."""
+    if isinstance(exc, sqlite3.IntegrityError | sqlite3.DataError):
+        return True
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(exc, psycopg.IntegrityError | psycopg.DataError)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:300]
 
 
 def transient(exc: BaseException) -> bool:
