@@ -134,6 +134,9 @@ def test_rejected_rows_come_back_in_the_partners_shape_and_encoding(daemon, modu
     assert reply.content == expected
     [report] = module_relay.for_recipient("ops@acme.example", about="20240516.csv")
     assert attachment(report) == ("20240516.errors.csv", expected)
+    # Named as Japanese mailers name CP932, so a mail client shows it right.
+    [part] = list(report.iter_attachments())
+    assert part.get_content_charset() == "shift_jis"
 
 
 @pytest.mark.parametrize("keep_columns", [True, False])

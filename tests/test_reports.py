@@ -48,6 +48,8 @@ def test_english_report_with_headers_a_plain_relay_can_carry(english, relay):
     assert "1 rows have errors, so no row was imported" in body and run["id"] in body
     name, data = attachment(report)
     assert name == "20240516.errors.csv"
+    [part] = [p for p in report.iter_attachments()]
+    assert part.get_content_charset() == "utf-8"
     assert data.decode("utf-8").startswith("member_no,date,sales_amount,note,line,error\r\n")
     raw_headers = relay.raw[0].split(b"\r\n\r\n", 1)[0]
     assert raw_headers.isascii()

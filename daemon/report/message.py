@@ -93,10 +93,26 @@ def build(
         attachment = None  # its error CSV is the header alone: nothing to read or fix
     msg.set_content(_body(run, errors, language, timezone, k, attachment), charset="utf-8")
     if attachment is not None and attachment.exists():
+        data = attachment.read_bytes()
         msg.add_attachment(
-            attachment.read_bytes(), maintype="text", subtype="csv", filename=clean(attachment.name)
+            data,
+            maintype="text",
+            subtype="csv",
+            filename=clean(attachment.name),
+            params={"charset": _charset(data)},
         )
     return msg
+
+
+def _charset(data: bytes) -> str:
+    """The error CSV's charset as a mail says it. It is written in the file's own
+    encoding, UTF-8 or CP932 (a workbook's in UTF-8): text that reads as UTF-8 is
+    (CP932 Japanese never does); Japanese mailers name CP932 Shift_JIS."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "Shift_JIS"
+    return "utf-8"
 
 
 def _body(
