@@ -295,7 +295,11 @@ def delivery(
     """The Delivery for a parsed multipart form, or ApiRefusal saying what is wrong."""
     shape = shape or DEFAULT_SHAPE
     upload = form.get(shape.file_field)
-    if upload is None or isinstance(upload, str):
+    if isinstance(upload, str):
+        # The part is there, but as a field: its Content-Disposition names no filename
+        # (or only filename*, which RFC 7578 forbids in a form and the parser ignores).
+        raise ApiRefusal(422, "missing_file", "api.missing_file.no_name", part=shape.file_field)
+    if upload is None:
         files = [k for k, v in form.multi_items() if not isinstance(v, str)]
         key = "api.missing_file.others" if files else None
         raise ApiRefusal(422, "missing_file", key, part=shape.file_field, files=", ".join(files))

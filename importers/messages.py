@@ -529,6 +529,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "multipart のパート「{part}」に CSV がありません",
         "en": "no CSV in the multipart part '{part}'",
     },
+    "api.missing_file.no_name": {
+        "ja": "multipart のパート「{part}」にファイル名がありません。Content-Disposition に"
+        ' filename="20240516.csv" のように書いてください(filename* は読みません)',
+        "en": "the multipart part '{part}' has no file name: write it in its"
+        ' Content-Disposition as filename="20240516.csv" (filename* is not read)',
+    },
     "api.missing_file.others": {
         "ja": "multipart のパート「{part}」に CSV がありません(ファイルのパートは {files})",
         "en": "no CSV in the multipart part '{part}'; the request has file parts {files}",

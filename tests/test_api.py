@@ -116,6 +116,22 @@ def test_settings_nested_past_the_parser_is_422_not_500(daemon):
     assert reply.status_code == 422 and reply.json()["error"] == "bad_settings"
 
 
+def test_a_file_part_without_a_filename_says_so(daemon):
+    """As a client that writes only filename* (RFC 5987) sends it."""
+    body = (
+        b'--zz\r\nContent-Disposition: form-data; name="file";'
+        b" filename*=utf-8''%E5%A3%B2%E4%B8%8A20250304.csv\r\n"
+        b"Content-Type: text/csv\r\n\r\n1,2024/05/16,1,a\r\n--zz--\r\n"
+    )
+    reply = httpx.post(
+        f"{daemon.api}/api/v1/imports",
+        content=body,
+        headers={**ACME, "Content-Type": "multipart/form-data; boundary=zz"},
+    )
+    assert reply.status_code == 422 and reply.json()["error"] == "missing_file"
+    assert "ファイル名がありません" in reply.json()["message"]
+
+
 def test_missing_file_names_the_file_parts_as_text(daemon):
     reply = post(daemon, files={"upload": ("20240516.csv", b"a"), "other": ("x.csv", b"b")})
     assert reply.status_code == 422
