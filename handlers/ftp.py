@@ -19,18 +19,14 @@ import contextlib
 import errno
 import logging
 import os
-import posixpath
-import secrets
 import select
 import threading
-import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
 from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
 from pyftpdlib.exceptions import _FileReadWriteError
-from pyftpdlib.filesystems import AbstractedFS
 from pyftpdlib.handlers import DTPHandler, FTPHandler
 from pyftpdlib.ioloop import _ERRNOS_DISCONNECTED, _ERRNOS_RETRY, _RetryError
 from pyftpdlib.servers import FTPServer, ThreadedFTPServer
@@ -38,12 +34,12 @@ from pyftpdlib.servers import FTPServer, ThreadedFTPServer
 from daemon.settings import Account, Settings, listen_error, secret_matches, split_listen
 from handlers import claims
 from handlers.base import Intake, IntakeSink, Refusal, peer_text
+from handlers.ftpguard import LoginGuard
+from handlers.ftphome import HomeFS, drop_if_stale, final_name, ftp_home, hidden, part_name
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "ftp"
-PART_SUFFIX = ".part"
-FAILURE_WINDOW = 600.0  # failed logins count for 10 minutes
 # Replies: a code and the catalog key of its text (importers/messages.py, "ftp.*"), said
 # by UploadHandler.reply() in `report.language` once the client sent OPTS UTF8 ON, and
 # else in English, ASCII only: a Shift_JIS client garbles UTF-8 Japanese. The ban comes
@@ -63,28 +59,6 @@ S534_TLS_DATA = (534, "ftp.tls_data")  # ftp.require_tls: a data connection befo
 S553_BAD_NAME = 553  # with the file-name rule the name breaks
 
 
-def ftp_home(settings: Settings, account: str) -> Path:
-    return settings.data_dir / "ftp" / account
-
-
-def part_name(name: str) -> str:
-    """The temporary name of one upload of `name`: its own, whoever else sends `name`."""
-    return f".{name}.{secrets.token_hex(8)}{PART_SUFFIX}"
-
-
-def final_name(partial: str) -> str:
-    """The name an upload written as `.NAME.<random>.part` gets once complete."""
-    if not (partial.startswith(".") and partial.endswith(PART_SUFFIX)):
-        return partial
-    return partial[1 : -len(PART_SUFFIX)].rpartition(".")[0]
-
-
-def hidden(path: str) -> bool:
-    """Whether the client's `path` goes through a name starting with "." (`.x`, `.x/y`)."""
-    parts = posixpath.normpath(path).split("/")
-    return any(part.startswith(".") and part not in (".", "..") for part in parts)
-
-
 # Commands naming a path: those pyftpdlib checks a permission for, but the uploads,
 # which check their names themselves. RNTO and MKD would make the name: 553, not 550.
 _UPLOADS = frozenset({"STOR", "APPE", "STOU"})
@@ -96,39 +70,6 @@ _NEW_NAME_COMMANDS = frozenset({"RNTO", "MKD", "XMKD"})
 
 # Held while a session opens its passive port (UploadHandler._make_epasv).
 _PASSIVE_PORTS = threading.Lock()
-
-
-class LoginGuard:
-    """Failed logins per address; after too many within 10 minutes, a ban."""
-
-    def __init__(self, max_failures: int, ban_seconds: float) -> None:
-        self.max_failures = max_failures
-        self.ban_seconds = ban_seconds
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-        self._banned: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def banned(self, address: str) -> bool:
-        with self._lock:
-            until = self._banned.get(address, 0.0)
-            return until > time.monotonic()
-
-    def failed(self, address: str) -> bool:
-        """Count a failed login; True when it bans the address."""
-        now = time.monotonic()
-        with self._lock:
-            recent = self._failures[address]
-            recent.append(now)
-            while recent and recent[0] < now - FAILURE_WINDOW:
-                recent.popleft()
-            if len(recent) >= self.max_failures:
-                self._banned[address] = now + self.ban_seconds
-                recent.clear()
-                log.warning(
-                    "ftp: %s banned for %.0fs after failed logins", address, self.ban_seconds
-                )
-                return True
-        return False
 
 
 class AccountAuthorizer(DummyAuthorizer):
@@ -152,13 +93,6 @@ class AccountAuthorizer(DummyAuthorizer):
         if not secret_matches(password, literal, digest):
             _, key = S530_LOGIN_FAILED  # pyftpdlib writes the code itself
             raise AuthenticationFailed(handler.words(key))
-
-
-class HomeFS(AbstractedFS):
-    """An account's home as its client sees it: without the door's own names."""
-
-    def listdir(self, path: str) -> list[str]:
-        return [name for name in super().listdir(path) if not name.startswith(".")]
 
 
 class UploadDTP(DTPHandler):
@@ -483,21 +417,6 @@ class SessionThreads(ThreadedFTPServer):
             super()._loop(handler)
 
 
-# An upload's temporary file untouched this long was left by a session that ended
-# without closing it (the daemon killed mid-upload): pyftpdlib ends an idle data
-# connection after 300 s. Another instance of a shared store may be writing a younger one.
-STALE_PART_SECONDS = 3600
-
-
-def _drop_if_stale(path: Path) -> None:
-    if not path.name.endswith(PART_SUFFIX):
-        return
-    with contextlib.suppress(OSError):  # gone meanwhile: its upload ended after all
-        if time.time() - path.stat().st_mtime > STALE_PART_SECONDS:
-            path.unlink()
-            log.info("ftp: removed %s, an upload left unfinished", path)
-
-
 class FtpIntake(Intake):
     channel = CHANNEL
 
@@ -588,7 +507,7 @@ class FtpIntake(Intake):
             ids = []
             for path in sorted(home.iterdir()):
                 if path.name.startswith(".") or not path.is_file():
-                    _drop_if_stale(path)
+                    drop_if_stale(path)
                     continue
                 run_id = await claims.take(self.sink, account_name, CHANNEL, account.ftp.user, path)
                 if run_id:
