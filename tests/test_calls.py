@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -16,7 +17,7 @@ from tests.support import Daemon, account, csv_bytes, write_config
 ADMIN = {"Authorization": "Bearer demo-admin"}
 FAST = "retry_seconds = 0.2\nmax_retry_seconds = 1\n"
 ROWS = ["1,2024/05/16,100,一つ目", "2,2024/05/16,200,b&c=d", "3,2024/05/16,300,"]
-NAMES = ("rows", "runs", "gets", "serial", "wide", "retry")
+NAMES = ("rows", "runs", "gets", "serial", "wide", "retry", "paths")
 
 
 def calls(url) -> str:
@@ -53,6 +54,12 @@ after_import = ["wide"]
 url = "{url("/wide")}"
 params = {{ no = "{{row.member_no}}" }}
 concurrency = 3
+{FAST}
+[calls.paths]
+after_import = ["paths"]
+per = "row"
+method = "GET"
+url = "{url("/paths")}/{{row.note}}?no={{row.member_no}}&src={{run.file}}"
 {FAST}
 [calls.retry]
 after_import = ["retry"]
@@ -164,6 +171,24 @@ def test_get_with_query_params(daemon, capture):
     ]
     requests = listed(daemon, run["id"], 3)
     assert {(r["method"], r["status"]) for r in requests} == {("GET", 200)}
+
+
+def test_a_cell_in_the_url_stays_in_its_place(daemon, capture):
+    """A cell holding `/`, `..`, `?`, `#`, `&` or `%` once made the call go elsewhere
+    (`a/../../admin?x=1#frag` reached /admin, its parameters cut at the `#`)."""
+    notes = ["a/../../admin?x=1#frag", "山田 太郎&n=evil", "100% off"]
+    rows = [f"{i},2024/05/16,1,{note}" for i, note in enumerate(notes, start=1)]
+    imported(daemon, "paths", rows)
+    deadline = time.monotonic() + 20
+    while len(got := [r for r in capture.requests if r.path.startswith("/paths/")]) < 3:
+        assert time.monotonic() < deadline, capture.requests
+        time.sleep(0.05)
+    seen = sorted(got, key=lambda r: r.query["no"])
+    assert [unquote(r.path.removeprefix("/paths/")) for r in seen] == notes
+    assert all("/" not in r.path.removeprefix("/paths/") for r in seen)
+    assert [r.query for r in seen] == [
+        {"no": [str(i)], "src": ["20240516.csv"]} for i in range(1, 4)
+    ]
 
 
 def test_concurrency_bounds_requests_in_flight(daemon, capture):

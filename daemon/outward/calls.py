@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from daemon.outward.deliver import Deliverer
-from daemon.outward.fill import fill, fill_json, query_url, row_values, run_values
+from daemon.outward.fill import fill, fill_json, fill_url, query_url, row_values, run_values
 from daemon.outward.jobs import DONE, Job, Request
 from daemon.outward.multipart import form_data
 from daemon.settings import Settings
@@ -69,7 +69,7 @@ def _request(
     call: Call, values: dict[str, Any], rows: list[dict[str, Any]], seq: int
 ) -> tuple[Request, bytes | None]:
     params = {key: fill(value, values) for key, value in call.params.items()}
-    url = fill(call.url, values)
+    url = fill_url(call.url, values)
     headers = dict(call.headers)
     count = len(rows) if call.per == "run" else 1
     if call.method == "GET":

@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)?)\}")
 PLAIN = ("account", "file", "today", "part", "parts")
@@ -34,7 +34,7 @@ def unknown(texts: Iterable[str], columns: Iterable[str] = ()) -> list[str]:
     return [name for text in texts for name in names(text) if name not in allowed]
 
 
-def fill(text: str, values: Mapping[str, Any]) -> str:
+def fill(text: str, values: Mapping[str, Any], escape: Callable[[str], str] = str) -> str:
     def replace(match: re.Match[str]) -> str:
         token = match.group(0)
         if token in ("{{", "}}"):
@@ -43,9 +43,16 @@ def fill(text: str, values: Mapping[str, Any]) -> str:
         if name not in values:
             raise UnknownPlaceholder(name)
         value = values[name]
-        return "" if value is None else str(value)
+        return "" if value is None else escape(str(value))
 
     return _PLACEHOLDER.sub(replace, text)
+
+
+def fill_url(url: str, values: Mapping[str, Any]) -> str:
+    """`url` with each placeholder's value percent-encoded whole: a cell or a file name
+    holding `/`, `?`, `#` or `&` stays one segment or one value, never another path,
+    parameter or fragment."""
+    return fill(url, values, lambda value: quote(value, safe=""))
 
 
 def fill_json(template: Any, values: Mapping[str, Any], rows: list[Mapping[str, Any]]) -> Any:

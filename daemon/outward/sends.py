@@ -18,7 +18,7 @@ from typing import Any
 
 from daemon.outward import csvparts
 from daemon.outward.deliver import Deliverer
-from daemon.outward.fill import fill, run_values
+from daemon.outward.fill import fill, fill_url, run_values
 from daemon.outward.jobs import DONE, Job, Request
 from daemon.outward.multipart import form_data
 from daemon.settings import Settings
@@ -118,7 +118,7 @@ class Sends:
             each = values | {"part": seq, "parts": len(parts)}
             body, content_type = _body(send, each, fill(send.filename, each), part.data)
             bodies[seq] = body
-            url = fill(send.url, each)
+            url = fill_url(send.url, each)
             headers = {k: v for k, v in send.headers.items()}
             job.requests.append(
                 Request(seq, send.method, url, headers, content_type, part.rows, len(body))
