@@ -43,13 +43,16 @@ async def build(
     wake: Callable[[], None] | None = None,
     reported: Callable[[str], Awaitable[None]] | None = None,
     counted: Counted = count_run,
+    forwards: bool = False,
 ) -> Parts:
     """Open the store (migrated, layout tables ensured) and wire the rest to it.
 
     `settings` is read at each use, so a reload reaches every part. Without `reports`
     the pipeline queues no report mail (the benchmark measures importing alone). The
     daemon imports in another process: its sink `wake`s that process instead of this
-    one's worker, and that process tells the daemon what it `reported` and `counted`.
+    one's worker, and that process tells the daemon what it `reported` and `counted`;
+    its runs record that their sends and calls are still to start (`forwards`), which
+    a one-shot `renkei import` does not start.
     """
     current = settings()
     data_dir = current.data_dir
@@ -81,6 +84,7 @@ async def build(
                     await reported(damaged.item_id)
 
         pipeline = Pipeline(settings, store, spool, notify, counted, quarantined, set_aside)
+        pipeline.forwards = forwards
         worker = Worker(spool, pipeline)
         sink = SpoolSink(spool, settings, wake or worker.wake, store)
         retrier = Retrier(spool, store, settings, wake or worker.wake)

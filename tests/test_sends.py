@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import signal
 import time
@@ -22,6 +23,8 @@ from tests.support import (
     account,
     csv_bytes,
     free_port,
+    import_process,
+    pause,
     queued_ids,
     renkei,
     send_as,
@@ -409,6 +412,53 @@ def test_a_killed_daemon_resumes_the_send(tmp_path):
         while list((tmp_path / "var" / "outward").iterdir()):  # the job is done with
             assert time.monotonic() < deadline, "the finished job stayed spooled"
             time.sleep(0.05)
+    finally:
+        if daemon.proc is not None and daemon.proc.poll() is None:
+            daemon.terminate()
+        capture.close()
+
+
+def test_a_crash_between_an_imports_commit_and_its_forwarding_forwards_at_the_start(
+    tmp_path,
+):
+    """The import process commits; the daemon dies before it has spooled the sends and
+    calls that follow the import. They were lost for good; now the run says they are
+    pending, and the next start sends them, once."""
+    capture = Capture()
+    extra = f"""
+[sends.after]
+layout = "performance"
+after_import = ["acme"]
+rows = "run"
+url = "{capture.url("/after")}"
+params = {{ run = "{{run.id}}" }}
+report = "never"
+{FAST}"""
+    daemon = Daemon(write_config(tmp_path, account("acme"), extra=extra))
+    try:
+        daemon.start()
+        worker = import_process(daemon)
+        pause(worker)
+        _, code, reply = send_as(daemon.smtp_port, "acme", [("20240516.csv", csv_bytes(ACME_ROWS))])
+        assert code == 250, reply
+        [run_id] = queued_ids(reply)
+        pause(daemon.proc.pid)  # the daemon hears nothing of what the worker does now
+        os.kill(worker, signal.SIGCONT)
+        run = daemon.wait_run(run_id)
+        assert (run["state"], run["forward_state"]) == ("completed", "pending")
+        daemon.kill()
+        assert capture.to("/after") == []
+        daemon.start()
+        [got] = capture.wait("/after", 1)
+        assert got.form()["run"].text == run_id
+        deadline = time.monotonic() + 15
+        while daemon.run(run_id)["forward_state"] != "done":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(1)  # a second start of the same send would have sent by now
+        assert len(capture.to("/after")) == 1
+        sends = daemon.query("SELECT count(*) FROM runs WHERE direction = 'send'")
+        assert sends == [(1,)]
     finally:
         if daemon.proc is not None and daemon.proc.poll() is None:
             daemon.terminate()

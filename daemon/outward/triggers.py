@@ -24,7 +24,7 @@ from daemon.poll.slots import run_once
 from daemon.poll.windows import Schedule
 from daemon.settings import Settings
 from daemon.store.base import Store
-from daemon.store.runs import RunState
+from daemon.store.runs import FORWARD_DONE, FORWARD_PENDING, RunState
 
 log = logging.getLogger(__name__)
 FOLDER = "outward"
@@ -50,9 +50,14 @@ class Outward:
         self.calls = Calls(settings, store, self.deliverer)
         self.scheduler: AsyncIOScheduler | None = None
         self._pending: set[asyncio.Task] = set()
+        self._following: set[str] = set()  # runs whose sends and calls are being started
 
     async def start(self) -> None:
         await self.deliverer.recover()
+        # Imports a crash left between their commit and their sends and calls: those
+        # start now (one spooled in the instant before the crash may start twice).
+        for run_id in await self.store.runs_to_forward():
+            self.after_import(run_id)
         self.scheduler = AsyncIOScheduler(
             event_loop=asyncio.get_running_loop(), timezone=self._settings().daemon.timezone
         )
@@ -96,7 +101,11 @@ class Outward:
 
     def after_import(self, run_id: str) -> None:
         """A run completed: start the sends and calls that follow its account."""
+        if run_id in self._following:
+            return  # found pending at the start while the import process told of it too
+        self._following.add(run_id)
         task = asyncio.create_task(self._follow(run_id), name=f"after {run_id}")
+        task.add_done_callback(lambda _: self._following.discard(run_id))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
@@ -109,6 +118,7 @@ class Outward:
             or run["direction"] != "receive"
             or run["dry_run"]
             or run["undo_of"]
+            or run["forward_state"] == FORWARD_DONE
         ):
             return
         account = settings.accounts.get(run["account"])
@@ -120,6 +130,9 @@ class Outward:
         for name, call in settings.calls.items():
             if run["account"] in call.after_import:
                 await self._guarded(self.calls.start(name, run), f"call {name}")
+        if run["forward_state"] == FORWARD_PENDING:
+            # Spooled (or failed to build, said in the log): not started again.
+            await self.store.update_run(run_id, forward_state=FORWARD_DONE)
 
     async def _scheduled(self, name: str) -> None:
         send = self._settings().sends.get(name)

@@ -31,6 +31,10 @@ class RunState(StrEnum):
     IGNORED = "ignored"  # the account is stopped
 
 
+# runs.forward_state: the sends and calls of `after_import` still to be spooled.
+FORWARD_PENDING, FORWARD_DONE = "pending", "done"
+
+
 class ReportState(StrEnum):
     NONE = "none"  # no report for this run
     PENDING = "pending"  # committed with the run; not yet in the outbox
@@ -302,6 +306,15 @@ class RunRecords:
         """The condition (and its parameter) that keeps to this instance's runs on a
         shared store; nothing where the store is this instance's alone."""
         return (" AND instance = ?", (self.instance,)) if self.shared else ("", ())
+
+    async def runs_to_forward(self) -> list[str]:
+        """Completed imports whose sends and calls were never started (a crash came
+        between the commit and the daemon spooling them); on a shared store only this
+        instance's, as for reports."""
+        own, mine = self._own_runs()
+        sql = f"SELECT id FROM runs WHERE forward_state = ?{own} ORDER BY id"
+        async with self.writer.execute(sql, (FORWARD_PENDING, *mine)) as cur:
+            return [row[0] for row in await cur.fetchall()]
 
     async def runs_to_report(self) -> list[dict[str, Any]]:
         """Runs whose report is still to be queued. On a shared store only this

@@ -304,6 +304,12 @@ MIGRATIONS = [
     ALTER TABLE run_undo ADD COLUMN images_after INTEGER;
     ALTER TABLE run_undo ADD COLUMN images_last INTEGER
     """,
+    # The sends and calls that follow a completed import (`after_import`): `pending`,
+    # committed with the run, until the daemon has spooled them (`done`); '' when none
+    # follows. A start finds those a crash left pending, as it finds reports.
+    """
+    ALTER TABLE runs ADD COLUMN forward_state TEXT NOT NULL DEFAULT ''
+    """,
 ]
 
 

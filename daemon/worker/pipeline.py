@@ -23,7 +23,7 @@ from daemon import metrics
 from daemon.settings import Account, Settings
 from daemon.spool.queue import Damaged, Meta, Spool, SpoolItem, now_iso
 from daemon.store.base import Store
-from daemon.store.runs import FINAL_STATES, ReportState, RunState
+from daemon.store.runs import FINAL_STATES, FORWARD_PENDING, ReportState, RunState
 from daemon.worker.error_report import WORKBOOK_REPORT_ENCODING, ErrorReport
 from daemon.worker.outcome import Outcome
 from daemon.worker.plan import Plan, columns_for, import_spec, plan_for, plan_problem
@@ -64,6 +64,10 @@ class Pipeline:
         self.counted = counted
         self.quarantined = quarantined  # the admin alert
         self.set_aside = set_aside  # the admin alert for an item that cannot be read
+        # The daemon's: a completed run commits that the sends and calls following its
+        # account are still to start (runs.forward_state), so a crash before the daemon
+        # spools them does not lose them.
+        self.forwards = False
 
     @property
     def settings(self) -> Settings:
@@ -310,8 +314,18 @@ class Pipeline:
             report_state=(
                 ReportState.PENDING if _wants_report(account, outcome) else ReportState.NONE
             ),
+            forward_state=FORWARD_PENDING if self._forwarded(item, account, outcome) else "",
         )
         await self.store.add_errors(db, item.id, outcome.errors)
+
+    def _forwarded(self, item: SpoolItem, account: Account | None, outcome: Outcome) -> bool:
+        """Whether a send or a call follows this run (`after_import`)."""
+        if not self.forwards or account is None or outcome.state != RunState.COMPLETED:
+            return False
+        if outcome.plan is None or outcome.plan.dry_run:
+            return False
+        followers = [*self.settings.sends.values(), *self.settings.calls.values()]
+        return any(item.meta.account in f.after_import for f in followers)
 
     async def _record(self, item: SpoolItem, account: Account | None, outcome: Outcome) -> RunState:
         """Commit a run that did not commit with its rows (failed, ignored)."""

@@ -64,7 +64,9 @@ class ImportProcess:
         loop.add_signal_handler(signal.SIGHUP, lambda: None)  # the master sends settings
         # Readers start loading while the graph is built: the first file waits for none.
         staging.warm()
-        parts = await graph.build(self.current, reported=self._reported, counted=self._counted)
+        parts = await graph.build(
+            self.current, reported=self._reported, counted=self._counted, forwards=True
+        )
         try:
             await parts.worker.recover()
             wire.send(self.out, ("ready",))
