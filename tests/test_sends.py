@@ -4,11 +4,14 @@ and round trips into renkei's own receiving examples."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import http.server
 import json
 import os
 import re
 import signal
+import threading
 import time
 import zoneinfo
 from concurrent.futures import ThreadPoolExecutor
@@ -462,6 +465,70 @@ report = "never"
     finally:
         if daemon.proc is not None and daemon.proc.poll() is None:
             daemon.terminate()
+        capture.close()
+
+
+class _Trickle(http.server.BaseHTTPRequestHandler):
+    """Answers 200 and then a body that never ends, a little at a time."""
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        with contextlib.suppress(OSError):
+            for _ in range(150):  # a byte at a time: each read of httpx gets one in time
+                self.wfile.write(b"1\r\nx\r\n")
+                self.wfile.flush()
+                time.sleep(0.2)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_an_answer_without_end_fails_at_the_timeout_and_one_in_shift_jis_reads(tmp_path):
+    """The timeout bounds the whole answer (httpx's bounds each read: a body trickling
+    in held the send for as long as it came, read whole into memory), and an answer's
+    charset is honoured (Shift_JIS was read as UTF-8)."""
+    trickle = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
+    threading.Thread(target=trickle.serve_forever, daemon=True).start()
+    capture = Capture()
+    capture.answer("/sjis", (400, {"Content-Type": "text/plain; charset=Shift_JIS"},
+                             "エラー: 行2 不正".encode("cp932")))  # fmt: skip
+    extra = f"""
+[sends.trickle]
+layout = "performance"
+url = "http://127.0.0.1:{trickle.server_address[1]}/in"
+timeout = 1
+max_attempts = 1
+report = "never"
+[sends.sjis]
+layout = "performance"
+url = "{capture.url("/sjis")}"
+report = "never"
+"""
+    accounts = account("acme") + '[accounts.acme.api]\ntoken = "demo-acme-token"\n'
+    daemon = Daemon(write_config(tmp_path, accounts, extra=extra)).start()
+    try:
+        reply = httpx.post(
+            f"{daemon.api}/api/v1/imports?wait=true",
+            files={"file": ("20240516.csv", csv_bytes(ACME_ROWS))},
+            headers=ACME,
+            timeout=60,
+        )
+        assert reply.json()["state"] == "completed"
+        started = time.monotonic()
+        run = sent(daemon, "trickle")
+        assert time.monotonic() - started < 15  # its first KB would have taken 200 s
+        assert run["state"] == "failed"
+        [request] = run_view(daemon, run["id"])["requests"]
+        assert request["answer"] == "TimeoutError: no whole answer within 1 s"
+        run = sent(daemon, "sjis")
+        [request] = run_view(daemon, run["id"])["requests"]
+        assert (request["status"], request["answer"]) == (400, "エラー: 行2 不正")
+    finally:
+        daemon.terminate()
+        trickle.shutdown()
         capture.close()
 
 

@@ -11,6 +11,7 @@ order and stop at the first that fails; a call's requests go `concurrency` at a 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import email.utils
 import logging
@@ -186,15 +187,28 @@ class Deliverer:
             headers["Content-Type"] = request.content_type
             content = await self.jobs.body(job, request.seq)
         request.attempts += 1
+        client = self._http()
         try:
-            answer = await self._http().request(
-                request.method, request.url, headers=headers, content=content, timeout=rules.timeout
-            )
-        except httpx.HTTPError as exc:
-            request.status, request.answer = None, f"{type(exc).__name__}: {exc}"[:ANSWER_BYTES]
+            # `timeout` bounds the whole exchange: httpx's bounds each read, so an answer
+            # trickling in forever would hold the request forever.
+            async with asyncio.timeout(rules.timeout):
+                exchange = client.stream(
+                    request.method,
+                    request.url,
+                    headers=headers,
+                    content=content,
+                    timeout=rules.timeout,
+                )
+                async with exchange as answer:
+                    head = await _first_bytes(answer, ANSWER_BYTES)
+        except (httpx.HTTPError, TimeoutError) as exc:
+            text = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, TimeoutError):
+                text = f"TimeoutError: no whole answer within {rules.timeout:g} s"
+            request.status, request.answer = None, text[:ANSWER_BYTES]
             return None
         request.status = answer.status_code
-        request.answer = answer.content[:ANSWER_BYTES].decode("utf-8", errors="replace")
+        request.answer = head.decode(_codec(answer.charset_encoding), errors="replace")
         if answer.is_success:
             request.state = DONE
         elif answer.status_code == 429 or answer.status_code >= 500:
@@ -230,6 +244,29 @@ class Deliverer:
         if self._client is None:
             self._client = httpx.AsyncClient(follow_redirects=False)
         return self._client
+
+
+async def _first_bytes(answer: httpx.Response, count: int) -> bytes:
+    """The first `count` bytes of the answer's body, the rest never read: only they are
+    kept, and a body without end must not fill the memory."""
+    head = b""
+    async for chunk in answer.aiter_bytes():
+        head += chunk
+        if len(head) >= count:
+            break
+    return head[:count]
+
+
+def _codec(charset: str | None) -> str:
+    """The codec of an answer's charset (UTF-8 when it names none, or one unknown);
+    Shift_JIS as CP932, as Japanese systems mean it."""
+    name = (charset or "utf-8").lower()
+    if name in ("shift_jis", "shift-jis", "sjis", "x-sjis", "windows-31j"):
+        return "cp932"
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return "utf-8"
 
 
 def _retry_after(value: str | None) -> float | None:
