@@ -152,13 +152,16 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def _stopped(settings: Settings, account: str) -> bool:
-    """Whether `account` is stopped, by the config or by a console switch kept in
-    data_dir (a shared store's switches are the daemon's to read)."""
+    """Whether `account` is stopped, by the config or by a console switch."""
+    return _switched(settings).accounts[account].status == "stopped"
+
+
+def _switched(settings: Settings) -> Settings:
+    """`settings` with the console's account switches kept in data_dir (a shared
+    store's switches are the daemon's to read), as the daemon applies them."""
     from daemon.settings.switches import Switches
 
-    switch = Switches(settings.data_dir).get(account)
-    status = switch.status if switch is not None else settings.accounts[account].status
-    return status == "stopped"
+    return Switches(settings.data_dir).view(settings)
 
 
 def _not_forwarded(settings: Settings, account: str) -> None:
@@ -443,7 +446,8 @@ def cmd_expect_check(args: argparse.Namespace) -> int:
     now = _now_option(args.now, settings)
     if now is None:
         return EXIT_USAGE
-    checked = asyncio.run(check_now(settings, now))
+    # A stopped account is never alerted, whether its config or the console stopped it.
+    checked = asyncio.run(check_now(_switched(settings), now))
     counts = {"missing": len(checked.missing), "arrived": len(checked.arrived)}
     print(message("cli.expect.done", language, now=now.isoformat(timespec="seconds"), **counts))
     return EXIT_OK

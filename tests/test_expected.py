@@ -126,6 +126,21 @@ def test_only_due_days_are_alerted_weekly_and_monthly(tmp_path, relay):
     assert relay.envelopes == [("renkei@example.jp", ["ops@monthly.example"])]
 
 
+def test_an_account_the_console_stopped_is_not_alerted(tmp_path, relay):
+    """As one stopped in its config: renkei expect-check once read the config alone."""
+    day = today()
+    accounts = expecting("halted", day=day.day, by="10:00") + expecting(
+        "running", day=day.day, by="10:00"
+    )
+    config = write_config(tmp_path, accounts, relay_port=relay.port)
+    switches = tmp_path / "var" / "switches.json"
+    switches.parent.mkdir(parents=True, exist_ok=True)
+    switches.write_text(json.dumps({"halted": {"status": "stopped", "by": "admin", "at": "x"}}))
+    assert "未着 1 件" in expect_check(config, f"{day}T22:00")
+    [alert] = relay.wait(1)
+    assert alert["Subject"] == f"[renkei] 未着のお知らせ: running {day}"
+
+
 def test_monthly_day_past_the_month_end_is_its_last_day():
     last = Expect(day="last", by="10:00")
     thirty_first = Expect(day=31, by="10:00")

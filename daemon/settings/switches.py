@@ -79,6 +79,11 @@ class Switches:
                 del self._switches[name]
             if self._store is None:  # shared: the store's stay until switched back there
                 self._write()
+        return self.view(settings)
+
+    def view(self, settings: Settings) -> Settings:
+        """`settings` as the switches make them, forgetting none (a command's view,
+        while the daemon keeps the file)."""
         accounts = dict(settings.accounts)
         for name, switch in self._switches.items():
             if name in accounts:
