@@ -16,6 +16,9 @@ from daemon.store.sqlite import SqliteStore
 from daemon.store.undo import UndoRun
 from tests.test_store_contract import COLUMNS, at, describe, import_file, rows_of, run_id
 
+# The schema version before the migration that adds undo_images (and the ones after
+# it, which the scripts below take back too: runs.forward_state).
+_BEFORE_IMAGES = next(n for n, m in enumerate(MIGRATIONS) if "CREATE TABLE undo_images" in m)
 # What the version before undo_images left (schema.py, the migration that adds it).
 _OLDER = """
 CREATE TABLE undo_rows (run_id TEXT NOT NULL, old_rowid INTEGER NOT NULL, image TEXT NOT NULL);
@@ -26,6 +29,7 @@ INSERT INTO undo_rows (run_id, old_rowid, image)
 DROP TABLE undo_images;
 ALTER TABLE run_undo DROP COLUMN images_after;
 ALTER TABLE run_undo DROP COLUMN images_last;
+ALTER TABLE runs DROP COLUMN forward_state;
 PRAGMA user_version = {version}
 """
 
@@ -34,7 +38,7 @@ def _as_older_renkei_left_it(path: Path, width: int) -> None:
     db = sqlite3.connect(path, isolation_level=None)
     try:
         cells = ", ".join(f"i.c{n}" for n in range(width))
-        script = _OLDER.format(cells=cells, version=len(MIGRATIONS) - 1)
+        script = _OLDER.format(cells=cells, version=_BEFORE_IMAGES)
         db.executescript(f"BEGIN; {script}; COMMIT")
         assert db.execute("SELECT count(*) FROM undo_rows").fetchone() == (2,)
     finally:
@@ -52,13 +56,14 @@ INSERT INTO undo_rows (run_id, old_rowid, image)
 DROP TABLE undo_images;
 ALTER TABLE run_undo DROP COLUMN images_after;
 ALTER TABLE run_undo DROP COLUMN images_last;
+ALTER TABLE runs DROP COLUMN forward_state;
 UPDATE renkei_schema SET version = {version}
 """
 
 
 def _as_older_renkei_left_it_on_postgres(url: str) -> None:
     with psycopg.connect(url, autocommit=False) as db:
-        for statement in _OLDER_PG.format(version=len(MIGRATIONS) - 1).split(";"):
+        for statement in _OLDER_PG.format(version=_BEFORE_IMAGES).split(";"):
             db.execute(statement)
         assert db.execute("SELECT count(*) FROM undo_rows").fetchone() == (2,)
 
