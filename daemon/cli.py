@@ -106,8 +106,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     heap.keep_freed_memory()
     from daemon.worker.supervisor import ImportProcessDied
 
+    path = config_path(args.config)
     try:
-        return asyncio.run(Master(settings, config_path(args.config).resolve()).run())
+        return asyncio.run(Master(settings, path.resolve()).run())
+    except ConfigError as exc:  # a layout its table cannot take (the store is read now)
+        _print_problems("cli.config.invalid", exc.problems, settings.report.language, path)
+        return EXIT_FAILED
     except (OSError, ImportProcessDied) as exc:
         # A port in use, a data_dir we may not write: say which, without a traceback.
         logging.getLogger("renkei").error("cannot start: %s", exc)
@@ -135,8 +139,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     from daemon.store.runs import RunState
 
     progress = sys.stderr.isatty()
-    run = asyncio.run(import_file(settings, path, args.account, progress, args.dry_run))
     language = settings.report.language
+    try:
+        run = asyncio.run(import_file(settings, path, args.account, progress, args.dry_run))
+    except ConfigError as exc:  # a layout its table cannot take
+        _print_problems("cli.config.invalid", exc.problems, language, config_path(args.config))
+        return EXIT_FAILED
     if args.json:
         print(json.dumps(run, ensure_ascii=False, indent=2))
     elif run["state"] == RunState.COMPLETED and not run["rows_failed"]:

@@ -331,6 +331,8 @@ class Master:
         systemd.notify("RELOADING=1")
         try:
             settings = await asyncio.to_thread(load, self.config_path)
+            # A layout whose column changed type is refused here, before it is served.
+            await self.store.ensure_layouts(settings.layouts)
         except ConfigError as exc:
             for problem in exc.problems:
                 log.error("reload refused: %s", problem)
@@ -338,7 +340,6 @@ class Master:
             await self.alerts.reload_refused(exc.problems, str(self.config_path))
             systemd.notify("READY=1")
             return False
-        await self.store.ensure_layouts(settings.layouts)
         self.configured = settings
         self._serve_settings()
         log.info("config reloaded from %s", self.config_path)

@@ -859,6 +859,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{value} は /api/v1/csvimport のような URL パスではありません",
         "en": "{value} is not a URL path like /api/v1/csvimport",
     },
+    "config.column_type_changed": {
+        "ja": "列 {column} を {type} にできません: テーブルの列は {have} で、{want} の値を入れると"
+        "これまでの値と混ざります。新しい列名にするか、テーブルを手で移してください",
+        "en": "column {column} cannot become {type}: its table column is {have}, and {want}"
+        " values would sit beside the old ones; give it a new name, or move the table by hand",
+    },
     "config.column_reserved": {
         "ja": "{value} はデータベースが自分の列に使う名前です(rowid, oid, ctid, xmin など)。"
         '別の列名にして、取引先のヘッダーの名前は label に書いてください(例: label = "rowid")',

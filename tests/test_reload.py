@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from tests.support import Daemon, account, csv_bytes, queued_ids, send_as
+from tests.support import Daemon, account, csv_bytes, queued_ids, renkei, send_as, write_config
 from tests.test_ftp import ADMIN, ftp_config, ftp_section
 
 
@@ -101,3 +101,39 @@ def test_a_config_replaced_by_rename_is_reloaded_and_other_files_beside_it_are_n
             assert ftp.login("delta", "demo-delta").startswith("230")
     finally:
         daemon.terminate()
+
+
+def test_a_column_whose_type_changed_is_refused_at_reload_and_at_start(tmp_path):
+    """The table is never migrated: a decimal stored in the INTEGER column was rounded,
+    a number stored as text in a text column was found by no range. Refused with its
+    key, as any config problem; the old config goes on serving."""
+    config = write_config(tmp_path, account("acme"))
+    daemon = Daemon(config).start()
+    try:
+        _, code, reply = send_as(
+            daemon.smtp_port, "acme", [("20240516.csv", csv_bytes(["1,2024/05/16,12,a"]))]
+        )
+        assert daemon.wait_run(queued_ids(reply)[0])["state"] == "completed"
+        original = config.read_text()
+        changed = original.replace(
+            '{ name = "sales_amount", type = "int",  max_digits = 13 }',
+            '{ name = "sales_amount", type = "decimal" }',
+        )
+        assert changed != original
+        config.write_text(changed)
+        wait_for(lambda: "reload refused" in daemon.log.read_text())
+        assert (
+            "reload refused: layouts.performance.columns.2.type: column sales_amount cannot"
+            " become decimal: its table column is INTEGER, and TEXT values would sit beside"
+            " the old ones" in daemon.log.read_text()
+        )
+        _, code, reply = send_as(
+            daemon.smtp_port, "acme", [("20240517.csv", csv_bytes(["2,2024/05/17,3,b"]))]
+        )
+        assert daemon.wait_run(queued_ids(reply)[0])["state"] == "completed"
+        assert daemon.query("SELECT typeof(sales_amount) FROM performance") == [("integer",)] * 2
+    finally:
+        daemon.terminate()
+    started = renkei("serve", "--config", str(config), timeout=60)
+    assert started.returncode == 1
+    assert "列 sales_amount を decimal にできません: テーブルの列は INTEGER" in started.stderr

@@ -48,7 +48,13 @@ async def image_columns(db: aiosqlite.Connection, width: int) -> list[str]:
 
 
 async def table_columns(db: aiosqlite.Connection, layout: str) -> list[str]:
+    return list(await table_types(db, layout))
+
+
+async def table_types(db: aiosqlite.Connection, layout: str) -> dict[str, str]:
+    """The table's columns in order, each with its declared type, upper-cased."""
     if not isinstance(db, aiosqlite.Connection):  # PostgreSQL's (postgres/connection.py)
-        return await db.table_columns(layout)
+        found = await db.column_types(layout)
+        return {name: kind.upper() for name, kind in found.items() if name != "rowid"}
     async with db.execute(f"PRAGMA table_info({quote(layout)})") as cur:
-        return [row[1] for row in await cur.fetchall()]
+        return {row[1]: str(row[2]).upper() for row in await cur.fetchall()}

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
-from daemon.store.images import keep_rows_sql, table_columns
+from daemon.store.images import keep_rows_sql, table_types
 from daemon.store.multirow import RowInsert
 from daemon.store.schema import META_COLUMNS
 from daemon.store.scratch import ERRORS_TABLE, ROWS_TABLE, StagedTable, record_of
@@ -28,6 +28,26 @@ if TYPE_CHECKING:
     from daemon.settings import Column, Layout
 
 BATCH = 500  # values per IN (…): well under SQLite's bound-parameter limit
+
+
+def _same_types(
+    layout: str, columns: Sequence[Column], have: Mapping[str, str], sql_type: Any
+) -> None:
+    """Refuse a layout whose column changed to a type its table column does not store
+    (int ↔ text, decimal, date, …): the table is never migrated, so the new values
+    would be stored beside the old in another form (a decimal rounded into INTEGER, a
+    number as text that no range finds). Raised as the config's problem."""
+    from daemon.settings import ConfigError, Problem
+
+    problems = []
+    for index, column in enumerate(columns):
+        stored, wanted = have.get(column.name), sql_type(column).upper()
+        if stored is not None and stored != wanted:
+            params = {"column": column.name, "type": column.type, "have": stored, "want": wanted}
+            where = f"layouts.{layout}.columns.{index}.type"
+            problems.append(Problem(where, "config.column_type_changed", params))
+    if problems:
+        raise ConfigError(problems)
 
 
 class LayoutTables:
@@ -63,7 +83,8 @@ class LayoutTables:
         async with self.transaction() as db:
             await self.lock_layout(db, name)  # two instances starting together
             await db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(defs)})")
-            have = set(await table_columns(db, name))
+            have = await table_types(db, name)
+            _same_types(name, columns, have, self.column_type)
             for column in columns:
                 if column.name not in have:
                     sql_type = self.column_type(column)
