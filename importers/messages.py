@@ -392,6 +392,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "1 回の上限({rows} 行・{bytes} バイト)を超えるため、{parts} 回に分けて送ります。",
         "en": "Over one request's limits ({rows} rows, {bytes} bytes): sent in {parts} requests.",
     },
+    "send.replaced": {
+        "ja": "{encoding} にない文字 {count} 個を「?」にして送ります({chars})。",
+        "en": "{count} characters {encoding} cannot hold are sent as '?' ({chars}).",
+    },
     "send.no_rows": {
         "ja": "送る行がないため、送信しませんでした。",
         "en": "No row to send: nothing was sent.",

@@ -506,6 +506,12 @@ report = "never"
 layout = "performance"
 url = "{capture.url("/sjis")}"
 report = "never"
+[sends.cp932]
+layout = "performance"
+url = "{capture.url("/cp932")}"
+encoding = "cp932"
+where = {{ member_no = "4" }}
+report = "never"
 """
     accounts = account("acme") + '[accounts.acme.api]\ntoken = "demo-acme-token"\n'
     daemon = Daemon(write_config(tmp_path, accounts, extra=extra)).start()
@@ -526,6 +532,20 @@ report = "never"
         run = sent(daemon, "sjis")
         [request] = run_view(daemon, run["id"])["requests"]
         assert (request["status"], request["answer"]) == (400, "エラー: 行2 不正")
+        # A character CP932 cannot hold goes as "?", and the run says so.
+        utf8 = "member_no,date,sales_amount,note\r\n4,2024/05/16,1,𠮷野家\r\n".encode()
+        reply = httpx.post(
+            f"{daemon.api}/api/v1/imports?wait=true",
+            files={"file": ("20240517.csv", utf8)},
+            headers=ACME,
+            timeout=60,
+        )
+        assert reply.json()["state"] == "completed"
+        run = sent(daemon, "cp932")
+        assert run["state"] == "completed"
+        assert "CP932 にない文字 1 個を「?」にして送ります(𠮷)。" in run["message"]
+        [got] = capture.wait("/cp932", 1)
+        assert "?野家" in got.form()["file"].data.decode("cp932")
     finally:
         daemon.terminate()
         trickle.shutdown()

@@ -28,17 +28,20 @@ def parts(
     encoding: str,
     max_rows: int,
     max_bytes: int,
+    replaced: list[str] | None = None,
 ) -> list[Part]:
     """The rows as CSV parts of at most `max_rows` rows and `max_bytes` bytes each.
-    A cell CP932 cannot hold becomes "?" rather than failing the send."""
-    head = _line(header, encoding) if header is not None else b""
+    A character CP932 cannot hold (𠮷) becomes "?" rather than failing the send, and
+    is added to `replaced`, so that the run can say so."""
+    replaced = [] if replaced is None else replaced
+    head = _line(header, encoding, replaced) if header is not None else b""
     if len(head) > max_bytes:
         raise TooWide("header")
     found: list[Part] = []
     chunk: list[bytes] = []
     size = len(head)
     for row in rows:
-        line = _line(["" if v is None else str(v) for v in row], encoding)
+        line = _line(["" if v is None else str(v) for v in row], encoding, replaced)
         if len(head) + len(line) > max_bytes:
             raise TooWide(f"a row of {len(line)} bytes")
         if chunk and (len(chunk) >= max_rows or size + len(line) > max_bytes):
@@ -51,7 +54,12 @@ def parts(
     return found
 
 
-def _line(cells: Sequence[object], encoding: str) -> bytes:
+def _line(cells: Sequence[object], encoding: str, replaced: list[str]) -> bytes:
     out = io.StringIO()
     csv.writer(out, lineterminator="\r\n").writerow(cells)
-    return out.getvalue().encode(encoding, errors="replace")
+    text = out.getvalue()
+    try:
+        return text.encode(encoding)
+    except UnicodeEncodeError:
+        replaced += [ch for ch in text if ch.encode(encoding, errors="replace") == b"?" != ch]
+        return text.encode(encoding, errors="replace")

@@ -93,7 +93,10 @@ class Sends:
         try:
             rows = await self.store.send_rows(send.layout, columns, send.account, where, source)
             header = labels if send.header else None
-            parts = csvparts.parts(header, rows, send.encoding, send.max_rows, send.max_bytes)
+            replaced: list[str] = []
+            parts = csvparts.parts(
+                header, rows, send.encoding, send.max_rows, send.max_bytes, replaced
+            )
         except Exception as exc:  # a row too wide, a layout table not there yet: said in the run
             run |= {"state": RunState.FAILED, "finished_at": now_iso(), "report_state": _PENDING}
             run["message"] = message("send.not_built", language, detail=str(exc))
@@ -107,10 +110,25 @@ class Sends:
             await self.store.add_send_run(run)
             await self._report(run_id)
             return run_id
+        notes = []
         if len(parts) > 1:
-            run["message"] = message(
-                "send.split", language, parts=len(parts), rows=send.max_rows, bytes=send.max_bytes
+            notes.append(
+                message(
+                    "send.split",
+                    language,
+                    parts=len(parts),
+                    rows=send.max_rows,
+                    bytes=send.max_bytes,
+                )
             )
+        if replaced:
+            shown = "".join(dict.fromkeys(replaced))[:10]
+            notes.append(
+                message(
+                    "send.replaced", language, count=len(replaced), chars=shown, encoding="CP932"
+                )
+            )
+        run["message"] = " ".join(notes)
         values["run.id"] = values.get("run.id") or run_id
         job = Job(run_id, "send", name, run_id, ordered=True)
         bodies = {}
