@@ -311,18 +311,24 @@ def run_lines(run: dict[str, Any], language: str, timezone: str) -> list[str]:
     mode = in_words(f"mode.{run['mode']}", language, run["mode"])
     mode += message("cli.dry_run", language) if run["dry_run"] else ""
     counts = {"total": run["rows_total"], "imported": run["rows_imported"]}
+    sending = run["direction"] == "send"
     lines = [
         field("run", run["id"]),
         field("account", run["account"]),
         field("channel", in_words(f"channel.{run['channel']}", language, run["channel"])),
         field("sender", run["sender"] or "-"),
         _field(message("cli.show.state", language), run["state"]),
-        field("mode", mode),
+        *([] if sending else [field("mode", mode)]),
         field("encoding", run["encoding"] or "-"),
         *(field(name, local_time(run[f"{name}_at"], zone)) for name in _TIMES),
-        field("counts", message("report.counts", language, failed=run["rows_failed"], **counts)),
-        field("result", summary(run, language)),
     ]
+    if sending:  # what it sent, and how it went, are the send's counts and message
+        sent = {"sent": run["rows_imported"], "total": run["rows_total"]}
+        lines.append(field("counts", message("send.counts", language, **sent)))
+    else:
+        failed = run["rows_failed"]
+        lines.append(field("counts", message("report.counts", language, failed=failed, **counts)))
+        lines.append(field("result", summary(run, language)))
     if run["message"]:
         lines.append(field("message", run["message"]))
     if run["retry_of"]:

@@ -605,6 +605,9 @@ def test_25000_rows_go_as_three_requests(daemon, capture):
     assert sum(numbers, []) == list(range(1, 25001))
     filenames = [request.form()["file"].filename for request in got]
     assert filenames == ["bulk_1of3.csv", "bulk_2of3.csv", "bulk_3of3.csv"]
+    assert run["filename"] == "bulk_1of3.csv … bulk_3of3.csv"  # once bulk_1of1.csv
+    shown = renkei("show", run["id"], "--config", str(daemon.config)).stdout
+    assert "送信 25000 件 / 全 25000 件" in shown and "取込方法" not in shown
 
 
 SPLIT_ROWS = [f"{n},2024/05/16,{n},{'x' * 40}" for n in range(1, 61)]

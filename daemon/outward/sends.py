@@ -112,6 +112,11 @@ class Sends:
             return run_id
         notes = []
         if len(parts) > 1:
+            # Named as its parts were: the first and the last (`{part}` of `{parts}`).
+            named = values | {"run.id": values.get("run.id") or run_id, "parts": len(parts)}
+            first = fill(send.filename, named | {"part": 1})
+            last = fill(send.filename, named | {"part": len(parts)})
+            run["filename"] = first if first == last else f"{first} … {last}"
             notes.append(
                 message(
                     "send.split",
