@@ -611,6 +611,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "the error CSV of run {run_id} is not kept (removed after daemon.retention_days,"
         " or moved or deleted from data_dir)",
     },
+    "api.run_is_send": {
+        "ja": "実行 {run_id} は送信で、受信ファイルを持たないため再取込できません。"
+        "送り直すには送信を実行してください(POST /api/v1/sends/送信名、renkei send 送信名)",
+        "en": "run {run_id} is a send, which keeps no file to import again; to send again,"
+        " start the send (POST /api/v1/sends/NAME, renkei send NAME)",
+    },
     "api.run_not_final": {
         "ja": "実行 {run_id} はまだ終わっていません(状態 {state})。終わってから再取込してください",
         "en": "run {run_id} has not finished (state {state}); retry it once it has",

@@ -606,6 +606,8 @@ def test_25000_rows_go_as_three_requests(daemon, capture):
     filenames = [request.form()["file"].filename for request in got]
     assert filenames == ["bulk_1of3.csv", "bulk_2of3.csv", "bulk_3of3.csv"]
     assert run["filename"] == "bulk_1of3.csv … bulk_3of3.csv"  # once bulk_1of1.csv
+    again = httpx.post(f"{daemon.api}/api/v1/runs/{run['id']}/retry", headers=ADMIN)
+    assert again.status_code == 409 and again.json()["error"] == "run_is_send"
     shown = renkei("show", run["id"], "--config", str(daemon.config)).stdout
     assert "送信 25000 件 / 全 25000 件" in shown and "取込方法" not in shown
 

@@ -34,6 +34,7 @@ class Refusal(StrEnum):
     NOT_FINAL = "run_not_final"  # queued, running or aborted: it will be imported anyway
     NOT_KEPT = "file_not_kept"  # no file (none came, or retention removed it)
     STOPPED = "account_stopped"  # 連動稼働停止: its files make no runs
+    SEND = "run_is_send"  # a send keeps no file: it is sent again by starting the send
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,8 @@ class Retrier:
     async def retry(self, run: Mapping[str, Any]) -> Retried:
         """Import `run`'s file again, or answer with the retry of it still pending."""
         async with self._lock:
+            if run.get("direction") == "send":
+                return Retried(None, refusal=Refusal.SEND)
             if await self._store.run_state(run["id"]) not in FINAL_STATES:
                 return Retried(None, refusal=Refusal.NOT_FINAL)
             account = self._settings().accounts.get(run["account"])
