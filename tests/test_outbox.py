@@ -93,3 +93,32 @@ async def test_a_damaged_item_is_set_aside_and_the_mail_after_it_goes(reporter, 
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=settings.daemon.retention_days + 1)
     swept = await sweep(settings, reporter.store, later)
     assert swept.mails == 3 and list((outbox / "failed").iterdir()) == []
+
+
+async def test_a_report_stranded_pending_goes_without_waiting_for_a_start(reporter, relay):
+    """Its run committed, then the import process died (or the disk was full) before
+    the report was queued: it once waited for the daemon's next start."""
+    import asyncio
+
+    from daemon.spool.queue import Meta
+
+    store = reporter.store
+    old = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)).isoformat(timespec="milliseconds")
+    young = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+    for run_id, finished in (("20240516T000000000000-aaaaaa", old), ("young", young)):
+        await store.add_run(run_id, Meta("acme", "mail", "export@acme.example", "20240516.csv"))
+        await store.update_run(
+            run_id, state="failed", finished_at=finished, report_state="pending", message="x"
+        )
+    serving = asyncio.create_task(reporter.serve())
+    try:
+        deadline = time.monotonic() + 15
+        while not any("ops@acme.example" in to for _, to in relay.envelopes):
+            assert time.monotonic() < deadline, "the stranded report was not sent"
+            await asyncio.sleep(0.1)
+    finally:
+        serving.cancel()
+    [report] = relay.for_recipient("ops@acme.example")
+    assert "20240516.csv" in report["Subject"]
+    # One finished just now is the import process's to queue.
+    assert (await store.get_run("young"))["report_state"] == "pending"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import fcntl
 import json
 import logging
@@ -40,6 +41,7 @@ from daemon.store.runs import ReportState
 log = logging.getLogger(__name__)
 _RESCAN_SECONDS = 5.0
 _HELD_SECONDS = 1.0
+_STRANDED_SECONDS = 60.0  # a report pending this long after its run finished is queued
 ALERT_PREFIX = "alert-"  # outbox items that are no run's report: alerts, notes, digests
 
 
@@ -151,13 +153,24 @@ class Reporter:
         (self.outbox / f".{item_id}.json.tmp").rename(self.outbox / f"{item_id}.json")
         fsync_dir(self.outbox)
 
-    async def recover(self) -> None:
+    async def recover(self, finished_before: str | None = None) -> None:
         """Queue the reports of runs that finished just before a crash."""
-        for run in await self.store.runs_to_report():
+        for run in await self.store.runs_to_report(finished_before):
             await self.queue_run(run["id"])
 
     async def serve(self) -> None:
+        last_look = -math.inf  # at once too: a start's recover() leaves the youngest
         while True:
+            if time.monotonic() - last_look > _STRANDED_SECONDS:
+                # A report still pending a minute after its run finished was stranded:
+                # the import process died between the commit and queuing it, or the
+                # disk was full then. Not only at the next start, which may be weeks off.
+                last_look = time.monotonic()
+                before = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=_STRANDED_SECONDS)
+                try:
+                    await self.recover(before.isoformat(timespec="milliseconds"))
+                except Exception as exc:  # a store busy, a disk full: at the next look
+                    log.warning("stranded reports not queued yet: %s", exc)
             next_due = await self.flush()
             timeout = min(max(next_due - time.time(), 0.05), _RESCAN_SECONDS)
             self._wake.clear()

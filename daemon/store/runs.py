@@ -316,13 +316,17 @@ class RunRecords:
         async with self.writer.execute(sql, (FORWARD_PENDING, *mine)) as cur:
             return [row[0] for row in await cur.fetchall()]
 
-    async def runs_to_report(self) -> list[dict[str, Any]]:
-        """Runs whose report is still to be queued. On a shared store only this
-        instance's: the instance that imported a run queues its report (it has the
-        error CSV), so another starting up must not queue it a second time."""
+    async def runs_to_report(self, finished_before: str | None = None) -> list[dict[str, Any]]:
+        """Runs whose report is still to be queued (those finished before a moment, when
+        given). On a shared store only this instance's: the instance that imported a
+        run queues its report (it has the error CSV), so another starting up must not
+        queue it a second time."""
         own, mine = self._own_runs()
         sql = f"SELECT * FROM runs WHERE report_state = ?{own}"
-        params = (ReportState.PENDING, *mine)
+        params: tuple[Any, ...] = (ReportState.PENDING, *mine)
+        if finished_before is not None:
+            sql += " AND finished_at < ?"
+            params = (*params, finished_before)
         async with self.writer.execute(sql, params) as cur:
             return [dict(row) for row in await cur.fetchall()]
 

@@ -90,6 +90,13 @@ class Pipeline:
         except Exception as exc:
             if not transient(exc):
                 raise
+            committed = await _final_state(self.store, item.id)
+            if committed is not None:
+                # After the commit (the report's queuing met a full disk): the run and
+                # its rows stand; its report waits as pending for the reporter's next
+                # look, and the spooled copy for the next start.
+                log.warning("run %s: committed; what follows it failed: %s", item.id, exc)
+                return committed
             log.warning("run %s: put back to try again later: %s", item.id, exc)
             if not _busy(exc):  # a busy database would keep us waiting once more
                 with contextlib.suppress(Exception):
@@ -390,6 +397,15 @@ def _busy(exc: BaseException) -> bool:
         (code is not None and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED))
         or "database is locked" in str(exc)
     )
+
+
+async def _final_state(store: Store, run_id: str) -> RunState | None:
+    """The run's state if it is final; None when it is not, or cannot be read now."""
+    try:
+        state = await store.run_state(run_id)
+    except Exception:  # the store itself in trouble: nothing was committed to judge by
+        return None
+    return RunState(state) if state in FINAL_STATES else None
 
 
 def refused_by_store(exc: BaseException) -> bool:
