@@ -122,3 +122,31 @@ async def test_a_report_stranded_pending_goes_without_waiting_for_a_start(report
     assert "20240516.csv" in report["Subject"]
     # One finished just now is the import process's to queue.
     assert (await store.get_run("young"))["report_state"] == "pending"
+
+
+async def test_a_report_sent_while_the_store_is_busy_goes_once(tmp_path, relay, monkeypatch):
+    """The relay took it, then marking the run `sent` met a database held by another
+    writer past its timeout: the item stayed in the outbox and went again."""
+    import contextlib
+    import sqlite3
+
+    from daemon.spool.queue import Meta
+
+    monkeypatch.setenv("RENKEI_BUSY_TIMEOUT_MS", "200")
+    settings = load(write_config(tmp_path, account("acme"), relay_port=relay.port))
+    store = await SqliteStore.open(settings.data_dir / "renkei.db")
+    reporter = Reporter(lambda: settings, store)
+    try:
+        await store.add_run("r1", Meta("acme", "mail", "export@acme.example", "20240516.csv"))
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+        await store.update_run("r1", state="failed", finished_at=now, report_state="pending")
+        await reporter.queue_run("r1")
+        with contextlib.closing(sqlite3.connect(settings.data_dir / "renkei.db")) as holder:
+            holder.execute("BEGIN IMMEDIATE")  # another writer holds the database
+            await reporter.flush()
+            holder.rollback()
+        await reporter.flush()
+        assert len([to for _, to in relay.envelopes if "ops@acme.example" in to]) == 1
+        assert not list(reporter.outbox.glob("r1.*"))
+    finally:
+        await store.close()

@@ -356,13 +356,17 @@ class Reporter:
             await self._record(self.store.report_attempt, item_id, refusal_text(exc))
             return "retry"
         metrics.REPORTS_SENT.inc()
-        if not item_id.startswith(ALERT_PREFIX):
-            await self.store.update_run(item_id, report_state=ReportState.SENT)
+        # Recorded like the rest: a store busy past its timeout here once stopped the
+        # item's removal from the outbox, and the relay got the same mail again.
+        await self._record(self._mark_sent, item_id)
         # Recipients refused while the others took the mail are what a reader must see.
         answer = "; ".join(f"{who}: {r.code} {r.message}" for who, r in refused.items())
         await self._record(self.store.report_sent, item_id, answer or reply)
         log.info("report %s sent to %s", item_id, ", ".join(envelope["recipients"]))
         return "sent"
+
+    async def _mark_sent(self, item_id: str) -> None:
+        await self.store.update_run(item_id, report_state=ReportState.SENT)
 
     def _keep_failed(self, item_id: str, data: bytes, envelope: dict[str, Any]) -> None:
         """A report refused for good, from the shared outbox: kept in this instance's
