@@ -150,6 +150,7 @@ _REASONS = {
     "api.unauthorized.missing_header": "no_token",
     "api.unauthorized.unknown": "bad_token",
     "api.not_found.import_path": "unknown_path",
+    "api.spool_unavailable.low_space": "low_space",
 }
 
 
@@ -181,6 +182,10 @@ async def take(request: Request, door: Door, wait: bool, dry_run: bool) -> JSONR
     name = door.who
     account = settings.accounts[name]
     max_bytes = settings.limits_for(account).max_bytes
+    if sink is not None and not sink.has_room():
+        # As mail's 452: the disk under daemon.min_free_bytes, try again later.
+        retry = {"Retry-After": str(RETRY_AFTER)}
+        raise ApiRefusal(503, "spool_unavailable", "api.spool_unavailable.low_space", headers=retry)
     declared = request.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > max_bytes + FORM_ROOM:
         # Said before the body is read: reading it all first took a second per 300 MB.

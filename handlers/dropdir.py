@@ -136,6 +136,10 @@ class DropdirIntake(Intake):
         now = time.monotonic()
         if now < self._paused_until:
             return
+        if not self.sink.has_room():  # under daemon.min_free_bytes: the files wait there
+            self._paused_until = now + SPOOL_RETRY_SECONDS
+            log.warning("dropdir: spool space under daemon.min_free_bytes; files wait")
+            return
         settings = self.settings
         present: set[Path] = set()
         for name, folder in self.folders().items():

@@ -52,6 +52,7 @@ S553_HIDDEN_NAME = (553, "ftp.hidden_name")  # STOR or RNTO of a name starting w
 S550_NO_SUCH_FILE = "550 No such file or directory."  # pyftpdlib's words, for a hidden name
 S426_RESET = (426, "ftp.reset")
 S452_NO_SPACE = (452, "ftp.no_space")  # the disk full while an upload is written
+S452_LOW_SPACE = (452, "ftp.low_space")  # under daemon.min_free_bytes before it starts
 S451_WRITE_FAILED = (451, "ftp.write_failed")  # any other error writing it
 S530_LOGIN_FAILED = (530, "ftp.login_failed")
 S530_TLS_CONTROL = (530, "ftp.tls_control")  # ftp.require_tls: USER/PASS before AUTH TLS
@@ -331,6 +332,11 @@ class UploadHandler(FTPHandler):
             return None
         if "a" in mode or restart:
             self._refuse_append(name)
+            return None
+        if not self.intake.sink.has_room():  # under daemon.min_free_bytes, as mail's 452
+            detail = "spool space under daemon.min_free_bytes"
+            self.refuse(S452_LOW_SPACE[0], "low_space", name, detail)
+            self.respond(self.reply(*S452_LOW_SPACE))
             return None
         partial = os.path.join(os.path.dirname(file), part_name(name))
         # "x": created afresh (pyftpdlib adds the "b"), never a file that was there.

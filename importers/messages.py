@@ -583,6 +583,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "いまはファイルを受け付けられません。しばらくしてから送り直してください",
         "en": "the spool cannot take files now",
     },
+    "api.spool_unavailable.low_space": {
+        "ja": "ディスクの空きが少ないため、いまはファイルを受け付けられません。しばらくしてから送り直してください",
+        "en": "the disk is nearly full: no file is taken now; send it again later",
+    },
     "api.spool_unavailable.not_running": {
         "ja": "受付が動いていません",
         "en": "intake is not running",
@@ -1452,6 +1456,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "sender's domain, DMARC-aligned): {results}",
     },
     # -- resource faults: a full disk, a name the file system cannot hold -----------
+    "ftp.low_space": {
+        "ja": "ディスクの空きが少ないため、いまはファイルを受け付けられません。しばらくしてから送り直してください。",
+        "en": "Insufficient storage space; try again later.",
+    },
     "ftp.no_space": {
         "ja": "ディスクの空きが足りないため、ファイルを破棄しました。しばらくしてから送り直してください。",
         "en": "Insufficient storage space; the file was discarded. Try again later.",

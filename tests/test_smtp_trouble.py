@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import ftplib
+import io
 import shutil
 import smtplib
+import time
 from collections.abc import Sequence
+
+import httpx
+import pytest
 
 from daemon.settings import parse
 from handlers.base import Delivery, Refusal
@@ -20,6 +26,7 @@ from tests.support import (
     send,
     write_config,
 )
+from tests.test_ftp import ftp_config
 
 
 def test_spool_failure_gets_451_and_the_retry_is_accepted(tmp_path):
@@ -43,14 +50,35 @@ def test_spool_failure_gets_451_and_the_retry_is_accepted(tmp_path):
         assert daemon.terminate() == 0
 
 
-def test_low_disk_space_gets_452_at_mail(tmp_path):
-    config = write_config(tmp_path, account("acme"))
+def test_low_disk_space_is_refused_at_every_door(tmp_path):
+    """Mail got 452 under daemon.min_free_bytes; HTTP, FTP and the drop folder took the
+    file all the same."""
+    extra = '[accounts.dropper]\nlayout = "performance"\n[accounts.dropper.dropdir]\n'
+    extra += 'path = "drop"\nsettle = 0\n[accounts.pusher]\nlayout = "performance"\n'
+    extra += '[accounts.pusher.api]\ntoken = "demo-pusher-token"\n'
+    config, ftp_port = ftp_config(tmp_path, extra)
     text = config.read_text().replace("min_free_bytes = 0", f"min_free_bytes = {10**18}")
     config.write_text(text)
     daemon = Daemon(config).start()
     try:
         step, code, reply = send(daemon.smtp_port, mail())
         assert (step, code) == ("MAIL", 452) and reply.startswith("4.3.1")
+        answer = httpx.post(
+            f"{daemon.api}/api/v1/imports",
+            files={"file": ("20240516.csv", csv_bytes(["1,2024/05/16,1,a"]))},
+            headers={"Authorization": "Bearer demo-pusher-token"},
+        )
+        assert answer.status_code == 503 and answer.headers["Retry-After"] == "30"
+        assert "ディスクの空きが少ない" in answer.json()["message"]
+        with ftplib.FTP() as ftp:
+            ftp.connect("127.0.0.1", ftp_port, timeout=10)
+            ftp.login("acme", "demo-acme-ftp")
+            with pytest.raises(ftplib.error_temp, match="^452"):
+                ftp.storbinary("STOR 20240516.csv", io.BytesIO(b"1,2024/05/16,1,a\r\n"))
+        dropped = tmp_path / "drop" / "20240516.csv"
+        dropped.write_bytes(csv_bytes(["1,2024/05/16,1,a"]))
+        time.sleep(2)
+        assert dropped.exists() and daemon.query("SELECT count(*) FROM runs") == [(0,)]
     finally:
         daemon.terminate()
 
