@@ -43,6 +43,20 @@ ACME_ROWS = ["1,2024/05/16,100,日本語の備考", "2,2024/05/16,200,keep", "3,
 FAST = "retry_seconds = 0.2\nmax_retry_seconds = 1\n"
 
 
+ACME_ACCOUNT = account("acme") + '[accounts.acme.api]\ntoken = "demo-acme-token"\n'
+
+
+def imported_by_acme(daemon, name: str = "20240516.csv", data: bytes | None = None) -> dict:
+    """`data` (ACME_ROWS) imported over the API as acme; the finished run."""
+    reply = httpx.post(
+        f"{daemon.api}/api/v1/imports?wait=true",
+        files={"file": (name, csv_bytes(ACME_ROWS) if data is None else data)},
+        headers=ACME,
+        timeout=60,
+    )
+    return reply.json()
+
+
 def today() -> str:
     return dt.datetime.now(zoneinfo.ZoneInfo("Asia/Tokyo")).strftime("%Y%m%d")
 
@@ -373,18 +387,12 @@ def test_400_fails_at_once_and_keeps_the_answer(daemon, capture):
 def test_a_killed_daemon_resumes_the_send(tmp_path):
     capture = Capture(default=(503, {}, b"busy"))
     extra = capture.retrying_send("resume") + capture.retrying_send("halted", "max_rows = 2")
-    accounts = account("acme") + '[accounts.acme.api]\ntoken = "demo-acme-token"\n'
+    accounts = ACME_ACCOUNT
     config = write_config(tmp_path, accounts, extra=extra)
     daemon = Daemon(config)
     try:
         daemon.start()
-        reply = httpx.post(
-            f"{daemon.api}/api/v1/imports?wait=true",
-            files={"file": ("20240516.csv", csv_bytes(ACME_ROWS))},
-            headers=ACME,
-            timeout=60,
-        )
-        assert reply.json()["state"] == "completed"
+        assert imported_by_acme(daemon)["state"] == "completed"
         run_id = send_now(daemon, "resume").json()["id"]
         halted_id = send_now(daemon, "halted").json()["id"]
         capture.wait("/resume", 2)
@@ -513,16 +521,10 @@ encoding = "cp932"
 where = {{ member_no = "4" }}
 report = "never"
 """
-    accounts = account("acme") + '[accounts.acme.api]\ntoken = "demo-acme-token"\n'
+    accounts = ACME_ACCOUNT
     daemon = Daemon(write_config(tmp_path, accounts, extra=extra)).start()
     try:
-        reply = httpx.post(
-            f"{daemon.api}/api/v1/imports?wait=true",
-            files={"file": ("20240516.csv", csv_bytes(ACME_ROWS))},
-            headers=ACME,
-            timeout=60,
-        )
-        assert reply.json()["state"] == "completed"
+        assert imported_by_acme(daemon)["state"] == "completed"
         started = time.monotonic()
         run = sent(daemon, "trickle")
         assert time.monotonic() - started < 15  # its first KB would have taken 200 s
@@ -534,13 +536,7 @@ report = "never"
         assert (request["status"], request["answer"]) == (400, "エラー: 行2 不正")
         # A character CP932 cannot hold goes as "?", and the run says so.
         utf8 = "member_no,date,sales_amount,note\r\n4,2024/05/16,1,𠮷野家\r\n".encode()
-        reply = httpx.post(
-            f"{daemon.api}/api/v1/imports?wait=true",
-            files={"file": ("20240517.csv", utf8)},
-            headers=ACME,
-            timeout=60,
-        )
-        assert reply.json()["state"] == "completed"
+        assert imported_by_acme(daemon, "20240517.csv", utf8)["state"] == "completed"
         run = sent(daemon, "cp932")
         assert run["state"] == "completed"
         assert "CP932 にない文字 1 個を「?」にして送ります(𠮷)。" in run["message"]
@@ -556,7 +552,7 @@ def test_a_send_removed_from_the_config_mid_retry_ends_as_forced(tmp_path):
     """強制終了: its [sends.NAME] gone at a reload, a send stops trying and says why."""
     capture = Capture(default=(503, {}, b"busy"))
     extra = capture.retrying_send("gone")
-    accounts = account("acme") + '[accounts.acme.api]\ntoken = "demo-acme-token"\n'
+    accounts = ACME_ACCOUNT
     config = write_config(tmp_path, accounts, extra=extra)
     daemon = Daemon(config).start()
     try:
