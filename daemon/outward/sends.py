@@ -112,11 +112,6 @@ class Sends:
             return run_id
         notes = []
         if len(parts) > 1:
-            # Named as its parts were: the first and the last (`{part}` of `{parts}`).
-            named = values | {"run.id": values.get("run.id") or run_id, "parts": len(parts)}
-            first = fill(send.filename, named | {"part": 1})
-            last = fill(send.filename, named | {"part": len(parts)})
-            run["filename"] = first if first == last else f"{first} … {last}"
             notes.append(
                 message(
                     "send.split",
@@ -137,15 +132,19 @@ class Sends:
         values["run.id"] = values.get("run.id") or run_id
         job = Job(run_id, "send", name, run_id, ordered=True)
         bodies = {}
+        names = []
         for seq, part in enumerate(parts, start=1):
             each = values | {"part": seq, "parts": len(parts)}
-            body, content_type = _body(send, each, fill(send.filename, each), part.data)
+            names.append(fill(send.filename, each))
+            body, content_type = _body(send, each, names[-1], part.data)
             bodies[seq] = body
             url = fill_url(send.url, each)
             headers = {k: v for k, v in send.headers.items()}
             job.requests.append(
                 Request(seq, send.method, url, headers, content_type, part.rows, len(body))
             )
+        # Named as its parts were: `{part}` of `{parts}`, the first and the last.
+        run["filename"] = names[0] if names[0] == names[-1] else f"{names[0]} … {names[-1]}"
         await self.store.add_send_run(run)
         await self.deliverer.add(job, bodies)
         log.info("send %s: run %s, %d rows in %d requests", name, run_id, len(rows), len(parts))
