@@ -61,5 +61,7 @@ def _line(cells: Sequence[object], encoding: str, replaced: list[str]) -> bytes:
     try:
         return text.encode(encoding)
     except UnicodeEncodeError:
-        replaced += [ch for ch in text if ch.encode(encoding, errors="replace") == b"?" != ch]
+        replaced += [
+            ch for ch in text if ch != "?" and ch.encode(encoding, errors="replace") == b"?"
+        ]
         return text.encode(encoding, errors="replace")
