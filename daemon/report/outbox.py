@@ -159,7 +159,9 @@ class Reporter:
             await self.queue_run(run["id"])
 
     async def serve(self) -> None:
-        last_look = -math.inf  # at once too: a start's recover() leaves the youngest
+        # The first look at once: it finds what the start's recover() could not queue
+        # (a store busy then), and costs one query.
+        last_look = -math.inf
         while True:
             if time.monotonic() - last_look > _STRANDED_SECONDS:
                 # A report still pending a minute after its run finished was stranded:

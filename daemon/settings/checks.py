@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.settings.listeners import is_loopback, split_listen
-from daemon.settings.model import DEMO_PREFIX, RESERVED_TABLES, Settings
+from daemon.settings.model import DEMO_PREFIX, RESERVED_TABLES, FtpSettings, Settings
 from daemon.settings.problems import Problem, near
 from importers.filenames import PatternError, compile_pattern
 
@@ -293,7 +293,9 @@ def _passive_overlap(raw: dict[str, Any]) -> Iterator[Problem]:
     listeners = dict(_listeners(raw))
     if "ftp" not in listeners:
         return
-    value = _dict(raw.get("ftp")).get("passive_ports", "30000-30099")
+    value = _dict(raw.get("ftp")).get(
+        "passive_ports", FtpSettings.model_fields["passive_ports"].default
+    )
     low, _, high = str(value).partition("-")
     if not (low.isdigit() and high.isdigit()):
         return  # the model says what is wrong with the range

@@ -7,7 +7,7 @@ remember created choice values, look referenced values up) is here.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,10 @@ BATCH = 500  # values per IN (…): well under SQLite's bound-parameter limit
 
 
 def _same_types(
-    layout: str, columns: Sequence[Column], have: Mapping[str, str], sql_type: Any
+    layout: str,
+    columns: Sequence[Column],
+    have: Mapping[str, str],
+    sql_type: Callable[[Column], str],
 ) -> None:
     """Refuse a layout whose column changed to a type its table column does not store
     (int ↔ text, decimal, date, …): the table is never migrated, so the new values

@@ -16,11 +16,10 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from daemon.console.access import Refused
-from daemon.web.errors import ApiError
+from daemon.web.errors import CONSOLE, ApiError
 from handlers import api as api_intake
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-CONSOLE = "/console/"
 
 
 async def last_route(request: Request) -> JSONResponse:
