@@ -143,6 +143,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "アカウントは連動稼働停止中のため取り込みませんでした",
         "en": "the account is stopped; nothing was imported",
     },
+    "run.taken_elsewhere": {
+        "ja": "この配信は別のインスタンスが run {run} として受け付け済みのため、取り込みませんでした",
+        "en": "another instance accepted this delivery as run {run}; nothing was imported",
+    },
     "run.quarantined": {
         "ja": "{attempts} 回試みても取り込めなかったため隔離しました",
         "en": "quarantined after {attempts} failed attempts",

@@ -241,6 +241,83 @@ def test_a_store_that_does_not_answer_takes_nothing(tmp_path, pg_url, relay):
         daemon.terminate()
 
 
+DATA = csv_bytes(["1,2024/05/16,10,a", "2,2024/05/16,20,b"])
+
+
+def by_mail(daemon: Daemon) -> str | None:
+    """The mail (a Message-ID is its idempotency key): its run id once answered 250."""
+    msg = mail([("20240516.csv", DATA)])
+    msg["Message-ID"] = "<died-before-250@acme.example>"
+    _, code, reply = send(daemon.smtp_port, msg)
+    return queued_ids(reply)[0] if code == 250 else None
+
+
+def by_api(daemon: Daemon) -> str | None:
+    """The file by the API without a key (a resend is known by its content)."""
+    files = {"file": ("20240516.csv", DATA)}
+    url = f"{daemon.api}/api/v1/imports"
+    answer = httpx.post(url, headers=ACME_API, files=files, timeout=30)
+    return answer.json()["id"] if answer.status_code == 202 else None
+
+
+@pytest.mark.parametrize("deliver", [by_mail, by_api], ids=["mail", "api"])
+def test_a_delivery_whose_door_died_before_recording_it_is_imported_once(
+    tmp_path, pg_url, relay, deliver
+):
+    """Instance a spools a delivery and dies before it records the run (so before it
+    answers): the sender sends it again through b, which imports it. When a starts
+    again, what it spooled is recorded as held by b's run, not imported a second time."""
+    a_config = instance_config(tmp_path / "a", "a", pg_url, relay.port)
+    b_config = instance_config(tmp_path / "b", "b", pg_url, relay.port)
+    a = Daemon(a_config).start()
+    b = None
+    try:
+        outcome: list[Any] = []
+
+        def deliver_to_a() -> None:
+            try:
+                outcome.append(deliver(a))
+            except Exception as exc:  # the connection dies with the daemon
+                outcome.append(exc)
+
+        with psycopg.connect(pg_url) as lock:
+            # Inserts into runs wait, reads do not: a's door spools the file, looks
+            # for an earlier delivery, and then waits to record the run; killed there.
+            lock.execute("LOCK TABLE runs IN SHARE MODE")
+            sender = threading.Thread(target=deliver_to_a)
+            sender.start()
+            waiting = "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            deadline = time.monotonic() + 30
+            while query(pg_url, waiting)[0]["n"] == 0:
+                assert time.monotonic() < deadline, "a's door never reached the store"
+                time.sleep(0.05)
+            a.kill()
+            lock.rollback()
+        sender.join(30)
+        assert outcome and (outcome[0] is None or isinstance(outcome[0], Exception))
+        [orphan] = [p.name for p in (a.data_dir / "spool" / "incoming").iterdir()]
+        assert not query(pg_url, "SELECT id FROM runs WHERE id = %s", (orphan,))
+
+        b = Daemon(b_config).start()
+        taken = deliver(b)
+        assert taken is not None
+        assert wait_state(pg_url, taken, ("completed",))["rows_imported"] == 2
+        b.terminate()
+        b = None
+
+        a.start()
+        run = wait_state(pg_url, orphan, ("ignored", "completed", "failed"))
+        assert run["state"] == "ignored", run
+        assert taken in run["message"] and "別のインスタンス" in run["message"]
+        assert query(pg_url, "SELECT count(*) AS n FROM performance")[0]["n"] == 2
+        runs = query(pg_url, "SELECT id FROM runs WHERE state = 'completed'")
+        assert [r["id"] for r in runs] == [taken]
+    finally:
+        for daemon in (a, b):
+            if daemon is not None and daemon.proc is not None and daemon.proc.poll() is None:
+                daemon.terminate()
+
+
 def test_a_report_left_by_a_dead_instance_goes_from_another(tmp_path, pg_url, relay):
     """The outbox is shared: the report an instance queued but could not hand to the
     relay before it died is sent once, by the instance still running."""

@@ -27,7 +27,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from daemon.spool.queue import SpoolItem
+from daemon.spool.queue import Meta, SpoolItem
 from daemon.store.base import Store
 from daemon.store.runs import RunState, options_text
 from handlers.base import Delivery
@@ -154,6 +154,29 @@ class DeliveryMemory:
         found = [x for x in (held, recorded) if x is not None]
         # Run ids sort by arrival.
         return max(found, key=lambda x: x.run_id) if found else None
+
+
+async def recorded_elsewhere(
+    store: Store, meta: Meta, digest: Callable[[], str | None]
+) -> str | None:
+    """For a shared store: the run another instance recorded for the delivery an item
+    holds whose own door died before recording it (and so before the sender heard it
+    was accepted, and sent it again), by the rules a resend meets at a door; None when
+    there is none. `digest` gives the item's sha256 when its meta holds none."""
+    if meta.options.get("dry_run"):
+        return None
+    if meta.idempotency_key:
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=KEY_SECONDS)
+        return await store.run_by_key(meta.account, meta.idempotency_key, since.isoformat())
+    if not meta.by_content:
+        return None
+    row = await store.latest_run_of_file(meta.account, meta.filename)
+    if row is None or row["options"] != options_text(meta.options):
+        return None
+    if RunState(row["state"]) in _UNANSWERED:
+        return None
+    sha256 = meta.sha256 or await asyncio.to_thread(digest)
+    return row["id"] if sha256 and row["sha256"] == sha256 else None
 
 
 def content_digest(d: Delivery) -> str:

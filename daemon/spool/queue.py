@@ -67,6 +67,7 @@ class Meta:
     retry_of: str | None = None  # the run whose kept file this imports again
     authentication_results: str = ""  # mail: the door's RFC 8601 verdict, '' unevaluated
     unauthenticated: str = ""  # mail, `sender_auth = "flag"`: what failed, said in the run
+    by_content: bool = False  # a resend is known by its content (handlers/base.Delivery)
 
     @classmethod
     def from_json(cls, data: bytes) -> Meta:

@@ -164,4 +164,5 @@ def _meta(d: Delivery) -> Meta:
         idempotency_key=d.idempotency_key,
         authentication_results=d.authentication_results,
         unauthenticated=d.unauthenticated,
+        by_content=d.by_content,
     )

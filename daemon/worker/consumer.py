@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 
 from daemon.backoff import backoff
+from daemon.spool.memory import recorded_elsewhere
 from daemon.spool.queue import Damaged, Spool
 from daemon.store.runs import FINAL_STATES, RunState
 from daemon.worker import staging
@@ -52,6 +54,14 @@ class Worker:
                 await self.pipeline.damaged(damaged)
                 continue
             store = self.pipeline.store
+            if store.shared and await store.run_state(item.id) is None:
+                # Its door died between spooling and recording: the sender was never
+                # told, and may have sent it again through another instance.
+                digest = functools.partial(self.spool.digest, item.id)
+                other = await recorded_elsewhere(store, item.meta, digest)
+                if other is not None:
+                    await self.pipeline.taken_elsewhere(item, other)
+                    continue
             await store.add_run(item.id, item.meta)
             if await store.run_state(item.id) not in FINAL_STATES:
                 await store.update_run(item.id, state=RunState.QUEUED, attempts=item.meta.attempts)

@@ -117,10 +117,11 @@ class Pipeline:
 
     async def _process(self, item: SpoolItem, progress: Progress | None) -> RunState:
         meta = item.meta
-        if await self.store.run_state(item.id) in FINAL_STATES:
-            # Committed before a crash that came before the spool copy was removed.
+        if (recorded := await self.store.run_state(item.id)) in FINAL_STATES:
+            # Committed before a crash that came before the spool copy was removed, or
+            # recorded as held by another instance's run (taken_elsewhere).
             self.spool.finish(item)
-            return RunState.COMPLETED
+            return recorded
         account = self.settings.accounts.get(meta.account)
         if meta.attempts >= self.settings.daemon.max_attempts:
             await self.store.add_run(item.id, meta)
@@ -160,6 +161,18 @@ class Pipeline:
         self.counted(RunState.FAILED, 0, damaged.item_id)
         if self.set_aside is not None:
             await self.set_aside(damaged)
+
+    async def taken_elsewhere(self, item: SpoolItem, other: str) -> None:
+        """Record the waiting `item` as ignored: run `other`, recorded by another
+        instance of a shared store, holds its delivery. Its file is kept beside the
+        run once the worker takes it (a final run is not imported)."""
+        text = message("run.taken_elsewhere", self.language, run=other)
+        await self.store.add_run(item.id, item.meta)
+        await self.store.update_run(
+            item.id, state=RunState.IGNORED, message=text[:500], finished_at=now_iso()
+        )
+        self.counted(RunState.IGNORED, 0, item.id)
+        log.warning("run %s: not imported, run %s holds its delivery", item.id, other)
 
     async def _quarantine(self, item: SpoolItem, account: Account | None) -> RunState:
         self.spool.quarantine(item)
