@@ -104,9 +104,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     logs.configure()
     heap.keep_freed_memory()
+    from daemon.serving import AlreadyServing, hold
     from daemon.worker.supervisor import ImportProcessDied
 
     path = config_path(args.config)
+    try:
+        lock = hold(settings.data_dir)
+    except AlreadyServing as held:
+        language = settings.report.language
+        text = message("cli.serve.already", language, path=settings.data_dir, pid=held.pid)
+        print(text, file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:
+        logging.getLogger("renkei").error("cannot start: %s", exc)
+        return EXIT_FAILED
     try:
         return asyncio.run(Master(settings, path.resolve()).run())
     except ConfigError as exc:  # a layout its table cannot take (the store is read now)
@@ -116,6 +127,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # A port in use, a data_dir we may not write: say which, without a traceback.
         logging.getLogger("renkei").error("cannot start: %s", exc)
         return EXIT_FAILED
+    finally:
+        os.close(lock)
 
 
 def cmd_import(args: argparse.Namespace) -> int:

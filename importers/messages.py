@@ -1122,6 +1122,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{name} は設定にあるアカウントではありません",
         "en": "{name} is not an account in the config",
     },
+    "cli.serve.already": {
+        "ja": "別の renkei serve (pid {pid}) がこの data_dir ({path}) で動いています。"
+        "それを止めるか、別の data_dir を指定してください",
+        "en": "another renkei serve (pid {pid}) is running on this data_dir ({path});"
+        " stop it, or give this one another data_dir",
+    },
     "cli.no_such_file": {
         "ja": "{path}: ファイルがありません",
         "en": "{path}: no such file",
