@@ -485,3 +485,37 @@ def test_a_full_disk_while_importing_is_retried_with_backoff(tmp_path, tmpfs):
         assert "crashed" not in daemon.log.read_text()
     finally:
         stopped(daemon)
+
+
+@pytest.mark.slow
+def test_a_full_disk_in_a_part_reader_is_not_counted_as_an_attempt(tmp_path, tmpfs):
+    """A file read in parts: its reader processes write scratch databases. The disk
+    they write on full, the run is put back without counting an attempt (as a full
+    disk in the writer is), and imported once there is room."""
+    config = write_config(tmp_path, account("acme"))
+    text = config.read_text().replace("max_message_bytes = 200000", "max_message_bytes = 2000000")
+    config.write_text(text)
+    data_dir = tmp_path / "var"
+    data_dir.mkdir()
+    (tmpfs / "staging").mkdir()
+    (data_dir / "staging").symlink_to(tmpfs / "staging")  # only the scratch on the small disk
+    filler = fill(tmpfs, 0)
+    daemon = Daemon(config).start()
+    try:
+        rows = big_rows(6000)
+        assert len(rows) > 256 * 1024  # read in parts by the warm readers
+        _, code, reply = send(daemon.smtp_port, mail([("20240516.csv", rows)]))
+        assert code == 250, reply
+        (run_id,) = queued_ids(reply)
+        deadline = time.monotonic() + 30
+        while "put back to try again later" not in daemon.log.read_text():
+            assert time.monotonic() < deadline, daemon.log.read_text()[-3000:]
+            time.sleep(0.1)
+        log = daemon.log.read_text()
+        assert "full" in log and "attempt 1 failed" not in log, log[-3000:]
+        filler.unlink()
+        run = daemon.wait_run(run_id, timeout=60)
+        assert run["state"] == "completed" and run["attempts"] == 0, run
+        assert daemon.query("SELECT count(*) FROM performance") == [(6000,)]
+    finally:
+        stopped(daemon)

@@ -22,6 +22,7 @@ once it has rolled back what they carried: BadCut).
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import pickle
 import shutil
@@ -297,5 +298,7 @@ def _follow(child: subprocess.Popen, advance: Callable[[int], None]) -> tuple | 
             advance(message[1])
         elif message[0] == "done":
             return message[1:]  # records, failed, empty, values
+        elif message[0] == "full":
+            raise OSError(errno.ENOSPC, f"reading a part: {message[1]}")
         else:
             return message[1]
