@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     import httpx
 
     from daemon.oneshot import Found
+    from daemon.settings.switches import Switches
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -178,11 +179,24 @@ def _stopped(settings: Settings, account: str) -> bool:
 
 
 def _switched(settings: Settings) -> Settings:
-    """`settings` with the console's account switches kept in data_dir (a shared
-    store's switches are the daemon's to read), as the daemon applies them."""
+    """`settings` with the console's account switches laid over, as the daemon applies
+    them: those kept in data_dir, and a shared store's over them."""
     from daemon.settings.switches import Switches
 
-    return Switches(settings.data_dir).view(settings)
+    switches = Switches(settings.data_dir)
+    if settings.store.url is not None:
+        asyncio.run(_read_shared(switches, settings))
+    return switches.view(settings)
+
+
+async def _read_shared(switches: Switches, settings: Settings) -> None:
+    from daemon.store.open import open_store
+
+    store = await open_store(settings)
+    try:
+        await switches.read_shared(store)
+    finally:
+        await store.close()
 
 
 def _not_forwarded(settings: Settings, account: str) -> None:

@@ -22,7 +22,17 @@ from psycopg.rows import dict_row
 
 from tests.capture import Capture
 from tests.console_support import csrf, login, users_toml
-from tests.support import Daemon, account, csv_bytes, free_port, mail, queued_ids, send, toml_value
+from tests.support import (
+    Daemon,
+    account,
+    csv_bytes,
+    free_port,
+    mail,
+    queued_ids,
+    renkei,
+    send,
+    toml_value,
+)
 from tests.support import write_config as base_config
 
 pytestmark = pytest.mark.slow
@@ -434,6 +444,12 @@ def test_an_account_stopped_in_one_console_is_stopped_in_every_instance(tmp_path
         assert query(pg_url, "SELECT account, status, by_user FROM account_switches") == [
             {"account": "acme", "status": "stopped", "by_user": "admin"}
         ]
+        # `renkei import` beside b reads the shared switch too (b's data_dir holds none).
+        sample = tmp_path / "20240601.csv"
+        sample.write_bytes(csv_bytes(["1,2024/06/01,1,x"]))
+        refused = renkei("import", str(sample), "--account", "acme", "--config", str(configs[1]))
+        assert refused.returncode == 1, refused.stdout
+        assert "アカウント acme は連動稼働停止中です" in refused.stderr
 
         days = (dt.date(2024, 1, 1) + dt.timedelta(days=n) for n in range(366))
 

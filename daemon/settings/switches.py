@@ -49,6 +49,12 @@ class Switches:
                 await store.keep_switch(name, (switch.status, switch.by, switch.at))
         await self.refresh()
 
+    async def read_shared(self, store: Store) -> None:
+        """Lay the shared store's switches over those of this data_dir's file, for a
+        command's view: nothing is carried over or written, as `share` would."""
+        kept = await store.switches_kept()
+        self._switches.update((name, Switch(*fields)) for name, fields in kept.items())
+
     async def refresh(self) -> bool:
         """Read the shared switches again; whether another instance changed any."""
         if self._store is None:
