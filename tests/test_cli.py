@@ -158,11 +158,16 @@ def test_every_command_has_help(command):
 
 def test_serve_on_a_port_in_use_exits_1_naming_the_key(tmp_path, config):
     daemon = Daemon(config).start()
+    # The same ports, its own data_dir (one daemon per data_dir is refused before
+    # it binds anything: test_serving.py).
+    (tmp_path / "other").mkdir()
+    second = tmp_path / "other" / "renkei.toml"
+    second.write_text(config.read_text())
     try:
         # The doors open while the import process starts: a door that cannot bind
         # ends the start, and the import process started for it ends too.
         serve = subprocess.Popen(
-            [sys.executable, "-m", "daemon.cli", "serve", "--config", str(config)],
+            [sys.executable, "-m", "daemon.cli", "serve", "--config", str(second)],
             cwd=ROOT,
             stderr=subprocess.PIPE,
             text=True,
