@@ -2,10 +2,10 @@
 
 Two daemons on one data_dir (a second unit, a start by hand beside the service) would
 share a spool, an FTP home and a SQLite store while each believes it is alone. The
-first holds an advisory lock on `data_dir/serve.lock` for as long as it (or the import
-process it started) lives; a second is refused at start, naming the first's pid. The
-kernel drops the lock with the process, so a daemon that was killed never blocks the
-next start. One-shot commands (`renkei import`, `runs`, …) take no part in this: they
+master holds an advisory lock on `data_dir/serve.lock` for as long as it lives; a
+second is refused at start, naming the first's pid. The kernel drops the lock with the
+process, so a daemon that was killed never blocks the next start (its import process
+ends with it, and a claimed file is claimed under a lock of its own). One-shot commands (`renkei import`, `runs`, …) take no part in this: they
 work beside a running daemon.
 """
 

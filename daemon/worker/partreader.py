@@ -10,8 +10,8 @@ writes pickled messages to stdout: ("progress", bytes) now and then, then ("done
 records, failed, empty, values), ("problem", p) or ("full", text) (the disk full),
 `empty` counting the lines of empty cells read past and `values` the distinct values
 of each watched column (by its position in the table's columns) in the rows read: what
-the run's transaction checks against referenced tables or learns as new choices. Imports only importers/,
-store/scratch.py and the standard library.
+the run's transaction checks against referenced tables or learns as new choices.
+Imports only importers/, store/scratch.py and the standard library.
 """
 
 from __future__ import annotations
