@@ -548,9 +548,12 @@ report = "never"
         capture.close()
 
 
-def test_a_send_removed_from_the_config_mid_retry_ends_as_forced(tmp_path):
-    """強制終了: its [sends.NAME] gone at a reload, a send stops trying and says why."""
-    capture = Capture(default=(503, {}, b"busy"))
+@pytest.mark.parametrize("retry_after", [None, "600"], ids=["backoff", "retry-after"])
+def test_a_send_removed_from_the_config_mid_retry_ends_as_forced(tmp_path, retry_after):
+    """強制終了: its [sends.NAME] gone at a reload, a send stops trying and says why;
+    at once, even while it waits out a Retry-After of ten minutes."""
+    headers = {"Retry-After": retry_after} if retry_after else {}
+    capture = Capture(default=(503, headers, b"busy"))
     extra = capture.retrying_send("gone")
     accounts = ACME_ACCOUNT
     config = write_config(tmp_path, accounts, extra=extra)
@@ -558,10 +561,10 @@ def test_a_send_removed_from_the_config_mid_retry_ends_as_forced(tmp_path):
     try:
         api_import(daemon, "acme", ACME_ROWS)
         run_id = send_now(daemon, "gone").json()["id"]
-        capture.wait("/gone", 2)
+        capture.wait("/gone", 1 if retry_after else 2)
         config.write_text(config.read_text().replace(extra, ""))
         daemon.proc.send_signal(signal.SIGHUP)
-        run = daemon.wait_run(run_id, states=("aborted",))
+        run = daemon.wait_run(run_id, timeout=15, states=("aborted",))
         assert run["rows_imported"] == 0 and "強制終了" in run["message"]
         logged = run_view(daemon, run_id)["requests"]
         assert [r["state"] for r in logged] == ["skipped"]

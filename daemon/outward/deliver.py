@@ -31,6 +31,7 @@ from daemon.store.base import Store
 
 log = logging.getLogger(__name__)
 ANSWER_BYTES = 1024  # of each answer's body, kept with the request
+_REMOVED_CHECK = 1.0  # seconds between looks, while waiting, at whether the send is gone
 _MAX_RETRY_AFTER = 3600.0  # a Retry-After further off than this is waited out this long
 Finished = Callable[[Job], Awaitable[None]]
 
@@ -151,9 +152,10 @@ class Deliverer:
     async def _until_answered(self, job: Job, request: Request) -> None:
         rules = self._rules(job)
         while request.state == WAITING:
-            wait = request.next_try - time.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
+            # Waited out in steps: a send removed meanwhile (a reload) ends now, not
+            # when a Retry-After of up to an hour runs out.
+            while (wait := request.next_try - time.time()) > 0 and not self._removed(job):
+                await asyncio.sleep(min(wait, _REMOVED_CHECK))
             if self._removed(job):
                 return  # left waiting; the caller ends the job (強制終了)
             retry_after = await self._attempt(job, request, rules)
