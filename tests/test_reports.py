@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from urllib.parse import quote
 
 import pytest
 
@@ -104,3 +105,35 @@ def test_a_line_separator_in_an_attachment_name_breaks_no_report(tmp_path, relay
 def test_header_text_of_an_older_run_loses_its_line_separators():
     """A run an older renkei recorded under such a name still gets its report."""
     assert report_mail.clean("20240701\u2028x\u2029.csv") == "20240701 x .csv"
+
+
+def test_an_encoded_word_in_a_file_name_writes_no_header_of_its_own(tmp_path, relay):
+    """A name that is an RFC 2047 encoded word of line breaks and headers: the email
+    package would decode it as it stores the Subject and the attachment's name, and
+    the partner would write the report's headers (Reply-To) or its whole body."""
+    injected = b"x\r\nReply-To: attacker@evil.example\r\nX-Injected: yes"
+    name = f"=?UTF-8?B?{base64.b64encode(injected).decode()}?=.csv"
+    data = base64.encodebytes(csv_bytes(["1,2024/07/01,1,a", "x,2024/07/01,1,b"])).decode()
+    raw = (
+        "From: export@acme.example\r\nTo: acme@in.example.jp\r\nSubject: t\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n"
+        "--B\r\nContent-Type: text/plain\r\n\r\nhi\r\n--B\r\nContent-Type: text/csv\r\n"
+        f"Content-Disposition: attachment; filename*=utf-8''{quote(name, safe='')}\r\n"
+        f"Content-Transfer-Encoding: base64\r\n\r\n{data}--B--\r\n"
+    )
+    config = write_config(tmp_path, account("acme", filename=["*.csv"]), relay_port=relay.port)
+    d = Daemon(config).start()
+    try:
+        _, code, reply = send(d.smtp_port, raw.encode())
+        assert code == 250
+        run = d.wait_run(queued_ids(reply)[0])
+        assert run["filename"] == name and run["state"] == "failed"
+        [report] = relay.for_recipient("ops@acme.example")
+        assert report["Reply-To"] is None and report["X-Injected"] is None
+        parted = name.replace("=?", "=\u00a0?")
+        assert report["Subject"] == f"[renkei] 取込エラー: acme {parted}"
+        assert attachment(report)[0] == parted.removesuffix(".csv") + ".errors.csv"
+        raw_headers = relay.raw[0].split(b"\r\n\r\n", 1)[0]
+        assert b"\r\nReply-To:" not in raw_headers and b"\r\nX-Injected:" not in raw_headers
+    finally:
+        d.terminate()

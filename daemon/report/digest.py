@@ -72,7 +72,8 @@ def build(
     lines += ["-- ", message("report.footer", language)]
     msg.set_content("\n".join(lines) + "\n", charset="utf-8")
     for name, path in attached.values():
-        msg.add_attachment(path.read_bytes(), maintype="text", subtype="csv", filename=name)
+        data = path.read_bytes()
+        msg.add_attachment(data, maintype="text", subtype="csv", filename=clean(name))
     return msg
 
 

@@ -27,8 +27,16 @@ DONE = ("inserted", "updated", "deleted", "skipped", "not_found", "failed", "emp
 
 def clean(text: str) -> str:
     """Outside text made safe for a header: no control characters, no line breaks (nor
-    U+2028 and U+2029, which end a line for the email package too)."""
-    return "".join(" " if _breaks(ch) else ch for ch in str(text)).strip()
+    U+2028 and U+2029, which end a line for the email package too), and no RFC 2047
+    encoded word. The email package decodes one as it stores a header, a parameter's
+    quoted value included, so a file named `=?UTF-8?B?…?=` would come back as the line
+    breaks it encodes and write headers (or a body) of the sender's own: its `=?` is
+    parted by a no-break space."""
+    flat = "".join(" " if _breaks(ch) else ch for ch in str(text)).strip()
+    return flat.replace("=?", _PARTED)
+
+
+_PARTED = "=\u00a0?"
 
 
 def _breaks(ch: str) -> bool:
