@@ -4,6 +4,8 @@ before the undone run; only the latest run of a file can be undone."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -237,3 +239,39 @@ def test_retention_sweeps_what_was_kept_with_its_runs(daemon):
     assert daemon.query(orphans) == [(0,)]
     if not daemon.run(second["id"]):  # swept (not while its report was still pending)
         assert daemon.query(kept, (second["id"],)) == [(0,)]
+
+
+KINDS = """
+[layouts.orders]
+columns = [
+  { name = "order_no", type = "int",    required = true },
+  { name = "kind",     type = "choice", values = ["A", "B"] },
+]
+"""
+
+
+def test_an_undo_takes_back_the_choices_its_run_learned(tmp_path):
+    """`on_unknown = "create"` learns a new choice value from a file: undoing that run
+    allows the value no more, so another account's file with it is refused again;
+    a value a row still holds is kept."""
+    learn = '[accounts.learn]\nlayout = "orders"\non_unknown = "create"\n'
+    strict = '[accounts.strict]\nlayout = "orders"\n'
+    config = write_config(tmp_path, learn + strict, KINDS)
+
+    def imported(account: str, name: str, *lines: str) -> dict:
+        path = tmp_path / name
+        path.write_text("\r\n".join(["order_no,kind", *lines]) + "\r\n", encoding="utf-8")
+        args = ("import", str(path), "--account", account, "--json", "--config", str(config))
+        result = renkei(*args)
+        assert result.returncode in (0, 1), result.stderr
+        return json.loads(result.stdout)
+
+    kept = imported("learn", "20240515.csv", "1,KEEP")
+    undone = imported("learn", "20240516.csv", "2,NEW")
+    assert undone["state"] == "completed"
+    assert renkei("undo", undone["id"], "--config", str(config)).returncode == 0
+    refused = imported("strict", "20240517.csv", "3,NEW")
+    assert (refused["state"], refused["rows_imported"]) == ("failed", 0), refused
+    taken = imported("strict", "20240518.csv", "4,KEEP")
+    assert (taken["state"], taken["rows_imported"]) == ("completed", 1), taken
+    assert kept["state"] == "completed"

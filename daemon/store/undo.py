@@ -172,6 +172,7 @@ class UndoRecords:
             restored = await self._restore(
                 db, layout, account, images, json.loads(record["columns"])
             )
+            await self._forget_choices(db, layout, run_id)
             await self._add_undo_run(db, run, undo, deleted, restored, describe(deleted, restored))
             await db.execute("UPDATE runs SET undone_by = ? WHERE id = ?", (undo.id, run_id))
             await self._drop_images(db, [images])
@@ -220,6 +221,20 @@ class UndoRecords:
             (layout, account, run_id),
         )
         return deleted
+
+    async def _forget_choices(self, db: aiosqlite.Connection, layout: str, run_id: str) -> None:
+        """The choice values the run learned (`on_unknown = "create"`) are allowed no
+        more, unless a row still holds one (another account's, imported since)."""
+        sql = "SELECT DISTINCT column_name FROM choice_values WHERE layout = ? AND run_id = ?"
+        for (column,) in await db.execute_fetchall(sql, (layout, run_id)):
+            held = (
+                f"SELECT 1 FROM {quote(layout)} AS t WHERE t.{quote(column)} = choice_values.value"
+            )
+            await db.execute(
+                "DELETE FROM choice_values WHERE layout = ? AND run_id = ? AND column_name = ?"
+                f" AND NOT EXISTS ({held})",
+                (layout, run_id, column),
+            )
 
     async def _restore(
         self,
