@@ -159,6 +159,19 @@ def test_a_corrected_copy_of_a_rejected_file_imports(daemon, keep_columns):
     assert errors_csv(daemon, again["id"]).content == sjis(f"{HEADER},行番号,エラー内容")
 
 
+def test_a_record_too_long_keeps_the_two_columns_under_their_heading(daemon):
+    """The cells past the header's come after 行番号 and エラー内容, so the two stay
+    under their heading; the partner removes the stray cell and sends the copy back."""
+    run = deliver(daemon, "acme", "20240801.csv", sjis(HEADER, "6,2024/05/16,7,備考,余分"))
+    assert run["state"] == "failed"
+    msg = "2行目: 列の数が 4 ではなく 5 です"
+    content = errors_csv(daemon, run["id"]).content
+    assert content == sjis(f"{HEADER},行番号,エラー内容", f"6,2024/05/16,7,備考,2,{msg},余分")
+    copy = content.replace(",余分".encode("cp932"), b"")
+    again = deliver(daemon, "acme", "20240802.csv", copy)
+    assert (again["state"], again["rows_imported"]) == ("completed", 1), again["message"]
+
+
 @pytest.mark.parametrize("keep_columns", [True, False])
 def test_skipped_rows_fixed_and_sent_back_join_the_good_ones(daemon, keep_columns):
     name = "20240801.csv" if keep_columns else "20240802.csv"

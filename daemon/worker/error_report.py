@@ -12,7 +12,9 @@ columns removed.
   in one cell. Not by a line break: a cell with line breaks makes Excel grow the row
   and wrap it, and partner tools that read line by line split the record.
 - A record with fewer cells than the header is padded with empty cells, so that
-  `行番号` and `エラー内容` stay under their heading; a longer one keeps all its cells.
+  `行番号` and `エラー内容` stay under their heading; a longer one keeps all its cells,
+  those past the header's after the two columns (where no heading names them), for
+  the same reason.
 - A problem of the whole file (no record: too large, undecodable, a bad header) is
   one row of empty cells with its line (empty when it has none) and message. On a
   corrected copy such a row is all empty in the partner's columns and read past.
@@ -142,10 +144,11 @@ class ErrorReport:
         if len(cells) == self._full:  # a copy sent back: our two columns are in it
             cells = cells[:keep]
         cells += [""] * (keep - len(cells))
-        self._row(cells, [str(line) if line else "", JOIN.join(messages)])
+        ours = [str(line) if line else "", JOIN.join(messages)]
+        self._row(cells[:keep], ours, cells[keep:])
 
-    def _row(self, cells: Sequence[str], extra: Sequence[str]) -> None:
-        self._writer.writerow([escape_cell(c) for c in (*cells, *extra)])
+    def _row(self, cells: Sequence[str], extra: Sequence[str], past: Sequence[str] = ()) -> None:
+        self._writer.writerow([escape_cell(c) for c in (*cells, *extra, *past)])
 
 
 def _partner_cells(header: Sequence[str], own: set[str]) -> int:
