@@ -480,9 +480,8 @@ def test_the_table_fragment_refreshes_itself_on_page_one(daemon, runs, clients):
     assert r.status_code == 200 and "<html" not in r.text
     assert 'id="runs-table"' in r.text and 'hx-trigger="every 2s"' in r.text
     assert f'data-run="{runs["20240501.csv"]}"' in r.text
-    # A later page of finished runs stands still.
-    r = web.get("/console/runs/table", params={"offset": "50"})
-    assert r.status_code == 200 and "hx-trigger" not in r.text
+    # That a later page of finished runs stands still is checked where there is one:
+    # test_a_page_past_the_end_shows_the_last_page (offset 50 here is past the end).
 
 
 # -- one run ---------------------------------------------------------------------------
@@ -972,3 +971,83 @@ def test_every_run_field_has_a_label_in_both_languages():
 
     missing = [f for f in RUN_FIELDS if f"console.field.{f}" not in CATALOG]
     assert not missing, f"the run page shows every field; label these: {missing}"
+
+
+# -- the language of every page, and a page past the end --------------------------------
+
+
+def test_the_export_speaks_the_language_the_user_chose(daemon, runs):
+    """report.language is ja; a user who clicked English gets an English CSV too."""
+    web = login(daemon.api, "admin")
+    try:
+        web.get("/console/lang/en")
+        r = web.get("/console/runs/export.csv", params={"encoding": "utf-8"})
+        lines = r.content.decode("utf-8-sig").split("\r\n")
+        assert lines[0].startswith("Run,Received,Account,")
+        failed = next(line for line in lines if runs["20240502.csv"] in line)
+        assert ",mail,20240502.csv,failed," in failed
+        assert r.headers["content-disposition"] == "attachment; filename*=utf-8''runs.csv"
+        web.get("/console/lang/ja")
+        r = web.get("/console/runs/export.csv", params={"encoding": "utf-8"})
+        assert r.content.decode("utf-8-sig").startswith("実行ID,実行日時,アカウント,")
+        assert r.headers["content-disposition"].endswith(
+            "''%E9%80%A3%E6%90%BA%E7%8A%B6%E6%B3%81.csv"
+        )
+    finally:
+        web.close()
+
+
+WEEKLY = (
+    account("weekly", report="errors")
+    + '[accounts.weekly.ftp]\nuser = "weekly"\n'
+    + 'weekdays = ["mon", "wed", "fri"]\nwindow = "10:00-11:00"\ninterval = "30m"\n'
+    + '[accounts.weekly.expect]\nweekdays = ["mon", "wed", "fri"]\nby = "10:00"\n'
+)
+MANY = 77  # runs of weekly: one page of 50 and one of 27
+
+
+@pytest.fixture(scope="module")
+def weekly(tmp_path_factory, module_relay):
+    """A daemon of its own: an account checked and expected on weekdays, with 77 runs."""
+    folder = tmp_path_factory.mktemp("weekly")
+    admin = {"admin": USERS["admin"]}
+    config = write_config(folder, WEEKLY, extra=users_toml(admin), relay_port=module_relay.port)
+    d = Daemon(config).start()
+    days = [f"2023{month:02}{day:02}.csv" for month in (1, 2, 3) for day in range(1, 27)]
+    for first in range(0, MANY, 11):
+        files = [(name, GOOD) for name in days[first : min(first + 11, MANY)]]
+        _, _, reply = send_as(d.smtp_port, "weekly", files)
+        for run_id in queued_ids(reply):
+            d.wait_run(run_id)
+    yield d
+    if d.proc.poll() is None:
+        d.terminate()
+
+
+def test_weekdays_are_listed_with_the_languages_separator(weekly):
+    web = login(weekly.api, "admin")
+    try:
+        web.get("/console/lang/en")
+        page = web.get("/console/accounts/weekly").text
+        assert page.count("Mon, Wed, Fri") == 2 and "・" not in page  # FTP, expected files
+        web.get("/console/lang/ja")
+        assert web.get("/console/accounts/weekly").text.count("月、水、金") == 2
+    finally:
+        web.close()
+
+
+def test_a_page_past_the_end_shows_the_last_page(weekly):
+    web = login(weekly.api, "admin")
+    try:
+        for path in ["/console/runs", "/console/runs/table"]:
+            for offset in ["80", "50"]:
+                text = web.get(path, params={"offset": offset}).text
+                assert text.count("data-run=") == MANY - 50, (path, offset)
+                assert "77 件中 51〜77 件" in text and 'href="?offset=0" rel="prev"' in text
+                assert 'rel="next"' not in text
+                assert "hx-trigger" not in text  # a later page of finished runs stands still
+        # A filter that leaves fewer runs than the offset: its one page, no pager.
+        text = web.get("/console/runs", params={"offset": "80", "filename": "202301"}).text
+        assert text.count("data-run=") == 26 and 'class="pager"' not in text
+    finally:
+        web.close()

@@ -109,6 +109,11 @@ def offset_param(request: Request, name: str = "offset") -> int:
     return int(text) if text.isdigit() and len(text) < 12 else 0
 
 
+def last_page_offset(total: int, size: int) -> int:
+    """Where the last page of `total` items, `size` to a page, starts (0 for none)."""
+    return (max(total, 1) - 1) // size * size
+
+
 async def checked_form(request: Request, who: Viewer) -> FormData:
     """The form of a POST, once its CSRF token is the session's; else 403 (audited)."""
     form = await request.form()

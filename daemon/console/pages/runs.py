@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from daemon.console.access import Who
-from daemon.console.render import offset_param, page
+from daemon.console.render import language, last_page_offset, offset_param, page
 from daemon.console.runfilter import ACTIVE, CHANNELS, STATES, RunFilter
 from daemon.web import context
 from daemon.worker.error_report import escape_cell
@@ -48,6 +48,11 @@ async def _table(request: Request, who: Who) -> dict[str, Any]:
     chosen = RunFilter.of(request)
     offset = offset_param(request)
     runs, total = await chosen.runs(request, who, PAGE, offset)
+    if not runs and offset > 0 and total:
+        # Past the end (an old link, a narrower filter, runs since deleted): show the
+        # last page instead, whose pager leads back, rather than an empty one.
+        offset = last_page_offset(total, PAGE)
+        runs, total = await chosen.runs(request, who, PAGE, offset)
     live = offset == 0 or any(run["state"] in ACTIVE for run in runs)
     return {
         "runs": runs,
@@ -79,17 +84,17 @@ async def runs_table(request: Request, who: Who) -> Response:
 async def export(request: Request, who: Who) -> Response:
     encoding = "cp932" if request.query_params.get("encoding") == "cp932" else "utf-8-sig"
     runs, _ = await RunFilter.of(request).runs(request, who, EXPORT_MAX)
-    settings = context.settings(request)
-    language = settings.report.language
-    zone = ZoneInfo(settings.daemon.timezone)
+    # The language of the page the user clicked from, not report.language.
+    lang = language(request)
+    zone = ZoneInfo(context.settings(request).daemon.timezone)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([message(f"console.field.{name}", language) for name in EXPORT_FIELDS])
+    writer.writerow([message(f"console.field.{name}", lang) for name in EXPORT_FIELDS])
     for run in runs:
-        writer.writerow([_cell(run, name, language, zone) for name in EXPORT_FIELDS])
+        writer.writerow([_cell(run, name, lang, zone) for name in EXPORT_FIELDS])
     # CP932 lacks some characters a file name may hold: they become "?", not an error.
     body = out.getvalue().encode(encoding, errors="replace")
-    name = quote(message("console.runs.export_name", language))
+    name = quote(message("console.runs.export_name", lang))
     headers = {"Content-Disposition": f"attachment; filename*=utf-8''{name}"}
     charset = "windows-31j" if encoding == "cp932" else "utf-8"
     return Response(body, media_type=f"text/csv; charset={charset}", headers=headers)
