@@ -226,7 +226,16 @@ def _text(column: ColumnLike) -> Converter:
 
 def _digits_ok(number: str, limit: int | None) -> bool:
     """`number` is already checked to be a sign, digits and at most one point."""
-    return limit is None or len(number.lstrip("+-").replace(".", "")) <= limit
+    return limit is None or _significant_digits(number) <= limit
+
+
+def _significant_digits(number: str) -> int:
+    """The digits a number has, as `max_digits` counts them: those of its whole part
+    without leading zeros, then every digit after the point as written (they are
+    stored as written: `1.50` stays `1.50`). Zero-padded fixed-width exports write
+    `00000000000001` for 1, which is one digit, not fourteen; `0` and `0.5` have one."""
+    whole, _, fraction = number.lstrip("+-").partition(".")
+    return max(len(whole.lstrip("0")) + len(fraction), 1)
 
 
 def _int(column: ColumnLike) -> Converter:

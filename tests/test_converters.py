@@ -34,6 +34,8 @@ TRICKY = [
     "²",
     "9" * 13,
     "9" * 14,
+    "0" * 13 + "1",
+    "0" * 20 + "5",
     "9" * 18,
     "9" * 19,
     "9" * 30,
@@ -47,6 +49,8 @@ TRICKY = [
     "-0.05",
     "-0",
     "00.5",
+    "000001.5",
+    "0001.50",
     "1.50",
     "12.3456789",
     "0.000001",
@@ -97,6 +101,50 @@ def test_fast_path_agrees_with_the_full_converter(column, cell):
     # Twice: date cells are remembered after their first conversion.
     for _ in range(2):
         assert outcome(lambda c: fast([c])[0], cell) == outcome(full, cell)
+
+
+@pytest.mark.parametrize(
+    ("type_", "limit", "cell", "value"),
+    [
+        # Zero-padded fixed-width exports: leading zeros are no digits of the number.
+        ("int", 13, "00000000000001", 1),
+        ("int", 13, "-0000000000000000000000001", -1),
+        ("int", 3, "0,000,123", 123),
+        ("int", 1, "0", 0),
+        ("int", 1, "0000", 0),
+        ("decimal", 6, "000001.5", "1.5"),
+        ("decimal", 2, "0001.5", "1.5"),
+        ("decimal", 1, "0.5", "0.5"),
+        ("decimal", 1, "0", "0"),
+        ("decimal", 3, "0.05", "0.05"),  # 0.05 is written with two digits after the point
+        ("decimal", 3, "1.50", "1.50"),  # stored as written: its 0 is one of its digits
+    ],
+)
+def test_max_digits_counts_the_digits_of_the_number_not_its_leading_zeros(
+    type_, limit, cell, value
+):
+    column = ColumnSpec("n", type_, max_digits=limit)
+    assert converter(column)(cell) == value
+    assert row_converter([column], None, [])([cell]) == [value]
+
+
+@pytest.mark.parametrize(
+    ("type_", "limit", "cell"),
+    [
+        ("int", 13, "12345678901234"),
+        ("int", 13, "00012345678901234"),
+        ("int", 3, "1,234"),
+        ("decimal", 6, "000012345.67"),
+        ("decimal", 2, "1.50"),
+        ("decimal", 2, "0.005"),
+    ],
+)
+def test_max_digits_still_refuses_a_number_of_more_digits(type_, limit, cell):
+    column = ColumnSpec("n", type_, max_digits=limit)
+    for convert in (converter(column), lambda c: row_converter([column], None, [])([c])[0]):
+        with pytest.raises(CellError) as caught:
+            convert(cell)
+        assert caught.value.key == "cell.max_digits"
 
 
 def test_grouped_numbers_are_read_without_commas():
