@@ -65,13 +65,40 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": '{line}行目から始まるレコードの引用符(")が閉じられていません',
         "en": 'the record starting on line {line} has a quote (") that is never closed',
     },
+    # The csv module's own words (English) never reach a partner: what it says in
+    # strict mode is said by the keys below, anything else by these two alone.
     "file.bad_csv": {
-        "ja": "{line}行目: CSV として読めません({detail})",
-        "en": "line {line}: not readable as CSV ({detail})",
+        "ja": "{line}行目: CSV として読めません",
+        "en": "line {line}: not readable as CSV",
     },
     "file.bad_csv_record": {
-        "ja": "{line}行目から始まるレコードが {at}行目で CSV として読めません({detail})",
-        "en": "the record starting on line {line} is not readable as CSV on line {at} ({detail})",
+        "ja": "{line}行目から始まるレコードが {at}行目で CSV として読めません",
+        "en": "the record starting on line {line} is not readable as CSV on line {at}",
+    },
+    # `"q"q"`, `"a" b`: the csv module's "',' expected after '\"'".
+    "file.bad_csv.quote": {
+        "ja": '{line}行目: CSV として読めません(引用符(")で囲んだセルの中に、'
+        '2つ重ねていない引用符があります。セルの中の " は "" と書きます)',
+        "en": 'line {line}: not readable as CSV (a quoted cell holds a quote (") that is'
+        ' not doubled; inside a quoted cell, " is written "")',
+    },
+    "file.bad_csv_record.quote": {
+        "ja": '{line}行目から始まるレコードが {at}行目で CSV として読めません(引用符(")で'
+        '囲んだセルの中に、2つ重ねていない引用符があります。セルの中の " は "" と書きます)',
+        "en": "the record starting on line {line} is not readable as CSV on line {at}"
+        ' (a quoted cell holds a quote (") that is not doubled; inside a quoted cell,'
+        ' " is written "")',
+    },
+    # The csv module's "field larger than field limit (N)".
+    "file.bad_csv.long_cell": {
+        "ja": "{line}行目: CSV として読めません(1つのセルが {limit} 文字を超えています)",
+        "en": "line {line}: not readable as CSV (a cell is longer than {limit} characters)",
+    },
+    "file.bad_csv_record.long_cell": {
+        "ja": "{line}行目から始まるレコードが {at}行目で CSV として読めません"
+        "(1つのセルが {limit} 文字を超えています)",
+        "en": "the record starting on line {line} is not readable as CSV on line {at}"
+        " (a cell is longer than {limit} characters)",
     },
     "file.missing_data": {
         "ja": "スプールにファイルがありません",
@@ -175,6 +202,13 @@ CATALOG: dict[str, dict[str, str]] = {
     "row.field_count": {
         "ja": "列の数が {expected} ではなく {actual} です",
         "en": "has {actual} fields instead of {expected}",
+    },
+    # A header ending in empty cells (`備考,,`) is read past only while they stay empty.
+    "row.unnamed_cell": {
+        "ja": "{position}列目に値「{value}」がありますが、その列の見出しが空です"
+        "(見出しのない列の値は取り込めません)",
+        "en": "has '{value}' in column {position}, whose header is empty"
+        " (a column without a header cannot be imported)",
     },
     "cell.required": {
         "ja": "必須項目が空です",

@@ -31,11 +31,20 @@ from importers.layouts import (
     row_converter,
 )
 from importers.messages import message
-from importers.workbook import Sheet, SheetRecords, read_sheet
+from importers.workbook import Sheet, SheetRecords, column_letter, read_sheet
 
 CHUNK_ROWS = 20000
 T = TypeVar("T")
 _TRUNCATED_CSV = "unexpected end of data"
+# What else the csv module (Modules/_csv.c) raises reading a file opened with
+# newline="" in strict mode, by words of its message, and the catalog's name for it:
+# a quote in a quoted cell not doubled (`"q"q"`), a cell past csv.field_size_limit.
+# Its newline and NUL errors cannot happen here (newline="" ends every line at a
+# line break; decoding.sniff refuses a NUL first).
+_CSV_ERRORS = {
+    "expected after": "quote",
+    "field larger than field limit": "long_cell",
+}
 
 # A cell may hold a long note; the csv module's default cap (128 KiB) would turn a
 # legitimate cell into a parse error.
@@ -94,6 +103,7 @@ class CsvFile:
         self._names = [display_name(column) for column in spec.columns]
         self._converters = converters(spec.columns)
         self._width = 0  # fields per record, when the header names other columns too
+        self._blank: tuple[int, ...] = ()  # fields under the header's empty last cells
         self.header_cells: list[str] | None = None  # the header row as the file has it
         self.sheet: Sheet | None = None  # a workbook's sheet, read by open()
 
@@ -204,6 +214,9 @@ class CsvFile:
             width = part.width or width
             if self.spec.header and part.start == 0:
                 next(reader, None)  # checked by header_order() before the parts began
+            if part.width:
+                self._blank = self._header_blank()
+        blank = self._blank
         convert = row_converter(self.spec.columns, order, extra, width)
         limit = self.spec.max_rows
         end = base + reader.line_num  # the physical line the previous record ended on
@@ -222,7 +235,9 @@ class CsvFile:
                 empty += 1
                 continue
             line = end + 1
-            if len(fields) == width:
+            # A cell under an empty header cell is no column's: a record that fills
+            # one is refused, not imported without it.
+            if len(fields) == width and not (blank and any(fields[i] for i in blank)):
                 try:
                     rows.append(convert(fields))
                     lines.append(line)
@@ -261,6 +276,7 @@ class CsvFile:
             if self.spec.other_columns:
                 problems = [p for p in problems if p[0] != "header.unknown"]
             self._width = width
+            self._blank = match.blank
         if problems:
             lang = self.spec.language
             detail = " / ".join(message(k, lang, columns=", ".join(c)) for k, c in problems)
@@ -268,14 +284,37 @@ class CsvFile:
         order = match.order
         return None if order == list(range(len(order))) else order
 
+    def _header_blank(self) -> tuple[int, ...]:
+        """The header's empty last cells, for a part: it is handed the record width
+        but not the header, which is read again from the start of the file (one record)."""
+        assert self.sniffed is not None
+        if not self.spec.header:
+            return ()
+        with open(self.path, encoding=self.sniffed.encoding, newline="") as f:
+            header = next(csv.reader(f, strict=True), [])
+        return match_header(header, self.spec.columns).blank
+
     def _row_error(self, line: int, expected: int, fields: list[str]) -> RowError:
+        """A record of the wrong width, or one with a value under an empty header cell."""
         lang = self.spec.language
-        problem = message("row.field_count", lang, expected=expected, actual=len(fields))
+        value = ""
+        if len(fields) != expected:
+            problem = message("row.field_count", lang, expected=expected, actual=len(fields))
+        else:
+            index = next(i for i in self._blank if fields[i])
+            value = fields[index]
+            problem = message("row.unnamed_cell", lang, position=self._position(index), value=value)
         if self.sheet is None:
             text = message("row.error", lang, line=line, problem=problem)
         else:
             text = message("row.error_at", lang, at=self.sheet.row(line), problem=problem)
-        return RowError(line, "", "", text, fields)
+        return RowError(line, "", value, text, fields)
+
+    def _position(self, index: int) -> str:
+        """A field's column as the partner counts it: 5 in a CSV, E in a sheet."""
+        if self.sheet is None:
+            return str(index + 1)
+        return column_letter(self.sheet.first_column + index)
 
     def _cell_errors(self, line: int, fields: list[str], order: list[int] | None) -> list[RowError]:
         cells = [fields[i] for i in order] if order is not None else fields
@@ -309,9 +348,7 @@ class CsvFile:
         if again is None or start is None:  # not met again: keep the csv module's line
             start = line
         if _TRUNCATED_CSV not in str(exc):
-            if start < line:
-                return PermanentProblem("file.bad_csv_record", line=start, at=line, detail=str(exc))
-            return PermanentProblem("file.bad_csv", line=line, detail=str(exc))
+            return _bad_csv(exc, start, line)
         # The file ended inside a quoted cell.
         if self.sniffed.ends_with_newline:
             # A file that ends as files end: its writer finished it, and one quote
@@ -351,6 +388,18 @@ class CsvFile:
                     start = base + before + 1
 
 
+def _bad_csv(exc: csv.Error, start: int, line: int) -> PermanentProblem:
+    """A csv module error met on `line` in a record starting on `start`, in the
+    catalog's words; one it has none for is said without the module's English."""
+    kind = next((kind for words, kind in _CSV_ERRORS.items() if words in str(exc)), "")
+    params = {"limit": csv.field_size_limit()} if kind == "long_cell" else {}
+    if start < line:
+        key = f"file.bad_csv_record.{kind}" if kind else "file.bad_csv_record"
+        return PermanentProblem(key, line=start, at=line, **params)
+    key = f"file.bad_csv.{kind}" if kind else "file.bad_csv"
+    return PermanentProblem(key, line=line, **params)
+
+
 @dataclass(frozen=True, slots=True)
 class HeaderMatch:
     """How a header row lines up with a layout's columns."""
@@ -358,9 +407,15 @@ class HeaderMatch:
     order: list[int]  # for each column, the index of its header cell (-1: missing)
     problems: list[tuple[str, list[str]]]  # every way it differs, the gravest first
     returned: bool  # it ends with 行番号/エラー内容, as an error CSV sent back does
-    # It ends in empty cells (`備考,,`), as Excel saves a sheet whose used range runs
-    # past the table: columns of nothing, read past like the returned ones.
-    blank_tail: bool = False
+    # The positions of the empty cells it ends in (`備考,,`), as Excel saves a sheet
+    # whose used range runs past the table: columns of nothing, read past like the
+    # returned ones while the cells under them are empty. Also those before 行番号 and
+    # エラー内容, as the error CSV of such a file comes back (`備考,,行番号,エラー内容`).
+    blank: tuple[int, ...] = ()
+
+    @property
+    def blank_tail(self) -> bool:
+        return bool(self.blank)
 
 
 # The two columns an error CSV adds after the partner's own (error_report.py).
@@ -375,10 +430,9 @@ def match_header(header: Sequence[str], columns: Sequence[ColumnLike]) -> Header
             wanted.setdefault(key, index)
     found: dict[int, list[int]] = {}
     unknown: list[str] = []
-    returned = False
-    named = len(header)
-    while named and not header[named - 1].strip():
-        named -= 1
+    named = _named_width(header, wanted)
+    tail = header[named:]
+    returned = any(cell.strip() for cell in tail)
     for position, cell in enumerate(header[:named]):
         key = header_key(cell)
         if key in wanted:
@@ -398,7 +452,20 @@ def match_header(header: Sequence[str], columns: Sequence[ColumnLike]) -> Header
     if unknown:
         problems.append(("header.unknown", unknown))
     order = [found[i][0] if i in found else -1 for i in range(len(columns))]
-    return HeaderMatch(order, problems, returned, blank_tail=named < len(header))
+    blank = tuple(named + i for i, cell in enumerate(tail) if not cell.strip())
+    return HeaderMatch(order, problems, returned, blank)
+
+
+def _named_width(header: Sequence[str], wanted: dict[str, int]) -> int:
+    """The header's cells up to its last that is neither empty nor one of the error
+    CSV's returned columns (unless the layout has a column of that name)."""
+    named = len(header)
+    while named:
+        key = header_key(header[named - 1])
+        if key and (key not in RETURNED_COLUMNS or key in wanted):
+            break
+        named -= 1
+    return named
 
 
 class _Slice(io.RawIOBase):

@@ -1,12 +1,17 @@
 """Reader processes stay for the next file (daemon/worker/readers.py): a reader taken
 again reads its next part as a fresh one would, one that died is replaced, one left
 part-way is never taken again, none outlives its pool, and the daemon's import process
-reads a middling file in parts by the readers it started with."""
+reads a middling file in parts by the readers it started with. And what the reader
+(importers/reader.py) makes of records whole or in parts: a value under an empty
+header cell is a row error, never dropped; a broken record is said in the catalog's
+words, not the csv module's."""
 
 from __future__ import annotations
 
 import asyncio
+import csv
 import os
+import sqlite3
 import time
 from pathlib import Path
 
@@ -14,8 +19,20 @@ import pytest
 
 from daemon.worker import staging
 from daemon.worker.readers import ReaderPool
+from importers.errors import PermanentProblem
+from importers.layouts import ColumnSpec
 from importers.reader import CsvFile, ImportSpec
-from tests.support import Daemon, children, import_process, mail, queued_ids, send
+from tests.support import (
+    Daemon,
+    account,
+    children,
+    cli_import,
+    import_process,
+    mail,
+    queued_ids,
+    send,
+    write_config,
+)
 from tests.test_durability import big_config, big_csv
 from tests.test_import_process import alive
 from tests.test_staging import COLUMNS, TABLE, in_parts, sample, whole
@@ -140,3 +157,171 @@ def _wait_readers(importer: int, timeout: float = 30) -> list[int]:
             return found
         time.sleep(0.05)
     raise AssertionError(f"no readers under the import process: {children(importer)}")
+
+
+# -- the reader, whole and in parts ------------------------------------------------------
+
+SALES = [
+    ColumnSpec("member_no", "int", required=True, label="会員番号"),
+    ColumnSpec("date", "date", label="日付"),
+    ColumnSpec("sales_amount", "int", max_digits=13, label="売上金額"),
+    ColumnSpec("note", "text", label="備考"),
+]
+
+
+def read(tmp_path: Path, text: str, language: str = "ja") -> tuple[list[list], list]:
+    """The rows and row errors of `text` read whole, as UTF-8."""
+    path = tmp_path / "20240516.csv"
+    path.write_text(text, encoding="utf-8", newline="")
+    csv_file = CsvFile(path, ImportSpec(SALES, "utf-8", True, 100, 1 << 20, language))
+    csv_file.open()
+    rows, errors = [], []
+    for chunk in csv_file.chunks():
+        rows += chunk.rows
+        errors += chunk.errors
+    return rows, errors
+
+
+def test_a_value_under_an_empty_header_cell_is_a_row_error(tmp_path):
+    """`備考,` ends in an empty header cell, read past while the cells under it are
+    empty; a record with a value there was imported without it."""
+    text = "会員番号,日付,売上金額,備考,\n1,2024-05-16,1,a,zzz\n2,2024-05-16,2,b,\n"
+    rows, errors = read(tmp_path, text)
+    assert rows == [[2, "2024-05-16", 2, "b"]]
+    [error] = errors
+    assert (error.line, error.column, error.value) == (2, "", "zzz")
+    assert error.message == (
+        "2行目: 5列目に値「zzz」がありますが、その列の見出しが空です(見出しのない列の値は取り込めません)"
+    )
+    assert error.record == ["1", "2024-05-16", "1", "a", "zzz"]
+    _, [error] = read(tmp_path, text, "en")
+    assert error.message == (
+        "line 2: has 'zzz' in column 5, whose header is empty"
+        " (a column without a header cannot be imported)"
+    )
+
+
+def test_empty_header_cells_before_the_returned_columns_are_read_past_too(tmp_path):
+    """The error CSV of a file whose header ends in `備考,` comes back as
+    `備考,,行番号,エラー内容`: corrected, it imports; its empty column still holds nothing."""
+    header = "会員番号,日付,売上金額,備考,,行番号,エラー内容\n"
+    rows, errors = read(tmp_path, header + "1,2024-05-16,1,a,,2,直した\n")
+    assert (rows, errors) == ([[1, "2024-05-16", 1, "a"]], [])
+    rows, [error] = read(tmp_path, header + "1,2024-05-16,1,a,zzz,2,直した\n")
+    assert rows == [] and "5列目に値「zzz」" in error.message
+
+
+def stray_cells(lines: int, stray: set[int]) -> str:
+    """A file whose header ends in two empty cells; the records `stray` fill the last."""
+    out = ["note,member_no,date,,"]
+    for i in range(1, lines + 1):
+        out.append(f"備考{i},{i},2024/05/16,,{'余分' + str(i) if i in stray else ''}")
+    return "\r\n".join(out) + "\r\n"
+
+
+def test_parts_refuse_a_value_under_an_empty_header_cell_as_one_pass_does(tmp_path, pool):
+    """A part is not handed the header: its reader finds the empty cells all the same."""
+    path = tmp_path / "20240516.csv"
+    path.write_text(stray_cells(3000, {5, 2500}), encoding="cp932", newline="")
+    staged, rows, errors = in_parts(path, SPEC, tmp_path / "staging", 3)
+    assert (rows, errors) == whole(path, SPEC)
+    assert staged[0].records + staged[1].records < 2500  # the second one in the last part
+    assert [(line, value) for line, _, value, *_ in errors] == [(6, "余分5"), (2501, "余分2500")]
+    assert "2501行目: 5列目に値「余分2500」があります" in errors[1][3]
+    assert len(rows) == 2998
+
+
+def test_renkei_import_refuses_a_value_under_an_empty_header_cell(tmp_path):
+    """Through `renkei import`: the record is a row error with its line, the others
+    import, and its error CSV, corrected, imports as it is."""
+    config = write_config(tmp_path, account("acme", report="never", on_row_error="skip"))
+    path = tmp_path / "20240516.csv"
+    text = (
+        "member_no,date,sales_amount,note,\r\n1,2024-05-16,1,東京,zzz\r\n2,2024-05-16,2,大阪,\r\n"
+    )
+    path.write_bytes(text.encode("cp932"))
+    run = cli_import(config, path)
+    assert (run["state"], run["rows_imported"], run["rows_failed"]) == ("completed", 1, 1), run
+    db_path = tmp_path / "var" / "renkei.db"
+    with sqlite3.connect(db_path) as db:
+        errors = db.execute(
+            "SELECT line, value, message FROM run_errors WHERE run_id = ?", (run["id"],)
+        ).fetchall()
+        stored = db.execute("SELECT member_no, note FROM performance ORDER BY rowid").fetchall()
+    assert errors == [
+        (
+            2,
+            "zzz",
+            "2行目: 5列目に値「zzz」がありますが、その列の見出しが空です(見出しのない列の値は取り込めません)",
+        )
+    ]
+    assert stored == [(2, "大阪")]
+
+    report = tmp_path / "var" / "reports" / run["id"] / "20240516.errors.csv"
+    sent_back = list(csv.reader(report.read_text(encoding="cp932").splitlines()))
+    assert sent_back[0] == ["member_no", "date", "sales_amount", "note", "", "行番号", "エラー内容"]
+    assert sent_back[1][:6] == ["1", "2024-05-16", "1", "東京", "zzz", "2"]
+    sent_back[1][4] = ""  # the partner clears the stray value
+    corrected = tmp_path / "20240517.csv"
+    with corrected.open("w", encoding="cp932", newline="") as f:
+        csv.writer(f, lineterminator="\r\n").writerows(sent_back)
+    run = cli_import(config, corrected)
+    assert (run["state"], run["rows_imported"], run["rows_failed"]) == ("completed", 1, 0), run
+
+
+@pytest.mark.parametrize(
+    ("lines", "ja", "en"),
+    [
+        (
+            ['2,2024-05-16,x,"q"q"'],
+            '3行目: CSV として読めません(引用符(")で囲んだセルの中に、2つ重ねていない引用符が'
+            'あります。セルの中の " は "" と書きます)',
+            'line 3: not readable as CSV (a quoted cell holds a quote (") that is not doubled;'
+            ' inside a quoted cell, " is written "")',
+        ),
+        (
+            ['2,2024-05-16,x,"二行の', '備考" です'],
+            '3行目から始まるレコードが 4行目で CSV として読めません(引用符(")で囲んだセルの中に、'
+            '2つ重ねていない引用符があります。セルの中の " は "" と書きます)',
+            "the record starting on line 3 is not readable as CSV on line 4"
+            ' (a quoted cell holds a quote (") that is not doubled; inside a quoted cell,'
+            ' " is written "")',
+        ),
+    ],
+    ids=["one line", "a record of two lines"],
+)
+def test_a_quote_not_doubled_is_said_in_the_catalogs_words(tmp_path, lines, ja, en):
+    text = "\n".join(["会員番号,日付,売上金額,備考", "1,2024-05-16,1,a", *lines]) + "\n"
+    for language, expected in (("ja", ja), ("en", en)):
+        with pytest.raises(PermanentProblem) as caught:
+            read(tmp_path, text, language)
+        assert caught.value.render(language) == expected
+
+
+def test_a_cell_past_the_csv_modules_limit_is_said_in_the_catalogs_words(tmp_path):
+    limit = csv.field_size_limit()
+    try:
+        csv.field_size_limit(12)
+        with pytest.raises(PermanentProblem) as caught:
+            read(
+                tmp_path,
+                "会員番号,日付,売上金額,備考\n1,2024-05-16,1,長い長い長い長い長い長い備考\n",
+            )
+    finally:
+        csv.field_size_limit(limit)
+    assert (
+        caught.value.render("ja")
+        == "2行目: CSV として読めません(1つのセルが 12 文字を超えています)"
+    )
+    assert caught.value.render("en") == (
+        "line 2: not readable as CSV (a cell is longer than 12 characters)"
+    )
+
+
+def test_a_csv_error_without_words_in_the_catalog_keeps_english_out(tmp_path, monkeypatch):
+    """Should the csv module say something new, a Japanese message gets none of it."""
+    monkeypatch.setattr("importers.reader._CSV_ERRORS", {})
+    with pytest.raises(PermanentProblem) as caught:
+        read(tmp_path, '会員番号,日付,売上金額,備考\n2,2024-05-16,x,"q"q"\n')
+    assert caught.value.render("ja") == "2行目: CSV として読めません"
+    assert "expected" not in caught.value.render("en")
