@@ -271,7 +271,9 @@ def _decimal(column: ColumnLike) -> Converter:
         if not _digits_ok(number, limit):
             raise CellError("cell.max_digits", {"limit": limit})
         try:
-            return str(Decimal(number))
+            # Positional always: str() writes 0.0000001 as 1E-7, which reads back as
+            # no decimal at all (an export or a corrected copy would fail).
+            return format(Decimal(number), "f")
         except InvalidOperation as exc:  # pragma: no cover - the pattern already guards
             raise CellError("cell.decimal") from exc
 

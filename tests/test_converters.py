@@ -228,6 +228,15 @@ def test_remembered_dates_and_times_combine_as_the_full_converter_reads_them():
         fast(["2023/02/29 23:59:59"])
 
 
+@pytest.mark.parametrize(
+    "cell", ["0.0000001", "-0.00000005", "0.0000000001", "1234567.0000001", "-0.000"]
+)
+def test_a_decimal_is_stored_as_written_never_in_exponent_form(cell):
+    column = ColumnSpec("d", "decimal")
+    assert converter(column)(cell) == cell
+    assert row_converter([column], None, [])([cell]) == [cell]
+
+
 def test_plain_decimals_read_as_the_full_converter_reads_them():
     rnd = random.Random(20241203)
     columns = [ColumnSpec("d", "decimal"), ColumnSpec("d", "decimal", max_digits=4)]
