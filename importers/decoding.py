@@ -22,11 +22,14 @@ class Sniffed:
     size: int
     newlines: int  # physical line breaks: an upper bound on the number of records
     ends_with_newline: bool
+    # The line of the file's first NUL byte (0: none): CsvFile.open refuses the file,
+    # once its encoding is known, so that its error CSV is in that encoding.
+    nul_line: int = 0
 
 
 def sniff(path: Path, declared: str) -> Sniffed:
-    """Read the file once: pick the encoding, count line breaks, and refuse a file no
-    CSV in CP932 or UTF-8 can be (UTF-16, a NUL byte)."""
+    """Read the file once: pick the encoding, count line breaks, find a NUL byte, and
+    refuse a file no CSV in CP932 or UTF-8 can be (UTF-16)."""
     utf8 = codecs.getincrementaldecoder("utf-8")()
     ascii_only = True
     size = newlines = nul_line = 0
@@ -57,14 +60,12 @@ def sniff(path: Path, declared: str) -> Sniffed:
             utf8.decode(b"", final=True)
         except UnicodeDecodeError:
             utf8 = None
-    if nul_line:
-        raise PermanentProblem("file.nul_byte", line=nul_line)
     if declared == "cp932" and utf8 is not None and not ascii_only:
         # Japanese text that is valid UTF-8 is all but never Shift_JIS: decoding it as
         # CP932 would import mojibake or fail on a misleading byte.
         raise PermanentProblem("file.utf8_not_cp932")
     encoding = _choose(declared, utf8 is not None, head.startswith(codecs.BOM_UTF8))
-    return Sniffed(encoding, size, newlines, last in (b"\n", b"\r"))
+    return Sniffed(encoding, size, newlines, last in (b"\n", b"\r"), nul_line)
 
 
 def _choose(declared: str, valid_utf8: bool, has_bom: bool) -> str:

@@ -40,7 +40,7 @@ _TRUNCATED_CSV = "unexpected end of data"
 # newline="" in strict mode, by words of its message, and the catalog's name for it:
 # a quote in a quoted cell not doubled (`"q"q"`), a cell past csv.field_size_limit.
 # Its newline and NUL errors cannot happen here (newline="" ends every line at a
-# line break; decoding.sniff refuses a NUL first).
+# line break; CsvFile.open refuses a NUL first).
 _CSV_ERRORS = {
     "expected after": "quote",
     "field larger than field limit": "long_cell",
@@ -126,6 +126,8 @@ class CsvFile:
         if self.spec.workbook:
             return self._open_workbook(size)
         self.sniffed = decoding.sniff(self.path, self.spec.encoding)
+        if self.sniffed.nul_line:
+            raise PermanentProblem("file.nul_byte", line=self.sniffed.nul_line)
         # A record spans at least one line break (or ends the file), so only a file
         # with more line breaks than the limit needs counting.
         if self.sniffed.newlines + 1 > self.spec.max_rows + int(self.spec.header):

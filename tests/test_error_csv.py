@@ -291,6 +291,14 @@ def test_a_nul_byte_is_refused_with_its_line(daemon):
     assert rows[1].startswith(",,,,3,3行目: NUL 文字"), rows
 
 
+def test_a_nul_byte_in_a_utf8_file_gets_its_error_csv_in_utf8(daemon):
+    data = sjis(HEADER, "1,2024/05/16,3,途中に\x00あり", encoding="utf-8")
+    run = deliver(daemon, "acme", "20241205.csv", data)
+    assert (run["state"], run["encoding"]) == ("failed", "utf-8")
+    rows = errors_csv(daemon, run["id"]).content.decode("utf-8").splitlines()
+    assert rows[1].startswith(",,,,2,2行目: NUL 文字"), rows
+
+
 def test_english_error_csv_of_a_utf8_file(tmp_path, relay):
     config = write_config(tmp_path, sales_account("acme"), SALES, relay_port=relay.port)
     text = config.read_text().replace("[report]\n", '[report]\nlanguage = "en"\n')

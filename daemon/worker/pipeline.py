@@ -281,6 +281,7 @@ class Pipeline:
     ) -> None:
         """The file as a whole cannot be imported: one error that says why."""
         outcome.state, outcome.failed = RunState.FAILED, 0
+        outcome.encoding = outcome.encoding or csv_file.encoding or ""
         outcome.problem = problem.key
         outcome.message = problem.render(self.language)
         outcome.errors = [RowError(problem.line or 0, "", "", outcome.message)]
