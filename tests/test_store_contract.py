@@ -21,6 +21,7 @@ import psycopg
 import pytest
 
 from daemon.settings.model import Column
+from daemon.spool.memory import recorded_elsewhere
 from daemon.spool.queue import Meta
 from daemon.store.base import Store
 from daemon.store.images import table_columns
@@ -1250,3 +1251,25 @@ async def test_ping_and_unreachable(store: Store, target: Target, tmp_path: Path
         port = sock.getsockname()[1]
     with pytest.raises(psycopg.OperationalError):
         await PostgresStore.open(f"postgresql://renkei@127.0.0.1:{port}/renkei", "x")
+
+
+async def test_a_delivery_recorded_elsewhere_is_found_by_the_resend_rules(store):
+    """What a waiting item no door recorded is checked against at start
+    (spool/memory.recorded_elsewhere): the run another instance made of its resend,
+    by its key from when it came (months ago here, not the last 24 hours from now),
+    or for an API file without a key, by the content of the latest run of its name."""
+    taken = run_id(2)
+    await store.add_run(taken, meta(received=at(1, 9, 5), idempotency_key="<k@x>"))
+    waiting = meta(received=at(1, 9, 0), idempotency_key="<k@x>")
+    assert await recorded_elsewhere(store, waiting, lambda: None) == taken
+    other = meta(received=at(1, 9, 0), idempotency_key="<other@x>")
+    assert await recorded_elsewhere(store, other, lambda: None) is None
+
+    by_content = run_id(3)
+    await store.add_run(by_content, meta(filename="b.csv", sha256="ab" * 32))
+    await store.update_run(by_content, state=RunState.COMPLETED)
+    same = meta(filename="b.csv", by_content=True)
+    assert await recorded_elsewhere(store, same, lambda: "ab" * 32) == by_content
+    assert await recorded_elsewhere(store, same, lambda: "cd" * 32) is None
+    await store.update_run(by_content, state=RunState.FAILED)
+    assert await recorded_elsewhere(store, same, lambda: "ab" * 32) is None

@@ -166,7 +166,10 @@ async def recorded_elsewhere(
     if meta.options.get("dry_run"):
         return None
     if meta.idempotency_key:
-        since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=KEY_SECONDS)
+        # From when it came, not from now: an instance down for days still finds the
+        # run another took its resend as.
+        came = dt.datetime.fromisoformat(meta.received_at) if meta.received_at else None
+        since = (came or dt.datetime.now(dt.UTC)) - dt.timedelta(seconds=KEY_SECONDS)
         return await store.run_by_key(meta.account, meta.idempotency_key, since.isoformat())
     if not meta.by_content:
         return None
