@@ -497,6 +497,13 @@ def test_a_failed_runs_page_shows_its_fields_and_row_errors(daemon, runs, client
     assert f"/console/runs/{run}/file" in page and f"/console/runs/{run}/errors.csv" in page
 
 
+def test_a_page_of_errors_or_of_the_audit_log_past_the_end_shows_the_last(daemon, runs, clients):
+    page = clients["view"].get(f"/console/runs/{runs['20240502.csv']}?errors=500").text
+    assert ROW_ERROR in page and "エラーの行(1 件)" in page
+    audit = clients["admin"].get("/console/audit?offset=5000")
+    assert audit.status_code == 200 and '<tr class="o-' in audit.text  # its entries
+
+
 def test_the_received_file_and_the_error_csv_download(daemon, runs, clients):
     web = clients["view"]
     r = web.get(f"/console/runs/{runs['20240502.csv']}/file")

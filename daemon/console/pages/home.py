@@ -7,7 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from daemon.console.access import Who, admin_only
 from daemon.console.health import glance
-from daemon.console.render import offset_param, page
+from daemon.console.render import last_page_offset, offset_param, page
 from daemon.store.runs import RunState
 from daemon.web import context
 
@@ -36,6 +36,9 @@ async def audit_page(request: Request, who: Who) -> Response:
     admin_only(who)
     offset = offset_param(request)
     entries, total = await context.store(request).audit_entries(AUDIT_PAGE, offset)
+    if not entries and offset and total:  # past the end: the last page, with its pager
+        offset = last_page_offset(total, AUDIT_PAGE)
+        entries, total = await context.store(request).audit_entries(AUDIT_PAGE, offset)
     return page(
         request,
         "audit.html",

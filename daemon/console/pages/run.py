@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from daemon.console import audit
 from daemon.console.access import Refused, Viewer, Who
-from daemon.console.render import checked_form, offset_param, page
+from daemon.console.render import checked_form, last_page_offset, offset_param, page
 from daemon.spool.kept import kept_file
 from daemon.store.runs import FINAL_STATES, RUN_FIELDS, RunState
 from daemon.web import context
@@ -53,9 +53,10 @@ async def run_page(request: Request, run_id: str, who: Who) -> Response:
     run = await seen_run(request, who, run_id)
     store = context.store(request)
     settings = context.settings(request)
-    offset = offset_param(request, "errors")
-    errors = await store.error_page(run["id"], ERRORS_PAGE, offset)
     error_total = await store.error_count(run["id"])
+    # Past the end: the last page of errors, with its pager.
+    offset = min(offset_param(request, "errors"), last_page_offset(error_total, ERRORS_PAGE))
+    errors = await store.error_page(run["id"], ERRORS_PAGE, offset)
     retries, _ = await store.find_runs(None, {"retry_of": run["id"]}, limit=20)
     kept = kept_file(settings.data_dir, run["id"], run["filename"]) is not None
     return page(
