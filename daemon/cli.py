@@ -366,6 +366,16 @@ def _ask_daemon(
         return EXIT_FAILED
 
 
+def _answer(reply: httpx.Response) -> dict:
+    """The daemon's JSON answer; {} for one that is none (a proxy's page, a bare 500),
+    whose text is then what the caller says."""
+    try:
+        body = reply.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 def cmd_poll(args: argparse.Namespace) -> int:
     settings = _load(args.config)
     if settings is None:
@@ -374,7 +384,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
     reply = _ask_daemon(settings, f"/api/v1/accounts/{args.name}/poll", "cli.poll.no_token")
     if isinstance(reply, int):
         return reply
-    body = reply.json()
+    body = _answer(reply)
     if reply.status_code != 200:
         print(f"{args.name}: {body.get('message', reply.text)}", file=sys.stderr)
         return EXIT_FAILED
@@ -401,7 +411,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
     reply = _ask_daemon(settings, f"/api/v1/runs/{run_id}/retry", "cli.retry.no_token")
     if isinstance(reply, int):
         return reply
-    body = reply.json()
+    body = _answer(reply)
     if reply.status_code not in (200, 202):
         print(f"{run_id}: {body.get('message', reply.text)}", file=sys.stderr)
         return EXIT_FAILED

@@ -68,6 +68,7 @@ class DropdirIntake(Intake):
         super().__init__(settings, sink)
         self.seen: dict[Path, Seen] = {}
         self.ready: set[Path] = set()  # renamed into place: complete now
+        self.failed: set[Path] = set()  # could not be taken: said once
         self._wake = asyncio.Event()
         self._observer: BaseObserver | None = None
         self._task: asyncio.Task | None = None
@@ -154,6 +155,7 @@ class DropdirIntake(Intake):
                     await self._take(name, path)
         self.seen = {p: s for p, s in self.seen.items() if p in present}
         self.ready &= present
+        self.failed &= present
 
     def _settled(self, path: Path, settle: float, now: float) -> bool:
         if path in self.ready:
@@ -176,6 +178,15 @@ class DropdirIntake(Intake):
             log.warning("dropdir: spool unavailable; %s stays for the next scan", path)
             # Not sooner: the claim's rename and its undoing wake the scan at once.
             self._paused_until = time.monotonic() + SPOOL_RETRY_SECONDS
+            return
+        except OSError as exc:
+            # This file alone (a permission, the file system): the others are taken,
+            # and it is said once, not at every scan, until it changes.
+            self.seen.pop(path, None)
+            self.ready.discard(path)
+            if path not in self.failed:
+                self.failed.add(path)
+                log.error("dropdir: %s cannot be taken, it stays: %s", path, exc)
             return
         self.seen.pop(path, None)
         self.ready.discard(path)

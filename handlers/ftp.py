@@ -515,7 +515,13 @@ class FtpIntake(Intake):
                 if path.name.startswith(".") or not path.is_file():
                     drop_if_stale(path)
                     continue
-                run_id = await claims.take(self.sink, account_name, CHANNEL, account.ftp.user, path)
+                try:
+                    run_id = await claims.take(
+                        self.sink, account_name, CHANNEL, account.ftp.user, path
+                    )
+                except OSError as exc:  # this file alone: the others are taken
+                    log.error("ftp: %s cannot be taken, it stays: %s", path, exc)
+                    continue
                 if run_id:
                     ids.append(run_id)
             return ids

@@ -152,3 +152,30 @@ def test_a_stopped_account_leaves_its_files_in_the_folder(tmp_path):
         assert runs_of(daemon) == [] and dropped.exists()
     finally:
         daemon.terminate()
+
+
+def test_a_name_too_long_to_claim_beside_its_id_is_taken_and_blocks_nothing(tmp_path):
+    """A claim adds 38 bytes to a name (handlers/claims.py): one of 240 bytes could not
+    be claimed, and the scan failed on it twice a second, taking no file after it."""
+    config = dropdir_config(tmp_path, settle=0, filename=["*.csv"])
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    long = "a" * 236 + ".csv"
+    (drop / long).write_bytes(csv_bytes(["1,2024/06/01,1,long"]))
+    (drop / "zzz.csv").write_bytes(csv_bytes(["2,2024/06/01,2,after"]))
+    # What a daemon killed mid-claim leaves of another such name: given back at start.
+    left = drop / ".claimed-20240601T000000000000-abcdef"
+    left.mkdir()
+    (left / ("b" * 236 + ".csv")).write_bytes(csv_bytes(["3,2024/06/01,3,left"]))
+    daemon = Daemon(config).start()
+    try:
+        runs = wait_for_runs(daemon, 3, timeout=30)
+        assert sorted((name, state) for _, name, state in runs) == [
+            (long, "completed"),
+            ("b" * 236 + ".csv", "completed"),
+            ("zzz.csv", "completed"),
+        ]
+        assert not list(drop.iterdir())
+        assert "scan failed" not in daemon.log.read_text()
+    finally:
+        daemon.terminate()
