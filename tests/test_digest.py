@@ -179,3 +179,24 @@ def test_error_csvs_past_the_bound_are_named_by_their_url(tmp_path, monkeypatch)
     assert "attached r1.errors.csv" in body
     assert "GET /api/v1/runs/run2/errors.csv" in body
     assert msg["Subject"] == "[renkei] daily digest: acme 2024-05-15 (2 runs, 2 with errors)"
+
+
+def test_two_accounts_named_in_japanese_each_get_their_digest(tmp_path, relay):
+    """Their outbox items were both `alert-digest-__-DAY`: the second overwrote the
+    first, and 営業's digest was lost though recorded as sent."""
+    accounts = "".join(
+        f'[accounts."{name}"]\nlayout = "performance"\nreport = "digest"\n'
+        f'success_report_to = ["{to}@example.jp"]\n'
+        for name, to in (("営業", "eigyo"), ("経理", "keiri"))
+    )
+    config = write_config(tmp_path, accounts, relay_port=relay.port)
+    started = dt.datetime.now(dt.UTC)
+    for name in ("営業", "経理"):
+        path = tmp_path / "20240516.csv"
+        path.write_bytes(csv_bytes(GOOD))
+        result = renkei("import", str(path), "--account", name, "--config", str(config))
+        assert result.returncode == 0, result.stderr
+    assert "2 通" in digest(config, next_digest(started))
+    mails = relay.wait(2)
+    assert sorted(to for _, [to] in relay.envelopes) == ["eigyo@example.jp", "keiri@example.jp"]
+    assert {m["Subject"].split(": ")[1].split()[0] for m in mails} == {"営業", "経理"}

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import zoneinfo
 from collections.abc import Iterable
 
 from daemon.poll.daily import DailyAccountJobs
 from daemon.report import digest as digest_mail
-from daemon.report.outbox import ALERT_PREFIX, Reporter
+from daemon.report.outbox import ALERT_PREFIX, Reporter, id_part
 from daemon.settings import Settings
 from daemon.settings.model import Account
 from daemon.store.base import Store
@@ -94,9 +93,8 @@ async def _queue(
         return []  # another sender (the daemon, `renkei digest`) recorded it first
     # A crash right here leaves the digest recorded but not queued: recording after
     # queueing could mail it twice, which is worse. The runs stay in the history.
-    safe = re.sub(r"[^A-Za-z0-9_-]", "_", day.account)
     # An alert-style id: the outbox marks no run's report_state when it goes.
-    item_id = f"{ALERT_PREFIX}digest-{safe}-{day.day.isoformat()}"
+    item_id = f"{ALERT_PREFIX}digest-{id_part(day.account)}-{day.day.isoformat()}"
     report = settings.report
     msg = digest_mail.build(
         item_id, day, runs, settings.data_dir, recipients, report.from_, report.language

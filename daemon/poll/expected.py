@@ -19,7 +19,6 @@ import asyncio
 import calendar
 import datetime as dt
 import logging
-import re
 import zoneinfo
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from daemon.poll.daily import DailyAccountJobs
 from daemon.report import expected as expected_mail
-from daemon.report.outbox import ALERT_PREFIX, Reporter
+from daemon.report.outbox import ALERT_PREFIX, Reporter, id_part
 from daemon.settings import Settings
 from daemon.settings.model import WEEKDAYS, Account, Expect
 from daemon.store.base import Store
@@ -134,7 +133,7 @@ async def _mail(
     if not recipients:
         log.warning("expected file of %s for %s: no address to tell (%s)", name, day, kind)
         return []
-    item_id = f"{ALERT_PREFIX}expect-{re.sub(r'[^A-Za-z0-9_-]', '_', name)}-{day}-{kind}"
+    item_id = f"{ALERT_PREFIX}expect-{id_part(name)}-{day}-{kind}"
     report = settings.report
     params = {"account": name, "day": day, **params}
     msg = expected_mail.build(item_id, kind, params, recipients, report.from_, report.language)

@@ -15,10 +15,12 @@ import asyncio
 import contextlib
 import datetime as dt
 import fcntl
+import hashlib
 import json
 import logging
 import math
 import os
+import re
 import time
 from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
@@ -43,6 +45,17 @@ _RESCAN_SECONDS = 5.0
 _HELD_SECONDS = 1.0
 _STRANDED_SECONDS = 60.0  # a report pending this long after its run finished is queued
 ALERT_PREFIX = "alert-"  # outbox items that are no run's report: alerts, notes, digests
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def id_part(name: str) -> str:
+    """An account's name as part of an outbox item's id (a file name). One with other
+    characters (営業, 経理) is followed by a digest of it: made safe alone, two such
+    names would be one id, and the second item would overwrite the first."""
+    safe = _UNSAFE.sub("_", name)
+    if safe == name:
+        return name
+    return f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
 
 
 class Reporter:
