@@ -955,6 +955,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "header name {text} would match both {one} and {other}: give each column its"
         " own label and aliases",
     },
+    "config.account_name": {
+        "ja": "アカウント名 {value} は使えません。フォルダー名になるため、64 文字以内で、"
+        "/ と \\ と制御文字を含まず、. で始まらない名前にしてください",
+        "en": "{value} cannot be an account name: it names a folder, so keep it to 64"
+        " characters, without / or \\ or control characters, not starting with .",
+    },
     "config.layout_name": {
         "ja": "レイアウト名はテーブル名になります。英数字と _ で書いてください",
         "en": "a layout name is a table name: letters, digits and _",

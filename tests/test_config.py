@@ -266,3 +266,16 @@ def test_api_shapes_and_modes_are_checked_with_their_keys():
     assert "accounts.a.api.token_header:" in text
     assert "accounts.b.api.params.kind.0.layout: 'ghost' is not a layout" in text
     assert "accounts.b.api.path: '/api/v1/runs/x' is one of renkei's own paths" in text
+
+
+@pytest.mark.parametrize("name", ["..", ".hidden", "a/b", "..\\x", "a\tb", " ", "x" * 65])
+def test_account_names_must_be_usable_folder_names(name):
+    """An account's FTP home is data_dir/ftp/NAME: `..` made its check spool the
+    daemon's own renkei.db as a partner's files."""
+    found = problems({"layouts": LAYOUTS, "accounts": {name: {"layout": "p"}}})
+    assert len(found) == 1 and found[0].startswith(f"accounts.{name}:"), found
+    assert "cannot be an account name" in found[0]
+
+
+def test_an_account_named_in_japanese_is_a_usable_name():
+    assert "営業" in parse({"layouts": LAYOUTS, "accounts": {"営業": {"layout": "p"}}}).accounts

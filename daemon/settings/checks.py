@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import ssl
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,13 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 _LISTENER_DEFAULTS = {"smtp": "127.0.0.1:2525", "ftp": "127.0.0.1:2121", "api": "127.0.0.1:8080"}
 _WILDCARDS = ("", "0.0.0.0", "::", "*")
+MAX_ACCOUNT_NAME = 64  # characters: a folder's name (255 bytes), in UTF-8, with room
 
 
 def cross_checks(raw: dict[str, Any]) -> list[Problem]:
     return [
         *_layout_names(raw),
+        *_account_names(raw),
         *_layout_refs(raw),
         *_user_accounts(raw),
         *_outbound(raw),
@@ -67,6 +70,20 @@ def _layout_names(raw: dict[str, Any]) -> Iterator[Problem]:
             yield Problem(f"layouts.{name}", "config.layout_name")
         elif name.lower() in RESERVED_TABLES:
             yield Problem(f"layouts.{name}", "config.layout_reserved")
+
+
+def _account_names(raw: dict[str, Any]) -> Iterator[Problem]:
+    """An account's name is a folder's (its FTP home, `data_dir/ftp/NAME`) and a part
+    of URLs and ids: `..` or `a/b` would reach outside, onto the daemon's own files."""
+    for name in _dict(raw.get("accounts")):
+        if not _folder_name(name):
+            yield Problem(f"accounts.{name}", "config.account_name", {"value": repr(name)})
+
+
+def _folder_name(name: str) -> bool:
+    unseen = any(unicodedata.category(ch)[0] == "C" for ch in name)
+    outside = name.startswith(".") or "/" in name or "\\" in name
+    return bool(name.strip()) and len(name) <= MAX_ACCOUNT_NAME and not (unseen or outside)
 
 
 def _layout_refs(raw: dict[str, Any]) -> Iterator[Problem]:
