@@ -200,3 +200,24 @@ def test_two_accounts_named_in_japanese_each_get_their_digest(tmp_path, relay):
     mails = relay.wait(2)
     assert sorted(to for _, [to] in relay.envelopes) == ["eigyo@example.jp", "keiri@example.jp"]
     assert {m["Subject"].split(": ")[1].split()[0] for m in mails} == {"営業", "経理"}
+
+
+def test_a_digest_the_relay_refuses_for_good_alerts_the_admin(tmp_path, relay):
+    """Recorded once queued, a digest is never sent again: refused for good, it was
+    set aside in silence, as an alert about an alert would be."""
+    for address in ("sales@acme.example", "ops@acme.example"):
+        relay.refuse[address] = "554 5.7.1 no thanks"
+    accounts = account("acme", report="digest")
+    config = write_config(
+        tmp_path, accounts, extra='admin_to = ["admin@example.jp"]\n', relay_port=relay.port
+    )
+    daemon = Daemon(config).start()
+    try:
+        started = dt.datetime.now(dt.UTC)
+        deliver(daemon, "20240516.csv", GOOD)
+        digest(config, next_digest(started))  # the daemon's reporter sends its alert
+        [alert] = relay.for_recipient("admin@example.jp")
+        body = alert.get_body().get_content()
+        assert "554 5.7.1 no thanks" in body and "outbox/failed/alert-digest-acme-" in body
+    finally:
+        daemon.terminate()

@@ -23,7 +23,8 @@ from collections.abc import Iterable
 
 from daemon.poll.daily import DailyAccountJobs
 from daemon.report import digest as digest_mail
-from daemon.report.outbox import ALERT_PREFIX, Reporter, id_part
+from daemon.report.alerts import Alerts
+from daemon.report.outbox import DIGEST_PREFIX, Reporter, id_part
 from daemon.settings import Settings
 from daemon.settings.model import Account
 from daemon.store.base import Store
@@ -94,7 +95,7 @@ async def _queue(
     # A crash right here leaves the digest recorded but not queued: recording after
     # queueing could mail it twice, which is worse. The runs stay in the history.
     # An alert-style id: the outbox marks no run's report_state when it goes.
-    item_id = f"{ALERT_PREFIX}digest-{id_part(day.account)}-{day.day.isoformat()}"
+    item_id = f"{DIGEST_PREFIX}{id_part(day.account)}-{day.day.isoformat()}"
     report = settings.report
     msg = digest_mail.build(
         item_id, day, runs, settings.data_dir, recipients, report.from_, report.language
@@ -131,6 +132,9 @@ async def digest_now(settings: Settings, now: dt.datetime, account: str | None =
     store = await open_store(settings)
     try:
         reporter = Reporter(lambda: settings, store)
+        # A digest refused for good is never queued again: the admin hears of it (the
+        # alert waits in the outbox for the running daemon).
+        reporter.on_refused = Alerts(lambda: settings, reporter).report_refused
         accounts = [account] if account is not None else None
         queued = await send_due(settings, store, reporter, now, accounts)
         for item_id in queued:

@@ -45,6 +45,7 @@ _RESCAN_SECONDS = 5.0
 _HELD_SECONDS = 1.0
 _STRANDED_SECONDS = 60.0  # a report pending this long after its run finished is queued
 ALERT_PREFIX = "alert-"  # outbox items that are no run's report: alerts, notes, digests
+DIGEST_PREFIX = f"{ALERT_PREFIX}digest-"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -393,7 +394,12 @@ class Reporter:
         fsync_dir(failed)
 
     async def _refused_for_good(self, item_id: str, envelope: dict[str, Any]) -> None:
-        """Its run's report_state becomes `failed` and the admin is alerted."""
+        """Its run's report_state becomes `failed` and the admin is alerted (for a
+        digest too: the partner's day of runs, never sent again once recorded)."""
+        if item_id.startswith(DIGEST_PREFIX):
+            if self.on_refused is not None:
+                await self.on_refused(item_id, envelope["recipients"], envelope["refusal"])
+            return
         if item_id.startswith(ALERT_PREFIX):
             return  # never an alert about an alert: the admin address itself is refused
         await self.store.update_run(item_id, report_state=ReportState.FAILED)
