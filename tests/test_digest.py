@@ -6,14 +6,17 @@ attached; nothing more on a second check, nothing on a day without runs. With
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 import zoneinfo
 
 import pytest
 
-from daemon.settings import ConfigError
+from daemon.settings import ConfigError, load
 from daemon.settings.loading import parse
+from daemon.spool.queue import Meta
+from daemon.store.open import open_store
 from tests.support import (
     Daemon,
     account,
@@ -221,3 +224,36 @@ def test_a_digest_the_relay_refuses_for_good_alerts_the_admin(tmp_path, relay):
         assert "554 5.7.1 no thanks" in body and "outbox/failed/alert-digest-acme-" in body
     finally:
         daemon.terminate()
+
+
+def test_a_digest_after_days_down_lists_the_runs_of_the_days_missed(tmp_path, relay):
+    """Down over 05-17's digest_at, the daemon's next digest (05-18's) lists 05-17's
+    run too: it reaches back to where the last digest ended, so no run goes unlisted."""
+    config = write_config(tmp_path, account("acme", report="digest"), relay_port=relay.port)
+    settings = load(config)
+
+    async def record() -> None:
+        store = await open_store(settings)
+        try:
+            for day in (16, 17, 18):
+                run_id = f"202405{day}T010000000000-aaaaaa"
+                meta = Meta("acme", "mail", "export@acme.example", f"202405{day}.csv")
+                await store.add_run(run_id, meta)
+                finished = dt.datetime(2024, 5, day, 1, 0, tzinfo=dt.UTC)  # 10:00 JST
+                await store.update_run(
+                    run_id,
+                    state="completed",
+                    finished_at=finished.isoformat(timespec="milliseconds"),
+                    rows_total=1,
+                    rows_imported=1,
+                )
+        finally:
+            await store.close()
+
+    asyncio.run(record())
+    assert "1 通" in digest(config, dt.datetime(2024, 5, 16, 18, 1, tzinfo=ZONE))
+    assert "1 通" in digest(config, dt.datetime(2024, 5, 18, 18, 1, tzinfo=ZONE))
+    first, second = relay.wait(2)
+    assert "20240516.csv" in first.get_body().get_content()
+    body = second.get_body().get_content()
+    assert "20240517.csv" in body and "20240518.csv" in body and "20240516.csv" not in body

@@ -16,6 +16,7 @@ and the CLI.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import zoneinfo
@@ -33,6 +34,7 @@ from daemon.store.open import open_store
 log = logging.getLogger(__name__)
 _JOB_PREFIX = "digest:"
 DIGEST_POLICIES = ("digest", "digest+errors")
+CATCH_UP_DAYS = 7  # how far back a digest reaches after the daemon was down
 
 
 def wants_digest(account: Account) -> bool:
@@ -71,10 +73,27 @@ async def send_due(
         day = due_day(name, account, now, zone)
         if await store.digest_sent(name, day.day.isoformat()):
             continue
+        day = await _since_the_last(store, account, day)
         runs = await store.runs_finished_between(name, _stamp(day.start), _stamp(day.end))
         if runs:
             queued += await _queue(settings, store, reporter, day, runs, now)
     return queued
+
+
+async def _since_the_last(store: Store, account: Account, day: digest_mail.Day) -> digest_mail.Day:
+    """`day` reaching back to where the account's last digest ended, when the daemon
+    was down over more than one digest_at: the runs of the days between are listed,
+    not lost (at most CATCH_UP_DAYS back; a day without runs has no digest to end at,
+    and none of its runs to list)."""
+    last = await store.last_digest_day(day.account)
+    if last is None:
+        return day
+    hour, minute = (int(part) for part in account.digest_at.split(":"))
+    ended = dt.datetime.combine(dt.date.fromisoformat(last), dt.time(hour, minute), day.zone)
+    earliest = day.start - dt.timedelta(days=CATCH_UP_DAYS - 1)
+    if ended >= day.start:
+        return day
+    return dataclasses.replace(day, start=max(ended, earliest))
 
 
 async def _queue(

@@ -43,6 +43,12 @@ class DigestRecords:
         sql = "SELECT 1 FROM digests WHERE account = ? AND day = ?"
         return bool(await self.writer.execute_fetchall(sql, (account, day)))
 
+    async def last_digest_day(self, account: str) -> str | None:
+        """The latest day (YYYY-MM-DD) a digest of `account` was queued for, if any."""
+        sql = "SELECT max(day) FROM digests WHERE account = ?"
+        rows = await self.writer.execute_fetchall(sql, (account,))
+        return rows[0][0] if rows and rows[0][0] else None
+
     async def add_digest(self, account: str, day: str, at: str, runs: int) -> bool:
         """Record the digest of (account, day); False when it was recorded before."""
         async with self.transaction() as db:
