@@ -450,11 +450,13 @@ def _now_option(option: str | None, settings: Settings) -> dt.datetime | None:
     """`--now WHEN` of the commands that run a daemon step at a given moment (now when
     not given); None, having said why, when WHEN is not a moment."""
     import datetime as dt
+    from zoneinfo import ZoneInfo
 
     from daemon.runview import YEARS, parse_moment
 
     if option is None:
-        return dt.datetime.now(dt.UTC)
+        # In daemon.timezone, as the moment is said back to the admin.
+        return dt.datetime.now(ZoneInfo(settings.daemon.timezone))
     now = parse_moment(option, settings.daemon.timezone)
     if now is None:
         language = settings.report.language
@@ -467,6 +469,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     settings = _load(args.config)
     if settings is None:
         return EXIT_FAILED
+    from zoneinfo import ZoneInfo
+
     from daemon.oneshot import sweep_now
 
     language = settings.report.language
@@ -475,7 +479,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     swept = asyncio.run(sweep_now(settings, now))
     counts = {"runs": swept.runs, "files": swept.files, "mails": swept.mails}
-    before = swept.before.isoformat(timespec="seconds")
+    zone = ZoneInfo(settings.daemon.timezone)
+    before = swept.before.astimezone(zone).isoformat(timespec="seconds")
     days = settings.daemon.retention_days
     print(message("cli.sweep.done", language, before=before, days=days, **counts))
     return EXIT_OK

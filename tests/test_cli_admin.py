@@ -311,3 +311,12 @@ def test_import_prints_its_row_errors_and_the_error_csv(admin):
 def test_version():
     result = renkei("--version")
     assert result.returncode == 0 and result.stdout == f"renkei {version('renkei')}\n"
+
+
+@pytest.mark.parametrize("command", ["digest", "expect-check"])
+def test_a_moment_not_given_is_said_in_the_daemons_time_zone(admin, command):
+    """Without --now the step runs as of now, said in daemon.timezone (Asia/Tokyo) as
+    a given --now is, not in UTC."""
+    result = renkei(command, "--config", str(admin.config))
+    assert result.returncode == 0, result.stderr
+    assert "+09:00 時点" in result.stdout, result.stdout

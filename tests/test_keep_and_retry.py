@@ -12,6 +12,7 @@ import sqlite3
 import time
 from pathlib import Path
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -31,6 +32,8 @@ from tests.support import (
     write_config,
 )
 from tests.test_cli import renkei
+
+TOKYO = ZoneInfo("Asia/Tokyo")  # daemon.timezone: the sweep says its moment in it
 
 ADMIN = {"Authorization": "Bearer demo-admin"}
 ACME = {"Authorization": "Bearer demo-acme-token"}
@@ -328,7 +331,7 @@ def test_the_sweep_removes_old_final_runs_and_never_unfinished_work(tmp_path, re
             result = renkei("sweep", "--now", now, "--config", str(config))
             assert result.returncode == 0, result.stderr
             assert result.stdout.strip() == (
-                f"{middle.isoformat(timespec='seconds')} より前に終わった実行 2 件"
+                f"{middle.astimezone(TOKYO).isoformat(timespec='seconds')} より前に終わった実行 2 件"
                 "(受信ファイル 2 件)と、送れなかった報告メール 1 件を削除しました(保存期間 1 日)"
             )
             for run_id in (good, bad):
