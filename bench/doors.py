@@ -17,7 +17,8 @@ References, each started here in a subprocess of its own:
         fsyncs the received file (inline, on the server's only thread; pyftpdlib calls
         it just after it has queued the 226).
 
-renkei runs as `renkei serve` with a fresh config and data folder per measurement.
+renkei runs as `renkei serve` with a fresh config and data folder per measurement (the
+quick smoke test keeps one per door and client program).
 Its import process is paused (SIGSTOP) while the doors are measured, so the figures are
 what the doors take, not what the importer does meanwhile; the daemon is killed after
 each measurement, so no spool backlog carries over. FTP files wait in the account's
@@ -655,9 +656,40 @@ def label(door: str, kind: str, size: str, clients: int) -> str:
     return f"{door}{by} {size}, {clients} client{'s' if clients > 1 else ''}"
 
 
+class Pair:
+    """renkei and the reference of one door, started and warmed up together, and how
+    many files each holds (every accepted file must be on its disk)."""
+
+    def __init__(self, pool: Clients, work: Path, door: str, kind: str, source: Path) -> None:
+        self.servers: list[Server] = []
+        try:
+            self.renkei = Renkei(work, set())
+            self.servers.append(self.renkei)
+            self.reference = Reference(door, work, set(self.renkei.passive))
+            self.servers.append(self.reference)
+            self.renkei.ready()
+            self.reference.ready()
+            for server in self.servers:
+                # One file each before the clock starts: a server's first request pays
+                # for set-up done lazily once (FastAPI builds its routes' state then,
+                # about a millisecond per route of renkei's console and API), which a
+                # long-running daemon never pays again.
+                pool.run(server.target(door), kind, source, 1, 1, WARM_UP)
+        except BaseException:
+            self.stop()
+            raise
+        self.key = (door, kind)
+        self.held = {server: 1 for server in self.servers}
+        self.sent = {server: 0 for server in self.servers}  # each client's next file
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
 def measure(
     pool: Clients,
-    work: Path,
+    pair: Pair,
     combo: tuple[str, str, str, int],
     source: Path,
     files: int,
@@ -670,43 +702,26 @@ def measure(
     would pay for the other's writes. (With one file per client: A B.)
     """
     door, kind, _, clients = combo
-    servers: list[Server] = []
-    try:
-        renkei = Renkei(work, set())
-        servers.append(renkei)
-        reference = Reference(door, work, set(renkei.passive))
-        servers.append(reference)
-        renkei.ready()
-        reference.ready()
-        for server in servers:
-            # One file each before the clock starts: a server's first request pays for
-            # set-up done lazily once (FastAPI builds its routes' state then, about a
-            # millisecond per route of renkei's console and API), which a long-running
-            # daemon never pays again.
-            pool.run(server.target(door), kind, source, 1, 1, WARM_UP)
-        a, b = (renkei, reference) if ours_first else (reference, renkei)
-        if files > 1:
-            half = files // 2
-            plan = [(a, half), (b, half), (b, files - half), (a, files - half)]
-        else:
-            plan = [(a, files), (b, files)]
-        sent = {renkei: 0, reference: 0}
-        seconds = {renkei: 0.0, reference: 0.0}
-        for server, count in plan:
-            os.sync()  # no dirty pages of the one before for this one's fsyncs to wait on
-            target = server.target(door)
-            seconds[server] += pool.run(target, kind, source, clients, count, sent[server])
-            sent[server] += count
-        for server in servers:
-            if (held := server.received(door)) != clients * files + 1:
-                accepted = clients * files + 1
-                raise RuntimeError(f"{door}: {held} files on disk of {accepted} accepted")
-        total = clients * files
-        ours, theirs = ((total / seconds[s], seconds[s]) for s in (renkei, reference))
-        return ours, theirs
-    finally:
-        for server in servers:
-            server.stop()
+    renkei, reference = pair.renkei, pair.reference
+    a, b = (renkei, reference) if ours_first else (reference, renkei)
+    if files > 1:
+        half = files // 2
+        plan = [(a, half), (b, half), (b, files - half), (a, files - half)]
+    else:
+        plan = [(a, files), (b, files)]
+    seconds = {renkei: 0.0, reference: 0.0}
+    for server, count in plan:
+        os.sync()  # no dirty pages of the one before for this one's fsyncs to wait on
+        target = server.target(door)
+        seconds[server] += pool.run(target, kind, source, clients, count, pair.sent[server])
+        pair.sent[server] += count
+    for server in pair.servers:
+        pair.held[server] += clients * files
+        if (held := server.received(door)) != pair.held[server]:
+            raise RuntimeError(f"{door}: {held} files on disk of {pair.held[server]} accepted")
+    total = clients * files
+    ours, theirs = ((total / seconds[s], seconds[s]) for s in (renkei, reference))
+    return ours, theirs
 
 
 def run(rounds: int = 3, quick: bool = False) -> list[Figure]:
@@ -736,24 +751,43 @@ def run(rounds: int = 3, quick: bool = False) -> list[Figure]:
             for size, count in SIZES.items():
                 sources[size] = work / f"{count}.csv"
                 sources[size].write_bytes(payload(count))
-            for number in range(1, rounds + 1):
-                for index, combo in enumerate(combos):
-                    door, kind, size, clients = combo
-                    count = per_client[kind, size, clients]
-                    ours_first = (number + index) % 2 == 1
-                    mine, reference = measure(pool, work, combo, sources[size], count, ours_first)
-                    ours[combo].append(mine[0])
-                    theirs[combo].append(reference[0])
-                    order = "renkei first" if ours_first else "reference first"
-                    order += ", ABBA" if count > 1 else ""
-                    files = f"{count} files each"
-                    print(
-                        f"doors round {number}/{rounds}: {label(*combo):<32}"
-                        f" {files:>14}: renkei {mine[0]:7.2f} files/s ({mine[1]:4.1f} s),"
-                        f" {REFERENCES[door]} {reference[0]:7.2f} files/s"
-                        f" ({reference[1]:4.1f} s), {mine[0] / reference[0]:5.2f}x ({order})",
-                        flush=True,
-                    )
+            kept: Pair | None = None  # quick: the pair of the door and client measured now
+            try:
+                for number in range(1, rounds + 1):
+                    for index, combo in enumerate(combos):
+                        door, kind, size, clients = combo
+                        count = per_client[kind, size, clients]
+                        ours_first = (number + index) % 2 == 1
+                        if kept is not None and kept.key != (door, kind):
+                            kept.stop()
+                            kept = None
+                        # A smoke test (quick) keeps one pair per door and client program,
+                        # rather than start a daemon for each of the 18 figures.
+                        pair = kept or Pair(pool, work, door, kind, sources[size])
+                        try:
+                            mine, reference = measure(
+                                pool, pair, combo, sources[size], count, ours_first
+                            )
+                        finally:
+                            if quick:
+                                kept = pair
+                            else:
+                                pair.stop()
+                        ours[combo].append(mine[0])
+                        theirs[combo].append(reference[0])
+                        order = "renkei first" if ours_first else "reference first"
+                        order += ", ABBA" if count > 1 else ""
+                        files = f"{count} files each"
+                        print(
+                            f"doors round {number}/{rounds}: {label(*combo):<32}"
+                            f" {files:>14}: renkei {mine[0]:7.2f} files/s ({mine[1]:4.1f} s),"
+                            f" {REFERENCES[door]} {reference[0]:7.2f} files/s"
+                            f" ({reference[1]:4.1f} s), {mine[0] / reference[0]:5.2f}x ({order})",
+                            flush=True,
+                        )
+            finally:
+                if kept is not None:
+                    kept.stop()
     finally:
         pool.close()
     print(
