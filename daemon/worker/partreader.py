@@ -11,12 +11,11 @@ records, failed, empty, values), ("problem", p) or ("full", text) (the disk full
 `empty` counting the lines of empty cells read past and `values` the distinct values
 of each watched column (by its position in the table's columns) in the rows read: what
 the run's transaction checks against referenced tables or learns as new choices.
-Imports only importers/, store/scratch.py and the standard library.
+Imports only importers/, store/scratch.py, diskfull.py and the standard library.
 """
 
 from __future__ import annotations
 
-import errno
 import gc
 import pickle
 import sqlite3
@@ -25,6 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from daemon.store.scratch import ScratchWriter, StagedTable
+from daemon.worker.diskfull import disk_full
 from importers.errors import ImportProblem
 from importers.reader import CsvFile
 
@@ -87,24 +87,13 @@ def read_part(job: tuple, send: Callable[[tuple], None]) -> None:
     except ImportProblem as problem:
         send(("problem", problem))
     except (OSError, sqlite3.OperationalError) as exc:
-        if not _full(exc):
+        if not disk_full(exc):
             raise
         # Trouble of the moment, not of the file: said as such, so that the run is
         # put back without counting an attempt, as a full disk in the writer is.
         send(("full", str(exc)))
     else:
         send(("done", *counts))
-
-
-_SQLITE_FULL = 13
-
-
-def _full(exc: BaseException) -> bool:
-    """The disk (or the user's quota) full, as the OS or SQLite says it."""
-    if isinstance(exc, OSError):
-        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF == _SQLITE_FULL
 
 
 if __name__ == "__main__":

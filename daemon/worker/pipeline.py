@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
 import sqlite3
 import sys
@@ -24,6 +23,7 @@ from daemon.settings import Account, Settings
 from daemon.spool.queue import Damaged, Meta, Spool, SpoolItem, now_iso
 from daemon.store.base import Store
 from daemon.store.runs import FINAL_STATES, FORWARD_PENDING, ReportState, RunState
+from daemon.worker.diskfull import disk_full
 from daemon.worker.error_report import WORKBOOK_REPORT_ENCODING, ErrorReport
 from daemon.worker.outcome import Outcome
 from daemon.worker.plan import Plan, columns_for, import_spec, plan_for, plan_problem
@@ -392,7 +392,7 @@ def _with_auth_note(text: str, meta: Meta, language: str) -> str:
     return f"{note} / {text}" if text else note
 
 
-_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_FULL = 5, 6, 13
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
 
 
 def _server_trouble(exc: BaseException) -> bool:
@@ -439,12 +439,7 @@ def _first_line(exc: BaseException) -> str:
 def transient(exc: BaseException) -> bool:
     """A fault of the moment that passes by itself: the database busy past its timeout
     (or locked), the disk or the database full."""
-    if _busy(exc):
-        return True
-    code = getattr(exc, "sqlite_errorcode", None)
-    if isinstance(exc, sqlite3.OperationalError) and code is not None:
-        return code & 0xFF == _SQLITE_FULL
-    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return _busy(exc) or disk_full(exc)
 
 
 def _wants_report(account: Account | None, outcome: Outcome) -> bool:
