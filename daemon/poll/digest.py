@@ -73,14 +73,14 @@ async def send_due(
         day = due_day(name, account, now, zone)
         if await store.digest_sent(name, day.day.isoformat()):
             continue
-        day = await _since_the_last(store, account, day)
+        day = await _since_the_last(store, day)
         runs = await store.runs_finished_between(name, _stamp(day.start), _stamp(day.end))
         if runs:
             queued += await _queue(settings, store, reporter, day, runs, now)
     return queued
 
 
-async def _since_the_last(store: Store, account: Account, day: digest_mail.Day) -> digest_mail.Day:
+async def _since_the_last(store: Store, day: digest_mail.Day) -> digest_mail.Day:
     """`day` reaching back to where the account's last digest ended, when the daemon
     was down over more than one digest_at: the runs of the days between are listed,
     not lost (at most CATCH_UP_DAYS back; a day without runs has no digest to end at,
@@ -88,11 +88,11 @@ async def _since_the_last(store: Store, account: Account, day: digest_mail.Day) 
     last = await store.last_digest_day(day.account)
     if last is None:
         return day
-    hour, minute = (int(part) for part in account.digest_at.split(":"))
-    ended = dt.datetime.combine(dt.date.fromisoformat(last), dt.time(hour, minute), day.zone)
-    earliest = day.start - dt.timedelta(days=CATCH_UP_DAYS - 1)
+    # A digest's window ends at its day's digest_at, as this one's does.
+    ended = dt.datetime.combine(dt.date.fromisoformat(last), day.end.time(), day.zone)
     if ended >= day.start:
         return day
+    earliest = day.start - dt.timedelta(days=CATCH_UP_DAYS - 1)
     return dataclasses.replace(day, start=max(ended, earliest))
 
 

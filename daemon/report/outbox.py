@@ -396,14 +396,12 @@ class Reporter:
     async def _refused_for_good(self, item_id: str, envelope: dict[str, Any]) -> None:
         """Its run's report_state becomes `failed` and the admin is alerted (for a
         digest too: the partner's day of runs, never sent again once recorded)."""
-        if item_id.startswith(DIGEST_PREFIX):
-            if self.on_refused is not None:
-                await self.on_refused(item_id, envelope["recipients"], envelope["refusal"])
-            return
-        if item_id.startswith(ALERT_PREFIX):
+        digest = item_id.startswith(DIGEST_PREFIX)
+        if item_id.startswith(ALERT_PREFIX) and not digest:
             return  # never an alert about an alert: the admin address itself is refused
-        await self.store.update_run(item_id, report_state=ReportState.FAILED)
-        await self._record(self.store.report_refused, item_id, envelope["refusal"])
+        if not digest:
+            await self.store.update_run(item_id, report_state=ReportState.FAILED)
+            await self._record(self.store.report_refused, item_id, envelope["refusal"])
         if self.on_refused is not None:
             await self.on_refused(item_id, envelope["recipients"], envelope["refusal"])
 
