@@ -79,6 +79,7 @@ class Part:
     order: list[int] | None
     final: bool
     width: int = 0  # fields per record, when the header has more than the columns
+    blank: tuple[int, ...] = ()  # fields under the header's empty last cells
 
 
 @dataclass(slots=True)
@@ -111,6 +112,12 @@ class CsvFile:
     def width(self) -> int:
         """Fields per record when the header names more than the layout's columns, else 0."""
         return self._width
+
+    @property
+    def blank(self) -> tuple[int, ...]:
+        """Fields under the empty cells the header ends in (`備考,,`): read past while
+        they are empty."""
+        return self._blank
 
     @property
     def encoding(self) -> str | None:
@@ -214,10 +221,9 @@ class CsvFile:
         else:
             order, base, final = part.order, part.first_line, part.final
             width = part.width or width
+            self._blank = part.blank
             if self.spec.header and part.start == 0:
                 next(reader, None)  # checked by header_order() before the parts began
-            if part.width:
-                self._blank = self._header_blank()
         blank = self._blank
         convert = row_converter(self.spec.columns, order, extra, width)
         limit = self.spec.max_rows
@@ -285,16 +291,6 @@ class CsvFile:
             raise PermanentProblem("header.invalid", line=1, detail=detail)
         order = match.order
         return None if order == list(range(len(order))) else order
-
-    def _header_blank(self) -> tuple[int, ...]:
-        """The header's empty last cells, for a part: it is handed the record width
-        but not the header, which is read again from the start of the file (one record)."""
-        assert self.sniffed is not None
-        if not self.spec.header:
-            return ()
-        with open(self.path, encoding=self.sniffed.encoding, newline="") as f:
-            header = next(csv.reader(f, strict=True), [])
-        return match_header(header, self.spec.columns).blank
 
     def _row_error(self, line: int, expected: int, fields: list[str]) -> RowError:
         """A record of the wrong width, or one with a value under an empty header cell."""

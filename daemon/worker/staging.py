@@ -116,7 +116,7 @@ async def stage(
         size = csv_file.sniffed.size
         cuts = await asyncio.to_thread(find_cuts, csv_file.path, size, count)
         try:
-            split = _parts(cuts, size, order, staged_file.width)
+            split = _parts(cuts, size, order, staged_file.width, staged_file.blank)
             return await _stage_parts(
                 staged_file, table, folder, split, progress, children, watched, stream
             )
@@ -125,7 +125,7 @@ async def stage(
                 raise
             POOL.give_back(children, cores())
             children = POOL.take(1)
-            whole = _parts([], size, order, staged_file.width)
+            whole = _parts([], size, order, staged_file.width, staged_file.blank)
             return await _stage_parts(
                 staged_file, table, folder, whole, progress, children, watched
             )
@@ -167,12 +167,16 @@ def part_paths(folder: Path, parts: int | None = None) -> list[Path]:
 
 
 def _parts(
-    cuts: list[tuple[int, int]], size: int, order: list[int] | None, width: int = 0
+    cuts: list[tuple[int, int]],
+    size: int,
+    order: list[int] | None,
+    width: int = 0,
+    blank: tuple[int, ...] = (),
 ) -> list[Part]:
     bounds = [(0, 0), *cuts]
     ends = [start for start, _ in cuts] + [size]
     return [
-        Part(start, end, lines, order, final=end == size, width=width)
+        Part(start, end, lines, order, final=end == size, width=width, blank=blank)
         for (start, lines), end in zip(bounds, ends, strict=True)
     ]
 
