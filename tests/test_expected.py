@@ -201,3 +201,45 @@ def test_an_expect_added_by_reload_is_checked_at_once(tmp_path, relay):
         assert account_json(daemon, "acme")["missing"] == [today().isoformat()]
     finally:
         daemon.terminate()
+
+
+def test_days_missed_while_down_are_alerted_at_the_next_check(tmp_path, relay):
+    """Checked at 09:00 three days ago, before that day's 10:00, then two days ago, and
+    today at 09:00: each due day whose 10:00 passed between two checks is alerted at
+    the second, today's not yet; none while the account was stopped at a check."""
+    day = today()
+    accounts = expecting("acme", weekdays=list(WEEKDAYS), by="10:00") + expecting(
+        "halted", weekdays=list(WEEKDAYS), by="10:00"
+    )
+    config = write_config(tmp_path, accounts, relay_port=relay.port)
+
+    def ago(days: int) -> dt.date:
+        return day - dt.timedelta(days=days)
+
+    assert "未着 0 件" in expect_check(config, f"{ago(3)}T09:00")
+    switches = tmp_path / "var" / "switches.json"
+    switches.write_text(json.dumps({"halted": {"status": "stopped", "by": "admin", "at": "x"}}))
+    assert "未着 1 件" in expect_check(config, f"{ago(2)}T09:00")
+    switches.write_text("{}")
+    assert "未着 4 件" in expect_check(config, f"{day}T09:00")
+    alerted = sorted(m["Subject"] for m in relay.wait(5))
+    assert alerted == sorted(
+        [f"[renkei] 未着のお知らせ: acme {ago(n)}" for n in (3, 2, 1)]
+        + [f"[renkei] 未着のお知らせ: halted {ago(n)}" for n in (2, 1)]
+    )
+    assert "未着 0 件" in expect_check(config, f"{day}T09:30")
+
+
+def test_an_expect_checked_for_the_first_time_alerts_only_today(tmp_path, relay):
+    """A day before the account expected anything (or before renkei was installed) is
+    never alerted: the first check with `expect` starts with today."""
+    day = today()
+    config = write_config(tmp_path, account("acme"), relay_port=relay.port)
+    assert "未着 0 件" in expect_check(config, f"{day - dt.timedelta(days=3)}T09:00")
+    config.write_text(
+        config.read_text() + '[accounts.acme.expect]\nweekdays = ["mon", "tue", "wed",'
+        ' "thu", "fri", "sat", "sun"]\nby = "10:00"\n'
+    )
+    assert "未着 1 件" in expect_check(config, f"{day}T11:00")
+    [alert] = relay.wait(1)
+    assert alert["Subject"] == f"[renkei] 未着のお知らせ: acme {day}"

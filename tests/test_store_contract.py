@@ -829,6 +829,15 @@ async def test_expected_misses(store: Store) -> None:
     assert await store.completed_between("acme", at(1, 0), at(1, 13)) is None
 
 
+async def test_expect_checks_never_move_back(store: Store) -> None:
+    assert await store.expect_checks() == {}
+    await store.record_expect_checks({"acme": at(2, 9), "beta": at(2, 9)}, [])
+    await store.record_expect_checks({"acme": at(1, 9), "beta": at(3, 9)}, [])
+    assert await store.expect_checks() == {"acme": at(2, 9), "beta": at(3, 9)}
+    await store.record_expect_checks({}, ["beta", "gone"])
+    assert await store.expect_checks() == {"acme": at(2, 9)}
+
+
 async def test_digests(store: Store) -> None:
     assert await store.digest_sent("acme", "2026-05-01") is False
     assert await store.add_digest("acme", "2026-05-01", at(2), 3) is True

@@ -1,7 +1,9 @@
 """Expected files: at each account's `expect.by` (and once at start), a day whose file
 has not completed is recorded as missed and alerted once (未着のお知らせ) to the
 account's error addresses and `report.admin_to`; when a completed run received on that
-day turns up, the miss is closed with one short note (届きました).
+day turns up, the miss is closed with one short note (届きました). Each account's last
+check is kept (`expect_checks`), so a day whose `by` passed while the daemon was down
+is alerted at the next check.
 
 A day's file is any completed run of the account whose received_at falls on that local
 day (daemon.timezone), whenever that day it arrived: so a late file closes the alert.
@@ -36,6 +38,7 @@ from daemon.store.open import open_store
 log = logging.getLogger(__name__)
 _SWEEP_SECONDS = 60  # a close pass this often too: `renkei import` runs tell nobody
 _JOB_PREFIX = "expect:"
+CATCH_UP_DAYS = 7  # how far back a check reaches for days missed while it did not run
 
 
 @dataclass(slots=True)
@@ -74,29 +77,81 @@ async def check(
     now: dt.datetime,
     accounts: Iterable[str] | None = None,
 ) -> Checked:
-    """Alert today's misses as of `now`, then note every open miss that has arrived."""
+    """Alert the misses due by `now` (today's, and those of days whose `by` passed
+    since the account was last checked, as while the daemon was down), then note every
+    open miss that has arrived."""
     checked = Checked()
     zone = zoneinfo.ZoneInfo(settings.daemon.timezone)
     today = now.astimezone(zone).date()
-    for name in accounts if accounts is not None else list(settings.accounts):
+    last = await store.expect_checks()
+    done: dict[str, str] = {}
+    forget: list[str] = []
+    names = list(settings.accounts) if accounts is None else list(accounts)
+    if accounts is None:
+        forget = [name for name in last if name not in settings.accounts]
+    for name in names:
         account = settings.accounts.get(name)
         expect = account.expect if account is not None else None
-        if expect is None or account.status == "stopped" or not due_on(expect, today):
+        if expect is None:
+            forget += [name] if name in last else []
             continue
-        if now < deadline(expect, today, zone):
-            continue
-        start, end = _bounds(today, zone)
-        if await store.completed_between(name, start, end) is not None:
-            continue
-        if await store.add_miss(name, today.isoformat(), _stamp(now)):
-            # A crash right here leaves the miss recorded but not mailed; the API
-            # still lists it. Mailing first could mail twice, which is worse.
-            params = {"by": expect.by, "timezone": settings.daemon.timezone}
-            item = await _mail(settings, reporter, name, today.isoformat(), "missing", params)
-            checked.missing += item
-            log.warning("expected file of %s for %s missing at %s", name, today, expect.by)
+        done[name] = _stamp(now)
+        if account.status == "stopped":
+            continue  # checked all the same: its days while stopped are never alerted
+        since = dt.datetime.fromisoformat(last[name]) if name in last else None
+        for day in due_days(expect, today, since, now, zone):
+            checked.missing += await _alert(settings, store, reporter, name, day, now)
+    await store.record_expect_checks(done, forget)
     checked.arrived = await close_arrived(settings, store, reporter, now)
     return checked
+
+
+def due_days(
+    expect: Expect,
+    today: dt.date,
+    since: dt.datetime | None,
+    now: dt.datetime,
+    zone: zoneinfo.ZoneInfo,
+) -> list[dt.date]:
+    """The due days whose `by` has passed by `now`: today's, and, after a check at
+    `since`, each earlier one whose `by` came after it (at most CATCH_UP_DAYS back). With
+    no check before (a new install, an `expect` just added), today's alone."""
+    days = [today]
+    if since is not None:
+        first = max(since.astimezone(zone).date(), today - dt.timedelta(days=CATCH_UP_DAYS))
+        count = (today - first).days
+        days = [first + dt.timedelta(days=k) for k in range(count)] + days
+    return [
+        day
+        for day in days
+        if due_on(expect, day)
+        and now >= deadline(expect, day, zone)
+        and (day == today or since is None or deadline(expect, day, zone) > since)
+    ]
+
+
+async def _alert(
+    settings: Settings,
+    store: Store,
+    reporter: Reporter,
+    name: str,
+    day: dt.date,
+    now: dt.datetime,
+) -> list[str]:
+    """Record and alert `day` as missed, unless its file completed or it was before."""
+    zone = zoneinfo.ZoneInfo(settings.daemon.timezone)
+    start, end = _bounds(day, zone)
+    if await store.completed_between(name, start, end) is not None:
+        return []
+    if not await store.add_miss(name, day.isoformat(), _stamp(now)):
+        return []
+    # A crash right here leaves the miss recorded but not mailed; the API still lists
+    # it. Mailing first could mail twice, which is worse.
+    expect = settings.accounts[name].expect
+    assert expect is not None
+    params = {"by": expect.by, "timezone": settings.daemon.timezone}
+    log.warning("expected file of %s for %s missing at %s", name, day, expect.by)
+    return await _mail(settings, reporter, name, day.isoformat(), "missing", params)
 
 
 async def close_arrived(

@@ -41,7 +41,14 @@ COLUMN_TYPES = ("text", "int", "decimal", "date", "datetime", "bool", "choice")
 DEMO_PREFIX = "demo-"
 DEFAULT_FILENAMES = ("{YYYYMMDD}.csv", "{YYYYMM00}.csv")  # daily and monthly, as ever
 # the store's own tables
-RESERVED_TABLES = ("runs", "run_errors", "sources", "choice_values", "expected_misses")
+RESERVED_TABLES = (
+    "runs",
+    "run_errors",
+    "sources",
+    "choice_values",
+    "expected_misses",
+    "expect_checks",
+)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 # Names a database gives a column of its own: SQLite's row id (a column of that name
 # hides it) and PostgreSQL's system columns (a table may not have one).

@@ -65,3 +65,25 @@ class ExpectedMisses:
         )
         rows = await self.writer.execute_fetchall(sql, (account, start, end))
         return dict(rows[0]) if rows else None
+
+    async def expect_checks(self) -> dict[str, str]:
+        """When each account's expectation was last checked, UTC ISO 8601."""
+        rows = await self.writer.execute_fetchall("SELECT account, checked_to FROM expect_checks")
+        return {row[0]: row[1] for row in rows}
+
+    async def record_expect_checks(self, checked: dict[str, str], forget: list[str]) -> None:
+        """Record each account of `checked` as checked up to its moment (never moving one
+        back: a check as of an earlier moment checked nothing later), and forget the
+        accounts of `forget`, which expect nothing now."""
+        if not checked and not forget:
+            return
+        async with self.transaction() as db:
+            for account, at in checked.items():
+                await db.execute(
+                    "INSERT INTO expect_checks (account, checked_to) VALUES (?, ?)"
+                    " ON CONFLICT (account) DO UPDATE SET checked_to = excluded.checked_to"
+                    " WHERE expect_checks.checked_to < excluded.checked_to",
+                    (account, at),
+                )
+            for account in forget:
+                await db.execute("DELETE FROM expect_checks WHERE account = ?", (account,))

@@ -310,6 +310,14 @@ MIGRATIONS = [
     """
     ALTER TABLE runs ADD COLUMN forward_state TEXT NOT NULL DEFAULT ''
     """,
+    # Expected files: the moment each account's expectation was last checked, so that
+    # a due day whose `by` passed while the daemon was down is still alerted.
+    """
+    CREATE TABLE expect_checks (
+      account TEXT PRIMARY KEY,
+      checked_to TEXT NOT NULL
+    )
+    """,
 ]
 
 
