@@ -26,8 +26,12 @@ ERAS: dict[str, tuple[dt.date, dt.date | None]] = {
 }
 _ERA_LETTERS = {"R": "令和", "H": "平成", "S": "昭和", "T": "大正", "M": "明治"}
 
-_DATE = re.compile(r"(\d{4})(?:([/-])(\d{1,2})\2(\d{1,2})|(\d{2})(\d{2})|年(\d{1,2})月(\d{1,2})日)")
-_TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
+# ASCII digits only (full-width ones are made ASCII first): int() would also read
+# other scripts' digits (Arabic-Indic ٣), which no Japanese partner means as a date.
+_DATE = re.compile(
+    r"(\d{4})(?:([/-])(\d{1,2})\2(\d{1,2})|(\d{2})(\d{2})|年(\d{1,2})月(\d{1,2})日)", re.ASCII
+)
+_TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", re.ASCII)
 # The shape most files write a date and time in, ASCII as it stands: read at once,
 # where the general path normalizes the text and matches the date twice.
 _PLAIN_DATETIME = re.compile(
@@ -39,7 +43,7 @@ _TIMES_KEPT = 86400
 _ERA_DATE = re.compile(
     r"(令和|平成|昭和|大正|明治|[RHSTM])\s*(元|\d{1,2})"
     r"(?:年(\d{1,2})月(\d{1,2})日|([./-])(\d{1,2})\5(\d{1,2}))",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,
 )
 # Tokens of a house format, longest first, and the pattern each stands for.
 _TOKENS = {
@@ -182,7 +186,7 @@ def compile_format(fmt: str) -> re.Pattern[str]:
     missing = [t for t, f in (("YYYY", "year"), ("MM", "month"), ("DD", "day")) if f not in seen]
     if missing:
         raise FormatError("format.lacks", parts=", ".join(missing))
-    return re.compile("".join(parts))
+    return re.compile("".join(parts), re.ASCII)
 
 
 def _real(cell: str, year: int, month: int, day: int) -> dt.date:

@@ -30,9 +30,11 @@ SQL_TYPES = {
 
 # Full-width digits and signs as a Japanese spreadsheet writes them.
 _WIDE = str.maketrans("０１２３４５６７８９，．－＋", "0123456789,.-+")
-_INT = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)")
+# ASCII digits only, once full-width ones are made ASCII (_WIDE): int() and Decimal()
+# would also read other scripts' digits (Arabic-Indic ٣).
+_INT = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)", re.ASCII)
 _GROUPED = re.compile(r"\d{1,3}(?:,\d{3})+", re.ASCII)  # 1,234,567 as a spreadsheet writes it
-_DECIMAL = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+_DECIMAL = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?", re.ASCII)
 # A decimal already as str(Decimal(cell)) writes it: no sign but minus, no leading
 # zero, no grouping, and not so small that Decimal would write it with an exponent.
 _PLAIN_DECIMAL = re.compile(r"-?(?:[1-9]\d*(?:\.\d+)?|0(?:\.\d{1,6})?)", re.ASCII)

@@ -31,6 +31,9 @@ TRICKY = [
     "１２３",
     "１，２３４",
     "٣",
+    "٣.٥",
+    "٢٠٢٤/٠٥/١٦",
+    "2024/05/16 ٩:٣٠",
     "²",
     "9" * 13,
     "9" * 14,
@@ -249,3 +252,28 @@ def test_plain_decimals_read_as_the_full_converter_reads_them():
         for _ in range(20000):
             cell = "".join(rnd.choices("0000123456789.-+,", k=rnd.randint(1, 10)))
             assert outcome(generated, cell) == outcome(full, cell), cell
+
+
+@pytest.mark.parametrize(
+    ("kind", "cell", "key"),
+    [
+        ("int", "٣", "cell.int"),
+        ("int", "١,٢٣٤", "cell.int"),
+        ("decimal", "٣.٥", "cell.decimal"),
+        ("date", "٢٠٢٤/٠٥/١٦", "cell.date"),
+        ("datetime", "2024/05/16 ٩:٣٠", "cell.datetime"),
+    ],
+)
+def test_digits_of_other_scripts_are_refused(kind, cell, key):
+    """Only ASCII and full-width digits are numbers: int() alone would read
+    Arabic-Indic ones, which no partner file means."""
+    with pytest.raises(CellError) as info:
+        converter(ColumnSpec("x", kind))(cell)
+    assert info.value.key == key
+
+
+def test_full_width_digits_are_still_numbers_and_dates():
+    assert converter(ColumnSpec("x", "int"))("１，２３４") == 1234
+    assert converter(ColumnSpec("x", "decimal"))("１.５") == "1.5"
+    assert converter(ColumnSpec("x", "date"))("２０２４年５月１６日") == "2024-05-16"
+    assert converter(ColumnSpec("x", "date", wareki=True))("Ｒ６．５．１６") == "2024-05-16"
