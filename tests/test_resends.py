@@ -118,6 +118,23 @@ def test_an_idempotency_key_answers_its_first_run_even_when_it_failed(daemon):
     assert spooled(daemon) == []
 
 
+def test_a_dry_run_with_a_key_leaves_the_key_to_the_real_import(daemon):
+    """Validate, then send for real with the same key: the real one imports; sent again,
+    it answers that import, not the dry run."""
+    url = f"{daemon.api}/api/v1/imports"
+    headers = {**ACME, "Idempotency-Key": "try-then-send"}
+    files = {"file": ("20240522.csv", A)}
+    params = {"wait": "true", "dry_run": "true"}
+    tried = httpx.post(url, files=files, headers=headers, params=params, timeout=60)
+    assert tried.status_code == 200 and tried.json()["dry_run"] is True, tried.text
+    sent = post(daemon, "20240522.csv", A, key="try-then-send")
+    assert sent.status_code == 200 and REPLAYED not in sent.headers, sent.text
+    assert sent.json()["id"] != tried.json()["id"] and sent.json()["dry_run"] is False
+    assert rows_of(daemon, "20240522.csv") == [(1, "A"), (2, "A")]
+    again = post(daemon, "20240522.csv", A, key="try-then-send")
+    assert again.headers[REPLAYED] == "true" and again.json()["id"] == sent.json()["id"]
+
+
 @needs_curl
 def test_the_same_file_again_at_once_answers_its_run(daemon, tmp_path):
     path = tmp_path / "20240517.csv"

@@ -178,10 +178,11 @@ class RunRecords:
         )
 
     async def run_by_key(self, account: str, key: str, since: str) -> str | None:
-        """The first run a delivery with this idempotency key made since `since`."""
+        """The first run (dry runs aside: a key tried by a dry run is still the real
+        import's) a delivery with this idempotency key made since `since`."""
         sql = (
             "SELECT id FROM runs WHERE account = ? AND idempotency_key = ? AND received_at >= ?"
-            " ORDER BY id LIMIT 1"
+            " AND dry_run = 0 ORDER BY id LIMIT 1"
         )
         rows = await self._look_up(sql, (account, key, since))
         return rows[0][0] if rows else None
