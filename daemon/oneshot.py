@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from daemon import graph
 from daemon.settings import Settings
 from daemon.spool import kept
+from daemon.spool.memory import account_file_key
 from daemon.spool.queue import Meta, SpoolItem, new_id, now_iso
 from daemon.store.open import open_store
 from daemon.store.runs import public_run
@@ -40,7 +41,14 @@ async def import_file(
     parts = await graph.build(lambda: settings)
     try:
         options = {"dry_run": True} if dry_run else {}
-        meta = Meta(account, "cli", str(path.resolve()), path.name, options=options)
+        meta = Meta(
+            account,
+            "cli",
+            str(path.resolve()),
+            path.name,
+            options=options,
+            file_key=account_file_key(settings, account, path.name),
+        )
         item = parts.spool.enqueue(meta, path, claim=True)
         if progress:
             await _with_progress(parts.pipeline, item, path.name)

@@ -18,6 +18,7 @@ one file, the second replacing the first. `any` keeps the name itself.
 from __future__ import annotations
 
 import re
+import string
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,6 +53,8 @@ _DATE_REGEX = {
     "YYYYMM": f"{_YEAR}{_MONTH}",
 }
 _BARE_DATE = re.compile("|".join(DATE_PARTS), re.IGNORECASE)
+# What the store's same-name replace folds (COLLATE NOCASE): ASCII letters only.
+_ASCII_FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
 class PatternError(Explained):
@@ -224,6 +227,16 @@ def filename_rule(patterns: Sequence[str] = DEFAULT_PATTERNS, excel: bool = Fals
 @lru_cache(maxsize=256)
 def _compiled(patterns: tuple[str, ...], excel: bool) -> FilenameRule:
     return FilenameRule(tuple(compile_pattern(p, excel) for p in patterns), excel)
+
+
+def file_key(rule: FilenameRule, name: str) -> str:
+    """What the deliveries of one logical file share, for the resend rules: the logical
+    file (`name` itself when no pattern takes it), with ASCII letters folded as the
+    store's same-name replace compares them. `20240516.csv` and `20240516.CSV` are one
+    file; so are `sales_20240516_0900.csv` and `sales_20240516_1500.csv` under
+    `sales_{YYYYMMDD}_*.csv`."""
+    name = unicodedata.normalize("NFC", name)
+    return (rule.match(name) or name).translate(_ASCII_FOLD)
 
 
 def error_report_name(name: str) -> str:

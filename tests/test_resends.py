@@ -36,7 +36,14 @@ layout = "performance"
 token = "demo-strict-token"
 [accounts.strict.limits]
 max_rows = 1
+
+[accounts.pat]
+layout = "performance"
+filename = ["sales_{YYYYMMDD}_*.csv"]
+[accounts.pat.api]
+token = "demo-pat-token"
 """
+PAT = {"Authorization": "Bearer demo-pat-token"}
 ACME = {"Authorization": "Bearer demo-acme-token"}
 STRICT = {"Authorization": "Bearer demo-strict-token"}
 A = csv_bytes(["1,2024/05/16,100,A", "2,2024/05/16,200,A"])
@@ -162,6 +169,31 @@ def test_a_then_b_then_a_imports_a_again(daemon, tmp_path):
         assert rows_of(daemon, "20240516.csv") == expected
     assert len(set(answers)) == 3
     assert sorted(runs_of(daemon, "20240516.csv")) == sorted(answers)
+
+
+@pytest.mark.parametrize(
+    ("headers", "account", "names"),
+    [
+        (ACME, "acme", ["20240901.csv", "20240901.CSV", "20240901.csv"]),
+        (PAT, "pat", ["sales_20240516_0900.csv", "sales_20240516_1500.csv"] * 2),
+    ],
+    ids=["case", "wildcard"],
+)
+def test_a_then_b_under_another_spelling_then_a_imports_a_again(daemon, headers, account, names):
+    """B replaced A's rows as the same logical file, so A sent again is no resend of
+    the latest: it is imported again."""
+    answers = [
+        post(daemon, name, data, headers) for name, data in zip(names, (A, B, A, B), strict=False)
+    ]
+    assert [a.status_code for a in answers] == [200] * len(names)
+    assert all(REPLAYED not in a.headers for a in answers), [a.json() for a in answers]
+    assert len({a.json()["id"] for a in answers}) == len(names)
+    sql = (
+        "SELECT member_no, note FROM performance WHERE _account = ?"
+        " AND _source_file IN (?, ?) ORDER BY member_no"
+    )
+    last = [(1, "A"), (2, "A")] if len(names) == 3 else [(3, "B")]
+    assert daemon.query(sql, (account, *sorted(set(names)))) == last
 
 
 def reload_with(daemon, text: str) -> None:

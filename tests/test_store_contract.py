@@ -402,6 +402,20 @@ async def test_latest_run_of_file(store: Store) -> None:
     assert await store.latest_run_of_file("beta", "a.csv") is None
 
 
+async def test_latest_run_of_a_logical_file_whatever_its_spelling(store: Store) -> None:
+    """Runs of one logical file (filenames.file_key) under other names count; a run
+    recorded before keys were kept counts by its name."""
+    await store.add_run(run_id(1), meta(filename="20240516.csv", sha256="11"))  # no key
+    assert (await store.latest_run_of_file("acme", "20240516.csv", "20240516.csv"))["id"] == (
+        run_id(1)
+    )
+    await store.add_run(run_id(2), meta(filename="20240516.CSV", file_key="20240516.csv"))
+    await store.add_run(run_id(3), meta(filename="20240517.csv", file_key="20240517.csv"))
+    latest = await store.latest_run_of_file("acme", "20240516.csv", "20240516.csv")
+    assert latest is not None and latest["id"] == run_id(2)
+    assert (await store.latest_run_of_file("acme", "20240516.csv"))["id"] == run_id(1)
+
+
 # -- layout tables -----------------------------------------------------------------
 
 

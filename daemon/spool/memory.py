@@ -6,9 +6,11 @@ with one set of rules:
 - a delivery with an idempotency key (an API `Idempotency-Key`, a mail's Message-ID)
   seen within 24 hours is answered with the first delivery's run, whatever its outcome;
 - a delivery that asks for it (`Delivery.by_content`) is answered with an earlier run
-  of the same account, file name, sha256 and import options only if that run is the
-  LATEST run of that file name and did not fail (nor was ignored): content A, then B,
-  then A again imports A again; a file whose run failed is imported when sent again;
+  of the same account, logical file, sha256 and import options only if that run is the
+  LATEST run of that logical file and did not fail (nor was ignored): content A, then B,
+  then A again imports A again, also when B spelled the name otherwise (`.CSV`, or
+  another time under `sales_{YYYYMMDD}_*.csv`: filenames.file_key); a file whose run
+  failed is imported when sent again;
 - dry runs are never answered, and never answer.
 
 A run row exists only once the worker takes the file, so what was spooled since is
@@ -27,10 +29,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from daemon.settings import Settings
 from daemon.spool.queue import Meta, SpoolItem
 from daemon.store.base import Store
 from daemon.store.runs import RunState, options_text
 from handlers.base import Delivery
+from importers.filenames import file_key, filename_rule
 
 log = logging.getLogger(__name__)
 KEY_SECONDS = 24 * 3600
@@ -47,8 +51,16 @@ class _Latest:
 
 
 class DeliveryMemory:
-    def __init__(self, store: Store | None, digest: Callable[[str], str | None]) -> None:
+    def __init__(
+        self,
+        store: Store | None,
+        digest: Callable[[str], str | None],
+        file_key: Callable[[str, str], str] = lambda account, name: name,
+    ) -> None:
         self._store = store
+        # The logical file an account's file name is (filenames.file_key), by the
+        # account's rule as the config has it now.
+        self._file_key = file_key
         # The sha256 of a spooled item's data by its id, None once it left the spool:
         # the doors spool without hashing, so an earlier delivery's is taken when a
         # file of its name comes again, not for every delivery.
@@ -58,11 +70,19 @@ class DeliveryMemory:
         self._turns: dict[tuple[str, ...], tuple[asyncio.Lock, int]] = {}
         self._next_prune = 0.0
 
+    def _names(self, d: Delivery) -> list[tuple[str, ...]]:
+        """What a delivery holds while it is looked up and spooled: its logical file
+        (so that two spellings of one file take turns) and its key."""
+        names = [("file", d.account, self._file_key(d.account, d.filename))]
+        if d.idempotency_key:
+            names.append(("key", d.account, d.idempotency_key))
+        return names
+
     @asynccontextmanager
     async def turn(self, deliveries: Sequence[Delivery]) -> AsyncIterator[None]:
         """Hold these deliveries' names and keys from the look-up to the spool, so a
         resend that arrives before the first was answered finds the first."""
-        names = sorted({name for d in deliveries for name in _names(d)})
+        names = sorted({name for d in deliveries for name in self._names(d)})
         async with _all_held(self._turns, names):
             yield
 
@@ -95,7 +115,7 @@ class DeliveryMemory:
             if d.idempotency_key:
                 self._keys.setdefault((d.account, d.idempotency_key), (run_id, now))
             if d.filename:
-                self._latest[(d.account, d.filename)] = _Latest(
+                self._latest[(d.account, self._file_key(d.account, d.filename))] = _Latest(
                     run_id, item.meta.sha256, options_text(d.options), now
                 )
 
@@ -118,7 +138,7 @@ class DeliveryMemory:
         return await self._store.run_by_key(d.account, d.idempotency_key, since.isoformat())
 
     async def _by_content(self, d: Delivery) -> str | None:
-        latest = await self._latest_of(d.account, d.filename)
+        latest = await self._latest_of(d.account, d.filename)  # of its logical file
         if latest is None or latest.options != options_text(d.options):
             return None
         earlier = latest.sha256 or await self._digest_of(latest.run_id)
@@ -143,17 +163,28 @@ class DeliveryMemory:
         return found or None
 
     async def _latest_of(self, account: str, filename: str) -> _Latest | None:
-        """The newer of what this memory spooled last under the name and what the run
-        history holds (a `renkei import` beside the daemon spools without us)."""
-        held = self._latest.get((account, filename))
+        """The newer of what this memory spooled last of the name's logical file and
+        what the run history holds (a `renkei import` beside the daemon spools without
+        us)."""
+        key = self._file_key(account, filename)
+        held = self._latest.get((account, key))
         if held is not None and time.monotonic() - held.at >= KEY_SECONDS:
-            del self._latest[(account, filename)]
+            del self._latest[(account, key)]
             held = None
-        row = await self._store.latest_run_of_file(account, filename) if self._store else None
+        row = None
+        if self._store is not None:
+            row = await self._store.latest_run_of_file(account, filename, key)
         recorded = _Latest(row["id"], row["sha256"], row["options"], 0.0) if row else None
         found = [x for x in (held, recorded) if x is not None]
         # Run ids sort by arrival.
         return max(found, key=lambda x: x.run_id) if found else None
+
+
+def account_file_key(settings: Settings, account: str, name: str) -> str:
+    """The logical file `name` is under the account's rule as the config has it now
+    (filenames.file_key)."""
+    found = settings.accounts.get(account)
+    return file_key(filename_rule(found.filename, found.excel) if found else filename_rule(), name)
 
 
 async def recorded_elsewhere(
@@ -173,7 +204,7 @@ async def recorded_elsewhere(
         return await store.run_by_key(meta.account, meta.idempotency_key, since.isoformat())
     if not meta.by_content:
         return None
-    row = await store.latest_run_of_file(meta.account, meta.filename)
+    row = await store.latest_run_of_file(meta.account, meta.filename, meta.file_key)
     if row is None or row["options"] != options_text(meta.options):
         return None
     if RunState(row["state"]) in _UNANSWERED:
@@ -193,13 +224,6 @@ def content_digest(d: Delivery) -> str:
                 digest.update(block)
         return digest.hexdigest()
     return ""
-
-
-def _names(d: Delivery) -> list[tuple[str, ...]]:
-    names = [("file", d.account, d.filename)]
-    if d.idempotency_key:
-        names.append(("key", d.account, d.idempotency_key))
-    return names
 
 
 @asynccontextmanager

@@ -68,6 +68,7 @@ class Meta:
     authentication_results: str = ""  # mail: the door's RFC 8601 verdict, '' unevaluated
     unauthenticated: str = ""  # mail, `sender_auth = "flag"`: what failed, said in the run
     by_content: bool = False  # a resend is known by its content (handlers/base.Delivery)
+    file_key: str = ""  # the logical file it is, as resends are compared (filenames.file_key)
 
     @classmethod
     def from_json(cls, data: bytes) -> Meta:

@@ -85,6 +85,7 @@ class Retrier:
                 run["filename"],
                 options=json.loads(run["options"] or "{}"),
                 retry_of=run["id"],
+                file_key=run.get("file_key", ""),
                 # The mail it came in is the same mail: its verdict at the door stands.
                 authentication_results=run.get("authentication_results", ""),
             )

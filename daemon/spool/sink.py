@@ -20,7 +20,7 @@ from pathlib import Path
 from daemon import metrics
 from daemon.settings import Account, Settings
 from daemon.spool import durable
-from daemon.spool.memory import DeliveryMemory
+from daemon.spool.memory import DeliveryMemory, account_file_key
 from daemon.spool.queue import Meta, Spool, SpoolItem, new_id
 from daemon.spool.refusals import RefusalLog
 from daemon.store.base import Store
@@ -49,7 +49,7 @@ class SpoolSink:
         self._store = store
         self._settings = settings
         self._wake = wake
-        self.memory = DeliveryMemory(store, spool.digest)
+        self.memory = DeliveryMemory(store, spool.digest, self.file_key)
         self.refusals = RefusalLog()
 
     async def spool(self, deliveries: Sequence[Delivery]) -> Receipt:
@@ -82,7 +82,7 @@ class SpoolSink:
         return Receipt([item.id for item in items])
 
     async def _enqueue(self, deliveries: Sequence[Delivery]) -> list[SpoolItem]:
-        files = [(_meta(d), d.data, d.id) for d in deliveries]
+        files = [(_meta(d, self.file_key(d.account, d.filename)), d.data, d.id) for d in deliveries]
         # Hashed by the importer (or when a file of the name comes again), not on the
         # way to the answer; but for a shared store, whose door records the run first.
         hashed = self._store is not None and self._store.shared
@@ -104,6 +104,9 @@ class SpoolSink:
         except Exception as exc:
             await asyncio.to_thread(self._spool.withdraw, items)
             raise SpoolUnavailable(f"store: {exc}") from exc
+
+    def file_key(self, account: str, name: str) -> str:
+        return account_file_key(self._settings(), account, name)
 
     def has_room(self) -> bool:
         try:
@@ -153,7 +156,7 @@ class SpoolSink:
         return None
 
 
-def _meta(d: Delivery) -> Meta:
+def _meta(d: Delivery, key: str) -> Meta:
     return Meta(
         d.account,
         d.channel,
@@ -165,4 +168,5 @@ def _meta(d: Delivery) -> Meta:
         authentication_results=d.authentication_results,
         unauthenticated=d.unauthenticated,
         by_content=d.by_content,
+        file_key=key,
     )

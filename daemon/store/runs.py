@@ -126,8 +126,8 @@ class RunRecords:
         await db.execute(
             "INSERT OR IGNORE INTO runs (id, account, channel, sender, filename, state,"
             " received_at, attempts, sha256, size, idempotency_key, options, retry_of,"
-            " authentication_results, instance)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " authentication_results, instance, file_key)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 run_id,
                 meta.account,
@@ -144,6 +144,7 @@ class RunRecords:
                 meta.retry_of,
                 meta.authentication_results,
                 self.instance,
+                meta.file_key,
             ),
         )
 
@@ -187,14 +188,22 @@ class RunRecords:
         rows = await self._look_up(sql, (account, key, since))
         return rows[0][0] if rows else None
 
-    async def latest_run_of_file(self, account: str, filename: str) -> dict[str, Any] | None:
-        """The newest run (dry runs aside) of this account's file name."""
+    async def latest_run_of_file(
+        self, account: str, filename: str, file_key: str = ""
+    ) -> dict[str, Any] | None:
+        """The newest run (dry runs aside) of this account's logical file `file_key`,
+        however its name was spelled (runs recorded without a key: by their name); with
+        no `file_key`, of the name alone."""
+        if file_key:
+            which = "(file_key = ? OR (file_key = '' AND filename = ?))"
+            params: tuple[str, ...] = (account, file_key, filename)
+        else:
+            which, params = "filename = ?", (account, filename)
         sql = (
-            "SELECT id, state, sha256, options FROM runs WHERE account = ? AND filename = ?"
-            f" AND {RECEIVED}"
-            " AND dry_run = 0 ORDER BY id DESC LIMIT 1"
+            f"SELECT id, state, sha256, options FROM runs WHERE account = ? AND {which}"
+            f" AND {RECEIVED} AND dry_run = 0 ORDER BY id DESC LIMIT 1"
         )
-        rows = await self._look_up(sql, (account, filename))
+        rows = await self._look_up(sql, params)
         return dict(rows[0]) if rows else None
 
     async def run_state(self, run_id: str) -> RunState | None:

@@ -318,6 +318,13 @@ MIGRATIONS = [
       checked_to TEXT NOT NULL
     )
     """,
+    # The logical file each delivery is (filenames.file_key): a resend is answered only
+    # while its run is the latest of that file, however the later ones spelled its name.
+    # '' for runs recorded before: those are compared by their name, as they were.
+    """
+    ALTER TABLE runs ADD COLUMN file_key TEXT NOT NULL DEFAULT '';
+    CREATE INDEX runs_by_file_key ON runs (account, file_key)
+    """,
 ]
 
 
