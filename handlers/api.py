@@ -6,26 +6,30 @@ header that carries the token, the part that holds the CSV, and whether paramete
 arrive as form fields (`form-data`) or JSON-encoded in one field (`json`). Parameters
 mean only what the account's `params` mapping says: a parameter or value the mapping
 does not name is refused with 422 naming it, whether it came as a form field, a query
-parameter or a key of the JSON field. What the shape decides for the file (encoding,
-header) travels in the delivery's options, so nothing after the spool asks which
-channel a file came by. Every refusal is told to the sink (`_door`), which logs, counts
-and keeps it. Talks to the daemon only through the intake sink; the web app
-(daemon/web/) mounts `router` and serves the rest of the API. No `from __future__
-import annotations` here: FastAPI reads the route annotations at run time.
+parameter or a key of the JSON field, and so is one given twice with two values. A
+file name is read as the other doors read names (UTF-8, else CP932). What the shape
+decides for the file (encoding, header) travels in the delivery's options, so nothing
+after the spool asks which channel a file came by. Every refusal is told to the sink
+(`_door`), which logs, counts and keeps it. Talks to the daemon only through the
+intake sink; the web app (daemon/web/) mounts `router` and serves the rest of the
+API. No `from __future__ import annotations` here: FastAPI reads the route
+annotations at run time.
 """
 
 import contextlib
 import copy
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from starlette.datastructures import FormData, QueryParams
+from python_multipart.multipart import parse_options_header
+from starlette.datastructures import FormData, QueryParams, UploadFile
 from starlette.exceptions import HTTPException
+from starlette.types import Message
 
 from daemon.settings import ApiAccount, ParamEffect, Settings, secret_matches
 from handlers.base import (
@@ -38,6 +42,7 @@ from handlers.base import (
     bearer_token,
     bounded_key,
     peer_text,
+    readable,
 )
 
 CHANNEL = "api"
@@ -84,8 +89,19 @@ class ApiRefusal(HTTPException):
 
 
 # The form is read here (part names vary per sender), so its shape is declared by
-# hand; describe_own_paths() gives each account's own path its own shape.
+# hand; describe_own_paths() gives each account's own path its own shape. So are the
+# flags: read by _flag() as on an account's own path, so a bad value is the same
+# counted `bad_query` refusal on both, not FastAPI's uncounted `invalid_request`.
 IMPORT_BODY: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": flag,
+            "in": "query",
+            "required": False,
+            "schema": {"type": "boolean", "default": False, "title": title},
+        }
+        for flag, title in (("wait", "Wait"), ("dry_run", "Dry Run"))
+    ],
     "requestBody": {
         "required": True,
         "content": {
@@ -98,7 +114,7 @@ IMPORT_BODY: dict[str, Any] = {
                 }
             }
         },
-    }
+    },
 }
 # With ?wait=true, 200, 413 and 422 carry the finished run; without, 413 and 422 an error.
 RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -114,16 +130,11 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @router.post(GENERIC_PATH, status_code=202, responses=RESPONSES, openapi_extra=IMPORT_BODY)
-async def create_import(
-    request: Request,
-    wait: bool = False,
-    dry_run: bool = False,
-    authorization: str | None = Header(None),
-) -> JSONResponse:
+async def create_import(request: Request, authorization: str | None = Header(None)) -> JSONResponse:
     """Push one CSV: part `file`, options as fields or a JSON field `settings`."""
     with _door(request) as door:
         door.who = _bearer_account(_settings(request), authorization)
-        return await take(request, door, wait, dry_run)
+        return await _take_flagged(request, door)
 
 
 async def import_at_own_path(request: Request) -> JSONResponse:
@@ -131,8 +142,7 @@ async def import_at_own_path(request: Request) -> JSONResponse:
     Mounted last by the web app, so every route of its own is matched first."""
     with _door(request) as door:
         door.who = importer_at(_settings(request), request.url.path, request.headers)
-        query = request.query_params
-        return await take(request, door, _flag(query.get("wait")), _flag(query.get("dry_run")))
+        return await _take_flagged(request, door)
 
 
 @dataclass(slots=True)
@@ -190,7 +200,8 @@ async def take(request: Request, door: Door, wait: bool, dry_run: bool) -> JSONR
     if declared.isdigit() and int(declared) > max_bytes + FORM_ROOM:
         # Said before the body is read: reading it all first took a second per 300 MB.
         raise ApiRefusal(413, "too_large", limit=max_bytes)
-    delivery = await _read_delivery(request, door, max_bytes, account.api, dry_run)
+    bounded = _bounded(request, max_bytes)
+    delivery = await _read_delivery(bounded, door, max_bytes, account.api, dry_run)
     delivery.idempotency_key = bounded_key(request.headers.get("Idempotency-Key", ""))
     if account.status == "stopped":
         delivery.data, delivery.problem = None, "account_stopped"
@@ -204,6 +215,29 @@ async def take(request: Request, door: Door, wait: bool, dry_run: bool) -> JSONR
     [run_id] = receipt.ids
     report = await sink.finished(run_id, WAIT_SECONDS, WAIT_ERRORS) if wait else None
     return _answer(request, run_id, report, receipt.replayed)
+
+
+async def _take_flagged(request: Request, door: Door) -> JSONResponse:
+    query = request.query_params
+    return await take(request, door, _flag(query.get("wait")), _flag(query.get("dry_run")))
+
+
+def _bounded(request: Request, max_bytes: int) -> Request:
+    """The request, its body refused with 413 once it passes what a file of max_bytes
+    and its form can take. A chunked body says no Content-Length to check first; read
+    whole, a client could make the parser write gigabytes to temporary files."""
+    receive = request.receive
+    seen = 0
+
+    async def bounded_receive() -> Message:
+        nonlocal seen
+        message = await receive()
+        seen += len(message.get("body", b""))
+        if seen > max_bytes + FORM_ROOM:
+            raise ApiRefusal(413, "too_large", limit=max_bytes)
+        return message
+
+    return Request(request.scope, bounded_receive)
 
 
 def _answer(
@@ -278,11 +312,13 @@ async def _read_delivery(
 ) -> Delivery:
     try:
         form = await request.form()
+    except ApiRefusal:
+        raise
     except Exception as exc:  # python-multipart's errors: the request is unreadable
         raise ApiRefusal(422, "unreadable_request", detail=str(exc)) from None
     upload = form.get((shape or DEFAULT_SHAPE).file_field)
-    if upload is not None and not isinstance(upload, str) and upload.filename:
-        door.what = bare_name(upload.filename)
+    if isinstance(upload, UploadFile) and (sent := sent_name(upload)):
+        door.what = bare_name(sent)
     try:
         return delivery(door.who, form, request.query_params, max_bytes, shape, dry_run)
     finally:
@@ -308,6 +344,11 @@ def delivery(
         files = [k for k, v in form.multi_items() if not isinstance(v, str)]
         key = "api.missing_file.others" if files else None
         raise ApiRefusal(422, "missing_file", key, part=shape.file_field, files=", ".join(files))
+    sent = sent_name(upload)
+    name = bare_name(sent)
+    if _nameless(sent, name):
+        # filename="", ".", "/": no name to take the file under, as none at all.
+        raise ApiRefusal(422, "missing_file", "api.missing_file.no_name", part=shape.file_field)
     if (count := len(form.getlist(shape.file_field))) > 1:
         # One file is one run: taking one of them would drop the others unsaid.
         raise ApiRefusal(
@@ -324,8 +365,27 @@ def delivery(
     data = upload.file.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise ApiRefusal(413, "too_large", limit=max_bytes)
-    name = bare_name(upload.filename or "")
     return Delivery(account, CHANNEL, account, name, data, options=options, by_content=True)
+
+
+def sent_name(upload: UploadFile) -> str:
+    """The file name as the sender wrote it. The parser decodes a name that is no UTF-8
+    as latin-1, so a CP932 name (as Windows and Japanese senders write it) arrives as
+    mojibake, and two names can become one; read from the part's raw header, it is
+    decoded as the other doors decode names (UTF-8, else CP932)."""
+    for field, value in upload.headers.raw:
+        if field.lower() == b"content-disposition":
+            raw = parse_options_header(value)[1].get(b"filename")
+            if raw is not None:
+                return readable(raw)
+    return upload.filename or ""
+
+
+def _nameless(sent: str, name: str) -> bool:
+    """Whether a sent name came to no name at all: bare_name() then answers its
+    stand-in `unnamed`, which a name of that very text does not come from."""
+    last = sent.replace("\\", "/").rsplit("/", 1)[-1]
+    return name == "unnamed" and "unnamed" not in last
 
 
 def file_options(shape: ApiAccount) -> dict[str, Any]:
@@ -341,15 +401,33 @@ def file_options(shape: ApiAccount) -> dict[str, Any]:
 def parameters(form: FormData, query: QueryParams, shape: ApiAccount) -> dict[str, str]:
     """The request's parameters as text: form fields, query parameters (renkei's own
     flags aside) and the keys of the JSON field, in whichever body shape."""
-    params: dict[str, str] = {}
+    given: list[tuple[str, str]] = []
     for key, value in form.multi_items():
         if key in (shape.file_field, shape.json_field):
             continue
         if not isinstance(value, str):
             raise ApiRefusal(422, "unexpected_file", part=key)
-        params[key] = value
-    params.update((k, v) for k, v in query.multi_items() if k not in FLAGS)
-    params.update(_json_params(form.get(shape.json_field), shape.json_field))
+        given.append((key, value))
+    given += [(k, v) for k, v in query.multi_items() if k not in FLAGS]
+    for raw in form.getlist(shape.json_field):
+        given += _json_params(raw, shape.json_field).items()
+    return _once_each(given)
+
+
+def _once_each(given: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Each parameter's value. One given twice (query and form, two JSON fields) must
+    say the same both times: which of two values the sender meant is not ours to pick."""
+    params: dict[str, str] = {}
+    for name, value in given:
+        if params.setdefault(name, value) != value:
+            values = f"{params[name]!r}, {value!r}"
+            raise ApiRefusal(
+                422,
+                "bad_parameter_value",
+                "api.bad_parameter_value.twice",
+                name=name,
+                values=values,
+            )
     return params
 
 

@@ -1912,6 +1912,22 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.outcome.failed": {"ja": "失敗", "en": "failed"},
     "console.outcome.refused": {"ja": "拒否", "en": "refused"},
     "console.outcome.locked": {"ja": "ロック中", "en": "locked"},
+    "api.bad_query.filter": {
+        "ja": "{name}={value} では絞り込めません。使える値: {allowed}",
+        "en": "{name}={value} is not a filter value; allowed: {allowed}",
+    },
+    "api.bad_parameter_value.twice": {
+        "ja": "パラメーター {name} が異なる値で2回指定されています: {values}",
+        "en": "parameter {name} was given twice with different values: {values}",
+    },
+    "records.key_slash": {
+        "ja": "{label}はキーのため「/」を含められません",
+        "en": "{label} is part of the key and may not hold a '/'",
+    },
+    "records.key_comma": {
+        "ja": "{label}は複合キーの最後以外の項目のため「,」を含められません",
+        "en": "{label} is a key column before the last and may not hold a ','",
+    },
 }
 
 

@@ -499,6 +499,20 @@ def _converted(
     return values
 
 
+def _check_key(layout: Layout, values: Mapping[str, object], problems: _Problems) -> None:
+    """A new record's key must be one a path can name: a `/` ends the path's `{key}`,
+    and a `,` before the last key column splits it elsewhere. A record created with
+    one could never be read, changed or deleted again."""
+    for index, name in enumerate(layout.key):
+        text = key_text([values.get(name)])
+        column = _column(layout, name)
+        label = display_name(column) if column else name
+        if "/" in text:
+            problems.add(name, label, "records.key_slash")
+        elif "," in text and index < len(layout.key) - 1:
+            problems.add(name, label, "records.key_comma")
+
+
 async def _check_references(
     request: Request,
     layout_name: str,
@@ -582,6 +596,7 @@ async def create_record(request: Request, layout: str, who: Auth, body: RecordBo
                 problem = _problem(error, column, problems.language)
                 label = display_name(column)
                 problems.errors.append({"field": column.name, "label": label, "message": problem})
+    _check_key(found, values, problems)
     await _check_references(request, layout, found, owner, values, problems)
     try:
         problems.raise_if_any()

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from daemon.settings import Settings
 from daemon.spool.kept import kept_file
 from daemon.spool.queue import new_id, now_iso
-from daemon.store.runs import public_run
+from daemon.store.runs import RunState, public_run
 from daemon.store.undo import Undone, UndoRun
 from daemon.web import context
 from daemon.web.auth import Auth, Principal
@@ -33,6 +33,12 @@ MAX_LIMIT = 500
 MAX_OFFSET = 2**62  # SQLite integers are 64-bit; past this the query itself fails
 CSV_CHARSETS = {"cp932": "windows-31j", "utf-8": "utf-8", "utf-8-sig": "utf-8"}
 _CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}
+# What a run's state and channel may be; any other filter value finds no run, which a
+# typo (`state=complete`) would take for an answer. XXX the console's run filter
+# (daemon/console/runfilter.py) lists the same channels; imported from there, the
+# console would be imported by the routes it imports itself.
+STATES = tuple(state.value for state in RunState)
+CHANNELS = ("mail", "ftp", "api", "dropdir", "cli", "send")
 # A kept file is served as what it is for renkei: a CSV, a workbook, or bytes. Never a
 # type guessed from its name (a partner's `x.png`), which the API does not describe.
 _WORKBOOK_TYPES = {
@@ -75,12 +81,14 @@ async def list_runs(
     request: Request,
     who: Auth,
     account: str | None = None,
-    state: str | None = None,
-    channel: str | None = None,
+    state: Annotated[str | None, Query(json_schema_extra={"enum": list(STATES)})] = None,
+    channel: Annotated[str | None, Query(json_schema_extra={"enum": list(CHANNELS)})] = None,
     filename: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
+    _one_of("state", state, STATES)
+    _one_of("channel", channel, CHANNELS)
     if who.account is not None:
         if account not in (None, who.account):
             return {"runs": [], "total": 0, "next": None}
@@ -93,6 +101,18 @@ async def list_runs(
         query.update(limit=limit, offset=offset + limit)
         following = f"{request.url.path}?{urlencode(query)}"
     return {"runs": [public_run(r) for r in rows], "total": total, "next": following}
+
+
+def _one_of(name: str, value: str | None, allowed: tuple[str, ...]) -> None:
+    if value is not None and value not in allowed:
+        raise ApiError(
+            422,
+            "bad_query",
+            "api.bad_query.filter",
+            name=name,
+            value=repr(value),
+            allowed=", ".join(allowed),
+        )
 
 
 async def visible_run(request: Request, run_id: str, who: Principal) -> dict[str, Any]:
