@@ -538,11 +538,24 @@ def cmd_send(args: argparse.Namespace) -> int:
             print(message("cli.send.bad_where", language, item=item), file=sys.stderr)
             return EXIT_USAGE
         where[column.strip()] = value
-    path = f"/api/v1/sends/{args.name}"
+    from urllib.parse import quote
+
+    from daemon.settings.checks import outward_name
+
+    # No send is named so: not asked, since such a name would reach another path.
+    unknown = message("api.not_found.send", language, name=args.name)
+    if not outward_name(args.name):
+        print(unknown, file=sys.stderr)
+        return EXIT_FAILED
+    # One path segment, whatever it holds: `..`-free by the rule, `/` `?` `#` `%` escaped.
+    path = f"/api/v1/sends/{quote(args.name, safe='')}"
     reply = _ask_daemon(settings, path, "cli.poll.no_token", {"where": where})
     if isinstance(reply, int):
         return reply
-    body = reply.json()
+    body = _answer(reply)
+    if reply.status_code == 404:
+        print(unknown, file=sys.stderr)
+        return EXIT_FAILED
     if reply.status_code != 202:
         print(f"{args.name}: {body.get('message', reply.text)}", file=sys.stderr)
         return EXIT_FAILED

@@ -1928,6 +1928,47 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{label}は複合キーの最後以外の項目のため「,」を含められません",
         "en": "{label} is a key column before the last and may not hold a ','",
     },
+    "send.part_failed": {
+        "ja": "{parts} 件中 {seq} 件目のリクエストが失敗しました({status})。"
+        "{total} 件中 {sent} 件を送信済みです。",
+        "en": "request {seq} of {parts} failed ({status}); {sent} of {total} rows were sent.",
+    },
+    "send.row_too_wide": {
+        "ja": "送信するCSVを作れませんでした。{position} 件目の行({row})が {bytes} バイトあり、"
+        "ヘッダー行とリクエストの枠組み・パラメータ({other} バイト)と合わせると"
+        " 1 回のリクエストの上限 {limit} バイト(max_bytes)を超えます。",
+        "en": "The CSV to send could not be built: row {position} ({row}) is {bytes} bytes,"
+        " which with the header row and the request's framing and parameters ({other} bytes)"
+        " is over one request's limit of {limit} bytes (max_bytes).",
+    },
+    "send.header_too_wide": {
+        "ja": "送信するCSVを作れませんでした。ヘッダー行とリクエストの枠組み・パラメータだけで"
+        " {other} バイトあり、1 回のリクエストの上限 {limit} バイト(max_bytes)を超えます。",
+        "en": "The CSV to send could not be built: the header row and the request's framing"
+        " and parameters alone are {other} bytes, over one request's limit of {limit} bytes"
+        " (max_bytes).",
+    },
+    "outward.unsendable": {
+        "ja": "このリクエストは送れないため、再試行せずに失敗としました。"
+        "設定か行の値を直してください({detail})",
+        "en": "this request cannot be sent, so it failed without a retry; fix the config or"
+        " the row's values ({detail})",
+    },
+    "config.outward_name": {
+        "ja": "名前 {value} は使えません。URL とフォルダー名の一部になるため、64 文字以内で、"
+        "/ と \\ と制御文字を含まず、. で始まらない名前にしてください",
+        "en": "{value} cannot be a send's or a call's name: it is part of a URL and a folder's"
+        " name, so keep it to 64 characters, without / or \\ or control characters, not"
+        " starting with .",
+    },
+    "send.split.sent": {
+        "ja": "1 回の上限({rows} 行・{bytes} バイト)を超えるため、{parts} 回に分けて送信しました。",
+        "en": "Over one request's limits ({rows} rows, {bytes} bytes): sent in {parts} requests.",
+    },
+    "send.split.tried": {
+        "ja": "1 回の上限({rows} 行・{bytes} バイト)を超えるため、{parts} 回に分けて送信しようとしました。",
+        "en": "Over one request's limits ({rows} rows, {bytes} bytes): split into {parts} requests.",
+    },
 }
 
 

@@ -19,7 +19,16 @@ class Part:
 
 
 class TooWide(ValueError):
-    """One row alone is over the byte limit: no split can send it."""
+    """One row alone is over the byte limit: no split can send it. `position` counts
+    the rows from 1 (0: the header row alone is over); `size` is that line's bytes,
+    `head` the header row's, `limit` the bytes the CSV was allowed."""
+
+    def __init__(self, position: int, size: int, head: int, limit: int) -> None:
+        super().__init__(f"row {position}: {size} bytes, {head} in the header, limit {limit}")
+        self.position = position
+        self.size = size
+        self.head = head
+        self.limit = limit
 
 
 def parts(
@@ -36,14 +45,14 @@ def parts(
     replaced = [] if replaced is None else replaced
     head = _line(header, encoding, replaced) if header is not None else b""
     if len(head) > max_bytes:
-        raise TooWide("header")
+        raise TooWide(0, len(head), len(head), max_bytes)
     found: list[Part] = []
     chunk: list[bytes] = []
     size = len(head)
-    for row in rows:
+    for position, row in enumerate(rows, start=1):
         line = _line(["" if v is None else str(v) for v in row], encoding, replaced)
         if len(head) + len(line) > max_bytes:
-            raise TooWide(f"a row of {len(line)} bytes")
+            raise TooWide(position, len(line), len(head), max_bytes)
         if chunk and (len(chunk) >= max_rows or size + len(line) > max_bytes):
             found.append(Part(head + b"".join(chunk), len(chunk)))
             chunk, size = [], len(head)

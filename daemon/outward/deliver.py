@@ -28,12 +28,16 @@ from daemon.settings import Settings, resolve_secret
 from daemon.settings.model import Outbound
 from daemon.spool.queue import now_iso
 from daemon.store.base import Store
+from importers.messages import message
 
 log = logging.getLogger(__name__)
 ANSWER_BYTES = 1024  # of each answer's body, kept with the request
 _REMOVED_CHECK = 1.0  # seconds between looks, while waiting, at whether the send is gone
 _MAX_RETRY_AFTER = 3600.0  # a Retry-After further off than this is waited out this long
 Finished = Callable[[Job], Awaitable[None]]
+# Errors of the request as built, not of the network or the receiver: no retry mends
+# them. httpx files these two under HTTPError with the network's own.
+_OURS = (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError)
 
 
 class Deliverer:
@@ -203,11 +207,17 @@ class Deliverer:
                 )
                 async with exchange as answer:
                     head = await _first_bytes(answer, ANSWER_BYTES)
+        except _OURS as exc:
+            self._unsendable(job, request, exc)
+            return None
         except (httpx.HTTPError, TimeoutError) as exc:
             text = f"{type(exc).__name__}: {exc}"
             if isinstance(exc, TimeoutError):
                 text = f"TimeoutError: no whole answer within {rules.timeout:g} s"
             request.status, request.answer = None, text[:ANSWER_BYTES]
+            return None
+        except Exception as exc:  # neither the network's nor the receiver's: ours
+            self._unsendable(job, request, exc)
             return None
         request.status = answer.status_code
         request.answer = head.decode(_codec(answer.charset_encoding), errors="replace")
@@ -219,6 +229,17 @@ class Deliverer:
             request.state = FAILED  # the other side will not take it however often asked
         log.info("%s %s request %d: %s", job.kind, job.name, request.seq, answer.status_code)
         return None
+
+    def _unsendable(self, job: Job, request: Request, exc: Exception) -> None:
+        """Failed at once, like a 4xx: the request itself is wrong (a URL too long, a
+        header that is no header, a text not encodable), so every retry would fail the
+        same way, and an error left to escape would end the job and repeat at each start."""
+        language = self._settings().report.language
+        detail = f"{type(exc).__name__}: {exc}"[:300]
+        request.status = None
+        request.answer = message("outward.unsendable", language, detail=detail)[:ANSWER_BYTES]
+        request.state = FAILED
+        log.warning("%s %s request %d cannot be sent: %s", job.kind, job.name, request.seq, detail)
 
     async def _record(self, job: Job, request: Request) -> None:
         with contextlib.suppress(Exception):  # the log is for people; delivery goes on

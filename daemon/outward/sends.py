@@ -22,11 +22,12 @@ from daemon.outward.fill import fill, fill_url, run_values
 from daemon.outward.jobs import DONE, Job, Request
 from daemon.outward.multipart import form_data
 from daemon.settings import Settings
-from daemon.settings.model import Send
+from daemon.settings.model import Column, Send
 from daemon.spool.queue import new_id, now_iso
 from daemon.store.base import Store
 from daemon.store.runs import ReportState, RunState
-from importers.layouts import display_name
+from importers.errors import CellError
+from importers.layouts import converter, display_name
 from importers.messages import message
 
 log = logging.getLogger(__name__)
@@ -70,85 +71,74 @@ class Sends:
         values = run_values(settings.daemon.timezone, trigger.run, send.account)
         where = dict(send.where) | dict(trigger.where or {})
         run_id = new_id()
+        values["run.id"] = values.get("run.id") or run_id
         account = send.account or (trigger.run or {}).get("account") or ""
         source = trigger.run["id"] if trigger.run and send.rows == "run" else None
-        filename = fill(send.filename, values | {"run.id": values.get("run.id") or run_id})
         run = {
             "id": run_id,
             "account": account,
             "channel": "send",
             "sender": trigger.by,
-            "filename": filename,
+            "filename": fill(send.filename, values),
             "layout": send.layout,
             "encoding": send.encoding,
             "state": RunState.RUNNING,
             "received_at": now_iso(),
             "started_at": now_iso(),
-            "options": json.dumps(
-                {"send": name, "executor_to": list(trigger.executor_to), "where": where},
-                ensure_ascii=False,
-            ),
             "retry_of": None,
         }
+        # What its report needs, kept with the run: a send removed by a reload while it
+        # retries is still reported to whom it said.
+        options = {
+            "send": name,
+            "executor_to": list(trigger.executor_to),
+            "where": where,
+            "report": send.report,
+            "report_to": send.report_to,
+        }
         try:
-            rows = await self.store.send_rows(send.layout, columns, send.account, where, source)
-            header = labels if send.header else None
-            replaced: list[str] = []
-            parts = csvparts.parts(
-                header, rows, send.encoding, send.max_rows, send.max_bytes, replaced
-            )
-        except Exception as exc:  # a row too wide, a layout table not there yet: said in the run
-            run |= {"state": RunState.FAILED, "finished_at": now_iso(), "report_state": _PENDING}
-            run["message"] = message("send.not_built", language, detail=str(exc))
-            await self.store.add_send_run(run)
-            await self._report(run_id)
-            return run_id
+            stored = _as_stored(where, by_name)
+            rows = await self.store.send_rows(send.layout, columns, send.account, stored, source)
+        except Exception as exc:  # a layout table not there yet: said in the run
+            text = message("send.not_built", language, detail=str(exc))
+            return await self._unbuilt(run, options, text)
         run["rows_total"] = len(rows)
         if not rows:
             run |= {"state": RunState.COMPLETED, "finished_at": now_iso(), "report_state": _PENDING}
             run["message"] = message("send.no_rows", language)
-            await self.store.add_send_run(run)
+            await self._add(run, options)
             await self._report(run_id)
             return run_id
-        notes = []
-        if len(parts) > 1:
-            notes.append(
-                message(
-                    "send.split",
-                    language,
-                    parts=len(parts),
-                    rows=send.max_rows,
-                    bytes=send.max_bytes,
-                )
-            )
-        if replaced:
-            shown = "".join(dict.fromkeys(replaced))[:10]
-            notes.append(
-                message(
-                    "send.replaced", language, count=len(replaced), chars=shown, encoding="CP932"
-                )
-            )
-        run["message"] = " ".join(notes)
-        values["run.id"] = values.get("run.id") or run_id
-        job = Job(run_id, "send", name, run_id, ordered=True)
-        bodies = {}
-        names = []
-        for seq, part in enumerate(parts, start=1):
-            each = values | {"part": seq, "parts": len(parts)}
-            names.append(fill(send.filename, each))
-            body, content_type = _body(send, each, names[-1], part.data)
-            bodies[seq] = body
-            url = fill_url(send.url, each)
-            headers = {k: v for k, v in send.headers.items()}
-            job.requests.append(
-                Request(seq, send.method, url, headers, content_type, part.rows, len(body))
-            )
+        replaced: list[str] = []
+        header = labels if send.header else None
+        try:
+            parts = _split(send, values, header, rows, replaced)
+        except csvparts.TooWide as exc:
+            run["rows_failed"] = len(rows)
+            row = rows[exc.position - 1] if exc.position else None
+            text = _too_wide(exc, send, language, _named(row, columns, labels, layout.key))
+            return await self._unbuilt(run, options, text)
+        options |= _notes(send, len(parts), replaced)
+        run["message"] = " ".join(_said(options, language, "send.split"))
+        job, bodies, names = _job(send, name, run_id, values, parts)
         # Named as its parts were: `{part}` of `{parts}`, the first and the last.
         run["filename"] = names[0] if names[0] == names[-1] else f"{names[0]} … {names[-1]}"
-        await self.store.add_send_run(run)
+        await self._add(run, options)
         await self.deliverer.add(job, bodies)
         log.info("send %s: run %s, %d rows in %d requests", name, run_id, len(rows), len(parts))
         return run_id
+
+    async def _add(self, run: dict[str, Any], options: dict[str, Any]) -> None:
+        options_json = json.dumps(options, ensure_ascii=False)
+        await self.store.add_send_run(run | {"options": options_json})
+
+    async def _unbuilt(self, run: dict[str, Any], options: dict[str, Any], text: str) -> str:
+        """The send failed before a request was built: said in its run and report."""
+        run |= {"state": RunState.FAILED, "finished_at": now_iso(), "report_state": _PENDING}
+        run["message"] = text
+        await self._add(run, options)
+        await self._report(run["id"])
+        return run["id"]
 
     async def finished(self, job: Job) -> None:
         run = await self.store.get_run(job.run_id)
@@ -157,20 +147,15 @@ class Sends:
         language = self._settings().report.language
         sent = sum(r.rows for r in job.requests if r.state == DONE)
         total = run["rows_total"]
-        failed = next((r for r in job.requests if r.state != DONE), None)
-        if failed is None:
-            state = RunState.COMPLETED
-            text = message("send.done", language, sent=sent, requests=len(job.requests))
-        elif job.name not in self._settings().sends:
-            state = RunState.ABORTED  # 強制終了: its send was removed from the config
-            text = message("send.aborted", language, name=job.name, sent=sent, total=total)
-        else:
-            state = RunState.FAILED
-            status = failed.status if failed.status is not None else failed.answer[:200]
-            text = message(
-                "send.failed", language, seq=failed.seq, status=status, sent=sent, total=total
-            )
-        if run["message"]:
+        removed = job.name not in self._settings().sends
+        state, text = _outcome(job, sent, total, removed, language)
+        failed = state != RunState.COMPLETED
+        # Told now as what was done, no longer as what is to be done.
+        split = "send.split.tried" if failed else "send.split.sent"
+        options = json.loads(run["options"] or "{}")
+        if "report" in options:
+            text = " ".join([*_said(options, language, split), text])
+        elif run["message"]:  # started before its notes were kept as values
             text = f"{run['message']} {text}"
         await self.store.update_run(
             job.run_id,
@@ -182,6 +167,135 @@ class Sends:
             report_state=ReportState.PENDING,
         )
         await self._report(job.run_id)
+
+
+def _outcome(job: Job, sent: int, total: int, removed: bool, language: str) -> tuple[RunState, str]:
+    """How a send whose every request was answered (or given up) ended, in words."""
+    parts = len(job.requests)
+    failed = next((r for r in job.requests if r.state != DONE), None)
+    if failed is None:
+        return RunState.COMPLETED, message("send.done", language, sent=sent, requests=parts)
+    if removed:  # 強制終了: its send was removed from the config
+        text = message("send.aborted", language, name=job.name, sent=sent, total=total)
+        return RunState.ABORTED, text
+    status = failed.status if failed.status is not None else failed.answer[:200]
+    params = {"seq": failed.seq, "parts": parts, "status": status}
+    text = message("send.part_failed", language, sent=sent, total=total, **params)
+    return RunState.FAILED, text
+
+
+def _as_stored(where: dict[str, str], columns: dict[str, Column]) -> dict[str, str]:
+    """Each filter value as its column stores it: `2024/05/16` finds the dates stored as
+    2024-05-16, `1,000` the number 1000. A value its column would refuse is kept as
+    written (and finds nothing a column of that type holds)."""
+    found = {}
+    for name, value in where.items():
+        column = columns.get(name)
+        try:
+            stored = converter(column)(value) if column is not None else value
+        except (CellError, ValueError):
+            stored = value
+        found[name] = value if stored is None else str(stored)
+    return found
+
+
+def _split(
+    send: Send,
+    values: dict[str, Any],
+    header: list[str] | None,
+    rows: list[tuple[Any, ...]],
+    replaced: list[str],
+) -> list[csvparts.Part]:
+    """The rows in parts whose whole requests (framing and parameters with the CSV) fit
+    `max_bytes`. The framing is counted for the last part's number, the longest when
+    `{part}` is in the file name or a parameter; split again if the parts outnumber it
+    (guessed from `max_rows` first, so that most sends are cut once)."""
+    count = max(1, -(-len(rows) // send.max_rows))
+    while True:
+        replaced.clear()
+        limit = send.max_bytes - _framing(send, values, count)
+        parts = csvparts.parts(header, rows, send.encoding, send.max_rows, limit, replaced)
+        if len(parts) <= count:
+            return parts
+        count = len(parts)
+
+
+def _framing(send: Send, values: dict[str, Any], count: int) -> int:
+    """The bytes of a request around its CSV, for part `count` of `count`."""
+    each = values | {"part": count, "parts": count}
+    body, _ = _body(send, each, fill(send.filename, each), b"")
+    return len(body)
+
+
+def _job(
+    send: Send, name: str, run_id: str, values: dict[str, Any], parts: list[csvparts.Part]
+) -> tuple[Job, dict[int, bytes], list[str]]:
+    """The send's job: one request per part, each body built as it will go."""
+    job = Job(run_id, "send", name, run_id, ordered=True)
+    bodies = {}
+    names = []
+    for seq, part in enumerate(parts, start=1):
+        each = values | {"part": seq, "parts": len(parts)}
+        names.append(fill(send.filename, each))
+        body, content_type = _body(send, each, names[-1], part.data)
+        bodies[seq] = body
+        url = fill_url(send.url, each)
+        headers = dict(send.headers)
+        job.requests.append(
+            Request(seq, send.method, url, headers, content_type, part.rows, len(body))
+        )
+    return job, bodies, names
+
+
+def _named(
+    row: tuple[Any, ...] | None, columns: list[str], labels: list[str], key: list[str]
+) -> str:
+    """A row as a person finds it: its key columns (else its first) with their values."""
+    if row is None:
+        return ""
+    shown = [c for c in key if c in columns] or columns[:1]
+    cells = []
+    for column in shown:
+        value = "" if row[columns.index(column)] is None else str(row[columns.index(column)])
+        cells.append(f"{labels[columns.index(column)]}={value[:40]}")
+    return ", ".join(cells)
+
+
+def _too_wide(exc: csvparts.TooWide, send: Send, language: str, named: str) -> str:
+    # What else goes into every request: the framing and parameters, and the header row.
+    other = send.max_bytes - exc.limit + exc.head
+    if exc.position == 0:
+        return message("send.header_too_wide", language, other=other, limit=send.max_bytes)
+    return message(
+        "send.row_too_wide",
+        language,
+        position=exc.position,
+        row=named,
+        bytes=exc.size,
+        other=other,
+        limit=send.max_bytes,
+    )
+
+
+def _notes(send: Send, parts: int, replaced: list[str]) -> dict[str, Any]:
+    """What the run says besides its outcome, kept as values: said at the start as
+    what is to be done, at the end as what was done."""
+    notes: dict[str, Any] = {}
+    if parts > 1:
+        notes["split"] = {"parts": parts, "rows": send.max_rows, "bytes": send.max_bytes}
+    if replaced:
+        shown = "".join(dict.fromkeys(replaced))[:10]
+        notes["replaced"] = {"count": len(replaced), "chars": shown, "encoding": "CP932"}
+    return notes
+
+
+def _said(options: dict[str, Any], language: str, split: str) -> list[str]:
+    found = []
+    if "split" in options:
+        found.append(message(split, language, **options["split"]))
+    if "replaced" in options:
+        found.append(message("send.replaced", language, **options["replaced"]))
+    return found
 
 
 def _body(send: Send, values: dict[str, Any], filename: str, data: bytes) -> tuple[bytes, str]:

@@ -19,17 +19,23 @@ from importers.messages import message
 
 
 def recipients(settings: Settings, run: dict[str, Any]) -> list[str]:
-    """Whom a send run's report goes to; [] when none is due."""
+    """Whom a send run's report goes to; [] when none is due.
+
+    By the send's config, else (removed by a reload while it retried) by what its run
+    kept when it started. A send that ended with rows unsent because it was removed is
+    told to the admins at least, whatever it said: someone must know they are unsent."""
     options = json.loads(run["options"] or "{}")
     send = settings.sends.get(options.get("send", ""))
-    if send is None or send.report == "never":
-        return []
-    if send.report == "errors" and run["state"] == RunState.COMPLETED:
-        return []
+    report = send.report if send is not None else options.get("report", "never")
+    report_to = send.report_to if send is not None else options.get("report_to", "admin")
     found: list[str] = []
-    if send.report_to in ("executor", "both"):
+    due = report == "always" or (report == "errors" and run["state"] != RunState.COMPLETED)
+    if due and report_to in ("executor", "both"):
         found += options.get("executor_to", [])
-    if send.report_to in ("admin", "both"):
+    if due and report_to in ("admin", "both"):
+        found += settings.report.admin_to
+    unsent = run["state"] == RunState.ABORTED and run["rows_imported"] < run["rows_total"]
+    if unsent and not found:
         found += settings.report.admin_to
     return list(dict.fromkeys(found))
 

@@ -32,6 +32,7 @@ def cross_checks(raw: dict[str, Any]) -> list[Problem]:
     return [
         *_layout_names(raw),
         *_account_names(raw),
+        *_outward_names(raw),
         *_layout_refs(raw),
         *_user_accounts(raw),
         *_outbound(raw),
@@ -84,6 +85,21 @@ def _folder_name(name: str) -> bool:
     unseen = any(unicodedata.category(ch)[0] == "C" for ch in name)
     outside = name.startswith(".") or "/" in name or "\\" in name
     return bool(name.strip()) and len(name) <= MAX_ACCOUNT_NAME and not (unseen or outside)
+
+
+def _outward_names(raw: dict[str, Any]) -> Iterator[Problem]:
+    """A send's name is a segment of its URL (`POST /api/v1/sends/NAME`, `renkei send`)
+    and a call's a part of its job's folder (`data_dir/outward/RUN-call-NAME`): a `/`
+    there reaches another path, so they follow the rule of account names."""
+    for section in ("sends", "calls"):
+        for name in _dict(raw.get(section)):
+            if not outward_name(name):
+                yield Problem(f"{section}.{name}", "config.outward_name", {"value": repr(name)})
+
+
+def outward_name(name: str) -> bool:
+    """Whether `name` can name a send or a call (`renkei send` asks before it sends)."""
+    return _folder_name(name)
 
 
 def _layout_refs(raw: dict[str, Any]) -> Iterator[Problem]:
