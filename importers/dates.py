@@ -4,7 +4,8 @@ Taken by default: `2024-05-16`, `2024/5/6`, `20240516` and `2024年5月16日` (f
 digits too); with `wareki`, era dates (`令和6年5月16日`, `令和元年5月1日`, `R6.5.16`,
 `H31/4/30`); with `format`, one house format only (`YYYYMMDD`, `YYYY年M月D日`, …).
 A cell in a date's shape whose date does not exist (`2024/02/30`, `R1.4.30`, before
-Reiwa began) gets its own error. Called by the column converters in layouts.py.
+Reiwa began) gets its own error. Called by the column converters in layouts.py; the
+reader asks `date_cell_writer` how a workbook's date cell is written for a column.
 """
 
 from __future__ import annotations
@@ -165,6 +166,35 @@ def house_format(fmt: str, with_time: bool) -> Parse:
             raise CellError("cell.datetime_unreal") from None
 
     return parse
+
+
+# How each token of a house format writes a date and time.
+_WRITE = {
+    "YYYY": lambda v: f"{v.year:04d}",
+    "MM": lambda v: f"{v.month:02d}",
+    "DD": lambda v: f"{v.day:02d}",
+    "HH": lambda v: f"{v.hour:02d}",
+    "mm": lambda v: f"{v.minute:02d}",
+    "ss": lambda v: f"{v.second:02d}",
+    "M": lambda v: str(v.month),
+    "D": lambda v: str(v.day),
+    "H": lambda v: str(v.hour),
+}
+
+
+def date_cell_writer(kind: str, fmt: str | None) -> Callable[[dt.datetime], str]:
+    """How an Excel date cell's value is written for a `kind` (date or datetime)
+    column of house format `fmt` to read it: a date cell is a date however it is
+    shown, so the format narrows only what a partner types as text.
+
+    A date column takes the cell's date and leaves its time: calamine does not say
+    how a cell is shown, and a date cell shown as a date (a pasted NOW()) may hold
+    the time of day. A datetime column takes a date at midnight as 00:00:00."""
+    if fmt:
+        return lambda value: _TOKEN.sub(lambda token: _WRITE[token.group()](value), fmt)
+    if kind == "date":
+        return lambda value: value.date().isoformat()
+    return lambda value: value.isoformat(sep=" ")
 
 
 class FormatError(Explained):

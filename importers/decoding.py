@@ -1,12 +1,15 @@
 """Decoding: picks a file's encoding and locates undecodable bytes by line.
 
 `auto` takes UTF-8 (with or without BOM) when every byte is valid UTF-8, else CP932
-(Shift_JIS with the NEC and IBM extensions). Called by the reader before parsing.
+(Shift_JIS with the NEC and IBM extensions). A file no CSV can be (a workbook, a zip,
+UTF-16) is told by its first bytes and refused saying what it is. Called by the reader
+before parsing.
 """
 
 from __future__ import annotations
 
 import codecs
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +17,9 @@ from importers.errors import PermanentProblem
 
 CHUNK = 1 << 20
 _CODECS = {"cp932": "cp932", "utf-8": "utf-8", "utf-8-sig": "utf-8-sig"}
+_ZIP = b"PK\x03\x04"  # an .xlsx is a zip
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an .xls
+_SAMPLE = 4096  # the bytes UTF-16 without a BOM is told by
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +45,7 @@ def sniff(path: Path, declared: str) -> Sniffed:
         while chunk := f.read(CHUNK):
             if not head:
                 head = chunk[:3]
-                if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                    # Excel's "Unicode text": a NUL in every other byte.
-                    raise PermanentProblem("file.utf16")
+                _refuse_binary(path, chunk)
             size += len(chunk)
             # Neither CP932 nor UTF-8 has the byte 0 inside a character: a NUL is the
             # file's own, and PostgreSQL refuses it in text (SQLite would keep it).
@@ -66,6 +70,48 @@ def sniff(path: Path, declared: str) -> Sniffed:
         raise PermanentProblem("file.utf8_not_cp932")
     encoding = _choose(declared, utf8 is not None, head.startswith(codecs.BOM_UTF8))
     return Sniffed(encoding, size, newlines, last in (b"\n", b"\r"), nul_line)
+
+
+def _refuse_binary(path: Path, first: bytes) -> None:
+    """Refuse a file whose first bytes say it is no CSV, saying what it is: else its
+    first NUL byte would be all a partner is told."""
+    if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Excel's "Unicode text": a NUL in every other byte.
+        raise PermanentProblem("file.utf16")
+    if first.startswith(_OLE):
+        raise PermanentProblem("file.is_workbook", format="xls")
+    if first.startswith(_ZIP):
+        if _is_xlsx(path):
+            raise PermanentProblem("file.is_workbook", format="xlsx")
+        raise PermanentProblem("file.zip")
+    if _utf16_without_bom(first[:_SAMPLE]):
+        raise PermanentProblem("file.utf16_no_bom")
+
+
+def _utf16_without_bom(sample: bytes) -> bool:
+    """UTF-16 text without its BOM: a NUL as the other byte of each ASCII character
+    (digits, commas, line breaks), all on the same side, where CP932 and UTF-8 text
+    has none; a NUL or two of a CSV's own do not read as UTF-16 with its commas."""
+    if sample.count(0) < 2:
+        return False
+    sample = sample[: len(sample) // 2 * 2]
+    high, low = sample[0::2].count(0), sample[1::2].count(0)
+    if high and low:
+        return False
+    decoder = codecs.getincrementaldecoder("utf-16-be" if high else "utf-16-le")()
+    try:
+        text = decoder.decode(sample)
+    except UnicodeDecodeError:
+        return False
+    return "\0" not in text and ("," in text or "\n" in text)
+
+
+def _is_xlsx(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.startswith("xl/") for name in archive.namelist())
+    except (zipfile.BadZipFile, EOFError, NotImplementedError, ValueError):
+        return True  # a cut workbook, most likely: said as one
 
 
 def _choose(declared: str, valid_utf8: bool, has_bom: bool) -> str:

@@ -1969,6 +1969,73 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "1 回の上限({rows} 行・{bytes} バイト)を超えるため、{parts} 回に分けて送信しようとしました。",
         "en": "Over one request's limits ({rows} rows, {bytes} bytes): split into {parts} requests.",
     },
+    "header.missing.columns": {
+        "ja": "見出しに列がありません: {columns}",
+        "en": "the header lacks columns: {columns}",
+    },
+    "header.unknown.columns": {
+        "ja": "見出しに不明な列があります: {columns}",
+        "en": "the header has unknown columns: {columns}",
+    },
+    "header.duplicate.columns": {
+        "ja": "見出しの列が重複しています: {columns}",
+        "en": "the header repeats columns: {columns}",
+    },
+    "header.blank_cells": {
+        "ja": "見出しの {positions}列目が空です(列ごとに見出しを付けるか、空の列を削除してください)",
+        "en": "the header is empty in column {positions} (name each column, or delete"
+        " the empty one)",
+    },
+    "row.beside_table": {
+        "ja": "表の外(見出しのない列)に値「{value}」があります。"
+        "見出しのない列の値は取り込めません",
+        "en": "has '{value}' beside the table, in a column without a header;"
+        " a column without a header cannot be imported",
+    },
+    "file.is_workbook": {
+        "ja": "CSV ではなく Excel ブック({format})です。CSV として保存し直して送るか、"
+        "拡張子 .{format} のまま送ってください(アカウントに excel = true が必要です)",
+        "en": "not a CSV but an Excel workbook ({format}): save it as CSV and send it"
+        " again, or send it named .{format} (the account needs excel = true)",
+    },
+    "file.zip": {
+        "ja": "CSV ではなく ZIP 圧縮ファイルです。展開した CSV を送ってください",
+        "en": "not a CSV but a zip archive: send the CSV it holds, unpacked",
+    },
+    "file.utf16_no_bom": {
+        "ja": "UTF-16 のファイルのようです(1文字おきに NUL バイトがあります)。"
+        "CSV(UTF-8 または Shift_JIS)で保存して送ってください",
+        "en": "the file looks like UTF-16 (a NUL byte in every other byte): save it as"
+        " CSV (UTF-8 or Shift_JIS) and send it again",
+    },
+    "workbook.why.damaged": {
+        "ja": "ファイルの中身が壊れているか、途中で切れています",
+        "en": "its content is damaged or cut short",
+    },
+    "workbook.why.password": {
+        "ja": "パスワードで保護されています",
+        "en": "it is password-protected",
+    },
+    "workbook.why.crashed": {
+        "ja": "読み取りの処理が異常終了しました",
+        "en": "reading it crashed the reader",
+    },
+    "workbook.why.slow": {
+        "ja": "{seconds} 秒以内に読み終わりませんでした",
+        "en": "it was not read within {seconds} s",
+    },
+    "workbook.why.no_worksheet": {
+        "ja": "表示されているワークシートがありません",
+        "en": "it has no visible worksheet",
+    },
+    "workbook.empty": {
+        "ja": "ブックの表示されているシート({sheets})はどれも空です",
+        "en": "every visible sheet of the workbook ({sheets}) is empty",
+    },
+    "workbook.sheet_empty": {
+        "ja": "シート「{sheet}」は空です",
+        "en": "sheet '{sheet}' is empty",
+    },
 }
 
 

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from importers import decoding
+from importers.dates import date_cell_writer
 from importers.errors import CellError, PermanentProblem, RowError
 from importers.layouts import (
     ColumnLike,
@@ -31,7 +33,13 @@ from importers.layouts import (
     row_converter,
 )
 from importers.messages import message
-from importers.workbook import Sheet, SheetRecords, column_letter, read_sheet
+from importers.workbook import (
+    Sheet,
+    SheetRecords,
+    column_letter,
+    read_sheet,
+    workbook_format,
+)
 
 CHUNK_ROWS = 20000
 T = TypeVar("T")
@@ -62,6 +70,9 @@ class ImportSpec:
     other_columns: bool = False  # the header may name columns beyond these, read past
     workbook: bool = False  # an Excel workbook: one sheet read as text (workbook.py)
     sheet: str | None = None  # the workbook's sheet read (the first when None)
+    # A corrected error CSV sent back: the `'` its escape put before a formula-like
+    # cell (error_report.escape_cell) is taken off again.
+    error_copy: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +118,13 @@ class CsvFile:
         self._blank: tuple[int, ...] = ()  # fields under the header's empty last cells
         self.header_cells: list[str] | None = None  # the header row as the file has it
         self.sheet: Sheet | None = None  # a workbook's sheet, read by open()
+        self._format: str | None = None  # xlsx | xls, a workbook's format by its bytes
+        self._lead = 0  # empty lines above the header, read past
+
+    def read_as_error_copy(self, error_copy: bool = True) -> None:
+        """Read the file as a corrected error CSV sent back (see ImportSpec.error_copy),
+        as its name says it is; before `open()`."""
+        self.spec = replace(self.spec, error_copy=error_copy)
 
     @property
     def width(self) -> int:
@@ -121,7 +139,9 @@ class CsvFile:
 
     @property
     def encoding(self) -> str | None:
-        return self.sniffed.encoding if self.sniffed else None
+        if self.sniffed:
+            return self.sniffed.encoding
+        return self._format  # a workbook that failed to read: its format, when its bytes tell
 
     def open(self) -> decoding.Sniffed:
         """Whole-file checks, before any row is read: size, encoding, row count."""
@@ -144,6 +164,7 @@ class CsvFile:
     def _open_workbook(self, size: int) -> decoding.Sniffed:
         """A workbook is read whole (it is at most max_bytes) and its rows counted at
         once; its `encoding` is its format, xlsx or xls."""
+        self._format = workbook_format(self.path)
         self.sheet = read_sheet(self.path, self.spec.sheet)
         self.sniffed = decoding.Sniffed(self.sheet.format, size, len(self.sheet.rows), True)
         if self._sheet_records().records() > self.spec.max_rows + int(self.spec.header):
@@ -214,8 +235,10 @@ class CsvFile:
         # The hot loop of every import: kept to the few steps each record needs.
         width = len(self._names)
         part = self.part
+        empty = 0  # empty lines read past above the header count as those below
         if part is None:
             order = self._header_order(reader) if self.spec.header else None
+            empty = self._lead
             width = self._width or width
             base, final = 0, True
         else:
@@ -223,12 +246,16 @@ class CsvFile:
             width = part.width or width
             self._blank = part.blank
             if self.spec.header and part.start == 0:
-                next(reader, None)  # checked by header_order() before the parts began
+                # Checked by header_order() before the parts began.
+                _, empty, _ = _first_record(reader)
+        if self.sheet is not None:
+            reader.write_dates(self._date_writers(order))
         blank = self._blank
+        unescape = self.spec.error_copy
         convert = row_converter(self.spec.columns, order, extra, width)
         limit = self.spec.max_rows
         end = base + reader.line_num  # the physical line the previous record ended on
-        records = n = empty = 0
+        records = n = 0
         rows: list[list[object]] = []
         lines: list[int] = []
         cells: list[list[str]] = []  # kept for rows a later check may still reject
@@ -242,6 +269,8 @@ class CsvFile:
                 end = base + reader.line_num
                 empty += 1
                 continue
+            if unescape:
+                fields = unescaped(fields)
             line = end + 1
             # A cell under an empty header cell is no column's: a record that fills
             # one is refused, not imported without it.
@@ -273,40 +302,79 @@ class CsvFile:
         yield Chunk(rows, errors, n, end_byte, lines, empty, cells)
 
     def _header_order(self, reader) -> list[int] | None:  # noqa: ANN001
-        header = next(reader, None)
+        # Empty lines above the header are read past, as those below it are: a file
+        # may start with one, and a sheet's table lower down.
+        header, self._lead, start = _first_record(reader)
         if header is None:
             raise PermanentProblem("file.empty")
+        if self.spec.error_copy:
+            header = unescaped(header)
         self.header_cells = header
+        # A sheet's records are one row each, and its reader skips the rows above.
+        line = reader.line_num if self.sheet is not None else start
         match = match_header(header, self.spec.columns)
-        problems = match.problems
-        width = len(header)
+        problems = self._header_problems(match)
         if self.spec.other_columns or match.returned or match.blank_tail:
-            if self.spec.other_columns:
-                problems = [p for p in problems if p[0] != "header.unknown"]
-            self._width = width
+            self._width = len(header)
             self._blank = match.blank
         if problems:
-            lang = self.spec.language
-            detail = " / ".join(message(k, lang, columns=", ".join(c)) for k, c in problems)
-            raise PermanentProblem("header.invalid", line=1, detail=detail)
+            detail = " / ".join(self._at_line(line, problem) for problem in problems)
+            raise PermanentProblem("header.invalid", line=line, detail=detail)
         order = match.order
         return None if order == list(range(len(order))) else order
+
+    def _header_problems(self, match: HeaderMatch) -> list[str]:
+        """The header's problems in words, but the line. An empty cell among named
+        ones is named by its position: as an unknown column it has no name to show."""
+        lang = self.spec.language
+        other = self.spec.other_columns  # unknown columns, empty ones too, read past
+        problems = []
+        for key, cells in match.problems:
+            if key == "header.unknown":
+                cells = [] if other else [cell for cell in cells if cell]
+                if not cells:
+                    continue
+            problems.append(message(_HEADER_WORDS[key], lang, columns=", ".join(cells)))
+        if match.gaps and not other:
+            positions = ", ".join(self._position(i) for i in match.gaps)
+            problems.append(message("header.blank_cells", lang, positions=positions))
+        return problems
+
+    def _at_line(self, line: int, problem: str) -> str:
+        """`problem` said of a line: `3行目: …` in a CSV, `売上!3: …` in a sheet."""
+        lang = self.spec.language
+        if self.sheet is None:
+            return message("row.error", lang, line=line, problem=problem)
+        return message("row.error_at", lang, at=self.sheet.row(line), problem=problem)
+
+    def _date_writers(self, order: list[int] | None) -> dict[int, Callable[[Any], str]]:
+        """For each field of a date or datetime column, how a date cell of the sheet
+        is written for that column to read it (dates.date_cell_writer)."""
+        writers = {}
+        for index, column in enumerate(self.spec.columns):
+            at = order[index] if order is not None else index
+            if column.type in ("date", "datetime") and at >= 0:
+                writers[at] = date_cell_writer(column.type, getattr(column, "format", None))
+        return writers
 
     def _row_error(self, line: int, expected: int, fields: list[str]) -> RowError:
         """A record of the wrong width, or one with a value under an empty header cell."""
         lang = self.spec.language
         value = ""
+        if self.sheet is not None and len(fields) > expected:
+            # A value typed beside the table: named by its cell, as a cell error is.
+            index = next(i for i in range(expected, len(fields)) if fields[i])
+            value = fields[index]
+            problem = message("row.beside_table", lang, value=value)
+            text = message("row.error_at", lang, at=self.sheet.cell(line, index), problem=problem)
+            return RowError(line, "", value, text, fields)
         if len(fields) != expected:
             problem = message("row.field_count", lang, expected=expected, actual=len(fields))
         else:
             index = next(i for i in self._blank if fields[i])
             value = fields[index]
             problem = message("row.unnamed_cell", lang, position=self._position(index), value=value)
-        if self.sheet is None:
-            text = message("row.error", lang, line=line, problem=problem)
-        else:
-            text = message("row.error_at", lang, at=self.sheet.row(line), problem=problem)
-        return RowError(line, "", value, text, fields)
+        return RowError(line, "", value, self._at_line(line, problem), fields)
 
     def _position(self, index: int) -> str:
         """A field's column as the partner counts it: 5 in a CSV, E in a sheet."""
@@ -386,6 +454,32 @@ class CsvFile:
                     start = base + before + 1
 
 
+def _first_record(reader) -> tuple[list[str] | None, int, int]:  # noqa: ANN001
+    """The first record that holds anything (None: there is none), how many empty
+    ones were read past above it, and the physical line it starts on."""
+    blanks = 0
+    while True:
+        start = reader.line_num + 1
+        fields = next(reader, None)
+        if fields is None or any(fields):
+            return fields, blanks, start
+        blanks += 1
+
+
+def formula_like(value: str) -> bool:
+    """A cell a spreadsheet would run as a formula, once any `'` before it is gone
+    (`=SUM(A1)`, `@x`, `'=x`); not a signed plain number (`-5`, `+1,200`), which it
+    reads as the number it is. error_report.escape_cell puts a `'` before each."""
+    bare = value.lstrip("'")
+    return bare.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(bare)
+
+
+def unescaped(fields: list[str]) -> list[str]:
+    """The cells of a corrected error CSV as the partner's file had them: without the
+    one `'` error_report.escape_cell put before each formula-like cell."""
+    return [c[1:] if c[:1] == "'" and formula_like(c[1:]) else c for c in fields]
+
+
 def _bad_csv(exc: csv.Error, start: int, line: int) -> PermanentProblem:
     """A csv module error met on `line` in a record starting on `start`, in the
     catalog's words; one it has none for is said without the module's English."""
@@ -410,6 +504,8 @@ class HeaderMatch:
     # returned ones while the cells under them are empty. Also those before 行番号 and
     # エラー内容, as the error CSV of such a file comes back (`備考,,行番号,エラー内容`).
     blank: tuple[int, ...] = ()
+    # The positions of its empty cells between named ones (`会員番号,日付,,売上金額`).
+    gaps: tuple[int, ...] = ()
 
     @property
     def blank_tail(self) -> bool:
@@ -418,6 +514,17 @@ class HeaderMatch:
 
 # The two columns an error CSV adds after the partner's own (error_report.py).
 RETURNED_COLUMNS = frozenset({"行番号", "エラー内容", "line", "error"})
+# The header's problems (match_header's keys), said without the line: the reader
+# puts the line, or the sheet's row, before each.
+_HEADER_WORDS = {
+    "header.duplicate": "header.duplicate.columns",
+    "header.missing": "header.missing.columns",
+    "header.unknown": "header.unknown.columns",
+}
+# What a spreadsheet runs as a formula when a cell starts with it.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A signed number, as a partner's amount column holds it (-5, +1,200, -0.5).
+_PLAIN_NUMBER = re.compile(r"[+-](?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]\.\d+", re.ASCII)
 
 
 def match_header(header: Sequence[str], columns: Sequence[ColumnLike]) -> HeaderMatch:
@@ -428,6 +535,7 @@ def match_header(header: Sequence[str], columns: Sequence[ColumnLike]) -> Header
             wanted.setdefault(key, index)
     found: dict[int, list[int]] = {}
     unknown: list[str] = []
+    gaps: list[int] = []
     named = _named_width(header, wanted)
     tail = header[named:]
     returned = any(cell.strip() for cell in tail)
@@ -439,6 +547,8 @@ def match_header(header: Sequence[str], columns: Sequence[ColumnLike]) -> Header
             returned = True
         else:
             unknown.append(cell.strip())
+            if not key:
+                gaps.append(position)
     names = [display_name(column) for column in columns]
     problems = []
     duplicates = [names[i] for i, at in sorted(found.items()) if len(at) > 1]
@@ -451,7 +561,7 @@ def match_header(header: Sequence[str], columns: Sequence[ColumnLike]) -> Header
         problems.append(("header.unknown", unknown))
     order = [found[i][0] if i in found else -1 for i in range(len(columns))]
     blank = tuple(named + i for i, cell in enumerate(tail) if not cell.strip())
-    return HeaderMatch(order, problems, returned, blank)
+    return HeaderMatch(order, problems, returned, blank, tuple(gaps))
 
 
 def _named_width(header: Sequence[str], wanted: dict[str, int]) -> int:

@@ -16,26 +16,36 @@ cell is text in Excel). Its NA filter would read the text `NA`, `N/A` or `null` 
 missing, so it is off. calamine tells the format by the bytes, not the name: an .xls
 named .xlsx reads as well.
 
-An error cell (`#DIV/0!`, `#N/A`) arrives as an empty cell: calamine gives no way to
-tell the two apart, so only a required column catches it.
+A date cell's text is a `DateCell`, which keeps its value: a date or datetime column
+reads the value (see dates.date_cell_writer), whatever the cell's text looks like.
+
+What python-calamine 0.9 does not tell, so renkei cannot: a cell's number format (a
+number shown `00123` by the format `00000` arrives as 123, a date shown without its
+time arrives with it), whether an empty cell holds a formula without a saved result
+(a workbook written by a program, not saved by Excel) and an error cell (`#DIV/0!`,
+`#N/A`): each arrives as the value, or as an empty cell, and only a required column
+catches the empty ones.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import pickle
 import re
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from importers.errors import PermanentProblem
+from importers.errors import PermanentProblem, Words
 from importers.filenames import EXCEL_SUFFIXES
+
+log = logging.getLogger(__name__)
 
 # An .xlsx is a zip of XML: a few MB of it can inflate to GBs (a "zip bomb"), all of
 # which calamine would hold at once. A sheet of 100,000 rows × 4 columns is 19 MB of
@@ -46,6 +56,21 @@ _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an .xls (and an encrypted .xlsx) s
 _DIGITS = 15  # Excel keeps and shows 15 significant digits
 _EXACT = 10**_DIGITS
 _PLAIN_SHEET = re.compile(r"\w+")
+
+
+class DateCell(str):
+    """A date cell's text as Excel shows it (General), with the value it holds: a
+    date or datetime column reads the value, a text column the text."""
+
+    value: dt.datetime
+
+    def __new__(cls, text: str, value: dt.datetime) -> DateCell:
+        cell = super().__new__(cls, text)
+        cell.value = value
+        return cell
+
+    def __reduce__(self) -> tuple:
+        return (DateCell, (str(self), self.value))
 
 
 def is_workbook(name: str) -> bool:
@@ -97,18 +122,35 @@ def read_sheet(path: Path, sheet: str | None = None) -> Sheet:
             check=False,
         )
     except subprocess.TimeoutExpired:
-        raise PermanentProblem("workbook.unreadable", detail=f"over {READ_SECONDS} s") from None
+        log.warning("%s: the workbook reader ran over %s s", path.name, READ_SECONDS)
+        raise _unreadable("workbook.why.slow", seconds=READ_SECONDS) from None
     if done.returncode < 0:  # killed by a signal: the file crashed the reader
-        detail = f"the reader died of signal {-done.returncode}"
-        raise PermanentProblem("workbook.unreadable", detail=detail)
+        log.warning("%s: the workbook reader died of signal %s", path.name, -done.returncode)
+        raise _unreadable("workbook.why.crashed")
     if done.returncode != 0:  # a Python error in the child: ours, so retried
         raise RuntimeError(f"workbook reader failed: {done.stderr.decode()[-2000:]}")
     kind, *value = pickle.loads(done.stdout)
     if kind == "problem":
-        key, params = value
+        key, params, said = value
+        if said:
+            log.warning("%s: %s", path.name, said)
         raise PermanentProblem(key, **params)
     name, rows, first_column = value
     return Sheet(name, rows, first_column, fmt)
+
+
+def _unreadable(why: str, **params: object) -> PermanentProblem:
+    """The workbook cannot be read, and why in the catalog's words (the library's own
+    English goes to the log)."""
+    return PermanentProblem("workbook.unreadable", detail=Words(why, params))
+
+
+class _Unread(PermanentProblem):
+    """A problem met in the child, with what the library said (for the log)."""
+
+    def __init__(self, problem: PermanentProblem, said: str) -> None:
+        super().__init__(problem.key, **problem.params)
+        self.said = said
 
 
 def _read(path: Path, sheet: str | None) -> tuple[str, list[list[str]], int]:
@@ -116,45 +158,98 @@ def _read(path: Path, sheet: str | None) -> tuple[str, list[list[str]], int]:
     # Imported here, in the child only: pandas takes half a second to import, which
     # `renkei import` of a CSV and the daemon's import process never need to pay.
     import pandas as pd
-    from python_calamine import CalamineError
+    from python_calamine import CalamineError, PasswordError
 
     try:
         with pd.ExcelFile(path, engine="calamine") as book:
-            names = [str(name) for name in book.sheet_names]
-            name = _find(names, sheet)
-            if name is None and sheet is None:
-                raise PermanentProblem("workbook.unreadable", detail="no worksheet")
-            if name is None:
-                raise PermanentProblem("workbook.no_sheet", sheet=sheet, sheets=", ".join(names))
-            frame = pd.read_excel(book, name, header=None, dtype=object, na_filter=False)
+            if sheet is not None:
+                return _named_sheet(book, sheet)
+            return _first_sheet(book)
+    except PasswordError as exc:
+        raise _Unread(_unreadable("workbook.why.password"), _detail(exc)) from None
     except CalamineError as exc:
-        raise PermanentProblem("workbook.unreadable", detail=_detail(exc)) from None
+        raise _Unread(_unreadable("workbook.why.damaged"), _detail(exc)) from None
+
+
+def _sheet_rows(book: object, name: str) -> tuple[str, list[list[str]], int]:
+    import pandas as pd
+
+    frame = pd.read_excel(book, name, header=None, dtype=object, na_filter=False)
     rows, first_column = _trimmed([_texts(row) for row in frame.to_numpy().tolist()])
     return name, rows, first_column
 
 
-def _format(path: Path) -> str:
-    """xlsx or xls, by the file's first bytes; a file that is neither fails here."""
+def _named_sheet(book: object, sheet: str) -> tuple[str, list[list[str]], int]:
+    """The sheet `sheet` names (as Excel does, ignoring case), hidden or not."""
+    names = [str(name) for name in book.sheet_names]  # type: ignore[attr-defined]
+    name = _find(names, sheet)
+    if name is None:
+        raise PermanentProblem("workbook.no_sheet", sheet=sheet, sheets=", ".join(names))
+    read = _sheet_rows(book, name)
+    if not any(read[1]):
+        raise PermanentProblem("workbook.sheet_empty", sheet=name)
+    return read
+
+
+def _first_sheet(book: object) -> tuple[str, list[list[str]], int]:
+    """The first sheet the partner sees that holds anything: a hidden sheet (a master
+    list, a macro's scratch) and an empty one (a cover left blank) are not the data."""
+    shown = _shown_sheets(book)
+    if not shown:
+        raise _unreadable("workbook.why.no_worksheet")
+    for name in shown:
+        read = _sheet_rows(book, name)
+        if any(read[1]):
+            return read
+    raise PermanentProblem("workbook.empty", sheets=", ".join(shown))
+
+
+def _shown_sheets(book: object) -> list[str]:
+    """The visible worksheets, in the workbook's order."""
+    from python_calamine import SheetTypeEnum, SheetVisibleEnum
+
+    metadata = getattr(book.book, "sheets_metadata", None)  # type: ignore[attr-defined]
+    if metadata is None:  # XXX an engine without it: every sheet counts as shown
+        return [str(name) for name in book.sheet_names]  # type: ignore[attr-defined]
+    return [
+        str(meta.name)
+        for meta in metadata
+        if meta.visible == SheetVisibleEnum.Visible and meta.typ == SheetTypeEnum.WorkSheet
+    ]
+
+
+def workbook_format(path: Path) -> str | None:
+    """xlsx or xls by the file's first bytes (an .xls named .xlsx is an xls), or None
+    for a file that is neither."""
     with open(path, "rb") as f:
         head = f.read(len(_OLE))
     if head.startswith(_OLE):
         return "xls"
-    if not head.startswith(b"PK"):
+    if head.startswith(b"PK"):
+        return "xlsx"
+    return None
+
+
+def _format(path: Path) -> str:
+    """xlsx or xls, by the file's first bytes; a file that is neither fails here."""
+    fmt = workbook_format(path)
+    if fmt is None:
         raise PermanentProblem("workbook.not_workbook")
+    if fmt == "xls":
+        return fmt
     try:
         with zipfile.ZipFile(path) as archive:
             expanded = sum(info.file_size for info in archive.infolist())
     except (zipfile.BadZipFile, EOFError, NotImplementedError, ValueError) as exc:
-        raise PermanentProblem("workbook.unreadable", detail=f"zip: {_detail(exc)}") from None
+        log.warning("%s: not a whole zip: %s", path.name, _detail(exc))
+        raise _unreadable("workbook.why.damaged") from None
     if expanded > MAX_EXPANDED:
         raise PermanentProblem("workbook.expands", size=expanded, limit=MAX_EXPANDED)
     return "xlsx"
 
 
-def _find(names: list[str], sheet: str | None) -> str | None:
-    """The first sheet, or the one named `sheet` (as Excel does, ignoring case)."""
-    if sheet is None:
-        return names[0] if names else None
+def _find(names: list[str], sheet: str) -> str | None:
+    """The sheet named `sheet` (as Excel does, ignoring case)."""
     if sheet in names:
         return sheet
     return next((name for name in names if name.casefold() == sheet.casefold()), None)
@@ -206,7 +301,7 @@ def cell_text(value: object) -> str:
     if isinstance(value, dt.datetime):
         return _datetime(value)
     if isinstance(value, dt.date):
-        return value.isoformat()
+        return _datetime(dt.datetime.combine(value, dt.time()))
     if isinstance(value, dt.time):
         return value.replace(microsecond=0).isoformat()
     if isinstance(value, dt.timedelta):
@@ -242,14 +337,15 @@ def _fifteen(value: int | float) -> str:
     return "0" if text == "-0" else text
 
 
-def _datetime(value: dt.datetime) -> str:
+def _datetime(value: dt.datetime) -> DateCell:
+    value = value.replace(tzinfo=None)
     if value.microsecond:
         # calamine turns Excel's day fractions into microseconds that may fall a hair
         # short of the second Excel shows.
         value = (value + dt.timedelta(microseconds=500_000)).replace(microsecond=0)
     if not (value.hour or value.minute or value.second):
-        return value.date().isoformat()
-    return value.replace(tzinfo=None).isoformat(sep=" ")
+        return DateCell(value.date().isoformat(), value)
+    return DateCell(value.isoformat(sep=" "), value)
 
 
 def _duration(value: dt.timedelta) -> str:
@@ -298,6 +394,12 @@ class SheetRecords:
         else:
             self._width = max(len(row) for row in filled)
         self._next = next((i for i, row in enumerate(sheet.rows) if row), len(sheet.rows))
+        self._dates: dict[int, Callable[[dt.datetime], str]] = {}
+
+    def write_dates(self, writers: dict[int, Callable[[dt.datetime], str]]) -> None:
+        """From the next record on, write the date cell of field i by `writers[i]`:
+        as its date or datetime column reads it."""
+        self._dates = writers
 
     def __iter__(self) -> Iterator[list[str]]:
         return self
@@ -308,7 +410,14 @@ class SheetRecords:
         row = self.sheet.rows[self._next]
         self._next += 1
         self.line_num = self._next
-        return row + [""] * (self._width - len(row)) if len(row) < self._width else row
+        if len(row) < self._width:
+            row = row + [""] * (self._width - len(row))
+        dates = [i for i in self._dates if i < len(row) and type(row[i]) is DateCell]
+        if dates:
+            row = list(row)
+            for i in dates:
+                row[i] = self._dates[i](row[i].value)
+        return row
 
     def records(self) -> int:
         """The rows that hold anything, the header included."""
@@ -325,10 +434,14 @@ def main(argv: list[str]) -> int:
     try:
         result: tuple = ("sheet", *_read(path, sheet))
     except PermanentProblem as problem:
-        result = ("problem", problem.key, problem.params)
+        result = ("problem", problem.key, problem.params, getattr(problem, "said", ""))
     sys.stdout.buffer.write(pickle.dumps(result, pickle.HIGHEST_PROTOCOL))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    # Run as the module the parent unpickles from, not as __main__: a DateCell must
+    # be importers.workbook.DateCell on both sides.
+    from importers.workbook import main as child_main
+
+    sys.exit(child_main(sys.argv[1:]))

@@ -253,7 +253,9 @@ def test_the_reader_converts_a_sheet_and_names_each_bad_cell(tmp_path):
     ]
     assert chunk.errors[0].message == "売上!B5 列「member_no」の値「x」は整数ではありません"
     assert chunk.errors[1].message.startswith("売上!D5 列「sales_amount」の値「1.5」は")
-    assert chunk.errors[2].message == "売上!6: 列の数が 4 ではなく 5 です"
+    assert chunk.errors[2].message == (
+        "売上!F6: 表の外(見出しのない列)に値「beside」があります。見出しのない列の値は取り込めません"
+    )
     assert chunk.errors[2].record == ["3", "2024/05/18", "3", "a", "beside"]
 
 

@@ -24,8 +24,10 @@ columns removed.
   matches the file's header (the web app serves it; report mail attaches it only when
   there are errors).
 
-Cells a spreadsheet would run as a formula are escaped. Written by the pipeline while
-it reads, a record at a time, so a file with a million bad rows costs constant memory.
+Cells a spreadsheet would run as a formula are escaped with a leading `'`, which the
+reader takes off again when the copy comes back (reader.unescaped). Written by the
+pipeline while it reads, a record at a time, so a file with a million bad rows costs
+constant memory.
 """
 
 from __future__ import annotations
@@ -33,22 +35,18 @@ from __future__ import annotations
 import csv
 import io
 import os
-import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from importers.errors import RowError
 from importers.layouts import ColumnLike, header_key, header_names
 from importers.messages import message
-from importers.reader import RETURNED_COLUMNS
+from importers.reader import RETURNED_COLUMNS, formula_like
 
 JOIN = " / "
 # A workbook came in no text encoding: its error CSV is UTF-8 with a BOM, which Excel
 # opens as it is (without the BOM it would read it as Shift_JIS).
 WORKBOOK_REPORT_ENCODING = "utf-8-sig"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-# A signed number, as a partner's amount column holds it (-5, +1,200, -0.5).
-_PLAIN_NUMBER = re.compile(r"[+-](?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]\.\d+", re.ASCII)
 
 Header = Callable[[], Sequence[str] | None]
 
@@ -58,10 +56,10 @@ def escape_cell(value: str) -> str:
 
     A signed plain number (`-5`, `+1,200`) is left alone: a spreadsheet reads it as
     the number it is, not a formula, and escaping it would make the corrected copy of
-    the error CSV fail on the partner's own amounts (`'-5` is not an integer)."""
-    if value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
-        return "'" + value
-    return value
+    the error CSV fail on the partner's own amounts (`'-5` is not an integer). A cell
+    that already starts with `'` before a formula (`'=x`) gets one more, so that taking
+    one off when the copy comes back gives the partner's cell as it was."""
+    return "'" + value if formula_like(value) else value
 
 
 def extra_columns(language: str) -> list[str]:

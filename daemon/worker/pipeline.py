@@ -246,6 +246,7 @@ class Pipeline:
             rule = filename_rule(account.filename, account.excel)
             source = rule.check(item.meta.filename)  # the logical file same-name replace keys on
             correction = rule.corrects(item.meta.filename)
+            csv_file.read_as_error_copy(correction)
             if not item.data_path.exists():
                 raise PermanentProblem("file.missing_data")
             await asyncio.to_thread(csv_file.open)
