@@ -2036,6 +2036,193 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "シート「{sheet}」は空です",
         "en": "sheet '{sheet}' is empty",
     },
+    "console.notice.retry_replayed": {
+        "ja": "この実行はすでに再取込を受け付けています。その再取込の実行です",
+        "en": "the run was already being retried: this is that retry",
+    },
+    "console.outcome.replayed": {"ja": "受付済み(再送)", "en": "answered again"},
+    "console.run.file_spooled": {
+        "ja": "受信ファイルは取込待ちか取込中です(スプールにあります)。取込が終わるとダウンロードできます",
+        "en": "the received file waits for or is in its import (in the spool);"
+        " it can be downloaded once the run ends",
+    },
+    "console.audit.detail.retried": {"ja": "新しい実行 {run}", "en": "new run {run}"},
+    "console.audit.detail.retry_replayed": {
+        "ja": "再取込済み: 受付中の実行 {run} を返しました",
+        "en": "already retried: answered with run {run}",
+    },
+    "console.audit.detail.undone": {
+        "ja": "取消の実行 {run}: 削除 {deleted} 行、復元 {restored} 行",
+        "en": "undo run {run}: {deleted} deleted, {restored} restored",
+    },
+    "console.audit.detail.polled": {"ja": "実行 {n} 件", "en": "{n} runs"},
+    "console.audit.detail.file_run": {"ja": "{file}(実行 {run})", "en": "{file} (run {run})"},
+    "console.audit.detail.form_token": {
+        "ja": "ログイン画面のトークンがないか期限切れ",
+        "en": "login form token missing or expired",
+    },
+    "console.audit.detail.locked": {
+        "ja": "この失敗でロックしました",
+        "en": "this failure locked the login",
+    },
+    "console.audit.detail.active": {"ja": "稼働にしました", "en": "started"},
+    "console.audit.detail.stopped": {"ja": "停止にしました", "en": "stopped"},
+    "console.audit.detail.run_not_final": {
+        "ja": "実行がまだ終わっていません",
+        "en": "the run has not finished",
+    },
+    "console.audit.detail.file_not_kept": {
+        "ja": "受信ファイルが保存されていません",
+        "en": "the file is not kept",
+    },
+    "console.audit.detail.account_stopped": {
+        "ja": "アカウントが停止中です",
+        "en": "the account is stopped",
+    },
+    "console.audit.detail.run_is_send": {
+        "ja": "送信の実行は再取込できません",
+        "en": "a send cannot be retried",
+    },
+    "console.audit.detail.run_not_completed": {
+        "ja": "取込完了ではない実行です",
+        "en": "the run did not complete",
+    },
+    "console.audit.detail.run_dry_run": {
+        "ja": "試行(dry run)の実行です",
+        "en": "the run was a dry run",
+    },
+    "console.audit.detail.run_already_undone": {
+        "ja": "すでに取り消されています",
+        "en": "already undone",
+    },
+    "console.audit.detail.run_not_latest": {
+        "ja": "後の実行が同じデータを変更しています",
+        "en": "a later run changed the same rows",
+    },
+    "console.audit.detail.undo_not_kept": {
+        "ja": "取消に必要な変更前の行が残っていません",
+        "en": "the rows it changed were not kept",
+    },
+    "console.audit.detail.upload.no_file": {
+        "ja": "ファイルが選ばれていません",
+        "en": "no file chosen",
+    },
+    "console.audit.detail.upload.stopped": {
+        "ja": "アカウントが停止中です",
+        "en": "the account is stopped",
+    },
+    "console.audit.detail.upload.bad_name": {
+        "ja": "ファイル名が規則に合いません",
+        "en": "the file name breaks the account's rule",
+    },
+    "console.audit.detail.upload.too_large": {
+        "ja": "ファイルが大きすぎます",
+        "en": "the file is too large",
+    },
+    "console.audit.detail.upload.not_importable": {
+        "ja": "確認でエラーになったファイルです",
+        "en": "the file failed its check",
+    },
+    "console.audit.detail.upload.expired": {
+        "ja": "確認したファイルが残っていません",
+        "en": "the checked file is no longer kept",
+    },
+    "console.refusal.reason.too_many_connections": {
+        "ja": "接続数の上限",
+        "en": "too many connections",
+    },
+    "console.refusal.reason.low_space": {"ja": "ディスクの空き不足", "en": "low disk space"},
+    "console.refusal.reason.unknown_recipient": {
+        "ja": "宛先のアカウントがありません",
+        "en": "unknown recipient",
+    },
+    "console.refusal.reason.sender_not_allowed": {
+        "ja": "送信を許可していないアドレス",
+        "en": "sender not allowed",
+    },
+    "console.refusal.reason.network_not_allowed": {
+        "ja": "許可していないネットワークからの接続",
+        "en": "network not allowed",
+    },
+    "console.refusal.reason.sender_not_authenticated": {
+        "ja": "送信元を認証できません(SPF/DKIM/DMARC)",
+        "en": "sender not authenticated (SPF/DKIM/DMARC)",
+    },
+    "console.refusal.reason.auth_temporary_error": {
+        "ja": "送信元の認証を確認できません(DNS の一時的な障害)",
+        "en": "sender authentication could not be checked (DNS trouble)",
+    },
+    "console.refusal.reason.too_large": {"ja": "大きすぎるファイル", "en": "too large"},
+    "console.refusal.reason.line_too_long": {"ja": "長すぎる行", "en": "line too long"},
+    "console.refusal.reason.too_nested": {
+        "ja": "入れ子が深すぎるメール",
+        "en": "MIME parts nested too deep",
+    },
+    "console.refusal.reason.spool_unavailable": {
+        "ja": "受付を一時的に保存できません",
+        "en": "spool unavailable",
+    },
+    "console.refusal.reason.too_slow": {"ja": "送信が遅すぎます", "en": "too slow"},
+    "console.refusal.reason.timeout": {"ja": "時間切れ", "en": "timed out"},
+    "console.refusal.reason.tls_required": {"ja": "TLS が必要です", "en": "TLS required"},
+    "console.refusal.reason.no_proxy_header": {
+        "ja": "PROXY ヘッダーがありません",
+        "en": "no PROXY header",
+    },
+    "console.refusal.reason.banned": {
+        "ja": "ログインの失敗が続いた接続元(一時拒否)",
+        "en": "address banned for a while after failed logins",
+    },
+    "console.refusal.reason.login_failed": {"ja": "ログインの失敗", "en": "login failed"},
+    "console.refusal.reason.bad_filename": {
+        "ja": "ファイル名が規則に合いません",
+        "en": "file name breaks the rule",
+    },
+    "console.refusal.reason.no_append": {
+        "ja": "追記・再開はできません",
+        "en": "append or restart refused",
+    },
+    "console.refusal.reason.no_stou": {
+        "ja": "ファイル名のない送信(STOU)",
+        "en": "STOU (no file name)",
+    },
+    "console.refusal.reason.write_failed": {"ja": "書き込みに失敗", "en": "write failed"},
+    "console.refusal.reason.no_token": {"ja": "トークンがありません", "en": "no token"},
+    "console.refusal.reason.bad_token": {"ja": "トークンが違います", "en": "wrong token"},
+    "console.refusal.reason.account_token_required": {
+        "ja": "アカウントのトークンが必要です",
+        "en": "an account's token is required",
+    },
+    "console.refusal.reason.unknown_path": {
+        "ja": "どのアカウントの送信先でもないパス",
+        "en": "no account's path",
+    },
+    "console.refusal.reason.unknown_parameter": {
+        "ja": "知らないパラメーター",
+        "en": "unknown parameter",
+    },
+    "console.refusal.reason.bad_parameter_value": {
+        "ja": "パラメーターの値が不正",
+        "en": "bad parameter value",
+    },
+    "console.refusal.reason.bad_settings": {"ja": "設定の指定が不正", "en": "bad settings"},
+    "console.refusal.reason.missing_file": {"ja": "ファイルがありません", "en": "missing file"},
+    "console.refusal.reason.unexpected_file": {
+        "ja": "想定外のファイル",
+        "en": "unexpected file",
+    },
+    "console.refusal.reason.unreadable_request": {
+        "ja": "読めないリクエスト",
+        "en": "unreadable request",
+    },
+    "console.refusal.reason.bad_query": {"ja": "クエリが不正", "en": "bad query"},
+    "console.column.type.text": {"ja": "文字列", "en": "text"},
+    "console.column.type.int": {"ja": "整数", "en": "integer"},
+    "console.column.type.decimal": {"ja": "小数", "en": "decimal"},
+    "console.column.type.date": {"ja": "日付", "en": "date"},
+    "console.column.type.datetime": {"ja": "日時", "en": "date and time"},
+    "console.column.type.bool": {"ja": "真偽値", "en": "yes/no"},
+    "console.column.type.choice": {"ja": "選択肢", "en": "choice"},
 }
 
 

@@ -318,7 +318,7 @@ def test_a_viewer_reads_but_may_not_act(daemon, runs, clients):
     ]:
         r = web.post(path, data={"csrf": token, **data})
         assert r.status_code == 403 and is_page(r), path
-        assert "この操作は権限「viewer」ではできません" in r.text
+        assert "この操作は権限「閲覧者」ではできません" in r.text
     files = {"file": ("20240601.csv", GOOD, "text/csv")}
     r = web.post("/console/accounts/acme/upload", data={"csrf": token}, files=files)
     assert r.status_code == 403 and is_page(r)
@@ -335,7 +335,7 @@ def test_a_viewer_reads_but_may_not_act(daemon, runs, clients):
 def test_an_operator_may_not_switch_accounts_or_read_the_audit_log(daemon, clients):
     web = clients["op"]
     r = web.post("/console/accounts/acme/status", data={"csrf": csrf(web), "status": "stopped"})
-    assert r.status_code == 403 and "この操作は権限「operator」ではできません" in r.text
+    assert r.status_code == 403 and "この操作は権限「運用者」ではできません" in r.text
     assert web.get("/console/audit").status_code == 403
     page = web.get("/console/accounts/acme").text
     assert "/console/accounts/acme/status" not in page

@@ -49,6 +49,11 @@ class NotLoggedIn(Exception):
     """No live session: the browser is sent to the login page."""
 
 
+class Term(str):
+    """A parameter of a message that is itself a catalog key (a role, a run's state):
+    the page shows it as its words in the page's language, not as the code."""
+
+
 class Refused(Exception):
     """A page or action this user may not have: 403 (wrong role) or 404 (an account or
     run the user may not see, answered as if it did not exist)."""
@@ -101,12 +106,17 @@ def run_account(who: Viewer, request: Request, name: str) -> None:
     """404 for an account out of sight, 403 for one the user may only read."""
     see_account(who, request, name)
     if not who.may_run(name):
-        raise Refused(403, "console.error.role", role=who.role)
+        raise role_refused(who)
 
 
 def admin_only(who: Viewer) -> None:
     if not who.is_admin:
-        raise Refused(403, "console.error.role", role=who.role)
+        raise role_refused(who)
+
+
+def role_refused(who: Viewer) -> Refused:
+    """403 naming the user's role in the page's words (閲覧者), as the header does."""
+    return Refused(403, "console.error.role", role=Term(f"console.role.{who.role}"))
 
 
 def client_address(request: Request) -> str:

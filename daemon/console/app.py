@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from daemon.console.access import NotLoggedIn, Refused, viewer
 from daemon.console.pages import accounts, home, login, run, runs, upload
-from daemon.console.render import page
+from daemon.console.render import ACTION_PAGES, get_page, page
 
 STATIC = Path(__file__).parent / "static"
 
@@ -28,10 +28,17 @@ def install(app: FastAPI) -> None:
         upload.router,
     ):
         app.include_router(router, include_in_schema=False)
+    for action in ACTION_PAGES:
+        app.add_api_route(action, _to_page, methods=["GET"], include_in_schema=False)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
     app.add_exception_handler(NotLoggedIn, _to_login)
     app.add_exception_handler(Refused, _refused)
     app.state.console_error = _error_page
+
+
+async def _to_page(request: Request) -> Response:
+    """A GET of an action (a reload of its answer, a bookmark): its page, not a 405."""
+    return RedirectResponse(get_page(request), 303)
 
 
 async def _error_page(request: Request, status: int, key: str, params: dict) -> Response:

@@ -8,23 +8,42 @@ from the link in every page's footer); every word comes from the one catalog
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 from starlette.datastructures import FormData
 
 from daemon.console import audit
-from daemon.console.access import Refused, Viewer, signer
+from daemon.console.access import Refused, Term, Viewer, signer
 from daemon.web import context
 from importers.messages import CATALOG, LANGUAGES, message
 
 LANG_COOKIE = "renkei_lang"
 TEMPLATES = Path(__file__).parent / "templates"
+# Query parameters an action's redirect adds for the page it lands on, said once: a
+# pager's or a filter's link leaves them behind.
+ONE_TIME = ("notice", "taken")
+# The POST-only actions, each with the page it belongs to: where a reload, a bookmark
+# or the language link of an action's answer goes, since a GET may repeat no action.
+ACTION_PAGES = {
+    "/console/accounts/{name}/upload": "/console/accounts/{name}",
+    "/console/accounts/{name}/upload/confirm": "/console/accounts/{name}",
+    "/console/accounts/{name}/poll": "/console/accounts/{name}",
+    "/console/accounts/{name}/status": "/console/accounts/{name}",
+    "/console/runs/{run_id}/retry": "/console/runs/{run_id}",
+    "/console/runs/{run_id}/undo": "/console/runs/{run_id}",
+    "/console/logout": "/console/",
+}
+# Characters that show as nothing, or move the text around them: in text from outside
+# (a user name typed at the login, a file name) they are shown by their code point.
+_HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"})
 # Nothing from elsewhere, nothing inline: a page can run only the scripts we ship.
 HEADERS = {
     "Cache-Control": "no-store",
@@ -36,6 +55,32 @@ HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 
+
+def visible(text: object) -> Markup:
+    """`text` escaped, each control or format character shown as its code point
+    (U+0000), so that "admin\\x00" never looks like "admin"."""
+    return Markup("").join(
+        Markup('<span class="ctl">U+{:04X}</span>').format(ord(char))
+        if unicodedata.category(char) in _HIDDEN
+        else escape(char)
+        for char in str(text)
+    )
+
+
+def has_hidden(text: str) -> bool:
+    return any(unicodedata.category(char) in _HIDDEN for char in text)
+
+
+def get_page(request: Request) -> str:
+    """The page a request's answer stands for: its own path for a GET of a page, the
+    page of the action for an action (POST, or a GET of its path), else the top."""
+    route = getattr(request.scope.get("route"), "path", "")
+    if request.method in ("GET", "HEAD") and route not in ACTION_PAGES:
+        return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    params = {k: quote(str(v), safe="") for k, v in request.path_params.items()}
+    return ACTION_PAGES.get(route, "/console/").format_map(params)
+
+
 _env = Environment(
     loader=FileSystemLoader(TEMPLATES),
     autoescape=select_autoescape(["html"]),
@@ -43,6 +88,7 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_env.filters["visible"] = visible
 
 
 def language(request: Request) -> str:
@@ -61,7 +107,8 @@ def page(
     zone = ZoneInfo(context.settings(request).daemon.timezone)
 
     def t(key: str, **params: Any) -> str:
-        return message(key, lang, **params)
+        words = {k: message(v, lang) if isinstance(v, Term) else v for k, v in params.items()}
+        return message(key, lang, **words)
 
     def has(key: str) -> bool:
         return key in CATALOG
@@ -77,8 +124,9 @@ def page(
         )
 
     def query(**changes: Any) -> str:
-        """The current query string with `changes` (None removes a key)."""
-        params = dict(request.query_params)
+        """The current query string with `changes` (None removes a key), less the
+        parameters meant for one showing (ONE_TIME)."""
+        params = {k: v for k, v in request.query_params.items() if k not in ONE_TIME}
         for key, value in changes.items():
             if value is None:
                 params.pop(key, None)
@@ -96,7 +144,7 @@ def page(
         local=local,
         query=query,
         path=request.url.path,
-        full_path=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        full_path=get_page(request),
         notice=notice if f"console.notice.{notice}" in CATALOG else "",
         **values,
     )

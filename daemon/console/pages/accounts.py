@@ -58,13 +58,15 @@ async def poll(request: Request, name: str, who: Who) -> Response:
     run_account(who, request, name)
     account = context.settings(request).accounts[name]
     if account.status == "stopped":
-        await audit.record(request, who.name, "poll", name, "refused", "account_stopped")
+        await audit.record(
+            request, who.name, "poll", name, "refused", audit.detail("account_stopped")
+        )
         raise Refused(409, "api.account_stopped", name=name)
     checker = context.poll(request)
     if account.ftp is None or checker is None:
         raise Refused(409, "api.no_ftp", name=name)
     ids = await checker(name)
-    await audit.record(request, who.name, "poll", name, "ok", f"{len(ids)} runs")
+    await audit.record(request, who.name, "poll", name, "ok", audit.detail("polled", n=len(ids)))
     return RedirectResponse(f"/console/accounts/{name}?notice=polled&taken={len(ids)}", 303)
 
 
@@ -78,6 +80,6 @@ async def switch(request: Request, name: str, who: Who) -> Response:
     if status not in ("active", "stopped") or switcher is None:
         raise Refused(422, "console.error.bad_status")
     await switcher(name, status, who.name)
-    await audit.record(request, who.name, "status", name, "ok", str(status))
+    await audit.record(request, who.name, "status", name, "ok", audit.detail(str(status)))
     notice = "started" if status == "active" else "stopped"
     return RedirectResponse(f"/console/accounts/{name}?notice={notice}", 303)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from daemon.console import audit
 from daemon.console.access import Who, admin_only
 from daemon.console.health import glance
-from daemon.console.render import last_page_offset, offset_param, page
+from daemon.console.render import language, last_page_offset, offset_param, page
 from daemon.store.runs import RunState
 from daemon.web import context
 
@@ -39,11 +40,13 @@ async def audit_page(request: Request, who: Who) -> Response:
     if not entries and offset and total:  # past the end: the last page, with its pager
         offset = last_page_offset(total, AUDIT_PAGE)
         entries, total = await context.store(request).audit_entries(AUDIT_PAGE, offset)
+    lang = language(request)
+    shown = [entry | {"words": audit.words(entry["detail"], lang)} for entry in entries]
     return page(
         request,
         "audit.html",
         who,
-        entries=entries,
+        entries=shown,
         total=total,
         offset=offset,
         page_size=AUDIT_PAGE,

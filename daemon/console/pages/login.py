@@ -26,7 +26,7 @@ from daemon.console.access import (
     signer,
 )
 from daemon.console.access import viewer as current_viewer
-from daemon.console.render import LANG_COOKIE, checked_form, page
+from daemon.console.render import LANG_COOKIE, checked_form, has_hidden, page
 from daemon.console.throttle import LoginThrottle
 from daemon.settings.passwords import hash_password, verify_password
 from daemon.spool.queue import now_iso
@@ -78,8 +78,11 @@ def _form(request: Request, status: int = 200, error: str = "", user: str = "") 
     nonce = secrets.token_urlsafe(16)
     token = signer(request).token("login", nonce)
     target = safe_next(request.query_params.get("next"))
+    # A name typed with a control character is not offered again: the field would show
+    # "admin\x00" as "admin", a name that was not tried.
+    shown = "" if has_hidden(user) else user
     response = page(
-        request, "login.html", None, status, token=token, next=target, error=error, user=user
+        request, "login.html", None, status, token=token, next=target, error=error, user=shown
     )
     _cookie(response, request, LOGIN_COOKIE, nonce, 3600)
     return response
@@ -103,7 +106,7 @@ async def login(request: Request) -> Response:
     address = client_address(request)
     nonce = request.cookies.get(LOGIN_COOKIE, "")
     if not signer(request).token_ok("login", nonce, token):
-        await audit.record(request, user, "login", "", "refused", "form token")
+        await audit.record(request, user, "login", "", "refused", audit.detail("form_token"))
         return _form(request, 403, "console.login.expired", user)
     throttle = _throttle(request)
     if throttle.locked(address, user):
@@ -115,7 +118,8 @@ async def login(request: Request) -> Response:
     good = await asyncio.to_thread(_password_ok, password, stored)
     if not good or known is None:
         locked = throttle.failed(address, user)
-        await audit.record(request, user, "login", "", "failed", "locked" if locked else "")
+        said = audit.detail("locked") if locked else ""
+        await audit.record(request, user, "login", "", "failed", said)
         return _form(request, 401, "console.login.failed", user)
     throttle.succeeded(address, user)
     session = secrets.token_urlsafe(32)

@@ -4,13 +4,14 @@ the retry and undo buttons where the user's role and the run allow them."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from daemon.console import audit
-from daemon.console.access import Refused, Viewer, Who
+from daemon.console.access import Refused, Term, Viewer, Who, role_refused
 from daemon.console.render import checked_form, last_page_offset, offset_param, page
 from daemon.spool.kept import kept_file
 from daemon.store.runs import FINAL_STATES, RUN_FIELDS, RunState
@@ -19,6 +20,10 @@ from daemon.web.runs import errors_csv, received_file, take_back
 
 router = APIRouter()
 ERRORS_PAGE = 50
+# How long after its run ends a file may still be on its way from the spool to where it
+# is kept (Spool.finish() moves it once the run is committed): the page says it is in
+# the spool, and looks again, meanwhile. Moving it takes milliseconds.
+SETTLING = dt.timedelta(seconds=10)
 
 
 async def seen_run(request: Request, who: Viewer, run_id: str) -> dict[str, Any]:
@@ -59,6 +64,7 @@ async def run_page(request: Request, run_id: str, who: Who) -> Response:
     errors = await store.error_page(run["id"], ERRORS_PAGE, offset)
     retries, _ = await store.find_runs(None, {"retry_of": run["id"]}, limit=20)
     kept = kept_file(settings.data_dir, run["id"], run["filename"]) is not None
+    spooled = _in_spool(run, kept)
     return page(
         request,
         "run.html",
@@ -71,12 +77,30 @@ async def run_page(request: Request, run_id: str, who: Who) -> Response:
         errors_page=ERRORS_PAGE,
         retries=retries,
         kept=kept,
+        spooled=spooled,
         report=await store.run_report(run["id"]),
         requests=await store.requests_of(run["id"]),
         may_retry=_may_retry(who, run, kept),
         may_undo=_may_undo(who, run),
-        live=run["state"] in (RunState.QUEUED, RunState.RUNNING),
+        # Until the file is kept too, so that the buttons and its line come right.
+        live=run["state"] in (RunState.QUEUED, RunState.RUNNING) or spooled,
     )
+
+
+def _in_spool(run: dict[str, Any], kept: bool) -> bool:
+    """Whether the run's file is still in the spool: the run is not final yet (waiting,
+    being imported, to be imported again), or ended a moment ago. A send has none."""
+    if kept or run["direction"] == "send":
+        return False
+    if run["state"] not in FINAL_STATES:
+        return True
+    ended = run["finished_at"]
+    if not ended:
+        return False
+    moment = dt.datetime.fromisoformat(ended.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return dt.datetime.now(dt.UTC) - moment < SETTLING
 
 
 @router.get("/console/runs/{run_id}/file")
@@ -102,17 +126,22 @@ async def retry(request: Request, run_id: str, who: Who) -> Response:
     await checked_form(request, who)
     run = await seen_run(request, who, run_id)
     if not who.may_run(run["account"]):
-        raise Refused(403, "console.error.role", role=who.role)
+        raise role_refused(who)
     retrier = context.retry(request)
     if retrier is None:
         raise Refused(503, "api.spool_unavailable.not_running")
     retried = await retrier(run)
     if retried.refusal is not None:
-        await audit.record(request, who.name, "retry", run["id"], "refused", retried.refusal)
-        key = f"api.{retried.refusal}"
-        raise Refused(409, key, run_id=run["id"], state=run["state"], name=run["account"])
-    await audit.record(request, who.name, "retry", run["id"], "ok", f"new run {retried.run_id}")
-    return RedirectResponse(f"/console/runs/{retried.run_id}?notice=retried", 303)
+        said = audit.detail(retried.refusal)
+        await audit.record(request, who.name, "retry", run["id"], "refused", said)
+        params = {"run_id": run["id"], "state": _state(run), "name": run["account"]}
+        raise Refused(409, f"api.{retried.refusal}", **params)
+    # A second click while the first retry waits is answered with that retry's run:
+    # recorded as the answer it is, not as a second retry.
+    code, outcome = ("retried", "ok") if retried.new else ("retry_replayed", "replayed")
+    said = audit.detail(code, run=retried.run_id)
+    await audit.record(request, who.name, "retry", run["id"], outcome, said)
+    return RedirectResponse(f"/console/runs/{retried.run_id}?notice={code}", 303)
 
 
 @router.post("/console/runs/{run_id}/undo")
@@ -120,12 +149,18 @@ async def undo(request: Request, run_id: str, who: Who) -> Response:
     await checked_form(request, who)
     run = await seen_run(request, who, run_id)
     if not who.may_run(run["account"]):
-        raise Refused(403, "console.error.role", role=who.role)
+        raise role_refused(who)
     made, undone = await take_back(request, run["id"], who.name)
     if undone.refusal is not None:
-        await audit.record(request, who.name, "undo", run["id"], "refused", undone.refusal)
-        params = {"run_id": run["id"], "state": run["state"], "other": undone.other}
+        said = audit.detail(undone.refusal)
+        await audit.record(request, who.name, "undo", run["id"], "refused", said)
+        params = {"run_id": run["id"], "state": _state(run), "other": undone.other}
         raise Refused(409, f"api.{undone.refusal}", **params)
-    detail = f"undo run {made.id}: {undone.deleted} deleted, {undone.restored} restored"
-    await audit.record(request, who.name, "undo", run["id"], "ok", detail)
+    counts = {"deleted": undone.deleted, "restored": undone.restored}
+    said = audit.detail("undone", run=made.id, **counts)
+    await audit.record(request, who.name, "undo", run["id"], "ok", said)
     return RedirectResponse(f"/console/runs/{made.id}?notice=undone", 303)
+
+
+def _state(run: dict[str, Any]) -> Term:
+    return Term(f"console.state.{run['state']}")

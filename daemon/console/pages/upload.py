@@ -23,7 +23,7 @@ from daemon.spool.kept import kept_file
 from daemon.store.runs import RunState
 from daemon.web import context
 from handlers.api import file_options
-from handlers.base import Delivery, SpoolUnavailable, bare_name
+from handlers.base import Delivery, RunReport, SpoolUnavailable, bare_name
 
 router = APIRouter()
 PREVIEW_SECONDS = 60.0
@@ -55,11 +55,20 @@ async def preview(request: Request, name: str, who: Who) -> Response:
     options = _options(request, name) | {"dry_run": True}
     delivery = Delivery(name, "api", who.name, filename, data, options=options)
     run_id = await _spool(sink, delivery)
-    await audit.record(request, who.name, "upload_preview", name, "ok", f"{filename} run {run_id}")
+    said = audit.detail("file_run", file=filename, run=run_id)
+    await audit.record(request, who.name, "upload_preview", name, "ok", said)
     report = await sink.finished(run_id, PREVIEW_SECONDS, PREVIEW_ERRORS)
     run = await context.store(request).get_run(run_id)
-    values: dict[str, Any] = {"preview": run, "preview_errors": report.errors if report else []}
+    values: dict[str, Any] = {"preview": run, "preview_errors": _row_errors(run, report)}
     return await show_account(request, who, name, **values)
+
+
+def _row_errors(run: dict[str, Any] | None, report: RunReport | None) -> list[dict[str, Any]]:
+    """The first errors, less a whole file's problem (an empty file, an Excel file the
+    account refuses): the run's message says that already."""
+    if run is None or report is None:
+        return []
+    return [e for e in report.errors if e["message"] != run["message"]]
 
 
 @router.post("/console/accounts/{name}/upload/confirm")
@@ -89,7 +98,8 @@ async def confirm(request: Request, name: str, who: Who) -> Response:
         idempotency_key=f"console:{run['id']}",
     )
     run_id = await _spool(request.app.state.sink, delivery)
-    await audit.record(request, who.name, "upload", name, "ok", f"{run['filename']} run {run_id}")
+    said = audit.detail("file_run", file=run["filename"], run=run_id)
+    await audit.record(request, who.name, "upload", name, "ok", said)
     return RedirectResponse(f"/console/runs/{run_id}?notice=uploaded", 303)
 
 
@@ -112,6 +122,7 @@ async def _spool(sink: Any, delivery: Delivery) -> str:
 async def _refused(
     request: Request, who: Viewer, name: str, key: str, status: int = 422, **params: Any
 ) -> Response:
-    await audit.record(request, who.name, "upload_preview", name, "refused", key)
+    said = audit.detail(key.replace("console.", "", 1))
+    await audit.record(request, who.name, "upload_preview", name, "refused", said)
     error = {"key": key, "params": params}
     return await show_account(request, who, name, status, upload_error=error)
