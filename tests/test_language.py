@@ -90,8 +90,9 @@ def test_a_validation_error_is_422_in_the_daemons_language(daemon):
             "the request is not valid: query.limit: '0' is less than 1",
         ),
     }
+    # renkei's own flags are read as an account's own path reads them: a refusal of its own.
     reply = httpx.post(f"{daemon.api}/api/v1/imports", params={"wait": "maybe"}, headers=ACME)
-    assert reply.status_code == 422 and reply.json()["error"] == "invalid_request"
+    assert reply.status_code == 422 and reply.json()["error"] == "bad_query"
     assert (
         said(daemon, "'maybe' は true / false ではありません", "'maybe' is not true or false")
         in (reply.json()["message"])
