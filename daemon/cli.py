@@ -257,13 +257,18 @@ def _since(text: str | None, timezone: str) -> str | None:
 def _runs_problem(args: argparse.Namespace, since: str | None, language: str) -> str | None:
     """Why `renkei runs`' filters cannot be right, or None."""
     from daemon.runview import YEARS
-    from daemon.store.runs import RunState
+    from daemon.store.runs import CHANNELS, RunState
 
     if not 1 <= args.limit <= MAX_RUNS:
         return message("cli.runs.bad_limit", language, value=args.limit, most=f"{MAX_RUNS:,}")
     if args.state is not None and args.state not in set(RunState):
         states = ", ".join(RunState)
         return message("cli.runs.bad_state", language, value=repr(args.state), states=states)
+    if args.channel is not None and args.channel not in CHANNELS:
+        channels = ", ".join(CHANNELS)
+        return message(
+            "cli.runs.bad_channel", language, value=repr(args.channel), channels=channels
+        )
     if args.since is not None and since is None:
         return message("cli.runs.bad_since", language, value=repr(args.since), years=YEARS)
     return None
@@ -629,6 +634,9 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     account = settings.accounts.get(args.name)
     if account is None:
         print(message("cli.unknown_account", language, name=repr(args.name)), file=sys.stderr)
+        return EXIT_USAGE
+    if args.count < 1:
+        print(message("cli.schedule.bad_count", language, value=args.count), file=sys.stderr)
         return EXIT_USAGE
     if account.ftp is None:
         print(message("cli.schedule.no_ftp", language, name=args.name))

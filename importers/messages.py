@@ -2223,6 +2223,14 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.column.type.datetime": {"ja": "日時", "en": "date and time"},
     "console.column.type.bool": {"ja": "真偽値", "en": "yes/no"},
     "console.column.type.choice": {"ja": "選択肢", "en": "choice"},
+    "cli.schedule.bad_count": {
+        "ja": "--count: {value} ではなく 1 以上の数を指定してください",
+        "en": "--count: {value} is not a number of 1 or more",
+    },
+    "cli.runs.bad_channel": {
+        "ja": "--channel: {value} ではなく {channels} のいずれかを指定してください",
+        "en": "--channel: {value} is not one of {channels}",
+    },
 }
 
 

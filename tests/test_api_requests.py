@@ -250,6 +250,9 @@ def test_an_unknown_runs_filter_value_is_a_bad_query(daemon, query):
 
 
 def test_known_runs_filter_values_still_answer(daemon):
+    data = csv_bytes(["112,2024/05/16,1,filtered"])
+    status, _ = raw_post(daemon, "/api/v1/imports?wait=true", b"demo-any", b"filter.csv", data)
+    assert status == 200
     query = {"state": "completed", "channel": "api"}
     reply = httpx.get(f"{daemon.api}/api/v1/runs", params=query, headers=ADMIN, timeout=10)
     assert reply.status_code == 200 and reply.json()["total"] >= 1, reply.text

@@ -271,6 +271,8 @@ def test_schedule_prints_the_next_checks(tmp_path):
         "Sat 10:02 +0900",
     ]
     assert renkei("schedule", "nobody", "--config", str(config)).returncode == 2
+    none = renkei("schedule", "acme", "--count", "0", "--config", str(config))
+    assert none.returncode == 2 and "--count: 0 ではなく 1 以上" in none.stderr
 
 
 def test_poll_takes_the_admin_token_from_the_environment(tmp_path):

@@ -178,6 +178,9 @@ def test_bad_state_and_limit_exit_2(admin):
     assert result.returncode == 2 and "queued, running, completed" in result.stderr
     result = renkei("runs", "--limit", "0", "--config", str(admin.config))
     assert result.returncode == 2 and "--limit" in result.stderr
+    result = renkei("runs", "--channel", "fax", "--config", str(admin.config))
+    assert result.returncode == 2 and not result.stdout
+    assert "--channel: 'fax' ではなく mail, ftp, api, dropdir, cli, send" in result.stderr
 
 
 def test_runs_json_keeps_its_shape(admin):

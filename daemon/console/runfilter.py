@@ -12,10 +12,9 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 
 from daemon.console.access import Viewer
-from daemon.store.runs import RunState
+from daemon.store.runs import CHANNELS, RunState
 from daemon.web import context
 
-CHANNELS = ("mail", "ftp", "api", "dropdir", "cli", "send")
 STATES = tuple(state.value for state in RunState)
 ACTIVE = (RunState.QUEUED, RunState.RUNNING)
 

@@ -55,6 +55,8 @@ _ENDED = "(state IN ({}) OR (state = 'aborted' AND direction = 'send'))".format(
 PENDING_STATES = (RunState.QUEUED, RunState.RUNNING, RunState.ABORTED)
 ERRORS_KEPT = 1000  # in run_errors; the error CSV holds them all
 
+# How a run came (or, `send`, went): what its `channel` may be.
+CHANNELS = ("mail", "ftp", "api", "dropdir", "cli", "send")
 RUN_FIELDS = [
     "id",
     "account",

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from daemon.settings import Settings
 from daemon.spool.kept import kept_file
 from daemon.spool.queue import new_id, now_iso
-from daemon.store.runs import RunState, public_run
+from daemon.store.runs import CHANNELS, RunState, public_run
 from daemon.store.undo import Undone, UndoRun
 from daemon.web import context
 from daemon.web.auth import Auth, Principal
@@ -33,12 +33,9 @@ MAX_LIMIT = 500
 MAX_OFFSET = 2**62  # SQLite integers are 64-bit; past this the query itself fails
 CSV_CHARSETS = {"cp932": "windows-31j", "utf-8": "utf-8", "utf-8-sig": "utf-8"}
 _CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}
-# What a run's state and channel may be; any other filter value finds no run, which a
-# typo (`state=complete`) would take for an answer. XXX the console's run filter
-# (daemon/console/runfilter.py) lists the same channels; imported from there, the
-# console would be imported by the routes it imports itself.
+# What a run's state may be; any other filter value finds no run, which a typo
+# (`state=complete`) would take for an answer.
 STATES = tuple(state.value for state in RunState)
-CHANNELS = ("mail", "ftp", "api", "dropdir", "cli", "send")
 # A kept file is served as what it is for renkei: a CSV, a workbook, or bytes. Never a
 # type guessed from its name (a partner's `x.png`), which the API does not describe.
 _WORKBOOK_TYPES = {
