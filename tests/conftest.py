@@ -8,6 +8,7 @@ import pytest
 from pytest_postgresql import factories
 
 from tests import postgres
+from tests.capture import Capture
 from tests.support import Relay
 
 # Mail senders are authenticated at the door (handlers/mailauth.py) with DNS lookups:
@@ -32,6 +33,14 @@ def module_relay():
     r.start()
     yield r
     r.stop()
+
+
+@pytest.fixture(scope="module")
+def capture():
+    """A receiver of sends and calls that keeps every request (tests/capture.py)."""
+    server = Capture()
+    yield server
+    server.close()
 
 
 # A real PostgreSQL server per xdist worker (tests/postgres.py: finding pg_ctl, skipping

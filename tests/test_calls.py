@@ -11,7 +11,6 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
-from tests.capture import Capture
 from tests.support import Daemon, account, csv_bytes, write_config
 
 ADMIN = {"Authorization": "Bearer demo-admin"}
@@ -68,13 +67,6 @@ url = "{url("/retry")}"
 params = {{ run = "{{run.id}}" }}
 {FAST}
 """
-
-
-@pytest.fixture(scope="module")
-def capture():
-    server = Capture()
-    yield server
-    server.close()
 
 
 @pytest.fixture(scope="module")

@@ -220,13 +220,6 @@ ACCOUNTS = (
 
 
 @pytest.fixture(scope="module")
-def capture():
-    server = Capture()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
 def daemon(tmp_path_factory, capture, module_relay):
     folder = tmp_path_factory.mktemp("sends")
     extra = 'admin_to = ["admin@example.jp"]\n' + sends(capture.url)

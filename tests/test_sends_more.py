@@ -83,13 +83,6 @@ report = "never"
 
 
 @pytest.fixture(scope="module")
-def capture():
-    server = Capture()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
 def daemon(tmp_path_factory, capture, module_relay):
     folder = tmp_path_factory.mktemp("sends_more")
     accounts = "".join(token_account(n) for n in ("acme", "longget", "wide", "toowide"))
