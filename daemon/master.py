@@ -30,12 +30,14 @@ from daemon.backoff import backoff
 from daemon.report import alerts
 from daemon.settings import (
     ConfigError,
+    Problem,
     Settings,
     check_warnings,
     listen_error,
     load,
     split_listen,
 )
+from daemon.settings.restart import keep_started
 from daemon.settings.switches import Switches
 from daemon.spool.queue import now_iso
 from daemon.store.runs import RunState
@@ -67,12 +69,22 @@ class Master:
         self._web = None
         self.expecter = None
         self.outward = None
+        self._reloading = asyncio.Lock()  # SIGHUP and the file watch: one at a time
+        # A SIGHUP before the loop's handler is in place would end the process (its
+        # default action): until the daemon is ready one is only remembered, and the
+        # reload it asked for is made once ready.
+        self._hup_pending = False
+        signal.signal(signal.SIGHUP, self._hup_early)
+
+    def _hup_early(self, signum: int, frame: object) -> None:
+        self._hup_pending = True
 
     def current(self) -> Settings:
         return self.settings
 
     async def run(self) -> int:
         data_dir = self.settings.data_dir
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hup)
         self._warn(self.settings)
         self.importer = ImportSupervisor(self.current, self._counted, self._reported)
         self.parts = await graph.build(self.current, wake=self.importer.wake)
@@ -83,6 +95,9 @@ class Master:
             self.ready = True
             systemd.notify("READY=1")
             log.info("renkei ready (data in %s)", data_dir)
+            if self._hup_pending:
+                log.info("reloading: a SIGHUP came while starting")
+                self._hup()
             await self._stop.wait()
             systemd.notify("STOPPING=1")
             await self._shutdown()
@@ -319,7 +334,13 @@ class Master:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self.stop)
         loop.add_signal_handler(signal.SIGINT, self.stop)
-        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+
+    def _hup(self) -> None:
+        if not self.ready:
+            self._hup_pending = True  # reloaded once ready
+            return
+        self._hup_pending = False
+        asyncio.ensure_future(self.reload())
 
     def stop(self) -> None:
         log.info("stopping")
@@ -328,26 +349,60 @@ class Master:
     async def reload(self) -> bool:
         if self._stop.is_set():
             return False
-        systemd.notify("RELOADING=1")
+        if not self.ready:
+            self._hup_pending = True  # made once ready, after READY=1
+            return False
+        async with self._reloading:
+            systemd.notify("RELOADING=1")
+            try:
+                return await self._reload()
+            finally:
+                # Whatever happened: systemctl reload waits for it.
+                systemd.notify("READY=1")
+
+    async def _reload(self) -> bool:
+        served = self.configured
         try:
-            settings = await asyncio.to_thread(load, self.config_path)
+            settings, restart = keep_started(
+                served, await asyncio.to_thread(load, self.config_path)
+            )
             # A layout whose column changed type is refused here, before it is served.
             await self.store.ensure_layouts(settings.layouts)
-        except ConfigError as exc:
-            for problem in exc.problems:
-                log.error("reload refused: %s", problem)
-            # Said in the language of the config that goes on serving.
-            await self.alerts.reload_refused(exc.problems, str(self.config_path))
-            systemd.notify("READY=1")
+            self.configured = settings
+            self._serve_settings()
+        except Exception as exc:
+            if self.configured is not served:
+                self.configured = served
+                with contextlib.suppress(Exception):
+                    self._serve_settings()
+            await self._refused(exc)
             return False
-        self.configured = settings
-        self._serve_settings()
         log.info("config reloaded from %s", self.config_path)
+        for key in restart:
+            log.warning(
+                "config: %s changed: needs a restart to take effect; the old value is kept", key
+            )
         self._warn(settings)
         await self.alerts.clear(alerts.RELOAD)
         await self._check_disk()  # min_free_bytes may have changed
-        systemd.notify("READY=1")
         return True
+
+    async def _refused(self, exc: Exception) -> None:
+        """A config that is invalid, or that could not be applied (the store refused a
+        layout's table, say): the old one goes on serving and the admins are told."""
+        if isinstance(exc, ConfigError):
+            problems = exc.problems
+        else:
+            log.error("reload failed while applying the new config", exc_info=exc)
+            detail = f"{type(exc).__name__}: {exc}"
+            problems = [Problem(str(self.config_path), "config.not_applied", {"detail": detail})]
+        for problem in problems:
+            log.error("reload refused: %s", problem)
+        try:
+            # Said in the language of the config that goes on serving.
+            await self.alerts.reload_refused(problems, str(self.config_path))
+        except Exception as alert_exc:  # the outbox's disk: the log has said it already
+            log.error("could not queue the reload-refused alert: %s", alert_exc)
 
     async def switch(self, account: str, status: str, by: str) -> None:
         """Stop or start an account from the console, kept across restarts and reloads

@@ -2231,6 +2231,85 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "--channel: {value} ではなく {channels} のいずれかを指定してください",
         "en": "--channel: {value} is not one of {channels}",
     },
+    "config.env_no_name": {
+        "ja": "env: の後に環境変数の名前がありません(例: env:RENKEI_TOKEN)",
+        "en": "env: names no environment variable (write env:RENKEI_TOKEN, say)",
+    },
+    "config.secret_empty": {
+        "ja": "空のトークン・パスワードは使えません",
+        "en": "an empty token or password cannot be used",
+    },
+    "config.sha256": {
+        "ja": "{value} は sha256 の 16 進数 64 桁ではありません(sha256sum の出力の先頭部分を"
+        "書いてください)",
+        "en": "{value} is not a sha256 in hex (64 hex digits, as sha256sum prints it)",
+    },
+    "config.ftp_no_password": {
+        "ja": "password も password_sha256 もないため、誰も FTP でログインできません"
+        "(FTP の確認はホームに置かれたファイルを取り込みます)",
+        "en": "no password or password_sha256: no one can log in by FTP (the FTP checks"
+        " still take what is put in its home)",
+    },
+    "config.token_taken": {
+        "ja": "{owner} と同じトークンです。アカウントごとに別のトークンにしてください"
+        "(同じだと、このアカウントのアップロードが別のアカウントとして取り込まれます)",
+        "en": "the same token as {owner}: give each account its own (this account's uploads"
+        " would be filed as the other's)",
+    },
+    "config.token_is_admin": {
+        "ja": "api.admin_token と同じトークンです。取引先に全アカウントの履歴が見えてしまいます。"
+        "別のトークンにしてください",
+        "en": "the same token as api.admin_token: the partner would read every account's"
+        " runs; give the account a token of its own",
+    },
+    "config.dropdir_holds_own": {
+        "ja": "{value} は renkei 自身のファイルのあるフォルダ {held} か、それを含むフォルダです。"
+        "設定ファイルやログ、データベースを取り込んでしまいます。専用のフォルダを指定してください",
+        "en": "{value} is or holds {held}, where renkei keeps its own files (the config, its"
+        " log, the database): renkei would take them as the partner's; give the account a"
+        " folder of its own",
+    },
+    "config.layout_sqlite": {
+        "ja": "sqlite_ で始まる名前は SQLite が自分のテーブルに使うため使えません",
+        "en": "names starting with sqlite_ are SQLite's own: choose another",
+    },
+    "config.column_twice": {
+        "ja": "列名 {value} はこのレイアウトにすでにあります",
+        "en": "the column name {value} is already in this layout",
+    },
+    "config.key_twice": {
+        "ja": "{value} が key に二度書かれています",
+        "en": "{value} is named twice in the key",
+    },
+    "config.values_not_choice": {
+        "ja": "values を使えるのは choice 列だけです(この列の type は {type})。type = \"choice\""
+        " にするか values を消してください",
+        "en": "only a choice column takes values (this one's type is {type}): make it"
+        " type = \"choice\" or remove values",
+    },
+    "config.member_key_column": {
+        "ja": "{value} はどのレイアウトの列でもありません",
+        "en": "{value} is not a column of any layout",
+    },
+    "config.smtp_hostname": {
+        "ja": "{value} は SMTP のあいさつに使える名前ではありません(空白や改行は使えません)",
+        "en": "{value} cannot be said in the SMTP greeting (no spaces or line breaks)",
+    },
+    "config.not_utf8": {
+        "ja": "{line} 行目が UTF-8 ではありません(Shift_JIS で保存されていませんか?)。"
+        "設定ファイルは UTF-8 で保存してください",
+        "en": "line {line} is not UTF-8 (saved as Shift_JIS?): save the config file as UTF-8",
+    },
+    "config.not_applied": {
+        "ja": "新しい設定を適用できませんでした({detail})。前の設定のまま動いています",
+        "en": "the new config could not be applied ({detail}); the old one goes on serving",
+    },
+    "store.busy": {
+        "ja": "データベース {path} は別のプロセスが書き込み中でロックされたままです。"
+        "しばらくしてからもう一度実行してください",
+        "en": "the database {path} stayed locked by another process's write: try again in"
+        " a while",
+    },
 }
 
 

@@ -8,7 +8,6 @@ CLI prints it and the master logs it at start and reload.
 
 from __future__ import annotations
 
-import os
 import re
 import ssl
 import unicodedata
@@ -18,7 +17,8 @@ from typing import Any
 
 from daemon.settings.listeners import is_loopback, split_listen
 from daemon.settings.model import DEMO_PREFIX, RESERVED_TABLES, FtpSettings, Settings
-from daemon.settings.problems import Problem, near
+from daemon.settings.problems import Problem, near, shown
+from daemon.settings.tokens import env_problem, header_problems, token_clashes
 from importers.filenames import PatternError, compile_pattern
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
@@ -33,16 +33,20 @@ def cross_checks(raw: dict[str, Any]) -> list[Problem]:
         *_layout_names(raw),
         *_account_names(raw),
         *_outward_names(raw),
+        *_columns_twice(raw),
         *_layout_refs(raw),
         *_user_accounts(raw),
         *_outbound(raw),
         *_choice_values(raw),
         *_keys(raw),
         *_references(raw),
+        *_member_keys(raw),
         *_modes(raw),
         *_filenames(raw),
         *_unique(raw, "mail", "address", str.lower),
         *_unique(raw, "ftp", "user", str),
+        *token_clashes(raw),
+        *header_problems(raw),
         *_same_listen(raw),
         *_passive_overlap(raw),
         *_secrets(raw),
@@ -52,6 +56,18 @@ def cross_checks(raw: dict[str, Any]) -> list[Problem]:
 
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    """A name as the raw TOML holds it, or None when it is of another type (the model
+    names that): a list or a table would not even hash."""
+    return value if isinstance(value, str) else None
+
+
+def _names(value: Any) -> list[Any]:
+    """The columns a list or a table names; nothing for any other type, a string
+    included (it would be named once per letter)."""
+    return list(value) if isinstance(value, list | dict) else []
 
 
 def _accounts(raw: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -71,6 +87,22 @@ def _layout_names(raw: dict[str, Any]) -> Iterator[Problem]:
             yield Problem(f"layouts.{name}", "config.layout_name")
         elif name.lower() in RESERVED_TABLES:
             yield Problem(f"layouts.{name}", "config.layout_reserved")
+        elif name.lower().startswith("sqlite_"):  # SQLite keeps these names for itself
+            yield Problem(f"layouts.{name}", "config.layout_sqlite")
+
+
+def _columns_twice(raw: dict[str, Any]) -> Iterator[Problem]:
+    """Two columns of one name would make a table SQLite refuses to create (names that
+    differ in case only are refused as headers that clash)."""
+    for name, layout in _dict(raw.get("layouts")).items():
+        seen: set[str] = set()
+        for i, column in enumerate(_columns_of(layout)):
+            if not isinstance(column, str):
+                continue
+            if column in seen:
+                where = f"layouts.{name}.columns.{i}.name"
+                yield Problem(where, "config.column_twice", {"value": repr(column)})
+            seen.add(column)
 
 
 def _account_names(raw: dict[str, Any]) -> Iterator[Problem]:
@@ -133,7 +165,7 @@ def _outbound(raw: dict[str, Any]) -> Iterator[Problem]:
             if not isinstance(item, dict):
                 continue
             where = f"{section}.{name}"
-            layout = item.get("layout")
+            layout = _text(item.get("layout"))
             if section == "sends" and isinstance(layout, str) and layout not in layouts:
                 yield _not_a_layout(f"{where}.layout", layout, layouts)
             named = [item.get("account")] if isinstance(item.get("account"), str) else []
@@ -147,10 +179,10 @@ def _outbound(raw: dict[str, Any]) -> Iterator[Problem]:
             if section == "calls":
                 columns = [c for lay in layouts.values() for c in _columns_of(lay)]
             for key in ("columns", "where", "labels"):
-                for column in item.get(key) or []:
+                for column in _names(item.get(key)):
                     if isinstance(column, str) and layout in layouts and column not in columns:
                         yield _not_a_column(f"{where}.{key}", column, layout)
-            field = item.get("file_field", "file")
+            field = _text(item.get("file_field", "file"))
             if section == "sends" and field in _dict(item.get("params")):
                 yield Problem(f"{where}.params", "config.param_is_file", {"name": field})
             texts = [v for v in _dict(item.get("params")).values() if isinstance(v, str)]
@@ -167,16 +199,34 @@ def _choice_values(raw: dict[str, Any]) -> Iterator[Problem]:
     for name, layout in _dict(raw.get("layouts")).items():
         columns = _dict(layout).get("columns")
         for i, column in enumerate(columns if isinstance(columns, list) else []):
-            if (
-                isinstance(column, dict)
-                and column.get("type") == "choice"
-                and not column.get("values")
-            ):
-                yield Problem(f"layouts.{name}.columns.{i}.values", "config.choice_values")
+            if not isinstance(column, dict):
+                continue
+            where = f"layouts.{name}.columns.{i}.values"
+            if column.get("type") == "choice" and not column.get("values"):
+                yield Problem(where, "config.choice_values")
+            elif column.get("type", "text") != "choice" and "values" in column:
+                # Only a choice column checks its values: elsewhere they would be ignored.
+                yield Problem(
+                    where, "config.values_not_choice", {"type": shown(column.get("type", "text"))}
+                )
 
 
 _KEYED_MODES = ("upsert", "delete", "set")
-_OWN_PATHS = ("/healthz", "/metrics", "/openapi.json", "/docs", "/redoc", "/api/v1/refusals")
+# Where renkei serves its own routes: an account's api.path on or under one of these
+# would never reach the import (the route answers first).
+_OWN_PATHS = (
+    "/healthz",
+    "/metrics",
+    "/openapi.json",
+    "/docs",
+    "/redoc",
+    "/console",
+    "/api/v1/refusals",
+    "/api/v1/runs",
+    "/api/v1/accounts",
+    "/api/v1/records",
+    "/api/v1/sends",
+)
 
 
 def _columns_of(layout: Any) -> list[str]:
@@ -189,9 +239,13 @@ def _keys(raw: dict[str, Any]) -> Iterator[Problem]:
     for name, layout in _dict(raw.get("layouts")).items():
         key = _dict(layout).get("key")
         names = _columns_of(layout)
+        seen: list[Any] = []
         for column in key if isinstance(key, list) else []:
             if column not in names:
                 yield Problem(f"layouts.{name}.key", "config.key_column", {"value": repr(column)})
+            elif column in seen:
+                yield Problem(f"layouts.{name}.key", "config.key_twice", {"value": repr(column)})
+            seen.append(column)
 
 
 def _not_a_column(where: str, column: Any, layout: str) -> Problem:
@@ -205,8 +259,8 @@ def _references(raw: dict[str, Any]) -> Iterator[Problem]:
         columns = _dict(layout).get("columns")
         for i, column in enumerate(columns if isinstance(columns, list) else []):
             target = _dict(column).get("reference")
-            if target is None:
-                continue
+            if not isinstance(target, str):
+                continue  # none, or the model names its type
             where = f"layouts.{name}.columns.{i}.reference"
             if target not in layouts:
                 yield _not_a_layout(where, target, layouts)
@@ -216,9 +270,31 @@ def _references(raw: dict[str, Any]) -> Iterator[Problem]:
                 targets.setdefault(name, []).append(target)
     for name, account in _accounts(raw):
         member_key = account.get("member_key")
-        for target in targets.get(account.get("layout"), []) if member_key else []:
+        layout = _text(account.get("layout"))
+        # One of no layout at all is said once, by _member_keys.
+        named = isinstance(member_key, str) and member_key in _every_column(layouts)
+        for target in targets.get(layout, []) if named else []:
             if member_key not in _columns_of(layouts[target]):
                 yield _not_a_column(f"accounts.{name}.member_key", member_key, target)
+
+
+def _every_column(layouts: dict[str, Any]) -> set[str]:
+    return {c for layout in layouts.values() for c in _columns_of(layout) if isinstance(c, str)}
+
+
+def _member_keys(raw: dict[str, Any]) -> Iterator[Problem]:
+    """A member_key (of an account, or set by a request parameter) that is a column of
+    no layout at all could never match a reference."""
+    every = _every_column(_dict(raw.get("layouts")))
+    for name, account in _accounts(raw):
+        keys = [(f"accounts.{name}.member_key", account.get("member_key"))]
+        for param, values in _dict(_dict(account.get("api")).get("params")).items():
+            for value, effect in _dict(values).items():
+                where = f"accounts.{name}.api.params.{param}.{value}.member_key"
+                keys.append((where, _dict(effect).get("member_key")))
+        for where, key in keys:
+            if isinstance(key, str) and key not in every:
+                yield Problem(where, "config.member_key_column", {"value": repr(key)})
 
 
 def _modes(raw: dict[str, Any]) -> Iterator[Problem]:
@@ -232,7 +308,9 @@ def _modes(raw: dict[str, Any]) -> Iterator[Problem]:
                 effects.append((f"accounts.{name}.api.params.{param}.{value}", _dict(effect)))
         default_layout = account.get("layout")
         for where, effect in effects:
-            layout = effect.get("layout", default_layout)
+            layout = _text(effect.get("layout", default_layout))
+            if layout is None:
+                continue  # the model names a layout that is not a string
             if where != f"accounts.{name}" and "layout" in effect and layout not in layouts:
                 yield _not_a_layout(f"{where}.layout", layout, layouts)
                 continue
@@ -254,8 +332,8 @@ def _api_paths(name: str, api: dict[str, Any]) -> Iterator[Problem]:
     default_path = path in (None, "/api/v1/imports")
     if default_path and isinstance(header, str) and header.lower() != "authorization":
         yield Problem(f"accounts.{name}.api.token_header", "config.token_header")
-    if isinstance(path, str) and (
-        path in _OWN_PATHS or path.startswith("/api/v1/runs") or path.startswith("/api/v1/accounts")
+    if isinstance(path, str) and any(
+        path == own or path.startswith(f"{own}/") for own in _OWN_PATHS
     ):
         yield Problem(f"accounts.{name}.api.path", "config.own_path", {"value": repr(path)})
 
@@ -372,8 +450,8 @@ def _secrets(raw: dict[str, Any]) -> Iterator[Problem]:
     for key, value in _secret_values(raw):
         if not isinstance(value, str):
             continue
-        if value.startswith("env:") and value[4:] not in os.environ:
-            yield Problem(key, "config.env_unset", {"name": value[4:]})
+        if (problem := env_problem(key, value)) is not None:
+            yield problem
         elif value.startswith(DEMO_PREFIX) and public:
             yield Problem(key, "config.demo_secret", {"listeners": ", ".join(public)})
 
@@ -395,8 +473,8 @@ def _transport(raw: dict[str, Any]) -> Iterator[Problem]:
     password = report.get("password")
     if password is not None and report.get("user") is None:
         yield Problem("report.password", "config.password_alone")
-    if isinstance(password, str) and password.startswith("env:") and password[4:] not in os.environ:
-        yield Problem("report.password", "config.env_unset", {"name": password[4:]})
+    if (problem := env_problem("report.password", password)) is not None:
+        yield problem
 
 
 def _tls_files(settings: Settings) -> Iterator[Problem]:
@@ -430,6 +508,15 @@ def _why(exc: Exception) -> str:
 OWN_FOLDERS = ("spool", "files", "reports", "outbox", "staging", "outward")
 
 
+def _held_by(folder: Path, settings: Settings) -> Path | None:
+    """The config's folder or data_dir when `folder` is or holds it: a drop folder
+    there would take renkei.toml, the log, the database as a partner's files."""
+    own = [settings.data_dir.resolve()]
+    if settings.source is not None:
+        own.insert(0, settings.source.parent.resolve())
+    return next((path for path in own if folder == path or folder in path.parents), None)
+
+
 def path_checks(settings: Settings) -> Iterator[Problem]:
     """data_dir a folder; drop folders, compared as resolved paths: one folder per
     account, none that is data_dir or one of renkei's own folders in it, and none in
@@ -456,6 +543,9 @@ def path_checks(settings: Settings) -> Iterator[Problem]:
         if folder == data_dir or any(folder == f or f in folder.parents for f in own):
             params = {"value": written, "data_dir": data_dir}
             yield Problem(where, "config.dropdir_in_data_dir", params)
+        elif held := _held_by(folder, settings):
+            params = {"value": written, "held": held}
+            yield Problem(where, "config.dropdir_holds_own", params)
         for owner, home in homes.items():
             if folder == home or home in folder.parents:
                 params = {"value": written, "owner": owner, "home": home}
@@ -532,6 +622,13 @@ def check_warnings(settings: Settings) -> list[Problem]:
             Problem(f"accounts.{name}.ftp.weekdays", "config.no_weekdays")
             for name, account in settings.accounts.items()
             if account.ftp is not None and not account.ftp.weekdays
+        ),
+        *(
+            Problem(f"accounts.{name}.ftp", "config.ftp_no_password")
+            for name, account in settings.accounts.items()
+            if account.ftp is not None
+            and account.ftp.password is None
+            and account.ftp.password_sha256 is None
         ),
         *(
             Problem(f"users.{name}.accounts", "config.admin_accounts")

@@ -34,7 +34,7 @@ def load(path: Path | str) -> Settings:
     """Read and validate the config at `path`; raise ConfigError listing every problem."""
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(_text(path.read_bytes(), path))
     except FileNotFoundError:
         raise ConfigError([Problem(str(path), "config.no_file")]) from None
     except IsADirectoryError:  # `--config /etc/renkei`: the folder, not the file in it
@@ -45,6 +45,21 @@ def load(path: Path | str) -> Settings:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError([Problem(str(path), "config.not_toml", {"detail": exc})]) from None
     return parse(raw, source=path.resolve())
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def _text(data: bytes, path: Path) -> str:
+    """The config's text. A UTF-8 BOM (Notepad writes one) is read past, as TOML's
+    parser would refuse it; text in another encoding (Shift_JIS, saved from Excel or an
+    old editor) is named with its line and how to save it."""
+    data = data.removeprefix(_BOM)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError([Problem(str(path), "config.not_utf8", {"line": line})]) from None
 
 
 def parse(raw: dict[str, Any], source: Path | None = None) -> Settings:

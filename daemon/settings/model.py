@@ -24,6 +24,7 @@ from daemon.settings.listeners import check_listen
 from daemon.settings.passwords import is_password_hash
 from daemon.settings.problems import Invalid, shown
 from daemon.settings.secrets import secret_matches
+from daemon.settings.tokens import is_sha256
 from daemon.settings.values import (
     check_address,
     check_network,
@@ -40,14 +41,18 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 COLUMN_TYPES = ("text", "int", "decimal", "date", "datetime", "bool", "choice")
 DEMO_PREFIX = "demo-"
 DEFAULT_FILENAMES = ("{YYYYMMDD}.csv", "{YYYYMM00}.csv")  # daily and monthly, as ever
-# the store's own tables
+# The store's own tables and indexes (SQLite and PostgreSQL): a layout's table of one of
+# these names would be refused by the database at start, or worse, be renkei's own.
 RESERVED_TABLES = (
-    "runs",
-    "run_errors",
-    "sources",
-    "choice_values",
-    "expected_misses",
-    "expect_checks",
+    *("runs", "run_errors", "run_reports", "run_undo", "sources", "sources_by_run"),
+    *("choice_values", "expected_misses", "expect_checks", "digests", "schedule_slots"),
+    *("account_switches", "audit_log", "console_secret", "console_sessions", "mail_outbox"),
+    *("outward_bodies", "outward_jobs", "outward_requests", "record_log", "renkei_schema"),
+    *("undo_images", "undo_rows", "undo_sources", "staged_rows", "staged_errors"),
+    *("audit_log_at", "outward_requests_by_run", "record_log_by_layout", "run_errors_by_run"),
+    *("run_undo_by_file", "runs_by_account", "runs_by_file", "runs_by_file_key", "runs_by_key"),
+    *("runs_by_received", "runs_by_retry", "runs_by_sha", "undo_images_by_rowid"),
+    *("undo_images_by_run", "undo_rows_by_run"),
 )
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 # Names a database gives a column of its own: SQLite's row id (a column of that name
@@ -59,6 +64,23 @@ MAX_NUMBER = 2**62
 _WINDOW = re.compile(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})")
 _DELAY = re.compile(r"(\d{1,3})m")
 _TIME = re.compile(r"(\d{2}):(\d{2})")
+
+
+def check_secret(value: str | None) -> str | None:
+    """A token or password that is written: an empty one would match nothing (or, in
+    a door that compares by prefix, everything)."""
+    if value is not None and not value:
+        raise Invalid("config.secret_empty")
+    return value
+
+
+def check_sha256(value: str | None) -> str | None:
+    """A secret's sha256 as `sha256sum` writes it: 64 hex digits, else no secret ever
+    matches it."""
+    if value is not None and not is_sha256(value):
+        raise Invalid("config.sha256", value=shown(value))
+    return value
+
 
 # A path is written as a string: the one value strict mode would refuse as text.
 LaxPath = Annotated[Path, Strict(False)]
@@ -141,6 +163,15 @@ class SmtpSettings(Model):
 
     _check_listen = field_validator("listen")(lambda cls, v: check_listen(v))
 
+    @field_validator("hostname")
+    @classmethod
+    def _hostname(cls, value: str) -> str:
+        # Said in the greeting and the Received header: a space or a line break there
+        # would end the line and start another reply.
+        if not value or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            raise Invalid("config.smtp_hostname", value=shown(value))
+        return value
+
 
 class FtpSettings(Model):
     enabled: bool = Field(True, description="serve FTP intake")
@@ -182,6 +213,8 @@ class ApiSettings(Model):
     )
 
     _check_listen = field_validator("listen")(lambda cls, v: check_listen(v))
+    _check_secret = field_validator("admin_token")(lambda cls, v: check_secret(v))
+    _check_sha256 = field_validator("admin_token_sha256")(lambda cls, v: check_sha256(v))
 
 
 class ReportSettings(Model):
@@ -354,6 +387,9 @@ class FtpAccount(Timetable):
     password_sha256: str | None = Field(None, description="sha256 hex of the password")
     priority: int = Field(0, description="higher goes first when accounts tick together")
 
+    _check_secret = field_validator("password")(lambda cls, v: check_secret(v))
+    _check_sha256 = field_validator("password_sha256")(lambda cls, v: check_sha256(v))
+
 
 class ApiAccount(Model):
     token: str | None = Field(None, description="API token: literal, env:NAME or demo-…")
@@ -375,6 +411,9 @@ class ApiAccount(Model):
         default_factory=dict,
         description='request parameter → value → effect ("*" matches any value)',
     )
+
+    _check_secret = field_validator("token")(lambda cls, v: check_secret(v))
+    _check_sha256 = field_validator("token_sha256")(lambda cls, v: check_sha256(v))
 
     @field_validator("path")
     @classmethod

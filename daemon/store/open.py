@@ -26,7 +26,8 @@ async def open_store(settings: Settings) -> Store:
     if url is None:
         from daemon.store.sqlite import SqliteStore
 
-        store: Store = await SqliteStore.open(settings.data_dir / "renkei.db")
+        path = settings.data_dir / "renkei.db"
+        store: Store = await SqliteStore.open(path, settings.report.language)
         store.instance = instance
         return store
     language = settings.report.language

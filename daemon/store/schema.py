@@ -356,7 +356,13 @@ async def connect(path: Path) -> aiosqlite.Connection:
 
 
 async def migrate(db: aiosqlite.Connection) -> None:
-    # Read the version inside the write lock: a `renkei import` may start beside the daemon.
+    # Up to date, the usual case: no write lock taken, so a read (`renkei runs`) never
+    # waits for a writer that holds the store.
+    async with db.execute("PRAGMA user_version") as cur:
+        if (await cur.fetchone())[0] >= len(MIGRATIONS):
+            return
+    # Read the version again inside the write lock: a `renkei import` may start beside
+    # the daemon and migrate first.
     await db.execute("BEGIN IMMEDIATE")
     try:
         async with db.execute("PRAGMA user_version") as cur:

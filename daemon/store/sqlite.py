@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,8 +19,10 @@ from typing import Any
 import aiosqlite
 
 from daemon.store.base import Store
+from daemon.store.errors import StoreUnavailable
 from daemon.store.glance import Glance
 from daemon.store.schema import connect, migrate
+from importers.messages import message
 
 
 class SqliteStore(Store):
@@ -35,12 +38,24 @@ class SqliteStore(Store):
         self._write_lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, path: Path) -> SqliteStore:
+    async def open(cls, path: Path, language: str = "ja") -> SqliteStore:
+        """The store at `path`, migrated. A store another process keeps locked past the
+        busy timeout raises StoreUnavailable, said in `language`."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        writer = await connect(path)
-        await writer.execute("PRAGMA journal_mode=WAL")
-        await migrate(writer)
-        reader = await connect(path)
+        opened: list[aiosqlite.Connection] = []
+        try:
+            opened.append(writer := await connect(path))
+            await writer.execute("PRAGMA journal_mode=WAL")
+            await migrate(writer)
+            opened.append(reader := await connect(path))
+        except BaseException as exc:
+            # Closed, or each connection's thread keeps the process from ever exiting.
+            for db in opened:
+                with contextlib.suppress(Exception):
+                    await db.close()
+            if isinstance(exc, sqlite3.OperationalError) and _busy(exc):
+                raise StoreUnavailable(message("store.busy", language, path=path)) from exc
+            raise
         return cls(writer, reader, path)
 
     def glance(self, sql: str, params: Sequence[object]) -> list[Any] | None:
@@ -86,3 +101,11 @@ class SqliteStore(Store):
             finally:
                 for index in range(attached):
                     await asyncio.shield(self.writer.execute(f"DETACH DATABASE staged{index}"))
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY / SQLITE_LOCKED: another connection holds the lock we waited for."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
