@@ -13,59 +13,126 @@ otherwise stop every file after it in the folder.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from handlers.base import Delivery, IntakeSink, SpoolUnavailable, readable
 
+log = logging.getLogger(__name__)
+
 CLAIM_PREFIX = ".claimed-"
 NAME_MAX = 255  # bytes of one name, on every file system renkei's folders live on
+# A run id (spool.queue.new_id: UTC time to the microsecond, then randomness), and the
+# name the file came as, in a claim's name: an upload named "claimed-…" in progress
+# (`.claimed-….part`) is no claim.
+_CLAIM = re.compile(r"\.claimed-(\d{8}T\d{12}-[0-9a-f]+)(?:-(.+))?", re.DOTALL)
+
+
+@dataclass(slots=True)
+class Claim:
+    """A file claimed for run `run_id`: at `path`, under a name only the door uses."""
+
+    run_id: str
+    path: Path
+    name: str  # the name it was sent as, which its run is given
+    holder: Path | None = None  # a long name's claim: the folder holding it
+
+
+GiveBack = Callable[[Claim], None]
+
+
+def claim(folder: Path, path: Path, run_id: str, name: str | None = None) -> Claim | None:
+    """Rename `path` to a claim in `folder` for run `run_id`, its run named `name` (the
+    file's own name by default); None when someone else took it first."""
+    name = name or path.name
+    claimed = folder / f"{CLAIM_PREFIX}{run_id}-{name}"
+    holder = None
+    if len(os.fsencode(claimed.name)) > NAME_MAX:
+        holder = folder / f"{CLAIM_PREFIX}{run_id}"
+        holder.mkdir()
+        claimed = holder / name
+    try:
+        os.rename(path, claimed)
+    except BaseException as exc:
+        _remove(holder)
+        if isinstance(exc, FileNotFoundError):
+            return None
+        raise
+    return Claim(run_id, claimed, name, holder)
+
+
+async def spool_claim(
+    sink: IntakeSink, claimed: Claim, account: str, channel: str, sender: str
+) -> str:
+    """Spool a claimed file and remove the claim; its run id. SpoolUnavailable leaves
+    the claim to the caller to give back."""
+    filename = readable(claimed.name)
+    delivery = Delivery(
+        account, channel, readable(sender), filename, claimed.path, id=claimed.run_id
+    )
+    await sink.spool([delivery])
+    try:
+        release(claimed)
+    except OSError as exc:  # spooled all the same: the next start drops the claim
+        log.error("%s: spooled as %s, its claim stays: %s", claimed.path, claimed.run_id, exc)
+    return claimed.run_id
 
 
 async def take(sink: IntakeSink, account: str, channel: str, sender: str, path: Path) -> str | None:
     """Spool `path` and remove it; None when someone else took it first."""
-    run_id = sink.new_id()
-    claimed = path.with_name(f"{CLAIM_PREFIX}{run_id}-{path.name}")
-    holder = None
-    if len(os.fsencode(claimed.name)) > NAME_MAX:
-        holder = path.with_name(f"{CLAIM_PREFIX}{run_id}")
-        holder.mkdir()
-        claimed = holder / path.name
-    try:
-        os.rename(path, claimed)
-    except FileNotFoundError:
-        _remove(holder)
+    claimed = claim(path.parent, path, sink.new_id())
+    if claimed is None:
         return None
-    delivery = Delivery(account, channel, readable(sender), readable(path.name), claimed, id=run_id)
     try:
-        await sink.spool([delivery])
+        return await spool_claim(sink, claimed, account, channel, sender)
     except SpoolUnavailable:
-        os.rename(claimed, path)  # left for the next look
-        _remove(holder)
+        give_back(claimed, path)  # left for the next look
         raise
-    claimed.unlink()
-    _remove(holder)
-    return run_id
 
 
-async def recover(sink: IntakeSink, folder: Path) -> None:
+def release(claimed: Claim) -> None:
+    """The claim's file is spooled: remove it."""
+    claimed.path.unlink()
+    _remove(claimed.holder)
+
+
+def give_back(claimed: Claim, target: Path) -> None:
+    """Put the claim's file back at `target`."""
+    os.rename(claimed.path, target)
+    _remove(claimed.holder)
+
+
+async def recover(sink: IntakeSink, folder: Path, back: GiveBack | None = None) -> None:
+    """After a crash: drop the claims already spooled, give the others back (by `back`;
+    by default under the name they came as)."""
     if not folder.is_dir():
         return
-    for claimed in folder.glob(f"{CLAIM_PREFIX}*"):
-        if claimed.is_dir():  # a long name's claim: the file under its own name inside
-            known = await sink.known(claimed.name[len(CLAIM_PREFIX) :])
-            for inside in claimed.iterdir():
-                if known:
-                    inside.unlink()
-                else:
-                    os.rename(inside, folder / inside.name)
-            _remove(claimed)
-            continue
-        stamp, suffix, original = claimed.name[len(CLAIM_PREFIX) :].split("-", 2)
-        if await sink.known(f"{stamp}-{suffix}"):
-            claimed.unlink()
+    for claimed in list(claims_in(folder)):
+        if await sink.known(claimed.run_id):
+            release(claimed)
+        elif back is not None:
+            back(claimed)
         else:
-            os.rename(claimed, folder / original)
+            give_back(claimed, folder / claimed.name)
+
+
+def claims_in(folder: Path) -> Iterator[Claim]:
+    """The claims a crash left in `folder`."""
+    for path in folder.glob(f"{CLAIM_PREFIX}*"):
+        found = _CLAIM.fullmatch(path.name)
+        if found is None:
+            continue
+        run_id, name = found.groups()
+        if path.is_dir():  # a long name's claim: the file under its own name inside
+            for inside in path.iterdir():
+                yield Claim(run_id, inside, inside.name, path)
+            _remove(path)  # one left empty by a crash
+        elif name is not None:
+            yield Claim(run_id, path, name)
 
 
 def _remove(holder: Path | None) -> None:

@@ -6,6 +6,8 @@ ThreadedFTPServer), so that one upload's fsyncs hold up no other. An upload is w
 under a temporary name of its own (`.NAME.<random>.part`: two uploads of one name at
 once never share a file), renamed and fsynced before the client hears 226; one cut off
 (reset, ABOR, over `max_bytes`, its control connection gone before the 226) is removed.
+A second upload of a name still waiting for the check never replaces the first: that
+one is held aside (ftphome.py), and the check takes both, in the order they came.
 Names starting with "." are the door's own (uploads in progress, the check's claims):
 never listed to a client, and refused when a client names one. Nothing crosses from the
 FTP threads to the event loop but finished files on disk: the check, run in the loop,
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import logging
 import os
 import select
@@ -33,9 +36,20 @@ from pyftpdlib.servers import FTPServer, ThreadedFTPServer
 
 from daemon.settings import Account, Settings, listen_error, secret_matches, split_listen
 from handlers import claims
-from handlers.base import Intake, IntakeSink, Refusal, peer_text
+from handlers.base import Intake, IntakeSink, Refusal, SpoolUnavailable, peer_text
 from handlers.ftpguard import LoginGuard
-from handlers.ftphome import HomeFS, drop_if_stale, final_name, ftp_home, hidden, part_name
+from handlers.ftphome import (
+    HomeFS,
+    final_name,
+    ftp_home,
+    hidden,
+    hold_back,
+    home_lock,
+    part_name,
+    publish,
+    unhold,
+    waiting,
+)
 
 log = logging.getLogger(__name__)
 
@@ -397,11 +411,8 @@ class UploadHandler(FTPHandler):
 
     def publish_upload(self, partial: str) -> str:
         """Rename a finished upload to its final name (the check only sees whole files);
-        the final name."""
-        folder, part = os.path.split(partial)
-        final = os.path.join(folder, final_name(part))
-        os.replace(partial, final)
-        return final
+        the final name. One of the name still waiting is kept (ftphome.publish)."""
+        return str(publish(Path(partial), self.intake.sink.new_id))
 
     def on_incomplete_file_received(self, file: str) -> None:
         # Cut off part-way: never imported, never left behind.
@@ -503,30 +514,58 @@ class FtpIntake(Intake):
         """Spool every complete file in the account's home; returns the run ids.
 
         Files are claimed before spooling (handlers/claims.py), so a crash at any point
-        either leaves a file to the next check or finds its run.
+        either leaves a file to the next check or finds its run. All are claimed at
+        once, in the order they are to be imported (ftphome.waiting), so that an
+        upload coming meanwhile waits for the next check whole. The spool unable to
+        take them (SpoolUnavailable, raised on), they all wait, in that order.
         """
         async with self._checking[account_name]:  # checks of one account never overlap
             home = ftp_home(self.settings, account_name)
             account = self.settings.accounts[account_name]
             if account.status == "stopped" or not home.is_dir():
                 return []
+            claimed = await asyncio.to_thread(self._claim_all, home)
             ids = []
-            for path in sorted(home.iterdir()):
-                if path.name.startswith(".") or not path.is_file():
-                    drop_if_stale(path)
-                    continue
+            for index, claim in enumerate(claimed):
                 try:
-                    run_id = await claims.take(
-                        self.sink, account_name, CHANNEL, account.ftp.user, path
+                    ids.append(
+                        await claims.spool_claim(
+                            self.sink, claim, account_name, CHANNEL, account.ftp.user
+                        )
                     )
+                except SpoolUnavailable:
+                    log.warning("ftp: the spool cannot take files; %s wait", account_name)
+                    await asyncio.to_thread(_hold_all, home, claimed[index:])
+                    raise
+            return ids
+
+    def _claim_all(self, home: Path) -> list[claims.Claim]:
+        """Claim every waiting upload of `home`, each for a run id of its own."""
+        claimed = []
+        with home_lock(home):
+            for path, name in waiting(home):
+                try:
+                    claim = claims.claim(home, path, self.sink.new_id(), name)
                 except OSError as exc:  # this file alone: the others are taken
                     log.error("ftp: %s cannot be taken, it stays: %s", path, exc)
                     continue
-                if run_id:
-                    ids.append(run_id)
-            return ids
+                if claim is not None:
+                    unhold(path, home)
+                    claimed.append(claim)
+        return claimed
 
     async def recover_claims(self) -> None:
-        """After a crash mid-check: drop claims already spooled, give the rest back."""
+        """After a crash mid-check: drop claims already spooled, give the rest back to
+        wait in their order (a later upload of the name may hold the name now)."""
         for name in list(self.settings.accounts):
-            await claims.recover(self.sink, ftp_home(self.settings, name))
+            home = ftp_home(self.settings, name)
+            await claims.recover(self.sink, home, functools.partial(hold_back, home))
+
+
+def _hold_all(home: Path, claimed: list[claims.Claim]) -> None:
+    """Claims not spooled go back to wait for the next check, in their order."""
+    for claim in claimed:
+        try:
+            hold_back(home, claim)
+        except OSError as exc:  # the claim stays: the next start gives it back
+            log.error("ftp: %s could not be given back: %s", claim.path, exc)

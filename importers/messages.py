@@ -2310,6 +2310,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "the database {path} stayed locked by another process's write: try again in"
         " a while",
     },
+    "api.spool_unavailable.poll": {
+        "ja": "いまはスプールにファイルを取り込めません。FTP のファイルはそのまま残り、次の確認で取り込まれます。しばらくしてから確認し直してください",
+        "en": "the spool cannot take files now; the uploaded files stay for the next check; check again later",
+    },
 }
 
 

@@ -290,7 +290,7 @@ class Reporter:
             try:
                 # Read under the lock: the holder before may have tried it meanwhile.
                 envelope = _readable(json.loads(envelope_path.read_bytes()))
-                if not envelope_path.with_suffix(".eml").is_file():
+                if "sent" not in envelope and not envelope_path.with_suffix(".eml").is_file():
                     raise ValueError("its mail (.eml) is missing")
             except FileNotFoundError:
                 return None
@@ -298,6 +298,12 @@ class Reporter:
                 # Damaged (by hand, or by the disk): set aside, so that it does not
                 # stop every mail after it.
                 await self._set_aside(envelope_path, str(exc))
+                return None
+            if "sent" in envelope:
+                # The relay took it before a stop cut its bookkeeping short: recorded
+                # now, never sent again.
+                await self._settle_sent(envelope_path.stem, str(envelope["sent"]))
+                _remove_item(envelope_path)
                 return None
             if envelope["next_try"] > time.time():
                 return envelope["next_try"]
@@ -331,10 +337,13 @@ class Reporter:
 
     async def _deliver(self, envelope_path: Path, envelope: dict[str, Any]) -> float | None:
         eml = envelope_path.with_suffix(".eml")
-        outcome = await self._attempt(eml.stem, eml.read_bytes(), envelope)
+
+        def accepted(answer: str) -> None:
+            _mark_accepted(envelope_path, envelope, answer)
+
+        outcome = await self._attempt(eml.stem, eml.read_bytes(), envelope, accepted)
         if outcome == "sent":
-            envelope_path.unlink(missing_ok=True)
-            eml.unlink(missing_ok=True)
+            _remove_item(envelope_path)
         elif outcome == "failed":
             self._move_to_failed(envelope_path)
             await self._refused_for_good(eml.stem, envelope)
@@ -343,9 +352,17 @@ class Reporter:
             return envelope["next_try"]
         return None
 
-    async def _attempt(self, item_id: str, data: bytes, envelope: dict[str, Any]) -> str:
+    async def _attempt(
+        self,
+        item_id: str,
+        data: bytes,
+        envelope: dict[str, Any],
+        accepted: Callable[[str], None] | None = None,
+    ) -> str:
         """Hand one item to the relay: "sent", "failed" (refused for good) or "retry"
-        (`envelope` then holds its next attempt); recorded on the run, either way."""
+        (`envelope` then holds its next attempt); recorded on the run, either way.
+        `accepted` is told the relay's answer the moment it took the mail, before
+        anything that can wait (the store behind an import's write lock)."""
         host, port = split_listen(self.settings.report.relay)
         try:
             refused, reply = await aiosmtplib.send(
@@ -372,14 +389,20 @@ class Reporter:
             await self._record(self.store.report_attempt, item_id, refusal_text(exc))
             return "retry"
         metrics.REPORTS_SENT.inc()
+        # Recipients refused while the others took the mail are what a reader must see.
+        answer = "; ".join(f"{who}: {r.code} {r.message}" for who, r in refused.items())
+        answer = answer or str(reply)
+        if accepted is not None:
+            await asyncio.to_thread(accepted, answer)
+        await self._settle_sent(item_id, answer)
+        log.info("report %s sent to %s", item_id, ", ".join(envelope["recipients"]))
+        return "sent"
+
+    async def _settle_sent(self, item_id: str, answer: str) -> None:
         # Recorded like the rest: a store busy past its timeout here once stopped the
         # item's removal from the outbox, and the relay got the same mail again.
         await self._record(self._mark_sent, item_id)
-        # Recipients refused while the others took the mail are what a reader must see.
-        answer = "; ".join(f"{who}: {r.code} {r.message}" for who, r in refused.items())
-        await self._record(self.store.report_sent, item_id, answer or reply)
-        log.info("report %s sent to %s", item_id, ", ".join(envelope["recipients"]))
-        return "sent"
+        await self._record(self.store.report_sent, item_id, answer)
 
     async def _mark_sent(self, item_id: str) -> None:
         await self.store.update_run(item_id, report_state=ReportState.SENT)
@@ -484,6 +507,22 @@ def _readable(envelope: Any) -> dict[str, Any]:
     if not isinstance(attempts, int) or not isinstance(next_try, int | float):
         raise ValueError("the envelope's attempts or next try is not a number")
     return envelope
+
+
+def _mark_accepted(envelope_path: Path, envelope: dict[str, Any], answer: str) -> None:
+    """Say in the item's envelope, durably, that the relay took it: a stop while its
+    run's record waits behind a busy store must not have it sent again at the start."""
+    envelope["sent"] = answer
+    try:
+        replace_durably(envelope_path, json.dumps(envelope).encode())
+    except OSError as exc:  # a full disk: the mail went; it is only not remembered
+        log.error("report %s: sent, but this could not be noted: %s", envelope_path.stem, exc)
+
+
+def _remove_item(envelope_path: Path) -> None:
+    """Remove a settled item: its envelope first (an item without one is no item)."""
+    envelope_path.unlink(missing_ok=True)
+    envelope_path.with_suffix(".eml").unlink(missing_ok=True)
 
 
 def _next_try(envelope_path: Path) -> float:

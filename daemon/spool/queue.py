@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 # A claimed one-file item while it becomes a folder in `active/` (Spool._unpack).
 _UNPACKING = ".unpacking"
+# A settled item on its way out, in `tmp/` (Spool._drop).
+_DROPPED = ".dropped"
 # An unpublished item untouched this long was left by a writer that died: its sender
 # never heard it was accepted. A live writer publishes right after its last write.
 _UNPUBLISHED_SECONDS = 600.0
@@ -446,7 +448,16 @@ class Spool:
         fsync_dir(target.parent)
 
     def _drop(self, item: SpoolItem) -> None:
-        shutil.rmtree(item.path, ignore_errors=True)
+        """Remove a settled item. It leaves `active/` in one rename first: removed
+        where it lies, a kill part-way left a folder without its meta.json, which the
+        next start took for a damaged item and failed the run it had completed. In
+        `tmp/`, what a kill leaves is removed at the next start (recover())."""
+        gone = self.tmp / f"{item.id}{_DROPPED}"
+        try:
+            os.rename(item.path, gone)
+        except OSError:  # gone already, or one left by a kill is in the way
+            gone = item.path
+        remove_item(gone)
         _unlock(item)
 
     def release(self, item: SpoolItem, count_attempt: bool) -> None:
@@ -515,8 +526,9 @@ class Spool:
             yield item
         self.sweep_unpublished()
         for stale in self.tmp.iterdir():
-            # Never acknowledged to a sender, so never accepted: safe to drop, unless
-            # a live `renkei import` holds it.
+            # Never acknowledged to a sender, so never accepted, or a settled item a
+            # kill left on its way out (_drop): safe to drop, unless a live `renkei
+            # import` holds it.
             try:
                 os.close(_lock(stale))
             except BlockingIOError:

@@ -15,6 +15,8 @@ from daemon.store.runs import public_run
 from daemon.web import context
 from daemon.web.auth import Auth
 from daemon.web.errors import ApiError, responses
+from handlers.api import RETRY_AFTER
+from handlers.base import SpoolUnavailable
 
 router = APIRouter()
 CHANNELS = ("mail", "ftp", "api", "dropdir")
@@ -49,7 +51,7 @@ async def get_account(request: Request, name: str, who: Auth) -> dict[str, Any]:
     return await account_view(request, name)
 
 
-@router.post("/api/v1/accounts/{name}/poll", responses=responses(401, 404, 409, 422))
+@router.post("/api/v1/accounts/{name}/poll", responses=responses(401, 404, 409, 422, 503))
 async def poll_account(request: Request, name: str, who: Auth) -> dict[str, Any]:
     settings = context.settings(request)
     if name not in settings.accounts or not who.may_see(name):
@@ -60,7 +62,14 @@ async def poll_account(request: Request, name: str, who: Auth) -> dict[str, Any]
     poll = context.poll(request)
     if account.ftp is None or poll is None:
         raise ApiError(409, "no_ftp", name=name)
-    ids = await poll(name)
+    try:
+        ids = await poll(name)
+    except SpoolUnavailable:
+        # The files wait in the home for the next check, as a full spool leaves them.
+        retry = {"Retry-After": str(RETRY_AFTER)}
+        raise ApiError(
+            503, "spool_unavailable", "api.spool_unavailable.poll", headers=retry
+        ) from None
     base = str(request.base_url).rstrip("/")
     return {"runs": [{"id": i, "url": f"{base}/api/v1/runs/{i}"} for i in ids]}
 

@@ -98,6 +98,7 @@ class Worker:
                 item = self.spool.claim(item_id)
             except Damaged as damaged:
                 await self.pipeline.damaged(damaged)
+                await self._discard_scratch(damaged.item_id)
                 continue
             except OSError as exc:
                 # A full disk while it was unpacked, or its read failed: it waits in
@@ -120,7 +121,15 @@ class Worker:
             else:
                 self._not_before.pop(item_id, None)
                 self._failures.pop(item_id, None)
+                await self._discard_scratch(item_id)
         return worked
+
+    async def _discard_scratch(self, run_id: str) -> None:
+        """The run is final, whatever way it came there: its scratch databases go now.
+        An attempt killed mid-staging left them, and the attempt that ended the run
+        may not have staged at all (quarantined, or read in one part)."""
+        folder = self.pipeline.settings.data_dir / "staging" / run_id
+        await asyncio.to_thread(staging.discard, folder)
 
     def _later(self, item_id: str) -> None:
         """Leave the item alone for a while, longer each time it fails in a row."""

@@ -20,7 +20,7 @@ import aiosqlite
 
 from daemon import metrics
 from daemon.settings import Account, Settings
-from daemon.spool.queue import Damaged, Meta, Spool, SpoolItem, now_iso
+from daemon.spool.queue import Damaged, Meta, Spool, SpoolItem, now_iso, remove_item
 from daemon.store.base import Store
 from daemon.store.runs import FINAL_STATES, FORWARD_PENDING, ReportState, RunState
 from daemon.worker.diskfull import disk_full
@@ -147,7 +147,11 @@ class Pipeline:
 
     async def damaged(self, damaged: Damaged) -> None:
         """An item set aside because its meta cannot be read: its run (if the door
-        recorded one) fails saying so, and the admin is told."""
+        recorded one) fails saying so, and the admin is told. A run already final keeps
+        its state: what is left of its item is what a crash left on its way out."""
+        if (recorded := await self.store.run_state(damaged.item_id)) in FINAL_STATES:
+            self._leftover(damaged, recorded)
+            return
         where = f"spool/failed/{damaged.path.name}"
         text = message("run.damaged", self.language, path=where, reason=damaged.reason)
         # Who sent it and what it is called were in the description that cannot be
@@ -161,6 +165,25 @@ class Pipeline:
         self.counted(RunState.FAILED, 0, damaged.item_id)
         if self.set_aside is not None:
             await self.set_aside(damaged)
+
+    def _leftover(self, damaged: Damaged, state: str) -> None:
+        """Clear what is left of the item of a final run (a folder a crash emptied),
+        unless it still holds a file: that stays set aside for the admin."""
+        if not damaged.path.is_dir() or (damaged.path / "data").exists():
+            log.warning(
+                "run %s is %s; its unreadable spool copy stays in %s",
+                damaged.item_id,
+                state,
+                damaged.path,
+            )
+            return
+        remove_item(damaged.path)
+        log.warning(
+            "run %s is %s; removed what was left of its spool copy (%s)",
+            damaged.item_id,
+            state,
+            damaged.reason,
+        )
 
     async def taken_elsewhere(self, item: SpoolItem, other: str) -> None:
         """Record the waiting `item` as ignored: run `other`, recorded by another
