@@ -1987,8 +1987,7 @@ CATALOG: dict[str, dict[str, str]] = {
         " the empty one)",
     },
     "row.beside_table": {
-        "ja": "表の外(見出しのない列)に値「{value}」があります。"
-        "見出しのない列の値は取り込めません",
+        "ja": "表の外(見出しのない列)に値「{value}」があります。見出しのない列の値は取り込めません",
         "en": "has '{value}' beside the table, in a column without a header;"
         " a column without a header cannot be imported",
     },
@@ -2282,10 +2281,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "{value} is named twice in the key",
     },
     "config.values_not_choice": {
-        "ja": "values を使えるのは choice 列だけです(この列の type は {type})。type = \"choice\""
+        "ja": 'values を使えるのは choice 列だけです(この列の type は {type})。type = "choice"'
         " にするか values を消してください",
         "en": "only a choice column takes values (this one's type is {type}): make it"
-        " type = \"choice\" or remove values",
+        ' type = "choice" or remove values',
     },
     "config.member_key_column": {
         "ja": "{value} はどのレイアウトの列でもありません",
@@ -2307,8 +2306,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "store.busy": {
         "ja": "データベース {path} は別のプロセスが書き込み中でロックされたままです。"
         "しばらくしてからもう一度実行してください",
-        "en": "the database {path} stayed locked by another process's write: try again in"
-        " a while",
+        "en": "the database {path} stayed locked by another process's write: try again in a while",
     },
     "api.spool_unavailable.poll": {
         "ja": "いまはスプールにファイルを取り込めません。FTP のファイルはそのまま残り、次の確認で取り込まれます。しばらくしてから確認し直してください",
