@@ -160,7 +160,11 @@ def cmd_import(args: argparse.Namespace) -> int:
         _print_problems("cli.config.invalid", exc.problems, language, config_path(args.config))
         return EXIT_FAILED
     if args.json:
-        print(json.dumps(run, ensure_ascii=False, indent=2))
+        from daemon.runview import show_json
+
+        # As `renkei show --json` says it: the row errors and the error CSV with it.
+        found = asyncio.run(find_run(settings, run["id"]))
+        print(json.dumps(show_json(found), ensure_ascii=False, indent=2))
     elif run["state"] == RunState.COMPLETED and not run["rows_failed"]:
         print(_summary(run, language))  # no row error to list: the store is not read again
     else:

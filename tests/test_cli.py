@@ -48,6 +48,12 @@ def test_import_of_a_bad_file_exits_1_and_says_why(tmp_path, config):
     result = renkei("import", str(path), "--account", "acme", "--config", str(config))
     assert result.returncode == 1
     assert "failed" in result.stdout and "1 行にエラー" in result.stdout
+    as_json = renkei("import", str(path), "--account", "acme", "--json", "--config", str(config))
+    run = json.loads(as_json.stdout)
+    assert as_json.returncode == 1 and run["state"] == "failed" and len(run["sha256"]) == 64
+    [error] = run["errors"]
+    assert (error["line"], error["column"], error["value"]) == (2, "member_no", "x")
+    assert run["error_csv"].endswith("20240516.errors.csv")
 
 
 def test_import_usage_errors_exit_2_without_traceback(tmp_path, config):
