@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 import tomllib
+from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -536,6 +537,22 @@ def pause(pid: int, timeout: float = 30) -> None:
 def children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+@contextlib.contextmanager
+def env_set(**values: str) -> Iterator[None]:
+    """These environment variables set for the commands run meanwhile (a config's
+    `env:` secrets: every command that loads the config needs them, as the daemon does)."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def renkei(

@@ -25,6 +25,7 @@ from tests.support import (
     Daemon,
     account,
     csv_bytes,
+    env_set,
     free_port,
     import_process,
     pause,
@@ -217,6 +218,13 @@ ACCOUNTS = (
         for name in ("split", "huge", "fwdrep")
     )
 )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def header_secret():
+    """The sends' headers read env:RENKEI_TEST_SEND_TOKEN: every command that loads the config needs it."""
+    with env_set(RENKEI_TEST_SEND_TOKEN=SECRET):
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.capture import Capture
-from tests.support import Daemon, account, csv_bytes, renkei, write_config
+from tests.support import Daemon, account, csv_bytes, env_set, renkei, write_config
 
 ADMIN = {"Authorization": "Bearer demo-admin"}
 FAST = "retry_seconds = 0.2\nmax_retry_seconds = 0.5\n"
@@ -80,6 +80,13 @@ url = "{url("/monthly")}"
 report = "never"
 {FAST}
 """
+
+
+@pytest.fixture(scope="module", autouse=True)
+def header_secret():
+    """The sends' headers read env:RENKEI_TEST_BAD_HEADER: every command that loads the config needs it."""
+    with env_set(RENKEI_TEST_BAD_HEADER="日本語のトークン"):
+        yield
 
 
 @pytest.fixture(scope="module")
