@@ -1,10 +1,17 @@
-"""What the console's tests share: users in the config, and logging in with httpx."""
+"""What the console's tests share: users in the config, logging in with httpx, and
+the system Chromium for the browser tests."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import shutil
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
+import pytest
 
 from daemon.settings.passwords import hash_password
 
@@ -49,3 +56,35 @@ def csrf(client: httpx.Client, path: str = "/console/") -> str:
     """The CSRF token the session's forms carry, read from a page."""
     page = client.get(path)
     return re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+
+
+def chromium_or_skip(module_level: bool = False) -> str:
+    """The system Chromium for the browser tests; without it (or Playwright) they skip,
+    except in CI (CI=true), where they fail."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError as problem:  # pragma: no cover - depends on the machine
+        missing = f"Playwright for Python does not import: {problem}"
+    else:
+        missing = "" if path else "no chromium (or chromium-browser) on PATH"
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the browser tests: {missing}", pytrace=False)
+        pytest.skip(missing, allow_module_level=module_level)
+    assert path is not None
+    return path
+
+
+@contextlib.contextmanager
+def launched(path: str) -> Iterator[Any]:
+    """Chromium at `path`, driven by Playwright (no sandbox as root, as CI runs)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        args = ["--no-sandbox"] if os.geteuid() == 0 else []
+        chromium = playwright.chromium.launch(executable_path=path, args=args)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

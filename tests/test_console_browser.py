@@ -8,26 +8,15 @@ Without Chromium or Playwright the module skips, except in CI (CI=true), where i
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 
 import pytest
 
-from tests.console_support import PASSWORD, USERS, users_toml
+from tests.console_support import PASSWORD, USERS, chromium_or_skip, launched, users_toml
 from tests.support import Daemon, account, csv_bytes, mail, queued_ids, send, send_as, write_config
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError as problem:  # pragma: no cover - depends on the machine
-    MISSING = f"Playwright for Python does not import: {problem}"
-else:
-    MISSING = "" if CHROMIUM else "no chromium (or chromium-browser) on PATH"
-if MISSING:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI must run the browser tests: {MISSING}", pytrace=False)
-    pytest.skip(MISSING, allow_module_level=True)
+CHROMIUM = chromium_or_skip(module_level=True)
+from playwright.sync_api import expect  # noqa: E402 - only once it is known to import
 
 WAIT = 15_000  # ms: htmx refreshes the runs table every 2 s; imports take well under this
 ACCOUNTS = account("acme") + '[accounts.acme.api]\ntoken = "demo-acme-token"\n' + account("beta")
@@ -67,11 +56,8 @@ def runs(daemon):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as playwright:
-        args = ["--no-sandbox"] if os.geteuid() == 0 else []
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+    with launched(CHROMIUM) as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import sqlite3
 import threading
@@ -18,7 +17,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.console_support import USERS, csrf, login, login_token, users_toml
+from tests.console_support import (
+    USERS,
+    chromium_or_skip,
+    csrf,
+    launched,
+    login,
+    login_token,
+    users_toml,
+)
 from tests.support import (
     Daemon,
     account,
@@ -422,19 +429,5 @@ def test_chromium_shows_the_retry_button_once_the_run_and_its_file_settle(daemon
 
 @pytest.fixture(scope="module")
 def browser():
-    chromium_path = shutil.which("chromium") or shutil.which("chromium-browser")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as problem:  # pragma: no cover - depends on the machine
-        missing = f"Playwright for Python does not import: {problem}"
-    else:
-        missing = "" if chromium_path else "no chromium (or chromium-browser) on PATH"
-    if missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the browser tests: {missing}", pytrace=False)
-        pytest.skip(missing)
-    with sync_playwright() as playwright:
-        args = ["--no-sandbox"] if os.geteuid() == 0 else []
-        chromium = playwright.chromium.launch(executable_path=chromium_path, args=args)
+    with launched(chromium_or_skip()) as chromium:
         yield chromium
-        chromium.close()
