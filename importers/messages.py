@@ -629,6 +629,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "受付が動いていません",
         "en": "intake is not running",
     },
+    "api.account_unknown": {
+        "ja": "アカウント {name} は設定にありません",
+        "en": "account {name} is not in the config",
+    },
     "api.account_stopped": {
         "ja": "アカウント {name} は連動稼働停止中です",
         "en": "account {name} is stopped",
@@ -2073,6 +2077,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.audit.detail.file_not_kept": {
         "ja": "受信ファイルが保存されていません",
         "en": "the file is not kept",
+    },
+    "console.audit.detail.account_unknown": {
+        "ja": "アカウントが設定にありません",
+        "en": "the account is not in the config",
     },
     "console.audit.detail.account_stopped": {
         "ja": "アカウントが停止中です",

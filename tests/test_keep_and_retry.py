@@ -29,6 +29,7 @@ from tests.support import (
     pause,
     queued_ids,
     send,
+    send_as,
     write_config,
 )
 from tests.test_cli import renkei
@@ -174,6 +175,30 @@ def test_a_stopped_accounts_run_is_not_retried(tmp_path):
         reply = httpx.post(f"{daemon.api}/api/v1/runs/{run_id}/retry", headers=ADMIN)
         assert reply.status_code == 409 and reply.json()["error"] == "account_stopped"
         assert reply.json()["message"] == "アカウント acme は連動稼働停止中です"
+    finally:
+        assert daemon.terminate() == 0
+
+
+ROW = csv_bytes(["1,2024/05/16,1,a"])
+
+
+def test_a_run_of_an_account_no_longer_configured_is_not_retried(tmp_path):
+    """Retried, it would only fail saying the account is not configured: refused at once,
+    by the API and by the console's button."""
+    config = write_config(tmp_path, account("acme") + account("gone"))
+    daemon = Daemon(config).start()
+    try:
+        _, code, reply = send_as(daemon.smtp_port, "gone", [("20240516.csv", ROW)])
+        assert code == 250, reply
+        [run_id] = queued_ids(reply)
+        assert daemon.wait_run(run_id)["state"] == "completed"
+        daemon.terminate()
+        config.write_text(config.read_text().replace(account("gone"), ""))
+        daemon.start()
+        reply = httpx.post(f"{daemon.api}/api/v1/runs/{run_id}/retry", headers=ADMIN)
+        assert reply.status_code == 409 and reply.json()["error"] == "account_unknown"
+        assert reply.json()["message"] == "アカウント gone は設定にありません"
+        assert daemon.query("SELECT count(*) FROM runs WHERE retry_of = ?", (run_id,)) == [(0,)]
     finally:
         assert daemon.terminate() == 0
 

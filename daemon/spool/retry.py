@@ -34,6 +34,7 @@ class Refusal(StrEnum):
     NOT_FINAL = "run_not_final"  # queued, running or aborted: it will be imported anyway
     NOT_KEPT = "file_not_kept"  # no file (none came, or retention removed it)
     STOPPED = "account_stopped"  # 連動稼働停止: its files make no runs
+    UNKNOWN = "account_unknown"  # removed from the config: its run would only fail saying so
     SEND = "run_is_send"  # a send keeps no file: it is sent again by starting the send
 
 
@@ -70,7 +71,9 @@ class Retrier:
             if await self._store.run_state(run["id"]) not in FINAL_STATES:
                 return Retried(None, refusal=Refusal.NOT_FINAL)
             account = self._settings().accounts.get(run["account"])
-            if account is not None and account.status == "stopped":
+            if account is None:
+                return Retried(None, refusal=Refusal.UNKNOWN)
+            if account.status == "stopped":
                 return Retried(None, refusal=Refusal.STOPPED)
             pending = await self._store.pending_retry(run["id"])
             if pending is not None:
