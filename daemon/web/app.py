@@ -20,6 +20,7 @@ from daemon.store.base import Store
 from daemon.web import accounts, errors, fallback, records, refusals, runs, sends, service
 from daemon.web.context import Poll, Retry, Switch
 from handlers import api as api_intake
+from handlers.apidocs import describe_own_paths
 from handlers.base import IntakeSink
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ def create_app(
         schema = get_openapi(
             title=app.title, version=app.version, summary=app.summary, routes=app.routes
         )
-        api_intake.describe_own_paths(schema, settings())
+        describe_own_paths(schema, settings())
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -18,7 +18,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from daemon.web import context
-from handlers.api import ApiRefusal, ErrorBody
+from handlers.api import ApiRefusal
+from handlers.apidocs import ErrorBody
 from importers.messages import CATALOG, message
 
 # What starlette and FastAPI raise themselves (no route, wrong method) carries no code;

@@ -38,7 +38,7 @@ from daemon.web import context
 from daemon.web.auth import Auth, Principal
 from daemon.web.errors import ApiError, responses
 from daemon.worker.references import references_of
-from handlers.api import ErrorBody
+from handlers.apidocs import ErrorBody
 from importers.errors import CellError
 from importers.layouts import ColumnSpec, converter, display_name
 from importers.messages import CATALOG, message
