@@ -3,7 +3,7 @@
 The file is first renamed to a claim name that carries its future run id; then spooled
 under that id; then the claim is removed. After a crash, a claim whose id the spool or
 the run history knows is dropped, any other is given back. Used by the FTP check and
-the drop folder.
+the drop folder; ftphome.py sets waiting uploads aside the same way (set_aside).
 
 A name too long to carry the id as well (the claim adds 38 bytes to a limit of 255)
 is claimed into a folder named by the id alone, under its own name: it would
@@ -26,10 +26,17 @@ log = logging.getLogger(__name__)
 
 CLAIM_PREFIX = ".claimed-"
 NAME_MAX = 255  # bytes of one name, on every file system renkei's folders live on
-# A run id (spool.queue.new_id: UTC time to the microsecond, then randomness), and the
-# name the file came as, in a claim's name: an upload named "claimed-…" in progress
-# (`.claimed-….part`) is no claim.
-_CLAIM = re.compile(r"\.claimed-(\d{8}T\d{12}-[0-9a-f]+)(?:-(.+))?", re.DOTALL)
+
+
+def stamped(prefix: str) -> re.Pattern[str]:
+    """The names set_aside() gives under `prefix`: a run id (spool.queue.new_id: UTC time
+    to the microsecond, then randomness) and the name the file came as, or the id alone
+    (a long name's folder). An upload named "claimed-…" in progress (`.claimed-….part`)
+    is no claim."""
+    return re.compile(re.escape(prefix) + r"(\d{8}T\d{12}-[0-9a-f]+)(?:-(.+))?", re.DOTALL)
+
+
+_CLAIM = stamped(CLAIM_PREFIX)
 
 
 @dataclass(slots=True)
@@ -45,23 +52,34 @@ class Claim:
 GiveBack = Callable[[Claim], None]
 
 
+def set_aside(
+    path: Path, folder: Path, prefix: str, stamp: str, name: str
+) -> tuple[Path, Path | None]:
+    """Rename `path` into `folder` as `<prefix><stamp>-<name>`; a name too long for that
+    goes, under its own name, into a folder `<prefix><stamp>` made for it. Where it is
+    now, and that folder (None for a plain rename), removed again if the rename fails."""
+    target = folder / f"{prefix}{stamp}-{name}"
+    holder = None
+    if len(os.fsencode(target.name)) > NAME_MAX:
+        holder = folder / f"{prefix}{stamp}"
+        holder.mkdir()
+        target = holder / name
+    try:
+        os.rename(path, target)
+    except BaseException:
+        remove_holder(holder)
+        raise
+    return target, holder
+
+
 def claim(folder: Path, path: Path, run_id: str, name: str | None = None) -> Claim | None:
     """Rename `path` to a claim in `folder` for run `run_id`, its run named `name` (the
     file's own name by default); None when someone else took it first."""
     name = name or path.name
-    claimed = folder / f"{CLAIM_PREFIX}{run_id}-{name}"
-    holder = None
-    if len(os.fsencode(claimed.name)) > NAME_MAX:
-        holder = folder / f"{CLAIM_PREFIX}{run_id}"
-        holder.mkdir()
-        claimed = holder / name
     try:
-        os.rename(path, claimed)
-    except BaseException as exc:
-        _remove(holder)
-        if isinstance(exc, FileNotFoundError):
-            return None
-        raise
+        claimed, holder = set_aside(path, folder, CLAIM_PREFIX, run_id, name)
+    except FileNotFoundError:
+        return None
     return Claim(run_id, claimed, name, holder)
 
 
@@ -97,13 +115,13 @@ async def take(sink: IntakeSink, account: str, channel: str, sender: str, path: 
 def release(claimed: Claim) -> None:
     """The claim's file is spooled: remove it."""
     claimed.path.unlink()
-    _remove(claimed.holder)
+    remove_holder(claimed.holder)
 
 
 def give_back(claimed: Claim, target: Path) -> None:
     """Put the claim's file back at `target`."""
     os.rename(claimed.path, target)
-    _remove(claimed.holder)
+    remove_holder(claimed.holder)
 
 
 async def recover(sink: IntakeSink, folder: Path, back: GiveBack | None = None) -> None:
@@ -130,12 +148,13 @@ def claims_in(folder: Path) -> Iterator[Claim]:
         if path.is_dir():  # a long name's claim: the file under its own name inside
             for inside in path.iterdir():
                 yield Claim(run_id, inside, inside.name, path)
-            _remove(path)  # one left empty by a crash
+            remove_holder(path)  # one left empty by a crash
         elif name is not None:
             yield Claim(run_id, path, name)
 
 
-def _remove(holder: Path | None) -> None:
+def remove_holder(holder: Path | None) -> None:
+    """Remove a long name's folder once its file is gone (kept while it still holds one)."""
     if holder is not None:
         with contextlib.suppress(OSError):
             holder.rmdir()

@@ -17,7 +17,6 @@ import fcntl
 import logging
 import os
 import posixpath
-import re
 import secrets
 import threading
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 from pyftpdlib.filesystems import AbstractedFS
 
 from daemon.settings import Settings
-from handlers.claims import NAME_MAX, Claim
+from handlers.claims import Claim, remove_holder, set_aside, stamped
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +34,7 @@ PART_SUFFIX = ".part"
 # An upload moved aside for a later one of its name. A part name is "." and a name not
 # starting with ".": it never starts with "..".
 HELD_PREFIX = "..held-"
-_HELD = re.compile(r"\.\.held-(\d{8}T\d{12}-[0-9a-f]+)(?:-(.+))?", re.DOTALL)
+_HELD = stamped(HELD_PREFIX)
 # Publishing and the check's claiming, one at a time in a home: sessions' threads and
 # the check's thread here, and with flock() the instances sharing the homes.
 _HOMES = threading.Lock()
@@ -117,29 +116,14 @@ def publish(partial: Path, stamp: Callable[[], str]) -> Path:
 def hold(home: Path, path: Path, stamp: str, name: str) -> Path:
     """Move the upload at `path` aside in `home`, to be taken at the next check in the
     order of `stamp` among the uploads of `name`; where it now is."""
-    target = home / f"{HELD_PREFIX}{stamp}-{name}"
-    holder = None
-    if len(os.fsencode(target.name)) > NAME_MAX:  # under its own name, in a folder
-        holder = home / f"{HELD_PREFIX}{stamp}"
-        holder.mkdir()
-        target = holder / name
-    try:
-        os.rename(path, target)
-    except BaseException:
-        if holder is not None:
-            with contextlib.suppress(OSError):
-                holder.rmdir()
-        raise
-    return target
+    return set_aside(path, home, HELD_PREFIX, stamp, name)[0]
 
 
 def hold_back(home: Path, claimed: Claim) -> None:
     """A claimed upload not spooled goes back to wait, in the order its run id says
     (the time it was claimed: after every upload of its name held before)."""
     hold(home, claimed.path, claimed.run_id, claimed.name)
-    if claimed.holder is not None:
-        with contextlib.suppress(OSError):
-            claimed.holder.rmdir()
+    remove_holder(claimed.holder)
 
 
 def waiting(home: Path) -> list[tuple[Path, str]]:
@@ -166,13 +150,11 @@ def _held(path: Path, stamp: str, name: str | None) -> list[tuple[str, int, str,
         return []
     inside = [(p.name, 0, stamp, p) for p in path.iterdir() if p.is_file()]
     if not inside:
-        with contextlib.suppress(OSError):  # its upload taken, the folder left by a crash
-            path.rmdir()
+        remove_holder(path)  # its upload taken, the folder left by a crash
     return inside
 
 
 def unhold(path: Path, home: Path) -> None:
     """Remove the folder a long name was held in, once its upload was claimed."""
     if path.parent != home:
-        with contextlib.suppress(OSError):
-            path.parent.rmdir()
+        remove_holder(path.parent)
