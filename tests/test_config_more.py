@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import re
 import signal
 import sqlite3
 import subprocess
@@ -18,6 +19,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from daemon.settings.model import RESERVED_TABLES
+from daemon.store.postgres.jobs import SCHEMA as JOBS_SCHEMA
+from daemon.store.postgres.outbox import SCHEMA as OUTBOX_SCHEMA
+from daemon.store.postgres.schema import INDEXES as PG_INDEXES
+from daemon.store.schema import MIGRATIONS
+from daemon.store.scratch import ERRORS_TABLE, ROWS_TABLE
 from importers.messages import message
 from tests import support
 from tests.support import (
@@ -130,6 +137,16 @@ def test_a_value_of_the_wrong_type_is_one_problem_line(tmp_path, change, expecte
 
 
 # -- 3. names SQLite refuses; a reload that cannot be applied ---------------------------
+
+
+def test_every_name_the_store_creates_is_reserved():
+    """A table or an index the schema makes (SQLite's migrations, PostgreSQL's own, the
+    scratch tables) may be no layout's name: the list is written out, so it is checked."""
+    made = "\n".join([*MIGRATIONS, JOBS_SCHEMA, OUTBOX_SCHEMA, *PG_INDEXES])
+    pattern = r"CREATE (?:UNIQUE )?(?:TABLE|INDEX) (?:IF NOT EXISTS )?(\w+)"
+    names = {name.lower() for name in re.findall(pattern, made)}
+    names |= {"renkei_schema", ROWS_TABLE, ERRORS_TABLE}
+    assert names == set(RESERVED_TABLES)
 
 
 @pytest.mark.parametrize(

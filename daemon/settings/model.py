@@ -43,6 +43,8 @@ DEMO_PREFIX = "demo-"
 DEFAULT_FILENAMES = ("{YYYYMMDD}.csv", "{YYYYMM00}.csv")  # daily and monthly, as ever
 # The store's own tables and indexes (SQLite and PostgreSQL): a layout's table of one of
 # these names would be refused by the database at start, or worse, be renkei's own.
+# Written out here (settings do not import the store); tests/test_config_more.py checks
+# it against the names the store's schema creates.
 RESERVED_TABLES = (
     *("runs", "run_errors", "run_reports", "run_undo", "sources", "sources_by_run"),
     *("choice_values", "expected_misses", "expect_checks", "digests", "schedule_slots"),
@@ -51,7 +53,7 @@ RESERVED_TABLES = (
     *("undo_images", "undo_rows", "undo_sources", "staged_rows", "staged_errors"),
     *("audit_log_at", "outward_requests_by_run", "record_log_by_layout", "run_errors_by_run"),
     *("run_undo_by_file", "runs_by_account", "runs_by_file", "runs_by_file_key", "runs_by_key"),
-    *("runs_by_received", "runs_by_retry", "runs_by_sha", "undo_images_by_rowid"),
+    *("runs_by_received", "runs_by_retry", "runs_by_sha256", "undo_images_by_rowid"),
     *("undo_images_by_run", "undo_rows_by_run"),
 )
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
