@@ -256,8 +256,9 @@ def _named(
     shown = [c for c in key if c in columns] or columns[:1]
     cells = []
     for column in shown:
-        value = "" if row[columns.index(column)] is None else str(row[columns.index(column)])
-        cells.append(f"{labels[columns.index(column)]}={value[:40]}")
+        at = columns.index(column)
+        value = "" if row[at] is None else str(row[at])
+        cells.append(f"{labels[at]}={value[:40]}")
     return ", ".join(cells)
 
 

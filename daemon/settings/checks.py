@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import ssl
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -175,9 +175,11 @@ def _outbound(raw: dict[str, Any]) -> Iterator[Problem]:
                 if account not in accounts:
                     params = {"value": repr(account), "name": account}
                     yield Problem(where, "config.unknown_account", params, near(account, accounts))
-            columns = _columns_of(layouts.get(layout)) if isinstance(layout, str) else []
+            columns: Collection[Any] = (
+                _columns_of(layouts.get(layout)) if layout is not None else []
+            )
             if section == "calls":
-                columns = [c for lay in layouts.values() for c in _columns_of(lay)]
+                columns = _every_column(layouts)
             for key in ("columns", "where", "labels"):
                 for column in _names(item.get(key)):
                     if isinstance(column, str) and layout in layouts and column not in columns:
@@ -268,11 +270,12 @@ def _references(raw: dict[str, Any]) -> Iterator[Problem]:
                 yield Problem(where, "config.reference_no_key", {"layout": repr(target)})
             else:
                 targets.setdefault(name, []).append(target)
+    every = _every_column(layouts)
     for name, account in _accounts(raw):
         member_key = account.get("member_key")
         layout = _text(account.get("layout"))
         # One of no layout at all is said once, by _member_keys.
-        named = isinstance(member_key, str) and member_key in _every_column(layouts)
+        named = isinstance(member_key, str) and member_key in every
         for target in targets.get(layout, []) if named else []:
             if member_key not in _columns_of(layouts[target]):
                 yield _not_a_column(f"accounts.{name}.member_key", member_key, target)
