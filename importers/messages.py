@@ -133,17 +133,19 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "ブックにシート「{sheet}」がありません(あるシート: {sheets})",
         "en": "the workbook has no sheet '{sheet}' (its sheets: {sheets})",
     },
+    # The header's problems (reader.match_header's keys) without their line: the reader
+    # says the line (3行目) or, in a workbook, the sheet's row (売上!3) before each.
     "header.missing": {
-        "ja": "1行目: 見出しに列がありません: {columns}",
-        "en": "line 1: the header lacks columns: {columns}",
+        "ja": "見出しに列がありません: {columns}",
+        "en": "the header lacks columns: {columns}",
     },
     "header.unknown": {
-        "ja": "1行目: 見出しに不明な列があります: {columns}",
-        "en": "line 1: the header has unknown columns: {columns}",
+        "ja": "見出しに不明な列があります: {columns}",
+        "en": "the header has unknown columns: {columns}",
     },
     "header.duplicate": {
-        "ja": "1行目: 見出しの列が重複しています: {columns}",
-        "en": "line 1: the header repeats columns: {columns}",
+        "ja": "見出しの列が重複しています: {columns}",
+        "en": "the header repeats columns: {columns}",
     },
     "header.invalid": {"ja": "{detail}", "en": "{detail}"},
     "run.unknown_account": {
@@ -417,10 +419,6 @@ CATALOG: dict[str, dict[str, str]] = {
     "send.done": {
         "ja": "{sent} 件を {requests} 回のリクエストで送信しました。",
         "en": "{sent} rows sent in {requests} requests.",
-    },
-    "send.failed": {
-        "ja": "{seq} 回目のリクエストが失敗しました({status})。{total} 件中 {sent} 件を送信済みです。",
-        "en": "request {seq} failed ({status}); {sent} of {total} rows were sent.",
     },
     "send.aborted": {
         "ja": "送信設定 {name} がなくなったため強制終了しました。{total} 件中 {sent} 件を送信済みです。",
@@ -1972,18 +1970,6 @@ CATALOG: dict[str, dict[str, str]] = {
     "send.split.tried": {
         "ja": "1 回の上限({rows} 行・{bytes} バイト)を超えるため、{parts} 回に分けて送信しようとしました。",
         "en": "Over one request's limits ({rows} rows, {bytes} bytes): split into {parts} requests.",
-    },
-    "header.missing.columns": {
-        "ja": "見出しに列がありません: {columns}",
-        "en": "the header lacks columns: {columns}",
-    },
-    "header.unknown.columns": {
-        "ja": "見出しに不明な列があります: {columns}",
-        "en": "the header has unknown columns: {columns}",
-    },
-    "header.duplicate.columns": {
-        "ja": "見出しの列が重複しています: {columns}",
-        "en": "the header repeats columns: {columns}",
     },
     "header.blank_cells": {
         "ja": "見出しの {positions}列目が空です(列ごとに見出しを付けるか、空の列を削除してください)",

@@ -334,7 +334,7 @@ class CsvFile:
                 cells = [] if other else [cell for cell in cells if cell]
                 if not cells:
                     continue
-            problems.append(message(_HEADER_WORDS[key], lang, columns=", ".join(cells)))
+            problems.append(message(key, lang, columns=", ".join(cells)))
         if match.gaps and not other:
             positions = ", ".join(self._position(i) for i in match.gaps)
             problems.append(message("header.blank_cells", lang, positions=positions))
@@ -514,13 +514,6 @@ class HeaderMatch:
 
 # The two columns an error CSV adds after the partner's own (error_report.py).
 RETURNED_COLUMNS = frozenset({"行番号", "エラー内容", "line", "error"})
-# The header's problems (match_header's keys), said without the line: the reader
-# puts the line, or the sheet's row, before each.
-_HEADER_WORDS = {
-    "header.duplicate": "header.duplicate.columns",
-    "header.missing": "header.missing.columns",
-    "header.unknown": "header.unknown.columns",
-}
 # What a spreadsheet runs as a formula when a cell starts with it.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # A signed number, as a partner's amount column holds it (-5, +1,200, -0.5).
