@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from importers.errors import PermanentProblem
+from importers.workbook import OLE
 
 CHUNK = 1 << 20
 _CODECS = {"cp932": "cp932", "utf-8": "utf-8", "utf-8-sig": "utf-8-sig"}
 _ZIP = b"PK\x03\x04"  # an .xlsx is a zip
-_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an .xls
 _SAMPLE = 4096  # the bytes UTF-16 without a BOM is told by
 
 
@@ -78,7 +78,7 @@ def _refuse_binary(path: Path, first: bytes) -> None:
     if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         # Excel's "Unicode text": a NUL in every other byte.
         raise PermanentProblem("file.utf16")
-    if first.startswith(_OLE):
+    if first.startswith(OLE):
         raise PermanentProblem("file.is_workbook", format="xls")
     if first.startswith(_ZIP):
         if _is_xlsx(path):

@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 # XML and peaks at 160 MB read; a workbook whose parts inflate past this fails instead.
 MAX_EXPANDED = 64 * 1024 * 1024
 READ_SECONDS = 300  # a child still reading after this is stopped: the file fails
-_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an .xls (and an encrypted .xlsx) starts so
+OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an .xls (and an encrypted .xlsx) starts so
 _DIGITS = 15  # Excel keeps and shows 15 significant digits
 _EXACT = 10**_DIGITS
 _PLAIN_SHEET = re.compile(r"\w+")
@@ -222,8 +222,8 @@ def workbook_format(path: Path) -> str | None:
     """xlsx or xls by the file's first bytes (an .xls named .xlsx is an xls), or None
     for a file that is neither."""
     with open(path, "rb") as f:
-        head = f.read(len(_OLE))
-    if head.startswith(_OLE):
+        head = f.read(len(OLE))
+    if head.startswith(OLE):
         return "xls"
     if head.startswith(b"PK"):
         return "xlsx"
