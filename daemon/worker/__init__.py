@@ -9,7 +9,7 @@
     partreader.py    … each of which is `python -m daemon.worker.partreader` …
     readers.py       … kept between files
     error_report.py  the run's error CSV
-    diskfull.py      whether an error is the disk full (trouble of the moment)
+    ownfolders.py    whether an error is trouble of renkei's own folders (of the moment)
     outcome.py       what a run came to
 
 Kept free of imports so a reader process loads only what it needs.

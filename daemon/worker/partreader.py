@@ -11,7 +11,7 @@ records, failed, empty, values), ("problem", p) or ("full", text) (the disk full
 `empty` counting the lines of empty cells read past and `values` the distinct values
 of each watched column (by its position in the table's columns) in the rows read: what
 the run's transaction checks against referenced tables or learns as new choices.
-Imports only importers/, store/scratch.py, diskfull.py and the standard library.
+Imports only importers/, store/scratch.py, ownfolders.py and the standard library.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from daemon.store.scratch import ScratchWriter, StagedTable
-from daemon.worker.diskfull import disk_full
+from daemon.worker.ownfolders import own_folder_trouble
 from importers.errors import ImportProblem
 from importers.reader import CsvFile
 
@@ -87,7 +87,7 @@ def read_part(job: tuple, send: Callable[[tuple], None]) -> None:
     except ImportProblem as problem:
         send(("problem", problem))
     except (OSError, sqlite3.OperationalError) as exc:
-        if not disk_full(exc):
+        if not own_folder_trouble(exc):
             raise
         # Trouble of the moment, not of the file: said as such, so that the run is
         # put back without counting an attempt, as a full disk in the writer is.

@@ -23,9 +23,9 @@ from daemon.settings import Account, Settings
 from daemon.spool.queue import Damaged, Meta, Spool, SpoolItem, now_iso, remove_item
 from daemon.store.base import Store
 from daemon.store.runs import FINAL_STATES, FORWARD_PENDING, ReportState, RunState
-from daemon.worker.diskfull import disk_full
 from daemon.worker.error_report import WORKBOOK_REPORT_ENCODING, ErrorReport
 from daemon.worker.outcome import Outcome
+from daemon.worker.ownfolders import own_folder_trouble
 from daemon.worker.plan import Plan, columns_for, import_spec, plan_for, plan_problem
 from daemon.worker.writer import Progress, RowWriter
 from importers.errors import PermanentProblem, RowError
@@ -81,8 +81,8 @@ class Pipeline:
         """Import `item`; returns the run's final state. The item leaves the spool
         only once its run is committed (or, aborted, it goes back to `incoming/`).
 
-        A database busy past its timeout (another writer holds it), or a full disk, is
-        trouble of the moment, not of the file: the item goes back to `incoming/`, its
+        A database busy past its timeout (another writer holds it), a full disk or a
+        folder of renkei's it may not write (ownfolders.py), is trouble of the moment, not of the file: the item goes back to `incoming/`, its
         attempt not counted, and QUEUED tells the worker to try it again later.
         """
         try:
@@ -461,9 +461,10 @@ def _first_line(exc: BaseException) -> str:
 
 
 def transient(exc: BaseException) -> bool:
-    """A fault of the moment that passes by itself: the database busy past its timeout
-    (or locked), the disk or the database full."""
-    return _busy(exc) or disk_full(exc)
+    """A fault of the moment that is the server's, not the file's: the database busy
+    past its timeout (or locked), the disk or the database full, a folder of renkei's
+    it may not write."""
+    return _busy(exc) or own_folder_trouble(exc)
 
 
 def _wants_report(account: Account | None, outcome: Outcome) -> bool:

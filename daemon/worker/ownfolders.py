@@ -21,7 +21,7 @@ _SQLITE_FULL = 13
 _SERVER_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS})
 
 
-def disk_full(exc: BaseException) -> bool:
+def own_folder_trouble(exc: BaseException) -> bool:
     if isinstance(exc, OSError):
         return exc.errno in _SERVER_ERRNOS
     code = getattr(exc, "sqlite_errorcode", None)
