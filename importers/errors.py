@@ -8,8 +8,8 @@ died) is our trouble: the pipeline puts the file back and tries again later, unt
 `daemon.max_attempts`.
 
 A problem carries a catalog key and its parameters, not a rendered sentence, so the
-edge decides the language; a parameter may itself be catalog words (`Words`), said in
-the same language.
+edge decides the language; a parameter may itself be catalog words (messages.Words),
+said in the same language.
 """
 
 from __future__ import annotations
@@ -27,25 +27,7 @@ class ImportProblem(Exception):
     def render(self, language: str) -> str:
         from importers.messages import message
 
-        params = {
-            name: value.render(language) if isinstance(value, Words) else value
-            for name, value in self.params.items()
-        }
-        return message(self.key, language, line=self.line, **params)
-
-
-@dataclass(frozen=True, slots=True)
-class Words:
-    """A catalog sentence given as another's parameter (why a workbook cannot be
-    read), so that a library's English never reaches the partner."""
-
-    key: str
-    params: dict[str, object] = field(default_factory=dict)
-
-    def render(self, language: str) -> str:
-        from importers.messages import message
-
-        return message(self.key, language, **self.params)
+        return message(self.key, language, line=self.line, **self.params)
 
 
 class PermanentProblem(ImportProblem):

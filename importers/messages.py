@@ -6,6 +6,8 @@ languages stay in step; a test checks that every key has both.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 LANGUAGES = ("ja", "en")
 
 CATALOG: dict[str, dict[str, str]] = {
@@ -2309,8 +2311,22 @@ CATALOG: dict[str, dict[str, str]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Words:
+    """Catalog words given as a parameter of another sentence (a role, a run's state,
+    why a workbook cannot be read): said in that sentence's language, never as their
+    code nor as a library's English."""
+
+    key: str
+    params: dict[str, object] = field(default_factory=dict)
+
+
 def message(key: str, language: str = "ja", **params: object) -> str:
     """The sentence for `key` in `language` (English when the language is unknown)."""
     entry = CATALOG[key]
     text = entry.get(language) or entry["en"]
-    return text.format(**params)
+    said = {
+        name: message(value.key, language, **value.params) if isinstance(value, Words) else value
+        for name, value in params.items()
+    }
+    return text.format(**said)

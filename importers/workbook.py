@@ -42,8 +42,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from importers.errors import PermanentProblem, Words
+from importers.errors import PermanentProblem
 from importers.filenames import EXCEL_SUFFIXES
+from importers.messages import Words
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ from fastapi import Depends, Request
 from daemon.console.signing import Signer
 from daemon.spool.queue import now_iso
 from daemon.web import context
+from importers.messages import Words
 
 COOKIE = "renkei_session"
 LIFETIME = dt.timedelta(hours=12)
@@ -47,11 +48,6 @@ class Viewer:
 
 class NotLoggedIn(Exception):
     """No live session: the browser is sent to the login page."""
-
-
-class Term(str):
-    """A parameter of a message that is itself a catalog key (a role, a run's state):
-    the page shows it as its words in the page's language, not as the code."""
 
 
 class Refused(Exception):
@@ -116,7 +112,7 @@ def admin_only(who: Viewer) -> None:
 
 def role_refused(who: Viewer) -> Refused:
     """403 naming the user's role in the page's words (閲覧者), as the header does."""
-    return Refused(403, "console.error.role", role=Term(f"console.role.{who.role}"))
+    return Refused(403, "console.error.role", role=Words(f"console.role.{who.role}"))
 
 
 def client_address(request: Request) -> str:

@@ -21,7 +21,7 @@ from markupsafe import Markup, escape
 from starlette.datastructures import FormData
 
 from daemon.console import audit
-from daemon.console.access import Refused, Term, Viewer, signer
+from daemon.console.access import Refused, Viewer, signer
 from daemon.web import context
 from importers.messages import CATALOG, LANGUAGES, message
 
@@ -107,8 +107,7 @@ def page(
     zone = ZoneInfo(context.settings(request).daemon.timezone)
 
     def t(key: str, **params: Any) -> str:
-        words = {k: message(v, lang) if isinstance(v, Term) else v for k, v in params.items()}
-        return message(key, lang, **words)
+        return message(key, lang, **params)
 
     def has(key: str) -> bool:
         return key in CATALOG

@@ -11,12 +11,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from daemon.console import audit
-from daemon.console.access import Refused, Term, Viewer, Who, role_refused
+from daemon.console.access import Refused, Viewer, Who, role_refused
 from daemon.console.render import checked_form, last_page_offset, offset_param, page
 from daemon.spool.kept import kept_file
 from daemon.store.runs import FINAL_STATES, RUN_FIELDS, RunState
 from daemon.web import context
 from daemon.web.runs import errors_csv, received_file, take_back
+from importers.messages import Words
 
 router = APIRouter()
 ERRORS_PAGE = 50
@@ -162,5 +163,5 @@ async def undo(request: Request, run_id: str, who: Who) -> Response:
     return RedirectResponse(f"/console/runs/{made.id}?notice=undone", 303)
 
 
-def _state(run: dict[str, Any]) -> Term:
-    return Term(f"console.state.{run['state']}")
+def _state(run: dict[str, Any]) -> Words:
+    return Words(f"console.state.{run['state']}")
