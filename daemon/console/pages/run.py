@@ -95,13 +95,8 @@ def _in_spool(run: dict[str, Any], kept: bool) -> bool:
         return False
     if run["state"] not in FINAL_STATES:
         return True
-    ended = run["finished_at"]
-    if not ended:
-        return False
-    moment = dt.datetime.fromisoformat(ended.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return dt.datetime.now(dt.UTC) - moment < SETTLING
+    ended = run["finished_at"]  # UTC ISO 8601, as spool.queue.now_iso writes it
+    return bool(ended) and dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(ended) < SETTLING
 
 
 @router.get("/console/runs/{run_id}/file")
