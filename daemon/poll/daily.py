@@ -17,6 +17,10 @@ from daemon.settings import Settings
 from daemon.settings.model import Account
 from daemon.store.base import Store
 
+# How far back a daily pass reaches for the days it missed while the daemon was down
+# (a digest's runs, an expected file's due days).
+CATCH_UP_DAYS = 7
+
 
 class DailyAccountJobs:
     """Subclasses name their jobs (`job_prefix`, `job_name`), give each account's time

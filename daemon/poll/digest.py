@@ -22,7 +22,7 @@ import logging
 import zoneinfo
 from collections.abc import Iterable
 
-from daemon.poll.daily import DailyAccountJobs
+from daemon.poll.daily import CATCH_UP_DAYS, DailyAccountJobs
 from daemon.report import digest as digest_mail
 from daemon.report.alerts import Alerts
 from daemon.report.outbox import DIGEST_PREFIX, Reporter, id_part
@@ -34,7 +34,6 @@ from daemon.store.open import open_store
 log = logging.getLogger(__name__)
 _JOB_PREFIX = "digest:"
 DIGEST_POLICIES = ("digest", "digest+errors")
-CATCH_UP_DAYS = 7  # how far back a digest reaches after the daemon was down
 
 
 def wants_digest(account: Account) -> bool:

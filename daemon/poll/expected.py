@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from daemon.poll.daily import DailyAccountJobs
+from daemon.poll.daily import CATCH_UP_DAYS, DailyAccountJobs
 from daemon.report import expected as expected_mail
 from daemon.report.outbox import ALERT_PREFIX, Reporter, id_part
 from daemon.settings import Settings
@@ -38,7 +38,6 @@ from daemon.store.open import open_store
 log = logging.getLogger(__name__)
 _SWEEP_SECONDS = 60  # a close pass this often too: `renkei import` runs tell nobody
 _JOB_PREFIX = "expect:"
-CATCH_UP_DAYS = 7  # how far back a check reaches for days missed while it did not run
 
 
 @dataclass(slots=True)
