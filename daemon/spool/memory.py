@@ -51,16 +51,8 @@ class _Latest:
 
 
 class DeliveryMemory:
-    def __init__(
-        self,
-        store: Store | None,
-        digest: Callable[[str], str | None],
-        file_key: Callable[[str, str], str] = lambda account, name: name,
-    ) -> None:
+    def __init__(self, store: Store | None, digest: Callable[[str], str | None]) -> None:
         self._store = store
-        # The logical file an account's file name is (filenames.file_key), by the
-        # account's rule as the config has it now.
-        self._file_key = file_key
         # The sha256 of a spooled item's data by its id, None once it left the spool:
         # the doors spool without hashing, so an earlier delivery's is taken when a
         # file of its name comes again, not for every delivery.
@@ -70,19 +62,11 @@ class DeliveryMemory:
         self._turns: dict[tuple[str, ...], tuple[asyncio.Lock, int]] = {}
         self._next_prune = 0.0
 
-    def _names(self, d: Delivery) -> list[tuple[str, ...]]:
-        """What a delivery holds while it is looked up and spooled: its logical file
-        (so that two spellings of one file take turns) and its key."""
-        names = [("file", d.account, self._file_key(d.account, d.filename))]
-        if d.idempotency_key:
-            names.append(("key", d.account, d.idempotency_key))
-        return names
-
     @asynccontextmanager
     async def turn(self, deliveries: Sequence[Delivery]) -> AsyncIterator[None]:
         """Hold these deliveries' names and keys from the look-up to the spool, so a
         resend that arrives before the first was answered finds the first."""
-        names = sorted({name for d in deliveries for name in self._names(d)})
+        names = sorted({name for d in deliveries for name in _names(d)})
         async with _all_held(self._turns, names):
             yield
 
@@ -115,7 +99,7 @@ class DeliveryMemory:
             if d.idempotency_key:
                 self._keys.setdefault((d.account, d.idempotency_key), (run_id, now))
             if d.filename:
-                self._latest[(d.account, self._file_key(d.account, d.filename))] = _Latest(
+                self._latest[(d.account, _key(d))] = _Latest(
                     run_id, item.meta.sha256, options_text(d.options), now
                 )
 
@@ -138,7 +122,7 @@ class DeliveryMemory:
         return await self._store.run_by_key(d.account, d.idempotency_key, since.isoformat())
 
     async def _by_content(self, d: Delivery) -> str | None:
-        latest = await self._latest_of(d.account, d.filename)  # of its logical file
+        latest = await self._latest_of(d)
         if latest is None or latest.options != options_text(d.options):
             return None
         earlier = latest.sha256 or await self._digest_of(latest.run_id)
@@ -162,18 +146,18 @@ class DeliveryMemory:
             log.warning("no sha256 known for run %s: a file of its name is taken as new", run_id)
         return found or None
 
-    async def _latest_of(self, account: str, filename: str) -> _Latest | None:
-        """The newer of what this memory spooled last of the name's logical file and
-        what the run history holds (a `renkei import` beside the daemon spools without
-        us)."""
-        key = self._file_key(account, filename)
+    async def _latest_of(self, d: Delivery) -> _Latest | None:
+        """The newer of what this memory spooled last of the delivery's logical file
+        and what the run history holds (a `renkei import` beside the daemon spools
+        without us)."""
+        account, key = d.account, _key(d)
         held = self._latest.get((account, key))
         if held is not None and time.monotonic() - held.at >= KEY_SECONDS:
             del self._latest[(account, key)]
             held = None
         row = None
         if self._store is not None:
-            row = await self._store.latest_run_of_file(account, filename, key)
+            row = await self._store.latest_run_of_file(account, d.filename, key)
         recorded = _Latest(row["id"], row["sha256"], row["options"], 0.0) if row else None
         found = [x for x in (held, recorded) if x is not None]
         # Run ids sort by arrival.
@@ -224,6 +208,20 @@ def content_digest(d: Delivery) -> str:
                 digest.update(block)
         return digest.hexdigest()
     return ""
+
+
+def _key(d: Delivery) -> str:
+    """The delivery's logical file (set by the sink), or its name where none is set."""
+    return d.file_key or d.filename
+
+
+def _names(d: Delivery) -> list[tuple[str, ...]]:
+    """What a delivery holds while it is looked up and spooled: its logical file (so
+    that two spellings of one file take turns) and its key."""
+    names = [("file", d.account, _key(d))]
+    if d.idempotency_key:
+        names.append(("key", d.account, d.idempotency_key))
+    return names
 
 
 @asynccontextmanager

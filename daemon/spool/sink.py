@@ -49,10 +49,13 @@ class SpoolSink:
         self._store = store
         self._settings = settings
         self._wake = wake
-        self.memory = DeliveryMemory(store, spool.digest, self.file_key)
+        self.memory = DeliveryMemory(store, spool.digest)
         self.refusals = RefusalLog()
 
     async def spool(self, deliveries: Sequence[Delivery]) -> Receipt:
+        settings = self._settings()
+        for d in deliveries:  # once, for the memory's look-up and the spooled meta
+            d.file_key = account_file_key(settings, d.account, d.filename)
         async with self.memory.turn(deliveries):
             try:
                 earlier = await self.memory.earlier(deliveries)
@@ -82,7 +85,7 @@ class SpoolSink:
         return Receipt([item.id for item in items])
 
     async def _enqueue(self, deliveries: Sequence[Delivery]) -> list[SpoolItem]:
-        files = [(_meta(d, self.file_key(d.account, d.filename)), d.data, d.id) for d in deliveries]
+        files = [(_meta(d), d.data, d.id) for d in deliveries]
         # Hashed by the importer (or when a file of the name comes again), not on the
         # way to the answer; but for a shared store, whose door records the run first.
         hashed = self._store is not None and self._store.shared
@@ -104,9 +107,6 @@ class SpoolSink:
         except Exception as exc:
             await asyncio.to_thread(self._spool.withdraw, items)
             raise SpoolUnavailable(f"store: {exc}") from exc
-
-    def file_key(self, account: str, name: str) -> str:
-        return account_file_key(self._settings(), account, name)
 
     def has_room(self) -> bool:
         try:
@@ -156,7 +156,7 @@ class SpoolSink:
         return None
 
 
-def _meta(d: Delivery, key: str) -> Meta:
+def _meta(d: Delivery) -> Meta:
     return Meta(
         d.account,
         d.channel,
@@ -168,5 +168,5 @@ def _meta(d: Delivery, key: str) -> Meta:
         authentication_results=d.authentication_results,
         unauthenticated=d.unauthenticated,
         by_content=d.by_content,
-        file_key=key,
+        file_key=d.file_key,
     )
