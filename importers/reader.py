@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,14 +23,9 @@ from typing import Any, TypeVar
 from importers import decoding
 from importers.dates import date_cell_writer
 from importers.errors import CellError, PermanentProblem, RowError
-from importers.layouts import (
-    ColumnLike,
-    converters,
-    display_name,
-    header_key,
-    header_names,
-    row_converter,
-)
+from importers.formulas import unescaped
+from importers.headers import HeaderMatch, match_header
+from importers.layouts import ColumnLike, converters, display_name, row_converter
 from importers.messages import message
 from importers.workbook import (
     Sheet,
@@ -466,20 +460,6 @@ def _first_record(reader) -> tuple[list[str] | None, int, int]:  # noqa: ANN001
         blanks += 1
 
 
-def formula_like(value: str) -> bool:
-    """A cell a spreadsheet would run as a formula, once any `'` before it is gone
-    (`=SUM(A1)`, `@x`, `'=x`); not a signed plain number (`-5`, `+1,200`), which it
-    reads as the number it is. error_report.escape_cell puts a `'` before each."""
-    bare = value.lstrip("'")
-    return bare.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(bare)
-
-
-def unescaped(fields: list[str]) -> list[str]:
-    """The cells of a corrected error CSV as the partner's file had them: without the
-    one `'` error_report.escape_cell put before each formula-like cell."""
-    return [c[1:] if c[:1] == "'" and formula_like(c[1:]) else c for c in fields]
-
-
 def _bad_csv(exc: csv.Error, start: int, line: int) -> PermanentProblem:
     """A csv module error met on `line` in a record starting on `start`, in the
     catalog's words; one it has none for is said without the module's English."""
@@ -490,83 +470,6 @@ def _bad_csv(exc: csv.Error, start: int, line: int) -> PermanentProblem:
         return PermanentProblem(key, line=start, at=line, **params)
     key = f"file.bad_csv.{kind}" if kind else "file.bad_csv"
     return PermanentProblem(key, line=line, **params)
-
-
-@dataclass(frozen=True, slots=True)
-class HeaderMatch:
-    """How a header row lines up with a layout's columns."""
-
-    order: list[int]  # for each column, the index of its header cell (-1: missing)
-    problems: list[tuple[str, list[str]]]  # every way it differs, the gravest first
-    returned: bool  # it ends with 行番号/エラー内容, as an error CSV sent back does
-    # The positions of the empty cells it ends in (`備考,,`), as Excel saves a sheet
-    # whose used range runs past the table: columns of nothing, read past like the
-    # returned ones while the cells under them are empty. Also those before 行番号 and
-    # エラー内容, as the error CSV of such a file comes back (`備考,,行番号,エラー内容`).
-    blank: tuple[int, ...] = ()
-    # The positions of its empty cells between named ones (`会員番号,日付,,売上金額`).
-    gaps: tuple[int, ...] = ()
-
-    @property
-    def blank_tail(self) -> bool:
-        return bool(self.blank)
-
-
-# The two columns an error CSV adds after the partner's own (error_report.py).
-RETURNED_COLUMNS = frozenset({"行番号", "エラー内容", "line", "error"})
-# What a spreadsheet runs as a formula when a cell starts with it.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-# A signed number, as a partner's amount column holds it (-5, +1,200, -0.5).
-_PLAIN_NUMBER = re.compile(r"[+-](?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]\.\d+", re.ASCII)
-
-
-def match_header(header: Sequence[str], columns: Sequence[ColumnLike]) -> HeaderMatch:
-    """Match header cells to columns by name, label or alias (see layouts.header_key)."""
-    wanted: dict[str, int] = {}
-    for index, column in enumerate(columns):
-        for key in header_names(column):
-            wanted.setdefault(key, index)
-    found: dict[int, list[int]] = {}
-    unknown: list[str] = []
-    gaps: list[int] = []
-    named = _named_width(header, wanted)
-    tail = header[named:]
-    returned = any(cell.strip() for cell in tail)
-    for position, cell in enumerate(header[:named]):
-        key = header_key(cell)
-        if key in wanted:
-            found.setdefault(wanted[key], []).append(position)
-        elif key in RETURNED_COLUMNS:
-            returned = True
-        else:
-            unknown.append(cell.strip())
-            if not key:
-                gaps.append(position)
-    names = [display_name(column) for column in columns]
-    problems = []
-    duplicates = [names[i] for i, at in sorted(found.items()) if len(at) > 1]
-    if duplicates:
-        problems.append(("header.duplicate", duplicates))
-    missing = [names[i] for i in range(len(columns)) if i not in found]
-    if missing:
-        problems.append(("header.missing", missing))
-    if unknown:
-        problems.append(("header.unknown", unknown))
-    order = [found[i][0] if i in found else -1 for i in range(len(columns))]
-    blank = tuple(named + i for i, cell in enumerate(tail) if not cell.strip())
-    return HeaderMatch(order, problems, returned, blank, tuple(gaps))
-
-
-def _named_width(header: Sequence[str], wanted: dict[str, int]) -> int:
-    """The header's cells up to its last that is neither empty nor one of the error
-    CSV's returned columns (unless the layout has a column of that name)."""
-    named = len(header)
-    while named:
-        key = header_key(header[named - 1])
-        if key and (key not in RETURNED_COLUMNS or key in wanted):
-            break
-        named -= 1
-    return named
 
 
 class _Slice(io.RawIOBase):

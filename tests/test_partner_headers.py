@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from daemon.settings import ConfigError, parse
+from importers.headers import match_header
 from importers.layouts import ColumnSpec
-from importers.reader import match_header
 from tests.support import Daemon, account, curl, needs_curl, queued_ids, send_as, write_config
 
 LABELED = """

@@ -25,7 +25,7 @@ columns removed.
   there are errors).
 
 Cells a spreadsheet would run as a formula are escaped with a leading `'`, which the
-reader takes off again when the copy comes back (reader.unescaped). Written by the
+reader takes off again when the copy comes back (formulas.unescaped). Written by the
 pipeline while it reads, a record at a time, so a file with a million bad rows costs
 constant memory.
 """
@@ -39,9 +39,10 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from importers.errors import RowError
+from importers.formulas import formula_like
+from importers.headers import RETURNED_COLUMNS
 from importers.layouts import ColumnLike, header_key, header_names
 from importers.messages import message
-from importers.reader import RETURNED_COLUMNS, formula_like
 
 JOIN = " / "
 # A workbook came in no text encoding: its error CSV is UTF-8 with a BOM, which Excel
