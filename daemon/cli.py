@@ -97,6 +97,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from daemon import earlyhup
+    from daemon.serving import AlreadyServing, hold
+
+    earlyhup.hold()  # already held by daemon/entry.py, unless run as `-m daemon.cli`
     settings = _load(args.config)
     if settings is None:
         return EXIT_FAILED
@@ -105,7 +109,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     logs.configure()
     heap.keep_freed_memory()
-    from daemon.serving import AlreadyServing, hold
     from daemon.worker.supervisor import ImportProcessDied
 
     path = config_path(args.config)

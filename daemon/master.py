@@ -25,7 +25,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from daemon import graph, systemd
+from daemon import earlyhup, graph, systemd
 from daemon.backoff import backoff
 from daemon.report import alerts
 from daemon.settings import (
@@ -72,12 +72,10 @@ class Master:
         self._reloading = asyncio.Lock()  # SIGHUP and the file watch: one at a time
         # A SIGHUP before the loop's handler is in place would end the process (its
         # default action): until the daemon is ready one is only remembered, and the
-        # reload it asked for is made once ready.
+        # reload it asked for is made once ready. `renkei serve` holds them from its
+        # first line; this covers a Master built without it.
         self._hup_pending = False
-        signal.signal(signal.SIGHUP, self._hup_early)
-
-    def _hup_early(self, signum: int, frame: object) -> None:
-        self._hup_pending = True
+        earlyhup.hold()
 
     def current(self) -> Settings:
         return self.settings
@@ -85,6 +83,8 @@ class Master:
     async def run(self) -> int:
         data_dir = self.settings.data_dir
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hup)
+        # Read after the loop took the signal over: none can be held after this.
+        self._hup_pending = earlyhup.take()
         self._warn(self.settings)
         self.importer = ImportSupervisor(self.current, self._counted, self._reported)
         self.parts = await graph.build(self.current, wake=self.importer.wake)

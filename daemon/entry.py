@@ -1,0 +1,20 @@
+"""The `renkei` command: holds SIGHUP for `renkei serve` before anything heavy is
+imported (daemon/earlyhup.py), then hands over to daemon/cli.py."""
+
+from __future__ import annotations
+
+import sys
+
+from daemon import earlyhup
+
+
+def main() -> int:
+    if sys.argv[1:2] == ["serve"]:
+        earlyhup.hold()
+    from daemon.cli import main as command
+
+    return command()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
