@@ -192,7 +192,7 @@ class Deliverer:
         if request.content_type is not None:
             headers["Content-Type"] = request.content_type
             content = await self.jobs.body(job, request.seq)
-        request.attempts += 1
+        await self._count_attempt(job, request)
         client = self._http()
         try:
             # `timeout` bounds the whole exchange: httpx's bounds each read, so an answer
@@ -229,6 +229,13 @@ class Deliverer:
             request.state = FAILED  # the other side will not take it however often asked
         log.info("%s %s request %d: %s", job.kind, job.name, request.seq, answer.status_code)
         return None
+
+    async def _count_attempt(self, job: Job, request: Request) -> None:
+        """Count the attempt, durably, before the request goes out. Counted after its
+        answer, one cut off by a crash (kill -9, a power cut) was never counted, though
+        the receiver may have got it: `attempts` says how many requests went out."""
+        request.attempts += 1
+        await self.jobs.save(job)
 
     def _unsendable(self, job: Job, request: Request, exc: Exception) -> None:
         """Failed at once, like a 4xx: the request itself is wrong (a URL too long, a

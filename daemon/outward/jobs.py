@@ -4,8 +4,9 @@ request is answered, so that a restart resumes them.
 A job is a folder `data_dir/outward/<job id>/` holding one body file per request and
 `job.json`, which appears last (written and renamed durably): a folder without it is
 an unfinished build and is removed at start. Each request's progress is written back
-to `job.json` before the next step, durably; a request that was in flight when the
-process died is sent again, with the same Idempotency-Key.
+to `job.json` before the next step, durably, and each attempt is counted there before
+the request goes out; a request that was in flight when the process died is sent again,
+with the same Idempotency-Key, and both attempts are counted.
 """
 
 from __future__ import annotations
