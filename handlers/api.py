@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse
 from python_multipart.multipart import parse_options_header
 from starlette.datastructures import FormData, QueryParams, UploadFile
 from starlette.exceptions import HTTPException
-from starlette.types import Message
+from starlette.types import Message, Receive
 
 from daemon.settings import ApiAccount, ParamEffect, Settings, secret_matches
 from handlers.apidocs import GENERIC_PATH, IMPORT_BODY, RESPONSES
@@ -260,12 +260,7 @@ def _flag(value: str | None) -> bool:
 async def _read_delivery(
     request: Request, door: Door, max_bytes: int, shape: ApiAccount | None, dry_run: bool
 ) -> Delivery:
-    try:
-        form = await request.form()
-    except ApiRefusal:
-        raise
-    except Exception as exc:  # python-multipart's errors: the request is unreadable
-        raise ApiRefusal(422, "unreadable_request", detail=str(exc)) from None
+    form = await _form(request)
     upload = form.get((shape or DEFAULT_SHAPE).file_field)
     if isinstance(upload, UploadFile) and (sent := sent_name(upload)):
         door.what = bare_name(sent)
@@ -273,6 +268,49 @@ async def _read_delivery(
         return delivery(door.who, form, request.query_params, max_bytes, shape, dry_run)
     finally:
         await form.close()
+
+
+async def _form(request: Request) -> FormData:
+    """The request's form, read whole, or 422 `unreadable_request` saying why not."""
+    end = _BodyEnd(request.headers.get("Content-Type"))
+    try:
+        form = await Request(request.scope, end.watching(request.receive)).form()
+    except ApiRefusal:
+        raise
+    except Exception as exc:  # python-multipart's errors: the request is unreadable
+        raise ApiRefusal(422, "unreadable_request", detail=str(exc)) from None
+    if not end.reached:
+        await form.close()
+        raise ApiRefusal(422, "unreadable_request", "api.unreadable_request.truncated")
+    return form
+
+
+class _BodyEnd:
+    """Whether a multipart body reached its close delimiter (`--BOUNDARY--`, RFC 2046).
+    python-multipart ends a body cut short without a word and leaves out the part it
+    was reading, so an upload cut off mid-file would be answered as one with no file."""
+
+    def __init__(self, content_type: str | None) -> None:
+        kind, params = parse_options_header(content_type)
+        boundary = params.get(b"boundary") if kind == b"multipart/form-data" else None
+        self._close = b"--" + boundary + b"--" if boundary else b""
+        self._tail = b""  # the delimiter may straddle two chunks
+        self.reached = not self._close  # no boundary: the parser itself refuses the form
+
+    def watching(self, receive: Receive) -> Receive:
+        async def watched() -> Message:
+            message = await receive()
+            self._feed(message.get("body", b""))
+            return message
+
+        return watched
+
+    def _feed(self, chunk: bytes) -> None:
+        if self.reached or not chunk:
+            return
+        seen = self._tail + chunk
+        self.reached = self._close in seen
+        self._tail = seen[1 - len(self._close) :]
 
 
 def delivery(

@@ -2308,6 +2308,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "いまはスプールにファイルを取り込めません。FTP のファイルはそのまま残り、次の確認で取り込まれます。しばらくしてから確認し直してください",
         "en": "the spool cannot take files now; the uploaded files stay for the next check; check again later",
     },
+    "api.unreadable_request.truncated": {
+        "ja": "multipart フォームが途中で切れています(終わりの境界 --境界-- まで届いていません)。"
+        "本文を最後まで送ってください",
+        "en": "the multipart form is cut short: the body ends before its closing boundary"
+        " (--boundary--); send the whole body",
+    },
 }
 
 

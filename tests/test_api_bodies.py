@@ -1,0 +1,79 @@
+"""POST /api/v1/imports with a multipart body that is not whole: said as such
+(`unreadable_request`), not as a request without a file (handlers/api.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from importers.messages import message
+from tests.support import Daemon, account, csv_bytes, write_config
+
+TOKEN = {"Authorization": "Bearer demo-acme-token"}
+BOUNDARY = "renkei-test-boundary"
+FORM = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+HEAD = (
+    f"--{BOUNDARY}\r\n"
+    'Content-Disposition: form-data; name="file"; filename="20240516.csv"\r\n'
+    "Content-Type: text/csv\r\n\r\n"
+).encode()
+CSV = csv_bytes(["1,2024/05/16,100,a", "2,2024/05/16,200,b"])
+WHOLE = HEAD + CSV + f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bodies")
+    accounts = account("acme") + '[accounts.acme.api]\ntoken = "demo-acme-token"\n'
+    d = Daemon(write_config(folder, accounts)).start()
+    yield d
+    d.terminate()
+
+
+def _posted(daemon: Daemon, body: bytes | Iterator[bytes]) -> httpx.Response:
+    return httpx.post(
+        f"{daemon.api}/api/v1/imports", content=body, headers=TOKEN | FORM, timeout=30
+    )
+
+
+def _in_pieces(body: bytes, size: int) -> Iterator[bytes]:
+    """Sent chunked, `size` bytes at a time: the closing boundary straddles chunks."""
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+@pytest.mark.parametrize(
+    "cut",
+    [
+        pytest.param(len(HEAD) + 10, id="inside-the-file"),
+        pytest.param(len(HEAD) + len(CSV) + 2, id="before-the-closing-boundary"),
+        pytest.param(len(WHOLE) - 4, id="inside-the-closing-boundary"),
+        pytest.param(len(HEAD) - 6, id="inside-the-part-headers"),
+    ],
+)
+def test_a_multipart_body_cut_short_is_unreadable_not_missing_a_file(daemon, cut):
+    reply = _posted(daemon, WHOLE[:cut])
+    assert reply.status_code == 422, reply.text
+    assert reply.json() == {
+        "error": "unreadable_request",
+        "message": message("api.unreadable_request.truncated", "ja"),
+    }
+    assert "途中で切れています" in reply.json()["message"]
+
+
+@pytest.mark.parametrize("size", [1, 7, 4096])
+def test_a_whole_multipart_body_in_any_pieces_is_taken(daemon, size):
+    reply = _posted(daemon, _in_pieces(WHOLE, size))
+    assert reply.status_code == 202, reply.text
+    assert daemon.wait_run(reply.json()["id"])["state"] == "completed"
+
+
+def test_a_whole_body_without_the_file_part_is_still_missing_file(daemon):
+    body = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="other"\r\n\r\nx\r\n'
+        f"--{BOUNDARY}--\r\n"
+    ).encode()
+    reply = _posted(daemon, body)
+    assert (reply.status_code, reply.json()["error"]) == (422, "missing_file"), reply.text
