@@ -15,12 +15,18 @@ import json
 import logging
 import os
 import sys
-import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from daemon.cliparser import (
+    MAX_RUNS,
+    argv_language,
+    build_parser,
+    config_path,
+    fallback_language,
+    speaking,
+)
 from daemon.settings import (
-    DEFAULT_CONFIG,
     ConfigError,
     Problem,
     Settings,
@@ -28,7 +34,7 @@ from daemon.settings import (
     load,
 )
 from daemon.store.errors import StoreUnavailable
-from importers.messages import LANGUAGES, message
+from importers.messages import message
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -42,13 +48,6 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 MIN_PASSWORD = 8  # characters: a console password guessed online is throttled, not slowed
-# `renkei runs --limit`: more runs than a person reads or a script takes in one answer
-# (the API pages through the rest); past SQLite's 64-bit integers the query would fail.
-MAX_RUNS = 100_000
-
-
-def config_path(option: str | None) -> Path:
-    return Path(option or os.environ.get("RENKEI_CONFIG") or DEFAULT_CONFIG)
 
 
 def _load(option: str | None) -> Settings | None:
@@ -66,20 +65,6 @@ def _print_problems(heading: str, problems: list[Problem], language: str, path: 
     print(message(heading, language, path=path, count=len(problems)), file=sys.stderr)
     for problem in problems:
         print(problem.render(language), file=sys.stderr)
-
-
-def fallback_language(path: Path) -> str:
-    """The language to speak when the config cannot be loaded: its `report.language`
-    when the file still reads as TOML; else English when the locale asks for it (the
-    first of LC_ALL, LC_MESSAGES, LANG that is set starts with `en`); else Japanese,
-    renkei's default."""
-    with contextlib.suppress(OSError, ValueError):  # unreadable, not UTF-8, not TOML
-        report = tomllib.loads(path.read_text(encoding="utf-8")).get("report")
-        if isinstance(report, dict) and report.get("language") in LANGUAGES:
-            return report["language"]
-    names = ("LC_ALL", "LC_MESSAGES", "LANG")
-    locale = next((os.environ[n] for n in names if os.environ.get(n)), "")
-    return "en" if locale.startswith("en") else "ja"
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -301,10 +286,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     language = settings.report.language
     save = Path(args.save) if args.save else None
-    # Said before the run is: the copies go into a folder under their own names, so a
-    # file already there (`--save /etc/passwd`) is refused, never written over.
-    if save is not None and os.path.lexists(save) and not save.is_dir():
-        print(message("cli.show.save_not_folder", language, path=save), file=sys.stderr)
+    refusal = None if save is None else _save_refusal(save, language)
+    if refusal is not None:
+        print(refusal, file=sys.stderr)
         return EXIT_USAGE
     found = asyncio.run(find_run(settings, args.run.strip()))
     if found.run is None:
@@ -314,6 +298,18 @@ def cmd_show(args: argparse.Namespace) -> int:
     else:
         print("\n".join(show_lines(found, language, settings.daemon.timezone)))
     return EXIT_OK if save is None else _save(found, save, language)
+
+
+def _save_refusal(folder: Path, language: str) -> str | None:
+    """Why `--save folder` cannot be, said before the run is looked up; None when it can.
+    The copies go into a folder under their own names, so a file already there
+    (`--save /etc/passwd`) is refused, never written over; and only the last folder is
+    made, as mkdir makes it: a mistyped parent (`/srv/exprot/today`) is said, not made."""
+    if os.path.lexists(folder) and not folder.is_dir():
+        return message("cli.show.save_not_folder", language, path=folder)
+    if not os.path.lexists(folder) and not folder.parent.is_dir():
+        return message("cli.show.save_no_parent", language, path=folder, parent=folder.parent)
+    return None
 
 
 def _save(found: Found, folder: Path, language: str) -> int:
@@ -662,91 +658,31 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-class _Version(argparse.Action):
-    """`--version`: the installed package's version, looked up only when asked."""
+HANDLERS = {
+    "serve": cmd_serve,
+    "check": cmd_check,
+    "import": cmd_import,
+    "runs": cmd_runs,
+    "show": cmd_show,
+    "retry": cmd_retry,
+    "undo": cmd_undo,
+    "sweep": cmd_sweep,
+    "expect-check": cmd_expect_check,
+    "digest": cmd_digest,
+    "poll": cmd_poll,
+    "send": cmd_send,
+    "passwd": cmd_passwd,
+    "schedule": cmd_schedule,
+}
 
-    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
-        super().__init__(option_strings, dest, nargs=0, help=kwargs.get("help"))
 
-    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            found = version("renkei")
-        except PackageNotFoundError:  # run from a source tree that was never installed
-            found = "unknown"
-        print(f"renkei {found}")
-        parser.exit()
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="renkei", description="CSV linkage daemon")
-    parser.add_argument("--version", action=_Version, help="print renkei's version and exit")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:  # noqa: ANN001
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--config", help=f"config file (default $RENKEI_CONFIG or {DEFAULT_CONFIG})")
-        p.set_defaults(handler=handler)
-        return p
-
-    command("serve", cmd_serve, "run the daemon in the foreground")
-    command("check", cmd_check, "validate the config; list every problem with its key")
-    p = command("import", cmd_import, "import one file through the daemon's pipeline")
-    p.add_argument("file", help="the CSV file")
-    p.add_argument("--account", required=True, help="the account it belongs to")
-    p.add_argument("--json", action="store_true", help="print the run as JSON")
-    p.add_argument(
-        "--dry-run", action="store_true", help="validate and count only: write no row, mail none"
-    )
-    p = command("runs", cmd_runs, "show the latest runs, newest first")
-    p.add_argument("--account", help="only this account's runs")
-    p.add_argument("--state", help="only runs in this state (completed, failed, …)")
-    p.add_argument("--channel", help="only runs that came by this channel (mail, ftp, …)")
-    p.add_argument(
-        "--since", metavar="WHEN", help="only runs received since 2024-05-16[T09:00], or 7d, 12h"
-    )
-    p.add_argument(
-        "--limit", type=int, default=20, help=f"how many runs (default 20, at most {MAX_RUNS:,})"
-    )
-    p.add_argument("--json", action="store_true", help="print a JSON array of runs")
-    p = command("show", cmd_show, "show one run: its counts, errors and file")
-    p.add_argument("run", help="the run's id, or its short id from `renkei runs`")
-    p.add_argument("--json", action="store_true", help="print the run as JSON")
-    p.add_argument("--save", metavar="DIR", help="copy the kept file and the error CSV into DIR")
-    p = command("retry", cmd_retry, "import a run's kept file again, as a new run")
-    p.add_argument("run", help="the run's id, or its short id from `renkei runs`")
-    p = command("undo", cmd_undo, "take back what a completed run changed, as a new run")
-    p.add_argument("run", help="the run's id, or its short id from `renkei runs`")
-    p = command("sweep", cmd_sweep, "remove what is older than daemon.retention_days now")
-    p.add_argument(
-        "--now", metavar="WHEN", help="sweep as of this time (2024-05-16T09:00) instead of now"
-    )
-    p = command(
-        "expect-check", cmd_expect_check, "alert expected files still missing; note late ones"
-    )
-    p.add_argument(
-        "--now", metavar="WHEN", help="check as of this time (2024-05-16T10:05) instead of now"
-    )
-    p = command("digest", cmd_digest, "mail the daily digests due now and not yet sent")
-    p.add_argument(
-        "--now", metavar="WHEN", help="as of this time (2024-05-16T18:01) instead of now"
-    )
-    p.add_argument("--account", help="only this account's digest")
-    p = command("poll", cmd_poll, "ask the running daemon to check an account's FTP home now")
-    p.add_argument("name", help="the account")
-    p = command("send", cmd_send, "ask the running daemon to send [sends.NAME] now")
-    p.add_argument("name", help="the send")
-    p.add_argument(
-        "--where", action="append", metavar="COLUMN=VALUE", help="only rows with this value"
-    )
-    p = command("passwd", cmd_passwd, "hash a console password for [users.NAME]")
-    p.add_argument("user", nargs="?", help="print a [users.USER] table to paste into the config")
-    p.add_argument("--stdin", action="store_true", help="read the password from standard input")
-    p = command("schedule", cmd_schedule, "show an account's next FTP checks")
-    p.add_argument("name", help="the account")
-    p.add_argument("--count", type=int, default=5, help="how many checks (default 5)")
-    return parser
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    """`argv` (sys.argv's when None) read; help and usage errors said in the language of
+    the config it names, and argparse's exits (0 for --help, 2 for a usage error) kept."""
+    argv = sys.argv[1:] if argv is None else argv
+    language = argv_language(argv)
+    with speaking(language):
+        return build_parser(language, HANDLERS).parse_args(argv)
 
 
 EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE: what a shell reports of a command ended by it
@@ -754,7 +690,7 @@ EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE: what a shell reports of a command ended
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        args = parse(argv)
         code = args.handler(args)
         sys.stdout.flush()  # here, where a closed pipe is caught, not at the exit
         return code

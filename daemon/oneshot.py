@@ -156,9 +156,9 @@ def kept_file(data_dir: Path, run: Mapping[str, Any]) -> Path | None:
 
 def save_files(found: Found, folder: Path) -> list[Path]:
     """Copy the run's kept file (under its own name) and its error CSV, those it has,
-    into `folder`."""
+    into `folder`, made when missing; its parent never is (FileNotFoundError)."""
     assert found.run is not None
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(exist_ok=True)
     named = [(found.kept_file, kept.bare(found.run["filename"])), (found.error_csv, "")]
     copied = []
     for path, name in named:

@@ -2314,6 +2314,210 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "the multipart form is cut short: the body ends before its closing boundary"
         " (--boundary--); send the whole body",
     },
+    "cli.show.save_no_parent": {
+        "ja": "--save: フォルダ {parent} がありません(作るのは {path} の最後のフォルダだけです)",
+        "en": "--save: there is no folder {parent} (only the last folder of {path} is made)",
+    },
+    "cli.help.description": {"ja": "CSV 連携デーモン", "en": "CSV linkage daemon"},
+    "cli.help.version": {
+        "ja": "renkei のバージョンを表示して終了します",
+        "en": "print renkei's version and exit",
+    },
+    "cli.help.config": {
+        "ja": "設定ファイル(既定は $RENKEI_CONFIG、なければ {default})",
+        "en": "config file (default $RENKEI_CONFIG or {default})",
+    },
+    "cli.help.serve": {
+        "ja": "デーモンをフォアグラウンドで動かします",
+        "en": "run the daemon in the foreground",
+    },
+    "cli.help.check": {
+        "ja": "設定を検証し、問題をすべてキーとともに示します",
+        "en": "validate the config; list every problem with its key",
+    },
+    "cli.help.import": {
+        "ja": "ファイルを 1 つ、デーモンと同じ処理で取り込みます",
+        "en": "import one file through the daemon's pipeline",
+    },
+    "cli.help.import.file": {"ja": "CSV ファイル", "en": "the CSV file"},
+    "cli.help.import.account": {
+        "ja": "ファイルの属するアカウント",
+        "en": "the account it belongs to",
+    },
+    "cli.help.import.dry_run": {
+        "ja": "検証と件数の確認だけ: 行を書かず、メールも送りません",
+        "en": "validate and count only: write no row, mail none",
+    },
+    "cli.help.json_run": {"ja": "実行を JSON で表示します", "en": "print the run as JSON"},
+    "cli.help.runs": {
+        "ja": "最近の実行を新しい順に表示します",
+        "en": "show the latest runs, newest first",
+    },
+    "cli.help.runs.account": {"ja": "このアカウントの実行だけ", "en": "only this account's runs"},
+    "cli.help.runs.state": {
+        "ja": "この状態の実行だけ(completed、failed など)",
+        "en": "only runs in this state (completed, failed, …)",
+    },
+    "cli.help.runs.channel": {
+        "ja": "この経路で届いた実行だけ(mail、ftp など)",
+        "en": "only runs that came by this channel (mail, ftp, …)",
+    },
+    "cli.help.runs.since": {
+        "ja": "この時点以降に受け付けた実行だけ: 2024-05-16[T09:00]、または 7d・12h",
+        "en": "only runs received since 2024-05-16[T09:00], or 7d, 12h",
+    },
+    "cli.help.runs.limit": {
+        "ja": "表示する件数(既定 20、最大 {most})",
+        "en": "how many runs (default 20, at most {most})",
+    },
+    "cli.help.runs.json": {
+        "ja": "実行の JSON 配列を表示します",
+        "en": "print a JSON array of runs",
+    },
+    "cli.help.show": {
+        "ja": "実行を 1 件表示します: 件数、エラー、ファイル",
+        "en": "show one run: its counts, errors and file",
+    },
+    "cli.help.run": {
+        "ja": "実行ID、または renkei runs が示す短いID",
+        "en": "the run's id, or its short id from `renkei runs`",
+    },
+    "cli.help.show.save": {
+        "ja": "受信ファイルとエラーCSVをこのフォルダにコピーします(なければ作りますが、"
+        "その親フォルダは作りません)",
+        "en": "copy the kept file and the error CSV into this folder (made when missing;"
+        " its parent must exist)",
+    },
+    "cli.help.retry": {
+        "ja": "実行の保存ファイルを、新しい実行として取り込み直します",
+        "en": "import a run's kept file again, as a new run",
+    },
+    "cli.help.undo": {
+        "ja": "完了した実行による変更を、新しい実行として取り消します",
+        "en": "take back what a completed run changed, as a new run",
+    },
+    "cli.help.sweep": {
+        "ja": "daemon.retention_days より古いものを今すぐ削除します",
+        "en": "remove what is older than daemon.retention_days now",
+    },
+    "cli.help.sweep.now": {
+        "ja": "今ではなく、この日時(2024-05-16T09:00)の時点として削除します",
+        "en": "sweep as of this time (2024-05-16T09:00) instead of now",
+    },
+    "cli.help.expect_check": {
+        "ja": "まだ届かない予定ファイルを通知し、遅れて届いたものを記録します",
+        "en": "alert expected files still missing; note late ones",
+    },
+    "cli.help.expect_check.now": {
+        "ja": "今ではなく、この日時(2024-05-16T10:05)の時点として確認します",
+        "en": "check as of this time (2024-05-16T10:05) instead of now",
+    },
+    "cli.help.digest": {
+        "ja": "期限が来ていてまだ送っていない日次まとめをメールします",
+        "en": "mail the daily digests due now and not yet sent",
+    },
+    "cli.help.digest.now": {
+        "ja": "今ではなく、この日時(2024-05-16T18:01)の時点として",
+        "en": "as of this time (2024-05-16T18:01) instead of now",
+    },
+    "cli.help.digest.account": {
+        "ja": "このアカウントのまとめだけ",
+        "en": "only this account's digest",
+    },
+    "cli.help.poll": {
+        "ja": "動いているデーモンに、アカウントの FTP ホームを今すぐ確認させます",
+        "en": "ask the running daemon to check an account's FTP home now",
+    },
+    "cli.help.account": {"ja": "アカウント", "en": "the account"},
+    "cli.help.send": {
+        "ja": "動いているデーモンに [sends.NAME] を今すぐ送らせます",
+        "en": "ask the running daemon to send [sends.NAME] now",
+    },
+    "cli.help.send.name": {"ja": "送信の名前", "en": "the send"},
+    "cli.help.send.where": {"ja": "この値の行だけ", "en": "only rows with this value"},
+    "cli.help.passwd": {
+        "ja": "コンソールのパスワードを [users.NAME] 用のハッシュにします",
+        "en": "hash a console password for [users.NAME]",
+    },
+    "cli.help.passwd.user": {
+        "ja": "設定に貼り付ける [users.ユーザー名] の表を表示します",
+        "en": "print a [users.USER] table to paste into the config",
+    },
+    "cli.help.passwd.stdin": {
+        "ja": "パスワードを標準入力から読みます",
+        "en": "read the password from standard input",
+    },
+    "cli.help.schedule": {
+        "ja": "アカウントの次の FTP 確認の時刻を表示します",
+        "en": "show an account's next FTP checks",
+    },
+    "cli.help.schedule.count": {"ja": "表示する回数(既定 5)", "en": "how many checks (default 5)"},
+    "cli.metavar.command": {"ja": "コマンド", "en": "COMMAND"},
+    "cli.metavar.path": {"ja": "パス", "en": "PATH"},
+    "cli.metavar.file": {"ja": "ファイル", "en": "FILE"},
+    "cli.metavar.name": {"ja": "名前", "en": "NAME"},
+    "cli.metavar.state": {"ja": "状態", "en": "STATE"},
+    "cli.metavar.channel": {"ja": "経路", "en": "CHANNEL"},
+    "cli.metavar.when": {"ja": "日時", "en": "WHEN"},
+    "cli.metavar.count": {"ja": "件数", "en": "N"},
+    "cli.metavar.run": {"ja": "実行ID", "en": "RUN"},
+    "cli.metavar.folder": {"ja": "フォルダ", "en": "DIR"},
+    "cli.metavar.column_value": {"ja": "列名=値", "en": "COLUMN=VALUE"},
+    "cli.metavar.user": {"ja": "ユーザー名", "en": "USER"},
+    "cli.argparse.usage": {"ja": "使い方: ", "en": "usage: "},
+    "cli.argparse.positionals": {"ja": "引数", "en": "positional arguments"},
+    "cli.argparse.options": {"ja": "オプション", "en": "options"},
+    "cli.argparse.help": {
+        "ja": "このヘルプを表示して終了します",
+        "en": "show this help message and exit",
+    },
+    "cli.argparse.error": {"ja": "{prog}: エラー: {message}\n", "en": "{prog}: error: {message}\n"},
+    "cli.argparse.argument": {
+        "ja": "引数 {argument_name}: {message}",
+        "en": "argument {argument_name}: {message}",
+    },
+    "cli.argparse.unrecognized": {
+        "ja": "解釈できない引数があります: {what}",
+        "en": "unrecognized arguments: {what}",
+    },
+    "cli.argparse.required": {
+        "ja": "次の引数を指定してください: {what}",
+        "en": "the following arguments are required: {what}",
+    },
+    "cli.argparse.expected_one": {"ja": "値を 1 つ指定してください", "en": "expected one argument"},
+    "cli.argparse.expected_at_most_one": {
+        "ja": "値は 1 つまでです",
+        "en": "expected at most one argument",
+    },
+    "cli.argparse.expected_at_least_one": {
+        "ja": "値を 1 つ以上指定してください",
+        "en": "expected at least one argument",
+    },
+    "cli.argparse.invalid_value": {
+        "ja": "{value} は{type}ではありません",
+        "en": "invalid {type} value: {value}",
+    },
+    "cli.argparse.integer": {"ja": "整数", "en": "integer"},
+    "cli.argparse.invalid_choice": {
+        "ja": "{value} はありません({choices} のいずれかを指定してください)",
+        "en": "invalid choice: {value} (choose from {choices})",
+    },
+    "cli.argparse.ambiguous": {
+        "ja": "{option} は {matches} のどれのことか決められません",
+        "en": "ambiguous option: {option} could match {matches}",
+    },
+    "cli.argparse.ignored_explicit": {
+        "ja": "このオプションは値をとりません: {what}",
+        "en": "ignored explicit argument {what}",
+    },
+    "cli.argparse.not_allowed_with": {
+        "ja": "{what} と同時には指定できません",
+        "en": "not allowed with argument {what}",
+    },
+    "cli.argparse.one_required": {
+        "ja": "{what} のいずれかを指定してください",
+        "en": "one of the arguments {what} is required",
+    },
 }
 
 
