@@ -123,6 +123,7 @@ class Found:
     error_csv: Path | None = None  # when the run has errors to show in it
     kept_file: Path | None = None
     candidates: list[str] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)  # a send's, as sent
 
 
 async def find_run(settings: Settings, fragment: str) -> Found:
@@ -139,13 +140,14 @@ async def find_run(settings: Settings, fragment: str) -> Found:
         assert run is not None
         errors = await store.run_errors(ids[0], SHOWN_ERRORS)
         count = await store.error_count(ids[0])
+        sent = await store.requests_of(ids[0]) if run["direction"] == "send" else []
     finally:
         await store.close()
     data_dir = settings.data_dir
     error_csv = data_dir / run["error_report"] if run["error_report"] and count else None
     if error_csv is not None and not error_csv.is_file():
         error_csv = None
-    return Found(run, errors, count, error_csv, kept_file(data_dir, run))
+    return Found(run, errors, count, error_csv, kept_file(data_dir, run), requests=sent)
 
 
 def kept_file(data_dir: Path, run: Mapping[str, Any]) -> Path | None:

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len, get_character_cell_size
 
-from daemon.report.message import in_words, local_time, summary
-from daemon.store.runs import public_run
+from daemon.report.message import clean, in_words, local_time, send_name, summary
+from daemon.store.runs import RunState, public_run
 from importers.errors import RowError
 from importers.messages import message
 
@@ -131,7 +131,7 @@ def runs_table(
         column("state", [r["state"] for r in runs]),
         *(
             column(name, [str(r[f"rows_{field}"]) for r in runs], right=True)
-            for name, field in (("rows", "total"), ("imported", "imported"), ("failed", "failed"))
+            for name, field in (("rows", "total"), (_done(runs), "imported"), ("failed", "failed"))
         ),
     ]
     widths, gap = _layout(columns, width)
@@ -143,6 +143,11 @@ def runs_table(
         room = None if width is None else max(width - len(indent), 20)
         lines += [indent + part for part in wrap(note, room)] if note else []
     return lines
+
+
+def _done(runs: Sequence[dict[str, Any]]) -> str:
+    """The heading of the rows a run got through: a send's count is of rows sent."""
+    return "done" if any(r["direction"] == "send" for r in runs) else "imported"
 
 
 def _received(stamp: str, zone: zoneinfo.ZoneInfo, this_year: int) -> str:
@@ -251,6 +256,8 @@ def error_lines(
 def show_lines(found: Found, language: str, timezone: str) -> list[str]:
     """`renkei show`: the run, its file, its first row errors and its error CSV."""
     assert found.run is not None
+    if found.run["direction"] == "send":
+        return send_lines(found.run, found.requests, language, timezone)
     lines = [*run_lines(found.run, language, timezone), ""]
     lines += file_lines(found.run, language, found.kept_file)
     problems = problem_lines(found, language)
@@ -263,7 +270,7 @@ def show_json(found: Found) -> dict[str, Any]:
     assert found.run is not None
     run = found.run
     paths = {"kept_file": found.kept_file, "error_csv": found.error_csv}
-    return {
+    shown = {
         **public_run(run),
         "size": run["size"],
         "sha256": run["sha256"],
@@ -273,6 +280,9 @@ def show_json(found: Found) -> dict[str, Any]:
             for e in found.errors
         ],
     }
+    if run["direction"] == "send":  # which send, and its requests, as the API shows them
+        shown |= {"send": send_name(run), "requests": found.requests}
+    return shown
 
 
 def problem_lines(found: Found, language: str) -> list[str]:
@@ -311,30 +321,101 @@ def run_lines(run: dict[str, Any], language: str, timezone: str) -> list[str]:
     mode = in_words(f"mode.{run['mode']}", language, run["mode"])
     mode += message("cli.dry_run", language) if run["dry_run"] else ""
     counts = {"total": run["rows_total"], "imported": run["rows_imported"]}
-    sending = run["direction"] == "send"
+    failed = run["rows_failed"]
     lines = [
         field("run", run["id"]),
         field("account", run["account"]),
         field("channel", in_words(f"channel.{run['channel']}", language, run["channel"])),
         field("sender", run["sender"] or "-"),
         _field(message("cli.show.state", language), run["state"]),
-        *([] if sending else [field("mode", mode)]),
+        field("mode", mode),
         field("encoding", run["encoding"] or "-"),
         *(field(name, local_time(run[f"{name}_at"], zone)) for name in _TIMES),
+        field("counts", message("report.counts", language, failed=failed, **counts)),
+        field("result", summary(run, language)),
     ]
-    if sending:  # what it sent, and how it went, are the send's counts and message
-        sent = {"sent": run["rows_imported"], "total": run["rows_total"]}
-        lines.append(field("counts", message("send.counts", language, **sent)))
-    else:
-        failed = run["rows_failed"]
-        lines.append(field("counts", message("report.counts", language, failed=failed, **counts)))
-        lines.append(field("result", summary(run, language)))
     if run["message"]:
         lines.append(field("message", run["message"]))
     if run["retry_of"]:
         lines.append(_field(message("cli.show.retry_of", language), run["retry_of"]))
     lines.append(_field(message("cli.show.report", language), run["report_state"]))
     return lines
+
+
+def send_lines(
+    run: dict[str, Any], requests: Sequence[dict[str, Any]], language: str, timezone: str
+) -> list[str]:
+    """`renkei show` of a send: which send, who started it, what went in which file,
+    rows sent, how it ended, and each request with its attempts and last answer, in
+    the words of the send's report mail."""
+    zone = zoneinfo.ZoneInfo(timezone)
+
+    def field(name: str, value: object) -> str:
+        return _field(message(f"send.field.{name}", language), value)
+
+    sent = {"sent": run["rows_imported"], "total": run["rows_total"]}
+    lines = [
+        field("run", run["id"]),
+        field("name", send_name(run) or "-"),
+        _field(message("report.field.account", language), run["account"] or "-"),
+        field("executor", run["sender"] or "-"),
+        _field(message("cli.show.state", language), _send_state(run, language)),
+        field("layout", run["layout"] or "-"),
+        field("file", run["filename"] or "-"),
+        _field(message("report.field.encoding", language), run["encoding"] or "-"),
+        field("started", local_time(run["started_at"] or run["received_at"], zone)),
+        field("finished", local_time(run["finished_at"], zone)),
+        field("counts", message("send.counts", language, **sent)),
+    ]
+    if run["message"]:
+        lines.append(field("message", run["message"]))
+    if failed := last_failure(requests):
+        lines.append(_field(message("cli.show.last_error", language), failed))
+    lines.append(_field(message("cli.show.report", language), run["report_state"]))
+    return [*lines, *request_lines(requests, language)]
+
+
+def _send_state(run: dict[str, Any], language: str) -> str:
+    """A send's state, and for one stopped part-way what that means: never resumed."""
+    if run["state"] == RunState.ABORTED:
+        return f"{run['state']} ({message('console.state.send.aborted', language)})"
+    return run["state"]
+
+
+def request_lines(requests: Sequence[dict[str, Any]], language: str) -> list[str]:
+    """Each request a send made: where to, what it carried, its attempts and answer."""
+    if not requests:
+        return []
+    lines = ["", message("send.requests", language)]
+    for r in requests:
+        status = "-" if r["status"] is None else r["status"]
+        lines.append(
+            "  "
+            + message(
+                "cli.show.request",
+                language,
+                seq=r["seq"],
+                method=r["method"],
+                url=r["url"],
+                rows=r["rows"],
+                bytes=r["bytes"],
+                status=status,
+                attempts=r["attempts"],
+            )
+        )
+        if r["answer"] and r["state"] != "done":  # the receiver's words: no escape codes
+            lines.append(f"     {clean(r['answer'])[:300]}")
+    return lines
+
+
+def last_failure(requests: Sequence[dict[str, Any]]) -> str:
+    """The last answer of the request that stopped a send: its status and body."""
+    failed = [r for r in requests if r["state"] == "failed"]
+    if not failed:
+        return ""
+    r = failed[-1]
+    status = "" if r["status"] is None else str(r["status"])
+    return clean(f"{status} {r['answer'] or ''}")[:300]
 
 
 def _field(label: str, value: object) -> str:

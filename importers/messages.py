@@ -2518,6 +2518,41 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{what} のいずれかを指定してください",
         "en": "one of the arguments {what} is required",
     },
+    "console.home.sends": {"ja": "最近の送信", "en": "Latest sends"},
+    "console.home.all_sends": {"ja": "すべての送信を見る", "en": "All sends"},
+    "console.home.no_sends": {"ja": "送信の実行はまだありません", "en": "no sends yet"},
+    "console.runs.unsent_rows": {"ja": "未送信 {n} 行", "en": "{n} rows not sent"},
+    "console.run.send_heading": {"ja": "送信 {name}", "en": "send {name}"},
+    "console.run.send_failed_banner": {
+        "ja": "この送信は失敗しました。送れなかった行があります。相手先の応答は下の「送信したリクエスト」を見てください。",
+        "en": "This send failed: some rows were not sent. The receiver's answers are in the requests below.",
+    },
+    "console.send_field.filename": {"ja": "送信したファイル", "en": "File sent"},
+    "console.send_field.rows_sent": {"ja": "送信済み", "en": "Sent"},
+    "console.send_field.rows_unsent": {"ja": "未送信", "en": "Not sent"},
+    "console.send_field.instance": {"ja": "送信したインスタンス", "en": "Sent by instance"},
+    "cli.runs.done": {"ja": "取込/送信", "en": "ok"},
+    "cli.show.last_error": {"ja": "最後のエラー", "en": "Last error"},
+    "cli.show.request": {
+        "ja": "{seq}. {method} {url}  {rows} 行 / {bytes} バイト → {status}(試行 {attempts} 回)",
+        "en": "{seq}. {method} {url}  {rows} rows / {bytes} bytes → {status} (attempts: {attempts})",
+    },
+    "console.error.bad_form": {
+        "ja": "送信されたフォームを読み取れませんでした(途中で切れているか、形式や文字コードが正しくありません)。"
+        "ページを開き直して、もう一度操作してください",
+        "en": "the form sent could not be read (it was cut short, is malformed, or is not UTF-8):"
+        " reload the page and try again",
+    },
+    "console.action.form_refused": {"ja": "読めないフォーム", "en": "unreadable form"},
+    "console.audit.detail.form_malformed": {
+        "ja": "形式が正しくないフォーム",
+        "en": "malformed form",
+    },
+    "console.audit.detail.form_cut": {"ja": "途中で切れたフォーム", "en": "form cut short"},
+    "console.audit.detail.form_undecodable": {
+        "ja": "文字コードを読めないフォーム(UTF-8 ではない)",
+        "en": "form not in UTF-8",
+    },
 }
 
 

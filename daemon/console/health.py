@@ -1,6 +1,6 @@
 """Health at a glance, for the console's top page: today's runs by state per account,
 files waiting in the spool, quarantined ones, reports in the outbox, deliveries refused
-in the last day and each account's next check."""
+in the last day, each account's next check, and the latest sends onward."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 
 from daemon.console.access import Viewer
+from daemon.report.message import send_name
 from daemon.spool.queue import waiting_count
 from daemon.web import context
 from daemon.web.accounts import account_checks
 
 REFUSALS_SHOWN = 10
+SENDS_SHOWN = 10
 
 
 def _count(folder: Path, pattern: str = "*") -> int:
@@ -47,6 +49,7 @@ async def glance(request: Request, who: Viewer) -> dict[str, Any]:
         + (await store.outbox_waiting() if store.shared else 0),
         "outbox_failed": _count(data / "outbox" / "failed", "*.json"),
         "refusals": None,
+        "sends": await recent_sends(request, who),
     }
     log = getattr(request.app.state.sink, "refusals", None)
     if who.is_admin and log is not None:
@@ -55,3 +58,11 @@ async def glance(request: Request, who: Viewer) -> dict[str, Any]:
         values["refusals"] = [r.as_json() for r in found[:REFUSALS_SHOWN]]
         values["refusal_count"] = len(found)
     return values
+
+
+async def recent_sends(request: Request, who: Viewer) -> list[dict[str, Any]]:
+    """The latest send runs the user may see, newest first, each with its send's name.
+    A send bound to no account is an admin's to see, as its run page is."""
+    accounts = None if who.is_admin else sorted(who.accounts)
+    runs = await context.store(request).recent_sends(accounts, SENDS_SHOWN)
+    return [run | {"send": send_name(run)} for run in runs]

@@ -11,14 +11,19 @@ import datetime as dt
 import unicodedata
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
+from python_multipart.multipart import parse_options_header
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
+from starlette.requests import ClientDisconnect
+from starlette.types import Message, Receive
 
 from daemon.console import audit
 from daemon.console.access import Refused, Viewer, signer
@@ -41,6 +46,12 @@ ACTION_PAGES = {
     "/console/runs/{run_id}/undo": "/console/runs/{run_id}",
     "/console/logout": "/console/",
 }
+# The console's urlencoded forms hold a few short fields: a body larger than this is
+# not one of them, and is not read into memory to find that out.
+URLENCODED_MAX = 64 * 1024
+# Of a multipart body, its end is kept as it is read: room for the closing boundary
+# (at most 70 characters, RFC 2046) and the line breaks around it.
+_TAIL = 256
 # Characters that show as nothing, or move the text around them: in text from outside
 # (a user name typed at the login, a file name) they are shown by their code point.
 _HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"})
@@ -163,9 +174,82 @@ def last_page_offset(total: int, size: int) -> int:
 
 async def checked_form(request: Request, who: Viewer) -> FormData:
     """The form of a POST, once its CSRF token is the session's; else 403 (audited)."""
-    form = await request.form()
+    form = await read_form(request, who.name)
     token = form.get("csrf") or request.headers.get("x-csrf-token", "")
     if not isinstance(token, str) or not signer(request).token_ok("csrf", who.session, token):
         await audit.record(request, who.name, "csrf_refused", request.url.path, "refused")
         raise Refused(403, "console.error.csrf")
     return form
+
+
+class BrokenForm(Exception):
+    """A POST body that cannot be read as the form it says it is; `code` says how (a
+    key of audit.DETAILS)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+async def read_form(request: Request, user: str) -> FormData:
+    """The form of a console POST. A body that is no readable form (malformed, cut
+    short, not decodable) is refused with 400 and audited like every other refusal:
+    the framework alone would answer it and record nothing."""
+    try:
+        return await _parsed_form(request)
+    except BrokenForm as exc:
+        code = exc.code
+    except (HTTPException, MultiPartException):  # starlette's word for a malformed multipart
+        code = "form_malformed"
+    except ClientDisconnect:  # the body ended before its Content-Length
+        code = "form_cut"
+    said = audit.detail(code)
+    await audit.record(request, user, "form_refused", request.url.path, "refused", said)
+    raise Refused(400, "console.error.bad_form")
+
+
+async def _parsed_form(request: Request) -> FormData:
+    kind, params = parse_options_header(request.headers.get("content-type"))
+    if kind == b"application/x-www-form-urlencoded":
+        return await _urlencoded(request)
+    if kind != b"multipart/form-data":
+        return await request.form()  # no body to read: an empty form
+    tail = bytearray()
+    form = await Request(request.scope, _keeping_tail(request.receive, tail)).form()
+    # The multipart parser takes a body that stops short of its closing boundary as
+    # whole, and a part cut off in the middle as never sent: a file cut short would be
+    # answered "choose a file".
+    if not bytes(tail).rstrip(b"\r\n").endswith(b"--" + params.get(b"boundary", b"") + b"--"):
+        await form.close()
+        raise BrokenForm("form_cut")
+    return form
+
+
+async def _urlencoded(request: Request) -> FormData:
+    """Read with the standard library, strictly: starlette's reader turns bytes that
+    are no UTF-8 into replacement characters, a value nobody typed."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > URLENCODED_MAX:
+            raise BrokenForm("form_malformed")
+    try:
+        text = body.decode("ascii")
+        pairs = parse_qsl(text, keep_blank_values=True, errors="strict", max_num_fields=1000)
+    except UnicodeDecodeError:
+        raise BrokenForm("form_undecodable") from None
+    except ValueError:  # more fields than parse_qsl takes
+        raise BrokenForm("form_malformed") from None
+    return FormData(pairs)
+
+
+def _keeping_tail(receive: Receive, tail: bytearray) -> Receive:
+    """`receive`, keeping the last _TAIL bytes of the body in `tail` as they pass."""
+
+    async def receiving() -> Message:
+        message = await receive()
+        if message["type"] == "http.request":
+            tail[:] = (bytes(tail) + message.get("body", b""))[-_TAIL:]
+        return message
+
+    return receiving

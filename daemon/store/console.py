@@ -118,6 +118,18 @@ class ConsoleRecords:
         rows = await self.reader.execute_fetchall(sql, (*params, limit, offset))
         return [dict(row) for row in rows], total
 
+    async def recent_sends(
+        self, accounts: Collection[str] | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """The latest send runs of `accounts` (None: all, those bound to no account
+        too), newest first. Not counted: the top page asks every few seconds."""
+        where, params = "direction = 'send'", list(accounts or ())
+        if accounts is not None:
+            where += f" AND account IN ({', '.join('?' * len(params)) or 'NULL'})"
+        sql = f"SELECT * FROM runs WHERE {where} ORDER BY received_at DESC, id DESC LIMIT ?"
+        rows = await self.reader.execute_fetchall(sql, (*params, limit))
+        return [dict(row) for row in rows]
+
     async def runs_by_state(self, since: str) -> dict[tuple[str, str], int]:
         """How many runs of each (account, state) were received at `since` or later."""
         sql = "SELECT account, state, count(*) FROM runs WHERE received_at >= ? GROUP BY 1, 2"

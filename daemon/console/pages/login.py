@@ -26,7 +26,7 @@ from daemon.console.access import (
     signer,
 )
 from daemon.console.access import viewer as current_viewer
-from daemon.console.render import LANG_COOKIE, checked_form, has_hidden, page
+from daemon.console.render import LANG_COOKIE, checked_form, has_hidden, page, read_form
 from daemon.console.throttle import LoginThrottle
 from daemon.settings.passwords import hash_password, verify_password
 from daemon.spool.queue import now_iso
@@ -99,7 +99,7 @@ async def login_page(request: Request) -> Response:
 
 @router.post("/console/login")
 async def login(request: Request) -> Response:
-    form = await request.form()
+    form = await read_form(request, "")  # unread, a broken body names no user
     user = str(form.get("user", ""))[:200]
     password = str(form.get("password", ""))[:1000]
     token = str(form.get("token", ""))

@@ -1,6 +1,7 @@
 """詳細: one run — every field, its row errors a page at a time, the received file and
 the error CSV, the runs that retried or undid it, the report mail that went out, and
-the retry and undo buttons where the user's role and the run allow them."""
+the retry and undo buttons where the user's role and the run allow them. A send's run
+shows what was sent by which send, and its requests, in a send's words."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from daemon.console import audit
 from daemon.console.access import Refused, Viewer, Who, role_refused
 from daemon.console.render import checked_form, last_page_offset, offset_param, page
+from daemon.report.message import send_name
 from daemon.spool.kept import kept_file
 from daemon.store.runs import FINAL_STATES, RUN_FIELDS, RunState
 from daemon.web import context
@@ -25,6 +27,38 @@ ERRORS_PAGE = 50
 # is kept (Spool.finish() moves it once the run is committed): the page says it is in
 # the spool, and looks again, meanwhile. Moving it takes milliseconds.
 SETTLING = dt.timedelta(seconds=10)
+# What a send run's page lists: what went where, with no file received, no import
+# mode, no row errors; `send` is the name of its [sends.NAME].
+SEND_FIELDS = [
+    "id",
+    "send",
+    "account",
+    "channel",
+    "sender",
+    "layout",
+    "filename",
+    "encoding",
+    "state",
+    "rows_total",
+    "rows_imported",
+    "rows_failed",
+    "message",
+    "started_at",
+    "finished_at",
+    "report_state",
+    "direction",
+    "instance",
+]
+# A send's fields in its own words, where they are not those of an import.
+SEND_LABELS = {
+    "send": "send.field.name",
+    "sender": "send.field.executor",
+    "layout": "send.field.layout",
+    "filename": "console.send_field.filename",
+    "rows_imported": "console.send_field.rows_sent",
+    "rows_failed": "console.send_field.rows_unsent",
+    "instance": "console.send_field.instance",
+}
 
 
 async def seen_run(request: Request, who: Viewer, run_id: str) -> dict[str, Any]:
@@ -66,12 +100,14 @@ async def run_page(request: Request, run_id: str, who: Who) -> Response:
     retries, _ = await store.find_runs(None, {"retry_of": run["id"]}, limit=20)
     kept = kept_file(settings.data_dir, run["id"], run["filename"]) is not None
     spooled = _in_spool(run, kept)
+    sending = run["direction"] == "send"
     return page(
         request,
         "run.html",
         who,
-        run=run,
-        fields=RUN_FIELDS,
+        run=run | {"send": send_name(run)},
+        fields=SEND_FIELDS if sending else RUN_FIELDS,
+        labels=SEND_LABELS if sending else {},
         errors=errors,
         error_total=error_total,
         error_offset=offset,
