@@ -592,6 +592,32 @@ def waiting_count(root: Path) -> int:
         return 0
 
 
+def pending_meta(root: Path, item_id: str) -> Meta | None:
+    """The meta of the item `item_id` still to be imported from the spool at `root` (a
+    data_dir's `spool/`): waiting, just claimed or being unpacked; None when there is
+    none, or it moved on while looked for. For the API, which has the path and no
+    Spool (making one makes its folders): on SQLite a run is recorded only once the
+    importer takes its file, and the answer to its sender already named it."""
+    if not item_id or item_id.startswith(".") or "/" in item_id or "\0" in item_id:
+        return None  # not an id: no path outside the spool is ever read
+    places = (
+        root / "incoming" / item_id,
+        root / "active" / item_id,
+        root / "active" / (item_id + _UNPACKING),
+        root / "active" / item_id,
+    )  # in the order an item passes them, so one that moves on is met further on
+    for place in places:
+        try:
+            if place.is_dir():
+                return Meta.from_json((place / "meta.json").read_bytes())
+            if place.parent.name == "incoming" and not packed.is_published(place.stat()):
+                return None  # still being written: its sender has not been answered
+            return Meta.from_json(packed.read_meta(place))
+        except (OSError, ValueError, TypeError):
+            continue  # moved on (or cut to its data by the unpacking) meanwhile
+    return None
+
+
 def _entries(folder: Path) -> Iterator[os.DirEntry]:
     with os.scandir(folder) as entries:
         yield from (entry for entry in entries if not entry.name.startswith("."))

@@ -103,6 +103,45 @@ def public_run(row: Mapping[str, Any]) -> dict[str, Any]:
     return run
 
 
+def queued_run(run_id: str, meta: Meta, instance: str) -> dict[str, Any]:
+    """The row add_run() would record for a file still waiting in the spool: what a
+    store that records runs at the door (PostgreSQL) shows of it, for one that records
+    them only once the importer takes the file (SQLite)."""
+    counts = dict.fromkeys((f for f in RUN_FIELDS if f.startswith("rows_")), 0)
+    return counts | {
+        "id": run_id,
+        "account": meta.account,
+        "channel": meta.channel,
+        "sender": meta.sender,
+        "filename": meta.filename,
+        "layout": "",
+        "encoding": "",
+        "state": RunState.QUEUED.value,
+        "mode": "replace_file",
+        "dry_run": 0,
+        "message": "",
+        "received_at": meta.received_at,
+        "started_at": None,
+        "finished_at": None,
+        "report_state": ReportState.NONE.value,
+        "retry_of": meta.retry_of,
+        "undo_of": None,
+        "undone_by": None,
+        "direction": "receive",
+        "authentication_results": meta.authentication_results,
+        "instance": instance,
+        "attempts": meta.attempts,
+        "sha256": meta.sha256,
+        "size": meta.size,
+        "options": options_text(meta.options),
+        "problem": "",
+        "error_report": "",
+        "idempotency_key": meta.idempotency_key,
+        "file_key": meta.file_key,
+        "forward_state": "",
+    }
+
+
 class RunRecords:
     instance: str
     shared: bool

@@ -7,6 +7,8 @@ runs (another account's run is a 404). A retry is the admin's: the daemon's retr
 takes the run back in one transaction (store/undo.py).
 """
 
+import asyncio
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,13 +20,14 @@ from pydantic import BaseModel
 
 from daemon.settings import Settings
 from daemon.spool.kept import kept_file
-from daemon.spool.queue import new_id, now_iso
-from daemon.store.runs import CHANNELS, RunState, public_run
+from daemon.spool.queue import new_id, now_iso, pending_meta
+from daemon.store.runs import CHANNELS, RunState, public_run, queued_run
 from daemon.store.undo import Undone, UndoRun
 from daemon.web import context
 from daemon.web.auth import Auth, Principal
 from daemon.web.errors import ApiError, responses
 from daemon.worker.error_report import header_only
+from daemon.worker.plan import plan_for
 from importers.filenames import error_report_name
 from importers.messages import message
 
@@ -92,6 +95,8 @@ async def list_runs(
         account = who.account
     filters = {"account": account, "state": state, "channel": channel, "filename": filename}
     rows, total = await context.store(request).list_runs(filters, limit, offset)
+    settings = context.settings(request)
+    rows = [with_plan(settings, row) for row in rows]
     following = None
     if offset + len(rows) < total:
         query = {k: v for k, v in filters.items() if v is not None and k in request.query_params}
@@ -113,10 +118,43 @@ def _one_of(name: str, value: str | None, allowed: tuple[str, ...]) -> None:
 
 
 async def visible_run(request: Request, run_id: str, who: Principal) -> dict[str, Any]:
-    run = await context.store(request).get_run(run_id)
+    run = await found_run(request, run_id)
     if run is None or not who.may_see(run["account"]):
         raise ApiError(404, "not_found", "api.not_found.run", run_id=run_id)
-    return run
+    return with_plan(context.settings(request), run)
+
+
+async def found_run(request: Request, run_id: str) -> dict[str, Any] | None:
+    """The run `run_id`; on a store that records a run only once the importer takes
+    its file (SQLite), one still waiting in the spool as the queued run it is, so that
+    the URL a 202 named answers at once, as on PostgreSQL, whose door records it."""
+    store = context.store(request)
+    run = await store.get_run(run_id)
+    if run is not None or store.shared:
+        return run
+    root = context.settings(request).data_dir / "spool"
+    meta = await asyncio.to_thread(pending_meta, root, run_id)
+    if meta is None:
+        # Taken and recorded between the two looks, or no such run.
+        return await store.get_run(run_id)
+    return queued_run(run_id, meta, store.instance)
+
+
+def with_plan(settings: Settings, run: dict[str, Any]) -> dict[str, Any]:
+    """A queued run with what its account's plan already says (layout, mode, dry run,
+    an encoding not left to be detected): the importer records them only once it
+    takes the file, and they are known from the moment it was accepted."""
+    account = settings.accounts.get(run["account"])
+    if run["state"] != RunState.QUEUED or run["layout"] or account is None:
+        return run
+    try:
+        plan = plan_for(account, json.loads(run["options"] or "{}"))
+    except (ValueError, TypeError):  # options no plan is made of: the importer says so
+        return run
+    known = {"layout": plan.layout, "mode": plan.mode, "dry_run": int(plan.dry_run)}
+    if plan.encoding != "auto":
+        known["encoding"] = plan.encoding
+    return run | known
 
 
 @router.get("/api/v1/runs/{run_id}", responses=responses(401, 404, 422))
@@ -230,6 +268,10 @@ async def undo_run(request: Request, run_id: str, who: Auth) -> JSONResponse:
     if who.account is not None:
         raise ApiError(403, "forbidden", "api.forbidden.admin_only")
     run = await visible_run(request, run_id, who)
+    if run["state"] == RunState.QUEUED:
+        # Maybe not in the store yet (SQLite): refused as the store refuses one there.
+        params = {"run_id": run_id, "state": run["state"], "other": ""}
+        raise ApiError(409, "run_not_completed", "api.run_not_completed", **params)
     undo, undone = await take_back(request, run_id, "admin")
     if undone.refusal is not None:
         params = {"run_id": run_id, "state": run["state"], "other": undone.other}
