@@ -2553,6 +2553,40 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "文字コードを読めないフォーム(UTF-8 ではない)",
         "en": "form not in UTF-8",
     },
+    "run.server_trouble": {
+        "ja": "データベースサーバー側の問題で、いまは取り込めません({cause})。"
+        "ファイルは失敗扱いにせず保留し、あとで自動的にもう一度取り込みます",
+        "en": "the database server cannot take the file now ({cause}); it is not counted"
+        " as failed and is tried again automatically later",
+    },
+    "store.trouble.connection": {
+        "ja": "データベースサーバーに接続できないか、接続が切れました: {detail}",
+        "en": "the database server cannot be reached or dropped the connection: {detail}",
+    },
+    "store.trouble.read_only": {
+        "ja": "データベースが読み取り専用です(フェイルオーバー中など): {detail}",
+        "en": "the database is read-only (a failover, for instance): {detail}",
+    },
+    "store.trouble.idle_timeout": {
+        "ja": "サーバーの idle_in_transaction_session_timeout でセッションが切られました: {detail}",
+        "en": "the server's idle_in_transaction_session_timeout ended the session: {detail}",
+    },
+    "store.trouble.resources": {
+        "ja": "データベースサーバーの資源(ディスク、メモリ、接続数)が足りません: {detail}",
+        "en": "the database server is short of resources (disk, memory, connections): {detail}",
+    },
+    "store.trouble.lock_timeout": {
+        "ja": "別のセッションが表のロックを {seconds} 秒を超えて持ったままです: {detail}",
+        "en": "another session held a lock on the table for more than {seconds} s: {detail}",
+    },
+    "store.trouble.privilege": {
+        "ja": "renkei のデータベースユーザーに必要な権限がありません: {detail}",
+        "en": "renkei's database user lacks a privilege it needs: {detail}",
+    },
+    "store.trouble.other": {
+        "ja": "データベースサーバーの一時的な問題です: {detail}",
+        "en": "a passing trouble of the database server: {detail}",
+    },
 }
 
 

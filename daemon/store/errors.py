@@ -1,7 +1,46 @@
-"""What a store says to the user when it cannot be opened: one line, no traceback.
+"""What a store says to the user when it cannot be opened: one line, no traceback; and
+which PostgreSQL errors are the server's trouble rather than the file's.
 
-Apart from open.py so that the CLI can catch it without loading a store."""
+Apart from open.py so that the CLI and the worker can use it without loading a store."""
+
+from __future__ import annotations
+
+import sys
 
 
 class StoreUnavailable(Exception):
     """The store cannot be opened (its URL's variable unset, the server unreachable)."""
+
+
+# SQLSTATE (or its class) -> the catalog key naming the cause. The server, or its
+# admin, is in trouble: a failover left it read-only, it restarts, a lock is held too
+# long, a privilege was taken away. Trying the same file later can succeed.
+_CAUSES = {
+    "08": "store.trouble.connection",
+    "57P01": "store.trouble.connection",
+    "57P02": "store.trouble.connection",
+    "57P03": "store.trouble.connection",
+    "25006": "store.trouble.read_only",
+    "25P03": "store.trouble.idle_timeout",
+    "53": "store.trouble.resources",
+    "55P03": "store.trouble.lock_timeout",
+    "42501": "store.trouble.privilege",
+}
+_OTHER = "store.trouble.other"
+
+
+def server_trouble(exc: BaseException) -> str | None:
+    """The catalog key of the cause when `exc` is PostgreSQL's trouble of the moment
+    (psycopg's OperationalError, or one of the SQLSTATEs above); None otherwise.
+    psycopg is looked at only where it is loaded (the store is PostgreSQL)."""
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is None or not isinstance(exc, psycopg.Error):
+        return None
+    state = exc.sqlstate or ""
+    for code in (state, state[:2]):
+        if code in _CAUSES:
+            return _CAUSES[code]
+    if isinstance(exc, psycopg.OperationalError):
+        # No SQLSTATE: the client lost the server (closed connection, refused connect).
+        return "store.trouble.connection" if not state else _OTHER
+    return None

@@ -22,7 +22,9 @@ from daemon import metrics
 from daemon.settings import Account, Settings
 from daemon.spool.queue import Damaged, Meta, Spool, SpoolItem, now_iso, remove_item
 from daemon.store.base import Store
+from daemon.store.errors import server_trouble
 from daemon.store.runs import FINAL_STATES, FORWARD_PENDING, ReportState, RunState
+from daemon.store.schema import busy_timeout_ms
 from daemon.worker.error_report import WORKBOOK_REPORT_ENCODING, ErrorReport
 from daemon.worker.outcome import Outcome
 from daemon.worker.ownfolders import own_folder_trouble
@@ -81,9 +83,11 @@ class Pipeline:
         """Import `item`; returns the run's final state. The item leaves the spool
         only once its run is committed (or, aborted, it goes back to `incoming/`).
 
-        A database busy past its timeout (another writer holds it), a full disk or a
-        folder of renkei's it may not write (ownfolders.py), is trouble of the moment, not of the file: the item goes back to `incoming/`, its
-        attempt not counted, and QUEUED tells the worker to try it again later.
+        A database busy past its timeout (another writer holds it), PostgreSQL in
+        trouble (store/errors.py), a full disk or a folder of renkei's it may not write
+        (ownfolders.py) is trouble of the moment, not of the file: the item goes back
+        to `incoming/`, its attempt not counted, and QUEUED tells the worker to try it
+        again later.
         """
         try:
             return await self._process(item, progress)
@@ -98,13 +102,22 @@ class Pipeline:
                 log.warning("run %s: committed; what follows it failed: %s", item.id, exc)
                 return committed
             log.warning("run %s: put back to try again later: %s", item.id, exc)
-            if not _busy(exc):  # a busy database would keep us waiting once more
+            if not _sqlite_busy(exc):  # a busy database would keep us waiting once more
                 with contextlib.suppress(Exception):
                     await self.store.update_run(
-                        item.id, state=RunState.QUEUED, message=str(exc)[:500]
+                        item.id, state=RunState.QUEUED, message=self._cause(exc)[:500]
                     )
             self.put_back(item)
             return RunState.QUEUED
+
+    def _cause(self, exc: BaseException) -> str:
+        """What the run says of a fault of the moment: PostgreSQL's in words."""
+        cause = server_trouble(exc)
+        if cause is None:
+            return str(exc)
+        seconds = busy_timeout_ms() // 1000
+        words = message(cause, self.language, seconds=seconds, detail=_first_line(exc))
+        return message("run.server_trouble", self.language, cause=words)
 
     def put_back(self, item: SpoolItem, count_attempt: bool = False) -> None:
         """Release `item` if it is still claimed (not finished, not quarantined)."""
@@ -135,7 +148,7 @@ class Pipeline:
             if transient(exc):
                 raise  # not counted as an attempt: process() puts it back
             log.exception("run %s: attempt %d failed", item.id, meta.attempts + 1)
-            await self.store.begin_run(item.id, meta, state=RunState.QUEUED, message=str(exc)[:500])
+            await self._failed_attempt(item, exc)
             self.spool.release(item, count_attempt=True)
             return RunState.QUEUED
         state = await self._record(item, account, outcome)
@@ -144,6 +157,16 @@ class Pipeline:
         self.spool.finish(item)
         await self._notify(account, item, outcome)
         return state
+
+    async def _failed_attempt(self, item: SpoolItem, exc: Exception) -> None:
+        """Record the failed attempt in its run. The store may be what failed: then
+        the run says so later, and the worker must not crash over it."""
+        try:
+            await self.store.begin_run(
+                item.id, item.meta, state=RunState.QUEUED, message=str(exc)[:500]
+            )
+        except Exception as again:
+            log.warning("run %s: its failed attempt could not be recorded: %s", item.id, again)
 
     async def damaged(self, damaged: Damaged) -> None:
         """An item set aside because its meta cannot be read: its run (if the door
@@ -419,17 +442,13 @@ def _with_auth_note(text: str, meta: Meta, language: str) -> str:
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
 
 
-def _server_trouble(exc: BaseException) -> bool:
-    """PostgreSQL unreachable, restarting, out of disk, or a deadlock or lock timeout
-    (psycopg's OperationalError covers them all): trouble of the moment, as SQLite's
-    busy database is. psycopg is loaded only where the store is PostgreSQL."""
-    psycopg = sys.modules.get("psycopg")
-    return psycopg is not None and isinstance(exc, psycopg.OperationalError)
-
-
 def _busy(exc: BaseException) -> bool:
-    if _server_trouble(exc):
-        return True
+    """SQLite busy past its timeout, or PostgreSQL in trouble of the moment (down,
+    restarting, read-only, a lock held past lock_timeout, …: store/errors.py)."""
+    return server_trouble(exc) is not None or _sqlite_busy(exc)
+
+
+def _sqlite_busy(exc: BaseException) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     return isinstance(exc, sqlite3.OperationalError) and (
         (code is not None and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED))
@@ -462,8 +481,8 @@ def _first_line(exc: BaseException) -> str:
 
 def transient(exc: BaseException) -> bool:
     """A fault of the moment that is the server's, not the file's: the database busy
-    past its timeout (or locked), the disk or the database full, a folder of renkei's
-    it may not write."""
+    past its timeout (or locked), PostgreSQL down, read-only or short of a privilege,
+    the disk or the database full, a folder of renkei's it may not write."""
     return _busy(exc) or own_folder_trouble(exc)
 
 

@@ -7,7 +7,8 @@ Here each statement is translated once (cached) into PostgreSQL's: `%s` paramete
 `ILIKE` for SQLite's case-blind `LIKE`, and the like. String literals and quoted
 identifiers are never touched. Rows come back as `Row`: by index and by name, as
 `aiosqlite.Row`. The connection reconnects by itself after the server went away, so
-a PostgreSQL restart costs the statements that ran into it, not the daemon.
+a PostgreSQL restart costs the writes that ran into it, not the daemon; a read outside
+a transaction that ran into it is run once more on a new session.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -26,6 +28,9 @@ import psycopg
 from psycopg.adapt import Loader
 from psycopg.rows import RowMaker
 
+log = logging.getLogger(__name__)
+# A statement that only reads: run again once when the server dropped its session.
+_READ = re.compile(r"\s*SELECT\b", re.IGNORECASE)
 # How long a COPY of a growing file waits for more before it looks again.
 _GROWTH_WAIT = 0.02
 # A quoted part (string literal or identifier) or a run of anything else.
@@ -86,6 +91,11 @@ class Row(tuple):
         return list(self._names)
 
 
+def _idle(conn: psycopg.AsyncConnection[Any]) -> bool:
+    """No transaction open on the session (as far as the client knows)."""
+    return conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+
 def _rows(cursor: Any) -> RowMaker[Row]:
     names = {c.name: i for i, c in enumerate(cursor.description or ())}
     return lambda values: Row(values, names)
@@ -126,14 +136,29 @@ class Cursor:
 
     async def _run(self) -> Cursor:
         sql = translate(self._sql)
+        conn = await self._connection.connection()
+        # Only a read outside a transaction may run again: inside one, what came
+        # before it is gone with the session; a write's outcome is not known.
+        again = not self._many and _READ.match(sql) is not None and _idle(conn)
+        try:
+            self._cursor = await self._execute(sql)
+        except psycopg.OperationalError as exc:
+            if not (again and (conn.closed or conn.broken)):
+                raise
+            # The server dropped the session (a restart, an admin's terminate): the
+            # first request after it is answered on a new one.
+            log.info("PostgreSQL session lost (%s); reading again on a new one", exc)
+            self._cursor = await self._execute(sql)
+        return self
+
+    async def _execute(self, sql: str) -> psycopg.AsyncCursor[Row]:
         async with self._connection.session() as conn:
             cursor = conn.cursor(row_factory=_rows)
             if self._many:
                 await cursor.executemany(sql, [_params(p) for p in self._params])
             else:
                 await cursor.execute(sql, _params(self._params))
-        self._cursor = cursor
-        return self
+        return cursor
 
     @property
     def rowcount(self) -> int:
@@ -159,17 +184,25 @@ class Connection:
     """One PostgreSQL session in autocommit (as aiosqlite with isolation_level=None):
     the store's `transaction()` says BEGIN and COMMIT itself."""
 
-    def __init__(self, url: str, connect_timeout: int = 5) -> None:
+    def __init__(
+        self, url: str, connect_timeout: int = 5, lock_timeout_ms: int | None = None
+    ) -> None:
         self.url = url
         self._connect_timeout = connect_timeout
+        # The import session's bound on waiting for a lock (as SQLite's busy timeout):
+        # past it, 55P03, and the file goes back to the spool saying why.
+        self._lock_timeout_ms = lock_timeout_ms
         self._conn: psycopg.AsyncConnection[Any] | None = None
 
     async def connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = await psycopg.AsyncConnection.connect(
+            conn = await psycopg.AsyncConnection.connect(
                 self.url, autocommit=True, connect_timeout=self._connect_timeout
             )
-            self._conn.adapters.register_loader("numeric", _WholeNumbers)
+            conn.adapters.register_loader("numeric", _WholeNumbers)
+            if self._lock_timeout_ms is not None:
+                await conn.execute(f"SET lock_timeout = {int(self._lock_timeout_ms)}")
+            self._conn = conn
         return self._conn
 
     @asynccontextmanager

@@ -24,6 +24,7 @@ from daemon.store.postgres.keyed import PgKeyedWriter
 from daemon.store.postgres.outbox import PgMailOutbox
 from daemon.store.postgres.schema import migrate
 from daemon.store.postgres.tables import PgLayoutTables
+from daemon.store.schema import busy_timeout_ms
 
 
 class PostgresStore(PgLayoutTables, PgMailOutbox, PgOutwardJobs, Store):
@@ -32,7 +33,8 @@ class PostgresStore(PgLayoutTables, PgMailOutbox, PgOutwardJobs, Store):
     def __init__(self, url: str, instance: str) -> None:
         self.url = url
         self.instance = instance
-        self.writer = Connection(url)
+        # The import's session waits for a lock as long as SQLite's busy timeout.
+        self.writer = Connection(url, lock_timeout_ms=busy_timeout_ms())
         self.reader = Connection(url)
         self._layouts: dict[str, list[str]] = {}
         self._text_columns: dict[str, list[str]] = {}
