@@ -2587,6 +2587,14 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "データベースサーバーの一時的な問題です: {detail}",
         "en": "a passing trouble of the database server: {detail}",
     },
+    "api.store_unreachable": {
+        "ja": "データベースに接続できないため、いまは処理できません。しばらくしてから試してください",
+        "en": "the database cannot be reached now; try again later",
+    },
+    "console.error.store_unreachable": {
+        "ja": "データベースに接続できないため、いまは表示できません。しばらくしてから開き直してください",
+        "en": "the database cannot be reached now; open the page again in a little while",
+    },
 }
 
 

@@ -140,9 +140,19 @@ class SpoolSink:
         return self._store is not None and await self._store.run_state(run_id) is not None
 
     async def finished(self, run_id: str, timeout: float, errors: int) -> RunReport | None:
-        """The run once it is final, with its first `errors`; None after `timeout`."""
+        """The run once it is final, with its first `errors`; None after `timeout`, or
+        once the store fails to say: the file is spooled, so its sender is told it was
+        accepted (the run's URL), never that the server failed."""
         if self._store is None:
             return None
+        try:
+            return await self._final_run(run_id, timeout, errors)
+        except Exception as exc:  # the store unreachable, or gone while we read
+            log.warning("run %s: the store does not say how it ended: %s", run_id, exc)
+            return None
+
+    async def _final_run(self, run_id: str, timeout: float, errors: int) -> RunReport | None:
+        assert self._store is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:

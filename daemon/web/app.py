@@ -17,7 +17,17 @@ from daemon import console
 from daemon.settings import Settings
 from daemon.settings.switches import Switches
 from daemon.store.base import Store
-from daemon.web import accounts, errors, fallback, records, refusals, runs, sends, service
+from daemon.web import (
+    accounts,
+    errors,
+    fallback,
+    records,
+    refusals,
+    runs,
+    sends,
+    service,
+    unreachable,
+)
 from daemon.web.context import Poll, Retry, Switch
 from handlers import api as api_intake
 from handlers.apidocs import describe_own_paths
@@ -49,6 +59,7 @@ def create_app(
     app.state.switch = switch
     app.state.outward = outward
     errors.install(app)
+    unreachable.install(app)
     # The import route first: the route partners call most, matched before every
     # other route is tried, the console's too (no other takes POST /api/v1/imports).
     app.include_router(api_intake.router)
@@ -74,6 +85,7 @@ def create_app(
             title=app.title, version=app.version, summary=app.summary, routes=app.routes
         )
         describe_own_paths(schema, settings())
+        unreachable.describe(schema)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

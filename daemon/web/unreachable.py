@@ -1,0 +1,78 @@
+"""The store out of reach, answered in words: 503 with Retry-After on every route that
+reads or writes the store, JSON for the API and an error page under the console.
+
+Uncaught, the store's error became a bare 500 and uvicorn dropped the keep-alive
+connection, so the client's next request failed too. Installed by create_app(); kept
+apart from errors.py because it renders the console's page (daemon.console imports
+daemon.web's routers, errors.py among them).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import psycopg
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from daemon.console.access import Refused
+from daemon.console.render import page
+from daemon.store.errors import StoreUnavailable, server_trouble
+from daemon.web import context
+from daemon.web.errors import CONSOLE
+from handlers.api import RETRY_AFTER
+from importers.messages import message
+
+log = logging.getLogger(__name__)
+# What reaches a route while the store cannot answer: the store could not be opened
+# (StoreUnavailable), or PostgreSQL is in trouble of the moment (store/errors.py: gone
+# away, restarting, read-only after a failover, a privilege taken away). Any other
+# error is a bug, and stays a 500.
+STORE_DOWN: tuple[type[Exception], ...] = (StoreUnavailable, psycopg.Error)
+CODE = "store_unreachable"
+_API = "/api/v1/"
+_ANSWER = {
+    "description": "Service Unavailable",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+}
+
+
+async def _store_down(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, StoreUnavailable) and server_trouble(exc) is None:
+        raise exc  # PostgreSQL refused what we asked: a bug, said as a 500
+    log.warning(
+        "%s %s: the store does not answer: %s",
+        request.method,
+        request.url.path,
+        exc or type(exc).__name__,
+    )
+    retry = {"Retry-After": str(RETRY_AFTER)}
+    if request.url.path.startswith(CONSOLE):
+        return _console_page(request, retry)
+    text = message("api.store_unreachable", context.language(request))
+    return JSONResponse({"error": CODE, "message": text}, 503, headers=retry)
+
+
+def _console_page(request: Request, headers: dict[str, str]) -> Response:
+    """The console's error page, shown as to no one logged in: who is logged in is
+    kept in the store, which does not answer."""
+    refused = Refused(503, "console.error.store_unreachable")
+    answer = page(request, "error.html", None, 503, error=refused)
+    answer.headers.update(headers)
+    return answer
+
+
+def install(app: FastAPI) -> None:
+    for kind in STORE_DOWN:
+        app.add_exception_handler(kind, _store_down)
+
+
+def describe(schema: dict[str, Any]) -> None:
+    """Say the 503 in the OpenAPI document of every API route: each may meet the
+    store out of reach, and no route declares that of its own."""
+    for path, operations in schema.get("paths", {}).items():
+        if path.startswith(_API):
+            for operation in operations.values():
+                if isinstance(operation, dict):  # not a path's own `parameters`
+                    operation.setdefault("responses", {}).setdefault("503", _ANSWER)
