@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
 
-from daemon.report.message import clean, local_time
+from daemon.report.message import clean, local_time, send_name
 from daemon.settings import Settings
 from daemon.store.runs import RunState
 from importers.messages import message
@@ -48,7 +48,7 @@ def build(
 ) -> EmailMessage:
     language = settings.report.language
     zone = zoneinfo.ZoneInfo(settings.daemon.timezone)
-    name = json.loads(run["options"] or "{}").get("send", "")
+    name = send_name(run)
     done = run["state"] == RunState.COMPLETED
     params = {"name": clean(name), "sent": run["rows_imported"], "total": run["rows_total"]}
     msg = EmailMessage()
