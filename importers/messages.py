@@ -135,7 +135,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "ブックにシート「{sheet}」がありません(あるシート: {sheets})",
         "en": "the workbook has no sheet '{sheet}' (its sheets: {sheets})",
     },
-    # The header's problems (reader.match_header's keys) without their line: the reader
+    # The header's problems (headers.match_header's keys) without their line: the reader
     # says the line (3行目) or, in a workbook, the sheet's row (売上!3) before each.
     "header.missing": {
         "ja": "見出しに列がありません: {columns}",
@@ -567,6 +567,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "multipart フォームとして読めません: {detail}",
         "en": "not a readable multipart form: {detail}",
     },
+    "api.unreadable_request.truncated": {
+        "ja": "multipart フォームが途中で切れています(終わりの境界 --境界-- まで届いていません)。"
+        "本文を最後まで送ってください",
+        "en": "the multipart form is cut short: the body ends before its closing boundary"
+        " (--boundary--); send the whole body",
+    },
     "api.missing_file": {
         "ja": "multipart のパート「{part}」に CSV がありません",
         "en": "no CSV in the multipart part '{part}'",
@@ -628,6 +634,14 @@ CATALOG: dict[str, dict[str, str]] = {
     "api.spool_unavailable.not_running": {
         "ja": "受付が動いていません",
         "en": "intake is not running",
+    },
+    "api.store_unreachable": {
+        "ja": "データベースに接続できないため、いまは処理できません。しばらくしてから試してください",
+        "en": "the database cannot be reached now; try again later",
+    },
+    "console.error.store_unreachable": {
+        "ja": "データベースに接続できないため、いまは表示できません。しばらくしてから開き直してください",
+        "en": "the database cannot be reached now; open the page again in a little while",
     },
     "api.account_unknown": {
         "ja": "アカウント {name} は設定にありません",
@@ -1315,6 +1329,214 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{name}: {weekdays} {window}、{interval} ごと、各時刻の {delay} 後({timezone})",
         "en": "{name}: {weekdays} {window}, every {interval}, {delay} after each tick ({timezone})",
     },
+    "cli.show.save_no_parent": {
+        "ja": "--save: フォルダ {parent} がありません(作るのは {path} の最後のフォルダだけです)",
+        "en": "--save: there is no folder {parent} (only the last folder of {path} is made)",
+    },
+    # -- the command line's help (daemon/cliparser.py) ------------------------------
+    "cli.help.description": {"ja": "CSV 連携デーモン", "en": "CSV linkage daemon"},
+    "cli.help.version": {
+        "ja": "renkei のバージョンを表示して終了します",
+        "en": "print renkei's version and exit",
+    },
+    "cli.help.config": {
+        "ja": "設定ファイル(既定は $RENKEI_CONFIG、なければ {default})",
+        "en": "config file (default $RENKEI_CONFIG or {default})",
+    },
+    "cli.help.serve": {
+        "ja": "デーモンをフォアグラウンドで動かします",
+        "en": "run the daemon in the foreground",
+    },
+    "cli.help.check": {
+        "ja": "設定を検証し、問題をすべてキーとともに示します",
+        "en": "validate the config; list every problem with its key",
+    },
+    "cli.help.import": {
+        "ja": "ファイルを 1 つ、デーモンと同じ処理で取り込みます",
+        "en": "import one file through the daemon's pipeline",
+    },
+    "cli.help.import.file": {"ja": "CSV ファイル", "en": "the CSV file"},
+    "cli.help.import.account": {
+        "ja": "ファイルの属するアカウント",
+        "en": "the account it belongs to",
+    },
+    "cli.help.import.dry_run": {
+        "ja": "検証と件数の確認だけ: 行を書かず、メールも送りません",
+        "en": "validate and count only: write no row, mail none",
+    },
+    "cli.help.json_run": {"ja": "実行を JSON で表示します", "en": "print the run as JSON"},
+    "cli.help.runs": {
+        "ja": "最近の実行を新しい順に表示します",
+        "en": "show the latest runs, newest first",
+    },
+    "cli.help.runs.account": {"ja": "このアカウントの実行だけ", "en": "only this account's runs"},
+    "cli.help.runs.state": {
+        "ja": "この状態の実行だけ(completed、failed など)",
+        "en": "only runs in this state (completed, failed, …)",
+    },
+    "cli.help.runs.channel": {
+        "ja": "この経路で届いた実行だけ(mail、ftp など)",
+        "en": "only runs that came by this channel (mail, ftp, …)",
+    },
+    "cli.help.runs.since": {
+        "ja": "この時点以降に受け付けた実行だけ: 2024-05-16[T09:00]、または 7d・12h",
+        "en": "only runs received since 2024-05-16[T09:00], or 7d, 12h",
+    },
+    "cli.help.runs.limit": {
+        "ja": "表示する件数(既定 20、最大 {most})",
+        "en": "how many runs (default 20, at most {most})",
+    },
+    "cli.help.runs.json": {
+        "ja": "実行の JSON 配列を表示します",
+        "en": "print a JSON array of runs",
+    },
+    "cli.help.show": {
+        "ja": "実行を 1 件表示します: 件数、エラー、ファイル",
+        "en": "show one run: its counts, errors and file",
+    },
+    "cli.help.run": {
+        "ja": "実行ID、または renkei runs が示す短いID",
+        "en": "the run's id, or its short id from `renkei runs`",
+    },
+    "cli.help.show.save": {
+        "ja": "受信ファイルとエラーCSVをこのフォルダにコピーします(なければ作りますが、"
+        "その親フォルダは作りません)",
+        "en": "copy the kept file and the error CSV into this folder (made when missing;"
+        " its parent must exist)",
+    },
+    "cli.help.retry": {
+        "ja": "実行の保存ファイルを、新しい実行として取り込み直します",
+        "en": "import a run's kept file again, as a new run",
+    },
+    "cli.help.undo": {
+        "ja": "完了した実行による変更を、新しい実行として取り消します",
+        "en": "take back what a completed run changed, as a new run",
+    },
+    "cli.help.sweep": {
+        "ja": "daemon.retention_days より古いものを今すぐ削除します",
+        "en": "remove what is older than daemon.retention_days now",
+    },
+    "cli.help.sweep.now": {
+        "ja": "今ではなく、この日時(2024-05-16T09:00)の時点として削除します",
+        "en": "sweep as of this time (2024-05-16T09:00) instead of now",
+    },
+    "cli.help.expect_check": {
+        "ja": "まだ届かない予定ファイルを通知し、遅れて届いたものを記録します",
+        "en": "alert expected files still missing; note late ones",
+    },
+    "cli.help.expect_check.now": {
+        "ja": "今ではなく、この日時(2024-05-16T10:05)の時点として確認します",
+        "en": "check as of this time (2024-05-16T10:05) instead of now",
+    },
+    "cli.help.digest": {
+        "ja": "期限が来ていてまだ送っていない日次まとめをメールします",
+        "en": "mail the daily digests due now and not yet sent",
+    },
+    "cli.help.digest.now": {
+        "ja": "今ではなく、この日時(2024-05-16T18:01)の時点として",
+        "en": "as of this time (2024-05-16T18:01) instead of now",
+    },
+    "cli.help.digest.account": {
+        "ja": "このアカウントのまとめだけ",
+        "en": "only this account's digest",
+    },
+    "cli.help.poll": {
+        "ja": "動いているデーモンに、アカウントの FTP ホームを今すぐ確認させます",
+        "en": "ask the running daemon to check an account's FTP home now",
+    },
+    "cli.help.account": {"ja": "アカウント", "en": "the account"},
+    "cli.help.send": {
+        "ja": "動いているデーモンに [sends.NAME] を今すぐ送らせます",
+        "en": "ask the running daemon to send [sends.NAME] now",
+    },
+    "cli.help.send.name": {"ja": "送信の名前", "en": "the send"},
+    "cli.help.send.where": {"ja": "この値の行だけ", "en": "only rows with this value"},
+    "cli.help.passwd": {
+        "ja": "コンソールのパスワードを [users.NAME] 用のハッシュにします",
+        "en": "hash a console password for [users.NAME]",
+    },
+    "cli.help.passwd.user": {
+        "ja": "設定に貼り付ける [users.ユーザー名] の表を表示します",
+        "en": "print a [users.USER] table to paste into the config",
+    },
+    "cli.help.passwd.stdin": {
+        "ja": "パスワードを標準入力から読みます",
+        "en": "read the password from standard input",
+    },
+    "cli.help.schedule": {
+        "ja": "アカウントの次の FTP 確認の時刻を表示します",
+        "en": "show an account's next FTP checks",
+    },
+    "cli.help.schedule.count": {"ja": "表示する回数(既定 5)", "en": "how many checks (default 5)"},
+    # The words standing for an option's value in the usage line and the help.
+    "cli.metavar.command": {"ja": "コマンド", "en": "COMMAND"},
+    "cli.metavar.path": {"ja": "パス", "en": "PATH"},
+    "cli.metavar.file": {"ja": "ファイル", "en": "FILE"},
+    "cli.metavar.name": {"ja": "名前", "en": "NAME"},
+    "cli.metavar.state": {"ja": "状態", "en": "STATE"},
+    "cli.metavar.channel": {"ja": "経路", "en": "CHANNEL"},
+    "cli.metavar.when": {"ja": "日時", "en": "WHEN"},
+    "cli.metavar.count": {"ja": "件数", "en": "N"},
+    "cli.metavar.run": {"ja": "実行ID", "en": "RUN"},
+    "cli.metavar.folder": {"ja": "フォルダ", "en": "DIR"},
+    "cli.metavar.column_value": {"ja": "列名=値", "en": "COLUMN=VALUE"},
+    "cli.metavar.user": {"ja": "ユーザー名", "en": "USER"},
+    # argparse's own words (daemon/cliparser.py ARGPARSE_WORDS). argparse fills the
+    # placeholders itself after this: a literal percent sign would have to be %%.
+    "cli.argparse.usage": {"ja": "使い方: ", "en": "usage: "},
+    "cli.argparse.positionals": {"ja": "引数", "en": "positional arguments"},
+    "cli.argparse.options": {"ja": "オプション", "en": "options"},
+    "cli.argparse.help": {
+        "ja": "このヘルプを表示して終了します",
+        "en": "show this help message and exit",
+    },
+    "cli.argparse.error": {"ja": "{prog}: エラー: {message}\n", "en": "{prog}: error: {message}\n"},
+    "cli.argparse.argument": {
+        "ja": "引数 {argument_name}: {message}",
+        "en": "argument {argument_name}: {message}",
+    },
+    "cli.argparse.unrecognized": {
+        "ja": "解釈できない引数があります: {what}",
+        "en": "unrecognized arguments: {what}",
+    },
+    "cli.argparse.required": {
+        "ja": "次の引数を指定してください: {what}",
+        "en": "the following arguments are required: {what}",
+    },
+    "cli.argparse.expected_one": {"ja": "値を 1 つ指定してください", "en": "expected one argument"},
+    "cli.argparse.expected_at_most_one": {
+        "ja": "値は 1 つまでです",
+        "en": "expected at most one argument",
+    },
+    "cli.argparse.expected_at_least_one": {
+        "ja": "値を 1 つ以上指定してください",
+        "en": "expected at least one argument",
+    },
+    "cli.argparse.invalid_value": {
+        "ja": "{value} は{type}ではありません",
+        "en": "invalid {type} value: {value}",
+    },
+    "cli.argparse.integer": {"ja": "整数", "en": "integer"},
+    "cli.argparse.invalid_choice": {
+        "ja": "{value} はありません({choices} のいずれかを指定してください)",
+        "en": "invalid choice: {value} (choose from {choices})",
+    },
+    "cli.argparse.ambiguous": {
+        "ja": "{option} は {matches} のどれのことか決められません",
+        "en": "ambiguous option: {option} could match {matches}",
+    },
+    "cli.argparse.ignored_explicit": {
+        "ja": "このオプションは値をとりません: {what}",
+        "en": "ignored explicit argument {what}",
+    },
+    "cli.argparse.not_allowed_with": {
+        "ja": "{what} と同時には指定できません",
+        "en": "not allowed with argument {what}",
+    },
+    "cli.argparse.one_required": {
+        "ja": "{what} のいずれかを指定してください",
+        "en": "one of the arguments {what} is required",
+    },
     # -- the Records API (daemon/web/records.py): a field's problem names its label --
     "records.required": {"ja": "{label}は必須です", "en": "{label} is required"},
     "records.max_length": {
@@ -1684,6 +1906,43 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.direction.receive": {"ja": "受信", "en": "receive"},
     "console.direction.send": {"ja": "送信", "en": "send"},
     "console.state.send.aborted": {"ja": "強制終了", "en": "ended"},
+    # -- send runs as they are shown (console, `renkei show`, `renkei runs`) ---------
+    "console.home.sends": {"ja": "最近の送信", "en": "Latest sends"},
+    "console.home.all_sends": {"ja": "すべての送信を見る", "en": "All sends"},
+    "console.home.no_sends": {"ja": "送信の実行はまだありません", "en": "no sends yet"},
+    "console.runs.unsent_rows": {"ja": "未送信 {n} 行", "en": "{n} rows not sent"},
+    "console.run.send_heading": {"ja": "送信 {name}", "en": "send {name}"},
+    "console.run.send_failed_banner": {
+        "ja": "この送信は失敗しました。送れなかった行があります。相手先の応答は下の「送信したリクエスト」を見てください。",
+        "en": "This send failed: some rows were not sent. The receiver's answers are in the requests below.",
+    },
+    "console.send_field.filename": {"ja": "送信したファイル", "en": "File sent"},
+    "console.send_field.rows_sent": {"ja": "送信済み", "en": "Sent"},
+    "console.send_field.rows_unsent": {"ja": "未送信", "en": "Not sent"},
+    "console.send_field.instance": {"ja": "送信したインスタンス", "en": "Sent by instance"},
+    "cli.runs.done": {"ja": "取込/送信", "en": "ok"},
+    "cli.show.last_error": {"ja": "最後のエラー", "en": "Last error"},
+    "cli.show.request": {
+        "ja": "{seq}. {method} {url}  {rows} 行 / {bytes} バイト → {status}(試行 {attempts} 回)",
+        "en": "{seq}. {method} {url}  {rows} rows / {bytes} bytes → {status} (attempts: {attempts})",
+    },
+    # -- a console form whose body cannot be read (daemon/console/render.py) ---------
+    "console.error.bad_form": {
+        "ja": "送信されたフォームを読み取れませんでした(途中で切れているか、形式や文字コードが正しくありません)。"
+        "ページを開き直して、もう一度操作してください",
+        "en": "the form sent could not be read (it was cut short, is malformed, or is not UTF-8):"
+        " reload the page and try again",
+    },
+    "console.action.form_refused": {"ja": "読めないフォーム", "en": "unreadable form"},
+    "console.audit.detail.form_malformed": {
+        "ja": "形式が正しくないフォーム",
+        "en": "malformed form",
+    },
+    "console.audit.detail.form_cut": {"ja": "途中で切れたフォーム", "en": "form cut short"},
+    "console.audit.detail.form_undecodable": {
+        "ja": "文字コードを読めないフォーム(UTF-8 ではない)",
+        "en": "form not in UTF-8",
+    },
     "console.filter.all": {"ja": "すべて", "en": "all"},
     "console.filter.since": {"ja": "開始日", "en": "From"},
     "console.filter.until": {"ja": "終了日", "en": "To"},
@@ -2304,255 +2563,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "しばらくしてからもう一度実行してください",
         "en": "the database {path} stayed locked by another process's write: try again in a while",
     },
-    "api.spool_unavailable.poll": {
-        "ja": "いまはスプールにファイルを取り込めません。FTP のファイルはそのまま残り、次の確認で取り込まれます。しばらくしてから確認し直してください",
-        "en": "the spool cannot take files now; the uploaded files stay for the next check; check again later",
-    },
-    "api.unreadable_request.truncated": {
-        "ja": "multipart フォームが途中で切れています(終わりの境界 --境界-- まで届いていません)。"
-        "本文を最後まで送ってください",
-        "en": "the multipart form is cut short: the body ends before its closing boundary"
-        " (--boundary--); send the whole body",
-    },
-    "cli.show.save_no_parent": {
-        "ja": "--save: フォルダ {parent} がありません(作るのは {path} の最後のフォルダだけです)",
-        "en": "--save: there is no folder {parent} (only the last folder of {path} is made)",
-    },
-    "cli.help.description": {"ja": "CSV 連携デーモン", "en": "CSV linkage daemon"},
-    "cli.help.version": {
-        "ja": "renkei のバージョンを表示して終了します",
-        "en": "print renkei's version and exit",
-    },
-    "cli.help.config": {
-        "ja": "設定ファイル(既定は $RENKEI_CONFIG、なければ {default})",
-        "en": "config file (default $RENKEI_CONFIG or {default})",
-    },
-    "cli.help.serve": {
-        "ja": "デーモンをフォアグラウンドで動かします",
-        "en": "run the daemon in the foreground",
-    },
-    "cli.help.check": {
-        "ja": "設定を検証し、問題をすべてキーとともに示します",
-        "en": "validate the config; list every problem with its key",
-    },
-    "cli.help.import": {
-        "ja": "ファイルを 1 つ、デーモンと同じ処理で取り込みます",
-        "en": "import one file through the daemon's pipeline",
-    },
-    "cli.help.import.file": {"ja": "CSV ファイル", "en": "the CSV file"},
-    "cli.help.import.account": {
-        "ja": "ファイルの属するアカウント",
-        "en": "the account it belongs to",
-    },
-    "cli.help.import.dry_run": {
-        "ja": "検証と件数の確認だけ: 行を書かず、メールも送りません",
-        "en": "validate and count only: write no row, mail none",
-    },
-    "cli.help.json_run": {"ja": "実行を JSON で表示します", "en": "print the run as JSON"},
-    "cli.help.runs": {
-        "ja": "最近の実行を新しい順に表示します",
-        "en": "show the latest runs, newest first",
-    },
-    "cli.help.runs.account": {"ja": "このアカウントの実行だけ", "en": "only this account's runs"},
-    "cli.help.runs.state": {
-        "ja": "この状態の実行だけ(completed、failed など)",
-        "en": "only runs in this state (completed, failed, …)",
-    },
-    "cli.help.runs.channel": {
-        "ja": "この経路で届いた実行だけ(mail、ftp など)",
-        "en": "only runs that came by this channel (mail, ftp, …)",
-    },
-    "cli.help.runs.since": {
-        "ja": "この時点以降に受け付けた実行だけ: 2024-05-16[T09:00]、または 7d・12h",
-        "en": "only runs received since 2024-05-16[T09:00], or 7d, 12h",
-    },
-    "cli.help.runs.limit": {
-        "ja": "表示する件数(既定 20、最大 {most})",
-        "en": "how many runs (default 20, at most {most})",
-    },
-    "cli.help.runs.json": {
-        "ja": "実行の JSON 配列を表示します",
-        "en": "print a JSON array of runs",
-    },
-    "cli.help.show": {
-        "ja": "実行を 1 件表示します: 件数、エラー、ファイル",
-        "en": "show one run: its counts, errors and file",
-    },
-    "cli.help.run": {
-        "ja": "実行ID、または renkei runs が示す短いID",
-        "en": "the run's id, or its short id from `renkei runs`",
-    },
-    "cli.help.show.save": {
-        "ja": "受信ファイルとエラーCSVをこのフォルダにコピーします(なければ作りますが、"
-        "その親フォルダは作りません)",
-        "en": "copy the kept file and the error CSV into this folder (made when missing;"
-        " its parent must exist)",
-    },
-    "cli.help.retry": {
-        "ja": "実行の保存ファイルを、新しい実行として取り込み直します",
-        "en": "import a run's kept file again, as a new run",
-    },
-    "cli.help.undo": {
-        "ja": "完了した実行による変更を、新しい実行として取り消します",
-        "en": "take back what a completed run changed, as a new run",
-    },
-    "cli.help.sweep": {
-        "ja": "daemon.retention_days より古いものを今すぐ削除します",
-        "en": "remove what is older than daemon.retention_days now",
-    },
-    "cli.help.sweep.now": {
-        "ja": "今ではなく、この日時(2024-05-16T09:00)の時点として削除します",
-        "en": "sweep as of this time (2024-05-16T09:00) instead of now",
-    },
-    "cli.help.expect_check": {
-        "ja": "まだ届かない予定ファイルを通知し、遅れて届いたものを記録します",
-        "en": "alert expected files still missing; note late ones",
-    },
-    "cli.help.expect_check.now": {
-        "ja": "今ではなく、この日時(2024-05-16T10:05)の時点として確認します",
-        "en": "check as of this time (2024-05-16T10:05) instead of now",
-    },
-    "cli.help.digest": {
-        "ja": "期限が来ていてまだ送っていない日次まとめをメールします",
-        "en": "mail the daily digests due now and not yet sent",
-    },
-    "cli.help.digest.now": {
-        "ja": "今ではなく、この日時(2024-05-16T18:01)の時点として",
-        "en": "as of this time (2024-05-16T18:01) instead of now",
-    },
-    "cli.help.digest.account": {
-        "ja": "このアカウントのまとめだけ",
-        "en": "only this account's digest",
-    },
-    "cli.help.poll": {
-        "ja": "動いているデーモンに、アカウントの FTP ホームを今すぐ確認させます",
-        "en": "ask the running daemon to check an account's FTP home now",
-    },
-    "cli.help.account": {"ja": "アカウント", "en": "the account"},
-    "cli.help.send": {
-        "ja": "動いているデーモンに [sends.NAME] を今すぐ送らせます",
-        "en": "ask the running daemon to send [sends.NAME] now",
-    },
-    "cli.help.send.name": {"ja": "送信の名前", "en": "the send"},
-    "cli.help.send.where": {"ja": "この値の行だけ", "en": "only rows with this value"},
-    "cli.help.passwd": {
-        "ja": "コンソールのパスワードを [users.NAME] 用のハッシュにします",
-        "en": "hash a console password for [users.NAME]",
-    },
-    "cli.help.passwd.user": {
-        "ja": "設定に貼り付ける [users.ユーザー名] の表を表示します",
-        "en": "print a [users.USER] table to paste into the config",
-    },
-    "cli.help.passwd.stdin": {
-        "ja": "パスワードを標準入力から読みます",
-        "en": "read the password from standard input",
-    },
-    "cli.help.schedule": {
-        "ja": "アカウントの次の FTP 確認の時刻を表示します",
-        "en": "show an account's next FTP checks",
-    },
-    "cli.help.schedule.count": {"ja": "表示する回数(既定 5)", "en": "how many checks (default 5)"},
-    "cli.metavar.command": {"ja": "コマンド", "en": "COMMAND"},
-    "cli.metavar.path": {"ja": "パス", "en": "PATH"},
-    "cli.metavar.file": {"ja": "ファイル", "en": "FILE"},
-    "cli.metavar.name": {"ja": "名前", "en": "NAME"},
-    "cli.metavar.state": {"ja": "状態", "en": "STATE"},
-    "cli.metavar.channel": {"ja": "経路", "en": "CHANNEL"},
-    "cli.metavar.when": {"ja": "日時", "en": "WHEN"},
-    "cli.metavar.count": {"ja": "件数", "en": "N"},
-    "cli.metavar.run": {"ja": "実行ID", "en": "RUN"},
-    "cli.metavar.folder": {"ja": "フォルダ", "en": "DIR"},
-    "cli.metavar.column_value": {"ja": "列名=値", "en": "COLUMN=VALUE"},
-    "cli.metavar.user": {"ja": "ユーザー名", "en": "USER"},
-    "cli.argparse.usage": {"ja": "使い方: ", "en": "usage: "},
-    "cli.argparse.positionals": {"ja": "引数", "en": "positional arguments"},
-    "cli.argparse.options": {"ja": "オプション", "en": "options"},
-    "cli.argparse.help": {
-        "ja": "このヘルプを表示して終了します",
-        "en": "show this help message and exit",
-    },
-    "cli.argparse.error": {"ja": "{prog}: エラー: {message}\n", "en": "{prog}: error: {message}\n"},
-    "cli.argparse.argument": {
-        "ja": "引数 {argument_name}: {message}",
-        "en": "argument {argument_name}: {message}",
-    },
-    "cli.argparse.unrecognized": {
-        "ja": "解釈できない引数があります: {what}",
-        "en": "unrecognized arguments: {what}",
-    },
-    "cli.argparse.required": {
-        "ja": "次の引数を指定してください: {what}",
-        "en": "the following arguments are required: {what}",
-    },
-    "cli.argparse.expected_one": {"ja": "値を 1 つ指定してください", "en": "expected one argument"},
-    "cli.argparse.expected_at_most_one": {
-        "ja": "値は 1 つまでです",
-        "en": "expected at most one argument",
-    },
-    "cli.argparse.expected_at_least_one": {
-        "ja": "値を 1 つ以上指定してください",
-        "en": "expected at least one argument",
-    },
-    "cli.argparse.invalid_value": {
-        "ja": "{value} は{type}ではありません",
-        "en": "invalid {type} value: {value}",
-    },
-    "cli.argparse.integer": {"ja": "整数", "en": "integer"},
-    "cli.argparse.invalid_choice": {
-        "ja": "{value} はありません({choices} のいずれかを指定してください)",
-        "en": "invalid choice: {value} (choose from {choices})",
-    },
-    "cli.argparse.ambiguous": {
-        "ja": "{option} は {matches} のどれのことか決められません",
-        "en": "ambiguous option: {option} could match {matches}",
-    },
-    "cli.argparse.ignored_explicit": {
-        "ja": "このオプションは値をとりません: {what}",
-        "en": "ignored explicit argument {what}",
-    },
-    "cli.argparse.not_allowed_with": {
-        "ja": "{what} と同時には指定できません",
-        "en": "not allowed with argument {what}",
-    },
-    "cli.argparse.one_required": {
-        "ja": "{what} のいずれかを指定してください",
-        "en": "one of the arguments {what} is required",
-    },
-    "console.home.sends": {"ja": "最近の送信", "en": "Latest sends"},
-    "console.home.all_sends": {"ja": "すべての送信を見る", "en": "All sends"},
-    "console.home.no_sends": {"ja": "送信の実行はまだありません", "en": "no sends yet"},
-    "console.runs.unsent_rows": {"ja": "未送信 {n} 行", "en": "{n} rows not sent"},
-    "console.run.send_heading": {"ja": "送信 {name}", "en": "send {name}"},
-    "console.run.send_failed_banner": {
-        "ja": "この送信は失敗しました。送れなかった行があります。相手先の応答は下の「送信したリクエスト」を見てください。",
-        "en": "This send failed: some rows were not sent. The receiver's answers are in the requests below.",
-    },
-    "console.send_field.filename": {"ja": "送信したファイル", "en": "File sent"},
-    "console.send_field.rows_sent": {"ja": "送信済み", "en": "Sent"},
-    "console.send_field.rows_unsent": {"ja": "未送信", "en": "Not sent"},
-    "console.send_field.instance": {"ja": "送信したインスタンス", "en": "Sent by instance"},
-    "cli.runs.done": {"ja": "取込/送信", "en": "ok"},
-    "cli.show.last_error": {"ja": "最後のエラー", "en": "Last error"},
-    "cli.show.request": {
-        "ja": "{seq}. {method} {url}  {rows} 行 / {bytes} バイト → {status}(試行 {attempts} 回)",
-        "en": "{seq}. {method} {url}  {rows} rows / {bytes} bytes → {status} (attempts: {attempts})",
-    },
-    "console.error.bad_form": {
-        "ja": "送信されたフォームを読み取れませんでした(途中で切れているか、形式や文字コードが正しくありません)。"
-        "ページを開き直して、もう一度操作してください",
-        "en": "the form sent could not be read (it was cut short, is malformed, or is not UTF-8):"
-        " reload the page and try again",
-    },
-    "console.action.form_refused": {"ja": "読めないフォーム", "en": "unreadable form"},
-    "console.audit.detail.form_malformed": {
-        "ja": "形式が正しくないフォーム",
-        "en": "malformed form",
-    },
-    "console.audit.detail.form_cut": {"ja": "途中で切れたフォーム", "en": "form cut short"},
-    "console.audit.detail.form_undecodable": {
-        "ja": "文字コードを読めないフォーム(UTF-8 ではない)",
-        "en": "form not in UTF-8",
-    },
+    # -- PostgreSQL's trouble of the moment, in a run put back (daemon/store/errors.py)
     "run.server_trouble": {
         "ja": "データベースサーバー側の問題で、いまは取り込めません({cause})。"
         "ファイルは失敗扱いにせず保留し、あとで自動的にもう一度取り込みます",
@@ -2587,13 +2598,9 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "データベースサーバーの一時的な問題です: {detail}",
         "en": "a passing trouble of the database server: {detail}",
     },
-    "api.store_unreachable": {
-        "ja": "データベースに接続できないため、いまは処理できません。しばらくしてから試してください",
-        "en": "the database cannot be reached now; try again later",
-    },
-    "console.error.store_unreachable": {
-        "ja": "データベースに接続できないため、いまは表示できません。しばらくしてから開き直してください",
-        "en": "the database cannot be reached now; open the page again in a little while",
+    "api.spool_unavailable.poll": {
+        "ja": "いまはスプールにファイルを取り込めません。FTP のファイルはそのまま残り、次の確認で取り込まれます。しばらくしてから確認し直してください",
+        "en": "the spool cannot take files now; the uploaded files stay for the next check; check again later",
     },
 }
 
