@@ -84,7 +84,8 @@ def test_a_read_only_server_makes_the_file_wait_not_fail(tmp_path, pg_url):
             while "put back to try again later" not in daemon.log.read_text():
                 assert time.monotonic() < deadline, daemon.log.read_text()[-3000:]
                 time.sleep(0.1)
-            time.sleep(3)  # tried again while still read-only
+            # Tried again while still read-only; the report outbox looked (every 5 s).
+            time.sleep(6)
             run = run_of(pg_url, run_id)
             assert run["state"] == "queued" and run["attempts"] == 0, run
             assert failed_items(daemon) == []

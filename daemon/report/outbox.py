@@ -38,6 +38,7 @@ from daemon.settings import Settings, resolve_secret, split_listen
 from daemon.settings.tls import client_context
 from daemon.spool.durable import fsync_dir, replace_durably, write_synced
 from daemon.store.base import Store
+from daemon.store.errors import server_trouble
 from daemon.store.runs import ReportState
 
 log = logging.getLogger(__name__)
@@ -197,8 +198,20 @@ class Reporter:
         """Send every due item once; returns when the next one falls due."""
         # A shared store's outbox; and the folder, which holds what was queued before
         # the store was shared.
-        due = await self._flush_shared() if self.store.shared else math.inf
+        due = await self._flush_shared_unless_in_trouble() if self.store.shared else math.inf
         return min(due, await self._flush_folder())
+
+    async def _flush_shared_unless_in_trouble(self) -> float:
+        """The shared outbox, unless PostgreSQL is in trouble of the moment (read-only
+        after a failover, restarting, …): then looked at again after a pause, as a
+        relay that does not answer is, instead of the reporter dying over it."""
+        try:
+            return await self._flush_shared()
+        except Exception as exc:
+            if server_trouble(exc) is None:
+                raise
+            log.warning("report outbox: the store cannot take it now (%s); looking again", exc)
+            return time.time() + _RESCAN_SECONDS
 
     async def _flush_folder(self) -> float:
         next_due = time.time() + _RESCAN_SECONDS
