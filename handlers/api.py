@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse
 from python_multipart.multipart import parse_options_header
 from starlette.datastructures import FormData, QueryParams, UploadFile
 from starlette.exceptions import HTTPException
-from starlette.types import Message, Receive
+from starlette.types import Message
 
 from daemon.settings import ApiAccount, ParamEffect, Settings, secret_matches
 from handlers.apidocs import GENERIC_PATH, IMPORT_BODY, RESPONSES
@@ -43,6 +43,7 @@ from handlers.base import (
     peer_text,
     readable,
 )
+from handlers.formend import BodyEnd
 
 CHANNEL = "api"
 WILDCARD = "*"
@@ -272,7 +273,7 @@ async def _read_delivery(
 
 async def _form(request: Request) -> FormData:
     """The request's form, read whole, or 422 `unreadable_request` saying why not."""
-    end = _BodyEnd(request.headers.get("Content-Type"))
+    end = BodyEnd(request.headers.get("Content-Type"))
     try:
         form = await Request(request.scope, end.watching(request.receive)).form()
     except ApiRefusal:
@@ -283,34 +284,6 @@ async def _form(request: Request) -> FormData:
         await form.close()
         raise ApiRefusal(422, "unreadable_request", "api.unreadable_request.truncated")
     return form
-
-
-class _BodyEnd:
-    """Whether a multipart body reached its close delimiter (`--BOUNDARY--`, RFC 2046).
-    python-multipart ends a body cut short without a word and leaves out the part it
-    was reading, so an upload cut off mid-file would be answered as one with no file."""
-
-    def __init__(self, content_type: str | None) -> None:
-        kind, params = parse_options_header(content_type)
-        boundary = params.get(b"boundary") if kind == b"multipart/form-data" else None
-        self._close = b"--" + boundary + b"--" if boundary else b""
-        self._tail = b""  # the delimiter may straddle two chunks
-        self.reached = not self._close  # no boundary: the parser itself refuses the form
-
-    def watching(self, receive: Receive) -> Receive:
-        async def watched() -> Message:
-            message = await receive()
-            self._feed(message.get("body", b""))
-            return message
-
-        return watched
-
-    def _feed(self, chunk: bytes) -> None:
-        if self.reached or not chunk:
-            return
-        seen = self._tail + chunk
-        self.reached = self._close in seen
-        self._tail = seen[1 - len(self._close) :]
 
 
 def delivery(

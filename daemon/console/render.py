@@ -23,11 +23,11 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import ClientDisconnect
-from starlette.types import Message, Receive
 
 from daemon.console import audit
 from daemon.console.access import Refused, Viewer, signer
 from daemon.web import context
+from handlers.formend import BodyEnd
 from importers.messages import CATALOG, LANGUAGES, message
 
 LANG_COOKIE = "renkei_lang"
@@ -49,9 +49,6 @@ ACTION_PAGES = {
 # The console's urlencoded forms hold a few short fields: a body larger than this is
 # not one of them, and is not read into memory to find that out.
 URLENCODED_MAX = 64 * 1024
-# Of a multipart body, its end is kept as it is read: room for the closing boundary
-# (at most 70 characters, RFC 2046) and the line breaks around it.
-_TAIL = 256
 # Characters that show as nothing, or move the text around them: in text from outside
 # (a user name typed at the login, a file name) they are shown by their code point.
 _HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"})
@@ -209,17 +206,15 @@ async def read_form(request: Request, user: str) -> FormData:
 
 
 async def _parsed_form(request: Request) -> FormData:
-    kind, params = parse_options_header(request.headers.get("content-type"))
+    kind, _ = parse_options_header(request.headers.get("content-type"))
     if kind == b"application/x-www-form-urlencoded":
         return await _urlencoded(request)
     if kind != b"multipart/form-data":
         return await request.form()  # no body to read: an empty form
-    tail = bytearray()
-    form = await Request(request.scope, _keeping_tail(request.receive, tail)).form()
-    # The multipart parser takes a body that stops short of its closing boundary as
-    # whole, and a part cut off in the middle as never sent: a file cut short would be
-    # answered "choose a file".
-    if not bytes(tail).rstrip(b"\r\n").endswith(b"--" + params.get(b"boundary", b"") + b"--"):
+    end = BodyEnd(request.headers.get("content-type"))
+    form = await Request(request.scope, end.watching(request.receive)).form()
+    # A file cut short would be answered "choose a file" (handlers/formend.py).
+    if not end.reached:
         await form.close()
         raise BrokenForm("form_cut")
     return form
@@ -241,15 +236,3 @@ async def _urlencoded(request: Request) -> FormData:
     except ValueError:  # more fields than parse_qsl takes
         raise BrokenForm("form_malformed") from None
     return FormData(pairs)
-
-
-def _keeping_tail(receive: Receive, tail: bytearray) -> Receive:
-    """`receive`, keeping the last _TAIL bytes of the body in `tail` as they pass."""
-
-    async def receiving() -> Message:
-        message = await receive()
-        if message["type"] == "http.request":
-            tail[:] = (bytes(tail) + message.get("body", b""))[-_TAIL:]
-        return message
-
-    return receiving
