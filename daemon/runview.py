@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len, get_character_cell_size
 
-from daemon.report.message import clean, in_words, local_time, send_name, summary
-from daemon.store.runs import RunState, public_run
+from daemon.report.message import clean, in_words, local_time, summary
+from daemon.store.runs import RunState, public_run, send_name
 from importers.errors import RowError
 from importers.messages import message
 
@@ -281,7 +281,7 @@ def show_json(found: Found) -> dict[str, Any]:
         ],
     }
     if run["direction"] == "send":  # which send, and its requests, as the API shows them
-        shown |= {"send": send_name(run), "requests": found.requests}
+        shown["requests"] = found.requests
     return shown
 
 

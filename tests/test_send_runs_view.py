@@ -208,6 +208,10 @@ def test_show_json_of_a_send_names_the_send(daemon, runs):
     assert (shown["direction"], shown["send"]) == ("send", "broken")
     assert (shown["rows_total"], shown["rows_imported"], shown["state"]) == (2, 0, "failed")
     [request] = shown["requests"]
+    api = httpx.get(f"{daemon.api}/api/v1/runs/{runs['broken']}", headers=ADMIN, timeout=30)
+    assert api.json()["send"] == "broken"
+    listed = renkei("runs", "--json", "--channel", "send", "--config", str(daemon.config))
+    assert {run["send"] for run in json.loads(listed.stdout)} == {"partner", "broken", "betasend"}
     assert (request["status"], request["attempts"]) == (503, 2)
 
 

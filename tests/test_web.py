@@ -101,8 +101,9 @@ def test_admin_lists_runs_newest_first_with_filters(daemon, runs):
         "direction",
         "authentication_results",
         "instance",
+        "send",
     }
-    assert body["runs"][0]["direction"] == "receive"
+    assert (body["runs"][0]["direction"], body["runs"][0]["send"]) == ("receive", None)
     failed = httpx.get(
         f"{daemon.api}/api/v1/runs", params={"state": "failed"}, headers=ADMIN
     ).json()

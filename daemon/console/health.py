@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 
 from daemon.console.access import Viewer
-from daemon.report.message import send_name
 from daemon.spool.queue import waiting_count
+from daemon.store.runs import send_name
 from daemon.web import context
 from daemon.web.accounts import account_checks
 

@@ -8,10 +8,9 @@ control characters so it can never start a header of its own. Called by the repo
 from __future__ import annotations
 
 import datetime as dt
-import json
 import unicodedata
 import zoneinfo
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -54,19 +53,6 @@ def kind(run: dict[str, Any]) -> str:
 def in_words(key: str, language: str, value: str) -> str:
     """A channel or mode (`key`) as the user's language says it; `value` if unknown."""
     return message(key, language) if key in CATALOG else value
-
-
-def send_name(run: Mapping[str, Any]) -> str:
-    """The send (`[sends.NAME]`) a send run went out by, as its run kept it; "" for a
-    run of what came in."""
-    if run["direction"] != "send":
-        return ""
-    try:
-        options = json.loads(run["options"] or "{}")
-    except ValueError:  # written by hand, or cut: the run is still shown
-        return ""
-    name = options.get("send", "") if isinstance(options, dict) else ""
-    return name if isinstance(name, str) else ""
 
 
 def summary(run: dict[str, Any], language: str) -> str:

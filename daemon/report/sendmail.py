@@ -12,9 +12,9 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
 
-from daemon.report.message import clean, local_time, send_name
+from daemon.report.message import clean, local_time
 from daemon.settings import Settings
-from daemon.store.runs import RunState
+from daemon.store.runs import RunState, send_name
 from importers.messages import message
 
 

@@ -97,10 +97,24 @@ def options_text(options: Mapping[str, Any]) -> str:
 
 
 def public_run(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A run as the API and `renkei runs --json` show it."""
+    """A run as the API and `renkei runs --json` show it; a send's names its send."""
     run = {field: row[field] for field in RUN_FIELDS}
     run["dry_run"] = bool(run["dry_run"])
+    run["send"] = send_name(row) or None
     return run
+
+
+def send_name(run: Mapping[str, Any]) -> str:
+    """The send (`[sends.NAME]`) a send run went out by, as its run kept it; "" for a
+    run of what came in."""
+    if run["direction"] != "send":
+        return ""
+    try:
+        options = json.loads(run["options"] or "{}")
+    except ValueError:  # written by hand, or cut: the run is still shown
+        return ""
+    name = options.get("send", "") if isinstance(options, dict) else ""
+    return name if isinstance(name, str) else ""
 
 
 def queued_run(run_id: str, meta: Meta, instance: str) -> dict[str, Any]:

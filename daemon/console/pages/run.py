@@ -14,9 +14,8 @@ from fastapi.responses import RedirectResponse, Response
 from daemon.console import audit
 from daemon.console.access import Refused, Viewer, Who, role_refused
 from daemon.console.render import checked_form, last_page_offset, offset_param, page
-from daemon.report.message import send_name
 from daemon.spool.kept import kept_file
-from daemon.store.runs import FINAL_STATES, RUN_FIELDS, RunState
+from daemon.store.runs import FINAL_STATES, RUN_FIELDS, RunState, send_name
 from daemon.web import context
 from daemon.web.runs import errors_csv, received_file, take_back
 from importers.messages import Words
