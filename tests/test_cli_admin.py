@@ -185,7 +185,7 @@ def test_bad_state_and_limit_exit_2(admin):
 
 def test_runs_json_keeps_its_shape(admin):
     every = runs(admin)
-    assert all(list(run) == RUN_FIELDS for run in every)
+    assert all(list(run) == [*RUN_FIELDS, "send"] for run in every)
     assert [r["received_at"] for r in every] == sorted(
         (r["received_at"] for r in every), reverse=True
     )
@@ -225,7 +225,7 @@ def test_show_in_english_and_as_json(admin):
     assert "Mode: replace (the rows this file name imported before are replaced)" in lines
     assert not any(line.startswith("Error CSV") for line in lines)  # no errors to read
     shown = json.loads(renkei("show", good["id"], "--json", "--config", str(admin.config)).stdout)
-    assert {k: shown[k] for k in RUN_FIELDS} == good
+    assert {k: shown[k] for k in [*RUN_FIELDS, "send"]} == good
     assert shown["errors"] == [] and shown["size"] > 0
     assert shown["kept_file"] == str(admin.data_dir / "files" / good["id"] / good["filename"])
 

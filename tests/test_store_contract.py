@@ -233,7 +233,7 @@ async def test_add_get_update_run(store: Store) -> None:
         )
     assert await store.run_state(rid) is RunState.COMPLETED
     shown = public_run(await store.get_run(rid))
-    assert list(shown) == RUN_FIELDS
+    assert list(shown) == [*RUN_FIELDS, "send"] and shown["send"] is None
     assert shown["state"] == "completed"
     assert shown["rows_total"] == 3 and shown["rows_imported"] == 2 and shown["rows_failed"] == 1
     assert shown["dry_run"] is True
