@@ -325,6 +325,11 @@ MIGRATIONS = [
     ALTER TABLE runs ADD COLUMN file_key TEXT NOT NULL DEFAULT '';
     CREATE INDEX runs_by_file_key ON runs (account, file_key)
     """,
+    # The console's overview asks for the latest sends every few seconds: without it,
+    # a store of many runs and few sends is read whole to find them.
+    """
+    CREATE INDEX runs_by_direction ON runs (direction, received_at)
+    """,
 ]
 
 
