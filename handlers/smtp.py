@@ -44,6 +44,8 @@ S250_OK = "250 2.0.0 Ok"
 S250_SENDER_OK = "250 2.1.0 Ok"
 S250_RECIPIENT_OK = "250 2.1.5 Ok"
 S250_QUEUED = "250 2.0.0 Ok: queued as {ids}"
+# A reply line's longest, its CRLF aside (RFC 5321 4.5.3.1.5: 512 octets with it).
+_REPLY_LINE = 510
 S421_TOO_MANY = "421 4.7.0 Too many connections, try again later"
 # RFC 5321 4.2: a session the server ends on its own (smtp.timeout, smtp.min_data_rate).
 S421_TIMEOUT = "421 4.4.2 Timeout exceeded, closing connection"
@@ -367,7 +369,7 @@ class MailHandler:
         if receipt.replayed:
             # A sender that saw no reply to the first copy sends it again.
             log.info("mail %s was taken before", deliveries[0].idempotency_key)
-        return S250_QUEUED.format(ids=" ".join(receipt.ids))
+        return queued_reply(receipt.ids)
 
     async def _authenticate(
         self, session: Session, envelope: Envelope, deliveries: list[Delivery]
@@ -462,6 +464,21 @@ class _SenderRefused(Exception):
         where = f"accounts.{self.account}.mail.allowed_senders"
         said = f"header From not in {where}" if self.senders else "no header From"
         return f"{said}; attachments: {', '.join(self.files) or 'none'}"
+
+
+def queued_reply(ids: list[str]) -> str:
+    """`250 … queued as <ids>`, in lines of at most 512 octets with their CRLF (RFC
+    5321 4.5.3.1.5): a mail of many CSVs names each run, on a multiline reply a client
+    reads whole, where one long line would make it take the accepted mail for failed."""
+    lines: list[str] = []
+    for run_id in ids:
+        if lines and len(lines[-1]) + 1 + len(run_id) <= _REPLY_LINE:
+            lines[-1] += " " + run_id
+        else:
+            lines.append(S250_QUEUED.format(ids=run_id))
+    return "\r\n".join(
+        line if i == len(lines) - 1 else "250-" + line[4:] for i, line in enumerate(lines)
+    )
 
 
 def _peer_ip(session: Session) -> str:

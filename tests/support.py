@@ -425,8 +425,9 @@ def stor_reply(ftp: ftplib.FTP, name: str, data: bytes) -> str:
 
 
 def queued_ids(reply: bytes | str) -> list[str]:
+    """The run ids a `250 … queued as` reply names, on one line or several."""
     text = reply.decode() if isinstance(reply, bytes) else reply
-    return text.split("queued as ", 1)[1].split()
+    return [i for line in text.splitlines() for i in line.split("queued as ", 1)[1].split()]
 
 
 def csv_bytes(rows: list[str], header: bool = True, encoding: str = "cp932") -> bytes:
