@@ -51,6 +51,29 @@ def _hup_for(proc: subprocess.Popen, seconds: float) -> None:
         time.sleep(0.01)
 
 
+def _reloaded_once_ready(proc: subprocess.Popen, log: Path, notify, api_port: int) -> None:
+    """The daemon got ready, made the reload a SIGHUP while starting asked for, and
+    serves."""
+    notify.wait_for("READY=1", timeout=60, proc=proc)
+    deadline = time.monotonic() + 60
+    while "config reloaded" not in log.read_text() and proc.poll() is None:
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
+    assert proc.poll() is None, log.read_text()
+    assert "reloading: a SIGHUP came while starting" in log.read_text()
+    assert httpx.get(f"http://127.0.0.1:{api_port}/healthz", timeout=10).status_code == 200
+
+
+def _stop(proc: subprocess.Popen, notify: NotifySocket) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        notify.close()
+
+
 def _hup_while_loading(config: Path, text: bytes, proc, notify) -> bool:
     """Hand the config to each read of it through a FIFO. At the first read made while
     the process already takes SIGHUP (inside `renkei serve`, loading its settings, long
@@ -100,22 +123,9 @@ def test_a_sighup_while_the_settings_load_is_reloaded_once_ready(tmp_path):
         held = _hup_while_loading(config, text, proc, notify)
         assert held, "renkei serve did not take SIGHUP while it loaded its settings"
         _hup_for(proc, EARLY_SECONDS)  # while it imports its modules and starts
-        notify.wait_for("READY=1", timeout=60, proc=proc)
-        deadline = time.monotonic() + 60
-        while "config reloaded" not in log.read_text() and proc.poll() is None:
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
-        assert proc.poll() is None, log.read_text()
-        assert "reloading: a SIGHUP came while starting" in log.read_text()
-        assert httpx.get(f"http://127.0.0.1:{api_port}/healthz", timeout=10).status_code == 200
+        _reloaded_once_ready(proc, log, notify, api_port)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            notify.close()
+        _stop(proc, notify)
 
 
 def _mapped(pid: int, library: str) -> bool:
@@ -147,19 +157,6 @@ def test_the_renkei_command_holds_sighup_before_it_imports_its_modules(tmp_path)
         early = not _mapped(proc.pid, "_pydantic_core")
         _hup_for(proc, EARLY_SECONDS)
         assert early, "renkei took SIGHUP only once its modules were imported"
-        notify.wait_for("READY=1", timeout=60, proc=proc)
-        deadline = time.monotonic() + 60
-        while "config reloaded" not in log.read_text() and proc.poll() is None:
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
-        assert proc.poll() is None, log.read_text()
-        assert "reloading: a SIGHUP came while starting" in log.read_text()
-        assert httpx.get(f"http://127.0.0.1:{api_port}/healthz", timeout=10).status_code == 200
+        _reloaded_once_ready(proc, log, notify, api_port)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            notify.close()
+        _stop(proc, notify)

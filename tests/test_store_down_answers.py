@@ -56,11 +56,12 @@ def _maintenance(pg_url: str) -> tuple[str, str]:
 
 
 @contextlib.contextmanager
-def store_down(pg_url: str) -> Iterator[None]:
-    """The test's database out of reach: no new connection, every session ended."""
+def altered(pg_url: str, setting: str, undone: str) -> Iterator[None]:
+    """The test's database under `ALTER DATABASE … setting` with every session of it
+    ended (new ones take the setting), until `ALTER DATABASE … undone`."""
     url, name = _maintenance(pg_url)
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        conn.execute(f'ALTER DATABASE "{name}" {setting}')
         conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
         )
@@ -68,7 +69,12 @@ def store_down(pg_url: str) -> Iterator[None]:
         yield
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            conn.execute(f'ALTER DATABASE "{name}" {undone}')
+
+
+def store_down(pg_url: str) -> contextlib.AbstractContextManager[None]:
+    """The test's database out of reach: no new connection, every session ended."""
+    return altered(pg_url, "ALLOW_CONNECTIONS false", "ALLOW_CONNECTIONS true")
 
 
 def upload(base: str, name: str, wait: bool) -> httpx.Response:
@@ -163,21 +169,10 @@ def test_an_accepted_upload_waiting_for_its_run_is_answered_202(daemon, pg_url):
     assert body == {"id": run_id, "url": f"{daemon.api}/api/v1/runs/{run_id}"}
 
 
-@contextlib.contextmanager
-def read_only(pg_url: str) -> Iterator[None]:
-    """The test's database read-only, as a failover leaves a demoted primary: its
-    sessions are ended so that the new ones take the setting."""
-    url, name = _maintenance(pg_url)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
-        )
-    try:
-        yield
-    finally:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
+def read_only(pg_url: str) -> contextlib.AbstractContextManager[None]:
+    """The test's database read-only, as a failover leaves a demoted primary."""
+    setting = "default_transaction_read_only"
+    return altered(pg_url, f"SET {setting} = on", f"RESET {setting}")
 
 
 def test_a_read_only_server_answers_a_write_503_and_reads_still_work(daemon, pg_url):
