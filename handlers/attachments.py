@@ -9,7 +9,9 @@ mapped to CP932 first. Called by handlers/smtp.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from email import policy
 from email.header import decode_header
 from email.message import Message
@@ -27,18 +29,130 @@ _WORKBOOK_TYPES = {
 _CHARSETS = {"shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932", "x-sjis": "cp932"}
 
 
+# Types a mailer labels a CSV with: Outlook and older mailers do not all say text/csv.
+CSV_TYPES = frozenset(("text/csv", "text/comma-separated-values", "application/csv", "text/x-csv"))
+_ZIP_TYPES = frozenset(("application/zip", "application/x-zip-compressed", "application/x-zip"))
+_TNEF_TYPES = frozenset(("application/ms-tnef", "application/vnd.ms-tnef"))
+# A signed mail's signature is no attachment the partner chose to send.
+_SIGNATURES = frozenset(
+    ("application/pkcs7-signature", "application/x-pkcs7-signature", "application/pgp-signature")
+)
+_FULL_STOPS = (".", "\uff0e")  # ．, as a Japanese IME writes it in full width
+
+
+@dataclass(frozen=True, slots=True)
+class Other:
+    """An attachment that is no file renkei takes: its name ('' none), kind, type."""
+
+    name: str
+    kind: str  # zip (a password-protected one too) | tnef | other
+    content_type: str
+
+    def shown(self) -> str:
+        """How a run names it: a zip or winmail.dat by name, anything else with its type."""
+        if self.kind != "other" and self.name:
+            return self.name
+        return f"{self.name} ({self.content_type})" if self.name else self.content_type
+
+
+@dataclass(slots=True)
+class Carried:
+    """What a mail carried: its files to import, its other attachments, and whether
+    its text body looks like a CSV pasted in."""
+
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+    others: list[Other] = field(default_factory=list)
+    body_csv: bool = False
+
+    def problem(self) -> str:
+        """Why a mail without files makes no import: the run's catalog key `run.<it>`."""
+        kinds = {other.kind for other in self.others}
+        if "zip" in kinds:
+            return "zip_attachment"
+        if "tnef" in kinds:
+            return "tnef_attachment"
+        if self.others:
+            return "other_attachment"
+        return "body_csv" if self.body_csv else "no_csv_attachment"
+
+    def others_shown(self) -> str:
+        return ", ".join(other.shown() for other in self.others)
+
+
+def carried_by(parts: list[mime.Part]) -> Carried:
+    """Sort a mail's leaf parts into files, other attachments and the text body."""
+    carried = Carried()
+    for part, payload in parts:
+        found = _as_file(part, payload)
+        if found is not None:
+            carried.files.append(found)
+        elif _is_body(part):
+            carried.body_csv = carried.body_csv or _looks_like_csv(part, payload)
+        elif part.get_content_type() not in _SIGNATURES:
+            carried.others.append(_other(part))
+    return carried
+
+
 def csv_attachments(parts: list[mime.Part]) -> Iterator[tuple[str, bytes]]:
-    """Every CSV part (by name ending in .csv, or by type text/csv) and every workbook
+    """Every CSV part (by name ending in .csv, or by a CSV type) and every workbook
     part (by name ending in .xlsx or .xls, or by its type), forwarded mail included."""
     for part, payload in parts:
-        name = filename(part)
-        kind = part.get_content_type()
-        if name.lower().endswith((".csv", *WORKBOOK_SUFFIXES)):
-            yield bare_name(name), payload()
-        elif kind == "text/csv":
-            yield bare_name(name or "attachment.csv"), payload()
-        elif kind in _WORKBOOK_TYPES:
-            yield bare_name(name or "attachment" + _WORKBOOK_TYPES[kind]), payload()
+        found = _as_file(part, payload)
+        if found is not None:
+            yield found
+
+
+def attachment_name(raw: str) -> str:
+    """A part's name as renkei keeps it: bare_name(), its suffix in NFKC, so that
+    `売上データ．ｃｓｖ` is `売上データ.csv`. Only the suffix: NFKC of the whole name would
+    turn ① into 1 and ㈱ into (株)."""
+    name = bare_name(raw)
+    at = max(name.rfind(stop) for stop in _FULL_STOPS)
+    if at < 0:
+        return name
+    return bare_name(name[:at] + unicodedata.normalize("NFKC", name[at:]))
+
+
+def _as_file(part: Message, payload: Callable[[], bytes]) -> tuple[str, bytes] | None:
+    name = _name(part)
+    kind = part.get_content_type()
+    if name.lower().endswith((".csv", *WORKBOOK_SUFFIXES)):
+        return name, payload()
+    if kind in CSV_TYPES:
+        return name or "attachment.csv", payload()
+    if kind in _WORKBOOK_TYPES:
+        return name or "attachment" + _WORKBOOK_TYPES[kind], payload()
+    return None
+
+
+def _name(part: Message) -> str:
+    raw = filename(part)
+    return attachment_name(raw) if raw else ""
+
+
+def _is_body(part: Message) -> bool:
+    """A text part with no name, not marked as an attachment: the mail's own text."""
+    disposition = str(part.get("Content-Disposition", "")).split(";")[0].strip().lower()
+    named = bool(filename(part))
+    return part.get_content_maintype() == "text" and not named and disposition != "attachment"
+
+
+def _other(part: Message) -> Other:
+    name, kind = _name(part), part.get_content_type()
+    if kind in _ZIP_TYPES or name.lower().endswith(".zip"):
+        return Other(name, "zip", kind)
+    if kind in _TNEF_TYPES or name.lower() == "winmail.dat":
+        return Other(name, "tnef", kind)
+    return Other(name, "other", kind)
+
+
+def _looks_like_csv(part: Message, payload: Callable[[], bytes]) -> bool:
+    """A plain text body of two lines or more, each with the same number of commas."""
+    if part.get_content_subtype() != "plain":
+        return False
+    lines = [line for line in readable(payload()).splitlines() if line.strip()][:5]
+    commas = {line.count(",") for line in lines}
+    return len(lines) >= 2 and len(commas) == 1 and commas != {0}
 
 
 def for_account(account: Account, attachments: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:

@@ -41,6 +41,9 @@ class Delivery:
     # and the sentence the run says when `sender_auth = "flag"` found it failing.
     authentication_results: str = ""
     unauthenticated: str = ""
+    # Mail: the mail's other attachments, by name, beside the file imported (a zip, a
+    # PDF): said in the run, so that what was sent and not taken is never silent.
+    also_attached: str = ""
     # The logical file it is, as resends are compared: set by the sink, once, from the
     # account's file-name rule (filenames.file_key); a door leaves it empty.
     file_key: str = ""

@@ -21,8 +21,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from daemon.settings import Account, Settings, listen_error, split_listen
 from daemon.settings.tls import server_context
-from handlers import mailauth, mime, smtpdata
-from handlers.attachments import csv_attachments, for_account
+from handlers import automail, mailauth, mime, smtpdata
+from handlers.attachments import Carried, carried_by, for_account
 from handlers.base import (
     Delivery,
     Intake,
@@ -44,6 +44,9 @@ S250_OK = "250 2.0.0 Ok"
 S250_SENDER_OK = "250 2.1.0 Ok"
 S250_RECIPIENT_OK = "250 2.1.5 Ok"
 S250_QUEUED = "250 2.0.0 Ok: queued as {ids}"
+# A bounce or auto-reply (handlers/automail.py): taken, since refusing a bounce makes
+# the bouncer bounce again, but no run, so no report answers it.
+S250_AUTOMATIC = "250 2.0.0 Ok: automatic mail, not imported"
 # A reply line's longest, its CRLF aside (RFC 5321 4.5.3.1.5: 512 octets with it).
 _REPLY_LINE = 510
 S421_TOO_MANY = "421 4.7.0 Too many connections, try again later"
@@ -343,6 +346,11 @@ class MailHandler:
             # MIME parsing takes tens of ms for a 3 MB message: off the event loop, so
             # other sessions are answered meanwhile.
             deliveries = await asyncio.to_thread(self._deliveries, envelope)
+        except _Automatic as automatic:
+            who, rcpts = envelope.mail_from or "", ", ".join(envelope.rcpt_tos)
+            return self._refused(
+                session, S250_AUTOMATIC, "automatic_mail", who, rcpts, automatic.detail
+            )
         except _SenderRefused as refused:
             who = ", ".join(refused.senders) or envelope.mail_from or ""
             rcpts, detail = ", ".join(envelope.rcpt_tos), refused.detail()
@@ -430,13 +438,19 @@ class MailHandler:
         raw = envelope.original_content
         message, parts = mime.leaf_parts(raw) or mime.library_parts(raw)
         senders = _header_senders(message)
-        attachments = list(csv_attachments(parts))
+        carried = carried_by(parts)
+        attachments = carried.files
+        # Before the sender checks: a bounce's From is a mailer daemon's, and a 550
+        # to it would only be bounced again.
+        why = automail.automatic(message, envelope.mail_from or "", bool(attachments))
+        if why is not None:
+            raise _Automatic(why)
         sender = senders[0] if senders else ""
         deliveries: list[Delivery] = []
         for name, account in self._accounts(envelope.rcpt_tos):
             if not senders or not all(sender_allowed(account, s) for s in senders):
                 raise _SenderRefused(name, senders, [n for n, _ in attachments])
-            deliveries += _account_deliveries(name, account, sender, attachments)
+            deliveries += _account_deliveries(name, account, sender, carried)
         # The same Message-ID is the same message sent again, never a new one.
         message_id = bounded_key(str(message.get("Message-ID", "")).strip())
         if message_id:
@@ -451,6 +465,14 @@ class MailHandler:
             if found and found[0] not in seen:
                 seen.add(found[0])
                 yield found
+
+
+class _Automatic(Exception):
+    """A bounce or auto-reply: taken, and no run made; `detail` says how it was told."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
 
 
 class _SenderRefused(Exception):
@@ -493,15 +515,18 @@ def _code(reply: str) -> str:
 
 
 def _account_deliveries(
-    name: str, account: Account, sender: str, attachments: list[tuple[str, bytes]]
+    name: str, account: Account, sender: str, carried: Carried
 ) -> list[Delivery]:
     if account.status == "stopped":
-        names = ", ".join(n for n, _ in attachments)
+        names = ", ".join(n for n, _ in carried.files)
         return [Delivery(name, CHANNEL, sender, names, problem="account_stopped")]
-    if not attachments:
-        return [Delivery(name, CHANNEL, sender, "", problem="no_csv_attachment")]
-    taken = for_account(account, attachments)
-    return [Delivery(name, CHANNEL, sender, n, data) for n, data in taken]
+    if not carried.files:
+        # No file to name: the run's file name says what the mail carried instead.
+        shown = carried.others_shown()
+        return [Delivery(name, CHANNEL, sender, shown, problem=carried.problem())]
+    taken = for_account(account, carried.files)
+    others = carried.others_shown()
+    return [Delivery(name, CHANNEL, sender, n, data, also_attached=others) for n, data in taken]
 
 
 def _header_senders(message: Message) -> list[str]:

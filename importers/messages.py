@@ -2602,6 +2602,53 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "いまはスプールにファイルを取り込めません。FTP のファイルはそのまま残り、次の確認で取り込まれます。しばらくしてから確認し直してください",
         "en": "the spool cannot take files now; the uploaded files stay for the next check; check again later",
     },
+    "run.zip_attachment": {
+        "ja": "添付ファイルは zip のため取り込めません(パスワード付き zip も同じです)。"
+        "CSV をそのまま添付してください",
+        "en": "the attachment is a zip, which cannot be imported (nor a password-protected"
+        " one); attach the CSV itself",
+    },
+    "run.tnef_attachment": {
+        "ja": "添付ファイルが winmail.dat (Outlook のリッチテキスト形式) に包まれているため"
+        "取り込めません。テキスト形式か HTML 形式のメールで CSV を添付してください",
+        "en": "the attachment is wrapped in winmail.dat (Outlook's rich text format) and"
+        " cannot be imported; send the CSV in a plain text or HTML mail",
+    },
+    "run.other_attachment": {
+        "ja": "メールに CSV の添付ファイルがありません。添付ファイルは CSV ではありません"
+        "(名前が .csv で終わるもの、または形式が text/csv のものを取り込みます)",
+        "en": "the mail has no CSV attachment; its attachments are no CSV files (a name"
+        " ending in .csv, or the type text/csv, is taken)",
+    },
+    "run.also_attached": {
+        "ja": "メールのほかの添付ファイル {names} は CSV ではないため取り込んでいません",
+        "en": "the mail's other attachments, {names}, are no CSV files and were not imported",
+    },
+    "run.body_csv": {
+        "ja": "メールに CSV の添付ファイルがありません。本文が CSV のようです。"
+        "CSV は本文に貼らず、ファイルとして添付してください",
+        "en": "the mail has no CSV attachment; its body looks like CSV: attach the CSV as"
+        " a file instead of pasting it",
+    },
+    "config.report_from_account": {
+        "ja": "{address} はアカウント {account} の受信アドレスです。レポートの不達通知や自動応答が"
+        "renkei 自身に戻ります。受信アドレスのドメインとは別の、担当者が読むアドレスにしてください",
+        "en": "{address} is account {account}'s own address: bounces and auto-replies to reports"
+        " come back to renkei itself; use an address a person reads, outside the domain"
+        " that receives the accounts' mail",
+    },
+    "config.report_from_account_domain": {
+        "ja": "{address} はアカウント {account} の受信アドレス({account_address})と同じドメインです。"
+        "そのドメインのメールが renkei に届くなら、レポートの不達通知はだれにも読まれません。"
+        "担当者が読むアドレスにしてください",
+        "en": "{address} is in the domain of account {account}'s address ({account_address}):"
+        " if that domain's mail comes to renkei, no one reads the bounces of reports;"
+        " use an address a person reads",
+    },
+    "console.refusal.reason.automatic_mail": {
+        "ja": "自動送信のメール(不達通知・自動応答など)のため受け取り、取り込みもレポートもしません",
+        "en": "automatic mail (a bounce, an auto-reply): taken, neither imported nor answered",
+    },
 }
 
 

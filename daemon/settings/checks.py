@@ -612,10 +612,34 @@ def _local_ftp_homes(settings: Settings) -> Iterator[Problem]:
             return  # one warning says it: the homes sit side by side
 
 
+def _report_from_account(settings: Settings) -> Iterator[Problem]:
+    """Bounces and auto-replies go to a report's From: when that is an account's
+    address, or in the domain whose mail comes to renkei, they come back to the door
+    (taken there as automatic mail, handlers/automail.py) and no one ever reads them."""
+    sender = settings.report.from_.lower()
+    domain = sender.rpartition("@")[2]
+    same_domain = None
+    for name, account in settings.accounts.items():
+        address = account.mail.address.lower() if account.mail else ""
+        params = {"address": sender, "account": name}
+        if address == sender:
+            yield Problem("report.from", "config.report_from_account", params)
+            return
+        if same_domain is None and address.rpartition("@")[2] == domain:
+            same_domain = Problem(
+                "report.from",
+                "config.report_from_account_domain",
+                params | {"account_address": address},
+            )
+    if same_domain is not None:
+        yield same_domain
+
+
 def check_warnings(settings: Settings) -> list[Problem]:
     """What is allowed but most likely not meant: said, never refused."""
     return [
         *_local_ftp_homes(settings),
+        *_report_from_account(settings),
         *(
             Problem(f"accounts.{name}.mail.allowed_senders", "config.no_senders")
             for name, account in settings.accounts.items()

@@ -69,6 +69,7 @@ class Meta:
     retry_of: str | None = None  # the run whose kept file this imports again
     authentication_results: str = ""  # mail: the door's RFC 8601 verdict, '' unevaluated
     unauthenticated: str = ""  # mail, `sender_auth = "flag"`: what failed, said in the run
+    also_attached: str = ""  # mail: its other attachments, not taken, said in the run
     by_content: bool = False  # a resend is known by its content (handlers/base.Delivery)
     file_key: str = ""  # the logical file it is, as resends are compared (filenames.file_key)
 

@@ -25,7 +25,7 @@ KEPT = 1000
 _FIELD_CHARS = 300  # text from outside is cut here: memory stays bounded per record
 # Refusals that repeat while nothing new happens: logged at INFO, not WARNING. A banned
 # address knocking again was already named when its ban began.
-_ROUTINE = {"banned"}
+_ROUTINE = {"banned", "automatic_mail"}  # expected traffic, not a partner gone wrong
 
 
 @dataclass(frozen=True, slots=True)

@@ -177,6 +177,7 @@ def _meta(d: Delivery) -> Meta:
         idempotency_key=d.idempotency_key,
         authentication_results=d.authentication_results,
         unauthenticated=d.unauthenticated,
+        also_attached=d.also_attached,
         by_content=d.by_content,
         file_key=d.file_key,
     )

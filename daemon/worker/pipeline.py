@@ -364,7 +364,7 @@ class Pipeline:
             item.id,
             db=db,
             state=outcome.state,
-            message=_with_auth_note(outcome.message, item.meta, self.language),
+            message=_with_notes(outcome.message, item.meta, self.language),
             encoding=outcome.encoding,
             rows_total=outcome.total,
             rows_imported=outcome.imported,
@@ -430,13 +430,17 @@ class Pipeline:
         self.spool.release(item, count_attempt=False)
 
 
-def _with_auth_note(text: str, meta: Meta, language: str) -> str:
+def _with_notes(text: str, meta: Meta, language: str) -> str:
     """The run's message, saying first that the mail's sender was not authenticated
-    (`sender_auth = "flag"`, handlers/mailauth.py) when the door found so."""
-    if not meta.unauthenticated:
-        return text
-    note = message("run.sender_unauthenticated", language, results=meta.unauthenticated)
-    return f"{note} / {text}" if text else note
+    (`sender_auth = "flag"`, handlers/mailauth.py) when the door found so, and last
+    what else the mail carried that was not taken (handlers/attachments.py)."""
+    if meta.unauthenticated:
+        note = message("run.sender_unauthenticated", language, results=meta.unauthenticated)
+        text = f"{note} / {text}" if text else note
+    if meta.also_attached:
+        note = message("run.also_attached", language, names=meta.also_attached)
+        text = f"{text} / {note}" if text else note
+    return text
 
 
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
