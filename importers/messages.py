@@ -2649,6 +2649,20 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "自動送信のメール(不達通知・自動応答など)のため受け取り、取り込みもレポートもしません",
         "en": "automatic mail (a bounce, an auto-reply): taken, neither imported nor answered",
     },
+    "store.schema_newer": {
+        "ja": "データベース {where} のスキーマはバージョン {version} ですが、この renkei が"
+        "扱えるのはバージョン {known} までです。より新しい renkei を使ってください",
+        "en": "the database {where} is at schema version {version}, but this renkei knows"
+        " only up to version {known}: use a newer renkei",
+    },
+    "store.schema_behind": {
+        "ja": "データベース {where} のスキーマはバージョン {version}、この renkei はバージョン"
+        " {known} です。コマンドは renkei serve が使うデータベースを更新しません。先に"
+        "デーモンを再起動して (systemctl restart renkei) 更新してください",
+        "en": "the database {where} is at schema version {version}, this renkei at version"
+        " {known}: a command does not upgrade the database renkei serve uses. Restart the"
+        " daemon first (systemctl restart renkei) to upgrade it",
+    },
 }
 
 

@@ -44,3 +44,24 @@ def server_trouble(exc: BaseException) -> str | None:
         # No SQLSTATE: the client lost the server (closed connection, refused connect).
         return "store.trouble.connection" if not state else _OTHER
     return None
+
+
+class SchemaNewer(Exception):
+    """The store's schema is at `version`, past the `known` migrations of this renkei:
+    a newer renkei wrote it, and this one would write into tables it does not know."""
+
+    def __init__(self, version: int, known: int) -> None:
+        super().__init__(f"schema version {version}, known up to {known}")
+        self.version = version
+        self.known = known
+
+
+class SchemaBehind(Exception):
+    """The store's schema is at `version`, behind this renkei's `known`, and this opener
+    may not migrate it: a one-shot command beside a daemon that still uses the older
+    tables (the daemon upgrades the store at its restart)."""
+
+    def __init__(self, version: int, known: int) -> None:
+        super().__init__(f"schema version {version}, this renkei at {known}")
+        self.version = version
+        self.known = known

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from daemon import serving
 from daemon.settings import Settings, resolve_secret
 from daemon.store.base import Store
-from daemon.store.errors import StoreUnavailable
+from daemon.store.errors import SchemaBehind, SchemaNewer, StoreUnavailable
 from importers.messages import message
 
 HIDDEN = "***"
@@ -67,28 +71,70 @@ def _passwords(url: str) -> list[str]:
 
 
 async def open_store(settings: Settings) -> Store:
+    """The config's store, migrated. A schema this renkei must not touch raises
+    StoreUnavailable naming both versions: one newer than this renkei's, or one behind
+    it that this opener may not upgrade (each store's may_upgrade below)."""
     url = settings.store.url
-    instance = settings.store.instance or socket.gethostname()
-    if url is None:
-        from daemon.store.sqlite import SqliteStore
-
-        path = settings.data_dir / "renkei.db"
-        store: Store = await SqliteStore.open(path, settings.report.language)
-        store.instance = instance
-        return store
     language = settings.report.language
+    if url is None:
+        path = settings.data_dir / "renkei.db"
+        with _schema_refused(language, path):
+            return await _open_sqlite(settings, path)
     resolved = resolve_secret(url)
     if not resolved:
         raise StoreUnavailable(message("store.env_unset", language, name=url[4:]))
+    with _schema_refused(language, shown_url(resolved)):
+        return await _open_postgres(settings, resolved)
+
+
+async def _open_sqlite(settings: Settings, path: Path) -> Store:
+    from daemon.store.sqlite import SqliteStore
+
+    def may_upgrade() -> bool:
+        # The daemon, or a command with no daemon beside it (a fresh install, an
+        # admin's first command after an upgrade with the service stopped).
+        return not serving.held_elsewhere(settings.data_dir)
+
+    store: Store = await SqliteStore.open(path, settings.report.language, may_upgrade)
+    store.instance = settings.store.instance or socket.gethostname()
+    return store
+
+
+async def _open_postgres(settings: Settings, url: str) -> Store:
     # Imported here: psycopg loads only where PostgreSQL is used.
     import psycopg
 
     from daemon.store.postgres.store import PostgresStore
 
+    def may_upgrade() -> bool:
+        # Instances on other hosts may still run the older renkei on the tables, and no
+        # lock of theirs is seen from here: only a starting daemon upgrades them.
+        return serving.held_here(settings.data_dir)
+
+    instance = settings.store.instance or socket.gethostname()
     try:
-        return await PostgresStore.open(resolved, instance)
+        return await PostgresStore.open(url, instance, may_upgrade)
     except psycopg.Error as exc:
         error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        error = _shown_error(error, resolved)
-        text = message("store.unreachable", language, url=shown_url(resolved), error=error)
+        error = _shown_error(error, url)
+        text = message(
+            "store.unreachable", settings.report.language, url=shown_url(url), error=error
+        )
+        raise StoreUnavailable(text) from exc
+
+
+@contextmanager
+def _schema_refused(language: str, where: object) -> Iterator[None]:
+    """A schema refused by the migrations, said as a store that cannot be opened."""
+    try:
+        yield
+    except SchemaNewer as exc:
+        text = message(
+            "store.schema_newer", language, where=where, version=exc.version, known=exc.known
+        )
+        raise StoreUnavailable(text) from exc
+    except SchemaBehind as exc:
+        text = message(
+            "store.schema_behind", language, where=where, version=exc.version, known=exc.known
+        )
         raise StoreUnavailable(text) from exc

@@ -1,15 +1,19 @@
 """The SQLite schema: renkei's own tables, their migrations, and how a connection is set up.
 
 Run at every open (`SqliteStore.open`; PostgreSQL's in postgres/schema.py), so a newer
-renkei migrates an older database.
+renkei migrates an older database; a database newer than this renkei is refused, and
+an older one is left alone by an opener that may not upgrade it (store/open.py).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import aiosqlite
+
+from daemon.store.errors import SchemaBehind, SchemaNewer
 
 META_COLUMNS = ("_account", "_source_file", "_run_id")
 
@@ -333,6 +337,10 @@ MIGRATIONS = [
 ]
 
 
+def _always() -> bool:
+    return True
+
+
 BUSY_TIMEOUT_MS = 30000
 # For tests only: a shorter wait for another writer's lock, so that a database busy
 # past its timeout can be reproduced in seconds (tests/test_resource_faults.py).
@@ -360,18 +368,24 @@ async def connect(path: Path) -> aiosqlite.Connection:
     return db
 
 
-async def migrate(db: aiosqlite.Connection) -> None:
+async def migrate(db: aiosqlite.Connection, may_upgrade: Callable[[], bool] = _always) -> None:
+    """Bring the store up to MIGRATIONS. A store past them raises SchemaNewer; one
+    behind raises SchemaBehind unless it is empty or `may_upgrade()` says this opener
+    may migrate it (asked only then: the usual, up-to-date open pays nothing)."""
     # Up to date, the usual case: no write lock taken, so a read (`renkei runs`) never
     # waits for a writer that holds the store.
     async with db.execute("PRAGMA user_version") as cur:
-        if (await cur.fetchone())[0] >= len(MIGRATIONS):
-            return
+        version = (await cur.fetchone())[0]
+    check_version(version, may_upgrade)
+    if version == len(MIGRATIONS):
+        return
     # Read the version again inside the write lock: a `renkei import` may start beside
     # the daemon and migrate first.
     await db.execute("BEGIN IMMEDIATE")
     try:
         async with db.execute("PRAGMA user_version") as cur:
             version = (await cur.fetchone())[0]
+        check_version(version, may_upgrade)
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             for statement in filter(str.strip, script.split(";")):
                 await db.execute(statement)
@@ -380,3 +394,14 @@ async def migrate(db: aiosqlite.Connection) -> None:
         await db.rollback()
         raise
     await db.commit()
+
+
+def check_version(version: int, may_upgrade: Callable[[], bool]) -> None:
+    """Refuse a schema this renkei must not touch: one written by a newer renkei, or an
+    older one an opener that may not upgrade it (a one-shot command beside a daemon)
+    finds. An empty store (version 0) is no one's yet: any opener builds it."""
+    known = len(MIGRATIONS)
+    if version > known:
+        raise SchemaNewer(version, known)
+    if 0 < version < known and not may_upgrade():
+        raise SchemaBehind(version, known)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -38,15 +38,18 @@ class SqliteStore(Store):
         self._write_lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, path: Path, language: str = "ja") -> SqliteStore:
+    async def open(
+        cls, path: Path, language: str = "ja", may_upgrade: Callable[[], bool] = lambda: True
+    ) -> SqliteStore:
         """The store at `path`, migrated. A store another process keeps locked past the
-        busy timeout raises StoreUnavailable, said in `language`."""
+        busy timeout raises StoreUnavailable, said in `language`; a schema this renkei
+        must not touch, SchemaNewer or SchemaBehind (schema.migrate, `may_upgrade`)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         opened: list[aiosqlite.Connection] = []
         try:
             opened.append(writer := await connect(path))
             await writer.execute("PRAGMA journal_mode=WAL")
-            await migrate(writer)
+            await migrate(writer, may_upgrade)
             opened.append(reader := await connect(path))
         except BaseException as exc:
             # Closed, or each connection's thread keeps the process from ever exiting.

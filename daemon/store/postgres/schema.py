@@ -2,15 +2,18 @@
 
 Two instances may start together: the migrations run under a session advisory lock,
 so the second waits and then finds them done. The version lives in `renkei_schema`
-(SQLite keeps it in `PRAGMA user_version`).
+(SQLite keeps it in `PRAGMA user_version`). Instances on other hosts may still run an
+older renkei on the tables: only `renkei serve` upgrades them (store/open.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from daemon.store.postgres.connection import Connection
 from daemon.store.postgres.jobs import SCHEMA as JOBS_SCHEMA
 from daemon.store.postgres.outbox import SCHEMA as OUTBOX_SCHEMA
-from daemon.store.schema import MIGRATIONS
+from daemon.store.schema import MIGRATIONS, check_version
 
 MIGRATE_LOCK = 0x72656E6B  # "renk": one key for every renkei on the database
 # Tables read `ORDER BY rowid`, SQLite's implicit column; PostgreSQL gets a real one.
@@ -24,12 +27,15 @@ INDEXES = (
 )
 
 
-async def migrate(db: Connection) -> None:
+async def migrate(db: Connection, may_upgrade: Callable[[], bool] = lambda: True) -> None:
+    """As SQLite's (schema.migrate): a schema past this renkei's raises SchemaNewer, one
+    behind it SchemaBehind unless the database is empty or `may_upgrade()`."""
     await db.execute("SELECT pg_advisory_lock(?)", (MIGRATE_LOCK,))
     try:
         await db.execute("CREATE TABLE IF NOT EXISTS renkei_schema (version BIGINT NOT NULL)")
         rows = await db.execute_fetchall("SELECT version FROM renkei_schema")
         version = rows[0][0] if rows else 0
+        check_version(version, may_upgrade)
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             await db.execute("BEGIN")
             try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -46,10 +46,13 @@ class PostgresStore(PgLayoutTables, PgMailOutbox, PgOutwardJobs, Store):
         self._claim_lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, url: str, instance: str | None = None) -> PostgresStore:
+    async def open(
+        cls, url: str, instance: str | None = None, may_upgrade: Callable[[], bool] = lambda: True
+    ) -> PostgresStore:
+        """The store at `url`, migrated unless `may_upgrade()` refuses (postgres/schema.py)."""
         store = cls(url, instance or socket.gethostname())
         try:
-            await migrate(store.writer)
+            await migrate(store.writer, may_upgrade)
         except BaseException:
             await store.close()
             raise
