@@ -336,10 +336,15 @@ def run_lines(run: dict[str, Any], language: str, timezone: str) -> list[str]:
     ]
     if run["message"]:
         lines.append(field("message", run["message"]))
-    if run["retry_of"]:
-        lines.append(_field(message("cli.show.retry_of", language), run["retry_of"]))
+    lines += _linked_runs(run, language)
     lines.append(_field(message("cli.show.report", language), run["report_state"]))
     return lines
+
+
+def _linked_runs(run: dict[str, Any], language: str) -> list[str]:
+    """The runs this one retried, undid, or was undone by."""
+    linked = ("retry_of", "undo_of", "undone_by")
+    return [_field(message(f"cli.show.{key}", language), run[key]) for key in linked if run[key]]
 
 
 def send_lines(

@@ -170,6 +170,36 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "メールに CSV の添付ファイルがありません",
         "en": "the mail has no CSV attachment",
     },
+    # A mail with no CSV, by what it carried instead (handlers/attachments.Carried); the
+    # run's file name says which attachments.
+    "run.zip_attachment": {
+        "ja": "添付ファイルは zip のため取り込めません(パスワード付き zip も同じです)。"
+        "CSV をそのまま添付してください",
+        "en": "the attachment is a zip, which cannot be imported (nor a password-protected"
+        " one); attach the CSV itself",
+    },
+    "run.tnef_attachment": {
+        "ja": "添付ファイルが winmail.dat (Outlook のリッチテキスト形式) に包まれているため"
+        "取り込めません。テキスト形式か HTML 形式のメールで CSV を添付してください",
+        "en": "the attachment is wrapped in winmail.dat (Outlook's rich text format) and"
+        " cannot be imported; send the CSV in a plain text or HTML mail",
+    },
+    "run.other_attachment": {
+        "ja": "メールに CSV の添付ファイルがありません。添付ファイルは CSV ではありません"
+        "(名前が .csv で終わるもの、または形式が text/csv のものを取り込みます)",
+        "en": "the mail has no CSV attachment; its attachments are no CSV files (a name"
+        " ending in .csv, or the type text/csv, is taken)",
+    },
+    "run.also_attached": {
+        "ja": "メールのほかの添付ファイル {names} は CSV ではないため取り込んでいません",
+        "en": "the mail's other attachments, {names}, are no CSV files and were not imported",
+    },
+    "run.body_csv": {
+        "ja": "メールに CSV の添付ファイルがありません。本文が CSV のようです。"
+        "CSV は本文に貼らず、ファイルとして添付してください",
+        "en": "the mail has no CSV attachment; its body looks like CSV: attach the CSV as"
+        " a file instead of pasting it",
+    },
     "run.account_stopped": {
         "ja": "アカウントは連動稼働停止中のため取り込みませんでした",
         "en": "the account is stopped; nothing was imported",
@@ -1150,6 +1180,21 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "empty: the FTP home is never checked on a schedule, only by renkei poll or"
         " the console's check now",
     },
+    "config.report_from_account": {
+        "ja": "{address} はアカウント {account} の受信アドレスです。レポートの不達通知や自動応答が"
+        "renkei 自身に戻ります。受信アドレスのドメインとは別の、担当者が読むアドレスにしてください",
+        "en": "{address} is account {account}'s own address: bounces and auto-replies to reports"
+        " come back to renkei itself; use an address a person reads, outside the domain"
+        " that receives the accounts' mail",
+    },
+    "config.report_from_account_domain": {
+        "ja": "{address} はアカウント {account} の受信アドレス({account_address})と同じドメインです。"
+        "そのドメインのメールが renkei に届くなら、レポートの不達通知はだれにも読まれません。"
+        "担当者が読むアドレスにしてください",
+        "en": "{address} is in the domain of account {account}'s address ({account_address}):"
+        " if that domain's mail comes to renkei, no one reads the bounces of reports;"
+        " use an address a person reads",
+    },
     "config.no_senders": {
         "ja": "空です。このアカウントにはだれもメールを送れません。"
         "送信元のアドレスか @ドメイン を書いてください",
@@ -1245,6 +1290,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "The received file is not kept (past daemon.retention_days, or the run held no file)",
     },
     "cli.show.retry_of": {"ja": "再取込元", "en": "Retry of"},
+    "cli.show.undone_by": {"ja": "取消済み(取り消した実行)", "en": "Undone by"},
+    "cli.show.undo_of": {"ja": "取消対象", "en": "Undo of"},
     "cli.show.error_csv": {"ja": "エラーCSV", "en": "Error CSV"},
     "cli.show.saved": {"ja": "{path} に保存しました", "en": "saved {path}"},
     "cli.show.save_not_folder": {
@@ -2412,6 +2459,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "入れ子が深すぎるメール",
         "en": "MIME parts nested too deep",
     },
+    "console.refusal.reason.automatic_mail": {
+        "ja": "自動送信のメール(不達通知・自動応答など)のため受け取り、取り込みもレポートもしません",
+        "en": "automatic mail (a bounce, an auto-reply): taken, neither imported nor answered",
+    },
     "console.refusal.reason.spool_unavailable": {
         "ja": "受付を一時的に保存できません",
         "en": "spool unavailable",
@@ -2563,6 +2614,21 @@ CATALOG: dict[str, dict[str, str]] = {
         "しばらくしてからもう一度実行してください",
         "en": "the database {path} stayed locked by another process's write: try again in a while",
     },
+    # -- a store's schema this renkei must not touch (daemon/store/open.py)
+    "store.schema_newer": {
+        "ja": "データベース {where} のスキーマはバージョン {version} ですが、この renkei が"
+        "扱えるのはバージョン {known} までです。より新しい renkei を使ってください",
+        "en": "the database {where} is at schema version {version}, but this renkei knows"
+        " only up to version {known}: use a newer renkei",
+    },
+    "store.schema_behind": {
+        "ja": "データベース {where} のスキーマはバージョン {version}、この renkei はバージョン"
+        " {known} です。コマンドは renkei serve が使うデータベースを更新しません。先に"
+        "デーモンを再起動して (systemctl restart renkei) 更新してください",
+        "en": "the database {where} is at schema version {version}, this renkei at version"
+        " {known}: a command does not upgrade the database renkei serve uses. Restart the"
+        " daemon first (systemctl restart renkei) to upgrade it",
+    },
     # -- PostgreSQL's trouble of the moment, in a run put back (daemon/store/errors.py)
     "run.server_trouble": {
         "ja": "データベースサーバー側の問題で、いまは取り込めません({cause})。"
@@ -2601,67 +2667,6 @@ CATALOG: dict[str, dict[str, str]] = {
     "api.spool_unavailable.poll": {
         "ja": "いまはスプールにファイルを取り込めません。FTP のファイルはそのまま残り、次の確認で取り込まれます。しばらくしてから確認し直してください",
         "en": "the spool cannot take files now; the uploaded files stay for the next check; check again later",
-    },
-    "run.zip_attachment": {
-        "ja": "添付ファイルは zip のため取り込めません(パスワード付き zip も同じです)。"
-        "CSV をそのまま添付してください",
-        "en": "the attachment is a zip, which cannot be imported (nor a password-protected"
-        " one); attach the CSV itself",
-    },
-    "run.tnef_attachment": {
-        "ja": "添付ファイルが winmail.dat (Outlook のリッチテキスト形式) に包まれているため"
-        "取り込めません。テキスト形式か HTML 形式のメールで CSV を添付してください",
-        "en": "the attachment is wrapped in winmail.dat (Outlook's rich text format) and"
-        " cannot be imported; send the CSV in a plain text or HTML mail",
-    },
-    "run.other_attachment": {
-        "ja": "メールに CSV の添付ファイルがありません。添付ファイルは CSV ではありません"
-        "(名前が .csv で終わるもの、または形式が text/csv のものを取り込みます)",
-        "en": "the mail has no CSV attachment; its attachments are no CSV files (a name"
-        " ending in .csv, or the type text/csv, is taken)",
-    },
-    "run.also_attached": {
-        "ja": "メールのほかの添付ファイル {names} は CSV ではないため取り込んでいません",
-        "en": "the mail's other attachments, {names}, are no CSV files and were not imported",
-    },
-    "run.body_csv": {
-        "ja": "メールに CSV の添付ファイルがありません。本文が CSV のようです。"
-        "CSV は本文に貼らず、ファイルとして添付してください",
-        "en": "the mail has no CSV attachment; its body looks like CSV: attach the CSV as"
-        " a file instead of pasting it",
-    },
-    "config.report_from_account": {
-        "ja": "{address} はアカウント {account} の受信アドレスです。レポートの不達通知や自動応答が"
-        "renkei 自身に戻ります。受信アドレスのドメインとは別の、担当者が読むアドレスにしてください",
-        "en": "{address} is account {account}'s own address: bounces and auto-replies to reports"
-        " come back to renkei itself; use an address a person reads, outside the domain"
-        " that receives the accounts' mail",
-    },
-    "config.report_from_account_domain": {
-        "ja": "{address} はアカウント {account} の受信アドレス({account_address})と同じドメインです。"
-        "そのドメインのメールが renkei に届くなら、レポートの不達通知はだれにも読まれません。"
-        "担当者が読むアドレスにしてください",
-        "en": "{address} is in the domain of account {account}'s address ({account_address}):"
-        " if that domain's mail comes to renkei, no one reads the bounces of reports;"
-        " use an address a person reads",
-    },
-    "console.refusal.reason.automatic_mail": {
-        "ja": "自動送信のメール(不達通知・自動応答など)のため受け取り、取り込みもレポートもしません",
-        "en": "automatic mail (a bounce, an auto-reply): taken, neither imported nor answered",
-    },
-    "store.schema_newer": {
-        "ja": "データベース {where} のスキーマはバージョン {version} ですが、この renkei が"
-        "扱えるのはバージョン {known} までです。より新しい renkei を使ってください",
-        "en": "the database {where} is at schema version {version}, but this renkei knows"
-        " only up to version {known}: use a newer renkei",
-    },
-    "store.schema_behind": {
-        "ja": "データベース {where} のスキーマはバージョン {version}、この renkei はバージョン"
-        " {known} です。コマンドは renkei serve が使うデータベースを更新しません。先に"
-        "デーモンを再起動して (systemctl restart renkei) 更新してください",
-        "en": "the database {where} is at schema version {version}, this renkei at version"
-        " {known}: a command does not upgrade the database renkei serve uses. Restart the"
-        " daemon first (systemctl restart renkei) to upgrade it",
     },
 }
 

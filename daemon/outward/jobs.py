@@ -81,6 +81,11 @@ class JobFolder:
     def body(self, job: Job, seq: int) -> bytes:
         return self.body_path(job, seq).read_bytes()
 
+    def bodies(self, job: Job) -> dict[int, bytes]:
+        """Every request body the job kept (a GET has none)."""
+        paths = {r.seq: self.body_path(job, r.seq) for r in job.requests}
+        return {seq: path.read_bytes() for seq, path in paths.items() if path.is_file()}
+
     def remove(self, job: Job) -> None:
         shutil.rmtree(self.root / job.id, ignore_errors=True)
         fsync_dir(self.root)

@@ -4,12 +4,14 @@
 a shared store `SharedJobs` keeps them in PostgreSQL (store/postgres/jobs.py): the
 instance delivering a job holds a lease on it and renews it while it works; another
 claims the jobs whose lease ran out, so a send or call whose instance died goes on
-from another instance, and none is delivered by two at once.
+from another instance, and none is delivered by two at once. Jobs an older renkei left
+in the folder before it kept them in the shared store are moved there at start.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from dataclasses import asdict
@@ -19,6 +21,8 @@ from daemon.outward.jobs import Job, JobFolder, job_of
 
 if TYPE_CHECKING:
     from daemon.store.postgres.store import PostgresStore
+
+log = logging.getLogger(__name__)
 
 # For tests only: a shorter lease, so that a job whose instance died is taken over in
 # seconds (tests/test_instances.py).
@@ -56,8 +60,10 @@ class FolderJobs:
 class SharedJobs:
     shared = True
 
-    def __init__(self, store: PostgresStore) -> None:
+    def __init__(self, store: PostgresStore, folder: JobFolder) -> None:
         self.store = store
+        self.folder = folder  # where a renkei before the shared table kept its jobs
+        self._moved = False
 
     async def create(self, job: Job, bodies: dict[int, bytes]) -> None:
         await self.store.job_put(job.id, asdict(job), bodies, time.time() + LEASE_SECONDS)
@@ -73,9 +79,22 @@ class SharedJobs:
 
     async def claim(self) -> list[Job]:
         """This instance's jobs and those whose instance's lease ran out."""
+        if not self._moved:
+            await self._move_folder()
+            self._moved = True
         now = time.time()
         found = await self.store.jobs_claim(now, now + LEASE_SECONDS)
         return [job_of(data) for data in found]
 
     async def renew(self, jobs: list[str]) -> None:
         await self.store.jobs_renew(jobs, time.time() + LEASE_SECONDS)
+
+    async def _move_folder(self) -> None:
+        """Each folder job into the shared table, kept under its id (so its requests
+        keep their Idempotency-Key). The folder goes only once the table's copy is
+        committed; after a crash in between, the copy already kept is left as it is."""
+        for job in await asyncio.to_thread(self.folder.load_all):
+            bodies = await asyncio.to_thread(self.folder.bodies, job)
+            await self.store.job_adopt(job.id, asdict(job), bodies, time.time() + LEASE_SECONDS)
+            await asyncio.to_thread(self.folder.remove, job)
+            log.info("outward job %s moved from %s to the shared store", job.id, self.folder.root)

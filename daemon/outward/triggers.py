@@ -40,10 +40,11 @@ class Outward:
     ) -> None:
         self._settings = settings
         self.store = store
+        folder = JobFolder(settings().data_dir / FOLDER)
         jobs = (
-            SharedJobs(store)  # type: ignore[arg-type]  # shared: the PostgreSQL store
+            SharedJobs(store, folder)  # type: ignore[arg-type]  # shared: the PostgreSQL store
             if store.shared
-            else FolderJobs(JobFolder(settings().data_dir / FOLDER))
+            else FolderJobs(folder)
         )
         self.deliverer = Deliverer(settings, store, jobs)
         self.sends = Sends(settings, store, self.deliverer, report)

@@ -50,6 +50,24 @@ class PgOutwardJobs:
                 (job_id, json.dumps(job), self.instance, lease),
             )
 
+    async def job_adopt(
+        self, job_id: str, job: Mapping[str, Any], bodies: Mapping[int, bytes], lease: float
+    ) -> None:
+        """Keep a job an older renkei left in its folder, leased to this instance, in one
+        transaction; one already kept (moved before a crash that left the folder) stays
+        as it is, with the progress it has made since."""
+        async with self.transaction() as db:  # type: ignore[attr-defined]
+            taken = await db.execute_fetchall(
+                "INSERT INTO outward_jobs (job_id, job, owner, lease_until) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (job_id) DO NOTHING RETURNING job_id",
+                (job_id, json.dumps(job), self.instance, lease),
+            )
+            if taken:
+                await db.executemany(
+                    "INSERT INTO outward_bodies (job_id, seq, body) VALUES (?, ?, ?)",
+                    [(job_id, seq, body) for seq, body in bodies.items()],
+                )
+
     async def job_save(self, job_id: str, job: Mapping[str, Any]) -> None:
         await self.writer.execute(
             "UPDATE outward_jobs SET job = ? WHERE job_id = ?", (json.dumps(job), job_id)
