@@ -17,7 +17,8 @@ from daemon.store.undo import UndoRun
 from tests.test_store_contract import COLUMNS, at, describe, import_file, rows_of, run_id
 
 # The schema version before the migration that adds undo_images (and the ones after
-# it, which the scripts below take back too: runs.forward_state, expect_checks, runs.file_key).
+# it, which the scripts below take back too: runs.forward_state, expect_checks, runs.file_key,
+# runs_by_direction).
 _BEFORE_IMAGES = next(n for n, m in enumerate(MIGRATIONS) if "CREATE TABLE undo_images" in m)
 # What the version before undo_images left (schema.py, the migration that adds it).
 _OLDER = """
@@ -33,6 +34,7 @@ ALTER TABLE runs DROP COLUMN forward_state;
 DROP TABLE expect_checks;
 DROP INDEX runs_by_file_key;
 ALTER TABLE runs DROP COLUMN file_key;
+DROP INDEX runs_by_direction;
 PRAGMA user_version = {version}
 """
 
@@ -63,6 +65,7 @@ ALTER TABLE runs DROP COLUMN forward_state;
 DROP TABLE expect_checks;
 DROP INDEX runs_by_file_key;
 ALTER TABLE runs DROP COLUMN file_key;
+DROP INDEX runs_by_direction;
 UPDATE renkei_schema SET version = {version}
 """
 
