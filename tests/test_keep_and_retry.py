@@ -254,7 +254,12 @@ def test_rows_a_table_constraint_refuses_fail_the_run_at_once_and_retry_once_fix
     assert (run["state"], run["attempts"]) == ("failed", 0), run
     assert "データベースがこのファイルの行を受け付けませんでした: UNIQUE" in run["message"]
     assert not list((daemon.data_dir / "spool" / "failed").iterdir())
-    assert (daemon.data_dir / "files" / run["id"] / "20240516.csv").read_bytes() == data
+    # Kept once the run is final: the spool hands its copy over just after the commit.
+    kept = daemon.data_dir / "files" / run["id"] / "20240516.csv"
+    deadline = time.monotonic() + 10
+    while not kept.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert kept.read_bytes() == data
 
     with contextlib.closing(sqlite3.connect(daemon.db_path)) as db:
         db.execute("DROP INDEX one_member")
