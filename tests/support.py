@@ -582,3 +582,26 @@ def cli_import(config: Path, path: Path, timeout: float = 300) -> dict[str, Any]
     )
     assert result.returncode in (0, 1), result.stderr
     return json.loads(result.stdout)
+
+
+@contextlib.contextmanager
+def store_held(db_path: Path) -> Iterator[None]:
+    """Another process's write transaction on the store, held while the block runs."""
+    db = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        db.execute("BEGIN EXCLUSIVE")
+        yield
+        db.execute("ROLLBACK")
+    finally:
+        db.close()
+
+
+def stop_serving(proc: subprocess.Popen, notify: NotifySocket) -> None:
+    """SIGTERM to a `renkei serve` started by hand, killed if it will not go."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        notify.close()

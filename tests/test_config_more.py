@@ -36,6 +36,8 @@ from tests.support import (
     free_port,
     queued_ids,
     send_as,
+    stop_serving,
+    store_held,
     write_config,
 )
 
@@ -282,24 +284,12 @@ def test_a_reload_keeps_listeners_and_data_dir_and_says_they_need_a_restart(tmp_
 # -- 6. a busy store ---------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def held(db_path: Path):
-    """Another process's write transaction on the store, held while the block runs."""
-    db = sqlite3.connect(db_path, isolation_level=None)
-    try:
-        db.execute("BEGIN EXCLUSIVE")
-        yield
-        db.execute("ROLLBACK")
-    finally:
-        db.close()
-
-
 def test_reading_runs_does_not_wait_for_a_writer_holding_the_store(tmp_path):
     config = write_config(tmp_path, account("acme"))
     data = tmp_path / "20240516.csv"
     data.write_bytes(csv_bytes(["1,2024/05/16,1,a"]))
     assert renkei("import", str(data), "--account", "acme", "--config", str(config)).returncode == 0
-    with held(tmp_path / "var" / "renkei.db"):
+    with store_held(tmp_path / "var" / "renkei.db"):
         started = time.monotonic()
         result = renkei("runs", "--config", str(config), env={"RENKEI_BUSY_TIMEOUT_MS": "20000"})
         took = time.monotonic() - started
@@ -315,7 +305,7 @@ def test_a_store_locked_while_it_must_be_migrated_is_said_and_the_command_ends(t
     with contextlib.closing(sqlite3.connect(db_path)) as db:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("CREATE TABLE other (a)")  # a store not yet migrated
-    with held(db_path):
+    with store_held(db_path):
         result = renkei("runs", "--config", str(config), env={"RENKEI_BUSY_TIMEOUT_MS": "300"})
     assert result.returncode == 1
     assert result.stderr.strip() == message("store.busy", "ja", path=db_path)
@@ -399,13 +389,7 @@ def test_a_sighup_while_starting_is_reloaded_once_ready(tmp_path):
         assert received.index("RELOADING=1") > received.index("READY=1")
         assert received[-1] == "READY=1" or "READY=1" in received[received.index("RELOADING=1") :]
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            notify.close()
+        stop_serving(proc, notify)
 
 
 # -- 10. a config not in UTF-8 ---------------------------------------------------------------

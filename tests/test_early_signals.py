@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import ROOT, NotifySocket, account, write_config
+from tests.support import ROOT, NotifySocket, account, stop_serving, write_config
 
 EARLY_SECONDS = 0.3  # SIGHUPs keep coming this long after the settings are read
 
@@ -62,16 +62,6 @@ def _reloaded_once_ready(proc: subprocess.Popen, log: Path, notify, api_port: in
     assert proc.poll() is None, log.read_text()
     assert "reloading: a SIGHUP came while starting" in log.read_text()
     assert httpx.get(f"http://127.0.0.1:{api_port}/healthz", timeout=10).status_code == 200
-
-
-def _stop(proc: subprocess.Popen, notify: NotifySocket) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        notify.close()
 
 
 def _hup_while_loading(config: Path, text: bytes, proc, notify) -> bool:
@@ -125,7 +115,7 @@ def test_a_sighup_while_the_settings_load_is_reloaded_once_ready(tmp_path):
         _hup_for(proc, EARLY_SECONDS)  # while it imports its modules and starts
         _reloaded_once_ready(proc, log, notify, api_port)
     finally:
-        _stop(proc, notify)
+        stop_serving(proc, notify)
 
 
 def _mapped(pid: int, library: str) -> bool:
@@ -159,4 +149,4 @@ def test_the_renkei_command_holds_sighup_before_it_imports_its_modules(tmp_path)
         assert early, "renkei took SIGHUP only once its modules were imported"
         _reloaded_once_ready(proc, log, notify, api_port)
     finally:
-        _stop(proc, notify)
+        stop_serving(proc, notify)

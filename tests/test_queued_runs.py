@@ -7,15 +7,21 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import sqlite3
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import Daemon, account, csv_bytes, import_process, pause, write_config
+from tests.support import (
+    Daemon,
+    account,
+    csv_bytes,
+    import_process,
+    pause,
+    store_held,
+    write_config,
+)
 
 ACCOUNTS = (
     account("acme", encoding="utf-8")
@@ -43,18 +49,6 @@ def importer_stopped(daemon: Daemon) -> Iterator[None]:
         yield
     finally:
         os.kill(pid, signal.SIGCONT)
-
-
-@contextlib.contextmanager
-def store_held(db_path: Path) -> Iterator[None]:
-    """Another process's write transaction on the store, held while the block runs."""
-    db = sqlite3.connect(db_path, isolation_level=None)
-    try:
-        db.execute("BEGIN EXCLUSIVE")
-        yield
-        db.execute("ROLLBACK")
-    finally:
-        db.close()
 
 
 def upload(daemon: Daemon, name: str) -> dict:
