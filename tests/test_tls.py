@@ -306,9 +306,11 @@ def test_ftps_upload_needs_prot_p_and_is_imported(daemon, pki):
         env={"RENKEI_RELAY_PASSWORD": RELAY_PASSWORD}, timeout=60,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
+    # The poll names the run it spooled; the store records it once the importer takes it.
+    run_id = out.stdout.splitlines()[1].split()[0]
+    assert daemon.wait_run(run_id)["state"] == "completed"
     rows = daemon.query("SELECT id FROM runs WHERE channel = 'ftp' AND account = 'acme'")
-    assert len(rows) == 1
-    assert daemon.wait_run(rows[0][0])["state"] == "completed"
+    assert rows == [(run_id,)]
 
 
 # -- HTTPS -----------------------------------------------------------------------------
