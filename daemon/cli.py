@@ -33,7 +33,7 @@ from daemon.settings import (
     check_warnings,
     load,
 )
-from daemon.store.errors import StoreUnavailable
+from daemon.store.errors import StoreTooNew, StoreUnavailable
 from importers.messages import message
 
 if TYPE_CHECKING:
@@ -45,6 +45,9 @@ if TYPE_CHECKING:
     from daemon.settings.switches import Switches
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# A store written by a newer renkei: restarting this one cannot help, so the unit file
+# names this status in RestartPreventExitStatus= (systemd/renkei.service).
+EXIT_STORE_TOO_NEW = 3
 
 
 MIN_PASSWORD = 8  # characters: a console password guessed online is throttled, not slowed
@@ -698,7 +701,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except StoreUnavailable as exc:
         print(exc, file=sys.stderr)
-        return 1
+        return EXIT_STORE_TOO_NEW if isinstance(exc, StoreTooNew) else EXIT_FAILED
     except BrokenPipeError:
         # Whoever read our output stopped (`renkei runs | head`): nothing is wrong to
         # say. What is still buffered goes nowhere, or the exit's flush fails again.

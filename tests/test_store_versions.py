@@ -80,24 +80,24 @@ def test_a_store_newer_than_this_renkei_is_refused_by_every_command_and_serve(tm
     said = message("store.schema_newer", "ja", where=db, version=KNOWN + 1, known=KNOWN)
 
     runs = renkei("runs", "--config", str(config))
-    assert runs.returncode == 1
+    assert runs.returncode == 3  # systemd/renkei.service: RestartPreventExitStatus=3
     assert said in runs.stderr and "Traceback" not in runs.stderr
     assert f"バージョン {KNOWN + 1}" in runs.stderr and "より新しい renkei" in runs.stderr
 
     again = renkei("import", str(csv), "--account", "acme", "--config", str(config))
-    assert again.returncode != 0
+    assert again.returncode == 3
     assert said in again.stderr
     assert len(_runs(config)) == 1  # nothing written
 
     served = renkei("serve", "--config", str(config), timeout=90)
-    assert served.returncode != 0
+    assert served.returncode == 3
     assert said in served.stderr and "Traceback" not in served.stderr
     assert _version(db) == KNOWN + 1 and len(_runs(config)) == 1
 
     english = config.read_text().replace("[report]\n", '[report]\nlanguage = "en"\n')
     config.write_text(english)
     runs = renkei("runs", "--config", str(config))
-    assert runs.returncode == 1
+    assert runs.returncode == 3
     assert f"schema version {KNOWN + 1}" in runs.stderr and "use a newer renkei" in runs.stderr
 
 
@@ -152,10 +152,10 @@ def test_postgresql_schema_newer_or_behind_is_refused_by_a_command(tmp_path, pg_
 
     _set_pg_version(pg_url, KNOWN + 1)
     newer = renkei("runs", "--config", str(config))
-    assert newer.returncode == 1
+    assert newer.returncode == 3
     assert f"バージョン {KNOWN + 1}" in newer.stderr and "より新しい renkei" in newer.stderr
     served = renkei("serve", "--config", str(config), timeout=90)
-    assert served.returncode != 0
+    assert served.returncode == 3
     assert "より新しい renkei" in served.stderr and "Traceback" not in served.stderr
     assert _pg_version(pg_url) == KNOWN + 1
 

@@ -24,3 +24,13 @@ def test_unit_is_notify_unprivileged_and_checks_its_config():
     assert "-HUP" in service["ExecReload"]
     assert service["WatchdogSec"]
     assert service["NoNewPrivileges"] == "true" and service["ProtectSystem"] == "strict"
+
+
+def test_a_store_too_new_is_not_restarted_in_a_loop():
+    # renkei exits 3 when its store was written by a newer renkei (test_store_versions.py):
+    # restarting it every RestartSec would only fail again.
+    from daemon.cli import EXIT_STORE_TOO_NEW
+
+    service = unit()["Service"]
+    assert service["Restart"] == "on-failure"
+    assert service["RestartPreventExitStatus"].split() == [str(EXIT_STORE_TOO_NEW)]

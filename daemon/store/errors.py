@@ -46,6 +46,11 @@ def server_trouble(exc: BaseException) -> str | None:
     return None
 
 
+class StoreTooNew(StoreUnavailable):
+    """The store's schema is newer than this renkei's: no restart of this renkei can
+    mend it (renkei exits EXIT_STORE_TOO_NEW, which systemd does not restart)."""
+
+
 class SchemaNewer(Exception):
     """The store's schema is at `version`, past the `known` migrations of this renkei:
     a newer renkei wrote it, and this one would write into tables it does not know."""

@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from daemon import serving
 from daemon.settings import Settings, resolve_secret
 from daemon.store.base import Store
-from daemon.store.errors import SchemaBehind, SchemaNewer, StoreUnavailable
+from daemon.store.errors import SchemaBehind, SchemaNewer, StoreTooNew, StoreUnavailable
 from importers.messages import message
 
 HIDDEN = "***"
@@ -132,7 +132,7 @@ def _schema_refused(language: str, where: object) -> Iterator[None]:
         text = message(
             "store.schema_newer", language, where=where, version=exc.version, known=exc.known
         )
-        raise StoreUnavailable(text) from exc
+        raise StoreTooNew(text) from exc
     except SchemaBehind as exc:
         text = message(
             "store.schema_behind", language, where=where, version=exc.version, known=exc.known
