@@ -117,43 +117,52 @@ def send_name(run: Mapping[str, Any]) -> str:
     return name if isinstance(name, str) else ""
 
 
-def queued_run(run_id: str, meta: Meta, instance: str) -> dict[str, Any]:
-    """The row add_run() would record for a file still waiting in the spool: what a
-    store that records runs at the door (PostgreSQL) shows of it, for one that records
-    them only once the importer takes the file (SQLite)."""
-    counts = dict.fromkeys((f for f in RUN_FIELDS if f.startswith("rows_")), 0)
-    return counts | {
+def recorded_fields(run_id: str, meta: Meta, state: RunState, instance: str) -> dict[str, Any]:
+    """The columns add_run() records of a spooled file; the others keep their defaults."""
+    return {
         "id": run_id,
         "account": meta.account,
         "channel": meta.channel,
         "sender": meta.sender,
         "filename": meta.filename,
-        "layout": "",
-        "encoding": "",
-        "state": RunState.QUEUED.value,
-        "mode": "replace_file",
-        "dry_run": 0,
-        "message": "",
+        "state": state,
         "received_at": meta.received_at,
-        "started_at": None,
-        "finished_at": None,
-        "report_state": ReportState.NONE.value,
-        "retry_of": meta.retry_of,
-        "undo_of": None,
-        "undone_by": None,
-        "direction": "receive",
-        "authentication_results": meta.authentication_results,
-        "instance": instance,
         "attempts": meta.attempts,
         "sha256": meta.sha256,
         "size": meta.size,
+        "idempotency_key": meta.idempotency_key,
         "options": options_text(meta.options),
+        "retry_of": meta.retry_of,
+        "authentication_results": meta.authentication_results,
+        "instance": instance,
+        "file_key": meta.file_key,
+    }
+
+
+def queued_run(run_id: str, meta: Meta, instance: str) -> dict[str, Any]:
+    """The row add_run() would record for a file still waiting in the spool: what a
+    store that records runs at the door (PostgreSQL) shows of it, for one that records
+    them only once the importer takes the file (SQLite). The columns it leaves to
+    their defaults are those of the schema (schema.py)."""
+    counts = dict.fromkeys((f for f in RUN_FIELDS if f.startswith("rows_")), 0)
+    defaults = {
+        "layout": "",
+        "encoding": "",
+        "mode": "replace_file",
+        "dry_run": 0,
+        "message": "",
+        "started_at": None,
+        "finished_at": None,
+        "report_state": ReportState.NONE.value,
+        "undo_of": None,
+        "undone_by": None,
+        "direction": "receive",
         "problem": "",
         "error_report": "",
-        "idempotency_key": meta.idempotency_key,
-        "file_key": meta.file_key,
         "forward_state": "",
     }
+    recorded = recorded_fields(run_id, meta, RunState.QUEUED, instance)
+    return counts | defaults | recorded | {"state": RunState.QUEUED.value}
 
 
 class RunRecords:
@@ -178,29 +187,10 @@ class RunRecords:
     async def _insert_run(
         self, db: aiosqlite.Connection, run_id: str, meta: Meta, state: RunState
     ) -> None:
+        fields = recorded_fields(run_id, meta, state, self.instance)
+        columns, marks = ", ".join(fields), ", ".join("?" * len(fields))
         await db.execute(
-            "INSERT OR IGNORE INTO runs (id, account, channel, sender, filename, state,"
-            " received_at, attempts, sha256, size, idempotency_key, options, retry_of,"
-            " authentication_results, instance, file_key)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                run_id,
-                meta.account,
-                meta.channel,
-                meta.sender,
-                meta.filename,
-                state,
-                meta.received_at,
-                meta.attempts,
-                meta.sha256,
-                meta.size,
-                meta.idempotency_key,
-                options_text(meta.options),
-                meta.retry_of,
-                meta.authentication_results,
-                self.instance,
-                meta.file_key,
-            ),
+            f"INSERT OR IGNORE INTO runs ({columns}) VALUES ({marks})", tuple(fields.values())
         )
 
     async def begin_run(self, run_id: str, meta: Meta, **fields: object) -> None:
