@@ -33,6 +33,7 @@ from daemon.settings import (
     check_warnings,
     load,
 )
+from daemon.settings.problems import OsTrouble
 from daemon.store.errors import StoreTooNew, StoreUnavailable
 from importers.messages import message
 
@@ -322,7 +323,8 @@ def _save(found: Found, folder: Path, language: str) -> int:
     try:
         saved = save_files(found, folder)
     except OSError as exc:  # a folder we may not write, a full disk
-        failed = message("cli.show.save_failed", language, path=folder, detail=exc.strerror or exc)
+        detail = OsTrouble(exc).render(language)
+        failed = message("cli.show.save_failed", language, path=folder, detail=detail)
         print(failed, file=sys.stderr)
         return EXIT_FAILED
     for path in saved:
@@ -372,7 +374,8 @@ def _ask_daemon(
     try:
         return httpx.post(url, headers=headers, json=body, timeout=60, verify=verify)
     except httpx.HTTPError as exc:
-        unreachable = message("cli.poll.unreachable", language, host=host, port=port, detail=exc)
+        detail = OsTrouble(exc).render(language)
+        unreachable = message("cli.poll.unreachable", language, host=host, port=port, detail=detail)
         print(unreachable, file=sys.stderr)
         return EXIT_FAILED
 

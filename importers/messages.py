@@ -814,6 +814,33 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "cannot read the config file: {detail}",
     },
     "config.not_toml": {"ja": "TOML として読めません: {detail}", "en": "not valid TOML: {detail}"},
+    # -- the operating system's errors, by errno (settings/problems.OsTrouble) ------
+    "os.denied": {"ja": "権限がありません", "en": "permission denied"},
+    "os.missing": {"ja": "見つかりません", "en": "not found"},
+    "os.no_space": {"ja": "ディスクに空きがありません", "en": "no space left on the disk"},
+    "os.read_only": {"ja": "読み取り専用のファイルシステムです", "en": "read-only file system"},
+    "os.exists": {"ja": "同じ名前のものが既にあります", "en": "something of that name exists"},
+    "os.not_folder": {
+        "ja": "途中にフォルダーでないものがあります",
+        "en": "a part of the path is not a folder",
+    },
+    "os.is_folder": {"ja": "ファイルではなくフォルダーです", "en": "a folder, not a file"},
+    "os.io": {"ja": "ディスクの入出力エラーです", "en": "input/output error on the disk"},
+    "os.name_too_long": {"ja": "名前が長すぎます", "en": "the name is too long"},
+    "os.refused": {
+        "ja": "接続を拒否されました (起動していないか、別のポートです)",
+        "en": "connection refused (not running, or another port)",
+    },
+    "os.timed_out": {
+        "ja": "応答がなく時間切れになりました",
+        "en": "timed out waiting for an answer",
+    },
+    "os.unreachable": {
+        "ja": "相手に届きません (ネットワーク)",
+        "en": "cannot be reached (network)",
+    },
+    "os.reset": {"ja": "接続が切られました", "en": "the connection was reset"},
+    "os.other": {"ja": "システムのエラー {name}: {text}", "en": "system error {name}: {text}"},
     "config.unknown_key": {"ja": "不明なキーです", "en": "unknown key"},
     "config.missing": {"ja": "必須のキーがありません", "en": "required key is missing"},
     "config.not_one_of": {
@@ -2628,6 +2655,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "the database {where} is at schema version {version}, this renkei at version"
         " {known}: a command does not upgrade the database renkei serve uses. Restart the"
         " daemon first (systemctl restart renkei) to upgrade it",
+    },
+    "run.system_trouble": {
+        "ja": "システムのエラーのため、後で取り込み直します: {path}: {detail}",
+        "en": "to be imported later, for a system error: {path}: {detail}",
     },
     # -- PostgreSQL's trouble of the moment, in a run put back (daemon/store/errors.py)
     "run.server_trouble": {

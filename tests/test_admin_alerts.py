@@ -117,12 +117,15 @@ def test_a_quarantined_file_alerts_naming_its_run_and_file(tmp_path, relay):
     daemon = Daemon(config).start()
     try:
         assert daemon.wait_run(item_id)["state"] == "failed"
-        [alert] = relay.for_recipient(ADMIN)
+        alerts = relay.for_recipient(ADMIN)
+        assert len(alerts) == 1, [(m["Subject"], m["Message-ID"]) for m in alerts]
+        [alert] = alerts
         assert alert["Subject"] == "[renkei] ファイルを隔離しました: acme 20240516.csv"
         body = alert.get_body().get_content()
         assert item_id in body and f"spool/failed/{item_id}" in body
         outbox_empty(daemon)
-        assert len(to_admin(relay)) == 1
+        sent = to_admin(relay)
+        assert len(sent) == 1, [(m["Subject"], m["Message-ID"]) for m in sent]
     finally:
         daemon.terminate()
 

@@ -331,7 +331,8 @@ def test_a_report_folder_renkei_may_not_write_puts_runs_back_uncounted(
             time.sleep(10)  # three counted attempts would have quarantined it by now
             run = daemon.run(run_id)
             assert (run["state"], run["attempts"]) == ("queued", 0), run
-            assert "Permission denied" in run["message"]
+            assert "権限がありません" in run["message"], run["message"]
+            assert str(reports) in run["message"] and "Errno" not in run["message"]
             assert list((daemon.data_dir / "spool" / "failed").iterdir()) == []
             assert relay.messages == []
         run = daemon.wait_run(run_id, timeout=60)

@@ -294,6 +294,6 @@ def test_watchdog_is_pinged_from_the_loop(tmp_path):
     config = write_config(tmp_path, account("acme"))
     daemon = Daemon(config, env={"WATCHDOG_USEC": "200000"}).start()
     try:
-        daemon.notify.wait_for("WATCHDOG=1", timeout=5)
+        daemon.notify.wait_for("WATCHDOG=1", timeout=30)
     finally:
         daemon.terminate()

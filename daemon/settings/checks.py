@@ -17,7 +17,7 @@ from typing import Any
 
 from daemon.settings.listeners import is_loopback, split_listen
 from daemon.settings.model import DEMO_PREFIX, RESERVED_TABLES, FtpSettings, Settings
-from daemon.settings.problems import Problem, near, shown
+from daemon.settings.problems import OsTrouble, Problem, near, shown
 from daemon.settings.tokens import env_problem, header_problems, token_clashes
 from importers.filenames import PatternError, compile_pattern
 
@@ -502,8 +502,8 @@ def _tls_files(settings: Settings) -> Iterator[Problem]:
             yield Problem("report.tls_ca", "config.tls_file", {"detail": _why(exc)})
 
 
-def _why(exc: Exception) -> str:
-    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+def _why(exc: Exception) -> object:
+    return OsTrouble(exc) if isinstance(exc, OSError) and exc.errno else str(exc)
 
 
 # The folders renkei writes its own files in, under data_dir (the FTP homes apart,

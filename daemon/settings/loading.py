@@ -19,7 +19,7 @@ from pydantic_core import ErrorDetails
 
 from daemon.settings.checks import cross_checks, path_checks
 from daemon.settings.model import Settings
-from daemon.settings.problems import Invalid, Problem, near, shown
+from daemon.settings.problems import Invalid, OsTrouble, Problem, near, shown
 
 
 class ConfigError(Exception):
@@ -40,7 +40,7 @@ def load(path: Path | str) -> Settings:
     except IsADirectoryError:  # `--config /etc/renkei`: the folder, not the file in it
         raise ConfigError([Problem(str(path), "config.is_folder")]) from None
     except OSError as exc:  # not ours to read (permissions), or the disk failed
-        detail = exc.strerror or exc
+        detail = OsTrouble(exc)
         raise ConfigError([Problem(str(path), "config.unreadable", {"detail": detail})]) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError([Problem(str(path), "config.not_toml", {"detail": exc})]) from None

@@ -9,6 +9,7 @@ in English.
 from __future__ import annotations
 
 import difflib
+import errno
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -21,6 +22,60 @@ class Detail(Protocol):
     """A problem's value that renders itself (filenames.PatternError, dates.FormatError)."""
 
     def render(self, language: str) -> str: ...
+
+
+# The operating system's errors a user meets reading a config, saving a run's files or
+# reaching the daemon, by the catalog's words: its own strerror is English only.
+_OS_WORDS = {
+    errno.EACCES: "os.denied",
+    errno.EPERM: "os.denied",
+    errno.ENOENT: "os.missing",
+    errno.ENOSPC: "os.no_space",
+    errno.EDQUOT: "os.no_space",
+    errno.EROFS: "os.read_only",
+    errno.EEXIST: "os.exists",
+    errno.ENOTDIR: "os.not_folder",
+    errno.EISDIR: "os.is_folder",
+    errno.EIO: "os.io",
+    errno.ENAMETOOLONG: "os.name_too_long",
+    errno.ECONNREFUSED: "os.refused",
+    errno.ETIMEDOUT: "os.timed_out",
+    errno.EHOSTUNREACH: "os.unreachable",
+    errno.ENETUNREACH: "os.unreachable",
+    errno.ECONNRESET: "os.reset",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OsTrouble:
+    """What went wrong with the system, as a Detail: `exc` is an OSError, or an error
+    raised from one (httpx's ConnectError), named by its errno in the catalog's words;
+    an errno the catalog has no words for keeps the system's, after its name."""
+
+    exc: BaseException
+
+    def render(self, language: str) -> str:
+        cause = _os_error(self.exc)
+        if cause is None or cause.errno is None:
+            return str(self.exc)
+        key = _OS_WORDS.get(cause.errno)
+        if key is not None:
+            return message(key, language)
+        name = errno.errorcode.get(cause.errno, str(cause.errno))
+        return message("os.other", language, name=name, text=cause.strerror or cause)
+
+    def __str__(self) -> str:
+        return self.render("en")
+
+
+def _os_error(exc: BaseException | None) -> OSError | None:
+    """`exc` if it is an OSError with an errno, else the first such one it was raised from."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ import aiosqlite
 
 from daemon import metrics
 from daemon.settings import Account, Settings
+from daemon.settings.problems import OsTrouble
 from daemon.spool.queue import Damaged, Meta, Spool, SpoolItem, now_iso, remove_item
 from daemon.store.base import Store
 from daemon.store.errors import server_trouble
@@ -113,6 +114,12 @@ class Pipeline:
     def _cause(self, exc: BaseException) -> str:
         """What the run says of a fault of the moment: PostgreSQL's in words."""
         cause = server_trouble(exc)
+        if cause is None and isinstance(exc, OSError) and exc.errno:
+            # renkei's own folder (a full disk, a folder it may not write): said in
+            # words, with the path the admin must look at.
+            detail = OsTrouble(exc).render(self.language)
+            path = exc.filename or ""
+            return message("run.system_trouble", self.language, path=path, detail=detail)
         if cause is None:
             return str(exc)
         seconds = busy_timeout_ms() // 1000
