@@ -77,9 +77,17 @@ def cmd_check(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     path = config_path(args.config)
     language = settings.report.language
+    from daemon.store.peek import store_findings
+
+    # What start and reload refuse about the store is refused here too; the store only
+    # looked at, never made or migrated.
+    refused, unseen = asyncio.run(store_findings(settings))
     # Warnings are said, not refused: the config still loads, so the exit stays 0.
-    if warnings := check_warnings(settings):
+    if warnings := [*check_warnings(settings), *unseen]:
         _print_problems("cli.config.warnings", warnings, language, path)
+    if refused:
+        _print_problems("cli.config.invalid", refused, language, path)
+        return EXIT_FAILED
     counts = {"accounts": len(settings.accounts), "layouts": len(settings.layouts)}
     print(message("cli.check.ok", language, path=path, **counts))
     return EXIT_OK

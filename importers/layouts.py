@@ -72,6 +72,9 @@ class ColumnSpec:
     aliases: list[str] = field(default_factory=list)
     format: str | None = None
     wareki: bool = False
+    # on_unknown = "create": a choice value not among `values` is taken in its normal
+    # form (choice_form) and learned after the run, instead of refused.
+    creates: bool = False
 
     @classmethod
     def of(cls, column: ColumnLike) -> ColumnSpec:
@@ -86,6 +89,7 @@ class ColumnSpec:
             list(getattr(column, "aliases", ())),
             getattr(column, "format", None),
             getattr(column, "wareki", False),
+            getattr(column, "creates", False),
         )
 
 
@@ -98,6 +102,22 @@ def header_key(text: str) -> str:
     """A header cell as compared: NFKC (full-width letters and digits, half-width kana),
     trimmed, case folded, so `会員番号 ` and `ＭＥＭＢＥＲ＿ＮＯ` match."""
     return unicodedata.normalize("NFKC", text).strip().casefold()
+
+
+def choice_form(text: str) -> str:
+    """A choice value as compared: NFKC, then trimmed, so `Ａ`, `A　` (U+3000, which NFKC
+    makes a space) and `A` are one value, and `ｶﾞｲ` is `ガイ`. Case is kept: `a` and `A`
+    may be two values of a partner's code list."""
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def choice_spellings(values: Sequence[str]) -> dict[str, str]:
+    """Each value's normal form, to the value as the config or the store writes it (the
+    first of a form: two listed values of one form are a config problem)."""
+    spellings: dict[str, str] = {}
+    for value in values:
+        spellings.setdefault(choice_form(value), value)
+    return spellings
 
 
 def header_names(column: ColumnLike) -> list[str]:
@@ -177,13 +197,14 @@ def _fast_path(column: ColumnLike, v: str, i: int, full: Converter, namespace: d
         # together from its remembered halves before the memo of whole cells is asked.
         namespace[f"q{i}"] = plain_datetimes()
         return f"(q{i}({v}) or {_memo_path(v, i, full, namespace)})"
-    if column.type in ("date", "datetime"):
+    if column.type in ("date", "datetime", "choice"):
         return _memo_path(v, i, full, namespace)
     return slow
 
 
 def _memo_path(v: str, i: int, full: Converter, namespace: dict) -> str:
-    """A date or datetime cell: one seen before is taken from a memo."""
+    """A date, datetime or choice cell: one seen before is taken from a memo (a choice
+    cell's normal form is worked out once per spelling, not once per row)."""
     memo: dict[str, object] = {}
 
     def remember(cell: str) -> object:
@@ -330,15 +351,26 @@ def _bool(column: ColumnLike) -> Converter:
 
 
 def _choice(column: ColumnLike) -> Converter:
-    if column.values is None:  # on_unknown = create: any value, learned after the import
-        return str
-    allowed = frozenset(column.values or ())
-    shown = ", ".join(column.values or ())
+    """A cell is the listed (or learned) value of its normal form, stored as listed;
+    with on_unknown = create, a value not known is taken in its normal form, so the
+    values learned from `東京 ` and `東京` are one."""
+    values = column.values or []
+    spellings = choice_spellings(values)
+    creates = getattr(column, "creates", False)
+    shown = ", ".join(values)
 
-    def choice(cell: str) -> str:
-        if cell not in allowed:
-            raise CellError("cell.choice", {"values": shown})
-        return cell
+    def choice(cell: str) -> str | None:
+        form = choice_form(cell)
+        if not form:  # only spaces: an empty cell, as `""` is to the wrappers
+            if column.required:
+                raise CellError("cell.required")
+            return None
+        value = spellings.get(form)
+        if value is not None:
+            return value
+        if creates:
+            return form
+        raise CellError("cell.choice", {"values": shown})
 
     return choice
 

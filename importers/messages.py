@@ -986,6 +986,20 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{value} は /api/v1/csvimport のような URL パスではありません",
         "en": "{value} is not a URL path like /api/v1/csvimport",
     },
+    "config.keyed_layout_unkeyed_mode": {
+        "ja": "アカウント {account} はキー ({columns}) のあるレイアウト {layout} に {mode} で書き込みます。"
+        "{mode} はキーを照合せずに行を加えるため、同じキーがもう一度届くと行が二つになり、"
+        'その後の upsert・set・delete は両方に当たります。mode = "upsert" にしてください',
+        "en": "account {account} writes layout {layout}, which has a key ({columns}), in mode"
+        " {mode}: {mode} adds rows without matching their key, so a key sent again becomes a"
+        ' second row, and a later upsert, set or delete matches both. Use mode = "upsert"',
+    },
+    "config.store_not_compared": {
+        "ja": "レイアウトの列の型をデータベースのテーブルと照合できませんでした: {reason}"
+        "(renkei serve は起動時と再読み込み時に照合します)",
+        "en": "the layouts' column types were not compared with the database's tables:"
+        " {reason} (renkei serve compares them when it starts and at each reload)",
+    },
     "config.column_type_changed": {
         "ja": "列 {column} を {type} にできません: テーブルの列は {have} で、{want} の値を入れると"
         "これまでの値と混ざります。新しい列名にするか、テーブルを手で移してください",
@@ -1081,6 +1095,12 @@ CATALOG: dict[str, dict[str, str]] = {
     "config.choice_values": {
         "ja": "choice 列には values が必要です",
         "en": "a choice column needs its values",
+    },
+    "config.choice_same_form": {
+        "ja": "{value} は {other} と同じ値として照合されます(全角・半角と前後の空白は区別しません)。"
+        "どちらか一方にしてください",
+        "en": "{value} is matched as the same value as {other} (full-width and half-width"
+        " forms and surrounding spaces are not told apart): keep one of them",
     },
     "config.key_column": {
         "ja": "{value} はこのレイアウトの列ではありません",
@@ -1786,6 +1806,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "store.unreachable": {
         "ja": "データベース {url} に接続できません: {error}",
         "en": "cannot reach the database {url}: {error}",
+    },
+    "store.unreadable": {
+        "ja": "データベース {path} を読めません: {error}",
+        "en": "cannot read the database {path}: {error}",
     },
     "store.env_unset": {
         "ja": "store.url の環境変数 {name} が設定されていません",

@@ -22,6 +22,7 @@ from tests.support import (
     Daemon,
     account,
     csv_bytes,
+    free_port,
     mail,
     queued_ids,
     renkei,
@@ -196,16 +197,20 @@ def test_renkei_check_warns_of_ftp_homes_on_a_local_disk(tmp_path):
     kind = filesystem_type(tmp_path)
     if kind is None or is_shared_filesystem(kind):
         pytest.skip(f"the test folder is not on a local file system Linux names ({kind})")
-    config = ftp_config(tmp_path)
+    # A server that does not answer: its tables are not compared, which is said too.
+    unreachable = f"postgresql://renkei@127.0.0.1:{free_port()}/renkei"
+    config = ftp_config(tmp_path, store=f'[store]\nurl = "{unreachable}"\n')
     result = renkei("check", "--config", str(config), timeout=60)
     assert result.returncode == 0, result.stderr  # a warning, not a refusal
     home = tmp_path / "var" / "ftp"
-    assert result.stderr.splitlines() == [
-        f"{config}: the config has 1 warning(s):",
+    said = result.stderr.splitlines()
+    assert said[:2] == [
+        f"{config}: the config has 2 warning(s):",
         f"daemon.data_dir: the FTP homes {home} are on a local file system ({kind});"
         " with store.url shared by several instances, every instance's check must see the"
         " same files: put them on shared storage (NFS, CIFS, …)",
-    ]
+    ], result.stderr
+    assert said[2].startswith("store.url: the layouts' column types were not compared"), said
     settings = parse(tomllib.loads(config.read_text()), source=config)
     [warning] = check_warnings(settings)
     assert warning.render("ja").startswith(f"daemon.data_dir: FTP ホーム {home} はこのホストの")

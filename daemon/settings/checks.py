@@ -15,11 +15,13 @@ from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
+from daemon.settings.keyedmodes import unkeyed_writes
 from daemon.settings.listeners import is_loopback, split_listen
 from daemon.settings.model import DEMO_PREFIX, RESERVED_TABLES, FtpSettings, Settings
 from daemon.settings.problems import OsTrouble, Problem, near, shown
 from daemon.settings.tokens import env_problem, header_problems, token_clashes
 from importers.filenames import PatternError, compile_pattern
+from importers.layouts import choice_form
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
@@ -206,11 +208,27 @@ def _choice_values(raw: dict[str, Any]) -> Iterator[Problem]:
             where = f"layouts.{name}.columns.{i}.values"
             if column.get("type") == "choice" and not column.get("values"):
                 yield Problem(where, "config.choice_values")
+            elif column.get("type") == "choice":
+                yield from _choice_forms(where, column["values"])
             elif column.get("type", "text") != "choice" and "values" in column:
                 # Only a choice column checks its values: elsewhere they would be ignored.
                 yield Problem(
                     where, "config.values_not_choice", {"type": shown(column.get("type", "text"))}
                 )
+
+
+def _choice_forms(where: str, values: object) -> Iterator[Problem]:
+    """A cell matches a listed value under its normal form (choice_form): of two values
+    of one form, a cell could only ever be the first."""
+    first: dict[str, str] = {}
+    for j, value in enumerate(values if isinstance(values, list) else []):
+        if not isinstance(value, str):
+            continue
+        form = choice_form(value)
+        if form in first:
+            params = {"value": shown(value), "other": shown(first[form])}
+            yield Problem(f"{where}.{j}", "config.choice_same_form", params)
+        first.setdefault(form, value)
 
 
 _KEYED_MODES = ("upsert", "delete", "set")
@@ -640,6 +658,7 @@ def check_warnings(settings: Settings) -> list[Problem]:
     return [
         *_local_ftp_homes(settings),
         *_report_from_account(settings),
+        *unkeyed_writes(settings),
         *(
             Problem(f"accounts.{name}.mail.allowed_senders", "config.no_senders")
             for name, account in settings.accounts.items()

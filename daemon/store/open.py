@@ -47,7 +47,7 @@ def _shown_parameter(parameter: str) -> str:
     return parameter
 
 
-def _shown_error(error: str, url: str) -> str:
+def shown_error(error: str, url: str) -> str:
     """The driver's words without the password: libpq may quote a part of the string
     it could not read."""
     for secret in sorted(set(_passwords(url)), key=len, reverse=True):
@@ -78,12 +78,12 @@ async def open_store(settings: Settings) -> Store:
     language = settings.report.language
     if url is None:
         path = settings.data_dir / "renkei.db"
-        with _schema_refused(language, path):
+        with schema_refused(language, path):
             return await _open_sqlite(settings, path)
     resolved = resolve_secret(url)
     if not resolved:
         raise StoreUnavailable(message("store.env_unset", language, name=url[4:]))
-    with _schema_refused(language, shown_url(resolved)):
+    with schema_refused(language, shown_url(resolved)):
         return await _open_postgres(settings, resolved)
 
 
@@ -116,7 +116,7 @@ async def _open_postgres(settings: Settings, url: str) -> Store:
         return await PostgresStore.open(url, instance, may_upgrade)
     except psycopg.Error as exc:
         error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        error = _shown_error(error, url)
+        error = shown_error(error, url)
         text = message(
             "store.unreachable", settings.report.language, url=shown_url(url), error=error
         )
@@ -124,7 +124,7 @@ async def _open_postgres(settings: Settings, url: str) -> Store:
 
 
 @contextmanager
-def _schema_refused(language: str, where: object) -> Iterator[None]:
+def schema_refused(language: str, where: object) -> Iterator[None]:
     """A schema refused by the migrations, said as a store that cannot be opened."""
     try:
         yield

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 BATCH = 500  # values per IN (…): well under SQLite's bound-parameter limit
 
 
-def _same_types(
+def same_types(
     layout: str,
     columns: Sequence[Column],
     have: Mapping[str, str],
@@ -87,7 +87,7 @@ class LayoutTables:
             await self.lock_layout(db, name)  # two instances starting together
             await db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(defs)})")
             have = await table_types(db, name)
-            _same_types(name, columns, have, self.column_type)
+            same_types(name, columns, have, self.column_type)
             for column in columns:
                 if column.name not in have:
                     sql_type = self.column_type(column)

@@ -97,7 +97,9 @@ async def _columns(settings: Settings, store: Store, plan: Plan) -> Columns:
         spec = ColumnSpec.of(column)
         if column.type == "choice":
             values = [*(column.values or ()), *learned.get(column.name, ())]
-            spec = replace(spec, values=None if plan.on_unknown == "create" else values)
+            # Known values are matched under their normal form even when new ones are
+            # created, so a created value is never a second spelling of a known one.
+            spec = replace(spec, values=values, creates=plan.on_unknown == "create")
             if plan.on_unknown == "create":
                 creating[index] = set(values)
         specs.append(spec)
