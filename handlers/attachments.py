@@ -9,6 +9,7 @@ mapped to CP932 first. Called by handlers/smtp.py.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from email.message import Message
 
 from daemon.settings import Account
 from handlers import mime
-from handlers.base import bare_name, readable
+from handlers.base import UNSEEN, bare_name, readable
 
 # Excel workbooks, taken as attachments too (`excel = true`): by name, or by type.
 WORKBOOK_SUFFIXES = (".xlsx", ".xls")
@@ -38,6 +39,10 @@ _SIGNATURES = frozenset(
     ("application/pkcs7-signature", "application/x-pkcs7-signature", "application/pgp-signature")
 )
 _FULL_STOPS = (".", "\uff0e")  # ．, as a Japanese IME writes it in full width
+# A Subject is said in a run's message and its report mail: long enough to tell mails
+# apart, short enough that the sentence around it stays readable.
+MAX_SUBJECT_CHARS = 120
+_UNFOLD = re.compile(r"\r?\n(?=[ \t])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +68,7 @@ class Carried:
     files: list[tuple[str, bytes]] = field(default_factory=list)
     others: list[Other] = field(default_factory=list)
     body_csv: bool = False
+    subject: str = ""  # as subject_of() reads it: how the admin tells one mail from another
 
     def problem(self) -> str:
         """Why a mail without files makes no import: the run's catalog key `run.<it>`."""
@@ -79,9 +85,9 @@ class Carried:
         return ", ".join(other.shown() for other in self.others)
 
 
-def carried_by(parts: list[mime.Part]) -> Carried:
+def carried_by(top: Message, parts: list[mime.Part]) -> Carried:
     """Sort a mail's leaf parts into files, other attachments and the text body."""
-    carried = Carried()
+    carried = Carried(subject=subject_of(top))
     for part, payload in parts:
         found = _as_file(part, payload)
         if found is not None:
@@ -178,20 +184,43 @@ def filename(part: Message) -> str:
     return ""
 
 
+def subject_of(message: Message) -> str:
+    """The mail's Subject as a person reads it ('' none): RFC 2047 words decoded as
+    names are (a Shift_JIS label read as CP932), control characters and line breaks
+    dropped, runs of white space made one space, cut at MAX_SUBJECT_CHARS."""
+    raw = _raw_header(message, "subject")
+    try:
+        text = _decoded(_UNFOLD.sub("", raw)) if raw else ""
+    except (ValueError, LookupError):  # an unknown charset: as the library read it
+        text = str(message.get("Subject", ""))
+    # What bare_name() drops from a name, for the same reason: it breaks the report's
+    # lines or hides in them.
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in UNSEEN)
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_SUBJECT_CHARS else text[: MAX_SUBJECT_CHARS - 1] + "…"
+
+
+def _raw_header(message: Message, header: str) -> str:
+    """The header's first value as written, each byte one latin-1 character ('' none)."""
+    for name, value in message.raw_items():
+        if name.lower() == header:
+            # Bytes as latin-1: the parser keeps 8-bit bytes as surrogates, which the
+            # plain Message would replace with U+FFFD before we could read them.
+            return str(value).encode("utf-8", "surrogateescape").decode("latin-1")
+    return ""
+
+
 def _raw_param(part: Message, header: str, param: str) -> str | tuple[str, str, str] | None:
     """The parameter as the header writes it, each byte one latin-1 character, or
     (charset, language, value) for an RFC 2231 one (continuations joined, %-escapes
     undone into latin-1)."""
-    for name, value in part.raw_items():
-        if name.lower() == header:
-            # Bytes as latin-1: the parser keeps 8-bit bytes as surrogates, which the
-            # plain Message would replace with U+FFFD before we could read them.
-            text = str(value).encode("utf-8", "surrogateescape").decode("latin-1")
-            plain = Message(policy=policy.compat32)
-            plain[name] = text
-            found = plain.get_param(param, header=header)
-            return found if isinstance(found, tuple | str) else None
-    return None
+    text = _raw_header(part, header)
+    if not text:
+        return None
+    plain = Message(policy=policy.compat32)
+    plain[header] = text
+    found = plain.get_param(param, header=header)
+    return found if isinstance(found, tuple | str) else None
 
 
 def _decoded(value: str | tuple[str, str, str]) -> str:

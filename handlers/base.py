@@ -44,6 +44,9 @@ class Delivery:
     # Mail: the mail's other attachments, by name, beside the file imported (a zip, a
     # PDF): said in the run, so that what was sent and not taken is never silent.
     also_attached: str = ""
+    # Mail without a file to import: its Subject (handlers/attachments.subject_of), said
+    # in the run so that the admin can tell which mail it was.
+    subject: str = ""
     # The logical file it is, as resends are compared: set by the sink, once, from the
     # account's file-name rule (filenames.file_key); a door leaves it empty.
     file_key: str = ""
@@ -180,7 +183,7 @@ def bare_name(name: str) -> str:
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     # Control characters, and the line and paragraph separators (U+2028, U+2029) that
     # break a report's Subject as a line feed does.
-    name = "".join(ch for ch in name if unicodedata.category(ch) not in _UNSEEN)
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in UNSEEN)
     name = name.strip().lstrip(".")
     # Cut only far past what a file system holds: a name too long is then refused
     # naming its length (filenames.length_problem), not taken cut to a name it never had.
@@ -202,7 +205,7 @@ def readable(name: str | bytes) -> str:
 
 
 MAX_NAME_CHARS = 1000
-_UNSEEN = frozenset(("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"))
+UNSEEN = frozenset(("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"))
 MAX_KEY_CHARS = 200
 
 

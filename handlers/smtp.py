@@ -21,7 +21,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from daemon.settings import Account, Settings, listen_error, split_listen
 from daemon.settings.tls import server_context
-from handlers import automail, mailauth, mime, smtpdata
+from handlers import automail, mailauth, mime, replies, smtpdata
 from handlers.attachments import Carried, carried_by, for_account
 from handlers.base import (
     Delivery,
@@ -47,6 +47,9 @@ S250_QUEUED = "250 2.0.0 Ok: queued as {ids}"
 # A bounce or auto-reply (handlers/automail.py): taken, since refusing a bounce makes
 # the bouncer bounce again, but no run, so no report answers it.
 S250_AUTOMATIC = "250 2.0.0 Ok: automatic mail, not imported"
+# A person's reply to a report, with no CSV (handlers/replies.py): taken for the same
+# reason, since a failed run would answer it with a report of its own.
+S250_REPLY = "250 2.0.0 Ok: reply to a report, not imported"
 # A reply line's longest, its CRLF aside (RFC 5321 4.5.3.1.5: 512 octets with it).
 _REPLY_LINE = 510
 S421_TOO_MANY = "421 4.7.0 Too many connections, try again later"
@@ -349,7 +352,7 @@ class MailHandler:
         except _Automatic as automatic:
             who, rcpts = envelope.mail_from or "", ", ".join(envelope.rcpt_tos)
             return self._refused(
-                session, S250_AUTOMATIC, "automatic_mail", who, rcpts, automatic.detail
+                session, automatic.reply, automatic.reason, who, rcpts, automatic.detail
             )
         except _SenderRefused as refused:
             who = ", ".join(refused.senders) or envelope.mail_from or ""
@@ -438,13 +441,18 @@ class MailHandler:
         raw = envelope.original_content
         message, parts = mime.leaf_parts(raw) or mime.library_parts(raw)
         senders = _header_senders(message)
-        carried = carried_by(parts)
+        carried = carried_by(message, parts)
         attachments = carried.files
         # Before the sender checks: a bounce's From is a mailer daemon's, and a 550
         # to it would only be bounced again.
         why = automail.automatic(message, envelope.mail_from or "", bool(attachments))
         if why is not None:
             raise _Automatic(why)
+        # Before them too: the colleague copied on a report who answers it is told nothing.
+        replied = replies.reply_to_report(message, carried)
+        if replied is not None:
+            detail = f"{replied}; subject: {carried.subject or '-'}"
+            raise _Automatic(detail, "reply_to_report", S250_REPLY)
         sender = senders[0] if senders else ""
         deliveries: list[Delivery] = []
         for name, account in self._accounts(envelope.rcpt_tos):
@@ -468,11 +476,14 @@ class MailHandler:
 
 
 class _Automatic(Exception):
-    """A bounce or auto-reply: taken, and no run made; `detail` says how it was told."""
+    """A bounce or auto-reply, or a reply to a report: taken, and no run made; `detail`
+    says how it was told, `reason` is the refusal's code, `reply` the 250 it gets."""
 
-    def __init__(self, detail: str) -> None:
+    def __init__(
+        self, detail: str, reason: str = "automatic_mail", reply: str = S250_AUTOMATIC
+    ) -> None:
         super().__init__(detail)
-        self.detail = detail
+        self.detail, self.reason, self.reply = detail, reason, reply
 
 
 class _SenderRefused(Exception):
@@ -522,8 +533,8 @@ def _account_deliveries(
         return [Delivery(name, CHANNEL, sender, names, problem="account_stopped")]
     if not carried.files:
         # No file to name: the run's file name says what the mail carried instead.
-        shown = carried.others_shown()
-        return [Delivery(name, CHANNEL, sender, shown, problem=carried.problem())]
+        shown, problem, subject = carried.others_shown(), carried.problem(), carried.subject
+        return [Delivery(name, CHANNEL, sender, shown, problem=problem, subject=subject)]
     taken = for_account(account, carried.files)
     others = carried.others_shown()
     return [Delivery(name, CHANNEL, sender, n, data, also_attached=others) for n, data in taken]

@@ -194,6 +194,11 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "メールのほかの添付ファイル {names} は CSV ではないため取り込んでいません",
         "en": "the mail's other attachments, {names}, are no CSV files and were not imported",
     },
+    # Which mail a run without a file came from: its Subject (handlers/attachments.subject_of).
+    "run.mail_subject": {
+        "ja": "メールの件名: 「{subject}」",
+        "en": "the mail's subject: “{subject}”",
+    },
     "run.body_csv": {
         "ja": "メールに CSV の添付ファイルがありません。本文が CSV のようです。"
         "CSV は本文に貼らず、ファイルとして添付してください",
@@ -2513,6 +2518,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.refusal.reason.automatic_mail": {
         "ja": "自動送信のメール(不達通知・自動応答など)のため受け取り、取り込みもレポートもしません",
         "en": "automatic mail (a bounce, an auto-reply): taken, neither imported nor answered",
+    },
+    "console.refusal.reason.reply_to_report": {
+        "ja": "renkei のメールへの返信(CSV の添付なし)のため受け取り、取り込みもレポートもしません",
+        "en": "a reply to a mail of renkei's, with no CSV: taken, neither imported nor answered",
     },
     "console.refusal.reason.spool_unavailable": {
         "ja": "受付を一時的に保存できません",

@@ -70,6 +70,9 @@ class Meta:
     authentication_results: str = ""  # mail: the door's RFC 8601 verdict, '' unevaluated
     unauthenticated: str = ""  # mail, `sender_auth = "flag"`: what failed, said in the run
     also_attached: str = ""  # mail: its other attachments, not taken, said in the run
+    # Mail without a file: its Subject, said in the run so the admin knows which mail it
+    # was. An item spooled before this field reads as '' (from_json fills defaults).
+    subject: str = ""
     by_content: bool = False  # a resend is known by its content (handlers/base.Delivery)
     file_key: str = ""  # the logical file it is, as resends are compared (filenames.file_key)
 

@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 KEPT = 1000
 _FIELD_CHARS = 300  # text from outside is cut here: memory stays bounded per record
 # Refusals that repeat while nothing new happens: logged at INFO, not WARNING. A banned
-# address knocking again was already named when its ban began.
-_ROUTINE = {"banned", "automatic_mail"}  # expected traffic, not a partner gone wrong
+# address knocking again was already named when its ban began; automatic mail and replies
+# to reports are expected traffic, not a partner gone wrong.
+_ROUTINE = {"banned", "automatic_mail", "reply_to_report"}
 
 
 @dataclass(frozen=True, slots=True)

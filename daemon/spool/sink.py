@@ -178,6 +178,7 @@ def _meta(d: Delivery) -> Meta:
         authentication_results=d.authentication_results,
         unauthenticated=d.unauthenticated,
         also_attached=d.also_attached,
+        subject=d.subject,
         by_content=d.by_content,
         file_key=d.file_key,
     )

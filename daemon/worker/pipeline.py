@@ -439,11 +439,15 @@ class Pipeline:
 
 def _with_notes(text: str, meta: Meta, language: str) -> str:
     """The run's message, saying first that the mail's sender was not authenticated
-    (`sender_auth = "flag"`, handlers/mailauth.py) when the door found so, and last
-    what else the mail carried that was not taken (handlers/attachments.py)."""
+    (`sender_auth = "flag"`, handlers/mailauth.py) when the door found so; then, for a
+    mail without a file, its Subject, the one thing the admin can tell that mail by; and
+    last what else the mail carried that was not taken (handlers/attachments.py)."""
     if meta.unauthenticated:
         note = message("run.sender_unauthenticated", language, results=meta.unauthenticated)
         text = f"{note} / {text}" if text else note
+    if meta.subject:
+        note = message("run.mail_subject", language, subject=meta.subject)
+        text = f"{text} / {note}" if text else note
     if meta.also_attached:
         note = message("run.also_attached", language, names=meta.also_attached)
         text = f"{text} / {note}" if text else note
