@@ -44,6 +44,17 @@ columns = [
 PERFORMANCE_LAYOUT = tomllib.loads(LAYOUT)["layouts"]["performance"]
 
 
+@contextlib.contextmanager
+def refused_port() -> Iterator[int]:
+    """A port bound and never listening: connections to it are refused."""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    try:
+        yield closed.getsockname()[1]
+    finally:
+        closed.close()
+
+
 def free_port() -> int:
     """A loopback port free now, for a server a test starts a moment later.
 

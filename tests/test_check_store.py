@@ -6,14 +6,20 @@ written by a mode that never matches keys is a warning."""
 from __future__ import annotations
 
 import contextlib
-import socket
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support import Daemon, account, cli_import, csv_bytes, renkei, write_config
+from tests.support import (
+    Daemon,
+    account,
+    cli_import,
+    csv_bytes,
+    refused_port,
+    renkei,
+    write_config,
+)
 
 MEMBER_NO_INT = 'name = "member_no",    type = "int"'
 MEMBER_NO_TEXT = 'name = "member_no",    type = "text"'
@@ -131,17 +137,6 @@ def test_check_warns_of_a_request_parameter_that_inserts_into_a_keyed_layout(tmp
 
 
 # -- PostgreSQL (tests/postgres.py: skipped without a server, except in CI) -------------
-
-
-@contextlib.contextmanager
-def refused_port() -> Iterator[int]:
-    """A port bound and never listening: connections to it are refused."""
-    closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))
-    try:
-        yield closed.getsockname()[1]
-    finally:
-        closed.close()
 
 
 @pytest.mark.slow

@@ -3,26 +3,11 @@ real `renkei runs` and `renkei serve` against a PostgreSQL that refuses connecti
 
 from __future__ import annotations
 
-import contextlib
-import socket
-from collections.abc import Iterator
-
 import pytest
 
-from tests.support import account, renkei, write_config
+from tests.support import account, refused_port, renkei, write_config
 
 SECRET = "S3cretPW"
-
-
-@contextlib.contextmanager
-def refused_port() -> Iterator[int]:
-    """A port bound and never listening: connections to it are refused."""
-    closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))
-    try:
-        yield closed.getsockname()[1]
-    finally:
-        closed.close()
 
 
 # (the store URL, with {port}; what the message shows of it)
