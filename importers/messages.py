@@ -1107,6 +1107,18 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "{value} is matched as the same value as {other} (full-width and half-width"
         " forms and surrounding spaces are not told apart): keep one of them",
     },
+    "config.set_value_choice": {
+        "ja": "{value} は列 {column} の選択肢 {values} のいずれでもありません",
+        "en": "{value} is not one of the values of column {column}: {values}",
+    },
+    "config.set_value_create": {
+        "ja": "{value} は列 {column} の選択肢 {values} のいずれでもありません"
+        '(on_unknown = "create" が覚えるのはファイルのセルの値で、set_values の値は'
+        "覚えません。新しい値は列の values に書いてください)",
+        "en": "{value} is not one of the values of column {column}: {values}"
+        ' (on_unknown = "create" learns values from a file\'s cells, not from set_values:'
+        " add a new value to the column's values)",
+    },
     "config.key_column": {
         "ja": "{value} はこのレイアウトの列ではありません",
         "en": "{value} is not a column of the layout",

@@ -19,6 +19,7 @@ from daemon.settings.keyedmodes import unkeyed_writes
 from daemon.settings.listeners import is_loopback, split_listen
 from daemon.settings.model import DEMO_PREFIX, RESERVED_TABLES, FtpSettings, Settings
 from daemon.settings.problems import OsTrouble, Problem, near, shown
+from daemon.settings.setchoices import set_choice_problems
 from daemon.settings.tokens import env_problem, header_problems, token_clashes
 from importers.filenames import PatternError, compile_pattern
 from importers.layouts import choice_form
@@ -344,6 +345,11 @@ def _modes(raw: dict[str, Any]) -> Iterator[Problem]:
             for column in _dict(effect.get("set_values")):
                 if column not in _columns_of(layouts[layout]):
                     yield _not_a_column(f"{where}.set_values", column, layout)
+            on_unknown = effect.get("on_unknown", account.get("on_unknown"))
+            set_values = effect.get("set_values")
+            yield from set_choice_problems(
+                f"{where}.set_values", set_values, layouts[layout], on_unknown
+            )
         yield from _api_paths(name, api)
 
 

@@ -9,7 +9,9 @@
     DELETE /api/v1/records/{layout}/{key}       delete
 
 A search matches key and choice columns exactly, text columns partially, and takes
-`search[col][from]` / `[to]` for dates, datetimes and numbers. Values written are
+`search[col][from]` / `[to]` for dates, datetimes and numbers. A choice, searched or
+in the path's key, is matched as an import's cell is (choice_form over the listed and
+learned values), so `Ａ` finds the rows holding `A`. Values written are
 converted and validated by the column's own converter (importers/layouts.py), as an
 import's cells are, and a reference column's value must name a row of its layout, as on
 import (daemon/worker/references.py); each field's problem is said with the column's
@@ -40,7 +42,7 @@ from daemon.web.errors import ApiError, responses
 from daemon.worker.references import references_of
 from handlers.apidocs import ErrorBody
 from importers.errors import CellError
-from importers.layouts import ColumnSpec, converter, display_name
+from importers.layouts import ColumnSpec, choice_form, choice_spellings, converter, display_name
 from importers.messages import CATALOG, message
 
 router = APIRouter()
@@ -138,9 +140,12 @@ def key_text(values: Iterable[object]) -> str:
     return ",".join("" if v is None else str(v) for v in values)
 
 
-def _key_of(layout_name: str, layout: Layout, text: str) -> dict[str, object]:
-    """The key columns' values a path's `{key}` names; 409 without a key, 404 when the
-    text cannot be one (wrong number of parts, a value its column would refuse)."""
+def _key_of(
+    layout_name: str, layout: Layout, specs: Mapping[str, ColumnSpec], text: str
+) -> dict[str, object]:
+    """The key columns' values a path's `{key}` names, converted by `specs` (_specs: a
+    choice by its listed and learned values); 409 without a key, 404 when the text
+    cannot be one (wrong number of parts, a value its column would refuse)."""
     if not layout.key:
         raise ApiError(409, "no_key", "records.no_key", layout=layout_name)
     parts = text.split(",", len(layout.key) - 1) if len(layout.key) > 1 else [text]
@@ -150,9 +155,9 @@ def _key_of(layout_name: str, layout: Layout, text: str) -> dict[str, object]:
         )
     key = {}
     for name, part in zip(layout.key, parts, strict=True):
-        column = _column(layout, name)
+        spec = specs.get(name)
         try:
-            key[name] = converter(ColumnSpec.of(column))(part) if column else part
+            key[name] = converter(spec)(part) if spec else part
         except CellError:
             raise ApiError(
                 404, "not_found", "records.not_found.record", layout=layout_name, record=text
@@ -184,6 +189,7 @@ def _page(number: int, display: int, total: int) -> dict[str, int]:
 def _conditions(
     name: str,
     layout: Layout,
+    specs: Mapping[str, ColumnSpec],
     items: Iterable[tuple[str, str]],
     who: Principal,
     account: str | None,
@@ -201,7 +207,7 @@ def _conditions(
                 if value:
                     accounts.append(value)
                 continue
-            condition = _search(name, layout, column_name, op, value, language)
+            condition = _search(name, layout, specs, column_name, op, value, language)
             if condition is not None:
                 conditions.append(condition)
         elif match := _SORT.fullmatch(field):
@@ -216,7 +222,13 @@ def _conditions(
 
 
 def _search(
-    name: str, layout: Layout, column_name: str, op: str | None, value: str, language: str
+    name: str,
+    layout: Layout,
+    specs: Mapping[str, ColumnSpec],
+    column_name: str,
+    op: str | None,
+    value: str,
+    language: str,
 ) -> Condition | None:
     column = _column(layout, column_name)
     if column is None:
@@ -229,10 +241,19 @@ def _search(
         key = "records.search_range" if op in ("from", "to") else "records.search_op"
         raise ApiError(422, "invalid_search", key, column=column_name, op=op)
     numeric = column.type == "decimal"
+    if op is None and column.type == "choice":
+        return Condition(column.name, "eq", _choice_searched(specs[column.name], value))
     if op is None and column.type not in _EXACT:
-        exact = column.name in layout.key or column.type == "choice"
+        exact = column.name in layout.key
         return Condition(column.name, "eq" if exact else "contains", value)
     return Condition(column.name, op or "eq", _searched(column, value, op, language), numeric)
+
+
+def _choice_searched(spec: ColumnSpec, value: str) -> str:
+    """A searched choice as the rows write it: the listed or learned value of its normal
+    form. A value of no known form is compared as given: no row imported under this
+    list holds it, so it finds nothing (or a row written before the list changed)."""
+    return choice_spellings(spec.values or []).get(choice_form(value), value)
 
 
 def _searched(column: Column, value: str, op: str | None, language: str) -> object:
@@ -275,7 +296,8 @@ async def _search_answer(
 ) -> dict[str, Any]:
     layout = _layout(request, name)
     language = context.language(request)
-    conditions, order, visible = _conditions(name, layout, items, who, account, language)
+    specs = await _specs(request, name, layout)
+    conditions, order, visible = _conditions(name, layout, specs, items, who, account, language)
     if not visible:
         return {"records": [], "page": _page(number, display, 0)}
     rows, total = await context.store(request).search_records(
@@ -364,7 +386,8 @@ async def record_history(
     values = None
     if key is not None:
         try:
-            values = list(_key_of(layout, found, key).values())
+            specs = await _specs(request, layout, found)
+            values = list(_key_of(layout, found, specs, key).values())
         except ApiError as refused:
             if refused.code == "no_key":
                 raise
@@ -381,10 +404,16 @@ async def record_history(
 
 
 async def _one(
-    request: Request, name: str, layout: Layout, text: str, who: Principal, account: str | None
+    request: Request,
+    name: str,
+    layout: Layout,
+    specs: Mapping[str, ColumnSpec],
+    text: str,
+    who: Principal,
+    account: str | None,
 ) -> dict[str, Any]:
     """The one row `text` names that the token may see (of `account`, when given)."""
-    key = _key_of(name, layout, text)
+    key = _key_of(name, layout, specs, text)
     owner = who.account or account
     if who.account is not None and account not in (None, who.account):
         raise ApiError(404, "not_found", "records.not_found.record", layout=name, record=text)
@@ -405,7 +434,8 @@ async def get_record(
     """One record by the layout's key (composite keys: the values joined by `,`); the
     admin names the account with `account=` when several accounts hold the key."""
     found = _layout(request, layout)
-    return _public(await _one(request, layout, found, key, who, account), found)
+    specs = await _specs(request, layout, found)
+    return _public(await _one(request, layout, found, specs, key, who, account), found)
 
 
 # -- changes ---------------------------------------------------------------------------
@@ -624,12 +654,13 @@ async def update_record(
 ) -> Any:
     """Change the given columns of one record (key columns keep their values)."""
     found = _layout(request, layout)
-    row = await _one(request, layout, found, key, who, account)
+    specs = await _specs(request, layout, found)
+    row = await _one(request, layout, found, specs, key, who, account)
     problems = _Problems(context.language(request))
     if ACCOUNT_FIELD in body and body[ACCOUNT_FIELD] != row["_account"]:
         problems.add(ACCOUNT_FIELD, ACCOUNT_FIELD, "records.account_fixed")
     fixed = {k: row[k] for k in found.key}
-    values = _converted(found, await _specs(request, layout, found), body, problems, fixed)
+    values = _converted(found, specs, body, problems, fixed)
     await _check_references(request, layout, found, row["_account"], values, problems)
     try:
         problems.raise_if_any()
@@ -649,7 +680,8 @@ async def delete_record(
 ) -> dict[str, Any]:
     """Delete one record; answers it as it was."""
     found = _layout(request, layout)
-    row = await _one(request, layout, found, key, who, account)
+    specs = await _specs(request, layout, found)
+    row = await _one(request, layout, found, specs, key, who, account)
     fixed = {k: row[k] for k in found.key}
     changed = await context.store(request).delete_record(
         layout, _names(found), fixed, row["_account"], _stamp(who)

@@ -8,14 +8,15 @@ by, choices widened by the values earlier imports created. Used by the pipeline.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
-from daemon.settings import Account, Settings
+from daemon.settings import Account, Layout, Settings
 from daemon.settings.model import AccountReport
 from daemon.store.base import Store
 from daemon.store.keyed import KEYED
-from importers.layouts import ColumnSpec
+from importers.layouts import ColumnSpec, choice_form, choice_spellings
 from importers.reader import ImportSpec
 from importers.workbook import is_workbook
 
@@ -59,6 +60,19 @@ def plan_for(account: Account, options: dict[str, Any]) -> Plan:
     chosen["set_values"] = dict(account.set_values)
     chosen.update({k: v for k, v in options.items() if k in _CHOSEN and v is not None})
     return Plan(**chosen)
+
+
+def fixed_values(layout: Layout, set_values: Mapping[str, str]) -> dict[str, str]:
+    """The values a set writes: a choice column's as its list writes it (`Ａ` sets `A`),
+    as an imported cell of that value would be stored, so a search or a later import
+    finds the row by it. `renkei check` refuses a choice value of no listed form; one
+    that gets here anyway is written as given."""
+    choices = {c.name: c.values or [] for c in layout.columns if c.type == "choice"}
+    fixed = dict(set_values)
+    for column, value in set_values.items():
+        if column in choices:
+            fixed[column] = choice_spellings(choices[column]).get(choice_form(value), value)
+    return fixed
 
 
 def plan_problem(settings: Settings, plan: Plan) -> tuple[str, dict[str, str]] | None:

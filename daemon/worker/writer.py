@@ -31,7 +31,7 @@ from daemon.store.runs import RunState
 from daemon.store.scratch import StagedTable
 from daemon.worker import references, staging
 from daemon.worker.outcome import Outcome
-from daemon.worker.plan import Columns, Plan
+from daemon.worker.plan import Columns, Plan, fixed_values
 from daemon.worker.staging import StagedPart
 from importers.messages import message
 from importers.reader import Chunk, CsvFile
@@ -179,7 +179,7 @@ class RowWriter:
             stamp,
             on_duplicate=plan.on_duplicate,
             blank=plan.blank,
-            set_values=plan.set_values,
+            set_values=fixed_values(self.settings.layouts[plan.layout], plan.set_values),
         )
 
     async def _learn(
