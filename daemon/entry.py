@@ -1,5 +1,5 @@
 """The `renkei` command: holds SIGHUP for `renkei serve` before anything heavy is
-imported (daemon/earlyhup.py), then hands over to daemon/cli.py."""
+imported (daemon/earlyhup.py), then hands over to daemon/cli/."""
 
 from __future__ import annotations
 

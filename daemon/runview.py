@@ -1,6 +1,6 @@
 """Runs as a person reads them: `renkei runs` fitted to the terminal, one run in full for
 `renkei show`, the first row errors `renkei import` prints, and the `--since` a person
-writes. Takes runs as the store gives them and returns lines; called by daemon/cli.py.
+writes. Takes runs as the store gives them and returns lines; called by daemon/cli/.
 
 The table is plain text, so a pipe or a file gets no colour codes or box drawing. At a
 given width (`COLUMNS`, else the terminal's) the id, received time, state and counts

@@ -1272,7 +1272,7 @@ CATALOG: dict[str, dict[str, str]] = {
         " shared by several instances, every instance's check must see the same files:"
         " put them on shared storage (NFS, CIFS, …)",
     },
-    # -- command line (daemon/cli.py) ---------------------------------------------
+    # -- command line (daemon/cli/) -----------------------------------------------
     "cli.config.invalid": {
         "ja": "{path}: 設定に {count} 件の問題があります:",
         "en": "{path}: the config has {count} problem(s):",
@@ -1444,7 +1444,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "--save: フォルダ {parent} がありません(作るのは {path} の最後のフォルダだけです)",
         "en": "--save: there is no folder {parent} (only the last folder of {path} is made)",
     },
-    # -- the command line's help (daemon/cliparser.py) ------------------------------
+    # -- the command line's help (daemon/cli/parser.py) ----------------------------
     "cli.help.description": {"ja": "CSV 連携デーモン", "en": "CSV linkage daemon"},
     "cli.help.version": {
         "ja": "renkei のバージョンを表示して終了します",
@@ -1592,7 +1592,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "cli.metavar.folder": {"ja": "フォルダ", "en": "DIR"},
     "cli.metavar.column_value": {"ja": "列名=値", "en": "COLUMN=VALUE"},
     "cli.metavar.user": {"ja": "ユーザー名", "en": "USER"},
-    # argparse's own words (daemon/cliparser.py ARGPARSE_WORDS). argparse fills the
+    # argparse's own words (daemon/cli/parser.py ARGPARSE_WORDS). argparse fills the
     # placeholders itself after this: a literal percent sign would have to be %%.
     "cli.argparse.usage": {"ja": "使い方: ", "en": "usage: "},
     "cli.argparse.positionals": {"ja": "引数", "en": "positional arguments"},

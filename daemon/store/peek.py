@@ -1,6 +1,6 @@
 """A read-only look at the configured store for `renkei check`: the layout columns whose
 type its tables would refuse at start and reload. Reads the schema version and each
-layout table's columns; never creates, migrates or locks the store. Called by daemon.cli.
+layout table's columns; never creates, migrates or locks the store. Called by daemon.cli.check.
 
 Only `renkei serve` changes the store (store/open.py): a command beside a running
 daemon must not migrate it, and `renkei check` is often run before the daemon's first

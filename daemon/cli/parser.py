@@ -1,4 +1,4 @@
-"""The `renkei` command line's parser, in the catalog's words; read by daemon/cli.py.
+"""The `renkei` command line's parser, in the catalog's words; read by daemon/cli/__init__.py.
 
 What a person reads of it (help, usage, argparse's own refusals) is said in the language
 of the config `--config` names, found before parsing (`argv_language`). argparse says its

@@ -1,0 +1,144 @@
+"""The `renkei` command: parses the command line and runs the one command it names, from
+its own module of this package; called by daemon/entry.py and `python -m daemon.cli`.
+
+Heavy modules (the web framework, the SMTP server) are imported only by the commands
+that use them, and each command's module only when that command runs, so `renkei
+import` and `renkei check` start fast. What a person reads is said from the message
+catalog in the config's `report.language` (fallback_language() when the config cannot
+be loaded); `--json` output and log lines stay as they are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from importlib import import_module
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from daemon.cli.parser import (
+    Handler,
+    argv_language,
+    build_parser,
+    config_path,
+    fallback_language,
+    speaking,
+)
+from daemon.settings import ConfigError, Problem, Settings, load
+from daemon.store.errors import StoreTooNew, StoreUnavailable
+from importers.messages import message
+
+if TYPE_CHECKING:
+    from daemon.oneshot import Found
+    from daemon.settings.switches import Switches
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# A store written by a newer renkei: restarting this one cannot help, so the unit file
+# names this status in RestartPreventExitStatus= (systemd/renkei.service).
+EXIT_STORE_TOO_NEW = 3
+EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE: what a shell reports of a command ended by it
+
+
+def load_config(option: str | None) -> Settings | None:
+    path = config_path(option)
+    try:
+        return load(path)
+    except ConfigError as exc:
+        # Said in the config's language; the daemon logs the same problems in English
+        # when it refuses a reload.
+        print_problems("cli.config.invalid", exc.problems, fallback_language(path), path)
+        return None
+
+
+def print_problems(heading: str, problems: list[Problem], language: str, path: Path) -> None:
+    print(message(heading, language, path=path, count=len(problems)), file=sys.stderr)
+    for problem in problems:
+        print(problem.render(language), file=sys.stderr)
+
+
+def not_one_run(found: Found, ref: str, language: str) -> int:
+    """Say that `ref` names no run (exit 1) or several (exit 2, listing them)."""
+    if not found.candidates:
+        print(message("cli.show.unknown", language, ref=repr(ref)), file=sys.stderr)
+        return EXIT_FAILED
+    ambiguous = message("cli.show.ambiguous", language, ref=repr(ref))
+    print("\n".join([ambiguous, *(f"  {i}" for i in found.candidates)]), file=sys.stderr)
+    return EXIT_USAGE
+
+
+def switched(settings: Settings) -> Settings:
+    """`settings` with the console's account switches laid over, as the daemon applies
+    them: those kept in data_dir, and a shared store's over them."""
+    from daemon.settings.switches import Switches
+
+    switches = Switches(settings.data_dir)
+    if settings.store.url is not None:
+        asyncio.run(read_shared(switches, settings))
+    return switches.view(settings)
+
+
+async def read_shared(switches: Switches, settings: Settings) -> None:
+    from daemon.store.open import open_store
+
+    store = await open_store(settings)
+    try:
+        await switches.read_shared(store)
+    finally:
+        await store.close()
+
+
+# Each command's module of this package and its function there. The module is imported
+# when its command runs, not before: `renkei import` reads none of the others' modules.
+HANDLERS = {
+    "serve": ("serve", "cmd_serve"),
+    "check": ("check", "cmd_check"),
+    "import": ("importing", "cmd_import"),
+    "runs": ("history", "cmd_runs"),
+    "show": ("history", "cmd_show"),
+    "retry": ("remote", "cmd_retry"),
+    "undo": ("undo", "cmd_undo"),
+    "sweep": ("upkeep", "cmd_sweep"),
+    "expect-check": ("upkeep", "cmd_expect_check"),
+    "digest": ("upkeep", "cmd_digest"),
+    "poll": ("remote", "cmd_poll"),
+    "send": ("remote", "cmd_send"),
+    "passwd": ("passwd", "cmd_passwd"),
+    "schedule": ("schedule", "cmd_schedule"),
+}
+
+
+def _handler(module: str, name: str) -> Handler:
+    def handle(args: argparse.Namespace) -> int:
+        return getattr(import_module(f"{__name__}.{module}"), name)(args)
+
+    return handle
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    """`argv` (sys.argv's when None) read; help and usage errors said in the language of
+    the config it names, and argparse's exits (0 for --help, 2 for a usage error) kept."""
+    argv = sys.argv[1:] if argv is None else argv
+    language = argv_language(argv)
+    handlers = {command: _handler(*where) for command, where in HANDLERS.items()}
+    with speaking(language):
+        return build_parser(language, handlers).parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parse(argv)
+        code = args.handler(args)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at the exit
+        return code
+    except KeyboardInterrupt:
+        return 130
+    except StoreUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_STORE_TOO_NEW if isinstance(exc, StoreTooNew) else EXIT_FAILED
+    except BrokenPipeError:
+        # Whoever read our output stopped (`renkei runs | head`): nothing is wrong to
+        # say. What is still buffered goes nowhere, or the exit's flush fails again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE_CLOSED

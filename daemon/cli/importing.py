@@ -1,0 +1,96 @@
+"""`renkei import FILE`: one file through the daemon's own pipeline (daemon/oneshot.py)
+in this process, and the run said as `renkei show` says it. Run by daemon/cli."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from daemon.cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    load_config,
+    print_problems,
+    switched,
+)
+from daemon.cli.parser import config_path
+from daemon.settings import ConfigError, Settings
+from importers.messages import message
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    settings = load_config(args.config)
+    if settings is None:
+        return EXIT_FAILED
+    if args.account not in settings.accounts:
+        refusal = message("cli.unknown_account", settings.report.language, name=repr(args.account))
+        print(f"--account: {refusal}", file=sys.stderr)
+        return EXIT_USAGE
+    path = Path(args.file)
+    if not path.is_file():
+        print(message("cli.no_such_file", settings.report.language, path=path), file=sys.stderr)
+        return EXIT_USAGE
+    if _stopped(settings, args.account):
+        # As the console's upload and a retry are: a stopped account imports nothing.
+        stopped = message("api.account_stopped", settings.report.language, name=args.account)
+        print(stopped, file=sys.stderr)
+        return EXIT_FAILED
+    from daemon.oneshot import find_run, import_file
+    from daemon.store.runs import RunState
+
+    progress = sys.stderr.isatty()
+    language = settings.report.language
+    try:
+        run = asyncio.run(import_file(settings, path, args.account, progress, args.dry_run))
+    except ConfigError as exc:  # a layout its table cannot take
+        print_problems("cli.config.invalid", exc.problems, language, config_path(args.config))
+        return EXIT_FAILED
+    if args.json:
+        from daemon.runview import show_json
+
+        # As `renkei show --json` says it: the row errors and the error CSV with it.
+        found = asyncio.run(find_run(settings, run["id"]))
+        print(json.dumps(show_json(found), ensure_ascii=False, indent=2))
+    elif run["state"] == RunState.COMPLETED and not run["rows_failed"]:
+        print(_summary(run, language))  # no row error to list: the store is not read again
+    else:
+        from daemon.runview import problem_lines
+
+        found = asyncio.run(find_run(settings, run["id"]))
+        print("\n".join([_summary(run, language), *problem_lines(found, language)]))
+    if run["state"] == RunState.COMPLETED and not run["dry_run"]:
+        _not_forwarded(settings, args.account)
+    return EXIT_OK if run["state"] == RunState.COMPLETED else EXIT_FAILED
+
+
+def _stopped(settings: Settings, account: str) -> bool:
+    """Whether `account` is stopped, by the config or by a console switch."""
+    return switched(settings).accounts[account].status == "stopped"
+
+
+def _not_forwarded(settings: Settings, account: str) -> None:
+    """Sends and calls that follow the account's imports run in the daemon only: say
+    so, rather than let a one-shot import look forwarded when it was not."""
+    names = [f"sends.{name}" for name, s in settings.sends.items() if account in s.after_import]
+    names += [f"calls.{name}" for name, c in settings.calls.items() if account in c.after_import]
+    if names:
+        text = message("cli.import.not_forwarded", settings.report.language, names=", ".join(names))
+        print(text, file=sys.stderr)
+
+
+def _summary(run: dict, language: str) -> str:
+    from daemon.report.message import summary
+
+    dry = message("cli.dry_run", language) if run["dry_run"] else ""
+    head = {"id": run["id"], "state": run["state"], "mode": run["mode"], "dry": dry}
+    rows = {"total": run["rows_total"], "imported": run["rows_imported"]}
+    counts = message("report.counts", language, failed=run["rows_failed"], **rows)
+    lines = [
+        message("cli.import.summary", language, **head, counts=counts),
+        summary(run, language),
+    ]
+    return "\n".join([*lines, run["message"]] if run["message"] else lines)

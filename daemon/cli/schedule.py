@@ -1,0 +1,40 @@
+"""`renkei schedule NAME`: an account's FTP poll schedule and its next checks, as the
+daemon would make them (daemon/poll/windows.py); reads the config only. Run by
+daemon/cli."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from daemon.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, load_config
+from importers.messages import message
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    settings = load_config(args.config)
+    if settings is None:
+        return EXIT_FAILED
+    language = settings.report.language
+    account = settings.accounts.get(args.name)
+    if account is None:
+        print(message("cli.unknown_account", language, name=repr(args.name)), file=sys.stderr)
+        return EXIT_USAGE
+    if args.count < 1:
+        print(message("cli.schedule.bad_count", language, value=args.count), file=sys.stderr)
+        return EXIT_USAGE
+    if account.ftp is None:
+        print(message("cli.schedule.no_ftp", language, name=args.name))
+        return EXIT_OK
+    import datetime as dt
+
+    from daemon.poll.windows import Schedule, next_checks
+
+    ftp = account.ftp
+    head = {"weekdays": ", ".join(ftp.weekdays), "window": ftp.window, "interval": ftp.interval}
+    head |= {"delay": ftp.delay, "timezone": settings.daemon.timezone}
+    print(message("cli.schedule.head", language, name=args.name, **head))
+    schedule = Schedule.of(ftp, settings.daemon.timezone)
+    for moment in next_checks(schedule, dt.datetime.now(dt.UTC), args.count):
+        print(moment.strftime("%Y-%m-%d %a %H:%M %z"))
+    return EXIT_OK

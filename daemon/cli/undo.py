@@ -1,0 +1,38 @@
+"""`renkei undo RUN`: takes a run's rows back out of its table and restores what they
+replaced, in the store itself, not through the daemon; the undo is a run of its own.
+Run by daemon/cli."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from daemon.cli import EXIT_FAILED, EXIT_OK, load_config, not_one_run
+from importers.messages import message
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    """In the store itself, not through the daemon: an undo is one transaction that the
+    store serializes with the daemon's imports, so it needs no admin token and works
+    whether or not the daemon runs."""
+    settings = load_config(args.config)
+    if settings is None:
+        return EXIT_FAILED
+    import getpass
+
+    from daemon.oneshot import find_run, undo_run
+
+    language = settings.report.language
+    found = asyncio.run(find_run(settings, args.run.strip()))
+    if found.run is None:
+        return not_one_run(found, args.run, language)
+    run = found.run
+    undone = asyncio.run(undo_run(settings, run["id"], getpass.getuser()))
+    if undone.refusal is not None:
+        params = {"run_id": run["id"], "state": run["state"], "other": undone.other}
+        print(message(f"api.{undone.refusal}", language, **params), file=sys.stderr)
+        return EXIT_FAILED
+    counts = {"deleted": undone.deleted, "restored": undone.restored}
+    print(message("cli.undo.done", language, run=run["id"], id=undone.run_id, **counts))
+    return EXIT_OK
