@@ -301,3 +301,25 @@ def test_poll_takes_the_admin_token_from_the_environment(tmp_path):
         assert right.returncode == 1 and "FTP 受付がありません" in right.stderr
     finally:
         daemon.terminate()
+
+
+def test_times_typed_in_full_width_are_read_as_their_digits(tmp_path):
+    """２２：００ as a Japanese IME types it: the check passed it and the daemon's clock
+    code then failed on it at start. Now it is the time it says, everywhere."""
+    config = write_config(
+        tmp_path,
+        account("acme", report="digest", digest_at="１８：００")
+        + '[accounts.acme.ftp]\nuser = "acme"\nweekdays = ["sat"]\n'
+        'window = "２２:００-０２:００"\ninterval = "1h"\ndelay = "１０m"\n',
+    )
+    checked = renkei("check", "--config", str(config))
+    assert checked.returncode == 0, checked.stderr
+    result = renkei("schedule", "acme", "--count", "2", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "acme: sat 22:00-02:00、1h ごと、各時刻の 10m 後(Asia/Tokyo)"
+    assert [line[-15:] for line in lines[1:]] == ["Sat 22:10 +0900", "Sat 23:10 +0900"]
+    text = config.read_text(encoding="utf-8").replace("０２:００", "２５:００")
+    config.write_text(text, encoding="utf-8")
+    refused = renkei("check", "--config", str(config))
+    assert refused.returncode == 1 and "accounts.acme.ftp.window" in refused.stderr

@@ -141,7 +141,7 @@ def _unquoted(text: str, wanted: str) -> str | None:
     if wanted == "bool":
         return text.lower() if text.lower() in ("true", "false") else None
     pattern = r"[+-]?\d+" if wanted == "int" else r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?"
-    return text if re.fullmatch(pattern, text) else None
+    return text if re.fullmatch(pattern, text, re.ASCII) else None
 
 
 def _near_key(loc: tuple[int | str, ...]) -> str | None:

@@ -7,6 +7,7 @@ Built by loading.parse(); read by every part of the daemon.
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -64,9 +65,18 @@ RESERVED_COLUMNS = frozenset(("rowid", "oid", "ctid", "xmin", "xmax", "cmin", "c
 # Past this a number is a slip of the keyboard, not a setting; past 2**63 the standard
 # library refuses it (a read's size, a time span) where it is first used, not at check.
 MAX_NUMBER = 2**62
-_WINDOW = re.compile(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})")
-_DELAY = re.compile(r"(\d{1,3})m")
-_TIME = re.compile(r"(\d{2}):(\d{2})")
+# ASCII digits only: \d would take full-width ones (２２:００), which the clock code
+# after the check cannot read. Times are written as an IME types them too: clock()
+# makes them ASCII first.
+_WINDOW = re.compile(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})", re.ASCII)
+_DELAY = re.compile(r"(\d{1,3})m", re.ASCII)
+_TIME = re.compile(r"(\d{2}):(\d{2})", re.ASCII)
+
+
+def clock(value: str) -> str:
+    """A time or window as written, full-width digits and colons (２２：００－０２：００, as
+    a Japanese IME types them) made ASCII."""
+    return unicodedata.normalize("NFKC", value)
 
 
 def check_secret(value: str | None) -> str | None:
@@ -361,6 +371,7 @@ class Timetable(Model):
     @field_validator("window")
     @classmethod
     def _window(cls, value: str) -> str:
+        value = clock(value)
         match = _WINDOW.fullmatch(value)
         if not match or not all(
             int(h) < 24 and int(m) < 60 for h, m in (match.groups()[:2], match.groups()[2:])
@@ -378,6 +389,7 @@ class Timetable(Model):
     @field_validator("delay")
     @classmethod
     def _delay(cls, value: str) -> str:
+        value = clock(value)
         match = _DELAY.fullmatch(value)
         if not match or int(match.group(1)) >= 120:
             raise Invalid("config.delay", value=repr(value))
@@ -459,6 +471,7 @@ class Expect(Model):
     @field_validator("by")
     @classmethod
     def _by(cls, value: str) -> str:
+        value = clock(value)
         match = _TIME.fullmatch(value)
         if not match or int(match.group(1)) >= 24 or int(match.group(2)) >= 60:
             raise Invalid("config.expect_by", value=repr(value))
@@ -519,6 +532,7 @@ class Account(Model):
     @field_validator("digest_at")
     @classmethod
     def _digest_at(cls, value: str) -> str:
+        value = clock(value)
         match = _TIME.fullmatch(value)
         if not match or int(match.group(1)) >= 24 or int(match.group(2)) >= 60:
             raise Invalid("config.expect_by", value=repr(value))
