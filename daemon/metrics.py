@@ -10,8 +10,12 @@ FILES_RECEIVED = Counter(
 REFUSED = Counter(
     "renkei_refused", "Deliveries refused at the door, by channel and reason", ["channel", "reason"]
 )
-RUNS = Counter("renkei_runs", "Runs that reached a state, by state", ["state"])
-ROWS_IMPORTED = Counter("renkei_rows_imported", "Rows committed to the store")
+# The pipeline's runs only: an undo or a send is the admin's act or an outward one, not
+# an import, and counting it would blur an import failure rate.
+RUNS = Counter(
+    "renkei_runs", "Import runs that reached a state (dry runs too), by state", ["state"]
+)
+ROWS_IMPORTED = Counter("renkei_rows_imported", "Rows import runs committed (none of a dry run)")
 REPORTS_SENT = Counter("renkei_reports_sent", "Report mails the relay accepted")
 REPORT_FAILURES = Counter(
     "renkei_report_failures", "Attempts to hand a report to the relay that failed"

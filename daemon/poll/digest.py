@@ -30,6 +30,7 @@ from daemon.settings import Settings
 from daemon.settings.model import Account
 from daemon.store.base import Store
 from daemon.store.open import open_store
+from daemon.store.runs import ReportState
 
 log = logging.getLogger(__name__)
 _JOB_PREFIX = "digest:"
@@ -69,30 +70,54 @@ async def send_due(
         account = settings.accounts.get(name)
         if account is None or not wants_digest(account):
             continue
-        day = due_day(name, account, now, zone)
-        if await store.digest_sent(name, day.day.isoformat()):
+        due = due_day(name, account, now, zone)
+        if await store.digest_sent(name, due.day.isoformat()):
             continue
-        day = await _since_the_last(store, day)
-        runs = await store.runs_finished_between(name, _stamp(day.start), _stamp(day.end))
-        if runs:
-            queued += await _queue(settings, store, reporter, day, runs, now)
+        found = await _runs_since_the_last(store, due)
+        if found is not None and found[1]:
+            queued += await _queue(settings, store, reporter, *found, now)
     return queued
 
 
-async def _since_the_last(store: Store, day: digest_mail.Day) -> digest_mail.Day:
-    """`day` reaching back to where the account's last digest ended, when the daemon
-    was down over more than one digest_at: the runs of the days between are listed,
-    not lost (at most CATCH_UP_DAYS back; a day without runs has no digest to end at,
-    and none of its runs to list)."""
-    last = await store.last_digest_day(day.account)
+async def _runs_since_the_last(
+    store: Store, due: digest_mail.Day
+) -> tuple[digest_mail.Day, list[dict]] | None:
+    """The due digest's window and its runs, reaching back to where the account's
+    last digest ended when the daemon was down over more than one digest_at: the runs
+    of the days between are listed, not lost (at most CATCH_UP_DAYS back; a day
+    without runs has no digest to end at, and none of its runs to list). None when a
+    later digest went already: it reached back over this one's day."""
+    last = await store.last_digest_day(due.account)
+    if last is not None and dt.date.fromisoformat(last) > due.day:
+        return None
+    day = _reach_back(due, last)
+    runs = await store.runs_finished_between(due.account, _stamp(day.start), _stamp(day.end))
     if last is None:
-        return day
+        # Before the account's first digest it may have had a report per run (it was
+        # `always` or `errors` until now): a run of the days reached back over whose
+        # own report went is not listed a second time.
+        runs = [run for run in runs if _unreported(run) or _finished_in(run, due)]
+    return day, runs
+
+
+def _reach_back(due: digest_mail.Day, last: str | None) -> digest_mail.Day:
+    earliest = due.start - dt.timedelta(days=CATCH_UP_DAYS - 1)
+    if last is None:
+        # No digest ended anywhere (the first one was missed too): the full reach.
+        return dataclasses.replace(due, start=earliest)
     # A digest's window ends at its day's digest_at, as this one's does.
-    ended = dt.datetime.combine(dt.date.fromisoformat(last), day.end.time(), day.zone)
-    if ended >= day.start:
-        return day
-    earliest = day.start - dt.timedelta(days=CATCH_UP_DAYS - 1)
-    return dataclasses.replace(day, start=max(ended, earliest))
+    ended = dt.datetime.combine(dt.date.fromisoformat(last), due.end.time(), due.zone)
+    if ended >= due.start:
+        return due
+    return dataclasses.replace(due, start=max(ended, earliest))
+
+
+def _unreported(run: dict) -> bool:
+    return run["report_state"] == ReportState.NONE
+
+
+def _finished_in(run: dict, day: digest_mail.Day) -> bool:
+    return dt.datetime.fromisoformat(run["finished_at"]) > day.start
 
 
 async def _queue(

@@ -1,9 +1,10 @@
 """Digest mail: one account's runs of one day in one message, in `report.language`.
 
-Each run is a line (local time, file, state, counts) and the count sentence of its
-report; the error CSVs of runs with row errors are attached, at most `MAX_ATTACHED` of
-them and `MAX_BYTES` in all (a mail relays refuse is worse than a link), the rest named
-by their `GET /api/v1/runs/{id}/errors.csv`. Built by daemon.poll.digest and queued in
+Each run is a line (local time, with its date when the window spans several days;
+file, state, counts) and the count sentence of its report; the error CSVs of runs with
+row errors are attached, at most `MAX_ATTACHED` of them and `MAX_BYTES` in all (a mail
+relays refuse is worse than a link), the rest named by their
+`GET /api/v1/runs/{id}/errors.csv`. Built by daemon.poll.digest and queued in
 the outbox like any report.
 """
 
@@ -23,6 +24,8 @@ from importers.messages import message
 
 MAX_ATTACHED = 20
 MAX_BYTES = 10 * 1024 * 1024
+_RUN_STAMP = "%H:%M:%S"
+_RUN_STAMP_OF_DAYS = "%Y-%m-%d %H:%M:%S"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +70,9 @@ def build(
         ),
         "",
     ]
+    stamp = _RUN_STAMP_OF_DAYS if _spans_days(day) else _RUN_STAMP
     for run in runs:
-        lines += _run_lines(run, attached.get(run["id"]), day.zone, language)
+        lines += _run_lines(run, attached.get(run["id"]), day.zone, stamp, language)
     lines += ["-- ", message("report.footer", language)]
     msg.set_content("\n".join(lines) + "\n", charset="utf-8")
     for name, path in attached.values():
@@ -77,8 +81,18 @@ def build(
     return msg
 
 
+def _spans_days(day: Day) -> bool:
+    """Whether the window reaches back past the day before's digest_at (a daemon
+    down over several digest_at): a time alone would not say which day a run was."""
+    return day.start.astimezone(day.zone).date() < day.day - dt.timedelta(days=1)
+
+
 def _run_lines(
-    run: dict[str, Any], attached: tuple[str, Path] | None, zone: zoneinfo.ZoneInfo, language: str
+    run: dict[str, Any],
+    attached: tuple[str, Path] | None,
+    zone: zoneinfo.ZoneInfo,
+    stamp: str,
+    language: str,
 ) -> list[str]:
     finished = dt.datetime.fromisoformat(run["finished_at"])
     counts = message(
@@ -90,7 +104,7 @@ def _run_lines(
     )
     state = message(f"digest.state.{kind(run)}", language)
     lines = [
-        f"{_local(finished, zone, '%H:%M:%S')}  {clean(run['filename']) or '-'}  {state}",
+        f"{_local(finished, zone, stamp)}  {clean(run['filename']) or '-'}  {state}",
         f"  {counts}",
         f"  {summary(run, language)}",
     ]

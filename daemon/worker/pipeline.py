@@ -39,7 +39,7 @@ from importers.reader import CsvFile
 
 log = logging.getLogger(__name__)
 Notify = Callable[[str], Awaitable[None]]
-Counted = Callable[[RunState, int, str], None]  # state, rows imported, run id
+Counted = Callable[[RunState, int, str], None]  # state, rows committed, run id
 
 
 def count_run(state: RunState, imported: int, run_id: str = "") -> None:
@@ -407,7 +407,9 @@ class Pipeline:
         if outcome.state != RunState.COMPLETED or outcome.report is not None:
             async with self.store.transaction() as db:
                 await self._finish(db, item, account, outcome)
-        self.counted(outcome.state, outcome.imported, item.id)
+        # A dry run commits no row: counted as a run, its rows are not.
+        dry_run = outcome.plan is not None and outcome.plan.dry_run
+        self.counted(outcome.state, 0 if dry_run else outcome.imported, item.id)
         log.info(
             "run %s %s: %s rows imported, %s failed %s",
             item.id,
