@@ -108,7 +108,9 @@ async def undo_run(settings: Settings, run_id: str, sender: str) -> Undone:
 
     store = await open_store(settings)
     try:
-        return await store.undo_run(run_id, UndoRun(new_id(), "cli", sender, now_iso()), describe)
+        undo = UndoRun(new_id(), "cli", sender, now_iso())
+        keys = {name: layout.key for name, layout in settings.layouts.items()}
+        return await store.undo_run(run_id, undo, describe, keys)
     finally:
         await store.close()
 

@@ -741,6 +741,24 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "run {run_id} cannot be undone: the rows it changed were not kept (a run from"
         " before undo, an undo itself, one a newer run superseded, or swept by retention)",
     },
+    "api.run_rows_edited": {
+        "ja": "実行 {run_id} は取り消せません: この実行が追加・更新・削除した行が、その後"
+        "別の操作(レコードAPIでの変更・作成・削除)で変わっています({other})。取り消すと"
+        "同じキーの行が二重に残るか、取り消されない行が残ります。取り消す代わりに、行を"
+        "レコードAPIで手で直すか、正しいファイルを取り込んでください",
+        "en": "run {run_id} cannot be undone: rows it added, updated or deleted were changed"
+        " since by something else (a Records API edit, create or delete) ({other}); undoing"
+        " it would leave two rows of one key or rows it did not take back. Instead, edit the"
+        " rows back by hand through the Records API, or import a corrected file",
+    },
+    "undo.edited.keys": {
+        "ja": "レイアウト {layout}、キー {keys}",
+        "en": "layout {layout}, keys {keys}",
+    },
+    "undo.edited.rows": {
+        "ja": "レイアウト {layout}、{count} 行",
+        "en": "layout {layout}, {count} row(s)",
+    },
     "run.undo": {
         "ja": "実行 {run_id} を取り消しました: 削除 {deleted} 行、復元 {restored} 行",
         "en": "undid run {run_id}: {deleted} rows removed, {restored} rows restored",
@@ -2471,6 +2489,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.audit.detail.undo_not_kept": {
         "ja": "取消に必要な変更前の行が残っていません",
         "en": "the rows it changed were not kept",
+    },
+    "console.audit.detail.run_rows_edited": {
+        "ja": "実行の行がその後ほかの操作で変更されています",
+        "en": "rows of the run were changed since",
     },
     "console.audit.detail.upload.no_file": {
         "ja": "ファイルが選ばれていません",

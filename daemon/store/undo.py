@@ -6,7 +6,9 @@ logical file, copied by one INSERT … SELECT), updated or deleted (keyed modes)
 `sources` entries it replaced; the rows it inserted need nothing, as they carry its
 `_run_id`. An undo (`renkei undo`, `POST /api/v1/runs/{id}/undo`) removes the run's rows,
 puts the before-images back and records itself as a run whose `undo_of` names the run,
-all in one transaction.
+all in one transaction. It refuses (`run_rows_edited`) when the Records API changed a
+row the run wrote or removed since: the undo would keep that row, or restore a key
+beside it.
 
 Only the latest run can be undone, so only the latest run's images are kept: a run
 that commits drops those of the runs it makes undoable no more (`_BLOCKS`). A later
@@ -17,7 +19,7 @@ may have touched the same rows) or both are of the same logical file.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -26,7 +28,9 @@ import aiosqlite
 
 from daemon.store.images import image_columns, table_columns
 from daemon.store.keyed import KEYED
+from daemon.store.records import SOURCE
 from daemon.store.sql import literal, quote
+from importers.messages import Words
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -37,6 +41,10 @@ _BLOCKS = f"(u.mode IN ({_KEYED}) OR ? IN ({_KEYED}) OR u.logical_file = ? COLLA
 # A run's before-images (`Images`): those in the rowid range it wrote them in that
 # carry its run_id or, where the range is the run's alone (SQLite's), none.
 _IMAGES = "u.rowid > ? AND u.rowid <= ? AND (u.run_id = ? OR u.run_id IS NULL AND ? = 1)"
+# Modes whose before-images are rows the run updated where they lay (they hold its
+# run_id since); the others' are rows it removed.
+_IN_PLACE = ("upsert", "set")
+SHOWN_KEYS = 5  # how many edited rows' keys a refusal names
 
 
 class Images(NamedTuple):
@@ -62,6 +70,7 @@ class UndoRefusal(StrEnum):
     ALREADY_UNDONE = "run_already_undone"
     NOT_LATEST = "run_not_latest"  # a later run of its file (or keyed, its layout)
     NOT_KEPT = "undo_not_kept"  # older than undo, an undo itself, or its images dropped
+    ROWS_EDITED = "run_rows_edited"  # rows it wrote or removed were changed since (Records API)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +82,7 @@ class Undone:
     deleted: int = 0
     restored: int = 0
     refusal: UndoRefusal | None = None
-    other: str = ""
+    other: str | Words = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +93,11 @@ class UndoRun:
     channel: str  # cli | api
     sender: str
     at: str  # UTC ISO 8601, as the run times are written
+
+
+def _key_text(values: Sequence[object]) -> str:
+    """A key as the Records API's path names it: its values joined by `,`."""
+    return ",".join("" if v is None else str(v) for v in values)
 
 
 class UndoRecords:
@@ -152,10 +166,16 @@ class UndoRecords:
         await db.executemany("UPDATE run_undo SET kept = 0 WHERE run_id = ?", params)
 
     async def undo_run(
-        self, run_id: str, undo: UndoRun, describe: Callable[[int, int], str]
+        self,
+        run_id: str,
+        undo: UndoRun,
+        describe: Callable[[int, int], str],
+        keys: Mapping[str, Sequence[str]] | None = None,
     ) -> Undone:
         """Take back what `run_id` changed, as the run `undo`, in one transaction;
-        `describe(deleted, restored)` is the undo run's message."""
+        `describe(deleted, restored)` is the undo run's message. `keys`, the layouts'
+        key columns, lets a refusal for edited rows name them and find rows created
+        since with a key the run removed."""
         async with self.transaction() as db:
             rows = await db.execute_fetchall("SELECT * FROM runs WHERE id = ?", (run_id,))
             if not rows:  # swept since the caller found it
@@ -168,6 +188,10 @@ class UndoRecords:
             assert record is not None
             layout, account = record["layout"], record["account"]
             images = _images_of(run_id, record["images_after"], record["images_last"])
+            key = (keys or {}).get(layout, ())
+            refused = await self._edited(db, run, record, images, key)
+            if refused is not None:
+                return refused
             deleted = await self._remove_rows(db, layout, account, run_id)
             restored = await self._restore(
                 db, layout, account, images, json.loads(record["columns"])
@@ -207,6 +231,85 @@ class UndoRecords:
         if not record["kept"]:
             return Undone(None, refusal=UndoRefusal.NOT_KEPT)
         return None
+
+    async def _edited(
+        self,
+        db: aiosqlite.Connection,
+        run: dict[str, Any],
+        record: dict[str, Any],
+        images: Images,
+        key: Sequence[str],
+    ) -> Undone | None:
+        """A refusal when rows the run wrote or removed were changed since by other
+        than an import (a later import refuses as NOT_LATEST): the Records API stamps
+        a row it edits as its own, so the undo would keep it, and a row it creates
+        with a key the run removed would stand beside the restored one. Checked in
+        the undo's transaction, so no edit slips in between."""
+        layout, account = record["layout"], record["account"]
+        in_place = record["mode"] in _IN_PLACE
+        sql = f"SELECT count(*) FROM {quote(layout)} WHERE _account = ? AND _run_id = ?"
+        held = (await db.execute_fetchall(sql, (account, run["id"])))[0][0]
+        wrote = int(run["rows_inserted"]) + (await self._image_count(db, images) if in_place else 0)
+        named = await self._edited_keys(db, record, images, key) if key else []
+        changed = max(wrote - int(held), len(named))
+        if not changed:
+            return None
+        if named:
+            more = " …" if changed > min(len(named), SHOWN_KEYS) else ""
+            shown = " / ".join(named[:SHOWN_KEYS]) + more
+            said = Words("undo.edited.keys", {"layout": layout, "keys": shown})
+        else:
+            said = Words("undo.edited.rows", {"layout": layout, "count": changed})
+        return Undone(None, refusal=UndoRefusal.ROWS_EDITED, other=said)
+
+    async def _image_count(self, db: aiosqlite.Connection, images: Images) -> int:
+        sql = f"SELECT count(*) FROM undo_images AS u WHERE {_IMAGES}"
+        return int((await db.execute_fetchall(sql, images))[0][0])
+
+    async def _edited_keys(
+        self, db: aiosqlite.Connection, record: dict[str, Any], images: Images, key: Sequence[str]
+    ) -> list[str]:
+        """The keys of the run's before-images whose row was changed since: one it
+        updated in place that no longer holds its run_id, or one whose key a row the
+        Records API wrote holds now. For a replace, only rows from the run's own on
+        count: an older file's row may share the key (replace_file keys on the file)."""
+        layout, columns = record["layout"], json.loads(record["columns"])
+        if not set(key) <= set(columns):  # a key added to the layout since the run
+            return []
+        cells = await self.image_cells(db, layout, columns)
+        key_cells = [cells[columns.index(k)] for k in key]
+        table = quote(layout)
+        same = " AND ".join(
+            f"t.{quote(k)} IS NOT DISTINCT FROM {cell}"
+            for k, cell in zip(key, key_cells, strict=True)
+        )
+        again = (
+            f"EXISTS (SELECT 1 FROM {table} AS t WHERE t._account = ? AND t._run_id != ?"
+            f" AND t._source_file = ? AND t.rowid >= ? AND {same})"
+        )
+        params: list[object] = [*images, record["account"], images.run_id, SOURCE]
+        params.append(await self._first_rowid(db, record))
+        if record["mode"] in _IN_PLACE:
+            again += (
+                f" OR NOT EXISTS (SELECT 1 FROM {table} AS t"
+                f" WHERE t.rowid = u.old_rowid AND t._run_id = ?)"
+            )
+            params.append(images.run_id)
+        sql = (
+            f"SELECT DISTINCT {', '.join(key_cells)} FROM undo_images AS u"
+            f" WHERE {_IMAGES} AND ({again}) LIMIT {SHOWN_KEYS + 1}"
+        )
+        found = await db.execute_fetchall(sql, params)
+        return [_key_text(row) for row in found]
+
+    async def _first_rowid(self, db: aiosqlite.Connection, record: dict[str, Any]) -> int:
+        """Where a replace's own rows begin (the rows after it are newer); 0 else."""
+        sql = "SELECT min(first_rowid) FROM sources WHERE layout = ? AND account = ? AND run_id = ?"
+        found = await db.execute_fetchall(
+            sql, (record["layout"], record["account"], record["run_id"])
+        )
+        first = found[0][0] if found else None
+        return int(first) if first is not None and record["mode"] == "replace_file" else 0
 
     async def _remove_rows(
         self, db: aiosqlite.Connection, layout: str, account: str, run_id: str

@@ -264,7 +264,8 @@ async def retry_run(request: Request, run_id: str, who: Auth) -> JSONResponse:
 async def undo_run(request: Request, run_id: str, who: Auth) -> JSONResponse:
     """Take back what a completed run changed, as a new run whose `undo_of` names it:
     201 with its id and counts. 409 when it may not be undone (not completed, a dry
-    run, undone already, not the latest run of its file, its before-images not kept)."""
+    run, undone already, not the latest run of its file, its before-images not kept,
+    rows it wrote or removed changed since through the Records API)."""
     if who.account is not None:
         raise ApiError(403, "forbidden", "api.forbidden.admin_only")
     run = await visible_run(request, run_id, who)
@@ -284,10 +285,12 @@ async def undo_run(request: Request, run_id: str, who: Auth) -> JSONResponse:
 
 async def take_back(request: Request, run_id: str, by: str) -> tuple[UndoRun, Undone]:
     """Undo run `run_id` as a new run made through the API channel by `by`."""
-    language = context.settings(request).report.language
+    settings = context.settings(request)
+    language = settings.report.language
     undo = UndoRun(new_id(), "api", by, now_iso())
+    keys = {name: layout.key for name, layout in settings.layouts.items()}
 
     def describe(deleted: int, restored: int) -> str:
         return message("run.undo", language, run_id=run_id, deleted=deleted, restored=restored)
 
-    return undo, await context.store(request).undo_run(run_id, undo, describe)
+    return undo, await context.store(request).undo_run(run_id, undo, describe, keys)
