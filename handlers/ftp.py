@@ -7,7 +7,10 @@ under a temporary name of its own (`.NAME.<random>.part`: two uploads of one nam
 once never share a file), renamed and fsynced before the client hears 226; one cut off
 (reset, ABOR, over `max_bytes`, its control connection gone before the 226) is removed.
 A second upload of a name still waiting for the check never replaces the first: that
-one is held aside (ftphome.py), and the check takes both, in the order they came.
+one is held aside (ftphome.py), and the check takes both, in the order they came. A
+name the client sees stands for all its uploads waiting: DELE withdraws them all,
+RNFR/RNTO moves them all, and RNTO holds aside what waits under the new name, as STOR
+does; RNTO to a name that breaks the file-name rule gets 553, as STOR does.
 Names starting with "." are the door's own (uploads in progress, the check's claims):
 never listed to a client, and refused when a client names one. Nothing crosses from the
 FTP threads to the event loop but finished files on disk: the check, run in the loop,
@@ -36,7 +39,7 @@ from pyftpdlib.servers import FTPServer, ThreadedFTPServer
 
 from daemon.settings import Account, Settings, listen_error, secret_matches, split_listen
 from handlers import claims
-from handlers.base import Intake, IntakeSink, Refusal, SpoolUnavailable, peer_text
+from handlers.base import Intake, IntakeSink, Refusal, SpoolUnavailable, peer_text, readable
 from handlers.ftpguard import LoginGuard
 from handlers.ftphome import (
     HomeFS,
@@ -47,8 +50,10 @@ from handlers.ftphome import (
     home_lock,
     part_name,
     publish,
+    rename_uploads,
     unhold,
     waiting,
+    withdraw,
 )
 
 log = logging.getLogger(__name__)
@@ -64,6 +69,10 @@ S553_NO_APPEND = (553, "ftp.no_append")
 S502_NO_STOU = (502, "ftp.no_stou")  # RFC 959 allows 502 for STOU
 S553_HIDDEN_NAME = (553, "ftp.hidden_name")  # STOR or RNTO of a name starting with "."
 S550_NO_SUCH_FILE = "550 No such file or directory."  # pyftpdlib's words, for a hidden name
+S250_REMOVED = "250 File removed."  # pyftpdlib's words
+S250_RENAMED = "250 Renaming ok."  # pyftpdlib's words
+S451_DELETE_FAILED = (451, "ftp.delete_failed")  # DELE: the home could not be changed
+S451_RENAME_FAILED = (451, "ftp.rename_failed")  # RNTO: the same
 S426_RESET = (426, "ftp.reset")
 S452_NO_SPACE = (452, "ftp.no_space")  # the disk full while an upload is written
 S452_LOW_SPACE = (452, "ftp.low_space")  # under daemon.min_free_bytes before it starts
@@ -227,7 +236,8 @@ class UploadDTP(DTPHandler):
 
 
 class UploadHandler(FTPHandler):
-    """Control channel: name rule at STOR, temporary names, bans."""
+    """Control channel: name rule at STOR and RNTO, temporary names, DELE and rename of
+    all the uploads of a name, bans."""
 
     dtp_handler = UploadDTP
     abstracted_fs = HomeFS
@@ -390,6 +400,56 @@ class UploadHandler(FTPHandler):
             self.respond(f"{S553_BAD_NAME} {self.wire(problem)}")
             return True
         return False
+
+    def decode(self, bytes: bytes) -> str:
+        # pyftpdlib reads a command line as UTF-8, a byte it cannot read becoming "?".
+        # A Japanese Windows client that never sent OPTS UTF8 ON names files in CP932:
+        # read its line as the other doors read names (UTF-8, else CP932).
+        return readable(bytes)
+
+    def ftp_DELE(self, path: str) -> str | None:
+        # The name stands for every upload of it still waiting, those held aside too:
+        # one the client deleted is never imported (ftphome.withdraw).
+        name = self._home_name(path)
+        if name is None:
+            return super().ftp_DELE(path)
+        try:
+            removed = withdraw(Path(self.fs.root), name)
+        except OSError as err:
+            self._not_changed(S451_DELETE_FAILED, f"DELE {name}", err)
+            return None
+        self.respond(S250_REMOVED if removed else S550_NO_SUCH_FILE)
+        return path if removed else None
+
+    def ftp_RNTO(self, path: str) -> tuple[str, str] | None:
+        # pyftpdlib's rename would replace an upload waiting under the new name, and
+        # take a name STOR refuses; ours moves every upload of the old name and keeps
+        # the one waiting under the new name, held aside (ftphome.rename_uploads).
+        source = self._rnfr
+        old, new = self._home_name(source or ""), self._home_name(path)
+        if old is None or new is None:  # no RNFR first (503), or outside the home
+            return super().ftp_RNTO(path)
+        self._rnfr = None  # an RNFR is spent by the RNTO after it
+        if self._name_refused(new):
+            return None
+        try:
+            renamed = rename_uploads(Path(self.fs.root), old, new, self.intake.sink.new_id)
+        except OSError as err:
+            self._not_changed(S451_RENAME_FAILED, f"RNTO {new}", err)
+            return None
+        self.respond(S250_RENAMED if renamed else S550_NO_SUCH_FILE)
+        return (source, path) if renamed else None
+
+    def _home_name(self, path: str) -> str | None:
+        """The name `path` (a file-system path, as pyftpdlib gives it) has in the home,
+        None when it is not directly in it."""
+        directory, name = os.path.split(path)
+        return name if name and directory == os.path.normpath(self.fs.root) else None
+
+    def _not_changed(self, reply: tuple[int, str], what: str, err: OSError) -> None:
+        """The home could not be changed (our own trouble: 451, the client may retry)."""
+        log.warning("ftp: %s of %s failed: %s", what, self.username, err)
+        self.respond(self.reply(*reply))
 
     def _make_epasv(self, extmode: bool = False) -> None:
         # pyftpdlib binds a passive port, then listens on it. With a thread per

@@ -5,9 +5,13 @@ An upload is written under a temporary name of its own, `.NAME.<random>.part`, s
 uploads of one name at once never share a file. Once complete it takes its name; an
 earlier upload of the name still waiting for the check is first moved aside, under
 `..held-<stamp>-NAME` (a stamp sortable by time): both were accepted, and the check
-takes each, in the order they came. Names starting with "." (uploads in progress,
+takes each, in the order they came: by the time of their 226, which publish() gives
+each as its mtime, whatever their names. Names starting with "." (uploads in progress,
 uploads held aside, the check's claims) belong to the door: a client never sees them
-listed. Used by handlers/ftp.py.
+listed. A name the client sees stands for every upload of it still waiting, those held
+aside too: a DELE withdraws them all and a rename moves them all (withdraw,
+rename_uploads), so what the client sees listed is what the check takes. Used by
+handlers/ftp.py.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ import logging
 import os
 import posixpath
 import secrets
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from pyftpdlib.filesystems import AbstractedFS
 
@@ -103,52 +109,90 @@ def publish(partial: Path, stamp: Callable[[], str]) -> Path:
     """Give a finished upload its name; an earlier upload of the name still waiting is
     held aside (stamped by `stamp()`), never replaced. The upload's path."""
     home, name = partial.parent, final_name(partial.name)
-    final = home / name
     with home_lock(home):
-        if os.path.lexists(final):
-            # Gone meanwhile: taken by the check of an instance without flock() here.
-            with contextlib.suppress(FileNotFoundError):
-                hold(home, final, stamp(), name)
-        os.rename(partial, final)
+        # Its mtime is the time of its 226, the check's order: set here, in the lock,
+        # since two uploads' last writes may come in the other order than their names.
+        now = time.time_ns()
+        os.utime(partial, ns=(now, now))
+        return _put(home, partial, name, stamp)
+
+
+def _put(home: Path, path: Path, name: str, stamp: Callable[[], str]) -> Path:
+    """Rename `path` to `name` in `home`, an upload waiting there under it held aside
+    first; where it now is. Called in home_lock."""
+    final = home / name
+    if os.path.lexists(final):
+        # Gone meanwhile: taken by the check of an instance without flock() here.
+        with contextlib.suppress(FileNotFoundError):
+            hold(home, final, stamp(), name)
+    os.rename(path, final)
     return final
 
 
 def hold(home: Path, path: Path, stamp: str, name: str) -> Path:
-    """Move the upload at `path` aside in `home`, to be taken at the next check in the
-    order of `stamp` among the uploads of `name`; where it now is."""
+    """Move the upload at `path` aside in `home`, as one of the uploads of `name`, after
+    those held with an earlier `stamp` when they came at the same time; where it now is."""
     return set_aside(path, home, HELD_PREFIX, stamp, name)[0]
 
 
 def hold_back(home: Path, claimed: Claim) -> None:
-    """A claimed upload not spooled goes back to wait, in the order its run id says
-    (the time it was claimed: after every upload of its name held before)."""
-    hold(home, claimed.path, claimed.run_id, claimed.name)
+    """A claimed upload not spooled goes back to wait: under its name when that is free,
+    so that the client sees it listed, else held aside. Its mtime keeps its order."""
+    with home_lock(home):
+        if os.path.lexists(home / claimed.name):
+            hold(home, claimed.path, claimed.run_id, claimed.name)
+        else:
+            os.rename(claimed.path, home / claimed.name)
     remove_holder(claimed.holder)
+
+
+class Upload(NamedTuple):
+    """A complete upload waiting in a home; its fields in the order the check takes it."""
+
+    arrived: int  # its mtime in ns: the time of its 226 (publish), kept by a rename
+    name: str  # the name it was sent as (or given by a rename)
+    rank: int  # of uploads of one name that came at once: 0 held aside, 1 under the name
+    stamp: str  # a held one's: the order of those held at once
+    path: Path
 
 
 def waiting(home: Path) -> list[tuple[Path, str]]:
     """The complete uploads in `home`, each with the name it was sent as, in the order
-    the check takes them: by name, and the uploads of one name in the order they came
-    (those held aside, then the one under the name, the last to come)."""
-    found: list[tuple[str, int, str, Path]] = []
+    the check takes them: the order they came, whatever their names."""
+    return [(upload.path, upload.name) for upload in sorted(uploads(home))]
+
+
+def uploads(home: Path) -> list[Upload]:
+    """Every complete upload in `home`, held aside or not; an upload's temporary file
+    left long ago is removed on the way."""
+    found: list[Upload] = []
     for path in home.iterdir():
         held = _HELD.fullmatch(path.name)
         if held is not None:
             found.extend(_held(path, *held.groups()))
         elif path.name.startswith("."):
             drop_if_stale(path)
-        elif path.is_file():
-            found.append((path.name, 1, "", path))
-    found.sort()
-    return [(path, name) for name, _, _, path in found]
+        else:
+            found.extend(_upload(path, path.name, 1, ""))
+    return found
 
 
-def _held(path: Path, stamp: str, name: str | None) -> list[tuple[str, int, str, Path]]:
+def _upload(path: Path, name: str, rank: int, stamp: str) -> list[Upload]:
+    """The upload at `path`, if it is a file still there (not taken meanwhile by the
+    check of an instance without flock() here)."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return []
+    return [Upload(info.st_mtime_ns, name, rank, stamp, path)] if stat.S_ISREG(info.st_mode) else []
+
+
+def _held(path: Path, stamp: str, name: str | None) -> list[Upload]:
     if name is not None:
-        return [(name, 0, stamp, path)] if path.is_file() else []
+        return _upload(path, name, 0, stamp)
     if not path.is_dir():
         return []
-    inside = [(p.name, 0, stamp, p) for p in path.iterdir() if p.is_file()]
+    inside = [u for p in path.iterdir() for u in _upload(p, p.name, 0, stamp)]
     if not inside:
         remove_holder(path)  # its upload taken, the folder left by a crash
     return inside
@@ -158,3 +202,47 @@ def unhold(path: Path, home: Path) -> None:
     """Remove the folder a long name was held in, once its upload was claimed."""
     if path.parent != home:
         remove_holder(path.parent)
+
+
+def withdraw(home: Path, name: str) -> int:
+    """Remove every upload of `name` still waiting in `home`, those held aside too: the
+    client sees one name, and deleting it must leave nothing of it to the check. How
+    many there were."""
+    with home_lock(home):
+        gone = [upload for upload in uploads(home) if upload.name == name]
+        for upload in gone:
+            with contextlib.suppress(FileNotFoundError):  # taken by another instance
+                upload.path.unlink()
+            unhold(upload.path, home)
+        if gone:
+            _sync(home)
+    return len(gone)
+
+
+def rename_uploads(home: Path, old: str, new: str, stamp: Callable[[], str]) -> bool:
+    """Give every upload of `old` waiting in `home` the name `new`, those held aside
+    too; an upload waiting under `new` is held aside, as a second STOR of it would
+    hold it: every accepted upload is kept, and each keeps its place in the order.
+    False when no upload is waiting under `old` (taken by the check meanwhile)."""
+    with home_lock(home):
+        if not (home / old).is_file():
+            return False
+        if old == new:
+            return True
+        held = sorted(u for u in uploads(home) if u.name == old and u.rank == 0)
+        for upload in held:
+            hold(home, upload.path, stamp(), new)
+            unhold(upload.path, home)
+        _put(home, home / old, new, stamp)
+        _sync(home)
+    return True
+
+
+def _sync(home: Path) -> None:
+    """Make the names just removed or changed in `home` durable: a DELE or a rename
+    answered must not come undone in a crash."""
+    fd = os.open(home, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -822,6 +822,14 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "ログインできません。ユーザー名とパスワードを確かめてください。",
         "en": "Authentication failed.",
     },
+    "ftp.delete_failed": {
+        "ja": "ファイルを削除できませんでした。しばらくしてからやり直してください。",
+        "en": "The file could not be deleted; try again later.",
+    },
+    "ftp.rename_failed": {
+        "ja": "ファイルの名前を変えられませんでした。しばらくしてからやり直してください。",
+        "en": "The file could not be renamed; try again later.",
+    },
     # -- the config (daemon/settings): each said after its key path ----------------
     "config.did_you_mean": {
         "ja": "。{near} の誤りではありませんか?",
