@@ -2,8 +2,9 @@
 
 The file is first renamed to a claim name that carries its future run id; then spooled
 under that id; then the claim is removed. After a crash, a claim whose id the spool or
-the run history knows is dropped, any other is given back. Used by the FTP check and
-the drop folder; ftphome.py sets waiting uploads aside the same way (set_aside).
+the run history knows is dropped; the others are the caller's to take (leftovers) or
+give back (recover). Used by the FTP check and the drop folder; ftphome.py sets waiting
+uploads aside the same way (set_aside).
 
 A name too long to carry the id as well (the claim adds 38 bytes to a limit of 255)
 is claimed into a folder named by the id alone, under its own name: it would
@@ -13,14 +14,16 @@ otherwise stop every file after it in the folder.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import re
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from handlers.base import Delivery, IntakeSink, SpoolUnavailable, readable
+from handlers.base import Delivery, IntakeSink, readable
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +87,18 @@ def claim(folder: Path, path: Path, run_id: str, name: str | None = None) -> Cla
 
 
 async def spool_claim(
-    sink: IntakeSink, claimed: Claim, account: str, channel: str, sender: str
+    sink: IntakeSink,
+    claimed: Claim,
+    account: str,
+    channel: str,
+    sender: str,
+    data: Path | None = None,
 ) -> str:
-    """Spool a claimed file and remove the claim; its run id. SpoolUnavailable leaves
-    the claim to the caller to give back."""
+    """Spool a claimed file (read from `data`, by default the claim's path) and remove
+    the claim; its run id. SpoolUnavailable leaves the claim to the caller."""
     filename = readable(claimed.name)
     delivery = Delivery(
-        account, channel, readable(sender), filename, claimed.path, id=claimed.run_id
+        account, channel, readable(sender), filename, data or claimed.path, id=claimed.run_id
     )
     await sink.spool([delivery])
     try:
@@ -100,16 +108,15 @@ async def spool_claim(
     return claimed.run_id
 
 
-async def take(sink: IntakeSink, account: str, channel: str, sender: str, path: Path) -> str | None:
-    """Spool `path` and remove it; None when someone else took it first."""
-    claimed = claim(path.parent, path, sink.new_id())
-    if claimed is None:
-        return None
-    try:
-        return await spool_claim(sink, claimed, account, channel, sender)
-    except SpoolUnavailable:
-        give_back(claimed, path)  # left for the next look
-        raise
+def open_claimed(claimed: Claim) -> int:
+    """A descriptor to read the claim's file by, never through a symbolic link (ELOOP)
+    and never a FIFO or device (EINVAL): the folder's writer may swap the claim for one
+    between a check of its name and the read, and the daemon may read what they may not."""
+    fd = os.open(claimed.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", str(claimed.path))
+    return fd
 
 
 def release(claimed: Claim) -> None:
@@ -118,31 +125,53 @@ def release(claimed: Claim) -> None:
     remove_holder(claimed.holder)
 
 
-def give_back(claimed: Claim, target: Path) -> None:
-    """Put the claim's file back at `target`."""
-    os.rename(claimed.path, target)
+def give_back(claimed: Claim, target: Path) -> bool:
+    """Put the claim's file back at `target`, never over a file that came under that
+    name since (it is newer, and would be lost); False when one did: the claim stays."""
+    try:
+        # A hard link fails on an existing name where a rename would replace it.
+        os.link(claimed.path, target, follow_symlinks=False)
+    except FileExistsError:
+        return False
+    except OSError:
+        # No hard links here (a share's file system), or not of a file we cannot read
+        # (fs.protected_hardlinks). XXX the name may be taken between look and rename.
+        if os.path.lexists(target):
+            return False
+        os.rename(claimed.path, target)
+    else:
+        claimed.path.unlink()
     remove_holder(claimed.holder)
+    return True
 
 
-async def recover(sink: IntakeSink, folder: Path, back: GiveBack | None = None) -> None:
-    """After a crash: drop the claims already spooled, give the others back (by `back`;
-    by default under the name they came as)."""
+async def leftovers(sink: IntakeSink, folder: Path) -> list[Claim]:
+    """After a crash: drop the claims already spooled; the others, oldest first (their
+    run ids are the times they were claimed)."""
     if not folder.is_dir():
-        return
-    for claimed in list(claims_in(folder)):
+        return []
+    left = []
+    for claimed in sorted(claims_in(folder), key=lambda c: c.run_id):
         if await sink.known(claimed.run_id):
             release(claimed)
-        elif back is not None:
-            back(claimed)
         else:
-            give_back(claimed, folder / claimed.name)
+            left.append(claimed)
+    return left
+
+
+async def recover(sink: IntakeSink, folder: Path, back: GiveBack) -> None:
+    """After a crash: drop the claims already spooled, give the others `back`."""
+    for claimed in await leftovers(sink, folder):
+        back(claimed)
 
 
 def claims_in(folder: Path) -> Iterator[Claim]:
     """The claims a crash left in `folder`."""
     for path in folder.glob(f"{CLAIM_PREFIX}*"):
         found = _CLAIM.fullmatch(path.name)
-        if found is None:
+        if found is None or path.is_symlink():
+            # A link named as a claim is none of ours: following one to a folder would
+            # move that folder's files out of it.
             continue
         run_id, name = found.groups()
         if path.is_dir():  # a long name's claim: the file under its own name inside

@@ -2,29 +2,34 @@
 never parses CSV.
 
 A file is complete when it was renamed into place from a `.`-prefixed or `.part`/`.tmp`
-name, or when it has not changed for `settle` seconds. watchdog reports changes from
-its own thread (they cross into the event loop with call_soon_threadsafe); a periodic
-rescan catches whatever the events missed, and takes the files present at start.
+name, or when renkei has seen it unchanged for `settle` seconds. watchdog reports
+changes from its own thread (they cross into the event loop with call_soon_threadsafe);
+a periodic rescan catches whatever the events missed, and takes the files present at
+start. A symbolic link is never followed and a file renkei cannot read is not retried:
+each is refused once (the refusals) and left where it is.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISLNK, S_ISREG
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
 from daemon.settings import Settings
+from daemon.settings.problems import OsTrouble
 from handlers import claims
-from handlers.base import Intake, IntakeSink, SpoolUnavailable
+from handlers.base import Intake, IntakeSink, Refusal, SpoolUnavailable, readable
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +45,8 @@ def complete_name(name: str) -> bool:
 
 @dataclass(slots=True)
 class Seen:
-    size: int
-    mtime_ns: int
-    since: float  # monotonic time it was first seen like this
+    signature: tuple[int, ...]  # _signature(): size, times, inode, mode
+    since: float  # monotonic time renkei first saw it like this
 
 
 class _Events(FileSystemEventHandler):
@@ -68,7 +72,8 @@ class DropdirIntake(Intake):
         super().__init__(settings, sink)
         self.seen: dict[Path, Seen] = {}
         self.ready: set[Path] = set()  # renamed into place: complete now
-        self.failed: set[Path] = set()  # could not be taken: said once
+        self.failed: dict[Path, tuple[int, ...]] = {}  # refused or not taken: said once
+        self.leftover: list[Left] = []  # claimed, not spooled yet: taken first
         self._wake = asyncio.Event()
         self._observer: BaseObserver | None = None
         self._task: asyncio.Task | None = None
@@ -83,9 +88,10 @@ class DropdirIntake(Intake):
         }
 
     async def start(self) -> None:
-        for folder in self.folders().values():
+        for name, folder in self.folders().items():
             folder.mkdir(parents=True, exist_ok=True)
-            await claims.recover(self.sink, folder)
+            for claimed in await claims.leftovers(self.sink, folder):
+                self.leftover.append(Left(name, claimed, folder / claimed.name))
         self._watch()
         self._task = asyncio.create_task(self._serve(), name="dropdir")
         log.info("dropdir watching %d folder(s)", len(self.folders()))
@@ -133,7 +139,8 @@ class DropdirIntake(Intake):
                 await asyncio.wait_for(self._wake.wait(), RESCAN_SECONDS)
 
     async def scan(self) -> None:
-        """Take every complete file; remember the others and look again."""
+        """Take every complete file, in the order they came; remember the others and
+        look again."""
         now = time.monotonic()
         if now < self._paused_until:
             return
@@ -141,54 +148,217 @@ class DropdirIntake(Intake):
             self._paused_until = now + SPOOL_RETRY_SECONDS
             log.warning("dropdir: spool space under daemon.min_free_bytes; files wait")
             return
+        # Claims a crash left go first: each came before any file now under its name.
+        if not await self._take_leftovers():
+            return
         settings = self.settings
         present: set[Path] = set()
         for name, folder in self.folders().items():
             account = settings.accounts[name]
             if account.status == "stopped":
                 continue  # its files wait there, as an FTP home's do, until it starts again
-            for path in sorted(folder.iterdir()) if folder.is_dir() else ():
-                if not complete_name(path.name) or not path.is_file():
-                    continue
-                present.add(path)
-                if self._settled(path, account.dropdir.settle, now):
-                    await self._take(name, path)
+            for path in self._complete(name, folder, account.dropdir.settle, now, present):
+                if not await self._take(name, path):
+                    return  # the spool cannot take files: the rest wait, in their order
         self.seen = {p: s for p, s in self.seen.items() if p in present}
         self.ready &= present
-        self.failed &= present
+        self.failed = {p: s for p, s in self.failed.items() if p in present}
 
-    def _settled(self, path: Path, settle: float, now: float) -> bool:
+    def _complete(
+        self, account: str, folder: Path, settle: float, now: float, present: set[Path]
+    ) -> list[Path]:
+        """The complete files of `folder`, in the order they came: by modification
+        time, then change time, then name (README, Drop folder)."""
+        found = []
+        for entry in _entries(folder):
+            if not complete_name(entry.name):
+                continue
+            try:
+                stat = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            path = Path(entry.path)
+            present.add(path)
+            if self.failed.get(path) == _signature(stat):
+                continue  # said once; looked at again when it changes
+            if S_ISLNK(stat.st_mode):
+                self._refuse(account, path, stat, "symlink", "dropdir.symlink")
+            elif S_ISREG(stat.st_mode) and self._settled(path, stat, settle, now):
+                found.append((stat.st_mtime_ns, stat.st_ctime_ns, entry.name, path))
+        return [path for *_, path in sorted(found)]
+
+    def _settled(self, path: Path, stat: os.stat_result, settle: float, now: float) -> bool:
+        """Renamed into place, or seen by renkei itself unchanged for `settle` seconds:
+        a file's own times prove nothing (a share or a sync tool may set an old mtime
+        while it still writes), and its ctime and inode, which no writer sets, change
+        with it."""
         if path in self.ready:
             return True
-        try:
-            stat = path.stat()
-        except FileNotFoundError:
-            return False
         seen = self.seen.get(path)
-        if seen is None or (seen.size, seen.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
-            # First sight: a file already this old when we start counts its age.
-            age = max(0.0, time.time() - stat.st_mtime) if seen is None else 0.0
-            self.seen[path] = seen = Seen(stat.st_size, stat.st_mtime_ns, now - age)
+        signature = _signature(stat)
+        if seen is None or seen.signature != signature:
+            self.seen[path] = seen = Seen(signature, now)
         return now - seen.since >= settle
 
-    async def _take(self, account: str, path: Path) -> None:
+    async def _take(self, account: str, path: Path) -> bool:
+        """Claim and spool `path`; False when the spool cannot take files."""
+        self.seen.pop(path, None)
+        self.ready.discard(path)
         try:
-            run_id = await claims.take(self.sink, account, CHANNEL, str(path), path)
-        except SpoolUnavailable:
-            log.warning("dropdir: spool unavailable; %s stays for the next scan", path)
-            # Not sooner: the claim's rename and its undoing wake the scan at once.
-            self._paused_until = time.monotonic() + SPOOL_RETRY_SECONDS
-            return
+            _check_readable(path)
+        except OSError as exc:
+            self._cannot_read(account, path, exc)
+            return True
+        try:
+            claimed = claims.claim(path.parent, path, self.sink.new_id())
         except OSError as exc:
             # This file alone (a permission, the file system): the others are taken,
             # and it is said once, not at every scan, until it changes.
-            self.seen.pop(path, None)
-            self.ready.discard(path)
-            if path not in self.failed:
-                self.failed.add(path)
-                log.error("dropdir: %s cannot be taken, it stays: %s", path, exc)
-            return
-        self.seen.pop(path, None)
-        self.ready.discard(path)
-        if run_id:
-            log.info("dropdir: took %s as %s", path, run_id)
+            with contextlib.suppress(OSError):
+                self.failed[path] = _signature(path.lstat())
+            log.error("dropdir: %s cannot be taken, it stays: %s", path, exc)
+            return True
+        if claimed is None:
+            return True
+        return await self._spool(Left(account, claimed, path))
+
+    async def _take_leftovers(self) -> bool:
+        accounts = self.settings.accounts
+        for left in list(self.leftover):
+            account = accounts.get(left.account)
+            if account is None or account.status == "stopped":
+                continue  # they wait, claimed, as the account's files wait in the folder
+            self.leftover.remove(left)
+            if not await self._spool(left):
+                return False
+        return True
+
+    async def _spool(self, left: Left) -> bool:
+        """Spool a claimed file, read by a descriptor opened without following a link;
+        False when the spool cannot take files (it stays claimed, to go first)."""
+        try:
+            fd = claims.open_claimed(left.claim)
+        except OSError as exc:
+            self._give_back(left, exc)
+            return True
+        data = _by_descriptor(fd, left.claim.path)
+        try:
+            with _closing(fd):
+                run_id = await claims.spool_claim(
+                    self.sink, left.claim, left.account, CHANNEL, str(left.origin), data
+                )
+        except SpoolUnavailable as exc:
+            return self._not_spooled(left, exc, data)
+        log.info("dropdir: took %s as %s", left.origin, run_id)
+        return True
+
+    def _not_spooled(self, left: Left, exc: SpoolUnavailable, data: Path) -> bool:
+        if _unreadable(exc, data):
+            self._give_back(left, exc)
+            return True
+        log.warning("dropdir: spool unavailable; %s stays for the next scan", left.origin)
+        self.leftover.insert(0, left)
+        # Not sooner: the claim's rename wakes the scan at once.
+        self._paused_until = time.monotonic() + SPOOL_RETRY_SECONDS
+        return False
+
+    def _give_back(self, left: Left, exc: BaseException) -> None:
+        """A claimed file renkei cannot read goes back under its name, refused; never
+        over a file that came under that name since (then it keeps its claim name)."""
+        origin = left.origin
+        try:
+            back = claims.give_back(left.claim, origin)
+        except OSError as trouble:
+            back = False
+            log.error("dropdir: %s could not be given back: %s", left.claim.path, trouble)
+        if not back:
+            origin = left.claim.path
+        self._cannot_read(left.account, origin, exc)
+
+    def _cannot_read(self, account: str, path: Path, exc: BaseException) -> None:
+        try:
+            stat = path.lstat()
+        except OSError:
+            return  # gone meanwhile: nothing to say of it
+        if _os_errno(exc) == errno.ELOOP or S_ISLNK(stat.st_mode):
+            self._refuse(account, path, stat, "symlink", "dropdir.symlink")
+        else:
+            self._refuse(account, path, stat, "unreadable", "dropdir.unreadable", exc)
+
+    def _refuse(
+        self,
+        account: str,
+        path: Path,
+        stat: os.stat_result,
+        reason: str,
+        key: str,
+        exc: BaseException | None = None,
+    ) -> None:
+        """A file renkei will not take: said once (the refusals, the log), left where
+        it is for the admin to see and its writer to replace, looked at again when it
+        changes."""
+        self.failed[path] = _signature(stat)
+        problem = OsTrouble(exc).render("en") if exc is not None else ""
+        detail = self.sink.text(key, "en", problem=problem)
+        self.sink.refused(Refusal(CHANNEL, "", "", reason, account, readable(path.name), detail))
+
+
+@dataclass(frozen=True, slots=True)
+class Left:
+    """A claimed file still to spool: its account, its claim, and where it was dropped."""
+
+    account: str
+    claim: claims.Claim
+    origin: Path
+
+
+def _entries(folder: Path) -> list[os.DirEntry]:
+    try:
+        with os.scandir(folder) as entries:
+            return list(entries)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _signature(stat: os.stat_result) -> tuple[int, ...]:
+    """What changes whenever a file is written, replaced or has its mode changed: the
+    ctime, which no writer can set back as it can the mtime (os.utime), among them."""
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_mode)
+
+
+def _check_readable(path: Path) -> None:
+    """Raise the OSError reading `path` would: a link (ELOOP), a permission. Looked at
+    before the claim, so that a file renkei cannot read stays untouched."""
+    os.close(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC))
+
+
+def _by_descriptor(fd: int, path: Path) -> Path:
+    """A path the spool reads the open file `fd` by: the file itself, whatever is
+    under its name by then (Linux's /proc); elsewhere the name, checked just now."""
+    via = Path(f"/proc/self/fd/{fd}")
+    return via if via.exists() else path
+
+
+@contextlib.contextmanager
+def _closing(fd: int) -> Iterator[None]:
+    """Close `fd` once the spool is done with it; not when the daemon stops meanwhile:
+    the spool's writer thread may still open it by its number, which must not be
+    another file's by then (it is closed at exit)."""
+    try:
+        yield
+    except asyncio.CancelledError:
+        raise
+    except BaseException:
+        os.close(fd)
+        raise
+    os.close(fd)
+
+
+def _unreadable(exc: SpoolUnavailable, data: Path) -> bool:
+    """Whether the spool failed reading the file handed to it, not writing its own."""
+    cause = exc.__cause__
+    return isinstance(cause, OSError) and cause.filename == str(data)
+
+
+def _os_errno(exc: BaseException) -> int | None:
+    return exc.errno if isinstance(exc, OSError) else None

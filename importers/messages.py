@@ -872,6 +872,14 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "os.reset": {"ja": "接続が切られました", "en": "the connection was reset"},
     "os.other": {"ja": "システムのエラー {name}: {text}", "en": "system error {name}: {text}"},
+    "dropdir.symlink": {
+        "ja": "シンボリックリンクは取り込みません。ファイルそのものを置いてください",
+        "en": "a symbolic link, never followed: put the file itself in the folder",
+    },
+    "dropdir.unreadable": {
+        "ja": "ファイルを読めません ({problem})。読めるようにすると取り込みます",
+        "en": "the file cannot be read ({problem}); it is taken once it can be",
+    },
     "config.unknown_key": {"ja": "不明なキーです", "en": "unknown key"},
     "config.missing": {"ja": "必須のキーがありません", "en": "required key is missing"},
     "config.not_one_of": {
