@@ -56,7 +56,9 @@ async def build(
     """
     current = settings()
     data_dir = current.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
+    # Partners' files, reports and the store live under it: not for others to read,
+    # whatever the umask of whoever started renkei first (an existing one is kept).
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
     store = await open_store(current)
     try:
         await store.ensure_layouts(current.layouts)

@@ -401,3 +401,20 @@ def test_the_sweep_removes_old_final_runs_and_never_unfinished_work(tmp_path, re
         wait_for(lambda: "retention: removed 1 runs" in daemon.log.read_text())
     finally:
         assert daemon.terminate() == 0
+
+
+def test_a_partners_file_is_not_for_others_to_read(tmp_path):
+    """Under a umask of 022 (a shell's), the data_dir renkei makes is not others' to
+    enter, so the files kept there (readable by the umask) are not others' to read."""
+    config = write_config(tmp_path, account("acme", report="never"))
+    source = tmp_path / "20240516.csv"
+    source.write_bytes(csv_bytes(["1,2024/05/16,10,a"]))
+    old = os.umask(0o022)
+    try:
+        result = renkei("import", str(source), "--account", "acme", "--config", str(config))
+    finally:
+        os.umask(old)
+    assert result.returncode == 0, result.stderr
+    data_dir = tmp_path / "var"
+    assert data_dir.stat().st_mode & 0o777 == 0o750
+    assert list((data_dir / "files").glob("*/20240516.csv"))

@@ -23,7 +23,7 @@ class RefusalOut(BaseModel):
     """One delivery refused at the door: no run was made for it."""
 
     at: str = Field(description="when, ISO 8601 in UTC")
-    channel: str = Field(description="mail, ftp or api")
+    channel: str = Field(description="mail, ftp, api or dropdir")
     peer: str = Field(description="the client's address and port")
     code: str = Field(description="the reply as sent: 550 5.1.1, 553, 401 …")
     reason: str = Field(description="stable: unknown_recipient, login_failed, bad_token …")
