@@ -11,7 +11,7 @@ uploads held aside, the check's claims) belong to the door: a client never sees 
 listed. A name the client sees stands for every upload of it still waiting, those held
 aside too: a DELE withdraws them all and a rename moves them all (withdraw,
 rename_uploads), so what the client sees listed is what the check takes. Used by
-handlers/ftp.py.
+the FTP door: handlers/ftp.py, ftpsession.py (HomeFS), ftpnames.py and ftpdata.py.
 """
 
 from __future__ import annotations

@@ -797,7 +797,7 @@ CATALOG: dict[str, dict[str, str]] = {
         " (2024-05-16, 2024-05-16T09:00:00+09:00)",
     },
     "api.invalid.other": {"ja": "{where}: {detail}", "en": "{where}: {detail}"},
-    # -- FTP replies: English (ASCII) until the client sends OPTS UTF8 ON (handlers/ftp.py)
+    # -- FTP replies: English (ASCII) until the client sends OPTS UTF8 ON (ftpsession.py)
     "ftp.too_big": {
         "ja": "ファイルが上限を超えたため転送を打ち切りました。",
         "en": "File exceeds the size limit; transfer aborted.",

@@ -1,0 +1,177 @@
+"""The names of an FTP session's uploads: the file-name rule at STOR and RNTO (553), the
+temporary name an upload is written under, its final name once whole, and DELE and
+RNTO of every upload of a name. Reads the commands' names; writes the home's names
+through handlers/ftphome.py. handlers/ftp.py serves UploadHandler; ftpdata.UploadDTP
+calls publish_upload and, through pyftpdlib, on_incomplete_file_received.
+
+An upload is written under a temporary name of its own (`.NAME.<random>.part`: two
+uploads of one name at once never share a file), renamed before the client hears 226;
+one cut off is removed. A second upload of a name still waiting for the check never
+replaces the first: that one is held aside (ftphome.py), and the check takes both, in
+the order they came. A name the client sees stands for all its uploads waiting: DELE
+withdraws them all, RNFR/RNTO moves them all, and RNTO holds aside what waits under the
+new name, as STOR does; RNTO to a name that breaks the file-name rule gets 553, as STOR
+does. Names starting with "." are the door's own (uploads in progress, the check's
+claims): never listed to a client, and refused when a client names one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from pathlib import Path
+
+from pyftpdlib.handlers import FTPHandler
+
+from handlers.ftphome import hidden, part_name, publish, rename_uploads, withdraw
+from handlers.ftpreplies import (
+    S250_REMOVED,
+    S250_RENAMED,
+    S451_DELETE_FAILED,
+    S451_RENAME_FAILED,
+    S452_LOW_SPACE,
+    S502_NO_STOU,
+    S550_NO_SUCH_FILE,
+    S553_BAD_NAME,
+    S553_HIDDEN_NAME,
+    S553_NO_APPEND,
+)
+from handlers.ftpsession import SessionHandler
+
+log = logging.getLogger(__name__)
+
+
+# Commands naming a path: those pyftpdlib checks a permission for, but the uploads,
+# which check their names themselves. RNTO and MKD would make the name: 553, not 550.
+_UPLOADS = frozenset({"STOR", "APPE", "STOU"})
+_PATH_COMMANDS = frozenset(
+    cmd for cmd, spec in FTPHandler.proto_cmds.items() if spec["perm"] and cmd not in _UPLOADS
+)
+_NEW_NAME_COMMANDS = frozenset({"RNTO", "MKD", "XMKD"})
+
+
+class UploadHandler(SessionHandler):
+    """Control channel: name rule at STOR and RNTO, temporary names, DELE and rename of
+    all the uploads of a name."""
+
+    def pre_process_command(self, line: str, cmd: str, arg: str) -> None:
+        # A name starting with "." is the door's own: an upload in progress (another
+        # session renaming or deleting it would lose that upload) or a claim. To the
+        # client it does not exist, and cannot be made.
+        if self.authenticated and cmd in _PATH_COMMANDS and hidden(arg):
+            if cmd in _NEW_NAME_COMMANDS:
+                self._rnfr = None  # an RNFR is spent by the RNTO after it
+                self.respond(self.reply(*S553_HIDDEN_NAME))
+            else:
+                self.respond(S550_NO_SUCH_FILE)
+            return
+        super().pre_process_command(line, cmd, arg)
+
+    def ftp_STOR(self, file: str, mode: str = "w") -> str | None:
+        # A REST is spent by the upload command after it, refused or not.
+        restart, self._restart_position = self._restart_position, 0
+        name = os.path.basename(file)
+        if self._name_refused(name):
+            return None
+        if "a" in mode or restart:
+            self._refuse_append(name)
+            return None
+        if not self.intake.sink.has_room():  # under daemon.min_free_bytes, as mail's 452
+            detail = "spool space under daemon.min_free_bytes"
+            self.refuse(S452_LOW_SPACE[0], "low_space", name, detail)
+            self.respond(self.reply(*S452_LOW_SPACE))
+            return None
+        partial = os.path.join(os.path.dirname(file), part_name(name))
+        # "x": created afresh (pyftpdlib adds the "b"), never a file that was there.
+        return super().ftp_STOR(partial, "x")
+
+    def ftp_APPE(self, file: str) -> None:
+        # Every one refused as the README says (pyftpdlib's answers 450 after a REST).
+        self._restart_position = 0
+        self._refuse_append(os.path.basename(file))
+
+    def _refuse_append(self, name: str) -> None:
+        self.refuse(S553_NO_APPEND[0], "no_append", name, "append or restart (REST) asked")
+        self.respond(self.reply(*S553_NO_APPEND))
+
+    def ftp_STOU(self, line: str) -> None:
+        # The server would pick the name, one no file-name rule takes, and the client
+        # learns it only from the 150: uploads must name their file.
+        self._restart_position = 0
+        name = os.path.basename(line)
+        self.refuse(S502_NO_STOU[0], "no_stou", name, "STOU asked: the client must name the file")
+        self.respond(self.reply(*S502_NO_STOU))
+
+    def _name_refused(self, name: str) -> bool:
+        """Refuse (553) a name the check would never take; True when refused."""
+        account = self.intake.account_of_user(self.username)
+        language = self.reply_language
+        if name.startswith("."):
+            # Never taken by the check, and the namespace of uploads in progress.
+            self.refuse(S553_HIDDEN_NAME[0], "bad_filename", name, "a name starting with '.'")
+            self.respond(self.reply(*S553_HIDDEN_NAME))
+            return True
+        problem = self.intake.sink.filename_problem(name, account=account, language=language)
+        if problem:
+            # The admin reads the refusal in English, whatever the client was told.
+            english = self.intake.sink.filename_problem(name, account=account, language="en")
+            self.refuse(S553_BAD_NAME, "bad_filename", name, english or problem)
+            self.respond(f"{S553_BAD_NAME} {self.wire(problem)}")
+            return True
+        return False
+
+    def ftp_DELE(self, path: str) -> str | None:
+        # The name stands for every upload of it still waiting, those held aside too:
+        # one the client deleted is never imported (ftphome.withdraw).
+        name = self._home_name(path)
+        if name is None:
+            return super().ftp_DELE(path)
+        try:
+            removed = withdraw(Path(self.fs.root), name)
+        except OSError as err:
+            self._not_changed(S451_DELETE_FAILED, f"DELE {name}", err)
+            return None
+        self.respond(S250_REMOVED if removed else S550_NO_SUCH_FILE)
+        return path if removed else None
+
+    def ftp_RNTO(self, path: str) -> tuple[str, str] | None:
+        # pyftpdlib's rename would replace an upload waiting under the new name, and
+        # take a name STOR refuses; ours moves every upload of the old name and keeps
+        # the one waiting under the new name, held aside (ftphome.rename_uploads).
+        source = self._rnfr
+        old, new = self._home_name(source or ""), self._home_name(path)
+        if old is None or new is None:  # no RNFR first (503), or outside the home
+            return super().ftp_RNTO(path)
+        self._rnfr = None  # an RNFR is spent by the RNTO after it
+        if self._name_refused(new):
+            return None
+        try:
+            renamed = rename_uploads(Path(self.fs.root), old, new, self.intake.sink.new_id)
+        except OSError as err:
+            self._not_changed(S451_RENAME_FAILED, f"RNTO {new}", err)
+            return None
+        self.respond(S250_RENAMED if renamed else S550_NO_SUCH_FILE)
+        return (source, path) if renamed else None
+
+    def _home_name(self, path: str) -> str | None:
+        """The name `path` (a file-system path, as pyftpdlib gives it) has in the home,
+        None when it is not directly in it."""
+        directory, name = os.path.split(path)
+        return name if name and directory == os.path.normpath(self.fs.root) else None
+
+    def _not_changed(self, reply: tuple[int, str], what: str, err: OSError) -> None:
+        """The home could not be changed (our own trouble: 451, the client may retry)."""
+        log.warning("ftp: %s of %s failed: %s", what, self.username, err)
+        self.respond(self.reply(*reply))
+
+    def publish_upload(self, partial: str) -> str:
+        """Rename a finished upload to its final name (the check only sees whole files);
+        the final name. One of the name still waiting is kept (ftphome.publish)."""
+        return str(publish(Path(partial), self.intake.sink.new_id))
+
+    def on_incomplete_file_received(self, file: str) -> None:
+        # Cut off part-way: never imported, never left behind.
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(file)
+        log.info("ftp: incomplete upload %s removed", os.path.basename(file))

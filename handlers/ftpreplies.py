@@ -1,0 +1,30 @@
+"""The FTP door's replies, in one place: each a code and the catalog key of its text
+(importers/messages.py, "ftp.*"), or a fixed line. Reads and writes nothing; used by
+handlers/ftp.py, ftpsession.py, ftpnames.py and ftpdata.py.
+
+A reply with a catalog key is said by ftpsession.SessionHandler.reply() in
+`report.language` once the client sent OPTS UTF8 ON, and else in English, ASCII only:
+a Shift_JIS client garbles UTF-8 Japanese. The ban comes before any command could turn
+UTF-8 on, so it is plain ASCII English.
+"""
+
+from __future__ import annotations
+
+S421_BANNED = "421 Too many failed logins from your address; try again later."
+S552_TOO_BIG = (552, "ftp.too_big")
+S553_NO_APPEND = (553, "ftp.no_append")
+S502_NO_STOU = (502, "ftp.no_stou")  # RFC 959 allows 502 for STOU
+S553_HIDDEN_NAME = (553, "ftp.hidden_name")  # STOR or RNTO of a name starting with "."
+S550_NO_SUCH_FILE = "550 No such file or directory."  # pyftpdlib's words, for a hidden name
+S250_REMOVED = "250 File removed."  # pyftpdlib's words
+S250_RENAMED = "250 Renaming ok."  # pyftpdlib's words
+S451_DELETE_FAILED = (451, "ftp.delete_failed")  # DELE: the home could not be changed
+S451_RENAME_FAILED = (451, "ftp.rename_failed")  # RNTO: the same
+S426_RESET = (426, "ftp.reset")
+S452_NO_SPACE = (452, "ftp.no_space")  # the disk full while an upload is written
+S452_LOW_SPACE = (452, "ftp.low_space")  # under daemon.min_free_bytes before it starts
+S451_WRITE_FAILED = (451, "ftp.write_failed")  # any other error writing it
+S530_LOGIN_FAILED = (530, "ftp.login_failed")
+S530_TLS_CONTROL = (530, "ftp.tls_control")  # ftp.require_tls: USER/PASS before AUTH TLS
+S534_TLS_DATA = (534, "ftp.tls_data")  # ftp.require_tls: a data connection before PROT P
+S553_BAD_NAME = 553  # with the file-name rule the name breaks

@@ -1,0 +1,163 @@
+"""An FTP control session, all but its file names: logins and bans, FTPS required,
+connection limits, the reply language (RFC 2640), the command line's encoding, passive
+ports, and the refusals it tells the sink of. Reads the client's commands; writes
+replies and refusals. ftpnames.UploadHandler builds on it; handlers/ftp.py serves it,
+one thread per session, and ftpdata.UploadDTP calls back into it.
+"""
+
+from __future__ import annotations
+
+import select
+import threading
+from typing import Protocol
+
+from pyftpdlib.handlers import FTPHandler
+
+from daemon.settings import Account, Settings
+from handlers.base import IntakeSink, Refusal, peer_text, readable
+from handlers.ftpdata import UploadDTP
+from handlers.ftpguard import LoginGuard
+from handlers.ftphome import HomeFS
+from handlers.ftpreplies import S421_BANNED, S530_LOGIN_FAILED, S530_TLS_CONTROL, S534_TLS_DATA
+
+# Held while a session opens its passive port (SessionHandler._make_epasv).
+_PASSIVE_PORTS = threading.Lock()
+
+
+class SessionIntake(Protocol):
+    """What a session asks of its door (handlers/ftp.py's FtpIntake)."""
+
+    channel: str
+    guard: LoginGuard
+    sink: IntakeSink
+
+    @property
+    def settings(self) -> Settings: ...
+
+    def account_of_user(self, user: str | None) -> Account | None: ...
+
+
+class SessionHandler(FTPHandler):
+    """Control channel: logins and bans, FTPS required, the reply language."""
+
+    dtp_handler = UploadDTP
+    abstracted_fs = HomeFS
+    auth_failed_timeout = 1
+    intake: SessionIntake  # set on the per-server subclass (handlers/ftp.py)
+    _banned_now = False  # whether the last failed login banned the address
+
+    @property
+    def upload_limit(self) -> int:
+        account = self.intake.account_of_user(self.username)
+        if account is None:
+            return 0
+        return self.intake.settings.limits_for(account).max_bytes
+
+    def on_connect(self) -> None:
+        if self.intake.guard.banned(self.remote_ip):
+            self.refuse(421, "banned", detail="after ftp.max_login_failures failed logins")
+            self.respond(S421_BANNED)
+            self.close_when_done()
+
+    def handle_auth_failed(self, msg: str, password: str) -> None:
+        # Counted now: pyftpdlib answers 530 before it calls on_login_failed, and with a
+        # thread per session the client's next connection could be let in first.
+        self._banned_now = self.intake.guard.failed(self.remote_ip)
+        super().handle_auth_failed(msg, password)
+
+    def on_login_failed(self, username: str, password: str) -> None:
+        # The user name is said, the password never.
+        known = username in getattr(self.authorizer, "secrets", {})
+        detail = "wrong password" if known else "no such user"
+        if self._banned_now:
+            detail += f"; address banned for {self.intake.guard.ban_seconds:.0f}s"
+        self.refuse(S530_LOGIN_FAILED[0], "login_failed", detail=detail, who=username)
+
+    def process_command(self, cmd: str, *args: object, **kwargs: object) -> None:
+        # With ftp.require_tls (pyftpdlib's tls_control/data_required) nothing goes in
+        # clear: no login before AUTH TLS, no data connection before PROT P.
+        if getattr(self, "tls_control_required", False):
+            if cmd in ("USER", "PASS") and not self._ssl_established:
+                detail = f"{cmd} before AUTH TLS, with ftp.require_tls"
+                who = str(args[0]) if cmd == "USER" and args else ""  # a password, never
+                self.refuse(S530_TLS_CONTROL[0], "tls_required", detail=detail, who=who)
+                self.respond(self.reply(*S530_TLS_CONTROL))
+                return
+            if cmd in ("PASV", "EPSV", "PORT", "EPRT") and not self._prot:
+                detail = f"{cmd} before PROT P, with ftp.require_tls"
+                self.refuse(S534_TLS_DATA[0], "tls_required", detail=detail)
+                self.respond(self.reply(*S534_TLS_DATA))
+                return
+        super().process_command(cmd, *args, **kwargs)
+
+    def handle_max_cons(self) -> None:
+        self.refuse(421, "too_many_connections", detail="over ftp.max_connections")
+        super().handle_max_cons()
+
+    def handle_max_cons_per_ip(self) -> None:
+        detail = "over ftp.max_connections_per_address"
+        self.refuse(421, "too_many_connections", detail=detail)
+        super().handle_max_cons_per_ip()
+
+    def refuse(
+        self, code: int, reason: str, what: str = "", detail: str = "", who: str | None = None
+    ) -> None:
+        """Tell the sink of a refusal in this session; the reply is the caller's."""
+        peer = peer_text((self.remote_ip, self.remote_port))
+        who = (self.username or "") if who is None else who
+        self.intake.sink.refused(
+            Refusal(self.intake.channel, peer, str(code), reason, who, what, detail)
+        )
+
+    # -- the reply language: RFC 2640 ------------------------------------------------
+
+    utf8 = False  # set for the session by OPTS UTF8 ON
+
+    def ftp_OPTS(self, line: str) -> None:
+        # pyftpdlib answers "always in UTF8 mode" whatever the client asks; we note it,
+        # since until a client says it reads UTF-8 we answer in ASCII.
+        option, _, value = line.strip().partition(" ")
+        if option.upper() in ("UTF8", "UTF-8"):
+            self.utf8 = value.strip().upper() != "OFF"
+        super().ftp_OPTS(line)
+
+    @property
+    def reply_language(self) -> str:
+        return self.intake.settings.report.language if self.utf8 else "en"
+
+    def words(self, key: str, **params: object) -> str:
+        """The catalog's sentence `key` as this session's client can read it."""
+        return self.wire(self.intake.sink.text(key, self.reply_language, **params))
+
+    def reply(self, code: int, key: str, **params: object) -> str:
+        return f"{code} {self.words(key, **params)}"
+
+    def wire(self, text: str) -> str:
+        """`text` as this session may send it: ASCII until OPTS UTF8 ON (a file name
+        from the client may still hold other characters: they become '?')."""
+        text = " ".join(text.split())  # one line: a reply never spans lines by accident
+        return text if self.utf8 else text.encode("ascii", "replace").decode("ascii")
+
+    def decode(self, bytes: bytes) -> str:
+        # pyftpdlib reads a command line as UTF-8, a byte it cannot read becoming "?".
+        # A Japanese Windows client that never sent OPTS UTF8 ON names files in CP932:
+        # read its line as the other doors read names (UTF-8, else CP932).
+        return readable(bytes)
+
+    def _make_epasv(self, extmode: bool = False) -> None:
+        # pyftpdlib binds a passive port, then listens on it. With a thread per
+        # session, two sessions could bind the same port (SO_REUSEADDR) and the
+        # second fail to listen, closing its session: one at a time.
+        with _PASSIVE_PORTS:
+            super()._make_epasv(extmode)
+
+    def control_lost(self) -> bool:
+        """Whether the client closed or reset the control connection, though this
+        session has not read that yet."""
+        if self._closed:
+            return True
+        poller = select.poll()
+        # POLLHUP and POLLERR (a reset) come whatever is asked; POLLRDHUP is Linux's
+        # "the peer closed", seen even behind commands not yet read.
+        poller.register(self.socket, getattr(select, "POLLRDHUP", 0))
+        return bool(poller.poll(0))
