@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from daemon.report.alerts import Alerts
 from daemon.report.outbox import Reporter
+from daemon.serving import make_data_dir
 from daemon.settings import Settings
 from daemon.spool.queue import Damaged, Spool, SpoolItem
 from daemon.spool.retry import Retrier
@@ -56,9 +57,7 @@ async def build(
     """
     current = settings()
     data_dir = current.data_dir
-    # Partners' files, reports and the store live under it: not for others to read,
-    # whatever the umask of whoever started renkei first (an existing one is kept).
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+    make_data_dir(data_dir)
     store = await open_store(current)
     try:
         await store.ensure_layouts(current.layouts)

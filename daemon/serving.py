@@ -35,10 +35,20 @@ class AlreadyServing(Exception):
         self.pid = pid
 
 
+# Partners' files, reports and the store live in data_dir: not for other users, whatever
+# the umask of whoever starts renkei first. An existing one is kept as it is.
+DATA_DIR_MODE = 0o750
+
+
+def make_data_dir(data_dir: Path) -> None:
+    """Make `data_dir` (and its parents) when missing, the last one DATA_DIR_MODE."""
+    data_dir.mkdir(parents=True, exist_ok=True, mode=DATA_DIR_MODE)
+
+
 def hold(data_dir: Path) -> int:
     """Take the data_dir's serve lock for this process; its descriptor, kept open for as
     long as the daemon runs. Raises AlreadyServing when another daemon holds it."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_data_dir(data_dir)
     path = data_dir / LOCK_NAME
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:

@@ -297,6 +297,30 @@ def test_logout_ends_the_session_for_good(daemon):
     assert ("view", "logout", "", "ok", "") in entries
 
 
+def test_tokens_and_cookies_of_other_than_ascii_are_refused_not_a_500(daemon):
+    """A forged cookie or form token with a character past ASCII was a TypeError in
+    the comparison: a 500, and the forged form left no trace in the audit log."""
+    logged = len(daemon.log.read_bytes())
+    with anonymous(daemon) as web:
+        web.get("/console/login")
+        r = web.post("/console/login", data={"user": "view", "password": "x", "token": "é"})
+        assert r.status_code == 403 and is_page(r), r.status_code
+        r = web.get("/console/", headers={"Cookie": b"renkei_session=abc.\xe9"})
+        assert r.status_code == 303 and r.headers["location"].startswith("/console/login")
+    web = login(daemon.api, "view")
+    try:
+        r = web.post("/console/logout", data={"csrf": "é"})
+        assert r.status_code == 403 and "フォームの確認用トークン" in r.text
+        r = web.post("/console/logout", headers={"X-CSRF-Token": b"\xe9"})
+        assert r.status_code == 403
+        assert web.get("/console/").status_code == 200  # the session lives on
+    finally:
+        web.close()
+    refused = [e for e in audit(daemon) if e[:2] == ("view", "csrf_refused")]
+    assert len(refused) >= 2
+    assert b"Traceback" not in daemon.log.read_bytes()[logged:]
+
+
 # -- who may see and do what ------------------------------------------------------------
 
 

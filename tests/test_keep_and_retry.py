@@ -418,3 +418,16 @@ def test_a_partners_file_is_not_for_others_to_read(tmp_path):
     data_dir = tmp_path / "var"
     assert data_dir.stat().st_mode & 0o777 == 0o750
     assert list((data_dir / "files").glob("*/20240516.csv"))
+
+
+def test_the_data_dir_serve_makes_is_not_for_others_either(tmp_path):
+    config = write_config(tmp_path, account("acme", report="never"))
+    old = os.umask(0o022)
+    try:
+        daemon = Daemon(config).start()
+    finally:
+        os.umask(old)
+    try:
+        assert daemon.data_dir.stat().st_mode & 0o777 == 0o750
+    finally:
+        daemon.terminate()

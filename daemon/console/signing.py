@@ -13,6 +13,7 @@ import os
 import secrets
 from pathlib import Path
 
+from daemon.serving import make_data_dir
 from daemon.spool.durable import fsync_dir
 
 KEY_FILE = "console.key"
@@ -29,7 +30,7 @@ class Signer:
             return cls(path.read_bytes())
         except FileNotFoundError:
             pass
-        data_dir.mkdir(parents=True, exist_ok=True)
+        make_data_dir(data_dir)
         key = secrets.token_bytes(32)
         tmp = path.with_name(f".{KEY_FILE}.{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -52,7 +53,9 @@ class Signer:
 
     def unsign(self, signed: str) -> str | None:
         value, _, mac = signed.rpartition(".")
-        if not value or not hmac.compare_digest(mac, self._mac("cookie", value)):
+        # As bytes: compare_digest refuses str with other than ASCII, which a forged
+        # cookie may hold (a TypeError, a 500, instead of a refusal).
+        if not value or not hmac.compare_digest(mac.encode(), self._mac("cookie", value).encode()):
             return None
         return value
 
@@ -61,7 +64,9 @@ class Signer:
         return self._mac(purpose, value)
 
     def token_ok(self, purpose: str, value: str, token: str) -> bool:
-        return bool(value) and hmac.compare_digest(token, self._mac(purpose, value))
+        return bool(value) and hmac.compare_digest(
+            token.encode(), self._mac(purpose, value).encode()
+        )
 
     def _mac(self, purpose: str, value: str) -> str:
         digest = hmac.new(self._key, f"{purpose}:{value}".encode(), hashlib.sha256).digest()

@@ -18,6 +18,7 @@ from typing import Any
 
 import aiosqlite
 
+from daemon import serving
 from daemon.store.base import Store
 from daemon.store.errors import StoreUnavailable
 from daemon.store.glance import Glance
@@ -44,7 +45,7 @@ class SqliteStore(Store):
         """The store at `path`, migrated. A store another process keeps locked past the
         busy timeout raises StoreUnavailable, said in `language`; a schema this renkei
         must not touch, SchemaNewer or SchemaBehind (schema.migrate, `may_upgrade`)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        serving.make_data_dir(path.parent)
         opened: list[aiosqlite.Connection] = []
         try:
             opened.append(writer := await connect(path))
