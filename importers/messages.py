@@ -1822,6 +1822,22 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "search[{column}][{op}]: 使えるのは [from] と [to] です",
         "en": "search[{column}][{op}]: only [from] and [to] are known",
     },
+    "records.search_twice": {
+        "ja": "search[{column}] が2回以上指定されています。1回だけ指定してください",
+        "en": "search[{column}] was given more than once; give it once",
+    },
+    "records.too_many_searches": {
+        "ja": "search[…] は1回の検索で {limit} 個までです",
+        "en": "a search takes at most {limit} search[…] fields",
+    },
+    "records.sort_twice": {
+        "ja": "sort[{column}] が2回以上指定されています。1回だけ指定してください",
+        "en": "sort[{column}] was given more than once; give it once",
+    },
+    "records.too_many_sorts": {
+        "ja": "sort[…] は1回の検索で {limit} 個までです",
+        "en": "a search takes at most {limit} sort[…] fields",
+    },
     # -- encrypted transport (config checks; daemon/settings/checks.py) -------------
     "config.tls_needs_cert": {
         "ja": "TLS を必須にするには {cert} (証明書) が必要です",

@@ -23,7 +23,7 @@ a 404); the admin token sees every account's and names the account of a new row 
 """
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import replace
 from typing import Annotated, Any
@@ -53,6 +53,13 @@ MAX_PAGE = 10**9  # keeps the offset well inside SQLite's 64-bit integers
 ACCOUNT_FIELD = "_account"
 _SEARCH = re.compile(r"search\[([^\[\]]*)\](?:\[([^\[\]]*)\])?")
 _SORT = re.compile(r"sort\[([^\[\]]*)\]")
+# A search makes one condition per field, ANDed: SQLite refuses an expression deeper
+# than 1000 and an ORDER BY of more than 2000 terms (a 500 before these bounds), and
+# PostgreSQL takes each as a parameter and a plan node. Each field given once bounds
+# them by the layout's columns, which a wide layout may hold by the hundred; these
+# bound them well below either store's limits.
+MAX_SEARCHES = 100
+MAX_SORTS = 20
 _RANGED = ("int", "decimal", "date", "datetime")
 _EXACT = ("int", "decimal", "date", "datetime", "bool")  # searched by their converted value
 
@@ -196,13 +203,16 @@ def _conditions(
     language: str,
 ) -> tuple[list[Condition], list[Order], bool]:
     """The search conditions and sort order of `items` (query or form fields); False
-    when the token's account is not the one asked for (the answer is empty)."""
+    when the token's account is not the one asked for (the answer is empty). Each
+    field may be given once, and at most MAX_SEARCHES / MAX_SORTS of them."""
     conditions: list[Condition] = []
     order: list[Order] = []
     accounts = [account] if account else []
+    searched: set[str] = set()
     for field, value in items:
         if match := _SEARCH.fullmatch(field):
             column_name, op = match.groups()
+            _once(searched, column_name, op, MAX_SEARCHES)
             if column_name == ACCOUNT_FIELD and op is None:
                 if value:
                     accounts.append(value)
@@ -211,7 +221,7 @@ def _conditions(
             if condition is not None:
                 conditions.append(condition)
         elif match := _SORT.fullmatch(field):
-            order.append(_sort(name, layout, match.group(1), value))
+            order.append(_sort(name, layout, match.group(1), value, order))
     if who.account is not None:
         if any(a != who.account for a in accounts):
             return conditions, order, False
@@ -219,6 +229,17 @@ def _conditions(
     for owner in dict.fromkeys(accounts):
         conditions.append(Condition(ACCOUNT_FIELD, "eq", owner))
     return conditions, order, True
+
+
+def _once(searched: set[str], column_name: str, op: str | None, limit: int) -> None:
+    """Note a search field as given; a second time, or one field too many, is a 422.
+    A field is a column and its operator: `search[d]`, `[d][from]`, `[d][to]` are three."""
+    field = f"{column_name}][{op}" if op is not None else column_name
+    if field in searched:
+        raise ApiError(422, "invalid_search", "records.search_twice", column=field)
+    if len(searched) >= limit:
+        raise ApiError(422, "invalid_search", "records.too_many_searches", limit=limit)
+    searched.add(field)
 
 
 def _search(
@@ -273,12 +294,17 @@ def _searched(column: Column, value: str, op: str | None, language: str) -> obje
         ) from None
 
 
-def _sort(name: str, layout: Layout, column_name: str, value: str) -> Order:
+def _sort(name: str, layout: Layout, column_name: str, value: str, given: Sequence[Order]) -> Order:
+    """The order `sort[column]=value` asks for, after those `given` before it."""
     column = _column(layout, column_name)
     if column is None:
         raise ApiError(
             422, "unknown_column", "records.unknown_sort", column=column_name, layout=name
         )
+    if any(o.column == column.name for o in given):
+        raise ApiError(422, "invalid_sort", "records.sort_twice", column=column_name)
+    if len(given) >= MAX_SORTS:
+        raise ApiError(422, "invalid_sort", "records.too_many_sorts", limit=MAX_SORTS)
     direction = value.strip().lower()
     if direction not in ("asc", "desc"):
         raise ApiError(422, "invalid_sort", "records.bad_sort", column=column_name, value=value)
@@ -311,6 +337,8 @@ _SEARCH_DOC = (
     " partial for text), `search[column][from]` / `search[column][to]` for dates,"
     " datetimes and numbers, `search[_account]` (admin), `sort[column]=asc|desc` (several,"
     " in the order given); `page[number]`, `page[display_number]` (1–100, default 20)."
+    f" Each field once, at most {MAX_SEARCHES} `search[…]` and {MAX_SORTS} `sort[…]`:"
+    " more is a 422 `invalid_search` / `invalid_sort`."
 )
 
 
