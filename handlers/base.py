@@ -190,6 +190,14 @@ def bare_name(name: str) -> str:
     return name[:MAX_NAME_CHARS] or "unnamed"
 
 
+def unseen_characters(name: str) -> str:
+    """The characters of `name` bare_name() drops as unseen, each once as `U+XXXX`, or
+    '' when it holds none: for a door that refuses such a name instead of taking it
+    under another (FTP, whose client lists the name it sent)."""
+    found = dict.fromkeys(f"U+{ord(ch):04X}" for ch in name if unicodedata.category(ch) in UNSEEN)
+    return ", ".join(found)
+
+
 def readable(name: str | bytes) -> str:
     """A name as a file system or a raw mail header gave it, as text: bytes that are no
     UTF-8 (Python holds them as lone surrogates, which no record can store) read as

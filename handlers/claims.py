@@ -104,7 +104,7 @@ async def spool_claim(
     try:
         release(claimed)
     except OSError as exc:  # spooled all the same: the next start drops the claim
-        log.error("%s: spooled as %s, its claim stays: %s", claimed.path, claimed.run_id, exc)
+        log.error("%r: spooled as %s, its claim stays: %s", str(claimed.path), claimed.run_id, exc)
     return claimed.run_id
 
 

@@ -6,13 +6,16 @@ name, or when renkei has seen it unchanged for `settle` seconds. watchdog report
 changes from its own thread (they cross into the event loop with call_soon_threadsafe);
 a periodic rescan catches whatever the events missed, and takes the files present at
 start. A symbolic link is never followed and a file renkei cannot read is not retried:
-each is refused once (the refusals) and left where it is.
+each is refused once (the refusals) and left where it is. A run is named as mail and
+the API name theirs (base.bare_name: no control or format characters); the file keeps
+its own name in the folder.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import logging
 import os
@@ -29,7 +32,7 @@ from watchdog.observers.api import BaseObserver
 from daemon.settings import Settings
 from daemon.settings.problems import OsTrouble
 from handlers import claims
-from handlers.base import Intake, IntakeSink, Refusal, SpoolUnavailable, readable
+from handlers.base import Intake, IntakeSink, Refusal, SpoolUnavailable, bare_name, readable
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,12 @@ CHANNEL = "dropdir"
 RESCAN_SECONDS = 0.5
 SPOOL_RETRY_SECONDS = 5.0  # after the spool refused a file
 _INCOMPLETE_SUFFIXES = (".part", ".tmp")
+
+
+def run_name(name: str) -> str:
+    """The name a dropped file's run is given: as the file system gave it (CP932 read
+    as the other doors read it), reduced as mail and the API reduce theirs."""
+    return bare_name(readable(name))
 
 
 def complete_name(name: str) -> bool:
@@ -216,7 +225,7 @@ class DropdirIntake(Intake):
             # and it is said once, not at every scan, until it changes.
             with contextlib.suppress(OSError):
                 self.failed[path] = _signature(path.lstat())
-            log.error("dropdir: %s cannot be taken, it stays: %s", path, exc)
+            log.error("dropdir: %r cannot be taken, it stays: %s", str(path), exc)
             return True
         if claimed is None:
             return True
@@ -242,21 +251,27 @@ class DropdirIntake(Intake):
             self._give_back(left, exc)
             return True
         data = _by_descriptor(fd, left.claim.path)
+        # The run is named as mail and the API name theirs (base.bare_name): a newline
+        # or a right-to-left override in it would split a log line or a report's
+        # Subject, or turn the name around where it is shown. The file keeps its name.
+        name = run_name(left.claim.name)
+        claimed = dataclasses.replace(left.claim, name=name)
+        sender = str(left.origin.parent / name)
         try:
             with _closing(fd):
                 run_id = await claims.spool_claim(
-                    self.sink, left.claim, left.account, CHANNEL, str(left.origin), data
+                    self.sink, claimed, left.account, CHANNEL, sender, data
                 )
         except SpoolUnavailable as exc:
             return self._not_spooled(left, exc, data)
-        log.info("dropdir: took %s as %s", left.origin, run_id)
+        log.info("dropdir: took %r as %s", str(left.origin), run_id)
         return True
 
     def _not_spooled(self, left: Left, exc: SpoolUnavailable, data: Path) -> bool:
         if _unreadable(exc, data):
             self._give_back(left, exc)
             return True
-        log.warning("dropdir: spool unavailable; %s stays for the next scan", left.origin)
+        log.warning("dropdir: spool unavailable; %r stays for the next scan", str(left.origin))
         self.leftover.insert(0, left)
         # Not sooner: the claim's rename wakes the scan at once.
         self._paused_until = time.monotonic() + SPOOL_RETRY_SECONDS
@@ -270,7 +285,7 @@ class DropdirIntake(Intake):
             back = claims.give_back(left.claim, origin)
         except OSError as trouble:
             back = False
-            log.error("dropdir: %s could not be given back: %s", left.claim.path, trouble)
+            log.error("dropdir: %r could not be given back: %s", str(left.claim.path), trouble)
         if not back:
             origin = left.claim.path
         self._cannot_read(left.account, origin, exc)

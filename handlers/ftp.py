@@ -189,7 +189,7 @@ class FtpIntake(Intake):
                 try:
                     claim = claims.claim(home, path, self.sink.new_id(), name)
                 except OSError as exc:  # this file alone: the others are taken
-                    log.error("ftp: %s cannot be taken, it stays: %s", path, exc)
+                    log.error("ftp: %r cannot be taken, it stays: %s", str(path), exc)
                     continue
                 if claim is not None:
                     unhold(path, home)
@@ -210,4 +210,4 @@ def _hold_all(home: Path, claimed: list[claims.Claim]) -> None:
         try:
             hold_back(home, claim)
         except OSError as exc:  # the claim stays: the next start gives it back
-            log.error("ftp: %s could not be given back: %s", claim.path, exc)
+            log.error("ftp: %r could not be given back: %s", str(claim.path), exc)

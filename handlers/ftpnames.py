@@ -12,7 +12,10 @@ the order they came. A name the client sees stands for all its uploads waiting: 
 withdraws them all, RNFR/RNTO moves them all, and RNTO holds aside what waits under the
 new name, as STOR does; RNTO to a name that breaks the file-name rule gets 553, as STOR
 does. Names starting with "." are the door's own (uploads in progress, the check's
-claims): never listed to a client, and refused when a client names one.
+claims): never listed to a client, and refused when a client names one. A name with
+control or format characters, which the other doors drop (base.bare_name), is refused
+(553) rather than taken under a name the client never listed; a NUL in any command's
+path is answered (553, 501) before pyftpdlib makes a path of it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 
 from pyftpdlib.handlers import FTPHandler
 
+from handlers.base import unseen_characters
 from handlers.ftphome import hidden, part_name, publish, rename_uploads, withdraw
 from handlers.ftpreplies import (
     S250_REMOVED,
@@ -31,11 +35,13 @@ from handlers.ftpreplies import (
     S451_DELETE_FAILED,
     S451_RENAME_FAILED,
     S452_LOW_SPACE,
+    S501_NUL_PATH,
     S502_NO_STOU,
     S550_NO_SUCH_FILE,
     S553_BAD_NAME,
     S553_HIDDEN_NAME,
     S553_NO_APPEND,
+    S553_UNSEEN_NAME,
 )
 from handlers.ftpsession import SessionHandler
 
@@ -56,6 +62,11 @@ class UploadHandler(SessionHandler):
     all the uploads of a name."""
 
     def pre_process_command(self, line: str, cmd: str, arg: str) -> None:
+        # pyftpdlib's path check (os.path.realpath) dies of a NUL, closing the session
+        # without a reply: answered here, before any path is made of it.
+        if self.authenticated and "\0" in arg:
+            self._refuse_nul(cmd, arg)
+            return
         # A name starting with "." is the door's own: an upload in progress (another
         # session renaming or deleting it would lose that upload) or a claim. To the
         # client it does not exist, and cannot be made.
@@ -67,6 +78,21 @@ class UploadHandler(SessionHandler):
                 self.respond(S550_NO_SUCH_FILE)
             return
         super().pre_process_command(line, cmd, arg)
+
+    def _refuse_nul(self, cmd: str, arg: str) -> None:
+        """553 for a command that would make the name (as STOR of an unseen one), 501
+        for the others; each a refusal."""
+        detail = f"{cmd} of a path holding a NUL (U+0000)"
+        if cmd == "RNTO":
+            self._rnfr = None  # an RNFR is spent by the RNTO after it
+        if cmd in _UPLOADS:
+            self._restart_position = 0  # a REST by the upload command after it
+        if cmd in _UPLOADS or cmd in _NEW_NAME_COMMANDS:
+            self.refuse(S553_UNSEEN_NAME[0], "bad_filename", arg, detail)
+            self.respond(self.reply(*S553_UNSEEN_NAME, chars="U+0000"))
+        else:
+            self.refuse(S501_NUL_PATH[0], "bad_filename", arg, detail)
+            self.respond(self.reply(*S501_NUL_PATH))
 
     def ftp_STOR(self, file: str, mode: str = "w") -> str | None:
         # A REST is spent by the upload command after it, refused or not.
@@ -111,6 +137,15 @@ class UploadHandler(SessionHandler):
             # Never taken by the check, and the namespace of uploads in progress.
             self.refuse(S553_HIDDEN_NAME[0], "bad_filename", name, "a name starting with '.'")
             self.respond(self.reply(*S553_HIDDEN_NAME))
+            return True
+        if unseen := unseen_characters(name):
+            # Other doors take such a name without them (base.bare_name), but here the
+            # file keeps the name the client lists: its run could not be named as the
+            # client sees it, nor the character shown where a name is (U+202E turns it
+            # around). Refused, so that the client renames it.
+            detail = f"a name holding control or format characters ({unseen})"
+            self.refuse(S553_UNSEEN_NAME[0], "bad_filename", name, detail)
+            self.respond(self.reply(*S553_UNSEEN_NAME, chars=unseen))
             return True
         problem = self.intake.sink.filename_problem(name, account=account, language=language)
         if problem:
@@ -162,7 +197,7 @@ class UploadHandler(SessionHandler):
 
     def _not_changed(self, reply: tuple[int, str], what: str, err: OSError) -> None:
         """The home could not be changed (our own trouble: 451, the client may retry)."""
-        log.warning("ftp: %s of %s failed: %s", what, self.username, err)
+        log.warning("ftp: %r of %s failed: %s", what, self.username, err)
         self.respond(self.reply(*reply))
 
     def publish_upload(self, partial: str) -> str:
@@ -174,4 +209,4 @@ class UploadHandler(SessionHandler):
         # Cut off part-way: never imported, never left behind.
         with contextlib.suppress(FileNotFoundError):
             os.remove(file)
-        log.info("ftp: incomplete upload %s removed", os.path.basename(file))
+        log.info("ftp: incomplete upload %r removed", os.path.basename(file))

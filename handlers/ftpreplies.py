@@ -28,3 +28,5 @@ S530_LOGIN_FAILED = (530, "ftp.login_failed")
 S530_TLS_CONTROL = (530, "ftp.tls_control")  # ftp.require_tls: USER/PASS before AUTH TLS
 S534_TLS_DATA = (534, "ftp.tls_data")  # ftp.require_tls: a data connection before PROT P
 S553_BAD_NAME = 553  # with the file-name rule the name breaks
+S553_UNSEEN_NAME = (553, "ftp.unseen_name")  # STOR, RNTO: control or format characters
+S501_NUL_PATH = (501, "ftp.nul_path")  # a NUL in any other command's path

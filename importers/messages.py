@@ -818,6 +818,14 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "「.」で始まる名前は使えません。",
         "en": "Names starting with '.' are not accepted.",
     },
+    "ftp.unseen_name": {
+        "ja": "制御文字や書式文字（{chars}）を含む名前は使えません。",
+        "en": "Names holding control or format characters ({chars}) are not accepted.",
+    },
+    "ftp.nul_path": {
+        "ja": "パスに NUL 文字（U+0000）は使えません。",
+        "en": "A path may not hold a NUL character (U+0000).",
+    },
     "ftp.login_failed": {
         "ja": "ログインできません。ユーザー名とパスワードを確かめてください。",
         "en": "Authentication failed.",
