@@ -25,6 +25,7 @@ from daemon.store.open import open_store
 from daemon.store.runs import public_run
 from daemon.store.undo import Undone, UndoRun
 from daemon.worker.pipeline import Pipeline
+from handlers.base import bare_name
 from importers.errors import RowError
 from importers.messages import message
 
@@ -41,13 +42,15 @@ async def import_file(
     parts = await graph.build(lambda: settings)
     try:
         options = {"dry_run": True} if dry_run else {}
+        # Named as every door names a file: no control or format character in the run.
+        name = bare_name(path.name)
         meta = Meta(
             account,
             "cli",
             str(path.resolve()),
-            path.name,
+            name,
             options=options,
-            file_key=account_file_key(settings, account, path.name),
+            file_key=account_file_key(settings, account, name),
         )
         item = parts.spool.enqueue(meta, path, claim=True)
         if progress:

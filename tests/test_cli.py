@@ -323,3 +323,14 @@ def test_times_typed_in_full_width_are_read_as_their_digits(tmp_path):
     config.write_text(text, encoding="utf-8")
     refused = renkei("check", "--config", str(config))
     assert refused.returncode == 1 and "accounts.acme.ftp.window" in refused.stderr
+
+
+def test_renkei_import_names_its_run_as_the_doors_name_theirs(tmp_path):
+    """A right-to-left override in a file's name would reverse it in the console and
+    downloads: dropped, as mail, FTP and the API drop it."""
+    config = write_config(tmp_path, account("acme", report="never"))
+    source = tmp_path / "2024\u202e0516.csv"
+    source.write_bytes(csv_bytes(["1,2024/05/16,10,a"]))
+    result = renkei("import", str(source), "--account", "acme", "--json", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["filename"] == "20240516.csv"
