@@ -66,6 +66,7 @@ S451_AUTH_TEMPORARY = "451 4.7.0 Sender authentication temporarily unavailable, 
 S550_AUTH_FAILED = "550 {code} Sender not authenticated: {what} failed for the sender's domain"
 S552_TOO_BIG = "552 5.3.4 Message too big"
 S554_TOO_NESTED = "554 5.6.0 Message parts nested too deeply to read"
+S554_TOO_MANY_PARTS = "554 5.6.0 Too many message parts to read"
 S500_LINE_TOO_LONG = "500 5.5.2 Line too long (RFC 5321 4.5.3.1.6)"
 S354_GO_AHEAD = "354 End data with <CR><LF>.<CR><LF>"
 S530_TLS_FIRST = "530 5.7.0 Must issue a STARTTLS command first"
@@ -360,6 +361,11 @@ class MailHandler:
             return self._refused(
                 session, S550_SENDER_REFUSED, "sender_not_allowed", who, rcpts, detail
             )
+        except _TooManyParts:
+            # The same mail would fail again: no 4xx. Said before any parsing.
+            who, rcpts = envelope.mail_from or "", ", ".join(envelope.rcpt_tos)
+            detail = f"more than {mime.MAX_PART_LINES} lines that may open a MIME part"
+            return self._refused(session, S554_TOO_MANY_PARTS, "too_many_parts", who, rcpts, detail)
         except RecursionError:
             # Thousands of multiparts one inside another: the parser cannot walk them.
             # The same mail would fail again, so no 4xx: the sender must be told.
@@ -439,6 +445,8 @@ class MailHandler:
 
     def _deliveries(self, envelope: Envelope) -> list[Delivery]:
         raw = envelope.original_content
+        if mime.too_many_parts(raw):
+            raise _TooManyParts
         message, parts = mime.leaf_parts(raw) or mime.library_parts(raw)
         senders = _header_senders(message)
         carried = carried_by(message, parts)
@@ -484,6 +492,10 @@ class _Automatic(Exception):
     ) -> None:
         super().__init__(detail)
         self.detail, self.reason, self.reply = detail, reason, reply
+
+
+class _TooManyParts(Exception):
+    """More parts than the door reads (mime.MAX_PART_LINES)."""
 
 
 class _SenderRefused(Exception):

@@ -2589,6 +2589,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "入れ子が深すぎるメール",
         "en": "MIME parts nested too deep",
     },
+    "console.refusal.reason.too_many_parts": {
+        "ja": "パートが多すぎるメール",
+        "en": "too many MIME parts",
+    },
     "console.refusal.reason.automatic_mail": {
         "ja": "自動送信のメール(不達通知・自動応答など)のため受け取り、取り込みもレポートもしません",
         "en": "automatic mail (a bounce, an auto-reply): taken, neither imported nor answered",
