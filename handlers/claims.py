@@ -108,14 +108,14 @@ async def spool_claim(
     return claimed.run_id
 
 
-def open_claimed(claimed: Claim) -> int:
-    """A descriptor to read the claim's file by, never through a symbolic link (ELOOP)
-    and never a FIFO or device (EINVAL): the folder's writer may swap the claim for one
+def open_plain(path: Path) -> int:
+    """A descriptor to read the file at `path` by, never through a symbolic link (ELOOP)
+    and never a FIFO or device (EINVAL): the folder's writer may swap the file for one
     between a check of its name and the read, and the daemon may read what they may not."""
-    fd = os.open(claimed.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise OSError(errno.EINVAL, "not a regular file", str(claimed.path))
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
     return fd
 
 
@@ -135,7 +135,8 @@ def give_back(claimed: Claim, target: Path) -> bool:
         return False
     except OSError:
         # No hard links here (a share's file system), or not of a file we cannot read
-        # (fs.protected_hardlinks). XXX the name may be taken between look and rename.
+        # (fs.protected_hardlinks): a rename, which a file arriving under the name
+        # between the look and the rename would still lose to.
         if os.path.lexists(target):
             return False
         os.rename(claimed.path, target)

@@ -246,7 +246,7 @@ class DropdirIntake(Intake):
         """Spool a claimed file, read by a descriptor opened without following a link;
         False when the spool cannot take files (it stays claimed, to go first)."""
         try:
-            fd = claims.open_claimed(left.claim)
+            fd = claims.open_plain(left.claim.path)
         except OSError as exc:
             self._give_back(left, exc)
             return True
@@ -344,7 +344,7 @@ def _signature(stat: os.stat_result) -> tuple[int, ...]:
 def _check_readable(path: Path) -> None:
     """Raise the OSError reading `path` would: a link (ELOOP), a permission. Looked at
     before the claim, so that a file renkei cannot read stays untouched."""
-    os.close(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC))
+    os.close(claims.open_plain(path))
 
 
 def _by_descriptor(fd: int, path: Path) -> Path:

@@ -120,6 +120,11 @@ def choice_spellings(values: Sequence[str]) -> dict[str, str]:
     return spellings
 
 
+def listed_spelling(values: Sequence[str], value: str) -> str:
+    """`value` as `values` write the one of its normal form; as given when none is."""
+    return choice_spellings(values).get(choice_form(value), value)
+
+
 def header_names(column: ColumnLike) -> list[str]:
     """Every header text that names `column`, as compared."""
     names = [column.name, getattr(column, "label", None), *getattr(column, "aliases", ())]

@@ -58,7 +58,18 @@ def print_problems(heading: str, problems: list[Problem], language: str, path: P
         print(problem.render(language), file=sys.stderr)
 
 
-def not_one_run(found: Found, ref: str, language: str) -> int:
+def run_named(settings: Settings, ref: str) -> Found | int:
+    """The run `ref` names (its id, or the start or end of it: oneshot.find_run), or the
+    exit code once it is said that it names none or several."""
+    from daemon.oneshot import find_run
+
+    found = asyncio.run(find_run(settings, ref.strip()))
+    if found.run is None:
+        return _not_one_run(found, ref, settings.report.language)
+    return found
+
+
+def _not_one_run(found: Found, ref: str, language: str) -> int:
     """Say that `ref` names no run (exit 1) or several (exit 2, listing them)."""
     if not found.candidates:
         print(message("cli.show.unknown", language, ref=repr(ref)), file=sys.stderr)

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from daemon.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, load_config, not_one_run
+from daemon.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, load_config, run_named
 from daemon.cli.parser import MAX_RUNS
 from daemon.settings.problems import OsTrouble
 from importers.messages import message
@@ -88,7 +88,6 @@ def cmd_show(args: argparse.Namespace) -> int:
     settings = load_config(args.config)
     if settings is None:
         return EXIT_FAILED
-    from daemon.oneshot import find_run
     from daemon.runview import show_json, show_lines
 
     language = settings.report.language
@@ -97,9 +96,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     if refusal is not None:
         print(refusal, file=sys.stderr)
         return EXIT_USAGE
-    found = asyncio.run(find_run(settings, args.run.strip()))
-    if found.run is None:
-        return not_one_run(found, args.run, language)
+    found = run_named(settings, args.run)
+    if isinstance(found, int):
+        return found
     if args.json:
         print(json.dumps(show_json(found), ensure_ascii=False, indent=2))
     else:

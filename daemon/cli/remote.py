@@ -4,12 +4,11 @@ daemon, over its admin API with the admin token, and say its answer. Run by daem
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from typing import TYPE_CHECKING
 
-from daemon.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, load_config, not_one_run
+from daemon.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, load_config, run_named
 from daemon.settings import Settings
 from daemon.settings.problems import OsTrouble
 from importers.messages import message
@@ -88,12 +87,10 @@ def cmd_retry(args: argparse.Namespace) -> int:
     settings = load_config(args.config)
     if settings is None:
         return EXIT_FAILED
-    from daemon.oneshot import find_run
-
     language = settings.report.language
-    found = asyncio.run(find_run(settings, args.run.strip()))
-    if found.run is None:
-        return not_one_run(found, args.run, language)
+    found = run_named(settings, args.run)
+    if isinstance(found, int):
+        return found
     run_id = found.run["id"]
     reply = _ask_daemon(settings, f"/api/v1/runs/{run_id}/retry", "cli.retry.no_token")
     if isinstance(reply, int):

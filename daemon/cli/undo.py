@@ -8,7 +8,7 @@ import argparse
 import asyncio
 import sys
 
-from daemon.cli import EXIT_FAILED, EXIT_OK, load_config, not_one_run
+from daemon.cli import EXIT_FAILED, EXIT_OK, load_config, run_named
 from importers.messages import message
 
 
@@ -21,12 +21,12 @@ def cmd_undo(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     import getpass
 
-    from daemon.oneshot import find_run, undo_run
+    from daemon.oneshot import undo_run
 
     language = settings.report.language
-    found = asyncio.run(find_run(settings, args.run.strip()))
-    if found.run is None:
-        return not_one_run(found, args.run, language)
+    found = run_named(settings, args.run)
+    if isinstance(found, int):
+        return found
     run = found.run
     undone = asyncio.run(undo_run(settings, run["id"], getpass.getuser()))
     if undone.refusal is not None:

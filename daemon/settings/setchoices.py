@@ -4,7 +4,7 @@ called by checks._modes, so `renkei check`, start and reload refuse the same val
 A set writes its fixed value into every row a file's keys name: a misspelt value would
 be written to thousands of rows before anyone saw it. So it must be a listed value
 under the normal form an imported cell is matched by (importers/layouts.py
-`choice_form`); it is then written as the list writes it (store/keyed.py
+`choice_form`); it is then written as the list writes it (worker/plan.py
 `fixed_values`).
 
 on_unknown = "create" does not widen this. It lets partners' files bring values

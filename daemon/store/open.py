@@ -80,11 +80,24 @@ async def open_store(settings: Settings) -> Store:
         path = settings.data_dir / "renkei.db"
         with schema_refused(language, path):
             return await _open_sqlite(settings, path)
+    resolved = resolved_url(url, language)
+    with schema_refused(language, shown_url(resolved)):
+        return await _open_postgres(settings, resolved)
+
+
+def resolved_url(url: str, language: str) -> str:
+    """`store.url` with its secret resolved (`env:NAME`); StoreUnavailable when unset."""
     resolved = resolve_secret(url)
     if not resolved:
         raise StoreUnavailable(message("store.env_unset", language, name=url[4:]))
-    with schema_refused(language, shown_url(resolved)):
-        return await _open_postgres(settings, resolved)
+    return resolved
+
+
+def unreachable(url: str, exc: Exception, language: str) -> StoreUnavailable:
+    """The driver's error reaching `url`, said without its password."""
+    error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = message("store.unreachable", language, url=shown_url(url), error=shown_error(error, url))
+    return StoreUnavailable(text)
 
 
 async def _open_sqlite(settings: Settings, path: Path) -> Store:
@@ -115,12 +128,7 @@ async def _open_postgres(settings: Settings, url: str) -> Store:
     try:
         return await PostgresStore.open(url, instance, may_upgrade)
     except psycopg.Error as exc:
-        error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        error = shown_error(error, url)
-        text = message(
-            "store.unreachable", settings.report.language, url=shown_url(url), error=error
-        )
-        raise StoreUnavailable(text) from exc
+        raise unreachable(url, exc, settings.report.language) from exc
 
 
 @contextmanager

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import aiosqlite
 
-from daemon.settings import Column, ConfigError, Layout, Problem, Settings, resolve_secret
+from daemon.settings import Column, ConfigError, Layout, Problem, Settings
 from daemon.store.errors import StoreUnavailable
 from daemon.store.images import table_types
-from daemon.store.open import schema_refused, shown_error, shown_url
+from daemon.store.open import resolved_url, schema_refused, shown_url, unreachable
 from daemon.store.schema import check_version
 from daemon.store.tables import LayoutTables, same_types
 from importers.messages import message
@@ -67,9 +67,7 @@ async def _table_types(settings: Settings) -> tuple[Types, Callable[[Column], st
     # Imported here: psycopg loads only where PostgreSQL is used.
     from daemon.store.postgres.tables import PgLayoutTables
 
-    resolved = resolve_secret(url)
-    if not resolved:
-        raise StoreUnavailable(message("store.env_unset", language, name=url[4:]))
+    resolved = resolved_url(url, language)
     with schema_refused(language, shown_url(resolved)):
         types = await _postgres_types(resolved, settings.layouts, language)
     return types, PgLayoutTables().column_type
@@ -116,10 +114,6 @@ async def _postgres_types(url: str, layouts: Iterable[str], language: str) -> Ty
         check_version(rows[0][0] if rows else 0, lambda: True)
         return {name: await table_types(db, name) for name in layouts}
     except psycopg.Error as exc:
-        error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        text = message(
-            "store.unreachable", language, url=shown_url(url), error=shown_error(error, url)
-        )
-        raise StoreUnavailable(text) from exc
+        raise unreachable(url, exc, language) from exc
     finally:
         await db.close()

@@ -42,7 +42,7 @@ from daemon.web.errors import ApiError, responses
 from daemon.worker.references import references_of
 from handlers.apidocs import ErrorBody
 from importers.errors import CellError
-from importers.layouts import ColumnSpec, choice_form, choice_spellings, converter, display_name
+from importers.layouts import ColumnSpec, converter, display_name, listed_spelling
 from importers.messages import CATALOG, message
 
 router = APIRouter()
@@ -274,7 +274,7 @@ def _choice_searched(spec: ColumnSpec, value: str) -> str:
     """A searched choice as the rows write it: the listed or learned value of its normal
     form. A value of no known form is compared as given: no row imported under this
     list holds it, so it finds nothing (or a row written before the list changed)."""
-    return choice_spellings(spec.values or []).get(choice_form(value), value)
+    return listed_spelling(spec.values or [], value)
 
 
 def _searched(column: Column, value: str, op: str | None, language: str) -> object:

@@ -16,7 +16,7 @@ from daemon.settings import Account, Layout, Settings
 from daemon.settings.model import AccountReport
 from daemon.store.base import Store
 from daemon.store.keyed import KEYED
-from importers.layouts import ColumnSpec, choice_form, choice_spellings
+from importers.layouts import ColumnSpec, listed_spelling
 from importers.reader import ImportSpec
 from importers.workbook import is_workbook
 
@@ -71,7 +71,7 @@ def fixed_values(layout: Layout, set_values: Mapping[str, str]) -> dict[str, str
     fixed = dict(set_values)
     for column, value in set_values.items():
         if column in choices:
-            fixed[column] = choice_spellings(choices[column]).get(choice_form(value), value)
+            fixed[column] = listed_spelling(choices[column], value)
     return fixed
 
 
