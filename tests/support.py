@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import email
 import ftplib
@@ -61,14 +62,19 @@ def free_port() -> int:
     Not one the kernel hands out (port 0): that range is where every outgoing
     connection takes its source port, and one opened by a test in the other worker
     can take the port before the server binds it ("Address already in use"). So a
-    random free port below that range (random, so two workers rarely meet)."""
+    random free port below that range (random, so two workers rarely meet), and none
+    this process gave lately: a config asks for several before any is bound, and two
+    listeners once got the same one."""
     for _ in range(200):
         port = _PICK.randrange(*_LISTEN_PORTS)
+        if port in _GIVEN:
+            continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _GIVEN.append(port)
             return port
     raise RuntimeError(f"no free port in {_LISTEN_PORTS}")
 
@@ -84,6 +90,7 @@ def _listen_ports() -> tuple[int, int]:
 
 _LISTEN_PORTS = _listen_ports()
 _PICK = random.SystemRandom()  # not the seeded `random`: each worker its own ports
+_GIVEN: collections.deque[int] = collections.deque(maxlen=256)  # free_port()'s latest
 
 
 def account(name: str, **keys: Any) -> str:
