@@ -17,6 +17,7 @@ import csv
 import io
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -226,7 +227,10 @@ class CsvFile:
             steps.close()
 
     def _convert(self, reader, f, extra: list[object], size: int) -> Iterator[Chunk]:  # noqa: ANN001
-        # The hot loop of every import: kept to the few steps each record needs.
+        # The hot loop of every import: a batch of records is taken from the csv module
+        # at once, and one whose records are all plain (no empty record, the right
+        # width, every cell converted) costs one call per record; any other batch is
+        # read record by record (_read_records), naming each error by its line.
         width = len(self._names)
         part = self.part
         empty = 0  # empty lines read past above the header count as those below
@@ -244,56 +248,44 @@ class CsvFile:
                 _, empty, _ = _first_record(reader)
         if self.sheet is not None:
             reader.write_dates(self._date_writers(order))
-        blank = self._blank
-        unescape = self.spec.error_copy
-        convert = row_converter(self.spec.columns, order, extra, width)
+        records = _Records(
+            self, row_converter(self.spec.columns, order, extra, width), order, width, base
+        )
         limit = self.spec.max_rows
-        end = base + reader.line_num  # the physical line the previous record ended on
-        records = n = 0
-        rows: list[list[object]] = []
-        lines: list[int] = []
-        cells: list[list[str]] = []  # kept for rows a later check may still reject
-        errors: list[RowError] = []
-        last: list[str] = []
-        line = end + 1  # the physical line the record starts on
-        for fields in reader:
-            if not any(fields):
-                # A blank line, or one of empty cells (`,,,` as Excel leaves below a
-                # table): no record, wherever it is; counted, not an error.
-                end = base + reader.line_num
-                empty += 1
-                continue
-            if unescape:
-                fields = unescaped(fields)
-            line = end + 1
-            # A cell under an empty header cell is no column's: a record that fills
-            # one is refused, not imported without it.
-            if len(fields) == width and not (blank and any(fields[i] for i in blank)):
-                try:
-                    rows.append(convert(fields))
-                    lines.append(line)
-                    cells.append(fields)
-                except CellError:
-                    errors.extend(self._cell_errors(line, fields, order))
-            else:
-                errors.append(self._row_error(line, width, fields))
-            end = base + reader.line_num
-            last = fields
-            n += 1
-            if n == size:
-                records += n
-                if records > limit:
-                    raise PermanentProblem("file.too_many_rows", rows=limit, limit=limit)
-                yield Chunk(rows, errors, n, f.buffer.tell(), lines, empty, cells)
-                rows, errors, lines, cells, n, empty = [], [], [], [], 0, 0
-        records += n
-        if records > limit:
-            raise PermanentProblem("file.too_many_rows", rows=limit, limit=limit)
-        if final and 0 < len(last) < width and not self.sniffed.ends_with_newline:
-            # The last record was cut short: named by the line it starts on.
-            raise PermanentProblem("file.truncated", line=line)
+        records.end = base + reader.line_num  # the physical line the previous record ended on
+        count = 0
         end_byte = part.end if part else self.sniffed.size
-        yield Chunk(rows, errors, n, end_byte, lines, empty, cells)
+        while True:
+            batch, stops = self._batch(reader, size, base)
+            chunk = records.read(batch, stops, base + reader.line_num)
+            chunk.empty += empty
+            empty = 0
+            count += chunk.records
+            if count > limit:
+                raise PermanentProblem("file.too_many_rows", rows=limit, limit=limit)
+            if len(batch) == size:
+                chunk.bytes_read = f.buffer.tell()
+                yield chunk
+                continue
+            # A short batch: the file's end.
+            if final and 0 < len(records.last) < width and not self.sniffed.ends_with_newline:
+                # The last record was cut short: named by the line it starts on.
+                raise PermanentProblem("file.truncated", line=records.line)
+            chunk.bytes_read = end_byte
+            yield chunk
+            return
+
+    def _batch(self, reader, size: int, base: int) -> tuple[list[list[str]], list[int] | None]:  # noqa: ANN001
+        """Up to `size` records, with the line each ends on when the reader must say it
+        (a sheet's: its rows need not follow each other); a CSV file's are counted from
+        their cells when needed (_Records.stops)."""
+        if self.sheet is None:
+            return list(islice(reader, size)), None
+        batch, stops = [], []
+        for fields in islice(reader, size):
+            batch.append(fields)
+            stops.append(base + reader.line_num)
+        return batch, stops
 
     def _header_order(self, reader) -> list[int] | None:  # noqa: ANN001
         # Empty lines above the header are read past, as those below it are: a file
@@ -496,3 +488,113 @@ class _Slice(io.RawIOBase):
     def close(self) -> None:
         self._raw.close()
         super().close()
+
+
+def _line_breaks(cell: str) -> int:
+    """The line breaks inside a (quoted) cell, each ending a physical line as the csv
+    module counts them: CRLF, LF or CR."""
+    return cell.count("\n") + cell.count("\r") - cell.count("\r\n")
+
+
+class _Records:
+    """Turns a file's batches of records into chunks, remembering the line the last
+    record ended on (`end`), the last record read (`last`) and the line it began on."""
+
+    def __init__(
+        self,
+        csv_file: CsvFile,
+        convert: Callable[[list[str]], list[object]],
+        order: list[int] | None,
+        width: int,
+        base: int,
+    ) -> None:
+        self.file = csv_file
+        self.convert = convert
+        self.order = order
+        self.width = width
+        self.blank = csv_file._blank
+        self.unescape = csv_file.spec.error_copy
+        self.end = base
+        self.last: list[str] = []
+        self.line = base + 1
+
+    def read(self, batch: list[list[str]], stops: list[int] | None, after: int) -> Chunk:
+        """`batch`'s chunk; `stops` the line each record ends on, or None to count them
+        from the cells; `after` the line the batch ends on."""
+        if not batch:
+            return Chunk()
+        plain = not self.unescape and not self.blank and all(map(any, batch))
+        if plain and set(map(len, batch)) == {self.width}:
+            try:
+                rows = list(map(self.convert, batch))
+            except CellError:
+                pass  # read again record by record, each error with its line
+            else:
+                lines = _Starts(self.end, batch, stops, after)
+                self.end, self.last = after, batch[-1]
+                return Chunk(rows, [], len(batch), 0, lines, 0, batch)
+        return self._one_by_one(batch, stops or self._stops(batch), after)
+
+    def _stops(self, batch: list[list[str]]) -> list[int]:
+        stops, end = [], self.end
+        for fields in batch:
+            end += 1 + sum(map(_line_breaks, fields))
+            stops.append(end)
+        return stops
+
+    def _one_by_one(self, batch: list[list[str]], stops: list[int], after: int) -> Chunk:
+        chunk = Chunk()
+        blank, width, file = self.blank, self.width, self.file
+        for fields, stop in zip(batch, stops, strict=True):
+            if not any(fields):
+                # A blank line, or one of empty cells (`,,,` as Excel leaves below a
+                # table): no record, wherever it is; counted, not an error.
+                self.end = stop
+                chunk.empty += 1
+                continue
+            if self.unescape:
+                fields = unescaped(fields)
+            line = self.end + 1
+            # A cell under an empty header cell is no column's: a record that fills
+            # one is refused, not imported without it.
+            if len(fields) == width and not (blank and any(fields[i] for i in blank)):
+                try:
+                    chunk.rows.append(self.convert(fields))
+                    chunk.lines.append(line)
+                    chunk.cells.append(fields)
+                except CellError:
+                    chunk.errors.extend(file._cell_errors(line, fields, self.order))
+            else:
+                chunk.errors.append(file._row_error(line, width, fields))
+            self.end, self.last, self.line = stop, fields, line
+            chunk.records += 1
+        self.end = after
+        return chunk
+
+
+class _Starts(Sequence[int]):
+    """The line each record of a plain batch starts on, worked out when first asked:
+    only a reference check that refuses a row asks."""
+
+    def __init__(self, end: int, batch: list[list[str]], stops: list[int] | None, after: int):
+        self._lines: Sequence[int] | None = None
+        if stops is None and after - end == len(batch):
+            self._lines = range(end + 1, after + 1)  # one line each
+        self._end, self._batch, self._stops = end, batch, stops
+
+    def _all(self) -> Sequence[int]:
+        if self._lines is None:
+            stops = self._stops
+            if stops is None:
+                stops, end = [], self._end
+                for fields in self._batch:
+                    end += 1 + sum(map(_line_breaks, fields))
+                    stops.append(end)
+            self._lines = [self._end + 1, *(stop + 1 for stop in stops[:-1])]
+        return self._lines
+
+    def __getitem__(self, index):  # noqa: ANN001, ANN204 - Sequence's own signature
+        return self._all()[index]
+
+    def __len__(self) -> int:
+        return len(self._batch)
