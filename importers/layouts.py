@@ -40,6 +40,7 @@ _DECIMAL = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?", re.ASCII)
 _PLAIN_DECIMAL = re.compile(r"-?(?:[1-9]\d*(?:\.\d+)?|0(?:\.\d{1,6})?)", re.ASCII)
 _TRUE = frozenset({"1", "true", "yes", "y", "t", "on"})
 _FALSE = frozenset({"0", "false", "no", "n", "f", "off"})
+_BOOL_WORDS = {**dict.fromkeys(_TRUE, 1), **dict.fromkeys(_FALSE, 0)}
 _MEMO_LIMIT = 4096
 _INT_MAX = 2**63 - 1  # SQLite's INTEGER; a larger int could not even be bound
 _SAFE_DIGITS = 18  # any number of this many digits fits
@@ -204,6 +205,11 @@ def _fast_path(column: ColumnLike, v: str, i: int, full: Converter, namespace: d
         return f"(q{i}({v}) or {_memo_path(v, i, full, namespace)})"
     if column.type in ("date", "datetime", "choice"):
         return _memo_path(v, i, full, namespace)
+    if column.type == "bool":
+        # A word as the lists write it; any other spelling, and an empty cell, is
+        # the full converter's (a memo's `or` would call it again for every 0).
+        namespace[f"b{i}"] = _BOOL_WORDS
+        return f"(b{i}[{v}] if {v} in b{i} else {slow})"
     return slow
 
 

@@ -74,6 +74,13 @@ TRICKY = [
     " 2024/05/16 10:00",
     "2024/05/16  10:00",
     "２０２４/05/16 10:00",
+    "true",
+    "TRUE",
+    "Yes",
+    "off",
+    "f",
+    "y ",
+    "maybe",
 ]
 COLUMNS = [
     ColumnSpec("a", "int"),
@@ -86,6 +93,8 @@ COLUMNS = [
     ColumnSpec("j", "decimal", max_digits=3),
     ColumnSpec("f", "text", max_length=5),
     ColumnSpec("g", "text", required=True),
+    ColumnSpec("k", "bool"),
+    ColumnSpec("l", "bool", required=True),
 ]
 
 
