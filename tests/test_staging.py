@@ -8,6 +8,8 @@ import csv
 import io
 import json
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 
@@ -18,7 +20,7 @@ from daemon.store.sqlite import SqliteStore
 from daemon.worker import staging
 from importers.layouts import ColumnSpec
 from importers.reader import CsvFile, ImportSpec
-from tests.support import LAYOUT, Daemon, account, cli_import, renkei, write_config
+from tests.support import LAYOUT, ROOT, Daemon, account, cli_import, renkei, write_config
 
 COLUMNS = [
     ColumnSpec("member_no", "int", required=True),
@@ -493,3 +495,36 @@ def test_references_and_created_choices_are_read_in_parts(tmp_path):
         count = db.execute("SELECT count(*) FROM performance").fetchone()[0]
     assert errors == [(6, "900001"), (30001, "900002")]
     assert count == rows - 2  # the first run's rows replaced by the second's
+
+
+def test_readers_started_ahead_of_a_broken_config_end_with_the_command(tmp_path):
+    """`renkei import` of a large file starts its readers before it reads the config:
+    a config it then refuses leaves none of them running."""
+    path = tmp_path / "20240516.csv"
+    large_file(path, 330000)
+    assert path.stat().st_size > staging.LARGE_FILE
+    config = tmp_path / "renkei.toml"
+    config.write_text("[daemon\n", encoding="utf-8")
+    command = [sys.executable, "-m", "daemon.cli", "import", str(path), "--account", "acme"]
+    # A session of its own: what the command leaves running is still in it.
+    proc = subprocess.Popen(
+        [*command, "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        cwd=ROOT,
+    )
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    assert "renkei.toml" in err
+    deadline = time.monotonic() + 30
+    while left := in_session(proc.pid):
+        assert time.monotonic() < deadline, f"still running: {left}"
+        time.sleep(0.2)
+
+
+def in_session(sid: int) -> list[str]:
+    """The command lines of the processes of session `sid`."""
+    ps = subprocess.run(["ps", "-o", "args=", "-s", str(sid)], capture_output=True, text=True)
+    return ps.stdout.splitlines()
