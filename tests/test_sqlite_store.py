@@ -112,3 +112,41 @@ def test_a_glance_never_waits_for_a_lock(tmp_path):
         writer.close()
     assert while_locked is None
     assert [tuple(row) for row in after] == [(1,)]
+
+
+def test_a_large_runs_pages_reach_the_database_file_after_its_commit(tmp_path):
+    """A transaction that copies staged parts in commits without the checkpoint, which
+    then runs on its own: the database file alone, without its log, holds the rows."""
+    part = tmp_path / "part0.db"
+    with sqlite3.connect(part) as scratch:
+        scratch.execute("CREATE TABLE staged_rows (n INTEGER, note TEXT)")
+        scratch.executemany(
+            "INSERT INTO staged_rows VALUES (?, ?)", ((i, "備考" * 20) for i in range(60000))
+        )
+    scratch.close()
+
+    async def scenario() -> tuple[list, int, int]:
+        store = await SqliteStore.open(tmp_path / "renkei.db")
+        try:
+            async with store.transaction() as db:
+                await db.execute("CREATE TABLE big (n INTEGER, note TEXT)")
+            async with store.transaction(staged=[part]) as db:
+                await db.execute("INSERT INTO big SELECT * FROM staged0.staged_rows")
+            async with store.writer.execute("PRAGMA wal_autocheckpoint") as cur:
+                automatic = (await cur.fetchone())[0]
+            await store._checkpoints.wait()
+            # The database file as it is now, without the log beside it.
+            copy = tmp_path / "alone.db"
+            copy.write_bytes((tmp_path / "renkei.db").read_bytes())
+            with contextlib.closing(sqlite3.connect(copy)) as alone:
+                count = alone.execute("SELECT count(*) FROM big").fetchone()[0]
+            async with store.writer.execute("PRAGMA wal_checkpoint(PASSIVE)") as cur:
+                left = list(await cur.fetchone())
+        finally:
+            await store.close()
+        return left, count, automatic
+
+    left, count, automatic = asyncio.run(scenario())
+    assert count == 60000
+    assert automatic == 1000  # the writer's automatic checkpoint is back on
+    assert left[0] == 0 and left[1] == left[2]  # every page of the log copied

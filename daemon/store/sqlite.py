@@ -20,6 +20,7 @@ import aiosqlite
 
 from daemon import serving
 from daemon.store.base import Store
+from daemon.store.checkpoint import AUTOMATIC, Checkpoints
 from daemon.store.errors import StoreUnavailable
 from daemon.store.glance import Glance
 from daemon.store.schema import connect, migrate
@@ -33,6 +34,7 @@ class SqliteStore(Store):
         self.writer = writer
         self.reader = reader
         self._glance = Glance(path)
+        self._checkpoints = Checkpoints(path)
         self._layouts: dict[str, list[str]] = {}
         self._text_columns: dict[str, list[str]] = {}
         # One writer connection serves the whole process; transactions take turns.
@@ -66,6 +68,7 @@ class SqliteStore(Store):
         return self._glance.rows(sql, params)
 
     async def close(self) -> None:
+        await self._checkpoints.wait()
         self._glance.close()
         await self.reader.close()
         await self.writer.close()
@@ -77,11 +80,15 @@ class SqliteStore(Store):
         """BEGIN IMMEDIATE … COMMIT; any exception, cancellation included, rolls back.
 
         `staged` scratch databases are attached as staged0, staged1, … for the
-        transaction (SQLite attaches only outside one).
+        transaction (SQLite attaches only outside one). Such a transaction, a large
+        file's, leaves its checkpoint to run after the commit (store/checkpoint.py).
         """
         async with self._write_lock:
             attached = 0
+            committed = False
             try:
+                if staged:
+                    await self.writer.execute("PRAGMA wal_autocheckpoint = 0")
                 for path in staged:
                     await self.writer.execute(
                         f"ATTACH DATABASE ? AS staged{attached}", (str(path),)
@@ -102,9 +109,15 @@ class SqliteStore(Store):
                     await asyncio.shield(self.writer.rollback())
                     raise
                 await asyncio.shield(self.writer.commit())
+                committed = True
             finally:
                 for index in range(attached):
                     await asyncio.shield(self.writer.execute(f"DETACH DATABASE staged{index}"))
+                if staged:
+                    automatic = f"PRAGMA wal_autocheckpoint = {AUTOMATIC}"
+                    await asyncio.shield(self.writer.execute(automatic))
+                    if committed:
+                        self._checkpoints.start()
 
 
 def _busy(exc: sqlite3.OperationalError) -> bool:
