@@ -230,7 +230,7 @@ class CsvFile:
         # The hot loop of every import: a batch of records is taken from the csv module
         # at once, and one whose records are all plain (no empty record, the right
         # width, every cell converted) costs one call per record; any other batch is
-        # read record by record (_read_records), naming each error by its line.
+        # read record by record (_Records._one_by_one), naming each error by its line.
         width = len(self._names)
         part = self.part
         empty = 0  # empty lines read past above the header count as those below
@@ -278,7 +278,7 @@ class CsvFile:
     def _batch(self, reader, size: int, base: int) -> tuple[list[list[str]], list[int] | None]:  # noqa: ANN001
         """Up to `size` records, with the line each ends on when the reader must say it
         (a sheet's: its rows need not follow each other); a CSV file's are counted from
-        their cells when needed (_Records.stops)."""
+        their cells when needed (_Records._stops)."""
         if self.sheet is None:
             return list(islice(reader, size)), None
         batch, stops = [], []
