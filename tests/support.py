@@ -64,10 +64,11 @@ def free_port() -> int:
     can take the port before the server binds it ("Address already in use"). So a
     random free port below that range (random, so two workers rarely meet), and none
     this process gave lately: a config asks for several before any is bound, and two
-    listeners once got the same one."""
+    listeners once got the same one. Nor one of FTP's default passive ports, which a
+    config that keeps them would refuse to share with a listener."""
     for _ in range(200):
         port = _PICK.randrange(*_LISTEN_PORTS)
-        if port in _GIVEN:
+        if port in _GIVEN or port in _DEFAULT_PASSIVE:
             continue
         with socket.socket() as s:
             try:
@@ -77,6 +78,13 @@ def free_port() -> int:
             _GIVEN.append(port)
             return port
     raise RuntimeError(f"no free port in {_LISTEN_PORTS}")
+
+
+def _default_passive() -> range:
+    from daemon.settings.model import FtpSettings
+
+    low, high = FtpSettings.model_fields["passive_ports"].default.split("-")
+    return range(int(low), int(high) + 1)
 
 
 def _listen_ports() -> tuple[int, int]:
@@ -89,6 +97,7 @@ def _listen_ports() -> tuple[int, int]:
 
 
 _LISTEN_PORTS = _listen_ports()
+_DEFAULT_PASSIVE = _default_passive()
 _PICK = random.SystemRandom()  # not the seeded `random`: each worker its own ports
 _GIVEN: collections.deque[int] = collections.deque(maxlen=256)  # free_port()'s latest
 
