@@ -853,6 +853,81 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "cannot read the config file: {detail}",
     },
     "config.not_toml": {"ja": "TOML として読めません: {detail}", "en": "not valid TOML: {detail}"},
+    # -- what TOML's parser says, in words (settings/tomlwords.TomlTrouble) ----------
+    "toml.at": {
+        "ja": "{line} 行 {column} 列目: {reason}",
+        "en": "line {line}, column {column}: {reason}",
+    },
+    "toml.at_end": {"ja": "ファイルの終わり: {reason}", "en": "at the end of the file: {reason}"},
+    "toml.overwrite": {
+        "ja": "同じ値を二度設定しています",
+        "en": "a value is set a second time",
+    },
+    "toml.immutable": {
+        "ja": "{name} は既に書き終えた表か配列なので、ここで値を足せません",
+        "en": "{name} is a table or array already written whole; nothing can be added to it here",
+    },
+    "toml.backslash": {
+        "ja": "文字列の中の「\\」の後ろが使えない文字です(Windows のパスは '…' で囲むか「\\\\」と書きます)",
+        "en": "a '\\' in a string escapes nothing it may (write a Windows path in '…' or with '\\\\')",
+    },
+    "toml.character": {
+        "ja": "使えない文字 {name} があります",
+        "en": "the character {name} is not allowed here",
+    },
+    "toml.array_table_end": {
+        "ja": "[[…]] の終わりの「]]」がありません",
+        "en": "the ']]' that ends an array of tables is missing",
+    },
+    "toml.table_end": {
+        "ja": "[…] の終わりの「]」がありません",
+        "en": "the ']' that ends a table's name is missing",
+    },
+    "toml.line_end": {
+        "ja": "値の後ろに続きがあります(「キー = 値」は 1 行に一つです)",
+        "en": "something follows the value (one 'key = value' to a line)",
+    },
+    "toml.equals": {"ja": "キーの後に「=」がありません", "en": "a key is not followed by '='"},
+    "toml.expected": {"ja": "ここには {name} が必要です", "en": "{name} is expected here"},
+    "toml.duplicate_key": {
+        "ja": "{{ … }} の中にキー {name} が二度あります",
+        "en": "the key {name} appears twice in one {{ … }}",
+    },
+    "toml.redefine": {"ja": "{name} を定義し直しています", "en": "{name} is defined again"},
+    "toml.twice": {"ja": "{name} が二度あります", "en": "{name} is declared twice"},
+    "toml.unterminated": {
+        "ja": "文字列を閉じる引用符がありません",
+        "en": "a string's closing quote is missing",
+    },
+    "toml.inline_unclosed": {
+        "ja": "{{ … }} を閉じる「}}」がありません",
+        "en": "the '}}' that closes a {{ … }} is missing",
+    },
+    "toml.array_unclosed": {
+        "ja": "配列を閉じる「]」がありません",
+        "en": "the ']' that closes an array is missing",
+    },
+    "toml.value": {
+        "ja": '値として読めません(文字列は "…" で囲みます)',
+        "en": 'not a value (a string is written in "…")',
+    },
+    "toml.statement": {
+        "ja": "「キー = 値」でも「[表]」でもない行です",
+        "en": "a line that is neither 'key = value' nor '[table]'",
+    },
+    "toml.key_start": {
+        "ja": "キーの始まりに使えない文字です",
+        "en": "a key cannot start with this character",
+    },
+    "toml.hex": {
+        "ja": "\\u・\\U の後ろの16進数が正しくありません",
+        "en": "the hex digits after \\u or \\U are wrong",
+    },
+    "toml.datetime": {"ja": "日付・日時として読めません", "en": "not a valid date or datetime"},
+    "toml.scalar": {
+        "ja": "エスケープした文字が Unicode の文字ではありません",
+        "en": "an escaped character is not a Unicode character",
+    },
     # -- the operating system's errors, by errno (settings/problems.OsTrouble) ------
     "os.denied": {"ja": "権限がありません", "en": "permission denied"},
     "os.missing": {"ja": "見つかりません", "en": "not found"},

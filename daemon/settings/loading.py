@@ -20,6 +20,7 @@ from pydantic_core import ErrorDetails
 from daemon.settings.checks import cross_checks, path_checks
 from daemon.settings.model import Settings
 from daemon.settings.problems import Invalid, OsTrouble, Problem, near, shown
+from daemon.settings.tomlwords import TomlTrouble
 
 
 class ConfigError(Exception):
@@ -43,7 +44,8 @@ def load(path: Path | str) -> Settings:
         detail = OsTrouble(exc)
         raise ConfigError([Problem(str(path), "config.unreadable", {"detail": detail})]) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError([Problem(str(path), "config.not_toml", {"detail": exc})]) from None
+        detail = TomlTrouble(exc)
+        raise ConfigError([Problem(str(path), "config.not_toml", {"detail": detail})]) from None
     return parse(raw, source=path.resolve())
 
 
