@@ -35,6 +35,9 @@ BROKEN = [
     ("[[a]]\n[a]\n", "2 行 3 列目: a が二度あります"),
     ('a = """x', "ファイルの終わり: 文字列を閉じる引用符がありません"),
     ("a = 'x\x01'\n", "1 行 7 列目: 使えない文字 '\\x01' があります"),
+    ("a. = 1\n", "1 行 4 列目: キーの始まりに使えない文字です"),
+    ("a.'b\n", 'ファイルの終わり: ここには "\'" が必要です'),
+    ("[a.b]\nc = 1\n[a]\nb.d = 2\n", "4 行 8 列目: a.b を定義し直しています"),
 ]
 
 
@@ -58,7 +61,7 @@ def test_each_toml_error_is_said_in_japanese_with_its_place(text, said):
 @pytest.mark.parametrize(("text", "said"), BROKEN)
 def test_each_toml_error_has_english_words_of_the_catalog_too(text, said):
     english = trouble(text).render("en")
-    assert re.match(r"(line \d+, column \d+|at the end of the file): \w", english), english
+    assert re.match(r"(line \d+, column \d+|at the end of the file): \S", english), english
     assert "(at line" not in english and "end of document" not in english
 
 
