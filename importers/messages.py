@@ -1553,6 +1553,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "accounts.{name}.ftp がありません: このアカウントに定期確認はありません",
         "en": "accounts.{name}.ftp is not set: the account has no scheduled checks",
     },
+    "cli.schedule.poll_only": {
+        "ja": "{name}: accounts.{name}.ftp.weekdays が空なので定期確認はありません。"
+        "ファイルは renkei poll {name} か画面の「今すぐチェック」で取り込みます",
+        "en": "{name}: accounts.{name}.ftp.weekdays is empty, so there are no scheduled"
+        " checks; files are taken by renkei poll {name} or the console's check-now button",
+    },
     "cli.schedule.head": {
         "ja": "{name}: {weekdays} {window}、{interval} ごと、各時刻の {delay} 後({timezone})",
         "en": "{name}: {weekdays} {window}, every {interval}, {delay} after each tick ({timezone})",

@@ -281,6 +281,18 @@ def test_schedule_prints_the_next_checks(tmp_path):
     assert none.returncode == 2 and "--count: 0 ではなく 1 以上" in none.stderr
 
 
+def test_schedule_of_an_account_checked_only_by_poll_says_so(tmp_path):
+    config = write_config(
+        tmp_path, account("acme") + '[accounts.acme.ftp]\nuser = "acme"\nweekdays = []\n'
+    )
+    result = renkei("schedule", "acme", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "acme: accounts.acme.ftp.weekdays が空なので定期確認はありません。"
+        "ファイルは renkei poll acme か画面の「今すぐチェック」で取り込みます"
+    ]
+
+
 def test_poll_takes_the_admin_token_from_the_environment(tmp_path):
     """A config that keeps only the admin token's sha256 cannot send it."""
     config = write_config(tmp_path, account("acme"))

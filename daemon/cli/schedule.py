@@ -26,6 +26,9 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     if account.ftp is None:
         print(message("cli.schedule.no_ftp", language, name=args.name))
         return EXIT_OK
+    if not account.ftp.weekdays:
+        print(message("cli.schedule.poll_only", language, name=args.name))
+        return EXIT_OK
     import datetime as dt
 
     from daemon.poll.windows import Schedule, next_checks
