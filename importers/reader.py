@@ -278,7 +278,7 @@ class CsvFile:
     def _batch(self, reader, size: int, base: int) -> tuple[list[list[str]], list[int] | None]:  # noqa: ANN001
         """Up to `size` records, with the line each ends on when the reader must say it
         (a sheet's: its rows need not follow each other); a CSV file's are counted from
-        their cells when needed (_Records._stops)."""
+        their cells when needed (_line_stops)."""
         if self.sheet is None:
             return list(islice(reader, size)), None
         batch, stops = [], []
@@ -496,6 +496,15 @@ def _line_breaks(cell: str) -> int:
     return cell.count("\n") + cell.count("\r") - cell.count("\r\n")
 
 
+def _line_stops(end: int, batch: list[list[str]]) -> list[int]:
+    """The line each record of `batch` ends on, the one before it having ended on `end`."""
+    stops = []
+    for fields in batch:
+        end += 1 + sum(map(_line_breaks, fields))
+        stops.append(end)
+    return stops
+
+
 class _Records:
     """Turns a file's batches of records into chunks, remembering the line the last
     record ended on (`end`), the last record read (`last`) and the line it began on."""
@@ -533,14 +542,7 @@ class _Records:
                 lines = _Starts(self.end, batch, stops, after)
                 self.end, self.last = after, batch[-1]
                 return Chunk(rows, [], len(batch), 0, lines, 0, batch)
-        return self._one_by_one(batch, stops or self._stops(batch), after)
-
-    def _stops(self, batch: list[list[str]]) -> list[int]:
-        stops, end = [], self.end
-        for fields in batch:
-            end += 1 + sum(map(_line_breaks, fields))
-            stops.append(end)
-        return stops
+        return self._one_by_one(batch, stops or _line_stops(self.end, batch), after)
 
     def _one_by_one(self, batch: list[list[str]], stops: list[int], after: int) -> Chunk:
         chunk = Chunk()
@@ -584,12 +586,7 @@ class _Starts(Sequence[int]):
 
     def _all(self) -> Sequence[int]:
         if self._lines is None:
-            stops = self._stops
-            if stops is None:
-                stops, end = [], self._end
-                for fields in self._batch:
-                    end += 1 + sum(map(_line_breaks, fields))
-                    stops.append(end)
+            stops = self._stops or _line_stops(self._end, self._batch)
             self._lines = [self._end + 1, *(stop + 1 for stop in stops[:-1])]
         return self._lines
 
