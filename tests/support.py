@@ -468,6 +468,18 @@ def attachment(msg: EmailMessage) -> tuple[str, bytes] | None:
     return None
 
 
+def ftp_served(config: Path, extra: str = "") -> int:
+    """Turn on the FTP door of a config write_config() made: a free port and one free
+    passive port, `extra` lines added to its [ftp] table. The port."""
+    port, passive = free_port(), free_port()
+    text = config.read_text(encoding="utf-8")
+    assert "[ftp]\nenabled = false" in text
+    door = f'[ftp]\nlisten = "127.0.0.1:{port}"\npassive_ports = "{passive}-{passive}"'
+    door += f"\n{extra}" if extra else ""
+    config.write_text(text.replace("[ftp]\nenabled = false", door, 1), encoding="utf-8")
+    return port
+
+
 def served(example: str, folder: Path, relay_port: int = 1) -> Path:
     """The example config as shipped, moved onto free ports and a scratch data_dir."""
     text = (ROOT / "config" / example).read_text(encoding="utf-8")

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import Daemon, account, csv_bytes, free_port, write_config
+from tests.support import Daemon, account, csv_bytes, ftp_served, write_config
 
 ADMIN = {"Authorization": "Bearer demo-admin"}
 DATA = csv_bytes(["1,2024/05/16,1,named"])
@@ -24,7 +24,6 @@ DATA = csv_bytes(["1,2024/05/16,1,named"])
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory):
     folder = tmp_path_factory.mktemp("door_names")
-    port, passive = free_port(), free_port()
     accounts = (
         account("acme", filename=["*.csv"])
         + '[accounts.acme.ftp]\nuser = "acme"\npassword = "demo-acme-ftp"\n'
@@ -32,11 +31,7 @@ def daemon(tmp_path_factory):
         + '[accounts.acme.dropdir]\npath = "drop"\nsettle = 0.3\n'
     )
     config = write_config(folder, accounts)
-    text = config.read_text().replace(
-        "[ftp]\nenabled = false",
-        f'[ftp]\nlisten = "127.0.0.1:{port}"\npassive_ports = "{passive}-{passive}"',
-    )
-    config.write_text(text)
+    port = ftp_served(config)
     d = Daemon(config).start()
     d.ftp_port = port
     yield d

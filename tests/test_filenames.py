@@ -27,7 +27,7 @@ from tests.support import (
     account,
     csv_bytes,
     curl,
-    free_port,
+    ftp_served,
     needs_curl,
     queued_ids,
     renkei,
@@ -247,12 +247,7 @@ ACCOUNTS = (
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory):
     config = write_config(tmp_path_factory.mktemp("filenames"), ACCOUNTS)
-    port, passive = free_port(), free_port()
-    text = config.read_text(encoding="utf-8").replace(
-        "[ftp]\nenabled = false",
-        f'[ftp]\nlisten = "127.0.0.1:{port}"\npassive_ports = "{passive}-{passive}"',
-    )
-    config.write_text(text, encoding="utf-8")
+    port = ftp_served(config)
     d = Daemon(config).start()
     d.ftp_port = port
     yield d

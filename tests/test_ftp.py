@@ -23,6 +23,7 @@ from tests.support import (
     account,
     csv_bytes,
     free_port,
+    ftp_served,
     renkei,
     stor_reply,
     write_config,
@@ -45,7 +46,6 @@ def ftp_section(name: str, password: str, **keys) -> str:
 
 
 def ftp_config(tmp_path, extra_accounts: str = "") -> tuple:
-    port, low = free_port(), free_port()
     accounts = (
         account("acme")
         + ftp_section("acme", "demo-acme-ftp")
@@ -57,13 +57,7 @@ def ftp_config(tmp_path, extra_accounts: str = "") -> tuple:
         + extra_accounts
     )
     config = write_config(tmp_path, accounts)
-    text = config.read_text().replace(
-        "[ftp]\nenabled = false",
-        f'[ftp]\nlisten = "127.0.0.1:{port}"\npassive_ports = "{low}-{low}"\n'
-        "max_login_failures = 4\nban_minutes = 1",
-    )
-    config.write_text(text)
-    return config, port
+    return config, ftp_served(config, "max_login_failures = 4\nban_minutes = 1")
 
 
 def ftp_daemon(folder: Path) -> Iterator[Daemon]:

@@ -19,7 +19,7 @@ from tests.support import (
     Daemon,
     account,
     csv_bytes,
-    free_port,
+    ftp_served,
     mail,
     send,
     stor_reply,
@@ -35,7 +35,6 @@ SECRETS = (BAD_PASSWORD, BAD_TOKEN, "demo-acme-token", "demo-acme-ftp")
 
 def start(folder, ftp: str = "") -> Daemon:
     """A daemon with every door open: mail, FTP and HTTP for account acme."""
-    port, passive = free_port(), free_port()
     accounts = (
         account("acme")
         + '[accounts.acme.api]\ntoken = "demo-acme-token"\n'
@@ -44,11 +43,7 @@ def start(folder, ftp: str = "") -> Daemon:
         + "[accounts.acme.limits]\nmax_bytes = 2000\n"
     )
     config = write_config(folder, accounts)
-    text = config.read_text().replace(
-        "[ftp]\nenabled = false",
-        f'[ftp]\nlisten = "127.0.0.1:{port}"\npassive_ports = "{passive}-{passive}"\n{ftp}',
-    )
-    config.write_text(text)
+    port = ftp_served(config, ftp)
     d = Daemon(config).start()
     d.ftp_port = port
     return d

@@ -27,7 +27,7 @@ from tests.support import (
     account,
     active_items,
     csv_bytes,
-    free_port,
+    ftp_served,
     import_process,
     mail,
     pause,
@@ -127,17 +127,12 @@ def test_disk_full_while_spooling_a_mail_leaves_nothing_in_tmp(tmp_path, tmpfs):
 
 
 def ftp_daemon(tmp_path: Path, mount: Path) -> Daemon:
-    port, low = free_port(), free_port()
     accounts = account("acme") + (
         '[accounts.acme.ftp]\nuser = "acme"\npassword = "demo-acme-ftp"\n'
         'weekdays = ["mon"]\nwindow = "09:00-09:01"\ninterval = "2h"\n'
     )
     config = write_config(tmp_path, accounts)
-    text = config.read_text().replace(
-        "[ftp]\nenabled = false",
-        f'[ftp]\nlisten = "127.0.0.1:{port}"\npassive_ports = "{low}-{low}"',
-    )
-    config.write_text(text)
+    port = ftp_served(config)
     daemon = on_tmpfs(config, mount)
     daemon.ftp_port = port
     return daemon
