@@ -30,6 +30,7 @@ from importers.errors import RowError
 from importers.messages import message
 
 if TYPE_CHECKING:
+    from daemon.report.outbox import Attempt
     from daemon.retention import Swept
 
 SHOWN_ERRORS = 20  # the first row errors `renkei import` and `renkei show` print
@@ -38,7 +39,9 @@ CANDIDATES = 10  # ids named when a short id fits several runs
 
 async def import_file(
     settings: Settings, path: Path, account: str, progress: bool = False, dry_run: bool = False
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], Attempt | None]:
+    """The run, and how its report mail fared at the one try made here (None: there
+    was none to send, or it was not tried)."""
     parts = await graph.build(lambda: settings)
     try:
         options = {"dry_run": True} if dry_run else {}
@@ -58,10 +61,10 @@ async def import_file(
         else:
             await parts.pipeline.process(item)
         # Deliver our own report now; a running daemon would also find it in the outbox.
-        await parts.reporter.send_now(item.id)
+        attempt = await parts.reporter.send_now(item.id)
         run = await parts.store.get_run(item.id)
         assert run is not None
-        return public_run(run)
+        return public_run(run), attempt
     finally:
         await parts.close()
 

@@ -337,8 +337,15 @@ def run_lines(run: dict[str, Any], language: str, timezone: str) -> list[str]:
     if run["message"]:
         lines.append(field("message", run["message"]))
     lines += _linked_runs(run, language)
-    lines.append(_field(message("cli.show.report", language), run["report_state"]))
+    lines.append(_report_field(run, language))
     return lines
+
+
+def _report_field(run: dict[str, Any], language: str) -> str:
+    """How the run's report mail stands, in the console's words for it."""
+    state = run["report_state"]
+    words = in_words(f"console.report_state.{state}", language, state)
+    return _field(message("cli.show.report", language), words)
 
 
 def _linked_runs(run: dict[str, Any], language: str) -> list[str]:
@@ -376,7 +383,7 @@ def send_lines(
         lines.append(field("message", run["message"]))
     if failed := last_failure(requests):
         lines.append(_field(message("cli.show.last_error", language), failed))
-    lines.append(_field(message("cli.show.report", language), run["report_state"]))
+    lines.append(_report_field(run, language))
     return [*lines, *request_lines(requests, language)]
 
 

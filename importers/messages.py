@@ -1428,6 +1428,28 @@ CATALOG: dict[str, dict[str, str]] = {
         " one; a send goes by hand with renkei send NAME",
     },
     "cli.errors.more": {"ja": "…ほか {n} 件", "en": "… and {n} more"},
+    # How a command's own mail fared at its one try (daemon/cli/mailtry.py).
+    "cli.mail.sent": {
+        "ja": "{what}を送りました(宛先: {recipients})",
+        "en": "{what} sent to {recipients}",
+    },
+    "cli.mail.waiting": {
+        "ja": "{what}は今は送れません(リレー {relay}: {answer})。送信待ちとして残し、"
+        "renkei serve が再送します",
+        "en": "{what} not sent yet (relay {relay}: {answer}); it waits in the outbox and"
+        " renkei serve retries it",
+    },
+    "cli.mail.refused": {
+        "ja": "{what}はリレーに拒否されました({answer})。{folder} に保存しました",
+        "en": "the relay refused the {what} ({answer}); it is kept in {folder}",
+    },
+    "cli.mail.queued": {
+        "ja": "{what}は送信待ちです。renkei serve が送ります",
+        "en": "{what} waits in the outbox; renkei serve sends it",
+    },
+    "cli.mail.report": {"ja": "報告メール", "en": "report mail"},
+    "cli.mail.digest": {"ja": "まとめメール", "en": "digest mail"},
+    "cli.mail.alert": {"ja": "通知メール", "en": "alert mail"},
     "cli.runs.id": {"ja": "実行ID", "en": "id"},
     "cli.runs.account": {"ja": "アカウント", "en": "account"},
     "cli.runs.channel": {"ja": "経路", "en": "channel"},

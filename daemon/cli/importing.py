@@ -8,6 +8,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from daemon.cli import (
     EXIT_FAILED,
@@ -20,6 +21,9 @@ from daemon.cli import (
 from daemon.cli.parser import config_path
 from daemon.settings import ConfigError, Settings
 from importers.messages import message
+
+if TYPE_CHECKING:
+    from daemon.report.outbox import Attempt
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -46,7 +50,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     progress = sys.stderr.isatty()
     language = settings.report.language
     try:
-        run = asyncio.run(import_file(settings, path, args.account, progress, args.dry_run))
+        run, attempt = asyncio.run(
+            import_file(settings, path, args.account, progress, args.dry_run)
+        )
     except ConfigError as exc:  # a layout its table cannot take
         print_problems("cli.config.invalid", exc.problems, language, config_path(args.config))
         return EXIT_FAILED
@@ -63,6 +69,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
         found = asyncio.run(find_run(settings, run["id"]))
         print("\n".join([_summary(run, language), *problem_lines(found, language)]))
+    if not args.json:
+        _report_said(settings, run, attempt)
     if run["state"] == RunState.COMPLETED and not run["dry_run"]:
         _not_forwarded(settings, args.account)
     return EXIT_OK if run["state"] == RunState.COMPLETED else EXIT_FAILED
@@ -82,6 +90,18 @@ def _start_readers(path: Path) -> None:
         return  # said below, once the config gives the words
     if size > staging.LARGE_FILE and not is_workbook(path.name):
         staging.warm()
+
+
+def _report_said(settings: Settings, run: dict, attempt: Attempt | None) -> None:
+    """How the run's report mail fared; one that waits untried is said to wait."""
+    from daemon.cli import mailtry
+    from daemon.store.runs import ReportState
+
+    said = mailtry.line(attempt, "report", settings)
+    if said is None and run["report_state"] in (ReportState.PENDING, ReportState.QUEUED):
+        words = message("cli.mail.report", settings.report.language)
+        said = message("cli.mail.queued", settings.report.language, what=words), False
+    mailtry.say([said])
 
 
 def _stopped(settings: Settings, account: str) -> bool:

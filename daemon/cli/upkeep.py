@@ -61,6 +61,7 @@ def cmd_expect_check(args: argparse.Namespace) -> int:
     settings = load_config(args.config)
     if settings is None:
         return EXIT_FAILED
+    from daemon.cli import mailtry
     from daemon.poll.expected import check_now
 
     language = settings.report.language
@@ -71,6 +72,7 @@ def cmd_expect_check(args: argparse.Namespace) -> int:
     checked = asyncio.run(check_now(switched(settings), now))
     counts = {"missing": len(checked.missing), "arrived": len(checked.arrived)}
     print(message("cli.expect.done", language, now=now.isoformat(timespec="seconds"), **counts))
+    mailtry.say(mailtry.line(attempt, "alert", settings) for attempt in checked.attempts)
     return EXIT_OK
 
 
@@ -78,6 +80,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
     settings = load_config(args.config)
     if settings is None:
         return EXIT_FAILED
+    from daemon.cli import mailtry
     from daemon.poll.digest import digest_now
 
     language = settings.report.language
@@ -93,4 +96,5 @@ def cmd_digest(args: argparse.Namespace) -> int:
             "cli.digest.done", language, now=now.isoformat(timespec="seconds"), sent=len(queued)
         )
     )
+    mailtry.say(mailtry.line(attempt, "digest", settings) for _, attempt in queued)
     return EXIT_OK

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from daemon.poll.daily import CATCH_UP_DAYS, DailyAccountJobs
 from daemon.report import digest as digest_mail
 from daemon.report.alerts import Alerts
-from daemon.report.outbox import DIGEST_PREFIX, Reporter, id_part
+from daemon.report.outbox import DIGEST_PREFIX, Attempt, Reporter, id_part
 from daemon.settings import Settings
 from daemon.settings.model import Account
 from daemon.store.base import Store
@@ -169,9 +169,12 @@ class Digester(DailyAccountJobs):
             log.exception("daily digest failed")
 
 
-async def digest_now(settings: Settings, now: dt.datetime, account: str | None = None) -> list[str]:
+async def digest_now(
+    settings: Settings, now: dt.datetime, account: str | None = None
+) -> list[tuple[str, Attempt | None]]:
     """`renkei digest`: the daemon's step as of `now`, against its store and outbox;
-    what it queues it tries to send once, and a running daemon sends the rest."""
+    what it queues it tries to send once, and a running daemon sends the rest. Each
+    queued id, with how its try fared."""
     store = await open_store(settings)
     try:
         reporter = Reporter(lambda: settings, store)
@@ -180,8 +183,6 @@ async def digest_now(settings: Settings, now: dt.datetime, account: str | None =
         reporter.on_refused = Alerts(lambda: settings, reporter).report_refused
         accounts = [account] if account is not None else None
         queued = await send_due(settings, store, reporter, now, accounts)
-        for item_id in queued:
-            await reporter.send_now(item_id)
-        return queued
+        return [(item_id, await reporter.send_now(item_id)) for item_id in queued]
     finally:
         await store.close()

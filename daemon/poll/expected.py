@@ -29,7 +29,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from daemon.poll.daily import CATCH_UP_DAYS, DailyAccountJobs
 from daemon.report import expected as expected_mail
-from daemon.report.outbox import ALERT_PREFIX, Reporter, id_part
+from daemon.report.outbox import ALERT_PREFIX, Attempt, Reporter, id_part
 from daemon.settings import Settings
 from daemon.settings.model import WEEKDAYS, Account, Expect
 from daemon.store.base import Store
@@ -46,6 +46,8 @@ class Checked:
 
     missing: list[str] = field(default_factory=list)
     arrived: list[str] = field(default_factory=list)
+    # How each one's try fared, when a command sent them itself (check_now).
+    attempts: list[Attempt | None] = field(default_factory=list)
 
 
 def due_on(expect: Expect, day: dt.date) -> bool:
@@ -255,7 +257,7 @@ async def check_now(settings: Settings, now: dt.datetime) -> Checked:
         reporter = Reporter(lambda: settings, store)
         checked = await check(settings, store, reporter, now)
         for item_id in [*checked.missing, *checked.arrived]:
-            await reporter.send_now(item_id)
+            checked.attempts.append(await reporter.send_now(item_id))
         return checked
     finally:
         await store.close()

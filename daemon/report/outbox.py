@@ -23,6 +23,7 @@ import os
 import re
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
@@ -60,6 +61,15 @@ def id_part(name: str) -> str:
     return f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
 
 
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """How one try to hand a mail to the relay fared, for the command that made it."""
+
+    outcome: str  # sent | retry (it waits in the outbox) | failed (refused for good)
+    answer: str  # the relay's reply, or why it could not be reached
+    recipients: tuple[str, ...]
+
+
 class Reporter:
     def __init__(self, settings: Callable[[], Settings], store: Store) -> None:
         self._settings = settings
@@ -77,6 +87,9 @@ class Reporter:
         # Told of each report set aside because its waiting files are damaged: its id
         # and why.
         self.on_damaged: Callable[[str, str], Awaitable[None]] | None = None
+        # While a command sends its own mail (send_now), each try as it fared: the
+        # command says it in the catalog's words, so it is not logged as a warning.
+        self._told: dict[str, Attempt] | None = None
 
     @property
     def settings(self) -> Settings:
@@ -279,12 +292,19 @@ class Reporter:
         # Due already yet not claimed: another instance is sending it; look again soon.
         return min(max(due, time.time() + _HELD_SECONDS), time.time() + _RESCAN_SECONDS)
 
-    async def send_now(self, item_id: str) -> None:
-        """Try once to deliver one queued report (used by `renkei import`)."""
-        if self.store.shared:
-            await self.flush()
-            return
-        await self._send(self.outbox / f"{item_id}.json")
+    async def send_now(self, item_id: str) -> Attempt | None:
+        """Try once to deliver one queued item (`renkei import`, `digest` and
+        `expect-check` send their own): how it fared, or None when it was not tried
+        (not in the outbox, not due yet, or another process is sending it)."""
+        self._told = {}
+        try:
+            if self.store.shared:
+                await self.flush()
+            else:
+                await self._send(self.outbox / f"{item_id}.json")
+            return self._told.get(item_id)
+        finally:
+            self._told = None
 
     async def _send(self, envelope_path: Path) -> float | None:
         """Try the item once if it is due: when to try it next, or None once it has left
@@ -391,13 +411,16 @@ class Reporter:
             metrics.REPORT_FAILURES.inc()
             if refused_for_good(exc):
                 envelope["refusal"] = refusal_text(exc)
-                log.error(
+                self._tell(item_id, "failed", envelope["refusal"], envelope)
+                log.log(
+                    self._level(logging.ERROR),
                     "report %s: the relay refused it for good (%s); kept in %s",
                     item_id,
                     exc,
                     self.outbox / "failed",
                 )
                 return "failed"
+            self._tell(item_id, "retry", refusal_text(exc), envelope)
             self._schedule_retry(item_id, envelope, exc)
             await self._record(self.store.report_attempt, item_id, refusal_text(exc))
             return "retry"
@@ -405,6 +428,7 @@ class Reporter:
         # Recipients refused while the others took the mail are what a reader must see.
         answer = "; ".join(f"{who}: {r.code} {r.message}" for who, r in refused.items())
         answer = answer or str(reply)
+        self._tell(item_id, "sent", answer, envelope)
         if accepted is not None:
             await asyncio.to_thread(accepted, answer)
         await self._settle_sent(item_id, answer)
@@ -446,9 +470,22 @@ class Reporter:
         report = self.settings.report
         delay = backoff(report.retry_seconds, envelope["attempts"] - 1, report.max_retry_seconds)
         envelope["next_try"] = time.time() + delay
-        log.warning(
-            "report %s: relay refused or unreachable (%s); retry in %.0fs", item_id, exc, delay
+        log.log(
+            self._level(logging.WARNING),
+            "report %s: relay refused or unreachable (%s); retry in %.0fs",
+            item_id,
+            exc,
+            delay,
         )
+
+    def _tell(self, item_id: str, outcome: str, answer: str, envelope: dict[str, Any]) -> None:
+        if self._told is not None:
+            recipients = tuple(envelope["recipients"])
+            self._told[item_id] = Attempt(outcome, answer, recipients)
+
+    def _level(self, level: int) -> int:
+        """A try's log level: debug while a command says how its own mail fared."""
+        return logging.DEBUG if self._told is not None else level
 
     async def _record(
         self, write: Callable[..., Awaitable[None]], item_id: str, *args: object
