@@ -50,6 +50,9 @@ class Delivery:
     # The logical file it is, as resends are compared: set by the sink, once, from the
     # account's file-name rule (filenames.file_key); a door leaves it empty.
     file_key: str = ""
+    # When the door took it whole, when that was before it was spooled (an FTP upload
+    # waits for its account's check); '' for now.
+    received_at: str = ""
 
 
 @dataclass(frozen=True, slots=True)

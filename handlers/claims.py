@@ -93,12 +93,19 @@ async def spool_claim(
     channel: str,
     sender: str,
     data: Path | None = None,
+    received_at: str = "",
 ) -> str:
     """Spool a claimed file (read from `data`, by default the claim's path) and remove
     the claim; its run id. SpoolUnavailable leaves the claim to the caller."""
     filename = readable(claimed.name)
     delivery = Delivery(
-        account, channel, readable(sender), filename, data or claimed.path, id=claimed.run_id
+        account,
+        channel,
+        readable(sender),
+        filename,
+        data or claimed.path,
+        id=claimed.run_id,
+        received_at=received_at,
     )
     await sink.spool([delivery])
     try:

@@ -31,7 +31,7 @@ from handlers import claims
 from handlers.base import Intake, IntakeSink, SpoolUnavailable
 from handlers.ftpdata import UploadDTP
 from handlers.ftpguard import LoginGuard
-from handlers.ftphome import ftp_home, hold_back, home_lock, unhold, waiting
+from handlers.ftphome import arrival, ftp_home, hold_back, home_lock, unhold, waiting
 from handlers.ftpnames import UploadHandler
 from handlers.ftpreplies import S530_LOGIN_FAILED
 
@@ -170,9 +170,17 @@ class FtpIntake(Intake):
             ids = []
             for index, claim in enumerate(claimed):
                 try:
+                    # Received at its 226, not at this check: the time its run,
+                    # the expected-file check and the digest go by.
+                    received = await asyncio.to_thread(arrival, claim.path)
                     ids.append(
                         await claims.spool_claim(
-                            self.sink, claim, account_name, CHANNEL, account.ftp.user
+                            self.sink,
+                            claim,
+                            account_name,
+                            CHANNEL,
+                            account.ftp.user,
+                            received_at=received,
                         )
                     )
                 except SpoolUnavailable:

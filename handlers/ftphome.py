@@ -17,6 +17,7 @@ the FTP door: handlers/ftp.py, ftpsession.py (HomeFS), ftpnames.py and ftpdata.p
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
 import logging
 import os
@@ -115,6 +116,18 @@ def publish(partial: Path, stamp: Callable[[], str]) -> Path:
         now = time.time_ns()
         os.utime(partial, ns=(now, now))
         return _put(home, partial, name, stamp)
+
+
+def arrival(path: Path) -> str:
+    """When an upload got its 226 (publish set its mtime; a client cannot: no MFMT),
+    in the run's time format (UTC ISO 8601 to the millisecond); '' when it cannot be
+    read, and the spool then says now."""
+    try:
+        ns = path.stat().st_mtime_ns
+    except OSError:
+        return ""
+    moment = dt.datetime.fromtimestamp(ns / 1e9, dt.UTC)
+    return moment.isoformat(timespec="milliseconds")
 
 
 def _put(home: Path, path: Path, name: str, stamp: Callable[[], str]) -> Path:

@@ -92,10 +92,13 @@ def home(daemon, name="acme"):
 def test_upload_is_taken_only_at_the_check_and_once(daemon):
     data = csv_bytes(["1,2024/05/16,10,①", "2,2024/05/16,20,②"])
     with login(daemon) as ftp:
+        before = dt.datetime.now(dt.UTC) - dt.timedelta(milliseconds=1)
         assert ftp.storbinary("STOR 20240516.csv", io.BytesIO(data)).startswith("226")
+        after = dt.datetime.now(dt.UTC) + dt.timedelta(milliseconds=1)
     assert (home(daemon) / "20240516.csv").read_bytes() == data
-    time.sleep(0.3)
+    time.sleep(1.0)
     assert daemon.query("SELECT count(*) FROM runs WHERE channel = 'ftp'") == [(0,)]
+    checked = dt.datetime.now(dt.UTC)
     reply = poll(daemon)
     assert reply.status_code == 200
     [run] = reply.json()["runs"]
@@ -106,6 +109,9 @@ def test_upload_is_taken_only_at_the_check_and_once(daemon):
         "acme",
         2,
     )
+    # Received at its 226, not at the check a second later.
+    received = dt.datetime.fromisoformat(done["received_at"])
+    assert before <= received <= after < checked, (before, received, after)
     assert not list(home(daemon).iterdir())
     assert poll(daemon).json()["runs"] == []
 

@@ -181,4 +181,5 @@ def _meta(d: Delivery) -> Meta:
         subject=d.subject,
         by_content=d.by_content,
         file_key=d.file_key,
+        received_at=d.received_at,
     )
