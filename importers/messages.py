@@ -1355,6 +1355,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "デモ用の秘密情報は、すべてのリスナーがループバックにある間だけ使えます({listeners})",
         "en": "a demo secret is allowed only while every listener is on loopback ({listeners})",
     },
+    "config.data_dir_open": {
+        "ja": "{path} は他のユーザーも読めます(権限 {mode})。受け取ったファイルと取込先の"
+        "データベースが置かれる場所です: chmod o-rwx {path} で閉じてください",
+        "en": "{path} is open to other users (mode {mode}); the files received and the"
+        " database live there: close it with chmod o-rwx {path}",
+    },
     "config.no_weekdays": {
         "ja": "空です。FTP のファイルは定期チェックでは取り込まれず、renkei poll か"
         "「今すぐチェック」のときだけ取り込まれます",

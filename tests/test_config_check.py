@@ -92,6 +92,32 @@ def test_data_dir_that_is_a_file(tmp_path):
     ]
 
 
+def test_a_data_dir_others_may_enter_is_warned_of_with_the_fix(tmp_path):
+    """renkei makes data_dir 0750; one made beforehand keeps its mode, and what renkei
+    writes there follows the umask."""
+    config = write_config(tmp_path, account("acme"))
+    data_dir = tmp_path / "var"
+    data_dir.mkdir(mode=0o755)
+    data_dir.chmod(0o755)
+    result = renkei("check", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    said = f"daemon.data_dir: {data_dir} は他のユーザーも読めます(権限 0755)"
+    assert said in result.stderr and f"chmod o-rwx {data_dir}" in result.stderr
+    data_dir.chmod(0o750)
+    result = renkei("check", "--config", str(config))
+    assert result.returncode == 0 and "他のユーザー" not in result.stderr, result.stderr
+
+
+def test_a_data_dir_renkei_makes_is_closed_to_others(tmp_path):
+    config = write_config(tmp_path, account("acme"))
+    path = tmp_path / "20240516.csv"
+    path.write_bytes(support.csv_bytes(["1,2024/05/16,10,a"]))
+    result = renkei("import", str(path), "--account", "acme", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "var").stat().st_mode & 0o007 == 0
+    assert "他のユーザー" not in renkei("check", "--config", str(config)).stderr
+
+
 @pytest.mark.parametrize("name", ["rowid", "ROWID", "oid", "xmin", "ctid"])
 def test_a_column_named_as_the_database_own_columns(name):
     raw = {"layouts": {"p": {"columns": [{"name": name}]}}}

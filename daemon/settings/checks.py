@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import ssl
+import stat
 import unicodedata
 from collections.abc import Collection, Iterator
 from pathlib import Path
@@ -620,6 +621,19 @@ def is_shared_filesystem(kind: str) -> bool:
     return kind in SHARED_FILESYSTEMS or kind.startswith("fuse.")
 
 
+def _open_data_dir(settings: Settings) -> Iterator[Problem]:
+    """renkei makes data_dir 0750, but one made beforehand keeps its own mode, and what
+    renkei writes in it follows the umask: in a data_dir others may enter, any local
+    user reads the partners' files and the database."""
+    try:
+        mode = stat.S_IMODE(settings.data_dir.stat().st_mode)
+    except OSError:
+        return  # not made yet (renkei makes it 0750), or said elsewhere
+    if mode & 0o007:
+        params = {"path": settings.data_dir, "mode": f"{mode:04o}"}
+        yield Problem("daemon.data_dir", "config.data_dir_open", params)
+
+
 def _local_ftp_homes(settings: Settings) -> Iterator[Problem]:
     """With a shared store, whichever instance runs a tick's FTP check takes the files,
     so every instance must see every FTP home: on a local disk, an upload through one
@@ -662,6 +676,7 @@ def _report_from_account(settings: Settings) -> Iterator[Problem]:
 def check_warnings(settings: Settings) -> list[Problem]:
     """What is allowed but most likely not meant: said, never refused."""
     return [
+        *_open_data_dir(settings),
         *_local_ftp_homes(settings),
         *_report_from_account(settings),
         *unkeyed_writes(settings),
