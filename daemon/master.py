@@ -184,6 +184,7 @@ class Master:
 
         from daemon.console.signing import Signer
         from daemon.web.app import create_app
+        from daemon.web.deadline import limited
 
         class Server(uvicorn.Server):
             # The master owns the signals; uvicorn must not take them over.
@@ -222,6 +223,7 @@ class Master:
         proxies = list(self.settings.api.forwarded_allow_ips)
         config = uvicorn.Config(
             app,
+            http=limited(self.settings.api.client_timeout),
             log_level="warning",
             access_log=False,
             lifespan="off",

@@ -224,6 +224,9 @@ class ApiSettings(Model):
         default_factory=list,
         description="proxies (addresses, CIDRs) whose X-Forwarded-For names the client",
     )
+    client_timeout: float = Field(
+        60, gt=0, description="seconds a client has for a request's headers, and may pause its body"
+    )
 
     _check_listen = field_validator("listen")(lambda cls, v: check_listen(v))
     _check_secret = field_validator("admin_token")(lambda cls, v: check_secret(v))

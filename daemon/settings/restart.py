@@ -43,7 +43,7 @@ RESTART_KEYS: dict[str, tuple[str, ...]] = {
         "tls_key",
         "require_tls",
     ),
-    "api": ("enabled", "listen", "tls_cert", "tls_key", "forwarded_allow_ips"),
+    "api": ("enabled", "listen", "tls_cert", "tls_key", "forwarded_allow_ips", "client_timeout"),
 }
 
 

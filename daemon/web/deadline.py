@@ -1,0 +1,93 @@
+"""Time limits uvicorn does not have: a client must send a request's headers within
+`api.client_timeout` seconds (of connecting, or of the previous response), and may not
+stay silent longer than that inside a request's body; nginx's `client_header_timeout`
+and `client_body_timeout`. Without them a connection that trickles its headers a byte
+at a time, or never sends its body, stays open for good, and thousands of them use up
+the daemon's file descriptors (slowloris).
+
+A client past the limit is answered `408 Request Timeout` when no response has begun,
+and its connection closed. Given to uvicorn.Config as its `http` protocol class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+log = logging.getLogger(__name__)
+
+
+def limited(seconds: float) -> type[H11Protocol]:
+    """The protocol class of a server whose clients have `seconds` for each wait."""
+    return type("ClientDeadline", (ClientDeadline,), {"seconds": seconds})
+
+
+class ClientDeadline(H11Protocol):
+    seconds = 60.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is h11.SEND_BODY:
+            self._arm()  # the body moves: the next pause is timed afresh
+        elif self.conn.their_state is not h11.IDLE:
+            self._disarm()  # the request is whole: the app's to answer, in its time
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self._arm()  # the next request's headers are timed from here
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(self.seconds, self._expired)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expired(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        if self.conn.their_state is h11.SEND_BODY and self.flow.read_paused:
+            # Paused by us: looked at again, since data_received may not come back.
+            self._deadline = self.loop.call_later(self.seconds, self._expired)
+            return
+        waiting = "body" if self.conn.their_state is h11.SEND_BODY else "headers"
+        log.info("%s: no request %s within %gs; closed", _peer(self.client), waiting, self.seconds)
+        if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE) and self.cycle_unanswered():
+            try:
+                headers = [("content-length", "0"), ("connection", "close")]
+                self.transport.write(self.conn.send(h11.Response(status_code=408, headers=headers)))
+                self.transport.write(self.conn.send(h11.EndOfMessage()))
+            except h11.LocalProtocolError:
+                pass  # a state the answer cannot be given in: closed all the same
+        if self.cycle is not None:
+            # The app may be reading the body: it is told the client went away.
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
+        self.transport.close()
+
+    def cycle_unanswered(self) -> bool:
+        return self.cycle is None or not self.cycle.response_started
+
+
+def _peer(client: tuple[str, int] | None) -> str:
+    return f"{client[0]}:{client[1]}" if client else "a client"
