@@ -32,6 +32,7 @@ class ClientDeadline(H11Protocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
+        self._moved = 0.0  # when the body last moved (loop time)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -44,7 +45,11 @@ class ClientDeadline(H11Protocol):
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
         if self.conn.their_state is h11.SEND_BODY:
-            self._arm()  # the body moves: the next pause is timed afresh
+            # The body moves: the pause is timed from here. Noted, not re-armed: a
+            # timer per chunk would cost every upload, the one timer looks again.
+            self._moved = self.loop.time()
+            if self._deadline is None:
+                self._arm()
         elif self.conn.their_state is not h11.IDLE:
             self._disarm()  # the request is whole: the app's to answer, in its time
 
@@ -53,9 +58,10 @@ class ClientDeadline(H11Protocol):
         if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
             self._arm()  # the next request's headers are timed from here
 
-    def _arm(self) -> None:
+    def _arm(self, at: float | None = None) -> None:
         self._disarm()
-        self._deadline = self.loop.call_later(self.seconds, self._expired)
+        when = self.loop.time() + self.seconds if at is None else at
+        self._deadline = self.loop.call_at(when, self._expired)
 
     def _disarm(self) -> None:
         if self._deadline is not None:
@@ -66,10 +72,14 @@ class ClientDeadline(H11Protocol):
         self._deadline = None
         if self.transport.is_closing():
             return
-        if self.conn.their_state is h11.SEND_BODY and self.flow.read_paused:
-            # Paused by us: looked at again, since data_received may not come back.
-            self._deadline = self.loop.call_later(self.seconds, self._expired)
-            return
+        if self.conn.their_state is h11.SEND_BODY:
+            if self.flow.read_paused:
+                # Paused by us: looked at again, since data_received may not come back.
+                self._arm()
+                return
+            if (due := self._moved + self.seconds) > self.loop.time():
+                self._arm(due)  # it moved since: timed from its last move
+                return
         waiting = "body" if self.conn.their_state is h11.SEND_BODY else "headers"
         log.info("%s: no request %s within %gs; closed", _peer(self.client), waiting, self.seconds)
         if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE) and self.cycle_unanswered():
