@@ -1439,6 +1439,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{what}を送りました(宛先: {recipients})",
         "en": "{what} sent to {recipients}",
     },
+    "cli.mail.sent_partly": {
+        "ja": "{what}を送りました(宛先: {recipients})。リレーが受け取らなかった宛先: {answer}",
+        "en": "{what} sent to {recipients}; the relay refused {answer}",
+    },
     "cli.mail.waiting": {
         "ja": "{what}は今は送れません(リレー {relay}: {answer})。送信待ちとして残し、"
         "renkei serve が再送します",

@@ -67,6 +67,20 @@ def test_a_report_refused_for_good_is_said_kept(tmp_path, relay):
     assert "報告メール: 送信できず" in shown(config, run_id(result))
 
 
+def test_a_report_some_recipients_refused_names_them(tmp_path, relay):
+    relay.refuse["boss@acme.example"] = "550 5.1.1 no such user"
+    accounts = account("acme", success_report_to=["sales@acme.example", "boss@acme.example"])
+    config = write_config(tmp_path, accounts, relay_port=relay.port)
+    result = imported(tmp_path, config)
+    assert result.returncode == 0, result.stderr
+    said = (
+        "報告メールを送りました(宛先: sales@acme.example)。リレーが受け取らなかった宛先:"
+        " boss@acme.example: 550 5.1.1 no such user"
+    )
+    assert said in result.stderr
+    assert relay.envelopes == [("renkei@example.jp", ["sales@acme.example"])]
+
+
 def test_english_and_json_say_it_their_way(tmp_path):
     port = free_port()
     config = write_config(tmp_path, account("acme"), extra='language = "en"', relay_port=port)

@@ -24,6 +24,16 @@ def line(attempt: Attempt | None, what: str, settings: Settings) -> tuple[str, b
     if attempt.outcome == "sent":
         recipients = ", ".join(attempt.recipients)
         return message("cli.mail.sent", language, what=words, recipients=recipients), False
+    if attempt.outcome == "sent_partly":
+        recipients = ", ".join(attempt.recipients)
+        text = message(
+            "cli.mail.sent_partly",
+            language,
+            what=words,
+            recipients=recipients,
+            answer=attempt.answer,
+        )
+        return text, True
     if attempt.outcome == "failed":
         folder = settings.data_dir / "outbox" / "failed"
         text = message(

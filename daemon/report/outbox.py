@@ -65,9 +65,11 @@ def id_part(name: str) -> str:
 class Attempt:
     """How one try to hand a mail to the relay fared, for the command that made it."""
 
-    outcome: str  # sent | retry (it waits in the outbox) | failed (refused for good)
-    answer: str  # the relay's reply, or why it could not be reached
-    recipients: tuple[str, ...]
+    # sent | sent_partly (some recipients refused) | retry (it waits in the outbox) |
+    # failed (refused for good)
+    outcome: str
+    answer: str  # the relay's reply (whom it refused), or why it could not be reached
+    recipients: tuple[str, ...]  # sent: those the relay took
 
 
 class Reporter:
@@ -428,7 +430,8 @@ class Reporter:
         # Recipients refused while the others took the mail are what a reader must see.
         answer = "; ".join(f"{who}: {r.code} {r.message}" for who, r in refused.items())
         answer = answer or str(reply)
-        self._tell(item_id, "sent", answer, envelope)
+        took = [who for who in envelope["recipients"] if who not in refused]
+        self._tell(item_id, "sent" if not refused else "sent_partly", answer, {"recipients": took})
         if accepted is not None:
             await asyncio.to_thread(accepted, answer)
         await self._settle_sent(item_id, answer)
