@@ -15,6 +15,7 @@ FAILURES = 5  # within WINDOW seconds, then…
 WINDOW = 600.0
 LOCKED = 900.0  # …refused this long
 _MAX_KEYS = 10_000  # bounded memory whatever a client sends as user names
+_KEPT = _MAX_KEYS * 9 // 10  # what a full table is pruned down to
 
 
 class LoginThrottle:
@@ -22,6 +23,10 @@ class LoginThrottle:
         self._clock = clock
         self._failures: dict[str, deque[float]] = {}
         self._locked: dict[str, float] = {}
+
+    def __len__(self) -> int:
+        """The addresses and user names it holds failures or a lock of."""
+        return len(self._failures) + len(self._locked)
 
     def locked(self, address: str, user: str) -> bool:
         now = self._clock()
@@ -48,14 +53,28 @@ class LoginThrottle:
             self._failures.pop(key, None)
 
     def _prune(self, now: float) -> None:
-        if len(self._failures) + len(self._locked) < _MAX_KEYS:
-            return
+        if len(self._failures) + len(self._locked) + 2 <= _MAX_KEYS:
+            return  # room for the address and the name this failure counts
         self._locked = {k: until for k, until in self._locked.items() if until > now}
-        self._failures = {
-            k: times for k, times in self._failures.items() if times and times[-1] > now - WINDOW
-        }
-        if len(self._failures) >= _MAX_KEYS:
-            self._failures.clear()
+        for times in self._failures.values():
+            while times and times[0] <= now - WINDOW:
+                times.popleft()
+        self._failures = {k: times for k, times in self._failures.items() if times}
+        if len(self._locked) > _KEPT:  # more locks than room: the soonest to end go
+            soonest = sorted(self._locked, key=self._locked.__getitem__)
+            for key in soonest[: len(self._locked) - _KEPT]:
+                del self._locked[key]
+        room = max(_KEPT - len(self._locked), 0)
+        if len(self._failures) > room:
+            # Still full of recent failures: those with the fewest go, the oldest first.
+            # Clearing them all would hand a guesser who fills the table with made-up
+            # names fresh guesses at the name it is after; dropping the oldest alone
+            # would too, since its failures are older than the filler's.
+            fewest = sorted(
+                self._failures, key=lambda k: (len(self._failures[k]), self._failures[k][-1])
+            )
+            for key in fewest[: len(self._failures) - room]:
+                del self._failures[key]
 
 
 def _keys(address: str, user: str) -> tuple[str, str]:
