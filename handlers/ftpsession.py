@@ -119,6 +119,8 @@ class SessionHandler(FTPHandler):
         option, _, value = line.strip().partition(" ")
         if option.upper() in ("UTF8", "UTF-8"):
             self.utf8 = value.strip().upper() != "OFF"
+            if self.utf8:
+                self.encoding = "utf8"
         super().ftp_OPTS(line)
 
     @property
@@ -138,11 +140,24 @@ class SessionHandler(FTPHandler):
         text = " ".join(text.split())  # one line: a reply never spans lines by accident
         return text if self.utf8 else text.encode("ascii", "replace").decode("ascii")
 
+    def push(self, data: str) -> None:
+        if self.encoding != "utf8":
+            # pyftpdlib encodes a reply strictly: a name CP932 has no character for
+            # (sent by another client in UTF-8) becomes "?", not a broken session.
+            data = data.encode(self.encoding, "replace").decode(self.encoding)
+        super().push(data)
+
     def decode(self, bytes: bytes) -> str:
         # pyftpdlib reads a command line as UTF-8, a byte it cannot read becoming "?".
         # A Japanese Windows client that never sent OPTS UTF8 ON names files in CP932:
         # read its line as the other doors read names (UTF-8, else CP932).
-        return readable(bytes)
+        text = readable(bytes)
+        if not self.utf8 and not _utf8(bytes) and text.encode("cp932", "ignore") == bytes:
+            # Its names come back as it sends them: a listing (LIST, NLST, MLSD) and a
+            # path in a reply in CP932 for the rest of the session, where UTF-8 shows
+            # it mojibake it could not send back to rename or delete the file by.
+            self.encoding = "cp932"
+        return text
 
     def _make_epasv(self, extmode: bool = False) -> None:
         # pyftpdlib binds a passive port, then listens on it. With a thread per
@@ -161,3 +176,11 @@ class SessionHandler(FTPHandler):
         # "the peer closed", seen even behind commands not yet read.
         poller.register(self.socket, getattr(select, "POLLRDHUP", 0))
         return bool(poller.poll(0))
+
+
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

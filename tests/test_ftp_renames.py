@@ -119,6 +119,16 @@ def test_a_cp932_name_without_opts_utf8_is_read_as_cp932(daemon):
     with ftp:
         ftp.login("staff", "demo-staff")
         assert stor(ftp, "売上_20240516.csv", one_row("16", "cp932")).startswith("226")
+        assert stor(ftp, "売上_20240517.csv", one_row("17", "gone")).startswith("226")
+        # Listed back as it sent the names, and deletable by the name it was shown.
+        assert sorted(ftp.nlst()) == ["売上_20240516.csv", "売上_20240517.csv"]
+        listing: list[str] = []
+        ftp.retrlines("LIST", listing.append)
+        assert sorted(line.split()[-1] for line in listing) == sorted(ftp.nlst())
+        assert ftp.delete("売上_20240517.csv").startswith("250")
+    # A client that reads UTF-8 (ftplib's default) still gets UTF-8.
+    with login(daemon, "staff", "demo-staff") as utf8:
+        assert utf8.nlst() == ["売上_20240516.csv"]
     assert [p.name for p in home(daemon, "staff").iterdir()] == ["売上_20240516.csv"]
     assert taken(daemon, "staff") == [("売上_20240516.csv", "completed")]
 
