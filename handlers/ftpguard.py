@@ -12,6 +12,7 @@ from collections import defaultdict, deque
 log = logging.getLogger(__name__)
 
 FAILURE_WINDOW = 600.0  # failed logins count for 10 minutes
+MAX_ADDRESSES = 10_000  # bounded memory, however many addresses fail (IPv6 has plenty)
 
 
 class LoginGuard:
@@ -29,19 +30,47 @@ class LoginGuard:
             until = self._banned.get(address, 0.0)
             return until > time.monotonic()
 
+    def __len__(self) -> int:
+        """The addresses it holds failures or a ban of."""
+        return len(self._failures) + len(self._banned)
+
     def failed(self, address: str) -> bool:
         """Count a failed login; True when it bans the address."""
         now = time.monotonic()
         with self._lock:
+            if len(self._failures) + len(self._banned) >= MAX_ADDRESSES:
+                self._prune(now)
             recent = self._failures[address]
             recent.append(now)
             while recent and recent[0] < now - FAILURE_WINDOW:
                 recent.popleft()
             if len(recent) >= self.max_failures:
                 self._banned[address] = now + self.ban_seconds
-                recent.clear()
+                del self._failures[address]
                 log.warning(
                     "ftp: %s banned for %.0fs after failed logins", address, self.ban_seconds
                 )
                 return True
         return False
+
+    def _prune(self, now: float) -> None:
+        """Forget what is past, then, still full, the soonest bans to end and the
+        addresses with the fewest failures (an address nearing its ban is kept: made-up
+        addresses filling the table must not give it fresh tries). Called locked."""
+        self._banned = {a: until for a, until in self._banned.items() if until > now}
+        for recent in self._failures.values():
+            while recent and recent[0] < now - FAILURE_WINDOW:
+                recent.popleft()
+        kept = defaultdict(deque, {a: r for a, r in self._failures.items() if r})
+        room = MAX_ADDRESSES * 9 // 10
+        if len(self._banned) > room:
+            for address in sorted(self._banned, key=self._banned.__getitem__)[
+                : len(self._banned) - room
+            ]:
+                del self._banned[address]
+        room -= len(self._banned)
+        if len(kept) > room:
+            fewest = sorted(kept, key=lambda a: (len(kept[a]), kept[a][-1]))
+            for address in fewest[: len(kept) - room]:
+                del kept[address]
+        self._failures = kept
