@@ -202,7 +202,7 @@ def import_in_parts(tmp_path: Path, monkeypatch, path: Path) -> tuple[dict, list
             "accounts": {"acme": {"layout": "performance", "report": "never"}},
         }
     )
-    run = asyncio.run(import_file(settings, path, "acme"))
+    run, _ = asyncio.run(import_file(settings, path, "acme"))
     with sqlite3.connect(tmp_path / "var" / "renkei.db") as db:
         errors = db.execute(
             "SELECT line FROM run_errors WHERE run_id = ? ORDER BY rowid", (run["id"],)

@@ -40,7 +40,7 @@ def run_case(tmp_path: Path, case: str) -> tuple[dict, list, list]:
     source = tmp_path / "in" / spec["filename"]
     source.parent.mkdir()
     shutil.copy(GOLDEN / f"{case}.csv", source)
-    run = asyncio.run(import_file(settings, source, "golden"))
+    run, _ = asyncio.run(import_file(settings, source, "golden"))
     with sqlite3.connect(tmp_path / "var" / "renkei.db") as db:
         rows = db.execute(
             "SELECT member_no, date, sales_amount, note FROM performance ORDER BY rowid"
