@@ -28,13 +28,8 @@ from importers.formulas import unescaped
 from importers.headers import HeaderMatch, match_header
 from importers.layouts import ColumnLike, converters, display_name, row_converter
 from importers.messages import message
-from importers.workbook import (
-    Sheet,
-    SheetRecords,
-    column_letter,
-    read_sheet,
-    workbook_format,
-)
+from importers.sheetcells import column_letter
+from importers.workbook import Sheet, SheetRecords, read_sheet, workbook_format
 
 CHUNK_ROWS = 20000
 T = TypeVar("T")

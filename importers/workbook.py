@@ -16,8 +16,9 @@ cell is text in Excel). Its NA filter would read the text `NA`, `N/A` or `null` 
 missing, so it is off. calamine tells the format by the bytes, not the name: an .xls
 named .xlsx reads as well.
 
-A date cell's text is a `DateCell`, which keeps its value: a date or datetime column
-reads the value (see dates.date_cell_writer), whatever the cell's text looks like.
+A date cell's text is a `DateCell` (sheetcells.py, with how each value is shown),
+which keeps its value: a date or datetime column reads the value (see
+dates.date_cell_writer), whatever the cell's text looks like.
 
 What python-calamine 0.9 does not tell, so renkei cannot: a cell's number format (a
 number shown `00123` by the format `00000` arrives as 123, a date shown without its
@@ -31,7 +32,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import pickle
 import re
 import subprocess
@@ -39,12 +39,12 @@ import sys
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 from importers.errors import PermanentProblem
 from importers.filenames import EXCEL_SUFFIXES
 from importers.messages import Words
+from importers.sheetcells import DateCell, column_letter, row_texts
 
 log = logging.getLogger(__name__)
 
@@ -54,24 +54,7 @@ log = logging.getLogger(__name__)
 MAX_EXPANDED = 64 * 1024 * 1024
 READ_SECONDS = 300  # a child still reading after this is stopped: the file fails
 OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an .xls (and an encrypted .xlsx) starts so
-_DIGITS = 15  # Excel keeps and shows 15 significant digits
-_EXACT = 10**_DIGITS
 _PLAIN_SHEET = re.compile(r"\w+")
-
-
-class DateCell(str):
-    """A date cell's text as Excel shows it (General), with the value it holds: a
-    date or datetime column reads the value, a text column the text."""
-
-    value: dt.datetime
-
-    def __new__(cls, text: str, value: dt.datetime) -> DateCell:
-        cell = super().__new__(cls, text)
-        cell.value = value
-        return cell
-
-    def __reduce__(self) -> tuple:
-        return (DateCell, (str(self), self.value))
 
 
 def is_workbook(name: str) -> bool:
@@ -176,7 +159,7 @@ def _sheet_rows(book: object, name: str) -> tuple[str, list[list[str]], int]:
     import pandas as pd
 
     frame = pd.read_excel(book, name, header=None, dtype=object, na_filter=False)
-    rows, first_column = _trimmed([_texts(row) for row in frame.to_numpy().tolist()])
+    rows, first_column = _trimmed([row_texts(row) for row in frame.to_numpy().tolist()])
     return name, rows, first_column
 
 
@@ -278,98 +261,6 @@ def _first_filled(row: list[str]) -> int:
     return next(i for i, cell in enumerate(row) if cell)
 
 
-def _texts(row: list[object]) -> list[str]:
-    # By the value's exact type first: a sheet of 100,000 rows reads in about half the
-    # time of the isinstance() chain.
-    return [
-        value if type(value) is str else _BY_TYPE.get(type(value), cell_text)(value)
-        for value in row
-    ]
-
-
-def cell_text(value: object) -> str:
-    """A cell's value as Excel shows it (General format), for the column types to read."""
-    if value is None or type(value).__name__ == "NaTType":  # pandas' missing time
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return _bool(value)
-    if isinstance(value, int):
-        return _int(value)
-    if isinstance(value, float):
-        return _float(value)
-    if isinstance(value, dt.datetime):
-        return _datetime(value)
-    if isinstance(value, dt.date):
-        return _datetime(dt.datetime.combine(value, dt.time()))
-    if isinstance(value, dt.time):
-        return value.replace(microsecond=0).isoformat()
-    if isinstance(value, dt.timedelta):
-        return _duration(value)
-    return str(value)
-
-
-def _bool(value: bool) -> str:
-    return "TRUE" if value else "FALSE"
-
-
-def _int(value: int) -> str:
-    """12, as pandas made of Excel's 12.0. Past 15 digits Excel never held more, and
-    shows its own rounding: 12345678901234567890 is 12345678901234600000."""
-    if -_EXACT < value < _EXACT:
-        return str(value)
-    return _fifteen(value)
-
-
-def _float(value: float) -> str:
-    """0.1 and not 0.1000000000000000055; 0.3 for 0.1 + 0.2, as Excel shows 15 digits."""
-    if math.isnan(value):
-        return ""
-    if math.isinf(value):
-        return str(value)
-    if value.is_integer():
-        return _int(int(value))
-    return _fifteen(value)
-
-
-def _fifteen(value: int | float) -> str:
-    text = format(Decimal(f"{value:.{_DIGITS}g}"), "f")  # without an exponent
-    return "0" if text == "-0" else text
-
-
-def _datetime(value: dt.datetime) -> DateCell:
-    value = value.replace(tzinfo=None)
-    if value.microsecond:
-        # calamine turns Excel's day fractions into microseconds that may fall a hair
-        # short of the second Excel shows.
-        value = (value + dt.timedelta(microseconds=500_000)).replace(microsecond=0)
-    if not (value.hour or value.minute or value.second):
-        return DateCell(value.date().isoformat(), value)
-    return DateCell(value.isoformat(sep=" "), value)
-
-
-def _duration(value: dt.timedelta) -> str:
-    """`[h]:mm:ss`, as Excel shows a duration."""
-    seconds = round(value.total_seconds())
-    sign = "-" if seconds < 0 else ""
-    hours, rest = divmod(abs(seconds), 3600)
-    return f"{sign}{hours}:{rest // 60:02d}:{rest % 60:02d}"
-
-
-_BY_TYPE = {bool: _bool, int: _int, float: _float, dt.datetime: _datetime}
-
-
-def column_letter(index: int) -> str:
-    """0 → A, 25 → Z, 26 → AA: a column's name in the sheet."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
-
-
 class SheetRecords:
     """A sheet's rows as the reader reads a csv.reader's: an iterator of records with
     `line_num`, the sheet row the last record came from; `buffer.tell()` is how far in,
@@ -441,8 +332,5 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    # Run as the module the parent unpickles from, not as __main__: a DateCell must
-    # be importers.workbook.DateCell on both sides.
-    from importers.workbook import main as child_main
-
-    sys.exit(child_main(sys.argv[1:]))
+    # Its DateCells pickle as importers.sheetcells.DateCell, which the parent imports.
+    sys.exit(main(sys.argv[1:]))

@@ -22,7 +22,8 @@ from handlers.attachments import csv_attachments, for_account
 from importers.errors import PermanentProblem
 from importers.layouts import ColumnSpec
 from importers.reader import CsvFile, ImportSpec
-from importers.workbook import SheetRecords, cell_text, column_letter, is_workbook, read_sheet
+from importers.sheetcells import cell_text, column_letter
+from importers.workbook import SheetRecords, is_workbook, read_sheet
 from tests.support import Daemon, account, curl, needs_curl, queued_ids, send, write_config
 
 HEADER = ["member_no", "date", "sales_amount", "note"]
