@@ -9,6 +9,8 @@ import threading
 import time
 from collections import defaultdict, deque
 
+from daemon.failtable import prune
+
 log = logging.getLogger(__name__)
 
 FAILURE_WINDOW = 600.0  # failed logins count for 10 minutes
@@ -39,7 +41,8 @@ class LoginGuard:
         now = time.monotonic()
         with self._lock:
             if len(self._failures) + len(self._banned) >= MAX_ADDRESSES:
-                self._prune(now)
+                room = MAX_ADDRESSES * 9 // 10
+                prune(self._failures, self._banned, now, FAILURE_WINDOW, room)
             recent = self._failures[address]
             recent.append(now)
             while recent and recent[0] < now - FAILURE_WINDOW:
@@ -52,25 +55,3 @@ class LoginGuard:
                 )
                 return True
         return False
-
-    def _prune(self, now: float) -> None:
-        """Forget what is past, then, still full, the soonest bans to end and the
-        addresses with the fewest failures (an address nearing its ban is kept: made-up
-        addresses filling the table must not give it fresh tries). Called locked."""
-        self._banned = {a: until for a, until in self._banned.items() if until > now}
-        for recent in self._failures.values():
-            while recent and recent[0] < now - FAILURE_WINDOW:
-                recent.popleft()
-        kept = defaultdict(deque, {a: r for a, r in self._failures.items() if r})
-        room = MAX_ADDRESSES * 9 // 10
-        if len(self._banned) > room:
-            for address in sorted(self._banned, key=self._banned.__getitem__)[
-                : len(self._banned) - room
-            ]:
-                del self._banned[address]
-        room -= len(self._banned)
-        if len(kept) > room:
-            fewest = sorted(kept, key=lambda a: (len(kept[a]), kept[a][-1]))
-            for address in fewest[: len(kept) - room]:
-                del kept[address]
-        self._failures = kept

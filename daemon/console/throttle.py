@@ -11,6 +11,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from daemon.failtable import prune
+
 FAILURES = 5  # within WINDOW seconds, then…
 WINDOW = 600.0
 LOCKED = 900.0  # …refused this long
@@ -55,26 +57,7 @@ class LoginThrottle:
     def _prune(self, now: float) -> None:
         if len(self._failures) + len(self._locked) + 2 <= _MAX_KEYS:
             return  # room for the address and the name this failure counts
-        self._locked = {k: until for k, until in self._locked.items() if until > now}
-        for times in self._failures.values():
-            while times and times[0] <= now - WINDOW:
-                times.popleft()
-        self._failures = {k: times for k, times in self._failures.items() if times}
-        if len(self._locked) > _KEPT:  # more locks than room: the soonest to end go
-            soonest = sorted(self._locked, key=self._locked.__getitem__)
-            for key in soonest[: len(self._locked) - _KEPT]:
-                del self._locked[key]
-        room = max(_KEPT - len(self._locked), 0)
-        if len(self._failures) > room:
-            # Still full of recent failures: those with the fewest go, the oldest first.
-            # Clearing them all would hand a guesser who fills the table with made-up
-            # names fresh guesses at the name it is after; dropping the oldest alone
-            # would too, since its failures are older than the filler's.
-            fewest = sorted(
-                self._failures, key=lambda k: (len(self._failures[k]), self._failures[k][-1])
-            )
-            for key in fewest[: len(self._failures) - room]:
-                del self._failures[key]
+        prune(self._failures, self._locked, now, WINDOW, _KEPT)
 
 
 def _keys(address: str, user: str) -> tuple[str, str]:
