@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from daemon.report.outbox import Attempt
 from daemon.settings import Settings
+from daemon.settings.problems import OsTrouble
 from importers.messages import message
 
 
@@ -41,9 +42,10 @@ def line(attempt: Attempt | None, what: str, settings: Settings) -> tuple[str, b
         )
         return text, True
     relay = settings.report.relay
-    return message(
-        "cli.mail.waiting", language, what=words, relay=relay, answer=attempt.answer
-    ), True
+    # The relay not reached: the system's reason in the catalog's words (接続を拒否されました),
+    # where aiosmtplib's text is English.
+    answer = OsTrouble(attempt.cause).render(language) if attempt.cause else attempt.answer
+    return message("cli.mail.waiting", language, what=words, relay=relay, answer=answer), True
 
 
 def say(lines: Iterable[tuple[str, bool] | None]) -> None:

@@ -70,6 +70,7 @@ class Attempt:
     outcome: str
     answer: str  # the relay's reply (whom it refused), or why it could not be reached
     recipients: tuple[str, ...]  # sent: those the relay took
+    cause: BaseException | None = None  # the relay not reached: what the system said
 
 
 class Reporter:
@@ -422,7 +423,7 @@ class Reporter:
                     self.outbox / "failed",
                 )
                 return "failed"
-            self._tell(item_id, "retry", refusal_text(exc), envelope)
+            self._tell(item_id, "retry", refusal_text(exc), envelope, exc)
             self._schedule_retry(item_id, envelope, exc)
             await self._record(self.store.report_attempt, item_id, refusal_text(exc))
             return "retry"
@@ -481,10 +482,17 @@ class Reporter:
             delay,
         )
 
-    def _tell(self, item_id: str, outcome: str, answer: str, envelope: dict[str, Any]) -> None:
+    def _tell(
+        self,
+        item_id: str,
+        outcome: str,
+        answer: str,
+        envelope: dict[str, Any],
+        cause: BaseException | None = None,
+    ) -> None:
         if self._told is not None:
             recipients = tuple(envelope["recipients"])
-            self._told[item_id] = Attempt(outcome, answer, recipients)
+            self._told[item_id] = Attempt(outcome, answer, recipients, cause)
 
     def _level(self, level: int) -> int:
         """A try's log level: debug while a command says how its own mail fared."""
