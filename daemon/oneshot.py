@@ -132,6 +132,7 @@ class Found:
     kept_file: Path | None = None
     candidates: list[str] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)  # a send's, as sent
+    report: dict[str, Any] | None = None  # its report mail as it went out (run_reports)
 
 
 async def find_run(settings: Settings, fragment: str) -> Found:
@@ -149,13 +150,15 @@ async def find_run(settings: Settings, fragment: str) -> Found:
         errors = await store.run_errors(ids[0], SHOWN_ERRORS)
         count = await store.error_count(ids[0])
         sent = await store.requests_of(ids[0]) if run["direction"] == "send" else []
+        report = await store.run_report(ids[0])
     finally:
         await store.close()
     data_dir = settings.data_dir
     error_csv = data_dir / run["error_report"] if run["error_report"] and count else None
     if error_csv is not None and not error_csv.is_file():
         error_csv = None
-    return Found(run, errors, count, error_csv, kept_file(data_dir, run), requests=sent)
+    kept_at = kept_file(data_dir, run)
+    return Found(run, errors, count, error_csv, kept_at, requests=sent, report=report)
 
 
 def kept_file(data_dir: Path, run: Mapping[str, Any]) -> Path | None:

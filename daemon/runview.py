@@ -258,8 +258,8 @@ def show_lines(found: Found, language: str, timezone: str) -> list[str]:
     assert found.run is not None
     if found.run["direction"] == "send":
         return send_lines(found.run, found.requests, language, timezone)
-    lines = [*run_lines(found.run, language, timezone), ""]
-    lines += file_lines(found.run, language, found.kept_file)
+    lines = [*run_lines(found.run, language, timezone), *report_lines(found.report, language)]
+    lines += ["", *file_lines(found.run, language, found.kept_file)]
     problems = problem_lines(found, language)
     return [*lines, "", *problems] if problems else lines
 
@@ -282,6 +282,7 @@ def show_json(found: Found) -> dict[str, Any]:
     }
     if run["direction"] == "send":  # which send, and its requests, as the API shows them
         shown["requests"] = found.requests
+    shown["report"] = found.report
     return shown
 
 
@@ -338,6 +339,20 @@ def run_lines(run: dict[str, Any], language: str, timezone: str) -> list[str]:
         lines.append(field("message", run["message"]))
     lines += _linked_runs(run, language)
     lines.append(_report_field(run, language))
+    return lines
+
+
+def report_lines(report: dict[str, Any] | None, language: str) -> list[str]:
+    """The run's report mail as it went out, as its page in the console shows it: to
+    whom, how many tries, and what the relay last said."""
+    if report is None:
+        return []
+    lines = [
+        _field(message("cli.show.report_to", language), ", ".join(report["recipients"])),
+        _field(message("cli.show.report_tries", language), report["attempts"]),
+    ]
+    if report["last_answer"]:
+        lines.append(_field(message("cli.show.relay_said", language), report["last_answer"]))
     return lines
 
 

@@ -1,7 +1,8 @@
 """A command's own mail, said in the catalog's words: `renkei import` tells whether its
 run's report went, waits in the outbox (and why) or was refused for good, and
 `renkei expect-check` the same of its alerts, instead of the outbox's English log line;
-`renkei show` says how the report stands in the console's words."""
+`renkei show` says how the report stands in the console's words, to whom it went, how
+many tries it took and what the relay last said."""
 
 from __future__ import annotations
 
@@ -38,7 +39,9 @@ def test_a_report_the_relay_took_is_said_sent(tmp_path, relay):
     assert result.returncode == 0, result.stderr
     assert "報告メールを送りました(宛先: sales@acme.example)" in result.stdout
     assert relay.for_recipient("sales@acme.example")
-    assert "報告メール: 送信済み" in shown(config, run_id(result))
+    show = shown(config, run_id(result))
+    assert "報告メール: 送信済み" in show and "報告メールの宛先: sales@acme.example" in show
+    assert "報告メールの送信試行(回): 1" in show and "リレーの最後の応答: OK" in show
 
 
 def test_a_report_with_no_relay_is_said_to_wait_for_the_daemon(tmp_path):
@@ -52,7 +55,16 @@ def test_a_report_with_no_relay_is_said_to_wait_for_the_daemon(tmp_path):
     assert "送信待ちとして残し、renkei serve が再送します" in result.stderr
     assert not any(words in result.stderr for words in LOG_WORDS), result.stderr
     assert list((tmp_path / "var" / "outbox").glob("*.json"))
-    assert "報告メール: 送信待ち" in shown(config, run_id(result))
+    show = shown(config, run_id(result))
+    assert "報告メール: 送信待ち" in show and "報告メールの送信試行(回): 1" in show
+    assert f"リレーの最後の応答: Error connecting to 127.0.0.1 on port {port}" in show
+    as_json = renkei("show", run_id(result), "--json", "--config", str(config))
+    report = json.loads(as_json.stdout)["report"]
+    assert (report["recipients"], report["attempts"], report["sent_at"]) == (
+        ["sales@acme.example"],
+        1,
+        None,
+    )
 
 
 def test_a_report_refused_for_good_is_said_kept(tmp_path, relay):
@@ -98,6 +110,8 @@ def test_no_report_no_words(tmp_path):
     result = imported(tmp_path, config)
     assert result.returncode == 0, result.stderr
     assert "報告メール" not in result.stdout + result.stderr
+    show = shown(config, run_id(result))
+    assert "報告メール: 送信なし" in show and "報告メールの宛先" not in show
 
 
 def test_expect_check_says_its_alerts_wait_or_went(tmp_path, relay):
