@@ -152,7 +152,7 @@ class SessionHandler(FTPHandler):
         # A Japanese Windows client that never sent OPTS UTF8 ON names files in CP932:
         # read its line as the other doors read names (UTF-8, else CP932).
         text = readable(bytes)
-        if not self.utf8 and not _utf8(bytes) and text.encode("cp932", "ignore") == bytes:
+        if not self.utf8 and text.encode() != bytes and text.encode("cp932", "ignore") == bytes:
             # Its names come back as it sends them: a listing (LIST, NLST, MLSD) and a
             # path in a reply in CP932 for the rest of the session, where UTF-8 shows
             # it mojibake it could not send back to rename or delete the file by.
@@ -176,11 +176,3 @@ class SessionHandler(FTPHandler):
         # "the peer closed", seen even behind commands not yet read.
         poller.register(self.socket, getattr(select, "POLLRDHUP", 0))
         return bool(poller.poll(0))
-
-
-def _utf8(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True

@@ -412,9 +412,10 @@ class Reporter:
             )
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             metrics.REPORT_FAILURES.inc()
+            recipients = tuple(envelope["recipients"])
             if refused_for_good(exc):
                 envelope["refusal"] = refusal_text(exc)
-                self._tell(item_id, "failed", envelope["refusal"], envelope)
+                self._tell(item_id, Attempt("failed", envelope["refusal"], recipients))
                 log.log(
                     self._level(logging.ERROR),
                     "report %s: the relay refused it for good (%s); kept in %s",
@@ -423,16 +424,17 @@ class Reporter:
                     self.outbox / "failed",
                 )
                 return "failed"
-            self._tell(item_id, "retry", refusal_text(exc), envelope, exc)
+            answer = refusal_text(exc)
+            self._tell(item_id, Attempt("retry", answer, recipients, exc))
             self._schedule_retry(item_id, envelope, exc)
-            await self._record(self.store.report_attempt, item_id, refusal_text(exc))
+            await self._record(self.store.report_attempt, item_id, answer)
             return "retry"
         metrics.REPORTS_SENT.inc()
         # Recipients refused while the others took the mail are what a reader must see.
         answer = "; ".join(f"{who}: {r.code} {r.message}" for who, r in refused.items())
         answer = answer or str(reply)
-        took = [who for who in envelope["recipients"] if who not in refused]
-        self._tell(item_id, "sent" if not refused else "sent_partly", answer, {"recipients": took})
+        took = tuple(who for who in envelope["recipients"] if who not in refused)
+        self._tell(item_id, Attempt("sent_partly" if refused else "sent", answer, took))
         if accepted is not None:
             await asyncio.to_thread(accepted, answer)
         await self._settle_sent(item_id, answer)
@@ -482,17 +484,9 @@ class Reporter:
             delay,
         )
 
-    def _tell(
-        self,
-        item_id: str,
-        outcome: str,
-        answer: str,
-        envelope: dict[str, Any],
-        cause: BaseException | None = None,
-    ) -> None:
+    def _tell(self, item_id: str, attempt: Attempt) -> None:
         if self._told is not None:
-            recipients = tuple(envelope["recipients"])
-            self._told[item_id] = Attempt(outcome, answer, recipients, cause)
+            self._told[item_id] = attempt
 
     def _level(self, level: int) -> int:
         """A try's log level: debug while a command says how its own mail fared."""

@@ -18,6 +18,8 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from handlers.base import peer_text
+
 log = logging.getLogger(__name__)
 
 
@@ -81,8 +83,9 @@ class ClientDeadline(H11Protocol):
                 self._arm(due)  # it moved since: timed from its last move
                 return
         waiting = "body" if self.conn.their_state is h11.SEND_BODY else "headers"
-        log.info("%s: no request %s within %gs; closed", _peer(self.client), waiting, self.seconds)
-        if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE) and self.cycle_unanswered():
+        peer = peer_text(self.client) or "a client"
+        log.info("%s: no request %s within %gs; closed", peer, waiting, self.seconds)
+        if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):  # no response begun
             try:
                 headers = [("content-length", "0"), ("connection", "close")]
                 self.transport.write(self.conn.send(h11.Response(status_code=408, headers=headers)))
@@ -94,10 +97,3 @@ class ClientDeadline(H11Protocol):
             self.cycle.disconnected = True
             self.cycle.message_event.set()
         self.transport.close()
-
-    def cycle_unanswered(self) -> bool:
-        return self.cycle is None or not self.cycle.response_started
-
-
-def _peer(client: tuple[str, int] | None) -> str:
-    return f"{client[0]}:{client[1]}" if client else "a client"
