@@ -44,6 +44,7 @@ def test_a_large_file_is_copied_in_with_its_errors(tmp_path, pg_url):
     lines[10] = "x,2024/05/16,1,bad member"
     lines[20] = "20,2024/05/16,,"  # empty cells: '' in a text column, NULL in another
     lines[ROWS - 5] = "7,2024/02/30,1,bad date"
+    lines[30] = "0030,2024/05/16,000090,zeros"  # COPY reads the digits as the number
     source = tmp_path / "20240516.csv"
     source.write_bytes(csv_bytes(lines))
     assert source.stat().st_size > 16 * 1024 * 1024
@@ -58,6 +59,8 @@ def test_a_large_file_is_copied_in_with_its_errors(tmp_path, pg_url):
         assert total == sum(i * 3 for i in range(ROWS)) - 30 - 60 - (ROWS - 5) * 3
         empty = conn.execute("SELECT sales_amount, note FROM performance WHERE member_no = 20")
         assert empty.fetchone() == (None, "")
+        zeros = conn.execute("SELECT sales_amount, note FROM performance WHERE member_no = 30")
+        assert zeros.fetchone() == (90, "zeros")
         # Tabs, backslashes and line breaks inside a cell survive COPY's text format.
         note, date, meta = conn.execute(
             "SELECT note, date, _account || '/' || _source_file || '/' || _run_id"

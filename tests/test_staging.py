@@ -113,6 +113,44 @@ def test_parts_write_rows_in_the_tables_own_column_order(tmp_path):
     assert rows == [(date, None, "acme", number, note) for number, date, note in expected]
 
 
+def test_plain_digits_become_integers_in_the_table_not_the_reader(tmp_path):
+    """The readers pass a plain int cell on as its text where the layout table's
+    column makes it an integer (INTEGER affinity): `0007` lands as the integer 7, as
+    one pass stores it; a column whose values the parts report gets numbers."""
+
+    async def staged_table() -> StagedTable:
+        store = await SqliteStore.open(tmp_path / "renkei.db")
+        try:
+            await store.ensure_layout("performance", SETTINGS_COLUMNS, ())
+            return await store.staged_table("performance", "acme", "20240516.csv", "run")
+        finally:
+            await store.close()
+
+    table = asyncio.run(staged_table())
+    assert table.integers == {"member_no", "ok"}
+    path = tmp_path / "20240516.csv"
+    cells = ["0007", "12", '"1,234"', "000000000000000009", "x", ""]
+    body = "".join(f"{cell},2024/05/16,備考,1.5,1\r\n" for cell in cells * 50)
+    path.write_text("member_no,date,note,amount,ok\r\n" + body, encoding="utf-8", newline="")
+    spec = ImportSpec(SETTINGS_COLUMNS, "utf-8", True, 100000, 1 << 30, "ja")
+    _, rows, errors = in_parts(path, spec, tmp_path / "staging", 2, table)
+    numbers = [row[0] for row in rows]
+    assert numbers == [7, 12, 1234, 9] * 50
+    with sqlite3.connect(tmp_path / "staging" / "part0.db") as db:
+        kinds = db.execute(f"SELECT DISTINCT typeof(member_no) FROM {ROWS_TABLE}").fetchall()
+    assert kinds == [("integer",)]
+    assert len(errors) == 100  # `x` and the empty required cell, on every round
+    one_pass, _ = whole(path, spec)
+    assert numbers == [row[0] for row in one_pass]
+
+    csv_file = CsvFile(path, spec)
+    csv_file.open()
+    watched = asyncio.run(
+        staging.stage(csv_file, table, tmp_path / "watched", None, parts=2, watched=[0])
+    )
+    assert set().union(*(part.values[0] for part in watched)) == {7, 12, 1234, 9}
+
+
 def test_quotes_that_mislead_the_cut_fall_back_to_one_part(tmp_path):
     path = tmp_path / "20240516.csv"
     # After one stray quote, the count puts the cut on the line break inside a

@@ -43,6 +43,9 @@ class StagedTable:
     # column (rowid aside) taken from the row's cell at an index, or a constant text,
     # or NULL (None); the run's session streams that file to COPY as it is.
     copy: tuple[int | str | None, ...] | None = None
+    # The file columns whose table column makes a text of plain digits the integer
+    # it spells (ColumnSpec.digits_as_text).
+    integers: frozenset[str] = frozenset()
 
 
 def copy_path(scratch: Path) -> Path:

@@ -212,7 +212,8 @@ class LayoutTables:
         meta = dict(zip(META_COLUMNS, (account, source_file, run_id), strict=True))
         wanted = set(self._layouts[layout])
         definitions, values, columns = [], [], []
-        for name, definition in await self._definitions(layout):
+        found = await self._definitions(layout)
+        for name, definition, _ in found:
             definitions.append(definition)
             if name in meta:
                 values.append(literal(meta[name]))
@@ -221,7 +222,8 @@ class LayoutTables:
                 columns.append(name)
             else:  # a column the layout no longer has
                 values.append("NULL")
-        return StagedTable(definitions, f"({', '.join(values)})", columns)
+        integers = _integer_columns(found, wanted)
+        return StagedTable(definitions, f"({', '.join(values)})", columns, integers=integers)
 
     # Whether a large file's parts are loaded while they are still read (stream_staged),
     # in the run's transaction begun before the reading: PostgreSQL's, which keeps no
@@ -249,18 +251,19 @@ class LayoutTables:
         columns alone (a delete or set reads just the key), with this table's types and
         in its order, and no meta column: the keyed writer stamps what it writes."""
         wanted = set(names)
-        found = [(n, d) for n, d in await self._definitions(layout) if n in wanted]
-        columns = [name for name, _ in found]
+        found = [column for column in await self._definitions(layout) if column[0] in wanted]
+        columns = [name for name, _, _ in found]
         values = f"({', '.join('?' * len(columns))})"
-        return StagedTable([definition for _, definition in found], values, columns)
+        definitions = [definition for _, definition, _ in found]
+        return StagedTable(definitions, values, columns, integers=_integer_columns(found, wanted))
 
-    async def _definitions(self, layout: str) -> list[tuple[str, str]]:
+    async def _definitions(self, layout: str) -> list[tuple[str, str, str]]:
         """Each column of the layout's table, in its order, with its definition as a
-        scratch table repeats it (type and NOT NULL)."""
+        scratch table repeats it (type and NOT NULL), and its declared type."""
         async with self.reader.execute(f"PRAGMA table_info({quote(layout)})") as cur:
             info = await cur.fetchall()
         return [
-            (name, f"{quote(name)} {sql_type}{' NOT NULL' if notnull else ''}")
+            (name, f"{quote(name)} {sql_type}{' NOT NULL' if notnull else ''}", sql_type)
             for _, name, sql_type, notnull, _, _ in info
         ]
 
@@ -302,3 +305,12 @@ class LayoutTables:
             async with db.execute(sql, part) as cursor:
                 found.update(row[0] for row in await cursor.fetchall())
         return found
+
+
+def _integer_columns(found: list[tuple[str, str, str]], wanted: set[str]) -> frozenset[str]:
+    """The `wanted` columns of INTEGER affinity: SQLite stores a text of plain digits
+    bound to one as the integer it spells (a declared type naming INT, sqlite.org's
+    datatype3 rule 1)."""
+    return frozenset(
+        name for name, _, sql_type in found if name in wanted and "INT" in sql_type.upper()
+    )

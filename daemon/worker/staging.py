@@ -102,7 +102,13 @@ async def stage(
     # The parts convert each row straight into the table's column order. Plain column
     # specs: the child need not import the config model to unpickle them.
     by_name = {column.name: column for column in csv_file.spec.columns}
-    columns = [ColumnSpec.of(by_name[name]) for name in table.columns]
+    # A cell of plain digits the table makes an integer of stays text, unless the
+    # reader reports the column's values (they are compared as numbers then).
+    as_text = table.integers - {table.columns[at] for at in watched}
+    columns = [
+        replace(ColumnSpec.of(by_name[name]), digits_as_text=name in as_text)
+        for name in table.columns
+    ]
     assert len(columns) == len(by_name), "the table must take every column of the file"
     staged_file = CsvFile(csv_file.path, replace(csv_file.spec, columns=columns))
     staged_file.sniffed = csv_file.sniffed

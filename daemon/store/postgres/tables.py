@@ -66,7 +66,8 @@ class PgLayoutTables:
         """What the reader processes write a large file's parts as: COPY text of this
         layout table's columns in its order (rowid aside), the meta columns' values
         written in; the scratch database keeps only the row errors."""
-        names = await self.reader.table_columns(layout)
+        types = await self.reader.column_types(layout)
+        names = [name for name in types if name != "rowid"]
         meta = dict(zip(META_COLUMNS, (account, source_file, run_id), strict=True))
         wanted = self._layouts[layout]
         columns = [name for name in names if name in wanted]
@@ -78,7 +79,8 @@ class PgLayoutTables:
                 template.append(columns.index(name))
             else:  # a column the layout no longer has
                 template.append(None)
-        return StagedTable([], "", columns, copy=tuple(template))
+        integers = _number_columns(types, columns)
+        return StagedTable([], "", columns, copy=tuple(template), integers=integers)
 
     streams_staged = True
 
@@ -104,8 +106,10 @@ class PgLayoutTables:
         """As tables.py's: the file's columns alone, in this table's order, here as
         the COPY text the reader processes write (staged_batches loads it)."""
         wanted = set(names)
-        columns = [name for name in await self.reader.table_columns(layout) if name in wanted]
-        return StagedTable([], "", columns, copy=tuple(range(len(columns))))
+        types = await self.reader.column_types(layout)
+        columns = [name for name in types if name in wanted and name != "rowid"]
+        integers = _number_columns(types, columns)
+        return StagedTable([], "", columns, copy=tuple(range(len(columns))), integers=integers)
 
     async def staged_batches(
         self,
@@ -199,3 +203,12 @@ def _text(value: object) -> object:
     if isinstance(value, bool):
         return str(int(value))
     return str(value) if isinstance(value, int | float) else value
+
+
+# COPY reads a text of plain digits into these as the number it spells, `007` as 7.
+_NUMBER_TYPES = frozenset({"smallint", "integer", "bigint", "numeric"})
+
+
+def _number_columns(types: dict[str, str], columns: Sequence[str]) -> frozenset[str]:
+    """Those of `columns` COPY reads plain digits into as numbers."""
+    return frozenset(name for name in columns if types[name] in _NUMBER_TYPES)
