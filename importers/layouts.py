@@ -7,6 +7,7 @@ does not fit raises CellError, never a silent change. Called by the reader per r
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -197,14 +198,13 @@ def _fast_path(column: ColumnLike, v: str, i: int, full: Converter, namespace: d
         namespace[f"g{i}"] = _GROUPED.fullmatch
         plain = f"{v}.isdigit() and {v}.isascii() and len({v}) <= {digits}"
         commas = f"g{i}({v}) and len({v}) <= {grouped}"
-        # int() is a sixth of a wide file's reading where the table makes the integer.
+        # int() was an eighth of a wide file's reading, where the table makes the integer.
         value = v if getattr(column, "digits_as_text", False) else f"int({v})"
         return f"({value} if {plain} else (int({v}.replace(',', '')) if {commas} else {slow}))"
     if column.type == "decimal":
         # Its length bounds its digits; a longer cell is counted by the full converter.
-        namespace[f"d{i}"] = _PLAIN_DECIMAL.fullmatch
-        bound = f" and len({v}) <= {column.max_digits}" if column.max_digits else ""
-        return f"({v} if d{i}({v}){bound} else {slow})"
+        namespace[f"s{i}"], namespace[f"d{i}"] = _plain_decimals(column.max_digits)
+        return f"({v} if {v} in s{i} or d{i}({v}) else {slow})"
     if column.type == "datetime" and not getattr(column, "format", None):
         # Timestamps rarely repeat, their dates and times do: a plain one is put
         # together from its remembered halves before the memo of whole cells is asked.
@@ -218,6 +218,25 @@ def _fast_path(column: ColumnLike, v: str, i: int, full: Converter, namespace: d
         namespace[f"b{i}"] = _BOOL_WORDS
         return f"(b{i}[{v}] if {v} in b{i} else {slow})"
     return slow
+
+
+def _plain_decimals(max_digits: int | None) -> tuple[set[str], Callable[[str], bool]]:
+    """The cells passed as plain decimals so far, and the check of any other: a plain
+    decimal within `max_digits` (its length bounds its digits; a longer cell is counted
+    by the full converter). Rates and quantities repeat, and a set answers them
+    without the pattern."""
+    seen: set[str] = set()
+    match = _PLAIN_DECIMAL.fullmatch
+    limit = max_digits or sys.maxsize
+
+    def plain(cell: str) -> bool:
+        if match(cell) is None or len(cell) > limit:
+            return False
+        if len(seen) < _MEMO_LIMIT:
+            seen.add(cell)
+        return True
+
+    return seen, plain
 
 
 def _memo_path(v: str, i: int, full: Converter, namespace: dict) -> str:
