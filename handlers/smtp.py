@@ -364,7 +364,7 @@ class MailHandler:
         except _TooManyParts:
             # The same mail would fail again: no 4xx. Said before any parsing.
             who, rcpts = envelope.mail_from or "", ", ".join(envelope.rcpt_tos)
-            detail = f"more than {mime.MAX_PART_LINES} lines that may open a MIME part"
+            detail = f"more than {mime.MAX_PART_LINES} MIME part delimiter lines"
             return self._refused(session, S554_TOO_MANY_PARTS, "too_many_parts", who, rcpts, detail)
         except RecursionError:
             # Thousands of multiparts one inside another: the parser cannot walk them.

@@ -172,5 +172,15 @@ def test_a_mail_of_thousands_of_parts_gets_554_before_it_is_parsed(tmp_path):
         good = mail([("20241211.csv", csv_bytes(["1,2024/12/11,1,a"]))])
         _, code, reply = send(daemon.smtp_port, good)
         assert code == 250 and daemon.wait_run(queued_ids(reply)[0])["state"] == "completed"
+
+        # Lines that start with `--` but delimit no part are no parts: a text body of
+        # thousands of them (a report ruled with dashes) is read.
+        ruled = mail([("20241212.csv", csv_bytes(["1,2024/12/12,1,a"]))])
+        ruled.get_body(("plain",)).set_content(
+            "".join(f"----------\n{i}\n" for i in range(2100)), cte="7bit"
+        )
+        _, code, reply = send(daemon.smtp_port, ruled)
+        assert code == 250, reply
+        assert daemon.wait_run(queued_ids(reply)[0])["state"] == "completed"
     finally:
         daemon.terminate()
