@@ -11,8 +11,10 @@ from daemon import earlyhup
 def main() -> int:
     if sys.argv[1:2] == ["serve"]:
         earlyhup.hold()
-    from daemon.cli import main as command
-
+    try:
+        from daemon.cli import main as command
+    except KeyboardInterrupt:  # Ctrl-C while the modules load: nothing began
+        return 130
     return command()
 
 

@@ -9,6 +9,7 @@ so the pipeline validates and counts, writes no row and queues no report.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import shutil
 from collections.abc import Mapping
@@ -33,6 +34,16 @@ if TYPE_CHECKING:
     from daemon.report.outbox import Attempt
     from daemon.retention import Swept
 
+
+class Cancelled(Exception):
+    """`renkei import` cancelled by its user: its run, ended failed (not aborted), and
+    no row imported."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(run_id)
+        self.run_id = run_id
+
+
 SHOWN_ERRORS = 20  # the first row errors `renkei import` and `renkei show` print
 CANDIDATES = 10  # ids named when a short id fits several runs
 
@@ -43,6 +54,7 @@ async def import_file(
     """The run, and how its report mail fared at the one try made here (None: there
     was none to send, or it was not tried)."""
     parts = await graph.build(lambda: settings)
+    parts.pipeline.cancel_ends_run = True
     try:
         options = {"dry_run": True} if dry_run else {}
         # Named as every door names a file: no control or format character in the run.
@@ -56,10 +68,15 @@ async def import_file(
             file_key=account_file_key(settings, account, name),
         )
         item = parts.spool.enqueue(meta, path, claim=True)
-        if progress:
-            await _with_progress(parts.pipeline, item, path.name)
-        else:
-            await parts.pipeline.process(item)
+        try:
+            if progress:
+                await _with_progress(parts.pipeline, item, path.name)
+            else:
+                await parts.pipeline.process(item)
+        except asyncio.CancelledError:
+            # Ctrl-C: asyncio.run cancelled us. Said as the run it ended, not as a
+            # bare KeyboardInterrupt; the exit is the same 130 all the same.
+            raise Cancelled(item.id) from None
         # Deliver our own report now; a running daemon would also find it in the outbox.
         attempt = await parts.reporter.send_now(item.id)
         run = await parts.store.get_run(item.id)

@@ -233,6 +233,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "停止のため中断し、ロールバックしました(次回起動時に再実行します)",
         "en": "stopped part-way and rolled back (runs again at next start)",
     },
+    "run.cancelled": {
+        "ja": "取込の途中で取り消されました(Ctrl-C)。ロールバックし、行は取り込んでいません",
+        "en": "cancelled part-way (Ctrl-C) and rolled back; no row was imported",
+    },
     "run.internal": {
         "ja": "内部エラーのため取り込めませんでした: {detail}",
         "en": "internal error, the file was not imported: {detail}",
@@ -1421,6 +1425,18 @@ CATALOG: dict[str, dict[str, str]] = {
     "cli.no_such_file": {
         "ja": "{path}: ファイルがありません",
         "en": "{path}: no such file",
+    },
+    "cli.is_folder": {
+        "ja": "{path}: フォルダです。取り込むファイルを指定してください",
+        "en": "{path}: is a folder; name the file to import",
+    },
+    "cli.import.cancelled": {
+        "ja": "取込を中断しました。実行 {id} は失敗として記録し、行は取り込んでいません(もう一度取り込むには renkei import をやり直してください)",
+        "en": "import cancelled: run {id} is recorded as failed and no row was imported (run renkei import again to import the file)",
+    },
+    "cli.interrupted": {
+        "ja": "中断しました",
+        "en": "interrupted",
     },
     "cli.import.summary": {
         "ja": "実行 {id}: {state} — {mode}{dry}、{counts}",

@@ -290,10 +290,15 @@ class Daemon:
     """`renkei serve` in a subprocess, ready once it has sent READY=1."""
 
     def __init__(
-        self, config: Path, env: dict[str, str] | None = None, data_dir: Path | None = None
+        self,
+        config: Path,
+        env: dict[str, str] | None = None,
+        data_dir: Path | None = None,
+        own_group: bool = False,  # a process group of its own, as a shell gives a command
     ) -> None:
         self.config = config
         self.env = env or {}
+        self.own_group = own_group
         self.proc: subprocess.Popen | None = None
         self.notify: NotifySocket | None = None
         text = config.read_text()
@@ -319,6 +324,7 @@ class Daemon:
                 env=env,
                 stdout=open(self.log, "ab"),  # noqa: SIM115
                 stderr=subprocess.STDOUT,
+                start_new_session=self.own_group,
             )
             try:
                 # 60 s: a loaded 2-core CI machine.

@@ -65,6 +65,10 @@ def test_import_usage_errors_exit_2_without_traceback(tmp_path, config):
     )
     assert result.returncode == 2 and "ファイルがありません" in result.stderr
     assert "Traceback" not in result.stderr
+    # A folder is not taken for a missing file: the words say what to give instead.
+    result = renkei("import", str(tmp_path), "--account", "acme", "--config", str(config))
+    assert result.returncode == 2 and "フォルダです" in result.stderr, result.stderr
+    assert "ファイルがありません" not in result.stderr
 
 
 @pytest.mark.parametrize(

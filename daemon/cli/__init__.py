@@ -39,6 +39,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # names this status in RestartPreventExitStatus= (systemd/renkei.service).
 EXIT_STORE_TOO_NEW = 3
 EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE: what a shell reports of a command ended by it
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as for EXIT_PIPE_CLOSED
 
 
 def load_config(option: str | None) -> Settings | None:
@@ -144,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # here, where a closed pipe is caught, not at the exit
         return code
     except KeyboardInterrupt:
-        return 130
+        language = argv_language(sys.argv[1:] if argv is None else argv)
+        print(message("cli.interrupted", language), file=sys.stderr)
+        return EXIT_INTERRUPTED
     except StoreUnavailable as exc:
         print(exc, file=sys.stderr)
         return EXIT_STORE_TOO_NEW if isinstance(exc, StoreTooNew) else EXIT_FAILED

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from daemon.cli import (
     EXIT_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
     load_config,
@@ -37,14 +38,15 @@ def cmd_import(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     path = Path(args.file)
     if not path.is_file():
-        print(message("cli.no_such_file", settings.report.language, path=path), file=sys.stderr)
+        key = "cli.is_folder" if path.is_dir() else "cli.no_such_file"
+        print(message(key, settings.report.language, path=path), file=sys.stderr)
         return EXIT_USAGE
     if _stopped(settings, args.account):
         # As the console's upload and a retry are: a stopped account imports nothing.
         stopped = message("api.account_stopped", settings.report.language, name=args.account)
         print(stopped, file=sys.stderr)
         return EXIT_FAILED
-    from daemon.oneshot import find_run, import_file
+    from daemon.oneshot import Cancelled, find_run, import_file
     from daemon.store.runs import RunState
 
     progress = sys.stderr.isatty()
@@ -56,6 +58,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     except ConfigError as exc:  # a layout its table cannot take
         print_problems("cli.config.invalid", exc.problems, language, config_path(args.config))
         return EXIT_FAILED
+    except Cancelled as cancelled:
+        print(message("cli.import.cancelled", language, id=cancelled.run_id), file=sys.stderr)
+        return EXIT_INTERRUPTED
     if args.json:
         from daemon.runview import show_json
 

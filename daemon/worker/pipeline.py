@@ -71,6 +71,10 @@ class Pipeline:
         # account are still to start (runs.forward_state), so a crash before the daemon
         # spools them does not lose them.
         self.forwards = False
+        # `renkei import`'s: its user cancelling (Ctrl-C) means "not this file", so the
+        # run ends failed with its file kept, rather than wait in the spool for the
+        # daemon to import it under its own config.
+        self.cancel_ends_run = False
 
     @property
     def settings(self) -> Settings:
@@ -427,6 +431,17 @@ class Pipeline:
     async def _abort(self, item: SpoolItem) -> None:
         if await self.store.run_state(item.id) in FINAL_STATES:
             # Cancelled just after the commit: the run is done, not aborted.
+            self.spool.finish(item)
+            return
+        if self.cancel_ends_run:
+            await self.store.update_run(
+                item.id,
+                state=RunState.FAILED,
+                finished_at=now_iso(),
+                problem="run.cancelled",
+                message=message("run.cancelled", self.language),
+            )
+            self.counted(RunState.FAILED, 0, item.id)
             self.spool.finish(item)
             return
         await self.store.update_run(

@@ -63,6 +63,10 @@ def _start() -> subprocess.Popen:
         [sys.executable, "-m", "daemon.worker.partreader"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
+        # Out of the terminal's reach: a Ctrl-C there is for the command that started
+        # the reader, which ends it; it reached each reader as a KeyboardInterrupt
+        # traceback, even one still loading its modules.
+        process_group=0,
     )
 
 

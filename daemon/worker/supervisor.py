@@ -54,6 +54,9 @@ class ImportSupervisor:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             env=env,
+            # A Ctrl-C at the terminal is for the master, which stops us with its one
+            # SIGTERM: both signals at once, the second met asyncio closing its loop.
+            process_group=0,
         )
         self._send(("settings", self._settings()))
         assert proc.stdout is not None

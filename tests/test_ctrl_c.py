@@ -1,0 +1,116 @@
+"""Ctrl-C at the terminal, which signals the whole foreground process group: `renkei
+import` cancels its run (failed, rolled back, its file kept, nothing left in the spool
+for a daemon to import later) and says so in words; `renkei serve` stops as on SIGTERM.
+Neither, nor any reader process under them, prints a KeyboardInterrupt traceback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from daemon.spool.kept import kept_file
+from tests.support import ROOT, Daemon, children
+from tests.test_crash_more import wait_for
+from tests.test_durability import big_config, big_csv
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+
+
+def _group(pgid: int) -> list[int]:
+    """The processes of the process group `pgid` still alive."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # past "pid (comm)": state, ppid, pgrp
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members
+
+
+def _descendants(pid: int) -> list[int]:
+    found = []
+    for child in children(pid):
+        found += [child, *_descendants(child)]
+    return found
+
+
+def _readers(pid: int) -> list[int]:
+    return [
+        p
+        for p in _descendants(pid)
+        if b"daemon.worker.partreader" in Path(f"/proc/{p}/cmdline").read_bytes()
+    ]
+
+
+def test_ctrl_c_during_renkei_import_cancels_the_run_and_leaves_nothing_to_import(tmp_path):
+    config = big_config(tmp_path)
+    path = tmp_path / "20240516.csv"
+    path.write_bytes(big_csv(600_000))  # over LARGE_FILE: read in parts by readers
+    command = [sys.executable, "-m", "daemon.cli", "import", str(path), "--account", "acme"]
+    proc = subprocess.Popen(
+        [*command, "--config", str(config)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a group of its own, as a shell gives a command
+    )
+    data_dir = tmp_path / "var"
+    try:
+        wait_for(lambda: list((data_dir / "staging").glob("*/part*.db")), timeout=60, step=0.01)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert "取込を中断しました" in err and "行は取り込んでいません" in err, err
+    with sqlite3.connect(data_dir / "renkei.db") as db:
+        [(run_id, state, message, filename)] = db.execute(
+            "SELECT id, state, message, filename FROM runs"
+        ).fetchall()
+        rows = db.execute("SELECT count(*) FROM performance").fetchone()[0]
+    assert run_id in err
+    assert state == "failed" and "取り消されました" in message, message
+    assert rows == 0
+    # Nothing waits for a daemon to import it under its own config; the file is kept
+    # with its run, as any failed run's is.
+    spool = data_dir / "spool"
+    assert not list((spool / "incoming").iterdir()) and not list((spool / "active").iterdir())
+    kept = kept_file(data_dir, run_id, filename)
+    assert kept is not None and kept.read_bytes() == path.read_bytes()
+    # The readers end with the command that started them.
+    wait_for(lambda: not _group(proc.pid), timeout=30)
+
+
+def test_ctrl_c_stops_renkei_serve_without_a_traceback_from_its_processes(tmp_path):
+    config = big_config(tmp_path)
+    daemon = Daemon(config, own_group=True).start()
+    try:
+        # The import process keeps readers warm for the first large file.
+        wait_for(lambda: _readers(daemon.proc.pid), timeout=60)
+        logged = daemon.log.stat().st_size
+        os.killpg(daemon.proc.pid, signal.SIGINT)  # the terminal's Ctrl-C
+        code = daemon.proc.wait(timeout=60)
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.kill()
+        daemon.notify.close()
+    time.sleep(0.5)  # readers orphaned by a faulty stop would still be writing
+    said = daemon.log.read_bytes()[logged:].decode(errors="replace")
+    assert code == 0, said
+    assert "Traceback" not in said and "KeyboardInterrupt" not in said, said
