@@ -734,10 +734,11 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "run {run_id} was already undone by run {other}",
     },
     "api.run_not_latest": {
-        "ja": "実行 {run_id} は最新ではないため取り消せません: 後の実行 {other} が同じファイル"
-        "(キー指定の取込ではアカウントの同じレイアウト)を変更しています。先に {other} を取り消してください",
-        "en": "run {run_id} cannot be undone: it is not the latest; the later run {other}"
-        " changed the same file (for keyed modes, the account's same layout); undo {other} first",
+        "ja": "実行 {run_id} は最新ではないため取り消せません: 後の実行が同じファイル"
+        "(キー指定の取込ではアカウントの同じレイアウト)を変更しています。取り消せるのはその最新の実行 {other} だけです",
+        "en": "run {run_id} cannot be undone: it is not the latest; later runs changed the same"
+        " file (for keyed modes, the account's same layout), and only the latest of them,"
+        " {other}, can be undone",
     },
     "api.undo_not_kept": {
         "ja": "実行 {run_id} の取消に必要な変更前の行が残っていません(取消機能より前の実行、"
@@ -2102,6 +2103,14 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.error.no_account": {
         "ja": "アカウント {name} はありません",
         "en": "there is no account {name}",
+    },
+    "console.error.back_to_run": {
+        "ja": "実行 {run_id} に戻る",
+        "en": "back to run {run_id}",
+    },
+    "console.error.to_run": {
+        "ja": "実行 {run_id} を開く",
+        "en": "open run {run_id}",
     },
     "console.error.no_run": {
         "ja": "実行 {run_id} はありません",

@@ -614,6 +614,30 @@ def test_an_operator_undoes_a_run_once(daemon, runs, clients):
     assert outcomes == ["ok", "refused"]
 
 
+def test_a_run_a_later_one_superseded_offers_no_undo_and_names_the_latest(daemon, clients):
+    web = clients["op"]
+    ids = []
+    for line in ["9,2024/05/09,1,first", "9,2024/05/09,2,second", "9,2024/05/09,3,third"]:
+        _, _, reply = send(daemon.smtp_port, mail([("20240509.csv", csv_bytes([line]))]))
+        ids.append(daemon.wait_run(queued_ids(reply)[0])["id"])
+    first, _, latest = ids
+    page = web.get(f"/console/runs/{first}").text
+    # No button that could only be refused; the page says why and which run can be.
+    assert f'action="/console/runs/{first}/undo"' not in page
+    assert (
+        "最新ではないため取り消せません" in page
+        and f"取り消せるのはその最新の実行 {latest}" in page
+    )
+    assert f'href="/console/runs/{latest}"' in page
+    assert f'action="/console/runs/{latest}/undo"' in web.get(f"/console/runs/{latest}").text
+    # A form posted anyway (a page left open) gets the refusal with its way back.
+    r = web.post(f"/console/runs/{first}/undo", data={"csrf": csrf(web)})
+    assert r.status_code == 409 and is_page(r)
+    assert f'href="/console/runs/{first}"' in r.text and f"実行 {first} に戻る" in r.text
+    assert f'href="/console/runs/{latest}"' in r.text and f"実行 {latest} を開く" in r.text
+    assert daemon.run(first)["undone_by"] is None
+
+
 def test_actions_without_the_csrf_token_are_refused_and_audited(daemon, runs, clients):
     web = clients["op"]
     run = runs["20240501.csv"]

@@ -99,9 +99,9 @@ def test_undo_of_a_replace_brings_the_previous_version_back(daemon):
     assert refused.status_code == 409
     assert refused.json() == {
         "error": "run_not_latest",
-        "message": f"run {a['id']} cannot be undone: it is not the latest; the later run"
-        f" {b['id']} changed the same file (for keyed modes, the account's same layout);"
-        f" undo {b['id']} first",
+        "message": f"run {a['id']} cannot be undone: it is not the latest; later runs"
+        " changed the same file (for keyed modes, the account's same layout), and only the"
+        f" latest of them, {b['id']}, can be undone",
     }
 
     done = undo_cli(daemon, b["id"][-10:])
@@ -172,15 +172,19 @@ def test_undo_of_a_keyed_run_restores_each_row(daemon, mode, lines):
 
 def test_a_later_run_of_the_layout_blocks_a_keyed_undo(daemon):
     first = push(daemon, "upsert", "20240606.csv", "51,五一,active")
-    later = push(daemon, "insert", "20240607.csv", "52,五二,active")
+    middle = push(daemon, "insert", "20240607.csv", "52,五二,active")
+    later = push(daemon, "insert", "20240608.csv", "53,五三,active")
     refused = undo_cli(daemon, first["id"])
     assert refused.returncode == 1
+    # Named: the latest, the one run that can be undone, not the next after it.
     assert refused.stderr.strip() == (
-        f"run {first['id']} cannot be undone: it is not the latest; the later run"
-        f" {later['id']} changed the same file (for keyed modes, the account's same"
-        f" layout); undo {later['id']} first"
+        f"run {first['id']} cannot be undone: it is not the latest; later runs changed the"
+        " same file (for keyed modes, the account's same layout), and only the latest of"
+        f" them, {later['id']}, can be undone"
     )
     assert undo_cli(daemon, later["id"]).returncode == 0
+    assert f"only the latest of them, {middle['id']}," in undo_cli(daemon, first["id"]).stderr
+    assert undo_cli(daemon, middle["id"]).returncode == 0
     # Its before-images went when the later run committed: undo goes back one run.
     again = undo_cli(daemon, first["id"])
     assert again.returncode == 1

@@ -10,6 +10,7 @@ a user removed from the config, or whose password hash changed, is logged out.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -54,11 +55,15 @@ class Refused(Exception):
     """A page or action this user may not have: 403 (wrong role) or 404 (an account or
     run the user may not see, answered as if it did not exist)."""
 
-    def __init__(self, status: int, key: str, **params: Any) -> None:
+    def __init__(
+        self, status: int, key: str, links: Sequence[tuple[str, str]] = (), **params: Any
+    ) -> None:
         super().__init__(key)
         self.status = status
         self.key = key
         self.params = params
+        # (catalog key, run id): the runs the refusal is about, linked from its page.
+        self.links = list(links)
 
 
 def signer(request: Request) -> Signer:

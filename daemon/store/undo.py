@@ -102,6 +102,7 @@ def _key_text(values: Sequence[object]) -> str:
 
 class UndoRecords:
     instance: str
+    reader: aiosqlite.Connection
     writer: aiosqlite.Connection
 
     if TYPE_CHECKING:
@@ -202,6 +203,13 @@ class UndoRecords:
             await self._drop_images(db, [images])
         return Undone(undo.id, deleted, restored)
 
+    async def undo_refusal(self, run: dict[str, Any]) -> Undone | None:
+        """Why an undo of `run` would be refused as the runs stand now, read without
+        the write lock (the console offers the undo only when none). An undo may still
+        be refused for rows edited since (run_rows_edited), which only it reads."""
+        record = await self._undo_record(self.reader, run["id"])
+        return await self._refusal(self.reader, run, record)
+
     async def _undo_record(self, db: aiosqlite.Connection, run_id: str) -> dict[str, Any] | None:
         rows = await db.execute_fetchall("SELECT * FROM run_undo WHERE run_id = ?", (run_id,))
         return dict(rows[0]) if rows else None
@@ -218,11 +226,12 @@ class UndoRecords:
             return Undone(None, refusal=UndoRefusal.ALREADY_UNDONE, other=run["undone_by"])
         if record is None:
             return Undone(None, refusal=UndoRefusal.NOT_KEPT)
-        # Runs since undone changed nothing that is still there.
+        # Runs since undone changed nothing that is still there. Named: the latest of
+        # the others, the one run of them that can still be undone.
         sql = (
             f"SELECT u.run_id FROM run_undo AS u JOIN runs AS r ON r.id = u.run_id"
             f" WHERE u.layout = ? AND u.account = ? AND u.seq > ? AND r.undone_by IS NULL"
-            f" AND {_BLOCKS} ORDER BY u.seq LIMIT 1"
+            f" AND {_BLOCKS} ORDER BY u.seq DESC LIMIT 1"
         )
         params = (record["layout"], record["account"], record["seq"], record["mode"])
         later = await db.execute_fetchall(sql, (*params, record["logical_file"]))

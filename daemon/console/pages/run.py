@@ -16,6 +16,7 @@ from daemon.console.access import Refused, Viewer, Who, role_refused
 from daemon.console.render import checked_form, last_page_offset, offset_param, page
 from daemon.spool.kept import kept_file
 from daemon.store.runs import FINAL_STATES, RUN_FIELDS, RunState, send_name
+from daemon.store.undo import Undone, UndoRefusal
 from daemon.web import context
 from daemon.web.runs import errors_csv, received_file, take_back
 from importers.messages import Words
@@ -71,14 +72,17 @@ def _may_retry(who: Viewer, run: dict[str, Any], kept: bool) -> bool:
     return who.may_run(run["account"]) and run["state"] in FINAL_STATES and kept
 
 
-def _may_undo(who: Viewer, run: dict[str, Any]) -> bool:
-    return (
-        who.may_run(run["account"])
-        and run["state"] == RunState.COMPLETED
-        and not run["dry_run"]
-        and not run["undone_by"]
-        and not run["undo_of"]
-    )
+async def _undo_offered(request: Request, who: Viewer, run: dict[str, Any]) -> Undone | None:
+    """Undone(None) when the undo button is shown; else None, or, for a run a later
+    one superseded, the refusal the page says instead (the button would only get it)."""
+    if not who.may_run(run["account"]) or run["state"] != RunState.COMPLETED:
+        return None
+    if run["dry_run"] or run["undone_by"] or run["undo_of"]:
+        return None
+    refused = await context.store(request).undo_refusal(run)
+    if refused is None:
+        return Undone(None)
+    return refused if refused.refusal == UndoRefusal.NOT_LATEST else None
 
 
 @router.get("/console/runs/{run_id}")
@@ -117,7 +121,7 @@ async def run_page(request: Request, run_id: str, who: Who) -> Response:
         report=await store.run_report(run["id"]),
         requests=await store.requests_of(run["id"]),
         may_retry=_may_retry(who, run, kept),
-        may_undo=_may_undo(who, run),
+        undo=await _undo_offered(request, who, run),
         # Until the file is kept too, so that the buttons and its line come right.
         live=run["state"] in (RunState.QUEUED, RunState.RUNNING) or spooled,
     )
@@ -186,7 +190,10 @@ async def undo(request: Request, run_id: str, who: Who) -> Response:
         said = audit.detail(undone.refusal)
         await audit.record(request, who.name, "undo", run["id"], "refused", said)
         params = {"run_id": run["id"], "state": _state(run), "other": undone.other}
-        raise Refused(409, f"api.{undone.refusal}", **params)
+        links = [("console.error.back_to_run", run["id"])]
+        if isinstance(undone.other, str) and undone.other:  # the undo, or the latest run
+            links.append(("console.error.to_run", undone.other))
+        raise Refused(409, f"api.{undone.refusal}", links=links, **params)
     counts = {"deleted": undone.deleted, "restored": undone.restored}
     said = audit.detail("undone", run=made.id, **counts)
     await audit.record(request, who.name, "undo", run["id"], "ok", said)
