@@ -2145,8 +2145,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "the uploaded file was accepted",
     },
     "console.notice.polled": {
-        "ja": "今すぐチェックしました。見つかったファイルは状況確認に表示されます",
-        "en": "checked now: files found appear in Runs",
+        "ja": "今すぐチェックしました: {taken} 件のファイルを受け付けました(状況確認に表示されます)",
+        "en": "checked now: {taken} file(s) taken; they appear in Runs",
+    },
+    "console.notice.polled_none": {
+        "ja": "今すぐチェックしました: 新しいファイルはありませんでした",
+        "en": "checked now: no new file",
     },
     "console.notice.stopped": {
         "ja": "アカウントを停止しました。届いたファイルは取り込まずに記録します",
@@ -2382,6 +2386,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.account.window": {"ja": "時間帯", "en": "Window"},
     "console.account.interval": {"ja": "間隔", "en": "Interval"},
     "console.account.delay": {"ja": "遅延", "en": "Delay"},
+    "console.account.no_checks_stopped": {
+        "ja": "停止中のためチェックしません",
+        "en": "not checked while stopped",
+    },
     "console.account.next_checks": {"ja": "次回のチェック(5 回分)", "en": "Next five checks"},
     "console.account.next_check": {"ja": "次回チェック", "en": "Next check"},
     "console.account.api_path": {"ja": "API の送信先", "en": "API path"},

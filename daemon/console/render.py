@@ -153,9 +153,17 @@ def page(
         path=request.url.path,
         full_path=get_page(request),
         notice=notice if f"console.notice.{notice}" in CATALOG else "",
+        notice_params=_notice_params(request),
         **values,
     )
     return HTMLResponse(body, status, headers=HEADERS)
+
+
+def _notice_params(request: Request) -> dict[str, int]:
+    """What a notice counts (`taken`: the files a check found); a notice whose count
+    is missing or not a number says it as none."""
+    taken = request.query_params.get("taken", "")
+    return {"taken": int(taken) if taken.isdigit() and len(taken) < 12 else 0}
 
 
 def offset_param(request: Request, name: str = "offset") -> int:

@@ -75,9 +75,11 @@ async def poll_account(request: Request, name: str, who: Auth) -> dict[str, Any]
 
 
 def account_checks(settings: Settings, name: str, count: int = 5) -> list[str]:
-    """The account's next check times, ISO 8601 with offset; [] without FTP intake."""
-    ftp = settings.accounts[name].ftp
-    if ftp is None:
+    """The account's next check times, ISO 8601 with offset; [] without FTP intake,
+    and while the account is stopped (its scheduled checks pass it by)."""
+    account = settings.accounts[name]
+    ftp = account.ftp
+    if ftp is None or account.status == "stopped":
         return []
     schedule = Schedule.of(ftp, settings.daemon.timezone)
     return [t.isoformat() for t in next_checks(schedule, datetime.now(UTC), count)]

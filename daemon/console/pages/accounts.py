@@ -6,6 +6,7 @@ they were missed — with 今すぐチェック, 稼働 / 停止 (admin) and the
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -67,7 +68,8 @@ async def poll(request: Request, name: str, who: Who) -> Response:
         raise Refused(409, "api.no_ftp", name=name)
     ids = await checker(name)
     await audit.record(request, who.name, "poll", name, "ok", audit.detail("polled", n=len(ids)))
-    return RedirectResponse(f"/console/accounts/{name}?notice=polled&taken={len(ids)}", 303)
+    notice = f"polled&taken={len(ids)}" if ids else "polled_none"
+    return RedirectResponse(f"/console/accounts/{quote(name, safe='')}?notice={notice}", 303)
 
 
 @router.post("/console/accounts/{name}/status")
@@ -82,4 +84,4 @@ async def switch(request: Request, name: str, who: Who) -> Response:
     await switcher(name, status, who.name)
     await audit.record(request, who.name, "status", name, "ok", audit.detail(str(status)))
     notice = "started" if status == "active" else "stopped"
-    return RedirectResponse(f"/console/accounts/{name}?notice={notice}", 303)
+    return RedirectResponse(f"/console/accounts/{quote(name, safe='')}?notice={notice}", 303)
