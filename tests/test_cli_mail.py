@@ -14,7 +14,8 @@ from daemon.settings.model import WEEKDAYS
 from tests.support import account, csv_bytes, free_port, renkei, write_config
 
 ZONE = zoneinfo.ZoneInfo("Asia/Tokyo")
-LOG_WORDS = ("relay refused or unreachable", "refused it for good", "retry in")
+# The daemon's English log lines, which a one-shot command must not print.
+LOG_WORDS = ("relay refused or unreachable", "refused it for good", "retry in", "expected file of")
 
 
 def imported(tmp_path, config, *extra: str):

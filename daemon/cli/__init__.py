@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from daemon import logs
 from daemon.cli.parser import (
     Handler,
     argv_language,
@@ -138,9 +140,21 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         return build_parser(language, handlers).parse_args(argv)
 
 
+def _one_shot_logs() -> None:
+    """A one-shot command says what matters in the catalog's words. The daemon's log
+    lines (English, for the journal) reach its terminal only when RENKEI_LOG_LEVEL
+    asks for them; else Python would print each warning bare on stderr."""
+    if os.environ.get("RENKEI_LOG_LEVEL"):
+        logs.configure()
+    else:
+        logging.getLogger().addHandler(logging.NullHandler())
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parse(argv)
+        if args.command != "serve":  # which logs as a daemon does (daemon/logs.py)
+            _one_shot_logs()
         code = args.handler(args)
         sys.stdout.flush()  # here, where a closed pipe is caught, not at the exit
         return code
