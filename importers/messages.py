@@ -959,6 +959,14 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "cannot be reached (network)",
     },
     "os.reset": {"ja": "接続が切られました", "en": "the connection was reset"},
+    "os.in_use": {
+        "ja": "そのアドレスとポートは他のプロセスが使っています",
+        "en": "another process is using that address and port",
+    },
+    "os.not_here": {
+        "ja": "このマシンのアドレスではありません",
+        "en": "not an address of this machine",
+    },
     "os.other": {"ja": "システムのエラー {name}: {text}", "en": "system error {name}: {text}"},
     "dropdir.symlink": {
         "ja": "シンボリックリンクは取り込みません。ファイルそのものを置いてください",
@@ -1416,6 +1424,14 @@ CATALOG: dict[str, dict[str, str]] = {
     "cli.unknown_account": {
         "ja": "{name} は設定にあるアカウントではありません",
         "en": "{name} is not an account in the config",
+    },
+    "cli.serve.cannot_bind": {
+        "ja": '起動できません: {setting} = "{listen}" で待ち受けられません({detail})',
+        "en": 'cannot start: cannot listen on {setting} = "{listen}" ({detail})',
+    },
+    "cli.serve.cannot_start": {
+        "ja": "起動できません: {detail}",
+        "en": "cannot start: {detail}",
     },
     "cli.serve.already": {
         "ja": "別の renkei serve (pid {pid}) がこの data_dir ({path}) で動いています。"

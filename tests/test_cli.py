@@ -184,7 +184,10 @@ def test_serve_on_a_port_in_use_exits_1_naming_the_key(tmp_path, config):
         )
         _, stderr = serve.communicate(timeout=120)
         assert serve.returncode == 1
-        assert "cannot start: smtp.listen 127.0.0.1:" in stderr
+        assert "cannot start: smtp.listen 127.0.0.1:" in stderr  # the journal's line
+        # and the same in the config's language, for whoever started it at a terminal
+        said = '起動できません: smtp.listen = "127.0.0.1:'
+        assert said in stderr and "他のプロセスが使っています" in stderr, stderr
         assert "Traceback" not in stderr
         deadline = time.monotonic() + 10
         while children_of(serve.pid):

@@ -39,7 +39,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(text, file=sys.stderr)
         return EXIT_FAILED
     except OSError as exc:
-        logging.getLogger("renkei").error("cannot start: %s", exc)
+        _cannot_start(exc, settings.report.language)
         return EXIT_FAILED
     try:
         return asyncio.run(Master(settings, path.resolve()).run())
@@ -48,7 +48,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     except (OSError, ImportProcessDied) as exc:
         # A port in use, a data_dir we may not write: say which, without a traceback.
-        logging.getLogger("renkei").error("cannot start: %s", exc)
+        _cannot_start(exc, settings.report.language)
         return EXIT_FAILED
     finally:
         os.close(lock)
+
+
+def _cannot_start(exc: Exception, language: str) -> None:
+    """The log line for the journal, and the same said in the catalog's words for
+    whoever started renkei at a terminal."""
+    from daemon.settings.listeners import ListenError
+    from daemon.settings.problems import OsTrouble
+
+    logging.getLogger("renkei").error("cannot start: %s", exc)
+    detail = OsTrouble(exc).render(language) if isinstance(exc, OSError) else str(exc)
+    if isinstance(exc, ListenError):
+        params = {"setting": exc.key, "listen": exc.listen, "detail": detail}
+        print(message("cli.serve.cannot_bind", language, **params), file=sys.stderr)
+        return
+    if isinstance(exc, OSError) and exc.filename:
+        detail = f"{exc.filename}: {detail}"
+    print(message("cli.serve.cannot_start", language, detail=detail), file=sys.stderr)

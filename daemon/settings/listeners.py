@@ -23,9 +23,21 @@ def split_listen(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def listen_error(key: str, listen: str, exc: OSError) -> OSError:
-    """A bind failure that names the config key, for a message without a traceback."""
-    return OSError(f"{key} {listen}: {os.strerror(exc.errno or 0)}")
+class ListenError(OSError):
+    """A bind failure that names the config key, for a message without a traceback;
+    its errno is the bind's, for the words the catalog has for it."""
+
+    def __init__(self, key: str, listen: str, errno: int | None) -> None:
+        super().__init__(errno, os.strerror(errno or 0))
+        self.key = key
+        self.listen = listen
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.listen}: {self.strerror}"
+
+
+def listen_error(key: str, listen: str, exc: OSError) -> ListenError:
+    return ListenError(key, listen, exc.errno)
 
 
 def is_loopback(listen: str) -> bool:

@@ -43,6 +43,8 @@ _OS_WORDS = {
     errno.EHOSTUNREACH: "os.unreachable",
     errno.ENETUNREACH: "os.unreachable",
     errno.ECONNRESET: "os.reset",
+    errno.EADDRINUSE: "os.in_use",
+    errno.EADDRNOTAVAIL: "os.not_here",
 }
 
 
