@@ -126,9 +126,11 @@ def runs_table(
         column("id", [shorts[r["id"]] for r in runs]),
         column("received", [_received(r["received_at"], zone, this_year) for r in runs]),
         column("account", [r["account"] for r in runs], flexible="end"),
-        column("channel", [r["channel"] for r in runs]),
+        column(
+            "channel", [in_words(f"channel.{r['channel']}", language, r["channel"]) for r in runs]
+        ),
         column("file", [r["filename"] or "-" for r in runs], flexible="middle"),
-        column("state", [r["state"] for r in runs]),
+        column("state", [state_words(r, language) for r in runs]),
         *(
             column(name, [str(r[f"rows_{field}"]) for r in runs], right=True)
             for name, field in (("rows", "total"), (_done(runs), "imported"), ("failed", "failed"))
@@ -328,7 +330,7 @@ def run_lines(run: dict[str, Any], language: str, timezone: str) -> list[str]:
         field("account", run["account"]),
         field("channel", in_words(f"channel.{run['channel']}", language, run["channel"])),
         field("sender", run["sender"] or "-"),
-        _field(message("cli.show.state", language), run["state"]),
+        _field(message("cli.show.state", language), state_words(run, language)),
         field("mode", mode),
         field("encoding", run["encoding"] or "-"),
         *(field(name, local_time(run[f"{name}_at"], zone)) for name in _TIMES),
@@ -386,7 +388,7 @@ def send_lines(
         field("name", send_name(run) or "-"),
         _field(message("report.field.account", language), run["account"] or "-"),
         field("executor", run["sender"] or "-"),
-        _field(message("cli.show.state", language), _send_state(run, language)),
+        _field(message("cli.show.state", language), state_words(run, language)),
         field("layout", run["layout"] or "-"),
         field("file", run["filename"] or "-"),
         _field(message("report.field.encoding", language), run["encoding"] or "-"),
@@ -402,11 +404,12 @@ def send_lines(
     return [*lines, *request_lines(requests, language)]
 
 
-def _send_state(run: dict[str, Any], language: str) -> str:
-    """A send's state, and for one stopped part-way what that means: never resumed."""
-    if run["state"] == RunState.ABORTED:
-        return f"{run['state']} ({message('console.state.send.aborted', language)})"
-    return run["state"]
+def state_words(run: dict[str, Any], language: str) -> str:
+    """A run's state as the console says it (`renkei runs --state` and --json take the
+    state itself); a send stopped part-way is never resumed, unlike an import."""
+    if run["direction"] == "send" and run["state"] == RunState.ABORTED:
+        return message("console.state.send.aborted", language)
+    return in_words(f"console.state.{run['state']}", language, run["state"])
 
 
 def request_lines(requests: Sequence[dict[str, Any]], language: str) -> list[str]:

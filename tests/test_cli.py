@@ -276,12 +276,12 @@ def test_schedule_prints_the_next_checks(tmp_path):
     result = renkei("schedule", "acme", "--count", "4", "--config", str(config))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "acme: sat 10:00-11:00、30m ごと、各時刻の 2m 後(Asia/Tokyo)"
-    assert [line[-15:] for line in lines[1:]] == [
-        "Sat 10:02 +0900",
-        "Sat 10:32 +0900",
-        "Sat 11:02 +0900",
-        "Sat 10:02 +0900",
+    assert lines[0] == "acme: 土 10:00-11:00、30m ごと、各時刻の 2m 後(Asia/Tokyo)"
+    assert [line[-13:] for line in lines[1:]] == [
+        "土 10:02 +0900",
+        "土 10:32 +0900",
+        "土 11:02 +0900",
+        "土 10:02 +0900",
     ]
     assert renkei("schedule", "nobody", "--config", str(config)).returncode == 2
     none = renkei("schedule", "acme", "--count", "0", "--config", str(config))
@@ -336,8 +336,8 @@ def test_times_typed_in_full_width_are_read_as_their_digits(tmp_path):
     result = renkei("schedule", "acme", "--count", "2", "--config", str(config))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "acme: sat 22:00-02:00、1h ごと、各時刻の 10m 後(Asia/Tokyo)"
-    assert [line[-15:] for line in lines[1:]] == ["Sat 22:10 +0900", "Sat 23:10 +0900"]
+    assert lines[0] == "acme: 土 22:00-02:00、1h ごと、各時刻の 10m 後(Asia/Tokyo)"
+    assert [line[-13:] for line in lines[1:]] == ["土 22:10 +0900", "土 23:10 +0900"]
     text = config.read_text(encoding="utf-8").replace("０２:００", "２５:００")
     config.write_text(text, encoding="utf-8")
     refused = renkei("check", "--config", str(config))

@@ -17,6 +17,7 @@ import pytest
 from rich.cells import cell_len
 
 from daemon.store.runs import RUN_FIELDS
+from importers.messages import message
 from tests.support import Daemon, account, csv_bytes, mail, queued_ids, send, write_config
 from tests.test_cli import renkei
 
@@ -90,7 +91,9 @@ def test_runs_fit_the_width_and_cut_no_state_or_count(admin, language, columns):
     assert all(cell_len(line) <= columns for line in lines), "\n".join(lines)
     for run in runs(admin):
         counts = f"{run['rows_total']}\\s+{run['rows_imported']}\\s+{run['rows_failed']}"
-        assert re.search(rf" {run['state']}\s+{counts}$", run_line(text, run)), text
+        # The state in the table's language: `--state` and --json take it as it is.
+        state = message(f"console.state.{run['state']}", language)
+        assert re.search(rf" {re.escape(state)}\s+{counts}$", run_line(text, run)), text
     heading = lines[0].split()
     assert heading[:2] == (["実行ID", "受付日時"] if language == "ja" else ["id", "received"])
 
@@ -198,7 +201,7 @@ def test_show_by_short_id_gives_counts_errors_and_file(admin):
     lines = result.stdout.splitlines()
     assert lines[0] == f"実行ID: {bad['id']}"
     assert f"件数: 全 {BAD_ROWS + 1} 行 / 取込 0 行 / エラー {BAD_ROWS} 行" in lines
-    assert "結果: 何も書き込んでいません。" in lines and "状態: failed" in lines
+    assert "結果: 何も書き込んでいません。" in lines and "状態: 失敗" in lines
     assert f"エラー(先頭 20 件 / 全 {BAD_ROWS} 件):" in lines
     assert "  3行目 列「member_no」の値「x0」は整数ではありません" in lines
     assert f"  …ほか {BAD_ROWS - 20} 件" in lines

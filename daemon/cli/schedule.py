@@ -32,12 +32,20 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from daemon.poll.windows import Schedule, next_checks
+    from daemon.settings.model import WEEKDAYS
 
     ftp = account.ftp
-    head = {"weekdays": ", ".join(ftp.weekdays), "window": ftp.window, "interval": ftp.interval}
+    days = message("done.join", language).join(_weekday(d, language) for d in ftp.weekdays)
+    head = {"weekdays": days, "window": ftp.window, "interval": ftp.interval}
     head |= {"delay": ftp.delay, "timezone": settings.daemon.timezone}
     print(message("cli.schedule.head", language, name=args.name, **head))
     schedule = Schedule.of(ftp, settings.daemon.timezone)
     for moment in next_checks(schedule, dt.datetime.now(dt.UTC), args.count):
-        print(moment.strftime("%Y-%m-%d %a %H:%M %z"))
+        day = _weekday(WEEKDAYS[moment.weekday()], language)
+        print(f"{moment:%Y-%m-%d} {day} {moment:%H:%M %z}")
     return EXIT_OK
+
+
+def _weekday(day: str, language: str) -> str:
+    """A weekday as the console says it: not strftime's %a, which is the C locale's."""
+    return message(f"console.weekday.{day}", language)

@@ -22,6 +22,7 @@ def cmd_undo(args: argparse.Namespace) -> int:
     import getpass
 
     from daemon.oneshot import undo_run
+    from daemon.runview import state_words
 
     language = settings.report.language
     found = run_named(settings, args.run)
@@ -30,7 +31,8 @@ def cmd_undo(args: argparse.Namespace) -> int:
     run = found.run
     undone = asyncio.run(undo_run(settings, run["id"], getpass.getuser()))
     if undone.refusal is not None:
-        params = {"run_id": run["id"], "state": run["state"], "other": undone.other}
+        state = state_words(run, language)
+        params = {"run_id": run["id"], "state": state, "other": undone.other}
         print(message(f"api.{undone.refusal}", language, **params), file=sys.stderr)
         return EXIT_FAILED
     counts = {"deleted": undone.deleted, "restored": undone.restored}
