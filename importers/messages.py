@@ -2624,6 +2624,14 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "シート「{sheet}」は空です",
         "en": "sheet '{sheet}' is empty",
     },
+    "console.notice.retried_dry": {
+        "ja": "再確認を受け付けました。この実行でファイルをもう一度確認します(行は取り込みません)",
+        "en": "check accepted: this run checks the file again and imports no row",
+    },
+    "console.notice.retry_replayed_dry": {
+        "ja": "この実行はすでに再確認を受け付けています。その再確認の実行です",
+        "en": "the run was already being checked again: this is that check",
+    },
     "console.notice.retry_replayed": {
         "ja": "この実行はすでに再取込を受け付けています。その再取込の実行です",
         "en": "the run was already being retried: this is that retry",

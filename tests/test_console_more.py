@@ -322,6 +322,30 @@ def test_a_whole_files_problem_is_shown_once_in_the_preview(daemon, clients, nam
     assert said and r.text.count(said.splitlines()[0]) == 1, said
 
 
+def test_a_preview_retried_says_it_checks_again_not_that_it_imports(daemon, clients):
+    op = clients["op"]
+    name = "20240711.csv"
+    r = op.post(
+        "/console/accounts/acme/upload",
+        data={"csrf": csrf(op)},
+        files={"file": (name, GOOD, "text/csv")},
+    )
+    assert r.status_code == 200
+    [(preview,)] = daemon.query("SELECT id FROM runs WHERE filename = ? AND dry_run = 1", (name,))
+    daemon.wait_run(preview)
+    r = op.post(f"/console/runs/{preview}/retry", data={"csrf": csrf(op)})
+    assert r.status_code == 303
+    again = re.fullmatch(r"/console/runs/([^?]+)\?notice=retried_dry", r.headers["location"])
+    assert again is not None, r.headers["location"]
+    page = op.get(r.headers["location"]).text
+    assert "再確認を受け付けました" in page and "この実行で取り込みます" not in page
+    run = daemon.wait_run(again.group(1))
+    assert (run["dry_run"], run["rows_imported"]) == (1, 1)
+    assert daemon.query("SELECT count(*) FROM performance WHERE _source_file = ?", (name,)) == [
+        (0,)
+    ]
+
+
 # -- 5. one-time notices -----------------------------------------------------------------
 
 

@@ -176,7 +176,10 @@ async def retry(request: Request, run_id: str, who: Who) -> Response:
     code, outcome = ("retried", "ok") if retried.new else ("retry_replayed", "replayed")
     said = audit.detail(code, run=retried.run_id)
     await audit.record(request, who.name, "retry", run["id"], outcome, said)
-    return RedirectResponse(f"/console/runs/{retried.run_id}?notice={code}", 303)
+    # A retry keeps the run's options: a dry run's retry checks the file again and
+    # writes nothing, and its notice must not promise an import.
+    notice = f"{code}_dry" if run["dry_run"] else code
+    return RedirectResponse(f"/console/runs/{retried.run_id}?notice={notice}", 303)
 
 
 @router.post("/console/runs/{run_id}/undo")
