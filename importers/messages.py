@@ -801,6 +801,62 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "{where}: {value} is not a date or a date and time"
         " (2024-05-16, 2024-05-16T09:00:00+09:00)",
     },
+    "api.invalid.json_invalid": {
+        "ja": "{where}: JSON として読めません",
+        "en": "{where}: is not valid JSON",
+    },
+    "api.invalid.dict_type": {
+        "ja": "{where}: JSON オブジェクト({{…}})にしてください",
+        "en": "{where}: must be a JSON object ({{…}})",
+    },
+    "api.invalid.list_type": {
+        "ja": "{where}: {value} は配列([…])ではありません",
+        "en": "{where}: {value} is not an array ([…])",
+    },
+    "api.invalid.string_type": {
+        "ja": "{where}: {value} は文字列ではありません",
+        "en": "{where}: {value} is not a string",
+    },
+    "api.invalid.int_type": {
+        "ja": "{where}: {value} は整数ではありません",
+        "en": "{where}: {value} is not a whole number",
+    },
+    "api.invalid.int_from_float": {
+        "ja": "{where}: {value} は整数ではありません(小数部があります)",
+        "en": "{where}: {value} is not a whole number (it has a fraction)",
+    },
+    "api.invalid.bool_type": {
+        "ja": "{where}: {value} は true / false ではありません",
+        "en": "{where}: {value} is not true or false",
+    },
+    "api.invalid.float_type": {
+        "ja": "{where}: {value} は数値ではありません",
+        "en": "{where}: {value} is not a number",
+    },
+    "api.invalid.float_parsing": {
+        "ja": "{where}: {value} は数値ではありません",
+        "en": "{where}: {value} is not a number",
+    },
+    "api.invalid.extra_forbidden": {
+        "ja": "{where}: 受け付けない項目です",
+        "en": "{where}: is not a field this request takes",
+    },
+    "api.invalid.string_too_long": {
+        "ja": "{where}: 長すぎます({limit} 文字まで)",
+        "en": "{where}: is too long (at most {limit} characters)",
+    },
+    "api.invalid.too_long": {
+        "ja": "{where}: 項目が多すぎます({limit} 個まで)",
+        "en": "{where}: has too many items (at most {limit})",
+    },
+    "api.invalid.literal_error": {
+        "ja": "{where}: {value} は使えません。使える値: {expected}",
+        "en": "{where}: {value} is not allowed; expected {expected}",
+    },
+    "api.invalid.enum": {
+        "ja": "{where}: {value} は使えません。使える値: {expected}",
+        "en": "{where}: {value} is not allowed; expected {expected}",
+    },
     "api.invalid.other": {"ja": "{where}: {detail}", "en": "{where}: {detail}"},
     # -- FTP replies: English (ASCII) until the client sends OPTS UTF8 ON (ftpsession.py)
     "ftp.too_big": {
@@ -1966,6 +2022,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "records.bad_sort": {
         "ja": "sort[{column}] は asc か desc で指定してください(「{value}」ではなく)",
         "en": "sort[{column}] must be asc or desc, not '{value}'",
+    },
+    "records.search_not_form": {
+        "ja": "検索条件はフォーム(application/x-www-form-urlencoded)で送ってください。{sent} の本文は読めません",
+        "en": "send the search as a form (application/x-www-form-urlencoded); a {sent} body is not read",
     },
     "records.bad_search": {
         "ja": "search[{column}]: {problem}",

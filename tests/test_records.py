@@ -242,6 +242,35 @@ def test_validation_in_english(api):
     assert r.json()["message"] == "the record is not valid: 金額 must have at most 13 digits"
 
 
+@pytest.mark.parametrize(
+    ("body", "ja", "en"),
+    [
+        (b"{not json", "body: JSON として読めません", "body: is not valid JSON"),
+        (b"[1, 2]", "body: JSON オブジェクト({…})にしてください", "body: must be a JSON object"),
+    ],
+)
+def test_a_body_that_is_no_record_is_said_in_our_words_not_the_parsers(api, body, ja, en):
+    for language, words in (("ja", ja), ("en", en)):
+        headers = ACME | {"Content-Type": "application/json", "Accept-Language": language}
+        for method, url in (("POST", URL), ("PATCH", f"{URL}/A-001")):
+            r = api.request(method, url, headers=headers, content=body)
+            assert r.status_code == 422 and r.json()["error"] == "invalid_request", r.text
+            assert words in r.json()["message"], r.text
+            for english in ("JSON decode error", "Input should be", "Invalid JSON"):
+                assert english not in r.json()["message"], r.text
+
+
+def test_a_search_sent_as_json_is_refused_not_read_as_no_condition(api):
+    """POST …/search reads a form; a JSON body read as one searched for nothing and
+    answered every row."""
+    r = api.post(f"{URL}/search", headers=ADMIN, json={"search": {"stage": "受注"}})
+    assert r.status_code == 422 and r.json()["error"] == "invalid_search", r.text
+    assert "フォーム(application/x-www-form-urlencoded)で送ってください" in r.json()["message"]
+    r = api.post(f"{URL}/search", headers=ADMIN, data={"search[stage]": "受注"})
+    assert r.status_code == 200 and {x["stage"] for x in r.json()["records"]} == {"受注"}
+    assert api.post(f"{URL}/search", headers=ADMIN).status_code == 200  # no body: no condition
+
+
 # -- changes and isolation -------------------------------------------------------------
 
 

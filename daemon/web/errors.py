@@ -34,7 +34,25 @@ _VALIDATION_KEYS = (
     "less_than_equal",
     "datetime_parsing",
     "datetime_from_date_parsing",
+    "json_invalid",
+    "dict_type",
+    "model_type",
+    "model_attributes_type",
+    "list_type",
+    "string_type",
+    "int_type",
+    "int_from_float",
+    "bool_type",
+    "float_type",
+    "float_parsing",
+    "extra_forbidden",
+    "string_too_long",
+    "too_long",
+    "literal_error",
+    "enum",
 )
+# Kinds said alike: an object was wanted.
+_SAME_WORDS = {"model_type": "dict_type", "model_attributes_type": "dict_type"}
 
 
 class ApiError(ApiRefusal):
@@ -86,13 +104,25 @@ async def _invalid(request: Request, exc: Exception) -> JSONResponse:
 
 def _problem(error: dict[str, Any], language: str) -> str:
     """One validation problem: where (`query.limit`), the value and what is wrong."""
-    where = ".".join(str(part) for part in error["loc"])
     kind = error["type"] if error["type"] in _VALIDATION_KEYS else "other"
+    kind = _SAME_WORDS.get(kind, kind)
+    loc = error["loc"]
+    if kind == "json_invalid":
+        # FastAPI's loc is ("body", position); the parser's words stay out of the text.
+        loc = loc[:1]
+    where = ".".join(str(part) for part in loc)
     ctx = error.get("ctx") or {}
-    limit = ctx.get("ge", ctx.get("le"))
+    limit = ctx.get("ge", ctx.get("le", ctx.get("max_length")))
     value = repr(error.get("input"))
+    expected = ctx.get("expected", "")
     return message(
-        f"api.invalid.{kind}", language, where=where, value=value, limit=limit, detail=error["msg"]
+        f"api.invalid.{kind}",
+        language,
+        where=where,
+        value=value,
+        limit=limit,
+        expected=expected,
+        detail=error["msg"],
     )
 
 

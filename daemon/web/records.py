@@ -360,6 +360,9 @@ async def search_records(
     return await _search_answer(request, layout, who, items, account, number, display)
 
 
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 @router.post(
     f"{BASE}/search",
     response_model=RecordsAnswer,
@@ -377,6 +380,11 @@ async def search_records_by_form(
         int, Form(alias="page[display_number]", ge=1, le=MAX_DISPLAY)
     ] = DEFAULT_DISPLAY,
 ) -> dict[str, Any]:
+    sent = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if sent not in ("", *_FORMS) and await request.body():
+        # A JSON search read as a form is an empty form: every row, which is not
+        # what was asked for.
+        raise ApiError(422, "invalid_search", "records.search_not_form", sent=sent)
     form = await request.form()
     items = (
         [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
