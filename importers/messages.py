@@ -2023,6 +2023,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "sort[{column}] は asc か desc で指定してください(「{value}」ではなく)",
         "en": "sort[{column}] must be asc or desc, not '{value}'",
     },
+    "api.send_bad_where": {
+        "ja": "where[{column}]: {value} は使えません: {problem}",
+        "en": "where[{column}]: {value} cannot be used: {problem}",
+    },
     "records.search_not_form": {
         "ja": "検索条件はフォーム(application/x-www-form-urlencoded)で送ってください。{sent} の本文は読めません",
         "en": "send the search as a form (application/x-www-form-urlencoded); a {sent} body is not read",

@@ -761,6 +761,23 @@ def test_the_command_line_refuses_an_unknown_column(daemon):
     assert done.returncode != 0 and "colour" in done.stderr
 
 
+def test_a_where_value_its_column_cannot_hold_is_refused_not_sent_as_nothing(daemon):
+    done = renkei(
+        "send", "json", "--where", "date=notadate", "--config", str(daemon.config), timeout=60
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "where[date]: 'notadate' は使えません" in done.stderr, done.stderr
+    before = daemon.query("SELECT count(*) FROM runs WHERE direction = 'send'")
+    r = httpx.post(
+        f"{daemon.api}/api/v1/sends/json",
+        headers=ADMIN,
+        json={"where": {"sales_amount": "many"}},
+        timeout=30,
+    )
+    assert r.status_code == 422 and r.json()["error"] == "invalid_search", r.text
+    assert daemon.query("SELECT count(*) FROM runs WHERE direction = 'send'") == before
+
+
 def test_a_scheduled_send_is_a_scheduler_job(daemon):
     log = daemon.log.read_text()
     assert re.search(r'Added job "send sched"', log), log[-3000:]

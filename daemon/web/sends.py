@@ -10,9 +10,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from daemon.outward.sends import Trigger
+from daemon.settings.model import Column
 from daemon.web import context
 from daemon.web.auth import Auth
 from daemon.web.errors import ApiError, responses
+from importers.errors import CellError
+from importers.layouts import converter
+from importers.messages import message
 
 router = APIRouter()
 
@@ -49,6 +53,7 @@ async def send_now(
     unknown = sorted(set(where) - columns)
     if unknown:
         raise ApiError(422, "unknown_column", "api.unknown_column", columns=", ".join(unknown))
+    _check_where(where, settings.layouts[send.layout].columns, context.language(request))
     outward = request.app.state.outward
     if outward is None:
         raise ApiError(503, "spool_unavailable", "api.spool_unavailable.not_running")
@@ -57,3 +62,19 @@ async def send_now(
     base = str(request.base_url).rstrip("/")
     body: dict[str, Any] = {"id": run_id, "url": f"{base}/api/v1/runs/{run_id}"}
     return JSONResponse(body, 202)
+
+
+def _check_where(where: dict[str, str], columns: list[Column], language: str) -> None:
+    """A value its column would refuse (a date that is none) found nothing, silently:
+    said as the Records API says a search value it cannot use. An empty value is
+    taken as it is (the rows whose cell is empty)."""
+    by_name = {c.name: c for c in columns}
+    for name, value in where.items():
+        if value == "":
+            continue
+        try:
+            converter(by_name[name])(value)
+        except CellError as error:
+            problem = message(error.key, language, **error.params)
+            params = {"column": name, "value": repr(value), "problem": problem}
+            raise ApiError(422, "invalid_search", "api.send_bad_where", **params) from None
