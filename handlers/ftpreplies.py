@@ -30,3 +30,28 @@ S534_TLS_DATA = (534, "ftp.tls_data")  # ftp.require_tls: a data connection befo
 S553_BAD_NAME = 553  # with the file-name rule the name breaks
 S553_UNSEEN_NAME = (553, "ftp.unseen_name")  # STOR, RNTO: control or format characters
 S501_NUL_PATH = (501, "ftp.nul_path")  # a NUL in any other command's path
+
+# pyftpdlib's own replies a client meets in an upload session, by their exact line: said
+# in `report.language` once the client sent OPTS UTF8 ON, as renkei's own are. Another
+# line of pyftpdlib's (a rarely used command, one naming a path) stays as it words it.
+STOCK = {
+    "200 Always in UTF8 mode.": "ftp.stock.utf8",
+    "200 Type set to: Binary.": "ftp.stock.binary",
+    "200 Type set to: ASCII.": "ftp.stock.ascii",
+    "202 No storage allocation necessary.": "ftp.stock.allo",
+    "125 Data connection already open. Transfer starting.": "ftp.stock.data_open",
+    "150 File status okay. About to open data connection.": "ftp.stock.data_opening",
+    "226 Transfer complete.": "ftp.stock.transferred",
+    "221 Goodbye.": "ftp.stock.goodbye",
+    "230 Login successful.": "ftp.stock.logged_in",
+    "331 Username ok, send password.": "ftp.stock.password",
+    "350 Ready for destination name.": "ftp.stock.rename_to",
+    S250_REMOVED: "ftp.stock.removed",
+    S250_RENAMED: "ftp.stock.renamed",
+    S550_NO_SUCH_FILE: "ftp.stock.no_such_file",
+    "550 Not enough privileges.": "ftp.stock.not_allowed",
+    "500 Command too long.": "ftp.stock.too_long",
+    "501 Invalid parameter.": "ftp.stock.bad_parameter",
+    "503 Login with USER first.": "ftp.stock.user_first",
+    "503 Bad sequence of commands: use RNFR first.": "ftp.stock.rnfr_first",
+}

@@ -18,7 +18,13 @@ from handlers.base import IntakeSink, Refusal, peer_text, readable
 from handlers.ftpdata import UploadDTP
 from handlers.ftpguard import LoginGuard
 from handlers.ftphome import HomeFS
-from handlers.ftpreplies import S421_BANNED, S530_LOGIN_FAILED, S530_TLS_CONTROL, S534_TLS_DATA
+from handlers.ftpreplies import (
+    S421_BANNED,
+    S530_LOGIN_FAILED,
+    S530_TLS_CONTROL,
+    S534_TLS_DATA,
+    STOCK,
+)
 
 # Held while a session opens its passive port (SessionHandler._make_epasv).
 _PASSIVE_PORTS = threading.Lock()
@@ -133,6 +139,12 @@ class SessionHandler(FTPHandler):
 
     def reply(self, code: int, key: str, **params: object) -> str:
         return f"{code} {self.words(key, **params)}"
+
+    def respond(self, resp: str, *args: object, **kwargs: object) -> None:
+        key = STOCK.get(resp) if self.utf8 else None
+        if key is not None:  # one of pyftpdlib's own, said in the session's language
+            resp = self.reply(int(resp[:3]), key)
+        super().respond(resp, *args, **kwargs)
 
     def wire(self, text: str) -> str:
         """`text` as this session may send it: ASCII until OPTS UTF8 ON (a file name

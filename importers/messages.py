@@ -859,6 +859,53 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "api.invalid.other": {"ja": "{where}: {detail}", "en": "{where}: {detail}"},
     # -- FTP replies: English (ASCII) until the client sends OPTS UTF8 ON (ftpsession.py)
+    # -- pyftpdlib's own FTP replies, after OPTS UTF8 ON (handlers/ftpreplies.STOCK)
+    "ftp.stock.utf8": {"ja": "UTF-8 で応答します。", "en": "Always in UTF8 mode."},
+    "ftp.stock.binary": {"ja": "転送の形式をバイナリにしました。", "en": "Type set to: Binary."},
+    "ftp.stock.ascii": {"ja": "転送の形式を ASCII にしました。", "en": "Type set to: ASCII."},
+    "ftp.stock.allo": {"ja": "領域の確保は不要です。", "en": "No storage allocation necessary."},
+    "ftp.stock.data_open": {
+        "ja": "データ接続は開いています。転送を始めます。",
+        "en": "Data connection already open. Transfer starting.",
+    },
+    "ftp.stock.data_opening": {
+        "ja": "データ接続を開きます。",
+        "en": "File status okay. About to open data connection.",
+    },
+    "ftp.stock.transferred": {"ja": "転送が完了しました。", "en": "Transfer complete."},
+    "ftp.stock.goodbye": {"ja": "接続を終わります。", "en": "Goodbye."},
+    "ftp.stock.logged_in": {"ja": "ログインしました。", "en": "Login successful."},
+    "ftp.stock.password": {
+        "ja": "ユーザー名を受け付けました。パスワードを送ってください。",
+        "en": "Username ok, send password.",
+    },
+    "ftp.stock.rename_to": {
+        "ja": "新しい名前を送ってください(RNTO)。",
+        "en": "Ready for destination name.",
+    },
+    "ftp.stock.removed": {"ja": "ファイルを削除しました。", "en": "File removed."},
+    "ftp.stock.renamed": {"ja": "名前を変更しました。", "en": "Renaming ok."},
+    "ftp.stock.no_such_file": {
+        "ja": "そのファイルまたはフォルダはありません。",
+        "en": "No such file or directory.",
+    },
+    "ftp.stock.not_allowed": {
+        "ja": "その操作はできません(権限がありません)。",
+        "en": "Not enough privileges.",
+    },
+    "ftp.stock.too_long": {"ja": "コマンドが長すぎます。", "en": "Command too long."},
+    "ftp.stock.bad_parameter": {
+        "ja": "パラメーターが正しくありません。",
+        "en": "Invalid parameter.",
+    },
+    "ftp.stock.user_first": {
+        "ja": "先に USER でログインしてください。",
+        "en": "Login with USER first.",
+    },
+    "ftp.stock.rnfr_first": {
+        "ja": "先に RNFR で元の名前を送ってください。",
+        "en": "Bad sequence of commands: use RNFR first.",
+    },
     "ftp.too_big": {
         "ja": "ファイルが上限を超えたため転送を打ち切りました。",
         "en": "File exceeds the size limit; transfer aborted.",

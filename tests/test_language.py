@@ -178,6 +178,27 @@ def test_ftp_553_is_ascii_english_until_opts_utf8_on(daemon):
         ) in (reply)
 
 
+def test_ftp_stock_replies_follow_the_language_after_opts_utf8_on(daemon):
+    """pyftpdlib's own replies, not only renkei's: the 226 of an upload, a name that is
+    not there, a rename."""
+    with ftp_login(daemon) as ftp:
+        assert ftp.voidcmd("TYPE I") == "200 Type set to: Binary."  # ASCII English first
+        reply = ftp.sendcmd("OPTS UTF8 ON")
+        assert reply == said(daemon, "200 UTF-8 で応答します。", "200 Always in UTF8 mode.")
+        reply = ftp.storbinary("STOR 20240520.csv", io.BytesIO(CSV))
+        assert reply == said(daemon, "226 転送が完了しました。", "226 Transfer complete.")
+        with pytest.raises(ftplib.error_perm) as info:
+            ftp.delete("20991231.csv")
+        words = said(
+            daemon, "そのファイルまたはフォルダはありません。", "No such file or directory."
+        )
+        assert str(info.value) == f"550 {words}"
+        assert ftp.rename("20240520.csv", "20240521.csv") == said(
+            daemon, "250 名前を変更しました。", "250 Renaming ok."
+        )
+        ftp.delete("20240521.csv")
+
+
 def test_ftp_login_failure_is_ascii(daemon):
     with pytest.raises(ftplib.error_perm) as info:
         ftp_login(daemon, password="wrong")
