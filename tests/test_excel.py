@@ -432,6 +432,14 @@ def test_a_csv_named_xlsx_and_an_unknown_sheet_fail_clearly(daemon, tmp_path):
     renamed.write_bytes(b"member_no,date,sales_amount,note\r\n1,2024/05/23,1,a\r\n")
     status, body = curl_workbook(daemon, "acme", renamed)
     assert status == 422 and body["message"].startswith("Excel ブック(.xlsx・.xls)ではありません")
+    # Its error CSV is a workbook's, UTF-8 with a BOM, and served as such, though the
+    # file was never read far enough to have a format.
+    reply = httpx.get(
+        f"{daemon.api}/api/v1/runs/{body['id']}/errors.csv",
+        headers={"Authorization": "Bearer demo-acme-token"},
+    )
+    assert reply.headers["content-type"] == "text/csv; charset=utf-8", reply.headers
+    assert reply.content.startswith(b"\xef\xbb\xbf")
     other = workbook(tmp_path / "20240524.xlsx", {"Sheet1": [HEADER]})
     status, body = curl_workbook(daemon, "ledger", other)
     assert status == 422 and body["message"] == (
