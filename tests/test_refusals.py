@@ -293,6 +293,10 @@ def test_the_list_is_newest_first_and_filters_by_channel_since_and_limit(daemon)
     )
     reply = httpx.get(f"{daemon.api}/api/v1/refusals?limit=1001", headers=ADMIN, timeout=10)
     assert reply.status_code == 422
+    # A channel no door has finds nothing, which would read as "none refused": said.
+    reply = httpx.get(f"{daemon.api}/api/v1/refusals?channel=fax", headers=ADMIN, timeout=10)
+    assert reply.status_code == 422 and reply.json()["error"] == "bad_query", reply.text
+    assert "mail, ftp, api, dropdir" in reply.json()["message"]
     reply = httpx.get(f"{daemon.api}/api/v1/refusals?since=garbage", headers=ADMIN, timeout=10)
     assert reply.status_code == 422 and reply.json()["message"] == (
         "リクエストが正しくありません: query.since: 'garbage' は日付か日時"

@@ -13,8 +13,10 @@ from pydantic import BaseModel, Field
 
 from daemon.spool.refusals import KEPT, RefusalLog
 from daemon.web import context
+from daemon.web.accounts import CHANNELS as DOORS
 from daemon.web.auth import Auth
 from daemon.web.errors import ApiError, responses
+from daemon.web.runs import one_of
 
 router = APIRouter()
 
@@ -48,6 +50,8 @@ async def list_refusals(
     first; `since` without an offset is in `daemon.timezone`."""
     if who.account is not None:
         raise ApiError(403, "forbidden", "api.forbidden.admin_only")
+    # A channel not listed finds nothing, which a typo would take for an answer.
+    one_of("channel", channel, DOORS)
     kept = _log(request)
     if kept is None:
         return {"refusals": []}

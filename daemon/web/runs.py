@@ -88,8 +88,8 @@ async def list_runs(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
-    _one_of("state", state, STATES)
-    _one_of("channel", channel, CHANNELS)
+    one_of("state", state, STATES)
+    one_of("channel", channel, CHANNELS)
     if who.account is not None:
         if account not in (None, who.account):
             return {"runs": [], "total": 0, "next": None}
@@ -106,7 +106,8 @@ async def list_runs(
     return {"runs": [public_run(r) for r in rows], "total": total, "next": following}
 
 
-def _one_of(name: str, value: str | None, allowed: tuple[str, ...]) -> None:
+def one_of(name: str, value: str | None, allowed: tuple[str, ...]) -> None:
+    """A filter's value, or 422 `bad_query` naming those it may be."""
     if value is not None and value not in allowed:
         raise ApiError(
             422,
