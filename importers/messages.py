@@ -1662,6 +1662,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "送信 {name} を開始しました(実行ID {id})",
         "en": "send {name} started (run {id})",
     },
+    "cli.passwd.no_terminal": {
+        "ja": "パスワードを尋ねる端末がありません。パイプで渡すときは --stdin を付けてください",
+        "en": "no terminal to ask the password at; give --stdin to pass it through a pipe",
+    },
     "cli.passwd.prompt": {"ja": "パスワード: ", "en": "Password: "},
     "cli.passwd.again": {"ja": "もう一度: ", "en": "Again: "},
     "cli.passwd.mismatch": {
@@ -1838,7 +1842,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "mail the daily digests due now and not yet sent",
     },
     "cli.help.digest.now": {
-        "ja": "今ではなく、この日時(2024-05-16T18:01)の時点として",
+        "ja": "今ではなく、この日時(2024-05-16T18:01)の時点として送ります",
         "en": "as of this time (2024-05-16T18:01) instead of now",
     },
     "cli.help.digest.account": {

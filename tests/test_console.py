@@ -1001,6 +1001,12 @@ def test_renkei_passwd_refuses_a_name_that_is_not_utf8():
     assert "'sat\\udcff': ユーザー名が UTF-8 ではありません" in done.stderr
 
 
+def test_renkei_passwd_without_a_terminal_says_to_use_stdin():
+    done = cli("passwd", stdin="typed-at-the-cli\ntyped-at-the-cli\n")
+    assert done.returncode == 2 and "--stdin を付けてください" in done.stderr, done.stderr
+    assert "Warning" not in done.stderr and done.stdout == ""
+
+
 def test_renkei_passwd_refuses_a_short_password():
     done = cli("passwd", "--stdin", stdin="short\n")
     assert done.returncode == 1 and done.stdout == ""

@@ -25,6 +25,11 @@ def cmd_passwd(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.stdin:
         password = sys.stdin.readline().rstrip("\r\n")
+    elif not sys.stdin.isatty():
+        # getpass would read it from the pipe all the same, after a warning in English
+        # that it may be echoed: say what to do instead.
+        print(message("cli.passwd.no_terminal", language), file=sys.stderr)
+        return EXIT_USAGE
     else:
         import getpass
 
