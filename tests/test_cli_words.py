@@ -31,8 +31,8 @@ USAGE_ERRORS = [
     ),
     (
         ["runs", "--bogus"],
-        "renkei: エラー: 解釈できない引数があります: --bogus",
-        "renkei: error: unrecognized arguments: --bogus",
+        "renkei runs: エラー: 解釈できない引数があります: --bogus",
+        "renkei runs: error: unrecognized arguments: --bogus",
     ),
     (
         ["runs", "--limit", "x"],
@@ -145,6 +145,8 @@ def test_a_config_without_a_language_speaks_japanese_in_an_english_locale(tmp_pa
     result = renkei("runs", "--bogus", "--config", str(config), env=ENGLISH)
     assert result.returncode == 2
     assert "解釈できない引数があります: --bogus" in result.stderr, result.stderr
+    # with the usage of the command it was given to, not the top level's
+    assert "使い方: renkei runs" in result.stderr and "renkei runs: エラー" in result.stderr
 
 
 def test_an_english_locale_without_a_config_gives_english_help(configs):

@@ -24,6 +24,7 @@ from daemon.cli.parser import (
     Handler,
     argv_language,
     build_parser,
+    command_parser,
     config_path,
     fallback_language,
     speaking,
@@ -137,7 +138,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     language = argv_language(argv)
     handlers = {command: _handler(*where) for command, where in HANDLERS.items()}
     with speaking(language):
-        return build_parser(language, handlers).parse_args(argv)
+        parser = build_parser(language, handlers)
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            # Said with the command's usage, not the top level's: argparse leaves what
+            # a subcommand did not know to the top parser, which names no option.
+            words = argparse._("unrecognized arguments: %s")  # type: ignore[attr-defined]
+            command_parser(parser, args.command).error(words % " ".join(extra))
+        return args
 
 
 def _one_shot_logs() -> None:

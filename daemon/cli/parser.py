@@ -304,6 +304,14 @@ def build_parser(language: str, handlers: Mapping[str, Handler]) -> argparse.Arg
     return parser
 
 
+def command_parser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    """The parser of the command `name` among `parser`'s subcommands."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[name]
+    raise KeyError(name)
+
+
 def _add(
     parser: argparse.ArgumentParser, option: Option, say: Callable[[str], str], language: str
 ) -> None:
