@@ -2492,6 +2492,8 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.run.errors": {"ja": "エラーの行({n} 件)", "en": "Row errors ({n})"},
     "console.run.no_errors": {"ja": "エラーはありません", "en": "no row errors"},
     "console.run.line": {"ja": "行番号", "en": "Line"},
+    # A problem of the whole file (it failed before its rows: line 0 in the store).
+    "console.run.whole_file": {"ja": "ファイル全体", "en": "whole file"},
     "console.run.column": {"ja": "列", "en": "Column"},
     "console.run.value": {"ja": "値", "en": "Value"},
     "console.run.problem": {"ja": "エラー内容", "en": "Error"},

@@ -346,6 +346,15 @@ def test_a_preview_retried_says_it_checks_again_not_that_it_imports(daemon, clie
     ]
 
 
+def test_a_whole_files_problem_is_listed_as_the_whole_files_not_as_line_0(daemon, clients):
+    run = mailed(daemon, "20240712.csv", b"")
+    assert daemon.wait_run(run)["state"] == "failed"
+    page = clients["view"].get(f"/console/runs/{run}").text
+    table = page.split('<table class="errors">')[1].split("</table>")[0]
+    assert '<td class="num">ファイル全体</td>' in table
+    assert '<td class="num">0</td>' not in table
+
+
 # -- 5. one-time notices -----------------------------------------------------------------
 
 
