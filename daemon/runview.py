@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len, get_character_cell_size
 
-from daemon.report.message import clean, in_words, local_time, summary
+from daemon.report.message import clean, executor_words, in_words, local_time, summary
 from daemon.store.runs import RunState, public_run, send_name
 from importers.errors import RowError
 from importers.messages import message
@@ -387,7 +387,7 @@ def send_lines(
         field("run", run["id"]),
         field("name", send_name(run) or "-"),
         _field(message("report.field.account", language), run["account"] or "-"),
-        field("executor", run["sender"] or "-"),
+        field("executor", executor_words(run["sender"], language) or "-"),
         _field(message("cli.show.state", language), state_words(run, language)),
         field("layout", run["layout"] or "-"),
         field("file", run["filename"] or "-"),

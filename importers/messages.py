@@ -450,6 +450,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "alert.field.recipients": {"ja": "宛先", "en": "Recipients"},
     "alert.field.reply": {"ja": "中継サーバーの応答", "en": "Relay's reply"},
     # -- what a run did, in words (report mail, CLI) -----------------------------
+    # Who started a send (its run's sender): daemon/outward/triggers.py, web/sends.py
+    "send.executor.admin": {"ja": "管理者(API・コマンド)", "en": "admin (API, command line)"},
+    "send.executor.forward": {"ja": "取込のあとの自動送信", "en": "after an import"},
+    "send.executor.schedule": {"ja": "スケジュール", "en": "schedule"},
     "channel.mail": {"ja": "メール", "en": "mail"},
     "channel.ftp": {"ja": "FTP", "en": "FTP"},
     "channel.api": {"ja": "API", "en": "API"},

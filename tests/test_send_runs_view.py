@@ -148,7 +148,7 @@ def test_a_send_runs_page_says_what_was_sent_where(daemon, runs, admin):
     words = text_of(page.text)
     assert "詳細: 送信 broken / " in words
     assert "この送信は失敗しました" in words
-    assert "送信設定 broken" in words and "実行者 admin" in words
+    assert "送信設定 broken" in words and "実行者 管理者(API・コマンド)" in words
     assert "送信済み 0" in words and "未送信 2" in words
     assert "still down" in words  # the receiver's last answer, with the request
     # Nothing of an import: no received file, no error CSV, no import mode, no row errors.
@@ -179,7 +179,7 @@ def test_show_of_a_send_says_what_was_sent(daemon, runs):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert "送信設定: broken" in lines
-    assert "実行者: admin" in lines
+    assert "実行者: 管理者(API・コマンド)" in lines
     assert "件数: 送信 0 件 / 全 2 件" in lines
     assert any(
         line.startswith("メッセージ: 1 件中 1 件目のリクエストが失敗しました(503)")
@@ -197,7 +197,7 @@ def test_show_of_a_send_says_what_was_sent(daemon, runs):
 def test_show_of_a_send_in_english(daemon, runs):
     shown = renkei("show", runs["partner"], "--config", str(daemon.english)).stdout
     lines = shown.splitlines()
-    assert "Send: partner" in lines and "Executor: admin" in lines
+    assert "Send: partner" in lines and "Executor: admin (API, command line)" in lines
     assert "Rows: 2 of 2 rows sent" in lines
     assert "Sender" not in shown and "Received" not in shown and "not kept" not in shown
 

@@ -55,6 +55,11 @@ def in_words(key: str, language: str, value: str) -> str:
     return message(key, language) if key in CATALOG else value
 
 
+def executor_words(sender: str, language: str) -> str:
+    """Who started a send (its run's `sender`: admin, forward, schedule) in words."""
+    return in_words(f"send.executor.{sender}", language, sender)
+
+
 def summary(run: dict[str, Any], language: str) -> str:
     """What the run did in one sentence: "3 件を新規登録、2 件を更新、1 件はキーが
     見つからず処理しませんでした。" A dry run says it wrote nothing."""

@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
 
-from daemon.report.message import clean, local_time
+from daemon.report.message import clean, executor_words, local_time
 from daemon.settings import Settings
 from daemon.store.runs import RunState, send_name
 from importers.messages import message
@@ -67,7 +67,7 @@ def build(
         "",
         field("name", clean(name)),
         field("layout", run["layout"]),
-        field("executor", clean(run["sender"])),
+        field("executor", clean(executor_words(run["sender"], language))),
         field("file", clean(run["filename"])),
         field("started", local_time(run["received_at"], zone)),
         field("finished", local_time(run["finished_at"], zone)),
