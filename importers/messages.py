@@ -2670,6 +2670,22 @@ CATALOG: dict[str, dict[str, str]] = {
         " and parameters alone are {other} bytes, over one request's limit of {limit} bytes"
         " (max_bytes).",
     },
+    "outward.net.timeout": {
+        "ja": "{seconds} 秒以内に応答が最後まで届きませんでした",
+        "en": "no whole answer within {seconds} s",
+    },
+    "outward.net.connect": {
+        "ja": "送信先に接続できませんでした({detail})",
+        "en": "could not connect to the receiver ({detail})",
+    },
+    "outward.net.protocol": {
+        "ja": "送信先の応答が HTTP として読めませんでした({detail})",
+        "en": "the receiver's answer was not readable HTTP ({detail})",
+    },
+    "outward.net.other": {
+        "ja": "通信のエラーです({detail})",
+        "en": "a network error ({detail})",
+    },
     "outward.unsendable": {
         "ja": "このリクエストは送れないため、再試行せずに失敗としました。"
         "設定か行の値を直してください({detail})",

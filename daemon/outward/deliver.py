@@ -26,6 +26,7 @@ from daemon.outward.jobs import DONE, FAILED, SKIPPED, WAITING, Job, Request
 from daemon.outward.keeping import RENEW_SECONDS, FolderJobs, SharedJobs
 from daemon.settings import Settings, resolve_secret
 from daemon.settings.model import Outbound
+from daemon.settings.problems import OsTrouble, os_error_in
 from daemon.spool.queue import now_iso
 from daemon.store.base import Store
 from importers.messages import message
@@ -211,9 +212,7 @@ class Deliverer:
             self._unsendable(job, request, exc)
             return None
         except (httpx.HTTPError, TimeoutError) as exc:
-            text = f"{type(exc).__name__}: {exc}"
-            if isinstance(exc, TimeoutError):
-                text = f"TimeoutError: no whole answer within {rules.timeout:g} s"
+            text = _network_trouble(exc, rules.timeout, self._settings().report.language)
             request.status, request.answer = None, text[:ANSWER_BYTES]
             return None
         except Exception as exc:  # neither the network's nor the receiver's: ours
@@ -328,3 +327,16 @@ def _logged(job: Job, request: Request) -> dict[str, Any]:
         "answer": request.answer,
         "at": now_iso(),
     }
+
+
+def _network_trouble(exc: BaseException, timeout: float, language: str) -> str:
+    """What kept a request from its answer, in words: the console, `renkei show` and the
+    send's report mail show it where a receiver's answer would be."""
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+        return message("outward.net.timeout", language, seconds=f"{timeout:g}")
+    if isinstance(exc, httpx.ConnectError):
+        cause = OsTrouble(exc).render(language) if os_error_in(exc) else ""
+        return message("outward.net.connect", language, detail=cause or exc)
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return message("outward.net.protocol", language, detail=exc)
+    return message("outward.net.other", language, detail=f"{type(exc).__name__}: {exc}")

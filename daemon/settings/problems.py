@@ -57,7 +57,7 @@ class OsTrouble:
     exc: BaseException
 
     def render(self, language: str) -> str:
-        cause = _os_error(self.exc)
+        cause = os_error_in(self.exc)
         if cause is None or cause.errno is None:
             return str(self.exc)
         key = _OS_WORDS.get(cause.errno)
@@ -70,7 +70,7 @@ class OsTrouble:
         return self.render("en")
 
 
-def _os_error(exc: BaseException | None) -> OSError | None:
+def os_error_in(exc: BaseException | None) -> OSError | None:
     """`exc` if it is an OSError with an errno, else the first such one it was raised from."""
     seen = 0
     while exc is not None and seen < 5:
