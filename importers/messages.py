@@ -2412,7 +2412,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "{first}–{last} of {total}",
     },
     "console.runs.title": {"ja": "状況確認", "en": "Runs"},
-    "console.runs.total": {"ja": "{n} 件", "en": "{n} runs"},
+    "console.runs.total": {"ja": "{n} 件", "en": "{n} run(s)"},
     "console.runs.none": {"ja": "該当する実行はありません", "en": "no runs"},
     "console.runs.account_linkage": {"ja": "アカウント / 対象テーブル", "en": "Account / table"},
     "console.runs.counts": {"ja": "件数(成功/全体)", "en": "Rows (ok/total)"},
@@ -2584,8 +2584,8 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "console.upload.bad_name": {"ja": "{detail}", "en": "{detail}"},
     "console.upload.too_large": {
-        "ja": "ファイルが大きすぎます(上限 {limit} バイト)",
-        "en": "the file is too large (limit {limit} bytes)",
+        "ja": "ファイルが大きすぎます(上限 {limit:,} バイト)",
+        "en": "the file is too large (limit {limit:,} bytes)",
     },
     "console.upload.not_importable": {
         "ja": "確認でエラーになったファイルは取り込めません",
@@ -2605,7 +2605,11 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.home.quarantined": {"ja": "隔離", "en": "quarantined"},
     "console.home.outbox": {"ja": "送信待ちメール", "en": "mail waiting"},
     "console.home.outbox_failed": {"ja": "送れなかったメール", "en": "mail refused"},
-    "console.home.refusals": {"ja": "受付拒否(24 時間)", "en": "refused (24 hours)"},
+    # Kept in memory: a restart forgets them, so the card says since when it counts.
+    "console.home.refusals": {
+        "ja": "受付拒否(24 時間以内・起動後)",
+        "en": "refused (last 24 hours, since start)",
+    },
     "console.home.today": {"ja": "今日の実行", "en": "Today's runs"},
     "console.refusal.at": {"ja": "日時", "en": "When"},
     "console.refusal.code": {"ja": "応答", "en": "Reply"},

@@ -21,6 +21,7 @@ PATH = f"/console/accounts/{quote(NAME, safe='')}"
 ACCOUNTS = (
     account("shopx").replace("[accounts.shopx", f'[accounts."{NAME}"')
     + ftp_section("shopx", "demo-shop-ftp").replace("[accounts.shopx", f'[accounts."{NAME}"')
+    + f'[accounts."{NAME}".limits]\nmax_bytes = 1500\n'
     + account("halted", status="stopped")
     + ftp_section("halted", "demo-halted")
 )
@@ -87,3 +88,21 @@ def test_a_stopped_account_shows_no_next_checks(daemon, web):
     assert "停止中のためチェックしません" in page
     row = web.get("/console/accounts").text.split('href="/console/accounts/halted"')[1]
     assert row.split("</tr>")[0].count("—") >= 1  # its next check: none
+
+
+def test_an_upload_over_the_accounts_limit_is_refused_on_the_page(daemon, web):
+    big = csv_bytes([f"{n},2024/05/16,{n},{'x' * 40}" for n in range(60)])
+    assert len(big) > 1500
+    r = web.post(
+        f"{PATH}/upload",
+        data={"csrf": csrf(web)},
+        files={"file": ("20240518.csv", big, "text/csv")},
+    )
+    assert r.status_code == 413 and "ファイルが大きすぎます(上限 1,500 バイト)" in r.text
+    # Nothing was taken: no run of it.
+    r = httpx.get(
+        f"{daemon.api}/api/v1/runs",
+        params={"filename": "20240518.csv"},
+        headers={"Authorization": "Bearer demo-admin"},
+    )
+    assert r.json()["runs"] == []
