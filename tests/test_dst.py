@@ -203,13 +203,14 @@ def test_renkei_schedule_prints_the_checks_in_order(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(windows, "next_checks", lambda s, after, count=5: real(s, clock, count))
     assert cli.main(["schedule", "acme", "--count", "12", "--config", str(config)]) == 0
     lines = capsys.readouterr().out.splitlines()[1:]
-    instants = [dt.datetime.strptime(line, "%Y-%m-%d %a %H:%M %z") for line in lines]
+    # "2026-10-25 日 02:45 +0300": the weekday in the config's language (Japanese)
+    instants = [dt.datetime.strptime(line[:10] + line[12:], "%Y-%m-%d %H:%M %z") for line in lines]
     assert all(a < b for a, b in zip(instants, instants[1:], strict=False))
     assert lines[3:9] == [
-        "2026-10-25 Sun 02:45 +0300",
-        "2026-10-25 Sun 03:00 +0300",
-        "2026-10-25 Sun 03:15 +0300",
-        "2026-10-25 Sun 03:30 +0300",
-        "2026-10-25 Sun 03:45 +0300",
-        "2026-10-25 Sun 04:00 +0200",  # the repeated hour, checked once
+        "2026-10-25 日 02:45 +0300",
+        "2026-10-25 日 03:00 +0300",
+        "2026-10-25 日 03:15 +0300",
+        "2026-10-25 日 03:30 +0300",
+        "2026-10-25 日 03:45 +0300",
+        "2026-10-25 日 04:00 +0200",  # the repeated hour, checked once
     ]
