@@ -135,8 +135,12 @@ def test_an_unreadable_file_is_refused_once_and_holds_up_no_other(tmp_path, unpr
     drop = tmp_path / "drop"
     locked = drop / "20240520.csv"
     try:
-        locked.write_bytes(csv_bytes(["1,2024/05/20,1,locked"]))
-        locked.chmod(0)
+        # Made unreadable before it is in the folder: written there first, it could be
+        # taken (settle = 0) before the chmod.
+        outside = tmp_path / "20240520.csv"
+        outside.write_bytes(csv_bytes(["1,2024/05/20,1,locked"]))
+        outside.chmod(0)
+        outside.rename(locked)
         [refused] = wait_for(lambda: refusals(daemon, "unreadable"))
         assert (refused["who"], refused["what"]) == ("acme", "20240520.csv")
         assert "permission denied" in refused["detail"]
