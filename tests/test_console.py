@@ -414,6 +414,19 @@ def test_lists_and_exports_hold_only_the_users_accounts(daemon, runs, clients):
     assert 'href="/console/accounts/beta"' in home and 'href="/console/accounts/acme"' not in home
 
 
+def test_todays_counts_link_to_the_runs_they_count(daemon, runs, clients):
+    web = clients["admin"]
+    home = web.get("/console/").text
+    links = re.findall(
+        r'href="(/console/runs\?account=acme&amp;state=completed[^"]*)">(\d+)<', home
+    )
+    [(link, count)] = links
+    link = link.replace("&amp;", "&")
+    assert "since=" in link and "until=" in link  # today's, as counted
+    listed = web.get(link).text
+    assert listed.count('<tr data-run="') == int(count), link
+
+
 # -- the runs list ---------------------------------------------------------------------
 
 

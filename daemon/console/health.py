@@ -41,6 +41,8 @@ async def glance(request: Request, who: Viewer) -> dict[str, Any]:
     data = settings.data_dir
     values: dict[str, Any] = {
         "today": today,
+        # The day the counts are of: their links list that day's runs, as counted.
+        "day": midnight.date().isoformat(),
         "next_checks": {name: found[0] for name, found in checks.items() if found},
         "waiting": waiting_count(data / "spool"),
         "importing": _count(data / "spool" / "active"),
