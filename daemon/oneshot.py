@@ -76,6 +76,7 @@ async def import_file(
         except asyncio.CancelledError:
             # Ctrl-C: asyncio.run cancelled us. Said as the run it ended, not as a
             # bare KeyboardInterrupt; the exit is the same 130 all the same.
+            await asyncio.shield(parts.pipeline.abandon(item))
             raise Cancelled(item.id) from None
         # Deliver our own report now; a running daemon would also find it in the outbox.
         attempt = await parts.reporter.send_now(item.id)

@@ -5,6 +5,7 @@ Neither, nor any reader process under them, prints a KeyboardInterrupt traceback
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sqlite3
@@ -15,8 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from daemon import graph
+from daemon.settings import parse
 from daemon.spool.kept import kept_file
-from tests.support import ROOT, Daemon, children
+from daemon.spool.queue import Meta
+from tests.support import PERFORMANCE_LAYOUT, ROOT, Daemon, children, csv_bytes
 from tests.test_crash_more import wait_for
 from tests.test_durability import big_config, big_csv
 
@@ -114,3 +118,44 @@ def test_ctrl_c_stops_renkei_serve_without_a_traceback_from_its_processes(tmp_pa
     said = daemon.log.read_bytes()[logged:].decode(errors="replace")
     assert code == 0, said
     assert "Traceback" not in said and "KeyboardInterrupt" not in said, said
+
+
+def test_a_cancel_before_the_run_was_recorded_leaves_it_failed_not_spooled(tmp_path):
+    """Ctrl-C may meet `renkei import` between its claim of the file and the run's
+    first record: the cancelled item is settled all the same (Pipeline.abandon)."""
+    settings = parse(
+        {
+            "daemon": {"data_dir": str(tmp_path / "var")},
+            "smtp": {"enabled": False},
+            "ftp": {"enabled": False},
+            "api": {"enabled": False},
+            "layouts": {"performance": PERFORMANCE_LAYOUT},
+            "accounts": {"acme": {"layout": "performance", "report": "never"}},
+        }
+    )
+    path = tmp_path / "20240516.csv"
+    path.write_bytes(csv_bytes(["1,2024/05/16,1,a"]))
+
+    async def cancelled_at_once() -> str:
+        parts = await graph.build(lambda: settings)
+        parts.pipeline.cancel_ends_run = True
+        try:
+            meta = Meta("acme", "cli", str(path), path.name)
+            item = parts.spool.enqueue(meta, path, claim=True)
+            assert await parts.store.run_state(item.id) is None
+            await parts.pipeline.abandon(item)
+            await parts.pipeline.abandon(item)  # twice: the second finds it settled
+            return item.id
+        finally:
+            await parts.close()
+
+    run_id = asyncio.run(cancelled_at_once())
+    data_dir = tmp_path / "var"
+    with sqlite3.connect(data_dir / "renkei.db") as db:
+        [(state, message)] = db.execute(
+            "SELECT state, message FROM runs WHERE id = ?", (run_id,)
+        ).fetchall()
+    assert state == "failed" and "取り消されました" in message
+    spool = data_dir / "spool"
+    assert not list((spool / "incoming").iterdir()) and not list((spool / "active").iterdir())
+    assert kept_file(data_dir, run_id, "20240516.csv") is not None

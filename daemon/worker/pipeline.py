@@ -428,6 +428,18 @@ class Pipeline:
         if self.notify_report and _wants_report(account, outcome):
             await self.notify_report(item.id)
 
+    async def abandon(self, item: SpoolItem) -> None:
+        """Settle a `renkei import` its user cancelled, wherever the cancel met it: the
+        run `_abort` ended already stays as it is; one cancelled before its run was
+        recorded is recorded and ended the same way (with cancel_ends_run), so that
+        nothing waits in the spool for the daemon."""
+        state = await self.store.run_state(item.id)
+        if state in FINAL_STATES:
+            return
+        if state is None:
+            await self.store.add_run(item.id, item.meta)
+        await self._abort(item)
+
     async def _abort(self, item: SpoolItem) -> None:
         if await self.store.run_state(item.id) in FINAL_STATES:
             # Cancelled just after the commit: the run is done, not aborted.
