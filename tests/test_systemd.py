@@ -34,3 +34,11 @@ def test_a_store_too_new_is_not_restarted_in_a_loop():
     service = unit()["Service"]
     assert service["Restart"] == "on-failure"
     assert service["RestartPreventExitStatus"].split() == [str(EXIT_STORE_TOO_NEW)]
+
+
+def test_a_stop_signals_renkei_serve_alone_as_the_tests_stop_it():
+    # Daemon.terminate() (tests/support.py) sends SIGTERM to renkei serve only, which
+    # stops its import process and readers: what every test's clean stop checks. With
+    # systemd's default, each process got it at once, the import process twice.
+    service = unit()["Service"]
+    assert service["KillSignal"] == "SIGTERM" and service["KillMode"] == "mixed"
