@@ -610,6 +610,11 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "multipart フォームとして読めません: {detail}",
         "en": "not a readable multipart form: {detail}",
     },
+    "api.unreadable_body": {
+        "ja": "本文を読めません: Content-Type「{type}」の形式になっていません(multipart なら境界 boundary の指定と区切りを確かめてください)",
+        "en": "the body cannot be read: it is not in the form its Content-Type '{type}' says"
+        " (for multipart, check the boundary parameter and the delimiters)",
+    },
     "api.unreadable_request.truncated": {
         "ja": "multipart フォームが途中で切れています(終わりの境界 --境界-- まで届いていません)。"
         "本文を最後まで送ってください",

@@ -269,6 +269,12 @@ def test_a_search_sent_as_json_is_refused_not_read_as_no_condition(api):
     r = api.post(f"{URL}/search", headers=ADMIN, data={"search[stage]": "受注"})
     assert r.status_code == 200 and {x["stage"] for x in r.json()["records"]} == {"受注"}
     assert api.post(f"{URL}/search", headers=ADMIN).status_code == 200  # no body: no condition
+    # A multipart body without its boundary: the form parser's refusal, in our words.
+    broken = ADMIN | {"Content-Type": "multipart/form-data"}
+    r = api.post(f"{URL}/search", headers=broken, content=b"search[stage]=x")
+    assert r.status_code == 400 and r.json()["error"] == "unreadable_request", r.text
+    assert r.json()["message"].startswith("本文を読めません"), r.text
+    assert "Missing boundary" not in r.json()["message"]
 
 
 # -- changes and isolation -------------------------------------------------------------

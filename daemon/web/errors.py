@@ -24,7 +24,10 @@ from importers.messages import CATALOG, message
 
 # What starlette and FastAPI raise themselves (no route, wrong method) carries no code;
 # any other status they might raise is answered as "error".
-_DEFAULT_CODES = {404: "not_found", 405: "method_not_allowed"}
+_DEFAULT_CODES = {404: "not_found", 405: "method_not_allowed", 400: "unreadable_request"}
+# The framework's 400 is a body its form parser could not read (a multipart body without
+# its boundary, a malformed one): said in our words, not python-multipart's.
+_FRAMEWORK_400 = "api.unreadable_body"
 # Validation problems said in words of our own; any other is said as pydantic says it.
 _VALIDATION_KEYS = (
     "missing",
@@ -89,6 +92,8 @@ def _sentence(request: Request, exc: HTTPException, code: str) -> tuple[str, dic
     """The catalog key and parameters that say what is wrong."""
     if isinstance(exc, ApiRefusal):
         return exc.key, exc.params
+    if exc.status_code == 400:
+        return _FRAMEWORK_400, {"type": request.headers.get("content-type", "")[:100]}
     key = f"api.{code}" if f"api.{code}" in CATALOG else "api.error"
     where = {"path": request.url.path, "method": request.method}
     return key, {"status": exc.status_code, "detail": exc.detail, **where}
