@@ -39,6 +39,7 @@ from daemon.store.records import Condition, Order, Stamp
 from daemon.web import context
 from daemon.web.auth import Auth, Principal
 from daemon.web.errors import ApiError, responses
+from daemon.web.watchedform import WatchedFormRoute, form_cut
 from daemon.worker.references import references_of
 from handlers.apidocs import ErrorBody
 from importers.errors import CellError
@@ -363,13 +364,6 @@ async def search_records(
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-@router.post(
-    f"{BASE}/search",
-    response_model=RecordsAnswer,
-    responses=responses(400, 401, 404) | _INVALID,
-    description=_SEARCH_DOC
-    + " The same fields as a form body (application/x-www-form-urlencoded).",
-)
 async def search_records_by_form(
     request: Request,
     layout: str,
@@ -385,6 +379,9 @@ async def search_records_by_form(
         # A JSON search read as a form is an empty form: every row, which is not
         # what was asked for.
         raise ApiError(422, "invalid_search", "records.search_not_form", sent=sent)
+    if form_cut(request):
+        # Read as the fields it got, it would search for less, or for everything.
+        raise ApiError(422, "unreadable_request", "api.unreadable_request.truncated")
     form = await request.form()
     items = (
         [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
@@ -392,6 +389,19 @@ async def search_records_by_form(
         else []
     )
     return await _search_answer(request, layout, who, items, account, number, display)
+
+
+# Its form is watched to its end while FastAPI reads it (daemon/web/watchedform.py).
+router.add_api_route(
+    f"{BASE}/search",
+    search_records_by_form,
+    methods=["POST"],
+    response_model=RecordsAnswer,
+    responses=responses(400, 401, 404) | _INVALID,
+    description=_SEARCH_DOC
+    + " The same fields as a form body (application/x-www-form-urlencoded).",
+    route_class_override=WatchedFormRoute,
+)
 
 
 # -- the operation log -----------------------------------------------------------------
