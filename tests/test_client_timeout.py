@@ -63,6 +63,22 @@ def test_headers_trickled_past_the_limit_get_408_and_close(daemon):
     assert httpx.get(f"{daemon.api}/healthz", timeout=10).status_code == 200
 
 
+def test_a_connection_closed_for_time_lingers_reading_what_still_comes(daemon):
+    """After its 408 the connection reads and drops what the client still sends for a
+    while (a lingering close, as Apache's): closed at once with bytes arriving, the
+    socket would reset the connection, and a client whose bytes were still on their way
+    at the limit could lose the 408 to that reset."""
+    sock = connect(daemon)
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nX-Trickle: x")
+    got = answer(sock)  # the 408, then the server's end of sending
+    assert got.startswith(b"HTTP/1.1 408 "), got
+    for _ in range(3):  # still read on the other side: no reset comes back
+        sock.sendall(b"x" * 100)
+        time.sleep(0.1)
+    assert sock.recv(100) == b""
+    sock.close()
+
+
 def test_a_connection_that_sends_nothing_is_closed(daemon):
     sock = connect(daemon)
     start = time.monotonic()

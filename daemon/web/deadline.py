@@ -21,6 +21,8 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from handlers.base import peer_text
 
 log = logging.getLogger(__name__)
+# How long a closed-for-time connection still reads (and drops) what its client sends.
+LINGER = 2.0
 
 
 def limited(seconds: float) -> type[H11Protocol]:
@@ -35,6 +37,7 @@ class ClientDeadline(H11Protocol):
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
         self._moved = 0.0  # when the body last moved (loop time)
+        self._lingering = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -45,6 +48,8 @@ class ClientDeadline(H11Protocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return  # answered and closing: what still comes is read and dropped
         super().data_received(data)
         if self.conn.their_state is h11.SEND_BODY:
             # The body moves: the pause is timed from here. Noted, not re-armed: a
@@ -96,4 +101,14 @@ class ClientDeadline(H11Protocol):
             # The app may be reading the body: it is told the client went away.
             self.cycle.disconnected = True
             self.cycle.message_event.set()
-        self.transport.close()
+        if not self.transport.can_write_eof():
+            self.transport.close()
+            return
+        # A lingering close, as Apache's: the client may still be sending (its headers a
+        # byte at a time). Closed with its bytes unread, the socket sends a reset, which
+        # may reach the client before it reads the 408, and its stack then drops it. The
+        # 408 ends with our FIN; the connection closes when the client closes its side,
+        # or LINGER seconds later.
+        self._lingering = True
+        self.transport.write_eof()
+        self.loop.call_later(LINGER, self.transport.close)
