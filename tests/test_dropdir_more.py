@@ -144,7 +144,10 @@ def test_an_unreadable_file_is_refused_once_and_holds_up_no_other(tmp_path, unpr
         [refused] = wait_for(lambda: refusals(daemon, "unreadable"))
         assert (refused["who"], refused["what"]) == ("acme", "20240520.csv")
         assert "permission denied" in refused["detail"]
-        (drop / "20240521.csv").write_bytes(csv_bytes(["2,2024/05/21,2,other"]))
+        # Whole before it is there, too: written in place, it could be taken half-written.
+        other = tmp_path / "20240521.csv"
+        other.write_bytes(csv_bytes(["2,2024/05/21,2,other"]))
+        other.rename(drop / "20240521.csv")
         [(_, name, state)] = wait_for_runs(daemon, 1, timeout=20)
         assert (name, state) == ("20240521.csv", "completed")
         time.sleep(1.5)  # three rescans
