@@ -162,12 +162,12 @@ def page(
 def _notice_params(request: Request) -> dict[str, int]:
     """What a notice counts (`taken`: the files a check found); a notice whose count
     is missing or not a number says it as none."""
-    taken = request.query_params.get("taken", "")
-    return {"taken": int(taken) if taken.isdigit() and len(taken) < 12 else 0}
+    return {"taken": offset_param(request, "taken")}
 
 
 def offset_param(request: Request, name: str = "offset") -> int:
-    """A page's offset from the query string; anything but a plain number is 0."""
+    """A page's offset (or another count) from the query string; anything but a plain
+    number is 0."""
     text = request.query_params.get(name, "0")
     return int(text) if text.isdigit() and len(text) < 12 else 0
 

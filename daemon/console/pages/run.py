@@ -74,10 +74,10 @@ def _may_retry(who: Viewer, run: dict[str, Any], kept: bool) -> bool:
 
 async def _undo_offered(request: Request, who: Viewer, run: dict[str, Any]) -> Undone | None:
     """Undone(None) when the undo button is shown; else None, or, for a run a later
-    one superseded, the refusal the page says instead (the button would only get it)."""
-    if not who.may_run(run["account"]) or run["state"] != RunState.COMPLETED:
-        return None
-    if run["dry_run"] or run["undone_by"] or run["undo_of"]:
+    one superseded, the refusal the page says instead (the button would only get it).
+    The store's checks are the undo's own: not completed, a dry run, undone already, an
+    undo itself (it kept nothing to undo)."""
+    if not who.may_run(run["account"]):
         return None
     refused = await context.store(request).undo_refusal(run)
     if refused is None:
