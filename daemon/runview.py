@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len, get_character_cell_size
 
-from daemon.report.message import clean, executor_words, in_words, local_time, summary
+from daemon.report.message import (
+    channel_words,
+    clean,
+    executor_words,
+    in_words,
+    local_time,
+    summary,
+)
 from daemon.store.runs import RunState, public_run, send_name
 from importers.errors import RowError
 from importers.messages import message
@@ -126,9 +133,7 @@ def runs_table(
         column("id", [shorts[r["id"]] for r in runs]),
         column("received", [_received(r["received_at"], zone, this_year) for r in runs]),
         column("account", [r["account"] for r in runs], flexible="end"),
-        column(
-            "channel", [in_words(f"channel.{r['channel']}", language, r["channel"]) for r in runs]
-        ),
+        column("channel", [channel_words(r["channel"], language) for r in runs]),
         column("file", [r["filename"] or "-" for r in runs], flexible="middle"),
         column("state", [state_words(r, language) for r in runs]),
         *(
@@ -328,7 +333,7 @@ def run_lines(run: dict[str, Any], language: str, timezone: str) -> list[str]:
     lines = [
         field("run", run["id"]),
         field("account", run["account"]),
-        field("channel", in_words(f"channel.{run['channel']}", language, run["channel"])),
+        field("channel", channel_words(run["channel"], language)),
         field("sender", run["sender"] or "-"),
         _field(message("cli.show.state", language), state_words(run, language)),
         field("mode", mode),

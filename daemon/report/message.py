@@ -55,6 +55,11 @@ def in_words(key: str, language: str, value: str) -> str:
     return message(key, language) if key in CATALOG else value
 
 
+def channel_words(channel: str, language: str) -> str:
+    """How a run came (mail, ftp, api, dropdir, cli, send) in words."""
+    return in_words(f"channel.{channel}", language, channel)
+
+
 def executor_words(sender: str, language: str) -> str:
     """Who started a send (its run's `sender`: admin, forward, schedule) in words."""
     return in_words(f"send.executor.{sender}", language, sender)
@@ -151,7 +156,7 @@ def _body(
         message(f"report.intro.{k}", language),
         "",
         field("account", clean(run["account"])),
-        field("channel", in_words(f"channel.{run['channel']}", language, run["channel"])),
+        field("channel", channel_words(run["channel"], language)),
         field("sender", clean(run["sender"])),
         field("filename", clean(run["filename"])),
         field("mode", in_words(f"mode.{run['mode']}", language, run["mode"])),
