@@ -36,6 +36,14 @@ def notes(daemon: Daemon) -> list[str]:
     return [r[0] for r in daemon.query("SELECT note FROM performance ORDER BY member_no")]
 
 
+def put_whole(drop: Path, name: str, data: bytes) -> None:
+    """`data` into the drop folder as `name`, whole when it appears: written in place, a
+    folder that does not wait for files to settle (settle = 0) may take it half-written."""
+    outside = drop.parent / f"{name}.part"
+    outside.write_bytes(data)
+    outside.rename(drop / name)
+
+
 def secret(tmp_path: Path) -> Path:
     """A file the drop folder's writer may not read (mode 600), outside the folder."""
     path = tmp_path / "private" / "secret.csv"
@@ -61,7 +69,7 @@ def test_a_symlink_in_the_drop_folder_is_refused_once_and_never_followed(tmp_pat
             "20240516.csv",
         )
         assert "symbolic link" in refused["detail"]
-        (drop / "20240517.csv").write_bytes(csv_bytes(["1,2024/05/17,1,plain"]))
+        put_whole(drop, "20240517.csv", csv_bytes(["1,2024/05/17,1,plain"]))
         [(_, name, state)] = wait_for_runs(daemon, 1, timeout=20)
         assert (name, state) == ("20240517.csv", "completed")
         time.sleep(1.5)  # three rescans: still said once, still no run of it
@@ -91,7 +99,7 @@ def test_links_named_as_claims_a_crash_left_are_never_followed(tmp_path):
     try:
         [refused] = wait_for(lambda: refusals(daemon, "symlink"))
         assert refused["what"] == "20240602.csv"
-        (drop / "20240603.csv").write_bytes(csv_bytes(["1,2024/06/03,1,plain"]))
+        put_whole(drop, "20240603.csv", csv_bytes(["1,2024/06/03,1,plain"]))
         [(_, name, state)] = wait_for_runs(daemon, 1, timeout=20)
         assert (name, state) == ("20240603.csv", "completed")
         time.sleep(1.5)
