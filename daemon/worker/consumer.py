@@ -1,8 +1,9 @@
 """The worker ("qmgr"): the one consumer of the spool in the daemon.
 
-Claims waiting items one at a time (SQLite has one writer) and runs each through the
-pipeline. Woken by the intake sink; rescans the spool now and then for anything else.
-Started by the master.
+Claims waiting items in order and runs each through the pipeline, the next one read
+while the one before it writes (turns.py: runs still commit one at a time, in order).
+Woken by the intake sink; rescans the spool now and then for anything else. Started by
+the import process.
 """
 
 from __future__ import annotations
@@ -15,16 +16,18 @@ import time
 
 from daemon.backoff import backoff
 from daemon.spool.memory import recorded_elsewhere
-from daemon.spool.queue import Damaged, Spool
+from daemon.spool.queue import Damaged, Spool, SpoolItem
 from daemon.store.runs import FINAL_STATES, RunState
 from daemon.worker import staging
 from daemon.worker.pipeline import Pipeline
+from daemon.worker.turns import Turn
 
 log = logging.getLogger(__name__)
 _RESCAN_SECONDS = 5.0
 _SWEEP_SECONDS = 60.0
 _RETRY_SECONDS = 2.0  # a transient failure is tried again after this, doubling…
 _RETRY_MAX_SECONDS = 300.0  # …up to this, for as long as the daemon runs
+IN_FLIGHT = 2  # the file being written and the next, read meanwhile (turns.py)
 
 
 class Worker:
@@ -85,44 +88,69 @@ class Worker:
                     await asyncio.wait_for(self._wake.wait(), wait)
 
     async def drain(self) -> bool:
-        """Process every waiting item that is due; True when any was processed."""
+        """Process every waiting item that is due, IN_FLIGHT at a time in their turns
+        (turns.py); True when any was processed."""
         worked = False
         waiting = self.spool.waiting()
         for gone in set(self._not_before) - set(waiting):  # taken meanwhile (the CLI)
             self._not_before.pop(gone, None)
             self._failures.pop(gone, None)
-        for item_id in waiting:
-            if self._not_before.get(item_id, 0) > time.monotonic():
-                continue
-            try:
-                item = self.spool.claim(item_id)
-            except Damaged as damaged:
-                await self.pipeline.damaged(damaged)
-                await self._discard_scratch(damaged.item_id)
-                continue
-            except OSError as exc:
-                # A full disk while it was unpacked, or its read failed: it waits in
-                # `incoming/` again.
-                log.warning("%s: could not be claimed: %s", item_id, exc)
-                self._later(item_id)
-                continue
-            if item is None:
-                continue
-            worked = True
-            try:
-                state = await self.pipeline.process(item)
-            except Exception:
-                # The worker crashes (and is started again, later each time), but the
-                # item must not sit in `active/` until the next start.
-                self.pipeline.put_back(item, count_attempt=True)
-                raise
-            if state == RunState.QUEUED:  # a transient failure: give it a moment
-                self._later(item_id)
-            else:
-                self._not_before.pop(item_id, None)
-                self._failures.pop(item_id, None)
-                await self._discard_scratch(item_id)
+        flight: list[asyncio.Task[None]] = []
+        before: Turn | None = None
+        try:
+            for item_id in waiting:
+                if self._not_before.get(item_id, 0) > time.monotonic():
+                    continue
+                item = await self._claim(item_id)
+                if item is None:
+                    continue
+                worked = True
+                before = Turn(before)
+                flight.append(asyncio.create_task(self._import(item, before)))
+                if len(flight) == IN_FLIGHT:
+                    await flight[0]  # raises what crashed it
+                    flight.pop(0)
+            while flight:
+                await flight[0]
+                flight.pop(0)
+        except BaseException:
+            # A crash, or the stop: none of the others is left running behind it.
+            for task in flight:
+                task.cancel()
+            await asyncio.gather(*flight, return_exceptions=True)
+            raise
         return worked
+
+    async def _claim(self, item_id: str) -> SpoolItem | None:
+        """The item claimed; None when it is gone, set aside, or must wait."""
+        try:
+            return self.spool.claim(item_id)
+        except Damaged as damaged:
+            await self.pipeline.damaged(damaged)
+            await self._discard_scratch(damaged.item_id)
+        except OSError as exc:
+            # A full disk while it was unpacked, or its read failed: it waits in
+            # `incoming/` again.
+            log.warning("%s: could not be claimed: %s", item_id, exc)
+            self._later(item_id)
+        return None
+
+    async def _import(self, item: SpoolItem, turn: Turn) -> None:
+        try:
+            state = await self.pipeline.process(item, turn=turn)
+        except Exception:
+            # The worker crashes (and is started again, later each time), but the
+            # item must not sit in `active/` until the next start.
+            self.pipeline.put_back(item, count_attempt=True)
+            raise
+        finally:
+            turn.end()
+        if state == RunState.QUEUED:  # a transient failure: give it a moment
+            self._later(item.id)
+        else:
+            self._not_before.pop(item.id, None)
+            self._failures.pop(item.id, None)
+            await self._discard_scratch(item.id)
 
     async def _discard_scratch(self, run_id: str) -> None:
         """The run is final, whatever way it came there: its scratch databases go now.

@@ -30,6 +30,7 @@ from daemon.worker.error_report import WORKBOOK_REPORT_ENCODING, ErrorReport
 from daemon.worker.outcome import Outcome
 from daemon.worker.ownfolders import own_folder_trouble
 from daemon.worker.plan import Plan, columns_for, import_spec, plan_for, plan_problem
+from daemon.worker.turns import Turn
 from daemon.worker.writer import Progress, RowWriter
 from importers.errors import PermanentProblem, RowError
 from importers.filenames import error_report_name, filename_rule, length_problem
@@ -84,9 +85,12 @@ class Pipeline:
     def language(self) -> str:
         return self.settings.report.language
 
-    async def process(self, item: SpoolItem, progress: Progress | None = None) -> RunState:
+    async def process(
+        self, item: SpoolItem, progress: Progress | None = None, turn: Turn | None = None
+    ) -> RunState:
         """Import `item`; returns the run's final state. The item leaves the spool
         only once its run is committed (or, aborted, it goes back to `incoming/`).
+        With the worker's `turn`, it reads and ends in that order (turns.py).
 
         A database busy past its timeout (another writer holds it), PostgreSQL in
         trouble (store/errors.py), a full disk or a folder of renkei's it may not write
@@ -95,7 +99,7 @@ class Pipeline:
         again later.
         """
         try:
-            return await self._process(item, progress)
+            return await self._process(item, progress, turn or Turn())
         except Exception as exc:
             if not transient(exc):
                 raise
@@ -139,7 +143,7 @@ class Pipeline:
         except OSError:
             log.exception("run %s: could not put it back; it waits for the next start", item.id)
 
-    async def _process(self, item: SpoolItem, progress: Progress | None) -> RunState:
+    async def _process(self, item: SpoolItem, progress: Progress | None, turn: Turn) -> RunState:
         meta = item.meta
         if (recorded := await self.store.run_state(item.id)) in FINAL_STATES:
             # Committed before a crash that came before the spool copy was removed, or
@@ -149,9 +153,9 @@ class Pipeline:
         account = self.settings.accounts.get(meta.account)
         if meta.attempts >= self.settings.daemon.max_attempts:
             await self.store.add_run(item.id, meta)
-            return await self._quarantine(item, account)
+            return await self._quarantine(item, account, turn)
         try:
-            outcome = await self._run(item, account, progress)
+            outcome = await self._run(item, account, progress, turn)
         except asyncio.CancelledError:
             await asyncio.shield(self._abort(item))
             raise
@@ -162,7 +166,7 @@ class Pipeline:
             await self._failed_attempt(item, exc)
             self.spool.release(item, count_attempt=True)
             return RunState.QUEUED
-        state = await self._record(item, account, outcome)
+        state = await self._record(item, account, outcome, turn)
         # Before the report: a stop while the report is queued must not leave behind
         # the spooled copy of a committed run (its report waits as pending in the run).
         self.spool.finish(item)
@@ -231,18 +235,18 @@ class Pipeline:
         self.counted(RunState.IGNORED, 0, item.id)
         log.warning("run %s: not imported, run %s holds its delivery", item.id, other)
 
-    async def _quarantine(self, item: SpoolItem, account: Account | None) -> RunState:
+    async def _quarantine(self, item: SpoolItem, account: Account | None, turn: Turn) -> RunState:
         self.spool.quarantine(item)
         text = message("run.quarantined", self.language, attempts=item.meta.attempts)
         outcome = Outcome.failure(text)
-        state = await self._record(item, account, outcome)
+        state = await self._record(item, account, outcome, turn)
         await self._notify(account, item, outcome)
         if self.quarantined is not None:
             await self.quarantined(item)
         return state
 
     async def _run(
-        self, item: SpoolItem, account: Account | None, progress: Progress | None
+        self, item: SpoolItem, account: Account | None, progress: Progress | None, turn: Turn
     ) -> Outcome:
         meta = item.meta
         refused = self._refused(meta, account)
@@ -269,7 +273,7 @@ class Pipeline:
             attempts=meta.attempts,
             message="",
         )
-        return await self._import(item, account, plan, progress)
+        return await self._import(item, account, plan, progress, turn)
 
     def _refused(self, meta: Meta, account: Account | None) -> Outcome | None:
         """What a file that is not to be imported at all comes to, or None."""
@@ -284,9 +288,13 @@ class Pipeline:
         return None
 
     async def _import(
-        self, item: SpoolItem, account: Account, plan: Plan, progress: Progress | None
+        self, item: SpoolItem, account: Account, plan: Plan, progress: Progress | None, turn: Turn
     ) -> Outcome:
         settings = self.settings
+        if plan.on_unknown == "create":
+            # The choices it may create are those the runs before it did not: they must
+            # have committed theirs, or a value one of them learned is created again.
+            await turn.may_write()
         columns = await columns_for(settings, self.store, plan)
         spec = import_spec(settings, account, plan, columns, item.meta.filename)
         csv_file = CsvFile(item.data_path, spec)
@@ -309,7 +317,7 @@ class Pipeline:
             await asyncio.to_thread(csv_file.open)
             outcome.encoding = csv_file.encoding or ""
             outcome.report = self._error_report(item, account, csv_file)
-            writer = RowWriter(settings, self.store, finish)
+            writer = RowWriter(settings, self.store, finish, turn)
             await writer.write(item, plan, columns, csv_file, outcome, progress, source, correction)
         except PermanentProblem as problem:
             self._file_failed(item, account, outcome, problem, csv_file)
@@ -406,8 +414,11 @@ class Pipeline:
         followers = [*self.settings.sends.values(), *self.settings.calls.values()]
         return any(item.meta.account in f.after_import for f in followers)
 
-    async def _record(self, item: SpoolItem, account: Account | None, outcome: Outcome) -> RunState:
-        """Commit a run that did not commit with its rows (failed, ignored)."""
+    async def _record(
+        self, item: SpoolItem, account: Account | None, outcome: Outcome, turn: Turn
+    ) -> RunState:
+        """Commit a run that did not commit with its rows (failed, ignored), in its turn."""
+        await turn.may_write()
         if outcome.state != RunState.COMPLETED or outcome.report is not None:
             async with self.store.transaction() as db:
                 await self._finish(db, item, account, outcome)

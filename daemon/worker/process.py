@@ -6,8 +6,8 @@ that the doors answer on. The master starts it (supervisor.py) and talks to it o
 its stdin and stdout (wire.py). It builds the same graph as `renkei import`, recovers
 the spool, then runs the worker until told to stop.
 
-A stop (SIGTERM, or stdin closed because the master is gone) aborts the running
-import: rolled back, its file back in `incoming/`. A master killed outright takes
+A stop (SIGTERM, or stdin closed because the master is gone) aborts the imports in
+flight (the worker keeps two, turns.py): rolled back, their files back in `incoming/`. A master killed outright takes
 this process with it (PR_SET_PDEATHSIG), exactly as a crash of one process would.
 """
 

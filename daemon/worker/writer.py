@@ -33,6 +33,7 @@ from daemon.worker import references, staging
 from daemon.worker.outcome import Outcome
 from daemon.worker.plan import Columns, Plan, fixed_values
 from daemon.worker.staging import StagedPart
+from daemon.worker.turns import Turn
 from importers.messages import message
 from importers.reader import Chunk, CsvFile
 
@@ -53,10 +54,11 @@ class _ReadAgain(Exception):
 
 
 class RowWriter:
-    def __init__(self, settings: Settings, store: Store, finish: Finish) -> None:
+    def __init__(self, settings: Settings, store: Store, finish: Finish, turn: Turn) -> None:
         self.settings = settings
         self.store = store
         self.finish = finish
+        self.turn = turn
         self.language = settings.report.language
 
     async def write(
@@ -82,7 +84,10 @@ class RowWriter:
             else references.references_of(self.settings, plan.layout, plan.member_key)
         )
         try:
-            if staging.is_large(csv_file):
+            await self.turn.may_read()
+            if not staging.is_large(csv_file):
+                self.turn.read()  # the readers are not needed: the next file may have them
+            else:
                 try:
                     await self._write_large(plan, stamp, columns, refs, csv_file, outcome, progress)
                     return
@@ -124,9 +129,12 @@ class RowWriter:
                     return
                 except staging.BadCut:
                     whole = 1  # what was streamed is rolled back: read as one part
-            parts = await staging.stage(
-                csv_file, table, folder, progress, parts=whole, watched=large.watched
-            )
+            try:
+                parts = await staging.stage(
+                    csv_file, table, folder, progress, parts=whole, watched=large.watched
+                )
+            finally:
+                self.turn.read()
             await self._copy_staged(large, parts)
         finally:
             staging.discard(folder)
@@ -144,6 +152,7 @@ class RowWriter:
         """Read in a worker thread while the rows are written."""
         reject = plan.on_row_error == "reject"
         keyed = self._keyed_writer(plan, stamp, csv_file) if plan.keyed else None
+        await self.turn.may_write()
         async with self.store.transaction() as db:
             first, images = await self._open_run(db, plan, stamp)
             insert = self.store.row_insert(plan.layout, *_meta(stamp))
@@ -228,6 +237,7 @@ class RowWriter:
     async def _copy_staged(self, large: _Large, parts: list[StagedPart]) -> None:
         """A large file, already read into scratch databases: copy them in one go, or
         in a keyed mode hand their rows to the keyed writer, in the file's order."""
+        await self.turn.may_write()
         async with self.store.transaction(staged=[part.path for part in parts]) as db:
             first, images = await self._open_run(db, large.plan, large.stamp)
             await self._staged_run(db, large, parts, first, images, copied=False)
@@ -237,6 +247,7 @@ class RowWriter:
         run's transaction is begun first, and each part goes to the store while it is
         read, the next once the one before is in, so that the file's order holds."""
         layout = large.plan.layout
+        await self.turn.may_write()
         async with self.store.transaction(staged=staging.part_paths(folder)) as db:
 
             async def stream(paths: list[Path], finished: list[asyncio.Event]) -> None:

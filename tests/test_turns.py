@@ -1,0 +1,93 @@
+"""Two files in flight (daemon/worker/turns.py) against the real daemon: the next file
+is read while the one before it writes, runs still end in the order they came, and a
+stop with two in flight puts both back to be imported exactly once."""
+
+from __future__ import annotations
+
+import time
+
+from daemon.spool.queue import Meta, Spool
+from tests.support import Daemon, csv_bytes
+from tests.test_durability import big_config, big_csv
+
+
+def spooled(tmp_path, files: list[tuple[str, bytes]]) -> list[str]:
+    """The files waiting in the spool, in this order, before the daemon starts: its
+    worker finds them all at once, as it finds a burst of mail."""
+    spool = Spool(tmp_path / "var" / "spool")
+    return [
+        spool.enqueue(Meta("acme", "mail", "export@acme.example", name), data).id
+        for name, data in files
+    ]
+
+
+def test_the_next_file_is_read_while_the_one_before_it_writes(tmp_path):
+    config = big_config(tmp_path)
+    # Each over the size read in parts by the readers (staging.PARTS_PAY).
+    first, second = spooled(
+        tmp_path, [("20240516.csv", big_csv(20_000)), ("20240517.csv", big_csv(20_000))]
+    )
+    daemon = Daemon(config).start()
+    try:
+        a = daemon.wait_run(first, timeout=60)
+        b = daemon.wait_run(second, timeout=60)
+    finally:
+        daemon.terminate()
+    assert (a["state"], a["rows_imported"]) == ("completed", 20_000), a
+    assert (b["state"], b["rows_imported"]) == ("completed", 20_000), b
+    # The second was taken up before the first had ended, and ended after it.
+    assert b["started_at"] < a["finished_at"] <= b["finished_at"]
+    assert daemon.query("SELECT count(*) FROM performance") == [(40_000,)]
+
+
+def test_runs_end_in_the_order_they_came(tmp_path):
+    config = big_config(tmp_path)
+    ids = spooled(
+        tmp_path,
+        [
+            ("20240516.csv", big_csv(20_000)),  # read in parts: the longest
+            ("hello.csv", csv_bytes(["1,2024/05/16,1,named"])),  # fails at once, on its name
+            ("20240516.csv", csv_bytes(["1,2024/05/16,1,second"])),  # replaces the first
+        ],
+    )
+    daemon = Daemon(config).start()
+    try:
+        runs = [daemon.wait_run(run_id, timeout=60) for run_id in ids]
+    finally:
+        daemon.terminate()
+    assert [run["state"] for run in runs] == ["completed", "failed", "completed"], runs
+    assert "「hello.csv」は規則に合いません" in runs[1]["message"], runs[1]
+    # The name's failure waited for the file before it, though it was known at once.
+    finished = [run["finished_at"] for run in runs]
+    assert finished == sorted(finished), runs
+    assert daemon.query("SELECT note FROM performance") == [("second",)]
+
+
+def test_a_stop_with_two_files_in_flight_puts_both_back_to_be_imported_once(tmp_path):
+    config = big_config(tmp_path)
+    ids = spooled(tmp_path, [("20240516.csv", big_csv(300_000)), ("20240517.csv", big_csv(20_000))])
+    daemon = Daemon(config).start()
+    try:
+        # The first is being read; the second, claimed beside it, waits for the readers.
+        deadline = time.monotonic() + 60
+        while not list((daemon.data_dir / "staging" / ids[0]).glob("part*.db")):
+            assert time.monotonic() < deadline, "the first file was never read in parts"
+            time.sleep(0.01)
+        active = daemon.data_dir / "spool" / "active"
+        assert sorted(p.name for p in active.iterdir()) == ids
+    finally:
+        assert daemon.terminate() == 0
+    assert [daemon.run(run_id)["state"] for run_id in ids] == ["aborted", "aborted"]
+    incoming = daemon.data_dir / "spool" / "incoming"
+    assert sorted(p.name for p in incoming.iterdir()) == ids
+    assert list(active.iterdir()) == []
+    daemon = Daemon(config).start()
+    try:
+        runs = [daemon.wait_run(run_id, timeout=120) for run_id in ids]
+    finally:
+        daemon.terminate()
+    assert [(run["state"], run["rows_imported"]) for run in runs] == [
+        ("completed", 300_000),
+        ("completed", 20_000),
+    ]
+    assert daemon.query("SELECT count(*) FROM performance") == [(320_000,)]
