@@ -20,9 +20,14 @@ def notify(state: str) -> bool:
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
             sock.connect(address)
-            sock.sendall(state.encode())
+            # Never waits: sent from the event loop, a send to a manager that has
+            # stopped reading (its queue of datagrams full) blocked the whole daemon,
+            # its stop included. The message is dropped instead, as a ping is anyway
+            # when the loop is busy.
+            sock.send(state.encode(), socket.MSG_DONTWAIT)
     except OSError:
-        # The manager went away; the daemon's work does not depend on telling it.
+        # The manager went away, or reads no more: the daemon's work does not
+        # depend on telling it.
         return False
     return True
 

@@ -9,6 +9,7 @@ import signal
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from daemon.spool.queue import Meta, Spool
@@ -297,3 +298,21 @@ def test_watchdog_is_pinged_from_the_loop(tmp_path):
         daemon.notify.wait_for("WATCHDOG=1", timeout=30)
     finally:
         daemon.terminate()
+
+
+def test_a_manager_that_stops_reading_the_pings_never_blocks_the_daemon(tmp_path):
+    """Its socket's queue of datagrams full, a blocking send froze the event loop: no
+    answer at any door, and a SIGTERM that never ended the daemon."""
+    config = write_config(tmp_path, account("acme"))
+    daemon = Daemon(config, env={"WATCHDOG_USEC": "20000"}).start()  # a ping every 10 ms
+    try:
+        daemon.notify.wait_for("WATCHDOG=1", timeout=30)
+        time.sleep(1)  # unread: a hundred pings, where the queue holds ten
+        reply = httpx.get(f"{daemon.api}/healthz", timeout=10)
+        assert reply.status_code == 200
+        _, code, _ = send_as(
+            daemon.smtp_port, "acme", [("20240516.csv", csv_bytes(["1,2024/05/16,1,a"]))]
+        )
+        assert code == 250
+    finally:
+        assert daemon.terminate(timeout=30) == 0
