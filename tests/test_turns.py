@@ -1,14 +1,25 @@
 """Two files in flight (daemon/worker/turns.py) against the real daemon: the next file
-is read while the one before it writes, runs still end in the order they came, and a
-stop with two in flight puts both back to be imported exactly once."""
+is read while the one before it writes, runs still end in the order they came (on
+SQLite and on PostgreSQL, where a large file streams its parts inside its run's
+transaction), and a stop with two in flight puts both back to be imported exactly once."""
 
 from __future__ import annotations
 
 import time
 
+import psycopg
+
 from daemon.spool.queue import Meta, Spool
-from tests.support import Daemon, csv_bytes
-from tests.test_durability import big_config, big_csv
+from tests.support import FINAL, Daemon, account, csv_bytes, write_config
+from tests.test_durability import BIG_LIMITS, big_config, big_csv
+
+# A file read in parts, the longest; one that fails at once, on its name; one that
+# replaces the first (same name, mode replace_file).
+IN_ORDER = [
+    ("20240516.csv", big_csv(20_000)),
+    ("hello.csv", csv_bytes(["1,2024/05/16,1,named"])),
+    ("20240516.csv", csv_bytes(["1,2024/05/16,1,second"])),
+]
 
 
 def spooled(tmp_path, files: list[tuple[str, bytes]]) -> list[str]:
@@ -42,14 +53,7 @@ def test_the_next_file_is_read_while_the_one_before_it_writes(tmp_path):
 
 def test_runs_end_in_the_order_they_came(tmp_path):
     config = big_config(tmp_path)
-    ids = spooled(
-        tmp_path,
-        [
-            ("20240516.csv", big_csv(20_000)),  # read in parts: the longest
-            ("hello.csv", csv_bytes(["1,2024/05/16,1,named"])),  # fails at once, on its name
-            ("20240516.csv", csv_bytes(["1,2024/05/16,1,second"])),  # replaces the first
-        ],
-    )
+    ids = spooled(tmp_path, IN_ORDER)
     daemon = Daemon(config).start()
     try:
         runs = [daemon.wait_run(run_id, timeout=60) for run_id in ids]
@@ -61,6 +65,37 @@ def test_runs_end_in_the_order_they_came(tmp_path):
     finished = [run["finished_at"] for run in runs]
     assert finished == sorted(finished), runs
     assert daemon.query("SELECT note FROM performance") == [("second",)]
+
+
+def test_runs_end_in_the_order_they_came_on_postgresql(tmp_path, pg_url):
+    extra = f'[store]\nurl = "{pg_url}"\n' + BIG_LIMITS
+    config = write_config(tmp_path, account("acme"), extra=extra)
+    ids = spooled(tmp_path, IN_ORDER)
+    daemon = Daemon(config).start()
+    try:
+        runs = pg_runs(pg_url, ids)
+    finally:
+        daemon.terminate()
+    assert [state for state, _ in runs] == ["completed", "failed", "completed"], runs
+    finished = [at for _, at in runs]
+    assert finished == sorted(finished), runs
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT note FROM performance").fetchall() == [("second",)]
+
+
+def pg_runs(pg_url: str, ids: list[str], timeout: float = 60) -> list[tuple[str, str]]:
+    """(state, finished_at) of each run once every one is final."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with psycopg.connect(pg_url) as conn:
+            rows = conn.execute(
+                "SELECT id, state, finished_at FROM runs WHERE id = ANY(%s)", (ids,)
+            ).fetchall()
+        found = {run_id: (state, str(at)) for run_id, state, at in rows}
+        if all(found.get(run_id, ("",))[0] in FINAL for run_id in ids):
+            return [found[run_id] for run_id in ids]
+        assert time.monotonic() < deadline, found
+        time.sleep(0.05)
 
 
 def test_a_stop_with_two_files_in_flight_puts_both_back_to_be_imported_once(tmp_path):
