@@ -7,8 +7,9 @@ its stdin and stdout (wire.py). It builds the same graph as `renkei import`, rec
 the spool, then runs the worker until told to stop.
 
 A stop (SIGTERM, or stdin closed because the master is gone) aborts the imports in
-flight (the worker keeps two, turns.py): rolled back, their files back in `incoming/`. A master killed outright takes
-this process with it (PR_SET_PDEATHSIG), exactly as a crash of one process would.
+flight (the worker keeps two, turns.py): rolled back, their files back in `incoming/`.
+A master killed outright takes this process with it (PR_SET_PDEATHSIG), exactly as a
+crash of one process would.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ transaction, so a run is committed with its rows or not at all. Used by the pipe
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,8 +153,7 @@ class RowWriter:
         """Read in a worker thread while the rows are written."""
         reject = plan.on_row_error == "reject"
         keyed = self._keyed_writer(plan, stamp, csv_file) if plan.keyed else None
-        await self.turn.may_write()
-        async with self.store.transaction() as db:
+        async with self._transaction() as db:
             first, images = await self._open_run(db, plan, stamp)
             insert = self.store.row_insert(plan.layout, *_meta(stamp))
             async for chunk in _threaded(csv_file.chunks()):
@@ -178,6 +178,16 @@ class RowWriter:
                 outcome.counts = keyed.counts
             await self._learn(db, plan, columns, stamp.run_id)
             await self._complete(db, plan, stamp, outcome, first, images)
+
+    @contextlib.asynccontextmanager
+    async def _transaction(
+        self, staged: Sequence[Path] = ()
+    ) -> AsyncIterator[aiosqlite.Connection]:
+        """The run's transaction (Store.transaction), begun in the run's turn: once the
+        run before it has ended (turns.py)."""
+        await self.turn.may_write()
+        async with self.store.transaction(staged=staged) as db:
+            yield db
 
     def _keyed_writer(self, plan: Plan, stamp: RowStamp, csv_file: CsvFile) -> KeyedWriter:
         return self.store.keyed_writer(
@@ -237,8 +247,7 @@ class RowWriter:
     async def _copy_staged(self, large: _Large, parts: list[StagedPart]) -> None:
         """A large file, already read into scratch databases: copy them in one go, or
         in a keyed mode hand their rows to the keyed writer, in the file's order."""
-        await self.turn.may_write()
-        async with self.store.transaction(staged=[part.path for part in parts]) as db:
+        async with self._transaction(staged=[part.path for part in parts]) as db:
             first, images = await self._open_run(db, large.plan, large.stamp)
             await self._staged_run(db, large, parts, first, images, copied=False)
 
@@ -247,8 +256,7 @@ class RowWriter:
         run's transaction is begun first, and each part goes to the store while it is
         read, the next once the one before is in, so that the file's order holds."""
         layout = large.plan.layout
-        await self.turn.may_write()
-        async with self.store.transaction(staged=staging.part_paths(folder)) as db:
+        async with self._transaction(staged=staging.part_paths(folder)) as db:
 
             async def stream(paths: list[Path], finished: list[asyncio.Event]) -> None:
                 for index, done in enumerate(finished):
