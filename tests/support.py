@@ -45,6 +45,16 @@ columns = [
 PERFORMANCE_LAYOUT = tomllib.loads(LAYOUT)["layouts"]["performance"]
 
 
+def in_process_settings(data_dir: Path, layouts: dict, accounts: dict, **more: Any) -> Any:
+    """Settings for an import run in the test's own process (import_file, graph.build):
+    its data under `data_dir`, no door listening; `more` adds sections."""
+    from daemon.settings import parse  # only here: most tests drive a daemon process
+
+    doors = {door: {"enabled": False} for door in ("smtp", "ftp", "api")}
+    base = {"daemon": {"data_dir": str(data_dir)}, **doors}
+    return parse({**base, "layouts": layouts, "accounts": accounts, **more})
+
+
 @contextlib.contextmanager
 def refused_port() -> Iterator[int]:
     """A port bound and never listening: connections to it are refused."""

@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 
 from daemon.oneshot import import_file
-from daemon.settings import parse
 from daemon.worker import staging
 from importers.messages import message
 from tests import support
-from tests.support import PERFORMANCE_LAYOUT, account, write_config
+from tests.support import PERFORMANCE_LAYOUT, account, in_process_settings, write_config
 
 HEADER = "member_no,date,sales_amount,note"
 
@@ -191,16 +190,11 @@ def import_in_parts(tmp_path: Path, monkeypatch, path: Path) -> tuple[dict, list
         return await real(csv_file, table, folder, parts, *rest)
 
     monkeypatch.setattr(staging, "_stage_parts", spy)
-    settings = parse(
-        {
-            "daemon": {"data_dir": str(tmp_path / "var")},
-            "smtp": {"enabled": False},
-            "ftp": {"enabled": False},
-            "api": {"enabled": False},
-            "limits": {"max_rows": 100000, "max_bytes": 100000000},
-            "layouts": {"performance": LAYOUT},
-            "accounts": {"acme": {"layout": "performance", "report": "never"}},
-        }
+    settings = in_process_settings(
+        tmp_path / "var",
+        {"performance": LAYOUT},
+        {"acme": {"layout": "performance", "report": "never"}},
+        limits={"max_rows": 100000, "max_bytes": 100000000},
     )
     run, _ = asyncio.run(import_file(settings, path, "acme"))
     with sqlite3.connect(tmp_path / "var" / "renkei.db") as db:

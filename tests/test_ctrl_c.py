@@ -17,10 +17,16 @@ from pathlib import Path
 import pytest
 
 from daemon import graph
-from daemon.settings import parse
 from daemon.spool.kept import kept_file
 from daemon.spool.queue import Meta
-from tests.support import PERFORMANCE_LAYOUT, ROOT, Daemon, children, csv_bytes
+from tests.support import (
+    PERFORMANCE_LAYOUT,
+    ROOT,
+    Daemon,
+    children,
+    csv_bytes,
+    in_process_settings,
+)
 from tests.test_crash_more import wait_for
 from tests.test_durability import big_config, big_csv
 
@@ -123,15 +129,10 @@ def test_ctrl_c_stops_renkei_serve_without_a_traceback_from_its_processes(tmp_pa
 def test_a_cancel_before_the_run_was_recorded_leaves_it_failed_not_spooled(tmp_path):
     """Ctrl-C may meet `renkei import` between its claim of the file and the run's
     first record: the cancelled item is settled all the same (Pipeline.abandon)."""
-    settings = parse(
-        {
-            "daemon": {"data_dir": str(tmp_path / "var")},
-            "smtp": {"enabled": False},
-            "ftp": {"enabled": False},
-            "api": {"enabled": False},
-            "layouts": {"performance": PERFORMANCE_LAYOUT},
-            "accounts": {"acme": {"layout": "performance", "report": "never"}},
-        }
+    settings = in_process_settings(
+        tmp_path / "var",
+        {"performance": PERFORMANCE_LAYOUT},
+        {"acme": {"layout": "performance", "report": "never"}},
     )
     path = tmp_path / "20240516.csv"
     path.write_bytes(csv_bytes(["1,2024/05/16,1,a"]))

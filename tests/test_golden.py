@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from daemon.oneshot import import_file
-from daemon.settings import parse
-from tests.support import PERFORMANCE_LAYOUT
+from tests.support import PERFORMANCE_LAYOUT, in_process_settings
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = sorted(p.stem for p in GOLDEN.glob("*.json"))
@@ -27,16 +26,7 @@ def run_case(tmp_path: Path, case: str) -> tuple[dict, list, list]:
     # A case may add keys to columns: {"columns": {"date": {"wareki": true}}}.
     changes = spec.get("columns", {})
     layout = {"columns": [{**c, **changes.get(c["name"], {})} for c in LAYOUT["columns"]]}
-    settings = parse(
-        {
-            "daemon": {"data_dir": str(tmp_path / "var")},
-            "smtp": {"enabled": False},
-            "ftp": {"enabled": False},
-            "api": {"enabled": False},
-            "layouts": {"performance": layout},
-            "accounts": {"golden": account},
-        }
-    )
+    settings = in_process_settings(tmp_path / "var", {"performance": layout}, {"golden": account})
     source = tmp_path / "in" / spec["filename"]
     source.parent.mkdir()
     shutil.copy(GOLDEN / f"{case}.csv", source)
