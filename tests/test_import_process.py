@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import Daemon, import_process, mail, queued_ids, send
+from tests.test_crash_more import wait_for
 from tests.test_durability import big_config, big_csv
 
 
@@ -52,10 +53,7 @@ def test_a_killed_import_process_is_started_again_and_imports_exactly_once(tmp_p
         # Mid-read (its parts' scratch databases are there), frozen before it can commit:
         # 200,000 rows are read in a fraction of a second, less than a poll of the run.
         scratch = daemon.data_dir / "staging" / run_id
-        deadline = time.monotonic() + 60
-        while not list(scratch.glob("part*.db")):
-            assert time.monotonic() < deadline, "the import never read in parts"
-            time.sleep(0.005)
+        wait_for(lambda: list(scratch.glob("part*.db")), timeout=60, step=0.005)
         os.kill(first, signal.SIGSTOP)
         assert daemon.run(run_id)["state"] == "running"
         os.kill(first, signal.SIGKILL)

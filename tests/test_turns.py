@@ -11,6 +11,7 @@ import psycopg
 
 from daemon.spool.queue import Meta, Spool
 from tests.support import FINAL, Daemon, account, csv_bytes, write_config
+from tests.test_crash_more import wait_for
 from tests.test_durability import BIG_LIMITS, big_config, big_csv
 
 # A file read in parts, the longest; one that fails at once, on its name; one that
@@ -104,10 +105,8 @@ def test_a_stop_with_two_files_in_flight_puts_both_back_to_be_imported_once(tmp_
     daemon = Daemon(config).start()
     try:
         # The first is being read; the second, claimed beside it, waits for the readers.
-        deadline = time.monotonic() + 60
-        while not list((daemon.data_dir / "staging" / ids[0]).glob("part*.db")):
-            assert time.monotonic() < deadline, "the first file was never read in parts"
-            time.sleep(0.01)
+        scratch = daemon.data_dir / "staging" / ids[0]
+        wait_for(lambda: list(scratch.glob("part*.db")), timeout=60, step=0.01)
         active = daemon.data_dir / "spool" / "active"
         assert sorted(p.name for p in active.iterdir()) == ids
     finally:
