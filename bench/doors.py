@@ -31,7 +31,8 @@ disk. In each round renkei and its reference take turns, A B B A with half the f
 each time (see measure()), which of them is A alternating from round to round and
 figure to figure; a figure's ratio is the median of the per-round ratios.
 
-Part of `make bench` (`python -m bench doors`); alone: `python -m bench.doors [--quick]`.
+Part of `make bench` (`python -m bench doors`); alone: `python -m bench.doors [--quick]
+[DOOR[:CLIENT PROGRAM] ...]`, e.g. `python -m bench.doors HTTP FTP:ftplib` for those alone.
 """
 
 from __future__ import annotations
@@ -724,9 +725,10 @@ def measure(
     return ours, theirs
 
 
-def run(rounds: int = 3, quick: bool = False) -> list[Figure]:
+def run(rounds: int = 3, quick: bool = False, only: tuple[str, ...] = ()) -> list[Figure]:
     """The 18 door figures (each door and client program, 2 sizes, its client counts),
-    in files/s; `quick` is a smoke test: one round of a few files per client."""
+    in files/s, or those `only` names ("HTTP", "FTP:curl"); `quick` is a smoke test: one
+    round of a few files per client."""
     rounds = 1 if quick else rounds
     per_client = QUICK_FILES if quick else FILES
     combos = [
@@ -735,6 +737,7 @@ def run(rounds: int = 3, quick: bool = False) -> list[Figure]:
         for kind in KINDS[door]
         for size in SIZES
         for clients in CLIENTS[door]
+        if not only or door in only or f"{door}:{kind}" in only
     ]
     ours: dict[tuple, list[float]] = {combo: [] for combo in combos}
     theirs: dict[tuple, list[float]] = {combo: [] for combo in combos}
@@ -805,6 +808,15 @@ if __name__ == "__main__":
     from bench.figures import report
 
     quick = os.environ.get("RENKEI_BENCH_QUICK") == "1" or "--quick" in sys.argv
-    figures = run(int(os.environ.get("RENKEI_BENCH_ROUNDS", "3")), quick=quick)
+    only = tuple(arg for arg in sys.argv[1:] if not arg.startswith("-"))
+    unknown = [
+        name
+        for name in only
+        if name not in DOORS and name.partition(":")[2] not in KINDS.get(name.partition(":")[0], ())
+    ]
+    if unknown:
+        doors = ", ".join(DOORS)
+        sys.exit(f"no such door: {', '.join(unknown)} (one of {doors}, or one like FTP:curl)")
+    figures = run(int(os.environ.get("RENKEI_BENCH_ROUNDS", "3")), quick=quick, only=only)
     print("\nfigures (median of interleaved rounds):")
     sys.exit(0 if report(figures) else 1)
