@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from python_multipart.multipart import parse_options_header
 from starlette.datastructures import FormData, QueryParams, UploadFile
@@ -43,7 +43,7 @@ from handlers.base import (
     peer_text,
     readable,
 )
-from handlers.formend import BodyEnd
+from handlers.formend import whole_form
 
 CHANNEL = "api"
 WILDCARD = "*"
@@ -81,10 +81,10 @@ class ApiRefusal(HTTPException):
 
 
 @router.post(GENERIC_PATH, status_code=202, responses=RESPONSES, openapi_extra=IMPORT_BODY)
-async def create_import(request: Request, authorization: str | None = Header(None)) -> JSONResponse:
+async def create_import(request: Request) -> JSONResponse:
     """Push one CSV: part `file`, options as fields or a JSON field `settings`."""
     with _door(request) as door:
-        door.who = _bearer_account(_settings(request), authorization)
+        door.who = _bearer_account(_settings(request), request.headers.get("authorization"))
         return await _take_flagged(request, door)
 
 
@@ -262,25 +262,28 @@ async def _read_delivery(
     request: Request, door: Door, max_bytes: int, shape: ApiAccount | None, dry_run: bool
 ) -> Delivery:
     form = await _form(request)
-    upload = form.get((shape or DEFAULT_SHAPE).file_field)
-    if isinstance(upload, UploadFile) and (sent := sent_name(upload)):
-        door.what = bare_name(sent)
     try:
-        return delivery(door.who, form, request.query_params, max_bytes, shape, dry_run)
+        taken = delivery(door.who, form, request.query_params, max_bytes, shape, dry_run)
+    except ApiRefusal:
+        upload = form.get((shape or DEFAULT_SHAPE).file_field)
+        if isinstance(upload, UploadFile) and (sent := sent_name(upload)):
+            door.what = bare_name(sent)
+        raise
     finally:
         await form.close()
+    door.what = taken.filename
+    return taken
 
 
 async def _form(request: Request) -> FormData:
     """The request's form, read whole, or 422 `unreadable_request` saying why not."""
-    end = BodyEnd(request.headers.get("Content-Type"))
     try:
-        form = await Request(request.scope, end.watching(request.receive)).form()
+        form, closed = await whole_form(request)
     except ApiRefusal:
         raise
     except Exception as exc:  # python-multipart's errors: the request is unreadable
         raise ApiRefusal(422, "unreadable_request", detail=str(exc)) from None
-    if not end.reached:
+    if not closed:
         await form.close()
         raise ApiRefusal(422, "unreadable_request", "api.unreadable_request.truncated")
     return form

@@ -22,19 +22,29 @@ class ErrorBody(BaseModel):
     message: str
 
 
-# The form is read by handlers/api.py (part names vary per sender), so its shape is declared by
-# hand; describe_own_paths() gives each account's own path its own shape. So are the
-# flags: read by _flag() as on an account's own path, so a bad value is the same
-# counted `bad_query` refusal on both, not FastAPI's uncounted `invalid_request`.
+# The form is read by handlers/api.py (part names vary per sender), so its shape is declared
+# by hand; describe_own_paths() gives each account's own path its own shape. So are the
+# flags, read by _flag() as on an account's own path, so a bad value is the same counted
+# `bad_query` refusal on both, not FastAPI's uncounted `invalid_request`; and the token
+# header, read from the request too, where FastAPI's Header() cost every import a
+# dependency solved and validated.
 IMPORT_BODY: dict[str, Any] = {
     "parameters": [
         {
-            "name": flag,
-            "in": "query",
+            "name": "authorization",
+            "in": "header",
             "required": False,
-            "schema": {"type": "boolean", "default": False, "title": title},
-        }
-        for flag, title in (("wait", "Wait"), ("dry_run", "Dry Run"))
+            "schema": {"type": "string", "title": "Authorization"},
+        },
+        *(
+            {
+                "name": flag,
+                "in": "query",
+                "required": False,
+                "schema": {"type": "boolean", "default": False, "title": title},
+            }
+            for flag, title in (("wait", "Wait"), ("dry_run", "Dry Run"))
+        ),
     ],
     "requestBody": {
         "required": True,

@@ -186,7 +186,8 @@ def bare_name(name: str) -> str:
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     # Control characters, and the line and paragraph separators (U+2028, U+2029) that
     # break a report's Subject as a line feed does.
-    name = "".join(ch for ch in name if unicodedata.category(ch) not in UNSEEN)
+    if not (name.isascii() and name.isprintable()):  # else no character is unseen
+        name = "".join(ch for ch in name if unicodedata.category(ch) not in UNSEEN)
     name = name.strip().lstrip(".")
     # Cut only far past what a file system holds: a name too long is then refused
     # naming its length (filenames.length_problem), not taken cut to a name it never had.

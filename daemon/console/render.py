@@ -27,7 +27,7 @@ from starlette.requests import ClientDisconnect
 from daemon.console import audit
 from daemon.console.access import Refused, Viewer, signer
 from daemon.web import context
-from handlers.formend import BodyEnd
+from handlers.formend import whole_form
 from importers.messages import CATALOG, LANGUAGES, message
 
 LANG_COOKIE = "renkei_lang"
@@ -217,12 +217,9 @@ async def _parsed_form(request: Request) -> FormData:
     kind, _ = parse_options_header(request.headers.get("content-type"))
     if kind == b"application/x-www-form-urlencoded":
         return await _urlencoded(request)
-    if kind != b"multipart/form-data":
-        return await request.form()  # no body to read: an empty form
-    end = BodyEnd(request.headers.get("content-type"))
-    form = await Request(request.scope, end.watching(request.receive)).form()
+    form, closed = await whole_form(request)  # any other kind: no body, an empty form
     # A file cut short would be answered "choose a file" (handlers/formend.py).
-    if not end.reached:
+    if not closed:
         await form.close()
         raise BrokenForm("form_cut")
     return form
