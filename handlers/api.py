@@ -83,17 +83,19 @@ class ApiRefusal(HTTPException):
 @router.post(GENERIC_PATH, status_code=202, responses=RESPONSES, openapi_extra=IMPORT_BODY)
 async def create_import(request: Request) -> JSONResponse:
     """Push one CSV: part `file`, options as fields or a JSON field `settings`."""
+    settings = _settings(request)
     with _door(request) as door:
-        door.who = _bearer_account(_settings(request), request.headers.get("authorization"))
-        return await _take_flagged(request, door)
+        door.who = _bearer_account(settings, request.headers.get("authorization"))
+        return await _take_flagged(request, door, settings)
 
 
 async def import_at_own_path(request: Request) -> JSONResponse:
     """An account's own import path (`[accounts.X.api] path`), in its request shape.
     Mounted last by the web app, so every route of its own is matched first."""
+    settings = _settings(request)
     with _door(request) as door:
-        door.who = importer_at(_settings(request), request.url.path, request.headers)
-        return await _take_flagged(request, door)
+        door.who = importer_at(settings, request.url.path, request.headers)
+        return await _take_flagged(request, door, settings)
 
 
 @dataclass(slots=True)
@@ -137,8 +139,9 @@ def _refusal(request: Request, door: Door, refusal: ApiRefusal, sink: IntakeSink
     return Refusal(CHANNEL, peer, str(refusal.status_code), reason, door.who, door.what, detail)
 
 
-async def take(request: Request, door: Door, wait: bool, dry_run: bool) -> JSONResponse:
-    settings = _settings(request)
+async def take(
+    request: Request, door: Door, settings: Settings, wait: bool, dry_run: bool
+) -> JSONResponse:
     sink: IntakeSink | None = request.app.state.sink
     name = door.who
     account = settings.accounts[name]
@@ -168,9 +171,10 @@ async def take(request: Request, door: Door, wait: bool, dry_run: bool) -> JSONR
     return _answer(request, run_id, report, receipt.replayed)
 
 
-async def _take_flagged(request: Request, door: Door) -> JSONResponse:
+async def _take_flagged(request: Request, door: Door, settings: Settings) -> JSONResponse:
     query = request.query_params
-    return await take(request, door, _flag(query.get("wait")), _flag(query.get("dry_run")))
+    wait, dry_run = _flag(query.get("wait")), _flag(query.get("dry_run"))
+    return await take(request, door, settings, wait, dry_run)
 
 
 def _bounded(request: Request, max_bytes: int) -> Request:
