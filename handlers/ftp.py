@@ -121,7 +121,8 @@ class FtpIntake(Intake):
             return type("AccountFTPHandler", (UploadHandler,), {"intake": self})
         from pyftpdlib.handlers import TLS_DTPHandler, TLS_FTPHandler
 
-        dtp = type("TLSUploadDTP", (UploadDTP, TLS_DTPHandler), {"intake_tls": True})
+        tls = {"intake_tls": True, "ac_in_buffer_size": TLS_DTPHandler.ac_in_buffer_size}
+        dtp = type("TLSUploadDTP", (UploadDTP, TLS_DTPHandler), tls)
         attrs = {
             "intake": self,
             "dtp_handler": dtp,

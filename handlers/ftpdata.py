@@ -32,6 +32,10 @@ class UploadDTP(DTPHandler):
 
     intake_tls = False
     _limit: int | None = None  # the upload's max_bytes, once its first data came
+    # What one read may take, where pyftpdlib takes 64 KB: with a thread per session,
+    # each read is a wake-up of the session's thread and a turn of the GIL among all of
+    # them (over TLS a read takes one record of at most 16 KB whatever is asked).
+    ac_in_buffer_size = 1024 * 1024
 
     def handle_read_event(self) -> None:
         # The IOLoop calls this (pyftpdlib aliases it to handle_read); overriding it
