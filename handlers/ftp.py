@@ -2,8 +2,9 @@
 complete files; never parses CSV. Started, reloaded and stopped by daemon/master.py;
 its check is called by the scheduler's jobs (daemon/poll/).
 
-A pyftpdlib server on its own thread, each session on a thread of its own (pyftpdlib's
-ThreadedFTPServer), so that one upload's fsyncs hold up no other. The session is
+A pyftpdlib server on its own thread, serving every session there and making an
+upload durable in a pool (FTPS: each session on a thread of its own; ftpserver.py), so
+that one upload's fsyncs hold up no other. The session is
 composed of: ftpsession.py (logins, bans, FTPS, the reply language), ftpnames.py (the
 file-name rule and the names of uploads at STOR, RNTO and DELE), ftpdata.py (the data
 channel: the size limit and the durable write before the 226), with their replies in
@@ -24,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
-from pyftpdlib.servers import FTPServer, ThreadedFTPServer
+from pyftpdlib.servers import FTPServer
 
 from daemon.settings import Account, Settings, listen_error, secret_matches, split_listen
 from handlers import claims
@@ -34,6 +35,7 @@ from handlers.ftpguard import LoginGuard
 from handlers.ftphome import arrival, ftp_home, hold_back, home_lock, unhold, waiting
 from handlers.ftpnames import UploadHandler
 from handlers.ftpreplies import S530_LOGIN_FAILED
+from handlers.ftpserver import OneThread, SessionThreads
 
 log = logging.getLogger(__name__)
 
@@ -63,19 +65,6 @@ class AccountAuthorizer(DummyAuthorizer):
             raise AuthenticationFailed(handler.words(key))
 
 
-class SessionThreads(ThreadedFTPServer):
-    """A thread per session: one upload's fsyncs never hold up the others."""
-
-    poll_timeout = 0.2  # how soon a session's thread sees the server stopping
-
-    def _loop(self, handler: UploadHandler) -> None:
-        # A session closed as it opened (a banned address, told 421) has nothing to
-        # serve; pyftpdlib's thread would register its closed socket with a new poller
-        # (often given the same descriptor number) and die with a traceback.
-        if not handler._closed:
-            super()._loop(handler)
-
-
 class FtpIntake(Intake):
     channel = CHANNEL
 
@@ -103,8 +92,9 @@ class FtpIntake(Intake):
         handler.passive_ports = range(low, high + 1)
         handler.banner = "renkei FTP ready."
         host, port = split_listen(conf.listen)
+        serving = OneThread if conf.tls_cert is None else SessionThreads
         try:
-            self.server = SessionThreads((host, port), handler)
+            self.server = serving((host, port), handler)
         except OSError as exc:
             raise listen_error("ftp.listen", conf.listen, exc) from None
         self.server.max_cons = conf.max_connections

@@ -14,6 +14,7 @@ import contextlib
 import errno
 import logging
 import os
+from concurrent.futures import Future
 from pathlib import Path
 
 from pyftpdlib.exceptions import _FileReadWriteError
@@ -32,9 +33,9 @@ class UploadDTP(DTPHandler):
 
     intake_tls = False
     _limit: int | None = None  # the upload's max_bytes, once its first data came
-    # What one read may take, where pyftpdlib takes 64 KB: with a thread per session,
-    # each read is a wake-up of the session's thread and a turn of the GIL among all of
-    # them (over TLS a read takes one record of at most 16 KB whatever is asked).
+    # What one read may take, where pyftpdlib takes 64 KB: each read is a turn of the
+    # server's I/O loop. Over TLS a read takes one record of at most 16 KB whatever is
+    # asked, so the TLS data channel keeps 64 KB (handlers/ftp.py).
     ac_in_buffer_size = 1024 * 1024
 
     def handle_read_event(self) -> None:
@@ -80,14 +81,41 @@ class UploadDTP(DTPHandler):
             self.handle_close()
         return data
 
+    _durable_aside = False  # made durable in the server's pool: its close comes after
+
     def close(self) -> None:
         finished = self.receive and self.transfer_finished and self.file_obj is not None
         if finished and not self._closed and not self.file_obj.closed:
+            if self._durable_aside:
+                return  # closed (the 226 sent) once the upload is durable
+            server = self.cmd_channel.server
+            aside = getattr(server, "aside", None)
             if self.cmd_channel.control_lost():
                 self._unheard()
+            elif aside is not None and server.serves_others():
+                # Its data all read: the socket leaves the I/O thread's poll while
+                # the rename and fsync run in the pool; pyftpdlib's close then sends
+                # the 226 and does its bookkeeping, as for an upload made durable here.
+                self._durable_aside = True
+                self.del_channel()
+                aside(self._make_durable, self._made_durable)
+                return
             elif not self._publish():
                 return
         super().close()
+
+    def _made_durable(self, done: Future[str]) -> None:
+        """Back on the I/O thread: the upload's 226, or what went wrong."""
+        self._durable_aside = False
+        try:
+            final = done.result()
+        except OSError as err:
+            self._write_failed(err)
+            return
+        self._published(final)
+        if self.cmd_channel._closed:
+            self._resp = ()  # the client left meanwhile: nobody to tell
+        self.close()
 
     def _unheard(self) -> None:
         """The client closed or reset its control connection before it could hear a
@@ -100,8 +128,19 @@ class UploadDTP(DTPHandler):
         log.info("ftp: %s left before the 226; %s discarded", self.cmd_channel.username, name)
 
     def _publish(self) -> bool:
-        """Give the finished upload its final name, durably; False when that failed
-        (the client was told so and the file removed)."""
+        """Give the finished upload its final name, durably, here; False when that
+        failed (the client was told so and the file removed)."""
+        try:
+            final = self._make_durable()
+        except OSError as err:
+            self._write_failed(err)
+            return False
+        self._published(final)
+        return True
+
+    def _make_durable(self) -> str:
+        """Give the finished upload its final name and fsync it: the final path. Raises
+        OSError once what it wrote under the final name is removed again."""
         final = None
         try:
             written = os.fstat(self.file_obj.fileno())
@@ -115,7 +154,7 @@ class UploadDTP(DTPHandler):
             os.fsync(self.file_obj.fileno())
             self.file_obj.close()
             self.cmd_channel.intake.sink.sync_names(Path(final).parent)
-        except OSError as err:  # small writes fail only here, at the last flush
+        except OSError:  # small writes fail only here, at the last flush
             if final is not None:
                 # Not durable, so not accepted: the client sends it again. Removed only
                 # while the name is still this upload's: another session's upload of
@@ -123,10 +162,11 @@ class UploadDTP(DTPHandler):
                 with contextlib.suppress(OSError):
                     if os.path.samestat(os.stat(final), written):
                         os.remove(final)
-            self._write_failed(err)
-            return False
+            raise
+        return final
+
+    def _published(self, final: str) -> None:
         log.info("ftp: %s uploaded %s", self.cmd_channel.username, os.path.basename(final))
-        return True
 
     def _write_failed(self, err: OSError) -> None:
         """The upload could not be written: say so (452 when the disk is full, so the

@@ -1,6 +1,6 @@
 """Failed FTP logins per client address, and the bans they earn (ftp.max_login_failures
-within 10 minutes bans the address for ftp.ban_minutes). Shared by every session
-thread of the FTP door (handlers/ftp.py)."""
+within 10 minutes bans the address for ftp.ban_minutes). Shared by every session of
+the FTP door (handlers/ftp.py), each on its I/O thread or, over FTPS, its own."""
 
 from __future__ import annotations
 

@@ -42,8 +42,8 @@ PART_SUFFIX = ".part"
 # starting with ".": it never starts with "..".
 HELD_PREFIX = "..held-"
 _HELD = stamped(HELD_PREFIX)
-# Publishing and the check's claiming, one at a time in a home: sessions' threads and
-# the check's thread here, and with flock() the instances sharing the homes.
+# Publishing and the check's claiming, one at a time in a home: the FTP server's
+# threads and the check's here, and with flock() the instances sharing the homes.
 _HOMES = threading.Lock()
 
 

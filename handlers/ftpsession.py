@@ -1,8 +1,9 @@
 """An FTP control session, all but its file names: logins and bans, FTPS required,
 connection limits, the reply language (RFC 2640), the command line's encoding, passive
 ports, and the refusals it tells the sink of. Reads the client's commands; writes
-replies and refusals. ftpnames.UploadHandler builds on it; handlers/ftp.py serves it,
-one thread per session, and ftpdata.UploadDTP calls back into it.
+replies and refusals. ftpnames.UploadHandler builds on it; handlers/ftp.py serves it
+(ftpserver.py: every session on one I/O thread, or over FTPS one thread per session),
+and ftpdata.UploadDTP calls back into it.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class SessionHandler(FTPHandler):
 
     def handle_auth_failed(self, msg: str, password: str) -> None:
         # Counted now: pyftpdlib answers 530 before it calls on_login_failed, and with a
-        # thread per session the client's next connection could be let in first.
+        # thread per session (FTPS) the client's next connection could be let in first.
         self._banned_now = self.intake.guard.failed(self.remote_ip)
         super().handle_auth_failed(msg, password)
 
@@ -173,8 +174,8 @@ class SessionHandler(FTPHandler):
 
     def _make_epasv(self, extmode: bool = False) -> None:
         # pyftpdlib binds a passive port, then listens on it. With a thread per
-        # session, two sessions could bind the same port (SO_REUSEADDR) and the
-        # second fail to listen, closing its session: one at a time.
+        # session (FTPS), two sessions could bind the same port (SO_REUSEADDR) and
+        # the second fail to listen, closing its session: one at a time.
         with _PASSIVE_PORTS:
             super()._make_epasv(extmode)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ftplib
 import io
@@ -309,9 +310,43 @@ def test_connections_over_the_per_address_limit_are_refused(daemon):
             ftp.close()
 
 
+def test_max_connections_counts_sessions_not_their_data_connections(tmp_path):
+    """ftp.max_connections sessions at once, each with an upload's data connection open
+    (and the server's own sockets beside them): one more session is told 421, and the
+    two uploads end with 226."""
+    config, port = ftp_config(tmp_path)
+    low = free_port()
+    text = config.read_text().replace(
+        'passive_ports = "', f'max_connections = 2\npassive_ports = "{low}-{low + 3}"\n#'
+    )
+    config.write_text(text)
+    d = Daemon(config).start()
+    d.ftp_port = port
+    sessions: list[tuple[ftplib.FTP, socket.socket]] = []
+    try:
+        for n in range(2):
+            ftp = login(d)
+            sessions.append((ftp, ftp.transfercmd(f"STOR 2024051{n}.csv")))
+        third = ftplib.FTP()
+        with pytest.raises(ftplib.error_temp, match="^421"):
+            third.connect("127.0.0.1", port, timeout=10)
+        for n, (ftp, conn) in enumerate(sessions):
+            conn.sendall(csv_bytes([f"{n},2024/05/16,1,x"]))
+            conn.close()
+            assert ftp.voidresp().startswith("226")
+        assert sorted(p.name for p in home(d).iterdir()) == ["20240510.csv", "20240511.csv"]
+    finally:
+        for ftp, conn in sessions:
+            conn.close()
+            with contextlib.suppress(OSError, ftplib.Error):
+                ftp.quit()
+        assert d.terminate() == 0
+
+
 def test_sessions_uploading_at_once_all_get_226_and_every_file_is_whole(tmp_path):
-    # Each session runs on its own thread; they share one narrow passive port range,
-    # where two sessions opening a port at the same moment once closed one of them.
+    # They share one narrow passive port range, where two sessions opening a port at
+    # the same moment (each on a thread of its own, as sessions were) closed one of
+    # them; and each upload is made durable while the others are served.
     config, port = ftp_config(tmp_path)
     text = config.read_text()
     low = free_port()

@@ -194,6 +194,39 @@ def test_disk_full_during_an_ftp_upload_gets_452_and_no_part_file(tmp_path, tmpf
         stopped(daemon)
 
 
+@pytest.mark.parametrize("others", [0, 1], ids=["alone", "beside-another-session"])
+def test_a_full_disk_at_an_uploads_last_flush_gets_452_and_no_file(tmp_path, tmpfs, others):
+    """A small upload waits in the writer's buffer until it is made durable, and a full
+    disk fails it there: on the server's I/O thread while its session is alone, in the
+    pool while another session is served. Either way a 452, nothing left in the home,
+    and the other session still answered."""
+    daemon = ftp_daemon(tmp_path, tmpfs).start()
+    idle: list[ftplib.FTP] = []
+    try:
+        for _ in range(others):
+            ftp = ftplib.FTP()
+            ftp.connect("127.0.0.1", daemon.ftp_port, timeout=10)
+            ftp.login("acme", "demo-acme-ftp")
+            idle.append(ftp)
+        home = tmpfs / "ftp" / "acme"
+        filler = fill(tmpfs, 0)
+        reply = refused_upload(daemon, "20240516.csv", csv_bytes(["1,2024/05/16,1,x"]))
+        assert reply.startswith("452"), reply
+        assert [p.name for p in home.iterdir()] == []
+        for ftp in idle:
+            assert ftp.voidcmd("NOOP").startswith("200")
+        log = daemon.log.read_text()
+        assert "Traceback" not in log, log[-3000:]
+
+        filler.unlink()
+        assert upload(daemon, "20240516.csv", big_rows(50)).startswith("226")
+    finally:
+        for ftp in idle:
+            with contextlib.suppress(OSError, ftplib.Error):
+                ftp.quit()
+        stopped(daemon)
+
+
 # -- the database held by another writer --------------------------------------------
 
 
