@@ -43,8 +43,11 @@ PART_SUFFIX = ".part"
 HELD_PREFIX = "..held-"
 _HELD = stamped(HELD_PREFIX)
 # Publishing and the check's claiming, one at a time in a home: the FTP server's
-# threads and the check's here, and with flock() the instances sharing the homes.
-_HOMES = threading.Lock()
+# threads and the check's here (a lock per home, so that a check of one account's
+# home keeps no other account's session waiting on the FTP server's I/O thread), and
+# with flock() the instances sharing the homes.
+_HOMES: dict[str, threading.Lock] = {}
+_HOMES_MADE = threading.Lock()
 
 
 def ftp_home(settings: Settings, account: str) -> Path:
@@ -96,7 +99,9 @@ def drop_if_stale(path: Path) -> None:
 def home_lock(home: Path) -> Iterator[None]:
     """Held while an upload takes its name and while the check claims the uploads:
     a check never takes a later upload of a name while it misses the earlier one."""
-    with _HOMES:
+    with _HOMES_MADE:
+        lock = _HOMES.setdefault(str(home), threading.Lock())
+    with lock:
         fd = os.open(home, os.O_RDONLY | os.O_DIRECTORY)
         try:
             with contextlib.suppress(OSError):  # no flock there (NFS): this process only

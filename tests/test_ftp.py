@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import ftplib
 import io
+import os
 import shutil
 import socket
 import struct
@@ -338,6 +340,42 @@ def test_max_connections_counts_sessions_not_their_data_connections(tmp_path):
     finally:
         for ftp, conn in sessions:
             conn.close()
+            with contextlib.suppress(OSError, ftplib.Error):
+                ftp.quit()
+        assert d.terminate() == 0
+
+
+def test_a_home_held_by_another_instance_holds_up_no_other_accounts_upload(tmp_path):
+    """Another instance's check holds acme's home (its flock, taken here): acme's upload
+    waits for it, made durable beside the I/O thread, while another account's session
+    uploads and hears its 226; acme then hears its own."""
+    config, port = ftp_config(tmp_path)
+    low = free_port()
+    text = config.read_text().replace('passive_ports = "', f'passive_ports = "{low}-{low + 3}"\n#')
+    config.write_text(text)
+    d = Daemon(config).start()
+    d.ftp_port = port
+    acme, small = login(d), login(d, "small", "demo-small")
+    replies: list[str] = []
+    held = os.open(home(d), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        data = csv_bytes(["1,2024/05/16,1,x"])
+        waiting = threading.Thread(
+            target=lambda: replies.append(acme.storbinary("STOR 20240516.csv", io.BytesIO(data)))
+        )
+        waiting.start()
+        time.sleep(0.5)  # acme's data is in, its publish waits for the home
+        assert small.storbinary("STOR 20240517.csv", io.BytesIO(data)).startswith("226")
+        assert waiting.is_alive() and replies == []
+        fcntl.flock(held, fcntl.LOCK_UN)
+        waiting.join(10)
+        assert replies and replies[0].startswith("226")
+        assert [p.name for p in home(d).iterdir()] == ["20240516.csv"]
+        assert [p.name for p in home(d, "small").iterdir()] == ["20240517.csv"]
+    finally:
+        os.close(held)
+        for ftp in (acme, small):
             with contextlib.suppress(OSError, ftplib.Error):
                 ftp.quit()
         assert d.terminate() == 0
