@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pyftpdlib.exceptions import _FileReadWriteError
 from pyftpdlib.handlers import DTPHandler
-from pyftpdlib.ioloop import _ERRNOS_DISCONNECTED, _ERRNOS_RETRY, AsyncChat, _RetryError
+from pyftpdlib.ioloop import _ERRNOS_DISCONNECTED, _ERRNOS_RETRY, _RetryError
 
 from handlers.ftphome import final_name
 from handlers.ftpreplies import S426_RESET, S451_WRITE_FAILED, S452_NO_SPACE, S552_TOO_BIG
@@ -105,24 +105,12 @@ class UploadDTP(DTPHandler):
         super().close()
 
     def _made_durable(self, done: Future[str]) -> None:
-        """Back on the I/O thread: the upload's 226, or what went wrong."""
+        """Back on the I/O thread: the upload's 226, or what went wrong (said to no one
+        when the client left meanwhile: SessionHandler.respond)."""
         self._durable_aside = False
         failed = done.exception()
         if failed is None:
             self._published(done.result())
-        if self.cmd_channel._closed:
-            # The client left meanwhile, its session closed: nobody to tell, and no
-            # session to hand back to (pyftpdlib's close would answer and re-arm the
-            # session's idle timer). What did not become durable goes.
-            if failed is not None:
-                with contextlib.suppress(OSError):
-                    self.file_obj.close()
-                self.cmd_channel.on_incomplete_file_received(self.file_obj.name)
-            AsyncChat.close(self)
-            if self._idler is not None and not self._idler.cancelled:
-                self._idler.cancel()
-            return
-        if failed is None:
             self.close()
             return
         if not isinstance(failed, OSError):  # a bug: said, and the client told 451

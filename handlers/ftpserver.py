@@ -59,6 +59,10 @@ class Waker:
         with contextlib.suppress(BlockingIOError, OSError):
             while self._read.recv(4096):
                 pass
+        self.run()
+
+    def run(self) -> None:
+        """Make the calls handed over so far, here (on the loop's thread)."""
         while self._calls:
             fn, args = self._calls.popleft()
             try:
@@ -106,7 +110,7 @@ class OneThread(FTPServer):
         # What is being made durable finishes first, and its client is told (226, or
         # why not) before every session is closed.
         self._pool.shutdown(wait=True)
-        self._waker.handle_read_event()
+        self._waker.run()
         super().close_all()
 
 

@@ -142,10 +142,22 @@ class SessionHandler(FTPHandler):
         return f"{code} {self.words(key, **params)}"
 
     def respond(self, resp: str, *args: object, **kwargs: object) -> None:
+        if self._closed:
+            # The client left (its upload's data channel, made durable aside, ends
+            # after the session did): an answer has nowhere to go.
+            return
         key = STOCK.get(resp) if self.utf8 else None
         if key is not None:  # one of pyftpdlib's own, said in the session's language
             resp = self.reply(int(resp[:3]), key)
         super().respond(resp, *args, **kwargs)
+
+    def _on_dtp_close(self) -> None:
+        if self._closed:
+            # A data channel that ended after its session: nothing to wait for or
+            # time out any more (pyftpdlib would re-arm the session's idle timer).
+            self.data_channel = None
+            return
+        super()._on_dtp_close()
 
     def wire(self, text: str) -> str:
         """`text` as this session may send it: ASCII until OPTS UTF8 ON (a file name
