@@ -484,13 +484,15 @@ def attachment(msg: EmailMessage) -> tuple[str, bytes] | None:
     return None
 
 
-def ftp_served(config: Path, extra: str = "") -> int:
-    """Turn on the FTP door of a config write_config() made: a free port and one free
-    passive port, `extra` lines added to its [ftp] table. The port."""
+def ftp_served(config: Path, extra: str = "", passive_ports: int = 1) -> int:
+    """Turn on the FTP door of a config write_config() made: a free port and
+    `passive_ports` passive ports from a free one, `extra` lines added to its [ftp]
+    table. The port."""
     port, passive = free_port(), free_port()
+    last = passive + passive_ports - 1
     text = config.read_text(encoding="utf-8")
     assert "[ftp]\nenabled = false" in text
-    door = f'[ftp]\nlisten = "127.0.0.1:{port}"\npassive_ports = "{passive}-{passive}"'
+    door = f'[ftp]\nlisten = "127.0.0.1:{port}"\npassive_ports = "{passive}-{last}"'
     door += f"\n{extra}" if extra else ""
     config.write_text(text.replace("[ftp]\nenabled = false", door, 1), encoding="utf-8")
     return port

@@ -25,7 +25,6 @@ from tests.support import (
     Daemon,
     account,
     csv_bytes,
-    free_port,
     ftp_served,
     renkei,
     stor_reply,
@@ -48,7 +47,9 @@ def ftp_section(name: str, password: str, **keys) -> str:
     return "\n".join(lines) + "\n"
 
 
-def ftp_config(tmp_path, extra_accounts: str = "") -> tuple:
+def ftp_config(
+    tmp_path, extra_accounts: str = "", extra: str = "", passive_ports: int = 1
+) -> tuple:
     accounts = (
         account("acme")
         + ftp_section("acme", "demo-acme-ftp")
@@ -60,7 +61,8 @@ def ftp_config(tmp_path, extra_accounts: str = "") -> tuple:
         + extra_accounts
     )
     config = write_config(tmp_path, accounts)
-    return config, ftp_served(config, "max_login_failures = 4\nban_minutes = 1")
+    door = "max_login_failures = 4\nban_minutes = 1" + (f"\n{extra}" if extra else "")
+    return config, ftp_served(config, door, passive_ports)
 
 
 def ftp_daemon(folder: Path) -> Iterator[Daemon]:
@@ -316,12 +318,7 @@ def test_max_connections_counts_sessions_not_their_data_connections(tmp_path):
     """ftp.max_connections sessions at once, each with an upload's data connection open
     (and the server's own sockets beside them): one more session is told 421, and the
     two uploads end with 226."""
-    config, port = ftp_config(tmp_path)
-    low = free_port()
-    text = config.read_text().replace(
-        'passive_ports = "', f'max_connections = 2\npassive_ports = "{low}-{low + 3}"\n#'
-    )
-    config.write_text(text)
+    config, port = ftp_config(tmp_path, extra="max_connections = 2", passive_ports=4)
     d = Daemon(config).start()
     d.ftp_port = port
     sessions: list[tuple[ftplib.FTP, socket.socket]] = []
@@ -349,10 +346,7 @@ def test_a_home_held_by_another_instance_holds_up_no_other_accounts_upload(tmp_p
     """Another instance's check holds acme's home (its flock, taken here): acme's upload
     waits for it, made durable beside the I/O thread, while another account's session
     uploads and hears its 226; acme then hears its own."""
-    config, port = ftp_config(tmp_path)
-    low = free_port()
-    text = config.read_text().replace('passive_ports = "', f'passive_ports = "{low}-{low + 3}"\n#')
-    config.write_text(text)
+    config, port = ftp_config(tmp_path, passive_ports=4)
     d = Daemon(config).start()
     d.ftp_port = port
     acme, small = login(d), login(d, "small", "demo-small")
@@ -385,10 +379,7 @@ def test_sessions_uploading_at_once_all_get_226_and_every_file_is_whole(tmp_path
     # They share one narrow passive port range, where two sessions opening a port at
     # the same moment (each on a thread of its own, as sessions were) closed one of
     # them; and each upload is made durable while the others are served.
-    config, port = ftp_config(tmp_path)
-    text = config.read_text()
-    low = free_port()
-    config.write_text(text.replace('passive_ports = "', f'passive_ports = "{low}-{low + 2}"\n#'))
+    config, port = ftp_config(tmp_path, passive_ports=3)
     d = Daemon(config).start()
     d.ftp_port = port
     failures: list[str] = []
