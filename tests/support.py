@@ -662,3 +662,12 @@ def stop_serving(proc: subprocess.Popen, notify: NotifySocket) -> None:
         if proc.poll() is None:
             proc.kill()
         notify.close()
+
+
+def wait_for(what, timeout: float = 30, step: float = 0.05):
+    """Poll `what()` until it gives something true, which is returned."""
+    deadline = time.monotonic() + timeout
+    while not (found := what()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(step)
+    return found

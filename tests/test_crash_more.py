@@ -34,6 +34,7 @@ from tests.support import (
     queued_ids,
     renkei,
     send,
+    wait_for,
     write_config,
 )
 from tests.test_durability import big_config, big_csv
@@ -72,14 +73,6 @@ def read_only(folder: Path):
         yield
     finally:
         folder.chmod(0o755)
-
-
-def wait_for(what, timeout: float = 30, step: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while not (found := what()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(step)
-    return found
 
 
 # -- 1. a kill while a finished item leaves the spool -----------------------------------

@@ -26,8 +26,8 @@ from tests.support import (
     children,
     csv_bytes,
     in_process_settings,
+    wait_for,
 )
-from tests.test_crash_more import wait_for
 from tests.test_durability import big_config, big_csv
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")

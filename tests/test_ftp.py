@@ -9,13 +9,14 @@ import ftplib
 import io
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
 import threading
 import time
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -28,6 +29,7 @@ from tests.support import (
     ftp_served,
     renkei,
     stor_reply,
+    wait_for,
     write_config,
 )
 
@@ -373,6 +375,92 @@ def test_a_home_held_by_another_instance_holds_up_no_other_accounts_upload(tmp_p
             with contextlib.suppress(OSError, ftplib.Error):
                 ftp.quit()
         assert d.terminate() == 0
+
+
+@contextlib.contextmanager
+def held_home(daemon, name: str = "acme") -> Iterator[Callable[[], None]]:
+    """The account's home flocked, as another instance's check holds it: an upload
+    finished meanwhile waits, in the pool beside the I/O thread, to be made durable.
+    Yields the release."""
+    fd = os.open(home(daemon, name), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield lambda: fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def test_an_upload_whose_client_left_while_it_was_made_durable_is_kept(tmp_path):
+    """The client sent its whole file, then left before the 226 while the upload was
+    being made durable: the file is kept whole under its name, nothing is said to the
+    closed session, and the door goes on serving every session."""
+    config, port = ftp_config(tmp_path, passive_ports=4)
+    d = Daemon(config).start()
+    d.ftp_port = port
+    acme, small = login(d), login(d, "small", "demo-small")  # two: made durable aside
+    data = csv_bytes(["1,2024/05/16,1,x"])
+    logged = d.log.stat().st_size
+    try:
+        with held_home(d) as release:
+            acme.voidcmd("TYPE I")
+            conn = acme.transfercmd("STOR 20240516.csv")
+            conn.sendall(data)
+            conn.close()
+            time.sleep(0.5)  # its data is in; the rename waits for the home
+            acme.sock.close()  # gone before the 226
+            time.sleep(0.5)
+            assert not (home(d) / "20240516.csv").exists()
+            release()
+            wait_for(lambda: (home(d) / "20240516.csv").exists(), timeout=10, step=0.05)
+        assert (home(d) / "20240516.csv").read_bytes() == data
+        assert small.storbinary("STOR 20240517.csv", io.BytesIO(data)).startswith("226")
+        with login(d) as again:
+            assert again.storbinary("STOR 20240518.csv", io.BytesIO(data)).startswith("226")
+        assert sorted(p.name for p in home(d).iterdir()) == ["20240516.csv", "20240518.csv"]
+    finally:
+        with contextlib.suppress(OSError, ftplib.Error):
+            small.quit()
+        assert d.terminate() == 0
+    said = d.log.read_bytes()[logged:].decode(errors="replace")
+    assert "Traceback" not in said and "ERROR" not in said, said
+
+
+def test_a_stop_answers_an_upload_being_made_durable_before_it_closes_the_sessions(tmp_path):
+    """A stop while an upload is being made durable: the upload is finished and its
+    client hears the 226 before the door closes its session, and the daemon ends."""
+    config, port = ftp_config(tmp_path, passive_ports=4)
+    d = Daemon(config).start()
+    d.ftp_port = port
+    acme, small = login(d), login(d, "small", "demo-small")
+    replies: list[str] = []
+    data = csv_bytes(["1,2024/05/16,1,x"])
+
+    def upload() -> None:
+        try:
+            replies.append(acme.storbinary("STOR 20240516.csv", io.BytesIO(data)))
+        except (ftplib.Error, OSError, EOFError) as exc:
+            replies.append(repr(exc))
+
+    try:
+        with held_home(d) as release:
+            waiting = threading.Thread(target=upload)
+            waiting.start()
+            time.sleep(0.5)  # its data is in; the rename waits for the home
+            d.proc.send_signal(signal.SIGTERM)
+            time.sleep(1.0)
+            assert waiting.is_alive() and replies == [] and d.proc.poll() is None
+            release()
+            waiting.join(10)
+        assert replies and replies[0].startswith("226"), replies
+        assert d.proc.wait(30) == 0
+        assert (home(d) / "20240516.csv").read_bytes() == data
+    finally:
+        for ftp in (acme, small):
+            with contextlib.suppress(OSError, ftplib.Error, EOFError):
+                ftp.close()
+        if d.proc.poll() is None:
+            d.kill()
+        d.notify.close()
 
 
 def test_sessions_uploading_at_once_all_get_226_and_every_file_is_whole(tmp_path):

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import Daemon, import_process, mail, queued_ids, send
-from tests.test_crash_more import wait_for
+from tests.support import Daemon, import_process, mail, queued_ids, send, wait_for
 from tests.test_durability import big_config, big_csv
 
 

@@ -10,8 +10,7 @@ import time
 import psycopg
 
 from daemon.spool.queue import Meta, Spool
-from tests.support import FINAL, Daemon, account, csv_bytes, write_config
-from tests.test_crash_more import wait_for
+from tests.support import FINAL, Daemon, account, csv_bytes, wait_for, write_config
 from tests.test_durability import BIG_LIMITS, big_config, big_csv
 
 # A file read in parts, the longest; one that fails at once, on its name; one that
