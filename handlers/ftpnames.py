@@ -11,7 +11,8 @@ replaces the first: that one is held aside (ftphome.py), and the check takes bot
 the order they came. A name the client sees stands for all its uploads waiting: DELE
 withdraws them all, RNFR/RNTO moves them all, and RNTO holds aside what waits under the
 new name, as STOR does; RNTO to a name that breaks the file-name rule gets 553, as STOR
-does. Names starting with "." are the door's own (uploads in progress, the check's
+does. On the server's one I/O thread, a DELE or RNTO with other sessions connected
+changes the home in the server's pool, as an upload is made durable (_home_work). Names starting with "." are the door's own (uploads in progress, the check's
 claims): never listed to a client, and refused when a client names one. A name with
 control or format characters, which the other doors drop (base.bare_name), is refused
 (553) rather than taken under a name the client never listed; a NUL in any command's
@@ -23,7 +24,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections.abc import Callable
+from concurrent.futures import Future
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from pyftpdlib.handlers import FTPHandler
 
@@ -46,6 +51,7 @@ from handlers.ftpreplies import (
 from handlers.ftpsession import SessionHandler
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 # Commands naming a path: those pyftpdlib checks a permission for, but the uploads,
@@ -156,38 +162,81 @@ class UploadHandler(SessionHandler):
             return True
         return False
 
-    def ftp_DELE(self, path: str) -> str | None:
+    def ftp_DELE(self, path: str) -> None:
         # The name stands for every upload of it still waiting, those held aside too:
         # one the client deleted is never imported (ftphome.withdraw).
         name = self._home_name(path)
         if name is None:
-            return super().ftp_DELE(path)
-        try:
-            removed = withdraw(Path(self.fs.root), name)
-        except OSError as err:
-            self._not_changed(S451_DELETE_FAILED, f"DELE {name}", err)
-            return None
-        self.respond(S250_REMOVED if removed else S550_NO_SUCH_FILE)
-        return path if removed else None
+            super().ftp_DELE(path)
+            return
+        home = Path(self.fs.root)
 
-    def ftp_RNTO(self, path: str) -> tuple[str, str] | None:
+        def answer(removed: int) -> None:
+            self.respond(S250_REMOVED if removed else S550_NO_SUCH_FILE)
+
+        self._home_work(partial(withdraw, home, name), answer, S451_DELETE_FAILED, "DELE", path)
+
+    def ftp_RNTO(self, path: str) -> None:
         # pyftpdlib's rename would replace an upload waiting under the new name, and
         # take a name STOR refuses; ours moves every upload of the old name and keeps
         # the one waiting under the new name, held aside (ftphome.rename_uploads).
-        source = self._rnfr
-        old, new = self._home_name(source or ""), self._home_name(path)
+        old, new = self._home_name(self._rnfr or ""), self._home_name(path)
         if old is None or new is None:  # no RNFR first (503), or outside the home
-            return super().ftp_RNTO(path)
+            super().ftp_RNTO(path)
+            return
         self._rnfr = None  # an RNFR is spent by the RNTO after it
         if self._name_refused(new):
-            return None
-        try:
-            renamed = rename_uploads(Path(self.fs.root), old, new, self.intake.sink.new_id)
-        except OSError as err:
-            self._not_changed(S451_RENAME_FAILED, f"RNTO {new}", err)
-            return None
-        self.respond(S250_RENAMED if renamed else S550_NO_SUCH_FILE)
-        return (source, path) if renamed else None
+            return
+        home, stamp = Path(self.fs.root), self.intake.sink.new_id
+
+        def answer(renamed: bool) -> None:
+            self.respond(S250_RENAMED if renamed else S550_NO_SUCH_FILE)
+
+        work = partial(rename_uploads, home, old, new, stamp)
+        self._home_work(work, answer, S451_RENAME_FAILED, "RNTO", path)
+
+    def _home_work(
+        self,
+        work: Callable[[], T],
+        answer: Callable[[T], None],
+        failed: tuple[int, str],
+        cmd: str,
+        path: str,
+    ) -> None:
+        """Change the home's names by `work` (its lock, which another instance's check
+        may hold, renames and an fsync), then `answer` with what it gave, or `failed`
+        (451) when it raised OSError. While other sessions are served by the same I/O
+        thread, the work runs in the server's pool, as an upload is made durable, and
+        this session reads no further command until it has answered: its replies stay
+        in the order of its commands."""
+        server = self.server
+        if getattr(server, "aside", None) is None or not server.serves_others():
+            try:
+                result = work()
+            except OSError as err:
+                self._not_changed(failed, f"{cmd} {os.path.basename(path)}", err)
+                return
+            answer(result)
+            return
+        self.modify_ioloop_events(0)  # only a hang-up is reported meanwhile
+
+        def then(done: Future[T]) -> None:
+            if self._closed:
+                return  # the client left meanwhile: nobody to answer
+            self.modify_ioloop_events(self.ioloop.READ)
+            self._last_response = ""
+            err = done.exception()
+            if err is None:
+                answer(done.result())
+            else:
+                if not isinstance(err, OSError):  # a bug: said, and the client told 451
+                    log.error("ftp: %s could not change the home", cmd, exc_info=err)
+                self._not_changed(failed, f"{cmd} {os.path.basename(path)}", err)
+            if self._last_response:  # logged as pyftpdlib logs an answered command
+                code, words = int(self._last_response[:3]), self._last_response[4:]
+                self.log_cmd(cmd, path, code, words)
+
+        server.aside(work, then)
 
     def _home_name(self, path: str) -> str | None:
         """The name `path` (a file-system path, as pyftpdlib gives it) has in the home,
@@ -195,7 +244,7 @@ class UploadHandler(SessionHandler):
         directory, name = os.path.split(path)
         return name if name and directory == os.path.normpath(self.fs.root) else None
 
-    def _not_changed(self, reply: tuple[int, str], what: str, err: OSError) -> None:
+    def _not_changed(self, reply: tuple[int, str], what: str, err: BaseException) -> None:
         """The home could not be changed (our own trouble: 451, the client may retry)."""
         log.warning("ftp: %r of %s failed: %s", what, self.username, err)
         self.respond(self.reply(*reply))

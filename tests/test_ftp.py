@@ -8,6 +8,7 @@ import fcntl
 import ftplib
 import io
 import os
+import select
 import shutil
 import signal
 import socket
@@ -461,6 +462,42 @@ def test_a_stop_answers_an_upload_being_made_durable_before_it_closes_the_sessio
         if d.proc.poll() is None:
             d.kill()
         d.notify.close()
+
+
+@pytest.mark.parametrize(
+    ("command", "left"),
+    [("DELE 20240516.csv", []), ("RNTO 20240517.csv", ["20240517.csv"])],
+)
+def test_a_dele_or_rnto_waiting_for_its_home_holds_up_no_other_session(tmp_path, command, left):
+    """A DELE or RNTO whose home another instance's check holds waits beside the I/O
+    thread: another session uploads and hears its 226 meanwhile. The waiting session
+    answers nothing more until it has answered that command, so a command sent right
+    behind it is answered after it."""
+    config, port = ftp_config(tmp_path, passive_ports=4)
+    d = Daemon(config).start()
+    d.ftp_port = port
+    data = csv_bytes(["1,2024/05/16,1,x"])
+    acme, small = login(d), login(d, "small", "demo-small")
+    try:
+        assert acme.storbinary("STOR 20240516.csv", io.BytesIO(data)).startswith("226")
+        if command.startswith("RNTO"):
+            assert acme.sendcmd("RNFR 20240516.csv").startswith("350")
+        with held_home(d) as release:
+            acme.putcmd(command)
+            acme.putcmd("NOOP")
+            time.sleep(0.5)
+            assert small.storbinary("STOR 20240518.csv", io.BytesIO(data)).startswith("226")
+            assert select.select([acme.sock], [], [], 0.3)[0] == []  # nothing said yet
+            release()
+            assert acme.getresp().startswith("250")
+            assert acme.getresp().startswith("200")
+        assert sorted(p.name for p in home(d).iterdir()) == left
+        assert [p.name for p in home(d, "small").iterdir()] == ["20240518.csv"]
+    finally:
+        for ftp in (acme, small):
+            with contextlib.suppress(OSError, ftplib.Error):
+                ftp.quit()
+        assert d.terminate() == 0
 
 
 def test_sessions_uploading_at_once_all_get_226_and_every_file_is_whole(tmp_path):

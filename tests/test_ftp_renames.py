@@ -151,3 +151,32 @@ def test_uploads_given_back_after_a_spool_refusal_are_listed_and_deletable(tmp_p
         assert notes(daemon, "_source_file = ?", "20240610.csv") == []
     finally:
         daemon.terminate()
+
+
+@pytest.mark.usefixtures("unprivileged")
+@pytest.mark.parametrize("beside", [False, True], ids=["alone", "beside-another-session"])
+def test_a_home_that_cannot_be_changed_answers_dele_and_rnto_451_and_keeps_the_upload(
+    tmp_path, beside
+):
+    """Our own trouble (a home renkei may not write): 451, which the client may retry,
+    and the session goes on; the same whether the change was made on the I/O thread
+    (a session alone) or beside it (other sessions served)."""
+    config, port = ftp_config(tmp_path, passive_ports=2)
+    daemon = Daemon(config).start()
+    daemon.ftp_port = port
+    other = login(daemon, "small", "demo-small") if beside else None
+    try:
+        with login(daemon) as ftp:
+            assert stor(ftp, "20240610.csv", one_row("10", "first")).startswith("226")
+            with read_only(home(daemon)):
+                with pytest.raises(ftplib.error_temp, match="^451"):
+                    ftp.delete("20240610.csv")
+                with pytest.raises(ftplib.error_temp, match="^451"):
+                    ftp.rename("20240610.csv", "20240611.csv")
+            assert ftp.voidcmd("NOOP").startswith("200")
+            assert ftp.nlst() == ["20240610.csv"]
+        assert taken(daemon) == [("20240610.csv", "completed")]
+    finally:
+        if other is not None:
+            other.close()
+        daemon.terminate()
