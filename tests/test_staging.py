@@ -566,3 +566,39 @@ def in_session(sid: int) -> list[str]:
     """The command lines of the processes of session `sid`."""
     ps = subprocess.run(["ps", "-o", "args=", "-s", str(sid)], capture_output=True, text=True)
     return ps.stdout.splitlines()
+
+
+@pytest.mark.slow
+def test_a_large_upsert_takes_a_key_listed_twice_as_rows_one_after_another(tmp_path):
+    """Read in parts: a key listed again a row below (within one range the keyed
+    writer takes at a time, which is then resolved in a table of its own) and one
+    listed again far below (a later range, read where it lies): the last row of each
+    wins, in the place of the first."""
+    limits = "[limits]\nmax_rows = 1000000\nmax_bytes = 100000000\n"
+    config = write_config(
+        tmp_path, account("acme", report="never", on_row_error="skip", mode="upsert"), limits
+    )
+    text = config.read_text(encoding="utf-8").replace(LAYOUT, LAYOUT_WITH_KEY)
+    config.write_text(text, encoding="utf-8")
+    again = {11: 10, 300000: 20}  # row: the key it lists again
+    lines = ["member_no,date,region,note"]
+    for i in range(1, 330001):
+        lines.append(f"{again.get(i, i)},2024/05/16,関東{i % 7},備考 {i} {'x' * 30}")
+    path = tmp_path / "20240516.csv"
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp932"))
+    assert path.stat().st_size > staging.LARGE_FILE
+    with PartsSeen(tmp_path / "var") as parts:
+        run = cli_import(config, path)
+    assert parts.seen, "the upsert was not read in parts"
+    assert (run["state"], run["rows_total"]) == ("completed", 330000)
+    assert (run["rows_inserted"], run["rows_updated"]) == (329998, 2)
+    with sqlite3.connect(tmp_path / "var" / "renkei.db") as db:
+        first = db.execute("SELECT member_no FROM performance ORDER BY rowid LIMIT 12").fetchall()
+        notes = db.execute(
+            "SELECT member_no, note FROM performance WHERE member_no IN (10, 11, 20, 300000)"
+            " ORDER BY member_no"
+        ).fetchall()
+        [[count]] = db.execute("SELECT count(*) FROM performance").fetchall()
+    assert [n for (n,) in first] == [*range(1, 11), 12, 13]
+    assert notes == [(10, f"備考 11 {'x' * 30}"), (20, f"備考 300000 {'x' * 30}")]
+    assert count == 329998

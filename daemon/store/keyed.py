@@ -87,6 +87,7 @@ class KeyedWriter:
         self._key_at = [self.columns.index(k) for k in key]
         self._types: dict[str, str] | None = None  # the table's, at the first write
         self._keep = ""  # the before-image INSERT, made at its first use
+        self._unique = False  # the chunk is known to list no key twice
 
     async def write(self, db: Any, rows: list[list[object]]) -> None:
         """Apply the mode to `rows` (the file's, in its order)."""
@@ -98,13 +99,23 @@ class KeyedWriter:
 
     async def write_staged(self, db: Any, source: str, low: int, high: int) -> None:
         """Apply the mode to the rows `low < rowid <= high` of `source`, a scratch
-        table of the file's columns (staging.py) in its order: copied into the chunk
-        table by one statement, so no row passes through Python."""
+        table of the file's columns (staging.py) in its order, by statements alone, so
+        no row passes through Python. A range that lists no key twice is read where it
+        lies (_view_staged); one that does is copied into the chunk table first, where
+        _one_per_key resolves it."""
         if self._types is None:
             self._types = await self._column_types(db)
         columns = self._loaded()
-        await self._create_chunk(db, columns)
         names = ", ".join(quote(c) for c in columns)
+        if await self._view_staged(db, source, low, high):
+            [[listed]] = await db.execute_fetchall(f"SELECT count(*) FROM {CHUNK}")
+            self._unique = True
+            try:
+                await self._apply(db, int(listed))
+            finally:
+                self._unique = False
+            return
+        await self._create_chunk(db, columns)
         copied = await db.execute(
             f"INSERT INTO {CHUNK} (ord, {names}) SELECT rowid, {names} FROM {source}"
             " WHERE rowid > ? AND rowid <= ? ORDER BY rowid",
@@ -112,6 +123,38 @@ class KeyedWriter:
         )
         await self._index_chunk(db)
         await self._apply(db, copied.rowcount)
+
+    async def _view_staged(self, db: Any, source: str, low: int, high: int) -> bool:
+        """Make the chunk a view of the range, unless it lists a key twice (False).
+
+        Copying a range into the chunk table and indexing it was a fifth of an
+        upsert's statements; a view costs neither, and the statements read the range
+        by its rowids (the chunk's `ord`)."""
+        keys = ", ".join(quote(k) for k in self.key)
+        repeated = await db.execute_fetchall(
+            f"SELECT 1 FROM {source} WHERE rowid > ? AND rowid <= ?"
+            f" GROUP BY {keys} HAVING count(*) > 1 LIMIT 1",
+            (low, high),
+        )
+        if repeated:
+            return False
+        await self._drop_chunk(db)
+        names = ", ".join(quote(c) for c in self._loaded())
+        # A temporary view may read an attached database; the bounds are integers.
+        await db.execute(
+            f"CREATE TEMP VIEW {CHUNK} AS SELECT rowid AS ord, {names} FROM {source}"
+            f" WHERE rowid > {int(low)} AND rowid <= {int(high)}"
+        )
+        return True
+
+    async def _drop_chunk(self, db: Any) -> None:
+        """Whichever the last chunk was: a table, or a view of a staged range (each
+        kind has its own DROP, which refuses the other)."""
+        found = await db.execute_fetchall(
+            "SELECT type FROM temp.sqlite_master WHERE name = ?", (CHUNK,)
+        )
+        for (kind,) in found:
+            await db.execute(f"DROP {'VIEW' if kind == 'view' else 'TABLE'} temp.{CHUNK}")
 
     def _loaded(self) -> list[str]:
         """The columns a chunk holds: an upsert writes them all; delete and set need
@@ -190,6 +233,8 @@ class KeyedWriter:
         twice in one file behaves as if its rows came one after the other: when
         updating, the last row wins in the place of the first (inserted, then
         updated); when skipping, the first stays."""
+        if self._unique:
+            return 0
         keys = ", ".join(quote(k) for k in self.key)
         repeated = f"SELECT {{}} FROM {CHUNK} GROUP BY {keys} HAVING count(*) > 1"
         if not await db.execute_fetchall(repeated.format("1") + " LIMIT 1"):
@@ -213,20 +258,21 @@ class KeyedWriter:
         return int(gone.rowcount)
 
     def _update_sql(self, values: list[str]) -> str:
-        """Update the matched rows' `values` columns from the chunk: the rows by rowid
-        (_match), each taking its values from the chunk by the chunk's key index.
-        SQLite plans `UPDATE … FROM chunk` table first, reading every row of the
-        account for every chunk."""
+        """Update the matched rows' `values` columns from the chunk: each matched row
+        (_match) by its rowid, with the chunk row that named it by the chunk's `ord`
+        (its rowid, or the staged range's). Joined by the key instead, SQLite plans
+        `UPDATE … FROM chunk` table first, reading every row of the account for
+        every chunk."""
         table = quote(self.layout)
         sets = self._stamp_sets()
         if values:
             names = ", ".join(quote(c) for c in values)
             cells = ", ".join(self._new_value(c, f"{table}.{quote(c)}") for c in values)
-            match = " AND ".join(
-                f"k.{quote(k)} IS NOT DISTINCT FROM {table}.{quote(k)}" for k in self.key
-            )
-            sets.insert(0, f"({names}) = (SELECT {cells} FROM {CHUNK} AS k WHERE {match})")
-        return f"UPDATE {table} SET {', '.join(sets)} WHERE rowid IN (SELECT rid FROM {MATCHED})"
+            sets.insert(0, f"({names}) = ({cells})")
+        return (
+            f"UPDATE {table} SET {', '.join(sets)} FROM {MATCHED} AS m"
+            f" JOIN {CHUNK} AS k ON k.ord = m.ord WHERE {table}.rowid = m.rid"
+        )
 
     def _new_value(self, column: str, old: str) -> str:
         """A column's value after the update: the chunk's cell, or with blank = keep
@@ -256,9 +302,10 @@ class KeyedWriter:
     async def _create_chunk(self, db: Any, columns: Sequence[str]) -> None:
         """An empty temporary table for a chunk of `columns`."""
         assert self._types is not None
-        await db.execute(f"DROP TABLE IF EXISTS temp.{CHUNK}")
+        await self._drop_chunk(db)
         defs = [f"{quote(c)} {self._types.get(c, '')}" for c in columns]
-        await db.execute(f"CREATE TEMP TABLE {CHUNK} (ord INTEGER, {', '.join(defs)})")
+        # `ord` is the rowid: the update finds each chunk row by it (_update_sql).
+        await db.execute(f"CREATE TEMP TABLE {CHUNK} (ord INTEGER PRIMARY KEY, {', '.join(defs)})")
 
     async def _index_chunk(self, db: Any) -> None:
         """The chunk's key index, made once it is filled (one sort, not one insert

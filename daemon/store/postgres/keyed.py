@@ -55,6 +55,11 @@ class PgKeyedWriter(KeyedWriter):
     def _null_key(self) -> str:
         return " OR ".join(f"k.{quote(k)} IS NULL" for k in self.key)
 
+    async def _view_staged(self, db: Connection, source: str, low: int, high: int) -> bool:
+        # A staged part is a temporary table already here (staged_batches), and the
+        # chunk a table of its own: COPY's and the planner's, not worth a view.
+        return False
+
     async def _column_types(self, db: Connection) -> dict[str, str]:  # type: ignore[override]
         return await db.column_types(self.layout)
 
