@@ -571,16 +571,19 @@ def in_session(sid: int) -> list[str]:
 @pytest.mark.slow
 def test_a_large_upsert_takes_a_key_listed_twice_as_rows_one_after_another(tmp_path):
     """Read in parts: a key listed again a row below (within one range the keyed
-    writer takes at a time, which is then resolved in a table of its own) and one
-    listed again far below (a later range, read where it lies): the last row of each
-    wins, in the place of the first."""
+    writer takes at a time, which is then resolved in a table of its own), written
+    as the same number or with a leading zero, and one listed again far below (a
+    later range, read where it lies): the last row of each wins, in the place of the
+    first."""
     limits = "[limits]\nmax_rows = 1000000\nmax_bytes = 100000000\n"
     config = write_config(
         tmp_path, account("acme", report="never", on_row_error="skip", mode="upsert"), limits
     )
     text = config.read_text(encoding="utf-8").replace(LAYOUT, LAYOUT_WITH_KEY)
     config.write_text(text, encoding="utf-8")
-    again = {11: 10, 300000: 20}  # row: the key it lists again
+    # row: the key it lists again. The second half, its own part, repeats a key only
+    # as `0200000`, which its reader must take for the number it is.
+    again = {11: "10", 200001: "0200000", 300000: "20"}
     lines = ["member_no,date,region,note"]
     for i in range(1, 330001):
         lines.append(f"{again.get(i, i)},2024/05/16,関東{i % 7},備考 {i} {'x' * 30}")
@@ -591,14 +594,18 @@ def test_a_large_upsert_takes_a_key_listed_twice_as_rows_one_after_another(tmp_p
         run = cli_import(config, path)
     assert parts.seen, "the upsert was not read in parts"
     assert (run["state"], run["rows_total"]) == ("completed", 330000)
-    assert (run["rows_inserted"], run["rows_updated"]) == (329998, 2)
+    assert (run["rows_inserted"], run["rows_updated"]) == (329997, 3)
     with sqlite3.connect(tmp_path / "var" / "renkei.db") as db:
         first = db.execute("SELECT member_no FROM performance ORDER BY rowid LIMIT 12").fetchall()
         notes = db.execute(
-            "SELECT member_no, note FROM performance WHERE member_no IN (10, 11, 20, 300000)"
-            " ORDER BY member_no"
+            "SELECT member_no, note FROM performance"
+            " WHERE member_no IN (10, 11, 20, 200000, 200001, 300000) ORDER BY member_no"
         ).fetchall()
         [[count]] = db.execute("SELECT count(*) FROM performance").fetchall()
     assert [n for (n,) in first] == [*range(1, 11), 12, 13]
-    assert notes == [(10, f"備考 11 {'x' * 30}"), (20, f"備考 300000 {'x' * 30}")]
-    assert count == 329998
+    assert notes == [
+        (10, f"備考 11 {'x' * 30}"),
+        (20, f"備考 300000 {'x' * 30}"),
+        (200000, f"備考 200001 {'x' * 30}"),
+    ]
+    assert count == 329997

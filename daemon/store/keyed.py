@@ -97,17 +97,19 @@ class KeyedWriter:
         await self._load(db, self._loaded(), [[row[i] for i in at] for row in rows])
         await self._apply(db, len(rows))
 
-    async def write_staged(self, db: Any, source: str, low: int, high: int) -> None:
+    async def write_staged(
+        self, db: Any, source: str, low: int, high: int, unique: bool = False
+    ) -> None:
         """Apply the mode to the rows `low < rowid <= high` of `source`, a scratch
         table of the file's columns (staging.py) in its order, by statements alone, so
-        no row passes through Python. A range that lists no key twice is read where it
-        lies (_view_staged); one that does is copied into the chunk table first, where
-        _one_per_key resolves it."""
+        no row passes through Python. A range that lists no key twice (`unique`: its
+        reader found none in its part) is read where it lies (_view_staged); one that
+        does is copied into the chunk table first, where _one_per_key resolves it."""
         if self._types is None:
             self._types = await self._column_types(db)
         columns = self._loaded()
         names = ", ".join(quote(c) for c in columns)
-        if await self._view_staged(db, source, low, high):
+        if await self._view_staged(db, source, low, high, unique):
             [[listed]] = await db.execute_fetchall(f"SELECT count(*) FROM {CHUNK}")
             self._unique = True
             try:
@@ -124,14 +126,16 @@ class KeyedWriter:
         await self._index_chunk(db)
         await self._apply(db, copied.rowcount)
 
-    async def _view_staged(self, db: Any, source: str, low: int, high: int) -> bool:
+    async def _view_staged(
+        self, db: Any, source: str, low: int, high: int, unique: bool = False
+    ) -> bool:
         """Make the chunk a view of the range, unless it lists a key twice (False).
 
         Copying a range into the chunk table and indexing it was a fifth of an
         upsert's statements; a view costs neither, and the statements read the range
         by its rowids (the chunk's `ord`)."""
         keys = ", ".join(quote(k) for k in self.key)
-        repeated = await db.execute_fetchall(
+        repeated = not unique and await db.execute_fetchall(
             f"SELECT 1 FROM {source} WHERE rowid > ? AND rowid <= ?"
             f" GROUP BY {keys} HAVING count(*) > 1 LIMIT 1",
             (low, high),

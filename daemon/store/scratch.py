@@ -46,6 +46,10 @@ class StagedTable:
     # The file columns whose table column makes a text of plain digits the integer
     # it spells (ColumnSpec.digits_as_text).
     integers: frozenset[str] = frozenset()
+    # A keyed mode's key columns, by position: the reader says whether its part lists
+    # a key more than once (keyed.KeyedWriter.write_staged takes a part that does not
+    # where it lies).
+    key: tuple[int, ...] = ()
 
 
 def copy_path(scratch: Path) -> Path:

@@ -7,10 +7,11 @@ a scratch SQLite file of its own (store/scratch.py); the run's transaction then 
 the rows into the layout's table. Reads pickled jobs (path, spec, sniffed, part,
 table, target, watched) from stdin, one after another, until stdin closes; for each
 writes pickled messages to stdout: ("progress", bytes) now and then, then ("done",
-records, failed, empty, values), ("problem", p) or ("full", text) (the disk full),
-`empty` counting the lines of empty cells read past and `values` the distinct values
-of each watched column (by its position in the table's columns) in the rows read: what
-the run's transaction checks against referenced tables or learns as new choices.
+records, failed, empty, values, repeats), ("problem", p) or ("full", text) (the disk
+full), `empty` counting the lines of empty cells read past and `values` the distinct
+values of each watched column (by its position in the table's columns) in the rows
+read: what the run's transaction checks against referenced tables or learns as new
+choices; `repeats` whether a keyed mode's key is listed more than once.
 Imports only importers/, store/scratch.py, ownfolders.py and the standard library.
 """
 
@@ -35,19 +36,23 @@ def stage(
     target: Path,
     send: Callable[[tuple], None],
     watched: Sequence[int] = (),
-) -> tuple[int, int, int, dict[int, set[object]]]:
+) -> tuple[int, int, int, dict[int, set[object]], bool]:
     """Read `csv_file`'s part into `target`; (records, failed, empty lines, the
-    distinct values of the `watched` columns)."""
+    distinct values of the `watched` columns, whether a key of `table.key` is listed
+    more than once)."""
     assert csv_file.part is not None
     assert [c.name for c in csv_file.spec.columns] == table.columns
     scratch = ScratchWriter(target, table)
     records = failed = empty = 0
     values: dict[int, set[object]] = {at: set() for at in watched}
+    keys = Repeats(table.key) if table.key else None
     try:
         for chunk in csv_file.chunks():
             scratch.add(chunk.rows, chunk.errors)
             for at, seen in values.items():
                 seen.update(row[at] for row in chunk.rows)
+            if keys is not None:
+                keys.see(chunk.rows)
             records += chunk.records
             failed += chunk.records - len(chunk.rows)
             empty += chunk.empty
@@ -55,7 +60,31 @@ def stage(
         scratch.commit()
     finally:
         scratch.close()
-    return records, failed, empty, values
+    return records, failed, empty, values, keys is None or keys.found
+
+
+class Repeats:
+    """Whether rows list a key more than once: the keys seen so far (forgotten once
+    one came again). Cells compare as the table compares them: the key's integers are
+    converted (staging.stage), and None is one key, as IS NOT DISTINCT FROM takes it."""
+
+    def __init__(self, at: Sequence[int]) -> None:
+        self.at = tuple(at)
+        self.seen: set[object] = set()
+        self.found = False
+
+    def see(self, rows: Sequence[Sequence[object]]) -> None:
+        if self.found:
+            return
+        if len(self.at) == 1:
+            [at] = self.at
+            keys: list[object] = [row[at] for row in rows]
+        else:
+            keys = [tuple(row[i] for i in self.at) for row in rows]
+        before = len(self.seen)
+        self.seen.update(keys)
+        if len(self.seen) - before < len(keys):
+            self.found, self.seen = True, set()
 
 
 def main() -> int:

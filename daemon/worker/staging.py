@@ -57,6 +57,8 @@ class StagedPart:
     empty: int = 0  # lines of empty cells read past
     # The distinct values of each watched column, by its position in the table's.
     values: dict[int, set[object]] = field(default_factory=dict)
+    # Whether its rows list a key (StagedTable.key) more than once; True when unknown.
+    repeats: bool = True
 
 
 def is_large(csv_file: CsvFile) -> bool:
@@ -103,8 +105,9 @@ async def stage(
     # specs: the child need not import the config model to unpickle them.
     by_name = {column.name: column for column in csv_file.spec.columns}
     # A cell of plain digits the table makes an integer of stays text, unless the
-    # reader reports the column's values (they are compared as numbers then).
-    as_text = table.integers - {table.columns[at] for at in watched}
+    # reader reports the column's values or compares its keys (as numbers, then, as
+    # the table holds them: `01` and `1` are one key).
+    as_text = table.integers - {table.columns[at] for at in (*watched, *table.key)}
     columns = [
         replace(ColumnSpec.of(by_name[name]), digits_as_text=name in as_text)
         for name in table.columns

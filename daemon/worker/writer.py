@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiosqlite
@@ -117,6 +117,9 @@ class RowWriter:
             if plan.keyed:
                 names = [c.name for c in csv_file.spec.columns]
                 table = await self.store.keyed_staged_table(plan.layout, names)
+                key = self.settings.layouts[plan.layout].key
+                if set(key) <= set(table.columns):  # the readers tell whether it repeats
+                    table = replace(table, key=tuple(table.columns.index(k) for k in key))
             else:
                 table = await self.store.staged_table(
                     plan.layout, stamp.account, stamp.source_file, stamp.run_id
@@ -304,10 +307,10 @@ class RowWriter:
         if plan.keyed:
             keyed = self._keyed_writer(plan, stamp, large.csv_file)
             columns = large.table.columns
-            for index in range(len(parts)):
+            for index, part in enumerate(parts):
                 batches = await self.store.staged_batches(db, index, plan.layout, columns)
                 for source, low, high in batches:
-                    await keyed.write_staged(db, source, low, high)
+                    await keyed.write_staged(db, source, low, high, unique=not part.repeats)
             outcome.counts = keyed.counts
         elif not copied:
             for index in range(len(parts)):

@@ -55,7 +55,9 @@ class PgKeyedWriter(KeyedWriter):
     def _null_key(self) -> str:
         return " OR ".join(f"k.{quote(k)} IS NULL" for k in self.key)
 
-    async def _view_staged(self, db: Connection, source: str, low: int, high: int) -> bool:
+    async def _view_staged(
+        self, db: Connection, source: str, low: int, high: int, unique: bool = False
+    ) -> bool:
         # A staged part is a temporary table already here (staged_batches), and the
         # chunk a table of its own: COPY's and the planner's, not worth a view.
         return False
