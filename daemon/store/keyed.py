@@ -12,7 +12,8 @@ delete and set can miss: a listed key the table does not hold is counted not fou
 Keyed modes touch only the account's own rows. Each chunk's rows (for delete and set,
 its keys) go into a temporary table, from the reader's chunks or straight from a large
 file's staged part; a key listed twice is resolved there, and the table's rows its
-keys name are found once into a second temporary table. Each step is then one
+keys name are found once into a second temporary table. A range of a staged part that
+lists no key twice is not copied: the chunk is a temporary view of it. Each step is then one
 statement: keep the before-images for undo, update, insert what is new, delete, set.
 Every statement runs in the run's transaction on the store's writer; the counts say
 what happened to the table. The worker's plan picks the mode; this module only writes.
