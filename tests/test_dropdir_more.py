@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import Daemon, account, csv_bytes, write_config
+from tests.support import Daemon, account, csv_bytes, wait_for, write_config
 from tests.test_crash_more import unprivileged  # noqa: F401 (a fixture)
 from tests.test_dropdir import dropdir_config, runs_of, wait_for_runs
 
@@ -22,14 +22,6 @@ SECRET_ROWS = csv_bytes(["9,2024/05/16,9,secret"])
 def refusals(daemon: Daemon, reason: str) -> list[dict]:
     reply = httpx.get(f"{daemon.api}/api/v1/refusals?channel=dropdir", headers=ADMIN, timeout=10)
     return [r for r in reply.json()["refusals"] if r["reason"] == reason]
-
-
-def wait_for(what, timeout: float = 30, step: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while not (found := what()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(step)
-    return found
 
 
 def notes(daemon: Daemon) -> list[str]:
