@@ -321,8 +321,8 @@ class KeyedWriter:
     async def _keep_images(self, db: Any) -> None:
         """Before-images of the matched rows, about to change, for undo (images.py)."""
         if not self._keep:
-            matched = f"rowid IN (SELECT rid FROM {MATCHED})"
-            self._keep = await keep_rows_sql(db, self.layout, self.stamp.run_id, matched)
+            layout, run_id = self.layout, self.stamp.run_id
+            self._keep = await keep_rows_sql(db, layout, run_id, "t.rowid = m.rid", MATCHED)
         await db.execute(self._keep)
 
     async def _matched_rows(self, db: Any) -> int:
