@@ -23,6 +23,7 @@ from pyftpdlib.ioloop import _ERRNOS_DISCONNECTED, _ERRNOS_RETRY, _RetryError
 
 from handlers.ftphome import final_name
 from handlers.ftpreplies import S426_RESET, S451_WRITE_FAILED, S452_NO_SPACE, S552_TOO_BIG
+from handlers.ftpserver import aside_of
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +89,10 @@ class UploadDTP(DTPHandler):
         if finished and not self._closed and not self.file_obj.closed:
             if self._durable_aside:
                 return  # closed (the 226 sent) once the upload is durable
-            server = self.cmd_channel.server
-            aside = getattr(server, "aside", None)
+            aside = aside_of(self.cmd_channel.server)
             if self.cmd_channel.control_lost():
                 self._unheard()
-            elif aside is not None and server.serves_others():
+            elif aside is not None:
                 # Its data all read: the socket leaves the I/O thread's poll while
                 # the rename and fsync run in the pool; pyftpdlib's close then sends
                 # the 226 and does its bookkeeping, as for an upload made durable here.

@@ -48,6 +48,7 @@ from handlers.ftpreplies import (
     S553_NO_APPEND,
     S553_UNSEEN_NAME,
 )
+from handlers.ftpserver import aside_of
 from handlers.ftpsession import SessionHandler
 
 log = logging.getLogger(__name__)
@@ -209,12 +210,13 @@ class UploadHandler(SessionHandler):
         thread, the work runs in the server's pool, as an upload is made durable, and
         this session reads no further command until it has answered: its replies stay
         in the order of its commands."""
-        server = self.server
-        if getattr(server, "aside", None) is None or not server.serves_others():
+        what = f"{cmd} {os.path.basename(path)}"
+        aside = aside_of(self.server)
+        if aside is None:
             try:
                 result = work()
             except OSError as err:
-                self._not_changed(failed, f"{cmd} {os.path.basename(path)}", err)
+                self._not_changed(failed, what, err)
                 return
             answer(result)
             return
@@ -231,12 +233,12 @@ class UploadHandler(SessionHandler):
             else:
                 if not isinstance(err, OSError):  # a bug: said, and the client told 451
                     log.error("ftp: %s could not change the home", cmd, exc_info=err)
-                self._not_changed(failed, f"{cmd} {os.path.basename(path)}", err)
+                self._not_changed(failed, what, err)
             if self._last_response:  # logged as pyftpdlib logs an answered command
                 code, words = int(self._last_response[:3]), self._last_response[4:]
                 self.log_cmd(cmd, path, code, words)
 
-        server.aside(work, then)
+        aside(work, then)
 
     def _home_name(self, path: str) -> str | None:
         """The name `path` (a file-system path, as pyftpdlib gives it) has in the home,

@@ -5,7 +5,7 @@ each of an upload's syscalls; while other sessions are served, what blocks on th
 no other session, and comes back to the I/O thread through a `Waker`. FTPS: a thread per session
 (`SessionThreads`), since a TLS data channel's close is an SSL shutdown on the I/O
 thread of its session, and its upload is made durable there. Chosen by handlers/ftp.py;
-ftpdata.UploadDTP asks its server for `aside`.
+ftpdata.UploadDTP and ftpnames ask `aside_of` where to do it.
 """
 
 from __future__ import annotations
@@ -112,6 +112,18 @@ class OneThread(FTPServer):
         self._pool.shutdown(wait=True)
         self._waker.run()
         super().close_all()
+
+
+Aside = Callable[[Callable[[], T], Callable[[Future[T]], None]], None]
+
+
+def aside_of(server: FTPServer) -> Aside | None:
+    """Where a session of `server` does slow disk work now: the pool (OneThread.aside)
+    while its one I/O thread serves other sessions too; None when the work is best
+    done in place (the session alone there, or a thread of its own: FTPS)."""
+    if isinstance(server, OneThread) and server.serves_others():
+        return server.aside
+    return None
 
 
 class SessionThreads(ThreadedFTPServer):
