@@ -88,7 +88,6 @@ class KeyedWriter:
         self._key_at = [self.columns.index(k) for k in key]
         self._types: dict[str, str] | None = None  # the table's, at the first write
         self._keep = ""  # the before-image INSERT, made at its first use
-        self._unique = False  # the chunk is known to list no key twice
 
     async def write(self, db: Any, rows: list[list[object]]) -> None:
         """Apply the mode to `rows` (the file's, in its order)."""
@@ -110,13 +109,9 @@ class KeyedWriter:
             self._types = await self._column_types(db)
         columns = self._loaded()
         names = ", ".join(quote(c) for c in columns)
-        if await self._view_staged(db, source, low, high, unique):
+        if await self._view_staged(db, source, low, high, names, unique):
             [[listed]] = await db.execute_fetchall(f"SELECT count(*) FROM {CHUNK}")
-            self._unique = True
-            try:
-                await self._apply(db, int(listed))
-            finally:
-                self._unique = False
+            await self._apply(db, int(listed), repeats=False)
             return
         await self._create_chunk(db, columns)
         copied = await db.execute(
@@ -128,9 +123,10 @@ class KeyedWriter:
         await self._apply(db, copied.rowcount)
 
     async def _view_staged(
-        self, db: Any, source: str, low: int, high: int, unique: bool = False
+        self, db: Any, source: str, low: int, high: int, names: str, unique: bool = False
     ) -> bool:
-        """Make the chunk a view of the range, unless it lists a key twice (False).
+        """Make the chunk a view of the range (its `names` columns), unless it lists a
+        key twice (False).
 
         Copying a range into the chunk table and indexing it was a fifth of an
         upsert's statements; a view costs neither, and the statements read the range
@@ -144,7 +140,6 @@ class KeyedWriter:
         if repeated:
             return False
         await self._drop_chunk(db)
-        names = ", ".join(quote(c) for c in self._loaded())
         # A temporary view may read an attached database; the bounds are integers.
         await db.execute(
             f"CREATE TEMP VIEW {CHUNK} AS SELECT rowid AS ord, {names} FROM {source}"
@@ -166,16 +161,16 @@ class KeyedWriter:
         only the key."""
         return self.columns if self.mode == "upsert" else self.key
 
-    async def _apply(self, db: Any, listed: int) -> None:
+    async def _apply(self, db: Any, listed: int, repeats: bool = True) -> None:
         """The mode's statements for the chunk just loaded, its `listed` rows in the
         file's order (`ord`), a key perhaps more than once."""
         if self.mode == "upsert":
-            await self._upsert(db, listed)
+            await self._upsert(db, listed, repeats)
             return
         # As if the rows came one after the other: a key listed again is set again,
         # but deleted only once (the second time it is not found).
         found = await self._found(db)
-        await self._one_per_key(db)
+        await self._one_per_key(db, repeats)
         await self._match(db)
         found_once = await self._matched_rows(db)
         await self._keep_images(db)
@@ -202,8 +197,8 @@ class KeyedWriter:
         )
         return int(rows[0][0])
 
-    async def _upsert(self, db: Any, listed: int) -> None:
-        unique = listed - await self._one_per_key(db)
+    async def _upsert(self, db: Any, listed: int, repeats: bool = True) -> None:
+        unique = listed - await self._one_per_key(db, repeats)
         await self._match(db)
         if self.on_duplicate == "update":
             await self._keep_images(db)
@@ -233,12 +228,12 @@ class KeyedWriter:
         )
         return int((await db.execute(sql)).rowcount)
 
-    async def _one_per_key(self, db: Any) -> int:
+    async def _one_per_key(self, db: Any, repeats: bool = True) -> int:
         """Leave one row per key in the chunk, and say how many went. A key listed
         twice in one file behaves as if its rows came one after the other: when
         updating, the last row wins in the place of the first (inserted, then
         updated); when skipping, the first stays."""
-        if self._unique:
+        if not repeats:  # the chunk is known to list no key twice
             return 0
         keys = ", ".join(quote(k) for k in self.key)
         repeated = f"SELECT {{}} FROM {CHUNK} GROUP BY {keys} HAVING count(*) > 1"

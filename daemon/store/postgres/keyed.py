@@ -56,7 +56,7 @@ class PgKeyedWriter(KeyedWriter):
         return " OR ".join(f"k.{quote(k)} IS NULL" for k in self.key)
 
     async def _view_staged(
-        self, db: Connection, source: str, low: int, high: int, unique: bool = False
+        self, db: Connection, source: str, low: int, high: int, names: str, unique: bool = False
     ) -> bool:
         # A staged part is a temporary table already here (staged_batches), and the
         # chunk a table of its own: COPY's and the planner's, not worth a view.
