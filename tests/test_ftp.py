@@ -345,39 +345,6 @@ def test_max_connections_counts_sessions_not_their_data_connections(tmp_path):
         assert d.terminate() == 0
 
 
-def test_a_home_held_by_another_instance_holds_up_no_other_accounts_upload(tmp_path):
-    """Another instance's check holds acme's home (its flock, taken here): acme's upload
-    waits for it, made durable beside the I/O thread, while another account's session
-    uploads and hears its 226; acme then hears its own."""
-    config, port = ftp_config(tmp_path, passive_ports=4)
-    d = Daemon(config).start()
-    d.ftp_port = port
-    acme, small = login(d), login(d, "small", "demo-small")
-    replies: list[str] = []
-    held = os.open(home(d), os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        fcntl.flock(held, fcntl.LOCK_EX)
-        data = csv_bytes(["1,2024/05/16,1,x"])
-        waiting = threading.Thread(
-            target=lambda: replies.append(acme.storbinary("STOR 20240516.csv", io.BytesIO(data)))
-        )
-        waiting.start()
-        time.sleep(0.5)  # acme's data is in, its publish waits for the home
-        assert small.storbinary("STOR 20240517.csv", io.BytesIO(data)).startswith("226")
-        assert waiting.is_alive() and replies == []
-        fcntl.flock(held, fcntl.LOCK_UN)
-        waiting.join(10)
-        assert replies and replies[0].startswith("226")
-        assert [p.name for p in home(d).iterdir()] == ["20240516.csv"]
-        assert [p.name for p in home(d, "small").iterdir()] == ["20240517.csv"]
-    finally:
-        os.close(held)
-        for ftp in (acme, small):
-            with contextlib.suppress(OSError, ftplib.Error):
-                ftp.quit()
-        assert d.terminate() == 0
-
-
 @contextlib.contextmanager
 def held_home(daemon, name: str = "acme") -> Iterator[Callable[[], None]]:
     """The account's home flocked, as another instance's check holds it: an upload
@@ -389,6 +356,39 @@ def held_home(daemon, name: str = "acme") -> Iterator[Callable[[], None]]:
         yield lambda: fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def test_a_home_held_by_another_instance_holds_up_no_other_accounts_upload(tmp_path):
+    """Another instance's check holds acme's home (its flock, taken here): acme's upload
+    waits for it, made durable beside the I/O thread, while another account's session
+    uploads and hears its 226; acme then hears its own."""
+    config, port = ftp_config(tmp_path, passive_ports=4)
+    d = Daemon(config).start()
+    d.ftp_port = port
+    acme, small = login(d), login(d, "small", "demo-small")
+    replies: list[str] = []
+    data = csv_bytes(["1,2024/05/16,1,x"])
+    try:
+        with held_home(d) as release:
+            waiting = threading.Thread(
+                target=lambda: replies.append(
+                    acme.storbinary("STOR 20240516.csv", io.BytesIO(data))
+                )
+            )
+            waiting.start()
+            time.sleep(0.5)  # acme's data is in, its publish waits for the home
+            assert small.storbinary("STOR 20240517.csv", io.BytesIO(data)).startswith("226")
+            assert waiting.is_alive() and replies == []
+            release()
+            waiting.join(10)
+        assert replies and replies[0].startswith("226")
+        assert [p.name for p in home(d).iterdir()] == ["20240516.csv"]
+        assert [p.name for p in home(d, "small").iterdir()] == ["20240517.csv"]
+    finally:
+        for ftp in (acme, small):
+            with contextlib.suppress(OSError, ftplib.Error):
+                ftp.quit()
+        assert d.terminate() == 0
 
 
 def test_an_upload_whose_client_left_while_it_was_made_durable_is_kept(tmp_path):
