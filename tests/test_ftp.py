@@ -345,6 +345,15 @@ def test_max_connections_counts_sessions_not_their_data_connections(tmp_path):
         assert d.terminate() == 0
 
 
+def two_sessions(tmp_path) -> tuple[Daemon, ftplib.FTP, ftplib.FTP]:
+    """A daemon with its FTP door, and a session of acme's and one of small's: with
+    another session served, acme's disk work goes to the server's pool."""
+    config, port = ftp_config(tmp_path, passive_ports=4)
+    d = Daemon(config).start()
+    d.ftp_port = port
+    return d, login(d), login(d, "small", "demo-small")
+
+
 @contextlib.contextmanager
 def held_home(daemon, name: str = "acme") -> Iterator[Callable[[], None]]:
     """The account's home flocked, as another instance's check holds it: an upload
@@ -362,10 +371,7 @@ def test_a_home_held_by_another_instance_holds_up_no_other_accounts_upload(tmp_p
     """Another instance's check holds acme's home (its flock, taken here): acme's upload
     waits for it, made durable beside the I/O thread, while another account's session
     uploads and hears its 226; acme then hears its own."""
-    config, port = ftp_config(tmp_path, passive_ports=4)
-    d = Daemon(config).start()
-    d.ftp_port = port
-    acme, small = login(d), login(d, "small", "demo-small")
+    d, acme, small = two_sessions(tmp_path)
     replies: list[str] = []
     data = csv_bytes(["1,2024/05/16,1,x"])
     try:
@@ -395,10 +401,7 @@ def test_an_upload_whose_client_left_while_it_was_made_durable_is_kept(tmp_path)
     """The client sent its whole file, then left before the 226 while the upload was
     being made durable: the file is kept whole under its name, nothing is said to the
     closed session, and the door goes on serving every session."""
-    config, port = ftp_config(tmp_path, passive_ports=4)
-    d = Daemon(config).start()
-    d.ftp_port = port
-    acme, small = login(d), login(d, "small", "demo-small")  # two: made durable aside
+    d, acme, small = two_sessions(tmp_path)  # two: made durable aside
     data = csv_bytes(["1,2024/05/16,1,x"])
     logged = d.log.stat().st_size
     try:
@@ -429,10 +432,7 @@ def test_an_upload_whose_client_left_while_it_was_made_durable_is_kept(tmp_path)
 def test_a_stop_answers_an_upload_being_made_durable_before_it_closes_the_sessions(tmp_path):
     """A stop while an upload is being made durable: the upload is finished and its
     client hears the 226 before the door closes its session, and the daemon ends."""
-    config, port = ftp_config(tmp_path, passive_ports=4)
-    d = Daemon(config).start()
-    d.ftp_port = port
-    acme, small = login(d), login(d, "small", "demo-small")
+    d, acme, small = two_sessions(tmp_path)
     replies: list[str] = []
     data = csv_bytes(["1,2024/05/16,1,x"])
 
@@ -473,11 +473,8 @@ def test_a_dele_or_rnto_waiting_for_its_home_holds_up_no_other_session(tmp_path,
     thread: another session uploads and hears its 226 meanwhile. The waiting session
     answers nothing more until it has answered that command, so a command sent right
     behind it is answered after it."""
-    config, port = ftp_config(tmp_path, passive_ports=4)
-    d = Daemon(config).start()
-    d.ftp_port = port
+    d, acme, small = two_sessions(tmp_path)
     data = csv_bytes(["1,2024/05/16,1,x"])
-    acme, small = login(d), login(d, "small", "demo-small")
     try:
         assert acme.storbinary("STOR 20240516.csv", io.BytesIO(data)).startswith("226")
         if command.startswith("RNTO"):
