@@ -12,8 +12,6 @@ import collections
 import ipaddress
 import logging
 from collections.abc import Callable, Iterator
-from email.message import Message
-from email.utils import getaddresses
 from typing import Any
 
 from aiosmtpd.proxy_protocol import ProxyData
@@ -21,18 +19,18 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from daemon.settings import Account, Settings, listen_error, split_listen
 from daemon.settings.tls import server_context
-from handlers import automail, mailauth, mime, replies, smtpdata
-from handlers.attachments import Carried, carried_by, for_account
+from handlers import mailauth, mailread, mime, smtpdata
+from handlers.attachments import Carried, for_account
 from handlers.base import (
     Delivery,
     Intake,
     IntakeSink,
     Refusal,
     SpoolUnavailable,
-    bounded_key,
     peer_text,
     sender_allowed,
 )
+from handlers.mailreaders import MailReaders
 
 log = logging.getLogger(__name__)
 
@@ -346,30 +344,26 @@ class MailHandler:
         return S250_RECIPIENT_OK
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        who, rcpts = envelope.mail_from or "", ", ".join(envelope.rcpt_tos)
         try:
-            # MIME parsing takes tens of ms for a 3 MB message: off the event loop, so
-            # other sessions are answered meanwhile.
-            deliveries = await asyncio.to_thread(self._deliveries, envelope)
-        except _Automatic as automatic:
-            who, rcpts = envelope.mail_from or "", ", ".join(envelope.rcpt_tos)
-            return self._refused(
-                session, automatic.reply, automatic.reason, who, rcpts, automatic.detail
-            )
+            # Off the event loop, and a large mail out of this process (mailreaders.py).
+            read = await self.intake.readers.read(envelope.original_content or b"", who)
+            deliveries = self._deliveries(envelope, read)
+        except mailread.Automatic as automatic:
+            reply = S250_REPLY if automatic.reason == "reply_to_report" else S250_AUTOMATIC
+            return self._refused(session, reply, automatic.reason, who, rcpts, automatic.detail)
         except _SenderRefused as refused:
-            who = ", ".join(refused.senders) or envelope.mail_from or ""
-            rcpts, detail = ", ".join(envelope.rcpt_tos), refused.detail()
+            who = ", ".join(refused.senders) or who
             return self._refused(
-                session, S550_SENDER_REFUSED, "sender_not_allowed", who, rcpts, detail
+                session, S550_SENDER_REFUSED, "sender_not_allowed", who, rcpts, refused.detail()
             )
-        except _TooManyParts:
+        except mailread.TooManyParts:
             # The same mail would fail again: no 4xx. Said before any parsing.
-            who, rcpts = envelope.mail_from or "", ", ".join(envelope.rcpt_tos)
             detail = f"more than {mime.MAX_PART_LINES} MIME part delimiter lines"
             return self._refused(session, S554_TOO_MANY_PARTS, "too_many_parts", who, rcpts, detail)
         except RecursionError:
             # Thousands of multiparts one inside another: the parser cannot walk them.
             # The same mail would fail again, so no 4xx: the sender must be told.
-            who, rcpts = envelope.mail_from or "", ", ".join(envelope.rcpt_tos)
             detail = "MIME parts nested past what the parser can read"
             return self._refused(session, S554_TOO_NESTED, "too_nested", who, rcpts, detail)
         refusal = await self._authenticate(session, envelope, deliveries)
@@ -443,35 +437,18 @@ class MailHandler:
         log.error("SMTP session failed: %r", error, exc_info=error)
         return S451_SPOOL_ERROR
 
-    def _deliveries(self, envelope: Envelope) -> list[Delivery]:
-        raw = envelope.original_content
-        if mime.too_many_parts(raw):
-            raise _TooManyParts
-        message, parts = mime.leaf_parts(raw) or mime.library_parts(raw)
-        senders = _header_senders(message)
-        carried = carried_by(message, parts)
-        attachments = carried.files
-        # Before the sender checks: a bounce's From is a mailer daemon's, and a 550
-        # to it would only be bounced again.
-        why = automail.automatic(message, envelope.mail_from or "", bool(attachments))
-        if why is not None:
-            raise _Automatic(why)
-        # Before them too: the colleague copied on a report who answers it is told nothing.
-        replied = replies.reply_to_report(message, carried)
-        if replied is not None:
-            detail = f"{replied}; subject: {carried.subject or '-'}"
-            raise _Automatic(detail, "reply_to_report", S250_REPLY)
+    def _deliveries(self, envelope: Envelope, read: mailread.Read) -> list[Delivery]:
+        """The runs the mail makes for its recipients' accounts."""
+        senders, carried = read.senders, read.carried
         sender = senders[0] if senders else ""
         deliveries: list[Delivery] = []
         for name, account in self._accounts(envelope.rcpt_tos):
             if not senders or not all(sender_allowed(account, s) for s in senders):
-                raise _SenderRefused(name, senders, [n for n, _ in attachments])
+                raise _SenderRefused(name, senders, [n for n, _ in carried.files])
             deliveries += _account_deliveries(name, account, sender, carried)
-        # The same Message-ID is the same message sent again, never a new one.
-        message_id = bounded_key(str(message.get("Message-ID", "")).strip())
-        if message_id:
+        if read.message_id:
             for index, delivery in enumerate(deliveries):
-                delivery.idempotency_key = f"mail:{message_id}:{index}"
+                delivery.idempotency_key = f"mail:{read.message_id}:{index}"
         return deliveries
 
     def _accounts(self, recipients: list[str]) -> Iterator[tuple[str, Account]]:
@@ -481,21 +458,6 @@ class MailHandler:
             if found and found[0] not in seen:
                 seen.add(found[0])
                 yield found
-
-
-class _Automatic(Exception):
-    """A bounce or auto-reply, or a reply to a report: taken, and no run made; `detail`
-    says how it was told, `reason` is the refusal's code, `reply` the 250 it gets."""
-
-    def __init__(
-        self, detail: str, reason: str = "automatic_mail", reply: str = S250_AUTOMATIC
-    ) -> None:
-        super().__init__(detail)
-        self.detail, self.reason, self.reply = detail, reason, reply
-
-
-class _TooManyParts(Exception):
-    """More parts than the door reads (mime.MAX_PART_LINES)."""
 
 
 class _SenderRefused(Exception):
@@ -552,17 +514,13 @@ def _account_deliveries(
     return [Delivery(name, CHANNEL, sender, n, data, also_attached=others) for n, data in taken]
 
 
-def _header_senders(message: Message) -> list[str]:
-    values = message.get_all("From", [])
-    return [addr.lower() for _, addr in getaddresses([str(v) for v in values]) if addr]
-
-
 class MailIntake(Intake):
     channel = CHANNEL
 
     def __init__(self, settings: Callable[[], Settings], sink: IntakeSink) -> None:
         super().__init__(settings, sink)
         self.server: asyncio.Server | None = None
+        self.readers = MailReaders()
 
     async def start(self) -> None:
         conf = self.settings.smtp
@@ -605,3 +563,4 @@ class MailIntake(Intake):
         if self.server is not None:
             self.server.close()
             self.server = None
+        self.readers.close()

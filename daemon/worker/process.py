@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import os
 import signal
@@ -25,12 +24,12 @@ import time
 
 from daemon import graph, logs
 from daemon.backoff import backoff
+from daemon.lifeline import die_with_parent
 from daemon.settings import Settings
 from daemon.store.runs import RunState
 from daemon.worker import staging, wire
 
 log = logging.getLogger(__name__)
-_PR_SET_PDEATHSIG = 1
 MASTER_PID = "RENKEI_MASTER_PID"
 NICENESS = 10
 _RESTART_BASE = 1.0  # seconds before a crashed worker loop starts again, doubling…
@@ -40,9 +39,7 @@ _RESTART_FORGET = 600.0  # a loop that ran this long before crashing starts the 
 
 def die_with_master() -> None:
     """Ask Linux to kill this process when the master dies (elsewhere, stdin's EOF)."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    die_with_parent()
     master = os.environ.get(MASTER_PID)
     if master and os.getppid() != int(master):
         os._exit(1)  # the master died before the request above was made

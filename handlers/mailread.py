@@ -1,0 +1,70 @@
+"""What a mail carries, read from its bytes alone: its header senders, its files and
+other attachments, its Message-ID, or why it makes no run (an automatic mail, a reply
+to a report, more parts than are read).
+
+A function of the mail's bytes and envelope sender only, so that the mail door can
+have it run in another process (mailreaders.py). The accounts' checks, which need the
+config, stay in handlers/smtp.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.message import Message
+from email.utils import getaddresses
+
+from handlers import automail, mime, replies
+from handlers.attachments import Carried, carried_by
+from handlers.base import bounded_key
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    senders: list[str]  # the header From addresses, in lower case
+    carried: Carried
+    message_id: str  # as an idempotency key is kept (bounded_key); '' when none
+
+
+class Automatic(Exception):
+    """A bounce or auto-reply (`automatic_mail`), or a reply to a report
+    (`reply_to_report`): taken, and no run made; `detail` says how it was told."""
+
+    def __init__(self, detail: str, reason: str = "automatic_mail") -> None:
+        super().__init__(detail)
+        self.detail, self.reason = detail, reason
+
+    def __reduce__(self) -> tuple:
+        # Raised in a reader process: both fields must cross back to the door.
+        return type(self), (self.detail, self.reason)
+
+
+class TooManyParts(Exception):
+    """More parts than the door reads (mime.MAX_PART_LINES)."""
+
+
+def read(raw: bytes, mail_from: str) -> Read:
+    """Read the mail `raw` came as, sent with the envelope sender `mail_from`.
+
+    Raises Automatic or TooManyParts for a mail that makes no run, and RecursionError
+    for multiparts nested past what the library's parser can walk."""
+    if mime.too_many_parts(raw):
+        raise TooManyParts
+    message, parts = mime.leaf_parts(raw) or mime.library_parts(raw)
+    carried = carried_by(message, parts)
+    # Before the sender checks: a bounce's From is a mailer daemon's, and a 550
+    # to it would only be bounced again.
+    why = automail.automatic(message, mail_from, bool(carried.files))
+    if why is not None:
+        raise Automatic(why)
+    # Before them too: the colleague copied on a report who answers it is told nothing.
+    replied = replies.reply_to_report(message, carried)
+    if replied is not None:
+        raise Automatic(f"{replied}; subject: {carried.subject or '-'}", "reply_to_report")
+    # The same Message-ID is the same message sent again, never a new one.
+    message_id = bounded_key(str(message.get("Message-ID", "")).strip())
+    return Read(_header_senders(message), carried, message_id)
+
+
+def _header_senders(message: Message) -> list[str]:
+    values = message.get_all("From", [])
+    return [addr.lower() for _, addr in getaddresses([str(v) for v in values]) if addr]

@@ -1,0 +1,169 @@
+"""A mail over 256 KiB is read by a process beside the daemon (handlers/mailreaders.py):
+what it finds, a refusal included, crosses back whole; a reader killed is replaced; a
+reader never outlives the daemon."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import time
+from email import policy
+from pathlib import Path
+
+import httpx
+import pytest
+
+from handlers.mailread import Automatic
+from handlers.mailreaders import THREAD_BYTES
+from tests.support import Daemon, children, mail, queued_ids, send, wait_for
+from tests.test_durability import big_config, big_csv
+from tests.test_import_process import alive
+
+ROWS = 8000  # a mail of some 430 KB: read apart
+NESTED_DEPTH = 1000  # past what the parser walks, within the 2,000 delimiter lines read
+ADMIN = {"Authorization": "Bearer demo-admin"}
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+
+
+def large_mail(name: str = "20240516.csv", **headers: str) -> bytes:
+    msg = mail([(name, big_csv(ROWS))])
+    for header, value in headers.items():
+        msg[header.replace("_", "-")] = value
+    raw = msg.as_bytes(policy=policy.SMTP)
+    assert len(raw) > THREAD_BYTES
+    return raw
+
+
+def nested_mail() -> bytes:
+    inner = (
+        'Content-Type: text/csv\r\nContent-Disposition: attachment; filename="20241210.csv"'
+        "\r\n\r\n" + big_csv(ROWS).decode("cp932")
+    )
+    for depth in range(NESTED_DEPTH):
+        inner = (
+            f'Content-Type: multipart/mixed; boundary="b{depth}"\r\n\r\n'
+            f"--b{depth}\r\n{inner}\r\n--b{depth}--\r\n"
+        )
+    head = "From: export@acme.example\r\nTo: acme@in.example.jp\r\nSubject: deep\r\n"
+    return (head + inner).encode("cp932")
+
+
+def readers(daemon: Daemon) -> list[int]:
+    """The mail readers: the daemon's children that multiprocessing spawned."""
+    return [
+        pid for pid in children(daemon.proc.pid) if alive(pid) and b"spawn_main" in _cmdline(pid)
+    ]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # ended since it was listed
+        return b""
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory):
+    d = Daemon(big_config(tmp_path_factory.mktemp("readers"))).start()
+    yield d
+    assert d.terminate() == 0
+
+
+def runs(daemon: Daemon) -> int:
+    return daemon.query("SELECT count(*) FROM runs")[0][0]
+
+
+def test_a_large_mail_is_read_by_a_reader_process_and_imported(daemon):
+    _, code, reply = send(daemon.smtp_port, large_mail())
+    assert code == 250, reply
+    run = daemon.wait_run(queued_ids(reply)[0])
+    assert (run["state"], run["rows_imported"]) == ("completed", ROWS)
+    assert readers(daemon), "no reader process beside the daemon"
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "reply", "reason"),
+    [
+        (
+            lambda: large_mail(Auto_Submitted="auto-replied"),
+            250,
+            "2.0.0 Ok: automatic mail, not imported",
+            "automatic_mail",
+        ),
+        (
+            lambda: large_mail().replace(
+                b"From: export@acme.example", b"From: x@elsewhere.example"
+            ),
+            550,
+            "5.7.1 Sender not allowed for this recipient",
+            "sender_not_allowed",
+        ),
+        (nested_mail, 554, "5.6.0 Message parts nested too deeply to read", "too_nested"),
+    ],
+    ids=["automatic", "header_from", "nested"],
+)
+def test_a_large_mail_refused_by_what_its_reader_found_makes_no_run(
+    daemon, raw, code, reply, reason
+):
+    before = runs(daemon)
+    _, got, said = send(daemon.smtp_port, raw())
+    assert (got, said) == (code, reply)
+    assert runs(daemon) == before
+    refusals = httpx.get(f"{daemon.api}/api/v1/refusals", headers=ADMIN).json()["refusals"]
+    assert refusals[0]["reason"] == reason, refusals[0]
+    if reason == "sender_not_allowed":
+        assert "attachments: 20240516.csv" in refusals[0]["detail"], refusals[0]
+
+
+def test_a_reader_killed_is_replaced_and_the_next_mail_taken(daemon):
+    _, code, reply = send(daemon.smtp_port, large_mail("20240517.csv"))
+    assert code == 250, reply
+    killed = wait_for(lambda: readers(daemon))
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not any(alive(pid) for pid in killed))
+    _, code, reply = send(daemon.smtp_port, large_mail("20240518.csv"))
+    assert code == 250, reply
+    run = daemon.wait_run(queued_ids(reply)[0])
+    assert (run["state"], run["rows_imported"]) == ("completed", ROWS)
+    assert set(readers(daemon)).isdisjoint(killed)
+    assert "a mail reader process ended" in daemon.log.read_text(errors="replace")
+
+
+def test_the_mail_readers_end_with_a_daemon_killed_outright(tmp_path):
+    daemon = Daemon(big_config(tmp_path)).start()
+    try:
+        _, code, reply = send(daemon.smtp_port, large_mail())
+        assert code == 250, reply
+        left = wait_for(lambda: readers(daemon))
+    finally:
+        daemon.kill()
+    wait_for(lambda: not any(alive(pid) for pid in left), timeout=30)
+
+
+def test_ctrl_c_stops_the_mail_readers_without_a_traceback(tmp_path):
+    daemon = Daemon(big_config(tmp_path), own_group=True).start()
+    try:
+        _, code, reply = send(daemon.smtp_port, large_mail())
+        assert code == 250, reply
+        left = wait_for(lambda: readers(daemon))
+        logged = daemon.log.stat().st_size
+        os.killpg(daemon.proc.pid, signal.SIGINT)  # the terminal's Ctrl-C
+        code = daemon.proc.wait(timeout=60)
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.kill()
+        daemon.notify.close()
+    wait_for(lambda: not any(alive(pid) for pid in left), timeout=30)
+    time.sleep(0.2)
+    said = daemon.log.read_bytes()[logged:].decode(errors="replace")
+    assert code == 0, said
+    assert "Traceback" not in said and "KeyboardInterrupt" not in said, said
+
+
+def test_what_makes_a_mail_automatic_crosses_back_from_a_reader_whole():
+    """A reply to a report is answered as one, not as any automatic mail."""
+    crossed = pickle.loads(pickle.dumps(Automatic("In-Reply-To: <r@x>", "reply_to_report")))
+    assert (crossed.detail, crossed.reason) == ("In-Reply-To: <r@x>", "reply_to_report")
