@@ -226,7 +226,7 @@ def send_all(port: int, mails: list[bytes], said: multiprocessing.Queue) -> None
     """Child: send every mail at once, one session each; put the Unix time the first
     was started, then "sent" (or the error) when all have their 250. The mails are
     quoted for DATA before: smtplib's quoting, two regular expressions over each
-    mail, would otherwise take a core of the two beside the server measured."""
+    mail, would otherwise take the cores the server is measured on."""
     wires = [quoted(mail) for mail in mails]
     said.put(time.time())
     try:
