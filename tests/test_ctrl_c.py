@@ -26,9 +26,13 @@ from tests.support import (
     children,
     csv_bytes,
     in_process_settings,
+    send,
     wait_for,
 )
 from tests.test_durability import big_config, big_csv
+from tests.test_import_process import alive
+from tests.test_mail_readers import large_mail
+from tests.test_mail_readers import readers as mail_readers
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 
@@ -113,6 +117,10 @@ def test_ctrl_c_stops_renkei_serve_without_a_traceback_from_its_processes(tmp_pa
     try:
         # The import process keeps readers warm for the first large file.
         wait_for(lambda: _readers(daemon.proc.pid), timeout=60)
+        # A large mail starts a mail reader process (handlers/mailreaders.py).
+        _, code, reply = send(daemon.smtp_port, large_mail())
+        assert code == 250, reply
+        left = wait_for(lambda: mail_readers(daemon))
         logged = daemon.log.stat().st_size
         os.killpg(daemon.proc.pid, signal.SIGINT)  # the terminal's Ctrl-C
         code = daemon.proc.wait(timeout=60)
@@ -120,6 +128,7 @@ def test_ctrl_c_stops_renkei_serve_without_a_traceback_from_its_processes(tmp_pa
         if daemon.proc.poll() is None:
             daemon.kill()
         daemon.notify.close()
+    wait_for(lambda: not any(alive(pid) for pid in left), timeout=30)
     time.sleep(0.5)  # readers orphaned by a faulty stop would still be writing
     said = daemon.log.read_bytes()[logged:].decode(errors="replace")
     assert code == 0, said
