@@ -1733,12 +1733,6 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "--now: {value} is not a date or time (2024-05-16T09:00, in daemon.timezone"
         " unless it has an offset) within the years {years}",
     },
-    "cli.sweep.future_now": {
-        "ja": "--now: {value} は今より後の日時です。その時点の sweep は保存期間"
-        "(daemon.retention_days)内の実行まで削除するため、今かそれより前の日時を指定してください",
-        "en": "--now: {value} is later than now: a sweep as of then would remove runs still"
-        " within daemon.retention_days; give now or an earlier time",
-    },
     "cli.schedule.no_ftp": {
         "ja": "accounts.{name}.ftp がありません: このアカウントに定期確認はありません",
         "en": "accounts.{name}.ftp is not set: the account has no scheduled checks",
