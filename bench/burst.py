@@ -35,7 +35,7 @@ from statistics import quantiles
 
 import httpx
 
-from bench.doors import REFERENCE, wait_port
+from bench.doors import Reference
 from bench.figures import Figure, Limit
 from bench.layout import PERFORMANCE
 
@@ -261,25 +261,17 @@ def send_burst(port: int, mails: list[bytes], lag: LagProbe) -> tuple[float, lis
 
 def bare_arrival(work: Path, mails: list[bytes]) -> float:
     """The lag p99 while bare aiosmtpd, fsyncing each message, takes the same mails."""
-    folder = Path(tempfile.mkdtemp(dir=work))
-    port, log = free_port(), folder.with_suffix(".log")
-    with open(log, "ab") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-c", REFERENCE, "SMTP", str(port), str(folder)],
-            stdout=out, stderr=out, cwd=HERE,
-        )  # fmt: skip
+    server = Reference("SMTP", work, set())
     try:
-        wait_port(port, server, log)
+        server.ready()
+        port = server.target("SMTP").port
         lag = LagProbe(port)
         lag.start()
         time.sleep(0.5)
         _, arriving = send_burst(port, mails, lag)
         lag.finish()
     finally:
-        server.terminate()
-        server.wait(30)
-        shutil.rmtree(folder, ignore_errors=True)
-        log.unlink(missing_ok=True)
+        server.stop()
     return p99(arriving)
 
 
