@@ -83,6 +83,4 @@ class MailReaders:
 def _started(daemon: int) -> None:
     """In each reader as it starts; `daemon` is the pid of the process it reads for."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    die_with_parent()
-    if os.getppid() != daemon:
-        os._exit(0)  # it ended before the request was made
+    die_with_parent(daemon)

@@ -39,10 +39,8 @@ _RESTART_FORGET = 600.0  # a loop that ran this long before crashing starts the 
 
 def die_with_master() -> None:
     """Ask Linux to kill this process when the master dies (elsewhere, stdin's EOF)."""
-    die_with_parent()
     master = os.environ.get(MASTER_PID)
-    if master and os.getppid() != int(master):
-        os._exit(1)  # the master died before the request above was made
+    die_with_parent(int(master) if master else None)
 
 
 class ImportProcess:
