@@ -27,6 +27,7 @@ from tests.support import (
     write_config,
 )
 from tests.test_ftp import ftp_config
+from tests.test_mail_readers import nested_mail
 
 
 def test_spool_failure_gets_451_and_the_retry_is_accepted(tmp_path):
@@ -131,20 +132,10 @@ async def test_unexpected_exception_gets_451_never_500():
 
 def test_mime_nested_past_the_parser_gets_554_and_the_daemon_serves_on(tmp_path):
     """A 4xx would have the sender retry for days a mail that can never be read."""
-    inner = (
-        'Content-Type: text/csv\r\nContent-Disposition: attachment; filename="20241210.csv"'
-        "\r\n\r\n" + csv_bytes(["1,2024/12/10,1,deep"]).decode("cp932")
-    )
-    # Past what the parser walks, but within the 2,000 delimiter lines the door reads.
-    for depth in range(1000):
-        inner = (
-            f'Content-Type: multipart/mixed; boundary="b{depth}"\r\n\r\n'
-            f"--b{depth}\r\n{inner}\r\n--b{depth}--\r\n"
-        )
-    raw = "From: export@acme.example\r\nTo: acme@in.example.jp\r\nSubject: deep\r\n" + inner
+    raw = nested_mail(csv_bytes(["1,2024/12/10,1,deep"]))
     daemon = Daemon(write_config(tmp_path, account("acme"))).start()
     try:
-        _, code, reply = send(daemon.smtp_port, raw.encode("cp932"))
+        _, code, reply = send(daemon.smtp_port, raw)
         assert (code, reply) == (554, "5.6.0 Message parts nested too deeply to read")
         good = mail([("20241211.csv", csv_bytes(["1,2024/12/11,1,a"]))])
         _, code, reply = send(daemon.smtp_port, good)
