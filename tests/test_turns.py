@@ -1,7 +1,7 @@
-"""Two files in flight (daemon/worker/turns.py) against the real daemon: the next file
-is read while the one before it writes, runs still end in the order they came (on
-SQLite and on PostgreSQL, where a large file streams its parts inside its run's
-transaction), and a stop with two in flight puts both back to be imported exactly once."""
+"""Files in flight (daemon/worker/turns.py) against the real daemon: the next file is
+read while the one before it writes, runs still end in the order they came (on SQLite
+and on PostgreSQL, where a large file streams its parts inside its run's transaction),
+and a stop with three in flight puts them all back to be imported exactly once."""
 
 from __future__ import annotations
 
@@ -98,19 +98,25 @@ def pg_runs(pg_url: str, ids: list[str], timeout: float = 60) -> list[tuple[str,
         time.sleep(0.05)
 
 
-def test_a_stop_with_two_files_in_flight_puts_both_back_to_be_imported_once(tmp_path):
+def test_a_stop_with_three_files_in_flight_puts_them_all_back_to_be_imported_once(tmp_path):
     config = big_config(tmp_path)
-    ids = spooled(tmp_path, [("20240516.csv", big_csv(300_000)), ("20240517.csv", big_csv(20_000))])
+    files = [
+        ("20240516.csv", big_csv(300_000)),
+        ("20240517.csv", big_csv(20_000)),
+        ("20240518.csv", big_csv(20_000)),
+    ]
+    ids = spooled(tmp_path, files)
     daemon = Daemon(config).start()
     try:
-        # The first is being read; the second, claimed beside it, waits for the readers.
+        # The first is being read; the two after it, claimed beside it, wait their turn.
         scratch = daemon.data_dir / "staging" / ids[0]
         wait_for(lambda: list(scratch.glob("part*.db")), timeout=60, step=0.01)
         active = daemon.data_dir / "spool" / "active"
+        wait_for(lambda: len(list(active.iterdir())) == 3, timeout=10, step=0.01)
         assert sorted(p.name for p in active.iterdir()) == ids
     finally:
         assert daemon.terminate() == 0
-    assert [daemon.run(run_id)["state"] for run_id in ids] == ["aborted", "aborted"]
+    assert [daemon.run(run_id)["state"] for run_id in ids] == ["aborted"] * 3
     incoming = daemon.data_dir / "spool" / "incoming"
     assert sorted(p.name for p in incoming.iterdir()) == ids
     assert list(active.iterdir()) == []
@@ -122,5 +128,6 @@ def test_a_stop_with_two_files_in_flight_puts_both_back_to_be_imported_once(tmp_
     assert [(run["state"], run["rows_imported"]) for run in runs] == [
         ("completed", 300_000),
         ("completed", 20_000),
+        ("completed", 20_000),
     ]
-    assert daemon.query("SELECT count(*) FROM performance") == [(320_000,)]
+    assert daemon.query("SELECT count(*) FROM performance") == [(340_000,)]

@@ -1,12 +1,12 @@
-"""The worker's order for two files in flight: the next file is read while the one
-before it writes. Made by the worker (consumer.py), honoured by the pipeline and the
-row writer.
+"""The worker's order for files in flight: the next file is read while the one
+before it writes, and the one after that is made ready meanwhile. Made by the worker
+(consumer.py), honoured by the pipeline and the row writer.
 
 A run spends most of its time reading (reader processes convert the rows into scratch
 databases) and then writing (one transaction copies them in and commits). One file
 at a time, the readers wait out every commit, and a burst of small files pays that
-wait fifty times over. So the worker claims the next file while one is in flight, and
-each file's Turn keeps what must stay in order in order:
+wait fifty times over. So the worker claims the next files while one is in flight
+(consumer.IN_FLIGHT), and each file's Turn keeps what must stay in order in order:
 
 - a file is read in parts only once the file before it is done with the readers, so
   it gets all of them rather than falling back to one pass in the import process;
