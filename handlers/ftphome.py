@@ -78,6 +78,29 @@ class HomeFS(AbstractedFS):
     def listdir(self, path: str) -> list[str]:
         return [name for name in super().listdir(path) if not name.startswith(".")]
 
+    def validpath(self, path: str) -> bool:
+        """Whether `path` lies in the home once its symlinks are followed, as
+        pyftpdlib's check says. That check resolves the home and the path from `/`,
+        an lstat per folder of each, on every command (twice an upload, the FTP
+        thread's largest share of one after the file's own system calls). Whatever
+        the home resolves to, a path below it none of whose own parts is a symlink
+        (or `..`) resolves to a path below that: only those parts are looked at."""
+        root = os.path.normpath(self.root)
+        if path == root:
+            return True
+        if not path.startswith(root + os.sep) or os.path.normpath(path) != path:
+            return bool(super().validpath(path))
+        here = root
+        for part in path[len(root) + 1 :].split(os.sep):
+            here = os.path.join(here, part)
+            try:
+                mode = os.lstat(here).st_mode
+            except OSError:
+                break  # nothing there (yet): its real path is the path as written
+            if stat.S_ISLNK(mode):
+                return bool(super().validpath(path))
+        return True
+
 
 # An upload's temporary file untouched this long was left by a session that ended
 # without closing it (the daemon killed mid-upload): pyftpdlib ends an idle data
@@ -96,11 +119,11 @@ def drop_if_stale(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def home_lock(home: Path) -> Iterator[None]:
+def home_lock(home: str | Path) -> Iterator[None]:
     """Held while an upload takes its name and while the check claims the uploads:
     a check never takes a later upload of a name while it misses the earlier one."""
     with _HOMES_MADE:
-        lock = _HOMES.setdefault(str(home), threading.Lock())
+        lock = _HOMES.setdefault(os.path.normpath(home), threading.Lock())
     with lock:
         fd = os.open(home, os.O_RDONLY | os.O_DIRECTORY)
         try:
@@ -111,16 +134,17 @@ def home_lock(home: Path) -> Iterator[None]:
             os.close(fd)
 
 
-def publish(partial: Path, stamp: Callable[[], str]) -> Path:
+def publish(partial: str, stamp: Callable[[], str]) -> str:
     """Give a finished upload its name; an earlier upload of the name still waiting is
-    held aside (stamped by `stamp()`), never replaced. The upload's path."""
-    home, name = partial.parent, final_name(partial.name)
+    held aside (stamped by `stamp()`), never replaced. The upload's path. Paths as text:
+    pathlib's objects cost as much as the rename here."""
+    home, part = os.path.split(partial)
     with home_lock(home):
         # Its mtime is the time of its 226, the check's order: set here, in the lock,
         # since two uploads' last writes may come in the other order than their names.
         now = time.time_ns()
         os.utime(partial, ns=(now, now))
-        return _put(home, partial, name, stamp)
+        return _put(home, partial, final_name(part), stamp)
 
 
 def arrival(path: Path) -> str:
@@ -135,14 +159,14 @@ def arrival(path: Path) -> str:
     return moment.isoformat(timespec="milliseconds")
 
 
-def _put(home: Path, path: Path, name: str, stamp: Callable[[], str]) -> Path:
+def _put(home: str | Path, path: str | Path, name: str, stamp: Callable[[], str]) -> str:
     """Rename `path` to `name` in `home`, an upload waiting there under it held aside
     first; where it now is. Called in home_lock."""
-    final = home / name
+    final = os.path.join(home, name)
     if os.path.lexists(final):
         # Gone meanwhile: taken by the check of an instance without flock() here.
         with contextlib.suppress(FileNotFoundError):
-            hold(home, final, stamp(), name)
+            hold(Path(home), Path(final), stamp(), name)
     os.rename(path, final)
     return final
 

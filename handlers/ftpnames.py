@@ -254,7 +254,7 @@ class UploadHandler(SessionHandler):
     def publish_upload(self, partial: str) -> str:
         """Rename a finished upload to its final name (the check only sees whole files);
         the final name. One of the name still waiting is kept (ftphome.publish)."""
-        return str(publish(Path(partial), self.intake.sink.new_id))
+        return publish(partial, self.intake.sink.new_id)
 
     def on_incomplete_file_received(self, file: str) -> None:
         # Cut off part-way: never imported, never left behind.

@@ -180,3 +180,31 @@ def test_a_home_that_cannot_be_changed_answers_dele_and_rnto_451_and_keeps_the_u
         if other is not None:
             other.close()
         daemon.terminate()
+
+
+def test_a_symlink_out_of_the_home_leads_nowhere(daemon, tmp_path):
+    """An admin's symlink in a home may point anywhere; the client stays in its home."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "20240601.csv").write_bytes(one_row("01", "not the client's"))
+    staff = home(daemon, "staff")
+    staff.mkdir(parents=True, exist_ok=True)
+    (staff / "elsewhere").symlink_to(outside, target_is_directory=True)
+    (staff / "20240602.csv").symlink_to(outside / "20240601.csv")
+    try:
+        with login(daemon, "staff", "demo-staff") as ftp:
+            for command in ("CWD elsewhere", "SIZE 20240602.csv", "SIZE elsewhere/20240601.csv"):
+                with pytest.raises(ftplib.error_perm, match="^550"):
+                    ftp.sendcmd(command)
+            with pytest.raises(ftplib.error_perm, match="^550"):
+                stor(ftp, "elsewhere/employees.csv", one_row("03", "escaped"))
+            with pytest.raises(ftplib.error_perm, match="^550"):
+                ftp.retrbinary("RETR 20240602.csv", lambda _: None)
+            # Its own files, beside the links, as ever.
+            assert stor(ftp, "employees_own.csv", one_row("04", "own")).startswith("226")
+            assert ftp.size("employees_own.csv") == len(one_row("04", "own"))
+        assert sorted(p.name for p in outside.iterdir()) == ["20240601.csv"]
+    finally:
+        (staff / "elsewhere").unlink()
+        (staff / "20240602.csv").unlink()
+        (staff / "employees_own.csv").unlink(missing_ok=True)
