@@ -28,7 +28,7 @@ _SWEEP_SECONDS = 60.0
 _RETRY_SECONDS = 2.0  # a transient failure is tried again after this, doubling…
 _RETRY_MAX_SECONDS = 300.0  # …up to this, for as long as the daemon runs
 # The file being written, the next being read, and the one after made ready (claimed,
-# its run begun, its parts cut) meanwhile: with two, that preparation waited for the
+# its run begun, its file opened) meanwhile: with two, that preparation waited for the
 # first to end, and the readers stood idle through it (turns.py).
 IN_FLIGHT = 3
 
