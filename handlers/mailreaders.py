@@ -10,9 +10,9 @@ one in a thread, where handing it over would cost more than reading it.
 
 A reader killed (out of memory, by hand) breaks the pool: another is made and the
 mail read again there, once; a second loss is the caller's 451. A reader ignores
-Ctrl-C, which is for the daemon that stops it, and dies with the daemon however it
-ends (PR_SET_PDEATHSIG): readers hold each other's ends of the pool's queues, so
-none would see the daemon go otherwise.
+Ctrl-C, which is for the daemon that stops it (from its start: spawned with it
+blocked), and dies with the daemon however it ends (PR_SET_PDEATHSIG): readers hold
+each other's ends of the pool's queues, so none would see the daemon go otherwise.
 """
 
 from __future__ import annotations
@@ -70,8 +70,15 @@ class MailReaders:
         # that finds none idle): started with the next burst of mails instead, one
         # took its 0.2 s of CPU beside them, and the burst's imports read 1.44x-1.56x
         # of one import where they read 1.36x-1.40x this way (two runs each).
-        for _ in range(WORKERS):
-            self._pool.submit(os.getpid)
+        # Started with Ctrl-C blocked, which they inherit: one that came while a reader
+        # still loaded its modules, before _started, ended it with a KeyboardInterrupt
+        # traceback. Blocked, not ignored, in this thread: the daemon still gets it.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            for _ in range(WORKERS):
+                self._pool.submit(os.getpid)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         return self._pool
 
     def _drop(self, pool: ProcessPoolExecutor) -> None:
@@ -83,4 +90,7 @@ class MailReaders:
 def _started(daemon: int) -> None:
     """In each reader as it starts; `daemon` is the pid of the process it reads for."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Blocked since it was spawned (MailReaders._start): one that came meanwhile waits,
+    # and is dropped now that it is ignored.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     die_with_parent(daemon)

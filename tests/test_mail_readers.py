@@ -4,9 +4,12 @@ reader never outlives the daemon (and a Ctrl-C stops them quietly: test_ctrl_c).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import signal
+import threading
+import time
 from email import policy
 from pathlib import Path
 
@@ -154,3 +157,29 @@ def test_what_makes_a_mail_automatic_crosses_back_from_a_reader_whole():
     """A reply to a report is answered as one, not as any automatic mail."""
     crossed = pickle.loads(pickle.dumps(Automatic("In-Reply-To: <r@x>", "reply_to_report")))
     assert (crossed.detail, crossed.reason) == ("In-Reply-To: <r@x>", "reply_to_report")
+
+
+def test_a_ctrl_c_while_the_readers_start_leaves_them_reading_and_says_nothing(tmp_path):
+    """The terminal's Ctrl-C reaches every process of the daemon's group, readers still
+    loading their modules too: they must neither die nor print a traceback."""
+    daemon = Daemon(big_config(tmp_path)).start()
+    try:
+        logged = daemon.log.stat().st_size
+        hit: set[int] = set()
+        sender = threading.Thread(
+            target=lambda: hit.add(send(daemon.smtp_port, large_mail())[1]), daemon=True
+        )
+        sender.start()
+        # From the moment each reader exists until it has read the mail.
+        while sender.is_alive():
+            for pid in readers(daemon):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGINT)
+            time.sleep(0.001)
+        assert hit == {250}
+        assert len(readers(daemon)) == WORKERS
+        said = daemon.log.read_bytes()[logged:].decode(errors="replace")
+        assert "Traceback" not in said and "KeyboardInterrupt" not in said, said
+        assert "a mail reader process ended" not in said, said
+    finally:
+        assert daemon.terminate() == 0
