@@ -150,3 +150,67 @@ def test_a_large_runs_pages_reach_the_database_file_after_its_commit(tmp_path):
     assert count == 60000
     assert automatic == 1000  # the writer's automatic checkpoint is back on
     assert left[0] == 0 and left[1] == left[2]  # every page of the log copied
+
+
+HISTORY = 20_000
+
+
+def _long_history(path) -> None:
+    """HISTORY runs received: half of a logical file each (`file_key`), half recorded
+    before runs had one (`file_key` ''), every tenth with an idempotency key."""
+    db = sqlite3.connect(path)
+    db.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)"
+        " INSERT INTO runs (id, account, channel, filename, file_key, state, received_at,"
+        " idempotency_key)"
+        " SELECT printf('20261203T%012d-aaaaaa', i), 'acme', 'api', printf('%d.csv', i),"
+        " CASE WHEN i % 2 THEN printf('%d.csv', i) ELSE '' END, 'completed',"
+        " '2026-12-03T00:00:00.000+00:00', CASE WHEN i % 10 = 0 THEN printf('k%d', i) ELSE '' END"
+        " FROM n",
+        (HISTORY,),
+    )
+    db.commit()
+    db.close()
+
+
+def test_the_delivery_memory_reads_a_few_rows_whatever_the_history(tmp_path):
+    """Its look-ups sit on every delivery's path to the answer: each must go by an
+    index, not through the runs received (an OR, or a range on `received_at`, took
+    SQLite through all of them: milliseconds a delivery at 20,000 runs)."""
+
+    async def scenario() -> list[tuple[object, int]]:
+        store = await SqliteStore.open(tmp_path / "renkei.db")
+        _long_history(tmp_path / "renkei.db")
+        steps = [0]
+        store.glance("SELECT 1", ())
+        # The glance connection's virtual machine steps, a hundred at a time.
+        store._glance._db.set_progress_handler(lambda: steps.__setitem__(0, steps[0] + 1), 100)
+
+        async def counted(look_up) -> tuple[object, int]:
+            steps[0] = 0
+            found = await look_up
+            return found if found is None or isinstance(found, str) else found["id"], steps[0]
+
+        try:
+            return [
+                await counted(store.latest_run_of_file("acme", "new.csv", "new.csv")),
+                await counted(store.latest_run_of_file("acme", "7.csv", "7.csv")),
+                await counted(store.latest_run_of_file("acme", "8.csv", "8.csv")),
+                await counted(store.latest_run_of_file("acme", "9.csv")),
+                await counted(store.run_by_key("acme", "k20", "2026-12-02")),
+                await counted(store.run_by_key("acme", "k21", "2026-12-02")),
+            ]
+        finally:
+            await store.close()
+
+    found = asyncio.run(scenario())
+    assert [what for what, _ in found] == [
+        None,
+        "20261203T000000000007-aaaaaa",  # by its key
+        "20261203T000000000008-aaaaaa",  # recorded without one: by its name
+        "20261203T000000000009-aaaaaa",
+        "20261203T000000000020-aaaaaa",
+        None,
+    ]
+    # A few hundred steps each; read through every run, tens of thousands.
+    assert max(steps for _, steps in found) < 20, found

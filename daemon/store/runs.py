@@ -226,9 +226,11 @@ class RunRecords:
     async def run_by_key(self, account: str, key: str, since: str) -> str | None:
         """The first run (dry runs aside: a key tried by a dry run is still the real
         import's) a delivery with this idempotency key made since `since`."""
+        # By the key's index: compared as it is, `received_at` took SQLite to the
+        # account's index instead, through every run of the last day (3 ms at 20,000).
         sql = (
-            "SELECT id FROM runs WHERE account = ? AND idempotency_key = ? AND received_at >= ?"
-            " AND dry_run = 0 ORDER BY id LIMIT 1"
+            "SELECT id FROM runs WHERE account = ? AND idempotency_key = ?"
+            " AND coalesce(received_at, '') >= ? AND dry_run = 0 ORDER BY id LIMIT 1"
         )
         rows = await self._look_up(sql, (account, key, since))
         return rows[0][0] if rows else None
@@ -239,15 +241,22 @@ class RunRecords:
         """The newest run (dry runs aside) of this account's logical file `file_key`,
         however its name was spelled (runs recorded without a key: by their name); with
         no `file_key`, of the name alone."""
+        columns = "id, state, sha256, options"
+        received = f"{RECEIVED} AND dry_run = 0"
+        # The name's runs, by the (account, filename) index; `length(file_key)` rather
+        # than `file_key = ''`, which would take SQLite through every run recorded
+        # without a key instead.
+        by_name = f"SELECT {columns} FROM runs WHERE account = ? AND filename = ? AND {received}"
         if file_key:
-            which = "(file_key = ? OR (file_key = '' AND filename = ?))"
-            params: tuple[str, ...] = (account, file_key, filename)
+            # Two indexed questions, not one with OR: SQLite answered that through
+            # every run received (4.6 ms a delivery at 20,000 runs, on the doors' path).
+            sql = (
+                f"SELECT {columns} FROM runs WHERE account = ? AND file_key = ? AND {received}"
+                f" UNION ALL {by_name} AND length(file_key) = 0 ORDER BY id DESC LIMIT 1"
+            )
+            params: tuple[str, ...] = (account, file_key, account, filename)
         else:
-            which, params = "filename = ?", (account, filename)
-        sql = (
-            f"SELECT id, state, sha256, options FROM runs WHERE account = ? AND {which}"
-            f" AND {RECEIVED} AND dry_run = 0 ORDER BY id DESC LIMIT 1"
-        )
+            sql, params = f"{by_name} ORDER BY id DESC LIMIT 1", (account, filename)
         rows = await self._look_up(sql, params)
         return dict(rows[0]) if rows else None
 
