@@ -173,10 +173,11 @@ def _long_history(path) -> None:
     db.close()
 
 
-def test_the_delivery_memory_reads_a_few_rows_whatever_the_history(tmp_path):
+def test_the_delivery_memory_and_the_daemon_read_a_few_rows_whatever_the_history(tmp_path):
     """Its look-ups sit on every delivery's path to the answer: each must go by an
     index, not through the runs received (an OR, or a range on `received_at`, took
-    SQLite through all of them: milliseconds a delivery at 20,000 runs)."""
+    SQLite through all of them: milliseconds a delivery at 20,000 runs). So must what
+    the daemon asks of the history now and then."""
 
     async def scenario() -> list[tuple[object, int]]:
         store = await SqliteStore.open(tmp_path / "renkei.db")
@@ -192,6 +193,14 @@ def test_the_delivery_memory_reads_a_few_rows_whatever_the_history(tmp_path):
             return found if found is None or isinstance(found, str) else found["id"], steps[0]
 
         try:
+            # What the daemon asks now and then: the reports still to queue (a minute),
+            # and the overview's counts of the day (every five seconds a console is open).
+            for db in (store.writer, store.reader):
+                await db.set_progress_handler(lambda: steps.__setitem__(0, steps[0] + 1), 100)
+            steps[0] = 0
+            pending = await store.runs_to_report()
+            today = await store.runs_by_state("2026-12-04")
+            periodic = (len(pending), today, steps[0])
             return [
                 await counted(store.latest_run_of_file("acme", "new.csv", "new.csv")),
                 await counted(store.latest_run_of_file("acme", "7.csv", "7.csv")),
@@ -199,11 +208,11 @@ def test_the_delivery_memory_reads_a_few_rows_whatever_the_history(tmp_path):
                 await counted(store.latest_run_of_file("acme", "9.csv")),
                 await counted(store.run_by_key("acme", "k20", "2026-12-02")),
                 await counted(store.run_by_key("acme", "k21", "2026-12-02")),
-            ]
+            ], periodic
         finally:
             await store.close()
 
-    found = asyncio.run(scenario())
+    found, periodic = asyncio.run(scenario())
     assert [what for what, _ in found] == [
         None,
         "20261203T000000000007-aaaaaa",  # by its key
@@ -214,3 +223,4 @@ def test_the_delivery_memory_reads_a_few_rows_whatever_the_history(tmp_path):
     ]
     # A few hundred steps each; read through every run, tens of thousands.
     assert max(steps for _, steps in found) < 20, found
+    assert periodic[:2] == (0, {}) and periodic[2] < 20, periodic

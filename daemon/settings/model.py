@@ -56,7 +56,7 @@ RESERVED_TABLES = (
     *("run_undo_by_file", "runs_by_account", "runs_by_direction", "runs_by_file"),
     *("runs_by_file_key", "runs_by_key"),
     *("runs_by_received", "runs_by_retry", "runs_by_sha256", "undo_images_by_rowid"),
-    *("undo_images_by_run", "undo_rows_by_run"),
+    *("undo_images_by_run", "undo_rows_by_run", "undo_sources_by_run", "runs_pending_report"),
 )
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 # Names a database gives a column of its own: SQLite's row id (a column of that name

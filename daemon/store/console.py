@@ -132,7 +132,13 @@ class ConsoleRecords:
 
     async def runs_by_state(self, since: str) -> dict[tuple[str, str], int]:
         """How many runs of each (account, state) were received at `since` or later."""
-        sql = "SELECT account, state, count(*) FROM runs WHERE received_at >= ? GROUP BY 1, 2"
+        # Grouped by an expression, so that SQLite reads the day's runs by the index on
+        # received_at; grouped by the column itself, it went through the account index,
+        # every run of the history, for a figure the overview asks every five seconds.
+        sql = (
+            "SELECT coalesce(account, ''), state, count(*) FROM runs"
+            " WHERE received_at >= ? GROUP BY 1, 2"
+        )
         rows = await self.reader.execute_fetchall(sql, (since,))
         return {(account, state): n for account, state, n in rows}
 

@@ -386,8 +386,11 @@ class RunRecords:
         run queues its report (it has the error CSV), so another starting up must not
         queue it a second time."""
         own, mine = self._own_runs()
-        sql = f"SELECT * FROM runs WHERE report_state = ?{own}"
-        params: tuple[Any, ...] = (ReportState.PENDING, *mine)
+        # The state written out, not bound: a plan made for the query whatever the
+        # state (PostgreSQL's generic plans) may then use the index of pending reports
+        # (schema.py) too.
+        sql = f"SELECT * FROM runs WHERE report_state = '{ReportState.PENDING}'{own}"
+        params: tuple[Any, ...] = tuple(mine)
         if finished_before is not None:
             sql += " AND finished_at < ?"
             params = (*params, finished_before)

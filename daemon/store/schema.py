@@ -334,6 +334,12 @@ MIGRATIONS = [
     """
     CREATE INDEX runs_by_direction ON runs (direction, received_at)
     """,
+    # Asked at every run's commit (the undo sources a newer run of the file drops) and
+    # once a minute (reports still to queue): without these, each read every row kept.
+    """
+    CREATE INDEX undo_sources_by_run ON undo_sources (run_id);
+    CREATE INDEX runs_pending_report ON runs (report_state) WHERE report_state = 'pending'
+    """,
 ]
 
 
