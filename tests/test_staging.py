@@ -43,10 +43,11 @@ def whole(path, spec):
     return rows, errors
 
 
-def in_parts(path, spec, folder, parts, table=TABLE):
+def in_parts(path, spec, folder, parts, table=TABLE, per_reader=1):
     csv_file = CsvFile(path, spec)
     csv_file.open()
-    staged = asyncio.run(staging.stage(csv_file, table, folder, None, parts=parts))
+    stage = staging.stage(csv_file, table, folder, None, parts=parts, per_reader=per_reader)
+    staged = asyncio.run(stage)
     rows, errors = [], []
     for part in staged:
         with sqlite3.connect(part.path) as db:
@@ -85,6 +86,19 @@ def test_parts_read_what_one_pass_reads(tmp_path, parts):
     assert sum(p.failed for p in staged) == len({line for line, *_ in errors})
     assert sum(p.empty for p in staged) == 3000 // 17  # lines of empty cells, read past
     assert errors and errors[-1][0] > 3000  # physical lines, counted across parts
+
+
+def test_readers_read_several_parts_each_in_turn(tmp_path):
+    """Two readers, three parts each (as a streamed file is read): six parts, together
+    what one pass reads, line numbers counted across all of them."""
+    path = tmp_path / "20240516.csv"
+    path.write_text(sample(3000), encoding="cp932", newline="")
+    spec = ImportSpec(COLUMNS, "cp932", True, 100000, 1 << 30, "ja")
+    staged, rows, errors = in_parts(path, spec, tmp_path / "staging", 2, per_reader=3)
+    assert [part.path for part in staged] == staging.part_paths(tmp_path / "staging", 2, 3)
+    assert len(staged) == 6 and all(part.records for part in staged)
+    assert (rows, errors) == whole(path, spec)
+    assert sum(p.records for p in staged) == 3000
 
 
 def test_a_file_of_fewer_records_than_readers(tmp_path):
@@ -163,20 +177,27 @@ def test_quotes_that_mislead_the_cut_fall_back_to_one_part(tmp_path):
     assert len(rows) + len({e[0] for e in errors}) == 3000
 
 
-def streamed(path, spec, folder, parts):
+def streamed(path, spec, folder, parts, per_reader=1):
     """stage() with a stream that notes, when it starts, which parts were read already
-    and the scratch databases it was handed."""
-    seen = {}
+    and the scratch databases it was handed, and in which order their readers ended."""
+    seen = {"ended": []}
 
     async def stream(paths, finished):
         seen["read"] = [event.is_set() for event in finished]
         seen["paths"] = paths
-        for event in finished:
-            await event.wait()
+
+        async def ended(index):
+            await finished[index].wait()
+            seen["ended"].append(index)
+
+        await asyncio.gather(*(ended(index) for index in range(len(finished))))
 
     csv_file = CsvFile(path, spec)
     csv_file.open()
-    staged = asyncio.run(staging.stage(csv_file, TABLE, folder, None, parts=parts, stream=stream))
+    stage = staging.stage(
+        csv_file, TABLE, folder, None, parts=parts, stream=stream, per_reader=per_reader
+    )
+    staged = asyncio.run(stage)
     return staged, seen
 
 
@@ -191,6 +212,21 @@ def test_a_stream_starts_while_the_parts_are_read(tmp_path):
         == [part.path for part in staged]
         == staging.part_paths(tmp_path / "staging", 2)
     )
+
+
+def test_a_streamed_part_is_done_before_its_readers_next_begins(tmp_path):
+    """Each reader reads its parts in the file's order, so the stream, which loads
+    them in that order, has the first ones while the last are still read."""
+    path = tmp_path / "20240516.csv"
+    path.write_text(sample(60_000), encoding="cp932", newline="")
+    spec = ImportSpec(COLUMNS, "cp932", True, 100000, 1 << 30, "ja")
+    staged, seen = streamed(path, spec, tmp_path / "staging", 2, per_reader=4)
+    assert seen["read"] == [False] * 8 and len(staged) == 8
+    ended = seen["ended"]
+    assert ended[:2] in ([0, 1], [1, 0]) and ended[-2:] in ([6, 7], [7, 6]), ended
+    for first in (0, 1):  # a reader's parts end one after another
+        mine = [index for index in ended if index % 2 == first]
+        assert mine == sorted(mine), ended
 
 
 def test_with_a_stream_a_cut_the_quotes_misled_is_said_not_read_again(tmp_path):

@@ -42,6 +42,12 @@ LARGE_FILE = 16 * 1024 * 1024  # read in parts even when readers must be started
 # pass from about here (a part is a scratch database to write and copy in).
 PARTS_PAY = 256 * 1024
 BLOCK = 1 << 20
+# Parts each reader reads in turn when they are streamed (Stream): the store loads the
+# parts in the file's order, one after another, so with one part per reader the last
+# parts wait, read, until the first is in, and then load with the readers idle. Cut
+# finer, a part is in while the readers read the ones after it. Four: a million rows
+# into PostgreSQL 3.70 -> 3.38 s (medians, alternated); two 3.5 %, eight no better.
+STREAMED_PER_READER = 4
 Progress = Callable[[int, int], None]
 # Handed each part's scratch database and an event set once its reader is done, as soon
 # as the readers have their parts: a store that can load a part while it is written
@@ -91,10 +97,12 @@ async def stage(
     parts: int | None = None,
     watched: Sequence[int] = (),
     stream: Stream | None = None,
+    per_reader: int = 1,
 ) -> list[StagedPart]:
     """Read the whole file into scratch databases under `folder`, one per part, each
     part also telling the distinct values of the `watched` columns (positions in
-    `table.columns`).
+    `table.columns`). `parts` readers (default: one per core) read `per_reader` parts
+    each, in turn.
 
     With `stream`, it runs beside the readers (see Stream), and a cut the quotes
     misled raises BadCut instead of reading the file again as one part: what was
@@ -123,7 +131,7 @@ async def stage(
         order = await asyncio.to_thread(staged_file.header_order)
         csv_file.header_cells = staged_file.header_cells
         size = csv_file.sniffed.size
-        cuts = await asyncio.to_thread(find_cuts, csv_file.path, size, count)
+        cuts = await asyncio.to_thread(find_cuts, csv_file.path, size, count * per_reader)
         try:
             split = _parts(cuts, size, order, staged_file.width, staged_file.blank)
             return await _stage_parts(
@@ -169,10 +177,11 @@ def part_path(folder: Path, index: int) -> Path:
     return folder / f"part{index}.db"
 
 
-def part_paths(folder: Path, parts: int | None = None) -> list[Path]:
-    """The scratch databases stage() reads a file into (fewer, for a file of fewer
-    records than parts)."""
-    return [part_path(folder, index) for index in range(parts or cores())]
+def part_paths(folder: Path, readers: int | None = None, per_reader: int = 1) -> list[Path]:
+    """The scratch databases stage() reads a file into with `readers` readers (default:
+    one per core) reading `per_reader` parts each (fewer, for a file of fewer records
+    than parts)."""
+    return [part_path(folder, index) for index in range((readers or cores()) * per_reader)]
 
 
 def _parts(
@@ -235,7 +244,8 @@ async def _stage_parts(
     watched: Sequence[int],
     stream: Stream | None = None,
 ) -> list[StagedPart]:
-    """Read `parts`, one per child (`children` may hold more than needed)."""
+    """Read `parts`, part i by child i modulo the children's count, each child's parts
+    in the file's order (`children` may hold more than needed)."""
     discard(folder)
     folder.mkdir(parents=True)
     loop = asyncio.get_running_loop()
@@ -250,19 +260,24 @@ async def _stage_parts(
     readers = children[: len(parts)]
     targets = [part_path(folder, index) for index in range(len(parts))]
     finished = [asyncio.Event() for _ in parts]
+    results: list[tuple | ImportProblem | None] = [None] * len(parts)
 
-    async def follow(index: int, child: subprocess.Popen) -> tuple | ImportProblem:
-        try:
-            return await asyncio.to_thread(_follow, child, lambda n: advance(index, n))
-        finally:
-            finished[index].set()
+    async def follow(first: int, child: subprocess.Popen) -> None:
+        # A child's next part is handed to it once it has answered for the one before:
+        # a pipe full of parts it has yet to read would block this loop.
+        for index in range(first, len(parts), len(readers)):
+            job = (csv_file.path, csv_file.spec, csv_file.sniffed, parts[index], table)
+            pickle.dump((*job, targets[index], list(watched)), child.stdin)
+            child.stdin.flush()
+            try:
+                results[index] = await asyncio.to_thread(
+                    _follow, child, lambda n, index=index: advance(index, n)
+                )
+            finally:
+                finished[index].set()
 
     streaming = None
     try:
-        for part, child, target in zip(parts, readers, targets, strict=True):
-            job = (csv_file.path, csv_file.spec, csv_file.sniffed, part, table, target)
-            pickle.dump((*job, list(watched)), child.stdin)
-            child.stdin.flush()
         reading = asyncio.gather(*(follow(i, child) for i, child in enumerate(readers)))
         if stream is not None:
             streaming = asyncio.ensure_future(stream(targets, finished))
@@ -270,7 +285,7 @@ async def _stage_parts(
             await asyncio.wait([reading, streaming], return_when=asyncio.FIRST_EXCEPTION)
             if streaming.done():
                 streaming.result()
-        results = await reading
+        await reading
         if streaming is not None:
             await streaming
     except BaseException:

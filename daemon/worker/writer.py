@@ -259,7 +259,9 @@ class RowWriter:
         run's transaction is begun first, and each part goes to the store while it is
         read, the next once the one before is in, so that the file's order holds."""
         layout = large.plan.layout
-        async with self._transaction(staged=staging.part_paths(folder)) as db:
+        per_reader = staging.STREAMED_PER_READER
+        paths = staging.part_paths(folder, per_reader=per_reader)
+        async with self._transaction(staged=paths) as db:
 
             async def stream(paths: list[Path], finished: list[asyncio.Event]) -> None:
                 for index, done in enumerate(finished):
@@ -273,6 +275,7 @@ class RowWriter:
                 progress,
                 watched=large.watched,
                 stream=stream,
+                per_reader=per_reader,
             )
             await self._staged_run(db, large, parts, first, images, copied=True)
 
