@@ -5,8 +5,10 @@ and round trips into renkei's own receiving examples."""
 from __future__ import annotations
 
 import contextlib
+import csv
 import datetime as dt
 import http.server
+import io
 import json
 import os
 import re
@@ -20,6 +22,7 @@ import httpx
 import pytest
 
 from tests.capture import Capture
+from tests.console_support import login, users_toml
 from tests.support import (
     ROOT,
     Daemon,
@@ -565,7 +568,7 @@ def test_a_send_removed_from_the_config_mid_retry_ends_as_forced(tmp_path, retry
     capture = Capture(default=(503, headers, b"busy"))
     extra = capture.retrying_send("gone")
     accounts = ACME_ACCOUNT
-    config = write_config(tmp_path, accounts, extra=extra)
+    config = write_config(tmp_path, accounts, extra=extra + users_toml({"admin": ("admin", [])}))
     daemon = Daemon(config).start()
     try:
         api_import(daemon, "acme", ACME_ROWS)
@@ -580,6 +583,15 @@ def test_a_send_removed_from_the_config_mid_retry_ends_as_forced(tmp_path, retry
         tried = len(capture.to("/gone"))
         time.sleep(1)  # a retry would be due every 0.3 s
         assert len(capture.to("/gone")) == tried
+        # The console's CSV export says its state as the runs page does: it ended, and
+        # will not run again as an aborted import would.
+        web = login(daemon.api, "admin")
+        try:
+            export = web.get("/console/runs/export.csv", params={"state": "aborted"})
+        finally:
+            web.close()
+        [header, row] = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
+        assert row[0] == run_id and row[header.index("状況")] == "強制終了", row
     finally:
         daemon.terminate()
         capture.close()

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from daemon.console.access import Who
 from daemon.console.render import language, last_page_offset, offset_param, page
 from daemon.console.runfilter import ACTIVE, CHANNELS, STATES, RunFilter
+from daemon.runview import state_words
 from daemon.web import context
 from daemon.worker.error_report import escape_cell
 from importers.messages import CATALOG, message
@@ -104,8 +105,10 @@ def _cell(run: dict[str, Any], name: str, language: str, zone: ZoneInfo) -> str:
     value = run[name]
     if name == "received_at":
         return datetime.fromisoformat(value).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
-    if name in ("state", "channel"):
-        key = f"console.state.{value}" if name == "state" else f"channel.{value}"
+    if name == "state":
+        return state_words(run, language)  # as the page says it: a send's 強制終了 too
+    if name == "channel":
+        key = f"channel.{value}"
         return message(key, language) if key in CATALOG else value
     # A file name or a sender comes from outside: as in the error CSV, never a formula.
     return escape_cell("" if value is None else str(value))
