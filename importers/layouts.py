@@ -44,6 +44,7 @@ _FALSE = frozenset({"0", "false", "no", "n", "f", "off"})
 _BOOL_WORDS = {**dict.fromkeys(_TRUE, 1), **dict.fromkeys(_FALSE, 0)}
 _MEMO_LIMIT = 4096
 _INT_MAX = 2**63 - 1  # SQLite's INTEGER; a larger int could not even be bound
+_INT_DIGITS = len(str(_INT_MAX))
 _SAFE_DIGITS = 18  # any number of this many digits fits
 
 
@@ -312,12 +313,22 @@ def _int(column: ColumnLike) -> Converter:
             number = number.replace(",", "")
         if not _digits_ok(number, limit):
             raise CellError("cell.max_digits", {"limit": limit})
-        value = int(number)
+        if _significant_digits(number) > _INT_DIGITS:
+            # Said before int() is asked: it refuses a text of over 4,300 digits, zeros
+            # included, with a ValueError that failed the whole run as our trouble.
+            raise CellError("cell.int_range")
+        value = int(number if len(number) <= _INT_DIGITS + 1 else _unpadded(number))
         if not -_INT_MAX <= value <= _INT_MAX:
             raise CellError("cell.int_range")
         return value
 
     return integer
+
+
+def _unpadded(number: str) -> str:
+    """A sign and digits without the zeros that pad them (`-0007` → `-7`)."""
+    sign = number[0] if number[0] in "+-" else ""
+    return sign + (number.lstrip("+-").lstrip("0") or "0")
 
 
 def _decimal(column: ColumnLike) -> Converter:

@@ -56,6 +56,22 @@ def test_import_of_a_bad_file_exits_1_and_says_why(tmp_path, config):
     assert run["error_csv"].endswith("20240516.errors.csv")
 
 
+def test_a_number_of_thousands_of_digits_is_a_row_error_on_its_line(tmp_path, config):
+    """Python's int() refuses a text of over 4,300 digits: such a cell is out of range,
+    said on its line, where the whole run stayed queued for another attempt (and the
+    daemon would have tried it again and again); zeros padding one are no such number."""
+    huge = "9" * 5000
+    rows = ["1,2024/05/16,10,a", f"{huge},2024/05/16,20,b", "0" * 5000 + "3,2024/05/16,30,c"]
+    path = data_file(tmp_path, "20240516.csv", rows)
+    result = renkei("import", str(path), "--account", "acme", "--json", "--config", str(config))
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    run = json.loads(result.stdout)
+    assert (run["state"], run["rows_total"], run["rows_failed"]) == ("failed", 3, 1)
+    [error] = run["errors"]
+    assert (error["line"], error["column"], error["value"]) == (3, "member_no", huge)
+    assert "整数として大きすぎます" in error["message"]
+
+
 def test_import_usage_errors_exit_2_without_traceback(tmp_path, config):
     path = data_file(tmp_path, "20240516.csv", ["1,2024/05/16,10,a"])
     result = renkei("import", str(path), "--account", "nobody", "--config", str(config))

@@ -173,6 +173,30 @@ def test_max_digits_still_refuses_a_number_of_more_digits(type_, limit, cell):
         assert caught.value.key == "cell.max_digits"
 
 
+@pytest.mark.parametrize(
+    ("cell", "value"),
+    [
+        ("9" * 5000, None),  # past int()'s 4,300 digits: a ValueError once failed the run
+        ("-" + "9" * 20, None),
+        ("1" + "0" * 19, None),
+        ("9223372036854775808", None),
+        ("0" * 5000 + "42", 42),  # padded past that limit, still the number it spells
+        ("-" + "0" * 5000 + "7", -7),
+        ("+" + "0" * 30, 0),
+        ("00009223372036854775807", 2**63 - 1),
+    ],
+)
+def test_an_integer_of_any_length_is_a_number_or_out_of_range(cell, value):
+    column = ColumnSpec("n", "int")
+    for convert in (converter(column), lambda c: row_converter([column], None, [])([c])[0]):
+        if value is None:
+            with pytest.raises(CellError) as caught:
+                convert(cell)
+            assert caught.value.key == "cell.int_range"
+        else:
+            assert convert(cell) == value
+
+
 def test_grouped_numbers_are_read_without_commas():
     convert = row_converter([ColumnSpec("n", "int", max_digits=13)], None, [])
     assert convert(["1,234,567"]) == [1234567]
