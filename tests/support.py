@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import datetime as dt
 import email
 import ftplib
 import json
@@ -25,6 +26,7 @@ from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -126,6 +128,22 @@ def account(name: str, **keys: Any) -> str:
     )
     lines += [f"[accounts.{name}.mail]"] + [f"{k} = {toml_value(v)}" for k, v in mail.items()]
     return "\n".join(lines) + "\n"
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def weekday_ahead(days: int) -> int:
+    """The weekday (Monday 0) `days` from now in Tokyo, the tests' daemon.timezone."""
+    return (dt.datetime.now(ZoneInfo("Asia/Tokyo")) + dt.timedelta(days=days)).weekday()
+
+
+def quiet_ftp_schedule() -> str:
+    """An FTP account's schedule whose one window never comes while a test runs: five
+    minutes three days from now, so that uploads wait in the home until the test polls.
+    A window on a fixed weekday came once a week while the suite ran."""
+    weekday = WEEKDAYS[weekday_ahead(3)]
+    return f'weekdays = ["{weekday}"]\nwindow = "03:00-03:05"\ninterval = "2h"\n'
 
 
 def toml_value(value: Any) -> str:

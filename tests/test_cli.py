@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import hashlib
 import json
 import os
@@ -12,13 +11,21 @@ import subprocess
 import sys
 import threading
 import time
-import zoneinfo
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import ROOT, Daemon, account, csv_bytes, renkei, write_config
+from tests.support import (
+    ROOT,
+    WEEKDAYS,
+    Daemon,
+    account,
+    csv_bytes,
+    renkei,
+    weekday_ahead,
+    write_config,
+)
 
 COMMANDS = ["serve", "check", "import", "runs", "show", "schedule", "poll", "expect-check"]
 
@@ -289,8 +296,8 @@ def later_weekday() -> tuple[str, str]:
     """The day after tomorrow in Tokyo, as the config and `renkei schedule` name it: a
     window on it always has its first check next (a fixed weekday failed the schedule
     tests on that day during its window)."""
-    day = (dt.datetime.now(zoneinfo.ZoneInfo("Asia/Tokyo")) + dt.timedelta(days=2)).weekday()
-    return ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[day], "月火水木金土日"[day]
+    day = weekday_ahead(2)
+    return WEEKDAYS[day], "月火水木金土日"[day]
 
 
 def test_schedule_prints_the_next_checks(tmp_path):

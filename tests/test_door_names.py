@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import Daemon, account, csv_bytes, ftp_served, write_config
+from tests.support import Daemon, account, csv_bytes, ftp_served, quiet_ftp_schedule, write_config
 
 ADMIN = {"Authorization": "Bearer demo-admin"}
 DATA = csv_bytes(["1,2024/05/16,1,named"])
@@ -27,7 +27,7 @@ def daemon(tmp_path_factory):
     accounts = (
         account("acme", filename=["*.csv"])
         + '[accounts.acme.ftp]\nuser = "acme"\npassword = "demo-acme-ftp"\n'
-        + 'weekdays = ["sun"]\nwindow = "03:00-03:05"\ninterval = "2h"\n'
+        + quiet_ftp_schedule()
         + '[accounts.acme.dropdir]\npath = "drop"\nsettle = 0.3\n'
     )
     config = write_config(folder, accounts)

@@ -30,6 +30,7 @@ from tests.support import (
     ftp_served,
     needs_curl,
     queued_ids,
+    quiet_ftp_schedule,
     renkei,
     send_as,
     write_config,
@@ -230,8 +231,7 @@ def rows_of(*members: int, day: str = "2024/05/16") -> bytes:
 
 def _ftp(name: str, password: str) -> str:
     return (
-        f'[accounts.{name}.ftp]\nuser = "{name}"\npassword = "{password}"\n'
-        'weekdays = ["sun"]\nwindow = "03:00-03:05"\ninterval = "2h"\n'
+        f'[accounts.{name}.ftp]\nuser = "{name}"\npassword = "{password}"\n' + quiet_ftp_schedule()
     )
 
 

@@ -21,6 +21,7 @@ from tests.support import (
     csv_bytes,
     ftp_served,
     mail,
+    quiet_ftp_schedule,
     send,
     stor_reply,
     write_config,
@@ -39,7 +40,7 @@ def start(folder, ftp: str = "") -> Daemon:
         account("acme")
         + '[accounts.acme.api]\ntoken = "demo-acme-token"\n'
         + '[accounts.acme.ftp]\nuser = "acme"\npassword = "demo-acme-ftp"\n'
-        + 'weekdays = ["sun"]\nwindow = "03:00-03:05"\ninterval = "2h"\n'
+        + quiet_ftp_schedule()
         + "[accounts.acme.limits]\nmax_bytes = 2000\n"
     )
     config = write_config(folder, accounts)

@@ -32,6 +32,7 @@ from tests.support import (
     mail,
     pause,
     queued_ids,
+    quiet_ftp_schedule,
     send,
     write_config,
 )
@@ -128,8 +129,7 @@ def test_disk_full_while_spooling_a_mail_leaves_nothing_in_tmp(tmp_path, tmpfs):
 
 def ftp_daemon(tmp_path: Path, mount: Path) -> Daemon:
     accounts = account("acme") + (
-        '[accounts.acme.ftp]\nuser = "acme"\npassword = "demo-acme-ftp"\n'
-        'weekdays = ["mon"]\nwindow = "09:00-09:01"\ninterval = "2h"\n'
+        '[accounts.acme.ftp]\nuser = "acme"\npassword = "demo-acme-ftp"\n' + quiet_ftp_schedule()
     )
     config = write_config(tmp_path, accounts)
     port = ftp_served(config)

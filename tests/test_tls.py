@@ -34,6 +34,7 @@ from tests.support import (
     free_port,
     mail,
     queued_ids,
+    quiet_ftp_schedule,
     renkei,
     write_config,
 )
@@ -163,10 +164,9 @@ def _server_tls(cert: Path, key: Path) -> ssl.SSLContext:
 
 
 def _ftp_account(name: str) -> str:
-    far = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][(dt.date.today().weekday() + 3) % 7]
     return (
         f'[accounts.{name}.ftp]\nuser = "{name}"\npassword = "demo-{name}-ftp"\n'
-        f'weekdays = ["{far}"]\nwindow = "09:00-18:00"\ninterval = "2h"\n'
+        + quiet_ftp_schedule()
     )
 
 
