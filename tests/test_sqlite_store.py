@@ -152,6 +152,23 @@ def test_a_large_runs_pages_reach_the_database_file_after_its_commit(tmp_path):
     assert left[0] == 0 and left[1] == left[2]  # every page of the log copied
 
 
+def test_a_new_store_has_16_kib_pages_and_one_made_before_keeps_its_own(tmp_path):
+    async def opened(path) -> int:
+        store = await SqliteStore.open(path)
+        try:
+            await store.add_run("20261205T000000000000-aaaaaa", Meta("acme", "api", "a", "1.csv"))
+            async with store.writer.execute("PRAGMA page_size") as cur:
+                return (await cur.fetchone())[0]
+        finally:
+            await store.close()
+
+    assert asyncio.run(opened(tmp_path / "new.db")) == 16384
+    old = tmp_path / "old.db"
+    with contextlib.closing(sqlite3.connect(old)) as db:
+        db.execute("PRAGMA journal_mode=WAL")  # as every store before: 4 KiB pages
+    assert asyncio.run(opened(old)) == 4096
+
+
 HISTORY = 20_000
 
 

@@ -359,12 +359,25 @@ def busy_timeout_ms() -> int:
     return int(value) if value.isdigit() else BUSY_TIMEOUT_MS
 
 
+# The page size a store is created with (SQLite's default is 4 KiB; one made before
+# keeps its own, below). A large file's parts are copied in faster: claim to commit of a
+# million rows 1.70 -> 1.64 s (4 columns, four alternated rounds), 3.82 -> 3.72 s (16
+# columns, three), for about 0.1 ms more a small run's commits, whose pages go to the
+# log whole. 64 KiB pages copied faster still (1.56 s), but a new store then took 3 MB
+# before its first run, and every small commit wrote 64 KiB a page.
+PAGE_SIZE = 16384
+
+
 async def connect(path: Path) -> aiosqlite.Connection:
     db = await aiosqlite.connect(path, isolation_level=None)
     db.row_factory = aiosqlite.Row
-    # FULL: a commit survives power loss, because the spooled copy is deleted after it.
     for pragma in (
+        # First, and a no-op on a store that exists: set after the cache size, the
+        # page size made the 16 MiB below a cache of 4,000 pages of the new size (with
+        # 64 KiB pages the copy of a large file took the process past 200 MB).
+        f"page_size = {PAGE_SIZE}",
         f"busy_timeout = {busy_timeout_ms()}",
+        # FULL: a commit survives power loss, because the spooled copy is deleted after it.
         "synchronous = FULL",
         "foreign_keys = ON",
         "cache_size = -16384",
