@@ -121,6 +121,10 @@ class Master:
         # Imports run in a process of their own, which recovers the spool first. The
         # doors open meanwhile (what they take waits in the spool for it): starting the
         # process and opening the doors each take about half a second of a core.
+        # A run it finishes from now on is its own to report: the start's recovery below
+        # queues only those finished before (both writing one run's report at once, the
+        # second's rename found no file, and the daemon did not start).
+        started = now_iso()
         importer = asyncio.create_task(self.importer.start())
         try:
             await self._open_doors()
@@ -130,7 +134,7 @@ class Master:
                 await importer
             raise
         await importer  # raises when the process did not start: so does the daemon
-        await self.reporter.recover()
+        await self.reporter.recover(started)
         self._watch_config()
         if self.ftp is not None:
             from daemon.poll.jobs import Poller

@@ -150,3 +150,49 @@ async def test_a_report_sent_while_the_store_is_busy_goes_once(tmp_path, relay, 
         assert not list(reporter.outbox.glob("r1.*"))
     finally:
         await store.close()
+
+
+def test_the_start_leaves_a_run_finished_after_it_to_the_import_process(tmp_path, relay):
+    """The start's recovery queues the reports of runs that finished before the daemon
+    started; a run the import process finishes meanwhile is its own to report. Both
+    writing one run's report at once, the second's rename found no file and the daemon
+    exited "cannot start" (a clean-clone CI run met it)."""
+    import asyncio
+
+    from daemon.spool.queue import Meta
+    from tests.support import Daemon
+
+    config = write_config(tmp_path, account("acme"), relay_port=relay.port)
+    settings = load(config)
+    now = dt.datetime.now(dt.UTC)
+    finished = {
+        "20240516T000000000000-aaaaaa": now - dt.timedelta(minutes=5),  # before a crash
+        "20240517T000000000000-bbbbbb": now + dt.timedelta(hours=1),  # after this start
+    }
+
+    async def recorded() -> None:
+        store = await SqliteStore.open(settings.data_dir / "renkei.db")
+        try:
+            for run_id, at in finished.items():
+                meta = Meta("acme", "mail", "export@acme.example", f"{run_id[:8]}.csv")
+                await store.add_run(run_id, meta)
+                await store.update_run(
+                    run_id,
+                    state="failed",
+                    finished_at=at.isoformat(timespec="milliseconds"),
+                    report_state="pending",
+                    message="x",
+                )
+        finally:
+            await store.close()
+
+    asyncio.run(recorded())
+    daemon = Daemon(config).start()
+    try:
+        assert relay.for_recipient("ops@acme.example"), "the stranded report was not sent"
+        time.sleep(0.5)  # a second report would have gone with the first
+        [report] = relay.for_recipient("ops@acme.example")
+        assert "20240516.csv" in report["Subject"]
+        assert daemon.run("20240517T000000000000-bbbbbb")["report_state"] == "pending"
+    finally:
+        daemon.terminate()
