@@ -78,18 +78,32 @@ def free_port() -> int:
     this process gave lately: a config asks for several before any is bound, and two
     listeners once got the same one. Nor one of FTP's default passive ports, which a
     config that keeps them would refuse to share with a listener."""
+    return free_ports(1)
+
+
+def free_ports(count: int) -> int:
+    """The first of `count` consecutive ports, each free as free_port() finds one: a
+    range of FTP passive ports, none of which a listener of the same config may have
+    (a range from one free port once took in the SMTP door's, and the config check
+    refused the daemon)."""
     for _ in range(200):
-        port = _PICK.randrange(*_LISTEN_PORTS)
-        if port in _GIVEN or port in _DEFAULT_PASSIVE:
+        first = _PICK.randrange(_LISTEN_PORTS[0], _LISTEN_PORTS[1] - count + 1)
+        ports = range(first, first + count)
+        if any(port in _GIVEN or port in _DEFAULT_PASSIVE for port in ports):
             continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            _GIVEN.append(port)
-            return port
-    raise RuntimeError(f"no free port in {_LISTEN_PORTS}")
+        if all(_bindable(port) for port in ports):
+            _GIVEN.extend(ports)
+            return first
+    raise RuntimeError(f"no {count} free ports in {_LISTEN_PORTS}")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _default_passive() -> range:
@@ -506,7 +520,7 @@ def ftp_served(config: Path, extra: str = "", passive_ports: int = 1) -> int:
     """Turn on the FTP door of a config write_config() made: a free port and
     `passive_ports` passive ports from a free one, `extra` lines added to its [ftp]
     table. The port."""
-    port, passive = free_port(), free_port()
+    port, passive = free_port(), free_ports(passive_ports)
     last = passive + passive_ports - 1
     text = config.read_text(encoding="utf-8")
     assert "[ftp]\nenabled = false" in text
