@@ -91,19 +91,15 @@ def free_ports(count: int) -> int:
         ports = range(first, first + count)
         if any(port in _GIVEN or port in _DEFAULT_PASSIVE for port in ports):
             continue
-        if all(_bindable(port) for port in ports):
-            _GIVEN.extend(ports)
-            return first
+        with contextlib.ExitStack() as bound:
+            try:
+                for port in ports:
+                    bound.enter_context(socket.socket()).bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _GIVEN.extend(ports)
+        return first
     raise RuntimeError(f"no {count} free ports in {_LISTEN_PORTS}")
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def _default_passive() -> range:
