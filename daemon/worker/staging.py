@@ -261,13 +261,14 @@ async def _stage_parts(
     targets = [part_path(folder, index) for index in range(len(parts))]
     finished = [asyncio.Event() for _ in parts]
     results: list[tuple | ImportProblem | None] = [None] * len(parts)
+    watching = list(watched)
 
     async def follow(first: int, child: subprocess.Popen) -> None:
         # A child's next part is handed to it once it has answered for the one before:
         # a pipe full of parts it has yet to read would block this loop.
         for index in range(first, len(parts), len(readers)):
             job = (csv_file.path, csv_file.spec, csv_file.sniffed, parts[index], table)
-            pickle.dump((*job, targets[index], list(watched)), child.stdin)
+            pickle.dump((*job, targets[index], watching), child.stdin)
             child.stdin.flush()
             try:
                 results[index] = await asyncio.to_thread(
