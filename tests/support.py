@@ -140,9 +140,6 @@ def account(name: str, **keys: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
 def weekday_ahead(days: int) -> int:
     """The weekday (Monday 0) `days` from now in Tokyo, the tests' daemon.timezone."""
     return (dt.datetime.now(ZoneInfo("Asia/Tokyo")) + dt.timedelta(days=days)).weekday()
@@ -152,6 +149,8 @@ def quiet_ftp_schedule() -> str:
     """An FTP account's schedule whose one window never comes while a test runs: five
     minutes three days from now, so that uploads wait in the home until the test polls.
     A window on a fixed weekday came once a week while the suite ran."""
+    from daemon.settings.model import WEEKDAYS
+
     weekday = WEEKDAYS[weekday_ahead(3)]
     return f'weekdays = ["{weekday}"]\nwindow = "03:00-03:05"\ninterval = "2h"\n'
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from daemon.settings.model import WEEKDAYS
 from tests.support import (
     ROOT,
-    WEEKDAYS,
     Daemon,
     account,
     csv_bytes,
