@@ -317,6 +317,11 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{line}行目 列「{column}」の値「{value}」は{problem}",
         "en": "line {line}, column '{column}', value '{value}' {problem}",
     },
+    # A long cell value in a sentence: its start and how long it was (messages.cut).
+    "value.cut": {
+        "ja": "{head}…(全{length}文字)",
+        "en": "{head}… ({length} characters)",
+    },
     "row.error": {
         "ja": "{line}行目: {problem}",
         "en": "line {line}: {problem}",
@@ -3151,3 +3156,17 @@ def message(key: str, language: str = "ja", **params: object) -> str:
         for name, value in params.items()
     }
     return text.format(**said)
+
+
+SHOWN_CHARACTERS = 50  # of a value quoted in a sentence (cut)
+
+
+def cut(value: object, language: str) -> str:
+    """A value quoted in a sentence, a long one cut to its start and its length: a cell
+    of thousands of characters is kept whole in the error CSV, not in every line of a
+    report mail or `renkei show`."""
+    text = str(value)
+    if len(text) <= SHOWN_CHARACTERS:
+        return text
+    head = text[: SHOWN_CHARACTERS - 10]
+    return message("value.cut", language, head=head, length=f"{len(text):,}")

@@ -27,7 +27,7 @@ from importers.errors import CellError, PermanentProblem, RowError
 from importers.formulas import unescaped
 from importers.headers import HeaderMatch, match_header
 from importers.layouts import ColumnLike, converters, display_name, row_converter
-from importers.messages import message
+from importers.messages import cut, message
 from importers.sheetcells import column_letter
 from importers.workbook import Sheet, SheetRecords, read_sheet, workbook_format
 
@@ -373,14 +373,15 @@ class CsvFile:
             try:
                 convert(cell)
             except CellError as exc:
-                problem = message(exc.key, lang, value=cell, **exc.params)
+                shown = cut(cell, lang)
+                problem = message(exc.key, lang, value=shown, **exc.params)
                 if self.sheet is None:
                     where = {"line": line}
                 else:  # the cell by its place in the sheet: 売上!D14
                     at = self.sheet.cell(line, order[index] if order is not None else index)
                     where = {"at": at}
                 key = "cell.error" if self.sheet is None else "cell.error_at"
-                text = message(key, lang, column=name, value=cell, problem=problem, **where)
+                text = message(key, lang, column=name, value=shown, problem=problem, **where)
                 errors.append(RowError(line, name, cell, text, fields))
         return errors
 

@@ -65,10 +65,12 @@ def test_import_of_a_bad_file_exits_1_and_says_why(tmp_path, config):
     assert run["error_csv"].endswith("20240516.errors.csv")
 
 
-def test_a_number_of_thousands_of_digits_is_a_row_error_on_its_line(tmp_path, config):
+def test_a_number_of_thousands_of_digits_is_a_row_error_on_its_line(tmp_path, config, relay):
     """Python's int() refuses a text of over 4,300 digits: such a cell is out of range,
     said on its line, where the whole run stayed queued for another attempt (and the
-    daemon would have tried it again and again); zeros padding one are no such number."""
+    daemon would have tried it again and again); zeros padding one are no such number.
+    The sentence quotes the cell's start and its length; the cell stays whole in the
+    error's value and the error CSV."""
     huge = "9" * 5000
     rows = ["1,2024/05/16,10,a", f"{huge},2024/05/16,20,b", "0" * 5000 + "3,2024/05/16,30,c"]
     path = data_file(tmp_path, "20240516.csv", rows)
@@ -79,6 +81,13 @@ def test_a_number_of_thousands_of_digits_is_a_row_error_on_its_line(tmp_path, co
     [error] = run["errors"]
     assert (error["line"], error["column"], error["value"]) == (3, "member_no", huge)
     assert "整数として大きすぎます" in error["message"]
+    assert "9" * 40 + "…(全5,000文字)" in error["message"] and len(error["message"]) < 200
+    assert huge.encode() in Path(run["error_csv"]).read_bytes()
+    [report] = relay.for_recipient("ops@acme.example")
+    body = report.get_body().get_content()
+    assert "…(全5,000文字)" in body and "9" * 41 not in body
+    printed = renkei("show", run["id"], "--config", str(config))
+    assert "…(全5,000文字)" in printed.stdout and "9" * 41 not in printed.stdout
 
 
 def test_import_usage_errors_exit_2_without_traceback(tmp_path, config):

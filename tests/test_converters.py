@@ -10,6 +10,7 @@ from daemon.store.multirow import RowInsert
 from importers.dates import general_datetime, parse_datetime
 from importers.errors import CellError
 from importers.layouts import ColumnSpec, converter, row_converter
+from importers.messages import cut
 
 TRICKY = [
     "",
@@ -195,6 +196,12 @@ def test_an_integer_of_any_length_is_a_number_or_out_of_range(cell, value):
             assert caught.value.key == "cell.int_range"
         else:
             assert convert(cell) == value
+
+
+def test_a_long_cell_is_quoted_by_its_start_and_its_length_in_either_language():
+    assert cut("x" * 50, "ja") == "x" * 50
+    assert cut("x" * 51, "ja") == "x" * 40 + "…(全51文字)"
+    assert cut("9" * 5000, "en") == "9" * 40 + "… (5,000 characters)"
 
 
 def test_grouped_numbers_are_read_without_commas():

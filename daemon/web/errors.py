@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from daemon.web import context
 from handlers.api import ApiRefusal
 from handlers.apidocs import ErrorBody
-from importers.messages import CATALOG, message
+from importers.messages import CATALOG, cut, message
 
 # What starlette and FastAPI raise themselves (no route, wrong method) carries no code;
 # any other status they might raise is answered as "error".
@@ -118,7 +118,7 @@ def _problem(error: dict[str, Any], language: str) -> str:
     where = ".".join(str(part) for part in loc)
     ctx = error.get("ctx") or {}
     limit = ctx.get("ge", ctx.get("le", ctx.get("max_length")))
-    value = repr(error.get("input"))
+    value = cut(repr(error.get("input")), language)
     expected = ctx.get("expected", "")
     return message(
         f"api.invalid.{kind}",

@@ -44,7 +44,7 @@ from daemon.worker.references import references_of
 from handlers.apidocs import ErrorBody
 from importers.errors import CellError
 from importers.layouts import ColumnSpec, converter, display_name, listed_spelling
-from importers.messages import CATALOG, message
+from importers.messages import CATALOG, cut, message
 
 router = APIRouter()
 BASE = "/api/v1/records/{layout}"
@@ -614,7 +614,7 @@ async def _check_references(
                 column.name,
                 display_name(column),
                 "records.reference",
-                value=value,
+                value=cut(value, problems.language),
                 layout=ref.layout,
                 key_column=ref.key,
             )

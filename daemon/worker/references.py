@@ -21,7 +21,7 @@ import aiosqlite
 from daemon.settings import Settings
 from daemon.store.base import Store
 from importers.errors import RowError
-from importers.messages import message
+from importers.messages import cut, message
 from importers.reader import Chunk
 
 
@@ -73,7 +73,7 @@ async def check(
             if value in missing:
                 line = chunk.lines[i]
                 text = message(
-                    "cell.error", language, line=line, column=ref.column, value=value,
+                    "cell.error", language, line=line, column=ref.column, value=cut(value, language),
                     problem=problem,
                 )  # fmt: skip
                 record = chunk.cells[i] if chunk.cells else None
