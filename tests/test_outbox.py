@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import time
 from email.message import EmailMessage
 
@@ -196,3 +197,30 @@ def test_the_start_leaves_a_run_finished_after_it_to_the_import_process(tmp_path
         assert daemon.run("20240517T000000000000-bbbbbb")["report_state"] == "pending"
     finally:
         daemon.terminate()
+
+
+async def test_two_writers_of_one_item_leave_it_whole(reporter):
+    """Two processes may queue one run's report at once (the reporter's look for a
+    stranded report, an import process late to queue it): neither may fail on the
+    other's temporary file, and the item is left whole."""
+    data = alert(1).as_bytes()
+    outbox = reporter.outbox
+    outbox.mkdir(parents=True, exist_ok=True)
+    failures: list[BaseException] = []
+
+    def write(rounds: int) -> None:
+        for _ in range(rounds):
+            try:
+                reporter._put("run-1", data, [ADMIN])
+            except OSError as exc:
+                failures.append(exc)
+
+    writers = [threading.Thread(target=write, args=(200,)) for _ in range(2)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    assert failures == []
+    assert (outbox / "run-1.eml").read_bytes() == data
+    assert envelope(reporter, "run-1")["recipients"] == [ADMIN]
+    assert sorted(p.name for p in outbox.iterdir() if p.is_file()) == ["run-1.eml", "run-1.json"]

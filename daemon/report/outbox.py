@@ -37,7 +37,7 @@ from daemon.report import message as report_mail
 from daemon.report import sendmail
 from daemon.settings import Settings, resolve_secret, split_listen
 from daemon.settings.tls import client_context
-from daemon.spool.durable import fsync_dir, replace_durably, write_synced
+from daemon.spool.durable import fsync_dir, put_whole, replace_durably, write_synced
 from daemon.store.base import Store
 from daemon.store.errors import server_trouble
 from daemon.store.runs import ReportState
@@ -177,11 +177,12 @@ class Reporter:
             await asyncio.to_thread(self._put, item_id, data, recipients)
 
     def _put(self, item_id: str, data: bytes, recipients: list[str]) -> None:
-        write_synced(self.outbox / f"{item_id}.eml", data)
+        # The mail too is renamed into place: a second writer of the item must not
+        # truncate it under the sender reading the first's.
+        put_whole(self.outbox / f"{item_id}.eml", data)
         envelope = {"recipients": recipients, "attempts": 0, "next_try": 0.0}
-        write_synced(self.outbox / f".{item_id}.json.tmp", json.dumps(envelope).encode())
         # The envelope appears last: an item without one is not yet in the outbox.
-        (self.outbox / f".{item_id}.json.tmp").rename(self.outbox / f"{item_id}.json")
+        put_whole(self.outbox / f"{item_id}.json", json.dumps(envelope).encode())
         fsync_dir(self.outbox)
 
     async def recover(self, finished_before: str | None = None) -> None:

@@ -9,6 +9,7 @@ import contextlib
 import functools
 import os
 import re
+import secrets
 from pathlib import Path
 
 # File systems on which a file's fsync also makes durable the name it was created or
@@ -44,9 +45,12 @@ def write_synced(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def replace_durably(path: Path, data: bytes) -> None:
-    """Atomically replace `path` with `data`, surviving a crash at any point."""
-    tmp = path.with_name(f".{path.name}.tmp")
+def put_whole(path: Path, data: bytes) -> None:
+    """Put `data` at `path` whole: written and fsynced under a temporary name of this
+    writer's own, then renamed (the caller syncs the folder). Two processes writing one
+    file at once (the outbox's item, queued by two) each rename a whole file of theirs;
+    under a shared temporary name one renamed the other's and the other found none."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
     try:
         write_synced(tmp, data)
         os.replace(tmp, path)
@@ -55,6 +59,11 @@ def replace_durably(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def replace_durably(path: Path, data: bytes) -> None:
+    """Atomically replace `path` with `data`, surviving a crash at any point."""
+    put_whole(path, data)
     fsync_dir(path.parent)
 
 
