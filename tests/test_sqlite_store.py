@@ -241,3 +241,37 @@ def test_the_delivery_memory_and_the_daemon_read_a_few_rows_whatever_the_history
     # A few hundred steps each; read through every run, tens of thousands.
     assert max(steps for _, steps in found) < 20, found
     assert periodic[:2] == (0, {}) and periodic[2] < 20, periodic
+
+
+def test_a_run_list_filtered_by_state_or_channel_reads_what_it_shows(tmp_path):
+    """The few failed runs (or the mail runs) among a long history: the run lists of the
+    console, the API and `renkei runs` go by an index for the page and its count, not
+    through every run received (tens of thousands of steps before)."""
+
+    async def scenario() -> list[tuple[int, int, int]]:
+        store = await SqliteStore.open(tmp_path / "renkei.db")
+        _long_history(tmp_path / "renkei.db")
+        db = sqlite3.connect(tmp_path / "renkei.db")
+        db.execute("UPDATE runs SET state = 'failed' WHERE id LIKE '%00000000007-aaaaaa'")
+        db.execute("UPDATE runs SET channel = 'mail' WHERE id LIKE '%00000000009-aaaaaa'")
+        db.commit()
+        db.close()
+        steps = [0]
+        await store.reader.set_progress_handler(lambda: steps.__setitem__(0, steps[0] + 1), 100)
+        counted = []
+        try:
+            for look_up in (
+                store.list_runs({"state": "failed"}, 50),
+                store.find_runs(None, {"state": "failed"}),
+                store.find_runs(["acme"], {"channel": "mail"}, limit=20),
+            ):
+                steps[0] = 0
+                rows, total = await look_up
+                counted.append((len(rows), total, steps[0]))
+            return counted
+        finally:
+            await store.close()
+
+    counted = asyncio.run(scenario())
+    assert [(shown, total) for shown, total, _ in counted] == [(1, 1), (1, 1), (1, 1)]
+    assert max(steps for _, _, steps in counted) < 20, counted

@@ -18,7 +18,8 @@ from tests.test_store_contract import COLUMNS, at, describe, import_file, rows_o
 
 # The schema version before the migration that adds undo_images (and the ones after
 # it, which the scripts below take back too: runs.forward_state, expect_checks, runs.file_key,
-# runs_by_direction, undo_sources_by_run and runs_pending_report).
+# runs_by_direction, undo_sources_by_run, runs_pending_report, runs_by_state and
+# runs_by_channel).
 _BEFORE_IMAGES = next(n for n, m in enumerate(MIGRATIONS) if "CREATE TABLE undo_images" in m)
 # What the version before undo_images left (schema.py, the migration that adds it).
 _OLDER = """
@@ -37,6 +38,8 @@ ALTER TABLE runs DROP COLUMN file_key;
 DROP INDEX runs_by_direction;
 DROP INDEX undo_sources_by_run;
 DROP INDEX runs_pending_report;
+DROP INDEX runs_by_state;
+DROP INDEX runs_by_channel;
 PRAGMA user_version = {version}
 """
 
@@ -70,6 +73,8 @@ ALTER TABLE runs DROP COLUMN file_key;
 DROP INDEX runs_by_direction;
 DROP INDEX undo_sources_by_run;
 DROP INDEX runs_pending_report;
+DROP INDEX runs_by_state;
+DROP INDEX runs_by_channel;
 UPDATE renkei_schema SET version = {version}
 """
 

@@ -54,7 +54,7 @@ RESERVED_TABLES = (
     *("undo_images", "undo_rows", "undo_sources", "staged_rows", "staged_errors"),
     *("audit_log_at", "outward_requests_by_run", "record_log_by_layout", "run_errors_by_run"),
     *("run_undo_by_file", "runs_by_account", "runs_by_direction", "runs_by_file"),
-    *("runs_by_file_key", "runs_by_key"),
+    *("runs_by_file_key", "runs_by_key", "runs_by_state", "runs_by_channel"),
     *("runs_by_received", "runs_by_retry", "runs_by_sha256", "undo_images_by_rowid"),
     *("undo_images_by_run", "undo_rows_by_run", "undo_sources_by_run", "runs_pending_report"),
 )

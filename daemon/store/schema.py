@@ -340,6 +340,13 @@ MIGRATIONS = [
     CREATE INDEX undo_sources_by_run ON undo_sources (run_id);
     CREATE INDEX runs_pending_report ON runs (report_state) WHERE report_state = 'pending'
     """,
+    # The run lists filtered by state or channel (the console's, the API's, `renkei
+    # runs --state failed`): without these, a page of the few failed runs among many
+    # read the whole history, twice (its count too).
+    """
+    CREATE INDEX runs_by_state ON runs (state, received_at);
+    CREATE INDEX runs_by_channel ON runs (channel, received_at)
+    """,
 ]
 
 
