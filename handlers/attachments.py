@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import policy
+from email.errors import HeaderParseError
 from email.header import decode_header
 from email.message import Message
 
@@ -28,6 +29,9 @@ _WORKBOOK_TYPES = {
     "application/vnd.ms-excel": ".xls",
 }
 _CHARSETS = {"shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932", "x-sjis": "cp932"}
+# An RFC 2047 word we cannot read: an unknown charset, or base64 that is broken (a
+# mailer's, or a relay's that cut the line).
+_UNREADABLE = (ValueError, LookupError, HeaderParseError)
 
 
 # Types a mailer labels a CSV with: Outlook and older mailers do not all say text/csv.
@@ -179,7 +183,7 @@ def filename(part: Message) -> str:
         if value:
             try:
                 return _decoded(value)
-            except (ValueError, LookupError):  # an unknown charset: the name unread
+            except _UNREADABLE:  # the name unread
                 return ""
     return ""
 
@@ -191,7 +195,7 @@ def subject_of(message: Message) -> str:
     raw = _raw_header(message, "subject")
     try:
         text = _decoded(_UNFOLD.sub("", raw)) if raw else ""
-    except (ValueError, LookupError):  # an unknown charset: as the library read it
+    except _UNREADABLE:  # as the library read it, which keeps a word it cannot decode
         text = str(message.get("Subject", ""))
     # What bare_name() drops from a name, for the same reason: it breaks the report's
     # lines or hides in them.

@@ -373,3 +373,31 @@ def test_a_mail_of_many_csvs_names_every_run_in_lines_a_client_reads(daemon):
     done = [daemon.wait_run(run_id) for run_id in ids]
     assert sorted(run["filename"] for run in done) == sorted(names)
     assert {run["state"] for run in done} == {"completed"}
+
+
+def test_broken_base64_in_the_subject_or_a_name_gets_an_answer_not_a_451(daemon):
+    """An RFC 2047 word whose base64 is cut (a mailer's, or a relay's that folded it
+    badly) failed the session with 451, which a sender retries for days."""
+    broken = raw_mail(
+        'Content-Type: text/csv; name="20240705.csv"',
+        CSV_LINE.replace("07/01", "07/05"),
+    ).replace(b"Subject: x", b"Subject: =?UTF-8?B?44GC44GE44GGX?= data")
+    _, code, reply = send(daemon.smtp_port, broken)
+    assert code == 250, reply
+    run = daemon.wait_run(queued_ids(reply)[0])
+    assert (run["filename"], run["state"]) == ("20240705.csv", "completed"), run
+    named = raw_mail(
+        'Content-Type: text/csv; name="=?UTF-8?B?5aOy5LiKX?=.csv"',
+        CSV_LINE.replace("07/01", "07/06"),
+    )
+    _, code, reply = send(daemon.smtp_port, named)
+    assert code == 250, reply
+    run = daemon.wait_run(queued_ids(reply)[0])
+    # The name unread, as one in an unknown charset: the file is refused by its name,
+    # said in the run and its report.
+    assert (run["filename"], run["state"], run["problem"]) == (
+        "attachment.csv",
+        "failed",
+        "filename.rule",
+    ), run
+    assert daemon.proc.poll() is None
