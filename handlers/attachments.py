@@ -46,7 +46,7 @@ _FULL_STOPS = (".", "\uff0e")  # ．, as a Japanese IME writes it in full width
 # A Subject is said in a run's message and its report mail: long enough to tell mails
 # apart, short enough that the sentence around it stays readable.
 MAX_SUBJECT_CHARS = 120
-_UNFOLD = re.compile(r"\r?\n(?=[ \t])")
+UNFOLD = re.compile(r"\r?\n(?=[ \t])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +194,7 @@ def subject_of(message: Message) -> str:
     dropped, runs of white space made one space, cut at MAX_SUBJECT_CHARS."""
     raw = _raw_header(message, "subject")
     try:
-        text = _decoded(_UNFOLD.sub("", raw)) if raw else ""
+        text = _decoded(UNFOLD.sub("", raw)) if raw else ""
     except _UNREADABLE:  # as the library read it, which keeps a word it cannot decode
         text = str(message.get("Subject", ""))
     # What bare_name() drops from a name, for the same reason: it breaks the report's

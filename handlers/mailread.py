@@ -14,7 +14,7 @@ from email.message import Message
 from email.utils import getaddresses
 
 from handlers import automail, mime, replies
-from handlers.attachments import Carried, carried_by
+from handlers.attachments import UNFOLD, Carried, carried_by
 from handlers.base import bounded_key
 
 
@@ -61,10 +61,22 @@ def read(raw: bytes, mail_from: str) -> Read:
     if replied is not None:
         raise Automatic(f"{replied}; subject: {carried.subject or '-'}", "reply_to_report")
     # The same Message-ID is the same message sent again, never a new one.
-    message_id = bounded_key(str(message.get("Message-ID", "")).strip())
-    return Read(_header_senders(message), carried, message_id)
+    ids = _header_values(message, "Message-ID")
+    return Read(_header_senders(message), carried, bounded_key(ids[0].strip() if ids else ""))
 
 
 def _header_senders(message: Message) -> list[str]:
-    values = message.get_all("From", [])
-    return [addr.lower() for _, addr in getaddresses([str(v) for v in values]) if addr]
+    values = _header_values(message, "From")
+    return [addr.lower() for _, addr in getaddresses(values) if addr]
+
+
+def _header_values(message: Message, name: str) -> list[str]:
+    """The header's values as the mail library reads them; as written (unfolded) when
+    its parser fails on them. Python's email package raises IndexError or
+    AttributeError on some malformed address lists and message IDs (`a <b@c>, g: ;x`),
+    which failed the session with a 451 the sender would retry for days."""
+    try:
+        return [str(value) for value in message.get_all(name, [])]
+    except (IndexError, AttributeError, ValueError):
+        key = name.lower()
+        return [UNFOLD.sub("", str(v)) for k, v in message.raw_items() if k.lower() == key]

@@ -401,3 +401,24 @@ def test_broken_base64_in_the_subject_or_a_name_gets_an_answer_not_a_451(daemon)
         "filename.rule",
     ), run
     assert daemon.proc.poll() is None
+
+
+def test_a_from_or_message_id_the_mail_library_cannot_parse_is_read_as_written(daemon):
+    """Python's email package raises IndexError or AttributeError on some malformed
+    address lists and message IDs: the session failed with 451. Read as written, the
+    header's addresses are still checked."""
+    mail_bytes = raw_mail(
+        'Content-Type: text/csv; name="20240707.csv"', CSV_LINE.replace("07/01", "07/07")
+    )
+    odd = mail_bytes.replace(
+        b"From: export@acme.example", b"From: export@acme.example, :;\r\nMessage-ID: <"
+    )
+    _, code, reply = send(daemon.smtp_port, odd)
+    assert code == 250, reply
+    run = daemon.wait_run(queued_ids(reply)[0])
+    assert (run["filename"], run["state"]) == ("20240707.csv", "completed"), run
+    stranger = mail_bytes.replace(
+        b"From: export@acme.example", b"From: Export <export@acme.example>, g: ;x@other.example"
+    )
+    _, code, reply = send(daemon.smtp_port, stranger)
+    assert code == 550 and "5.7.1" in reply, reply
