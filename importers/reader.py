@@ -346,7 +346,7 @@ class CsvFile:
             # A value typed beside the table: named by its cell, as a cell error is.
             index = next(i for i in range(expected, len(fields)) if fields[i])
             value = fields[index]
-            problem = message("row.beside_table", lang, value=value)
+            problem = message("row.beside_table", lang, value=cut(value, lang))
             text = message("row.error_at", lang, at=self.sheet.cell(line, index), problem=problem)
             return RowError(line, "", value, text, fields)
         if len(fields) != expected:
@@ -354,7 +354,8 @@ class CsvFile:
         else:
             index = next(i for i in self._blank if fields[i])
             value = fields[index]
-            problem = message("row.unnamed_cell", lang, position=self._position(index), value=value)
+            shown = cut(value, lang)
+            problem = message("row.unnamed_cell", lang, position=self._position(index), value=shown)
         return RowError(line, "", value, self._at_line(line, problem), fields)
 
     def _position(self, index: int) -> str:

@@ -199,6 +199,10 @@ def test_a_value_under_an_empty_header_cell_is_a_row_error(tmp_path):
         "line 2: has 'zzz' in column 5, whose header is empty"
         " (a column without a header cannot be imported)"
     )
+    # A long value is quoted by its start and its length; the error keeps it whole.
+    _, [error] = read(tmp_path, text.replace("zzz", "z" * 3000))
+    assert error.value == "z" * 3000
+    assert "値「" + "z" * 40 + "…(全3,000文字)」" in error.message
 
 
 def test_empty_header_cells_before_the_returned_columns_are_read_past_too(tmp_path):
