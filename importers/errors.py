@@ -15,6 +15,10 @@ said in the same language.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from importers.messages import Words
 
 
 class ImportProblem(Exception):
@@ -29,6 +33,13 @@ class ImportProblem(Exception):
 
         return message(self.key, language, line=self.line, **self.params)
 
+    @property
+    def words(self) -> Words:
+        """The problem as catalog words, to be said again in another language."""
+        from importers.messages import Words
+
+        return Words(self.key, {"line": self.line, **self.params})
+
 
 class PermanentProblem(ImportProblem):
     """The file cannot be imported as it is."""
@@ -40,7 +51,9 @@ class RowError:
 
     `column` is the name a partner knows the column by (its label, when it has one);
     `record` holds the record's cells as the file has them, for the error CSV a
-    partner corrects and sends back (None for whole-file problems).
+    partner corrects and sends back (None for whole-file problems). `message` is said
+    in the config's language; `said`, when known, is the same sentence as catalog words,
+    for the console to say in its viewer's.
     """
 
     line: int
@@ -48,6 +61,7 @@ class RowError:
     value: str
     message: str
     record: list[str] | None = None
+    said: Words | None = None
 
 
 @dataclass(slots=True)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from importers.errors import Explained, PermanentProblem
-from importers.messages import message
+from importers.messages import Words, message
 
 ANY = "any"
 DATE_PARTS = ("YYYYMMDD", "YYYYMM00", "YYYYMM")
@@ -195,16 +195,16 @@ class FilenameRule:
         """The problem `name` is under this rule; it renders the rule in words."""
         return FilenameProblem(name, self)
 
-    def describe(self, language: str) -> str:
+    def words(self) -> Words:
         """The rule in words, for a refusal."""
         if self.is_default:
-            text = message("filename.rule.default", language)
+            words = Words("filename.rule.default")
         else:
             patterns = ", ".join(p.text for p in self.patterns)
-            text = message("filename.rule.patterns", language, patterns=patterns)
+            words = Words("filename.rule.patterns", {"patterns": patterns})
         if self.excel and any(p.text.lower().endswith(".csv") for p in self.patterns):
-            text += message("filename.rule.excel", language)
-        return text
+            words = Words("filename.rule.excel", {"rule": words})
+        return words
 
 
 class FilenameProblem(PermanentProblem):
@@ -214,9 +214,13 @@ class FilenameProblem(PermanentProblem):
         super().__init__("filename.rule", name=name)
         self.rule = rule
 
+    @property
+    def words(self) -> Words:
+        return Words(self.key, {"name": self.params["name"], "rule": self.rule.words()})
+
     def render(self, language: str) -> str:
-        rule = self.rule.describe(language)
-        return message(self.key, language, name=self.params["name"], rule=rule)
+        words = self.words
+        return message(words.key, language, **words.params)
 
 
 def filename_rule(patterns: Sequence[str] = DEFAULT_PATTERNS, excel: bool = False) -> FilenameRule:

@@ -6,6 +6,7 @@ languages stay in step; a test checks that every key has both.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 LANGUAGES = ("ja", "en")
@@ -27,8 +28,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "* any text, ? any one character)",
     },
     "filename.rule.excel": {
-        "ja": "(.csv の代わりに .xlsx・.xls も可)",
-        "en": " (.xlsx or .xls also taken in place of .csv)",
+        "ja": "{rule}(.csv の代わりに .xlsx・.xls も可)",
+        "en": "{rule} (.xlsx or .xls also taken in place of .csv)",
     },
     # -- whole-file problems -----------------------------------------------------
     "file.too_large": {
@@ -3161,12 +3162,73 @@ def message(key: str, language: str = "ja", **params: object) -> str:
 SHOWN_CHARACTERS = 50  # of a value quoted in a sentence (cut)
 
 
-def cut(value: object, language: str) -> str:
-    """A value quoted in a sentence, a long one cut to its start and its length: a cell
-    of thousands of characters is kept whole in the error CSV, not in every line of a
-    report mail or `renkei show`."""
+def cut(value: object) -> str | Words:
+    """A value quoted in a sentence, a long one as words for its start and its length:
+    a cell of thousands of characters is kept whole in the error's value and the error
+    CSV's record, not said again in every line of a report mail or `renkei show`."""
     text = str(value)
     if len(text) <= SHOWN_CHARACTERS:
         return text
     head = text[: SHOWN_CHARACTERS - 10]
-    return message("value.cut", language, head=head, length=f"{len(text):,}")
+    return Words("value.cut", {"head": head, "length": f"{len(text):,}"})
+
+
+# -- sentences kept to be said again -------------------------------------------------
+# A run's message and its row errors are stored as the sentence in the config's
+# language and as its words (catalog key and parameters, as JSON), so that the console
+# says them in its viewer's language; a sentence stored without its words is shown as
+# it was written. A message of several sentences is their words in order, said joined
+# by NOTE_JOIN.
+
+NOTE_JOIN = " / "
+Said = Words | list[Words]
+
+
+def words_json(words: Said | None) -> str:
+    """`words` as stored beside their sentence ('' for none)."""
+    if not words:
+        return ""
+    return json.dumps(_plain(words), ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def words_of(text: str | None) -> Said | None:
+    """The words words_json() stored, or None (none stored, or not readable)."""
+    if not text:
+        return None
+    try:
+        found = _words(json.loads(text))
+    except (ValueError, TypeError, AttributeError, KeyError):
+        return None
+    if isinstance(found, list) and found and all(isinstance(w, Words) for w in found):
+        return found
+    return found if isinstance(found, Words) else None
+
+
+def said(words: Said | None, text: str, language: str) -> str:
+    """The sentence of `words` in `language`; `text`, as stored, without words, or with
+    words this catalog no longer has (a store kept across versions)."""
+    if not words:
+        return text
+    try:
+        if isinstance(words, Words):
+            return message(words.key, language, **words.params)
+        return NOTE_JOIN.join(message(w.key, language, **w.params) for w in words)
+    except (KeyError, IndexError, ValueError, TypeError):
+        return text
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Words):
+        return {"k": value.key, "p": {name: _plain(v) for name, v in value.params.items()}}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _words(value: object) -> object:
+    if isinstance(value, dict):
+        params = value["p"]
+        return Words(str(value["k"]), {str(n): _words(v) for n, v in params.items()})
+    if isinstance(value, list):
+        return [_words(v) for v in value]
+    return value

@@ -27,7 +27,7 @@ from importers.errors import CellError, PermanentProblem, RowError
 from importers.formulas import unescaped
 from importers.headers import HeaderMatch, match_header
 from importers.layouts import ColumnLike, converters, display_name, row_converter
-from importers.messages import cut, message
+from importers.messages import Words, cut, message
 from importers.sheetcells import column_letter
 from importers.workbook import Sheet, SheetRecords, read_sheet, workbook_format
 
@@ -299,7 +299,7 @@ class CsvFile:
             self._width = len(header)
             self._blank = match.blank
         if problems:
-            detail = " / ".join(self._at_line(line, problem) for problem in problems)
+            detail = " / ".join(self._said(self._at_line(line, problem)) for problem in problems)
             raise PermanentProblem("header.invalid", line=line, detail=detail)
         order = match.order
         return None if order == list(range(len(order))) else order
@@ -321,12 +321,14 @@ class CsvFile:
             problems.append(message("header.blank_cells", lang, positions=positions))
         return problems
 
-    def _at_line(self, line: int, problem: str) -> str:
+    def _at_line(self, line: int, problem: str | Words) -> Words:
         """`problem` said of a line: `3行目: …` in a CSV, `売上!3: …` in a sheet."""
-        lang = self.spec.language
         if self.sheet is None:
-            return message("row.error", lang, line=line, problem=problem)
-        return message("row.error_at", lang, at=self.sheet.row(line), problem=problem)
+            return Words("row.error", {"line": line, "problem": problem})
+        return Words("row.error_at", {"at": self.sheet.row(line), "problem": problem})
+
+    def _said(self, words: Words) -> str:
+        return message(words.key, self.spec.language, **words.params)
 
     def _date_writers(self, order: list[int] | None) -> dict[int, Callable[[Any], str]]:
         """For each field of a date or datetime column, how a date cell of the sheet
@@ -340,23 +342,23 @@ class CsvFile:
 
     def _row_error(self, line: int, expected: int, fields: list[str]) -> RowError:
         """A record of the wrong width, or one with a value under an empty header cell."""
-        lang = self.spec.language
         value = ""
         if self.sheet is not None and len(fields) > expected:
             # A value typed beside the table: named by its cell, as a cell error is.
             index = next(i for i in range(expected, len(fields)) if fields[i])
             value = fields[index]
-            problem = message("row.beside_table", lang, value=cut(value, lang))
-            text = message("row.error_at", lang, at=self.sheet.cell(line, index), problem=problem)
-            return RowError(line, "", value, text, fields)
+            problem = Words("row.beside_table", {"value": cut(value)})
+            said = Words("row.error_at", {"at": self.sheet.cell(line, index), "problem": problem})
+            return RowError(line, "", value, self._said(said), fields, said)
         if len(fields) != expected:
-            problem = message("row.field_count", lang, expected=expected, actual=len(fields))
+            problem = Words("row.field_count", {"expected": expected, "actual": len(fields)})
         else:
             index = next(i for i in self._blank if fields[i])
             value = fields[index]
-            shown = cut(value, lang)
-            problem = message("row.unnamed_cell", lang, position=self._position(index), value=shown)
-        return RowError(line, "", value, self._at_line(line, problem), fields)
+            position = self._position(index)
+            problem = Words("row.unnamed_cell", {"position": position, "value": cut(value)})
+        said = self._at_line(line, problem)
+        return RowError(line, "", value, self._said(said), fields, said)
 
     def _position(self, index: int) -> str:
         """A field's column as the partner counts it: 5 in a CSV, E in a sheet."""
@@ -374,16 +376,16 @@ class CsvFile:
             try:
                 convert(cell)
             except CellError as exc:
-                shown = cut(cell, lang)
-                problem = message(exc.key, lang, value=shown, **exc.params)
+                shown = cut(cell)
+                problem = Words(exc.key, {"value": shown, **exc.params})
                 if self.sheet is None:
-                    where = {"line": line}
+                    key, where = "cell.error", {"line": line}
                 else:  # the cell by its place in the sheet: 売上!D14
                     at = self.sheet.cell(line, order[index] if order is not None else index)
-                    where = {"at": at}
-                key = "cell.error" if self.sheet is None else "cell.error_at"
-                text = message(key, lang, column=name, value=shown, problem=problem, **where)
-                errors.append(RowError(line, name, cell, text, fields))
+                    key, where = "cell.error_at", {"at": at}
+                said = Words(key, {"column": name, "value": shown, "problem": problem, **where})
+                text = message(key, lang, **said.params)
+                errors.append(RowError(line, name, cell, text, fields, said))
         return errors
 
     def _csv_problem(self, exc: csv.Error, reader) -> PermanentProblem:  # noqa: ANN001

@@ -5,6 +5,7 @@ the account switch kept across restarts and reloads, the upload, the language, a
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import subprocess
@@ -40,6 +41,7 @@ MORE_USERS = {**USERS, LOCKED_USER: ("viewer", ["acme"])}
 GOOD = csv_bytes(["1,2024/05/01,1,a"])
 BAD = csv_bytes(["2,2024/05/02,x,日本"])
 ROW_ERROR = "2行目 列「sales_amount」の値「x」は整数ではありません"
+ROW_ERROR_EN = "line 2, column 'sales_amount', value 'x' is not a whole number"
 
 
 def rows_of(d: Daemon, source: str) -> list[tuple]:
@@ -532,6 +534,42 @@ def test_a_failed_runs_page_shows_its_fields_and_row_errors(daemon, runs, client
     assert run in page and "20240502.csv" in page and "export@acme.example" in page
     assert "失敗" in page and ROW_ERROR in page and "エラーの行(1 件)" in page
     assert f"/console/runs/{run}/file" in page and f"/console/runs/{run}/errors.csv" in page
+
+
+REJECTED = "1 行にエラーがあるため、1行も取り込みませんでした"
+REJECTED_EN = "1 rows have errors, so no row was imported"
+
+
+def test_a_runs_message_and_row_errors_are_said_in_the_pages_language(daemon, runs):
+    """Recorded in the config's language (Japanese), a run's message and row errors
+    are said in English to a user who chose it: on the run's page, in an upload's
+    preview, in the runs export. The error CSV and the API keep the sentences the run
+    was recorded with."""
+    run = runs["20240502.csv"]
+    web = login(daemon.api, "op")
+    try:
+        web.get("/console/lang/en")
+        page = html.unescape(web.get(f"/console/runs/{run}").text)
+        assert ROW_ERROR_EN in page and ROW_ERROR not in page
+        assert REJECTED_EN in page and REJECTED not in page
+        # The notes the door added (this test's mail is not authenticated) too.
+        assert "送信元を認証" not in page and "sender" in page.lower()
+        r = upload(web, "20240603.csv", csv_bytes(["2,2024/06/03,x,日本"]))
+        preview = html.unescape(r.text)
+        assert ROW_ERROR_EN in preview and ROW_ERROR not in preview
+        assert REJECTED_EN in preview and REJECTED not in preview
+        export = web.get("/console/runs/export.csv").content.decode("utf-8-sig")
+        assert REJECTED_EN in export and REJECTED not in export
+        web.get("/console/lang/ja")
+        page = web.get(f"/console/runs/{run}").text
+        assert ROW_ERROR in page and REJECTED in page
+        token = {"Authorization": "Bearer demo-acme-token"}
+        api = httpx.get(f"{daemon.api}/api/v1/runs/{run}/errors.csv", headers=token)
+        assert ROW_ERROR in api.content.decode("cp932")
+        shown = httpx.get(f"{daemon.api}/api/v1/runs/{run}", headers=token).json()
+        assert shown["message"].endswith(REJECTED) and "said" not in shown
+    finally:
+        web.close()
 
 
 def test_a_page_of_errors_or_of_the_audit_log_past_the_end_shows_the_last(daemon, runs, clients):

@@ -10,7 +10,7 @@ from daemon.store.multirow import RowInsert
 from importers.dates import general_datetime, parse_datetime
 from importers.errors import CellError
 from importers.layouts import ColumnSpec, converter, row_converter
-from importers.messages import cut
+from importers.messages import Words, cut, message, said, words_json, words_of
 
 TRICKY = [
     "",
@@ -199,9 +199,26 @@ def test_an_integer_of_any_length_is_a_number_or_out_of_range(cell, value):
 
 
 def test_a_long_cell_is_quoted_by_its_start_and_its_length_in_either_language():
-    assert cut("x" * 50, "ja") == "x" * 50
-    assert cut("x" * 51, "ja") == "x" * 40 + "…(全51文字)"
-    assert cut("9" * 5000, "en") == "9" * 40 + "… (5,000 characters)"
+    assert cut("x" * 50) == "x" * 50
+    long = cut("x" * 51)
+    assert message("row.error", "ja", line=2, problem=long) == "2行目: " + "x" * 40 + "…(全51文字)"
+    assert message("row.error", "en", line=2, problem=cut("9" * 5000)) == (
+        "line 2: " + "9" * 40 + "… (5,000 characters)"
+    )
+
+
+def test_a_sentence_kept_as_words_is_said_again_in_either_language():
+    problem = Words("cell.int_range", {"value": cut("9" * 60)})
+    words = Words("cell.error", {"line": 3, "column": "qty", "value": "x", "problem": problem})
+    kept = words_of(words_json(words))
+    assert kept == words
+    assert said(kept, "stored", "ja") == message("cell.error", "ja", **words.params)
+    assert said(kept, "stored", "en").startswith("line 3, column 'qty', value 'x' is too large")
+    # Nothing kept, words no longer in the catalog, or not words at all: as stored.
+    assert said(None, "stored", "en") == "stored"
+    assert said(words_of('{"k":"cell.gone","p":{}}'), "stored", "en") == "stored"
+    assert words_of("") is None and words_of("[1") is None and words_of('"x"') is None
+    assert words_of('{"a": 1}') is None
 
 
 def test_grouped_numbers_are_read_without_commas():

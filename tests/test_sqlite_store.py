@@ -275,3 +275,21 @@ def test_a_run_list_filtered_by_state_or_channel_reads_what_it_shows(tmp_path):
     counted = asyncio.run(scenario())
     assert [(shown, total) for shown, total, _ in counted] == [(1, 1), (1, 1), (1, 1)]
     assert max(steps for _, _, steps in counted) < 20, counted
+
+
+def test_a_message_written_as_text_alone_drops_the_words_of_the_one_before(tmp_path):
+    """A run's message and its words go together: an aborted run taken up again, or a
+    send's message rewritten, must not be said by the words of its earlier message."""
+
+    async def scenario() -> tuple[str, str]:
+        store = await SqliteStore.open(tmp_path / "renkei.db")
+        try:
+            await store.add_run("r1", Meta("acme", "api", "x", "20240516.csv"))
+            await store.update_run("r1", message="中断", said='{"k":"run.aborted","p":{}}')
+            first = (await store.get_run("r1"))["said"]
+            await store.update_run("r1", message="")
+            return first, (await store.get_run("r1"))["said"]
+        finally:
+            await store.close()
+
+    assert asyncio.run(scenario()) == ('{"k":"run.aborted","p":{}}', "")

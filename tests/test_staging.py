@@ -19,6 +19,7 @@ from daemon.store.scratch import ERRORS_TABLE, ROWS_TABLE, ScratchWriter, Staged
 from daemon.store.sqlite import SqliteStore
 from daemon.worker import staging
 from importers.layouts import ColumnSpec
+from importers.messages import said, words_json, words_of
 from importers.reader import CsvFile, ImportSpec
 from tests.support import LAYOUT, ROOT, Daemon, account, cli_import, renkei, write_config
 
@@ -38,7 +39,8 @@ def whole(path, spec):
     for chunk in csv_file.chunks(size=97):
         rows += [tuple(r) for r in chunk.rows]
         errors += [
-            (e.line, e.column, e.value, e.message, record_text(e.record)) for e in chunk.errors
+            (e.line, e.column, e.value, e.message, record_text(e.record), words_json(e.said))
+            for e in chunk.errors
         ]
     return rows, errors
 
@@ -457,10 +459,15 @@ def test_a_large_upsert_and_delete_are_read_in_parts_and_keyed(tmp_path):
             " WHERE member_no != 999999 ORDER BY member_no"
         ).fetchall()
         errors = db.execute(
-            "SELECT line FROM run_errors WHERE run_id = ? ORDER BY line", (run["id"],)
+            "SELECT line, message, said FROM run_errors WHERE run_id = ? ORDER BY line",
+            (run["id"],),
         ).fetchall()
     assert got == expected  # rows 1 and 2 updated in place, the rest inserted
-    assert [line for (line,) in errors] == sorted(bad.values())
+    assert [line for line, _, _ in errors] == sorted(bad.values())
+    # Each error's words came through the parts: said again, in either language.
+    for line, text, words in errors:
+        assert said(words_of(words), "", "ja") == text
+        assert said(words_of(words), "", "en").startswith(f"line {line}, column ")
 
     # The same file as a delete reads the key alone, in parts as well.
     text = config.read_text(encoding="utf-8").replace('mode = "upsert"', 'mode = "delete"')

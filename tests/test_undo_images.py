@@ -18,8 +18,8 @@ from tests.test_store_contract import COLUMNS, at, describe, import_file, rows_o
 
 # The schema version before the migration that adds undo_images (and the ones after
 # it, which the scripts below take back too: runs.forward_state, expect_checks, runs.file_key,
-# runs_by_direction, undo_sources_by_run, runs_pending_report, runs_by_state and
-# runs_by_channel).
+# runs_by_direction, undo_sources_by_run, runs_pending_report, runs_by_state,
+# runs_by_channel, runs.said and run_errors.said).
 _BEFORE_IMAGES = next(n for n, m in enumerate(MIGRATIONS) if "CREATE TABLE undo_images" in m)
 # What the version before undo_images left (schema.py, the migration that adds it).
 _OLDER = """
@@ -40,6 +40,8 @@ DROP INDEX undo_sources_by_run;
 DROP INDEX runs_pending_report;
 DROP INDEX runs_by_state;
 DROP INDEX runs_by_channel;
+ALTER TABLE run_errors DROP COLUMN said;
+ALTER TABLE runs DROP COLUMN said;
 PRAGMA user_version = {version}
 """
 
@@ -75,6 +77,8 @@ DROP INDEX undo_sources_by_run;
 DROP INDEX runs_pending_report;
 DROP INDEX runs_by_state;
 DROP INDEX runs_by_channel;
+ALTER TABLE run_errors DROP COLUMN said;
+ALTER TABLE runs DROP COLUMN said;
 UPDATE renkei_schema SET version = {version}
 """
 

@@ -28,7 +28,7 @@ from daemon.console import audit
 from daemon.console.access import Refused, Viewer, signer
 from daemon.web import context
 from handlers.formend import whole_form
-from importers.messages import CATALOG, LANGUAGES, message
+from importers.messages import CATALOG, LANGUAGES, Words, message, said
 
 LANG_COOKIE = "renkei_lang"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -120,6 +120,10 @@ def page(
     def has(key: str) -> bool:
         return key in CATALOG
 
+    def say(words: Words | None, text: str) -> str:
+        """A stored sentence in the page's language, when its words were kept."""
+        return said(words, text, lang)
+
     def local(stamp: str | None, seconds: bool = True) -> str:
         if not stamp:
             return ""
@@ -145,6 +149,7 @@ def page(
     body = _env.get_template(template).render(
         t=t,
         has=has,
+        say=say,
         lang=lang,
         who=who,
         csrf=signer(request).token("csrf", who.session) if who else "",

@@ -14,7 +14,6 @@ import functools
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
 from pathlib import Path
 
 from daemon import metrics
@@ -24,7 +23,7 @@ from daemon.spool.memory import DeliveryMemory, account_file_key
 from daemon.spool.queue import Meta, Spool, SpoolItem, new_id
 from daemon.spool.refusals import RefusalLog
 from daemon.store.base import Store
-from daemon.store.runs import FINAL_STATES, RunState, public_run
+from daemon.store.runs import FINAL_STATES, RunState, public_error, public_run
 from handlers.base import Delivery, Receipt, Refusal, RunReport, SpoolUnavailable
 from importers.filenames import filename_rule
 from importers.messages import message
@@ -158,7 +157,8 @@ class SpoolSink:
         while loop.time() < deadline:
             run = await self._store.get_run(run_id)
             if run is not None and run["state"] in FINAL_STATES:
-                first = [asdict(e) for e in await self._store.run_errors(run_id, limit=errors)]
+                found = await self._store.run_errors(run_id, limit=errors)
+                first = [public_error(e) for e in found]
                 failed = run["state"] == RunState.FAILED
                 too_big = run["problem"] in _LIMIT_PROBLEMS
                 return RunReport(public_run(run), first, failed=failed, over_limit=too_big)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
+from daemon.store.runs import stored_error
 from daemon.store.sql import like_escaped, quote
 from importers.errors import RowError
 
@@ -144,8 +145,8 @@ class ConsoleRecords:
 
     async def error_page(self, run_id: str, limit: int, offset: int) -> list[RowError]:
         sql = (
-            'SELECT line, "column", value, message FROM run_errors WHERE run_id = ?'
+            'SELECT line, "column", value, message, said FROM run_errors WHERE run_id = ?'
             " ORDER BY rowid LIMIT ? OFFSET ?"
         )
         rows = await self.reader.execute_fetchall(sql, (run_id, limit, offset))
-        return [RowError(*row) for row in rows]
+        return [stored_error(row) for row in rows]

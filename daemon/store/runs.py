@@ -15,6 +15,7 @@ import aiosqlite
 
 from daemon.store.sql import like_escaped, quote
 from importers.errors import RowError
+from importers.messages import words_json, words_of
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -102,6 +103,18 @@ def public_run(row: Mapping[str, Any]) -> dict[str, Any]:
     run["dry_run"] = bool(run["dry_run"])
     run["send"] = send_name(row) or None
     return run
+
+
+def public_error(error: RowError) -> dict[str, Any]:
+    """A row error as the API shows it: its sentence in the config's language, not the
+    words the console says it by."""
+    return {
+        "line": error.line,
+        "column": error.column,
+        "value": error.value,
+        "message": error.message,
+        "record": error.record,
+    }
 
 
 def send_name(run: Mapping[str, Any]) -> str:
@@ -207,6 +220,9 @@ class RunRecords:
     async def update_run(
         self, run_id: str, db: aiosqlite.Connection | None = None, **fields: object
     ) -> None:
+        if "message" in fields and "said" not in fields:
+            # A message given as text alone: the words of the one before go with it.
+            fields["said"] = ""
         assignments = ", ".join(f"{quote(k)} = ?" for k in fields)
         sql = f"UPDATE runs SET {assignments} WHERE id = ?"
         if db is not None:
@@ -219,8 +235,12 @@ class RunRecords:
         self, db: aiosqlite.Connection, run_id: str, errors: Sequence[RowError]
     ) -> None:
         await db.executemany(
-            'INSERT INTO run_errors (run_id, line, "column", value, message) VALUES (?, ?, ?, ?, ?)',
-            [(run_id, e.line, e.column, e.value, e.message) for e in errors[:ERRORS_KEPT]],
+            'INSERT INTO run_errors (run_id, line, "column", value, message, said)'
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (run_id, e.line, e.column, e.value, e.message, words_json(e.said))
+                for e in errors[:ERRORS_KEPT]
+            ],
         )
 
     async def run_by_key(self, account: str, key: str, since: str) -> str | None:
@@ -315,9 +335,12 @@ class RunRecords:
         return [row[0] for row in rows]
 
     async def run_errors(self, run_id: str, limit: int = ERRORS_KEPT) -> list[RowError]:
-        sql = 'SELECT line, "column", value, message FROM run_errors WHERE run_id = ? ORDER BY rowid LIMIT ?'
+        sql = (
+            'SELECT line, "column", value, message, said FROM run_errors WHERE run_id = ?'
+            " ORDER BY rowid LIMIT ?"
+        )
         async with self.reader.execute(sql, (run_id, limit)) as cur:
-            return [RowError(*row) for row in await cur.fetchall()]
+            return [stored_error(row) for row in await cur.fetchall()]
 
     async def error_count(self, run_id: str) -> int:
         sql = "SELECT count(*) FROM run_errors WHERE run_id = ?"
@@ -407,3 +430,9 @@ def _where(filters: Mapping[str, str | None], since: str | None) -> tuple[str, t
         terms.append("received_at >= ?")
         params.append(since)
     return ("WHERE " + " AND ".join(terms) if terms else ""), tuple(params)
+
+
+def stored_error(row: Sequence[Any]) -> RowError:
+    """A run_errors row (line, column, value, message, said) as the error it keeps."""
+    line, column, value, text, said = row
+    return RowError(line, column, value, text, None, words_of(said))

@@ -347,6 +347,13 @@ MIGRATIONS = [
     CREATE INDEX runs_by_state ON runs (state, received_at);
     CREATE INDEX runs_by_channel ON runs (channel, received_at)
     """,
+    # A run's message and its row errors as catalog words (messages.words_json), for
+    # the console to say in its viewer's language; '' for those recorded before, and
+    # for a message made without words: said as written.
+    """
+    ALTER TABLE runs ADD COLUMN said TEXT NOT NULL DEFAULT '';
+    ALTER TABLE run_errors ADD COLUMN said TEXT NOT NULL DEFAULT ''
+    """,
 ]
 
 

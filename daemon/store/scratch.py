@@ -20,6 +20,7 @@ from typing import TextIO
 
 from daemon.store.multirow import RowInsert
 from importers.errors import RowError
+from importers.messages import words_json
 
 ROWS_TABLE = "staged_rows"
 ERRORS_TABLE = "staged_errors"
@@ -103,12 +104,15 @@ class ScratchWriter:
         if not table.copy:
             self.db.execute(f"CREATE TABLE {ROWS_TABLE} ({', '.join(table.definitions)})")
         # `record`: the record's cells as the file has them, as a JSON array (the
-        # error CSV repeats them); NULL for a problem of no one record.
-        self.db.execute(f"CREATE TABLE {ERRORS_TABLE} (line, column_name, value, message, record)")
+        # error CSV repeats them); NULL for a problem of no one record. `said`: the
+        # message as catalog words (messages.words_json).
+        self.db.execute(
+            f"CREATE TABLE {ERRORS_TABLE} (line, column_name, value, message, record, said)"
+        )
         self._rows = RowInsert(
             f"INSERT INTO {ROWS_TABLE} VALUES ", table.values, len(table.columns)
         )
-        self._error = f"INSERT INTO {ERRORS_TABLE} VALUES (?, ?, ?, ?, ?)"
+        self._error = f"INSERT INTO {ERRORS_TABLE} VALUES (?, ?, ?, ?, ?, ?)"
         self._copy = table.copy
         self._width = len(table.columns)
         self._text: TextIO | None = None
@@ -146,7 +150,17 @@ class ScratchWriter:
         if errors:
             self.db.executemany(
                 self._error,
-                ((e.line, e.column, e.value, e.message, record_text(e.record)) for e in errors),
+                (
+                    (
+                        e.line,
+                        e.column,
+                        e.value,
+                        e.message,
+                        record_text(e.record),
+                        words_json(e.said),
+                    )
+                    for e in errors
+                ),
             )
 
     def _add_cells(self, rows: Sequence[Sequence[object]]) -> None:

@@ -20,6 +20,7 @@ from daemon.store.scratch import ERRORS_TABLE, ROWS_TABLE, StagedTable, record_o
 from daemon.store.sql import literal, quote
 from importers.errors import RowError
 from importers.layouts import SQL_TYPES
+from importers.messages import words_of
 
 if TYPE_CHECKING:
     import asyncio
@@ -286,10 +287,10 @@ class LayoutTables:
         self, db: aiosqlite.Connection, index: int, batch: int = 5000
     ) -> AsyncIterator[list[RowError]]:
         """The row errors of attached scratch database `index`, a batch at a time."""
-        sql = f"SELECT line, column_name, value, message, record FROM staged{index}.{ERRORS_TABLE} ORDER BY rowid"
+        sql = f"SELECT line, column_name, value, message, record, said FROM staged{index}.{ERRORS_TABLE} ORDER BY rowid"
         async with db.execute(sql) as cur:
             while rows := await cur.fetchmany(batch):
-                yield [RowError(*row[:4], record_of(row[4])) for row in rows]
+                yield [RowError(*row[:4], record_of(row[4]), words_of(row[5])) for row in rows]
 
     async def found_values(
         self, db: aiosqlite.Connection, layout: str, column: str, values: Sequence[object]

@@ -118,7 +118,7 @@ def _problem(error: dict[str, Any], language: str) -> str:
     where = ".".join(str(part) for part in loc)
     ctx = error.get("ctx") or {}
     limit = ctx.get("ge", ctx.get("le", ctx.get("max_length")))
-    value = cut(repr(error.get("input")), language)
+    value = cut(repr(error.get("input")))
     expected = ctx.get("expected", "")
     return message(
         f"api.invalid.{kind}",

@@ -614,7 +614,7 @@ async def _check_references(
                 column.name,
                 display_name(column),
                 "records.reference",
-                value=cut(value, problems.language),
+                value=cut(value),
                 layout=ref.layout,
                 key_column=ref.key,
             )

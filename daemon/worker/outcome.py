@@ -9,6 +9,7 @@ from daemon.store.runs import ERRORS_KEPT, RunState
 from daemon.worker.error_report import ErrorReport
 from daemon.worker.plan import Plan
 from importers.errors import RowError
+from importers.messages import Words, message
 
 
 @dataclass(slots=True)
@@ -24,6 +25,14 @@ class Outcome:
     problem: str = ""  # the catalog key of a whole-file problem, for edges that map it
     plan: Plan | None = None
     counts: Counts = field(default_factory=Counts)
+    # The message as catalog words, for the console to say in its viewer's language;
+    # empty for a message made without them (then shown as it was written).
+    said: list[Words] = field(default_factory=list)
+
+    def say(self, words: Words, language: str) -> None:
+        """Make `words`, said in `language`, the run's message."""
+        self.message = message(words.key, language, **words.params)
+        self.said = [words]
 
     @property
     def imported(self) -> int:
@@ -43,5 +52,16 @@ class Outcome:
                 self.report.add(errors)
 
     @classmethod
-    def failure(cls, text: str) -> Outcome:
-        return cls(RunState.FAILED, text, errors=[RowError(0, "", "", text)])
+    def saying(cls, state: RunState, words: Words, language: str) -> Outcome:
+        """A run that ends before its file is read, with `words` for its message."""
+        outcome = cls(state)
+        outcome.say(words, language)
+        return outcome
+
+    @classmethod
+    def failure(cls, words: Words, language: str) -> Outcome:
+        """A run that fails before its file is read: its message, and the one error
+        its error CSV and report name."""
+        outcome = cls.saying(RunState.FAILED, words, language)
+        outcome.errors = [RowError(0, "", "", outcome.message, None, words)]
+        return outcome

@@ -35,7 +35,7 @@ from daemon.worker.writer import Progress, RowWriter
 from importers.errors import PermanentProblem, RowError
 from importers.filenames import error_report_name, filename_rule, length_problem
 from importers.layouts import display_name
-from importers.messages import message
+from importers.messages import NOTE_JOIN, Words, message, words_json
 from importers.reader import CsvFile
 
 log = logging.getLogger(__name__)
@@ -191,14 +191,19 @@ class Pipeline:
             self._leftover(damaged, recorded)
             return
         where = f"spool/failed/{damaged.path.name}"
-        text = message("run.damaged", self.language, path=where, reason=damaged.reason)
+        words = Words("run.damaged", {"path": where, "reason": damaged.reason})
+        text = message(words.key, self.language, **words.params)
         # Who sent it and what it is called were in the description that cannot be
         # read: the run is recorded by its id alone, so the id the sender was given
         # finds it.
         unknown = Meta("", "", "", "", received_at=now_iso())
         await self.store.add_run(damaged.item_id, unknown)
         await self.store.update_run(
-            damaged.item_id, state=RunState.FAILED, message=text[:500], finished_at=now_iso()
+            damaged.item_id,
+            state=RunState.FAILED,
+            message=text[:500],
+            said=words_json(words),
+            finished_at=now_iso(),
         )
         self.counted(RunState.FAILED, 0, damaged.item_id)
         if self.set_aside is not None:
@@ -227,18 +232,22 @@ class Pipeline:
         """Record the waiting `item` as ignored: run `other`, recorded by another
         instance of a shared store, holds its delivery. Its file is kept beside the
         run once the worker takes it (a final run is not imported)."""
-        text = message("run.taken_elsewhere", self.language, run=other)
+        words = Words("run.taken_elsewhere", {"run": other})
         await self.store.add_run(item.id, item.meta)
         await self.store.update_run(
-            item.id, state=RunState.IGNORED, message=text[:500], finished_at=now_iso()
+            item.id,
+            state=RunState.IGNORED,
+            message=message(words.key, self.language, **words.params),
+            said=words_json(words),
+            finished_at=now_iso(),
         )
         self.counted(RunState.IGNORED, 0, item.id)
         log.warning("run %s: not imported, run %s holds its delivery", item.id, other)
 
     async def _quarantine(self, item: SpoolItem, account: Account | None, turn: Turn) -> RunState:
         self.spool.quarantine(item)
-        text = message("run.quarantined", self.language, attempts=item.meta.attempts)
-        outcome = Outcome.failure(text)
+        words = Words("run.quarantined", {"attempts": item.meta.attempts})
+        outcome = Outcome.failure(words, self.language)
         state = await self._record(item, account, outcome, turn)
         await self._notify(account, item, outcome)
         if self.quarantined is not None:
@@ -259,7 +268,7 @@ class Pipeline:
         if problem is not None:
             key, values = problem
             await self.store.add_run(item.id, meta)
-            return Outcome.failure(message(key, self.language, **values))
+            return Outcome.failure(Words(key, values), self.language)
         # Recorded and marked running in one commit (a run recorded at start, or by
         # the door of a shared store, is only marked).
         await self.store.begin_run(
@@ -278,13 +287,13 @@ class Pipeline:
     def _refused(self, meta: Meta, account: Account | None) -> Outcome | None:
         """What a file that is not to be imported at all comes to, or None."""
         if meta.problem == "account_stopped":
-            return Outcome(RunState.IGNORED, message("run.account_stopped", self.language))
+            stopped = Words("run.account_stopped")
+            return Outcome.saying(RunState.IGNORED, stopped, self.language)
         if account is None:
-            return Outcome.failure(
-                message("run.unknown_account", self.language, account=meta.account)
-            )
+            unknown = Words("run.unknown_account", {"account": meta.account})
+            return Outcome.failure(unknown, self.language)
         if meta.problem:
-            return Outcome.failure(message(f"run.{meta.problem}", self.language))
+            return Outcome.failure(Words(f"run.{meta.problem}"), self.language)
         return None
 
     async def _import(
@@ -349,8 +358,8 @@ class Pipeline:
         outcome.state, outcome.failed = RunState.FAILED, 0
         outcome.encoding = outcome.encoding or csv_file.encoding or ""
         outcome.problem = problem.key
-        outcome.message = problem.render(self.language)
-        outcome.errors = [RowError(problem.line or 0, "", "", outcome.message)]
+        outcome.say(problem.words, self.language)
+        outcome.errors = [RowError(problem.line or 0, "", "", outcome.message, None, problem.words)]
         if outcome.report is None:
             outcome.report = self._error_report(item, account, csv_file)
         outcome.report.add(outcome.errors)
@@ -379,11 +388,13 @@ class Pipeline:
         report_path = outcome.report.close() if outcome.report else None
         outcome.report = None
         data_dir = self.settings.data_dir
+        text, said = _with_notes(outcome, item.meta, self.language)
         await self.store.update_run(
             item.id,
             db=db,
             state=outcome.state,
-            message=_with_notes(outcome.message, item.meta, self.language),
+            message=text,
+            said=words_json(said),
             encoding=outcome.encoding,
             rows_total=outcome.total,
             rows_imported=outcome.imported,
@@ -463,6 +474,7 @@ class Pipeline:
                 finished_at=now_iso(),
                 problem="run.cancelled",
                 message=message("run.cancelled", self.language),
+                said=words_json(Words("run.cancelled")),
             )
             self.counted(RunState.FAILED, 0, item.id)
             self.spool.finish(item)
@@ -472,26 +484,31 @@ class Pipeline:
             state=RunState.ABORTED,
             finished_at=now_iso(),
             message=message("run.aborted", self.language),
+            said=words_json(Words("run.aborted")),
         )
         self.counted(RunState.ABORTED, 0, item.id)
         self.spool.release(item, count_attempt=False)
 
 
-def _with_notes(text: str, meta: Meta, language: str) -> str:
-    """The run's message, saying first that the mail's sender was not authenticated
-    (`sender_auth = "flag"`, handlers/mailauth.py) when the door found so; then, for a
-    mail without a file, its Subject, the one thing the admin can tell that mail by; and
-    last what else the mail carried that was not taken (handlers/attachments.py)."""
+def _with_notes(outcome: Outcome, meta: Meta, language: str) -> tuple[str, list[Words]]:
+    """The run's message and its words, saying first that the mail's sender was not
+    authenticated (`sender_auth = "flag"`, handlers/mailauth.py) when the door found
+    so; then, for a mail without a file, its Subject, the one thing the admin can tell
+    that mail by; and last what else the mail carried that was not taken
+    (handlers/attachments.py). No words when the outcome's message had none."""
+    before, after = [], []
     if meta.unauthenticated:
-        note = message("run.sender_unauthenticated", language, results=meta.unauthenticated)
-        text = f"{note} / {text}" if text else note
+        before.append(Words("run.sender_unauthenticated", {"results": meta.unauthenticated}))
     if meta.subject:
-        note = message("run.mail_subject", language, subject=meta.subject)
-        text = f"{text} / {note}" if text else note
+        after.append(Words("run.mail_subject", {"subject": meta.subject}))
     if meta.also_attached:
-        note = message("run.also_attached", language, names=meta.also_attached)
-        text = f"{text} / {note}" if text else note
-    return text
+        after.append(Words("run.also_attached", {"names": meta.also_attached}))
+    notes = [message(w.key, language, **w.params) for w in (*before, *after)]
+    parts = [*notes[: len(before)], outcome.message, *notes[len(before) :]]
+    text = NOTE_JOIN.join(part for part in parts if part)
+    if outcome.message and not outcome.said:
+        return text, []  # a sentence without its words: shown as written
+    return text, [*before, *outcome.said, *after]
 
 
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6

@@ -21,7 +21,7 @@ import aiosqlite
 from daemon.settings import Settings
 from daemon.store.base import Store
 from importers.errors import RowError
-from importers.messages import cut, message
+from importers.messages import Words, cut, message
 from importers.reader import Chunk
 
 
@@ -67,17 +67,16 @@ async def check(
         missing = await missing_values(store, db, ref, {row[ref.index] for row in chunk.rows})
         if not missing:
             continue
-        problem = message("cell.reference", language, layout=ref.layout, key_column=ref.key)
+        problem = Words("cell.reference", {"layout": ref.layout, "key_column": ref.key})
         for i, row in enumerate(chunk.rows):
             value = row[ref.index]
             if value in missing:
                 line = chunk.lines[i]
-                text = message(
-                    "cell.error", language, line=line, column=ref.column, value=cut(value, language),
-                    problem=problem,
-                )  # fmt: skip
+                params = {"line": line, "column": ref.column, "value": cut(value)}
+                said = Words("cell.error", params | {"problem": problem})
+                text = message(said.key, language, **said.params)
                 record = chunk.cells[i] if chunk.cells else None
-                error = RowError(line, ref.column, str(value), text, record)
+                error = RowError(line, ref.column, str(value), text, record, said)
                 bad.setdefault(i, []).append(error)
     if not bad:
         return

@@ -35,7 +35,7 @@ from daemon.worker.outcome import Outcome
 from daemon.worker.plan import Columns, Plan, fixed_values
 from daemon.worker.staging import StagedPart
 from daemon.worker.turns import Turn
-from importers.messages import message
+from importers.messages import Words
 from importers.reader import Chunk, CsvFile
 
 Progress = Callable[[int, int], None]
@@ -97,10 +97,10 @@ class RowWriter:
             await self._write_chunks(plan, stamp, columns, csv_file, outcome, progress, refs)
         except DryRun:
             outcome.state = RunState.COMPLETED
-            outcome.message = message("run.dry_run", self.language)
+            outcome.say(Words("run.dry_run"), self.language)
         except Rejected:
             outcome.state = RunState.FAILED
-            outcome.message = message("run.rejected", self.language, failed=outcome.failed)
+            outcome.say(Words("run.rejected", {"failed": outcome.failed}), self.language)
 
     async def _write_large(
         self,
@@ -352,9 +352,8 @@ class RowWriter:
                 db, plan.layout, stamp.account, stamp.logical_file, stamp.run_id, first_rowid
             )
         if outcome.failed:
-            outcome.message = message(
-                "run.skipped", self.language, failed=outcome.failed, imported=outcome.imported
-            )
+            counted = {"failed": outcome.failed, "imported": outcome.imported}
+            outcome.say(Words("run.skipped", counted), self.language)
         await self.finish(db, outcome)
 
 

@@ -49,7 +49,8 @@ async def show_account(
     request: Request, who: Viewer, name: str, status: int = 200, **extra: Any
 ) -> Response:
     view = await account_view(request, name)
-    values = {"upload_error": "", "preview": None, "preview_errors": []} | extra
+    values = {"upload_error": "", "preview": None, "preview_errors": [], "preview_said": None}
+    values |= extra
     return page(request, "account.html", who, status, view=view, **values)
 
 

@@ -19,7 +19,7 @@ from daemon.store.runs import FINAL_STATES, RUN_FIELDS, RunState, send_name
 from daemon.store.undo import Undone, UndoRefusal
 from daemon.web import context
 from daemon.web.runs import errors_csv, received_file, take_back
-from importers.messages import Words
+from importers.messages import Words, words_of
 
 router = APIRouter()
 ERRORS_PAGE = 50
@@ -109,6 +109,7 @@ async def run_page(request: Request, run_id: str, who: Who) -> Response:
         "run.html",
         who,
         run=run | {"send": send_name(run)},
+        run_said=words_of(run.get("said")),
         fields=SEND_FIELDS if sending else RUN_FIELDS,
         labels=SEND_LABELS if sending else {},
         errors=errors,

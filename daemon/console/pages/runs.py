@@ -20,7 +20,7 @@ from daemon.console.runfilter import ACTIVE, CHANNELS, STATES, RunFilter
 from daemon.runview import state_words
 from daemon.web import context
 from daemon.worker.error_report import escape_cell
-from importers.messages import CATALOG, message
+from importers.messages import CATALOG, message, said, words_of
 
 router = APIRouter()
 PAGE = 50
@@ -110,5 +110,7 @@ def _cell(run: dict[str, Any], name: str, language: str, zone: ZoneInfo) -> str:
     if name == "channel":
         key = f"channel.{value}"
         return message(key, language) if key in CATALOG else value
+    if name == "message":  # in the export's language when its words were kept
+        value = said(words_of(run.get("said")), value or "", language)
     # A file name or a sender comes from outside: as in the error CSV, never a formula.
     return escape_cell("" if value is None else str(value))

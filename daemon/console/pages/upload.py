@@ -23,7 +23,8 @@ from daemon.spool.kept import kept_file
 from daemon.store.runs import RunState
 from daemon.web import context
 from handlers.api import file_options
-from handlers.base import Delivery, RunReport, SpoolUnavailable, bare_name
+from handlers.base import Delivery, SpoolUnavailable, bare_name
+from importers.messages import words_of
 
 router = APIRouter()
 PREVIEW_SECONDS = 60.0
@@ -58,17 +59,18 @@ async def preview(request: Request, name: str, who: Who) -> Response:
     said = audit.detail("file_run", file=filename, run=run_id)
     await audit.record(request, who.name, "upload_preview", name, "ok", said)
     report = await sink.finished(run_id, PREVIEW_SECONDS, PREVIEW_ERRORS)
-    run = await context.store(request).get_run(run_id)
-    values: dict[str, Any] = {"preview": run, "preview_errors": _row_errors(run, report)}
+    store = context.store(request)
+    run = await store.get_run(run_id)
+    errors = []
+    if run is not None and report is not None:
+        # The first errors, less a whole file's problem (an empty file, an Excel file
+        # the account refuses): the run's message says that already. From the store,
+        # with the words that say them in the page's language.
+        found = await store.run_errors(run_id, limit=PREVIEW_ERRORS)
+        errors = [e for e in found if e.message != run["message"]]
+    values: dict[str, Any] = {"preview": run, "preview_errors": errors}
+    values["preview_said"] = words_of(run.get("said")) if run else None
     return await show_account(request, who, name, **values)
-
-
-def _row_errors(run: dict[str, Any] | None, report: RunReport | None) -> list[dict[str, Any]]:
-    """The first errors, less a whole file's problem (an empty file, an Excel file the
-    account refuses): the run's message says that already."""
-    if run is None or report is None:
-        return []
-    return [e for e in report.errors if e["message"] != run["message"]]
 
 
 @router.post("/console/accounts/{name}/upload/confirm")
