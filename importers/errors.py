@@ -45,6 +45,13 @@ class PermanentProblem(ImportProblem):
     """The file cannot be imported as it is."""
 
 
+# The row errors a run keeps in its record (the error CSV holds them all). The first so
+# many of each reading of a file, or of a part of one, are given their catalog words
+# (RowError.said): any a run keeps is among them. Every error's words would cost a
+# file of nothing but bad cells a fifth more time, for words never stored.
+ERRORS_KEPT = 1000
+
+
 @dataclass(slots=True)
 class RowError:
     """One cell (or row) that failed validation; `column` is '' for row-level errors.

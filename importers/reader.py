@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from importers import decoding
 from importers.dates import date_cell_writer
-from importers.errors import CellError, PermanentProblem, RowError
+from importers.errors import ERRORS_KEPT, CellError, PermanentProblem, RowError
 from importers.formulas import unescaped
 from importers.headers import HeaderMatch, match_header
 from importers.layouts import ColumnLike, converters, display_name, row_converter
@@ -110,6 +110,7 @@ class CsvFile:
         self.sheet: Sheet | None = None  # a workbook's sheet, read by open()
         self._format: str | None = None  # xlsx | xls, a workbook's format by its bytes
         self._lead = 0  # empty lines above the header, read past
+        self._words_left = ERRORS_KEPT  # row errors still to be given their words
 
     def read_as_error_copy(self, error_copy: bool = True) -> None:
         """Read the file as a corrected error CSV sent back (see ImportSpec.error_copy),
@@ -187,6 +188,7 @@ class CsvFile:
         """Run `body(reader, file)` over the file, turning decoding and CSV errors into
         the file problems they are, with their line."""
         assert self.sniffed is not None, "open() first"
+        self._words_left = ERRORS_KEPT
         if self.sheet is not None:
             # A sheet's records stand in for the csv module's, and for the file.
             records = self._sheet_records()
@@ -330,6 +332,13 @@ class CsvFile:
     def _said(self, words: Words) -> str:
         return message(words.key, self.spec.language, **words.params)
 
+    def _kept(self, words: Words) -> Words | None:
+        """`words` for an error among the first of this reading (ERRORS_KEPT)."""
+        if self._words_left <= 0:
+            return None
+        self._words_left -= 1
+        return words
+
     def _date_writers(self, order: list[int] | None) -> dict[int, Callable[[Any], str]]:
         """For each field of a date or datetime column, how a date cell of the sheet
         is written for that column to read it (dates.date_cell_writer)."""
@@ -349,7 +358,7 @@ class CsvFile:
             value = fields[index]
             problem = Words("row.beside_table", {"value": cut(value)})
             said = Words("row.error_at", {"at": self.sheet.cell(line, index), "problem": problem})
-            return RowError(line, "", value, self._said(said), fields, said)
+            return RowError(line, "", value, self._said(said), fields, self._kept(said))
         if len(fields) != expected:
             problem = Words("row.field_count", {"expected": expected, "actual": len(fields)})
         else:
@@ -358,7 +367,7 @@ class CsvFile:
             position = self._position(index)
             problem = Words("row.unnamed_cell", {"position": position, "value": cut(value)})
         said = self._at_line(line, problem)
-        return RowError(line, "", value, self._said(said), fields, said)
+        return RowError(line, "", value, self._said(said), fields, self._kept(said))
 
     def _position(self, index: int) -> str:
         """A field's column as the partner counts it: 5 in a CSV, E in a sheet."""
@@ -377,14 +386,18 @@ class CsvFile:
                 convert(cell)
             except CellError as exc:
                 shown = cut(cell)
-                problem = Words(exc.key, {"value": shown, **exc.params})
+                problem = message(exc.key, lang, value=shown, **exc.params)
                 if self.sheet is None:
                     key, where = "cell.error", {"line": line}
                 else:  # the cell by its place in the sheet: 売上!D14
                     at = self.sheet.cell(line, order[index] if order is not None else index)
                     key, where = "cell.error_at", {"at": at}
-                said = Words(key, {"column": name, "value": shown, "problem": problem, **where})
-                text = message(key, lang, **said.params)
+                text = message(key, lang, column=name, value=shown, problem=problem, **where)
+                said = None
+                if self._words_left > 0:  # words for the errors a run may keep (_kept)
+                    self._words_left -= 1
+                    inner = Words(exc.key, {"value": shown, **exc.params})
+                    said = Words(key, {"column": name, "value": shown, "problem": inner, **where})
                 errors.append(RowError(line, name, cell, text, fields, said))
         return errors
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import aiosqlite
 
 from daemon.store.sql import like_escaped, quote
-from importers.errors import RowError
+from importers.errors import ERRORS_KEPT, RowError
 from importers.messages import words_json, words_of
 
 if TYPE_CHECKING:
@@ -54,7 +54,6 @@ _ENDED = "(state IN ({}) OR (state = 'aborted' AND direction = 'send'))".format(
 )
 # Still to be imported: a retry of a run is not made twice while one of these is pending.
 PENDING_STATES = (RunState.QUEUED, RunState.RUNNING, RunState.ABORTED)
-ERRORS_KEPT = 1000  # in run_errors; the error CSV holds them all
 
 # How a run came (or, `send`, went): what its `channel` may be.
 CHANNELS = ("mail", "ftp", "api", "dropdir", "cli", "send")
