@@ -3178,17 +3178,33 @@ def cut(value: object) -> str | Words:
 # language and as its words (catalog key and parameters, as JSON), so that the console
 # says them in its viewer's language; a sentence stored without its words is shown as
 # it was written. A message of several sentences is their words in order, said joined
-# by NOTE_JOIN.
+# by NOTE_JOIN (an import's notes), or by the Sentences' own join (a send's, a space).
 
 NOTE_JOIN = " / "
-Said = Words | list[Words]
+
+
+@dataclass(frozen=True, slots=True)
+class Sentences:
+    """Sentences said one after another, joined by `join`."""
+
+    words: list[Words]
+    join: str = NOTE_JOIN
+
+
+Said = Words | list[Words] | Sentences
 
 
 def words_json(words: Said | None) -> str:
     """`words` as stored beside their sentence ('' for none)."""
     if not words:
         return ""
-    return json.dumps(_plain(words), ensure_ascii=False, separators=(",", ":"), default=str)
+    if isinstance(words, Sentences):
+        if not words.words:
+            return ""
+        plain = {"j": words.join, "s": _plain(words.words)}
+    else:
+        plain = _plain(words)
+    return json.dumps(plain, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def words_of(text: str | None) -> Said | None:
@@ -3196,12 +3212,18 @@ def words_of(text: str | None) -> Said | None:
     if not text:
         return None
     try:
-        found = _words(json.loads(text))
+        data = json.loads(text)
+        if isinstance(data, dict) and "s" in data:
+            found = Sentences(_words(data["s"]), str(data["j"]))
+            sentences = found.words
+        else:
+            found = _words(data)
+            sentences = found if isinstance(found, list) else [found]
     except (ValueError, TypeError, AttributeError, KeyError):
         return None
-    if isinstance(found, list) and found and all(isinstance(w, Words) for w in found):
+    if isinstance(sentences, list) and sentences and all(isinstance(w, Words) for w in sentences):
         return found
-    return found if isinstance(found, Words) else None
+    return None
 
 
 def said(words: Said | None, text: str, language: str) -> str:
@@ -3209,10 +3231,13 @@ def said(words: Said | None, text: str, language: str) -> str:
     words this catalog no longer has (a store kept across versions)."""
     if not words:
         return text
+    if isinstance(words, Words):
+        words = [words]
+    join = NOTE_JOIN
+    if isinstance(words, Sentences):
+        words, join = words.words, words.join
     try:
-        if isinstance(words, Words):
-            return message(words.key, language, **words.params)
-        return NOTE_JOIN.join(message(w.key, language, **w.params) for w in words)
+        return join.join(message(w.key, language, **w.params) for w in words)
     except (KeyError, IndexError, ValueError, TypeError):
         return text
 

@@ -10,7 +10,7 @@ from daemon.store.multirow import RowInsert
 from importers.dates import general_datetime, parse_datetime
 from importers.errors import CellError
 from importers.layouts import ColumnSpec, converter, row_converter
-from importers.messages import Words, cut, message, said, words_json, words_of
+from importers.messages import Sentences, Words, cut, message, said, words_json, words_of
 
 TRICKY = [
     "",
@@ -219,6 +219,15 @@ def test_a_sentence_kept_as_words_is_said_again_in_either_language():
     assert said(words_of('{"k":"cell.gone","p":{}}'), "stored", "en") == "stored"
     assert words_of("") is None and words_of("[1") is None and words_of('"x"') is None
     assert words_of('{"a": 1}') is None
+    # Several sentences: an import's notes joined by " / ", a send's by a space.
+    notes = [Words("run.dry_run"), Words("run.account_stopped")]
+    assert said(words_of(words_json(notes)), "", "en") == (
+        "dry run: validated only, nothing was written / the account is stopped; nothing was imported"
+    )
+    spaced = words_of(words_json(Sentences([Words("send.done", {"sent": 2, "requests": 1})], " ")))
+    assert spaced == Sentences([Words("send.done", {"sent": 2, "requests": 1})], " ")
+    assert said(spaced, "", "en") == "2 rows sent in 1 requests."
+    assert words_json(Sentences([])) == ""
 
 
 def test_grouped_numbers_are_read_without_commas():

@@ -164,6 +164,21 @@ def test_a_send_runs_page_says_what_was_sent_where(daemon, runs, admin):
     assert f"/console/runs/{runs['broken']}/errors.csv" not in page.text
 
 
+def test_a_send_runs_message_is_said_in_the_pages_language(daemon, runs, admin):
+    """Recorded in Japanese (report.language), a send's message is said in English to
+    a user who chose it, as an import's is; the API keeps the recorded sentence."""
+    run = runs["broken"]
+    admin.cookies.set("renkei_lang", "en", path="/console")
+    try:
+        words = text_of(admin.get(f"/console/runs/{run}").text)
+    finally:
+        admin.cookies.delete("renkei_lang", path="/console")
+    assert "request 1 of 1 failed (503); 0 of 2 rows were sent." in words, words
+    assert "リクエストが失敗しました" not in words
+    recorded = httpx.get(f"{daemon.api}/api/v1/runs/{run}", headers=ADMIN).json()["message"]
+    assert "リクエストが失敗しました" in recorded
+
+
 def test_a_send_in_the_runs_list_is_not_called_an_import(daemon, runs, admin):
     page = admin.get("/console/runs", params={"channel": "send"}).text
     words = text_of(page)

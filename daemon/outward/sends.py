@@ -28,7 +28,8 @@ from daemon.store.base import Store
 from daemon.store.runs import ReportState, RunState
 from importers.errors import CellError
 from importers.layouts import converter, display_name
-from importers.messages import message
+from importers.messages import Sentences, Words, words_json
+from importers.messages import said as said_text
 
 log = logging.getLogger(__name__)
 _PENDING = ReportState.PENDING.value
@@ -100,12 +101,12 @@ class Sends:
             stored = _as_stored(where, by_name)
             rows = await self.store.send_rows(send.layout, columns, send.account, stored, source)
         except Exception as exc:  # a layout table not there yet: said in the run
-            text = message("send.not_built", language, detail=str(exc))
-            return await self._unbuilt(run, options, text)
+            words = Words("send.not_built", {"detail": str(exc)})
+            return await self._unbuilt(run, options, words, language)
         run["rows_total"] = len(rows)
         if not rows:
             run |= {"state": RunState.COMPLETED, "finished_at": now_iso(), "report_state": _PENDING}
-            run["message"] = message("send.no_rows", language)
+            _say(run, [Words("send.no_rows")], language)
             await self._add(run, options)
             await self._report(run_id)
             return run_id
@@ -116,10 +117,10 @@ class Sends:
         except csvparts.TooWide as exc:
             run["rows_failed"] = len(rows)
             row = rows[exc.position - 1] if exc.position else None
-            text = _too_wide(exc, send, language, _named(row, columns, labels, layout.key))
-            return await self._unbuilt(run, options, text)
+            words = _too_wide(exc, send, _named(row, columns, labels, layout.key))
+            return await self._unbuilt(run, options, words, language)
         options |= _notes(send, len(parts), replaced)
-        run["message"] = " ".join(_said(options, language, "send.split"))
+        _say(run, _notes_said(options, "send.split"), language)
         job, bodies, names = _job(send, name, run_id, values, parts)
         # Named as its parts were: `{part}` of `{parts}`, the first and the last.
         run["filename"] = names[0] if names[0] == names[-1] else f"{names[0]} … {names[-1]}"
@@ -132,10 +133,12 @@ class Sends:
         options_json = json.dumps(options, ensure_ascii=False)
         await self.store.add_send_run(run | {"options": options_json})
 
-    async def _unbuilt(self, run: dict[str, Any], options: dict[str, Any], text: str) -> str:
+    async def _unbuilt(
+        self, run: dict[str, Any], options: dict[str, Any], words: Words, language: str
+    ) -> str:
         """The send failed before a request was built: said in its run and report."""
         run |= {"state": RunState.FAILED, "finished_at": now_iso(), "report_state": _PENDING}
-        run["message"] = text
+        _say(run, [words], language)
         await self._add(run, options)
         await self._report(run["id"])
         return run["id"]
@@ -148,15 +151,17 @@ class Sends:
         sent = sum(r.rows for r in job.requests if r.state == DONE)
         total = run["rows_total"]
         removed = job.name not in self._settings().sends
-        state, text = _outcome(job, sent, total, removed, language)
+        state, outcome = _outcome(job, sent, total, removed)
         failed = state != RunState.COMPLETED
         # Told now as what was done, no longer as what is to be done.
         split = "send.split.tried" if failed else "send.split.sent"
         options = json.loads(run["options"] or "{}")
+        said = Sentences([outcome], " ")
         if "report" in options:
-            text = " ".join([*_said(options, language, split), text])
-        elif run["message"]:  # started before its notes were kept as values
-            text = f"{run['message']} {text}"
+            said = Sentences([*_notes_said(options, split), outcome], " ")
+        text = said_text(said, "", language)
+        if "report" not in options and run["message"]:  # started before notes were kept
+            text, said = f"{run['message']} {text}", Sentences([])
         await self.store.update_run(
             job.run_id,
             state=state,
@@ -164,24 +169,24 @@ class Sends:
             rows_failed=total - sent,
             finished_at=now_iso(),
             message=text,
+            said=words_json(said),
             report_state=ReportState.PENDING,
         )
         await self._report(job.run_id)
 
 
-def _outcome(job: Job, sent: int, total: int, removed: bool, language: str) -> tuple[RunState, str]:
+def _outcome(job: Job, sent: int, total: int, removed: bool) -> tuple[RunState, Words]:
     """How a send whose every request was answered (or given up) ended, in words."""
     parts = len(job.requests)
     failed = next((r for r in job.requests if r.state != DONE), None)
     if failed is None:
-        return RunState.COMPLETED, message("send.done", language, sent=sent, requests=parts)
+        return RunState.COMPLETED, Words("send.done", {"sent": sent, "requests": parts})
     if removed:  # 強制終了: its send was removed from the config
-        text = message("send.aborted", language, name=job.name, sent=sent, total=total)
-        return RunState.ABORTED, text
+        params = {"name": job.name, "sent": sent, "total": total}
+        return RunState.ABORTED, Words("send.aborted", params)
     status = failed.status if failed.status is not None else failed.answer[:200]
-    params = {"seq": failed.seq, "parts": parts, "status": status}
-    text = message("send.part_failed", language, sent=sent, total=total, **params)
-    return RunState.FAILED, text
+    params = {"seq": failed.seq, "parts": parts, "status": status, "sent": sent, "total": total}
+    return RunState.FAILED, Words("send.part_failed", params)
 
 
 def _as_stored(where: dict[str, str], columns: dict[str, Column]) -> dict[str, str]:
@@ -262,20 +267,13 @@ def _named(
     return ", ".join(cells)
 
 
-def _too_wide(exc: csvparts.TooWide, send: Send, language: str, named: str) -> str:
+def _too_wide(exc: csvparts.TooWide, send: Send, named: str) -> Words:
     # What else goes into every request: the framing and parameters, and the header row.
     other = send.max_bytes - exc.limit + exc.head
     if exc.position == 0:
-        return message("send.header_too_wide", language, other=other, limit=send.max_bytes)
-    return message(
-        "send.row_too_wide",
-        language,
-        position=exc.position,
-        row=named,
-        bytes=exc.size,
-        other=other,
-        limit=send.max_bytes,
-    )
+        return Words("send.header_too_wide", {"other": other, "limit": send.max_bytes})
+    params = {"position": exc.position, "row": named, "bytes": exc.size, "other": other}
+    return Words("send.row_too_wide", params | {"limit": send.max_bytes})
 
 
 def _notes(send: Send, parts: int, replaced: list[str]) -> dict[str, Any]:
@@ -290,13 +288,20 @@ def _notes(send: Send, parts: int, replaced: list[str]) -> dict[str, Any]:
     return notes
 
 
-def _said(options: dict[str, Any], language: str, split: str) -> list[str]:
+def _notes_said(options: dict[str, Any], split: str) -> list[Words]:
     found = []
     if "split" in options:
-        found.append(message(split, language, **options["split"]))
+        found.append(Words(split, options["split"]))
     if "replaced" in options:
-        found.append(message("send.replaced", language, **options["replaced"]))
+        found.append(Words("send.replaced", options["replaced"]))
     return found
+
+
+def _say(run: dict[str, Any], words: list[Words], language: str) -> None:
+    """The run's message: `words` said in `language`, a space between, and kept."""
+    said = Sentences(words, " ")
+    run["message"] = said_text(said, "", language)
+    run["said"] = words_json(said)
 
 
 def _body(send: Send, values: dict[str, Any], filename: str, data: bytes) -> tuple[bytes, str]:
