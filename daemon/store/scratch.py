@@ -16,11 +16,11 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from daemon.store.multirow import RowInsert
 from importers.errors import RowError
-from importers.messages import words_json
+from importers.messages import words_json, words_of
 
 ROWS_TABLE = "staged_rows"
 ERRORS_TABLE = "staged_errors"
@@ -106,9 +106,7 @@ class ScratchWriter:
         # `record`: the record's cells as the file has them, as a JSON array (the
         # error CSV repeats them); NULL for a problem of no one record. `said`: the
         # message as catalog words (messages.words_json).
-        self.db.execute(
-            f"CREATE TABLE {ERRORS_TABLE} (line, column_name, value, message, record, said)"
-        )
+        self.db.execute(f"CREATE TABLE {ERRORS_TABLE} ({ERROR_COLUMNS})")
         self._rows = RowInsert(
             f"INSERT INTO {ROWS_TABLE} VALUES ", table.values, len(table.columns)
         )
@@ -201,3 +199,13 @@ def record_text(record: list[str] | None) -> str | None:
 
 def record_of(text: str | None) -> list[str] | None:
     return None if text is None else json.loads(text)
+
+
+# A part's row errors as the readers write them and the writer reads them back.
+ERROR_COLUMNS = "line, column_name, value, message, record, said"
+
+
+def staged_error(row: Sequence[Any]) -> RowError:
+    """A row of ERRORS_TABLE (ERROR_COLUMNS) as the error it holds."""
+    line, column, value, text, record, said = row
+    return RowError(line, column, value, text, record_of(record), words_of(said))

@@ -16,11 +16,10 @@ import aiosqlite
 from daemon.store.images import keep_rows_sql, table_types
 from daemon.store.multirow import RowInsert
 from daemon.store.schema import META_COLUMNS
-from daemon.store.scratch import ERRORS_TABLE, ROWS_TABLE, StagedTable, record_of
+from daemon.store.scratch import ERROR_COLUMNS, ERRORS_TABLE, ROWS_TABLE, StagedTable, staged_error
 from daemon.store.sql import literal, quote
 from importers.errors import RowError
 from importers.layouts import SQL_TYPES
-from importers.messages import words_of
 
 if TYPE_CHECKING:
     import asyncio
@@ -287,10 +286,10 @@ class LayoutTables:
         self, db: aiosqlite.Connection, index: int, batch: int = 5000
     ) -> AsyncIterator[list[RowError]]:
         """The row errors of attached scratch database `index`, a batch at a time."""
-        sql = f"SELECT line, column_name, value, message, record, said FROM staged{index}.{ERRORS_TABLE} ORDER BY rowid"
+        sql = f"SELECT {ERROR_COLUMNS} FROM staged{index}.{ERRORS_TABLE} ORDER BY rowid"
         async with db.execute(sql) as cur:
             while rows := await cur.fetchmany(batch):
-                yield [RowError(*row[:4], record_of(row[4]), words_of(row[5])) for row in rows]
+                yield [staged_error(row) for row in rows]
 
     async def found_values(
         self, db: aiosqlite.Connection, layout: str, column: str, values: Sequence[object]

@@ -22,11 +22,10 @@ from typing import Any
 from daemon.store.multirow import RowInsert
 from daemon.store.postgres.connection import Connection
 from daemon.store.schema import META_COLUMNS
-from daemon.store.scratch import ERRORS_TABLE, StagedTable, copy_path, record_of
+from daemon.store.scratch import ERROR_COLUMNS, ERRORS_TABLE, StagedTable, copy_path, staged_error
 from daemon.store.sql import quote
 from importers.errors import RowError
 from importers.layouts import SQL_TYPES
-from importers.messages import words_of
 
 # SQLite's column types (importers.layouts.SQL_TYPES) as PostgreSQL's: INTEGER there
 # is 64 bits wide, so BIGINT here.
@@ -148,12 +147,12 @@ class PgLayoutTables:
     ) -> AsyncIterator[list[RowError]]:
         """The row errors of scratch database `index`, a batch at a time (a file whose
         every row is wrong must not hold them all in memory at once)."""
-        sql = f"SELECT line, column_name, value, message, record, said FROM {ERRORS_TABLE} ORDER BY rowid"
+        sql = f"SELECT {ERROR_COLUMNS} FROM {ERRORS_TABLE} ORDER BY rowid"
         scratch = sqlite3.connect(self._staged[index], check_same_thread=False)
         try:
             cursor = await asyncio.to_thread(scratch.execute, sql)
             while rows := await asyncio.to_thread(cursor.fetchmany, batch):
-                yield [RowError(*row[:4], record_of(row[4]), words_of(row[5])) for row in rows]
+                yield [staged_error(row) for row in rows]
         finally:
             scratch.close()
 
