@@ -332,12 +332,13 @@ class CsvFile:
     def _said(self, words: Words) -> str:
         return message(words.key, self.spec.language, **words.params)
 
-    def _kept(self, words: Words) -> Words | None:
-        """`words` for an error among the first of this reading (ERRORS_KEPT)."""
+    def _gives_words(self) -> bool:
+        """Whether the next error is among the first of this reading (ERRORS_KEPT),
+        which are given their words."""
         if self._words_left <= 0:
-            return None
+            return False
         self._words_left -= 1
-        return words
+        return True
 
     def _date_writers(self, order: list[int] | None) -> dict[int, Callable[[Any], str]]:
         """For each field of a date or datetime column, how a date cell of the sheet
@@ -358,7 +359,8 @@ class CsvFile:
             value = fields[index]
             problem = Words("row.beside_table", {"value": cut(value)})
             said = Words("row.error_at", {"at": self.sheet.cell(line, index), "problem": problem})
-            return RowError(line, "", value, self._said(said), fields, self._kept(said))
+            kept = said if self._gives_words() else None
+            return RowError(line, "", value, self._said(said), fields, kept)
         if len(fields) != expected:
             problem = Words("row.field_count", {"expected": expected, "actual": len(fields)})
         else:
@@ -367,7 +369,8 @@ class CsvFile:
             position = self._position(index)
             problem = Words("row.unnamed_cell", {"position": position, "value": cut(value)})
         said = self._at_line(line, problem)
-        return RowError(line, "", value, self._said(said), fields, self._kept(said))
+        kept = said if self._gives_words() else None
+        return RowError(line, "", value, self._said(said), fields, kept)
 
     def _position(self, index: int) -> str:
         """A field's column as the partner counts it: 5 in a CSV, E in a sheet."""
@@ -394,8 +397,7 @@ class CsvFile:
                     key, where = "cell.error_at", {"at": at}
                 text = message(key, lang, column=name, value=shown, problem=problem, **where)
                 said = None
-                if self._words_left > 0:  # words for the errors a run may keep (_kept)
-                    self._words_left -= 1
+                if self._gives_words():  # made only for the errors a run may keep
                     inner = Words(exc.key, {"value": shown, **exc.params})
                     said = Words(key, {"column": name, "value": shown, "problem": inner, **where})
                 errors.append(RowError(line, name, cell, text, fields, said))
