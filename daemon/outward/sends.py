@@ -28,8 +28,7 @@ from daemon.store.base import Store
 from daemon.store.runs import ReportState, RunState
 from importers.errors import CellError
 from importers.layouts import converter, display_name
-from importers.messages import Sentences, Words, words_json
-from importers.messages import said as said_text
+from importers.messages import Sentences, Words, said, words_json
 
 log = logging.getLogger(__name__)
 _PENDING = ReportState.PENDING.value
@@ -156,12 +155,12 @@ class Sends:
         # Told now as what was done, no longer as what is to be done.
         split = "send.split.tried" if failed else "send.split.sent"
         options = json.loads(run["options"] or "{}")
-        said = Sentences([outcome], " ")
-        if "report" in options:
-            said = Sentences([*_notes_said(options, split), outcome], " ")
-        text = said_text(said, "", language)
-        if "report" not in options and run["message"]:  # started before notes were kept
-            text, said = f"{run['message']} {text}", Sentences([])
+        notes = _notes_said(options, split) if "report" in options else []
+        words = Sentences([*notes, outcome], " ")
+        text = said(words, "", language)
+        if "report" not in options and run["message"]:
+            # Started before its notes were kept as values: said as written.
+            text, words = f"{run['message']} {text}", Sentences([])
         await self.store.update_run(
             job.run_id,
             state=state,
@@ -169,7 +168,7 @@ class Sends:
             rows_failed=total - sent,
             finished_at=now_iso(),
             message=text,
-            said=words_json(said),
+            said=words_json(words),
             report_state=ReportState.PENDING,
         )
         await self._report(job.run_id)
@@ -299,9 +298,9 @@ def _notes_said(options: dict[str, Any], split: str) -> list[Words]:
 
 def _say(run: dict[str, Any], words: list[Words], language: str) -> None:
     """The run's message: `words` said in `language`, a space between, and kept."""
-    said = Sentences(words, " ")
-    run["message"] = said_text(said, "", language)
-    run["said"] = words_json(said)
+    sentences = Sentences(words, " ")
+    run["message"] = said(sentences, "", language)
+    run["said"] = words_json(sentences)
 
 
 def _body(send: Send, values: dict[str, Any], filename: str, data: bytes) -> tuple[bytes, str]:
