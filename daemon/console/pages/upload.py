@@ -58,7 +58,9 @@ async def preview(request: Request, name: str, who: Who) -> Response:
     run_id = await _spool(sink, delivery)
     said = audit.detail("file_run", file=filename, run=run_id)
     await audit.record(request, who.name, "upload_preview", name, "ok", said)
-    report = await sink.finished(run_id, PREVIEW_SECONDS, PREVIEW_ERRORS)
+    # Waited for as the API's ?wait=true does; its first errors are read below, with
+    # their words.
+    report = await sink.finished(run_id, PREVIEW_SECONDS, 0)
     store = context.store(request)
     run = await store.get_run(run_id)
     errors = []
