@@ -28,7 +28,6 @@ from daemon.store.undo import Undone, UndoRun
 from daemon.worker.pipeline import Pipeline
 from handlers.base import bare_name
 from importers.errors import RowError
-from importers.messages import message
 
 if TYPE_CHECKING:
     from daemon.report.outbox import Attempt
@@ -125,16 +124,11 @@ async def latest_runs(
 async def undo_run(settings: Settings, run_id: str, sender: str) -> Undone:
     """Undo `run_id` (channel `cli`) in the store itself, daemon running or not: the
     store's write lock waits for the daemon's writer, as `renkei import` does."""
-    language = settings.report.language
-
-    def describe(deleted: int, restored: int) -> str:
-        return message("run.undo", language, run_id=run_id, deleted=deleted, restored=restored)
-
     store = await open_store(settings)
     try:
-        undo = UndoRun(new_id(), "cli", sender, now_iso())
+        undo = UndoRun(new_id(), "cli", sender, now_iso(), settings.report.language)
         keys = {name: layout.key for name, layout in settings.layouts.items()}
-        return await store.undo_run(run_id, undo, describe, keys)
+        return await store.undo_run(run_id, undo, keys)
     finally:
         await store.close()
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from importers.errors import Explained, PermanentProblem
-from importers.messages import Words, message
+from importers.messages import Words
 
 ANY = "any"
 DATE_PARTS = ("YYYYMMDD", "YYYYMM00", "YYYYMM")
@@ -219,8 +219,7 @@ class FilenameProblem(PermanentProblem):
         return Words(self.key, {"name": self.params["name"], "rule": self.rule.words()})
 
     def render(self, language: str) -> str:
-        words = self.words
-        return message(words.key, language, **words.params)
+        return self.words.say(language)
 
 
 def filename_rule(patterns: Sequence[str] = DEFAULT_PATTERNS, excel: bool = False) -> FilenameRule:

@@ -3147,13 +3147,17 @@ class Words:
     key: str
     params: dict[str, object] = field(default_factory=dict)
 
+    def say(self, language: str) -> str:
+        """The sentence these words make in `language`."""
+        return message(self.key, language, **self.params)
+
 
 def message(key: str, language: str = "ja", **params: object) -> str:
     """The sentence for `key` in `language` (English when the language is unknown)."""
     entry = CATALOG[key]
     text = entry.get(language) or entry["en"]
     said = {
-        name: message(value.key, language, **value.params) if isinstance(value, Words) else value
+        name: value.say(language) if isinstance(value, Words) else value
         for name, value in params.items()
     }
     return text.format(**said)
@@ -3177,8 +3181,8 @@ def cut(value: object) -> str | Words:
 # A run's message and its row errors are stored as the sentence in the config's
 # language and as its words (catalog key and parameters, as JSON), so that the console
 # says them in its viewer's language; a sentence stored without its words is shown as
-# it was written. A message of several sentences is their words in order, said joined
-# by NOTE_JOIN (an import's notes), or by the Sentences' own join (a send's, a space).
+# it was written. A message of several sentences is Sentences: their words in order,
+# said joined by NOTE_JOIN (an import's notes) or by their own join (a send's, a space).
 
 NOTE_JOIN = " / "
 
@@ -3190,54 +3194,55 @@ class Sentences:
     words: list[Words]
     join: str = NOTE_JOIN
 
+    def say(self, language: str) -> str:
+        return self.join.join(w.say(language) for w in self.words)
 
-Said = Words | list[Words] | Sentences
+
+Said = Words | Sentences
 
 
 def words_json(words: Said | None) -> str:
     """`words` as stored beside their sentence ('' for none)."""
-    if not words:
-        return ""
     if isinstance(words, Sentences):
         if not words.words:
             return ""
         plain = {"j": words.join, "s": _plain(words.words)}
+    elif words is None:
+        return ""
     else:
         plain = _plain(words)
     return json.dumps(plain, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def words_of(text: str | None) -> Said | None:
-    """The words words_json() stored, or None (none stored, or not readable)."""
+    """The words words_json() stored, or None (none stored, or not readable). A plain
+    list is Sentences with NOTE_JOIN, as stores of schema 30 kept an import's notes."""
     if not text:
         return None
     try:
         data = json.loads(text)
         if isinstance(data, dict) and "s" in data:
             found = Sentences(_words(data["s"]), str(data["j"]))
-            sentences = found.words
+        elif isinstance(data, list):
+            found = Sentences(_words(data))
         else:
             found = _words(data)
-            sentences = found if isinstance(found, list) else [found]
     except (ValueError, TypeError, AttributeError, KeyError):
         return None
-    if isinstance(sentences, list) and sentences and all(isinstance(w, Words) for w in sentences):
+    if isinstance(found, Words):
         return found
-    return None
+    if not isinstance(found, Sentences) or not isinstance(found.words, list):
+        return None
+    return found if found.words and all(isinstance(w, Words) for w in found.words) else None
 
 
 def said(words: Said | None, text: str, language: str) -> str:
     """The sentence of `words` in `language`; `text`, as stored, without words, or with
     words this catalog no longer has (a store kept across versions)."""
-    if not words:
+    if words is None or isinstance(words, Sentences) and not words.words:
         return text
-    if isinstance(words, Words):
-        words = [words]
-    join = NOTE_JOIN
-    if isinstance(words, Sentences):
-        words, join = words.words, words.join
     try:
-        return join.join(message(w.key, language, **w.params) for w in words)
+        return words.say(language)
     except (KeyError, IndexError, ValueError, TypeError):
         return text
 

@@ -330,7 +330,7 @@ class CsvFile:
         return Words("row.error_at", {"at": self.sheet.row(line), "problem": problem})
 
     def _said(self, words: Words) -> str:
-        return message(words.key, self.spec.language, **words.params)
+        return words.say(self.spec.language)
 
     def _gives_words(self) -> bool:
         """Whether the next error is among the first of this reading (ERRORS_KEPT),

@@ -656,7 +656,18 @@ def test_an_operator_undoes_a_run_once(daemon, runs, clients):
     assert daemon.wait_run(undo)["undo_of"] == done
     assert daemon.run(done)["undone_by"] == undo
     assert rows_of(daemon, "20240503.csv") == []
-    assert "取込を取り消しました" in web.get(r.headers["location"]).text
+    page = web.get(r.headers["location"]).text
+    assert "取込を取り消しました" in page
+    # The undo run's message is said in the page's language, as every run's is.
+    undid = f"実行 {done} を取り消しました: 削除 1 行、復元 0 行"
+    assert undid in page
+    english = login(daemon.api, "op")
+    try:
+        english.get("/console/lang/en")
+        page = html.unescape(english.get(f"/console/runs/{undo}").text)
+        assert f"undid run {done}: 1 rows removed, 0 rows restored" in page and undid not in page
+    finally:
+        english.close()
     r = web.post(f"/console/runs/{done}/undo", data={"csrf": token})
     assert r.status_code == 409 and is_page(r) and "今は実行できません" in r.text
     assert daemon.query("SELECT count(*) FROM runs WHERE undo_of = ?", (done,)) == [(1,)]

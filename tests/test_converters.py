@@ -220,10 +220,12 @@ def test_a_sentence_kept_as_words_is_said_again_in_either_language():
     assert words_of("") is None and words_of("[1") is None and words_of('"x"') is None
     assert words_of('{"a": 1}') is None
     # Several sentences: an import's notes joined by " / ", a send's by a space.
-    notes = [Words("run.dry_run"), Words("run.account_stopped")]
+    notes = Sentences([Words("run.dry_run"), Words("run.account_stopped")])
     assert said(words_of(words_json(notes)), "", "en") == (
         "dry run: validated only, nothing was written / the account is stopped; nothing was imported"
     )
+    # A plain list, as schema 30 kept an import's notes, is read as such sentences.
+    assert words_of(words_json(notes).replace('{"j":" / ","s":', "")[:-1]) == notes
     spaced = words_of(words_json(Sentences([Words("send.done", {"sent": 2, "requests": 1})], " ")))
     assert spaced == Sentences([Words("send.done", {"sent": 2, "requests": 1})], " ")
     assert said(spaced, "", "en") == "2 rows sent in 1 requests."

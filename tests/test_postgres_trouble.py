@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from importers.messages import said, words_of
 from tests.support import Daemon, account, csv_bytes, import_process, pause, write_config
 
 pytestmark = pytest.mark.slow
@@ -115,6 +116,9 @@ def test_a_lock_held_past_the_timeout_puts_the_file_back_saying_so(tmp_path, pg_
                 time.sleep(0.1)
             assert run["state"] == "queued" and run["attempts"] == 0, run
             assert "1 秒" in run["message"], run
+            # Kept as words too: the English console says the wait in English.
+            english = said(words_of(run["said"]), "", "en")
+            assert "held a lock on the table for more than 1 s" in english, run
             assert "crashed" not in daemon.log.read_text()
         run = wait_state(pg_url, run_id, ("completed", "failed"))
         assert run["state"] == "completed" and run["rows_imported"] == 1, run

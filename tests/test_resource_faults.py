@@ -22,6 +22,8 @@ import httpx
 import pytest
 
 from daemon.worker import process
+from daemon.worker.pipeline import Pipeline
+from importers.messages import words_json, words_of
 from tests.support import (
     Daemon,
     account,
@@ -309,6 +311,26 @@ def test_a_worker_that_keeps_crashing_is_restarted_with_growing_pauses(monkeypat
     asyncio.run(run())
     assert pauses[0] <= 1 and pauses == sorted(pauses) and pauses[-1] >= 30
     assert max(pauses) <= 60
+
+
+def test_a_run_waiting_for_the_system_is_said_in_words_in_either_language():
+    """A full disk puts the file back; its run says why, kept as words for the
+    console to say in its viewer's language (the system's own text only for an errno
+    the catalog has no words for)."""
+    full = Pipeline._cause(OSError(errno.ENOSPC, "No space left on device", "/var/x"))
+    assert words_of(words_json(full)) == full
+    assert (
+        full.say("ja")
+        == "システムのエラーのため、後で取り込み直します: /var/x: ディスクに空きがありません"
+    )
+    assert (
+        full.say("en")
+        == "to be imported later, for a system error: /var/x: no space left on the disk"
+    )
+    odd = Pipeline._cause(OSError(errno.ENOTTY, "Inappropriate ioctl", "/var/x"))
+    assert odd.say("en").endswith("/var/x: system error ENOTTY: Inappropriate ioctl")
+    assert words_of(words_json(odd)) == odd
+    assert Pipeline._cause(RuntimeError("no words")) is None
 
 
 # -- SMTP: slow, steady and idle peers -----------------------------------------------

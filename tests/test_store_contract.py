@@ -33,6 +33,7 @@ from daemon.store.scratch import ScratchWriter
 from daemon.store.sqlite import SqliteStore
 from daemon.store.undo import UndoRefusal, UndoRun
 from importers.errors import RowError
+from importers.messages import said, words_of
 
 INSTANCE = "contract-a"
 LAYOUT = "items"
@@ -172,11 +173,6 @@ class _Layout:
 
     columns: list[Column]
     key: list[str]
-
-
-def describe(deleted: int, restored: int) -> str:
-    """The undo run's message (oneshot.undo_run and the API say it in the language)."""
-    return f"{deleted} deleted, {restored} restored"
 
 
 # -- runs --------------------------------------------------------------------------
@@ -540,7 +536,7 @@ async def test_staged_copy(store: Store, tmp_path: Path) -> None:
     await import_file(store, run_id(3), [["N1", 1, "1", 1]])
     assert await rows_of(store) == [("N1", 1, "1", 1, "acme", "items.csv", run_id(3))]
     # And undone, the staged rows come back.
-    undone = await store.undo_run(run_id(3), UndoRun(run_id(9), "api", "a", at(2)), describe)
+    undone = await store.undo_run(run_id(3), UndoRun(run_id(9), "api", "a", at(2)))
     assert (undone.deleted, undone.restored) == (1, len(expected))
     assert await rows_of(store) == expected
 
@@ -665,7 +661,7 @@ async def test_undo_replace_restores_rows(store: Store) -> None:
     await import_file(store, run_id(1), [["A1", 1, "1.5", 1], ["A2", None, "2", 0]])
     await import_file(store, run_id(2), [["B1", 7, "7", 1]])
     undo = UndoRun(run_id(9, "undo01"), "api", "admin", at(2))
-    undone = await store.undo_run(run_id(2), undo, describe)
+    undone = await store.undo_run(run_id(2), undo)
     assert (undone.run_id, undone.deleted, undone.restored, undone.refusal) == (
         undo.id,
         1,
@@ -682,17 +678,21 @@ async def test_undo_replace_restores_rows(store: Store) -> None:
     assert record["undo_of"] == run_id(2)
     assert record["state"] == "completed" and record["channel"] == "api"
     assert record["rows_deleted"] == 1 and record["rows_inserted"] == 2
-    assert record["message"] == "1 deleted, 2 restored"
+    # Said in the undo's language, and kept as words for the console to say in its own.
+    assert record["message"] == f"実行 {run_id(2)} を取り消しました: 削除 1 行、復元 2 行"
+    assert said(words_of(record["said"]), "", "en") == (
+        f"undid run {run_id(2)}: 1 rows removed, 2 rows restored"
+    )
 
-    again = await store.undo_run(run_id(2), UndoRun(run_id(8), "cli", "me", at(2)), describe)
+    again = await store.undo_run(run_id(2), UndoRun(run_id(8), "cli", "me", at(2)))
     assert (again.refusal, again.other) == (UndoRefusal.ALREADY_UNDONE, undo.id)
     # Run 1's images went when run 2 committed: it can no longer be undone.
-    older = await store.undo_run(run_id(1), UndoRun(run_id(8), "cli", "me", at(2)), describe)
+    older = await store.undo_run(run_id(1), UndoRun(run_id(8), "cli", "me", at(2)))
     assert older.refusal is UndoRefusal.NOT_KEPT
     # The restored rows lie in their source range again: the next import replaces them.
     await import_file(store, run_id(3), [["C1", 3, "3", 1]])
     assert await rows_of(store) == [("C1", 3, "3", 1, "acme", "items.csv", run_id(3))]
-    later = await store.undo_run(run_id(3), UndoRun(run_id(10), "cli", "me", at(3)), describe)
+    later = await store.undo_run(run_id(3), UndoRun(run_id(10), "cli", "me", at(3)))
     assert (later.deleted, later.restored) == (1, 2)
 
 
@@ -703,7 +703,7 @@ async def test_undo_restores_rows_whose_place_was_taken(store: Store) -> None:
     await import_file(store, run_id(1), [["A1", 1, "1", 1], ["A2", 2, "2", 1]])
     await import_file(store, run_id(2), [["B1", 3, "3", 1]])
     await import_file(store, run_id(3), [["X1", 9, "9", 1]], account="beta")
-    undone = await store.undo_run(run_id(2), UndoRun(run_id(9), "cli", "me", at(2)), describe)
+    undone = await store.undo_run(run_id(2), UndoRun(run_id(9), "cli", "me", at(2)))
     assert (undone.deleted, undone.restored) == (1, 2)
     assert sorted(await rows_of(store)) == [
         ("A1", 1, "1", 1, "acme", "items.csv", run_id(1)),
@@ -726,13 +726,11 @@ async def test_undo_refusals(store: Store) -> None:
     def undo(n: int) -> UndoRun:
         return UndoRun(run_id(n, "undo00"), "cli", "me", at(3))
 
-    blocked = await store.undo_run(run_id(1), undo(20), describe)
+    blocked = await store.undo_run(run_id(1), undo(20))
     assert (blocked.refusal, blocked.other) == (UndoRefusal.NOT_LATEST, run_id(2))
     await store.add_run(run_id(3), meta())
-    assert (await store.undo_run(run_id(3), undo(21), describe)).refusal is (
-        UndoRefusal.NOT_COMPLETED
-    )
-    missing = await store.undo_run("no-such-run", undo(22), describe)
+    assert (await store.undo_run(run_id(3), undo(21))).refusal is (UndoRefusal.NOT_COMPLETED)
+    missing = await store.undo_run("no-such-run", undo(22))
     assert (missing.run_id, missing.refusal) == (None, UndoRefusal.NOT_KEPT)
     # Nothing of a refused undo was written.
     assert await store.get_run(run_id(20, "undo00")) is None
@@ -744,10 +742,10 @@ async def test_undo_keyed_restores_before_images(store: Store) -> None:
     await keyed_import(store, run_id(2), "upsert", [["A", 10, "10", 0], ["C", 3, "3", 1]])
     await keyed_import(store, run_id(3), "delete", [["B"]], columns=["code"])
     # Only the latest keyed run can be undone.
-    blocked = await store.undo_run(run_id(2), UndoRun(run_id(9), "api", "a", at(2)), describe)
+    blocked = await store.undo_run(run_id(2), UndoRun(run_id(9), "api", "a", at(2)))
     assert (blocked.refusal, blocked.other) == (UndoRefusal.NOT_LATEST, run_id(3))
 
-    undone = await store.undo_run(run_id(3), UndoRun(run_id(10), "api", "a", at(2)), describe)
+    undone = await store.undo_run(run_id(3), UndoRun(run_id(10), "api", "a", at(2)))
     assert (undone.deleted, undone.restored) == (0, 1)
     rows = await rows_of(store)
     # B is back with its NULL and its int intact (the image's types restored).
@@ -764,13 +762,13 @@ async def test_undo_finds_each_runs_images_among_others(store: Store) -> None:
     for n, name in [(1, "a.csv"), (2, "a.csv"), (3, "b.csv"), (4, "b.csv"), (5, "b.csv")]:
         await import_file(store, run_id(n), rows[n], filename=name)
     # Run 5 dropped run 4's images (the newest); its undo drops its own.
-    undone = await store.undo_run(run_id(5), UndoRun(run_id(20), "cli", "me", at(2)), describe)
+    undone = await store.undo_run(run_id(5), UndoRun(run_id(20), "cli", "me", at(2)))
     assert (undone.deleted, undone.restored) == (1, 1)
     for n in (6, 7):
         await import_file(store, run_id(n), rows[n], filename="c.csv")
-    undone = await store.undo_run(run_id(7), UndoRun(run_id(21), "cli", "me", at(2)), describe)
+    undone = await store.undo_run(run_id(7), UndoRun(run_id(21), "cli", "me", at(2)))
     assert (undone.deleted, undone.restored) == (1, 1)
-    undone = await store.undo_run(run_id(2), UndoRun(run_id(22), "cli", "me", at(2)), describe)
+    undone = await store.undo_run(run_id(2), UndoRun(run_id(22), "cli", "me", at(2)))
     assert (undone.deleted, undone.restored) == (1, 1)
     assert sorted(row[:2] for row in await rows_of(store)) == [("R1", 1), ("R4", 4), ("R6", 6)]
 

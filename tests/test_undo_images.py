@@ -14,7 +14,7 @@ from daemon.store.postgres.store import PostgresStore
 from daemon.store.schema import MIGRATIONS
 from daemon.store.sqlite import SqliteStore
 from daemon.store.undo import UndoRun
-from tests.test_store_contract import COLUMNS, at, describe, import_file, rows_of, run_id
+from tests.test_store_contract import COLUMNS, at, import_file, rows_of, run_id
 
 # The schema version before the migration that adds undo_images (and the ones after
 # it, which the scripts below take back too: runs.forward_state, expect_checks, runs.file_key,
@@ -119,7 +119,7 @@ async def _upgrade_and_undo(store: Store) -> None:
         # A newer run of another file keeps its images beside the carried-over ones.
         await import_file(store, run_id(3), [["C1", 3, "3", 1]], filename="c.csv")
         await import_file(store, run_id(4), [["C2", 4, "4", 1]], filename="c.csv")
-        undone = await store.undo_run(run_id(2), UndoRun(run_id(9), "cli", "me", at(2)), describe)
+        undone = await store.undo_run(run_id(2), UndoRun(run_id(9), "cli", "me", at(2)))
         assert (undone.deleted, undone.restored, undone.refusal) == (1, 2, None)
         rows = [row for row in await rows_of(store) if row[5] == "items.csv"]
         # Types as the table held them: an int, a NULL, a decimal's text.
@@ -127,7 +127,7 @@ async def _upgrade_and_undo(store: Store) -> None:
             ("A1", 1, "1.5", 1, "acme", "items.csv", run_id(1)),
             ("A2", None, "2", 0, "acme", "items.csv", run_id(1)),
         ]
-        undone = await store.undo_run(run_id(4), UndoRun(run_id(10), "cli", "me", at(2)), describe)
+        undone = await store.undo_run(run_id(4), UndoRun(run_id(10), "cli", "me", at(2)))
         assert (undone.deleted, undone.restored) == (1, 1)
         left = await store.reader.execute_fetchall("SELECT count(*) FROM undo_images")
         assert [tuple(row) for row in left] == [(0,)]

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from importers.messages import message
+from importers.messages import Words, message
 
 
 @runtime_checkable
@@ -56,15 +56,21 @@ class OsTrouble:
 
     exc: BaseException
 
-    def render(self, language: str) -> str:
+    @property
+    def words(self) -> Words | str:
+        """The trouble as catalog words, or the system's text where it has no errno."""
         cause = os_error_in(self.exc)
         if cause is None or cause.errno is None:
             return str(self.exc)
         key = _OS_WORDS.get(cause.errno)
         if key is not None:
-            return message(key, language)
+            return Words(key)
         name = errno.errorcode.get(cause.errno, str(cause.errno))
-        return message("os.other", language, name=name, text=cause.strerror or cause)
+        return Words("os.other", {"name": name, "text": str(cause.strerror or cause)})
+
+    def render(self, language: str) -> str:
+        words = self.words
+        return words if isinstance(words, str) else words.say(language)
 
     def __str__(self) -> str:
         return self.render("en")

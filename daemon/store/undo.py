@@ -19,7 +19,7 @@ may have touched the same rows) or both are of the same logical file.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -30,7 +30,7 @@ from daemon.store.images import image_columns, table_columns
 from daemon.store.keyed import KEYED
 from daemon.store.records import SOURCE
 from daemon.store.sql import literal, quote
-from importers.messages import Words
+from importers.messages import Words, words_json
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -93,6 +93,7 @@ class UndoRun:
     channel: str  # cli | api
     sender: str
     at: str  # UTC ISO 8601, as the run times are written
+    language: str = "ja"  # of its message (report.language); its words are kept too
 
 
 def _key_text(values: Sequence[object]) -> str:
@@ -170,13 +171,11 @@ class UndoRecords:
         self,
         run_id: str,
         undo: UndoRun,
-        describe: Callable[[int, int], str],
         keys: Mapping[str, Sequence[str]] | None = None,
     ) -> Undone:
-        """Take back what `run_id` changed, as the run `undo`, in one transaction;
-        `describe(deleted, restored)` is the undo run's message. `keys`, the layouts'
-        key columns, lets a refusal for edited rows name them and find rows created
-        since with a key the run removed."""
+        """Take back what `run_id` changed, as the run `undo`, in one transaction.
+        `keys`, the layouts' key columns, lets a refusal for edited rows name them and
+        find rows created since with a key the run removed."""
         async with self.transaction() as db:
             rows = await db.execute_fetchall("SELECT * FROM runs WHERE id = ?", (run_id,))
             if not rows:  # swept since the caller found it
@@ -198,7 +197,7 @@ class UndoRecords:
                 db, layout, account, images, json.loads(record["columns"])
             )
             await self._forget_choices(db, layout, run_id)
-            await self._add_undo_run(db, run, undo, deleted, restored, describe(deleted, restored))
+            await self._add_undo_run(db, run, undo, deleted, restored)
             await db.execute("UPDATE runs SET undone_by = ? WHERE id = ?", (undo.id, run_id))
             await self._drop_images(db, [images])
         return Undone(undo.id, deleted, restored)
@@ -418,13 +417,13 @@ class UndoRecords:
         undo: UndoRun,
         deleted: int,
         restored: int,
-        text: str,
     ) -> None:
+        words = Words("run.undo", {"run_id": run["id"], "deleted": deleted, "restored": restored})
         await db.execute(
             "INSERT INTO runs (id, account, channel, sender, filename, layout, state,"
-            " rows_deleted, rows_inserted, mode, message, received_at, started_at,"
+            " rows_deleted, rows_inserted, mode, message, said, received_at, started_at,"
             " finished_at, undo_of, instance)"
-            " VALUES (?, ?, ?, ?, ?, ?, 'completed', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, 'completed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 undo.id,
                 run["account"],
@@ -435,7 +434,8 @@ class UndoRecords:
                 deleted,
                 restored,
                 run["mode"],
-                text,
+                words.say(undo.language),
+                words_json(words),
                 undo.at,
                 undo.at,
                 undo.at,

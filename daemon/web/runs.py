@@ -29,7 +29,6 @@ from daemon.web.errors import ApiError, responses
 from daemon.worker.error_report import WORKBOOK_REPORT_ENCODING, header_only
 from daemon.worker.plan import plan_for
 from importers.filenames import error_report_name
-from importers.messages import message
 from importers.workbook import is_workbook
 
 router = APIRouter()
@@ -294,11 +293,6 @@ async def undo_run(request: Request, run_id: str, who: Auth) -> JSONResponse:
 async def take_back(request: Request, run_id: str, by: str) -> tuple[UndoRun, Undone]:
     """Undo run `run_id` as a new run made through the API channel by `by`."""
     settings = context.settings(request)
-    language = settings.report.language
-    undo = UndoRun(new_id(), "api", by, now_iso())
+    undo = UndoRun(new_id(), "api", by, now_iso(), settings.report.language)
     keys = {name: layout.key for name, layout in settings.layouts.items()}
-
-    def describe(deleted: int, restored: int) -> str:
-        return message("run.undo", language, run_id=run_id, deleted=deleted, restored=restored)
-
-    return undo, await context.store(request).undo_run(run_id, undo, describe, keys)
+    return undo, await context.store(request).undo_run(run_id, undo, keys)

@@ -9,7 +9,7 @@ from daemon.store.runs import ERRORS_KEPT, RunState
 from daemon.worker.error_report import ErrorReport
 from daemon.worker.plan import Plan
 from importers.errors import RowError
-from importers.messages import Words, message
+from importers.messages import Words
 
 
 @dataclass(slots=True)
@@ -27,12 +27,12 @@ class Outcome:
     counts: Counts = field(default_factory=Counts)
     # The message as catalog words, for the console to say in its viewer's language;
     # empty for a message made without them (then shown as it was written).
-    said: list[Words] = field(default_factory=list)
+    said: Words | None = None
 
     def say(self, words: Words, language: str) -> None:
         """Make `words`, said in `language`, the run's message."""
-        self.message = message(words.key, language, **words.params)
-        self.said = [words]
+        self.message = words.say(language)
+        self.said = words
 
     @property
     def imported(self) -> int:

@@ -35,7 +35,7 @@ from daemon.worker.writer import Progress, RowWriter
 from importers.errors import PermanentProblem, RowError
 from importers.filenames import error_report_name, filename_rule, length_problem
 from importers.layouts import display_name
-from importers.messages import NOTE_JOIN, Words, message, words_json
+from importers.messages import NOTE_JOIN, Sentences, Words, words_json
 from importers.reader import CsvFile
 
 log = logging.getLogger(__name__)
@@ -112,27 +112,33 @@ class Pipeline:
                 return committed
             log.warning("run %s: put back to try again later: %s", item.id, exc)
             if not _sqlite_busy(exc):  # a busy database would keep us waiting once more
+                words = self._cause(exc)
+                text = str(exc) if words is None else words.say(self.language)
                 with contextlib.suppress(Exception):
                     await self.store.update_run(
-                        item.id, state=RunState.QUEUED, message=self._cause(exc)[:500]
+                        item.id,
+                        state=RunState.QUEUED,
+                        message=text[:500],
+                        said=words_json(words),
                     )
             self.put_back(item)
             return RunState.QUEUED
 
-    def _cause(self, exc: BaseException) -> str:
-        """What the run says of a fault of the moment: PostgreSQL's in words."""
+    @staticmethod
+    def _cause(exc: BaseException) -> Words | None:
+        """What the run says of a fault of the moment: PostgreSQL's and the system's
+        in words; None for another (its own text is all there is)."""
         cause = server_trouble(exc)
         if cause is None and isinstance(exc, OSError) and exc.errno:
             # renkei's own folder (a full disk, a folder it may not write): said in
             # words, with the path the admin must look at.
-            detail = OsTrouble(exc).render(self.language)
             path = exc.filename or ""
-            return message("run.system_trouble", self.language, path=path, detail=detail)
+            return Words("run.system_trouble", {"path": path, "detail": OsTrouble(exc).words})
         if cause is None:
-            return str(exc)
+            return None
         seconds = busy_timeout_ms() // 1000
-        words = message(cause, self.language, seconds=seconds, detail=_first_line(exc))
-        return message("run.server_trouble", self.language, cause=words)
+        words = Words(cause, {"seconds": seconds, "detail": _first_line(exc)})
+        return Words("run.server_trouble", {"cause": words})
 
     def put_back(self, item: SpoolItem, count_attempt: bool = False) -> None:
         """Release `item` if it is still claimed (not finished, not quarantined)."""
@@ -192,7 +198,7 @@ class Pipeline:
             return
         where = f"spool/failed/{damaged.path.name}"
         words = Words("run.damaged", {"path": where, "reason": damaged.reason})
-        text = message(words.key, self.language, **words.params)
+        text = words.say(self.language)
         # Who sent it and what it is called were in the description that cannot be
         # read: the run is recorded by its id alone, so the id the sender was given
         # finds it.
@@ -237,7 +243,7 @@ class Pipeline:
         await self.store.update_run(
             item.id,
             state=RunState.IGNORED,
-            message=message(words.key, self.language, **words.params),
+            message=words.say(self.language),
             said=words_json(words),
             finished_at=now_iso(),
         )
@@ -468,29 +474,31 @@ class Pipeline:
             self.spool.finish(item)
             return
         if self.cancel_ends_run:
+            words = Words("run.cancelled")
             await self.store.update_run(
                 item.id,
                 state=RunState.FAILED,
                 finished_at=now_iso(),
-                problem="run.cancelled",
-                message=message("run.cancelled", self.language),
-                said=words_json(Words("run.cancelled")),
+                problem=words.key,
+                message=words.say(self.language),
+                said=words_json(words),
             )
             self.counted(RunState.FAILED, 0, item.id)
             self.spool.finish(item)
             return
+        words = Words("run.aborted")
         await self.store.update_run(
             item.id,
             state=RunState.ABORTED,
             finished_at=now_iso(),
-            message=message("run.aborted", self.language),
-            said=words_json(Words("run.aborted")),
+            message=words.say(self.language),
+            said=words_json(words),
         )
         self.counted(RunState.ABORTED, 0, item.id)
         self.spool.release(item, count_attempt=False)
 
 
-def _with_notes(outcome: Outcome, meta: Meta, language: str) -> tuple[str, list[Words]]:
+def _with_notes(outcome: Outcome, meta: Meta, language: str) -> tuple[str, Sentences | None]:
     """The run's message and its words, saying first that the mail's sender was not
     authenticated (`sender_auth = "flag"`, handlers/mailauth.py) when the door found
     so; then, for a mail without a file, its Subject, the one thing the admin can tell
@@ -503,12 +511,13 @@ def _with_notes(outcome: Outcome, meta: Meta, language: str) -> tuple[str, list[
         after.append(Words("run.mail_subject", {"subject": meta.subject}))
     if meta.also_attached:
         after.append(Words("run.also_attached", {"names": meta.also_attached}))
-    notes = [message(w.key, language, **w.params) for w in (*before, *after)]
+    notes = [w.say(language) for w in (*before, *after)]
     parts = [*notes[: len(before)], outcome.message, *notes[len(before) :]]
     text = NOTE_JOIN.join(part for part in parts if part)
-    if outcome.message and not outcome.said:
-        return text, []  # a sentence without its words: shown as written
-    return text, [*before, *outcome.said, *after]
+    if outcome.said is None:
+        # A sentence without its words is shown as written; no sentence, the notes.
+        return text, Sentences([*before, *after]) if not outcome.message else None
+    return text, Sentences([*before, outcome.said, *after])
 
 
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6

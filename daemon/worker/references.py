@@ -21,7 +21,7 @@ import aiosqlite
 from daemon.settings import Settings
 from daemon.store.base import Store
 from importers.errors import RowError
-from importers.messages import Words, cut, message
+from importers.messages import Words, cut
 from importers.reader import Chunk
 
 
@@ -74,7 +74,7 @@ async def check(
                 line = chunk.lines[i]
                 params = {"line": line, "column": ref.column, "value": cut(value)}
                 said = Words("cell.error", params | {"problem": problem})
-                text = message(said.key, language, **said.params)
+                text = said.say(language)
                 record = chunk.cells[i] if chunk.cells else None
                 error = RowError(line, ref.column, str(value), text, record, said)
                 bad.setdefault(i, []).append(error)
