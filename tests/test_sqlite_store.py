@@ -211,13 +211,15 @@ def test_the_delivery_memory_and_the_daemon_read_a_few_rows_whatever_the_history
 
         try:
             # What the daemon asks now and then: the reports still to queue (a minute),
-            # and the overview's counts of the day (every five seconds a console is open).
+            # the overview's counts of the day (every five seconds a console is open),
+            # and at each start the sends and calls a crash left to start.
             for db in (store.writer, store.reader):
                 await db.set_progress_handler(lambda: steps.__setitem__(0, steps[0] + 1), 100)
             steps[0] = 0
             pending = await store.runs_to_report()
             today = await store.runs_by_state("2026-12-04")
-            periodic = (len(pending), today, steps[0])
+            forward = await store.runs_to_forward()
+            periodic = (len(pending), today, len(forward), steps[0])
             return [
                 await counted(store.latest_run_of_file("acme", "new.csv", "new.csv")),
                 await counted(store.latest_run_of_file("acme", "7.csv", "7.csv")),
@@ -240,7 +242,7 @@ def test_the_delivery_memory_and_the_daemon_read_a_few_rows_whatever_the_history
     ]
     # A few hundred steps each; read through every run, tens of thousands.
     assert max(steps for _, steps in found) < 20, found
-    assert periodic[:2] == (0, {}) and periodic[2] < 20, periodic
+    assert periodic[:3] == (0, {}, 0) and periodic[3] < 20, periodic
 
 
 def test_a_run_list_filtered_by_state_or_channel_reads_what_it_shows(tmp_path):

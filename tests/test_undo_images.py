@@ -19,7 +19,7 @@ from tests.test_store_contract import COLUMNS, at, import_file, rows_of, run_id
 # The schema version before the migration that adds undo_images (and the ones after
 # it, which the scripts below take back too: runs.forward_state, expect_checks, runs.file_key,
 # runs_by_direction, undo_sources_by_run, runs_pending_report, runs_by_state,
-# runs_by_channel, runs.said and run_errors.said).
+# runs_by_channel, runs.said, run_errors.said and runs_pending_forward).
 _BEFORE_IMAGES = next(n for n, m in enumerate(MIGRATIONS) if "CREATE TABLE undo_images" in m)
 # What the version before undo_images left (schema.py, the migration that adds it).
 _OLDER = """
@@ -31,7 +31,6 @@ INSERT INTO undo_rows (run_id, old_rowid, image)
 DROP TABLE undo_images;
 ALTER TABLE run_undo DROP COLUMN images_after;
 ALTER TABLE run_undo DROP COLUMN images_last;
-ALTER TABLE runs DROP COLUMN forward_state;
 DROP TABLE expect_checks;
 DROP INDEX runs_by_file_key;
 ALTER TABLE runs DROP COLUMN file_key;
@@ -42,6 +41,8 @@ DROP INDEX runs_by_state;
 DROP INDEX runs_by_channel;
 ALTER TABLE run_errors DROP COLUMN said;
 ALTER TABLE runs DROP COLUMN said;
+DROP INDEX runs_pending_forward;
+ALTER TABLE runs DROP COLUMN forward_state;
 PRAGMA user_version = {version}
 """
 
@@ -68,7 +69,6 @@ INSERT INTO undo_rows (run_id, old_rowid, image)
 DROP TABLE undo_images;
 ALTER TABLE run_undo DROP COLUMN images_after;
 ALTER TABLE run_undo DROP COLUMN images_last;
-ALTER TABLE runs DROP COLUMN forward_state;
 DROP TABLE expect_checks;
 DROP INDEX runs_by_file_key;
 ALTER TABLE runs DROP COLUMN file_key;
@@ -79,6 +79,8 @@ DROP INDEX runs_by_state;
 DROP INDEX runs_by_channel;
 ALTER TABLE run_errors DROP COLUMN said;
 ALTER TABLE runs DROP COLUMN said;
+DROP INDEX runs_pending_forward;
+ALTER TABLE runs DROP COLUMN forward_state;
 UPDATE renkei_schema SET version = {version}
 """
 

@@ -398,8 +398,9 @@ class RunRecords:
         between the commit and the daemon spooling them); on a shared store only this
         instance's, as for reports."""
         own, mine = self._own_runs()
-        sql = f"SELECT id FROM runs WHERE forward_state = ?{own} ORDER BY id"
-        async with self.writer.execute(sql, (FORWARD_PENDING, *mine)) as cur:
+        # Written out, as in runs_to_report: the partial index serves that value only.
+        sql = f"SELECT id FROM runs WHERE forward_state = '{FORWARD_PENDING}'{own} ORDER BY id"
+        async with self.writer.execute(sql, mine) as cur:
             return [row[0] for row in await cur.fetchall()]
 
     async def runs_to_report(self, finished_before: str | None = None) -> list[dict[str, Any]]:

@@ -354,6 +354,11 @@ MIGRATIONS = [
     ALTER TABLE runs ADD COLUMN said TEXT NOT NULL DEFAULT '';
     ALTER TABLE run_errors ADD COLUMN said TEXT NOT NULL DEFAULT ''
     """,
+    # The sends and calls a crash left to start, asked at every start: without it, the
+    # whole history was read to find the few (or none).
+    """
+    CREATE INDEX runs_pending_forward ON runs (forward_state) WHERE forward_state = 'pending'
+    """,
 ]
 
 
