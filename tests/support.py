@@ -619,6 +619,23 @@ def pause(pid: int, timeout: float = 30) -> None:
     raise AssertionError(f"process {pid} did not stop")
 
 
+def gone(pid: int, timeout: float = 30) -> None:
+    """Until process `pid` is dead (gone, or a zombie its parent has not reaped): a
+    child killed with its parent (PR_SET_PDEATHSIG) dies a moment after the parent's
+    wait() returns, and may still write meanwhile."""
+    deadline = time.monotonic() + timeout
+    while _process_state(pid) not in ("", "Z", "X"):
+        assert time.monotonic() < deadline, f"process {pid} still alive"
+        time.sleep(0.02)
+
+
+def _process_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
 def children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(p) for p in path.read_text().split()] if path.exists() else []

@@ -18,6 +18,7 @@ from tests.support import (
     account,
     active_items,
     csv_bytes,
+    gone,
     import_process,
     killed_in_attempt,
     mail,
@@ -60,9 +61,16 @@ def wait_pending(pid: int, sig: int, timeout: float = 60) -> None:
     raise AssertionError(f"signal {sig} never reached process {pid}")
 
 
-def wait_running(daemon: Daemon, run_id: str) -> None:
+def paused_running(daemon: Daemon, run_id: str) -> int:
+    """Pause the import process once `run_id` is running: the stop or kill that follows
+    lands mid-import whatever the timing (a file of 300,000 rows takes well under a
+    second; a sleep before the kill let it commit first, or at the kill's moment). Its
+    pid."""
+    worker = import_process(daemon)
     daemon.wait_run(run_id, states=("running",), timeout=60)
-    time.sleep(0.3)  # well inside the import: rows are being written, not committed
+    pause(worker)
+    assert daemon.run(run_id)["state"] == "running"
+    return worker
 
 
 @pytest.mark.slow
@@ -72,8 +80,9 @@ def test_sigkill_mid_import_then_restart_commits_exactly_once(tmp_path):
     _, code, reply = send(daemon.smtp_port, mail([("20240516.csv", big_csv(rows))]))
     assert code == 250
     [run_id] = queued_ids(reply)
-    wait_running(daemon, run_id)
-    daemon.kill()
+    worker = paused_running(daemon, run_id)
+    daemon.kill()  # the import process goes with it (PR_SET_PDEATHSIG), stopped or not
+    gone(worker)
     assert daemon.run(run_id)["state"] == "running"
     assert daemon.query("SELECT count(*) FROM performance") == [(0,)]
 
@@ -98,11 +107,7 @@ def test_sigterm_mid_import_aborts_exits_0_and_retries_at_start(tmp_path):
     daemon = Daemon(big_config(tmp_path)).start()
     _, _, reply = send(daemon.smtp_port, mail([("20240516.csv", big_csv(rows))]))
     [run_id] = queued_ids(reply)
-    wait_running(daemon, run_id)
-    # The import is paused while the stop reaches it, so that on a loaded machine it
-    # cannot finish first: the stop lands mid-import whatever the timing.
-    worker = import_process(daemon)
-    pause(worker)
+    worker = paused_running(daemon, run_id)
     try:
         daemon.proc.send_signal(signal.SIGTERM)
         wait_pending(worker, signal.SIGTERM)  # the master's stop has reached it

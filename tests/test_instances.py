@@ -27,7 +27,10 @@ from tests.support import (
     account,
     csv_bytes,
     free_port,
+    gone,
+    import_process,
     mail,
+    pause,
     queued_ids,
     renkei,
     send,
@@ -153,9 +156,12 @@ def test_two_instances_share_one_truth(tmp_path, pg_url, relay):
         _, code, reply = send(b.smtp_port, big_mail())
         assert code == 250
         [big] = queued_ids(reply)
+        # Paused once running, so that it cannot commit before the kill lands.
+        worker = import_process(b)
         wait_state(pg_url, big, ("running",))
-        time.sleep(0.3)
+        pause(worker)
         b.kill()
+        gone(worker)
         assert wait_state(pg_url, big, ("running",))["instance"] == "b"
         assert (
             query(pg_url, "SELECT count(*) AS n FROM performance WHERE _run_id = %s", (big,))[0][
