@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import socket
 import threading
 import time
 from email.message import EmailMessage
@@ -224,3 +225,49 @@ async def test_two_writers_of_one_item_leave_it_whole(reporter):
     assert (outbox / "run-1.eml").read_bytes() == data
     assert envelope(reporter, "run-1")["recipients"] == [ADMIN]
     assert sorted(p.name for p in outbox.iterdir() if p.is_file()) == ["run-1.eml", "run-1.json"]
+
+
+async def test_a_relay_that_cannot_be_reached_is_asked_by_one_report_a_pause(reporter, relay):
+    """A relay down would refuse every waiting report alike: one asks, the others wait
+    untried for `retry_seconds` (0.5 here), and go once the relay is back."""
+    relay.stop()
+    ids = [f"alert-{n}" for n in range(5)]
+    for number, item_id in enumerate(ids):
+        await reporter.queue_mail(item_id, alert(number), [ADMIN])
+    before = time.time()
+    due = await reporter.flush()
+    assert [envelope(reporter, i)["attempts"] for i in ids] == [1, 0, 0, 0, 0]
+    assert due >= before + 0.45
+    # Asked again before the pause is over: nothing is tried.
+    assert await reporter.flush() == due
+    assert [envelope(reporter, i)["attempts"] for i in ids] == [1, 0, 0, 0, 0]
+    relay.start()
+    deadline = time.monotonic() + 15
+    while any((reporter.outbox / f"{i}.json").exists() for i in ids):
+        assert time.monotonic() < deadline, "the waiting reports were not sent"
+        time.sleep(0.2)
+        await reporter.flush()
+    assert sorted(m["Subject"] for m in relay.for_recipient(ADMIN)) == [
+        f"alert {n}" for n in range(5)
+    ]
+
+
+async def test_a_relay_that_never_greets_costs_one_timeout_a_pause(tmp_path):
+    """A relay that takes the connection and says nothing: each try waits out
+    `report.timeout`; one try a pass, not one for each waiting report."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        config = write_config(tmp_path, account("acme"), relay_port=port)
+        config.write_text(config.read_text().replace("timeout = 5", "timeout = 1"))
+        settings = load(config)
+        store = await SqliteStore.open(settings.data_dir / "renkei.db")
+        try:
+            reporter = Reporter(lambda: settings, store)
+            ids = [f"alert-{n}" for n in range(4)]
+            for number, item_id in enumerate(ids):
+                await reporter.queue_mail(item_id, alert(number), [ADMIN])
+            await reporter.flush()
+            attempts = [envelope(reporter, i)["attempts"] for i in ids]
+            assert attempts == [1, 0, 0, 0], attempts
+        finally:
+            await store.close()

@@ -93,6 +93,13 @@ class Reporter:
         # While a command sends its own mail (send_now), each try as it fared: the
         # command says it in the catalog's words, so it is not logged as a warning.
         self._told: dict[str, Attempt] | None = None
+        # Until when (time.time()) the relay rests: it could not be reached, or refused
+        # us rather than a mail. The waiting reports would all fare the same, so they
+        # wait untried (their own next tries unchanged) and the next due one asks again
+        # then. Tried one after another, a relay down refused a thousand connections a
+        # pass and logged a line for each; one that drops them cost `timeout` each, so
+        # a pass took hours and the reports queued meanwhile waited behind it.
+        self._rests_until = 0.0
 
     @property
     def settings(self) -> Settings:
@@ -213,10 +220,17 @@ class Reporter:
 
     async def flush(self) -> float:
         """Send every due item once; returns when the next one falls due."""
+        if self._resting():
+            return self._rests_until
         # A shared store's outbox; and the folder, which holds what was queued before
         # the store was shared.
         due = await self._flush_shared_unless_in_trouble() if self.store.shared else math.inf
+        if self._resting():
+            return self._rests_until
         return min(due, await self._flush_folder())
+
+    def _resting(self) -> bool:
+        return self._rests_until > time.time()
 
     async def _flush_shared_unless_in_trouble(self) -> float:
         """The shared outbox, unless PostgreSQL is in trouble of the moment (read-only
@@ -245,6 +259,8 @@ class Reporter:
                     continue
                 # Its own write changed the file: read again next time, once.
                 self._due[name] = (-1, due)
+                if self._resting():
+                    return self._rests_until
             next_due = min(next_due, due)
             # aiosmtplib may turn a cancellation during connect into an SMTP error;
             # honour the stop anyway instead of working through the whole outbox.
@@ -287,6 +303,8 @@ class Reporter:
                     await item.done()
             if outcome == "failed":
                 await self._refused_for_good(item.item_id, envelope)
+            if self._resting():
+                return self._rests_until
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 raise asyncio.CancelledError
@@ -428,6 +446,8 @@ class Reporter:
             answer = refusal_text(exc)
             self._tell(item_id, Attempt("retry", answer, recipients, exc))
             self._schedule_retry(item_id, envelope, exc)
+            if self._told is None and not about_the_mail(exc):
+                self._rest(exc)
             await self._record(self.store.report_attempt, item_id, answer)
             return "retry"
         metrics.REPORTS_SENT.inc()
@@ -485,6 +505,18 @@ class Reporter:
             delay,
         )
 
+    def _rest(self, exc: Exception) -> None:
+        """Let the relay rest for `retry_seconds`: the other waiting reports wait."""
+        pause = self.settings.report.retry_seconds
+        self._rests_until = time.time() + pause
+        log.warning(
+            "report outbox: the relay %s cannot take mail now (%s); the waiting reports"
+            " are tried again in %.0fs",
+            self.settings.report.relay,
+            exc,
+            pause,
+        )
+
     def _tell(self, item_id: str, attempt: Attempt) -> None:
         if self._told is not None:
             self._told[item_id] = attempt
@@ -539,6 +571,13 @@ def refused_for_good(exc: Exception) -> bool:
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         return bool(exc.recipients) and all(r.code >= 500 for r in exc.recipients)
     return isinstance(exc, aiosmtplib.SMTPDataError) and exc.code >= 500
+
+
+def about_the_mail(exc: Exception) -> bool:
+    """A refusal of this mail (its recipients, its content), which another may not
+    meet; anything else (the relay down, unreachable or silent, or refusing our
+    greeting, TLS, login or sender) would meet every other waiting report too."""
+    return isinstance(exc, aiosmtplib.SMTPRecipientsRefused | aiosmtplib.SMTPDataError)
 
 
 def refusal_text(exc: Exception) -> str:
