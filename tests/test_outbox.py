@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import socket
+import subprocess
 import threading
 import time
 from email.message import EmailMessage
@@ -271,3 +273,32 @@ async def test_a_relay_that_never_greets_costs_one_timeout_a_pause(tmp_path):
             assert attempts == [1, 0, 0, 0], attempts
         finally:
             await store.close()
+
+
+async def test_a_temporary_file_a_dead_writer_left_is_cleared_and_no_other(reporter):
+    """A writer killed between its write and its rename leaves `.NAME.PID-HEX.tmp`
+    (durable.put_whole), which no later write takes over: the outbox's look clears it
+    once its process is gone and it is old. A live writer's, or a fresh one, stays."""
+    dead = _dead_pid()
+    old = time.time() - 3600
+    names = {
+        "dead_old": f".alert-1.json.{dead}-0123abcd.tmp",
+        "dead_fresh": f".alert-2.json.{dead}-0123abcd.tmp",
+        "alive_old": f".alert-3.eml.{os.getpid()}-0123abcd.tmp",
+        "other": ".notes.tmp",
+    }
+    for key, name in names.items():
+        path = reporter.outbox / name
+        path.write_bytes(b"{}")
+        if key != "dead_fresh":
+            os.utime(path, (old, old))
+    await reporter.flush()
+    left = {p.name for p in reporter.outbox.iterdir() if p.is_file()}
+    assert left == {names["dead_fresh"], names["alive_old"], names["other"]}
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has ended (and been reaped)."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid

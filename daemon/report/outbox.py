@@ -37,7 +37,13 @@ from daemon.report import message as report_mail
 from daemon.report import sendmail
 from daemon.settings import Settings, resolve_secret, split_listen
 from daemon.settings.tls import client_context
-from daemon.spool.durable import fsync_dir, put_whole, replace_durably, write_synced
+from daemon.spool.durable import (
+    fsync_dir,
+    left_behind,
+    put_whole,
+    replace_durably,
+    write_synced,
+)
 from daemon.store.base import Store
 from daemon.store.errors import server_trouble
 from daemon.store.runs import ReportState
@@ -275,6 +281,9 @@ class Reporter:
         found = []
         with os.scandir(self.outbox) as entries:
             for entry in entries:
+                if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+                    self._clear_left_behind(entry)
+                    continue
                 if not entry.name.endswith(".json") or entry.name.startswith("."):
                     continue
                 with contextlib.suppress(FileNotFoundError):  # sent by another process
@@ -283,6 +292,15 @@ class Reporter:
         names = {name for name, _ in found}
         self._due = {name: seen for name, seen in self._due.items() if name in names}
         return found
+
+    @staticmethod
+    def _clear_left_behind(entry: os.DirEntry[str]) -> None:
+        """Remove a temporary file a writer killed before its rename left (the next
+        write of its item takes a name of its own: nothing else ever would)."""
+        with contextlib.suppress(OSError):
+            if left_behind(entry.name, entry.stat().st_mtime):
+                os.unlink(entry.path)
+                log.info("report outbox: removed %s, left by a writer that died", entry.name)
 
     async def _flush_shared(self) -> float:
         """The shared outbox: claim a due item (FOR UPDATE SKIP LOCKED: an item another

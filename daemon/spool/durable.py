@@ -10,6 +10,7 @@ import functools
 import os
 import re
 import secrets
+import time
 from pathlib import Path
 
 # File systems on which a file's fsync also makes durable the name it was created or
@@ -59,6 +60,26 @@ def put_whole(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+_TEMPORARY = re.compile(r"\..+\.(\d+)-[0-9a-f]{8}\.tmp")
+_TEMPORARY_AGE = 600.0  # seconds: a write takes milliseconds
+
+
+def left_behind(name: str, changed: float) -> bool:
+    """Whether `name`, last changed at `changed` (time.time()), is a temporary file of
+    put_whole whose writer died between its write and its rename: that process is
+    gone, and the file old enough that no other writer can still be at it."""
+    found = _TEMPORARY.fullmatch(name)
+    if found is None or time.time() - changed < _TEMPORARY_AGE:
+        return False
+    try:
+        os.kill(int(found[1]), 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, ValueError, OverflowError):  # another user's process: alive
+        return False
+    return False
 
 
 def replace_durably(path: Path, data: bytes) -> None:
