@@ -79,10 +79,10 @@ FILES = {
     ("httpx", "3 MB", 1): 80, ("httpx", "3 MB", 10): 8,
     ("smtplib", "300 KB", 1): 60, ("smtplib", "300 KB", 10): 6, ("smtplib", "300 KB", 50): 2,
     ("smtplib", "3 MB", 1): 8, ("smtplib", "3 MB", 10): 2, ("smtplib", "3 MB", 50): 1,
-    ("ftplib", "300 KB", 1): 500, ("ftplib", "300 KB", 10): 60,
-    ("ftplib", "3 MB", 1): 150, ("ftplib", "3 MB", 10): 15,
-    ("curl", "300 KB", 1): 200, ("curl", "300 KB", 10): 30,
-    ("curl", "3 MB", 1): 100, ("curl", "3 MB", 10): 12,
+    ("ftplib", "300 KB", 1): 1500, ("ftplib", "300 KB", 10): 180,
+    ("ftplib", "3 MB", 1): 450, ("ftplib", "3 MB", 10): 45,
+    ("curl", "300 KB", 1): 600, ("curl", "300 KB", 10): 90,
+    ("curl", "3 MB", 1): 300, ("curl", "3 MB", 10): 36,
 }  # fmt: skip
 # A smoke test: a few files, one for each client of many.
 QUICK_FILES = {
