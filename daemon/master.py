@@ -210,6 +210,7 @@ class Master:
             self.switches,
             self.switch,
             self.outward,
+            lambda: self.reporter.relay_down,
         )
         if self.store.shared:
             # Behind a load balancer a console session may reach any instance.

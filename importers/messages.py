@@ -2616,6 +2616,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.home.quarantined": {"ja": "隔離", "en": "quarantined"},
     "console.home.outbox": {"ja": "送信待ちメール", "en": "mail waiting"},
     "console.home.outbox_failed": {"ja": "送れなかったメール", "en": "mail refused"},
+    "console.home.relay_down": {
+        "ja": "メールのリレー {relay} に {since} から渡せていません。送信待ちのメールは {until} にもう一度送ります。リレーの最後の応答: {answer}",
+        "en": "report mail has not reached the relay {relay} since {since}; the mail waiting is tried again at {until}. The relay's last answer: {answer}",
+    },
     # Kept in memory: a restart forgets them, so the card says since when it counts.
     "console.home.refusals": {
         "ja": "受付拒否(24 時間以内・起動後)",

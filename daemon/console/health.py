@@ -52,6 +52,7 @@ async def glance(request: Request, who: Viewer) -> dict[str, Any]:
         "outbox_failed": _count(data / "outbox" / "failed", "*.json"),
         "refusals": None,
         "sends": await recent_sends(request, who),
+        "relay_down": _relay_down(request, settings.report.relay),
     }
     log = getattr(request.app.state.sink, "refusals", None)
     if who.is_admin and log is not None:
@@ -60,6 +61,22 @@ async def glance(request: Request, who: Viewer) -> dict[str, Any]:
         values["refusals"] = [r.as_json() for r in found[:REFUSALS_SHOWN]]
         values["refusal_count"] = len(found)
     return values
+
+
+def _relay_down(request: Request, relay: str) -> dict[str, Any] | None:
+    """The relay's trouble, when report mail cannot reach it: which relay, since when,
+    when the waiting mail is tried again (ISO 8601, UTC) and its last answer."""
+    told = getattr(request.app.state, "relay_down", None)
+    down = told() if told is not None else None
+    if down is None:
+        return None
+
+    def stamp(moment: float) -> str:
+        return dt.datetime.fromtimestamp(moment, dt.UTC).isoformat(timespec="seconds")
+
+    since, until = stamp(down.since), stamp(down.until)
+    answer, said = down.answer, down.said
+    return {"relay": relay, "since": since, "until": until, "answer": answer, "said": said}
 
 
 async def recent_sends(request: Request, who: Viewer) -> list[dict[str, Any]]:

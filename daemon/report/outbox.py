@@ -36,6 +36,7 @@ from daemon.backoff import backoff
 from daemon.report import message as report_mail
 from daemon.report import sendmail
 from daemon.settings import Settings, resolve_secret, split_listen
+from daemon.settings.problems import OsTrouble
 from daemon.settings.tls import client_context
 from daemon.spool.durable import (
     fsync_dir,
@@ -47,6 +48,7 @@ from daemon.spool.durable import (
 from daemon.store.base import Store
 from daemon.store.errors import server_trouble
 from daemon.store.runs import ReportState
+from importers.messages import Words
 
 log = logging.getLogger(__name__)
 _RESCAN_SECONDS = 5.0
@@ -79,6 +81,18 @@ class Attempt:
     cause: BaseException | None = None  # the relay not reached: what the system said
 
 
+@dataclass(frozen=True, slots=True)
+class RelayDown:
+    """The relay could not take mail at the last try: since when (the first failed
+    try of this trouble), what it answered last (or why it could not be reached), and
+    when the waiting reports are tried again; times as time.time()."""
+
+    since: float
+    answer: str
+    until: float
+    said: Words | None = None  # the answer in the catalog's words, when it has them
+
+
 class Reporter:
     def __init__(self, settings: Callable[[], Settings], store: Store) -> None:
         self._settings = settings
@@ -106,6 +120,8 @@ class Reporter:
         # pass and logged a line for each; one that drops them cost `timeout` each, so
         # a pass took hours and the reports queued meanwhile waited behind it.
         self._rests_until = 0.0
+        # What the console's overview says of the relay: None while it takes mail.
+        self.relay_down: RelayDown | None = None
 
     @property
     def settings(self) -> Settings:
@@ -450,6 +466,8 @@ class Reporter:
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             metrics.REPORT_FAILURES.inc()
             recipients = tuple(envelope["recipients"])
+            if about_the_mail(exc):
+                self.relay_down = None  # it answered about the mail: it takes mail
             if refused_for_good(exc):
                 envelope["refusal"] = refusal_text(exc)
                 self._tell(item_id, Attempt("failed", envelope["refusal"], recipients))
@@ -465,10 +483,11 @@ class Reporter:
             self._tell(item_id, Attempt("retry", answer, recipients, exc))
             self._schedule_retry(item_id, envelope, exc)
             if self._told is None and not about_the_mail(exc):
-                self._rest(exc)
+                self._rest(exc, answer)
             await self._record(self.store.report_attempt, item_id, answer)
             return "retry"
         metrics.REPORTS_SENT.inc()
+        self.relay_down = None
         # Recipients refused while the others took the mail are what a reader must see.
         answer = "; ".join(f"{who}: {r.code} {r.message}" for who, r in refused.items())
         answer = answer or str(reply)
@@ -523,10 +542,13 @@ class Reporter:
             delay,
         )
 
-    def _rest(self, exc: Exception) -> None:
+    def _rest(self, exc: Exception, answer: str) -> None:
         """Let the relay rest for `retry_seconds`: the other waiting reports wait."""
         pause = self.settings.report.retry_seconds
-        self._rests_until = time.time() + pause
+        now = time.time()
+        self._rests_until = now + pause
+        since = self.relay_down.since if self.relay_down is not None else now
+        self.relay_down = RelayDown(since, answer, self._rests_until, _said_of(exc))
         log.warning(
             "report outbox: the relay %s cannot take mail now (%s); the waiting reports"
             " are tried again in %.0fs",
@@ -589,6 +611,17 @@ def refused_for_good(exc: Exception) -> bool:
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         return bool(exc.recipients) and all(r.code >= 500 for r in exc.recipients)
     return isinstance(exc, aiosmtplib.SMTPDataError) and exc.code >= 500
+
+
+def _said_of(exc: Exception) -> Words | None:
+    """Why the relay could not be reached, in the catalog's words (a refusal, a
+    timeout, …), or None: then its answer is the relay's own (a 421, a 530)."""
+    if isinstance(exc, TimeoutError):
+        return Words("os.timed_out")
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return None
+    words = OsTrouble(exc).words
+    return words if isinstance(words, Words) else None
 
 
 def about_the_mail(exc: Exception) -> bool:

@@ -35,6 +35,7 @@ from handlers.base import IntakeSink
 
 if TYPE_CHECKING:
     from daemon.outward.triggers import Outward
+    from daemon.report.outbox import RelayDown
 
 
 def create_app(
@@ -47,6 +48,7 @@ def create_app(
     switches: Switches | None = None,
     switch: Switch | None = None,
     outward: Outward | None = None,
+    relay_down: Callable[[], RelayDown | None] | None = None,
 ) -> FastAPI:
     app = FastAPI(title="renkei", version="0.1.0", summary="CSV linkage daemon")
     app.state.settings = settings
@@ -58,6 +60,7 @@ def create_app(
     app.state.switches = switches
     app.state.switch = switch
     app.state.outward = outward
+    app.state.relay_down = relay_down
     errors.install(app)
     unreachable.install(app)
     # The import route first: the route partners call most, matched before every
