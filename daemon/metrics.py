@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 FILES_RECEIVED = Counter(
     "renkei_files_received", "Files accepted into the spool, by channel", ["channel"]
@@ -19,4 +19,8 @@ ROWS_IMPORTED = Counter("renkei_rows_imported", "Rows import runs committed (non
 REPORTS_SENT = Counter("renkei_reports_sent", "Report mails the relay accepted")
 REPORT_FAILURES = Counter(
     "renkei_report_failures", "Attempts to hand a report to the relay that failed"
+)
+RELAY_DOWN = Gauge(
+    "renkei_report_relay_down",
+    "1 while report mail cannot reach the relay (or it refuses renkei): the outbox waits",
 )

@@ -1,6 +1,6 @@
 """The console's overview says when report mail cannot reach the relay: which relay,
 since when, when the waiting mail is tried again and why, in the page's language; and
-says nothing once the relay takes mail again. A real daemon and a real aiosmtpd relay,
+says nothing once the relay takes mail again. /metrics says it too, for an alert. A real daemon and a real aiosmtpd relay,
 down (its port closed) until the test starts it."""
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ from __future__ import annotations
 import html
 import re
 import time
+
+import httpx
 
 from tests.console_support import login, users_toml
 from tests.support import Daemon, Relay, account, mail, queued_ids, send, write_config
@@ -38,6 +40,7 @@ def test_the_overview_says_the_relay_is_down_and_no_more_once_it_is_up(tmp_path)
         page = overview(web, 'id="relay-down"')
         assert f"メールのリレー 127.0.0.1:{relay.port} に" in page
         assert "接続を拒否されました" in page and "もう一度送ります" in page
+        assert "renkei_report_relay_down 1.0" in httpx.get(f"{daemon.api}/metrics").text
         web.get("/console/lang/en")
         page = overview(web, "has not reached the relay")
         assert f"the relay 127.0.0.1:{relay.port} since" in page
@@ -46,6 +49,7 @@ def test_the_overview_says_the_relay_is_down_and_no_more_once_it_is_up(tmp_path)
         relay.wait(1)
         page = overview(web, r"^(?![\s\S]*relay-down)")
         assert "has not reached the relay" not in page
+        assert "renkei_report_relay_down 0.0" in httpx.get(f"{daemon.api}/metrics").text
     finally:
         web.close()
         daemon.terminate()

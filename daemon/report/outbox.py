@@ -467,7 +467,7 @@ class Reporter:
             metrics.REPORT_FAILURES.inc()
             recipients = tuple(envelope["recipients"])
             if about_the_mail(exc):
-                self.relay_down = None  # it answered about the mail: it takes mail
+                self._relay_is(None)  # it answered about the mail: it takes mail
             if refused_for_good(exc):
                 envelope["refusal"] = refusal_text(exc)
                 self._tell(item_id, Attempt("failed", envelope["refusal"], recipients))
@@ -487,7 +487,7 @@ class Reporter:
             await self._record(self.store.report_attempt, item_id, answer)
             return "retry"
         metrics.REPORTS_SENT.inc()
-        self.relay_down = None
+        self._relay_is(None)
         # Recipients refused while the others took the mail are what a reader must see.
         answer = "; ".join(f"{who}: {r.code} {r.message}" for who, r in refused.items())
         answer = answer or str(reply)
@@ -548,7 +548,7 @@ class Reporter:
         now = time.time()
         self._rests_until = now + pause
         since = self.relay_down.since if self.relay_down is not None else now
-        self.relay_down = RelayDown(since, answer, self._rests_until, _said_of(exc))
+        self._relay_is(RelayDown(since, answer, self._rests_until, _said_of(exc)))
         log.warning(
             "report outbox: the relay %s cannot take mail now (%s); the waiting reports"
             " are tried again in %.0fs",
@@ -556,6 +556,10 @@ class Reporter:
             exc,
             pause,
         )
+
+    def _relay_is(self, down: RelayDown | None) -> None:
+        self.relay_down = down
+        metrics.RELAY_DOWN.set(0 if down is None else 1)
 
     def _tell(self, item_id: str, attempt: Attempt) -> None:
         if self._told is not None:
