@@ -795,6 +795,15 @@ def test_a_where_value_its_column_cannot_hold_is_refused_not_sent_as_nothing(dae
         timeout=30,
     )
     assert r.status_code == 422 and r.json()["error"] == "invalid_search", r.text
+    # A long value is quoted by its start and its length, as a row error quotes a cell.
+    r = httpx.post(
+        f"{daemon.api}/api/v1/sends/json",
+        headers=ADMIN,
+        json={"where": {"sales_amount": "9" * 5000 + "x"}},
+        timeout=30,
+    )
+    said = r.json()["message"]
+    assert r.status_code == 422 and "9" * 40 + "…(全5,001文字)" in said and len(said) < 200, said
     assert daemon.query("SELECT count(*) FROM runs WHERE direction = 'send'") == before
 
 
