@@ -3181,6 +3181,12 @@ def cut(value: object) -> str | Words:
     return Words("value.cut", {"head": head, "length": f"{len(text):,}"})
 
 
+def quoted(value: str) -> str | Words:
+    """A value a request gave, quoted as Python writes it ('x'), a long one cut."""
+    shown = cut(value)
+    return repr(shown) if isinstance(shown, str) else shown
+
+
 # -- sentences kept to be said again -------------------------------------------------
 # A run's message and its row errors are stored as the sentence in the config's
 # language and as its words (catalog key and parameters, as JSON), so that the console

@@ -298,6 +298,11 @@ def test_the_list_is_newest_first_and_filters_by_channel_since_and_limit(daemon)
     reply = httpx.get(f"{daemon.api}/api/v1/refusals?channel=fax", headers=ADMIN, timeout=10)
     assert reply.status_code == 422 and reply.json()["error"] == "bad_query", reply.text
     assert "mail, ftp, api, dropdir" in reply.json()["message"]
+    assert "'fax'" in reply.json()["message"]
+    # A long one is quoted by its start and its length, not whole.
+    url = f"{daemon.api}/api/v1/refusals?channel={'f' * 3000}"
+    said = httpx.get(url, headers=ADMIN, timeout=10).json()["message"]
+    assert "f" * 40 + "…(全3,000文字)" in said and len(said) < 300, said
     reply = httpx.get(f"{daemon.api}/api/v1/refusals?since=garbage", headers=ADMIN, timeout=10)
     assert reply.status_code == 422 and reply.json()["message"] == (
         "リクエストが正しくありません: query.since: 'garbage' は日付か日時"

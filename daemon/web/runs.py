@@ -29,6 +29,7 @@ from daemon.web.errors import ApiError, responses
 from daemon.worker.error_report import WORKBOOK_REPORT_ENCODING, header_only
 from daemon.worker.plan import plan_for
 from importers.filenames import error_report_name
+from importers.messages import quoted
 from importers.workbook import is_workbook
 
 router = APIRouter()
@@ -113,7 +114,7 @@ def one_of(name: str, value: str | None, allowed: tuple[str, ...]) -> None:
             "bad_query",
             "api.bad_query.filter",
             name=name,
-            value=repr(value),
+            value=quoted(value),
             allowed=", ".join(allowed),
         )
 

@@ -16,7 +16,7 @@ from daemon.web.auth import Auth
 from daemon.web.errors import ApiError, responses
 from importers.errors import CellError
 from importers.layouts import converter
-from importers.messages import cut, message
+from importers.messages import message, quoted
 
 router = APIRouter()
 
@@ -76,7 +76,6 @@ def _check_where(where: dict[str, str], columns: list[Column], language: str) ->
             converter(by_name[name])(value)
         except CellError as error:
             problem = message(error.key, language, **error.params)
-            shown = cut(value)  # a value of thousands of digits is not said again whole
-            quoted = repr(shown) if isinstance(shown, str) else shown
-            params = {"column": name, "value": quoted, "problem": problem}
+            # A value of thousands of digits is not said again whole.
+            params = {"column": name, "value": quoted(value), "problem": problem}
             raise ApiError(422, "invalid_search", "api.send_bad_where", **params) from None
