@@ -28,9 +28,10 @@ from daemon.store.undo import Undone, UndoRun
 from daemon.worker.pipeline import Pipeline
 from handlers.base import bare_name
 from importers.errors import RowError
+from importers.messages import message
 
 if TYPE_CHECKING:
-    from daemon.report.outbox import Attempt
+    from daemon.report.outbox import Attempt, Reporter
     from daemon.retention import Swept
 
 
@@ -78,12 +79,27 @@ async def import_file(
             await asyncio.shield(parts.pipeline.abandon(item))
             raise Cancelled(item.id) from None
         # Deliver our own report now; a running daemon would also find it in the outbox.
-        attempt = await parts.reporter.send_now(item.id)
+        if progress:
+            attempt = await _sending(parts.reporter, item.id, settings)
+        else:
+            attempt = await parts.reporter.send_now(item.id)
         run = await parts.store.get_run(item.id)
         assert run is not None
         return public_run(run), attempt
     finally:
         await parts.close()
+
+
+async def _sending(reporter: Reporter, item_id: str, settings: Settings) -> Attempt | None:
+    """send_now, saying on the terminal that the relay is being asked: one that takes
+    the connection and never answers holds the command for `report.timeout`, after
+    the progress bar has gone and before the result is printed."""
+    from rich.console import Console
+
+    relay = settings.report.relay
+    text = message("cli.mail.sending", settings.report.language, relay=relay)
+    with Console(stderr=True).status(text):
+        return await reporter.send_now(item_id)
 
 
 async def _with_progress(pipeline: Pipeline, item: SpoolItem, name: str) -> None:

@@ -1594,6 +1594,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{what}を送りました(宛先: {recipients})。リレーが受け取らなかった宛先: {answer}",
         "en": "{what} sent to {recipients}; the relay refused {answer}",
     },
+    "cli.mail.sending": {
+        "ja": "報告メールをリレー {relay} に渡しています…",
+        "en": "handing the report mail to the relay {relay}…",
+    },
     "cli.mail.waiting": {
         "ja": "{what}は今は送れません(リレー {relay}: {answer})。送信待ちとして残し、"
         "renkei serve が再送します",

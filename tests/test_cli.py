@@ -261,10 +261,10 @@ def children_of(master: int) -> list[int]:
     return found
 
 
-def test_import_shows_a_progress_bar_on_a_terminal(tmp_path, config):
+def on_a_terminal(path: Path, config: Path) -> tuple[subprocess.CompletedProcess, bytes]:
+    """`renkei import path` with its stderr on a terminal: how it ended, and the screen."""
     import pty
 
-    path = data_file(tmp_path, "20240516.csv", [f"{i},2024/05/16,{i},x" for i in range(9000)])
     primary, secondary = pty.openpty()
     proc = subprocess.Popen(
         [
@@ -296,9 +296,31 @@ def test_import_shows_a_progress_bar_on_a_terminal(tmp_path, config):
     out, _ = proc.communicate(timeout=120)
     reader.join(10)
     os.close(primary)
-    screen = b"".join(chunks)
-    assert proc.returncode == 0 and b"completed" in out
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out), b"".join(chunks)
+
+
+def test_import_shows_a_progress_bar_on_a_terminal(tmp_path, config):
+    path = data_file(tmp_path, "20240516.csv", [f"{i},2024/05/16,{i},x" for i in range(9000)])
+    done, screen = on_a_terminal(path, config)
+    assert done.returncode == 0 and b"completed" in done.stdout
     assert b"20240516.csv" in screen and "━".encode() in screen
+
+
+def test_a_relay_that_never_answers_is_said_while_waited_for_and_after(tmp_path):
+    """The report's one try waits `report.timeout` for a relay that takes the connection
+    and says nothing: the terminal says what the command waits for, then that the mail
+    waits in the outbox for a timeout, in the catalog's words (aiosmtplib's are English)."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        config = write_config(tmp_path, account("acme"), relay_port=port)
+        config.write_text(config.read_text().replace("timeout = 5", "timeout = 2"))
+        path = data_file(tmp_path, "20240516.csv", ["1,2024/05/16,1,x"])
+        done, screen = on_a_terminal(path, config)
+    assert done.returncode == 0 and b"completed" in done.stdout
+    assert f"報告メールをリレー 127.0.0.1:{port} に渡しています".encode() in screen, screen
+    shown = screen.decode(errors="replace")
+    assert "送信待ちとして残し" in shown and "応答がなく時間切れになりました" in shown, shown
+    assert "Timed out" not in shown
 
 
 def later_weekday() -> tuple[str, str]:

@@ -9,9 +9,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 
-from daemon.report.outbox import Attempt
+from daemon.report.outbox import Attempt, relay_trouble_words
 from daemon.settings import Settings
-from daemon.settings.problems import OsTrouble
 from importers.messages import message
 
 
@@ -42,9 +41,10 @@ def line(attempt: Attempt | None, what: str, settings: Settings) -> tuple[str, b
         )
         return text, True
     relay = settings.report.relay
-    # The relay not reached: the system's reason in the catalog's words (接続を拒否されました),
-    # where aiosmtplib's text is English.
-    answer = OsTrouble(attempt.cause).render(language) if attempt.cause else attempt.answer
+    # The relay not reached: the system's reason in the catalog's words (接続を拒否されました,
+    # 時間切れ), where aiosmtplib's text is English; its own answer (a 421) as it said it.
+    said = relay_trouble_words(attempt.cause) if attempt.cause else None
+    answer = said.say(language) if said is not None else attempt.answer
     return message("cli.mail.waiting", language, what=words, relay=relay, answer=answer), True
 
 

@@ -548,7 +548,7 @@ class Reporter:
         now = time.time()
         self._rests_until = now + pause
         since = self.relay_down.since if self.relay_down is not None else now
-        self._relay_is(RelayDown(since, answer, self._rests_until, _said_of(exc)))
+        self._relay_is(RelayDown(since, answer, self._rests_until, relay_trouble_words(exc)))
         log.warning(
             "report outbox: the relay %s cannot take mail now (%s); the waiting reports"
             " are tried again in %.0fs",
@@ -617,7 +617,7 @@ def refused_for_good(exc: Exception) -> bool:
     return isinstance(exc, aiosmtplib.SMTPDataError) and exc.code >= 500
 
 
-def _said_of(exc: Exception) -> Words | None:
+def relay_trouble_words(exc: BaseException) -> Words | None:
     """Why the relay could not be reached, in the catalog's words (a refusal, a
     timeout, …), or None: then its answer is the relay's own (a 421, a 530)."""
     if isinstance(exc, TimeoutError):
