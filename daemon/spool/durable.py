@@ -77,7 +77,7 @@ def left_behind(name: str, changed: float) -> bool:
         os.kill(int(found[1]), 0)
     except ProcessLookupError:
         return True
-    except (OSError, ValueError, OverflowError):  # another user's process: alive
+    except (OSError, ValueError, OverflowError):  # another user's (alive), or no pid
         return False
     return False
 
