@@ -7,6 +7,7 @@ A real Reporter on a real store and outbox folder; the relay is a real aiosmtpd 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -302,3 +303,34 @@ def _dead_pid() -> int:
     child = subprocess.Popen(["true"])
     child.wait()
     return child.pid
+
+
+async def test_a_relay_that_greets_with_421_rests_and_is_said_by_its_own_answer(tmp_path):
+    """A relay busy from the greeting (421) refuses renkei, not a mail: the waiting
+    reports rest, and what the overview shows is the relay's own answer."""
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        busy.settimeout(10)
+
+        def greet() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    conn, _ = busy.accept()
+                    with conn:
+                        conn.sendall(b"421 4.3.2 too busy, come back later\r\n")
+
+        threading.Thread(target=greet, daemon=True).start()
+        config = write_config(tmp_path, account("acme"), relay_port=busy.getsockname()[1])
+        settings = load(config)
+        store = await SqliteStore.open(settings.data_dir / "renkei.db")
+        try:
+            reporter = Reporter(lambda: settings, store)
+            ids = [f"alert-{n}" for n in range(3)]
+            for number, item_id in enumerate(ids):
+                await reporter.queue_mail(item_id, alert(number), [ADMIN])
+            await reporter.flush()
+            assert [envelope(reporter, i)["attempts"] for i in ids] == [1, 0, 0]
+            down = reporter.relay_down
+            assert down is not None and down.said is None
+            assert "421" in down.answer and "too busy" in down.answer, down
+        finally:
+            await store.close()
