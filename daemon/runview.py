@@ -31,7 +31,7 @@ from daemon.report.message import (
 )
 from daemon.store.runs import RunState, public_run, send_name
 from importers.errors import RowError
-from importers.messages import message
+from importers.messages import message, said
 
 if TYPE_CHECKING:
     from daemon.oneshot import Found
@@ -289,7 +289,9 @@ def show_json(found: Found) -> dict[str, Any]:
     }
     if run["direction"] == "send":  # which send, and its requests, as the API shows them
         shown["requests"] = found.requests
-    shown["report"] = found.report
+    # The answer as stored; its words are for saying it in a language.
+    report = found.report
+    shown["report"] = {k: v for k, v in report.items() if k != "said"} if report else None
     return shown
 
 
@@ -359,7 +361,8 @@ def report_lines(report: dict[str, Any] | None, language: str) -> list[str]:
         _field(message("cli.show.report_tries", language), report["attempts"]),
     ]
     if report["last_answer"]:
-        lines.append(_field(message("cli.show.relay_said", language), report["last_answer"]))
+        answer = said(report.get("said"), report["last_answer"], language)
+        lines.append(_field(message("cli.show.relay_said", language), answer))
     return lines
 
 

@@ -36,12 +36,17 @@ def test_the_overview_says_the_relay_is_down_and_no_more_once_it_is_up(tmp_path)
         page = web.get("/console/").text
         assert 'id="relay-down"' not in page  # nothing tried yet: nothing to say
         _, _, reply = send(daemon.smtp_port, mail([("20240516.csv", b"1,2024/05/16,1,a\n")]))
-        daemon.wait_run(queued_ids(reply)[0])
+        run = daemon.wait_run(queued_ids(reply)[0])["id"]
         page = overview(web, 'id="relay-down"')
         assert f"メールのリレー 127.0.0.1:{relay.port} に" in page
         assert "接続を拒否されました" in page and "もう一度送ります" in page
         assert "renkei_report_relay_down 1.0" in httpx.get(f"{daemon.api}/metrics").text
+        # The run's page says its report's last try in the same words.
+        shown = html.unescape(web.get(f"/console/runs/{run}").text)
+        assert "接続を拒否されました" in shown and "Connect call" not in shown
         web.get("/console/lang/en")
+        shown = html.unescape(web.get(f"/console/runs/{run}").text)
+        assert "connection refused" in shown and "Connect call" not in shown
         page = overview(web, "has not reached the relay")
         assert f"the relay 127.0.0.1:{relay.port} since" in page
         assert "connection refused" in page and "接続を拒否" not in page

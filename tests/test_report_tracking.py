@@ -5,12 +5,22 @@ relay (aiosmtpd); the record is read back through the store the web console uses
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 from daemon.store.sqlite import SqliteStore
-from tests.support import Daemon, account, csv_bytes, mail, queued_ids, send, write_config
+from tests.support import (
+    Daemon,
+    account,
+    csv_bytes,
+    mail,
+    queued_ids,
+    renkei,
+    send,
+    write_config,
+)
 
 ADMIN = "admin@example.jp"
 
@@ -69,6 +79,12 @@ async def test_with_the_relay_down_tries_grow_and_say_why(tmp_path):
         assert "127.0.0.1 on port 1" in report["last_answer"]  # aiosmtplib's words
         later = await report_once(store, run_id, lambda r: r["attempts"] > report["attempts"])
         assert later["sent_at"] is None and later["last_answer"]
+        # Said in the catalog's words where aiosmtplib's are English.
+        shown = renkei("show", run_id, "--config", str(daemon.config), timeout=60)
+        assert "接続を拒否されました" in shown.stdout and "Connect call" not in shown.stdout
+        as_json = renkei("show", run_id, "--json", "--config", str(daemon.config), timeout=60)
+        kept = json.loads(as_json.stdout)["report"]
+        assert "127.0.0.1 on port 1" in kept["last_answer"] and "said" not in kept
     finally:
         await store.close()
         daemon.terminate()

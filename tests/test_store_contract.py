@@ -33,7 +33,7 @@ from daemon.store.scratch import ScratchWriter
 from daemon.store.sqlite import SqliteStore
 from daemon.store.undo import UndoRefusal, UndoRun
 from importers.errors import RowError
-from importers.messages import said, words_of
+from importers.messages import Words, said, words_of
 
 INSTANCE = "contract-a"
 LAYOUT = "items"
@@ -800,6 +800,11 @@ async def test_report_records(store: Store) -> None:
     await store.report_sent(rid)  # taken with no answer to keep
     report = await store.run_report(rid)
     assert (report["attempts"], report["last_answer"]) == (4, None)
+    # The system's answer (not the relay's) is kept as words too, until the next try.
+    await store.report_attempt(rid, "Error connecting: refused", Words("os.refused"))
+    assert (await store.run_report(rid))["said"] == Words("os.refused")
+    await store.report_attempt(rid, "421 try later")
+    assert (await store.run_report(rid))["said"] is None
 
     # Queued again (recovery): a new mail, its tries start over.
     await store.report_queued(rid, ["b@example.com"])

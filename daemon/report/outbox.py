@@ -484,7 +484,8 @@ class Reporter:
             self._schedule_retry(item_id, envelope, exc)
             if self._told is None and not about_the_mail(exc):
                 self._rest(exc, answer)
-            await self._record(self.store.report_attempt, item_id, answer)
+            said = relay_trouble_words(exc)
+            await self._record(self.store.report_attempt, item_id, answer, said)
             return "retry"
         metrics.REPORTS_SENT.inc()
         self._relay_is(None)

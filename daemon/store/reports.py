@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
+from importers.messages import Words, words_json, words_of
+
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
 
@@ -45,9 +47,10 @@ class ReportRecords:
                 (run_id, json.dumps(list(recipients), ensure_ascii=False), _now()),
             )
 
-    async def report_attempt(self, run_id: str, answer: str) -> None:
-        """A try that failed but will be retried (relay down, or a 4xx)."""
-        await self._report_try(run_id, answer)
+    async def report_attempt(self, run_id: str, answer: str, said: Words | None = None) -> None:
+        """A try that failed but will be retried (relay down, or a 4xx); `said`, the
+        answer in the catalog's words when it is the system's rather than the relay's."""
+        await self._report_try(run_id, answer, said=said)
 
     async def report_sent(self, run_id: str, answer: str | None = None) -> None:
         """The relay took the report; `answer` is its reply, or which recipients it
@@ -59,20 +62,25 @@ class ReportRecords:
         await self._report_try(run_id, answer)
 
     async def _report_try(
-        self, run_id: str, answer: str | None, sent_at: str | None = None
+        self,
+        run_id: str,
+        answer: str | None,
+        sent_at: str | None = None,
+        said: Words | None = None,
     ) -> None:
         # A report queued before this table existed has no row: nothing to update.
         async with self.transaction() as db:
             await db.execute(
                 "UPDATE run_reports SET attempts = attempts + 1, last_answer = ?,"
-                " sent_at = COALESCE(?, sent_at) WHERE run_id = ?",
-                (answer, sent_at, run_id),
+                " last_said = ?, sent_at = COALESCE(?, sent_at) WHERE run_id = ?",
+                (answer, words_json(said), sent_at, run_id),
             )
 
     async def run_report(self, run_id: str) -> dict[str, Any] | None:
-        """The run's report mail as the console shows it, or None if it had none."""
+        """The run's report mail as the console shows it, or None if it had none; its
+        last answer also as words (`said`, not for JSON), when it had them."""
         rows = await self.reader.execute_fetchall(
-            "SELECT run_id, recipients, queued_at, sent_at, attempts, last_answer"
+            "SELECT run_id, recipients, queued_at, sent_at, attempts, last_answer, last_said"
             " FROM run_reports WHERE run_id = ?",
             (run_id,),
         )
@@ -80,4 +88,5 @@ class ReportRecords:
             return None
         report = dict(rows[0])
         report["recipients"] = json.loads(report["recipients"])
+        report["said"] = words_of(report.pop("last_said"))
         return report

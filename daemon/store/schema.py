@@ -359,6 +359,12 @@ MIGRATIONS = [
     """
     CREATE INDEX runs_pending_forward ON runs (forward_state) WHERE forward_state = 'pending'
     """,
+    # A report's last answer as catalog words (messages.words_json) where it is the
+    # system's (a refused connection, a timeout), not the relay's own: said in the
+    # reader's language; '' for the relay's words and for tries recorded before.
+    """
+    ALTER TABLE run_reports ADD COLUMN last_said TEXT NOT NULL DEFAULT ''
+    """,
 ]
 
 
