@@ -58,7 +58,8 @@ def test_a_report_with_no_relay_is_said_to_wait_for_the_daemon(tmp_path):
     assert list((tmp_path / "var" / "outbox").glob("*.json"))
     show = shown(config, run_id(result))
     assert "報告メール: 送信待ち" in show and "報告メールの送信試行(回): 1" in show
-    assert f"リレーの最後の応答: Error connecting to 127.0.0.1 on port {port}" in show
+    # Said in the catalog's words there too; --json keeps what was stored.
+    assert "リレーの最後の応答: 接続を拒否されました" in show and "Error connecting" not in show
     as_json = renkei("show", run_id(result), "--json", "--config", str(config))
     report = json.loads(as_json.stdout)["report"]
     assert (report["recipients"], report["attempts"], report["sent_at"]) == (
@@ -66,6 +67,7 @@ def test_a_report_with_no_relay_is_said_to_wait_for_the_daemon(tmp_path):
         1,
         None,
     )
+    assert f"Error connecting to 127.0.0.1 on port {port}" in report["last_answer"]
 
 
 def test_a_report_refused_for_good_is_said_kept(tmp_path, relay):
