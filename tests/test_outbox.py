@@ -15,7 +15,9 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import AsyncIterator
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 
@@ -35,12 +37,30 @@ def alert(number: int) -> EmailMessage:
     return msg
 
 
+@contextlib.asynccontextmanager
+async def reporter_of(folder: Path, relay_port: int, timeout: int = 5) -> AsyncIterator[Reporter]:
+    """A reporter of its own store and outbox in `folder`, its relay at `relay_port`."""
+    config = write_config(folder, account("acme"), relay_port=relay_port)
+    config.write_text(config.read_text().replace("timeout = 5", f"timeout = {timeout}"))
+    settings = load(config)
+    store = await SqliteStore.open(settings.data_dir / "renkei.db")
+    try:
+        yield Reporter(lambda: settings, store)
+    finally:
+        await store.close()
+
+
 @pytest.fixture
 async def reporter(tmp_path, relay):
-    settings = load(write_config(tmp_path, account("acme"), relay_port=relay.port))
-    store = await SqliteStore.open(settings.data_dir / "renkei.db")
-    yield Reporter(lambda: settings, store)
-    await store.close()
+    async with reporter_of(tmp_path, relay.port) as made:
+        yield made
+
+
+async def queued_alerts(reporter: Reporter, count: int) -> list[str]:
+    ids = [f"alert-{n}" for n in range(count)]
+    for number, item_id in enumerate(ids):
+        await reporter.queue_mail(item_id, alert(number), [ADMIN])
+    return ids
 
 
 def envelope(reporter: Reporter, item_id: str) -> dict:
@@ -234,9 +254,7 @@ async def test_a_relay_that_cannot_be_reached_is_asked_by_one_report_a_pause(rep
     """A relay down would refuse every waiting report alike: one asks, the others wait
     untried for `retry_seconds` (0.5 here), and go once the relay is back."""
     relay.stop()
-    ids = [f"alert-{n}" for n in range(5)]
-    for number, item_id in enumerate(ids):
-        await reporter.queue_mail(item_id, alert(number), [ADMIN])
+    ids = await queued_alerts(reporter, 5)
     before = time.time()
     due = await reporter.flush()
     assert [envelope(reporter, i)["attempts"] for i in ids] == [1, 0, 0, 0, 0]
@@ -259,21 +277,11 @@ async def test_a_relay_that_never_greets_costs_one_timeout_a_pause(tmp_path):
     """A relay that takes the connection and says nothing: each try waits out
     `report.timeout`; one try a pass, not one for each waiting report."""
     with socket.create_server(("127.0.0.1", 0)) as silent:
-        port = silent.getsockname()[1]
-        config = write_config(tmp_path, account("acme"), relay_port=port)
-        config.write_text(config.read_text().replace("timeout = 5", "timeout = 1"))
-        settings = load(config)
-        store = await SqliteStore.open(settings.data_dir / "renkei.db")
-        try:
-            reporter = Reporter(lambda: settings, store)
-            ids = [f"alert-{n}" for n in range(4)]
-            for number, item_id in enumerate(ids):
-                await reporter.queue_mail(item_id, alert(number), [ADMIN])
+        async with reporter_of(tmp_path, silent.getsockname()[1], timeout=1) as reporter:
+            ids = await queued_alerts(reporter, 4)
             await reporter.flush()
             attempts = [envelope(reporter, i)["attempts"] for i in ids]
             assert attempts == [1, 0, 0, 0], attempts
-        finally:
-            await store.close()
 
 
 async def test_a_temporary_file_a_dead_writer_left_is_cleared_and_no_other(reporter):
@@ -319,18 +327,10 @@ async def test_a_relay_that_greets_with_421_rests_and_is_said_by_its_own_answer(
                         conn.sendall(b"421 4.3.2 too busy, come back later\r\n")
 
         threading.Thread(target=greet, daemon=True).start()
-        config = write_config(tmp_path, account("acme"), relay_port=busy.getsockname()[1])
-        settings = load(config)
-        store = await SqliteStore.open(settings.data_dir / "renkei.db")
-        try:
-            reporter = Reporter(lambda: settings, store)
-            ids = [f"alert-{n}" for n in range(3)]
-            for number, item_id in enumerate(ids):
-                await reporter.queue_mail(item_id, alert(number), [ADMIN])
+        async with reporter_of(tmp_path, busy.getsockname()[1]) as reporter:
+            ids = await queued_alerts(reporter, 3)
             await reporter.flush()
             assert [envelope(reporter, i)["attempts"] for i in ids] == [1, 0, 0]
             down = reporter.relay_down
             assert down is not None and down.said is None
             assert "421" in down.answer and "too busy" in down.answer, down
-        finally:
-            await store.close()
