@@ -18,7 +18,7 @@ from tests.test_durability import big_config, big_csv
 def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except FileNotFoundError:
+    except OSError:  # gone before the look, or reaped between its open and its read (ESRCH)
         return False
     return state != "Z"
 
