@@ -132,7 +132,10 @@ def test_a_reader_killed_is_replaced_and_the_next_mail_taken(daemon):
     assert code == 250, reply
     killed = wait_for(lambda: readers(daemon))
     for pid in killed:
-        os.kill(pid, signal.SIGKILL)
+        # A process listed a moment ago may have ended since (a clean-clone run met
+        # one); the readers that read this mail are alive and among those listed.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     wait_for(lambda: not any(alive(pid) for pid in killed))
     _, code, reply = send(daemon.smtp_port, large_mail("20240518.csv"))
     assert code == 250, reply
