@@ -28,7 +28,7 @@ from daemon.store.base import Store
 from daemon.store.runs import ReportState, RunState
 from importers.errors import CellError
 from importers.layouts import converter, display_name
-from importers.messages import Sentences, Words, said, words_json
+from importers.messages import Sentences, Words, words_json
 
 log = logging.getLogger(__name__)
 _PENDING = ReportState.PENDING.value
@@ -157,7 +157,7 @@ class Sends:
         options = json.loads(run["options"] or "{}")
         notes = _notes_said(options, split) if "report" in options else []
         words = Sentences([*notes, outcome], " ")
-        text = said(words, "", language)
+        text = words.say(language)
         if "report" not in options and run["message"]:
             # Started before its notes were kept as values: said as written.
             text, words = f"{run['message']} {text}", Sentences([])
@@ -299,7 +299,7 @@ def _notes_said(options: dict[str, Any], split: str) -> list[Words]:
 def _say(run: dict[str, Any], words: list[Words], language: str) -> None:
     """The run's message: `words` said in `language`, a space between, and kept."""
     sentences = Sentences(words, " ")
-    run["message"] = said(sentences, "", language)
+    run["message"] = sentences.say(language)
     run["said"] = words_json(sentences)
 
 

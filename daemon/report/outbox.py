@@ -466,7 +466,8 @@ class Reporter:
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             metrics.REPORT_FAILURES.inc()
             recipients = tuple(envelope["recipients"])
-            if about_the_mail(exc):
+            about_mail = about_the_mail(exc)
+            if about_mail:
                 self._relay_is(None)  # it answered about the mail: it takes mail
             if refused_for_good(exc):
                 envelope["refusal"] = refusal_text(exc)
@@ -482,9 +483,9 @@ class Reporter:
             answer = refusal_text(exc)
             self._tell(item_id, Attempt("retry", answer, recipients, exc))
             self._schedule_retry(item_id, envelope, exc)
-            if self._told is None and not about_the_mail(exc):
-                self._rest(exc, answer)
             said = relay_trouble_words(exc)
+            if self._told is None and not about_mail:
+                self._rest(exc, answer, said)
             await self._record(self.store.report_attempt, item_id, answer, said)
             return "retry"
         metrics.REPORTS_SENT.inc()
@@ -543,13 +544,13 @@ class Reporter:
             delay,
         )
 
-    def _rest(self, exc: Exception, answer: str) -> None:
+    def _rest(self, exc: Exception, answer: str, said: Words | None) -> None:
         """Let the relay rest for `retry_seconds`: the other waiting reports wait."""
         pause = self.settings.report.retry_seconds
         now = time.time()
         self._rests_until = now + pause
         since = self.relay_down.since if self.relay_down is not None else now
-        self._relay_is(RelayDown(since, answer, self._rests_until, relay_trouble_words(exc)))
+        self._relay_is(RelayDown(since, answer, self._rests_until, said))
         log.warning(
             "report outbox: the relay %s cannot take mail now (%s); the waiting reports"
             " are tried again in %.0fs",
