@@ -61,5 +61,7 @@ async def table_types(db: aiosqlite.Connection, layout: str) -> dict[str, str]:
     if not isinstance(db, aiosqlite.Connection):  # PostgreSQL's (postgres/connection.py)
         found = await db.column_types(layout)
         return {name: kind.upper() for name, kind in found.items() if name != "rowid"}
-    async with db.execute(f"PRAGMA table_info({quote(layout)})") as cur:
-        return {row[1]: str(row[2]).upper() for row in await cur.fetchall()}
+    return {
+        row[1]: str(row[2]).upper()
+        for row in await db.execute_fetchall(f"PRAGMA table_info({quote(layout)})")
+    }

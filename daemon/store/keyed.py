@@ -283,8 +283,10 @@ class KeyedWriter:
         return f"CASE WHEN coalesce(CAST({cell} AS TEXT), '') = '' THEN {old} ELSE {cell} END"
 
     async def _column_types(self, db: Any) -> dict[str, str]:
-        async with db.execute(f"PRAGMA table_info({quote(self.layout)})") as cur:
-            return {row[1]: row[2] for row in await cur.fetchall()}
+        return {
+            row[1]: row[2]
+            for row in await db.execute_fetchall(f"PRAGMA table_info({quote(self.layout)})")
+        }
 
     async def _load(
         self, db: Any, columns: Sequence[str], rows: Sequence[Sequence[object]]

@@ -119,24 +119,26 @@ class RecordRecords:
         and how many they select in all."""
         where, params = _where(conditions)
         table = quote(layout)
-        async with self.reader.execute(f"SELECT count(*) FROM {table}{where}", params) as cur:
-            total = (await cur.fetchone())[0]
+        [[total]] = await self.reader.execute_fetchall(
+            f"SELECT count(*) FROM {table}{where}", params
+        )
         sorts = [f"{_expr(o.column, o.numeric)} {'DESC' if o.descending else 'ASC'}" for o in order]
         sql = (
             f"SELECT {_select(columns)} FROM {table}{where}"
             f" ORDER BY {', '.join([*sorts, 'rowid'])} LIMIT ? OFFSET ?"
         )
-        async with self.reader.execute(sql, [*params, limit, offset]) as cur:
-            rows = [_record(row, columns) for row in await cur.fetchall()]
+        rows = [
+            _record(row, columns)
+            for row in await self.reader.execute_fetchall(sql, [*params, limit, offset])
+        ]
         return rows, total
 
     async def known_choices(self, layout: str) -> dict[str, list[str]]:
         """Choice values imports created, by column, as committed (the reader's view)."""
         sql = "SELECT column_name, value FROM choice_values WHERE layout = ? ORDER BY rowid"
         known: dict[str, list[str]] = {}
-        async with self.reader.execute(sql, (layout,)) as cur:
-            for column, value in await cur.fetchall():
-                known.setdefault(column, []).append(value)
+        for column, value in await self.reader.execute_fetchall(sql, (layout,)):
+            known.setdefault(column, []).append(value)
         return known
 
     async def find_records(
@@ -162,8 +164,7 @@ class RecordRecords:
         match = {**key, **({"_account": account} if account is not None else {})}
         where, params = _where([Condition(c, "eq", v) for c, v in match.items()])
         sql = f"SELECT rowid, {_select(columns)} FROM {quote(layout)}{where} ORDER BY rowid LIMIT ?"
-        async with db.execute(sql, [*params, limit]) as cur:
-            found = await cur.fetchall()
+        found = await db.execute_fetchall(sql, [*params, limit])
         return [{"rowid": row[0], **_record(row[1:], columns)} for row in found]
 
     async def create_record(
@@ -275,14 +276,14 @@ class RecordRecords:
         if key is not None:
             conditions.append(Condition("record_key", "eq", record_key(key)))
         where, params = _where(conditions)
-        async with self.reader.execute(f"SELECT count(*) FROM record_log{where}", params) as cur:
-            total = (await cur.fetchone())[0]
+        [[total]] = await self.reader.execute_fetchall(
+            f"SELECT count(*) FROM record_log{where}", params
+        )
         sql = (
             "SELECT seq, at, who, account, action, record_key, before, after"
             f" FROM record_log{where} ORDER BY seq DESC LIMIT ? OFFSET ?"
         )
-        async with self.reader.execute(sql, [*params, limit, offset]) as cur:
-            rows = await cur.fetchall()
+        rows = await self.reader.execute_fetchall(sql, [*params, limit, offset])
         return [
             {
                 "seq": seq,

@@ -233,6 +233,8 @@ class RunRecords:
     async def add_errors(
         self, db: aiosqlite.Connection, run_id: str, errors: Sequence[RowError]
     ) -> None:
+        if not errors:
+            return
         await db.executemany(
             'INSERT INTO run_errors (run_id, line, "column", value, message, said)'
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -312,11 +314,11 @@ class RunRecords:
         """Runs matching `filters` (field = value) and received at `since` (UTC ISO 8601,
         as received_at is written) or later, newest first, and how many match."""
         where, params = _where(filters, since)
-        async with self.reader.execute(f"SELECT count(*) FROM runs {where}", params) as cur:
-            total = (await cur.fetchone())[0]
+        [[total]] = await self.reader.execute_fetchall(f"SELECT count(*) FROM runs {where}", params)
         sql = f"SELECT * FROM runs {where} ORDER BY received_at DESC, id DESC LIMIT ? OFFSET ?"
-        async with self.reader.execute(sql, (*params, limit, offset)) as cur:
-            rows = [dict(row) for row in await cur.fetchall()]
+        rows = [
+            dict(row) for row in await self.reader.execute_fetchall(sql, (*params, limit, offset))
+        ]
         return rows, total
 
     async def runs_like(self, fragment: str, limit: int) -> list[str]:
@@ -338,8 +340,9 @@ class RunRecords:
             'SELECT line, "column", value, message, said FROM run_errors WHERE run_id = ?'
             " ORDER BY rowid LIMIT ?"
         )
-        async with self.reader.execute(sql, (run_id, limit)) as cur:
-            return [stored_error(row) for row in await cur.fetchall()]
+        return [
+            stored_error(row) for row in await self.reader.execute_fetchall(sql, (run_id, limit))
+        ]
 
     async def error_count(self, run_id: str) -> int:
         sql = "SELECT count(*) FROM run_errors WHERE run_id = ?"
@@ -400,8 +403,7 @@ class RunRecords:
         own, mine = self._own_runs()
         # Written out, as in runs_to_report: the partial index serves that value only.
         sql = f"SELECT id FROM runs WHERE forward_state = '{FORWARD_PENDING}'{own} ORDER BY id"
-        async with self.writer.execute(sql, mine) as cur:
-            return [row[0] for row in await cur.fetchall()]
+        return [row[0] for row in await self.writer.execute_fetchall(sql, mine)]
 
     async def runs_to_report(self, finished_before: str | None = None) -> list[dict[str, Any]]:
         """Runs whose report is still to be queued (those finished before a moment, when
@@ -417,8 +419,7 @@ class RunRecords:
         if finished_before is not None:
             sql += " AND finished_at < ?"
             params = (*params, finished_before)
-        async with self.writer.execute(sql, params) as cur:
-            return [dict(row) for row in await cur.fetchall()]
+        return [dict(row) for row in await self.writer.execute_fetchall(sql, params)]
 
 
 def _where(filters: Mapping[str, str | None], since: str | None) -> tuple[str, tuple[str, ...]]:

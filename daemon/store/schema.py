@@ -418,8 +418,7 @@ async def migrate(db: aiosqlite.Connection, may_upgrade: Callable[[], bool] = _a
     may migrate it (asked only then: the usual, up-to-date open pays nothing)."""
     # Up to date, the usual case: no write lock taken, so a read (`renkei runs`) never
     # waits for a writer that holds the store.
-    async with db.execute("PRAGMA user_version") as cur:
-        version = (await cur.fetchone())[0]
+    [[version]] = await db.execute_fetchall("PRAGMA user_version")
     check_version(version, may_upgrade)
     if version == len(MIGRATIONS):
         return
@@ -427,8 +426,7 @@ async def migrate(db: aiosqlite.Connection, may_upgrade: Callable[[], bool] = _a
     # the daemon and migrate first.
     await db.execute("BEGIN IMMEDIATE")
     try:
-        async with db.execute("PRAGMA user_version") as cur:
-            version = (await cur.fetchone())[0]
+        [[version]] = await db.execute_fetchall("PRAGMA user_version")
         check_version(version, may_upgrade)
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             for statement in filter(str.strip, script.split(";")):

@@ -112,6 +112,7 @@ class ScratchWriter:
         )
         self._error = f"INSERT INTO {ERRORS_TABLE} VALUES (?, ?, ?, ?, ?, ?)"
         self._copy = table.copy
+        self.errors = 0  # row errors written
         self._width = len(table.columns)
         self._text: TextIO | None = None
         self._laid_out = False  # rows are written as they come, no step per row
@@ -146,6 +147,7 @@ class ScratchWriter:
             for sql, params in self._rows.statements(rows):
                 self.db.executemany(sql, params)
         if errors:
+            self.errors += len(errors)
             self.db.executemany(
                 self._error,
                 (

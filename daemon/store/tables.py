@@ -133,8 +133,7 @@ class LayoutTables:
         key = (layout, account, filename)
         where = "layout = ? AND account = ? AND source_file = ? COLLATE NOCASE"
         sql = f"SELECT source_file, run_id, first_rowid, last_rowid FROM sources WHERE {where}"
-        async with db.execute(sql, key) as cur:
-            previous = await cur.fetchall()
+        previous = await db.execute_fetchall(sql, key)
         in_range = "rowid BETWEEN ? AND ? AND _account = ? AND _run_id = ?"
         keep = await keep_rows_sql(db, layout, run_id, in_range) if previous else ""
         for _, owner, first, last in previous:
@@ -167,8 +166,10 @@ class LayoutTables:
         return await self._max_rowid(db, layout) + 1
 
     async def _max_rowid(self, db: aiosqlite.Connection, layout: str) -> int:
-        async with db.execute(f"SELECT coalesce(max(rowid), 0) FROM {quote(layout)}") as cur:
-            return (await cur.fetchone())[0]
+        [[value]] = await db.execute_fetchall(
+            f"SELECT coalesce(max(rowid), 0) FROM {quote(layout)}"
+        )
+        return value
 
     def row_insert(self, layout: str, account: str, source_file: str, run_id: str) -> RowInsert:
         """The INSERT for one import: the three meta columns are the same on every row,
@@ -190,9 +191,8 @@ class LayoutTables:
         """Choice values imports created beyond the layout's own, by column."""
         sql = "SELECT column_name, value FROM choice_values WHERE layout = ? ORDER BY rowid"
         learned: dict[str, list[str]] = {}
-        async with self.writer.execute(sql, (layout,)) as cur:
-            for column, value in await cur.fetchall():
-                learned.setdefault(column, []).append(value)
+        for column, value in await self.writer.execute_fetchall(sql, (layout,)):
+            learned.setdefault(column, []).append(value)
         return learned
 
     async def learn_choices(
@@ -260,8 +260,7 @@ class LayoutTables:
     async def _definitions(self, layout: str) -> list[tuple[str, str, str]]:
         """Each column of the layout's table, in its order, with its definition as a
         scratch table repeats it (type and NOT NULL), and its declared type."""
-        async with self.reader.execute(f"PRAGMA table_info({quote(layout)})") as cur:
-            info = await cur.fetchall()
+        info = await self.reader.execute_fetchall(f"PRAGMA table_info({quote(layout)})")
         return [
             (name, f"{quote(name)} {sql_type}{' NOT NULL' if notnull else ''}", sql_type)
             for _, name, sql_type, notnull, _, _ in info
@@ -302,8 +301,7 @@ class LayoutTables:
                 f"SELECT DISTINCT {quote(column)} FROM {quote(layout)}"
                 f" WHERE {quote(column)} IN ({', '.join('?' * len(part))})"
             )
-            async with db.execute(sql, part) as cursor:
-                found.update(row[0] for row in await cursor.fetchall())
+            found.update(row[0] for row in await db.execute_fetchall(sql, part))
         return found
 
 

@@ -162,6 +162,8 @@ class UndoRecords:
 
     async def _drop_images(self, db: aiosqlite.Connection, images: Sequence[Images]) -> None:
         """The images of runs, and what else they kept."""
+        if not images:
+            return
         await db.executemany(f"DELETE FROM undo_images AS u WHERE {_IMAGES}", images)
         params = [(kept.run_id,) for kept in images]
         await db.executemany("DELETE FROM undo_sources WHERE run_id = ?", params)
@@ -399,8 +401,11 @@ class UndoRecords:
         self, db: aiosqlite.Connection, layout: str, account: str, run_id: str, moved: bool
     ) -> None:
         # A moved row lies past the old range: widen it (the range is read with _run_id).
-        async with db.execute(f"SELECT coalesce(max(rowid), 0) FROM {quote(layout)}") as cur:
-            top = (await cur.fetchone())[0] if moved else 0
+        top = 0
+        if moved:
+            [[top]] = await db.execute_fetchall(
+                f"SELECT coalesce(max(rowid), 0) FROM {quote(layout)}"
+            )
         await db.execute(
             "INSERT INTO sources (layout, account, source_file, run_id, first_rowid,"
             " last_rowid) SELECT ?, ?, source_file, owner_run, first_rowid, max(last_rowid, ?)"

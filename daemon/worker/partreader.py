@@ -7,11 +7,12 @@ a scratch SQLite file of its own (store/scratch.py); the run's transaction then 
 the rows into the layout's table. Reads pickled jobs (path, spec, sniffed, part,
 table, target, watched) from stdin, one after another, until stdin closes; for each
 writes pickled messages to stdout: ("progress", bytes) now and then, then ("done",
-records, failed, empty, values, repeats), ("problem", p) or ("full", text) (the disk
+records, failed, empty, values, repeats, errors), ("problem", p) or ("full", text) (the disk
 full), `empty` counting the lines of empty cells read past and `values` the distinct
 values of each watched column (by its position in the table's columns) in the rows
 read: what the run's transaction checks against referenced tables or learns as new
-choices; `repeats` whether a keyed mode's key is listed more than once.
+choices; `repeats` whether a keyed mode's key is listed more than once; `errors` the
+row errors written beside the rows.
 Imports only importers/, store/scratch.py, ownfolders.py and the standard library.
 """
 
@@ -36,10 +37,10 @@ def stage(
     target: Path,
     send: Callable[[tuple], None],
     watched: Sequence[int] = (),
-) -> tuple[int, int, int, dict[int, set[object]], bool]:
+) -> tuple[int, int, int, dict[int, set[object]], bool, int]:
     """Read `csv_file`'s part into `target`; (records, failed, empty lines, the
     distinct values of the `watched` columns, whether a key of `table.key` is listed
-    more than once)."""
+    more than once, the row errors written)."""
     assert csv_file.part is not None
     assert [c.name for c in csv_file.spec.columns] == table.columns
     scratch = ScratchWriter(target, table)
@@ -60,7 +61,7 @@ def stage(
         scratch.commit()
     finally:
         scratch.close()
-    return records, failed, empty, values, keys is None or keys.found
+    return records, failed, empty, values, keys is None or keys.found, scratch.errors
 
 
 class Repeats:

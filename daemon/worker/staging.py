@@ -65,6 +65,9 @@ class StagedPart:
     values: dict[int, set[object]] = field(default_factory=dict)
     # Whether its rows list a key (StagedTable.key) more than once; True when unknown.
     repeats: bool = True
+    # Row errors its scratch database holds (None: not known). None to read back when
+    # there are none: each read is a store round trip, about 0.1 ms.
+    errors: int | None = None
 
 
 def is_large(csv_file: CsvFile) -> bool:
@@ -326,7 +329,7 @@ def _follow(child: subprocess.Popen, advance: Callable[[int], None]) -> tuple | 
         if message[0] == "progress":
             advance(message[1])
         elif message[0] == "done":
-            return message[1:]  # records, failed, empty, values
+            return message[1:]  # records, failed, empty, values, repeats, errors
         elif message[0] == "full":
             raise OSError(errno.ENOSPC, f"reading a part: {message[1]}")
         else:

@@ -303,8 +303,9 @@ class RowWriter:
             outcome.total += part.records
             outcome.failed += part.failed
             outcome.empty += part.empty
-            async for errors in self.store.staged_errors(db, index):
-                outcome.keep_errors(errors)
+            if part.errors != 0:
+                async for errors in self.store.staged_errors(db, index):
+                    outcome.keep_errors(errors)
         if outcome.failed and plan.on_row_error == "reject":
             raise Rejected
         if plan.keyed:
