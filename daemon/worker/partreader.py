@@ -7,12 +7,12 @@ a scratch SQLite file of its own (store/scratch.py); the run's transaction then 
 the rows into the layout's table. Reads pickled jobs (path, spec, sniffed, part,
 table, target, watched) from stdin, one after another, until stdin closes; for each
 writes pickled messages to stdout: ("progress", bytes) now and then, then ("done",
-records, failed, empty, values, repeats, errors), ("problem", p) or ("full", text) (the disk
-full), `empty` counting the lines of empty cells read past and `values` the distinct
-values of each watched column (by its position in the table's columns) in the rows
-read: what the run's transaction checks against referenced tables or learns as new
-choices; `repeats` whether a keyed mode's key is listed more than once; `errors` the
-row errors written beside the rows.
+records, failed, empty, values, repeats, errors), ("problem", p) or ("full", text)
+(the disk full), `empty` counting the lines of empty cells read past and `values` the
+distinct values of each watched column (by its position in the table's columns) in
+the rows read: what the run's transaction checks against referenced tables or learns
+as new choices; `repeats` whether a keyed mode's key is listed more than once;
+`errors` how many row errors were written beside the rows.
 Imports only importers/, store/scratch.py, ownfolders.py and the standard library.
 """
 

@@ -65,8 +65,8 @@ class StagedPart:
     values: dict[int, set[object]] = field(default_factory=dict)
     # Whether its rows list a key (StagedTable.key) more than once; True when unknown.
     repeats: bool = True
-    # Row errors its scratch database holds (None: not known). None to read back when
-    # there are none: each read is a store round trip, about 0.1 ms.
+    # Row errors its scratch database holds; None: not known, so they are read. A part
+    # with none is not read for them (each read is a store round trip, about 0.1 ms).
     errors: int | None = None
 
 
