@@ -119,9 +119,32 @@ def generate(path: Path, rows: int) -> None:
             )
 
 
-def written() -> int:
-    """Bytes that this process's finished children caused to be written to storage."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_oublock * 512
+@dataclass(frozen=True)
+class Written:
+    """Bytes this process's finished children wrote: `gross` as the kernel counted them
+    when they were written, `cancelled` those of files removed before the kernel wrote
+    them back, which never reached the disk (a part's scratch database, filled and
+    deleted within seconds, with no fsync: the kernel writes back after 30)."""
+
+    gross: int
+    cancelled: int = 0
+
+    @property
+    def disk(self) -> int:
+        return self.gross - self.cancelled
+
+    def __sub__(self, before: Written) -> Written:
+        return Written(self.gross - before.gross, self.cancelled - before.cancelled)
+
+
+def written() -> Written:
+    """So far; a finished child's counts are added to its parent's when it is reaped."""
+    try:
+        lines = Path("/proc/self/io").read_text().splitlines()
+        counts = {name: int(value) for name, value in (line.split(":") for line in lines)}
+        return Written(counts["write_bytes"], counts["cancelled_write_bytes"])
+    except (OSError, KeyError, ValueError):  # no /proc: blocks written, removed or not
+        return Written(resource.getrusage(resource.RUSAGE_CHILDREN).ru_oublock * 512)
 
 
 def generate_wide(path: Path, rows: int) -> None:
@@ -163,7 +186,7 @@ SHAPES = (
 )
 
 
-def sqlite_import(source: Path, work: Path, shape: Shape) -> tuple[float, int] | None:
+def sqlite_import(source: Path, work: Path, shape: Shape) -> tuple[float, Written] | None:
     """`iconv -f CP932 | sqlite3 .import` into a table of the same columns: seconds and
     bytes written."""
     shell, iconv = shutil.which("sqlite3"), shutil.which("iconv")
@@ -218,12 +241,12 @@ def fresh_dir(work: Path, name: str) -> Path:
 @dataclass
 class Round:
     reference: float | None  # seconds; None without sqlite3 and iconv
-    reference_written: int  # bytes
+    reference_written: Written
     inner: float
     whole: float
     inner_rss: int  # KiB
     whole_rss: int
-    whole_written: int  # bytes
+    whole_written: Written
 
 
 def measure_round(source: Path, work: Path, shape: Shape) -> Round:
@@ -231,7 +254,7 @@ def measure_round(source: Path, work: Path, shape: Shape) -> Round:
     # Each starts with no dirty pages of the one before: otherwise the kernel writes
     # those back during the next, and its fsyncs wait behind them.
     os.sync()
-    reference, reference_written = sqlite_import(source, work, shape) or (None, 0)
+    reference, reference_written = sqlite_import(source, work, shape) or (None, Written(0))
     folder = fresh_dir(work, "inproc")
     os.sync()
     _, _, out = run_child(
@@ -317,8 +340,8 @@ def import_figures(rounds: int, shape: Shape) -> list[Figure | Limit]:
         Figure(
             f"renkei import, bytes written, {shape.name}",
             "iconv | sqlite3 .import",
-            [r.whole_written / 1e6 for r in measured],
-            [r.reference_written / 1e6 for r in measured],
+            [r.whole_written.disk / 1e6 for r in measured],
+            [r.reference_written.disk / 1e6 for r in measured],
             "MB",
             2.0,
             higher_is_better=False,
@@ -328,11 +351,16 @@ def import_figures(rounds: int, shape: Shape) -> list[Figure | Limit]:
 
 
 def describe(r: Round) -> str:
+    w = r.whole_written
+    # What reached the disk, and what was written only to be removed before it did.
+    bytes_ = f"{w.disk / 1e6:.0f} MB to disk ({w.gross / 1e6:.0f} written, less"
+    bytes_ += f" {w.cancelled / 1e6:.0f} removed first)"
     if r.reference is None:
-        return f"claim to commit {r.inner:.2f} s, whole command {r.whole:.2f} s"
+        return f"claim to commit {r.inner:.2f} s, whole command {r.whole:.2f} s, {bytes_}"
     return (
         f"iconv | .import {r.reference:.2f} s, claim to commit {r.inner / r.reference:.2f}x,"
-        f" whole command {r.whole / r.reference:.2f}x ({ROWS / r.whole:,.0f} rows/s)"
+        f" whole command {r.whole / r.reference:.2f}x ({ROWS / r.whole:,.0f} rows/s),"
+        f" {bytes_} against {r.reference_written.disk / 1e6:.0f} MB"
     )
 
 
