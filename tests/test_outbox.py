@@ -7,6 +7,7 @@ A real Reporter on a real store and outbox folder; the relay is a real aiosmtpd 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import json
@@ -24,6 +25,7 @@ import pytest
 from daemon.report.outbox import Reporter
 from daemon.retention import sweep
 from daemon.settings.loading import load
+from daemon.store.open import open_store
 from daemon.store.sqlite import SqliteStore
 from tests.support import account, write_config
 
@@ -38,12 +40,21 @@ def alert(number: int) -> EmailMessage:
 
 
 @contextlib.asynccontextmanager
-async def reporter_of(folder: Path, relay_port: int, timeout: int = 5) -> AsyncIterator[Reporter]:
-    """A reporter of its own store and outbox in `folder`, its relay at `relay_port`."""
-    config = write_config(folder, account("acme"), relay_port=relay_port)
-    config.write_text(config.read_text().replace("timeout = 5", f"timeout = {timeout}"))
+async def reporter_of(
+    folder: Path, relay_port: int, timeout: int = 5, max_retry: float = 1, pg_url: str = ""
+) -> AsyncIterator[Reporter]:
+    """A reporter of its own store and outbox in `folder`, its relay at `relay_port`;
+    with `pg_url`, of that PostgreSQL store and its shared outbox."""
+    extra = f'[store]\nurl = "{pg_url}"\n' if pg_url else ""
+    config = write_config(folder, account("acme"), extra=extra, relay_port=relay_port)
+    text = config.read_text().replace("timeout = 5", f"timeout = {timeout}")
+    config.write_text(text.replace("max_retry_seconds = 1", f"max_retry_seconds = {max_retry}"))
     settings = load(config)
-    store = await SqliteStore.open(settings.data_dir / "renkei.db")
+    store = (
+        await open_store(settings)
+        if pg_url
+        else await SqliteStore.open(settings.data_dir / "renkei.db")
+    )
     try:
         yield Reporter(lambda: settings, store)
     finally:
@@ -123,8 +134,6 @@ async def test_a_damaged_item_is_set_aside_and_the_mail_after_it_goes(reporter, 
 async def test_a_report_stranded_pending_goes_without_waiting_for_a_start(reporter, relay):
     """Its run committed, then the import process died (or the disk was full) before
     the report was queued: it once waited for the daemon's next start."""
-    import asyncio
-
     from daemon.spool.queue import Meta
 
     store = reporter.store
@@ -270,6 +279,50 @@ async def test_a_relay_that_cannot_be_reached_is_asked_by_one_report_a_pause(rep
         await reporter.flush()
     assert sorted(m["Subject"] for m in relay.for_recipient(ADMIN)) == [
         f"alert {n}" for n in range(5)
+    ]
+
+
+async def attempts_and_next_try(reporter: Reporter, item_id: str) -> tuple[int, float]:
+    if not reporter.store.shared:
+        kept = envelope(reporter, item_id)
+        return kept["attempts"], kept["next_try"]
+    sql = "SELECT attempts, next_try FROM mail_outbox WHERE item_id = ?"
+    [(attempts, next_try)] = await reporter.store.writer.execute_fetchall(sql, (item_id,))
+    return attempts, next_try
+
+
+async def waiting(reporter: Reporter, ids: list[str]) -> list[str]:
+    if not reporter.store.shared:
+        return [i for i in ids if (reporter.outbox / f"{i}.json").exists()]
+    rows = await reporter.store.writer.execute_fetchall("SELECT item_id FROM mail_outbox")
+    return [i for i in ids if (i,) in {tuple(row) for row in rows}]
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["folder", "shared"])
+async def test_once_the_relay_is_back_every_waiting_report_goes(tmp_path, relay, request, shared):
+    """While the relay is down the oldest report's own next try grows (up to
+    `max_retry_seconds`, 60 here); once the relay takes a mail again every waiting
+    report goes at once, the oldest too, not at its own next try."""
+    pg_url = request.getfixturevalue("pg_url") if shared else ""
+    relay.stop()
+    async with reporter_of(tmp_path, relay.port, max_retry=60, pg_url=pg_url) as reporter:
+        ids = await queued_alerts(reporter, 3)
+        deadline = time.monotonic() + 30
+        # Each pause (0.5 s) one due report asks; the oldest is due again after 0.5,
+        # 1, 2 s, …: four tries put its next one 4 s after its last.
+        while (await attempts_and_next_try(reporter, ids[0]))[0] < 4:
+            assert time.monotonic() < deadline, "the oldest report was not tried four times"
+            await reporter.flush()
+            await asyncio.sleep(0.1)
+        _, oldest_next = await attempts_and_next_try(reporter, ids[0])
+        assert oldest_next > time.time() + 2
+        relay.start()
+        while left := await waiting(reporter, ids):
+            assert time.time() < oldest_next - 0.5, f"{left} waited for their own next try"
+            await reporter.flush()
+            await asyncio.sleep(0.1)
+    assert sorted(m["Subject"] for m in relay.for_recipient(ADMIN)) == [
+        f"alert {n}" for n in range(3)
     ]
 
 

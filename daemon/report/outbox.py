@@ -122,6 +122,11 @@ class Reporter:
         self._rests_until = 0.0
         # What the console's overview says of the relay: None while it takes mail.
         self.relay_down: RelayDown | None = None
+        # The relay took mail again after resting: the next pass tries every waiting
+        # report at once. Their own next tries grew while it was down (the oldest's to
+        # max_retry_seconds, an hour by default), and waiting them out sent the
+        # reports of an outage in the hour after it ended, the first ones last.
+        self._back = False
 
     @property
     def settings(self) -> Settings:
@@ -244,29 +249,38 @@ class Reporter:
         """Send every due item once; returns when the next one falls due."""
         if self._resting():
             return self._rests_until
+        back, self._back = self._back, False
         # A shared store's outbox; and the folder, which holds what was queued before
         # the store was shared.
-        due = await self._flush_shared_unless_in_trouble() if self.store.shared else math.inf
+        due = math.inf
+        if self.store.shared:
+            due = await self._flush_shared_unless_in_trouble(back)
         if self._resting():
             return self._rests_until
-        return min(due, await self._flush_folder())
+        due = min(due, await self._flush_folder(back))
+        # Back during this pass: the reports it passed over as not due go now.
+        return time.time() if self._back else due
 
     def _resting(self) -> bool:
         return self._rests_until > time.time()
 
-    async def _flush_shared_unless_in_trouble(self) -> float:
+    async def _flush_shared_unless_in_trouble(self, back: bool) -> float:
         """The shared outbox, unless PostgreSQL is in trouble of the moment (read-only
         after a failover, restarting, …): then looked at again after a pause, as a
         relay that does not answer is, instead of the reporter dying over it."""
         try:
+            if back:
+                await self.store.outbox_due_now(time.time())
             return await self._flush_shared()
         except Exception as exc:
             if server_trouble(exc) is None:
                 raise
+            self._back = self._back or back  # the catch-up too, at the next look
             log.warning("report outbox: the store cannot take it now (%s); looking again", exc)
             return time.time() + _RESCAN_SECONDS
 
-    async def _flush_folder(self) -> float:
+    async def _flush_folder(self, back: bool = False) -> float:
+        """Send the folder's due items (every waiting one when the relay is `back`)."""
         next_due = time.time() + _RESCAN_SECONDS
         for name, changed in self._envelopes():
             envelope_path = self.outbox / name
@@ -274,8 +288,8 @@ class Reporter:
             if seen is None or seen[0] != changed:
                 seen = self._due[name] = (changed, _next_try(envelope_path))
             due = seen[1]
-            if due <= time.time():
-                due = await self._send(envelope_path)
+            if due <= time.time() or back:
+                due = await self._send(envelope_path, due_anyway=back)
                 if due is None:
                     self._due.pop(name, None)
                     continue
@@ -362,9 +376,10 @@ class Reporter:
         finally:
             self._told = None
 
-    async def _send(self, envelope_path: Path) -> float | None:
-        """Try the item once if it is due: when to try it next, or None once it has left
-        the outbox (sent, refused for good, or gone) or another process holds it."""
+    async def _send(self, envelope_path: Path, due_anyway: bool = False) -> float | None:
+        """Try the item once if it is due (or `due_anyway`): when to try it next, or None
+        once it has left the outbox (sent, refused for good, or gone) or another process
+        holds it."""
         # A `renkei import` beside the daemon may deliver the same item: whoever holds
         # the lock sends it, the other skips it.
         try:
@@ -394,7 +409,7 @@ class Reporter:
                 await self._settle_sent(envelope_path.stem, str(envelope["sent"]))
                 _remove_item(envelope_path)
                 return None
-            if envelope["next_try"] > time.time():
+            if envelope["next_try"] > time.time() and not due_anyway:
                 return envelope["next_try"]
             return await self._deliver(envelope_path, envelope)
         finally:
@@ -560,6 +575,8 @@ class Reporter:
         )
 
     def _relay_is(self, down: RelayDown | None) -> None:
+        if down is None and self.relay_down is not None:
+            self._back = True
         self.relay_down = down
         metrics.RELAY_DOWN.set(0 if down is None else 1)
 

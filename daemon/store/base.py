@@ -77,6 +77,9 @@ class Store(
     async def outbox_next_due(self) -> float | None:
         raise NotImplementedError
 
+    async def outbox_due_now(self, now: float) -> None:
+        raise NotImplementedError
+
     async def outbox_waiting(self) -> int:
         raise NotImplementedError
 

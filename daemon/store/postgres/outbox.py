@@ -101,3 +101,9 @@ class PgMailOutbox:
     async def outbox_next_due(self) -> float | None:
         rows = await self.writer.execute_fetchall("SELECT min(next_try) FROM mail_outbox")
         return rows[0][0] if rows else None
+
+    async def outbox_due_now(self, now: float) -> None:
+        """Every waiting mail due at `now`: the relay takes mail again."""
+        await self.writer.execute(
+            "UPDATE mail_outbox SET next_try = ? WHERE next_try > ?", (now, now)
+        )
