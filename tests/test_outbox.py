@@ -78,6 +78,26 @@ def envelope(reporter: Reporter, item_id: str) -> dict:
     return json.loads((reporter.outbox / f"{item_id}.json").read_bytes())
 
 
+async def attempts_and_next_try(reporter: Reporter, item_id: str) -> tuple[int, float]:
+    """An item's tries so far and its next, from the folder's envelope or the shared
+    outbox's row."""
+    if not reporter.store.shared:
+        kept = envelope(reporter, item_id)
+        return kept["attempts"], kept["next_try"]
+    sql = "SELECT attempts, next_try FROM mail_outbox WHERE item_id = ?"
+    [(attempts, next_try)] = await reporter.store.writer.execute_fetchall(sql, (item_id,))
+    return attempts, next_try
+
+
+async def waiting(reporter: Reporter, ids: list[str]) -> list[str]:
+    """Those of `ids` still in the outbox (the folder, or the shared one)."""
+    if not reporter.store.shared:
+        return [i for i in ids if (reporter.outbox / f"{i}.json").exists()]
+    rows = await reporter.store.writer.execute_fetchall("SELECT item_id FROM mail_outbox")
+    held = {item_id for (item_id,) in rows}
+    return [i for i in ids if i in held]
+
+
 async def test_an_item_tried_elsewhere_waits_for_the_try_it_was_given(reporter, relay):
     relay.refuse[ADMIN] = "451 4.3.0 try again later"
     ids = [f"alert-{n}" for n in range(3)]
@@ -273,29 +293,13 @@ async def test_a_relay_that_cannot_be_reached_is_asked_by_one_report_a_pause(rep
     assert [envelope(reporter, i)["attempts"] for i in ids] == [1, 0, 0, 0, 0]
     relay.start()
     deadline = time.monotonic() + 15
-    while any((reporter.outbox / f"{i}.json").exists() for i in ids):
+    while await waiting(reporter, ids):
         assert time.monotonic() < deadline, "the waiting reports were not sent"
         time.sleep(0.2)
         await reporter.flush()
     assert sorted(m["Subject"] for m in relay.for_recipient(ADMIN)) == [
         f"alert {n}" for n in range(5)
     ]
-
-
-async def attempts_and_next_try(reporter: Reporter, item_id: str) -> tuple[int, float]:
-    if not reporter.store.shared:
-        kept = envelope(reporter, item_id)
-        return kept["attempts"], kept["next_try"]
-    sql = "SELECT attempts, next_try FROM mail_outbox WHERE item_id = ?"
-    [(attempts, next_try)] = await reporter.store.writer.execute_fetchall(sql, (item_id,))
-    return attempts, next_try
-
-
-async def waiting(reporter: Reporter, ids: list[str]) -> list[str]:
-    if not reporter.store.shared:
-        return [i for i in ids if (reporter.outbox / f"{i}.json").exists()]
-    rows = await reporter.store.writer.execute_fetchall("SELECT item_id FROM mail_outbox")
-    return [i for i in ids if (i,) in {tuple(row) for row in rows}]
 
 
 @pytest.mark.parametrize("shared", [False, True], ids=["folder", "shared"])
