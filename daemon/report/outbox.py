@@ -246,7 +246,8 @@ class Reporter:
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def flush(self) -> float:
-        """Send every due item once; returns when the next one falls due."""
+        """Send every due item once (every waiting one once the relay is back after
+        resting); returns when the next one falls due."""
         if self._resting():
             return self._rests_until
         back, self._back = self._back, False
