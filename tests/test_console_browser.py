@@ -301,6 +301,18 @@ def test_runs_fit_a_phone(open_page, runs):
     expect(page.locator("header nav")).to_be_visible()
     expect(page.get_by_role("link", name="状況確認")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1
-    # The wide table scrolls inside its wrapper instead.
+    # Each run a card: its file and state are on the screen, each beside its label,
+    # with nothing to scroll sideways to.
     wrapper = page.locator("#runs-table .scroll")
-    assert wrapper.evaluate("e => e.clientWidth") <= 390
+    assert wrapper.evaluate("e => e.scrollWidth <= e.clientWidth")
+    failed = page.locator(f"tr[data-run='{runs['failed']}']")
+    for cell, label, shown in [
+        ("td.file >> nth=0", "ファイル", runs["failed_name"]),
+        ("td:has(.state)", "状況", "失敗"),
+    ]:
+        found = failed.locator(cell)
+        expect(found).to_contain_text(shown)
+        box = found.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+        said = found.evaluate("e => getComputedStyle(e, '::before').content")
+        assert said == f'"{label}"'
