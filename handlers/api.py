@@ -173,7 +173,7 @@ async def take(
 
 async def _take_flagged(request: Request, door: Door, settings: Settings) -> JSONResponse:
     query = request.query_params
-    wait, dry_run = _flag(query.get("wait")), _flag(query.get("dry_run"))
+    wait, dry_run = _flag(query, "wait"), _flag(query, "dry_run")
     return await take(request, door, settings, wait, dry_run)
 
 
@@ -252,12 +252,23 @@ def importer_at(settings: Settings, path: str, headers: Mapping[str, str]) -> st
     raise ApiRefusal(401, "unauthorized", "api.unauthorized.unknown")
 
 
-def _flag(value: str | None) -> bool:
-    if value is None:
+def _flag(query: QueryParams, name: str) -> bool:
+    """A flag of the query, False when not given. A bare `?dry_run` is no yes or no,
+    and `?dry_run=1&dry_run=0` neither: each taken as one meant a real import."""
+    given = query.getlist(name)
+    if not given:
         return False
+    said = {_yes_or_no(value) for value in given}
+    if len(said) > 1:
+        values = ", ".join(map(repr, given))
+        raise ApiRefusal(422, "bad_query", "api.bad_query.twice", name=name, values=values)
+    return said.pop()
+
+
+def _yes_or_no(value: str) -> bool:
     if value.lower() in ("1", "true", "yes", "on"):
         return True
-    if value.lower() in ("0", "false", "no", "off", ""):
+    if value.lower() in ("0", "false", "no", "off"):
         return False
     raise ApiRefusal(422, "bad_query", value=repr(value))
 

@@ -612,6 +612,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{value} は true / false ではありません",
         "en": "{value} is not true or false",
     },
+    "api.bad_query.twice": {
+        "ja": "{name} が異なる値で2回以上指定されています: {values}",
+        "en": "{name} was given more than once with different values: {values}",
+    },
     "api.unreadable_request": {
         "ja": "multipart フォームとして読めません: {detail}",
         "en": "not a readable multipart form: {detail}",

@@ -211,6 +211,43 @@ def test_a_bad_flag_on_the_generic_path_is_a_counted_bad_query(daemon, flag):
     assert 'renkei_refused_total{channel="api",reason="bad_query"}' in metrics
 
 
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        ("dry_run", "''"),
+        ("wait=", "''"),
+        ("dry_run=1&dry_run=0", "dry_run was given more than once with different values"),
+        ("wait=yes&wait=no", "wait was given more than once with different values"),
+    ],
+)
+def test_a_flag_that_says_no_one_yes_or_no_imports_nothing(daemon, query, said):
+    # A bare `?dry_run` meant a dry run; taken as no, it imported the file.
+    data = csv_bytes(["3101,2024/05/16,1,flagged"])
+    reply = httpx.post(
+        f"{daemon.api}/api/v1/imports?{query}",
+        files={"file": ("20241102.csv", data)},
+        headers={"Authorization": "Bearer demo-any", "Accept-Language": "en"},
+        timeout=60,
+    )
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["error"] == "bad_query", reply.text
+    assert said in reply.json()["message"]
+    assert daemon.query("SELECT count(*) FROM performance WHERE member_no = 3101") == [(0,)]
+
+
+def test_a_flag_given_twice_alike_is_taken(daemon):
+    data = csv_bytes(["3102,2024/05/16,1,twice"])
+    reply = httpx.post(
+        f"{daemon.api}/api/v1/imports?dry_run=1&dry_run=true&wait=1",
+        files={"file": ("20241103.csv", data)},
+        headers={"Authorization": "Bearer demo-any"},
+        timeout=60,
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["dry_run"] is True and reply.json()["rows_total"] == 1
+    assert daemon.query("SELECT count(*) FROM performance WHERE member_no = 3102") == [(0,)]
+
+
 # -- 5. a record key no path can name ---------------------------------------------------------
 
 
