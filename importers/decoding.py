@@ -1,7 +1,7 @@
 """Decoding: picks a file's encoding and locates undecodable bytes by line.
 
-`auto` takes UTF-8 (with or without BOM) when every byte is valid UTF-8, else CP932
-(Shift_JIS with the NEC and IBM extensions). A file no CSV can be (a workbook, a zip,
+`auto` takes UTF-8 (with or without BOM) when every byte is valid UTF-8 (or all but a
+last character cut short), else CP932 (Shift_JIS with the NEC and IBM extensions). A file no CSV can be (a workbook, a zip,
 UTF-16) is told by its first bytes and refused saying what it is. Called by the reader
 before parsing.
 """
@@ -38,6 +38,7 @@ def sniff(path: Path, declared: str) -> Sniffed:
     refuse a file no CSV in CP932 or UTF-8 can be (UTF-16)."""
     utf8 = codecs.getincrementaldecoder("utf-8")()
     ascii_only = True
+    utf8_text = False  # a character beyond ASCII decoded as UTF-8
     size = newlines = nul_line = 0
     head = b""
     last = b""
@@ -56,14 +57,19 @@ def sniff(path: Path, declared: str) -> Sniffed:
             ascii_only = ascii_only and chunk.isascii()
             if utf8 is not None:
                 try:
-                    utf8.decode(chunk)
+                    utf8_text = utf8_text or not utf8.decode(chunk).isascii()
                 except UnicodeDecodeError:
                     utf8 = None
     if utf8 is not None:
         try:
             utf8.decode(b"", final=True)
         except UnicodeDecodeError:
-            utf8 = None
+            # UTF-8 text cut inside its last character: read as UTF-8, it fails as
+            # truncated on its last line, where taken for CP932 it failed on a byte
+            # of its first Japanese word. Without such text before the cut, the bytes
+            # may as well be CP932's, where they are a character.
+            if not utf8_text:
+                utf8 = None
     if declared == "cp932" and utf8 is not None and not ascii_only:
         # Japanese text that is valid UTF-8 is all but never Shift_JIS: decoding it as
         # CP932 would import mojibake or fail on a misleading byte.

@@ -123,6 +123,26 @@ def test_a_record_cut_inside_a_character_names_its_first_line(tmp_path):
     assert [line for line, *_ in errors] == [3]
 
 
+@pytest.mark.parametrize(
+    ("lines", "line"),
+    [
+        (rows("1,2024/05/16,100,東京", "2,2024/05/16,200,大阪の備考"), 3),
+        (rows("1,2024/05/16,100,東京", '2,2024/05/16,200,"大阪の', "備考"), 3),
+        (rows("1,2024/05/16,100,x", "2,2024/05/16,200,y", "3,2024/05/16,1,テストあ"), 4),
+    ],
+)
+def test_utf8_cut_inside_its_last_character_is_truncated(tmp_path, lines, line):
+    # Not UTF-8 to the last byte, it was read as CP932 and failed on a byte of its
+    # first Japanese word, or imported mojibake.
+    data = "\r\n".join(lines).encode("utf-8")[:-1]
+    (path := tmp_path / "20240516.csv").write_bytes(data)
+    run, errors = cli_import(tmp_path, path)
+    assert (run["state"], run["rows_imported"]) == ("failed", 0), run
+    assert run["encoding"] == "utf-8"
+    assert run["message"] == f"{line}行目から始まるレコードでファイルが途中で切れています"
+    assert [at for at, *_ in errors] == [line]
+
+
 def test_a_short_last_record_of_several_lines_names_its_first_line(tmp_path):
     # Its quote is closed, but the record has three fields of four and no line break.
     lines = rows("1,2024/05/16,100,東京", '2,2024/05/16,"2', '00"')
