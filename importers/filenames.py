@@ -264,11 +264,13 @@ def _name_bytes(name: str) -> int:
     return len(name.encode("utf-8", "surrogatepass"))
 
 
-def length_problem(name: str) -> PermanentProblem | None:
+def length_problem(name: str, cut: bool = False) -> PermanentProblem | None:
     """The problem of a name too long for the file system to hold (the kept file and
-    the error CSV are named after it); None when it fits."""
+    the error CSV are named after it); None when it fits. A name the door `cut` is
+    said to be at least its length."""
     size = _name_bytes(name)
     if size <= MAX_NAME_BYTES:
         return None
     shown = name if len(name) <= 60 else name[:60] + "…"
-    return PermanentProblem("file.name_too_long", name=shown, size=size, limit=MAX_NAME_BYTES)
+    key = "file.name_too_long.cut" if cut else "file.name_too_long"
+    return PermanentProblem(key, name=shown, size=size, limit=MAX_NAME_BYTES)

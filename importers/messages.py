@@ -2208,6 +2208,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "ファイル名が長すぎます(UTF-8 で {size} バイト、上限 {limit} バイト):「{name}」",
         "en": "file name too long ({size} bytes in UTF-8, limit {limit} bytes): '{name}'",
     },
+    "file.name_too_long.cut": {
+        "ja": "ファイル名が長すぎます(UTF-8 で {size} バイト以上、上限 {limit} バイト):「{name}」",
+        "en": "file name too long ({size} bytes or more in UTF-8, limit {limit} bytes): '{name}'",
+    },
     # -- the console (daemon/console/) ---------------------------------------------
     "console.brand": {"ja": "連携コンソール", "en": "linkage console"},
     "console.nav.home": {"ja": "概要", "en": "Overview"},

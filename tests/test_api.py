@@ -8,6 +8,7 @@ import shutil
 import httpx
 import pytest
 
+from handlers.base import MAX_NAME_CHARS
 from tests.support import Daemon, account, csv_bytes, curl, needs_curl, write_config
 
 ACCOUNTS = (
@@ -160,6 +161,15 @@ def test_a_name_too_long_fails_naming_its_length_not_cut(daemon):
     body = reply.json()
     assert reply.status_code == 422 and body["filename"] == name
     assert "ファイル名が長すぎます(UTF-8 で 304 バイト" in body["message"]
+
+
+def test_a_name_cut_at_the_door_is_said_to_be_at_least_its_length(daemon):
+    # Cut to MAX_NAME_CHARS at the door, its length was said as the cut name's.
+    name = "20240516" + "x" * 3000 + ".csv"
+    reply = post(daemon, files={"file": (name, csv_bytes(["1,2024/05/16,1,a"]))}, wait=True)
+    body = reply.json()
+    assert reply.status_code == 422 and body["filename"] == name[:MAX_NAME_CHARS]
+    assert f"(UTF-8 で {MAX_NAME_CHARS} バイト以上、上限 255 バイト)" in body["message"]
 
 
 def test_limits_answer_413(daemon):

@@ -32,6 +32,7 @@ from daemon.worker.ownfolders import own_folder_trouble
 from daemon.worker.plan import Plan, columns_for, import_spec, plan_for, plan_problem
 from daemon.worker.turns import Turn
 from daemon.worker.writer import Progress, RowWriter
+from handlers.base import MAX_NAME_CHARS
 from importers.errors import PermanentProblem, RowError
 from importers.filenames import error_report_name, filename_rule, length_problem
 from importers.layouts import display_name
@@ -321,7 +322,8 @@ class Pipeline:
         try:
             if spec.workbook and not account.excel:
                 raise PermanentProblem("file.excel_off")
-            if (too_long := length_problem(item.meta.filename)) is not None:
+            cut = len(item.meta.filename) >= MAX_NAME_CHARS  # cut by its door (bare_name)
+            if (too_long := length_problem(item.meta.filename, cut)) is not None:
                 raise too_long  # before the rule: no file can be named after it
             rule = filename_rule(account.filename, account.excel)
             source = rule.check(item.meta.filename)  # the logical file same-name replace keys on
