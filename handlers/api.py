@@ -18,6 +18,7 @@ annotations at run time.
 
 import contextlib
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -297,11 +298,32 @@ async def _form(request: Request) -> FormData:
     except ApiRefusal:
         raise
     except Exception as exc:  # python-multipart's errors: the request is unreadable
-        raise ApiRefusal(422, "unreadable_request", detail=str(exc)) from None
+        key, params = _unreadable(str(exc))
+        raise ApiRefusal(422, "unreadable_request", key, **params) from None
     if not closed:
         await form.close()
         raise ApiRefusal(422, "unreadable_request", "api.unreadable_request.truncated")
     return form
+
+
+# The multipart parsers' own sentences (starlette.formparsers, python-multipart), in
+# English: each said from the catalog instead, its number kept.
+_PARSER_SAYS = (
+    (re.compile(r"Too many fields\. Maximum number of fields is (\d+)\."), "too_many_fields"),
+    (re.compile(r"Too many files\. Maximum number of files is (\d+)\."), "too_many_files"),
+    (re.compile(r"(?:Field|Part) exceeded maximum size of (\d+)KB\."), "part_too_large"),
+    (re.compile(r'The Content-Disposition header field "name" must be provided\.'), "no_name"),
+    (re.compile(r"Missing boundary in multipart\."), "no_boundary"),
+)
+
+
+def _unreadable(said: str) -> tuple[str, dict[str, object]]:
+    """The catalog's sentence for what the multipart parser said; its own words, as
+    the detail of the general one, for anything else."""
+    for pattern, name in _PARSER_SAYS:
+        if found := pattern.fullmatch(said):
+            return f"api.unreadable_request.{name}", {"n": found.group(1) if found.groups() else ""}
+    return "api.unreadable_request", {"detail": said}
 
 
 def delivery(
@@ -417,10 +439,17 @@ def _json_params(raw: object, field: str) -> dict[str, str]:
         raise ApiRefusal(422, "bad_settings", "api.bad_settings.not_text", field=field)
     try:
         parsed = json.loads(raw)
-    except (ValueError, RecursionError) as exc:  # RecursionError: nested past its depth
+    except json.JSONDecodeError as exc:
         raise ApiRefusal(
-            422, "bad_settings", "api.bad_settings.not_json", field=field, detail=str(exc)
+            422,
+            "bad_settings",
+            "api.bad_settings.not_json",
+            field=field,
+            line=exc.lineno,
+            column=exc.colno,
         ) from None
+    except RecursionError:  # nested past the parser's depth
+        raise ApiRefusal(422, "bad_settings", "api.bad_settings.too_deep", field=field) from None
     if not isinstance(parsed, dict):
         raise ApiRefusal(422, "bad_settings", "api.bad_settings.not_object", field=field)
     params = {}

@@ -620,6 +620,26 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "multipart フォームとして読めません: {detail}",
         "en": "not a readable multipart form: {detail}",
     },
+    "api.unreadable_request.too_many_fields": {
+        "ja": "multipart フォームの項目が多すぎます(上限 {n} 個)",
+        "en": "the multipart form has too many fields (at most {n})",
+    },
+    "api.unreadable_request.too_many_files": {
+        "ja": "multipart フォームのファイルが多すぎます(上限 {n} 個)",
+        "en": "the multipart form has too many files (at most {n})",
+    },
+    "api.unreadable_request.part_too_large": {
+        "ja": "multipart フォームの項目が大きすぎます(ファイル以外の項目は 1 つ {n} KB まで)",
+        "en": "a field of the multipart form is too large (a field other than a file: at most {n} KB)",
+    },
+    "api.unreadable_request.no_name": {
+        "ja": "multipart フォームに名前(Content-Disposition の name)のない項目があります",
+        "en": "a part of the multipart form has no name (Content-Disposition name)",
+    },
+    "api.unreadable_request.no_boundary": {
+        "ja": "multipart フォームの境界(Content-Type の boundary)が指定されていません",
+        "en": "the multipart form names no boundary (Content-Type boundary)",
+    },
     "api.unreadable_body": {
         "ja": "本文を読めません: Content-Type「{type}」の形式になっていません(multipart なら境界 boundary の指定と区切りを確かめてください)",
         "en": "the body cannot be read: it is not in the form its Content-Type '{type}' says"
@@ -662,8 +682,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "'{field}' must be a JSON text field",
     },
     "api.bad_settings.not_json": {
-        "ja": "「{field}」は JSON として読めません: {detail}",
-        "en": "'{field}' is not JSON: {detail}",
+        "ja": "「{field}」は JSON として読めません({line}行 {column}文字目)",
+        "en": "'{field}' is not JSON (line {line}, column {column})",
+    },
+    "api.bad_settings.too_deep": {
+        "ja": "「{field}」の JSON は入れ子が深すぎます",
+        "en": "the JSON of '{field}' is nested too deep",
     },
     "api.bad_settings.not_object": {
         "ja": "「{field}」は JSON オブジェクトにしてください",

@@ -77,3 +77,73 @@ def test_a_whole_body_without_the_file_part_is_still_missing_file(daemon):
     ).encode()
     reply = _posted(daemon, body)
     assert (reply.status_code, reply.json()["error"]) == (422, "missing_file"), reply.text
+
+
+def _part(name: str, value: str) -> bytes:
+    return (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "said"),
+    [
+        pytest.param(
+            b"".join(_part(f"f{i}", "x") for i in range(1001)) + WHOLE,
+            FORM,
+            "multipart フォームの項目が多すぎます(上限 1000 個)",
+            id="too-many-fields",
+        ),
+        pytest.param(
+            _part("note", "x" * (1024 * 1024 + 1)) + WHOLE,
+            FORM,
+            "multipart フォームの項目が大きすぎます(ファイル以外の項目は 1 つ 1024 KB まで)",
+            id="a-field-too-large",
+        ),
+        pytest.param(
+            f"--{BOUNDARY}\r\nContent-Disposition: form-data\r\n\r\nx\r\n".encode() + WHOLE,
+            FORM,
+            "multipart フォームに名前(Content-Disposition の name)のない項目があります",
+            id="a-part-without-a-name",
+        ),
+        pytest.param(
+            WHOLE,
+            {"Content-Type": "multipart/form-data"},
+            "multipart フォームの境界(Content-Type の boundary)が指定されていません",
+            id="no-boundary",
+        ),
+    ],
+)
+def test_what_the_form_parser_refuses_is_said_in_the_daemons_language(daemon, body, headers, said):
+    # The parser's own English sentence used to follow the Japanese one.
+    reply = httpx.post(
+        f"{daemon.api}/api/v1/imports", content=body, headers=TOKEN | headers, timeout=30
+    )
+    assert reply.status_code == 422, reply.text
+    assert reply.json() == {"error": "unreadable_request", "message": said}
+
+
+@pytest.mark.parametrize(
+    ("settings", "said"),
+    [
+        ('{"masterId": "0"', "「settings」は JSON として読めません(1行 17文字目)"),
+        ("[" * 100_000, "「settings」の JSON は入れ子が深すぎます"),
+    ],
+)
+def test_settings_that_are_no_json_are_said_where(tmp_path, settings, said):
+    accounts = account("exp") + (
+        '[accounts.exp.api]\ntoken = "demo-exp"\nbody = "json"\njson_field = "settings"\n'
+    )
+    d = Daemon(write_config(tmp_path, accounts)).start()
+    try:
+        reply = httpx.post(
+            f"{d.api}/api/v1/imports",
+            files={"file": ("20240516.csv", CSV)},
+            data={"settings": settings},
+            headers={"Authorization": "Bearer demo-exp"},
+            timeout=30,
+        )
+    finally:
+        d.terminate()
+    assert reply.status_code == 422, reply.text
+    assert reply.json() == {"error": "bad_settings", "message": said}
