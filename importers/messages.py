@@ -3197,7 +3197,7 @@ def message(key: str, language: str = "ja", **params: object) -> str:
     entry = CATALOG[key]
     text = entry.get(language) or entry["en"]
     said = {
-        name: value.say(language) if isinstance(value, Words) else value
+        name: value.say(language) if isinstance(value, Words | Sentences) else value
         for name, value in params.items()
     }
     return text.format(**said)
@@ -3294,6 +3294,8 @@ def said(words: Said | None, text: str, language: str) -> str:
 
 
 def _plain(value: object) -> object:
+    if isinstance(value, Sentences):  # a parameter of sentences (a header's problems)
+        return {"j": value.join, "s": _plain(value.words)}
     if isinstance(value, Words):
         return {"k": value.key, "p": {name: _plain(v) for name, v in value.params.items()}}
     if isinstance(value, list | tuple):
@@ -3302,6 +3304,8 @@ def _plain(value: object) -> object:
 
 
 def _words(value: object) -> object:
+    if isinstance(value, dict) and "s" in value:
+        return Sentences(_words(value["s"]), str(value["j"]))
     if isinstance(value, dict):
         params = value["p"]
         return Words(str(value["k"]), {str(n): _words(v) for n, v in params.items()})

@@ -27,7 +27,7 @@ from importers.errors import ERRORS_KEPT, CellError, PermanentProblem, RowError
 from importers.formulas import unescaped
 from importers.headers import HeaderMatch, match_header
 from importers.layouts import ColumnLike, converters, display_name, row_converter
-from importers.messages import Words, cut, message
+from importers.messages import Sentences, Words, cut, message
 from importers.sheetcells import column_letter
 from importers.workbook import Sheet, SheetRecords, read_sheet, workbook_format
 
@@ -301,15 +301,15 @@ class CsvFile:
             self._width = len(header)
             self._blank = match.blank
         if problems:
-            detail = " / ".join(self._said(self._at_line(line, problem)) for problem in problems)
+            # Words, not sentences: the console says them in its viewer's language.
+            detail = Sentences([self._at_line(line, problem) for problem in problems])
             raise PermanentProblem("header.invalid", line=line, detail=detail)
         order = match.order
         return None if order == list(range(len(order))) else order
 
-    def _header_problems(self, match: HeaderMatch) -> list[str]:
+    def _header_problems(self, match: HeaderMatch) -> list[Words]:
         """The header's problems in words, but the line. An empty cell among named
         ones is named by its position: as an unknown column it has no name to show."""
-        lang = self.spec.language
         other = self.spec.other_columns  # unknown columns, empty ones too, read past
         problems = []
         for key, cells in match.problems:
@@ -317,10 +317,10 @@ class CsvFile:
                 cells = [] if other else [cell for cell in cells if cell]
                 if not cells:
                     continue
-            problems.append(message(key, lang, columns=", ".join(cells)))
+            problems.append(Words(key, {"columns": ", ".join(cells)}))
         if match.gaps and not other:
             positions = ", ".join(self._position(i) for i in match.gaps)
-            problems.append(message("header.blank_cells", lang, positions=positions))
+            problems.append(Words("header.blank_cells", {"positions": positions}))
         return problems
 
     def _at_line(self, line: int, problem: str | Words) -> Words:

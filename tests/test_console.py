@@ -572,6 +572,28 @@ def test_a_runs_message_and_row_errors_are_said_in_the_pages_language(daemon, ru
         web.close()
 
 
+def test_a_headers_problems_are_said_in_the_pages_language(daemon):
+    # Said in the config's language when read, they stayed Japanese on English pages.
+    data = b"member_no,date,sales_amount,note,extra\r\n1,2024/07/20,1,a,b\r\n"
+    _, _, reply = send(daemon.smtp_port, mail([("20240720.csv", data)]))
+    run = daemon.wait_run(queued_ids(reply)[0])
+    assert run["message"].endswith("1行目: 見出しに不明な列があります: extra"), run
+    web = login(daemon.api, "op")
+    try:
+        web.get("/console/lang/en")
+        page = html.unescape(web.get(f"/console/runs/{run['id']}").text)
+        assert "line 1: the header has unknown columns: extra" in page
+        assert "見出し" not in page
+        header = "member_no,date,sales_amount,note\r\n"
+        r = upload(web, "20240721.csv", f"{header.replace('note', 'amount')}1,x,1,a\r\n".encode())
+        preview = html.unescape(r.text)
+        assert "line 1: the header lacks columns: note" in preview
+        assert "line 1: the header has unknown columns: amount" in preview
+        assert "見出し" not in preview
+    finally:
+        web.close()
+
+
 def test_a_page_of_errors_or_of_the_audit_log_past_the_end_shows_the_last(daemon, runs, clients):
     page = clients["view"].get(f"/console/runs/{runs['20240502.csv']}?errors=500").text
     assert ROW_ERROR in page and "エラーの行(1 件)" in page
