@@ -391,3 +391,58 @@ async def test_a_relay_that_greets_with_421_rests_and_is_said_by_its_own_answer(
             down = reporter.relay_down
             assert down is not None and down.said is None
             assert "421" in down.answer and "too busy" in down.answer, down
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["folder", "shared"])
+async def test_a_recipient_refused_for_now_gets_the_report_later_and_alone(
+    tmp_path, relay, request, shared
+):
+    """A 4xx to one recipient (greylisted) while the relay took the mail for the
+    other: the item was settled as sent and that recipient never had the report."""
+    from daemon.spool.queue import Meta
+
+    grey = "grey@acme.example"
+    pg_url = request.getfixturevalue("pg_url") if shared else ""
+    relay.refuse[grey] = "450 4.2.0 greylisted, try again later"
+    async with reporter_of(tmp_path, relay.port, pg_url=pg_url) as reporter:
+        store = reporter.store
+        run_id = f"20240516T000000000000-{'bbbbbb' if shared else 'aaaaaa'}"
+        await store.add_run(run_id, Meta("acme", "mail", "export@acme.example", "20240516.csv"))
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+        await store.update_run(run_id, state="failed", finished_at=now, report_state="pending")
+        msg = alert(0)
+        await reporter.queue_mail(run_id, msg, ["ops@acme.example", grey])
+        await reporter.flush()
+        assert [to for _, to in relay.envelopes] == [["ops@acme.example"]]
+        assert (await store.get_run(run_id))["report_state"] == "sent"
+        assert await waiting(reporter, [run_id]) == [run_id]
+        del relay.refuse[grey]
+        deadline = time.monotonic() + 15
+        while await waiting(reporter, [run_id]):
+            assert time.monotonic() < deadline, "the refused recipient never had the report"
+            await asyncio.sleep(0.2)
+            await reporter.flush()
+        assert [to for _, to in relay.envelopes] == [["ops@acme.example"], [grey]]
+        assert (await store.get_run(run_id))["report_state"] == "sent"
+
+
+async def test_a_recipient_refused_for_now_then_for_good_leaves_the_report_sent(reporter, relay):
+    from daemon.spool.queue import Meta
+
+    grey = "grey@acme.example"
+    store = reporter.store
+    run_id = "20240516T000000000000-cccccc"
+    await store.add_run(run_id, Meta("acme", "mail", "export@acme.example", "20240516.csv"))
+    relay.refuse[grey] = "450 4.2.0 greylisted"
+    await reporter.queue_mail(run_id, alert(0), ["ops@acme.example", grey])
+    await reporter.flush()
+    relay.refuse[grey] = "550 5.1.1 no such user"
+    deadline = time.monotonic() + 15
+    while await waiting(reporter, [run_id]):
+        assert time.monotonic() < deadline, "the refusal was never taken as final"
+        await asyncio.sleep(0.2)
+        await reporter.flush()
+    # The other recipient has it: the run's report is sent, the refusal kept aside.
+    assert (await store.get_run(run_id))["report_state"] == "sent"
+    assert (reporter.outbox / "failed" / f"{run_id}.json").is_file()
+    assert [to for _, to in relay.envelopes] == [["ops@acme.example"]]

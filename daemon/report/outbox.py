@@ -343,7 +343,9 @@ class Reporter:
                 envelope = {"recipients": item.recipients, "attempts": item.attempts}
                 outcome = await self._attempt(item.item_id, item.message, envelope)
                 if outcome == "retry":
-                    await item.retry(envelope["attempts"], envelope["next_try"])
+                    await item.retry(
+                        envelope["attempts"], envelope["next_try"], envelope["recipients"]
+                    )
                 else:
                     if outcome == "failed":
                         await asyncio.to_thread(
@@ -443,8 +445,8 @@ class Reporter:
     async def _deliver(self, envelope_path: Path, envelope: dict[str, Any]) -> float | None:
         eml = envelope_path.with_suffix(".eml")
 
-        def accepted(answer: str) -> None:
-            _mark_accepted(envelope_path, envelope, answer)
+        def accepted() -> None:
+            _note_accepted(envelope_path, envelope)
 
         outcome = await self._attempt(eml.stem, eml.read_bytes(), envelope, accepted)
         if outcome == "sent":
@@ -462,12 +464,13 @@ class Reporter:
         item_id: str,
         data: bytes,
         envelope: dict[str, Any],
-        accepted: Callable[[str], None] | None = None,
+        accepted: Callable[[], None] | None = None,
     ) -> str:
         """Hand one item to the relay: "sent", "failed" (refused for good) or "retry"
-        (`envelope` then holds its next attempt); recorded on the run, either way.
-        `accepted` is told the relay's answer the moment it took the mail, before
-        anything that can wait (the store behind an import's write lock)."""
+        (`envelope` then holds its next attempt, and the recipients it is for);
+        recorded on the run, either way. `accepted` is called the moment the relay
+        took the mail, `envelope` saying so, before anything that can wait (the store
+        behind an import's write lock)."""
         host, port = split_listen(self.settings.report.relay)
         try:
             refused, reply = await aiosmtplib.send(
@@ -511,11 +514,21 @@ class Reporter:
         answer = answer or str(reply)
         took = tuple(who for who in envelope["recipients"] if who not in refused)
         self._tell(item_id, Attempt("sent_partly" if refused else "sent", answer, took))
+        # A recipient refused for now (a 4xx: greylisted, a full mailbox) is tried again,
+        # alone: the others have the mail.
+        later = [
+            who for who in envelope["recipients"] if who in refused and refused[who].code < 500
+        ]
+        if later:
+            envelope["recipients"] = later
+            self._schedule_retry(item_id, envelope, f"{', '.join(later)} refused for now")
+        else:
+            envelope["sent"] = answer
         if accepted is not None:
-            await asyncio.to_thread(accepted, answer)
+            await asyncio.to_thread(accepted)
         await self._settle_sent(item_id, answer)
-        log.info("report %s sent to %s", item_id, ", ".join(envelope["recipients"]))
-        return "sent"
+        log.info("report %s sent to %s", item_id, ", ".join(took))
+        return "retry" if later else "sent"
 
     async def _settle_sent(self, item_id: str, answer: str) -> None:
         # Recorded like the rest: a store busy past its timeout here once stopped the
@@ -536,18 +549,21 @@ class Reporter:
         fsync_dir(failed)
 
     async def _refused_for_good(self, item_id: str, envelope: dict[str, Any]) -> None:
-        """Its run's report_state becomes `failed` and the admin is alerted (for a
-        digest too: the partner's day of runs, never sent again once recorded)."""
+        """Its run's report_state becomes `failed` (unless its other recipients had it:
+        then it stays `sent`) and the admin is alerted (for a digest too: the partner's
+        day of runs, never sent again once recorded)."""
         digest = item_id.startswith(DIGEST_PREFIX)
         if item_id.startswith(ALERT_PREFIX) and not digest:
             return  # never an alert about an alert: the admin address itself is refused
         if not digest:
-            await self.store.update_run(item_id, report_state=ReportState.FAILED)
+            run = await self.store.get_run(item_id)
+            if run is None or run["report_state"] != ReportState.SENT:
+                await self.store.update_run(item_id, report_state=ReportState.FAILED)
             await self._record(self.store.report_refused, item_id, envelope["refusal"])
         if self.on_refused is not None:
             await self.on_refused(item_id, envelope["recipients"], envelope["refusal"])
 
-    def _schedule_retry(self, item_id: str, envelope: dict[str, Any], exc: Exception) -> None:
+    def _schedule_retry(self, item_id: str, envelope: dict[str, Any], exc: Exception | str) -> None:
         envelope["attempts"] += 1
         report = self.settings.report
         delay = backoff(report.retry_seconds, envelope["attempts"] - 1, report.max_retry_seconds)
@@ -679,10 +695,10 @@ def _readable(envelope: Any) -> dict[str, Any]:
     return envelope
 
 
-def _mark_accepted(envelope_path: Path, envelope: dict[str, Any], answer: str) -> None:
-    """Say in the item's envelope, durably, that the relay took it: a stop while its
-    run's record waits behind a busy store must not have it sent again at the start."""
-    envelope["sent"] = answer
+def _note_accepted(envelope_path: Path, envelope: dict[str, Any]) -> None:
+    """Write the item's envelope, durably, once the relay took the mail (it then says
+    so, or names the recipients still to have it): a stop while its run's record
+    waits behind a busy store must not have it sent again at the start."""
     try:
         replace_durably(envelope_path, json.dumps(envelope).encode())
     except OSError as exc:  # a full disk: the mail went; it is only not remembered

@@ -45,10 +45,11 @@ class Claimed:
     async def done(self) -> None:
         await self._session.execute("DELETE FROM mail_outbox WHERE item_id = ?", (self.item_id,))
 
-    async def retry(self, attempts: int, next_try: float) -> None:
+    async def retry(self, attempts: int, next_try: float, recipients: Sequence[str]) -> None:
+        """Tried again at `next_try`, for `recipients` (those the relay has yet to take)."""
         await self._session.execute(
-            "UPDATE mail_outbox SET attempts = ?, next_try = ? WHERE item_id = ?",
-            (attempts, next_try, self.item_id),
+            "UPDATE mail_outbox SET attempts = ?, next_try = ?, recipients = ? WHERE item_id = ?",
+            (attempts, next_try, json.dumps(list(recipients)), self.item_id),
         )
 
 
