@@ -215,6 +215,26 @@ def test_wrong_password_and_unknown_user_get_the_same_401(daemon):
     login(daemon.api, "admin").close()
 
 
+def test_a_wrong_password_keeps_the_page_the_login_was_for(daemon):
+    # Taken from the query alone, `next` was lost once the form came back with an
+    # error: the login then went to the overview, not the run the user had opened.
+    target = "/console/runs?state=failed"
+    with anonymous(daemon) as web:
+        page = web.get("/console/login", params={"next": target})
+        assert f'name="next" value="{html.escape(target)}"' in page.text
+        r = web.post(
+            "/console/login",
+            data={"user": "op", "password": "wrong", "token": login_token(web), "next": target},
+        )
+        assert r.status_code == 401
+        assert f'name="next" value="{html.escape(target)}"' in r.text
+        r = web.post(
+            "/console/login",
+            data={"user": "op", "password": PASSWORD, "token": login_token(web), "next": target},
+        )
+        assert r.status_code == 303 and r.headers["location"] == target
+
+
 def test_login_without_its_form_token_is_refused(daemon):
     with anonymous(daemon) as web:
         # No token, no cookie.

@@ -74,10 +74,14 @@ def _cookie(response: Response, request: Request, name: str, value: str, age: in
     )
 
 
-def _form(request: Request, status: int = 200, error: str = "", user: str = "") -> Response:
+def _form(
+    request: Request, status: int = 200, error: str = "", user: str = "", target: str = ""
+) -> Response:
+    """The login form; `target`, the page to go to after (the query's `next` when not
+    given: a form answered again keeps the one it was posted with)."""
     nonce = secrets.token_urlsafe(16)
     token = signer(request).token("login", nonce)
-    target = safe_next(request.query_params.get("next"))
+    target = safe_next(target or request.query_params.get("next"))
     # A name typed with a control character is not offered again: the field would show
     # "admin\x00" as "admin", a name that was not tried.
     shown = "" if has_hidden(user) else user
@@ -103,15 +107,16 @@ async def login(request: Request) -> Response:
     user = str(form.get("user", ""))[:200]
     password = str(form.get("password", ""))[:1000]
     token = str(form.get("token", ""))
+    target = str(form.get("next", ""))
     address = client_address(request)
     nonce = request.cookies.get(LOGIN_COOKIE, "")
     if not signer(request).token_ok("login", nonce, token):
         await audit.record(request, user, "login", "", "refused", audit.detail("form_token"))
-        return _form(request, 403, "console.login.expired", user)
+        return _form(request, 403, "console.login.expired", user, target)
     throttle = _throttle(request)
     if throttle.locked(address, user):
         await audit.record(request, user, "login", "", "locked")
-        return _form(request, 429, "console.login.locked", user)
+        return _form(request, 429, "console.login.locked", user, target)
     users = context.settings(request).users
     known = users.get(user)
     stored = known.password_hash if known else None
@@ -120,14 +125,14 @@ async def login(request: Request) -> Response:
         locked = throttle.failed(address, user)
         said = audit.detail("locked") if locked else ""
         await audit.record(request, user, "login", "", "failed", said)
-        return _form(request, 401, "console.login.failed", user)
+        return _form(request, 401, "console.login.failed", user, target)
     throttle.succeeded(address, user)
     session = secrets.token_urlsafe(32)
     # As now_iso() writes times, so that the store compares them as text.
     expires = (dt.datetime.now(dt.UTC) + LIFETIME).isoformat(timespec="milliseconds")
     await context.store(request).add_session(session, user, address, now_iso(), expires)
     await audit.record(request, user, "login")
-    response = RedirectResponse(safe_next(str(form.get("next", ""))), 303)
+    response = RedirectResponse(safe_next(target), 303)
     cookie = session_cookie(request, session, known.password_hash)
     _cookie(response, request, COOKIE, cookie, int(LIFETIME.total_seconds()))
     response.delete_cookie(LOGIN_COOKIE, path="/console")
