@@ -2335,8 +2335,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "checked now: no new file",
     },
     "console.notice.stopped": {
-        "ja": "アカウントを停止しました。届いたファイルは取り込まずに記録します",
-        "en": "the account is stopped: files that come are recorded, not imported",
+        "ja": "アカウントを停止しました。メールと API で届くファイルは取り込まずに記録し、"
+        "FTP と取込フォルダのファイルは稼働に戻すまでそのまま置いておきます",
+        "en": "the account is stopped: files that come by mail or the API are recorded,"
+        " not imported; files in its FTP home and drop folder wait until it is started again",
     },
     "console.notice.started": {
         "ja": "アカウントを稼働にしました",

@@ -927,6 +927,11 @@ def test_an_admin_stops_an_account_for_good(switched):
     status = status_of(admin)
     assert "停止" in status
     assert "コンソールで admin が切り替えました" in status and "設定ファイルでは「稼働」" in status
+    # What becomes of its files, by door: mail and API record them, FTP and the drop
+    # folder keep them (the notice once said every file was recorded).
+    notice = html.unescape(admin.get(r.headers["location"]).text)
+    assert "メールと API で届くファイルは取り込まずに記録し" in notice
+    assert "FTP と取込フォルダのファイルは稼働に戻すまでそのまま置いておきます" in notice
     assert "停止" in admin.get("/console/accounts").text
     switches = json.loads((d.data_dir / "switches.json").read_text())
     assert switches["acme"]["status"] == "stopped" and switches["acme"]["by"] == "admin"
