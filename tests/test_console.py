@@ -832,6 +832,11 @@ def test_an_upload_with_a_wrong_name_or_no_file_gets_422(daemon, clients):
     assert "YYYYMMDD" in r.text and "data.csv" in r.text
     r = upload(web, "", None)
     assert r.status_code == 422 and "ファイルを選んでください" in r.text
+    # A workbook to an account without `excel`: said as its run would say it, where
+    # the name rule named only .csv.
+    r = upload(web, "20240516.xlsx", b"PK\x03\x04")
+    [said] = re.findall(r'role="alert">([^<]*)', r.text)
+    assert r.status_code == 422 and "excel = true" in said and "YYYYMMDD" not in said
     assert daemon.query("SELECT count(*) FROM runs WHERE filename = 'data.csv'") == [(0,)]
     # A preview id that is not a dry run of this account is no preview.
     r = web.post("/console/accounts/acme/upload/confirm", data={"csrf": csrf(web), "preview": "x"})

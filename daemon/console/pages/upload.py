@@ -24,7 +24,8 @@ from daemon.store.runs import RunState
 from daemon.web import context
 from handlers.api import file_options
 from handlers.base import Delivery, SpoolUnavailable, bare_name
-from importers.messages import words_of
+from importers.messages import message, words_of
+from importers.workbook import is_workbook
 
 router = APIRouter()
 PREVIEW_SECONDS = 60.0
@@ -47,6 +48,10 @@ async def preview(request: Request, name: str, who: Who) -> Response:
     if sink is None:
         raise Refused(503, "api.spool_unavailable.not_running")
     problem = sink.filename_problem(filename, account=account, language=language(request))
+    if is_workbook(filename) and not account.excel:
+        # Said as its run would say it: the name rule, which then names only .csv,
+        # left the Excel switch unsaid.
+        problem = message("file.excel_off", language(request))
     if problem is not None:
         return await _refused(request, who, name, "console.upload.bad_name", detail=problem)
     limit = settings.limits_for(account).max_bytes
