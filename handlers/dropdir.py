@@ -6,9 +6,10 @@ name, or when renkei has seen it unchanged for `settle` seconds. watchdog report
 changes from its own thread (they cross into the event loop with call_soon_threadsafe);
 a periodic rescan catches whatever the events missed, and takes the files present at
 start. A symbolic link is never followed and a file renkei cannot read is not retried:
-each is refused once (the refusals) and left where it is. A run is named as mail and
-the API name theirs (base.bare_name: no control or format characters); the file keeps
-its own name in the folder.
+each is refused once (the refusals) and left where it is. A folder renkei cannot read
+is said once in the log and holds up no other. A run is named as mail and the API name
+theirs (base.bare_name: no control or format characters); the file keeps its own name in
+the folder.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ class _Events(FileSystemEventHandler):
 
     def on_moved(self, event: FileSystemEvent) -> None:
         if not event.is_directory:
-            self.loop.call_soon_threadsafe(self.intake.renamed, Path(os.fsdecode(event.dest_path)))
+            source, path = (Path(os.fsdecode(p)) for p in (event.src_path, event.dest_path))
+            self.loop.call_soon_threadsafe(self.intake.renamed, source, path)
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type in ("created", "modified", "closed") and not event.is_directory:
@@ -82,6 +84,7 @@ class DropdirIntake(Intake):
         self.seen: dict[Path, Seen] = {}
         self.ready: set[Path] = set()  # renamed into place: complete now
         self.failed: dict[Path, tuple[int, ...]] = {}  # refused or not taken: said once
+        self.unread: dict[Path, str] = {}  # folder → why it cannot be read: said once
         self.leftover: list[Left] = []  # claimed, not spooled yet: taken first
         self._wake = asyncio.Event()
         self._observer: BaseObserver | None = None
@@ -132,10 +135,17 @@ class DropdirIntake(Intake):
     def wake(self) -> None:
         self._wake.set()
 
-    def renamed(self, path: Path) -> None:
-        if complete_name(path.name):
+    def renamed(self, source: Path, path: Path) -> None:
+        """`source` was renamed to `path`. Only a name that says the file is unfinished
+        makes the rename its end: a writer may rename `export.tmp.csv` into place and
+        write on through the handle it holds, so that file must settle like any other."""
+        if not complete_name(path.name):
+            return  # a claim, or a name still written under
+        if complete_name(source.name):
+            self.ready.discard(path)  # another file now, under a name that was ready
+        else:
             self.ready.add(path)
-            self.wake()
+        self.wake()
 
     async def _serve(self) -> None:
         while True:
@@ -169,6 +179,8 @@ class DropdirIntake(Intake):
             for path in self._complete(name, folder, account.dropdir.settle, now, present):
                 if not await self._take(name, path):
                     return  # the spool cannot take files: the rest wait, in their order
+        # A folder that cannot be read for now keeps what is known of its files.
+        present |= {p for p in (*self.seen, *self.ready, *self.failed) if p.parent in self.unread}
         self.seen = {p: s for p, s in self.seen.items() if p in present}
         self.ready &= present
         self.failed = {p: s for p, s in self.failed.items() if p in present}
@@ -179,13 +191,13 @@ class DropdirIntake(Intake):
         """The complete files of `folder`, in the order they came: by modification
         time, then change time, then name (README, Drop folder)."""
         found = []
-        for entry in _entries(folder):
-            if not complete_name(entry.name):
-                continue
-            try:
-                stat = entry.stat(follow_symlinks=False)
-            except FileNotFoundError:
-                continue
+        try:
+            entries = _entries(folder)
+        except OSError as exc:
+            self._unreadable_folder(folder, exc)
+            return []
+        self._readable_folder(folder)
+        for entry, stat in entries:
             path = Path(entry.path)
             present.add(path)
             if self.failed.get(path) == _signature(stat):
@@ -208,6 +220,20 @@ class DropdirIntake(Intake):
         if seen is None or seen.signature != signature:
             self.seen[path] = seen = Seen(signature, now)
         return now - seen.since >= settle
+
+    def _unreadable_folder(self, folder: Path, exc: OSError) -> None:
+        """Said once, and again when the trouble changes or comes back, not at every
+        scan; no traceback, as it is no fault of renkei's. Its files wait there."""
+        trouble = OsTrouble(exc).render("en")
+        if self.unread.get(folder) != trouble:
+            self.unread[folder] = trouble
+            log.warning(
+                "dropdir: folder %r cannot be read, its files wait: %s", str(folder), trouble
+            )
+
+    def _readable_folder(self, folder: Path) -> None:
+        if self.unread.pop(folder, None) is not None:
+            log.info("dropdir: folder %r can be read again", str(folder))
 
     async def _take(self, account: str, path: Path) -> bool:
         """Claim and spool `path`; False when the spool cannot take files."""
@@ -327,12 +353,17 @@ class Left:
     origin: Path
 
 
-def _entries(folder: Path) -> list[os.DirEntry]:
-    try:
-        with os.scandir(folder) as entries:
-            return list(entries)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
+def _entries(folder: Path) -> list[tuple[os.DirEntry, os.stat_result]]:
+    """The files of `folder` not named as unfinished, each with its own (not a link's
+    target's) status. Raises the OSError reading the folder raised: a folder without
+    the search permission can be listed, but none of its files looked at."""
+    with os.scandir(folder) as listed:
+        entries = [entry for entry in listed if complete_name(entry.name)]
+    found = []
+    for entry in entries:
+        with contextlib.suppress(FileNotFoundError):  # taken or removed meanwhile
+            found.append((entry, entry.stat(follow_symlinks=False)))
+    return found
 
 
 def _signature(stat: os.stat_result) -> tuple[int, ...]:

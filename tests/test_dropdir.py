@@ -36,19 +36,42 @@ def wait_for_runs(daemon, count: int, timeout: float = 60) -> list[tuple]:
     raise AssertionError(f"{len(runs_of(daemon))} runs, wanted {count}")
 
 
-def test_a_file_renamed_into_place_is_taken_at_once(tmp_path):
+@pytest.mark.parametrize("unfinished", ["20240516.csv.part", ".20240516.csv", "export.tmp"])
+def test_a_file_renamed_into_place_is_taken_at_once(tmp_path, unfinished):
     daemon = Daemon(dropdir_config(tmp_path, settle=300)).start()
     try:
         drop = tmp_path / "drop"
-        part = drop / "20240516.csv.part"
+        part = drop / unfinished
         part.write_bytes(csv_bytes(["1,2024/05/16,1,renamed"]))
         time.sleep(1)
-        assert runs_of(daemon) == []  # a .part name is never taken
+        assert runs_of(daemon) == []  # a name marked unfinished is never taken
         os.rename(part, drop / "20240516.csv")
         [(run_id, name, state)] = wait_for_runs(daemon, 1, timeout=10)
         assert (name, state) == ("20240516.csv", "completed")
         assert daemon.run(run_id)["sender"] == str(drop / "20240516.csv")
         assert not list(drop.iterdir())
+    finally:
+        daemon.terminate()
+
+
+def test_a_file_renamed_from_an_ordinary_name_is_taken_only_once_it_settles(tmp_path):
+    """`export.tmp.csv` ends in .csv: no name of an unfinished file. Renamed into place,
+    it was taken at once, and the row its writer wrote on through its handle was lost."""
+    daemon = Daemon(dropdir_config(tmp_path, settle=3)).start()
+    try:
+        drop = tmp_path / "drop"
+        with open(drop / "export.tmp.csv", "wb") as f:
+            f.write(csv_bytes(["1,2024/12/30,1,first"]))
+            f.flush()
+            os.rename(drop / "export.tmp.csv", drop / "20241230.csv")
+            time.sleep(1.5)
+            f.write(csv_bytes(["2,2024/12/30,2,second"], header=False))
+        time.sleep(1.5)
+        assert runs_of(daemon) == []  # unchanged for less than `settle` since written
+        [(_, name, state)] = wait_for_runs(daemon, 1, timeout=20)
+        assert (name, state) == ("20241230.csv", "completed")
+        notes = daemon.query("SELECT note FROM performance ORDER BY member_no")
+        assert notes == [("first",), ("second",)]
     finally:
         daemon.terminate()
 

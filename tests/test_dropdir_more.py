@@ -1,7 +1,8 @@
 """Drop folder against the real daemon, what a probe found: links never followed, a
 file renkei cannot read refused once without holding up the others, a file taken only
 once renkei saw it settle whatever its mtime says, a claim a crash left imported before
-a newer file of its name, and files taken in the order they came."""
+a newer file of its name, files taken in the order they came, and a folder renkei
+cannot read said once without holding up the other folders."""
 
 from __future__ import annotations
 
@@ -211,4 +212,41 @@ def test_files_present_at_start_are_taken_in_the_order_they_came(tmp_path):
         assert [name for _, name, _ in runs] == ["employees_2.csv", "employees_10.csv"]
         assert notes(daemon) == ["newer"]
     finally:
+        daemon.terminate()
+
+
+# -- 6. a folder renkei cannot read ---------------------------------------------------
+
+
+def test_an_unreadable_folder_is_said_once_and_holds_up_no_other(tmp_path, unprivileged):  # noqa: F811
+    """One account's folder made unreadable stopped the scan of every folder after it,
+    with a traceback in the log twice a second."""
+    accounts = "".join(
+        account(name) + f'[accounts.{name}.dropdir]\npath = "drop/{name}"\nsettle = 0\n'
+        for name in ("acme", "beta")
+    )
+    daemon = Daemon(write_config(tmp_path, accounts)).start()
+    acme, beta = tmp_path / "drop" / "acme", tmp_path / "drop" / "beta"
+    try:
+        acme.chmod(0)
+        put_whole(acme, "20240601.csv", csv_bytes(["1,2024/06/01,1,acme"]))
+        put_whole(beta, "20240602.csv", csv_bytes(["2,2024/06/02,2,beta"]))
+        [(_, name, state)] = wait_for_runs(daemon, 1, timeout=20)
+        assert (name, state) == ("20240602.csv", "completed")
+        time.sleep(1.5)  # three rescans
+        said = daemon.log.read_text()
+        assert said.count("cannot be read") == 1
+        assert f"folder {str(acme)!r} cannot be read, its files wait: permission denied" in said
+        assert "Traceback" not in said and "scan failed" not in said
+        assert len(runs_of(daemon)) == 1 and (acme / "20240601.csv").exists()
+        acme.chmod(0o755)  # readable again: its file is taken
+        runs = wait_for_runs(daemon, 2, timeout=20)
+        assert sorted((name, state) for _, name, state in runs) == [
+            ("20240601.csv", "completed"),
+            ("20240602.csv", "completed"),
+        ]
+        assert sorted(notes(daemon)) == ["acme", "beta"]
+        assert f"folder {str(acme)!r} can be read again" in daemon.log.read_text()
+    finally:
+        acme.chmod(0o755)  # pytest's tmp_path cleanup must read it
         daemon.terminate()
