@@ -4,11 +4,13 @@ Names are read from the headers as written, not as the email package decodes the
 Japanese mailers write RFC 2047 words in a parameter (`filename="=?ISO-2022-JP?B?…?="`,
 which the RFCs forbid) and label CP932 text Shift_JIS, in RFC 2047 and RFC 2231 alike.
 Decoded as Shift_JIS proper, ①, ㈱ or 髙 in a name would be lost, so the charset is
-mapped to CP932 first. Called by handlers/smtp.py.
+mapped to CP932 first; ISO-2022-JP is read as Windows writes it, ① and ㈱ too.
+Called by handlers/smtp.py.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -28,7 +30,14 @@ _WORKBOOK_TYPES = {
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
     "application/vnd.ms-excel": ".xls",
 }
-_CHARSETS = {"shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932", "x-sjis": "cp932"}
+# CP932 by the labels mailers give it: Shift_JIS (Japanese mailers), Windows-31J
+# (IANA's name, which Java and JavaMail write), and Microsoft's and IBM's own. Python
+# knows no windows-31j: the name was lost, and a Subject shown garbled.
+_CHARSETS = dict.fromkeys(
+    ("shift_jis", "shift-jis", "shiftjis", "sjis", "s_jis", "x-sjis", "csshiftjis")
+    + ("windows-31j", "cswindows31j", "x-ms-cp932", "ms932", "cp943c", "ibm-943c"),
+    "cp932",
+)
 # An RFC 2047 word we cannot read: an unknown charset, or base64 that is broken (a
 # mailer's, or a relay's that cut the line).
 _UNREADABLE = (ValueError, LookupError, HeaderParseError)
@@ -230,16 +239,57 @@ def _raw_param(part: Message, header: str, param: str) -> str | tuple[str, str, 
 def _decoded(value: str | tuple[str, str, str]) -> str:
     if isinstance(value, tuple):  # RFC 2231: filename*=Shift_JIS''%83%81…
         charset, _, text = value
-        return text.encode("latin-1", "replace").decode(_charset(charset or "ascii"), "replace")
+        return _text(text.encode("latin-1", "replace"), charset or "ascii")
     if "=?" not in value:
         return readable(value.encode("latin-1"))  # 8-bit bytes in the header: UTF-8 or CP932
     words = []
     for word, charset in decode_header(value):
         if isinstance(word, bytes):
-            word = word.decode(_charset(charset or "ascii"), "replace")
+            word = _text(word, charset or "ascii")
         words.append(word)
     return "".join(words)
 
 
-def _charset(name: str) -> str:
-    return _CHARSETS.get(name.lower(), name)
+def _text(data: bytes, charset: str) -> str:
+    """Header bytes in the charset they are labelled with, as its mailers mean it;
+    LookupError for a charset Python does not know."""
+    charset = _CHARSETS.get(charset.lower(), charset)
+    if codecs.lookup(charset).name == "iso2022_jp":
+        return _iso2022_jp(data)
+    return data.decode(charset, "replace")
+
+
+def _iso2022_jp(data: bytes) -> str:
+    """ISO-2022-JP as Windows writes it (Outlook's is CP50220/CP50221): NEC row 13 (①,
+    ㈱, ㍻) and the NEC-selected IBM extensions (rows 89-92) sit in rows JIS X 0208
+    leaves empty, which the iso2022_jp codec cannot read: they were shown as U+FFFD.
+    CP932 holds them at the Shift_JIS codes of those rows, so each JIS X 0208 run is
+    moved there and read as CP932."""
+    try:
+        return data.decode("iso2022_jp")
+    except UnicodeDecodeError:
+        pass
+    first, *runs = data.split(b"\x1b")  # each run opens with its escape sequence's rest
+    text = [first.decode("ascii", "replace")]
+    for run in runs:
+        designation, run = run[:2], run[2:]
+        if designation in (b"$B", b"$@"):  # JIS X 0208 (1983, 1978)
+            text.append(_shift_jis(run).decode("cp932", "replace"))
+        elif designation == b"(I":  # half-width katakana: 0xA1-0xDF in Shift_JIS
+            text.append(bytes(byte | 0x80 for byte in run).decode("cp932", "replace"))
+        elif designation in (b"(B", b"(J"):  # ASCII, and JIS Roman as CP932 reads it
+            text.append(run.decode("ascii", "replace"))
+        else:  # a set ISO-2022-JP does not have
+            text.append("\ufffd")
+    return "".join(text)
+
+
+def _shift_jis(jis: bytes) -> bytes:
+    """JIS X 0208 byte pairs as the Shift_JIS pairs of the same row and cell."""
+    out = bytearray()
+    for high, low in zip(jis[::2], jis[1::2], strict=False):  # a lone last byte: dropped
+        # Two rows share a Shift_JIS lead byte; rows 63 on skip 0xA0-0xDF (katakana).
+        out.append((high - 0x21) // 2 + (0x81 if high < 0x5F else 0xC1))
+        # An odd row takes the trail bytes 0x40-0x9E (skipping 0x7F), an even 0x9F-0xFC.
+        out.append(low + 0x7E if high % 2 == 0 else low + 0x1F + (low >= 0x60))
+    return bytes(out)

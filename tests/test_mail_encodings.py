@@ -1,0 +1,156 @@
+"""Mail as other encoders write it, against the real daemon: base64 in several padded
+pieces (handlers/mime.py), CP932 labelled Windows-31J and ISO-2022-JP with NEC special
+characters, as Java and Windows mailers write names and Subjects (handlers/attachments.py)."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+
+import pytest
+
+from tests.support import Daemon, account, csv_bytes, queued_ids, send, write_config
+
+ACCOUNTS = account("acme") + account("anyname", filename="any")
+ROWS = [f"{3000 + i},2024/05/16,{i},note{'x' * (i % 3)}" for i in range(10)]
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory, module_relay):
+    folder = tmp_path_factory.mktemp("encodings")
+    d = Daemon(write_config(folder, ACCOUNTS, relay_port=module_relay.port)).start()
+    yield d
+    assert d.terminate() == 0
+
+
+def _raw(subject: str, *parts: tuple[str, str], who: str = "acme") -> bytes:
+    """A mail as a mailer writes it: the Subject as given, a text body, then parts
+    (headers, body) of 7-bit text."""
+    head = (
+        f"From: export@{who}.example\r\nTo: {who}@in.example.jp\r\nSubject: {subject}\r\n"
+        f"Message-ID: <{uuid.uuid4()}@{who}.example>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="BB"\r\n\r\n'
+        "--BB\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nsee attached\r\n"
+    )
+    body = "".join(f"--BB\r\n{headers}\r\n\r\n{text}\r\n" for headers, text in parts)
+    return (head + body + "--BB--\r\n").encode("ascii")
+
+
+def _run(daemon: Daemon, raw: bytes, who: str = "acme") -> dict:
+    step, code, reply = send(
+        daemon.smtp_port, raw, mail_from=f"export@{who}.example", rcpts=(f"{who}@in.example.jp",)
+    )
+    assert (step, code) == ("DATA", 250), reply
+    [run_id] = queued_ids(reply)
+    return daemon.wait_run(run_id)
+
+
+def _stored(daemon: Daemon, run: dict) -> list[int]:
+    found = daemon.query("SELECT member_no FROM performance WHERE _run_id = ?", (run["id"],))
+    return sorted(int(member) for (member,) in found)
+
+
+def _lines(data: bytes) -> str:
+    return base64.encodebytes(data).decode("ascii").replace("\n", "\r\n")
+
+
+def _base64_pieces(data: bytes, pieces: int) -> str:
+    """`data` in base64 as one piece, or as two each with its padding, as some
+    streaming encoders write an attachment."""
+    if pieces == 1:
+        return _lines(data)
+    first = len(csv_bytes(ROWS[:1]))  # the header and one row: 60 bytes plus 2, padded
+    assert first % 3 != 0
+    return _lines(data[:first]) + _lines(data[first:])
+
+
+def _csv_part(text: str, name: str = "20241230.csv") -> tuple[str, str]:
+    return (
+        "Content-Type: text/csv\r\nContent-Transfer-Encoding: base64\r\n"
+        f'Content-Disposition: attachment; filename="{name}"',
+        text,
+    )
+
+
+def test_base64_in_padded_pieces_imports_every_row(daemon):
+    """binascii stopped at the first padding: 1 row of 10 kept, and the run completed."""
+    encoded = _base64_pieces(csv_bytes(ROWS), pieces=2)
+    assert "=\r\n" in encoded.rstrip()  # a padded piece before the end
+    run = _run(daemon, _raw("data", _csv_part(encoded)))
+    assert run["state"] == "completed", run
+    assert run["rows_imported"] == 10
+    assert _stored(daemon, run) == list(range(3000, 3010))
+
+
+@pytest.mark.parametrize("pieces", [1, 2])
+def test_base64_cut_short_still_fails_as_a_file_cut_short(daemon, pieces):
+    # 18 characters off the end, in the middle of a group: `3009,2024/` is left of
+    # the last row, two cells of its four.
+    cut = _base64_pieces(csv_bytes(ROWS), pieces).rstrip()[:-18]
+    run = _run(daemon, _raw("data", _csv_part(cut)))
+    assert run["state"] == "failed", run
+    assert "途中で切れています" in run["message"], run["message"]
+    assert _stored(daemon, run) == []
+
+
+NAME = "①売上㈱髙20241230.csv"
+# 売上①㈱ as Outlook writes it (CP50221): ① and ㈱ in NEC row 13, which JIS X 0208 leaves
+# empty and Python's iso2022_jp codec cannot read.
+ISO_2022_JP_SUBJECT = "=?ISO-2022-JP?B?GyRCR2Q+ZS0hLWobKEI=?="
+ISO_2022_JP_NAME = (
+    "=?ISO-2022-JP?B?" + base64.b64encode(b"\x1b$BGd>e-!-j\x1b(B20241230.csv").decode() + "?="
+)
+
+
+def _windows_31j_word(text: str) -> str:
+    return "=?Windows-31J?B?" + base64.b64encode(text.encode("cp932")).decode() + "?="
+
+
+def _named_part(kind: str, name_parameter: str) -> tuple[str, str]:
+    return (
+        f"Content-Type: {kind}\r\nContent-Transfer-Encoding: base64\r\n"
+        f"Content-Disposition: attachment; {name_parameter}",
+        _lines(csv_bytes(ROWS[:2])),
+    )
+
+
+@pytest.mark.parametrize("kind", ["application/octet-stream", "text/csv"])
+@pytest.mark.parametrize(
+    "name_parameter",
+    [
+        f'filename="{_windows_31j_word(NAME)}"',  # RFC 2047, as JavaMail writes it
+        "filename*=Windows-31J''" + "".join(f"%{b:02X}" for b in NAME.encode("cp932")),
+    ],
+    ids=["RFC 2047", "RFC 2231"],
+)
+def test_a_name_labelled_windows_31j_is_read_as_cp932(daemon, kind, name_parameter):
+    """Python knows no windows-31j: the name was lost, and the CSV not found."""
+    run = _run(daemon, _raw("data", _named_part(kind, name_parameter), who="anyname"), "anyname")
+    assert run["state"] == "completed", run
+    assert (run["filename"], run["rows_imported"]) == (NAME, 2)
+
+
+def test_an_iso_2022_jp_name_keeps_its_nec_special_characters(daemon):
+    part = _named_part("application/octet-stream", f'filename="{ISO_2022_JP_NAME}"')
+    run = _run(daemon, _raw("data", part, who="anyname"), "anyname")
+    assert run["state"] == "completed", run
+    assert (run["filename"], run["rows_imported"]) == ("売上①㈱20241230.csv", 2)
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        (_windows_31j_word("6月分 売上①㈱髙"), "6月分 売上①㈱髙"),
+        (ISO_2022_JP_SUBJECT, "売上①㈱"),
+    ],
+    ids=["Windows-31J", "ISO-2022-JP with NEC row 13"],
+)
+def test_a_subject_as_java_and_windows_mailers_write_it_is_shown(
+    daemon, module_relay, written, shown
+):
+    """A mail without a CSV names its Subject: it was shown garbled, or with U+FFFD."""
+    run = _run(daemon, _raw(written))
+    assert run["state"] == "failed", run
+    assert f"メールの件名: 「{shown}」" in run["message"], run["message"]
+    [report] = module_relay.for_recipient("ops@acme.example", about=run["id"])
+    assert f"「{shown}」" in report.get_body().get_content()
