@@ -7,6 +7,7 @@ languages stay in step; a test checks that every key has both.
 from __future__ import annotations
 
 import json
+import string
 from dataclasses import dataclass, field
 
 LANGUAGES = ("ja", "en")
@@ -224,11 +225,11 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "run.rejected": {
         "ja": "{failed} 行にエラーがあるため、1行も取り込みませんでした",
-        "en": "{failed} rows have errors, so no row was imported",
+        "en": "{failed:@row} with errors: no row was imported",
     },
     "run.skipped": {
         "ja": "{failed} 行はエラーのため取り込まず、{imported} 行を取り込みました",
-        "en": "{failed} rows had errors and were skipped; {imported} rows were imported",
+        "en": "{failed:@row} with errors skipped; {imported:@row} imported",
     },
     "run.aborted": {
         "ja": "停止のため中断し、ロールバックしました(次回起動時に再実行します)",
@@ -339,7 +340,7 @@ CATALOG: dict[str, dict[str, str]] = {
     # -- report mail ---------------------------------------------------------------
     "report.subject.completed": {
         "ja": "[renkei] 取込完了: {account} {filename} ({imported}件)",
-        "en": "[renkei] imported: {account} {filename} ({imported} rows)",
+        "en": "[renkei] imported: {account} {filename} ({imported:@row})",
     },
     "report.subject.failed": {
         "ja": "[renkei] 取込エラー: {account} {filename}",
@@ -347,7 +348,7 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "report.subject.partial": {
         "ja": "[renkei] 一部取込: {account} {filename} (エラー {failed}件)",
-        "en": "[renkei] partly imported: {account} {filename} ({failed} errors)",
+        "en": "[renkei] partly imported: {account} {filename} ({failed:@error})",
     },
     "report.intro.completed": {
         "ja": "ファイルの取り込みが完了しました。",
@@ -469,15 +470,15 @@ CATALOG: dict[str, dict[str, str]] = {
     # -- sends (daemon/outward/sends.py, daemon/report/sendmail.py) --------------
     "send.done": {
         "ja": "{sent} 件を {requests} 回のリクエストで送信しました。",
-        "en": "{sent} rows sent in {requests} requests.",
+        "en": "{sent:@row} sent in {requests:@request}.",
     },
     "send.aborted": {
         "ja": "送信設定 {name} がなくなったため強制終了しました。{total} 件中 {sent} 件を送信済みです。",
-        "en": "Ended: the send {name} is no longer configured; {sent} of {total} rows were sent.",
+        "en": "Ended: the send {name} is no longer configured; {sent} of {total:@row} sent.",
     },
     "send.split": {
         "ja": "1 回の上限({rows} 行・{bytes} バイト)を超えるため、{parts} 回に分けて送ります。",
-        "en": "Over one request's limits ({rows} rows, {bytes} bytes): sent in {parts} requests.",
+        "en": "Over one request's limits ({rows:@row}, {bytes:@byte}): sent in {parts:@request}.",
     },
     "send.replaced": {
         "ja": "{encoding} にない文字 {count} 個を「?」にして送ります({chars})。",
@@ -507,7 +508,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "データを送信できませんでした。",
         "en": "The rows could not be sent.",
     },
-    "send.counts": {"ja": "送信 {sent} 件 / 全 {total} 件", "en": "{sent} of {total} rows sent"},
+    "send.counts": {"ja": "送信 {sent} 件 / 全 {total} 件", "en": "{sent} of {total:@row} sent"},
     "send.requests": {"ja": "リクエスト:", "en": "Requests:"},
     "send.field.name": {"ja": "送信設定", "en": "Send"},
     "send.field.layout": {"ja": "レイアウト", "en": "Layout"},
@@ -675,7 +676,7 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "api.unexpected_file.repeated": {
         "ja": "パート「{part}」にファイルが {count} 個あります。1 回のリクエストで送れるファイルは 1 つです",
-        "en": "part '{part}' holds {count} files; send one file per request",
+        "en": "part '{part}' holds {count:@file}; send one file per request",
     },
     "api.bad_settings.not_text": {
         "ja": "「{field}」は JSON を書いたテキストの項目にしてください",
@@ -805,11 +806,11 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "undo.edited.rows": {
         "ja": "レイアウト {layout}、{count} 行",
-        "en": "layout {layout}, {count} row(s)",
+        "en": "layout {layout}, {count:@row}",
     },
     "run.undo": {
         "ja": "実行 {run_id} を取り消しました: 削除 {deleted} 行、復元 {restored} 行",
-        "en": "undid run {run_id}: {deleted} rows removed, {restored} rows restored",
+        "en": "undid run {run_id}: {deleted:@row} removed, {restored:@row} restored",
     },
     "api.invalid_request": {
         "ja": "リクエストが正しくありません: {problems}",
@@ -1173,7 +1174,7 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "config.too_short": {
         "ja": "少なくとも {limit} 個必要です",
-        "en": "needs at least {limit} item(s)",
+        "en": "needs at least {limit:@item}",
     },
     "config.other": {"ja": "{value}: {detail}", "en": "{value}: {detail}"},
     "config.time_zone": {
@@ -1237,12 +1238,12 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "cli.expect.done": {
         "ja": "{now} 時点の確認: 未着 {missing} 件を通知、到着 {arrived} 件を通知しました",
-        "en": "checked as of {now}: {missing} missing file(s) alerted, {arrived} arrival(s) noted",
+        "en": "checked as of {now}: {missing:@missing file} alerted, {arrived:@arrival} noted",
     },
     # -- daily digest (daemon/report/digest.py) -------------------------------------
     "digest.subject": {
         "ja": "[renkei] 取込のまとめ: {account} {day} ({runs}件、エラー {errors}件)",
-        "en": "[renkei] daily digest: {account} {day} ({runs} runs, {errors} with errors)",
+        "en": "[renkei] daily digest: {account} {day} ({runs:@run}, {errors} with errors)",
     },
     "digest.intro": {
         "ja": "{account} の {start} から {end} まで({timezone})に終わった取込 {runs} 件です。",
@@ -1557,15 +1558,15 @@ CATALOG: dict[str, dict[str, str]] = {
     # -- command line (daemon/cli/) -----------------------------------------------
     "cli.config.invalid": {
         "ja": "{path}: 設定に {count} 件の問題があります:",
-        "en": "{path}: the config has {count} problem(s):",
+        "en": "{path}: the config has {count:@problem}:",
     },
     "cli.config.warnings": {
         "ja": "{path}: 設定に {count} 件の警告があります:",
-        "en": "{path}: the config has {count} warning(s):",
+        "en": "{path}: the config has {count:@warning}:",
     },
     "cli.check.ok": {
         "ja": "{path}: 問題ありません(アカウント {accounts} 件、レイアウト {layouts} 件)",
-        "en": "{path}: ok ({accounts} accounts, {layouts} layouts)",
+        "en": "{path}: ok ({accounts:@account}, {layouts:@layout})",
     },
     "cli.unknown_account": {
         "ja": "{name} は設定にあるアカウントではありません",
@@ -1739,7 +1740,7 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "cli.poll.taken": {
         "ja": "{name}: {count} 件のファイルを取り込みに回しました",
-        "en": "{name}: {count} file(s) taken",
+        "en": "{name}: {count:@file} taken",
     },
     "cli.retry.no_token": {
         "ja": "renkei retry には [api] の有効化と管理トークンが必要です: RENKEI_ADMIN_TOKEN"
@@ -1757,13 +1758,13 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "cli.undo.done": {
         "ja": "実行 {run} を取り消しました(取消の実行 {id}): 削除 {deleted} 行、復元 {restored} 行",
-        "en": "run {run} undone as run {id}: {deleted} rows removed, {restored} rows restored",
+        "en": "run {run} undone as run {id}: {deleted:@row} removed, {restored:@row} restored",
     },
     "cli.sweep.done": {
         "ja": "{before} より前に終わった実行 {runs} 件(受信ファイル {files} 件)と、"
         "送れなかった報告メール {mails} 件を削除しました(保存期間 {days} 日)",
-        "en": "removed {runs} runs finished before {before} ({files} received files)"
-        " and {mails} failed report mails (keeping {days} days)",
+        "en": "removed {runs:@run} finished before {before} ({files:@received file})"
+        " and {mails:@failed report mail} (keeping {days:@day})",
     },
     "cli.sweep.bad_now": {
         "ja": "--now: {value} は日時(2024-05-16T09:00、時差なしは daemon.timezone)"
@@ -2328,7 +2329,7 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "console.notice.polled": {
         "ja": "今すぐチェックしました: {taken} 件のファイルを受け付けました(状況確認に表示されます)",
-        "en": "checked now: {taken} file(s) taken; they appear in Runs",
+        "en": "checked now: {taken:@file} taken; they appear in Runs",
     },
     "console.notice.polled_none": {
         "ja": "今すぐチェックしました: 新しいファイルはありませんでした",
@@ -2412,7 +2413,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.home.sends": {"ja": "最近の送信", "en": "Latest sends"},
     "console.home.all_sends": {"ja": "すべての送信を見る", "en": "All sends"},
     "console.home.no_sends": {"ja": "送信の実行はまだありません", "en": "no sends yet"},
-    "console.runs.unsent_rows": {"ja": "未送信 {n} 行", "en": "{n} rows not sent"},
+    "console.runs.unsent_rows": {"ja": "未送信 {n} 行", "en": "{n:@row} not sent"},
     "console.run.send_heading": {"ja": "送信 {name}", "en": "send {name}"},
     "console.run.send_failed_banner": {
         "ja": "この送信は失敗しました。送れなかった行があります。相手先の応答は下の「送信したリクエスト」を見てください。",
@@ -2426,7 +2427,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "cli.show.last_error": {"ja": "最後のエラー", "en": "Last error"},
     "cli.show.request": {
         "ja": "{seq}. {method} {url}  {rows} 行 / {bytes} バイト → {status}(試行 {attempts} 回)",
-        "en": "{seq}. {method} {url}  {rows} rows / {bytes} bytes → {status} (attempts: {attempts})",
+        "en": "{seq}. {method} {url}  {rows:@row} / {bytes:@byte} → {status} (attempts: {attempts})",
     },
     # -- a console form whose body cannot be read (daemon/console/render.py) ---------
     "console.error.bad_form": {
@@ -2461,7 +2462,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "{first}–{last} of {total}",
     },
     "console.runs.title": {"ja": "状況確認", "en": "Runs"},
-    "console.runs.total": {"ja": "{n} 件", "en": "{n} run(s)"},
+    "console.runs.total": {"ja": "{n} 件", "en": "{n:@run}"},
     "console.runs.none": {"ja": "該当する実行はありません", "en": "no runs"},
     "console.runs.account_linkage": {"ja": "アカウント / 対象テーブル", "en": "Account / table"},
     "console.runs.counts": {"ja": "件数(成功/全体)", "en": "Rows (ok/total)"},
@@ -2469,7 +2470,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "追加 {inserted}・更新 {updated}・スキップ {skipped}・削除 {deleted}",
         "en": "{inserted} inserted, {updated} updated, {skipped} skipped, {deleted} deleted",
     },
-    "console.runs.failed_rows": {"ja": "エラー {n} 行", "en": "{n} rows failed"},
+    "console.runs.failed_rows": {"ja": "エラー {n} 行", "en": "{n:@row} failed"},
     "console.runs.nothing_imported": {
         "ja": "取り込みなし(1 行も取り込んでいません)",
         "en": "nothing imported (not a single row)",
@@ -2611,7 +2612,7 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "console.upload.counts": {
         "ja": "全 {total} 行のうち 取込可 {ok} 行 / エラー {failed} 行",
-        "en": "{total} rows: {ok} can be imported, {failed} failed",
+        "en": "{total:@row}: {ok} can be imported, {failed} failed",
     },
     "console.upload.confirm": {"ja": "取り込む", "en": "Import"},
     "console.upload.cancel": {"ja": "やめる", "en": "Cancel"},
@@ -2710,7 +2711,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "send.part_failed": {
         "ja": "{parts} 件中 {seq} 件目のリクエストが失敗しました({status})。"
         "{total} 件中 {sent} 件を送信済みです。",
-        "en": "request {seq} of {parts} failed ({status}); {sent} of {total} rows were sent.",
+        "en": "request {seq} of {parts} failed ({status}); {sent} of {total:@row} sent.",
     },
     "send.row_too_wide": {
         "ja": "送信するCSVを作れませんでした。{position} 件目の行({row})が {bytes} バイトあり、"
@@ -2758,11 +2759,11 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "send.split.sent": {
         "ja": "1 回の上限({rows} 行・{bytes} バイト)を超えるため、{parts} 回に分けて送信しました。",
-        "en": "Over one request's limits ({rows} rows, {bytes} bytes): sent in {parts} requests.",
+        "en": "Over one request's limits ({rows:@row}, {bytes:@byte}): sent in {parts:@request}.",
     },
     "send.split.tried": {
         "ja": "1 回の上限({rows} 行・{bytes} バイト)を超えるため、{parts} 回に分けて送信しようとしました。",
-        "en": "Over one request's limits ({rows} rows, {bytes} bytes): split into {parts} requests.",
+        "en": "Over one request's limits ({rows:@row}, {bytes:@byte}): split into {parts:@request}.",
     },
     "header.blank_cells": {
         "ja": "見出しの {positions}列目が空です(列ごとに見出しを付けるか、空の列を削除してください)",
@@ -2845,7 +2846,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "取消の実行 {run}: 削除 {deleted} 行、復元 {restored} 行",
         "en": "undo run {run}: {deleted} deleted, {restored} restored",
     },
-    "console.audit.detail.polled": {"ja": "実行 {n} 件", "en": "{n} runs"},
+    "console.audit.detail.polled": {"ja": "実行 {n} 件", "en": "{n:@run}"},
     "console.audit.detail.file_run": {"ja": "{file}(実行 {run})", "en": "{file} (run {run})"},
     "console.audit.detail.form_token": {
         "ja": "ログイン画面のトークンがないか期限切れ",
@@ -3202,7 +3203,24 @@ def message(key: str, language: str = "ja", **params: object) -> str:
         name: value.say(language) if isinstance(value, Words | Sentences) else value
         for name, value in params.items()
     }
+    if ":@" in text:  # a count with its noun (str.format is faster, so only here)
+        return _COUNTED.format(text, **said)
     return text.format(**said)
+
+
+class _Counted(string.Formatter):
+    """`{n:@row}`: "1 row", "1,000 rows"; `{n:@entry/entries}` for another plural.
+    English says one of a thing apart from many; Japanese never does."""
+
+    def format_field(self, value: object, format_spec: str) -> str:
+        if not format_spec.startswith("@"):
+            return super().format_field(value, format_spec)
+        one, _, many = format_spec[1:].partition("/")
+        shown = f"{value:,}" if isinstance(value, int) else str(value)
+        return f"{shown} {one if str(value) == '1' else many or one + 's'}"
+
+
+_COUNTED = _Counted()
 
 
 SHOWN_CHARACTERS = 50  # of a value quoted in a sentence (cut)

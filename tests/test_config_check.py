@@ -339,11 +339,11 @@ def test_renkei_check_warns_and_exits_0(tmp_path):
     result = renkei("check", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == [
-        f"{config}: the config has 1 warning(s):",
+        f"{config}: the config has 1 warning:",
         "accounts.quiet.mail.allowed_senders: empty: no one may send mail to this account;"
         " list the senders' addresses or @domain",
     ]
-    assert result.stdout == f"{config}: ok (2 accounts, 1 layouts)\n"
+    assert result.stdout == f"{config}: ok (2 accounts, 1 layout)\n"
 
 
 def test_renkei_check_refuses_in_japanese_and_exits_1(tmp_path):

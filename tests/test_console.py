@@ -557,7 +557,7 @@ def test_a_failed_runs_page_shows_its_fields_and_row_errors(daemon, runs, client
 
 
 REJECTED = "1 行にエラーがあるため、1行も取り込みませんでした"
-REJECTED_EN = "1 rows have errors, so no row was imported"
+REJECTED_EN = "1 row with errors: no row was imported"
 
 
 def test_a_runs_message_and_row_errors_are_said_in_the_pages_language(daemon, runs):
@@ -707,7 +707,7 @@ def test_an_operator_undoes_a_run_once(daemon, runs, clients):
     try:
         english.get("/console/lang/en")
         page = html.unescape(english.get(f"/console/runs/{undo}").text)
-        assert f"undid run {done}: 1 rows removed, 0 rows restored" in page and undid not in page
+        assert f"undid run {done}: 1 row removed, 0 rows restored" in page and undid not in page
     finally:
         english.close()
     r = web.post(f"/console/runs/{done}/undo", data={"csrf": token})

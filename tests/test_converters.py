@@ -228,7 +228,7 @@ def test_a_sentence_kept_as_words_is_said_again_in_either_language():
     assert words_of(words_json(notes).replace('{"j":" / ","s":', "")[:-1]) == notes
     spaced = words_of(words_json(Sentences([Words("send.done", {"sent": 2, "requests": 1})], " ")))
     assert spaced == Sentences([Words("send.done", {"sent": 2, "requests": 1})], " ")
-    assert said(spaced, "", "en") == "2 rows sent in 1 requests."
+    assert said(spaced, "", "en") == "2 rows sent in 1 request."
     assert words_json(Sentences([])) == ""
 
 

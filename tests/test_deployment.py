@@ -205,7 +205,7 @@ def test_renkei_check_warns_of_ftp_homes_on_a_local_disk(tmp_path):
     home = tmp_path / "var" / "ftp"
     said = result.stderr.splitlines()
     assert said[:2] == [
-        f"{config}: the config has 2 warning(s):",
+        f"{config}: the config has 2 warnings:",
         f"daemon.data_dir: the FTP homes {home} are on a local file system ({kind});"
         " with store.url shared by several instances, every instance's check must see the"
         " same files: put them on shared storage (NFS, CIFS, …)",

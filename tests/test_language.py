@@ -225,7 +225,7 @@ def test_smtp_replies_are_ascii_in_every_language(daemon):
     ("language", "heading", "said"),
     [
         ("ja", "設定に 1 件の問題があります:", "不明なキーです。daemon の誤りではありませんか?"),
-        ("en", "the config has 1 problem(s):", "unknown key; did you mean daemon?"),
+        ("en", "the config has 1 problem:", "unknown key; did you mean daemon?"),
     ],
 )
 def test_check_of_a_broken_config_speaks_its_language(tmp_path, language, heading, said):
@@ -240,7 +240,7 @@ def test_check_of_a_broken_config_speaks_its_language(tmp_path, language, headin
 
 @pytest.mark.parametrize(
     ("locale", "heading"),
-    [("en_US.UTF-8", "the config has 1 problem(s):"), ("C.UTF-8", "設定に 1 件の問題があります:")],
+    [("en_US.UTF-8", "the config has 1 problem:"), ("C.UTF-8", "設定に 1 件の問題があります:")],
 )
 def test_an_unreadable_config_speaks_the_locales_language(tmp_path, locale, heading):
     broken = tmp_path / "broken.toml"
@@ -255,7 +255,7 @@ def test_an_unreadable_config_speaks_the_locales_language(tmp_path, locale, head
     ("language", "words"),
     [
         ("ja", ["問題ありません", "1 行にエラー", "'nobody' は設定にあるアカウントではありません"]),
-        ("en", ["ok (1 accounts", "1 rows have errors", "'nobody' is not an account"]),
+        ("en", ["ok (1 account", "1 row with errors", "'nobody' is not an account"]),
     ],
 )
 def test_the_cli_speaks_the_configs_language(tmp_path, language, words):
@@ -270,3 +270,21 @@ def test_the_cli_speaks_the_configs_language(tmp_path, language, words):
     assert '"state": "failed"' in as_json.stdout  # machine output: the same keys and codes
     result = renkei("import", str(path), "--account", "nobody", "--config", str(config))
     assert result.returncode == 2 and unknown_account in result.stderr
+
+
+def test_english_counts_one_apart_from_many():
+    from importers.messages import message
+
+    assert message("run.rejected", "en", failed=1) == "1 row with errors: no row was imported"
+    assert (
+        message("run.rejected", "en", failed=1200) == "1,200 rows with errors: no row was imported"
+    )
+    assert (
+        message("run.rejected", "ja", failed=1)
+        == "1 行にエラーがあるため、1行も取り込みませんでした"
+    )
+    said = message("cli.sweep.done", "en", runs=1, before="x", files=2, mails=0, days=1)
+    assert (
+        said
+        == "removed 1 run finished before x (2 received files) and 0 failed report mails (keeping 1 day)"
+    )

@@ -46,7 +46,7 @@ def test_english_report_with_headers_a_plain_relay_can_carry(english, relay):
     assert report["Subject"] == "[renkei] import failed: acme 20240516.csv"
     body = report.get_body().get_content()
     assert "line 3, column 'member_no', value 'x' is not a whole number" in body
-    assert "1 rows have errors, so no row was imported" in body and run["id"] in body
+    assert "1 row with errors: no row was imported" in body and run["id"] in body
     name, data = attachment(report)
     assert name == "20240516.errors.csv"
     [part] = [p for p in report.iter_attachments()]

@@ -681,7 +681,7 @@ async def test_undo_replace_restores_rows(store: Store) -> None:
     # Said in the undo's language, and kept as words for the console to say in its own.
     assert record["message"] == f"実行 {run_id(2)} を取り消しました: 削除 1 行、復元 2 行"
     assert said(words_of(record["said"]), "", "en") == (
-        f"undid run {run_id(2)}: 1 rows removed, 2 rows restored"
+        f"undid run {run_id(2)}: 1 row removed, 2 rows restored"
     )
 
     again = await store.undo_run(run_id(2), UndoRun(run_id(8), "cli", "me", at(2)))

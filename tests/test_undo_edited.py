@@ -75,10 +75,10 @@ def test_an_updated_row_the_api_edited_since_refuses_the_undo(daemon):
 def test_an_inserted_row_the_api_edited_or_deleted_refuses_the_undo(daemon):
     run = push(daemon, "upsert", "20240702.csv", "11,B,active", "12,C,active", "13,D,active")
     patch(daemon, "12", name="PATCHED12")
-    assert_refused(daemon, run["id"], "layout members, 1 row(s)")
+    assert_refused(daemon, run["id"], "layout members, 1 row")
     reply = httpx.delete(f"{daemon.api}{RECORDS}/13", headers=ADMIN, timeout=30)
     assert reply.status_code in (200, 204), reply.text
-    assert_refused(daemon, run["id"], "layout members, 2 row(s)")
+    assert_refused(daemon, run["id"], "layout members, 2 rows")
 
 
 def test_a_deleted_key_the_api_created_again_refuses_the_undo(daemon):
