@@ -27,7 +27,15 @@ from pathlib import Path
 from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
 from pyftpdlib.servers import FTPServer
 
-from daemon.settings import Account, Settings, listen_error, secret_matches, split_listen
+from daemon.settings import (
+    Account,
+    ConfigError,
+    Problem,
+    Settings,
+    listen_error,
+    secret_matches,
+    split_listen,
+)
 from handlers import claims
 from handlers.base import Intake, IntakeSink, SpoolUnavailable
 from handlers.ftpdata import UploadDTP
@@ -52,7 +60,7 @@ class AccountAuthorizer(DummyAuthorizer):
             if account.ftp is None:
                 continue
             home = ftp_home(settings, name)
-            home.mkdir(parents=True, exist_ok=True)
+            _make_home(home, name)
             # e: cd, l: list, r: download, w: upload, d: delete, f: rename; a: append,
             # only so that APPE reaches UploadHandler.ftp_APPE, which refuses it (553).
             self.add_user(account.ftp.user, "", str(home), perm="elrwdfa")
@@ -63,6 +71,24 @@ class AccountAuthorizer(DummyAuthorizer):
         if not secret_matches(password, literal, digest):
             _, key = S530_LOGIN_FAILED  # pyftpdlib writes the code itself
             raise AuthenticationFailed(handler.words(key))
+
+
+def _make_home(home: Path, account: str) -> None:
+    """Make the account's home. Something else in its place (a file put there by hand)
+    is the admin's to move: a config problem at start and at reload, never a traceback."""
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        where = f"accounts.{account}.ftp"
+        problem = Problem(where, "config.ftp_home_not_folder", {"path": str(home)})
+        raise ConfigError([problem]) from None
+
+
+def _advertised(commands: dict[str, dict]) -> dict[str, dict]:
+    """pyftpdlib's commands but MFMT: a client may not set an upload's mtime, the
+    check's order (ftphome.arrival), and one told of MFMT by FEAT (WinSCP) would send
+    it after every upload and report its refusal."""
+    return {cmd: spec for cmd, spec in commands.items() if cmd != "MFMT"}
 
 
 class FtpIntake(Intake):
@@ -108,13 +134,15 @@ class FtpIntake(Intake):
         """Our handler, with explicit FTPS (AUTH TLS) when a certificate is configured."""
         conf = self.settings.ftp
         if conf.tls_cert is None:
-            return type("AccountFTPHandler", (UploadHandler,), {"intake": self})
+            attrs = {"intake": self, "proto_cmds": _advertised(UploadHandler.proto_cmds)}
+            return type("AccountFTPHandler", (UploadHandler,), attrs)
         from pyftpdlib.handlers import TLS_DTPHandler, TLS_FTPHandler
 
         tls = {"intake_tls": True, "ac_in_buffer_size": TLS_DTPHandler.ac_in_buffer_size}
         dtp = type("TLSUploadDTP", (UploadDTP, TLS_DTPHandler), tls)
         attrs = {
             "intake": self,
+            "proto_cmds": _advertised(TLS_FTPHandler.proto_cmds),
             "dtp_handler": dtp,
             "certfile": str(self.settings.path(conf.tls_cert)),
             "keyfile": str(self.settings.path(conf.tls_key or conf.tls_cert)),
@@ -159,7 +187,11 @@ class FtpIntake(Intake):
         async with self._checking[account_name]:  # checks of one account never overlap
             home = ftp_home(self.settings, account_name)
             account = self.settings.accounts[account_name]
-            if account.status == "stopped" or not home.is_dir():
+            if account.status == "stopped":
+                return []
+            if not home.is_dir():
+                if home.exists():  # a start or reload refuses it too (_make_home)
+                    log.error("ftp: %s is not a folder; %s is not checked", home, account_name)
                 return []
             claimed = await asyncio.to_thread(self._claim_all, home)
             ids = []

@@ -33,7 +33,7 @@ from typing import NamedTuple
 from pyftpdlib.filesystems import AbstractedFS
 
 from daemon.settings import Settings
-from handlers.claims import Claim, remove_holder, set_aside, stamped
+from handlers.claims import NAME_MAX, Claim, remove_holder, set_aside, stamped
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,11 @@ def ftp_home(settings: Settings, account: str) -> Path:
 def part_name(name: str) -> str:
     """The temporary name of one upload of `name`: its own, whoever else sends `name`."""
     return f".{name}.{secrets.token_hex(8)}{PART_SUFFIX}"
+
+
+# The longest name (in bytes) an upload may have: its temporary name is 23 bytes longer,
+# and a file system takes no name over NAME_MAX.
+MAX_NAME_BYTES = NAME_MAX - len(part_name(""))
 
 
 def final_name(partial: str) -> str:

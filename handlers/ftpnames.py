@@ -16,7 +16,9 @@ changes the home in the server's pool, as an upload is made durable (_home_work)
 claims): never listed to a client, and refused when a client names one. A name with
 control or format characters, which the other doors drop (base.bare_name), is refused
 (553) rather than taken under a name the client never listed; a NUL in any command's
-path is answered (553, 501) before pyftpdlib makes a path of it.
+path is answered (553, 501) before pyftpdlib makes a path of it. STOR and RNTO name a
+file directly in the home, else 553 (`STOR ..` would replace the home itself), and one
+of at most ftphome.MAX_NAME_BYTES, the room its temporary name leaves.
 """
 
 from __future__ import annotations
@@ -33,7 +35,14 @@ from typing import TypeVar
 from pyftpdlib.handlers import FTPHandler
 
 from handlers.base import unseen_characters
-from handlers.ftphome import hidden, part_name, publish, rename_uploads, withdraw
+from handlers.ftphome import (
+    MAX_NAME_BYTES,
+    hidden,
+    part_name,
+    publish,
+    rename_uploads,
+    withdraw,
+)
 from handlers.ftpreplies import (
     S250_REMOVED,
     S250_RENAMED,
@@ -45,7 +54,9 @@ from handlers.ftpreplies import (
     S550_NO_SUCH_FILE,
     S553_BAD_NAME,
     S553_HIDDEN_NAME,
+    S553_LONG_NAME,
     S553_NO_APPEND,
+    S553_NOT_A_FILE,
     S553_UNSEEN_NAME,
 )
 from handlers.ftpserver import aside_of
@@ -104,7 +115,10 @@ class UploadHandler(SessionHandler):
     def ftp_STOR(self, file: str, mode: str = "w") -> str | None:
         # A REST is spent by the upload command after it, refused or not.
         restart, self._restart_position = self._restart_position, 0
-        name = os.path.basename(file)
+        name = self._upload_name(file)
+        if name is None:
+            self._refuse_not_a_file("STOR", file)
+            return None
         if self._name_refused(name):
             return None
         if "a" in mode or restart:
@@ -136,6 +150,21 @@ class UploadHandler(SessionHandler):
         self.refuse(S502_NO_STOU[0], "no_stou", name, "STOU asked: the client must name the file")
         self.respond(self.reply(*S502_NO_STOU))
 
+    def _upload_name(self, path: str) -> str | None:
+        """The name an upload to `path` (a file-system path, as pyftpdlib gives it)
+        takes in the home; None when `path` names no file there: the home itself
+        (`STOR ..`, `.`, `/`), a folder in it or a path below one. The check takes
+        only the home's own files, and a folder there would be moved aside for the
+        upload's name: the home itself, from outside it."""
+        name = self._home_name(path)
+        return None if name is None or os.path.isdir(path) else name
+
+    def _refuse_not_a_file(self, cmd: str, path: str) -> None:
+        what = self.fs.fs2ftp(path)
+        detail = f"{cmd} of {what}: not a file directly in the home"
+        self.refuse(S553_NOT_A_FILE[0], "bad_filename", what, detail)
+        self.respond(self.reply(*S553_NOT_A_FILE))
+
     def _name_refused(self, name: str) -> bool:
         """Refuse (553) a name the check would never take; True when refused."""
         account = self.intake.account_of_user(self.username)
@@ -153,6 +182,12 @@ class UploadHandler(SessionHandler):
             detail = f"a name holding control or format characters ({unseen})"
             self.refuse(S553_UNSEEN_NAME[0], "bad_filename", name, detail)
             self.respond(self.reply(*S553_UNSEEN_NAME, chars=unseen))
+            return True
+        if (length := len(os.fsencode(name))) > MAX_NAME_BYTES:
+            # Its temporary name (ftphome.part_name) would be too long for the disk.
+            detail = f"a name of {length} bytes, over {MAX_NAME_BYTES}"
+            self.refuse(S553_LONG_NAME[0], "bad_filename", name, detail)
+            self.respond(self.reply(*S553_LONG_NAME, length=length, limit=MAX_NAME_BYTES))
             return True
         problem = self.intake.sink.filename_problem(name, account=account, language=language)
         if problem:
@@ -181,11 +216,18 @@ class UploadHandler(SessionHandler):
         # pyftpdlib's rename would replace an upload waiting under the new name, and
         # take a name STOR refuses; ours moves every upload of the old name and keeps
         # the one waiting under the new name, held aside (ftphome.rename_uploads).
-        old, new = self._home_name(self._rnfr or ""), self._home_name(path)
-        if old is None or new is None:  # no RNFR first (503), or outside the home
+        if not self._rnfr:  # no RNFR first: pyftpdlib's 503
             super().ftp_RNTO(path)
             return
-        self._rnfr = None  # an RNFR is spent by the RNTO after it
+        old, new = self._home_name(self._rnfr), self._upload_name(path)
+        if new is None:
+            self._rnfr = None  # an RNFR is spent by the RNTO after it
+            self._refuse_not_a_file("RNTO", path)
+            return
+        if old is None:  # a file below a folder of the home: pyftpdlib's rename
+            super().ftp_RNTO(path)
+            return
+        self._rnfr = None
         if self._name_refused(new):
             return
         home, stamp = Path(self.fs.root), self.intake.sink.new_id

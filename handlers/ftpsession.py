@@ -62,14 +62,23 @@ class SessionHandler(FTPHandler):
 
     def on_connect(self) -> None:
         if self.intake.guard.banned(self.remote_ip):
-            self.refuse(421, "banned", detail="after ftp.max_login_failures failed logins")
-            self.respond(S421_BANNED)
-            self.close_when_done()
+            self._turn_away()
+
+    def _turn_away(self, who: str | None = None) -> None:
+        """421 and close: the session's address is banned."""
+        detail = "after ftp.max_login_failures failed logins"
+        self.refuse(421, "banned", detail=detail, who=who)
+        self.respond(S421_BANNED)
+        self.close_when_done()
 
     def handle_auth_failed(self, msg: str, password: str) -> None:
         # Counted now: pyftpdlib answers 530 before it calls on_login_failed, and with a
         # thread per session (FTPS) the client's next connection could be let in first.
         self._banned_now = self.intake.guard.failed(self.remote_ip)
+        if self._banned_now:
+            # This session ends with its 530, as pyftpdlib ends one at its last allowed
+            # attempt ("Disconnecting."): it may not try again under the ban.
+            self.attempted_logins = self.max_login_attempts - 1
         super().handle_auth_failed(msg, password)
 
     def on_login_failed(self, username: str, password: str) -> None:
@@ -81,6 +90,11 @@ class SessionHandler(FTPHandler):
         self.refuse(S530_LOGIN_FAILED[0], "login_failed", detail=detail, who=username)
 
     def process_command(self, cmd: str, *args: object, **kwargs: object) -> None:
+        # A ban holds for the sessions its address opened before it too: each is turned
+        # away at its next login, its right password or not.
+        if cmd in ("USER", "PASS") and self.intake.guard.banned(self.remote_ip):
+            self._turn_away(str(args[0]) if cmd == "USER" and args else None)
+            return
         # With ftp.require_tls (pyftpdlib's tls_control/data_required) nothing goes in
         # clear: no login before AUTH TLS, no data connection before PROT P.
         if getattr(self, "tls_control_required", False):
@@ -161,9 +175,12 @@ class SessionHandler(FTPHandler):
 
     def wire(self, text: str) -> str:
         """`text` as this session may send it: ASCII until OPTS UTF8 ON (a file name
-        from the client may still hold other characters: they become '?')."""
+        from the client may still hold other characters: they become '?'), unless the
+        client named its files in CP932: its names go back to it in CP932 (push)."""
         text = " ".join(text.split())  # one line: a reply never spans lines by accident
-        return text if self.utf8 else text.encode("ascii", "replace").decode("ascii")
+        if self.utf8 or self.encoding == "cp932":
+            return text
+        return text.encode("ascii", "replace").decode("ascii")
 
     def push(self, data: str) -> None:
         if self.encoding != "utf8":

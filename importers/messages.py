@@ -974,6 +974,14 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "制御文字や書式文字（{chars}）を含む名前は使えません。",
         "en": "Names holding control or format characters ({chars}) are not accepted.",
     },
+    "ftp.not_a_file": {
+        "ja": "フォルダではなく、ホームフォルダ内のファイル名を指定してください。",
+        "en": "Name a file in your home folder, not a folder.",
+    },
+    "ftp.long_name": {
+        "ja": "名前が長すぎます（{length} バイト）。{limit} バイト以内にしてください。",
+        "en": "Names over {limit} bytes are not accepted (this one has {length}).",
+    },
     "ftp.nul_path": {
         "ja": "パスに NUL 文字（U+0000）は使えません。",
         "en": "A path may not hold a NUL character (U+0000).",
@@ -1500,6 +1508,11 @@ CATALOG: dict[str, dict[str, str]] = {
     "config.data_dir_not_folder": {
         "ja": "{path} はフォルダではなくファイルです。data_dir にはフォルダを指定してください",
         "en": "{path} is a file, not a folder; data_dir must be a folder",
+    },
+    "config.ftp_home_not_folder": {
+        "ja": "{path} はフォルダではありません。FTP ホームはフォルダでなければなりません。"
+        "そこにあるものを別の場所へ移してください",
+        "en": "{path} is not a folder; the account's FTP home must be one: move what is there away",
     },
     "config.dropdir_in_ftp_home": {
         "ja": "{value} は accounts.{owner} の FTP ホーム({home})の中です。"

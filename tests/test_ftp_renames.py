@@ -133,6 +133,17 @@ def test_a_cp932_name_without_opts_utf8_is_read_as_cp932(daemon):
     assert taken(daemon, "staff") == [("売上_20240516.csv", "completed")]
 
 
+def test_a_cp932_session_hears_its_refused_name_in_cp932(daemon):
+    """pyftpdlib's own replies name a path in the session's CP932; renkei's 553 does too
+    (it said '??_20230229.csv')."""
+    ftp = ftplib.FTP(encoding="cp932")
+    ftp.connect("127.0.0.1", daemon.ftp_port, timeout=10)
+    with ftp, pytest.raises(ftplib.error_perm, match="^553 ") as info:
+        ftp.login("staff", "demo-staff")
+        stor(ftp, "売上_20230229.csv", one_row("16", "no such day"))
+    assert "売上_20230229.csv" in str(info.value)
+
+
 @pytest.mark.usefixtures("unprivileged")
 def test_uploads_given_back_after_a_spool_refusal_are_listed_and_deletable(tmp_path):
     config, port = ftp_config(tmp_path)

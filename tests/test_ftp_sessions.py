@@ -200,6 +200,35 @@ def test_a_banned_address_gets_421_and_one_log_line_without_a_traceback(daemon):
     assert "Traceback" not in log and "Exception in thread" not in log, log[-3000:]
 
 
+def test_a_ban_turns_away_the_sessions_its_address_opened_before_it(daemon):
+    """A ban holds for every session of the address: those opened before it are told
+    421 and closed at their next USER or PASS, the right password too, and the session
+    whose failure banned it is closed after its 530."""
+    source = ("127.0.0.6", 0)  # banned alone: the other tests connect from 127.0.0.1
+    early = [ftplib.FTP(source_address=source) for _ in range(2)]
+    for ftp in early:
+        ftp.connect("127.0.0.1", daemon.ftp_port, timeout=10)
+    assert early[1].sendcmd("USER acme").startswith("331")
+    for _ in range(4):
+        last = ftplib.FTP(source_address=source)
+        last.connect("127.0.0.1", daemon.ftp_port, timeout=10)
+        with pytest.raises(ftplib.error_perm, match="^530"):
+            last.login("acme", "wrong")
+    with pytest.raises((EOFError, ConnectionError)):  # the banning one: closed after its 530
+        last.voidcmd("NOOP")
+    with pytest.raises(ftplib.error_temp, match="^421"):
+        early[0].login("acme", "demo-acme-ftp")
+    with pytest.raises(ftplib.error_temp, match="^421"):
+        early[1].sendcmd("PASS demo-acme-ftp")
+    for ftp in early:
+        with pytest.raises((EOFError, ConnectionError)):  # closed after its 421
+            ftp.voidcmd("NOOP")
+        ftp.close()
+    last.close()
+    turned = [r for r in refusals(daemon, "banned") if r["peer"].startswith("127.0.0.6:")]
+    assert [(r["code"], r["who"]) for r in turned] == [("421", "acme")] * 2
+
+
 def test_an_upload_left_unfinished_an_hour_ago_is_removed_at_the_check(daemon):
     """Each upload's temporary name is its own, so no later upload writes over one a
     killed daemon left: the check removes it once no session can still be writing it."""
