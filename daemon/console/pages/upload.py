@@ -48,7 +48,7 @@ async def preview(request: Request, name: str, who: Who) -> Response:
     if sink is None:
         raise Refused(503, "api.spool_unavailable.not_running")
     problem = sink.filename_problem(filename, account=account, language=language(request))
-    if is_workbook(filename) and not account.excel:
+    if problem is not None and is_workbook(filename) and not account.excel:
         # Said as its run would say it: the name rule, which then names only .csv,
         # left the Excel switch unsaid.
         problem = message("file.excel_off", language(request))
