@@ -2348,6 +2348,17 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "今すぐチェックしました: 新しいファイルはありませんでした",
         "en": "checked now: no new file",
     },
+    "console.live.status": {
+        "ja": "この画面を更新できません(サーバーの応答: {status})。表示は最新ではありません。"
+        "しばらくしてから再読み込みしてください",
+        "en": "this page cannot be refreshed (the server answered {status}): what it shows"
+        " may be out of date; reload it in a while",
+    },
+    "console.live.offline": {
+        "ja": "この画面を更新できません(デーモンに接続できません)。表示は最新ではありません",
+        "en": "this page cannot be refreshed (the daemon cannot be reached): what it shows"
+        " may be out of date",
+    },
     "console.notice.stopped": {
         "ja": "アカウントを停止しました。メールと API で届くファイルは取り込まずに記録し、"
         "FTP と取込フォルダのファイルは稼働に戻すまでそのまま置いておきます",

@@ -316,3 +316,26 @@ def test_runs_fit_a_phone(open_page, runs):
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
         said = found.evaluate("e => getComputedStyle(e, '::before').content")
         assert said == f'"{label}"'
+
+
+def test_a_page_that_cannot_refresh_itself_says_so(browser, tmp_path, module_relay):
+    """htmx swaps no error answer and says nothing of a lost connection: with the
+    daemon gone, the run list went on showing its rows as if it were live."""
+    config = write_config(tmp_path, ACCOUNTS, extra=users_toml(), relay_port=module_relay.port)
+    d = Daemon(config).start()
+    context = browser.new_context(locale="ja-JP", base_url=d.api)
+    context.set_default_timeout(WAIT)
+    try:
+        page = context.new_page()
+        log_in(page, "admin")
+        page.goto("/console/runs")
+        trouble = page.locator("#live-trouble")
+        expect(trouble).to_be_hidden()
+        d.terminate()
+        expect(trouble).to_be_visible()
+        expect(trouble).to_contain_text("この画面を更新できません(デーモンに接続できません)")
+        d.start()
+        expect(trouble).to_be_hidden()  # the next refresh that succeeds clears it
+    finally:
+        context.close()
+        d.terminate()
