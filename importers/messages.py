@@ -2475,6 +2475,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.filter.until": {"ja": "終了日", "en": "To"},
     "console.filter.apply": {"ja": "絞り込む", "en": "Filter"},
     "console.filter.clear": {"ja": "条件をクリア", "en": "Clear"},
+    "console.filter.reversed": {
+        "ja": "開始日が終了日より後になっています(この期間の実行はありません)",
+        "en": "the start day is after the end day (no run falls in that range)",
+    },
     "console.filter.bad_date": {
         "ja": "日付は 2024-05-16 の形で入力してください(この条件は使っていません)",
         "en": "write dates as 2024-05-16 (that condition was not used)",

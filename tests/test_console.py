@@ -494,6 +494,10 @@ def test_the_runs_list_filters(daemon, runs, clients):
     page = shown(web, since="2024-13-45")
     assert "日付は 2024-05-16 の形で入力してください" in page
     assert all(i in page for i in ids.values())  # the bad condition is not used
+    # Days swapped: said, where the list once said only that no run matched.
+    page = shown(web, since="2999-12-06", until="2000-12-04")
+    assert "開始日が終了日より後になっています" in page and "data-run=" not in page
+    assert "開始日が終了日より後" not in shown(web, since="2000-01-01", until="2000-01-01")
     # The export holds what the list shows.
     export = web.get("/console/runs/export.csv", params={"state": "failed"})
     text = export.content.decode("utf-8-sig")

@@ -46,6 +46,11 @@ class RunFilter:
             if getattr(self, name) and not _day(getattr(self, name))
         ]
 
+    def reversed(self) -> bool:
+        """Whether `since` is after `until`: no run can be in the range."""
+        since, until = _day(self.since), _day(self.until)
+        return since is not None and until is not None and since > until
+
     async def runs(
         self, request: Request, who: Viewer, limit: int, offset: int = 0
     ) -> tuple[list[dict[str, Any]], int]:

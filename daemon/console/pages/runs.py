@@ -63,6 +63,7 @@ async def _table(request: Request, who: Who) -> dict[str, Any]:
         "live": live,
         "chosen": chosen,
         "bad_dates": chosen.problems(),
+        "reversed_dates": chosen.reversed(),
     }
 
 
