@@ -1607,6 +1607,15 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{path}: フォルダです。取り込むファイルを指定してください",
         "en": "{path}: is a folder; name the file to import",
     },
+    "cli.not_regular_file": {
+        "ja": "{path}: 通常のファイルではありません(名前付きパイプやデバイスなど)。"
+        "取り込むファイルを指定してください",
+        "en": "{path}: not a regular file (a named pipe, a device, …); name the file to import",
+    },
+    "cli.unreadable_file": {
+        "ja": "{path}: ファイルを読めません({detail})",
+        "en": "{path}: cannot read the file ({detail})",
+    },
     "cli.import.cancelled": {
         "ja": "取込を中断しました。実行 {id} は失敗として記録し、行は取り込んでいません(もう一度取り込むには renkei import をやり直してください)",
         "en": "import cancelled: run {id} is recorded as failed and no row was imported (run renkei import again to import the file)",

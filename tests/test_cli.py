@@ -56,7 +56,7 @@ def test_import_of_a_bad_file_exits_1_and_says_why(tmp_path, config):
     path = data_file(tmp_path, "20240516.csv", ["x,2024/05/16,10,a"])
     result = renkei("import", str(path), "--account", "acme", "--config", str(config))
     assert result.returncode == 1
-    assert "failed" in result.stdout and "1 行にエラー" in result.stdout
+    assert "失敗 — 置換" in result.stdout and "1 行にエラー" in result.stdout
     as_json = renkei("import", str(path), "--account", "acme", "--json", "--config", str(config))
     run = json.loads(as_json.stdout)
     assert as_json.returncode == 1 and run["state"] == "failed" and len(run["sha256"]) == 64
@@ -302,7 +302,7 @@ def on_a_terminal(path: Path, config: Path) -> tuple[subprocess.CompletedProcess
 def test_import_shows_a_progress_bar_on_a_terminal(tmp_path, config):
     path = data_file(tmp_path, "20240516.csv", [f"{i},2024/05/16,{i},x" for i in range(9000)])
     done, screen = on_a_terminal(path, config)
-    assert done.returncode == 0 and b"completed" in done.stdout
+    assert done.returncode == 0 and "完了".encode() in done.stdout
     assert b"20240516.csv" in screen and "━".encode() in screen
 
 
@@ -316,7 +316,7 @@ def test_a_relay_that_never_answers_is_said_while_waited_for_and_after(tmp_path)
         config.write_text(config.read_text().replace("timeout = 5", "timeout = 2"))
         path = data_file(tmp_path, "20240516.csv", ["1,2024/05/16,1,x"])
         done, screen = on_a_terminal(path, config)
-    assert done.returncode == 0 and b"completed" in done.stdout
+    assert done.returncode == 0 and "完了".encode() in done.stdout
     assert f"報告メールをリレー 127.0.0.1:{port} に渡しています".encode() in screen, screen
     shown = screen.decode(errors="replace")
     assert "送信待ちとして残し" in shown and "応答がなく時間切れになりました" in shown, shown

@@ -37,9 +37,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"--account: {refusal}", file=sys.stderr)
         return EXIT_USAGE
     path = Path(args.file)
-    if not path.is_file():
-        key = "cli.is_folder" if path.is_dir() else "cli.no_such_file"
-        print(message(key, settings.report.language, path=path), file=sys.stderr)
+    refusal = _not_importable(path, settings.report.language)
+    if refusal is not None:
+        print(refusal, file=sys.stderr)
         return EXIT_USAGE
     if _stopped(settings, args.account):
         # As the console's upload and a retry are: a stopped account imports nothing.
@@ -79,6 +79,26 @@ def cmd_import(args: argparse.Namespace) -> int:
     if run["state"] == RunState.COMPLETED and not run["dry_run"]:
         _not_forwarded(settings, args.account)
     return EXIT_OK if run["state"] == RunState.COMPLETED else EXIT_FAILED
+
+
+def _not_importable(path: Path, language: str) -> str | None:
+    """Why `path` cannot be imported, said before a run is made of it; None if it can.
+    Opened here once, so that a file we may not read is said as such, not as a
+    traceback from the spool; a FIFO is never opened, which would wait for a writer."""
+    if path.is_dir():
+        return message("cli.is_folder", language, path=path)
+    if not path.exists():
+        return message("cli.no_such_file", language, path=path)
+    if not path.is_file():
+        return message("cli.not_regular_file", language, path=path)
+    try:
+        with path.open("rb"):
+            return None
+    except OSError as exc:
+        from daemon.settings.problems import OsTrouble
+
+        detail = OsTrouble(exc).render(language)
+        return message("cli.unreadable_file", language, path=path, detail=detail)
 
 
 def _start_readers(path: Path) -> None:
@@ -125,10 +145,13 @@ def _not_forwarded(settings: Settings, account: str) -> None:
 
 
 def _summary(run: dict, language: str) -> str:
-    from daemon.report.message import summary
+    from daemon.report.message import in_words, summary
+    from daemon.runview import state_words
 
     dry = message("cli.dry_run", language) if run["dry_run"] else ""
-    head = {"id": run["id"], "state": run["state"], "mode": run["mode"], "dry": dry}
+    # In the words `renkei show` says them, not the store's values.
+    mode = in_words(f"mode.{run['mode']}", language, run["mode"])
+    head = {"id": run["id"], "state": state_words(run, language), "mode": mode, "dry": dry}
     rows = {"total": run["rows_total"], "imported": run["rows_imported"]}
     counts = message("report.counts", language, failed=run["rows_failed"], **rows)
     lines = [

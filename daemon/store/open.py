@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -78,7 +79,7 @@ async def open_store(settings: Settings) -> Store:
     language = settings.report.language
     if url is None:
         path = settings.data_dir / "renkei.db"
-        with schema_refused(language, path):
+        with schema_refused(language, path), sqlite_refused(language, path):
             return await _open_sqlite(settings, path)
     resolved = resolved_url(url, language)
     with schema_refused(language, shown_url(resolved)):
@@ -146,3 +147,16 @@ def schema_refused(language: str, where: object) -> Iterator[None]:
             "store.schema_behind", language, where=where, version=exc.version, known=exc.known
         )
         raise StoreUnavailable(text) from exc
+
+
+@contextmanager
+def sqlite_refused(language: str, path: Path) -> Iterator[None]:
+    """A file SQLite cannot open as the store (damaged, not a database, a folder),
+    said as `renkei check` says it, naming the file: a traceback would say neither."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        error = message("os.is_folder", language) if path.is_dir() else str(exc)
+        raise StoreUnavailable(
+            message("store.unreadable", language, path=path, error=error)
+        ) from exc

@@ -7,6 +7,7 @@ an older one is left alone by an opener that may not upgrade it (store/open.py).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -394,7 +395,27 @@ PAGE_SIZE = 16384
 
 
 async def connect(path: Path) -> aiosqlite.Connection:
-    db = await aiosqlite.connect(path, isolation_level=None)
+    """A connection to the store at `path`, set up. One that fails (a damaged file, a
+    folder) leaves no thread behind: aiosqlite's thread is no daemon thread, and one
+    left running keeps the process from ever exiting."""
+    connecting = aiosqlite.connect(path, isolation_level=None)
+    try:
+        db = await connecting
+    except BaseException:
+        # XXX aiosqlite stops its thread without waiting for it, which then reports its
+        # end to a loop asyncio.run may have closed ("Event loop is closed"): wait for it.
+        connecting._thread.join()
+        raise
+    try:
+        await _set_up(db)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await db.close()
+        raise
+    return db
+
+
+async def _set_up(db: aiosqlite.Connection) -> None:
     db.row_factory = aiosqlite.Row
     for pragma in (
         # First, and a no-op on a store that exists: set after the cache size, the
@@ -409,7 +430,6 @@ async def connect(path: Path) -> aiosqlite.Connection:
         "temp_store = MEMORY",
     ):
         await db.execute(f"PRAGMA {pragma}")
-    return db
 
 
 async def migrate(db: aiosqlite.Connection, may_upgrade: Callable[[], bool] = _always) -> None:
