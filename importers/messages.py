@@ -1276,6 +1276,16 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{value} は /api/v1/csvimport のような URL パスではありません",
         "en": "{value} is not a URL path like /api/v1/csvimport",
     },
+    "config.header_name": {
+        "ja": "{value} は HTTP ヘッダーの名前ではありません(空白やコロンを含めず、英数字と"
+        " !#$%&'*+-.^_`|~ で書きます。例: Authorization、X-Api-Token)",
+        "en": "{value} is not an HTTP header name (no spaces or colons: letters, digits and"
+        " !#$%&'*+-.^_`|~, like Authorization or X-Api-Token)",
+    },
+    "config.field_name": {
+        "ja": "{value} はフォームの項目名になりません(空でなく、制御文字を含まない名前にしてください)",
+        "en": "{value} is not a form field name (write a name, without control characters)",
+    },
     "config.keyed_layout_unkeyed_mode": {
         "ja": "アカウント {account} はキー ({columns}) のあるレイアウト {layout} に {mode} で書き込みます。"
         "{mode} はキーを照合せずに行を加えるため、同じキーがもう一度届くと行が二つになり、"
@@ -3147,6 +3157,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{line} 行目が UTF-8 ではありません(Shift_JIS で保存されていませんか?)。"
         "設定ファイルは UTF-8 で保存してください",
         "en": "line {line} is not UTF-8 (saved as Shift_JIS?): save the config file as UTF-8",
+    },
+    "config.utf16": {
+        "ja": "UTF-16(「Unicode」)で保存されています。設定ファイルは UTF-8 で保存してください",
+        "en": 'saved as UTF-16 ("Unicode"): save the config file as UTF-8',
     },
     "config.not_applied": {
         "ja": "新しい設定を適用できませんでした({detail})。前の設定のまま動いています",

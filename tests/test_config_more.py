@@ -1,7 +1,8 @@
 """More that `renkei check`, `renkei serve` and a reload catch: a drop folder holding the
 daemon's own files, wrong types, names SQLite refuses, shared tokens, keys a reload
 cannot change, a busy store, renkei's own paths, unset header variables, a SIGHUP while
-starting, a config not in UTF-8, and settings that could never work."""
+starting, a config not in UTF-8, settings that could never work, names a request must
+carry, values shown as TOML writes them, and the exact key of a send's or call's mistake."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ import sqlite3
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import httpx
 import pytest
 
+from daemon.settings import parse
 from daemon.settings.model import RESERVED_TABLES
 from daemon.store.postgres.jobs import SCHEMA as JOBS_SCHEMA
 from daemon.store.postgres.outbox import SCHEMA as OUTBOX_SCHEMA
@@ -108,15 +111,15 @@ def test_a_drop_folder_beside_the_config_is_fine(tmp_path):
     [
         (
             lambda t: t.replace('layout = "performance"', 'layout = ["performance"]', 1),
-            "accounts.acme.layout: ['performance'] is not a string: write it in quotes",
+            'accounts.acme.layout: ["performance"] is not a string: write it in quotes',
         ),
         (
             lambda t: t + '[layouts.other]\ncolumns = [{ name = "a", reference = ["x"] }]\n',
-            "layouts.other.columns.0.reference: ['x'] is not a string: write it in quotes",
+            'layouts.other.columns.0.reference: ["x"] is not a string: write it in quotes',
         ),
         (
             lambda t: t + SEND.replace('"performance"', '["performance"]') + 'columns = ["a"]\n',
-            "sends.s.layout: ['performance'] is not a string: write it in quotes",
+            'sends.s.layout: ["performance"] is not a string: write it in quotes',
         ),
         (
             lambda t: t + SEND + "where = 5\n",
@@ -410,6 +413,17 @@ def test_a_shift_jis_config_names_its_line_and_a_bom_is_read_past(tmp_path):
     assert checked(config, env=english) == (0, [])
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le"])
+def test_a_utf16_config_is_said_to_be_utf16_not_shift_jis(tmp_path, encoding):
+    """Windows' "Unicode": with its BOM, or without one (which reads as UTF-8 with NULs)."""
+    config = en_config(tmp_path)
+    config.write_bytes(config.read_text().encode(encoding))
+    assert checked(config, env={"LC_ALL": "en_US.UTF-8"}) == (
+        1,
+        [f'{config}: saved as UTF-16 ("Unicode"): save the config file as UTF-8'],
+    )
+
+
 # -- 11. settings that could never work --------------------------------------------------
 
 
@@ -476,3 +490,99 @@ def test_an_ftp_account_without_a_password_is_warned_of(tmp_path):
             " (the FTP checks still take what is put in its home)"
         ],
     )
+
+
+# -- 12. names a request must carry, values as TOML writes them, the key of each mistake --
+
+API = '[accounts.acme.api]\ntoken = "demo-acme-api"\npath = "/partner/upload"\n'
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("token_header", '""', "'' is not an HTTP header name"),
+        ("token_header", '"X Bad:Header"', "'X Bad:Header' is not an HTTP header name"),
+        ("file_field", '""', "'' is not a form field name"),
+        ("json_field", '"a\\u0001"', "'a\\x01' is not a form field name"),
+    ],
+)
+def test_an_api_name_no_request_could_carry_is_refused(tmp_path, key, value, expected):
+    """Every upload was refused as without a token (or its file), and check said nothing."""
+    config = en_config(tmp_path, f"{API}{key} = {value}\n")
+    code, [line] = checked(config)
+    assert code == 1 and line.startswith(f"accounts.acme.api.{key}: {expected} ("), line
+
+
+def test_api_names_a_request_can_carry_are_fine(tmp_path):
+    names = 'token_header = "X-Api_Token.1"\nfile_field = "ファイル"\njson_field = "設定 json"\n'
+    assert checked(en_config(tmp_path, API + names)) == (0, [])
+
+
+def test_a_bad_header_name_is_said_in_japanese_too(tmp_path):
+    config = write_config(tmp_path, account("acme") + API + 'token_header = "X Bad:Header"\n')
+    code, [line] = checked(config)
+    assert code == 1
+    assert line.startswith("accounts.acme.api.token_header: 'X Bad:Header' は HTTP ヘッダーの名前")
+
+
+def test_toml_values_are_shown_as_written_not_as_python_sees_them(tmp_path):
+    config = en_config(tmp_path)
+    text = config.read_text().replace('data_dir = "var"', "data_dir = 2024-01-01T00:00:00")
+    text = text.replace(
+        'layout = "performance"',
+        'layout = { a = 1, b = "x" }\ndigest_at = 18:00:00\nfilename = ["a", 2024-05-16]',
+    )
+    config.write_text(text)
+    code, lines = checked(config)
+    assert code == 1 and sorted(lines) == [
+        "accounts.acme.digest_at: 18:00:00 is not a string: write it in quotes",
+        "accounts.acme.filename.1: 2024-05-16 is not a string: write it in quotes",
+        'accounts.acme.layout: { a = 1, b = "x" } is not a string: write it in quotes',
+        "daemon.data_dir: 2024-01-01T00:00:00 is not a path",
+    ]
+
+
+def test_a_time_quoted_as_toml_writes_it_is_taken(tmp_path):
+    """The first message shows 18:00:00; quoted as it is shown, it is the time 18:00."""
+    expect = '[accounts.acme.expect]\nweekdays = ["mon"]\nby = "09:30:00"\n'
+    config = en_config(tmp_path, expect)
+    config.write_text(
+        config.read_text().replace("[accounts.acme]\n", '[accounts.acme]\ndigest_at = "18:00:00"\n')
+    )
+    assert checked(config) == (0, [])
+    settings = parse(tomllib.loads(config.read_text()), source=config)
+    acme = settings.accounts["acme"]
+    assert (acme.digest_at, acme.expect.by) == ("18:00", "09:30")
+    config.write_text(config.read_text().replace('"18:00:00"', '"18:00:30"'))
+    assert checked(config) == (
+        1,
+        ["accounts.acme.digest_at: '18:00:30' is not a time like 10:00 (00:00 to 23:59)"],
+    )
+
+
+def test_each_mistake_of_a_send_or_call_names_its_key(tmp_path):
+    """An unknown account named twice was said twice at `sends.out`; a placeholder's
+    problem named only the call."""
+    sends = (
+        '[sends.out]\nlayout = "performance"\nurl = "https://e.example/{nope}"\n'
+        'account = "acm"\nafter_import = ["acme", "acm"]\nfilename = "{day}.csv"\n'
+        'params = { a = "{bad}" }\ncolumns = ["member_no", "zz"]\nwhere = { yy = "1" }\n'
+        '[calls.c]\nurl = "https://e.example/{row.nocol}"\nafter_import = ["acme"]\n'
+        'body = "json"\njson = { a = "{row.q}", b = [1, "{x}"] }\n'
+    )
+    code, lines = checked(en_config(tmp_path, extra=sends))
+    said = {line.split(": ", 1)[0]: line.split(": ", 1)[1] for line in lines}
+    assert code == 1 and len(said) == len(lines) == 10, lines
+    assert said["sends.out.account"].startswith("'acm' is not an account")
+    assert said["sends.out.after_import.1"].startswith("'acm' is not an account")
+    assert said["sends.out.columns.1"] == "'zz' is not a column of layout 'performance'"
+    assert said["sends.out.where.yy"] == "'yy' is not a column of layout 'performance'"
+    for key, name in [
+        ("sends.out.url", "{nope}"),
+        ("sends.out.filename", "{day}"),
+        ("sends.out.params.a", "{bad}"),
+        ("calls.c.url", "{row.nocol}"),
+        ("calls.c.json.a", "{row.q}"),
+        ("calls.c.json.b.1", "{x}"),
+    ]:
+        assert said[key].startswith(f"{name} is not a placeholder renkei fills in"), key

@@ -74,6 +74,14 @@ def _names(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | dict) else []
 
 
+def _named(where: str, value: Any) -> list[tuple[str, Any]]:
+    """The columns _names gives, each at its key path: a list's by its index, a table's
+    by its key."""
+    if isinstance(value, list):
+        return [(f"{where}.{i}", name) for i, name in enumerate(value)]
+    return [(f"{where}.{name}", name) for name in _names(value)]
+
+
 def _accounts(raw: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     for name, account in _dict(raw.get("accounts")).items():
         if isinstance(account, dict):
@@ -161,7 +169,7 @@ def _user_accounts(raw: dict[str, Any]) -> Iterator[Problem]:
 def _outbound(raw: dict[str, Any]) -> Iterator[Problem]:
     """Sends and calls name layouts, accounts and columns that exist, and only the
     placeholders renkei fills in."""
-    from daemon.outward.fill import template_texts, unknown
+    from daemon.outward.fill import unknown
 
     layouts, accounts = _dict(raw.get("layouts")), _dict(raw.get("accounts"))
     for section in ("sends", "calls"):
@@ -172,33 +180,41 @@ def _outbound(raw: dict[str, Any]) -> Iterator[Problem]:
             layout = _text(item.get("layout"))
             if section == "sends" and isinstance(layout, str) and layout not in layouts:
                 yield _not_a_layout(f"{where}.layout", layout, layouts)
-            named = [item.get("account")] if isinstance(item.get("account"), str) else []
+            named = [(f"{where}.account", item.get("account"))]
             targets = item.get("after_import")
-            named += [a for a in targets if isinstance(a, str)] if isinstance(targets, list) else []
-            for account in named:
-                if account not in accounts:
+            for i, account in enumerate(targets if isinstance(targets, list) else []):
+                named.append((f"{where}.after_import.{i}", account))
+            for at, account in named:
+                if isinstance(account, str) and account not in accounts:
                     params = {"value": repr(account), "name": account}
-                    yield Problem(where, "config.unknown_account", params, near(account, accounts))
+                    yield Problem(at, "config.unknown_account", params, near(account, accounts))
             columns: Collection[Any] = (
                 _columns_of(layouts.get(layout)) if layout is not None else []
             )
             if section == "calls":
                 columns = _every_column(layouts)
             for key in ("columns", "where", "labels"):
-                for column in _names(item.get(key)):
+                for at, column in _named(f"{where}.{key}", item.get(key)):
                     if isinstance(column, str) and layout in layouts and column not in columns:
-                        yield _not_a_column(f"{where}.{key}", column, layout)
+                        yield _not_a_column(at, column, layout)
             field = _text(item.get("file_field", "file"))
             if section == "sends" and field in _dict(item.get("params")):
                 yield Problem(f"{where}.params", "config.param_is_file", {"name": field})
-            texts = [v for v in _dict(item.get("params")).values() if isinstance(v, str)]
-            texts += template_texts(item.get("json"))
-            if isinstance(item.get("filename"), str):
-                texts.append(item["filename"])
-            if isinstance(item.get("url"), str):
-                texts.append(item["url"])
-            for placeholder in unknown(texts, columns if section == "calls" else ()):
-                yield Problem(where, "config.placeholder", {"name": placeholder})
+            for key in ("params", "json", "filename", "url"):
+                for at, text in _strings(f"{where}.{key}", item.get(key)):
+                    for placeholder in unknown([text], columns if section == "calls" else ()):
+                        yield Problem(at, "config.placeholder", {"name": placeholder})
+
+
+def _strings(where: str, value: Any) -> Iterator[tuple[str, str]]:
+    """Each string in `value` (a string, or a table or list of them, nested) at its key
+    path, so that a placeholder's problem names the one value that holds it."""
+    if isinstance(value, str):
+        yield where, value
+    elif isinstance(value, dict | list):
+        pairs = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, inner in pairs:
+            yield from _strings(f"{where}.{key}", inner)
 
 
 def _choice_values(raw: dict[str, Any]) -> Iterator[Problem]:

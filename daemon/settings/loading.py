@@ -57,11 +57,21 @@ def _text(data: bytes, path: Path) -> str:
     parser would refuse it; text in another encoding (Shift_JIS, saved from Excel or an
     old editor) is named with its line and how to save it."""
     data = data.removeprefix(_BOM)
+    if _utf16(data):
+        raise ConfigError([Problem(str(path), "config.utf16")])
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise ConfigError([Problem(str(path), "config.not_utf8", {"line": line})]) from None
+
+
+def _utf16(data: bytes) -> bool:
+    """Whether `data` is UTF-16 (Windows' "Unicode"): its BOM, or a first character
+    of ASCII with its zero byte (which UTF-8 would read as a NUL TOML refuses)."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return True
+    return len(data) >= 2 and (data[0] == 0) != (data[1] == 0)
 
 
 def parse(raw: dict[str, Any], source: Path | None = None) -> Settings:

@@ -70,14 +70,27 @@ MAX_NUMBER = 2**62
 # after the check cannot read. Times are written as an IME types them too: clock()
 # makes them ASCII first.
 _WINDOW = re.compile(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})", re.ASCII)
+# RFC 9110 5.6.2: a header's name is a token, one or more of these characters.
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", re.ASCII)
 _DELAY = re.compile(r"(\d{1,3})m", re.ASCII)
-_TIME = re.compile(r"(\d{2}):(\d{2})", re.ASCII)
+# A time quoted as TOML writes one (18:00:00) is taken too: the config error of a bare
+# TOML time shows it so. Seconds other than :00 would be cut, so they are refused.
+_TIME = re.compile(r"(\d{2}):(\d{2})(:00)?", re.ASCII)
 
 
 def clock(value: str) -> str:
     """A time or window as written, full-width digits and colons (２２：００－０２：００, as
     a Japanese IME types them) made ASCII."""
     return unicodedata.normalize("NFKC", value)
+
+
+def check_time(value: str) -> str:
+    """A time of day, as HH:MM (18:00:00 made 18:00)."""
+    value = clock(value)
+    match = _TIME.fullmatch(value)
+    if not match or int(match.group(1)) >= 24 or int(match.group(2)) >= 60:
+        raise Invalid("config.expect_by", value=repr(value))
+    return value[:5]
 
 
 def check_secret(value: str | None) -> str | None:
@@ -434,6 +447,22 @@ class ApiAccount(Model):
     _check_secret = field_validator("token")(lambda cls, v: check_secret(v))
     _check_sha256 = field_validator("token_sha256")(lambda cls, v: check_sha256(v))
 
+    @field_validator("token_header")
+    @classmethod
+    def _token_header(cls, value: str) -> str:
+        # Else no request could carry the token, and every upload is refused as without.
+        if not _HEADER_NAME.fullmatch(value):
+            raise Invalid("config.header_name", value=shown(value))
+        return value
+
+    @field_validator("file_field", "json_field")
+    @classmethod
+    def _field_name(cls, value: str) -> str:
+        # Else no part of a request could be the one named.
+        if not value or any(unicodedata.category(ch) == "Cc" for ch in value):
+            raise Invalid("config.field_name", value=shown(value))
+        return value
+
     @field_validator("path")
     @classmethod
     def _path(cls, value: str) -> str:
@@ -472,14 +501,7 @@ class Expect(Model):
             raise Invalid("config.expect_day", value=shown(value))
         return value
 
-    @field_validator("by")
-    @classmethod
-    def _by(cls, value: str) -> str:
-        value = clock(value)
-        match = _TIME.fullmatch(value)
-        if not match or int(match.group(1)) >= 24 or int(match.group(2)) >= 60:
-            raise Invalid("config.expect_by", value=repr(value))
-        return value
+    _check_by = field_validator("by")(lambda cls, v: check_time(v))
 
     @model_validator(mode="after")
     def _daily_or_monthly(self) -> Expect:
@@ -533,14 +555,7 @@ class Account(Model):
     def _patterns(cls, value: object) -> object:
         return [value] if isinstance(value, str) else value
 
-    @field_validator("digest_at")
-    @classmethod
-    def _digest_at(cls, value: str) -> str:
-        value = clock(value)
-        match = _TIME.fullmatch(value)
-        if not match or int(match.group(1)) >= 24 or int(match.group(2)) >= 60:
-            raise Invalid("config.expect_by", value=repr(value))
-        return value
+    _check_digest_at = field_validator("digest_at")(lambda cls, v: check_time(v))
 
 
 class Outbound(Model):

@@ -8,9 +8,12 @@ in English.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import errno
-from collections.abc import Iterable
+import json
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -23,6 +26,8 @@ class Detail(Protocol):
 
     def render(self, language: str) -> str: ...
 
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+", re.ASCII)  # a TOML key written without quotes
 
 # The operating system's errors a user meets reading a config, saving a run's files or
 # reaching the daemon, by the catalog's words: its own strerror is English only.
@@ -123,12 +128,37 @@ class Invalid(ValueError):
 
 
 def shown(value: object) -> str:
-    """A config value as the admin wrote it: strings quoted, booleans as TOML spells them,
+    """A config value as the admin wrote it: strings quoted, booleans, dates, times,
+    lists and tables as TOML spells them (18:00:00, not datetime.time(18, 0)),
     anything long cut short."""
+    text = _toml(value, repr)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _toml(value: object, string: Callable[[str], str]) -> str:
+    """`value` in TOML; a string by `string`: quoted as repr() does at the top, where
+    messages quote it so, and in TOML's double quotes inside a list or a table."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    if isinstance(value, str):
+        return string(value)
+    if isinstance(value, dt.date | dt.time):  # a datetime is a date
+        return value.isoformat()
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(item, _basic) for item in value) + "]"
+    if isinstance(value, dict):
+        pairs = [f"{_key(str(k))} = {_toml(v, _basic)}" for k, v in value.items()]
+        return "{ " + ", ".join(pairs) + " }" if pairs else "{}"
+    return repr(value)
+
+
+def _basic(text: str) -> str:
+    """A TOML basic string: JSON's escapes are TOML's."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _key(key: str) -> str:
+    return key if _BARE_KEY.fullmatch(key) else _basic(key)
 
 
 def near(word: str, choices: Iterable[str]) -> str | None:
