@@ -54,6 +54,21 @@ def test_a_damaged_store_is_said_in_one_line_and_the_command_ends(tmp_path, conf
     assert result.stderr.splitlines()[-1] == f"データベース {store} を読めません: {why}"
 
 
+@pytest.mark.parametrize("how", ["garbage", "folder"])
+def test_check_warns_of_a_damaged_store_without_a_traceback(tmp_path, how):
+    # Its read-only look at the tables left aiosqlite's failed thread to report to a
+    # closed loop: "RuntimeError: Event loop is closed", with a traceback. The README's
+    # example config, whose check takes long enough after that look for it to show.
+    example = (ROOT / "config" / "renkei.example.toml").read_text(encoding="utf-8")
+    config = tmp_path / "renkei.toml"
+    config.write_text(example.replace('"../var"', f'"{tmp_path / "var"}"'), encoding="utf-8")
+    damage(tmp_path / "var" / "renkei.db", how)
+    result = renkei("check", "--config", str(config), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "Event loop is closed" not in result.stderr
+    assert "を読めません" in result.stdout + result.stderr
+
+
 def test_a_file_that_is_no_regular_file_is_not_said_to_be_missing(tmp_path, config):
     fifo = tmp_path / "20240530.csv"
     os.mkfifo(fifo)

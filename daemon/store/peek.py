@@ -13,13 +13,11 @@ import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-import aiosqlite
-
 from daemon.settings import Column, ConfigError, Layout, Problem, Settings
 from daemon.store.errors import StoreUnavailable
 from daemon.store.images import table_types
 from daemon.store.open import resolved_url, schema_refused, shown_url, unreachable
-from daemon.store.schema import check_version
+from daemon.store.schema import check_version, opened
 from daemon.store.tables import LayoutTables, same_types
 from importers.messages import message
 
@@ -77,7 +75,7 @@ async def _sqlite_types(path: Path, layouts: Iterable[str], language: str) -> Ty
     try:
         if not path.exists():
             return {}
-        db = await aiosqlite.connect(_read_only_uri(path), uri=True)
+        db = await opened(_read_only_uri(path), uri=True)
     except (sqlite3.Error, OSError) as exc:
         raise StoreUnavailable(message("store.unreadable", language, path=path, error=exc)) from exc
     try:

@@ -11,6 +11,7 @@ import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -398,14 +399,7 @@ async def connect(path: Path) -> aiosqlite.Connection:
     """A connection to the store at `path`, set up. One that fails (a damaged file, a
     folder) leaves no thread behind: aiosqlite's thread is no daemon thread, and one
     left running keeps the process from ever exiting."""
-    connecting = aiosqlite.connect(path, isolation_level=None)
-    try:
-        db = await connecting
-    except BaseException:
-        # XXX aiosqlite stops its thread without waiting for it, which then reports its
-        # end to a loop asyncio.run may have closed ("Event loop is closed"): wait for it.
-        connecting._thread.join()
-        raise
+    db = await opened(path, isolation_level=None)
     try:
         await _set_up(db)
     except BaseException:
@@ -413,6 +407,18 @@ async def connect(path: Path) -> aiosqlite.Connection:
             await db.close()
         raise
     return db
+
+
+async def opened(*args: Any, **kwargs: Any) -> aiosqlite.Connection:
+    """aiosqlite.connect(*args, **kwargs), leaving no thread behind when it fails."""
+    connecting = aiosqlite.connect(*args, **kwargs)
+    try:
+        return await connecting
+    except BaseException:
+        # XXX aiosqlite stops its thread without waiting for it, which then reports its
+        # end to a loop asyncio.run may have closed ("Event loop is closed"): wait for it.
+        connecting._thread.join()
+        raise
 
 
 async def _set_up(db: aiosqlite.Connection) -> None:
