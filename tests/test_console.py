@@ -1140,7 +1140,7 @@ def test_renkei_check_refuses_unknown_accounts_and_plain_passwords(tmp_path):
     done = cli("check", "--config", str(config))
     out = done.stdout + done.stderr
     assert done.returncode == 1, out
-    assert "users.typo.accounts[0]" in out and "'acmee'" in out and "acme の誤り" in out
+    assert "users.typo.accounts.0" in out and "'acmee'" in out and "acme の誤り" in out
     assert "users.plain.password_hash" in out and "パスワードのハッシュではありません" in out
 
 

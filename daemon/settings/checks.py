@@ -161,7 +161,7 @@ def _user_accounts(raw: dict[str, Any]) -> Iterator[Problem]:
             continue
         for index, account in enumerate(user["accounts"]):
             if isinstance(account, str) and account not in accounts:
-                where = f"users.{name}.accounts[{index}]"
+                where = f"users.{name}.accounts.{index}"
                 params = {"value": repr(account), "name": account}
                 yield Problem(where, "config.unknown_account", params, near(account, accounts))
 
