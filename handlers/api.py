@@ -460,13 +460,24 @@ def _json_params(raw: object, field: str) -> dict[str, str]:
     return params
 
 
+NAMES_SHOWN = 20
+
+
+def _listed(names: list[str]) -> str:
+    """`names` for a message: a request of a thousand fields, or of one with a name of
+    a megabyte, made an answer (and a log line) of that size."""
+    shown = [name if len(name) <= 50 else name[:50] + "…" for name in names[:NAMES_SHOWN]]
+    more = len(names) - NAMES_SHOWN
+    return ", ".join(shown) + (f", … (+{more})" if more > 0 else "")
+
+
 def map_params(
     params: Mapping[str, str], mapping: Mapping[str, Mapping[str, ParamEffect]]
 ) -> dict[str, Any]:
     """The import options the parameters choose, by the account's mapping."""
     unknown = sorted(set(params) - set(mapping))
     if unknown:
-        raise ApiRefusal(422, "unknown_parameter", names=", ".join(unknown))
+        raise ApiRefusal(422, "unknown_parameter", names=_listed(unknown))
     options: dict[str, Any] = {}
     for name, value in params.items():
         values = mapping[name]

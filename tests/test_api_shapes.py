@@ -123,6 +123,17 @@ def test_an_unmapped_form_field_is_refused(daemon):
     assert reply.status_code == 422 and "mode='merge'" in reply.json()["message"]
 
 
+def test_a_thousand_unmapped_fields_are_named_in_a_short_answer(daemon):
+    # Every name was listed, each whole: 900 fields made a 5 KB answer and log line.
+    fields = {f"f{i:03d}": "x" for i in range(900)} | {"y" * 300: "x"}
+    reply = push(daemon, "demo-north", "member_no,name\n1,x\n", "20240806.csv", **fields)
+    said = reply.json()["message"]
+    assert reply.status_code == 422 and reply.json()["error"] == "unknown_parameter"
+    assert "f000, f001" in said and said.endswith(", … (+881)") and len(said) < 400, said
+    reply = push(daemon, "demo-north", "member_no,name\n1,x\n", "20240806.csv", **{"y" * 300: "x"})
+    assert reply.json()["message"].endswith(f"{'y' * 50}…"), reply.json()
+
+
 def members(daemon) -> str:
     return f"{daemon.api}/push/members?wait=true"
 
