@@ -1,11 +1,12 @@
 """The FTP data channel of an upload: writes it under its temporary name, enforces
 `max_bytes`, and makes a finished upload durable under its final name before the 226;
 one cut off (reset, ABOR, over `max_bytes`, a write error, its control connection gone
-before the 226) is answered so and removed. Reads the client's bytes; writes the home's
-files. pyftpdlib makes one per transfer for the session (ftpsession.SessionHandler's
-dtp_handler, or ftp.py's FTPS subclass of it), and it calls back into the session for
-the size limit, the reply words, refusals and the final name
-(ftpnames.UploadHandler.publish_upload).
+before the 226) is answered so and removed, as is one whose data connection was closed
+or reset before the server took it (`DataPort`). Reads the client's bytes; writes the
+home's files. pyftpdlib makes one per transfer for the session (ftpsession's
+SessionHandler.dtp_handler and passive_dtp, or ftp.py's FTPS subclass of it), and it
+calls back into the session for the size limit, the reply words, refusals and the final
+name (ftpnames.UploadHandler.publish_upload).
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import contextlib
 import errno
 import logging
 import os
+import socket
 from concurrent.futures import Future
 from pathlib import Path
 
 from pyftpdlib.exceptions import _FileReadWriteError
-from pyftpdlib.handlers import DTPHandler
+from pyftpdlib.handlers import DTPHandler, FTPHandler
 from pyftpdlib.ioloop import _ERRNOS_DISCONNECTED, _ERRNOS_RETRY, _RetryError
 
 from handlers.ftphome import final_name
@@ -26,6 +28,20 @@ from handlers.ftpreplies import S426_RESET, S451_WRITE_FAILED, S452_NO_SPACE, S5
 from handlers.ftpserver import aside_of
 
 log = logging.getLogger(__name__)
+
+
+class DataPort(FTPHandler.passive_dtp):  # pyftpdlib's PassiveDTP, wherever it lives
+    """A passive data port that tells its session of a data connection the client closed
+    or reset before it was accepted: pyftpdlib drops that one unsaid, and the session
+    waits for it for ever (ftpsession.SessionHandler.data_connection_lost)."""
+
+    def handle_accepted(self, sock: socket.socket, addr: tuple) -> None:
+        super().handle_accepted(sock, addr)
+        session = self.cmd_channel
+        # Closed, yet still the session's port: the connection it took was dead, and no
+        # data channel was made of it (a live one makes pyftpdlib forget the port).
+        if self._closed and session._dtp_acceptor is self and session.connected:
+            session.data_connection_lost()
 
 
 class UploadDTP(DTPHandler):
@@ -81,6 +97,16 @@ class UploadDTP(DTPHandler):
         if not data:
             self.handle_close()
         return data
+
+    def readable(self) -> bool:
+        if not self._initialized and self.cmd_channel.holding:
+            # Data sent with its STOR, which waits behind a command answered aside
+            # (SessionHandler.hold): read once the STOR enables receiving, where
+            # pyftpdlib would take it for the connection's end and close it unread.
+            # Off the poll meanwhile, so that a reset is seen then, as an upload's.
+            self.del_channel()
+            return False
+        return super().readable()
 
     _durable_aside = False  # made durable in the server's pool: its close comes after
 

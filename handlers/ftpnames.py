@@ -129,6 +129,8 @@ class UploadHandler(SessionHandler):
             self.refuse(S452_LOW_SPACE[0], "low_space", name, detail)
             self.respond(self.reply(*S452_LOW_SPACE))
             return None
+        if self.no_data_connection():  # 425, before a temporary file is made
+            return None
         partial = os.path.join(os.path.dirname(file), part_name(name))
         # "x": created afresh (pyftpdlib adds the "b"), never a file that was there.
         return super().ftp_STOR(partial, "x")
@@ -250,7 +252,8 @@ class UploadHandler(SessionHandler):
         may hold, renames and an fsync), then `answer` with what it gave, or `failed`
         (451) when it raised OSError. While other sessions are served by the same I/O
         thread, the work runs in the server's pool, as an upload is made durable, and
-        this session reads no further command until it has answered: its replies stay
+        this session handles no further command until it has answered, those the client
+        sent with it included (SessionHandler.hold): its replies and their effects stay
         in the order of its commands."""
         what = f"{cmd} {os.path.basename(path)}"
         aside = aside_of(self.server)
@@ -262,12 +265,11 @@ class UploadHandler(SessionHandler):
                 return
             answer(result)
             return
-        self.modify_ioloop_events(0)  # only a hang-up is reported meanwhile
+        self.hold()
 
         def then(done: Future[T]) -> None:
             if self._closed:
                 return  # the client left meanwhile: nobody to answer
-            self.modify_ioloop_events(self.ioloop.READ)
             self._last_response = ""
             err = done.exception()
             if err is None:
@@ -279,6 +281,7 @@ class UploadHandler(SessionHandler):
             if self._last_response:  # logged as pyftpdlib logs an answered command
                 code, words = int(self._last_response[:3]), self._last_response[4:]
                 self.log_cmd(cmd, path, code, words)
+            self.release()
 
         aside(work, then)
 

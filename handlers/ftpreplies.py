@@ -32,6 +32,9 @@ S553_UNSEEN_NAME = (553, "ftp.unseen_name")  # STOR, RNTO: control or format cha
 S553_LONG_NAME = (553, "ftp.long_name")  # STOR, RNTO: over ftphome.MAX_NAME_BYTES
 S553_NOT_A_FILE = (553, "ftp.not_a_file")  # STOR, RNTO: the home, a folder or a path in one
 S501_NUL_PATH = (501, "ftp.nul_path")  # a NUL in any other command's path
+# A transfer command with no data connection open or coming: never made, or closed or
+# reset before the command (pyftpdlib would answer 150 and wait for it for ever).
+S425_NO_DATA = (425, "ftp.no_data")
 
 # pyftpdlib's own replies a client meets in an upload session, by their exact line: said
 # in `report.language` once the client sent OPTS UTF8 ON, as renkei's own are. Another

@@ -1,26 +1,29 @@
 """An FTP control session, all but its file names: logins and bans, FTPS required,
-connection limits, the reply language (RFC 2640), the command line's encoding, passive
-ports, and the refusals it tells the sink of. Reads the client's commands; writes
-replies and refusals. ftpnames.UploadHandler builds on it; handlers/ftp.py serves it
-(ftpserver.py: every session on one I/O thread, or over FTPS one thread per session),
-and ftpdata.UploadDTP calls back into it.
+connection limits, the reply language (RFC 2640), the command line's encoding, its
+commands handled one after another while one is answered aside (`hold`), passive ports
+and a data connection lost before it was taken, and the refusals it tells the sink of.
+Reads the client's commands; writes replies and refusals. ftpnames.UploadHandler builds
+on it; handlers/ftp.py serves it (ftpserver.py: every session on one I/O thread, or over
+FTPS one thread per session), and ftpdata.UploadDTP and DataPort call back into it.
 """
 
 from __future__ import annotations
 
 import select
 import threading
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from pyftpdlib.handlers import FTPHandler
 
 from daemon.settings import Account, Settings
 from handlers.base import IntakeSink, Refusal, peer_text, readable
-from handlers.ftpdata import UploadDTP
+from handlers.ftpdata import DataPort, UploadDTP
 from handlers.ftpguard import LoginGuard
 from handlers.ftphome import HomeFS
 from handlers.ftpreplies import (
     S421_BANNED,
+    S425_NO_DATA,
+    S426_RESET,
     S530_LOGIN_FAILED,
     S530_TLS_CONTROL,
     S534_TLS_DATA,
@@ -48,6 +51,7 @@ class SessionHandler(FTPHandler):
     """Control channel: logins and bans, FTPS required, the reply language."""
 
     dtp_handler = UploadDTP
+    passive_dtp = DataPort
     abstracted_fs = HomeFS
     auth_failed_timeout = 1
     intake: SessionIntake  # set on the per-server subclass (handlers/ftp.py)
@@ -200,6 +204,91 @@ class SessionHandler(FTPHandler):
             # it mojibake it could not send back to rename or delete the file by.
             self.encoding = "cp932"
         return text
+
+    # -- one command after another ----------------------------------------------------
+
+    _held: list[bytes] | None = None  # command lines read while one is answered aside
+
+    @property
+    def holding(self) -> bool:
+        """Whether a command of this session is being answered aside (hold)."""
+        return self._held is not None
+
+    def hold(self) -> None:
+        """Handle no further command until release(): one is answered aside (in the
+        server's pool). Lines the client sent with it, read already, wait their turn:
+        its replies stay in the order of its commands."""
+        self._held = []
+        self.modify_ioloop_events(0)  # only a hang-up is reported meanwhile
+
+    def release(self) -> None:
+        """The command answered aside has its answer: handle the lines held meanwhile,
+        in order (one answered aside in its turn holds those after it), then read on."""
+        held, self._held = self._held or [], None
+        self.modify_ioloop_events(self.ioloop.READ)
+        partial = self._in_buffer, self._in_buffer_len  # a line not whole yet stays
+        for line in held:
+            if self._closed:  # a QUIT or a hang-up among them
+                return
+            self._in_buffer, self._in_buffer_len = [line], len(line)
+            self.found_terminator()
+        self._in_buffer, self._in_buffer_len = partial
+        data = self.data_channel
+        if not self.holding and data is not None and not data._initialized:
+            # No transfer command came for it: read again, as before the hold.
+            data.modify_ioloop_events(self.ioloop.READ)
+
+    def found_terminator(self) -> None:
+        if self._held is not None:
+            self._held.append(b"".join(self._in_buffer))
+            self._in_buffer, self._in_buffer_len = [], 0
+            return
+        super().found_terminator()
+
+    # -- the data connection --------------------------------------------------------
+
+    def data_connection_lost(self) -> None:
+        """The client closed or reset the data connection before it was accepted
+        (ftpdata.DataPort): an upload waiting for it is cut off (426, its part removed)
+        as one reset later is; a transfer command after it gets 425."""
+        self._dtp_acceptor = None
+        if self._in_dtp_queue is not None:
+            file, _ = self._in_dtp_queue
+            self._in_dtp_queue = None
+            file.close()
+            self.respond(self.reply(*S426_RESET))
+            self.on_incomplete_file_received(file.name)
+        elif self._out_dtp_queue is not None:  # a listing waiting for it
+            file = self._out_dtp_queue[2]
+            self._out_dtp_queue = None
+            if file is not None:
+                file.close()
+            self.respond(self.reply(*S425_NO_DATA))
+
+    def no_data_connection(self) -> bool:
+        """Answer 425 to a transfer command when no data connection is open or on its
+        way (S425_NO_DATA); True when answered."""
+        acceptor = self._dtp_acceptor
+        if self.data_channel is not None or self._dtp_connector is not None:
+            return False
+        if acceptor is not None and not acceptor._closed:  # PASV's port, still listening
+            return False
+        self.respond(self.reply(*S425_NO_DATA))
+        return True
+
+    def push_dtp_data(
+        self,
+        data: object,
+        isproducer: bool = False,
+        file: BinaryIO | None = None,
+        cmd: str | None = None,
+    ) -> None:
+        # A listing (or RETR): pyftpdlib would answer 150 and wait for no connection.
+        if self.no_data_connection():
+            if file is not None:
+                file.close()
+            return
+        super().push_dtp_data(data, isproducer, file, cmd)
 
     def _make_epasv(self, extmode: bool = False) -> None:
         # pyftpdlib binds a passive port, then listens on it. With a thread per

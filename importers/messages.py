@@ -958,6 +958,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "転送中に接続が切れたため、ファイルを破棄しました。",
         "en": "Connection reset during the upload; the file was discarded.",
     },
+    "ftp.no_data": {
+        "ja": "データ接続がありません。PASV（または EPSV）で開き直してから送ってください。",
+        "en": "No data connection; open one (PASV or EPSV) and try again.",
+    },
     "ftp.no_append": {
         "ja": "追記と途中再開はできません。ファイル全体を送ってください。",
         "en": "Append and restart are not supported; upload the whole file.",
