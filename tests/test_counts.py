@@ -153,7 +153,7 @@ def test_cli_shows_the_mode_and_every_count(daemon, module_relay, tmp_path):
     result = renkei(daemon, "import", str(path), "--account", "acme")
     assert result.returncode == 0, result.stderr
     first, sentence = result.stdout.splitlines()[:2]
-    assert "upsert" in first  # the counts themselves: see the JSON below
+    assert "登録・更新(キーで照合)" in first  # the mode as `show` says it; the counts below
     assert sentence == "1 件を新規登録、1 件を更新、空行 1 行は読み飛ばしました。"
     assert "経路: コマンド" in report_body(module_relay, "20240513.csv")
 
