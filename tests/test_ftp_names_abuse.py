@@ -6,14 +6,15 @@ reload."""
 from __future__ import annotations
 
 import ftplib
-import io
 import signal
 
 import httpx
 import pytest
 
-from tests.support import Daemon, account, csv_bytes, wait_for
-from tests.test_ftp import ADMIN, ftp_config, ftp_section, home, login, poll
+from tests.support import Daemon, account, wait_for
+from tests.test_ftp import ADMIN, ftp_config, ftp_section, home, login
+from tests.test_ftp_renames import one_row, stor
+from tests.test_ftp_renames import taken as taken_in_order
 
 # Every name is taken: the home's own name ("beta") too, as `STOR ..` names it.
 BETA = account("beta", filename="any") + ftp_section("beta", "demo-beta")
@@ -28,19 +29,8 @@ def daemon(tmp_path_factory):
     assert d.terminate() == 0
 
 
-def one_row(day: str, note: str) -> bytes:
-    return csv_bytes([f"1,2024/05/{day},1,{note}"])
-
-
-def stor(ftp: ftplib.FTP, name: str, data: bytes) -> str:
-    return ftp.storbinary(f"STOR {name}", io.BytesIO(data))
-
-
 def taken(daemon, account_name: str) -> list[tuple[str, str]]:
-    reply = poll(daemon, account_name)
-    assert reply.status_code == 200, reply.text
-    runs = [daemon.wait_run(run["id"]) for run in reply.json()["runs"]]
-    return sorted((run["filename"], run["state"]) for run in runs)
+    return sorted(taken_in_order(daemon, account_name))
 
 
 def refused(daemon, reason: str) -> list[tuple[str, str, str]]:
