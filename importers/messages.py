@@ -1548,6 +1548,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "{path} is open to other users (mode {mode}); the files received and the"
         " database live there: close it with chmod o-rwx {path}",
     },
+    "config.expect_no_weekdays": {
+        "ja": "空です。ファイルが届くはずの日がないため、届かない日の通知は出ません",
+        "en": "empty: no day is one a file is due, so a missing file is never alerted",
+    },
     "config.no_weekdays": {
         "ja": "空です。FTP のファイルは定期チェックでは取り込まれず、renkei poll か"
         "「今すぐチェック」のときだけ取り込まれます",

@@ -316,6 +316,22 @@ def test_ftp_checks_on_no_weekday_are_a_warning():
     ]
 
 
+def test_an_expected_file_on_no_weekday_is_a_warning():
+    expect = {"weekdays": [], "by": "10:00"}
+    settings = parse(with_accounts(a={"expect": expect}))
+    assert [str(w) for w in check_warnings(settings)] == [
+        "accounts.a.expect.weekdays: empty: no day is one a file is due, so a missing file"
+        " is never alerted"
+    ]
+
+
+@pytest.mark.parametrize("settle", [float("inf"), 86401])
+def test_a_drop_folder_that_would_never_settle_is_refused(settle):
+    dropdir = {"path": "drop", "settle": settle}
+    [problem] = problems(with_accounts(a={"dropdir": dropdir}))
+    assert problem.startswith("accounts.a.dropdir.settle: ") and "86400" in problem
+
+
 @pytest.mark.parametrize(
     ("ftp", "api", "listen"),
     [

@@ -707,6 +707,11 @@ def check_warnings(settings: Settings) -> list[Problem]:
             if account.ftp is not None and not account.ftp.weekdays
         ),
         *(
+            Problem(f"accounts.{name}.expect.weekdays", "config.expect_no_weekdays")
+            for name, account in settings.accounts.items()
+            if account.expect is not None and account.expect.weekdays == []
+        ),
+        *(
             Problem(f"accounts.{name}.ftp", "config.ftp_no_password")
             for name, account in settings.accounts.items()
             if account.ftp is not None

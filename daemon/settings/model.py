@@ -473,7 +473,10 @@ class ApiAccount(Model):
 
 class DropdirAccount(Model):
     path: LaxPath = Field(description="folder watched for files")
-    settle: float = Field(5, ge=0, description="seconds unchanged before a file is complete")
+    # At most a day: `inf` passed, and a file was then never taken.
+    settle: float = Field(
+        5, ge=0, le=86400, description="seconds unchanged before a file is complete"
+    )
 
 
 class Expect(Model):
