@@ -92,6 +92,22 @@ def test_data_dir_that_is_a_file(tmp_path):
     ]
 
 
+def test_data_dir_under_a_file_or_an_ftp_home_that_is_a_file(tmp_path):
+    # Both passed check, and serve then refused them.
+    (tmp_path / "afile").write_text("")
+    raw = with_accounts(a={}) | {"daemon": {"data_dir": "afile/sub"}}
+    assert problems(raw, tmp_path / "renkei.toml") == [
+        f"daemon.data_dir: {tmp_path / 'afile'} is a file, not a folder; data_dir must be a folder"
+    ]
+    (tmp_path / "var" / "ftp").mkdir(parents=True)
+    (tmp_path / "var" / "ftp" / "a").write_text("")
+    ftp = {"user": "a", "password": "demo-a"}
+    assert problems(with_accounts(a={"ftp": ftp}), tmp_path / "renkei.toml") == [
+        f"accounts.a.ftp: {tmp_path / 'var' / 'ftp' / 'a'} is not a folder; the account's FTP"
+        " home must be one: move what is there away"
+    ]
+
+
 def test_a_data_dir_others_may_enter_is_warned_of_with_the_fix(tmp_path):
     """renkei makes data_dir 0750; one made beforehand keeps its mode, and what renkei
     writes there follows the umask."""

@@ -566,14 +566,20 @@ def path_checks(settings: Settings) -> Iterator[Problem]:
     account, none that is data_dir or one of renkei's own folders in it, and none in
     an FTP home, where the FTP check and the drop folder would both take each file."""
     data_dir = settings.data_dir.resolve()
-    if data_dir.exists() and not data_dir.is_dir():
-        yield Problem("daemon.data_dir", "config.data_dir_not_folder", {"path": data_dir})
+    # The folder itself, or the nearest of its parents that is there: a file in its
+    # path makes it as impossible to create as a file in its place.
+    there = next((p for p in (data_dir, *data_dir.parents) if p.exists()), data_dir)
+    if there.exists() and not there.is_dir():
+        yield Problem("daemon.data_dir", "config.data_dir_not_folder", {"path": there})
     own = [data_dir / name for name in OWN_FOLDERS]
     homes = {
         name: settings.ftp_home(name).resolve()
         for name, account in settings.accounts.items()
         if account.ftp is not None
     }
+    for name, home in homes.items():
+        if home.exists() and not home.is_dir():  # as handlers/ftp.py refuses it
+            yield Problem(f"accounts.{name}.ftp", "config.ftp_home_not_folder", {"path": home})
     owners: dict[Path, str] = {}
     for name, account in settings.accounts.items():
         if account.dropdir is None:
