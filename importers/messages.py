@@ -764,6 +764,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "実行 {run_id} はまだ終わっていません(状態 {state})。終わってから再取込してください",
         "en": "run {run_id} has not finished (state {state}); retry it once it has",
     },
+    "api.run_not_final.file": {
+        "ja": "実行 {run_id} はまだ終わっていません(状態 {state})。受信ファイルは実行が終わってから取得できます",
+        "en": "run {run_id} has not finished (state {state}); its file can be had once it has",
+    },
     # -- undo (daemon/store/undo.py): the 409 refusals, said by the API and the CLI --
     "api.run_not_completed": {
         "ja": "実行 {run_id} は取込完了ではないため(状態 {state})、取り消せません",

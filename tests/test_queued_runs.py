@@ -93,8 +93,10 @@ def test_a_file_waiting_in_the_spool_answers_as_a_queued_run(daemon):
 
         errors = get(f"{accepted['url']}/errors.csv")
         assert errors.status_code == 200 and errors.headers["content-type"].startswith("text/csv")
+        # Kept once its run has ended: not yet, which "not kept" used to blame on retention.
         kept = get(f"{accepted['url']}/file")
-        assert (kept.status_code, kept.json()["error"]) == (404, "file_not_kept")
+        assert (kept.status_code, kept.json()["error"]) == (409, "run_not_final")
+        assert "queued" in kept.json()["message"]
 
         retried = post(f"{accepted['url']}/retry")
         assert (retried.status_code, retried.json()["error"]) == (409, "run_not_final")

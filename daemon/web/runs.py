@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from daemon.settings import Settings
 from daemon.spool.kept import kept_file
 from daemon.spool.queue import new_id, now_iso, pending_meta
-from daemon.store.runs import CHANNELS, RunState, public_run, queued_run
+from daemon.store.runs import CHANNELS, FINAL_STATES, RunState, public_run, queued_run
 from daemon.store.undo import Undone, UndoRun
 from daemon.web import context
 from daemon.web.auth import Auth, Principal
@@ -210,13 +210,17 @@ def errors_csv(settings: Settings, run: Mapping[str, Any]) -> Response | None:
 @router.get(
     "/api/v1/runs/{run_id}/file",
     response_model=None,
-    responses=_FILE | responses(401, 404, 422),
+    responses=_FILE | responses(401, 404, 409, 422),
 )
 async def run_file(request: Request, run_id: str, who: Auth) -> Response:
     """The file as received, byte for byte, under its own name, while it is kept
     (`daemon.retention_days`); 404 `file_not_kept` once swept, or when none came."""
     run = await visible_run(request, run_id, who)
     found = received_file(context.settings(request), run)
+    if found is None and run["state"] not in FINAL_STATES:
+        # Kept once its run has ended: until then "not kept" blamed retention.
+        key = "api.run_not_final.file"
+        raise ApiError(409, "run_not_final", key, run_id=run_id, state=run["state"])
     if found is None:
         raise ApiError(404, "file_not_kept", run_id=run_id)
     return found
