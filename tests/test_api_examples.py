@@ -277,3 +277,14 @@ def test_mail_delivery_register_by_curl(delivery, tmp_path):
     assert delivery.query("SELECT company FROM customers WHERE email = 'curl@example.jp'") == [
         ("㈱髙島屋",)
     ]
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "DELETE"])
+def test_another_method_on_an_accounts_own_import_path_is_a_405(expense, method):
+    # 404 there, where the generic import path answers 405 with Allow: POST.
+    reply = httpx.request(method, f"{expense.api}/api/v1/csvimport", timeout=10)
+    assert reply.status_code == 405 and reply.headers["Allow"] == "POST"
+    generic = httpx.request(method, f"{expense.api}/api/v1/imports", timeout=10)
+    assert (generic.status_code, generic.headers["Allow"]) == (405, "POST")
+    if method != "HEAD":
+        assert reply.json()["error"] == "method_not_allowed"

@@ -4,8 +4,8 @@ request no other route took.
 It takes every method. Taking only POST (the import), it would match the path of any
 request, so starlette would answer a GET of a path nobody serves with 405, and a POST
 to a path served by GET alone would be taken for an import path that does not exist.
-So: a POST to an account's own path is an import; a path another route serves answers
-405 with the methods it has; any other path is 404, the console's HTML page under
+So: a POST to an account's own path is an import, another method there 405 (as on the
+generic import path); a path another route serves answers 405 with the methods it has; any other path is 404, the console's HTML page under
 /console/, the API's JSON elsewhere (a POST also counted as a refusal of the intake,
 a partner's mistyped import path).
 """
@@ -24,8 +24,11 @@ METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 async def last_route(request: Request) -> JSONResponse:
     path = request.url.path
-    if request.method == "POST" and _is_import_path(request, path):
-        return await api_intake.import_at_own_path(request)
+    if _is_import_path(request, path):
+        if request.method == "POST":
+            return await api_intake.import_at_own_path(request)
+        # As the generic import path answers another method (FastAPI's 405).
+        raise HTTPException(405, headers={"Allow": "POST"})
     allowed = _allowed_elsewhere(request)
     if allowed:
         raise HTTPException(405, headers={"Allow": ", ".join(allowed)})
