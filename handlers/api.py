@@ -28,6 +28,7 @@ from fastapi.responses import JSONResponse
 from python_multipart.multipart import parse_options_header
 from starlette.datastructures import FormData, QueryParams, UploadFile
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import Message
 
 from daemon.settings import ApiAccount, ParamEffect, Settings, secret_matches
@@ -297,6 +298,8 @@ async def _form(request: Request) -> FormData:
         form, closed = await whole_form(request)
     except ApiRefusal:
         raise
+    except ClientDisconnect:  # refused and counted, as one cut short, with its cause
+        raise ApiRefusal(422, "unreadable_request", "api.unreadable_request.gone") from None
     except Exception as exc:  # python-multipart's errors: the request is unreadable
         key, params = _unreadable(str(exc))
         raise ApiRefusal(422, "unreadable_request", key, **params) from None

@@ -621,6 +621,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "multipart フォームとして読めません: {detail}",
         "en": "not a readable multipart form: {detail}",
     },
+    "api.unreadable_request.gone": {
+        "ja": "本文を送り終える前にクライアントが接続を閉じました",
+        "en": "the client closed the connection before its body ended",
+    },
     "api.unreadable_request.too_many_fields": {
         "ja": "multipart フォームの項目が多すぎます(上限 {n} 個)",
         "en": "the multipart form has too many fields (at most {n})",

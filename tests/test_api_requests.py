@@ -351,3 +351,22 @@ def _complete(answer: bytes) -> bool:
         if line.lower().startswith(b"content-length:"):
             return len(body) >= int(line.split(b":")[1])
     return False
+
+
+def test_a_client_gone_mid_body_is_a_refusal_that_says_so(daemon):
+    # Counted as unreadable_request with no detail: nothing said why.
+    host, port = daemon.api.removeprefix("http://").split(":")
+    part = b'--B\r\nContent-Disposition: form-data; name="file"; filename="20241104.csv"\r\n\r\n'
+    head = (
+        "POST /api/v1/imports HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer demo-any\r\n"
+        "Content-Type: multipart/form-data; boundary=B\r\nContent-Length: 100000\r\n\r\n"
+    )
+    before = len(refusals(daemon, "unreadable_request"))
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        s.sendall(head.encode() + part + b"1,2024/05/16,1,a\r\n")
+        time.sleep(0.3)  # the door has begun reading the body
+    deadline = time.monotonic() + 10
+    while len(gone := refusals(daemon, "unreadable_request")) == before:
+        assert time.monotonic() < deadline, "the refusal was never recorded"
+        time.sleep(0.1)
+    assert gone[0]["detail"] == "the client closed the connection before its body ended"
