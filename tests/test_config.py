@@ -279,3 +279,26 @@ def test_account_names_must_be_usable_folder_names(name):
 
 def test_an_account_named_in_japanese_is_a_usable_name():
     assert "営業" in parse({"layouts": LAYOUTS, "accounts": {"営業": {"layout": "p"}}}).accounts
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            {"layouts": {"p": {"columns": [{"name": "a", "type": "dat"}]}}},
+            "layouts.p.columns.0.type: 'dat' is not one of text, int, decimal, date,"
+            " datetime, bool, choice; did you mean date?",
+        ),
+        (
+            {"layouts": LAYOUTS, "accounts": {"a": {"layout": "p", "mode": "replace"}}},
+            "accounts.a.mode: 'replace' is not one of replace_file, insert, upsert, delete,"
+            " set; did you mean replace_file?",
+        ),
+        (
+            {"layouts": LAYOUTS, "accounts": {"a": {"layout": "p", "status": "paused"}}},
+            "accounts.a.status: 'paused' is not one of active, stopped",
+        ),
+    ],
+)
+def test_a_value_not_listed_names_the_choice_it_most_likely_meant(raw, expected):
+    assert problems(raw) == [expected]

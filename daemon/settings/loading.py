@@ -122,8 +122,11 @@ def describe(error: ErrorDetails) -> Problem:
     if kind == "extra_forbidden":
         return Problem(where, "config.unknown_key", near=_near_key(error["loc"]))
     if kind == "literal_error":
-        allowed = ", ".join(re.findall(r"'([^']*)'", ctx["expected"]))
-        return Problem(where, "config.not_one_of", {"value": shown(value), "allowed": allowed})
+        choices = re.findall(r"'([^']*)'", ctx["expected"])
+        params = {"value": shown(value), "allowed": ", ".join(choices)}
+        # `type = "dat"`, `mode = "replace"`: a near miss said, as for a key.
+        close = near(value, choices) if isinstance(value, str) else None
+        return Problem(where, "config.not_one_of", params, close)
     if kind in ("int_type", "int_parsing", "float_type", "bool_type", "bool_parsing"):
         return _wrong_scalar(where, kind, value)
     if kind in _PLAIN:
