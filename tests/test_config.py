@@ -298,6 +298,21 @@ def test_an_account_named_in_japanese_is_a_usable_name():
             {"layouts": LAYOUTS, "accounts": {"a": {"layout": "p", "status": "paused"}}},
             "accounts.a.status: 'paused' is not one of active, stopped",
         ),
+        (
+            {
+                "layouts": LAYOUTS,
+                "accounts": {"a": {"layout": "p", "expect": {"weekdays": ["tues"], "by": "10:00"}}},
+            },
+            "accounts.a.expect.weekdays: 'tues' is not one of mon, tue, wed, thu, fri, sat, sun;"
+            " did you mean tue?",
+        ),
+        (  # mon or sun: as likely, so neither is named
+            {
+                "layouts": LAYOUTS,
+                "accounts": {"a": {"layout": "p", "expect": {"weekdays": ["mun"], "by": "10:00"}}},
+            },
+            "accounts.a.expect.weekdays: 'mun' is not one of mon, tue, wed, thu, fri, sat, sun",
+        ),
     ],
 )
 def test_a_value_not_listed_names_the_choice_it_most_likely_meant(raw, expected):

@@ -162,7 +162,17 @@ def _key(key: str) -> str:
 
 
 def near(word: str, choices: Iterable[str]) -> str | None:
-    """The choice `word` most likely misspells (case ignored), or None."""
+    """The choice `word` most likely misspells (case ignored), or None: also when two
+    are as likely (`mun`: mon or sun), where naming one would mislead."""
     by_fold = {choice.casefold(): choice for choice in choices}
-    found = difflib.get_close_matches(word.casefold(), by_fold, n=1, cutoff=0.6)
-    return by_fold[found[0]] if found else None
+    folded = word.casefold()
+    found = difflib.get_close_matches(folded, by_fold, n=2, cutoff=0.6)
+    if not found:
+        return None
+    if len(found) == 2 and _likeness(folded, found[0]) == _likeness(folded, found[1]):
+        return None
+    return by_fold[found[0]]
+
+
+def _likeness(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a, b).ratio()
