@@ -574,6 +574,27 @@ async def test_found_values_and_choices(store: Store) -> None:
 # -- keyed writes ------------------------------------------------------------------
 
 
+async def test_keyed_upsert_keeps_what_earlier_rows_of_the_file_set(store: Store) -> None:
+    """blank = keep with a key listed more than once: the rows count as if they came one
+    after the other, so a blank cell of a later row keeps what an earlier row of the
+    same file set (the last row alone was kept, its blanks read against the table)."""
+    await store.ensure_layout(LAYOUT, COLUMNS, key=["code"])
+    await keyed_import(store, run_id(1), "upsert", [["A", 1, "1", 1]])
+    rows = [
+        ["A", 2, "", 0],
+        ["A", None, "", 1],
+        ["K", 5, "k", 1],
+        ["K", None, "", 0],
+        ["A", None, "x", 1],
+    ]
+    done = await keyed_import(store, run_id(2), "upsert", rows, blank="keep")
+    assert (done.counts.inserted, done.counts.updated) == (1, 4)
+    assert await rows_of(store) == [
+        ("A", 2, "x", 1, "acme", "items.csv", run_id(2)),
+        ("K", 5, "k", 0, "acme", "items.csv", run_id(2)),
+    ]
+
+
 async def test_keyed_upsert_delete_set(store: Store) -> None:
     await store.ensure_layout(LAYOUT, COLUMNS, key=["code"])
     first = await keyed_import(

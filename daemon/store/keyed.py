@@ -250,12 +250,33 @@ class KeyedWriter:
             f"UPDATE {CHUNK} SET ord = -1 - (SELECT min(c.ord) FROM {CHUNK} AS c WHERE {same})"
             f" WHERE ord IN ({repeated.format('max(ord)')})"
         )
+        if self.blank == "keep":
+            await db.execute(self._kept_from_earlier_rows(same))
         gone = await db.execute(
             f"DELETE FROM {CHUNK} WHERE ord >= 0"
             f" AND EXISTS (SELECT 1 FROM {CHUNK} AS c WHERE c.ord < 0 AND {same})"
         )
         await db.execute(f"UPDATE {CHUNK} SET ord = -1 - ord WHERE ord < 0")
         return int(gone.rowcount)
+
+    def _kept_from_earlier_rows(self, same: str) -> str:
+        """With blank = keep, the last row of a repeated key (marked negative) takes each
+        blank cell from the latest earlier row of its key that has one: the rows came one
+        after the other, and the last one's blanks keep what those before it set. (A cell
+        blank in every row keeps the table's value: _new_value.)"""
+        sets = []
+        for column in (c for c in self.columns if c not in self.key):
+            name = quote(column)
+            mine, theirs = f"{CHUNK}.{name}", f"c.{name}"
+            earlier = (
+                f"SELECT {theirs} FROM {CHUNK} AS c WHERE c.ord >= 0 AND {same}"
+                f" AND NOT {_blank(theirs)} ORDER BY c.ord DESC LIMIT 1"
+            )
+            sets.append(
+                f"{name} = CASE WHEN {_blank(mine)} THEN coalesce(({earlier}), {mine})"
+                f" ELSE {mine} END"
+            )
+        return f"UPDATE {CHUNK} SET {', '.join(sets)} WHERE ord < 0"
 
     def _update_sql(self, values: list[str]) -> str:
         """Update the matched rows' `values` columns from the chunk: each matched row
@@ -280,7 +301,7 @@ class KeyedWriter:
         cell = f"k.{quote(column)}"
         if self.blank != "keep":
             return cell
-        return f"CASE WHEN coalesce(CAST({cell} AS TEXT), '') = '' THEN {old} ELSE {cell} END"
+        return f"CASE WHEN {_blank(cell)} THEN {old} ELSE {cell} END"
 
     async def _column_types(self, db: Any) -> dict[str, str]:
         return {
@@ -354,3 +375,8 @@ class KeyedWriter:
             f"{quote('_source_file')} = {literal(self.stamp.source_file)}",
             f"{quote('_run_id')} = {literal(self.stamp.run_id)}",
         ]
+
+
+def _blank(cell: str) -> str:
+    """Whether `cell` is empty, as blank = keep reads it: '' or NULL."""
+    return f"coalesce(CAST({cell} AS TEXT), '') = ''"
