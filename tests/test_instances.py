@@ -494,3 +494,54 @@ def test_an_account_stopped_in_one_console_is_stopped_in_every_instance(tmp_path
         for daemon in (a, b):
             if daemon.proc is not None and daemon.proc.poll() is None:
                 daemon.terminate()
+
+
+def test_a_resend_at_the_same_moment_to_two_instances_is_imported_once(tmp_path, pg_url, relay):
+    """The same upload sent to both instances at once, by key and by name and content:
+    each door's memory found no earlier delivery, and both imported it (an `insert`
+    account held the rows twice). One is imported; the other is answered with its run."""
+    a = Daemon(instance_config(tmp_path / "a", "a", pg_url, relay.port))
+    b = Daemon(instance_config(tmp_path / "b", "b", pg_url, relay.port))
+    start_together(a, b)
+    try:
+        for round_no in range(6):
+            data = csv_bytes([f"{9100 + round_no},2024/05/18,1,together"])
+            name = f"202406{10 + round_no:02d}.csv"
+            key = {"Idempotency-Key": f"together-{round_no}"} if round_no % 2 else {}
+            barrier = threading.Barrier(2)
+            answers: list[httpx.Response] = []
+
+            def post(
+                d: Daemon, name=name, data=data, key=key, barrier=barrier, answers=answers
+            ) -> None:
+                barrier.wait()
+                answers.append(
+                    httpx.post(
+                        f"{d.api}/api/v1/imports",
+                        files={"file": (name, data)},
+                        headers=ACME_API | key,
+                        timeout=60,
+                    )
+                )
+
+            threads = [threading.Thread(target=post, args=(d,)) for d in (a, b)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert sorted(r.status_code for r in answers) == [202, 202], answers
+            ids = {r.json()["id"] for r in answers}
+            assert len(ids) == 1, f"round {round_no}: two runs {ids}"
+            replayed = [r.headers.get("Idempotent-Replayed") for r in answers]
+            assert replayed.count("true") == 1, replayed
+            wait_state(pg_url, ids.pop(), ("completed",))
+            rows = query(
+                pg_url,
+                "SELECT count(*) AS n FROM performance WHERE member_no = %s",
+                (9100 + round_no,),
+            )
+            assert rows[0]["n"] == 1
+    finally:
+        for d in (a, b):
+            if d.proc is not None and d.proc.poll() is None:
+                d.terminate()

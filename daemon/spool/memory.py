@@ -20,6 +20,7 @@ held here; before that, and after a restart, the run history answers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -33,7 +34,7 @@ from daemon.settings import Settings
 from daemon.spool.queue import Meta, SpoolItem
 from daemon.store.base import Store
 from daemon.store.runs import RunState, options_text
-from handlers.base import Delivery
+from handlers.base import Delivery, SpoolUnavailable
 from importers.filenames import file_key, filename_rule
 
 log = logging.getLogger(__name__)
@@ -64,10 +65,18 @@ class DeliveryMemory:
 
     @asynccontextmanager
     async def turn(self, deliveries: Sequence[Delivery]) -> AsyncIterator[None]:
-        """Hold these deliveries' names and keys from the look-up to the spool, so a
-        resend that arrives before the first was answered finds the first."""
+        """Hold these deliveries' names and keys from the look-up to the spool (and, on
+        a shared store, to its run's record), so a resend that arrives before the first
+        was answered finds the first: at this instance's other doors, and at another
+        instance's (the store's door turn); SpoolUnavailable when that cannot be had."""
         names = sorted({name for d in deliveries for name in _names(d)})
-        async with _all_held(self._turns, names):
+        async with _all_held(self._turns, names), contextlib.AsyncExitStack() as held:
+            if self._store is not None and self._store.shared:
+                keys = ["door\x1f" + "\x1f".join(name) for name in names]
+                try:
+                    await held.enter_async_context(self._store.door_turn(keys))
+                except Exception as exc:  # the store unreachable: take nothing unchecked
+                    raise SpoolUnavailable(f"store: {exc}") from exc
             yield
 
     async def earlier(self, deliveries: Sequence[Delivery]) -> list[str] | None:

@@ -87,3 +87,9 @@ class Store(
     async def exclusive(self, name: str) -> AsyncIterator[bool]:
         """Whether this instance alone does `name` now (a scheduled check, a send)."""
         yield True
+
+    @asynccontextmanager
+    async def door_turn(self, names: Sequence[str]) -> AsyncIterator[None]:
+        """Hold a delivery's `names` against other instances sharing the store while it
+        is looked up and recorded (a store of one instance has none to hold off)."""
+        yield

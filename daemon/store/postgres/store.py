@@ -10,11 +10,15 @@ one import per layout at a time, one scheduled check per account at a time).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+
+import psycopg
 
 from daemon.store.base import Store
 from daemon.store.keyed import KeyedWriter
@@ -25,6 +29,10 @@ from daemon.store.postgres.outbox import PgMailOutbox
 from daemon.store.postgres.schema import migrate
 from daemon.store.postgres.tables import PgLayoutTables
 from daemon.store.schema import busy_timeout_ms
+
+# How long a door waits for another instance's turn on the same file or key: one
+# delivery's look-up, spool and record take milliseconds.
+DOOR_WAIT_SECONDS = 30.0
 
 
 class PostgresStore(PgLayoutTables, PgMailOutbox, PgOutwardJobs, Store):
@@ -44,6 +52,8 @@ class PostgresStore(PgLayoutTables, PgMailOutbox, PgOutwardJobs, Store):
         # a session of their own, so the writer's transactions do not wait on mail.
         self._claims = Connection(url)
         self._claim_lock = asyncio.Lock()
+        # The doors' turns between instances (door_turn): locks of a session of their own.
+        self._door = Connection(url)
 
     @classmethod
     async def open(
@@ -59,6 +69,7 @@ class PostgresStore(PgLayoutTables, PgMailOutbox, PgOutwardJobs, Store):
         return store
 
     async def close(self) -> None:
+        await self._door.close()
         await self._claims.close()
         await self.reader.close()
         await self.writer.close()
@@ -90,6 +101,37 @@ class PostgresStore(PgLayoutTables, PgMailOutbox, PgOutwardJobs, Store):
             await session.execute_fetchall("SELECT 1")
         finally:
             await session.close()
+
+    @asynccontextmanager
+    async def door_turn(self, names: Sequence[str]) -> AsyncIterator[None]:
+        """Hold `names` (a delivery's logical file and key) across instances while it is
+        looked up, spooled and recorded: a resend reaching another instance at the same
+        moment then finds the first recorded, where both found none and both imported.
+        Tried again and again rather than waited for: a blocked session would hold up
+        every other delivery of this instance, whose door turns share it."""
+        held: list[str] = []
+        deadline = time.monotonic() + DOOR_WAIT_SECONDS
+        try:
+            for name in sorted(set(names)):
+                while not await self._door_lock("pg_try_advisory_lock", name):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"another instance holds {name!r}")
+                    await asyncio.sleep(0.005)
+                held.append(name)
+            yield
+        finally:
+            if held:
+                await asyncio.shield(self._door_unlock(held))
+
+    async def _door_lock(self, function: str, name: str) -> bool:
+        rows = await self._door.execute_fetchall(f"SELECT {function}(hashtext(?))", (name,))
+        return bool(rows[0][0])
+
+    async def _door_unlock(self, names: list[str]) -> None:
+        # A session lost meanwhile took its locks with it: nothing left to release.
+        with contextlib.suppress(psycopg.Error):
+            for name in names:
+                await self._door_lock("pg_advisory_unlock", name)
 
     @asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[bool]:
