@@ -597,6 +597,33 @@ def test_a_send_removed_from_the_config_mid_retry_ends_as_forced(tmp_path, retry
         capture.close()
 
 
+def test_a_reload_gives_a_request_being_retried_its_new_retry_rules(tmp_path):
+    """The README: a reload reaches a request already being tried in its retry rules
+    and timeout. It kept those of its first try: 1000 attempts went on after a reload
+    that allowed three."""
+    capture = Capture(default=(503, {}, b"busy"))
+    extra = capture.retrying_send("rules")
+    config = write_config(
+        tmp_path, ACME_ACCOUNT, extra=extra + users_toml({"admin": ("admin", [])})
+    )
+    daemon = Daemon(config).start()
+    try:
+        api_import(daemon, "acme", ACME_ROWS)
+        run_id = send_now(daemon, "rules").json()["id"]
+        capture.wait("/rules", 1)
+        config.write_text(config.read_text().replace("max_attempts = 1000", "max_attempts = 3"))
+        daemon.proc.send_signal(signal.SIGHUP)
+        assert daemon.wait_run(run_id, timeout=15, states=("failed",))["state"] == "failed"
+        [request] = run_view(daemon, run_id)["requests"]
+        assert request["state"] == "failed" and request["attempts"] >= 3, request
+        tried = len(capture.to("/rules"))
+        time.sleep(1)  # a retry would be due every 0.3 s
+        assert len(capture.to("/rules")) == tried
+    finally:
+        daemon.terminate()
+        capture.close()
+
+
 # -- many rows ---------------------------------------------------------------------
 
 

@@ -155,7 +155,6 @@ class Deliverer:
         await self.jobs.save(job)
 
     async def _until_answered(self, job: Job, request: Request) -> None:
-        rules = self._rules(job)
         while request.state == WAITING:
             # Waited out in steps: a send removed meanwhile (a reload) ends now, not
             # when a Retry-After of up to an hour runs out.
@@ -163,6 +162,9 @@ class Deliverer:
                 await asyncio.sleep(min(wait, _REMOVED_CHECK))
             if self._removed(job):
                 return  # left waiting; the caller ends the job (強制終了)
+            # Read at each try: a reload's retry rules and timeout reach a request
+            # already being tried (README), where they once stayed those of its first.
+            rules = self._rules(job)
             retry_after = await self._attempt(job, request, rules)
             if request.state == WAITING:
                 if request.attempts >= rules.max_attempts:
