@@ -19,6 +19,7 @@ Imports only importers/, store/scratch.py, ownfolders.py and the standard librar
 from __future__ import annotations
 
 import gc
+import os
 import pickle
 import sqlite3
 import sys
@@ -107,7 +108,14 @@ def main() -> int:
             job = pickle.load(sys.stdin.buffer)
         except EOFError:  # no more parts: the pool, or the process that started us, ended
             return 0
-        read_part(job, send)
+        try:
+            read_part(job, send)
+        except BrokenPipeError:
+            # The process that asked is gone (killed): nobody to answer, and nothing
+            # to say but a traceback. Python's own flush at exit would write to the
+            # broken pipe again: stdout is pointed at nothing first.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
         gc.collect()
         gc.freeze()
 

@@ -280,7 +280,7 @@ async def _stage_parts(
             finally:
                 finished[index].set()
 
-    streaming = None
+    streaming = reading = None
     try:
         reading = asyncio.gather(*(follow(i, child) for i, child in enumerate(readers)))
         if stream is not None:
@@ -297,6 +297,9 @@ async def _stage_parts(
         # read, so none of them may be taken for another file.
         end(readers)
         await _stop(streaming)
+        # The readers' own ends (killed just now) retrieved here, or asyncio logs
+        # "exception was never retrieved" when the store's stream failed first.
+        await _stop(reading)
         raise
     staged = []
     for index, (part, result) in enumerate(zip(parts, results, strict=True)):
