@@ -28,6 +28,7 @@ from daemon.settings import Settings
 from daemon.spool.kept import holds_file, run_folders
 from daemon.spool.queue import remove_item
 from daemon.store.base import Store
+from daemon.store.errors import log_failure
 
 log = logging.getLogger(__name__)
 BATCH = 500  # runs removed per transaction: the import process waits no longer than this
@@ -136,8 +137,8 @@ class Sweeper:
             # APScheduler would log the cancellation as the job's traceback.
             log.info("retention: sweep stopped part-way by the stop; the next start resumes it")
             return
-        except Exception:  # the disk, the database: the next day's sweep tries again
-            log.exception("retention sweep failed")
+        except Exception as exc:  # the disk, the database: the next day's sweep tries again
+            log_failure(log, exc, "retention sweep failed")
             return
         log.info(
             "retention: removed %d runs finished before %s (%d received files),"

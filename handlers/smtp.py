@@ -372,7 +372,8 @@ class MailHandler:
         try:
             receipt = await self.sink.spool(deliveries)
         except SpoolUnavailable as exc:
-            log.exception("mail from %s: spool unavailable", envelope.mail_from)
+            # Said, not traced: the spool or the store's trouble, the 451 its answer.
+            log.error("mail from %s: spool unavailable: %s", envelope.mail_from, exc)
             names = ", ".join(d.filename for d in deliveries)
             detail = f"spool unavailable: {exc}; attachments: {names}"
             who, rcpts = envelope.mail_from or "", ", ".join(envelope.rcpt_tos)

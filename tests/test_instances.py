@@ -9,6 +9,7 @@ the FTP homes are shared, as the README asks (here by a symlink, as NFS would be
 from __future__ import annotations
 
 import datetime as dt
+import signal
 import threading
 import time
 import zoneinfo
@@ -35,6 +36,7 @@ from tests.support import (
     renkei,
     send,
     toml_value,
+    wait_for,
 )
 from tests.support import write_config as base_config
 
@@ -244,6 +246,9 @@ def test_a_store_that_does_not_answer_takes_nothing(tmp_path, pg_url, relay):
             spool = daemon.data_dir / "spool"
             assert not list((spool / "incoming").iterdir())
             assert not list((spool / "active").iterdir())
+            # A reload meanwhile is refused, said in a line.
+            daemon.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: "reload refused" in daemon.log.read_text(), timeout=30)
         finally:
             with psycopg.connect(admin, autocommit=True) as conn:
                 conn.execute(
@@ -261,6 +266,8 @@ def test_a_store_that_does_not_answer_takes_nothing(tmp_path, pg_url, relay):
         [run_id] = queued_ids(reply)
         assert wait_state(pg_url, run_id, ("completed",))["instance"] == "a"
         assert text == config.read_text()
+        # The store's trouble is said, never traced: the 451's, the reload's.
+        assert "Traceback" not in daemon.log.read_text()
     finally:
         daemon.terminate()
 

@@ -29,6 +29,7 @@ from daemon.settings.model import Outbound
 from daemon.settings.problems import OsTrouble, os_error_in
 from daemon.spool.queue import now_iso
 from daemon.store.base import Store
+from daemon.store.errors import log_failure
 from importers.messages import message
 
 log = logging.getLogger(__name__)
@@ -86,8 +87,8 @@ class Deliverer:
             try:
                 await self.jobs.renew(list(self._tasks))
                 await self._resume()
-            except Exception:  # the store away a moment: the next round tries again
-                log.exception("outward jobs: could not renew leases or look for jobs left")
+            except Exception as exc:  # the store away a moment: the next round tries again
+                log_failure(log, exc, "outward jobs: could not renew leases or look for jobs left")
 
     async def stop(self) -> None:
         if self._leases is not None:

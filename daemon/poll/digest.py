@@ -29,6 +29,7 @@ from daemon.report.outbox import DIGEST_PREFIX, Attempt, Reporter, id_part
 from daemon.settings import Settings
 from daemon.settings.model import Account
 from daemon.store.base import Store
+from daemon.store.errors import log_failure
 from daemon.store.open import open_store
 from daemon.store.runs import ReportState
 
@@ -165,8 +166,8 @@ class Digester(DailyAccountJobs):
         try:
             now = dt.datetime.now(dt.UTC)
             await send_due(self._settings(), self._store, self._reporter, now, accounts)
-        except Exception:
-            log.exception("daily digest failed")
+        except Exception as exc:
+            log_failure(log, exc, "daily digest failed")
 
 
 async def digest_now(

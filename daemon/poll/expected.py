@@ -33,6 +33,7 @@ from daemon.report.outbox import ALERT_PREFIX, Attempt, Reporter, id_part
 from daemon.settings import Settings
 from daemon.settings.model import WEEKDAYS, Account, Expect
 from daemon.store.base import Store
+from daemon.store.errors import log_failure
 from daemon.store.open import open_store
 
 log = logging.getLogger(__name__)
@@ -235,16 +236,16 @@ class Expecter(DailyAccountJobs):
         try:
             now = dt.datetime.now(dt.UTC)
             await check(self._settings(), self._store, self._reporter, now, accounts)
-        except Exception:
-            log.exception("expected-file check failed")
+        except Exception as exc:
+            log_failure(log, exc, "expected-file check failed")
 
     async def close(self) -> None:
         self._closing = False
         try:
             now = dt.datetime.now(dt.UTC)
             await close_arrived(self._settings(), self._store, self._reporter, now)
-        except Exception:
-            log.exception("expected-file close pass failed")
+        except Exception as exc:
+            log_failure(log, exc, "expected-file close pass failed")
 
 
 async def check_now(settings: Settings, now: dt.datetime) -> Checked:

@@ -24,6 +24,7 @@ from daemon.poll.windows import Schedule, next_checks
 from daemon.settings import Settings
 from daemon.spool.durable import replace_durably
 from daemon.store.base import Store
+from daemon.store.errors import log_failure
 
 log = logging.getLogger(__name__)
 _GATHER_SECONDS = 0.2  # ticks this close together count as one moment
@@ -152,8 +153,8 @@ class Poller:
                 await run_once(
                     self._store, f"check:{name}", schedules[name], lambda n=name: self.check(n)
                 )
-            except Exception:
-                log.exception("check %s failed", name)
+            except Exception as exc:
+                log_failure(log, exc, "check %s failed", name)
 
     async def check(self, name: str) -> list[str]:
         ids = await self._check(name)

@@ -5,6 +5,7 @@ Apart from open.py so that the CLI and the worker can use it without loading a s
 
 from __future__ import annotations
 
+import logging
 import sys
 
 
@@ -70,3 +71,13 @@ class SchemaBehind(Exception):
         super().__init__(f"schema version {version}, this renkei at {known}")
         self.version = version
         self.known = known
+
+
+def log_failure(log: logging.Logger, exc: BaseException, what: str, *args: object) -> None:
+    """A scheduled pass or a background round that failed: PostgreSQL's trouble of the
+    moment said in a line (the next pass tries again, and a store down for an hour
+    would fill the log with tracebacks), anything else with its traceback."""
+    if server_trouble(exc) is None:
+        log.error(what, *args, exc_info=exc)
+    else:
+        log.warning(what + ", the store is away: %s", *args, exc)
