@@ -178,6 +178,10 @@ class FilenameRule:
         if not name.lower().endswith(CORRECTION_SUFFIX):
             return None
         original = name[: -len(CORRECTION_SUFFIX)] + ".csv"
+        if original.lower().endswith(CORRECTION_SUFFIX):
+            # A correction's own error CSV (`20240518.errors.errors.csv`), sent back
+            # corrected in its turn: it corrects the same file.
+            return self._corrected(original)
         for pattern in self.patterns:
             logical = pattern.match(original)
             if logical is not None:

@@ -203,6 +203,23 @@ def test_sent_back_under_its_own_name_it_adds_to_the_file_it_corrects(daemon):
     assert members == [(5,), (6,)]
 
 
+def test_the_error_csv_of_a_correction_sent_back_corrects_the_same_file(daemon):
+    """A correction still wrong has its own error CSV, `<file>.errors.errors.csv`: sent
+    back under that name it was refused by the name rule, though the mail said to."""
+    run = deliver(daemon, "fix", "20241003.csv", sjis(HEADER, *BAD))
+    half = errors_csv(daemon, run["id"]).content.decode("cp932").replace("x,", "2,")
+    again = deliver(daemon, "fix", "20241003.errors.csv", half.encode("cp932"))
+    assert again["state"] == "completed" and again["rows_failed"] > 0, again
+    data = errors_csv(daemon, again["id"])
+    assert "20241003.errors.errors.csv" in data.headers["content-disposition"]
+    last = deliver(daemon, "fix", "20241003.errors.errors.csv", corrected(data.content, True))
+    assert (last["state"], last["rows_failed"]) == ("completed", 0), last["message"]
+    members = daemon.query(
+        "SELECT member_no FROM sales WHERE _account = 'fix' AND member_no <= 4 ORDER BY 1"
+    )
+    assert members == [(1,), (2,), (3,), (4,)]
+
+
 def test_a_copy_sent_back_still_wrong_gets_the_two_columns_once(daemon):
     run = deliver(daemon, "acme", "20240901.csv", sjis(HEADER, *BAD))
     half = errors_csv(daemon, run["id"]).content.decode("cp932").replace("x,", "2,")
