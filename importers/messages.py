@@ -484,6 +484,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{encoding} にない文字 {count} 個を「?」にして送ります({chars})。",
         "en": "{count} characters {encoding} cannot hold are sent as '?' ({chars}).",
     },
+    "send.replaced.sent": {
+        "ja": "{encoding} にない文字 {count} 個を「?」にして送りました({chars})。",
+        "en": "{count} characters {encoding} cannot hold were sent as '?' ({chars}).",
+    },
     "send.no_rows": {
         "ja": "送る行がないため、送信しませんでした。",
         "en": "No row to send: nothing was sent.",
@@ -2605,6 +2609,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.request.state.skipped": {
         "ja": "未送信(前の失敗のため)",
         "en": "not sent (an earlier one failed)",
+    },
+    "console.request.state.skipped_aborted": {
+        "ja": "未送信(強制終了のため)",
+        "en": "not sent (the send was ended)",
     },
     "console.run.errors": {"ja": "エラーの行({n} 件)", "en": "Row errors ({n})"},
     "console.run.no_errors": {"ja": "エラーはありません", "en": "no row errors"},

@@ -551,7 +551,8 @@ report = "never"
         assert imported_by_acme(daemon, "20240517.csv", utf8)["state"] == "completed"
         run = sent(daemon, "cp932")
         assert run["state"] == "completed"
-        assert "CP932 にない文字 1 個を「?」にして送ります(𠮷)。" in run["message"]
+        # Said when it has gone as what was done.
+        assert "CP932 にない文字 1 個を「?」にして送りました(𠮷)。" in run["message"]
         [got] = capture.wait("/cp932", 1)
         assert "?野家?" in got.form()["file"].data.decode("cp932")
     finally:
@@ -580,6 +581,13 @@ def test_a_send_removed_from_the_config_mid_retry_ends_as_forced(tmp_path, retry
         assert run["rows_imported"] == 0 and "強制終了" in run["message"]
         logged = run_view(daemon, run_id)["requests"]
         assert [r["state"] for r in logged] == ["skipped"]
+        # On its page: not sent for the send's end, not for an earlier failure.
+        admin = login(daemon.api, "admin")
+        try:
+            page = admin.get(f"/console/runs/{run_id}").text
+        finally:
+            admin.close()
+        assert "未送信(強制終了のため)" in page and "前の失敗のため" not in page
         tried = len(capture.to("/gone"))
         time.sleep(1)  # a retry would be due every 0.3 s
         assert len(capture.to("/gone")) == tried

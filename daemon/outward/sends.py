@@ -155,7 +155,7 @@ class Sends:
         # Told now as what was done, no longer as what is to be done.
         split = "send.split.tried" if failed else "send.split.sent"
         options = json.loads(run["options"] or "{}")
-        notes = _notes_said(options, split) if "report" in options else []
+        notes = _notes_said(options, split, "send.replaced.sent") if "report" in options else []
         words = Sentences([*notes, outcome], " ")
         text = words.say(language)
         if "report" not in options and run["message"]:
@@ -287,12 +287,14 @@ def _notes(send: Send, parts: int, replaced: list[str]) -> dict[str, Any]:
     return notes
 
 
-def _notes_said(options: dict[str, Any], split: str) -> list[Words]:
+def _notes_said(
+    options: dict[str, Any], split: str, replaced: str = "send.replaced"
+) -> list[Words]:
     found = []
     if "split" in options:
         found.append(Words(split, options["split"]))
     if "replaced" in options:
-        found.append(Words("send.replaced", options["replaced"]))
+        found.append(Words(replaced, options["replaced"]))
     return found
 
 
