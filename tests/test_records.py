@@ -321,6 +321,18 @@ def test_the_admin_names_the_account_of_a_new_record(api):
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "_account"
 
 
+@pytest.mark.parametrize(
+    ("body", "amount"), [(b'{"amount": 1e3}', 1000), (b'{"amount": 3000.0}', 3000)]
+)
+def test_a_json_number_is_read_as_written_not_as_python_prints_it(api, body, amount):
+    # 1e3 was made the text "1000.0" (and 0.00001 "1e-05"), which no column reads.
+    headers = ACME | {"Content-Type": "application/json"}
+    r = api.patch(f"{URL}/A-003", headers=headers, content=body)
+    assert r.status_code == 200 and r.json()["amount"] == amount, r.text
+    r = api.patch(f"{URL}/A-003", headers=headers, content=b'{"amount": 2.5}')
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "amount"
+
+
 def test_patch_changes_only_the_given_columns(api):
     r = api.patch(f"{URL}/A-002", headers=ACME, json={"amount": 2500, "stage": "受注"})
     assert r.status_code == 200, r.text

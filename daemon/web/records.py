@@ -22,10 +22,12 @@ a 404); the admin token sees every account's and names the account of a new row 
 `_account`. Every change is logged (store/records.py) with who, when, before and after.
 """
 
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import replace
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Form, Query, Request
@@ -503,8 +505,15 @@ def _cell(value: object) -> str | None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
+    if isinstance(value, int):
         return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None  # NaN and Infinity, which Python's JSON reads: no number of ours
+        if value.is_integer():
+            return str(int(value))  # 1e3 and 1000.0 as 1000, as a workbook's cell reads
+        # As written, without the exponent str() gives 0.00001 and 1e+16.
+        return format(Decimal(repr(value)), "f")
     if isinstance(value, str):
         try:
             value.encode("utf-8")
