@@ -38,6 +38,12 @@ ACCOUNTS = (
     + _account("offacct", sender_auth="off")  # SPF fails, not evaluated
     + _account("slow", sender_auth="flag")  # its DNS times out
     + _account("pinned", mail={"allowed_networks": ["192.0.2.0/24"]})
+    # A hyphen in its domain; SPF passes for a subdomain, DMARC asks strict alignment.
+    + _account(
+        "strict-co",
+        sender_auth="require",
+        mail={"allowed_senders": ["export@strict-co.example", "export@sub.strict-co.example"]},
+    )
 )
 
 
@@ -67,6 +73,8 @@ def daemon(tmp_path_factory, module_relay, key):
         "flagged.example": ["v=spf1 ip4:192.0.2.1 -all"],
         "offacct.example": ["v=spf1 ip4:192.0.2.1 -all"],
         "slow.example": "timeout",
+        "sub.strict-co.example": ["v=spf1 ip4:127.0.0.1 -all"],
+        "_dmarc.strict-co.example": ["v=DMARC1; p=reject; aspf=s"],
     }
     (folder / "zone.json").write_text(json.dumps(zone), encoding="utf-8")
     config = write_config(folder, ACCOUNTS, relay_port=module_relay.port)
@@ -115,6 +123,24 @@ def test_bad_signature_with_require_gets_550_5726_and_no_run(daemon, key):
     assert _runs(daemon, "signed") <= 1  # the passing mail's run only
     refusals = httpx.get(f"{daemon.api}/api/v1/refusals", headers=ADMIN).json()
     assert "sender_not_authenticated" in json.dumps(refusals)
+
+
+def test_the_dmarc_policy_of_a_domain_with_a_hyphen_is_the_one_applied(daemon):
+    # authheaders read the From domain up to its first hyphen: strict-co.example was
+    # looked up as "strict", found no policy, and the relaxed alignment let SPF's
+    # pass for a subdomain through.
+    msg = mail(CSV, sender="export@strict-co.example", to="strict-co@in.example.jp")
+    raw = msg.as_bytes(policy=policy.SMTP)
+    rcpts = ("strict-co@in.example.jp",)
+    step, code, reply = send(
+        daemon.smtp_port, raw, mail_from="export@sub.strict-co.example", rcpts=rcpts
+    )
+    assert (step, code) == ("DATA", 550) and reply.startswith("5.7.26"), reply
+    refusals = httpx.get(f"{daemon.api}/api/v1/refusals", headers=ADMIN).json()["refusals"]
+    [refused] = [r for r in refusals if r["who"] == "export@sub.strict-co.example"]
+    assert (
+        "dmarc=fail" in refused["detail"] and "header.from=strict-co.example" in refused["detail"]
+    )
 
 
 def test_spf_pass_from_the_allowed_address_is_imported(daemon):
