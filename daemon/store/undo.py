@@ -110,6 +110,8 @@ class UndoRecords:
 
         def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
 
+        async def _max_rowid(self, db: aiosqlite.Connection, layout: str) -> int: ...
+
     async def keep_sources(
         self, db: aiosqlite.Connection, run_id: str, entries: Sequence[Sequence[object]]
     ) -> None:
@@ -401,11 +403,7 @@ class UndoRecords:
         self, db: aiosqlite.Connection, layout: str, account: str, run_id: str, moved: bool
     ) -> None:
         # A moved row lies past the old range: widen it (the range is read with _run_id).
-        top = 0
-        if moved:
-            [[top]] = await db.execute_fetchall(
-                f"SELECT coalesce(max(rowid), 0) FROM {quote(layout)}"
-            )
+        top = await self._max_rowid(db, layout) if moved else 0
         await db.execute(
             "INSERT INTO sources (layout, account, source_file, run_id, first_rowid,"
             " last_rowid) SELECT ?, ?, source_file, owner_run, first_rowid, max(last_rowid, ?)"
