@@ -19,7 +19,7 @@ from pydantic_core import ErrorDetails
 
 from daemon.settings.checks import cross_checks, path_checks
 from daemon.settings.model import Settings
-from daemon.settings.problems import Invalid, OsTrouble, Problem, near, shown
+from daemon.settings.problems import Invalid, OsTrouble, Problem, near, not_one_of, shown
 from daemon.settings.tomlwords import TomlTrouble
 
 
@@ -122,11 +122,9 @@ def describe(error: ErrorDetails) -> Problem:
     if kind == "extra_forbidden":
         return Problem(where, "config.unknown_key", near=_near_key(error["loc"]))
     if kind == "literal_error":
-        choices = re.findall(r"'([^']*)'", ctx["expected"])
-        params = {"value": shown(value), "allowed": ", ".join(choices)}
         # `type = "dat"`, `mode = "replace"`: a near miss said, as for a key.
-        close = near(value, choices) if isinstance(value, str) else None
-        return Problem(where, "config.not_one_of", params, close)
+        refused = not_one_of(value, re.findall(r"'([^']*)'", ctx["expected"]))
+        return Problem(where, refused.key, refused.params, refused.near)
     if kind in ("int_type", "int_parsing", "float_type", "bool_type", "bool_parsing"):
         return _wrong_scalar(where, kind, value)
     if kind in _PLAIN:

@@ -23,7 +23,7 @@ from pydantic import (
 
 from daemon.settings.listeners import check_listen
 from daemon.settings.passwords import is_password_hash
-from daemon.settings.problems import Invalid, near, shown
+from daemon.settings.problems import Invalid, not_one_of, shown
 from daemon.settings.secrets import secret_matches
 from daemon.settings.tokens import is_sha256
 from daemon.settings.values import (
@@ -400,9 +400,7 @@ class Timetable(Model):
     @classmethod
     def _interval(cls, value: str) -> str:
         if value not in INTERVALS:
-            allowed = ", ".join(INTERVALS)
-            close = near(value, INTERVALS)
-            raise Invalid("config.not_one_of", close, value=shown(value), allowed=allowed)
+            raise not_one_of(value, INTERVALS)
         return value
 
     @field_validator("delay")
@@ -494,9 +492,7 @@ class Expect(Model):
     def _weekdays(cls, value: list[str] | None) -> list[str] | None:
         for day in value or []:
             if day not in WEEKDAYS:
-                allowed = ", ".join(WEEKDAYS)
-                close = near(day, WEEKDAYS) if isinstance(day, str) else None
-                raise Invalid("config.not_one_of", close, value=shown(day), allowed=allowed)
+                raise not_one_of(day, WEEKDAYS)
         return value
 
     @field_validator("day")

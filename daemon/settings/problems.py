@@ -13,7 +13,7 @@ import difflib
 import errno
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -159,6 +159,12 @@ def _basic(text: str) -> str:
 
 def _key(key: str) -> str:
     return key if _BARE_KEY.fullmatch(key) else _basic(key)
+
+
+def not_one_of(value: object, choices: Sequence[str]) -> Invalid:
+    """`value` refused as none of `choices`, naming the one it most likely misspells."""
+    close = near(value, choices) if isinstance(value, str) else None
+    return Invalid("config.not_one_of", close, value=shown(value), allowed=", ".join(choices))
 
 
 def near(word: str, choices: Iterable[str]) -> str | None:
