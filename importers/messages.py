@@ -3344,15 +3344,9 @@ Said = Words | Sentences
 
 def words_json(words: Said | None) -> str:
     """`words` as stored beside their sentence ('' for none)."""
-    if isinstance(words, Sentences):
-        if not words.words:
-            return ""
-        plain = {"j": words.join, "s": _plain(words.words)}
-    elif words is None:
+    if words is None or isinstance(words, Sentences) and not words.words:
         return ""
-    else:
-        plain = _plain(words)
-    return json.dumps(plain, ensure_ascii=False, separators=(",", ":"), default=str)
+    return json.dumps(_plain(words), ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def words_of(text: str | None) -> Said | None:
@@ -3362,12 +3356,7 @@ def words_of(text: str | None) -> Said | None:
         return None
     try:
         data = json.loads(text)
-        if isinstance(data, dict) and "s" in data:
-            found = Sentences(_words(data["s"]), str(data["j"]))
-        elif isinstance(data, list):
-            found = Sentences(_words(data))
-        else:
-            found = _words(data)
+        found = Sentences(_words(data)) if isinstance(data, list) else _words(data)
     except (ValueError, TypeError, AttributeError, KeyError):
         return None
     if isinstance(found, Words):
