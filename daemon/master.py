@@ -40,7 +40,7 @@ from daemon.settings import (
 from daemon.settings.restart import keep_started
 from daemon.settings.switches import Switches
 from daemon.spool.queue import now_iso
-from daemon.store.errors import server_trouble
+from daemon.store.errors import log_failure
 from daemon.store.runs import RunState
 from daemon.worker.pipeline import count_run
 from daemon.worker.supervisor import ImportSupervisor
@@ -401,10 +401,7 @@ class Master:
         if isinstance(exc, ConfigError):
             problems = exc.problems
         else:
-            # The store away (PostgreSQL down) is said, not traced: the reload is
-            # refused as the next lines say, and may be asked again.
-            trace = exc if server_trouble(exc) is None else None
-            log.error("reload failed while applying the new config: %s", exc, exc_info=trace)
+            log_failure(log, exc, "reload failed while applying the new config")
             detail = f"{type(exc).__name__}: {exc}"
             problems = [Problem(str(self.config_path), "config.not_applied", {"detail": detail})]
         for problem in problems:
