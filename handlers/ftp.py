@@ -27,15 +27,7 @@ from pathlib import Path
 from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
 from pyftpdlib.servers import FTPServer
 
-from daemon.settings import (
-    Account,
-    ConfigError,
-    Problem,
-    Settings,
-    listen_error,
-    secret_matches,
-    split_listen,
-)
+from daemon.settings import Account, Settings, listen_error, secret_matches, split_listen
 from handlers import claims
 from handlers.base import Intake, IntakeSink, SpoolUnavailable
 from handlers.ftpdata import UploadDTP
@@ -60,7 +52,7 @@ class AccountAuthorizer(DummyAuthorizer):
             if account.ftp is None:
                 continue
             home = ftp_home(settings, name)
-            _make_home(home, name)
+            home.mkdir(parents=True, exist_ok=True)  # one that is a file: path_checks
             # e: cd, l: list, r: download, w: upload, d: delete, f: rename; a: append,
             # only so that APPE reaches UploadHandler.ftp_APPE, which refuses it (553).
             self.add_user(account.ftp.user, "", str(home), perm="elrwdfa")
@@ -71,17 +63,6 @@ class AccountAuthorizer(DummyAuthorizer):
         if not secret_matches(password, literal, digest):
             _, key = S530_LOGIN_FAILED  # pyftpdlib writes the code itself
             raise AuthenticationFailed(handler.words(key))
-
-
-def _make_home(home: Path, account: str) -> None:
-    """Make the account's home. Something else in its place (a file put there by hand)
-    is the admin's to move: a config problem at start and at reload, never a traceback."""
-    try:
-        home.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        where = f"accounts.{account}.ftp"
-        problem = Problem(where, "config.ftp_home_not_folder", {"path": str(home)})
-        raise ConfigError([problem]) from None
 
 
 def _advertised(commands: dict[str, dict]) -> dict[str, dict]:
@@ -190,7 +171,7 @@ class FtpIntake(Intake):
             if account.status == "stopped":
                 return []
             if not home.is_dir():
-                if home.exists():  # a start or reload refuses it too (_make_home)
+                if home.exists():  # a start or reload refuses it too (path_checks)
                     log.error("ftp: %s is not a folder; %s is not checked", home, account_name)
                 return []
             claimed = await asyncio.to_thread(self._claim_all, home)
