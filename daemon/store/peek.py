@@ -9,14 +9,19 @@ start, where a store or data_dir made by the check would belong to whoever ran i
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from daemon.settings import Column, ConfigError, Layout, Problem, Settings
 from daemon.store.errors import StoreUnavailable
 from daemon.store.images import table_types
-from daemon.store.open import resolved_url, schema_refused, shown_url, unreachable
+from daemon.store.open import (
+    resolved_url,
+    schema_refused,
+    shown_url,
+    sqlite_refused,
+    unreachable,
+)
 from daemon.store.schema import check_version, opened
 from daemon.store.tables import LayoutTables, same_types
 from importers.messages import message
@@ -75,16 +80,16 @@ async def _sqlite_types(path: Path, layouts: Iterable[str], language: str) -> Ty
     try:
         if not path.exists():
             return {}
-        db = await opened(_read_only_uri(path), uri=True)
-    except (sqlite3.Error, OSError) as exc:
+        with sqlite_refused(language, path):
+            db = await opened(_read_only_uri(path), uri=True)
+    except OSError as exc:
         raise StoreUnavailable(message("store.unreadable", language, path=path, error=exc)) from exc
     try:
-        await db.execute("PRAGMA query_only = 1")
-        [[version]] = await db.execute_fetchall("PRAGMA user_version")
-        check_version(version, lambda: True)  # only a newer schema is refused: we never upgrade
-        return {name: await table_types(db, name) for name in layouts}
-    except sqlite3.Error as exc:
-        raise StoreUnavailable(message("store.unreadable", language, path=path, error=exc)) from exc
+        with sqlite_refused(language, path):
+            await db.execute("PRAGMA query_only = 1")
+            [[version]] = await db.execute_fetchall("PRAGMA user_version")
+            check_version(version, lambda: True)  # only a newer schema is refused
+            return {name: await table_types(db, name) for name in layouts}
     finally:
         await db.close()
 
