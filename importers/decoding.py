@@ -1,9 +1,9 @@
 """Decoding: picks a file's encoding and locates undecodable bytes by line.
 
 `auto` takes UTF-8 (with or without BOM) when every byte is valid UTF-8 (or all but a
-last character cut short), else CP932 (Shift_JIS with the NEC and IBM extensions). A file no CSV can be (a workbook, a zip,
-UTF-16) is told by its first bytes and refused saying what it is. Called by the reader
-before parsing.
+last character cut short), else CP932 (Shift_JIS with the NEC and IBM extensions). A
+file no CSV can be (a workbook, a zip, UTF-16) is told by its first bytes and refused
+saying what it is. Called by the reader before parsing.
 """
 
 from __future__ import annotations

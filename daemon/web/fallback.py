@@ -5,9 +5,10 @@ It takes every method. Taking only POST (the import), it would match the path of
 request, so starlette would answer a GET of a path nobody serves with 405, and a POST
 to a path served by GET alone would be taken for an import path that does not exist.
 So: a POST to an account's own path is an import, another method there 405 (as on the
-generic import path); a path another route serves answers 405 with the methods it has; any other path is 404, the console's HTML page under
-/console/, the API's JSON elsewhere (a POST also counted as a refusal of the intake,
-a partner's mistyped import path).
+generic import path); a path another route serves answers 405 with the methods it
+has; any other path is 404, the console's HTML page under /console/, the API's JSON
+elsewhere (a POST also counted as a refusal of the intake, a partner's mistyped import
+path).
 """
 
 from fastapi import Request

@@ -4,28 +4,27 @@
 (function () {
   "use strict";
 
-  function box() {
-    return document.getElementById("live-trouble");
-  }
-
-  function trouble(text) {
-    var shown = box();
-    if (shown) {
-      shown.textContent = text;
-      shown.hidden = false;
+  // The notice, and its words for the trouble (`said` picks them from its data-*).
+  function trouble(said) {
+    var box = document.getElementById("live-trouble");
+    if (box) {
+      box.textContent = said(box.dataset);
+      box.hidden = false;
     }
   }
 
   document.addEventListener("htmx:responseError", function (event) {
-    var shown = box();
-    if (shown) trouble(shown.dataset.status.replace("{status}", event.detail.xhr.status));
+    trouble(function (words) {
+      return words.status.replace("{status}", event.detail.xhr.status);
+    });
   });
   document.addEventListener("htmx:sendError", function () {
-    var shown = box();
-    if (shown) trouble(shown.dataset.offline);
+    trouble(function (words) {
+      return words.offline;
+    });
   });
   document.addEventListener("htmx:afterRequest", function (event) {
-    var shown = box();
-    if (shown && event.detail.successful) shown.hidden = true;
+    var box = document.getElementById("live-trouble");
+    if (box && event.detail.successful) box.hidden = true;
   });
 })();
