@@ -513,6 +513,21 @@ def test_an_api_name_no_request_could_carry_is_refused(tmp_path, key, value, exp
     assert code == 1 and line.startswith(f"accounts.acme.api.{key}: {expected} ("), line
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("file_field", '""', "'' is not a form field name"),
+        ("json_field", '"a\\r\\nb"', "'a\\r\\nb' is not a form field name"),
+    ],
+)
+def test_a_send_field_no_receiver_could_read_is_refused(tmp_path, key, value, expected):
+    """A send's CSV went out as a part named '' (or with a line break in its name), which
+    no receiver finds, and check said nothing."""
+    config = en_config(tmp_path, f"{SEND}{key} = {value}\n")
+    code, [line] = checked(config)
+    assert code == 1 and line.startswith(f"sends.s.{key}: {expected} ("), line
+
+
 def test_api_names_a_request_can_carry_are_fine(tmp_path):
     names = 'token_header = "X-Api_Token.1"\nfile_field = "ファイル"\njson_field = "設定 json"\n'
     assert checked(en_config(tmp_path, API + names)) == (0, [])

@@ -101,6 +101,15 @@ def check_secret(value: str | None) -> str | None:
     return value
 
 
+def check_field_name(value: str) -> str:
+    """A form field's name a request can carry: else no part of a request could be the
+    one named (an upload's file never found, a send's file under a name no receiver
+    reads)."""
+    if not value or any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise Invalid("config.field_name", value=shown(value))
+    return value
+
+
 def check_sha256(value: str | None) -> str | None:
     """A secret's sha256 as `sha256sum` writes it: 64 hex digits, else no secret ever
     matches it."""
@@ -455,13 +464,7 @@ class ApiAccount(Model):
             raise Invalid("config.header_name", value=shown(value))
         return value
 
-    @field_validator("file_field", "json_field")
-    @classmethod
-    def _field_name(cls, value: str) -> str:
-        # Else no part of a request could be the one named.
-        if not value or any(unicodedata.category(ch) == "Cc" for ch in value):
-            raise Invalid("config.field_name", value=shown(value))
-        return value
+    _check_fields = field_validator("file_field", "json_field")(lambda cls, v: check_field_name(v))
 
     @field_validator("path")
     @classmethod
@@ -622,6 +625,8 @@ class Send(Outbound):
     executor_to: list[Address] = Field(
         default_factory=list, description="the executor's addresses (by hand or on schedule)"
     )
+
+    _check_fields = field_validator("file_field", "json_field")(lambda cls, v: check_field_name(v))
 
 
 class Call(Outbound):
