@@ -20,6 +20,7 @@ CHUNK = 1 << 20
 _CODECS = {"cp932": "cp932", "utf-8": "utf-8", "utf-8-sig": "utf-8-sig"}
 _ZIP = b"PK\x03\x04"  # an .xlsx is a zip
 _SAMPLE = 4096  # the bytes UTF-16 without a BOM is told by
+_EOF_MARK = b"\x1a"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,9 @@ class Sniffed:
     # The line of the file's first NUL byte (0: none): CsvFile.open refuses the file,
     # once its encoding is known, so that its error CSV is in that encoding.
     nul_line: int = 0
+    # DOS end-of-file marks (Ctrl-Z, 0x1A) after the text, not read: `size` is the
+    # text's. Legacy accounting and COBOL tools still end files with one.
+    eof_marks: int = 0
 
 
 def sniff(path: Path, declared: str) -> Sniffed:
@@ -75,7 +79,21 @@ def sniff(path: Path, declared: str) -> Sniffed:
         # CP932 would import mojibake or fail on a misleading byte.
         raise PermanentProblem("file.utf8_not_cp932")
     encoding = _choose(declared, utf8 is not None, head.startswith(codecs.BOM_UTF8))
-    return Sniffed(encoding, size, newlines, last in (b"\n", b"\r"), nul_line)
+    marks = 0
+    if last == _EOF_MARK:
+        last, marks = _eof_marks(path, size)
+    ends = last in (b"\n", b"\r")
+    return Sniffed(encoding, size - marks, newlines, ends, nul_line, marks)
+
+
+def _eof_marks(path: Path, size: int) -> tuple[bytes, int]:
+    """The last byte before the Ctrl-Z marks a file ends in, and how many there are
+    (CP/M-era tools pad the last block with them)."""
+    with open(path, "rb") as f:
+        f.seek(max(0, size - _SAMPLE))
+        tail = f.read()
+    text = tail.rstrip(_EOF_MARK)
+    return text[-1:], len(tail) - len(text)
 
 
 def _refuse_binary(path: Path, first: bytes) -> None:

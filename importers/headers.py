@@ -53,9 +53,9 @@ def match_header(header: Sequence[str], columns: Sequence[ColumnLike]) -> Header
         key = header_key(cell)
         if key in wanted:
             found.setdefault(wanted[key], []).append(position)
-        elif key in RETURNED_COLUMNS:
-            returned = True
         else:
+            # 行番号 or エラー内容 here is no returned column (those come last): a
+            # column of the partner's own that the layout does not have.
             unknown.append(cell.strip())
             if not key:
                 gaps.append(position)

@@ -145,8 +145,11 @@ def converter(column: ColumnLike) -> Converter:
     convert = build(column)
     if column.required:
         return _required(convert)
-    empty = "" if column.type == "text" else None
-    return _optional(convert, empty)
+    if column.type == "text":
+        # Stored as sent, spaces and all; only `required` (and blank = keep) read a
+        # cell of spaces as empty.
+        return _optional(convert, "")
+    return _optional_value(convert)
 
 
 def converters(columns: Sequence[ColumnLike]) -> list[Converter]:
@@ -188,10 +191,17 @@ def row_converter(
 def _fast_path(column: ColumnLike, v: str, i: int, full: Converter, namespace: dict) -> str:
     slow = f"c{i}({v})"
     if column.type == "text":
-        low = 1 if column.required else 0
+        if not column.required:
+            return (
+                v
+                if column.max_length is None
+                else f"({v} if len({v}) <= {column.max_length} else {slow})"
+            )
+        # A cell of spaces (a padded export's empty field) is as empty as "".
+        filled = f"{v} and not {v}.isspace()"
         if column.max_length is None:
-            return f"({v} if {v} else {slow})" if low else v
-        return f"({v} if {low} <= len({v}) <= {column.max_length} else {slow})"
+            return f"({v} if {filled} else {slow})"
+        return f"({v} if {filled} and len({v}) <= {column.max_length} else {slow})"
     if column.type == "int":
         digits = min(column.max_digits or _SAFE_DIGITS, _SAFE_DIGITS)
         # A grouped number's length grows with its digits, so one length check bounds both.
@@ -258,7 +268,8 @@ def _memo_path(v: str, i: int, full: Converter, namespace: dict) -> str:
 
 def _required(convert: Converter) -> Converter:
     def check(cell: str) -> object:
-        if cell == "":
+        # Spaces only (half- or full-width), as fixed-width exports pad an empty field.
+        if not cell or cell.isspace():
             raise CellError("cell.required")
         return convert(cell)
 
@@ -268,6 +279,16 @@ def _required(convert: Converter) -> Converter:
 def _optional(convert: Converter, empty: object) -> Converter:
     def check(cell: str) -> object:
         return empty if cell == "" else convert(cell)
+
+    return check
+
+
+def _optional_value(convert: Converter) -> Converter:
+    """A number, date, flag or choice that may be empty: a cell of spaces is empty too
+    (NULL), as a padded export writes one."""
+
+    def check(cell: str) -> object:
+        return None if not cell or cell.isspace() else convert(cell)
 
     return check
 
@@ -307,7 +328,8 @@ def _int(column: ColumnLike) -> Converter:
         if cell.isascii() and cell.isdigit():
             number = cell
         else:
-            number = cell.translate(_WIDE)
+            # Spaces around it, as a right-aligned export pads it (` 123`, `123　`).
+            number = cell.translate(_WIDE).strip()
             if not _INT.fullmatch(number):
                 raise CellError("cell.int")
             number = number.replace(",", "")
@@ -335,7 +357,7 @@ def _decimal(column: ColumnLike) -> Converter:
     limit = column.max_digits
 
     def decimal(cell: str) -> str:
-        number = cell.translate(_WIDE)
+        number = cell.translate(_WIDE).strip()
         if not _DECIMAL.fullmatch(number):
             raise CellError("cell.decimal")
         number = number.replace(",", "")
@@ -388,7 +410,7 @@ def _datetime(column: ColumnLike) -> Converter:
 
 def _bool(column: ColumnLike) -> Converter:
     def boolean(cell: str) -> int:
-        word = cell.lower()
+        word = cell.strip().lower()
         if word in _TRUE:
             return 1
         if word in _FALSE:

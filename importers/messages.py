@@ -260,8 +260,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "is required but empty",
     },
     "cell.max_length": {
-        "ja": "{limit} 文字を超えています({length} 文字)",
-        "en": "is longer than {limit} characters ({length})",
+        "ja": "{limit:,}文字を超えています(全{length:,}文字)",
+        "en": "is longer than {limit:,} characters ({length:,})",
     },
     "cell.int": {
         "ja": "整数ではありません",
@@ -272,8 +272,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "is not a number",
     },
     "cell.int_range": {
-        "ja": "整数として大きすぎます(±9223372036854775807 まで)",
-        "en": "is too large for a whole number (at most ±9223372036854775807)",
+        "ja": "整数として扱える範囲を超えています(±9223372036854775807 まで)",
+        "en": "is out of the range of a whole number (±9223372036854775807 at most)",
     },
     "cell.max_digits": {
         "ja": "桁数が {limit} 桁を超えています",

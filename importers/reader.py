@@ -111,6 +111,9 @@ class CsvFile:
         self._format: str | None = None  # xlsx | xls, a workbook's format by its bytes
         self._lead = 0  # empty lines above the header, read past
         self._words_left = ERRORS_KEPT  # row errors still to be given their words
+        # Where each column's cell is in a record (None: in the layout's order), once
+        # the rows are read.
+        self.order: list[int] | None = None
 
     def read_as_error_copy(self, error_copy: bool = True) -> None:
         """Read the file as a corrected error CSV sent back (see ImportSpec.error_copy),
@@ -206,11 +209,13 @@ class CsvFile:
             raise self._csv_problem(exc, reader) from None
 
     def _text(self, encoding: str, errors: str = "strict") -> io.TextIOWrapper:
-        if self.part is None:
+        marks = self.sniffed is not None and self.sniffed.eof_marks
+        if self.part is None and not marks:
             return open(self.path, encoding=encoding, errors=errors, newline="")
+        start, end = (self.part.start, self.part.end) if self.part else (0, self.sniffed.size)
         raw = open(self.path, "rb", buffering=0)  # noqa: SIM115 - closed with the wrapper
-        raw.seek(self.part.start)
-        buffered = io.BufferedReader(_Slice(raw, self.part.end), 1 << 20)
+        raw.seek(start)
+        buffered = io.BufferedReader(_Slice(raw, end), 1 << 20)
         return io.TextIOWrapper(buffered, encoding=encoding, errors=errors, newline="")
 
     def header_order(self) -> list[int] | None:
@@ -243,6 +248,7 @@ class CsvFile:
             if self.spec.header and part.start == 0:
                 # Checked by header_order() before the parts began.
                 _, empty, _ = _first_record(reader)
+        self.order = order
         if self.sheet is not None:
             reader.write_dates(self._date_writers(order))
         records = _Records(
@@ -536,6 +542,11 @@ class _Records:
         self.order = order
         self.width = width
         self.blank = csv_file._blank
+        # The fewest fields a record may have: those under the empty cells the header
+        # ends in may be missing, as a sheet saved past its table has them only there.
+        self.least = width
+        while self.least and self.least - 1 in self.blank:
+            self.least -= 1
         self.unescape = csv_file.spec.error_copy
         self.end = base
         self.last: list[str] = []
@@ -571,6 +582,8 @@ class _Records:
             if self.unescape:
                 fields = unescaped(fields)
             line = self.end + 1
+            if len(fields) != width:
+                fields = self._fitted(fields)
             # A cell under an empty header cell is no column's: a record that fills
             # one is refused, not imported without it.
             if len(fields) == width and not (blank and any(fields[i] for i in blank)):
@@ -586,6 +599,18 @@ class _Records:
             chunk.records += 1
         self.end = after
         return chunk
+
+    def _fitted(self, fields: list[str]) -> list[str]:
+        """`fields` as wide as the header when what they have more or less is empty
+        cells: some systems end every line with a comma (one empty cell more than the
+        header), and under a header that ends in empty cells (`備考,,`) a record may end
+        before them. Any other width is the record's error."""
+        width = self.width
+        if len(fields) > width and not any(fields[width:]):
+            return fields[:width]
+        if self.least <= len(fields) < width:
+            return fields + [""] * (width - len(fields))
+        return fields
 
 
 class _Starts(Sequence[int]):

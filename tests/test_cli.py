@@ -80,7 +80,7 @@ def test_a_number_of_thousands_of_digits_is_a_row_error_on_its_line(tmp_path, co
     assert (run["state"], run["rows_total"], run["rows_failed"]) == ("failed", 3, 1)
     [error] = run["errors"]
     assert (error["line"], error["column"], error["value"]) == (3, "member_no", huge)
-    assert "整数として大きすぎます" in error["message"]
+    assert "整数として扱える範囲を超えています" in error["message"]
     assert "9" * 40 + "…(全5,000文字)" in error["message"] and len(error["message"]) < 200
     assert huge.encode() in Path(run["error_csv"]).read_bytes()
     [report] = relay.for_recipient("ops@acme.example")

@@ -425,7 +425,7 @@ def test_a_reference_column_must_name_a_row_of_its_layout(api):
     assert r.status_code == 422, r.text
     [error] = r.json()["errors"]
     assert error["field"] == "deal_no"
-    assert error["message"] == "商談番号の「A-999」はdealsのdeal_noにありません"
+    assert error["message"] == "商談番号の「A-999」はdealsの商談番号にありません"
     assert api.get(f"{url}/1", headers=ACME).status_code == 404  # nothing was written
     r = api.post(url, headers=ACME, json={"note_no": 1, "deal_no": "A-002", "memo": "x"})
     assert r.status_code == 201, r.text
@@ -433,7 +433,7 @@ def test_a_reference_column_must_name_a_row_of_its_layout(api):
     assert r.status_code == 201, r.text  # an empty reference names nothing to check
     r = api.patch(f"{url}/1", headers={**ACME, "Accept-Language": "en"}, json={"deal_no": "Z-1"})
     assert r.status_code == 422
-    assert r.json()["errors"][0]["message"] == "商談番号 Z-1 is not a deal_no in deals"
+    assert r.json()["errors"][0]["message"] == "商談番号 Z-1 is not a 商談番号 in deals"
     assert api.get(f"{url}/1", headers=ACME).json()["deal_no"] == "A-002"
 
 

@@ -608,8 +608,9 @@ async def test_keyed_upsert_delete_set(store: Store) -> None:
     ]
 
     # blank = keep: an empty cell ('' in a text column, None in an int one) keeps the
-    # table's value; a filled one is written.
-    rows = [["A", 30, "", 1], ["B", None, "", 0], ["C", 30, "30", 1]]
+    # table's value, as does a text cell of spaces (a padded export's empty field); a
+    # filled one is written.
+    rows = [["A", 30, "", 1], ["B", None, " \u3000\t", 0], ["C", 30, "30", 1]]
     update = await keyed_import(store, run_id(2), "upsert", rows, blank="keep")
     assert (update.counts.inserted, update.counts.updated) == (1, 2)
     assert await rows_of(store) == [

@@ -34,6 +34,9 @@ KeyedMode = Literal["upsert", "delete", "set"]
 KEYED: tuple[KeyedMode, ...] = ("upsert", "delete", "set")
 CHUNK = "renkei_keyed_chunk"  # the temporary table a chunk is loaded into
 MATCHED = "renkei_keyed_matched"  # the table's rows the chunk's keys name
+# What a cell of "spaces only" is made of, to blank = keep: the reader's str.isspace()
+# in the characters files use (half- and full-width, tab, no-break space, line breaks).
+BLANK_SPACES = " \t\r\n\u00a0\u3000"
 
 
 @dataclass(slots=True)
@@ -378,5 +381,6 @@ class KeyedWriter:
 
 
 def _blank(cell: str) -> str:
-    """Whether `cell` is empty, as blank = keep reads it: '' or NULL."""
-    return f"coalesce(CAST({cell} AS TEXT), '') = ''"
+    """Whether `cell` is empty, as blank = keep reads it: '', NULL or spaces only (a
+    text column keeps a cell of spaces as sent; a padded export's empty field)."""
+    return f"rtrim(coalesce(CAST({cell} AS TEXT), ''), {literal(BLANK_SPACES)}) = ''"

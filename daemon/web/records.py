@@ -625,7 +625,7 @@ async def _check_references(
                 "records.reference",
                 value=cut(value),
                 layout=ref.layout,
-                key_column=ref.key,
+                key_column=ref.key_shown,
             )
 
 

@@ -21,6 +21,7 @@ import aiosqlite
 from daemon.settings import Settings
 from daemon.store.base import Store
 from importers.errors import RowError
+from importers.layouts import display_name
 from importers.messages import Words, cut
 from importers.reader import Chunk
 
@@ -31,6 +32,7 @@ class Reference:
     column: str
     layout: str
     key: str
+    key_shown: str = ""  # the key column as messages call it: its label, else its name
 
 
 def references_of(settings: Settings, layout: str, member_key: str | None) -> list[Reference]:
@@ -39,7 +41,10 @@ def references_of(settings: Settings, layout: str, member_key: str | None) -> li
         if column.reference:
             target = settings.layouts[column.reference]
             key = member_key or target.key[0]
-            found.append(Reference(index, column.label or column.name, column.reference, key))
+            shown = next((display_name(c) for c in target.columns if c.name == key), key)
+            found.append(
+                Reference(index, column.label or column.name, column.reference, key, shown)
+            )
     return found
 
 
@@ -60,23 +65,28 @@ async def check(
     chunk: Chunk,
     references: list[Reference],
     language: str,
+    order: list[int] | None = None,
 ) -> None:
-    """Drop the chunk's rows that name a missing row, each with its row error."""
+    """Drop the chunk's rows that name a missing row, each with its row error, which
+    quotes the cell as the file has it (`０１２３`, not the 123 it was read as); `order`
+    is the header's (CsvFile.order), where each column's cell is in a record."""
     bad: dict[int, list[RowError]] = {}
     for ref in references:
         missing = await missing_values(store, db, ref, {row[ref.index] for row in chunk.rows})
         if not missing:
             continue
-        problem = Words("cell.reference", {"layout": ref.layout, "key_column": ref.key})
+        problem = Words("cell.reference", {"layout": ref.layout, "key_column": ref.key_shown})
+        at = order[ref.index] if order is not None else ref.index
         for i, row in enumerate(chunk.rows):
             value = row[ref.index]
             if value in missing:
                 line = chunk.lines[i]
-                params = {"line": line, "column": ref.column, "value": cut(value)}
+                record = chunk.cells[i] if chunk.cells else None
+                cell = record[at] if record is not None and at < len(record) else str(value)
+                params = {"line": line, "column": ref.column, "value": cut(cell)}
                 said = Words("cell.error", params | {"problem": problem})
                 text = said.say(language)
-                record = chunk.cells[i] if chunk.cells else None
-                error = RowError(line, ref.column, str(value), text, record, said)
+                error = RowError(line, ref.column, cell, text, record, said)
                 bad.setdefault(i, []).append(error)
     if not bad:
         return

@@ -161,7 +161,9 @@ class RowWriter:
             insert = self.store.row_insert(plan.layout, *_meta(stamp))
             async for chunk in _threaded(csv_file.chunks()):
                 if refs:
-                    await references.check(self.store, db, chunk, refs, self.language)
+                    await references.check(
+                        self.store, db, chunk, refs, self.language, csv_file.order
+                    )
                 outcome.total += chunk.records
                 outcome.failed += chunk.records - len(chunk.rows)
                 outcome.empty += chunk.empty

@@ -1,0 +1,206 @@
+"""What partner systems write that is no mistake: a line ending in a comma, a header
+that ends in empty cells over records that stop before them, a DOS end-of-file mark,
+fields padded with spaces. And a 行番号 column of the partner's own in the middle of
+its header, which is no error CSV's returned column and was dropped without a word."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from importers.errors import CellError
+from importers.layouts import ColumnSpec, converter
+from importers.messages import message
+from tests.support import account, cli_import, renkei, write_config
+
+PEOPLE = """
+[layouts.people]
+key = ["code"]
+columns = [
+  { name = "code", type = "text", label = "コード", required = true },
+  { name = "qty",  type = "int", label = "数量" },
+  { name = "rate", type = "decimal", label = "率" },
+  { name = "day",  type = "date", label = "日付" },
+  { name = "ok",   type = "bool", label = "可否" },
+  { name = "name", type = "text", required = true, label = "氏名" },
+  { name = "memo", type = "text", label = "メモ" },
+]
+"""
+
+
+def imported(tmp_path: Path, text: str, encoding: str = "cp932", **keys) -> tuple[dict, list]:
+    """`renkei import` of `text` for acme (layout people): its run and the rows it left."""
+    path = tmp_path / "20240516.csv"
+    path.write_bytes(text.encode(encoding) if isinstance(text, str) else text)
+    base = {"layout": "people", "report": "never", "on_row_error": "skip", **keys}
+    config = tmp_path / "renkei.toml"
+    if not config.exists():
+        write_config(tmp_path, account("acme", **base), extra=PEOPLE)
+    run = cli_import(config, path)
+    with sqlite3.connect(tmp_path / "var" / "renkei.db") as db:
+        rows = db.execute(
+            "SELECT code, qty, rate, day, ok, name, memo FROM people ORDER BY rowid"
+        ).fetchall()
+        errors = db.execute(
+            'SELECT line, "column", message FROM run_errors WHERE run_id = ? ORDER BY line',
+            (run["id"],),
+        ).fetchall()
+    return run, rows, errors
+
+
+HEADER = "コード,数量,率,日付,可否,氏名,メモ"
+
+
+def test_every_line_ending_in_a_comma_imports(tmp_path):
+    """Some systems end every record with a comma: one empty cell more than the header.
+    Every row failed as '7 columns, not 8'."""
+    text = f"{HEADER}\r\nA1,1,0.5,2024/5/16,1,山田,x,\r\nA2,2,,2024/5/17,0,佐藤,,\r\n"
+    run, rows, _ = imported(tmp_path, text)
+    assert (run["state"], run["rows_imported"], run["rows_failed"]) == ("completed", 2, 0), run
+    assert rows == [
+        ("A1", 1, "0.5", "2024-05-16", 1, "山田", "x"),
+        ("A2", 2, None, "2024-05-17", 0, "佐藤", ""),
+    ]
+
+
+def test_a_value_past_the_header_is_still_a_row_error(tmp_path):
+    run, rows, errors = imported(tmp_path, f"{HEADER}\r\nA1,1,0.5,2024/5/16,1,山田,x,zzz\r\n")
+    assert (run["rows_imported"], run["rows_failed"]) == (0, 1), run
+    assert errors == [(2, "", "2行目: 列の数が 7 ではなく 8 です")]
+
+
+def test_records_that_stop_before_the_headers_empty_cells_import(tmp_path):
+    """A header saved past its table (`メモ,,`) over records without those cells: every
+    row failed as '9 columns, not 7'."""
+    text = f"{HEADER},,\r\nA1,1,0.5,2024/5/16,1,山田,x\r\nA2,2,1,2024/5/17,0,佐藤,y,,\r\n"
+    run, rows, _ = imported(tmp_path, text)
+    assert (run["state"], run["rows_imported"], run["rows_failed"]) == ("completed", 2, 0), run
+    assert [row[0] for row in rows] == ["A1", "A2"]
+    # Fewer cells than the table's own columns is still the record's error.
+    run, _, errors = imported(tmp_path, f"{HEADER},,\r\nA3,1,0.5,2024/5/16,1,山田\r\n")
+    assert (run["rows_imported"], run["rows_failed"]) == (0, 1), run
+    assert errors == [(2, "", "2行目: 列の数が 9 ではなく 6 です")]
+
+
+def test_a_dos_end_of_file_mark_is_read_past(tmp_path):
+    """Ctrl-Z (0x1A) after the last line, as legacy accounting tools end a file: the
+    whole file failed as cut off, and a partner sending it again failed the same way."""
+    text = f"{HEADER}\r\nA1,1,0.5,2024/5/16,1,山田,x\r\n".encode("cp932") + b"\x1a"
+    run, rows, _ = imported(tmp_path, text)
+    assert (run["state"], run["rows_imported"]) == ("completed", 1), run
+    assert rows == [("A1", 1, "0.5", "2024-05-16", 1, "山田", "x")]
+    # After a last line without its line break, and as CP/M padded a block, too.
+    text = f"{HEADER}\r\nA2,2,1,2024/5/17,0,佐藤,y".encode("cp932") + b"\x1a" * 5
+    run, rows, _ = imported(tmp_path, text)
+    assert (run["state"], run["rows_imported"]) == ("completed", 1), run
+    assert rows[-1] == ("A2", 2, "1", "2024-05-17", 0, "佐藤", "y")
+
+
+def test_a_file_cut_short_before_its_end_mark_is_still_cut_short(tmp_path):
+    text = f'{HEADER}\r\nA1,1,0.5,2024/5/16,1,"山田'.encode("cp932") + b"\x1a"
+    run, _, _ = imported(tmp_path, text)
+    assert run["state"] == "failed", run
+    assert "途中で切れています" in run["message"], run
+
+
+def test_fields_padded_with_spaces_are_values_or_empty(tmp_path):
+    """A fixed-width export pads its fields: ` 12` is 12, a field of spaces is empty
+    (NULL in a number, date or flag column; in a required column, the missing value it
+    is). Spaces around a number were refused, a required name of spaces imported."""
+    text = (
+        f"{HEADER}\r\n"
+        "A1,  12 ,　0.5　, 2024/5/16 , 1 ,山田,\r\n"
+        "A2,   ,  ,    ,  ,佐藤,  \r\n"
+        "A3,1,1,2024/5/16,1,　　,x\r\n"
+        "A4,1,1,2024/5/16,1,   ,x\r\n"
+    )
+    run, rows, errors = imported(tmp_path, text)
+    assert (run["rows_imported"], run["rows_failed"]) == (2, 2), run
+    # A text column keeps what was sent, spaces too.
+    assert rows == [
+        ("A1", 12, "0.5", "2024-05-16", 1, "山田", ""),
+        ("A2", None, None, None, None, "佐藤", "  "),
+    ]
+    assert [(line, column) for line, column, _ in errors] == [(4, "氏名"), (5, "氏名")]
+    assert "必須項目が空です" in errors[0][2]
+
+
+def test_blank_keep_keeps_the_old_value_for_a_cell_of_spaces(tmp_path):
+    """With blank = keep, `A1,, ` kept the old memo for the empty cell but overwrote it
+    with the spaces of a padded one."""
+    keys = {"mode": "upsert", "on_duplicate": "update", "blank": "keep"}
+    imported(tmp_path, f"{HEADER}\r\nA1,1,0.5,2024/5/16,1,山田,元のメモ\r\n", **keys)
+    run, rows, _ = imported(tmp_path, f"{HEADER}\r\nA1,2, ,,,山田,　 \r\n", **keys)
+    assert (run["state"], run["rows_updated"]) == ("completed", 1), run
+    assert rows == [("A1", 2, "0.5", "2024-05-16", 1, "山田", "元のメモ")]
+
+
+def test_a_line_number_column_of_the_partners_own_is_unknown_not_dropped(tmp_path):
+    """行番号 in the middle of a header is a column of the partner's (a slip's line
+    number), not the error CSV's, which come last: it was read past without a word
+    and its values lost."""
+    text = "コード,行番号,数量,率,日付,可否,氏名,メモ\r\nA1,99,1,0.5,2024/5/16,1,山田,x\r\n"
+    run, rows, _ = imported(tmp_path, text)
+    assert (run["state"], rows) == ("failed", []), run
+    assert "不明な列があります: 行番号" in run["message"], run
+    # The error CSV's two columns at the end are still read past.
+    text = f"{HEADER},行番号,エラー内容\r\nA1,1,0.5,2024/5/16,1,山田,x,2,直した\r\n"
+    run, rows, _ = imported(tmp_path, text)
+    assert (run["state"], run["rows_imported"]) == ("completed", 1), run
+
+
+MEMBERS = """
+[layouts.members]
+key = ["member_no"]
+columns = [
+  { name = "member_no", type = "int", required = true, label = "会員番号" },
+  { name = "name",      type = "text" },
+]
+[layouts.orders]
+columns = [
+  { name = "member", type = "int", required = true, reference = "members", label = "会員" },
+  { name = "item",   type = "text", label = "品目" },
+]
+"""
+
+
+def test_a_missing_reference_is_named_by_labels_and_the_cell_as_written(tmp_path):
+    """The partner was told 「124」はmembers の member_no にありません for a cell written
+    ０１２４: neither the value nor the column could be found in the file."""
+    accounts = account("master", layout="members", report="never")
+    accounts += account("acme", layout="orders", report="never", on_row_error="skip")
+    config = write_config(tmp_path, accounts, extra=MEMBERS)
+    members = tmp_path / "20240501.csv"
+    members.write_bytes("member_no,name\r\n123,山田\r\n".encode("cp932"))
+    result = renkei("import", str(members), "--account", "master", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    orders = tmp_path / "20240516.csv"
+    orders.write_bytes("品目,会員\r\nりんご,０１２３\r\nみかん,０１２４\r\n".encode("cp932"))
+    run = cli_import(config, orders)
+    assert (run["rows_imported"], run["rows_failed"]) == (1, 1), run
+    with sqlite3.connect(tmp_path / "var" / "renkei.db") as db:
+        [(line, value, message)] = db.execute(
+            "SELECT line, value, message FROM run_errors WHERE run_id = ?", (run["id"],)
+        ).fetchall()
+    assert (line, value) == (3, "０１２４")
+    assert message == "3行目 列「会員」の値「０１２４」はmembers の 会員番号 にありません"
+
+
+def test_a_number_out_of_range_and_a_long_text_are_said_as_they_are():
+    """`-99…9` was 'too large'; a length was written `10 文字を超えています(5000 文字)`."""
+    text = converter(ColumnSpec("note", "text", max_length=3000))
+    with pytest.raises(CellError) as caught:
+        text("x" * 5000)
+    said = message(caught.value.key, "ja", **caught.value.params)
+    assert said == "3,000文字を超えています(全5,000文字)"
+    assert message(caught.value.key, "en", **caught.value.params) == (
+        "is longer than 3,000 characters (5,000)"
+    )
+    number = converter(ColumnSpec("qty", "int"))
+    with pytest.raises(CellError) as caught:
+        number("-" + "9" * 30)
+    assert message(caught.value.key, "ja") == (
+        "整数として扱える範囲を超えています(±9223372036854775807 まで)"
+    )
