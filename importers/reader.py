@@ -251,8 +251,16 @@ class CsvFile:
         self.order = order
         if self.sheet is not None:
             reader.write_dates(self._date_writers(order))
+        columns = self.spec.columns
         records = _Records(
-            self, row_converter(self.spec.columns, order, extra, width), order, width, base
+            self,
+            row_converter(columns, order, extra, width),
+            order,
+            width,
+            base,
+            # Records of one empty cell more (every line ending in a comma), read by a
+            # converter that passes the cell by: one by one they took three times as long.
+            lambda: row_converter(columns, order, extra, width + 1),
         )
         limit = self.spec.max_rows
         records.end = base + reader.line_num  # the physical line the previous record ended on
@@ -536,9 +544,12 @@ class _Records:
         order: list[int] | None,
         width: int,
         base: int,
+        wider: Callable[[], Callable[[list[str]], list[object]]] | None = None,
     ) -> None:
         self.file = csv_file
         self.convert = convert
+        self._wider = wider
+        self._convert_wider: Callable[[list[str]], list[object]] | None = None
         self.order = order
         self.width = width
         self.blank = csv_file._blank
@@ -558,16 +569,32 @@ class _Records:
         if not batch:
             return Chunk()
         plain = not self.unescape and not self.blank and all(map(any, batch))
-        if plain and set(map(len, batch)) == {self.width}:
+        convert = self._plain_converter(batch) if plain else None
+        if convert is not None:
             try:
-                rows = list(map(self.convert, batch))
+                rows = list(map(convert, batch))
             except CellError:
                 pass  # read again record by record, each error with its line
             else:
                 lines = _Starts(self.end, batch, stops, after)
                 self.end, self.last = after, batch[-1]
-                return Chunk(rows, [], len(batch), 0, lines, 0, batch)
+                cells = batch if convert is self.convert else _Narrowed(batch, self.width)
+                return Chunk(rows, [], len(batch), 0, lines, 0, cells)
         return self._one_by_one(batch, stops or _line_stops(self.end, batch), after)
+
+    def _plain_converter(
+        self, batch: list[list[str]]
+    ) -> Callable[[list[str]], list[object]] | None:
+        """The converter of a batch of records all as wide as the header, or all one
+        empty cell wider; None for any other."""
+        widths = set(map(len, batch))
+        if widths == {self.width}:
+            return self.convert
+        if widths == {self.width + 1} and self._wider and not any(f[-1] for f in batch):
+            if self._convert_wider is None:
+                self._convert_wider = self._wider()
+            return self._convert_wider
+        return None
 
     def _one_by_one(self, batch: list[list[str]], stops: list[int], after: int) -> Chunk:
         chunk = Chunk()
@@ -611,6 +638,22 @@ class _Records:
         if self.least <= len(fields) < width:
             return fields + [""] * (width - len(fields))
         return fields
+
+
+class _Narrowed(Sequence[list[str]]):
+    """A batch's records without the empty cell each has past the header, cut when
+    asked: only a reference check that refuses a row asks."""
+
+    def __init__(self, batch: list[list[str]], width: int) -> None:
+        self._batch, self._width = batch, width
+
+    def __getitem__(self, index):  # noqa: ANN001, ANN204 - Sequence's own signature
+        if isinstance(index, slice):
+            return [fields[: self._width] for fields in self._batch[index]]
+        return self._batch[index][: self._width]
+
+    def __len__(self) -> int:
+        return len(self._batch)
 
 
 class _Starts(Sequence[int]):

@@ -213,7 +213,9 @@ def test_a_sentence_kept_as_words_is_said_again_in_either_language():
     kept = words_of(words_json(words))
     assert kept == words
     assert said(kept, "stored", "ja") == message("cell.error", "ja", **words.params)
-    assert said(kept, "stored", "en").startswith("line 3, column 'qty', value 'x' is too large")
+    assert said(kept, "stored", "en").startswith(
+        "line 3, column 'qty', value 'x' is out of the range"
+    )
     # Nothing kept, words no longer in the catalog, or not words at all: as stored.
     assert said(None, "stored", "en") == "stored"
     assert said(words_of('{"k":"cell.gone","p":{}}'), "stored", "en") == "stored"

@@ -63,6 +63,12 @@ def test_every_line_ending_in_a_comma_imports(tmp_path):
         ("A1", 1, "0.5", "2024-05-16", 1, "山田", "x"),
         ("A2", 2, None, "2024-05-17", 0, "佐藤", ""),
     ]
+    # Some lines with the comma and some without, and a row error among them.
+    text += "A3,3,1,2024/5/18,1,鈴木,z\r\nA4,x,1,2024/5/18,1,田中,,\r\n"
+    run, rows, errors = imported(tmp_path, text)
+    assert (run["rows_imported"], run["rows_failed"]) == (3, 1), run
+    assert [row[0] for row in rows] == ["A1", "A2", "A3"]
+    assert [(line, column) for line, column, _ in errors] == [(5, "数量")]
 
 
 def test_a_value_past_the_header_is_still_a_row_error(tmp_path):
@@ -177,7 +183,8 @@ def test_a_missing_reference_is_named_by_labels_and_the_cell_as_written(tmp_path
     result = renkei("import", str(members), "--account", "master", "--config", str(config))
     assert result.returncode == 0, result.stderr
     orders = tmp_path / "20240516.csv"
-    orders.write_bytes("品目,会員\r\nりんご,０１２３\r\nみかん,０１２４\r\n".encode("cp932"))
+    # Every line ending in a comma, as some systems write them.
+    orders.write_bytes("品目,会員\r\nりんご,０１２３,\r\nみかん,０１２４,\r\n".encode("cp932"))
     run = cli_import(config, orders)
     assert (run["rows_imported"], run["rows_failed"]) == (1, 1), run
     with sqlite3.connect(tmp_path / "var" / "renkei.db") as db:
