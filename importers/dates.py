@@ -232,6 +232,10 @@ def _era_date(cell: str, match: re.Match[str]) -> dt.date:
     first, last = ERAS[era]
     year = first.year + (1 if number == "元" else int(number)) - 1
     day = _real(cell, year, int(m1 or m2), int(d1 or d2))
-    if day < first or (last is not None and day > last):
-        raise CellError("cell.date_unreal")
+    # A day that exists, written in an era it is not in: many systems went on
+    # printing 平成31年 after the era had changed. Said so, not "no such date".
+    if day < first:
+        raise CellError("cell.date_before_era", {"era": era, "first": first.isoformat()})
+    if last is not None and day > last:
+        raise CellError("cell.date_after_era", {"era": era, "last": last.isoformat()})
     return day

@@ -145,11 +145,9 @@ def converter(column: ColumnLike) -> Converter:
     convert = build(column)
     if column.required:
         return _required(convert)
-    if column.type == "text":
-        # Stored as sent, spaces and all; only `required` (and blank = keep) read a
-        # cell of spaces as empty.
-        return _optional(convert, "")
-    return _optional_value(convert)
+    # A cell of spaces is a value here: stored as sent in a text column, refused as no
+    # number or date in another (only `required`, and blank = keep, read it as empty).
+    return _optional(convert, "" if column.type == "text" else None)
 
 
 def converters(columns: Sequence[ColumnLike]) -> list[Converter]:
@@ -279,16 +277,6 @@ def _required(convert: Converter) -> Converter:
 def _optional(convert: Converter, empty: object) -> Converter:
     def check(cell: str) -> object:
         return empty if cell == "" else convert(cell)
-
-    return check
-
-
-def _optional_value(convert: Converter) -> Converter:
-    """A number, date, flag or choice that may be empty: a cell of spaces is empty too
-    (NULL), as a padded export writes one."""
-
-    def check(cell: str) -> object:
-        return None if not cell or cell.isspace() else convert(cell)
 
     return check
 

@@ -291,6 +291,14 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "存在しない日付です",
         "en": "is a date that does not exist",
     },
+    "cell.date_before_era": {
+        "ja": "{era}の初日({first})より前の日付です",
+        "en": "is before the first day of {era} ({first})",
+    },
+    "cell.date_after_era": {
+        "ja": "{era}の最終日({last})より後の日付です",
+        "en": "is after the last day of {era} ({last})",
+    },
     "cell.format": {
         "ja": "決められた形式 {format} ではありません",
         "en": "is not in the agreed format {format}",

@@ -111,26 +111,27 @@ def test_a_file_cut_short_before_its_end_mark_is_still_cut_short(tmp_path):
     assert "途中で切れています" in run["message"], run
 
 
-def test_fields_padded_with_spaces_are_values_or_empty(tmp_path):
-    """A fixed-width export pads its fields: ` 12` is 12, a field of spaces is empty
-    (NULL in a number, date or flag column; in a required column, the missing value it
-    is). Spaces around a number were refused, a required name of spaces imported."""
+def test_fields_padded_with_spaces_are_values_or_missing(tmp_path):
+    """A fixed-width export pads its fields: ` 12` is 12, and a required field of spaces
+    is the missing value it is. Spaces around a number were refused, and a required
+    name of spaces imported. A number of spaces alone is still no number."""
     text = (
         f"{HEADER}\r\n"
         "A1,  12 ,　0.5　, 2024/5/16 , 1 ,山田,\r\n"
-        "A2,   ,  ,    ,  ,佐藤,  \r\n"
+        "A2,,,,,佐藤,  \r\n"
         "A3,1,1,2024/5/16,1,　　,x\r\n"
         "A4,1,1,2024/5/16,1,   ,x\r\n"
+        "A5,  ,1,2024/5/16,1,鈴木,x\r\n"
     )
     run, rows, errors = imported(tmp_path, text)
-    assert (run["rows_imported"], run["rows_failed"]) == (2, 2), run
+    assert (run["rows_imported"], run["rows_failed"]) == (2, 3), run
     # A text column keeps what was sent, spaces too.
     assert rows == [
         ("A1", 12, "0.5", "2024-05-16", 1, "山田", ""),
         ("A2", None, None, None, None, "佐藤", "  "),
     ]
-    assert [(line, column) for line, column, _ in errors] == [(4, "氏名"), (5, "氏名")]
-    assert "必須項目が空です" in errors[0][2]
+    assert [(line, column) for line, column, _ in errors] == [(4, "氏名"), (5, "氏名"), (6, "数量")]
+    assert "必須項目が空です" in errors[0][2] and "整数ではありません" in errors[2][2]
 
 
 def test_blank_keep_keeps_the_old_value_for_a_cell_of_spaces(tmp_path):
@@ -138,7 +139,7 @@ def test_blank_keep_keeps_the_old_value_for_a_cell_of_spaces(tmp_path):
     with the spaces of a padded one."""
     keys = {"mode": "upsert", "on_duplicate": "update", "blank": "keep"}
     imported(tmp_path, f"{HEADER}\r\nA1,1,0.5,2024/5/16,1,山田,元のメモ\r\n", **keys)
-    run, rows, _ = imported(tmp_path, f"{HEADER}\r\nA1,2, ,,,山田,　 \r\n", **keys)
+    run, rows, _ = imported(tmp_path, f"{HEADER}\r\nA1,2,,,,山田,　 \r\n", **keys)
     assert (run["state"], run["rows_updated"]) == ("completed", 1), run
     assert rows == [("A1", 2, "0.5", "2024-05-16", 1, "山田", "元のメモ")]
 
@@ -211,3 +212,21 @@ def test_a_number_out_of_range_and_a_long_text_are_said_as_they_are():
     assert message(caught.value.key, "ja") == (
         "整数として扱える範囲を超えています(±9223372036854775807 まで)"
     )
+
+
+def test_a_day_written_in_an_era_it_is_not_in_is_said_so():
+    """Many systems went on printing 平成31年 after 2019-04-30: the day exists, and
+    'no such date' sent the partner looking for a typo."""
+    day = converter(ColumnSpec("day", "date", wareki=True))
+    assert day("R1.5.1") == "2019-05-01" and day("H31.4.30") == "2019-04-30"
+    for cell, said in [
+        ("平成31年5月1日", "平成の最終日(2019-04-30)より後の日付です"),
+        ("H31.5.1", "平成の最終日(2019-04-30)より後の日付です"),
+        ("R1.4.30", "令和の初日(2019-05-01)より前の日付です"),
+    ]:
+        with pytest.raises(CellError) as caught:
+            day(cell)
+        assert message(caught.value.key, "ja", **caught.value.params) == said
+    with pytest.raises(CellError) as caught:
+        day("R1.2.30")
+    assert caught.value.key == "cell.date_unreal"
