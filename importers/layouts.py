@@ -30,7 +30,12 @@ SQL_TYPES = {
 }
 
 # Full-width digits and signs as a Japanese spreadsheet writes them.
-_WIDE = str.maketrans("０１２３４５６７８９，．－＋", "0123456789,.-+")
+# Full-width digits and signs, and the minus signs of Japanese accounts (▲100 and
+# △100 are -100) and of Mac and web text (U+2212), as the number's own.
+_WIDE = str.maketrans("０１２３４５６７８９，．－＋▲△\u2212", "0123456789,.-+---")
+# A yen sign before the digits, as Excel saves a currency cell (in a Shift_JIS file
+# the sign is the byte of the backslash, which CP932 reads as one).
+_YEN = ("¥", "￥", "\\")
 # ASCII digits only, once full-width ones are made ASCII (_WIDE): int() and Decimal()
 # would also read other scripts' digits (Arabic-Indic ٣).
 _INT = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)", re.ASCII)
@@ -316,8 +321,7 @@ def _int(column: ColumnLike) -> Converter:
         if cell.isascii() and cell.isdigit():
             number = cell
         else:
-            # Spaces around it, as a right-aligned export pads it (` 123`, `123　`).
-            number = cell.translate(_WIDE).strip()
+            number = _number_text(cell)
             if not _INT.fullmatch(number):
                 raise CellError("cell.int")
             number = number.replace(",", "")
@@ -335,6 +339,18 @@ def _int(column: ColumnLike) -> Converter:
     return integer
 
 
+def _number_text(cell: str) -> str:
+    """A number cell as ASCII for the patterns: full-width made half-width, ▲ and △
+    made a minus, spaces around it (a right-aligned export pads it) and a yen sign
+    before its digits (`¥1,234`, `-¥5`, `¥-5`) taken off."""
+    number = cell.translate(_WIDE).strip()
+    sign = number[:1] if number[:1] in ("-", "+") else ""
+    rest = number[len(sign) :]
+    if rest.startswith(_YEN):
+        return sign + rest[1:]
+    return number
+
+
 def _unpadded(number: str) -> str:
     """A sign and digits without the zeros that pad them (`-0007` → `-7`)."""
     sign = number[0] if number[0] in "+-" else ""
@@ -345,7 +361,7 @@ def _decimal(column: ColumnLike) -> Converter:
     limit = column.max_digits
 
     def decimal(cell: str) -> str:
-        number = cell.translate(_WIDE).strip()
+        number = _number_text(cell)
         if not _DECIMAL.fullmatch(number):
             raise CellError("cell.decimal")
         number = number.replace(",", "")

@@ -230,3 +230,22 @@ def test_a_day_written_in_an_era_it_is_not_in_is_said_so():
     with pytest.raises(CellError) as caught:
         day("R1.2.30")
     assert caught.value.key == "cell.date_unreal"
+
+
+def test_negative_numbers_and_yen_as_japanese_accounts_write_them(tmp_path):
+    """▲ and △ are the minus signs of Japanese accounts, and Excel saves a currency
+    cell with its yen sign (in Shift_JIS, the backslash's byte): all were refused."""
+    text = (
+        f"{HEADER}\r\n"
+        "A1,▲100,△0.5,2024/5/16,1,山田,\r\n"
+        'A2,"¥1,234",￥-2.5,2024/5/16,1,佐藤,\r\n'
+        'A3,"\\1,000",−3,2024/5/16,1,鈴木,\r\n'
+        "A4,▲-5,1,2024/5/16,1,田中,\r\n"
+    )
+    run, rows, errors = imported(tmp_path, text, encoding="utf-8")
+    assert (run["rows_imported"], run["rows_failed"]) == (3, 1), run
+    assert [row[1:3] for row in rows] == [(-100, "-0.5"), (1234, "-2.5"), (1000, "-3")]
+    # In Shift_JIS, Excel's ¥ is the byte 0x5C, read as a backslash.
+    run, rows, _ = imported(tmp_path, f'{HEADER}\r\nA5,"\\2,000",￥1,2024/5/16,1,山田,\r\n')
+    assert (run["state"], rows[-1][1:3]) == ("completed", (2000, "1")), run
+    assert [(line, column) for line, column, _ in errors] == [(5, "数量")]
