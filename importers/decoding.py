@@ -145,23 +145,50 @@ def _choose(declared: str, valid_utf8: bool, has_bom: bool) -> str:
 
 
 def decode_problem(path: Path, encoding: str) -> PermanentProblem:
-    """Find the first undecodable bytes of `path` and say on which line they sit."""
+    """Find the first undecodable bytes of `path` and say on which line they sit; of
+    a file sent as UTF-8 whose Japanese text is Shift_JIS throughout, also that it
+    looks like Shift_JIS (one with UTF-8 text before its bad bytes is UTF-8 with a
+    fault)."""
     decoder = codecs.getincrementaldecoder(_CODECS[encoding])()
     offset = 0
     newlines = 0
+    text_before = False  # a character beyond ASCII before the bad bytes
     with open(path, "rb") as f:
         while True:
             chunk = f.read(CHUNK)
             try:
-                decoder.decode(chunk, final=not chunk)
+                text_before = not decoder.decode(chunk, final=not chunk).isascii() or text_before
             except UnicodeDecodeError as exc:
-                return _problem(exc, chunk, offset, newlines, encoding, at_eof=not chunk)
+                problem = _problem(exc, chunk, offset, newlines, encoding, at_eof=not chunk)
+                text_before = text_before or not exc.object[: max(exc.start, 0)].isascii()
+                if (
+                    problem.key == "file.bad_bytes"
+                    and encoding != "cp932"
+                    and not text_before
+                    and _is_cp932(path)
+                ):
+                    return PermanentProblem("file.bad_bytes_cp932", problem.line, **problem.params)
+                return problem
             if not chunk:
                 break
             offset += len(chunk)
             newlines += chunk.count(b"\n")
     # Decoding succeeded this time; the reader's own error came from elsewhere.
     return PermanentProblem("file.bad_bytes", line=1, encoding=encoding, hex="?")
+
+
+def _is_cp932(path: Path) -> bool:
+    """Whether the file is Japanese text in CP932 throughout (asked only of a file
+    that is no UTF-8)."""
+    decoder = codecs.getincrementaldecoder("cp932")()
+    with open(path, "rb") as f:
+        try:
+            while chunk := f.read(CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return False
+    return True
 
 
 def _problem(

@@ -61,6 +61,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{line}行目: {encoding} として読めないバイトがあります({hex})",
         "en": "line {line}: bytes that are not valid {encoding} ({hex})",
     },
+    "file.bad_bytes_cp932": {
+        "ja": "{line}行目: {encoding} として読めないバイトがあります({hex})。"
+        "ファイルは Shift_JIS(CP932)のようです(アカウントの encoding を確かめてください)",
+        "en": "line {line}: bytes that are not valid {encoding} ({hex}); the file looks"
+        " like Shift_JIS (CP932): check the account's encoding",
+    },
     "file.truncated": {
         "ja": "{line}行目から始まるレコードでファイルが途中で切れています",
         "en": "the file is cut off in the record starting on line {line}",

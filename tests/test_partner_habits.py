@@ -30,10 +30,10 @@ columns = [
 """
 
 
-def imported(tmp_path: Path, text: str, encoding: str = "cp932", **keys) -> tuple[dict, list]:
+def imported(tmp_path: Path, text: str, written_in: str = "cp932", **keys) -> tuple[dict, list]:
     """`renkei import` of `text` for acme (layout people): its run and the rows it left."""
     path = tmp_path / "20240516.csv"
-    path.write_bytes(text.encode(encoding) if isinstance(text, str) else text)
+    path.write_bytes(text.encode(written_in) if isinstance(text, str) else text)
     base = {"layout": "people", "report": "never", "on_row_error": "skip", **keys}
     config = tmp_path / "renkei.toml"
     if not config.exists():
@@ -242,10 +242,27 @@ def test_negative_numbers_and_yen_as_japanese_accounts_write_them(tmp_path):
         'A3,"\\1,000",−3,2024/5/16,1,鈴木,\r\n'
         "A4,▲-5,1,2024/5/16,1,田中,\r\n"
     )
-    run, rows, errors = imported(tmp_path, text, encoding="utf-8")
+    run, rows, errors = imported(tmp_path, text, written_in="utf-8")
     assert (run["rows_imported"], run["rows_failed"]) == (3, 1), run
     assert [row[1:3] for row in rows] == [(-100, "-0.5"), (1234, "-2.5"), (1000, "-3")]
     # In Shift_JIS, Excel's ¥ is the byte 0x5C, read as a backslash.
     run, rows, _ = imported(tmp_path, f'{HEADER}\r\nA5,"\\2,000",￥1,2024/5/16,1,山田,\r\n')
     assert (run["state"], rows[-1][1:3]) == ("completed", (2000, "1")), run
     assert [(line, column) for line, column, _ in errors] == [(5, "数量")]
+
+
+def test_a_shift_jis_file_sent_as_utf8_is_said_to_be_shift_jis(tmp_path):
+    """An account set to UTF-8 got 'bytes that are not valid utf-8 (83)' for a whole
+    Shift_JIS file, where the other way round says what the file is."""
+    text = f"{HEADER}\r\nA1,1,0.5,2024/5/16,1,山田,x\r\n"
+    run, _, _ = imported(tmp_path, text, encoding="utf-8")
+    assert run["state"] == "failed", run
+    assert run["message"].endswith(
+        "1行目: utf-8 として読めないバイトがあります(83)。"
+        "ファイルは Shift_JIS(CP932)のようです(アカウントの encoding を確かめてください)"
+    ), run
+    # UTF-8 text with one bad byte after it is UTF-8 with a fault, said by its line.
+    data = text.encode("utf-8") + "A2,2,1,2024/5/17,0,佐藤,".encode() + b"\x83\r\n"
+    run, _, _ = imported(tmp_path, data)
+    assert run["state"] == "failed", run
+    assert run["message"].endswith("3行目: utf-8 として読めないバイトがあります(83)"), run
