@@ -135,13 +135,28 @@ def attachment_name(raw: str) -> str:
 def _as_file(part: Message, payload: Callable[[], bytes]) -> tuple[str, bytes] | None:
     name = _name(part)
     kind = part.get_content_type()
-    if name.lower().endswith((".csv", *WORKBOOK_SUFFIXES)):
+    if name.lower().endswith(WORKBOOK_SUFFIXES):
         return name, payload()
+    if name.lower().endswith(".csv"):
+        return name, _csv_bytes(part, payload())
     if kind in CSV_TYPES:
-        return name or "attachment.csv", payload()
+        return name or "attachment.csv", _csv_bytes(part, payload())
     if kind in _WORKBOOK_TYPES:
         return name or "attachment" + _WORKBOOK_TYPES[kind], payload()
     return None
+
+
+def _csv_bytes(part: Message, data: bytes) -> bytes:
+    """A CSV part's bytes as a file renkei reads: one a mailer labelled and wrote as
+    ISO-2022-JP (JIS, as Japanese mail text once was) made Shift_JIS (CP932), which
+    holds every character it can carry; any other as it came."""
+    charset = part.get_content_charset() or ""
+    if b"\x1b" not in data or not charset.lower().startswith("iso-2022-jp"):
+        return data
+    try:
+        return _iso2022_jp(data).encode("cp932")
+    except UnicodeEncodeError:  # a character CP932 lacks: read as it came, and refused
+        return data
 
 
 def _name(part: Message) -> str:

@@ -154,3 +154,19 @@ def test_a_subject_as_java_and_windows_mailers_write_it_is_shown(
     assert f"メールの件名: 「{shown}」" in run["message"], run["message"]
     [report] = module_relay.for_recipient("ops@acme.example", about=run["id"])
     assert f"「{shown}」" in report.get_body().get_content()
+
+
+def test_a_csv_part_written_in_iso_2022_jp_is_read_as_its_label_says(daemon):
+    """A mailer that writes text parts in JIS labels the CSV `charset=ISO-2022-JP`: it
+    was read as UTF-8, and the run failed naming a header of escape codes. It is kept
+    as Shift_JIS, which holds every character JIS carries (Outlook's ① and ㈱ too)."""
+    jis = b"\x1b$BGd>e-!-j\x1b(B"  # 売上①㈱, NEC row 13 as Outlook writes it
+    text = b"member_no,date,sales_amount,note\r\n3100,2024/05/16,1," + jis + b"\r\n"
+    headers = (
+        'Content-Type: text/csv; charset="ISO-2022-JP"; name="20240517.csv"\r\n'
+        "Content-Transfer-Encoding: 7bit"
+    )
+    run = _run(daemon, _raw("data", (headers, text.decode("ascii"))))
+    assert (run["state"], run["rows_imported"], run["encoding"]) == ("completed", 1, "cp932"), run
+    [(note,)] = daemon.query("SELECT note FROM performance WHERE _run_id = ?", (run["id"],))
+    assert note == "売上①㈱"
