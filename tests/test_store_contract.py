@@ -514,6 +514,36 @@ async def staged_import(
     return errors
 
 
+async def test_rows_keep_their_columns_when_a_reload_reorders_or_adds_some(
+    store: Store, tmp_path: Path
+) -> None:
+    """A reload that reorders a layout's columns, or adds one, while files wait their
+    turn (three are in flight): their rows, read as the layout was, went into each
+    other's columns (an int column holding the text of another), or the run failed on
+    the count. Each run names the columns its rows were read as."""
+    await store.ensure_layout(LAYOUT, COLUMNS)
+    await store.add_run(run_id(2), meta(filename="big.csv"))
+    table = await store.staged_table(LAYOUT, "acme", "big.csv", run_id(2), file_columns=NAMES)
+    path = tmp_path / "part0.db"
+    scratch = ScratchWriter(path, table)
+    scratch.add([["B", 2, "2.5", 0]], [])
+    scratch.commit()
+    scratch.close()
+    # The reload: price before qty, and a column more.
+    moved = [COLUMNS[0], COLUMNS[2], COLUMNS[1], COLUMNS[3], Column(name="memo", type="text")]
+    await store.ensure_layout(LAYOUT, moved)
+    await store.add_run(run_id(1), meta())
+    async with store.transaction() as db:
+        insert = store.row_insert(LAYOUT, "acme", "items.csv", run_id(1), file_columns=NAMES)
+        await store.insert_rows(db, insert, [["A", 1, "1.5", 1]])
+    async with store.transaction(staged=[path]) as db:
+        await store.copy_staged(db, 0, LAYOUT, table)
+    assert await rows_of(store, names=[*NAMES, "memo"]) == [
+        ("A", 1, "1.5", 1, None, "acme", "items.csv", run_id(1)),
+        ("B", 2, "2.5", 0, None, "acme", "big.csv", run_id(2)),
+    ]
+
+
 async def test_staged_copy(store: Store, tmp_path: Path) -> None:
     """A large file's parts, read into scratch databases, copied in by the transaction."""
     await store.ensure_layout(LAYOUT, COLUMNS)

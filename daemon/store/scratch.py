@@ -51,6 +51,9 @@ class StagedTable:
     # a key more than once (keyed.KeyedWriter.write_staged takes a part that does not
     # where it lies).
     key: tuple[int, ...] = ()
+    # The layout table's columns as they were when this was made (rowid aside): what
+    # a part's rows fill, in order, however a reload has changed the table since.
+    table_columns: tuple[str, ...] = ()
 
 
 def copy_path(scratch: Path) -> Path:

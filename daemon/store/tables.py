@@ -171,12 +171,22 @@ class LayoutTables:
         )
         return value
 
-    def row_insert(self, layout: str, account: str, source_file: str, run_id: str) -> RowInsert:
-        """The INSERT for one import: the three meta columns are the same on every row,
-        so they are written as literals once instead of bound a million times."""
-        names = [*self._layouts[layout], *META_COLUMNS]
+    def row_insert(
+        self,
+        layout: str,
+        account: str,
+        source_file: str,
+        run_id: str,
+        file_columns: Sequence[str] | None = None,
+    ) -> RowInsert:
+        """The INSERT for one import of rows of `file_columns` (default: the layout's, as
+        the store last ensured it; a run names those its rows were read as, which a
+        reload may have changed since). The three meta columns are the same on every
+        row, so they are written as literals once instead of bound a million times."""
+        own = list(file_columns) if file_columns is not None else self._layouts[layout]
+        names = [*own, *META_COLUMNS]
         cols = ", ".join(quote(n) for n in names)
-        width = len(self._layouts[layout])
+        width = len(own)
         meta = [literal(account), literal(source_file), literal(run_id)]
         values = f"({', '.join(['?'] * width + meta)})"
         return RowInsert(f"INSERT INTO {quote(layout)} ({cols}) VALUES ", values, width)
@@ -205,12 +215,18 @@ class LayoutTables:
         )
 
     async def staged_table(
-        self, layout: str, account: str, source_file: str, run_id: str
+        self,
+        layout: str,
+        account: str,
+        source_file: str,
+        run_id: str,
+        file_columns: Sequence[str] | None = None,
     ) -> StagedTable:
         """The scratch table a large file's parts are read into: this layout table's
-        own columns, in its order, with the meta columns' values written in."""
+        own columns, in its order, with the meta columns' values written in; those of
+        `file_columns` (as row_insert's) filled from the file."""
         meta = dict(zip(META_COLUMNS, (account, source_file, run_id), strict=True))
-        wanted = set(self._layouts[layout])
+        wanted = set(file_columns if file_columns is not None else self._layouts[layout])
         definitions, values, columns = [], [], []
         found = await self._definitions(layout)
         for name, definition, _ in found:
@@ -223,7 +239,13 @@ class LayoutTables:
             else:  # a column the layout no longer has
                 values.append("NULL")
         integers = _integer_columns(found, wanted)
-        return StagedTable(definitions, f"({', '.join(values)})", columns, integers=integers)
+        return StagedTable(
+            definitions,
+            f"({', '.join(values)})",
+            columns,
+            integers=integers,
+            table_columns=tuple(name for name, _, _ in found),
+        )
 
     # Whether a large file's parts are loaded while they are still read (stream_staged),
     # in the run's transaction begun before the reading: PostgreSQL's, which keeps no
@@ -238,13 +260,29 @@ class LayoutTables:
         """Load part `index` while its reader writes it, to its end once `finished`."""
         raise NotImplementedError
 
-    async def copy_staged(self, db: aiosqlite.Connection, index: int, layout: str) -> None:
+    async def copy_staged(
+        self,
+        db: aiosqlite.Connection,
+        index: int,
+        layout: str,
+        table: StagedTable | None = None,
+    ) -> None:
         """Copy the rows of attached scratch database `index`, in their order.
 
         Its table is this one's twin (see staged_table), which lets SQLite move whole
-        records; a plain scan of a rowid table reads them in rowid order.
+        records; a plain scan of a rowid table reads them in rowid order. A table a
+        reload changed while the parts were read (a column added) is no twin any more:
+        the part's columns are then named.
         """
-        await db.execute(f"INSERT INTO {quote(layout)} SELECT * FROM staged{index}.{ROWS_TABLE}")
+        source = f"staged{index}.{ROWS_TABLE}"
+        if table is not None and table.table_columns:
+            info = await db.execute_fetchall(f"PRAGMA main.table_info({quote(layout)})")
+            if [row[1] for row in info] != list(table.table_columns):
+                names = ", ".join(quote(name) for name in table.table_columns)
+                sql = f"INSERT INTO {quote(layout)} ({names}) SELECT {names} FROM {source}"
+                await db.execute(sql)
+                return
+        await db.execute(f"INSERT INTO {quote(layout)} SELECT * FROM {source}")
 
     async def keyed_staged_table(self, layout: str, names: Sequence[str]) -> StagedTable:
         """The scratch table a large file of a keyed mode is read into: the file's

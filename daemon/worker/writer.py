@@ -122,7 +122,7 @@ class RowWriter:
                     table = replace(table, key=tuple(table.columns.index(k) for k in key))
             else:
                 table = await self.store.staged_table(
-                    plan.layout, stamp.account, stamp.source_file, stamp.run_id
+                    plan.layout, *_meta(stamp), file_columns=_file_columns(csv_file)
                 )
             watch = self._watched(plan, columns, refs, table.columns)
             large = _Large(plan, stamp, columns, refs, outcome, csv_file, table, watch)
@@ -158,7 +158,11 @@ class RowWriter:
         keyed = self._keyed_writer(plan, stamp, csv_file) if plan.keyed else None
         async with self._transaction() as db:
             first, images = await self._open_run(db, plan, stamp)
-            insert = self.store.row_insert(plan.layout, *_meta(stamp))
+            # The columns the rows were read as: a reload since may have reordered the
+            # layout's (their values went into each other's columns) or added one.
+            insert = self.store.row_insert(
+                plan.layout, *_meta(stamp), file_columns=_file_columns(csv_file)
+            )
             async for chunk in _threaded(csv_file.chunks()):
                 if refs:
                     await references.check(
@@ -267,7 +271,7 @@ class RowWriter:
 
             async def stream(paths: list[Path], finished: list[asyncio.Event]) -> None:
                 for index, done in enumerate(finished):
-                    await self.store.stream_staged(db, index, layout, done)
+                    await self.store.stream_staged(db, index, layout, done, large.table)
 
             first, images = await self._open_run(db, large.plan, large.stamp)
             parts = await staging.stage(
@@ -320,7 +324,7 @@ class RowWriter:
             outcome.counts = keyed.counts
         elif not copied:
             for index in range(len(parts)):
-                await self.store.copy_staged(db, index, plan.layout)
+                await self.store.copy_staged(db, index, plan.layout, large.table)
         for index, known in large.columns.creating.items():
             known.update(seen(index))
         await self._learn(db, plan, large.columns, stamp.run_id)
@@ -377,6 +381,11 @@ class _Large:
     def watched(self) -> list[int]:
         """The table's columns whose distinct values the parts report."""
         return sorted(set(self.watch.values()))
+
+
+def _file_columns(csv_file: CsvFile) -> list[str]:
+    """The layout columns a file's rows are read as, in order (its plan's)."""
+    return [column.name for column in csv_file.spec.columns]
 
 
 def _meta(stamp: RowStamp) -> tuple[str, str, str]:

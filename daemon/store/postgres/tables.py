@@ -47,10 +47,19 @@ class PgLayoutTables:
     async def lock_layout(self, db: Connection, layout: str) -> None:
         await db.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (f"layout:{layout}",))
 
-    def row_insert(self, layout: str, account: str, source_file: str, run_id: str) -> RowInsert:
-        # The COPY of one import: `head` names the columns, `values` carries the meta
-        # columns' values (the same on every row), tab-separated for insert_rows.
-        names = [*self._layouts[layout], *META_COLUMNS]
+    def row_insert(
+        self,
+        layout: str,
+        account: str,
+        source_file: str,
+        run_id: str,
+        file_columns: Sequence[str] | None = None,
+    ) -> RowInsert:
+        # The COPY of one import: `head` names the columns (as tables.py's), `values`
+        # carries the meta columns' values (the same on every row), tab-separated for
+        # insert_rows.
+        own = list(file_columns) if file_columns is not None else self._layouts[layout]
+        names = [*own, *META_COLUMNS]
         head = f"COPY {quote(layout)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
         return RowInsert(head, "\t".join((account, source_file, run_id)), len(names) - 3)
 
@@ -61,15 +70,21 @@ class PgLayoutTables:
         await db.copy(insert.head, [(*row, *meta) for row in rows])
 
     async def staged_table(
-        self, layout: str, account: str, source_file: str, run_id: str
+        self,
+        layout: str,
+        account: str,
+        source_file: str,
+        run_id: str,
+        file_columns: Sequence[str] | None = None,
     ) -> StagedTable:
         """What the reader processes write a large file's parts as: COPY text of this
         layout table's columns in its order (rowid aside), the meta columns' values
-        written in; the scratch database keeps only the row errors."""
+        written in, those of `file_columns` (as tables.py's) from the file; the scratch
+        database keeps only the row errors."""
         types = await self.reader.column_types(layout)
         names = [name for name in types if name != "rowid"]
         meta = dict(zip(META_COLUMNS, (account, source_file, run_id), strict=True))
-        wanted = self._layouts[layout]
+        wanted = list(file_columns) if file_columns is not None else self._layouts[layout]
         columns = [name for name in names if name in wanted]
         template: list[int | str | None] = []
         for name in names:
@@ -80,24 +95,38 @@ class PgLayoutTables:
             else:  # a column the layout no longer has
                 template.append(None)
         integers = _number_columns(types, columns)
-        return StagedTable([], "", columns, copy=tuple(template), integers=integers)
+        return StagedTable(
+            [], "", columns, copy=tuple(template), integers=integers, table_columns=tuple(names)
+        )
 
     streams_staged = True
 
     async def stream_staged(
-        self, db: Connection, index: int, layout: str, finished: asyncio.Event
+        self,
+        db: Connection,
+        index: int,
+        layout: str,
+        finished: asyncio.Event,
+        table: StagedTable | None = None,
     ) -> None:
         """Stream part `index`'s CSV to the server while its reader writes it."""
-        head = await self._copy_head(db, layout)
+        head = await self._copy_head(db, layout, table)
         await db.copy_growing(head, copy_path(self._staged[index]), finished)
 
-    async def copy_staged(self, db: Connection, index: int, layout: str) -> None:
+    async def copy_staged(
+        self, db: Connection, index: int, layout: str, table: StagedTable | None = None
+    ) -> None:
         """Stream part `index`'s CSV to the server as it is."""
-        await db.copy_file(await self._copy_head(db, layout), copy_path(self._staged[index]))
+        head = await self._copy_head(db, layout, table)
+        await db.copy_file(head, copy_path(self._staged[index]))
 
-    async def _copy_head(self, db: Connection, layout: str) -> str:
-        """The COPY of a part's CSV into `layout`'s table."""
-        columns = await db.table_columns(layout)
+    async def _copy_head(self, db: Connection, layout: str, table: StagedTable | None) -> str:
+        """The COPY of a part's CSV into `layout`'s table: into the columns the part
+        was written for (a column a reload added since takes its default)."""
+        if table is not None and table.table_columns:
+            columns = list(table.table_columns)
+        else:
+            columns = await db.table_columns(layout)
         names = ", ".join(quote(name) for name in columns)
         options = self._csv_options(layout, columns)
         return f"COPY {quote(layout)} ({names}) FROM STDIN WITH ({options})"
