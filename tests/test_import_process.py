@@ -4,14 +4,29 @@ loses nothing and imports nothing twice."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+import sqlite3
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from tests.support import Daemon, import_process, mail, queued_ids, send, wait_for
+from daemon.settings import load
+from daemon.store.sqlite import SqliteStore
+from daemon.worker import process, wire
+from tests.support import (
+    Daemon,
+    account,
+    import_process,
+    mail,
+    queued_ids,
+    send,
+    wait_for,
+    write_config,
+)
 from tests.test_durability import big_config, big_csv
 
 
@@ -80,3 +95,55 @@ def test_a_daemon_killed_outright_takes_its_import_process_with_it(tmp_path):
     while alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive(child), "the import process outlived the daemon"
+
+
+class _BusyStore:
+    """A real store whose first `busy` ensure_layouts meet another writer's lock, as
+    the import process's did when a helper held the store just after the master had
+    applied a reload."""
+
+    def __init__(self, store, busy: int) -> None:
+        self.store, self.busy = store, busy
+
+    async def ensure_layouts(self, layouts) -> None:  # noqa: ANN001
+        if self.busy:
+            self.busy -= 1
+            raise sqlite3.OperationalError("database is locked")
+        await self.store.ensure_layouts(layouts)
+
+
+def test_new_settings_wait_for_a_busy_store_and_wake_ups_go_on(tmp_path, monkeypatch):
+    """A failed ensure_layouts ended the import process's listener for good: every
+    later reload was logged as applied and never reached it, and each file waited for
+    the rescan instead of its wake-up, until a restart."""
+    monkeypatch.setattr(process, "_RESTART_BASE", 0.05)
+    old = load(write_config(tmp_path, account("acme")))
+    (tmp_path / "new").mkdir()
+    new = load(write_config(tmp_path / "new", account("acme", report="never")))
+
+    async def scenario() -> None:
+        store = await SqliteStore.open(tmp_path / "renkei.db")
+        woken = asyncio.Event()
+        parts = SimpleNamespace(
+            store=_BusyStore(store, busy=3), worker=SimpleNamespace(wake=woken.set)
+        )
+        master = asyncio.StreamReader()
+        importing = process.ImportProcess(old, master)
+        listening = asyncio.create_task(importing._listen(parts))
+        try:
+            master.feed_data(wire.frame(("settings", new)) + wire.frame(("wake",)))
+            await asyncio.wait_for(woken.wait(), 5)  # while the settings wait
+            assert importing.current() is old
+            for _ in range(100):
+                if importing.current().accounts["acme"].report == "never":
+                    break
+                await asyncio.sleep(0.05)
+            assert importing.current().accounts["acme"].report == "never"
+            assert parts.store.busy == 0
+            master.feed_eof()
+            await asyncio.wait_for(listening, 5)
+        finally:
+            listening.cancel()
+            await store.close()
+
+    asyncio.run(scenario())

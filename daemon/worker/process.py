@@ -49,6 +49,7 @@ class ImportProcess:
         self.master = master
         self.out = sys.stdout.buffer
         self._stop = asyncio.Event()
+        self._applying: asyncio.Task | None = None  # new settings, until their layouts are
 
     def current(self) -> Settings:
         return self.settings
@@ -95,14 +96,44 @@ class ImportProcess:
                 await asyncio.sleep(delay)
 
     async def _listen(self, parts: graph.Parts) -> None:
-        while (message := await wire.receive(self.master)) is not None:
-            if message[0] == "wake":
-                parts.worker.wake()
-            elif message[0] == "settings":
-                self.settings = message[1]
-                await parts.store.ensure_layouts(self.settings.layouts)
+        try:
+            while (message := await wire.receive(self.master)) is not None:
+                if message[0] == "wake":
+                    parts.worker.wake()
+                elif message[0] == "settings":
+                    # Beside the listening, so that wake-ups go on meanwhile; a later
+                    # reload's settings replace these if they are not applied yet.
+                    if self._applying is not None:
+                        self._applying.cancel()
+                    self._applying = asyncio.create_task(self._apply(parts, message[1]))
+        finally:
+            if self._applying is not None:
+                self._applying.cancel()
         log.info("the master closed the pipe; stopping")
         self._stop.set()
+
+    async def _apply(self, parts: graph.Parts, settings: Settings) -> None:
+        """Take the master's new settings once this store knows their layouts (the
+        master has made their tables already): a file planned on them before would
+        name a column the store here had not heard of. A busy store is asked again
+        with a growing pause: a failure once stopped every later reload, and every
+        wake-up, from reaching this process until a restart."""
+        failures = 0
+        while True:
+            try:
+                await parts.store.ensure_layouts(settings.layouts)
+                break
+            except Exception as exc:
+                delay = backoff(_RESTART_BASE, failures, _RESTART_MAX)
+                failures += 1
+                log.warning(
+                    "the import process could not take the new config's layouts yet"
+                    " (%s); trying again in %.0fs",
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+        self.settings = settings
 
     async def _reported(self, run_id: str) -> None:
         wire.send(self.out, ("report", run_id))
