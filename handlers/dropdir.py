@@ -109,15 +109,21 @@ class DropdirIntake(Intake):
         log.info("dropdir watching %d folder(s)", len(self.folders()))
 
     def _watch(self) -> None:
+        # The folders first: one that cannot be made (a file in its place) leaves the
+        # folders watched as they were, where a new observer left unstarted made every
+        # later reload fail ("cannot join thread before it is started").
+        folders = list(self.folders().values())
+        for folder in folders:
+            folder.mkdir(parents=True, exist_ok=True)
+        observer = Observer()
+        handler = _Events(self, asyncio.get_running_loop())
+        for folder in folders:
+            observer.schedule(handler, str(folder), recursive=False)
         if self._observer is not None:
             self._observer.stop()
             self._observer.join(5)
-        self._observer = Observer()
-        handler = _Events(self, asyncio.get_running_loop())
-        for folder in self.folders().values():
-            folder.mkdir(parents=True, exist_ok=True)
-            self._observer.schedule(handler, str(folder), recursive=False)
-        self._observer.start()
+        self._observer = observer
+        observer.start()
 
     def reload(self) -> None:
         """Watch the folders of the current config (accounts added or removed)."""

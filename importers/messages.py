@@ -1549,6 +1549,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{path} はフォルダではなくファイルです。data_dir にはフォルダを指定してください",
         "en": "{path} is a file, not a folder; data_dir must be a folder",
     },
+    "config.dropdir_not_folder": {
+        "ja": "{path} はフォルダではなくファイルです。ドロップフォルダにはフォルダを指定してください",
+        "en": "{path} is a file, not a folder; a drop folder must be a folder",
+    },
     "config.ftp_home_not_folder": {
         "ja": "{path} はフォルダではありません。FTP ホームはフォルダでなければなりません。"
         "そこにあるものを別の場所へ移してください",

@@ -440,3 +440,15 @@ def test_first_checks_are_not_missed_and_warnings_and_refusals_are_logged(tmp_pa
         wait_for_log(daemon, "reload refused: smpt: unknown key; did you mean smtp?")
     finally:
         assert daemon.terminate() == 0
+
+
+def test_a_drop_folder_that_is_a_file_or_under_one(tmp_path):
+    """check passed it; serve then could not start, and a reload to it was refused with
+    a FileExistsError."""
+    (tmp_path / "afile").write_text("")
+    for path in ("afile", "afile/in"):
+        raw = with_accounts(a={"dropdir": {"path": path}})
+        assert problems(raw, tmp_path / "renkei.toml") == [
+            f"accounts.a.dropdir.path: {tmp_path / 'afile'} is a file, not a folder;"
+            " a drop folder must be a folder"
+        ]

@@ -250,3 +250,38 @@ def test_an_unreadable_folder_is_said_once_and_holds_up_no_other(tmp_path, unpri
     finally:
         acme.chmod(0o755)  # pytest's tmp_path cleanup must read it
         daemon.terminate()
+
+
+def test_a_reload_refused_over_a_drop_folder_leaves_later_reloads_working(
+    tmp_path,
+    unprivileged,  # noqa: F811
+):
+    """A drop folder the daemon could not create refused the reload, and every reload
+    after it failed too ('cannot join thread before it is started') until a restart:
+    the folders were watched by an observer left unstarted."""
+    acme = account("acme") + '[accounts.acme.dropdir]\npath = "drop/acme"\nsettle = 0\n'
+    config = write_config(tmp_path, acme)
+    original = config.read_text()
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    daemon = Daemon(config).start()
+    try:
+        beta = account("beta") + '[accounts.beta.dropdir]\npath = "locked/beta"\n'
+        config.write_text(original + beta)
+        wait_for(lambda: "reload refused" in daemon.log.read_text(), timeout=20)
+        assert httpx.get(f"{daemon.api}/api/v1/accounts/beta", headers=ADMIN).status_code == 404
+        config.write_text(original + account("gamma"))
+
+        def gamma_there() -> bool:
+            reply = httpx.get(f"{daemon.api}/api/v1/accounts/gamma", headers=ADMIN, timeout=10)
+            return reply.status_code == 200
+
+        wait_for(gamma_there, timeout=20)
+        assert "cannot join thread" not in daemon.log.read_text()
+        put_whole(tmp_path / "drop" / "acme", "20240601.csv", csv_bytes(["1,2024/06/01,1,a"]))
+        [(_, name, state)] = wait_for_runs(daemon, 1, timeout=20)
+        assert (name, state) == ("20240601.csv", "completed")
+    finally:
+        locked.chmod(0o755)
+        daemon.terminate()

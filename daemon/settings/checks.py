@@ -566,10 +566,7 @@ def path_checks(settings: Settings) -> Iterator[Problem]:
     account, none that is data_dir or one of renkei's own folders in it, and none in
     an FTP home, where the FTP check and the drop folder would both take each file."""
     data_dir = settings.data_dir.resolve()
-    # The folder itself, or the nearest of its parents that is there: a file in its
-    # path makes it as impossible to create as a file in its place.
-    there = next((p for p in (data_dir, *data_dir.parents) if p.exists()), data_dir)
-    if there.exists() and not there.is_dir():
+    if (there := _file_in_the_way(data_dir)) is not None:
         yield Problem("daemon.data_dir", "config.data_dir_not_folder", {"path": there})
     own = [data_dir / name for name in OWN_FOLDERS]
     homes = {
@@ -587,6 +584,9 @@ def path_checks(settings: Settings) -> Iterator[Problem]:
         where = f"accounts.{name}.dropdir.path"
         written = repr(str(account.dropdir.path))
         folder = settings.path(account.dropdir.path).resolve()
+        if (there := _file_in_the_way(folder)) is not None:
+            # serve cannot start; a reload to it was refused with FileExistsError
+            yield Problem(where, "config.dropdir_not_folder", {"path": there})
         if folder in owners:
             yield Problem(where, "config.same_dropdir", {"value": written, "owner": owners[folder]})
         owners.setdefault(folder, name)
@@ -601,6 +601,13 @@ def path_checks(settings: Settings) -> Iterator[Problem]:
                 params = {"value": written, "owner": owner, "home": home}
                 yield Problem(where, "config.dropdir_in_ftp_home", params)
     yield from _tls_files(settings)
+
+
+def _file_in_the_way(folder: Path) -> Path | None:
+    """The file at `folder`, or at the nearest of its parents that is there: a file in
+    its path makes the folder as impossible to create as a file in its place."""
+    there = next((p for p in (folder, *folder.parents) if p.exists()), folder)
+    return there if there.exists() and not there.is_dir() else None
 
 
 # File systems every instance of a shared store can see the same files on; `fuse.*`
