@@ -137,3 +137,34 @@ def test_a_column_whose_type_changed_is_refused_at_reload_and_at_start(tmp_path)
     started = renkei("serve", "--config", str(config), timeout=60)
     assert started.returncode == 1
     assert "列 sales_amount を decimal にできません: テーブルの列は INTEGER" in started.stderr
+
+
+def test_a_config_switched_by_its_link_is_reloaded_through_the_link(tmp_path):
+    """`renkei serve --config live.toml` with live.toml a link (a ConfigMap's, or one
+    switched with `ln -sfn`): a reload read the old target again and said so, and
+    switching the link was not seen at all."""
+    first = write_config(tmp_path, account("acme"))
+    versions = tmp_path / "v2"
+    versions.mkdir()
+    second = versions / "renkei.toml"
+    # The same folder's paths (data_dir "var" is read beside the config's target).
+    second.write_text(
+        first.read_text().replace('data_dir = "var"', f'data_dir = "{tmp_path}/var"')
+        + account("delta")
+    )
+    live = tmp_path / "live.toml"
+    live.symlink_to(first)
+    daemon = Daemon(live).start()
+    try:
+        switched = tmp_path / "live.toml.new"
+        switched.symlink_to(second)
+        switched.rename(live)  # as `ln -sfn` does it
+        daemon.notify.wait_for("RELOADING=1")
+        daemon.notify.wait_for("READY=1")
+        _, code, reply = send_as(
+            daemon.smtp_port, "delta", [("20240517.csv", csv_bytes(["2,2024/05/17,2,b"]))]
+        )
+        assert code == 250, reply
+        assert f"config reloaded from {live}" in daemon.log.read_text()
+    finally:
+        daemon.terminate()

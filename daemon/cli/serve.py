@@ -42,7 +42,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _cannot_start(exc, settings.report.language)
         return EXIT_FAILED
     try:
-        return asyncio.run(Master(settings, path.resolve()).run())
+        # Not resolved: a config that is a link (a ConfigMap's, or one switched with
+        # `ln -sfn`) is read again through the link at a reload, and its swap seen.
+        return asyncio.run(Master(settings, path.absolute()).run())
     except ConfigError as exc:  # a layout its table cannot take (the store is read now)
         print_problems("cli.config.invalid", exc.problems, settings.report.language, path)
         return EXIT_FAILED
