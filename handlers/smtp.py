@@ -366,6 +366,13 @@ class MailHandler:
             # The same mail would fail again, so no 4xx: the sender must be told.
             detail = "MIME parts nested past what the parser can read"
             return self._refused(session, S554_TOO_NESTED, "too_nested", who, rcpts, detail)
+        if not deliveries:
+            # Every recipient's account was removed (or its address changed) by a
+            # reload since its RCPT: no account to take the mail, said as at RCPT.
+            detail = "no account has this address since the config was reloaded"
+            return self._refused(
+                session, S550_UNKNOWN_RECIPIENT, "unknown_recipient", who, rcpts, detail
+            )
         refusal = await self._authenticate(session, envelope, deliveries)
         if refusal is not None:
             return refusal

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import ftplib
 import io
+import smtplib
 import time
 
 import httpx
 
-from tests.support import Daemon, account, csv_bytes, queued_ids, renkei, send_as, write_config
+from tests.support import (
+    Daemon,
+    account,
+    csv_bytes,
+    mail,
+    queued_ids,
+    renkei,
+    send_as,
+    write_config,
+)
 from tests.test_ftp import ADMIN, ftp_config, ftp_section
 
 
@@ -166,5 +176,34 @@ def test_a_config_switched_by_its_link_is_reloaded_through_the_link(tmp_path):
         )
         assert code == 250, reply
         assert f"config reloaded from {live}" in daemon.log.read_text()
+    finally:
+        daemon.terminate()
+
+
+def test_a_recipient_removed_by_a_reload_mid_session_is_refused_at_data(tmp_path):
+    """RCPT took acme's address, a reload removed acme, and the final dot was answered
+    with an empty line: no code, no log line, no refusal record."""
+    config = write_config(tmp_path, account("acme") + account("beta"))
+    daemon = Daemon(config).start()
+    try:
+        with smtplib.SMTP("127.0.0.1", daemon.smtp_port, timeout=30) as smtp:
+            smtp.ehlo()
+            assert smtp.mail("export@acme.example")[0] == 250
+            assert smtp.rcpt("acme@in.example.jp")[0] == 250
+            daemon.notify.drain()
+            daemon.notify.received.clear()
+            config.write_text(config.read_text().replace(account("acme"), ""))
+            daemon.notify.wait_for("RELOADING=1")
+            daemon.notify.wait_for("READY=1")
+            message = mail([("20240516.csv", csv_bytes(["1,2024/05/16,1,a"]))])
+            code, reply = smtp.data(message.as_bytes())
+        assert (code, reply.decode()) == (550, "5.1.1 No such recipient here")
+        refusals = httpx.get(
+            f"{daemon.api}/api/v1/refusals?channel=mail",
+            headers={"Authorization": "Bearer demo-admin"},
+            timeout=10,
+        ).json()["refusals"]
+        assert [r["reason"] for r in refusals] == ["unknown_recipient"]
+        assert "since the config was reloaded" in refusals[0]["detail"]
     finally:
         daemon.terminate()
