@@ -21,6 +21,7 @@ S250_RENAMED = "250 Renaming ok."  # pyftpdlib's words
 S451_DELETE_FAILED = (451, "ftp.delete_failed")  # DELE: the home could not be changed
 S451_RENAME_FAILED = (451, "ftp.rename_failed")  # RNTO: the same
 S426_RESET = (426, "ftp.reset")
+S421_ACCOUNT_REMOVED = (421, "ftp.account_removed")  # a reload took the session's user away
 S452_NO_SPACE = (452, "ftp.no_space")  # the disk full while an upload is written
 S452_LOW_SPACE = (452, "ftp.low_space")  # under daemon.min_free_bytes before it starts
 S451_WRITE_FAILED = (451, "ftp.write_failed")  # any other error writing it

@@ -21,6 +21,7 @@ from handlers.ftpdata import DataPort, UploadDTP
 from handlers.ftpguard import LoginGuard
 from handlers.ftphome import HomeFS
 from handlers.ftpreplies import (
+    S421_ACCOUNT_REMOVED,
     S421_BANNED,
     S425_NO_DATA,
     S426_RESET,
@@ -75,6 +76,16 @@ class SessionHandler(FTPHandler):
         self.respond(S421_BANNED)
         self.close_when_done()
 
+    def _account_removed(self, cmd: str) -> None:
+        """421 and close: a reload removed the session's account, or renamed its FTP
+        user. Its next command reached an authorizer without the user (a KeyError
+        traceback, the session dropped without a reply); an upload it made now would
+        go to a home no account checks."""
+        detail = f"{cmd} after a reload removed the account (or renamed its FTP user)"
+        self.refuse(421, "account_removed", detail=detail, who=self.username)
+        self.respond(self.reply(*S421_ACCOUNT_REMOVED))
+        self.close_when_done()
+
     def handle_auth_failed(self, msg: str, password: str) -> None:
         # Counted now: pyftpdlib answers 530 before it calls on_login_failed, and with a
         # thread per session (FTPS) the client's next connection could be let in first.
@@ -94,6 +105,9 @@ class SessionHandler(FTPHandler):
         self.refuse(S530_LOGIN_FAILED[0], "login_failed", detail=detail, who=username)
 
     def process_command(self, cmd: str, *args: object, **kwargs: object) -> None:
+        if self.authenticated and not self.authorizer.has_user(self.username):
+            self._account_removed(cmd)
+            return
         # A ban holds for the sessions its address opened before it too: each is turned
         # away at its next login, its right password or not.
         if cmd in ("USER", "PASS") and self.intake.guard.banned(self.remote_ip):

@@ -980,6 +980,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "ファイルが上限を超えたため転送を打ち切りました。",
         "en": "File exceeds the size limit; transfer aborted.",
     },
+    "ftp.account_removed": {
+        "ja": "このユーザーのアカウントは設定から外されました。接続を閉じます。",
+        "en": "This user's account was removed from the configuration; closing.",
+    },
     "ftp.reset": {
         "ja": "転送中に接続が切れたため、ファイルを破棄しました。",
         "en": "Connection reset during the upload; the file was discarded.",

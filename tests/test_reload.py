@@ -207,3 +207,36 @@ def test_a_recipient_removed_by_a_reload_mid_session_is_refused_at_data(tmp_path
         assert "since the config was reloaded" in refusals[0]["detail"]
     finally:
         daemon.terminate()
+
+
+def test_an_ftp_session_whose_account_a_reload_removed_is_closed_with_a_421(tmp_path):
+    """Its next command met an authorizer without the user: a KeyError traceback in the
+    log, and the connection dropped without a reply."""
+    config, port = ftp_config(tmp_path)
+    daemon = Daemon(config).start()
+    try:
+        with ftplib.FTP() as ftp:
+            ftp.connect("127.0.0.1", port, timeout=10)
+            ftp.login("acme", "demo-acme-ftp")
+            original = config.read_text()
+            daemon.notify.drain()
+            daemon.notify.received.clear()
+            config.write_text(original.replace(ftp_section("acme", "demo-acme-ftp"), ""))
+            daemon.notify.wait_for("RELOADING=1")
+            daemon.notify.wait_for("READY=1")
+            data = io.BytesIO(csv_bytes(["1,2024/05/16,1,a"]))
+            try:
+                ftp.storbinary("STOR 20240516.csv", data)
+                raise AssertionError("a removed account's session still uploads")
+            except ftplib.error_temp as exc:
+                assert str(exc).startswith("421 This user's account was removed"), exc
+        said = daemon.log.read_text()
+        assert "Traceback" not in said and "KeyError" not in said
+        refusals = httpx.get(
+            f"{daemon.api}/api/v1/refusals?channel=ftp", headers=ADMIN, timeout=10
+        ).json()["refusals"]
+        assert [(r["code"], r["reason"], r["who"]) for r in refusals] == [
+            ("421", "account_removed", "acme")
+        ]
+    finally:
+        daemon.terminate()
