@@ -37,6 +37,7 @@ from daemon.settings import (
     load,
     split_listen,
 )
+from daemon.settings.checks import served_checks
 from daemon.settings.restart import keep_started
 from daemon.settings.switches import Switches
 from daemon.spool.queue import now_iso
@@ -374,6 +375,8 @@ class Master:
             settings, restart = keep_started(
                 served, await asyncio.to_thread(load, self.config_path)
             )
+            if restart and (problems := served_checks(settings)):
+                raise ConfigError(problems)
             # A layout whose column changed type is refused here, before it is served.
             await self.store.ensure_layouts(settings.layouts)
             self.configured = settings

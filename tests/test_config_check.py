@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from daemon.settings import ConfigError, check_warnings, parse
+from daemon.settings.checks import served_checks
+from daemon.settings.restart import keep_started
 from tests import support
 from tests.support import Daemon, account, write_config
 from tests.test_ftp import ftp_config, ftp_section
@@ -452,3 +454,24 @@ def test_a_drop_folder_that_is_a_file_or_under_one(tmp_path):
             f"accounts.a.dropdir.path: {tmp_path / 'afile'} is a file, not a folder;"
             " a drop folder must be a folder"
         ]
+
+
+def test_demo_secrets_are_checked_against_the_listeners_a_reload_keeps(tmp_path, monkeypatch):
+    """A listener needs a restart, so a reload keeps the old one: a config whose own
+    listeners are loopback, with demo tokens, passed, and would have been served on the
+    public address the daemon started with."""
+    monkeypatch.setenv("RENKEI_TEST_ADMIN", "s3cret-admin-token")
+    public = with_accounts(a={}) | {
+        "api": {"listen": "0.0.0.0:8080", "admin_token": "env:RENKEI_TEST_ADMIN"}
+    }
+    served = parse(public, tmp_path / "renkei.toml")
+    local = with_accounts(a={}) | {
+        "api": {"listen": "127.0.0.1:8080", "admin_token": "demo-admin-token"}
+    }
+    new = parse(local, tmp_path / "renkei.toml")
+    assert served_checks(new) == []
+    effective, restart = keep_started(served, new)
+    assert restart == ["api.listen"]
+    [problem] = served_checks(effective)
+    assert (problem.where, problem.key) == ("api.admin_token", "config.demo_secret")
+    assert "api.listen = '0.0.0.0:8080'" in problem.render("en")

@@ -240,3 +240,22 @@ def test_an_ftp_session_whose_account_a_reload_removed_is_closed_with_a_421(tmp_
         ]
     finally:
         daemon.terminate()
+
+
+def test_a_reload_is_checked_as_it_would_be_served_with_the_keys_it_keeps(tmp_path):
+    """data_dir needs a restart, so a reload keeps the old one: a new config whose drop
+    folder lies outside its own data_dir passed, while the daemon went on serving the
+    old data_dir with that drop folder inside it (renkei taking its own spool)."""
+    config = write_config(tmp_path, account("acme"))
+    original = config.read_text()
+    daemon = Daemon(config).start()
+    try:
+        moved = original.replace('data_dir = "var"', 'data_dir = "var2"')
+        drop = '[accounts.acme.dropdir]\npath = "var/spool/incoming"\n'
+        config.write_text(moved + drop)
+        wait_for(lambda: "reload refused" in daemon.log.read_text())
+        said = daemon.log.read_text()
+        assert "accounts.acme.dropdir.path: 'var/spool/incoming' is a folder of renkei's own" in said
+        assert not (tmp_path / "var2").exists()
+    finally:
+        daemon.terminate()

@@ -500,6 +500,16 @@ def _secrets(raw: dict[str, Any]) -> Iterator[Problem]:
             yield Problem(key, "config.demo_secret", {"listeners": ", ".join(public)})
 
 
+def served_checks(settings: Settings) -> list[Problem]:
+    """What is wrong with `settings` as a reload serves it: the keys a restart would
+    change (listeners, data_dir) are kept as they were (restart.keep_started), so a
+    config whose own listeners are all loopback could put its demo secrets on a public
+    one, and one whose drop folder is outside its own data_dir could sit inside the
+    data_dir still served."""
+    demo = [p for p in _secrets(settings.model_dump(mode="json")) if p.key == "config.demo_secret"]
+    return [*demo, *path_checks(settings)]
+
+
 def _transport(raw: dict[str, Any]) -> Iterator[Problem]:
     """TLS that is asked for has its certificate; a relay login never goes in clear."""
     for section in ("smtp", "ftp", "api"):
