@@ -255,7 +255,9 @@ def test_a_reload_is_checked_as_it_would_be_served_with_the_keys_it_keeps(tmp_pa
         config.write_text(moved + drop)
         wait_for(lambda: "reload refused" in daemon.log.read_text())
         said = daemon.log.read_text()
-        assert "accounts.acme.dropdir.path: 'var/spool/incoming' is a folder of renkei's own" in said
+        assert (
+            "accounts.acme.dropdir.path: 'var/spool/incoming' is a folder of renkei's own" in said
+        )
         assert not (tmp_path / "var2").exists()
     finally:
         daemon.terminate()
