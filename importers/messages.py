@@ -1388,6 +1388,16 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "レイアウト名はテーブル名になります。英数字と _ で書いてください",
         "en": "a layout name is a table name: letters, digits and _",
     },
+    "config.layout_case_twice": {
+        "ja": "layouts.{other} と大文字・小文字だけが違う名前です(データベースでは同じテーブルになります)",
+        "en": "differs from layouts.{other} only in case (the database would make them one table)",
+    },
+    "config.column_case_changed": {
+        "ja": "テーブルの列は {have} です。大文字・小文字だけが違う名前は別の列にできません:"
+        " {have} と書いてください",
+        "en": "the table's column is {have}: a name that differs only in case cannot be"
+        " another column; write {have}",
+    },
     "config.layout_reserved": {
         "ja": "renkei 自身のテーブルの名前です",
         "en": "the name of one of renkei's own tables",

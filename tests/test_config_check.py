@@ -475,3 +475,13 @@ def test_demo_secrets_are_checked_against_the_listeners_a_reload_keeps(tmp_path,
     [problem] = served_checks(effective)
     assert (problem.where, problem.key) == ("api.admin_token", "config.demo_secret")
     assert "api.listen = '0.0.0.0:8080'" in problem.render("en")
+
+
+def test_two_layouts_whose_names_differ_only_in_case(tmp_path):
+    """`sales` and `SALES` passed check and shared one SQLite table: both accounts'
+    rows in it, the columns of both."""
+    raw = with_accounts(a={}) | {"layouts": {**LAYOUTS, "Performance": LAYOUTS["performance"]}}
+    assert problems(raw, tmp_path / "renkei.toml") == [
+        "layouts.Performance: differs from layouts.performance only in case"
+        " (the database would make them one table)"
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ftplib
 import io
 import smtplib
+import sqlite3
 import time
 
 import httpx
@@ -261,3 +262,46 @@ def test_a_reload_is_checked_as_it_would_be_served_with_the_keys_it_keeps(tmp_pa
         assert not (tmp_path / "var2").exists()
     finally:
         daemon.terminate()
+
+
+def test_a_column_renamed_only_in_case_is_refused_with_its_key_not_a_traceback(tmp_path):
+    """`sales_amount` → `SALES_AMOUNT` passed check; a reload was refused with SQLite's
+    raw 'duplicate column name', and serve printed a traceback and exited (under the
+    shipped unit, a restart loop)."""
+    config = write_config(tmp_path, account("acme"))
+    assert renkei("import", *_one_file(tmp_path), "--config", str(config)).returncode == 0
+    original = config.read_text()
+    config.write_text(original.replace('name = "sales_amount"', 'name = "SALES_AMOUNT"'))
+    for command in ("check", "serve"):
+        result = renkei(command, "--config", str(config), timeout=60)
+        assert result.returncode == 1, result.stderr
+        assert "Traceback" not in result.stderr
+        assert (
+            "layouts.performance.columns.2.name: テーブルの列は sales_amount です。"
+            "大文字・小文字だけが違う名前は別の列にできません: sales_amount と書いてください"
+        ) in result.stderr, result.stderr
+
+
+def test_a_table_moved_by_hand_with_int_columns_is_taken_as_it_stores(tmp_path):
+    """`CREATE TABLE … AS SELECT` declares INT where renkei writes INTEGER: the same
+    storage, refused as a changed type."""
+    config = write_config(tmp_path, account("acme"))
+    assert renkei("import", *_one_file(tmp_path), "--config", str(config)).returncode == 0
+    with sqlite3.connect(tmp_path / "var" / "renkei.db") as db:
+        db.executescript(
+            "ALTER TABLE performance RENAME TO performance_old;"
+            "CREATE TABLE performance AS SELECT CAST(member_no AS INT) AS member_no, date,"
+            " CAST(sales_amount AS INT) AS sales_amount, note, _account, _source_file,"
+            " _run_id FROM performance_old;"
+        )
+    result = renkei("check", "--config", str(config), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert (
+        renkei("import", *_one_file(tmp_path, "20240517"), "--config", str(config)).returncode == 0
+    )
+
+
+def _one_file(folder, day: str = "20240516") -> list[str]:
+    path = folder / f"{day}.csv"
+    path.write_bytes(csv_bytes(["1,2024/05/16,12,a"]))
+    return [str(path), "--account", "acme"]

@@ -94,8 +94,12 @@ def _not_a_layout(where: str, layout: Any, layouts: dict[str, Any]) -> Problem:
 
 
 def _layout_names(raw: dict[str, Any]) -> Iterator[Problem]:
+    seen: dict[str, str] = {}
     for name in _dict(raw.get("layouts")):
-        if not _IDENTIFIER.fullmatch(name) or name.startswith("_"):
+        # SQLite's table names ignore case: `sales` and `SALES` would share one table.
+        if (other := seen.setdefault(name.casefold(), name)) != name:
+            yield Problem(f"layouts.{name}", "config.layout_case_twice", {"other": other})
+        elif not _IDENTIFIER.fullmatch(name) or name.startswith("_"):
             yield Problem(f"layouts.{name}", "config.layout_name")
         elif name.lower() in RESERVED_TABLES:
             yield Problem(f"layouts.{name}", "config.layout_reserved")

@@ -57,11 +57,28 @@ async def table_columns(db: aiosqlite.Connection, layout: str) -> list[str]:
 
 
 async def table_types(db: aiosqlite.Connection, layout: str) -> dict[str, str]:
-    """The table's columns in order, each with its declared type, upper-cased."""
+    """The table's columns in order, each with the type it stores: on SQLite its
+    affinity (affinity()), on PostgreSQL its declared type, upper-cased."""
     if not isinstance(db, aiosqlite.Connection):  # PostgreSQL's (postgres/connection.py)
         found = await db.column_types(layout)
         return {name: kind.upper() for name, kind in found.items() if name != "rowid"}
     return {
-        row[1]: str(row[2]).upper()
+        row[1]: affinity(str(row[2]))
         for row in await db.execute_fetchall(f"PRAGMA table_info({quote(layout)})")
     }
+
+
+def affinity(declared: str) -> str:
+    """A SQLite column's declared type as the type it stores (its affinity, by SQLite's
+    rules): a table moved by hand (`CREATE TABLE … AS SELECT`) declares `INT` or
+    `NUM` where renkei writes INTEGER, and stores the same."""
+    word = declared.upper()
+    if "INT" in word:
+        return "INTEGER"
+    if any(text in word for text in ("CHAR", "CLOB", "TEXT")):
+        return "TEXT"
+    if not word or "BLOB" in word:
+        return "BLOB"
+    if any(real in word for real in ("REAL", "FLOA", "DOUB")):
+        return "REAL"
+    return "NUMERIC"

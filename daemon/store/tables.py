@@ -43,9 +43,17 @@ def same_types(
     from daemon.settings import ConfigError, Problem
 
     problems = []
+    folded = {name.casefold(): name for name in have}
     for index, column in enumerate(columns):
         stored, wanted = have.get(column.name), sql_type(column).upper()
-        if stored is not None and stored != wanted:
+        existing = folded.get(column.name.casefold())
+        if stored is None and existing is not None:
+            # SQLite's column names ignore case (ALTER TABLE ADD failed on the
+            # duplicate, a traceback at start), PostgreSQL's quoted ones do not (the
+            # values would go on in a second column): neither is a rename.
+            where = f"layouts.{layout}.columns.{index}.name"
+            problems.append(Problem(where, "config.column_case_changed", {"have": existing}))
+        elif stored is not None and stored != wanted:
             params = {"column": column.name, "type": column.type, "have": stored, "want": wanted}
             where = f"layouts.{layout}.columns.{index}.type"
             problems.append(Problem(where, "config.column_type_changed", params))
