@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import shutil
+import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,12 +37,14 @@ if TYPE_CHECKING:
 
 
 class Cancelled(Exception):
-    """`renkei import` cancelled by its user: its run, ended failed (not aborted), and
-    no row imported."""
+    """`renkei import` cancelled by its user (Ctrl-C), or ended by a signal (SIGTERM
+    from `timeout`, cron or systemd; SIGHUP from a closed terminal): its run, ended
+    failed (not aborted), and no row imported."""
 
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, signum: int = signal.SIGINT) -> None:
         super().__init__(run_id)
         self.run_id = run_id
+        self.signum = signum
 
 
 SHOWN_ERRORS = 20  # the first row errors `renkei import` and `renkei show` print
@@ -68,6 +71,7 @@ async def import_file(
             file_key=account_file_key(settings, account, name),
         )
         item = parts.spool.enqueue(meta, path, claim=True)
+        ended_by = _end_on_signals(parts.pipeline)
         try:
             if progress:
                 await _with_progress(parts.pipeline, item, path.name)
@@ -77,7 +81,7 @@ async def import_file(
             # Ctrl-C: asyncio.run cancelled us. Said as the run it ended, not as a
             # bare KeyboardInterrupt; the exit is the same 130 all the same.
             await asyncio.shield(parts.pipeline.abandon(item))
-            raise Cancelled(item.id) from None
+            raise Cancelled(item.id, *ended_by[:1]) from None
         # Deliver our own report now; a running daemon would also find it in the outbox.
         if progress:
             attempt = await _sending(parts.reporter, item.id, settings)
@@ -88,6 +92,26 @@ async def import_file(
         return public_run(run), attempt
     finally:
         await parts.close()
+
+
+def _end_on_signals(pipeline: Pipeline) -> list[int]:
+    """SIGTERM and SIGHUP end the import as Ctrl-C does (asyncio.run cancels on
+    SIGINT): they killed the command outright, leaving its claimed file in the spool
+    for the daemon's next start to import, over whatever came for it since. The
+    signals that came, filled in as they come."""
+    task = asyncio.current_task()
+    assert task is not None
+    came: list[int] = []
+
+    def end(signum: int) -> None:
+        came.append(signum)
+        pipeline.cancelled_by = signum  # the run's message names it
+        task.cancel()
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(signum, end, signum)
+    return came
 
 
 async def _sending(reporter: Reporter, item_id: str, settings: Settings) -> Attempt | None:

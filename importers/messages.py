@@ -241,6 +241,23 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "停止のため中断し、ロールバックしました(次回起動時に再実行します)",
         "en": "stopped part-way and rolled back (runs again at next start)",
     },
+    "run.signalled": {
+        "ja": "取込の途中で {signal} により終了しました。ロールバックし、行は取り込んでいません",
+        "en": "ended part-way by {signal} and rolled back; no row was imported",
+    },
+    "run.command_killed": {
+        "ja": "取り込んでいた renkei import が途中で強制終了されました。ロールバックされ、"
+        "行は取り込んでいません(もう一度取り込んでください)",
+        "en": "the renkei import importing it was killed part-way; it was rolled back and"
+        " no row was imported (import the file again)",
+    },
+    "run.reader_died": {
+        "ja": "読み取り用のプロセスが途中で終了しました(終了コード {code}。メモリー不足などで"
+        "強制終了された可能性があります)。サーバー側の問題のため試行回数には数えず、あとでもう一度取り込みます",
+        "en": "a reader process ended part-way (exit {code}; killed for lack of memory,"
+        " perhaps): the server's trouble, not counted as an attempt; the file is tried again"
+        " later",
+    },
     "run.cancelled": {
         "ja": "取込の途中で取り消されました(Ctrl-C)。ロールバックし、行は取り込んでいません",
         "en": "cancelled part-way (Ctrl-C) and rolled back; no row was imported",

@@ -169,3 +169,76 @@ def test_a_cancel_before_the_run_was_recorded_leaves_it_failed_not_spooled(tmp_p
     spool = data_dir / "spool"
     assert not list((spool / "incoming").iterdir()) and not list((spool / "active").iterdir())
     assert kept_file(data_dir, run_id, "20240516.csv") is not None
+
+
+def _import_in_parts(tmp_path: Path) -> tuple[subprocess.Popen, Path, Path]:
+    """`renkei import` of a large file, started in a group of its own, and waited for
+    until its readers write their parts."""
+    config = big_config(tmp_path)
+    path = tmp_path / "20240516.csv"
+    path.write_bytes(big_csv(600_000))
+    command = [sys.executable, "-m", "daemon.cli", "import", str(path), "--account", "acme"]
+    proc = subprocess.Popen(
+        [*command, "--config", str(config)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    data_dir = tmp_path / "var"
+    wait_for(lambda: list((data_dir / "staging").glob("*/part*.db")), timeout=60, step=0.01)
+    return proc, config, data_dir
+
+
+def _runs(data_dir: Path) -> list[tuple]:
+    with sqlite3.connect(data_dir / "renkei.db") as db:
+        return db.execute("SELECT state, message, rows_imported FROM runs").fetchall()
+
+
+def test_sigterm_ends_renkei_import_as_ctrl_c_does(tmp_path):
+    """`timeout`, cron and systemd end a command with SIGTERM: it killed `renkei import`
+    outright, its run stayed `running`, and its file waited in the spool to be imported
+    at the daemon's next start, over whatever came for its name since."""
+    proc, _, data_dir = _import_in_parts(tmp_path)
+    try:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err and "取込を中断しました" in err, err
+    [(state, message, rows)] = _runs(data_dir)
+    assert (state, rows) == ("failed", 0)
+    assert (
+        message == "取込の途中で SIGTERM により終了しました。ロールバックし、行は取り込んでいません"
+    )
+    spool = data_dir / "spool"
+    assert not list((spool / "incoming").iterdir()) and not list((spool / "active").iterdir())
+    wait_for(lambda: not _group(proc.pid), timeout=30)
+
+
+def test_a_killed_renkei_import_is_ended_failed_never_imported_by_the_daemon(tmp_path):
+    """kill -9 (or the OOM killer) cannot be caught: the daemon's next start imported
+    the killed command's file as if it waited, replacing a newer file of its name."""
+    proc, config, data_dir = _import_in_parts(tmp_path)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    [(state, _, _)] = _runs(data_dir)
+    assert state == "running"
+    daemon = Daemon(config).start()
+    try:
+        wait_for(lambda: _runs(data_dir)[0][0] == "failed", timeout=60)
+        [(state, message, rows)] = _runs(data_dir)
+        assert rows == 0 and "強制終了されました" in message, message
+        with sqlite3.connect(data_dir / "renkei.db") as db:
+            assert db.execute("SELECT count(*) FROM performance").fetchone()[0] == 0
+        spool = data_dir / "spool"
+        assert not list((spool / "incoming").iterdir())
+        assert not list((spool / "active").iterdir())
+        assert not list((data_dir / "staging").iterdir())
+        assert "recovered" not in daemon.log.read_text()
+    finally:
+        daemon.terminate()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import os
+import signal
 import sqlite3
 import time
 from pathlib import Path
@@ -32,6 +33,7 @@ from tests.support import (
     mail,
     queued_ids,
     send,
+    wait_for,
     write_config,
 )
 from tests.test_durability import big_config, big_csv
@@ -347,3 +349,28 @@ def test_a_csv_error_without_words_in_the_catalog_keeps_english_out(tmp_path, mo
         read(tmp_path, '会員番号,日付,売上金額,備考\n2,2024-05-16,x,"q"q"\n')
     assert caught.value.render("ja") == "2行目: CSV として読めません"
     assert "expected" not in caught.value.render("en")
+
+
+def test_a_reader_killed_under_a_run_is_the_servers_trouble_not_an_attempt(tmp_path):
+    """A reader killed mid-part (the OOM killer) failed the file's attempt with a
+    traceback; three such kills quarantined a good file and mailed the partner that
+    it failed. Now the run waits and is read again, its attempts untouched."""
+    daemon = Daemon(big_config(tmp_path)).start()
+    try:
+        importer = import_process(daemon)
+        _wait_readers(importer)
+        _, code, reply = send(daemon.smtp_port, mail([("20240516.csv", big_csv(600_000))]))
+        assert code == 250
+        [run_id] = queued_ids(reply)
+        staged = tmp_path / "var" / "staging" / run_id
+        wait_for(lambda: list(staged.glob("part*.db")), timeout=60, step=0.01)
+        os.kill(_wait_readers(importer)[0], signal.SIGKILL)
+        run = daemon.wait_run(run_id, timeout=120)
+        assert (run["state"], run["rows_imported"]) == ("completed", 600_000), run
+        [(attempts,)] = daemon.query("SELECT attempts FROM runs WHERE id = ?", (run_id,))
+        assert attempts == 0
+        said = daemon.log.read_text()
+        assert "put back to try again later" in said and "attempt 1 failed" not in said
+        assert "Traceback" not in said
+    finally:
+        daemon.terminate()

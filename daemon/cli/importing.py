@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from daemon.cli import (
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
     load_config,
@@ -60,7 +59,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     except Cancelled as cancelled:
         print(message("cli.import.cancelled", language, id=cancelled.run_id), file=sys.stderr)
-        return EXIT_INTERRUPTED
+        # 130 for Ctrl-C, as a shell reports a command a signal ended: 128 + its number.
+        return 128 + cancelled.signum
     if args.json:
         from daemon.runview import show_json
 

@@ -487,6 +487,29 @@ class Spool:
         item.path = target
         _unlock(item)
 
+    def orphans(self) -> Iterator[SpoolItem]:
+        """The files of `renkei import` commands that died without ending their runs
+        (killed outright: SIGKILL, the OOM killer), each locked now by this process.
+        Their users were told nothing was imported, or nothing at all, and may have
+        imported the file (or a newer one of its name) since: imported now, a file
+        would replace what came after it. The worker ends each run as failed."""
+        for path in sorted(self.active.iterdir()):
+            if path.name.endswith(_UNPACKING) or not path.is_dir():
+                continue  # a door's item, or one being unpacked: the CLI's are folders
+            try:
+                fd = _lock(path)
+            except (BlockingIOError, FileNotFoundError):
+                continue  # its command lives (or it just went)
+            try:
+                meta = self._meta(path)
+            except Damaged:
+                os.close(fd)  # recover() sets it aside at the next start
+                continue
+            if meta.channel != "cli":
+                os.close(fd)
+                continue
+            yield SpoolItem(path.name, path, meta, fd)
+
     def recover(self) -> Iterable[SpoolItem | Damaged]:
         """Move work a dead process left in `active/` back, counting the attempt (not
         for an item it had not begun to unpack).
@@ -517,6 +540,11 @@ class Spool:
             if one_file:
                 os.close(fd)
                 yield self._put_back_packed(path, meta)
+                continue
+            if meta.channel == "cli":
+                # A `renkei import` that was killed: never imported again as if it
+                # waited (see orphans()).
+                os.close(fd)
                 continue
             item = SpoolItem(path.name, path, meta, fd)
             if (self.incoming / item.id).exists():

@@ -51,6 +51,7 @@ class Worker:
                 await self.pipeline.damaged(item)
             else:
                 log.warning("recovered %s (attempt %d)", item.id, item.meta.attempts)
+        await self._end_orphans()
         scratch = self.pipeline.settings.data_dir / "staging"
         await asyncio.to_thread(staging.sweep, scratch, self.spool.pending)
         for item_id in self.spool.waiting():
@@ -72,6 +73,12 @@ class Worker:
             if await store.run_state(item.id) not in FINAL_STATES:
                 await store.update_run(item.id, state=RunState.QUEUED, attempts=item.meta.attempts)
 
+    async def _end_orphans(self) -> None:
+        """End the runs of `renkei import` commands killed part-way (Spool.orphans):
+        at start, and now and then while serving beside them."""
+        for item in await asyncio.to_thread(lambda: list(self.spool.orphans())):
+            await self.pipeline.orphaned(item)
+
     async def serve(self) -> None:
         swept = time.monotonic()
         while True:
@@ -82,6 +89,7 @@ class Worker:
                 # `renkei poll` beside the daemon), at start and then now and then.
                 swept = time.monotonic()
                 await asyncio.to_thread(self.spool.sweep_unpublished)
+                await self._end_orphans()
             if not worked:
                 # Until woken, the next rescan, or the next item put back comes due.
                 now = time.monotonic()

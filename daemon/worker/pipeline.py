@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
@@ -26,6 +27,7 @@ from daemon.store.base import Store
 from daemon.store.errors import server_trouble
 from daemon.store.runs import FINAL_STATES, FORWARD_PENDING, ReportState, RunState
 from daemon.store.schema import busy_timeout_ms
+from daemon.worker import staging
 from daemon.worker.error_report import WORKBOOK_REPORT_ENCODING, ErrorReport
 from daemon.worker.outcome import Outcome
 from daemon.worker.ownfolders import own_folder_trouble
@@ -77,6 +79,8 @@ class Pipeline:
         # run ends failed with its file kept, rather than wait in the spool for the
         # daemon to import it under its own config.
         self.cancel_ends_run = False
+        # What cancelled a `renkei import` (oneshot.py): Ctrl-C, or SIGTERM or SIGHUP.
+        self.cancelled_by = signal.SIGINT
 
     @property
     def settings(self) -> Settings:
@@ -129,6 +133,8 @@ class Pipeline:
     def _cause(exc: BaseException) -> Words | None:
         """What the run says of a fault of the moment: PostgreSQL's and the system's
         in words; None for another (its own text is all there is)."""
+        if isinstance(exc, staging.ReaderDied):
+            return Words("run.reader_died", {"code": exc.code})
         cause = server_trouble(exc)
         if cause is None and isinstance(exc, OSError) and exc.errno:
             # renkei's own folder (a full disk, a folder it may not write): said in
@@ -459,16 +465,37 @@ class Pipeline:
             await self.notify_report(item.id)
 
     async def abandon(self, item: SpoolItem) -> None:
-        """Settle a `renkei import` its user cancelled, wherever the cancel met it: the
-        run `_abort` ended already stays as it is; one cancelled before its run was
-        recorded is recorded and ended the same way (with cancel_ends_run), so that
-        nothing waits in the spool for the daemon."""
+        """Settle a `renkei import` its user cancelled (or a signal ended), wherever
+        the cancel met it: the run `_abort` ended already stays as it is; one cancelled
+        before its run was recorded is recorded and ended the same way (with
+        cancel_ends_run), so that nothing waits in the spool for the daemon."""
         state = await self.store.run_state(item.id)
         if state in FINAL_STATES:
             return
         if state is None:
             await self.store.add_run(item.id, item.meta)
         await self._abort(item)
+
+    async def orphaned(self, item: SpoolItem) -> None:
+        """A `renkei import` killed before it ended its run (Spool.orphans): the run
+        ends failed, nothing of it imported (its transaction died with it), its file
+        kept with it; never imported by the daemon."""
+        state = await self.store.run_state(item.id)
+        if state not in FINAL_STATES:
+            if state is None:
+                await self.store.add_run(item.id, item.meta)
+            words = Words("run.command_killed")
+            await self.store.update_run(
+                item.id,
+                state=RunState.FAILED,
+                finished_at=now_iso(),
+                problem=words.key,
+                message=words.say(self.language),
+                said=words_json(words),
+            )
+            log.warning("run %s: its renkei import was killed; ended as failed", item.id)
+        staging.discard(self.settings.data_dir / "staging" / item.id)
+        self.spool.finish(item)
 
     async def _abort(self, item: SpoolItem) -> None:
         if await self.store.run_state(item.id) in FINAL_STATES:
@@ -477,6 +504,9 @@ class Pipeline:
             return
         if self.cancel_ends_run:
             words = Words("run.cancelled")
+            if self.cancelled_by != signal.SIGINT:
+                name = signal.Signals(self.cancelled_by).name
+                words = Words("run.signalled", {"signal": name})
             await self.store.update_run(
                 item.id,
                 state=RunState.FAILED,
@@ -565,8 +595,9 @@ def _first_line(exc: BaseException) -> str:
 def transient(exc: BaseException) -> bool:
     """A fault of the moment that is the server's, not the file's: the database busy
     past its timeout (or locked), PostgreSQL down, read-only or short of a privilege,
-    the disk or the database full, a folder of renkei's it may not write."""
-    return _busy(exc) or own_folder_trouble(exc)
+    the disk or the database full, a folder of renkei's it may not write, a reader
+    process killed under it."""
+    return _busy(exc) or own_folder_trouble(exc) or isinstance(exc, staging.ReaderDied)
 
 
 def _wants_report(account: Account | None, outcome: Outcome) -> bool:

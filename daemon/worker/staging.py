@@ -322,13 +322,22 @@ async def _stop(task: asyncio.Future | None) -> None:
         task.exception()  # retrieved, so that asyncio does not report it as lost
 
 
+class ReaderDied(Exception):
+    """A reader process ended before its part's outcome (killed: the OOM killer, an
+    admin): the server's trouble, not the file's, so no attempt of the file's."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(f"reader process ended early (exit {code})")
+        self.code = code
+
+
 def _follow(child: subprocess.Popen, advance: Callable[[int], None]) -> tuple | ImportProblem:
     """Read one child's messages until its outcome."""
     while True:
         try:
             message = pickle.load(child.stdout)
         except EOFError:
-            raise RuntimeError(f"reader process ended early (exit {child.wait()})") from None
+            raise ReaderDied(child.wait()) from None
         if message[0] == "progress":
             advance(message[1])
         elif message[0] == "done":
