@@ -27,7 +27,7 @@ from daemon.retention import sweep
 from daemon.settings.loading import load
 from daemon.store.open import open_store
 from daemon.store.sqlite import SqliteStore
-from tests.support import account, write_config
+from tests.support import Relay, account, write_config
 
 ADMIN = "admin@acme.example"
 
@@ -446,3 +446,42 @@ async def test_a_recipient_refused_for_now_then_for_good_leaves_the_report_sent(
     assert (await store.get_run(run_id))["report_state"] == "sent"
     assert (reporter.outbox / "failed" / f"{run_id}.json").is_file()
     assert [to for _, to in relay.envelopes] == [["ops@acme.example"]]
+
+
+class _SlowRelay(Relay):
+    """A relay that keeps each mail at once and answers its DATA `delay` seconds later,
+    as a relay that scans what it takes does."""
+
+    delay = 1.5
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001
+        reply = await super().handle_DATA(server, session, envelope)
+        await asyncio.sleep(self.delay)
+        return reply
+
+
+async def test_a_stop_while_the_relay_answers_waits_for_it_and_sends_no_second_copy(tmp_path):
+    """The master's stop cancelled the reporter inside the relay's DATA answer:
+    aiosmtplib waited for the answer all the same (the relay took the mail), the item
+    was never marked sent, and the next start sent the mail again."""
+    relay = _SlowRelay()
+    relay.start()
+    try:
+        async with reporter_of(tmp_path, relay.port) as reporter:
+            [item_id] = await queued_alerts(reporter, 1)
+            flushing = asyncio.create_task(reporter.flush())
+            for _ in range(200):
+                if relay.messages:
+                    break
+                await asyncio.sleep(0.01)
+            assert relay.messages, "the relay never got the mail"
+            flushing.cancel()  # the stop, while the relay has not answered yet
+            with pytest.raises(asyncio.CancelledError):
+                await flushing
+            # Marked as taken before the stop went on (its removal is the next start's).
+            assert "sent" in envelope(reporter, item_id)
+        async with reporter_of(tmp_path, relay.port) as started_again:
+            await started_again.flush()
+        assert len(relay.messages) == 1
+    finally:
+        relay.stop()

@@ -472,8 +472,8 @@ class Reporter:
         took the mail, `envelope` saying so, before anything that can wait (the store
         behind an import's write lock)."""
         host, port = split_listen(self.settings.report.relay)
-        try:
-            refused, reply = await aiosmtplib.send(
+        sending = asyncio.ensure_future(
+            aiosmtplib.send(
                 data,
                 sender=self.settings.report.from_,
                 recipients=envelope["recipients"],
@@ -482,31 +482,75 @@ class Reporter:
                 timeout=self.settings.report.timeout,
                 **relay_security(self.settings),
             )
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            metrics.REPORT_FAILURES.inc()
-            recipients = tuple(envelope["recipients"])
-            about_mail = about_the_mail(exc)
-            if about_mail:
-                self._relay_is(None)  # it answered about the mail: it takes mail
-            if refused_for_good(exc):
-                envelope["refusal"] = refusal_text(exc)
-                self._tell(item_id, Attempt("failed", envelope["refusal"], recipients))
-                log.log(
-                    self._level(logging.ERROR),
-                    "report %s: the relay refused it for good (%s); kept in %s",
-                    item_id,
-                    exc,
-                    self.outbox / "failed",
-                )
-                return "failed"
-            answer = refusal_text(exc)
-            self._tell(item_id, Attempt("retry", answer, recipients, exc))
-            self._schedule_retry(item_id, envelope, exc)
-            said = relay_trouble_words(exc)
-            if self._told is None and not about_mail:
-                self._rest(exc, answer, said)
-            await self._record(self.store.report_attempt, item_id, answer, said)
-            return "retry"
+        )
+        stopped: list[asyncio.CancelledError] = []
+        try:
+            return await self._answered(item_id, envelope, accepted, sending, stopped)
+        finally:
+            if stopped:
+                raise stopped[0]
+
+    async def _answered(
+        self,
+        item_id: str,
+        envelope: dict[str, Any],
+        accepted: Callable[[], None] | None,
+        sending: asyncio.Future,
+        stopped: list[asyncio.CancelledError],
+    ) -> str:
+        """The attempt once `sending` has the relay's answer. A stop that comes while
+        the relay answers waits for its answer (report.timeout at most) and for it to
+        be recorded, and is raised after (`stopped`): cancelled, aiosmtplib quit and
+        waited for the relay all the same, which took the mail; unmarked, the mail
+        went again at the next start."""
+        while True:
+            try:
+                refused, reply = await asyncio.shield(sending)
+                break
+            except asyncio.CancelledError as cancel:
+                if sending.cancelled():
+                    raise
+                stopped.append(cancel)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                return await self._not_taken(item_id, envelope, exc)
+        return await self._taken(item_id, envelope, accepted, refused, reply)
+
+    async def _not_taken(self, item_id: str, envelope: dict[str, Any], exc: Exception) -> str:
+        """The relay did not take the mail: refused for good, or to be tried again."""
+        metrics.REPORT_FAILURES.inc()
+        recipients = tuple(envelope["recipients"])
+        about_mail = about_the_mail(exc)
+        if about_mail:
+            self._relay_is(None)  # it answered about the mail: it takes mail
+        if refused_for_good(exc):
+            envelope["refusal"] = refusal_text(exc)
+            self._tell(item_id, Attempt("failed", envelope["refusal"], recipients))
+            log.log(
+                self._level(logging.ERROR),
+                "report %s: the relay refused it for good (%s); kept in %s",
+                item_id,
+                exc,
+                self.outbox / "failed",
+            )
+            return "failed"
+        answer = refusal_text(exc)
+        self._tell(item_id, Attempt("retry", answer, recipients, exc))
+        self._schedule_retry(item_id, envelope, exc)
+        said = relay_trouble_words(exc)
+        if self._told is None and not about_mail:
+            self._rest(exc, answer, said)
+        await self._record(self.store.report_attempt, item_id, answer, said)
+        return "retry"
+
+    async def _taken(
+        self,
+        item_id: str,
+        envelope: dict[str, Any],
+        accepted: Callable[[], None] | None,
+        refused: dict[str, Any],
+        reply: str,
+    ) -> str:
+        """The relay took the mail (for some recipients, at least): marked so first."""
         metrics.REPORTS_SENT.inc()
         self._relay_is(None)
         # Recipients refused while the others took the mail are what a reader must see.
