@@ -1839,6 +1839,15 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{host}:{port} のデーモンに接続できません: {detail}",
         "en": "cannot reach the daemon at {host}:{port}: {detail}",
     },
+    "cli.remote.closed": {
+        "ja": "デーモンが応答せずに接続を閉じました(停止中か再起動中かもしれません)",
+        "en": "the daemon closed the connection without answering (stopping or restarting,"
+        " perhaps)",
+    },
+    "cli.remote.timeout": {
+        "ja": "60 秒待っても応答がありません",
+        "en": "no answer within 60 seconds",
+    },
     "cli.poll.taken": {
         "ja": "{name}: {count} 件のファイルを取り込みに回しました",
         "en": "{name}: {count:@file} taken",

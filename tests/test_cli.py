@@ -419,3 +419,29 @@ def test_renkei_import_names_its_run_as_the_doors_name_theirs(tmp_path):
     result = renkei("import", str(source), "--account", "acme", "--json", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["filename"] == "20240516.csv"
+
+
+def test_poll_says_a_daemon_gone_mid_answer_in_its_own_words(tmp_path):
+    """A daemon that closed the connection without answering (stopping, or killed
+    under the request) was said with httpx's English inside the Japanese sentence."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def hang_up() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = listener.accept()
+                conn.recv(65536)  # the request, then no answer
+                conn.close()
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    try:
+        config = write_config(tmp_path, account("acme"), api_port=port)
+        result = renkei("poll", "acme", "--config", str(config))
+    finally:
+        listener.close()
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"127.0.0.1:{port} のデーモンに接続できません:"
+        " デーモンが応答せずに接続を閉じました(停止中か再起動中かもしれません)"
+    )

@@ -46,10 +46,23 @@ def _ask_daemon(
     try:
         return httpx.post(url, headers=headers, json=body, timeout=60, verify=verify)
     except httpx.HTTPError as exc:
-        detail = OsTrouble(exc).render(language)
+        detail = _trouble(exc, language)
         unreachable = message("cli.poll.unreachable", language, host=host, port=port, detail=detail)
         print(unreachable, file=sys.stderr)
         return EXIT_FAILED
+
+
+def _trouble(exc: httpx.HTTPError, language: str) -> str:
+    """What went wrong on the way to the daemon, in the catalog's words: httpx says
+    the protocol's trouble in English ("Server disconnected without sending a
+    response.") inside a Japanese sentence."""
+    import httpx
+
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return message("cli.remote.closed", language)
+    if isinstance(exc, httpx.TimeoutException):
+        return message("cli.remote.timeout", language)
+    return OsTrouble(exc).render(language)
 
 
 def _answer(reply: httpx.Response) -> dict:
