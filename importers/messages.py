@@ -1580,6 +1580,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{path} はフォルダではなくファイルです。data_dir にはフォルダを指定してください",
         "en": "{path} is a file, not a folder; data_dir must be a folder",
     },
+    "config.ftp_home_of_no_account": {
+        "ja": "{path} に {count} 件のファイルがありますが、どのアカウントの FTP ホームでもありません"
+        "(アカウントの名前を変えたか外したか)。取り込むアカウントのホームへ移してください",
+        "en": "{path} holds {count:@file} but is no account's FTP home (an account renamed"
+        " or removed?): move them into the home of the account that should import them",
+    },
     "config.dropdir_not_folder": {
         "ja": "{path} はフォルダではなくファイルです。ドロップフォルダにはフォルダを指定してください",
         "en": "{path} is a file, not a folder; a drop folder must be a folder",

@@ -485,3 +485,22 @@ def test_two_layouts_whose_names_differ_only_in_case(tmp_path):
         "layouts.Performance: differs from layouts.performance only in case"
         " (the database would make them one table)"
     ]
+
+
+def test_files_left_in_the_ftp_home_of_no_account_are_a_warning(tmp_path):
+    """An FTP home is its account's name's folder: an account renamed left its waiting
+    uploads in the old one, never checked again, and nothing said so."""
+    ftp = {"user": "acme", "password": "demo-a"}
+    settings = parse(with_accounts(acme_new={"ftp": ftp}), tmp_path / "renkei.toml")
+    old = tmp_path / "var" / "ftp" / "acme"
+    old.mkdir(parents=True)
+    (tmp_path / "var").chmod(0o700)  # not the open data_dir's warning
+    (old / "20241006.csv").write_text("member_no\n1\n")
+    (old / ".20241007.csv.0123456789abcdef.part").write_text("")  # an upload's, not a file
+    assert [str(w) for w in check_warnings(settings)] == [
+        f"accounts: {old} holds 1 file but is no account's FTP home (an account renamed or"
+        " removed?): move them into the home of the account that should import them"
+    ]
+    settings.ftp_home("acme_new").mkdir()
+    (old / "20241006.csv").rename(settings.ftp_home("acme_new") / "20241006.csv")
+    assert check_warnings(settings) == []

@@ -693,6 +693,26 @@ def _local_ftp_homes(settings: Settings) -> Iterator[Problem]:
             return  # one warning says it: the homes sit side by side
 
 
+def _homes_of_no_account(settings: Settings) -> Iterator[Problem]:
+    """An FTP home is the account's name's folder: an account renamed (or its FTP
+    removed) leaves the files uploaded to the old one there, which no check takes and
+    nothing said."""
+    homes = settings.data_dir / "ftp"
+    served = {settings.ftp_home(name) for name, a in settings.accounts.items() if a.ftp}
+    try:
+        folders = sorted(p for p in homes.iterdir() if p.is_dir() and p not in served)
+    except OSError:
+        return  # none yet (or unreadable: path_checks and the door say so)
+    for folder in folders:
+        try:
+            files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
+        except OSError:
+            continue
+        if files:
+            params = {"path": folder, "count": len(files)}
+            yield Problem("accounts", "config.ftp_home_of_no_account", params)
+
+
 def _report_from_account(settings: Settings) -> Iterator[Problem]:
     """Bounces and auto-replies go to a report's From: when that is an account's
     address, or in the domain whose mail comes to renkei, they come back to the door
@@ -721,6 +741,7 @@ def check_warnings(settings: Settings) -> list[Problem]:
     return [
         *_open_data_dir(settings),
         *_local_ftp_homes(settings),
+        *_homes_of_no_account(settings),
         *_report_from_account(settings),
         *unkeyed_writes(settings),
         *(
