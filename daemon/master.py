@@ -43,7 +43,7 @@ from daemon.settings.switches import Switches
 from daemon.spool.queue import now_iso
 from daemon.store.errors import log_failure
 from daemon.store.runs import RunState
-from daemon.worker.pipeline import count_run
+from daemon.worker.pipeline import count_run, transient
 from daemon.worker.supervisor import ImportSupervisor
 from handlers.base import Intake
 
@@ -54,6 +54,8 @@ _RESTART_MAX = 60.0  # …up to this
 _RESTART_FORGET = 600.0  # crashes further apart than this start the count anew
 _DISK_SECONDS = 30.0  # how often the spool's free space is checked for the admin alert
 _SWITCH_SECONDS = 3.0  # how often a shared store's account switches are read again
+_RELOAD_AGAIN_BASE = 5.0  # seconds before a reload the store was too busy for is tried again…
+_RELOAD_AGAIN_MAX = 300.0  # …doubling up to this
 
 
 class Master:
@@ -72,6 +74,7 @@ class Master:
         self.expecter = None
         self.outward = None
         self._reloading = asyncio.Lock()  # SIGHUP and the file watch: one at a time
+        self._reload_tries = 0  # reloads in a row the store was too busy for
         # A SIGHUP before the loop's handler is in place would end the process (its
         # default action): until the daemon is ready one is only remembered, and the
         # reload it asked for is made once ready. `renkei serve` holds them from its
@@ -344,6 +347,16 @@ class Master:
         loop.add_signal_handler(signal.SIGTERM, self.stop)
         loop.add_signal_handler(signal.SIGINT, self.stop)
 
+    def _reload_again(self) -> None:
+        """A reload the store could not take for the moment (SQLite held by another
+        writer past its busy timeout, PostgreSQL down) is tried again by itself, with
+        a growing pause: a valid config was otherwise never applied until an admin
+        noticed the alert and reloaded once more."""
+        delay = backoff(_RELOAD_AGAIN_BASE, self._reload_tries, _RELOAD_AGAIN_MAX)
+        self._reload_tries += 1
+        log.warning("reload: trying again in %.0fs", delay)
+        asyncio.get_running_loop().call_later(delay, self._hup)
+
     def _hup(self) -> None:
         if not self.ready:
             self._hup_pending = True  # reloaded once ready
@@ -387,7 +400,10 @@ class Master:
                 with contextlib.suppress(Exception):
                     self._serve_settings()
             await self._refused(exc)
+            if transient(exc):
+                self._reload_again()
             return False
+        self._reload_tries = 0
         log.info("config reloaded from %s", self.config_path)
         for key in restart:
             log.warning(

@@ -305,3 +305,28 @@ def _one_file(folder, day: str = "20240516") -> list[str]:
     path = folder / f"{day}.csv"
     path.write_bytes(csv_bytes(["1,2024/05/16,12,a"]))
     return [str(path), "--account", "acme"]
+
+
+def test_a_reload_the_store_was_too_busy_for_is_tried_again_by_itself(tmp_path):
+    """Another writer held the store past the busy timeout: the reload was refused and
+    the valid config never applied until an admin reloaded once more."""
+    config = write_config(tmp_path, account("acme"))
+    daemon = Daemon(config, env={"RENKEI_BUSY_TIMEOUT_MS": "300"}).start()
+    try:
+        holder = sqlite3.connect(tmp_path / "var" / "renkei.db", isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")  # another writer holds the store
+        try:
+            config.write_text(config.read_text() + account("beta"))
+            wait_for(lambda: "reload: trying again in 5s" in daemon.log.read_text())
+            assert "reload refused" in daemon.log.read_text()
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+
+        def beta_there() -> bool:
+            reply = httpx.get(f"{daemon.api}/api/v1/accounts/beta", headers=ADMIN, timeout=10)
+            return reply.status_code == 200
+
+        wait_for(beta_there, timeout=30)
+    finally:
+        daemon.terminate()
