@@ -485,3 +485,34 @@ async def test_a_stop_while_the_relay_answers_waits_for_it_and_sends_no_second_c
         assert len(relay.messages) == 1
     finally:
         relay.stop()
+
+
+async def test_a_report_queued_while_the_reporter_sends_goes_without_waiting(tmp_path, monkeypatch):
+    """The reporter cleared its wake-up after a pass: a report queued during the pass
+    (an admin note beside a run's report) waited for the next rescan."""
+    monkeypatch.setattr("daemon.report.outbox._RESCAN_SECONDS", 3600.0)
+    monkeypatch.setattr("daemon.report.outbox._STRANDED_SECONDS", 3600.0)
+    relay = _SlowRelay()
+    relay.delay = 0.5
+    relay.start()
+    try:
+        async with reporter_of(tmp_path, relay.port) as reporter:
+            serving = asyncio.create_task(reporter.serve())
+            try:
+                await reporter.queue_mail("first", alert(1), [ADMIN])
+                for _ in range(300):
+                    if relay.messages:
+                        break
+                    await asyncio.sleep(0.01)
+                await reporter.queue_mail("second", alert(2), [ADMIN])  # during the pass
+                for _ in range(1000):
+                    if len(relay.messages) == 2:
+                        break
+                    await asyncio.sleep(0.01)
+                assert len(relay.messages) == 2, "the second report waited for the rescan"
+            finally:
+                serving.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await serving
+    finally:
+        relay.stop()

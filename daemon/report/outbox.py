@@ -239,9 +239,11 @@ class Reporter:
                     await self.recover(before.isoformat(timespec="milliseconds"))
                 except Exception as exc:  # a store busy, a disk full: at the next look
                     log.warning("stranded reports not queued yet: %s", exc)
+            # Cleared before the flush: a report queued during it wakes the next pass
+            # at once, where clearing after it made that report wait the 5 s rescan.
+            self._wake.clear()
             next_due = await self.flush()
             timeout = min(max(next_due - time.time(), 0.05), _RESCAN_SECONDS)
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
