@@ -1854,6 +1854,11 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "60 秒待っても応答がありません",
         "en": "no answer within 60 seconds",
     },
+    "cli.schedule.stopped": {
+        "ja": "{name}: 停止中のため FTP の確認はしません(再開すると予定どおり確認します)",
+        "en": "{name}: stopped, so its FTP home is not checked (started again, it is checked"
+        " on its schedule)",
+    },
     "cli.poll.taken": {
         "ja": "{name}: {count} 件のファイルを取り込みに回しました",
         "en": "{name}: {count:@file} taken",

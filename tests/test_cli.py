@@ -445,3 +445,16 @@ def test_poll_says_a_daemon_gone_mid_answer_in_its_own_words(tmp_path):
         f"127.0.0.1:{port} のデーモンに接続できません:"
         " デーモンが応答せずに接続を閉じました(停止中か再起動中かもしれません)"
     )
+
+
+def test_schedule_of_a_stopped_account_lists_no_check(tmp_path):
+    """It listed check times the daemon never keeps while the account is stopped, where
+    the API's next_checks and the console say none."""
+    name, _ = later_weekday()
+    ftp = f'[accounts.acme.ftp]\nuser = "acme"\nweekdays = ["{name}"]\nwindow = "10:00-11:00"\n'
+    config = write_config(tmp_path, account("acme", status="stopped") + ftp)
+    result = renkei("schedule", "acme", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "acme: 停止中のため FTP の確認はしません(再開すると予定どおり確認します)"
+    ]

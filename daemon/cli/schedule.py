@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from daemon.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, load_config
+from daemon.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, load_config, switched
 from importers.messages import message
 
 
@@ -28,6 +28,11 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not account.ftp.weekdays:
         print(message("cli.schedule.poll_only", language, name=args.name))
+        return EXIT_OK
+    if switched(settings).accounts[args.name].status == "stopped":
+        # No check is made while it is stopped, as the API's next_checks says: the
+        # times listed were never kept.
+        print(message("cli.schedule.stopped", language, name=args.name))
         return EXIT_OK
     import datetime as dt
 
