@@ -257,3 +257,43 @@ def test_a_digest_after_days_down_lists_the_runs_of_the_days_missed(tmp_path, re
     assert "20240516.csv" in first.get_body().get_content()
     body = second.get_body().get_content()
     assert "20240517.csv" in body and "20240518.csv" in body and "20240516.csv" not in body
+
+
+def test_a_change_of_digest_at_neither_loses_a_run_nor_lists_one_twice(tmp_path, relay):
+    """Each window was rebuilt from the current digest_at: moved from 18:00 to 20:00, a
+    run that finished at 19:00 fell between two digests and was in none; moved back to
+    09:00, the runs of the evening before were listed a second time."""
+    config = write_config(tmp_path, account("acme", report="digest"), relay_port=relay.port)
+    settings = load(config)
+
+    async def record() -> None:
+        store = await open_store(settings)
+        try:
+            for name, day, hour in (("a", 3, 12), ("b", 3, 19), ("c", 4, 10), ("d", 4, 21)):
+                run_id = f"2024120{day}T{hour:02d}0000000000-{name * 6}"
+                meta = Meta("acme", "mail", "export@acme.example", f"{name}.csv")
+                await store.add_run(run_id, meta)
+                finished = dt.datetime(2024, 12, day, hour, 0, tzinfo=ZONE)
+                await store.update_run(
+                    run_id,
+                    state="completed",
+                    finished_at=finished.astimezone(dt.UTC).isoformat(timespec="milliseconds"),
+                    rows_total=1,
+                    rows_imported=1,
+                )
+        finally:
+            await store.close()
+
+    asyncio.run(record())
+    digest(config, dt.datetime(2024, 12, 3, 18, 30, tzinfo=ZONE))  # 18:00: a
+    text = config.read_text()
+    config.write_text(text.replace('report = "digest"', 'report = "digest"\ndigest_at = "20:00"'))
+    digest(config, dt.datetime(2024, 12, 4, 20, 30, tzinfo=ZONE))  # 20:00: b, c
+    text = config.read_text()
+    config.write_text(text.replace('digest_at = "20:00"', 'digest_at = "09:00"'))
+    digest(config, dt.datetime(2024, 12, 5, 9, 30, tzinfo=ZONE))  # 09:00: d
+    listed = [
+        sorted(n for n in "abcd" if f"{n}.csv" in mail.get_body().get_content())
+        for mail in relay.wait(3)
+    ]
+    assert listed == [["a"], ["b", "c"], ["d"]]

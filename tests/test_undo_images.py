@@ -45,6 +45,7 @@ ALTER TABLE runs DROP COLUMN said;
 DROP INDEX runs_pending_forward;
 ALTER TABLE runs DROP COLUMN forward_state;
 ALTER TABLE run_reports DROP COLUMN last_said;
+ALTER TABLE digests DROP COLUMN ended_at;
 PRAGMA user_version = {version}
 """
 
@@ -84,6 +85,7 @@ ALTER TABLE runs DROP COLUMN said;
 DROP INDEX runs_pending_forward;
 ALTER TABLE runs DROP COLUMN forward_state;
 ALTER TABLE run_reports DROP COLUMN last_said;
+ALTER TABLE digests DROP COLUMN ended_at;
 UPDATE renkei_schema SET version = {version}
 """
 

@@ -88,10 +88,13 @@ async def _runs_since_the_last(
     of the days between are listed, not lost (at most CATCH_UP_DAYS back; a day
     without runs has no digest to end at, and none of its runs to list). None when a
     later digest went already: it reached back over this one's day."""
-    last = await store.last_digest_day(due.account)
+    found = await store.last_digest(due.account)
+    last, ended = found if found is not None else (None, None)
     if last is not None and dt.date.fromisoformat(last) > due.day:
         return None
-    day = _reach_back(due, last)
+    day = _reach_back(due, last, ended)
+    if day.start >= day.end:
+        return None  # digest_at moved earlier: the last window reached past this one's
     runs = await store.runs_finished_between(due.account, _stamp(day.start), _stamp(day.end))
     if last is None:
         # Before the account's first digest it may have had a report per run (it was
@@ -101,15 +104,18 @@ async def _runs_since_the_last(
     return day, runs
 
 
-def _reach_back(due: digest_mail.Day, last: str | None) -> digest_mail.Day:
+def _reach_back(due: digest_mail.Day, last: str | None, ended_at: str | None) -> digest_mail.Day:
+    """The due digest's window, starting where the last one ended: after a change of
+    digest_at too, no run is left between two windows or listed in both."""
     earliest = due.start - dt.timedelta(days=CATCH_UP_DAYS - 1)
     if last is None:
         # No digest ended anywhere (the first one was missed too): the full reach.
         return dataclasses.replace(due, start=earliest)
-    # A digest's window ends at its day's digest_at, as this one's does.
-    ended = dt.datetime.combine(dt.date.fromisoformat(last), due.end.time(), due.zone)
-    if ended >= due.start:
-        return due
+    if ended_at is not None:
+        ended = dt.datetime.fromisoformat(ended_at).astimezone(due.zone)
+    else:
+        # Recorded before windows kept their end: at its day's current digest_at.
+        ended = dt.datetime.combine(dt.date.fromisoformat(last), due.end.time(), due.zone)
     return dataclasses.replace(due, start=max(ended, earliest))
 
 
@@ -134,7 +140,8 @@ async def _queue(
     if not recipients:
         log.warning("digest of %s for %s: no address to send it to", day.account, day.day)
         return []
-    if not await store.add_digest(day.account, day.day.isoformat(), _stamp(now), len(runs)):
+    day_text = day.day.isoformat()
+    if not await store.add_digest(day.account, day_text, _stamp(now), len(runs), _stamp(day.end)):
         return []  # another sender (the daemon, `renkei digest`) recorded it first
     # A crash right here leaves the digest recorded but not queued: recording after
     # queueing could mail it twice, which is worse. The runs stay in the history.

@@ -43,17 +43,22 @@ class DigestRecords:
         sql = "SELECT 1 FROM digests WHERE account = ? AND day = ?"
         return bool(await self.writer.execute_fetchall(sql, (account, day)))
 
-    async def last_digest_day(self, account: str) -> str | None:
-        """The latest day (YYYY-MM-DD) a digest of `account` was queued for, if any."""
-        sql = "SELECT max(day) FROM digests WHERE account = ?"
+    async def last_digest(self, account: str) -> tuple[str, str | None] | None:
+        """The latest digest of `account`: its day (YYYY-MM-DD) and where its window
+        ended (UTC ISO 8601; None for one recorded before that was kept), if any."""
+        sql = "SELECT day, ended_at FROM digests WHERE account = ? ORDER BY day DESC LIMIT 1"
         rows = await self.writer.execute_fetchall(sql, (account,))
-        return rows[0][0] if rows and rows[0][0] else None
+        return (rows[0][0], rows[0][1]) if rows else None
 
-    async def add_digest(self, account: str, day: str, at: str, runs: int) -> bool:
-        """Record the digest of (account, day); False when it was recorded before."""
+    async def add_digest(
+        self, account: str, day: str, at: str, runs: int, ended_at: str | None = None
+    ) -> bool:
+        """Record the digest of (account, day), its window ending at `ended_at`; False
+        when it was recorded before."""
         async with self.transaction() as db:
             cur = await db.execute(
-                "INSERT OR IGNORE INTO digests (account, day, sent_at, runs) VALUES (?, ?, ?, ?)",
-                (account, day, at, runs),
+                "INSERT OR IGNORE INTO digests (account, day, sent_at, runs, ended_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (account, day, at, runs, ended_at),
             )
             return cur.rowcount == 1

@@ -367,6 +367,13 @@ MIGRATIONS = [
     """
     ALTER TABLE run_reports ADD COLUMN last_said TEXT NOT NULL DEFAULT ''
     """,
+    # Where a digest's window ended (UTC, as finished_at is written): the next one
+    # starts there whatever digest_at says by then. Rebuilt from the current digest_at,
+    # a change of it lost runs (moved later) or listed them twice (moved earlier).
+    # NULL for those sent before: their day at the current digest_at, as before.
+    """
+    ALTER TABLE digests ADD COLUMN ended_at TEXT
+    """,
 ]
 
 
