@@ -255,3 +255,20 @@ def test_an_expect_checked_for_the_first_time_alerts_only_today(tmp_path, relay)
     assert "未着 1 件" in expect_check(config, f"{day}T11:00")
     [alert] = relay.wait(1)
     assert alert["Subject"] == f"[renkei] 未着のお知らせ: acme {day}"
+
+
+def test_a_miss_while_stopped_is_not_alerted_once_started_again_the_same_day(tmp_path, relay):
+    """Stopped over today's 10:00, started again at noon: the next check alerted today
+    as missed, where a stopped account's days are never alerted (and the partner's
+    file waited in its FTP home, untouched because the account was stopped)."""
+    day = today()
+    config = write_config(
+        tmp_path, expecting("acme", day=day.day, by="10:00"), relay_port=relay.port
+    )
+    assert "未着 0 件" in expect_check(config, f"{day}T09:00")
+    switches = tmp_path / "var" / "switches.json"
+    switches.write_text(json.dumps({"acme": {"status": "stopped", "by": "admin", "at": "x"}}))
+    assert "未着 0 件" in expect_check(config, f"{day}T10:01")
+    switches.write_text("{}")  # started again
+    assert "未着 0 件" in expect_check(config, f"{day}T12:00")
+    assert relay.messages == []

@@ -115,9 +115,11 @@ def due_days(
     now: dt.datetime,
     zone: zoneinfo.ZoneInfo,
 ) -> list[dt.date]:
-    """The due days whose `by` has passed by `now`: today's, and, after a check at
-    `since`, each earlier one whose `by` came after it (at most CATCH_UP_DAYS back). With
-    no check before (a new install, an `expect` just added), today's alone."""
+    """The due days whose `by` has passed by `now` and came after the check at `since`
+    (at most CATCH_UP_DAYS back): a day whose `by` a check passed already was settled
+    by it, alerted or not (a stopped account's never is, and started again the same
+    day it was alerted then). With no check before (a new install, an `expect` just
+    added), today's alone."""
     days = [today]
     if since is not None:
         first = max(since.astimezone(zone).date(), today - dt.timedelta(days=CATCH_UP_DAYS))
@@ -128,7 +130,7 @@ def due_days(
         for day in days
         if due_on(expect, day)
         and now >= deadline(expect, day, zone)
-        and (day == today or since is None or deadline(expect, day, zone) > since)
+        and (since is None or deadline(expect, day, zone) > since)
     ]
 
 
