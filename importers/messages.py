@@ -1287,6 +1287,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "No file of {account} for {day} had completed by {by} ({timezone}).\n"
         "When it arrives and is imported, a note says so.",
     },
+    "expect.missing.waiting": {
+        "ja": "なお、{account} には取込待ちのファイルが {waiting} 件あります(FTP の確認時刻を"
+        "待っているか、取込中)。それがこの日の分なら、取り込まれ次第お知らせします。",
+        "en": "{account} has {waiting:@file} waiting to be imported (for its FTP check time,"
+        " or being imported): if it is this day's, a note follows once it is imported.",
+    },
     "expect.arrived.subject": {
         "ja": "[renkei] 届きました: {account} {day}",
         "en": "[renkei] file received: {account} {day}",

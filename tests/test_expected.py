@@ -272,3 +272,24 @@ def test_a_miss_while_stopped_is_not_alerted_once_started_again_the_same_day(tmp
     switches.write_text("{}")  # started again
     assert "未着 0 件" in expect_check(config, f"{day}T12:00")
     assert relay.messages == []
+
+
+def test_a_miss_alert_says_when_files_wait_for_the_ftp_check(tmp_path, relay):
+    """A file uploaded before `by` waits for the FTP check time, which may come after
+    it: the alert said the file had not arrived, of a file renkei held."""
+    day = today()
+    ftp = '[accounts.acme.ftp]\nuser = "acme"\npassword = "demo-acme-ftp"\nweekdays = []\n'
+    accounts = expecting("acme", day=day.day, by="10:00") + ftp
+    config = write_config(tmp_path, accounts, relay_port=relay.port)
+    home = tmp_path / "var" / "ftp" / "acme"
+    home.mkdir(parents=True)
+    (home / f"{day:%Y%m%d}.csv").write_text("member_no\n1\n")
+    (home / ".upload.part").write_text("")  # one being written: not a file yet
+    assert "未着 1 件" in expect_check(config, f"{day}T10:01")
+    [alert] = relay.wait(1)
+    body = alert.get_body().get_content()
+    assert "までに届いていません" in body
+    assert (
+        "なお、acme には取込待ちのファイルが 1 件あります(FTP の確認時刻を待っているか、取込中)"
+        in body
+    )

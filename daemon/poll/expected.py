@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import contextlib
 import datetime as dt
 import logging
 import zoneinfo
@@ -35,6 +36,7 @@ from daemon.settings.model import WEEKDAYS, Account, Expect
 from daemon.store.base import Store
 from daemon.store.errors import log_failure
 from daemon.store.open import open_store
+from daemon.store.runs import RunState
 
 log = logging.getLogger(__name__)
 _SWEEP_SECONDS = 60  # a close pass this often too: `renkei import` runs tell nobody
@@ -154,8 +156,25 @@ async def _alert(
     expect = settings.accounts[name].expect
     assert expect is not None
     params = {"by": expect.by, "timezone": settings.daemon.timezone}
+    if waiting := await _waiting(settings, store, name):
+        params["waiting"] = waiting
     log.warning("expected file of %s for %s missing at %s", name, day, expect.by)
     return await _mail(settings, reporter, name, day.isoformat(), "missing", params)
+
+
+async def _waiting(settings: Settings, store: Store, name: str) -> int:
+    """The account's files taken and not yet imported, and those waiting in its FTP
+    home for a check time (`by` may come before it): a partner who delivered in time
+    read "not received" of a file renkei held."""
+    count = 0
+    for state in (RunState.QUEUED, RunState.RUNNING):
+        _, total = await store.list_runs({"account": name, "state": state.value}, 1)
+        count += total
+    home = settings.ftp_home(name)
+    if settings.accounts[name].ftp is not None:
+        with contextlib.suppress(OSError):
+            count += sum(1 for p in home.iterdir() if p.is_file() and not p.name.startswith("."))
+    return count
 
 
 async def close_arrived(

@@ -32,6 +32,8 @@ def build(
     msg["Message-ID"] = f"<{item_id}@renkei>"
     msg["Auto-Submitted"] = "auto-generated"
     body = message(f"expect.{kind}.body", language, **params)
+    if kind == "missing" and "waiting" in params:
+        body += "\n" + message("expect.missing.waiting", language, **params)
     footer = message("report.footer", language)
     msg.set_content(f"{body}\n\n-- \n{footer}\n", charset="utf-8")
     return msg
