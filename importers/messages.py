@@ -7,6 +7,7 @@ languages stay in step; a test checks that every key has both.
 from __future__ import annotations
 
 import json
+import re
 import string
 from dataclasses import dataclass, field
 
@@ -2333,6 +2334,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{value} は PostgreSQL の URL(postgresql://user@host/db)でも env:NAME でもありません",
         "en": "{value} is neither a PostgreSQL URL (postgresql://user@host/db) nor env:NAME",
     },
+    "config.store_url_unreadable": {
+        "ja": "URL として読めません。パスワードなどの [ ] @ : / # ? は %5B %5D %40 %3A %2F %23 %3F"
+        " のように書いてください",
+        "en": "cannot be read as a URL: write [ ] @ : / # ? in the password (or elsewhere) as"
+        " %5B %5D %40 %3A %2F %23 %3F",
+    },
     "config.network": {
         "ja": "{value} はネットワーク(192.0.2.0/24 のような CIDR)ではありません",
         "en": "{value} is not a network (a CIDR like 192.0.2.0/24)",
@@ -3374,13 +3381,16 @@ _COUNTED = _Counted()
 
 
 SHOWN_CHARACTERS = 50  # of a value quoted in a sentence (cut)
+_LINE_BREAKS = re.compile(r"\r\n|\r|\n")
 
 
 def cut(value: object) -> str | Words:
     """A value quoted in a sentence, a long one as words for its start and its length:
     a cell of thousands of characters is kept whole in the error's value and the error
     CSV's record, not said again in every line of a report mail or `renkei show`."""
-    text = str(value)
+    # A line break in a cell (a quoted multi-line cell) would break the sentence over
+    # lines in a mail, `renkei show` and the error CSV's one-line message cell.
+    text = _LINE_BREAKS.sub("↵", str(value))
     if len(text) <= SHOWN_CHARACTERS:
         return text
     head = text[: SHOWN_CHARACTERS - 10]

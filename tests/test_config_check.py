@@ -504,3 +504,30 @@ def test_files_left_in_the_ftp_home_of_no_account_are_a_warning(tmp_path):
     settings.ftp_home("acme_new").mkdir()
     (old / "20241006.csv").rename(settings.ftp_home("acme_new") / "20241006.csv")
     assert check_warnings(settings) == []
+
+
+def test_a_store_url_that_cannot_be_read_is_a_problem_that_shows_no_password(tmp_path):
+    """A `[` in the password (unescaped) made check and serve die with a traceback
+    ('Invalid IPv6 URL')."""
+    config = write_config(tmp_path, account("acme"), extra='language = "en"')
+    url = "postgresql://renkei:Top[SecretPG@127.0.0.1:5432/renkei"
+    config.write_text(config.read_text() + f'[store]\nurl = "{url}"\n')
+    for command in ("check", "serve"):
+        result = renkei(command, "--config", str(config))
+        assert result.returncode == 1, result.stderr
+        assert "Traceback" not in result.stderr and "Top[Secret" not in result.stderr
+        assert (
+            "store.url: cannot be read as a URL: write [ ] @ : / # ? in the password"
+        ) in result.stderr, result.stderr
+
+
+def test_a_line_break_in_a_value_keeps_its_sentence_on_one_line(tmp_path):
+    """A quoted cell of several lines broke the row error's sentence over lines in
+    the report mail, `renkei show` and the error CSV's message cell."""
+    config = write_config(tmp_path, account("acme", report="never", on_row_error="skip"))
+    path = tmp_path / "20240516.csv"
+    path.write_bytes(b'member_no,date,sales_amount,note\r\n"1\r\n2",2024/05/16,1,a\r\n')
+    result = renkei("import", str(path), "--account", "acme", "--json", "--config", str(config))
+    [error] = json.loads(result.stdout)["errors"]
+    assert error["value"] == "1\r\n2"  # the value itself is kept whole
+    assert "値「1↵2」" in error["message"] and "\n" not in error["message"]

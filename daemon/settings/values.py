@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import zoneinfo
+from urllib.parse import urlsplit
 
 from daemon.settings.problems import Invalid, near
 
@@ -67,7 +68,15 @@ def check_network(value: str) -> str:
 
 
 def check_store_url(value: str | None) -> str | None:
-    if value is None or value.startswith(("env:", "postgresql://", "postgres://")):
+    if value is None or value.startswith("env:"):
+        return value
+    if value.startswith(("postgresql://", "postgres://")):
+        try:
+            urlsplit(value).port  # noqa: B018 - read for the ValueError it may raise
+        except ValueError:
+            # A password holding [ ] : / @ unescaped: check and serve died with a
+            # traceback. The value is not shown: it holds the password.
+            raise Invalid("config.store_url_unreadable") from None
         return value
     raise Invalid("config.store_url", value=repr(value))
 

@@ -28,7 +28,11 @@ def shown_url(url: str) -> str:
     or a log line: the rest reads as given, the password as ***."""
     if not _is_url(url):
         return _KEY_VALUE_PASSWORD.sub(rf"\g<1>{HIDDEN}", url)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - read for the ValueError it may raise
+    except ValueError:  # unreadable (a `[` in the password): nothing of it is shown
+        return f"{url.split(':', 1)[0]}://{HIDDEN}"
     if parts.password is not None:
         host = parts.netloc.rsplit("@", 1)[1]
         parts = parts._replace(netloc=f"{parts.username}:{HIDDEN}@{host}")
