@@ -347,6 +347,20 @@ class Master:
         loop.add_signal_handler(signal.SIGTERM, self.stop)
         loop.add_signal_handler(signal.SIGINT, self.stop)
 
+    async def _end_sessions_of_changed_users(self, served: Settings, new: Settings) -> None:
+        """A user removed, or whose password changed, is logged out for good: their
+        sessions refused while the config said so came back with a config that put
+        the user (or the old password) back, a rollback or a copy restored."""
+        changed = [
+            name
+            for name, user in served.users.items()
+            if name not in new.users or new.users[name].password_hash != user.password_hash
+        ]
+        try:
+            await self.store.end_sessions_of(changed)
+        except Exception as exc:  # the sessions are refused all the same meanwhile
+            log_failure(log, exc, "could not end the sessions of users changed by the reload")
+
     def _reload_again(self) -> None:
         """A reload the store could not take for the moment (SQLite held by another
         writer past its busy timeout, PostgreSQL down) is tried again by itself, with
@@ -404,6 +418,7 @@ class Master:
                 self._reload_again()
             return False
         self._reload_tries = 0
+        await self._end_sessions_of_changed_users(served, settings)
         log.info("config reloaded from %s", self.config_path)
         for key in restart:
             log.warning(

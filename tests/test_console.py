@@ -5,6 +5,7 @@ the account switch kept across restarts and reloads, the upload, the language, a
 
 from __future__ import annotations
 
+import concurrent.futures
 import html
 import json
 import re
@@ -37,7 +38,8 @@ ACCOUNTS = (
 )
 # Users only one test logs in as, so that their lock does not reach the others.
 LOCKED_USER = "lockme"
-MORE_USERS = {**USERS, LOCKED_USER: ("viewer", ["acme"])}
+BURST_USER = "burstme"
+MORE_USERS = {**USERS, LOCKED_USER: ("viewer", ["acme"]), BURST_USER: ("viewer", ["acme"])}
 GOOD = csv_bytes(["1,2024/05/01,1,a"])
 BAD = csv_bytes(["2,2024/05/02,x,日本"])
 ROW_ERROR = "2行目 列「sales_amount」の値「x」は整数ではありません"
@@ -271,6 +273,30 @@ def test_next_never_leaves_the_console(daemon, target):
         assert r.status_code == 303 and r.headers["location"] == "/console/"
         r = web.get("/console/lang/ja", params={"next": target})
         assert r.status_code == 303 and r.headers["location"] == "/console/"
+
+
+def test_logins_sent_all_at_once_get_no_more_guesses_than_one_by_one(daemon):
+    """Each login looked at the failures before its password was checked and counted
+    after: sixty sent at once were sixty guesses, the right one among them let in."""
+    clients = [anonymous(daemon, transport=httpx.HTTPTransport(local_address="127.0.0.4"))
+               for _ in range(30)]  # fmt: skip
+    try:
+        forms = [(web, login_token(web)) for web in clients]
+
+        def post(n: int) -> int:
+            web, token = forms[n]
+            password = PASSWORD if n == len(forms) - 1 else f"guess-{n}"
+            data = {"user": BURST_USER, "password": password, "token": token}
+            return web.post("/console/login", data=data).status_code
+
+        with concurrent.futures.ThreadPoolExecutor(len(forms)) as pool:
+            codes = list(pool.map(post, range(len(forms))))
+    finally:
+        for web in clients:
+            web.close()
+    checked = [code for code in codes if code in (401, 303)]
+    assert len(checked) <= 5, codes  # as many passwords checked as five failures allow
+    assert sorted(set(codes) - {401, 303}) == [429], codes
 
 
 def test_five_failures_lock_the_user_name_even_with_the_right_password(daemon):
@@ -1049,6 +1075,10 @@ def test_a_user_removed_or_changed_in_the_config_is_so_at_once(switched):
         r = betaop.get("/console/accounts/beta")
         assert r.status_code == 303 and r.headers["location"].startswith("/console/login")
         assert view.get("/console/accounts/beta").status_code == 200
+        # Put back (a rollback of the config): the session it ended stays ended.
+        reloaded(d, lambda: d.config.write_text(original))
+        r = betaop.get("/console/accounts/beta")
+        assert r.status_code == 303 and r.headers["location"].startswith("/console/login")
     finally:
         reloaded(d, lambda: d.config.write_text(original))
         betaop.close()
@@ -1230,3 +1260,15 @@ def test_a_page_past_the_end_shows_the_last_page(weekly):
         assert text.count("data-run=") == 26 and 'class="pager"' not in text
     finally:
         web.close()
+
+
+def test_refused_logins_fill_the_audit_log_only_so_far(daemon):
+    """Every login refused for its form token (no session needed to send one) was a row
+    of the audit log, which nothing trims: three hundred rows a second from one client."""
+    before = len(audit(daemon))
+    transport = httpx.HTTPTransport(local_address="127.0.0.5")
+    with anonymous(daemon, transport=transport) as web:
+        for n in range(60):
+            r = web.post("/console/login", data={"user": f"x{n}", "password": "p", "token": "t"})
+            assert r.status_code == 403
+    assert len(audit(daemon)) - before == 20

@@ -16,6 +16,10 @@ from daemon.failtable import prune
 FAILURES = 5  # within WINDOW seconds, then…
 WINDOW = 600.0
 LOCKED = 900.0  # …refused this long
+# Refused logins (a form without its token, a locked name) audited from one address
+# within WINDOW: each is a row of the audit log, which no login bounded before (three
+# hundred rows a second from one client); past these, the log says they go on.
+NOTED = 20
 _MAX_KEYS = 10_000  # bounded memory whatever a client sends as user names
 _KEPT = _MAX_KEYS * 9 // 10  # what a full table is pruned down to
 
@@ -25,6 +29,11 @@ class LoginThrottle:
         self._clock = clock
         self._failures: dict[str, deque[float]] = {}
         self._locked: dict[str, float] = {}
+        # Attempts whose password is being checked now, by key: counted with the
+        # failures, so that logins sent all at once cannot each pass the look at the
+        # failures before any of them is counted (sixty guesses in one burst).
+        self._flying: dict[str, int] = {}
+        self._noted: dict[str, deque[float]] = {}  # refusals audited, by address
 
     def __len__(self) -> int:
         """The addresses and user names it holds failures or a lock of."""
@@ -33,6 +42,51 @@ class LoginThrottle:
     def locked(self, address: str, user: str) -> bool:
         now = self._clock()
         return any(self._locked.get(key, 0.0) > now for key in _keys(address, user))
+
+    def worth_noting(self, address: str) -> bool:
+        """Whether a refused login from `address` is to be audited (NOTED a WINDOW)."""
+        now = self._clock()
+        if address not in self._noted and len(self._noted) >= _MAX_KEYS:
+            self._noted = {a: t for a, t in self._noted.items() if t and t[-1] > now - WINDOW}
+            if len(self._noted) >= _MAX_KEYS:
+                return False  # a flood of addresses: the log has it
+        times = self._noted.setdefault(address, deque())
+        while times and times[0] <= now - WINDOW:
+            times.popleft()
+        if len(times) >= NOTED:
+            return False
+        times.append(now)
+        return True
+
+    def begin(self, address: str, user: str) -> bool:
+        """Whether an attempt may be checked now: not while locked, nor while the
+        failures so far and the attempts being checked make FAILURES. One that may
+        is counted as being checked until end()."""
+        if self.locked(address, user):
+            return False
+        now = self._clock()
+        keys = _keys(address, user)
+        for key in keys:
+            recent = sum(1 for t in self._failures.get(key, ()) if t > now - WINDOW)
+            if recent + self._flying.get(key, 0) >= FAILURES:
+                return False
+        for key in keys:
+            self._flying[key] = self._flying.get(key, 0) + 1
+        return True
+
+    def end(self, address: str, user: str, ok: bool) -> bool:
+        """The attempt begin() let through was checked: True when its failure locks
+        the address or the user name."""
+        for key in _keys(address, user):
+            left = self._flying.get(key, 0) - 1
+            if left > 0:
+                self._flying[key] = left
+            else:
+                self._flying.pop(key, None)
+        if ok:
+            self.succeeded(address, user)
+            return False
+        return self.failed(address, user)
 
     def failed(self, address: str, user: str) -> bool:
         """Count a failed login; True when it locks the address or the user name."""

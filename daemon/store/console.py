@@ -62,6 +62,14 @@ class ConsoleRecords:
         rows = await self.reader.execute_fetchall(sql, (session_id, now))
         return rows[0][0] if rows else None
 
+    async def end_sessions_of(self, users: Collection[str]) -> None:
+        """End every session of `users` (removed, or their password changed)."""
+        if not users:
+            return
+        marks = ", ".join("?" * len(users))
+        async with self.transaction() as db:
+            await db.execute(f"DELETE FROM console_sessions WHERE user IN ({marks})", tuple(users))
+
     async def end_session(self, session_id: str) -> None:
         async with self.transaction() as db:
             await db.execute("DELETE FROM console_sessions WHERE id = ?", (session_id,))

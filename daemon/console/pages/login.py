@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
+import logging
 import secrets
 
 from fastapi import APIRouter, Request
@@ -33,6 +34,7 @@ from daemon.spool.queue import now_iso
 from daemon.web import context
 from importers.messages import LANGUAGES
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 LOGIN_COOKIE = "renkei_login"
 
@@ -110,23 +112,31 @@ async def login(request: Request) -> Response:
     target = str(form.get("next", ""))
     address = client_address(request)
     nonce = request.cookies.get(LOGIN_COOKIE, "")
-    if not signer(request).token_ok("login", nonce, token):
-        await audit.record(request, user, "login", "", "refused", audit.detail("form_token"))
-        return _form(request, 403, "console.login.expired", user, target)
     throttle = _throttle(request)
-    if throttle.locked(address, user):
-        await audit.record(request, user, "login", "", "locked")
+    if not signer(request).token_ok("login", nonce, token):
+        if throttle.worth_noting(address):
+            await audit.record(request, user, "login", "", "refused", audit.detail("form_token"))
+        else:
+            log.info("console login from %s refused (form token); not audited again", address)
+        return _form(request, 403, "console.login.expired", user, target)
+    if not throttle.begin(address, user):
+        if throttle.worth_noting(address):
+            await audit.record(request, user, "login", "", "locked")
+        else:
+            log.info("console login from %s refused (locked); not audited again", address)
         return _form(request, 429, "console.login.locked", user, target)
     users = context.settings(request).users
     known = users.get(user)
     stored = known.password_hash if known else None
-    good = await asyncio.to_thread(_password_ok, password, stored)
+    good = False
+    try:
+        good = await asyncio.to_thread(_password_ok, password, stored) and known is not None
+    finally:
+        locked = throttle.end(address, user, good)
     if not good or known is None:
-        locked = throttle.failed(address, user)
         said = audit.detail("locked") if locked else ""
         await audit.record(request, user, "login", "", "failed", said)
         return _form(request, 401, "console.login.failed", user, target)
-    throttle.succeeded(address, user)
     session = secrets.token_urlsafe(32)
     # As now_iso() writes times, so that the store compares them as text.
     expires = (dt.datetime.now(dt.UTC) + LIFETIME).isoformat(timespec="milliseconds")
