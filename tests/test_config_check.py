@@ -531,3 +531,20 @@ def test_a_line_break_in_a_value_keeps_its_sentence_on_one_line(tmp_path):
     [error] = json.loads(result.stdout)["errors"]
     assert error["value"] == "1\r\n2"  # the value itself is kept whole
     assert "値「1↵2」" in error["message"] and "\n" not in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("where", "table", "key", "value"),
+    [
+        ("accounts.a.ftp.password", "ftp", "password", 98765432),
+        ("accounts.a.api.token_sha256", "api", "token_sha256", "PlainToken-LEAKME"),
+        ("accounts.a.ftp.password", "ftp", "password", ["SuperSecretFtp1"]),
+    ],
+)
+def test_a_secret_written_wrong_is_named_by_its_key_not_shown(where, table, key, value):
+    """check, the log of a refused reload and the admin's alert mail repeated it."""
+    section = {key: value} | ({"user": "a"} if table == "ftp" else {})
+    said = problems(with_accounts(a={table: section}))
+    assert [line.split(":")[0] for line in said] == [where], said
+    assert not any(str(value).strip("[]'") in line for line in said), said
+    assert said[0].startswith(f"{where}: *** "), said

@@ -433,7 +433,7 @@ def test_a_utf16_config_is_said_to_be_utf16_not_shift_jis(tmp_path, encoding):
         (
             '[accounts.acme.ftp]\nuser = "acme"\npassword_sha256 = "abc123"\n',
             "",
-            "accounts.acme.ftp.password_sha256: 'abc123' is not a sha256 in hex (64 hex"
+            "accounts.acme.ftp.password_sha256: *** is not a sha256 in hex (64 hex"
             " digits, as sha256sum prints it)",
         ),
         (

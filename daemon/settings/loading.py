@@ -7,6 +7,7 @@ can say them in the config's language.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 import types
@@ -87,9 +88,33 @@ def parse(raw: dict[str, Any], source: Path | None = None) -> Settings:
         settings = settings.model_copy(update={"source": source})
         problems.extend(path_checks(settings))
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError([_secret_hidden(problem) for problem in problems])
     assert settings is not None
     return settings
+
+
+# Keys whose value is a secret (or leads to one): a problem of theirs never repeats
+# it. `password = 98765432` unquoted was printed by check, logged at a refused reload
+# and mailed in the admin alert.
+_SECRET_KEYS = frozenset(
+    {
+        "password",
+        "password_sha256",
+        "password_hash",
+        "token",
+        "token_sha256",
+        "admin_token",
+        "admin_token_sha256",
+    }
+)
+
+
+def _secret_hidden(problem: Problem) -> Problem:
+    key = problem.where.rsplit(".", 1)[-1]
+    secret = key in _SECRET_KEYS or problem.where == "store.url"
+    if not secret or "value" not in problem.params:
+        return problem
+    return dataclasses.replace(problem, params={**problem.params, "value": "***"})
 
 
 # pydantic's error type → our message, where the value alone says what is wrong.
