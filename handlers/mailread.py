@@ -66,7 +66,10 @@ def read(raw: bytes, mail_from: str) -> Read:
 
 
 def _header_senders(message: Message) -> list[str]:
-    values = _header_values(message, "From")
+    """Every address the header From names, read from the header as written: the mail
+    library's reading of `export@acme.example <evil@attacker.example>` kept only the
+    first, an allowed sender, where mail clients show the second."""
+    values = [UNFOLD.sub("", str(v)) for k, v in message.raw_items() if k.lower() == "from"]
     return [addr.lower() for _, addr in getaddresses(values) if addr]
 
 

@@ -422,3 +422,19 @@ def test_a_from_or_message_id_the_mail_library_cannot_parse_is_read_as_written(d
     )
     _, code, reply = send(daemon.smtp_port, stranger)
     assert code == 550 and "5.7.1" in reply, reply
+
+
+def test_a_header_from_whose_display_name_is_an_allowed_address_is_refused(daemon):
+    """`From: export@acme.example <evil@attacker.example>`: mail clients show the
+    attacker's address, the mail library's reading kept only the allowed one."""
+    msg = mail([("20240516.csv", csv_bytes(["1,2024/05/16,1,x"]))])
+    msg.replace_header("From", "export@acme.example <evil@attacker.example>")
+    before = daemon.query("SELECT count(*) FROM runs")
+    step, code, reply = send(daemon.smtp_port, msg)
+    assert (step, code) == ("DATA", 550) and reply.startswith("5.7.1"), reply
+    assert daemon.query("SELECT count(*) FROM runs") == before
+    # A display name is read as one still, encoded as Japanese mailers write it.
+    msg = mail([("20240517.csv", csv_bytes(["2,2024/05/17,2,y"]))])
+    msg.replace_header("From", "=?UTF-8?B?5bGx55Sw?= <export@acme.example>")
+    step, code, reply = send(daemon.smtp_port, msg)
+    assert (step, code) == ("DATA", 250), reply
