@@ -30,8 +30,11 @@ _ERA_LETTERS = {"R": "令和", "H": "平成", "S": "昭和", "T": "大正", "M":
 # ASCII digits only (full-width ones are made ASCII first): int() would also read
 # other scripts' digits (Arabic-Indic ٣), which no Japanese partner means as a date.
 _DATE = re.compile(
-    r"(\d{4})(?:([/-])(\d{1,2})\2(\d{1,2})|(\d{2})(\d{2})|年(\d{1,2})月(\d{1,2})日)", re.ASCII
+    r"(\d{4})(?:([/.-])(\d{1,2})\2(\d{1,2})|(\d{2})(\d{2})|年(\d{1,2})月(\d{1,2})日)", re.ASCII
 )
+# A date with the midnight Excel and Access write after a date cell's day (`2024/05/16
+# 0:00`): the date it is. Any other time in a date column is refused, not dropped.
+_AT_MIDNIGHT = re.compile(r"(.+?)[ T]0?0:00(?::00)?", re.ASCII)
 _TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", re.ASCII)
 # The shape most files write a date and time in, ASCII as it stands: read at once,
 # where the general path normalizes the text and matches the date twice.
@@ -72,6 +75,8 @@ def parse_date(cell: str, wareki: bool = False) -> dt.date:
     """The date `cell` names, or CellError (`cell.date`, or `cell.date_unreal`)."""
     text = normal(cell)
     match = _DATE.fullmatch(text)
+    if match is None and (midnight := _AT_MIDNIGHT.fullmatch(text)):
+        match = _DATE.fullmatch(midnight.group(1))
     if match:
         year, _, m1, d1, m2, d2, m3, d3 = match.groups()
         return _real(cell, int(year), int(m1 or m2 or m3), int(d1 or d2 or d3))

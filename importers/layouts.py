@@ -44,8 +44,11 @@ _DECIMAL = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?", re.ASCII)
 # A decimal already as str(Decimal(cell)) writes it: no sign but minus, no leading
 # zero, no grouping, and not so small that Decimal would write it with an exponent.
 _PLAIN_DECIMAL = re.compile(r"-?(?:[1-9]\d*(?:\.\d+)?|0(?:\.\d{1,6})?)", re.ASCII)
-_TRUE = frozenset({"1", "true", "yes", "y", "t", "on"})
-_FALSE = frozenset({"0", "false", "no", "n", "f", "off"})
+# And as Japanese forms write a yes and a no: 〇 and ×, はい and いいえ, 有 and 無.
+_TRUE = frozenset(
+    {"1", "true", "yes", "y", "t", "on", "〇", "○", "◯", "はい", "有", "あり", "有り"}
+)
+_FALSE = frozenset({"0", "false", "no", "n", "f", "off", "×", "✕", "いいえ", "無", "なし", "無し"})
 _BOOL_WORDS = {**dict.fromkeys(_TRUE, 1), **dict.fromkeys(_FALSE, 0)}
 _MEMO_LIMIT = 4096
 _INT_MAX = 2**63 - 1  # SQLite's INTEGER; a larger int could not even be bound
@@ -113,8 +116,9 @@ def display_name(column: ColumnLike) -> str:
 
 def header_key(text: str) -> str:
     """A header cell as compared: NFKC (full-width letters and digits, half-width kana),
-    trimmed, case folded, so `会員番号 ` and `ＭＥＭＢＥＲ＿ＮＯ` match."""
-    return unicodedata.normalize("NFKC", text).strip().casefold()
+    without its spaces, case folded, so `会員番号 `, `数　量` (a full-width space Excel
+    users type to line labels up) and `ＭＥＭＢＥＲ＿ＮＯ` match."""
+    return "".join(unicodedata.normalize("NFKC", text).split()).casefold()
 
 
 def choice_form(text: str) -> str:
@@ -341,14 +345,16 @@ def _int(column: ColumnLike) -> Converter:
 
 def _number_text(cell: str) -> str:
     """A number cell as ASCII for the patterns: full-width made half-width, ▲ and △
-    made a minus, spaces around it (a right-aligned export pads it) and a yen sign
-    before its digits (`¥1,234`, `-¥5`, `¥-5`) taken off."""
+    made a minus, spaces around it (a right-aligned export pads it), a yen sign before
+    its digits (`¥1,234`, `-¥5`, `¥-5`) and 円 after them taken off."""
     number = cell.translate(_WIDE).strip()
     sign = number[:1] if number[:1] in ("-", "+") else ""
     rest = number[len(sign) :]
     if rest.startswith(_YEN):
-        return sign + rest[1:]
-    return number
+        rest = rest[1:]
+    if rest.endswith("円"):  # `1,234円`
+        rest = rest[:-1]
+    return sign + rest
 
 
 def _unpadded(number: str) -> str:
@@ -414,7 +420,8 @@ def _datetime(column: ColumnLike) -> Converter:
 
 def _bool(column: ColumnLike) -> Converter:
     def boolean(cell: str) -> int:
-        word = cell.strip().lower()
+        # NFKC: full-width ＴＲＵＥ and １ as their ASCII.
+        word = unicodedata.normalize("NFKC", cell).strip().lower()
         if word in _TRUE:
             return 1
         if word in _FALSE:

@@ -266,3 +266,25 @@ def test_a_shift_jis_file_sent_as_utf8_is_said_to_be_shift_jis(tmp_path):
     run, _, _ = imported(tmp_path, data)
     assert run["state"] == "failed", run
     assert run["message"].endswith("3行目: utf-8 として読めないバイトがあります(83)"), run
+
+
+def test_values_as_japanese_forms_and_exports_write_them(tmp_path):
+    """〇 and × (はい/いいえ, 有/無, full-width ＴＲＵＥ) for a flag, 1,234円 for an
+    amount, 2024.5.16 and Excel's `2024/05/16 0:00` for a date, and a header label
+    with a full-width space to line it up: each was refused."""
+    text = (
+        "コード,数　量,率,日付,可否,氏名,メモ\r\n"
+        'A1,"1,234円",1,2024.5.16,〇,山田,\r\n'
+        "A2,2,1,2024/05/16 0:00,×,佐藤,\r\n"
+        "A3,3,1,2024/5/17,ＴＲＵＥ,鈴木,\r\n"
+        "A4,4,1,2024/5/17 13:00,いいえ,田中,\r\n"
+    )
+    run, rows, errors = imported(tmp_path, text)
+    assert (run["rows_imported"], run["rows_failed"]) == (3, 1), run
+    assert [row[:5] for row in rows] == [
+        ("A1", 1234, "1", "2024-05-16", 1),
+        ("A2", 2, "1", "2024-05-16", 0),
+        ("A3", 3, "1", "2024-05-17", 1),
+    ]
+    # A time other than midnight in a date column is refused, not dropped.
+    assert [(line, column) for line, column, _ in errors] == [(5, "日付")]
