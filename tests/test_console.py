@@ -9,6 +9,7 @@ import concurrent.futures
 import html
 import json
 import re
+import shutil
 import subprocess
 import time
 import tomllib
@@ -17,6 +18,7 @@ import httpx
 import pytest
 
 from daemon.settings.passwords import hash_password
+from daemon.spool.queue import Meta
 from tests.console_support import PASSWORD, USERS, csrf, login, login_token, users_toml
 from tests.support import (
     Daemon,
@@ -1272,3 +1274,28 @@ def test_refused_logins_fill_the_audit_log_only_so_far(daemon):
             r = web.post("/console/login", data={"user": f"x{n}", "password": "p", "token": "t"})
             assert r.status_code == 403
     assert len(audit(daemon)) - before == 20
+
+
+def _cards(page: str) -> dict[str, str]:
+    """The overview's cards: each title with its number."""
+    return dict(
+        (title, n) for n, title in re.findall(r'<span class="n">(\d+)</span>([^<]+)<', page)
+    )
+
+
+def test_the_overview_counts_only_the_accounts_a_user_may_see(daemon, clients):
+    """A viewer of acme saw the whole daemon's quarantined files and outbox (beta's
+    report mails among them), counts of work none of their lists holds."""
+    failed = daemon.config.parent / "var" / "spool" / "failed" / "20240101T000000000000-bbbbbb"
+    failed.mkdir(parents=True)
+    meta = Meta("beta", "mail", "export@beta.example", "20240101.csv")
+    (failed / "meta.json").write_bytes(meta.to_json())
+    try:
+        admin = _cards(clients["admin"].get("/console/").text)
+        assert admin["隔離"] == "1" and "送信待ちメール" in admin
+        for user, quarantined in (("view", "0"), ("betaop", "1")):
+            cards = _cards(clients[user].get("/console/").text)
+            assert cards["隔離"] == quarantined, (user, cards)
+            assert "送信待ちメール" not in cards and "送れなかったメール" not in cards
+    finally:
+        shutil.rmtree(failed)

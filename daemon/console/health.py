@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 
 from daemon.console.access import Viewer
-from daemon.spool.queue import waiting_count
+from daemon.spool import packed
+from daemon.spool.queue import Meta, waiting_count
 from daemon.store.runs import send_name
 from daemon.web import context
 from daemon.web.accounts import account_checks
@@ -38,22 +39,19 @@ async def glance(request: Request, who: Viewer) -> dict[str, Any]:
     names = who.visible(list(settings.accounts))
     today = {name: {s: n for (a, s), n in counts.items() if a == name} for name in names}
     checks = {name: account_checks(settings, name, 1) for name in names}
-    data = settings.data_dir
     values: dict[str, Any] = {
         "today": today,
         # The day the counts are of: their links list that day's runs, as counted.
         "day": midnight.date().isoformat(),
         "next_checks": {name: found[0] for name, found in checks.items() if found},
-        "waiting": waiting_count(data / "spool"),
-        "importing": _count(data / "spool" / "active"),
-        "quarantined": _count(data / "spool" / "failed"),
-        "outbox": _count(data / "outbox", "*.json")
-        + (await store.outbox_waiting() if store.shared else 0),
-        "outbox_failed": _count(data / "outbox" / "failed", "*.json"),
         "refusals": None,
         "sends": await recent_sends(request, who),
         "relay_down": _relay_down(request, settings.report.relay),
     }
+    if who.is_admin:
+        values |= await _whole_daemon(request)
+    else:
+        values |= await _of_accounts(request, names)
     log = getattr(request.app.state.sink, "refusals", None)
     if who.is_admin and log is not None:
         day_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
@@ -61,6 +59,54 @@ async def glance(request: Request, who: Viewer) -> dict[str, Any]:
         values["refusals"] = [r.as_json() for r in found[:REFUSALS_SHOWN]]
         values["refusal_count"] = len(found)
     return values
+
+
+async def _whole_daemon(request: Request) -> dict[str, Any]:
+    """The spool and the outbox as a whole: an admin's to see."""
+    data = context.settings(request).data_dir
+    store = context.store(request)
+    return {
+        "waiting": waiting_count(data / "spool"),
+        "importing": _count(data / "spool" / "active"),
+        "quarantined": _count(data / "spool" / "failed"),
+        "outbox": _count(data / "outbox", "*.json")
+        + (await store.outbox_waiting() if store.shared else 0),
+        "outbox_failed": _count(data / "outbox" / "failed", "*.json"),
+    }
+
+
+async def _of_accounts(request: Request, names: list[str]) -> dict[str, Any]:
+    """For a user limited to some accounts, their runs waiting and being imported, and
+    their quarantined files: the whole daemon's counts showed other accounts' work
+    (another partner's mails among them), which none of the user's lists holds. The
+    outbox is the admin's to watch."""
+    store = context.store(request)
+    counts = {"waiting": 0, "importing": 0}
+    for name in names:
+        for key, state in (("waiting", "queued"), ("importing", "running")):
+            _, total = await store.list_runs({"account": name, "state": state}, 1)
+            counts[key] += total
+    failed = context.settings(request).data_dir / "spool" / "failed"
+    visible = set(names)
+    quarantined = sum(1 for account in _failed_accounts(failed) if account in visible)
+    return counts | {"quarantined": quarantined, "outbox": None, "outbox_failed": None}
+
+
+def _failed_accounts(folder: Path) -> list[str]:
+    """The account of each quarantined item (one whose meta cannot be read: none)."""
+    found = []
+    try:
+        entries = [entry for entry in folder.iterdir() if not entry.name.startswith(".")]
+    except OSError:
+        return []
+    for entry in entries:
+        meta = entry / "meta.json" if entry.is_dir() else None
+        try:
+            data = meta.read_bytes() if meta is not None else packed.read_meta(entry)
+            found.append(Meta.from_json(data).account)
+        except (OSError, ValueError, TypeError, AttributeError):
+            continue
+    return found
 
 
 def _relay_down(request: Request, relay: str) -> dict[str, Any] | None:
