@@ -69,21 +69,9 @@ def _readers(pid: int) -> list[int]:
 
 
 def test_ctrl_c_during_renkei_import_cancels_the_run_and_leaves_nothing_to_import(tmp_path):
-    config = big_config(tmp_path)
+    proc, _, data_dir = _import_in_parts(tmp_path)
     path = tmp_path / "20240516.csv"
-    path.write_bytes(big_csv(600_000))  # over LARGE_FILE: read in parts by readers
-    command = [sys.executable, "-m", "daemon.cli", "import", str(path), "--account", "acme"]
-    proc = subprocess.Popen(
-        [*command, "--config", str(config)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # a group of its own, as a shell gives a command
-    )
-    data_dir = tmp_path / "var"
     try:
-        wait_for(lambda: list((data_dir / "staging").glob("*/part*.db")), timeout=60, step=0.01)
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     finally:

@@ -484,18 +484,21 @@ class Pipeline:
         if state not in FINAL_STATES:
             if state is None:
                 await self.store.add_run(item.id, item.meta)
-            words = Words("run.command_killed")
-            await self.store.update_run(
-                item.id,
-                state=RunState.FAILED,
-                finished_at=now_iso(),
-                problem=words.key,
-                message=words.say(self.language),
-                said=words_json(words),
-            )
+            await self._end_failed(item.id, Words("run.command_killed"))
             log.warning("run %s: its renkei import was killed; ended as failed", item.id)
         staging.discard(self.settings.data_dir / "staging" / item.id)
         self.spool.finish(item)
+
+    async def _end_failed(self, run_id: str, words: Words) -> None:
+        """End a run `failed` with nothing imported, saying `words`."""
+        await self.store.update_run(
+            run_id,
+            state=RunState.FAILED,
+            finished_at=now_iso(),
+            problem=words.key,
+            message=words.say(self.language),
+            said=words_json(words),
+        )
 
     async def _abort(self, item: SpoolItem) -> None:
         if await self.store.run_state(item.id) in FINAL_STATES:
@@ -507,14 +510,7 @@ class Pipeline:
             if self.cancelled_by != signal.SIGINT:
                 name = signal.Signals(self.cancelled_by).name
                 words = Words("run.signalled", {"signal": name})
-            await self.store.update_run(
-                item.id,
-                state=RunState.FAILED,
-                finished_at=now_iso(),
-                problem=words.key,
-                message=words.say(self.language),
-                said=words_json(words),
-            )
+            await self._end_failed(item.id, words)
             self.counted(RunState.FAILED, 0, item.id)
             self.spool.finish(item)
             return
