@@ -252,6 +252,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "the renkei import importing it was killed part-way; it was rolled back and"
         " no row was imported (import the file again)",
     },
+    "run.waits_for_earlier": {
+        "ja": "先に届いたファイルがあとで取り込み直しになったため、その後に取り込みます"
+        "(届いた順に取り込むため。試行回数には数えません)",
+        "en": "a file that came before it is to be tried again later, so this one goes after"
+        " it (files are imported in the order they came; not counted as an attempt)",
+    },
     "run.reader_died": {
         "ja": "読み取り用のプロセスが途中で終了しました(終了コード {code}。メモリー不足などで"
         "強制終了された可能性があります)。サーバー側の問題のため試行回数には数えず、あとでもう一度取り込みます",

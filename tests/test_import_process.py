@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import httpx
 import pytest
 
 from daemon.settings import load
@@ -20,6 +21,7 @@ from daemon.worker import process, wire
 from tests.support import (
     Daemon,
     account,
+    csv_bytes,
     import_process,
     mail,
     queued_ids,
@@ -147,3 +149,40 @@ def test_new_settings_wait_for_a_busy_store_and_wake_ups_go_on(tmp_path, monkeyp
             await store.close()
 
     asyncio.run(scenario())
+
+
+def test_a_file_put_back_for_a_busy_store_is_still_imported_before_the_later_ones(tmp_path):
+    """The first of four files of one name met the store held past its busy timeout
+    and was put back to try again in 2 s; the three after it were imported meanwhile,
+    and then it was: its older rows replaced the newest file's."""
+    accounts = account("acme", filename="f*.csv", report="never")
+    accounts += '[accounts.acme.api]\ntoken = "demo-acme-api"\n'
+    daemon = Daemon(
+        write_config(tmp_path, accounts), env={"RENKEI_BUSY_TIMEOUT_MS": "1000"}
+    ).start()
+    try:
+        holder = sqlite3.connect(tmp_path / "var" / "renkei.db", isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")  # another writer holds the store
+        try:
+            ids = []
+            for n in range(1, 5):
+                reply = httpx.post(
+                    f"{daemon.api}/api/v1/imports",
+                    headers={"Authorization": "Bearer demo-acme-api"},
+                    files={"file": (f"f{n}.csv", csv_bytes([f"{n},2024/05/16,{n},v{n}"]))},
+                    timeout=30,
+                )
+                assert reply.status_code == 202, reply.text
+                ids.append(reply.json()["id"])
+            time.sleep(1.5)  # the first meets the lock past its timeout
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        runs = [daemon.wait_run(run_id, timeout=60) for run_id in ids]
+        assert [run["state"] for run in runs] == ["completed"] * 4
+        # The newest file's rows stand, and the runs ended in the order the files came.
+        assert daemon.query("SELECT note FROM performance") == [("v4",)]
+        finished = [run["finished_at"] for run in runs]
+        assert finished == sorted(finished)
+    finally:
+        daemon.terminate()

@@ -391,6 +391,16 @@ class Spool:
                 continue  # moved on (or cut to its data by the unpacking) meanwhile
         return None
 
+    def peek_account(self, item_id: str) -> str | None:
+        """The account of the item waiting as `item_id`, its meta only read (not set
+        aside when it cannot be: its claim does that); None when it cannot be told."""
+        path = self.incoming / item_id
+        try:
+            data = (path / "meta.json").read_bytes() if path.is_dir() else packed.read_meta(path)
+            return Meta.from_json(data).account
+        except (OSError, ValueError, TypeError, AttributeError):
+            return None
+
     def load(self, path: Path) -> SpoolItem:
         """The item at `path`, a folder or (waiting) one file."""
         return SpoolItem(path.name, path, self._meta(path))

@@ -40,6 +40,7 @@ class Worker:
         self._wake = asyncio.Event()
         self._not_before: dict[str, float] = {}
         self._failures: dict[str, int] = {}  # transient failures in a row, per item
+        self._accounts: dict[str, str] = {}  # the account of each item put back
 
     def wake(self) -> None:
         self._wake.set()
@@ -106,11 +107,18 @@ class Worker:
         for gone in set(self._not_before) - set(waiting):  # taken meanwhile (the CLI)
             self._not_before.pop(gone, None)
             self._failures.pop(gone, None)
+            self._accounts.pop(gone, None)
         flight: list[asyncio.Task[None]] = []
         before: Turn | None = None
+        held: set[str] = set()  # accounts whose earlier file waits to be tried again
         try:
             for item_id in waiting:
                 if self._not_before.get(item_id, 0) > time.monotonic():
+                    held.add(self._accounts.get(item_id, ""))
+                    continue
+                if held and self._account_of(item_id) in held:
+                    # After it, never before it: under replace_file an older file's
+                    # rows stood over a newer one's; keyed rows in another order.
                     continue
                 item = await self._claim(item_id)
                 if item is None:
@@ -132,6 +140,11 @@ class Worker:
             raise
         return worked
 
+    def _account_of(self, item_id: str) -> str | None:
+        """The account of a waiting item, read from its meta; None when it is gone or
+        cannot be read (its claim sets it aside, as for any other)."""
+        return self.spool.peek_account(item_id)
+
     async def _claim(self, item_id: str) -> SpoolItem | None:
         """The item claimed; None when it is gone, set aside, or must wait."""
         try:
@@ -147,20 +160,27 @@ class Worker:
         return None
 
     async def _import(self, item: SpoolItem, turn: Turn) -> None:
+        state = None
+        crashed = False
         try:
             state = await self.pipeline.process(item, turn=turn)
         except Exception:
             # The worker crashes (and is started again, later each time), but the
             # item must not sit in `active/` until the next start.
+            crashed = True
             self.pipeline.put_back(item, count_attempt=True)
             raise
         finally:
-            turn.end()
+            # Put back, the files after it go back too (turns.py); a stop cancels
+            # them all the same, each aborted.
+            turn.end(put_back=crashed or state == RunState.QUEUED)
         if state == RunState.QUEUED:  # a transient failure: give it a moment
+            self._accounts[item.id] = item.meta.account
             self._later(item.id)
         else:
             self._not_before.pop(item.id, None)
             self._failures.pop(item.id, None)
+            self._accounts.pop(item.id, None)
             await self._discard_scratch(item.id)
 
     async def _discard_scratch(self, run_id: str) -> None:

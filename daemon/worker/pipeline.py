@@ -32,7 +32,7 @@ from daemon.worker.error_report import WORKBOOK_REPORT_ENCODING, ErrorReport
 from daemon.worker.outcome import Outcome
 from daemon.worker.ownfolders import own_folder_trouble
 from daemon.worker.plan import Plan, columns_for, import_spec, plan_for, plan_problem
-from daemon.worker.turns import Turn
+from daemon.worker.turns import Turn, WaitsForEarlier
 from daemon.worker.writer import Progress, RowWriter
 from handlers.base import MAX_NAME_CHARS
 from importers.errors import PermanentProblem, RowError
@@ -135,6 +135,8 @@ class Pipeline:
         in words; None for another (its own text is all there is)."""
         if isinstance(exc, staging.ReaderDied):
             return Words("run.reader_died", {"code": exc.code})
+        if isinstance(exc, WaitsForEarlier):
+            return Words("run.waits_for_earlier")
         cause = server_trouble(exc)
         if cause is None and isinstance(exc, OSError) and exc.errno:
             # renkei's own folder (a full disk, a folder it may not write): said in
@@ -258,6 +260,7 @@ class Pipeline:
         log.warning("run %s: not imported, run %s holds its delivery", item.id, other)
 
     async def _quarantine(self, item: SpoolItem, account: Account | None, turn: Turn) -> RunState:
+        await turn.may_write()  # before the file is moved: it may have to go back still
         self.spool.quarantine(item)
         words = Words("run.quarantined", {"attempts": item.meta.attempts})
         outcome = Outcome.failure(words, self.language)
@@ -593,7 +596,11 @@ def transient(exc: BaseException) -> bool:
     past its timeout (or locked), PostgreSQL down, read-only or short of a privilege,
     the disk or the database full, a folder of renkei's it may not write, a reader
     process killed under it."""
-    return _busy(exc) or own_folder_trouble(exc) or isinstance(exc, staging.ReaderDied)
+    return (
+        _busy(exc)
+        or own_folder_trouble(exc)
+        or isinstance(exc, staging.ReaderDied | WaitsForEarlier)
+    )
 
 
 def _wants_report(account: Account | None, outcome: Outcome) -> bool:

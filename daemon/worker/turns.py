@@ -27,6 +27,7 @@ class Turn:
         self._before = before
         self._read = asyncio.Event()
         self._ended = asyncio.Event()
+        self.put_back = False
 
     async def may_read(self) -> None:
         """Wait until the file before this one is done with the readers."""
@@ -34,16 +35,28 @@ class Turn:
             await self._before._read.wait()
 
     async def may_write(self) -> None:
-        """Wait until the run before this one has ended."""
+        """Wait until the run before this one has ended; WaitsForEarlier when it was
+        put back to try again later (a fault of the moment): imported now, this file
+        would go before it (an older file's rows over a newer one's of its name)."""
         if self._before is not None:
             await self._before._ended.wait()
+            if self._before.put_back:
+                raise WaitsForEarlier
             self._before = None  # the chain of ended turns is not kept alive
 
     def read(self) -> None:
         """This file is done with the readers, or never took them."""
         self._read.set()
 
-    def end(self) -> None:
-        """This run has ended, whichever way (the file after it may write now)."""
+    def end(self, put_back: bool = False) -> None:
+        """This run has ended, whichever way (the file after it may write now), or
+        was `put_back` to try again later (the files after it go back too)."""
+        self.put_back = put_back
         self._read.set()
         self._ended.set()
+
+
+class WaitsForEarlier(Exception):
+    """A file's turn came after one put back to try again later: it goes back too,
+    not counted as an attempt, so that files are still imported in the order they
+    came."""
