@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from daemon.report.outbox import Reporter
@@ -514,5 +515,41 @@ async def test_a_report_queued_while_the_reporter_sends_goes_without_waiting(tmp
                 serving.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await serving
+    finally:
+        relay.stop()
+
+
+async def test_a_shared_claim_that_dies_after_the_relay_took_the_mail_sends_no_second_copy(
+    tmp_path, pg_url
+):
+    """The claim of a shared item is a transaction held while the relay answers: a
+    session ended meanwhile (a restart, idle_in_transaction_session_timeout) rolled it
+    back, and the item went again, under such a timeout in a loop, each instance in
+    turn."""
+    relay = _SlowRelay()
+    relay.delay = 1.0
+    relay.start()
+    try:
+        async with reporter_of(tmp_path, relay.port, pg_url=pg_url) as reporter:
+            [item_id] = await queued_alerts(reporter, 1)
+            flushing = asyncio.create_task(reporter.flush())
+            for _ in range(300):
+                if relay.messages:
+                    break
+                await asyncio.sleep(0.01)
+            assert relay.messages, "the relay never got the mail"
+            with psycopg.connect(pg_url, autocommit=True) as admin:
+                ended = admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE state = 'idle in transaction' AND datname = current_database()"
+                ).fetchall()
+            assert ended, "no claim held while the relay answered"
+            with contextlib.suppress(Exception):
+                await flushing  # the dead session's trouble
+            for _ in range(3):
+                with contextlib.suppress(Exception):
+                    await reporter.flush()
+            assert await waiting(reporter, [item_id]) == []
+        assert len(relay.messages) == 1
     finally:
         relay.stop()

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -343,7 +344,9 @@ class Reporter:
                 if item is None:
                     break
                 envelope = {"recipients": item.recipients, "attempts": item.attempts}
-                outcome = await self._attempt(item.item_id, item.message, envelope)
+                # The relay's taking it is said outside the claim, which may die first.
+                taken = functools.partial(self.store.outbox_taken, item.item_id)
+                outcome = await self._attempt(item.item_id, item.message, envelope, taken)
                 if outcome == "retry":
                     await item.retry(
                         envelope["attempts"], envelope["next_try"], envelope["recipients"]
@@ -447,8 +450,8 @@ class Reporter:
     async def _deliver(self, envelope_path: Path, envelope: dict[str, Any]) -> float | None:
         eml = envelope_path.with_suffix(".eml")
 
-        def accepted() -> None:
-            _note_accepted(envelope_path, envelope)
+        async def accepted(remaining: list[str]) -> None:
+            await asyncio.to_thread(_note_accepted, envelope_path, envelope)
 
         outcome = await self._attempt(eml.stem, eml.read_bytes(), envelope, accepted)
         if outcome == "sent":
@@ -466,13 +469,13 @@ class Reporter:
         item_id: str,
         data: bytes,
         envelope: dict[str, Any],
-        accepted: Callable[[], None] | None = None,
+        accepted: Callable[[list[str]], Awaitable[None]] | None = None,
     ) -> str:
         """Hand one item to the relay: "sent", "failed" (refused for good) or "retry"
         (`envelope` then holds its next attempt, and the recipients it is for);
         recorded on the run, either way. `accepted` is called the moment the relay
-        took the mail, `envelope` saying so, before anything that can wait (the store
-        behind an import's write lock)."""
+        took the mail, `envelope` saying so, with the recipients still to have it,
+        before anything that can wait (the store behind an import's write lock)."""
         host, port = split_listen(self.settings.report.relay)
         sending = asyncio.ensure_future(
             aiosmtplib.send(
@@ -496,7 +499,7 @@ class Reporter:
         self,
         item_id: str,
         envelope: dict[str, Any],
-        accepted: Callable[[], None] | None,
+        accepted: Callable[[list[str]], Awaitable[None]] | None,
         sending: asyncio.Future,
         stopped: list[asyncio.CancelledError],
     ) -> str:
@@ -548,7 +551,7 @@ class Reporter:
         self,
         item_id: str,
         envelope: dict[str, Any],
-        accepted: Callable[[], None] | None,
+        accepted: Callable[[list[str]], Awaitable[None]] | None,
         refused: dict[str, Any],
         reply: str,
     ) -> str:
@@ -571,7 +574,7 @@ class Reporter:
         else:
             envelope["sent"] = answer
         if accepted is not None:
-            await asyncio.to_thread(accepted)
+            await accepted(later)
         await self._settle_sent(item_id, answer)
         log.info("report %s sent to %s", item_id, ", ".join(took))
         return "retry" if later else "sent"

@@ -74,6 +74,9 @@ class Store(
     def outbox_claim(self, now: float) -> AbstractAsyncContextManager[Any]:
         raise NotImplementedError
 
+    async def outbox_taken(self, item_id: str, remaining: Sequence[str]) -> None:
+        raise NotImplementedError
+
     async def outbox_next_due(self) -> float | None:
         raise NotImplementedError
 

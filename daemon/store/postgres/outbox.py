@@ -4,8 +4,11 @@ An item is claimed with `SELECT … FOR UPDATE SKIP LOCKED` in a transaction of 
 own session, held while the relay is talked to and settled in the same transaction
 (deleted when sent or given up, its next try written when not): another instance
 passes over an item being sent, so each goes once, and an item whose instance died
-goes from another. A crash mid-send releases the claim; the item goes again, as a
-folder outbox's would after a crash between the relay's 250 and the unlink.
+goes from another. The moment the relay takes a mail, `mail_sent` says so, written
+by another session at once: a claim that dies after that (the server restarted, the
+session ended by idle_in_transaction_session_timeout while the relay answered) rolls
+back, and the item, never claimed again, is removed by the next claim. It went again
+before, in a loop under such a timeout, each instance sending it in turn.
 """
 
 from __future__ import annotations
@@ -28,6 +31,11 @@ CREATE TABLE IF NOT EXISTS mail_outbox (
   next_try DOUBLE PRECISION NOT NULL DEFAULT 0,
   queued_by TEXT NOT NULL,
   queued_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mail_sent (
+  item_id TEXT PRIMARY KEY,
+  sent_at TEXT NOT NULL,
+  remaining TEXT NOT NULL
 )
 """
 
@@ -70,16 +78,31 @@ class PgMailOutbox:
             (item_id, data, json.dumps(list(recipients)), self.instance, at),
         )
 
+    async def outbox_taken(self, item_id: str, remaining: Sequence[str]) -> None:
+        """The relay took the item's mail, for all its recipients but `remaining`
+        (refused for now): said at once, outside its claim."""
+        at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+        await self.writer.execute(
+            "INSERT INTO mail_sent (item_id, sent_at, remaining) VALUES (?, ?, ?)"
+            " ON CONFLICT (item_id) DO UPDATE SET sent_at = excluded.sent_at,"
+            " remaining = excluded.remaining",
+            (item_id, at, json.dumps(list(remaining))),
+        )
+
     @asynccontextmanager
     async def outbox_claim(self, now: float) -> AsyncIterator[Claimed | None]:
-        """The next due item nobody else holds, or None."""
+        """The next due item nobody else holds and the relay has not taken, or None;
+        those it took whose claim died are removed first."""
         async with self._claim_lock:
             session = self._claims
             await session.execute("BEGIN")
             try:
+                await _settle_taken(session)
                 rows = await session.execute_fetchall(
-                    "SELECT item_id, message, recipients, attempts FROM mail_outbox"
-                    " WHERE next_try <= ? ORDER BY next_try, item_id LIMIT 1"
+                    "SELECT item_id, message, recipients, attempts FROM mail_outbox AS o"
+                    " WHERE next_try <= ? AND NOT EXISTS"
+                    " (SELECT 1 FROM mail_sent AS s WHERE s.item_id = o.item_id)"
+                    " ORDER BY next_try, item_id LIMIT 1"
                     " FOR UPDATE SKIP LOCKED",
                     (now,),
                 )
@@ -108,3 +131,26 @@ class PgMailOutbox:
         await self.writer.execute(
             "UPDATE mail_outbox SET next_try = ? WHERE next_try > ?", (now, now)
         )
+
+
+async def _settle_taken(session: Connection) -> None:
+    """Settle the items the relay took whose claim did not (it died): one taken for
+    every recipient goes, one taken for some waits for the rest alone. Items another
+    instance holds now are left to it (SKIP LOCKED)."""
+    free = "o.item_id IN (SELECT item_id FROM mail_outbox FOR UPDATE SKIP LOCKED)"
+    await session.execute(
+        "DELETE FROM mail_outbox AS o USING mail_sent AS s"
+        f" WHERE o.item_id = s.item_id AND s.remaining = '[]' AND {free}"
+    )
+    await session.execute(
+        "UPDATE mail_outbox AS o SET recipients = s.remaining FROM mail_sent AS s"
+        f" WHERE o.item_id = s.item_id AND s.remaining <> '[]' AND {free}"
+    )
+    await session.execute(
+        "DELETE FROM mail_sent AS s USING mail_outbox AS o"
+        f" WHERE s.item_id = o.item_id AND s.remaining <> '[]' AND {free}"
+    )
+    await session.execute(
+        "DELETE FROM mail_sent AS s"
+        " WHERE NOT EXISTS (SELECT 1 FROM mail_outbox AS o WHERE o.item_id = s.item_id)"
+    )
