@@ -200,6 +200,7 @@ class UploadDTP(DTPHandler):
         client tries again later) and remove what was written, never a 226."""
         self.transfer_finished = False
         reply, reason = S451_WRITE_FAILED, "write_failed"
+        err = _os_error(err)
         if err.errno in (errno.ENOSPC, errno.EDQUOT):
             reply, reason = S452_NO_SPACE, "low_space"
         self._resp = (self.cmd_channel.reply(*reply), log.warning)
@@ -211,3 +212,12 @@ class UploadDTP(DTPHandler):
         self.cmd_channel.refuse(reply[0], reason, name, detail)
         if not self._closed:
             super().close()  # removes the part file (on_incomplete_file_received)
+
+
+def _os_error(err: BaseException) -> BaseException:
+    """The OSError behind `err`: pyftpdlib wraps a failed write in its own error
+    (_FileReadWriteError), whose errno is None, the disk's ENOSPC in its args."""
+    for cause in (err, err.__cause__, *getattr(err, "args", ())):
+        if isinstance(cause, OSError) and cause.errno is not None:
+            return cause
+    return err

@@ -80,6 +80,15 @@ def hidden(path: str) -> bool:
 class HomeFS(AbstractedFS):
     """An account's home as its client sees it: without the door's own names."""
 
+    open_error: OSError | None = None  # why the last open failed (UploadHandler.ftp_STOR)
+
+    def open(self, filename: str, mode: str):  # noqa: ANN201 - pyftpdlib's file object
+        try:
+            return super().open(filename, mode)
+        except OSError as exc:
+            self.open_error = exc
+            raise
+
     def listdir(self, path: str) -> list[str]:
         return [name for name in super().listdir(path) if not name.startswith(".")]
 

@@ -24,6 +24,7 @@ of at most ftphome.MAX_NAME_BYTES, the room its temporary name leaves.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 from collections.abc import Callable
@@ -48,7 +49,9 @@ from handlers.ftpreplies import (
     S250_RENAMED,
     S451_DELETE_FAILED,
     S451_RENAME_FAILED,
+    S451_WRITE_FAILED,
     S452_LOW_SPACE,
+    S452_NO_SPACE,
     S501_NUL_PATH,
     S502_NO_STOU,
     S550_NO_SUCH_FILE,
@@ -132,8 +135,32 @@ class UploadHandler(SessionHandler):
         if self.no_data_connection():  # 425, before a temporary file is made
             return None
         partial = os.path.join(os.path.dirname(file), part_name(name))
-        # "x": created afresh (pyftpdlib adds the "b"), never a file that was there.
-        return super().ftp_STOR(partial, "x")
+        self.fs.open_error = None
+        self._storing = name
+        try:
+            # "x": created afresh (pyftpdlib adds the "b"), never a file that was there.
+            return super().ftp_STOR(partial, "x")
+        finally:
+            self._storing = None
+
+    _storing: str | None = None  # the upload whose file ftp_STOR is creating
+
+    def respond(self, resp: str, *args: object, **kwargs: object) -> None:
+        if self._storing is not None and resp.startswith("550 "):
+            resp = self._not_created(self._storing)
+        super().respond(resp, *args, **kwargs)
+
+    def _not_created(self, name: str) -> str:
+        """An upload whose file could not be made in the home (no inode left, a quota,
+        a home the daemon may not write): the server's trouble, so a 452 or 451 the
+        client tries again after, where pyftpdlib's 550 was final (and no refusal)."""
+        err = self.fs.open_error
+        reply, reason = S451_WRITE_FAILED, "write_failed"
+        if err is not None and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            reply, reason = S452_NO_SPACE, "low_space"
+        why = err.strerror if err is not None and err.strerror else str(err)
+        self.refuse(reply[0], reason, name, f"could not create the upload: {why}")
+        return self.reply(*reply)
 
     def ftp_APPE(self, file: str) -> None:
         # Every one refused as the README says (pyftpdlib's answers 450 after a REST).

@@ -182,7 +182,13 @@ def test_disk_full_during_an_ftp_upload_gets_452_and_no_part_file(tmp_path, tmpf
         home = tmpfs / "ftp" / "acme"
         filler = fill(tmpfs, 100_000)
         reply = refused_upload(daemon, "20240516.csv", big_rows(6000))
-        assert reply.startswith(("452", "451")), reply
+        # The disk's ENOSPC, wrapped by pyftpdlib without its errno, was a 451
+        # write_failed: a client may give up on it, where a 452 says try later.
+        assert reply.startswith("452"), reply
+        refusals = httpx.get(
+            f"{daemon.api}/api/v1/refusals?channel=ftp", headers=ADMIN, timeout=10
+        ).json()["refusals"]
+        assert [r["reason"] for r in refusals] == ["low_space"], refusals
         assert [p.name for p in home.iterdir()] == []
         log = daemon.log.read_text()
         assert "CRITICAL" not in log and "Traceback" not in log, log[-3000:]
@@ -567,5 +573,31 @@ def test_a_full_disk_in_a_part_reader_is_not_counted_as_an_attempt(tmp_path, tmp
         run = daemon.wait_run(run_id, timeout=60)
         assert run["state"] == "completed" and run["attempts"] == 0, run
         assert daemon.query("SELECT count(*) FROM performance") == [(6000,)]
+    finally:
+        stopped(daemon)
+
+
+def test_no_inode_left_for_an_upload_gets_452_not_a_final_550(tmp_path, tmpfs):
+    """The upload's file could not be created (no inode left): pyftpdlib answered its
+    own 550, which FTP clients take as final, with no refusal recorded."""
+    daemon = ftp_daemon(tmp_path, tmpfs).start()
+    try:
+        st = os.statvfs(tmpfs)
+        used = st.f_files - st.f_ffree
+        subprocess.run(["mount", "-o", f"remount,nr_inodes={used + 1}", str(tmpfs)], check=True)
+        filler = tmpfs / "filler"
+        filler.write_bytes(b"")  # the last inode
+        with ftplib.FTP() as ftp:
+            ftp.connect("127.0.0.1", daemon.ftp_port, timeout=10)
+            ftp.login("acme", "demo-acme-ftp")
+            with pytest.raises(ftplib.error_temp) as refused:
+                ftp.storbinary("STOR 20240516.csv", io.BytesIO(big_rows(10)))
+        assert str(refused.value).startswith("452"), refused.value
+        refusals = httpx.get(
+            f"{daemon.api}/api/v1/refusals?channel=ftp", headers=ADMIN, timeout=10
+        ).json()["refusals"]
+        assert [(r["code"], r["reason"]) for r in refusals] == [("452", "low_space")]
+        subprocess.run(["mount", "-o", "remount,nr_inodes=100000", str(tmpfs)], check=True)
+        assert upload(daemon, "20240516.csv", big_rows(10)).startswith("226")
     finally:
         stopped(daemon)
