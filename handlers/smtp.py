@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from aiosmtpd.proxy_protocol import ProxyData
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, Envelope, Session, TLSSetupException
 
 from daemon.settings import Account, Settings, listen_error, split_listen
 from daemon.settings.tls import server_context
@@ -269,6 +269,10 @@ class RenkeiSMTP(SMTP):
     async def push(self, status: bytes | str) -> None:
         # aiosmtpd's own size replies lack the enhanced code senders log and match on.
         text = status.decode() if isinstance(status, bytes) else status
+        if text.startswith("250-AUTH"):
+            # aiosmtpd offers AUTH once TLS is on, with nothing to log in to: a mailer
+            # set to log in where AUTH is offered failed every mail for good (535).
+            return
         if text.startswith("552 Error"):
             status = self._too_big()
         elif text.startswith("530 Must issue a STARTTLS"):  # smtp.require_tls
@@ -441,6 +445,12 @@ class MailHandler:
         return reply
 
     async def handle_exception(self, error: Exception) -> str:
+        if isinstance(error, TLSSetupException):
+            # The client's handshake failed (it refused our certificate, or speaks an
+            # old TLS): routine with scanners and old MTAs, its traceback flooded the log.
+            cause = error.__cause__ or error.__context__
+            log.info("SMTP STARTTLS handshake failed: %s", cause or error)
+            return S451_SPOOL_ERROR
         # Whatever went wrong is ours, not the sender's: make it retry, never a 5xx.
         log.error("SMTP session failed: %r", error, exc_info=error)
         return S451_SPOOL_ERROR

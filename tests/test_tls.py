@@ -423,3 +423,26 @@ def test_tls_asked_for_without_a_certificate_and_logins_in_clear_are_refused(tmp
 def test_relay_password_is_never_in_the_settings_repr(pki):
     settings = parse({"report": {"tls": "required", "user": "u", "password": "hush-hush"}})
     assert "hush-hush" not in repr(settings)
+
+
+def test_no_auth_is_offered_after_starttls_and_a_failed_handshake_logs_no_traceback(daemon, pki):
+    """aiosmtpd offered AUTH LOGIN PLAIN inside TLS, with nothing to log in to: a mailer
+    set to log in where offered failed every mail (535). A client that gave up on the
+    handshake (our certificate untrusted) left an ERROR and a traceback in the log."""
+    with smtplib.SMTP("127.0.0.1", daemon.smtp_port, timeout=10) as s:
+        s.starttls(context=trusting(pki[0]))
+        s.ehlo()
+        assert not s.has_extn("auth"), s.esmtp_features
+    logged = daemon.log.stat().st_size
+    untrusting = ssl.create_default_context()  # the system's CAs: ours is not among them
+    with (
+        smtplib.SMTP("127.0.0.1", daemon.smtp_port, timeout=10) as s,
+        pytest.raises(ssl.SSLError),
+    ):
+        s.starttls(context=untrusting)
+    deadline = time.monotonic() + 10
+    while "STARTTLS handshake failed" not in daemon.log.read_text()[logged:]:
+        assert time.monotonic() < deadline, daemon.log.read_text()[logged:]
+        time.sleep(0.05)
+    said = daemon.log.read_text()[logged:]
+    assert "Traceback" not in said and "ERROR" not in said, said
