@@ -80,6 +80,7 @@ class ApiRefusal(HTTPException):
         self.code = code
         self.key = key or f"api.{code}"
         self.params = params
+        self.cause = ""  # why, for the refusal's record and the log (not the client)
 
 
 @router.post(GENERIC_PATH, status_code=202, responses=RESPONSES, openapi_extra=IMPORT_BODY)
@@ -138,6 +139,8 @@ def _refusal(request: Request, door: Door, refusal: ApiRefusal, sink: IntakeSink
     reason = _REASONS.get(refusal.key, refusal.code)
     # The sentence the client got, in English; no parameter of it holds a token.
     detail = sink.text(refusal.key, "en", **refusal.params)
+    if refusal.cause:
+        detail = f"{detail}: {refusal.cause}"
     return Refusal(CHANNEL, peer, str(refusal.status_code), reason, door.who, door.what, detail)
 
 
@@ -165,9 +168,11 @@ async def take(
         raise ApiRefusal(503, "spool_unavailable", "api.spool_unavailable.not_running")
     try:
         receipt = await sink.spool([delivery])
-    except SpoolUnavailable:
+    except SpoolUnavailable as exc:
         retry = {"Retry-After": str(RETRY_AFTER)}
-        raise ApiRefusal(503, "spool_unavailable", headers=retry) from None
+        refusal = ApiRefusal(503, "spool_unavailable", headers=retry)
+        refusal.cause = str(exc)  # the store's or the disk's trouble, as mail's 451 says it
+        raise refusal from None
     [run_id] = receipt.ids
     report = await sink.finished(run_id, WAIT_SECONDS, WAIT_ERRORS) if wait else None
     return _answer(request, run_id, report, receipt.replayed)

@@ -1714,6 +1714,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{path}: ファイルを読めません({detail})",
         "en": "{path}: cannot read the file ({detail})",
     },
+    "cli.import.system_trouble": {
+        "ja": "取り込めませんでした(システムのエラー: {detail})。行は取り込んでいません",
+        "en": "could not import (a system error: {detail}); no row was imported",
+    },
     "cli.import.cancelled": {
         "ja": "取込を中断しました。実行 {id} は失敗として記録し、行は取り込んでいません(もう一度取り込むには renkei import をやり直してください)",
         "en": "import cancelled: run {id} is recorded as failed and no row was imported (run renkei import again to import the file)",
@@ -3297,6 +3301,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "the database {where} is at schema version {version}, this renkei at version"
         " {known}: a command does not upgrade the database renkei serve uses. Restart the"
         " daemon first (systemctl restart renkei) to upgrade it",
+    },
+    "run.system_trouble_unnamed": {
+        "ja": "システムのエラーのため、後で取り込み直します: {detail}",
+        "en": "to be imported later, for a system error: {detail}",
     },
     "run.system_trouble": {
         "ja": "システムのエラーのため、後で取り込み直します: {path}: {detail}",

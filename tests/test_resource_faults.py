@@ -35,6 +35,7 @@ from tests.support import (
     pause,
     queued_ids,
     quiet_ftp_schedule,
+    renkei,
     send,
     write_config,
 )
@@ -337,6 +338,16 @@ def test_a_run_waiting_for_the_system_is_said_in_words_in_either_language():
     assert odd.say("en").endswith("/var/x: system error ENOTTY: Inappropriate ioctl")
     assert words_of(words_json(odd)) == odd
     assert Pipeline._cause(RuntimeError("no words")) is None
+    # A write that filled the disk names no file; SQLite says its disk is full in English.
+    unnamed = Pipeline._cause(OSError(errno.ENOSPC, "No space left on device"))
+    assert (
+        unnamed.say("ja")
+        == "システムのエラーのため、後で取り込み直します: ディスクに空きがありません"
+    )
+    disk_full = sqlite3.OperationalError("database or disk is full")
+    disk_full.sqlite_errorcode = 13  # SQLITE_FULL, as SQLite raises it
+    store_full = Pipeline._cause(disk_full)
+    assert store_full.say("ja") == unnamed.say("ja")
 
 
 # -- SMTP: slow, steady and idle peers -----------------------------------------------
@@ -601,3 +612,24 @@ def test_no_inode_left_for_an_upload_gets_452_not_a_final_550(tmp_path, tmpfs):
         assert upload(daemon, "20240516.csv", big_rows(10)).startswith("226")
     finally:
         stopped(daemon)
+
+
+def test_renkei_import_on_a_full_disk_says_so_without_a_traceback(tmp_path, tmpfs):
+    config = write_config(tmp_path, account("acme"))
+    text = config.read_text().replace('data_dir = "var"', f'data_dir = "{tmpfs}"')
+    config.write_text(text)
+    first = tmp_path / "20240515.csv"
+    first.write_bytes(big_rows(1))
+    made = renkei("import", str(first), "--account", "acme", "--config", str(config))
+    assert made.returncode == 0, made.stderr  # the store is there: the spool meets the full disk
+    path = tmp_path / "20240516.csv"
+    path.write_bytes(big_rows(20000))  # more than the room left
+    filler = fill(tmpfs, 100_000)
+    result = renkei("import", str(path), "--account", "acme", "--config", str(config))
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip() == (
+        "取り込めませんでした(システムのエラー: ディスクに空きがありません)。行は取り込んでいません"
+    )
+    assert list((tmpfs / "spool" / "tmp").iterdir()) == []
+    filler.unlink()

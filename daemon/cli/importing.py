@@ -57,6 +57,14 @@ def cmd_import(args: argparse.Namespace) -> int:
     except ConfigError as exc:  # a layout its table cannot take
         print_problems("cli.config.invalid", exc.problems, language, config_path(args.config))
         return EXIT_FAILED
+    except OSError as exc:
+        # The spool could not take the file (a full disk, a folder it may not write):
+        # said, nothing of it imported, where it was a traceback.
+        from daemon.settings.problems import OsTrouble
+
+        detail = OsTrouble(exc).render(language)
+        print(message("cli.import.system_trouble", language, detail=detail), file=sys.stderr)
+        return EXIT_FAILED
     except Cancelled as cancelled:
         print(message("cli.import.cancelled", language, id=cancelled.run_id), file=sys.stderr)
         # 130 for Ctrl-C, as a shell reports a command a signal ended: 128 + its number.

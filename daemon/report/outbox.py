@@ -47,8 +47,9 @@ from daemon.spool.durable import (
     write_synced,
 )
 from daemon.store.base import Store
-from daemon.store.errors import server_trouble
+from daemon.store.errors import log_failure, server_trouble
 from daemon.store.runs import ReportState
+from daemon.worker.ownfolders import own_folder_trouble
 from importers.messages import Words
 
 log = logging.getLogger(__name__)
@@ -665,8 +666,11 @@ class Reporter:
             return
         try:
             await write(item_id, *args)
-        except Exception:
-            log.exception("report %s: could not record how its mail fared", item_id)
+        except Exception as exc:
+            if own_folder_trouble(exc):  # a full disk: said in a line, not a traceback
+                log.warning("report %s: could not record how its mail fared: %s", item_id, exc)
+            else:
+                log_failure(log, exc, "report %s: could not record how its mail fared", item_id)
 
 
 def relay_security(settings: Settings) -> dict[str, Any]:

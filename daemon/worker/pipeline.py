@@ -140,9 +140,15 @@ class Pipeline:
         cause = server_trouble(exc)
         if cause is None and isinstance(exc, OSError) and exc.errno:
             # renkei's own folder (a full disk, a folder it may not write): said in
-            # words, with the path the admin must look at.
-            path = exc.filename or ""
+            # words, with the path the admin must look at when there is one (a write
+            # that filled the disk names none).
+            if not exc.filename:
+                return Words("run.system_trouble_unnamed", {"detail": OsTrouble(exc).words})
+            path = exc.filename
             return Words("run.system_trouble", {"path": path, "detail": OsTrouble(exc).words})
+        if cause is None and isinstance(exc, sqlite3.Error) and own_folder_trouble(exc):
+            # SQLite's disk full: its own English said it before.
+            return Words("run.system_trouble_unnamed", {"detail": Words("os.no_space")})
         if cause is None:
             return None
         seconds = busy_timeout_ms() // 1000
