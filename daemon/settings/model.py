@@ -50,6 +50,7 @@ RESERVED_TABLES = (
     *("runs", "run_errors", "run_reports", "run_undo", "sources", "sources_by_run"),
     *("choice_values", "expected_misses", "expect_checks", "digests", "schedule_slots"),
     *("account_switches", "audit_log", "console_secret", "console_sessions", "mail_outbox"),
+    "mail_sent",
     *("outward_bodies", "outward_jobs", "outward_requests", "record_log", "renkei_schema"),
     *("undo_images", "undo_rows", "undo_sources", "staged_rows", "staged_errors"),
     *("audit_log_at", "outward_requests_by_run", "record_log_by_layout", "run_errors_by_run"),
