@@ -1148,6 +1148,27 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     # -- the operating system's errors, by errno (settings/problems.OsTrouble) ------
     "os.denied": {"ja": "権限がありません", "en": "permission denied"},
+    "tls.key_mismatch": {
+        "ja": "鍵がこの証明書のものではありません(tls_key と tls_cert が対になっていません)",
+        "en": "the key is not this certificate's (tls_key and tls_cert are no pair)",
+    },
+    "tls.not_pem": {
+        "ja": "PEM 形式の証明書・鍵として読めません(空のファイル、別の形式、証明書と鍵の取り違え)",
+        "en": "not readable as a PEM certificate or key (an empty file, another format, or"
+        " the certificate and the key swapped)",
+    },
+    "tls.verify_failed": {
+        "ja": "TLS の証明書を検証できません(期限切れ、名前の違い、信頼しない CA のいずれか)",
+        "en": "the TLS certificate does not verify (expired, for another name, or signed by"
+        " a CA not trusted)",
+    },
+    "tls.key_encrypted": {
+        "ja": "鍵がパスフレーズで暗号化されています。パスフレーズなしの鍵にしてください"
+        "(openssl pkey -in 鍵 -out 新しい鍵)",
+        "en": "the key is encrypted with a passphrase: give it without one (openssl pkey -in"
+        " KEY -out NEW_KEY)",
+    },
+    "tls.other": {"ja": "TLS のエラー: {text}", "en": "TLS error: {text}"},
     "os.missing": {"ja": "見つかりません", "en": "not found"},
     "os.no_space": {"ja": "ディスクに空きがありません", "en": "no space left on the disk"},
     "os.read_only": {"ja": "読み取り専用のファイルシステムです", "en": "read-only file system"},
@@ -1592,6 +1613,20 @@ CATALOG: dict[str, dict[str, str]] = {
     "config.data_dir_not_folder": {
         "ja": "{path} はフォルダではなくファイルです。data_dir にはフォルダを指定してください",
         "en": "{path} is a file, not a folder; data_dir must be a folder",
+    },
+    "config.tls_cert_expired": {
+        "ja": "{path} の証明書は {date} に期限が切れています。検証するクライアントはすべて接続を拒みます",
+        "en": "the certificate {path} expired on {date}: every client that verifies it refuses"
+        " to connect",
+    },
+    "config.tls_cert_expiring": {
+        "ja": "{path} の証明書はあと {days} 日({date})で期限が切れます。更新してから再起動してください",
+        "en": "the certificate {path} expires in {days} days ({date}): renew it, then restart",
+    },
+    "config.tls_key_open": {
+        "ja": "鍵 {path} を他のユーザーも読めます(モード {mode})。chmod 600 {path} で閉じてください",
+        "en": "the key {path} is readable by other users (mode {mode}): close it with chmod 600"
+        " {path}",
     },
     "config.ftp_home_of_no_account": {
         "ja": "{path} に {count} 件のファイルがありますが、どのアカウントの FTP ホームでもありません"

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from daemon.settings import ConfigError, parse
+from daemon.settings import ConfigError, check_warnings, parse
 from tests.support import (
     Daemon,
     Relay,
@@ -446,3 +446,54 @@ def test_no_auth_is_offered_after_starttls_and_a_failed_handshake_logs_no_traceb
         time.sleep(0.05)
     said = daemon.log.read_text()[logged:]
     assert "Traceback" not in said and "ERROR" not in said, said
+
+
+def _certificate(folder: Path, days: int, name: str = "c") -> tuple[Path, Path]:
+    """A self-signed certificate ending `days` from now (past, when negative), its key."""
+    now = dt.datetime.now(dt.UTC)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("127.0.0.1"))
+        .issuer_name(_name("127.0.0.1"))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=400))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    paths = folder / f"{name}.pem", folder / f"{name}.key"
+    paths[0].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(_pem_key(key))
+    paths[1].chmod(0o600)
+    return paths
+
+
+def test_certificate_trouble_is_said_as_what_it_is(tmp_path):
+    """A key of another certificate was 'system error ESTALE', a file of no PEM 'system
+    error 524297', an encrypted key a Python tuple; an expired certificate passed."""
+    cert, key = _certificate(tmp_path, 300)
+    _, other_key = _certificate(tmp_path, 300, "other")
+    [mismatch] = _problems({"api": {"tls_cert": str(cert), "tls_key": str(other_key)}})
+    assert mismatch == (
+        "api.tls_cert: the certificate, key or CA file cannot be used: the key is not this"
+        " certificate's (tls_key and tls_cert are no pair)"
+    )
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate\n")
+    [not_pem] = _problems({"api": {"tls_cert": str(garbage)}})
+    assert not_pem.endswith("not readable as a PEM certificate or key (an empty file,"
+                            " another format, or the certificate and the key swapped)")  # fmt: skip
+    expired, expired_key = _certificate(tmp_path, -3, "expired")
+    settings = parse({"api": {"tls_cert": str(expired), "tls_key": str(expired_key)}})
+    [warning] = [str(w) for w in check_warnings(settings) if "tls" in w.where]
+    assert warning.startswith(f"api.tls_cert: the certificate {expired} expired on ")
+    soon, soon_key = _certificate(tmp_path, 10, "soon")
+    soon_key.chmod(0o644)
+    settings = parse({"ftp": {"tls_cert": str(soon), "tls_key": str(soon_key)}})
+    warnings = [str(w) for w in check_warnings(settings) if "tls" in w.where]
+    assert warnings[0].startswith(f"ftp.tls_cert: the certificate {soon} expires in 9 days")
+    assert warnings[1] == (
+        f"ftp.tls_key: the key {soon_key} is readable by other users (mode 0644): close it"
+        f" with chmod 600 {soon_key}"
+    )

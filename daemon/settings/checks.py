@@ -8,6 +8,8 @@ CLI prints it and the master logs it at start and reload.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import re
 import ssl
 import stat
@@ -558,7 +560,10 @@ def _tls_files(settings: Settings) -> Iterator[Problem]:
 
 
 def _why(exc: Exception) -> object:
-    return OsTrouble(exc) if isinstance(exc, OSError) and exc.errno else str(exc)
+    if isinstance(exc, ssl.SSLError) or (isinstance(exc, OSError) and exc.errno):
+        return OsTrouble(exc)  # TLS's reasons and the system's, in the catalog's words
+    # A ValueError of settings/tls.py (an encrypted key) carries one sentence.
+    return exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
 
 
 # The folders renkei writes its own files in, under data_dir (the FTP homes apart,
@@ -693,6 +698,43 @@ def _local_ftp_homes(settings: Settings) -> Iterator[Problem]:
             return  # one warning says it: the homes sit side by side
 
 
+EXPIRING_DAYS = 30  # a certificate ending sooner than this is warned of
+
+
+def _certificate_dates(settings: Settings, now: dt.datetime | None = None) -> Iterator[Problem]:
+    """A listener's certificate past its end (every verifying client refuses it) or
+    ending within EXPIRING_DAYS, and a key file others may read: check said nothing,
+    and a partner's client failed with 'certificate verify failed'."""
+    from cryptography import x509
+
+    now = now or dt.datetime.now(dt.UTC)
+    for section in ("smtp", "ftp", "api"):
+        conf = getattr(settings, section)
+        if conf.tls_cert is None:
+            continue
+        cert_path = settings.path(conf.tls_cert)
+        try:
+            [leaf, *_] = x509.load_pem_x509_certificates(cert_path.read_bytes())
+        except (OSError, ValueError):
+            continue  # unreadable: _tls_files says why
+        end = leaf.not_valid_after_utc
+        params = {"path": cert_path, "date": end.date().isoformat()}
+        if end <= now:
+            yield Problem(f"{section}.tls_cert", "config.tls_cert_expired", params)
+        elif end - now < dt.timedelta(days=EXPIRING_DAYS):
+            days = (end - now).days
+            yield Problem(
+                f"{section}.tls_cert", "config.tls_cert_expiring", params | {"days": days}
+            )
+        key_path = settings.path(conf.tls_key) if conf.tls_key else None
+        with contextlib.suppress(OSError):
+            if key_path is not None and key_path.stat().st_mode & 0o077:
+                mode = f"{key_path.stat().st_mode & 0o777:04o}"
+                yield Problem(
+                    f"{section}.tls_key", "config.tls_key_open", {"path": key_path, "mode": mode}
+                )
+
+
 def _homes_of_no_account(settings: Settings) -> Iterator[Problem]:
     """An FTP home is the account's name's folder: an account renamed (or its FTP
     removed) leaves the files uploaded to the old one there, which no check takes and
@@ -742,6 +784,7 @@ def check_warnings(settings: Settings) -> list[Problem]:
         *_open_data_dir(settings),
         *_local_ftp_homes(settings),
         *_homes_of_no_account(settings),
+        *_certificate_dates(settings),
         *_report_from_account(settings),
         *unkeyed_writes(settings),
         *(

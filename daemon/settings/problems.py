@@ -64,6 +64,8 @@ class OsTrouble:
     @property
     def words(self) -> Words | str:
         """The trouble as catalog words, or the system's text where it has no errno."""
+        if (tls := tls_error_in(self.exc)) is not None:
+            return tls_words(tls)
         cause = os_error_in(self.exc)
         if cause is None or cause.errno is None:
             return str(self.exc)
@@ -82,13 +84,56 @@ class OsTrouble:
 
 
 def os_error_in(exc: BaseException | None) -> OSError | None:
-    """`exc` if it is an OSError with an errno, else the first such one it was raised from."""
+    """`exc` if it is an OSError with an errno, else the first such one it was raised from
+    (not TLS's: ssl.SSLError is an OSError whose errno is OpenSSL's, 1 for a certificate
+    that does not verify, which read as EPERM, "permission denied")."""
     seen = 0
     while exc is not None and seen < 5:
-        if isinstance(exc, OSError) and exc.errno is not None:
+        if isinstance(exc, OSError) and exc.errno is not None and not _is_tls(exc):
             return exc
         exc, seen = exc.__cause__ or exc.__context__, seen + 1
     return None
+
+
+def tls_error_in(exc: BaseException | None) -> BaseException | None:
+    """TLS's error in `exc` or what it was raised from, if any."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if _is_tls(exc):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
+def _is_tls(exc: BaseException) -> bool:
+    import ssl
+
+    return isinstance(exc, ssl.SSLError)
+
+
+# OpenSSL's reasons, by the catalog's words: its own are English codes.
+_TLS_WORDS = {
+    "KEY_VALUES_MISMATCH": "tls.key_mismatch",
+    "CERTIFICATE_VERIFY_FAILED": "tls.verify_failed",
+    "NO_START_LINE": "tls.not_pem",
+    "NO_CERTIFICATE_OR_CRL_FOUND": "tls.not_pem",
+    "BAD_BASE64_DECODE": "tls.not_pem",
+    "BAD_END_LINE": "tls.not_pem",
+}
+
+
+def tls_words(exc: BaseException) -> Words:
+    """A TLS error in the catalog's words: a key that is not the certificate's, a file
+    that is no PEM, a certificate that does not verify; another said by OpenSSL."""
+    reason = str(getattr(exc, "reason", "") or "")
+    key = _TLS_WORDS.get(reason)
+    if key is None and "key is encrypted" in str(exc):  # settings/tls.py's _no_passphrase
+        key = "tls.key_encrypted"
+    if key is None and "PEM lib" in str(exc):  # a file of no certificate or key at all
+        key = "tls.not_pem"
+    if key is not None:
+        return Words(key)
+    return Words("tls.other", {"text": str(exc)})
 
 
 @dataclass(frozen=True, slots=True)
