@@ -633,3 +633,24 @@ def test_renkei_import_on_a_full_disk_says_so_without_a_traceback(tmp_path, tmpf
     )
     assert list((tmpfs / "spool" / "tmp").iterdir()) == []
     filler.unlink()
+
+
+def test_a_store_on_a_full_disk_is_said_to_be_on_a_full_disk(tmp_path, tmpfs):
+    """SQLite needs room for its -wal and -shm files to open the store: on a full disk
+    it says 'disk I/O error', which `runs` and `serve` repeated (an admin reads a
+    damaged disk, and serve restart-looped)."""
+    config = write_config(tmp_path, account("acme"))
+    config.write_text(config.read_text().replace('data_dir = "var"', f'data_dir = "{tmpfs}"'))
+    first = tmp_path / "20240515.csv"
+    first.write_bytes(big_rows(1))
+    made = renkei("import", str(first), "--account", "acme", "--config", str(config))
+    assert made.returncode == 0, made.stderr
+    filler = fill(tmpfs, 0)
+    try:
+        result = renkei("runs", "--config", str(config))
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.strip() == (
+            f"データベース {tmpfs / 'renkei.db'} を読めません: ディスクに空きがありません"
+        ), result.stderr
+    finally:
+        filler.unlink()

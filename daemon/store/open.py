@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import socket
 import sqlite3
 from collections.abc import Iterator
@@ -153,6 +154,14 @@ def schema_refused(language: str, where: object) -> Iterator[None]:
         raise StoreUnavailable(text) from exc
 
 
+def _disk_full(folder: Path) -> bool:
+    """Whether the file system under `folder` has no room left for a SQLite page."""
+    try:
+        return shutil.disk_usage(folder).free < 64 * 1024
+    except OSError:
+        return False
+
+
 @contextmanager
 def sqlite_refused(language: str, path: Path) -> Iterator[None]:
     """A file SQLite cannot open as the store (damaged, not a database, a folder),
@@ -161,6 +170,10 @@ def sqlite_refused(language: str, path: Path) -> Iterator[None]:
         yield
     except sqlite3.Error as exc:
         error = message("os.is_folder", language) if path.is_dir() else str(exc)
+        if not path.is_dir() and _disk_full(path.parent):
+            # SQLite says "disk I/O error" when it has no room for its -wal and -shm:
+            # read as a damaged disk, where the disk is full.
+            error = message("os.no_space", language)
         raise StoreUnavailable(
             message("store.unreadable", language, path=path, error=error)
         ) from exc
