@@ -9,6 +9,7 @@ import contextlib
 import sqlite3
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.support import (
@@ -160,3 +161,21 @@ def test_check_of_an_unreachable_postgresql_warns_without_a_traceback(tmp_path):
     assert f"データベース postgresql://renkei:***@127.0.0.1:{port}/renkei に接続できません" in said
     assert "secret-pass" not in said
     assert "問題ありません" in said
+
+
+def test_runs_are_read_from_a_postgresql_server_that_is_read_only(tmp_path, pg_url):
+    """A server made read-only (a replica promoted, a failover under way): every command,
+    `renkei runs` too, said it could not connect, for the CREATE TABLE IF NOT EXISTS
+    each open ran on schema already there."""
+    config = imported(tmp_path, extra=f'[store]\nurl = "{pg_url}"\n')
+    database = pg_url.rsplit("/", 1)[1]
+    with psycopg.connect(pg_url, autocommit=True) as db:
+        db.execute(f'ALTER DATABASE "{database}" SET default_transaction_read_only = on')
+    try:
+        result = renkei("runs", "--config", str(config))
+        assert result.returncode == 0, result.stderr
+        assert "20240516.csv" in result.stdout and "完了" in result.stdout
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as db:
+            db.execute("SET default_transaction_read_only = off")
+            db.execute(f'ALTER DATABASE "{database}" SET default_transaction_read_only = off')

@@ -8,6 +8,7 @@ older renkei on the tables: only `renkei serve` upgrades them (store/open.py).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from daemon.store.postgres.connection import Connection
@@ -27,11 +28,49 @@ INDEXES = (
 )
 
 
+# Every table and index made outside the versioned migrations, by name.
+_UNVERSIONED = tuple(
+    re.findall(
+        r"CREATE (?:UNIQUE )?(?:TABLE|INDEX) IF NOT EXISTS (\w+)",
+        "\n".join([OUTBOX_SCHEMA, JOBS_SCHEMA, *INDEXES]),
+    )
+)
+
+
+async def _in_place(db: Connection) -> bool:
+    """Whether the schema is this renkei's whole: the version current, every table
+    and index made outside the migrations there, and the rowid columns."""
+    [[exists]] = await db.execute_fetchall("SELECT to_regclass('renkei_schema') IS NOT NULL")
+    if not exists:
+        return False
+    rows = await db.execute_fetchall("SELECT version FROM renkei_schema")
+    if not rows or rows[0][0] != len(MIGRATIONS):
+        return False
+    for name in _UNVERSIONED:
+        [[there]] = await db.execute_fetchall("SELECT to_regclass(?) IS NOT NULL", (name,))
+        if not there:
+            return False
+    for table in _ROWID_TABLES:
+        found = await db.execute_fetchall(
+            "SELECT 1 FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name = ? AND column_name = 'rowid'",
+            (table,),
+        )
+        if not found:
+            return False
+    return True
+
+
 async def migrate(db: Connection, may_upgrade: Callable[[], bool] = lambda: True) -> None:
     """As SQLite's (schema.migrate): a schema past this renkei's raises SchemaNewer, one
     behind it SchemaBehind unless the database is empty or `may_upgrade()`."""
     await db.execute("SELECT pg_advisory_lock(?)", (MIGRATE_LOCK,))
     try:
+        if await _in_place(db):
+            # Nothing to make: no DDL, so that a server that is read-only (a replica
+            # promoted, a failover under way) still serves `renkei runs` and `show`,
+            # which each said "cannot connect" for a CREATE TABLE it refused.
+            return
         await db.execute("CREATE TABLE IF NOT EXISTS renkei_schema (version BIGINT NOT NULL)")
         rows = await db.execute_fetchall("SELECT version FROM renkei_schema")
         version = rows[0][0] if rows else 0
