@@ -449,6 +449,16 @@ async def test_a_recipient_refused_for_now_then_for_good_leaves_the_report_sent(
     assert [to for _, to in relay.envelopes] == [["ops@acme.example"]]
 
 
+async def _sending(reporter: Reporter, relay: Relay) -> asyncio.Task:
+    """A flush of the reporter, once the relay holds its mail and has yet to answer."""
+    flushing = asyncio.create_task(reporter.flush())
+    for _ in range(300):
+        if relay.messages:
+            return flushing
+        await asyncio.sleep(0.01)
+    raise AssertionError("the relay never got the mail")
+
+
 class _SlowRelay(Relay):
     """A relay that keeps each mail at once and answers its DATA `delay` seconds later,
     as a relay that scans what it takes does."""
@@ -470,12 +480,7 @@ async def test_a_stop_while_the_relay_answers_waits_for_it_and_sends_no_second_c
     try:
         async with reporter_of(tmp_path, relay.port) as reporter:
             [item_id] = await queued_alerts(reporter, 1)
-            flushing = asyncio.create_task(reporter.flush())
-            for _ in range(200):
-                if relay.messages:
-                    break
-                await asyncio.sleep(0.01)
-            assert relay.messages, "the relay never got the mail"
+            flushing = await _sending(reporter, relay)
             flushing.cancel()  # the stop, while the relay has not answered yet
             with pytest.raises(asyncio.CancelledError):
                 await flushing
@@ -532,12 +537,7 @@ async def test_a_shared_claim_that_dies_after_the_relay_took_the_mail_sends_no_s
     try:
         async with reporter_of(tmp_path, relay.port, pg_url=pg_url) as reporter:
             [item_id] = await queued_alerts(reporter, 1)
-            flushing = asyncio.create_task(reporter.flush())
-            for _ in range(300):
-                if relay.messages:
-                    break
-                await asyncio.sleep(0.01)
-            assert relay.messages, "the relay never got the mail"
+            flushing = await _sending(reporter, relay)
             with psycopg.connect(pg_url, autocommit=True) as admin:
                 ended = admin.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
