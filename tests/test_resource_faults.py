@@ -21,6 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from daemon.store.schema import JOURNAL_SIZE_LIMIT
+from daemon.store.sqlite import SqliteStore
 from daemon.worker import process
 from daemon.worker.pipeline import Pipeline
 from importers.messages import words_json, words_of
@@ -654,3 +656,22 @@ def test_a_store_on_a_full_disk_is_said_to_be_on_a_full_disk(tmp_path, tmpfs):
         ), result.stderr
     finally:
         filler.unlink()
+
+
+async def test_the_log_of_a_large_import_does_not_keep_its_size(tmp_path):
+    """SQLite's WAL kept the size of the largest transaction (120 MB and more after a
+    large import) until the last connection closed, which in a daemon is never."""
+    store = await SqliteStore.open(tmp_path / "renkei.db")
+    try:
+        async with store.transaction() as db:
+            await db.execute("CREATE TABLE big (x BLOB)")
+            rows = [(os.urandom(1000),) for _ in range(JOURNAL_SIZE_LIMIT // 1000 + 5000)]
+            await db.executemany("INSERT INTO big VALUES (?)", rows)
+        wal = tmp_path / "renkei.db-wal"
+        assert wal.stat().st_size > JOURNAL_SIZE_LIMIT
+        await store.writer.execute("PRAGMA wal_checkpoint(PASSIVE)")  # as after a large run
+        async with store.transaction() as db:
+            await db.execute("INSERT INTO big VALUES (x'00')")
+        assert wal.stat().st_size <= JOURNAL_SIZE_LIMIT
+    finally:
+        await store.close()

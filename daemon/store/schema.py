@@ -428,6 +428,9 @@ async def opened(*args: Any, **kwargs: Any) -> aiosqlite.Connection:
         raise
 
 
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+
+
 async def _set_up(db: aiosqlite.Connection) -> None:
     db.row_factory = aiosqlite.Row
     for pragma in (
@@ -441,6 +444,9 @@ async def _set_up(db: aiosqlite.Connection) -> None:
         "foreign_keys = ON",
         "cache_size = -16384",
         "temp_store = MEMORY",
+        # The WAL kept the size of the largest import's (120 MB and more) until the
+        # last connection closed: past a checkpoint that empties it, it is cut to this.
+        f"journal_size_limit = {JOURNAL_SIZE_LIMIT}",
     ):
         await db.execute(f"PRAGMA {pragma}")
 
