@@ -1911,6 +1911,11 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "{name}: stopped, so its FTP home is not checked (started again, it is checked"
         " on its schedule)",
     },
+    "alert.body.late": {
+        "ja": "(この通知は、その時点では送れなかったため、原因が解消した今送っています)",
+        "en": "(This alert could not be queued when it was due; it goes now that its cause has"
+        " cleared.)",
+    },
     "cli.poll.taken": {
         "ja": "{name}: {count} 件のファイルを取り込みに回しました",
         "en": "{name}: {count:@file} taken",

@@ -45,6 +45,10 @@ from tests.support import (
 ADMIN = {"Authorization": "Bearer demo-admin"}
 
 
+ADMIN_TO = "admin@example.jp"
+ALERTS = f'admin_to = ["{ADMIN_TO}"]\n'
+
+
 # -- a small file system to fill ------------------------------------------------------
 
 
@@ -675,3 +679,43 @@ async def test_the_log_of_a_large_import_does_not_keep_its_size(tmp_path):
         assert wal.stat().st_size <= JOURNAL_SIZE_LIMIT
     finally:
         await store.close()
+
+
+def test_a_low_disk_alert_that_could_not_be_queued_goes_once_the_disk_has_room(
+    tmp_path, tmpfs, relay
+):
+    """The disk was full when the check first saw it: the alert could not be written
+    to the outbox, an ERROR every 30 s, and once space came back the cause counted as
+    cleared: the admin never heard of it."""
+    config = write_config(tmp_path, account("acme"), extra=ALERTS, relay_port=relay.port)
+    daemon = on_tmpfs(config, tmpfs)
+    text = config.read_text()
+    filler = None
+    try:
+        daemon.start()
+        filler = fill(tmpfs, 0)  # nothing can be queued now, the alert neither
+        config.write_text(text.replace("min_free_bytes = 0", f"min_free_bytes = {2**40}"))
+        reload_and_wait(daemon)
+        time.sleep(1)
+        assert not any(ADMIN_TO in to for _, to in relay.envelopes)
+        filler.unlink()
+        filler = None
+        config.write_text(
+            config.read_text().replace(f"min_free_bytes = {2**40}", "min_free_bytes = 0")
+        )
+        reload_and_wait(daemon)  # the cause clears: the alert goes now, saying so
+        [alert] = relay.wait(1)
+        assert alert["Subject"] == "[renkei] ディスクの空きが不足しています"
+        assert "原因が解消した今送っています" in alert.get_body().get_content()
+    finally:
+        if filler is not None:
+            filler.unlink()
+        stopped(daemon)
+
+
+def reload_and_wait(daemon: Daemon) -> None:
+    daemon.notify.drain()
+    daemon.notify.received.clear()
+    daemon.proc.send_signal(signal.SIGHUP)
+    daemon.notify.wait_for("RELOADING=1")
+    daemon.notify.wait_for("READY=1")

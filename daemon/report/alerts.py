@@ -38,6 +38,9 @@ class Alerts:
         self.reporter = reporter
         self.state_path = settings().data_dir / "alerts.json"
         self._lock = asyncio.Lock()
+        # A lasting cause's alert that could not be queued (the disk it tells of full):
+        # sent once the cause clears, else the admin never heard of it.
+        self._unsent: dict[str, tuple[str, dict, str]] = {}
 
     @property
     def settings(self) -> Settings:
@@ -63,6 +66,11 @@ class Alerts:
             if state.pop(cause, None) is not None:
                 await asyncio.to_thread(self._save, state)
                 log.info("alert %s cleared", cause)
+            unsent = self._unsent.pop(cause, None)
+            if unsent is not None and self.settings.report.admin_to:
+                subject, params, body = unsent
+                late = message("alert.body.late", self.settings.report.language)
+                await self._mail(cause, subject, params, f"{body}\n\n{late}")
 
     async def _raise(
         self, cause: str, fingerprint: str, subject: str, params: dict, body: str
@@ -71,9 +79,14 @@ class Alerts:
             state = self._state()
             if state.get(cause) == fingerprint or not self.settings.report.admin_to:
                 return
+            if cause in self._unsent:
+                self._unsent[cause] = (subject, params, body)
+                return  # said in the log once: tried again when the cause clears
             if await self._mail(cause, subject, params, body):
                 state[cause] = fingerprint
                 await asyncio.to_thread(self._save, state)
+            else:
+                self._unsent[cause] = (subject, params, body)
 
     def _state(self) -> dict[str, str]:
         try:
