@@ -1345,6 +1345,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "digest.state.completed": {"ja": "取込完了", "en": "imported"},
     "digest.state.partial": {"ja": "一部取込", "en": "partly imported"},
     "digest.state.failed": {"ja": "取込エラー", "en": "failed"},
+    "digest.state.undo": {"ja": "取込取消(実行 {run} を取り消し)", "en": "undo (of run {run})"},
     "digest.errors.attached": {
         "ja": "エラーの行は添付の {name} をご覧ください。",
         "en": "The rows with errors are in the attached {name}.",

@@ -20,6 +20,7 @@ from daemon.store.open import open_store
 from tests.support import (
     Daemon,
     account,
+    cli_import,
     csv_bytes,
     queued_ids,
     renkei,
@@ -297,3 +298,18 @@ def test_a_change_of_digest_at_neither_loses_a_run_nor_lists_one_twice(tmp_path,
         for mail in relay.wait(3)
     ]
     assert listed == [["a"], ["b", "c"], ["d"]]
+
+
+def test_an_undo_is_listed_as_an_undo_of_its_run(tmp_path, relay):
+    """The digest listed an admin's undo as an import of 0 rows of the file's name."""
+    config = write_config(tmp_path, account("acme", report="digest"), relay_port=relay.port)
+    path = tmp_path / "20240516.csv"
+    path.write_bytes(csv_bytes(GOOD))
+    imported = cli_import(config, path)
+    assert imported["state"] == "completed", imported
+    assert renkei("undo", imported["id"], "--config", str(config)).returncode == 0
+    digest(config, next_digest(dt.datetime.now(dt.UTC)))
+    [mail] = relay.wait(1)
+    body = mail.get_body().get_content()
+    assert f"取込取消(実行 {imported['id']} を取り消し)" in body, body
+    assert body.count("取込完了") == 1  # the import itself

@@ -103,6 +103,8 @@ def _run_lines(
         failed=run["rows_failed"],
     )
     state = message(f"digest.state.{kind(run)}", language)
+    if run.get("undo_of"):  # an admin's undo, listed as an import of 0 rows before
+        state = message("digest.state.undo", language, run=run["undo_of"])
     lines = [
         f"{_local(finished, zone, stamp)}  {clean(run['filename']) or '-'}  {state}",
         f"  {counts}",
