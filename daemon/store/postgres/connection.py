@@ -8,7 +8,8 @@ Here each statement is translated once (cached) into PostgreSQL's: `%s` paramete
 identifiers are never touched. Rows come back as `Row`: by index and by name, as
 `aiosqlite.Row`. The connection reconnects by itself after the server went away, so
 a PostgreSQL restart costs the writes that ran into it, not the daemon; a read outside
-a transaction that ran into it is run once more on a new session.
+a transaction that ran into it, and a statement the server refused for the session's
+end, is run once more on a new session.
 """
 
 from __future__ import annotations
@@ -138,16 +139,21 @@ class Cursor:
         sql = translate(self._sql)
         conn = await self._connection.connection()
         # Only a read outside a transaction may run again: inside one, what came
-        # before it is gone with the session; a write's outcome is not known.
-        again = not self._many and _READ.match(sql) is not None and _idle(conn)
+        # before it is gone with the session; a write's outcome is not known. But a
+        # statement the server refused for the session's end (57P0x: an admin's
+        # terminate, a restart) was never done, a BEGIN least of all: the first
+        # delivery after a restart got a 451 for it.
+        idle = not self._many and _idle(conn)
+        read = _READ.match(sql) is not None
         try:
             self._cursor = await self._execute(sql)
         except psycopg.OperationalError as exc:
-            if not (again and (conn.closed or conn.broken)):
+            ended = (exc.sqlstate or "").startswith("57P0") or sql.strip().upper() == "BEGIN"
+            if not (idle and (read or ended) and (conn.closed or conn.broken)):
                 raise
             # The server dropped the session (a restart, an admin's terminate): the
             # first request after it is answered on a new one.
-            log.info("PostgreSQL session lost (%s); reading again on a new one", exc)
+            log.info("PostgreSQL session lost (%s); trying again on a new one", exc)
             self._cursor = await self._execute(sql)
         return self
 
