@@ -156,6 +156,7 @@ class Worker:
             # A full disk while it was unpacked, or its read failed: it waits in
             # `incoming/` again.
             log.warning("%s: could not be claimed: %s", item_id, exc)
+            self._accounts[item_id] = self._account_of(item_id) or ""
             self._later(item_id)
         return None
 
