@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 
@@ -122,8 +123,18 @@ def test_a_file_taken_while_the_store_is_held_answers_as_a_queued_run(daemon):
         reply = get(accepted["url"])
         assert reply.status_code == 200, reply.text
         assert (reply.json()["id"], reply.json()["state"]) == (accepted["id"], "queued")
-        retried = post(f"{accepted['url']}/retry")
+        # A write of the daemon's own waits for the store meanwhile (an audit of a login
+        # form): the retry's look-up answered only after it, or timed out.
+        waiting = threading.Thread(
+            target=httpx.post,
+            args=(f"{daemon.api}/console/login",),
+            kwargs={"data": {"user": "x", "password": "y", "token": "t"}, "timeout": 60},
+        )
+        waiting.start()
+        time.sleep(0.3)
+        retried = httpx.post(f"{accepted['url']}/retry", headers=ADMIN, timeout=5)
         assert (retried.status_code, retried.json()["error"]) == (409, "run_not_final")
+    waiting.join(60)
     assert daemon.wait_run(accepted["id"])["state"] == "completed"
     assert get(accepted["url"]).json()["state"] == "completed"
 

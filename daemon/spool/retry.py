@@ -68,7 +68,7 @@ class Retrier:
         async with self._lock:
             if run.get("direction") == "send":
                 return Retried(None, refusal=Refusal.SEND)
-            if await self._store.run_state(run["id"]) not in FINAL_STATES:
+            if await self._store.run_state_now(run["id"]) not in FINAL_STATES:
                 return Retried(None, refusal=Refusal.NOT_FINAL)
             account = self._settings().accounts.get(run["account"])
             if account is None:
