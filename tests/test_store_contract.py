@@ -1353,20 +1353,21 @@ async def test_a_delivery_recorded_elsewhere_is_found_by_the_resend_rules(store)
     assert await recorded_elsewhere(store, same, lambda: "ab" * 32) is None
 
 
-async def test_the_first_write_after_the_servers_session_ended_is_done(
-    store: Store, target: Target
-) -> None:
+async def test_the_first_write_after_the_servers_session_ended_is_done(pg_url: str) -> None:
     """PostgreSQL ended the store's session (a restart, an admin's terminate) while it
     was idle: the next transaction's BEGIN met the dead session, and the first delivery
-    after a restart got a 451 for a write that was never tried."""
-    if target.kind != "postgres":
-        pytest.skip("PostgreSQL's sessions")
-    await store.add_run(run_id(1), meta())
-    with psycopg.connect(target.where, autocommit=True) as admin:
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-    await asyncio.sleep(0.2)  # the terminations land
-    await store.add_run(run_id(2), meta(filename="second.csv"))
-    assert (await store.get_run(run_id(2)))["filename"] == "second.csv"
+    after a restart got a 451 for a write that was never tried. (PostgreSQL's alone:
+    SQLite has no session to lose.)"""
+    store = await Target("postgres", pg_url).open()
+    try:
+        await store.add_run(run_id(1), meta())
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        await asyncio.sleep(0.2)  # the terminations land
+        await store.add_run(run_id(2), meta(filename="second.csv"))
+        assert (await store.get_run(run_id(2)))["filename"] == "second.csv"
+    finally:
+        await store.close()
