@@ -12,8 +12,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 
 from daemon.console.access import Viewer
-from daemon.spool import packed
-from daemon.spool.queue import Meta, waiting_count
+from daemon.spool.queue import peek_meta, waiting_count
 from daemon.store.runs import send_name
 from daemon.web import context
 from daemon.web.accounts import account_checks
@@ -94,19 +93,12 @@ async def _of_accounts(request: Request, names: list[str]) -> dict[str, Any]:
 
 def _failed_accounts(folder: Path) -> list[str]:
     """The account of each quarantined item (one whose meta cannot be read: none)."""
-    found = []
     try:
         entries = [entry for entry in folder.iterdir() if not entry.name.startswith(".")]
     except OSError:
         return []
-    for entry in entries:
-        meta = entry / "meta.json" if entry.is_dir() else None
-        try:
-            data = meta.read_bytes() if meta is not None else packed.read_meta(entry)
-            found.append(Meta.from_json(data).account)
-        except (OSError, ValueError, TypeError, AttributeError):
-            continue
-    return found
+    metas = (peek_meta(entry) for entry in entries)
+    return [meta.account for meta in metas if meta is not None]
 
 
 def _relay_down(request: Request, relay: str) -> dict[str, Any] | None:

@@ -394,12 +394,8 @@ class Spool:
     def peek_account(self, item_id: str) -> str | None:
         """The account of the item waiting as `item_id`, its meta only read (not set
         aside when it cannot be: its claim does that); None when it cannot be told."""
-        path = self.incoming / item_id
-        try:
-            data = (path / "meta.json").read_bytes() if path.is_dir() else packed.read_meta(path)
-            return Meta.from_json(data).account
-        except (OSError, ValueError, TypeError, AttributeError):
-            return None
+        meta = peek_meta(self.incoming / item_id)
+        return meta.account if meta is not None else None
 
     def load(self, path: Path) -> SpoolItem:
         """The item at `path`, a folder or (waiting) one file."""
@@ -409,9 +405,7 @@ class Spool:
         """The meta of the item at `path`; one that cannot be read sets the item aside
         (Damaged)."""
         try:
-            if path.is_dir():
-                return Meta.from_json((path / "meta.json").read_bytes())
-            return Meta.from_json(packed.read_meta(path))
+            return Meta.from_json(_meta_bytes(path))
         except FileNotFoundError:
             if not path.is_dir():
                 raise  # the item itself is gone (taken meanwhile)
@@ -510,12 +504,9 @@ class Spool:
                 fd = _lock(path)
             except (BlockingIOError, FileNotFoundError):
                 continue  # its command lives (or it just went)
-            try:
-                meta = self._meta(path)
-            except Damaged:
-                os.close(fd)  # recover() sets it aside at the next start
-                continue
-            if meta.channel != "cli":
+            meta = peek_meta(path)
+            if meta is None or meta.channel != "cli":
+                # Unreadable: recover() sets it aside at the next start, and says so.
                 os.close(fd)
                 continue
             yield SpoolItem(path.name, path, meta, fd)
@@ -670,6 +661,20 @@ def _published(entry: os.DirEntry) -> bool:
         return packed.is_published(entry.stat())
     except FileNotFoundError:
         return False  # taken meanwhile
+
+
+def _meta_bytes(path: Path) -> bytes:
+    """The meta of the item at `path`, a folder or (packed) one file, as stored."""
+    return (path / "meta.json").read_bytes() if path.is_dir() else packed.read_meta(path)
+
+
+def peek_meta(path: Path) -> Meta | None:
+    """The meta of the item at `path`, only read: None when it is gone or cannot be
+    read (where Spool._meta sets the item aside)."""
+    try:
+        return Meta.from_json(_meta_bytes(path))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
 
 
 def _write_data(path: Path, data: bytes | Path, sync: bool = True) -> tuple[str, int]:
