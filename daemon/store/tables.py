@@ -179,6 +179,11 @@ class LayoutTables:
         )
         return value
 
+    def _read_as(self, layout: str, file_columns: Sequence[str] | None) -> list[str]:
+        """The columns a run's rows were read as: `file_columns`, else the layout's as
+        the store last ensured it (both stores)."""
+        return list(file_columns) if file_columns is not None else self._layouts[layout]
+
     def row_insert(
         self,
         layout: str,
@@ -191,7 +196,7 @@ class LayoutTables:
         the store last ensured it; a run names those its rows were read as, which a
         reload may have changed since). The three meta columns are the same on every
         row, so they are written as literals once instead of bound a million times."""
-        own = list(file_columns) if file_columns is not None else self._layouts[layout]
+        own = self._read_as(layout, file_columns)
         names = [*own, *META_COLUMNS]
         cols = ", ".join(quote(n) for n in names)
         width = len(own)
@@ -234,7 +239,7 @@ class LayoutTables:
         own columns, in its order, with the meta columns' values written in; those of
         `file_columns` (as row_insert's) filled from the file."""
         meta = dict(zip(META_COLUMNS, (account, source_file, run_id), strict=True))
-        wanted = set(file_columns if file_columns is not None else self._layouts[layout])
+        wanted = set(self._read_as(layout, file_columns))
         definitions, values, columns = [], [], []
         found = await self._definitions(layout)
         for name, definition, _ in found:
