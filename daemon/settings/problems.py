@@ -87,19 +87,27 @@ def os_error_in(exc: BaseException | None) -> OSError | None:
     """`exc` if it is an OSError with an errno, else the first such one it was raised from
     (not TLS's: ssl.SSLError is an OSError whose errno is OpenSSL's, 1 for a certificate
     that does not verify, which read as EPERM, "permission denied")."""
-    seen = 0
-    while exc is not None and seen < 5:
-        if isinstance(exc, OSError) and exc.errno is not None and not _is_tls(exc):
-            return exc
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return None
+    found = _in_chain(exc, _system_error)
+    return found if isinstance(found, OSError) else None
 
 
 def tls_error_in(exc: BaseException | None) -> BaseException | None:
     """TLS's error in `exc` or what it was raised from, if any."""
+    return _in_chain(exc, _is_tls)
+
+
+def _system_error(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno is not None and not _is_tls(exc)
+
+
+def _in_chain(
+    exc: BaseException | None, wanted: Callable[[BaseException], bool]
+) -> BaseException | None:
+    """`exc`, or the first error it was raised from (five deep at most), that is
+    `wanted`."""
     seen = 0
     while exc is not None and seen < 5:
-        if _is_tls(exc):
+        if wanted(exc):
             return exc
         exc, seen = exc.__cause__ or exc.__context__, seen + 1
     return None
