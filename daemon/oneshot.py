@@ -71,7 +71,7 @@ async def import_file(
             file_key=account_file_key(settings, account, name),
         )
         item = parts.spool.enqueue(meta, path, claim=True)
-        ended_by = _end_on_signals(parts.pipeline)
+        _end_on_signals(parts.pipeline)
         try:
             if progress:
                 await _with_progress(parts.pipeline, item, path.name)
@@ -81,7 +81,7 @@ async def import_file(
             # Ctrl-C: asyncio.run cancelled us. Said as the run it ended, not as a
             # bare KeyboardInterrupt; the exit is the same 130 all the same.
             await asyncio.shield(parts.pipeline.abandon(item))
-            raise Cancelled(item.id, *ended_by[:1]) from None
+            raise Cancelled(item.id, parts.pipeline.cancelled_by) from None
         # Deliver our own report now; a running daemon would also find it in the outbox.
         if progress:
             attempt = await _sending(parts.reporter, item.id, settings)
@@ -94,24 +94,21 @@ async def import_file(
         await parts.close()
 
 
-def _end_on_signals(pipeline: Pipeline) -> list[int]:
+def _end_on_signals(pipeline: Pipeline) -> None:
     """SIGTERM and SIGHUP end the import as Ctrl-C does (asyncio.run cancels on
     SIGINT): they killed the command outright, leaving its claimed file in the spool
     for the daemon's next start to import, over whatever came for it since. The
-    signals that came, filled in as they come."""
+    pipeline keeps which signal it was (Ctrl-C's unless another came)."""
     task = asyncio.current_task()
     assert task is not None
-    came: list[int] = []
 
     def end(signum: int) -> None:
-        came.append(signum)
-        pipeline.cancelled_by = signum  # the run's message names it
+        pipeline.cancelled_by = signum  # the run's message and the exit name it
         task.cancel()
 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(signum, end, signum)
-    return came
 
 
 async def _sending(reporter: Reporter, item_id: str, settings: Settings) -> Attempt | None:
