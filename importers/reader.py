@@ -14,6 +14,7 @@ physical line a record starts, which every error message needs.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -259,8 +260,9 @@ class CsvFile:
             width,
             base,
             # Records of one empty cell more (every line ending in a comma), read by a
-            # converter that passes the cell by: one by one they took three times as long.
-            lambda: row_converter(columns, order, extra, width + 1),
+            # converter that passes the cell by (made once, when first needed): one by
+            # one they took three times as long.
+            functools.cache(lambda: row_converter(columns, order, extra, width + 1)),
         )
         limit = self.spec.max_rows
         records.end = base + reader.line_num  # the physical line the previous record ended on
@@ -549,7 +551,6 @@ class _Records:
         self.file = csv_file
         self.convert = convert
         self._wider = wider
-        self._convert_wider: Callable[[list[str]], list[object]] | None = None
         self.order = order
         self.width = width
         self.blank = csv_file._blank
@@ -591,9 +592,7 @@ class _Records:
         if widths == {self.width}:
             return self.convert
         if widths == {self.width + 1} and self._wider and not any(f[-1] for f in batch):
-            if self._convert_wider is None:
-                self._convert_wider = self._wider()
-            return self._convert_wider
+            return self._wider()
         return None
 
     def _one_by_one(self, batch: list[list[str]], stops: list[int], after: int) -> Chunk:
