@@ -116,7 +116,7 @@ class Worker:
                 if self._not_before.get(item_id, 0) > time.monotonic():
                     held.add(self._accounts.get(item_id, ""))
                     continue
-                if held and self._account_of(item_id) in held:
+                if held and self.spool.peek_account(item_id) in held:
                     # After it, never before it: under replace_file an older file's
                     # rows stood over a newer one's; keyed rows in another order.
                     continue
@@ -140,11 +140,6 @@ class Worker:
             raise
         return worked
 
-    def _account_of(self, item_id: str) -> str | None:
-        """The account of a waiting item, read from its meta; None when it is gone or
-        cannot be read (its claim sets it aside, as for any other)."""
-        return self.spool.peek_account(item_id)
-
     async def _claim(self, item_id: str) -> SpoolItem | None:
         """The item claimed; None when it is gone, set aside, or must wait."""
         try:
@@ -156,7 +151,7 @@ class Worker:
             # A full disk while it was unpacked, or its read failed: it waits in
             # `incoming/` again.
             log.warning("%s: could not be claimed: %s", item_id, exc)
-            self._accounts[item_id] = self._account_of(item_id) or ""
+            self._accounts[item_id] = self.spool.peek_account(item_id) or ""
             self._later(item_id)
         return None
 
