@@ -728,10 +728,12 @@ def _certificate_dates(settings: Settings, now: dt.datetime | None = None) -> It
             )
         key_path = settings.path(conf.tls_key) if conf.tls_key else None
         with contextlib.suppress(OSError):
-            if key_path is not None and key_path.stat().st_mode & 0o077:
-                mode = f"{key_path.stat().st_mode & 0o777:04o}"
+            mode = key_path.stat().st_mode & 0o777 if key_path is not None else 0
+            if mode & 0o077:
                 yield Problem(
-                    f"{section}.tls_key", "config.tls_key_open", {"path": key_path, "mode": mode}
+                    f"{section}.tls_key",
+                    "config.tls_key_open",
+                    {"path": key_path, "mode": f"{mode:04o}"},
                 )
 
 
