@@ -425,6 +425,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "すべてのエラーは添付の {name} をご覧ください。",
         "en": "All errors are in the attached {name}.",
     },
+    "report.errors.download": {
+        "ja": "エラーCSV {name}({size})はメールに添付できる大きさを超えたため添付していません。"
+        "{url} で取得できます(管理コンソールの実行の画面からも)。",
+        "en": "The error CSV {name} ({size}) is too large to attach to a mail: download it"
+        " by {url} (or from the run's page in the console).",
+    },
     "report.footer": {
         "ja": "このメールは renkei が自動で送信しています。",
         "en": "This mail was sent automatically by renkei.",

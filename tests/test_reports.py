@@ -137,3 +137,28 @@ def test_an_encoded_word_in_a_file_name_writes_no_header_of_its_own(tmp_path, re
         assert b"\r\nReply-To:" not in raw_headers and b"\r\nX-Injected:" not in raw_headers
     finally:
         d.terminate()
+
+
+def test_an_error_csv_too_large_for_a_relay_is_linked_not_attached(tmp_path, relay):
+    """A file of 2,400 long records, each refused: its error CSV is over 6 MB, which
+    base64 would make a mail most relays refuse (the partner would get no report)."""
+    note = "備考" * 500
+    rows = [f"x{i},2024/05/16,1,{note}" for i in range(2400)]
+    limits = "[limits]\nmax_bytes = 33554432\n"
+    config = write_config(tmp_path, account("acme"), relay_port=relay.port, extra=limits)
+    larger = config.read_text().replace(
+        "max_message_bytes = 200000", "max_message_bytes = 16000000"
+    )
+    config.write_text(larger)
+    d = Daemon(config).start()
+    try:
+        run = deliver(d, "20240516.csv", rows)
+        assert run["state"] == "failed" and run["rows_failed"] == 2400
+        [report] = relay.for_recipient("ops@acme.example")
+        assert list(report.iter_attachments()) == []
+        body = report.get_body().get_content()
+        assert "エラーCSV 20240516.errors.csv(" in body and "MB)はメールに添付できる" in body
+        assert f"GET /api/v1/runs/{run['id']}/errors.csv で取得できます" in body
+        assert len(relay.raw[0]) < 1024 * 1024
+    finally:
+        d.terminate()

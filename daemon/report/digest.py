@@ -2,9 +2,9 @@
 
 Each run is a line (local time, with its date when the window spans several days;
 file, state, counts) and the count sentence of its report; the error CSVs of runs with
-row errors are attached, at most `MAX_ATTACHED` of them and `MAX_BYTES` in all (a mail
-relays refuse is worse than a link), the rest named by their
-`GET /api/v1/runs/{id}/errors.csv`. Built by daemon.poll.digest and queued in
+row errors are attached, at most `MAX_ATTACHED` of them and a report's
+`MAX_ATTACHED_BYTES` in all (a mail relays refuse is worse than a link), the rest
+named by their `GET /api/v1/runs/{id}/errors.csv`. Built by daemon.poll.digest and queued in
 the outbox like any report.
 """
 
@@ -19,11 +19,10 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
-from daemon.report.message import clean, kind, summary
+from daemon.report.message import MAX_ATTACHED_BYTES, clean, kind, summary
 from importers.messages import message
 
 MAX_ATTACHED = 20
-MAX_BYTES = 10 * 1024 * 1024
 _RUN_STAMP = "%H:%M:%S"
 _RUN_STAMP_OF_DAYS = "%Y-%m-%d %H:%M:%S"
 
@@ -133,7 +132,7 @@ def _attachments(runs: Sequence[dict[str, Any]], data_dir: Path) -> dict[str, tu
         if not run["rows_failed"] or path is None or not path.is_file():
             continue
         size = path.stat().st_size
-        if len(chosen) >= MAX_ATTACHED or total + size > MAX_BYTES:
+        if len(chosen) >= MAX_ATTACHED or total + size > MAX_ATTACHED_BYTES:
             continue
         name = path.name if path.name not in names else f"{run['id']}-{path.name}"
         names.add(name)

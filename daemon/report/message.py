@@ -21,6 +21,10 @@ from importers.errors import RowError
 from importers.messages import CATALOG, message
 
 BODY_ERRORS = 20
+# The largest error CSV a mail attaches. Base64 makes it a third larger, and Postfix
+# refuses mail over 10,240,000 bytes by default (message_size_limit): a report the
+# relay refuses reaches no one, where a download link still helps.
+MAX_ATTACHED_BYTES = 6 * 1024 * 1024
 # What a run did, in the order the sentence says it; a zero is left out.
 DONE = ("inserted", "updated", "deleted", "skipped", "not_found", "failed", "empty")
 
@@ -107,10 +111,12 @@ def build(
     msg["Date"] = formatdate(localtime=True)
     msg["Message-ID"] = f"<{run['id']}.report@renkei>"
     msg["Auto-Submitted"] = "auto-generated"
-    if k == "completed":
+    if k == "completed" or (attachment is not None and not attachment.exists()):
         attachment = None  # its error CSV is the header alone: nothing to read or fix
-    msg.set_content(_body(run, errors, language, timezone, k, attachment), charset="utf-8")
-    if attachment is not None and attachment.exists():
+    too_large = attachment is not None and attachment.stat().st_size > MAX_ATTACHED_BYTES
+    body = _body(run, errors, language, timezone, k, attachment, too_large)
+    msg.set_content(body, charset="utf-8")
+    if attachment is not None and not too_large:
         data = attachment.read_bytes()
         msg.add_attachment(
             data,
@@ -140,6 +146,7 @@ def _body(
     timezone: str,
     k: str,
     attachment: Path | None,
+    too_large: bool = False,
 ) -> str:
     def field(name: str, value: object) -> str:
         return f"{message(f'report.field.{name}', language)}: {value}"
@@ -175,7 +182,12 @@ def _body(
         shown = errors[:BODY_ERRORS]
         lines += ["", message("report.errors.head", language, shown=len(shown), total=total)]
         lines += [f"  {e.message}" for e in shown]
-    if attachment is not None:
+    if attachment is not None and too_large:
+        url = f"GET /api/v1/runs/{run['id']}/errors.csv"
+        size = f"{attachment.stat().st_size / 1024 / 1024:.1f} MB"
+        said = message("report.errors.download", language, name=attachment.name, size=size, url=url)
+        lines += ["", said]
+    elif attachment is not None:
         lines += ["", message("report.errors.attached", language, name=attachment.name)]
     lines += ["", "-- ", message("report.footer", language)]
     return "\n".join(lines) + "\n"
