@@ -238,6 +238,21 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{failed} 行はエラーのため取り込まず、{imported} 行を取り込みました",
         "en": "{failed:@row} with errors skipped; {imported:@row} imported",
     },
+    "run.skipped_replaced": {
+        "ja": "{failed} 行はエラーのため取り込まず、{imported} 行を取り込みました"
+        "(同じ名前のファイルが前に取り込んだ {replaced} 行と入れ替え)",
+        "en": "{failed:@row} with errors skipped; {imported:@row} imported in place of the"
+        " {replaced:@row} the same file name imported before",
+    },
+    "run.replaced": {
+        "ja": "同じ名前のファイルが前に取り込んだ {replaced} 行と入れ替えました",
+        "en": "replaced the {replaced:@row} the same file name imported before",
+    },
+    "run.replaced_by_none": {
+        "ja": "ファイルに行がないため、同じ名前のファイルが前に取り込んだ {replaced} 行を削除しました",
+        "en": "the file has no rows: the {replaced:@row} the same file name imported before"
+        " were removed",
+    },
     "run.aborted": {
         "ja": "停止のため中断し、ロールバックしました(次回起動時に再実行します)",
         "en": "stopped part-way and rolled back (runs again at next start)",

@@ -162,3 +162,30 @@ def test_an_error_csv_too_large_for_a_relay_is_linked_not_attached(tmp_path, rel
         assert len(relay.raw[0]) < 1024 * 1024
     finally:
         d.terminate()
+
+
+def test_a_file_of_no_rows_says_it_removed_the_rows_of_its_name(tmp_path, relay):
+    """Under replace_file a header-only file removes what the same name imported
+    before: "no rows to import" alone hid that a partner's empty export emptied the
+    table. A replace that keeps rows says what it replaced, beside the skipped ones."""
+    accounts = account("acme", on_row_error="skip")
+    d = Daemon(write_config(tmp_path, accounts, relay_port=relay.port)).start()
+    try:
+        deliver(d, "20240516.csv", ["1,2024/05/16,1,a", "2,2024/05/16,2,b"])
+        run = deliver(d, "20240516.csv", ["3,2024/05/16,3,c", "x,2024/05/16,4,d"])
+        assert run["message"].endswith(
+            "1 行はエラーのため取り込まず、1 行を取り込みました"
+            "(同じ名前のファイルが前に取り込んだ 2 行と入れ替え)"
+        )
+        run = deliver(d, "20240516.csv", [])
+        assert run["state"] == "completed" and run["rows_imported"] == 0
+        removed = "ファイルに行がないため、同じ名前のファイルが前に取り込んだ 1 行を削除しました"
+        assert run["message"].endswith(removed)
+        [report] = relay.for_recipient("sales@acme.example", about=run["id"])
+        body = report.get_body().get_content()
+        assert "取り込む行はありませんでした。" in body and removed in body
+        assert d.query("SELECT count(*) FROM performance") == [(0,)]
+        run = deliver(d, "20240516.csv", ["5,2024/05/16,5,e"])
+        assert "同じ名前" not in run["message"]  # nothing was there to replace
+    finally:
+        d.terminate()

@@ -127,7 +127,7 @@ async def import_file(
     async with store.transaction() as db:
         await store.lock_layout(db, layout)
         mark = await store.undo_mark(db)
-        first = await store.replace_source(db, layout, account, filename, rid)
+        first, _ = await store.replace_source(db, layout, account, filename, rid)
         insert = store.row_insert(layout, account, filename, rid)
         await store.insert_rows(db, insert, rows)
         await store.keep_undo(db, layout, account, filename, "replace_file", rid, mark)
@@ -502,7 +502,7 @@ async def staged_import(
     async with store.transaction(staged=paths) as db:
         await store.lock_layout(db, LAYOUT)
         mark = await store.undo_mark(db)
-        first = await store.replace_source(db, LAYOUT, "acme", filename, rid)
+        first, _ = await store.replace_source(db, LAYOUT, "acme", filename, rid)
         for index in range(len(paths)):
             async for batch in store.staged_errors(db, index):
                 errors.extend(batch)
@@ -1230,7 +1230,7 @@ async def test_transaction_rolls_back_on_exception(store: Store) -> None:
     with pytest.raises(Boom):
         async with store.transaction() as db:
             await store.lock_layout(db, LAYOUT)
-            first = await store.replace_source(db, LAYOUT, "acme", "items.csv", rid)
+            first, _ = await store.replace_source(db, LAYOUT, "acme", "items.csv", rid)
             await store.insert_rows(
                 db, store.row_insert(LAYOUT, "acme", "items.csv", rid), [["A1", 1, "1", 1]]
             )

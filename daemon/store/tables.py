@@ -122,9 +122,9 @@ class LayoutTables:
 
     async def replace_source(
         self, db: aiosqlite.Connection, layout: str, account: str, filename: str, run_id: str
-    ) -> int:
+    ) -> tuple[int, int]:
         """Delete the rows this logical file imported before; returns the rowid the new
-        rows will start at.
+        rows will start at, and how many rows were deleted.
 
         A file's rows are inserted in one transaction by the only writer, so they hold
         one run of rowids, recorded in `sources`. Finding them by that range spares
@@ -144,12 +144,14 @@ class LayoutTables:
         previous = await db.execute_fetchall(sql, key)
         in_range = "rowid BETWEEN ? AND ? AND _account = ? AND _run_id = ?"
         keep = await keep_rows_sql(db, layout, run_id, in_range) if previous else ""
+        removed = 0
         for _, owner, first, last in previous:
             await db.execute(keep, (first, last, account, owner))
-            await db.execute(f"DELETE FROM {table} WHERE {in_range}", (first, last, account, owner))
+            sql = f"DELETE FROM {table} WHERE {in_range}"
+            removed += (await db.execute(sql, (first, last, account, owner))).rowcount
         await self.keep_sources(db, run_id, [tuple(entry) for entry in previous])
         await db.execute(f"DELETE FROM sources WHERE {where}", key)
-        return await self._max_rowid(db, layout) + 1
+        return await self._max_rowid(db, layout) + 1, removed
 
     async def record_source(
         self,

@@ -20,6 +20,7 @@ class Outcome:
     total: int = 0
     failed: int = 0
     empty: int = 0  # lines of empty cells, read past (not in `total`)
+    replaced: int = 0  # rows an earlier file of the same name imported, removed by this
     errors: list[RowError] = field(default_factory=list)
     report: ErrorReport | None = None
     problem: str = ""  # the catalog key of a whole-file problem, for edges that map it

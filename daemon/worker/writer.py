@@ -157,7 +157,7 @@ class RowWriter:
         reject = plan.on_row_error == "reject"
         keyed = self._keyed_writer(plan, stamp, csv_file) if plan.keyed else None
         async with self._transaction() as db:
-            first, images = await self._open_run(db, plan, stamp)
+            first, images = await self._open_run(db, plan, stamp, outcome)
             # The columns the rows were read as: a reload since may have reordered the
             # layout's (their values went into each other's columns) or added one.
             insert = self.store.row_insert(
@@ -221,23 +221,27 @@ class RowWriter:
             await self.store.learn_choices(db, plan.layout, column.name, new, run_id)
 
     async def _open_run(
-        self, db: aiosqlite.Connection, plan: Plan, stamp: RowStamp
+        self, db: aiosqlite.Connection, plan: Plan, stamp: RowStamp, outcome: Outcome
     ) -> tuple[int, int]:
         """What a run's transaction does before its rows: the layout held, the undo
-        mark taken, a same-name replace's old rows gone; (first rowid, undo mark)."""
+        mark taken, a same-name replace's old rows gone (counted in `outcome`);
+        (first rowid, undo mark)."""
         await self.store.lock_layout(db, plan.layout)
         images = await self.store.undo_mark(db)
-        return await self._before(db, plan, stamp), images
+        return await self._before(db, plan, stamp, outcome), images
 
-    async def _before(self, db: aiosqlite.Connection, plan: Plan, stamp: RowStamp) -> int:
+    async def _before(
+        self, db: aiosqlite.Connection, plan: Plan, stamp: RowStamp, outcome: Outcome
+    ) -> int:
         """Same-name replace: the old rows go; the rowid the new rows start at."""
         if plan.mode != "replace_file":
             return 0
         if stamp.correction:
             return await self.store.next_rowid(db, plan.layout)
-        return await self.store.replace_source(
+        first, outcome.replaced = await self.store.replace_source(
             db, plan.layout, stamp.account, stamp.logical_file, stamp.run_id
         )
+        return first
 
     def _watched(
         self,
@@ -257,7 +261,7 @@ class RowWriter:
         """A large file, already read into scratch databases: copy them in one go, or
         in a keyed mode hand their rows to the keyed writer, in the file's order."""
         async with self._transaction(staged=[part.path for part in parts]) as db:
-            first, images = await self._open_run(db, large.plan, large.stamp)
+            first, images = await self._open_run(db, large.plan, large.stamp, large.outcome)
             await self._staged_run(db, large, parts, first, images, copied=False)
 
     async def _stream_staged(self, large: _Large, folder: Path, progress: Progress | None) -> None:
@@ -273,7 +277,7 @@ class RowWriter:
                 for index, done in enumerate(finished):
                     await self.store.stream_staged(db, index, layout, done, large.table)
 
-            first, images = await self._open_run(db, large.plan, large.stamp)
+            first, images = await self._open_run(db, large.plan, large.stamp, large.outcome)
             parts = await staging.stage(
                 large.csv_file,
                 large.table,
@@ -358,9 +362,8 @@ class RowWriter:
             await self.store.record_source(
                 db, plan.layout, stamp.account, stamp.logical_file, stamp.run_id, first_rowid
             )
-        if outcome.failed:
-            counted = {"failed": outcome.failed, "imported": outcome.imported}
-            outcome.say(Words("run.skipped", counted), self.language)
+        if words := _replaced_or_skipped(outcome):
+            outcome.say(words, self.language)
         await self.finish(db, outcome)
 
 
@@ -411,3 +414,20 @@ async def _threaded(chunks: Iterator[Chunk]) -> AsyncIterator[Chunk]:
         # The generator may be mid-step in the thread; let it finish before closing it.
         await asyncio.shield(asyncio.wait([pending]))
         await asyncio.to_thread(chunks.close)
+
+
+def _replaced_or_skipped(outcome: Outcome) -> Words | None:
+    """A completed run's message: the rows it skipped for errors, and the rows of the
+    same name's earlier file it replaced (a file of no rows removes them all, which
+    "no rows to import" alone would hide)."""
+    counted = {"failed": outcome.failed, "imported": outcome.imported}
+    replaced = {**counted, "replaced": outcome.replaced}
+    if outcome.failed:
+        return (
+            Words("run.skipped_replaced", replaced)
+            if outcome.replaced
+            else Words("run.skipped", counted)
+        )
+    if not outcome.replaced:
+        return None
+    return Words("run.replaced" if outcome.imported else "run.replaced_by_none", replaced)
