@@ -91,6 +91,9 @@ class ColumnSpec:
     # passed on as the text it is, once checked. Set by the large file's staging,
     # for columns whose values the reader does not also report.
     digits_as_text: bool = False
+    # An upsert's blank = "keep": a cell of spaces keeps the old value in a number,
+    # date or bool column too, as an empty one does, rather than being refused.
+    blank_keeps: bool = False
 
     @classmethod
     def of(cls, column: ColumnLike) -> ColumnSpec:
@@ -106,6 +109,7 @@ class ColumnSpec:
             getattr(column, "format", None),
             getattr(column, "wareki", False),
             getattr(column, "creates", False),
+            blank_keeps=getattr(column, "blank_keeps", False),
         )
 
 
@@ -154,6 +158,8 @@ def converter(column: ColumnLike) -> Converter:
     convert = build(column)
     if column.required:
         return _required(convert)
+    if column.type != "text" and getattr(column, "blank_keeps", False):
+        return _blank_kept(convert)
     # A cell of spaces is a value here: stored as sent in a text column, refused as no
     # number or date in another (only `required`, and blank = keep, read it as empty).
     return _optional(convert, "" if column.type == "text" else None)
@@ -279,6 +285,13 @@ def _required(convert: Converter) -> Converter:
         if not cell or cell.isspace():
             raise CellError("cell.required")
         return convert(cell)
+
+    return check
+
+
+def _blank_kept(convert: Converter) -> Converter:
+    def check(cell: str) -> object:
+        return None if not cell or cell.isspace() else convert(cell)
 
     return check
 

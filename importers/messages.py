@@ -1523,6 +1523,22 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{value} は列 {column} の選択肢 {values} のいずれでもありません",
         "en": "{value} is not one of the values of column {column}: {values}",
     },
+    "config.set_value_type": {
+        "ja": "{value} は{problem}(列 {column} の値)",
+        "en": "{value} {problem} (column {column})",
+    },
+    "config.set_value_key": {
+        "ja": "{column} はキーの列です。set はキーで行を照合するため、キーの値は変えられません"
+        "(変えると照合した行がすべて同じキーになります)",
+        "en": "{column} is a key column: a set matches rows by their key and cannot change"
+        " it (every row it matched would get the same key)",
+    },
+    "config.set_values_empty": {
+        "ja": 'mode = "set" には set_values が必要です(キーで照合した行に書く値。'
+        '例: set_values = {{ status = "停止" }})',
+        "en": 'mode = "set" needs set_values (the values written into the rows its keys'
+        ' match, e.g. set_values = {{ status = "stopped" }})',
+    },
     "config.set_value_create": {
         "ja": "{value} は列 {column} の選択肢 {values} のいずれでもありません"
         '(on_unknown = "create" が覚えるのはファイルのセルの値で、set_values の値は'

@@ -22,7 +22,7 @@ from daemon.settings.keyedmodes import unkeyed_writes
 from daemon.settings.listeners import is_loopback, split_listen
 from daemon.settings.model import DEMO_PREFIX, RESERVED_TABLES, FtpSettings, Settings
 from daemon.settings.problems import OsTrouble, Problem, near, shown
-from daemon.settings.setchoices import set_choice_problems
+from daemon.settings.setchoices import set_choice_problems, set_value_problems
 from daemon.settings.tokens import env_problem, header_problems, token_clashes
 from importers.filenames import PatternError, compile_pattern
 from importers.layouts import choice_form
@@ -373,6 +373,11 @@ def _modes(raw: dict[str, Any]) -> Iterator[Problem]:
             yield from set_choice_problems(
                 f"{where}.set_values", set_values, layouts[layout], on_unknown
             )
+            yield from set_value_problems(f"{where}.set_values", set_values, layouts[layout])
+            chosen = set_values if "set_values" in effect else account.get("set_values")
+            own = where == f"accounts.{name}" or "mode" in effect or "set_values" in effect
+            if mode == "set" and not chosen and own:
+                yield Problem(f"{where}.set_values", "config.set_values_empty")
         yield from _api_paths(name, api)
 
 

@@ -1,5 +1,6 @@
-"""set_values on a choice column, checked against the column's list in the raw config;
-called by checks._modes, so `renkei check`, start and reload refuse the same values.
+"""set_values checked in the raw config: a choice column's against its list, any
+other's by its type, and none on a key column; called by checks._modes, so `renkei
+check`, start and reload refuse the same values.
 
 A set writes its fixed value into every row a file's keys name: a misspelt value would
 be written to thousands of rows before anyone saw it. So it must be a listed value
@@ -20,7 +21,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from daemon.settings.problems import Problem, near, shown
-from importers.layouts import choice_form, choice_spellings
+from importers.errors import CellError
+from importers.layouts import ColumnSpec, choice_form, choice_spellings, converter
+from importers.messages import Words
 
 
 def set_choice_problems(
@@ -39,6 +42,50 @@ def set_choice_problems(
         key = "config.set_value_create" if on_unknown == "create" else "config.set_value_choice"
         params = {"value": shown(value), "column": column, "values": ", ".join(values)}
         yield Problem(f"{where}.{column}", key, params, near(form, values))
+
+
+def set_value_problems(where: str, set_values: Any, layout: Any) -> Iterator[Problem]:
+    """A set_value (at `where`.COLUMN) on a key column (a set matches rows by their
+    key, and would give them all one), or one its column's type refuses: a set writes
+    it as an imported cell of it would be stored (worker/plan.py `fixed_values`), so
+    `"abc"` would be text in an int column of every row a file names."""
+    columns = layout.get("columns") if isinstance(layout, dict) else None
+    by_name = {c.get("name"): c for c in columns or () if isinstance(c, dict)}
+    key = layout.get("key") if isinstance(layout, dict) else None
+    for name, value in set_values.items() if isinstance(set_values, dict) else []:
+        if isinstance(key, list) and name in key:
+            yield Problem(f"{where}.{name}", "config.set_value_key", {"column": name})
+            continue
+        column = by_name.get(name)
+        if column is None or not isinstance(value, str) or not value.strip():
+            continue  # no column (named elsewhere), a type the model names, or a clear
+        if column.get("type") in (None, "text", "choice"):
+            continue  # any text will do; a choice's is set_choice_problems'
+        spec = _spec(column)
+        if spec is None:
+            continue  # a column the model refuses
+        try:
+            converter(spec)(value)
+        except CellError as exc:
+            params = {"value": shown(value), "column": name, "problem": Words(exc.key, exc.params)}
+            yield Problem(f"{where}.{name}", "config.set_value_type", params)
+
+
+def _spec(column: dict[str, Any]) -> ColumnSpec | None:
+    """A raw column as the reader's plain spec; None when its keys have wrong types."""
+    try:
+        spec = ColumnSpec(
+            str(column["name"]),
+            str(column["type"]),
+            max_length=column.get("max_length"),
+            max_digits=column.get("max_digits"),
+            format=column.get("format"),
+            wareki=bool(column.get("wareki", False)),
+        )
+        converter(spec)
+    except Exception:  # noqa: BLE001 - whatever is wrong, the model says it
+        return None
+    return spec
 
 
 def _choice_columns(layout: Any) -> dict[str, list[str]]:

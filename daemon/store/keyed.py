@@ -81,7 +81,7 @@ class KeyedWriter:
         stamp: RowStamp,
         on_duplicate: str = "update",
         blank: str = "overwrite",
-        set_values: Mapping[str, str] | None = None,
+        set_values: Mapping[str, str | None] | None = None,
     ) -> None:
         self.mode = mode
         self.on_duplicate = on_duplicate
@@ -183,7 +183,10 @@ class KeyedWriter:
             self.counts.deleted += (await db.execute(sql)).rowcount
             self.counts.not_found += listed - found_once
             return
-        fixed = [f"{quote(c)} = {literal(v)}" for c, v in self.set_values.items()]
+        fixed = [
+            f"{quote(c)} = {'NULL' if v is None else literal(v)}"
+            for c, v in self.set_values.items()
+        ]
         sql = (
             f"UPDATE {table} SET {', '.join([*fixed, *self._stamp_sets()])}"
             f" WHERE rowid IN (SELECT rid FROM {MATCHED})"

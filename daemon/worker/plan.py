@@ -16,7 +16,8 @@ from daemon.settings import Account, Layout, Settings
 from daemon.settings.model import AccountReport
 from daemon.store.base import Store
 from daemon.store.keyed import KEYED
-from importers.layouts import ColumnSpec, listed_spelling
+from importers.errors import CellError
+from importers.layouts import ColumnSpec, converter, listed_spelling
 from importers.reader import ImportSpec
 from importers.workbook import is_workbook
 
@@ -62,17 +63,32 @@ def plan_for(account: Account, options: dict[str, Any]) -> Plan:
     return Plan(**chosen)
 
 
-def fixed_values(layout: Layout, set_values: Mapping[str, str]) -> dict[str, str]:
-    """The values a set writes: a choice column's as its list writes it (`Ａ` sets `A`),
-    as an imported cell of that value would be stored, so a search or a later import
-    finds the row by it. `renkei check` refuses a choice value of no listed form; one
-    that gets here anyway is written as given."""
-    choices = {c.name: c.values or [] for c in layout.columns if c.type == "choice"}
-    fixed = dict(set_values)
-    for column, value in set_values.items():
-        if column in choices:
-            fixed[column] = listed_spelling(choices[column], value)
+def fixed_values(layout: Layout, set_values: Mapping[str, str]) -> dict[str, str | None]:
+    """The values a set writes, each as an imported cell of that value is stored, so
+    that a search or a later import finds the row by it: converted by its column's
+    type (`"1,200"` sets 1200, `"2024/5/6"` 2024-05-06), a choice column's as its list
+    writes it (`Ａ` sets `A`), and an empty one NULL but in a text column. `renkei
+    check` refuses a value its column refuses; one that gets here anyway is written
+    as given."""
+    columns = {c.name: c for c in layout.columns}
+    fixed: dict[str, str | None] = {}
+    for name, value in set_values.items():
+        column = columns.get(name)
+        fixed[name] = value if column is None else _stored(column, value)
     return fixed
+
+
+def _stored(column: Any, value: str) -> str | None:
+    if column.type == "choice":
+        return listed_spelling(column.values or [], value) if value.strip() else None
+    if column.type == "text":
+        return value
+    if not value.strip():
+        return None
+    try:
+        return str(converter(ColumnSpec.of(column))(value))
+    except CellError:
+        return value
 
 
 def plan_problem(settings: Settings, plan: Plan) -> tuple[str, dict[str, str]] | None:
@@ -95,10 +111,24 @@ class Columns:
 
 async def columns_for(settings: Settings, store: Store, plan: Plan) -> Columns:
     found = await _columns(settings, store, plan)
+    key = settings.layouts[plan.layout].key
+    if plan.keyed:
+        found.specs = [_keyed_spec(spec, spec.name in key, plan) for spec in found.specs]
     if plan.keys_only:
-        key = settings.layouts[plan.layout].key
         return Columns([spec for spec in found.specs if spec.name in key], {})
     return found
+
+
+def _keyed_spec(spec: ColumnSpec, in_key: bool, plan: Plan) -> ColumnSpec:
+    """A column as a keyed mode reads it. A key cell is required: rows are matched by
+    IS NOT DISTINCT FROM, so rows of an empty key would all be one record, each
+    overwriting the one before. With blank = "keep" an upsert reads a cell of spaces
+    as blank in every column, as it does in a text one."""
+    if in_key:
+        return replace(spec, required=True)
+    if plan.mode == "upsert" and plan.blank == "keep":
+        return replace(spec, blank_keeps=True)
+    return spec
 
 
 async def _columns(settings: Settings, store: Store, plan: Plan) -> Columns:
