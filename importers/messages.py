@@ -140,6 +140,14 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "Excel ブックを展開すると大きすぎます({size} バイト、上限 {limit} バイト)",
         "en": "the Excel workbook is too large unpacked ({size} bytes, limit {limit} bytes)",
     },
+    "workbook.too_large": {
+        "ja": "シート「{sheet}」の使用範囲 A1:{last} は {cells:,} セルあり、大きすぎて読めません"
+        "(上限 {limit:,} セル)。表から離れたセル({last} など)に値が残っていないか確かめ、"
+        "消してから送ってください",
+        "en": "sheet '{sheet}' uses A1:{last}, {cells:,} cells, too many to read (at most"
+        " {limit:,}): a value was probably left far from the table (in {last}); delete it"
+        " and send the workbook again",
+    },
     "workbook.no_sheet": {
         "ja": "ブックにシート「{sheet}」がありません(あるシート: {sheets})",
         "en": "the workbook has no sheet '{sheet}' (its sheets: {sheets})",

@@ -45,6 +45,7 @@ from importers.errors import PermanentProblem
 from importers.filenames import EXCEL_SUFFIXES
 from importers.messages import Words
 from importers.sheetcells import DateCell, column_letter, row_texts
+from importers.sheetsize import used_size
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,10 @@ log = logging.getLogger(__name__)
 # which calamine would hold at once. A sheet of 100,000 rows × 4 columns is 19 MB of
 # XML and peaks at 160 MB read; a workbook whose parts inflate past this fails instead.
 MAX_EXPANDED = 64 * 1024 * 1024
+# Cells of a sheet's used range (A1 to its last cell with a value) read at most:
+# calamine holds every one of them (about 60 bytes each with pandas' copy), so a
+# stray value far from a table made a 5 KB workbook need gigabytes (sheetsize.py).
+MAX_CELLS = 4_000_000
 READ_SECONDS = 300  # a child still reading after this is stopped: the file fails
 OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an .xls (and an encrypted .xlsx) starts so
 _PLAIN_SHEET = re.compile(r"\w+")
@@ -147,42 +152,50 @@ def _read(path: Path, sheet: str | None) -> tuple[str, list[list[str]], int]:
     try:
         with pd.ExcelFile(path, engine="calamine") as book:
             if sheet is not None:
-                return _named_sheet(book, sheet)
-            return _first_sheet(book)
+                return _named_sheet(book, sheet, path)
+            return _first_sheet(book, path)
     except PasswordError as exc:
         raise _Unread(_unreadable("workbook.why.password"), _detail(exc)) from None
     except CalamineError as exc:
         raise _Unread(_unreadable("workbook.why.damaged"), _detail(exc)) from None
 
 
-def _sheet_rows(book: object, name: str) -> tuple[str, list[list[str]], int]:
+def _sheet_rows(book: object, name: str, path: Path) -> tuple[str, list[list[str]], int]:
     import pandas as pd
+
+    size = used_size(path, name)  # None: an .xls, whose 65,536 x 256 bound this
+    if size is not None and size[0] * size[1] > MAX_CELLS:
+        rows, columns = size
+        last = f"{column_letter(columns - 1)}{rows}"
+        raise PermanentProblem(
+            "workbook.too_large", sheet=name, last=last, cells=rows * columns, limit=MAX_CELLS
+        )
 
     frame = pd.read_excel(book, name, header=None, dtype=object, na_filter=False)
     rows, first_column = _trimmed([row_texts(row) for row in frame.to_numpy().tolist()])
     return name, rows, first_column
 
 
-def _named_sheet(book: object, sheet: str) -> tuple[str, list[list[str]], int]:
+def _named_sheet(book: object, sheet: str, path: Path) -> tuple[str, list[list[str]], int]:
     """The sheet `sheet` names (as Excel does, ignoring case), hidden or not."""
     names = [str(name) for name in book.sheet_names]  # type: ignore[attr-defined]
     name = _find(names, sheet)
     if name is None:
         raise PermanentProblem("workbook.no_sheet", sheet=sheet, sheets=", ".join(names))
-    read = _sheet_rows(book, name)
+    read = _sheet_rows(book, name, path)
     if not any(read[1]):
         raise PermanentProblem("workbook.sheet_empty", sheet=name)
     return read
 
 
-def _first_sheet(book: object) -> tuple[str, list[list[str]], int]:
+def _first_sheet(book: object, path: Path) -> tuple[str, list[list[str]], int]:
     """The first sheet the partner sees that holds anything: a hidden sheet (a master
     list, a macro's scratch) and an empty one (a cover left blank) are not the data."""
     shown = _shown_sheets(book)
     if not shown:
         raise _unreadable("workbook.why.no_worksheet")
     for name in shown:
-        read = _sheet_rows(book, name)
+        read = _sheet_rows(book, name, path)
         if any(read[1]):
             return read
     raise PermanentProblem("workbook.empty", sheets=", ".join(shown))
