@@ -50,7 +50,11 @@ def run_name(name: str) -> str:
 
 
 def complete_name(name: str) -> bool:
-    return not name.startswith(".") and not name.lower().endswith(_INCOMPLETE_SUFFIXES)
+    # `~$` starts the lock file Office keeps beside a document open on a share (a
+    # partner opening the workbook there): never a file of theirs to import.
+    if name.startswith((".", "~$")):
+        return False
+    return not name.lower().endswith(_INCOMPLETE_SUFFIXES)
 
 
 @dataclass(slots=True)

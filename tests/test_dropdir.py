@@ -177,6 +177,23 @@ def test_a_stopped_account_leaves_its_files_in_the_folder(tmp_path):
         daemon.terminate()
 
 
+def test_an_office_lock_file_beside_a_workbook_is_left_alone(tmp_path):
+    """Excel keeps `~$<name>` beside a workbook a partner opened on the share: it was
+    claimed, removed from the folder and reported as a failed run."""
+    daemon = Daemon(dropdir_config(tmp_path, settle=0, excel=True)).start()
+    try:
+        drop = tmp_path / "drop"
+        lock = drop / "~$20240603.xlsx"
+        lock.write_bytes(b"\x08partner" + b"\x00" * 150)
+        (drop / "20240603.csv").write_bytes(csv_bytes(["1,2024/06/03,1,taken"]))
+        [(_, name, state)] = wait_for_runs(daemon, 1, timeout=10)
+        time.sleep(1.5)  # three rescans more
+        assert runs_of(daemon)[0][1:] == ("20240603.csv", "completed") == (name, state)
+        assert lock.exists()
+    finally:
+        daemon.terminate()
+
+
 def test_a_name_too_long_to_claim_beside_its_id_is_taken_and_blocks_nothing(tmp_path):
     """A claim adds 38 bytes to a name (handlers/claims.py): one of 240 bytes could not
     be claimed, and the scan failed on it twice a second, taking no file after it."""
