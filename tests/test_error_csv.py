@@ -393,3 +393,16 @@ def test_records_of_a_large_file_come_back_through_its_parts(tmp_path):
     assert one_pass.count == parts.count == 30
     assert parts.close().read_bytes() == one_pass.close().read_bytes()
     assert '"複数行\r\n97"' in (tmp_path / "parts.errors.csv").read_bytes().decode("cp932")
+
+
+def test_a_line_break_in_a_quoted_value_is_marked_in_a_cp932_error_csv(daemon):
+    """Messages mark a line break of a quoted value by ↵, which CP932 cannot encode:
+    the partner's error CSV said `値「12\\u21b534」`. It says ↓ there; UTF-8 keeps ↵."""
+    lines = [HEADER, '"12\r\n34",2024/05/16,1,a']
+    run = deliver(daemon, "lax", "20240526.csv", sjis(*lines))
+    text = errors_csv(daemon, run["id"]).content.decode("cp932")
+    assert "列「会員番号」の値「12↓34」は整数ではありません" in text
+    assert "\\u21b5" not in text
+    run = deliver(daemon, "lax", "20240527.csv", sjis(*lines, encoding="utf-8"))
+    text = errors_csv(daemon, run["id"]).content.decode("utf-8-sig")
+    assert "列「会員番号」の値「12↵34」は整数ではありません" in text

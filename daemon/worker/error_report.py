@@ -94,6 +94,9 @@ class ErrorReport:
         self._keep: int | None = None  # the partner's cells; None: header not yet read
         self._full = 0  # cells of a header row sent back with our two columns in it
         self._pending: tuple[int, list[str] | None, list[str]] | None = None
+        # A message marks a line break in a quoted value by ↵, which CP932 has no
+        # character for (it came out as `\u21b5`): ↓ there.
+        self._break = "↵" if _encodes(encoding, "↵") else "↓"
         path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = path.with_name(f".{path.name}.tmp")
         self._file = open(self._tmp, "w", encoding=encoding, errors="backslashreplace", newline="")  # noqa: SIM115
@@ -143,11 +146,19 @@ class ErrorReport:
         if len(cells) == self._full:  # a copy sent back: our two columns are in it
             cells = cells[:keep]
         cells += [""] * (keep - len(cells))
-        ours = [str(line) if line else "", JOIN.join(messages)]
+        ours = [str(line) if line else "", JOIN.join(messages).replace("↵", self._break)]
         self._row(cells[:keep], ours, cells[keep:])
 
     def _row(self, cells: Sequence[str], extra: Sequence[str], past: Sequence[str] = ()) -> None:
         self._writer.writerow([escape_cell(c) for c in (*cells, *extra, *past)])
+
+
+def _encodes(encoding: str, text: str) -> bool:
+    try:
+        text.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
 
 
 def _partner_cells(header: Sequence[str], own: set[str]) -> int:
