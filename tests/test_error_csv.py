@@ -21,7 +21,9 @@ from importers.reader import CsvFile, ImportSpec
 from tests.support import (
     Daemon,
     attachment,
+    mail,
     queued_ids,
+    send,
     send_as,
     toml_value,
     write_config,
@@ -406,3 +408,20 @@ def test_a_line_break_in_a_quoted_value_is_marked_in_a_cp932_error_csv(daemon):
     run = deliver(daemon, "lax", "20240527.csv", sjis(*lines, encoding="utf-8"))
     text = errors_csv(daemon, run["id"]).content.decode("utf-8-sig")
     assert "列「会員番号」の値「12↵34」は整数ではありません" in text
+
+
+def test_the_same_corrected_copy_mailed_twice_adds_its_rows_once(daemon):
+    """A correction adds its rows (it replaces nothing): a partner who got no answer
+    and mailed the same copy again, under a new Message-ID, had them twice."""
+    run = deliver(daemon, "fix", "20241005.csv", sjis(HEADER, *BAD))
+    copy = corrected(errors_csv(daemon, run["id"]).content, keep_columns=True)
+    first = deliver(daemon, "fix", "20241005.errors.csv", copy)
+    assert first["rows_imported"] == 3
+    msg = mail([("20241005.errors.csv", copy)], "export@fix.example", "fix@in.example.jp")
+    msg["Message-ID"] = "<again-20241005@fix.example>"
+    step, code, reply = send(
+        daemon.smtp_port, msg, mail_from="export@fix.example", rcpts=("fix@in.example.jp",)
+    )
+    assert (step, code) == ("DATA", 250) and queued_ids(reply) == [first["id"]], reply
+    members = "SELECT member_no FROM sales WHERE _source_file LIKE '20241005.%'"
+    assert sorted(daemon.query(members)) == [(1,), (2,), (3,), (4,)]

@@ -24,7 +24,16 @@ from importers.layouts import ColumnSpec
 from importers.reader import CsvFile, ImportSpec
 from importers.sheetcells import cell_text, column_letter
 from importers.workbook import SheetRecords, is_workbook, read_sheet
-from tests.support import Daemon, account, curl, needs_curl, queued_ids, send, write_config
+from tests.support import (
+    Daemon,
+    account,
+    curl,
+    needs_curl,
+    queued_ids,
+    send,
+    send_as,
+    write_config,
+)
 
 HEADER = ["member_no", "date", "sales_amount", "note"]
 
@@ -330,6 +339,7 @@ ACCOUNTS = (
     + '[accounts.ledger.api]\ntoken = "demo-ledger-token"\n'
     + account("plain")
     + '[accounts.plain.api]\ntoken = "demo-plain-token"\n'
+    + account("anyname", excel=True, filename="any", on_row_error="skip")
 )
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -490,3 +500,20 @@ def test_an_xls_that_crashes_the_reader_is_a_clear_problem():
     with pytest.raises(PermanentProblem) as caught:
         read_sheet(EXCEL / "damaged.xls")
     assert caught.value.key == "workbook.unreadable"
+
+
+def test_a_workbooks_corrected_copy_under_any_name_goes_with_the_next_full_copy(daemon, tmp_path):
+    """Under filename = "any" a file is its own name: `shop.xlsx`'s error CSV,
+    `shop.errors.csv`, was taken as correcting a `shop.csv`, so its rows stayed beside
+    the next full copy of the workbook (member 2 twice)."""
+    bad = sales(tmp_path / "shop.xlsx", [[1, "2024/05/16", 1, "a"], ["x", "2024/05/16", 2, "b"]])
+    run = daemon.wait_run(mail_workbook(daemon, "anyname", "shop.xlsx", bad.read_bytes()))
+    assert (run["rows_imported"], run["rows_failed"]) == (1, 1)
+    fixed = b"member_no,date,sales_amount,note\r\n2,2024/05/16,2,b\r\n"
+    _, code, reply = send_as(daemon.smtp_port, "anyname", [("shop.errors.csv", fixed)])
+    assert code == 250 and daemon.wait_run(queued_ids(reply)[0])["rows_imported"] == 1
+    whole = sales(tmp_path / "shop.xlsx", [[1, "2024/05/16", 1, "a"], [2, "2024/05/16", 2, "b"]])
+    run = daemon.wait_run(mail_workbook(daemon, "anyname", "shop.xlsx", whole.read_bytes()))
+    assert run["rows_imported"] == 2
+    members = "SELECT member_no FROM performance WHERE _account = 'anyname' ORDER BY 1"
+    assert daemon.query(members) == [(1,), (2,)]

@@ -11,6 +11,10 @@ with one set of rules:
   then A again imports A again, also when B spelled the name otherwise (`.CSV`, or
   another time under `sales_{YYYYMMDD}_*.csv`: filenames.file_key); a file whose run
   failed is imported when sent again;
+- a corrected error CSV sent back (`20240516.errors.csv`) is such a delivery on every
+  channel: its rows are added to the file it corrects, not put in place of an earlier
+  copy's, so the same copy sent twice (a partner who got no answer, by mail with a new
+  Message-ID) would add them twice;
 - dry runs are never answered, and never answer.
 
 A run row exists only once the worker takes the file, so what was spooled since is
@@ -35,7 +39,7 @@ from daemon.spool.queue import Meta, SpoolItem
 from daemon.store.base import Store
 from daemon.store.runs import RunState, options_text
 from handlers.base import Delivery, SpoolUnavailable
-from importers.filenames import file_key, filename_rule
+from importers.filenames import FilenameRule, file_key, filename_rule
 
 log = logging.getLogger(__name__)
 KEY_SECONDS = 24 * 3600
@@ -116,7 +120,9 @@ class DeliveryMemory:
         if d.options.get("dry_run"):
             return None
         if d.idempotency_key:
-            return await self._by_key(d)
+            found = await self._by_key(d)
+            if found is not None or not d.by_content:
+                return found
         if d.by_content:
             return await self._by_content(d)
         return None
@@ -176,8 +182,17 @@ class DeliveryMemory:
 def account_file_key(settings: Settings, account: str, name: str) -> str:
     """The logical file `name` is under the account's rule as the config has it now
     (filenames.file_key)."""
+    return file_key(_rule(settings, account), name)
+
+
+def account_corrects(settings: Settings, account: str, name: str) -> bool:
+    """Whether `name` is a corrected error CSV sent back to the account."""
+    return _rule(settings, account).corrects(name)
+
+
+def _rule(settings: Settings, account: str) -> FilenameRule:
     found = settings.accounts.get(account)
-    return file_key(filename_rule(found.filename, found.excel) if found else filename_rule(), name)
+    return filename_rule(found.filename, found.excel) if found else filename_rule()
 
 
 async def recorded_elsewhere(

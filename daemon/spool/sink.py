@@ -19,7 +19,7 @@ from pathlib import Path
 from daemon import metrics
 from daemon.settings import Account, Settings
 from daemon.spool import durable
-from daemon.spool.memory import DeliveryMemory, account_file_key
+from daemon.spool.memory import DeliveryMemory, account_corrects, account_file_key
 from daemon.spool.queue import Meta, Spool, SpoolItem, new_id
 from daemon.spool.refusals import RefusalLog
 from daemon.store.base import Store
@@ -55,6 +55,7 @@ class SpoolSink:
         settings = self._settings()
         for d in deliveries:  # once, for the memory's look-up and the spooled meta
             d.file_key = account_file_key(settings, d.account, d.filename)
+            d.by_content = d.by_content or account_corrects(settings, d.account, d.filename)
         async with self.memory.turn(deliveries):
             try:
                 earlier = await self.memory.earlier(deliveries)

@@ -281,6 +281,19 @@ class RunRecords:
         rows = await self._look_up(sql, params)
         return dict(rows[0]) if rows else None
 
+    async def corrected_file(self, account: str, name: str) -> str | None:
+        """The logical file of the newest run of `account` whose error CSV is named
+        `name`: the file a corrected copy sent back under that name corrects. Its name
+        does not always tell: `shop.xlsx`'s error CSV is `shop.errors.csv`, and a long
+        name's is cut. None when no run with a logical file made it."""
+        sql = (
+            "SELECT file_key FROM runs WHERE account = ? AND length(file_key) > 0"
+            " AND lower(error_report) = lower('reports/' || id || '/' || ?)"
+            " ORDER BY id DESC LIMIT 1"
+        )
+        rows = await self.reader.execute_fetchall(sql, (account, name))
+        return rows[0][0] if rows else None
+
     async def run_state(self, run_id: str) -> RunState | None:
         """The state as the writer sees it (used by recovery, which must not lag)."""
         # One round trip to the connection's thread, not three: this is on the doors' path.

@@ -343,6 +343,9 @@ class Pipeline:
             rule = filename_rule(account.filename, account.excel)
             source = rule.check(item.meta.filename)  # the logical file same-name replace keys on
             correction = rule.corrects(item.meta.filename)
+            if correction:
+                found = await self.store.corrected_file(item.meta.account, item.meta.filename)
+                source = found or source
             csv_file.read_as_error_copy(correction)
             if not item.data_path.exists():
                 raise PermanentProblem("file.missing_data")
