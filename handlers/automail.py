@@ -33,6 +33,11 @@ def automatic(message: Message, mail_from: str, has_csv: bool) -> str | None:
 def _always(message: Message) -> str | None:
     """Marks that make a mail automatic even when it holds a CSV."""
     submitted = _token(message, _AUTO_SUBMITTED)
+    # auto-generated is not an answer (RFC 3834 5.1): a partner's scheduled export
+    # says it too, and its CSV was taken with a 250 and dropped. Only renkei's own
+    # report, come back whole (a mailbox rule redirecting it), is one with a CSV.
+    if submitted == "auto-generated" and not _ours(message):
+        return None
     if submitted and submitted != "no":
         return f"Auto-Submitted: {submitted} (RFC 3834)"
     # A delivery or read report (RFC 6522) returns our own report, attachments and all.
@@ -51,12 +56,19 @@ def _always(message: Message) -> str | None:
 
 def _without_csv(message: Message, mail_from: str) -> str | None:
     """Marks that make a mail automatic when it holds no CSV."""
+    if _token(message, _AUTO_SUBMITTED) == "auto-generated":
+        return "Auto-Submitted: auto-generated (RFC 3834) and no CSV attachment"
     if not mail_from.strip("<> "):
         return "null sender (MAIL FROM:<>) and no CSV attachment"
     precedence = _token(message, "Precedence")
     if precedence in _PRECEDENCE_WITHOUT_CSV:
         return f"Precedence: {precedence} and no CSV attachment"
     return None
+
+
+def _ours(message: Message) -> bool:
+    """Whether the mail is one renkei sent (its Message-IDs end in `@renkei>`)."""
+    return str(message.get("Message-ID", "") or "").strip().endswith("@renkei>")
 
 
 def _token(message: Message, header: str) -> str:

@@ -53,6 +53,7 @@ def returned_report() -> EmailMessage:
     report["To"] = PARTNER
     report["Subject"] = "[renkei] 取込エラー: acme bad_20240620.csv"
     report["Auto-Submitted"] = "auto-generated"
+    report["Message-ID"] = "<20240620T101500000000-1a2b3c.report@renkei>"
     report.set_content("2 行にエラーがあります")
     report.add_attachment(
         REPORT_CSV, maintype="text", subtype="csv", filename="bad_20240620.errors.csv"
@@ -113,10 +114,11 @@ AUTOMATIC = {
     "null_sender_without_csv": (lambda: mail(sender=PARTNER), "<>", "null sender"),
     "bulk_without_csv": (lambda: marked("Precedence", "bulk"), PARTNER, "Precedence: bulk"),
     "x_autoreply": (lambda: marked("X-Autoreply", "yes"), PARTNER, "X-Autoreply: yes"),
-    "auto_generated_with_a_csv": (
-        lambda: marked("Auto-Submitted", "auto-generated", [("auto.csv", REPORT_CSV)]),
+    "our_report_redirected_back": (returned_report, PARTNER, "Auto-Submitted: auto-generated"),
+    "auto_generated_without_csv": (
+        lambda: marked("Auto-Submitted", "auto-generated"),
         PARTNER,
-        "Auto-Submitted: auto-generated",
+        "Auto-Submitted: auto-generated (RFC 3834) and no CSV",
     ),
 }
 
@@ -139,7 +141,15 @@ def test_automatic_mail_is_taken_without_a_run_or_a_report(daemon, module_relay,
 
 
 @pytest.mark.parametrize(
-    "header, value", [("Precedence", "list"), ("Precedence", "bulk"), ("Auto-Submitted", "no")]
+    "header, value",
+    [
+        ("Precedence", "list"),
+        ("Precedence", "bulk"),
+        ("Auto-Submitted", "no"),
+        # A partner's scheduled export (cron, an ERP's job) marks itself so: it is no
+        # answer to anything (RFC 3834 5.1), and its CSV was dropped with a 250.
+        ("Auto-Submitted", "auto-generated"),
+    ],
 )
 def test_a_partner_mail_with_a_csv_through_a_list_is_imported(daemon, module_relay, header, value):
     name = f"list_{value}.csv"
