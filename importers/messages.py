@@ -1423,9 +1423,9 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "config.column_reserved": {
         "ja": "{value} はデータベースが自分の列に使う名前です(rowid, oid, ctid, xmin など)。"
-        '別の列名にして、取引先のヘッダーの名前は label に書いてください(例: label = "rowid")',
+        "別の列名にして、取引先のヘッダーの名前は label に書いてください(例: label = {value})",
         "en": "{value} is a name the database uses for a column of its own (rowid, oid, ctid,"
-        ' xmin, …); choose another name and put the header\'s in label, e.g. label = "rowid"',
+        " xmin, …); choose another name and put the header's in label, e.g. label = {value}",
     },
     "config.number_too_large": {
         "ja": "{value} は大きすぎます(上限 {limit})",

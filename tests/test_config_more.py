@@ -173,6 +173,13 @@ def test_every_name_the_store_creates_is_reserved():
             '[layouts.runs_by_account]\ncolumns = [{ name = "a" }]\n',
             "layouts.runs_by_account: the name of one of renkei's own tables",
         ),
+        (
+            # The label it suggests is the header it stands for, not always "rowid".
+            '[layouts.ids]\ncolumns = [{ name = "oid" }]\n',
+            "layouts.ids.columns.0.name: 'oid' is a name the database uses for a column of"
+            " its own (rowid, oid, ctid, xmin, …); choose another name and put the header's"
+            " in label, e.g. label = 'oid'",
+        ),
     ],
 )
 def test_a_layout_sqlite_would_refuse_is_refused_at_check(tmp_path, layout, expected):
