@@ -177,15 +177,20 @@ class FilenameRule:
         patterns, so that `*.csv` or `any` does not make it a file of its own."""
         if not name.lower().endswith(CORRECTION_SUFFIX):
             return None
-        original = name[: -len(CORRECTION_SUFFIX)] + ".csv"
+        stem = name[: -len(CORRECTION_SUFFIX)]
+        original = stem + ".csv"
         if original.lower().endswith(CORRECTION_SUFFIX):
             # A correction's own error CSV (`20240518.errors.errors.csv`), sent back
             # corrected in its turn: it corrects the same file.
             return self._corrected(original)
-        for pattern in self.patterns:
-            logical = pattern.match(original)
-            if logical is not None:
-                return logical
+        # A workbook's error CSV is a CSV too: under `{YYYYMMDD}.xlsx` the copy sent back
+        # of `20240516.xlsx`'s is `20240516.errors.csv`, which corrects the workbook.
+        suffixes = (".csv", *EXCEL_SUFFIXES) if self.excel else (".csv",)
+        for suffix in suffixes:
+            for pattern in self.patterns:
+                logical = pattern.match(stem + suffix)
+                if logical is not None:
+                    return logical
         return None
 
     def check(self, name: str) -> str:

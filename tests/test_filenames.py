@@ -379,3 +379,14 @@ def test_renkei_check_refuses_a_bad_pattern_naming_the_key(tmp_path):
         result.stderr
     )
     assert "did you mean '売上_{YYYYMMDD}.csv'?" in result.stderr
+
+
+def test_a_workbook_patterns_error_csv_sent_back_corrects_the_workbook():
+    """Under `{YYYYMMDD}.xlsx` the report said to send back `20240516.errors.csv`, and
+    the name rule refused it: only `<stem>.csv` was looked for."""
+    rule = filename_rule(["{YYYYMMDD}.xlsx"], excel=True)
+    assert rule.match("20240516.errors.csv") == "20240516.xlsx"
+    assert rule.corrects("20240516.errors.csv")
+    assert rule.match("20240516.errors.errors.csv") == "20240516.xlsx"
+    assert rule.match("20240230.errors.csv") is None  # a day that does not exist
+    assert filename_rule(["{YYYYMMDD}.xlsx"]).match("20240516.errors.csv") is None
