@@ -2829,6 +2829,11 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.account.next_checks": {"ja": "次回のチェック(5 回分)", "en": "Next five checks"},
     "console.account.next_check": {"ja": "次回チェック", "en": "Next check"},
     "console.account.api_path": {"ja": "API の送信先", "en": "API path"},
+    # The store keeps a run's first errors (importers.errors.ERRORS_KEPT); the CSV all.
+    "console.run.errors_cut": {
+        "ja": "先頭の {n} 件のエラーを表示しています。すべてのエラーはエラーCSVにあります",
+        "en": "The first {n} errors are shown; the error CSV holds them all",
+    },
     "console.account.dropdir": {"ja": "取込フォルダ", "en": "Drop folder"},
     "console.account.filename": {"ja": "ファイル名の規則", "en": "File names"},
     "console.account.report": {"ja": "レポートメール", "en": "Report mail"},
@@ -2872,6 +2877,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.upload.still_running": {
         "ja": "確認に時間がかかっています。終わると詳細に結果が出ます",
         "en": "the check is taking a while; its result appears in the run's details",
+    "console.account.monthly_last": {"ja": "毎月末日", "en": "on the last day of each month"},
     },
     "console.upload.no_file": {
         "ja": "ファイルを選んでください",

@@ -1,6 +1,7 @@
 """Health at a glance, for the console's top page: today's runs by state per account,
-files waiting in the spool, quarantined ones, reports in the outbox, deliveries refused
-in the last day, each account's next check, and the latest sends onward."""
+runs waiting (their files in the spool) and being imported, quarantined files, reports
+in the outbox, deliveries refused in the last day, each account's next check, and the
+latest sends onward."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 
 from daemon.console.access import Viewer
-from daemon.spool.queue import peek_meta, waiting_count
-from daemon.store.runs import send_name
+from daemon.console.waiting import spooled_runs
+from daemon.spool.queue import peek_meta
+from daemon.store.runs import RunState, send_name
 from daemon.web import context
 from daemon.web.accounts import account_checks
 
@@ -37,6 +39,15 @@ async def glance(request: Request, who: Viewer) -> dict[str, Any]:
     counts = await store.runs_by_state(since)
     names = who.visible(list(settings.accounts))
     today = {name: {s: n for (a, s), n in counts.items() if a == name} for name in names}
+    # Those the list at 待機中 shows as well, so that each figure is what its link lists.
+    accounts = None if who.is_admin else names
+    spooled = await spooled_runs(request, accounts)
+    queued = RunState.QUEUED.value
+    for run in spooled:
+        if run["received_at"] >= since and run["account"] in today:
+            states = today[run["account"]]
+            states[queued] = states.get(queued, 0) + 1
+    _, waiting = await store.find_runs(accounts, {"state": queued}, limit=0)
     checks = {name: account_checks(settings, name, 1) for name in names}
     values: dict[str, Any] = {
         "today": today,
@@ -46,6 +57,7 @@ async def glance(request: Request, who: Viewer) -> dict[str, Any]:
         "refusals": None,
         "sends": await recent_sends(request, who),
         "relay_down": _relay_down(request, settings.report.relay),
+        "waiting": waiting + len(spooled),
     }
     if who.is_admin:
         values |= await _whole_daemon(request)
@@ -65,7 +77,6 @@ async def _whole_daemon(request: Request) -> dict[str, Any]:
     data = context.settings(request).data_dir
     store = context.store(request)
     return {
-        "waiting": waiting_count(data / "spool"),
         "importing": _count(data / "spool" / "active"),
         "quarantined": _count(data / "spool" / "failed"),
         "outbox": _count(data / "outbox", "*.json")
@@ -75,20 +86,22 @@ async def _whole_daemon(request: Request) -> dict[str, Any]:
 
 
 async def _of_accounts(request: Request, names: list[str]) -> dict[str, Any]:
-    """For a user limited to some accounts, their runs waiting and being imported, and
-    their quarantined files: the whole daemon's counts showed other accounts' work
-    (another partner's mails among them), which none of the user's lists holds. The
-    outbox is the admin's to watch."""
+    """For a user limited to some accounts, their runs being imported and their
+    quarantined files: the whole daemon's counts showed other accounts' work (another
+    partner's mails among them), which none of the user's lists holds. The outbox is
+    the admin's to watch."""
     store = context.store(request)
-    counts = {"waiting": 0, "importing": 0}
-    for name in names:
-        for key, state in (("waiting", "queued"), ("importing", "running")):
-            _, total = await store.list_runs({"account": name, "state": state}, 1)
-            counts[key] += total
+    running = {"state": RunState.RUNNING.value}
+    _, importing = await store.find_runs(names, running, limit=0)
     failed = context.settings(request).data_dir / "spool" / "failed"
     visible = set(names)
     quarantined = sum(1 for account in _failed_accounts(failed) if account in visible)
-    return counts | {"quarantined": quarantined, "outbox": None, "outbox_failed": None}
+    return {
+        "importing": importing,
+        "quarantined": quarantined,
+        "outbox": None,
+        "outbox_failed": None,
+    }
 
 
 def _failed_accounts(folder: Path) -> list[str]:

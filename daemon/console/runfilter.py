@@ -1,6 +1,7 @@
 """The 状況確認 filters: account, state, channel, a range of days and part of a file
 name, read from the query string. Shared by the list, its live table and its CSV export,
-so the export holds exactly the runs the list shows."""
+so the export holds exactly the runs the list shows. Files waiting in the spool that the
+store has not recorded yet (waiting.py) come first, as the queued runs they are."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 
 from daemon.console.access import Viewer
+from daemon.console.waiting import spooled_runs
 from daemon.store.runs import CHANNELS, RunState
 from daemon.web import context
 
@@ -60,11 +62,37 @@ class RunFilter:
         since = _start(self.since, zone, 0)
         until = _start(self.until, zone, 1)
         accounts = None if who.is_admin else sorted(who.accounts)
+        waiting = [
+            run
+            for run in await self._spooled(request, accounts)
+            if (since is None or run["received_at"] >= since)
+            and (until is None or run["received_at"] < until)
+        ]
+        shown = waiting[offset : offset + limit]
         equal = {"account": self.account, "state": self.state, "channel": self.channel}
-        store = context.store(request)
-        return await store.find_runs(
-            accounts, equal, self.filename, since, until, limit=limit, offset=offset
+        runs, total = await context.store(request).find_runs(
+            accounts,
+            equal,
+            self.filename,
+            since,
+            until,
+            limit=limit - len(shown),
+            offset=max(0, offset - len(waiting)),
         )
+        return shown + runs, total + len(waiting)
+
+    async def _spooled(self, request: Request, accounts: list[str] | None) -> list[dict[str, Any]]:
+        """The unrecorded queued runs (waiting.py) this filter admits, but for its days."""
+        if self.state not in ("", RunState.QUEUED):
+            return []
+        name = self.filename.casefold()
+        return [
+            run
+            for run in await spooled_runs(request, accounts)
+            if self.account in ("", run["account"])
+            and self.channel in ("", run["channel"])
+            and name in run["filename"].casefold()
+        ]
 
 
 def _day(text: str) -> dt.date | None:

@@ -22,6 +22,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import time
@@ -116,6 +117,10 @@ class SpoolItem:
 def new_id() -> str:
     """Sortable by arrival: UTC time to the microsecond, then randomness."""
     return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{secrets.token_hex(3)}"
+
+
+# What new_id() makes: no other name (`..`, `.`) is an item's, whatever is found there.
+_ID = re.compile(r"[0-9]{8}T[0-9]{12}-[0-9a-f]{6}")
 
 
 def now_iso() -> str:
@@ -264,6 +269,8 @@ class Spool:
     # -- claiming ----------------------------------------------------------------
 
     def has(self, item_id: str) -> bool:
+        if _ID.fullmatch(item_id) is None:
+            return False  # `..` names a folder that exists: never an item
         return self.pending(item_id) or (self.failed / item_id).exists()
 
     def pending(self, item_id: str) -> bool:

@@ -19,6 +19,7 @@ from daemon.store.runs import FINAL_STATES, RUN_FIELDS, RunState, send_name
 from daemon.store.undo import Undone, UndoRefusal
 from daemon.web import context
 from daemon.web.runs import errors_csv, received_file, take_back
+from importers.errors import ERRORS_KEPT
 from importers.messages import Words, words_of
 
 router = APIRouter()
@@ -102,7 +103,8 @@ async def run_page(request: Request, run_id: str, who: Who) -> Response:
     errors = await store.error_page(run["id"], ERRORS_PAGE, offset)
     retries, _ = await store.find_runs(None, {"retry_of": run["id"]}, limit=20)
     kept = kept_file(settings.data_dir, run["id"], run["filename"]) is not None
-    spooled = _in_spool(run, kept)
+    had_file = _had_file(run)
+    spooled = had_file and _in_spool(run, kept)
     sending = run["direction"] == "send"
     return page(
         request,
@@ -114,10 +116,16 @@ async def run_page(request: Request, run_id: str, who: Who) -> Response:
         labels=SEND_LABELS if sending else {},
         errors=errors,
         error_total=error_total,
+        # The rows with errors, not the errors kept: the store keeps the first
+        # ERRORS_KEPT errors (several may be of one row), the error CSV all of them.
+        # A problem of the whole file is no row: the errors listed are what there is.
+        rows_failed=run["rows_failed"] or error_total,
+        errors_cut=error_total >= ERRORS_KEPT,
         error_offset=offset,
         errors_page=ERRORS_PAGE,
         retries=retries,
         kept=kept,
+        had_file=had_file,
         spooled=spooled,
         report=await store.run_report(run["id"]),
         requests=await store.requests_of(run["id"]),
@@ -126,6 +134,14 @@ async def run_page(request: Request, run_id: str, who: Who) -> Response:
         # Until the file is kept too, so that the buttons and its line come right.
         live=run["state"] in (RunState.QUEUED, RunState.RUNNING) or spooled,
     )
+
+
+def _had_file(run: dict[str, Any]) -> bool:
+    """Whether a file came with the run: an undo took none in, nor did a mail that
+    carried no CSV, whose run ended with no file's sha256. A send receives none."""
+    if run["undo_of"] or run["direction"] == "send":
+        return False
+    return run["state"] not in FINAL_STATES or bool(run["sha256"])
 
 
 def _in_spool(run: dict[str, Any], kept: bool) -> bool:
