@@ -252,6 +252,16 @@ def test_login_without_its_form_token_is_refused(daemon):
     assert ("admin", "login", "", "refused", "form token") in audit(daemon)
 
 
+def test_of_two_login_pages_open_at_once_the_first_one_used_logs_in(daemon):
+    """Each login form shown set a new nonce cookie: of two tabs left on the login page
+    (a session expired, a restart), the first one used was refused as expired."""
+    with anonymous(daemon) as web:
+        first = login_token(web)
+        login_token(web)  # the second tab
+        r = web.post("/console/login", data={"user": "op", "password": PASSWORD, "token": first})
+        assert r.status_code == 303 and r.headers["location"] == "/console/", r.text
+
+
 def test_a_form_the_framework_cannot_read_gets_the_consoles_page(daemon):
     """A broken multipart body, or a wrong method: once the API's JSON."""
     with anonymous(daemon) as web:

@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import functools
 import logging
+import re
 import secrets
 
 from fastapi import APIRouter, Request
@@ -37,6 +38,7 @@ from importers.messages import LANGUAGES
 log = logging.getLogger(__name__)
 router = APIRouter()
 LOGIN_COOKIE = "renkei_login"
+_NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")  # secrets.token_urlsafe(16) makes 22
 
 
 @functools.cache
@@ -81,7 +83,12 @@ def _form(
 ) -> Response:
     """The login form; `target`, the page to go to after (the query's `next` when not
     given: a form answered again keeps the one it was posted with)."""
-    nonce = secrets.token_urlsafe(16)
+    # The browser's nonce is kept when it has one: each form shown made a new one, so
+    # of two tabs left on the login page (a session expired, a restart) the first one
+    # used was refused as expired.
+    nonce = request.cookies.get(LOGIN_COOKIE, "")
+    if not _NONCE.fullmatch(nonce):
+        nonce = secrets.token_urlsafe(16)
     token = signer(request).token("login", nonce)
     target = safe_next(target or request.query_params.get("next"))
     # A name typed with a control character is not offered again: the field would show
