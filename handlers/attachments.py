@@ -203,12 +203,14 @@ def filename(part: Message) -> str:
     """The part's file name: Content-Disposition's `filename`, else Content-Type's
     `name`; '' when it has none that can be read."""
     for header, param in (("content-disposition", "filename"), ("content-type", "name")):
-        value = _raw_param(part, header, param)
-        if value:
+        values = _raw_params(part, header, param)
+        for value in values:
             try:
                 return _decoded(value)
-            except _UNREADABLE:  # the name unread
-                return ""
+            except _UNREADABLE:  # the name unread: the plain one may be read
+                continue
+        if values:
+            return ""
     return ""
 
 
@@ -238,17 +240,23 @@ def _raw_header(message: Message, header: str) -> str:
     return ""
 
 
-def _raw_param(part: Message, header: str, param: str) -> str | tuple[str, str, str] | None:
-    """The parameter as the header writes it, each byte one latin-1 character, or
-    (charset, language, value) for an RFC 2231 one (continuations joined, %-escapes
-    undone into latin-1)."""
+def _raw_params(part: Message, header: str, param: str) -> list[str | tuple[str, str, str]]:
+    """The parameter's values as the header writes them, each byte one latin-1
+    character, or (charset, language, value) for an RFC 2231 one (continuations joined,
+    %-escapes undone into latin-1); none empty. The RFC 2231 one first: a mailer that
+    writes both (`filename="fallback.csv"; filename*=UTF-8''%E5%A3%B2…`) means the plain
+    one for readers that know no RFC 2231 (RFC 6266 4.3)."""
     text = _raw_header(part, header)
     if not text:
-        return None
+        return []
     plain = Message(policy=policy.compat32)
     plain[header] = text
-    found = plain.get_param(param, header=header)
-    return found if isinstance(found, tuple | str) else None
+    found = [
+        value
+        for name, value in plain.get_params([], header=header)[1:]
+        if name.lower() == param and isinstance(value, tuple | str) and value
+    ]
+    return sorted(found, key=lambda value: not isinstance(value, tuple))
 
 
 def _decoded(value: str | tuple[str, str, str]) -> str:

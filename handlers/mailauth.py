@@ -214,7 +214,7 @@ class Verdict:
     header: str  # RFC 8601 value: "renkei; spf=pass smtp.mailfrom=…; dkim=pass …"
     spf: str  # pass fail softfail neutral none temperror permerror
     dkim: str  # pass fail none
-    dkim_domain: str  # d= of the passing signature (of the first one when none passed)
+    dkim_domain: str  # d= of the passing signature (aligned first), else of the first
     dmarc: str  # pass fail none (none: the From domain publishes no policy)
     from_domain: str
     mail_from_domain: str
@@ -255,7 +255,8 @@ def evaluate(
     helo = helo or "unknown"
     mail_from = mail_from.strip("<>")
     spf_result = _spf(lookups, _ip(peer_ip), mail_from or f"postmaster@{helo}", helo, budget)
-    dkim_result, dkim_domain, dkim_i = _dkim(lookups, raw)
+    from_domain = _from_domain(raw)
+    dkim_result, dkim_domain, dkim_i = _dkim(lookups, raw, from_domain)
     if lookups.failed:
         raise DnsTemporaryError(lookups.failed)
     spf_part = SPFAuthenticationResult(
@@ -282,7 +283,7 @@ def evaluate(
         dkim=dkim_result,
         dkim_domain=dkim_domain,
         dmarc=str(dmarc_part.result or "none"),
-        from_domain=_from_domain(raw),
+        from_domain=from_domain,
         mail_from_domain=(mail_from or helo).rpartition("@")[2].lower(),
     )
 
@@ -309,8 +310,12 @@ def _spf(lookups: _Lookups, ip: str, sender: str, helo: str, budget: float) -> s
     return str(result)
 
 
-def _dkim(lookups: _Lookups, raw: bytes) -> tuple[str, str, str]:
-    """pass (some signature verifies), fail, or none (no signature); the d= and i=."""
+def _dkim(lookups: _Lookups, raw: bytes, from_domain: str) -> tuple[str, str, str]:
+    """pass (some signature verifies), fail, or none (no signature); the d= and i=.
+
+    The first passing signature aligned with the From domain (relaxed: the same
+    organizational domain), else the first passing one: DMARC is given this one only,
+    and an ESP or a list that signs too puts its own signature above the author's."""
     try:
         headers, _ = dkim.rfc822_parse(raw)
     except dkim.DKIMException:
@@ -318,7 +323,7 @@ def _dkim(lookups: _Lookups, raw: bytes) -> tuple[str, str, str]:
     count = sum(1 for name, _ in headers if name.lower() == b"dkim-signature")
     if not count:
         return "none", "", ""
-    first = ("", "")
+    first = passed = ("", "")
     for idx in range(count):
         signer = dkim.DKIM(raw)
         try:
@@ -328,10 +333,12 @@ def _dkim(lookups: _Lookups, raw: bytes) -> tuple[str, str, str]:
         fields = signer.signature_fields or {}
         d = fields.get(b"d", b"").decode("ascii", "replace").lower()
         i = fields.get(b"i", b"").decode("ascii", "replace")
-        if ok:
+        if ok and _same_org(d, from_domain):
             return "pass", d, i
+        if ok and not passed[0]:
+            passed = (d, i)
         first = first if first[0] else (d, i)
-    return "fail", *first
+    return ("pass", *passed) if passed[0] else ("fail", *first)
 
 
 def _from_domain(raw: bytes) -> str:

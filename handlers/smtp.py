@@ -25,6 +25,7 @@ from handlers.base import (
     Delivery,
     Intake,
     IntakeSink,
+    Receipt,
     Refusal,
     SpoolUnavailable,
     peer_text,
@@ -381,7 +382,7 @@ class MailHandler:
         if refusal is not None:
             return refusal
         try:
-            receipt = await self.sink.spool(deliveries)
+            receipt = await self._spool(deliveries)
         except SpoolUnavailable as exc:
             # Said, not traced: the spool or the store's trouble, the 451 its answer.
             log.error("mail from %s: spool unavailable: %s", envelope.mail_from, exc)
@@ -389,10 +390,25 @@ class MailHandler:
             detail = f"spool unavailable: {exc}; attachments: {names}"
             who, rcpts = envelope.mail_from or "", ", ".join(envelope.rcpt_tos)
             return self._refused(session, S451_SPOOL_ERROR, "spool_unavailable", who, rcpts, detail)
-        if receipt.replayed:
-            # A sender that saw no reply to the first copy sends it again.
-            log.info("mail %s was taken before", deliveries[0].idempotency_key)
         return queued_reply(receipt.ids)
+
+    async def _spool(self, deliveries: list[Delivery]) -> Receipt:
+        """Spool a mail's deliveries. A mail with a Message-ID, account by account:
+        the sink answers a resend from its first runs only when every delivery it is
+        given came before, and a resend may go to one recipient more than the first
+        copy, whose delivery alone is new. A 451 after some accounts were spooled is
+        safe: the sender's retry finds theirs under the same keys."""
+        if not deliveries[0].idempotency_key:
+            return await self.sink.spool(deliveries)
+        ids: list[str] = []
+        for name in dict.fromkeys(d.account for d in deliveries):
+            own = [d for d in deliveries if d.account == name]
+            receipt = await self.sink.spool(own)
+            if receipt.replayed:
+                # A sender that saw no reply to the first copy sends it again.
+                log.info("mail %s for %s was taken before", own[0].idempotency_key, name)
+            ids += receipt.ids
+        return Receipt(ids)
 
     async def _authenticate(
         self, session: Session, envelope: Envelope, deliveries: list[Delivery]
@@ -465,7 +481,13 @@ class MailHandler:
                 raise _SenderRefused(name, senders, [n for n, _ in carried.files])
             deliveries += _account_deliveries(name, account, sender, carried)
         if read.message_id:
-            for index, delivery in enumerate(deliveries):
+            # Counted within each account (the memory keys by account too): the same
+            # mail sent again with its recipients in another order, or one more, must
+            # find each account's first runs.
+            counted: collections.Counter[str] = collections.Counter()
+            for delivery in deliveries:
+                index = counted[delivery.account]
+                counted[delivery.account] += 1
                 delivery.idempotency_key = f"mail:{read.message_id}:{index}"
         return deliveries
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 _DOT_LINE = b".\r\n"
 CRLF = b"\r\n"
+LF = b"\n"
 
 
 class Problem(enum.Enum):
@@ -79,16 +80,20 @@ def _line_start(tail: bytes, block: bytes) -> bool:
 
 
 def _lines_within(content: bytes, longest: int) -> bool:
-    """Whether no line of `content` (split at CRLF) is longer than `longest` bytes.
+    """Whether no line of `content` is longer than `longest` bytes, its CRLF or bare LF
+    aside: Python's smtplib sends a message written with LF line ends as it is, and
+    Postfix takes such a mail, so a bare LF ends a line here too.
 
-    Looks at windows of `longest` + 2 bytes from one line's start for the last CRLF
-    inside: a line that fits ends inside its window, so a window without a CRLF is a
-    line too long. A thousand-byte step instead of a split at every line, which for a
-    3 MB mail took longer than reading it."""
+    Looks at the `longest` + 1 bytes from one line's start for the last LF inside: a
+    line that fits ends there, or (CRLF) has its CR just past them; else the line is
+    too long. A thousand-byte step instead of a split at every line, which for a 3 MB
+    mail took longer than reading it."""
     start, end, rfind = 0, len(content), content.rfind
     while end - start > longest:
-        found = rfind(CRLF, start, start + longest + len(CRLF))
+        found = rfind(LF, start, start + longest + 1)
         if found < 0:
-            return False
-        start = found + len(CRLF)
+            found = start + longest + 1  # a line of exactly `longest` ended by CRLF
+            if content[found - 1 : found + 1] != CRLF:
+                return False
+        start = found + 1
     return True

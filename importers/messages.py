@@ -1313,6 +1313,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{value} はメールアドレスでも @ドメイン でもありません",
         "en": "{value} is neither a mail address nor @domain",
     },
+    "config.sender_wildcard": {
+        "ja": "{value} の * はワイルドカードになりません(どの送信元にも一致しません)。"
+        "ドメインのすべてのアドレスを許すには {suggestion} と書いてください",
+        "en": "{value}: a * is no wildcard here and matches no sender; for every address"
+        " of a domain write {suggestion}",
+    },
     "config.window": {
         "ja": "{value} は 09:00-18:00 のような時間帯ではありません",
         "en": "{value} is not a window like 09:00-18:00",
@@ -2841,6 +2847,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.account.success_report_to": {"ja": "成功時の送信先", "en": "Success reports to"},
     "console.account.expect": {"ja": "ファイルの予定", "en": "Expected files"},
     "console.account.monthly": {"ja": "毎月 {day} 日", "en": "monthly on day {day}"},
+    "console.account.monthly_last": {"ja": "毎月末日", "en": "on the last day of each month"},
     "console.account.by": {"ja": "{by} まで", "en": "by {by}"},
     "console.account.missing": {
         "ja": "届いていない日: {days}",
@@ -2877,7 +2884,6 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.upload.still_running": {
         "ja": "確認に時間がかかっています。終わると詳細に結果が出ます",
         "en": "the check is taking a while; its result appears in the run's details",
-    "console.account.monthly_last": {"ja": "毎月末日", "en": "on the last day of each month"},
     },
     "console.upload.no_file": {
         "ja": "ファイルを選んでください",
@@ -3360,6 +3366,18 @@ CATALOG: dict[str, dict[str, str]] = {
     "config.smtp_hostname": {
         "ja": "{value} は SMTP のあいさつに使える名前ではありません(空白や改行は使えません)",
         "en": "{value} cannot be said in the SMTP greeting (no spaces or line breaks)",
+    },
+    "config.smtp_hostname_idna": {
+        "ja": "{value} は SMTP のあいさつに使えません(ASCII の名前だけが使えます)。"
+        "日本語のドメイン名は IDNA(punycode)の形で書いてください: hostname = {idna}",
+        "en": "{value} cannot be said in the SMTP greeting, which is ASCII only: write"
+        " the name in its IDNA (punycode) form: hostname = {idna}",
+    },
+    "config.smtp_hostname_ascii": {
+        "ja": "{value} は SMTP のあいさつに使えません(ASCII の名前だけが使えます)。"
+        "日本語のドメイン名は IDNA(punycode、xn--…)の形で書いてください",
+        "en": "{value} cannot be said in the SMTP greeting, which is ASCII only: write"
+        " the name in its IDNA (punycode, xn--…) form",
     },
     "config.not_utf8": {
         "ja": "{line} 行目が UTF-8 ではありません(Shift_JIS で保存されていませんか?)。"

@@ -227,7 +227,8 @@ def line_by_line(wire: bytes, line_limit: int = 1001) -> tuple[bytes | None, byt
         if line == b".\r\n":
             break
         lines.append(line)
-    if any(len(line) > line_limit for line in lines):
+    # A bare LF ends a line too (handlers/smtpdata.py takes it as Postfix does).
+    if any(len(part) > line_limit - 2 for line in lines for part in line[:-2].split(b"\n")):
         return None, wire[at:]
     return b"".join(line[1:] if line.startswith(b".") else line for line in lines), wire[at:]
 

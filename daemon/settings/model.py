@@ -119,10 +119,21 @@ def check_sha256(value: str | None) -> str | None:
     return value
 
 
+def _no_wildcard(value: str) -> str:
+    """An allowed sender holds no `*`: "*@acme.example" is a valid address that no
+    mail ever comes from, so it passed and let nobody in; `@acme.example` is a domain."""
+    if "*" in value:
+        domain = value.rpartition("@")[2].lstrip("*.")
+        suggestion = repr(f"@{domain}" if domain and "*" not in domain else "@domain")
+        raise Invalid("config.sender_wildcard", value=repr(value), suggestion=suggestion)
+    return value
+
+
 # A path is written as a string: the one value strict mode would refuse as text.
 LaxPath = Annotated[Path, Strict(False)]
 Address = Annotated[str, AfterValidator(check_address)]
-Sender = Annotated[str, AfterValidator(check_sender)]
+# The wildcard first: check_sender takes "*@acme.example" for an address.
+Sender = Annotated[str, AfterValidator(_no_wildcard), AfterValidator(check_sender)]
 Network = Annotated[str, AfterValidator(check_network)]
 
 
@@ -207,6 +218,14 @@ class SmtpSettings(Model):
         # would end the line and start another reply.
         if not value or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
             raise Invalid("config.smtp_hostname", value=shown(value))
+        if not value.isascii():
+            # aiosmtpd writes the greeting in ASCII: the session task died before it,
+            # and every connection hung unanswered.
+            try:
+                idna = value.encode("idna").decode("ascii")
+            except UnicodeError:  # a label too long or empty: no IDNA form to offer
+                raise Invalid("config.smtp_hostname_ascii", value=shown(value)) from None
+            raise Invalid("config.smtp_hostname_idna", value=shown(value), idna=repr(idna))
         return value
 
 
