@@ -545,15 +545,31 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "send.split": {
         "ja": "1 回の上限({rows} 行・{bytes} バイト)を超えるため、{parts} 回に分けて送ります。",
-        "en": "Over one request's limits ({rows:@row}, {bytes:@byte}): sent in {parts:@request}.",
+        "en": "Over one request's limits ({rows:@row}, {bytes:@byte}): to be sent in"
+        " {parts:@request}.",
     },
     "send.replaced": {
         "ja": "{encoding} にない文字 {count} 個を「?」にして送ります({chars})。",
-        "en": "{count} characters {encoding} cannot hold are sent as '?' ({chars}).",
+        "en": "'?' goes in place of {count:@character} {encoding} cannot hold ({chars}).",
     },
     "send.replaced.sent": {
         "ja": "{encoding} にない文字 {count} 個を「?」にして送りました({chars})。",
-        "en": "{count} characters {encoding} cannot hold were sent as '?' ({chars}).",
+        "en": "'?' was sent in place of {count:@character} {encoding} cannot hold ({chars}).",
+    },
+    # The send failed: what it tried to send, not what was sent.
+    "send.replaced.tried": {
+        "ja": "{encoding} にない文字 {count} 個を「?」にして送ろうとしました({chars})。",
+        "en": "'?' was to go in place of {count:@character} {encoding} cannot hold ({chars}).",
+    },
+    "send.not_spooled": {
+        "ja": "送信するリクエストを保存できなかったため、何も送信していません({detail})。",
+        "en": "The requests could not be spooled, so nothing was sent ({detail}).",
+    },
+    "send.not_spooled.stopped": {
+        "ja": "送信の準備中に renkei が停止したため、何も送信していません。"
+        "送るには送信をもう一度実行してください。",
+        "en": "renkei stopped while the send was being spooled: nothing was sent; start the"
+        " send again to send it.",
     },
     "send.no_rows": {
         "ja": "送る行がないため、送信しませんでした。",
@@ -788,6 +804,20 @@ CATALOG: dict[str, dict[str, str]] = {
     "api.spool_unavailable.low_space": {
         "ja": "ディスクの空きが少ないため、いまはファイルを受け付けられません。しばらくしてから送り直してください",
         "en": "the disk is nearly full: no file is taken now; send it again later",
+    },
+    "api.spool_unavailable.send": {
+        "ja": "送信を保存できないため、何も送信していません({cause})。この送信の実行は失敗として"
+        "記録しました。しばらくしてから送り直してください",
+        "en": "the send could not be spooled, so nothing was sent ({cause}); its run is"
+        " recorded as failed. Try again later",
+    },
+    "api.send_needs_run": {
+        "ja": '送信 {name} は取込のあとに、その取込の行を送る設定です(rows = "run")。'
+        '取込がないため、送る行はありません。手動で送るには rows = "all" と where を'
+        "使う送信設定にしてください",
+        "en": 'send {name} sends the rows of the import that triggers it (rows = "run"):'
+        " started with no import, it has no rows to send; to send by hand, use a send with"
+        ' rows = "all" and where',
     },
     "api.spool_unavailable.not_running": {
         "ja": "受付が動いていません",
@@ -3010,6 +3040,18 @@ CATALOG: dict[str, dict[str, str]] = {
         "設定か行の値を直してください({detail})",
         "en": "this request cannot be sent, so it failed without a retry; fix the config or"
         " the row's values ({detail})",
+    },
+    "config.rows_run_alone": {
+        "ja": 'rows = "run" は取込のあとに、その取込の行を送ります。after_import にアカウントを'
+        "指定してください(手動やスケジュールの送信には取込がありません)",
+        "en": 'rows = "run" sends the rows of the import that triggered the send: list'
+        " accounts in after_import (a send by hand or on schedule follows no import)",
+    },
+    "config.own_header": {
+        "ja": "ヘッダー {name} は renkei が自分で付けます(Idempotency-Key、Content-Type、"
+        "Content-Length、Host は大文字小文字を問わず指定できません)",
+        "en": "renkei sets the header {name} itself (Idempotency-Key, Content-Type,"
+        " Content-Length and Host cannot be configured, in any case)",
     },
     "config.outward_name": {
         "ja": "名前 {value} は使えません。URL とフォルダー名の一部になるため、64 文字以内で、"

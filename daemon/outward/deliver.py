@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -40,6 +41,14 @@ Finished = Callable[[Job], Awaitable[None]]
 # Errors of the request as built, not of the network or the receiver: no retry mends
 # them. httpx files these two under HTTPError with the network's own.
 _OURS = (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError)
+# The headers renkei sets itself: a configured one of these names, in any case, would go
+# out beside renkei's (`renkei check` refuses them; a job spooled before it did drops them).
+OWN_HEADERS = frozenset({"idempotency-key", "content-type", "content-length", "host"})
+
+
+class NotSpooled(Exception):
+    """A job that could not be spooled (the disk full, an I/O error): nothing of it is
+    kept and nothing will be sent. `__cause__` says why."""
 
 
 class Deliverer:
@@ -59,8 +68,14 @@ class Deliverer:
         self._finished[kind] = finished
 
     async def add(self, job: Job, bodies: dict[int, bytes]) -> None:
-        """Spool `job` durably, record its requests, and start delivering it."""
-        await self.jobs.create(job, bodies)
+        """Spool `job` durably, record its requests, and start delivering it. Raises
+        NotSpooled when it cannot be spooled (what was written of it is removed)."""
+        try:
+            await self.jobs.create(job, bodies)
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                await self.jobs.remove(job)
+            raise NotSpooled(str(exc)) from exc
         await self.store.log_requests([_logged(job, r) for r in job.requests])
         self._start(job)
 
@@ -149,11 +164,14 @@ class Deliverer:
             log.exception("outward job %s could not be delivered; kept for the next start", job.id)
 
     async def _skip_rest(self, job: Job) -> None:
+        skipped = []
         for request in job.requests:
             if request.state == WAITING:
                 request.state = SKIPPED
                 await self._record(job, request)
-        await self.jobs.save(job)
+                skipped.append(request)
+        if skipped:
+            await self.jobs.progress(job, skipped)
 
     async def _until_answered(self, job: Job, request: Request) -> None:
         while request.state == WAITING:
@@ -185,19 +203,25 @@ class Deliverer:
                         request.answer[:200] or request.status,
                         delay,
                     )
-            await self.jobs.save(job)
+            await self.jobs.progress(job, [request])
             await self._record(job, request)
 
     async def _attempt(self, job: Job, request: Request, rules: Outbound) -> float | None:
         """One try; sets the request's state when it is final. Returns Retry-After."""
-        headers = {name: resolve_secret(value) or "" for name, value in request.headers.items()}
-        headers["Idempotency-Key"] = f"{job.id}-{request.seq}"
+        headers = {
+            name: resolve_secret(value) or ""
+            for name, value in request.headers.items()
+            if name.lower() not in OWN_HEADERS
+        }
+        headers["Idempotency-Key"] = idempotency_key(job, request)
         content = None
         if request.content_type is not None:
             headers["Content-Type"] = request.content_type
             content = await self.jobs.body(job, request.seq)
         await self._count_attempt(job, request)
         client = self._http()
+        answer: httpx.Response | None = None
+        head = bytearray()
         try:
             # `timeout` bounds the whole exchange: httpx's bounds each read, so an answer
             # trickling in forever would hold the request forever.
@@ -210,19 +234,30 @@ class Deliverer:
                     timeout=rules.timeout,
                 )
                 async with exchange as answer:
-                    head = await _first_bytes(answer, ANSWER_BYTES)
+                    await _first_bytes(answer, ANSWER_BYTES, head)
         except _OURS as exc:
             self._unsendable(job, request, exc)
             return None
         except (httpx.HTTPError, TimeoutError) as exc:
-            text = _network_trouble(exc, rules.timeout, self._settings().report.language)
-            request.status, request.answer = None, text[:ANSWER_BYTES]
-            return None
+            if answer is None:
+                text = _network_trouble(exc, rules.timeout, self._settings().report.language)
+                request.status, request.answer = None, text[:ANSWER_BYTES]
+                return None
+            # The status line came: the receiver answered by it. A body cut off or
+            # trickling past the timeout only shortens the text kept; taken as a
+            # failed connection, a 200 was sent again, and again.
+            log.info(
+                "%s %s request %d: answer's body cut short: %s",
+                job.kind,
+                job.name,
+                request.seq,
+                type(exc).__name__,
+            )
         except Exception as exc:  # neither the network's nor the receiver's: ours
             self._unsendable(job, request, exc)
             return None
         request.status = answer.status_code
-        request.answer = head.decode(_codec(answer.charset_encoding), errors="replace")
+        request.answer = bytes(head).decode(_codec(answer.charset_encoding), errors="replace")
         if answer.is_success:
             request.state = DONE
         elif answer.status_code == 429 or answer.status_code >= 500:
@@ -237,7 +272,7 @@ class Deliverer:
         answer, one cut off by a crash (kill -9, a power cut) was never counted, though
         the receiver may have got it: `attempts` says how many requests went out."""
         request.attempts += 1
-        await self.jobs.save(job)
+        await self.jobs.progress(job, [request])
 
     def _unsendable(self, job: Job, request: Request, exc: Exception) -> None:
         """Failed at once, like a 4xx: the request itself is wrong (a URL too long, a
@@ -278,15 +313,22 @@ class Deliverer:
         return self._client
 
 
-async def _first_bytes(answer: httpx.Response, count: int) -> bytes:
-    """The first `count` bytes of the answer's body, the rest never read: only they are
-    kept, and a body without end must not fill the memory."""
-    head = b""
+async def _first_bytes(answer: httpx.Response, count: int, head: bytearray) -> None:
+    """The first `count` bytes of the answer's body into `head`, the rest never read:
+    only they are kept, and a body without end must not fill the memory. What came
+    before the body was cut off stays in `head`."""
     async for chunk in answer.aiter_bytes():
-        head += chunk
+        head += chunk[: count - len(head)]
         if len(head) >= count:
             break
-    return head[:count]
+
+
+def idempotency_key(job: Job, request: Request) -> str:
+    """`JOB-SEQ`, ASCII as a header value must be: a call's job id holds its name, and
+    a name's other characters (`通知`) go percent-encoded. The same at every try and
+    after a restart, so a receiver takes a request sent again once."""
+    key = f"{job.id}-{request.seq}"
+    return key if key.isascii() else "".join(c if c.isascii() else quote(c) for c in key)
 
 
 def _codec(charset: str | None) -> str:

@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
-from daemon.outward.jobs import Job, JobFolder, job_of
+from daemon.outward.jobs import Job, JobFolder, Request, job_of
 
 if TYPE_CHECKING:
     from daemon.store.postgres.store import PostgresStore
@@ -42,6 +42,14 @@ class FolderJobs:
 
     async def save(self, job: Job) -> None:
         await asyncio.to_thread(self.folder.save, job)
+
+    async def progress(self, job: Job, requests: list[Request]) -> None:
+        """The progress of `requests`, kept before the next step (jobs.py)."""
+        await asyncio.to_thread(self.folder.progress, job, requests)
+
+    async def kept(self, job_id: str) -> bool:
+        """Whether a job of this id was spooled whole (its job.json written)."""
+        return await asyncio.to_thread(self.folder.kept, job_id)
 
     async def body(self, job: Job, seq: int) -> bytes:
         return await asyncio.to_thread(self.folder.body, job, seq)
@@ -70,6 +78,14 @@ class SharedJobs:
 
     async def save(self, job: Job) -> None:
         await self.store.job_save(job.id, asdict(job))
+
+    async def progress(self, job: Job, requests: list[Request]) -> None:
+        # The shared table keeps a job as one document: saved whole, in one statement.
+        await self.save(job)
+
+    async def kept(self, job_id: str) -> bool:
+        """Not asked: another instance may be spooling the job still."""
+        return True
 
     async def body(self, job: Job, seq: int) -> bytes:
         return await self.store.job_body(job.id, seq)

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from daemon.outward import csvparts
-from daemon.outward.deliver import Deliverer
+from daemon.outward.deliver import Deliverer, NotSpooled
 from daemon.outward.fill import fill, fill_url, run_values
 from daemon.outward.jobs import DONE, Job, Request
 from daemon.outward.multipart import form_data
 from daemon.settings import Settings
 from daemon.settings.model import Column, Send
+from daemon.settings.problems import OsTrouble
 from daemon.spool.queue import new_id, now_iso
 from daemon.store.base import Store
 from daemon.store.runs import ReportState, RunState
@@ -45,6 +46,12 @@ class Trigger:
     executor_to: tuple[str, ...] = ()  # the executor's addresses for the report
 
 
+class NeedsRun(Exception):
+    """A send of the rows of "the import that triggered it" (`rows = "run"`) started
+    with no import: nothing to send, and no run is made (all the layout's rows, every
+    account's, went once)."""
+
+
 class Sends:
     def __init__(
         self,
@@ -63,6 +70,8 @@ class Sends:
         """Build and spool send `name`; its run's id. Raises KeyError for no such send."""
         settings = self._settings()
         send = settings.sends[name]
+        if send.rows == "run" and trigger.run is None:
+            raise NeedsRun(name)
         language = settings.report.language
         layout = settings.layouts[send.layout]
         by_name = {c.name: c for c in layout.columns}
@@ -124,9 +133,44 @@ class Sends:
         # Named as its parts were: `{part}` of `{parts}`, the first and the last.
         run["filename"] = names[0] if names[0] == names[-1] else f"{names[0]} … {names[-1]}"
         await self._add(run, options)
-        await self.deliverer.add(job, bodies)
+        try:
+            await self.deliverer.add(job, bodies)
+        except NotSpooled as exc:
+            cause = OsTrouble(exc.__cause__ or exc).render(language)
+            words = Words("send.not_spooled", {"detail": cause})
+            await self._fail(run_id, len(rows), words, language)
+            raise
         log.info("send %s: run %s, %d rows in %d requests", name, run_id, len(rows), len(parts))
         return run_id
+
+    async def _fail(self, run_id: str, total: int, words: Words, language: str) -> None:
+        """A run whose job was never spooled ends failed, with nothing sent."""
+        said = Sentences([words], " ")
+        await self.store.update_run(
+            run_id,
+            state=RunState.FAILED,
+            rows_imported=0,
+            rows_failed=total,
+            finished_at=now_iso(),
+            message=said.say(language),
+            said=words_json(said),
+            report_state=ReportState.PENDING,
+        )
+        await self._report(run_id)
+
+    async def end_unspooled(self, before: str, kept: Callable[[str], Any]) -> None:
+        """Runs a crash (kill -9, a power cut) left `running` between their record and
+        their job's spooling: no job of theirs is kept, so none will ever end them. Only
+        those started `before` this start: one started since is being spooled now."""
+        runs, _ = await self.store.list_runs(
+            {"channel": "send", "state": RunState.RUNNING.value}, 1000
+        )
+        language = self._settings().report.language
+        for run in runs:
+            if run["started_at"] and run["started_at"] < before and not await kept(run["id"]):
+                log.warning("send run %s was never spooled (the daemon stopped); failed", run["id"])
+                total = run["rows_total"] or 0
+                await self._fail(run["id"], total, Words("send.not_spooled.stopped"), language)
 
     async def _add(self, run: dict[str, Any], options: dict[str, Any]) -> None:
         options_json = json.dumps(options, ensure_ascii=False)
@@ -154,8 +198,9 @@ class Sends:
         failed = state != RunState.COMPLETED
         # Told now as what was done, no longer as what is to be done.
         split = "send.split.tried" if failed else "send.split.sent"
+        replaced = "send.replaced.tried" if failed else "send.replaced.sent"
         options = json.loads(run["options"] or "{}")
-        notes = _notes_said(options, split, "send.replaced.sent") if "report" in options else []
+        notes = _notes_said(options, split, replaced) if "report" in options else []
         words = Sentences([*notes, outcome], " ")
         text = words.say(language)
         if "report" not in options and run["message"]:

@@ -23,6 +23,7 @@ from daemon.poll.jobs import WindowTrigger
 from daemon.poll.slots import run_once
 from daemon.poll.windows import Schedule
 from daemon.settings import Settings
+from daemon.spool.queue import now_iso
 from daemon.store.base import Store
 from daemon.store.runs import FORWARD_DONE, FORWARD_PENDING, RunState
 
@@ -52,9 +53,13 @@ class Outward:
         self.scheduler: AsyncIOScheduler | None = None
         self._pending: set[asyncio.Task] = set()
         self._following: set[str] = set()  # runs whose sends and calls are being started
+        self._born = now_iso()  # before the API takes a send: older running sends were cut off
 
     async def start(self) -> None:
         await self.deliverer.recover()
+        if not self.store.shared:
+            # With a shared store another instance may be spooling the send still.
+            await self.sends.end_unspooled(self._born, self.deliverer.jobs.kept)
         # Imports a crash left between their commit and their sends and calls: those
         # start now (one spooled in the instant before the crash may start twice).
         for run_id in await self.store.runs_to_forward():
@@ -138,6 +143,10 @@ class Outward:
     async def _scheduled(self, name: str) -> None:
         send = self._settings().sends.get(name)
         if send is None:
+            return
+        if send.rows == "run":
+            # The rows of the import that triggered it: on a timetable there is none.
+            log.warning("send %s sends the rows of its import (rows = run): not on schedule", name)
             return
         trigger = Trigger("schedule", executor_to=tuple(send.executor_to))
         assert send.schedule is not None

@@ -28,6 +28,8 @@ from importers.filenames import PatternError, compile_pattern
 from importers.layouts import choice_form
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+# RFC 9110 5.6.2: a header's name is a token, as api.token_header's (model.py).
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", re.ASCII)
 
 _LISTENER_DEFAULTS = {"smtp": "127.0.0.1:2525", "ftp": "127.0.0.1:2121", "api": "127.0.0.1:8080"}
 _WILDCARDS = ("", "0.0.0.0", "::", "*")
@@ -43,6 +45,7 @@ def cross_checks(raw: dict[str, Any]) -> list[Problem]:
         *_layout_refs(raw),
         *_user_accounts(raw),
         *_outbound(raw),
+        *_outbound_headers(raw),
         *_choice_values(raw),
         *_keys(raw),
         *_references(raw),
@@ -210,6 +213,25 @@ def _outbound(raw: dict[str, Any]) -> Iterator[Problem]:
                 for at, text in _strings(f"{where}.{key}", item.get(key)):
                     for placeholder in unknown([text], columns if section == "calls" else ()):
                         yield Problem(at, "config.placeholder", {"name": placeholder})
+
+
+def _outbound_headers(raw: dict[str, Any]) -> Iterator[Problem]:
+    """A send's or call's header must be one a request can carry, and not one renkei
+    sets itself: `idempotency-key` beside renkei's Idempotency-Key went out twice. And
+    `rows = "run"` needs an import to follow: by hand or on schedule it sent every row."""
+    from daemon.outward.deliver import OWN_HEADERS
+
+    for section in ("sends", "calls"):
+        for name, item in _dict(raw.get(section)).items():
+            where, item = f"{section}.{name}", _dict(item)
+            if section == "sends" and item.get("rows") == "run" and not item.get("after_import"):
+                yield Problem(f"{where}.rows", "config.rows_run_alone")
+            for header in _dict(item.get("headers")):
+                at = f"{where}.headers.{header}"
+                if not _HEADER_NAME.fullmatch(header):
+                    yield Problem(at, "config.header_name", {"value": shown(header)})
+                elif header.lower() in OWN_HEADERS:
+                    yield Problem(at, "config.own_header", {"name": header})
 
 
 def _strings(where: str, value: Any) -> Iterator[tuple[str, str]]:

@@ -9,11 +9,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from daemon.outward.sends import Trigger
+from daemon.outward.deliver import NotSpooled
+from daemon.outward.sends import NeedsRun, Trigger
 from daemon.settings.model import Column
+from daemon.settings.problems import OsTrouble
 from daemon.web import context
 from daemon.web.auth import Auth
 from daemon.web.errors import ApiError, responses
+from handlers.api import RETRY_AFTER
 from importers.errors import CellError
 from importers.layouts import converter
 from importers.messages import message, quoted
@@ -58,7 +61,20 @@ async def send_now(
     if outward is None:
         raise ApiError(503, "spool_unavailable", "api.spool_unavailable.not_running")
     trigger = Trigger("admin", where=where, executor_to=tuple(send.executor_to))
-    run_id = await outward.send(name, trigger)
+    try:
+        run_id = await outward.send(name, trigger)
+    except NeedsRun:
+        raise ApiError(422, "send_needs_run", "api.send_needs_run", name=name) from None
+    except NotSpooled as exc:
+        # Its run is failed already, saying so; the disk's trouble is said here too.
+        cause = OsTrouble(exc.__cause__ or exc).render(context.language(request))
+        raise ApiError(
+            503,
+            "spool_unavailable",
+            "api.spool_unavailable.send",
+            headers={"Retry-After": str(RETRY_AFTER)},
+            cause=cause,
+        ) from None
     base = str(request.base_url).rstrip("/")
     body: dict[str, Any] = {"id": run_id, "url": f"{base}/api/v1/runs/{run_id}"}
     return JSONResponse(body, 202)
