@@ -435,7 +435,11 @@ class Master:
         if isinstance(exc, ConfigError):
             problems = exc.problems
         else:
-            log_failure(log, exc, "reload failed while applying the new config")
+            # A folder it could not make (a drop folder on a read-only disk) is said in
+            # full, path and reason, by the line below: a traceback at each retry told
+            # no more.
+            if not (isinstance(exc, OSError) and exc.filename):
+                log_failure(log, exc, "reload failed while applying the new config")
             detail = f"{type(exc).__name__}: {exc}"
             problems = [Problem(str(self.config_path), "config.not_applied", {"detail": detail})]
         for problem in problems:

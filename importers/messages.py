@@ -1261,6 +1261,14 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "not an address of this machine",
     },
     "os.other": {"ja": "システムのエラー {name}: {text}", "en": "system error {name}: {text}"},
+    "os.no_such_host": {
+        "ja": "そのホスト名は DNS で見つかりません",
+        "en": "no such host name in DNS",
+    },
+    "os.resolver_down": {
+        "ja": "DNS サーバーが応答せず、ホスト名を解決できません",
+        "en": "the DNS server does not answer: the host name cannot be resolved now",
+    },
     "dropdir.symlink": {
         "ja": "シンボリックリンクは取り込みません。ファイルそのものを置いてください",
         "en": "a symbolic link, never followed: put the file itself in the folder",
@@ -1330,6 +1338,12 @@ CATALOG: dict[str, dict[str, str]] = {
     "config.listen": {
         "ja": "{value} は host:port の形ではありません",
         "en": "{value} is not host:port",
+    },
+    "config.listen_port": {
+        "ja": "{value} のポート {port} は使えません。1〜65535 のポートを指定してください"
+        "(0 ではシステムが空きポートを選び、どこで待ち受けるか分からなくなります)",
+        "en": "{value}: port {port} cannot be used; give a port of 1 to 65535 (with 0 the"
+        " system picks any free port, and no one knows where to connect)",
     },
     "config.port_range": {
         "ja": "{value} は 30000-30099 のようなポート範囲ではありません",
@@ -1468,10 +1482,17 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "{value} is too large (at most {limit})",
     },
     "config.column_name": {
-        "ja": "{value} は列名(英数字と _)に使えません。取引先のヘッダーの名前は label に"
-        '書いてください(例: label = "会員番号")',
-        "en": "{value} is not a column name (letters, digits, _); put what the partner's"
-        ' header says in label, e.g. label = "会員番号"',
+        "ja": "{value} は列名に使えません。列名は英字で始め、英数字と _ だけで 63 文字まで"
+        '書きます。取引先のヘッダーの名前は label に書いてください(例: label = "会員番号")',
+        "en": "{value} is not a column name (a letter first, then letters, digits and _,"
+        " 63 characters at most); put what the partner's header says in label, e.g."
+        ' label = "会員番号"',
+    },
+    "config.column_underscore": {
+        "ja": "{value} は _ で始まるので列名に使えません。_ で始まる名前は renkei 自身の列"
+        "(_source_file など)のためのものです。英字で始めてください",
+        "en": "{value} starts with _, which is kept for renkei's own columns (_source_file,"
+        " …): start the name with a letter",
     },
     "config.format_type": {
         "ja": "format は date・datetime 列のためのもので、{type} 列には使えません",
@@ -1692,6 +1713,12 @@ CATALOG: dict[str, dict[str, str]] = {
         " …): renkei would take its own files; choose a folder outside data_dir, or under"
         " {data_dir}/drop/",
     },
+    "config.folder_cannot_make": {
+        "ja": "フォルダー {path} を作れません({parent}: {detail})。renkei serve は起動時に"
+        "作るので、作れるようにするか、先に作っておいてください",
+        "en": "the folder {path} cannot be made ({parent}: {detail}); renkei serve makes it"
+        " at start: make it possible, or make the folder beforehand",
+    },
     "config.data_dir_not_folder": {
         "ja": "{path} はフォルダではなくファイルです。data_dir にはフォルダを指定してください",
         "en": "{path} is a file, not a folder; data_dir must be a folder",
@@ -1734,6 +1761,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "config.env_unset": {
         "ja": "環境変数 {name} が設定されていません",
         "en": "environment variable {name} is not set",
+    },
+    "config.env_empty": {
+        "ja": "環境変数 {name} が空です。空のトークン・パスワードは使えません",
+        "en": "environment variable {name} is empty: an empty token or password cannot be used",
     },
     "config.demo_secret": {
         "ja": "デモ用の秘密情報は、すべてのリスナーがループバックにある間だけ使えます({listeners})",
@@ -1843,6 +1874,11 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "中断しました",
         "en": "interrupted",
     },
+    "cli.output_lost": {
+        "ja": "標準出力に書けませんでした({detail})。出力の一部またはすべてが失われています",
+        "en": "could not write to standard output ({detail}): some or all of the output is lost",
+    },
+    "cli.output_closed": {"ja": "閉じられています", "en": "it is closed"},
     "cli.import.summary": {
         "ja": "実行 {id}: {state} — {mode}{dry}、{counts}",
         "en": "run {id}: {state} — {mode}{dry}, {counts}",
@@ -1965,13 +2001,19 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "パスワードは {n} 文字以上にしてください",
         "en": "a password needs at least {n} characters",
     },
+    "cli.passwd.not_text": {
+        "ja": "パスワードが {encoding} の文字として読めません(不正なバイトがあります)。"
+        "{encoding} の文字で入力してください",
+        "en": "the password is not {encoding} text (it holds bytes that are not): give it"
+        " in {encoding}",
+    },
     "cli.passwd.bad_name": {
         "ja": "{name}: ユーザー名が UTF-8 ではありません(設定ファイルに書けません)",
         "en": "{name}: the user name is not UTF-8 (a config file cannot hold it)",
     },
     "cli.poll.no_token": {
         "ja": "renkei poll には [api] の有効化と管理トークンが必要です: RENKEI_ADMIN_TOKEN"
-        "を設定するか、設定に api.admin_token を書いてください(sha256 だけでは送れません)",
+        " を設定するか、設定に api.admin_token を書いてください(sha256 だけでは送れません)",
         "en": "renkei poll needs [api] enabled and the admin token: set RENKEI_ADMIN_TOKEN,"
         " or api.admin_token in the config (a sha256 alone cannot be sent)",
     },
@@ -2004,7 +2046,7 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "cli.retry.no_token": {
         "ja": "renkei retry には [api] の有効化と管理トークンが必要です: RENKEI_ADMIN_TOKEN"
-        "を設定するか、設定に api.admin_token を書いてください(sha256 だけでは送れません)",
+        " を設定するか、設定に api.admin_token を書いてください(sha256 だけでは送れません)",
         "en": "renkei retry needs [api] enabled and the admin token: set RENKEI_ADMIN_TOKEN,"
         " or api.admin_token in the config (a sha256 alone cannot be sent)",
     },
@@ -2458,6 +2500,34 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "データベース {path} を読めません: {error}",
         "en": "cannot read the database {path}: {error}",
     },
+    "store.sqlite.damaged": {
+        "ja": "データベースのファイルではないか、壊れています",
+        "en": "not a database file, or a damaged one",
+    },
+    "store.sqlite.no_folder": {
+        "ja": "フォルダー {folder} がありません",
+        "en": "the folder {folder} does not exist",
+    },
+    "store.sqlite.folder": {
+        "ja": "フォルダー {folder} に書き込めません({detail})",
+        "en": "cannot write in the folder {folder} ({detail})",
+    },
+    "store.sqlite.file": {
+        "ja": "ファイルを読み書きできません({detail})",
+        "en": "the file cannot be read and written ({detail})",
+    },
+    "store.sqlite.cannot_open": {
+        "ja": "ファイルを開けません",
+        "en": "the file cannot be opened",
+    },
+    "store.pg.login": {
+        "ja": "ログインできません(ユーザー名かパスワードが違います)",
+        "en": "the login failed (a wrong user name or password)",
+    },
+    "store.pg.no_db": {
+        "ja": "そのデータベースはサーバーにありません",
+        "en": "the server has no database of that name",
+    },
     "store.env_unset": {
         "ja": "store.url の環境変数 {name} が設定されていません",
         "en": "store.url: the environment variable {name} is not set",
@@ -2829,6 +2899,11 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "not sent (the send was ended)",
     },
     "console.run.errors": {"ja": "エラーの行({n} 件)", "en": "Row errors ({n})"},
+    # The store keeps a run's first errors (importers.errors.ERRORS_KEPT); the CSV all.
+    "console.run.errors_cut": {
+        "ja": "先頭の {n} 件のエラーを表示しています。すべてのエラーはエラーCSVにあります",
+        "en": "The first {n} errors are shown; the error CSV holds them all",
+    },
     "console.run.no_errors": {"ja": "エラーはありません", "en": "no row errors"},
     "console.run.line": {"ja": "行番号", "en": "Line"},
     # A problem of the whole file (it failed before its rows: line 0 in the store).
@@ -2865,11 +2940,6 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.account.next_checks": {"ja": "次回のチェック(5 回分)", "en": "Next five checks"},
     "console.account.next_check": {"ja": "次回チェック", "en": "Next check"},
     "console.account.api_path": {"ja": "API の送信先", "en": "API path"},
-    # The store keeps a run's first errors (importers.errors.ERRORS_KEPT); the CSV all.
-    "console.run.errors_cut": {
-        "ja": "先頭の {n} 件のエラーを表示しています。すべてのエラーはエラーCSVにあります",
-        "en": "The first {n} errors are shown; the error CSV holds them all",
-    },
     "console.account.dropdir": {"ja": "取込フォルダ", "en": "Drop folder"},
     "console.account.filename": {"ja": "ファイル名の規則", "en": "File names"},
     "console.account.report": {"ja": "レポートメール", "en": "Report mail"},

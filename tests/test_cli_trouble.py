@@ -50,7 +50,11 @@ def test_a_damaged_store_is_said_in_one_line_and_the_command_ends(tmp_path, conf
     result = renkei(*args, "--config", str(config), timeout=60)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert "Event loop is closed" not in result.stderr
-    why = "file is not a database" if how == "garbage" else "ファイルではなくフォルダーです"
+    why = (
+        "データベースのファイルではないか、壊れています"
+        if how == "garbage"
+        else "ファイルではなくフォルダーです"
+    )
     assert result.stderr.splitlines()[-1] == f"データベース {store} を読めません: {why}"
 
 

@@ -177,8 +177,7 @@ def test_two_listeners_on_one_address(listeners, expected):
     assert problems(raw) == [expected]
 
 
-def test_listeners_on_other_ports_or_a_free_port_are_fine():
-    parse({"smtp": {"listen": "127.0.0.1:0"}, "ftp": {"listen": "127.0.0.1:0"}})
+def test_listeners_on_other_ports_are_fine():
     parse(
         {"smtp": {"listen": "127.0.0.1:2600"}, "ftp": {"enabled": False, "listen": "0.0.0.0:2600"}}
     )

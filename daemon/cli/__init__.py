@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
+import io
 import logging
 import os
 import sys
@@ -43,6 +45,10 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_STORE_TOO_NEW = 3
 EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE: what a shell reports of a command ended by it
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as for EXIT_PIPE_CLOSED
+# The commands whose output is what they are run for: output lost, they failed. The
+# others' exit says what they did (an import that completed is 0, its summary lost or
+# not): a cron job that retries a failure would import the file twice.
+REPORTING = frozenset({None, "check", "runs", "show", "schedule", "passwd"})
 
 
 def load_config(option: str | None) -> Settings | None:
@@ -158,14 +164,110 @@ def _one_shot_logs() -> None:
         logging.getLogger().addHandler(logging.NullHandler())
 
 
-def main(argv: list[str] | None = None) -> int:
+class Output(io.RawIOBase):
+    """stdout's file descriptor, written until a write fails (a full disk, a closed
+    pipe) or when it was closed at the start: what follows is dropped and the first
+    failure kept, to be said once the command has done its work, never as a traceback
+    from the middle of it."""
+
+    def __init__(self, closed: bool) -> None:
+        super().__init__()
+        self.was_closed = closed  # fd 1 holds /dev/null in its place
+        self.lost: OSError | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return 1
+
+    def isatty(self) -> bool:
+        return not self.was_closed and os.isatty(1)
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        if self.lost is None:
+            try:
+                if self.was_closed:
+                    raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(1, view) :]
+            except OSError as exc:
+                self.lost = exc
+        return len(data)
+
+
+def _kept_stdout() -> Output | None:
+    """The process's stdout written through Output, in the terminal's encoding with
+    what it cannot say escaped (a ① in a file name on an EUC-JP terminal): None when
+    stdout is another's (a test's capture, a wrapper calling main())."""
+    stream = sys.stdout
+    if isinstance(stream, io.TextIOWrapper) and isinstance(
+        getattr(stream.buffer, "raw", None), Output
+    ):
+        raw = stream.buffer.raw
+        raw.lost = None
+        return raw
+    if stream is not sys.__stdout__:
+        return None
     try:
-        args = parse(argv)
+        os.fstat(1)
+        closed = False
+    except OSError:
+        # Closed (`>&-`): /dev/null takes fd 1, else the next file opened (the
+        # database) would be fd 1, and what is printed would be written into it.
+        closed = True
+        null = os.open(os.devnull, os.O_WRONLY)
+        if null != 1:
+            os.dup2(null, 1)
+            os.close(null)
+    raw = Output(closed)
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    errors = getattr(stream, "errors", None) or "strict"
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(raw),
+        encoding=encoding,
+        errors="backslashreplace" if errors == "strict" else errors,
+        line_buffering=bool(getattr(stream, "line_buffering", False)),
+    )
+    return raw
+
+
+def _delivered(code: int, output: Output | None, command: str | None, argv: list[str]) -> int:
+    """`code`, once the output is flushed; when it could not all be written, said on
+    stderr (a reader gone from a pipe needs no word), and a reporting command failed."""
+    sys.stdout.flush()
+    lost = output.lost if output is not None else None
+    if lost is None:
+        return code
+    reporting = command in REPORTING
+    if isinstance(lost, BrokenPipeError):
+        return EXIT_PIPE_CLOSED if reporting else code
+    from daemon.settings.problems import OsTrouble
+
+    language = argv_language(argv)
+    closed = output is not None and output.was_closed
+    detail = message("cli.output_closed", language) if closed else OsTrouble(lost).render(language)
+    print(message("cli.output_lost", language, detail=detail), file=sys.stderr)
+    return EXIT_FAILED if reporting and code == EXIT_OK else code
+
+
+def main(argv: list[str] | None = None) -> int:
+    output = _kept_stdout()
+    given = sys.argv[1:] if argv is None else argv
+    command = None
+    try:
+        try:
+            args = parse(argv)
+        except SystemExit as ended:  # --help, --version, or a usage error: argparse's exit
+            code = ended.code if isinstance(ended.code, int) else EXIT_OK
+            if (delivered := _delivered(code, output, command, given)) != code:
+                raise SystemExit(delivered) from None
+            raise
+        command = args.command
         if args.command != "serve":  # which logs as a daemon does (daemon/logs.py)
             _one_shot_logs()
-        code = args.handler(args)
-        sys.stdout.flush()  # here, where a closed pipe is caught, not at the exit
-        return code
+        return _delivered(args.handler(args), output, command, given)
     except KeyboardInterrupt:
         language = argv_language(sys.argv[1:] if argv is None else argv)
         print(message("cli.interrupted", language), file=sys.stderr)

@@ -20,11 +20,14 @@ def cmd_passwd(args: argparse.Namespace) -> int:
 
     language = fallback_language(config_path(args.config))
     # A name from bytes that are not UTF-8 (a surrogate escape of each): no config holds it.
-    if args.user and any("\ud800" <= char <= "\udfff" for char in args.user):
+    if args.user and _undecoded(args.user):
         print(message("cli.passwd.bad_name", language, name=repr(args.user)), file=sys.stderr)
         return EXIT_USAGE
     if args.stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
+        try:
+            password = sys.stdin.readline().rstrip("\r\n")
+        except UnicodeDecodeError:  # stdin's errors are strict outside UTF-8 mode
+            return _not_text(language)
     elif not sys.stdin.isatty():
         # getpass would read it from the pipe all the same, after a warning in English
         # that it may be echoed: say what to do instead.
@@ -41,6 +44,8 @@ def cmd_passwd(args: argparse.Namespace) -> int:
         if again is not None and password != again:
             print(message("cli.passwd.mismatch", language), file=sys.stderr)
             return 1
+    if _undecoded(password):
+        return _not_text(language)
     if len(password) < MIN_PASSWORD:
         print(message("cli.passwd.short", language, n=MIN_PASSWORD), file=sys.stderr)
         return 1
@@ -71,6 +76,19 @@ def toml_key(name: str) -> str:
         return name
     quoted = "".join(_TOML_ESCAPES.get(c, f"\\u{ord(c):04X}" if _control(c) else c) for c in name)
     return f'"{quoted}"'
+
+
+def _not_text(language: str) -> int:
+    """A password of bytes not in the terminal's encoding refused: hashed, it was a
+    traceback; and no browser sends such bytes, so it could never be typed at the login."""
+    encoding = getattr(sys.stdin, "encoding", None) or "utf-8"
+    print(message("cli.passwd.not_text", language, encoding=encoding), file=sys.stderr)
+    return 1
+
+
+def _undecoded(text: str) -> bool:
+    """Whether `text` holds bytes its encoding could not read (each a surrogate escape)."""
+    return any("\ud800" <= char <= "\udfff" for char in text)
 
 
 def _control(char: str) -> bool:

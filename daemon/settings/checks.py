@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
+import os
 import re
 import ssl
 import stat
@@ -614,6 +616,8 @@ def path_checks(settings: Settings) -> Iterator[Problem]:
     data_dir = settings.data_dir.resolve()
     if (there := _file_in_the_way(data_dir)) is not None:
         yield Problem("daemon.data_dir", "config.data_dir_not_folder", {"path": there})
+    elif (trouble := _cannot_make(data_dir)) is not None:  # serve would not start
+        yield Problem("daemon.data_dir", "config.folder_cannot_make", trouble)
     own = [data_dir / name for name in OWN_FOLDERS]
     homes = {
         name: settings.ftp_home(name).resolve()
@@ -633,6 +637,9 @@ def path_checks(settings: Settings) -> Iterator[Problem]:
         if (there := _file_in_the_way(folder)) is not None:
             # serve cannot start; a reload to it was refused with FileExistsError
             yield Problem(where, "config.dropdir_not_folder", {"path": there})
+        elif (trouble := _cannot_make(folder)) is not None:
+            # as for a file in its way; a reload to it logged a traceback at each retry
+            yield Problem(where, "config.folder_cannot_make", trouble)
         if folder in owners:
             yield Problem(where, "config.same_dropdir", {"value": written, "owner": owners[folder]})
         owners.setdefault(folder, name)
@@ -647,6 +654,19 @@ def path_checks(settings: Settings) -> Iterator[Problem]:
                 params = {"value": written, "owner": owner, "home": home}
                 yield Problem(where, "config.dropdir_in_ftp_home", params)
     yield from _tls_files(settings)
+
+
+def _cannot_make(folder: Path) -> dict[str, object] | None:
+    """Why `folder`, not there yet, cannot be made (renkei makes it at start): its
+    nearest parent that is there is on a read-only file system or not ours to write.
+    Looked at by access(2), never by making anything."""
+    if os.path.exists(folder):
+        return None
+    parent = next((p for p in folder.parents if os.path.exists(p)), None)
+    if parent is None or not parent.is_dir() or os.access(parent, os.W_OK | os.X_OK):
+        return None
+    code = errno.EROFS if os.statvfs(parent).f_flag & os.ST_RDONLY else errno.EACCES
+    return {"path": folder, "parent": parent, "detail": OsTrouble(OSError(code, ""))}
 
 
 def _file_in_the_way(folder: Path) -> Path | None:

@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 
 from daemon.settings.problems import Invalid
 
 
 def check_listen(value: str) -> str:
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    if not sep or not host or not port.isdigit():
         raise Invalid("config.listen", value=repr(value))
+    # Port 0 is any free port the system picks: a listener no partner could find, a
+    # relay never reached.
+    if not 1 <= int(port) <= 65535:
+        raise Invalid("config.listen_port", value=repr(value), port=int(port))
     return value
 
 
@@ -36,7 +41,18 @@ class ListenError(OSError):
         return f"{self.key} {self.listen}: {self.strerror}"
 
 
+class UnresolvedListen(ListenError, socket.gaierror):
+    """A listen host whose name does not resolve: its errno is getaddrinfo's EAI code,
+    which read as an errno was "Unknown error -2"; as a gaierror it is said as such
+    (settings/problems.OsTrouble)."""
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.listen}: the host name does not resolve"
+
+
 def listen_error(key: str, listen: str, exc: OSError) -> ListenError:
+    if isinstance(exc, socket.gaierror):
+        return UnresolvedListen(key, listen, exc.errno)
     return ListenError(key, listen, exc.errno)
 
 

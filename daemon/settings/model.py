@@ -67,6 +67,10 @@ RESERVED_COLUMNS = frozenset(("rowid", "oid", "ctid", "xmin", "xmax", "cmin", "c
 # Past this a number is a slip of the keyboard, not a setting; past 2**63 the standard
 # library refuses it (a read's size, a time span) where it is first used, not at check.
 MAX_NUMBER = 2**62
+# The longest a retry may wait (a day) and a peer be waited for (an hour): `inf` and
+# 1e300 passed, a report mail was then queued with "next_try": Infinity, never sent.
+MAX_DELAY = 86400
+MAX_TIMEOUT = 3600
 # ASCII digits only: \d would take full-width ones (２２:００), which the clock code
 # after the check cannot read. Times are written as an IME types them too: clock()
 # makes them ASCII first.
@@ -280,9 +284,11 @@ class ReportSettings(Model):
     relay: str = Field("127.0.0.1:25", description="host:port of the relay for report mail")
     from_: Address = Field("renkei@localhost", alias="from", description="From of report mail")
     language: Literal["ja", "en"] = Field("ja", description="language of reports and messages")
-    retry_seconds: float = Field(30, gt=0, description="first retry delay while the relay is down")
-    max_retry_seconds: float = Field(3600, gt=0, description="longest retry delay")
-    timeout: float = Field(30, gt=0, description="seconds to wait for the relay")
+    retry_seconds: float = Field(
+        30, gt=0, le=MAX_DELAY, description="first retry delay while the relay is down"
+    )
+    max_retry_seconds: float = Field(3600, gt=0, le=MAX_DELAY, description="longest retry delay")
+    timeout: float = Field(30, gt=0, le=MAX_TIMEOUT, description="seconds to wait for the relay")
     admin_to: list[Address] = Field(
         default_factory=list,
         description="admin alerts to (reload refused, report refused, file quarantined, disk low)",
@@ -325,7 +331,9 @@ class Column(Model):
     @field_validator("name")
     @classmethod
     def _identifier(cls, value: str) -> str:
-        if not _IDENTIFIER.fullmatch(value) or value.startswith("_"):
+        if value.startswith("_"):  # _source_file, _run_id: renkei's own columns
+            raise Invalid("config.column_underscore", value=repr(value))
+        if not _IDENTIFIER.fullmatch(value):
             raise Invalid("config.column_name", value=repr(value))
         if value.lower() in RESERVED_COLUMNS:
             raise Invalid("config.column_reserved", value=repr(value))
@@ -518,11 +526,13 @@ class Expect(Model):
                 raise not_one_of(day, WEEKDAYS)
         return value
 
-    @field_validator("day")
+    # Before the union is tried: else each of its members refused the value on its own,
+    # at a key of its own (`expect.day.int`, `expect.day.str`), saying opposite things.
+    @field_validator("day", mode="before")
     @classmethod
-    def _day(cls, value: int | str | None) -> int | str | None:
-        in_month = isinstance(value, int) and 1 <= value <= 31
-        if value is not None and value != "last" and not in_month:
+    def _day(cls, value: object) -> object:
+        number = isinstance(value, int) and not isinstance(value, bool)
+        if value is not None and value != "last" and not (number and 1 <= value <= 31):
             raise Invalid("config.expect_day", value=shown(value))
         return value
 
@@ -598,10 +608,10 @@ class Outbound(Model):
     body: Literal["form-data", "json"] = Field(
         "form-data", description="parameters as form fields, or as JSON"
     )
-    timeout: float = Field(30, gt=0, description="seconds to wait for an answer")
+    timeout: float = Field(30, gt=0, le=MAX_TIMEOUT, description="seconds to wait for an answer")
     max_attempts: int = Field(8, ge=1, description="tries before a request fails")
-    retry_seconds: float = Field(5, gt=0, description="first retry delay (doubles)")
-    max_retry_seconds: float = Field(600, gt=0, description="longest retry delay")
+    retry_seconds: float = Field(5, gt=0, le=MAX_DELAY, description="first retry delay (doubles)")
+    max_retry_seconds: float = Field(600, gt=0, le=MAX_DELAY, description="longest retry delay")
 
     @field_validator("url")
     @classmethod

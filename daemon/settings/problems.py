@@ -13,6 +13,7 @@ import difflib
 import errno
 import json
 import re
+import socket
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -52,6 +53,9 @@ _OS_WORDS = {
     errno.EADDRNOTAVAIL: "os.not_here",
 }
 
+# getaddrinfo's failures that are the name server's, not the name's.
+_RESOLVER_WORDS = {socket.EAI_AGAIN: "os.resolver_down", socket.EAI_FAIL: "os.resolver_down"}
+
 
 @dataclass(frozen=True, slots=True)
 class OsTrouble:
@@ -69,6 +73,8 @@ class OsTrouble:
         cause = os_error_in(self.exc)
         if cause is None or cause.errno is None:
             return str(self.exc)
+        if isinstance(cause, socket.gaierror):  # its errno is an EAI code, no errno
+            return Words(_RESOLVER_WORDS.get(cause.errno, "os.no_such_host"))
         key = _OS_WORDS.get(cause.errno)
         if key is not None:
             return Words(key)

@@ -19,8 +19,9 @@ _SHA256 = re.compile(r"[0-9A-Fa-f]{64}")
 
 
 def env_problem(key: str, value: Any) -> Problem | None:
-    """What is wrong with an `env:NAME` value: no name, or a variable that is unset
-    (the secret would be empty, and a header would go out blank)."""
+    """What is wrong with an `env:NAME` value: no name, or a variable that is unset or
+    set empty (`NAME=` in a unit's environment file): the secret would be empty, a
+    door that compares by prefix would take anything, and a header would go out blank."""
     if not isinstance(value, str) or not value.startswith("env:"):
         return None
     name = value[4:]
@@ -28,6 +29,8 @@ def env_problem(key: str, value: Any) -> Problem | None:
         return Problem(key, "config.env_no_name")
     if name not in os.environ:
         return Problem(key, "config.env_unset", {"name": name})
+    if not os.environ[name]:
+        return Problem(key, "config.env_empty", {"name": name})
     return None
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import logging
+import os
 import re
 import shutil
 import socket
@@ -13,9 +16,12 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from daemon import serving
 from daemon.settings import Settings, resolve_secret
+from daemon.settings.problems import OsTrouble
 from daemon.store.base import Store
 from daemon.store.errors import SchemaBehind, SchemaNewer, StoreTooNew, StoreUnavailable
 from importers.messages import message
+
+log = logging.getLogger("renkei.store")
 
 HIDDEN = "***"
 # libpq's key=value form: a value is quoted ('a b\' c', backslash escapes) or runs to
@@ -99,10 +105,31 @@ def resolved_url(url: str, language: str) -> str:
     return resolved
 
 
+# What libpq and psycopg say of the usual causes (lowercased), by the catalog's words.
+_PG_CAUSES = (
+    ("authentication failed", "store.pg.login"),  # password or peer
+    ("no password supplied", "store.pg.login"),
+    ("connection refused", "os.refused"),
+    ("failed to resolve host", "os.no_such_host"),
+    ("could not translate host name", "os.no_such_host"),
+    ("timeout expired", "os.timed_out"),
+)
+_PG_STATES = {"28P01": "store.pg.login", "28000": "store.pg.login", "3D000": "store.pg.no_db"}
+
+
 def unreachable(url: str, exc: Exception, language: str) -> StoreUnavailable:
-    """The driver's error reaching `url`, said without its password."""
+    """The driver's error reaching `url`, said without its password: a usual cause in
+    the catalog's words (the driver's English kept for the log), another as it says it."""
     error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    text = message("store.unreachable", language, url=shown_url(url), error=shown_error(error, url))
+    error = shown_error(error, url)
+    said = str(exc).lower()
+    key = _PG_STATES.get(getattr(exc, "sqlstate", None) or "") or next(
+        (key for words, key in _PG_CAUSES if words in said), None
+    )
+    if key is not None:
+        log.warning("cannot reach the database %s: %s", shown_url(url), error)
+        error = message(key, language)
+    text = message("store.unreachable", language, url=shown_url(url), error=error)
     return StoreUnavailable(text)
 
 
@@ -162,15 +189,61 @@ def _disk_full(folder: Path) -> bool:
         return False
 
 
+# SQLite's primary result codes (sqlite3.Error.sqlite_errorcode & 0xFF) met opening
+# the store, by the catalog's words; CANTOPEN and READONLY are told by _cannot_open.
+_SQLITE_WORDS = {
+    3: "os.denied",  # SQLITE_PERM
+    10: "os.io",  # SQLITE_IOERR
+    11: "store.sqlite.damaged",  # SQLITE_CORRUPT
+    13: "os.no_space",  # SQLITE_FULL
+    26: "store.sqlite.damaged",  # SQLITE_NOTADB: "file is not a database"
+}
+_SQLITE_CANTOPEN, _SQLITE_READONLY = 14, 8
+
+
+def _sqlite_words(exc: sqlite3.Error, path: Path, language: str) -> str:
+    """Why SQLite could not open `path`, in the catalog's words where it is a usual
+    cause; SQLite's own English otherwise."""
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    if code in (_SQLITE_CANTOPEN, _SQLITE_READONLY):
+        return _cannot_open(path, language)
+    key = _SQLITE_WORDS.get(code)
+    return str(exc) if key is None else message(key, language)
+
+
+def _cannot_open(path: Path, language: str) -> str:
+    """SQLite's "unable to open database file" told apart: the folder missing or not
+    ours to write (the -wal and -shm files are made beside the file), or the file not
+    ours to read and write."""
+    folder = path.parent
+    if not folder.is_dir():
+        return message("store.sqlite.no_folder", language, folder=folder)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return message(
+            "store.sqlite.folder", language, folder=folder, detail=_why(folder, language)
+        )
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return message("store.sqlite.file", language, detail=_why(path, language))
+    return message("store.sqlite.cannot_open", language)
+
+
+def _why(path: Path, language: str) -> str:
+    code = errno.EROFS if os.statvfs(path).f_flag & os.ST_RDONLY else errno.EACCES
+    return OsTrouble(OSError(code, "")).render(language)
+
+
 @contextmanager
 def sqlite_refused(language: str, path: Path) -> Iterator[None]:
     """A file SQLite cannot open as the store (damaged, not a database, a folder),
-    said as `renkei check` says it, naming the file: a traceback would say neither."""
+    said as `renkei check` says it, naming the file and why in the catalog's words
+    (SQLite's English kept for the log): a traceback would say neither."""
     try:
         yield
     except sqlite3.Error as exc:
-        error = message("os.is_folder", language) if path.is_dir() else str(exc)
-        if not path.is_dir() and _disk_full(path.parent):
+        log.warning("cannot read the database %s: %s", path, exc)
+        is_dir = path.is_dir()
+        error = message("os.is_folder", language) if is_dir else _sqlite_words(exc, path, language)
+        if not is_dir and _disk_full(path.parent):
             # SQLite says "disk I/O error" when it has no room for its -wal and -shm:
             # read as a damaged disk, where the disk is full.
             error = message("os.no_space", language)
