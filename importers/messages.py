@@ -893,6 +893,11 @@ CATALOG: dict[str, dict[str, str]] = {
         " file (for keyed modes, the account's same layout), and only the latest of them,"
         " {other}, can be undone",
     },
+    "api.send_not_undoable": {
+        "ja": "実行 {run_id} は送信です。送った行は送信先にあり、renkei からは取り消せません",
+        "en": "run {run_id} is a send: the rows it sent are the receiver's, and renkei cannot"
+        " take them back",
+    },
     "api.undo_not_kept": {
         "ja": "実行 {run_id} の取消に必要な変更前の行が残っていません(取消機能より前の実行、"
         "取消の実行、後の実行の取消で古くなった実行、または保存期間を過ぎた実行です)",
@@ -3266,6 +3271,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.audit.detail.run_not_latest": {
         "ja": "後の実行が同じデータを変更しています",
         "en": "a later run changed the same rows",
+    },
+    "console.audit.detail.send_not_undoable": {
+        "ja": "送信の実行は取り消せません",
+        "en": "a send cannot be undone",
     },
     "console.audit.detail.undo_not_kept": {
         "ja": "取消に必要な変更前の行が残っていません",

@@ -1034,3 +1034,16 @@ def test_round_trip_into_a_receiving_renkei(tmp_path_factory, example, send, pos
 def columns_of(daemon, table: str) -> list[str]:
     names = [row[1] for row in daemon.query(f'PRAGMA table_info("{table}")')]
     return [n for n in names if not n.startswith("_")]
+
+
+def test_a_send_is_refused_an_undo_saying_it_is_a_send(daemon, capture):
+    """An undo of a send answered undo_not_kept, "the rows it changed were not kept",
+    as if an older renkei had run it: its rows are the receiver's."""
+    run = sent(daemon, "json")
+    assert run["state"] == "completed"
+    reply = httpx.post(f"{daemon.api}/api/v1/runs/{run['id']}/undo", headers=ADMIN)
+    assert reply.status_code == 409, reply.text
+    assert reply.json() == {
+        "error": "send_not_undoable",
+        "message": f"実行 {run['id']} は送信です。送った行は送信先にあり、renkei からは取り消せません",
+    }

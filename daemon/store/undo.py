@@ -71,6 +71,7 @@ class UndoRefusal(StrEnum):
     NOT_LATEST = "run_not_latest"  # a later run of its file (or keyed, its layout)
     NOT_KEPT = "undo_not_kept"  # older than undo, an undo itself, or its images dropped
     ROWS_EDITED = "run_rows_edited"  # rows it wrote or removed were changed since (Records API)
+    SEND = "send_not_undoable"  # its rows went to a receiver: nothing here to take back
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +222,8 @@ class UndoRecords:
         self, db: aiosqlite.Connection, run: dict[str, Any], record: dict[str, Any] | None
     ) -> Undone | None:
         """Why `run` may not be undone, checked inside the undo's transaction."""
+        if run["direction"] == "send":  # said as what it is, not as "not kept"
+            return Undone(None, refusal=UndoRefusal.SEND)
         if run["state"] != "completed":
             return Undone(None, refusal=UndoRefusal.NOT_COMPLETED)
         if run["dry_run"]:
