@@ -1643,6 +1643,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{value} は renkei 自身のパスです",
         "en": "{value} is one of renkei's own paths",
     },
+    "config.pattern_needs_excel": {
+        "ja": "{value} は Excel ブックの名前ですが、このアカウントは excel = true ではありません"
+        "(そのままでは、この名前のファイルはすべて失敗します)。excel = true を書いてください",
+        "en": "{value} names Excel workbooks, but this account has no excel = true (every"
+        " file of that name would fail): add excel = true",
+    },
     "config.no_filenames": {
         "ja": '[] ではどのファイルも受け付けません。パターンか "any" を書いてください',
         "en": '[] takes no file: give a pattern, or "any"',

@@ -390,3 +390,22 @@ def test_a_workbook_patterns_error_csv_sent_back_corrects_the_workbook():
     assert rule.match("20240516.errors.errors.csv") == "20240516.xlsx"
     assert rule.match("20240230.errors.csv") is None  # a day that does not exist
     assert filename_rule(["{YYYYMMDD}.xlsx"]).match("20240516.errors.csv") is None
+
+
+def test_a_workbook_pattern_without_excel_is_a_config_problem():
+    """Every file `{YYYYMMDD}.xlsx` took then failed as "workbooks are off"."""
+    raw = {
+        "layouts": {"p": {"columns": [{"name": "a"}]}},
+        "accounts": {
+            "off": {"layout": "p", "filename": ["x_{YYYYMMDD}.XLSX"]},
+            "on": {"layout": "p", "filename": ["y_{YYYYMMDD}.xlsx"], "excel": True},
+        },
+    }
+    with pytest.raises(ConfigError) as info:
+        parse(raw)
+    [problem] = info.value.problems
+    assert problem.render("ja") == (
+        "accounts.off.filename: 'x_{YYYYMMDD}.XLSX' は Excel ブックの名前ですが、このアカウントは"
+        " excel = true ではありません(そのままでは、この名前のファイルはすべて失敗します)。"
+        "excel = true を書いてください"
+    )

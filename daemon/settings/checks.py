@@ -26,7 +26,7 @@ from daemon.settings.model import DEMO_PREFIX, RESERVED_TABLES, FtpSettings, Set
 from daemon.settings.problems import OsTrouble, Problem, near, shown
 from daemon.settings.setchoices import set_choice_problems, set_value_problems
 from daemon.settings.tokens import env_problem, header_problems, token_clashes
-from importers.filenames import PatternError, compile_pattern
+from importers.filenames import EXCEL_SUFFIXES, PatternError, compile_pattern
 from importers.layouts import choice_form
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
@@ -433,6 +433,10 @@ def _filenames(raw: dict[str, Any]) -> Iterator[Problem]:
             except PatternError as exc:
                 params = {"value": repr(pattern), "detail": exc}
                 yield Problem(where, "config.bad_pattern", params)
+                continue
+            if pattern.lower().endswith(EXCEL_SUFFIXES) and account.get("excel") is not True:
+                # Every file it takes would fail as "workbooks are off".
+                yield Problem(where, "config.pattern_needs_excel", {"value": repr(pattern)})
 
 
 def _unique(raw: dict[str, Any], section: str, key: str, fold: Any) -> Iterator[Problem]:
