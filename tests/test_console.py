@@ -257,8 +257,11 @@ def test_of_two_login_pages_open_at_once_the_first_one_used_logs_in(daemon):
     (a session expired, a restart), the first one used was refused as expired."""
     with anonymous(daemon) as web:
         first = login_token(web)
-        login_token(web)  # the second tab
+        second = login_token(web)  # the second tab
         r = web.post("/console/login", data={"user": "op", "password": PASSWORD, "token": first})
+        assert r.status_code == 303 and r.headers["location"] == "/console/", r.text
+        # The other tab, used after: not refused as expired (and audited as refused).
+        r = web.post("/console/login", data={"user": "op", "password": PASSWORD, "token": second})
         assert r.status_code == 303 and r.headers["location"] == "/console/", r.text
 
 

@@ -152,7 +152,8 @@ async def login(request: Request) -> Response:
     response = RedirectResponse(safe_next(target), 303)
     cookie = session_cookie(request, session, known.password_hash)
     _cookie(response, request, COOKIE, cookie, int(LIFETIME.total_seconds()))
-    response.delete_cookie(LOGIN_COOKIE, path="/console")
+    # The login nonce stays until it expires: another tab's login form, shown before
+    # this login, carries a token bound to it (logging in there as well is no harm).
     return response
 
 
