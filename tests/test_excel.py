@@ -234,6 +234,54 @@ def test_a_stray_value_far_from_the_table_is_refused_before_it_is_loaded(tmp_pat
     )
 
 
+def with_sheet_xml(path: Path, rows: str, prefix: str = "") -> Path:
+    """The workbook at `path` with its one sheet's XML made of `rows`, as a program
+    other than Excel may write it (a namespace prefix on every tag, cells without `r`)."""
+    ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    declared = f' xmlns:{prefix[:-1]}="{ns}"' if prefix else f' xmlns="{ns}"'
+    xml = (
+        f'<?xml version="1.0"?><{prefix}worksheet{declared}><{prefix}sheetData>{rows}'
+        f"</{prefix}sheetData></{prefix}worksheet>"
+    )
+    with zipfile.ZipFile(path) as archive:
+        parts = {info: archive.read(info.filename) for info in archive.infolist()}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info, data in parts.items():
+            sheet = info.filename == "xl/worksheets/sheet1.xml"
+            archive.writestr(info, xml.encode() if sheet else data)
+    return path
+
+
+def _cell(ref: str | None, value: str, prefix: str = "") -> str:
+    at = f' r="{ref}"' if ref else ""
+    p = prefix
+    return f'<{p}c{at} t="inlineStr"><{p}is><{p}t>{value}</{p}t></{p}is></{p}c>'
+
+
+@pytest.mark.parametrize("how", ["no_references", "prefixed"])
+def test_a_far_value_written_otherwise_than_excel_writes_it_is_still_seen(tmp_path, how):
+    """The used range was read from cells written `<c r="…">` only: a far cell without
+    its `r`, or every tag with a namespace prefix, passed unseen and calamine loaded the
+    whole rectangle. An empty cell that is not self-closing is no value."""
+    path = workbook(tmp_path / "a.xlsx", {"Sheet1": [HEADER]})
+    p = "x:" if how == "prefixed" else ""
+    head = "".join(_cell(f"{c}1", n, p) for c, n in zip("ABCD", HEADER, strict=True))
+    far = _cell(None if how == "no_references" else "XFD2000", " ", p)
+    rows = f'<{p}row r="1">{head}</{p}row><{p}row r="2000">{far}'
+    if how == "no_references":
+        rows += "".join(_cell(None, "", p) for _ in range(16383))
+        rows = rows.replace(far, "", 1) + far
+    rows += f"</{p}row>"
+    with_sheet_xml(path, rows, p)
+    with pytest.raises(PermanentProblem) as caught:
+        read_sheet(path)
+    assert caught.value.key == "workbook.too_large"
+    assert caught.value.params["last"] == "XFD2000"
+    empty = '<row r="1048576"><c r="XFD1048576" s="0"></c></row>'
+    with_sheet_xml(path, f'<row r="1">{_cell("A1", "member_no")}</row>{empty}')
+    assert read_sheet(path).rows == [["member_no"]]
+
+
 @pytest.mark.parametrize(("index", "letters"), [(0, "A"), (3, "D"), (25, "Z"), (26, "AA")])
 def test_column_letters(index, letters):
     assert column_letter(index) == letters
