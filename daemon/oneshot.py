@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from daemon import graph
 from daemon.settings import Settings
 from daemon.spool import kept
-from daemon.spool.memory import account_file_key
+from daemon.spool.memory import delivery_file_key
 from daemon.spool.queue import Meta, SpoolItem, new_id, now_iso
 from daemon.store.open import open_store
 from daemon.store.runs import public_run
@@ -68,7 +68,7 @@ async def import_file(
             str(path.resolve()),
             name,
             options=options,
-            file_key=account_file_key(settings, account, name),
+            file_key=await delivery_file_key(settings, parts.store, account, name),
         )
         item = parts.spool.enqueue(meta, path, claim=True)
         _end_on_signals(parts.pipeline)

@@ -557,11 +557,17 @@ def test_a_workbooks_corrected_copy_under_any_name_goes_with_the_next_full_copy(
     bad = sales(tmp_path / "shop.xlsx", [[1, "2024/05/16", 1, "a"], ["x", "2024/05/16", 2, "b"]])
     run = daemon.wait_run(mail_workbook(daemon, "anyname", "shop.xlsx", bad.read_bytes()))
     assert (run["rows_imported"], run["rows_failed"]) == (1, 1)
-    fixed = b"member_no,date,sales_amount,note\r\n2,2024/05/16,2,b\r\n"
+    # Corrected, with a row still wrong: its own error CSV, corrected in turn, must
+    # go with the workbook too (it went with a `shop.csv`: the first hop's name).
+    fixed = b"member_no,date,sales_amount,note\r\n2,2024/05/16,2,b\r\ny,2024/05/16,3,c\r\n"
     _, code, reply = send_as(daemon.smtp_port, "anyname", [("shop.errors.csv", fixed)])
     assert code == 250 and daemon.wait_run(queued_ids(reply)[0])["rows_imported"] == 1
-    whole = sales(tmp_path / "shop.xlsx", [[1, "2024/05/16", 1, "a"], [2, "2024/05/16", 2, "b"]])
+    again = b"member_no,date,sales_amount,note\r\n3,2024/05/16,3,c\r\n"
+    _, code, reply = send_as(daemon.smtp_port, "anyname", [("shop.errors.errors.csv", again)])
+    assert code == 250 and daemon.wait_run(queued_ids(reply)[0])["rows_imported"] == 1
+    rows = [[1, "2024/05/16", 1, "a"], [2, "2024/05/16", 2, "b"], [3, "2024/05/16", 3, "c"]]
+    whole = sales(tmp_path / "shop.xlsx", rows)
     run = daemon.wait_run(mail_workbook(daemon, "anyname", "shop.xlsx", whole.read_bytes()))
-    assert run["rows_imported"] == 2
+    assert run["rows_imported"] == 3
     members = "SELECT member_no FROM performance WHERE _account = 'anyname' ORDER BY 1"
-    assert daemon.query(members) == [(1,), (2,)]
+    assert daemon.query(members) == [(1,), (2,), (3,)]

@@ -185,6 +185,19 @@ def account_file_key(settings: Settings, account: str, name: str) -> str:
     return file_key(_rule(settings, account), name)
 
 
+async def delivery_file_key(
+    settings: Settings, store: Store | None, account: str, name: str
+) -> str:
+    """The logical file a delivery of `name` is, as resends compare it and the run
+    records it; a corrected error CSV's, the file of the run that made that error CSV
+    (store.corrected_file): its name does not always tell (`shop.xlsx`'s is
+    `shop.errors.csv`), and a correction's own correction must find the same file."""
+    key = account_file_key(settings, account, name)
+    if store is not None and account_corrects(settings, account, name):
+        key = await store.corrected_file(account, name) or key
+    return key
+
+
 def account_corrects(settings: Settings, account: str, name: str) -> bool:
     """Whether `name` is a corrected error CSV sent back to the account."""
     return _rule(settings, account).corrects(name)

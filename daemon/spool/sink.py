@@ -19,7 +19,7 @@ from pathlib import Path
 from daemon import metrics
 from daemon.settings import Account, Settings
 from daemon.spool import durable
-from daemon.spool.memory import DeliveryMemory, account_corrects, account_file_key
+from daemon.spool.memory import DeliveryMemory, account_corrects, delivery_file_key
 from daemon.spool.queue import Meta, Spool, SpoolItem, new_id
 from daemon.spool.refusals import RefusalLog
 from daemon.store.base import Store
@@ -54,7 +54,10 @@ class SpoolSink:
     async def spool(self, deliveries: Sequence[Delivery]) -> Receipt:
         settings = self._settings()
         for d in deliveries:  # once, for the memory's look-up and the spooled meta
-            d.file_key = account_file_key(settings, d.account, d.filename)
+            try:
+                d.file_key = await delivery_file_key(settings, self._store, d.account, d.filename)
+            except Exception as exc:  # the store unreachable: take nothing we cannot check
+                raise SpoolUnavailable(f"store: {exc}") from exc
             d.by_content = d.by_content or account_corrects(settings, d.account, d.filename)
         async with self.memory.turn(deliveries):
             try:
@@ -141,14 +144,20 @@ class SpoolSink:
 
     async def finished(self, run_id: str, timeout: float, errors: int) -> RunReport | None:
         """The run once it is final, with its first `errors`; None after `timeout`, or
-        once the store fails to say: the file is spooled, so its sender is told it was
-        accepted (the run's URL), never that the server failed."""
+        once the store fails to say, or the wait is cancelled (the daemon stopping): the
+        file is spooled, so its sender is told it was accepted (the run's URL), never
+        that the server failed."""
         if self._store is None:
             return None
         try:
             return await self._final_run(run_id, timeout, errors)
         except Exception as exc:  # the store unreachable, or gone while we read
             log.warning("run %s: the store does not say how it ended: %s", run_id, exc)
+            return None
+        except asyncio.CancelledError:
+            # Not passed on: the request waiting here is still to be answered, and the
+            # run is imported at the next start.
+            log.info("run %s: stopping; answered as accepted, not waited for", run_id)
             return None
 
     async def _final_run(self, run_id: str, timeout: float, errors: int) -> RunReport | None:
