@@ -1597,6 +1597,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{value} は{problem}(列 {column} の値)",
         "en": "{value} {problem} (column {column})",
     },
+    "config.set_value_required": {
+        "ja": "列 {column} は必須のため、空の値は設定できません",
+        "en": "column {column} is required: a set cannot empty it",
+    },
     "config.set_value_key": {
         "ja": "{column} はキーの列です。set はキーで行を照合するため、キーの値は変えられません"
         "(変えると照合した行がすべて同じキーになります)",

@@ -131,10 +131,65 @@ def check(tmp_path, section: str) -> subprocess.CompletedProcess:
             "set_values.member_no: member_no はキーの列です",
         ),
         ('{ mode = "set" }', 'set_values: mode = "set" には set_values が必要です'),
+        (
+            '{ mode = "set", set_values = { points = "5", joined = "" } }',
+            None,  # an empty value clears an optional column: fine
+        ),
     ],
 )
 def test_check_refuses_a_set_value_its_column_would_refuse(tmp_path, effect, said):
     done = check(tmp_path, f'[accounts.acme.api.params.mode]\n"x" = {effect}\n')
+    assert "Traceback" not in done.stderr
+    if said is None:
+        assert done.returncode == 0, done.stdout + done.stderr
+        return
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"accounts.acme.api.params.mode.x.{said}" in done.stdout + done.stderr
-    assert "Traceback" not in done.stderr
+
+
+NARROW = """
+[layouts.narrow]
+key = ["code"]
+columns = [
+  { name = "code",   type = "text" },
+  { name = "status", type = "int" },
+  { name = "qty",    type = "int", required = true },
+  { name = "label",  type = "text", max_length = 3 },
+]
+"""
+
+
+@pytest.mark.parametrize(
+    ("section", "said"),
+    [
+        # The account's own set_values, taken to the layout an effect switches to.
+        (
+            'set_values = { status = "停止" }\n[accounts.acme.api.params.m]\n'
+            '"o" = { layout = "narrow" }\n',
+            "accounts.acme.api.params.m.o.set_values.status: '停止' は整数ではありません",
+        ),
+        (
+            '[accounts.acme.api.params.m]\n"q" = { layout = "narrow", set_values = { qty = "" } }\n',
+            "accounts.acme.api.params.m.q.set_values.qty: 列 qty は必須のため、空の値は設定できません",
+        ),
+        (
+            '[accounts.acme.api.params.m]\n"n" = { layout = "narrow", set_values = { label = "とても長い" } }\n',
+            "accounts.acme.api.params.m.n.set_values.label: 'とても長い' は3文字を超えています",
+        ),
+    ],
+)
+def test_check_refuses_what_a_set_would_write_against_its_column(tmp_path, section, said):
+    """Found past the last fix: the account's set_values were never checked against a
+    layout an effect switches to (停止 went as text into an int column), an empty value
+    emptied a required column, and a text over max_length was written."""
+    config = write_config(tmp_path, ACME.split("[accounts.acme.api]")[0], LAYOUTS + NARROW)
+    text = config.read_text(encoding="utf-8").replace('mode = "upsert"\n', 'mode = "set"\n', 1)
+    config.write_text(text.replace('report = "never"\n', 'report = "never"\n' + section, 1))
+    done = subprocess.run(
+        [sys.executable, "-m", "daemon.cli", "check", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert said in done.stdout + done.stderr, done.stdout + done.stderr

@@ -389,16 +389,21 @@ def _modes(raw: dict[str, Any]) -> Iterator[Problem]:
             if mode in _KEYED_MODES and not _dict(layouts[layout]).get("key"):
                 params = {"mode": repr(mode), "layout": layout}
                 yield Problem(f"{where}.mode", "config.mode_needs_key", params)
-            for column in _dict(effect.get("set_values")):
-                if column not in _columns_of(layouts[layout]):
-                    yield _not_a_column(f"{where}.set_values", column, layout)
-            on_unknown = effect.get("on_unknown", account.get("on_unknown"))
-            set_values = effect.get("set_values")
-            yield from set_choice_problems(
-                f"{where}.set_values", set_values, layouts[layout], on_unknown
+            # The set_values the effect runs with: its own, or the account's, which an
+            # effect that picks another layout takes there (said once, where it goes).
+            chosen = (
+                effect.get("set_values") if "set_values" in effect else account.get("set_values")
             )
-            yield from set_value_problems(f"{where}.set_values", set_values, layouts[layout])
-            chosen = set_values if "set_values" in effect else account.get("set_values")
+            other = layout != default_layout and mode == "set" and where != f"accounts.{name}"
+            if "set_values" in effect or other or where == f"accounts.{name}":
+                for column in _dict(chosen):
+                    if column not in _columns_of(layouts[layout]):
+                        yield _not_a_column(f"{where}.set_values", column, layout)
+                on_unknown = effect.get("on_unknown", account.get("on_unknown"))
+                yield from set_choice_problems(
+                    f"{where}.set_values", chosen, layouts[layout], on_unknown
+                )
+                yield from set_value_problems(f"{where}.set_values", chosen, layouts[layout])
             own = where == f"accounts.{name}" or "mode" in effect or "set_values" in effect
             if mode == "set" and not chosen and own:
                 yield Problem(f"{where}.set_values", "config.set_values_empty")

@@ -57,10 +57,14 @@ def set_value_problems(where: str, set_values: Any, layout: Any) -> Iterator[Pro
             yield Problem(f"{where}.{name}", "config.set_value_key", {"column": name})
             continue
         column = by_name.get(name)
-        if column is None or not isinstance(value, str) or not value.strip():
-            continue  # no column (named elsewhere), a type the model names, or a clear
-        if column.get("type") in (None, "text", "choice"):
-            continue  # any text will do; a choice's is set_choice_problems'
+        if column is None or not isinstance(value, str):
+            continue  # no column (named elsewhere), or a type the model names
+        if not value.strip():  # a clear: NULL, or an empty text
+            if column.get("required") is True:
+                yield Problem(f"{where}.{name}", "config.set_value_required", {"column": name})
+            continue
+        if column.get("type") == "choice":
+            continue  # set_choice_problems'
         spec = _spec(column)
         if spec is None:
             continue  # a column the model refuses
@@ -76,7 +80,7 @@ def _spec(column: dict[str, Any]) -> ColumnSpec | None:
     try:
         spec = ColumnSpec(
             str(column["name"]),
-            str(column["type"]),
+            str(column.get("type", "text")),
             max_length=column.get("max_length"),
             max_digits=column.get("max_digits"),
             format=column.get("format"),
