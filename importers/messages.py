@@ -179,6 +179,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "試行のみ(dry run):検証しただけで、何も書き込んでいません",
         "en": "dry run: validated only, nothing was written",
     },
+    "run.dry_run_replaced": {
+        "ja": "試行のみ(dry run):検証しただけで、何も書き込んでいません。実際に取り込むと、"
+        "同じ名前のファイルが前に取り込んだ {replaced} 行は置き換えられます",
+        "en": "dry run: validated only, nothing was written; a real import would replace the"
+        " {replaced:@row} the same file name imported before",
+    },
     "run.unknown_layout": {
         "ja": "レイアウト「{layout}」は設定にありません",
         "en": "layout '{layout}' is not configured",
@@ -1895,7 +1901,7 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "cli.output_closed": {"ja": "閉じられています", "en": "it is closed"},
     "cli.import.summary": {
-        "ja": "実行 {id}: {state} — {mode}{dry}、{counts}",
+        "ja": "実行 {id}: {state} ― {mode}{dry}、{counts}",
         "en": "run {id}: {state} — {mode}{dry}, {counts}",
     },
     "cli.dry_run": {"ja": "(試行のみ)", "en": " (dry run)"},

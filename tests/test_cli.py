@@ -52,11 +52,27 @@ def test_import_commits_and_reports_like_the_daemon(tmp_path, config, relay):
     assert "取込完了" in report["Subject"]
 
 
+def test_a_dry_run_of_a_file_of_no_rows_says_what_it_would_remove(tmp_path, config):
+    """The preview said only "no rows to import" where the real import of a header-only
+    file removes every row its name imported before."""
+    path = data_file(tmp_path, "20240516.csv", ["1,2024/05/16,10,a", "2,2024/05/16,20,b"])
+    assert renkei("import", str(path), "--account", "acme", "--config", str(config)).returncode == 0
+    (tmp_path / "again").mkdir()
+    empty = data_file(tmp_path / "again", "20240516.csv", [])
+    args = ("import", str(empty), "--account", "acme", "--dry-run", "--config", str(config))
+    result = renkei(*args)
+    assert result.returncode == 0, result.stderr
+    assert (
+        "実際に取り込むと、同じ名前のファイルが前に取り込んだ 2 行は置き換えられます"
+        in result.stdout
+    )
+
+
 def test_import_of_a_bad_file_exits_1_and_says_why(tmp_path, config):
     path = data_file(tmp_path, "20240516.csv", ["x,2024/05/16,10,a"])
     result = renkei("import", str(path), "--account", "acme", "--config", str(config))
     assert result.returncode == 1
-    assert "失敗 — 置換" in result.stdout and "1 行にエラー" in result.stdout
+    assert "失敗 ― 置換" in result.stdout and "1 行にエラー" in result.stdout
     as_json = renkei("import", str(path), "--account", "acme", "--json", "--config", str(config))
     run = json.loads(as_json.stdout)
     assert as_json.returncode == 1 and run["state"] == "failed" and len(run["sha256"]) == 64

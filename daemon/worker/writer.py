@@ -97,7 +97,9 @@ class RowWriter:
             await self._write_chunks(plan, stamp, columns, csv_file, outcome, progress, refs)
         except DryRun:
             outcome.state = RunState.COMPLETED
-            outcome.say(Words("run.dry_run"), self.language)
+            # A header-only file's dry run would hide that a real one empties its name's rows.
+            replaced = Words("run.dry_run_replaced", {"replaced": outcome.replaced})
+            outcome.say(replaced if outcome.replaced else Words("run.dry_run"), self.language)
         except Rejected:
             outcome.state = RunState.FAILED
             outcome.say(Words("run.rejected", {"failed": outcome.failed}), self.language)
