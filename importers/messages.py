@@ -456,9 +456,11 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "report.errors.download": {
         "ja": "エラーCSV {name}({size})はメールに添付できる大きさを超えたため添付していません。"
-        "{url} で取得できます(管理コンソールの実行の画面からも)。",
-        "en": "The error CSV {name} ({size}) is too large to attach to a mail: download it"
-        " by {url} (or from the run's page in the console).",
+        "renkei の管理者に実行 {run} のエラーCSVを依頼してください"
+        "(renkei の API を使える場合は {url} で取得できます)。",
+        "en": "The error CSV {name} ({size}) is too large to attach to a mail: ask renkei's"
+        " administrator for the error CSV of run {run} (or, where renkei's API is open to"
+        " you, download it by {url}).",
     },
     "report.footer": {
         "ja": "このメールは renkei が自動で送信しています。",

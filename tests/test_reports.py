@@ -158,6 +158,7 @@ def test_an_error_csv_too_large_for_a_relay_is_linked_not_attached(tmp_path, rel
         assert list(report.iter_attachments()) == []
         body = report.get_body().get_content()
         assert "エラーCSV 20240516.errors.csv(" in body and "MB)はメールに添付できる" in body
+        assert f"renkei の管理者に実行 {run['id']} のエラーCSVを依頼してください" in body
         assert f"GET /api/v1/runs/{run['id']}/errors.csv で取得できます" in body
         assert len(relay.raw[0]) < 1024 * 1024
     finally:

@@ -184,8 +184,9 @@ def _body(
         lines += [f"  {e.message}" for e in shown]
     if attachment is not None and too_large:
         url = f"GET /api/v1/runs/{run['id']}/errors.csv"
-        size = f"{attachment.stat().st_size / 1024 / 1024:.1f} MB"
-        said = message("report.errors.download", language, name=attachment.name, size=size, url=url)
+        size = f"{attachment.stat().st_size / 1e6:.1f} MB"
+        params = {"name": attachment.name, "size": size, "url": url, "run": run["id"]}
+        said = message("report.errors.download", language, **params)
         lines += ["", said]
     elif attachment is not None:
         lines += ["", message("report.errors.attached", language, name=attachment.name)]
