@@ -1352,6 +1352,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{value} は host:port の形ではありません",
         "en": "{value} is not host:port",
     },
+    "config.listen_host": {
+        "ja": "{value} で待ち受けられません: {detail}",
+        "en": "cannot listen on {value}: {detail}",
+    },
     "config.listen_port": {
         "ja": "{value} のポート {port} は使えません。1〜65535 のポートを指定してください"
         "(0 ではシステムが空きポートを選び、どこで待ち受けるか分からなくなります)",

@@ -199,6 +199,7 @@ def test_a_secret_from_a_variable_set_empty_is_refused(tmp_path, swap, key):
             " password cannot be used"
         ],
     )
+    assert check(config, env={"FX3_EMPTY_SECRET": "  "})[0] == 1  # spaces left after NAME=
     assert check(config, env={"FX3_EMPTY_SECRET": "s3cret-value"})[0] == 0
 
 
@@ -253,3 +254,28 @@ def test_a_column_name_says_the_whole_rule(tmp_path, name):
         " then letters, digits and _, 63 characters at most)"
     )
     assert check(config_with(tmp_path, column("a" * 63)))[0] == 0
+
+
+# -- a listen host this machine does not have -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "why"),
+    [
+        ("nohost.invalid", "no such host"),
+        ("192.0.2.1", "not an address of this machine"),
+    ],
+)
+def test_a_listen_host_that_serve_could_not_bind_is_refused_at_check(tmp_path, host, why):
+    """check passed a name that does not resolve and another machine's address; serve
+    then could not start. A port the system picks is bound on it, and let go."""
+    config = config_with(tmp_path)
+    text = config.read_text()
+    start = text.index('listen = "127.0.0.1:', text.index("[api]"))
+    port = text[start:].split(":", 1)[1].split('"', 1)[0]
+    config.write_text(text.replace(f'127.0.0.1:{port}"', f'{host}:{port}"', 1))
+    code, said = check(config)
+    assert code == 1, said
+    [line] = [line for line in said if line.startswith("api.listen")]
+    assert line.startswith(f"api.listen: cannot listen on '{host}:{port}': "), line
+    assert why in line.lower(), line

@@ -13,6 +13,7 @@ import datetime as dt
 import errno
 import os
 import re
+import socket
 import ssl
 import stat
 import unicodedata
@@ -663,6 +664,26 @@ def path_checks(settings: Settings) -> Iterator[Problem]:
                 params = {"value": written, "owner": owner, "home": home}
                 yield Problem(where, "config.dropdir_in_ftp_home", params)
     yield from _tls_files(settings)
+    yield from _listen_hosts(settings)
+
+
+def _listen_hosts(settings: Settings) -> Iterator[Problem]:
+    """Each listener's host is one this machine has: a name that does not resolve, or
+    an address of another machine, passed check and then stopped serve. Tried by
+    binding a port the system picks, let go at once (never the configured one, which a
+    serving daemon holds)."""
+    for section, listen in settings.listeners().items():
+        host, _ = split_listen(listen)
+        if host in _WILDCARDS or host == "localhost":
+            continue
+        try:
+            found = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)
+            family, kind, proto, _, address = found[0]
+            with socket.socket(family, kind, proto) as probe:
+                probe.bind(address)
+        except OSError as exc:
+            params = {"value": repr(listen), "detail": OsTrouble(exc)}
+            yield Problem(f"{section}.listen", "config.listen_host", params)
 
 
 def _cannot_make(folder: Path) -> dict[str, object] | None:

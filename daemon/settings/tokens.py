@@ -29,7 +29,7 @@ def env_problem(key: str, value: Any) -> Problem | None:
         return Problem(key, "config.env_no_name")
     if name not in os.environ:
         return Problem(key, "config.env_unset", {"name": name})
-    if not os.environ[name]:
+    if not os.environ[name].strip():  # a space left after `NAME=` is as empty
         return Problem(key, "config.env_empty", {"name": name})
     return None
 
