@@ -196,6 +196,24 @@ def test_a_then_b_under_another_spelling_then_a_imports_a_again(daemon, headers,
     assert daemon.query(sql, (account, *sorted(set(names)))) == last
 
 
+def test_a_file_sent_again_after_its_run_was_undone_is_imported(daemon):
+    """The undo run was recorded without the file's logical name: sent again under
+    another spelling (`.csv` after `.CSV`), the undone run still looked the latest and
+    the file was answered as a resend, its rows never back."""
+    first = post(daemon, "20240523.CSV", A).json()
+    assert first["state"] == "completed"
+    undo = httpx.post(
+        f"{daemon.api}/api/v1/runs/{first['id']}/undo",
+        headers={"Authorization": "Bearer demo-admin"},
+        timeout=60,
+    )
+    assert undo.status_code == 201, undo.text
+    again = post(daemon, "20240523.csv", A)
+    assert REPLAYED not in again.headers and again.json()["id"] != first["id"], again.json()
+    sql = "SELECT member_no FROM performance WHERE _account = 'acme' AND _source_file = ?"
+    assert sorted(daemon.query(sql, ("20240523.csv",))) == [(1,), (2,)]
+
+
 def reload_with(daemon, text: str) -> None:
     """Replace the config file, SIGHUP, and wait until a reload has taken it."""
     before = daemon.log.read_text().count("config reloaded")

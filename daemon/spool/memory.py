@@ -53,6 +53,7 @@ class _Latest:
     sha256: str
     options: str
     at: float  # time.monotonic() when spooled
+    undone: bool = False  # its rows were taken back: a resend is imported again
 
 
 class DeliveryMemory:
@@ -138,7 +139,7 @@ class DeliveryMemory:
 
     async def _by_content(self, d: Delivery) -> str | None:
         latest = await self._latest_of(d)
-        if latest is None or latest.options != options_text(d.options):
+        if latest is None or latest.undone or latest.options != options_text(d.options):
             return None
         earlier = latest.sha256 or await self._digest_of(latest.run_id)
         # Off the loop: a file of megabytes takes milliseconds to hash.
@@ -173,9 +174,13 @@ class DeliveryMemory:
         row = None
         if self._store is not None:
             row = await self._store.latest_run_of_file(account, d.filename, key)
-        recorded = _Latest(row["id"], row["sha256"], row["options"], 0.0) if row else None
-        found = [x for x in (held, recorded) if x is not None]
-        # Run ids sort by arrival.
+        recorded = None
+        if row:
+            recorded = _Latest(
+                row["id"], row["sha256"], row["options"], 0.0, bool(row["undone_by"])
+            )
+        # Run ids sort by arrival; of one run, the history's record, which knows an undo.
+        found = [x for x in (recorded, held) if x is not None]
         return max(found, key=lambda x: x.run_id) if found else None
 
 
@@ -226,7 +231,7 @@ async def recorded_elsewhere(
     if not meta.by_content:
         return None
     row = await store.latest_run_of_file(meta.account, meta.filename, meta.file_key)
-    if row is None or row["options"] != options_text(meta.options):
+    if row is None or row["undone_by"] or row["options"] != options_text(meta.options):
         return None
     if RunState(row["state"]) in _UNANSWERED:
         return None

@@ -262,7 +262,7 @@ class RunRecords:
         """The newest run (dry runs aside) of this account's logical file `file_key`,
         however its name was spelled (runs recorded without a key: by their name); with
         no `file_key`, of the name alone."""
-        columns = "id, state, sha256, options"
+        columns = "id, state, sha256, options, undone_by"
         received = f"{RECEIVED} AND dry_run = 0"
         # The name's runs, by the (account, filename) index; `length(file_key)` rather
         # than `file_key = ''`, which would take SQLite through every run recorded
