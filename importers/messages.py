@@ -3484,6 +3484,10 @@ CATALOG: dict[str, dict[str, str]] = {
         " log, the database): renkei would take them as the partner's; give the account a"
         " folder of its own",
     },
+    "config.layout_index": {
+        "ja": "レイアウト {other} のキーの索引と同じ名前です(テーブルを作れません)。別の名前にしてください",
+        "en": "the name of layout {other}'s key index (no table can have it): choose another",
+    },
     "config.layout_sqlite": {
         "ja": "sqlite_ で始まる名前は SQLite が自分のテーブルに使うため使えません",
         "en": "names starting with sqlite_ are SQLite's own: choose another",

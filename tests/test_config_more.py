@@ -174,6 +174,12 @@ def test_every_name_the_store_creates_is_reserved():
             "layouts.runs_by_account: the name of one of renkei's own tables",
         ),
         (
+            '[layouts.members]\nkey = ["member_no"]\ncolumns = [{ name = "member_no" }]\n'
+            '[layouts.members__key_member_no]\ncolumns = [{ name = "a" }]\n',
+            "layouts.members__key_member_no: the name of layout members's key index (no"
+            " table can have it): choose another",
+        ),
+        (
             # The label it suggests is the header it stands for, not always "rowid".
             '[layouts.ids]\ncolumns = [{ name = "oid" }]\n',
             "layouts.ids.columns.0.name: 'oid' is a name the database uses for a column of"

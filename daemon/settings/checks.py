@@ -103,6 +103,13 @@ def _not_a_layout(where: str, layout: Any, layouts: dict[str, Any]) -> Problem:
 
 def _layout_names(raw: dict[str, Any]) -> Iterator[Problem]:
     seen: dict[str, str] = {}
+    # The index each keyed layout's table has (store/tables.py): a table of its name
+    # cannot be made, and serve and import ended in a traceback.
+    indexes = {}
+    for name, layout in _dict(raw.get("layouts")).items():
+        key = _dict(layout).get("key")
+        if isinstance(key, list) and all(isinstance(k, str) for k in key):
+            indexes[f"{name}__key_{'_'.join(key)}".lower()] = name
     for name in _dict(raw.get("layouts")):
         # SQLite's table names ignore case: `sales` and `SALES` would share one table.
         if (other := seen.setdefault(name.casefold(), name)) != name:
@@ -113,6 +120,10 @@ def _layout_names(raw: dict[str, Any]) -> Iterator[Problem]:
             yield Problem(f"layouts.{name}", "config.layout_reserved")
         elif name.lower().startswith("sqlite_"):  # SQLite keeps these names for itself
             yield Problem(f"layouts.{name}", "config.layout_sqlite")
+        elif name.lower() in indexes:
+            yield Problem(
+                f"layouts.{name}", "config.layout_index", {"other": indexes[name.lower()]}
+            )
 
 
 def _columns_twice(raw: dict[str, Any]) -> Iterator[Problem]:
