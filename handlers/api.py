@@ -16,6 +16,7 @@ API. No `from __future__ import annotations` here: FastAPI reads the route
 annotations at run time.
 """
 
+import asyncio
 import contextlib
 import json
 import re
@@ -57,6 +58,11 @@ RETRY_AFTER = 30
 FORM_ROOM = 1024 * 1024
 WAIT_ERRORS = 20
 WAIT_SECONDS = 120
+# What the HTTP server (daemon/web/deadline.py) puts in a request's ASGI scope: a future
+# resolved once the server begins to stop, and the seconds a body stayed silent when it
+# was cut off for time.
+STOPPING = "renkei.stopping"
+TIMED_OUT = "renkei.timed_out"
 
 router = APIRouter()
 
@@ -117,6 +123,7 @@ _REASONS = {
     "api.unauthorized.unknown": "bad_token",
     "api.not_found.import_path": "unknown_path",
     "api.spool_unavailable.low_space": "low_space",
+    "api.request_timeout": "timeout",  # as mail's: nothing read for the door's time limit
 }
 
 
@@ -174,8 +181,20 @@ async def take(
         refusal.cause = str(exc)  # the store's or the disk's trouble, as mail's 451 says it
         raise refusal from None
     [run_id] = receipt.ids
-    report = await sink.finished(run_id, WAIT_SECONDS, WAIT_ERRORS) if wait else None
+    report = await _waited(request, sink, run_id) if wait else None
     return _answer(request, run_id, report, receipt.replayed)
+
+
+async def _waited(request: Request, sink: IntakeSink, run_id: str) -> RunReport | None:
+    """The run once final, or None (answered as without `wait`) once the server begins
+    to stop: the file is spooled and its run imported at the next start, while a wait
+    kept through the stop held it up, then was cancelled into a 500."""
+    loop = asyncio.get_running_loop()
+    stopping: asyncio.Future[None] = request.scope.setdefault(STOPPING, loop.create_future())
+    waiting = asyncio.ensure_future(sink.finished(run_id, WAIT_SECONDS, WAIT_ERRORS))
+    # finished() answers None when cancelled, so the request still gets its 202.
+    stopping.add_done_callback(lambda _: waiting.cancel())
+    return await waiting
 
 
 async def _take_flagged(request: Request, door: Door, settings: Settings) -> JSONResponse:
@@ -235,7 +254,8 @@ def _bearer_account(settings: Settings, authorization: str | None) -> str:
 def importer_at(settings: Settings, path: str, headers: Mapping[str, str]) -> str:
     """The account a request to its own import path comes from, by its token header.
 
-    Several accounts may share a path; the token picks the account.
+    Several accounts may share a path; the token picks the account. The admin token
+    is refused as on the generic path: it may see every run, but imports as no one.
     """
     candidates = [
         (name, account.api)
@@ -251,6 +271,8 @@ def importer_at(settings: Settings, path: str, headers: Mapping[str, str]) -> st
             token = bearer_token(token)
         if token:
             presented = True
+            if settings.is_admin_token(token):
+                raise ApiRefusal(403, "account_token_required")
             if secret_matches(token, api.token, api.token_sha256):
                 return name
     named = ", ".join(sorted({api.token_header for _, api in candidates}))
@@ -299,15 +321,26 @@ async def _read_delivery(
 
 async def _form(request: Request) -> FormData:
     """The request's form, read whole, or 422 `unreadable_request` saying why not."""
+    coding = request.headers.get("Content-Encoding", "identity").strip()
+    if coding.lower() not in ("", "identity"):
+        # Read as it came, a compressed body is bytes the parser fails on at its first.
+        raise ApiRefusal(
+            422, "unreadable_request", "api.unreadable_request.encoded", coding=repr(coding[:50])
+        )
     try:
         form, closed = await whole_form(request)
     except ApiRefusal:
         raise
     except ClientDisconnect:  # refused and counted, as one cut short, with its cause
+        if (seconds := request.scope.get(TIMED_OUT)) is not None:
+            # Answered 408 by the server, which closed the connection for time.
+            raise ApiRefusal(408, "request_timeout", seconds=seconds) from None
         raise ApiRefusal(422, "unreadable_request", "api.unreadable_request.gone") from None
     except Exception as exc:  # python-multipart's errors: the request is unreadable
-        key, params = _unreadable(str(exc))
-        raise ApiRefusal(422, "unreadable_request", key, **params) from None
+        key, params = _unreadable(str(exc), str(exc.__cause__ or ""))
+        refusal = ApiRefusal(422, "unreadable_request", key, **params)
+        refusal.cause = str(exc.__cause__ or exc)  # the parser's English: the log's only
+        raise refusal from None
     if not closed:
         await form.close()
         raise ApiRefusal(422, "unreadable_request", "api.unreadable_request.truncated")
@@ -323,15 +356,30 @@ _PARSER_SAYS = (
     (re.compile(r'The Content-Disposition header field "name" must be provided\.'), "no_name"),
     (re.compile(r"Missing boundary in multipart\."), "no_boundary"),
 )
+# What python-multipart says under starlette's "Invalid multipart data.", by its start.
+_MULTIPART_SAYS = (
+    ("Maximum header size exceeded", "header_too_long"),
+    ("Maximum header count exceeded", "too_many_headers"),
+    ("Expected boundary character", "bad_boundary"),
+    ("Did not find CR at end of boundary", "bad_boundary"),
+    ("Did not find LF at end of boundary", "bad_boundary"),
+    ("Did not find - at end of boundary", "bad_boundary"),
+    ("Did not find CRLF after boundary padding", "bad_boundary"),
+    ("Boundary length", "bad_boundary"),
+)
 
 
-def _unreadable(said: str) -> tuple[str, dict[str, object]]:
-    """The catalog's sentence for what the multipart parser said; its own words, as
-    the detail of the general one, for anything else."""
+def _unreadable(said: str, cause: str = "") -> tuple[str, dict[str, object]]:
+    """The catalog's sentence for what the multipart parser said (starlette's words,
+    or python-multipart's beneath them); a general one for anything else, whose
+    English stays in the log."""
     for pattern, name in _PARSER_SAYS:
         if found := pattern.fullmatch(said):
             return f"api.unreadable_request.{name}", {"n": found.group(1) if found.groups() else ""}
-    return "api.unreadable_request", {"detail": said}
+    for start, name in _MULTIPART_SAYS:
+        if cause.startswith(start):
+            return f"api.unreadable_request.{name}", {}
+    return "api.unreadable_request.malformed", {}
 
 
 def delivery(
@@ -419,7 +467,7 @@ def parameters(form: FormData, query: QueryParams, shape: ApiAccount) -> dict[st
         given.append((key, value))
     given += [(k, v) for k, v in query.multi_items() if k not in FLAGS]
     for raw in form.getlist(shape.json_field):
-        given += _json_params(raw, shape.json_field).items()
+        given += _json_params(raw, shape.json_field)
     return _once_each(given)
 
 
@@ -440,13 +488,18 @@ def _once_each(given: Iterable[tuple[str, str]]) -> dict[str, str]:
     return params
 
 
-def _json_params(raw: object, field: str) -> dict[str, str]:
+class _Pairs(list):
+    """A JSON object as the key-value pairs it was written with: read into a dict, a
+    key given twice kept its last value unsaid, as no other way of giving one does."""
+
+
+def _json_params(raw: object, field: str) -> list[tuple[str, str]]:
     if raw is None:
-        return {}
+        return []
     if not isinstance(raw, str):
         raise ApiRefusal(422, "bad_settings", "api.bad_settings.not_text", field=field)
     try:
-        parsed = json.loads(raw)
+        parsed = json.loads(raw, object_pairs_hook=_Pairs)
     except json.JSONDecodeError as exc:
         raise ApiRefusal(
             422,
@@ -458,13 +511,13 @@ def _json_params(raw: object, field: str) -> dict[str, str]:
         ) from None
     except RecursionError:  # nested past the parser's depth
         raise ApiRefusal(422, "bad_settings", "api.bad_settings.too_deep", field=field) from None
-    if not isinstance(parsed, dict):
+    if not isinstance(parsed, _Pairs):
         raise ApiRefusal(422, "bad_settings", "api.bad_settings.not_object", field=field)
-    params = {}
-    for key, value in parsed.items():
-        if isinstance(value, dict | list):
+    params = []
+    for key, value in parsed:
+        if isinstance(value, list):  # an object (as _Pairs) or an array
             raise ApiRefusal(422, "bad_settings", "api.bad_settings.not_plain", name=key)
-        params[key] = value if isinstance(value, str) else json.dumps(value)
+        params.append((key, value if isinstance(value, str) else json.dumps(value)))
     return params
 
 

@@ -712,10 +712,6 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{name} が異なる値で2回以上指定されています: {values}",
         "en": "{name} was given more than once with different values: {values}",
     },
-    "api.unreadable_request": {
-        "ja": "multipart フォームとして読めません: {detail}",
-        "en": "not a readable multipart form: {detail}",
-    },
     "api.unreadable_request.gone": {
         "ja": "本文を送り終える前にクライアントが接続を閉じました",
         "en": "the client closed the connection before its body ended",
@@ -744,6 +740,34 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "本文を読めません: Content-Type「{type}」の形式になっていません(multipart なら境界 boundary の指定と区切りを確かめてください)",
         "en": "the body cannot be read: it is not in the form its Content-Type '{type}' says"
         " (for multipart, check the boundary parameter and the delimiters)",
+    },
+    "api.unreadable_request.header_too_long": {
+        "ja": "multipart フォームのパートのヘッダーが長すぎます(ファイル名が長すぎないか確かめてください)",
+        "en": "a part of the multipart form has a header too long (check that the file name"
+        " is not too long)",
+    },
+    "api.unreadable_request.too_many_headers": {
+        "ja": "multipart フォームのパートのヘッダーが多すぎます",
+        "en": "a part of the multipart form has too many headers",
+    },
+    "api.unreadable_request.bad_boundary": {
+        "ja": "本文が Content-Type の境界(boundary)で区切られていません。境界の指定と本文の区切りが"
+        "合っているか確かめてください",
+        "en": "the body is not delimited by the boundary its Content-Type names: check that"
+        " the boundary parameter and the delimiters in the body match",
+    },
+    "api.unreadable_request.encoded": {
+        "ja": "Content-Encoding {coding} の本文は受け付けません。圧縮せずに送ってください",
+        "en": "a body in Content-Encoding {coding} is not taken: send it uncompressed",
+    },
+    "api.unreadable_request.malformed": {
+        "ja": "multipart フォームとして読めません。本文の形式を確かめてください",
+        "en": "the body is not a readable multipart form: check its format",
+    },
+    "api.request_timeout": {
+        "ja": "リクエストの本文が {seconds} 秒以上途切れたため、打ち切りました(api.client_timeout)",
+        "en": "the request's body paused for more than {seconds} seconds, so it was cut off"
+        " (api.client_timeout)",
     },
     "api.unreadable_request.truncated": {
         "ja": "multipart フォームが途中で切れています(終わりの境界 --境界-- まで届いていません)。"
@@ -876,6 +900,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "api.run_not_final": {
         "ja": "実行 {run_id} はまだ終わっていません(状態 {state})。終わってから再取込してください",
         "en": "run {run_id} has not finished (state {state}); retry it once it has",
+    },
+    "api.run_not_final.errors_csv": {
+        "ja": "実行 {run_id} はまだ終わっていません(状態 {state})。エラーCSVは実行が終わってから取得できます",
+        "en": "run {run_id} has not finished (state {state}); its error CSV can be had once it has",
     },
     "api.run_not_final.file": {
         "ja": "実行 {run_id} はまだ終わっていません(状態 {state})。受信ファイルは実行が終わってから取得できます",

@@ -92,8 +92,9 @@ def test_a_file_waiting_in_the_spool_answers_as_a_queued_run(daemon):
             assert queued["requests"] == []
         assert get(accepted["url"], BETA).status_code == 404
 
+        # Not a header alone, which said there were no errors before the file was read.
         errors = get(f"{accepted['url']}/errors.csv")
-        assert errors.status_code == 200 and errors.headers["content-type"].startswith("text/csv")
+        assert (errors.status_code, errors.json()["error"]) == (409, "run_not_final")
         # Kept once its run has ended: not yet, which "not kept" used to blame on retention.
         kept = get(f"{accepted['url']}/file")
         assert (kept.status_code, kept.json()["error"]) == (409, "run_not_final")

@@ -6,19 +6,28 @@ at a time, or never sends its body, stays open for good, and thousands of them u
 the daemon's file descriptors (slowloris).
 
 A client past the limit is answered `408 Request Timeout` when no response has begun,
-and its connection closed. Given to uvicorn.Config as its `http` protocol class.
+and its connection closed; one cut off inside a request's body is answered the API's
+JSON error (`request_timeout`), and the app hears why its body ended (the scope's
+TIMED_OUT), so that the refusal is recorded as the 408 it was. The server beginning
+to stop resolves a request's STOPPING, which ends an import's `?wait` at once. Given
+to uvicorn.Config as its `http` protocol class.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
 import h11
+from starlette.requests import Request
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from daemon.web import context
+from handlers.api import STOPPING, TIMED_OUT
 from handlers.base import peer_text
+from importers.messages import message
 
 log = logging.getLogger(__name__)
 # How long a closed-for-time connection still reads (and drops) what its client sends.
@@ -60,6 +69,14 @@ class ClientDeadline(H11Protocol):
         elif self.conn.their_state is not h11.IDLE:
             self._disarm()  # the request is whole: the app's to answer, in its time
 
+    def shutdown(self) -> None:
+        """The server begins to stop: a request still being answered is told."""
+        if self.cycle is not None and not self.cycle.response_complete:
+            stopping = self.cycle.scope.setdefault(STOPPING, self.loop.create_future())
+            if not stopping.done():
+                stopping.set_result(None)
+        super().shutdown()
+
     def on_response_complete(self) -> None:
         super().on_response_complete()
         if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
@@ -90,15 +107,22 @@ class ClientDeadline(H11Protocol):
         waiting = "body" if self.conn.their_state is h11.SEND_BODY else "headers"
         peer = peer_text(self.client) or "a client"
         log.info("%s: no request %s within %gs; closed", peer, waiting, self.seconds)
+        body = b""
+        if self.cycle is not None:
+            # The app may be reading the body: it hears the connection end, and why.
+            self.cycle.scope[TIMED_OUT] = f"{self.seconds:g}"
+            body = self._timed_out(self.cycle.scope)
         if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):  # no response begun
             try:
-                headers = [("content-length", "0"), ("connection", "close")]
+                headers = [("content-length", str(len(body))), ("connection", "close")]
+                if body:
+                    headers.append(("content-type", "application/json"))
                 self.transport.write(self.conn.send(h11.Response(status_code=408, headers=headers)))
+                self.transport.write(self.conn.send(h11.Data(data=body)))
                 self.transport.write(self.conn.send(h11.EndOfMessage()))
             except h11.LocalProtocolError:
                 pass  # a state the answer cannot be given in: closed all the same
         if self.cycle is not None:
-            # The app may be reading the body: it is told the client went away.
             self.cycle.disconnected = True
             self.cycle.message_event.set()
         if not self.transport.can_write_eof():
@@ -112,3 +136,14 @@ class ClientDeadline(H11Protocol):
         self._lingering = True
         self.transport.write_eof()
         self.loop.call_later(LINGER, self.transport.close)
+
+    def _timed_out(self, scope: dict[str, Any]) -> bytes:
+        """The API's error for a body cut off for time, in the request's language.
+        Written here, as the app's own answer never goes out on a connection its
+        server closed."""
+        if "app" not in scope:  # the app has not begun on the request: its words unknown
+            return b""
+        language = context.language(Request(scope))
+        text = message("api.request_timeout", language, seconds=scope[TIMED_OUT])
+        body = {"error": "request_timeout", "message": text}
+        return json.dumps(body, ensure_ascii=False).encode()

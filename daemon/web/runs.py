@@ -170,14 +170,20 @@ async def get_run(request: Request, run_id: str, who: Auth) -> dict[str, Any]:
 @router.get(
     "/api/v1/runs/{run_id}/errors.csv",
     response_model=None,
-    responses=_CSV | responses(401, 404, 422),
+    responses=_CSV | responses(401, 404, 409, 422),
 )
 async def run_errors(request: Request, run_id: str, who: Auth) -> Response:
     """The run's error CSV; a run without row errors has the header row alone, so a
     script can always download it. A run that read a file keeps its own (headed by
     the file's header); one that never did (ignored, refused) gets our two columns.
-    404 `error_report_not_kept` when its file is no longer under data_dir."""
-    found = errors_csv(context.settings(request), await visible_run(request, run_id, who))
+    409 `run_not_final` until the run has ended: the header alone then told a script
+    that asked right after its 202 that there were no errors. 404
+    `error_report_not_kept` when its file is no longer under data_dir."""
+    run = await visible_run(request, run_id, who)
+    if run["state"] not in FINAL_STATES:
+        key = "api.run_not_final.errors_csv"
+        raise ApiError(409, "run_not_final", key, run_id=run_id, state=run["state"])
+    found = errors_csv(context.settings(request), run)
     if found is None:
         raise ApiError(404, "error_report_not_kept", run_id=run_id)
     return found
