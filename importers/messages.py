@@ -891,6 +891,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "the error CSV of run {run_id} is not kept (removed after daemon.retention_days,"
         " or moved or deleted from data_dir)",
     },
+    "api.correction_imported": {
+        "ja": "実行 {run_id} は訂正ファイル(エラーCSV)の取込で、その行は取り込まれています。"
+        "再取込すると行が二重になります。先に取り消してください(renkei undo {run_id})",
+        "en": "run {run_id} imported a corrected error CSV, whose rows are in: imported again"
+        " they would be there twice; undo it first (renkei undo {run_id})",
+    },
     "api.run_is_send": {
         "ja": "実行 {run_id} は送信で、受信ファイルを持たないため再取込できません。"
         "送り直すには送信を実行してください(POST /api/v1/sends/送信名、renkei send 送信名)",
@@ -3301,6 +3307,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.audit.detail.account_stopped": {
         "ja": "アカウントが停止中です",
         "en": "the account is stopped",
+    },
+    "console.audit.detail.correction_imported": {
+        "ja": "取込済みの訂正ファイルは再取込できません",
+        "en": "a corrected copy whose rows are in cannot be retried",
     },
     "console.audit.detail.run_is_send": {
         "ja": "送信の実行は再取込できません",

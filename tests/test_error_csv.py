@@ -425,3 +425,23 @@ def test_the_same_corrected_copy_mailed_twice_adds_its_rows_once(daemon):
     assert (step, code) == ("DATA", 250) and queued_ids(reply) == [first["id"]], reply
     members = "SELECT member_no FROM sales WHERE _source_file LIKE '20241005.%'"
     assert sorted(daemon.query(members)) == [(1,), (2,), (3,), (4,)]
+
+
+def test_a_corrected_copy_whose_rows_are_in_is_not_retried_into_twice(daemon):
+    """A retry of a correction added its rows a second time (a full file's retry only
+    replaces them). Taken back first, it may be retried."""
+    run = deliver(daemon, "fix", "20241007.csv", sjis(HEADER, *BAD))
+    copy = corrected(errors_csv(daemon, run["id"]).content, keep_columns=True)
+    fixed = deliver(daemon, "fix", "20241007.errors.csv", copy)
+    assert fixed["rows_imported"] == 3
+    url = f"{daemon.api}/api/v1/runs/{fixed['id']}"
+    refused = httpx.post(f"{url}/retry", headers=ADMIN)
+    assert refused.status_code == 409 and refused.json()["error"] == "correction_imported"
+    assert f"renkei undo {fixed['id']}" in refused.json()["message"]
+    members = "SELECT member_no FROM sales WHERE _source_file LIKE '20241007.%'"
+    assert sorted(daemon.query(members)) == [(1,), (2,), (3,), (4,)]
+    assert httpx.post(f"{url}/undo", headers=ADMIN).status_code == 201
+    retried = httpx.post(f"{url}/retry", headers=ADMIN)
+    assert retried.status_code == 202, retried.text
+    assert daemon.wait_run(retried.json()["id"])["rows_imported"] == 3
+    assert sorted(daemon.query(members)) == [(1,), (2,), (3,), (4,)]

@@ -240,6 +240,25 @@ def test_a_file_that_failed_is_imported_when_sent_again(daemon):
     assert len(runs_of(daemon, "20240521.csv", "strict")) == 2
 
 
+def test_a_retry_is_the_logical_file_the_config_of_the_day_makes_it(daemon):
+    """A retry kept the first run's file key: a name a pattern added since takes was
+    recorded under itself, and resends of that file were compared with the wrong one."""
+    failed = post(daemon, "uriage_20240530_0900.csv", A, headers=PAT)
+    assert failed.json()["state"] == "failed"  # no pattern takes it
+    wider = '"sales_{YYYYMMDD}_*.csv", "uriage_{YYYYMMDD}_*.csv"'
+    reload_with(daemon, daemon.config.read_text().replace('"sales_{YYYYMMDD}_*.csv"', wider, 1))
+    retried = httpx.post(
+        f"{daemon.api}/api/v1/runs/{failed.json()['id']}/retry",
+        headers={"Authorization": "Bearer demo-admin"},
+        timeout=60,
+    )
+    assert retried.status_code == 202, retried.text
+    run = daemon.wait_run(retried.json()["id"])
+    assert run["state"] == "completed", run["message"]
+    [(key,)] = daemon.query("SELECT file_key FROM runs WHERE id = ?", (run["id"],))
+    assert key == "uriage_20240530_*.csv"
+
+
 @pytest.fixture(scope="module")
 def restarted(daemon):
     """Deliveries before a restart of the daemon (same config, same data dir): first answers."""

@@ -23,6 +23,7 @@ from typing import Any
 
 from daemon.settings import Settings
 from daemon.spool.kept import kept_file
+from daemon.spool.memory import account_corrects, delivery_file_key
 from daemon.spool.queue import Meta, Spool
 from daemon.store.base import Store
 from daemon.store.runs import FINAL_STATES
@@ -36,6 +37,8 @@ class Refusal(StrEnum):
     STOPPED = "account_stopped"  # 連動稼働停止: its files make no runs
     UNKNOWN = "account_unknown"  # removed from the config: its run would only fail saying so
     SEND = "run_is_send"  # a send keeps no file: it is sent again by starting the send
+    # A corrected error CSV adds its rows: imported again while they are there, twice.
+    CORRECTION = "correction_imported"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,10 @@ class Retrier:
                 return Retried(None, refusal=Refusal.UNKNOWN)
             if account.status == "stopped":
                 return Retried(None, refusal=Refusal.STOPPED)
+            settings = self._settings()
+            added = run["state"] == "completed" and not run["dry_run"] and not run["undone_by"]
+            if added and account_corrects(settings, run["account"], run["filename"]):
+                return Retried(None, refusal=Refusal.CORRECTION)
             pending = await self._store.pending_retry(run["id"])
             if pending is not None:
                 return Retried(pending)
@@ -88,7 +95,11 @@ class Retrier:
                 run["filename"],
                 options=json.loads(run["options"] or "{}"),
                 retry_of=run["id"],
-                file_key=run.get("file_key", ""),
+                # The logical file as the config of the day has it (a pattern added since
+                # may take a name the first run's did not), as a delivery's is.
+                file_key=await delivery_file_key(
+                    settings, self._store, run["account"], run["filename"]
+                ),
                 # The mail it came in is the same mail: its verdict at the door stands.
                 authentication_results=run.get("authentication_results", ""),
             )
