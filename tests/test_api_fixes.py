@@ -138,7 +138,7 @@ def test_the_error_csv_of_a_run_not_yet_ended_is_409_not_a_header_alone(daemon):
         file = httpx.get(f"{url}/file", headers=ACME, timeout=10)
     assert early.status_code == 409, early.text
     assert early.json()["error"] == file.json()["error"] == "run_not_final"
-    assert "まだ終わっていません(状態 queued)" in early.json()["message"]
+    assert "まだ終わっていません(状態 待機中)" in early.json()["message"]
     assert "エラーCSVは実行が終わってから取得できます" in early.json()["message"]
     daemon.wait_run(reply.json()["id"])
     ended = httpx.get(f"{url}/errors.csv", headers=ACME, timeout=10)

@@ -293,7 +293,7 @@ def test_a_second_retry_while_the_first_waits_is_answered_with_it(daemon):
         # The waiting retry itself is not final: it cannot be retried yet.
         busy = httpx.post(f"{daemon.api}/api/v1/runs/{new}/retry", headers=ADMIN)
         assert busy.status_code == 409 and busy.json()["error"] == "run_not_final"
-        assert "queued" in busy.json()["message"]
+        assert "待機中" in busy.json()["message"]  # in words, not the code
     assert daemon.wait_run(new)["state"] == "completed"
     assert daemon.query("SELECT count(*) FROM runs WHERE retry_of = ?", (old,)) == [(1,)]
     # Once it has run, a retry is a new run again.

@@ -98,11 +98,11 @@ def test_a_file_waiting_in_the_spool_answers_as_a_queued_run(daemon):
         # Kept once its run has ended: not yet, which "not kept" used to blame on retention.
         kept = get(f"{accepted['url']}/file")
         assert (kept.status_code, kept.json()["error"]) == (409, "run_not_final")
-        assert "queued" in kept.json()["message"]
+        assert "(状態 待機中)" in kept.json()["message"]  # in words, not the code
 
         retried = post(f"{accepted['url']}/retry")
         assert (retried.status_code, retried.json()["error"]) == (409, "run_not_final")
-        assert "queued" in retried.json()["message"]
+        assert "(状態 待機中)" in retried.json()["message"]
         undone = post(f"{accepted['url']}/undo")
         assert (undone.status_code, undone.json()["error"]) == (409, "run_not_completed")
 

@@ -29,7 +29,7 @@ from daemon.web.errors import ApiError, responses
 from daemon.worker.error_report import WORKBOOK_REPORT_ENCODING, header_only
 from daemon.worker.plan import plan_for
 from importers.filenames import error_report_name
-from importers.messages import quoted
+from importers.messages import Words, quoted
 from importers.workbook import is_workbook
 
 router = APIRouter()
@@ -182,7 +182,7 @@ async def run_errors(request: Request, run_id: str, who: Auth) -> Response:
     run = await visible_run(request, run_id, who)
     if run["state"] not in FINAL_STATES:
         key = "api.run_not_final.errors_csv"
-        raise ApiError(409, "run_not_final", key, run_id=run_id, state=run["state"])
+        raise ApiError(409, "run_not_final", key, run_id=run_id, state=state_of(run))
     found = errors_csv(context.settings(request), run)
     if found is None:
         raise ApiError(404, "error_report_not_kept", run_id=run_id)
@@ -193,6 +193,14 @@ def _unread_encoding(filename: str) -> str:
     """The error CSV's encoding for a run that never learned its file's: a workbook's
     is always UTF-8 with a BOM (worker/error_report.py), a CSV's Shift_JIS."""
     return WORKBOOK_REPORT_ENCODING if is_workbook(filename) else "cp932"
+
+
+def state_of(run: Mapping[str, Any]) -> Words:
+    """A run's state in the words of the sentence that names it (`(状態 待機中)`, not the
+    code `queued`); the code is the JSON's own `state`."""
+    if run.get("direction") == "send" and run["state"] == RunState.ABORTED:
+        return Words("console.state.send.aborted")
+    return Words(f"console.state.{run['state']}")
 
 
 def errors_csv(settings: Settings, run: Mapping[str, Any]) -> Response | None:
@@ -226,7 +234,7 @@ async def run_file(request: Request, run_id: str, who: Auth) -> Response:
     if found is None and run["state"] not in FINAL_STATES:
         # Kept once its run has ended: until then "not kept" blamed retention.
         key = "api.run_not_final.file"
-        raise ApiError(409, "run_not_final", key, run_id=run_id, state=run["state"])
+        raise ApiError(409, "run_not_final", key, run_id=run_id, state=state_of(run))
     if found is None:
         raise ApiError(404, "file_not_kept", run_id=run_id)
     return found
@@ -265,7 +273,7 @@ async def retry_run(request: Request, run_id: str, who: Auth) -> JSONResponse:
     retried = await retry(run)
     if retried.refusal is not None:  # the run is there, but not in a state to retry
         key = f"api.{retried.refusal}"
-        params = {"run_id": run_id, "state": run["state"], "name": run["account"]}
+        params = {"run_id": run_id, "state": state_of(run), "name": run["account"]}
         raise ApiError(409, retried.refusal, key, **params)
     base = str(request.base_url).rstrip("/")
     body = {"id": retried.run_id, "url": f"{base}/api/v1/runs/{retried.run_id}", "retry_of": run_id}
@@ -289,11 +297,11 @@ async def undo_run(request: Request, run_id: str, who: Auth) -> JSONResponse:
     run = await visible_run(request, run_id, who)
     if run["state"] == RunState.QUEUED:
         # Maybe not in the store yet (SQLite): refused as the store refuses one there.
-        params = {"run_id": run_id, "state": run["state"], "other": ""}
+        params = {"run_id": run_id, "state": state_of(run), "other": ""}
         raise ApiError(409, "run_not_completed", "api.run_not_completed", **params)
     undo, undone = await take_back(request, run_id, "admin")
     if undone.refusal is not None:
-        params = {"run_id": run_id, "state": run["state"], "other": undone.other}
+        params = {"run_id": run_id, "state": state_of(run), "other": undone.other}
         raise ApiError(409, undone.refusal, f"api.{undone.refusal}", **params)
     base = str(request.base_url).rstrip("/")
     body = {"id": undo.id, "url": f"{base}/api/v1/runs/{undo.id}", "undo_of": run_id}
