@@ -29,7 +29,7 @@ from daemon.report.message import (
     local_time,
     summary,
 )
-from daemon.store.runs import RunState, public_run, send_name
+from daemon.store.runs import FINAL_STATES, RunState, public_run, send_name
 from importers.errors import RowError
 from importers.messages import message, said
 
@@ -316,8 +316,19 @@ def file_lines(run: dict[str, Any], language: str, kept: Path | None) -> list[st
     if kept is not None:
         lines.append(_field(message("cli.show.kept", language), kept))
     else:
-        lines.append(message("cli.show.not_kept", language))
+        lines.append(message(not_kept_key(run), language))
     return lines
+
+
+def not_kept_key(run: dict[str, Any]) -> str:
+    """Why a run's file is not kept, as the catalog says it: not yet (the run waits or
+    runs: "past retention" blamed the sweep), thrown away (a stopped account's), or
+    gone (swept, or no file came)."""
+    if run["state"] not in FINAL_STATES:
+        return "cli.show.not_kept_yet"
+    if run["state"] == RunState.IGNORED:
+        return "cli.show.not_kept_ignored"
+    return "cli.show.not_kept"
 
 
 def run_lines(run: dict[str, Any], language: str, timezone: str) -> list[str]:

@@ -2027,6 +2027,15 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "受信したファイルは保存されていません(保存期間を過ぎたか、ファイルのない実行です)",
         "en": "The received file is not kept (past daemon.retention_days, or the run held no file)",
     },
+    "cli.show.not_kept_yet": {
+        "ja": "受信したファイルは取込待ちか取込中です(スプールにあります)。取込が終わると保存されます",
+        "en": "The received file waits to be imported or is being imported (in the spool);"
+        " it is kept once the run has ended",
+    },
+    "cli.show.not_kept_ignored": {
+        "ja": "受信したファイルは保存されていません(停止中のアカウントに届いたファイルは捨てられます)",
+        "en": "The received file is not kept (a file that came to a stopped account is discarded)",
+    },
     "cli.show.retry_of": {"ja": "再取込元", "en": "Retry of"},
     "cli.show.undone_by": {"ja": "取消済み(取り消した実行)", "en": "Undone by"},
     "cli.show.undo_of": {"ja": "取消対象", "en": "Undo of"},

@@ -22,7 +22,9 @@ from tests.support import (
     Daemon,
     account,
     csv_bytes,
+    queued_ids,
     renkei,
+    send_as,
     weekday_ahead,
     write_config,
 )
@@ -474,3 +476,24 @@ def test_schedule_of_a_stopped_account_lists_no_check(tmp_path):
     assert result.stdout.splitlines() == [
         "acme: 停止中のため FTP の確認はしません(再開すると予定どおり確認します)"
     ]
+
+
+def test_show_says_why_a_runs_file_is_not_kept(tmp_path):
+    """It blamed retention ("past daemon.retention_days, or the run held no file") for a
+    file a stopped account's door threw away, and for one still waiting its turn."""
+    config = write_config(tmp_path, account("idle", status="stopped"))
+    daemon = Daemon(config).start()
+    try:
+        _, code, reply = send_as(daemon.smtp_port, "idle", [("20240516.csv", csv_bytes(["1,a"]))])
+        run = daemon.wait_run(queued_ids(reply)[0])
+        assert code == 250 and run["state"] == "ignored"
+        shown = renkei("show", run["id"], "--config", str(config))
+        assert "停止中のアカウントに届いたファイルは捨てられます" in shown.stdout, shown.stdout
+        saved = renkei("show", run["id"], "--save", str(tmp_path / "out"), "--config", str(config))
+        assert saved.returncode == 1 and "捨てられます" in saved.stderr
+    finally:
+        daemon.terminate()
+    from daemon.runview import not_kept_key
+
+    for state in ("queued", "running", "aborted"):
+        assert not_kept_key({"state": state}) == "cli.show.not_kept_yet"

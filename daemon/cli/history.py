@@ -121,6 +121,7 @@ def _save_refusal(folder: Path, language: str) -> str | None:
 def _save(found: Found, folder: Path, language: str) -> int:
     """`renkei show --save DIR`, said on stderr: stdout may be the run as JSON."""
     from daemon.oneshot import save_files
+    from daemon.runview import not_kept_key
 
     try:
         saved = save_files(found, folder)
@@ -132,6 +133,6 @@ def _save(found: Found, folder: Path, language: str) -> int:
     for path in saved:
         print(message("cli.show.saved", language, path=path), file=sys.stderr)
     if found.kept_file is None:
-        print(message("cli.show.not_kept", language), file=sys.stderr)
+        print(message(not_kept_key(found.run), language), file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
