@@ -468,6 +468,7 @@ class Master:
         self.dropdir.reload()
         self.expecter.reload()
         self.digester.reload()
+        self.sweeper.reload()
         self.outward.rebuild()
 
     @staticmethod

@@ -98,6 +98,11 @@ def _remove_mail(folder: Path, before: float) -> int:
     return removed
 
 
+def _daily(zone: str) -> CronTrigger:
+    hour, minute = DAILY_AT.split(":")
+    return CronTrigger(hour=int(hour), minute=int(minute), timezone=zone)
+
+
 class Sweeper:
     """The daemon's daily sweep, and the one at start. Started and stopped by the master."""
 
@@ -105,14 +110,15 @@ class Sweeper:
         self._settings = settings
         self._store = store
         self.scheduler: AsyncIOScheduler | None = None
+        self._zone = ""
 
     def start(self) -> None:
         zone = self._settings().daemon.timezone
-        hour, minute = DAILY_AT.split(":")
+        self._zone = zone
         self.scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=zone)
         self.scheduler.add_job(
             self.run,  # a coroutine function: run on the event loop, not in a thread
-            CronTrigger(hour=int(hour), minute=int(minute), timezone=zone),
+            _daily(zone),
             id="retention",
             name="retention sweep",
             coalesce=True,
@@ -122,6 +128,16 @@ class Sweeper:
         )
         self.scheduler.start()
         log.info("retention: sweeping at start and daily at %s %s", DAILY_AT, zone)
+
+    def reload(self) -> None:
+        """New settings: the daily sweep follows a daemon.timezone changed by reload, as
+        the expected-file and digest jobs do (it stayed at 03:30 in the old zone)."""
+        zone = self._settings().daemon.timezone
+        if self.scheduler is None or zone == self._zone:
+            return
+        self._zone = zone
+        self.scheduler.reschedule_job("retention", trigger=_daily(zone))
+        log.info("retention: sweeping daily at %s %s", DAILY_AT, zone)
 
     def stop(self) -> None:
         if self.scheduler is not None and self.scheduler.running:

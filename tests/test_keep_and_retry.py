@@ -270,6 +270,19 @@ def test_rows_a_table_constraint_refuses_fail_the_run_at_once_and_retry_once_fix
     assert (again["state"], again["rows_imported"]) == ("completed", 2)
 
 
+def test_the_daily_sweep_follows_a_time_zone_changed_by_reload(daemon):
+    """daemon.timezone needs no restart, and the expected-file and digest jobs follow
+    a change; the sweep stayed at 03:30 in the old zone."""
+    text = daemon.config.read_text(encoding="utf-8")  # the default zone, Asia/Tokyo
+    zone = '[daemon]\ntimezone = "America/New_York"\n'
+    daemon.config.write_text(text.replace("[daemon]\n", zone, 1), encoding="utf-8")
+    daemon.notify.received.clear()
+    daemon.proc.send_signal(signal.SIGHUP)
+    daemon.notify.wait_for("RELOADING=1")
+    daemon.notify.wait_for("READY=1")
+    wait_for(lambda: "sweeping daily at 03:30 America/New_York" in daemon.log.read_text())
+
+
 def test_a_second_retry_while_the_first_waits_is_answered_with_it(daemon):
     old = mailed(daemon, "20240516.csv", csv_bytes(["1,2024/05/16,100,a"]))
     assert daemon.wait_run(old)["state"] == "completed"
