@@ -96,7 +96,8 @@ async def spool_claim(
     received_at: str = "",
 ) -> str:
     """Spool a claimed file (read from `data`, by default the claim's path) and remove
-    the claim; its run id. SpoolUnavailable leaves the claim to the caller."""
+    the claim; its run id, or the earlier run a resend was answered with (the claim's
+    own id names no run then). SpoolUnavailable leaves the claim to the caller."""
     filename = readable(claimed.name)
     delivery = Delivery(
         account,
@@ -107,12 +108,12 @@ async def spool_claim(
         id=claimed.run_id,
         received_at=received_at,
     )
-    await sink.spool([delivery])
+    receipt = await sink.spool([delivery])
     try:
         release(claimed)
     except OSError as exc:  # spooled all the same: the next start drops the claim
         log.error("%r: spooled as %s, its claim stays: %s", str(claimed.path), claimed.run_id, exc)
-    return claimed.run_id
+    return receipt.ids[0] if receipt.ids else claimed.run_id
 
 
 def open_plain(path: Path) -> int:

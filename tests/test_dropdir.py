@@ -219,3 +219,28 @@ def test_a_name_too_long_to_claim_beside_its_id_is_taken_and_blocks_nothing(tmp_
         assert "scan failed" not in daemon.log.read_text()
     finally:
         daemon.terminate()
+
+
+def test_a_correction_dropped_again_is_logged_as_the_run_it_was_answered_with(tmp_path):
+    """Answered as a resend, the second copy was logged as taken under a run id that
+    never came to exist (the claim's own)."""
+    daemon = Daemon(dropdir_config(tmp_path, settle=0, on_row_error="skip")).start()
+    try:
+        drop = tmp_path / "drop"
+        (drop / "20240601.csv").write_bytes(csv_bytes(["1,2024/06/01,1,a", "x,2024/06/01,2,b"]))
+        wait_for_runs(daemon, 1)
+        fixed = csv_bytes(["2,2024/06/01,2,b"])
+        (drop / "20240601.errors.csv").write_bytes(fixed)
+        [_, (first, _, _)] = wait_for_runs(daemon, 2)
+        (drop / "20240601.errors.csv").write_bytes(fixed)
+        deadline = time.monotonic() + 10
+        while (drop / "20240601.errors.csv").exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        while daemon.log.read_text().count("20240601.errors.csv' as") < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert daemon.log.read_text().count(f"20240601.errors.csv' as {first}") == 2
+        assert len(runs_of(daemon)) == 2
+    finally:
+        daemon.terminate()
