@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import re
 import signal
 import sqlite3
 import time
@@ -18,6 +19,7 @@ import httpx
 import pytest
 
 from daemon.spool.queue import Spool
+from tests.console_support import login, users_toml
 from tests.support import (
     Daemon,
     account,
@@ -316,14 +318,26 @@ def test_a_second_retry_while_the_first_waits_is_answered_with_it(daemon):
     assert daemon.query("SELECT count(*) FROM performance") == [(1,)]
 
 
+def quarantined_card(daemon: Daemon) -> str:
+    """The overview's 隔離 card, as the console's admin sees it."""
+    web = login(daemon.api, "admin")
+    try:
+        page = web.get("/console/").text
+    finally:
+        web.close()
+    return re.search(r'<div class="card[^"]*"><span class="n">\d+</span>隔離', page).group(0)
+
+
 def test_a_quarantined_item_is_retried_from_failed_and_swept_with_its_run(tmp_path):
     config = config_for(tmp_path)
+    config.write_text(config.read_text(encoding="utf-8") + users_toml(), encoding="utf-8")
     spool = Spool(tmp_path / "var" / "spool")
     data = csv_bytes(["7,2024/05/16,1,q"])
     item_id = killed_in_attempt(spool.root, data, attempts=2)  # in its third attempt
     daemon = Daemon(config).start()
     try:
         assert daemon.wait_run(item_id)["state"] == "failed"
+        assert quarantined_card(daemon) == '<div class="card bad"><span class="n">1</span>隔離'
         file = httpx.get(f"{daemon.api}/api/v1/runs/{item_id}/file", headers=ADMIN)
         assert file.status_code == 200 and file.content == data
         assert 'filename="20240516.csv"' in file.headers["content-disposition"]
@@ -332,8 +346,10 @@ def test_a_quarantined_item_is_retried_from_failed_and_swept_with_its_run(tmp_pa
         run = daemon.wait_run(reply.json()["id"])
         assert run["state"] == "completed" and run["retry_of"] == item_id
         assert daemon.query("SELECT member_no FROM performance") == [(7,)]
-        # Quarantine is never emptied by hand: the item stays until its run is swept.
+        # Quarantine is never emptied by hand: the item stays until its run is swept,
+        # but its trouble is over: the card no longer counts it (it stayed red).
         assert (spool.failed / item_id / "data").read_bytes() == data
+        assert quarantined_card(daemon) == '<div class="card"><span class="n">0</span>隔離'
         # A run whose report is still to be queued is not swept: let both be queued.
         wait_for(lambda: daemon.query(PENDING_REPORTS) == [(0,)])
     finally:

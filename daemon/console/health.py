@@ -15,6 +15,7 @@ from fastapi import Request
 from daemon.console.access import Viewer
 from daemon.console.waiting import spooled_runs
 from daemon.spool.queue import peek_meta
+from daemon.store.base import Store
 from daemon.store.runs import RunState, send_name
 from daemon.web import context
 from daemon.web.accounts import account_checks
@@ -78,7 +79,7 @@ async def _whole_daemon(request: Request) -> dict[str, Any]:
     store = context.store(request)
     return {
         "importing": _count(data / "spool" / "active"),
-        "quarantined": _count(data / "spool" / "failed"),
+        "quarantined": len(await _quarantined(store, data / "spool" / "failed")),
         "outbox": _count(data / "outbox", "*.json")
         + (await store.outbox_waiting() if store.shared else 0),
         "outbox_failed": _count(data / "outbox" / "failed", "*.json"),
@@ -95,7 +96,7 @@ async def _of_accounts(request: Request, names: list[str]) -> dict[str, Any]:
     _, importing = await store.find_runs(names, running, limit=0)
     failed = context.settings(request).data_dir / "spool" / "failed"
     visible = set(names)
-    quarantined = sum(1 for account in _failed_accounts(failed) if account in visible)
+    quarantined = sum(1 for account in await _quarantined(store, failed) if account in visible)
     return {
         "importing": importing,
         "quarantined": quarantined,
@@ -104,14 +105,18 @@ async def _of_accounts(request: Request, names: list[str]) -> dict[str, Any]:
     }
 
 
-def _failed_accounts(folder: Path) -> list[str]:
-    """The account of each quarantined item (one whose meta cannot be read: none)."""
+async def _quarantined(store: Store, folder: Path) -> list[str]:
+    """The account of each quarantined item whose trouble is not over: one a retry has
+    since imported stays kept with its run (for retention), and kept the card red."""
     try:
         entries = [entry for entry in folder.iterdir() if not entry.name.startswith(".")]
     except OSError:
         return []
-    metas = (peek_meta(entry) for entry in entries)
-    return [meta.account for meta in metas if meta is not None]
+    # Named by its run id (`ID.SUFFIX` for one set aside beside another of its id).
+    ids = {entry: entry.name.split(".", 1)[0] for entry in entries}
+    over = await store.imported_again(sorted(set(ids.values())))
+    metas = (peek_meta(entry) for entry in entries if ids[entry] not in over)
+    return [meta.account if meta else "" for meta in metas]
 
 
 def _relay_down(request: Request, relay: str) -> dict[str, Any] | None:

@@ -379,6 +379,15 @@ class RunRecords:
         rows = await self._look_up(sql, (run_id, *PENDING_STATES))
         return rows[0][0] if rows else None
 
+    async def imported_again(self, run_ids: Sequence[str]) -> set[str]:
+        """Those of `run_ids` a retry has since imported: a quarantined file stays kept
+        with its run, its trouble over."""
+        if not run_ids:
+            return set()
+        marks = ", ".join("?" * len(run_ids))
+        sql = f"SELECT retry_of FROM runs WHERE retry_of IN ({marks}) AND state = 'completed'"
+        return {row[0] for row in await self.reader.execute_fetchall(sql, tuple(run_ids))}
+
     async def expired_runs(self, before: str, limit: int) -> list[str]:
         """Ids of final runs that finished before `before` (UTC ISO 8601, as finished_at
         is written): what retention may remove. Not a run whose report is still to be
