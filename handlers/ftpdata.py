@@ -23,17 +23,38 @@ from pyftpdlib.exceptions import _FileReadWriteError
 from pyftpdlib.handlers import DTPHandler, FTPHandler
 from pyftpdlib.ioloop import _ERRNOS_DISCONNECTED, _ERRNOS_RETRY, _RetryError
 
-from handlers.ftphome import final_name
+from handlers.ftphome import final_name, home_lock
 from handlers.ftpreplies import S426_RESET, S451_WRITE_FAILED, S452_NO_SPACE, S552_TOO_BIG
 from handlers.ftpserver import aside_of
 
 log = logging.getLogger(__name__)
 
 
+class NoPassivePort(Exception):
+    """Every port of ftp.passive_ports is taken (SessionHandler._make_epasv: 425)."""
+
+
 class DataPort(FTPHandler.passive_dtp):  # pyftpdlib's PassiveDTP, wherever it lives
     """A passive data port that tells its session of a data connection the client closed
     or reset before it was accepted: pyftpdlib drops that one unsaid, and the session
-    waits for it for ever (ftpsession.SessionHandler.data_connection_lost)."""
+    waits for it for ever (ftpsession.SessionHandler.data_connection_lost). One that
+    times out drops the upload waiting for it, and one never leaves ftp.passive_ports."""
+
+    _in_range = False  # a port of ftp.passive_ports was tried
+
+    def bind(self, addr: tuple) -> None:
+        if addr[1]:
+            self._in_range = True
+        elif self._in_range:
+            # pyftpdlib's fallback when the whole range is taken: a port the kernel
+            # picks, which a firewall opening only the range never lets through.
+            self.close()
+            raise NoPassivePort
+        super().bind(addr)
+
+    def handle_timeout(self) -> None:
+        self.cmd_channel.drop_waiting_upload()  # gone before the client hears why
+        super().handle_timeout()  # 421
 
     def handle_accepted(self, sock: socket.socket, addr: tuple) -> None:
         super().handle_accepted(sock, addr)
@@ -42,6 +63,33 @@ class DataPort(FTPHandler.passive_dtp):  # pyftpdlib's PassiveDTP, wherever it l
         # data channel was made of it (a live one makes pyftpdlib forget the port).
         if self._closed and session._dtp_acceptor is self and session.connected:
             session.data_connection_lost()
+
+
+class DataDial(FTPHandler.active_dtp):  # pyftpdlib's ActiveDTP, wherever it lives
+    """An active data connection (PORT, EPRT) that lets its session forget it once it
+    connected or failed: pyftpdlib keeps it as the session's connection on its way, and
+    a transfer command after a 425 would wait for it for ever (no_data_connection). One
+    that failed drops the upload waiting for it."""
+
+    def handle_connect(self) -> None:
+        super().handle_connect()
+        self._forgotten()  # the data channel made of it is the session's now
+
+    def handle_timeout(self) -> None:
+        if self.cmd_channel._dtp_connector is self:
+            self.cmd_channel.drop_waiting_upload()  # gone before the client hears why
+        super().handle_timeout()  # 421
+
+    def close(self) -> None:
+        waited = not self._closed and self.cmd_channel._dtp_connector is self
+        super().close()
+        self._forgotten()
+        if waited:  # failed or timed out (425, 421), not shut by the session
+            self.cmd_channel.drop_waiting_upload()
+
+    def _forgotten(self) -> None:
+        if self.cmd_channel._dtp_connector is self:
+            self.cmd_channel._dtp_connector = None
 
 
 class UploadDTP(DTPHandler):
@@ -77,8 +125,9 @@ class UploadDTP(DTPHandler):
     def recv(self, buffer_size: int) -> bytes:
         # pyftpdlib treats a reset like a clean close and answers 226; a reset upload
         # is cut off, so it must be discarded instead.
-        if not self.receive or self.intake_tls:
-            # Over TLS, pyftpdlib's SSL layer must read (and tell resets apart) itself.
+        if not self.receive or getattr(self, "_ssl_requested", False):
+            # In TLS, pyftpdlib's SSL layer reads; how the connection ended is told by
+            # its close_notify (close, _ended_whole).
             return super().recv(buffer_size)
         try:
             data = self.socket.recv(buffer_size)
@@ -116,7 +165,9 @@ class UploadDTP(DTPHandler):
             if self._durable_aside:
                 return  # closed (the 226 sent) once the upload is durable
             aside = aside_of(self.cmd_channel.server)
-            if self.cmd_channel.control_lost():
+            if not self._ended_whole():
+                self._cut_off()
+            elif self.cmd_channel.control_lost():
                 self._unheard()
             elif aside is not None:
                 # Its data all read: the socket leaves the I/O thread's poll while
@@ -130,13 +181,41 @@ class UploadDTP(DTPHandler):
                 return
         super().close()
 
+    _final: str | None = None  # where a published upload is, until its 226 went out
+    _written: os.stat_result | None = None  # that file, as this upload wrote it
+
+    def _ended_whole(self) -> bool:
+        """Whether the client ended the data connection as a sender does, not cut off:
+        in TLS with its close_notify. pyftpdlib takes a reset or an end without one for
+        a clean end and answers 226, though the data may be cut anywhere."""
+        if not getattr(self, "_ssl_requested", False):
+            return True  # in clear a reset is seen by recv
+        from OpenSSL import SSL  # only with FTPS (handlers/ftp.py)
+
+        try:
+            return bool(self.socket.get_shutdown() & SSL.RECEIVED_SHUTDOWN)
+        except (AttributeError, SSL.Error):  # no TLS made of it
+            return False
+
+    def _cut_off(self) -> None:
+        """The data connection ended without a sender's end (a reset, a TLS connection
+        closed without close_notify): 426, the upload removed as a reset one."""
+        self.transfer_finished = False
+        self._resp = (self.cmd_channel.reply(*S426_RESET), log.info)
+        name = final_name(os.path.basename(self.file_obj.name))
+        log.info("ftp: %s's upload of %s was cut off; discarded", self.cmd_channel.username, name)
+
     def _made_durable(self, done: Future[str]) -> None:
         """Back on the I/O thread: the upload's 226, or what went wrong (said to no one
         when the client left meanwhile: SessionHandler.respond)."""
         self._durable_aside = False
         failed = done.exception()
         if failed is None:
-            self._published(done.result())
+            self._final = done.result()
+            if self.cmd_channel.control_lost():  # the client left while it was written
+                self._withdraw()
+            else:
+                self._published(self._final)
             self.close()
             return
         if not isinstance(failed, OSError):  # a bug: said, and the client told 451
@@ -158,19 +237,37 @@ class UploadDTP(DTPHandler):
         """Give the finished upload its final name, durably, here; False when that
         failed (the client was told so and the file removed)."""
         try:
-            final = self._make_durable()
+            self._final = self._make_durable()
         except OSError as err:
             self._write_failed(err)
             return False
-        self._published(final)
+        # Asked again now that the upload is written: a killed client's kernel closes
+        # its data and control connections together, in either order, and the control
+        # connection's end may come a moment after the data's.
+        if self.cmd_channel.control_lost():
+            self._withdraw()
+        else:
+            self._published(self._final)
         return True
+
+    def _withdraw(self) -> None:
+        """Take back an upload published before its 226, which its client never heard:
+        removed, unless another upload of the name replaced it meanwhile."""
+        final, self._final = self._final, None
+        if self.transfer_finished:
+            self._unheard()
+        if final is None or self._written is None:
+            return
+        with home_lock(os.path.dirname(final)), contextlib.suppress(OSError):
+            if os.path.samestat(os.stat(final), self._written):
+                os.remove(final)
 
     def _make_durable(self) -> str:
         """Give the finished upload its final name and fsync it: the final path. Raises
         OSError once what it wrote under the final name is removed again."""
         final = None
         try:
-            written = os.fstat(self.file_obj.fileno())
+            written = self._written = os.fstat(self.file_obj.fileno())
             self.file_obj.flush()
             # Renamed, then fsynced: the file's fsync commits its data and its new
             # name at once (a rename is in the file's own metadata on journalling
@@ -194,6 +291,15 @@ class UploadDTP(DTPHandler):
 
     def _published(self, final: str) -> None:
         log.info("ftp: %s uploaded %s", self.cmd_channel.username, os.path.basename(final))
+        self.cmd_channel.unanswered = self
+
+    def answered(self) -> None:
+        """Its 226 was written, or could not be (SessionHandler._on_dtp_close): one the
+        session closed before (the write reset, the client gone) was never heard, and
+        the upload is taken back."""
+        if self._final is not None and self.cmd_channel._closed:
+            self._withdraw()
+        self._final = None
 
     def _write_failed(self, err: OSError) -> None:
         """The upload could not be written: say so (452 when the disk is full, so the

@@ -36,6 +36,9 @@ S501_NUL_PATH = (501, "ftp.nul_path")  # a NUL in any other command's path
 # A transfer command with no data connection open or coming: never made, or closed or
 # reset before the command (pyftpdlib would answer 150 and wait for it for ever).
 S425_NO_DATA = (425, "ftp.no_data")
+# PASV or EPSV with every port of ftp.passive_ports taken: pyftpdlib would give one
+# outside the range, which a firewall opening the range never lets through.
+S425_NO_PASSIVE_PORT = (425, "ftp.no_passive_port")
 
 # pyftpdlib's own replies a client meets in an upload session, by their exact line: said
 # in `report.language` once the client sent OPTS UTF8 ON, as renkei's own are. Another

@@ -9,6 +9,8 @@ FTPS one thread per session), and ftpdata.UploadDTP and DataPort call back into 
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import select
 import threading
 from typing import BinaryIO, Protocol
@@ -17,19 +19,22 @@ from pyftpdlib.handlers import FTPHandler
 
 from daemon.settings import Account, Settings
 from handlers.base import IntakeSink, Refusal, peer_text, readable
-from handlers.ftpdata import DataPort, UploadDTP
+from handlers.ftpdata import DataDial, DataPort, NoPassivePort, UploadDTP
 from handlers.ftpguard import LoginGuard
 from handlers.ftphome import HomeFS
 from handlers.ftpreplies import (
     S421_ACCOUNT_REMOVED,
     S421_BANNED,
     S425_NO_DATA,
+    S425_NO_PASSIVE_PORT,
     S426_RESET,
     S530_LOGIN_FAILED,
     S530_TLS_CONTROL,
     S534_TLS_DATA,
     STOCK,
 )
+
+log = logging.getLogger(__name__)
 
 # Held while a session opens its passive port (SessionHandler._make_epasv).
 _PASSIVE_PORTS = threading.Lock()
@@ -53,6 +58,7 @@ class SessionHandler(FTPHandler):
 
     dtp_handler = UploadDTP
     passive_dtp = DataPort
+    active_dtp = DataDial
     abstracted_fs = HomeFS
     auth_failed_timeout = 1
     intake: SessionIntake  # set on the per-server subclass (handlers/ftp.py)
@@ -183,7 +189,13 @@ class SessionHandler(FTPHandler):
             resp = self.reply(int(resp[:3]), key)
         super().respond(resp, *args, **kwargs)
 
+    unanswered: UploadDTP | None = None  # an upload published, its 226 not yet written
+
     def _on_dtp_close(self) -> None:
+        # Called as its data channel closed, after its reply was written (or not).
+        if (upload := self.unanswered) is not None:
+            self.unanswered = None
+            upload.answered()
         if self._closed:
             # A data channel that ended after its session: nothing to wait for or
             # time out any more (pyftpdlib would re-arm the session's idle timer).
@@ -279,11 +291,33 @@ class SessionHandler(FTPHandler):
                 file.close()
             self.respond(self.reply(*S425_NO_DATA))
 
+    def drop_waiting_upload(self) -> None:
+        """The upload waiting for a data connection gets none (its port timed out, the
+        active connection failed, the session ended): its temporary file is removed.
+        The client was told why by whoever found it (421, 425), or is gone."""
+        waiting = getattr(self, "_in_dtp_queue", None)  # pyftpdlib's close deletes it
+        if waiting is None:
+            return
+        self._in_dtp_queue = None
+        file, _ = waiting
+        file.close()
+        self.on_incomplete_file_received(file.name)
+
+    def close(self) -> None:
+        if not self._closed:
+            # pyftpdlib closes the file of an upload that never got its data
+            # connection, and leaves it behind.
+            with contextlib.suppress(OSError):
+                self.drop_waiting_upload()
+        super().close()
+
     def no_data_connection(self) -> bool:
         """Answer 425 to a transfer command when no data connection is open or on its
         way (S425_NO_DATA); True when answered."""
-        acceptor = self._dtp_acceptor
-        if self.data_channel is not None or self._dtp_connector is not None:
+        acceptor, connector = self._dtp_acceptor, self._dtp_connector
+        if self.data_channel is not None:
+            return False
+        if connector is not None and not connector._closed:  # PORT's, still connecting
             return False
         if acceptor is not None and not acceptor._closed:  # PASV's port, still listening
             return False
@@ -309,7 +343,15 @@ class SessionHandler(FTPHandler):
         # session (FTPS), two sessions could bind the same port (SO_REUSEADDR) and
         # the second fail to listen, closing its session: one at a time.
         with _PASSIVE_PORTS:
-            super()._make_epasv(extmode)
+            try:
+                super()._make_epasv(extmode)
+            except NoPassivePort:
+                ports = self.passive_ports
+                log.warning(
+                    "ftp: every passive port (%d-%d) is taken; %s is answered 425",
+                    ports[0], ports[-1], self.username or self.remote_ip,
+                )  # fmt: skip
+                self.respond(self.reply(*S425_NO_PASSIVE_PORT))
 
     def control_lost(self) -> bool:
         """Whether the client closed or reset the control connection, though this

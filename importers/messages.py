@@ -1122,6 +1122,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "データ接続がありません。PASV（または EPSV）で開き直してから送ってください。",
         "en": "No data connection; open one (PASV or EPSV) and try again.",
     },
+    "ftp.no_passive_port": {
+        "ja": "データ接続用のポートがすべて使用中です。しばらくしてからやり直してください。",
+        "en": "Every data connection port is in use; try again later.",
+    },
     "ftp.no_append": {
         "ja": "追記と途中再開はできません。ファイル全体を送ってください。",
         "en": "Append and restart are not supported; upload the whole file.",
@@ -1761,6 +1765,14 @@ CATALOG: dict[str, dict[str, str]] = {
         "リスナーのポートと重ならないようにしてください",
         "en": "{value} holds the port of {other} ({listen}); the passive range must not"
         " overlap a listener's port",
+    },
+    "config.passive_ports_few": {
+        "ja": "{value} のポートは {count} 個で、ftp.max_connections({sessions})より少なく"
+        "なっています。同時に開けるデータ接続は {count} 本までで、それを超えたセッションの"
+        "転送は 425 で断られます",
+        "en": "{value} holds {count} ports, fewer than ftp.max_connections ({sessions}):"
+        " at most {count} data connections can be open at once, and a session's transfer"
+        " past that is refused with 425",
     },
     "config.same_dropdir": {
         "ja": "{value} は accounts.{owner} の受け取りフォルダと同じです",

@@ -525,6 +525,18 @@ def _passive_overlap(raw: dict[str, Any]) -> Iterator[Problem]:
             yield Problem("ftp.passive_ports", "config.passive_overlap", params)
 
 
+def _passive_ports_few(settings: Settings) -> Iterator[Problem]:
+    """A passive range smaller than ftp.max_connections: sessions past its size find
+    every port taken and their transfers refused (425), as the door never uses a port
+    outside the range (a firewall opening only the range would block it)."""
+    ftp = settings.ftp
+    low, _, high = ftp.passive_ports.partition("-")
+    count = int(high) - int(low) + 1
+    if ftp.enabled and count < ftp.max_connections:
+        params = {"value": repr(ftp.passive_ports), "count": count, "sessions": ftp.max_connections}
+        yield Problem("ftp.passive_ports", "config.passive_ports_few", params)
+
+
 def _secret_values(raw: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     yield "api.admin_token", _dict(raw.get("api")).get("admin_token")
     yield "store.url", _dict(raw.get("store")).get("url")
@@ -873,6 +885,7 @@ def check_warnings(settings: Settings) -> list[Problem]:
     return [
         *_open_data_dir(settings),
         *_local_ftp_homes(settings),
+        *_passive_ports_few(settings),
         *_homes_of_no_account(settings),
         *_certificate_dates(settings),
         *_report_from_account(settings),
