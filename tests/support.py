@@ -715,3 +715,23 @@ def wait_for(what, timeout: float = 30, step: float = 0.05):
         assert time.monotonic() < deadline, "timed out"
         time.sleep(step)
     return found
+
+
+@contextlib.contextmanager
+def unwritable(folder: Path) -> Iterator[None]:
+    """`folder` no process may write in, root too: immutable (chattr +i) where root
+    runs the tests, mode 0555 otherwise."""
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o555)
+    immutable = os.geteuid() == 0
+    if immutable:
+        chattr = shutil.which("chattr")
+        if chattr is None or subprocess.run([chattr, "+i", str(folder)]).returncode:
+            folder.chmod(0o755)
+            pytest.skip("root, and no chattr +i here: no folder root may not write")
+    try:
+        yield
+    finally:
+        if immutable:
+            subprocess.run([shutil.which("chattr") or "chattr", "-i", str(folder)], check=True)
+        folder.chmod(0o755)

@@ -5,18 +5,23 @@ catalog's words, without a traceback, and the exit says how the command itself w
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, account, csv_bytes, refused_port, renkei, write_config
+from tests.support import (
+    ROOT,
+    account,
+    csv_bytes,
+    refused_port,
+    renkei,
+    unwritable,
+    write_config,
+)
 
 LOST = "標準出力に書けませんでした"
 
@@ -145,25 +150,6 @@ def test_a_listen_host_that_does_not_resolve_is_said_so(tmp_path):
 
 
 # -- 11. a store that cannot be opened, in the catalog's words --------------------------
-
-
-@contextlib.contextmanager
-def unwritable(folder: Path) -> Iterator[None]:
-    """`folder` no process may write in, root too: immutable (chattr +i) where root
-    runs the tests, mode 0555 otherwise."""
-    folder.chmod(0o555)
-    immutable = os.geteuid() == 0
-    if immutable:
-        chattr = shutil.which("chattr")
-        if chattr is None or subprocess.run([chattr, "+i", str(folder)]).returncode:
-            folder.chmod(0o755)
-            pytest.skip("root, and no chattr +i here: no folder root may not write")
-    try:
-        yield
-    finally:
-        if immutable:
-            subprocess.run([shutil.which("chattr") or "chattr", "-i", str(folder)], check=True)
-        folder.chmod(0o755)
 
 
 def test_a_store_that_is_not_a_database_is_said_in_the_catalogs_words(tmp_path, config):

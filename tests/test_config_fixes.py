@@ -4,18 +4,14 @@ monthly day's message at keys that do not exist, a column name's rule."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
 import signal
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support import Daemon, account, renkei, write_config
+from tests.support import Daemon, account, renkei, unwritable, write_config
 
 
 def check(config: Path, env: dict[str, str] | None = None) -> tuple[int, list[str]]:
@@ -102,26 +98,6 @@ def test_port_0_is_refused(tmp_path, key):
 
 
 # -- 4. a folder that cannot be made -------------------------------------------------------
-
-
-@contextlib.contextmanager
-def unwritable(folder: Path) -> Iterator[None]:
-    """`folder` no process may write in, root too: immutable (chattr +i) where root
-    runs the tests, mode 0555 otherwise."""
-    folder.mkdir(parents=True, exist_ok=True)
-    folder.chmod(0o555)
-    immutable = os.geteuid() == 0
-    if immutable:
-        chattr = shutil.which("chattr")
-        if chattr is None or subprocess.run([chattr, "+i", str(folder)]).returncode:
-            folder.chmod(0o755)
-            pytest.skip("root, and no chattr +i here: no folder root may not write")
-    try:
-        yield
-    finally:
-        if immutable:
-            subprocess.run([shutil.which("chattr") or "chattr", "-i", str(folder)], check=True)
-        folder.chmod(0o755)
 
 
 def test_a_data_dir_or_drop_folder_that_cannot_be_made_is_refused(tmp_path):
