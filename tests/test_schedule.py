@@ -10,6 +10,7 @@ import pytest
 from daemon.poll.jobs import WindowTrigger
 from daemon.poll.windows import Schedule, next_checks
 from daemon.settings import FtpAccount
+from handlers.base import Receipt
 
 TOKYO = zoneinfo.ZoneInfo("Asia/Tokyo")
 
@@ -140,7 +141,7 @@ class SlowSink:
         await asyncio.sleep(0.2)
         self.spooled += [d.filename for d in deliveries]
         self.active -= 1
-        return [d.id for d in deliveries]
+        return Receipt([d.id for d in deliveries])
 
     def new_id(self) -> str:
         from daemon.spool.queue import new_id

@@ -393,7 +393,8 @@ async def test_latest_run_of_file(store: Store) -> None:
     send = {"id": run_id(4), "account": "acme", "channel": "send", "filename": "a.csv"}
     await store.add_send_run(send | {"state": RunState.RUNNING, "received_at": at(1)})
     latest = await store.latest_run_of_file("acme", "a.csv")
-    assert latest == {"id": run_id(2), "state": "completed", "sha256": "22", "options": "{}"}
+    expected = {"id": run_id(2), "state": "completed", "sha256": "22", "options": "{}"}
+    assert latest == expected | {"undone_by": None}
     assert await store.latest_run_of_file("acme", "b.csv") is None
     assert await store.latest_run_of_file("beta", "a.csv") is None
 
