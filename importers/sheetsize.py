@@ -34,7 +34,7 @@ _PREFIX = rb"(?:[A-Za-z_][\w.-]*:)?"  # a namespace prefix some writers give eve
 # ends its start tag (`/` when self-closing) and whether it is closed at once: either
 # means the cell only carries a format. A cell written otherwise is expat's (_walked).
 _CELL = re.compile(rb"<" + _PREFIX + rb'c r="([A-Z]{1,3})([0-9]{1,7})"([^>]*)>(\s*</)?')
-_OTHER = re.compile(rb"<" + _PREFIX + rb"c(?:>|/|\s(?!r=))")
+_OTHER = re.compile(rb"<" + _PREFIX + rb'c(?! r="[A-Z])(?:>|/|\s)')
 
 
 def used_size(path: Path, sheet: str) -> tuple[int, int] | None:

@@ -445,3 +445,7 @@ def test_a_corrected_copy_whose_rows_are_in_is_not_retried_into_twice(daemon):
     assert retried.status_code == 202, retried.text
     assert daemon.wait_run(retried.json()["id"])["rows_imported"] == 3
     assert sorted(daemon.query(members)) == [(1,), (2,), (3,), (4,)]
+    # Its rows are in again, by its retry: retried once more, they were there twice.
+    again = httpx.post(f"{url}/retry", headers=ADMIN)
+    assert again.status_code == 409 and again.json()["error"] == "correction_imported"
+    assert sorted(daemon.query(members)) == [(1,), (2,), (3,), (4,)]

@@ -258,7 +258,9 @@ def _cell(ref: str | None, value: str, prefix: str = "") -> str:
     return f'<{p}c{at} t="inlineStr"><{p}is><{p}t>{value}</{p}t></{p}is></{p}c>'
 
 
-@pytest.mark.parametrize("how", ["no_references", "prefixed"])
+@pytest.mark.parametrize(
+    "how", ["no_references", "prefixed", "single_quotes", "line_break", "lower_case"]
+)
 def test_a_far_value_written_otherwise_than_excel_writes_it_is_still_seen(tmp_path, how):
     """The used range was read from cells written `<c r="…">` only: a far cell without
     its `r`, or every tag with a namespace prefix, passed unseen and calamine loaded the
@@ -267,6 +269,12 @@ def test_a_far_value_written_otherwise_than_excel_writes_it_is_still_seen(tmp_pa
     p = "x:" if how == "prefixed" else ""
     head = "".join(_cell(f"{c}1", n, p) for c, n in zip("ABCD", HEADER, strict=True))
     far = _cell(None if how == "no_references" else "XFD2000", " ", p)
+    # Legal XML an exporter may write, which the pattern for Excel's form did not see.
+    far = {
+        "single_quotes": far.replace('r="XFD2000"', "r='XFD2000'"),
+        "line_break": far.replace(' r="XFD2000"', '\nr="XFD2000"'),
+        "lower_case": far.replace('r="XFD2000"', 'r="xfd2000"'),
+    }.get(how, far)
     rows = f'<{p}row r="1">{head}</{p}row><{p}row r="2000">{far}'
     if how == "no_references":
         rows += "".join(_cell(None, "", p) for _ in range(16383))

@@ -79,9 +79,12 @@ class Retrier:
             if account.status == "stopped":
                 return Retried(None, refusal=Refusal.STOPPED)
             settings = self._settings()
-            added = run["state"] == "completed" and not run["dry_run"] and not run["undone_by"]
-            if added and account_corrects(settings, run["account"], run["filename"]):
-                return Retried(None, refusal=Refusal.CORRECTION)
+            if account_corrects(settings, run["account"], run["filename"]):
+                added = run["state"] == "completed" and not run["dry_run"] and not run["undone_by"]
+                # Or put back by a retry of it since (of a retry of it, …), not undone.
+                again = await self._store.imported_again([run["id"]], kept=True)
+                if added or again:
+                    return Retried(None, refusal=Refusal.CORRECTION)
             pending = await self._store.pending_retry(run["id"])
             if pending is not None:
                 return Retried(pending)

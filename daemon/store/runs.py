@@ -379,13 +379,22 @@ class RunRecords:
         rows = await self._look_up(sql, (run_id, *PENDING_STATES))
         return rows[0][0] if rows else None
 
-    async def imported_again(self, run_ids: Sequence[str]) -> set[str]:
-        """Those of `run_ids` a retry has since imported: a quarantined file stays kept
-        with its run, its trouble over."""
+    async def imported_again(self, run_ids: Sequence[str], kept: bool = False) -> set[str]:
+        """Those of `run_ids` a retry has since imported, or a retry of a retry (Q, its
+        retry failed, that one's retry completed): a quarantined file stays kept with
+        its run, its trouble over. With `kept`, only where those rows are still in (the
+        retry not undone)."""
         if not run_ids:
             return set()
         marks = ", ".join("?" * len(run_ids))
-        sql = f"SELECT retry_of FROM runs WHERE retry_of IN ({marks}) AND state = 'completed'"
+        still = " AND r.undone_by IS NULL" if kept else ""
+        sql = (
+            "WITH RECURSIVE chain(origin, id) AS ("
+            f" SELECT retry_of, id FROM runs WHERE retry_of IN ({marks})"
+            " UNION SELECT c.origin, r.id FROM runs AS r JOIN chain AS c ON r.retry_of = c.id)"
+            " SELECT DISTINCT c.origin FROM chain AS c JOIN runs AS r ON r.id = c.id"
+            f" WHERE r.state = 'completed'{still}"
+        )
         return {row[0] for row in await self.reader.execute_fetchall(sql, tuple(run_ids))}
 
     async def expired_runs(self, before: str, limit: int) -> list[str]:
