@@ -255,3 +255,16 @@ def test_a_listen_host_that_serve_could_not_bind_is_refused_at_check(tmp_path, h
     [line] = [line for line in said if line.startswith("api.listen")]
     assert line.startswith(f"api.listen: cannot listen on '{host}:{port}': "), line
     assert why in line.lower(), line
+
+
+def test_an_ipv4_mapped_smtp_listen_address_is_refused_as_serve_refuses_it(tmp_path):
+    """asyncio's create_server binds the SMTP door IPv6 only: `[::ffff:127.0.0.1]` passed
+    check (a plain IPv6 socket takes it) and serve then could not start."""
+    config = config_with(tmp_path)
+    text = config.read_text()
+    start = text.index('listen = "127.0.0.1:', text.index("[smtp]"))
+    port = text[start:].split(":", 1)[1].split('"', 1)[0]
+    config.write_text(text.replace(f'127.0.0.1:{port}"', f'[::ffff:127.0.0.1]:{port}"', 1))
+    code, said = check(config)
+    assert code == 1, said
+    assert any(line.startswith("smtp.listen: cannot listen on") for line in said), said

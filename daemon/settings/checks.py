@@ -703,6 +703,10 @@ def _listen_hosts(settings: Settings) -> Iterator[Problem]:
             found = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)
             family, kind, proto, _, address = found[0]
             with socket.socket(family, kind, proto) as probe:
+                if family == socket.AF_INET6 and section == "smtp":
+                    # asyncio's create_server (the SMTP door) binds IPv6 only, where
+                    # an IPv4-mapped address (::ffff:127.0.0.1) is refused.
+                    probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
                 probe.bind(address)
         except OSError as exc:
             params = {"value": repr(listen), "detail": OsTrouble(exc)}
