@@ -22,9 +22,9 @@ from daemon import graph
 from daemon.settings import Settings
 from daemon.spool import kept
 from daemon.spool.memory import delivery_file_key
-from daemon.spool.queue import Meta, SpoolItem, new_id, now_iso
+from daemon.spool.queue import Meta, SpoolItem, new_id, now_iso, pending_meta
 from daemon.store.open import open_store
-from daemon.store.runs import public_run
+from daemon.store.runs import public_run, queued_run
 from daemon.store.undo import Undone, UndoRun
 from daemon.worker.pipeline import Pipeline
 from handlers.base import bare_name
@@ -192,6 +192,12 @@ async def find_run(settings: Settings, fragment: str) -> Found:
     store = await open_store(settings)
     try:
         ids = await store.runs_like(fragment, CANDIDATES)
+        if not ids and not store.shared:
+            # On SQLite a run is recorded once the importer takes its file: one still
+            # waiting is the queued run the door's answer named (as the API shows it).
+            meta = await asyncio.to_thread(pending_meta, settings.data_dir / "spool", fragment)
+            if meta is not None:
+                return Found(queued_run(fragment, meta, store.instance))
         if len(ids) != 1:
             return Found(candidates=ids)
         run = await store.get_run(ids[0])

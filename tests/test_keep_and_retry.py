@@ -460,3 +460,15 @@ def test_the_data_dir_serve_makes_is_not_for_others_either(tmp_path):
         assert daemon.data_dir.stat().st_mode & 0o777 == 0o750
     finally:
         daemon.terminate()
+
+
+def test_show_names_a_file_still_waiting_as_the_queued_run_it_is(daemon):
+    """The id a door's answer named was "no such run" to renkei show until the importer
+    took the file (SQLite records it then), while the API showed it queued."""
+    with imports_paused(daemon):
+        waiting = mailed(daemon, "20240520.csv", csv_bytes(["5,2024/05/20,1,w"]))
+        shown = renkei("show", waiting, "--config", str(daemon.config))
+        assert shown.returncode == 0, shown.stderr
+        assert "状態: 待機中" in shown.stdout
+        assert "受信したファイルは取込待ちか取込中です" in shown.stdout
+    assert daemon.wait_run(waiting)["state"] == "completed"
