@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +31,7 @@ from daemon.report.message import (
 )
 from daemon.store.runs import FINAL_STATES, RunState, public_run, send_name
 from importers.errors import RowError
-from importers.messages import message, said
+from importers.messages import Words, message, said
 
 if TYPE_CHECKING:
     from daemon.oneshot import Found
@@ -423,12 +423,18 @@ def send_lines(
     return [*lines, *request_lines(requests, language)]
 
 
-def state_words(run: dict[str, Any], language: str) -> str:
+def state_words(run: Mapping[str, Any], language: str) -> str:
     """A run's state as the console says it (`renkei runs --state` and --json take the
-    state itself); a send stopped part-way is never resumed, unlike an import."""
-    if run["direction"] == "send" and run["state"] == RunState.ABORTED:
-        return message("console.state.send.aborted", language)
-    return in_words(f"console.state.{run['state']}", language, run["state"])
+    state itself)."""
+    return in_words(state_of(run).key, language, run["state"])
+
+
+def state_of(run: Mapping[str, Any]) -> Words:
+    """A run's state as words, for a sentence that names it (`(状態 待機中)`, not the
+    code `queued`); a send stopped part-way is never resumed, unlike an import."""
+    if run.get("direction") == "send" and run["state"] == RunState.ABORTED:
+        return Words("console.state.send.aborted")
+    return Words(f"console.state.{run['state']}")
 
 
 def request_lines(requests: Sequence[dict[str, Any]], language: str) -> list[str]:

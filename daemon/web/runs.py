@@ -18,6 +18,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
 
+from daemon.runview import state_of
 from daemon.settings import Settings
 from daemon.spool.kept import kept_file
 from daemon.spool.queue import new_id, now_iso, pending_meta
@@ -29,7 +30,7 @@ from daemon.web.errors import ApiError, responses
 from daemon.worker.error_report import WORKBOOK_REPORT_ENCODING, header_only
 from daemon.worker.plan import plan_for
 from importers.filenames import error_report_name
-from importers.messages import Words, quoted
+from importers.messages import quoted
 from importers.workbook import is_workbook
 
 router = APIRouter()
@@ -193,14 +194,6 @@ def _unread_encoding(filename: str) -> str:
     """The error CSV's encoding for a run that never learned its file's: a workbook's
     is always UTF-8 with a BOM (worker/error_report.py), a CSV's Shift_JIS."""
     return WORKBOOK_REPORT_ENCODING if is_workbook(filename) else "cp932"
-
-
-def state_of(run: Mapping[str, Any]) -> Words:
-    """A run's state in the words of the sentence that names it (`(状態 待機中)`, not the
-    code `queued`); the code is the JSON's own `state`."""
-    if run.get("direction") == "send" and run["state"] == RunState.ABORTED:
-        return Words("console.state.send.aborted")
-    return Words(f"console.state.{run['state']}")
 
 
 def errors_csv(settings: Settings, run: Mapping[str, Any]) -> Response | None:

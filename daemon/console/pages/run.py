@@ -14,13 +14,14 @@ from fastapi.responses import RedirectResponse, Response
 from daemon.console import audit
 from daemon.console.access import Refused, Viewer, Who, role_refused
 from daemon.console.render import checked_form, last_page_offset, offset_param, page
+from daemon.runview import state_of
 from daemon.spool.kept import kept_file
 from daemon.store.runs import FINAL_STATES, RUN_FIELDS, RunState, send_name
 from daemon.store.undo import Undone, UndoRefusal
 from daemon.web import context
 from daemon.web.runs import errors_csv, received_file, take_back
 from importers.errors import ERRORS_KEPT
-from importers.messages import Words, words_of
+from importers.messages import words_of
 
 router = APIRouter()
 ERRORS_PAGE = 50
@@ -186,7 +187,7 @@ async def retry(request: Request, run_id: str, who: Who) -> Response:
     if retried.refusal is not None:
         said = audit.detail(retried.refusal)
         await audit.record(request, who.name, "retry", run["id"], "refused", said)
-        params = {"run_id": run["id"], "state": _state(run), "name": run["account"]}
+        params = {"run_id": run["id"], "state": state_of(run), "name": run["account"]}
         raise Refused(409, f"api.{retried.refusal}", **params)
     # A second click while the first retry waits is answered with that retry's run:
     # recorded as the answer it is, not as a second retry.
@@ -209,7 +210,7 @@ async def undo(request: Request, run_id: str, who: Who) -> Response:
     if undone.refusal is not None:
         said = audit.detail(undone.refusal)
         await audit.record(request, who.name, "undo", run["id"], "refused", said)
-        params = {"run_id": run["id"], "state": _state(run), "other": undone.other}
+        params = {"run_id": run["id"], "state": state_of(run), "other": undone.other}
         links = [("console.error.back_to_run", run["id"])]
         if isinstance(undone.other, str) and undone.other:  # the undo, or the latest run
             links.append(("console.error.to_run", undone.other))
@@ -218,7 +219,3 @@ async def undo(request: Request, run_id: str, who: Who) -> Response:
     said = audit.detail("undone", run=made.id, **counts)
     await audit.record(request, who.name, "undo", run["id"], "ok", said)
     return RedirectResponse(f"/console/runs/{made.id}?notice=undone", 303)
-
-
-def _state(run: dict[str, Any]) -> Words:
-    return Words(f"console.state.{run['state']}")
