@@ -343,9 +343,10 @@ class Pipeline:
             rule = filename_rule(account.filename, account.excel)
             source = rule.check(item.meta.filename)  # the logical file same-name replace keys on
             correction = rule.corrects(item.meta.filename)
-            if correction:
-                found = await self.store.corrected_file(item.meta.account, item.meta.filename)
-                source = found or source
+            if correction and item.meta.file_key:
+                # The file its error CSV was made for, as its door (the CLI, a retry)
+                # found it when it came (spool.memory.delivery_file_key).
+                source = item.meta.file_key
             csv_file.read_as_error_copy(correction)
             if not item.data_path.exists():
                 raise PermanentProblem("file.missing_data")
