@@ -717,10 +717,8 @@ def _cannot_make(folder: Path) -> dict[str, object] | None:
     """Why `folder`, not there yet, cannot be made (renkei makes it at start): its
     nearest parent that is there is on a read-only file system or not ours to write.
     Looked at by access(2), never by making anything."""
-    if os.path.exists(folder):
-        return None
-    parent = next((p for p in folder.parents if os.path.exists(p)), None)
-    if parent is None or not parent.is_dir() or os.access(parent, os.W_OK | os.X_OK):
+    parent = _nearest(folder)
+    if parent in (None, folder) or not parent.is_dir() or os.access(parent, os.W_OK | os.X_OK):
         return None
     code = errno.EROFS if os.statvfs(parent).f_flag & os.ST_RDONLY else errno.EACCES
     return {"path": folder, "parent": parent, "detail": OsTrouble(OSError(code, ""))}
@@ -729,8 +727,13 @@ def _cannot_make(folder: Path) -> dict[str, object] | None:
 def _file_in_the_way(folder: Path) -> Path | None:
     """The file at `folder`, or at the nearest of its parents that is there: a file in
     its path makes the folder as impossible to create as a file in its place."""
-    there = next((p for p in (folder, *folder.parents) if p.exists()), folder)
-    return there if there.exists() and not there.is_dir() else None
+    there = _nearest(folder)
+    return there if there is not None and not there.is_dir() else None
+
+
+def _nearest(folder: Path) -> Path | None:
+    """`folder`, or the nearest of its parents that is there (None: not even `/`)."""
+    return next((p for p in (folder, *folder.parents) if os.path.exists(p)), None)
 
 
 # File systems every instance of a shared store can see the same files on; `fuse.*`
