@@ -638,7 +638,7 @@ def pending_meta(root: Path, item_id: str) -> Meta | None:
     none, or it moved on while looked for. For the API, which has the path and no
     Spool (making one makes its folders): on SQLite a run is recorded only once the
     importer takes its file, and the answer to its sender already named it."""
-    if not item_id or item_id.startswith(".") or "/" in item_id or "\0" in item_id:
+    if _ID.fullmatch(item_id) is None:
         return None  # not an id: no path outside the spool is ever read
     places = (
         root / "incoming" / item_id,
