@@ -1526,6 +1526,14 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "column {column} cannot become {type}: its table column is {have}, and {want}"
         " values would sit beside the old ones; give it a new name, or move the table by hand",
     },
+    "config.layout_name_taken": {
+        "ja": "レイアウト {layout} のテーブルを作れません: データベースに同じ名前の {kind} があります"
+        "(設定から外したレイアウトのキーの索引など)。"
+        "レイアウトを別の名前にするか、{kind} を手で削除してください",
+        "en": "layout {layout} cannot have its table: the database has an object of that name"
+        " ({kind}; such as the key index of a layout removed from the config); name the layout"
+        " otherwise, or drop the {kind} by hand",
+    },
     "config.column_reserved": {
         "ja": "{value} はデータベースが自分の列に使う名前です(rowid, oid, ctid, xmin など)。"
         "別の列名にして、取引先のヘッダーの名前は label に書いてください(例: label = {value})",

@@ -15,6 +15,7 @@ import aiosqlite
 
 from daemon.store.images import keep_rows_sql, table_types
 from daemon.store.multirow import RowInsert
+from daemon.store.objects import key_index_name, other_object, stale_key_indexes
 from daemon.store.schema import META_COLUMNS
 from daemon.store.scratch import ERROR_COLUMNS, ERRORS_TABLE, ROWS_TABLE, StagedTable, staged_error
 from daemon.store.sql import literal, quote
@@ -61,6 +62,18 @@ def same_types(
         raise ConfigError(problems)
 
 
+async def name_free(db: aiosqlite.Connection, layout: str) -> None:
+    """Refuse a layout named like an index or view the database holds (the key index
+    of a layout removed from the config, an admin's own): its table cannot be made.
+    Raised as the config's problem."""
+    from daemon.settings import ConfigError, Problem
+
+    kind = await other_object(db, layout)
+    if kind:
+        params = {"layout": layout, "kind": kind}
+        raise ConfigError([Problem(f"layouts.{layout}", "config.layout_name_taken", params)])
+
+
 class LayoutTables:
     writer: aiosqlite.Connection
     reader: aiosqlite.Connection
@@ -93,6 +106,7 @@ class LayoutTables:
         table = quote(name)
         async with self.transaction() as db:
             await self.lock_layout(db, name)  # two instances starting together
+            await name_free(db, name)
             await db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(defs)})")
             have = await table_types(db, name)
             same_types(name, columns, have, self.column_type)
@@ -105,9 +119,11 @@ class LayoutTables:
             if key:
                 # Keyed modes look every row up by (_account, key): without an index
                 # each lookup would read the whole table.
-                index = quote(f"{name}__key_{'_'.join(key)}")
+                index = quote(key_index_name(name, key))
                 cols = ", ".join(quote(c) for c in ("_account", *key))
                 await db.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {table} ({cols})")
+            for stale in await stale_key_indexes(db, name, key):
+                await db.execute(f"DROP INDEX {quote(stale)}")
         self._layouts[name] = [c.name for c in columns]
         # Whose empty cell is '' rather than NULL (importers.layouts: text columns).
         self._text_columns[name] = [c.name for c in columns if c.type == "text"]
