@@ -2538,6 +2538,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "search[{column}] が2回以上指定されています。1回だけ指定してください",
         "en": "search[{column}] was given more than once; give it once",
     },
+    "records.given_twice": {
+        "ja": "{field} が2回以上指定されています。1回だけ指定してください",
+        "en": "{field} was given more than once; give it once",
+    },
     "records.too_many_searches": {
         "ja": "search[…] は1回の検索で {limit} 個までです",
         "en": "a search takes at most {limit} search[…] fields",

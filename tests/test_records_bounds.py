@@ -107,6 +107,20 @@ def test_the_account_searched_twice_is_a_422(api):
     refused(api.get(URL, headers=ADMIN, params=params), "invalid_search")
 
 
+@pytest.mark.parametrize("field", ["page[display_number]", "page[number]", "account"])
+def test_a_paging_field_or_the_account_given_twice_is_a_422_naming_it(api, field):
+    """FastAPI took the last of two values and said nothing: a page of 1 asked with a
+    page of 100 gave one row, an account asked twice the second's rows."""
+    values = ["acme", "wide"] if field == "account" else ["1", "2"]
+    params = [(field, values[0]), (field, values[1])]
+    said = refused(api.get(URL, headers=ADMIN, params=params), "invalid_search")
+    assert f"{field} が2回以上指定されています" in said
+    r = api.post(f"{URL}/search", headers=ADMIN, data={field: values})
+    assert f"{field} が2回以上指定されています" in refused(r, "invalid_search")
+    r = api.get(URL, headers=ADMIN, params=[(field, values[0])])
+    assert r.status_code == 200, r.text
+
+
 def test_a_sort_column_given_twice_is_a_422_naming_it(api):
     params = [("sort[member_no]", "asc"), ("sort[member_no]", "desc")]
     said = refused(api.get(URL, headers=ACME, params=params), "invalid_sort")

@@ -212,8 +212,14 @@ def _conditions(
     order: list[Order] = []
     accounts = [account] if account else []
     searched: set[str] = set()
+    paged: set[str] = set()
     for field, value in items:
-        if match := _SEARCH.fullmatch(field):
+        if field in _PAGING:
+            # Read by FastAPI, which takes the last of two and says nothing.
+            if field in paged:
+                raise ApiError(422, "invalid_search", "records.given_twice", field=field)
+            paged.add(field)
+        elif match := _SEARCH.fullmatch(field):
             column_name, op = match.groups()
             _once(searched, column_name, op, MAX_SEARCHES)
             if column_name == ACCOUNT_FIELD and op is None:
@@ -232,6 +238,10 @@ def _conditions(
     for owner in dict.fromkeys(accounts):
         conditions.append(Condition(ACCOUNT_FIELD, "eq", owner))
     return conditions, order, True
+
+
+# The fields besides search[…] and sort[…], each of one value.
+_PAGING = frozenset({"page[number]", "page[display_number]", "account"})
 
 
 def _once(searched: set[str], column_name: str, op: str | None, limit: int) -> None:
