@@ -18,6 +18,7 @@ ACCOUNTS = (
     + '[accounts.halted.api]\ntoken = "demo-halted-token"\n'
 )
 ACME = {"Authorization": "Bearer demo-acme-token"}
+ADMIN = {"Authorization": "Bearer demo-admin"}
 
 
 @pytest.fixture(scope="module")
@@ -197,6 +198,22 @@ def test_stopped_account_gets_an_ignored_run(daemon):
         wait=True,
     )
     assert reply.status_code == 200 and reply.json()["state"] == "ignored", reply.text
+    assert reply.json()["dry_run"] is False
+
+
+def test_a_dry_run_to_a_stopped_account_is_an_ignored_dry_run(daemon):
+    """Recorded as a real import before: a script reading `dry_run` took it for one."""
+    reply = httpx.post(
+        f"{daemon.api}/api/v1/imports",
+        files={"file": ("20240516.csv", b"a")},
+        headers={"Authorization": "Bearer demo-halted-token"},
+        params={"wait": "true", "dry_run": "true"},
+        timeout=60,
+    )
+    assert reply.status_code == 200 and reply.json()["state"] == "ignored", reply.text
+    assert reply.json()["dry_run"] is True
+    shown = httpx.get(f"{daemon.api}/api/v1/runs/{reply.json()['id']}", headers=ADMIN)
+    assert shown.json()["dry_run"] is True
 
 
 def test_spool_trouble_answers_503_with_retry_after(daemon):

@@ -144,6 +144,9 @@ def recorded_fields(run_id: str, meta: Meta, state: RunState, instance: str) -> 
         "size": meta.size,
         "idempotency_key": meta.idempotency_key,
         "options": options_text(meta.options),
+        # As asked: the plan's (begin_run) once imported; a run ignored or refused
+        # before it has a plan is still the dry run it was asked as.
+        "dry_run": int(meta.options.get("dry_run") is True),
         "retry_of": meta.retry_of,
         "authentication_results": meta.authentication_results,
         "instance": instance,
