@@ -148,15 +148,19 @@ def _as_file(part: Message, payload: Callable[[], bytes]) -> tuple[str, bytes] |
 
 def _csv_bytes(part: Message, data: bytes) -> bytes:
     """A CSV part's bytes as a file renkei reads: one a mailer labelled and wrote as
-    ISO-2022-JP (JIS, as Japanese mail text once was) made Shift_JIS (CP932), which
-    holds every character it can carry; any other as it came."""
+    ISO-2022-JP (JIS, as Japanese mail text once was) made Shift_JIS (CP932), or UTF-8
+    with a BOM when it holds a character CP932 lacks (JIS X 0212's, by ISO-2022-JP-2);
+    any other as it came."""
     charset = part.get_content_charset() or ""
     if b"\x1b" not in data or not charset.lower().startswith("iso-2022-jp"):
         return data
-    try:
-        return _iso2022_jp(data).encode("cp932")
-    except UnicodeEncodeError:  # a character CP932 lacks: read as it came, and refused
+    text = _iso2022_jp(data)
+    if "\ufffd" in text:  # bytes it could not read: as it came, refused as JIS
         return data
+    try:
+        return text.encode("cp932")
+    except UnicodeEncodeError:
+        return codecs.BOM_UTF8 + text.encode("utf-8")
 
 
 def _name(part: Message) -> str:
@@ -288,10 +292,11 @@ def _iso2022_jp(data: bytes) -> str:
     leaves empty, which the iso2022_jp codec cannot read: they were shown as U+FFFD.
     CP932 holds them at the Shift_JIS codes of those rows, so each JIS X 0208 run is
     moved there and read as CP932."""
-    try:
-        return data.decode("iso2022_jp")
-    except UnicodeDecodeError:
-        pass
+    for codec in ("iso2022_jp", "iso2022_jp_2"):  # _2: JIS X 0212 too (鄧, 鬙)
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            pass
     first, *runs = data.split(b"\x1b")  # each run opens with its escape sequence's rest
     text = [first.decode("ascii", "replace")]
     for run in runs:

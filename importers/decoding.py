@@ -9,6 +9,7 @@ saying what it is. Called by the reader before parsing.
 from __future__ import annotations
 
 import codecs
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,15 @@ _CODECS = {"cp932": "cp932", "utf-8": "utf-8", "utf-8-sig": "utf-8-sig"}
 _ZIP = b"PK\x03\x04"  # an .xlsx is a zip
 _SAMPLE = 4096  # the bytes UTF-16 without a BOM is told by
 _EOF_MARK = b"\x1a"
+# Japanese text (kana, CJK ideographs, full-width forms) decoded as UTF-8 before a bad
+# byte: this many characters make a file UTF-8 with a fault, not CP932. CP932 text read
+# as UTF-8 fails at its first kana or first-level kanji (a lone continuation byte), and
+# makes such a character by chance only from a second-level kanji's bytes, never many.
+_JAPANESE = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
+_UTF8_EVIDENCE = 8
+# ISO-2022-JP (JIS) switches character sets by escape sequences in 7-bit text, which
+# reads as ASCII: imported as it is, its Japanese would be escape codes and letters.
+_JIS_ESCAPES = (b"\x1b$B", b"\x1b$@", b"\x1b$(D", b"\x1b(I", b"\x1b(J")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +53,9 @@ def sniff(path: Path, declared: str) -> Sniffed:
     utf8 = codecs.getincrementaldecoder("utf-8")()
     ascii_only = True
     utf8_text = False  # a character beyond ASCII decoded as UTF-8
+    japanese = 0  # Japanese characters decoded as UTF-8, counted up to _UTF8_EVIDENCE
+    faulty_utf8 = False  # UTF-8 Japanese text, then bytes UTF-8 cannot have
+    jis = False
     size = newlines = nul_line = 0
     head = b""
     last = b""
@@ -51,19 +64,30 @@ def sniff(path: Path, declared: str) -> Sniffed:
             if not head:
                 head = chunk[:3]
                 _refuse_binary(path, chunk)
-            size += len(chunk)
             # Neither CP932 nor UTF-8 has the byte 0 inside a character: a NUL is the
             # file's own, and PostgreSQL refuses it in text (SQLite would keep it).
             if not nul_line and (at := chunk.find(b"\0")) >= 0:
-                nul_line = newlines + chunk.count(b"\n", 0, at) + 1
+                nul_line = line_at(path, size + at)
+            size += len(chunk)
             newlines += chunk.count(b"\n")
             last = chunk[-1:]
             ascii_only = ascii_only and chunk.isascii()
+            if ascii_only and not jis:
+                jis = any(escape in chunk for escape in _JIS_ESCAPES)
             if utf8 is not None:
                 try:
-                    utf8_text = utf8_text or not utf8.decode(chunk).isascii()
-                except UnicodeDecodeError:
+                    text = utf8.decode(chunk)
+                except UnicodeDecodeError as exc:
                     utf8 = None
+                    text = exc.object[: max(exc.start, 0)].decode(errors="ignore")
+                    japanese = _japanese(text, japanese)
+                    faulty_utf8 = japanese >= _UTF8_EVIDENCE
+                else:
+                    utf8_text = utf8_text or not text.isascii()
+                    if utf8_text and japanese < _UTF8_EVIDENCE:
+                        japanese = _japanese(text, japanese)
+    if jis and ascii_only:
+        raise PermanentProblem("file.iso2022jp")
     if utf8 is not None:
         try:
             utf8.decode(b"", final=True)
@@ -78,22 +102,57 @@ def sniff(path: Path, declared: str) -> Sniffed:
         # Japanese text that is valid UTF-8 is all but never Shift_JIS: decoding it as
         # CP932 would import mojibake or fail on a misleading byte.
         raise PermanentProblem("file.utf8_not_cp932")
-    encoding = _choose(declared, utf8 is not None, head.startswith(codecs.BOM_UTF8))
+    # Read as UTF-8, the file fails on its line with the bad bytes (decode_problem:
+    # "UTF-8 with a fault"), where taken for CP932 its UTF-8 rows became mojibake.
+    valid_utf8 = utf8 is not None or (faulty_utf8 and declared == "auto")
+    encoding = _choose(declared, valid_utf8, head.startswith(codecs.BOM_UTF8))
     marks = 0
-    if last == _EOF_MARK:
-        last, marks = _eof_marks(path, size)
+    if last in (_EOF_MARK, b"\n", b"\r"):
+        last, marks = _eof_marks(path, size, last)
     ends = last in (b"\n", b"\r")
     return Sniffed(encoding, size - marks, newlines, ends, nul_line, marks)
 
 
-def _eof_marks(path: Path, size: int) -> tuple[bytes, int]:
-    """The last byte before the Ctrl-Z marks a file ends in, and how many there are
-    (CP/M-era tools pad the last block with them)."""
+def _japanese(text: str, counted: int) -> int:
+    """`counted` plus the Japanese characters of `text`, counted no further than
+    _UTF8_EVIDENCE (a large UTF-8 file is not searched through)."""
+    for _ in _JAPANESE.finditer(text):
+        counted += 1
+        if counted >= _UTF8_EVIDENCE:
+            break
+    return counted
+
+
+def _eof_marks(path: Path, size: int, last: bytes) -> tuple[bytes, int]:
+    """The last byte before the Ctrl-Z marks a file ends in, and how many bytes they
+    and what follows them are (CP/M-era tools pad the last block with them; some
+    write a line break after the mark): (`last`, 0) when it ends in none."""
     with open(path, "rb") as f:
         f.seek(max(0, size - _SAMPLE))
         tail = f.read()
-    text = tail.rstrip(_EOF_MARK)
+    marked = tail if last == _EOF_MARK else tail.rstrip(b"\r\n")
+    if not marked.endswith(_EOF_MARK):
+        return last, 0
+    text = marked.rstrip(_EOF_MARK)
     return text[-1:], len(tail) - len(text)
+
+
+def line_ends(data: bytes, after_cr: bool = False) -> int:
+    """Line ends as the csv module counts them (CRLF, LF or CR each end one line);
+    `after_cr`: the bytes before `data` ended in a CR (a LF first is its CRLF's)."""
+    ends = data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+    return ends - 1 if after_cr and data.startswith(b"\n") else ends
+
+
+def line_at(path: Path, offset: int) -> int:
+    """The line (from 1) that the byte at `offset` of `path` sits on."""
+    lines, after_cr = 1, False
+    with open(path, "rb") as f:
+        while offset > 0 and (chunk := f.read(min(CHUNK, offset))):
+            lines += line_ends(chunk, after_cr)
+            after_cr = chunk.endswith(b"\r")
+            offset -= len(chunk)
+    return lines
 
 
 def _refuse_binary(path: Path, first: bytes) -> None:
@@ -151,7 +210,6 @@ def decode_problem(path: Path, encoding: str) -> PermanentProblem:
     fault)."""
     decoder = codecs.getincrementaldecoder(_CODECS[encoding])()
     offset = 0
-    newlines = 0
     text_before = False  # a character beyond ASCII before the bad bytes
     with open(path, "rb") as f:
         while True:
@@ -159,7 +217,7 @@ def decode_problem(path: Path, encoding: str) -> PermanentProblem:
             try:
                 text_before = not decoder.decode(chunk, final=not chunk).isascii() or text_before
             except UnicodeDecodeError as exc:
-                problem = _problem(exc, chunk, offset, newlines, encoding, at_eof=not chunk)
+                problem = _problem(exc, path, chunk, offset, encoding, at_eof=not chunk)
                 text_before = text_before or not exc.object[: max(exc.start, 0)].isascii()
                 if (
                     problem.key == "file.bad_bytes"
@@ -172,7 +230,6 @@ def decode_problem(path: Path, encoding: str) -> PermanentProblem:
             if not chunk:
                 break
             offset += len(chunk)
-            newlines += chunk.count(b"\n")
     # Decoding succeeded this time; the reader's own error came from elsewhere.
     return PermanentProblem("file.bad_bytes", line=1, encoding=encoding, hex="?")
 
@@ -193,16 +250,16 @@ def _is_cp932(path: Path) -> bool:
 
 def _problem(
     exc: UnicodeDecodeError,
+    path: Path,
     chunk: bytes,
     offset: int,
-    newlines: int,
     encoding: str,
     at_eof: bool,
 ) -> PermanentProblem:
     # The decoder may report bytes it buffered from the previous chunk at a negative
     # start; clamp so the line count stays right.
     start = max(exc.start, 0)
-    line = newlines + chunk.count(b"\n", 0, start) + 1
+    line = line_at(path, offset + start)
     if at_eof or (exc.reason.startswith("unexpected end") and exc.end >= len(chunk)):
         return PermanentProblem("file.truncated", line=line)
     bad = exc.object[exc.start : exc.end]

@@ -3252,6 +3252,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "CSV ではなく ZIP 圧縮ファイルです。展開した CSV を送ってください",
         "en": "not a CSV but a zip archive: send the CSV it holds, unpacked",
     },
+    "file.iso2022jp": {
+        "ja": "ISO-2022-JP(JIS)のファイルのようです(文字集合を切り替えるエスケープシーケンスがあります)。"
+        "CSV(UTF-8 または Shift_JIS)で保存して送ってください",
+        "en": "the file looks like ISO-2022-JP (JIS: it switches character sets by escape"
+        " sequences); save it as CSV (UTF-8 or Shift_JIS) and send it again",
+    },
     "file.utf16_no_bom": {
         "ja": "UTF-16 のファイルのようです(1文字おきに NUL バイトがあります)。"
         "CSV(UTF-8 または Shift_JIS)で保存して送ってください",

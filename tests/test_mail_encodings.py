@@ -170,3 +170,39 @@ def test_a_csv_part_written_in_iso_2022_jp_is_read_as_its_label_says(daemon):
     assert (run["state"], run["rows_imported"], run["encoding"]) == ("completed", 1, "cp932"), run
     [(note,)] = daemon.query("SELECT note FROM performance WHERE _run_id = ?", (run["id"],))
     assert note == "売上①㈱"
+
+
+@pytest.mark.parametrize(
+    ("label", "name", "encoding"),
+    [("ISO-2022-JP", "鄧さん", "cp932"), ("ISO-2022-JP-2", "鬙さん", "utf-8-sig")],
+)
+def test_a_jis_csv_part_with_jis_x_0212_characters_is_read_whole(daemon, label, name, encoding):
+    """鄧 and 鬙 are JIS X 0212's (ISO-2022-JP-2 writes them): the part was kept as its
+    escape codes, read as UTF-8 and imported as them, every row. Kept as Shift_JIS
+    where it holds them (鄧, an IBM extension), else as UTF-8 with a BOM."""
+    text = "member_no,date,sales_amount,note\r\n3101,2024/05/16,1,東京都\r\n"
+    text += f"3102,2024/05/16,1,{name}\r\n"
+    headers = (
+        f'Content-Type: text/csv; charset="{label}"; name="20240518.csv"\r\n'
+        "Content-Transfer-Encoding: 7bit"
+    )
+    run = _run(daemon, _raw("data", (headers, text.encode("iso2022_jp_2").decode("ascii"))))
+    assert (run["state"], run["rows_imported"], run["encoding"]) == ("completed", 2, encoding), run
+    notes = daemon.query("SELECT note FROM performance WHERE _run_id = ?", (run["id"],))
+    assert notes == [("東京都",), (name,)]
+
+
+def test_a_jis_csv_part_that_cannot_be_read_fails_saying_it_is_jis(daemon):
+    """A set ISO-2022-JP has no name for (ESC $ ( Q, JIS X 0213): its escape codes were
+    imported as text."""
+    jis = b"\x1b$BEl5~ET\x1b(B"  # 東京都
+    text = b"member_no,date,sales_amount,note\r\n3103,2024/05/16,1," + jis
+    text += b"\r\n3104,2024/05/16,1,\x1b$(Q!!\x1b(B\r\n"
+    headers = (
+        'Content-Type: text/csv; charset="ISO-2022-JP"; name="20240519.csv"\r\n'
+        "Content-Transfer-Encoding: 7bit"
+    )
+    run = _run(daemon, _raw("data", (headers, text.decode("ascii"))))
+    assert run["state"] == "failed", run
+    assert "ISO-2022-JP(JIS)のファイルのようです" in run["message"], run
+    assert daemon.query("SELECT note FROM performance WHERE _run_id = ?", (run["id"],)) == []

@@ -288,3 +288,53 @@ def test_values_as_japanese_forms_and_exports_write_them(tmp_path):
     ]
     # A time other than midnight in a date column is refused, not dropped.
     assert [(line, column) for line, column, _ in errors] == [(5, "日付")]
+
+
+def test_a_utf8_file_with_one_shift_jis_line_fails_naming_that_line(tmp_path):
+    """Without a Japanese header its UTF-8 rows were imported as mojibake (東京 as
+    譚ｱ莠ｬ), the file taken for CP932 because one line was; with one, it failed on the
+    header's line, whose bytes were good UTF-8."""
+    rows = [("A1", "東京", "utf-8"), ("A2", "山田", "utf-8"), ("A3", "株式会社", "utf-8")]
+    rows += [("A4", "髙橋", "cp932"), ("A5", "佐藤", "utf-8")]
+    data = b"code,qty,rate,day,ok,name,memo\r\n"
+    for code, name, encoding in rows:
+        data += f"{code},1,1,2024/5/16,1,{name},\r\n".encode(encoding)
+    run, table, _ = imported(tmp_path, data)
+    assert run["state"] == "failed", run
+    assert run["message"].endswith("5行目: utf-8 として読めないバイトがあります(ee)"), run
+    assert table == []
+    run, table, _ = imported(tmp_path, HEADER.encode() + data[data.index(b"\r\n") :])
+    assert run["message"].endswith("5行目: utf-8 として読めないバイトがあります(ee)"), run
+    # A CP932 file whose first Japanese happens to read as UTF-8 stays CP932.
+    run, table, _ = imported(tmp_path, f"{HEADER}\r\nA1,1,1,2024/5/16,1,ﾃｽﾄ,\r\n")
+    assert (run["state"], run["encoding"], table[-1][5]) == ("completed", "cp932", "ﾃｽﾄ"), run
+
+
+def test_a_whole_file_problem_of_a_file_with_cr_line_ends_names_its_line(tmp_path):
+    """Lines were counted by LF only: in a file ending its lines with CR (old Mac
+    exports) every bad byte and NUL was said to be on line 1."""
+    lines = [HEADER] + [f"A{i},1,1,2024/5/16,1,山田,x" for i in range(1, 6)]
+    data = "\r".join(lines).encode("cp932") + b"\r"
+    run, _, _ = imported(tmp_path, data.replace(b"A4,", b"A4,\x85 ", 1))
+    assert run["message"].endswith("5行目: cp932 として読めないバイトがあります(85)"), run
+    run, _, _ = imported(tmp_path, data.replace(b"A4,", b"A4,\x00", 1))
+    assert run["state"] == "failed" and "5行目" in run["message"], run
+
+
+def test_an_end_of_file_mark_with_a_line_break_after_it_is_read_past(tmp_path):
+    """`…\\r\\n\\x1a\\r\\n`: the mark made a record of its own, a row error (one column,
+    not seven), which under on_row_error = "reject" failed the whole file."""
+    text = f"{HEADER}\r\nA1,1,0.5,2024/5/16,1,山田,x\r\n".encode("cp932") + b"\x1a\r\n"
+    run, rows, _ = imported(tmp_path, text, on_row_error="reject")
+    assert (run["state"], run["rows_imported"], run["rows_failed"]) == ("completed", 1, 0), run
+    assert rows == [("A1", 1, "0.5", "2024-05-16", 1, "山田", "x")]
+
+
+def test_a_file_in_iso_2022_jp_is_refused_saying_so(tmp_path):
+    """JIS text is 7-bit: it passed as UTF-8 and its Japanese was imported as escape
+    codes and letters (`\\x1b$BEl5~ET\\x1b(B` for 東京都)."""
+    text = f"{HEADER}\r\nA1,1,0.5,2024/5/16,1,東京都,x\r\n".encode("iso2022_jp")
+    run, rows, _ = imported(tmp_path, text)
+    assert run["state"] == "failed", run
+    assert "ISO-2022-JP(JIS)のファイルのようです" in run["message"], run
+    assert rows == []

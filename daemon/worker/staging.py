@@ -33,6 +33,7 @@ from pathlib import Path
 
 from daemon.store.scratch import StagedTable
 from daemon.worker.readers import POOL, end
+from importers.decoding import line_ends
 from importers.errors import ImportProblem
 from importers.layouts import ColumnSpec
 from importers.reader import CsvFile, Part
@@ -217,7 +218,7 @@ def find_cuts(path: Path, size: int, parts: int) -> list[tuple[int, int]]:
                     break
                 seen = block[pos : newline + 1]
                 quotes += seen.count(b'"')
-                lines += _line_ends(seen, after_cr)
+                lines += line_ends(seen, after_cr)
                 after_cr = False
                 pos = newline + 1
                 if quotes % 2 == 0 and offset + pos < size:
@@ -225,16 +226,10 @@ def find_cuts(path: Path, size: int, parts: int) -> list[tuple[int, int]]:
                     targets.pop(0)
             rest = block[pos:]
             quotes += rest.count(b'"')
-            lines += _line_ends(rest, after_cr)
+            lines += line_ends(rest, after_cr)
             after_cr = rest.endswith(b"\r") if rest else after_cr
             offset += len(block)
     return cuts
-
-
-def _line_ends(data: bytes, after_cr: bool) -> int:
-    """Line ends as the csv module counts them (CRLF, LF or CR each end one line)."""
-    ends = data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
-    return ends - 1 if after_cr and data.startswith(b"\n") else ends
 
 
 async def _stage_parts(
