@@ -165,3 +165,47 @@ def test_postgresql_schema_newer_or_behind_is_refused_by_a_command(tmp_path, pg_
     assert "systemctl restart renkei" in behind.stderr
     assert f"バージョン {KNOWN - 1}" in behind.stderr
     assert _pg_version(pg_url) == KNOWN - 1
+
+
+def test_rows_a_first_version_store_holds_are_replaced_by_the_same_file_after_upgrade(tmp_path):
+    """The first renkei replaced a file's rows by (_account, _source_file); `sources`,
+    which every later one finds them by, was made empty: a file sent again after the
+    upgrade added its rows beside the old ones (3 rows where 1 was sent)."""
+    config = _config(tmp_path)
+    db = tmp_path / "var" / "renkei.db"
+    db.parent.mkdir()
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        for statement in filter(str.strip, MIGRATIONS[0].split(";")):
+            conn.execute(statement)
+        conn.execute("PRAGMA user_version = 1")
+        conn.execute(
+            "CREATE TABLE performance (member_no INTEGER, date TEXT, sales_amount INTEGER,"
+            " note TEXT, _account TEXT NOT NULL, _source_file TEXT NOT NULL,"
+            " _run_id TEXT NOT NULL)"
+        )
+        for run, name, rows in (("old-1", "20240516.csv", 2), ("old-2", "20240517.csv", 1)):
+            conn.execute(
+                "INSERT INTO runs (id, account, channel, filename, layout, state,"
+                " rows_total, rows_imported, received_at) VALUES"
+                " (?, 'acme', 'mail', ?, 'performance', 'completed', ?, ?, '2024-05-16T09:00')",
+                (run, name, rows, rows),
+            )
+            for i in range(rows):
+                conn.execute(
+                    "INSERT INTO performance VALUES (?, '2024-05-16', 1, 'old', 'acme', ?, ?)",
+                    (i + 1, name, run),
+                )
+    finally:
+        conn.close()
+    csv = tmp_path / "20240516.csv"
+    csv.write_text("member_no,date,sales_amount,note\n9,2024/05/16,1,new\n", encoding="utf-8")
+    result = renkei("import", str(csv), "--account", "acme", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert _version(db) == KNOWN
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT member_no, note, _source_file FROM performance ORDER BY rowid"
+        ).fetchall()
+    assert rows == [(1, "old", "20240517.csv"), (9, "new", "20240516.csv")]

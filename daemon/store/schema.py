@@ -16,6 +16,7 @@ from typing import Any
 import aiosqlite
 
 from daemon.store.errors import SchemaBehind, SchemaNewer
+from daemon.store.sql import quote
 
 META_COLUMNS = ("_account", "_source_file", "_run_id")
 
@@ -470,11 +471,36 @@ async def migrate(db: aiosqlite.Connection, may_upgrade: Callable[[], bool] = _a
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             for statement in filter(str.strip, script.split(";")):
                 await db.execute(statement)
+            if number == _SOURCES_MADE and version > 0:
+                await _sources_of_older_rows(db)
             await db.execute(f"PRAGMA user_version = {number}")
     except BaseException:
         await db.rollback()
         raise
     await db.commit()
+
+
+# The migration that made `sources`, which same-name replace finds a file's rows by.
+_SOURCES_MADE = 2
+
+
+async def _sources_of_older_rows(db: aiosqlite.Connection) -> None:
+    """Record in `sources` the rows a renkei before it imported, found by their meta
+    columns: a file sent again found none, and its new rows were added beside the
+    old ones. One run's rows hold one range of rowids (it had the only writer)."""
+    tables = await db.execute_fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
+    for (table,) in tables:
+        columns = {
+            row[1] for row in await db.execute_fetchall(f"PRAGMA table_info({quote(table)})")
+        }
+        if not columns.issuperset(META_COLUMNS):
+            continue
+        await db.execute(
+            "INSERT OR IGNORE INTO sources (layout, account, source_file, run_id, first_rowid,"
+            f" last_rowid) SELECT ?, _account, _source_file, _run_id, min(rowid), max(rowid)"
+            f" FROM {quote(table)} GROUP BY _account, _source_file, _run_id",
+            (table,),
+        )
 
 
 def check_version(version: int, may_upgrade: Callable[[], bool]) -> None:
