@@ -625,6 +625,7 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "mode.delete": {"ja": "削除(キーで照合)", "en": "delete (by key)"},
     "mode.set": {"ja": "値の設定(キーで照合)", "en": "set values (by key)"},
+    "done.imported": {"ja": "{n} 件を取り込み", "en": "{n} imported"},
     "done.inserted": {"ja": "{n} 件を新規登録", "en": "{n} inserted"},
     "done.updated": {"ja": "{n} 件を更新", "en": "{n} updated"},
     "done.deleted": {"ja": "{n} 件を削除", "en": "{n} deleted"},

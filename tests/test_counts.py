@@ -10,7 +10,7 @@ import subprocess
 import httpx
 import pytest
 
-from daemon.report.message import summary
+from daemon.report.message import DONE, summary
 from tests import support
 from tests.support import Daemon, mail, queued_ids, send, write_config
 
@@ -192,3 +192,16 @@ def test_english_report_in_words(tmp_path, relay):
         assert "Result: 1 updated, 1 not processed (key not found)." in body
     finally:
         d.terminate()
+
+
+def test_a_run_recorded_before_the_counts_says_its_rows_imported():
+    """A run an older renkei recorded has rows_imported but no inserted, updated, …:
+    `show` and the console said "no rows to import" beside "2 imported", and a run
+    with row errors only the rows it did not import."""
+    older = {"state": "completed", "dry_run": 0, "rows_imported": 2, "rows_failed": 2}
+    older |= {f"rows_{kind}": 0 for kind in DONE if kind != "failed"}
+    assert summary(older, "ja") == ("2 件を取り込み、2 件はエラーのため取り込みませんでした。")
+    assert summary(older | {"rows_failed": 0}, "en") == "2 imported."
+    assert summary(older | {"rows_imported": 0, "rows_failed": 0}, "ja") == (
+        "取り込む行はありませんでした。"
+    )

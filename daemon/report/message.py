@@ -79,6 +79,10 @@ def summary(run: dict[str, Any], language: str) -> str:
         for kind in DONE
         if run[f"rows_{kind}"]
     ]
+    if run["rows_imported"] and not any(run[f"rows_{kind}"] for kind in DONE[:5]):
+        # A run recorded before renkei counted what each row did: its rows imported
+        # are all it knows (else "no rows to import" beside "2 imported").
+        parts.insert(0, message("done.imported", language, n=run["rows_imported"]))
     if parts:
         sentence = message(
             "done.sentence", language, parts=message("done.join", language).join(parts)
