@@ -331,6 +331,32 @@ async def test_once_the_relay_is_back_every_waiting_report_goes(tmp_path, relay,
     ]
 
 
+async def test_reports_an_outage_left_go_at_once_after_a_restart(tmp_path, relay):
+    """The catch-up was known only to the process that saw the relay down: after a
+    restart (an upgrade, a reboot at the end of an outage) each waiting report waited
+    for its own grown next try, up to max_retry_seconds."""
+    relay.stop()
+    async with reporter_of(tmp_path, relay.port, max_retry=600) as reporter:
+        ids = await queued_alerts(reporter, 3)
+        for item_id in ids:  # as a long outage leaves them
+            kept = envelope(reporter, item_id) | {"attempts": 8, "next_try": time.time() + 600}
+            (reporter.outbox / f"{item_id}.json").write_text(json.dumps(kept))
+    relay.start()
+    async with reporter_of(tmp_path, relay.port, max_retry=600) as reporter:
+        await reporter.queue_mail("after-start", alert(9), [ADMIN])
+        deadline = time.monotonic() + 10
+        while left := await waiting(reporter, [*ids, "after-start"]):
+            assert time.monotonic() < deadline, f"{left} waited for their own next try"
+            await reporter.flush()
+            await asyncio.sleep(0.1)
+    assert sorted(m["Subject"] for m in relay.for_recipient(ADMIN)) == [
+        "alert 0",
+        "alert 1",
+        "alert 2",
+        "alert 9",
+    ]
+
+
 async def test_a_relay_that_never_greets_costs_one_timeout_a_pause(tmp_path):
     """A relay that takes the connection and says nothing: each try waits out
     `report.timeout`; one try a pass, not one for each waiting report."""

@@ -129,6 +129,10 @@ class Reporter:
         # max_retry_seconds, an hour by default), and waiting them out sent the
         # reports of an outage in the hour after it ended, the first ones last.
         self._back = False
+        # Whether the reports waiting at the start are an outage's, whose end this
+        # process never saw (a restart, an upgrade): then the first mail the relay
+        # takes is its return too. None until the first pass looks.
+        self._outage_left: bool | None = None
 
     @property
     def settings(self) -> Settings:
@@ -252,6 +256,8 @@ class Reporter:
     async def flush(self) -> float:
         """Send every due item once (every waiting one once the relay is back after
         resting); returns when the next one falls due."""
+        if self._outage_left is None:
+            self._outage_left = await asyncio.to_thread(self._tried_before)
         if self._resting():
             return self._rests_until
         back, self._back = self._back, False
@@ -309,6 +315,15 @@ class Reporter:
             if task is not None and task.cancelling():
                 raise asyncio.CancelledError
         return next_due
+
+    def _tried_before(self) -> bool:
+        """Whether a report in the outbox folder was tried before this process began
+        and waits for a later try."""
+        for name, _ in self._envelopes():
+            with contextlib.suppress(OSError, ValueError):
+                if json.loads((self.outbox / name).read_bytes()).get("attempts", 0) > 0:
+                    return True
+        return False
 
     def _envelopes(self) -> list[tuple[str, int]]:
         """The outbox's envelopes, oldest item first, each with its last change (ns);
@@ -642,8 +657,9 @@ class Reporter:
         )
 
     def _relay_is(self, down: RelayDown | None) -> None:
-        if down is None and self.relay_down is not None:
+        if down is None and (self.relay_down is not None or self._outage_left):
             self._back = True
+            self._outage_left = False
         self.relay_down = down
         metrics.RELAY_DOWN.set(0 if down is None else 1)
 
