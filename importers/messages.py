@@ -1409,6 +1409,14 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{value} はメールアドレスではありません",
         "en": "{value} is not a mail address",
     },
+    "config.address_not_ascii": {
+        "ja": "{value}: renkei が送るメールのアドレスは @ の前を ASCII で書いてください"
+        "(日本語などの文字はリレーが SMTPUTF8 を受け付けるときしか送れません)。@ の後ろの"
+        "日本語ドメインはそのまま使えます",
+        "en": "{value}: write the part before the @ of an address renkei mails in ASCII"
+        " (other characters go only through a relay that offers SMTPUTF8); a domain after"
+        " the @ may be in Japanese",
+    },
     "config.sender": {
         "ja": "{value} はメールアドレスでも @ドメイン でもありません",
         "en": "{value} is neither a mail address nor @domain",

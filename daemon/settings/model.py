@@ -29,6 +29,7 @@ from daemon.settings.tokens import is_sha256
 from daemon.settings.values import (
     check_address,
     check_network,
+    check_recipient,
     check_sender,
     check_store_url,
     check_zone,
@@ -136,6 +137,8 @@ def _no_wildcard(value: str) -> str:
 # A path is written as a string: the one value strict mode would refuse as text.
 LaxPath = Annotated[Path, Strict(False)]
 Address = Annotated[str, AfterValidator(check_address)]
+# An address renkei's own mail goes from or to (values.check_recipient).
+MailTo = Annotated[str, AfterValidator(check_recipient)]
 # The wildcard first: check_sender takes "*@acme.example" for an address.
 Sender = Annotated[str, AfterValidator(_no_wildcard), AfterValidator(check_sender)]
 Network = Annotated[str, AfterValidator(check_network)]
@@ -282,14 +285,14 @@ class ApiSettings(Model):
 
 class ReportSettings(Model):
     relay: str = Field("127.0.0.1:25", description="host:port of the relay for report mail")
-    from_: Address = Field("renkei@localhost", alias="from", description="From of report mail")
+    from_: MailTo = Field("renkei@localhost", alias="from", description="From of report mail")
     language: Literal["ja", "en"] = Field("ja", description="language of reports and messages")
     retry_seconds: float = Field(
         30, gt=0, le=MAX_DELAY, description="first retry delay while the relay is down"
     )
     max_retry_seconds: float = Field(3600, gt=0, le=MAX_DELAY, description="longest retry delay")
     timeout: float = Field(30, gt=0, le=MAX_TIMEOUT, description="seconds to wait for the relay")
-    admin_to: list[Address] = Field(
+    admin_to: list[MailTo] = Field(
         default_factory=list,
         description="admin alerts to (reload refused, report refused, file quarantined, disk low)",
     )
@@ -573,8 +576,8 @@ class Account(Model):
     member_key: str | None = Field(
         None, description="the column reference columns match on (default: the key's first)"
     )
-    error_report_to: list[Address] = Field(default_factory=list, description="error report to")
-    success_report_to: list[Address] = Field(default_factory=list, description="success report to")
+    error_report_to: list[MailTo] = Field(default_factory=list, description="error report to")
+    success_report_to: list[MailTo] = Field(default_factory=list, description="success report to")
     mail: MailAccount | None = Field(None, description="mail intake")
     sender_auth: Literal["off", "flag", "require"] = Field(
         "flag", description="mail: SPF/DKIM/DMARC off, flag (import and say so) or require"
@@ -652,7 +655,7 @@ class Send(Outbound):
     report_to: Literal["executor", "admin", "both"] = Field(
         "admin", description="report to the executor, report.admin_to, or both"
     )
-    executor_to: list[Address] = Field(
+    executor_to: list[MailTo] = Field(
         default_factory=list, description="the executor's addresses (by hand or on schedule)"
     )
 

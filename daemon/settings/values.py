@@ -52,6 +52,22 @@ def check_address(value: str) -> str:
     return value
 
 
+def check_recipient(value: str) -> str:
+    """An address renkei sends mail to or from: its domain in its ASCII (IDNA) form,
+    which every relay takes, and its local part in ASCII. A relay takes a non-ASCII
+    local part only with SMTPUTF8, which few offer: such an address made every report
+    mail fail, a traceback at each try."""
+    check_address(value)
+    local, _, domain = value.rpartition("@")
+    if not local.isascii():
+        raise Invalid("config.address_not_ascii", value=repr(value))
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise Invalid("config.address", value=repr(value)) from None
+    return f"{local}@{ascii_domain}"
+
+
 def check_sender(value: str) -> str:
     """An allowed sender: an address, or `@domain` for every address of a domain."""
     if not (is_address(value) or re.fullmatch(rf"@{_DOMAIN}", value)):
