@@ -864,6 +864,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "データベースに接続できないため、いまは表示できません。しばらくしてから開き直してください",
         "en": "the database cannot be reached now; open the page again in a little while",
     },
+    "api.value_refused": {
+        "ja": "データベースがこの値を受け付けません: {detail}",
+        "en": "the database does not take this value: {detail}",
+    },
     "api.account_unknown": {
         "ja": "アカウント {name} は設定にありません",
         "en": "account {name} is not in the config",

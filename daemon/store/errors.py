@@ -6,6 +6,7 @@ Apart from open.py so that the CLI and the worker can use it without loading a s
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
 
 
@@ -28,6 +29,11 @@ _CAUSES = {
     "42501": "store.trouble.privilege",
 }
 _OTHER = "store.trouble.other"
+# Classes psycopg raises as OperationalError that the rows themselves cause, at every
+# try alike: 54, a limit of the program (a key or choice value past the 2,704 bytes a
+# btree index row holds). Taken for the server's trouble, the file was tried again for
+# ever and every later file of its account waited behind it.
+_THE_DATAS = ("54",)
 
 
 def server_trouble(exc: BaseException) -> str | None:
@@ -41,6 +47,8 @@ def server_trouble(exc: BaseException) -> str | None:
     for code in (state, state[:2]):
         if code in _CAUSES:
             return _CAUSES[code]
+    if state.startswith(_THE_DATAS):
+        return None
     if isinstance(exc, psycopg.OperationalError):
         # No SQLSTATE: the client lost the server (closed connection, refused connect).
         return "store.trouble.connection" if not state else _OTHER
@@ -81,3 +89,17 @@ def log_failure(log: logging.Logger, exc: BaseException, what: str, *args: objec
         log.error(what, *args, exc_info=exc)
     else:
         log.warning(what + ", the store is away: %s", *args, exc)
+
+
+def refused_by_store(exc: BaseException) -> bool:
+    """The database refused the rows themselves: a constraint of the table (a UNIQUE
+    index, a CHECK, NOT NULL an admin added) or a value its column cannot hold."""
+    if isinstance(exc, sqlite3.IntegrityError | sqlite3.DataError):
+        return True
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is None:
+        return False
+    # 54: a limit of the server the rows pass (a key past what a btree index row holds),
+    # which psycopg raises as an OperationalError.
+    limit = isinstance(exc, psycopg.Error) and (exc.sqlstate or "").startswith("54")
+    return limit or isinstance(exc, psycopg.IntegrityError | psycopg.DataError)

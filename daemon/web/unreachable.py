@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 
 from daemon.console.access import Refused
 from daemon.console.render import page
-from daemon.store.errors import StoreUnavailable, server_trouble
+from daemon.store.errors import StoreUnavailable, refused_by_store, server_trouble
 from daemon.web import context
 from daemon.web.errors import CONSOLE
 from handlers.api import RETRY_AFTER
@@ -39,6 +39,8 @@ _ANSWER = {
 
 
 async def _store_down(request: Request, exc: Exception) -> Response:
+    if refused_by_store(exc):
+        return _refused(request, exc)
     if not isinstance(exc, StoreUnavailable) and server_trouble(exc) is None:
         raise exc  # PostgreSQL refused what we asked: a bug, said as a 500
     log.warning(
@@ -52,6 +54,20 @@ async def _store_down(request: Request, exc: Exception) -> Response:
         return _console_page(request, retry)
     text = message("api.store_unreachable", context.language(request))
     return JSONResponse({"error": CODE, "message": text}, 503, headers=retry)
+
+
+def _refused(request: Request, exc: Exception) -> Response:
+    """The value asked or given is one the database cannot hold (a NUL in PostgreSQL's
+    text, a key past what its index holds): the client's to change, not a 500 (nor a
+    503, whose retry would fail alike)."""
+    detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    log.info("%s %s: the store refused the value: %s", request.method, request.url.path, detail)
+    if request.url.path.startswith(CONSOLE):
+        return page(
+            request, "error.html", None, 422, error=Refused(422, "api.value_refused", detail=detail)
+        )
+    text = message("api.value_refused", context.language(request), detail=detail)
+    return JSONResponse({"error": "value_refused", "message": text}, 422)
 
 
 def _console_page(request: Request, headers: dict[str, str]) -> Response:

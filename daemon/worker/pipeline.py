@@ -14,7 +14,6 @@ import contextlib
 import logging
 import signal
 import sqlite3
-import sys
 from collections.abc import Awaitable, Callable
 
 import aiosqlite
@@ -24,7 +23,7 @@ from daemon.settings import Account, Settings
 from daemon.settings.problems import OsTrouble
 from daemon.spool.queue import Damaged, Meta, Spool, SpoolItem, now_iso, remove_item
 from daemon.store.base import Store
-from daemon.store.errors import server_trouble
+from daemon.store.errors import refused_by_store, server_trouble
 from daemon.store.runs import FINAL_STATES, FORWARD_PENDING, ReportState, RunState
 from daemon.store.schema import busy_timeout_ms
 from daemon.worker import staging
@@ -585,15 +584,6 @@ async def _final_state(store: Store, run_id: str) -> RunState | None:
     except Exception:  # the store itself in trouble: nothing was committed to judge by
         return None
     return RunState(state) if state in FINAL_STATES else None
-
-
-def refused_by_store(exc: BaseException) -> bool:
-    """The database refused the rows themselves: a constraint of the table (a UNIQUE
-    index, a CHECK, NOT NULL an admin added) or a value its column cannot hold."""
-    if isinstance(exc, sqlite3.IntegrityError | sqlite3.DataError):
-        return True
-    psycopg = sys.modules.get("psycopg")
-    return psycopg is not None and isinstance(exc, psycopg.IntegrityError | psycopg.DataError)
 
 
 def _first_line(exc: BaseException) -> str:

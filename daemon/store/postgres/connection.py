@@ -36,10 +36,16 @@ _READ = re.compile(r"\s*SELECT\b", re.IGNORECASE)
 _GROWTH_WAIT = 0.02
 # A quoted part (string literal or identifier) or a run of anything else.
 _PARTS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|[^'\"]+")
+_FOLD = "translate({}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
 _RULES = [
     (re.compile(r"\bINSERT OR IGNORE INTO\b"), "INSERT INTO"),
-    (re.compile(r"(\b[\w.]+) = \? COLLATE NOCASE"), r"lower(\1) = lower(?)"),
-    (re.compile(r"(\b[\w.]+) COLLATE NOCASE"), r"lower(\1)"),
+    # NOCASE folds ASCII letters only, as file_key() does; lower() folds all of Unicode
+    # in a UTF-8 database, and made `ｓａｌｅｓ.csv` replace the rows of `ＳＡＬＥＳ.csv`.
+    (
+        re.compile(r"(\b[\w.]+) = \? COLLATE NOCASE"),
+        _FOLD.format(r"\1") + " = " + _FOLD.format("?"),
+    ),
+    (re.compile(r"(\b[\w.]+) COLLATE NOCASE"), _FOLD.format(r"\1")),
     (re.compile(r"\bIS (?!NULL\b|NOT\b)"), "IS NOT DISTINCT FROM "),
     (re.compile(r"\bLIKE\b"), "ILIKE"),
     (re.compile(r"\binstr\("), "strpos("),

@@ -1,0 +1,76 @@
+"""PostgreSQL as SQLite: a file whose rows pass a limit of the server fails at once,
+as SQLite's refusal of the same rows does, not retried for ever holding up its
+account's later files; and same-name replace folds ASCII letters only, as file names
+are compared everywhere else (`ｓａｌｅｓ.csv` replaced the rows of `ＳＡＬＥＳ.csv`)."""
+
+from __future__ import annotations
+
+import secrets
+
+import httpx
+import psycopg
+import pytest
+
+from tests.support import Daemon, account, cli_import, write_config
+
+pytestmark = pytest.mark.slow
+
+KEYED = '[layouts.performance]\nkey = ["note"]'
+
+
+def pg_config(tmp_path, pg_url, **keys):
+    config = write_config(
+        tmp_path, account("acme", report="never", **keys), extra=f'[store]\nurl = "{pg_url}"\n'
+    )
+    return config
+
+
+def imported(tmp_path, config, name: str, *lines: str) -> dict:
+    path = tmp_path / name
+    path.write_text("member_no,date,sales_amount,note\n" + "\n".join(lines) + "\n")
+    return cli_import(config, path)
+
+
+def test_a_key_past_the_servers_index_limit_fails_the_file_at_once(tmp_path, pg_url):
+    config = pg_config(tmp_path, pg_url, mode="upsert")
+    config.write_text(config.read_text().replace("[layouts.performance]", KEYED))
+    long_key = secrets.token_hex(1450)  # 2,900 random bytes: compressed, it would fit
+    run = imported(tmp_path, config, "20240516.csv", f"1,2024/05/16,1,{long_key}")
+    assert run["state"] == "failed", run["message"]
+    assert "データベースサーバー側の問題" not in run["message"], run
+    run = imported(tmp_path, config, "20240517.csv", "2,2024/05/17,1,short")
+    assert run["state"] == "completed", run
+
+
+def test_full_width_names_are_not_one_file_on_postgresql(tmp_path, pg_url):
+    config = pg_config(tmp_path, pg_url, filename="any")
+    for name, member in (("ＳＡＬＥＳ.csv", 1), ("ｓａｌｅｓ.csv", 2), ("SALES.csv", 3)):
+        run = imported(tmp_path, config, name, f"{member},2024/05/16,1,x")
+        assert run["state"] == "completed", run
+    run = imported(tmp_path, config, "sales.csv", "4,2024/05/16,1,x")
+    assert run["state"] == "completed", run
+    with psycopg.connect(pg_url) as db:
+        rows = db.execute(
+            "SELECT member_no, _source_file FROM performance ORDER BY rowid"
+        ).fetchall()
+    assert rows == [(1, "ＳＡＬＥＳ.csv"), (2, "ｓａｌｅｓ.csv"), (4, "sales.csv")]
+
+
+def test_a_value_postgresql_cannot_hold_in_a_request_is_a_422(tmp_path, pg_url):
+    """A NUL (`%00`) in a query or a record's value, which PostgreSQL's text cannot
+    hold, was a 500 with a traceback in the log."""
+
+    config = pg_config(tmp_path, pg_url)
+    imported(tmp_path, config, "20240516.csv", "1,2024/05/16,1,x")
+    daemon = Daemon(config).start()
+    try:
+        admin = {"Authorization": "Bearer demo-admin"}
+        for path in ("/api/v1/runs/a%00b", "/api/v1/runs?filename=a%00b"):
+            r = httpx.get(daemon.api + path, headers=admin, timeout=30)
+            assert r.status_code == 422, (path, r.text)
+            assert r.json()["error"] == "value_refused"
+            assert "データベースがこの値を受け付けません" in r.json()["message"]
+        assert httpx.get(daemon.api + "/api/v1/runs", headers=admin).status_code == 200
+    finally:
+        daemon.terminate()
+    assert "Traceback" not in daemon.log.read_text(errors="replace")
