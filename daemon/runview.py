@@ -24,13 +24,14 @@ from rich.cells import cell_len, get_character_cell_size
 from daemon.report.message import (
     channel_words,
     clean,
+    errors_head,
     executor_words,
     in_words,
     local_time,
     summary,
 )
 from daemon.store.runs import FINAL_STATES, RunState, public_run, send_name
-from importers.errors import RowError
+from importers.errors import ERRORS_KEPT, RowError
 from importers.messages import Words, message, said
 
 if TYPE_CHECKING:
@@ -252,11 +253,12 @@ def error_lines(
     A file that failed as a whole has one error, its message: said once, not twice."""
     if not errors or (count == 1 and errors[0].message == run["message"]):
         return []
-    total = max(run["rows_failed"], count)
-    lines = [message("report.errors.head", language, shown=len(errors), total=total)]
+    lines = [errors_head(len(errors), count, language)]
     lines += [f"  {e.message}" for e in errors]
-    if total > len(errors):
-        lines.append("  " + message("cli.errors.more", language, n=total - len(errors)))
+    if count > len(errors):
+        # Past the errors the store keeps, how many more is a floor (errors_head).
+        more = "cli.errors.more_cut" if count >= ERRORS_KEPT else "cli.errors.more"
+        lines.append("  " + message(more, language, n=count - len(errors)))
     return lines
 
 

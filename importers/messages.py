@@ -417,6 +417,11 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "[renkei] 一部取込: {account} {filename} (エラー {failed}件)",
         "en": "[renkei] partly imported: {account} {filename} ({failed:@error})",
     },
+    # Completed under on_row_error = "skip" with every row in error: nothing imported.
+    "report.subject.none_imported": {
+        "ja": "[renkei] 取込なし: {account} {filename} (全 {failed} 行エラー)",
+        "en": "[renkei] nothing imported: {account} {filename} (all {failed:@row} failed)",
+    },
     "report.intro.completed": {
         "ja": "ファイルの取り込みが完了しました。",
         "en": "The file was imported.",
@@ -428,6 +433,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "report.intro.partial": {
         "ja": "ファイルの一部を取り込みました。エラーの行は取り込んでいません。",
         "en": "Part of the file was imported; rows with errors were left out.",
+    },
+    "report.intro.none_imported": {
+        "ja": "ファイルの行を 1 行も取り込んでいません。すべての行にエラーがありました。",
+        "en": "No row of the file was imported: every row had errors.",
     },
     "report.field.run": {"ja": "実行ID", "en": "Run"},
     "report.field.account": {"ja": "アカウント", "en": "Account"},
@@ -449,6 +458,12 @@ CATALOG: dict[str, dict[str, str]] = {
     "report.errors.head": {
         "ja": "エラー(先頭 {shown} 件 / 全 {total} 件):",
         "en": "Errors (first {shown} of {total}):",
+    },
+    # The store keeps a run's first errors (importers.errors.ERRORS_KEPT): past them
+    # how many there are is not known, only that there are at least that many.
+    "report.errors.head_cut": {
+        "ja": "エラー(先頭 {shown} 件 / {total:,} 件以上):",
+        "en": "Errors (first {shown} of at least {total:,}):",
     },
     "report.errors.attached": {
         "ja": "すべてのエラーは添付の {name} をご覧ください。",
@@ -1284,6 +1299,14 @@ CATALOG: dict[str, dict[str, str]] = {
         " KEY -out NEW_KEY)",
     },
     "tls.other": {"ja": "TLS のエラー: {text}", "en": "TLS error: {text}"},
+    "relay.no_starttls": {
+        "ja": 'リレーが STARTTLS に対応していません (report.tls = "required" は暗号化なしで送りません)',
+        "en": 'the relay does not offer STARTTLS, which report.tls = "required" needs to send',
+    },
+    "relay.smtp_other": {
+        "ja": "リレーとのやり取りのエラー: {text}",
+        "en": "error talking to the relay: {text}",
+    },
     "os.missing": {"ja": "見つかりません", "en": "not found"},
     "os.no_space": {"ja": "ディスクに空きがありません", "en": "no space left on the disk"},
     "os.read_only": {"ja": "読み取り専用のファイルシステムです", "en": "read-only file system"},
@@ -1491,6 +1514,10 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "digest.state.completed": {"ja": "取込完了", "en": "imported"},
     "digest.state.partial": {"ja": "一部取込", "en": "partly imported"},
+    "digest.state.none_imported": {
+        "ja": "取込なし(全行エラー)",
+        "en": "nothing imported (every row failed)",
+    },
     "digest.state.failed": {"ja": "取込エラー", "en": "failed"},
     "digest.state.undo": {"ja": "取込取消(実行 {run} を取り消し)", "en": "undo (of run {run})"},
     "digest.errors.attached": {
@@ -1985,6 +2012,7 @@ CATALOG: dict[str, dict[str, str]] = {
         " one; a send goes by hand with renkei send NAME",
     },
     "cli.errors.more": {"ja": "…ほか {n} 件", "en": "… and {n} more"},
+    "cli.errors.more_cut": {"ja": "…ほか {n:,} 件以上", "en": "… and at least {n:,} more"},
     # How a command's own mail fared at its one try (daemon/cli/mailtry.py).
     "cli.mail.sent": {
         "ja": "{what}を送りました(宛先: {recipients})",

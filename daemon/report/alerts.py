@@ -21,6 +21,7 @@ from email.utils import formatdate
 
 from daemon.report.message import clean
 from daemon.report.outbox import ALERT_PREFIX, Reporter
+from daemon.report.subject import set_subject
 from daemon.settings import Settings
 from daemon.settings.problems import Problem
 from daemon.spool.durable import replace_durably
@@ -156,7 +157,7 @@ class Alerts:
         report = self.settings.report
         item_id = f"{ALERT_PREFIX}{cause}-{new_id()}"
         msg = EmailMessage()
-        msg["Subject"] = message(subject, report.language, **params)
+        set_subject(msg, message(subject, report.language, **params))
         msg["From"] = report.from_
         msg["To"] = ", ".join(report.admin_to)
         msg["Date"] = formatdate(localtime=True)

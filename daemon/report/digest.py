@@ -19,7 +19,8 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
-from daemon.report.message import MAX_ATTACHED_BYTES, clean, kind, summary
+from daemon.report.message import MAX_ATTACHED_BYTES, _charset, clean, kind, summary
+from daemon.report.subject import set_subject
 from importers.messages import message
 
 MAX_ATTACHED = 20
@@ -50,7 +51,7 @@ def build(
     errors = sum(1 for run in runs if kind(run) != "completed")
     params = {"account": clean(day.account), "day": day.day.isoformat()}
     msg = EmailMessage()
-    msg["Subject"] = message("digest.subject", language, runs=len(runs), errors=errors, **params)
+    set_subject(msg, message("digest.subject", language, runs=len(runs), errors=errors, **params))
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
     msg["Date"] = formatdate(localtime=True)
@@ -76,7 +77,13 @@ def build(
     msg.set_content("\n".join(lines) + "\n", charset="utf-8")
     for name, path in attached.values():
         data = path.read_bytes()
-        msg.add_attachment(data, maintype="text", subtype="csv", filename=clean(name))
+        msg.add_attachment(
+            data,
+            maintype="text",
+            subtype="csv",
+            filename=clean(name),
+            params={"charset": _charset(data)},
+        )
     return msg
 
 

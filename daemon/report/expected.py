@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 from daemon.report.message import clean
+from daemon.report.subject import set_subject
 from importers.messages import message
 
 
@@ -25,7 +26,7 @@ def build(
     """`kind` is `missing` or `arrived`; `params` fill its catalog sentences."""
     params = {k: clean(str(v)) for k, v in params.items()}
     msg = EmailMessage()
-    msg["Subject"] = message(f"expect.{kind}.subject", language, **params)
+    set_subject(msg, message(f"expect.{kind}.subject", language, **params))
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
     msg["Date"] = formatdate(localtime=True)

@@ -16,8 +16,9 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
+from daemon.report.subject import set_subject
 from daemon.store.runs import RunState
-from importers.errors import RowError
+from importers.errors import ERRORS_KEPT, RowError
 from importers.messages import CATALOG, message
 
 BODY_ERRORS = 20
@@ -27,6 +28,8 @@ BODY_ERRORS = 20
 MAX_ATTACHED_BYTES = 6 * 1024 * 1024
 # What a run did, in the order the sentence says it; a zero is left out.
 DONE = ("inserted", "updated", "deleted", "skipped", "not_found", "failed", "empty")
+# What a row that did not fail may have done; none of them, and nothing imported.
+_NOT_FAILED = ("imported", "inserted", "updated", "deleted", "skipped", "not_found")
 
 
 def clean(text: str) -> str:
@@ -49,9 +52,24 @@ def _breaks(ch: str) -> bool:
 
 
 def kind(run: dict[str, Any]) -> str:
+    """completed, partial, none_imported or failed. A run that completed with every row
+    in error (on_row_error = "skip") imported nothing: "partly imported" would say it
+    imported some."""
     if run["state"] != RunState.COMPLETED:
         return "failed"
-    return "partial" if run["rows_failed"] else "completed"
+    if not run["rows_failed"]:
+        return "completed"
+    if any(run[f"rows_{done}"] for done in _NOT_FAILED):
+        return "partial"
+    return "none_imported"
+
+
+def errors_head(shown: int, count: int, language: str) -> str:
+    """The errors' heading, "Errors (first 20 of N):", N the run's errors the store
+    keeps (several may be of one row: not its rows_failed). It keeps the first
+    ERRORS_KEPT: from there N is only the least there are, and said so."""
+    key = "report.errors.head_cut" if count >= ERRORS_KEPT else "report.errors.head"
+    return message(key, language, shown=shown, total=count)
 
 
 def in_words(key: str, language: str, value: str) -> str:
@@ -100,7 +118,10 @@ def build(
     language: str,
     timezone: str,
     attachment: Path | None,
+    error_count: int | None = None,
 ) -> EmailMessage:
+    """The run's report; `errors` its first (BODY_ERRORS are listed), `error_count`
+    how many the store keeps (len(errors) when None)."""
     k = kind(run)
     params = {
         "account": clean(run["account"]),
@@ -109,7 +130,7 @@ def build(
         "failed": run["rows_failed"],
     }
     msg = EmailMessage()
-    msg["Subject"] = message(f"report.subject.{k}", language, **params)
+    set_subject(msg, message(f"report.subject.{k}", language, **params))
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
     msg["Date"] = formatdate(localtime=True)
@@ -118,7 +139,8 @@ def build(
     if k == "completed" or (attachment is not None and not attachment.exists()):
         attachment = None  # its error CSV is the header alone: nothing to read or fix
     too_large = attachment is not None and attachment.stat().st_size > MAX_ATTACHED_BYTES
-    body = _body(run, errors, language, timezone, k, attachment, too_large)
+    count = len(errors) if error_count is None else error_count
+    body = _body(run, errors, count, language, timezone, k, attachment, too_large)
     msg.set_content(body, charset="utf-8")
     if attachment is not None and not too_large:
         data = attachment.read_bytes()
@@ -146,6 +168,7 @@ def _charset(data: bytes) -> str:
 def _body(
     run: dict[str, Any],
     errors: Sequence[RowError],
+    error_count: int,
     language: str,
     timezone: str,
     k: str,
@@ -182,9 +205,8 @@ def _body(
     if run["message"]:
         lines.append(field("message", run["message"]))
     if errors:
-        total = max(run["rows_failed"], len(errors))
         shown = errors[:BODY_ERRORS]
-        lines += ["", message("report.errors.head", language, shown=len(shown), total=total)]
+        lines += ["", errors_head(len(shown), max(error_count, len(errors)), language)]
         lines += [f"  {e.message}" for e in shown]
     if attachment is not None and too_large:
         url = f"GET /api/v1/runs/{run['id']}/errors.csv"

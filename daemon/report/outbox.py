@@ -117,10 +117,11 @@ class Reporter:
         self._told: dict[str, Attempt] | None = None
         # Until when (time.time()) the relay rests: it could not be reached, or refused
         # us rather than a mail. The waiting reports would all fare the same, so they
-        # wait untried (their own next tries unchanged) and the next due one asks again
-        # then. Tried one after another, a relay down refused a thousand connections a
-        # pass and logged a line for each; one that drops them cost `timeout` each, so
-        # a pass took hours and the reports queued meanwhile waited behind it.
+        # wait untried (their own next tries unchanged) and the oldest asks again then,
+        # due or not (_asking). Tried one after another, a relay down refused a thousand
+        # connections a pass and logged a line for each; one that drops them cost
+        # `timeout` each, so a pass took hours and the reports queued meanwhile waited
+        # behind it.
         self._rests_until = 0.0
         # What the console's overview says of the relay: None while it takes mail.
         self.relay_down: RelayDown | None = None
@@ -154,6 +155,7 @@ class Reporter:
         is_error = report_mail.kind(run) != "completed"
         recipients = account.error_report_to if is_error else account.success_report_to
         errors = await self.store.run_errors(run_id, limit=report_mail.BODY_ERRORS)
+        error_count = await self.store.error_count(run_id) if errors else 0
         attachment = self.settings.data_dir / run["error_report"] if run["error_report"] else None
         msg = await self._built(
             run_id,
@@ -165,6 +167,7 @@ class Reporter:
             self.settings.report.language,
             self.settings.daemon.timezone,
             attachment,
+            error_count,
         )
         if msg is None:
             return
@@ -275,6 +278,13 @@ class Reporter:
     def _resting(self) -> bool:
         return self._rests_until > time.time()
 
+    def _asking(self) -> bool:
+        """Whether the next waiting report asks the relay now, due or not: its rest is
+        over and it is still said down. Left to their own next tries, which grew while
+        it was down (to max_retry_seconds), none asked when the rest ended, and the
+        relay back was not seen for up to that long."""
+        return self.relay_down is not None and not self._resting()
+
     async def _flush_shared_unless_in_trouble(self, back: bool) -> float:
         """The shared outbox, unless PostgreSQL is in trouble of the moment (read-only
         after a failover, restarting, …): then looked at again after a pause, as a
@@ -299,8 +309,9 @@ class Reporter:
             if seen is None or seen[0] != changed:
                 seen = self._due[name] = (changed, _next_try(envelope_path))
             due = seen[1]
-            if due <= time.time() or back:
-                due = await self._send(envelope_path, due_anyway=back)
+            ask = self._asking()
+            if due <= time.time() or back or ask:
+                due = await self._send(envelope_path, due_anyway=back or ask)
                 if due is None:
                     self._due.pop(name, None)
                     continue
@@ -354,9 +365,11 @@ class Reporter:
 
     async def _flush_shared(self) -> float:
         """The shared outbox: claim a due item (FOR UPDATE SKIP LOCKED: an item another
-        instance is sending is passed over), send it, settle it in the same claim."""
+        instance is sending is passed over), send it, settle it in the same claim. The
+        relay resting no more yet said down, the first to fall due asks it now."""
         while True:
-            async with self.store.outbox_claim(time.time()) as item:
+            asking = self._asking()
+            async with self.store.outbox_claim(math.inf if asking else time.time()) as item:
                 if item is None:
                     break
                 envelope = {"recipients": item.recipients, "attempts": item.attempts}
@@ -729,8 +742,16 @@ def relay_trouble_words(exc: BaseException) -> Words | None:
         return Words("os.timed_out")
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         return None
+    # aiosmtplib has no class of its own for this: only its text tells it apart.
+    if type(exc) is aiosmtplib.SMTPException and "STARTTLS extension" in str(exc):
+        return Words("relay.no_starttls")
     words = OsTrouble(exc).words
-    return words if isinstance(words, Words) else None
+    if isinstance(words, Words):
+        return words
+    # The library's English said inside a sentence of the catalog's, not alone.
+    if isinstance(exc, aiosmtplib.SMTPException):
+        return Words("relay.smtp_other", {"text": str(exc)})
+    return None
 
 
 def about_the_mail(exc: Exception) -> bool:

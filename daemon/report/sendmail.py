@@ -13,6 +13,7 @@ from email.utils import formatdate
 from typing import Any
 
 from daemon.report.message import clean, executor_words, local_time
+from daemon.report.subject import set_subject
 from daemon.settings import Settings
 from daemon.store.runs import RunState, send_name
 from importers.messages import message
@@ -52,7 +53,7 @@ def build(
     done = run["state"] == RunState.COMPLETED
     params = {"name": clean(name), "sent": run["rows_imported"], "total": run["rows_total"]}
     msg = EmailMessage()
-    msg["Subject"] = message("send.subject." + ("ok" if done else "failed"), language, **params)
+    set_subject(msg, message("send.subject." + ("ok" if done else "failed"), language, **params))
     msg["From"] = settings.report.from_
     msg["To"] = ", ".join(to)
     msg["Date"] = formatdate(localtime=True)
