@@ -308,7 +308,9 @@ def problem_lines(found: Found, language: str) -> list[str]:
 
 def file_lines(run: dict[str, Any], language: str, kept: Path | None) -> list[str]:
     """The file as received: name, size, sha256, and where it is kept, if it is."""
-    known = run["size"] is not None  # NULL: recorded before runs kept the size
+    # NULL: recorded before runs kept the size; no name: no file came (a mail without
+    # a CSV, an undo), whose 0 is no file's size.
+    known = run["size"] is not None and bool(run["filename"])
     size = message("cli.show.bytes", language, n=f"{run['size']:,}") if known else "-"
     lines = [
         _field(message("report.field.filename", language), run["filename"] or "-"),

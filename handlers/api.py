@@ -287,19 +287,19 @@ def _flag(query: QueryParams, name: str) -> bool:
     given = query.getlist(name)
     if not given:
         return False
-    said = {_yes_or_no(value) for value in given}
+    said = {_yes_or_no(name, value) for value in given}
     if len(said) > 1:
         values = ", ".join(map(repr, given))
         raise ApiRefusal(422, "bad_query", "api.bad_query.twice", name=name, values=values)
     return said.pop()
 
 
-def _yes_or_no(value: str) -> bool:
+def _yes_or_no(name: str, value: str) -> bool:
     if value.lower() in ("1", "true", "yes", "on"):
         return True
     if value.lower() in ("0", "false", "no", "off"):
         return False
-    raise ApiRefusal(422, "bad_query", value=repr(value))
+    raise ApiRefusal(422, "bad_query", name=name, value=repr(value))
 
 
 async def _read_delivery(

@@ -721,8 +721,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "method {method} is not allowed on {path}",
     },
     "api.bad_query": {
-        "ja": "{value} は true / false ではありません",
-        "en": "{value} is not true or false",
+        "ja": "{name}: {value} は true / false ではありません",
+        "en": "{name}: {value} is not true or false",
     },
     "api.bad_query.twice": {
         "ja": "{name} が異なる値で2回以上指定されています: {values}",
@@ -1139,7 +1139,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "Connection reset during the upload; the file was discarded.",
     },
     "ftp.no_data": {
-        "ja": "データ接続がありません。PASV（または EPSV）で開き直してから送ってください。",
+        "ja": "データ接続がありません。PASV(または EPSV)で開き直してから送ってください。",
         "en": "No data connection; open one (PASV or EPSV) and try again.",
     },
     "ftp.no_passive_port": {
@@ -1159,7 +1159,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "Names starting with '.' are not accepted.",
     },
     "ftp.unseen_name": {
-        "ja": "制御文字や書式文字（{chars}）を含む名前は使えません。",
+        "ja": "制御文字や書式文字({chars})を含む名前は使えません。",
         "en": "Names holding control or format characters ({chars}) are not accepted.",
     },
     "ftp.not_a_file": {
@@ -1167,11 +1167,11 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "Name a file in your home folder, not a folder.",
     },
     "ftp.long_name": {
-        "ja": "名前が長すぎます（{length} バイト）。{limit} バイト以内にしてください。",
+        "ja": "名前が長すぎます({length} バイト)。{limit} バイト以内にしてください。",
         "en": "Names over {limit} bytes are not accepted (this one has {length}).",
     },
     "ftp.nul_path": {
-        "ja": "パスに NUL 文字（U+0000）は使えません。",
+        "ja": "パスに NUL 文字(U+0000)は使えません。",
         "en": "A path may not hold a NUL character (U+0000).",
     },
     "ftp.login_failed": {
@@ -1319,7 +1319,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "os.io": {"ja": "ディスクの入出力エラーです", "en": "input/output error on the disk"},
     "os.name_too_long": {"ja": "名前が長すぎます", "en": "the name is too long"},
     "os.refused": {
-        "ja": "接続を拒否されました (起動していないか、別のポートです)",
+        "ja": "接続を拒否されました(起動していないか、別のポートです)",
         "en": "connection refused (not running, or another port)",
     },
     "os.timed_out": {
@@ -3549,6 +3549,15 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "unreadable request",
     },
     "console.refusal.reason.bad_query": {"ja": "クエリが不正", "en": "bad query"},
+    "console.refusal.reason.account_removed": {
+        "ja": "設定から外されたアカウント",
+        "en": "account removed",
+    },
+    "console.refusal.reason.symlink": {"ja": "シンボリックリンク", "en": "symbolic link"},
+    "console.refusal.reason.unreadable": {
+        "ja": "読み取れないファイル",
+        "en": "unreadable file",
+    },
     "console.column.type.text": {"ja": "文字列", "en": "text"},
     "console.column.type.int": {"ja": "整数", "en": "integer"},
     "console.column.type.decimal": {"ja": "小数", "en": "decimal"},
@@ -3810,7 +3819,13 @@ class Sentences:
     join: str = NOTE_JOIN
 
     def say(self, language: str) -> str:
-        return self.join.join(w.say(language) for w in self.words)
+        said = [w.say(language) for w in self.words]
+        text = said[0] if said else ""
+        for before, sentence in zip(said, said[1:], strict=False):
+            # A Japanese sentence ends in "。", which takes no space after it.
+            tight = self.join.isspace() and before.endswith("。")
+            text += ("" if tight else self.join) + sentence
+        return text
 
 
 Said = Words | Sentences

@@ -203,7 +203,9 @@ def errors_csv(settings: Settings, run: Mapping[str, Any]) -> Response | None:
     media_type = f"text/csv; charset={CSV_CHARSETS.get(encoding, 'utf-8')}"
     if not run["error_report"]:
         # As FileResponse names a file: RFC 5987 when the name is not plain ASCII.
-        name = quote(error_report_name(run["filename"]) or "errors.csv")
+        # A run that read no file has no name to take one from: never `.errors.csv`.
+        named = error_report_name(run["filename"]) if run["filename"] else "errors.csv"
+        name = quote(named)
         headers = {"Content-Disposition": f"attachment; filename*=utf-8''{name}"}
         body = header_only(encoding, settings.report.language)
         return Response(body, media_type=media_type, headers=headers)
