@@ -516,6 +516,16 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "[renkei] レポートメールが送信できませんでした: {item}",
         "en": "[renkei] report mail refused: {item}",
     },
+    "alert.subject.report_refused_some": {
+        "ja": "[renkei] レポートメールが一部の宛先に送信できませんでした: {item}",
+        "en": "[renkei] report mail refused for some recipients: {item}",
+    },
+    "alert.body.report_refused_some": {
+        "ja": "中継サーバーがレポートメールを一部の宛先について拒否しました(その宛先には再送しません)。"
+        "ほかの宛先には送りました。",
+        "en": "The relay refused a report mail for good for some of its recipients (it is"
+        " not retried for them); the others have it.",
+    },
     "alert.body.report_refused": {
         "ja": "中継サーバーがレポートメールの受け取りを拒否しました(再送しません)。"
         "メールは {path} に保管しています。",

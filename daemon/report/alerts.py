@@ -130,11 +130,13 @@ class Alerts:
         path = f"outbox/failed/{item_id}.json"
         await self._about_item("report_damaged", item_id, path, reason=reason)
 
-    async def report_refused(self, item_id: str, recipients: list[str], reply: str) -> None:
+    async def report_refused(
+        self, item_id: str, recipients: list[str], reply: str, partly: bool = False
+    ) -> None:
+        """`partly`: refused for those `recipients` only, sent to the others."""
+        kind = "report_refused_some" if partly else "report_refused"
         path = f"outbox/failed/{item_id}.eml"
-        await self._about_item(
-            "report_refused", item_id, path, recipients=", ".join(recipients), reply=reply
-        )
+        await self._about_item(kind, item_id, path, recipients=", ".join(recipients), reply=reply)
 
     async def _about_item(self, kind: str, item_id: str, path: str, **fields: str) -> None:
         """One alert about a run's item kept at `path`: `alert.subject.<kind>` and

@@ -108,7 +108,8 @@ class Reporter:
         # wakes a flush).
         self._due: dict[str, tuple[int, float]] = {}
         # Told of each report the relay refused for good: its id, recipients, the reply.
-        self.on_refused: Callable[[str, list[str], str], Awaitable[None]] | None = None
+        # And whether the others had it (then it is not kept in failed/).
+        self.on_refused: Callable[[str, list[str], str, bool], Awaitable[None]] | None = None
         # Told of each report set aside because its waiting files are damaged: its id
         # and why.
         self.on_damaged: Callable[[str, str], Awaitable[None]] | None = None
@@ -547,6 +548,15 @@ class Reporter:
                 stopped.append(cancel)
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
                 return await self._not_taken(item_id, envelope, exc)
+            except Exception as exc:
+                # No answer of the relay's: a mail that cannot be sent at all (an
+                # address the client cannot write, a bug). Tried again, it failed the
+                # same way at every pass and, the oldest, went first and held up every
+                # report after it: set aside for the admin instead.
+                log.exception("report %s cannot be sent; set aside", item_id)
+                envelope["refusal"] = f"{type(exc).__name__}: {exc}"
+                self._tell(item_id, Attempt("failed", envelope["refusal"], ()))
+                return "failed"
         return await self._taken(item_id, envelope, accepted, refused, reply)
 
     async def _not_taken(self, item_id: str, envelope: dict[str, Any], exc: Exception) -> str:
@@ -590,7 +600,8 @@ class Reporter:
         # Recipients refused while the others took the mail are what a reader must see.
         answer = "; ".join(f"{who}: {r.code} {r.message}" for who, r in refused.items())
         answer = answer or str(reply)
-        took = tuple(who for who in envelope["recipients"] if who not in refused)
+        envelope_before = list(envelope["recipients"])
+        took = tuple(who for who in envelope_before if who not in refused)
         self._tell(item_id, Attempt("sent_partly" if refused else "sent", answer, took))
         # A recipient refused for now (a 4xx: greylisted, a full mailbox) is tried again,
         # alone: the others have the mail.
@@ -606,6 +617,15 @@ class Reporter:
             await accepted(later)
         await self._settle_sent(item_id, answer)
         log.info("report %s sent to %s", item_id, ", ".join(took))
+        # Refused for good while the others took it: never tried again, so said to the
+        # admin now, as a report refused for every recipient is.
+        gone = [who for who in envelope_before if who in refused and refused[who].code >= 500]
+        if gone:
+            refusal = "; ".join(
+                f"{who}: {refused[who].code} {refused[who].message}" for who in gone
+            )
+            refused_some = {"recipients": gone, "refusal": refusal, "partly": True}
+            await self._refused_for_good(item_id, refused_some)
         return "retry" if later else "sent"
 
     async def _settle_sent(self, item_id: str, answer: str) -> None:
@@ -639,7 +659,8 @@ class Reporter:
                 await self.store.update_run(item_id, report_state=ReportState.FAILED)
             await self._record(self.store.report_refused, item_id, envelope["refusal"])
         if self.on_refused is not None:
-            await self.on_refused(item_id, envelope["recipients"], envelope["refusal"])
+            partly = envelope.get("partly", False)
+            await self.on_refused(item_id, envelope["recipients"], envelope["refusal"], partly)
 
     def _schedule_retry(self, item_id: str, envelope: dict[str, Any], exc: Exception | str) -> None:
         envelope["attempts"] += 1
