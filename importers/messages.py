@@ -1446,6 +1446,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{value} はメールアドレスではありません",
         "en": "{value} is not a mail address",
     },
+    "config.store_url_option": {
+        "ja": "store.url の接続オプションを PostgreSQL が受け付けません: {detail}",
+        "en": "PostgreSQL does not take an option of store.url: {detail}",
+    },
     "config.address_not_ascii": {
         "ja": "{value}: renkei が送るメールのアドレスは @ の前を ASCII で書いてください"
         "(日本語などの文字はリレーが SMTPUTF8 を受け付けるときしか送れません)。@ の後ろの"

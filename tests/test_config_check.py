@@ -520,6 +520,26 @@ def test_a_store_url_that_cannot_be_read_is_a_problem_that_shows_no_password(tmp
         ) in result.stderr, result.stderr
 
 
+@pytest.mark.parametrize(
+    ("option", "said"),
+    [
+        ("foo=bar", 'invalid URI query parameter: "foo"'),
+        ("sslmode=bogus", "sslmode='bogus': disable, allow, prefer, require"),
+    ],
+)
+def test_a_store_url_option_postgresql_refuses_is_a_problem_of_check(tmp_path, option, said):
+    """check passed it with a warning worded as a server it could not reach; serve then
+    refused to start."""
+    config = write_config(tmp_path, account("acme"))
+    url = f"postgresql://renkei:secret-pass@127.0.0.1:5432/renkei?{option}"
+    config.write_text(config.read_text() + f'[store]\nurl = "{url}"\n')
+    result = renkei("check", "--config", str(config))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and "secret-pass" not in result.stderr
+    assert "store.url: store.url の接続オプションを PostgreSQL が受け付けません" in result.stderr
+    assert said in result.stderr
+
+
 def test_a_line_break_in_a_value_keeps_its_sentence_on_one_line(tmp_path):
     """A quoted cell of several lines broke the row error's sentence over lines in
     the report mail, `renkei show` and the error CSV's message cell."""

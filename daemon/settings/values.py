@@ -93,8 +93,30 @@ def check_store_url(value: str | None) -> str | None:
             # A password holding [ ] : / @ unescaped: check and serve died with a
             # traceback. The value is not shown: it holds the password.
             raise Invalid("config.store_url_unreadable") from None
-        return value
+        return _known_options(value)
     raise Invalid("config.store_url", value=repr(value))
+
+
+# Values libpq reads only when it connects: one it does not know made serve refuse
+# to start after check had passed the config.
+_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+def _known_options(value: str) -> str:
+    """`value`, unless libpq would refuse its options (`?foo=bar`, `?sslmode=bogus`)."""
+    from psycopg import ProgrammingError  # imported here: loaded only for PostgreSQL
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        options = conninfo_to_dict(value)
+    except ProgrammingError as exc:
+        # libpq's words name the option, never the password.
+        raise Invalid("config.store_url_option", detail=str(exc).strip()) from None
+    mode = options.get("sslmode")
+    if mode is not None and mode not in _SSLMODES:
+        detail = f"sslmode={mode!r}: {', '.join(_SSLMODES)}"
+        raise Invalid("config.store_url_option", detail=detail)
+    return value
 
 
 def check_zone(value: str) -> str:
