@@ -1640,8 +1640,9 @@ CATALOG: dict[str, dict[str, str]] = {
         " characters, without / or \\ or control characters, not starting with .",
     },
     "config.layout_name": {
-        "ja": "レイアウト名はテーブル名になります。英数字と _ で書いてください",
-        "en": "a layout name is a table name: letters, digits and _",
+        "ja": "レイアウト名はテーブル名になります。英字で始め、英数字と _ で 63 文字までで書いてください",
+        "en": "a layout name is a table name: a letter, then letters, digits and _, at most"
+        " 63 characters",
     },
     "config.layout_case_twice": {
         "ja": "layouts.{other} と大文字・小文字だけが違う名前です(データベースでは同じテーブルになります)",

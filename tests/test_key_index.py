@@ -113,3 +113,30 @@ def test_a_changed_key_drops_the_old_index_on_postgresql(tmp_path, pg_url):
     checked = renkei("check", "--config", str(renamed_to_the_index(config)), timeout=60)
     assert checked.returncode == 1
     assert "データベースに同じ名前の index があります" in checked.stderr
+
+
+LONG = "y" * 59 + "a"  # 60 characters: its key index's name passes 63 bytes
+
+
+def test_a_long_layouts_key_index_is_named_within_what_postgresql_keeps(tmp_path):
+    """Cut at 63 bytes by PostgreSQL, a 63-character layout's index took its own
+    table's name and was never made, and a layout named like a cut index passed
+    check: the name is cut by renkei, told apart by a hash of the whole."""
+    config = keyed_import(tmp_path, KEYED)
+    text = config.read_text().replace(KEYED, f'[layouts.{LONG}]\nkey = ["member_no"]')
+    config.write_text(text.replace('layout = "performance"', f'layout = "{LONG}"'))
+    assert cli_import(config, tmp_path / "20240516.csv")["state"] == "completed"
+    with contextlib.closing(sqlite3.connect(tmp_path / "var" / "renkei.db")) as db:
+        [(name,)] = db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (LONG,)
+        ).fetchall()
+    assert len(name.encode()) <= 63 and name.startswith(LONG[:40] + "__key_"), name
+
+
+def test_a_layout_name_over_63_characters_is_said_so(tmp_path):
+    config = keyed_import(tmp_path, KEYED)
+    name = "z" * 64
+    config.write_text(config.read_text().replace("[layouts.performance]", f"[layouts.{name}]"))
+    checked = renkei("check", "--config", str(config))
+    assert checked.returncode == 1
+    assert "英数字と _ で 63 文字までで書いてください" in checked.stderr

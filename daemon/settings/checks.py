@@ -27,6 +27,7 @@ from daemon.settings.model import DEMO_PREFIX, RESERVED_TABLES, FtpSettings, Set
 from daemon.settings.problems import OsTrouble, Problem, near, shown
 from daemon.settings.setchoices import set_choice_problems, set_value_problems
 from daemon.settings.tokens import env_problem, header_problems, token_clashes
+from daemon.store.objects import key_index_name
 from importers.filenames import EXCEL_SUFFIXES, PatternError, compile_pattern
 from importers.layouts import choice_form
 
@@ -109,7 +110,7 @@ def _layout_names(raw: dict[str, Any]) -> Iterator[Problem]:
     for name, layout in _dict(raw.get("layouts")).items():
         key = _dict(layout).get("key")
         if isinstance(key, list) and all(isinstance(k, str) for k in key):
-            indexes[f"{name}__key_{'_'.join(key)}".lower()] = name
+            indexes[key_index_name(name, key).lower()] = name
     for name in _dict(raw.get("layouts")):
         # SQLite's table names ignore case: `sales` and `SALES` would share one table.
         if (other := seen.setdefault(name.casefold(), name)) != name:

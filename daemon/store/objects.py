@@ -9,6 +9,9 @@ namespace between tables and indexes).
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
+
 import aiosqlite
 
 # PostgreSQL keeps at most 63 bytes of a name (NAMEDATALEN - 1) and cuts a longer one,
@@ -16,8 +19,16 @@ import aiosqlite
 _PG_NAME_BYTES = 63
 
 
-def key_index_name(layout: str, key: tuple[str, ...] | list[str]) -> str:
-    return f"{layout}__key_{'_'.join(key)}"
+def key_index_name(layout: str, key: Sequence[str]) -> str:
+    """`<layout>__key_<columns>`; one longer than PostgreSQL keeps is cut and told
+    apart by a hash of the whole (cut by the server, a 63-character layout's index was
+    named like its own table and never made, and a layout named like a cut index
+    passed check)."""
+    name = f"{layout}__key_{'_'.join(key)}"
+    if len(name.encode()) <= _PG_NAME_BYTES:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:12]
+    return f"{layout.encode()[:40].decode(errors='ignore')}__key_{digest}"
 
 
 async def other_object(db: aiosqlite.Connection, name: str) -> str:
@@ -41,9 +52,7 @@ async def other_object(db: aiosqlite.Connection, name: str) -> str:
     return str(rows[0][0]) if rows else ""
 
 
-async def stale_key_indexes(
-    db: aiosqlite.Connection, layout: str, key: tuple[str, ...] | list[str]
-) -> list[str]:
+async def stale_key_indexes(db: aiosqlite.Connection, layout: str, key: Sequence[str]) -> list[str]:
     """The key indexes on `layout`'s table but the one of `key` (all of them when it
     has no key): left by a key the config had before."""
     if isinstance(db, aiosqlite.Connection):
@@ -56,9 +65,8 @@ async def stale_key_indexes(
             " WHERE schemaname = current_schema() AND tablename = ?",
             (layout,),
         )
-    prefix = stored_name(db, f"{layout}__key_")
     current = stored_name(db, key_index_name(layout, key)) if key else None
-    return [name for (name,) in rows if name.startswith(prefix) and name != current]
+    return [name for (name,) in rows if "__key_" in name and name != current]
 
 
 def stored_name(db: aiosqlite.Connection, name: str) -> str:
