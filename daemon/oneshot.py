@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from daemon import graph
+from daemon.runview import kept_elsewhere
 from daemon.settings import Settings
 from daemon.spool import kept
 from daemon.spool.memory import delivery_file_key
@@ -182,6 +183,7 @@ class Found:
     candidates: list[str] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)  # a send's, as sent
     report: dict[str, Any] | None = None  # its report mail as it went out (run_reports)
+    elsewhere: str = ""  # the instance of a shared store that keeps its files, not this
 
 
 async def find_run(settings: Settings, fragment: str) -> Found:
@@ -206,6 +208,7 @@ async def find_run(settings: Settings, fragment: str) -> Found:
         count = await store.error_count(ids[0])
         sent = await store.requests_of(ids[0]) if run["direction"] == "send" else []
         report = await store.run_report(ids[0])
+        elsewhere = kept_elsewhere(run, store.shared, store.instance)
     finally:
         await store.close()
     data_dir = settings.data_dir
@@ -213,7 +216,9 @@ async def find_run(settings: Settings, fragment: str) -> Found:
     if error_csv is not None and not error_csv.is_file():
         error_csv = None
     kept_at = kept_file(data_dir, run)
-    return Found(run, errors, count, error_csv, kept_at, requests=sent, report=report)
+    return Found(
+        run, errors, count, error_csv, kept_at, requests=sent, report=report, elsewhere=elsewhere
+    )
 
 
 def kept_file(data_dir: Path, run: Mapping[str, Any]) -> Path | None:

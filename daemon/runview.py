@@ -268,7 +268,7 @@ def show_lines(found: Found, language: str, timezone: str) -> list[str]:
     if found.run["direction"] == "send":
         return send_lines(found.run, found.requests, language, timezone)
     lines = [*run_lines(found.run, language, timezone), *report_lines(found.report, language)]
-    lines += ["", *file_lines(found.run, language, found.kept_file)]
+    lines += ["", *file_lines(found.run, language, found.kept_file, found.elsewhere)]
     problems = problem_lines(found, language)
     return [*lines, "", *problems] if problems else lines
 
@@ -306,7 +306,9 @@ def problem_lines(found: Found, language: str) -> list[str]:
     return lines
 
 
-def file_lines(run: dict[str, Any], language: str, kept: Path | None) -> list[str]:
+def file_lines(
+    run: dict[str, Any], language: str, kept: Path | None, elsewhere: str = ""
+) -> list[str]:
     """The file as received: name, size, sha256, and where it is kept, if it is."""
     # NULL: recorded before runs kept the size; no name: no file came (a mail without
     # a CSV, an undo), whose 0 is no file's size.
@@ -320,19 +322,29 @@ def file_lines(run: dict[str, Any], language: str, kept: Path | None) -> list[st
     if kept is not None:
         lines.append(_field(message("cli.show.kept", language), kept))
     else:
-        lines.append(message(not_kept_key(run), language))
+        lines.append(message(not_kept_key(run, elsewhere), language, instance=elsewhere))
     return lines
 
 
-def not_kept_key(run: dict[str, Any]) -> str:
+def not_kept_key(run: Mapping[str, Any], elsewhere: str = "") -> str:
     """Why a run's file is not kept, as the catalog says it: not yet (the run waits or
-    runs: "past retention" blamed the sweep), thrown away (a stopped account's), or
-    gone (swept, or no file came)."""
+    runs: "past retention" blamed the sweep), thrown away (a stopped account's), kept
+    by the instance of a shared store that imported it (`elsewhere`: its name), or
+    gone (swept, or no file came). Its words take `instance`."""
     if run["state"] not in FINAL_STATES:
         return "cli.show.not_kept_yet"
     if run["state"] == RunState.IGNORED:
         return "cli.show.not_kept_ignored"
+    if elsewhere:
+        return "cli.show.kept_elsewhere"
     return "cli.show.not_kept"
+
+
+def kept_elsewhere(run: Mapping[str, Any], shared: bool, instance: str) -> str:
+    """The instance that keeps `run`'s files under its own data_dir, when that is not
+    this one (`instance`) of a shared store; "" otherwise."""
+    owner = run.get("instance") or ""
+    return owner if shared and owner and owner != instance else ""
 
 
 def run_lines(run: dict[str, Any], language: str, timezone: str) -> list[str]:

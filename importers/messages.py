@@ -915,6 +915,17 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "the file of run {run_id} is not kept (removed after daemon.retention_days,"
         " or the run held no file, or an older renkei that kept no files received it)",
     },
+    "api.file_kept_elsewhere": {
+        "ja": "実行 {run_id} の受信ファイルはインスタンス {instance} が保存しています。"
+        "そのインスタンスの API から取り出してください",
+        "en": "the file of run {run_id} is kept by instance {instance}: ask that instance's API",
+    },
+    "api.error_report_kept_elsewhere": {
+        "ja": "実行 {run_id} のエラーCSVはインスタンス {instance} が保存しています。"
+        "そのインスタンスの API から取り出してください",
+        "en": "the error CSV of run {run_id} is kept by instance {instance}: ask that"
+        " instance's API",
+    },
     "api.error_report_not_kept": {
         "ja": "実行 {run_id} のエラーCSVは保存されていません(保存期間を過ぎて削除されたか、"
         "data_dir から移動・削除されています)",
@@ -2103,6 +2114,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "受信したファイルは保存されていません(保存期間を過ぎたか、ファイルのない実行です)",
         "en": "The received file is not kept (past daemon.retention_days, or the run held no file)",
     },
+    "cli.show.kept_elsewhere": {
+        "ja": "受信したファイルはインスタンス {instance} が保存しています(そのインスタンスの"
+        " renkei show --save、API、コンソールから取り出せます)",
+        "en": "The received file is kept by instance {instance} (take it there: renkei show"
+        " --save, the API or the console)",
+    },
     "cli.show.not_kept_yet": {
         "ja": "受信したファイルは取込待ちか取込中です(スプールにあります)。取込が終わると保存されます",
         "en": "The received file waits to be imported or is being imported (in the spool);"
@@ -2789,6 +2806,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "実行 {run_id} のファイルは保存されていません(保存期間を過ぎたか、ファイルがありません)",
         "en": "the file of run {run_id} is not kept (retention ended, or none came)",
     },
+    "console.error.kept_elsewhere": {
+        "ja": "実行 {run_id} のファイルはインスタンス {instance} が保存しています。"
+        "そのインスタンスのコンソールから開いてください",
+        "en": "the files of run {run_id} are kept by instance {instance}: open them from"
+        " that instance's console",
+    },
     "console.error.errors_not_kept": {
         "ja": "実行 {run_id} のエラーCSVは保存されていません(保存期間を過ぎたか、移動・削除されています)",
         "en": "the error CSV of run {run_id} is not kept (retention ended, or it was moved away)",
@@ -3010,6 +3033,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.run.file_not_kept": {
         "ja": "受信ファイルは保存されていません",
         "en": "the received file is not kept",
+    },
+    "console.run.file_kept_elsewhere": {
+        "ja": "受信ファイルとエラーCSVはインスタンス {instance} が保存しています",
+        "en": "the received file and error CSV are kept by instance {instance}",
     },
     "console.run.retry": {"ja": "再取込", "en": "Retry"},
     "console.run.undo": {"ja": "取込取消", "en": "Undo"},

@@ -11,7 +11,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.support import Daemon, account, cli_import, write_config
+from tests.support import Daemon, account, cli_import, renkei, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -74,3 +74,35 @@ def test_a_value_postgresql_cannot_hold_in_a_request_is_a_422(tmp_path, pg_url):
     finally:
         daemon.terminate()
     assert "Traceback" not in daemon.log.read_text(errors="replace")
+
+
+def test_a_run_another_instance_imported_says_where_its_files_are(tmp_path, pg_url):
+    """Asked of instance A, a run instance B imported was "not kept (retention
+    ended, or no file came)": in `renkei show`, the API's file and errors.csv, and
+    the console, which also offered its error CSV as a link that then 404'd."""
+    configs = {}
+    for name in ("PA", "PB"):
+        folder = tmp_path / name
+        folder.mkdir()
+        extra = f'[store]\nurl = "{pg_url}"\ninstance = "{name}"\n'
+        configs[name] = write_config(folder, account("acme", report="never"), extra=extra)
+    run = imported(tmp_path / "PB", configs["PB"], "20240516.csv", "x,2024/05/16,1,bad")
+    assert run["state"] == "failed", run
+    shown = renkei("show", run["id"], "--config", str(configs["PA"]))
+    assert "受信したファイルはインスタンス PB が保存しています" in shown.stdout, shown.stdout
+    saved = renkei(
+        "show", run["id"], "--save", str(tmp_path / "out"), "--config", str(configs["PA"])
+    )
+    assert saved.returncode == 1
+    assert "インスタンス PB が保存しています" in saved.stderr
+    daemon = Daemon(configs["PA"]).start()
+    try:
+        admin = {"Authorization": "Bearer demo-admin"}
+        for tail, code in (("file", "file_not_kept"), ("errors.csv", "error_report_not_kept")):
+            r = httpx.get(f"{daemon.api}/api/v1/runs/{run['id']}/{tail}", headers=admin)
+            assert r.status_code == 404 and r.json()["error"] == code, r.text
+            assert "インスタンス PB が保存しています" in r.json()["message"]
+    finally:
+        daemon.terminate()
+    shown = renkei("show", run["id"], "--config", str(configs["PB"]))
+    assert "インスタンス" not in shown.stdout and "保存先" in shown.stdout, shown.stdout

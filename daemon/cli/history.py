@@ -133,6 +133,7 @@ def _save(found: Found, folder: Path, language: str) -> int:
     for path in saved:
         print(message("cli.show.saved", language, path=path), file=sys.stderr)
     if found.kept_file is None:
-        print(message(not_kept_key(found.run), language), file=sys.stderr)
+        key = not_kept_key(found.run, found.elsewhere)
+        print(message(key, language, instance=found.elsewhere), file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK

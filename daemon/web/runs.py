@@ -18,7 +18,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
 
-from daemon.runview import state_of
+from daemon.runview import kept_elsewhere, state_of
 from daemon.settings import Settings
 from daemon.spool.kept import kept_file
 from daemon.spool.queue import new_id, now_iso, pending_meta
@@ -186,8 +186,17 @@ async def run_errors(request: Request, run_id: str, who: Auth) -> Response:
         raise ApiError(409, "run_not_final", key, run_id=run_id, state=state_of(run))
     found = errors_csv(context.settings(request), run)
     if found is None:
+        elsewhere = _elsewhere(request, run)
+        if elsewhere:
+            key = "api.error_report_kept_elsewhere"
+            raise ApiError(404, "error_report_not_kept", key, run_id=run_id, instance=elsewhere)
         raise ApiError(404, "error_report_not_kept", run_id=run_id)
     return found
+
+
+def _elsewhere(request: Request, run: Mapping[str, Any]) -> str:
+    store = context.store(request)
+    return kept_elsewhere(run, store.shared, store.instance)
 
 
 def _unread_encoding(filename: str) -> str:
@@ -231,6 +240,10 @@ async def run_file(request: Request, run_id: str, who: Auth) -> Response:
         key = "api.run_not_final.file"
         raise ApiError(409, "run_not_final", key, run_id=run_id, state=state_of(run))
     if found is None:
+        elsewhere = _elsewhere(request, run)
+        if elsewhere:
+            key = "api.file_kept_elsewhere"
+            raise ApiError(404, "file_not_kept", key, run_id=run_id, instance=elsewhere)
         raise ApiError(404, "file_not_kept", run_id=run_id)
     return found
 

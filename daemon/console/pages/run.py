@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from daemon.console import audit
 from daemon.console.access import Refused, Viewer, Who, role_refused
 from daemon.console.render import checked_form, last_page_offset, offset_param, page
-from daemon.runview import state_of
+from daemon.runview import kept_elsewhere, state_of
 from daemon.spool.kept import kept_file
 from daemon.store.runs import FINAL_STATES, RUN_FIELDS, RunState, send_name
 from daemon.store.undo import Undone, UndoRefusal
@@ -127,6 +127,7 @@ async def run_page(request: Request, run_id: str, who: Who) -> Response:
         retries=retries,
         kept=kept,
         had_file=had_file,
+        elsewhere="" if kept else kept_elsewhere(run, store.shared, store.instance),
         spooled=spooled,
         report=await store.run_report(run["id"]),
         requests=await store.requests_of(run["id"]),
@@ -161,8 +162,17 @@ async def run_file(request: Request, run_id: str, who: Who) -> Response:
     run = await seen_run(request, who, run_id)
     found = received_file(context.settings(request), run)
     if found is None:
+        _kept_elsewhere(request, run)
         raise Refused(404, "console.error.not_kept", run_id=run["id"])
     return found
+
+
+def _kept_elsewhere(request: Request, run: dict) -> None:
+    """Refuse, naming it, when the instance of a shared store that keeps the run's
+    files is another: "not kept (retention ended)" sent the admin looking for nothing."""
+    store = context.store(request)
+    if elsewhere := kept_elsewhere(run, store.shared, store.instance):
+        raise Refused(404, "console.error.kept_elsewhere", run_id=run["id"], instance=elsewhere)
 
 
 @router.get("/console/runs/{run_id}/errors.csv")
@@ -170,6 +180,7 @@ async def run_errors(request: Request, run_id: str, who: Who) -> Response:
     run = await seen_run(request, who, run_id)
     found = errors_csv(context.settings(request), run)
     if found is None:
+        _kept_elsewhere(request, run)
         raise Refused(404, "console.error.errors_not_kept", run_id=run["id"])
     return found
 
