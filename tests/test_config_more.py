@@ -194,8 +194,9 @@ def test_a_layout_sqlite_would_refuse_is_refused_at_check(tmp_path, layout, expe
 
 
 def test_a_reload_that_fails_while_applied_is_refused_and_ready_follows(tmp_path, relay):
-    """What the check cannot see (here an index of that name, made by hand in the
-    database): the reload is refused as an invalid config is, never half applied."""
+    """What the config's own check cannot see (here an index of that name, made by
+    hand in the database): the reload is refused as an invalid config is, with the
+    key and a way out, never half applied."""
     extra = f'admin_to = ["{ADMIN}"]'
     config = en_config(tmp_path, extra=extra, relay_port=relay.port)
     good = config.read_text()
@@ -210,14 +211,15 @@ def test_a_reload_that_fails_while_applied_is_refused_and_ready_follows(tmp_path
         daemon.notify.wait_for("READY=1")
         wait_for(lambda: "reload refused" in daemon.log.read_text())
         log = daemon.log.read_text()
-        assert (
-            f"reload refused: {config}: the new config could not be applied (OperationalError:"
-            " there is already an index named clash); the old one goes on serving" in log
+        said = (
+            "layouts.clash: layout clash cannot have its table: the database has an object"
+            " of that name (index;"
         )
+        assert f"reload refused: {said}" in log
         assert "Task exception was never retrieved" not in log
         [alert] = relay.for_recipient(ADMIN)
         assert alert["Subject"] == "[renkei] config reload refused"
-        assert "there is already an index named clash" in alert.get_body().get_content()
+        assert said in alert.get_body().get_content()
         received = daemon.notify.received
         assert received.index("READY=1") > received.index("RELOADING=1")
         _, code, reply = send_as(
