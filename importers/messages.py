@@ -452,8 +452,8 @@ CATALOG: dict[str, dict[str, str]] = {
     "report.field.mode": {"ja": "取込方法", "en": "Mode"},
     "report.field.result": {"ja": "結果", "en": "Result"},
     "report.counts": {
-        "ja": "全 {total} 行 / 取込 {imported} 行 / エラー {failed} 行",
-        "en": "{total} total / {imported} imported / {failed} failed",
+        "ja": "全 {total:,} 行 / 取込 {imported:,} 行 / エラー {failed:,} 行",
+        "en": "{total:,} total / {imported:,} imported / {failed:,} failed",
     },
     "report.errors.head": {
         "ja": "エラー(先頭 {shown} 件 / 全 {total} 件):",
@@ -497,9 +497,9 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "[renkei] disk space low",
     },
     "alert.body.disk": {
-        "ja": "{path} の空きは {free} バイトで、daemon.min_free_bytes({limit} バイト)を"
+        "ja": "{path} の空きは {free:,} バイトで、daemon.min_free_bytes({limit:,} バイト)を"
         "下回っています。空きが戻るまで、ファイルの受付を一時エラーで断ります。",
-        "en": "{path} has {free} bytes free, under daemon.min_free_bytes ({limit} bytes). "
+        "en": "{path} has {free:,} bytes free, under daemon.min_free_bytes ({limit:,} bytes). "
         "Until there is room again, files are refused with a temporary error.",
     },
     "alert.subject.quarantined": {
@@ -628,7 +628,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "データを送信できませんでした。",
         "en": "The rows could not be sent.",
     },
-    "send.counts": {"ja": "送信 {sent} 件 / 全 {total} 件", "en": "{sent} of {total:@row} sent"},
+    "send.counts": {
+        "ja": "送信 {sent:,} 件 / 全 {total:,} 件",
+        "en": "{sent:,} of {total:@row} sent",
+    },
     "send.requests": {"ja": "リクエスト:", "en": "Requests:"},
     "send.field.name": {"ja": "送信設定", "en": "Send"},
     "send.field.layout": {"ja": "レイアウト", "en": "Layout"},
@@ -816,8 +819,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "no CSV in the multipart part '{part}'; the request has file parts {files}",
     },
     "api.too_large": {
-        "ja": "ファイルが {limit} バイトを超えています",
-        "en": "the file is larger than {limit} bytes",
+        "ja": "ファイルが {limit:,} バイトを超えています",
+        "en": "the file is larger than {limit:,} bytes",
     },
     "api.unexpected_file": {
         "ja": "予期しないファイルのパート「{part}」があります",
@@ -3800,7 +3803,7 @@ def message(key: str, language: str = "ja", **params: object) -> str:
         name: value.say(language) if isinstance(value, Words | Sentences) else value
         for name, value in params.items()
     }
-    if ":@" in text:  # a count with its noun (str.format is faster, so only here)
+    if ":@" in text or ":,}" in text:  # a count (str.format is faster, so only here)
         return _COUNTED.format(text, **said)
     return text.format(**said)
 
@@ -3810,6 +3813,8 @@ class _Counted(string.Formatter):
     English says one of a thing apart from many; Japanese never does."""
 
     def format_field(self, value: object, format_spec: str) -> str:
+        if format_spec == "," and not isinstance(value, int):
+            return str(value)  # a number said already (a "-", a count in words)
         if not format_spec.startswith("@"):
             return super().format_field(value, format_spec)
         one, _, many = format_spec[1:].partition("/")

@@ -186,7 +186,7 @@ def test_a_body_far_past_the_limit_is_refused_by_its_length_alone(daemon):
     body = b"x" * (3 * 1024 * 1024)
     reply = post(daemon, files={"file": ("20240516.csv", body)})
     assert reply.status_code == 413 and reply.json()["error"] == "too_large"
-    assert "20000 バイトを超えています" in reply.json()["message"]
+    assert "20,000 バイトを超えています" in reply.json()["message"]
     assert post(daemon, files={"file": ("20241117.csv", b"a")}).status_code == 202
 
 

@@ -187,3 +187,21 @@ def test_japanese_sentences_of_a_send_follow_each_other_without_a_space():
     assert "送信しようとしました。2 件中 2 件目" in words.say("ja")
     assert "split into 2 requests. request 2 of 2" in words.say("en")
     assert Sentences([], " ").say("ja") == ""  # a send whose notes and outcome are none
+
+
+def test_counts_are_said_with_thousands_separators_in_every_sentence():
+    """A send's report said "120013 of 120,013 rows sent", a run's "29000 total" beside
+    "29,000 rows with errors skipped", the API "larger than 3145728 bytes"."""
+    from importers.messages import message
+
+    counts = {"total": 120013, "imported": 120013, "failed": 0}
+    assert message("report.counts", "en", **counts) == "120,013 total / 120,013 imported / 0 failed"
+    assert (
+        message("report.counts", "ja", **counts) == "全 120,013 行 / 取込 120,013 行 / エラー 0 行"
+    )
+    assert message("send.counts", "en", sent=120013, total=120013) == "120,013 of 120,013 rows sent"
+    assert (
+        message("api.too_large", "en", limit=3145728) == "the file is larger than 3,145,728 bytes"
+    )
+    # A value said already (not a number) goes as it is.
+    assert message("api.too_large", "en", limit="-") == "the file is larger than - bytes"

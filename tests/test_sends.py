@@ -669,7 +669,7 @@ def test_25000_rows_go_as_three_requests(daemon, capture):
     again = httpx.post(f"{daemon.api}/api/v1/runs/{run['id']}/retry", headers=ADMIN)
     assert again.status_code == 409 and again.json()["error"] == "run_is_send"
     shown = renkei("show", run["id"], "--config", str(daemon.config)).stdout
-    assert "送信 25000 件 / 全 25000 件" in shown and "取込方法" not in shown
+    assert "送信 25,000 件 / 全 25,000 件" in shown and "取込方法" not in shown
 
 
 SPLIT_ROWS = [f"{n},2024/05/16,{n},{'x' * 40}" for n in range(1, 61)]
