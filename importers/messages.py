@@ -1602,6 +1602,13 @@ CATALOG: dict[str, dict[str, str]] = {
         " ({kind}; such as the key index of a layout removed from the config); name the layout"
         " otherwise, or drop the {kind} by hand",
     },
+    "config.layout_case_changed": {
+        "ja": "レイアウト {layout} のテーブルはデータベースでは {have} です。PostgreSQL では大文字と小文字だけが"
+        "違う名前は別のテーブルになり、これまでの行は {have} に残ります。レイアウト名を {have} に戻してください",
+        "en": "layout {layout}'s table is {have} in the database: on PostgreSQL a name that"
+        " differs in case alone is another table, and the rows stay in {have}; name the"
+        " layout {have} again",
+    },
     "config.column_reserved": {
         "ja": "{value} はデータベースが自分の列に使う名前です(rowid, oid, ctid, xmin など)。"
         "別の列名にして、取引先のヘッダーの名前は label に書いてください(例: label = {value})",

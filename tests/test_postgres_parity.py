@@ -106,3 +106,27 @@ def test_a_run_another_instance_imported_says_where_its_files_are(tmp_path, pg_u
         daemon.terminate()
     shown = renkei("show", run["id"], "--config", str(configs["PB"]))
     assert "インスタンス" not in shown.stdout and "保存先" in shown.stdout, shown.stdout
+
+
+def test_a_layout_renamed_in_case_alone_is_refused_on_postgresql(tmp_path, pg_url):
+    """`Sales` renamed `sales` got a new empty table on PostgreSQL (quoted names keep
+    their case): the rows stayed in the old one, an upsert of a key there inserted."""
+    config = pg_config(tmp_path, pg_url)
+    text = config.read_text().replace("[layouts.performance]", "[layouts.Sales]")
+    config.write_text(text.replace('layout = "performance"', 'layout = "Sales"'))
+    assert imported(tmp_path, config, "20240516.csv", "1,2024/05/16,1,x")["state"] == "completed"
+    config.write_text(config.read_text().replace("Sales", "sales"))
+    checked = renkei("check", "--config", str(config))
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    said = "layouts.sales: レイアウト sales のテーブルはデータベースでは Sales です"
+    assert said in checked.stderr
+    path = tmp_path / "20240517.csv"
+    path.write_text("member_no,date,sales_amount,note\n2,2024/05/17,1,y\n")
+    result = renkei("import", str(path), "--account", "acme", "--config", str(config))
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert said in result.stdout + result.stderr
+    with psycopg.connect(pg_url) as db:
+        tables = db.execute(
+            "SELECT relname FROM pg_class WHERE lower(relname) = 'sales' AND relkind = 'r'"
+        ).fetchall()
+    assert tables == [("Sales",)]

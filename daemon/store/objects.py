@@ -52,6 +52,20 @@ async def other_object(db: aiosqlite.Connection, name: str) -> str:
     return str(rows[0][0]) if rows else ""
 
 
+async def case_twin(db: aiosqlite.Connection, layout: str) -> str:
+    """The table that differs from `layout` in case alone, or "". SQLite's names ignore
+    case (one table); PostgreSQL's quoted ones do not, so a layout renamed from `Sales`
+    to `sales` got a new empty table, its rows left in the old one."""
+    if isinstance(db, aiosqlite.Connection):
+        return ""
+    rows = await db.execute_fetchall(
+        "SELECT relname FROM pg_class WHERE lower(relname) = lower(?) AND relname != ?"
+        " AND relkind IN ('r', 'p') AND relnamespace = current_schema()::regnamespace",
+        (stored_name(db, layout), stored_name(db, layout)),
+    )
+    return str(rows[0][0]) if rows else ""
+
+
 async def stale_key_indexes(db: aiosqlite.Connection, layout: str, key: Sequence[str]) -> list[str]:
     """The key indexes on `layout`'s table but the one of `key` (all of them when it
     has no key): left by a key the config had before."""

@@ -17,7 +17,7 @@ import aiosqlite
 from daemon.settings import Column, ConfigError, Layout, Problem, Settings
 from daemon.store.errors import StoreUnavailable
 from daemon.store.images import table_types
-from daemon.store.objects import other_object
+from daemon.store.objects import case_twin, other_object
 from daemon.store.open import (
     resolved_url,
     schema_refused,
@@ -33,23 +33,20 @@ from importers.messages import message
 # server it cannot reach, it does not hang on it.
 _PG_SECONDS = 5
 Types = dict[str, dict[str, str]]  # layout → its table's column → declared type
-Taken = dict[str, str]  # layout → the kind of object (index, view) holding its name
+Named = list[Problem]  # layouts whose names the database holds otherwise
 
 
 async def store_findings(settings: Settings) -> tuple[list[Problem], list[Problem]]:
     """What start and reload would refuse about the store (each layout column whose type
-    its table does not store, a layout named like an index or view), and the warning that the store could not be looked at
-    (unreachable, unreadable, or written by a newer renkei). A store that does not
-    exist yet has nothing to compare."""
+    its table does not store, a layout named like an index or view or renamed in case
+    alone), and the warning that the store could not be looked at (unreachable,
+    unreadable, or written by a newer renkei). A store that does not exist yet has
+    nothing to compare."""
     where = "daemon.data_dir" if settings.store.url is None else "store.url"
     try:
-        types, taken, sql_type = await _table_types(settings)
+        types, named, sql_type = await _table_types(settings)
     except StoreUnavailable as exc:
         return [], [Problem(where, "config.store_not_compared", {"reason": str(exc)})]
-    named = [
-        Problem(f"layouts.{name}", "config.layout_name_taken", {"layout": name, "kind": kind})
-        for name, kind in taken.items()
-    ]
     return named + _changed_types(settings.layouts, types, sql_type), []
 
 
@@ -67,27 +64,27 @@ def _changed_types(
     return problems
 
 
-async def _table_types(settings: Settings) -> tuple[Types, Taken, Callable[[Column], str]]:
+async def _table_types(settings: Settings) -> tuple[Types, Named, Callable[[Column], str]]:
     language = settings.report.language
     url = settings.store.url
     if url is None:
         path = settings.data_dir / "renkei.db"
         with schema_refused(language, path):
-            types, taken = await _sqlite_types(path, settings.layouts, language)
-        return types, taken, LayoutTables().column_type
+            types, named = await _sqlite_types(path, settings.layouts, language)
+        return types, named, LayoutTables().column_type
     # Imported here: psycopg loads only where PostgreSQL is used.
     from daemon.store.postgres.tables import PgLayoutTables
 
     resolved = resolved_url(url, language)
     with schema_refused(language, shown_url(resolved)):
-        types, taken = await _postgres_types(resolved, settings.layouts, language)
-    return types, taken, PgLayoutTables().column_type
+        types, named = await _postgres_types(resolved, settings.layouts, language)
+    return types, named, PgLayoutTables().column_type
 
 
-async def _sqlite_types(path: Path, layouts: Iterable[str], language: str) -> tuple[Types, Taken]:
+async def _sqlite_types(path: Path, layouts: Iterable[str], language: str) -> tuple[Types, Named]:
     try:
         if not path.exists():
-            return {}, {}
+            return {}, []
         with sqlite_refused(language, path):
             db = await opened(_read_only_uri(path), uri=True)
     except OSError as exc:
@@ -112,17 +109,23 @@ def _read_only_uri(path: Path) -> str:
     return f"{path.resolve().as_uri()}?mode=ro{immutable}"
 
 
-async def _looked_at(db: aiosqlite.Connection, layouts: Iterable[str]) -> tuple[Types, Taken]:
-    types, taken = {}, {}
+async def _looked_at(db: aiosqlite.Connection, layouts: Iterable[str]) -> tuple[Types, Named]:
+    """Each layout's table's types, and the layouts whose names the database holds
+    otherwise (as tables.name_free refuses them)."""
+    types: Types = {}
+    named: Named = []
     for name in layouts:
         types[name] = await table_types(db, name)
-        kind = await other_object(db, name)
-        if kind:
-            taken[name] = kind
-    return types, taken
+        where = f"layouts.{name}"
+        if kind := await other_object(db, name):
+            named.append(Problem(where, "config.layout_name_taken", {"layout": name, "kind": kind}))
+        elif not types[name] and (twin := await case_twin(db, name)):
+            params = {"layout": name, "have": twin}
+            named.append(Problem(where, "config.layout_case_changed", params))
+    return types, named
 
 
-async def _postgres_types(url: str, layouts: Iterable[str], language: str) -> tuple[Types, Taken]:
+async def _postgres_types(url: str, layouts: Iterable[str], language: str) -> tuple[Types, Named]:
     import psycopg
 
     from daemon.store.postgres.connection import Connection
@@ -130,7 +133,7 @@ async def _postgres_types(url: str, layouts: Iterable[str], language: str) -> tu
     db = Connection(url, connect_timeout=_PG_SECONDS, lock_timeout_ms=_PG_SECONDS * 1000)
     try:
         if not await db.column_types("renkei_schema"):
-            return {}, {}  # no renkei has opened this database yet
+            return {}, []  # no renkei has opened this database yet
         rows = await db.execute_fetchall("SELECT version FROM renkei_schema")
         check_version(rows[0][0] if rows else 0, lambda: True)
         return await _looked_at(db, layouts)

@@ -15,7 +15,7 @@ import aiosqlite
 
 from daemon.store.images import keep_rows_sql, table_types
 from daemon.store.multirow import RowInsert
-from daemon.store.objects import key_index_name, other_object, stale_key_indexes
+from daemon.store.objects import case_twin, key_index_name, other_object, stale_key_indexes
 from daemon.store.schema import META_COLUMNS
 from daemon.store.scratch import ERROR_COLUMNS, ERRORS_TABLE, ROWS_TABLE, StagedTable, staged_error
 from daemon.store.sql import literal, quote
@@ -72,6 +72,10 @@ async def name_free(db: aiosqlite.Connection, layout: str) -> None:
     if kind:
         params = {"layout": layout, "kind": kind}
         raise ConfigError([Problem(f"layouts.{layout}", "config.layout_name_taken", params)])
+    twin = await case_twin(db, layout)
+    if twin and not await table_types(db, layout):
+        params = {"layout": layout, "have": twin}
+        raise ConfigError([Problem(f"layouts.{layout}", "config.layout_case_changed", params)])
 
 
 class LayoutTables:
