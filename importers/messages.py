@@ -900,6 +900,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "アカウント {name} は設定にありません",
         "en": "account {name} is not in the config",
     },
+    "api.account_unknown.unread": {
+        "ja": "実行 {run_id} のファイルは説明を読めずに脇に置かれたため、どのアカウントのものか"
+        "分からず、再取込できません(spool/failed/ にあります)",
+        "en": "run {run_id}'s file was set aside unread (its description could not be read):"
+        " its account is not known, so it cannot be retried (it is in spool/failed/)",
+    },
     "api.account_stopped": {
         "ja": "アカウント {name} は連動稼働停止中です",
         "en": "account {name} is stopped",

@@ -8,6 +8,8 @@ import os
 import signal
 import time
 
+import httpx
+
 from daemon.spool.queue import Meta, Spool
 from tests.console_support import login, users_toml
 from tests.support import (
@@ -159,6 +161,11 @@ def test_a_spooled_file_that_cannot_be_read_is_set_aside_and_the_rest_imported(t
         assert daemon.wait_run(run_id)["state"] == "completed"
         assert "crashed" not in daemon.log.read_text()
         assert daemon.run(bad.id)["state"] == "failed"
+        # Its retry said 「アカウント  は設定にありません」, naming no account.
+        admin = {"Authorization": "Bearer demo-admin"}
+        retried = httpx.post(f"{daemon.api}/api/v1/runs/{bad.id}/retry", headers=admin)
+        assert retried.status_code == 409 and retried.json()["error"] == "account_unknown"
+        assert "説明を読めずに脇に置かれたため" in retried.json()["message"], retried.text
         # An item of the same id, damaged too, is set aside beside the first, under
         # another name. Damaged in a spool of its own, then moved in whole.
         aside = Spool(tmp_path / "aside")

@@ -41,6 +41,14 @@ class Refusal(StrEnum):
     CORRECTION = "correction_imported"
 
 
+def refusal_key(refusal: Refusal, run: Mapping[str, Any]) -> str:
+    """The catalog key that says `refusal` of `run`: a run whose file was set aside
+    unread (its description could not be read) has no account to name."""
+    if refusal == Refusal.UNKNOWN and not run.get("account"):
+        return "api.account_unknown.unread"
+    return f"api.{refusal}"
+
+
 @dataclass(frozen=True, slots=True)
 class Retried:
     """What a retry came to: the new run, the pending retry it found, or a refusal."""

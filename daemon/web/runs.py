@@ -22,6 +22,7 @@ from daemon.runview import kept_elsewhere, state_of
 from daemon.settings import Settings
 from daemon.spool.kept import kept_file
 from daemon.spool.queue import new_id, now_iso, pending_meta
+from daemon.spool.retry import refusal_key
 from daemon.store.runs import CHANNELS, FINAL_STATES, RunState, public_run, queued_run
 from daemon.store.undo import Undone, UndoRun
 from daemon.web import context
@@ -280,7 +281,7 @@ async def retry_run(request: Request, run_id: str, who: Auth) -> JSONResponse:
         raise ApiError(503, "spool_unavailable", "api.spool_unavailable.not_running")
     retried = await retry(run)
     if retried.refusal is not None:  # the run is there, but not in a state to retry
-        key = f"api.{retried.refusal}"
+        key = refusal_key(retried.refusal, run)
         params = {"run_id": run_id, "state": state_of(run), "name": run["account"]}
         raise ApiError(409, retried.refusal, key, **params)
     base = str(request.base_url).rstrip("/")

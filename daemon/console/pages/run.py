@@ -16,6 +16,7 @@ from daemon.console.access import Refused, Viewer, Who, role_refused
 from daemon.console.render import checked_form, last_page_offset, offset_param, page
 from daemon.runview import kept_elsewhere, state_of
 from daemon.spool.kept import kept_file
+from daemon.spool.retry import refusal_key
 from daemon.store.runs import FINAL_STATES, RUN_FIELDS, RunState, send_name
 from daemon.store.undo import Undone, UndoRefusal
 from daemon.web import context
@@ -199,7 +200,7 @@ async def retry(request: Request, run_id: str, who: Who) -> Response:
         said = audit.detail(retried.refusal)
         await audit.record(request, who.name, "retry", run["id"], "refused", said)
         params = {"run_id": run["id"], "state": state_of(run), "name": run["account"]}
-        raise Refused(409, f"api.{retried.refusal}", **params)
+        raise Refused(409, refusal_key(retried.refusal, run), **params)
     # A second click while the first retry waits is answered with that retry's run:
     # recorded as the answer it is, not as a second retry.
     code, outcome = ("retried", "ok") if retried.new else ("retry_replayed", "replayed")
