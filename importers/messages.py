@@ -1601,9 +1601,9 @@ CATALOG: dict[str, dict[str, str]] = {
         " values would sit beside the old ones; give it a new name, or move the table by hand",
     },
     "config.layout_name_taken": {
-        "ja": "レイアウト {layout} のテーブルを作れません: データベースに同じ名前の {kind} があります"
+        "ja": "レイアウト {layout} のテーブルを作れません: データベースに同じ名前の{kind}があります"
         "(設定から外したレイアウトのキーの索引など)。"
-        "レイアウトを別の名前にするか、{kind} を手で削除してください",
+        "レイアウトを別の名前にするか、{kind}を手で削除してください",
         "en": "layout {layout} cannot have its table: the database has an object of that name"
         " ({kind}; such as the key index of a layout removed from the config); name the layout"
         " otherwise, or drop the {kind} by hand",
@@ -1615,6 +1615,19 @@ CATALOG: dict[str, dict[str, str]] = {
         " differs in case alone is another table, and the rows stay in {have}; name the"
         " layout {have} again",
     },
+    "config.key_index_taken": {
+        "ja": "レイアウト {layout} のキーの索引 {index} を作れません: データベースに同じ名前の{kind}があります"
+        "(設定から外したレイアウトのテーブルなど)。キーかレイアウト名を変えるか、{kind}を手で移してください",
+        "en": "layout {layout}'s key index {index} cannot be made: the database has a {kind}"
+        " of that name (such as a layout's removed from the config); change the key or the"
+        " layout's name, or move the {kind} away by hand",
+    },
+    "db.kind.table": {"ja": "テーブル", "en": "table"},
+    "db.kind.index": {"ja": "索引", "en": "index"},
+    "db.kind.view": {"ja": "ビュー", "en": "view"},
+    "db.kind.sequence": {"ja": "シーケンス", "en": "sequence"},
+    "db.kind.object": {"ja": "オブジェクト", "en": "object"},
+    "db.kind.trigger": {"ja": "トリガー", "en": "trigger"},
     "config.column_reserved": {
         "ja": "{value} はデータベースが自分の列に使う名前です(rowid, oid, ctid, xmin など)。"
         "別の列名にして、取引先のヘッダーの名前は label に書いてください(例: label = {value})",

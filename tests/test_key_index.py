@@ -79,14 +79,14 @@ def test_a_layout_named_like_an_index_in_the_database_is_refused_clearly(tmp_pat
     said = checked.stdout + checked.stderr
     assert (
         "layouts.performance__key_member_no: レイアウト performance__key_member_no のテーブルを"
-        "作れません: データベースに同じ名前の index があります" in said
+        "作れません: データベースに同じ名前の索引があります" in said
     )
     imported = renkei(
         "import", str(tmp_path / "20240516.csv"), "--account", "acme", "--config", str(config)
     )
     assert imported.returncode != 0
     assert "Traceback" not in imported.stderr
-    assert "同じ名前の index があります" in imported.stdout + imported.stderr
+    assert "同じ名前の索引があります" in imported.stdout + imported.stderr
 
 
 def test_the_refusal_is_said_in_english(tmp_path):
@@ -112,7 +112,7 @@ def test_a_changed_key_drops_the_old_index_on_postgresql(tmp_path, pg_url):
     assert pg_indexes(pg_url) == ["performance__key_member_no"]
     checked = renkei("check", "--config", str(renamed_to_the_index(config)), timeout=60)
     assert checked.returncode == 1
-    assert "データベースに同じ名前の index があります" in checked.stderr
+    assert "データベースに同じ名前の索引があります" in checked.stderr
 
 
 LONG = "y" * 59 + "a"  # 60 characters: its key index's name passes 63 bytes
@@ -140,3 +140,48 @@ def test_a_layout_name_over_63_characters_is_said_so(tmp_path):
     checked = renkei("check", "--config", str(config))
     assert checked.returncode == 1
     assert "英数字と _ で 63 文字までで書いてください" in checked.stderr
+
+
+OTHER = '[layouts.performance__key_member_no]\ncolumns = [{ name = "x", type = "int" }]\n'
+
+
+def test_a_key_whose_index_a_tables_name_holds_is_refused_clearly(tmp_path):
+    """A layout `performance__key_member_no` once imported, then removed, and the key
+    `member_no` given to `performance`: CREATE INDEX met the table, a traceback."""
+    extra = OTHER + account("other", layout="performance__key_member_no", filename="any")
+    config = write_config(tmp_path, account("acme", report="never"), extra=extra)
+    source = tmp_path / "x.csv"
+    source.write_text("x\n1\n")
+    result = renkei("import", str(source), "--account", "other", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    text = config.read_text().replace(extra, "").replace("[layouts.performance]", KEYED)
+    config.write_text(text.replace('report = "never"', 'report = "never"\nmode = "upsert"'))
+    said = (
+        "layouts.performance.key: レイアウト performance のキーの索引 performance__key_member_no"
+        " を作れません: データベースに同じ名前のテーブルがあります"
+    )
+    checked = renkei("check", "--config", str(config))
+    assert checked.returncode == 1 and said in checked.stderr, checked.stdout + checked.stderr
+    source.write_bytes(csv_bytes(["1,2024/05/16,10,a"]))
+    result = renkei("import", str(source), "--account", "acme", "--config", str(config))
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert said in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_a_layout_named_with_key_in_it_keeps_its_primary_key_on_postgresql(tmp_path, pg_url):
+    """Every index with `__key_` in its name was taken for an old key index: the
+    primary key of a layout `x__key_y` was dropped at start, a traceback."""
+    extra = f'[store]\nurl = "{pg_url}"\n' + OTHER
+    extra += account("other", layout="performance__key_member_no", filename="any")
+    config = write_config(tmp_path, account("acme", report="never"), extra=extra)
+    source = tmp_path / "x.csv"
+    source.write_text("x\n1\n")
+    for _ in range(2):
+        result = renkei("import", str(source), "--account", "other", "--config", str(config))
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    with psycopg.connect(pg_url) as db:
+        [(pkey,)] = db.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'performance__key_member_no'"
+        ).fetchall()
+    assert pkey == "performance__key_member_no_pkey"

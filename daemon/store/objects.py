@@ -10,6 +10,7 @@ namespace between tables and indexes).
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 
 import aiosqlite
@@ -17,6 +18,13 @@ import aiosqlite
 # PostgreSQL keeps at most 63 bytes of a name (NAMEDATALEN - 1) and cuts a longer one,
 # at a character's edge, without an error.
 _PG_NAME_BYTES = 63
+# A key index name past it: the layout's first 40 bytes, `__key_` and 12 hex digits.
+_CUT, _HASH = 40, 12
+_PG_KIND = (
+    "CASE relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'i' THEN 'index'"
+    " WHEN 'I' THEN 'index' WHEN 'v' THEN 'view' WHEN 'm' THEN 'view'"
+    " WHEN 'S' THEN 'sequence' ELSE 'object' END"
+)
 
 
 def key_index_name(layout: str, key: Sequence[str]) -> str:
@@ -27,27 +35,25 @@ def key_index_name(layout: str, key: Sequence[str]) -> str:
     name = f"{layout}__key_{'_'.join(key)}"
     if len(name.encode()) <= _PG_NAME_BYTES:
         return name
-    digest = hashlib.sha1(name.encode()).hexdigest()[:12]
-    return f"{layout.encode()[:40].decode(errors='ignore')}__key_{digest}"
+    digest = hashlib.sha1(name.encode()).hexdigest()[:_HASH]
+    return f"{layout.encode()[:_CUT].decode(errors='ignore')}__key_{digest}"
 
 
-async def other_object(db: aiosqlite.Connection, name: str) -> str:
-    """The kind of object (`index`, `view`, …) that holds `name` and is no table, or
-    "" when none does."""
+async def other_object(db: aiosqlite.Connection, name: str, but: str = "table") -> str:
+    """The kind of object (`table`, `index`, `view`, …) that holds `name` and is no
+    `but`, or "" when none does."""
     if isinstance(db, aiosqlite.Connection):
         rows = await db.execute_fetchall(
             # SQLite compares names without case.
-            "SELECT type FROM sqlite_master WHERE name = ? COLLATE NOCASE AND type != 'table'",
-            (name,),
+            "SELECT type FROM sqlite_master WHERE name = ? COLLATE NOCASE AND type != ?",
+            (name, but),
         )
     else:  # PostgreSQL's (postgres/connection.py)
         rows = await db.execute_fetchall(
-            "SELECT CASE relkind WHEN 'i' THEN 'index' WHEN 'I' THEN 'index'"
-            " WHEN 'v' THEN 'view' WHEN 'm' THEN 'view' WHEN 'S' THEN 'sequence'"
-            " ELSE 'object' END FROM pg_class"
-            " WHERE relname = ? AND relnamespace = current_schema()::regnamespace"
-            " AND relkind NOT IN ('r', 'p')",
-            (stored_name(db, name),),
+            f"SELECT kind FROM (SELECT {_PG_KIND} AS kind FROM pg_class"
+            " WHERE relname = ? AND relnamespace = current_schema()::regnamespace) AS o"
+            " WHERE kind != ?",
+            (stored_name(db, name), but),
         )
     return str(rows[0][0]) if rows else ""
 
@@ -80,7 +86,18 @@ async def stale_key_indexes(db: aiosqlite.Connection, layout: str, key: Sequence
             (layout,),
         )
     current = stored_name(db, key_index_name(layout, key)) if key else None
-    return [name for (name,) in rows if "__key_" in name and name != current]
+    return [name for (name,) in rows if _is_key_index(name, layout) and name != current]
+
+
+def _is_key_index(name: str, layout: str) -> bool:
+    """Whether `name` is one key_index_name() gives `layout`, for some key: its whole
+    form, or its cut one. Not any name holding `__key_`: a layout named `x__key_code`
+    has a primary key index `x__key_code_pkey` on PostgreSQL, and an admin's own
+    index may hold it too."""
+    if name.startswith(f"{layout}__key_"):
+        return True
+    cut = layout.encode()[:_CUT].decode(errors="ignore")
+    return re.fullmatch(rf"{re.escape(cut)}__key_[0-9a-f]{{{_HASH}}}", name) is not None
 
 
 def stored_name(db: aiosqlite.Connection, name: str) -> str:

@@ -9,7 +9,7 @@ start, where a store or data_dir made by the check would belong to whoever ran i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import aiosqlite
@@ -17,7 +17,7 @@ import aiosqlite
 from daemon.settings import Column, ConfigError, Layout, Problem, Settings
 from daemon.store.errors import StoreUnavailable
 from daemon.store.images import table_types
-from daemon.store.objects import case_twin, other_object
+from daemon.store.objects import case_twin, key_index_name, other_object
 from daemon.store.open import (
     resolved_url,
     schema_refused,
@@ -27,7 +27,7 @@ from daemon.store.open import (
 )
 from daemon.store.schema import check_version, opened
 from daemon.store.tables import LayoutTables, same_types
-from importers.messages import message
+from importers.messages import Words, message
 
 # How long a look waits for PostgreSQL (to connect, or for a lock): a check tells of a
 # server it cannot reach, it does not hang on it.
@@ -81,7 +81,9 @@ async def _table_types(settings: Settings) -> tuple[Types, Named, Callable[[Colu
     return types, named, PgLayoutTables().column_type
 
 
-async def _sqlite_types(path: Path, layouts: Iterable[str], language: str) -> tuple[Types, Named]:
+async def _sqlite_types(
+    path: Path, layouts: Mapping[str, Layout], language: str
+) -> tuple[Types, Named]:
     try:
         if not path.exists():
             return {}, []
@@ -109,23 +111,32 @@ def _read_only_uri(path: Path) -> str:
     return f"{path.resolve().as_uri()}?mode=ro{immutable}"
 
 
-async def _looked_at(db: aiosqlite.Connection, layouts: Iterable[str]) -> tuple[Types, Named]:
-    """Each layout's table's types, and the layouts whose names the database holds
-    otherwise (as tables.name_free refuses them)."""
+async def _looked_at(
+    db: aiosqlite.Connection, layouts: Mapping[str, Layout]
+) -> tuple[Types, Named]:
+    """Each layout's table's types, and the layouts whose names (or whose key index's)
+    the database holds otherwise (as tables.name_free and index_name_free refuse them)."""
     types: Types = {}
     named: Named = []
-    for name in layouts:
+    for name, layout in layouts.items():
         types[name] = await table_types(db, name)
         where = f"layouts.{name}"
         if kind := await other_object(db, name):
-            named.append(Problem(where, "config.layout_name_taken", {"layout": name, "kind": kind}))
+            params = {"layout": name, "kind": Words(f"db.kind.{kind}")}
+            named.append(Problem(where, "config.layout_name_taken", params))
         elif not types[name] and (twin := await case_twin(db, name)):
             params = {"layout": name, "have": twin}
             named.append(Problem(where, "config.layout_case_changed", params))
+        index = key_index_name(name, layout.key) if layout.key else ""
+        if index and (kind := await other_object(db, index, but="index")):
+            params = {"layout": name, "index": index, "kind": Words(f"db.kind.{kind}")}
+            named.append(Problem(f"{where}.key", "config.key_index_taken", params))
     return types, named
 
 
-async def _postgres_types(url: str, layouts: Iterable[str], language: str) -> tuple[Types, Named]:
+async def _postgres_types(
+    url: str, layouts: Mapping[str, Layout], language: str
+) -> tuple[Types, Named]:
     import psycopg
 
     from daemon.store.postgres.connection import Connection

@@ -21,6 +21,7 @@ from daemon.store.scratch import ERROR_COLUMNS, ERRORS_TABLE, ROWS_TABLE, Staged
 from daemon.store.sql import literal, quote
 from importers.errors import RowError
 from importers.layouts import SQL_TYPES
+from importers.messages import Words
 
 if TYPE_CHECKING:
     import asyncio
@@ -70,12 +71,24 @@ async def name_free(db: aiosqlite.Connection, layout: str) -> None:
 
     kind = await other_object(db, layout)
     if kind:
-        params = {"layout": layout, "kind": kind}
+        params = {"layout": layout, "kind": Words(f"db.kind.{kind}")}
         raise ConfigError([Problem(f"layouts.{layout}", "config.layout_name_taken", params)])
     twin = await case_twin(db, layout)
     if twin and not await table_types(db, layout):
         params = {"layout": layout, "have": twin}
         raise ConfigError([Problem(f"layouts.{layout}", "config.layout_case_changed", params)])
+
+
+async def index_name_free(db: aiosqlite.Connection, layout: str, key: Sequence[str]) -> None:
+    """Refuse a key whose index would be named like a table or view the database holds
+    (a layout's, removed from the config): CREATE INDEX failed with a traceback."""
+    from daemon.settings import ConfigError, Problem
+
+    index = key_index_name(layout, key)
+    kind = await other_object(db, index, but="index")
+    if kind:
+        params = {"layout": layout, "index": index, "kind": Words(f"db.kind.{kind}")}
+        raise ConfigError([Problem(f"layouts.{layout}.key", "config.key_index_taken", params)])
 
 
 class LayoutTables:
@@ -97,6 +110,12 @@ class LayoutTables:
         async def lock_layout(self, db: aiosqlite.Connection, layout: str) -> None: ...
 
     async def ensure_layouts(self, layouts: Mapping[str, Layout]) -> None:
+        # Every layout's old key indexes first: a layout may take the name of one that
+        # a key changed in the same edit leaves behind, whatever the order in the file.
+        async with self.transaction() as db:
+            for name, layout in layouts.items():
+                for stale in await stale_key_indexes(db, name, layout.key):
+                    await db.execute(f"DROP INDEX {quote(stale)}")
         for name, layout in layouts.items():
             await self.ensure_layout(name, layout.columns, layout.key)
 
@@ -123,6 +142,7 @@ class LayoutTables:
             if key:
                 # Keyed modes look every row up by (_account, key): without an index
                 # each lookup would read the whole table.
+                await index_name_free(db, name, key)
                 index = quote(key_index_name(name, key))
                 cols = ", ".join(quote(c) for c in ("_account", *key))
                 await db.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {table} ({cols})")
