@@ -24,17 +24,20 @@ ACCOUNTS = (
     account("acme")
     + '[accounts.acme.api]\ntoken = "demo-acme-token"\n'
     + account("wide", layout="wide")
+    + account("keyd", layout="keyed")
 )
+KEYED = '[layouts.keyed]\nkey = ["code"]\ncolumns = [{ name = "code", type = "text" }]\n'
+KEYED_URL = "/api/v1/records/keyed"
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def daemon(request, tmp_path_factory, module_relay):
     folder = tmp_path_factory.mktemp(f"records_bounds_{request.param}")
     urls = None
-    extra = WIDE
+    extra = WIDE + KEYED
     if request.param == "postgresql":
         urls = database_url(request.getfixturevalue("postgresql_proc"))
-        extra = f'[store]\nurl = "{next(urls)}"\n' + WIDE
+        extra = f'[store]\nurl = "{next(urls)}"\n' + WIDE + KEYED
     d = Daemon(write_config(folder, ACCOUNTS, extra=extra, relay_port=module_relay.port))
     d.start()
     rows = ["1,2024/05/01,100,a0", "2,2024/05/02,200,a1"]
@@ -45,6 +48,10 @@ def daemon(request, tmp_path_factory, module_relay):
         timeout=30,
     )
     assert r.status_code == 200 and r.json()["state"] == "completed", r.text
+    for code in ("h1", "h2"):  # two entries of the operation log
+        body = {"code": code, "_account": "keyd"}
+        r = httpx.post(f"{d.api}{KEYED_URL}", headers=ADMIN, json=body, timeout=30)
+        assert r.status_code == 201, r.text
     yield d
     d.terminate()
     if urls is not None:
@@ -145,3 +152,52 @@ def test_a_wide_layout_searched_on_every_column_is_a_422_not_a_500(api):
     sorts = [(f"sort[c{i:03}]", "asc") for i in range(WIDE_COLUMNS)]
     said = refused(api.get("/api/v1/records/wide", headers=ADMIN, params=sorts), "invalid_sort")
     assert "20" in said
+
+
+@pytest.mark.parametrize(
+    ("field", "values"),
+    [
+        ("page[display_number]", ["100", "1"]),
+        ("page[number]", ["1", "2"]),
+        ("key", ["h1", "h2"]),
+        ("account", ["keyd", "acme"]),
+    ],
+)
+def test_a_history_parameter_given_twice_is_a_422_naming_it(api, field, values):
+    """FastAPI took the last of two values: a page of 100 asked beside one of 1 gave
+    one entry, `key=h1&key=h2` the second's entries alone. History's bad queries are
+    FastAPI's `invalid_request` (a page out of range), so is this one."""
+    params = [(field, values[0]), (field, values[1])]
+    r = api.get(f"{KEYED_URL}/history", headers=ADMIN, params=params)
+    assert f"{field} が2回以上指定されています" in refused(r, "invalid_request")
+    # The token is asked for first.
+    assert api.get(f"{KEYED_URL}/history", params=params).status_code == 401
+    r = api.get(f"{KEYED_URL}/history", headers=ADMIN, params=[(field, values[0])])
+    assert r.status_code == 200, r.text
+
+
+def test_the_account_given_twice_to_one_record_is_a_422_and_changes_nothing(api):
+    """The first account holds the key: FastAPI took the second's, a 404 (or the
+    other's row, had it held the key too)."""
+    twice = [("account", "keyd"), ("account", "acme")]
+    english = {**ADMIN, "Accept-Language": "en"}
+    r = api.get(f"{KEYED_URL}/h1", headers=english, params=twice)
+    assert "account was given more than once" in refused(r, "invalid_search")
+    r = api.patch(f"{KEYED_URL}/h1", headers=ADMIN, params=twice, json={"code": "h1"})
+    assert "account が2回以上指定されています" in refused(r, "invalid_search")
+    r = api.delete(f"{KEYED_URL}/h1", headers=ADMIN, params=twice)
+    assert "account が2回以上指定されています" in refused(r, "invalid_search")
+    r = api.get(f"{KEYED_URL}/h1", headers=ADMIN, params={"account": "keyd"})
+    assert r.status_code == 200, r.text
+    assert r.json()["_account"] == "keyd"
+
+
+@pytest.mark.parametrize("field", ["page[display_number]", "account"])
+def test_a_form_field_also_in_the_query_is_given_twice(api, field):
+    """The form's value was taken and the query's dropped without a word: a page of
+    100 in the query beside one of 1 in the form gave one record."""
+    query, form = ("100", "1") if field != "account" else ("wide", "acme")
+    r = api.post(f"{URL}/search", headers=ADMIN, params={field: query}, data={field: form})
+    assert f"{field} が2回以上指定されています" in refused(r, "invalid_search")
+    r = api.post(f"{URL}/search", headers=ADMIN, data={field: form})
+    assert r.status_code == 200, r.text

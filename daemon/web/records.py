@@ -24,13 +24,14 @@ a 404); the admin token sees every account's and names the account of a new row 
 
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import replace
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Form, Query, Request
+from fastapi import APIRouter, Body, Depends, Form, Query, Request, params
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.datastructures import FormData
@@ -48,7 +49,6 @@ from importers.errors import CellError
 from importers.layouts import ColumnSpec, converter, display_name, listed_spelling
 from importers.messages import CATALOG, cut, message
 
-router = APIRouter()
 BASE = "/api/v1/records/{layout}"
 MAX_DISPLAY = 100
 DEFAULT_DISPLAY = 20
@@ -109,6 +109,32 @@ class RecordErrorBody(ErrorBody):
 PageNumber = Annotated[int, Query(alias="page[number]", ge=1, le=MAX_PAGE)]
 DisplayNumber = Annotated[int, Query(alias="page[display_number]", ge=1, le=MAX_DISPLAY)]
 _INVALID: dict[int | str, dict[str, Any]] = {422: {"model": RecordErrorBody}}
+# The code a route says its other bad queries with: history's are FastAPI's own (a page
+# out of range); the rest have none of their own, and say search's.
+_TWICE_CODES = {f"{BASE}/history": "invalid_request"}
+
+
+async def _given_once(request: Request, who: Auth) -> None:
+    """A parameter the route reads one value of, given more than once (in the query,
+    or in the query and the form) is a 422 naming it: FastAPI would take the last and
+    say nothing. Every query and form parameter of these routes takes one value;
+    `search[…]` and `sort[…]`, read from the fields themselves, are _conditions'. Asks
+    for the token first, so a request without one is a 401 still."""
+    route = request.scope["route"]
+    single = {field.alias for field in route.dependant.query_params}
+    forms = {f.alias for f in route.dependant.body_params if isinstance(f.field_info, params.Form)}
+    given = [name for name, _ in request.query_params.multi_items()]
+    if forms:
+        single |= forms
+        given += [name for name, _ in (await request.form()).multi_items()]
+    for name, count in Counter(given).items():
+        if count > 1 and name in single:
+            code = _TWICE_CODES.get(route.path, "invalid_search")
+            raise ApiError(422, code, "records.given_twice", field=name)
+
+
+# Every route checks its parameters are given once.
+router = APIRouter(dependencies=[Depends(_given_once)])
 
 
 # -- the layout, its columns and keys --------------------------------------------------
@@ -207,19 +233,14 @@ def _conditions(
 ) -> tuple[list[Condition], list[Order], bool]:
     """The search conditions and sort order of `items` (query or form fields); False
     when the token's account is not the one asked for (the answer is empty). Each
-    field may be given once, and at most MAX_SEARCHES / MAX_SORTS of them."""
+    field may be given once, and at most MAX_SEARCHES / MAX_SORTS of them (the paging
+    fields and `account` are _given_once's)."""
     conditions: list[Condition] = []
     order: list[Order] = []
     accounts = [account] if account else []
     searched: set[str] = set()
-    paged: set[str] = set()
     for field, value in items:
-        if field in _PAGING:
-            # Read by FastAPI, which takes the last of two and says nothing.
-            if field in paged:
-                raise ApiError(422, "invalid_search", "records.given_twice", field=field)
-            paged.add(field)
-        elif match := _SEARCH.fullmatch(field):
+        if match := _SEARCH.fullmatch(field):
             column_name, op = match.groups()
             _once(searched, column_name, op, MAX_SEARCHES)
             if column_name == ACCOUNT_FIELD and op is None:
@@ -238,10 +259,6 @@ def _conditions(
     for owner in dict.fromkeys(accounts):
         conditions.append(Condition(ACCOUNT_FIELD, "eq", owner))
     return conditions, order, True
-
-
-# The fields besides search[…] and sort[…], each of one value.
-_PAGING = frozenset({"page[number]", "page[display_number]", "account"})
 
 
 def _once(searched: set[str], column_name: str, op: str | None, limit: int) -> None:
