@@ -291,7 +291,8 @@ def _iso2022_jp(data: bytes) -> str:
     ㈱, ㍻) and the NEC-selected IBM extensions (rows 89-92) sit in rows JIS X 0208
     leaves empty, which the iso2022_jp codec cannot read: they were shown as U+FFFD.
     CP932 holds them at the Shift_JIS codes of those rows, so each JIS X 0208 run is
-    moved there and read as CP932."""
+    moved there and read as CP932. A part mixing those with JIS X 0212 (鄧) or
+    half-width kana fails both codecs: read run by run, JIS X 0212's as ISO-2022-JP-2."""
     for codec in ("iso2022_jp", "iso2022_jp_2"):  # _2: JIS X 0212 too (鄧, 鬙)
         try:
             return data.decode(codec)
@@ -300,9 +301,13 @@ def _iso2022_jp(data: bytes) -> str:
     first, *runs = data.split(b"\x1b")  # each run opens with its escape sequence's rest
     text = [first.decode("ascii", "replace")]
     for run in runs:
-        designation, run = run[:2], run[2:]
+        # A 94x94 set may be designated in four bytes (ESC $ ( D): three after ESC.
+        size = 3 if run.startswith(b"$(") else 2
+        designation, run = run[:size], run[size:]
         if designation in (b"$B", b"$@"):  # JIS X 0208 (1983, 1978)
             text.append(_shift_jis(run).decode("cp932", "replace"))
+        elif designation == b"$(D":  # JIS X 0212 (鄧, 鬙), as ISO-2022-JP-2 writes it
+            text.append((b"\x1b$(D" + run + b"\x1b(B").decode("iso2022_jp_2", "replace"))
         elif designation == b"(I":  # half-width katakana: 0xA1-0xDF in Shift_JIS
             text.append(bytes(byte | 0x80 for byte in run).decode("cp932", "replace"))
         elif designation in (b"(B", b"(J"):  # ASCII, and JIS Roman as CP932 reads it

@@ -28,6 +28,10 @@ _EOF_MARK = b"\x1a"
 # makes such a character by chance only from a second-level kanji's bytes, never many.
 _JAPANESE = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
 _UTF8_EVIDENCE = 8
+# How far past the first line UTF-8 cannot read a file is read as UTF-8, to tell one
+# whose rows were appended in UTF-8 below a Shift_JIS header. CP932 text stops it at
+# its first kana or first-level kanji: a real Shift_JIS file costs a few bytes.
+_MIXED_WINDOW = 64 * 1024
 # ISO-2022-JP (JIS) switches character sets by escape sequences in 7-bit text, which
 # reads as ASCII: imported as it is, its Japanese would be escape codes and letters.
 _JIS_ESCAPES = (b"\x1b$B", b"\x1b$@", b"\x1b$(D", b"\x1b(I", b"\x1b(J")
@@ -82,6 +86,8 @@ def sniff(path: Path, declared: str) -> Sniffed:
                     text = exc.object[: max(exc.start, 0)].decode(errors="ignore")
                     japanese = _japanese(text, japanese)
                     faulty_utf8 = japanese >= _UTF8_EVIDENCE
+                    if not faulty_utf8 and size == len(chunk):  # the first chunk
+                        _refuse_mixed(chunk, max(exc.start, 0))
                 else:
                     utf8_text = utf8_text or not text.isascii()
                     if utf8_text and japanese < _UTF8_EVIDENCE:
@@ -121,6 +127,31 @@ def _japanese(text: str, counted: int) -> int:
         if counted >= _UTF8_EVIDENCE:
             break
     return counted
+
+
+def _refuse_mixed(chunk: bytes, bad: int) -> None:
+    """Refuse a file whose line holding the first bytes UTF-8 cannot have (`bad`) is
+    Shift_JIS and whose next lines are UTF-8 Japanese text: a header saved from Excel
+    with rows a script appended. Read as CP932, those rows were imported as mojibake
+    (東京 as 譚ｱ莠ｬ), since CP932 reads UTF-8's bytes too."""
+    start = max(chunk.rfind(b"\n", 0, bad), chunk.rfind(b"\r", 0, bad)) + 1
+    ends = [at for at in (chunk.find(b"\r", bad), chunk.find(b"\n", bad)) if at >= 0]
+    if not ends:
+        return
+    end = min(ends)
+    try:
+        chunk[start:end].decode("cp932")
+    except UnicodeDecodeError:
+        return  # no Shift_JIS line either: its bad bytes are said as they are
+    after = end + 2 if chunk[end : end + 2] == b"\r\n" else end + 1
+    window = chunk[after : after + _MIXED_WINDOW]
+    try:
+        text = window.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        text = window[: exc.start].decode("utf-8")
+    if _japanese(text, 0) >= _UTF8_EVIDENCE:
+        line = line_ends(chunk[:bad]) + 1
+        raise PermanentProblem("file.mixed_encodings", line=line, utf8_line=line + 1)
 
 
 def _eof_marks(path: Path, size: int, last: bytes) -> tuple[bytes, int]:

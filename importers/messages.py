@@ -68,6 +68,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "line {line}: bytes that are not valid {encoding} ({hex}); the file looks"
         " like Shift_JIS (CP932): check the account's encoding",
     },
+    "file.mixed_encodings": {
+        "ja": "{line}行目は Shift_JIS、{utf8_line}行目からは UTF-8 のようです"
+        "(1つのファイルに文字コードが混在しています)。1つの文字コードで保存し直してください",
+        "en": "line {line} looks like Shift_JIS and the lines from {utf8_line} on like"
+        " UTF-8 (one file in two encodings): save it again in one encoding",
+    },
     "file.truncated": {
         "ja": "{line}行目から始まるレコードでファイルが途中で切れています",
         "en": "the file is cut off in the record starting on line {line}",
