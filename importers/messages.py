@@ -935,6 +935,11 @@ CATALOG: dict[str, dict[str, str]] = {
         "そのインスタンスの API から取り出してください",
         "en": "the file of run {run_id} is kept by instance {instance}: ask that instance's API",
     },
+    "api.file_kept_elsewhere.retry": {
+        "ja": "実行 {run_id} の受信ファイルはインスタンス {instance} が保存しています。"
+        "そのインスタンスから再取込してください",
+        "en": "the file of run {run_id} is kept by instance {instance}: retry it there",
+    },
     "api.error_report_kept_elsewhere": {
         "ja": "実行 {run_id} のエラーCSVはインスタンス {instance} が保存しています。"
         "そのインスタンスの API から取り出してください",

@@ -102,10 +102,26 @@ def test_a_run_another_instance_imported_says_where_its_files_are(tmp_path, pg_u
             r = httpx.get(f"{daemon.api}/api/v1/runs/{run['id']}/{tail}", headers=admin)
             assert r.status_code == 404 and r.json()["error"] == code, r.text
             assert "インスタンス PB が保存しています" in r.json()["message"]
+        # Its retry too: "not kept (past retention)" sent the admin looking for nothing.
+        r = httpx.post(f"{daemon.api}/api/v1/runs/{run['id']}/retry", headers=admin)
+        assert r.status_code == 409 and r.json()["error"] == "file_not_kept", r.text
+        assert "PB が保存しています。そのインスタンスから再取込してください" in r.json()["message"]
     finally:
         daemon.terminate()
     shown = renkei("show", run["id"], "--config", str(configs["PB"]))
     assert "インスタンス" not in shown.stdout and "保存先" in shown.stdout, shown.stdout
+    # A run that received no file (an undo) has none anywhere: no instance to name.
+    done = imported(tmp_path / "PB", configs["PB"], "20240517.csv", "1,2024/05/17,1,ok")
+    undone = renkei("undo", done["id"], "--config", str(configs["PB"]))
+    assert undone.returncode == 0, undone.stdout + undone.stderr
+    [undo_id] = [r for r in run_ids(pg_url) if r not in (run["id"], done["id"])]
+    shown = renkei("show", undo_id, "--config", str(configs["PA"]))
+    assert "インスタンス PB" not in shown.stdout, shown.stdout
+
+
+def run_ids(pg_url: str) -> list[str]:
+    with psycopg.connect(pg_url) as db:
+        return [r for (r,) in db.execute("SELECT id FROM runs").fetchall()]
 
 
 def test_a_layout_renamed_in_case_alone_is_refused_on_postgresql(tmp_path, pg_url):

@@ -41,11 +41,14 @@ class Refusal(StrEnum):
     CORRECTION = "correction_imported"
 
 
-def refusal_key(refusal: Refusal, run: Mapping[str, Any]) -> str:
+def refusal_key(refusal: Refusal, run: Mapping[str, Any], elsewhere: str = "") -> str:
     """The catalog key that says `refusal` of `run`: a run whose file was set aside
-    unread (its description could not be read) has no account to name."""
+    unread (its description could not be read) has no account to name; one whose file
+    another instance of a shared store keeps (`elsewhere`, its name) is retried there."""
     if refusal == Refusal.UNKNOWN and not run.get("account"):
         return "api.account_unknown.unread"
+    if refusal == Refusal.NOT_KEPT and elsewhere:
+        return "api.file_kept_elsewhere.retry"
     return f"api.{refusal}"
 
 

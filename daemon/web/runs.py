@@ -281,8 +281,10 @@ async def retry_run(request: Request, run_id: str, who: Auth) -> JSONResponse:
         raise ApiError(503, "spool_unavailable", "api.spool_unavailable.not_running")
     retried = await retry(run)
     if retried.refusal is not None:  # the run is there, but not in a state to retry
-        key = refusal_key(retried.refusal, run)
+        elsewhere = _elsewhere(request, run)
+        key = refusal_key(retried.refusal, run, elsewhere)
         params = {"run_id": run_id, "state": state_of(run), "name": run["account"]}
+        params["instance"] = elsewhere
         raise ApiError(409, retried.refusal, key, **params)
     base = str(request.base_url).rstrip("/")
     body = {"id": retried.run_id, "url": f"{base}/api/v1/runs/{retried.run_id}", "retry_of": run_id}

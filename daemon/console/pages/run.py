@@ -200,7 +200,10 @@ async def retry(request: Request, run_id: str, who: Who) -> Response:
         said = audit.detail(retried.refusal)
         await audit.record(request, who.name, "retry", run["id"], "refused", said)
         params = {"run_id": run["id"], "state": state_of(run), "name": run["account"]}
-        raise Refused(409, refusal_key(retried.refusal, run), **params)
+        store = context.store(request)
+        elsewhere = kept_elsewhere(run, store.shared, store.instance)
+        key = refusal_key(retried.refusal, run, elsewhere)
+        raise Refused(409, key, **params, instance=elsewhere)
     # A second click while the first retry waits is answered with that retry's run:
     # recorded as the answer it is, not as a second retry.
     code, outcome = ("retried", "ok") if retried.new else ("retry_replayed", "replayed")
