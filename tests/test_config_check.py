@@ -525,6 +525,9 @@ def test_a_store_url_that_cannot_be_read_is_a_problem_that_shows_no_password(tmp
     [
         ("foo=bar", 'invalid URI query parameter: "foo"'),
         ("sslmode=bogus", "sslmode='bogus': disable, allow, prefer, require"),
+        ("target_session_attrs=bogus", "target_session_attrs='bogus': any, read-write"),
+        ("gssencmode=bogus", "gssencmode='bogus': disable, prefer, require"),
+        ("port=abc", "port='abc'"),
     ],
 )
 def test_a_store_url_option_postgresql_refuses_is_a_problem_of_check(tmp_path, option, said):
@@ -538,6 +541,11 @@ def test_a_store_url_option_postgresql_refuses_is_a_problem_of_check(tmp_path, o
     assert "Traceback" not in result.stderr and "secret-pass" not in result.stderr
     assert "store.url: store.url の接続オプションを PostgreSQL が受け付けません" in result.stderr
     assert said in result.stderr
+    # Read from the environment (as the example config writes it), alike.
+    config.write_text(config.read_text().replace(url, "env:RENKEI_TEST_STORE"))
+    result = renkei("check", "--config", str(config), env={"RENKEI_TEST_STORE": url})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "secret-pass" not in result.stderr and said in result.stderr
 
 
 def test_a_line_break_in_a_value_keeps_its_sentence_on_one_line(tmp_path):

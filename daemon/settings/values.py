@@ -99,11 +99,21 @@ def check_store_url(value: str | None) -> str | None:
 
 # Values libpq reads only when it connects: one it does not know made serve refuse
 # to start after check had passed the config.
-_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+_CHOICES = {
+    "sslmode": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+    "gssencmode": ("disable", "prefer", "require"),
+    "channel_binding": ("disable", "prefer", "require"),
+    "target_session_attrs": (
+        "any", "read-write", "read-only", "primary", "standby", "prefer-standby"
+    ),
+    "load_balance_hosts": ("disable", "random"),
+}  # fmt: skip
+_NUMBERS = ("port", "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval")
 
 
 def _known_options(value: str) -> str:
-    """`value`, unless libpq would refuse its options (`?foo=bar`, `?sslmode=bogus`)."""
+    """`value`, unless libpq would refuse its options (`?foo=bar`, `?sslmode=bogus`,
+    `?port=abc`)."""
     from psycopg import ProgrammingError  # imported here: loaded only for PostgreSQL
     from psycopg.conninfo import conninfo_to_dict
 
@@ -112,10 +122,16 @@ def _known_options(value: str) -> str:
     except ProgrammingError as exc:
         # libpq's words name the option, never the password.
         raise Invalid("config.store_url_option", detail=str(exc).strip()) from None
-    mode = options.get("sslmode")
-    if mode is not None and mode not in _SSLMODES:
-        detail = f"sslmode={mode!r}: {', '.join(_SSLMODES)}"
-        raise Invalid("config.store_url_option", detail=detail)
+    for name, choices in _CHOICES.items():
+        given = options.get(name)
+        if given is not None and given not in choices:
+            detail = f"{name}={given!r}: {', '.join(choices)}"
+            raise Invalid("config.store_url_option", detail=detail)
+    for name in _NUMBERS:
+        given = options.get(name)
+        # A list of hosts has a list of ports (`5432,5433`).
+        if given is not None and not all(p.strip().isdigit() for p in str(given).split(",")):
+            raise Invalid("config.store_url_option", detail=f"{name}={given!r}")
     return value
 
 
