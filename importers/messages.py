@@ -522,6 +522,16 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "[renkei] レポートメールが送信できませんでした: {item}",
         "en": "[renkei] report mail refused: {item}",
     },
+    "alert.subject.report_unsendable": {
+        "ja": "[renkei] レポートメールを送れないため退避しました: {item}",
+        "en": "[renkei] report mail cannot be sent, set aside: {item}",
+    },
+    "alert.body.report_unsendable": {
+        "ja": "レポートメールを中継サーバーに渡せませんでした(宛先などをメールに書けません)。"
+        "再送せず {path} に保管しています。",
+        "en": "A report mail could not be handed to the relay at all (its addresses cannot be"
+        " written in a mail): it is not retried, and is kept in {path}.",
+    },
     "alert.subject.report_refused_some": {
         "ja": "[renkei] レポートメールが一部の宛先に送信できませんでした: {item}",
         "en": "[renkei] report mail refused for some recipients: {item}",
@@ -1341,7 +1351,7 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "tls.other": {"ja": "TLS のエラー: {text}", "en": "TLS error: {text}"},
     "relay.no_starttls": {
-        "ja": 'リレーが STARTTLS に対応していません (report.tls = "required" は暗号化なしで送りません)',
+        "ja": 'リレーが STARTTLS に対応していません(report.tls = "required" は暗号化なしで送りません)',
         "en": 'the relay does not offer STARTTLS, which report.tls = "required" needs to send',
     },
     "relay.smtp_other": {
@@ -1394,7 +1404,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "a symbolic link, never followed: put the file itself in the folder",
     },
     "dropdir.unreadable": {
-        "ja": "ファイルを読めません ({problem})。読めるようにすると取り込みます",
+        "ja": "ファイルを読めません({problem})。読めるようにすると取り込みます",
         "en": "the file cannot be read ({problem}); it is taken once it can be",
     },
     "config.unknown_key": {"ja": "不明なキーです", "en": "unknown key"},

@@ -357,6 +357,39 @@ async def test_reports_an_outage_left_go_at_once_after_a_restart(tmp_path, relay
     ]
 
 
+@pytest.mark.parametrize("shared", [False, True], ids=["folder", "shared"])
+async def test_reports_an_outage_left_go_after_a_restart_with_no_new_mail(
+    tmp_path, relay, request, shared
+):
+    """With nothing new to send after the restart, nothing asked the relay: the
+    reports waited for their own next tries (an hour by default), on a shared
+    outbox too."""
+    pg_url = request.getfixturevalue("pg_url") if shared else ""
+    relay.stop()
+    async with reporter_of(tmp_path, relay.port, max_retry=600, pg_url=pg_url) as reporter:
+        ids = await queued_alerts(reporter, 3)
+        await reporter.flush()  # the oldest asks, and the relay rests
+        for item_id in ids:  # as a long outage leaves them
+            if shared:
+                sql = "UPDATE mail_outbox SET attempts = 8, next_try = ? WHERE item_id = ?"
+                await reporter.store.writer.execute(sql, (time.time() + 600, item_id))
+            else:
+                kept = envelope(reporter, item_id) | {"attempts": 8, "next_try": time.time() + 600}
+                (reporter.outbox / f"{item_id}.json").write_text(json.dumps(kept))
+    relay.start()
+    async with reporter_of(tmp_path, relay.port, max_retry=600, pg_url=pg_url) as reporter:
+        deadline = time.monotonic() + 10
+        while left := await waiting(reporter, ids):
+            assert time.monotonic() < deadline, f"{left} waited for their own next try"
+            await reporter.flush()
+            await asyncio.sleep(0.1)
+    assert sorted(m["Subject"] for m in relay.for_recipient(ADMIN)) == [
+        "alert 0",
+        "alert 1",
+        "alert 2",
+    ]
+
+
 async def test_a_relay_that_never_greets_costs_one_timeout_a_pause(tmp_path):
     """A relay that takes the connection and says nothing: each try waits out
     `report.timeout`; one try a pass, not one for each waiting report."""

@@ -5,6 +5,8 @@ every pass, crashing the reporter and holding up every report after it."""
 
 from __future__ import annotations
 
+import json
+
 from tests.support import Daemon, account, csv_bytes, renkei, write_config
 from tests.test_outbox import ADMIN, alert, reporter_of
 
@@ -42,3 +44,48 @@ async def test_a_mail_that_cannot_be_sent_is_set_aside_and_the_next_goes(tmp_pat
         assert (reporter.outbox / "failed" / "alert-0.eml").exists()
         assert not (reporter.outbox / "alert-1.json").exists()
     assert [m["Subject"] for m in relay.for_recipient(ADMIN)] == ["alert 1"]
+
+
+def test_a_partial_refusal_counts_one_try_and_an_unsendable_mail_is_said_so(tmp_path, relay):
+    """A report refused for one recipient counted two tries for one transaction; a
+    mail the relay was never asked about was alerted as one it refused, its
+    exception as the relay's reply."""
+    relay.refuse["boss@acme.example"] = "550 5.1.1 no such user"
+    keys = {"error_report_to": ["ops@acme.example", "boss@acme.example"], "report": "errors"}
+    extra = 'admin_to = ["admin@example.jp"]\n'
+    config = write_config(tmp_path, account("acme", **keys), extra=extra, relay_port=relay.port)
+    outbox = tmp_path / "var" / "outbox"
+    outbox.mkdir(parents=True)
+    (outbox / "stuck-report.eml").write_bytes(b"Subject: stuck\r\n\r\nbody\r\n")
+    stuck = {"recipients": ["日本@example.jp"], "attempts": 1, "next_try": 0.0}
+    (outbox / "stuck-report.json").write_text(json.dumps(stuck))
+    daemon = Daemon(config).start()
+    try:
+        [alert] = relay.for_recipient("admin@example.jp", about="stuck-report", timeout=30)
+        assert "レポートメールを送れないため退避しました" in alert["Subject"]
+        body = alert.get_body().get_content()
+        assert "中継サーバーの応答" not in body and "理由: UnicodeEncodeError" in body
+        source = tmp_path / "20240516.csv"
+        source.write_bytes(csv_bytes(["1,2024/05/16,10,a", "x,2024/05/16,10,b"]))
+        result = renkei("import", str(source), "--account", "acme", "--config", str(config))
+        run_id = json.loads(
+            renkei("runs", "--json", "--limit", "1", "--config", str(config)).stdout
+        )[0]["id"]
+        relay.for_recipient("admin@example.jp", about="boss@acme.example", timeout=30)
+        shown = renkei("show", run_id, "--config", str(config)).stdout
+        assert "報告メールの送信試行(回): 1" in shown, shown
+        assert result.returncode in (0, 1)
+    finally:
+        daemon.terminate()
+    assert "Traceback" not in daemon.log.read_text()
+
+
+def test_a_recipient_refused_for_now_is_said_as_the_relay_answered():
+    """SMTPRecipientsRefused was said as 'error talking to the relay: [SMTPRecipient
+    Refused(450, …)]', a Python repr, on every surface, where the relay had answered."""
+    import aiosmtplib
+
+    from daemon.report.outbox import relay_trouble_words
+
+    refused = aiosmtplib.SMTPRecipientRefused(450, "4.2.0 greylisted", "grey@grey.example")
+    assert relay_trouble_words(aiosmtplib.SMTPRecipientsRefused([refused])) is None

@@ -131,12 +131,17 @@ class Alerts:
         await self._about_item("report_damaged", item_id, path, reason=reason)
 
     async def report_refused(
-        self, item_id: str, recipients: list[str], reply: str, partly: bool = False
+        self, item_id: str, recipients: list[str], reply: str, how: str = "all"
     ) -> None:
-        """`partly`: refused for those `recipients` only, sent to the others."""
-        kind = "report_refused_some" if partly else "report_refused"
+        """`how`: refused for every recipient ("all"), for those `recipients` only, sent
+        to the others ("some"), or not sendable at all, the relay never asked
+        ("unsendable": `reply` is why)."""
+        kind = {"some": "report_refused_some", "unsendable": "report_unsendable"}.get(
+            how, "report_refused"
+        )
         path = f"outbox/failed/{item_id}.eml"
-        await self._about_item(kind, item_id, path, recipients=", ".join(recipients), reply=reply)
+        said = {"reason" if how == "unsendable" else "reply": reply}
+        await self._about_item(kind, item_id, path, recipients=", ".join(recipients), **said)
 
     async def _about_item(self, kind: str, item_id: str, path: str, **fields: str) -> None:
         """One alert about a run's item kept at `path`: `alert.subject.<kind>` and

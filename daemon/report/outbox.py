@@ -108,8 +108,9 @@ class Reporter:
         # wakes a flush).
         self._due: dict[str, tuple[int, float]] = {}
         # Told of each report the relay refused for good: its id, recipients, the reply.
-        # And whether the others had it (then it is not kept in failed/).
-        self.on_refused: Callable[[str, list[str], str, bool], Awaitable[None]] | None = None
+        # And how: "all" (refused for every recipient), "some" (the others had it: not
+        # kept in failed/), "unsendable" (the relay was never asked: kept in failed/).
+        self.on_refused: Callable[[str, list[str], str, str], Awaitable[None]] | None = None
         # Told of each report set aside because its waiting files are damaged: its id
         # and why.
         self.on_damaged: Callable[[str, str], Awaitable[None]] | None = None
@@ -261,7 +262,9 @@ class Reporter:
         """Send every due item once (every waiting one once the relay is back after
         resting); returns when the next one falls due."""
         if self._outage_left is None:
-            self._outage_left = await asyncio.to_thread(self._tried_before)
+            self._outage_left = await asyncio.to_thread(self._tried_before) or (
+                self.store.shared and await self.store.outbox_tried()
+            )
         if self._resting():
             return self._rests_until
         back, self._back = self._back, False
@@ -284,7 +287,8 @@ class Reporter:
         over and it is still said down. Left to their own next tries, which grew while
         it was down (to max_retry_seconds), none asked when the rest ended, and the
         relay back was not seen for up to that long."""
-        return self.relay_down is not None and not self._resting()
+        said_down = self.relay_down is not None or bool(self._outage_left)
+        return said_down and not self._resting()
 
     async def _flush_shared_unless_in_trouble(self, back: bool) -> float:
         """The shared outbox, unless PostgreSQL is in trouble of the moment (read-only
@@ -553,8 +557,9 @@ class Reporter:
                 # address the client cannot write, a bug). Tried again, it failed the
                 # same way at every pass and, the oldest, went first and held up every
                 # report after it: set aside for the admin instead.
-                log.exception("report %s cannot be sent; set aside", item_id)
+                log.error("report %s cannot be sent; set aside: %r", item_id, exc)
                 envelope["refusal"] = f"{type(exc).__name__}: {exc}"
+                envelope["how"] = "unsendable"
                 self._tell(item_id, Attempt("failed", envelope["refusal"], ()))
                 return "failed"
         return await self._taken(item_id, envelope, accepted, refused, reply)
@@ -624,7 +629,7 @@ class Reporter:
             refusal = "; ".join(
                 f"{who}: {refused[who].code} {refused[who].message}" for who in gone
             )
-            refused_some = {"recipients": gone, "refusal": refusal, "partly": True}
+            refused_some = {"recipients": gone, "refusal": refusal, "how": "some"}
             await self._refused_for_good(item_id, refused_some)
         return "retry" if later else "sent"
 
@@ -653,14 +658,14 @@ class Reporter:
         digest = item_id.startswith(DIGEST_PREFIX)
         if item_id.startswith(ALERT_PREFIX) and not digest:
             return  # never an alert about an alert: the admin address itself is refused
-        if not digest:
+        how = envelope.get("how", "all")
+        if not digest and how != "some":  # refused for some: its try was recorded sent
             run = await self.store.get_run(item_id)
             if run is None or run["report_state"] != ReportState.SENT:
                 await self.store.update_run(item_id, report_state=ReportState.FAILED)
             await self._record(self.store.report_refused, item_id, envelope["refusal"])
         if self.on_refused is not None:
-            partly = envelope.get("partly", False)
-            await self.on_refused(item_id, envelope["recipients"], envelope["refusal"], partly)
+            await self.on_refused(item_id, envelope["recipients"], envelope["refusal"], how)
 
     def _schedule_retry(self, item_id: str, envelope: dict[str, Any], exc: Exception | str) -> None:
         envelope["attempts"] += 1
@@ -761,7 +766,8 @@ def relay_trouble_words(exc: BaseException) -> Words | None:
     timeout, …), or None: then its answer is the relay's own (a 421, a 530)."""
     if isinstance(exc, TimeoutError):
         return Words("os.timed_out")
-    if isinstance(exc, aiosmtplib.SMTPResponseException):
+    # The relay's own answers (to the mail, or each recipient's): said as it gave them.
+    if isinstance(exc, aiosmtplib.SMTPResponseException | aiosmtplib.SMTPRecipientsRefused):
         return None
     # aiosmtplib has no class of its own for this: only its text tells it apart.
     if type(exc) is aiosmtplib.SMTPException and "STARTTLS extension" in str(exc):

@@ -86,6 +86,9 @@ class Store(
     async def outbox_waiting(self) -> int:
         raise NotImplementedError
 
+    async def outbox_tried(self) -> bool:
+        raise NotImplementedError
+
     @asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[bool]:
         """Whether this instance alone does `name` now (a scheduled check, a send)."""

@@ -126,6 +126,13 @@ class PgMailOutbox:
         rows = await self.writer.execute_fetchall("SELECT min(next_try) FROM mail_outbox")
         return rows[0][0] if rows else None
 
+    async def outbox_tried(self) -> bool:
+        """Whether a waiting mail was tried before (by any instance)."""
+        rows = await self.reader.execute_fetchall(
+            "SELECT 1 FROM mail_outbox WHERE attempts > 0 LIMIT 1"
+        )
+        return bool(rows)
+
     async def outbox_due_now(self, now: float) -> None:
         """Every waiting mail due at `now`: the relay takes mail again."""
         await self.writer.execute(
