@@ -35,12 +35,12 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     # -- whole-file problems -----------------------------------------------------
     "file.too_large": {
-        "ja": "ファイルが大きすぎます({size} バイト、上限 {limit} バイト)",
-        "en": "file too large ({size} bytes, limit {limit} bytes)",
+        "ja": "ファイルが大きすぎます({size:,} バイト、上限 {limit:,} バイト)",
+        "en": "file too large ({size:,} bytes, limit {limit:,} bytes)",
     },
     "file.too_many_rows": {
-        "ja": "データ行が多すぎます({rows} 行超、上限 {limit} 行)",
-        "en": "too many data rows (more than {rows}, limit {limit})",
+        "ja": "データ行が多すぎます({rows:,} 行超、上限 {limit:,} 行)",
+        "en": "too many data rows (more than {rows:,}, limit {limit:,})",
     },
     "file.utf8_not_cp932": {
         "ja": "Shift_JIS(CP932)で送る設定ですが、ファイルは UTF-8 です",
@@ -255,7 +255,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "{failed:@row} with errors: no row was imported",
     },
     "run.skipped": {
-        "ja": "{failed} 行はエラーのため取り込まず、{imported} 行を取り込みました",
+        "ja": "{failed:,} 行はエラーのため取り込まず、{imported:,} 行を取り込みました",
         "en": "{failed:@row} with errors skipped; {imported:@row} imported",
     },
     "run.skipped_replaced": {
@@ -412,7 +412,7 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     # -- report mail ---------------------------------------------------------------
     "report.subject.completed": {
-        "ja": "[renkei] 取込完了: {account} {filename} ({imported}件)",
+        "ja": "[renkei] 取込完了: {account} {filename} ({imported:,}件)",
         "en": "[renkei] imported: {account} {filename} ({imported:@row})",
     },
     "report.subject.failed": {
@@ -420,12 +420,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "[renkei] import failed: {account} {filename}",
     },
     "report.subject.partial": {
-        "ja": "[renkei] 一部取込: {account} {filename} (エラー {failed}件)",
+        "ja": "[renkei] 一部取込: {account} {filename} (エラー {failed:,}件)",
         "en": "[renkei] partly imported: {account} {filename} ({failed:@error})",
     },
     # Completed under on_row_error = "skip" with every row in error: nothing imported.
     "report.subject.none_imported": {
-        "ja": "[renkei] 取込なし: {account} {filename} (全 {failed} 行エラー)",
+        "ja": "[renkei] 取込なし: {account} {filename} (全 {failed:,} 行エラー)",
         "en": "[renkei] nothing imported: {account} {filename} (all {failed:@row} failed)",
     },
     "report.intro.completed": {
@@ -669,23 +669,23 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "mode.delete": {"ja": "削除(キーで照合)", "en": "delete (by key)"},
     "mode.set": {"ja": "値の設定(キーで照合)", "en": "set values (by key)"},
-    "done.imported": {"ja": "{n} 件を取り込み", "en": "{n} imported"},
-    "done.inserted": {"ja": "{n} 件を新規登録", "en": "{n} inserted"},
-    "done.updated": {"ja": "{n} 件を更新", "en": "{n} updated"},
-    "done.deleted": {"ja": "{n} 件を削除", "en": "{n} deleted"},
+    "done.imported": {"ja": "{n:,} 件を取り込み", "en": "{n:,} imported"},
+    "done.inserted": {"ja": "{n:,} 件を新規登録", "en": "{n:,} inserted"},
+    "done.updated": {"ja": "{n:,} 件を更新", "en": "{n:,} updated"},
+    "done.deleted": {"ja": "{n:,} 件を削除", "en": "{n:,} deleted"},
     "done.skipped": {
-        "ja": "{n} 件は登録済みのため変更しませんでした",
-        "en": "{n} left as they were (key already there)",
+        "ja": "{n:,} 件は登録済みのため変更しませんでした",
+        "en": "{n:,} left as they were (key already there)",
     },
     "done.not_found": {
-        "ja": "{n} 件はキーが見つからず処理しませんでした",
-        "en": "{n} not processed (key not found)",
+        "ja": "{n:,} 件はキーが見つからず処理しませんでした",
+        "en": "{n:,} not processed (key not found)",
     },
     "done.failed": {
-        "ja": "{n} 件はエラーのため取り込みませんでした",
-        "en": "{n} not imported (errors)",
+        "ja": "{n:,} 件はエラーのため取り込みませんでした",
+        "en": "{n:,} not imported (errors)",
     },
-    "done.empty": {"ja": "空行 {n} 行は読み飛ばしました", "en": "{n} empty lines read past"},
+    "done.empty": {"ja": "空行 {n:,} 行は読み飛ばしました", "en": "{n:,} empty lines read past"},
     "done.join": {"ja": "、", "en": ", "},
     "done.sentence": {"ja": "{parts}。", "en": "{parts}."},
     "done.nothing": {

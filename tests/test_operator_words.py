@@ -205,3 +205,14 @@ def test_counts_are_said_with_thousands_separators_in_every_sentence():
     )
     # A value said already (not a number) goes as it is.
     assert message("api.too_large", "en", limit="-") == "the file is larger than - bytes"
+
+
+def test_counts_in_subjects_and_results_have_separators_too():
+    from importers.messages import message
+
+    said = message("report.subject.partial", "ja", account="acme", filename="a.csv", failed=14500)
+    assert said == "[renkei] 一部取込: acme a.csv (エラー 14,500件)"
+    assert message("done.inserted", "en", n=14500) == "14,500 inserted"
+    assert message("file.too_large", "ja", size=659307, limit=20000) == (
+        "ファイルが大きすぎます(659,307 バイト、上限 20,000 バイト)"
+    )

@@ -192,7 +192,7 @@ def _body(
         field("account", clean(run["account"])),
         field("channel", channel_words(run["channel"], language)),
         field("sender", clean(run["sender"])),
-        field("filename", clean(run["filename"])),
+        field("filename", clean(run["filename"]) or "-"),
         field("mode", in_words(f"mode.{run['mode']}", language, run["mode"])),
         field("encoding", run["encoding"] or "-"),
         field("received", local_time(run["received_at"], zone)),
