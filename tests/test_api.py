@@ -14,7 +14,7 @@ from tests.support import Daemon, account, csv_bytes, curl, needs_curl, write_co
 ACCOUNTS = (
     account("acme")
     + '[accounts.acme.api]\ntoken = "demo-acme-token"\n'
-    + account("halted", status="stopped")
+    + account("halted", status="stopped", mode="insert")
     + '[accounts.halted.api]\ntoken = "demo-halted-token"\n'
 )
 ACME = {"Authorization": "Bearer demo-acme-token"}
@@ -214,6 +214,8 @@ def test_a_dry_run_to_a_stopped_account_is_an_ignored_dry_run(daemon):
     assert reply.json()["dry_run"] is True
     shown = httpx.get(f"{daemon.api}/api/v1/runs/{reply.json()['id']}", headers=ADMIN)
     assert shown.json()["dry_run"] is True
+    # And in the account's mode and layout (the schema's replace_file and none before).
+    assert (shown.json()["mode"], shown.json()["layout"]) == ("insert", "performance")
 
 
 def test_spool_trouble_answers_503_with_retry_after(daemon):

@@ -282,6 +282,11 @@ class Pipeline:
         refused = self._refused(meta, account)
         if refused is not None:
             await self.store.add_run(item.id, meta)
+            if account is not None:
+                # As its account would have imported it: an insert account's ignored
+                # run said `replace_file`, the schema's default, and no layout.
+                asked = plan_for(account, meta.options)
+                await self.store.update_run(item.id, layout=asked.layout, mode=asked.mode)
             return refused
         assert account is not None
         plan = plan_for(account, meta.options)
