@@ -44,3 +44,15 @@ def test_a_japanese_local_part_is_refused_with_its_key(tmp_path):
         " @ の前を ASCII で書いてください" in said
     )
     assert "report.from: '連携@example.jp'" in said
+
+
+def test_an_address_written_twice_in_two_forms_gets_one_mail(tmp_path, relay):
+    keys = {"error_report_to": ["ops@経理.example", "ops@xn--8eyt1r.example"], "report": "always"}
+    config = write_config(tmp_path, account("acme", **keys), relay_port=relay.port)
+    source = tmp_path / "20240516.csv"
+    source.write_bytes(csv_bytes(["1,2024/05/16,10,a", "x,2024/05/16,10,b"]))
+    result = renkei("import", str(source), "--account", "acme", "--config", str(config))
+    assert result.returncode in (0, 1), result.stderr
+    [report] = relay.for_recipient("ops@xn--8eyt1r.example", timeout=20)
+    assert report["To"] == "ops@xn--8eyt1r.example"
+    assert relay.envelopes[-1][1] == ["ops@xn--8eyt1r.example"]

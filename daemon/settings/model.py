@@ -139,6 +139,8 @@ LaxPath = Annotated[Path, Strict(False)]
 Address = Annotated[str, AfterValidator(check_address)]
 # An address renkei's own mail goes from or to (values.check_recipient).
 MailTo = Annotated[str, AfterValidator(check_recipient)]
+# Each once: `sales@例え.テスト` and its IDNA form are one address, and got the mail twice.
+MailToList = Annotated[list[MailTo], AfterValidator(lambda found: list(dict.fromkeys(found)))]
 # The wildcard first: check_sender takes "*@acme.example" for an address.
 Sender = Annotated[str, AfterValidator(_no_wildcard), AfterValidator(check_sender)]
 Network = Annotated[str, AfterValidator(check_network)]
@@ -292,7 +294,7 @@ class ReportSettings(Model):
     )
     max_retry_seconds: float = Field(3600, gt=0, le=MAX_DELAY, description="longest retry delay")
     timeout: float = Field(30, gt=0, le=MAX_TIMEOUT, description="seconds to wait for the relay")
-    admin_to: list[MailTo] = Field(
+    admin_to: MailToList = Field(
         default_factory=list,
         description="admin alerts to (reload refused, report refused, file quarantined, disk low)",
     )
@@ -576,8 +578,8 @@ class Account(Model):
     member_key: str | None = Field(
         None, description="the column reference columns match on (default: the key's first)"
     )
-    error_report_to: list[MailTo] = Field(default_factory=list, description="error report to")
-    success_report_to: list[MailTo] = Field(default_factory=list, description="success report to")
+    error_report_to: MailToList = Field(default_factory=list, description="error report to")
+    success_report_to: MailToList = Field(default_factory=list, description="success report to")
     mail: MailAccount | None = Field(None, description="mail intake")
     sender_auth: Literal["off", "flag", "require"] = Field(
         "flag", description="mail: SPF/DKIM/DMARC off, flag (import and say so) or require"
@@ -655,7 +657,7 @@ class Send(Outbound):
     report_to: Literal["executor", "admin", "both"] = Field(
         "admin", description="report to the executor, report.admin_to, or both"
     )
-    executor_to: list[MailTo] = Field(
+    executor_to: MailToList = Field(
         default_factory=list, description="the executor's addresses (by hand or on schedule)"
     )
 
