@@ -127,6 +127,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "the database refused this file's rows: {detail}; the table's constraints"
         " (a unique index, say) do not fit the data: ask the admin",
     },
+    "store.value_too_long": {
+        "ja": "キーまたは選択肢の値が長すぎて、データベースの索引に入りません(PostgreSQL では"
+        "約 2,700 バイトまで)。値を短くして送り直してください",
+        "en": "a key or choice value is too long for the database's index (PostgreSQL takes"
+        " about 2,700 bytes): shorten it and send the file again",
+    },
     # -- Excel workbooks (importers/workbook.py) ---------------------------------------
     "file.excel_off": {
         "ja": "このアカウントは Excel ブック(.xlsx・.xls)を受け付けません。"
@@ -915,6 +921,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "api.account_unknown": {
         "ja": "アカウント {name} は設定にありません",
         "en": "account {name} is not in the config",
+    },
+    "api.value_refused.nul": {
+        "ja": "NUL 文字(0x00、%00)はデータベースに入れられません。取り除いてください",
+        "en": "a NUL character (0x00, %00) cannot go into the database: remove it",
     },
     "api.account_unknown.unread": {
         "ja": "実行 {run_id} のファイルは説明を読めずに脇に置かれたため、どのアカウントのものか"

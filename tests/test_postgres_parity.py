@@ -38,6 +38,8 @@ def test_a_key_past_the_servers_index_limit_fails_the_file_at_once(tmp_path, pg_
     run = imported(tmp_path, config, "20240516.csv", f"1,2024/05/16,1,{long_key}")
     assert run["state"] == "failed", run["message"]
     assert "データベースサーバー側の問題" not in run["message"], run
+    assert "値が長すぎて、データベースの索引に入りません" in run["message"], run["message"]
+    assert "renkei_keyed_chunk" not in run["message"]
     run = imported(tmp_path, config, "20240517.csv", "2,2024/05/17,1,short")
     assert run["state"] == "completed", run
 
@@ -69,7 +71,7 @@ def test_a_value_postgresql_cannot_hold_in_a_request_is_a_422(tmp_path, pg_url):
             r = httpx.get(daemon.api + path, headers=admin, timeout=30)
             assert r.status_code == 422, (path, r.text)
             assert r.json()["error"] == "value_refused"
-            assert "データベースがこの値を受け付けません" in r.json()["message"]
+            assert "NUL 文字(0x00、%00)はデータベースに入れられません" in r.json()["message"]
         assert httpx.get(daemon.api + "/api/v1/runs", headers=admin).status_code == 200
     finally:
         daemon.terminate()

@@ -62,11 +62,11 @@ def _refused(request: Request, exc: Exception) -> Response:
     503, whose retry would fail alike)."""
     detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     log.info("%s %s: the store refused the value: %s", request.method, request.url.path, detail)
+    # The one a client meets most (%00 in a query): said in words, not psycopg's.
+    key = "api.value_refused.nul" if "(0x00)" in detail else "api.value_refused"
     if request.url.path.startswith(CONSOLE):
-        return page(
-            request, "error.html", None, 422, error=Refused(422, "api.value_refused", detail=detail)
-        )
-    text = message("api.value_refused", context.language(request), detail=detail)
+        return page(request, "error.html", None, 422, error=Refused(422, key, detail=detail))
+    text = message(key, context.language(request), detail=detail)
     return JSONResponse({"error": "value_refused", "message": text}, 422)
 
 

@@ -369,7 +369,10 @@ class Pipeline:
             # The same rows would be refused again: fail the run now, saying why,
             # rather than try twice more and quarantine the file.
             log.error("run %s: the store refused its rows: %s", item.id, exc)
-            refused = PermanentProblem("store.refused", detail=_first_line(exc))
+            # A value past the server's limit (a key or choice too long for its index)
+            # is the partner's to shorten, not a constraint of the table.
+            key = "store.value_too_long" if _past_a_limit(exc) else "store.refused"
+            refused = PermanentProblem(key, detail=_first_line(exc))
             self._file_failed(item, account, outcome, refused, csv_file)
         except BaseException:
             if outcome.report:
@@ -589,6 +592,11 @@ async def _final_state(store: Store, run_id: str) -> RunState | None:
     except Exception:  # the store itself in trouble: nothing was committed to judge by
         return None
     return RunState(state) if state in FINAL_STATES else None
+
+
+def _past_a_limit(exc: BaseException) -> bool:
+    """PostgreSQL's class 54: a limit of the server, as an index row's size."""
+    return (getattr(exc, "sqlstate", None) or "").startswith("54")
 
 
 def _first_line(exc: BaseException) -> str:
