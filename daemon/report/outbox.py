@@ -286,9 +286,10 @@ class Reporter:
         """Whether the next waiting report asks the relay now, due or not: its rest is
         over and it is still said down. Left to their own next tries, which grew while
         it was down (to max_retry_seconds), none asked when the rest ended, and the
-        relay back was not seen for up to that long."""
+        relay back was not seen for up to that long. Never for a command sending its own
+        mail (send_now): it does not rest the relay, so it would ask again and again."""
         said_down = self.relay_down is not None or bool(self._outage_left)
-        return said_down and not self._resting()
+        return said_down and not self._resting() and self._told is None
 
     async def _flush_shared_unless_in_trouble(self, back: bool) -> float:
         """The shared outbox, unless PostgreSQL is in trouble of the moment (read-only
@@ -372,8 +373,11 @@ class Reporter:
         """The shared outbox: claim a due item (FOR UPDATE SKIP LOCKED: an item another
         instance is sending is passed over), send it, settle it in the same claim. The
         relay resting no more yet said down, the first to fall due asks it now."""
+        asked = False
         while True:
-            asking = self._asking()
+            # One ask a pass: a try that fails rests the relay, but one cut short
+            # otherwise (the claim lost) must not claim the same item again at once.
+            asking, asked = self._asking() and not asked, asked or self._asking()
             async with self.store.outbox_claim(math.inf if asking else time.time()) as item:
                 if item is None:
                     break
