@@ -570,8 +570,11 @@ def _secrets(raw: dict[str, Any]) -> Iterator[Problem]:
             # Checked as a URL written in the config is (values.check_store_url): the
             # environment's was only tried at the connection, a warning, and serve
             # then refused to start.
+            resolved = os.environ[value[4:]].strip()
             try:
-                check_store_url(os.environ[value[4:]].strip())
+                # A libpq keyword string (host=… password=…) is the environment's too.
+                if resolved.startswith(("postgresql://", "postgres://")):
+                    check_store_url(resolved)
             except Invalid as exc:
                 yield Problem(key, exc.key, exc.params)
         elif value.startswith(DEMO_PREFIX) and public:
