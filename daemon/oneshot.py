@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from daemon import graph
-from daemon.runview import kept_elsewhere
 from daemon.settings import Settings
 from daemon.spool import kept
 from daemon.spool.memory import delivery_file_key
 from daemon.spool.queue import Meta, SpoolItem, new_id, now_iso, pending_meta
 from daemon.store.open import open_store
-from daemon.store.runs import public_run, queued_run
+from daemon.store.runs import kept_elsewhere, public_run, queued_run
 from daemon.store.undo import Undone, UndoRun
 from daemon.worker.pipeline import Pipeline
 from handlers.base import bare_name

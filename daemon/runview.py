@@ -340,15 +340,6 @@ def not_kept_key(run: Mapping[str, Any], elsewhere: str = "") -> str:
     return "cli.show.not_kept"
 
 
-def kept_elsewhere(run: Mapping[str, Any], shared: bool, instance: str) -> str:
-    """The instance that keeps `run`'s files under its own data_dir, when that is not
-    this one (`instance`) of a shared store; "" otherwise."""
-    owner = run.get("instance") or ""
-    # A run that received no file (a mail without a CSV, an undo) has none anywhere.
-    received = bool(run.get("sha256"))
-    return owner if shared and received and owner and owner != instance else ""
-
-
 def run_lines(run: dict[str, Any], language: str, timezone: str) -> list[str]:
     """The run's own fields, times in `timezone`, its counts and result as the report
     mail says them."""

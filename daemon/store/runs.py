@@ -478,3 +478,12 @@ def stored_error(row: Sequence[Any]) -> RowError:
     """A run_errors row (line, column, value, message, said) as the error it keeps."""
     line, column, value, text, said = row
     return RowError(line, column, value, text, None, words_of(said))
+
+
+def kept_elsewhere(run: Mapping[str, Any], shared: bool, instance: str) -> str:
+    """The instance that keeps `run`'s files under its own data_dir, when that is not
+    this one (`instance`) of a shared store; "" otherwise."""
+    owner = run.get("instance") or ""
+    # A run that received no file (a mail without a CSV, an undo) has none anywhere.
+    received = bool(run.get("sha256"))
+    return owner if shared and received and owner and owner != instance else ""

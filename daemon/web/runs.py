@@ -18,12 +18,19 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
 
-from daemon.runview import kept_elsewhere, state_of
+from daemon.runview import state_of
 from daemon.settings import Settings
 from daemon.spool.kept import kept_file
 from daemon.spool.queue import new_id, now_iso, pending_meta
 from daemon.spool.retry import refusal_key
-from daemon.store.runs import CHANNELS, FINAL_STATES, RunState, public_run, queued_run
+from daemon.store.runs import (
+    CHANNELS,
+    FINAL_STATES,
+    RunState,
+    kept_elsewhere,
+    public_run,
+    queued_run,
+)
 from daemon.store.undo import Undone, UndoRun
 from daemon.web import context
 from daemon.web.auth import Auth, Principal

@@ -14,10 +14,10 @@ from fastapi.responses import RedirectResponse, Response
 from daemon.console import audit
 from daemon.console.access import Refused, Viewer, Who, role_refused
 from daemon.console.render import checked_form, last_page_offset, offset_param, page
-from daemon.runview import kept_elsewhere, state_of
+from daemon.runview import state_of
 from daemon.spool.kept import kept_file
 from daemon.spool.retry import refusal_key
-from daemon.store.runs import FINAL_STATES, RUN_FIELDS, RunState, send_name
+from daemon.store.runs import FINAL_STATES, RUN_FIELDS, RunState, kept_elsewhere, send_name
 from daemon.store.undo import Undone, UndoRefusal
 from daemon.web import context
 from daemon.web.runs import errors_csv, received_file, take_back
