@@ -331,39 +331,18 @@ async def test_once_the_relay_is_back_every_waiting_report_goes(tmp_path, relay,
     ]
 
 
-async def test_reports_an_outage_left_go_at_once_after_a_restart(tmp_path, relay):
-    """The catch-up was known only to the process that saw the relay down: after a
-    restart (an upgrade, a reboot at the end of an outage) each waiting report waited
-    for its own grown next try, up to max_retry_seconds."""
-    relay.stop()
-    async with reporter_of(tmp_path, relay.port, max_retry=600) as reporter:
-        ids = await queued_alerts(reporter, 3)
-        for item_id in ids:  # as a long outage leaves them
-            kept = envelope(reporter, item_id) | {"attempts": 8, "next_try": time.time() + 600}
-            (reporter.outbox / f"{item_id}.json").write_text(json.dumps(kept))
-    relay.start()
-    async with reporter_of(tmp_path, relay.port, max_retry=600) as reporter:
-        await reporter.queue_mail("after-start", alert(9), [ADMIN])
-        deadline = time.monotonic() + 10
-        while left := await waiting(reporter, [*ids, "after-start"]):
-            assert time.monotonic() < deadline, f"{left} waited for their own next try"
-            await reporter.flush()
-            await asyncio.sleep(0.1)
-    assert sorted(m["Subject"] for m in relay.for_recipient(ADMIN)) == [
-        "alert 0",
-        "alert 1",
-        "alert 2",
-        "alert 9",
-    ]
-
-
-@pytest.mark.parametrize("shared", [False, True], ids=["folder", "shared"])
-async def test_reports_an_outage_left_go_after_a_restart_with_no_new_mail(
-    tmp_path, relay, request, shared
+@pytest.mark.parametrize(
+    ("shared", "new_mail"),
+    [(False, False), (False, True), (True, False)],
+    ids=["folder", "folder-new-mail", "shared"],
+)
+async def test_reports_an_outage_left_go_at_once_after_a_restart(
+    tmp_path, relay, request, shared, new_mail
 ):
-    """With nothing new to send after the restart, nothing asked the relay: the
-    reports waited for their own next tries (an hour by default), on a shared
-    outbox too."""
+    """The catch-up was known only to the process that saw the relay down: after a
+    restart (an upgrade at the end of an outage) each report waited for its own grown
+    next try, up to max_retry_seconds; with nothing new to send nothing even asked,
+    and on a shared outbox the catch-up never came."""
     pg_url = request.getfixturevalue("pg_url") if shared else ""
     relay.stop()
     async with reporter_of(tmp_path, relay.port, max_retry=600, pg_url=pg_url) as reporter:
@@ -378,16 +357,16 @@ async def test_reports_an_outage_left_go_after_a_restart_with_no_new_mail(
                 (reporter.outbox / f"{item_id}.json").write_text(json.dumps(kept))
     relay.start()
     async with reporter_of(tmp_path, relay.port, max_retry=600, pg_url=pg_url) as reporter:
+        if new_mail:
+            await reporter.queue_mail("after-start", alert(9), [ADMIN])
+            ids.append("after-start")
         deadline = time.monotonic() + 10
         while left := await waiting(reporter, ids):
             assert time.monotonic() < deadline, f"{left} waited for their own next try"
             await reporter.flush()
             await asyncio.sleep(0.1)
-    assert sorted(m["Subject"] for m in relay.for_recipient(ADMIN)) == [
-        "alert 0",
-        "alert 1",
-        "alert 2",
-    ]
+    subjects = sorted(m["Subject"] for m in relay.for_recipient(ADMIN))
+    assert subjects == ["alert 0", "alert 1", "alert 2"] + (["alert 9"] if new_mail else [])
 
 
 async def test_a_relay_that_never_greets_costs_one_timeout_a_pause(tmp_path):
