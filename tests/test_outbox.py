@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -280,13 +281,19 @@ async def test_two_writers_of_one_item_leave_it_whole(reporter):
     assert sorted(p.name for p in outbox.iterdir() if p.is_file()) == ["run-1.eml", "run-1.json"]
 
 
-async def test_a_relay_that_cannot_be_reached_is_asked_by_one_report_a_pause(reporter, relay):
+async def test_a_relay_that_cannot_be_reached_is_asked_by_one_report_a_pause(
+    reporter, relay, caplog
+):
     """A relay down would refuse every waiting report alike: one asks, the others wait
-    untried for `retry_seconds` (0.5 here), and go once the relay is back."""
+    untried for `retry_seconds` (0.5 here), and go once the relay is back. One log
+    line a pause (the report's own retry line came beside the rest's)."""
     relay.stop()
     ids = await queued_alerts(reporter, 5)
     before = time.time()
-    due = await reporter.flush()
+    with caplog.at_level(logging.INFO, logger="daemon.report.outbox"):
+        due = await reporter.flush()
+    warned = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warned) == 1 and "cannot take mail now" in warned[0].getMessage()
     assert [envelope(reporter, i)["attempts"] for i in ids] == [1, 0, 0, 0, 0]
     assert due >= before + 0.45
     # Asked again before the pause is over: nothing is tried.

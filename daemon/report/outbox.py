@@ -588,9 +588,11 @@ class Reporter:
             return "failed"
         answer = refusal_text(exc)
         self._tell(item_id, Attempt("retry", answer, recipients, exc))
-        self._schedule_retry(item_id, envelope, exc)
+        resting = self._told is None and not about_mail
+        # The rest's own line says it (one line a pause while the relay is down).
+        self._schedule_retry(item_id, envelope, exc, quiet=resting)
         said = relay_trouble_words(exc)
-        if self._told is None and not about_mail:
+        if resting:
             self._rest(exc, answer, said)
         await self._record(self.store.report_attempt, item_id, answer, said)
         return "retry"
@@ -671,13 +673,15 @@ class Reporter:
         if self.on_refused is not None:
             await self.on_refused(item_id, envelope["recipients"], envelope["refusal"], how)
 
-    def _schedule_retry(self, item_id: str, envelope: dict[str, Any], exc: Exception | str) -> None:
+    def _schedule_retry(
+        self, item_id: str, envelope: dict[str, Any], exc: Exception | str, quiet: bool = False
+    ) -> None:
         envelope["attempts"] += 1
         report = self.settings.report
         delay = backoff(report.retry_seconds, envelope["attempts"] - 1, report.max_retry_seconds)
         envelope["next_try"] = time.time() + delay
         log.log(
-            self._level(logging.WARNING),
+            logging.DEBUG if quiet else self._level(logging.WARNING),
             "report %s: relay refused or unreachable (%s); retry in %.0fs",
             item_id,
             exc,
