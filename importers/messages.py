@@ -432,7 +432,7 @@ CATALOG: dict[str, dict[str, str]] = {
     # Completed under on_row_error = "skip" with every row in error: nothing imported.
     "report.subject.none_imported": {
         "ja": "[renkei] 取込なし: {account} {filename} (全 {failed:,} 行エラー)",
-        "en": "[renkei] nothing imported: {account} {filename} (all {failed:@row} failed)",
+        "en": "[renkei] nothing imported: {account} {filename} ({failed:@row} failed, none imported)",
     },
     "report.intro.completed": {
         "ja": "ファイルの取り込みが完了しました。",
