@@ -23,10 +23,12 @@ _ZIP = b"PK\x03\x04"  # an .xlsx is a zip
 _SAMPLE = 4096  # the bytes UTF-16 without a BOM is told by
 _EOF_MARK = b"\x1a"
 # Japanese text (kana, CJK ideographs, full-width forms) decoded as UTF-8 before a bad
-# byte: this many characters make a file UTF-8 with a fault, not CP932. CP932 text read
-# as UTF-8 fails at its first kana or first-level kanji (a lone continuation byte), and
-# makes such a character by chance only from a second-level kanji's bytes, never many.
-_JAPANESE = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
+# byte: this many characters make a file UTF-8 with a fault, not CP932. Counted only in
+# runs of two or more: CP932 text read as UTF-8 fails at its first kana or first-level
+# kanji (a lone continuation byte), and makes such a character by chance only from a
+# second-level kanji's bytes with the lead byte of the character after it, whose trail
+# byte (0x40-0x7E) then reads as ASCII: 莉子 as 䮎q, never two side by side.
+_JAPANESE = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]{2,}")
 _UTF8_EVIDENCE = 8
 # How far past the first line UTF-8 cannot read a file is read as UTF-8, to tell one
 # whose rows were appended in UTF-8 below a Shift_JIS header. CP932 text stops it at
@@ -86,7 +88,8 @@ def sniff(path: Path, declared: str) -> Sniffed:
                     text = exc.object[: max(exc.start, 0)].decode(errors="ignore")
                     japanese = _japanese(text, japanese)
                     faulty_utf8 = japanese >= _UTF8_EVIDENCE
-                    if not faulty_utf8 and size == len(chunk):  # the first chunk
+                    # The first chunk; a file said to be CP932 is taken as it is said.
+                    if not faulty_utf8 and size == len(chunk) and declared != "cp932":
                         _refuse_mixed(chunk, max(exc.start, 0))
                 else:
                     utf8_text = utf8_text or not text.isascii()
@@ -122,8 +125,8 @@ def sniff(path: Path, declared: str) -> Sniffed:
 def _japanese(text: str, counted: int) -> int:
     """`counted` plus the Japanese characters of `text`, counted no further than
     _UTF8_EVIDENCE (a large UTF-8 file is not searched through)."""
-    for _ in _JAPANESE.finditer(text):
-        counted += 1
+    for run in _JAPANESE.finditer(text):
+        counted += len(run.group())
         if counted >= _UTF8_EVIDENCE:
             break
     return counted
