@@ -2671,6 +2671,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "search[{column}] が2回以上指定されています。1回だけ指定してください",
         "en": "search[{column}] was given more than once; give it once",
     },
+    "records.search_in_query": {
+        "ja": "POST …/search は条件をフォームから読みます。クエリー文字列の {field} は読みません。"
+        "フォームで送るか、GET で検索してください",
+        "en": "POST …/search reads its conditions from the form, not {field} in the query"
+        " string: send it in the form, or search with GET",
+    },
     "records.given_twice": {
         "ja": "{field} が2回以上指定されています。1回だけ指定してください",
         "en": "{field} was given more than once; give it once",
