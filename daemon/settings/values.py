@@ -62,7 +62,9 @@ def check_recipient(value: str) -> str:
     if not local.isascii():
         raise Invalid("config.address_not_ascii", value=repr(value))
     try:
-        ascii_domain = domain.encode("idna").decode("ascii")
+        # Lower case too: a domain has no case, and the codec lowers only the labels
+        # it encodes (ops@ACME.EXAMPLE beside ops@acme.example got the mail twice).
+        ascii_domain = domain.encode("idna").decode("ascii").lower()
     except UnicodeError:
         raise Invalid("config.address", value=repr(value)) from None
     return f"{local}@{ascii_domain}"
