@@ -193,7 +193,7 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "run.dry_run_replaced": {
         "ja": "試行のみ(dry run):検証しただけで、何も書き込んでいません。実際に取り込むと、"
-        "同じ名前のファイルが前に取り込んだ {replaced} 行は置き換えられます",
+        "同じ名前のファイルが前に取り込んだ {replaced:,} 行は置き換えられます",
         "en": "dry run: validated only, nothing was written; a real import would replace the"
         " {replaced:@row} the same file name imported before",
     },
@@ -257,7 +257,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "the received file's description cannot be read; set aside in {path} ({reason})",
     },
     "run.rejected": {
-        "ja": "{failed} 行にエラーがあるため、1行も取り込みませんでした",
+        "ja": "{failed:,} 行にエラーがあるため、1行も取り込みませんでした",
         "en": "{failed:@row} with errors: no row was imported",
     },
     "run.skipped": {
@@ -265,17 +265,17 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "{failed:@row} with errors skipped; {imported:@row} imported",
     },
     "run.skipped_replaced": {
-        "ja": "{failed} 行はエラーのため取り込まず、{imported} 行を取り込みました"
-        "(同じ名前のファイルが前に取り込んだ {replaced} 行と入れ替え)",
+        "ja": "{failed:,} 行はエラーのため取り込まず、{imported:,} 行を取り込みました"
+        "(同じ名前のファイルが前に取り込んだ {replaced:,} 行と入れ替え)",
         "en": "{failed:@row} with errors skipped; {imported:@row} imported in place of the"
         " {replaced:@row} the same file name imported before",
     },
     "run.replaced": {
-        "ja": "同じ名前のファイルが前に取り込んだ {replaced} 行と入れ替えました",
+        "ja": "同じ名前のファイルが前に取り込んだ {replaced:,} 行と入れ替えました",
         "en": "replaced the {replaced:@row} the same file name imported before",
     },
     "run.replaced_by_none": {
-        "ja": "ファイルに行がないため、同じ名前のファイルが前に取り込んだ {replaced} 行を削除しました",
+        "ja": "ファイルに行がないため、同じ名前のファイルが前に取り込んだ {replaced:,} 行を削除しました",
         "en": "the file has no rows: the {replaced:@row} the same file name imported before"
         " were removed",
     },
@@ -468,8 +468,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "{total:,} total / {imported:,} imported / {failed:,} failed",
     },
     "report.errors.head": {
-        "ja": "エラー(先頭 {shown} 件 / 全 {total} 件):",
-        "en": "Errors (first {shown} of {total}):",
+        "ja": "エラー(先頭 {shown} 件 / 全 {total:,} 件):",
+        "en": "Errors (first {shown} of {total:,}):",
     },
     # The store keeps a run's first errors (importers.errors.ERRORS_KEPT): past them
     # how many there are is not known, only that there are at least that many.
@@ -1046,7 +1046,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "layout {layout}, {count:@row}",
     },
     "run.undo": {
-        "ja": "実行 {run_id} を取り消しました: 削除 {deleted} 行、復元 {restored} 行",
+        "ja": "実行 {run_id} を取り消しました: 削除 {deleted:,} 行、復元 {restored:,} 行",
         "en": "undid run {run_id}: {deleted:@row} removed, {restored:@row} restored",
     },
     "api.invalid_request": {
@@ -1570,12 +1570,12 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     # -- daily digest (daemon/report/digest.py) -------------------------------------
     "digest.subject": {
-        "ja": "[renkei] 取込のまとめ: {account} {day} ({runs}件、エラー {errors}件)",
-        "en": "[renkei] daily digest: {account} {day} ({runs:@run}, {errors} with errors)",
+        "ja": "[renkei] 取込のまとめ: {account} {day} ({runs:,}件、エラー {errors:,}件)",
+        "en": "[renkei] daily digest: {account} {day} ({runs:@run}, {errors:,} with errors)",
     },
     "digest.intro": {
-        "ja": "{account} の {start} から {end} まで({timezone})に終わった取込 {runs} 件です。",
-        "en": "The {runs} imports of {account} that finished from {start} to {end} ({timezone}).",
+        "ja": "{account} の {start} から {end} まで({timezone})に終わった取込 {runs:,} 件です。",
+        "en": "The {runs:,} imports of {account} that finished from {start} to {end} ({timezone}).",
     },
     "digest.state.completed": {"ja": "取込完了", "en": "imported"},
     "digest.state.partial": {"ja": "一部取込", "en": "partly imported"},
