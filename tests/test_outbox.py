@@ -387,6 +387,38 @@ async def test_a_relay_that_never_greets_costs_one_timeout_a_pause(tmp_path):
             assert attempts == [1, 0, 0, 0], attempts
 
 
+async def test_a_greylisted_report_waits_its_own_try_after_a_restart(tmp_path, relay):
+    """A report waiting only for a recipient refused for now (a 4xx while the others
+    took it) was taken for one an outage left: tried at the start and again at once,
+    its backoff skipped and doubled."""
+    relay.refuse["grey@acme.example"] = "450 4.2.0 greylisted"
+    async with reporter_of(tmp_path, relay.port, max_retry=600) as reporter:
+        await reporter.queue_mail("grey", alert(0), [ADMIN, "grey@acme.example"])
+        await reporter.flush()
+        assert envelope(reporter, "grey")["recipients"] == ["grey@acme.example"]
+        before = relay.rcpt_attempts.count("grey@acme.example")
+    async with reporter_of(tmp_path, relay.port, max_retry=600) as reporter:
+        await reporter.flush()
+        await reporter.flush()
+        assert relay.rcpt_attempts.count("grey@acme.example") == before
+        assert envelope(reporter, "grey")["attempts"] == 1
+
+
+async def test_a_commands_own_report_is_all_it_tries_on_a_shared_outbox(tmp_path, pg_url):
+    """`renkei import` on a shared store flushed the whole outbox: with a relay that
+    never greets it waited out report.timeout for every waiting report, minutes for a
+    day's backlog, and tried other runs' reports."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        async with reporter_of(tmp_path, port, timeout=1, pg_url=pg_url) as reporter:
+            ids = await queued_alerts(reporter, 3)
+            await reporter.queue_mail("own", alert(9), [ADMIN])
+            attempt = await reporter.send_now("own")
+            assert attempt is not None and attempt.outcome == "retry", attempt
+            assert [(await attempts_and_next_try(reporter, i))[0] for i in ids] == [0, 0, 0]
+            assert (await attempts_and_next_try(reporter, "own"))[0] == 1
+
+
 async def test_a_temporary_file_a_dead_writer_left_is_cleared_and_no_other(reporter):
     """A writer killed between its write and its rename leaves `.NAME.PID-HEX.tmp`
     (durable.put_whole), which no later write takes over: the outbox's look clears it

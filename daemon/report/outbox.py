@@ -338,7 +338,8 @@ class Reporter:
         and waits for a later try."""
         for name, _ in self._envelopes():
             with contextlib.suppress(OSError, ValueError):
-                if json.loads((self.outbox / name).read_bytes()).get("attempts", 0) > 0:
+                envelope = json.loads((self.outbox / name).read_bytes())
+                if envelope.get("attempts", 0) > 0 and not envelope.get("for_now"):
                     return True
         return False
 
@@ -369,16 +370,18 @@ class Reporter:
                 os.unlink(entry.path)
                 log.info("report outbox: removed %s, left by a writer that died", entry.name)
 
-    async def _flush_shared(self) -> float:
+    async def _flush_shared(self, only: str = "") -> float:
         """The shared outbox: claim a due item (FOR UPDATE SKIP LOCKED: an item another
         instance is sending is passed over), send it, settle it in the same claim. The
-        relay resting no more yet said down, the first to fall due asks it now."""
+        relay resting no more yet said down, the first to fall due asks it now. With
+        `only`, that item alone, once."""
         asked = False
         while True:
             # One ask a pass: a try that fails rests the relay, but one cut short
             # otherwise (the claim lost) must not claim the same item again at once.
             asking, asked = self._asking() and not asked, asked or self._asking()
-            async with self.store.outbox_claim(math.inf if asking else time.time()) as item:
+            now = math.inf if asking else time.time()
+            async with self.store.outbox_claim(now, only) as item:
                 if item is None:
                     break
                 envelope = {"recipients": item.recipients, "attempts": item.attempts}
@@ -397,6 +400,8 @@ class Reporter:
                     await item.done()
             if outcome == "failed":
                 await self._refused_for_good(item.item_id, envelope)
+            if only:
+                break
             if self._resting():
                 return self._rests_until
             task = asyncio.current_task()
@@ -415,7 +420,14 @@ class Reporter:
         self._told = {}
         try:
             if self.store.shared:
-                await self.flush()
+                # Its own item: a command that tried every waiting one took
+                # report.timeout for each of them with a relay that does not answer.
+                try:
+                    await self._flush_shared(only=item_id)
+                except Exception as exc:
+                    if server_trouble(exc) is None:
+                        raise
+                    return None  # the store in trouble: the daemon sends it later
             else:
                 await self._send(self.outbox / f"{item_id}.json")
             return self._told.get(item_id)
@@ -587,6 +599,7 @@ class Reporter:
             )
             return "failed"
         answer = refusal_text(exc)
+        envelope.pop("for_now", None)
         self._tell(item_id, Attempt("retry", answer, recipients, exc))
         resting = self._told is None and not about_mail
         # The rest's own line says it (one line a pause while the relay is down).
@@ -621,6 +634,8 @@ class Reporter:
         ]
         if later:
             envelope["recipients"] = later
+            # It waits for its recipients (greylisted), not for the relay: no outage's.
+            envelope["for_now"] = True
             self._schedule_retry(item_id, envelope, f"{', '.join(later)} refused for now")
         else:
             envelope["sent"] = answer

@@ -71,7 +71,7 @@ class Store(
     async def outbox_put(self, item_id: str, data: bytes, recipients: Sequence[str]) -> None:
         raise NotImplementedError
 
-    def outbox_claim(self, now: float) -> AbstractAsyncContextManager[Any]:
+    def outbox_claim(self, now: float, only: str = "") -> AbstractAsyncContextManager[Any]:
         raise NotImplementedError
 
     async def outbox_taken(self, item_id: str, remaining: Sequence[str]) -> None:

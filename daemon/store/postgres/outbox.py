@@ -90,9 +90,9 @@ class PgMailOutbox:
         )
 
     @asynccontextmanager
-    async def outbox_claim(self, now: float) -> AsyncIterator[Claimed | None]:
-        """The next due item nobody else holds and the relay has not taken, or None;
-        those it took whose claim died are removed first."""
+    async def outbox_claim(self, now: float, only: str = "") -> AsyncIterator[Claimed | None]:
+        """The next due item nobody else holds and the relay has not taken (`only` that
+        item), or None; those it took whose claim died are removed first."""
         async with self._claim_lock:
             session = self._claims
             await session.execute("BEGIN")
@@ -100,11 +100,11 @@ class PgMailOutbox:
                 await _settle_taken(session)
                 rows = await session.execute_fetchall(
                     "SELECT item_id, message, recipients, attempts FROM mail_outbox AS o"
-                    " WHERE next_try <= ? AND NOT EXISTS"
+                    " WHERE next_try <= ? AND (? = '' OR item_id = ?) AND NOT EXISTS"
                     " (SELECT 1 FROM mail_sent AS s WHERE s.item_id = o.item_id)"
                     " ORDER BY next_try, item_id LIMIT 1"
                     " FOR UPDATE SKIP LOCKED",
-                    (now,),
+                    (now, only, only),
                 )
                 if not rows:
                     yield None
