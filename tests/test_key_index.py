@@ -185,3 +185,15 @@ def test_a_layout_named_with_key_in_it_keeps_its_primary_key_on_postgresql(tmp_p
             "SELECT indexname FROM pg_indexes WHERE tablename = 'performance__key_member_no'"
         ).fetchall()
     assert pkey == "performance__key_member_no_pkey"
+
+
+def test_check_passes_a_layout_named_like_the_old_index_start_drops_first(tmp_path):
+    """The key removed and a layout named like its old index in one edit: start drops
+    the old index before it makes any table, but check refused the edit."""
+    config = keyed_import(tmp_path, KEYED)
+    rekeyed(config, KEYED, "[layouts.performance]")
+    rekeyed(config, 'mode = "upsert"', 'mode = "replace_file"')
+    config.write_text(config.read_text() + OTHER)
+    checked = renkei("check", "--config", str(config))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert cli_import(config, tmp_path / "20240516.csv")["state"] == "completed"

@@ -17,7 +17,7 @@ import aiosqlite
 from daemon.settings import Column, ConfigError, Layout, Problem, Settings
 from daemon.store.errors import StoreUnavailable
 from daemon.store.images import table_types
-from daemon.store.objects import case_twin, key_index_name, other_object
+from daemon.store.objects import case_twin, key_index_name, other_object, stale_key_indexes
 from daemon.store.open import (
     resolved_url,
     schema_refused,
@@ -118,10 +118,18 @@ async def _looked_at(
     the database holds otherwise (as tables.name_free and index_name_free refuse them)."""
     types: Types = {}
     named: Named = []
+    # The old key indexes start drops before it makes any table (tables.ensure_layouts):
+    # a layout may take such a name in the same edit.
+    dropped = set()
+    for name, layout in layouts.items():
+        dropped.update(i.casefold() for i in await stale_key_indexes(db, name, layout.key))
     for name, layout in layouts.items():
         types[name] = await table_types(db, name)
         where = f"layouts.{name}"
-        if kind := await other_object(db, name):
+        kind = await other_object(db, name)
+        if kind == "index" and name.casefold() in dropped:
+            kind = ""
+        if kind:
             params = {"layout": name, "kind": Words(f"db.kind.{kind}")}
             named.append(Problem(where, "config.layout_name_taken", params))
         elif not types[name] and (twin := await case_twin(db, name)):
