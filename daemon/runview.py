@@ -312,7 +312,9 @@ def file_lines(
     """The file as received: name, size, sha256, and where it is kept, if it is."""
     # NULL: recorded before runs kept the size; no name: no file came (a mail without
     # a CSV, an undo), whose 0 is no file's size.
-    known = run["size"] is not None and bool(run["filename"])
+    # An ignored run's file was thrown away unread: its 0 is no size either.
+    ignored = run["state"] == RunState.IGNORED
+    known = run["size"] is not None and bool(run["filename"]) and not ignored
     size = message("cli.show.bytes", language, n=f"{run['size']:,}") if known else "-"
     lines = [
         _field(message("report.field.filename", language), run["filename"] or "-"),

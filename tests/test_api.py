@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from handlers.base import MAX_NAME_CHARS
-from tests.support import Daemon, account, csv_bytes, curl, needs_curl, write_config
+from tests.support import Daemon, account, csv_bytes, curl, needs_curl, renkei, write_config
 
 ACCOUNTS = (
     account("acme")
@@ -216,6 +216,9 @@ def test_a_dry_run_to_a_stopped_account_is_an_ignored_dry_run(daemon):
     assert shown.json()["dry_run"] is True
     # And in the account's mode and layout (the schema's replace_file and none before).
     assert (shown.json()["mode"], shown.json()["layout"]) == ("insert", "performance")
+    # Its file was thrown away unread: no size (it said 0 bytes).
+    said = renkei("show", reply.json()["id"], "--config", str(daemon.config)).stdout
+    assert "サイズ: -" in said, said
 
 
 def test_spool_trouble_answers_503_with_retry_after(daemon):
