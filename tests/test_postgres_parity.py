@@ -148,3 +148,24 @@ def test_a_layout_renamed_in_case_alone_is_refused_on_postgresql(tmp_path, pg_ur
             "SELECT relname FROM pg_class WHERE lower(relname) = 'sales' AND relkind = 'r'"
         ).fetchall()
     assert tables == [("Sales",)]
+
+
+def test_a_record_key_past_the_index_limit_is_said_in_words(tmp_path, pg_url):
+    """The Records API's 422 carried psycopg's English and renkei's index name."""
+    config = pg_config(tmp_path, pg_url, mode="upsert")
+    config.write_text(config.read_text().replace("[layouts.performance]", KEYED))
+    imported(tmp_path, config, "20240516.csv", "1,2024/05/16,1,short")
+    daemon = Daemon(config).start()
+    try:
+        record = {"member_no": 2, "date": "2024-05-16", "note": secrets.token_hex(1450)}
+        r = httpx.post(
+            f"{daemon.api}/api/v1/records/performance",
+            headers={"Authorization": "Bearer demo-admin"},
+            json=record | {"_account": "acme"},
+            timeout=30,
+        )
+        assert r.status_code == 422 and r.json()["error"] == "value_refused", r.text
+        assert "値が長すぎて、データベースの索引に入りません" in r.json()["message"]
+        assert "btree" not in r.json()["message"]
+    finally:
+        daemon.terminate()

@@ -64,6 +64,8 @@ def _refused(request: Request, exc: Exception) -> Response:
     log.info("%s %s: the store refused the value: %s", request.method, request.url.path, detail)
     # The one a client meets most (%00 in a query): said in words, not psycopg's.
     key = "api.value_refused.nul" if "(0x00)" in detail else "api.value_refused"
+    if (getattr(exc, "sqlstate", None) or "").startswith("54"):  # past an index's limit
+        key = "store.value_too_long"
     if request.url.path.startswith(CONSOLE):
         return page(request, "error.html", None, 422, error=Refused(422, key, detail=detail))
     text = message(key, context.language(request), detail=detail)
