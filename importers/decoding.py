@@ -27,7 +27,8 @@ _EOF_MARK = b"\x1a"
 # runs of two or more: CP932 text read as UTF-8 fails at its first kana or first-level
 # kanji (a lone continuation byte), and makes such a character by chance only from a
 # second-level kanji's bytes with the lead byte of the character after it, whose trail
-# byte (0x40-0x7E) then reads as ASCII: 莉子 as 䮎q, never two side by side.
+# byte then reads as ASCII (莉子 as 从q) or ends it; two side by side take three
+# characters of narrow byte ranges in a row (random CP932 text never reached eight).
 _JAPANESE = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]{2,}")
 _UTF8_EVIDENCE = 8
 # How far past the first line UTF-8 cannot read a file is read as UTF-8, to tell one
