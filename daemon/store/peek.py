@@ -17,7 +17,7 @@ import aiosqlite
 from daemon.settings import Column, ConfigError, Layout, Problem, Settings
 from daemon.store.errors import StoreUnavailable
 from daemon.store.images import table_types
-from daemon.store.objects import case_twin, key_index_name, other_object, stale_key_indexes
+from daemon.store.objects import stale_key_indexes
 from daemon.store.open import (
     resolved_url,
     schema_refused,
@@ -26,8 +26,8 @@ from daemon.store.open import (
     unreachable,
 )
 from daemon.store.schema import check_version, opened
-from daemon.store.tables import LayoutTables, same_types
-from importers.messages import Words, message
+from daemon.store.tables import LayoutTables, index_problems, name_problems, same_types
+from importers.messages import message
 
 # How long a look waits for PostgreSQL (to connect, or for a lock): a check tells of a
 # server it cannot reach, it does not hang on it.
@@ -125,20 +125,8 @@ async def _looked_at(
         dropped.update(i.casefold() for i in await stale_key_indexes(db, name, layout.key))
     for name, layout in layouts.items():
         types[name] = await table_types(db, name)
-        where = f"layouts.{name}"
-        kind = await other_object(db, name)
-        if kind == "index" and name.casefold() in dropped:
-            kind = ""
-        if kind:
-            params = {"layout": name, "kind": Words(f"db.kind.{kind}")}
-            named.append(Problem(where, "config.layout_name_taken", params))
-        elif not types[name] and (twin := await case_twin(db, name)):
-            params = {"layout": name, "have": twin}
-            named.append(Problem(where, "config.layout_case_changed", params))
-        index = key_index_name(name, layout.key) if layout.key else ""
-        if index and (kind := await other_object(db, index, but="index")):
-            params = {"layout": name, "index": index, "kind": Words(f"db.kind.{kind}")}
-            named.append(Problem(f"{where}.key", "config.key_index_taken", params))
+        named += await name_problems(db, name, dropped)
+        named += await index_problems(db, name, layout.key)
     return types, named
 
 

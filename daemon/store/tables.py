@@ -8,6 +8,7 @@ remember created choice values, look referenced values up) is here.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     import asyncio
     from contextlib import AbstractAsyncContextManager
 
-    from daemon.settings import Column, Layout
+    from daemon.settings import Column, Layout, Problem
 
 BATCH = 500  # values per IN (…): well under SQLite's bound-parameter limit
 
@@ -63,32 +64,40 @@ def same_types(
         raise ConfigError(problems)
 
 
-async def name_free(db: aiosqlite.Connection, layout: str) -> None:
-    """Refuse a layout named like an index or view the database holds (the key index
-    of a layout removed from the config, an admin's own): its table cannot be made.
-    Raised as the config's problem."""
-    from daemon.settings import ConfigError, Problem
+async def name_problems(
+    db: aiosqlite.Connection, layout: str, dropped: AbstractSet[str] = frozenset()
+) -> list[Problem]:
+    """What refuses `layout`'s name: an index or view the database holds under it (the
+    key index of a layout removed from the config, an admin's own), but an index of
+    `dropped` (casefolded; start drops those first); on PostgreSQL a table that differs
+    in case alone. Said by start and reload (raised) and by `renkei check` (peek.py)."""
+    from daemon.settings import Problem
 
+    where = f"layouts.{layout}"
     kind = await other_object(db, layout)
-    if kind:
+    if kind and not (kind == "index" and layout.casefold() in dropped):
         params = {"layout": layout, "kind": Words(f"db.kind.{kind}")}
-        raise ConfigError([Problem(f"layouts.{layout}", "config.layout_name_taken", params)])
+        return [Problem(where, "config.layout_name_taken", params)]
     twin = await case_twin(db, layout)
     if twin and not await table_types(db, layout):
-        params = {"layout": layout, "have": twin}
-        raise ConfigError([Problem(f"layouts.{layout}", "config.layout_case_changed", params)])
+        return [Problem(where, "config.layout_case_changed", {"layout": layout, "have": twin})]
+    return []
 
 
-async def index_name_free(db: aiosqlite.Connection, layout: str, key: Sequence[str]) -> None:
-    """Refuse a key whose index would be named like a table or view the database holds
-    (a layout's, removed from the config): CREATE INDEX failed with a traceback."""
-    from daemon.settings import ConfigError, Problem
+async def index_problems(
+    db: aiosqlite.Connection, layout: str, key: Sequence[str]
+) -> list[Problem]:
+    """What refuses `layout`'s key index: a table or view the database holds under its
+    name (a layout's, removed from the config), where CREATE INDEX failed with a
+    traceback."""
+    from daemon.settings import Problem
 
     index = key_index_name(layout, key)
-    kind = await other_object(db, index, but="index")
-    if kind:
-        params = {"layout": layout, "index": index, "kind": Words(f"db.kind.{kind}")}
-        raise ConfigError([Problem(f"layouts.{layout}.key", "config.key_index_taken", params)])
+    kind = await other_object(db, index, but="index") if key else ""
+    if not kind:
+        return []
+    params = {"layout": layout, "index": index, "kind": Words(f"db.kind.{kind}")}
+    return [Problem(f"layouts.{layout}.key", "config.key_index_taken", params)]
 
 
 class LayoutTables:
@@ -123,13 +132,16 @@ class LayoutTables:
         self, name: str, columns: Sequence[Column], key: Sequence[str] = ()
     ) -> None:
         """Create the layout's table, or add the columns a changed layout gained."""
+        from daemon.settings import ConfigError  # as same_types: settings imports the store
+
         defs = [f"{quote(c.name)} {self.column_type(c)}" for c in columns]
         defs += [f"{quote(m)} TEXT NOT NULL" for m in META_COLUMNS]
         defs += self.extra_columns
         table = quote(name)
         async with self.transaction() as db:
             await self.lock_layout(db, name)  # two instances starting together
-            await name_free(db, name)
+            if problems := await name_problems(db, name):
+                raise ConfigError(problems)
             await db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(defs)})")
             have = await table_types(db, name)
             same_types(name, columns, have, self.column_type)
@@ -142,7 +154,8 @@ class LayoutTables:
             if key:
                 # Keyed modes look every row up by (_account, key): without an index
                 # each lookup would read the whole table.
-                await index_name_free(db, name, key)
+                if problems := await index_problems(db, name, key):
+                    raise ConfigError(problems)
                 index = quote(key_index_name(name, key))
                 cols = ", ".join(quote(c) for c in ("_account", *key))
                 await db.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {table} ({cols})")
