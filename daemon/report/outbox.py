@@ -379,7 +379,8 @@ class Reporter:
         while True:
             # One ask a pass: a try that fails rests the relay, but one cut short
             # otherwise (the claim lost) must not claim the same item again at once.
-            asking, asked = self._asking() and not asked, asked or self._asking()
+            asking = self._asking() and not asked
+            asked = asked or asking
             now = math.inf if asking else time.time()
             async with self.store.outbox_claim(now, only) as item:
                 if item is None:
