@@ -210,10 +210,11 @@ def inprocess(data_dir: str, source: str, account: str) -> None:
     from daemon import graph
     from daemon.settings import load
     from daemon.spool.queue import Meta
+    from daemon.worker.pipeline import uncounted
 
     async def main() -> dict:
         settings = load(Path(data_dir) / "renkei.toml")
-        parts = await graph.build(lambda: settings, reports=False)
+        parts = await graph.build(lambda: settings, reports=False, counted=uncounted)
         item = parts.spool.enqueue(
             Meta(account, "cli", "bench", "20240516.csv"), Path(source), claim=True
         )

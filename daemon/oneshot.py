@@ -26,7 +26,7 @@ from daemon.spool.queue import Meta, SpoolItem, new_id, now_iso, pending_meta
 from daemon.store.open import open_store
 from daemon.store.runs import kept_elsewhere, public_run, queued_run
 from daemon.store.undo import Undone, UndoRun
-from daemon.worker.pipeline import Pipeline
+from daemon.worker.pipeline import Pipeline, uncounted
 from handlers.base import bare_name
 from importers.errors import RowError
 from importers.messages import message
@@ -56,7 +56,7 @@ async def import_file(
 ) -> tuple[dict[str, Any], Attempt | None]:
     """The run, and how its report mail fared at the one try made here (None: there
     was none to send, or it was not tried)."""
-    parts = await graph.build(lambda: settings)
+    parts = await graph.build(lambda: settings, counted=uncounted)
     parts.pipeline.cancel_ends_run = True
     try:
         options = {"dry_run": True} if dry_run else {}

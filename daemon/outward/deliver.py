@@ -23,7 +23,7 @@ from urllib.parse import quote
 import httpx
 
 from daemon.backoff import backoff
-from daemon.outward.jobs import DONE, FAILED, SKIPPED, WAITING, Job, Request
+from daemon.outward.jobs import DONE, FAILED, OWN_HEADERS, SKIPPED, WAITING, Job, Request
 from daemon.outward.keeping import RENEW_SECONDS, FolderJobs, SharedJobs
 from daemon.settings import Settings, resolve_secret
 from daemon.settings.model import Outbound
@@ -41,9 +41,6 @@ Finished = Callable[[Job], Awaitable[None]]
 # Errors of the request as built, not of the network or the receiver: no retry mends
 # them. httpx files these two under HTTPError with the network's own.
 _OURS = (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError)
-# The headers renkei sets itself: a configured one of these names, in any case, would go
-# out beside renkei's (`renkei check` refuses them; a job spooled before it did drops them).
-OWN_HEADERS = frozenset({"idempotency-key", "content-type", "content-length", "host"})
 
 
 class NotSpooled(Exception):

@@ -28,6 +28,10 @@ from daemon.spool.durable import fsync_dir, replace_durably, write_synced
 WAITING, DONE, FAILED, SKIPPED = "waiting", "done", "failed", "skipped"
 PROGRESS = "progress"  # the job's append-only log of request changes
 _PROGRESS_FIELDS = ("state", "attempts", "next_try", "status", "answer")
+# The headers renkei sets itself: a configured one of these names, in any case, would go
+# out beside renkei's (`renkei check` refuses them; a job spooled before it did drops them).
+# Here rather than beside the sending, so that checking a config loads no HTTP client.
+OWN_HEADERS = frozenset({"idempotency-key", "content-type", "content-length", "host"})
 
 
 @dataclass

@@ -235,7 +235,7 @@ def _outbound_headers(raw: dict[str, Any]) -> Iterator[Problem]:
     """A send's or call's header must be one a request can carry, and not one renkei
     sets itself: `idempotency-key` beside renkei's Idempotency-Key went out twice. And
     `rows = "run"` needs an import to follow: by hand or on schedule it sent every row."""
-    from daemon.outward.deliver import OWN_HEADERS
+    from daemon.outward.jobs import OWN_HEADERS
 
     for section in ("sends", "calls"):
         for name, item in _dict(raw.get(section)).items():

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from daemon.metrics import make_all
 from daemon.web import context
 from daemon.web.errors import responses
 
@@ -32,4 +33,5 @@ async def healthz(request: Request) -> JSONResponse:
 
 @router.get("/metrics", response_class=Response, responses=_TEXT)
 async def metrics() -> Response:
+    make_all()
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -51,6 +51,10 @@ def count_run(state: RunState, imported: int, run_id: str = "") -> None:
     metrics.ROWS_IMPORTED.inc(imported)
 
 
+def uncounted(state: RunState, imported: int, run_id: str = "") -> None:
+    """A one-shot command's runs: it serves no metrics, and counting would load them."""
+
+
 class Pipeline:
     def __init__(
         self,
