@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,14 @@ def dropdir_config(tmp_path, settle: float, **keys):
     accounts = account("acme", **keys)
     accounts += f'[accounts.acme.dropdir]\npath = "drop"\nsettle = {settle}\n'
     return write_config(tmp_path, accounts)
+
+
+def put_whole(drop: Path, name: str, data: bytes) -> None:
+    """`data` into the drop folder as `name`, whole when it appears: written in place, a
+    folder that does not wait for files to settle (settle = 0) may take it half-written."""
+    outside = drop.parent / f"{name}.part"
+    outside.write_bytes(data)
+    outside.rename(drop / name)
 
 
 def runs_of(daemon) -> list[tuple]:
@@ -156,8 +165,9 @@ def test_a_name_in_cp932_bytes_is_read_as_cp932(tmp_path):
     try:
         drop = os.fsencode(tmp_path / "drop")
         name = "売上20240601.csv".encode("cp932")
-        with open(os.path.join(drop, name), "wb") as f:
-            f.write(csv_bytes(["1,2024/06/01,1,share"]))
+        outside = tmp_path / "share.part"
+        outside.write_bytes(csv_bytes(["1,2024/06/01,1,share"]))
+        os.rename(outside, os.path.join(drop, name))  # whole when it appears: settle = 0
         [(run_id, filename, state)] = wait_for_runs(daemon, 1, timeout=20)
         assert (filename, state) == ("売上20240601.csv", "completed")
         assert daemon.run(run_id)["sender"].endswith("/drop/売上20240601.csv")
@@ -185,7 +195,7 @@ def test_an_office_lock_file_beside_a_workbook_is_left_alone(tmp_path):
         drop = tmp_path / "drop"
         lock = drop / "~$20240603.xlsx"
         lock.write_bytes(b"\x08partner" + b"\x00" * 150)
-        (drop / "20240603.csv").write_bytes(csv_bytes(["1,2024/06/03,1,taken"]))
+        put_whole(drop, "20240603.csv", csv_bytes(["1,2024/06/03,1,taken"]))
         [(_, name, state)] = wait_for_runs(daemon, 1, timeout=10)
         time.sleep(1.5)  # three rescans more
         assert runs_of(daemon)[0][1:] == ("20240603.csv", "completed") == (name, state)
@@ -227,12 +237,12 @@ def test_a_correction_dropped_again_is_logged_as_the_run_it_was_answered_with(tm
     daemon = Daemon(dropdir_config(tmp_path, settle=0, on_row_error="skip")).start()
     try:
         drop = tmp_path / "drop"
-        (drop / "20240601.csv").write_bytes(csv_bytes(["1,2024/06/01,1,a", "x,2024/06/01,2,b"]))
+        put_whole(drop, "20240601.csv", csv_bytes(["1,2024/06/01,1,a", "x,2024/06/01,2,b"]))
         wait_for_runs(daemon, 1)
         fixed = csv_bytes(["2,2024/06/01,2,b"])
-        (drop / "20240601.errors.csv").write_bytes(fixed)
+        put_whole(drop, "20240601.errors.csv", fixed)
         [_, (first, _, _)] = wait_for_runs(daemon, 2)
-        (drop / "20240601.errors.csv").write_bytes(fixed)
+        put_whole(drop, "20240601.errors.csv", fixed)
         deadline = time.monotonic() + 10
         while (drop / "20240601.errors.csv").exists():
             assert time.monotonic() < deadline

@@ -14,7 +14,7 @@ import httpx
 
 from tests.support import Daemon, account, csv_bytes, wait_for, write_config
 from tests.test_crash_more import unprivileged  # noqa: F401 (a fixture)
-from tests.test_dropdir import dropdir_config, runs_of, wait_for_runs
+from tests.test_dropdir import dropdir_config, put_whole, runs_of, wait_for_runs
 
 ADMIN = {"Authorization": "Bearer demo-admin"}
 SECRET_ROWS = csv_bytes(["9,2024/05/16,9,secret"])
@@ -27,14 +27,6 @@ def refusals(daemon: Daemon, reason: str) -> list[dict]:
 
 def notes(daemon: Daemon) -> list[str]:
     return [r[0] for r in daemon.query("SELECT note FROM performance ORDER BY member_no")]
-
-
-def put_whole(drop: Path, name: str, data: bytes) -> None:
-    """`data` into the drop folder as `name`, whole when it appears: written in place, a
-    folder that does not wait for files to settle (settle = 0) may take it half-written."""
-    outside = drop.parent / f"{name}.part"
-    outside.write_bytes(data)
-    outside.rename(drop / name)
 
 
 def secret(tmp_path: Path) -> Path:
