@@ -2769,6 +2769,36 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{value} は PostgreSQL の URL(postgresql://user@host/db)でも env:NAME でもありません",
         "en": "{value} is neither a PostgreSQL URL (postgresql://user@host/db) nor env:NAME",
     },
+    "config.store_url_scheme": {
+        "ja": "libpq は {scheme}:// を URL と読みません(大文字と小文字を区別します): postgresql://"
+        " と小文字で書いてください",
+        "en": "libpq does not read {scheme}:// as a URL (it tells upper from lower case): write"
+        " postgresql:// in lower case",
+    },
+    "config.store_url_spaces": {
+        "ja": "URL に空白があります。libpq は空白のある URL を読みません: 空白は %20 と書いてください",
+        "en": "the URL holds a space, which libpq does not read: write a space as %20",
+    },
+    "config.store_url_env_spaces": {
+        "ja": "環境変数 {name} の URL の前か後ろに空白か改行があります: 取り除いてください(libpq"
+        " は空白の後の URL を読まず、後ろの改行をデータベース名に含めます)",
+        "en": "the URL in the environment variable {name} has a space or a line break before"
+        " or after it: remove it (libpq does not read a URL after a space, and takes a line"
+        " break after it into the database name)",
+    },
+    "config.store_url_keywords": {
+        "ja": "環境変数 {name} の値を libpq の key=value の形として読めません: key=value"
+        " を空白で区切り、空白か ' を含む値は 'a b\\' c' のように ' で囲んでください",
+        "en": "the value of the environment variable {name} cannot be read as libpq's"
+        " key=value form: separate the key=value pairs with spaces, and quote a value holding"
+        " a space or ' as 'a b\\' c'",
+    },
+    "config.store_url_ports": {
+        "ja": "ホスト {hosts} 個にポートが {ports} 個あります: ポートは 1 つ(どのホストにも)か、"
+        "ホストと同じ数をカンマで区切って書いてください",
+        "en": "{hosts} hosts and {ports} ports: write one port (for every host), or one for"
+        " each host, separated by commas",
+    },
     "config.store_url_unreadable": {
         "ja": "URL として読めません。パスワードなどの [ ] @ : / # ? は %5B %5D %40 %3A %2F %23 %3F"
         " のように書いてください",

@@ -1,5 +1,5 @@
-"""Single values of the config checked on their own: mail addresses and time zones, with
-the near miss to suggest for a zone that does not exist.
+"""Single values of the config checked on their own: mail addresses, time zones (with
+the near miss to suggest for a zone that does not exist) and the store's URL.
 
 Used by the model's validators; each raises Invalid, which names a catalog message.
 """
@@ -7,8 +7,10 @@ Used by the model's validators; each raises Invalid, which names a catalog messa
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import zoneinfo
+from typing import Any
 from urllib.parse import urlsplit
 
 from daemon.settings.problems import Invalid, near
@@ -85,24 +87,95 @@ def check_network(value: str) -> str:
         raise Invalid("config.network", value=repr(value)) from None
 
 
+# libpq tells a URL from its key=value form by these prefixes, case and all (a
+# `PostgreSQL://` URL is read as key=value and refused when serve connects).
+_URL_SCHEMES = ("postgresql://", "postgres://")
+_SCHEME = re.compile(r"([A-Za-z][\w+.-]*)://")
+
+
 def check_store_url(value: str | None) -> str | None:
-    if value is None or value.startswith("env:"):
+    """`store.url` as serve connects with it: a URL, or `env:NAME` holding a URL or
+    libpq's key=value form (`host=db port=5432 dbname=renkei`)."""
+    if value is None:
         return value
-    if value.startswith(("postgresql://", "postgres://")):
-        try:
-            urlsplit(value).port  # noqa: B018 - read for the ValueError it may raise
-        except ValueError:
-            # A password holding [ ] : / @ unescaped: check and serve died with a
-            # traceback. The value is not shown: it holds the password.
-            raise Invalid("config.store_url_unreadable") from None
-        return _known_options(value)
-    raise Invalid("config.store_url", value=repr(value))
+    if value.startswith("env:"):
+        _check_environment(value[4:])
+        return value
+    if not value.startswith(_URL_SCHEMES):
+        raise _not_a_url(value)
+    _check_url(value)
+    return value
 
 
-# Values libpq reads only when it connects: one it does not know made serve refuse
-# to start after check had passed the config.
+def _not_a_url(value: str) -> Invalid:
+    scheme = _SCHEME.match(value)
+    if scheme is not None and f"{scheme[1].lower()}://" in _URL_SCHEMES:
+        return Invalid("config.store_url_scheme", scheme=scheme[1])
+    return Invalid("config.store_url", value=repr(value))
+
+
+def _check_environment(name: str) -> None:
+    """The value of `env:NAME` as serve reads it, unstripped. A URL is checked by
+    checks._secrets as one written in the config is: here, what that leaves."""
+    given = os.environ.get(name, "")
+    if not given.strip():
+        return  # unset or empty: tokens.env_problem says so
+    if given.strip().startswith(_URL_SCHEMES):
+        if given.strip() != given:
+            # libpq reads a URL after a space as key=value, and a line break after
+            # it (an environment file's) as part of the database name.
+            raise Invalid("config.store_url_env_spaces", name=name)
+        return
+    if _SCHEME.match(given.strip()):
+        raise _not_a_url(given.strip())
+    options = _parsed(given, Invalid("config.store_url_keywords", name=name))
+    _check_values(options)
+
+
+def _check_url(value: str) -> None:
+    """libpq reads the URL as urlsplit does (which shown_url hides the password by),
+    and takes its options."""
+    try:
+        # Each host of a list (`h1:5432,h2:5433`) has its own port.
+        for host in urlsplit(value).netloc.rpartition("@")[2].split(","):
+            urlsplit(f"//{host}").port  # noqa: B018 - read for the ValueError it may raise
+    except ValueError:
+        # A password holding [ ] : / # ? unescaped: check and serve died with a
+        # traceback. The value is not shown: it holds the password.
+        raise Invalid("config.store_url_unreadable") from None
+    options = _parsed(value, Invalid("config.store_url_unreadable"))
+    if "@" in options.get("host", ""):
+        # An @ in the password: libpq ends the user's part at the first @, and
+        # connected to the rest of the password as the host.
+        raise Invalid("config.store_url_unreadable")
+    _check_values(options)
+
+
+def _parsed(text: str, unreadable: Invalid) -> dict[str, Any]:
+    """`text`'s options by libpq's own parser, which refuses an option it does not
+    know; `unreadable` when it cannot read `text`."""
+    from psycopg import ProgrammingError  # imported here: loaded only for PostgreSQL
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        return conninfo_to_dict(text)
+    except ProgrammingError as exc:
+        said = str(exc).strip()
+        if said.startswith(("invalid URI query parameter", "invalid connection option")):
+            # These words name the option alone: libpq's others quote the string,
+            # password and all.
+            raise Invalid("config.store_url_option", detail=said) from None
+        if said.startswith("unexpected spaces found"):
+            raise Invalid("config.store_url_spaces") from None
+        raise unreadable from None
+
+
+# What libpq reads only when it connects: a value it does not take made serve refuse
+# to start after check had passed the config. Its parser knows the option names.
 _CHOICES = {
     "sslmode": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+    "sslnegotiation": ("postgres", "direct"),
+    "sslcertmode": ("disable", "allow", "require"),
     "gssencmode": ("disable", "prefer", "require"),
     "channel_binding": ("disable", "prefer", "require"),
     "target_session_attrs": (
@@ -110,31 +183,64 @@ _CHOICES = {
     ),
     "load_balance_hosts": ("disable", "random"),
 }  # fmt: skip
-_NUMBERS = ("port", "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval")
+# A replication session runs no SQL (the server refuses the store's statements): only
+# off, in any case the server reads a boolean in.
+_NOT_REPLICATION = ("false", "off", "no", "0")
+_NUMBERS = (
+    "connect_timeout",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
+    "tcp_user_timeout",
+)
+_VERIFIED = ("require", "verify-ca", "verify-full")
+_AUTH_METHODS = ("password", "md5", "scram-sha-256", "gss", "sspi", "oauth", "none")
 
 
-def _known_options(value: str) -> str:
-    """`value`, unless libpq would refuse its options (`?foo=bar`, `?sslmode=bogus`,
-    `?port=abc`)."""
-    from psycopg import ProgrammingError  # imported here: loaded only for PostgreSQL
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        options = conninfo_to_dict(value)
-    except ProgrammingError as exc:
-        # libpq's words name the option, never the password.
-        raise Invalid("config.store_url_option", detail=str(exc).strip()) from None
+def _check_values(options: dict[str, Any]) -> None:
     for name, choices in _CHOICES.items():
         given = options.get(name)
         if given is not None and given not in choices:
             detail = f"{name}={given!r}: {', '.join(choices)}"
             raise Invalid("config.store_url_option", detail=detail)
+    given = options.get("replication")
+    if given is not None and given.lower() not in _NOT_REPLICATION:
+        detail = f"replication={given!r}: {', '.join(_NOT_REPLICATION)}"
+        raise Invalid("config.store_url_option", detail=detail)
     for name in _NUMBERS:
         given = options.get(name)
-        # A list of hosts has a list of ports (`5432,5433`).
-        if given is not None and not all(p.strip().isdigit() for p in str(given).split(",")):
+        if given is not None and not re.fullmatch(r"\s*-?\d+\s*", given):
             raise Invalid("config.store_url_option", detail=f"{name}={given!r}")
-    return value
+    if options.get("sslnegotiation") == "direct" and options.get("sslmode") not in _VERIFIED:
+        # libpq will not begin TLS at once on a connection it may also open in clear.
+        detail = f"sslnegotiation='direct': sslmode={', '.join(_VERIFIED)}"
+        raise Invalid("config.store_url_option", detail=detail)
+    _check_auth(options.get("require_auth"))
+    _check_hosts(options)
+
+
+def _check_auth(given: str | None) -> None:
+    """libpq's require_auth: methods separated by commas, each refused by a `!`
+    before it or all allowed."""
+    if given is None:
+        return
+    methods = given.split(",")
+    refused = {method.startswith("!") for method in methods}
+    if len(refused) > 1 or any(m.removeprefix("!") not in _AUTH_METHODS for m in methods):
+        detail = f"require_auth={given!r}: {', '.join(_AUTH_METHODS)} (!method: not it)"
+        raise Invalid("config.store_url_option", detail=detail)
+
+
+def _check_hosts(options: dict[str, Any]) -> None:
+    """A list of hosts is tried in turn, each with its port: one port for all, or a
+    port for each (an empty one is 5432)."""
+    ports = options.get("port", "").split(",")
+    if not all(re.fullmatch(r"\s*\d*\s*", port) for port in ports):
+        raise Invalid("config.store_url_option", detail=f"port={options['port']!r}")
+    hosts = (options.get("host") or options.get("hostaddr") or "").split(",")
+    if len(ports) > 1 and len(ports) != len(hosts):
+        raise Invalid("config.store_url_ports", hosts=len(hosts), ports=len(ports))
 
 
 def check_zone(value: str) -> str:
