@@ -24,10 +24,9 @@ from typing import Any
 from daemon.settings.keyedmodes import unkeyed_writes
 from daemon.settings.listeners import is_loopback, split_listen
 from daemon.settings.model import DEMO_PREFIX, RESERVED_TABLES, FtpSettings, Settings
-from daemon.settings.problems import Invalid, OsTrouble, Problem, near, shown
+from daemon.settings.problems import OsTrouble, Problem, near, shown
 from daemon.settings.setchoices import set_choice_problems, set_value_problems
 from daemon.settings.tokens import env_problem, header_problems, token_clashes
-from daemon.settings.values import check_store_url
 from daemon.store.objects import key_index_name
 from importers.filenames import EXCEL_SUFFIXES, PatternError, compile_pattern
 from importers.layouts import choice_form
@@ -566,17 +565,6 @@ def _secrets(raw: dict[str, Any]) -> Iterator[Problem]:
             continue
         if (problem := env_problem(key, value)) is not None:
             yield problem
-        elif key == "store.url" and value.startswith("env:"):
-            # Checked as a URL written in the config is (values.check_store_url): the
-            # environment's was only tried at the connection, a warning, and serve
-            # then refused to start.
-            resolved = os.environ[value[4:]].strip()
-            try:
-                # A libpq keyword string (host=… password=…) is the environment's too.
-                if resolved.startswith(("postgresql://", "postgres://")):
-                    check_store_url(resolved)
-            except Invalid as exc:
-                yield Problem(key, exc.key, exc.params)
         elif value.startswith(DEMO_PREFIX) and public:
             yield Problem(key, "config.demo_secret", {"listeners": ", ".join(public)})
 

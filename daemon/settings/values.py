@@ -115,8 +115,8 @@ def _not_a_url(value: str) -> Invalid:
 
 
 def _check_environment(name: str) -> None:
-    """The value of `env:NAME` as serve reads it, unstripped. A URL is checked by
-    checks._secrets as one written in the config is: here, what that leaves."""
+    """The value of `env:NAME` as serve reads it, unstripped: a URL checked as one
+    written in the config is, or libpq's key=value form."""
     given = os.environ.get(name, "")
     if not given.strip():
         return  # unset or empty: tokens.env_problem says so
@@ -125,6 +125,7 @@ def _check_environment(name: str) -> None:
             # libpq reads a URL after a space as key=value, and a line break after
             # it (an environment file's) as part of the database name.
             raise Invalid("config.store_url_env_spaces", name=name)
+        _check_url(given)
         return
     if _SCHEME.match(given.strip()):
         raise _not_a_url(given.strip())
