@@ -18,17 +18,20 @@ class Clock:
 
 
 def test_filling_the_table_with_made_up_names_keeps_the_count_of_the_real_one():
+    """Made-up names from made-up addresses do not wipe the guesser's count of the name
+    it guesses at from its address."""
     clock = Clock()
     throttle = LoginThrottle(clock)
-    for guess in range(FAILURES - 1):  # each from an address of its own: none locked
-        assert not throttle.failed(f"10.0.0.{guess}", "admin")
+    for _ in range(FAILURES - 1):
+        assert not throttle.failed("192.0.2.1", "admin")
         clock.now += 1
     for n in range(2 * _MAX_KEYS):  # one failure each, name and address never seen
         throttle.failed(f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}", f"user{n}")
         clock.now += 0.001
         assert len(throttle) <= _MAX_KEYS
-    assert throttle.failed("192.0.2.1", "admin")  # the guess after: locked
-    assert throttle.locked("198.51.100.7", "ADMIN")
+    assert throttle.failed("192.0.2.1", "ADMIN")  # the guess after: locked
+    assert throttle.locked("192.0.2.1", "admin")
+    assert not throttle.locked("198.51.100.7", "admin")  # from elsewhere, the admin logs in
 
 
 def test_a_full_table_still_forgets_what_is_past_its_window():

@@ -157,7 +157,7 @@ def test_a_path_nobody_serves_is_404_and_a_wrong_method_405(daemon):
     assert wrong.status_code == 405 and wrong.json()["error"] == "method_not_allowed"
     assert "GET" in wrong.headers["Allow"]
     wrong = httpx.delete(f"{daemon.api}/api/v1/runs", headers=ADMIN)
-    assert wrong.status_code == 405 and wrong.headers["Allow"] == "GET"
+    assert wrong.status_code == 405 and wrong.headers["Allow"] == "GET, HEAD"
     # A POST to a path no account imports at is a refused import, as before.
     unknown = httpx.post(f"{daemon.api}/push/nowhere", headers=ADMIN)
     assert unknown.status_code == 404 and "取込パス /push/nowhere" in unknown.json()["message"]

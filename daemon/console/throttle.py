@@ -1,5 +1,11 @@
-"""Login throttling: after too many failed logins from one address, or for one user
-name, further attempts are refused for a while, whatever the password.
+"""Login throttling: after too many failed logins for one user name from one address,
+or from one address whatever the names, further attempts from that address (for that
+name, or for every name) are refused for a while, whatever the password.
+
+Never for a name alone: a lock on the name would let anyone who reaches the console
+keep its admin out by trying wrong passwords under the admin's name. A guesser with
+many addresses gets FAILURES guesses at a name from each; the address's own count stops
+one address trying a few guesses at each of many names.
 
 Kept in memory: a restart forgets it, as pyftpdlib's ban list does; an attacker gains
 a few guesses per restart, which a daemon that restarts rarely makes worthless.
@@ -13,10 +19,11 @@ from collections.abc import Callable
 
 from daemon.failtable import prune
 
-FAILURES = 5  # within WINDOW seconds, then…
+FAILURES = 5  # for one name from one address within WINDOW seconds, then…
+ADDRESS_FAILURES = 20  # …or from one address, whatever the names, then…
 WINDOW = 600.0
 LOCKED = 900.0  # …refused this long
-# Refused logins (a form without its token, a locked name) audited from one address
+# Refused logins (a form without its token, a locked login) audited from one address
 # within WINDOW: each is a row of the audit log, which no login bounded before (three
 # hundred rows a second from one client); past these, the log says they go on.
 NOTED = 20
@@ -36,7 +43,7 @@ class LoginThrottle:
         self._noted: dict[str, deque[float]] = {}  # refusals audited, by address
 
     def __len__(self) -> int:
-        """The addresses and user names it holds failures or a lock of."""
+        """The addresses and (address, name) pairs it holds failures or a lock of."""
         return len(self._failures) + len(self._locked)
 
     def locked(self, address: str, user: str) -> bool:
@@ -68,7 +75,7 @@ class LoginThrottle:
         keys = _keys(address, user)
         for key in keys:
             recent = sum(1 for t in self._failures.get(key, ()) if t > now - WINDOW)
-            if recent + self._flying.get(key, 0) >= FAILURES:
+            if recent + self._flying.get(key, 0) >= _limit(key):
                 return False
         for key in keys:
             self._flying[key] = self._flying.get(key, 0) + 1
@@ -76,7 +83,7 @@ class LoginThrottle:
 
     def end(self, address: str, user: str, ok: bool) -> bool:
         """The attempt begin() let through was checked: True when its failure locks
-        the address or the user name."""
+        the address, or the user name from it."""
         for key in _keys(address, user):
             left = self._flying.get(key, 0) - 1
             if left > 0:
@@ -89,7 +96,7 @@ class LoginThrottle:
         return self.failed(address, user)
 
     def failed(self, address: str, user: str) -> bool:
-        """Count a failed login; True when it locks the address or the user name."""
+        """Count a failed login; True when it locks the address, or the name from it."""
         now = self._clock()
         self._prune(now)
         locked = False
@@ -98,21 +105,29 @@ class LoginThrottle:
             times.append(now)
             while times and times[0] <= now - WINDOW:
                 times.popleft()
-            if len(times) >= FAILURES:
+            if len(times) >= _limit(key):
                 self._locked[key] = now + LOCKED
                 times.clear()
                 locked = True
         return locked
 
     def succeeded(self, address: str, user: str) -> None:
+        # The address's count too: an office behind one address is not locked out by
+        # its users' typos once one of them gets in.
         for key in _keys(address, user):
             self._failures.pop(key, None)
 
     def _prune(self, now: float) -> None:
         if len(self._failures) + len(self._locked) + 2 <= _MAX_KEYS:
-            return  # room for the address and the name this failure counts
+            return  # room for the two keys this failure counts
         prune(self._failures, self._locked, now, WINDOW, _KEPT)
 
 
 def _keys(address: str, user: str) -> tuple[str, str]:
-    return f"address:{address}", f"user:{user.casefold()}"
+    """What an attempt counts under: the address, and the name from it (an address holds
+    no space, so no name makes one pair read as another)."""
+    return f"address:{address}", f"login:{address} {user.casefold()}"
+
+
+def _limit(key: str) -> int:
+    return ADDRESS_FAILURES if key.startswith("address:") else FAILURES

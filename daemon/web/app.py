@@ -63,6 +63,7 @@ def create_app(
     app.state.relay_down = relay_down
     errors.install(app)
     unreachable.install(app)
+    app.add_middleware(fallback.HeadAsGet)
     # The import route first: the route partners call most, matched before every
     # other route is tried, the console's too (no other takes POST /api/v1/imports).
     app.include_router(api_intake.router)

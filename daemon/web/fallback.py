@@ -9,12 +9,16 @@ generic import path); a path another route serves answers 405 with the methods i
 has; any other path is 404, the console's HTML page under /console/, the API's JSON
 elsewhere (a POST also counted as a refusal of the intake, a partner's mistyped import
 path).
+
+HEAD is answered as GET is, without the body (HeadAsGet): starlette gives a route of its
+own HEAD with GET, FastAPI's routes do not (fastapi#1773).
 """
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from daemon.console.access import Refused
 from daemon.web.errors import CONSOLE, ApiError
@@ -54,4 +58,22 @@ def _allowed_elsewhere(request: Request) -> list[str]:
         scope = {**request.scope, "method": method}
         if any(route.matches(scope)[0] == Match.FULL for route in others):
             allowed.append(method)
+        elif method == "HEAD" and "GET" in allowed:
+            allowed.append(method)  # HeadAsGet's
     return allowed
+
+
+class HeadAsGet:
+    """Middleware: a HEAD request goes through the app as the GET it asks about, so it
+    gets the GET's status and headers whatever route (or refusal) answers. uvicorn
+    sends no body to a HEAD, reading the method from its own scope, not this copy.
+    Rather than HEAD added to each GET route: the OpenAPI schema would list every
+    route twice, under one operation id."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "HEAD":
+            scope = {**scope, "method": "GET"}
+        await self.app(scope, receive, send)

@@ -133,8 +133,17 @@ async def _given_once(request: Request, who: Auth) -> None:
             raise ApiError(422, code, "records.given_twice", field=name)
 
 
-# Every route checks its parameters are given once.
-router = APIRouter(dependencies=[Depends(_given_once)])
+async def _known_layout(request: Request, who: Auth) -> None:
+    """404 for a layout the config does not have, before anything the query or the
+    form asks is looked at (_given_once, FastAPI's own checks of each parameter): what
+    the path names is answered first, as on every other route. Asks for the token
+    first, so a stranger learns no layout's name."""
+    _layout(request, request.path_params["layout"])
+
+
+# Every route checks its layout, then that its parameters are given once (in this order:
+# FastAPI solves a router's dependencies as listed, before the route's parameters).
+router = APIRouter(dependencies=[Depends(_known_layout), Depends(_given_once)])
 
 
 # -- the layout, its columns and keys --------------------------------------------------

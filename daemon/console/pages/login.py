@@ -2,7 +2,8 @@
 
 The login form carries a token bound to a random cookie of its own, so no other site
 can log a browser in under someone else's name. Failed logins are throttled per
-address and per user name (throttle.py); every login, failure and logout is audited.
+address and name together, and per address (throttle.py); every login, failure and
+logout is audited.
 """
 
 from __future__ import annotations
