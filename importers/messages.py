@@ -1653,6 +1653,25 @@ CATALOG: dict[str, dict[str, str]] = {
         " of that name (such as a layout's removed from the config); change the key or the"
         " layout's name, or move the {kind} away by hand",
     },
+    "config.key_index_elsewhere": {
+        "ja": "レイアウト {layout} のキーの索引 {index} を作れません: テーブル {table} の索引が同じ名前です"
+        "(キーで照合する取り込みが索引なしで動いてしまいます)。レイアウトかキーの列の名前を変えてください",
+        "en": "layout {layout}'s key index {index} cannot be made: an index of table {table} has"
+        " that name (keyed imports would run without their index); rename a layout or a key"
+        " column",
+    },
+    "config.layout_kept": {
+        "ja": "{layout} は renkei 自身のテーブル {table} のキーか行番号に PostgreSQL が付ける名前です。"
+        "レイアウトを別の名前にしてください",
+        "en": "{layout} is the name PostgreSQL gives a key or the row id of renkei's own table"
+        " {table}; name the layout otherwise",
+    },
+    "config.layout_table_key": {
+        "ja": "{layout} はテーブル {table} のキーか行番号に PostgreSQL が付ける名前です"
+        "(そのテーブルに要るものです)。レイアウトを別の名前にしてください",
+        "en": "{layout} is the name PostgreSQL gives a key or the row id of table {table},"
+        " which that table needs; name the layout otherwise",
+    },
     "db.kind.table": {"ja": "テーブル", "en": "table"},
     "db.kind.index": {"ja": "索引", "en": "index"},
     "db.kind.view": {"ja": "ビュー", "en": "view"},

@@ -1,5 +1,6 @@
 """The database's own objects around a layout's table, on either store: whether its
-name is taken by something that is no table, and the key indexes tables.py made on it.
+name is taken by something that is no table or by a key PostgreSQL named, and the key
+indexes tables.py made on it.
 
 A layout's key index is named `<layout>__key_<columns>`. A key changed in the config
 leaves the old index behind: every import would keep it up to date for nothing, and a
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import aiosqlite
 
@@ -25,6 +26,27 @@ _PG_KIND = (
     " WHEN 'I' THEN 'index' WHEN 'v' THEN 'view' WHEN 'm' THEN 'view'"
     " WHEN 'S' THEN 'sequence' ELSE 'object' END"
 )
+# PostgreSQL's names for the keys and row-id sequences of renkei's own tables
+# (tests/test_store_names_more.py checks them against a fresh store's). No layout may
+# take one, on either store: a config moves from SQLite to PostgreSQL, and a table of
+# the name would be refused there, or its refusal read as "drop the index".
+_OWN_KEYS = {
+    **{
+        f"{table}_pkey": table
+        for table in (
+            *("runs", "sources", "sources_by_run", "choice_values", "expected_misses"),
+            *("digests", "run_undo", "run_reports", "console_sessions", "audit_log"),
+            *("outward_requests", "outward_jobs", "outward_bodies", "record_log"),
+            *("schedule_slots", "account_switches", "console_secret", "expect_checks"),
+            *("mail_outbox", "mail_sent"),
+        )
+    },
+    "run_undo_run_id_key": "run_undo",
+    **{f"{table}_seq_seq": table for table in ("audit_log", "record_log", "run_undo")},
+    **{f"{table}_rowid_seq": table for table in ("run_errors", "choice_values", "undo_images")},
+}
+# Those PostgreSQL gives a layout's own table (its `rowid`, tables.py extra_columns).
+_LAYOUT_KEYS = ("_pkey", "_rowid_seq")
 
 
 def key_index_name(layout: str, key: Sequence[str]) -> str:
@@ -54,6 +76,55 @@ async def other_object(db: aiosqlite.Connection, name: str, but: str = "table") 
             " WHERE relname = ? AND relnamespace = current_schema()::regnamespace) AS o"
             " WHERE kind != ?",
             (stored_name(db, name), but),
+        )
+    return str(rows[0][0]) if rows else ""
+
+
+def kept_for(name: str) -> str:
+    """The renkei table whose key or row id PostgreSQL names `name`, or ""."""
+    return _OWN_KEYS.get(name.lower(), "")
+
+
+def layout_key_of(name: str, layouts: Collection[str]) -> str:
+    """The other layout whose table's key or row id PostgreSQL names `name`, or ""."""
+    for suffix in _LAYOUT_KEYS:
+        table = name.removesuffix(suffix)
+        if table != name and table in layouts:
+            return table
+    return ""
+
+
+async def key_owner(db: aiosqlite.Connection, name: str) -> str:
+    """The table whose key (primary or unique) or row-id sequence holds `name`, or "":
+    such an object is no leftover to drop, the table needs it. SQLite names neither."""
+    if isinstance(db, aiosqlite.Connection):
+        return ""
+    here = "o.relname = ? AND o.relnamespace = current_schema()::regnamespace"
+    rows = await db.execute_fetchall(
+        "SELECT t.relname FROM pg_class o JOIN pg_constraint k ON k.conindid = o.oid"
+        f" AND k.contype IN ('p', 'u') JOIN pg_class t ON t.oid = k.conrelid WHERE {here}"
+        " UNION ALL SELECT t.relname FROM pg_class o JOIN pg_depend d"
+        " ON d.classid = 'pg_class'::regclass AND d.objid = o.oid"
+        " AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')"
+        f" JOIN pg_class t ON t.oid = d.refobjid WHERE o.relkind = 'S' AND {here}",
+        (stored_name(db, name), stored_name(db, name)),
+    )
+    return str(rows[0][0]) if rows else ""
+
+
+async def index_elsewhere(db: aiosqlite.Connection, name: str, table: str) -> str:
+    """The table, other than `table`, that an index named `name` is on, or ""."""
+    if isinstance(db, aiosqlite.Connection):
+        rows = await db.execute_fetchall(
+            "SELECT tbl_name FROM sqlite_master WHERE type = 'index'"
+            " AND name = ? COLLATE NOCASE AND tbl_name != ? COLLATE NOCASE",
+            (name, table),
+        )
+    else:
+        rows = await db.execute_fetchall(
+            "SELECT tablename FROM pg_indexes WHERE schemaname = current_schema()"
+            " AND indexname = ? AND tablename != ?",
+            (stored_name(db, name), stored_name(db, table)),
         )
     return str(rows[0][0]) if rows else ""
 

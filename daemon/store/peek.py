@@ -26,7 +26,13 @@ from daemon.store.open import (
     unreachable,
 )
 from daemon.store.schema import check_version, opened
-from daemon.store.tables import LayoutTables, index_problems, name_problems, same_types
+from daemon.store.tables import (
+    LayoutTables,
+    index_problems,
+    layout_problems,
+    name_problems,
+    same_types,
+)
 from importers.messages import message
 
 # How long a look waits for PostgreSQL (to connect, or for a lock): a check tells of a
@@ -39,14 +45,18 @@ Named = list[Problem]  # layouts whose names the database holds otherwise
 async def store_findings(settings: Settings) -> tuple[list[Problem], list[Problem]]:
     """What start and reload would refuse about the store (each layout column whose type
     its table does not store, a layout named like an index or view or renamed in case
-    alone), and the warning that the store could not be looked at (unreachable,
-    unreadable, or written by a newer renkei). A store that does not exist yet has
-    nothing to compare."""
+    alone, a name or key index the layouts would take from each other or from renkei),
+    and the warning that the store could not be looked at (unreachable, unreadable, or
+    written by a newer renkei). A store that does not exist yet has nothing to compare,
+    but the layouts' names are told alone."""
     where = "daemon.data_dir" if settings.store.url is None else "store.url"
+    named = layout_problems(settings.layouts, folds=settings.store.url is None)
     try:
-        types, named, sql_type = await _table_types(settings)
+        types, looked, sql_type = await _table_types(settings)
     except StoreUnavailable as exc:
-        return [], [Problem(where, "config.store_not_compared", {"reason": str(exc)})]
+        return named, [Problem(where, "config.store_not_compared", {"reason": str(exc)})]
+    # The database often says the same again (the index the names would share is made).
+    named += [problem for problem in looked if problem not in named]
     return named + _changed_types(settings.layouts, types, sql_type), []
 
 
@@ -115,7 +125,8 @@ async def _looked_at(
     db: aiosqlite.Connection, layouts: Mapping[str, Layout]
 ) -> tuple[Types, Named]:
     """Each layout's table's types, and the layouts whose names (or whose key index's)
-    the database holds otherwise (as tables.name_free and index_name_free refuse them)."""
+    the database holds otherwise (as tables.name_problems and index_problems refuse
+    them)."""
     types: Types = {}
     named: Named = []
     # The old key indexes start drops before it makes any table (tables.ensure_layouts):
@@ -126,7 +137,7 @@ async def _looked_at(
     for name, layout in layouts.items():
         types[name] = await table_types(db, name)
         named += await name_problems(db, name, dropped)
-        named += await index_problems(db, name, layout.key)
+        named += await index_problems(db, name, layout.key, dropped)
     return types, named
 
 

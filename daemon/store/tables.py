@@ -16,7 +16,16 @@ import aiosqlite
 
 from daemon.store.images import keep_rows_sql, table_types
 from daemon.store.multirow import RowInsert
-from daemon.store.objects import case_twin, key_index_name, other_object, stale_key_indexes
+from daemon.store.objects import (
+    case_twin,
+    index_elsewhere,
+    kept_for,
+    key_index_name,
+    key_owner,
+    layout_key_of,
+    other_object,
+    stale_key_indexes,
+)
 from daemon.store.schema import META_COLUMNS
 from daemon.store.scratch import ERROR_COLUMNS, ERRORS_TABLE, ROWS_TABLE, StagedTable, staged_error
 from daemon.store.sql import literal, quote
@@ -64,18 +73,58 @@ def same_types(
         raise ConfigError(problems)
 
 
+def layout_problems(layouts: Mapping[str, Layout], folds: bool) -> list[Problem]:
+    """What refuses layouts by their names alone, whatever the database holds yet: a
+    name PostgreSQL gives a key of renkei's own tables (or there, of another layout's
+    table), and a key index two layouts would share (`a` keyed on `b__key_c`, `a__key_b`
+    on `c`), where the second CREATE INDEX IF NOT EXISTS made nothing and said nothing.
+    `folds`: the store's names ignore case (SQLite). Said by start and reload (raised,
+    before any table is made) and by `renkei check` (peek.py)."""
+    problems: list[Problem] = []
+    indexes: dict[str, str] = {}
+    for name, layout in layouts.items():
+        if table := kept_for(name) or ("" if folds else layout_key_of(name, layouts)):
+            problems.append(_kept(name, table))
+        if layout.key:
+            index = key_index_name(name, layout.key)
+            first = indexes.setdefault(index.casefold() if folds else index, name)
+            if first != name:
+                problems.append(_index_elsewhere(name, index, first))
+    return problems
+
+
+def _kept(layout: str, table: str) -> Problem:
+    from daemon.settings import Problem
+    from daemon.settings.model import RESERVED_TABLES
+
+    own = table.lower() in RESERVED_TABLES
+    key = "config.layout_kept" if own else "config.layout_table_key"
+    return Problem(f"layouts.{layout}", key, {"layout": layout, "table": table})
+
+
+def _index_elsewhere(layout: str, index: str, table: str) -> Problem:
+    from daemon.settings import Problem
+
+    params = {"layout": layout, "index": index, "table": table}
+    return Problem(f"layouts.{layout}.key", "config.key_index_elsewhere", params)
+
+
 async def name_problems(
     db: aiosqlite.Connection, layout: str, dropped: AbstractSet[str] = frozenset()
 ) -> list[Problem]:
     """What refuses `layout`'s name: an index or view the database holds under it (the
     key index of a layout removed from the config, an admin's own), but an index of
     `dropped` (casefolded; start drops those first); on PostgreSQL a table that differs
-    in case alone. Said by start and reload (raised) and by `renkei check` (peek.py)."""
+    in case alone. A table's key or row-id sequence is no leftover: it is said as one
+    the layout may not take, never as one to drop. Said by start and reload (raised)
+    and by `renkei check` (peek.py)."""
     from daemon.settings import Problem
 
     where = f"layouts.{layout}"
     kind = await other_object(db, layout)
     if kind and not (kind == "index" and layout.casefold() in dropped):
+        if table := await key_owner(db, layout):
+            return [_kept(layout, table)]
         params = {"layout": layout, "kind": Words(f"db.kind.{kind}")}
         return [Problem(where, "config.layout_name_taken", params)]
     twin = await case_twin(db, layout)
@@ -85,19 +134,27 @@ async def name_problems(
 
 
 async def index_problems(
-    db: aiosqlite.Connection, layout: str, key: Sequence[str]
+    db: aiosqlite.Connection,
+    layout: str,
+    key: Sequence[str],
+    dropped: AbstractSet[str] = frozenset(),
 ) -> list[Problem]:
     """What refuses `layout`'s key index: a table or view the database holds under its
     name (a layout's, removed from the config), where CREATE INDEX failed with a
-    traceback."""
+    traceback; or an index of another table, but one of `dropped` (as name_problems'),
+    where CREATE INDEX IF NOT EXISTS made nothing: keyed imports ran without it."""
     from daemon.settings import Problem
 
-    index = key_index_name(layout, key)
-    kind = await other_object(db, index, but="index") if key else ""
-    if not kind:
+    if not key:
         return []
-    params = {"layout": layout, "index": index, "kind": Words(f"db.kind.{kind}")}
-    return [Problem(f"layouts.{layout}.key", "config.key_index_taken", params)]
+    index = key_index_name(layout, key)
+    if kind := await other_object(db, index, but="index"):
+        params = {"layout": layout, "index": index, "kind": Words(f"db.kind.{kind}")}
+        return [Problem(f"layouts.{layout}.key", "config.key_index_taken", params)]
+    table = await index_elsewhere(db, index, layout)
+    if table and index.casefold() not in dropped:
+        return [_index_elsewhere(layout, index, table)]
+    return []
 
 
 class LayoutTables:
@@ -119,6 +176,10 @@ class LayoutTables:
         async def lock_layout(self, db: aiosqlite.Connection, layout: str) -> None: ...
 
     async def ensure_layouts(self, layouts: Mapping[str, Layout]) -> None:
+        from daemon.settings import ConfigError  # as same_types: settings imports the store
+
+        if problems := layout_problems(layouts, isinstance(self.writer, aiosqlite.Connection)):
+            raise ConfigError(problems)
         # Every layout's old key indexes first: a layout may take the name of one that
         # a key changed in the same edit leaves behind, whatever the order in the file.
         async with self.transaction() as db:
