@@ -548,6 +548,16 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "The relay refused a report mail for good for some of its recipients (it is"
         " not retried for them); the others have it.",
     },
+    "alert.subject.report_refused_some_waiting": {
+        "ja": "[renkei] レポートメールが一部の宛先に送信できませんでした: {item}",
+        "en": "[renkei] report mail refused for some recipients: {item}",
+    },
+    "alert.body.report_refused_some_waiting": {
+        "ja": "中継サーバーがレポートメールを一部の宛先について拒否しました(その宛先には再送しません)。"
+        "ほかの宛先には再送を続けます。",
+        "en": "The relay refused a report mail for good for some of its recipients (it is"
+        " not retried for them); it is still retried for the others.",
+    },
     "alert.body.report_refused": {
         "ja": "中継サーバーがレポートメールの受け取りを拒否しました(再送しません)。"
         "メールは {path} に保管しています。",
@@ -1363,6 +1373,14 @@ CATALOG: dict[str, dict[str, str]] = {
     "relay.no_starttls": {
         "ja": 'リレーが STARTTLS に対応していません(report.tls = "required" は暗号化なしで送りません)',
         "en": 'the relay does not offer STARTTLS, which report.tls = "required" needs to send',
+    },
+    "relay.no_implicit_tls": {
+        "ja": 'リレーが接続時に TLS で応答しません(report.tls = "implicit" は最初から TLS で話す'
+        "リレー、通常はポート 465 のためのものです)。STARTTLS のリレーには"
+        ' report.tls = "required" を使うか、リレーの TLS のポートを指定してください',
+        "en": 'the relay did not answer TLS on connect (report.tls = "implicit" is for a relay'
+        " that speaks TLS from the first byte, usually port 465): for a STARTTLS relay use"
+        ' report.tls = "required", or give the relay\'s TLS port',
     },
     "relay.smtp_other": {
         "ja": "リレーとのやり取りのエラー: {text}",

@@ -131,7 +131,7 @@ def test_an_encoded_word_in_a_file_name_writes_no_header_of_its_own(tmp_path, re
         [report] = relay.for_recipient("ops@acme.example")
         assert report["Reply-To"] is None and report["X-Injected"] is None
         parted = name.replace("=?", "=\u00a0?")
-        assert report["Subject"] == f"[renkei] 取込エラー: acme {parted}"
+        assert report["Subject"] == f"[renkei] 取込エラー: acme {name}"
         assert attachment(report)[0] == parted.removesuffix(".csv") + ".errors.csv"
         raw_headers = relay.raw[0].split(b"\r\n\r\n", 1)[0]
         assert b"\r\nReply-To:" not in raw_headers and b"\r\nX-Injected:" not in raw_headers

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from daemon.report.message import clean
+from daemon.report.message import clean, flat
 from daemon.report.outbox import ALERT_PREFIX, Reporter
 from daemon.report.subject import set_subject
 from daemon.settings import Settings
@@ -108,14 +108,14 @@ class Alerts:
     async def quarantined(self, item: SpoolItem) -> None:
         language = self.settings.report.language
         meta = item.meta
-        params = {"account": clean(meta.account), "filename": clean(meta.filename) or "-"}
+        params = {"account": flat(meta.account), "filename": flat(meta.filename) or "-"}
         path = f"spool/failed/{item.id}"
         lines = [
             message("alert.body.quarantined", language, attempts=meta.attempts, path=path),
             "",
             _field("run", item.id, language),
-            _field("account", params["account"], language),
-            _field("filename", params["filename"], language),
+            _field("account", clean(meta.account), language),
+            _field("filename", clean(meta.filename) or "-", language),
             _field("sender", clean(meta.sender), language),
         ]
         await self._once("quarantined", "alert.subject.quarantined", params, "\n".join(lines))
@@ -134,11 +134,15 @@ class Alerts:
         self, item_id: str, recipients: list[str], reply: str, how: str = "all"
     ) -> None:
         """`how`: refused for every recipient ("all"), for those `recipients` only, sent
-        to the others ("some"), or not sendable at all, the relay never asked
-        ("unsendable": `reply` is why)."""
-        kind = {"some": "report_refused_some", "unsendable": "report_unsendable"}.get(
-            how, "report_refused"
-        )
+        to the others ("some") or still retried for them, refused for now
+        ("some_waiting"), or not sendable at all, the relay never asked ("unsendable":
+        `reply` is why)."""
+        kinds = {
+            "some": "report_refused_some",
+            "some_waiting": "report_refused_some_waiting",
+            "unsendable": "report_unsendable",
+        }
+        kind = kinds.get(how, "report_refused")
         path = f"outbox/failed/{item_id}.eml"
         said = {"reason" if how == "unsendable" else "reply": reply}
         await self._about_item(kind, item_id, path, recipients=", ".join(recipients), **said)

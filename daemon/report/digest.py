@@ -19,7 +19,7 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
-from daemon.report.message import MAX_ATTACHED_BYTES, _charset, clean, kind, summary
+from daemon.report.message import MAX_ATTACHED_BYTES, _charset, clean, flat, kind, summary
 from daemon.report.subject import set_subject
 from importers.messages import message
 
@@ -49,7 +49,7 @@ def build(
     language: str,
 ) -> EmailMessage:
     errors = sum(1 for run in runs if kind(run) != "completed")
-    params = {"account": clean(day.account), "day": day.day.isoformat()}
+    params = {"account": flat(day.account), "day": day.day.isoformat()}
     msg = EmailMessage()
     set_subject(msg, message("digest.subject", language, runs=len(runs), errors=errors, **params))
     msg["From"] = sender

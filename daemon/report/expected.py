@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from daemon.report.message import clean
+from daemon.report.message import flat
 from daemon.report.subject import set_subject
 from importers.messages import message
 
@@ -24,7 +24,8 @@ def build(
     language: str,
 ) -> EmailMessage:
     """`kind` is `missing` or `arrived`; `params` fill its catalog sentences."""
-    params = {k: clean(str(v)) for k, v in params.items()}
+    # On one line, `=?` kept: set_subject encodes it, and a body is never decoded.
+    params = {k: flat(str(v)) for k, v in params.items()}
     msg = EmailMessage()
     set_subject(msg, message(f"expect.{kind}.subject", language, **params))
     msg["From"] = sender

@@ -39,8 +39,13 @@ def clean(text: str) -> str:
     quoted value included, so a file named `=?UTF-8?B?…?=` would come back as the line
     breaks it encodes and write headers (or a body) of the sender's own: its `=?` is
     parted by a no-break space."""
-    flat = "".join(" " if _breaks(ch) else ch for ch in str(text)).strip()
-    return flat.replace("=?", _PARTED)
+    return flat(text).replace("=?", _PARTED)
+
+
+def flat(text: str) -> str:
+    """Outside text on one line, for a Subject (subject.set_subject): its `=?` kept, as
+    set_subject encodes any word holding one, and the Subject decodes to the text."""
+    return "".join(" " if _breaks(ch) else ch for ch in str(text)).strip()
 
 
 _PARTED = "=\u00a0?"
@@ -124,8 +129,8 @@ def build(
     how many the store keeps (len(errors) when None)."""
     k = kind(run)
     params = {
-        "account": clean(run["account"]),
-        "filename": clean(run["filename"]) or "-",
+        "account": flat(run["account"]),
+        "filename": flat(run["filename"]) or "-",
         "imported": run["rows_imported"],
         "failed": run["rows_failed"],
     }

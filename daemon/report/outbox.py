@@ -5,8 +5,9 @@ then its .json envelope, each durable); `serve()` hands due items to the relay w
 aiosmtplib and retries with backoff while it is down. A report the relay refuses for
 good (5xx to every recipient, or to the message) moves to `outbox/failed/` and is told
 to `on_refused` (an admin alert, alerts.py, whose own items are queued by `queue_mail()`
-under ids starting `alert-`). Importing never waits for mail. Built once by daemon.graph; the pipeline queues, the master
-serves.
+under ids starting `alert-`); a recipient refused for good beside others is told at once
+and asked no more, whatever the others answered. Importing never waits for mail. Built
+once by daemon.graph; the pipeline queues, the master serves.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from daemon.backoff import backoff
 from daemon.report import message as report_mail
 from daemon.report import sendmail
 from daemon.settings import Settings, resolve_secret, split_listen
-from daemon.settings.problems import OsTrouble
+from daemon.settings.problems import OsTrouble, tls_error_in
 from daemon.settings.tls import client_context
 from daemon.spool.durable import (
     fsync_dir,
@@ -109,7 +110,8 @@ class Reporter:
         self._due: dict[str, tuple[int, float]] = {}
         # Told of each report the relay refused for good: its id, recipients, the reply.
         # And how: "all" (refused for every recipient), "some" (the others had it: not
-        # kept in failed/), "unsendable" (the relay was never asked: kept in failed/).
+        # kept in failed/), "some_waiting" (the others were refused for now: it is still
+        # retried for them), "unsendable" (the relay was never asked: kept in failed/).
         self.on_refused: Callable[[str, list[str], str, str], Awaitable[None]] | None = None
         # Told of each report set aside because its waiting files are damaged: its id
         # and why.
@@ -595,20 +597,30 @@ class Reporter:
                 self._level(logging.ERROR),
                 "report %s: the relay refused it for good (%s); kept in %s",
                 item_id,
-                exc,
+                envelope["refusal"],
                 self.outbox / "failed",
             )
             return "failed"
         answer = refusal_text(exc)
+        said = relay_trouble_words(exc)
         envelope.pop("for_now", None)
         self._tell(item_id, Attempt("retry", answer, recipients, exc))
+        # Refused for good beside others refused for now: a 5xx is final whenever it
+        # comes, so those are asked no more and said to the admin now, as when the others
+        # take the mail (_taken), not only once the others finally do.
+        gone = refused_for_good_of(exc)
+        if gone:
+            envelope["recipients"] = [who for who in recipients if who not in gone]
         resting = self._told is None and not about_mail
         # The rest's own line says it (one line a pause while the relay is down).
-        self._schedule_retry(item_id, envelope, exc, quiet=resting)
-        said = relay_trouble_words(exc)
+        self._schedule_retry(item_id, envelope, in_log(answer, said), quiet=resting)
         if resting:
-            self._rest(exc, answer, said)
+            self._rest(answer, said)
         await self._record(self.store.report_attempt, item_id, answer, said)
+        if gone:
+            refusal = "; ".join(f"{who}: {reply}" for who, reply in gone.items())
+            refused_some = {"recipients": list(gone), "refusal": refusal, "how": "some_waiting"}
+            await self._refused_for_good(item_id, refused_some)
         return "retry"
 
     async def _taken(
@@ -637,7 +649,10 @@ class Reporter:
             envelope["recipients"] = later
             # It waits for its recipients (greylisted), not for the relay: no outage's.
             envelope["for_now"] = True
-            self._schedule_retry(item_id, envelope, f"{', '.join(later)} refused for now")
+            for_now = "; ".join(
+                f"{who}: {refused[who].code} {refused[who].message}" for who in later
+            )
+            self._schedule_retry(item_id, envelope, f"{for_now}; the others have it")
         else:
             envelope["sent"] = answer
         if accepted is not None:
@@ -681,7 +696,8 @@ class Reporter:
         if item_id.startswith(ALERT_PREFIX) and not digest:
             return  # never an alert about an alert: the admin address itself is refused
         how = envelope.get("how", "all")
-        if not digest and how != "some":  # refused for some: its try was recorded sent
+        # Refused for some: its try was recorded sent, or it is still retried for others.
+        if not digest and how not in ("some", "some_waiting"):
             run = await self.store.get_run(item_id)
             if run is None or run["report_state"] != ReportState.SENT:
                 await self.store.update_run(item_id, report_state=ReportState.FAILED)
@@ -690,8 +706,9 @@ class Reporter:
             await self.on_refused(item_id, envelope["recipients"], envelope["refusal"], how)
 
     def _schedule_retry(
-        self, item_id: str, envelope: dict[str, Any], exc: Exception | str, quiet: bool = False
+        self, item_id: str, envelope: dict[str, Any], answer: str, quiet: bool = False
     ) -> None:
+        """Set the item's next try; `answer`, the relay's as the log says it."""
         envelope["attempts"] += 1
         report = self.settings.report
         delay = backoff(report.retry_seconds, envelope["attempts"] - 1, report.max_retry_seconds)
@@ -700,11 +717,11 @@ class Reporter:
             logging.DEBUG if quiet else self._level(logging.WARNING),
             "report %s: relay refused or unreachable (%s); retry in %.0fs",
             item_id,
-            exc,
+            answer,
             delay,
         )
 
-    def _rest(self, exc: Exception, answer: str, said: Words | None) -> None:
+    def _rest(self, answer: str, said: Words | None) -> None:
         """Let the relay rest for `retry_seconds`: the other waiting reports wait."""
         pause = self.settings.report.retry_seconds
         now = time.time()
@@ -715,7 +732,7 @@ class Reporter:
             "report outbox: the relay %s cannot take mail now (%s); the waiting reports"
             " are tried again in %.0fs",
             self.settings.report.relay,
-            exc,
+            in_log(answer, said),
             pause,
         )
 
@@ -796,6 +813,9 @@ def relay_trouble_words(exc: BaseException) -> Words | None:
     # aiosmtplib has no class of its own for this: only its text tells it apart.
     if type(exc) is aiosmtplib.SMTPException and "STARTTLS extension" in str(exc):
         return Words("relay.no_starttls")
+    # TLS fails inside connect only with report.tls = "implicit" (STARTTLS comes later).
+    if isinstance(exc, aiosmtplib.SMTPConnectError) and _no_tls_answer(exc):
+        return Words("relay.no_implicit_tls")
     words = OsTrouble(exc).words
     if isinstance(words, Words):
         return words
@@ -803,6 +823,26 @@ def relay_trouble_words(exc: BaseException) -> Words | None:
     if isinstance(exc, aiosmtplib.SMTPException):
         return Words("relay.smtp_other", {"text": str(exc)})
     return None
+
+
+# OpenSSL's reasons when what answered our ClientHello was no TLS at all (a plain SMTP
+# greeting, "220 …"): 3.0 says the first, later versions one of the others.
+_NOT_TLS = frozenset({"WRONG_VERSION_NUMBER", "PACKET_LENGTH_TOO_LONG", "RECORD_LAYER_FAILURE"})
+
+
+def _no_tls_answer(exc: BaseException) -> bool:
+    tls = tls_error_in(exc)
+    return tls is not None and getattr(tls, "reason", None) in _NOT_TLS
+
+
+def in_log(answer: str, said: Words | None) -> str:
+    """The relay's answer (`refusal_text`) or why it could not be reached, as the log
+    says it: in English, its code and text as given, never a Python repr. OpenSSL's
+    "wrong version number" for a relay that answered TLS in plain SMTP names neither
+    cause nor cure: the catalog's sentence does."""
+    if said is not None and (said.key == "relay.no_implicit_tls" or not answer):
+        return said.say("en")
+    return answer
 
 
 def about_the_mail(exc: Exception) -> bool:
@@ -819,6 +859,14 @@ def refusal_text(exc: Exception) -> str:
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         return f"{exc.code} {exc.message}"
     return str(exc)
+
+
+def refused_for_good_of(exc: Exception) -> dict[str, str]:
+    """The recipients the relay refused with a 5xx when it took the mail for none (the
+    others refused for now), each with its answer: `550 5.1.1 no such user`."""
+    if not isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return {}
+    return {r.recipient: f"{r.code} {r.message}" for r in exc.recipients if r.code >= 500}
 
 
 def _readable(envelope: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
 
-from daemon.report.message import clean, executor_words, local_time
+from daemon.report.message import clean, executor_words, flat, local_time
 from daemon.report.subject import set_subject
 from daemon.settings import Settings
 from daemon.store.runs import RunState, send_name
@@ -51,7 +51,7 @@ def build(
     zone = zoneinfo.ZoneInfo(settings.daemon.timezone)
     name = send_name(run)
     done = run["state"] == RunState.COMPLETED
-    params = {"name": clean(name), "sent": run["rows_imported"], "total": run["rows_total"]}
+    params = {"name": flat(name), "sent": run["rows_imported"], "total": run["rows_total"]}
     msg = EmailMessage()
     set_subject(msg, message("send.subject." + ("ok" if done else "failed"), language, **params))
     msg["From"] = settings.report.from_
