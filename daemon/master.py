@@ -122,7 +122,7 @@ class Master:
         from daemon.outward.triggers import Outward
 
         # Before the import process starts: a run it completes at once may be followed.
-        self.outward = Outward(self.current, self.store, self.reporter.queue_run)
+        self.outward = Outward(self.current, self.store, self.reporter.queue_run, self.alerts)
         # Imports run in a process of their own, which recovers the spool first. The
         # doors open meanwhile (what they take waits in the spool for it): starting the
         # process and opening the doors each take about half a second of a core.

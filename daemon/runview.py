@@ -333,7 +333,7 @@ def not_kept_key(run: Mapping[str, Any], elsewhere: str = "") -> str:
     runs: "past retention" blamed the sweep), thrown away (a stopped account's), kept
     by the instance of a shared store that imported it (`elsewhere`: its name), or
     gone (swept, or no file came). Its words take `instance`."""
-    if run["state"] not in FINAL_STATES:
+    if not ended(run):
         return "cli.show.not_kept_yet"
     if run["state"] == RunState.IGNORED:
         return "cli.show.not_kept_ignored"
@@ -438,6 +438,15 @@ def state_words(run: Mapping[str, Any], language: str) -> str:
     """A run's state as the console says it (`renkei runs --state` and --json take the
     state itself)."""
     return in_words(state_of(run).key, language, run["state"])
+
+
+def ended(run: Mapping[str, Any]) -> bool:
+    """Whether the run is over, nothing to come of it: a final state, or a send stopped
+    part-way (強制終了), which unlike an aborted import never runs again (the store's
+    `_ENDED`). Its file and error CSV are then what they will stay."""
+    if run.get("direction") == "send" and run["state"] == RunState.ABORTED:
+        return True
+    return run["state"] in FINAL_STATES
 
 
 def state_of(run: Mapping[str, Any]) -> Words:

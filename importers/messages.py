@@ -334,6 +334,11 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{limit:,}文字を超えています(全{length:,}文字)",
         "en": "is longer than {limit:,} characters ({length:,})",
     },
+    # The same of a value quoted cut (value.cut), which says its length already.
+    "cell.max_length_cut": {
+        "ja": "{limit:,}文字を超えています",
+        "en": "is longer than {limit:,} characters",
+    },
     "cell.int": {
         "ja": "整数ではありません",
         "en": "is not a whole number",
@@ -585,6 +590,19 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "The waiting files of a report mail are damaged, so it was not sent and was "
         "set aside in {path}. Check the disk; the run's outcome is on the console.",
     },
+    "alert.subject.call_failed": {
+        "ja": "[renkei] 呼び出し {call} の要求が失敗しました: {run}",
+        "en": "[renkei] requests of call {call} failed: {run}",
+    },
+    "alert.body.call_failed": {
+        "ja": "取込 {run} のあとの呼び出し {call} で、要求 {total} 件のうち {failed} 件が"
+        "失敗しました(再送はしません)。一覧は renkei show {run} で確かめられます。",
+        "en": "The call {call} after the import {run} failed {failed} of {total} requests"
+        " (they are not sent again). renkei show {run} lists them.",
+    },
+    "alert.field.call": {"ja": "呼び出し", "en": "Call"},
+    "alert.field.failed": {"ja": "失敗した要求", "en": "Failed requests"},
+    "alert.field.first_answer": {"ja": "最初に失敗した要求の応答", "en": "First failure's answer"},
     "alert.field.reason": {"ja": "理由", "en": "Reason"},
     "alert.field.recipients": {"ja": "宛先", "en": "Recipients"},
     "alert.field.reply": {"ja": "中継サーバーの応答", "en": "Relay's reply"},
@@ -1784,6 +1802,24 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "パラメータ {name} は CSV の部分(file_field)と同じ名前です",
         "en": "parameter {name} has the name of the CSV part (file_field)",
     },
+    "config.call_placeholder": {
+        "ja": '{{{name}}} は埋め込めません。{accounts} の取込に続く per = "{per}" の呼び出しで'
+        "使えるのは {allowed} です",
+        "en": '{{{name}}} is not a placeholder renkei fills in here: a call of per = "{per}"'
+        " following {accounts} can use {allowed}",
+    },
+    "config.call_placeholder_run": {
+        "ja": '{{{name}}} は埋め込めません。{accounts} の取込に続く per = "run" の呼び出しで'
+        "使えるのは {allowed} です。行の値は、json の中のオブジェクトを 1 つだけ入れたリスト"
+        "(行ごとに繰り返されます)の中で使えます",
+        "en": '{{{name}}} is not a placeholder renkei fills in here: a call of per = "run"'
+        " following {accounts} can use {allowed}; a row's values go inside a list holding"
+        " one object in json (repeated for each row)",
+    },
+    "config.url_port": {
+        "ja": "{value} のポート {port} は使えません。1〜65535 のポートを指定してください",
+        "en": "{value}: port {port} cannot be used; give a port of 1 to 65535",
+    },
     "config.url": {
         "ja": "{value} は http:// または https:// で始まる URL ではありません",
         "en": "{value} is not a URL starting http:// or https://",
@@ -2242,6 +2278,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "cli.send.bad_where": {
         "ja": "--where は 列名=値 の形で書いてください: {item}",
         "en": "write --where as COLUMN=VALUE: {item}",
+    },
+    "cli.send.where_twice": {
+        "ja": "--where {column} が2回以上指定されています。1回だけ指定してください",
+        "en": "--where {column} was given more than once; give it once",
     },
     "cli.send.started": {
         "ja": "送信 {name} を開始しました(実行ID {id})",
@@ -3266,6 +3306,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.account.last_run": {"ja": "最新の実行", "en": "Last run"},
     "console.account.layout": {"ja": "レイアウト {name}", "en": "Layout {name}"},
     "console.account.poll": {"ja": "今すぐチェック", "en": "Check now"},
+    "console.account.stopped_actions": {
+        "ja": "停止中のため、今すぐチェックとアップロードはできません。",
+        "en": "Stopped: checking now and uploading are not possible.",
+    },
     "console.account.stop": {"ja": "停止する", "en": "Stop"},
     "console.account.start": {"ja": "稼働する", "en": "Start"},
     "console.account.runs": {"ja": "このアカウントの実行", "en": "This account's runs"},
@@ -3359,6 +3403,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.action.upload_preview": {"ja": "アップロード(確認)", "en": "upload (check)"},
     "console.action.upload": {"ja": "アップロード(取込)", "en": "upload (import)"},
     "console.action.csrf_refused": {"ja": "トークンなしの操作", "en": "form without token"},
+    "console.action.audit": {"ja": "監査ログの表示", "en": "view the audit log"},
     "console.outcome.ok": {"ja": "成功", "en": "ok"},
     "console.outcome.failed": {"ja": "失敗", "en": "failed"},
     "console.outcome.refused": {"ja": "拒否", "en": "refused"},
@@ -3411,9 +3456,29 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "送信先の応答が HTTP として読めませんでした({detail})",
         "en": "the receiver's answer was not readable HTTP ({detail})",
     },
+    "outward.net.read": {
+        "ja": "送信先の応答を待つ間に接続が切れました({detail})",
+        "en": "the connection broke while waiting for the receiver's answer ({detail})",
+    },
+    "outward.net.write": {
+        "ja": "リクエストを送る途中で接続が切れました({detail})",
+        "en": "the connection broke while the request was being sent ({detail})",
+    },
+    "outward.net.closed": {
+        "ja": "送信先が接続を閉じました",
+        "en": "the receiver closed the connection",
+    },
     "outward.net.other": {
         "ja": "通信のエラーです({detail})",
         "en": "a network error ({detail})",
+    },
+    "call.not_started": {
+        "ja": "この呼び出しは組み立てられないため、送っていません。設定を直してください({detail})",
+        "en": "this call could not be built, so nothing was sent; fix the config ({detail})",
+    },
+    "call.no_value": {
+        "ja": "{{{name}}} に入れる値がこの取込にありません",
+        "en": "this import has no value for {{{name}}}",
     },
     "outward.unsendable": {
         "ja": "このリクエストは送れないため、再試行せずに失敗としました。"
@@ -3426,6 +3491,14 @@ CATALOG: dict[str, dict[str, str]] = {
         "指定してください(手動やスケジュールの送信には取込がありません)",
         "en": 'rows = "run" sends the rows of the import that triggered the send: list'
         " accounts in after_import (a send by hand or on schedule follows no import)",
+    },
+    "config.header_ascii": {
+        "ja": "{value} はヘッダーの値に使えません。ヘッダーの値は ASCII の文字(英数字・記号・空白)"
+        "だけで書きます。日本語などは送信先の決める形(%E6%97%A5 のようなパーセント"
+        "エンコードなど)にしてください",
+        "en": "{value} cannot be a header value: header values must be ASCII (letters,"
+        " digits, symbols, spaces); write other text as the receiver expects it (percent-"
+        "encoded like %E6%97%A5, say)",
     },
     "config.own_header": {
         "ja": "ヘッダー {name} は renkei が自分で付けます(Idempotency-Key、Content-Type、"
@@ -3566,6 +3639,18 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.audit.detail.correction_imported": {
         "ja": "取込済みの訂正ファイルは再取込できません",
         "en": "a corrected copy whose rows are in cannot be retried",
+    },
+    "console.audit.detail.role_viewer": {
+        "ja": "権限「閲覧者」では許されない操作",
+        "en": "not allowed to a viewer",
+    },
+    "console.audit.detail.role_operator": {
+        "ja": "権限「運用者」では許されない操作",
+        "en": "not allowed to an operator",
+    },
+    "console.audit.detail.no_preview": {
+        "ja": "確認の実行 {run} が見つかりません",
+        "en": "no checked run {run}",
     },
     "console.audit.detail.run_is_send": {
         "ja": "送信の実行は再取込できません",

@@ -405,7 +405,10 @@ class CsvFile:
                 convert(cell)
             except CellError as exc:
                 shown = cut(cell)
-                problem = message(exc.key, lang, value=shown, **exc.params)
+                problem_key = exc.key
+                if isinstance(shown, Words) and exc.key == "cell.max_length":
+                    problem_key = "cell.max_length_cut"  # the value cut says its length
+                problem = message(problem_key, lang, value=shown, **exc.params)
                 if self.sheet is None:
                     key, where = "cell.error", {"line": line}
                 else:  # the cell by its place in the sheet: 売上!D14
@@ -414,7 +417,7 @@ class CsvFile:
                 text = message(key, lang, column=name, value=shown, problem=problem, **where)
                 said = None
                 if self._gives_words():  # made only for the errors a run may keep
-                    inner = Words(exc.key, {"value": shown, **exc.params})
+                    inner = Words(problem_key, {"value": shown, **exc.params})
                     said = Words(key, {"column": name, "value": shown, "problem": inner, **where})
                 errors.append(RowError(line, name, cell, text, fields, said))
         return errors

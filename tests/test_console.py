@@ -156,10 +156,13 @@ def test_pages_send_a_stranger_to_the_login_page(daemon, runs):
         ]:
             r = web.post(path, data={"csrf": "x", "status": "stopped"})
             assert r.status_code == 303 and r.headers["location"] == "/console/login", path
+        # The list's live refresh: back to the list after the login.
         r = web.get("/console/runs/table", headers={"HX-Request": "true"})
-        assert r.status_code == 204 and r.headers["hx-redirect"] == "/console/login"
+        assert r.status_code == 204
+        assert r.headers["hx-redirect"] == "/console/login?next=/console/runs"
         r = web.get("/console/runs/table")
-        assert r.status_code == 303 and r.headers["location"] == "/console/login"
+        assert r.status_code == 303
+        assert r.headers["location"] == "/console/login?next=/console/runs"
         # A forged session cookie is no session.
         web.cookies.set("renkei_session", "made-up.signature")
         assert web.get("/console/runs").status_code == 303

@@ -1,18 +1,26 @@
 """Sends and calls where the request, the name or the limits go wrong: a request that
 can never be sent fails at once, a name is one path segment, a send removed while it
 retries is still reported, max_bytes bounds the whole request, a row too wide is named,
-and a run's words fit what happened. Real daemons, a real HTTP capture server, a real
-relay, the real command line."""
+and a run's words fit what happened; a send counts its parts as they are answered, an
+ended one is final in every view, an empty `where` value finds the empty cells, a
+column given twice to `--where` is refused, and a connection reset is said in words.
+Real daemons, a real HTTP capture server, a real relay, the real command line."""
 
 from __future__ import annotations
 
+import re
 import signal
+import socket
+import struct
+import threading
 import time
 
 import httpx
 import pytest
 
 from tests.capture import Capture
+from tests.console_support import login, users_toml
+from tests.postgres import database_url
 from tests.support import Daemon, account, csv_bytes, env_set, renkei, write_config
 
 ADMIN = {"Authorization": "Bearer demo-admin"}
@@ -87,6 +95,27 @@ def header_secret():
     """The sends' headers read env:RENKEI_TEST_BAD_HEADER: every command that loads the config needs it."""
     with env_set(RENKEI_TEST_BAD_HEADER="日本語のトークン"):
         yield
+
+
+@pytest.fixture(scope="module")
+def resetting():
+    """A receiver that reads the request and resets the connection (RST), answering
+    nothing: what a crashed backend or a firewall does."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return  # closed: the module is done
+            conn.recv(65536)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/reset"
+    server.close()
 
 
 @pytest.fixture(scope="module")
@@ -291,6 +320,215 @@ def test_a_send_removed_while_it_retries_is_still_reported(tmp_path, relay):
             assert "送信エラー" in msg["Subject"] and "強制終了" in msg.get_body().get_content()
         (msg,) = relay.for_recipient("admin@example.jp", about="quiet")
         assert "(0/3件)" in msg["Subject"] and msg["To"] == "admin@example.jp"
+    finally:
+        daemon.terminate()
+        capture.close()
+
+
+# -- a send counts its parts as they are answered ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def outward(tmp_path_factory, capture, module_relay, resetting):
+    """A daemon of plain sends (none the config check could refuse), acme's rows in."""
+    extra = f"""
+[sends.progress]
+layout = "performance"
+account = "acme"
+url = "{capture.url("/progress")}"
+max_rows = 1
+max_attempts = 1000
+report = "never"
+{FAST}
+[sends.reset]
+layout = "performance"
+account = "acme"
+url = "{resetting}"
+max_attempts = 1
+report = "never"
+
+[sends.picked]
+layout = "performance"
+account = "acme"
+url = "{capture.url("/picked")}"
+report = "never"
+"""
+    folder = tmp_path_factory.mktemp("sends_outward")
+    config = write_config(folder, token_account("acme"), extra=extra, relay_port=module_relay.port)
+    d = Daemon(config).start()
+    try:
+        imported(d, "acme", ROWS)
+        yield d
+    finally:
+        d.terminate()
+
+
+def test_a_running_send_counts_the_parts_answered_and_what_is_still_to_go(outward, capture):
+    # Part 1 is taken, part 2 answered 503 until the script is cleared: a send retrying.
+    capture.answer("/progress", (200, {}, b"ok"), *[(503, {}, b"busy")] * 1000)
+    reply = httpx.post(f"{outward.api}/api/v1/sends/progress", headers=ADMIN, timeout=30)
+    run_id = reply.json()["id"]
+    try:
+        capture.wait("/progress", 3)  # part 1 answered 200, part 2 tried again
+        run = httpx.get(f"{outward.api}/api/v1/runs/{run_id}", headers=ADMIN).json()
+        assert run["state"] == "running"
+        assert (run["rows_imported"], run["rows_failed"], run["rows_total"]) == (1, 2, 3)
+        shown = renkei("show", run_id, "--config", str(outward.config), timeout=60)
+        assert "送信 1 件 / 全 3 件" in shown.stdout, shown.stdout
+    finally:
+        capture.answer("/progress")  # the rest is answered 200
+    run = outward.wait_run(run_id)
+    assert (run["state"], run["rows_imported"], run["rows_failed"]) == ("completed", 3, 0)
+
+
+# -- a connection reset said in words ----------------------------------------------------
+
+
+def test_a_connection_reset_is_said_in_words_not_as_an_empty_read_error(outward):
+    run = sent(outward, "reset")
+    assert run["state"] == "failed"
+    (request,) = run["requests"]
+    assert request["status"] is None
+    answer = request["answer"]
+    assert "送信先の応答を待つ間に接続が切れました(接続が切られました)" in answer, answer
+    assert "ReadError" not in answer and "通信のエラー" not in answer
+    assert "送信先の応答を待つ間に接続が切れました" in run["message"]
+
+
+# -- `--where` naming a column twice -------------------------------------------------------
+
+
+def test_where_naming_a_column_twice_is_a_usage_error_naming_it(outward):
+    before = outward.query("SELECT count(*) FROM runs")[0][0]
+    done = renkei(
+        "send", "picked", "--where", "member_no=1", "--where", " member_no=2",
+        "--config", str(outward.config), timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "--where member_no が2回以上指定されています" in done.stderr, done.stderr
+    assert outward.query("SELECT count(*) FROM runs")[0][0] == before
+    config = outward.config.read_text().replace(
+        'from = "renkei@example.jp"', 'from = "renkei@example.jp"\nlanguage = "en"'
+    )
+    english = outward.config.parent / "english.toml"
+    english.write_text(config, encoding="utf-8")
+    done = renkei(
+        "send", "picked", "--where", "date=2024/05/16", "--where", "date=2024/05/17",
+        "--config", str(english), timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "--where date was given more than once; give it once" in done.stderr, done.stderr
+
+
+# -- an empty `where` value finds the empty cells --------------------------------------
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def empties(request, tmp_path_factory, capture, module_relay):
+    folder = tmp_path_factory.mktemp(f"sends_empty_{request.param}")
+    extra = f"""
+[sends.empties]
+layout = "performance"
+account = "acme"
+url = "{capture.url("/empties")}"
+report = "never"
+{FAST}"""
+    urls = None
+    if request.param == "postgresql":
+        urls = database_url(request.getfixturevalue("postgresql_proc"))
+        extra = f'[store]\nurl = "{next(urls)}"\n' + extra
+    config = write_config(folder, token_account("acme"), extra=extra, relay_port=module_relay.port)
+    d = Daemon(config).start()
+    try:
+        rows = [*ROWS, "4,2024/05/18,,d", "5,2024/05/18,500,", "6,2024/05/18,,"]
+        imported(d, "acme", rows)
+        yield d
+    finally:
+        d.terminate()
+        if urls is not None:
+            urls.close()
+
+
+def ended_run(daemon, run_id: str) -> dict:
+    """The run over the API (a PostgreSQL store is not the data_dir's file), once ended."""
+    deadline = time.monotonic() + 30
+    while True:
+        run = httpx.get(f"{daemon.api}/api/v1/runs/{run_id}", headers=ADMIN).json()
+        if run["state"] not in ("queued", "running") or time.monotonic() > deadline:
+            return run
+        time.sleep(0.05)
+
+
+def sent_members(capture, run_id: str) -> list[str]:
+    got = [r for r in capture.to("/empties") if r.headers["idempotency-key"].startswith(run_id)]
+    lines = b"".join(r.form()["file"].data for r in got).decode("cp932").splitlines()
+    return [line.split(",")[0] for line in lines[1:]]
+
+
+@pytest.mark.parametrize(
+    ("column", "members"), [("sales_amount", ["4", "6"]), ("note", ["5", "6"])]
+)
+def test_an_empty_where_value_finds_the_rows_whose_cell_is_empty(empties, capture, column, members):
+    reply = httpx.post(
+        f"{empties.api}/api/v1/sends/empties",
+        json={"where": {column: ""}},
+        headers=ADMIN,
+        timeout=30,
+    )
+    assert reply.status_code == 202, reply.text
+    run = ended_run(empties, reply.json()["id"])
+    assert (run["state"], run["rows_total"], run["rows_imported"]) == ("completed", 2, 2), run
+    assert sent_members(capture, run["id"]) == members
+
+
+def test_an_empty_where_value_on_the_command_line_finds_the_empty_cells(empties, capture):
+    done = renkei(
+        "send", "empties", "--where", "sales_amount=", "--where", "note=",
+        "--config", str(empties.config), timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    run_id = re.search(r"実行ID (\S+?)\)", done.stdout).group(1)
+    run = ended_run(empties, run_id)
+    assert (run["state"], run["rows_total"]) == ("completed", 1), run
+    assert sent_members(capture, run_id) == ["6"]
+
+
+# -- an ended send is final in every view ----------------------------------------------
+
+
+def test_an_aborted_send_is_final_in_every_view(tmp_path, relay):
+    capture = Capture(default=(503, {}, b"busy"))
+    gone = capture.retrying_send("gone", 'account = "acme"')
+    extra = users_toml({"admin": ("admin", [])}) + gone
+    config = write_config(tmp_path, token_account("acme"), extra=extra, relay_port=relay.port)
+    daemon = Daemon(config).start()
+    try:
+        imported(daemon, "acme", ROWS)
+        reply = httpx.post(f"{daemon.api}/api/v1/sends/gone", headers=ADMIN, timeout=30)
+        run_id = reply.json()["id"]
+        capture.wait("/gone", 2)
+        config.write_text(config.read_text().replace(gone, ""))
+        daemon.proc.send_signal(signal.SIGHUP)
+        daemon.wait_run(run_id, timeout=15, states=("aborted",))
+        base = f"{daemon.api}/api/v1/runs/{run_id}"
+        errors = httpx.get(f"{base}/errors.csv", headers=ADMIN)
+        assert errors.status_code == 200, errors.text
+        file = httpx.get(f"{base}/file", headers=ADMIN)
+        assert (file.status_code, file.json()["error"]) == (404, "file_not_kept"), file.text
+        shown = renkei("show", run_id, "--save", str(tmp_path / "saved"), "--config", str(config))
+        assert "取込待ち" not in shown.stderr and "スプール" not in shown.stderr, shown.stderr
+        assert "受信したファイルは保存されていません" in shown.stderr, shown.stderr
+        console = login(daemon.api, "admin")
+        home = console.get("/console/").text
+        console.close()
+        # Today's table: the account, a column per state, the next check.
+        head = home.split('class="today"')[1].split("</thead>")[0]
+        states = re.findall(r"<th>([^<]*)</th>", head)[1:-1]
+        row = home.split('href="/console/accounts/acme"')[1].split("</tr>")[0]
+        cells = dict(zip(states, re.findall(r'<td class="num">(.*?)</td>', row), strict=True))
+        assert cells["中断(再実行待ち)"] == "0", cells
+        assert ">1</a>" in cells["強制終了"], cells
+        assert "state=aborted&amp;channel=send" in cells["強制終了"]
     finally:
         daemon.terminate()
         capture.close()

@@ -129,7 +129,13 @@ def cmd_send(args: argparse.Namespace) -> int:
         if not sep or not column:
             print(message("cli.send.bad_where", language, item=item), file=sys.stderr)
             return EXIT_USAGE
-        where[column.strip()] = value
+        column = column.strip()
+        # Refused as the Records API refuses a field given twice: the last one silently
+        # won, and a send went with the rows of one value where two were asked for.
+        if column in where:
+            print(message("cli.send.where_twice", language, column=column), file=sys.stderr)
+            return EXIT_USAGE
+        where[column] = value
     from urllib.parse import quote
 
     from daemon.settings.checks import outward_name

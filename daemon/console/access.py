@@ -64,6 +64,9 @@ class Refused(Exception):
         self.params = params
         # (catalog key, run id): the runs the refusal is about, linked from its page.
         self.links = list(links)
+        # (action, target, detail code) of a refusal the audit log records: written
+        # by the answer to it (app.py), bounded there.
+        self.audited: tuple[str, str, str] | None = None
 
 
 def signer(request: Request) -> Signer:
@@ -103,21 +106,24 @@ def see_account(who: Viewer, request: Request, name: str) -> None:
         raise Refused(404, "console.error.no_account", name=name)
 
 
-def run_account(who: Viewer, request: Request, name: str) -> None:
+def run_account(who: Viewer, request: Request, name: str, action: str) -> None:
     """404 for an account out of sight, 403 for one the user may only read."""
     see_account(who, request, name)
     if not who.may_run(name):
-        raise role_refused(who)
+        raise role_refused(who, action, name)
 
 
-def admin_only(who: Viewer) -> None:
+def admin_only(who: Viewer, action: str, target: str = "") -> None:
     if not who.is_admin:
-        raise role_refused(who)
+        raise role_refused(who, action, target)
 
 
-def role_refused(who: Viewer) -> Refused:
-    """403 naming the user's role in the page's words (閲覧者), as the header does."""
-    return Refused(403, "console.error.role", role=Words(f"console.role.{who.role}"))
+def role_refused(who: Viewer, action: str, target: str) -> Refused:
+    """403 naming the user's role in the page's words (閲覧者), as the header does;
+    audited as `action` on `target`, as every other refusal is."""
+    refused = Refused(403, "console.error.role", role=Words(f"console.role.{who.role}"))
+    refused.audited = (action, target, f"role_{who.role}")
+    return refused
 
 
 def client_address(request: Request) -> str:

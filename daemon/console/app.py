@@ -11,11 +11,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from daemon.console import audit
 from daemon.console.access import NotLoggedIn, Refused, viewer
 from daemon.console.pages import accounts, home, login, run, runs, upload
 from daemon.console.render import ACTION_PAGES, get_page, page
 
 STATIC = Path(__file__).parent / "static"
+RUNS_TABLE = "/console/runs/table"  # whose query is that of the list it refreshes
 
 
 def install(app: FastAPI) -> None:
@@ -30,6 +32,7 @@ def install(app: FastAPI) -> None:
         app.include_router(router, include_in_schema=False)
     for action in ACTION_PAGES:
         app.add_api_route(action, _to_page, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/favicon.ico", _no_icon, methods=["GET"], include_in_schema=False)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
     app.add_exception_handler(NotLoggedIn, _to_login)
     app.add_exception_handler(Refused, _refused)
@@ -41,6 +44,12 @@ async def _to_page(request: Request) -> Response:
     return RedirectResponse(get_page(request), 303)
 
 
+async def _no_icon() -> Response:
+    """Every new browser asks for one: "nothing", and not again for a day, rather than a
+    404 in its console and the daemon's log at each session."""
+    return Response(status_code=204, headers={"Cache-Control": "max-age=86400"})
+
+
 async def _error_page(request: Request, status: int, key: str, params: dict) -> Response:
     """What the web app's error handler answers under /console/ (daemon/web/errors.py)."""
     refused = Refused(status, key)
@@ -49,8 +58,11 @@ async def _error_page(request: Request, status: int, key: str, params: dict) -> 
 
 
 async def _to_login(request: Request, exc: Exception) -> Response:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    if request.method != "GET" or request.url.path.endswith("/table"):
+    path = request.url.path
+    if path == RUNS_TABLE:  # the list's live refresh: back to the list, filters kept
+        path = RUNS_TABLE.removesuffix("/table")
+    target = path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method != "GET":
         target = "/console/"
     location = "/console/login"
     if target != "/console/":
@@ -67,4 +79,6 @@ async def _refused(request: Request, exc: Exception) -> Response:
         who = await viewer(request)
     except NotLoggedIn:
         who = None
+    if exc.audited is not None and who is not None:
+        await audit.refusal(request, who.name, *exc.audited)
     return page(request, "error.html", who, exc.status, error=exc)

@@ -4,17 +4,20 @@ from where, on what, and how it ended. Written by the pages; admins read it on t
 
 from __future__ import annotations
 
+import logging
 import re
 
 from fastapi import Request
 
 from daemon.console.access import client_address
+from daemon.console.throttle import Noted
 from daemon.spool.queue import now_iso
 from daemon.spool.retry import Refusal
 from daemon.store.undo import UndoRefusal
 from daemon.web import context
 from importers.messages import message
 
+log = logging.getLogger(__name__)
 # The refusals the upload form records, by their catalog key's last part.
 UPLOAD_REFUSALS = ("no_file", "stopped", "bad_name", "too_large", "not_importable", "expired")
 # What an entry's detail says, by code, as it is stored: the same text as before codes
@@ -33,6 +36,9 @@ DETAILS: dict[str, str] = {
     "locked": "locked",
     "active": "active",
     "stopped": "stopped",
+    "role_viewer": "role viewer",
+    "role_operator": "role operator",
+    "no_preview": "no preview {run}",
     **{code.value: code.value for code in (*Refusal, *UndoRefusal)},
     **{f"upload.{name}": f"console.upload.{name}" for name in UPLOAD_REFUSALS},
 }
@@ -88,3 +94,21 @@ async def record(
         "detail": detail[:1000],
     }
     await context.store(request).audit(entry)
+
+
+async def refusal(request: Request, user: str, action: str, target: str, code: str) -> None:
+    """An action refused for the user's role, audited NOTED a WINDOW from one address
+    (throttle.py): a script repeating it would write a row a request."""
+    state = request.app.state
+    if getattr(state, "console_refusals", None) is None:
+        state.console_refusals = Noted()
+    if state.console_refusals.worth_noting(client_address(request)):
+        await record(request, user, action, target, "refused", detail(code))
+    else:
+        log.info(
+            "console %s by %s from %s refused (%s); not audited again",
+            action,
+            user,
+            client_address(request),
+            code,
+        )

@@ -22,6 +22,18 @@ from daemon.web.accounts import account_checks
 
 REFUSALS_SHOWN = 10
 SENDS_SHOWN = 10
+# Today's column of sends stopped part-way (強制終了): counted under `aborted`, they
+# were said to run again (中断(再実行待ち)), which a send never does.
+SEND_ABORTED = "send.aborted"
+
+
+def _apart(today: dict[str, dict[str, int]], aborted_sends: dict[str, int]) -> None:
+    """Move each account's sends stopped part-way out of its `aborted` count."""
+    aborted = RunState.ABORTED.value
+    for name, count in aborted_sends.items():
+        if name in today:
+            today[name][aborted] = today[name].get(aborted, 0) - count
+            today[name][SEND_ABORTED] = count
 
 
 def _count(folder: Path, pattern: str = "*") -> int:
@@ -40,6 +52,7 @@ async def glance(request: Request, who: Viewer) -> dict[str, Any]:
     counts = await store.runs_by_state(since)
     names = who.visible(list(settings.accounts))
     today = {name: {s: n for (a, s), n in counts.items() if a == name} for name in names}
+    _apart(today, await store.aborted_sends(since))
     # Those the list at 待機中 shows as well, so that each figure is what its link lists.
     accounts = None if who.is_admin else names
     spooled = await spooled_runs(request, accounts)

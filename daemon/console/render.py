@@ -28,7 +28,7 @@ from daemon.console import audit
 from daemon.console.access import Refused, Viewer, signer
 from daemon.web import context
 from handlers.formend import whole_form
-from importers.messages import CATALOG, LANGUAGES, Words, message, said
+from importers.messages import CATALOG, LANGUAGES, Words, cut, message, said
 
 LANG_COOKIE = "renkei_lang"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -124,6 +124,12 @@ def page(
         """A stored sentence in the page's language, when its words were kept."""
         return said(words, text, lang)
 
+    def short(value: object) -> str:
+        """A cell's value as a sentence quotes it (…(全5,000文字)): a page shows the
+        whole of a long one only on demand."""
+        shown = cut("" if value is None else value)
+        return shown.say(lang) if isinstance(shown, Words) else shown
+
     def local(stamp: str | None, seconds: bool = True) -> str:
         if not stamp:
             return ""
@@ -150,6 +156,7 @@ def page(
         t=t,
         has=has,
         say=say,
+        short=short,
         lang=lang,
         who=who,
         csrf=signer(request).token("csrf", who.session) if who else "",

@@ -23,9 +23,10 @@ FAILURES = 5  # for one name from one address within WINDOW seconds, then…
 ADDRESS_FAILURES = 20  # …or from one address, whatever the names, then…
 WINDOW = 600.0
 LOCKED = 900.0  # …refused this long
-# Refused logins (a form without its token, a locked login) audited from one address
-# within WINDOW: each is a row of the audit log, which no login bounded before (three
-# hundred rows a second from one client); past these, the log says they go on.
+# Refused logins (a form without its token, a locked login), and actions refused for
+# the user's role, audited from one address within WINDOW: each is a row of the audit
+# log, which nothing bounded before (three hundred rows a second from one client);
+# past these, the log says they go on.
 NOTED = 20
 _MAX_KEYS = 10_000  # bounded memory whatever a client sends as user names
 _KEPT = _MAX_KEYS * 9 // 10  # what a full table is pruned down to
@@ -40,7 +41,7 @@ class LoginThrottle:
         # failures, so that logins sent all at once cannot each pass the look at the
         # failures before any of them is counted (sixty guesses in one burst).
         self._flying: dict[str, int] = {}
-        self._noted: dict[str, deque[float]] = {}  # refusals audited, by address
+        self._noted = Noted(clock)  # refusals audited, by address
 
     def __len__(self) -> int:
         """The addresses and (address, name) pairs it holds failures or a lock of."""
@@ -52,18 +53,7 @@ class LoginThrottle:
 
     def worth_noting(self, address: str) -> bool:
         """Whether a refused login from `address` is to be audited (NOTED a WINDOW)."""
-        now = self._clock()
-        if address not in self._noted and len(self._noted) >= _MAX_KEYS:
-            self._noted = {a: t for a, t in self._noted.items() if t and t[-1] > now - WINDOW}
-            if len(self._noted) >= _MAX_KEYS:
-                return False  # a flood of addresses: the log has it
-        times = self._noted.setdefault(address, deque())
-        while times and times[0] <= now - WINDOW:
-            times.popleft()
-        if len(times) >= NOTED:
-            return False
-        times.append(now)
-        return True
+        return self._noted.worth_noting(address)
 
     def begin(self, address: str, user: str) -> bool:
         """Whether an attempt may be checked now: not while locked, nor while the
@@ -121,6 +111,29 @@ class LoginThrottle:
         if len(self._failures) + len(self._locked) + 2 <= _MAX_KEYS:
             return  # room for the two keys this failure counts
         prune(self._failures, self._locked, now, WINDOW, _KEPT)
+
+
+class Noted:
+    """Refusals audited, by address: NOTED a WINDOW from each, in bounded memory."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._times: dict[str, deque[float]] = {}
+
+    def worth_noting(self, address: str) -> bool:
+        """Whether a refusal from `address` is to be audited; counted when it is."""
+        now = self._clock()
+        if address not in self._times and len(self._times) >= _MAX_KEYS:
+            self._times = {a: t for a, t in self._times.items() if t and t[-1] > now - WINDOW}
+            if len(self._times) >= _MAX_KEYS:
+                return False  # a flood of addresses: the log has it
+        times = self._times.setdefault(address, deque())
+        while times and times[0] <= now - WINDOW:
+            times.popleft()
+        if len(times) >= NOTED:
+            return False
+        times.append(now)
+        return True
 
 
 def _keys(address: str, user: str) -> tuple[str, str]:

@@ -38,6 +38,7 @@ ANSWER_BYTES = 1024  # of each answer's body, kept with the request
 _REMOVED_CHECK = 1.0  # seconds between looks, while waiting, at whether the send is gone
 _MAX_RETRY_AFTER = 3600.0  # a Retry-After further off than this is waited out this long
 Finished = Callable[[Job], Awaitable[None]]
+Answered = Callable[[Job], Awaitable[None]]
 # Errors of the request as built, not of the network or the receiver: no retry mends
 # them. httpx files these two under HTTPError with the network's own.
 _OURS = (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError)
@@ -57,12 +58,17 @@ class Deliverer:
         self.jobs = jobs
         self._leases: asyncio.Task | None = None
         self._finished: dict[str, Finished] = {}
+        self._answered: dict[str, Answered] = {}
         self._tasks: dict[str, asyncio.Task] = {}
         self._client: httpx.AsyncClient | None = None
 
     def on_finished(self, kind: str, finished: Finished) -> None:
         """Told when a job of `kind` has every request answered (or given up)."""
         self._finished[kind] = finished
+
+    def on_answered(self, kind: str, answered: Answered) -> None:
+        """Told each time a request of a job of `kind` is answered 2xx."""
+        self._answered[kind] = answered
 
     async def add(self, job: Job, bodies: dict[int, bytes]) -> None:
         """Spool `job` durably, record its requests, and start delivering it. Raises
@@ -73,7 +79,7 @@ class Deliverer:
             with contextlib.suppress(Exception):
                 await self.jobs.remove(job)
             raise NotSpooled(str(exc)) from exc
-        await self.store.log_requests([_logged(job, r) for r in job.requests])
+        await self.store.log_requests([request_record(job, r) for r in job.requests])
         self._start(job)
 
     async def recover(self) -> None:
@@ -202,6 +208,17 @@ class Deliverer:
                     )
             await self.jobs.progress(job, [request])
             await self._record(job, request)
+            if request.state == DONE:
+                await self._told_answered(job)
+
+    async def _told_answered(self, job: Job) -> None:
+        answered = self._answered.get(job.kind)
+        if answered is None:
+            return
+        try:
+            await answered(job)
+        except Exception as exc:  # the count is for people; the job's end settles it
+            log_failure(log, exc, "outward job %s: could not count a part answered", job.id)
 
     async def _attempt(self, job: Job, request: Request, rules: Outbound) -> float | None:
         """One try; sets the request's state when it is final. Returns Retry-After."""
@@ -352,7 +369,7 @@ def _retry_after(value: str | None) -> float | None:
     return None
 
 
-def _logged(job: Job, request: Request) -> dict[str, Any]:
+def request_record(job: Job, request: Request) -> dict[str, Any]:
     return {
         "job_id": job.id,
         "run_id": job.run_id,
@@ -381,4 +398,10 @@ def _network_trouble(exc: BaseException, timeout: float, language: str) -> str:
         return message("outward.net.connect", language, detail=cause or exc)
     if isinstance(exc, httpx.RemoteProtocolError):
         return message("outward.net.protocol", language, detail=exc)
-    return message("outward.net.other", language, detail=f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, httpx.ReadError | httpx.WriteError):
+        # httpx says a reset as "ReadError: ", no text: the errno behind it says it.
+        cause = OsTrouble(exc).render(language) if os_error_in(exc) else ""
+        key = "outward.net.read" if isinstance(exc, httpx.ReadError) else "outward.net.write"
+        return message(key, language, detail=cause or message("outward.net.closed", language))
+    named = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return message("outward.net.other", language, detail=named)

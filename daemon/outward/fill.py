@@ -28,9 +28,14 @@ def names(text: str) -> list[str]:
     return [m.group(1) for m in _PLACEHOLDER.finditer(text) if m.group(1)]
 
 
+def fillable(columns: Iterable[str] = ()) -> list[str]:
+    """Every placeholder renkei fills in, with `{row.X}` for each of `columns`."""
+    return [*PLAIN, *(f"run.{f}" for f in RUN_FIELDS), *(f"row.{c}" for c in columns)]
+
+
 def unknown(texts: Iterable[str], columns: Iterable[str] = ()) -> list[str]:
     """The placeholders in `texts` that are not filled in (with `columns` for {row.X})."""
-    allowed = set(PLAIN) | {f"run.{f}" for f in RUN_FIELDS} | {f"row.{c}" for c in columns}
+    allowed = set(fillable(columns))
     return [name for text in texts for name in names(text) if name not in allowed]
 
 

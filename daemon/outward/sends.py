@@ -5,7 +5,8 @@ direction is `send`.
 cuts them into parts within the send's limits, builds each request exactly as it will
 go (multipart with the parameters as fields or as JSON in one field, the CSV part
 under its name and encoding), spools the job and only then lets the deliverer try.
-When the last part is answered, `finished()` settles the run and its report.
+Each part answered 2xx is counted in the run at once (`answered()`); when the last
+part is answered, `finished()` settles the run and its report.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class Sends:
         self.store = store
         self.deliverer = deliverer
         self._report = report
+        deliverer.on_answered("send", self.answered)
         deliverer.on_finished("send", self.finished)
 
     async def start(self, name: str, trigger: Trigger) -> str:
@@ -132,6 +134,7 @@ class Sends:
         job, bodies, names = _job(send, name, run_id, values, parts)
         # Named as its parts were: `{part}` of `{parts}`, the first and the last.
         run["filename"] = names[0] if names[0] == names[-1] else f"{names[0]} … {names[-1]}"
+        run |= {"rows_imported": 0, "rows_failed": len(rows)}  # all still to go
         await self._add(run, options)
         try:
             await self.deliverer.add(job, bodies)
@@ -186,6 +189,14 @@ class Sends:
         await self._report(run["id"])
         return run["id"]
 
+    async def answered(self, job: Job) -> None:
+        """A part was answered 2xx: the run counts its rows as sent now, and the rest as
+        still to go. Counted only at the end, a send retrying for hours said 0 sent
+        after parts had gone; one update per part costs little beside its request."""
+        sent = sum(r.rows for r in job.requests if r.state == DONE)
+        total = sum(r.rows for r in job.requests)
+        await self.store.send_progress(job.run_id, sent, total - sent)
+
     async def finished(self, job: Job) -> None:
         run = await self.store.get_run(job.run_id)
         if run is None or run["state"] not in (RunState.RUNNING, RunState.QUEUED):
@@ -233,18 +244,19 @@ def _outcome(job: Job, sent: int, total: int, removed: bool) -> tuple[RunState, 
     return RunState.FAILED, Words("send.part_failed", params)
 
 
-def _as_stored(where: dict[str, str], columns: dict[str, Column]) -> dict[str, str]:
+def _as_stored(where: dict[str, str], columns: dict[str, Column]) -> dict[str, str | None]:
     """Each filter value as its column stores it: `2024/05/16` finds the dates stored as
     2024-05-16, `1,000` the number 1000. A value its column would refuse is kept as
-    written (and finds nothing a column of that type holds)."""
-    found = {}
+    written (and finds nothing a column of that type holds). An empty value is None:
+    the rows whose cell is empty, NULL in a number or date column, '' in a text one."""
+    found: dict[str, str | None] = {}
     for name, value in where.items():
         column = columns.get(name)
         try:
             stored = converter(column)(value) if column is not None else value
         except (CellError, ValueError):
             stored = value
-        found[name] = value if stored is None else str(stored)
+        found[name] = None if stored is None or stored == "" else str(stored)
     return found
 
 

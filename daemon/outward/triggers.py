@@ -22,6 +22,7 @@ from daemon.outward.sends import Sends, Trigger
 from daemon.poll.jobs import WindowTrigger
 from daemon.poll.slots import run_once
 from daemon.poll.windows import Schedule
+from daemon.report.alerts import Alerts
 from daemon.settings import Settings
 from daemon.spool.queue import now_iso
 from daemon.store.base import Store
@@ -38,6 +39,7 @@ class Outward:
         settings: Callable[[], Settings],
         store: Store,
         report: Callable[[str], Awaitable[None]],
+        alerts: Alerts,
     ) -> None:
         self._settings = settings
         self.store = store
@@ -49,7 +51,7 @@ class Outward:
         )
         self.deliverer = Deliverer(settings, store, jobs)
         self.sends = Sends(settings, store, self.deliverer, report)
-        self.calls = Calls(settings, store, self.deliverer)
+        self.calls = Calls(settings, store, self.deliverer, alerts)
         self.scheduler: AsyncIOScheduler | None = None
         self._pending: set[asyncio.Task] = set()
         self._following: set[str] = set()  # runs whose sends and calls are being started
@@ -128,16 +130,23 @@ class Outward:
         ):
             return
         account = settings.accounts.get(run["account"])
+        started = True
         for name, send in settings.sends.items():
             if run["account"] in send.after_import:
                 executor = tuple(account.error_report_to) if account else ()
                 trigger = Trigger("forward", run=run, executor_to=executor)
-                await self._guarded(self.sends.start(name, trigger), f"send {name}")
+                started &= await self._guarded(self.sends.start(name, trigger), f"send {name}")
         for name, call in settings.calls.items():
             if run["account"] in call.after_import:
-                await self._guarded(self.calls.start(name, run), f"call {name}")
-        if run["forward_state"] == FORWARD_PENDING:
-            # Spooled (or failed to build, said in the log): not started again.
+                started &= await self._guarded(self.calls.start(name, run), f"call {name}")
+        if not started:
+            # Neither spooled nor recorded as failed (the store or the disk away): still
+            # pending, so the next start tries again rather than nobody ever knowing.
+            log.error(
+                "run %s: sends and calls that did not start are tried at the next start", run_id
+            )
+        elif run["forward_state"] == FORWARD_PENDING:
+            # Spooled, or recorded as failed and told: not started again.
             await self.store.update_run(run_id, forward_state=FORWARD_DONE)
 
     async def _scheduled(self, name: str) -> None:
@@ -157,8 +166,11 @@ class Outward:
         await self._guarded(once, f"send {name}")
 
     @staticmethod
-    async def _guarded(work: Awaitable[object], what: str) -> None:
+    async def _guarded(work: Awaitable[object], what: str) -> bool:
+        """Whether `work` ran through: False when it raised (said in the log)."""
         try:
             await work
         except Exception:
             log.exception("%s could not be started", what)
+            return False
+        return True

@@ -6,8 +6,9 @@ time it is seen but mailed once, until it clears (a reload accepted, room again)
 causes raised are kept in `data_dir/alerts.json`, so a restart while the disk is still
 low mails nothing new. Only the master raises and clears them. One that happens once —
 a file quarantined (raised in the import process, by the pipeline), a report the relay
-refused for good — is mailed once: each concerns one spool item or one mail, which
-cannot be quarantined or given up twice. No mail goes when `admin_to` is empty.
+refused for good, a call's requests failed (outward/calls.py) — is mailed once: each
+concerns one spool item, one mail or one call's job, which cannot be quarantined or
+given up twice. No mail goes when `admin_to` is empty.
 """
 
 from __future__ import annotations
@@ -146,6 +147,24 @@ class Alerts:
         path = f"outbox/failed/{item_id}.eml"
         said = {"reason" if how == "unsendable" else "reply": reply}
         await self._about_item(kind, item_id, path, recipients=", ".join(recipients), **said)
+
+    async def call_failed(
+        self, call: str, run_id: str, failed: int, total: int, answer: str
+    ) -> None:
+        """A call's job ended with `failed` of its `total` requests failed for good (or
+        never started); `answer` is the first failure's: its status and body, or why."""
+        language = self.settings.report.language
+        counts = {"failed": failed, "total": total}
+        lines = [
+            message("alert.body.call_failed", language, call=clean(call), run=run_id, **counts),
+            "",
+            _field("run", run_id, language),
+            f"{message('alert.field.call', language)}: {clean(call)}",
+            f"{message('alert.field.failed', language)}: {failed} / {total}",
+            f"{message('alert.field.first_answer', language)}: {clean(answer)}",
+        ]
+        params = {"call": flat(call), "run": run_id}
+        await self._once("call-failed", "alert.subject.call_failed", params, "\n".join(lines))
 
     async def _about_item(self, kind: str, item_id: str, path: str, **fields: str) -> None:
         """One alert about a run's item kept at `path`: `alert.subject.<kind>` and

@@ -17,7 +17,7 @@ import socket
 import ssl
 import stat
 import unicodedata
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,8 @@ from importers.layouts import choice_form
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 # RFC 9110 5.6.2: a header's name is a token, as api.token_header's (model.py).
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", re.ASCII)
+# RFC 9110 5.5: what renkei's HTTP client can write as a header's value.
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 
 _LISTENER_DEFAULTS = {"smtp": "127.0.0.1:2525", "ftp": "127.0.0.1:2121", "api": "127.0.0.1:8080"}
 _WILDCARDS = ("", "0.0.0.0", "::", "*")
@@ -212,22 +214,87 @@ def _outbound(raw: dict[str, Any]) -> Iterator[Problem]:
                 if isinstance(account, str) and account not in accounts:
                     params = {"value": repr(account), "name": account}
                     yield Problem(at, "config.unknown_account", params, near(account, accounts))
-            columns: Collection[Any] = (
-                _columns_of(layouts.get(layout)) if layout is not None else []
-            )
             if section == "calls":
-                columns = _every_column(layouts)
+                yield from _call_placeholders(where, item, raw)
+                continue
+            columns = _columns_of(layouts.get(layout)) if layout is not None else []
             for key in ("columns", "where", "labels"):
                 for at, column in _named(f"{where}.{key}", item.get(key)):
                     if isinstance(column, str) and layout in layouts and column not in columns:
                         yield _not_a_column(at, column, layout)
+            if layout in layouts:
+                yield from _where_values(f"{where}.where", item.get("where"), layouts[layout])
             field = _text(item.get("file_field", "file"))
-            if section == "sends" and field in _dict(item.get("params")):
+            if field in _dict(item.get("params")):
                 yield Problem(f"{where}.params", "config.param_is_file", {"name": field})
-            for key in ("params", "json", "filename", "url"):
+            for key in ("params", "filename", "url"):
                 for at, text in _strings(f"{where}.{key}", item.get(key)):
-                    for placeholder in unknown([text], columns if section == "calls" else ()):
+                    for placeholder in unknown([text]):
                         yield Problem(at, "config.placeholder", {"name": placeholder})
+
+
+def _where_values(where: str, values: Any, layout: Any) -> Iterator[Problem]:
+    """A send's `where` value is read as its column reads a cell (sends.py): one the
+    column refuses found no row, silently, where `--where` answers 422. Checked as a
+    set_value is; but an empty value finds the empty cells, and a key column may be
+    filtered on."""
+    filters = {name: value for name, value in _dict(values).items() if value != ""}
+    unkeyed = {**_dict(layout), "key": None}
+    for problem in set_value_problems(where, filters, unkeyed):
+        if problem.key == "config.set_value_type":
+            yield problem
+
+
+def _call_placeholders(where: str, item: dict[str, Any], raw: dict[str, Any]) -> Iterator[Problem]:
+    """A call fills `{row.X}` from a row of the run it follows, whose layout is its
+    account's: per row anywhere, per run only inside a JSON list repeated for each row
+    (fill.fill_json). Any other `{row.X}` passed check and then failed the call at
+    every import."""
+    from daemon.outward.fill import fillable, unknown
+
+    followed = [name for name in _names(item.get("after_import")) if isinstance(name, str)]
+    columns = _followed_columns(followed, raw)
+    per = "run" if item.get("per") == "run" else "row"
+    for at, text, in_rows in _call_texts(where, item):
+        filled = columns if per == "row" or in_rows else []
+        for name in unknown([text], filled):
+            outside_rows = per == "run" and not in_rows and name.startswith("row.")
+            key = "config.call_placeholder_run" if outside_rows else "config.call_placeholder"
+            allowed = " ".join(f"{{{placeholder}}}" for placeholder in fillable(filled))
+            params = {"name": name, "per": per, "accounts": ", ".join(followed), "allowed": allowed}
+            yield Problem(at, key, params)
+
+
+def _followed_columns(followed: list[str], raw: dict[str, Any]) -> list[str]:
+    """The columns the layouts of every followed account have, in the first's order;
+    every layout's when one is unknown (said at its own key) or none is followed."""
+    layouts, accounts = _dict(raw.get("layouts")), _dict(raw.get("accounts"))
+    names = [_text(_dict(accounts.get(account)).get("layout")) for account in followed]
+    if not names or any(name not in layouts for name in names):
+        return sorted(c for c in _every_column(layouts) if isinstance(c, str))
+    each = [_columns_of(layouts[name]) for name in names]
+    return [c for c in each[0] if isinstance(c, str) and all(c in other for other in each)]
+
+
+def _call_texts(where: str, item: dict[str, Any]) -> Iterator[tuple[str, str, bool]]:
+    """Each string a call fills in, at its key path, and whether it is filled once per
+    row of the run: inside a JSON list holding one object."""
+    for key in ("url", "params"):
+        for at, text in _strings(f"{where}.{key}", item.get(key)):
+            yield at, text, False
+    yield from _json_texts(f"{where}.json", item.get("json"), False)
+
+
+def _json_texts(where: str, value: Any, in_rows: bool) -> Iterator[tuple[str, str, bool]]:
+    if isinstance(value, str):
+        yield where, value, in_rows
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _json_texts(f"{where}.{key}", inner, in_rows)
+    elif isinstance(value, list):
+        repeated = len(value) == 1 and isinstance(value[0], dict)
+        for index, inner in enumerate(value):
+            yield from _json_texts(f"{where}.{index}", inner, in_rows or repeated)
 
 
 def _outbound_headers(raw: dict[str, Any]) -> Iterator[Problem]:
@@ -241,12 +308,22 @@ def _outbound_headers(raw: dict[str, Any]) -> Iterator[Problem]:
             where, item = f"{section}.{name}", _dict(item)
             if section == "sends" and item.get("rows") == "run" and not item.get("after_import"):
                 yield Problem(f"{where}.rows", "config.rows_run_alone")
-            for header in _dict(item.get("headers")):
+            for header, value in _dict(item.get("headers")).items():
                 at = f"{where}.headers.{header}"
                 if not _HEADER_NAME.fullmatch(header):
                     yield Problem(at, "config.header_name", {"value": shown(header)})
                 elif header.lower() in OWN_HEADERS:
                     yield Problem(at, "config.own_header", {"name": header})
+                yield from _header_value(at, value)
+
+
+def _header_value(at: str, value: Any) -> Iterator[Problem]:
+    """A header's value goes out as ASCII: any other character (Japanese, a line break)
+    failed every request with UnicodeEncodeError. One read from the environment may
+    change before it is sent: the request then fails at once, saying why."""
+    literal = isinstance(value, str) and not value.startswith("env:")
+    if literal and not _HEADER_VALUE.fullmatch(value):
+        yield Problem(at, "config.header_ascii", {"value": shown(value)})
 
 
 def _strings(where: str, value: Any) -> Iterator[tuple[str, str]]:

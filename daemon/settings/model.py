@@ -623,7 +623,19 @@ class Outbound(Model):
     def _url(cls, value: str) -> str:
         if not re.fullmatch(r"https?://[^\s/?#]+[^\s]*", value):
             raise Invalid("config.url", value=repr(value))
+        # A port past 65535 (or 0) passed, and every request then failed with an
+        # ExceptionGroup from the HTTP client's task group.
+        port = _url_port(value)
+        if port is not None and not 1 <= port <= 65535:
+            raise Invalid("config.url_port", value=repr(value), port=port)
         return value
+
+
+def _url_port(url: str) -> int | None:
+    """The port a URL names in digits; None when it names none, or a placeholder."""
+    authority = re.split(r"[/?#]", url.split("://", 1)[1], maxsplit=1)[0]
+    _, sep, port = authority.rpartition("@")[2].rpartition(":")
+    return int(port) if sep and port.isascii() and port.isdigit() else None
 
 
 class Send(Outbound):

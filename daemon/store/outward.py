@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
+from daemon.store.runs import RunState
 from daemon.store.sql import quote
 
 if TYPE_CHECKING:
@@ -57,10 +58,11 @@ class OutwardRecords:
         layout: str,
         columns: Sequence[str],
         account: str | None,
-        where: Mapping[str, str],
+        where: Mapping[str, str | None],
         run_id: str | None,
     ) -> list[tuple[Any, ...]]:
-        """The rows a send reads, in the order they were written."""
+        """The rows a send reads, in the order they were written; a `where` value None
+        finds the rows whose cell is empty."""
         terms, params = [], []
         if account is not None:
             terms.append('"_account" = ?')
@@ -69,6 +71,10 @@ class OutwardRecords:
             terms.append('"_run_id" = ?')
             params.append(run_id)
         for column, value in where.items():
+            if value is None:
+                # Empty is NULL in any column but text, '' in text: `= ''` matched no NULL.
+                terms.append(f"({quote(column)} IS NULL OR CAST({quote(column)} AS TEXT) = '')")
+                continue
             # As text: a filter written in the config matches 5 and "5" alike.
             terms.append(f"CAST({quote(column)} AS TEXT) = ?")
             params.append(value)
@@ -76,6 +82,24 @@ class OutwardRecords:
         selected = ", ".join(quote(c) for c in columns)
         sql = f"SELECT {selected} FROM {quote(layout)} {clause} ORDER BY rowid"
         return [tuple(row) for row in await self.reader.execute_fetchall(sql, params)]
+
+    async def send_progress(self, run_id: str, sent: int, unsent: int) -> None:
+        """A running send's counts as its parts are answered: rows sent, rows still to
+        go. A run already settled (ended by a reload meanwhile) keeps its own."""
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE runs SET rows_imported = ?, rows_failed = ? WHERE id = ? AND state = ?",
+                (sent, unsent, run_id, RunState.RUNNING.value),
+            )
+
+    async def aborted_sends(self, since: str) -> dict[str, int]:
+        """How many sends of each account stopped part-way (強制終了) since `since`."""
+        sql = (
+            "SELECT coalesce(account, ''), count(*) FROM runs WHERE received_at >= ?"
+            " AND direction = 'send' AND state = ? GROUP BY 1"
+        )
+        rows = await self.reader.execute_fetchall(sql, (since, RunState.ABORTED.value))
+        return {account: n for account, n in rows}
 
     async def log_requests(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Record requests as spooled (state waiting), before their first attempt."""

@@ -18,14 +18,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
 
-from daemon.runview import state_of
+from daemon.runview import ended, state_of
 from daemon.settings import Settings
 from daemon.spool.kept import kept_file
 from daemon.spool.queue import new_id, now_iso, pending_meta
 from daemon.spool.retry import refusal_key
 from daemon.store.runs import (
     CHANNELS,
-    FINAL_STATES,
     RunState,
     kept_elsewhere,
     public_run,
@@ -189,7 +188,7 @@ async def run_errors(request: Request, run_id: str, who: Auth) -> Response:
     that asked right after its 202 that there were no errors. 404
     `error_report_not_kept` when its file is no longer under data_dir."""
     run = await visible_run(request, run_id, who)
-    if run["state"] not in FINAL_STATES:
+    if not ended(run):
         key = "api.run_not_final.errors_csv"
         raise ApiError(409, "run_not_final", key, run_id=run_id, state=state_of(run))
     found = errors_csv(context.settings(request), run)
@@ -243,7 +242,7 @@ async def run_file(request: Request, run_id: str, who: Auth) -> Response:
     (`daemon.retention_days`); 404 `file_not_kept` once swept, or when none came."""
     run = await visible_run(request, run_id, who)
     found = received_file(context.settings(request), run)
-    if found is None and run["state"] not in FINAL_STATES:
+    if found is None and not ended(run):
         # Kept once its run has ended: until then "not kept" blamed retention.
         key = "api.run_not_final.file"
         raise ApiError(409, "run_not_final", key, run_id=run_id, state=state_of(run))

@@ -57,7 +57,7 @@ async def show_account(
 @router.post("/console/accounts/{name}/poll")
 async def poll(request: Request, name: str, who: Who) -> Response:
     await checked_form(request, who)
-    run_account(who, request, name)
+    run_account(who, request, name, "poll")
     account = context.settings(request).accounts[name]
     if account.status == "stopped":
         await audit.record(
@@ -77,7 +77,7 @@ async def poll(request: Request, name: str, who: Who) -> Response:
 async def switch(request: Request, name: str, who: Who) -> Response:
     form = await checked_form(request, who)
     see_account(who, request, name)
-    admin_only(who)
+    admin_only(who, "status", name)
     status = form.get("status")
     switcher = getattr(request.app.state, "switch", None)
     if status not in ("active", "stopped") or switcher is None:

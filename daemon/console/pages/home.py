@@ -7,7 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from daemon.console import audit
 from daemon.console.access import Who, admin_only
-from daemon.console.health import glance
+from daemon.console.health import SEND_ABORTED, glance
 from daemon.console.render import language, last_page_offset, offset_param, page
 from daemon.store.runs import RunState
 from daemon.web import context
@@ -29,12 +29,15 @@ async def bare() -> Response:
 @router.get("/console/")
 async def home(request: Request, who: Who) -> Response:
     states = [state.value for state in RunState]
-    return page(request, "home.html", who, states=states, **await glance(request, who))
+    found = await glance(request, who)
+    if any(SEND_ABORTED in counts for counts in found["today"].values()):
+        states.insert(states.index(RunState.ABORTED.value) + 1, SEND_ABORTED)
+    return page(request, "home.html", who, states=states, **found)
 
 
 @router.get("/console/audit")
 async def audit_page(request: Request, who: Who) -> Response:
-    admin_only(who)
+    admin_only(who, "audit")
     offset = offset_param(request)
     entries, total = await context.store(request).audit_entries(AUDIT_PAGE, offset)
     if not entries and offset and total:  # past the end: the last page, with its pager

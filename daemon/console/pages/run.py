@@ -6,6 +6,7 @@ shows what was sent by which send, and its requests, in a send's words."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -71,8 +72,11 @@ async def seen_run(request: Request, who: Viewer, run_id: str) -> dict[str, Any]
     return run
 
 
-def _may_retry(who: Viewer, run: dict[str, Any], kept: bool) -> bool:
-    return who.may_run(run["account"]) and run["state"] in FINAL_STATES and kept
+def _may_retry(who: Viewer, run: dict[str, Any], kept: bool, accounts: Mapping[str, Any]) -> bool:
+    """A run set aside as unreadable belongs to no account (nor one since removed from
+    the config): its retry could only be refused."""
+    known = run["account"] in accounts
+    return known and who.may_run(run["account"]) and run["state"] in FINAL_STATES and kept
 
 
 async def _undo_offered(request: Request, who: Viewer, run: dict[str, Any]) -> Undone | None:
@@ -104,7 +108,11 @@ async def run_page(request: Request, run_id: str, who: Who) -> Response:
     offset = min(offset_param(request, "errors"), last_page_offset(error_total, ERRORS_PAGE))
     errors = await store.error_page(run["id"], ERRORS_PAGE, offset)
     retries, _ = await store.find_runs(None, {"retry_of": run["id"]}, limit=20)
-    kept = kept_file(settings.data_dir, run["id"], run["filename"]) is not None
+    # A run with no file name (set aside as unreadable) offers no download of "data".
+    kept = (
+        bool(run["filename"])
+        and kept_file(settings.data_dir, run["id"], run["filename"]) is not None
+    )
     had_file = _had_file(run)
     spooled = had_file and _in_spool(run, kept)
     sending = run["direction"] == "send"
@@ -132,7 +140,7 @@ async def run_page(request: Request, run_id: str, who: Who) -> Response:
         spooled=spooled,
         report=await store.run_report(run["id"]),
         requests=await store.requests_of(run["id"]),
-        may_retry=_may_retry(who, run, kept),
+        may_retry=_may_retry(who, run, kept, settings.accounts),
         undo=await _undo_offered(request, who, run),
         # Until the file is kept too, so that the buttons and its line come right.
         live=run["state"] in (RunState.QUEUED, RunState.RUNNING) or spooled,
@@ -191,7 +199,7 @@ async def retry(request: Request, run_id: str, who: Who) -> Response:
     await checked_form(request, who)
     run = await seen_run(request, who, run_id)
     if not who.may_run(run["account"]):
-        raise role_refused(who)
+        raise role_refused(who, "retry", run["id"])
     retrier = context.retry(request)
     if retrier is None:
         raise Refused(503, "api.spool_unavailable.not_running")
@@ -220,7 +228,7 @@ async def undo(request: Request, run_id: str, who: Who) -> Response:
     await checked_form(request, who)
     run = await seen_run(request, who, run_id)
     if not who.may_run(run["account"]):
-        raise role_refused(who)
+        raise role_refused(who, "undo", run["id"])
     made, undone = await take_back(request, run["id"], who.name)
     if undone.refusal is not None:
         said = audit.detail(undone.refusal)

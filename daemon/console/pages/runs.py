@@ -33,6 +33,7 @@ EXPORT_FIELDS = (
     "channel",
     "filename",
     "state",
+    "dry_run",  # a dry run reads 完了 with its rows: a spreadsheet's sum must tell
     "rows_imported",
     "rows_total",
     "rows_inserted",
@@ -108,6 +109,8 @@ def _cell(run: dict[str, Any], name: str, language: str, zone: ZoneInfo) -> str:
         return datetime.fromisoformat(value).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
     if name == "state":
         return state_words(run, language)  # as the page says it: a send's 強制終了 too
+    if name == "dry_run":
+        return message("console.yes" if value else "console.no", language)
     if name == "channel":
         key = f"channel.{value}"
         return message(key, language) if key in CATALOG else value

@@ -35,7 +35,7 @@ PREVIEW_ERRORS = 10
 @router.post("/console/accounts/{name}/upload")
 async def preview(request: Request, name: str, who: Who) -> Response:
     form = await checked_form(request, who)
-    run_account(who, request, name)
+    run_account(who, request, name, "upload_preview")
     settings = context.settings(request)
     account = settings.accounts[name]
     upload = form.get("file")
@@ -83,19 +83,21 @@ async def preview(request: Request, name: str, who: Who) -> Response:
 @router.post("/console/accounts/{name}/upload/confirm")
 async def confirm(request: Request, name: str, who: Who) -> Response:
     form = await checked_form(request, who)
-    run_account(who, request, name)
+    run_account(who, request, name, "upload")
     settings = context.settings(request)
     preview_id = str(form.get("preview", ""))[:100]
     run = await context.store(request).get_run(preview_id)
     if run is None or run["account"] != name or not run["dry_run"]:
+        said = audit.detail("no_preview", run=preview_id)
+        await audit.record(request, who.name, "upload", name, "refused", said)
         raise Refused(404, "console.error.no_run", run_id=preview_id)
     if run["state"] != RunState.COMPLETED:
-        return await _refused(request, who, name, "console.upload.not_importable", 409)
+        return await _refused(request, who, name, "console.upload.not_importable", 409, "upload")
     if settings.accounts[name].status == "stopped":  # stopped since the preview
-        return await _refused(request, who, name, "console.upload.stopped", 409)
+        return await _refused(request, who, name, "console.upload.stopped", 409, "upload")
     path = kept_file(settings.data_dir, run["id"], run["filename"])
     if path is None:
-        return await _refused(request, who, name, "console.upload.expired", 409)
+        return await _refused(request, who, name, "console.upload.expired", 409, "upload")
     data = await asyncio.to_thread(path.read_bytes)
     delivery = Delivery(
         name,
@@ -129,9 +131,16 @@ async def _spool(sink: Any, delivery: Delivery) -> str:
 
 
 async def _refused(
-    request: Request, who: Viewer, name: str, key: str, status: int = 422, **params: Any
+    request: Request,
+    who: Viewer,
+    name: str,
+    key: str,
+    status: int = 422,
+    action: str = "upload_preview",
+    **params: Any,
 ) -> Response:
+    """The account's page saying why; audited as the step refused (確認 or 取り込む)."""
     said = audit.detail(key.replace("console.", "", 1))
-    await audit.record(request, who.name, "upload_preview", name, "refused", said)
+    await audit.record(request, who.name, action, name, "refused", said)
     error = {"key": key, "params": params}
     return await show_account(request, who, name, status, upload_error=error)

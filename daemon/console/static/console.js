@@ -27,4 +27,32 @@
     var box = document.getElementById("live-trouble");
     if (box && event.detail.successful) box.hidden = true;
   });
+
+  // The run list's refresh replaces its table, scroll box and all. An answer that
+  // changes nothing is not swapped in, so that a selection in the table stays; one
+  // that does gets the box's horizontal scroll back, else a window narrower than the
+  // table jumped back to its left edge every 2 seconds.
+  var scrolled = 0;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var old = event.detail.target;
+    if (!old || old.id !== "runs-table" || !event.detail.shouldSwap) return;
+    var parsed = document.createElement("template");
+    parsed.innerHTML = event.detail.serverResponse;
+    var fresh = parsed.content.getElementById("runs-table");
+    if (
+      fresh &&
+      fresh.innerHTML === old.innerHTML &&
+      fresh.getAttribute("hx-get") === old.getAttribute("hx-get")
+    ) {
+      event.detail.shouldSwap = false;
+      return;
+    }
+    var box = old.querySelector(".scroll");
+    scrolled = box ? box.scrollLeft : 0;
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.target.id !== "runs-table") return;
+    var box = event.target.querySelector(".scroll");
+    if (box) box.scrollLeft = scrolled;
+  });
 })();
