@@ -304,6 +304,14 @@ def test_unknown_time_zones_suggest_the_zone(zone, near):
     ]
 
 
+@pytest.mark.parametrize("zone", ["Asia", "America/Argentina", "Etc"])
+def test_a_folder_of_zones_is_no_zone(zone):
+    """A region's folder of the zone database: a traceback (IsADirectoryError) from
+    check, schedule and serve, and on reload an alert naming no key."""
+    [found] = problems({"daemon": {"timezone": zone}})
+    assert found.startswith(f"daemon.timezone: '{zone}' is not a known time zone")
+
+
 def test_a_suggestion_in_japanese():
     found = problems({"daemon": {"timezone": "JST"}}, language="ja")
     assert found == [

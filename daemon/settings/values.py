@@ -247,7 +247,8 @@ def _check_hosts(options: dict[str, Any]) -> None:
 def check_zone(value: str) -> str:
     try:
         zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    # OSError: a folder of the zone database (`Asia`), which zoneinfo opens as a file.
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         raise Invalid("config.time_zone", near=near_zone(value), value=repr(value)) from None
     return value
 
