@@ -968,6 +968,11 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "アカウント {name} には確認する FTP 受付がありません",
         "en": "account {name} has no FTP intake to check",
     },
+    "api.ftp_disabled": {
+        "ja": "FTP 受付が止めてあります(ftp.enabled = false): アカウント {name} の FTP"
+        " ホームは確認しません",
+        "en": "FTP intake is off (ftp.enabled = false): account {name}'s FTP home is not checked",
+    },
     "api.forbidden.admin_only": {
         "ja": "この操作には管理トークン(api.admin_token)が必要です",
         "en": "this needs the admin token (api.admin_token)",
@@ -2377,6 +2382,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "cli.schedule.no_ftp": {
         "ja": "accounts.{name}.ftp がありません: このアカウントに定期確認はありません",
         "en": "accounts.{name}.ftp is not set: the account has no scheduled checks",
+    },
+    "cli.schedule.ftp_disabled": {
+        "ja": "FTP 受付が止めてあります(ftp.enabled = false): {name} の定期確認はありません",
+        "en": "FTP intake is off (ftp.enabled = false): {name} has no scheduled checks",
     },
     "cli.schedule.poll_only": {
         "ja": "{name}: accounts.{name}.ftp.weekdays が空なので定期確認はありません。"

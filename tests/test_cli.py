@@ -22,6 +22,7 @@ from tests.support import (
     Daemon,
     account,
     csv_bytes,
+    ftp_served,
     queued_ids,
     renkei,
     send_as,
@@ -356,6 +357,7 @@ def test_schedule_prints_the_next_checks(tmp_path):
         account("acme") + '[accounts.acme.ftp]\nuser = "acme"\n'
         f'weekdays = ["{name}"]\nwindow = "10:00-11:00"\ninterval = "30m"\ndelay = "2m"\n',
     )
+    ftp_served(config)  # checks are made only with FTP intake served
     result = renkei("schedule", "acme", "--count", "4", "--config", str(config))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -375,6 +377,7 @@ def test_schedule_of_an_account_checked_only_by_poll_says_so(tmp_path):
     config = write_config(
         tmp_path, account("acme") + '[accounts.acme.ftp]\nuser = "acme"\nweekdays = []\n'
     )
+    ftp_served(config)  # checks are made only with FTP intake served
     result = renkei("schedule", "acme", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
@@ -415,6 +418,7 @@ def test_times_typed_in_full_width_are_read_as_their_digits(tmp_path):
         + f'[accounts.acme.ftp]\nuser = "acme"\nweekdays = ["{name}"]\n'
         'window = "２２:００-０２:００"\ninterval = "1h"\ndelay = "１０m"\n',
     )
+    ftp_served(config)  # checks are made only with FTP intake served
     checked = renkei("check", "--config", str(config))
     assert checked.returncode == 0, checked.stderr
     result = renkei("schedule", "acme", "--count", "2", "--config", str(config))
@@ -471,6 +475,7 @@ def test_schedule_of_a_stopped_account_lists_no_check(tmp_path):
     name, _ = later_weekday()
     ftp = f'[accounts.acme.ftp]\nuser = "acme"\nweekdays = ["{name}"]\nwindow = "10:00-11:00"\n'
     config = write_config(tmp_path, account("acme", status="stopped") + ftp)
+    ftp_served(config)  # checks are made only with FTP intake served
     result = renkei("schedule", "acme", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [

@@ -186,7 +186,7 @@ def test_the_trigger_in_the_second_time_round_of_the_repeated_hour():
 
 def test_renkei_schedule_prints_the_checks_in_order(tmp_path, monkeypatch, capsys):
     from daemon import cli
-    from tests.support import account, write_config
+    from tests.support import account, ftp_served, write_config
 
     config = write_config(
         tmp_path,
@@ -198,6 +198,7 @@ def test_renkei_schedule_prints_the_checks_in_order(tmp_path, monkeypatch, capsy
         text.replace("[daemon]\n", '[daemon]\ntimezone = "Europe/Helsinki"\n', 1),
         encoding="utf-8",
     )
+    ftp_served(config)  # checks are made only with FTP intake served
     clock = dt.datetime(2026, 10, 24, 12, 0, tzinfo=UTC)  # the Saturday before
     real = windows.next_checks
     monkeypatch.setattr(windows, "next_checks", lambda s, after, count=5: real(s, clock, count))

@@ -26,6 +26,9 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     if account.ftp is None:
         print(message("cli.schedule.no_ftp", language, name=args.name))
         return EXIT_OK
+    if not settings.ftp.enabled:
+        print(message("cli.schedule.ftp_disabled", language, name=args.name))
+        return EXIT_OK
     if not account.ftp.weekdays:
         print(message("cli.schedule.poll_only", language, name=args.name))
         return EXIT_OK

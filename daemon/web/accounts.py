@@ -62,6 +62,8 @@ async def poll_account(request: Request, name: str, who: Auth) -> dict[str, Any]
     poll = context.poll(request)
     if account.ftp is None or poll is None:
         raise ApiError(409, "no_ftp", name=name)
+    if not settings.ftp.enabled:
+        raise ApiError(409, "no_ftp", "api.ftp_disabled", name=name)
     try:
         ids = await poll(name)
     except SpoolUnavailable:
@@ -75,11 +77,12 @@ async def poll_account(request: Request, name: str, who: Auth) -> dict[str, Any]
 
 
 def account_checks(settings: Settings, name: str, count: int = 5) -> list[str]:
-    """The account's next check times, ISO 8601 with offset; [] without FTP intake,
-    and while the account is stopped (its scheduled checks pass it by)."""
+    """The account's next check times, ISO 8601 with offset; [] without FTP intake
+    (the account's, or the daemon's: `ftp.enabled = false` starts no poller), and while
+    the account is stopped (its scheduled checks pass it by)."""
     account = settings.accounts[name]
     ftp = account.ftp
-    if ftp is None or account.status == "stopped":
+    if ftp is None or account.status == "stopped" or not settings.ftp.enabled:
         return []
     schedule = Schedule.of(ftp, settings.daemon.timezone)
     return [t.isoformat() for t in next_checks(schedule, datetime.now(UTC), count)]

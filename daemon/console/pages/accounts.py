@@ -58,7 +58,8 @@ async def show_account(
 async def poll(request: Request, name: str, who: Who) -> Response:
     await checked_form(request, who)
     run_account(who, request, name, "poll")
-    account = context.settings(request).accounts[name]
+    settings = context.settings(request)
+    account = settings.accounts[name]
     if account.status == "stopped":
         await audit.record(
             request, who.name, "poll", name, "refused", audit.detail("account_stopped")
@@ -67,6 +68,8 @@ async def poll(request: Request, name: str, who: Who) -> Response:
     checker = context.poll(request)
     if account.ftp is None or checker is None:
         raise Refused(409, "api.no_ftp", name=name)
+    if not settings.ftp.enabled:
+        raise Refused(409, "api.ftp_disabled", name=name)
     ids = await checker(name)
     await audit.record(request, who.name, "poll", name, "ok", audit.detail("polled", n=len(ids)))
     notice = f"polled&taken={len(ids)}" if ids else "polled_none"
