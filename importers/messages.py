@@ -3495,6 +3495,18 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "this request cannot be sent, so it failed without a retry; fix the config or"
         " the row's values ({detail})",
     },
+    "config.call_follows_nothing": {
+        "ja": "after_import が空なので、この呼び出しは一度も行われません: 取込のあとに呼び出す"
+        "アカウントを指定してください",
+        "en": "after_import is empty, so this call is never made: list the accounts whose"
+        " imports it follows",
+    },
+    "config.get_without_body": {
+        "ja": 'method = "GET" の要求は本文を送らないため、json は送られません: 値は params'
+        ' に書くか、method = "POST" にしてください',
+        "en": 'a method = "GET" request sends no body, so json would not be sent: put the'
+        ' values in params, or use method = "POST"',
+    },
     "config.rows_run_alone": {
         "ja": 'rows = "run" は取込のあとに、その取込の行を送ります。after_import にアカウントを'
         "指定してください(手動やスケジュールの送信には取込がありません)",

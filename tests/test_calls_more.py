@@ -279,3 +279,27 @@ headers = { "X-Line" = "a\\nb" }
     en = write_config(tmp_path, account("acme"), extra='language = "en"\n' + extra)
     _, said = checked(en)
     assert "header values must be ASCII" in said["sends.s.headers.X-Note"]
+
+
+def test_check_refuses_a_call_that_follows_nothing_or_drops_its_json(tmp_path):
+    """A call with `after_import = []` was never made, and a GET's `json` was never
+    sent, both without a word."""
+    extra = """
+[calls.never]
+after_import = []
+url = "https://e.example/x"
+[calls.bodiless]
+after_import = ["acme"]
+method = "GET"
+url = "https://e.example/{run.id}"
+json = { id = "{run.id}" }
+[calls.fine]
+after_import = ["acme"]
+method = "GET"
+url = "https://e.example/{run.id}"
+params = { id = "{run.id}" }
+"""
+    code, said = checked(write_config(tmp_path, account("acme"), extra=extra))
+    assert code == 1 and set(said) == {"calls.never.after_import", "calls.bodiless.json"}, said
+    assert "一度も行われません" in said["calls.never.after_import"]
+    assert "json は送られません" in said["calls.bodiless.json"]

@@ -52,6 +52,7 @@ def cross_checks(raw: dict[str, Any]) -> list[Problem]:
         *_user_accounts(raw),
         *_outbound(raw),
         *_outbound_headers(raw),
+        *_calls_shape(raw),
         *_choice_values(raw),
         *_keys(raw),
         *_references(raw),
@@ -315,6 +316,18 @@ def _outbound_headers(raw: dict[str, Any]) -> Iterator[Problem]:
                 elif header.lower() in OWN_HEADERS:
                     yield Problem(at, "config.own_header", {"name": header})
                 yield from _header_value(at, value)
+
+
+def _calls_shape(raw: dict[str, Any]) -> Iterator[Problem]:
+    """A call that can never go, or goes without what it was written with: one that
+    follows no account (`after_import = []`) never runs, and a GET sends no body, so its
+    `json` was dropped without a word."""
+    for name, item in _dict(raw.get("calls")).items():
+        where, item = f"calls.{name}", _dict(item)
+        if item.get("after_import") == []:
+            yield Problem(f"{where}.after_import", "config.call_follows_nothing")
+        if str(item.get("method", "POST")).upper() == "GET" and item.get("json"):
+            yield Problem(f"{where}.json", "config.get_without_body")
 
 
 def _header_value(at: str, value: Any) -> Iterator[Problem]:
