@@ -186,6 +186,15 @@ def test_a_send_in_the_runs_list_is_not_called_an_import(daemon, runs, admin):
     assert "取り込みなし" not in words and "/errors.csv" not in page
 
 
+def test_the_runs_export_says_who_started_a_send_in_words(daemon, runs, admin):
+    """As the page says it: the export wrote the code (admin, forward, schedule), and
+    `admin` read like a console user of that name."""
+    export = admin.get("/console/runs/export.csv", params={"channel": "send"})
+    lines = export.content.decode("utf-8-sig").splitlines()
+    sent = [line for line in lines[1:] if runs["broken"] in line]
+    assert sent and "管理者(API・コマンド)" in sent[0], lines
+
+
 # -- renkei show, renkei runs ------------------------------------------------------------
 
 

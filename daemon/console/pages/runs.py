@@ -114,6 +114,9 @@ def _cell(run: dict[str, Any], name: str, language: str, zone: ZoneInfo) -> str:
     if name == "channel":
         key = f"channel.{value}"
         return message(key, language) if key in CATALOG else value
+    if name == "sender" and run["direction"] == "send":
+        key = f"send.executor.{value}"  # who started a send, in words, as the page says it
+        return message(key, language) if key in CATALOG else escape_cell(str(value or ""))
     if name == "message":  # in the export's language when its words were kept
         value = said(words_of(run.get("said")), value or "", language)
     # A file name or a sender comes from outside: as in the error CSV, never a formula.
