@@ -26,6 +26,10 @@ FORMS = [
         "postgresql://postgres@127.0.0.1:{port}/renkei?passfile=/etc/pw&password=***"
         "&connect_timeout=5",
     ),
+    (  # a list of hosts, each with its port: it was all hidden, host and database too
+        "postgresql://postgres:{secret}@127.0.0.1:{port},127.0.0.1:{port}/renkei",
+        "postgresql://postgres:***@127.0.0.1:{port},127.0.0.1:{port}/renkei",
+    ),
     (
         "host=127.0.0.1 port={port} user=postgres password={secret} dbname=renkei",
         "host=127.0.0.1 port={port} user=postgres password=*** dbname=renkei",

@@ -137,9 +137,7 @@ def _check_url(value: str) -> None:
     """libpq reads the URL as urlsplit does (which shown_url hides the password by),
     and takes its options."""
     try:
-        # Each host of a list (`h1:5432,h2:5433`) has its own port.
-        for host in urlsplit(value).netloc.rpartition("@")[2].split(","):
-            urlsplit(f"//{host}").port  # noqa: B018 - read for the ValueError it may raise
+        read_ports(value)
     except ValueError:
         # A password holding [ ] : / # ? unescaped: check and serve died with a
         # traceback. The value is not shown: it holds the password.
@@ -150,6 +148,14 @@ def _check_url(value: str) -> None:
         # connected to the rest of the password as the host.
         raise Invalid("config.store_url_unreadable")
     _check_values(options)
+
+
+def read_ports(url: str) -> None:
+    """Read the port of each host `url` names, as urlsplit reads one (a list of hosts,
+    `h1:5432,h2:5433`, has one each): ValueError for an unreadable URL (a password
+    holding [ ] : / # ? unescaped) or a port that is none."""
+    for host in urlsplit(url).netloc.rpartition("@")[2].split(","):
+        urlsplit(f"//{host}").port  # noqa: B018 - read for the ValueError it may raise
 
 
 def _parsed(text: str, unreadable: Invalid) -> dict[str, Any]:

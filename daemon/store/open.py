@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from daemon import serving
 from daemon.settings import Settings, resolve_secret
 from daemon.settings.problems import OsTrouble
+from daemon.settings.values import read_ports
 from daemon.store.base import Store
 from daemon.store.errors import SchemaBehind, SchemaNewer, StoreTooNew, StoreUnavailable
 from importers.messages import message
@@ -36,8 +37,8 @@ def shown_url(url: str) -> str:
     if not _is_url(url):
         return _KEY_VALUE_PASSWORD.sub(rf"\g<1>{HIDDEN}", url)
     try:
+        read_ports(url)
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - read for the ValueError it may raise
     except ValueError:  # unreadable (a `[` in the password): nothing of it is shown
         return f"{url.split(':', 1)[0]}://{HIDDEN}"
     if parts.password is not None:
