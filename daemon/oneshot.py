@@ -180,7 +180,8 @@ class Found:
     error_csv: Path | None = None  # when the run has errors to show in it
     kept_file: Path | None = None
     candidates: list[str] = field(default_factory=list)
-    requests: list[dict[str, Any]] = field(default_factory=list)  # a send's, as sent
+    # A send's requests as sent, or those of the calls that followed an import.
+    requests: list[dict[str, Any]] = field(default_factory=list)
     report: dict[str, Any] | None = None  # its report mail as it went out (run_reports)
     elsewhere: str = ""  # the instance of a shared store that keeps its files, not this
 
@@ -205,7 +206,7 @@ async def find_run(settings: Settings, fragment: str) -> Found:
         assert run is not None
         errors = await store.run_errors(ids[0], SHOWN_ERRORS)
         count = await store.error_count(ids[0])
-        sent = await store.requests_of(ids[0]) if run["direction"] == "send" else []
+        sent = await store.requests_of(ids[0])  # a send's, or the calls after an import
         report = await store.run_report(ids[0])
         elsewhere = kept_elsewhere(run, store.shared, store.instance)
     finally:

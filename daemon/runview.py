@@ -41,6 +41,7 @@ SHORT_ID = 6  # the random end of an id: unique among a screenful of runs but by
 FLEXIBLE_FLOOR = 6  # a file or account cell is never squeezed below this (or its heading)
 _SPAN = re.compile(r"(\d+)([mhdw])", re.ASCII)
 _SPAN_UNIT = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+SHOWN_CALLS = 20  # the requests of calls after an import `renkei show` lists
 _TIMES = ("received", "started", "finished")  # a run's *_at, as `renkei show` lists them
 # The moments a person may name: none of renkei's runs, files or mails is older than
 # the POSIX epoch, and a year short of datetime's last leaves room for what the daemon
@@ -270,7 +271,21 @@ def show_lines(found: Found, language: str, timezone: str) -> list[str]:
     lines = [*run_lines(found.run, language, timezone), *report_lines(found.report, language)]
     lines += ["", *file_lines(found.run, language, found.kept_file, found.elsewhere)]
     problems = problem_lines(found, language)
-    return [*lines, "", *problems] if problems else lines
+    lines = [*lines, "", *problems] if problems else lines
+    return [*lines, *call_lines(found.requests, language)]
+
+
+def call_lines(requests: Sequence[dict[str, Any]], language: str) -> list[str]:
+    """The requests of the calls that followed an import, the first SHOWN_CALLS of them
+    (a call per row makes one a row), as the console and the API list them."""
+    if not requests:
+        return []
+    lines = request_lines(requests[:SHOWN_CALLS], language)
+    lines[1] = message("cli.show.calls", language)
+    if len(requests) > SHOWN_CALLS:
+        more = message("cli.errors.more", language, n=len(requests) - SHOWN_CALLS)
+        lines.append(f"  {more}")
+    return lines
 
 
 def show_json(found: Found) -> dict[str, Any]:
@@ -289,7 +304,8 @@ def show_json(found: Found) -> dict[str, Any]:
             for e in found.errors
         ],
     }
-    if run["direction"] == "send":  # which send, and its requests, as the API shows them
+    # A send's requests, or the calls after an import, as the API shows them.
+    if run["direction"] == "send" or found.requests:
         shown["requests"] = found.requests
     # The answer as stored; its words are for saying it in a language.
     report = found.report

@@ -683,6 +683,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "{sent:,} of {total:@row} sent",
     },
     "send.requests": {"ja": "リクエスト:", "en": "Requests:"},
+    "cli.show.calls": {
+        "ja": "取込のあとの呼び出し(http送信)のリクエスト:",
+        "en": "Requests of the calls after the import:",
+    },
     "send.field.name": {"ja": "送信設定", "en": "Send"},
     "send.field.layout": {"ja": "レイアウト", "en": "Layout"},
     "send.field.executor": {"ja": "実行者", "en": "Executor"},

@@ -7,6 +7,7 @@ over its API, a real HTTP receiver and a real SMTP relay."""
 from __future__ import annotations
 
 import functools
+import json
 import time
 from pathlib import Path
 
@@ -303,3 +304,16 @@ params = { id = "{run.id}" }
     assert code == 1 and set(said) == {"calls.never.after_import", "calls.bodiless.json"}, said
     assert "一度も行われません" in said["calls.never.after_import"]
     assert "json は送られません" in said["calls.bodiless.json"]
+
+
+def test_renkei_show_of_an_import_lists_the_calls_that_followed_it(alerting, capture):
+    """The console and the API listed them; `renkei show` said nothing of them."""
+    run = imported(alerting, "fine")
+    assert {r["state"] for r in answered(alerting, run["id"], 3)} == {"done"}
+    shown = renkei("show", run["id"], "--config", str(alerting.config))
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    at = lines.index("取込のあとの呼び出し(http送信)のリクエスト:")
+    assert [line.split(".")[0] for line in lines[at + 1 : at + 4]] == ["  1", "  2", "  3"]
+    listed = renkei("show", run["id"], "--json", "--config", str(alerting.config))
+    assert len(json.loads(listed.stdout)["requests"]) == 3
