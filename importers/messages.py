@@ -2069,6 +2069,15 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "空です。ファイルが届くはずの日がないため、届かない日の通知は出ません",
         "en": "empty: no day is one a file is due, so a missing file is never alerted",
     },
+    "config.ftp_off": {
+        "ja": "ftp.enabled = false なので、このアカウントの FTP ホームは確認されません",
+        "en": "ftp.enabled = false: this account's FTP home is never checked",
+    },
+    "config.window_instant": {
+        "ja": "開始と終了が同じ {at} なので、確認は 1 日 1 回 {at} だけです。終日なら"
+        " 00:00-23:59 と書いてください",
+        "en": "it starts and ends at {at}: one check a day, at {at}; for all day write 00:00-23:59",
+    },
     "config.no_weekdays": {
         "ja": "空です。FTP のファイルは定期チェックでは取り込まれず、renkei poll か"
         "「今すぐチェック」のときだけ取り込まれます",

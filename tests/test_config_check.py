@@ -583,3 +583,21 @@ def test_a_secret_written_wrong_is_named_by_its_key_not_shown(where, table, key,
     assert [line.split(":")[0] for line in said] == [where], said
     assert not any(str(value).strip("[]'") in line for line in said), said
     assert said[0].startswith(f"{where}: *** "), said
+
+
+def test_a_window_that_starts_where_it_ends_is_a_warning():
+    """`00:00-00:00` written for all day is one check a day."""
+    ftp = {"user": "a", "password": "demo-a", "window": "00:00-00:00"}
+    settings = parse(with_accounts(a={"ftp": ftp}))
+    assert [str(w) for w in check_warnings(settings)] == [
+        "accounts.a.ftp.window: it starts and ends at 00:00: one check a day, at 00:00;"
+        " for all day write 00:00-23:59"
+    ]
+
+
+def test_an_ftp_home_while_ftp_intake_is_off_is_a_warning():
+    raw = with_accounts(a={"ftp": {"user": "a", "password": "demo-a"}})
+    settings = parse({**raw, "ftp": {"enabled": False}})
+    assert [str(w) for w in check_warnings(settings)] == [
+        "accounts.a.ftp: ftp.enabled = false: this account's FTP home is never checked"
+    ]

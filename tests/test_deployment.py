@@ -222,7 +222,9 @@ def test_no_warning_without_a_shared_store_or_without_ftp(tmp_path):
     assert check_warnings(parse(tomllib.loads(config.read_text()), source=config)) == []
     config = ftp_config(tmp_path)
     text = re.sub(r'\[ftp\]\nlisten = "[^"]*"', "[ftp]\nenabled = false", config.read_text())
-    assert check_warnings(parse(tomllib.loads(text), source=config)) == []
+    # Only that the accounts' homes are never checked, nothing of where they are.
+    warned = check_warnings(parse(tomllib.loads(text), source=config))
+    assert warned and {w.key for w in warned} == {"config.ftp_off"}
 
 
 MOUNTINFO = """\

@@ -999,6 +999,19 @@ def check_warnings(settings: Settings) -> list[Problem]:
             if account.ftp is not None and not account.ftp.weekdays
         ),
         *(
+            Problem(f"accounts.{name}.ftp", "config.ftp_off")
+            for name, account in settings.accounts.items()
+            if account.ftp is not None and not settings.ftp.enabled
+        ),
+        *(
+            Problem(f"accounts.{name}.ftp.window", "config.window_instant", {"at": start})
+            for name, account in settings.accounts.items()
+            if account.ftp is not None
+            and account.ftp.weekdays
+            and (start := account.ftp.window.partition("-")[0])
+            == account.ftp.window.partition("-")[2]
+        ),
+        *(
             Problem(f"accounts.{name}.expect.weekdays", "config.expect_no_weekdays")
             for name, account in settings.accounts.items()
             if account.expect is not None and account.expect.weekdays == []
