@@ -396,8 +396,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "is not one of {values}",
     },
     "cell.reference": {
-        "ja": "{layout} の {key_column} にありません",
-        "en": "is not a {key_column} in {layout}",
+        "ja": "レイアウト「{layout}」の「{key_column}」にありません",
+        "en": "is not in column '{key_column}' of layout '{layout}'",
     },
     "cell.error": {
         "ja": "{line}行目 列「{column}」の値「{value}」は{problem}",
@@ -2377,7 +2377,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "a retry of run {run} is already waiting: run {id}",
     },
     "cli.undo.done": {
-        "ja": "実行 {run} を取り消しました(取消の実行 {id}): 削除 {deleted} 行、復元 {restored} 行",
+        "ja": "実行 {run} を取り消しました(取消の実行 {id}): 削除 {deleted:,} 行、復元 {restored:,} 行",
         "en": "run {run} undone as run {id}: {deleted:@row} removed, {restored:@row} restored",
     },
     "cli.sweep.done": {
@@ -3437,6 +3437,21 @@ CATALOG: dict[str, dict[str, str]] = {
     "api.bad_parameter_value.twice": {
         "ja": "パラメーター {name} が異なる値で2回指定されています: {values}",
         "en": "parameter {name} was given twice with different values: {values}",
+    },
+    "config.decimal_key": {
+        "ja": "{column} は decimal の列です。キーは書かれたとおりに照合されるため、1.5 と 1.50"
+        " は別のキーになります。ファイルでは数値を一つの書き方にそろえるか、int か text の列を"
+        "キーにしてください",
+        "en": "{column} is a decimal column: a key is matched as written, so 1.5 and 1.50 are"
+        " two keys; write the numbers one way in the files, or key on an int or text column",
+    },
+    "config.reference_type": {
+        "ja": "列 {column}({type})の値はレイアウト {layout} の {key_column}({key_type})と"
+        "照合されますが、型が違うため一致しないことがあります(01 や １ は 1 と一致しません)。"
+        "列の type を {key_type} にするか、{where} に {type} の列を指定してください",
+        "en": "column {column} ({type}) is matched against {key_column} ({key_type}) of layout"
+        " {layout}, a different type, so values may never match (01 or １ is not 1); make the"
+        " column's type {key_type}, or name a {type} column in {where}",
     },
     "records.key_slash": {
         "ja": "{label}はキーのため「/」を含められません",

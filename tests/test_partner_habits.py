@@ -193,7 +193,10 @@ def test_a_missing_reference_is_named_by_labels_and_the_cell_as_written(tmp_path
             "SELECT line, value, message FROM run_errors WHERE run_id = ?", (run["id"],)
         ).fetchall()
     assert (line, value) == (3, "０１２４")
-    assert message == "3行目 列「会員」の値「０１２４」はmembers の 会員番号 にありません"
+    assert (
+        message
+        == "3行目 列「会員」の値「０１２４」はレイアウト「members」の「会員番号」にありません"
+    )
 
 
 def test_a_number_out_of_range_and_a_long_text_are_said_as_they_are():

@@ -439,6 +439,7 @@ def _references(raw: dict[str, Any]) -> Iterator[Problem]:
                 yield Problem(where, "config.reference_no_key", {"layout": repr(target)})
             else:
                 targets.setdefault(name, []).append(target)
+                yield from _reference_types(raw, name, i, column, target)
     every = _every_column(layouts)
     for name, account in _accounts(raw):
         member_key = account.get("member_key")
@@ -448,6 +449,52 @@ def _references(raw: dict[str, Any]) -> Iterator[Problem]:
         for target in targets.get(layout, []) if named else []:
             if member_key not in _columns_of(layouts[target]):
                 yield _not_a_column(f"accounts.{name}.member_key", member_key, target)
+
+
+def _match_kind(column: Any) -> Any:
+    """What a reference compares as (worker/references.py: the cell converted by its
+    column, then as text): a choice is stored as text, every other type as its own."""
+    kind = _dict(column).get("type", "text")
+    return "text" if kind == "choice" else kind
+
+
+def _reference_types(
+    raw: dict[str, Any], name: str, index: int, column: dict[str, Any], target: str
+) -> Iterator[Problem]:
+    """A reference column whose type is not its key column's: `01` in a text column
+    never equals 1 in an int one, nor 1 a text key `001`. Checked against the key each
+    account of the layout matches on (its member_key, else the first key column)."""
+    layouts = _dict(raw.get("layouts"))
+    columns = _dict(layouts[target]).get("columns")
+    types = {
+        c.get("name"): c
+        for c in (columns if isinstance(columns, list) else [])
+        if isinstance(c, dict)
+    }
+    keys: dict[str, str] = {}  # key column → where it is chosen
+    for account_name, account in _accounts(raw):
+        if _text(account.get("layout")) != name:
+            continue
+        member_key = _text(account.get("member_key"))
+        if member_key is not None:
+            keys.setdefault(member_key, f"accounts.{account_name}.member_key")
+        elif isinstance(key := _dict(layouts[target]).get("key"), list) and key:
+            # A first key of another type is the model's to name.
+            keys.setdefault(key[0] if isinstance(key[0], str) else "", "member_key")
+    for key_column, where in keys.items():
+        if key_column not in types:
+            continue  # said by _references / _member_keys
+        if _match_kind(column) != _match_kind(types[key_column]):
+            params = {
+                "column": column.get("name"),
+                "type": _dict(column).get("type", "text"),
+                "layout": target,
+                "key_column": key_column,
+                "key_type": types[key_column].get("type", "text"),
+                "where": where,
+            }
+            at = f"layouts.{name}.columns.{index}.reference"
+            yield Problem(at, "config.reference_type", params)
 
 
 def _every_column(layouts: dict[str, Any]) -> set[str]:
@@ -978,6 +1025,16 @@ def _report_from_account(settings: Settings) -> Iterator[Problem]:
         yield same_domain
 
 
+def _decimal_keys(settings: Settings) -> Iterator[Problem]:
+    """A decimal is stored as written (`1.50` stays `1.50`), so a key of one matches as
+    written: 1.5 and 1.50 are two records, and an upsert adds a duplicate."""
+    for name, layout in settings.layouts.items():
+        types = {column.name: column.type for column in layout.columns}
+        for column in layout.key:
+            if types.get(column) == "decimal":
+                yield Problem(f"layouts.{name}.key", "config.decimal_key", {"column": column})
+
+
 def check_warnings(settings: Settings) -> list[Problem]:
     """What is allowed but most likely not meant: said, never refused."""
     return [
@@ -988,6 +1045,7 @@ def check_warnings(settings: Settings) -> list[Problem]:
         *_certificate_dates(settings),
         *_report_from_account(settings),
         *unkeyed_writes(settings),
+        *_decimal_keys(settings),
         *(
             Problem(f"accounts.{name}.mail.allowed_senders", "config.no_senders")
             for name, account in settings.accounts.items()

@@ -71,7 +71,9 @@ def _expr(column: str, numeric: bool) -> str:
 def _where(conditions: Sequence[Condition]) -> tuple[str, list[object]]:
     parts, params = [], []
     for c in conditions:
-        if c.numeric and c.op in ("from", "to"):
+        # A decimal is kept as written (`1.50`): an exact search compares by value too,
+        # or `search[price]=1.5` would miss the 1.50 its range finds.
+        if c.numeric and c.op != "contains":
             parts.append(_OPS[c.op].format(_expr(c.column, True)).replace("?", "CAST(? AS REAL)"))
         else:
             parts.append(_OPS[c.op].format(quote(c.column)))

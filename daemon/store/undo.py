@@ -201,6 +201,11 @@ class UndoRecords:
             restored = await self._restore(
                 db, layout, account, images, json.loads(record["columns"])
             )
+            if record["mode"] in _IN_PLACE:
+                # Each row the run updated was removed and its image put back: it is
+                # restored, not lost. Counted twice, an upsert of few new rows read as
+                # if the undo had deleted the table.
+                deleted -= restored
             await self._forget_choices(db, layout, run_id)
             await self._add_undo_run(db, run, undo, deleted, restored)
             await db.execute("UPDATE runs SET undone_by = ? WHERE id = ?", (undo.id, run_id))

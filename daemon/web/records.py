@@ -626,6 +626,16 @@ def _converted(
     return values
 
 
+def _key_required(layout: Layout, specs: Mapping[str, ColumnSpec]) -> dict[str, ColumnSpec]:
+    """A new record's key cells are required, as a keyed import reads them
+    (worker/plan.py): a record of an empty key could never be named in a path, and
+    records of one empty key would be one record."""
+    return {
+        name: replace(spec, required=True) if name in layout.key else spec
+        for name, spec in specs.items()
+    }
+
+
 def _check_key(layout: Layout, values: Mapping[str, object], problems: _Problems) -> None:
     """A new record's key must be one a path can name: a `/` ends the path's `{key}`,
     and a `,` before the last key column splits it elsewhere. A record created with
@@ -713,7 +723,7 @@ async def create_record(request: Request, layout: str, who: Auth, body: RecordBo
     found = _layout(request, layout)
     problems = _Problems(context.language(request))
     owner = _new_account(request, who, body, problems)
-    specs = await _specs(request, layout, found)
+    specs = _key_required(found, await _specs(request, layout, found))
     values = _converted(found, specs, body, problems)
     for column in found.columns:  # the columns not given: as an empty cell
         if column.name not in body and column.name not in values:
