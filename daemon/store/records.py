@@ -182,6 +182,9 @@ class RecordRecords:
         names = [*columns, *META_COLUMNS]
         cells = [values.get(c) for c in columns] + [account, SOURCE, ""]
         async with self.transaction() as db:
+            # On a shared store another instance's create of the key, or its import,
+            # would otherwise pass the same look (READ COMMITTED): two records of a key.
+            await self.lock_layout(db, layout)
             if key and await self._find(db, layout, columns, key, account, 1):
                 return Changed("duplicate")
             await db.execute(
@@ -204,6 +207,7 @@ class RecordRecords:
     ) -> Changed:
         """Change the given columns of the one row of `account` with `key`, and log it."""
         async with self.transaction() as db:
+            await self.lock_layout(db, layout)  # as create_record
             found = await self._find(db, layout, columns, key, account)
             if len(found) != 1:
                 return Changed("ambiguous" if found else "not_found", count=len(found))
@@ -228,6 +232,7 @@ class RecordRecords:
     ) -> Changed:
         """Delete the one row of `account` with `key`, and log it."""
         async with self.transaction() as db:
+            await self.lock_layout(db, layout)  # as create_record
             found = await self._find(db, layout, columns, key, account)
             if len(found) != 1:
                 return Changed("ambiguous" if found else "not_found", count=len(found))

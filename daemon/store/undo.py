@@ -182,11 +182,16 @@ class UndoRecords:
         `keys`, the layouts' key columns, lets a refusal for edited rows name them and
         find rows created since with a key the run removed."""
         async with self.transaction() as db:
+            record = await self._undo_record(db, run_id)
+            if record is not None:
+                # On a shared store, another instance's undo of the run or import into
+                # the layout runs before or after this one, never beside it: the run is
+                # read once the lock is held, as the one before left it.
+                await self.lock_layout(db, record["layout"])
             rows = await db.execute_fetchall("SELECT * FROM runs WHERE id = ?", (run_id,))
             if not rows:  # swept since the caller found it
                 return Undone(None, refusal=UndoRefusal.NOT_KEPT)
             run = dict(rows[0])
-            record = await self._undo_record(db, run_id)
             refused = await self._refusal(db, run, record)
             if refused is not None:
                 return refused
