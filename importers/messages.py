@@ -245,7 +245,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "the account is stopped; nothing was imported",
     },
     "run.taken_elsewhere": {
-        "ja": "この配信は別のインスタンスが run {run} として受け付け済みのため、取り込みませんでした",
+        "ja": "この配信は別のインスタンスが実行 {run} として受け付け済みのため、取り込みませんでした",
         "en": "another instance accepted this delivery as run {run}; nothing was imported",
     },
     "run.quarantined": {
@@ -3752,6 +3752,16 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.audit.detail.upload.not_importable": {
         "ja": "確認でエラーになったファイルです",
         "en": "the file failed its check",
+    },
+    "console.upload.kept_elsewhere": {
+        "ja": "確認したファイルはインスタンス {instance} にあります。そのインスタンスのコンソール"
+        "から取り込むか、ここでもう一度アップロードしてください",
+        "en": "the checked file is kept by instance {instance}: import it from that"
+        " instance's console, or upload it again here",
+    },
+    "console.audit.detail.upload.kept_elsewhere": {
+        "ja": "確認したファイルは別のインスタンスにあります",
+        "en": "the checked file is kept by another instance",
     },
     "console.audit.detail.upload.expired": {
         "ja": "確認したファイルが残っていません",

@@ -8,12 +8,14 @@ asked of both was made twice, the run's `undone_by` naming the one that undid no
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 
 import httpx
 import pytest
 
+from tests.console_support import csrf, login, users_toml
 from tests.support import csv_bytes
 from tests.test_instances import (
     ACME_API,
@@ -50,7 +52,7 @@ def pair(tmp_path, pg_url, relay):
     daemons = []
     for name in ("a", "b"):
         config = instance_config(tmp_path / name, name, pg_url, relay.port)
-        text = config.read_text()
+        text = config.read_text() + users_toml({"admin": ("admin", [])})
         # Keyed, so that the Records API refuses a key the account holds already.
         config.write_text(
             text.replace(
@@ -108,3 +110,21 @@ def test_an_undo_asked_of_both_instances_at_once_is_made_once(pair, pg_url):
         assert run["undone_by"] == made["id"]
         undos = query(pg_url, "SELECT count(*) AS n FROM runs WHERE undo_of = %s", (run_id,))
         assert undos[0]["n"] == 1
+
+
+def test_a_preview_confirmed_on_the_other_instance_says_which_keeps_it(pair):
+    """A load balancer between the console's two steps: the file checked on one
+    instance was said to be gone on the other."""
+    a, b = pair
+    on_b, on_a = login(b.api, "admin"), login(a.api, "admin")
+    try:
+        files = {"file": ("20240603.csv", csv_bytes(["9301,2024/06/03,1,p"]), "text/csv")}
+        checked = on_b.post("/console/accounts/acme/upload", data={"csrf": csrf(on_b)}, files=files)
+        assert checked.status_code == 200, checked.text
+        preview = re.search(r'name="preview" value="([^"]+)"', checked.text).group(1)
+        form = {"csrf": csrf(on_a), "preview": preview}
+        r = on_a.post("/console/accounts/acme/upload/confirm", data=form)
+        assert r.status_code == 409 and "確認したファイルはインスタンス b にあります" in r.text
+    finally:
+        on_a.close()
+        on_b.close()

@@ -19,7 +19,10 @@ from importers.messages import message
 
 log = logging.getLogger(__name__)
 # The refusals the upload form records, by their catalog key's last part.
-UPLOAD_REFUSALS = ("no_file", "stopped", "bad_name", "too_large", "not_importable", "expired")
+UPLOAD_REFUSALS = (
+    *("no_file", "stopped", "bad_name", "too_large", "not_importable", "expired"),
+    "kept_elsewhere",
+)
 # What an entry's detail says, by code, as it is stored: the same text as before codes
 # were read back (older rows read the same), in no language, so that it stays stable.
 # The page shows console.audit.detail.<code> instead, with the {fields} read back.

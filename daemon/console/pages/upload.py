@@ -20,7 +20,7 @@ from daemon.console.access import Refused, Viewer, Who, run_account
 from daemon.console.pages.accounts import show_account
 from daemon.console.render import checked_form, language
 from daemon.spool.kept import kept_file
-from daemon.store.runs import RunState
+from daemon.store.runs import RunState, kept_elsewhere
 from daemon.web import context
 from handlers.api import file_options
 from handlers.base import Delivery, SpoolUnavailable, bare_name
@@ -96,6 +96,12 @@ async def confirm(request: Request, name: str, who: Who) -> Response:
     if settings.accounts[name].status == "stopped":  # stopped since the preview
         return await _refused(request, who, name, "console.upload.stopped", 409, "upload")
     path = kept_file(settings.data_dir, run["id"], run["filename"])
+    store = context.store(request)
+    if path is None and (keeper := kept_elsewhere(run, store.shared, store.instance)):
+        # Checked on another instance of a shared store (a load balancer between the two
+        # steps): its file is there, not gone.
+        key = "console.upload.kept_elsewhere"
+        return await _refused(request, who, name, key, 409, "upload", instance=keeper)
     if path is None:
         return await _refused(request, who, name, "console.upload.expired", 409, "upload")
     data = await asyncio.to_thread(path.read_bytes)
