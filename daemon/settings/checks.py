@@ -439,7 +439,6 @@ def _references(raw: dict[str, Any]) -> Iterator[Problem]:
                 yield Problem(where, "config.reference_no_key", {"layout": repr(target)})
             else:
                 targets.setdefault(name, []).append(target)
-                yield from _reference_types(raw, name, i, column, target)
     every = _every_column(layouts)
     for name, account in _accounts(raw):
         member_key = account.get("member_key")
@@ -456,6 +455,18 @@ def _match_kind(column: Any) -> Any:
     column, then as text): a choice is stored as text, every other type as its own."""
     kind = _dict(column).get("type", "text")
     return "text" if kind == "choice" else kind
+
+
+def _reference_type_warnings(settings: Settings) -> Iterator[Problem]:
+    """Each reference column whose type is not its key column's: a warning, not a
+    refusal, for values written alike (`1` and 1) still match."""
+    raw = settings.model_dump(mode="json", by_alias=True)
+    layouts = _dict(raw.get("layouts"))
+    for name, layout in layouts.items():
+        for i, column in enumerate(_dict(layout).get("columns") or []):
+            target = _dict(column).get("reference")
+            if isinstance(target, str) and target in layouts:
+                yield from _reference_types(raw, name, i, column, target)
 
 
 def _reference_types(
@@ -1045,6 +1056,7 @@ def check_warnings(settings: Settings) -> list[Problem]:
         *_certificate_dates(settings),
         *_report_from_account(settings),
         *unkeyed_writes(settings),
+        *_reference_type_warnings(settings),
         *_decimal_keys(settings),
         *(
             Problem(f"accounts.{name}.mail.allowed_senders", "config.no_senders")
