@@ -24,7 +24,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -618,7 +618,7 @@ class Reporter:
             self._rest(answer, said)
         await self._record(self.store.report_attempt, item_id, answer, said)
         if gone:
-            refusal = "; ".join(f"{who}: {reply}" for who, reply in gone.items())
+            refusal = said_refusals(gone)
             refused_some = {"recipients": list(gone), "refusal": refusal, "how": "some_waiting"}
             await self._refused_for_good(item_id, refused_some)
         return "retry"
@@ -635,8 +635,7 @@ class Reporter:
         metrics.REPORTS_SENT.inc()
         self._relay_is(None)
         # Recipients refused while the others took the mail are what a reader must see.
-        answer = "; ".join(f"{who}: {r.code} {r.message}" for who, r in refused.items())
-        answer = answer or str(reply)
+        answer = said_refusals(refused) or str(reply)
         envelope_before = list(envelope["recipients"])
         took = tuple(who for who in envelope_before if who not in refused)
         self._tell(item_id, Attempt("sent_partly" if refused else "sent", answer, took))
@@ -649,9 +648,7 @@ class Reporter:
             envelope["recipients"] = later
             # It waits for its recipients (greylisted), not for the relay: no outage's.
             envelope["for_now"] = True
-            for_now = "; ".join(
-                f"{who}: {refused[who].code} {refused[who].message}" for who in later
-            )
+            for_now = said_refusals({who: refused[who] for who in later})
             self._schedule_retry(item_id, envelope, f"{for_now}; the others have it")
         else:
             envelope["sent"] = answer
@@ -663,9 +660,7 @@ class Reporter:
         # admin now, as a report refused for every recipient is.
         gone = [who for who in envelope_before if who in refused and refused[who].code >= 500]
         if gone:
-            refusal = "; ".join(
-                f"{who}: {refused[who].code} {refused[who].message}" for who in gone
-            )
+            refusal = said_refusals({who: refused[who] for who in gone})
             refused_some = {"recipients": gone, "refusal": refusal, "how": "some"}
             await self._refused_for_good(item_id, refused_some)
         return "retry" if later else "sent"
@@ -855,18 +850,24 @@ def about_the_mail(exc: Exception) -> bool:
 def refusal_text(exc: Exception) -> str:
     """What the relay answered, as an admin reads it: `who: 550 5.1.1 no such user`."""
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
-        return "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
+        return said_refusals({r.recipient: r for r in exc.recipients})
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         return f"{exc.code} {exc.message}"
     return str(exc)
 
 
-def refused_for_good_of(exc: Exception) -> dict[str, str]:
+def refused_for_good_of(exc: Exception) -> dict[str, Any]:
     """The recipients the relay refused with a 5xx when it took the mail for none (the
-    others refused for now), each with its answer: `550 5.1.1 no such user`."""
+    others refused for now), each with its answer."""
     if not isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         return {}
-    return {r.recipient: f"{r.code} {r.message}" for r in exc.recipients if r.code >= 500}
+    return {r.recipient: r for r in exc.recipients if r.code >= 500}
+
+
+def said_refusals(refused: Mapping[str, Any]) -> str:
+    """Recipients' refusals as an admin reads them: `who: 550 5.1.1 no such user; …`
+    (`refused`: each recipient's answer, with its code and message)."""
+    return "; ".join(f"{who}: {r.code} {r.message}" for who, r in refused.items())
 
 
 def _readable(envelope: Any) -> dict[str, Any]:
