@@ -39,7 +39,7 @@ class Calls:
         settings: Callable[[], Settings],
         store: Store,
         deliverer: Deliverer,
-        alerts: Alerts | None = None,
+        alerts: Alerts,
     ) -> None:
         self._settings = settings
         self.store = store
@@ -110,7 +110,7 @@ class Calls:
             done,
             len(job.requests),
         )
-        if failed and self.alerts is not None:
+        if failed:
             first = min(failed, key=lambda r: r.seq)
             answer = f"{first.status} {first.answer}" if first.status is not None else first.answer
             total = len(job.requests)
