@@ -30,7 +30,7 @@ from daemon.report.message import (
     local_time,
     summary,
 )
-from daemon.store.runs import FINAL_STATES, RunState, public_run, send_name
+from daemon.store.runs import RunState, ended, public_run, send_name
 from importers.errors import ERRORS_KEPT, RowError
 from importers.messages import Words, message, said
 
@@ -454,15 +454,6 @@ def state_words(run: Mapping[str, Any], language: str) -> str:
     """A run's state as the console says it (`renkei runs --state` and --json take the
     state itself)."""
     return in_words(state_of(run).key, language, run["state"])
-
-
-def ended(run: Mapping[str, Any]) -> bool:
-    """Whether the run is over, nothing to come of it: a final state, or a send stopped
-    part-way (強制終了), which unlike an aborted import never runs again (the store's
-    `_ENDED`). Its file and error CSV are then what they will stay."""
-    if run.get("direction") == "send" and run["state"] == RunState.ABORTED:
-        return True
-    return run["state"] in FINAL_STATES
 
 
 def state_of(run: Mapping[str, Any]) -> Words:

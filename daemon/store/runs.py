@@ -52,6 +52,16 @@ RECEIVED = "direction = 'receive'"
 _ENDED = "(state IN ({}) OR (state = 'aborted' AND direction = 'send'))".format(
     ", ".join(f"'{state}'" for state in sorted(FINAL_STATES))
 )
+
+
+def ended(run: Mapping[str, Any]) -> bool:
+    """`_ENDED` of a run read: whether it is over, nothing to come of it. Its file and
+    error CSV are then what they will stay."""
+    if run.get("direction") == "send" and run["state"] == RunState.ABORTED:
+        return True
+    return run["state"] in FINAL_STATES
+
+
 # Still to be imported: a retry of a run is not made twice while one of these is pending.
 PENDING_STATES = (RunState.QUEUED, RunState.RUNNING, RunState.ABORTED)
 

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
 
-from daemon.runview import ended, state_of
+from daemon.runview import state_of
 from daemon.settings import Settings
 from daemon.spool.kept import kept_file
 from daemon.spool.queue import new_id, now_iso, pending_meta
@@ -26,6 +26,7 @@ from daemon.spool.retry import refusal_key
 from daemon.store.runs import (
     CHANNELS,
     RunState,
+    ended,
     kept_elsewhere,
     public_run,
     queued_run,
