@@ -450,62 +450,45 @@ def _references(raw: dict[str, Any]) -> Iterator[Problem]:
                 yield _not_a_column(f"accounts.{name}.member_key", member_key, target)
 
 
-def _match_kind(column: Any) -> Any:
+def _match_kind(kind: str) -> str:
     """What a reference compares as (worker/references.py: the cell converted by its
     column, then as text): a choice is stored as text, every other type as its own."""
-    kind = _dict(column).get("type", "text")
     return "text" if kind == "choice" else kind
 
 
 def _reference_type_warnings(settings: Settings) -> Iterator[Problem]:
-    """Each reference column whose type is not its key column's: a warning, not a
-    refusal, for values written alike (`1` and 1) still match."""
-    raw = settings.model_dump(mode="json", by_alias=True)
-    layouts = _dict(raw.get("layouts"))
-    for name, layout in layouts.items():
-        for i, column in enumerate(_dict(layout).get("columns") or []):
-            target = _dict(column).get("reference")
-            if isinstance(target, str) and target in layouts:
-                yield from _reference_types(raw, name, i, column, target)
-
-
-def _reference_types(
-    raw: dict[str, Any], name: str, index: int, column: dict[str, Any], target: str
-) -> Iterator[Problem]:
-    """A reference column whose type is not its key column's: `01` in a text column
-    never equals 1 in an int one, nor 1 a text key `001`. Checked against the key each
+    """Each reference column whose type is not its key column's: `01` in a text column
+    never equals 1 in an int one, nor 1 a text key `001`, where values written alike
+    (`1` and 1) still match: a warning, not a refusal. Checked against the key each
     account of the layout matches on (its member_key, else the first key column)."""
-    layouts = _dict(raw.get("layouts"))
-    columns = _dict(layouts[target]).get("columns")
-    types = {
-        c.get("name"): c
-        for c in (columns if isinstance(columns, list) else [])
-        if isinstance(c, dict)
-    }
-    keys: dict[str, str] = {}  # key column → where it is chosen
-    for account_name, account in _accounts(raw):
-        if _text(account.get("layout")) != name:
-            continue
-        member_key = _text(account.get("member_key"))
-        if member_key is not None:
-            keys.setdefault(member_key, f"accounts.{account_name}.member_key")
-        elif isinstance(key := _dict(layouts[target]).get("key"), list) and key:
-            # A first key of another type is the model's to name.
-            keys.setdefault(key[0] if isinstance(key[0], str) else "", "member_key")
-    for key_column, where in keys.items():
-        if key_column not in types:
-            continue  # said by _references / _member_keys
-        if _match_kind(column) != _match_kind(types[key_column]):
-            params = {
-                "column": column.get("name"),
-                "type": _dict(column).get("type", "text"),
-                "layout": target,
-                "key_column": key_column,
-                "key_type": types[key_column].get("type", "text"),
-                "where": where,
-            }
-            at = f"layouts.{name}.columns.{index}.reference"
-            yield Problem(at, "config.reference_type", params)
+    for name, layout in settings.layouts.items():
+        for index, column in enumerate(layout.columns):
+            target = settings.layouts.get(column.reference or "")
+            if target is None or not target.key:
+                continue  # said by _references
+            types = {c.name: c.type for c in target.columns}
+            keys: dict[str, str] = {}  # key column → where it is chosen
+            for account_name, account in settings.accounts.items():
+                if account.layout != name:
+                    continue
+                if account.member_key is not None:
+                    keys.setdefault(account.member_key, f"accounts.{account_name}.member_key")
+                else:
+                    keys.setdefault(target.key[0], "member_key")
+            for key_column, where in keys.items():
+                key_type = types.get(key_column)
+                if key_type is None or _match_kind(column.type) == _match_kind(key_type):
+                    continue  # an unknown member_key is said by _references
+                params = {
+                    "column": column.name,
+                    "type": column.type,
+                    "layout": column.reference,
+                    "key_column": key_column,
+                    "key_type": key_type,
+                    "where": where,
+                }
+                at = f"layouts.{name}.columns.{index}.reference"
+                yield Problem(at, "config.reference_type", params)
 
 
 def _every_column(layouts: dict[str, Any]) -> set[str]:
