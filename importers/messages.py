@@ -248,6 +248,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "この配信は別のインスタンスが実行 {run} として受け付け済みのため、取り込みませんでした",
         "en": "another instance accepted this delivery as run {run}; nothing was imported",
     },
+    "run.superseded": {
+        "ja": "同じファイルのより新しいもの(実行 {run})がすでに取り込まれているため、"
+        "先に届いたこのファイルは取り込みませんでした(古い行で上書きしないため)",
+        "en": "a newer file of this name (run {run}) was imported already; this one came"
+        " before it and was not imported over its rows",
+    },
     "run.quarantined": {
         "ja": "{attempts} 回試みても取り込めなかったため隔離しました",
         "en": "quarantined after {attempts} failed attempts",

@@ -6,7 +6,9 @@ import contextlib
 import hashlib
 import json
 import os
+import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -23,8 +25,10 @@ from tests.support import (
     account,
     csv_bytes,
     ftp_served,
+    mail,
     queued_ids,
     renkei,
+    send,
     send_as,
     weekday_ahead,
     write_config,
@@ -502,3 +506,67 @@ def test_show_says_why_a_runs_file_is_not_kept(tmp_path):
 
     for state in ("queued", "running", "aborted"):
         assert not_kept_key({"state": state}) == "cli.show.not_kept_yet"
+
+
+def _run_state(db: Path, run_id: str | None = None) -> dict | None:
+    """A run of the store as it stands (the newest when no id is given), or None."""
+    if not db.exists():
+        return None
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        conn.row_factory = sqlite3.Row
+        where, params = ("WHERE id = ?", (run_id,)) if run_id else ("", ())
+        row = conn.execute(f"SELECT * FROM runs {where} ORDER BY id DESC LIMIT 1", params)
+        found = row.fetchone()
+        return dict(found) if found else None
+
+
+def _until(what, timeout: float = 60):  # noqa: ANN001, ANN202
+    deadline = time.monotonic() + timeout
+    while not (found := what()):
+        assert time.monotonic() < deadline, "never came"
+        time.sleep(0.01)
+    return found
+
+
+@pytest.mark.slow
+def test_an_import_that_commits_after_a_newer_file_of_its_name_leaves_the_newer(tmp_path, relay):
+    """`renkei import` reads a large file beside the daemon; meanwhile the daemon takes
+    a file of the same name that came after it and imports it. The command, committing
+    last, must not put the older rows over the newer: its run is ignored, naming the
+    daemon's."""
+    extra = "[limits]\nmax_rows = 1000000\nmax_bytes = 104857600\n"
+    config = write_config(tmp_path, account("acme"), extra=extra, relay_port=relay.port)
+    # Over 16 MB: read in parts before the run's transaction begins.
+    rows = [f"{i},2024/05/16,{i * 7},old" for i in range(1, 700_001)]
+    big = data_file(tmp_path, "20240516.csv", rows)
+    db = tmp_path / "var" / "renkei.db"
+    daemon = Daemon(config).start()
+    command = [sys.executable, "-m", "daemon.cli", "import", str(big), "--account", "acme"]
+    command += ["--config", str(config), "--json"]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        held = _until(lambda: (r := _run_state(db)) and r["state"] == "running" and r)
+        os.kill(proc.pid, signal.SIGSTOP)  # still reading: its transaction not begun
+        new = mail([("20240516.csv", csv_bytes(["1,2024/05/16,11,new"]))])
+        _, code, reply = send(daemon.smtp_port, new)
+        assert code == 250
+        [newer] = queued_ids(reply)
+        done = _until(
+            lambda: (r := _run_state(db, newer)) and r["state"] not in ("queued", "running") and r
+        )
+        assert done["state"] == "completed", done
+        os.kill(proc.pid, signal.SIGCONT)
+        out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 1
+        run = json.loads(out)
+        assert run["id"] == held["id"] and run["state"] == "ignored", run
+        assert newer in run["message"] and "より新しいもの" in run["message"]
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            table = conn.execute("SELECT member_no, note, _run_id FROM performance").fetchall()
+        assert table == [(1, "new", newer)]
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGCONT)
+            proc.kill()
+            proc.wait()
+        daemon.terminate()

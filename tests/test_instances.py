@@ -552,3 +552,47 @@ def test_a_resend_at_the_same_moment_to_two_instances_is_imported_once(tmp_path,
         for d in (a, b):
             if d.proc is not None and d.proc.poll() is None:
                 d.terminate()
+
+
+def test_an_older_file_held_back_by_a_dead_instance_does_not_replace_a_newer_one(
+    tmp_path, pg_url, relay
+):
+    """a takes 20240601.csv and dies before importing it; b takes a newer file of the
+    same name and imports it. When a starts again, its older file must not bring its
+    rows back over the newer ones: it is recorded as ignored, naming b's run."""
+    a_config = instance_config(tmp_path / "a", "a", pg_url, relay.port)
+    b_config = instance_config(tmp_path / "b", "b", pg_url, relay.port)
+    a, b = Daemon(a_config), Daemon(b_config)
+    start_together(a, b)
+    try:
+        worker = import_process(a)
+        pause(worker)  # a's door takes the file; its importer never gets to it
+        old = mail([("20240601.csv", csv_bytes(["1,2024/06/01,10,old", "2,2024/06/01,20,old"]))])
+        _, code, reply = send(a.smtp_port, old)
+        assert code == 250
+        [held] = queued_ids(reply)
+        a.kill()
+        gone(worker)
+        assert wait_state(pg_url, held, ("queued",))["instance"] == "a"
+
+        new = mail([("20240601.csv", csv_bytes(["1,2024/06/01,11,new"]))])
+        _, code, reply = send(b.smtp_port, new)
+        assert code == 250
+        [newer] = queued_ids(reply)
+        assert wait_state(pg_url, newer, ("completed",))["rows_imported"] == 1
+
+        a = Daemon(a_config).start()
+        run = wait_state(pg_url, held, ("ignored", "completed", "failed"))
+        assert run["state"] == "ignored", run
+        assert run["rows_imported"] == 0 and run["instance"] == "a"
+        assert newer in run["message"] and "より新しいもの" in run["message"]
+        assert '"run.superseded"' in run["said"]
+        rows = query(pg_url, "SELECT member_no, note, _run_id FROM performance")
+        assert rows == [{"member_no": 1, "note": "new", "_run_id": newer}]
+        # Told to nobody: the partner's newer file is what stands, and its report went.
+        time.sleep(1)
+        assert f"<{held}.report@renkei>" not in [m["Message-ID"] for m in relay.messages]
+    finally:
+        for daemon in (a, b):
+            if daemon.proc is not None and daemon.proc.poll() is None:
+                daemon.terminate()

@@ -61,6 +61,9 @@ class RowStamp:
     run_id: str
     logical_file: str = ""
     correction: bool = False  # a corrected error CSV: adds to the logical file's rows
+    # When the file came (its run's received_at): a same-name replace never puts it
+    # over the rows of a file of its name that came after it (another instance's).
+    received_at: str = ""
 
 
 class KeyedWriter:

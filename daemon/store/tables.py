@@ -267,6 +267,21 @@ class LayoutTables:
         await db.execute(f"DELETE FROM sources WHERE {where}", key)
         return await self._max_rowid(db, layout) + 1, removed
 
+    async def newer_source(
+        self, db: aiosqlite.Connection, layout: str, account: str, filename: str, received: str
+    ) -> str | None:
+        """The run whose rows of this logical file came after `received` (the newest
+        of them), or None: a file a crashed instance held back, imported now over a
+        newer one of its name that another instance took meanwhile, would bring its
+        older rows back."""
+        where = "s.layout = ? AND s.account = ? AND s.source_file = ? COLLATE NOCASE"
+        sql = (
+            f"SELECT s.run_id FROM sources s JOIN runs r ON r.id = s.run_id WHERE {where}"
+            " AND r.received_at > ? ORDER BY r.received_at DESC LIMIT 1"
+        )
+        rows = await db.execute_fetchall(sql, (layout, account, filename, received))
+        return rows[0][0] if rows else None
+
     async def record_source(
         self,
         db: aiosqlite.Connection,

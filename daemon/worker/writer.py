@@ -50,6 +50,15 @@ class DryRun(Exception):
     """The import went through; roll it back, keeping only what it would have done."""
 
 
+class Superseded(Exception):
+    """A file of the same logical file that came after this one is imported already
+    (on another instance of a shared store): this one's rows would stand over its."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(run_id)
+        self.run_id = run_id
+
+
 class _ReadAgain(Exception):
     """A large file names a referenced row that is missing: read it in one pass."""
 
@@ -78,7 +87,9 @@ class RowWriter:
         its rows to that file's instead of replacing them."""
         meta = item.meta
         logical = source or meta.filename
-        stamp = RowStamp(meta.account, meta.filename, item.id, logical, correction)
+        stamp = RowStamp(
+            meta.account, meta.filename, item.id, logical, correction, meta.received_at
+        )
         refs = (
             []
             if plan.keys_only
@@ -103,6 +114,12 @@ class RowWriter:
         except Rejected:
             outcome.state = RunState.FAILED
             outcome.say(Words("run.rejected", {"failed": outcome.failed}), self.language)
+        except Superseded as newer:
+            # As if imported in the order the files came, and then replaced.
+            outcome.state = RunState.IGNORED
+            outcome.total = outcome.failed = outcome.empty = 0
+            outcome.errors = []
+            outcome.say(Words("run.superseded", {"run": newer.run_id}), self.language)
 
     async def _write_large(
         self,
@@ -229,6 +246,15 @@ class RowWriter:
         mark taken, a same-name replace's old rows gone (counted in `outcome`);
         (first rowid, undo mark)."""
         await self.store.lock_layout(db, plan.layout)
+        if plan.mode == "replace_file" and stamp.received_at:
+            # Only another process's file can be there already (another instance's, a
+            # `renkei import` beside the daemon): one process commits its files in
+            # the order they came (turns.py).
+            newer = await self.store.newer_source(
+                db, plan.layout, stamp.account, stamp.logical_file, stamp.received_at
+            )
+            if newer is not None:
+                raise Superseded(newer)
         images = await self.store.undo_mark(db)
         return await self._before(db, plan, stamp, outcome), images
 
