@@ -3056,6 +3056,11 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "this page cannot be refreshed (the daemon cannot be reached): what it shows"
         " may be out of date",
     },
+    "console.live.silent": {
+        "ja": "この画面を更新できません(デーモンが応答しません)。表示は最新ではありません",
+        "en": "this page cannot be refreshed (the daemon does not answer): what it shows"
+        " may be out of date",
+    },
     "console.notice.stopped": {
         "ja": "アカウントを停止しました。メールと API で届くファイルは取り込まずに記録し、"
         "FTP と取込フォルダのファイルは稼働に戻すまでそのまま置いておきます",

@@ -8,7 +8,9 @@ Without Chromium or Playwright the module skips, except in CI (CI=true), where i
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 
 import pytest
 
@@ -336,6 +338,30 @@ def test_a_page_that_cannot_refresh_itself_says_so(browser, tmp_path, module_rel
         expect(trouble).to_contain_text("この画面を更新できません(デーモンに接続できません)")
         d.start()
         expect(trouble).to_be_hidden()  # the next refresh that succeeds clears it
+    finally:
+        context.close()
+        d.terminate()
+
+
+def test_a_daemon_that_takes_the_refresh_and_never_answers_is_said(browser, tmp_path, module_relay):
+    """A stopped daemon (SIGSTOP, a stuck process) still takes the connection: the
+    refresh waited forever, no other was sent, and the page looked live."""
+    config = write_config(tmp_path, ACCOUNTS, extra=users_toml(), relay_port=module_relay.port)
+    d = Daemon(config).start()
+    context = browser.new_context(locale="ja-JP", base_url=d.api)
+    context.set_default_timeout(WAIT)
+    try:
+        page = context.new_page()
+        log_in(page, "admin")
+        page.goto("/console/runs")
+        trouble = page.locator("#live-trouble")
+        expect(trouble).to_be_hidden()
+        os.kill(d.proc.pid, signal.SIGSTOP)
+        try:
+            expect(trouble).to_contain_text("デーモンが応答しません", timeout=WAIT + 8_000)
+        finally:
+            os.kill(d.proc.pid, signal.SIGCONT)
+        expect(trouble).to_be_hidden()
     finally:
         context.close()
         d.terminate()

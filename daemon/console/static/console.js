@@ -1,6 +1,9 @@
 // A page that refreshes itself (the run list, the overview, a running run) says so when
 // a refresh fails. htmx swaps no 4xx or 5xx answer and lets a lost connection pass in
-// silence, so the page went on showing what it showed, as if it were still live.
+// silence, so the page went on showing what it showed, as if it were still live. A
+// daemon that takes the connection and never answers (stopped, or stuck) is said too:
+// each refresh gives up after its `hx-request` timeout, where one request would have
+// waited forever and no other been sent.
 (function () {
   "use strict";
 
@@ -21,6 +24,11 @@
   document.addEventListener("htmx:sendError", function () {
     trouble(function (words) {
       return words.offline;
+    });
+  });
+  document.addEventListener("htmx:timeout", function () {
+    trouble(function (words) {
+      return words.silent;
     });
   });
   document.addEventListener("htmx:afterRequest", function (event) {
