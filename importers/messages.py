@@ -1662,6 +1662,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{value} はフォームの項目名になりません(空でなく、制御文字を含まない名前にしてください)",
         "en": "{value} is not a form field name (write a name, without control characters)",
     },
+    "config.part_filename": {
+        "ja": "{value} は送るファイルの名前になりません(空でなく、制御文字を含まない名前にしてください。"
+        '例: "{{today}}.csv")',
+        "en": "{value} is not a name for the file sent (write a name, without control"
+        ' characters; e.g. "{{today}}.csv")',
+    },
     "config.keyed_layout_unkeyed_mode": {
         "ja": "アカウント {account} はキー ({columns}) のあるレイアウト {layout} に {mode} で書き込みます。"
         "{mode} はキーを照合せずに行を加えるため、同じキーがもう一度届くと行が二つになり、"

@@ -536,6 +536,9 @@ def test_an_api_name_no_request_could_carry_is_refused(tmp_path, key, value, exp
     [
         ("file_field", '""', "'' is not a form field name"),
         ("json_field", '"a\\r\\nb"', "'a\\r\\nb' is not a form field name"),
+        ("filename", '""', "'' is not a name for the file sent"),
+        ("filename", '"  "', "'  ' is not a name for the file sent"),
+        ("filename", '"a\\nb.csv"', "'a\\nb.csv' is not a name for the file sent"),
     ],
 )
 def test_a_send_field_no_receiver_could_read_is_refused(tmp_path, key, value, expected):

@@ -116,6 +116,14 @@ def check_field_name(value: str) -> str:
     return value
 
 
+def check_part_filename(value: str) -> str:
+    """A send's file name: one that is empty (or only spaces, or control characters,
+    which the part drops) went out as `filename=""`, which receivers take for no file."""
+    if not value.strip() or any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise Invalid("config.part_filename", value=shown(value))
+    return value
+
+
 def check_sha256(value: str | None) -> str | None:
     """A secret's sha256 as `sha256sum` writes it: 64 hex digits, else no secret ever
     matches it."""
@@ -674,6 +682,7 @@ class Send(Outbound):
     )
 
     _check_fields = field_validator("file_field", "json_field")(lambda cls, v: check_field_name(v))
+    _check_filename = field_validator("filename")(lambda cls, v: check_part_filename(v))
 
 
 class Call(Outbound):
