@@ -38,6 +38,13 @@ _MIXED_WINDOW = 64 * 1024
 # ISO-2022-JP (JIS) switches character sets by escape sequences in 7-bit text, which
 # reads as ASCII: imported as it is, its Japanese would be escape codes and letters.
 _JIS_ESCAPES = (b"\x1b$B", b"\x1b$@", b"\x1b$(D", b"\x1b(I", b"\x1b(J")
+# EUC-JP (older Unix and accounting systems) writes every Japanese character as bytes
+# 0xA1-0xFE, which CP932 reads too: kana as pairs of half-width katakana (テスト as
+# ･ﾆ･ｹ･ﾈ), kanji as other kanji. Imported as CP932 it was mojibake, said nowhere.
+# CP932's own Japanese text has bytes 0x81-0xA0 (the lead bytes of its kana and most
+# kanji, and trail bytes) that EUC-JP never has but as its 0x8E and 0x8F prefixes.
+_NOT_EUC_JP = re.compile(b"[\x80-\x8d\x90-\xa0]")
+_KANA = re.compile("[\u3041-\u30fe]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +72,12 @@ def sniff(path: Path, declared: str) -> Sniffed:
     jis = False
     size = newlines = nul_line = 0
     head = b""
+    sample = b""  # the first bytes, for telling EUC-JP
     last = b""
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
             if not head:
-                head = chunk[:3]
+                head, sample = chunk[:3], chunk[:_MIXED_WINDOW]
                 _refuse_binary(path, chunk)
             # Neither CP932 nor UTF-8 has the byte 0 inside a character: a NUL is the
             # file's own, and PostgreSQL refuses it in text (SQLite would keep it).
@@ -116,11 +124,31 @@ def sniff(path: Path, declared: str) -> Sniffed:
     # "UTF-8 with a fault"), where taken for CP932 its UTF-8 rows became mojibake.
     valid_utf8 = utf8 is not None or (faulty_utf8 and declared == "auto")
     encoding = _choose(declared, valid_utf8, head.startswith(codecs.BOM_UTF8))
+    if declared == "auto" and encoding == "cp932" and not ascii_only and _looks_euc_jp(sample):
+        raise PermanentProblem("file.euc_jp")
     marks = 0
     if last in (_EOF_MARK, b"\n", b"\r"):
         last, marks = _eof_marks(path, size, last)
     ends = last in (b"\n", b"\r")
     return Sniffed(encoding, size - marks, newlines, ends, nul_line, marks)
+
+
+def _looks_euc_jp(sample: bytes) -> bool:
+    """Whether `sample`, no UTF-8, is EUC-JP rather than CP932: no byte of CP932's own
+    Japanese text, all of it EUC-JP, and either a byte from 0xE0 up (CP932 writes only
+    its rarer kanji with such a lead byte, and never without one of 0x81-0x9F beside)
+    or kana enough. A CP932 file of half-width katakana alone reads as EUC-JP kanji by
+    chance; as its hiragana and katakana only where a rarely used ､ or ･ comes first."""
+    if _NOT_EUC_JP.search(sample):
+        return False
+    try:
+        text = codecs.getincrementaldecoder("euc_jp")().decode(sample)
+    except UnicodeDecodeError:
+        return False
+    if max(sample) >= 0xE0:
+        return True
+    kana = len(_KANA.findall(text))
+    return kana >= 2 and kana * 5 >= sum(1 for ch in text if ord(ch) > 0x7F)
 
 
 def _japanese(text: str, counted: int) -> int:

@@ -3607,6 +3607,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "CSV ではなく ZIP 圧縮ファイルです。展開した CSV を送ってください",
         "en": "not a CSV but a zip archive: send the CSV it holds, unpacked",
     },
+    "file.euc_jp": {
+        "ja": "EUC-JP のファイルのようです(Shift_JIS として読むと文字化けします)。"
+        "CSV(UTF-8 または Shift_JIS)で保存して送ってください",
+        "en": "the file looks like EUC-JP (read as Shift_JIS its Japanese would be"
+        " garbled); save it as CSV (UTF-8 or Shift_JIS) and send it again",
+    },
     "file.iso2022jp": {
         "ja": "ISO-2022-JP(JIS)のファイルのようです(文字集合を切り替えるエスケープシーケンスがあります)。"
         "CSV(UTF-8 または Shift_JIS)で保存して送ってください",

@@ -341,3 +341,27 @@ def test_a_file_in_iso_2022_jp_is_refused_saying_so(tmp_path):
     assert run["state"] == "failed", run
     assert "ISO-2022-JP(JIS)のファイルのようです" in run["message"], run
     assert rows == []
+
+
+@pytest.mark.parametrize(
+    "note",
+    ["テスト・カード", "東京都千代田区"],
+    ids=["kana", "kanji"],
+)
+def test_a_file_in_euc_jp_is_refused_saying_so(tmp_path, note):
+    """EUC-JP's bytes are CP932's too: its kana were imported as half-width katakana
+    (テスト as ･ﾆ･ｹ･ﾈ), its kanji as other kanji, and the run said it completed."""
+    text = f"{HEADER}\r\nA1,1,0.5,2024/5/16,1,{note},x\r\n".encode("euc_jp")
+    run, rows, _ = imported(tmp_path, text)
+    assert run["state"] == "failed", run
+    assert "EUC-JP のファイルのようです" in run["message"], run
+    assert rows == []
+
+
+def test_half_width_katakana_in_shift_jis_is_not_taken_for_euc_jp(tmp_path):
+    """Old systems write names in half-width katakana alone, no byte of CP932's kanji:
+    those bytes read as EUC-JP too, and the file must still be taken as Shift_JIS."""
+    text = f"{HEADER}\r\nA1,1,0.5,2024/5/16,1,ﾔﾏﾀﾞ･ﾀﾛｳ,ｶｰﾄﾞ\r\nA2,1,0.5,2024/5/16,1,ｽｽﾞｷ,x\r\n"
+    run, rows, _ = imported(tmp_path, text)
+    assert run["state"] == "completed", run
+    assert [(r[5], r[6]) for r in rows] == [("ﾔﾏﾀﾞ･ﾀﾛｳ", "ｶｰﾄﾞ"), ("ｽｽﾞｷ", "x")]
