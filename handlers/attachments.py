@@ -11,6 +11,7 @@ Called by handlers/smtp.py.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -79,6 +80,9 @@ class Carried:
     its text body looks like a CSV pasted in."""
 
     files: list[tuple[str, bytes]] = field(default_factory=list)
+    # Files whose part could not be had whole (mime.Damaged), by name: the run's
+    # problem key. Their runs fail saying so; no bytes of them are kept.
+    damaged: dict[str, str] = field(default_factory=dict)
     others: list[Other] = field(default_factory=list)
     body_csv: bool = False
     subject: str = ""  # as subject_of() reads it: how the admin tells one mail from another
@@ -102,11 +106,16 @@ def carried_by(top: Message, parts: list[mime.Part]) -> Carried:
     """Sort a mail's leaf parts into files, other attachments and the text body."""
     carried = Carried(subject=subject_of(top))
     for part, payload in parts:
-        found = _as_file(part, payload)
+        try:
+            found = _as_file(part, payload)
+        except mime.Damaged as damaged:
+            found = (_file_name(part) or "attachment.csv", b"")
+            carried.damaged[found[0]] = damaged.key
         if found is not None:
             carried.files.append(found)
         elif _is_body(part):
-            carried.body_csv = carried.body_csv or _looks_like_csv(part, payload)
+            with contextlib.suppress(mime.Damaged):  # a body cut off is read as no CSV
+                carried.body_csv = carried.body_csv or _looks_like_csv(part, payload)
         elif part.get_content_type() not in _SIGNATURES:
             carried.others.append(_other(part))
     return carried
@@ -130,6 +139,15 @@ def attachment_name(raw: str) -> str:
     if at < 0:
         return name
     return bare_name(name[:at] + unicodedata.normalize("NFKC", name[at:]))
+
+
+def _file_name(part: Message) -> str:
+    """The name a file part's run has ('' for a CSV or workbook part named by type)."""
+    name = _name(part)
+    kind = part.get_content_type()
+    if not name and kind in _WORKBOOK_TYPES:
+        return "attachment" + _WORKBOOK_TYPES[kind]
+    return name
 
 
 def _as_file(part: Message, payload: Callable[[], bytes]) -> tuple[str, bytes] | None:

@@ -16,11 +16,23 @@ import binascii
 import quopri
 import re
 from collections.abc import Callable
-from email import policy
+from email import errors, policy
 from email.message import Message
 from email.parser import BytesParser
 
 Part = tuple[Message, Callable[[], bytes]]  # a leaf part's headers, and its decoded body
+
+
+class Damaged(Exception):
+    """A part whose body cannot be had as it was sent (raised by its payload): `key`,
+    the run's catalog key `run.<key>`. Read as far as it goes, a cut file whose cut
+    fell between two records imported what came of it as a completed run."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
 _HEADERS_END = re.compile(rb"\r?\n\r?\n")
 _PLAIN = ("", "7bit", "8bit", "binary")
 
@@ -118,10 +130,31 @@ def _between(body: bytes, boundary: bytes) -> list[bytes] | None:
 
 
 def library_parts(raw: bytes) -> tuple[Message, list[Part]]:
-    """The same as leaf_parts(), by the standard library's parser: any shape at all."""
+    """The same as leaf_parts(), by the standard library's parser: any shape at all.
+    The part a missing closing boundary leaves open was cut off with the mail (a
+    gateway's limit, a connection lost upstream): its payload raises Damaged."""
     message = BytesParser(policy=policy.default).parsebytes(raw)
     leaves = [part for part in message.walk() if not part.is_multipart()]
-    return message, [(part, _payload_of(part)) for part in leaves]
+    cut = _cut_leaves(message)
+    return message, [(part, _cut if id(part) in cut else _payload_of(part)) for part in leaves]
+
+
+def _cut_leaves(message: Message) -> set[int]:
+    """The leaf parts (by id) each multipart without its closing boundary ends in."""
+    cut = set()
+    for part in message.walk():
+        if part.is_multipart() and any(
+            isinstance(defect, errors.CloseBoundaryNotFoundDefect) for defect in part.defects
+        ):
+            last = part
+            while last.is_multipart() and (inner := last.get_payload()):
+                last = inner[-1]
+            cut.add(id(last))
+    return cut
+
+
+def _cut() -> bytes:
+    raise Damaged("mail_cut_off")
 
 
 def _payload_of(part: Message) -> Callable[[], bytes]:
@@ -135,16 +168,22 @@ def _payload_of(part: Message) -> Callable[[], bytes]:
 
 
 _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
+# What base64 text is made of, line breaks and padding included.
+_BASE64_TEXT = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \t\r\n"
 # A piece of base64 up to the end of its padding, or the unpadded rest.
 _PADDED_PIECE = re.compile(rb"[^=]*=+|[^=]+")
 
 
 def decode_base64(body: bytes) -> bytes:
-    """A base64 body decoded; a damaged one (cut short, bad padding, stray characters)
-    as far as it goes, so that a cut attachment fails its import as a file cut short,
+    """A base64 body decoded; a damaged one (cut short, bad padding) as far as it goes, so that a cut attachment fails its import as a file cut short,
     the way the library's undecoded text never could. Base64 after a padding is
     decoded too: some streaming encoders write an attachment as several padded pieces.
+    A character base64 has not (`!`, `*`, a byte beyond ASCII) is no damage a cut
+    makes: binascii passed over it in silence, and what was left was read as the file
+    (garbage, said as a header with unknown columns). Damaged is raised instead.
     """
+    if body.translate(None, _BASE64_TEXT):
+        raise Damaged("attachment_damaged")
     # binascii stops at the first padding without a word: the rows after it were lost
     # from a run that completed. Finding a `=` costs a memchr, under 1% of the decode
     # (strict_mode cannot tell clean data cheaply: it refuses the line breaks too).

@@ -551,7 +551,12 @@ def _account_deliveries(
         return [Delivery(name, CHANNEL, sender, shown, problem=problem, subject=subject)]
     taken = for_account(account, carried.files)
     others = carried.others_shown()
-    return [Delivery(name, CHANNEL, sender, n, data, also_attached=others) for n, data in taken]
+    return [
+        Delivery(name, CHANNEL, sender, n, data, also_attached=others)
+        if n not in carried.damaged
+        else Delivery(name, CHANNEL, sender, n, problem=carried.damaged[n], also_attached=others)
+        for n, data in taken
+    ]
 
 
 class MailIntake(Intake):

@@ -244,6 +244,18 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "アカウントは連動稼働停止中のため取り込みませんでした",
         "en": "the account is stopped; nothing was imported",
     },
+    "run.mail_cut_off": {
+        "ja": "メールが途中で切れていて、この添付ファイルは最後まで届いていません"
+        "(MIME の終わりの区切りがありません)。取り込んでいません。もう一度送ってください",
+        "en": "the mail was cut off before this attachment's end (its closing MIME boundary"
+        " is missing): nothing was imported; send it again",
+    },
+    "run.attachment_damaged": {
+        "ja": "この添付ファイルの base64 が壊れています(base64 にない文字があります)。"
+        "取り込んでいません。もう一度送ってください",
+        "en": "this attachment's base64 is damaged (it holds characters base64 has not):"
+        " nothing was imported; send it again",
+    },
     "run.taken_elsewhere": {
         "ja": "この配信は別のインスタンスが実行 {run} として受け付け済みのため、取り込みませんでした",
         "en": "another instance accepted this delivery as run {run}; nothing was imported",

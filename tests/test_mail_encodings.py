@@ -93,6 +93,46 @@ def test_base64_cut_short_still_fails_as_a_file_cut_short(daemon, pieces):
     assert _stored(daemon, run) == []
 
 
+@pytest.mark.parametrize("nested", [False, True], ids=["flat", "forwarded"])
+def test_a_mail_cut_off_between_two_records_fails_and_imports_nothing(daemon, nested):
+    """A gateway that cuts a mail off leaves its multipart without the closing
+    boundary. Where the cut fell at a record's end, the rows that came were imported
+    as a completed run, and under replace_file put in place of the whole file's."""
+    whole = _run(daemon, _raw("data", _csv_part(_lines(csv_bytes(ROWS)))))
+    assert whole["rows_imported"] == 10
+    # Of the attachment, its first four rows (the header and 4 rows: 3 base64 lines of
+    # 76 characters hold 171 bytes; cut where those four rows end, on a group).
+    data = csv_bytes(ROWS)
+    four = len(csv_bytes(ROWS[:4]))
+    kept = four - four % 3
+    text = base64.b64encode(data[:kept]).decode()
+    raw = _raw("data", _csv_part(text)).rsplit(b"--BB--", 1)[0]
+    if nested:
+        inner = raw
+        raw = (
+            "From: export@acme.example\r\nTo: acme@in.example.jp\r\nSubject: Fw: data\r\n"
+            f"Message-ID: <{uuid.uuid4()}@acme.example>\r\nMIME-Version: 1.0\r\n"
+            'Content-Type: multipart/mixed; boundary="OO"\r\n\r\n'
+            "--OO\r\nContent-Type: text/plain\r\n\r\nforwarded\r\n"
+            "--OO\r\nContent-Type: message/rfc822\r\n\r\n"
+        ).encode("ascii") + inner
+    run = _run(daemon, raw)
+    assert run["state"] == "failed", run
+    assert "メールが途中で切れていて" in run["message"], run["message"]
+    assert run["filename"] == "20241230.csv"
+    assert _stored(daemon, run) == []
+    # The whole file's rows stand.
+    assert _stored(daemon, whole) == list(range(3000, 3010))
+
+
+def test_base64_with_characters_it_has_not_fails_saying_so(daemon):
+    """binascii passed over `!` and `*` and read the rest as the file: the partner was
+    told the header lacked its columns."""
+    run = _run(daemon, _raw("data", _csv_part("!!!notbase64***")))
+    assert run["state"] == "failed", run
+    assert "base64 が壊れています" in run["message"], run["message"]
+
+
 NAME = "①売上㈱髙20241230.csv"
 # 売上①㈱ as Outlook writes it (CP50221): ① and ㈱ in NEC row 13, which JIS X 0208 leaves
 # empty and Python's iso2022_jp codec cannot read.
