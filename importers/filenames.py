@@ -31,6 +31,11 @@ ANY = "any"
 DATE_PARTS = ("YYYYMMDD", "YYYYMM00", "YYYYMM")
 DEFAULT_PATTERNS = ("{YYYYMMDD}.csv", "{YYYYMM00}.csv")
 CORRECTION_SUFFIX = ".errors.csv"  # error_report_name(): what a partner sends back
+# A corrected error CSV as browsers save a second download of it (`(1)`, ` (2)`); and
+# any name made of an error CSV's, kept as a workbook or renamed after its `.errors`
+# (`…errors_fixed.csv`), which no pattern may take for a full copy of its file.
+_SAVED_AGAIN = re.compile(r"(?P<stem>.+)\.errors ?\(\d{1,3}\)\.csv", re.IGNORECASE)
+_RENAMED = re.compile(r"(?P<stem>.+)\.errors[^.]*\.(?:csv|xlsx|xls)", re.IGNORECASE)
 EXCEL_SUFFIXES = (".xlsx", ".xls")  # what a pattern ending in .csv also takes, with excel
 _LEGACY = {"yyyymmdd.csv": "{YYYYMMDD}.csv", "yyyymm00.csv": "{YYYYMM00}.csv"}
 _TOKEN = re.compile(r"\{[^{}]*\}|[*?{}]|[^{}*?]+")
@@ -161,6 +166,8 @@ class FilenameRule:
         corrected = self._corrected(name)
         if corrected is not None:
             return corrected
+        if self._renamed_correction(name) is not None:
+            return None
         for pattern in self.patterns:
             logical = pattern.match(name)
             if logical is not None:
@@ -175,11 +182,13 @@ class FilenameRule:
     def _corrected(self, name: str) -> str | None:
         """The logical file the error CSV `name` belongs to, or None. Checked before the
         patterns, so that `*.csv` or `any` does not make it a file of its own."""
+        if again := _SAVED_AGAIN.fullmatch(name):
+            name = again.group("stem") + CORRECTION_SUFFIX
         if not name.lower().endswith(CORRECTION_SUFFIX):
             return None
         stem = name[: -len(CORRECTION_SUFFIX)]
         original = stem + ".csv"
-        if original.lower().endswith(CORRECTION_SUFFIX):
+        if original.lower().endswith(CORRECTION_SUFFIX) or _SAVED_AGAIN.fullmatch(original):
             # A correction's own error CSV (`20240518.errors.errors.csv`), sent back
             # corrected in its turn: it corrects the same file.
             return self._corrected(original)
@@ -193,6 +202,17 @@ class FilenameRule:
                     return logical
         return None
 
+    def _renamed_correction(self, name: str) -> str | None:
+        """The name an error CSV of one of this rule's files is sent back under, when
+        `name` is one made of it otherwise (saved as a workbook, renamed after its
+        `.errors`); else None. Under `売上_{YYYYMMDD}_*.csv` such a name was taken for a
+        full copy of its day, and its corrected rows replaced the file's good ones."""
+        found = _RENAMED.fullmatch(name)
+        if found is None:
+            return None
+        expected = found.group("stem") + CORRECTION_SUFFIX
+        return expected if self._corrected(expected) is not None else None
+
     def check(self, name: str) -> str:
         """The logical file name; raises FilenameProblem when no pattern takes `name`."""
         logical = self.match(name)
@@ -200,8 +220,11 @@ class FilenameRule:
             raise self.refusal(name)
         return logical
 
-    def refusal(self, name: str) -> FilenameProblem:
+    def refusal(self, name: str) -> PermanentProblem:
         """The problem `name` is under this rule; it renders the rule in words."""
+        name = unicodedata.normalize("NFC", name)
+        if (expected := self._renamed_correction(name)) is not None:
+            return PermanentProblem("filename.correction_renamed", name=name, expected=expected)
         return FilenameProblem(name, self)
 
     def words(self) -> Words:
@@ -249,6 +272,13 @@ def file_key(rule: FilenameRule, name: str) -> str:
     `sales_{YYYYMMDD}_*.csv`."""
     name = unicodedata.normalize("NFC", name)
     return (rule.match(name) or name).translate(_ASCII_FOLD)
+
+
+def correction_name(name: str) -> str:
+    """The error CSV's own name of a corrected copy sent back as browsers save a second
+    download (`20240516.errors (1).csv` → `20240516.errors.csv`); `name` otherwise."""
+    again = _SAVED_AGAIN.fullmatch(unicodedata.normalize("NFC", name))
+    return again.group("stem") + CORRECTION_SUFFIX if again else name
 
 
 def error_report_name(name: str) -> str:

@@ -19,6 +19,14 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "ファイル名「{name}」は規則に合いません。{rule}",
         "en": "file name '{name}' breaks the rule: {rule}",
     },
+    "filename.correction_renamed": {
+        "ja": "ファイル名「{name}」はエラーCSVの訂正を別の名前にしたもののようです。"
+        "訂正は「{expected}」の名前のまま、CSV で送ってください"
+        "(別の名前では、訂正した行だけでファイルの行を置き換えてしまいます)",
+        "en": "file name '{name}' looks like a corrected error CSV under another name: send"
+        " the correction as '{expected}', a CSV (under another name its rows alone would"
+        " replace the file's)",
+    },
     "filename.rule.default": {
         "ja": "日次は YYYYMMDD.csv(実在する日付)、月次は YYYYMM00.csv です",
         "en": "daily files are YYYYMMDD.csv (a real calendar date), monthly files are YYYYMM00.csv",

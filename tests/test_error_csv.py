@@ -80,6 +80,7 @@ def daemon(tmp_path_factory, module_relay):
         sales_account("acme")
         + sales_account("lax", on_row_error="skip", mode="insert")
         + sales_account("fix", on_row_error="skip")
+        + sales_account("wild", on_row_error="skip", excel=True, filename=["売上_{YYYYMMDD}_*.csv"])
         + sales_account("bare", header=False, encoding="cp932", mode="insert")
         + sales_account("idle", status="stopped")
     )
@@ -203,6 +204,24 @@ def test_sent_back_under_its_own_name_it_adds_to_the_file_it_corrects(daemon):
     assert last["state"] == "completed"
     members = daemon.query("SELECT member_no FROM sales WHERE _account = 'fix' ORDER BY 1")
     assert members == [(5,), (6,)]
+
+
+def test_a_correction_saved_again_or_renamed_never_replaces_the_files_good_rows(daemon):
+    """Under `売上_{YYYYMMDD}_*.csv` a corrected copy named as a browser saves a second
+    download (`….errors (1).csv`), saved as a workbook or renamed past its `.errors`,
+    was taken for a full copy of its day: its rows replaced the file's good ones. The
+    first adds to the file; the others are refused, naming the name to send it under."""
+    run = deliver(daemon, "wild", "売上_20241101_0900.csv", sjis(HEADER, *BAD))
+    assert (run["state"], run["rows_imported"]) == ("completed", 1)
+    data = corrected(errors_csv(daemon, run["id"]).content, keep_columns=True)
+    for name in ("売上_20241101_0900.errors_fixed.csv", "売上_20241101_0900.errors.xlsx"):
+        refused = deliver(daemon, "wild", name, data)
+        assert refused["state"] == "failed", refused
+        assert "「売上_20241101_0900.errors.csv」の名前のまま" in refused["message"], refused
+    again = deliver(daemon, "wild", "売上_20241101_0900.errors (1).csv", data)
+    assert (again["state"], again["rows_imported"]) == ("completed", 3), again["message"]
+    members = daemon.query("SELECT member_no FROM sales WHERE _account = 'wild' ORDER BY 1")
+    assert members == [(1,), (2,), (3,), (4,)]
 
 
 def test_the_error_csv_of_a_correction_sent_back_corrects_the_same_file(daemon):

@@ -20,6 +20,7 @@ from importers.filenames import (
     FilenameProblem,
     PatternError,
     compile_pattern,
+    correction_name,
     filename_rule,
 )
 from tests.support import (
@@ -409,3 +410,20 @@ def test_a_workbook_pattern_without_excel_is_a_config_problem():
         " excel = true ではありません(そのままでは、この名前のファイルはすべて失敗します)。"
         "excel = true を書いてください"
     )
+
+
+def test_a_correction_saved_again_corrects_and_one_renamed_is_refused():
+    """`.errors (1).csv` is how a browser saves a second download of the error CSV;
+    under a `*` pattern it was a full copy of its day, as was one renamed past its
+    `.errors` or kept as a workbook."""
+    rule = filename_rule(["売上_{YYYYMMDD}_*.csv"], excel=True)
+    for name in ("売上_20240518_0900.errors (1).csv", "売上_20240518_0900.errors(2).csv"):
+        assert rule.match(name) == "売上_20240518_*.csv" and rule.corrects(name)
+    assert rule.corrects("売上_20240518_0900.errors (1).errors.csv")
+    assert correction_name("20240516.errors (3).csv") == "20240516.errors.csv"
+    for name in ("売上_20240518_0900.errors.xlsx", "売上_20240518_0900.errors_fixed.csv"):
+        assert rule.match(name) is None and not rule.corrects(name)
+        said = rule.refusal(name).render("en")
+        assert "send the correction as '売上_20240518_0900.errors.csv'" in said, said
+    # A name no file of the rule's makes is refused by the rule itself.
+    assert "breaks the rule" in rule.refusal("xyz.errors.xlsx").render("en")

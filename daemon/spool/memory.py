@@ -39,7 +39,7 @@ from daemon.spool.queue import Meta, SpoolItem
 from daemon.store.base import Store
 from daemon.store.runs import RunState, options_text
 from handlers.base import Delivery, SpoolUnavailable
-from importers.filenames import FilenameRule, file_key, filename_rule
+from importers.filenames import FilenameRule, correction_name, file_key, filename_rule
 
 log = logging.getLogger(__name__)
 KEY_SECONDS = 24 * 3600
@@ -199,7 +199,7 @@ async def delivery_file_key(
     `shop.errors.csv`), and a correction's own correction must find the same file."""
     key = account_file_key(settings, account, name)
     if store is not None and account_corrects(settings, account, name):
-        key = await store.corrected_file(account, name) or key
+        key = await store.corrected_file(account, correction_name(name)) or key
     return key
 
 
