@@ -67,7 +67,11 @@ Parse = Callable[[str], object]
 
 
 def normal(cell: str) -> str:
-    """Full-width digits and punctuation as ASCII, outer blanks dropped."""
+    """Full-width digits and punctuation as ASCII, outer blanks dropped. A circled or
+    superscript digit (①, ¹), which NFKC makes a digit too, is left as it is, and so
+    no date: `5/1①` (a day's first batch) was read as the 11th."""
+    if not cell.isascii() and any(unicodedata.category(ch) == "No" for ch in cell):
+        return cell.strip()
     return unicodedata.normalize("NFKC", cell).strip()
 
 
@@ -80,8 +84,13 @@ def parse_date(cell: str, wareki: bool = False) -> dt.date:
     if match:
         year, _, m1, d1, m2, d2, m3, d3 = match.groups()
         return _real(cell, int(year), int(m1 or m2 or m3), int(d1 or d2 or d3))
-    if wareki and (era := _ERA_DATE.fullmatch(text)):
-        return _era_date(cell, era)
+    if wareki:
+        # As a Western date: a midnight after it (Excel, Access), spaces inside it
+        # (`令和 6年 5月16日`, as a form lines the numbers up).
+        if midnight := _AT_MIDNIGHT.fullmatch(text):
+            text = midnight.group(1)
+        if era := _ERA_DATE.fullmatch(re.sub(r"\s+", "", text)):
+            return _era_date(cell, era)
     raise CellError("cell.date_wareki" if wareki else "cell.date")
 
 

@@ -91,8 +91,10 @@ def _datetime(value: dt.datetime) -> DateCell:
     value = value.replace(tzinfo=None)
     if value.microsecond:
         # calamine turns Excel's day fractions into microseconds that may fall a hair
-        # short of the second Excel shows.
-        value = (value + dt.timedelta(microseconds=500_000)).replace(microsecond=0)
+        # short of the second Excel shows. Never into the next day: 23:59:59.6 (a
+        # pasted NOW()) is still its own day's date.
+        rounded = (value + dt.timedelta(microseconds=500_000)).replace(microsecond=0)
+        value = rounded if rounded.date() == value.date() else value.replace(microsecond=0)
     if not (value.hour or value.minute or value.second):
         return DateCell(value.date().isoformat(), value)
     return DateCell(value.isoformat(sep=" "), value)

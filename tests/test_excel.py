@@ -349,6 +349,26 @@ def test_the_reader_converts_a_sheet_and_names_each_bad_cell(tmp_path):
     assert chunk.errors[2].record == ["3", "2024/05/18", "3", "a", "beside"]
 
 
+def test_a_time_in_a_days_last_half_second_keeps_its_day(tmp_path):
+    """calamine's microseconds were rounded to the second Excel shows: a pasted NOW()
+    of 23:59:59.6 became the next day's date, in a date column too."""
+    path = workbook(
+        tmp_path / "a.xlsx",
+        {
+            "売上": [
+                HEADER,
+                [1, dt.datetime(2024, 5, 31, 23, 59, 59, 600000), 1, "a"],
+                [2, dt.datetime(2024, 12, 31, 23, 59, 59, 700000), 1, "b"],
+                [3, dt.datetime(2024, 6, 1, 9, 29, 59, 999800), 1, "c"],
+            ]
+        },
+    )
+    [chunk] = list(opened(path).chunks())
+    assert [row[1] for row in chunk.rows] == ["2024-05-31", "2024-12-31", "2024-06-01"]
+    assert cell_text(dt.datetime(2024, 5, 31, 23, 59, 59, 600000)) == "2024-05-31 23:59:59"
+    assert cell_text(dt.datetime(2024, 6, 1, 9, 29, 59, 999800)) == "2024-06-01 09:30:00"
+
+
 def test_the_reader_counts_a_sheets_rows_against_max_rows(tmp_path):
     rows = [[i, "2024/05/16", i, ""] for i in range(11)]
     path = workbook(tmp_path / "a.xlsx", {"s": [HEADER, *rows, [], []]})

@@ -235,6 +235,19 @@ def test_a_day_written_in_an_era_it_is_not_in_is_said_so():
     assert caught.value.key == "cell.date_unreal"
 
 
+def test_a_date_with_circled_or_superscript_digits_is_no_date():
+    """NFKC makes ① and ¹ digits: `5/1①` (a day's first batch) was stored as the 11th,
+    where the same characters are refused in a number column."""
+    day = converter(ColumnSpec("day", "date", wareki=True))
+    for cell in ["2024/5/1¹", "R6.5.1①", "②⓪②④/⑤/①⑥", "令和⑥年⑤月⑯日"]:
+        with pytest.raises(CellError):
+            day(cell)
+    # Full-width digits are digits; an era date takes a midnight and spaces as a
+    # Western one does.
+    assert day("２０２４／５／１６") == "2024-05-16"
+    assert day("R6.5.16 0:00") == day("令和 6年 5月16日") == "2024-05-16"
+
+
 def test_negative_numbers_and_yen_as_japanese_accounts_write_them(tmp_path):
     """▲ and △ are the minus signs of Japanese accounts, and Excel saves a currency
     cell with its yen sign (in Shift_JIS, the backslash's byte): all were refused."""
