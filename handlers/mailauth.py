@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import authheaders
+import authheaders.dmarc_lookup
 import dkim
 import spf
 from authheaders import check_dmarc
-from authheaders.dmarc_lookup import get_org_domain
 from authres import AuthenticationResultsHeader, DKIMAuthenticationResult, SPFAuthenticationResult
 
 
@@ -49,8 +49,24 @@ def _domain_part(address: str | bytes) -> str:
     return domain.strip().strip(">").lower()
 
 
-# check_dmarc looks the function up in its module's globals at each call.
+def _registrable(domain: str) -> str:
+    """The organizational domain of `domain`: its public suffix and one label more.
+    authheaders' (publicsuffix2's) gives a TLD its list lacks (`.example`, `.local`,
+    `.corp`, a gTLD newer than the list) as the whole answer, where the list's default
+    rule `*` makes that TLD the suffix: every domain under it was one organization, and
+    a signature of `d=esp.example` passed DMARC for mail From `partner.example`."""
+    found = str(_library_org_domain(domain))
+    labels = domain.lower().rstrip(".").split(".")
+    if "." not in found and len(labels) > 1:
+        return ".".join(labels[-2:])
+    return found
+
+
+_library_org_domain = authheaders.dmarc_lookup.get_org_domain
+# check_dmarc looks the functions up in its modules' globals at each call.
 authheaders.get_domain_part = _domain_part
+authheaders.get_org_domain = _registrable
+authheaders.dmarc_lookup.get_org_domain = _registrable
 
 STUB_ENV = "RENKEI_DNS_STUB"  # tests and offline demos: a JSON zone file instead of DNS
 DNS_BUDGET = 5.0  # seconds of DNS per mail, every lookup together
@@ -361,7 +377,7 @@ def _same_org(a: str, b: str) -> bool:
 @functools.lru_cache(maxsize=1024)
 def _org_domain(domain: str) -> str:
     """The organizational domain (the public suffix list read once per domain)."""
-    return str(get_org_domain(domain))
+    return _registrable(domain)
 
 
 def _ip_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:

@@ -38,6 +38,7 @@ ACCOUNTS = (
     + _account("offacct", sender_auth="off")  # SPF fails, not evaluated
     + _account("slow", sender_auth="flag")  # its DNS times out
     + _account("pinned", mail={"allowed_networks": ["192.0.2.0/24"]})
+    + _account("thirdparty", sender_auth="require")  # DMARC p=reject, SPF fails
     # A hyphen in its domain; SPF passes for a subdomain, DMARC asks strict alignment.
     + _account(
         "strict-co",
@@ -75,6 +76,8 @@ def daemon(tmp_path_factory, module_relay, key):
         "slow.example": "timeout",
         "sub.strict-co.example": ["v=spf1 ip4:127.0.0.1 -all"],
         "_dmarc.strict-co.example": ["v=DMARC1; p=reject; aspf=s"],
+        "_dmarc.thirdparty.example": ["v=DMARC1; p=reject"],
+        "thirdparty.example": ["v=spf1 ip4:192.0.2.1 -all"],
     }
     (folder / "zone.json").write_text(json.dumps(zone), encoding="utf-8")
     config = write_config(folder, ACCOUNTS, relay_port=module_relay.port)
@@ -188,3 +191,15 @@ def test_a_network_outside_allowed_networks_gets_550_571_at_rcpt(daemon):
     step, code, reply = _send(daemon, "pinned", _raw("pinned"))
     assert (step, code) == ("RCPT", 550) and reply.startswith("5.7.1"), reply
     assert "network" in reply
+
+
+def test_a_signature_of_another_domain_under_the_same_tld_is_not_aligned(daemon, key):
+    """The public suffix list lacks `.example` (as it lacks `.local` or a new gTLD):
+    every domain under it was one organization, so a mail From thirdparty.example
+    signed by signed.example (an ESP's, anyone's) passed DMARC's relaxed alignment."""
+    step, code, reply = _send(daemon, "thirdparty", _signed(_raw("thirdparty"), key))
+    assert (step, code) == ("DATA", 550) and reply.startswith("5.7.26"), reply
+    assert _runs(daemon, "thirdparty") == 0
+    refusals = httpx.get(f"{daemon.api}/api/v1/refusals", headers=ADMIN).json()["refusals"]
+    [refused] = [r for r in refusals if r["who"] == "export@thirdparty.example"]
+    assert "dkim=pass" in refused["detail"] and "dmarc=fail" in refused["detail"], refused
