@@ -118,18 +118,26 @@ def display_name(column: ColumnLike) -> str:
     return getattr(column, "label", None) or column.name
 
 
+# The characters Shift_JIS's bytes decode to one way in CP932 (Windows) and another in
+# JIS and on a Mac, where a config is often written: 0x8160 is 〜 (U+301C) in JIS and ～
+# (U+FF5E, which NFKC makes ~) in CP932; likewise − and －, — and ―, ‖ and ∥. Compared
+# as one, so a label `期間〜コード` matches the header a Shift_JIS file writes.
+_SJIS_TWINS = str.maketrans({"\u301c": "~", "\u2212": "-", "\u2014": "\u2015", "\u2016": "\u2225"})
+
+
 def header_key(text: str) -> str:
     """A header cell as compared: NFKC (full-width letters and digits, half-width kana),
     without its spaces, case folded, so `会員番号 `, `数　量` (a full-width space Excel
-    users type to line labels up) and `ＭＥＭＢＥＲ＿ＮＯ` match."""
-    return "".join(unicodedata.normalize("NFKC", text).split()).casefold()
+    users type to line labels up) and `ＭＥＭＢＥＲ＿ＮＯ` match; 〜 and ～ are one."""
+    return "".join(unicodedata.normalize("NFKC", text).translate(_SJIS_TWINS).split()).casefold()
 
 
 def choice_form(text: str) -> str:
     """A choice value as compared: NFKC, then trimmed, so `Ａ`, `A　` (U+3000, which NFKC
-    makes a space) and `A` are one value, and `ｶﾞｲ` is `ガイ`. Case is kept: `a` and `A`
-    may be two values of a partner's code list."""
-    return unicodedata.normalize("NFKC", text).strip()
+    makes a space) and `A` are one value, and `ｶﾞｲ` is `ガイ`; so are `A−1` and the
+    `A－1` a Shift_JIS file writes. Case is kept: `a` and `A` may be two values of a
+    partner's code list."""
+    return unicodedata.normalize("NFKC", text).translate(_SJIS_TWINS).strip()
 
 
 def choice_spellings(values: Sequence[str]) -> dict[str, str]:

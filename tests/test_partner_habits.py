@@ -378,3 +378,22 @@ def test_half_width_katakana_in_shift_jis_is_not_taken_for_euc_jp(tmp_path):
     run, rows, _ = imported(tmp_path, text)
     assert run["state"] == "completed", run
     assert [(r[5], r[6]) for r in rows] == [("ﾔﾏﾀﾞ･ﾀﾛｳ", "ｶｰﾄﾞ"), ("ｽｽﾞｷ", "x")]
+
+
+def test_a_label_and_choices_written_in_jis_match_what_shift_jis_decodes_to(tmp_path):
+    """Shift_JIS's 0x8160 is 〜 (U+301C) as a Mac or JIS writes the config, ～ (U+FF5E)
+    as CP932 decodes a file: the header `期間～コード` was refused beside the label
+    `期間〜コード` as two names that look the same, and `A－1` as no value of `A−1`."""
+    layout = (
+        "[layouts.wave]\ncolumns = [\n"
+        '  { name = "code", type = "text", label = "期間〜コード" },\n'
+        '  { name = "kind", type = "choice", values = ["A−1", "B—2"] },\n]\n'
+    )
+    write_config(tmp_path, account("acme", layout="wave", report="never"), extra=layout)
+    path = tmp_path / "20240516.csv"
+    path.write_bytes("期間～コード,kind\r\nx1,A－1\r\nx2,B―2\r\n".encode("cp932"))
+    run = cli_import(tmp_path / "renkei.toml", path)
+    assert (run["state"], run["rows_imported"]) == ("completed", 2), run
+    with sqlite3.connect(tmp_path / "var" / "renkei.db") as db:
+        rows = db.execute("SELECT code, kind FROM wave ORDER BY rowid").fetchall()
+    assert rows == [("x1", "A−1"), ("x2", "B—2")]  # as the config lists them
