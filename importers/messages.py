@@ -1036,10 +1036,11 @@ CATALOG: dict[str, dict[str, str]] = {
         " or moved or deleted from data_dir)",
     },
     "api.correction_imported": {
-        "ja": "実行 {run_id} は訂正ファイル(エラーCSV)の取込で、その行は取り込まれています。"
-        "再取込すると行が二重になります。先に取り消してください(renkei undo {run_id})",
-        "en": "run {run_id} imported a corrected error CSV, whose rows are in: imported again"
-        " they would be there twice; undo it first (renkei undo {run_id})",
+        "ja": "実行 {run_id} は訂正ファイル(エラーCSV)の取込で、その行は実行 {holder} で"
+        "取り込まれています。再取込すると行が二重になります。先に取り消してください"
+        "(renkei undo {holder})",
+        "en": "run {run_id} imported a corrected error CSV, whose rows are in by run {holder}:"
+        " imported again they would be there twice; undo it first (renkei undo {holder})",
     },
     "api.run_is_send": {
         "ja": "実行 {run_id} は送信で、受信ファイルを持たないため再取込できません。"

@@ -467,4 +467,9 @@ def test_a_corrected_copy_whose_rows_are_in_is_not_retried_into_twice(daemon):
     # Its rows are in again, by its retry: retried once more, they were there twice.
     again = httpx.post(f"{url}/retry", headers=ADMIN)
     assert again.status_code == 409 and again.json()["error"] == "correction_imported"
+    # The run to undo first is the retry that holds the rows: the correction itself
+    # is undone already (renkei undo of it would only be refused).
+    holder = retried.json()["id"]
+    assert f"renkei undo {holder}" in again.json()["message"], again.json()
+    assert f"renkei undo {fixed['id']}" not in again.json()["message"]
     assert sorted(daemon.query(members)) == [(1,), (2,), (3,), (4,)]

@@ -59,6 +59,7 @@ class Retried:
     run_id: str | None
     new: bool = False
     refusal: Refusal | None = None
+    holder: str = ""  # CORRECTION: the run whose rows are in, to undo first
 
 
 class Retrier:
@@ -92,10 +93,11 @@ class Retrier:
             settings = self._settings()
             if account_corrects(settings, run["account"], run["filename"]):
                 added = run["state"] == "completed" and not run["dry_run"] and not run["undone_by"]
-                # Or put back by a retry of it since (of a retry of it, …), not undone.
-                again = await self._store.imported_again([run["id"]], kept=True)
-                if added or again:
-                    return Retried(None, refusal=Refusal.CORRECTION)
+                # Or put back by a retry of it since (of a retry of it, …), not undone:
+                # that retry is the run to undo first.
+                holder = run["id"] if added else await self._store.retry_holding_rows(run["id"])
+                if holder is not None:
+                    return Retried(None, refusal=Refusal.CORRECTION, holder=holder)
             pending = await self._store.pending_retry(run["id"])
             if pending is not None:
                 return Retried(pending)

@@ -23,6 +23,16 @@ if TYPE_CHECKING:
     from daemon.spool.queue import Meta
 
 
+# Every retry of the runs `marks` stands for, and every retry of one of those, …, each
+# with the run it began from (`origin`); then those that completed.
+_RETRIES = (
+    "WITH RECURSIVE chain(origin, id) AS ("
+    " SELECT retry_of, id FROM runs WHERE retry_of IN ({marks})"
+    " UNION SELECT c.origin, r.id FROM runs AS r JOIN chain AS c ON r.retry_of = c.id)"
+)
+_COMPLETED_RETRY = "chain AS c JOIN runs AS r ON r.id = c.id WHERE r.state = 'completed'"
+
+
 class RunState(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
@@ -392,23 +402,25 @@ class RunRecords:
         rows = await self._look_up(sql, (run_id, *PENDING_STATES))
         return rows[0][0] if rows else None
 
-    async def imported_again(self, run_ids: Sequence[str], kept: bool = False) -> set[str]:
+    async def imported_again(self, run_ids: Sequence[str]) -> set[str]:
         """Those of `run_ids` a retry has since imported, or a retry of a retry (Q, its
         retry failed, that one's retry completed): a quarantined file stays kept with
-        its run, its trouble over. With `kept`, only where those rows are still in (the
-        retry not undone)."""
+        its run, its trouble over."""
         if not run_ids:
             return set()
         marks = ", ".join("?" * len(run_ids))
-        still = " AND r.undone_by IS NULL" if kept else ""
-        sql = (
-            "WITH RECURSIVE chain(origin, id) AS ("
-            f" SELECT retry_of, id FROM runs WHERE retry_of IN ({marks})"
-            " UNION SELECT c.origin, r.id FROM runs AS r JOIN chain AS c ON r.retry_of = c.id)"
-            " SELECT DISTINCT c.origin FROM chain AS c JOIN runs AS r ON r.id = c.id"
-            f" WHERE r.state = 'completed'{still}"
-        )
+        sql = f"{_RETRIES.format(marks=marks)} SELECT DISTINCT c.origin FROM {_COMPLETED_RETRY}"
         return {row[0] for row in await self.reader.execute_fetchall(sql, tuple(run_ids))}
+
+    async def retry_holding_rows(self, run_id: str) -> str | None:
+        """The retry of `run_id` (or of a retry of it, …) whose rows are in: completed,
+        not undone; the newest such. None when there is none."""
+        sql = (
+            f"{_RETRIES.format(marks='?')} SELECT r.id FROM {_COMPLETED_RETRY}"
+            " AND r.undone_by IS NULL ORDER BY r.id DESC LIMIT 1"
+        )
+        rows = await self.reader.execute_fetchall(sql, (run_id,))
+        return rows[0][0] if rows else None
 
     async def expired_runs(self, before: str, limit: int) -> list[str]:
         """Ids of final runs that finished before `before` (UTC ISO 8601, as finished_at

@@ -291,7 +291,7 @@ async def retry_run(request: Request, run_id: str, who: Auth) -> JSONResponse:
         elsewhere = _elsewhere(request, run)
         key = refusal_key(retried.refusal, run, elsewhere)
         params = {"run_id": run_id, "state": state_of(run), "name": run["account"]}
-        params["instance"] = elsewhere
+        params["instance"], params["holder"] = elsewhere, retried.holder
         raise ApiError(409, retried.refusal, key, **params)
     base = str(request.base_url).rstrip("/")
     body = {"id": retried.run_id, "url": f"{base}/api/v1/runs/{retried.run_id}", "retry_of": run_id}

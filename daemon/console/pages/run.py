@@ -211,7 +211,7 @@ async def retry(request: Request, run_id: str, who: Who) -> Response:
         store = context.store(request)
         elsewhere = kept_elsewhere(run, store.shared, store.instance)
         key = refusal_key(retried.refusal, run, elsewhere)
-        raise Refused(409, key, **params, instance=elsewhere)
+        raise Refused(409, key, **params, instance=elsewhere, holder=retried.holder)
     # A second click while the first retry waits is answered with that retry's run:
     # recorded as the answer it is, not as a second retry.
     code, outcome = ("retried", "ok") if retried.new else ("retry_replayed", "replayed")
