@@ -583,7 +583,7 @@ class MailIntake(Intake):
                 limiter,
                 data_size_limit=conf.max_message_bytes,
                 hostname=conf.hostname,
-                ident="renkei",
+                ident="ESMTP renkei",
                 timeout=conf.timeout,
                 min_data_rate=conf.min_data_rate,
                 tls_context=tls,

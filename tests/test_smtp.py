@@ -438,3 +438,11 @@ def test_a_header_from_whose_display_name_is_an_allowed_address_is_refused(daemo
     msg.replace_header("From", "=?UTF-8?B?5bGx55Sw?= <export@acme.example>")
     step, code, reply = send(daemon.smtp_port, msg)
     assert (step, code) == ("DATA", 250), reply
+
+
+def test_the_greeting_says_esmtp_after_the_host_name(daemon):
+    """`220 renkei renkei`: RFC 5321's greeting is the host's name, then text; ESMTP
+    there is what clients and monitoring checks look for."""
+    with socket.create_connection(("127.0.0.1", daemon.smtp_port), timeout=10) as sock:
+        greeting = sock.recv(1024).decode()
+    assert greeting.startswith("220 renkei ESMTP renkei"), greeting
