@@ -27,7 +27,9 @@ class HeaderMatch:
     # The positions of the empty cells it ends in (`備考,,`), as Excel saves a sheet
     # whose used range runs past the table: columns of nothing, read past like the
     # returned ones while the cells under them are empty. Also those before 行番号 and
-    # エラー内容, as the error CSV of such a file comes back (`備考,,行番号,エラー内容`).
+    # エラー内容, as the error CSV of such a file comes back (`備考,,行番号,エラー内容`),
+    # and those it starts with: a note typed in column A below a table that starts in
+    # B (`※金額は税込`) makes A a column of the sheet, empty in the header row.
     blank: tuple[int, ...] = ()
     # The positions of its empty cells between named ones (`会員番号,日付,,売上金額`).
     gaps: tuple[int, ...] = ()
@@ -49,7 +51,8 @@ def match_header(header: Sequence[str], columns: Sequence[ColumnLike]) -> Header
     named = _named_width(header, wanted)
     tail = header[named:]
     returned = any(cell.strip() for cell in tail)
-    for position, cell in enumerate(header[:named]):
+    lead = next((i for i, cell in enumerate(header[:named]) if header_key(cell)), 0)
+    for position, cell in enumerate(header[lead:named], lead):
         key = header_key(cell)
         if key in wanted:
             found.setdefault(wanted[key], []).append(position)
@@ -70,7 +73,7 @@ def match_header(header: Sequence[str], columns: Sequence[ColumnLike]) -> Header
     if unknown:
         problems.append(("header.unknown", unknown))
     order = [found[i][0] if i in found else -1 for i in range(len(columns))]
-    blank = tuple(named + i for i, cell in enumerate(tail) if not cell.strip())
+    blank = (*range(lead), *(named + i for i, cell in enumerate(tail) if not cell.strip()))
     return HeaderMatch(order, problems, returned, blank, tuple(gaps))
 
 

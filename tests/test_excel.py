@@ -349,6 +349,28 @@ def test_the_reader_converts_a_sheet_and_names_each_bad_cell(tmp_path):
     assert chunk.errors[2].record == ["3", "2024/05/18", "3", "a", "beside"]
 
 
+def test_a_note_left_of_the_table_makes_only_its_row_an_error(tmp_path):
+    """A note typed in column A below a table that starts in B (作成者, ※税込) made A
+    a column of the sheet: the header's empty A failed the whole file, as a header
+    to fix, where a note on the right makes only its row an error."""
+    path = workbook(
+        tmp_path / "a.xlsx",
+        {
+            "売上": [
+                [None, *HEADER],
+                [None, 1, dt.date(2024, 5, 16), 12, "a"],
+                ["作成者: 山田"],
+                [None, 2, dt.date(2024, 5, 16), 13, "b"],
+            ]
+        },
+    )
+    [chunk] = list(opened(path).chunks())
+    assert [row[0] for row in chunk.rows] == [1, 2] and chunk.lines == [2, 4]
+    [error] = chunk.errors
+    assert (error.line, error.value) == (3, "作成者: 山田")
+    assert error.message.startswith("売上!3: A列目に値「作成者: 山田」があります"), error.message
+
+
 def test_a_time_in_a_days_last_half_second_keeps_its_day(tmp_path):
     """calamine's microseconds were rounded to the second Excel shows: a pasted NOW()
     of 23:59:59.6 became the next day's date, in a date column too."""
