@@ -61,9 +61,12 @@ class Sniffed:
     eof_marks: int = 0
 
 
-def sniff(path: Path, declared: str) -> Sniffed:
+def sniff(path: Path, declared: str, error_copy: bool = False) -> Sniffed:
     """Read the file once: pick the encoding, count line breaks, find a NUL byte, and
-    refuse a file no CSV in CP932 or UTF-8 can be (UTF-16)."""
+    refuse a file no CSV in CP932 or UTF-8 can be (UTF-16). An `error_copy` (a
+    corrected error CSV sent back) that is UTF-8 with a BOM is read as such whatever
+    the account declares: a workbook's error CSV is written so, and under `cp932` its
+    corrected copy was refused as no Shift_JIS."""
     utf8 = codecs.getincrementaldecoder("utf-8")()
     ascii_only = True
     utf8_text = False  # a character beyond ASCII decoded as UTF-8
@@ -116,6 +119,9 @@ def sniff(path: Path, declared: str) -> Sniffed:
             # may as well be CP932's, where they are a character.
             if not utf8_text:
                 utf8 = None
+    bom = head.startswith(codecs.BOM_UTF8)
+    if error_copy and declared == "cp932" and utf8 is not None and bom:
+        declared = "auto"
     if declared == "cp932" and utf8 is not None and not ascii_only:
         # Japanese text that is valid UTF-8 is all but never Shift_JIS: decoding it as
         # CP932 would import mojibake or fail on a misleading byte.

@@ -147,7 +147,7 @@ class CsvFile:
             raise PermanentProblem("file.empty")
         if self.spec.workbook:
             return self._open_workbook(size)
-        self.sniffed = decoding.sniff(self.path, self.spec.encoding)
+        self.sniffed = decoding.sniff(self.path, self.spec.encoding, self.spec.error_copy)
         if self.sniffed.nul_line:
             raise PermanentProblem("file.nul_byte", line=self.sniffed.nul_line)
         # A record spans at least one line break (or ends the file), so only a file

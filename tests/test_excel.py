@@ -6,6 +6,7 @@ daemon by mail (smtplib) and by `curl -F`.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import zipfile
 from email.message import EmailMessage
@@ -438,6 +439,7 @@ ACCOUNTS = (
     + account("plain")
     + '[accounts.plain.api]\ntoken = "demo-plain-token"\n'
     + account("anyname", excel=True, filename="any", on_row_error="skip")
+    + account("sjis", excel=True, encoding="cp932", on_row_error="skip")
 )
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -621,3 +623,32 @@ def test_a_workbooks_corrected_copy_under_any_name_goes_with_the_next_full_copy(
     assert run["rows_imported"] == 3
     members = "SELECT member_no FROM performance WHERE _account = 'anyname' ORDER BY 1"
     assert daemon.query(members) == [(1,), (2,), (3,)]
+
+
+def test_a_workbooks_corrected_copy_comes_back_to_an_account_of_shift_jis(daemon, tmp_path):
+    """A workbook's error CSV is UTF-8 with a BOM: sent back corrected to an account of
+    `encoding = "cp932"`, it was refused as UTF-8, not Shift_JIS."""
+    bad = sales(
+        tmp_path / "20240510.xlsx", [[1, "2024/05/10", 1, "東京"], ["x", "2024/05/10", 2, "大阪"]]
+    )
+    run = daemon.wait_run(mail_workbook(daemon, "sjis", "20240510.xlsx", bad.read_bytes()))
+    assert (run["rows_imported"], run["rows_failed"]) == (1, 1), run
+    errors = httpx.get(
+        f"{daemon.api}/api/v1/runs/{run['id']}/errors.csv",
+        headers={"Authorization": "Bearer demo-admin"},
+    ).content
+    assert errors.startswith(codecs.BOM_UTF8)
+    fixed = errors.decode("utf-8-sig").replace("x,", "2,").encode("utf-8-sig")
+    _, code, reply = send_as(daemon.smtp_port, "sjis", [("20240510.errors.csv", fixed)])
+    assert code == 250
+    again = daemon.wait_run(queued_ids(reply)[0])
+    assert (again["state"], again["rows_imported"]) == ("completed", 1), again["message"]
+    members = "SELECT member_no, note FROM performance WHERE _account = 'sjis' ORDER BY 1"
+    assert daemon.query(members) == [(1, "東京"), (2, "大阪")]
+    # A full file in UTF-8 is still refused as no Shift_JIS, as the account says.
+    csv_text = "member_no,date,sales_amount,note\r\n3,2024/05/11,3,名古屋\r\n"
+    _, code, reply = send_as(
+        daemon.smtp_port, "sjis", [("20240511.csv", codecs.BOM_UTF8 + csv_text.encode())]
+    )
+    refused = daemon.wait_run(queued_ids(reply)[0])
+    assert refused["state"] == "failed" and "UTF-8" in refused["message"], refused
