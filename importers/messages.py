@@ -3628,6 +3628,14 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "CSV ではなく ZIP 圧縮ファイルです。展開した CSV を送ってください",
         "en": "not a CSV but a zip archive: send the CSV it holds, unpacked",
     },
+    "file.corrects_unimported": {
+        "ja": "このファイルはエラーCSVの訂正ですが、訂正元の実行 {run} は 1 行も取り込んでいません"
+        "(エラーのある行があると全体を取り込まない設定か、取込に失敗)。訂正した行だけではファイル"
+        "全体になりません。ファイル全体を訂正して、元の名前で送ってください",
+        "en": "this is a corrected error CSV, but run {run}, which it corrects, imported no"
+        " row (none is imported while any row has an error, or it failed): its corrected"
+        " rows alone are not the file; correct the whole file and send it under its own name",
+    },
     "file.euc_jp": {
         "ja": "EUC-JP のファイルのようです(Shift_JIS として読むと文字化けします)。"
         "CSV(UTF-8 または Shift_JIS)で保存して送ってください",

@@ -162,6 +162,19 @@ def test_a_corrected_copy_of_a_rejected_file_imports(daemon, keep_columns):
     assert errors_csv(daemon, again["id"]).content == sjis(f"{HEADER},行番号,エラー内容")
 
 
+def test_a_correction_of_a_file_rejected_whole_is_refused_saying_to_send_the_file(daemon):
+    """Under on_row_error = reject nothing of the file was imported: sent back as
+    `<file>.errors.csv`, its corrected rows alone imported, the run said it completed,
+    and the file's good rows never came."""
+    run = deliver(daemon, "acme", "20240603.csv", sjis(HEADER, *BAD))
+    assert (run["state"], run["rows_imported"]) == ("failed", 0)
+    copy = corrected(errors_csv(daemon, run["id"]).content, keep_columns=True)
+    again = deliver(daemon, "acme", "20240603.errors.csv", copy)
+    assert (again["state"], again["rows_imported"]) == ("failed", 0), again
+    assert f"訂正元の実行 {run['id']} は 1 行も取り込んでいません" in again["message"]
+    assert daemon.query("SELECT count(*) FROM sales WHERE _source_file LIKE '20240603%'") == [(0,)]
+
+
 def test_a_record_too_long_keeps_the_two_columns_under_their_heading(daemon):
     """The cells past the header's come after 行番号 and エラー内容, so the two stay
     under their heading; the partner removes the stray cell and sends the copy back."""

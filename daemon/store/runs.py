@@ -317,6 +317,17 @@ class RunRecords:
         rows = await self.reader.execute_fetchall(sql, (account, name))
         return rows[0][0] if rows else None
 
+    async def error_csv_run(self, account: str, name: str) -> tuple[str, str] | None:
+        """The newest run of `account` whose error CSV is named `name`, as (id, state);
+        None when none is."""
+        sql = (
+            "SELECT id, state FROM runs WHERE account = ?"
+            " AND lower(error_report) = lower('reports/' || id || '/' || ?)"
+            " ORDER BY id DESC LIMIT 1"
+        )
+        rows = await self.reader.execute_fetchall(sql, (account, name))
+        return (rows[0][0], rows[0][1]) if rows else None
+
     async def run_state(self, run_id: str) -> RunState | None:
         """The state as the writer sees it (used by recovery, which must not lag)."""
         # One round trip to the connection's thread, not three: this is on the doors' path.

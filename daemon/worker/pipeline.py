@@ -35,7 +35,12 @@ from daemon.worker.turns import Turn, WaitsForEarlier
 from daemon.worker.writer import Progress, RowWriter
 from handlers.base import MAX_NAME_CHARS
 from importers.errors import PermanentProblem, RowError
-from importers.filenames import error_report_name, filename_rule, length_problem
+from importers.filenames import (
+    correction_name,
+    error_report_name,
+    filename_rule,
+    length_problem,
+)
 from importers.layouts import display_name
 from importers.messages import NOTE_JOIN, Sentences, Words, words_json
 from importers.reader import CsvFile
@@ -351,6 +356,8 @@ class Pipeline:
             rule = filename_rule(account.filename, account.excel)
             source = rule.check(item.meta.filename)  # the logical file same-name replace keys on
             correction = rule.corrects(item.meta.filename)
+            if correction:
+                await self._corrects_imported(item)
             if correction and item.meta.file_key:
                 # The file its error CSV was made for, as its door (the CLI, a retry)
                 # found it when it came (spool.memory.delivery_file_key).
@@ -383,6 +390,15 @@ class Pipeline:
                 outcome.report.discard()
             raise
         return outcome
+
+    async def _corrects_imported(self, item: SpoolItem) -> None:
+        """A corrected error CSV adds its rows to its file's: of a run that imported no
+        row (rejected under on_row_error = reject), those rows alone are not the file,
+        and a run of them said it completed. Refused, saying to send the whole file."""
+        name = correction_name(item.meta.filename)
+        made_by = await self.store.error_csv_run(item.meta.account, name)
+        if made_by is not None and made_by[1] != RunState.COMPLETED:
+            raise PermanentProblem("file.corrects_unimported", run=made_by[0])
 
     def _file_failed(
         self,
