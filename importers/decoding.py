@@ -44,6 +44,15 @@ _JIS_ESCAPES = (b"\x1b$B", b"\x1b$@", b"\x1b$(D", b"\x1b(I", b"\x1b(J")
 # CP932's own Japanese text has bytes 0x81-0xA0 (the lead bytes of its kana and most
 # kanji, and trail bytes) that EUC-JP never has but as its 0x8E and 0x8F prefixes.
 _NOT_EUC_JP = re.compile(b"[\x80-\x8d\x90-\xa0]")
+# Half-width katakana in Shift_JIS are single bytes 0xA1-0xDF, and some pairs of them
+# are UTF-8 too (ﾅｶ as Ŷ, ﾄｳ as ĳ): a file of kana names and ASCII alone, as bank
+# and legacy exports write, read as valid UTF-8 and was imported as Latin and Greek
+# letters. UTF-8's own text beside such letters is Japanese (three bytes a character)
+# or accented words (café: the letter beside ASCII ones).
+_WIDE = re.compile("[\u0800-\U0010ffff]")
+_KANA_BYTES = re.compile(b"[\x00-\x7f\xa1-\xdf]*")
+_NON_ASCII_RUN = re.compile("[^\x00-\x7f]+")
+_CELL_EDGE = frozenset(',"\t\r\n ')
 _KANA = re.compile("[\u3041-\u30fe]")
 
 
@@ -70,6 +79,7 @@ def sniff(path: Path, declared: str, error_copy: bool = False) -> Sniffed:
     utf8 = codecs.getincrementaldecoder("utf-8")()
     ascii_only = True
     utf8_text = False  # a character beyond ASCII decoded as UTF-8
+    wide_utf8 = False  # a character of three bytes or more decoded as UTF-8
     japanese = 0  # Japanese characters decoded as UTF-8, counted up to _UTF8_EVIDENCE
     faulty_utf8 = False  # UTF-8 Japanese text, then bytes UTF-8 cannot have
     jis = False
@@ -105,6 +115,7 @@ def sniff(path: Path, declared: str, error_copy: bool = False) -> Sniffed:
                         _refuse_mixed(chunk, max(exc.start, 0))
                 else:
                     utf8_text = utf8_text or not text.isascii()
+                    wide_utf8 = wide_utf8 or (utf8_text and bool(_WIDE.search(text)))
                     if utf8_text and japanese < _UTF8_EVIDENCE:
                         japanese = _japanese(text, japanese)
     if jis and ascii_only:
@@ -119,6 +130,9 @@ def sniff(path: Path, declared: str, error_copy: bool = False) -> Sniffed:
             # may as well be CP932's, where they are a character.
             if not utf8_text:
                 utf8 = None
+    two_byte_only = utf8 is not None and utf8_text and not wide_utf8
+    if declared == "auto" and two_byte_only and _kana_not_utf8(sample):
+        utf8 = None  # Shift_JIS's half-width katakana: read as CP932
     bom = head.startswith(codecs.BOM_UTF8)
     if error_copy and declared == "cp932" and utf8 is not None and bom:
         declared = "auto"
@@ -137,6 +151,22 @@ def sniff(path: Path, declared: str, error_copy: bool = False) -> Sniffed:
         last, marks = _eof_marks(path, size, last)
     ends = last in (b"\n", b"\r")
     return Sniffed(encoding, size - marks, newlines, ends, nul_line, marks)
+
+
+def _kana_not_utf8(sample: bytes) -> bool:
+    """Whether `sample`, valid UTF-8 of two-byte characters alone, is Shift_JIS's
+    half-width katakana: every byte beyond ASCII one of theirs, and every run of them a
+    cell's text of its own, between commas, quotes, spaces or line ends (UTF-8's é, ü
+    sit inside a word: café, Müller; ± and ° beside a number)."""
+    if not _KANA_BYTES.fullmatch(sample):
+        return False
+    text = sample.decode("utf-8", errors="ignore")
+    for run in _NON_ASCII_RUN.finditer(text):
+        before = text[run.start() - 1] if run.start() else ","
+        after = text[run.end()] if run.end() < len(text) else ","
+        if before not in _CELL_EDGE or after not in _CELL_EDGE:
+            return False
+    return True
 
 
 def _looks_euc_jp(sample: bytes) -> bool:

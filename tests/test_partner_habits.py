@@ -397,3 +397,23 @@ def test_a_label_and_choices_written_in_jis_match_what_shift_jis_decodes_to(tmp_
     with sqlite3.connect(tmp_path / "var" / "renkei.db") as db:
         rows = db.execute("SELECT code, kind FROM wave ORDER BY rowid").fetchall()
     assert rows == [("x1", "A−1"), ("x2", "B—2")]  # as the config lists them
+
+
+def test_half_width_katakana_that_read_as_utf8_too_are_shift_jis(tmp_path):
+    """ﾅｶ and ﾄｳ in Shift_JIS are C5 B6 and C4 B3, which UTF-8 reads as Ŷ and ĳ: a
+    file of kana names and ASCII alone was taken for UTF-8 and stored so."""
+    # The header by the columns' names: nothing but the kana beyond ASCII.
+    text = "code,qty,rate,day,ok,name,memo\r\nA1,1,0.5,2024/5/16,1,ﾅｶ ﾏｻ,ﾄｳ\r\n"
+    run, rows, _ = imported(tmp_path, text)
+    assert (run["state"], run["encoding"]) == ("completed", "cp932"), run
+    assert [(r[5], r[6]) for r in rows] == [("ﾅｶ ﾏｻ", "ﾄｳ")]
+
+
+@pytest.mark.parametrize("note", ["café", "Müller", "±5", "25°C"])
+def test_utf8_letters_beside_ascii_stay_utf8(tmp_path, note):
+    """The other way round: UTF-8's accented letters sit inside words, its signs beside
+    numbers, where Shift_JIS's kana stand as a cell's text of their own."""
+    text = f"code,qty,rate,day,ok,name,memo\r\nA1,1,0.5,2024/5/16,1,{note},x\r\n".encode()
+    run, rows, _ = imported(tmp_path, text)
+    assert (run["state"], run["encoding"]) == ("completed", "utf-8"), run
+    assert rows[0][5] == note
