@@ -28,6 +28,7 @@ from daemon.report.message import (
     executor_words,
     in_words,
     local_time,
+    run_message,
     summary,
 )
 from daemon.store.runs import RunState, ended, public_run, send_name
@@ -166,7 +167,7 @@ def _received(stamp: str, zone: zoneinfo.ZoneInfo, this_year: int) -> str:
 
 def _note(run: dict[str, Any], language: str) -> str:
     """The run's message; a dry run says it is one even when its message does not."""
-    text = run["message"]
+    text = run_message(run, language)
     if run["dry_run"] and text != message("run.dry_run", language):
         return f"{message('cli.dry_run', language).strip()} {text}".strip()
     return text
@@ -255,7 +256,7 @@ def error_lines(
     if not errors or (count == 1 and errors[0].message == run["message"]):
         return []
     lines = [errors_head(len(errors), count, language)]
-    lines += [f"  {e.message}" for e in errors]
+    lines += [f"  {said(e.said, e.message, language)}" for e in errors]
     if count > len(errors):
         # Past the errors the store keeps, how many more is a floor (errors_head).
         more = "cli.errors.more_cut" if count >= ERRORS_KEPT else "cli.errors.more"
@@ -383,7 +384,7 @@ def run_lines(run: dict[str, Any], language: str, timezone: str) -> list[str]:
         field("result", summary(run, language)),
     ]
     if run["message"]:
-        lines.append(field("message", run["message"]))
+        lines.append(field("message", run_message(run, language)))
     lines += _linked_runs(run, language)
     lines.append(_report_field(run, language))
     return lines
@@ -443,7 +444,7 @@ def send_lines(
         field("counts", message("send.counts", language, **sent)),
     ]
     if run["message"]:
-        lines.append(field("message", run["message"]))
+        lines.append(field("message", run_message(run, language)))
     if failed := last_failure(requests):
         lines.append(_field(message("cli.show.last_error", language), failed))
     lines.append(_report_field(run, language))

@@ -570,3 +570,17 @@ def test_an_import_that_commits_after_a_newer_file_of_its_name_leaves_the_newer(
             proc.kill()
             proc.wait()
         daemon.terminate()
+
+
+def test_show_says_a_runs_message_and_errors_in_the_language_of_the_day(tmp_path, config):
+    """Messages are stored as they were said: after report.language changed to en,
+    `renkei show` (and the digest) mixed English around the Japanese stored before."""
+    path = data_file(tmp_path, "20240516.csv", ["x,2024/05/16,10,a"])
+    result = renkei("import", str(path), "--account", "acme", "--json", "--config", str(config))
+    run = json.loads(result.stdout)
+    assert "1 行にエラーがあるため" in run["message"], run
+    config.write_text(config.read_text().replace("[report]\n", '[report]\nlanguage = "en"\n'))
+    shown = renkei("show", run["id"], "--config", str(config)).stdout
+    assert "with errors: no row was imported" in shown, shown
+    assert "member_no" in shown and "is not a whole number" in shown, shown
+    assert "エラー" not in shown and "整数" not in shown, shown

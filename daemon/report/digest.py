@@ -19,7 +19,15 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
-from daemon.report.message import MAX_ATTACHED_BYTES, _charset, clean, flat, kind, summary
+from daemon.report.message import (
+    MAX_ATTACHED_BYTES,
+    _charset,
+    clean,
+    flat,
+    kind,
+    run_message,
+    summary,
+)
 from daemon.report.subject import set_subject
 from importers.messages import message
 
@@ -117,7 +125,7 @@ def _run_lines(
         f"  {summary(run, language)}",
     ]
     if run["message"] and run["state"] != "completed":
-        lines.append(f"  {clean(run['message'])}")
+        lines.append(f"  {clean(run_message(run, language))}")
     if run["rows_failed"]:
         if attached is not None:
             lines.append("  " + message("digest.errors.attached", language, name=attached[0]))

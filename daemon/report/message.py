@@ -19,7 +19,7 @@ from typing import Any
 from daemon.report.subject import set_subject
 from daemon.store.runs import RunState
 from importers.errors import ERRORS_KEPT, RowError
-from importers.messages import CATALOG, message
+from importers.messages import CATALOG, message, said, words_of
 
 BODY_ERRORS = 20
 # The largest error CSV a mail attaches. Base64 makes it a third larger, and Postfix
@@ -30,6 +30,13 @@ MAX_ATTACHED_BYTES = 6 * 1024 * 1024
 DONE = ("inserted", "updated", "deleted", "skipped", "not_found", "failed", "empty")
 # What a row that did not fail may have done; none of them, and nothing imported.
 _NOT_FAILED = ("imported", "inserted", "updated", "deleted", "skipped", "not_found")
+
+
+def run_message(run: Any, language: str) -> str:
+    """The run's message in `language`, from the words it was stored with: one stored
+    while `report.language` was another (a digest, `renkei show` after the switch)
+    was said in that one. As stored when it has no words."""
+    return said(words_of(run.get("said")), run["message"] or "", language)
 
 
 def clean(text: str) -> str:
@@ -208,7 +215,7 @@ def _body(
         field("run", run["id"]),
     ]
     if run["message"]:
-        lines.append(field("message", run["message"]))
+        lines.append(field("message", run_message(run, language)))
     if errors:
         shown = errors[:BODY_ERRORS]
         lines += ["", errors_head(len(shown), max(error_count, len(errors)), language)]

@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
 
-from daemon.report.message import clean, executor_words, flat, local_time
+from daemon.report.message import clean, executor_words, flat, local_time, run_message
 from daemon.report.subject import set_subject
 from daemon.settings import Settings
 from daemon.store.runs import RunState, send_name
@@ -76,7 +76,7 @@ def build(
         field("run", run["id"]),
     ]
     if run["message"]:
-        lines.append(field("message", run["message"]))
+        lines.append(field("message", run_message(run, language)))
     lines += ["", message("send.requests", language)]
     for r in requests:
         status = r["status"] if r["status"] is not None else "-"
