@@ -128,6 +128,11 @@ def test_a_quarantined_file_alerts_naming_its_run_and_file(tmp_path, relay):
         outbox_empty(daemon)
         sent = to_admin(relay)
         assert len(sent) == 1, [(m["Subject"], m["Message-ID"]) for m in sent]
+        # Not the partner: three crashed attempts say nothing of the file, which a
+        # retry may well import; its failure report told the partner to do what?
+        partner = [to for _, to in relay.envelopes if "ops@acme.example" in to]
+        assert partner == []
+        assert daemon.wait_run(item_id)["report_state"] == "none"
     finally:
         daemon.terminate()
 

@@ -639,6 +639,10 @@ def transient(exc: BaseException) -> bool:
 def _wants_report(account: Account | None, outcome: Outcome) -> bool:
     if account is None or outcome.state not in (RunState.COMPLETED, RunState.FAILED):
         return False
+    if outcome.said is not None and outcome.said.key == "run.quarantined":
+        # Attempts that crashed: the admin is alerted; the partner's file may be fine
+        # (a retry imports it), and nothing the partner could change would help.
+        return False
     policy = outcome.plan.report if outcome.plan else account.report
     # `digest`: the run waits for the day's digest mail; `digest+errors`: as `errors`.
     if policy in ("never", "digest") or (outcome.plan and outcome.plan.dry_run):
