@@ -19,6 +19,8 @@ from importers.workbook import OLE
 
 CHUNK = 1 << 20
 _CODECS = {"cp932": "cp932", "utf-8": "utf-8", "utf-8-sig": "utf-8-sig"}
+# Each as a partner knows it: `utf-8-sig` is Python's name for UTF-8 with its BOM.
+_SHOWN = {"cp932": "Shift_JIS(CP932)", "utf-8": "UTF-8", "utf-8-sig": "UTF-8"}
 _ZIP = b"PK\x03\x04"  # an .xlsx is a zip
 _SAMPLE = 4096  # the bytes UTF-16 without a BOM is told by
 _EOF_MARK = b"\x1a"
@@ -330,7 +332,7 @@ def decode_problem(path: Path, encoding: str) -> PermanentProblem:
                 break
             offset += len(chunk)
     # Decoding succeeded this time; the reader's own error came from elsewhere.
-    return PermanentProblem("file.bad_bytes", line=1, encoding=encoding, hex="?")
+    return PermanentProblem("file.bad_bytes", line=1, encoding=_SHOWN.get(encoding), hex="?")
 
 
 def _is_cp932(path: Path) -> bool:
@@ -362,4 +364,5 @@ def _problem(
     if at_eof or (exc.reason.startswith("unexpected end") and exc.end >= len(chunk)):
         return PermanentProblem("file.truncated", line=line)
     bad = exc.object[exc.start : exc.end]
-    return PermanentProblem("file.bad_bytes", line=line, encoding=encoding, hex=bad.hex(" "))
+    shown = _SHOWN.get(encoding, encoding)
+    return PermanentProblem("file.bad_bytes", line=line, encoding=shown, hex=bad.hex(" "))

@@ -128,8 +128,14 @@ _SJIS_TWINS = str.maketrans({"\u301c": "~", "\u2212": "-", "\u2014": "\u2015", "
 def header_key(text: str) -> str:
     """A header cell as compared: NFKC (full-width letters and digits, half-width kana),
     without its spaces, case folded, so `会員番号 `, `数　量` (a full-width space Excel
-    users type to line labels up) and `ＭＥＭＢＥＲ＿ＮＯ` match; 〜 and ～ are one."""
-    return "".join(unicodedata.normalize("NFKC", text).translate(_SJIS_TWINS).split()).casefold()
+    users type to line labels up) and `ＭＥＭＢＥＲ＿ＮＯ` match; 〜 and ～ are one. An
+    invisible character (a second BOM a tool wrote, a zero-width space pasted from the
+    web) is no part of a name: the header was refused naming `会員番号` as missing and
+    `会員番号` as unknown."""
+    text = unicodedata.normalize("NFKC", text).translate(_SJIS_TWINS)
+    if not text.isascii():
+        text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return "".join(text.split()).casefold()
 
 
 def choice_form(text: str) -> str:

@@ -319,7 +319,7 @@ def test_a_whole_file_problem_is_one_row_under_the_layouts_names(daemon):
     assert run["state"] == "failed"
     rows = errors_csv(daemon, run["id"]).content.decode("cp932").splitlines()
     assert rows[0] == f"{HEADER},行番号,エラー内容"
-    assert rows[1].startswith(",,,,1,1行目: cp932 として読めないバイト"), rows
+    assert rows[1].startswith(",,,,1,1行目: Shift_JIS(CP932) として読めないバイト"), rows
 
 
 def test_a_utf16_file_by_mail_is_refused_as_such(daemon):

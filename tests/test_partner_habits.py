@@ -268,20 +268,20 @@ def test_negative_numbers_and_yen_as_japanese_accounts_write_them(tmp_path):
 
 
 def test_a_shift_jis_file_sent_as_utf8_is_said_to_be_shift_jis(tmp_path):
-    """An account set to UTF-8 got 'bytes that are not valid utf-8 (83)' for a whole
+    """An account set to UTF-8 got 'bytes that are not valid UTF-8 (83)' for a whole
     Shift_JIS file, where the other way round says what the file is."""
     text = f"{HEADER}\r\nA1,1,0.5,2024/5/16,1,山田,x\r\n"
     run, _, _ = imported(tmp_path, text, encoding="utf-8")
     assert run["state"] == "failed", run
     assert run["message"].endswith(
-        "1行目: utf-8 として読めないバイトがあります(83)。"
+        "1行目: UTF-8 として読めないバイトがあります(83)。"
         "ファイルは Shift_JIS(CP932)のようです(アカウントの encoding を確かめてください)"
     ), run
     # UTF-8 text with one bad byte after it is UTF-8 with a fault, said by its line.
     data = text.encode("utf-8") + "A2,2,1,2024/5/17,0,佐藤,".encode() + b"\x83\r\n"
     run, _, _ = imported(tmp_path, data)
     assert run["state"] == "failed", run
-    assert run["message"].endswith("3行目: utf-8 として読めないバイトがあります(83)"), run
+    assert run["message"].endswith("3行目: UTF-8 として読めないバイトがあります(83)"), run
 
 
 def test_values_as_japanese_forms_and_exports_write_them(tmp_path):
@@ -317,10 +317,10 @@ def test_a_utf8_file_with_one_shift_jis_line_fails_naming_that_line(tmp_path):
         data += f"{code},1,1,2024/5/16,1,{name},\r\n".encode(encoding)
     run, table, _ = imported(tmp_path, data)
     assert run["state"] == "failed", run
-    assert run["message"].endswith("5行目: utf-8 として読めないバイトがあります(ee)"), run
+    assert run["message"].endswith("5行目: UTF-8 として読めないバイトがあります(ee)"), run
     assert table == []
     run, table, _ = imported(tmp_path, HEADER.encode() + data[data.index(b"\r\n") :])
-    assert run["message"].endswith("5行目: utf-8 として読めないバイトがあります(ee)"), run
+    assert run["message"].endswith("5行目: UTF-8 として読めないバイトがあります(ee)"), run
     # A CP932 file whose first Japanese happens to read as UTF-8 stays CP932.
     run, table, _ = imported(tmp_path, f"{HEADER}\r\nA1,1,1,2024/5/16,1,ﾃｽﾄ,\r\n")
     assert (run["state"], run["encoding"], table[-1][5]) == ("completed", "cp932", "ﾃｽﾄ"), run
@@ -332,7 +332,9 @@ def test_a_whole_file_problem_of_a_file_with_cr_line_ends_names_its_line(tmp_pat
     lines = [HEADER] + [f"A{i},1,1,2024/5/16,1,山田,x" for i in range(1, 6)]
     data = "\r".join(lines).encode("cp932") + b"\r"
     run, _, _ = imported(tmp_path, data.replace(b"A4,", b"A4,\x85 ", 1))
-    assert run["message"].endswith("5行目: cp932 として読めないバイトがあります(85)"), run
+    assert run["message"].endswith("5行目: Shift_JIS(CP932) として読めないバイトがあります(85)"), (
+        run
+    )
     run, _, _ = imported(tmp_path, data.replace(b"A4,", b"A4,\x00", 1))
     assert run["state"] == "failed" and "5行目" in run["message"], run
 
@@ -417,3 +419,13 @@ def test_utf8_letters_beside_ascii_stay_utf8(tmp_path, note):
     run, rows, _ = imported(tmp_path, text)
     assert (run["state"], run["encoding"]) == ("completed", "utf-8"), run
     assert rows[0][5] == note
+
+
+def test_invisible_characters_in_a_header_are_no_part_of_its_names(tmp_path):
+    """A second BOM a tool wrote, a zero-width space pasted from a web page: the header
+    was refused naming コード as missing and コード (with it) as unknown."""
+    header = HEADER.replace("数量", "数\u200b量")
+    text = "\ufeff\ufeff" + f"{header}\r\nA1,1,0.5,2024/5/16,1,山田,x\r\n"
+    run, rows, _ = imported(tmp_path, text.encode("utf-8"))
+    assert (run["state"], run["rows_imported"]) == ("completed", 1), run
+    assert rows[0][:2] == ("A1", 1)
