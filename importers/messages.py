@@ -152,6 +152,18 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "Excel ブック(.xlsx・.xls)ではありません(CSV などの名前を変えたファイルです)",
         "en": "not an Excel workbook (.xlsx, .xls): another kind of file, a CSV renamed say",
     },
+    "workbook.is_html": {
+        "ja": "Excel ブック(.xlsx・.xls)ではなく、Excel で開ける HTML(ウェブページの表)に"
+        "ブックの名前を付けたファイルです。Excel で開いて .xlsx か CSV で保存して送ってください",
+        "en": "not an Excel workbook (.xlsx, .xls) but an HTML page (a web table Excel can"
+        " open) under a workbook's name: open it in Excel and save it as .xlsx or CSV",
+    },
+    "workbook.is_xml": {
+        "ja": "Excel ブック(.xlsx・.xls)ではなく、XML スプレッドシート(Excel 2003 XML)に"
+        "ブックの名前を付けたファイルです。Excel で開いて .xlsx か CSV で保存して送ってください",
+        "en": "not an Excel workbook (.xlsx, .xls) but an XML spreadsheet (Excel 2003 XML)"
+        " under a workbook's name: open it in Excel and save it as .xlsx or CSV",
+    },
     "workbook.unreadable": {
         "ja": "Excel ブックとして読めません。壊れているか、パスワードで保護されています({detail})",
         "en": "the Excel workbook cannot be read: it is damaged or password-protected ({detail})",

@@ -227,11 +227,28 @@ def workbook_format(path: Path) -> str | None:
     return None
 
 
+# What a web system's "Excel" export often is: an HTML table or an Excel 2003 XML
+# (SpreadsheetML) file named .xls, which Excel opens with a warning.
+_HTML = re.compile(rb"<(?:!doctype\s+html|html|table)\b", re.IGNORECASE)
+_SPREADSHEET_ML = b"urn:schemas-microsoft-com:office:spreadsheet"
+
+
+def _not_workbook(path: Path) -> str:
+    """The catalog key that says what a file named as a workbook is instead."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if _SPREADSHEET_ML in head:
+        return "workbook.is_xml"
+    if _HTML.search(head):
+        return "workbook.is_html"
+    return "workbook.not_workbook"
+
+
 def _format(path: Path) -> str:
     """xlsx or xls, by the file's first bytes; a file that is neither fails here."""
     fmt = workbook_format(path)
     if fmt is None:
-        raise PermanentProblem("workbook.not_workbook")
+        raise PermanentProblem(_not_workbook(path))
     if fmt == "xls":
         return fmt
     try:

@@ -179,6 +179,13 @@ def test_an_unknown_sheet_names_the_sheets_there_are(tmp_path):
     ("content", "key"),
     [
         (b"member_no,date\r\n1,2024/05/16\r\n", "workbook.not_workbook"),  # a CSV renamed
+        # What web systems export as "Excel": an HTML table, an Excel 2003 XML file.
+        (b'<html xmlns:x="urn:schemas-microsoft-com:office:excel"><table>', "workbook.is_html"),
+        (b"<TABLE border=1><TR><TD>1</TD></TR></TABLE>", "workbook.is_html"),
+        (
+            b'<?xml version="1.0"?>\n<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet">',
+            "workbook.is_xml",
+        ),
         (b"PK\x03\x04" + b"\x00" * 60, "workbook.unreadable"),  # a broken zip
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "workbook.unreadable"),
     ],
