@@ -3648,6 +3648,12 @@ CATALOG: dict[str, dict[str, str]] = {
         " row (none is imported while any row has an error, or it failed): its corrected"
         " rows alone are not the file; correct the whole file and send it under its own name",
     },
+    "file.tab_separated": {
+        "ja": "{line}行目: 見出しがタブで区切られています(タブ区切りのテキストのようです)。"
+        "カンマ区切りの CSV で保存して送ってください",
+        "en": "line {line}: the header is separated by tabs (a tab-delimited text, it seems):"
+        " save it as comma-separated CSV and send it again",
+    },
     "file.euc_jp": {
         "ja": "EUC-JP のファイルのようです(Shift_JIS として読むと文字化けします)。"
         "CSV(UTF-8 または Shift_JIS)で保存して送ってください",

@@ -313,6 +313,10 @@ class CsvFile:
         line = reader.line_num if self.sheet is not None else start
         match = match_header(header, self.spec.columns)
         problems = self._header_problems(match)
+        if problems and len(header) == 1 and "\t" in header[0] and len(self.spec.columns) > 1:
+            # Saved as "Text (Tab delimited)": the header is one cell of tabs, and its
+            # columns were said to be missing, with the whole line as one unknown.
+            raise PermanentProblem("file.tab_separated", line=line)
         if self.spec.other_columns or match.returned or match.blank_tail:
             self._width = len(header)
             self._blank = match.blank

@@ -263,10 +263,16 @@ def _format(path: Path) -> str:
 
 
 def _find(names: list[str], sheet: str) -> str | None:
-    """The sheet named `sheet` (as Excel does, ignoring case)."""
+    """The sheet named `sheet` (as Excel does, ignoring case); else the one named so
+    but for spaces around it (`売上 `, which no one sees on its tab)."""
     if sheet in names:
         return sheet
-    return next((name for name in names if name.casefold() == sheet.casefold()), None)
+    found = next((name for name in names if name.casefold() == sheet.casefold()), None)
+    if found is None:
+        bare = sheet.strip().casefold()
+        spaced = [name for name in names if name.strip().casefold() == bare]
+        found = spaced[0] if len(spaced) == 1 else None
+    return found
 
 
 def _detail(exc: Exception) -> str:

@@ -167,6 +167,13 @@ def test_the_sheet_named_by_sheet_is_read(tmp_path):
     assert read_sheet(path, "売上").rows == [["x"]]
 
 
+def test_a_sheet_named_with_a_space_no_one_sees_is_still_found(tmp_path):
+    """`sheet = "売上"` against a tab named `売上 `: refused as no such sheet, listing
+    `売上 ` among those there are, the space unseen."""
+    path = workbook(tmp_path / "a.xlsx", {"表紙": [["cover"]], "売上 ": [["x"]]})
+    assert read_sheet(path, "売上").rows == [["x"]]
+
+
 def test_an_unknown_sheet_names_the_sheets_there_are(tmp_path):
     path = workbook(tmp_path / "a.xlsx", {"表紙": [["cover"]], "売上": [["x"]]})
     with pytest.raises(PermanentProblem) as caught:

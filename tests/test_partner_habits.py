@@ -429,3 +429,12 @@ def test_invisible_characters_in_a_header_are_no_part_of_its_names(tmp_path):
     run, rows, _ = imported(tmp_path, text.encode("utf-8"))
     assert (run["state"], run["rows_imported"]) == ("completed", 1), run
     assert rows[0][:2] == ("A1", 1)
+
+
+def test_a_tab_separated_file_is_said_to_be_one(tmp_path):
+    """Saved as Excel's "Text (Tab delimited)" under a .csv name: every column was said
+    to be missing, and the whole header line one unknown column."""
+    text = HEADER.replace(",", "\t") + "\r\nA1\t1\t0.5\t2024/5/16\t1\t山田\tx\r\n"
+    run, rows, _ = imported(tmp_path, text)
+    assert run["state"] == "failed" and rows == []
+    assert run["message"].startswith("1行目: 見出しがタブで区切られています"), run["message"]
