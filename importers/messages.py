@@ -2114,6 +2114,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "空です。ファイルが届くはずの日がないため、届かない日の通知は出ません",
         "en": "empty: no day is one a file is due, so a missing file is never alerted",
     },
+    "config.sheet_without_excel": {
+        "ja": "excel = true でないため、このアカウントはブックを受け付けず、sheet は使われません",
+        "en": "the account takes no workbook (excel is not true): sheet is never used",
+    },
     "config.ftp_off": {
         "ja": "ftp.enabled = false なので、このアカウントの FTP ホームは確認されません",
         "en": "ftp.enabled = false: this account's FTP home is never checked",

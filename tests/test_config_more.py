@@ -622,3 +622,17 @@ def test_each_mistake_of_a_send_or_call_names_its_key(tmp_path):
         ("calls.c.json.b.1", "{x}"),
     ]:
         assert said[key].startswith(f"{name} is not a placeholder renkei fills in"), key
+
+
+def test_a_sheet_on_an_account_without_excel_is_warned_of(tmp_path):
+    """`sheet` names the sheet a workbook is read from; an account without `excel =
+    true` takes no workbook, and check said nothing of the setting that does nothing."""
+    config = en_config(tmp_path, account("book", sheet="売上"))
+    assert checked(config) == (
+        0,
+        [
+            "accounts.book.sheet: the account takes no workbook (excel is not true): sheet is never used"
+        ],
+    )
+    (tmp_path / "x").mkdir()
+    assert checked(en_config(tmp_path / "x", account("book", sheet="売上", excel=True))) == (0, [])

@@ -1052,6 +1052,11 @@ def check_warnings(settings: Settings) -> list[Problem]:
             if account.ftp is not None and not account.ftp.weekdays
         ),
         *(
+            Problem(f"accounts.{name}.sheet", "config.sheet_without_excel")
+            for name, account in settings.accounts.items()
+            if account.sheet is not None and not account.excel
+        ),
+        *(
             Problem(f"accounts.{name}.ftp", "config.ftp_off")
             for name, account in settings.accounts.items()
             if account.ftp is not None and not settings.ftp.enabled
