@@ -137,6 +137,10 @@ def test_mail_without_csv_fails_with_an_error_report(daemon, module_relay):
     assert "CSV の添付ファイルがありません" in run["message"]
     [report] = module_relay.for_recipient("ops@acme.example", about=run_id)
     assert "取込エラー" in report["Subject"]
+    # No file was read: no mode, encoding or start to tell of (it said 取込方法:
+    # 置き換え and 開始日時: -).
+    body = report.get_body(("plain",)).get_content()
+    assert "受付日時" in body and "取込方法" not in body and "開始日時" not in body, body
 
 
 def test_row_errors_reject_the_file_and_report_line_column_value(daemon, module_relay):

@@ -205,10 +205,18 @@ def _body(
         field("channel", channel_words(run["channel"], language)),
         field("sender", clean(run["sender"])),
         field("filename", clean(run["filename"]) or "-"),
-        field("mode", in_words(f"mode.{run['mode']}", language, run["mode"])),
-        field("encoding", run["encoding"] or "-"),
+        # A run never started (a mail with no file, an account stopped) read nothing:
+        # no mode, encoding or start to tell of.
+        *(
+            [
+                field("mode", in_words(f"mode.{run['mode']}", language, run["mode"])),
+                field("encoding", run["encoding"] or "-"),
+            ]
+            if run["started_at"]
+            else []
+        ),
         field("received", local_time(run["received_at"], zone)),
-        field("started", local_time(run["started_at"], zone)),
+        *([field("started", local_time(run["started_at"], zone))] if run["started_at"] else []),
         field("finished", local_time(run["finished_at"], zone)),
         field("counts", counts),
         field("result", summary(run, language)),
@@ -219,13 +227,13 @@ def _body(
     if errors:
         shown = errors[:BODY_ERRORS]
         lines += ["", errors_head(len(shown), max(error_count, len(errors)), language)]
-        lines += [f"  {e.message}" for e in shown]
+        lines += [f"  {said(e.said, e.message, language)}" for e in shown]
     if attachment is not None and too_large:
         url = f"GET /api/v1/runs/{run['id']}/errors.csv"
         size = f"{attachment.stat().st_size / 1e6:.1f} MB"
         params = {"name": attachment.name, "size": size, "url": url, "run": run["id"]}
-        said = message("report.errors.download", language, **params)
-        lines += ["", said]
+        download = message("report.errors.download", language, **params)
+        lines += ["", download]
     elif attachment is not None:
         lines += ["", message("report.errors.attached", language, name=attachment.name)]
     lines += ["", "-- ", message("report.footer", language)]
