@@ -2803,6 +2803,18 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "検索条件はフォーム(application/x-www-form-urlencoded)で送ってください。{sent} の本文は読めません",
         "en": "send the search as a form (application/x-www-form-urlencoded); a {sent} body is not read",
     },
+    "records.search_no_type": {
+        "ja": "検索条件はフォーム(application/x-www-form-urlencoded)で送ってください。"
+        "Content-Type のない本文は読めません",
+        "en": "send the search as a form (application/x-www-form-urlencoded); a body"
+        " without a Content-Type is not read",
+    },
+    "records.search_field": {
+        "ja": "{field} は検索の項目として読めません(search[列名] か search[列名][from]・[to]、"
+        "sort[列名] の形で指定してください)",
+        "en": "{field} is no search field (write search[column], search[column][from] or"
+        " [to], or sort[column])",
+    },
     "records.bad_search": {
         "ja": "search[{column}]: {problem}",
         "en": "search[{column}]: {problem}",
@@ -2824,6 +2836,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "フォームで送るか、GET で検索してください",
         "en": "POST …/search reads its conditions from the form, not {field} in the query"
         " string: send it in the form, or search with GET",
+    },
+    "records.field_twice": {
+        "ja": "{label} が2回以上指定されています。1回だけ指定してください",
+        "en": "{label} was given more than once; give it once",
     },
     "records.given_twice": {
         "ja": "{field} が2回以上指定されています。1回だけ指定してください",

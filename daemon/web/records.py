@@ -22,6 +22,7 @@ a 404); the admin token sees every account's and names the account of a new row 
 `_account`. Every change is logged (store/records.py) with who, when, before and after.
 """
 
+import json
 import math
 import re
 from collections import Counter
@@ -261,6 +262,9 @@ def _conditions(
                 conditions.append(condition)
         elif match := _SORT.fullmatch(field):
             order.append(_sort(name, layout, match.group(1), value, order))
+        elif field.startswith(("search", "sort")):
+            # `search[code]]`, `search[code`: passed over, the search found every row.
+            raise ApiError(422, "invalid_search", "records.search_field", field=field)
     if who.account is not None:
         if any(a != who.account for a in accounts):
             return conditions, order, False
@@ -413,10 +417,16 @@ async def search_records_by_form(
     ] = DEFAULT_DISPLAY,
 ) -> dict[str, Any]:
     sent = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if sent not in ("", *_FORMS) and await request.body():
-        # A JSON search read as a form is an empty form: every row, which is not
-        # what was asked for.
+    if sent not in _FORMS and await request.body():
+        # A JSON search, or a body of no type, read as a form is an empty form: every
+        # row, which is not what was asked for.
+        if not sent:
+            raise ApiError(422, "invalid_search", "records.search_no_type")
         raise ApiError(422, "invalid_search", "records.search_not_form", sent=sent)
+    coding = request.headers.get("content-encoding", "identity").strip()
+    if coding.lower() != "identity":
+        # A compressed form is read as one field of a name no search has: every row.
+        raise ApiError(422, "unreadable_request", "api.unreadable_request.encoded", coding=coding)
     if form_cut(request):
         # Read as the fields it got, it would search for less, or for everything.
         raise ApiError(422, "unreadable_request", "api.unreadable_request.truncated")
@@ -585,6 +595,21 @@ class _Problems:
         raise _Invalid(body)
 
 
+async def _given_twice(request: Request, problems: _Problems) -> None:
+    """Note each field the JSON body names more than once: read into a dict, the last
+    value was taken unsaid (the import door refuses it, as the query's fields)."""
+    try:
+        top = json.loads(await request.body(), object_pairs_hook=list)
+    except ValueError:
+        return  # refused as no JSON object before this
+    if not isinstance(top, list):
+        return
+    counted = Counter(name for name, _ in top if isinstance(name, str))
+    for name, times in counted.items():
+        if times > 1:
+            problems.add(name, name, "records.field_twice")
+
+
 class _Invalid(Exception):
     def __init__(self, body: dict[str, Any]) -> None:
         super().__init__(body["message"])
@@ -722,6 +747,7 @@ async def create_record(request: Request, layout: str, who: Auth, body: RecordBo
     as an import's; 409 `duplicate_key` when the account holds the key already."""
     found = _layout(request, layout)
     problems = _Problems(context.language(request))
+    await _given_twice(request, problems)
     owner = _new_account(request, who, body, problems)
     specs = _key_required(found, await _specs(request, layout, found))
     values = _converted(found, specs, body, problems)
@@ -764,6 +790,7 @@ async def update_record(
     specs = await _specs(request, layout, found)
     row = await _one(request, layout, found, specs, key, who, account)
     problems = _Problems(context.language(request))
+    await _given_twice(request, problems)
     if ACCOUNT_FIELD in body and body[ACCOUNT_FIELD] != row["_account"]:
         problems.add(ACCOUNT_FIELD, ACCOUNT_FIELD, "records.account_fixed")
     fixed = {k: row[k] for k in found.key}
