@@ -111,7 +111,8 @@ async def list_runs(
     if offset + len(rows) < total:
         query = {k: v for k, v in filters.items() if v is not None and k in request.query_params}
         query.update(limit=limit, offset=offset + limit)
-        following = f"{request.url.path}?{urlencode(query)}"
+        # Whole, as each run's `url` is: a client follows it as given.
+        following = str(request.url.replace(query=urlencode(query)))
     return {"runs": [public_run(r) for r in rows], "total": total, "next": following}
 
 
