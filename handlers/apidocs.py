@@ -94,6 +94,11 @@ def _shaped_operation(generic: dict[str, Any], path: str, api: ApiAccount) -> di
     operation = copy.deepcopy(generic)
     operation["operationId"] = "import_at_" + "".join(c if c.isalnum() else "_" for c in path)
     operation["summary"] = f"Push one CSV in part `{api.file_field}`"
+    # The generic path's description names its own part and field, not this path's.
+    operation["description"] = (
+        f"Push one CSV: part `{api.file_field}`, options as fields or a JSON field"
+        f" `{api.json_field}`; the token in header `{api.token_header}`."
+    )
     queries = [p for p in operation.get("parameters", []) if p["in"] == "query"]
     token = {
         "name": api.token_header,

@@ -257,6 +257,9 @@ def test_openapi_describes_each_accounts_own_path(daemon):
     assert form["required"] == ["csv"]
     assert {"name": "X-Token", "in": "header"}.items() <= operation["parameters"][-1].items()
     assert "/push/raw" in schema["paths"] and "/api/v1/imports" in schema["paths"]
+    # Its description names its own part and header, not the generic path's.
+    assert "part `csv`" in operation["description"] and "`X-Token`" in operation["description"]
+    assert "part `file`" not in operation["description"]
 
 
 def test_after_a_restart_the_same_file_replays_only_with_the_same_parameters(daemon):
