@@ -201,6 +201,7 @@ class DropdirIntake(Intake):
         """The complete files of `folder`, in the order they came: by modification
         time, then change time, then name (README, Drop folder)."""
         found = []
+        writing = []  # the files not complete yet: those that came after them wait
         try:
             entries = _entries(folder)
         except OSError as exc:
@@ -214,9 +215,21 @@ class DropdirIntake(Intake):
                 continue  # said once; looked at again when it changes
             if S_ISLNK(stat.st_mode):
                 self._refuse(account, path, stat, "symlink", "dropdir.symlink")
-            elif S_ISREG(stat.st_mode) and self._settled(path, stat, settle, now):
-                found.append((stat.st_mtime_ns, stat.st_ctime_ns, entry.name, path))
-        return [path for *_, path in sorted(found)]
+            elif S_ISREG(stat.st_mode):
+                came = (stat.st_mtime_ns, stat.st_ctime_ns, entry.name)
+                if self._settled(path, stat, settle, now):
+                    found.append((came, path))
+                else:
+                    writing.append(came)
+        # A file renamed into place is complete at once, and one written in place only
+        # once it settles: taken before an older file still settling, the newer one's
+        # rows were replaced by the older's.
+        first_unsettled = min(writing, default=None)
+        return [
+            path
+            for came, path in sorted(found)
+            if first_unsettled is None or came < first_unsettled
+        ]
 
     def _settled(self, path: Path, stat: os.stat_result, settle: float, now: float) -> bool:
         """Renamed into place, or seen by renkei itself unchanged for `settle` seconds:
@@ -244,6 +257,9 @@ class DropdirIntake(Intake):
     def _readable_folder(self, folder: Path) -> None:
         if self.unread.pop(folder, None) is not None:
             log.info("dropdir: folder %r can be read again", str(folder))
+            # A folder removed and made again is another folder: its watch went with
+            # the old one, and a file renamed in was seen only at the next rescan.
+            self._watch()
 
     async def _take(self, account: str, path: Path) -> bool:
         """Claim and spool `path`; False when the spool cannot take files."""

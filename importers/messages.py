@@ -2073,9 +2073,11 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "config.ftp_home_of_no_account": {
         "ja": "{path} に {count} 件のファイルがありますが、どのアカウントの FTP ホームでもありません"
-        "(アカウントの名前を変えたか外したか)。取り込むアカウントのホームへ移してください",
+        "(アカウントの名前を変えたか外したか)。取り込むアカウントのホームへ、..held- で始まる"
+        "名前のもの(ls では見えません)も含めてすべて移してください",
         "en": "{path} holds {count:@file} but is no account's FTP home (an account renamed"
-        " or removed?): move them into the home of the account that should import them",
+        " or removed?): move them all, those named ..held-… too (ls does not show them),"
+        " into the home of the account that should import them",
     },
     "config.dropdir_not_folder": {
         "ja": "{path} はフォルダではなくファイルです。ドロップフォルダにはフォルダを指定してください",

@@ -504,12 +504,21 @@ def test_files_left_in_the_ftp_home_of_no_account_are_a_warning(tmp_path):
     (tmp_path / "var").chmod(0o700)  # not the open data_dir's warning
     (old / "20241006.csv").write_text("member_no\n1\n")
     (old / ".20241007.csv.0123456789abcdef.part").write_text("")  # an upload's, not a file
+    # Uploads moved aside for a later one of their name: hidden from `ls` and `mv *`,
+    # they were not counted, and were left behind when the warning was followed.
+    (old / "..held-20261206T004432563469-f24abd-20241006.csv").write_text("member_no\n0\n")
+    holder = old / "..held-20261206T004432563470-f24abe"
+    holder.mkdir()
+    (holder / ("x" * 200 + ".csv")).write_text("member_no\n2\n")
     assert [str(w) for w in check_warnings(settings)] == [
-        f"accounts: {old} holds 1 file but is no account's FTP home (an account renamed or"
-        " removed?): move them into the home of the account that should import them"
+        f"accounts: {old} holds 3 files but is no account's FTP home (an account renamed or"
+        " removed?): move them all, those named ..held-… too (ls does not show them), into"
+        " the home of the account that should import them"
     ]
     settings.ftp_home("acme_new").mkdir()
-    (old / "20241006.csv").rename(settings.ftp_home("acme_new") / "20241006.csv")
+    for path in old.iterdir():
+        if not path.name.endswith(".part"):
+            path.rename(settings.ftp_home("acme_new") / path.name)
     assert check_warnings(settings) == []
 
 

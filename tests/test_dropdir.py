@@ -35,6 +35,13 @@ def runs_of(daemon) -> list[tuple]:
     )
 
 
+def logged(daemon, text: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in daemon.log.read_text(errors="replace"):
+        assert time.monotonic() < deadline, f"never logged: {text}"
+        time.sleep(0.1)
+
+
 def wait_for_runs(daemon, count: int, timeout: float = 60) -> list[tuple]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -252,5 +259,45 @@ def test_a_correction_dropped_again_is_logged_as_the_run_it_was_answered_with(tm
             time.sleep(0.05)
         assert daemon.log.read_text().count(f"20240601.errors.csv' as {first}") == 2
         assert len(runs_of(daemon)) == 2
+    finally:
+        daemon.terminate()
+
+
+def test_a_file_renamed_in_waits_for_an_older_one_still_settling(tmp_path):
+    """A file renamed into place is complete at once, one written in place only once it
+    settles: the newer, renamed in, was taken first, and the older then replaced its
+    rows (employees_2.csv over employees_10.csv, where the README says the last one's
+    rows stand)."""
+    config = dropdir_config(tmp_path, settle=2, filename=["employees_*.csv"])
+    daemon = Daemon(config).start()
+    try:
+        drop = tmp_path / "drop"
+        (drop / "employees_2.csv").write_bytes(csv_bytes(["2,2024/05/16,1,older"]))
+        time.sleep(0.5)
+        part = drop / ".employees_10.csv"
+        part.write_bytes(csv_bytes(["10,2024/05/16,1,newer"]))
+        os.rename(part, drop / "employees_10.csv")
+        runs = wait_for_runs(daemon, 2, timeout=30)
+        assert [name for _, name, _ in runs] == ["employees_2.csv", "employees_10.csv"]
+        assert daemon.query("SELECT member_no, note FROM performance") == [(10, "newer")]
+    finally:
+        daemon.terminate()
+
+
+def test_a_folder_removed_and_made_again_takes_a_renamed_in_file_at_once(tmp_path):
+    """Its watch went with the folder: a file renamed in was seen only by the next
+    rescan, once `settle` had passed."""
+    daemon = Daemon(dropdir_config(tmp_path, settle=300)).start()
+    try:
+        drop = tmp_path / "drop"
+        drop.rmdir()
+        logged(daemon, "cannot be read")
+        drop.mkdir()
+        logged(daemon, "can be read again")
+        part = drop / ".20240516.csv"
+        part.write_bytes(csv_bytes(["1,2024/05/16,1,again"]))
+        os.rename(part, drop / "20240516.csv")
+        [(_, name, state)] = wait_for_runs(daemon, 1, timeout=10)
+        assert (name, state) == ("20240516.csv", "completed")
     finally:
         daemon.terminate()
