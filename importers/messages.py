@@ -980,6 +980,18 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "データベースに接続できないため、いまは処理できません。しばらくしてから試してください",
         "en": "the database cannot be reached now; try again later",
     },
+    "api.store_busy": {
+        "ja": "データベースが別の処理に使われていて、待っても空かなかったため、いまは処理できません。"
+        "しばらくしてから試してください",
+        "en": "the database is held by other work and did not come free in time; try again"
+        " in a while",
+    },
+    "console.error.store_busy": {
+        "ja": "データベースが別の処理に使われていて、待っても空かなかったため、いまは処理できません。"
+        "少し待ってから、結果を確かめてください(操作が済んでいることがあります)",
+        "en": "the database is held by other work and did not come free in time; wait a"
+        " little and check what came of it (the action may have been done)",
+    },
     "console.error.store_unreachable": {
         "ja": "データベースに接続できないため、いまは表示できません。しばらくしてから開き直してください",
         "en": "the database cannot be reached now; open the page again in a little while",

@@ -18,6 +18,7 @@ import pytest
 from daemon.settings import load
 from daemon.store.sqlite import SqliteStore
 from daemon.worker import process, wire
+from tests.console_support import csrf, login, users_toml
 from tests.support import (
     Daemon,
     account,
@@ -184,5 +185,53 @@ def test_a_file_put_back_for_a_busy_store_is_still_imported_before_the_later_one
         assert daemon.query("SELECT note FROM performance") == [("v4",)]
         finished = [run["finished_at"] for run in runs]
         assert finished == sorted(finished)
+    finally:
+        daemon.terminate()
+
+
+def test_a_retry_while_the_store_is_busy_is_said_and_asked_again_spools_no_second(tmp_path):
+    """The database held by another writer past its busy timeout: the retry's file
+    was spooled, its run not recorded, and the console answered a bare 500; asked
+    again, a second copy was spooled, and both were imported (and forwarded)."""
+    accounts = account("acme", report="never") + '[accounts.acme.api]\ntoken = "demo-acme-api"\n'
+    config = write_config(tmp_path, accounts, extra=users_toml({"admin": ("admin", [])}))
+    daemon = Daemon(config, env={"RENKEI_BUSY_TIMEOUT_MS": "1000"}).start()
+    admin = {"Authorization": "Bearer demo-admin"}
+    try:
+        reply = httpx.post(
+            f"{daemon.api}/api/v1/imports?wait=true",
+            headers={"Authorization": "Bearer demo-acme-api"},
+            files={"file": ("20240516.csv", csv_bytes(["1,2024/05/16,1,a"]))},
+            timeout=30,
+        )
+        first = reply.json()["id"]
+        web = login(daemon.api, "admin")
+        token = csrf(web, f"/console/runs/{first}")
+        holder = sqlite3.connect(tmp_path / "var" / "renkei.db", isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")  # another writer holds the store
+        try:
+            page = web.post(f"/console/runs/{first}/retry", data={"csrf": token})
+            assert page.status_code == 503, page.text
+            assert "データベースが別の処理に使われていて" in page.text
+            again = httpx.post(f"{daemon.api}/api/v1/runs/{first}/retry", headers=admin)
+            assert again.status_code == 200, again.text
+            assert again.headers["Idempotent-Replayed"] == "true"
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        retried = daemon.wait_run(again.json()["id"], timeout=60)
+        assert retried["state"] == "completed" and retried["retry_of"] == first
+        time.sleep(1)  # a second copy would be imported by now
+        retries = daemon.query("SELECT id FROM runs WHERE retry_of = ?", (first,))
+        assert retries == [(retried["id"],)]
+        # With nothing waiting, the API says the store's trouble in its own words.
+        holder = sqlite3.connect(tmp_path / "var" / "renkei.db", isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            busy = httpx.post(f"{daemon.api}/api/v1/runs/{retried['id']}/retry", headers=admin)
+            assert busy.status_code == 503 and busy.json()["error"] == "store_busy", busy.text
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
     finally:
         daemon.terminate()

@@ -77,6 +77,10 @@ class Retrier:
         # One retry at a time: the look-up for a pending retry and the spooling of a
         # new one must not interleave, or two quick retries would make two runs.
         self._lock = asyncio.Lock()
+        # Retries spooled whose run could not be recorded (the database held past its
+        # busy timeout): imported all the same, and the run's retry answered with them
+        # while they wait, where the store knows of none to answer with.
+        self._unrecorded: dict[str, str] = {}
 
     async def retry(self, run: Mapping[str, Any]) -> Retried:
         """Import `run`'s file again, or answer with the retry of it still pending."""
@@ -101,6 +105,10 @@ class Retrier:
             pending = await self._store.pending_retry(run["id"])
             if pending is not None:
                 return Retried(pending)
+            spooled = self._unrecorded.pop(run["id"], None)
+            if spooled is not None and self._spool.pending(spooled):
+                self._unrecorded[run["id"]] = spooled
+                return Retried(spooled)
             path = kept_file(self._spool.data_dir, run["id"], run["filename"])
             if path is None:
                 return Retried(None, refusal=Refusal.NOT_KEPT)
@@ -124,7 +132,14 @@ class Retrier:
                 item = await asyncio.to_thread(self._spool.enqueue, meta, path)
             except FileNotFoundError:  # the retention sweep took it just now
                 return Retried(None, refusal=Refusal.NOT_KEPT)
-            await self._store.add_run(item.id, item.meta)
+            try:
+                await self._store.add_run(item.id, item.meta)
+            except Exception:
+                # Spooled, it is imported (its run recorded then); asked again, the
+                # retry is answered with it rather than spooled a second time.
+                self._unrecorded[run["id"]] = item.id
+                self._wake()
+                raise
         self._wake()
         log.info("run %s: retried as %s (file %r)", run["id"], item.id, run["filename"])
         return Retried(item.id, new=True)

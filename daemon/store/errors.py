@@ -36,6 +36,17 @@ _OTHER = "store.trouble.other"
 _THE_DATAS = ("54",)
 
 
+def sqlite_busy(exc: BaseException) -> bool:
+    """SQLITE_BUSY / SQLITE_LOCKED: another connection held the lock waited for past
+    the busy timeout (a `renkei import`, `renkei undo`, an admin's own session)."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 def server_trouble(exc: BaseException) -> str | None:
     """The catalog key of the cause when `exc` is PostgreSQL's trouble of the moment
     (psycopg's OperationalError, or one of the SQLSTATEs above); None otherwise.

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,7 +20,7 @@ import aiosqlite
 from daemon import serving
 from daemon.store.base import Store
 from daemon.store.checkpoint import AUTOMATIC, Checkpoints
-from daemon.store.errors import StoreUnavailable
+from daemon.store.errors import StoreUnavailable, sqlite_busy
 from daemon.store.glance import Glance
 from daemon.store.schema import connect, migrate
 from importers.messages import message
@@ -59,7 +58,7 @@ class SqliteStore(Store):
             for db in opened:
                 with contextlib.suppress(Exception):
                     await db.close()
-            if isinstance(exc, sqlite3.OperationalError) and _busy(exc):
+            if sqlite_busy(exc):
                 raise StoreUnavailable(message("store.busy", language, path=path)) from exc
             raise
         return cls(writer, reader, path)
@@ -118,11 +117,3 @@ class SqliteStore(Store):
                     await asyncio.shield(self.writer.execute(automatic))
                     if committed:
                         self._checkpoints.start()
-
-
-def _busy(exc: sqlite3.OperationalError) -> bool:
-    """SQLITE_BUSY / SQLITE_LOCKED: another connection holds the lock we waited for."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None:
-        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-    return "locked" in str(exc) or "busy" in str(exc)

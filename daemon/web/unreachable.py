@@ -10,6 +10,7 @@ daemon.web's routers, errors.py among them).
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 import psycopg
@@ -18,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 
 from daemon.console.access import Refused
 from daemon.console.render import page
-from daemon.store.errors import StoreUnavailable, refused_by_store, server_trouble
+from daemon.store.errors import StoreUnavailable, refused_by_store, server_trouble, sqlite_busy
 from daemon.web import context
 from daemon.web.errors import CONSOLE
 from handlers.api import RETRY_AFTER
@@ -81,9 +82,28 @@ def _console_page(request: Request, headers: dict[str, str]) -> Response:
     return answer
 
 
+async def _store_busy(request: Request, exc: Exception) -> Response:
+    """SQLite held by another writer past its busy timeout (a long `renkei import`, an
+    admin's own session): a 503 in words, where it was a bare 500 of a traceback, and
+    an action that had half happened said to have failed for no reason given."""
+    if not sqlite_busy(exc):
+        raise exc  # another error of SQLite's: a bug, said as a 500
+    log.warning("%s %s: the database is busy: %s", request.method, request.url.path, exc)
+    retry = {"Retry-After": str(RETRY_AFTER)}
+    if request.url.path.startswith(CONSOLE):
+        answer = page(
+            request, "error.html", None, 503, error=Refused(503, "console.error.store_busy")
+        )
+        answer.headers.update(retry)
+        return answer
+    text = message("api.store_busy", context.language(request))
+    return JSONResponse({"error": "store_busy", "message": text}, 503, headers=retry)
+
+
 def install(app: FastAPI) -> None:
     for kind in STORE_DOWN:
         app.add_exception_handler(kind, _store_down)
+    app.add_exception_handler(sqlite3.OperationalError, _store_busy)
 
 
 def describe(schema: dict[str, Any]) -> None:

@@ -23,7 +23,7 @@ from daemon.settings import Account, Settings
 from daemon.settings.problems import OsTrouble
 from daemon.spool.queue import Damaged, Meta, Spool, SpoolItem, now_iso, remove_item
 from daemon.store.base import Store
-from daemon.store.errors import refused_by_store, server_trouble
+from daemon.store.errors import refused_by_store, server_trouble, sqlite_busy
 from daemon.store.runs import FINAL_STATES, FORWARD_PENDING, ReportState, RunState
 from daemon.store.schema import busy_timeout_ms
 from daemon.worker import staging
@@ -124,7 +124,7 @@ class Pipeline:
                 log.warning("run %s: committed; what follows it failed: %s", item.id, exc)
                 return committed
             log.warning("run %s: put back to try again later: %s", item.id, exc)
-            if not _sqlite_busy(exc):  # a busy database would keep us waiting once more
+            if not sqlite_busy(exc):  # a busy database would keep us waiting once more
                 words = self._cause(exc)
                 text = str(exc) if words is None else words.say(self.language)
                 with contextlib.suppress(Exception):
@@ -588,21 +588,10 @@ def _with_notes(outcome: Outcome, meta: Meta, language: str) -> tuple[str, Sente
     return text, Sentences([*before, outcome.said, *after])
 
 
-_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
-
-
 def _busy(exc: BaseException) -> bool:
     """SQLite busy past its timeout, or PostgreSQL in trouble of the moment (down,
     restarting, read-only, a lock held past lock_timeout, …: store/errors.py)."""
-    return server_trouble(exc) is not None or _sqlite_busy(exc)
-
-
-def _sqlite_busy(exc: BaseException) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    return isinstance(exc, sqlite3.OperationalError) and (
-        (code is not None and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED))
-        or "database is locked" in str(exc)
-    )
+    return server_trouble(exc) is not None or sqlite_busy(exc)
 
 
 async def _final_state(store: Store, run_id: str) -> RunState | None:
