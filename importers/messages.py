@@ -3328,6 +3328,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.run.report_attempts": {"ja": "送信の試行回数", "en": "Attempts"},
     "console.run.report_answer": {"ja": "中継サーバーの応答", "en": "Relay's answer"},
     "console.run.delivered": {"ja": "中継サーバーが受け取りました", "en": "taken by the relay"},
+    "console.run.not_ended": {
+        "ja": "この実行はまだ終わっていません(終われば、ここに表示されます)",
+        "en": "the run has not ended yet (what it comes to is shown here then)",
+    },
     "console.run.no_report": {
         "ja": "この実行のレポートメールはありません",
         "en": "this run had no report mail",

@@ -25,6 +25,7 @@ from tests.support import (
     csv_bytes,
     import_process,
     mail,
+    pause,
     queued_ids,
     send,
     wait_for,
@@ -233,5 +234,40 @@ def test_a_retry_while_the_store_is_busy_is_said_and_asked_again_spools_no_secon
         finally:
             holder.execute("ROLLBACK")
             holder.close()
+    finally:
+        daemon.terminate()
+
+
+def test_a_runs_page_says_nothing_final_before_the_run_ends(tmp_path):
+    """A run still running was said to have no report mail (送信なし, レポートメールは
+    ありません) and no errors, facts only its end decides."""
+    accounts = account("acme") + '[accounts.acme.api]\ntoken = "demo-acme-api"\n'
+    extra = users_toml({"admin": ("admin", [])}) + "[limits]\nmax_rows = 1000000\n"
+    config = write_config(tmp_path, accounts, extra=extra)
+    config.write_text(config.read_text().replace("[limits]\n", "[limits]\nmax_bytes = 50000000\n"))
+    daemon = Daemon(config).start()
+    worker = import_process(daemon)
+    try:
+        web = login(daemon.api, "admin")
+        rows = [f"{i},2024/05/16,{i},a" for i in range(1, 200_001)] + ["x,2024/05/16,1,bad"]
+        reply = httpx.post(
+            f"{daemon.api}/api/v1/imports",
+            headers={"Authorization": "Bearer demo-acme-api"},
+            files={"file": ("20240516.csv", csv_bytes(rows))},
+            timeout=30,
+        )
+        run_id = reply.json()["id"]
+        wait_for(lambda: daemon.run(run_id).get("state") == "running", timeout=60, step=0.01)
+        pause(worker)
+        try:
+            page = web.get(f"/console/runs/{run_id}").text
+            assert "この実行はまだ終わっていません" in page
+            assert "レポートメールはありません" not in page and "エラーはありません" not in page
+            assert "送信なし" not in page
+        finally:
+            os.kill(worker, signal.SIGCONT)
+        assert daemon.wait_run(run_id, timeout=60)["state"] == "failed"
+        page = web.get(f"/console/runs/{run_id}").text
+        assert "この実行はまだ終わっていません" not in page and "整数ではありません" in page
     finally:
         daemon.terminate()
