@@ -209,7 +209,7 @@ def test_a_large_file_undecodable_in_its_second_half_leaves_no_row(tmp_path, pg_
     run = cli_import(config, source)
     assert run["state"] == "failed" and run["rows_imported"] == 0, run
     line = data[:at].count(b"\n") + 1  # the bad record's line, in the whole file
-    assert f"{line}行目" in run["message"] and "cp932" in run["message"], run["message"]
+    assert f"{line}行目" in run["message"] and "Shift_JIS(CP932)" in run["message"], run["message"]
     assert rows_in(pg_url) == []
 
 
