@@ -217,7 +217,10 @@ def readable(name: str | bytes) -> str:
 
 
 MAX_NAME_CHARS = 1000
-UNSEEN = frozenset(("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"))
+# Not private use (Co) nor unassigned (Cn): CP932's user-defined characters (外字,
+# F040-F9FC) decode to U+E000-U+E757, and dropped, `顧客.csv` and `顧客<外字>.csv` were
+# one file whose rows each replaced the other's.
+UNSEEN = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp"))
 MAX_KEY_CHARS = 200
 
 

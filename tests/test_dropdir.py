@@ -301,3 +301,24 @@ def test_a_folder_removed_and_made_again_takes_a_renamed_in_file_at_once(tmp_pat
         assert (name, state) == ("20240516.csv", "completed")
     finally:
         daemon.terminate()
+
+
+def test_a_user_defined_character_in_a_name_keeps_the_file_apart(tmp_path):
+    """CP932's user-defined characters (外字) decode to private use: dropped from the
+    name, `顧客.csv` and `顧客<外字>.csv` were one file, the second's rows replacing
+    the first's."""
+    daemon = Daemon(dropdir_config(tmp_path, settle=0, filename="any")).start()
+    try:
+        drop = tmp_path / "drop"
+        plain, other = "顧客.csv".encode("cp932"), "顧客".encode("cp932") + b"\xf0\x40.csv"
+        for name, member in ((plain, 1), (other, 2)):
+            outside = os.path.join(os.fsencode(tmp_path), b"part")
+            with open(outside, "wb") as f:
+                f.write(csv_bytes([f"{member},2024/05/16,1,x"]))
+            os.rename(outside, os.path.join(os.fsencode(drop), name))
+            wait_for_runs(daemon, member)
+        runs = runs_of(daemon)
+        assert [name for _, name, _ in runs] == ["顧客.csv", "顧客\ue000.csv"]
+        assert sorted(daemon.query("SELECT member_no FROM performance")) == [(1,), (2,)]
+    finally:
+        daemon.terminate()
