@@ -204,13 +204,15 @@ class SessionHandler(FTPHandler):
         super()._on_dtp_close()
 
     def wire(self, text: str) -> str:
-        """`text` as this session may send it: ASCII until OPTS UTF8 ON (a file name
-        from the client may still hold other characters: they become '?'), unless the
-        client named its files in CP932: its names go back to it in CP932 (push)."""
+        """`text` as this session may send it: ASCII until OPTS UTF8 ON, unless the
+        client named its files in CP932: its names go back to it in CP932 (push). Any
+        other character is written as its code (`\\u58f2`): as '?', a Japanese rule's
+        `売上_{YYYYMMDD}.csv` read `??_{YYYYMMDD}.csv`, which the same reply says takes
+        any two characters."""
         text = " ".join(text.split())  # one line: a reply never spans lines by accident
         if self.utf8 or self.encoding == "cp932":
             return text
-        return text.encode("ascii", "replace").decode("ascii")
+        return text.encode("ascii", "backslashreplace").decode("ascii")
 
     def push(self, data: str) -> None:
         if self.encoding != "utf8":

@@ -536,3 +536,20 @@ def test_sessions_uploading_at_once_all_get_226_and_every_file_is_whole(tmp_path
             assert (home(d) / f"2024{s + 1:02d}07.csv").read_bytes() == expected
     finally:
         assert d.terminate() == 0
+
+
+def test_a_japanese_rule_in_a_553_is_not_said_with_question_marks(tmp_path):
+    """Before OPTS UTF8 ON a reply is ASCII: the rule `売上データ_{YYYYMMDD}.csv` read
+    `?????_{YYYYMMDD}.csv`, and the same reply says `?` is any one character."""
+    extra = account("uri", filename="売上データ_{YYYYMMDD}.csv") + ftp_section("uri", "demo-uri")
+    config, port = ftp_config(tmp_path, extra_accounts=extra)
+    d = Daemon(config).start()
+    d.ftp_port = port
+    try:
+        with login(d, "uri", "demo-uri") as ftp, pytest.raises(ftplib.error_perm) as info:
+            ftp.storbinary("STOR abcde_20240516.csv", io.BytesIO(b"x"))
+        said = str(info.value)
+        assert said.startswith("553") and "?????_" not in said, said
+        assert "\\u58f2\\u4e0a\\u30c7\\u30fc\\u30bf_{YYYYMMDD}.csv" in said, said
+    finally:
+        d.terminate()
