@@ -3319,6 +3319,10 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "console.run.retry": {"ja": "再取込", "en": "Retry"},
     "console.run.undo": {"ja": "取込取消", "en": "Undo"},
+    "console.run.undo_confirm": {
+        "ja": "実行 {run_id} の取込を取り消します(取り込んだ {n:,} 行)。よろしいですか?",
+        "en": "Take back what run {run_id} imported ({n:@row})?",
+    },
     "console.run.fields": {"ja": "実行の内容", "en": "Run fields"},
     "console.run.retried_as": {"ja": "再取込した実行", "en": "Retried as"},
     "console.run.report": {"ja": "レポートメール", "en": "Report mail"},

@@ -36,6 +36,15 @@
     if (box && event.detail.successful) box.hidden = true;
   });
 
+  // A form that takes back what cannot be had again at one click (取込取消) asks first:
+  // one click took back every row of a large import. Here, as no inline script runs.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form && form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+    }
+  });
+
   // The run list's refresh replaces its table, scroll box and all. An answer that
   // changes nothing is not swapped in, so that a selection in the table stays; one
   // that does gets the box's horizontal scroll back, else a window narrower than the
