@@ -145,17 +145,20 @@ def test_pages_send_a_stranger_to_the_login_page(daemon, runs):
         )
         assert r.headers["location"] == "/console/runs?state=failed"
         web.cookies.clear()
-        for path in [
-            "/console/logout",
-            f"/console/runs/{run}/retry",
-            f"/console/runs/{run}/undo",
-            "/console/accounts/acme/poll",
-            "/console/accounts/acme/status",
-            "/console/accounts/acme/upload",
-            "/console/accounts/acme/upload/confirm",
+        # An action is not repeated after the login, which goes back to the page its
+        # form was on (it went to the overview, the page left behind lost).
+        for path, back in [
+            ("/console/logout", ""),
+            (f"/console/runs/{run}/retry", f"?next=/console/runs/{run}"),
+            (f"/console/runs/{run}/undo", f"?next=/console/runs/{run}"),
+            ("/console/accounts/acme/poll", "?next=/console/accounts/acme"),
+            ("/console/accounts/acme/status", "?next=/console/accounts/acme"),
+            ("/console/accounts/acme/upload", "?next=/console/accounts/acme"),
+            ("/console/accounts/acme/upload/confirm", "?next=/console/accounts/acme"),
         ]:
             r = web.post(path, data={"csrf": "x", "status": "stopped"})
-            assert r.status_code == 303 and r.headers["location"] == "/console/login", path
+            assert r.status_code == 303, path
+            assert r.headers["location"] == f"/console/login{back}", (path, r.headers)
         # The list's live refresh: back to the list after the login.
         r = web.get("/console/runs/table", headers={"HX-Request": "true"})
         assert r.status_code == 204

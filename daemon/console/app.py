@@ -63,7 +63,9 @@ async def _to_login(request: Request, exc: Exception) -> Response:
         path = RUNS_TABLE.removesuffix("/table")
     target = path + (f"?{request.url.query}" if request.url.query else "")
     if request.method != "GET":
-        target = "/console/"
+        # An action no login repeats: back to the page it was sent from (a form left
+        # open in a tab whose session ended elsewhere landed on the overview).
+        target = get_page(request)
     location = "/console/login"
     if target != "/console/":
         location += f"?next={quote(target, safe='/')}"
