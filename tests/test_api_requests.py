@@ -286,6 +286,20 @@ def test_an_unknown_runs_filter_value_is_a_bad_query(daemon, query):
     assert name in body["message"] and repr(value) in body["message"], body
 
 
+@pytest.mark.parametrize(
+    "query",
+    ["state=completed&state=failed", "channel=api&channel=mail", "limit=1&limit=2"],
+)
+def test_a_runs_filter_given_twice_with_two_values_is_a_bad_query(daemon, query):
+    """The last of the two was kept: the failed runs alone, listed as if asked for."""
+    reply = httpx.get(f"{daemon.api}/api/v1/runs?{query}", headers=ADMIN, timeout=10)
+    assert reply.status_code == 422 and reply.json()["error"] == "bad_query", reply.text
+    assert "more than once" in reply.json()["message"]
+    same = query.split("&")[0]
+    again = httpx.get(f"{daemon.api}/api/v1/runs?{same}&{same}", headers=ADMIN, timeout=10)
+    assert again.status_code == 200, again.text
+
+
 def test_known_runs_filter_values_still_answer(daemon):
     data = csv_bytes(["112,2024/05/16,1,filtered"])
     status, _ = raw_post(daemon, "/api/v1/imports?wait=true", b"demo-any", b"filter.csv", data)

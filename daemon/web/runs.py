@@ -97,6 +97,13 @@ async def list_runs(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
+    for name in ("account", "state", "channel", "filename", "limit", "offset"):
+        # FastAPI keeps the last of a filter given twice: `state=completed&state=failed`
+        # listed the failed runs alone, as if one state had been asked for.
+        given = dict.fromkeys(request.query_params.getlist(name))
+        if len(given) > 1:
+            values = ", ".join(quoted(value) for value in given)
+            raise ApiError(422, "bad_query", "api.bad_query.twice", name=name, values=values)
     one_of("state", state, STATES)
     one_of("channel", channel, CHANNELS)
     if who.account is not None:
