@@ -8,9 +8,12 @@ Without Chromium or Playwright the module skips, except in CI (CI=true), where i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -329,10 +332,11 @@ def test_runs_fit_a_phone(open_page, runs):
         assert said == f'"{label}"'
 
 
-def test_a_page_that_cannot_refresh_itself_says_so(browser, tmp_path, module_relay):
-    """htmx swaps no error answer and says nothing of a lost connection: with the
-    daemon gone, the run list went on showing its rows as if it were live."""
-    config = write_config(tmp_path, ACCOUNTS, extra=users_toml(), relay_port=module_relay.port)
+@contextlib.contextmanager
+def live_run_list(browser, tmp_path, relay) -> Iterator[tuple[Daemon, Any]]:
+    """A daemon of its own, and the live-trouble notice of its run list, open in a
+    browser logged in as admin, the notice hidden."""
+    config = write_config(tmp_path, ACCOUNTS, extra=users_toml(), relay_port=relay.port)
     d = Daemon(config).start()
     context = browser.new_context(locale="ja-JP", base_url=d.api)
     context.set_default_timeout(WAIT)
@@ -342,35 +346,30 @@ def test_a_page_that_cannot_refresh_itself_says_so(browser, tmp_path, module_rel
         page.goto("/console/runs")
         trouble = page.locator("#live-trouble")
         expect(trouble).to_be_hidden()
-        d.terminate()
-        expect(trouble).to_be_visible()
-        expect(trouble).to_contain_text("この画面を更新できません(デーモンに接続できません)")
-        d.start()
-        expect(trouble).to_be_hidden()  # the next refresh that succeeds clears it
+        yield d, trouble
     finally:
         context.close()
         d.terminate()
 
 
+def test_a_page_that_cannot_refresh_itself_says_so(browser, tmp_path, module_relay):
+    """htmx swaps no error answer and says nothing of a lost connection: with the
+    daemon gone, the run list went on showing its rows as if it were live."""
+    with live_run_list(browser, tmp_path, module_relay) as (d, trouble):
+        d.terminate()
+        expect(trouble).to_be_visible()
+        expect(trouble).to_contain_text("この画面を更新できません(デーモンに接続できません)")
+        d.start()
+        expect(trouble).to_be_hidden()  # the next refresh that succeeds clears it
+
+
 def test_a_daemon_that_takes_the_refresh_and_never_answers_is_said(browser, tmp_path, module_relay):
     """A stopped daemon (SIGSTOP, a stuck process) still takes the connection: the
     refresh waited forever, no other was sent, and the page looked live."""
-    config = write_config(tmp_path, ACCOUNTS, extra=users_toml(), relay_port=module_relay.port)
-    d = Daemon(config).start()
-    context = browser.new_context(locale="ja-JP", base_url=d.api)
-    context.set_default_timeout(WAIT)
-    try:
-        page = context.new_page()
-        log_in(page, "admin")
-        page.goto("/console/runs")
-        trouble = page.locator("#live-trouble")
-        expect(trouble).to_be_hidden()
+    with live_run_list(browser, tmp_path, module_relay) as (d, trouble):
         os.kill(d.proc.pid, signal.SIGSTOP)
         try:
             expect(trouble).to_contain_text("デーモンが応答しません", timeout=WAIT + 8_000)
         finally:
             os.kill(d.proc.pid, signal.SIGCONT)
         expect(trouble).to_be_hidden()
-    finally:
-        context.close()
-        d.terminate()
