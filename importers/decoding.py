@@ -332,7 +332,9 @@ def decode_problem(path: Path, encoding: str) -> PermanentProblem:
                 break
             offset += len(chunk)
     # Decoding succeeded this time; the reader's own error came from elsewhere.
-    return PermanentProblem("file.bad_bytes", line=1, encoding=_SHOWN.get(encoding), hex="?")
+    return PermanentProblem(
+        "file.bad_bytes", line=1, encoding=_SHOWN.get(encoding, encoding), hex="?"
+    )
 
 
 def _is_cp932(path: Path) -> bool:

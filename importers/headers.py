@@ -28,8 +28,8 @@ class HeaderMatch:
     # whose used range runs past the table: columns of nothing, read past like the
     # returned ones while the cells under them are empty. Also those before 行番号 and
     # エラー内容, as the error CSV of such a file comes back (`備考,,行番号,エラー内容`),
-    # and those it starts with: a note typed in column A below a table that starts in
-    # B (`※金額は税込`) makes A a column of the sheet, empty in the header row.
+    # and in a sheet those it starts with: a note typed in column A below a table that
+    # starts in B (`※金額は税込`) makes A a column of the sheet, empty in its header.
     blank: tuple[int, ...] = ()
     # The positions of its empty cells between named ones (`会員番号,日付,,売上金額`).
     gaps: tuple[int, ...] = ()
@@ -39,8 +39,13 @@ class HeaderMatch:
         return bool(self.blank)
 
 
-def match_header(header: Sequence[str], columns: Sequence[ColumnLike]) -> HeaderMatch:
-    """Match header cells to columns by name, label or alias (see layouts.header_key)."""
+def match_header(
+    header: Sequence[str], columns: Sequence[ColumnLike], sheet: bool = False
+) -> HeaderMatch:
+    """Match header cells to columns by name, label or alias (see layouts.header_key).
+    A `sheet`'s header may start with empty cells (a note in column A below a table
+    that starts in B); a CSV's that does is refused as a whole, as a pandas index
+    column written with no name has a value under it in every row."""
     wanted: dict[str, int] = {}
     for index, column in enumerate(columns):
         for key in header_names(column):
@@ -51,7 +56,7 @@ def match_header(header: Sequence[str], columns: Sequence[ColumnLike]) -> Header
     named = _named_width(header, wanted)
     tail = header[named:]
     returned = any(cell.strip() for cell in tail)
-    lead = next((i for i, cell in enumerate(header[:named]) if header_key(cell)), 0)
+    lead = next((i for i, cell in enumerate(header[:named]) if header_key(cell)), 0) if sheet else 0
     for position, cell in enumerate(header[lead:named], lead):
         key = header_key(cell)
         if key in wanted:

@@ -438,3 +438,14 @@ def test_a_tab_separated_file_is_said_to_be_one(tmp_path):
     run, rows, _ = imported(tmp_path, text)
     assert run["state"] == "failed" and rows == []
     assert run["message"].startswith("1行目: 見出しがタブで区切られています"), run["message"]
+
+
+def test_a_csv_header_that_starts_with_an_empty_cell_is_refused_whole(tmp_path):
+    """As pandas writes its unnamed index: a value under the empty cell in every row.
+    A sheet's leading empty header cells are read past (a note in column A below its
+    table); a CSV's stay the header's problem, said once, not once a row."""
+    text = f",{HEADER}\r\n0,A1,1,0.5,2024/5/16,1,山田,x\r\n1,A2,1,0.5,2024/5/16,1,鈴木,y\r\n"
+    run, rows, errors = imported(tmp_path, text)
+    assert run["state"] == "failed" and rows == [], run
+    assert "見出しの 1列目が空です" in run["message"], run["message"]
+    assert len(errors) == 1
