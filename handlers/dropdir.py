@@ -94,6 +94,7 @@ class DropdirIntake(Intake):
         self._observer: BaseObserver | None = None
         self._task: asyncio.Task | None = None
         self._paused_until = 0.0  # the spool refused a file: no scan before then
+        self._short_of_space = False  # said once while the spool is under min_free_bytes
 
     def folders(self) -> dict[str, Path]:
         settings = self.settings
@@ -175,8 +176,13 @@ class DropdirIntake(Intake):
             return
         if not self.sink.has_room():  # under daemon.min_free_bytes: the files wait there
             self._paused_until = now + SPOOL_RETRY_SECONDS
-            log.warning("dropdir: spool space under daemon.min_free_bytes; files wait")
+            if not self._short_of_space:  # once, not every 5 s for as long as it lasts
+                log.warning("dropdir: spool space under daemon.min_free_bytes; files wait")
+                self._short_of_space = True
             return
+        if self._short_of_space:
+            log.info("dropdir: spool space is back over daemon.min_free_bytes")
+            self._short_of_space = False
         # Claims a crash left go first: each came before any file now under its name.
         if not await self._take_leftovers():
             return

@@ -322,3 +322,22 @@ def test_a_user_defined_character_in_a_name_keeps_the_file_apart(tmp_path):
         assert sorted(daemon.query("SELECT member_no FROM performance")) == [(1,), (2,)]
     finally:
         daemon.terminate()
+
+
+@pytest.mark.slow
+def test_a_spool_short_of_space_is_said_once_and_its_files_wait(tmp_path):
+    """Under daemon.min_free_bytes the drop folder's files wait: said every 5 s, for
+    as long as it lasted, in the log."""
+    config = dropdir_config(tmp_path, settle=0)
+    config.write_text(
+        config.read_text().replace("min_free_bytes = 0", "min_free_bytes = 1000000000000000000")
+    )
+    daemon = Daemon(config).start()
+    try:
+        put_whole(tmp_path / "drop", "20240516.csv", csv_bytes(["1,2024/05/16,1,x"]))
+        time.sleep(12)  # two retries past the first
+        said = daemon.log.read_text().count("spool space under daemon.min_free_bytes")
+        assert said == 1, said
+        assert runs_of(daemon) == [] and (tmp_path / "drop" / "20240516.csv").exists()
+    finally:
+        daemon.terminate()
