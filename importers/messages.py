@@ -3149,7 +3149,9 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.state.completed": {"ja": "完了", "en": "completed"},
     "console.state.failed": {"ja": "失敗", "en": "failed"},
     "console.state.aborted": {"ja": "中断(再実行待ち)", "en": "aborted (will run again)"},
-    "console.state.ignored": {"ja": "停止中のため無視", "en": "ignored (account stopped)"},
+    # Not only an account stopped: a delivery another instance took, a file older than
+    # one of its name imported already. The run's message says which.
+    "console.state.ignored": {"ja": "取込せず", "en": "not imported"},
     "console.status.active": {"ja": "稼働", "en": "active"},
     "console.status.stopped": {"ja": "停止", "en": "stopped"},
     "console.report_state.none": {"ja": "送信なし", "en": "none"},

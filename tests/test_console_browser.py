@@ -242,7 +242,7 @@ def test_a_stopped_account_ignores_mail(open_page, daemon, runs):
         send_as(daemon.smtp_port, "beta", [("20240706.csv", csv_bytes(GOOD))])
         page.goto("/console/runs?account=beta")
         row = rows(page).filter(has_text="20240706.csv")
-        expect(row).to_contain_text("停止中のため無視", timeout=WAIT)
+        expect(row).to_contain_text("取込せず", timeout=WAIT)
         [(state,)] = daemon.query("SELECT state FROM runs WHERE filename = '20240706.csv'")
         assert state == "ignored"
     finally:

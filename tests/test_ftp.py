@@ -28,7 +28,10 @@ from tests.support import (
     account,
     csv_bytes,
     ftp_served,
+    mail,
+    queued_ids,
     renkei,
+    send,
     stor_reply,
     wait_for,
     write_config,
@@ -553,3 +556,25 @@ def test_a_japanese_rule_in_a_553_is_not_said_with_question_marks(tmp_path):
         assert "\\u58f2\\u4e0a\\u30c7\\u30fc\\u30bf_{YYYYMMDD}.csv" in said, said
     finally:
         d.terminate()
+
+
+def test_an_upload_older_than_a_mail_of_its_name_does_not_replace_its_rows(daemon):
+    """An upload waits in its home for the check; a mail of the same name sent after
+    it was imported at once, and the check then put the older upload's rows over the
+    mail's. The upload is received at its 226: older, it is recorded as ignored."""
+    with login(daemon) as ftp:
+        old = csv_bytes(["1,2024/06/11,10,ftp"])
+        assert ftp.storbinary("STOR 20240611.csv", io.BytesIO(old)).startswith("226")
+    time.sleep(0.05)
+    new = mail([("20240611.csv", csv_bytes(["2,2024/06/11,20,mail"]))])
+    _, code, reply = send(daemon.smtp_port, new)
+    assert code == 250
+    [mailed] = queued_ids(reply)
+    assert daemon.wait_run(mailed)["state"] == "completed"
+    [run] = poll(daemon).json()["runs"]
+    done = daemon.wait_run(run["id"])
+    assert done["state"] == "ignored" and mailed in done["message"], done
+    rows = daemon.query(
+        "SELECT member_no, note FROM performance WHERE _source_file = '20240611.csv'"
+    )
+    assert rows == [(2, "mail")]

@@ -247,9 +247,9 @@ class RowWriter:
         (first rowid, undo mark)."""
         await self.store.lock_layout(db, plan.layout)
         if plan.mode == "replace_file" and stamp.received_at:
-            # Only another process's file can be there already (another instance's, a
-            # `renkei import` beside the daemon): one process commits its files in
-            # the order they came (turns.py).
+            # A file received after this one can be in already: an FTP upload waits in
+            # its home for the check while a mail of its name is imported at once, and
+            # another process (an instance, `renkei import`) commits its own files.
             newer = await self.store.newer_source(
                 db, plan.layout, stamp.account, stamp.logical_file, stamp.received_at
             )
