@@ -187,7 +187,9 @@ def bare_name(name: str) -> str:
     # Control characters, and the line and paragraph separators (U+2028, U+2029) that
     # break a report's Subject as a line feed does.
     if not (name.isascii() and name.isprintable()):  # else no character is unseen
-        name = "".join(ch for ch in name if unicodedata.category(ch) not in UNSEEN)
+        name = "".join(
+            ch for ch in name if unicodedata.category(ch) not in UNSEEN and ch not in _CP932_STRAYS
+        )
     name = name.strip().lstrip(".")
     # Cut only far past what a file system holds: a name too long is then refused
     # naming its length (filenames.length_problem), not taken cut to a name it never had.
@@ -198,7 +200,11 @@ def unseen_characters(name: str) -> str:
     """The characters of `name` bare_name() drops as unseen, each once as `U+XXXX`, or
     '' when it holds none: for a door that refuses such a name instead of taking it
     under another (FTP, whose client lists the name it sent)."""
-    found = dict.fromkeys(f"U+{ord(ch):04X}" for ch in name if unicodedata.category(ch) in UNSEEN)
+    found = dict.fromkeys(
+        f"U+{ord(ch):04X}"
+        for ch in name
+        if unicodedata.category(ch) in UNSEEN or ch in _CP932_STRAYS
+    )
     return ", ".join(found)
 
 
@@ -221,6 +227,9 @@ MAX_NAME_CHARS = 1000
 # F040-F9FC) decode to U+E000-U+E757, and dropped, `顧客.csv` and `顧客<外字>.csv` were
 # one file whose rows each replaced the other's.
 UNSEEN = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp"))
+# What CP932 makes of the bytes 0xA0 and 0xFD-0xFF, which are no character in it
+# (Microsoft maps them to private use): stray bytes, dropped as the unseen are.
+_CP932_STRAYS = frozenset("\uf8f0\uf8f1\uf8f2\uf8f3")
 MAX_KEY_CHARS = 200
 
 
