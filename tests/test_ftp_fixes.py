@@ -128,7 +128,7 @@ def test_an_upload_whose_client_left_before_its_226_went_out_is_taken_back(daemo
 def test_an_upload_whose_curl_is_killed_is_never_kept(daemon, tmp_path):
     for _ in range(6):
         curl = subprocess.Popen(
-            ["curl", "-s", "-T", "-", "--limit-rate", "200k", "--user", "acme:demo-acme-ftp",
+            ["curl", "-s", "-T", "-", "--limit-rate", "50k", "--user", "acme:demo-acme-ftp",
              f"ftp://127.0.0.1:{daemon.ftp_port}/20240912.csv"],
             stdin=subprocess.PIPE,
         )  # fmt: skip
