@@ -7,13 +7,15 @@ import contextlib
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from daemon.settings.passwords import hash_password
+from tests.support import Daemon, write_config
 
 PASSWORD = "console-pass-1"
 _HASH = hash_password(PASSWORD)
@@ -50,6 +52,25 @@ def login(base_url: str, user: str, password: str = PASSWORD) -> httpx.Client:
     )
     assert answer.status_code == 303, answer.text
     return client
+
+
+def console_daemon(
+    folder: Path, accounts: str, relay_port: int, users: dict[str, tuple[str, list[str]]] = USERS
+) -> Iterator[Daemon]:
+    """A module's daemon with `users` in its config (a fixture yields from it)."""
+    config = write_config(folder, accounts, extra=users_toml(users), relay_port=relay_port)
+    d = Daemon(config).start()
+    yield d
+    if d.proc.poll() is None:
+        d.terminate()
+
+
+def logged_in(daemon: Daemon, names: Iterable[str]) -> Iterator[dict[str, httpx.Client]]:
+    """A client logged in as each of `names`, closed after (a fixture yields from it)."""
+    made = {name: login(daemon.api, name) for name in names}
+    yield made
+    for client in made.values():
+        client.close()
 
 
 def csrf(client: httpx.Client, path: str = "/console/") -> str:

@@ -19,7 +19,16 @@ import pytest
 
 from daemon.settings.passwords import hash_password
 from daemon.spool.queue import Meta
-from tests.console_support import PASSWORD, USERS, csrf, login, login_token, users_toml
+from tests.console_support import (
+    PASSWORD,
+    USERS,
+    console_daemon,
+    csrf,
+    logged_in,
+    login,
+    login_token,
+    users_toml,
+)
 from tests.support import (
     Daemon,
     account,
@@ -68,13 +77,7 @@ def is_page(r: httpx.Response) -> bool:
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory, module_relay):
     folder = tmp_path_factory.mktemp("console")
-    config = write_config(
-        folder, ACCOUNTS, extra=users_toml(MORE_USERS), relay_port=module_relay.port
-    )
-    d = Daemon(config).start()
-    yield d
-    if d.proc.poll() is None:
-        d.terminate()
+    yield from console_daemon(folder, ACCOUNTS, module_relay.port, MORE_USERS)
 
 
 @pytest.fixture(scope="module")
@@ -97,10 +100,7 @@ def runs(daemon):
 
 @pytest.fixture(scope="module")
 def clients(daemon):
-    made = {name: login(daemon.api, name) for name in USERS}
-    yield made
-    for client in made.values():
-        client.close()
+    yield from logged_in(daemon, USERS)
 
 
 # -- not logged in ---------------------------------------------------------------------

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from tests.console_support import USERS, csrf, login, users_toml
+from tests.console_support import USERS, console_daemon, csrf, logged_in
 from tests.support import (
     Daemon,
     account,
@@ -28,7 +28,6 @@ from tests.support import (
     queued_ids,
     send,
     send_as,
-    write_config,
 )
 
 ACCOUNTS = (
@@ -45,19 +44,12 @@ LONG_USER = "u" * 200
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory, module_relay):
     folder = tmp_path_factory.mktemp("console-fixes")
-    config = write_config(folder, ACCOUNTS, extra=users_toml(), relay_port=module_relay.port)
-    d = Daemon(config).start()
-    yield d
-    if d.proc.poll() is None:
-        d.terminate()
+    yield from console_daemon(folder, ACCOUNTS, module_relay.port)
 
 
 @pytest.fixture(scope="module")
 def clients(daemon):
-    made = {name: login(daemon.api, name) for name in USERS}
-    yield made
-    for client in made.values():
-        client.close()
+    yield from logged_in(daemon, USERS)
 
 
 def text_of(page: str) -> str:

@@ -20,11 +20,11 @@ import pytest
 from tests.console_support import (
     USERS,
     chromium_or_skip,
+    console_daemon,
     csrf,
     launched,
-    login,
+    logged_in,
     login_token,
-    users_toml,
 )
 from tests.support import (
     Daemon,
@@ -36,7 +36,6 @@ from tests.support import (
     pause,
     queued_ids,
     send,
-    write_config,
 )
 
 ACCOUNTS = (
@@ -52,19 +51,12 @@ BAD = csv_bytes(["2,2024/05/02,x,a"])
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory, module_relay):
     folder = tmp_path_factory.mktemp("console-more")
-    config = write_config(folder, ACCOUNTS, extra=users_toml(), relay_port=module_relay.port)
-    d = Daemon(config).start()
-    yield d
-    if d.proc.poll() is None:
-        d.terminate()
+    yield from console_daemon(folder, ACCOUNTS, module_relay.port)
 
 
 @pytest.fixture(scope="module")
 def clients(daemon):
-    made = {name: login(daemon.api, name) for name in USERS}
-    yield made
-    for client in made.values():
-        client.close()
+    yield from logged_in(daemon, USERS)
 
 
 def mailed(d: Daemon, name: str, data: bytes) -> str:

@@ -23,10 +23,11 @@ from daemon.console.throttle import NOTED
 from tests.console_support import (
     PASSWORD,
     chromium_or_skip,
+    console_daemon,
     csrf,
     launched,
+    logged_in,
     login,
-    users_toml,
 )
 from tests.support import (
     Daemon,
@@ -37,7 +38,6 @@ from tests.support import (
     pause,
     queued_ids,
     send,
-    write_config,
 )
 
 USERS = {
@@ -62,19 +62,12 @@ BAD = csv_bytes(["2,2024/05/02,x,a"])
 def daemon(tmp_path_factory, module_relay):
     module_relay.refuse[SLOW] = LONG_ANSWER
     folder = tmp_path_factory.mktemp("console-more2")
-    config = write_config(folder, ACCOUNTS, extra=users_toml(USERS), relay_port=module_relay.port)
-    d = Daemon(config).start()
-    yield d
-    if d.proc.poll() is None:
-        d.terminate()
+    yield from console_daemon(folder, ACCOUNTS, module_relay.port, USERS)
 
 
 @pytest.fixture(scope="module")
 def clients(daemon):
-    made = {name: login(daemon.api, name) for name in USERS}
-    yield made
-    for client in made.values():
-        client.close()
+    yield from logged_in(daemon, USERS)
 
 
 @pytest.fixture(scope="module")
