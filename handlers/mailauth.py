@@ -49,9 +49,12 @@ def _domain_part(address: str | bytes) -> str:
     return domain.strip().strip(">").lower()
 
 
+@functools.lru_cache(maxsize=1024)
 def _registrable(domain: str) -> str:
-    """The organizational domain of `domain`: its public suffix and one label more.
-    authheaders' (publicsuffix2's) gives a TLD its list lacks (`.example`, `.local`,
+    """The organizational domain of `domain`: its public suffix and one label more,
+    the public suffix list read once per domain (authheaders' reads its file at every
+    call, and check_dmarc calls it for each alignment it tries). Its own
+    (publicsuffix2's) gives a TLD its list lacks (`.example`, `.local`,
     `.corp`, a gTLD newer than the list) as the whole answer, where the list's default
     rule `*` makes that TLD the suffix: every domain under it was one organization, and
     a signature of `d=esp.example` passed DMARC for mail From `partner.example`."""
@@ -371,13 +374,7 @@ def _same_org(a: str, b: str) -> bool:
     if not a or not b:
         return False
     a, b = a.lower().rstrip("."), b.lower().rstrip(".")
-    return a == b or _org_domain(a) == _org_domain(b)
-
-
-@functools.lru_cache(maxsize=1024)
-def _org_domain(domain: str) -> str:
-    """The organizational domain (the public suffix list read once per domain)."""
-    return _registrable(domain)
+    return a == b or _registrable(a) == _registrable(b)
 
 
 def _ip_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
