@@ -31,6 +31,8 @@ _RETRIES = (
     " UNION SELECT c.origin, r.id FROM runs AS r JOIN chain AS c ON r.retry_of = c.id)"
 )
 _COMPLETED_RETRY = "chain AS c JOIN runs AS r ON r.id = c.id WHERE r.state = 'completed'"
+# The runs of an account whose error CSV is named so (its file under reports/<run id>/).
+_ERROR_CSV_NAMED = "account = ? AND lower(error_report) = lower('reports/' || id || '/' || ?)"
 
 
 class RunState(StrEnum):
@@ -310,8 +312,7 @@ class RunRecords:
         does not always tell: `shop.xlsx`'s error CSV is `shop.errors.csv`, and a long
         name's is cut. None when no run with a logical file made it."""
         sql = (
-            "SELECT file_key FROM runs WHERE account = ? AND length(file_key) > 0"
-            " AND lower(error_report) = lower('reports/' || id || '/' || ?)"
+            f"SELECT file_key FROM runs WHERE {_ERROR_CSV_NAMED} AND length(file_key) > 0"
             " ORDER BY id DESC LIMIT 1"
         )
         rows = await self.reader.execute_fetchall(sql, (account, name))
@@ -320,11 +321,7 @@ class RunRecords:
     async def error_csv_run(self, account: str, name: str) -> tuple[str, str] | None:
         """The newest run of `account` whose error CSV is named `name`, as (id, state);
         None when none is."""
-        sql = (
-            "SELECT id, state FROM runs WHERE account = ?"
-            " AND lower(error_report) = lower('reports/' || id || '/' || ?)"
-            " ORDER BY id DESC LIMIT 1"
-        )
+        sql = f"SELECT id, state FROM runs WHERE {_ERROR_CSV_NAMED} ORDER BY id DESC LIMIT 1"
         rows = await self.reader.execute_fetchall(sql, (account, name))
         return (rows[0][0], rows[0][1]) if rows else None
 
