@@ -551,10 +551,17 @@ def _account_deliveries(
         return [Delivery(name, CHANNEL, sender, shown, problem=problem, subject=subject)]
     taken = for_account(account, carried.files)
     others = carried.others_shown()
+    # A damaged file's run fails saying so, keeping none of its bytes.
     return [
-        Delivery(name, CHANNEL, sender, n, data, also_attached=others)
-        if n not in carried.damaged
-        else Delivery(name, CHANNEL, sender, n, problem=carried.damaged[n], also_attached=others)
+        Delivery(
+            name,
+            CHANNEL,
+            sender,
+            n,
+            None if n in carried.damaged else data,
+            problem=carried.damaged.get(n),
+            also_attached=others,
+        )
         for n, data in taken
     ]
 

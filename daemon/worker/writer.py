@@ -51,8 +51,9 @@ class DryRun(Exception):
 
 
 class Superseded(Exception):
-    """A file of the same logical file that came after this one is imported already
-    (on another instance of a shared store): this one's rows would stand over its."""
+    """A file of the same logical file received after this one is imported already (an
+    FTP upload checked after a mail, another instance's, a `renkei import` beside the
+    daemon): this one's rows would stand over its."""
 
     def __init__(self, run_id: str) -> None:
         super().__init__(run_id)
