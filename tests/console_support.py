@@ -7,6 +7,7 @@ import contextlib
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,16 @@ def logged_in(daemon: Daemon, names: Iterable[str]) -> Iterator[dict[str, httpx.
     yield made
     for client in made.values():
         client.close()
+
+
+def kept_folder(d: Daemon, run_id: str) -> Path:
+    """The folder a final run's file is kept in, once the file is there (a moment after
+    the run is final: the console offers its download then)."""
+    folder = d.data_dir / "files" / run_id
+    deadline = time.monotonic() + 10
+    while not (folder.is_dir() and any(folder.iterdir())) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return folder
 
 
 def csrf(client: httpx.Client, path: str = "/console/") -> str:

@@ -12,7 +12,6 @@ import sqlite3
 import threading
 import time
 from contextlib import closing, contextmanager
-from pathlib import Path
 
 import httpx
 import pytest
@@ -22,6 +21,7 @@ from tests.console_support import (
     chromium_or_skip,
     console_daemon,
     csrf,
+    kept_folder,
     launched,
     logged_in,
     login_token,
@@ -65,14 +65,6 @@ def mailed(d: Daemon, name: str, data: bytes) -> str:
     run_id = d.wait_run(queued_ids(reply)[0])["id"]
     kept_folder(d, run_id)
     return run_id
-
-
-def kept_folder(d: Daemon, run_id: str) -> Path:
-    folder = d.data_dir / "files" / run_id
-    deadline = time.monotonic() + 10
-    while not (folder.is_dir() and any(folder.iterdir())) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return folder
 
 
 def language_link(page: str) -> str:

@@ -25,6 +25,7 @@ from tests.console_support import (
     chromium_or_skip,
     console_daemon,
     csrf,
+    kept_folder,
     launched,
     logged_in,
     login,
@@ -82,10 +83,7 @@ def mailed(d: Daemon, name: str, data: bytes, to: str = "acme") -> str:
     rcpts = (f"{to}@in.example.jp",)
     _, _, reply = send(d.smtp_port, message, mail_from=f"export@{to}.example", rcpts=rcpts)
     run_id = d.wait_run(queued_ids(reply)[0])["id"]
-    folder = d.data_dir / "files" / run_id
-    deadline = time.monotonic() + 10
-    while not (folder.is_dir() and any(folder.iterdir())) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    kept_folder(d, run_id)
     return run_id
 
 
