@@ -262,12 +262,12 @@ class DropdirIntake(Intake):
 
     def _readable_folder(self, folder: Path) -> None:
         if self.unread.pop(folder, None) is not None:
-            log.info("dropdir: folder %r can be read again", str(folder))
             # A folder removed and made again is another folder: its watch went with
             # the old one, and a file renamed in was seen only at the next rescan. (A
             # folder that cannot be made, a file in its place, is said by the scan.)
             with contextlib.suppress(OSError):
                 self._watch()
+            log.info("dropdir: folder %r can be read again", str(folder))
 
     async def _take(self, account: str, path: Path) -> bool:
         """Claim and spool `path`; False when the spool cannot take files."""

@@ -294,6 +294,9 @@ def test_a_folder_removed_and_made_again_takes_a_renamed_in_file_at_once(tmp_pat
         logged(daemon, "cannot be read")
         drop.mkdir()
         logged(daemon, "can be read again")
+        # Watched again before that is logged; the watch's thread takes a moment to
+        # start on a busy machine, and a rename before it would wait out `settle`.
+        time.sleep(1)
         part = drop / ".20240516.csv"
         part.write_bytes(csv_bytes(["1,2024/05/16,1,again"]))
         os.rename(part, drop / "20240516.csv")
