@@ -69,7 +69,9 @@ def test_a_drop_folder_inside_an_ftp_home(tmp_path):
     ]
 
 
-@pytest.mark.parametrize("path", ["var", "var/spool", "var/spool/incoming", "var/files"])
+@pytest.mark.parametrize(
+    "path", ["var", "var/spool", "var/spool/incoming", "var/files", "var/ftp", "var/ftp/b"]
+)
 def test_a_drop_folder_that_is_data_dir_or_one_of_its_own_folders(tmp_path, path):
     """Watching data_dir, the daemon once took its own renkei.db as a dropped file."""
     source = tmp_path / "renkei.toml"

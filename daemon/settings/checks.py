@@ -761,7 +761,8 @@ def _why(exc: Exception) -> object:
 
 
 # The folders renkei writes its own files in, under data_dir (the FTP homes apart,
-# told by their own check): a drop folder there would take renkei's files as a partner's.
+# told by their own check; their folder, data_dir/ftp, is one of these too): a drop
+# folder there would take renkei's files as a partner's.
 OWN_FOLDERS = ("spool", "files", "reports", "outbox", "staging", "outward")
 
 
@@ -808,7 +809,13 @@ def path_checks(settings: Settings) -> Iterator[Problem]:
         if folder in owners:
             yield Problem(where, "config.same_dropdir", {"value": written, "owner": owners[folder]})
         owners.setdefault(folder, name)
-        if folder == data_dir or any(folder == f or f in folder.parents for f in own):
+        in_home = any(folder == home or home in folder.parents for home in homes.values())
+        ftp_root = data_dir / "ftp"  # the homes' folder: told by the home check below
+        if (
+            folder == data_dir
+            or any(folder == f or f in folder.parents for f in own)
+            or (not in_home and (folder == ftp_root or ftp_root in folder.parents))
+        ):
             params = {"value": written, "data_dir": data_dir}
             yield Problem(where, "config.dropdir_in_data_dir", params)
         elif held := _held_by(folder, settings):
