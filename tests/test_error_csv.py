@@ -83,6 +83,7 @@ def daemon(tmp_path_factory, module_relay):
         + sales_account("wild", on_row_error="skip", excel=True, filename=["売上_{YYYYMMDD}_*.csv"])
         + sales_account("bare", header=False, encoding="cp932", mode="insert")
         + sales_account("idle", status="stopped")
+        + sales_account("utf", encoding="utf-8")
     )
     d = Daemon(write_config(folder, accounts, SALES, relay_port=module_relay.port)).start()
     yield d
@@ -331,6 +332,18 @@ def test_a_utf16_file_by_mail_is_refused_as_such(daemon):
     assert "UTF-16 のファイルは読めません" in run["message"], run["message"]
     rows = errors_csv(daemon, run["id"]).content.decode("cp932").splitlines()
     assert rows[1].startswith(",,,,,UTF-16 のファイルは読めません"), rows
+
+
+def test_a_file_failed_before_reading_is_served_in_its_accounts_encoding(daemon):
+    """The error CSV of a file refused before its encoding was read is written in
+    the account's: it was served as Shift_JIS, its Japanese then garbled."""
+    data = "\ufeff" + f"{HEADER}\r\n1,2024/05/16,3,4\r\n"
+    run = deliver(daemon, "utf", "20241203.csv", data.encode("utf-16-le"))
+    assert (run["state"], run["encoding"]) == ("failed", "")
+    reply = errors_csv(daemon, run["id"])
+    assert reply.headers["content-type"] == "text/csv; charset=utf-8"
+    rows = reply.content.decode("utf-8").splitlines()
+    assert rows[0] == f"{HEADER},行番号,エラー内容"
 
 
 def test_a_nul_byte_is_refused_with_its_line(daemon):

@@ -35,7 +35,7 @@ from daemon.store.undo import Undone, UndoRun
 from daemon.web import context
 from daemon.web.auth import Auth, Principal
 from daemon.web.errors import ApiError, responses
-from daemon.worker.error_report import WORKBOOK_REPORT_ENCODING, header_only
+from daemon.worker.error_report import WORKBOOK_REPORT_ENCODING, header_only, unread_encoding
 from daemon.worker.plan import plan_for
 from importers.filenames import error_report_name
 from importers.messages import quoted
@@ -215,16 +215,19 @@ def _elsewhere(request: Request, run: Mapping[str, Any]) -> str:
     return kept_elsewhere(run, store.shared, store.instance)
 
 
-def _unread_encoding(filename: str) -> str:
+def _unread_encoding(settings: Settings, run: Mapping[str, Any]) -> str:
     """The error CSV's encoding for a run that never learned its file's: a workbook's
-    is always UTF-8 with a BOM (worker/error_report.py), a CSV's Shift_JIS."""
-    return WORKBOOK_REPORT_ENCODING if is_workbook(filename) else "cp932"
+    is always UTF-8 with a BOM, a CSV's its account's (worker/error_report.py)."""
+    if is_workbook(run["filename"]):
+        return WORKBOOK_REPORT_ENCODING
+    account = settings.accounts.get(run["account"])
+    return unread_encoding(account.encoding if account is not None else "auto")
 
 
 def errors_csv(settings: Settings, run: Mapping[str, Any]) -> Response | None:
     """A run's error CSV as a download (the API's and the console's); None when the
     run wrote one that is gone (moved aside by hand, or a sweep cut short)."""
-    encoding = run["encoding"] or _unread_encoding(run["filename"])
+    encoding = run["encoding"] or _unread_encoding(settings, run)
     media_type = f"text/csv; charset={CSV_CHARSETS.get(encoding, 'utf-8')}"
     if not run["error_report"]:
         # As FileResponse names a file: RFC 5987 when the name is not plain ASCII.

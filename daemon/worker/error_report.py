@@ -52,6 +52,12 @@ WORKBOOK_REPORT_ENCODING = "utf-8-sig"
 Header = Callable[[], Sequence[str] | None]
 
 
+def unread_encoding(declared: str) -> str:
+    """The error CSV's encoding for a CSV that failed before its own encoding was
+    read: the account's `encoding`, Shift_JIS for `auto`."""
+    return declared if declared != "auto" else "cp932"
+
+
 def escape_cell(value: str) -> str:
     """A cell a spreadsheet would run as a formula, made text with a leading `'`.
 

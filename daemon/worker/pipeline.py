@@ -27,7 +27,7 @@ from daemon.store.errors import refused_by_store, server_trouble, sqlite_busy
 from daemon.store.runs import FINAL_STATES, FORWARD_PENDING, ReportState, RunState
 from daemon.store.schema import busy_timeout_ms
 from daemon.worker import staging
-from daemon.worker.error_report import WORKBOOK_REPORT_ENCODING, ErrorReport
+from daemon.worker.error_report import WORKBOOK_REPORT_ENCODING, ErrorReport, unread_encoding
 from daemon.worker.outcome import Outcome
 from daemon.worker.ownfolders import own_folder_trouble
 from daemon.worker.plan import Plan, columns_for, import_spec, plan_for, plan_problem
@@ -425,7 +425,7 @@ class Pipeline:
         if csv_file.spec.workbook:
             encoding = WORKBOOK_REPORT_ENCODING
         elif not encoding:
-            encoding = account.encoding if account.encoding != "auto" else "cp932"
+            encoding = unread_encoding(account.encoding)
         path = self.settings.data_dir / "reports" / item.id / error_report_name(item.meta.filename)
         columns = csv_file.spec.columns
         names = [display_name(column) for column in columns]
