@@ -31,6 +31,7 @@ columns = [
   { name = "member_no", type = "int",  required = true },
   { name = "day",       type = "date", required = true },
   { name = "memo",      type = "text" },
+  { name = "done",      type = "bool" },
 ]
 
 [layouts.deal_notes]
@@ -419,6 +420,24 @@ def test_a_composite_key_is_its_values_joined_by_commas(api):
     assert api.get(f"{url}/7", headers=ACME).status_code == 404
     r = api.patch(f"{url}/7,2024-05-16", headers=ACME, json={"memo": "二回目"})
     assert r.status_code == 200 and r.json()["memo"] == "二回目"
+
+
+def test_a_bool_column_is_answered_as_true_or_false(api):
+    """Not as the 1 and 0 the table keeps, which a client reads as numbers."""
+    url = "/api/v1/records/visits"
+    r = api.post(url, headers=ACME, json={"member_no": 8, "day": "2024/05/16", "done": "はい"})
+    assert r.status_code == 201 and r.json()["done"] is True, r.text
+    r = api.patch(f"{url}/8,2024-05-16", headers=ACME, json={"done": "いいえ"})
+    assert r.status_code == 200 and r.json()["done"] is False
+    assert api.get(f"{url}/8,2024-05-16", headers=ACME).json()["done"] is False
+    found = api.get(url, headers=ACME, params={"search[member_no]": "8"}).json()["records"]
+    assert [record["done"] for record in found] == [False]
+    history = api.get(f"{url}/history", headers=ACME, params={"key": "8,2024-05-16"}).json()
+    [update, create] = history["history"]
+    assert (update["before"]["done"], update["after"]["done"]) == (True, False)
+    assert (create["before"], create["after"]["done"]) == (None, True)
+    r = api.post(url, headers=ACME, json={"member_no": 9, "day": "2024/05/16"})
+    assert r.status_code == 201 and r.json()["done"] is None
 
 
 def test_a_reference_column_must_name_a_row_of_its_layout(api):

@@ -211,9 +211,19 @@ def _key_of(
     return key
 
 
+def _shown(layout: Layout, record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record's columns as JSON says them: a bool column's 1 and 0, as the table
+    keeps them, are true and false."""
+    shown = {c.name: record.get(c.name) for c in layout.columns if c.name in record}
+    for column in layout.columns:
+        if column.type == "bool" and isinstance(shown.get(column.name), int):
+            shown[column.name] = bool(shown[column.name])
+    return shown
+
+
 def _public(record: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
     """A row as the API answers it: its columns, its key and whose it is."""
-    answer = {c.name: record.get(c.name) for c in layout.columns}
+    answer = {c.name: None for c in layout.columns} | _shown(layout, record)
     answer["_key"] = key_text(record.get(k) for k in layout.key) if layout.key else None
     answer["_account"] = record["_account"]
     answer["_source_file"] = record["_source_file"]
@@ -497,6 +507,9 @@ async def record_history(
     )
     for row in rows:
         row["key"] = key_text(row["key"])
+        for side in ("before", "after"):
+            if row[side] is not None:
+                row[side] = row[side] | _shown(found, row[side])
     return {"history": rows, "page": _page(number, display, total)}
 
 
