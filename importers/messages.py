@@ -3692,6 +3692,39 @@ CATALOG: dict[str, dict[str, str]] = {
         " row (none is imported while any row has an error, or it failed): its corrected"
         " rows alone are not the file; correct the whole file and send it under its own name",
     },
+    "file.corrects_dry_run": {
+        "ja": "このファイルはエラーCSVの訂正ですが、訂正元の実行 {run} は確認のみ(dry run)で、"
+        "何も取り込んでいません。訂正した行だけではファイル全体になりません。ファイル全体を"
+        "訂正して、元の名前で送ってください",
+        "en": "this is a corrected error CSV, but run {run}, which it corrects, was a dry run"
+        " that imported nothing: its corrected rows alone are not the file; correct the whole"
+        " file and send it under its own name",
+    },
+    "file.corrects_undone": {
+        "ja": "このファイルはエラーCSVの訂正ですが、訂正元の実行 {run} は取り消されています"
+        "(実行 {undo})。訂正した行を加えると、取り消したファイルの行が一部だけ戻ります。"
+        "取り込むなら、ファイル全体を訂正して元の名前で送ってください",
+        "en": "this is a corrected error CSV, but run {run}, which it corrects, was undone"
+        " (run {undo}): its corrected rows would bring back part of a file taken back; to"
+        " import it, correct the whole file and send it under its own name",
+    },
+    "file.corrects_older": {
+        "ja": "このファイルはエラーCSVの訂正ですが、同じ名前で最後に取り込んだ実行 {run} には"
+        "エラーの行がありません(訂正はそれより前の版のエラーCSVのものです)。訂正した行を加えると、"
+        "二つの版の行が混ざります。ファイル全体を送ってください",
+        "en": "this is a corrected error CSV, but run {run}, the last import of its file, had"
+        " no row errors (the copy is of an older version's error CSV): its corrected rows"
+        " would mix two versions of the file; send the whole file",
+    },
+    "file.corrects_replaced": {
+        "ja": "このファイルはエラーCSVの訂正ですが、訂正元の実行 {run} の行は、その後の実行 {newer}"
+        " で同じ名前のファイルに置き換えられています。訂正した行を加えると、二つの版の行が"
+        "混ざります。新しい版のエラーCSVを訂正するか、ファイル全体を送ってください",
+        "en": "this is a corrected error CSV, but the rows of run {run}, which it corrects,"
+        " were replaced since by a file of the same name (run {newer}): its corrected rows"
+        " would mix two versions of the file; correct the newer version's error CSV, or send"
+        " the whole file",
+    },
     "file.tab_separated": {
         "ja": "{line}行目: 見出しがタブで区切られています(タブ区切りのテキストのようです)。"
         "カンマ区切りの CSV で保存して送ってください",

@@ -84,6 +84,8 @@ def daemon(tmp_path_factory, module_relay):
         + sales_account("bare", header=False, encoding="cp932", mode="insert")
         + sales_account("idle", status="stopped")
         + sales_account("utf", encoding="utf-8")
+        + sales_account("fix2", on_row_error="skip")
+        + sales_account("wild2", on_row_error="skip", filename=["売上_{YYYYMMDD}_*.csv"])
     )
     d = Daemon(write_config(folder, accounts, SALES, relay_port=module_relay.port)).start()
     yield d
@@ -174,6 +176,77 @@ def test_a_correction_of_a_file_rejected_whole_is_refused_saying_to_send_the_fil
     assert (again["state"], again["rows_imported"]) == ("failed", 0), again
     assert f"訂正元の実行 {run['id']} は 1 行も取り込んでいません" in again["message"]
     assert daemon.query("SELECT count(*) FROM sales WHERE _source_file LIKE '20240603%'") == [(0,)]
+
+
+def test_a_correction_of_a_dry_runs_error_csv_is_refused(daemon):
+    """The console's check offers a dry run's error CSV: sent back corrected, its rows
+    alone were imported as the file, the file's good rows never."""
+    reply = httpx.post(
+        f"{daemon.api}/api/v1/imports?dry_run=true&wait=true",
+        headers={"Authorization": "Bearer demo-fix"},
+        files={"file": ("20241010.csv", sjis(HEADER, *BAD))},
+        timeout=30,
+    )
+    run = reply.json()
+    assert (run["state"], run["dry_run"], run["rows_failed"]) == ("completed", True, 3), run
+    copy = corrected(errors_csv(daemon, run["id"]).content, keep_columns=True)
+    again = deliver(daemon, "fix", "20241010.errors.csv", copy)
+    assert (again["state"], again["rows_imported"]) == ("failed", 0), again
+    assert f"訂正元の実行 {run['id']} は確認のみ(dry run)" in again["message"]
+    assert daemon.query("SELECT count(*) FROM sales WHERE _source_file LIKE '20241010%'") == [(0,)]
+
+
+def test_a_correction_of_an_older_version_or_an_undone_one_is_refused(daemon):
+    """A newer version of a file replaced the rows of the one whose error CSV came back
+    corrected, or that version was undone: its rows were added to the version in the
+    table, mixing two versions of one file."""
+    first = deliver(daemon, "fix2", "20241011.csv", sjis(HEADER, "1,2024/10/11,1,初版"))
+    second = deliver(daemon, "fix2", "20241011.csv", sjis(HEADER, *BAD))
+    assert (first["state"], second["state"]) == ("completed", "completed")
+    copy = corrected(errors_csv(daemon, second["id"]).content, keep_columns=True)
+    third = deliver(daemon, "fix2", "20241011.csv", sjis(HEADER, "7,2024/10/11,7,第三版"))
+    refused = deliver(daemon, "fix2", "20241011.errors.csv", copy)
+    assert refused["state"] == "failed", refused
+    said = f"同じ名前で最後に取り込んだ実行 {third['id']} にはエラーの行がありません"
+    assert said in refused["message"]
+    undo = httpx.post(f"{daemon.api}/api/v1/runs/{third['id']}/undo", headers=ADMIN, timeout=60)
+    assert undo.status_code == 201, undo.text
+    # The version the copy corrects is back: the correction joins it.
+    again = deliver(daemon, "fix2", "20241011.errors.csv", copy)
+    assert (again["state"], again["rows_imported"]) == ("completed", 3), again
+    members = daemon.query(
+        "SELECT member_no FROM sales WHERE _account = 'fix2' AND _source_file LIKE '20241011%'"
+    )
+    assert sorted(members) == [(1,), (2,), (3,), (4,)]
+
+
+def test_a_correction_of_a_run_undone_with_no_version_before_is_refused(daemon):
+    run = deliver(daemon, "fix2", "20241012.csv", sjis(HEADER, *BAD))
+    copy = corrected(errors_csv(daemon, run["id"]).content, keep_columns=True)
+    undo = httpx.post(f"{daemon.api}/api/v1/runs/{run['id']}/undo", headers=ADMIN, timeout=60)
+    assert undo.status_code == 201, undo.text
+    refused = deliver(daemon, "fix2", "20241012.errors.csv", copy)
+    assert refused["state"] == "failed", refused
+    assert f"訂正元の実行 {run['id']} は取り消されています" in refused["message"]
+    assert daemon.query("SELECT count(*) FROM sales WHERE _source_file LIKE '20241012%'") == [(0,)]
+
+
+def test_a_correction_of_a_version_another_name_replaced_is_refused(daemon):
+    """Under `売上_{YYYYMMDD}_*.csv` the day's file comes under several names: the
+    error CSV of the 09:00 copy, corrected after the 10:00 copy replaced it, named the
+    09:00 run, whose rows are gone."""
+    run = deliver(daemon, "wild2", "売上_20241102_0900.csv", sjis(HEADER, *BAD))
+    copy = corrected(errors_csv(daemon, run["id"]).content, keep_columns=True)
+    newer = deliver(daemon, "wild2", "売上_20241102_1000.csv", sjis(HEADER, "8,2024/11/02,8,新"))
+    assert (run["state"], newer["state"]) == ("completed", "completed")
+    refused = deliver(daemon, "wild2", "売上_20241102_0900.errors.csv", copy)
+    assert refused["state"] == "failed", refused
+    said = f"訂正元の実行 {run['id']} の行は、その後の実行 {newer['id']} で"
+    assert said in refused["message"], refused["message"]
+    rows = daemon.query(
+        "SELECT member_no FROM sales WHERE _account = 'wild2' AND date = '2024-11-02'"
+    )
+    assert rows == [(8,)]
 
 
 def test_a_record_too_long_keeps_the_two_columns_under_their_heading(daemon):

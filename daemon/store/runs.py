@@ -318,12 +318,37 @@ class RunRecords:
         rows = await self.reader.execute_fetchall(sql, (account, name))
         return rows[0][0] if rows else None
 
-    async def error_csv_run(self, account: str, name: str) -> tuple[str, str] | None:
-        """The newest run of `account` whose error CSV is named `name`, as (id, state);
-        None when none is."""
-        sql = f"SELECT id, state FROM runs WHERE {_ERROR_CSV_NAMED} ORDER BY id DESC LIMIT 1"
+    async def error_csv_run(self, account: str, name: str) -> dict[str, Any] | None:
+        """The run of `account` a corrected error CSV named `name` is taken to correct
+        (its id, state, dry_run, undone_by, rows_failed): every run of a file names its
+        error CSV alike, so the newest of them, passing over dry runs and undone runs
+        while another is left (its file's version in the table); None when none is."""
+        sql = (
+            "SELECT id, state, dry_run, undone_by, rows_failed FROM runs"
+            f" WHERE {_ERROR_CSV_NAMED} ORDER BY CASE WHEN dry_run = 1 OR undone_by IS NOT"
+            " NULL THEN 1 ELSE 0 END, id DESC LIMIT 1"
+        )
         rows = await self.reader.execute_fetchall(sql, (account, name))
-        return (rows[0][0], rows[0][1]) if rows else None
+        if not rows:
+            return None
+        run_id, state, dry_run, undone_by, failed = rows[0]
+        return {
+            "id": run_id,
+            "state": state,
+            "dry_run": bool(dry_run),
+            "undone_by": undone_by,
+            "rows_failed": int(failed),
+        }
+
+    async def file_runs(self, layout: str, account: str, logical: str) -> list[str]:
+        """The runs whose rows a replace_file logical file holds now (the file, and the
+        corrected error CSVs sent back for it), newest first."""
+        sql = (
+            "SELECT s.run_id FROM sources s JOIN runs r ON r.id = s.run_id WHERE s.layout = ?"
+            " AND s.account = ? AND s.source_file = ? COLLATE NOCASE ORDER BY r.received_at DESC"
+        )
+        rows = await self.reader.execute_fetchall(sql, (layout, account, logical))
+        return [run_id for (run_id,) in rows]
 
     async def run_state(self, run_id: str) -> RunState | None:
         """The state as the writer sees it (used by recovery, which must not lag)."""

@@ -356,12 +356,12 @@ class Pipeline:
             rule = filename_rule(account.filename, account.excel)
             source = rule.check(item.meta.filename)  # the logical file same-name replace keys on
             correction = rule.corrects(item.meta.filename)
-            if correction:
-                await self._corrects_imported(item)
             if correction and item.meta.file_key:
                 # The file its error CSV was made for, as its door (the CLI, a retry)
                 # found it when it came (spool.memory.delivery_file_key).
                 source = item.meta.file_key
+            if correction:
+                await self._corrects_current(item, plan, source)
             csv_file.read_as_error_copy(correction)
             if not item.data_path.exists():
                 raise PermanentProblem("file.missing_data")
@@ -391,14 +391,31 @@ class Pipeline:
             raise
         return outcome
 
-    async def _corrects_imported(self, item: SpoolItem) -> None:
-        """A corrected error CSV adds its rows to its file's: of a run that imported no
-        row (rejected under on_row_error = reject), those rows alone are not the file,
-        and a run of them said it completed. Refused, saying to send the whole file."""
+    async def _corrects_current(self, item: SpoolItem, plan: Plan, source: str) -> None:
+        """A corrected error CSV adds its rows to its file's. Refused, saying what to
+        send instead, when the run it corrects (store.error_csv_run) has no rows there
+        to add to: it imported none (rejected under on_row_error = reject, or a dry
+        run), and a run of the corrected rows alone said it completed; it was undone;
+        it had no row errors, so the copy is of an older version's error CSV; or, under
+        replace_file, a newer file of its logical file replaced its rows. Added, the
+        rows would mix two versions of one file."""
         name = correction_name(item.meta.filename)
         made_by = await self.store.error_csv_run(item.meta.account, name)
-        if made_by is not None and made_by[1] != RunState.COMPLETED:
-            raise PermanentProblem("file.corrects_unimported", run=made_by[0])
+        if made_by is None:
+            return
+        run = made_by["id"]
+        if made_by["state"] != RunState.COMPLETED:
+            raise PermanentProblem("file.corrects_unimported", run=run)
+        if made_by["dry_run"]:
+            raise PermanentProblem("file.corrects_dry_run", run=run)
+        if made_by["undone_by"]:
+            raise PermanentProblem("file.corrects_undone", run=run, undo=made_by["undone_by"])
+        if not made_by["rows_failed"]:
+            raise PermanentProblem("file.corrects_older", run=run)
+        if plan.mode == "replace_file":
+            holding = await self.store.file_runs(plan.layout, item.meta.account, source)
+            if holding and run not in holding:
+                raise PermanentProblem("file.corrects_replaced", run=run, newer=holding[0])
 
     def _file_failed(
         self,
