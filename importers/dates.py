@@ -62,6 +62,8 @@ _TOKENS = {
     "H": r"(?P<hour>\d{1,2})",
 }
 _TOKEN = re.compile("|".join(_TOKENS))
+# How date_cell_writer writes a workbook's date and time that a house format cannot.
+_SHEET_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
 
 Parse = Callable[[str], object]
 
@@ -168,6 +170,9 @@ def house_format(fmt: str, with_time: bool) -> Parse:
     def parse(cell: str) -> object:
         match = pattern.fullmatch(normal(cell))
         if not match:
+            if with_time and _SHEET_DATETIME.fullmatch(cell):
+                # A workbook's date cell the format cannot write whole (date_cell_writer).
+                return dt.datetime.fromisoformat(cell)
             raise CellError("cell.format", {"format": fmt})
         parts = match.groupdict()
         day = _real(cell, int(parts["year"]), int(parts["month"]), int(parts["day"]))
@@ -203,9 +208,21 @@ def date_cell_writer(kind: str, fmt: str | None) -> Callable[[dt.datetime], str]
 
     A date column takes the cell's date and leaves its time: calamine does not say
     how a cell is shown, and a date cell shown as a date (a pasted NOW()) may hold
-    the time of day. A datetime column takes a date at midnight as 00:00:00."""
+    the time of day. A datetime column takes a date at midnight as 00:00:00, and the
+    time a format does not write (its seconds, or the whole time under `YYYY/MM/DD`)
+    is not dropped: such a value is written `2024-05-16T09:30:45`, which the format's
+    parser takes beside the format, as no partner types it."""
     if fmt:
-        return lambda value: _TOKEN.sub(lambda token: _WRITE[token.group()](value), fmt)
+        has = {_TOKENS[token].split(">")[0][4:] for token in _TOKEN.findall(fmt)}
+
+        def written(value: dt.datetime) -> str:
+            if kind == "datetime" and any(
+                getattr(value, part) and part not in has for part in ("hour", "minute", "second")
+            ):
+                return value.isoformat(timespec="seconds")
+            return _TOKEN.sub(lambda token: _WRITE[token.group()](value), fmt)
+
+        return written
     if kind == "date":
         return lambda value: value.date().isoformat()
     return lambda value: value.isoformat(sep=" ")

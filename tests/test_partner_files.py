@@ -201,6 +201,28 @@ def test_a_house_format_narrows_text_cells_only(config, tmp_path):
     ]
 
 
+def test_a_house_format_drops_no_part_of_a_date_cells_time(config, tmp_path):
+    """A NOW() pasted in a workbook holds its seconds, which `YYYY/MM/DD HH:mm` does
+    not write: they were dropped, without a row error. A text cell still keeps to the
+    format."""
+    path = workbook(
+        tmp_path / "20240516.xlsx",
+        {
+            "売上": [
+                ["会員番号", "日付", "登録日時"],
+                [1, dt.date(2024, 5, 16), dt.datetime(2024, 5, 16, 9, 30, 45)],
+                [2, dt.date(2024, 5, 16), "2024/05/16 09:30:45"],
+            ]
+        },
+    )
+    run = run_import(config, path, "house")
+    assert [(r["member_no"], r["at"]) for r in run["rows"]] == [(1, "2024-05-16T09:30:45")]
+    assert error_texts(run) == [
+        "売上!C3 列「登録日時」の値「2024/05/16 09:30:45」は決められた形式"
+        " YYYY/MM/DD HH:mm ではありません"
+    ]
+
+
 # -- 3. where the header is, and which sheet is read -----------------------------------
 
 
