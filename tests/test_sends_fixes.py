@@ -14,7 +14,15 @@ import pytest
 
 from importers.messages import words_of
 from tests.capture import Capture
-from tests.support import Daemon, account, csv_bytes, free_port, renkei, write_config
+from tests.support import (
+    Daemon,
+    account,
+    csv_bytes,
+    free_port,
+    renkei,
+    wait_for,
+    write_config,
+)
 
 ADMIN = {"Authorization": "Bearer demo-admin"}
 FAST = "retry_seconds = 0.2\nmax_retry_seconds = 0.5\n"
@@ -110,6 +118,39 @@ def test_a_spool_that_cannot_be_written_fails_the_run_at_once_with_a_json_503(da
         spool.unlink()
     assert capture.to("/plain") == []
     assert "Traceback" not in daemon.log.read_text(errors="replace")
+
+
+def test_a_forwarded_send_that_could_not_be_spooled_is_not_sent_again_at_the_next_start(
+    tmp_path, capture
+):
+    """Recorded failed, it left its import's sends and calls to the next start, which
+    sent every one of them again, those that had gone included."""
+    extra = f"""
+[sends.went]
+layout = "performance"
+after_import = ["follow"]
+rows = "run"
+url = "{capture.url("/went")}"
+report = "never"
+{FAST}
+"""
+    daemon = Daemon(write_config(tmp_path, token_account("follow"), extra=extra)).start()
+    spool = daemon.data_dir / "outward"
+    try:
+        shutil.rmtree(spool, ignore_errors=True)
+        spool.write_bytes(b"")  # no job can be spooled: as a disk gone wrong
+        run = imported(daemon, "follow", ROWS)
+        wait_for(lambda: [state for _, state, _ in send_runs(daemon)] == ["failed"])
+        wait_for(lambda: daemon.run(run["id"])["forward_state"] == "done")
+        daemon.terminate()
+        spool.unlink()
+        daemon.start()
+        imported(daemon, "follow", ROWS, name="20240517.csv")  # forwarded once spooled
+        wait_for(lambda: len(capture.to("/went")) == 1)
+        assert [state for _, state, _ in send_runs(daemon)][0] == "failed"
+        assert len(send_runs(daemon)) == 2
+    finally:
+        daemon.terminate()
 
 
 def test_a_send_cut_off_before_its_job_was_spooled_fails_at_the_next_start(tmp_path):

@@ -9,13 +9,14 @@ through the poller's trigger). Built and started by the master.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from daemon.outward.calls import Calls
-from daemon.outward.deliver import Deliverer
+from daemon.outward.deliver import Deliverer, NotSpooled
 from daemon.outward.jobs import JobFolder
 from daemon.outward.keeping import FolderJobs, SharedJobs
 from daemon.outward.sends import Sends, Trigger
@@ -135,7 +136,7 @@ class Outward:
             if run["account"] in send.after_import:
                 executor = tuple(account.error_report_to) if account else ()
                 trigger = Trigger("forward", run=run, executor_to=executor)
-                started &= await self._guarded(self.sends.start(name, trigger), f"send {name}")
+                started &= await self._guarded(self._forward(name, trigger), f"send {name}")
         for name, call in settings.calls.items():
             if run["account"] in call.after_import:
                 started &= await self._guarded(self.calls.start(name, run), f"call {name}")
@@ -148,6 +149,13 @@ class Outward:
         elif run["forward_state"] == FORWARD_PENDING:
             # Spooled, or recorded as failed and told: not started again.
             await self.store.update_run(run_id, forward_state=FORWARD_DONE)
+
+    async def _forward(self, name: str, trigger: Trigger) -> None:
+        """Start send `name` after an import. One that could not be spooled is already
+        recorded failed, and reported: started as far as the import is concerned, or
+        the next start sent every send and call of the import again, those that went."""
+        with contextlib.suppress(NotSpooled):
+            await self.sends.start(name, trigger)
 
     async def _scheduled(self, name: str) -> None:
         send = self._settings().sends.get(name)
