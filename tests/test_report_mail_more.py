@@ -91,6 +91,23 @@ def alerts_about(relay: Relay, item: str) -> list[email.message.EmailMessage]:
     return [m for m, (_, to) in pairs if ADMIN in to and item in m["Subject"]]
 
 
+async def test_the_report_of_a_run_whose_account_a_reload_removed_is_settled(
+    tmp_path, relay, caplog
+):
+    """The run completed after a reload took its account away: its report stayed
+    "being prepared" (送信準備中) for good, with nothing logged."""
+    async with reporter_for(tmp_path, relay.port) as reporter:
+        store = reporter.store
+        await store.add_run("r0", Meta("gone", "mail", "export@gone.example", "20240516.csv"))
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+        await store.update_run("r0", state="completed", finished_at=now, report_state="pending")
+        with caplog.at_level(logging.WARNING):
+            await reporter.queue_run("r0")
+        assert (await store.get_run("r0"))["report_state"] == "none"
+        assert "run r0: no report mail: account gone is no longer in the config" in caplog.text
+        assert relay.messages == []
+
+
 # -- 1. a 5xx beside 4xx recipients, nobody accepting ----------------------------------
 
 

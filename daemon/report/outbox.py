@@ -153,8 +153,18 @@ class Reporter:
         if run is not None and run["direction"] == "send":
             await self._queue_send(run)
             return
-        account = self.settings.accounts.get(run["account"]) if run else None
-        if run is None or account is None:
+        if run is None:
+            return
+        account = self.settings.accounts.get(run["account"])
+        if account is None:
+            # A reload removed the account while its file was imported: nobody to
+            # mail. Settled, or the run said its report was being prepared for good.
+            log.warning(
+                "run %s: no report mail: account %s is no longer in the config",
+                run_id,
+                run["account"],
+            )
+            await self.store.update_run(run_id, report_state=ReportState.NONE)
             return
         is_error = report_mail.kind(run) != "completed"
         recipients = account.error_report_to if is_error else account.success_report_to
