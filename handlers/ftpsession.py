@@ -63,6 +63,7 @@ class SessionHandler(FTPHandler):
     auth_failed_timeout = 1
     intake: SessionIntake  # set on the per-server subclass (handlers/ftp.py)
     _banned_now = False  # whether the last failed login banned the address
+    _home = ""  # the home the session logged in to
 
     @property
     def upload_limit(self) -> int:
@@ -87,7 +88,7 @@ class SessionHandler(FTPHandler):
         user. Its next command reached an authorizer without the user (a KeyError
         traceback, the session dropped without a reply); an upload it made now would
         go to a home no account checks."""
-        detail = f"{cmd} after a reload removed the account (or renamed its FTP user)"
+        detail = f"{cmd} after a reload removed or renamed the account (or renamed its FTP user)"
         self.refuse(421, "account_removed", detail=detail, who=self.username)
         self.respond(self.reply(*S421_ACCOUNT_REMOVED))
         self.close_when_done()
@@ -110,8 +111,16 @@ class SessionHandler(FTPHandler):
             detail += f"; address banned for {self.intake.guard.ban_seconds:.0f}s"
         self.refuse(S530_LOGIN_FAILED[0], "login_failed", detail=detail, who=username)
 
+    def on_login(self, username: str) -> None:
+        self._home = self.authorizer.get_home_dir(username)
+
     def process_command(self, cmd: str, *args: object, **kwargs: object) -> None:
-        if self.authenticated and not self.authorizer.has_user(self.username):
+        if self.authenticated and (
+            not self.authorizer.has_user(self.username)
+            # Its account renamed, the user kept: the home the session is confined to
+            # is no account's now, and an upload there was never checked.
+            or self.authorizer.get_home_dir(self.username) != self._home
+        ):
             self._account_removed(cmd)
             return
         # A ban holds for the sessions its address opened before it too: each is turned

@@ -1280,8 +1280,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "File exceeds the size limit; transfer aborted.",
     },
     "ftp.account_removed": {
-        "ja": "このユーザーのアカウントは設定から外されました。接続を閉じます。",
-        "en": "This user's account was removed from the configuration; closing.",
+        "ja": "このユーザーのアカウントは設定から外されたか、名前が変わりました。接続を閉じます。",
+        "en": "This user's account was removed or renamed in the configuration; closing.",
     },
     "ftp.reset": {
         "ja": "転送中に接続が切れたため、ファイルを破棄しました。",

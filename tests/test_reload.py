@@ -245,6 +245,43 @@ def test_an_ftp_session_whose_account_a_reload_removed_is_closed_with_a_421(tmp_
         daemon.terminate()
 
 
+def test_an_ftp_session_whose_account_a_reload_renamed_is_closed_with_a_421(tmp_path):
+    """The FTP user kept, the account renamed: the session's upload got its 226 in the
+    old account's home, which nothing checks, and was never imported."""
+    config, port = ftp_config(tmp_path)
+    daemon = Daemon(config).start()
+    try:
+        with ftplib.FTP() as ftp:
+            ftp.connect("127.0.0.1", port, timeout=10)
+            ftp.login("acme", "demo-acme-ftp")
+            original = config.read_text()
+            daemon.notify.drain()
+            daemon.notify.received.clear()
+            config.write_text(original.replace("accounts.acme", "accounts.acme_sales"))
+            daemon.notify.wait_for("RELOADING=1")
+            daemon.notify.wait_for("READY=1")
+            data = io.BytesIO(csv_bytes(["1,2024/05/16,1,a"]))
+            try:
+                ftp.storbinary("STOR 20240516.csv", data)
+                raise AssertionError("a renamed account's session still uploads")
+            except ftplib.error_temp as exc:
+                assert str(exc).startswith("421 This user's account was removed"), exc
+        assert not (daemon.data_dir / "ftp" / "acme" / "20240516.csv").exists()
+        with ftplib.FTP() as ftp:  # logged in again, to the account's new home
+            ftp.connect("127.0.0.1", port, timeout=10)
+            ftp.login("acme", "demo-acme-ftp")
+            ftp.storbinary("STOR 20240516.csv", io.BytesIO(csv_bytes(["1,2024/05/16,1,a"])))
+        home = daemon.data_dir / "ftp" / "acme_sales"
+        wait_for(
+            lambda: (
+                (home / "20240516.csv").exists()
+                or ("acme_sales",) in daemon.query("SELECT account FROM runs")
+            )
+        )
+    finally:
+        daemon.terminate()
+
+
 def test_a_reload_is_checked_as_it_would_be_served_with_the_keys_it_keeps(tmp_path):
     """data_dir needs a restart, so a reload keeps the old one: a new config whose drop
     folder lies outside its own data_dir passed, while the daemon went on serving the
