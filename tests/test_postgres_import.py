@@ -290,3 +290,47 @@ def test_rows_a_constraint_refuses_fail_the_run_at_once(tmp_path, pg_url):
     assert "データベースがこのファイルの行を受け付けませんでした" in run["message"]
     assert "one_member" in run["message"]
     assert rows_in(pg_url) == [(1,)]
+
+
+CODES = """
+[layouts.codes]
+key = ["code"]
+columns = [
+  { name = "code", type = "text", required = true },
+  { name = "note", type = "text", max_length = 3000 },
+]
+"""
+
+
+def test_cells_copy_could_misread_keep_every_row_of_a_part(tmp_path, pg_url):
+    """A part goes to the server as COPY's CSV. A key `\\.`, alone on its line in a
+    delete's one-column part, ended the data there: the part's later keys were left
+    undeleted while the run counted them all. A lone CR in a quoted cell went out
+    unquoted, which COPY refuses: the whole file failed, blamed on the table."""
+    extra = CODES + (
+        f'[store]\nurl = "{pg_url}"\n[limits]\nmax_rows = 1000000\nmax_bytes = 104857600\n'
+    )
+    keys = {"layout": "codes", "mode": "upsert", "on_row_error": "skip", "report": "never"}
+    config = write_config(tmp_path, account("acme", **keys), extra=extra)
+    lines = [f"K{i},{'x' * 2000}" for i in range(KEYED_ROWS)]
+    lines[1] = "\\.,バックスラッシュとドット"
+    lines[5] = 'K5,"CR\rだけ"'
+    source = tmp_path / "20240516.csv"
+    source.write_bytes(("\r\n".join(["code,note", *lines]) + "\r\n").encode("cp932"))
+    assert source.stat().st_size > 16 * 1024 * 1024
+    with PartsSeen(tmp_path / "var") as parts:
+        run = cli_import(config, source)
+    assert parts.seen, "the upsert was not read in parts"
+    assert (run["state"], run["rows_inserted"]) == ("completed", KEYED_ROWS), run["message"]
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT note FROM codes WHERE code = 'K5'").fetchone() == ("CR\rだけ",)
+        assert conn.execute("SELECT count(*) FROM codes").fetchone() == (KEYED_ROWS,)
+
+    text = config.read_text(encoding="utf-8").replace('mode = "upsert"', 'mode = "delete"')
+    config.write_text(text, encoding="utf-8")
+    with PartsSeen(tmp_path / "var") as parts:
+        run = cli_import(config, source)
+    assert parts.seen, "the delete was not read in parts"
+    assert (run["state"], run["rows_deleted"]) == ("completed", KEYED_ROWS), run["message"]
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM codes").fetchone() == (0,)

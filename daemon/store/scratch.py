@@ -125,7 +125,9 @@ class ScratchWriter:
             self._text = open(copy_path(target), "w", encoding="utf-8", newline="")  # noqa: SIM115
             # COPY's CSV: None is written unquoted and empty, which COPY reads as NULL;
             # text columns (never None) are read with FORCE_NOT_NULL, so '' stays ''.
-            end = "\n"
+            # CRLF, so that the csv module quotes a cell holding a lone CR too (it
+            # quotes only the terminator's characters), which COPY refuses unquoted.
+            end = "\r\n"
             tail = constant_tail(table)
             # The constant columns (the meta columns) end each row as part of its line
             # terminator, written once here rather than formatted for every row: they
@@ -134,7 +136,7 @@ class ScratchWriter:
             # for one file column: a row of one empty cell is written `""` (see
             # _add_cells), which the terminator would then not set apart.
             if tail is not None and self._width > 1:
-                end = "".join("," + cell for cell in _csv_cells(tail)) + "\n"
+                end = "".join("," + cell for cell in _csv_cells(tail)) + "\r\n"
                 self._laid_out = True
             self._csv = csv.writer(self._text, lineterminator=end)
         self.db.execute("BEGIN")
@@ -169,11 +171,15 @@ class ScratchWriter:
     def _add_cells(self, rows: Sequence[Sequence[object]]) -> None:
         """Rows of one cell (a delete's or set's one key): an empty one (NULL) as an
         empty line, which COPY reads as NULL. The csv module writes it `""`, to tell it
-        from an empty line, and COPY reads that as '', which a number column refuses."""
+        from an empty line, and COPY reads that as '', which a number column refuses.
+        A cell `\\.` is quoted: alone on its line COPY takes it for the end of the data,
+        and the part's rows after it were dropped unsaid."""
         assert self._text is not None
         for row in rows:
             if row[0] is None:
-                self._text.write("\n")
+                self._text.write("\r\n")
+            elif row[0] == "\\.":
+                self._text.write('"\\."\r\n')
             else:
                 self._csv.writerow(row[:1])
 
