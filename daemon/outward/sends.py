@@ -15,6 +15,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from daemon.outward import csvparts
@@ -107,9 +108,16 @@ class Sends:
             "report": send.report,
             "report_to": send.report_to,
         }
+        fixed = _as_stored(dict(send.where), by_name)
+        given = _as_stored(dict(trigger.where or {}), by_name)
+        numeric = frozenset(c for c in where if c in by_name and by_name[c].type == "decimal")
         try:
-            stored = _as_stored(where, by_name)
-            rows = await self.store.send_rows(send.layout, columns, send.account, stored, source)
+            if _contradicts(fixed, given, numeric):
+                rows = []
+            else:
+                rows = await self.store.send_rows(
+                    send.layout, columns, send.account, fixed | given, source, numeric
+                )
         except Exception as exc:  # a layout table not there yet: said in the run
             words = Words("send.not_built", {"detail": str(exc)})
             return await self._unbuilt(run, options, words, language)
@@ -242,6 +250,25 @@ def _outcome(job: Job, sent: int, total: int, removed: bool) -> tuple[RunState, 
     status = failed.status if failed.status is not None else failed.answer[:200]
     params = {"seq": failed.seq, "parts": parts, "status": status, "sent": sent, "total": total}
     return RunState.FAILED, Words("send.part_failed", params)
+
+
+def _contradicts(
+    fixed: dict[str, str | None], given: dict[str, str | None], numeric: frozenset[str]
+) -> bool:
+    """Whether a filter given by hand asks a column the send's own `where` fixes for
+    another value: it narrows the send's rows, never widens them (it took the
+    config's place, and sent rows the config keeps back), so no row has both."""
+    for column, value in given.items():
+        if column not in fixed or fixed[column] == value:
+            continue
+        if column in numeric and None not in (value, fixed[column]):
+            try:
+                if Decimal(str(value)) == Decimal(str(fixed[column])):
+                    continue
+            except ArithmeticError:
+                pass
+        return True
+    return False
 
 
 def _as_stored(where: dict[str, str], columns: dict[str, Column]) -> dict[str, str | None]:

@@ -60,9 +60,11 @@ class OutwardRecords:
         account: str | None,
         where: Mapping[str, str | None],
         run_id: str | None,
+        numeric: frozenset[str] = frozenset(),
     ) -> list[tuple[Any, ...]]:
         """The rows a send reads, in the order they were written; a `where` value None
-        finds the rows whose cell is empty."""
+        finds the rows whose cell is empty. A `numeric` column (a decimal, kept as
+        written) matches by value: `1.5` finds `1.50`, as the Records API's search does."""
         terms, params = [], []
         if account is not None:
             terms.append('"_account" = ?')
@@ -74,6 +76,10 @@ class OutwardRecords:
             if value is None:
                 # Empty is NULL in any column but text, '' in text: `= ''` matched no NULL.
                 terms.append(f"({quote(column)} IS NULL OR CAST({quote(column)} AS TEXT) = '')")
+                continue
+            if column in numeric:
+                terms.append(f"CAST({quote(column)} AS REAL) = CAST(? AS REAL)")
+                params.append(value)
                 continue
             # As text: a filter written in the config matches 5 and "5" alike.
             terms.append(f"CAST({quote(column)} AS TEXT) = ?")
