@@ -17,7 +17,15 @@ import pytest
 from psycopg.rows import dict_row
 
 from importers.messages import said, words_of
-from tests.support import Daemon, account, csv_bytes, import_process, pause, write_config
+from tests.support import (
+    Daemon,
+    account,
+    cli_import,
+    csv_bytes,
+    import_process,
+    pause,
+    write_config,
+)
 
 pytestmark = pytest.mark.slow
 ADMIN = {"Authorization": "Bearer demo-admin"}
@@ -153,3 +161,17 @@ def test_the_first_read_after_the_sessions_were_dropped_is_answered(tmp_path, pg
         assert "crashed" not in daemon.log.read_text()
     finally:
         daemon.terminate()
+
+
+def test_a_statement_timeout_the_database_sets_does_not_cut_an_import_short(tmp_path, pg_url):
+    """README: no statement has a time limit. One set on the database cancelled a long
+    import at every try, the file put back again and again, each later one behind it."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET statement_timeout = 1',"
+            " current_database()); END $$"
+        )
+    source = tmp_path / "20240516.csv"
+    source.write_bytes(csv_bytes([f"{i},2024/05/16,{i},備考 {i}" for i in range(9_000)]))
+    run = cli_import(pg_config(tmp_path, pg_url), source)
+    assert (run["state"], run["rows_imported"]) == ("completed", 9_000), run["message"]

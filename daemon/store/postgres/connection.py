@@ -212,6 +212,10 @@ class Connection:
                 self.url, autocommit=True, connect_timeout=self._connect_timeout
             )
             conn.adapters.register_loader("numeric", _WholeNumbers)
+            # No statement has a time limit (README): a large import runs long, and one
+            # a database or role sets (ALTER DATABASE … SET statement_timeout) cancelled
+            # it at every try, the file put back for good, each later one behind it.
+            await conn.execute("SET statement_timeout = 0")
             if self._lock_timeout_ms is not None:
                 await conn.execute(f"SET lock_timeout = {int(self._lock_timeout_ms)}")
             self._conn = conn
