@@ -1727,6 +1727,14 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "the layouts' column types were not compared with the database's tables:"
         " {reason} (renkei serve compares them when it starts and at each reload)",
     },
+    "config.table_not_renkeis": {
+        "ja": "レイアウト {layout} のテーブルは renkei が作ったものではありません(renkei の列"
+        " {missing} がありません)。手で作ったテーブルには取り込めません。別のレイアウト名にするか、"
+        "テーブルの行を移してから削除し、renkei に作らせてください",
+        "en": "the table of layout {layout} was not made by renkei (it lacks renkei's columns"
+        " {missing}): files cannot be imported into a table made by hand; give the layout"
+        " another name, or move the table's rows aside, drop it and let renkei make it",
+    },
     "config.column_type_changed": {
         "ja": "列 {column} を {type} にできません: テーブルの列は {have} で、{want} の値を入れると"
         "これまでの値と混ざります。新しい列名にするか、テーブルを手で移してください",

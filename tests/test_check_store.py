@@ -137,6 +137,24 @@ def test_check_warns_of_a_request_parameter_that_inserts_into_a_keyed_layout(tmp
     assert "accounts.acme.mode:" not in said  # upsert matches keys
 
 
+def test_a_table_made_by_hand_under_a_layouts_name_is_refused_by_check_and_start(tmp_path):
+    """It passed both; every file then failed on the columns renkei keeps beside the
+    rows, three tracebacks each, and was quarantined saying nothing of why."""
+    config = write_config(tmp_path, account("acme", report="never"))
+    (tmp_path / "var").mkdir()
+    with contextlib.closing(sqlite3.connect(tmp_path / "var" / "renkei.db")) as db:
+        db.execute("CREATE TABLE performance (member_no INTEGER PRIMARY KEY, date TEXT)")
+    code, said = check(config)
+    assert code == 1, said
+    assert (
+        "layouts.performance: レイアウト performance のテーブルは renkei が作ったものでは"
+        "ありません(renkei の列 _account, _source_file, _run_id がありません)" in said
+    )
+    served = renkei("serve", "--config", str(config), timeout=60)
+    assert served.returncode == 1 and "Traceback" not in served.stderr, served.stderr
+    assert "renkei が作ったものではありません" in served.stderr
+
+
 # -- PostgreSQL (tests/postgres.py: skipped without a server, except in CI) -------------
 
 
@@ -149,6 +167,35 @@ def test_check_refuses_a_type_change_against_postgresql(tmp_path, pg_url):
         "layouts.performance.columns.0.type: 列 member_no を text にできません:"
         " テーブルの列は BIGINT で、TEXT の値を入れると" in said
     )
+
+
+@pytest.mark.slow
+def test_a_role_granted_the_rows_but_not_owning_the_tables_imports(tmp_path, pg_url):
+    """CREATE INDEX IF NOT EXISTS needs the table's owner, even with the index there:
+    such a role could not start renkei or import, a traceback each time."""
+    assert keyed_import(tmp_path / "owner", pg_url, "2,2024/05/17,20,b")["state"] == "completed"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS renkei_rows")
+        conn.execute("CREATE ROLE renkei_rows LOGIN")
+        conn.execute("GRANT ALL ON ALL TABLES IN SCHEMA public TO renkei_rows")
+        conn.execute("GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO renkei_rows")
+        conn.execute("GRANT CREATE ON SCHEMA public TO renkei_rows")
+    rows_url = "postgresql://renkei_rows@" + pg_url.split("://", 1)[1].split("@", 1)[1]
+    run = keyed_import(tmp_path / "rows", rows_url, "3,2024/05/18,30,c")
+    assert (run["state"], run["rows_inserted"]) == ("completed", 1), run["message"]
+
+
+def keyed_import(folder: Path, url: str, row: str) -> dict:
+    """`row` upserted by `renkei import` into the keyed layout on the store at `url`."""
+    folder.mkdir()
+    config = write_config(
+        folder, account("acme", report="never", mode="upsert"), extra=f'[store]\nurl = "{url}"\n'
+    )
+    text = config.read_text(encoding="utf-8").replace("[layouts.performance]", KEYED)
+    config.write_text(text, encoding="utf-8")
+    source = folder / "20240518.csv"
+    source.write_bytes(csv_bytes([row]))
+    return cli_import(config, source)
 
 
 def test_check_of_an_unreachable_postgresql_warns_without_a_traceback(tmp_path):

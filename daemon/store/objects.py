@@ -143,9 +143,8 @@ async def case_twin(db: aiosqlite.Connection, layout: str) -> str:
     return str(rows[0][0]) if rows else ""
 
 
-async def stale_key_indexes(db: aiosqlite.Connection, layout: str, key: Sequence[str]) -> list[str]:
-    """The key indexes on `layout`'s table but the one of `key` (all of them when it
-    has no key): left by a key the config had before."""
+async def table_indexes(db: aiosqlite.Connection, layout: str) -> list[str]:
+    """The names of the indexes on `layout`'s table, as the database keeps them."""
     if isinstance(db, aiosqlite.Connection):
         rows = await db.execute_fetchall(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (layout,)
@@ -156,8 +155,18 @@ async def stale_key_indexes(db: aiosqlite.Connection, layout: str, key: Sequence
             " WHERE schemaname = current_schema() AND tablename = ?",
             (layout,),
         )
+    return [str(name) for (name,) in rows]
+
+
+async def stale_key_indexes(db: aiosqlite.Connection, layout: str, key: Sequence[str]) -> list[str]:
+    """The key indexes on `layout`'s table but the one of `key` (all of them when it
+    has no key): left by a key the config had before."""
     current = stored_name(db, key_index_name(layout, key)) if key else None
-    return [name for (name,) in rows if _is_key_index(name, layout) and name != current]
+    return [
+        name
+        for name in await table_indexes(db, layout)
+        if _is_key_index(name, layout) and name != current
+    ]
 
 
 def _is_key_index(name: str, layout: str) -> bool:
