@@ -147,13 +147,14 @@ async def latest_runs(
     settings: Settings, filters: Mapping[str, str | None], limit: int, since: str | None = None
 ) -> list[dict[str, Any]]:
     """The newest runs matching `filters` (account, state, channel) received at `since`
-    (UTC ISO 8601) or later."""
+    (UTC ISO 8601) or later, as the API shows them, each with the words of its message
+    (`said`), which say it in today's language."""
     if not _has_store(settings):
         return []
     store = await open_store(settings)
     try:
         rows, _ = await store.list_runs(filters, limit, since=since)
-        return [public_run(r) for r in rows]
+        return [public_run(r) | {"said": r.get("said")} for r in rows]
     finally:
         await store.close()
 

@@ -584,3 +584,8 @@ def test_show_says_a_runs_message_and_errors_in_the_language_of_the_day(tmp_path
     assert "with errors: no row was imported" in shown, shown
     assert "member_no" in shown and "is not a whole number" in shown, shown
     assert "エラー" not in shown and "整数" not in shown, shown
+    listed = renkei("runs", "--config", str(config), env={"COLUMNS": "200"}).stdout
+    assert "with errors: no row was imported" in listed, listed  # runs said it as stored
+    assert "エラー" not in listed, listed
+    as_json = json.loads(renkei("runs", "--json", "--config", str(config)).stdout)
+    assert "1 行にエラーがあるため" in as_json[0]["message"] and "said" not in as_json[0]

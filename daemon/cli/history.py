@@ -36,8 +36,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     filters = {"account": args.account, "state": args.state, "channel": args.channel}
     runs = asyncio.run(latest_runs(settings, filters, args.limit, since))
-    if args.json:
-        print(json.dumps(runs, ensure_ascii=False, indent=2))
+    if args.json:  # as the API shows runs: the message as stored, not its words
+        shown = [{k: v for k, v in run.items() if k != "said"} for run in runs]
+        print(json.dumps(shown, ensure_ascii=False, indent=2))
         return EXIT_OK
     language, timezone = settings.report.language, settings.daemon.timezone
     print("\n".join(runs_table(runs, language, timezone, _width())))
