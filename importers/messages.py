@@ -1117,11 +1117,13 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "api.run_rows_edited": {
         "ja": "実行 {run_id} は取り消せません: この実行が追加・更新・削除した行が、その後"
-        "別の操作(レコードAPIでの変更・作成・削除)で変わっています({other})。取り消すと"
+        "別の操作(レコードAPIや、データベースでの手作業による変更・作成・削除)で変わっています"
+        "({other})。取り消すと"
         "同じキーの行が二重に残るか、取り消されない行が残ります。取り消す代わりに、行を"
         "レコードAPIで手で直すか、正しいファイルを取り込んでください",
         "en": "run {run_id} cannot be undone: rows it added, updated or deleted were changed"
-        " since by something else (a Records API edit, create or delete) ({other}); undoing"
+        " since by something else (an edit, create or delete through the Records API or by"
+        " hand in the database) ({other}); undoing"
         " it would leave two rows of one key or rows it did not take back. Instead, edit the"
         " rows back by hand through the Records API, or import a corrected file",
     },

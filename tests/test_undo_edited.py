@@ -44,7 +44,8 @@ def patch(daemon: Daemon, key: str, **values: str) -> None:
 def refused_text(run_id: str, what: str) -> str:
     return (
         f"run {run_id} cannot be undone: rows it added, updated or deleted were changed since"
-        f" by something else (a Records API edit, create or delete) ({what}); undoing it would"
+        " by something else (an edit, create or delete through the Records API or by hand in"
+        f" the database) ({what}); undoing it would"
         " leave two rows of one key or rows it did not take back. Instead, edit the rows back"
         " by hand through the Records API, or import a corrected file"
     )
