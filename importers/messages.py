@@ -1729,6 +1729,19 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "the layouts' column types were not compared with the database's tables:"
         " {reason} (renkei serve compares them when it starts and at each reload)",
     },
+    "config.run_rows_other_account": {
+        "ja": 'rows = "run" の送信はアカウント {account} の行だけを送るため、{name} の取込に続いても'
+        "送る行がありません。after_import を {account} にするか、account を外してください",
+        "en": 'a send of rows = "run" sends the rows of account {account} alone: after an'
+        " import of {name} it has none to send; follow {account}, or remove account",
+    },
+    "config.run_rows_other_layout": {
+        "ja": "アカウント {name} はレイアウト {theirs} に取り込むため、レイアウト {layout} の行を送る"
+        ' rows = "run" の送信には、その取込の行がありません。{layout} に取り込むアカウントを'
+        "指定してください",
+        "en": 'account {name} imports into layout {theirs}: a send of rows = "run" of layout'
+        " {layout} has none of its import's rows to send; follow an account of {layout}",
+    },
     "config.table_not_renkeis": {
         "ja": "レイアウト {layout} のテーブルは renkei が作ったものではありません(renkei の列"
         " {missing} がありません)。手で作ったテーブルには取り込めません。別のレイアウト名にするか、"

@@ -636,3 +636,27 @@ def test_a_sheet_on_an_account_without_excel_is_warned_of(tmp_path):
     )
     (tmp_path / "x").mkdir()
     assert checked(en_config(tmp_path / "x", account("book", sheet="売上", excel=True))) == (0, [])
+
+
+def test_a_send_of_its_imports_rows_that_could_find_none_is_refused(tmp_path):
+    """A `rows = "run"` send following an account of another layout, or another account
+    than its own, sent nothing after every import; and a JSON part named as the CSV's
+    went out beside it as a second `file`."""
+    other = '[layouts.other]\ncolumns = [{ name = "code", type = "text" }]\n'
+    sends = (
+        f'{other}[sends.s]\nlayout = "performance"\nurl = "https://e.example/x"\n'
+        'rows = "run"\nafter_import = ["acme", "beta"]\n'
+        '[sends.t]\nlayout = "performance"\nurl = "https://e.example/x"\n'
+        'rows = "run"\naccount = "acme"\nafter_import = ["gamma"]\n'
+        'body = "json"\njson_field = "file"\nparams = { a = "1" }\n'
+    )
+    accounts = account("beta", layout="other") + account("gamma")
+    code, lines = checked(en_config(tmp_path, accounts, extra=sends))
+    assert code == 1 and sorted(lines) == [
+        'sends.s.after_import.1: account beta imports into layout other: a send of rows = "run"'
+        " of layout performance has none of its import's rows to send; follow an account of"
+        " performance",
+        'sends.t.after_import.0: a send of rows = "run" sends the rows of account acme alone:'
+        " after an import of gamma it has none to send; follow acme, or remove account",
+        "sends.t.json_field: parameter file has the name of the CSV part (file_field)",
+    ], lines

@@ -228,10 +228,37 @@ def _outbound(raw: dict[str, Any]) -> Iterator[Problem]:
             field = _text(item.get("file_field", "file"))
             if field in _dict(item.get("params")):
                 yield Problem(f"{where}.params", "config.param_is_file", {"name": field})
+            if item.get("body") == "json" and _text(item.get("json_field", "")) == field:
+                yield Problem(f"{where}.json_field", "config.param_is_file", {"name": field})
+            yield from _run_rows_followed(where, item, layout, accounts)
             for key in ("params", "filename", "url"):
                 for at, text in _strings(f"{where}.{key}", item.get(key)):
                     for placeholder in unknown([text]):
                         yield Problem(at, "config.placeholder", {"name": placeholder})
+
+
+def _run_rows_followed(
+    where: str, item: dict[str, Any], layout: str | None, accounts: dict[str, Any]
+) -> Iterator[Problem]:
+    """A send of `rows = "run"` reads its import's rows from its own layout, of its own
+    account when it names one: an import of an account of another layout, or another
+    account, leaves it none, and every such import made a run that sent nothing."""
+    if item.get("rows") != "run":
+        return
+    own = _text(item.get("account"))
+    targets = item.get("after_import")
+    for i, name in enumerate(targets if isinstance(targets, list) else []):
+        account = accounts.get(name) if isinstance(name, str) else None
+        if not isinstance(account, dict):
+            continue
+        theirs = _text(account.get("layout"))
+        at = f"{where}.after_import.{i}"
+        if isinstance(own, str) and name != own:
+            params = {"name": name, "account": own}
+            yield Problem(at, "config.run_rows_other_account", params)
+        elif isinstance(layout, str) and isinstance(theirs, str) and theirs != layout:
+            params = {"name": name, "theirs": theirs, "layout": layout}
+            yield Problem(at, "config.run_rows_other_layout", params)
 
 
 def _where_values(where: str, values: Any, layout: Any) -> Iterator[Problem]:
