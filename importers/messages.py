@@ -3630,6 +3630,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "この呼び出しは組み立てられないため、送っていません。設定を直してください({detail})",
         "en": "this call could not be built, so nothing was sent; fix the config ({detail})",
     },
+    "call.not_spooled": {
+        "ja": "この呼び出しはリクエストを保存できなかったため、送っていません({detail})",
+        "en": "this call's requests could not be spooled, so nothing was sent ({detail})",
+    },
     "call.no_value": {
         "ja": "{{{name}}} に入れる値がこの取込にありません",
         "en": "this import has no value for {{{name}}}",

@@ -133,6 +133,10 @@ rows = "run"
 url = "{capture.url("/went")}"
 report = "never"
 {FAST}
+[calls.told]
+after_import = ["follow"]
+per = "run"
+url = "{capture.url("/told")}"
 """
     daemon = Daemon(write_config(tmp_path, token_account("follow"), extra=extra)).start()
     spool = daemon.data_dir / "outward"
@@ -142,6 +146,10 @@ report = "never"
         run = imported(daemon, "follow", ROWS)
         wait_for(lambda: [state for _, state, _ in send_runs(daemon)] == ["failed"])
         wait_for(lambda: daemon.run(run["id"])["forward_state"] == "done")
+        shown = httpx.get(f"{daemon.api}/api/v1/runs/{run['id']}", headers=ADMIN).json()
+        [call] = shown["requests"]
+        # The disk's trouble, not the config's.
+        assert call["answer"].startswith("この呼び出しはリクエストを保存できなかったため"), call
         daemon.terminate()
         spool.unlink()
         daemon.start()

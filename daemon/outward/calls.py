@@ -93,7 +93,9 @@ class Calls:
         told: such a call was only a traceback in the log, its run marked done as if sent."""
         log.error("call %s after run %s could not be started", job.name, job.run_id, exc_info=exc)
         language = self._settings().report.language
-        detail = message("call.not_started", language, detail=_why(exc, language))
+        # The disk's trouble is not the config's: said as a send's is.
+        key = "call.not_spooled" if isinstance(exc, NotSpooled) else "call.not_started"
+        detail = message(key, language, detail=_why(exc, language))
         failed = Request(1, call.method, call.url, {}, None, 0, 0, state=FAILED)
         failed.answer = detail[:ANSWER_BYTES]
         job.requests = [failed]
