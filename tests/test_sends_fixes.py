@@ -57,6 +57,12 @@ rows = "run"
 url = "{capture.url("/of_run")}"
 report = "never"
 {FAST}
+[sends.secret]
+layout = "performance"
+account = "acme"
+url = "{capture.url("/secret").replace("http://", "http://user:s3cret@")}"
+report = "never"
+{FAST}
 [sends.split_bad]
 layout = "performance"
 account = "acme"
@@ -89,6 +95,20 @@ def imported(daemon: Daemon, who: str, rows: list[str], name: str = "20240516.cs
 
 def send_runs(daemon: Daemon) -> list[tuple]:
     return daemon.query("SELECT id, state, message FROM runs WHERE direction = 'send'")
+
+
+def test_a_password_in_a_sends_url_is_not_shown_with_its_requests(daemon, capture):
+    """It was, in the runs API, `renkei show`, the console and the executor's mail."""
+    reply = httpx.post(f"{daemon.api}/api/v1/sends/secret", headers=ADMIN, timeout=30)
+    assert reply.status_code == 202, reply.text
+    run_id = reply.json()["id"]
+    wait_for(lambda: daemon.run(run_id)["state"] == "completed")
+    shown = httpx.get(f"{daemon.api}/api/v1/runs/{run_id}", headers=ADMIN).json()
+    [request] = shown["requests"]
+    assert request["url"].startswith("http://user:***@127.0.0.1:"), request
+    assert "s3cret" not in renkei("show", run_id, "--config", str(daemon.config)).stdout
+    [got] = capture.to("/secret")  # sent with its password all the same
+    assert got.headers["authorization"] == "Basic dXNlcjpzM2NyZXQ="
 
 
 # -- 1. a run whose job was never spooled ----------------------------------------------

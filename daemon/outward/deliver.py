@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
@@ -369,6 +369,19 @@ def _retry_after(value: str | None) -> float | None:
     return None
 
 
+def shown_url(url: str) -> str:
+    """A request's URL as the run shows it (the API, `renkei show`, the console, report
+    mail): a password in it as ***. The request itself goes with its own, from the job."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+    except ValueError:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
 def request_record(job: Job, request: Request) -> dict[str, Any]:
     return {
         "job_id": job.id,
@@ -377,7 +390,7 @@ def request_record(job: Job, request: Request) -> dict[str, Any]:
         "kind": job.kind,
         "name": job.name,
         "method": request.method,
-        "url": request.url,
+        "url": shown_url(request.url),
         "bytes": request.size,
         "rows": request.rows,
         "state": request.state,
