@@ -39,7 +39,7 @@ def daemon(request, tmp_path_factory, capture):
     for name, where in (("priced", ""), ("confirmed", 'where = { code = "A1" }\n')):
         extra += (
             f'[sends.{name}]\nlayout = "prices"\naccount = "acme"\n{where}'
-            f'url = "{capture.url("/" + name)}"\nreport = "never"\n{FAST}'
+            f'url = "{capture.url("/" + name)}"\nencoding = "cp932"\nreport = "never"\n{FAST}'
         )
     urls = None
     if request.param == "postgresql":
@@ -50,7 +50,7 @@ def daemon(request, tmp_path_factory, capture):
     try:
         reply = httpx.post(
             f"{d.api}/api/v1/imports?wait=true",
-            files={"file": ("20240516.csv", b"code,price\r\nA1,1.50\r\nA2,2\r\n")},
+            files={"file": ("20240516.csv", "code,price\r\nA1,1.50\r\nA2,2\r\nA—3,3\r\n".encode())},
             headers={"Authorization": "Bearer demo-acme"},
             timeout=120,
         )
@@ -99,3 +99,12 @@ def test_a_where_by_hand_narrows_the_sends_own_never_widens_it(daemon, capture):
     run = sent(daemon, "confirmed", {"code": "A1", "price": "1.5"})
     assert (run["state"], run["rows_total"]) == ("completed", 1), run
     assert codes_sent(capture, "/confirmed", run["id"]) == ["A1"]
+
+
+def test_a_dash_shift_jis_writes_is_sent_not_replaced(daemon, capture):
+    """U+2014 (a dash as JIS and a Mac read 0x815C) went out as "?", the run saying
+    CP932 had no such character."""
+    run = sent(daemon, "priced", {"price": "3"})
+    assert (run["state"], run["rows_total"]) == ("completed", 1), run
+    assert codes_sent(capture, "/priced", run["id"]) == ["A―3"]
+    assert "CP932" not in run["message"], run["message"]

@@ -63,10 +63,17 @@ def parts(
     return found
 
 
+# A dash Shift_JIS writes as 0x815C, which CP932 decodes to U+2015 and JIS (a Mac, a
+# config) to U+2014: sent as "?" though the file has it. Read as one by header_key too.
+_CP932_TWINS = str.maketrans({"\u2014": "\u2015"})
+
+
 def _line(cells: Sequence[object], encoding: str, replaced: list[str]) -> bytes:
     out = io.StringIO()
     csv.writer(out, lineterminator="\r\n").writerow(cells)
     text = out.getvalue()
+    if encoding == "cp932":
+        text = text.translate(_CP932_TWINS)
     try:
         return text.encode(encoding)
     except UnicodeEncodeError:
