@@ -88,6 +88,8 @@ def test_a_digest_day(digest_daemon, relay, tmp_path):
     assert "全 2 行 / 取込 1 行 / エラー 1 行" in body
     assert "  2 件を新規登録。" in body and "1 件はエラーのため取り込みませんでした" in body
     assert good["id"] in body and partial["id"] in body
+    # A completed run's message too, as its report says it (a sender not authenticated).
+    assert f"  {good['message']}" in body, body
     assert body.index("20240516.csv") < body.index("20240517.csv")
     [csv] = list(mail.iter_attachments())
     assert csv.get_filename() == "20240517.errors.csv"

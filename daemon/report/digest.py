@@ -124,7 +124,9 @@ def _run_lines(
         f"  {counts}",
         f"  {summary(run, language)}",
     ]
-    if run["message"] and run["state"] != "completed":
+    if run["message"]:
+        # A completed run's too, as its own report says it: the sender not
+        # authenticated, another attachment not taken, the rows a same-name file replaced.
         lines.append(f"  {clean(run_message(run, language))}")
     if run["rows_failed"]:
         if attached is not None:
