@@ -1673,7 +1673,7 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "digest.intro": {
         "ja": "{account} の {start} から {end} まで({timezone})に終わった取込 {runs:,} 件です。",
-        "en": "The {runs:,} imports of {account} that finished from {start} to {end} ({timezone}).",
+        "en": "{runs:@import} of {account} finished from {start} to {end} ({timezone}).",
     },
     "digest.state.completed": {"ja": "取込完了", "en": "imported"},
     "digest.state.partial": {"ja": "一部取込", "en": "partly imported"},
@@ -4287,7 +4287,8 @@ def cut(value: object) -> str | Words:
     if len(text) <= SHOWN_CHARACTERS:
         return text
     head = text[: SHOWN_CHARACTERS - 10]
-    return Words("value.cut", {"head": head, "length": f"{len(text):,}"})
+    # The length of the value itself, as a limit counts it: a CRLF is two characters.
+    return Words("value.cut", {"head": head, "length": f"{len(str(value)):,}"})
 
 
 def quoted(value: str) -> str | Words:

@@ -195,6 +195,18 @@ def test_an_expected_day_that_is_no_day_is_one_problem_at_its_key(tmp_path, day)
     )
 
 
+def test_an_expected_day_in_quotes_is_told_to_be_written_without(tmp_path):
+    """`day = "31"` was said to be neither a day of 1 to 31 nor "last"."""
+    more = '[accounts.acme.expect]\nday = "31"\nby = "10:00"\n'
+    code, said = check(config_with(tmp_path, more=more))
+    assert (code, said) == (
+        1,
+        [
+            "accounts.acme.expect.day: '31' is a string where a number belongs: write 31, without quotes"
+        ],
+    )
+
+
 @pytest.mark.parametrize("day", ["1", "31", '"last"'])
 def test_an_expected_day_of_the_month_is_taken(tmp_path, day):
     more = f'[accounts.acme.expect]\nday = {day}\nby = "10:00"\n'

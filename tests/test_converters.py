@@ -198,6 +198,12 @@ def test_an_integer_of_any_length_is_a_number_or_out_of_range(cell, value):
             assert convert(cell) == value
 
 
+def test_a_long_cell_with_line_breaks_is_said_at_its_own_length():
+    """A CRLF is shown as one ↵ but counted as the two characters a limit counts."""
+    long = cut("い" * 120 + "\r\n" + "う" * 120)
+    assert message("row.error", "ja", line=2, problem=long).endswith("…(全242文字)")
+
+
 def test_a_long_cell_is_quoted_by_its_start_and_its_length_in_either_language():
     assert cut("x" * 50) == "x" * 50
     long = cut("x" * 51)

@@ -17,6 +17,7 @@ from daemon.settings import ConfigError, load
 from daemon.settings.loading import parse
 from daemon.spool.queue import Meta
 from daemon.store.open import open_store
+from importers.messages import message
 from tests.support import (
     Daemon,
     account,
@@ -315,3 +316,10 @@ def test_an_undo_is_listed_as_an_undo_of_its_run(tmp_path, relay):
     body = mail.get_body().get_content()
     assert f"取込取消(実行 {imported['id']} を取り消し)" in body, body
     assert body.count("取込完了") == 1  # the import itself
+
+
+def test_the_english_intro_counts_one_import_as_one():
+    """ "The 1 imports of acme that finished …"."""
+    said = {"account": "acme", "start": "a", "end": "b", "timezone": "Asia/Tokyo"}
+    assert message("digest.intro", "en", runs=1, **said).startswith("1 import of acme finished")
+    assert message("digest.intro", "en", runs=2, **said).startswith("2 imports of acme finished")

@@ -545,6 +545,9 @@ class Expect(Model):
     @classmethod
     def _day(cls, value: object) -> object:
         number = isinstance(value, int) and not isinstance(value, bool)
+        if isinstance(value, str) and value.isascii() and value.isdigit() and 1 <= int(value) <= 31:
+            # `day = "31"`: said to be neither 1 to 31 nor "last", which it seemed to be.
+            raise Invalid("config.quoted.int", value=shown(value), bare=int(value))
         if value is not None and value != "last" and not (number and 1 <= value <= 31):
             raise Invalid("config.expect_day", value=shown(value))
         return value
