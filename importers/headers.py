@@ -44,8 +44,9 @@ def match_header(
 ) -> HeaderMatch:
     """Match header cells to columns by name, label or alias (see layouts.header_key).
     A `sheet`'s header may start with empty cells (a note in column A below a table
-    that starts in B); a CSV's that does is refused as a whole, as a pandas index
-    column written with no name has a value under it in every row."""
+    that starts in B), and so may its error CSV's; another CSV's that does is refused
+    as a whole, as a pandas index column written with no name has a value under it in
+    every row."""
     wanted: dict[str, int] = {}
     for index, column in enumerate(columns):
         for key in header_names(column):

@@ -311,7 +311,10 @@ class CsvFile:
         self.header_cells = header
         # A sheet's records are one row each, and its reader skips the rows above.
         line = reader.line_num if self.sheet is not None else start
-        match = match_header(header, self.spec.columns, sheet=self.sheet is not None)
+        # A sheet's header may start with empty cells, and so may its error CSV's,
+        # which keeps them, when it comes back corrected.
+        leads = self.sheet is not None or self.spec.error_copy
+        match = match_header(header, self.spec.columns, sheet=leads)
         problems = self._header_problems(match)
         if problems and len(header) == 1 and "\t" in header[0] and len(self.spec.columns) > 1:
             # Saved as "Text (Tab delimited)": the header is one cell of tabs, and its

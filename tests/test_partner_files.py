@@ -130,6 +130,33 @@ def test_a_corrected_error_csv_imports_formula_like_cells_as_the_partner_wrote_t
     assert [row["note"] for row in run["rows"]] == ["=SUM(A1)", "'=1+2", "+81-3-1234"]
 
 
+def test_the_error_csv_of_a_sheet_whose_table_starts_in_b_comes_back_corrected(config, tmp_path):
+    """The error CSV starts with the sheet's empty column A, as its header does: sent
+    back, the header's leading empty cell refused the whole copy."""
+    path = workbook(
+        tmp_path / "20240606.xlsx",
+        {
+            "売上": [
+                [None, *HEADER],
+                [None, 1, dt.date(2024, 5, 16), 12, None, "a"],
+                [None, 2, dt.date(2024, 5, 16), "abc", None, "b"],
+                ["※注意: 税込"],
+            ]
+        },
+    )
+    first = run_import(config, path)
+    assert (first["rows_imported"], first["rows_failed"]) == (1, 2), error_texts(first)
+    report = Path(first["shown"]["error_csv"]).read_bytes().decode("utf-8-sig")
+    assert report.startswith(",会員番号,"), report
+    lines = [line for line in report.splitlines() if "税込" not in line]
+    back = tmp_path / "back" / "20240606.errors.csv"
+    back.parent.mkdir()
+    back.write_bytes("\r\n".join(lines).replace(",abc,", ",13,").encode("utf-8-sig") + b"\r\n")
+    run = run_import(config, back)
+    assert (run["state"], run["rows_imported"]) == ("completed", 1), error_texts(run)
+    assert [(row["member_no"], row["amount"]) for row in run["rows"]] == [(2, 13)]
+
+
 def test_a_file_that_is_no_error_csv_keeps_its_apostrophes(config, tmp_path):
     path = csv_file(tmp_path, "20240518.csv", ",".join(HEADER), "1,2024/5/16,1,,'=SUM(A1)")
     run = run_import(config, path)
