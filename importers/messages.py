@@ -980,6 +980,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "データベースに接続できないため、いまは処理できません。しばらくしてから試してください",
         "en": "the database cannot be reached now; try again later",
     },
+    "api.store_trouble": {
+        "ja": "データベースがいまは処理できません({cause})。しばらくしてから試してください",
+        "en": "the database cannot do this now ({cause}); try again later",
+    },
     "api.store_busy": {
         "ja": "データベースが別の処理に使われていて、待っても空かなかったため、いまは処理できません。"
         "しばらくしてから試してください",

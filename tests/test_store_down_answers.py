@@ -188,4 +188,30 @@ def test_a_read_only_server_answers_a_write_503_and_reads_still_work(daemon, pg_
                 assert answer.status_code == 503, answer.text
                 assert answer.json()["error"] == "store_unreachable"
                 assert answer.headers["retry-after"] == "30"
+            # Said as read-only, where it was said the server could not be reached.
+            assert "データベースが読み取り専用です" in answer.json()["message"], answer.text
         assert client.get(f"/api/v1/runs/{run_id}").json()["state"] == "completed"
+
+
+def test_a_lock_held_past_the_timeout_is_answered_busy_not_unreachable(tmp_path, pg_url):
+    """Another session holding the layout's lock (a long import) made a Records API
+    write wait, then answered that the database could not be reached."""
+    extra = f'[store]\nurl = "{pg_url}"\n'
+    accounts = account("acme") + '[accounts.acme.api]\ntoken = "demo-acme-token"\n'
+    config = write_config(tmp_path, accounts, extra=extra)
+    daemon = Daemon(config, env={"RENKEI_BUSY_TIMEOUT_MS": "1000"}).start()
+    try:
+        assert upload(daemon.api, "20240516.csv", wait=True).status_code == 200
+        with psycopg.connect(pg_url, autocommit=True) as other:
+            other.execute("SELECT pg_advisory_lock(hashtext('layout:performance'))")
+            answer = httpx.post(
+                f"{daemon.api}/api/v1/records/performance",
+                json={"member_no": 9, "date": "2024/05/16", "_account": "acme"},
+                headers=ADMIN,
+                timeout=60,
+            )
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["error"] == "store_busy", answer.text
+        assert "別の処理に使われていて" in answer.json()["message"]
+    finally:
+        daemon.terminate()

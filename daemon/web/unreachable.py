@@ -42,8 +42,13 @@ _ANSWER = {
 async def _store_down(request: Request, exc: Exception) -> Response:
     if refused_by_store(exc):
         return _refused(request, exc)
-    if not isinstance(exc, StoreUnavailable) and server_trouble(exc) is None:
+    cause = None if isinstance(exc, StoreUnavailable) else server_trouble(exc)
+    if not isinstance(exc, StoreUnavailable) and cause is None:
         raise exc  # PostgreSQL refused what we asked: a bug, said as a 500
+    if cause == "store.trouble.lock_timeout":
+        # Another session's lock held past the timeout (a long import): busy, as
+        # SQLite's is said, not a server out of reach.
+        return _busy(request, exc)
     log.warning(
         "%s %s: the store does not answer: %s",
         request.method,
@@ -53,7 +58,12 @@ async def _store_down(request: Request, exc: Exception) -> Response:
     retry = {"Retry-After": str(RETRY_AFTER)}
     if request.url.path.startswith(CONSOLE):
         return _console_page(request, retry)
-    text = message("api.store_unreachable", context.language(request))
+    language = context.language(request)
+    text = message("api.store_unreachable", language)
+    if cause not in (None, "store.trouble.connection"):
+        # Reached, but read-only, short of resources, …: said so, not "cannot connect".
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        text = message("api.store_trouble", language, cause=message(cause, language, detail=detail))
     return JSONResponse({"error": CODE, "message": text}, 503, headers=retry)
 
 
@@ -88,6 +98,10 @@ async def _store_busy(request: Request, exc: Exception) -> Response:
     an action that had half happened said to have failed for no reason given."""
     if not sqlite_busy(exc):
         raise exc  # another error of SQLite's: a bug, said as a 500
+    return _busy(request, exc)
+
+
+def _busy(request: Request, exc: Exception) -> Response:
     log.warning("%s %s: the database is busy: %s", request.method, request.url.path, exc)
     retry = {"Retry-After": str(RETRY_AFTER)}
     if request.url.path.startswith(CONSOLE):
