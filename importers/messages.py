@@ -135,6 +135,14 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "the database refused this file's rows: {detail}; the table's constraints"
         " (a unique index, say) do not fit the data: ask the admin",
     },
+    "store.table_gone": {
+        "ja": "取込先のテーブルかその列がデータベースにありません: {detail}。手で削除・変更された"
+        "ようです。管理者に連絡してください(renkei を再読み込みするとテーブルと列を作り直します。"
+        "その後この実行を再実行してください)",
+        "en": "the table this file goes into, or a column of it, is not in the database:"
+        " {detail}; it was dropped or altered by hand: ask the admin (a reload of renkei makes"
+        " the table and its columns again; then retry this run)",
+    },
     "store.value_too_long": {
         "ja": "キーまたは選択肢の値が長すぎて、データベースの索引に入りません(PostgreSQL では"
         "約 2,700 バイトまで)。値を短くして送り直してください",

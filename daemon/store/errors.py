@@ -114,3 +114,18 @@ def refused_by_store(exc: BaseException) -> bool:
     # which psycopg raises as an OperationalError.
     limit = isinstance(exc, psycopg.Error) and (exc.sqlstate or "").startswith("54")
     return limit or isinstance(exc, psycopg.IntegrityError | psycopg.DataError)
+
+
+def table_gone(exc: BaseException) -> bool:
+    """A layout's table, or a column of it, is not in the database: dropped or altered
+    by hand under the running daemon (a reload makes them again). Every try fails
+    alike: said so at once, not quarantined after three tracebacks."""
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc)
+        return (
+            text.startswith(("no such table", "no such column")) or " has no column named " in text
+        )
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is None or not isinstance(exc, psycopg.Error):
+        return False
+    return (exc.sqlstate or "") in ("42P01", "42703")

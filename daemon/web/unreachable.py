@@ -19,7 +19,13 @@ from fastapi.responses import JSONResponse, Response
 
 from daemon.console.access import Refused
 from daemon.console.render import page
-from daemon.store.errors import StoreUnavailable, refused_by_store, server_trouble, sqlite_busy
+from daemon.store.errors import (
+    StoreUnavailable,
+    refused_by_store,
+    server_trouble,
+    sqlite_busy,
+    table_gone,
+)
 from daemon.web import context
 from daemon.web.errors import CONSOLE
 from handlers.api import RETRY_AFTER
@@ -42,6 +48,8 @@ _ANSWER = {
 async def _store_down(request: Request, exc: Exception) -> Response:
     if refused_by_store(exc):
         return _refused(request, exc)
+    if table_gone(exc):
+        return _table_gone(request, exc)
     cause = None if isinstance(exc, StoreUnavailable) else server_trouble(exc)
     if not isinstance(exc, StoreUnavailable) and cause is None:
         raise exc  # PostgreSQL refused what we asked: a bug, said as a 500
@@ -96,9 +104,31 @@ async def _store_busy(request: Request, exc: Exception) -> Response:
     """SQLite held by another writer past its busy timeout (a long `renkei import`, an
     admin's own session): a 503 in words, where it was a bare 500 of a traceback, and
     an action that had half happened said to have failed for no reason given."""
+    if table_gone(exc):
+        return _table_gone(request, exc)
     if not sqlite_busy(exc):
         raise exc  # another error of SQLite's: a bug, said as a 500
     return _busy(request, exc)
+
+
+def _table_gone(request: Request, exc: Exception) -> Response:
+    """A layout's table or column dropped by hand under the daemon: a 503 that says so
+    (a reload makes it again), where it was a bare 500 and a traceback."""
+    detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    log.error("%s %s: a layout table is not there: %s", request.method, request.url.path, detail)
+    retry = {"Retry-After": str(RETRY_AFTER)}
+    if request.url.path.startswith(CONSOLE):
+        answer = page(
+            request,
+            "error.html",
+            None,
+            503,
+            error=Refused(503, "store.table_gone", detail=detail),
+        )
+        answer.headers.update(retry)
+        return answer
+    text = message("store.table_gone", context.language(request), detail=detail)
+    return JSONResponse({"error": "table_missing", "message": text}, 503, headers=retry)
 
 
 def _busy(request: Request, exc: Exception) -> Response:

@@ -23,7 +23,7 @@ from daemon.settings import Account, Settings
 from daemon.settings.problems import OsTrouble
 from daemon.spool.queue import Damaged, Meta, Spool, SpoolItem, now_iso, remove_item
 from daemon.store.base import Store
-from daemon.store.errors import refused_by_store, server_trouble, sqlite_busy
+from daemon.store.errors import refused_by_store, server_trouble, sqlite_busy, table_gone
 from daemon.store.runs import FINAL_STATES, FORWARD_PENDING, ReportState, RunState
 from daemon.store.schema import busy_timeout_ms
 from daemon.worker import staging
@@ -373,7 +373,8 @@ class Pipeline:
         except PermanentProblem as problem:
             self._file_failed(item, account, outcome, problem, csv_file)
         except Exception as exc:
-            if not refused_by_store(exc):
+            gone = table_gone(exc)
+            if not refused_by_store(exc) and not gone:
                 if outcome.report:
                     outcome.report.discard()
                 raise
@@ -383,6 +384,8 @@ class Pipeline:
             # A value past the server's limit (a key or choice too long for its index)
             # is the partner's to shorten, not a constraint of the table.
             key = "store.value_too_long" if _past_a_limit(exc) else "store.refused"
+            if gone:
+                key = "store.table_gone"
             refused = PermanentProblem(key, detail=_first_line(exc))
             self._file_failed(item, account, outcome, refused, csv_file)
         except BaseException:
