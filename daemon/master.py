@@ -497,19 +497,26 @@ class Master:
                 if event.event_type not in ("created", "moved", "closed"):
                     return
                 paths = {getattr(event, "src_path", ""), getattr(event, "dest_path", "")}
-                if target in {os.fsdecode(p) for p in paths if p}:
+                # The link, or the file it points to now (a config kept elsewhere and
+                # linked, as configuration management does: its edits reloaded nothing).
+                if {target, os.path.realpath(target)} & {os.fsdecode(p) for p in paths if p}:
                     loop.call_soon_threadsafe(master._config_changed)
 
         self._config_observer = Observer()
         # Not "modified" either: a file written in place is also closed after writing,
         # and leaving writes out keeps the kernel from waking the watcher's threads at
         # every line of a log kept beside the config.
-        self._config_observer.schedule(
-            Changed(),
-            str(self.config_path.parent),
-            recursive=False,
-            event_filter=[FileCreatedEvent, FileMovedEvent, FileClosedEvent],
-        )
+        folders = {
+            os.path.dirname(os.path.abspath(target)),
+            os.path.dirname(os.path.realpath(target)),
+        }
+        for folder in sorted(folders):
+            self._config_observer.schedule(
+                Changed(),
+                folder,
+                recursive=False,
+                event_filter=[FileCreatedEvent, FileMovedEvent, FileClosedEvent],
+            )
         self._config_observer.start()
         self._reload_pending: asyncio.TimerHandle | None = None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ftplib
 import io
+import json
 import smtplib
 import sqlite3
 import time
@@ -110,6 +111,26 @@ def test_a_config_replaced_by_rename_is_reloaded_and_other_files_beside_it_are_n
         with ftplib.FTP() as ftp:
             ftp.connect("127.0.0.1", port, timeout=5)
             assert ftp.login("delta", "demo-delta").startswith("230")
+    finally:
+        daemon.terminate()
+
+
+def test_editing_the_file_a_linked_config_points_to_reloads_it(tmp_path):
+    """A config kept elsewhere and linked (as configuration management does): only the
+    link's folder was watched, so an edit of the file reloaded nothing."""
+    (tmp_path / "etc").mkdir()
+    real = write_config(tmp_path / "etc", account("acme"))
+    link = tmp_path / "renkei.toml"
+    link.symlink_to(real)
+    daemon = Daemon(link, data_dir=tmp_path / "etc" / "var").start()
+    try:
+        daemon.notify.drain()
+        daemon.notify.received.clear()
+        real.write_text(real.read_text() + account("delta"))
+        daemon.notify.wait_for("RELOADING=1", timeout=15)
+        daemon.notify.wait_for("READY=1")
+        accounts = httpx.get(f"{daemon.api}/api/v1/accounts", headers=ADMIN).json()
+        assert "delta" in json.dumps(accounts), accounts
     finally:
         daemon.terminate()
 
