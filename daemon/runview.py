@@ -270,6 +270,10 @@ def show_lines(found: Found, language: str, timezone: str) -> list[str]:
     if found.run["direction"] == "send":
         return send_lines(found.run, found.requests, language, timezone)
     lines = [*run_lines(found.run, language, timezone), *report_lines(found.report, language)]
+    if found.run["undo_of"]:
+        # An undo read no file and wrote no rows of its own: its message says what it
+        # deleted and restored; a mode, counts and "file not kept" said it was an import.
+        return [*lines, *call_lines(found.requests, language)]
     lines += ["", *file_lines(found.run, language, found.kept_file, found.elsewhere)]
     problems = problem_lines(found, language)
     lines = [*lines, "", *problems] if problems else lines
@@ -383,6 +387,8 @@ def run_lines(run: dict[str, Any], language: str, timezone: str) -> list[str]:
         field("counts", message("report.counts", language, failed=failed, **counts)),
         field("result", summary(run, language)),
     ]
+    if run["undo_of"]:  # no file, mode or counts of its own (see show_lines)
+        lines = [*lines[:5], *lines[7 : 7 + len(_TIMES)]]
     if run["message"]:
         lines.append(field("message", run_message(run, language)))
     lines += _linked_runs(run, language)

@@ -49,3 +49,10 @@ def test_show_says_undone_by_and_undo_of(tmp_path, language):
     undo_text = shown(config, undo_id)
     assert f"{message('cli.show.undo_of', language)}: {undone['id']}" in undo_text
     assert message("cli.show.undone_by", language) not in undo_text
+    # An undo is no import: no mode, counts or result of its own, no file "not kept";
+    # its message says what it deleted and restored.
+    for said in ("report.field.mode", "report.field.counts", "report.field.result"):
+        assert f"{message(said, language)}:" not in undo_text, undo_text
+    assert message("cli.show.not_kept", language) not in undo_text
+    assert message("report.field.filename", language) not in undo_text
+    assert f"{message('report.field.message', language)}:" in undo_text
