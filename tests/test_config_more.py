@@ -660,3 +660,22 @@ def test_a_send_of_its_imports_rows_that_could_find_none_is_refused(tmp_path):
         " after an import of gamma it has none to send; follow acme, or remove account",
         "sends.t.json_field: parameter file has the name of the CSV part (file_field)",
     ], lines
+
+
+def test_a_choice_named_in_other_words_is_pointed_to(tmp_path):
+    """`sjis`, full-width `ａｃｔｉｖｅ`, `月` and `wednesday` are no near spelling of
+    cp932, active, mon and wed: they were refused with no hint."""
+    more = 'encoding = "Shift_JIS"\nstatus = "ａｃｔｉｖｅ"\n'
+    ftp = '[accounts.acme.ftp]\nuser = "acme"\npassword = "demo-acme-ftp"\n'
+    ftp += 'weekdays = ["月", "wednesday"]\n'
+    config = en_config(tmp_path, ftp)
+    config.write_text(config.read_text().replace("[accounts.acme]\n", f"[accounts.acme]\n{more}"))
+    code, lines = checked(config)
+    assert code == 1 and sorted(lines) == [
+        "accounts.acme.encoding: 'Shift_JIS' is not one of auto, cp932, utf-8; did you mean cp932?",
+        "accounts.acme.ftp.weekdays.0: '月' is not one of mon, tue, wed, thu, fri, sat, sun;"
+        " did you mean mon?",
+        "accounts.acme.ftp.weekdays.1: 'wednesday' is not one of mon, tue, wed, thu, fri, sat,"
+        " sun; did you mean wed?",
+        "accounts.acme.status: 'ａｃｔｉｖｅ' is not one of active, stopped; did you mean active?",
+    ], lines

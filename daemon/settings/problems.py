@@ -14,6 +14,7 @@ import errno
 import json
 import re
 import socket
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -226,11 +227,38 @@ def not_one_of(value: object, choices: Sequence[str]) -> Invalid:
     return Invalid("config.not_one_of", close, value=shown(value), allowed=", ".join(choices))
 
 
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_MEANT = {
+    **dict.fromkeys(
+        ("sjis", "shift_jis", "shift-jis", "shiftjis", "ms932", "windows-31j", "sjis-win"),
+        "cp932",
+    ),
+    "utf8": "utf-8",
+    **{kanji: day for kanji, day in zip("月火水木金土日", _DAYS, strict=True)},
+    **{kanji + "曜": day for kanji, day in zip("月火水木金土日", _DAYS, strict=True)},
+    **{kanji + "曜日": day for kanji, day in zip("月火水木金土日", _DAYS, strict=True)},
+    **{
+        name: day
+        for name, day in zip(
+            ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
+            _DAYS,
+            strict=True,
+        )
+    },
+}
+
+
 def near(word: str, choices: Iterable[str]) -> str | None:
     """The choice `word` most likely misspells (case ignored), or None: also when two
     are as likely (`mun`: mon or sun), where naming one would mislead."""
     by_fold = {choice.casefold(): choice for choice in choices}
-    folded = word.casefold()
+    # Full-width letters (ａｃｔｉｖｅ) as an IME types them, and the names a Japanese
+    # admin gives a choice in other words (sjis for cp932, 月 or monday for mon): no
+    # spelling is near those.
+    folded = unicodedata.normalize("NFKC", word).strip().casefold()
+    for meant in (folded, _MEANT.get(folded)):
+        if meant in by_fold:
+            return by_fold[meant]
     found = difflib.get_close_matches(folded, by_fold, n=2, cutoff=0.6)
     if not found:
         return None
