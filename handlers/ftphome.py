@@ -42,6 +42,21 @@ PART_SUFFIX = ".part"
 # starting with ".": it never starts with "..".
 HELD_PREFIX = "..held-"
 _HELD = stamped(HELD_PREFIX)
+
+
+def waiting_uploads(home: Path) -> int:
+    """The uploads waiting in an FTP home: under their names, and moved aside for a
+    later one of the name (`..held-…`, a file, or a folder for a long name), which a
+    plain `ls` or `mv *` passes over and were not counted. OSError if unreadable."""
+    count = 0
+    for path in home.iterdir():
+        if path.name.startswith(HELD_PREFIX) and path.is_dir():
+            count += sum(1 for inside in path.iterdir() if inside.is_file())
+        elif path.is_file() and (path.name.startswith(HELD_PREFIX) or path.name[:1] != "."):
+            count += 1
+    return count
+
+
 # Publishing and the check's claiming, one at a time in a home: the FTP server's
 # threads and the check's here (a lock per home, so that a check of one account's
 # home keeps no other account's session waiting on the FTP server's I/O thread), and

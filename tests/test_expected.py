@@ -285,11 +285,13 @@ def test_a_miss_alert_says_when_files_wait_for_the_ftp_check(tmp_path, relay):
     home.mkdir(parents=True)
     (home / f"{day:%Y%m%d}.csv").write_text("member_no\n1\n")
     (home / ".upload.part").write_text("")  # one being written: not a file yet
+    # An earlier upload of the name, moved aside for the later: both are imported.
+    (home / f"..held-20240516T000000-{day:%Y%m%d}.csv").write_text("member_no\n1\n")
     assert "未着 1 件" in expect_check(config, f"{day}T10:01")
     [alert] = relay.wait(1)
     body = alert.get_body().get_content()
     assert "までに届いていません" in body
     assert (
-        "なお、acme には取込待ちのファイルが 1 件あります(FTP の確認時刻を待っているか、取込中)"
+        "なお、acme には取込待ちのファイルが 2 件あります(FTP の確認時刻を待っているか、取込中)"
         in body
     )

@@ -170,10 +170,12 @@ async def _waiting(settings: Settings, store: Store, name: str) -> int:
     for state in (RunState.QUEUED, RunState.RUNNING):
         _, total = await store.list_runs({"account": name, "state": state.value}, 1)
         count += total
-    home = settings.ftp_home(name)
+    from handlers.ftphome import waiting_uploads
+
     if settings.accounts[name].ftp is not None:
         with contextlib.suppress(OSError):
-            count += sum(1 for p in home.iterdir() if p.is_file() and not p.name.startswith("."))
+            # Those moved aside for a later upload of their name too: both are imported.
+            count += waiting_uploads(settings.ftp_home(name))
     return count
 
 

@@ -1020,29 +1020,16 @@ def _homes_of_no_account(settings: Settings) -> Iterator[Problem]:
         folders = sorted(p for p in homes.iterdir() if p.is_dir() and p not in served)
     except OSError:
         return  # none yet (or unreadable: path_checks and the door say so)
+    from handlers.ftphome import waiting_uploads  # handlers import the settings
+
     for folder in folders:
         try:
-            count = _uploads_in(folder)
+            count = waiting_uploads(folder)
         except OSError:
             continue
         if count:
             params = {"path": folder, "count": count}
             yield Problem("accounts", "config.ftp_home_of_no_account", params)
-
-
-def _uploads_in(folder: Path) -> int:
-    """The uploads waiting in an FTP home: under their names, and moved aside for a
-    later one of the name (`..held-…`, a file, or a folder for a long name), which a
-    plain `ls` or `mv *` passes over and were not counted."""
-    from handlers.ftphome import HELD_PREFIX  # handlers import the settings
-
-    count = 0
-    for path in folder.iterdir():
-        if path.name.startswith(HELD_PREFIX) and path.is_dir():
-            count += sum(1 for inside in path.iterdir() if inside.is_file())
-        elif path.is_file() and (path.name.startswith(HELD_PREFIX) or path.name[:1] != "."):
-            count += 1
-    return count
 
 
 def _report_from_account(settings: Settings) -> Iterator[Problem]:
