@@ -1671,8 +1671,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "[renkei] file received: {account} {day}",
     },
     "expect.arrived.body": {
-        "ja": "{account} の {day} 分のファイル {filename} が届き、取り込みました(実行 {run})。",
-        "en": "The file of {account} for {day}, {filename}, arrived and was imported (run {run}).",
+        "ja": "{account} の {day} 分のファイル {filename} が届き、{imported:,} 行を取り込みました"
+        "(エラー {failed:,} 行、実行 {run})。",
+        "en": "The file of {account} for {day}, {filename}, arrived: {imported:@row} imported,"
+        " {failed:@row} with errors (run {run}).",
     },
     "cli.expect.done": {
         "ja": "{now} 時点の確認: 未着 {missing} 件を通知、到着 {arrived} 件を通知しました",

@@ -101,6 +101,8 @@ def test_missing_file_alerted_once_then_closed_by_the_late_file(tmp_path, relay)
         [note] = [m for m in relay.messages if "届きました" in m["Subject"]]
         assert note["Subject"] == f"[renkei] 届きました: acme {day}"
         assert name in note.get_body().get_content() and run["id"] in note.get_body().get_content()
+        # Its counts, not "imported" of a file whose every row failed.
+        assert "1 行を取り込みました(エラー 0 行、" in note.get_body().get_content()
         assert account_json(daemon, "acme")["missing"] == []
         assert "未着 0 件を通知、到着 0 件" in expect_check(config, f"{day}T23:59:50")
         time.sleep(1)

@@ -192,7 +192,13 @@ async def close_arrived(
         run = await store.completed_between(name, start, end)
         if run is None or not await store.close_miss(name, day, _stamp(now), run["id"]):
             continue
-        params = {"filename": run["filename"], "run": run["id"]}
+        # Its counts: a file whose every row failed arrived, but "imported" it was not.
+        params = {
+            "filename": run["filename"],
+            "run": run["id"],
+            "imported": run["rows_imported"],
+            "failed": run["rows_failed"],
+        }
         noted += await _mail(settings, reporter, name, day, "arrived", params)
         log.info("expected file of %s for %s arrived: run %s", name, day, run["id"])
     return noted

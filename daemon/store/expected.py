@@ -58,7 +58,8 @@ class ExpectedMisses:
         """The first completed run (not a dry run, nor an undo) of `account` received in [start, end),
         UTC ISO 8601 as received_at is written."""
         sql = (
-            "SELECT id, filename FROM runs WHERE account = ? AND state = 'completed'"
+            "SELECT id, filename, rows_imported, rows_failed FROM runs"
+            " WHERE account = ? AND state = 'completed'"
             f" AND {RECEIVED}"
             " AND dry_run = 0 AND undo_of IS NULL AND received_at >= ? AND received_at < ?"
             " ORDER BY id LIMIT 1"
