@@ -1676,6 +1676,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "The file of {account} for {day}, {filename}, arrived: {imported:@row} imported,"
         " {failed:@row} with errors (run {run}).",
     },
+    "cli.digest.none_wanted": {
+        "ja": 'アカウント {name} はまとめメールを受け取りません(report = "{report}")。'
+        'report を "digest" か "digest+errors" にすると、毎日のまとめを送ります',
+        "en": 'account {name} takes no digest (report = "{report}"): set report to'
+        ' "digest" or "digest+errors" for a daily digest',
+    },
     "cli.expect.done": {
         "ja": "{now} 時点の確認: 未着 {missing} 件を通知、到着 {arrived} 件を通知しました",
         "en": "checked as of {now}: {missing:@missing file} alerted, {arrived:@arrival} noted",

@@ -323,3 +323,11 @@ def test_the_english_intro_counts_one_import_as_one():
     said = {"account": "acme", "start": "a", "end": "b", "timezone": "Asia/Tokyo"}
     assert message("digest.intro", "en", runs=1, **said).startswith("1 import of acme finished")
     assert message("digest.intro", "en", runs=2, **said).startswith("2 imports of acme finished")
+
+
+def test_a_digest_asked_of_an_account_that_takes_none_says_so(tmp_path):
+    """It answered "0 digests queued", exit 0, and nothing of why."""
+    config = write_config(tmp_path, account("beta", report="always"))
+    result = renkei("digest", "--account", "beta", "--config", str(config), timeout=60)
+    assert result.returncode == 2, result.stdout
+    assert 'アカウント beta はまとめメールを受け取りません(report = "always")' in result.stderr

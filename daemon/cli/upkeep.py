@@ -81,11 +81,17 @@ def cmd_digest(args: argparse.Namespace) -> int:
     if settings is None:
         return EXIT_FAILED
     from daemon.cli import mailtry
-    from daemon.poll.digest import digest_now
+    from daemon.poll.digest import digest_now, wants_digest
 
     language = settings.report.language
     if args.account is not None and args.account not in settings.accounts:
         print(message("cli.unknown_account", language, name=repr(args.account)), file=sys.stderr)
+        return EXIT_USAGE
+    if args.account is not None and not wants_digest(settings.accounts[args.account]):
+        # "0 digests queued" alone said nothing of why: the account takes none.
+        report = settings.accounts[args.account].report
+        said = message("cli.digest.none_wanted", language, name=args.account, report=report)
+        print(said, file=sys.stderr)
         return EXIT_USAGE
     now = _now_option(args.now, settings)
     if now is None:
