@@ -61,6 +61,9 @@ class Calls:
             await self._not_started(job, call, exc)
             return None
         if not job.requests:
+            # A call per row after an import that left no row of its own (a delete's
+            # rows are gone): nothing to send, said rather than passed over unsaid.
+            log.info("call %s after run %s: the run holds no row: no request", name, run["id"])
             return None
         try:
             await self.deliverer.add(job, bodies)
