@@ -108,3 +108,16 @@ def test_a_dash_shift_jis_writes_is_sent_not_replaced(daemon, capture):
     assert (run["state"], run["rows_total"]) == ("completed", 1), run
     assert codes_sent(capture, "/priced", run["id"]) == ["A―3"]
     assert "CP932" not in run["message"], run["message"]
+
+
+def test_a_where_value_that_is_no_string_is_said_as_json_writes_it(daemon):
+    """`{"where": {"price": null}}` was refused as "None は文字列ではありません"."""
+    for value, shown in ((None, "null"), (True, "true")):
+        reply = httpx.post(
+            f"{daemon.api}/api/v1/sends/priced",
+            json={"where": {"price": value}},
+            headers=ADMIN,
+            timeout=30,
+        )
+        assert reply.status_code == 422, reply.text
+        assert f"body.where.price: {shown} は文字列ではありません" in reply.json()["message"]

@@ -9,6 +9,7 @@ RequestValidationError.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -118,7 +119,10 @@ def _problem(error: dict[str, Any], language: str) -> str:
     where = ".".join(str(part) for part in loc)
     ctx = error.get("ctx") or {}
     limit = ctx.get("ge", ctx.get("le", ctx.get("max_length")))
-    value = cut(repr(error.get("input")))
+    given = error.get("input")
+    # As the client wrote it: JSON's null and true, not Python's None and True.
+    shown = json.dumps(given) if given is None or isinstance(given, bool) else repr(given)
+    value = cut(shown)
     expected = ctx.get("expected", "")
     return message(
         f"api.invalid.{kind}",
