@@ -679,3 +679,10 @@ def test_a_choice_named_in_other_words_is_pointed_to(tmp_path):
         " sun; did you mean wed?",
         "accounts.acme.status: 'ａｃｔｉｖｅ' is not one of active, stopped; did you mean active?",
     ], lines
+
+
+def test_a_call_that_follows_no_import_is_one_problem(tmp_path):
+    """Its `{row.…}` placeholders were said too, naming an empty list of accounts."""
+    calls = '[calls.c]\nurl = "https://e.example/{row.nope}"\nafter_import = []\n'
+    code, lines = checked(en_config(tmp_path, extra=calls))
+    assert code == 1 and len(lines) == 1 and lines[0].startswith("calls.c.after_import: "), lines

@@ -281,6 +281,8 @@ def _call_placeholders(where: str, item: dict[str, Any], raw: dict[str, Any]) ->
     from daemon.outward.fill import fillable, unknown
 
     followed = [name for name in _names(item.get("after_import")) if isinstance(name, str)]
+    if not followed:
+        return  # a call that follows no import is refused as such; no row to fill from
     columns = _followed_columns(followed, raw)
     per = "run" if item.get("per") == "run" else "row"
     for at, text, in_rows in _call_texts(where, item):
