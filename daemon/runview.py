@@ -285,7 +285,7 @@ def call_lines(requests: Sequence[dict[str, Any]], language: str) -> list[str]:
     (a call per row makes one a row), as the console and the API list them."""
     if not requests:
         return []
-    lines = request_lines(requests[:SHOWN_CALLS], language)
+    lines = request_lines(requests[:SHOWN_CALLS], language, named=True)
     lines[1] = message("cli.show.calls", language)
     if len(requests) > SHOWN_CALLS:
         more = message("cli.errors.more", language, n=len(requests) - SHOWN_CALLS)
@@ -471,8 +471,12 @@ def state_of(run: Mapping[str, Any]) -> Words:
     return Words(f"console.state.{run['state']}")
 
 
-def request_lines(requests: Sequence[dict[str, Any]], language: str) -> list[str]:
-    """Each request a send made: where to, what it carried, its attempts and answer."""
+def request_lines(
+    requests: Sequence[dict[str, Any]], language: str, named: bool = False
+) -> list[str]:
+    """Each request a send made: where to, what it carried, its attempts and answer;
+    `named`, each led by the name of the call it is of (several calls follow an
+    import, each numbering its own requests from 1)."""
     if not requests:
         return []
     lines = ["", message("send.requests", language)]
@@ -480,6 +484,7 @@ def request_lines(requests: Sequence[dict[str, Any]], language: str) -> list[str
         status = "-" if r["status"] is None else r["status"]
         lines.append(
             "  "
+            + (f"{r['name']} " if named and r.get("name") else "")
             + message(
                 "cli.show.request",
                 language,

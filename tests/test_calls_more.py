@@ -314,6 +314,11 @@ def test_renkei_show_of_an_import_lists_the_calls_that_followed_it(alerting, cap
     assert shown.returncode == 0, shown.stderr
     lines = shown.stdout.splitlines()
     at = lines.index("取込のあとの呼び出し(http送信)のリクエスト:")
-    assert [line.split(".")[0] for line in lines[at + 1 : at + 4]] == ["  1", "  2", "  3"]
+    # Each named by its call: several calls each number their own requests from 1.
+    assert [line.split(".")[0] for line in lines[at + 1 : at + 4]] == [
+        "  fine 1",
+        "  fine 2",
+        "  fine 3",
+    ]
     listed = renkei("show", run["id"], "--json", "--config", str(alerting.config))
     assert len(json.loads(listed.stdout)["requests"]) == 3
