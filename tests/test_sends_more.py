@@ -18,6 +18,7 @@ import time
 import httpx
 import pytest
 
+from importers.messages import message
 from tests.capture import Capture
 from tests.console_support import login, users_toml
 from tests.postgres import database_url
@@ -66,7 +67,8 @@ layout = "performance"
 account = "toowide"
 url = "{url("/too_wide")}"
 max_bytes = 1024
-report = "never"
+report = "always"
+report_to = "admin"
 {FAST}
 [sends.parts]
 layout = "performance"
@@ -247,7 +249,7 @@ def test_max_bytes_bounds_the_whole_request(daemon, capture):
     assert all(len(r.body) <= 1024 for r in got)
 
 
-def test_a_row_wider_than_max_bytes_is_named_in_the_runs_words(daemon, capture):
+def test_a_row_wider_than_max_bytes_is_named_in_the_runs_words(daemon, capture, module_relay):
     imported(daemon, "toowide", ["7,2024/05/16,1,x", "99,2024/05/16,1," + "w" * 1100])
     run = sent(daemon, "too_wide")
     assert run["state"] == "failed" and run["requests"] == []
@@ -256,6 +258,10 @@ def test_a_row_wider_than_max_bytes_is_named_in_the_runs_words(daemon, capture):
     assert "上限 1024 バイト" in text and "a row of" not in text
     assert (run["rows_total"], run["rows_imported"], run["rows_failed"]) == (2, 0, 2)
     assert capture.to("/too_wide") == []
+    [mail] = module_relay.for_recipient("admin@example.jp", "too_wide")
+    body = mail.get_body().get_content()
+    assert "member_no=99" in body
+    assert message("send.requests", "ja") not in body, body  # no heading over nothing
 
 
 # -- the run's words (finding 6) -------------------------------------------------------

@@ -77,7 +77,8 @@ def build(
     ]
     if run["message"]:
         lines.append(field("message", run_message(run, language)))
-    lines += ["", message("send.requests", language)]
+    if requests:  # none for a send that failed before any went (a row too wide)
+        lines += ["", message("send.requests", language)]
     for r in requests:
         status = r["status"] if r["status"] is not None else "-"
         lines.append(
