@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -283,6 +284,33 @@ def test_the_daily_sweep_follows_a_time_zone_changed_by_reload(daemon):
     daemon.notify.wait_for("RELOADING=1")
     daemon.notify.wait_for("READY=1")
     wait_for(lambda: "sweeping daily at 03:30 America/New_York" in daemon.log.read_text())
+
+
+def test_a_retry_asked_as_its_run_ends_waits_for_the_file_to_be_kept(daemon):
+    """The import process keeps a run's file right after its commit: a retry asked in
+    between (a click as the page said it ended) was refused as not kept. The run is
+    put back in that moment here: its file in the spool, not yet among the kept."""
+    run = mailed(daemon, "20240519.csv", csv_bytes(["1,2024/05/19,100,a"]))
+    assert daemon.wait_run(run)["state"] == "completed"
+    kept = daemon.data_dir / "files" / run
+    aside = daemon.data_dir / "aside"
+    kept.rename(aside)
+    item = daemon.data_dir / "spool" / "active" / run
+    item.mkdir()
+
+    def kept_now() -> None:
+        time.sleep(0.5)
+        aside.rename(kept)
+        item.rmdir()
+
+    keeper = threading.Thread(target=kept_now)
+    keeper.start()
+    try:
+        reply = httpx.post(f"{daemon.api}/api/v1/runs/{run}/retry", headers=ADMIN, timeout=30)
+    finally:
+        keeper.join()
+    assert reply.status_code == 202, reply.text
+    assert daemon.wait_run(reply.json()["id"])["state"] == "completed"
 
 
 def test_a_second_retry_while_the_first_waits_is_answered_with_it(daemon):

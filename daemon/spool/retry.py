@@ -16,9 +16,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from daemon.settings import Settings
@@ -27,6 +29,9 @@ from daemon.spool.memory import account_corrects, delivery_file_key
 from daemon.spool.queue import Meta, Spool
 from daemon.store.base import Store
 from daemon.store.runs import FINAL_STATES
+
+# How long a retry waits for the file of a run just ended to be kept (see _kept).
+_KEEPING_SECONDS = 5.0
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +87,18 @@ class Retrier:
         # while they wait, where the store knows of none to answer with.
         self._unrecorded: dict[str, str] = {}
 
+    async def _kept(self, run: Mapping[str, Any]) -> Path | None:
+        """The run's kept file. A run just ended has its file in the spool a moment
+        longer, kept by the import process right after its commit: a retry asked in
+        that moment (a click as the page said it ended) was refused as not kept."""
+        data_dir = self._spool.data_dir
+        path = kept_file(data_dir, run["id"], run["filename"])
+        deadline = time.monotonic() + _KEEPING_SECONDS
+        while path is None and self._spool.pending(run["id"]) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            path = kept_file(data_dir, run["id"], run["filename"])
+        return path
+
     async def retry(self, run: Mapping[str, Any]) -> Retried:
         """Import `run`'s file again, or answer with the retry of it still pending."""
         async with self._lock:
@@ -109,7 +126,7 @@ class Retrier:
             if spooled is not None and self._spool.pending(spooled):
                 self._unrecorded[run["id"]] = spooled
                 return Retried(spooled)
-            path = kept_file(self._spool.data_dir, run["id"], run["filename"])
+            path = await self._kept(run)
             if path is None:
                 return Retried(None, refusal=Refusal.NOT_KEPT)
             meta = Meta(
