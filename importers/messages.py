@@ -3601,7 +3601,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "send.part_failed": {
         "ja": "{parts} 件中 {seq} 件目のリクエストが失敗しました({status})。"
         "{total} 件中 {sent} 件を送信済みです。",
-        "en": "request {seq} of {parts} failed ({status}); {sent} of {total:@row} sent.",
+        "en": "Request {seq} of {parts} failed ({status}); {sent} of {total:@row} sent.",
     },
     "send.row_too_wide": {
         "ja": "送信するCSVを作れませんでした。{position} 件目の行({row})が {bytes} バイトあり、"

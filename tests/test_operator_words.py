@@ -185,7 +185,7 @@ def test_japanese_sentences_of_a_send_follow_each_other_without_a_space():
     )
     words = Sentences([split, failed], " ")
     assert "送信しようとしました。2 件中 2 件目" in words.say("ja")
-    assert "split into 2 requests. request 2 of 2" in words.say("en")
+    assert "split into 2 requests. Request 2 of 2" in words.say("en")
     assert Sentences([], " ").say("ja") == ""  # a send whose notes and outcome are none
 
 

@@ -173,7 +173,7 @@ def test_a_send_runs_message_is_said_in_the_pages_language(daemon, runs, admin):
         words = text_of(admin.get(f"/console/runs/{run}").text)
     finally:
         admin.cookies.delete("renkei_lang", path="/console")
-    assert "request 1 of 1 failed (503); 0 of 2 rows sent." in words, words
+    assert "Request 1 of 1 failed (503); 0 of 2 rows sent." in words, words
     assert "リクエストが失敗しました" not in words
     recorded = httpx.get(f"{daemon.api}/api/v1/runs/{run}", headers=ADMIN).json()["message"]
     assert "リクエストが失敗しました" in recorded
