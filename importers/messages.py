@@ -3716,6 +3716,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "the header is empty in column {positions} (name each column, or delete"
         " the empty one)",
     },
+    "row.header_again": {
+        "ja": "見出しと同じ行です(ページを貼り合わせたファイルの見出しの繰り返し?)。データとしては取り込みません",
+        "en": "the header row again (pages of one export pasted together?): not taken as data",
+    },
     "row.beside_table": {
         "ja": "表の外(見出しのない列)に値「{value}」があります。見出しのない列の値は取り込めません",
         "en": "has '{value}' beside the table, in a column without a header;"

@@ -82,6 +82,7 @@ class Part:
     final: bool
     width: int = 0  # fields per record, when the header has more than the columns
     blank: tuple[int, ...] = ()  # fields under the header's empty last cells
+    header: tuple[str, ...] | None = None  # the header row, to tell it again (_Records)
 
 
 @dataclass(slots=True)
@@ -242,7 +243,9 @@ class CsvFile:
             empty = self._lead
             width = self._width or width
             base, final = 0, True
+            header = self.header_cells
         else:
+            header = list(part.header) if part.header is not None else None
             order, base, final = part.order, part.first_line, part.final
             width = part.width or width
             self._blank = part.blank
@@ -263,6 +266,7 @@ class CsvFile:
             # converter that passes the cell by (made once, when first needed): one by
             # one they took three times as long.
             functools.cache(lambda: row_converter(columns, order, extra, width + 1)),
+            header,
         )
         limit = self.spec.max_rows
         records.end = base + reader.line_num  # the physical line the previous record ended on
@@ -372,6 +376,12 @@ class CsvFile:
             if column.type in ("date", "datetime") and at >= 0:
                 writers[at] = date_cell_writer(column.type, getattr(column, "format", None))
         return writers
+
+    def _header_again(self, line: int, fields: list[str]) -> RowError:
+        """The header row again among the records: no data, said as such."""
+        said = self._at_line(line, Words("row.header_again"))
+        kept = said if self._gives_words() else None
+        return RowError(line, "", "", self._said(said), fields, kept)
 
     def _row_error(self, line: int, expected: int, fields: list[str]) -> RowError:
         """A record of the wrong width, or one with a value under an empty header cell."""
@@ -557,9 +567,14 @@ class _Records:
         width: int,
         base: int,
         wider: Callable[[], Callable[[list[str]], list[object]]] | None = None,
+        header: list[str] | None = None,
     ) -> None:
         self.file = csv_file
         self.convert = convert
+        # The header row again among the records (pages of one export pasted together)
+        # is told apart where it would be taken as data: where every cell of it converts
+        # (a layout of text columns); elsewhere its cells are errors of their own.
+        self.again = header if header is not None and _converts(convert, header, width) else None
         self._wider = wider
         self.order = order
         self.width = width
@@ -580,6 +595,8 @@ class _Records:
         if not batch:
             return Chunk()
         plain = not self.unescape and not self.blank and all(map(any, batch))
+        if plain and self.again is not None and self.again in batch:
+            plain = False
         convert = self._plain_converter(batch) if plain else None
         if convert is not None:
             try:
@@ -615,9 +632,14 @@ class _Records:
                 self.end = stop
                 chunk.empty += 1
                 continue
+            line = self.end + 1
+            if fields == self.again:
+                chunk.errors.append(file._header_again(line, fields))
+                self.end, self.last, self.line = stop, fields, line
+                chunk.records += 1
+                continue
             if self.unescape:
                 fields = unescaped(fields)
-            line = self.end + 1
             if len(fields) != width:
                 fields = self._fitted(fields)
             # A cell under an empty header cell is no column's: a record that fills
@@ -647,6 +669,17 @@ class _Records:
         if self.least <= len(fields) < width:
             return fields + [""] * (width - len(fields))
         return fields
+
+
+def _converts(convert: Callable[[list[str]], list[object]], header: list[str], width: int) -> bool:
+    """Whether the header row, read as a record, converts without an error."""
+    if len(header) != width:
+        return False
+    try:
+        convert(list(header))
+    except CellError:
+        return False
+    return True
 
 
 class _Narrowed(Sequence[list[str]]):

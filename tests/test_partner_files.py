@@ -391,3 +391,34 @@ def test_a_value_beside_the_table_is_named_by_its_cell(config, tmp_path):
     assert error_texts(run) == [
         "売上!G3: 表の外(見出しのない列)に値「はみ出し」があります。見出しのない列の値は取り込めません"
     ]
+
+
+MEMO = """
+[layouts.memo]
+columns = [
+  { name = "code", type = "text", label = "コード" },
+  { name = "name", type = "text", label = "名称" },
+  { name = "memo", type = "text", label = "メモ" },
+]
+"""
+
+
+def test_the_header_repeated_mid_file_is_no_data(tmp_path):
+    """Pages of one export pasted together repeat the header: under a layout of text
+    columns it was imported as a row of コード, 名称, メモ."""
+    config = write_config(tmp_path, account("memo", layout="memo", on_row_error="skip"), extra=MEMO)
+    path = csv_file(
+        tmp_path / "in",
+        "20240601.csv",
+        "コード,名称,メモ",
+        "001,山田,a",
+        "",
+        "コード,名称,メモ",
+        "003,佐藤,c",
+    )
+    run = run_import(config, path, "memo")
+    assert [row["code"] for row in run["rows"]] == ["001", "003"], run["rows"]
+    assert error_texts(run) == [
+        "4行目: 見出しと同じ行です(ページを貼り合わせたファイルの見出しの繰り返し?)。"
+        "データとしては取り込みません"
+    ]

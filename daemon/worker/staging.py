@@ -137,7 +137,8 @@ async def stage(
         size = csv_file.sniffed.size
         cuts = await asyncio.to_thread(find_cuts, csv_file.path, size, count * per_reader)
         try:
-            split = _parts(cuts, size, order, staged_file.width, staged_file.blank)
+            header = staged_file.header_cells
+            split = _parts(cuts, size, order, staged_file.width, staged_file.blank, header)
             return await _stage_parts(
                 staged_file, table, folder, split, progress, children, watched, stream
             )
@@ -146,7 +147,7 @@ async def stage(
                 raise
             POOL.give_back(children, cores())
             children = POOL.take(1)
-            whole = _parts([], size, order, staged_file.width, staged_file.blank)
+            whole = _parts([], size, order, staged_file.width, staged_file.blank, header)
             return await _stage_parts(
                 staged_file, table, folder, whole, progress, children, watched
             )
@@ -194,11 +195,13 @@ def _parts(
     order: list[int] | None,
     width: int = 0,
     blank: tuple[int, ...] = (),
+    header: list[str] | None = None,
 ) -> list[Part]:
     bounds = [(0, 0), *cuts]
     ends = [start for start, _ in cuts] + [size]
+    told = tuple(header) if header is not None else None
     return [
-        Part(start, end, lines, order, final=end == size, width=width, blank=blank)
+        Part(start, end, lines, order, final=end == size, width=width, blank=blank, header=told)
         for (start, lines), end in zip(bounds, ends, strict=True)
     ]
 
