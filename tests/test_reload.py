@@ -233,27 +233,33 @@ def test_a_recipient_removed_by_a_reload_mid_session_is_refused_at_data(tmp_path
         daemon.terminate()
 
 
+def stored_across_reload(daemon: Daemon, config, port: int, edit) -> None:
+    """An upload by a session logged in before a reload that `edit`s the config took
+    its account from it: refused with a 421."""
+    with ftplib.FTP() as ftp:
+        ftp.connect("127.0.0.1", port, timeout=10)
+        ftp.login("acme", "demo-acme-ftp")
+        daemon.notify.drain()
+        daemon.notify.received.clear()
+        config.write_text(edit(config.read_text()))
+        daemon.notify.wait_for("RELOADING=1")
+        daemon.notify.wait_for("READY=1")
+        data = io.BytesIO(csv_bytes(["1,2024/05/16,1,a"]))
+        try:
+            ftp.storbinary("STOR 20240516.csv", data)
+            raise AssertionError("the session still uploads")
+        except ftplib.error_temp as exc:
+            assert str(exc).startswith("421 This user's account was removed"), exc
+
+
 def test_an_ftp_session_whose_account_a_reload_removed_is_closed_with_a_421(tmp_path):
     """Its next command met an authorizer without the user: a KeyError traceback in the
     log, and the connection dropped without a reply."""
     config, port = ftp_config(tmp_path)
     daemon = Daemon(config).start()
     try:
-        with ftplib.FTP() as ftp:
-            ftp.connect("127.0.0.1", port, timeout=10)
-            ftp.login("acme", "demo-acme-ftp")
-            original = config.read_text()
-            daemon.notify.drain()
-            daemon.notify.received.clear()
-            config.write_text(original.replace(ftp_section("acme", "demo-acme-ftp"), ""))
-            daemon.notify.wait_for("RELOADING=1")
-            daemon.notify.wait_for("READY=1")
-            data = io.BytesIO(csv_bytes(["1,2024/05/16,1,a"]))
-            try:
-                ftp.storbinary("STOR 20240516.csv", data)
-                raise AssertionError("a removed account's session still uploads")
-            except ftplib.error_temp as exc:
-                assert str(exc).startswith("421 This user's account was removed"), exc
+        section = ftp_section("acme", "demo-acme-ftp")
+        stored_across_reload(daemon, config, port, lambda text: text.replace(section, ""))
         said = daemon.log.read_text()
         assert "Traceback" not in said and "KeyError" not in said
         refusals = httpx.get(
@@ -272,21 +278,10 @@ def test_an_ftp_session_whose_account_a_reload_renamed_is_closed_with_a_421(tmp_
     config, port = ftp_config(tmp_path)
     daemon = Daemon(config).start()
     try:
-        with ftplib.FTP() as ftp:
-            ftp.connect("127.0.0.1", port, timeout=10)
-            ftp.login("acme", "demo-acme-ftp")
-            original = config.read_text()
-            daemon.notify.drain()
-            daemon.notify.received.clear()
-            config.write_text(original.replace("accounts.acme", "accounts.acme_sales"))
-            daemon.notify.wait_for("RELOADING=1")
-            daemon.notify.wait_for("READY=1")
-            data = io.BytesIO(csv_bytes(["1,2024/05/16,1,a"]))
-            try:
-                ftp.storbinary("STOR 20240516.csv", data)
-                raise AssertionError("a renamed account's session still uploads")
-            except ftplib.error_temp as exc:
-                assert str(exc).startswith("421 This user's account was removed"), exc
+        renamed = "accounts.acme_sales"
+        stored_across_reload(
+            daemon, config, port, lambda text: text.replace("accounts.acme", renamed)
+        )
         assert not (daemon.data_dir / "ftp" / "acme" / "20240516.csv").exists()
         with ftplib.FTP() as ftp:  # logged in again, to the account's new home
             ftp.connect("127.0.0.1", port, timeout=10)
