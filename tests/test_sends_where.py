@@ -4,14 +4,13 @@ on PostgreSQL, a real HTTP capture server, the admin API."""
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 
 from tests.capture import Capture
 from tests.postgres import database_url
 from tests.support import Daemon, account, write_config
+from tests.test_sends_more import ended_run
 
 ADMIN = {"Authorization": "Bearer demo-admin"}
 FAST = "retry_seconds = 0.2\nmax_retry_seconds = 0.5\n"
@@ -67,12 +66,7 @@ def sent(daemon: Daemon, name: str, where: dict[str, str]) -> dict:
         f"{daemon.api}/api/v1/sends/{name}", json={"where": where}, headers=ADMIN, timeout=30
     )
     assert reply.status_code == 202, reply.text
-    deadline = time.monotonic() + 30
-    while True:
-        run = httpx.get(f"{daemon.api}/api/v1/runs/{reply.json()['id']}", headers=ADMIN).json()
-        if run["state"] not in ("queued", "running") or time.monotonic() > deadline:
-            return run
-        time.sleep(0.05)
+    return ended_run(daemon, reply.json()["id"])
 
 
 def codes_sent(capture: Capture, path: str, run_id: str) -> list[str]:
