@@ -3759,6 +3759,15 @@ CATALOG: dict[str, dict[str, str]] = {
         " (run {undo}): its corrected rows would bring back part of a file taken back; to"
         " import it, correct the whole file and send it under its own name",
     },
+    "file.corrects_again": {
+        "ja": "このファイルはエラーCSVの訂正ですが、訂正元の実行 {run} のエラーCSVは実行 {done} で"
+        "訂正済みです。同じエラーCSVからもう一度訂正すると、両方で直した行が二重になります。"
+        "まだ直っていない行は、実行 {done} のエラーCSV({name})を直して送ってください",
+        "en": "this is a corrected error CSV, but the error CSV of run {run}, which it corrects,"
+        " was corrected already by run {done}: a second copy of it would import the rows fixed"
+        " in both twice; the rows still wrong are in the error CSV of run {done} ({name}):"
+        " correct that one and send it",
+    },
     "file.corrects_older": {
         "ja": "このファイルはエラーCSVの訂正ですが、同じ名前で最後に取り込んだ実行 {run} には"
         "エラーの行がありません(訂正はそれより前の版のエラーCSVのものです)。訂正した行を加えると、"

@@ -231,6 +231,46 @@ def test_a_correction_of_a_run_undone_with_no_version_before_is_refused(daemon):
     assert daemon.query("SELECT count(*) FROM sales WHERE _source_file LIKE '20241012%'") == [(0,)]
 
 
+def test_the_same_error_csv_corrected_twice_is_refused_the_second_time(daemon):
+    """Row x fixed in a first copy, x and y in a second: x was imported twice. What is
+    still wrong after the first is in that run's own error CSV."""
+    run = deliver(daemon, "fix2", "20241013.csv", sjis(HEADER, *BAD))
+    data = errors_csv(daemon, run["id"]).content
+    first = data.decode("cp932").replace("x,", "2,").encode("cp932")
+    once = deliver(daemon, "fix2", "20241013.errors.csv", first)
+    assert (once["state"], once["rows_imported"]) == ("completed", 2), once  # x and 4
+    twice = deliver(daemon, "fix2", "20241013.errors.csv", corrected(data, keep_columns=True))
+    assert (twice["state"], twice["rows_imported"]) == ("failed", 0), twice
+    said = f"訂正元の実行 {run['id']} のエラーCSVは実行 {once['id']} で訂正済みです"
+    assert said in twice["message"] and "20241013.errors.errors.csv" in twice["message"]
+    members = daemon.query(
+        "SELECT member_no FROM sales WHERE _account = 'fix2' AND _source_file LIKE '20241013%'"
+    )
+    assert sorted(members) == [(1,), (2,), (4,)]
+
+
+def test_a_correction_after_a_copy_refused_whole_joins_the_version_in_the_table(daemon):
+    """A later copy of the file, refused whole (UTF-16), left the earlier one's rows in
+    the table: the earlier one's corrected error CSV was refused as of the later run."""
+    run = deliver(daemon, "fix2", "20241014.csv", sjis(HEADER, *BAD))
+    copy = corrected(errors_csv(daemon, run["id"]).content, keep_columns=True)
+    broken = ("\ufeff" + f"{HEADER}\r\n1,2024/05/16,3,4\r\n").encode("utf-16-le")
+    assert deliver(daemon, "fix2", "20241014.csv", broken)["state"] == "failed"
+    again = deliver(daemon, "fix2", "20241014.errors.csv", copy)
+    assert (again["state"], again["rows_imported"]) == ("completed", 3), again
+
+
+def test_under_insert_a_correction_joins_whatever_came_under_the_name_since(daemon):
+    """Under insert every delivery of a name stays: a later clean one made the
+    correction of the first refused as of an older version, and "send the whole file"
+    would have inserted its good rows twice."""
+    run = deliver(daemon, "lax", "20241015.csv", sjis(HEADER, *BAD))
+    copy = corrected(errors_csv(daemon, run["id"]).content, keep_columns=True)
+    assert deliver(daemon, "lax", "20241015.csv", sjis(HEADER, BAD[0]))["state"] == "completed"
+    again = deliver(daemon, "lax", "20241015.errors.csv", copy)
+    assert (again["state"], again["rows_imported"]) == ("completed", 3), again
+
+
 def test_a_correction_of_a_version_another_name_replaced_is_refused(daemon):
     """Under `売上_{YYYYMMDD}_*.csv` the day's file comes under several names: the
     error CSV of the 09:00 copy, corrected after the 10:00 copy replaced it, named the

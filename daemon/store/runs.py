@@ -321,12 +321,13 @@ class RunRecords:
     async def error_csv_run(self, account: str, name: str) -> dict[str, Any] | None:
         """The run of `account` a corrected error CSV named `name` is taken to correct
         (its id, state, dry_run, undone_by, rows_failed): every run of a file names its
-        error CSV alike, so the newest of them, passing over dry runs and undone runs
-        while another is left (its file's version in the table); None when none is."""
+        error CSV alike, so the newest of them, passing over dry runs, undone runs and
+        failed ones while another is left (its file's version in the table: a later
+        copy refused whole left the earlier one's rows there); None when none is."""
         sql = (
             "SELECT id, state, dry_run, undone_by, rows_failed FROM runs"
             f" WHERE {_ERROR_CSV_NAMED} ORDER BY CASE WHEN dry_run = 1 OR undone_by IS NOT"
-            " NULL THEN 1 ELSE 0 END, id DESC LIMIT 1"
+            " NULL OR state != 'completed' THEN 1 ELSE 0 END, id DESC LIMIT 1"
         )
         rows = await self.reader.execute_fetchall(sql, (account, name))
         if not rows:
@@ -339,6 +340,17 @@ class RunRecords:
             "undone_by": undone_by,
             "rows_failed": int(failed),
         }
+
+    async def corrections_after(self, account: str, run_id: str) -> list[tuple[str, str]]:
+        """The completed runs of `account` after `run_id` (not dry runs, not undone) whose
+        file names a corrected error CSV: (id, file name), oldest first."""
+        sql = (
+            "SELECT id, filename FROM runs WHERE account = ? AND id > ? AND state = 'completed'"
+            " AND dry_run = 0 AND undone_by IS NULL AND undo_of IS NULL"
+            " AND lower(filename) LIKE '%.errors%' ORDER BY id"
+        )
+        rows = await self.reader.execute_fetchall(sql, (account, run_id))
+        return [(found, filename) for found, filename in rows]
 
     async def file_runs(self, layout: str, account: str, logical: str) -> list[str]:
         """The runs whose rows a replace_file logical file holds now (the file, and the

@@ -413,7 +413,15 @@ class Pipeline:
             raise PermanentProblem("file.corrects_dry_run", run=run)
         if made_by["undone_by"]:
             raise PermanentProblem("file.corrects_undone", run=run, undo=made_by["undone_by"])
-        if not made_by["rows_failed"]:
+        for done, filename in await self.store.corrections_after(item.meta.account, run):
+            if correction_name(filename) == name:
+                # The same error CSV corrected again: the rows fixed in both copies were
+                # imported twice. What is still wrong is in that run's own error CSV.
+                again = error_report_name(filename)
+                raise PermanentProblem("file.corrects_again", run=run, done=done, name=again)
+        if not made_by["rows_failed"] and plan.mode != "insert":
+            # Under insert every delivery of the name stays in the table: no version
+            # replaces another, and the copy's rows join them all.
             raise PermanentProblem("file.corrects_older", run=run)
         if plan.mode == "replace_file":
             holding = await self.store.file_runs(plan.layout, item.meta.account, source)
