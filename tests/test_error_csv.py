@@ -612,3 +612,14 @@ def test_a_corrected_copy_whose_rows_are_in_is_not_retried_into_twice(daemon):
     assert f"renkei undo {holder}" in again.json()["message"], again.json()
     assert f"renkei undo {fixed['id']}" not in again.json()["message"]
     assert sorted(daemon.query(members)) == [(1,), (2,), (3,), (4,)]
+
+
+def test_a_corrected_copy_that_imported_no_row_may_be_retried(daemon):
+    """Sent back unchanged, its rows all failed again: its retry (once the layout is
+    fixed) was refused as if its rows were in, naming an undo that changes nothing."""
+    run = deliver(daemon, "fix2", "20241016.csv", sjis(HEADER, *BAD[1:3]))
+    copy = errors_csv(daemon, run["id"]).content
+    unchanged = deliver(daemon, "fix2", "20241016.errors.csv", copy)
+    assert (unchanged["state"], unchanged["rows_imported"]) == ("completed", 0), unchanged
+    retried = httpx.post(f"{daemon.api}/api/v1/runs/{unchanged['id']}/retry", headers=ADMIN)
+    assert retried.status_code == 202, retried.text

@@ -30,6 +30,7 @@ from daemon.spool.queue import Meta, Spool
 from daemon.store.base import Store
 from daemon.store.runs import FINAL_STATES
 
+_KEYED = ("upsert", "set", "delete")  # modes that match rows by key: a retry doubles none
 # How long a retry waits for the file of a run just ended to be kept (see _kept).
 _KEEPING_SECONDS = 5.0
 
@@ -113,7 +114,15 @@ class Retrier:
                 return Retried(None, refusal=Refusal.STOPPED)
             settings = self._settings()
             if account_corrects(settings, run["account"], run["filename"]):
-                added = run["state"] == "completed" and not run["dry_run"] and not run["undone_by"]
+                # Rows it added, which a retry would add again: none when it imported
+                # none, and keyed rows are matched again, never doubled.
+                added = (
+                    run["state"] == "completed"
+                    and not run["dry_run"]
+                    and not run["undone_by"]
+                    and int(run["rows_imported"] or 0) > 0
+                    and run.get("mode") not in _KEYED
+                )
                 # Or put back by a retry of it since (of a retry of it, …), not undone:
                 # that retry is the run to undo first.
                 holder = run["id"] if added else await self._store.retry_holding_rows(run["id"])
