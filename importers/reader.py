@@ -585,6 +585,10 @@ class _Records:
         while self.least and self.least - 1 in self.blank:
             self.least -= 1
         self.unescape = csv_file.spec.error_copy
+        # A corrected error CSV of a file without a header row: the two columns the
+        # error CSV added come right after the record's own cells (error_report.py),
+        # with no heading to name them, and are read past as a header's would be.
+        self.returned_at = width if self.unescape and not csv_file.spec.header else None
         self.end = base
         self.last: list[str] = []
         self.line = base + 1
@@ -640,6 +644,9 @@ class _Records:
                 continue
             if self.unescape:
                 fields = unescaped(fields)
+            at = self.returned_at
+            if at is not None and len(fields) >= at + 2:
+                fields = fields[:at] + fields[at + 2 :]
             if len(fields) != width:
                 fields = self._fitted(fields)
             # A cell under an empty header cell is no column's: a record that fills

@@ -85,6 +85,7 @@ def daemon(tmp_path_factory, module_relay):
         + sales_account("idle", status="stopped")
         + sales_account("utf", encoding="utf-8")
         + sales_account("fix2", on_row_error="skip")
+        + sales_account("bare2", header=False, encoding="cp932", on_row_error="skip")
         + sales_account("wild2", on_row_error="skip", filename=["売上_{YYYYMMDD}_*.csv"])
     )
     d = Daemon(write_config(folder, accounts, SALES, relay_port=module_relay.port)).start()
@@ -396,6 +397,17 @@ def test_without_a_header_row_the_error_csv_has_none(daemon):
     assert data == sjis(*bare_rows())
     again = deliver(daemon, "bare", "20241002.csv", corrected(data, keep_columns=False))
     assert (again["state"], again["rows_imported"]) == ("completed", 3), again["message"]
+
+
+def test_without_a_header_row_a_correction_comes_back_with_the_two_columns_kept(daemon):
+    """As a file with a header does: each row failed as two cells too wide."""
+    run = deliver(daemon, "bare2", "20241001.csv", sjis(*BAD))
+    assert (run["state"], run["rows_imported"]) == ("completed", 1), run
+    data = errors_csv(daemon, run["id"]).content
+    kept = deliver(daemon, "bare2", "20241001.errors.csv", corrected(data, keep_columns=True))
+    assert (kept["state"], kept["rows_imported"]) == ("completed", 3), kept["message"]
+    members = daemon.query("SELECT member_no FROM sales WHERE _account = 'bare2' ORDER BY 1")
+    assert members == [(1,), (2,), (3,), (4,)]
 
 
 def bare_rows() -> list[str]:
