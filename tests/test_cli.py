@@ -589,3 +589,27 @@ def test_show_says_a_runs_message_and_errors_in_the_language_of_the_day(tmp_path
     assert "エラー" not in listed, listed
     as_json = json.loads(renkei("runs", "--json", "--config", str(config)).stdout)
     assert "1 行にエラーがあるため" in as_json[0]["message"] and "said" not in as_json[0]
+
+
+def test_a_file_in_a_folder_named_in_shift_jis_is_imported(tmp_path, config):
+    """A folder (or file) name that is not UTF-8, from a Samba share or an unpacked
+    archive, was a traceback: the run's record could not be written."""
+    folder = os.fsdecode(bytes(tmp_path) + b"/" + "売上".encode("cp932"))
+    os.mkdir(folder)
+    path = os.path.join(folder, "20240516.csv")
+    with open(path, "wb") as out:
+        out.write(csv_bytes(["1,2024/05/16,10,a"]))
+    result = renkei("import", path, "--account", "acme", "--json", "--config", str(config))
+    assert "Traceback" not in result.stderr, result.stderr
+    run = json.loads(result.stdout)
+    assert (run["state"], run["rows_imported"]) == ("completed", 1), run
+    assert run["sender"].endswith("/売上/20240516.csv"), run["sender"]
+
+
+def test_a_c_locale_gets_japanese_escaped_not_a_traceback(tmp_path, config):
+    path = data_file(tmp_path, "20240516.csv", ["1,2024/05/16,10,a"])
+    renkei("import", str(path), "--account", "acme", "--config", str(config))
+    env = {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0", "PYTHONIOENCODING": ""}
+    result = renkei("runs", "--config", str(config), env=env)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert "\\u" in result.stdout or "\\x" in result.stdout, result.stdout

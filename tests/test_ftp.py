@@ -151,6 +151,15 @@ def test_curl_upload_and_renkei_poll(daemon, tmp_path):
     assert daemon.wait_run(run_id)["state"] == "completed"
 
 
+def test_renkei_poll_asks_of_the_account_it_names_alone(daemon):
+    """The name went into the path as it was: `x/../acme` polled acme, `shop#1` asked
+    of `shop`."""
+    for name in ("x/../acme", "acme#1"):
+        result = renkei("poll", name, "--config", str(daemon.config), timeout=60)
+        assert result.returncode == 1, (name, result.stdout)
+        assert name in result.stderr and "取り込みに回しました" not in result.stdout, result.stderr
+
+
 def test_bad_name_gets_553_with_the_rule(daemon):
     with login(daemon) as ftp, pytest.raises(ftplib.error_perm) as info:
         ftp.storbinary("STOR 20230229.csv", io.BytesIO(b"x"))

@@ -227,7 +227,9 @@ def _kept_stdout() -> Output | None:
     sys.stdout = io.TextIOWrapper(
         io.BufferedWriter(raw),
         encoding=encoding,
-        errors="backslashreplace" if errors == "strict" else errors,
+        # surrogateescape too (a C or POSIX locale): it escapes only bytes read in, and
+        # Japanese it cannot encode was a traceback.
+        errors="backslashreplace" if errors in ("strict", "surrogateescape") else errors,
         line_buffering=bool(getattr(stream, "line_buffering", False)),
     )
     return raw

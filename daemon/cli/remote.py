@@ -80,7 +80,11 @@ def cmd_poll(args: argparse.Namespace) -> int:
     if settings is None:
         return EXIT_FAILED
     language = settings.report.language
-    reply = _ask_daemon(settings, f"/api/v1/accounts/{args.name}/poll", "cli.poll.no_token")
+    from urllib.parse import quote
+
+    # One path segment, as send's name is: `shop#1` asked of `shop`, `a/../b` of `b`.
+    path = f"/api/v1/accounts/{quote(args.name, safe='')}/poll"
+    reply = _ask_daemon(settings, path, "cli.poll.no_token")
     if isinstance(reply, int):
         return reply
     body = _answer(reply)
