@@ -168,7 +168,7 @@ def _received(stamp: str, zone: zoneinfo.ZoneInfo, this_year: int) -> str:
 def _note(run: dict[str, Any], language: str) -> str:
     """The run's message; a dry run says it is one even when its message does not."""
     text = run_message(run, language)
-    if run["dry_run"] and text != message("run.dry_run", language):
+    if run["dry_run"] and not text.startswith(message("run.dry_run", language)):
         return f"{message('cli.dry_run', language).strip()} {text}".strip()
     return text
 
@@ -268,7 +268,7 @@ def show_lines(found: Found, language: str, timezone: str) -> list[str]:
     """`renkei show`: the run, its file, its first row errors and its error CSV."""
     assert found.run is not None
     if found.run["direction"] == "send":
-        return send_lines(found.run, found.requests, language, timezone)
+        return send_lines(found.run, found.requests, language, timezone, found.report)
     lines = [*run_lines(found.run, language, timezone), *report_lines(found.report, language)]
     if found.run["undo_of"]:
         # An undo read no file and wrote no rows of its own: its message says what it
@@ -425,7 +425,11 @@ def _linked_runs(run: dict[str, Any], language: str) -> list[str]:
 
 
 def send_lines(
-    run: dict[str, Any], requests: Sequence[dict[str, Any]], language: str, timezone: str
+    run: dict[str, Any],
+    requests: Sequence[dict[str, Any]],
+    language: str,
+    timezone: str,
+    report: dict[str, Any] | None = None,
 ) -> list[str]:
     """`renkei show` of a send: which send, who started it, what went in which file,
     rows sent, how it ended, and each request with its attempts and last answer, in
@@ -454,6 +458,8 @@ def send_lines(
     if failed := last_failure(requests):
         lines.append(_field(message("cli.show.last_error", language), failed))
     lines.append(_report_field(run, language))
+    # Its report mail as an import's is said: to whom, how many tries, the relay's word.
+    lines += report_lines(report, language)
     return [*lines, *request_lines(requests, language)]
 
 

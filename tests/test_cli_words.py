@@ -11,6 +11,7 @@ import gettext
 import pytest
 from rich.cells import cell_len
 
+from importers.messages import message
 from tests.support import account, csv_bytes, renkei, write_config
 
 JAPANESE = {"LC_ALL": "", "LC_MESSAGES": "", "LANG": "C.UTF-8"}
@@ -250,3 +251,13 @@ def test_show_save_makes_the_last_folder_only(configs, kept_run, tmp_path):
     result = renkei("show", kept_run, "--save", str(out), "--config", str(configs["ja"]))
     assert result.returncode == 0, result.stderr
     assert (out / "20240516.csv").read_bytes() == (tmp_path / "20240516.csv").read_bytes()
+
+
+def test_a_dry_runs_message_that_says_so_is_not_led_by_it_again():
+    """`(試行のみ) 試行のみ(dry run):検証しただけで…` in `renkei runs`."""
+    from daemon.runview import _note
+
+    said = message("run.dry_run", "ja") + "。1 行はエラーのため取り込みません"
+    assert _note({"dry_run": 1, "message": said, "said": None}, "ja") == said
+    other = _note({"dry_run": 1, "message": "ほか", "said": None}, "ja")
+    assert other == f"{message('cli.dry_run', 'ja').strip()} ほか"

@@ -262,6 +262,9 @@ def test_a_row_wider_than_max_bytes_is_named_in_the_runs_words(daemon, capture, 
     body = mail.get_body().get_content()
     assert "member_no=99" in body
     assert message("send.requests", "ja") not in body, body  # no heading over nothing
+    # `renkei show` says its report mail as an import's: to whom, how many tries.
+    shown = renkei("show", run["id"], "--config", str(daemon.config)).stdout
+    assert f"{message('cli.show.report_to', 'ja')}: admin@example.jp" in shown, shown
 
 
 # -- the run's words (finding 6) -------------------------------------------------------
