@@ -196,6 +196,7 @@ class Found:
     error_csv: Path | None = None  # when the run has errors to show in it
     kept_file: Path | None = None
     candidates: list[str] = field(default_factory=list)
+    more: bool = False  # more runs fit than the candidates named
     # A send's requests as sent, or those of the calls that followed an import.
     requests: list[dict[str, Any]] = field(default_factory=list)
     report: dict[str, Any] | None = None  # its report mail as it went out (run_reports)
@@ -209,7 +210,7 @@ async def find_run(settings: Settings, fragment: str) -> Found:
         return Found()
     store = await open_store(settings)
     try:
-        ids = await store.runs_like(fragment, CANDIDATES)
+        ids = await store.runs_like(fragment, CANDIDATES + 1)
         if not ids and not store.shared:
             # On SQLite a run is recorded once the importer takes its file: one still
             # waiting is the queued run the door's answer named (as the API shows it).
@@ -217,7 +218,7 @@ async def find_run(settings: Settings, fragment: str) -> Found:
             if meta is not None:
                 return Found(queued_run(fragment, meta, store.instance))
         if len(ids) != 1:
-            return Found(candidates=ids)
+            return Found(candidates=ids[:CANDIDATES], more=len(ids) > CANDIDATES)
         run = await store.get_run(ids[0])
         assert run is not None
         errors = await store.run_errors(ids[0], SHOWN_ERRORS)

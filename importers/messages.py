@@ -2360,6 +2360,10 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "cli.show.state": {"ja": "状態", "en": "State"},
     "cli.show.report": {"ja": "報告メール", "en": "Report mail"},
+    "cli.show.more_candidates": {
+        "ja": "…ほかにもあります(もっと長く指定してください)",
+        "en": "… and more (give more of the id)",
+    },
     "cli.show.report_to": {"ja": "報告メールの宛先", "en": "Report mail to"},
     "cli.show.report_tries": {"ja": "報告メールの送信試行(回)", "en": "Report mail tries"},
     "cli.show.relay_said": {"ja": "リレーの最後の応答", "en": "Relay's last answer"},

@@ -261,3 +261,16 @@ def test_a_dry_runs_message_that_says_so_is_not_led_by_it_again():
     assert _note({"dry_run": 1, "message": said, "said": None}, "ja") == said
     other = _note({"dry_run": 1, "message": "ほか", "said": None}, "ja")
     assert other == f"{message('cli.dry_run', 'ja').strip()} ほか"
+
+
+def test_an_ambiguous_short_id_says_when_more_runs_fit_than_it_names(capsys):
+    """Ten of 35 were named, nothing saying the list was cut."""
+    from daemon.cli import _not_one_run
+    from daemon.oneshot import CANDIDATES, Found
+
+    ids = [f"2026{i:02d}" for i in range(CANDIDATES)]
+    assert _not_one_run(Found(candidates=ids, more=True), "2026", "en") == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[-1] == "  … and more (give more of the id)" and len(lines) == CANDIDATES + 2
+    _not_one_run(Found(candidates=ids[:3]), "2026", "en")
+    assert "and more" not in capsys.readouterr().err

@@ -85,7 +85,8 @@ def _not_one_run(found: Found, ref: str, language: str) -> int:
         print(message("cli.show.unknown", language, ref=repr(ref)), file=sys.stderr)
         return EXIT_FAILED
     ambiguous = message("cli.show.ambiguous", language, ref=repr(ref))
-    print("\n".join([ambiguous, *(f"  {i}" for i in found.candidates)]), file=sys.stderr)
+    more = [f"  {message('cli.show.more_candidates', language)}"] if found.more else []
+    print("\n".join([ambiguous, *(f"  {i}" for i in found.candidates), *more]), file=sys.stderr)
     return EXIT_USAGE
 
 
