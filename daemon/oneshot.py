@@ -216,7 +216,11 @@ async def find_run(settings: Settings, fragment: str) -> Found:
             # waiting is the queued run the door's answer named (as the API shows it).
             meta = await asyncio.to_thread(pending_meta, settings.data_dir / "spool", fragment)
             if meta is not None:
-                return Found(queued_run(fragment, meta, store.instance))
+                # Its layout and mode as its account's plan gives them, as the API and
+                # the console show a waiting file (not the schema's defaults).
+                from daemon.web.runs import with_plan
+
+                return Found(with_plan(settings, queued_run(fragment, meta, store.instance)))
         if len(ids) != 1:
             return Found(candidates=ids[:CANDIDATES], more=len(ids) > CANDIDATES)
         run = await store.get_run(ids[0])

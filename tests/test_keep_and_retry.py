@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import re
 import signal
@@ -311,6 +312,22 @@ def test_a_retry_asked_as_its_run_ends_waits_for_the_file_to_be_kept(daemon):
         keeper.join()
     assert reply.status_code == 202, reply.text
     assert daemon.wait_run(reply.json()["id"])["state"] == "completed"
+
+
+def test_show_and_undo_of_a_file_still_waiting_say_what_it_is(daemon):
+    """A file waiting in the spool (SQLite records its run once the importer takes
+    it): `renkei show` gave it no layout and the schema's default mode, and `renkei
+    undo` said its rows were not kept, where the API says it has not completed."""
+    with imports_paused(daemon):
+        run_id = mailed(daemon, "20240520.csv", csv_bytes(["1,2024/05/20,100,a"]))
+        shown = json.loads(renkei("show", run_id, "--json", "--config", str(daemon.config)).stdout)
+        assert (shown["state"], shown["layout"]) == ("queued", "performance"), shown
+        api = httpx.get(f"{daemon.api}/api/v1/runs/{run_id}", headers=ADMIN).json()
+        assert (shown["mode"], shown["layout"]) == (api["mode"], api["layout"])
+        undo = renkei("undo", run_id, "--config", str(daemon.config))
+        assert undo.returncode == 1
+        assert f"実行 {run_id} は取込完了ではないため" in undo.stderr, undo.stderr
+    assert daemon.wait_run(run_id)["state"] == "completed"
 
 
 def test_a_second_retry_while_the_first_waits_is_answered_with_it(daemon):

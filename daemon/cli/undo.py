@@ -29,6 +29,12 @@ def cmd_undo(args: argparse.Namespace) -> int:
     if isinstance(found, int):
         return found
     run = found.run
+    if run["state"] == "queued":
+        # Still waiting in the spool (SQLite records it once the importer takes it): the
+        # store knows nothing of it, and said its rows were not kept.
+        params = {"run_id": run["id"], "state": state_words(run, language), "other": ""}
+        print(message("api.run_not_completed", language, **params), file=sys.stderr)
+        return EXIT_FAILED
     undone = asyncio.run(undo_run(settings, run["id"], getpass.getuser()))
     if undone.refusal is not None:
         state = state_words(run, language)
