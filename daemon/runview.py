@@ -354,6 +354,8 @@ def not_kept_key(run: Mapping[str, Any], elsewhere: str = "") -> str:
     runs: "past retention" blamed the sweep), thrown away (a stopped account's), kept
     by the instance of a shared store that imported it (`elsewhere`: its name), or
     gone (swept, or no file came). Its words take `instance`."""
+    if run.get("direction") == "send" or run.get("undo_of"):
+        return "cli.show.no_file"  # it received none: "past retention" blamed the sweep
     if not ended(run):
         return "cli.show.not_kept_yet"
     if run["state"] == RunState.IGNORED:

@@ -2360,6 +2360,10 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "cli.show.state": {"ja": "状態", "en": "State"},
     "cli.show.report": {"ja": "報告メール", "en": "Report mail"},
+    "cli.show.no_file": {
+        "ja": "この実行はファイルを受け取っていません(送信か取消の実行です)",
+        "en": "this run received no file (it is a send or an undo)",
+    },
     "cli.show.more_candidates": {
         "ja": "…ほかにもあります(もっと長く指定してください)",
         "en": "… and more (give more of the id)",

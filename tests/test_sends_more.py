@@ -265,6 +265,9 @@ def test_a_row_wider_than_max_bytes_is_named_in_the_runs_words(daemon, capture, 
     # `renkei show` says its report mail as an import's: to whom, how many tries.
     shown = renkei("show", run["id"], "--config", str(daemon.config)).stdout
     assert f"{message('cli.show.report_to', 'ja')}: admin@example.jp" in shown, shown
+    out = str(daemon.config.parent / "saved")
+    saved = renkei("show", run["id"], "--save", out, "--config", str(daemon.config))
+    assert message("cli.show.no_file", "ja") in saved.stderr, saved.stderr  # not "swept"
 
 
 # -- the run's words (finding 6) -------------------------------------------------------
