@@ -635,3 +635,24 @@ def test_a_corrected_copy_that_imported_no_row_may_be_retried(daemon):
     assert (unchanged["state"], unchanged["rows_imported"]) == ("completed", 0), unchanged
     retried = httpx.post(f"{daemon.api}/api/v1/runs/{unchanged['id']}/retry", headers=ADMIN)
     assert retried.status_code == 202, retried.text
+
+
+def test_a_retry_of_an_undone_correction_sent_again_since_imports_nothing_twice(daemon):
+    """Undone, then sent again by the partner, a correction's first run retried put
+    its rows in a second time."""
+    run = deliver(daemon, "fix2", "20241017.csv", sjis(HEADER, *BAD))
+    copy = corrected(errors_csv(daemon, run["id"]).content, keep_columns=True)
+    first = deliver(daemon, "fix2", "20241017.errors.csv", copy)
+    undo = httpx.post(f"{daemon.api}/api/v1/runs/{first['id']}/undo", headers=ADMIN, timeout=60)
+    assert undo.status_code == 201, undo.text
+    again = deliver(daemon, "fix2", "20241017.errors.csv", copy)  # a new mail: imported
+    assert (again["state"], again["rows_imported"]) == ("completed", 3), again
+    retried = httpx.post(f"{daemon.api}/api/v1/runs/{first['id']}/retry", headers=ADMIN)
+    assert retried.status_code == 202, retried.text
+    done = daemon.wait_run(retried.json()["id"])
+    assert (done["state"], done["rows_imported"]) == ("failed", 0), done
+    assert f"実行 {again['id']} で訂正済みです" in done["message"]
+    members = daemon.query(
+        "SELECT member_no FROM sales WHERE _account = 'fix2' AND _source_file LIKE '20241017%'"
+    )
+    assert sorted(members) == [(1,), (2,), (3,), (4,)]
