@@ -316,6 +316,9 @@ def test_an_undo_is_listed_as_an_undo_of_its_run(tmp_path, relay):
     body = mail.get_body().get_content()
     assert f"取込取消(実行 {imported['id']} を取り消し)" in body, body
     assert body.count("取込完了") == 1  # the import itself
+    # What it deleted and restored, not "0 rows" and "newly registered" of its own.
+    assert "を取り消しました: 削除 2 行、復元 0 行" in body, body
+    assert body.count("件を新規登録") == 1, body  # the import's, not the undo's
 
 
 def test_the_english_intro_counts_one_import_as_one():

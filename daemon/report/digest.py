@@ -124,6 +124,10 @@ def _run_lines(
         f"  {counts}",
         f"  {summary(run, language)}",
     ]
+    if run.get("undo_of"):
+        # No rows of its own to count: its message says what it deleted and restored,
+        # where its counts said 0 rows and its restored rows "newly registered".
+        lines = lines[:1]
     if run["message"]:
         # A completed run's too, as its own report says it: the sender not
         # authenticated, another attachment not taken, the rows a same-name file replaced.
