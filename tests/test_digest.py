@@ -319,6 +319,7 @@ def test_an_undo_is_listed_as_an_undo_of_its_run(tmp_path, relay):
     # What it deleted and restored, not "0 rows" and "newly registered" of its own.
     assert "を取り消しました: 削除 2 行、復元 0 行" in body, body
     assert body.count("件を新規登録") == 1, body  # the import's, not the undo's
+    assert "全 0 行" not in body, body
 
 
 def test_the_english_intro_counts_one_import_as_one():
