@@ -322,8 +322,8 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "run.replaced_by_none": {
         "ja": "ファイルに行がないため、同じ名前のファイルが前に取り込んだ {replaced:,} 行を削除しました",
-        "en": "the file has no rows: the {replaced:@row} the same file name imported before"
-        " were removed",
+        "en": "the file has no rows: removed the {replaced:@row} the same file name imported"
+        " before",
     },
     "run.aborted": {
         "ja": "停止のため中断し、ロールバックしました(次回起動時に再実行します)",
@@ -1656,9 +1656,9 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "expect.missing.body": {
         "ja": "{account} の {day} 分のファイルが {by}({timezone})までに届いていません。\n"
-        "届き次第、取込を行い「届きました」とお知らせします。",
+        "その日のうちに届いて取り込まれれば、「届きました」とお知らせします。",
         "en": "No file of {account} for {day} had completed by {by} ({timezone}).\n"
-        "When it arrives and is imported, a note says so.",
+        "If it arrives and is imported that same day, a note says so.",
     },
     "expect.missing.waiting": {
         "ja": "なお、{account} には取込待ちのファイルが {waiting} 件あります(FTP の確認時刻を"

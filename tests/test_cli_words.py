@@ -274,3 +274,13 @@ def test_an_ambiguous_short_id_says_when_more_runs_fit_than_it_names(capsys):
     assert lines[-1] == "  … and more (give more of the id)" and len(lines) == CANDIDATES + 2
     _not_one_run(Found(candidates=ids[:3]), "2026", "en")
     assert "and more" not in capsys.readouterr().err
+
+
+def test_words_that_said_one_row_as_many_and_promised_a_note_never_sent():
+    """ "the 1 row … were removed"; the miss alert promised a note "as soon as it
+    arrives", which comes only for a file of that same day."""
+    said = message("run.replaced_by_none", "en", replaced=1)
+    assert said == "the file has no rows: removed the 1 row the same file name imported before"
+    params = {"account": "acme", "day": "2024-05-16", "by": "10:00", "timezone": "Asia/Tokyo"}
+    assert "その日のうちに届いて取り込まれれば" in message("expect.missing.body", "ja", **params)
+    assert "that same day" in message("expect.missing.body", "en", **params)
