@@ -28,6 +28,7 @@ from daemon.report.message import (
     executor_words,
     in_words,
     local_time,
+    mode_words,
     run_message,
     summary,
 )
@@ -373,7 +374,7 @@ def run_lines(run: dict[str, Any], language: str, timezone: str) -> list[str]:
     def field(name: str, value: object) -> str:
         return _field(message(f"report.field.{name}", language), value)
 
-    mode = in_words(f"mode.{run['mode']}", language, run["mode"])
+    mode = mode_words(run, language)
     mode += message("cli.dry_run", language) if run["dry_run"] else ""
     counts = {"total": run["rows_total"], "imported": run["rows_imported"]}
     failed = run["rows_failed"]

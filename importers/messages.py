@@ -742,6 +742,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "send.field.counts": {"ja": "件数", "en": "Rows"},
     "send.field.run": {"ja": "実行ID", "en": "Run"},
     "send.field.message": {"ja": "メッセージ", "en": "Message"},
+    "mode.correction": {
+        "ja": "追加(エラーCSVの訂正: 訂正した行をファイルの行に加える)",
+        "en": "add (a corrected error CSV: its rows join the file's)",
+    },
     "mode.replace_file": {
         "ja": "置換(同じ名前のファイルが前に取り込んだ行を入れ替え)",
         "en": "replace (the rows this file name imported before are replaced)",

@@ -23,6 +23,7 @@ from tests.support import (
     attachment,
     mail,
     queued_ids,
+    renkei,
     send,
     send_as,
     toml_value,
@@ -327,6 +328,9 @@ def test_sent_back_under_its_own_name_it_adds_to_the_file_it_corrects(daemon):
     assert (again["state"], again["rows_imported"]) == ("completed", 3), again["message"]
     members = daemon.query("SELECT member_no FROM sales WHERE _account = 'fix' ORDER BY 1")
     assert members == [(1,), (2,), (3,), (4,)]
+    # Said as what it did: its rows added, not the file's rows replaced.
+    shown = renkei("show", again["id"], "--config", str(daemon.config)).stdout
+    assert "取込方法: 追加(エラーCSVの訂正: 訂正した行をファイルの行に加える)" in shown, shown
     whole = sjis(HEADER, "5,2024/10/01,1,a", "6,2024/10/01,2,b")
     last = deliver(daemon, "fix", "20241001.csv", whole)
     assert last["state"] == "completed"

@@ -153,12 +153,12 @@ def _not_forwarded(settings: Settings, account: str) -> None:
 
 
 def _summary(run: dict, language: str) -> str:
-    from daemon.report.message import in_words, summary
+    from daemon.report.message import mode_words, summary
     from daemon.runview import state_words
 
     dry = message("cli.dry_run", language) if run["dry_run"] else ""
     # In the words `renkei show` says them, not the store's values.
-    mode = in_words(f"mode.{run['mode']}", language, run["mode"])
+    mode = mode_words(run, language)
     head = {"id": run["id"], "state": state_words(run, language), "mode": mode, "dry": dry}
     rows = {"total": run["rows_total"], "imported": run["rows_imported"]}
     counts = message("report.counts", language, failed=run["rows_failed"], **rows)

@@ -19,6 +19,7 @@ from typing import Any
 from daemon.report.subject import set_subject
 from daemon.store.runs import RunState
 from importers.errors import ERRORS_KEPT, RowError
+from importers.filenames import CORRECTION_SUFFIX, correction_name
 from importers.messages import CATALOG, message, said, words_of
 
 BODY_ERRORS = 20
@@ -87,6 +88,20 @@ def errors_head(shown: int, count: int, language: str) -> str:
 def in_words(key: str, language: str, value: str) -> str:
     """A channel or mode (`key`) as the user's language says it; `value` if unknown."""
     return message(key, language) if key in CATALOG else value
+
+
+def mode_key(run: Any) -> str:
+    """The catalog key of how a run wrote its rows. A corrected error CSV sent back
+    under replace_file adds its rows to its file's: said as a replace, partners took
+    a second copy to put the first one's rows back, not beside them."""
+    name = correction_name(run.get("filename") or "").lower()
+    if run.get("mode") == "replace_file" and name.endswith(CORRECTION_SUFFIX):
+        return "mode.correction"
+    return f"mode.{run['mode']}"
+
+
+def mode_words(run: Any, language: str) -> str:
+    return in_words(mode_key(run), language, run["mode"])
 
 
 def channel_words(channel: str, language: str) -> str:
@@ -209,7 +224,7 @@ def _body(
         # no mode, encoding or start to tell of.
         *(
             [
-                field("mode", in_words(f"mode.{run['mode']}", language, run["mode"])),
+                field("mode", mode_words(run, language)),
                 field("encoding", run["encoding"] or "-"),
             ]
             if run["started_at"]

@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from daemon.console import audit
 from daemon.console.access import Refused, Viewer, Who, role_refused
 from daemon.console.render import checked_form, last_page_offset, offset_param, page
+from daemon.report.message import mode_key
 from daemon.runview import state_of
 from daemon.spool.kept import kept_file
 from daemon.spool.retry import refusal_key
@@ -122,6 +123,7 @@ async def run_page(request: Request, run_id: str, who: Who) -> Response:
         who,
         run=run | {"send": send_name(run)},
         run_said=words_of(run.get("said")),
+        mode_key=mode_key(run),
         fields=SEND_FIELDS if sending else RUN_FIELDS,
         labels=SEND_LABELS if sending else {},
         errors=errors,
