@@ -294,9 +294,11 @@ def test_a_retry_asked_as_its_run_ends_waits_for_the_file_to_be_kept(daemon):
     run = mailed(daemon, "20240519.csv", csv_bytes(["1,2024/05/19,100,a"]))
     assert daemon.wait_run(run)["state"] == "completed"
     kept = daemon.data_dir / "files" / run
+    item = daemon.data_dir / "spool" / "active" / run
+    # Settled first (the moment this test stands in for is over): kept, out of the spool.
+    wait_for(lambda: kept.is_dir() and not item.exists())
     aside = daemon.data_dir / "aside"
     kept.rename(aside)
-    item = daemon.data_dir / "spool" / "active" / run
     item.mkdir()
 
     def kept_now() -> None:

@@ -895,7 +895,7 @@ async def test_expected_misses(store: Store) -> None:
     await store.add_run(run_id(3), meta(received=at(1, 12)))
     await store.update_run(run_id(3), state=RunState.COMPLETED, dry_run=True)
     found = await store.completed_between("acme", at(1, 0), at(2, 0))
-    assert found == {"id": run_id(1), "filename": "items.csv"}
+    assert found == {"id": run_id(1), "filename": "items.csv", "rows_imported": 0, "rows_failed": 0}
     assert await store.completed_between("acme", at(1, 0), at(1, 13)) is None
 
 
