@@ -1911,6 +1911,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "{{{name}}} is not a placeholder renkei fills in ({{run.id}} {{account}} "
         "{{file}} {{today}} {{part}} {{parts}}; calls also {{row.COLUMN}})",
     },
+    "config.secret_twice": {
+        "ja": "{name} と {name}_sha256 の両方があります。どちらでも受け付けるため、置き換えたつもりの"
+        "古い方でも入れます。使わない方を削除してください",
+        "en": "both {name} and {name}_sha256 are set: either is taken, so the one meant to be"
+        " replaced still lets its holder in; remove the one not in use",
+    },
     "config.param_is_file": {
         "ja": "パラメータ {name} は CSV の部分(file_field)と同じ名前です",
         "en": "parameter {name} has the name of the CSV part (file_field)",

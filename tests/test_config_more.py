@@ -686,3 +686,15 @@ def test_a_call_that_follows_no_import_is_one_problem(tmp_path):
     calls = '[calls.c]\nurl = "https://e.example/{row.nope}"\nafter_import = []\n'
     code, lines = checked(en_config(tmp_path, extra=calls))
     assert code == 1 and len(lines) == 1 and lines[0].startswith("calls.c.after_import: "), lines
+
+
+def test_a_secret_given_both_as_itself_and_as_its_sha256_is_warned_of(tmp_path):
+    """Either is taken: the token an admin meant to replace by its sha256 still works."""
+    digest = "0" * 64
+    api = f'[accounts.acme.api]\ntoken = "demo-acme"\ntoken_sha256 = "{digest}"\n'
+    code, lines = checked(en_config(tmp_path, api))
+    assert code == 0 and lines == [
+        "accounts.acme.api.token_sha256: both token and token_sha256 are set: either is"
+        " taken, so the one meant to be replaced still lets its holder in; remove the one"
+        " not in use"
+    ], lines

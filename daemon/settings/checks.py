@@ -1067,6 +1067,23 @@ def _decimal_keys(settings: Settings) -> Iterator[Problem]:
                 yield Problem(f"layouts.{name}.key", "config.decimal_key", {"column": column})
 
 
+def _secrets_twice(settings: Settings) -> Iterator[Problem]:
+    """A secret given both as itself and as its sha256: either one is taken, so the old
+    one an admin meant to replace by the other still lets its holder in."""
+    pairs = [("api", "admin_token", settings.api.admin_token, settings.api.admin_token_sha256)]
+    for name, account in settings.accounts.items():
+        if account.api is not None:
+            pairs.append(
+                (f"accounts.{name}.api", "token", account.api.token, account.api.token_sha256)
+            )
+        if account.ftp is not None:
+            ftp = account.ftp
+            pairs.append((f"accounts.{name}.ftp", "password", ftp.password, ftp.password_sha256))
+    for where, key, literal, digest in pairs:
+        if literal and digest:
+            yield Problem(f"{where}.{key}_sha256", "config.secret_twice", {"name": key})
+
+
 def check_warnings(settings: Settings) -> list[Problem]:
     """What is allowed but most likely not meant: said, never refused."""
     return [
@@ -1089,6 +1106,7 @@ def check_warnings(settings: Settings) -> list[Problem]:
             for name, account in settings.accounts.items()
             if account.ftp is not None and not account.ftp.weekdays
         ),
+        *_secrets_twice(settings),
         *(
             Problem(f"accounts.{name}.sheet", "config.sheet_without_excel")
             for name, account in settings.accounts.items()
