@@ -28,6 +28,7 @@ from daemon.store.open import open_store
 from daemon.store.runs import kept_elsewhere, public_run, queued_run
 from daemon.store.undo import Undone, UndoRun
 from daemon.worker.pipeline import Pipeline, uncounted
+from daemon.worker.plan import with_plan
 from handlers.base import bare_name
 from importers.errors import RowError
 from importers.messages import message
@@ -218,8 +219,6 @@ async def find_run(settings: Settings, fragment: str) -> Found:
             if meta is not None:
                 # Its layout and mode as its account's plan gives them, as the API and
                 # the console show a waiting file (not the schema's defaults).
-                from daemon.web.runs import with_plan
-
                 return Found(with_plan(settings, queued_run(fragment, meta, store.instance)))
         if len(ids) != 1:
             return Found(candidates=ids[:CANDIDATES], more=len(ids) > CANDIDATES)

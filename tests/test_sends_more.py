@@ -529,7 +529,9 @@ def test_an_aborted_send_is_final_in_every_view(tmp_path, relay):
         assert (file.status_code, file.json()["error"]) == (404, "file_not_kept"), file.text
         shown = renkei("show", run_id, "--save", str(tmp_path / "saved"), "--config", str(config))
         assert "取込待ち" not in shown.stderr and "スプール" not in shown.stderr, shown.stderr
-        assert "受信したファイルは保存されていません" in shown.stderr, shown.stderr
+        assert "この実行はファイルを受け取っていません(送信か取消の実行です)" in shown.stderr, (
+            shown.stderr
+        )
         console = login(daemon.api, "admin")
         home = console.get("/console/").text
         console.close()

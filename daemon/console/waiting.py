@@ -18,7 +18,7 @@ from fastapi import Request
 from daemon.spool.queue import Meta, pending_meta
 from daemon.store.runs import RunState, queued_run
 from daemon.web import context
-from daemon.web.runs import with_plan
+from daemon.worker.plan import with_plan
 
 # Enough for every queued run the store holds on SQLite, where each is in the spool.
 _RECORDED_MAX = 100_000

@@ -8,7 +8,6 @@ takes the run back in one transaction (store/undo.py).
 """
 
 import asyncio
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -36,7 +35,7 @@ from daemon.web import context
 from daemon.web.auth import Auth, Principal
 from daemon.web.errors import ApiError, responses
 from daemon.worker.error_report import WORKBOOK_REPORT_ENCODING, header_only, unread_encoding
-from daemon.worker.plan import plan_for
+from daemon.worker.plan import with_plan
 from importers.filenames import error_report_name
 from importers.messages import quoted
 from importers.workbook import is_workbook
@@ -157,23 +156,6 @@ async def found_run(request: Request, run_id: str) -> dict[str, Any] | None:
         # Taken and recorded between the two looks, or no such run.
         return await store.get_run(run_id)
     return queued_run(run_id, meta, store.instance)
-
-
-def with_plan(settings: Settings, run: dict[str, Any]) -> dict[str, Any]:
-    """A queued run with what its account's plan already says (layout, mode, dry run,
-    an encoding not left to be detected): the importer records them only once it
-    takes the file, and they are known from the moment it was accepted."""
-    account = settings.accounts.get(run["account"])
-    if run["state"] != RunState.QUEUED or run["layout"] or account is None:
-        return run
-    try:
-        plan = plan_for(account, json.loads(run["options"] or "{}"))
-    except (ValueError, TypeError):  # options no plan is made of: the importer says so
-        return run
-    known = {"layout": plan.layout, "mode": plan.mode, "dry_run": int(plan.dry_run)}
-    if plan.encoding != "auto":
-        known["encoding"] = plan.encoding
-    return run | known
 
 
 @router.get("/api/v1/runs/{run_id}", responses=responses(401, 404, 422))

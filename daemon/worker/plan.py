@@ -8,6 +8,7 @@ by, choices widened by the values earlier imports created. Used by the pipeline.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
@@ -16,6 +17,7 @@ from daemon.settings import Account, Layout, Settings
 from daemon.settings.model import AccountReport
 from daemon.store.base import Store
 from daemon.store.keyed import KEYED
+from daemon.store.runs import RunState
 from importers.errors import CellError
 from importers.layouts import ColumnSpec, converter, listed_spelling
 from importers.reader import ImportSpec
@@ -166,3 +168,20 @@ def import_spec(
         workbook=is_workbook(filename),
         sheet=account.sheet,
     )
+
+
+def with_plan(settings: Settings, run: dict[str, Any]) -> dict[str, Any]:
+    """A queued run with what its account's plan already says (layout, mode, dry run,
+    an encoding not left to be detected): the importer records them only once it
+    takes the file, and they are known from the moment it was accepted."""
+    account = settings.accounts.get(run["account"])
+    if run["state"] != RunState.QUEUED or run["layout"] or account is None:
+        return run
+    try:
+        plan = plan_for(account, json.loads(run["options"] or "{}"))
+    except (ValueError, TypeError):  # options no plan is made of: the importer says so
+        return run
+    known = {"layout": plan.layout, "mode": plan.mode, "dry_run": int(plan.dry_run)}
+    if plan.encoding != "auto":
+        known["encoding"] = plan.encoding
+    return run | known
