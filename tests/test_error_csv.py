@@ -291,6 +291,19 @@ def test_a_correction_of_a_version_another_name_replaced_is_refused(daemon):
     assert rows == [(8,)]
 
 
+def test_a_correction_of_a_copy_rejected_after_a_good_one_names_the_rejected_run(daemon):
+    """Under on_row_error = reject a copy refused for its row errors is the run its
+    error CSV lists, though an earlier copy of the name went in: the correction was
+    refused as of the earlier, good one, "an older version"."""
+    good = deliver(daemon, "acme", "20241018.csv", sjis(HEADER, BAD[0]))
+    bad = deliver(daemon, "acme", "20241018.csv", sjis(HEADER, *BAD))
+    assert (good["state"], bad["state"]) == ("completed", "failed")
+    copy = corrected(errors_csv(daemon, bad["id"]).content, keep_columns=True)
+    refused = deliver(daemon, "acme", "20241018.errors.csv", copy)
+    assert refused["state"] == "failed", refused
+    assert f"訂正元の実行 {bad['id']} は 1 行も取り込んでいません" in refused["message"]
+
+
 def test_a_record_too_long_keeps_the_two_columns_under_their_heading(daemon):
     """The cells past the header's come after 行番号 and エラー内容, so the two stay
     under their heading; the partner removes the stray cell and sends the copy back."""

@@ -322,12 +322,15 @@ class RunRecords:
         """The run of `account` a corrected error CSV named `name` is taken to correct
         (its id, state, dry_run, undone_by, rows_failed): every run of a file names its
         error CSV alike, so the newest of them, passing over dry runs, undone runs and
-        failed ones while another is left (its file's version in the table: a later
-        copy refused whole left the earlier one's rows there); None when none is."""
+        runs that failed whole while another is left (its file's version in the table:
+        a later copy refused whole left the earlier one's rows there; one refused for
+        its row errors under on_row_error = reject is the one its error CSV lists);
+        None when none is."""
         sql = (
             "SELECT id, state, dry_run, undone_by, rows_failed FROM runs"
             f" WHERE {_ERROR_CSV_NAMED} ORDER BY CASE WHEN dry_run = 1 OR undone_by IS NOT"
-            " NULL OR state != 'completed' THEN 1 ELSE 0 END, id DESC LIMIT 1"
+            " NULL OR (state != 'completed' AND rows_failed = 0) THEN 1 ELSE 0 END,"
+            " id DESC LIMIT 1"
         )
         rows = await self.reader.execute_fetchall(sql, (account, name))
         if not rows:
