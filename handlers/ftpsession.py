@@ -293,8 +293,10 @@ class SessionHandler(FTPHandler):
             file, _ = self._in_dtp_queue
             self._in_dtp_queue = None
             file.close()
-            self.respond(self.reply(*S426_RESET))
+            # Removed before the reply, which goes out at once: told of the 426, the
+            # client (a test, a script listing the home) found the part still there.
             self.on_incomplete_file_received(file.name)
+            self.respond(self.reply(*S426_RESET))
         elif self._out_dtp_queue is not None:  # a listing waiting for it
             file = self._out_dtp_queue[2]
             self._out_dtp_queue = None
