@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import shutil
 import signal
 from collections.abc import Mapping
@@ -29,7 +28,7 @@ from daemon.store.runs import kept_elsewhere, public_run, queued_run
 from daemon.store.undo import Undone, UndoRun
 from daemon.worker.pipeline import Pipeline, uncounted
 from daemon.worker.plan import with_plan
-from handlers.base import bare_name
+from handlers.base import bare_name, readable
 from importers.errors import RowError
 from importers.messages import message
 
@@ -63,11 +62,11 @@ async def import_file(
     try:
         options = {"dry_run": True} if dry_run else {}
         # Named as every door names a file: no control or format character in the run.
-        name = bare_name(_readable(path.name))
+        name = bare_name(readable(path.name))
         meta = Meta(
             account,
             "cli",
-            _readable(str(path.resolve())),
+            readable(str(path.resolve())),
             name,
             options=options,
             file_key=await delivery_file_key(settings, parts.store, account, name),
@@ -143,20 +142,6 @@ async def _with_progress(pipeline: Pipeline, item: SpoolItem, name: str) -> None
             bar.update(task, completed=done, total=total)
 
         await pipeline.process(item, progress=advance)
-
-
-def _readable(text: str) -> str:
-    """A path as text that can be written: one whose bytes are not UTF-8 (a folder named
-    in Shift_JIS, from a Samba share or an unpacked archive) is read as CP932 if it is
-    that, else its bytes escaped. Kept as Python decodes it, the run's record could not
-    be written (a traceback)."""
-    raw = os.fsencode(text)
-    for encoding in ("utf-8", "cp932"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return raw.decode("utf-8", errors="backslashreplace")
 
 
 async def latest_runs(

@@ -378,20 +378,21 @@ def run_lines(run: dict[str, Any], language: str, timezone: str) -> list[str]:
     mode += message("cli.dry_run", language) if run["dry_run"] else ""
     counts = {"total": run["rows_total"], "imported": run["rows_imported"]}
     failed = run["rows_failed"]
+    imported = not run["undo_of"]  # an undo has no file, mode or counts of its own
     lines = [
         field("run", run["id"]),
         field("account", run["account"]),
         field("channel", channel_words(run["channel"], language)),
         field("sender", run["sender"] or "-"),
         _field(message("cli.show.state", language), state_words(run, language)),
-        field("mode", mode),
-        field("encoding", run["encoding"] or "-"),
+        *([field("mode", mode), field("encoding", run["encoding"] or "-")] if imported else []),
         *(field(name, local_time(run[f"{name}_at"], zone)) for name in _TIMES),
-        field("counts", message("report.counts", language, failed=failed, **counts)),
-        field("result", summary(run, language)),
     ]
-    if run["undo_of"]:  # no file, mode or counts of its own (see show_lines)
-        lines = [*lines[:5], *lines[7 : 7 + len(_TIMES)]]
+    if imported:
+        lines += [
+            field("counts", message("report.counts", language, failed=failed, **counts)),
+            field("result", summary(run, language)),
+        ]
     if run["message"]:
         lines.append(field("message", run_message(run, language)))
     lines += _linked_runs(run, language)

@@ -119,15 +119,11 @@ def _run_lines(
     state = message(f"digest.state.{kind(run)}", language)
     if run.get("undo_of"):  # an admin's undo, listed as an import of 0 rows before
         state = message("digest.state.undo", language, run=run["undo_of"])
-    lines = [
-        f"{_local(finished, zone, stamp)}  {clean(run['filename']) or '-'}  {state}",
-        f"  {counts}",
-        f"  {summary(run, language)}",
-    ]
-    if run.get("undo_of"):
-        # No rows of its own to count: its message says what it deleted and restored,
-        # where its counts said 0 rows and its restored rows "newly registered".
-        lines = lines[:1]
+    lines = [f"{_local(finished, zone, stamp)}  {clean(run['filename']) or '-'}  {state}"]
+    if not run.get("undo_of"):
+        # An undo has no rows of its own to count: its message says what it deleted and
+        # restored, where its counts said 0 rows and its restored rows "newly registered".
+        lines += [f"  {counts}", f"  {summary(run, language)}"]
     if run["message"]:
         # A completed run's too, as its own report says it: the sender not
         # authenticated, another attachment not taken, the rows a same-name file replaced.

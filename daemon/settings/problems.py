@@ -234,16 +234,15 @@ _MEANT = {
         "cp932",
     ),
     "utf8": "utf-8",
-    **{kanji: day for kanji, day in zip("月火水木金土日", _DAYS, strict=True)},
-    **{kanji + "曜": day for kanji, day in zip("月火水木金土日", _DAYS, strict=True)},
-    **{kanji + "曜日": day for kanji, day in zip("月火水木金土日", _DAYS, strict=True)},
     **{
-        name: day
-        for name, day in zip(
+        said: day
+        for kanji, english, day in zip(
+            "月火水木金土日",
             ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
             _DAYS,
             strict=True,
         )
+        for said in (kanji, kanji + "曜", kanji + "曜日", english)
     },
 }
 

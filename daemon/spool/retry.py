@@ -28,9 +28,9 @@ from daemon.spool.kept import kept_file
 from daemon.spool.memory import account_corrects, delivery_file_key
 from daemon.spool.queue import Meta, Spool
 from daemon.store.base import Store
+from daemon.store.keyed import KEYED
 from daemon.store.runs import FINAL_STATES
 
-_KEYED = ("upsert", "set", "delete")  # modes that match rows by key: a retry doubles none
 # How long a retry waits for the file of a run just ended to be kept (see _kept).
 _KEEPING_SECONDS = 5.0
 
@@ -121,7 +121,7 @@ class Retrier:
                     and not run["dry_run"]
                     and not run["undone_by"]
                     and int(run["rows_imported"] or 0) > 0
-                    and run.get("mode") not in _KEYED
+                    and run.get("mode") not in KEYED
                 )
                 # Or put back by a retry of it since (of a retry of it, …), not undone:
                 # that retry is the run to undo first.
