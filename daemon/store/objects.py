@@ -161,12 +161,15 @@ async def table_indexes(db: aiosqlite.Connection, layout: str) -> list[str]:
 async def stale_key_indexes(db: aiosqlite.Connection, layout: str, key: Sequence[str]) -> list[str]:
     """The key indexes on `layout`'s table but the one of `key` (all of them when it
     has no key): left by a key the config had before."""
+    return stale_among(db, await table_indexes(db, layout), layout, key)
+
+
+def stale_among(
+    db: aiosqlite.Connection, indexes: Sequence[str], layout: str, key: Sequence[str]
+) -> list[str]:
+    """stale_key_indexes() of the table's `indexes`, listed already."""
     current = stored_name(db, key_index_name(layout, key)) if key else None
-    return [
-        name
-        for name in await table_indexes(db, layout)
-        if _is_key_index(name, layout) and name != current
-    ]
+    return [name for name in indexes if _is_key_index(name, layout) and name != current]
 
 
 def _is_key_index(name: str, layout: str) -> bool:

@@ -24,6 +24,7 @@ from daemon.store.objects import (
     key_owner,
     layout_key_of,
     other_object,
+    stale_among,
     stale_key_indexes,
     stored_name,
     table_indexes,
@@ -220,6 +221,7 @@ class LayoutTables:
                     await db.execute(
                         f"ALTER TABLE {table} ADD COLUMN {quote(column.name)} {sql_type}"
                     )
+            indexes = await table_indexes(db, name)
             if key:
                 # Keyed modes look every row up by (_account, key): without an index
                 # each lookup would read the whole table.
@@ -229,10 +231,10 @@ class LayoutTables:
                 # Made only when missing: on PostgreSQL even CREATE INDEX IF NOT EXISTS
                 # needs the table's owner, and a role granted its rows alone could not
                 # start renkei (a traceback) though the index was there.
-                if stored_name(db, index) not in await table_indexes(db, name):
+                if stored_name(db, index) not in indexes:
                     cols = ", ".join(quote(c) for c in ("_account", *key))
                     await db.execute(f"CREATE INDEX {quote(index)} ON {table} ({cols})")
-            for stale in await stale_key_indexes(db, name, key):
+            for stale in stale_among(db, indexes, name, key):
                 await db.execute(f"DROP INDEX {quote(stale)}")
         self._layouts[name] = [c.name for c in columns]
         # Whose empty cell is '' rather than NULL (importers.layouts: text columns).
