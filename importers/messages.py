@@ -3803,6 +3803,15 @@ CATALOG: dict[str, dict[str, str]] = {
         " would mix two versions of the file; correct the newer version's error CSV, or send"
         " the whole file",
     },
+    "file.corrects_other_version": {
+        "ja": "このファイルはエラーCSVの訂正ですが、行番号は実行 {run} のエラーCSVのもので、"
+        "同じ名前で取り込まれている実行 {latest} のものではありません。訂正した行を加えると、"
+        "二つの版の行が混ざります。実行 {latest} のエラーCSVを訂正するか、ファイル全体を送ってください",
+        "en": "this is a corrected error CSV, but its line numbers are those of the error CSV"
+        " of run {run}, not of run {latest}, the import of its file it would join: its"
+        " corrected rows would mix two versions of the file; correct the error CSV of run"
+        " {latest}, or send the whole file",
+    },
     "file.tab_separated": {
         "ja": "{line}行目: 見出しがタブで区切られています(タブ区切りのテキストのようです)。"
         "カンマ区切りの CSV で保存して送ってください",

@@ -673,3 +673,39 @@ def test_a_retry_of_an_undone_correction_sent_again_since_imports_nothing_twice(
         "SELECT member_no FROM sales WHERE _account = 'fix2' AND _source_file LIKE '20241017%'"
     )
     assert sorted(members) == [(1,), (2,), (3,), (4,)]
+
+
+def test_a_correction_of_an_older_version_both_with_errors_is_refused_by_its_lines(daemon):
+    """Both versions of a file had row errors: the older one's error CSV, corrected,
+    was taken for the newer's by its name and its rows joined the newer version."""
+    older = deliver(daemon, "fix2", "20241019.csv", sjis(HEADER, *BAD))
+    copy = corrected(errors_csv(daemon, older["id"]).content, keep_columns=True)
+    newer_rows = [f"{n},2024/10/19,{n},第二版" for n in range(1, 5)] + ["z,2024/10/19,5,誤り"]
+    newer = deliver(daemon, "fix2", "20241019.csv", sjis(HEADER, *newer_rows))
+    assert (newer["state"], newer["rows_failed"]) == ("completed", 1), newer
+    refused = deliver(daemon, "fix2", "20241019.errors.csv", copy)
+    assert (refused["state"], refused["rows_imported"]) == ("failed", 0), refused
+    said = f"行番号は実行 {older['id']} のエラーCSVのもので、同じ名前で取り込まれている実行 {newer['id']}"
+    assert said in refused["message"], refused["message"]
+    notes = daemon.query(
+        "SELECT DISTINCT note FROM sales WHERE _account = 'fix2' AND date = '2024-10-19'"
+    )
+    assert notes == [("第二版",)]
+    # The newer version's own error CSV, corrected, joins it.
+    fixed = errors_csv(daemon, newer["id"]).content.decode("cp932").replace("z,", "5,")
+    joined = deliver(daemon, "fix2", "20241019.errors.csv", fixed.encode("cp932"))
+    assert (joined["state"], joined["rows_imported"]) == ("completed", 1), joined
+
+
+def test_without_a_header_row_an_older_versions_correction_is_refused_by_its_lines(daemon):
+    older = deliver(daemon, "bare2", "20241020.csv", sjis(*BAD))
+    copy = corrected(errors_csv(daemon, older["id"]).content, keep_columns=True)
+    newer = deliver(daemon, "bare2", "20241020.csv", sjis("7,2024/10/20,7,新", "q,2024/10/20,8,誤"))
+    assert (newer["state"], newer["rows_failed"]) == ("completed", 1), newer
+    refused = deliver(daemon, "bare2", "20241020.errors.csv", copy)
+    assert refused["state"] == "failed", refused
+    assert f"行番号は実行 {older['id']} のエラーCSVのもの" in refused["message"]
+    members = daemon.query(
+        "SELECT member_no FROM sales WHERE _account = 'bare2' AND date = '2024-10-20'"
+    )
+    assert members == [(7,)]

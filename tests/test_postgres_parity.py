@@ -169,3 +169,20 @@ def test_a_record_key_past_the_index_limit_is_said_in_words(tmp_path, pg_url):
         assert "btree" not in r.json()["message"]
     finally:
         daemon.terminate()
+
+
+def test_an_older_versions_corrected_error_csv_is_told_by_its_lines(tmp_path, pg_url):
+    """The run a corrected copy corrects is found by the line numbers it carries, on
+    PostgreSQL as on SQLite (store.error_csv_runs_on)."""
+    config = pg_config(tmp_path, pg_url, on_row_error="skip")
+    older = imported(tmp_path, config, "20240516.csv", "1,2024/05/16,1,a", "z,2024/05/16,1,b")
+    newer = imported(tmp_path, config, "20240516.csv", "1,2024/05/16,1,c", "2,2024/05/16,1,d", "y")
+    assert (older["rows_failed"], newer["rows_failed"]) == (1, 1), (older, newer)
+    copy = tmp_path / "20240516.errors.csv"
+    copy.write_text("member_no,date,sales_amount,note,行番号,エラー内容\n9,2024/05/16,1,b,3,誤り\n")
+    refused = cli_import(config, copy)
+    assert (refused["state"], refused["rows_imported"]) == ("failed", 0), refused
+    assert f"行番号は実行 {older['id']} のエラーCSVのもの" in refused["message"], refused
+    copy.write_text("member_no,date,sales_amount,note,行番号,エラー内容\n3,2024/05/16,1,e,4,誤り\n")
+    joined = cli_import(config, copy)
+    assert (joined["state"], joined["rows_imported"]) == ("completed", 1), joined

@@ -344,6 +344,19 @@ class RunRecords:
             "rows_failed": int(failed),
         }
 
+    async def error_csv_runs_on(self, account: str, name: str, lines: Sequence[int]) -> list[str]:
+        """The runs of `account` whose error CSV is named `name` and lists a row error
+        on each of `lines`, newest first: those a corrected copy still carrying those
+        line numbers can be a copy of."""
+        wanted = sorted(set(lines))
+        marks = ", ".join("?" * len(wanted))
+        sql = (
+            f"SELECT id FROM runs WHERE {_ERROR_CSV_NAMED} AND (SELECT count(DISTINCT line)"
+            f" FROM run_errors WHERE run_id = runs.id AND line IN ({marks})) = ? ORDER BY id DESC"
+        )
+        rows = await self.reader.execute_fetchall(sql, (account, name, *wanted, len(wanted)))
+        return [found for (found,) in rows]
+
     async def corrections_after(self, account: str, run_id: str) -> list[tuple[str, str]]:
         """The completed runs of `account` after `run_id` (not dry runs, not undone) whose
         file names a corrected error CSV: (id, file name), oldest first."""

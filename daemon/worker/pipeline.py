@@ -44,6 +44,7 @@ from importers.filenames import (
 from importers.layouts import display_name
 from importers.messages import NOTE_JOIN, Sentences, Words, words_json
 from importers.reader import CsvFile
+from importers.returned import returned_lines
 
 log = logging.getLogger(__name__)
 Notify = Callable[[str], Awaitable[None]]
@@ -360,13 +361,13 @@ class Pipeline:
                 # The file its error CSV was made for, as its door (the CLI, a retry)
                 # found it when it came (spool.memory.delivery_file_key).
                 source = item.meta.file_key
-            if correction:
-                await self._corrects_current(item, plan, source)
             csv_file.read_as_error_copy(correction)
             if not item.data_path.exists():
                 raise PermanentProblem("file.missing_data")
             await asyncio.to_thread(csv_file.open)
             outcome.encoding = csv_file.encoding or ""
+            if correction:
+                await self._corrects_current(item, plan, source, csv_file)
             outcome.report = self._error_report(item, account, csv_file)
             writer = RowWriter(settings, self.store, finish, turn)
             await writer.write(item, plan, columns, csv_file, outcome, progress, source, correction)
@@ -394,12 +395,15 @@ class Pipeline:
             raise
         return outcome
 
-    async def _corrects_current(self, item: SpoolItem, plan: Plan, source: str) -> None:
+    async def _corrects_current(
+        self, item: SpoolItem, plan: Plan, source: str, copy: CsvFile
+    ) -> None:
         """A corrected error CSV adds its rows to its file's. Refused, saying what to
         send instead, when the run it corrects (store.error_csv_run) has no rows there
         to add to: it imported none (rejected under on_row_error = reject, or a dry
         run), and a run of the corrected rows alone said it completed; it was undone;
-        it had no row errors, so the copy is of an older version's error CSV; or, under
+        it had no row errors, or the line numbers the copy still carries are another
+        run's, so the copy is of an older version's error CSV; or, under
         replace_file, a newer file of its logical file replaced its rows. Added, the
         rows would mix two versions of one file."""
         name = correction_name(item.meta.filename)
@@ -419,14 +423,33 @@ class Pipeline:
                 # imported twice. What is still wrong is in that run's own error CSV.
                 again = error_report_name(filename)
                 raise PermanentProblem("file.corrects_again", run=run, done=done, name=again)
-        if not made_by["rows_failed"] and plan.mode != "insert":
+        if plan.mode != "insert":
             # Under insert every delivery of the name stays in the table: no version
             # replaces another, and the copy's rows join them all.
-            raise PermanentProblem("file.corrects_older", run=run)
+            if not made_by["rows_failed"]:
+                raise PermanentProblem("file.corrects_older", run=run)
+            await self._same_version(item, name, run, copy)
         if plan.mode == "replace_file":
             holding = await self.store.file_runs(plan.layout, item.meta.account, source)
             if holding and run not in holding:
                 raise PermanentProblem("file.corrects_replaced", run=run, newer=holding[0])
+
+    async def _same_version(self, item: SpoolItem, name: str, run: str, copy: CsvFile) -> None:
+        """Refuse a copy whose `行番号` cells are the row errors of an older run of its
+        file and not those of `run`, the newest its name can mean: a copy of an older
+        version's error CSV, whose rows would mix two versions of the file. A copy
+        without those cells, or whose lines no run listed, is told by its name."""
+        if copy.spec.workbook or copy.sniffed is None:
+            return
+        spec = copy.spec
+        lines = await asyncio.to_thread(
+            returned_lines, copy.path, copy.sniffed.encoding, spec.header, len(spec.columns)
+        )
+        if not lines:
+            return
+        listing = await self.store.error_csv_runs_on(item.meta.account, name, lines)
+        if listing and run not in listing:
+            raise PermanentProblem("file.corrects_other_version", run=listing[0], latest=run)
 
     def _file_failed(
         self,
