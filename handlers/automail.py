@@ -27,7 +27,11 @@ _PRECEDENCE_WITHOUT_CSV = {"bulk", "junk", "list"}
 def automatic(message: Message, mail_from: str, has_csv: bool) -> str | None:
     """Why the mail is automatic, as a short English sentence for the admin's refusal
     list; None for a mail to import."""
-    return _always(message) or (None if has_csv else _without_csv(message, mail_from))
+    return (
+        _always(message)
+        or _returns_ours(message, mail_from)
+        or (None if has_csv else _without_csv(message, mail_from))
+    )
 
 
 def _always(message: Message) -> str | None:
@@ -63,6 +67,19 @@ def _without_csv(message: Message, mail_from: str) -> str | None:
     precedence = _token(message, "Precedence")
     if precedence in _PRECEDENCE_WITHOUT_CSV:
         return f"Precedence: {precedence} and no CSV attachment"
+    return None
+
+
+def _returns_ours(message: Message, mail_from: str) -> str | None:
+    """A mail from the null sender that returns one of renkei's own whole: a bounce
+    written as no delivery report (qmail's, a quarantine's), with the report's error
+    CSV inside it, which was imported and answered with a report that bounced again."""
+    if mail_from.strip("<> "):
+        return None
+    for part in message.walk():
+        inner = part.get_payload() if part.get_content_maintype() == "message" else None
+        if isinstance(inner, list) and inner and _ours(inner[0]):
+            return "null sender (MAIL FROM:<>) returning renkei's own mail"
     return None
 
 

@@ -81,6 +81,21 @@ def bounce(returned: str = "message/rfc822") -> bytes:
     return head.encode() + whole + b"\r\n--B--\r\n"
 
 
+def plain_bounce() -> bytes:
+    """A bounce that is no delivery report (qmail's, a quarantine gateway's): a note
+    and the returned report as a message/rfc822 part of a multipart/mixed, no mark of
+    an automatic mail but its null sender."""
+    whole = returned_report().as_bytes(policy=policy.SMTP)
+    head = (
+        "From: Mail Delivery Subsystem <MAILER-DAEMON@acme.example>\r\n"
+        "To: acme@in.example.jp\r\nSubject: failure notice\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\nSorry, I couldn't deliver it.\r\n"
+        "--B\r\nContent-Type: message/rfc822\r\n\r\n"
+    )
+    return head.encode() + whole + b"\r\n--B--\r\n"
+
+
 def marked(header: str, value: str, attachments=()) -> EmailMessage:
     msg = mail(list(attachments), sender=PARTNER)
     msg[header] = value
@@ -111,6 +126,7 @@ AUTOMATIC = {
     "out_of_office_null_sender": (out_of_office, "<>", "Auto-Submitted"),
     "bounce_returning_the_error_csv": (bounce, "<>", "multipart/report"),
     "bounce_with_headers_only": (lambda: bounce("headers"), "<>", "report-type=delivery"),
+    "bounce_not_a_report": (plain_bounce, "<>", "null sender (MAIL FROM:<>) returning renkei"),
     "null_sender_without_csv": (lambda: mail(sender=PARTNER), "<>", "null sender"),
     "bulk_without_csv": (lambda: marked("Precedence", "bulk"), PARTNER, "Precedence: bulk"),
     "x_autoreply": (lambda: marked("X-Autoreply", "yes"), PARTNER, "X-Autoreply: yes"),
