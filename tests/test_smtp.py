@@ -450,3 +450,35 @@ def test_the_greeting_says_esmtp_after_the_host_name(daemon):
     with socket.create_connection(("127.0.0.1", daemon.smtp_port), timeout=10) as sock:
         greeting = sock.recv(1024).decode()
     assert greeting.startswith("220 renkei ESMTP renkei"), greeting
+
+
+def test_another_file_under_a_message_id_seen_before_is_imported(tmp_path):
+    """A mailer that stamps its Message-IDs by the second sent two files under one:
+    the second was answered with the first's run and its rows were never imported.
+    Each, sent again, is still answered with its own run, also after a restart."""
+    config = write_config(tmp_path, account("acme", report="never"))
+    same_id = "<20240701120000.export@acme.example>"
+    first_mail = mail([("20240701.csv", csv_bytes(["1,2024/07/01,1,a"]))])
+    second_mail = mail([("20240702.csv", csv_bytes(["2,2024/07/02,2,b"]))])
+    for msg in (first_mail, second_mail):
+        msg["Message-ID"] = same_id
+    daemon = Daemon(config).start()
+    try:
+        _, code, first = send(daemon.smtp_port, first_mail)
+        _, second_code, second = send(daemon.smtp_port, second_mail)
+        assert code == second_code == 250
+        assert queued_ids(second) != queued_ids(first)
+        for reply in (first, second):
+            assert daemon.wait_run(queued_ids(reply)[0])["state"] == "completed"
+        _, code, again = send(daemon.smtp_port, second_mail)
+        assert code == 250 and queued_ids(again) == queued_ids(second)
+        assert daemon.terminate() == 0
+        daemon = Daemon(config).start()
+        for msg, reply in ((first_mail, first), (second_mail, second)):
+            _, code, later = send(daemon.smtp_port, msg)
+            assert code == 250 and queued_ids(later) == queued_ids(reply)
+        assert daemon.query("SELECT count(*) FROM runs") == [(2,)]
+        rows = daemon.query("SELECT member_no FROM performance ORDER BY 1")
+        assert rows == [(1,), (2,)]
+    finally:
+        daemon.terminate()

@@ -122,6 +122,19 @@ class DeliveryMemory:
             return None
         if d.idempotency_key:
             found = await self._by_key(d)
+            if found is not None and d.channel == "mail" and not await self._same_file(d, found):
+                # A mailer that reuses its Message-IDs (some stamp them by the second):
+                # another file under the same id, not the mail sent again. Its own key
+                # finds it when it is the one sent again.
+                log.warning(
+                    "mail %s for %s: another file than run %s's, under its Message-ID;"
+                    " taken as a new mail",
+                    d.idempotency_key,
+                    d.account,
+                    found,
+                )
+                d.idempotency_key += ":" + (await asyncio.to_thread(content_digest, d))[:16]
+                found = await self._by_key(d)
             if found is not None or not d.by_content:
                 return found
         if d.by_content:
@@ -148,6 +161,14 @@ class DeliveryMemory:
         # No run row yet means it still waits in the spool: that counts as not failed.
         state = await self._store.run_state(latest.run_id) if self._store else None
         return None if state in _UNANSWERED else latest.run_id
+
+    async def _same_file(self, d: Delivery, run_id: str) -> bool:
+        """Whether `run_id` took the very file `d` holds (its bytes); True when that
+        cannot be told, as a resend was answered before."""
+        if d.data is None:  # a mail without a file to import: nothing to compare
+            return True
+        earlier = await self._digest_of(run_id)
+        return earlier is None or earlier == await asyncio.to_thread(content_digest, d)
 
     async def _digest_of(self, run_id: str) -> str | None:
         """The sha256 of an earlier delivery spooled without one: from the spool while
