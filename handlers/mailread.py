@@ -15,7 +15,7 @@ from email.utils import getaddresses
 
 from handlers import automail, mime, replies
 from handlers.attachments import UNFOLD, Carried, carried_by
-from handlers.base import bounded_key
+from handlers.base import bounded_key, readable
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +68,13 @@ def read(raw: bytes, mail_from: str) -> Read:
 def _header_senders(message: Message) -> list[str]:
     """Every address the header From names, read from the header as written: the mail
     library's reading of `export@acme.example <evil@attacker.example>` kept only the
-    first, an allowed sender, where mail clients show the second."""
-    values = [UNFOLD.sub("", str(v)) for k, v in message.raw_items() if k.lower() == "from"]
+    first, an allowed sender, where mail clients show the second. A name written in
+    raw 8-bit bytes is read as text first (UTF-8, else CP932): many Shift_JIS
+    characters end in the byte of `@` (法, 機, a full-width space), and the name read
+    as bytes was taken for a second address, not allowed."""
+    values = [
+        readable(UNFOLD.sub("", str(v))) for k, v in message.raw_items() if k.lower() == "from"
+    ]
     return [addr.lower() for _, addr in getaddresses(values) if addr]
 
 

@@ -18,7 +18,7 @@ from collections import deque
 from dataclasses import dataclass, fields, replace
 
 from daemon import metrics
-from handlers.base import Refusal
+from handlers.base import Refusal, readable
 
 log = logging.getLogger(__name__)
 KEPT = 1000
@@ -82,9 +82,24 @@ def line(refusal: Refusal) -> str:
 
 
 def _bounded(refusal: Refusal) -> Refusal:
-    cut = {
-        f.name: value[:_FIELD_CHARS]
-        for f in fields(Refusal)
-        if len(value := getattr(refusal, f.name)) > _FIELD_CHARS
-    }
-    return replace(refusal, **cut) if cut else refusal
+    """The refusal as kept: its text as text (bytes a door read as lone surrogates,
+    which no JSON answer can hold, in UTF-8 or CP932: `GET /api/v1/refusals` answered
+    500 until a restart), cut at _FIELD_CHARS."""
+    kept = {}
+    for f in fields(Refusal):
+        value = original = getattr(refusal, f.name)
+        if not _encodable(value):
+            value = readable(value)
+        if len(value) > _FIELD_CHARS:
+            value = value[:_FIELD_CHARS]
+        if value is not original:
+            kept[f.name] = value
+    return replace(refusal, **kept) if kept else refusal
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
