@@ -284,15 +284,22 @@ def _raw_params(part: Message, header: str, param: str) -> list[str | tuple[str,
 def _decoded(value: str | tuple[str, str, str]) -> str:
     if isinstance(value, tuple):  # RFC 2231: filename*=Shift_JIS''%83%81…
         charset, _, text = value
-        return _text(text.encode("latin-1", "replace"), charset or "ascii")
+        return _unlabelled_or(text.encode("latin-1", "replace"), charset)
     if "=?" not in value:
         return readable(value.encode("latin-1"))  # 8-bit bytes in the header: UTF-8 or CP932
     words = []
     for word, charset in decode_header(value):
         if isinstance(word, bytes):
-            word = _text(word, charset or "ascii")
+            word = _unlabelled_or(word, charset)
         words.append(word)
     return "".join(words)
+
+
+def _unlabelled_or(data: bytes, charset: str | None) -> str:
+    """Header bytes in their charset; those with none (the raw text beside an encoded
+    word, an RFC 2231 value of an empty charset) as 8-bit bytes in a header are read,
+    UTF-8 or CP932, where ASCII made each of their bytes a U+FFFD."""
+    return _text(data, charset) if charset else readable(data)
 
 
 def _text(data: bytes, charset: str) -> str:
