@@ -35,6 +35,7 @@ class Damaged(Exception):
 
 _HEADERS_END = re.compile(rb"\r?\n\r?\n")
 _PLAIN = ("", "7bit", "8bit", "binary")
+_ENCODED = ("base64", "quoted-printable")
 
 
 # Part delimiter lines past which a mail is not parsed: each part costs the parser
@@ -134,9 +135,35 @@ def library_parts(raw: bytes) -> tuple[Message, list[Part]]:
     The part a missing closing boundary leaves open was cut off with the mail (a
     gateway's limit, a connection lost upstream): its payload raises Damaged."""
     message = BytesParser(policy=policy.default).parsebytes(raw)
+    _read_encoded_messages(message)
     leaves = [part for part in message.walk() if not part.is_multipart()]
     cut = _cut_leaves(message)
     return message, [(part, _cut if id(part) in cut else _payload_of(part)) for part in leaves]
+
+
+def _read_encoded_messages(message: Message) -> None:
+    """Forwarded messages sent in base64 or quoted-printable, which RFC 2046 5.2.1
+    allows no message/rfc822 part but some mailers write: the library reads the encoded
+    text as the message (no header, one body), and the CSV inside was not found and
+    the mail said to have none. Each is decoded and read again, in place; walking on
+    reaches those nested in it."""
+    for part in message.walk():
+        encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+        if part.get_content_maintype() != "message" or encoding not in _ENCODED:
+            continue
+        inner = part.get_payload()
+        if not (isinstance(inner, list) and len(inner) == 1 and not inner[0].keys()):
+            continue  # read as a message after all: its headers came through
+        text = inner[0].get_payload()
+        if not isinstance(text, str):
+            continue
+        data = text.encode("ascii", "replace")
+        try:
+            raw = decode_base64(data) if encoding == "base64" else quopri.decodestring(data)
+        except Damaged:
+            continue  # left as it was read: no CSV of it is taken
+        part.set_payload([BytesParser(policy=policy.default).parsebytes(raw)])
+        del part["Content-Transfer-Encoding"]
 
 
 def _cut_leaves(message: Message) -> set[int]:
