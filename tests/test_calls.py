@@ -16,7 +16,7 @@ from tests.support import Daemon, account, csv_bytes, write_config
 ADMIN = {"Authorization": "Bearer demo-admin"}
 FAST = "retry_seconds = 0.2\nmax_retry_seconds = 1\n"
 ROWS = ["1,2024/05/16,100,一つ目", "2,2024/05/16,200,b&c=d", "3,2024/05/16,300,"]
-NAMES = ("rows", "runs", "gets", "serial", "wide", "retry", "paths")
+NAMES = ("rows", "runs", "gets", "serial", "wide", "retry", "paths", "notify")
 
 
 def calls(url) -> str:
@@ -59,6 +59,13 @@ after_import = ["paths"]
 per = "row"
 method = "GET"
 url = "{url("/paths")}/{{row.note}}?no={{row.member_no}}&src={{run.file}}"
+{FAST}
+[calls.notify]
+after_import = ["notify"]
+per = "row"
+body = "json"
+url = "{url("/notify")}"
+json = {{ run = "{{run.id}}", rows = [{{ no = "{{row.member_no}}" }}] }}
 {FAST}
 [calls.retry]
 after_import = ["retry"]
@@ -234,3 +241,12 @@ def test_every_job_was_delivered_and_let_go(daemon):
         assert time.monotonic() < deadline, list(spool.iterdir())
         time.sleep(0.05)
     assert "could not be delivered" not in daemon.log.read_text()
+
+
+def test_a_per_row_json_list_holds_that_row_alone(daemon, capture):
+    """The shape the example config shows for a call: each of the run's requests
+    carried every row of the run in its list, the receiver got each row N times."""
+    run = imported(daemon, "notify")
+    got = capture.wait("/notify", 3)
+    bodies = sorted((json.loads(r.body) for r in got), key=lambda b: b["rows"][0]["no"])
+    assert bodies == [{"run": run["id"], "rows": [{"no": str(n)}]} for n in (1, 2, 3)]

@@ -83,9 +83,11 @@ class Calls:
         rows = [dict(zip(columns, row, strict=True)) for row in found]
         values = run_values(settings.daemon.timezone, run, None)
         bodies: dict[int, bytes] = {}
-        each = [row_values(row) for row in rows] if call.per == "row" else [{}]
-        for seq, extra in enumerate(each, start=1):
-            request, body = _request(call, values | extra, rows, seq)
+        # A request per row carries that row alone, its list template (`rows = [{…}]`)
+        # too: each had carried the whole run's rows.
+        each = [(row_values(row), [row]) for row in rows] if call.per == "row" else [({}, rows)]
+        for seq, (extra, carried) in enumerate(each, start=1):
+            request, body = _request(call, values | extra, carried, seq)
             job.requests.append(request)
             if body is not None:
                 bodies[seq] = body
