@@ -236,8 +236,9 @@ MAX_KEY_CHARS = 200
 def bounded_key(key: str) -> str:
     """An idempotency key (an `Idempotency-Key`, a Message-ID) as it is kept: a long
     one is cut with a digest of the whole, so two keys alike in their first part
-    stay two deliveries."""
-    if len(key) <= MAX_KEY_CHARS:
+    stay two deliveries. So is one holding a NUL, without it: PostgreSQL's text holds
+    none, and a mail whose Message-ID had one got 451 at every try, for ever."""
+    if len(key) <= MAX_KEY_CHARS and "\x00" not in key:
         return key
     digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"{key[: MAX_KEY_CHARS - len(digest) - 1]}~{digest}"
+    return f"{key[: MAX_KEY_CHARS - len(digest) - 1].replace(chr(0), '')}~{digest}"

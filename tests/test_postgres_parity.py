@@ -11,10 +11,21 @@ import httpx
 import psycopg
 import pytest
 
-from tests.support import Daemon, account, cli_import, renkei, write_config
+from tests.support import (
+    Daemon,
+    account,
+    cli_import,
+    csv_bytes,
+    mail,
+    queued_ids,
+    renkei,
+    send,
+    write_config,
+)
 
 pytestmark = pytest.mark.slow
 
+ADMIN = {"Authorization": "Bearer demo-admin"}
 KEYED = '[layouts.performance]\nkey = ["note"]'
 
 
@@ -186,3 +197,38 @@ def test_an_older_versions_corrected_error_csv_is_told_by_its_lines(tmp_path, pg
     copy.write_text("member_no,date,sales_amount,note,行番号,エラー内容\n3,2024/05/16,1,e,4,誤り\n")
     joined = cli_import(config, copy)
     assert (joined["state"], joined["rows_imported"]) == ("completed", 1), joined
+
+
+def test_a_nul_in_a_message_id_or_a_login_name_is_no_trouble_of_the_store(tmp_path, pg_url):
+    """PostgreSQL's text holds no NUL: a mail whose Message-ID had one got `451` at
+    every try (the resend check refused by the server, said as the spool down), and a
+    console login typed with one an error page and no line in the audit log."""
+    from tests.console_support import login_token, users_toml
+
+    config = write_config(
+        tmp_path,
+        account("acme", report="never"),
+        extra=f'[store]\nurl = "{pg_url}"\n' + users_toml({"admin": ("admin", [])}),
+    )
+    daemon = Daemon(config).start()
+    try:
+        msg = mail([("20240516.csv", csv_bytes(["1,2024/05/16,1,a"]))])
+        msg["Message-ID"] = "<a\x00b@acme.example>"
+        taken = []
+        for _ in range(2):  # sent again: the first run again
+            _, code, reply = send(daemon.smtp_port, msg.as_bytes())
+            assert code == 250, reply
+            taken += queued_ids(reply)
+        assert taken[0] == taken[1]
+        run = httpx.get(f"{daemon.api}/api/v1/runs/{taken[0]}?wait=true", headers=ADMIN).json()
+        with psycopg.connect(pg_url) as db:
+            assert db.execute("SELECT count(*) FROM runs").fetchone() == (1,), run
+        with httpx.Client(base_url=daemon.api, timeout=30) as client:
+            form = {"user": "adm\x00in", "password": "x", "token": login_token(client)}
+            answer = client.post("/console/login", data=form)
+        assert answer.status_code == 401, answer.text
+        with psycopg.connect(pg_url) as db:
+            sql = "SELECT \"user\", outcome FROM audit_log WHERE action = 'login'"
+            assert db.execute(sql).fetchall() == [("admU+0000in", "failed")]
+    finally:
+        daemon.terminate()

@@ -89,14 +89,21 @@ async def record(
 ) -> None:
     entry = {
         "at": now_iso(),
-        "user": user[:200],
+        "user": _storable(user[:200]),
         "address": client_address(request),
         "action": action,
-        "target": target[:500],
+        "target": _storable(target[:500]),
         "outcome": outcome,
-        "detail": detail[:1000],
+        "detail": _storable(detail[:1000]),
     }
     await context.store(request).audit(entry)
+
+
+def _storable(text: str) -> str:
+    """Text as every store holds it: a NUL (a login name typed with one) as its code
+    point, as the page shows a control character; PostgreSQL's text holds none, and
+    the attempt went unaudited behind an error page."""
+    return text.replace("\x00", "U+0000")
 
 
 async def refusal(request: Request, user: str, action: str, target: str, code: str) -> None:
