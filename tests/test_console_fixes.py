@@ -233,3 +233,17 @@ def test_a_name_that_is_no_run_id_is_a_404(daemon, clients, name):
     r = op.get(url)
     assert r.status_code == 404, r.text
     assert "取込の開始を待っています" not in r.text
+
+
+def test_a_waiting_runs_page_is_shown_to_whom_may_see_its_account_alone(daemon, clients):
+    """Its "waiting to be imported" page was shown to a viewer of another account,
+    before the check the run's own page makes (404)."""
+    with importer_paused(daemon):
+        _, _, reply = send_as(daemon.smtp_port, "beta", [("20240905.csv", GOOD)])
+        [beta] = queued_ids(reply)
+        for name in ("view", "op"):
+            assert clients[name].get(f"/console/runs/{beta}").status_code == 404, name
+        for name in ("admin", "betaop"):
+            waiting = clients[name].get(f"/console/runs/{beta}")
+            assert waiting.status_code == 200 and beta in waiting.text, name
+    daemon.wait_run(beta)

@@ -5,6 +5,7 @@ shows what was sent by which send, and its requests, in a send's words."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +19,7 @@ from daemon.console.render import checked_form, last_page_offset, offset_param, 
 from daemon.report.message import mode_key
 from daemon.runview import state_of
 from daemon.spool.kept import kept_file
+from daemon.spool.queue import pending_meta
 from daemon.spool.retry import refusal_key
 from daemon.store.runs import FINAL_STATES, RUN_FIELDS, RunState, kept_elsewhere, send_name
 from daemon.store.undo import Undone, UndoRefusal
@@ -99,7 +101,12 @@ async def run_page(request: Request, run_id: str, who: Who) -> Response:
     waiting = await context.store(request).get_run(run_id[:100]) is None
     if waiting and sink is not None and await sink.known(run_id[:100]):
         # Spooled a moment ago (an upload just confirmed): its run row comes when the
-        # import process takes the file. The page looks again by itself.
+        # import process takes the file. The page looks again by itself; only for a
+        # user who may see its account, as the run's own page is.
+        spool = context.settings(request).data_dir / "spool"
+        meta = await asyncio.to_thread(pending_meta, spool, run_id[:100])
+        if meta is not None and not who.may_see(meta.account):
+            raise Refused(404, "console.error.no_run", run_id=run_id[:100])
         return page(request, "pending.html", who, run_id=run_id[:100])
     run = await seen_run(request, who, run_id)
     store = context.store(request)
