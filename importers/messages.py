@@ -1069,6 +1069,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "the error CSV of run {run_id} is kept by instance {instance}: ask that"
         " instance's API",
     },
+    "api.run_is_send.errors_csv": {
+        "ja": "実行 {run_id} は送信で、エラーCSVはありません(送ったリクエストと送信先の応答は"
+        " GET /api/v1/runs/{run_id} にあります)",
+        "en": "run {run_id} is a send, which has no error CSV (its requests and the"
+        " receiver's answers are in GET /api/v1/runs/{run_id})",
+    },
     "api.error_report_not_kept": {
         "ja": "実行 {run_id} のエラーCSVは保存されていません(保存期間を過ぎて削除されたか、"
         "data_dir から移動・削除されています)",
@@ -3146,6 +3152,11 @@ CATALOG: dict[str, dict[str, str]] = {
         "そのインスタンスのコンソールから開いてください",
         "en": "the files of run {run_id} are kept by instance {instance}: open them from"
         " that instance's console",
+    },
+    "console.error.send_no_errors": {
+        "ja": "実行 {run_id} は送信で、エラーCSVはありません(送ったリクエストと応答は実行の詳細にあります)",
+        "en": "run {run_id} is a send, which has no error CSV (its requests and their answers"
+        " are on the run's page)",
     },
     "console.error.errors_not_kept": {
         "ja": "実行 {run_id} のエラーCSVは保存されていません(保存期間を過ぎたか、移動・削除されています)",

@@ -162,6 +162,9 @@ def test_a_send_runs_page_says_what_was_sent_where(daemon, runs, admin):
     ):
         assert said not in words, said
     assert f"/console/runs/{runs['broken']}/errors.csv" not in page.text
+    # Asked for all the same: a send has none, as README says, where the header came.
+    asked = admin.get(f"/console/runs/{runs['broken']}/errors.csv")
+    assert asked.status_code == 404 and "送信で、エラーCSVはありません" in asked.text
 
 
 def test_a_send_runs_message_is_said_in_the_pages_language(daemon, runs, admin):

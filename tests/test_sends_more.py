@@ -523,8 +523,8 @@ def test_an_aborted_send_is_final_in_every_view(tmp_path, relay):
         daemon.proc.send_signal(signal.SIGHUP)
         daemon.wait_run(run_id, timeout=15, states=("aborted",))
         base = f"{daemon.api}/api/v1/runs/{run_id}"
-        errors = httpx.get(f"{base}/errors.csv", headers=ADMIN)
-        assert errors.status_code == 200, errors.text
+        errors = httpx.get(f"{base}/errors.csv", headers=ADMIN)  # a send has none
+        assert (errors.status_code, errors.json()["error"]) == (404, "run_is_send"), errors.text
         file = httpx.get(f"{base}/file", headers=ADMIN)
         assert (file.status_code, file.json()["error"]) == (404, "file_not_kept"), file.text
         shown = renkei("show", run_id, "--save", str(tmp_path / "saved"), "--config", str(config))

@@ -177,8 +177,11 @@ async def run_errors(request: Request, run_id: str, who: Auth) -> Response:
     the file's header); one that never did (ignored, refused) gets our two columns.
     409 `run_not_final` until the run has ended: the header alone then told a script
     that asked right after its 202 that there were no errors. 404
-    `error_report_not_kept` when its file is no longer under data_dir."""
+    `error_report_not_kept` when its file is no longer under data_dir; 404
+    `run_is_send` for a send's run, which has none."""
     run = await visible_run(request, run_id, who)
+    if run["direction"] == "send":
+        raise ApiError(404, "run_is_send", "api.run_is_send.errors_csv", run_id=run_id)
     if not ended(run):
         key = "api.run_not_final.errors_csv"
         raise ApiError(409, "run_not_final", key, run_id=run_id, state=state_of(run))

@@ -196,6 +196,8 @@ def _kept_elsewhere(request: Request, run: dict) -> None:
 @router.get("/console/runs/{run_id}/errors.csv")
 async def run_errors(request: Request, run_id: str, who: Who) -> Response:
     run = await seen_run(request, who, run_id)
+    if run["direction"] == "send":
+        raise Refused(404, "console.error.send_no_errors", run_id=run["id"])
     found = errors_csv(context.settings(request), run)
     if found is None:
         _kept_elsewhere(request, run)
