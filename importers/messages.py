@@ -3282,6 +3282,12 @@ CATALOG: dict[str, dict[str, str]] = {
     "console.direction.receive": {"ja": "受信", "en": "receive"},
     "console.direction.send": {"ja": "送信", "en": "send"},
     "console.state.send.aborted": {"ja": "強制終了", "en": "ended"},
+    # The state filter's `aborted` takes both: an import that will run again, a send
+    # that ended and never runs again.
+    "console.filter.state.aborted": {
+        "ja": "中断(取込は再実行待ち・送信は強制終了)",
+        "en": "aborted (an import runs again, a send ended)",
+    },
     # -- send runs as they are shown (console, `renkei show`, `renkei runs`) ---------
     "console.home.sends": {"ja": "最近の送信", "en": "Latest sends"},
     "console.home.all_sends": {"ja": "すべての送信を見る", "en": "All sends"},

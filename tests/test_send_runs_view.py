@@ -395,3 +395,9 @@ def test_a_send_appears_on_the_overview_without_a_reload(daemon, runs):
         expect(page.get_by_role("heading", name=re.compile("詳細: 送信 partner"))).to_be_visible()
         context.close()
     assert daemon.run(run_id)["state"] == "completed"
+
+
+def test_the_state_filter_names_what_aborted_holds(admin):
+    """The filter's 中断(再実行待ち) listed sends that ended and never run again."""
+    page = admin.get("/console/runs").text
+    assert '<option value="aborted">中断(取込は再実行待ち・送信は強制終了)</option>' in page
