@@ -28,6 +28,7 @@ from daemon.store.runs import kept_elsewhere, public_run, queued_run
 from daemon.store.undo import Undone, UndoRun
 from daemon.worker.pipeline import Pipeline, uncounted
 from daemon.worker.plan import with_plan
+from daemon.worker.waiting import spooled_runs, waiting_items
 from handlers.base import bare_name, readable
 from importers.errors import RowError
 from importers.messages import message
@@ -155,6 +156,19 @@ async def latest_runs(
     store = await open_store(settings)
     try:
         rows, _ = await store.list_runs(filters, limit, since=since)
+        # On SQLite the files still waiting in the spool are recorded once taken: the
+        # queued runs the doors' answers named, as the console and the API list them.
+        account = filters.get("account")
+        spooled = [
+            run
+            for run in await spooled_runs(settings, store, [account] if account else None)
+            if filters.get("state") in (None, run["state"])
+            and filters.get("channel") in (None, run["channel"])
+            and (since is None or run["received_at"] >= since)
+        ]
+        if spooled:
+            rows = sorted([*spooled, *rows], key=lambda r: (r["received_at"], r["id"]))
+            rows = rows[::-1][:limit]
         return [public_run(r) | {"said": r.get("said")} for r in rows]
     finally:
         await store.close()
@@ -199,12 +213,20 @@ async def find_run(settings: Settings, fragment: str) -> Found:
         ids = await store.runs_like(fragment, CANDIDATES + 1)
         if not ids and not store.shared:
             # On SQLite a run is recorded once the importer takes its file: one still
-            # waiting is the queued run the door's answer named (as the API shows it).
-            meta = await asyncio.to_thread(pending_meta, settings.data_dir / "spool", fragment)
+            # waiting is the queued run the door's answer named (as the API shows it),
+            # by its whole id or the start or end of it, as a recorded one.
+            waiting = await asyncio.to_thread(waiting_items, settings.data_dir / "spool")
+            ids = sorted(i for i in waiting if i.startswith(fragment) or i.endswith(fragment))
+            if not ids:  # taken from the waiting ones meanwhile, its run not recorded yet
+                spool = settings.data_dir / "spool"
+                taken = await asyncio.to_thread(pending_meta, spool, fragment)
+                if taken is not None:
+                    waiting, ids = {fragment: taken}, [fragment]
+            meta = waiting.get(ids[0]) if len(ids) == 1 else None
             if meta is not None:
                 # Its layout and mode as its account's plan gives them, as the API and
                 # the console show a waiting file (not the schema's defaults).
-                return Found(with_plan(settings, queued_run(fragment, meta, store.instance)))
+                return Found(with_plan(settings, queued_run(ids[0], meta, store.instance)))
         if len(ids) != 1:
             return Found(candidates=ids[:CANDIDATES], more=len(ids) > CANDIDATES)
         run = await store.get_run(ids[0])

@@ -5,6 +5,7 @@ door records it). The real daemon, its importer stopped or the store held."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import threading
@@ -20,6 +21,7 @@ from tests.support import (
     csv_bytes,
     import_process,
     pause,
+    renkei,
     store_held,
     write_config,
 )
@@ -165,3 +167,20 @@ def test_a_queued_run_on_postgresql_shows_what_its_plan_says(tmp_path, pg_url):
         assert completed.json()["state"] == "completed"
     finally:
         daemon.terminate()
+
+
+def test_renkei_runs_and_show_know_a_file_waiting_in_the_spool(daemon):
+    """The console and the API listed and showed it as queued; `renkei runs` left it
+    out and `renkei show` of its short id said there was no such run."""
+    with importer_stopped(daemon):
+        accepted = upload(daemon, "20240517.csv")
+        run_id, config = accepted["id"], str(daemon.config)
+        listed = renkei("runs", "--json", "--config", config)
+        [queued] = [run for run in json.loads(listed.stdout) if run["id"] == run_id]
+        assert (queued["state"], queued["account"]) == ("queued", "acme")
+        only = renkei("runs", "--json", "--state", "completed", "--config", config)
+        assert run_id not in only.stdout
+        shown = renkei("show", run_id[-6:], "--config", config)
+        assert shown.returncode == 0, shown.stderr
+        assert run_id in shown.stdout and "20240517.csv" in shown.stdout
+    assert daemon.wait_run(run_id)["state"] == "completed"

@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 
 from daemon.console.access import Viewer
-from daemon.console.waiting import spooled_runs
 from daemon.spool.queue import peek_meta
 from daemon.store.base import Store
 from daemon.store.runs import RunState, send_name
 from daemon.web import context
 from daemon.web.accounts import account_checks
+from daemon.worker.waiting import spooled_runs
 
 REFUSALS_SHOWN = 10
 SENDS_SHOWN = 10
@@ -55,7 +55,7 @@ async def glance(request: Request, who: Viewer) -> dict[str, Any]:
     _apart(today, await store.aborted_sends(since))
     # Those the list at 待機中 shows as well, so that each figure is what its link lists.
     accounts = None if who.is_admin else names
-    spooled = await spooled_runs(request, accounts)
+    spooled = await spooled_runs(context.settings(request), context.store(request), accounts)
     queued = RunState.QUEUED.value
     for run in spooled:
         if run["received_at"] >= since and run["account"] in today:

@@ -1,7 +1,7 @@
 """The 状況確認 filters: account, state, channel, a range of days and part of a file
 name, read from the query string. Shared by the list, its live table and its CSV export,
 so the export holds exactly the runs the list shows. Files waiting in the spool that the
-store has not recorded yet (waiting.py) come first, as the queued runs they are."""
+store has not recorded yet (worker/waiting.py) come first, as the queued runs they are."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 
 from daemon.console.access import Viewer
-from daemon.console.waiting import spooled_runs
 from daemon.store.runs import CHANNELS, RunState
 from daemon.web import context
+from daemon.worker.waiting import spooled_runs
 
 STATES = tuple(state.value for state in RunState)
 ACTIVE = (RunState.QUEUED, RunState.RUNNING)
@@ -88,7 +88,9 @@ class RunFilter:
         name = self.filename.casefold()
         return [
             run
-            for run in await spooled_runs(request, accounts)
+            for run in await spooled_runs(
+                context.settings(request), context.store(request), accounts
+            )
             if self.account in ("", run["account"])
             and self.channel in ("", run["channel"])
             and name in run["filename"].casefold()

@@ -3,7 +3,8 @@ runs they are. On SQLite a run is recorded only once the importer takes its file
 retry, an import put back and every file waiting at a start are recorded at once): the
 overview's 取込待ち, its 待機中 column and the 状況確認 list count and show these too,
 so that the figures and the list they link to agree, for a user limited to some
-accounts as for an admin. A shared store (PostgreSQL) records each run at the door."""
+accounts as for an admin; `renkei runs` and `renkei show` list and show them as well.
+A shared store (PostgreSQL) records each run at the door."""
 
 from __future__ import annotations
 
@@ -13,11 +14,10 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from fastapi import Request
-
+from daemon.settings import Settings
 from daemon.spool.queue import Meta, pending_meta
+from daemon.store.base import Store
 from daemon.store.runs import RunState, queued_run
-from daemon.web import context
 from daemon.worker.plan import with_plan
 
 # Enough for every queued run the store holds on SQLite, where each is in the spool.
@@ -27,7 +27,7 @@ _RECORDED_MAX = 100_000
 _seen: dict[Path, dict[str, Meta]] = {}
 
 
-def _waiting(root: Path) -> dict[str, Meta]:
+def waiting_items(root: Path) -> dict[str, Meta]:
     """The meta of each item waiting in the spool at `root`, published (a door still
     writing one has not answered its sender) and readable."""
     try:
@@ -44,14 +44,14 @@ def _waiting(root: Path) -> dict[str, Meta]:
     return found
 
 
-async def spooled_runs(request: Request, accounts: Collection[str] | None) -> list[dict[str, Any]]:
+async def spooled_runs(
+    settings: Settings, store: Store, accounts: Collection[str] | None
+) -> list[dict[str, Any]]:
     """The queued runs of `accounts` (None: every account) whose files wait in the spool
     unrecorded, the newest first, with what their account's plan already says."""
-    store = context.store(request)
     if store.shared:
         return []
-    settings = context.settings(request)
-    waiting = await asyncio.to_thread(_waiting, settings.data_dir / "spool")
+    waiting = await asyncio.to_thread(waiting_items, settings.data_dir / "spool")
     if accounts is not None:
         waiting = {id_: meta for id_, meta in waiting.items() if meta.account in accounts}
     if not waiting:
