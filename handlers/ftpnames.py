@@ -60,6 +60,7 @@ from handlers.ftpreplies import (
     S553_LONG_NAME,
     S553_NO_APPEND,
     S553_NOT_A_FILE,
+    S553_SPACED_NAME,
     S553_UNSEEN_NAME,
 )
 from handlers.ftpserver import aside_of
@@ -91,6 +92,14 @@ class UploadHandler(SessionHandler):
         # A name starting with "." is the door's own: an upload in progress (another
         # session renaming or deleting it would lose that upload) or a claim. To the
         # client it does not exist, and cannot be made.
+        # `STOR x.csv/` names a folder, which pyftpdlib's path would make the file
+        # x.csv: not a file directly in the home, as README says.
+        if self.authenticated and cmd in _UPLOADS | {"RNTO"} and arg.rstrip().endswith("/"):
+            if cmd == "RNTO":
+                self._rnfr = None  # an RNFR is spent by the RNTO after it
+            self._restart_position = 0
+            self._refuse_not_a_file(cmd, self.fs.ftp2fs(arg))
+            return
         if self.authenticated and cmd in _PATH_COMMANDS and hidden(arg):
             if cmd in _NEW_NAME_COMMANDS:
                 self._rnfr = None  # an RNFR is spent by the RNTO after it
@@ -211,6 +220,13 @@ class UploadHandler(SessionHandler):
             detail = f"a name holding control or format characters ({unseen})"
             self.refuse(S553_UNSEEN_NAME[0], "bad_filename", name, detail)
             self.respond(self.reply(*S553_UNSEEN_NAME, chars=unseen))
+            return True
+        if name != name.strip():
+            # The other doors take ` x.csv` as `x.csv` (base.bare_name); here the file
+            # keeps the name the client lists, and was another file than `x.csv`.
+            detail = "a name starting or ending with white space"
+            self.refuse(S553_SPACED_NAME[0], "bad_filename", name, detail)
+            self.respond(self.reply(*S553_SPACED_NAME))
             return True
         if (length := len(os.fsencode(name))) > MAX_NAME_BYTES:
             # Its temporary name (ftphome.part_name) would be too long for the disk.

@@ -30,6 +30,7 @@ S530_TLS_CONTROL = (530, "ftp.tls_control")  # ftp.require_tls: USER/PASS before
 S534_TLS_DATA = (534, "ftp.tls_data")  # ftp.require_tls: a data connection before PROT P
 S553_BAD_NAME = 553  # with the file-name rule the name breaks
 S553_UNSEEN_NAME = (553, "ftp.unseen_name")  # STOR, RNTO: control or format characters
+S553_SPACED_NAME = (553, "ftp.spaced_name")  # STOR, RNTO: spaces the other doors strip
 S553_LONG_NAME = (553, "ftp.long_name")  # STOR, RNTO: over ftphome.MAX_NAME_BYTES
 S553_NOT_A_FILE = (553, "ftp.not_a_file")  # STOR, RNTO: the home, a folder or a path in one
 S501_NUL_PATH = (501, "ftp.nul_path")  # a NUL in any other command's path

@@ -1335,6 +1335,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "制御文字や書式文字({chars})を含む名前は使えません。",
         "en": "Names holding control or format characters ({chars}) are not accepted.",
     },
+    "ftp.spaced_name": {
+        "ja": "先頭や末尾に空白のある名前は使えません。空白を除いた名前で送ってください。",
+        "en": "Names starting or ending with a space are not accepted; send it without them.",
+    },
     "ftp.not_a_file": {
         "ja": "フォルダではなく、ホームフォルダ内のファイル名を指定してください。",
         "en": "Name a file in your home folder, not a folder.",

@@ -112,3 +112,23 @@ def test_a_file_in_place_of_a_home_is_a_config_problem_at_reload_and_at_start(tm
     with pytest.raises(AssertionError, match="is not a folder|はフォルダではありません"):
         Daemon(config).start()
     assert "Traceback" not in daemon.log.read_text()
+
+
+def test_a_name_ending_in_a_slash_or_with_spaces_around_it_gets_553(daemon):
+    """`STOR x.csv/` names a folder, and was stored as x.csv with a 226; ` x.csv` and
+    `x.csv ` were each a file of their own beside x.csv, where the other doors take
+    the name without its spaces."""
+    with login(daemon, "beta", "demo-beta") as ftp:
+        with pytest.raises(ftplib.error_perm, match="^553 Name a file in your home"):
+            stor(ftp, "slash.csv/", one_row("21", "a folder"))
+        for spaced in (" spaced.csv", "spaced.csv "):
+            with pytest.raises(ftplib.error_perm, match="^553 Names starting or ending"):
+                stor(ftp, spaced, one_row("22", "spaced"))
+        assert stor(ftp, "plain.csv", one_row("23", "plain")).startswith("226")
+        assert ftp.sendcmd("RNFR plain.csv").startswith("350")
+        with pytest.raises(ftplib.error_perm, match="^553 Names starting or ending"):
+            ftp.sendcmd("RNTO plain.csv ")
+        assert "slash.csv" not in ftp.nlst()
+    assert ("plain.csv", "completed") in taken(daemon, "beta")
+    assert not [name for name, _ in taken(daemon, "beta") if name.strip() != name]
+    assert "slash.csv" not in [name for name, _ in taken(daemon, "beta")]
