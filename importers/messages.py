@@ -2811,6 +2811,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{label}の「{value}」は{layout}の{key_column}にありません",
         "en": "{label} {value} is not a {key_column} in {layout}",
     },
+    "records.too_large": {
+        "ja": "{label}の数値が大きすぎます(無限大として読まれます)",
+        "en": "{label} is a number too large to hold (it reads as infinity)",
+    },
     "records.not_a_value": {
         "ja": "{label}は文字列か数値で指定してください",
         "en": "{label} must be a text or a number",

@@ -228,6 +228,16 @@ def test_each_validation_message_names_the_label(api, fields, field, text):
     assert body["errors"][0]["message"].startswith(text)
 
 
+def test_a_number_past_what_json_reads_is_said_too_large(api):
+    """`1e400` is a JSON number Python reads as infinity: it was "not a number"."""
+    body = b'{"deal_no": "V-1", "amount": 1e400}'
+    headers = ACME | {"Content-Type": "application/json"}
+    r = api.post(URL, headers=headers, content=body)
+    assert r.status_code == 422, r.text
+    [error] = r.json()["errors"]
+    assert error["field"] == "amount" and error["message"].startswith("金額の数値が大きすぎます")
+
+
 def test_a_missing_required_column_and_several_problems_at_once(api):
     r = api.post(URL, headers=ACME, json={"amount": "x", "closed_on": "x"})
     assert r.status_code == 422

@@ -649,7 +649,10 @@ def _converted(
         label = display_name(column)
         text = _cell(raw)
         if text is None:
-            problems.add(field, label, "records.not_a_value")
+            # 1e400 is a number JSON allows and Python reads as infinity: past any
+            # column's range, not "no number".
+            infinite = isinstance(raw, float) and math.isinf(raw)
+            problems.add(field, label, "records.too_large" if infinite else "records.not_a_value")
             continue
         try:
             value = converter(specs[field])(text)
