@@ -41,7 +41,17 @@ report = "never"
 max_attempts = 2
 {FAST}"""
         for name, who in (("partner", "acme"), ("broken", "acme"), ("betasend", "beta"))
+    ) + (
+        # A receiver not listening: the answer is renkei's own, said in words.
+        f'[sends.nowhere]\nlayout = "performance"\naccount = "acme"\nreport = "never"\n'
+        f'url = "http://127.0.0.1:{_free_port()}/x"\nmax_attempts = 1\n'
     )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +82,7 @@ def runs(daemon, capture):
         assert reply.json()["state"] == "completed", reply.text
     capture.answer("/broken", (503, {}, b"receiver down"), (503, {}, b"still down"))
     ids = {}
-    for name in ("partner", "broken", "betasend"):
+    for name in ("partner", "broken", "betasend", "nowhere"):
         reply = httpx.post(f"{daemon.api}/api/v1/sends/{name}", headers=ADMIN, timeout=30)
         assert reply.status_code == 202, reply.text
         ids[name] = reply.json()["id"]
@@ -238,7 +248,12 @@ def test_show_json_of_a_send_names_the_send(daemon, runs):
     api = httpx.get(f"{daemon.api}/api/v1/runs/{runs['broken']}", headers=ADMIN, timeout=30)
     assert api.json()["send"] == "broken"
     listed = renkei("runs", "--json", "--channel", "send", "--config", str(daemon.config))
-    assert {run["send"] for run in json.loads(listed.stdout)} == {"partner", "broken", "betasend"}
+    assert {run["send"] for run in json.loads(listed.stdout)} == {
+        "partner",
+        "broken",
+        "betasend",
+        "nowhere",
+    }
     assert (request["status"], request["attempts"]) == (503, 2)
 
 
@@ -401,3 +416,16 @@ def test_the_state_filter_names_what_aborted_holds(admin):
     """The filter's 中断(再実行待ち) listed sends that ended and never run again."""
     page = admin.get("/console/runs").text
     assert '<option value="aborted">中断(取込は再実行待ち・送信は強制終了)</option>' in page
+
+
+def test_a_requests_own_trouble_is_said_in_the_pages_language(daemon, runs, admin):
+    """A refused connection was shown in report.language (Japanese) on the English
+    page too: the receiver's answers are its own, renkei's are catalog words."""
+    page = f"/console/runs/{runs['nowhere']}"
+    assert "送信先に接続できませんでした" in text_of(admin.get(page).text)
+    admin.cookies.set("renkei_lang", "en", path="/console")
+    try:
+        words = text_of(admin.get(page).text)
+    finally:
+        admin.cookies.delete("renkei_lang", path="/console")
+    assert "could not connect to the receiver" in words and "送信先" not in words

@@ -31,7 +31,7 @@ from daemon.settings.problems import OsTrouble, os_error_in
 from daemon.spool.queue import now_iso
 from daemon.store.base import Store
 from daemon.store.errors import log_failure
-from importers.messages import message
+from importers.messages import Words, words_json
 
 log = logging.getLogger(__name__)
 ANSWER_BYTES = 1024  # of each answer's body, kept with the request
@@ -254,8 +254,10 @@ class Deliverer:
             return None
         except (httpx.HTTPError, TimeoutError) as exc:
             if answer is None:
-                text = _network_trouble(exc, rules.timeout, self._settings().report.language)
+                words = _network_trouble(exc, rules.timeout)
+                text = words.say(self._settings().report.language)
                 request.status, request.answer = None, text[:ANSWER_BYTES]
+                request.said = words_json(words)
                 return None
             # The status line came: the receiver answered by it. A body cut off or
             # trickling past the timeout only shortens the text kept; taken as a
@@ -270,7 +272,7 @@ class Deliverer:
         except Exception as exc:  # neither the network's nor the receiver's: ours
             self._unsendable(job, request, exc)
             return None
-        request.status = answer.status_code
+        request.status, request.said = answer.status_code, ""  # the receiver's own words
         request.answer = bytes(head).decode(_codec(answer.charset_encoding), errors="replace")
         if answer.is_success:
             request.state = DONE
@@ -294,8 +296,9 @@ class Deliverer:
         same way, and an error left to escape would end the job and repeat at each start."""
         language = self._settings().report.language
         detail = f"{type(exc).__name__}: {exc}"[:300]
-        request.status = None
-        request.answer = message("outward.unsendable", language, detail=detail)[:ANSWER_BYTES]
+        words = Words("outward.unsendable", {"detail": detail})
+        request.status, request.said = None, words_json(words)
+        request.answer = words.say(language)[:ANSWER_BYTES]
         request.state = FAILED
         log.warning("%s %s request %d cannot be sent: %s", job.kind, job.name, request.seq, detail)
 
@@ -309,6 +312,7 @@ class Deliverer:
                 request.status,
                 request.answer,
                 now_iso(),
+                request.said,
             )
 
     def _rules(self, job: Job) -> Outbound:
@@ -401,20 +405,21 @@ def request_record(job: Job, request: Request) -> dict[str, Any]:
     }
 
 
-def _network_trouble(exc: BaseException, timeout: float, language: str) -> str:
+def _network_trouble(exc: BaseException, timeout: float) -> Words:
     """What kept a request from its answer, in words: the console, `renkei show` and the
-    send's report mail show it where a receiver's answer would be."""
+    send's report mail show it where a receiver's answer would be, the console in its
+    viewer's language (the request's `said`)."""
     if isinstance(exc, TimeoutError | httpx.TimeoutException):
-        return message("outward.net.timeout", language, seconds=f"{timeout:g}")
+        return Words("outward.net.timeout", {"seconds": f"{timeout:g}"})
     if isinstance(exc, httpx.ConnectError):
-        cause = OsTrouble(exc).render(language) if os_error_in(exc) else ""
-        return message("outward.net.connect", language, detail=cause or exc)
+        cause = OsTrouble(exc).words if os_error_in(exc) else ""
+        return Words("outward.net.connect", {"detail": cause or str(exc)})
     if isinstance(exc, httpx.RemoteProtocolError):
-        return message("outward.net.protocol", language, detail=exc)
+        return Words("outward.net.protocol", {"detail": str(exc)})
     if isinstance(exc, httpx.ReadError | httpx.WriteError):
         # httpx says a reset as "ReadError: ", no text: the errno behind it says it.
-        cause = OsTrouble(exc).render(language) if os_error_in(exc) else ""
+        cause = OsTrouble(exc).words if os_error_in(exc) else Words("outward.net.closed")
         key = "outward.net.read" if isinstance(exc, httpx.ReadError) else "outward.net.write"
-        return message(key, language, detail=cause or message("outward.net.closed", language))
+        return Words(key, {"detail": cause})
     named = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return message("outward.net.other", language, detail=named)
+    return Words("outward.net.other", {"detail": named})

@@ -48,6 +48,7 @@ class Request:
     next_try: float = 0.0
     status: int | None = None
     answer: str = ""
+    said: str = ""  # the answer as catalog words (words_json) when it is ours, not the receiver's
 
 
 @dataclass

@@ -31,7 +31,7 @@ from daemon.store.base import Store
 from daemon.store.runs import ReportState, RunState
 from importers.errors import CellError
 from importers.layouts import converter, display_name
-from importers.messages import Sentences, Words, words_json
+from importers.messages import Sentences, Words, words_json, words_of
 
 log = logging.getLogger(__name__)
 _PENDING = ReportState.PENDING.value
@@ -247,7 +247,9 @@ def _outcome(job: Job, sent: int, total: int, removed: bool) -> tuple[RunState, 
     if removed:  # 強制終了: its send was removed from the config
         params = {"name": job.name, "sent": sent, "total": total}
         return RunState.ABORTED, Words("send.aborted", params)
-    status = failed.status if failed.status is not None else failed.answer[:200]
+    status = failed.status
+    if status is None:  # no answer came: renkei's words for why, said in each language
+        status = words_of(failed.said) or failed.answer[:200]
     params = {"seq": failed.seq, "parts": parts, "status": status, "sent": sent, "total": total}
     return RunState.FAILED, Words("send.part_failed", params)
 

@@ -13,6 +13,7 @@ import aiosqlite
 
 from daemon.store.runs import RunState
 from daemon.store.sql import quote
+from importers.messages import words_of
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -128,19 +129,24 @@ class OutwardRecords:
         status: int | None,
         answer: str,
         at: str,
+        said: str = "",
     ) -> None:
         async with self.transaction() as db:
             await db.execute(
                 "UPDATE outward_requests SET state = ?, attempts = ?, status = ?, answer = ?,"
-                " at = ? WHERE job_id = ? AND seq = ?",
-                (state, attempts, status, answer, at, job_id, seq),
+                " at = ?, said = ? WHERE job_id = ? AND seq = ?",
+                (state, attempts, status, answer, at, said, job_id, seq),
             )
 
-    async def requests_of(self, run_id: str) -> list[dict[str, Any]]:
-        """The requests sent onward for a run (its parts, or the calls after it)."""
-        fields = ", ".join(quote(f) for f in REQUEST_FIELDS)
+    async def requests_of(self, run_id: str, words: bool = False) -> list[dict[str, Any]]:
+        """The requests sent onward for a run (its parts, or the calls after it); with
+        `words`, each answer's words too (`said`: None for the receiver's own)."""
+        fields = ", ".join(quote(f) for f in (*REQUEST_FIELDS, *(("said",) if words else ())))
         rows = await self.reader.execute_fetchall(
             f"SELECT {fields} FROM outward_requests WHERE run_id = ? ORDER BY job_id, seq",
             (run_id,),
         )
-        return [dict(row) for row in rows]
+        found = [dict(row) for row in rows]
+        for request in found if words else ():
+            request["said"] = words_of(request["said"])
+        return found

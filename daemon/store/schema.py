@@ -375,6 +375,12 @@ MIGRATIONS = [
     """
     ALTER TABLE digests ADD COLUMN ended_at TEXT
     """,
+    # A send's or call's request answer as catalog words where it is renkei's own (a
+    # refused connection, a timeout), not the receiver's: said in the console viewer's
+    # language; '' for the receiver's words and for answers recorded before.
+    """
+    ALTER TABLE outward_requests ADD COLUMN said TEXT NOT NULL DEFAULT ''
+    """,
 ]
 
 

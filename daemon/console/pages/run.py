@@ -148,7 +148,7 @@ async def run_page(request: Request, run_id: str, who: Who) -> Response:
         elsewhere="" if kept else kept_elsewhere(run, store.shared, store.instance),
         spooled=spooled,
         report=await store.run_report(run["id"]),
-        requests=await store.requests_of(run["id"]),
+        requests=await store.requests_of(run["id"], words=True),
         may_retry=_may_retry(who, run, kept, settings.accounts),
         undo=await _undo_offered(request, who, run),
         # Until the file is kept too, so that the buttons and its line come right.
