@@ -694,6 +694,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "送信するリクエストを保存できなかったため、何も送信していません({detail})。",
         "en": "The requests could not be spooled, so nothing was sent ({detail}).",
     },
+    "send.not_spooled.again": {
+        "ja": "送信の準備中に renkei が停止したため、この実行では何も送信していません。"
+        "取込のあとの送信なので、次の起動で新しい実行として送り直しています。",
+        "en": "renkei stopped while the send was being spooled: this run sent nothing. It"
+        " follows an import, so the next start sent it again as a new run.",
+    },
     "send.not_spooled.stopped": {
         "ja": "送信の準備中に renkei が停止したため、何も送信していません。"
         "送るには送信をもう一度実行してください。",

@@ -6,7 +6,9 @@ HTTP capture server, the real command line."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import sqlite3
 import time
 
 import httpx
@@ -301,3 +303,80 @@ def test_a_failed_sends_notes_say_what_was_tried_not_what_was_sent(daemon, captu
     ended = words_of(run["said"])
     assert ended is not None
     assert "'?' was to go in place of 1 character CP932 cannot hold (𠮷)." in ended.say("en")
+
+
+# -- a send after an import, across a stop --------------------------------------------
+
+
+def _sqlite_set(daemon: Daemon, sql: str, params: tuple) -> None:
+    with contextlib.closing(sqlite3.connect(daemon.db_path)) as db, db:
+        db.execute(sql, params)
+
+
+def test_a_send_that_went_before_a_stop_is_not_sent_again_after_it(tmp_path):
+    """An import's forward state turns done once every send and call of it is spooled:
+    a stop before that (SIGTERM under load met it, kill -9 too) left it pending, and
+    the next start sent its sends again as new runs, under new Idempotency-Keys, the
+    receiver unable to tell. The daemon is killed and the import left as such a stop
+    leaves it; its send goes once."""
+    capture = Capture()
+    extra = f"""
+[sends.after]
+layout = "performance"
+after_import = ["acme"]
+rows = "run"
+url = "{capture.url("/after")}"
+report = "never"
+{FAST}"""
+    daemon = Daemon(write_config(tmp_path, token_account("acme"), extra=extra)).start()
+    try:
+        run = imported(daemon, "acme", ROWS)
+        capture.wait("/after", 1)
+        wait_for(lambda: [state for _, state, _ in send_runs(daemon)] == ["completed"])
+        daemon.kill()
+        _sqlite_set(daemon, "UPDATE runs SET forward_state = 'pending' WHERE id = ?", (run["id"],))
+        daemon.start()
+        wait_for(lambda: daemon.run(run["id"])["forward_state"] == "done")
+        time.sleep(1)  # a second start of the send would have sent by now
+        assert len(capture.to("/after")) == 1
+        assert len(send_runs(daemon)) == 1
+    finally:
+        daemon.terminate()
+        capture.close()
+
+
+def test_a_send_after_an_import_cut_off_before_its_spooling_goes_once_at_the_start(tmp_path):
+    """Recorded and never spooled, it sent nothing: the start sends it again, as a new
+    run, and the old run says so instead of telling the admin to start it again (which
+    sent the rows twice)."""
+    closed = free_port()  # nothing listens: the send waits between retries
+    extra = f"""
+[sends.away]
+layout = "performance"
+after_import = ["acme"]
+rows = "run"
+url = "http://127.0.0.1:{closed}/in"
+retry_seconds = 600
+report = "never"
+"""
+    daemon = Daemon(write_config(tmp_path, token_account("acme"), extra=extra)).start()
+    try:
+        run = imported(daemon, "acme", ROWS)
+        wait_for(lambda: len(send_runs(daemon)) == 1)
+        [(first, _, _)] = send_runs(daemon)
+        job = daemon.data_dir / "outward" / first
+        wait_for(lambda: (job / "job.json").is_file())
+        daemon.kill()
+        # As a crash between the send's record and its job.json leaves it.
+        (job / "job.json").unlink()
+        _sqlite_set(daemon, "UPDATE runs SET forward_state = 'pending' WHERE id = ?", (run["id"],))
+        daemon.start()
+        wait_for(lambda: len(send_runs(daemon)) == 2)
+        runs = dict((run_id, (state, message)) for run_id, state, message in send_runs(daemon))
+        state, message = runs.pop(first)
+        assert state == "failed" and "次の起動で新しい実行として送り直しています" in message
+        assert "もう一度実行してください" not in message
+        [(state, _)] = runs.values()
+        assert state == "running"  # retrying the closed port, once
+    finally:
+        daemon.terminate()

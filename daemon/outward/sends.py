@@ -28,6 +28,7 @@ from daemon.settings.model import Column, Send
 from daemon.settings.problems import OsTrouble
 from daemon.spool.queue import new_id, now_iso
 from daemon.store.base import Store
+from daemon.store.outward import NOT_SPOOLED
 from daemon.store.runs import ReportState, RunState
 from importers.errors import CellError
 from importers.layouts import converter, display_name
@@ -46,6 +47,11 @@ class Trigger:
     run: dict[str, Any] | None = None  # the completed import that triggered it
     where: dict[str, str] | None = None  # extra column filters given by hand
     executor_to: tuple[str, ...] = ()  # the executor's addresses for the report
+
+
+def forwarded_key(import_id: str, name: str) -> str:
+    """The key of send `name`'s run after import `import_id` (its `idempotency_key`)."""
+    return f"after:{import_id}:{name}"
 
 
 class NeedsRun(Exception):
@@ -86,6 +92,7 @@ class Sends:
         values["run.id"] = values.get("run.id") or run_id
         account = send.account or (trigger.run or {}).get("account") or ""
         source = trigger.run["id"] if trigger.run and send.rows == "run" else None
+        forwarded = trigger.by == "forward" and trigger.run is not None
         run = {
             "id": run_id,
             "account": account,
@@ -98,6 +105,9 @@ class Sends:
             "received_at": now_iso(),
             "started_at": now_iso(),
             "retry_of": None,
+            # The import it follows, once per send: a start after a stop looks for it
+            # before starting the send again (triggers._follow).
+            "idempotency_key": forwarded_key(trigger.run["id"], name) if forwarded else "",
         }
         # What its report needs, kept with the run: a send removed by a reload while it
         # retries is still reported to whom it said.
@@ -160,6 +170,7 @@ class Sends:
         await self.store.update_run(
             run_id,
             state=RunState.FAILED,
+            problem=NOT_SPOOLED,
             rows_imported=0,
             rows_failed=total,
             finished_at=now_iso(),
@@ -181,7 +192,15 @@ class Sends:
             if run["started_at"] and run["started_at"] < before and not await kept(run["id"]):
                 log.warning("send run %s was never spooled (the daemon stopped); failed", run["id"])
                 total = run["rows_total"] or 0
-                await self._fail(run["id"], total, Words("send.not_spooled.stopped"), language)
+                # One that follows an import is started again by itself, as the import's
+                # sends and calls are now (triggers.start): "start it again" would send
+                # it twice.
+                key = (
+                    "send.not_spooled.again"
+                    if run["idempotency_key"]
+                    else "send.not_spooled.stopped"
+                )
+                await self._fail(run["id"], total, Words(key), language)
 
     async def _add(self, run: dict[str, Any], options: dict[str, Any]) -> None:
         options_json = json.dumps(options, ensure_ascii=False)

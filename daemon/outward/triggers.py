@@ -19,7 +19,7 @@ from daemon.outward.calls import Calls
 from daemon.outward.deliver import Deliverer, NotSpooled
 from daemon.outward.jobs import JobFolder
 from daemon.outward.keeping import FolderJobs, SharedJobs
-from daemon.outward.sends import Sends, Trigger
+from daemon.outward.sends import Sends, Trigger, forwarded_key
 from daemon.poll.jobs import WindowTrigger
 from daemon.poll.slots import run_once
 from daemon.poll.windows import Schedule
@@ -134,6 +134,16 @@ class Outward:
         started = True
         for name, send in settings.sends.items():
             if run["account"] in send.after_import:
+                key = forwarded_key(run_id, name)
+                earlier = await self._guarded_lookup(send.account or run["account"], key)
+                if earlier is None:
+                    started = False  # the store away: tried again at the next start
+                    continue
+                if earlier:
+                    # Spooled before a stop (its deliverer goes on with it) or ended: a
+                    # new run would send the rows again under new Idempotency-Keys.
+                    log.info("run %s: send %s started already, as run %s", run_id, name, earlier)
+                    continue
                 executor = tuple(account.error_report_to) if account else ()
                 trigger = Trigger("forward", run=run, executor_to=executor)
                 started &= await self._guarded(self._forward(name, trigger), f"send {name}")
@@ -149,6 +159,15 @@ class Outward:
         elif run["forward_state"] == FORWARD_PENDING:
             # Spooled, or recorded as failed and told: not started again.
             await self.store.update_run(run_id, forward_state=FORWARD_DONE)
+
+    async def _guarded_lookup(self, account: str, key: str) -> str | None:
+        """The send run keyed `key` that went already ('' none); None when the store
+        cannot say."""
+        try:
+            return await self.store.forwarded_send(account, key) or ""
+        except Exception:
+            log.exception("could not look for the send run %s", key)
+            return None
 
     async def _forward(self, name: str, trigger: Trigger) -> None:
         """Start send `name` after an import. One that could not be spooled is already

@@ -18,6 +18,9 @@ from importers.messages import words_of
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
 
+# The problem of a send run whose requests were never spooled: it sent nothing.
+NOT_SPOOLED = "send.not_spooled"
+
 REQUEST_FIELDS = (
     "seq",
     "kind",
@@ -53,6 +56,16 @@ class OutwardRecords:
                 f"INSERT INTO runs ({fields}, direction) VALUES ({marks}, 'send')",
                 tuple(run.values()),
             )
+
+    async def forwarded_send(self, account: str, key: str) -> str | None:
+        """The send run keyed `key` (sends.forwarded_key) that was spooled, if any: a
+        send that follows an import starts once per import, whatever stops between."""
+        rows = await self.reader.execute_fetchall(
+            "SELECT id FROM runs WHERE account = ? AND idempotency_key = ?"
+            " AND direction = 'send' AND problem != ? ORDER BY id DESC LIMIT 1",
+            (account, key, NOT_SPOOLED),
+        )
+        return rows[0][0] if rows else None
 
     async def send_rows(
         self,
