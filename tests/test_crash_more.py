@@ -10,6 +10,7 @@ import contextlib
 import ftplib
 import io
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -333,6 +334,50 @@ def test_a_report_folder_renkei_may_not_write_puts_runs_back_uncounted(
         [report] = relay.for_recipient("sales@acme.example")
         assert "取込エラー" not in report["Subject"]
         assert "Permission denied" in daemon.log.read_text()
+    finally:
+        daemon.terminate()
+
+
+@contextlib.contextmanager
+def immutable(*paths: Path):
+    """Files no process may write, root too, through the handles it holds (chattr +i),
+    as a read-only remount or a failing disk leaves them to SQLite."""
+    chattr = shutil.which("chattr")
+    if os.geteuid() != 0 or chattr is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chattr +i needs root and chattr")
+        pytest.skip("chattr +i needs root and chattr")
+    made = []
+    try:
+        for path in paths:
+            if subprocess.run([chattr, "+i", str(path)]).returncode:
+                pytest.skip(f"no chattr +i on {path}'s file system")
+            made.append(path)
+        yield
+    finally:
+        for path in made:
+            subprocess.run([chattr, "-i", str(path)], check=True)
+
+
+def test_a_database_renkei_may_not_write_puts_runs_back_uncounted(tmp_path, relay):
+    """SQLite's disk I/O or read-only error was taken for the file's failure: three
+    tries in six seconds and the partner's file was quarantined, for the server's
+    trouble of the moment."""
+    config = write_config(tmp_path, account("acme"), relay_port=relay.port)
+    daemon = Daemon(config).start()
+    try:
+        _, _, reply = send(daemon.smtp_port, mail([("20240515.csv", one_row("a"))]))
+        daemon.wait_run(queued_ids(reply)[0])
+        database = daemon.db_path
+        with immutable(database, database.with_name(database.name + "-wal")):
+            _, code, reply = send(daemon.smtp_port, mail([("20240516.csv", one_row("b"))]))
+            assert code == 250
+            [run_id] = queued_ids(reply)
+            time.sleep(10)  # three counted attempts would have quarantined it by now
+            assert list((daemon.data_dir / "spool" / "failed").iterdir()) == []
+        run = daemon.wait_run(run_id, timeout=60)
+        assert (run["state"], run["rows_imported"]) == ("completed", 1), run
+        assert "quarantined" not in daemon.log.read_text()
     finally:
         daemon.terminate()
 

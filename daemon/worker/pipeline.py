@@ -29,7 +29,7 @@ from daemon.store.schema import busy_timeout_ms
 from daemon.worker import staging
 from daemon.worker.error_report import WORKBOOK_REPORT_ENCODING, ErrorReport, unread_encoding
 from daemon.worker.outcome import Outcome
-from daemon.worker.ownfolders import own_folder_trouble
+from daemon.worker.ownfolders import own_folder_trouble, sqlite_words
 from daemon.worker.plan import Plan, columns_for, import_spec, plan_for, plan_problem
 from daemon.worker.turns import Turn, WaitsForEarlier
 from daemon.worker.writer import Progress, RowWriter
@@ -156,8 +156,8 @@ class Pipeline:
             path = exc.filename
             return Words("run.system_trouble", {"path": path, "detail": OsTrouble(exc).words})
         if cause is None and isinstance(exc, sqlite3.Error) and own_folder_trouble(exc):
-            # SQLite's disk full: its own English said it before.
-            return Words("run.system_trouble_unnamed", {"detail": Words("os.no_space")})
+            # SQLite's disk full, a database it may not write: its English said it before.
+            return Words("run.system_trouble_unnamed", {"detail": Words(sqlite_words(exc))})
         if cause is None:
             return None
         seconds = busy_timeout_ms() // 1000
