@@ -35,6 +35,7 @@ from tests.support import (
     queued_ids,
     renkei,
     send,
+    unwritable,
     wait_for,
     write_config,
 )
@@ -378,6 +379,27 @@ def test_a_database_renkei_may_not_write_puts_runs_back_uncounted(tmp_path, rela
         run = daemon.wait_run(run_id, timeout=60)
         assert (run["state"], run["rows_imported"]) == ("completed", 1), run
         assert "quarantined" not in daemon.log.read_text()
+    finally:
+        daemon.terminate()
+
+
+def test_a_files_folder_renkei_may_not_write_keeps_the_file_in_the_spool(tmp_path):
+    """The run completed and its file, which data_dir/files could not take, was deleted:
+    no download, no retry."""
+    daemon = Daemon(write_config(tmp_path, account("acme"))).start()
+    try:
+        with unwritable(daemon.data_dir / "files"):
+            data = one_row("kept")
+            _, code, reply = send(daemon.smtp_port, mail([("20240516.csv", data)]))
+            assert code == 250
+            [run_id] = queued_ids(reply)
+            assert daemon.wait_run(run_id)["state"] == "completed"
+            url = f"{daemon.api}/api/v1/runs/{run_id}/file"
+            wait_for(lambda: httpx.get(url, headers=ADMIN).status_code == 200)
+        assert httpx.get(url, headers=ADMIN).content == data
+        retried = httpx.post(f"{daemon.api}/api/v1/runs/{run_id}/retry", headers=ADMIN)
+        assert retried.status_code == 202, retried.text
+        assert daemon.wait_run(retried.json()["id"])["state"] == "completed"
     finally:
         daemon.terminate()
 

@@ -2,7 +2,8 @@
 
 A finished run's file is moved (renamed, never copied) from its spool item to
 `data_dir/files/<run id>/<bare file name>` by Spool.finish(); a quarantined item keeps
-its file in `spool/failed/<run id>/data`. This module is the one place that says so:
+its file in `spool/failed/<run id>/data`, and one `files/` could not take keeps it in
+`spool/unkept/<run id>/data`. This module is the one place that says so:
 the web app and `renkei show` serve the file from here, the retrier imports it again
 from here and the retention sweep removes it from here.
 """
@@ -35,10 +36,22 @@ def quarantined_path(data_dir: Path, run_id: str) -> Path:
     return data_dir / "spool" / "failed" / run_id / "data"
 
 
+def unkept_path(data_dir: Path, run_id: str) -> Path:
+    """Where a final run's file stays when `files/` may not be written (a chmod, a
+    read-only file system there): in the spool, whose folder it is in already
+    (spool/unkept/<id>/data). Deleted, the run's file was lost to download and retry."""
+    return data_dir / "spool" / "unkept" / run_id / "data"
+
+
 def kept_file(data_dir: Path, run_id: str, filename: str) -> Path | None:
     """The run's file as received, kept or quarantined; None when there is none (the
     run held no file, retention removed it, or an older renkei deleted it)."""
-    for path in (kept_path(data_dir, run_id, filename), quarantined_path(data_dir, run_id)):
+    places = (
+        kept_path(data_dir, run_id, filename),
+        quarantined_path(data_dir, run_id),
+        unkept_path(data_dir, run_id),
+    )
+    for path in places:
         if path.is_file():
             return path
     return None
@@ -48,7 +61,8 @@ def holds_file(data_dir: Path, run_id: str) -> bool:
     """Whether anything still holds run `run_id`'s file, whatever its name."""
     folder = data_dir / FILES / run_id
     kept = folder.is_dir() and any(folder.iterdir())
-    return kept or quarantined_path(data_dir, run_id).is_file()
+    others = (quarantined_path(data_dir, run_id), unkept_path(data_dir, run_id))
+    return kept or any(path.is_file() for path in others)
 
 
 def run_folders(data_dir: Path, run_id: str) -> list[Path]:
@@ -59,4 +73,5 @@ def run_folders(data_dir: Path, run_id: str) -> list[Path]:
     failed = quarantined_path(data_dir, run_id).parent
     # A run id has no dot, so `<id>.` starts no other run's name.
     again = sorted(failed.parent.glob(f"{glob.escape(run_id)}.*"))
-    return [data_dir / FILES / run_id, data_dir / "reports" / run_id, failed, *again]
+    unkept = unkept_path(data_dir, run_id).parent
+    return [data_dir / FILES / run_id, data_dir / "reports" / run_id, failed, unkept, *again]

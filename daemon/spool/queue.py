@@ -39,7 +39,7 @@ from daemon.spool.durable import (
     sync_names,
     write_synced,
 )
-from daemon.spool.kept import kept_path
+from daemon.spool.kept import kept_path, unkept_path
 
 log = logging.getLogger(__name__)
 
@@ -454,13 +454,39 @@ class Spool:
             os.replace(item.data_path, target)
         except OSError as exc:
             if exc.errno != errno.EXDEV:
-                # The run is committed and must not be imported again: better to
-                # lose the kept copy than to leave the item to be claimed once more.
-                log.error("spool: could not keep the file of %s: %s", item.id, exc)
+                # The run is committed and its item must go: the file stays in the
+                # spool's own file system, where kept_file() finds it, rather than lost
+                # to download and retry.
+                self._keep_unkept(item, exc)
                 return
             # data_dir/files on another file system than the spool: copy it once.
             _write_data(target, item.data_path)
         fsync_dir(target.parent)
+
+    def _keep_unkept(self, item: SpoolItem, trouble: OSError) -> None:
+        target = unkept_path(self.data_dir, item.id)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(item.data_path, target)
+            fsync_dir(target.parent)
+            fsync_dir(target.parent.parent)
+        except OSError as exc:
+            # Not even the spool: the run is committed and must not be imported again,
+            # so its copy is lost rather than the item left to be claimed once more.
+            log.error(
+                "spool: could not keep the file of %s: %s; nor in %s: %s",
+                item.id,
+                trouble,
+                target,
+                exc,
+            )
+            return
+        log.error(
+            "spool: could not keep the file of %s in files/ (%s): kept in %s",
+            item.id,
+            trouble,
+            target,
+        )
 
     def _drop(self, item: SpoolItem) -> None:
         """Remove a settled item. It leaves `active/` in one rename first: removed
