@@ -45,7 +45,7 @@ from daemon.store.errors import log_failure
 from daemon.store.runs import RunState
 from daemon.worker.pipeline import count_run, transient
 from daemon.worker.supervisor import ImportSupervisor
-from handlers.base import Intake
+from handlers.base import Intake, SpoolUnavailable
 
 log = logging.getLogger(__name__)
 _STOP_SECONDS = 20  # within systemd's TimeoutStopSec
@@ -53,6 +53,7 @@ _RESTART_BASE = 1.0  # seconds before a crashed service is started again, doubli
 _RESTART_MAX = 60.0  # …up to this
 _RESTART_FORGET = 600.0  # crashes further apart than this start the count anew
 _DISK_SECONDS = 30.0  # how often the spool's free space is checked for the admin alert
+_STARTING_SECONDS = 30.0  # how long a poll asked during the start waits for the checks
 _SWITCH_SECONDS = 3.0  # how often a shared store's account switches are read again
 _RELOAD_AGAIN_BASE = 5.0  # seconds before a reload the store was too busy for is tried again…
 _RELOAD_AGAIN_MAX = 300.0  # …doubling up to this
@@ -73,6 +74,8 @@ class Master:
         self._web = None
         self.expecter = None
         self.outward = None
+        # The API opens before the FTP checks are scheduled: a poll asked meanwhile waits.
+        self._polling = asyncio.Event()
         self._reloading = asyncio.Lock()  # SIGHUP and the file watch: one at a time
         self._reload_tries = 0  # reloads in a row the store was too busy for
         # A SIGHUP before the loop's handler is in place would end the process (its
@@ -147,6 +150,7 @@ class Master:
             state = self.settings.data_dir / "ftp" / ".last-checks.json"
             self.poller = Poller(self.current, self.ftp.check, state, self.store)
             self.poller.start()
+            self._polling.set()
         from daemon.retention import Sweeper
 
         self.sweeper = Sweeper(self.current, self.store)
@@ -254,6 +258,12 @@ class Master:
         """Check an account now (POST /api/v1/accounts/{name}/poll, `renkei poll`)."""
         if self.ftp is None:
             raise LookupError("FTP intake is not enabled")
+        try:
+            # A poll asked while the daemon starts: the checks come a moment after the
+            # doors (it was a 500, the poller not made yet).
+            await asyncio.wait_for(self._polling.wait(), _STARTING_SECONDS)
+        except TimeoutError:
+            raise SpoolUnavailable("the daemon is still starting") from None
         return await self.poller.check(name)
 
     def _reported(self, run_id: str) -> None:

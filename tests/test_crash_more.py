@@ -12,6 +12,7 @@ import io
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -32,6 +33,7 @@ from tests.support import (
     csv_bytes,
     import_process,
     mail,
+    pause,
     queued_ids,
     renkei,
     send,
@@ -429,3 +431,37 @@ def test_scratch_databases_of_a_killed_import_go_when_its_run_ends(tmp_path):
         assert "BrokenPipeError" not in daemon.log.read_text()
     finally:
         daemon.terminate()
+
+
+def test_a_poll_asked_while_the_daemon_starts_waits_for_its_checks(tmp_path):
+    """The API opens before the FTP checks are made (they wait for the import process
+    to be ready): a poll then was a 500 with a traceback (no poller yet), not JSON.
+    The import process is held at its start to keep the daemon there."""
+    config, _ = ftp_config(tmp_path)
+    daemon = Daemon(config)
+    starting = threading.Thread(target=daemon.start)
+    starting.start()
+    url = f"{daemon.api}/api/v1/accounts/acme/poll"
+    try:
+        wait_for(lambda: daemon.proc is not None)
+        importer = import_process(daemon)
+        pause(importer)
+        wait_for(lambda: _listening(daemon.api_port))
+
+        def resume() -> None:
+            time.sleep(2)
+            os.kill(importer, signal.SIGCONT)
+
+        threading.Thread(target=resume).start()
+        answer = httpx.post(url, headers=ADMIN, timeout=60)
+        assert answer.status_code == 200, answer.text
+    finally:
+        starting.join()
+        daemon.terminate()
+    assert "Traceback" not in daemon.log.read_text()
+
+
+def _listening(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+        return True
+    return False
