@@ -26,7 +26,7 @@ async def healthz(request: Request) -> JSONResponse:
     try:
         await asyncio.wait_for(context.store(request).ping(), _PING_SECONDS)
     except Exception as exc:  # unreachable, refusing, too slow: take no traffic here
-        log.warning("healthz: the store does not answer: %s", exc or type(exc).__name__)
+        log.warning("healthz: the store does not answer: %s", str(exc) or type(exc).__name__)
         return JSONResponse({"status": "store_unreachable"}, 503)
     return JSONResponse({"status": "ok"})
 

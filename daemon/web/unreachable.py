@@ -61,7 +61,7 @@ async def _store_down(request: Request, exc: Exception) -> Response:
         "%s %s: the store does not answer: %s",
         request.method,
         request.url.path,
-        exc or type(exc).__name__,
+        str(exc) or type(exc).__name__,
     )
     retry = {"Retry-After": str(RETRY_AFTER)}
     if request.url.path.startswith(CONSOLE):
