@@ -3372,6 +3372,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "取り込みなし(1 行も取り込んでいません)",
         "en": "nothing imported (not a single row)",
     },
+    # An undone run stays completed (its rows were taken back by another run): marked.
+    "console.runs.undone": {"ja": "取消済み", "en": "undone"},
     "console.runs.dry_run": {"ja": "試行", "en": "dry run"},
     "console.runs.detail": {"ja": "詳細", "en": "Details"},
     "console.runs.report_file": {"ja": "レポートファイル", "en": "Report file"},

@@ -41,6 +41,7 @@ from tests.support import (
     send,
 )
 
+ADMIN = {"Authorization": "Bearer demo-admin"}
 USERS = {
     "admin": ("admin", []),
     "op": ("operator", ["acme", "halt"]),
@@ -389,3 +390,19 @@ def test_a_hidden_character_in_a_run_id_is_shown_by_its_code_point(daemon, clien
     assert r.status_code == 404
     assert "\u202e" not in r.text
     assert 'abc<span class="ctl">U+202E</span>def' in r.text
+
+
+def test_an_undone_run_is_marked_in_the_list_and_the_export(daemon, clients):
+    """It still read 完了 3 / 3, with nothing to tell its rows were taken back."""
+    run_id = mailed(daemon, "20240812.csv", GOOD)
+    undone = httpx.post(f"{daemon.api}/api/v1/runs/{run_id}/undo", headers=ADMIN, timeout=60)
+    assert undone.status_code == 201, undone.text
+    op = clients["op"]
+    listed = op.get("/console/runs?filename=20240812").text
+    [row] = [tr for tr in listed.split("</tr>") if f"/console/runs/{run_id}" in tr]
+    assert '<span class="tag">取消済み</span>' in row
+    export = op.get("/console/runs/export.csv?filename=20240812")
+    rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
+    column = rows[0].index("取消した実行")
+    by_id = {row[0]: row[column] for row in rows[1:]}
+    assert by_id[run_id] == undone.json()["id"]

@@ -34,6 +34,7 @@ EXPORT_FIELDS = (
     "filename",
     "state",
     "dry_run",  # a dry run reads 完了 with its rows: a spreadsheet's sum must tell
+    "undone_by",  # so does an undone one, whose rows another run took back
     "rows_imported",
     "rows_total",
     "rows_inserted",
