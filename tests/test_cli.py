@@ -188,6 +188,21 @@ def test_runs_lists_newest_first_as_json_and_table(tmp_path, config):
     assert runs[0]["id"][-6:] in table and runs[1]["id"][-6:] not in table
 
 
+def test_the_config_may_come_before_the_command(tmp_path, config):
+    """`renkei --config PATH runs`, as many tools take it: the path was read as the
+    command's name, "no such command"."""
+    renkei("import", str(data_file(tmp_path, "20240503.csv", ["1,2024/05/03,1,a"])),
+           "--account", "acme", "--config", str(config))  # fmt: skip
+    before = renkei("--config", str(config), "runs", "--json")
+    assert before.returncode == 0, before.stderr
+    assert [r["filename"] for r in json.loads(before.stdout)] == ["20240503.csv"]
+    # The command's own wins over one before it.
+    both = renkei(
+        "--config", str(tmp_path / "none.toml"), "runs", "--json", "--config", str(config)
+    )
+    assert both.returncode == 0 and json.loads(both.stdout) == json.loads(before.stdout)
+
+
 def test_import_does_not_load_the_web_framework_or_servers(tmp_path, config):
     path = data_file(tmp_path, "20240516.csv", ["1,2024/05/16,10,a"])
     probe = (

@@ -86,7 +86,7 @@ def test_help_is_japanese_by_default(configs):
     result = renkei("--help", env=no_config(configs, JAPANESE))
     assert result.returncode == 0, result.stderr
     said = result.stdout
-    assert said.startswith("使い方: renkei [-h] [--version] コマンド ...")
+    assert said.startswith("使い方: renkei [-h] [--version] [--config パス] コマンド ...")
     for words in ("CSV 連携デーモン", "引数:", "オプション:", "このヘルプを表示して終了します"):
         assert words in said, said
     assert "renkei のバージョンを表示して終了します" in said
@@ -153,7 +153,7 @@ def test_a_config_without_a_language_speaks_japanese_in_an_english_locale(tmp_pa
 def test_an_english_locale_without_a_config_gives_english_help(configs):
     result = renkei("--help", env=no_config(configs, ENGLISH))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("usage: renkei [-h] [--version] COMMAND ...")
+    assert result.stdout.startswith("usage: renkei [-h] [--version] [--config PATH] COMMAND ...")
     assert "CSV linkage daemon" in result.stdout
     assert "run the daemon in the foreground" in result.stdout
     assert "使い方" not in result.stdout

@@ -291,13 +291,21 @@ def build_parser(language: str, handlers: Mapping[str, Handler]) -> argparse.Arg
         prog="renkei", description=say("cli.help.description"), formatter_class=_Formatter
     )
     parser.add_argument("--version", action=_Version, help=say("cli.help.version"))
+    # Before the command too (`renkei --config PATH runs`), as many tools take it: it was
+    # read as the command's name. The command's own, when given, wins.
+    parser.add_argument("--config", metavar=say("cli.metavar.path"), help=say("cli.help.config"))
     metavar = say("cli.metavar.command")
     sub = parser.add_subparsers(dest="command", required=True, metavar=metavar)
     for name, (help_key, options) in COMMANDS.items():
         p = sub.add_parser(
             name, help=say(help_key), description=say(help_key), formatter_class=_Formatter
         )
-        p.add_argument("--config", metavar=say("cli.metavar.path"), help=say("cli.help.config"))
+        p.add_argument(
+            "--config",
+            metavar=say("cli.metavar.path"),
+            help=say("cli.help.config"),
+            default=argparse.SUPPRESS,  # not to undo one given before the command
+        )
         for option in options:
             _add(p, option, say, language)
         p.set_defaults(handler=handlers[name])
