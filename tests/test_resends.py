@@ -269,6 +269,27 @@ def test_a_retry_is_the_logical_file_the_config_of_the_day_makes_it(daemon):
     assert key == "uriage_20240530_*.csv"
 
 
+def test_a_key_answered_by_its_content_answers_that_run_after_a_newer_version(daemon):
+    """Key 2 was answered with key 1's run, the same content: spooled nowhere, it was on
+    no run, and its retry after B came was imported again, A over the newer B. Also
+    after a restart."""
+    first = post(daemon, "20240605.csv", A, key="content-1")
+    second = post(daemon, "20240605.csv", A, key="content-2")
+    assert (second.json()["id"], second.headers[REPLAYED]) == (first.json()["id"], "true")
+    newer = post(daemon, "20240605.csv", B, key="content-3")
+    assert newer.json()["state"] == "completed"
+    for restart in (False, True):
+        if restart:
+            daemon.terminate()
+            daemon.start()
+        again = post(daemon, "20240605.csv", A, key="content-2")
+        assert (again.json()["id"], again.headers.get(REPLAYED)) == (first.json()["id"], "true")
+        assert rows_of(daemon, "20240605.csv") == [(3, "B")]
+    assert sorted(runs_of(daemon, "20240605.csv")) == sorted(
+        [first.json()["id"], newer.json()["id"]]
+    )
+
+
 @pytest.fixture(scope="module")
 def restarted(daemon):
     """Deliveries before a restart of the daemon (same config, same data dir): first answers."""

@@ -367,6 +367,15 @@ async def test_run_by_key_within_window(store: Store) -> None:
     assert await store.run_by_key("acme", "k2", at(1)) is None
 
 
+async def test_a_key_answered_by_content_is_found_by_run_by_key(store: Store) -> None:
+    await store.add_run(run_id(1), meta(received=at(1), idempotency_key="k1"))
+    await store.remember_key("acme", "k2", run_id(1), at(2))
+    await store.remember_key("acme", "k2", run_id(9), at(3))  # kept as first remembered
+    assert await store.run_by_key("acme", "k2", at(1)) == run_id(1)
+    assert await store.run_by_key("acme", "k2", at(3)) is None  # past its window
+    assert await store.run_by_key("beta", "k2", at(1)) is None
+
+
 async def test_delivery_memory_is_shared(store: Store, target: Target) -> None:
     """A second instance on the same store answers a resend with the first's run."""
     other = await target.open("contract-b")

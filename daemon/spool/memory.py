@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from daemon.settings import Settings
-from daemon.spool.queue import Meta, SpoolItem
+from daemon.spool.queue import Meta, SpoolItem, now_iso
 from daemon.store.base import Store
 from daemon.store.runs import RunState, options_text
 from handlers.base import Delivery, SpoolUnavailable
@@ -95,7 +95,20 @@ class DeliveryMemory:
             if found is None:
                 return None
             ids.append(found)
+        for d, found in zip(deliveries, ids, strict=True):
+            if d.idempotency_key:
+                await self._remember_key(d, found)
         return ids
+
+    async def _remember_key(self, d: Delivery, run_id: str) -> None:
+        """A delivery answered with an earlier run is spooled nowhere, so its key was on
+        no run: its retry, after a newer version of the file came, was imported again
+        over it. Kept here and, for after a restart, in the store."""
+        if (d.account, d.idempotency_key) in self._keys:
+            return  # answered by its key: that run holds it already
+        self._keys[(d.account, d.idempotency_key)] = (run_id, time.monotonic())
+        if self._store is not None:
+            await self._store.remember_key(d.account, d.idempotency_key, run_id, now_iso())
 
     def remember(self, deliveries: Sequence[Delivery], spooled: Sequence[SpoolItem]) -> None:
         now = time.monotonic()

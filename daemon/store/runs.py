@@ -279,7 +279,23 @@ class RunRecords:
             " AND coalesce(received_at, '') >= ? AND dry_run = 0 ORDER BY id LIMIT 1"
         )
         rows = await self._look_up(sql, (account, key, since))
+        if not rows:  # a delivery answered with an earlier run of its content
+            sql = (
+                "SELECT run_id FROM delivery_keys"
+                " WHERE account = ? AND idempotency_key = ? AND at >= ?"
+            )
+            rows = await self._look_up(sql, (account, key, since))
         return rows[0][0] if rows else None
+
+    async def remember_key(self, account: str, key: str, run_id: str, at: str) -> None:
+        """A delivery with this idempotency key was answered with `run_id`, an earlier
+        run of the same content: its retry is answered so too (run_by_key)."""
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT OR IGNORE INTO delivery_keys (account, idempotency_key, run_id, at)"
+                " VALUES (?, ?, ?, ?)",
+                (account, key, run_id, at),
+            )
 
     async def latest_run_of_file(
         self, account: str, filename: str, file_key: str = ""
@@ -508,7 +524,7 @@ class RunRecords:
             await db.execute(f"DELETE FROM run_errors WHERE {where}", run_ids)
             # What was kept to undo them goes with them (undo.py), and their report's record.
             await self.drop_kept(db, where, run_ids)
-            for table in ("undo_sources", "run_undo", "run_reports"):
+            for table in ("undo_sources", "run_undo", "run_reports", "delivery_keys"):
                 await db.execute(f"DELETE FROM {table} WHERE {where}", run_ids)
             cursor = await db.execute(
                 f"DELETE FROM runs WHERE id IN ({marks}) AND {_ENDED}", run_ids

@@ -381,6 +381,19 @@ MIGRATIONS = [
     """
     ALTER TABLE outward_requests ADD COLUMN said TEXT NOT NULL DEFAULT ''
     """,
+    # The idempotency keys of deliveries answered with an earlier run of the same
+    # content, never spooled, so on no run of their own: the key's retry is answered
+    # with that run too, after a restart as well (the same content was imported again,
+    # over a newer version, once the first was no longer its file's latest).
+    """
+    CREATE TABLE delivery_keys (
+      account TEXT NOT NULL,
+      idempotency_key TEXT NOT NULL,
+      run_id TEXT NOT NULL,
+      at TEXT NOT NULL,
+      PRIMARY KEY (account, idempotency_key)
+    )
+    """,
 ]
 
 
