@@ -2817,6 +2817,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{label}の「{value}」は{layout}の{key_column}にありません",
         "en": "{label} {value} is not a {key_column} in {layout}",
     },
+    "records.nul": {
+        "ja": "{label}に NUL 文字(U+0000)は使えません",
+        "en": "{label} may not hold a NUL character (U+0000)",
+    },
     "records.too_large": {
         "ja": "{label}の数値が大きすぎます(無限大として読まれます)",
         "en": "{label} is a number too large to hold (it reads as infinity)",
@@ -2864,6 +2868,12 @@ CATALOG: dict[str, dict[str, str]] = {
     "records.no_key": {
         "ja": "レイアウト {layout} にはキー(key)がないため、レコードを1件ずつ指定できません",
         "en": "layout {layout} has no key, so its records cannot be named one by one",
+    },
+    "records.no_key.create": {
+        "ja": "レイアウト {layout} にはキー(key)がないため、API でレコードを作れません"
+        "(作ったレコードを後から指定できず、再送すると二重になります)。ファイルの取込で送ってください",
+        "en": "layout {layout} has no key, so the API creates no record in it (one made could"
+        " never be named again, and a retry would make it twice): send it in a file",
     },
     "records.duplicate_key": {
         "ja": "キー「{record}」のレコードはすでにあります(レイアウト {layout})",

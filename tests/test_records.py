@@ -215,6 +215,8 @@ CASES = [
     ({"deal_no": "X-12345678901"}, "deal_no", "商談番号は10文字以下で入力してください"),
     ({"color": "red"}, "color", "colorという項目はありません"),
     ({"name": ["a"]}, "name", "商談名は文字列か数値で指定してください"),
+    # Kept by SQLite, refused by PostgreSQL, and a file holding one is refused whole.
+    ({"name": "a\u0000b"}, "name", "商談名に NUL 文字(U+0000)は使えません"),
 ]
 
 
@@ -474,6 +476,11 @@ def test_a_layout_without_a_key_is_searched_but_not_addressed(api):
     assert api.get("/api/v1/records/performance", headers=ADMIN).status_code == 200
     r = api.delete("/api/v1/records/performance/1", headers=ADMIN)
     assert r.status_code == 409
+    # Nor created: a record no path names could never be edited, and a retry made two.
+    record = {"member_no": 556, "date": "2024-05-16", "_account": "acme"}
+    r = api.post("/api/v1/records/performance", headers=ADMIN, json=record)
+    assert (r.status_code, r.json()["error"]) == (409, "no_key"), r.text
+    assert "API でレコードを作れません" in r.json()["message"]
 
 
 def test_a_token_is_needed(api):

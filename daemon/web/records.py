@@ -647,6 +647,10 @@ def _converted(
             problems.add(field, field, "records.unknown_column")
             continue
         label = display_name(column)
+        if isinstance(raw, str) and "\x00" in raw:
+            # As a file holding one is refused (SQLite kept it, PostgreSQL cannot).
+            problems.add(field, label, "records.nul")
+            continue
         text = _cell(raw)
         if text is None:
             # 1e400 is a number JSON allows and Python reads as infinity: past any
@@ -762,6 +766,10 @@ async def create_record(request: Request, layout: str, who: Auth, body: RecordBo
     """Create a record. Every required column must be given; the values are validated
     as an import's; 409 `duplicate_key` when the account holds the key already."""
     found = _layout(request, layout)
+    if not found.key:
+        # A record no path can name: never edited or deleted here, and a client's
+        # retry after a timeout made it twice.
+        raise ApiError(409, "no_key", "records.no_key.create", layout=layout)
     problems = _Problems(context.language(request))
     await _given_twice(request, problems)
     owner = _new_account(request, who, body, problems)
