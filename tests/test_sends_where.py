@@ -115,3 +115,14 @@ def test_a_where_value_that_is_no_string_is_said_as_json_writes_it(daemon):
         )
         assert reply.status_code == 422, reply.text
         assert f"body.where.price: {shown} は文字列ではありません" in reply.json()["message"]
+
+
+def test_a_misspelled_where_is_refused_not_taken_for_every_row(daemon, capture):
+    """`{"wher": {…}}` was passed over, and the send sent every row of its layout."""
+    before = len(capture.to("/priced"))
+    reply = httpx.post(
+        f"{daemon.api}/api/v1/sends/priced", json={"wher": {"price": "1"}}, headers=ADMIN
+    )
+    assert reply.status_code == 422, reply.text
+    assert "body.wher" in reply.json()["message"], reply.json()
+    assert len(capture.to("/priced")) == before

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from daemon.outward.deliver import NotSpooled
 from daemon.outward.sends import NeedsRun, Trigger
@@ -25,6 +25,9 @@ router = APIRouter()
 
 
 class SendOrder(BaseModel):
+    # A misspelled `wher` was passed over, and every row of the layout went.
+    model_config = ConfigDict(extra="forbid")
+
     where: dict[str, str] = Field(
         default_factory=dict, description="only rows whose columns have these values"
     )
