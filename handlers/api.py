@@ -392,6 +392,13 @@ def delivery(
 ) -> Delivery:
     """The Delivery for a parsed multipart form, or ApiRefusal saying what is wrong."""
     shape = shape or DEFAULT_SHAPE
+    given = form.getlist(shape.file_field)
+    if len(given) > 1 and any(isinstance(value, str) for value in given):
+        # A text field under the file's part name too: said as such, where "2 files"
+        # or "no file name" was said of whichever of the two came last.
+        raise ApiRefusal(
+            422, "unexpected_file", "api.unexpected_file.text_too", part=shape.file_field
+        )
     upload = form.get(shape.file_field)
     if isinstance(upload, str):
         # The part is there, but as a field: its Content-Disposition names no filename
@@ -496,6 +503,13 @@ class _Pairs(list):
 def _json_params(raw: object, field: str) -> list[tuple[str, str]]:
     if raw is None:
         return []
+    if isinstance(raw, UploadFile):
+        # A browser's FormData.append(field, new Blob([json])) sends it as a file part
+        # (filename="blob", application/json): its bytes are the same JSON.
+        data = raw.file.read(_JSON_PART_BYTES + 1)
+        if len(data) > _JSON_PART_BYTES:
+            raise ApiRefusal(422, "bad_settings", "api.bad_settings.not_text", field=field)
+        raw = readable(data)
     if not isinstance(raw, str):
         raise ApiRefusal(422, "bad_settings", "api.bad_settings.not_text", field=field)
     try:
@@ -522,6 +536,8 @@ def _json_params(raw: object, field: str) -> list[tuple[str, str]]:
 
 
 NAMES_SHOWN = 20
+# A JSON field sent as a file part: settings, not a file; past this it is neither.
+_JSON_PART_BYTES = 1 << 20
 
 
 def _listed(names: list[str]) -> str:

@@ -940,6 +940,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "パート「{part}」にファイルが {count} 個あります。1 回のリクエストで送れるファイルは 1 つです",
         "en": "part '{part}' holds {count:@file}; send one file per request",
     },
+    "api.unexpected_file.text_too": {
+        "ja": "パート「{part}」がファイルとテキストの項目の両方で送られています。"
+        "「{part}」にはファイルだけを入れてください",
+        "en": "part '{part}' is sent both as a file and as a text field; put the file alone"
+        " under '{part}'",
+    },
     "api.bad_settings.not_text": {
         "ja": "「{field}」は JSON を書いたテキストの項目にしてください",
         "en": "'{field}' must be a JSON text field",

@@ -147,3 +147,39 @@ def test_settings_that_are_no_json_are_said_where(tmp_path, settings, said):
         d.terminate()
     assert reply.status_code == 422, reply.text
     assert reply.json() == {"error": "bad_settings", "message": said}
+
+
+@pytest.mark.parametrize("text_first", [True, False])
+def test_a_text_field_under_the_files_part_name_is_said_as_such(daemon, text_first):
+    """Said as "2 files" with the text first, as "no file name" with the file first."""
+    file_part = HEAD + CSV + b"\r\n"
+    parts = [_part("file", "hello"), file_part]
+    body = b"".join(parts if text_first else parts[::-1]) + f"--{BOUNDARY}--\r\n".encode()
+    reply = _posted(daemon, body)
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["error"] == "unexpected_file"
+    assert "ファイルとテキストの項目の両方" in reply.json()["message"]
+
+
+def test_settings_sent_as_a_file_part_are_read_as_json(tmp_path):
+    """A browser's FormData.append("settings", new Blob([json])) sends a file part
+    (filename="blob", application/json): refused as "not a text field"."""
+    accounts = account("exp") + (
+        '[accounts.exp.api]\ntoken = "demo-exp"\nbody = "json"\njson_field = "settings"\n'
+        '[accounts.exp.api.params.import_type]\n"1" = { mode = "insert" }\n'
+    )
+    d = Daemon(write_config(tmp_path, accounts)).start()
+    try:
+        reply = httpx.post(
+            f"{d.api}/api/v1/imports?wait=true",
+            files={
+                "file": ("20240516.csv", CSV),
+                "settings": ("blob", b'{"import_type": "1"}', "application/json"),
+            },
+            headers={"Authorization": "Bearer demo-exp"},
+            timeout=30,
+        )
+    finally:
+        d.terminate()
+    assert reply.status_code == 200, reply.text
+    assert (reply.json()["state"], reply.json()["mode"]) == ("completed", "insert")
