@@ -709,3 +709,24 @@ def test_without_a_header_row_an_older_versions_correction_is_refused_by_its_lin
         "SELECT member_no FROM sales WHERE _account = 'bare2' AND date = '2024-10-20'"
     )
     assert members == [(7,)]
+
+
+def test_a_correction_whose_rows_a_newer_file_replaced_is_not_refused_as_imported(daemon):
+    """Its retry was refused "its rows are in, undo it first" after a newer full file
+    of its name had replaced them: now the import says why it cannot go in."""
+    run = deliver(daemon, "fix", "20241022.csv", sjis(HEADER, *BAD))
+    copy = corrected(errors_csv(daemon, run["id"]).content, keep_columns=True)
+    fixed = deliver(daemon, "fix", "20241022.errors.csv", copy)
+    assert fixed["rows_imported"] == 3
+    newer = deliver(daemon, "fix", "20241022.csv", sjis(HEADER, "9,2024/10/22,9,新版"))
+    assert newer["state"] == "completed"
+    retried = httpx.post(f"{daemon.api}/api/v1/runs/{fixed['id']}/retry", headers=ADMIN)
+    assert retried.status_code == 202, retried.text
+    done = daemon.wait_run(retried.json()["id"])
+    assert (done["state"], done["rows_imported"]) == ("failed", 0), done
+    assert (
+        f"同じ名前で最後に取り込んだ実行 {newer['id']} にはエラーの行がありません"
+        in done["message"]
+    )
+    members = "SELECT member_no FROM sales WHERE _source_file LIKE '20241022.%'"
+    assert daemon.query(members) == [(9,)]

@@ -126,7 +126,11 @@ class Retrier:
                 # Or put back by a retry of it since (of a retry of it, …), not undone:
                 # that retry is the run to undo first.
                 holder = run["id"] if added else await self._store.retry_holding_rows(run["id"])
-                if holder is not None:
+                # Its rows replaced since by a newer file of theirs: none to add twice
+                # ("undo it first" named rows no longer there); the import says the rest.
+                if holder is not None and await self._store.holds_rows(
+                    run["layout"], run["account"], holder
+                ):
                     return Retried(None, refusal=Refusal.CORRECTION, holder=holder)
             pending = await self._store.pending_retry(run["id"])
             if pending is not None:

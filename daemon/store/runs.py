@@ -499,6 +499,15 @@ class RunRecords:
         rows = await self.reader.execute_fetchall(sql, (run_id,))
         return rows[0][0] if rows else None
 
+    async def holds_rows(self, layout: str, account: str, run_id: str) -> bool:
+        """Whether `layout`'s table holds a row `run_id` wrote (none once a newer file of
+        its logical file replaced them, or the table is gone)."""
+        sql = f"SELECT 1 FROM {quote(layout)} WHERE _account = ? AND _run_id = ? LIMIT 1"
+        try:
+            return bool(await self.reader.execute_fetchall(sql, (account, run_id)))
+        except Exception:  # noqa: BLE001 - no such table (a layout removed): no row
+            return False
+
     async def expired_runs(self, before: str, limit: int) -> list[str]:
         """Ids of final runs that finished before `before` (UTC ISO 8601, as finished_at
         is written): what retention may remove. Not a run whose report is still to be
