@@ -12,6 +12,7 @@ import sqlite3
 import time
 
 import httpx
+import psycopg
 import pytest
 
 from importers.messages import words_of
@@ -380,3 +381,41 @@ report = "never"
         assert state == "running"  # retrying the closed port, once
     finally:
         daemon.terminate()
+
+
+@pytest.mark.slow
+def test_a_call_kept_before_a_stop_is_not_spooled_again_over_itself(tmp_path, pg_url):
+    """A start that finds an import's forwarding pending started its calls again: on
+    PostgreSQL the second writing of the job kept already failed, and its failure
+    removed the job, its requests still to go never sent (on SQLite it was written
+    over)."""
+    capture = Capture()
+    capture.delays["/ping"] = 1.5  # the first request is in flight at the kill
+    extra = f"""
+[calls.ping]
+after_import = ["acme"]
+per = "row"
+url = "{capture.url("/ping")}"
+params = {{ no = "{{row.member_no}}" }}
+concurrency = 1
+{FAST}"""
+    rows = [f"{n},2024/05/16,{n},r" for n in range(1, 5)]
+    extra += f'[store]\nurl = "{pg_url}"\n'
+    daemon = Daemon(write_config(tmp_path, token_account("acme"), extra=extra)).start()
+    try:
+        run = imported(daemon, "acme", rows)
+        wait_for(lambda: capture.in_flight.get("/ping"))
+        daemon.kill()
+        with psycopg.connect(pg_url) as db:
+            db.execute("UPDATE runs SET forward_state = 'pending' WHERE id = %s", (run["id"],))
+        capture.delays["/ping"] = 0
+        daemon.start()
+        keys = [f"{run['id']}-call-ping-{n}" for n in range(1, 5)]
+        wait_for(lambda: {r.headers["idempotency-key"] for r in capture.to("/ping")} >= set(keys))
+        time.sleep(1)  # a second delivery of the job would have sent by now
+        sent = [r.headers["idempotency-key"] for r in capture.to("/ping")]
+        # The one in flight at the kill may go twice, under its key; no other does.
+        assert sorted(set(sent)) == keys and all(sent.count(k) == 1 for k in keys[1:]), sent
+    finally:
+        daemon.terminate()
+        capture.close()

@@ -72,7 +72,14 @@ class Deliverer:
 
     async def add(self, job: Job, bodies: dict[int, bytes]) -> None:
         """Spool `job` durably, record its requests, and start delivering it. Raises
-        NotSpooled when it cannot be spooled (what was written of it is removed)."""
+        NotSpooled when it cannot be spooled (what was written of it is removed).
+        A job of its id kept already (a call's, started again by a start after a crash
+        that came before its import's forwarding was marked done) is left as it is:
+        written over, or removed when its second writing failed, it lost requests
+        still to go, and the recovered delivery of it met a job no longer there."""
+        if job.id in self._tasks or await self.jobs.exists(job.id):
+            log.info("outward job %s is kept already: delivered as it is", job.id)
+            return
         try:
             await self.jobs.create(job, bodies)
         except Exception as exc:

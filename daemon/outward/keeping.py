@@ -51,6 +51,10 @@ class FolderJobs:
         """Whether a job of this id was spooled whole (its job.json written)."""
         return await asyncio.to_thread(self.folder.kept, job_id)
 
+    async def exists(self, job_id: str) -> bool:
+        """Whether a job of this id is kept."""
+        return await self.kept(job_id)
+
     async def body(self, job: Job, seq: int) -> bytes:
         return await asyncio.to_thread(self.folder.body, job, seq)
 
@@ -86,6 +90,10 @@ class SharedJobs:
     async def kept(self, job_id: str) -> bool:
         """Not asked: another instance may be spooling the job still."""
         return True
+
+    async def exists(self, job_id: str) -> bool:
+        """Whether a job of this id is kept (by any instance)."""
+        return await self.store.job_exists(job_id)
 
     async def body(self, job: Job, seq: int) -> bytes:
         return await self.store.job_body(job.id, seq)

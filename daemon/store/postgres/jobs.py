@@ -79,6 +79,12 @@ class PgOutwardJobs:
         )
         return bytes(rows[0][0])
 
+    async def job_exists(self, job_id: str) -> bool:
+        rows = await self.reader.execute_fetchall(  # type: ignore[attr-defined]
+            "SELECT 1 FROM outward_jobs WHERE job_id = ?", (job_id,)
+        )
+        return bool(rows)
+
     async def job_remove(self, job_id: str) -> None:
         async with self.transaction() as db:  # type: ignore[attr-defined]
             await db.execute("DELETE FROM outward_bodies WHERE job_id = ?", (job_id,))
