@@ -145,6 +145,21 @@ async def _settle_taken(session: Connection) -> None:
     every recipient goes, one taken for some waits for the rest alone. Items another
     instance holds now are left to it (SKIP LOCKED)."""
     free = "o.item_id IN (SELECT item_id FROM mail_outbox FOR UPDATE SKIP LOCKED)"
+    # A run's report the relay took for every recipient is sent, as the claim that died
+    # would have recorded it: its run said "queued" for good (an alert's or a digest's
+    # id is no run's, and matches none).
+    taken = (
+        "SELECT o.item_id FROM mail_outbox AS o JOIN mail_sent AS s ON o.item_id = s.item_id"
+        f" WHERE s.remaining = '[]' AND {free}"
+    )
+    await session.execute(
+        f"UPDATE runs SET report_state = 'sent' WHERE id IN ({taken}) AND report_state <> 'sent'"
+    )
+    await session.execute(
+        "UPDATE run_reports SET attempts = attempts + 1, sent_at = ?"
+        f" WHERE run_id IN ({taken}) AND sent_at IS NULL",
+        (dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),),
+    )
     await session.execute(
         "DELETE FROM mail_outbox AS o USING mail_sent AS s"
         f" WHERE o.item_id = s.item_id AND s.remaining = '[]' AND {free}"
