@@ -376,6 +376,19 @@ async def test_a_key_answered_by_content_is_found_by_run_by_key(store: Store) ->
     assert await store.run_by_key("beta", "k2", at(1)) is None
 
 
+async def test_a_report_put_in_the_outbox_never_undoes_its_sending(store: Store) -> None:
+    """Another instance may send it between its queuing and this record: its `sent`
+    was replaced by `queued`, for good."""
+    await store.add_run(run_id(1), meta())
+    await store.add_run(run_id(2), meta())
+    await store.update_run(run_id(1), report_state="pending")
+    await store.update_run(run_id(2), report_state="sent")
+    for run in (run_id(1), run_id(2)):
+        await store.report_in_outbox(run)
+    assert (await store.get_run(run_id(1)))["report_state"] == "queued"
+    assert (await store.get_run(run_id(2)))["report_state"] == "sent"
+
+
 async def test_delivery_memory_is_shared(store: Store, target: Target) -> None:
     """A second instance on the same store answers a resend with the first's run."""
     other = await target.open("contract-b")

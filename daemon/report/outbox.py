@@ -189,7 +189,7 @@ class Reporter:
         # at any moment, and its `sent` must land on this record, not be replaced by it.
         await self._record(self.store.report_queued, run_id, list(recipients))
         await self._enqueue(run_id, msg.as_bytes(policy=SMTP), list(recipients))
-        await self.store.update_run(run_id, report_state=ReportState.QUEUED)
+        await self.store.report_in_outbox(run_id)
         self._wake.set()
 
     async def _queue_send(self, run: dict[str, Any]) -> None:
@@ -203,7 +203,7 @@ class Reporter:
             return
         await self._record(self.store.report_queued, run["id"], recipients)
         await self._enqueue(run["id"], msg.as_bytes(policy=SMTP), recipients)
-        await self.store.update_run(run["id"], report_state=ReportState.QUEUED)
+        await self.store.report_in_outbox(run["id"])
         self._wake.set()
 
     async def _built(

@@ -47,6 +47,17 @@ class ReportRecords:
                 (run_id, json.dumps(list(recipients), ensure_ascii=False), _now()),
             )
 
+    async def report_in_outbox(self, run_id: str) -> None:
+        """The run's report is in the outbox: `queued`, unless whoever sends it (another
+        instance of a shared store, the reporter's loop) has settled it already, whose
+        `sent` or `failed` this must not replace."""
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE runs SET report_state = 'queued'"
+                " WHERE id = ? AND report_state NOT IN ('sent', 'failed')",
+                (run_id,),
+            )
+
     async def report_attempt(self, run_id: str, answer: str, said: Words | None = None) -> None:
         """A try that failed but will be retried (relay down, or a 4xx); `said`, the
         answer in the catalog's words when it is the system's rather than the relay's."""
