@@ -27,11 +27,17 @@ from daemon.report.alerts import Alerts
 from daemon.settings import Settings
 from daemon.spool.queue import now_iso
 from daemon.store.base import Store
+from daemon.store.errors import log_failure
 from daemon.store.runs import FORWARD_DONE, FORWARD_PENDING, RunState
 
 log = logging.getLogger(__name__)
 FOLDER = "outward"
 _MISFIRE_GRACE = 300
+
+
+# Sends and calls that could not start are tried again after this pause, doubling…
+_FOLLOW_AGAIN_BASE = 5.0
+_FOLLOW_AGAIN_MAX = 300.0  # …up to this
 
 
 class Outward:
@@ -113,12 +119,30 @@ class Outward:
         if run_id in self._following:
             return  # found pending at the start while the import process told of it too
         self._following.add(run_id)
-        task = asyncio.create_task(self._follow(run_id), name=f"after {run_id}")
+        task = asyncio.create_task(self._follow_until_started(run_id), name=f"after {run_id}")
         task.add_done_callback(lambda _: self._following.discard(run_id))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def _follow(self, run_id: str) -> None:
+    async def _follow_until_started(self, run_id: str) -> None:
+        """Start the run's sends and calls, again after a pause while some could not
+        start (the store or the disk away: a PostgreSQL restart at that moment held
+        them back until this instance's next start, for days maybe)."""
+        pause = _FOLLOW_AGAIN_BASE
+        while True:
+            try:
+                if await self._follow(run_id):
+                    return
+            except Exception as exc:  # noqa: BLE001 - the store away: tried again
+                log_failure(log, exc, "run %s: its sends and calls could not be started", run_id)
+            log.warning(
+                "run %s: sends and calls that did not start are tried again in %g s", run_id, pause
+            )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _FOLLOW_AGAIN_MAX)
+
+    async def _follow(self, run_id: str) -> bool:
+        """Start what follows the run; False when some of it could not start."""
         settings = self._settings()
         run = await self.store.get_run(run_id)
         if (
@@ -129,7 +153,7 @@ class Outward:
             or run["undo_of"]
             or run["forward_state"] == FORWARD_DONE
         ):
-            return
+            return True
         account = settings.accounts.get(run["account"])
         started = True
         for name, send in settings.sends.items():
@@ -152,13 +176,12 @@ class Outward:
                 started &= await self._guarded(self.calls.start(name, run), f"call {name}")
         if not started:
             # Neither spooled nor recorded as failed (the store or the disk away): still
-            # pending, so the next start tries again rather than nobody ever knowing.
-            log.error(
-                "run %s: sends and calls that did not start are tried at the next start", run_id
-            )
-        elif run["forward_state"] == FORWARD_PENDING:
+            # pending, tried again after a pause, and at the next start if it stops first.
+            return False
+        if run["forward_state"] == FORWARD_PENDING:
             # Spooled, or recorded as failed and told: not started again.
             await self.store.update_run(run_id, forward_state=FORWARD_DONE)
+        return True
 
     async def _guarded_lookup(self, account: str, key: str) -> str | None:
         """The send run keyed `key` that went already ('' none); None when the store
