@@ -407,7 +407,7 @@ class Master:
                 systemd.notify("READY=1")
 
     async def _reload(self) -> bool:
-        served = self.configured
+        served, switched = self.configured, self.switches.held()
         try:
             settings, restart = keep_started(
                 served, await asyncio.to_thread(load, self.config_path)
@@ -422,6 +422,7 @@ class Master:
             if self.configured is not served:
                 self.configured = served
                 with contextlib.suppress(Exception):
+                    self.switches.restore(switched)
                     self._serve_settings()
             await self._refused(exc)
             if transient(exc):

@@ -1045,6 +1045,30 @@ def test_an_admin_stops_an_account_for_good(switched):
     op.close()
 
 
+def test_a_reload_refused_while_applied_keeps_the_consoles_stop(tmp_path):
+    """The new config agreed with the switch (acme stopped there too), so the switch
+    was forgotten as it was applied; then a drop folder it could not make refused the
+    reload, the old config went on serving, and acme's files were imported again."""
+    d = Daemon(write_config(tmp_path, ACCOUNTS, extra=users_toml())).start()
+    try:
+        admin = login(d.api, "admin")
+        stop = {"csrf": csrf(admin), "status": "stopped"}
+        assert admin.post("/console/accounts/acme/status", data=stop).status_code == 303
+        text = d.config.read_text()
+        broken = text.replace("[accounts.acme]\n", '[accounts.acme]\nstatus = "stopped"\n', 1)
+        broken += '[accounts.beta.dropdir]\npath = "/proc/renkei-no-such/drop"\n'
+        reloaded(d, lambda: d.config.write_text(broken))
+        assert "reload refused" in d.log.read_text()
+        switches = json.loads((d.data_dir / "switches.json").read_text())
+        assert switches["acme"]["status"] == "stopped", switches
+        _, code, reply = send(d.smtp_port, mail([("20240720.csv", GOOD)]))
+        assert code == 250
+        assert d.wait_run(queued_ids(reply)[0])["state"] == "ignored"
+        admin.close()
+    finally:
+        d.terminate()
+
+
 def test_a_preview_confirmed_after_the_account_stopped_imports_nothing(switched):
     d = switched
     op, admin = login(d.api, "op"), login(d.api, "admin")

@@ -66,6 +66,20 @@ class Switches:
         self._switches = kept
         return changed
 
+    def held(self) -> dict[str, Switch]:
+        """The switches as they are now, to put back (restore) when a reload that
+        applied a config fails and the config before it goes on serving."""
+        return dict(self._switches)
+
+    def restore(self, held: dict[str, Switch]) -> None:
+        """Put back the switches `held` had: those the failed config agreed with were
+        forgotten, and an admin's 停止 with them."""
+        if held == self._switches:
+            return
+        self._switches = dict(held)
+        if self._store is None:
+            self._write()
+
     def get(self, account: str) -> Switch | None:
         return self._switches.get(account)
 
