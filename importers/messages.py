@@ -2170,6 +2170,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "{path} はフォルダではなくファイルです。ドロップフォルダにはフォルダを指定してください",
         "en": "{path} is a file, not a folder; a drop folder must be a folder",
     },
+    "config.dropdir_broken_link": {
+        "ja": "{path} はループしているシンボリックリンクです(リンク先をたどると自分に戻ります)。"
+        "ドロップフォルダにはフォルダを指定してください",
+        "en": "{path} is a symbolic link round in a loop (following it leads back to it); a"
+        " drop folder must be a folder",
+    },
     "config.ftp_home_not_folder": {
         "ja": "{path} はフォルダではありません。FTP ホームはフォルダでなければなりません。"
         "そこにあるものを別の場所へ移してください",

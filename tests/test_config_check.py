@@ -612,3 +612,14 @@ def test_an_ftp_home_while_ftp_intake_is_off_is_a_warning():
     assert [str(w) for w in check_warnings(settings)] == [
         "accounts.a.ftp: ftp.enabled = false: this account's FTP home is never checked"
     ]
+
+
+def test_a_drop_folder_that_is_a_link_round_in_a_loop_is_said_so(tmp_path):
+    """It was a traceback out of `renkei check` (Path.resolve's RuntimeError)."""
+    (tmp_path / "var" / "drop").mkdir(parents=True)
+    (tmp_path / "var" / "drop" / "loopy").symlink_to("loopy")
+    raw = with_accounts(a={"dropdir": {"path": "var/drop/loopy"}})
+    assert problems(raw, tmp_path / "renkei.toml") == [
+        f"accounts.a.dropdir.path: {tmp_path / 'var' / 'drop' / 'loopy'} is a symbolic link"
+        " round in a loop (following it leads back to it); a drop folder must be a folder"
+    ]

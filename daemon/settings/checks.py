@@ -23,7 +23,7 @@ from typing import Any
 
 from daemon.settings.keyedmodes import unkeyed_writes
 from daemon.settings.listeners import is_loopback, split_listen
-from daemon.settings.model import DEMO_PREFIX, RESERVED_TABLES, FtpSettings, Settings
+from daemon.settings.model import DEMO_PREFIX, RESERVED_TABLES, FtpSettings, Settings, resolved
 from daemon.settings.problems import OsTrouble, Problem, near, shown
 from daemon.settings.setchoices import set_choice_problems, set_value_problems
 from daemon.settings.tokens import env_problem, header_problems, token_clashes
@@ -828,10 +828,12 @@ def path_checks(settings: Settings) -> Iterator[Problem]:
             continue
         where = f"accounts.{name}.dropdir.path"
         written = repr(str(account.dropdir.path))
-        folder = settings.path(account.dropdir.path).resolve()
+        folder = resolved(settings.path(account.dropdir.path))
         if (there := _file_in_the_way(folder)) is not None:
             # serve cannot start; a reload to it was refused with FileExistsError
-            yield Problem(where, "config.dropdir_not_folder", {"path": there})
+            broken = os.path.islink(there) and not os.path.exists(there)
+            key = "config.dropdir_broken_link" if broken else "config.dropdir_not_folder"
+            yield Problem(where, key, {"path": there})
         elif (trouble := _cannot_make(folder)) is not None:
             # as for a file in its way; a reload to it logged a traceback at each retry
             yield Problem(where, "config.folder_cannot_make", trouble)
@@ -900,8 +902,9 @@ def _file_in_the_way(folder: Path) -> Path | None:
 
 
 def _nearest(folder: Path) -> Path | None:
-    """`folder`, or the nearest of its parents that is there (None: not even `/`)."""
-    return next((p for p in (folder, *folder.parents) if os.path.exists(p)), None)
+    """`folder`, or the nearest of its parents that is there (None: not even `/`); a
+    link counts, one that leads nowhere or round in a loop too (it is in the way)."""
+    return next((p for p in (folder, *folder.parents) if os.path.lexists(p)), None)
 
 
 # File systems every instance of a shared store can see the same files on; `fuse.*`

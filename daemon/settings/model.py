@@ -745,7 +745,7 @@ class Settings(Model):
 
     def path(self, value: Path) -> Path:
         base = self.source.parent if self.source else Path.cwd()
-        return value if value.is_absolute() else (base / value).resolve()
+        return value if value.is_absolute() else resolved(base / value)
 
     @property
     def data_dir(self) -> Path:
@@ -783,3 +783,12 @@ class Settings(Model):
         """Every listener that will be bound, by section name."""
         sections = {"smtp": self.smtp, "ftp": self.ftp, "api": self.api}
         return {name: s.listen for name, s in sections.items() if s.enabled}
+
+
+def resolved(path: Path) -> Path:
+    """`path` made absolute, its links followed; as it is where they loop (Python's
+    RuntimeError, a traceback out of `renkei check`): the folder's own check says so."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):
+        return path.absolute()
