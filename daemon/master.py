@@ -429,6 +429,8 @@ class Master:
                 self._reload_again()
             return False
         self._reload_tries = 0
+        if settings.report != served.report:
+            self.reporter.relay_changed()
         await self._end_sessions_of_changed_users(served, settings)
         log.info("config reloaded from %s", self.config_path)
         for key in restart:

@@ -15,6 +15,7 @@ from tests.support import (
     Daemon,
     account,
     csv_bytes,
+    free_port,
     mail,
     queued_ids,
     renkei,
@@ -383,5 +384,25 @@ def test_a_reload_the_store_was_too_busy_for_is_tried_again_by_itself(tmp_path):
             return reply.status_code == 200
 
         wait_for(beta_there, timeout=30)
+    finally:
+        daemon.terminate()
+
+
+def test_a_relay_fixed_by_a_reload_takes_the_waiting_reports_at_once(tmp_path, relay):
+    """They waited out the old pause (a minute here) for the relay that was wrong."""
+    wrong = free_port()  # nothing listens
+    config = write_config(tmp_path, account("acme", report="always"), relay_port=wrong)
+    config.write_text(config.read_text().replace("retry_seconds = 0.5", "retry_seconds = 60"))
+    daemon = Daemon(config).start()
+    try:
+        _, code, reply = send_as(
+            daemon.smtp_port, "acme", [("20240516.csv", csv_bytes(["1,2024/05/16,1,a"]))]
+        )
+        assert code == 250
+        run_id = queued_ids(reply)[0]
+        wait_for(lambda: "cannot take mail now" in daemon.log.read_text())
+        config.write_text(config.read_text().replace(f":{wrong}", f":{relay.port}"))
+        # Well before the minute's pause is over.
+        assert relay.for_recipient("sales@acme.example", about=run_id, timeout=20)
     finally:
         daemon.terminate()

@@ -147,6 +147,14 @@ class Reporter:
         """A report was queued by another process (the daemon's import process)."""
         self._wake.set()
 
+    def relay_changed(self) -> None:
+        """A reload changed `report.*` (a relay fixed, a shorter pause): the relay's rest
+        ends and every waiting report is tried now, as when the relay comes back; they
+        waited out the old pause for the old relay."""
+        self._rests_until = 0.0
+        self._back = True
+        self._wake.set()
+
     async def queue_run(self, run_id: str) -> None:
         """Put the report of a finished run in the outbox (idempotent per run)."""
         run = await self.store.get_run(run_id)
