@@ -451,7 +451,7 @@ class Master:
             # A folder it could not make (a drop folder on a read-only disk) is said in
             # full, path and reason, by the line below: a traceback at each retry told
             # no more.
-            if not (isinstance(exc, OSError) and exc.filename):
+            if not (isinstance(exc, OSError) and exc.filename) and not transient(exc):
                 log_failure(log, exc, "reload failed while applying the new config")
             detail = f"{type(exc).__name__}: {exc}"
             problems = [Problem(str(self.config_path), "config.not_applied", {"detail": detail})]
@@ -459,7 +459,7 @@ class Master:
             log.error("reload refused: %s", problem)
         try:
             # Said in the language of the config that goes on serving.
-            await self.alerts.reload_refused(problems, str(self.config_path))
+            await self.alerts.reload_refused(problems, str(self.config_path), transient(exc))
         except Exception as alert_exc:  # the outbox's disk: the log has said it already
             log.error("could not queue the reload-refused alert: %s", alert_exc)
 

@@ -545,6 +545,18 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "This mail was sent automatically by renkei.",
     },
     # -- admin alerts (daemon/report/alerts.py), to report.admin_to ------------------
+    "alert.subject.reload_waits": {
+        "ja": "[renkei] 設定の再読み込みを待っています",
+        "en": "[renkei] config reload waiting",
+    },
+    "alert.body.reload_waits": {
+        "ja": "設定ファイル {path} は問題ありませんが、データベースまたはディスクが一時的に使えない"
+        "ため、まだ適用できていません。自動でもう一度試します。それまでは前の設定のまま動作を"
+        "続けています。\n\n原因:",
+        "en": "The config file {path} is fine, but the database or the disk could not take it"
+        " for the moment: it is tried again by itself. renkei goes on with the previous config"
+        " until then.\n\nCause:",
+    },
     "alert.subject.reload": {
         "ja": "[renkei] 設定の再読み込みを中止しました",
         "en": "[renkei] config reload refused",

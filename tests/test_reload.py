@@ -363,10 +363,16 @@ def _one_file(folder, day: str = "20240516") -> list[str]:
     return [str(path), "--account", "acme"]
 
 
-def test_a_reload_the_store_was_too_busy_for_is_tried_again_by_itself(tmp_path):
+def test_a_reload_the_store_was_too_busy_for_is_tried_again_by_itself(tmp_path, relay):
     """Another writer held the store past the busy timeout: the reload was refused and
-    the valid config never applied until an admin reloaded once more."""
-    config = write_config(tmp_path, account("acme"))
+    the valid config never applied until an admin reloaded once more. The admins are
+    told it waits, not that the config file has problems."""
+    config = write_config(tmp_path, account("acme"), relay_port=relay.port)
+    config.write_text(
+        config.read_text().replace(
+            "timeout = 5\n", 'timeout = 5\nadmin_to = ["admin@example.jp"]\n', 1
+        )
+    )
     daemon = Daemon(config, env={"RENKEI_BUSY_TIMEOUT_MS": "300"}).start()
     try:
         holder = sqlite3.connect(tmp_path / "var" / "renkei.db", isolation_level=None)
@@ -375,6 +381,11 @@ def test_a_reload_the_store_was_too_busy_for_is_tried_again_by_itself(tmp_path):
             config.write_text(config.read_text() + account("beta"))
             wait_for(lambda: "reload: trying again in 5s" in daemon.log.read_text())
             assert "reload refused" in daemon.log.read_text()
+            [alert] = relay.for_recipient("admin@example.jp", about="再読み込み")
+            assert alert["Subject"] == "[renkei] 設定の再読み込みを待っています"
+            body = alert.get_body().get_content()
+            assert "自動でもう一度試します" in body and "に問題があるため" not in body
+            assert "Traceback" not in daemon.log.read_text()
         finally:
             holder.execute("ROLLBACK")
             holder.close()

@@ -49,13 +49,18 @@ class Alerts:
         return self._settings()
 
     # -- causes that last: mailed once until they clear ---------------------------
-    async def reload_refused(self, problems: Sequence[Problem], path: str) -> None:
+    async def reload_refused(
+        self, problems: Sequence[Problem], path: str, waits: bool = False
+    ) -> None:
+        """`waits`: the config is fine and is tried again by itself (the store busy, the
+        disk full a moment): said so, not as problems of the config file."""
         language = self.settings.report.language
         lines = [f"  {problem.render(language)}" for problem in problems]
         # The same problems again are the same cause; a new problem is news.
         fingerprint = "\n".join(sorted(str(problem) for problem in problems))
-        body = message("alert.body.reload", language, path=path) + "\n" + "\n".join(lines)
-        await self._raise(RELOAD, fingerprint, "alert.subject.reload", {}, body)
+        kind = "reload_waits" if waits else "reload"
+        body = message(f"alert.body.{kind}", language, path=path) + "\n" + "\n".join(lines)
+        await self._raise(RELOAD, fingerprint, f"alert.subject.{kind}", {}, body)
 
     async def disk_low(self, path: str, free: int, limit: int) -> None:
         language = self.settings.report.language
