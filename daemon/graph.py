@@ -66,7 +66,7 @@ async def build(
         alerts = Alerts(settings, reporter)
         reporter.on_refused = alerts.report_refused
         reporter.on_damaged = alerts.report_damaged
-        notify = quarantined = set_aside = None
+        notify = quarantined = set_aside = account_gone = None
         if reports:
 
             async def notify(run_id: str) -> None:
@@ -79,6 +79,11 @@ async def build(
                 if reported is not None:
                     await reported(item.id)
 
+            async def account_gone(item: SpoolItem) -> None:
+                await alerts.account_gone(item)
+                if reported is not None:
+                    await reported(item.id)
+
             async def set_aside(damaged: Damaged) -> None:
                 await alerts.damaged(damaged.item_id, damaged.path.name, damaged.reason)
                 if reported is not None:
@@ -86,6 +91,7 @@ async def build(
 
         pipeline = Pipeline(settings, store, spool, notify, counted, quarantined, set_aside)
         pipeline.forwards = forwards
+        pipeline.account_gone = account_gone
         worker = Worker(spool, pipeline)
         sink = SpoolSink(spool, settings, wake or worker.wake, store)
         retrier = Retrier(spool, store, settings, wake or worker.wake)

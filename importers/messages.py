@@ -577,6 +577,21 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "{path} has {free:,} bytes free, under daemon.min_free_bytes ({limit:,} bytes). "
         "Until there is room again, files are refused with a temporary error.",
     },
+    "alert.subject.account_gone": {
+        "ja": "[renkei] 設定にないアカウントのファイルを取り込めませんでした: {account} {filename}",
+        "en": "[renkei] a file of an account no longer in the config was not imported:"
+        " {account} {filename}",
+    },
+    "alert.body.account_gone": {
+        "ja": "受け付けたファイルのアカウント「{account}」が、取り込む前の再読み込みで設定から"
+        "なくなったため、取り込めませんでした(実行は失敗として記録しています)。ファイルは"
+        "保存してあります。アカウント名を変えたのなら、renkei show {run} --save フォルダ で"
+        "取り出し、renkei import ファイル --account 新しい名前 で取り込んでください。",
+        "en": "The file was accepted for account \"{account}\", which a reload took out of the"
+        " config before it was imported: it was not imported (its run failed). The file is"
+        " kept: if the account was renamed, take it out with renkei show {run} --save FOLDER"
+        " and import it with renkei import FILE --account NEW_NAME.",
+    },
     "alert.subject.quarantined": {
         "ja": "[renkei] ファイルを隔離しました: {account} {filename}",
         "en": "[renkei] file quarantined: {account} {filename}",

@@ -16,7 +16,9 @@ from tests.support import (
     account,
     csv_bytes,
     free_port,
+    import_process,
     mail,
+    pause,
     queued_ids,
     renkei,
     send_as,
@@ -415,5 +417,31 @@ def test_a_relay_fixed_by_a_reload_takes_the_waiting_reports_at_once(tmp_path, r
         config.write_text(config.read_text().replace(f":{wrong}", f":{relay.port}"))
         # Well before the minute's pause is over.
         assert relay.for_recipient("sales@acme.example", about=run_id, timeout=20)
+    finally:
+        daemon.terminate()
+
+
+def test_a_file_whose_account_a_new_config_took_away_is_told_to_the_admins(tmp_path, relay):
+    """Accepted for acme, then acme renamed before its import (here across a restart,
+    the file waiting in the spool): its run failed, and no report or alert told anyone."""
+    config = write_config(tmp_path, account("acme", report="always"), relay_port=relay.port)
+    text = config.read_text().replace(
+        "timeout = 5\n", 'timeout = 5\nadmin_to = ["admin@example.jp"]\n', 1
+    )
+    config.write_text(text)
+    daemon = Daemon(config).start()
+    try:
+        pause(import_process(daemon))  # the file waits in the spool
+        rows = [("20240516.csv", csv_bytes(["1,2024/05/16,1,a"]))]
+        _, code, reply = send_as(daemon.smtp_port, "acme", rows)
+        assert code == 250
+        [run_id] = queued_ids(reply)
+        daemon.kill()
+        config.write_text(text.replace("[accounts.acme", "[accounts.acme2"))
+        daemon.start()
+        assert daemon.wait_run(run_id)["state"] == "failed"
+        [alert] = relay.for_recipient("admin@example.jp", about=run_id)
+        assert "設定にないアカウントのファイルを取り込めませんでした" in alert["Subject"]
+        assert f"renkei show {run_id} --save" in alert.get_body().get_content()
     finally:
         daemon.terminate()

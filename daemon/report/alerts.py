@@ -126,6 +126,22 @@ class Alerts:
         ]
         await self._once("quarantined", "alert.subject.quarantined", params, "\n".join(lines))
 
+    async def account_gone(self, item: SpoolItem) -> None:
+        """A file accepted for an account a reload removed (or renamed) before it was
+        imported: its run failed, with no report to anyone but this."""
+        language = self.settings.report.language
+        meta = item.meta
+        params = {"account": flat(meta.account), "filename": flat(meta.filename) or "-"}
+        lines = [
+            message("alert.body.account_gone", language, account=clean(meta.account), run=item.id),
+            "",
+            _field("run", item.id, language),
+            _field("account", clean(meta.account), language),
+            _field("filename", clean(meta.filename) or "-", language),
+            _field("sender", clean(meta.sender), language),
+        ]
+        await self._once("account-gone", "alert.subject.account_gone", params, "\n".join(lines))
+
     async def damaged(self, item_id: str, name: str, reason: str) -> None:
         """A spooled file whose description cannot be read, set aside as `name` in
         `spool/failed/`."""

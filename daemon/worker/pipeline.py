@@ -79,6 +79,8 @@ class Pipeline:
         # An import process counts in the daemon's metrics, not its own.
         self.counted = counted
         self.quarantined = quarantined  # the admin alert
+        # The admin alert for a file whose account a reload removed before its import.
+        self.account_gone: Callable[[SpoolItem], Awaitable[None]] | None = None
         self.set_aside = set_aside  # the admin alert for an item that cannot be read
         # The daemon's: a completed run commits that the sends and calls following its
         # account are still to start (runs.forward_state), so a crash before the daemon
@@ -201,6 +203,9 @@ class Pipeline:
         # the spooled copy of a committed run (its report waits as pending in the run).
         self.spool.finish(item)
         await self._notify(account, item, outcome)
+        if account is None and item.meta.account and self.account_gone is not None:
+            # Accepted for an account a reload removed since: no report goes to anyone.
+            await self.account_gone(item)
         return state
 
     async def _failed_attempt(self, item: SpoolItem, exc: Exception) -> None:
