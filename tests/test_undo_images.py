@@ -19,8 +19,8 @@ from tests.test_store_contract import COLUMNS, at, import_file, rows_of, run_id
 # The schema version before the migration that adds undo_images (and the ones after
 # it, which the scripts below take back too: runs.forward_state, expect_checks, runs.file_key,
 # runs_by_direction, undo_sources_by_run, runs_pending_report, runs_by_state,
-# runs_by_channel, runs.said, run_errors.said, runs_pending_forward and
-# run_reports.last_said).
+# runs_by_channel, runs.said, run_errors.said, runs_pending_forward,
+# run_reports.last_said, digests.ended_at, outward_requests.said and delivery_keys).
 _BEFORE_IMAGES = next(n for n, m in enumerate(MIGRATIONS) if "CREATE TABLE undo_images" in m)
 # What the version before undo_images left (schema.py, the migration that adds it).
 _OLDER = """
@@ -46,6 +46,8 @@ DROP INDEX runs_pending_forward;
 ALTER TABLE runs DROP COLUMN forward_state;
 ALTER TABLE run_reports DROP COLUMN last_said;
 ALTER TABLE digests DROP COLUMN ended_at;
+ALTER TABLE outward_requests DROP COLUMN said;
+DROP TABLE delivery_keys;
 PRAGMA user_version = {version}
 """
 
@@ -86,6 +88,8 @@ DROP INDEX runs_pending_forward;
 ALTER TABLE runs DROP COLUMN forward_state;
 ALTER TABLE run_reports DROP COLUMN last_said;
 ALTER TABLE digests DROP COLUMN ended_at;
+ALTER TABLE outward_requests DROP COLUMN said;
+DROP TABLE delivery_keys;
 UPDATE renkei_schema SET version = {version}
 """
 
