@@ -304,16 +304,22 @@ class UndoRecords:
         cells = await self.image_cells(db, layout, columns)
         key_cells = [cells[columns.index(k)] for k in key]
         table = quote(layout)
-        same = " AND ".join(
-            f"t.{quote(k)} IS NOT DISTINCT FROM {cell}"
-            for k, cell in zip(key, key_cells, strict=True)
-        )
+        pairs = list(zip(key, key_cells, strict=True))
+        # By `=`, which the key's index answers: PostgreSQL looks no index up by IS NOT
+        # DISTINCT FROM, and read the whole table for every before-image (minutes for
+        # an undo of thousands of rows). An image with an empty key cell, which `=`
+        # never matches, is looked for the slow way, alone.
+        equal = " AND ".join(f"t.{quote(k)} = {cell}" for k, cell in pairs)
+        same = " AND ".join(f"t.{quote(k)} IS NOT DISTINCT FROM {cell}" for k, cell in pairs)
+        empty = " OR ".join(f"{cell} IS NULL" for _, cell in pairs)
+        written = "t._account = ? AND t._run_id != ? AND t._source_file = ? AND t.rowid >= ?"
         again = (
-            f"EXISTS (SELECT 1 FROM {table} AS t WHERE t._account = ? AND t._run_id != ?"
-            f" AND t._source_file = ? AND t.rowid >= ? AND {same})"
+            f"EXISTS (SELECT 1 FROM {table} AS t WHERE {written} AND {equal})"
+            f" OR (({empty}) AND EXISTS (SELECT 1 FROM {table} AS t WHERE {written} AND {same}))"
         )
-        params: list[object] = [*images, record["account"], images.run_id, SOURCE]
-        params.append(await self._first_rowid(db, record))
+        first = await self._first_rowid(db, record)
+        by_row = [record["account"], images.run_id, SOURCE, first]
+        params: list[object] = [*images, *by_row, *by_row]
         if record["mode"] in _IN_PLACE:
             again += (
                 f" OR NOT EXISTS (SELECT 1 FROM {table} AS t"
