@@ -587,7 +587,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "なくなったため、取り込めませんでした(実行は失敗として記録しています)。ファイルは"
         "保存してあります。アカウント名を変えたのなら、renkei show {run} --save フォルダ で"
         "取り出し、renkei import ファイル --account 新しい名前 で取り込んでください。",
-        "en": "The file was accepted for account \"{account}\", which a reload took out of the"
+        "en": 'The file was accepted for account "{account}", which a reload took out of the'
         " config before it was imported: it was not imported (its run failed). The file is"
         " kept: if the account was renamed, take it out with renkei show {run} --save FOLDER"
         " and import it with renkei import FILE --account NEW_NAME.",

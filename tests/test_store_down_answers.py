@@ -199,6 +199,9 @@ def test_a_lock_held_past_the_timeout_is_answered_busy_not_unreachable(tmp_path,
     extra = f'[store]\nurl = "{pg_url}"\n'
     accounts = account("acme") + '[accounts.acme.api]\ntoken = "demo-acme-token"\n'
     config = write_config(tmp_path, accounts, extra=extra)
+    # Keyed: the Records API creates no record in a layout without a key.
+    keyed = '[layouts.performance]\nkey = ["member_no"]'
+    config.write_text(config.read_text().replace("[layouts.performance]", keyed))
     daemon = Daemon(config, env={"RENKEI_BUSY_TIMEOUT_MS": "1000"}).start()
     try:
         assert upload(daemon.api, "20240516.csv", wait=True).status_code == 200

@@ -87,22 +87,24 @@ async def record(
     outcome: str = "ok",
     detail: str = "",
 ) -> None:
+    store = context.store(request)
+    kept = _storable if store.shared else str  # the shared store is PostgreSQL
     entry = {
         "at": now_iso(),
-        "user": _storable(user[:200]),
+        "user": kept(user[:200]),
         "address": client_address(request),
         "action": action,
-        "target": _storable(target[:500]),
+        "target": kept(target[:500]),
         "outcome": outcome,
-        "detail": _storable(detail[:1000]),
+        "detail": kept(detail[:1000]),
     }
-    await context.store(request).audit(entry)
+    await store.audit(entry)
 
 
 def _storable(text: str) -> str:
-    """Text as every store holds it: a NUL (a login name typed with one) as its code
-    point, as the page shows a control character; PostgreSQL's text holds none, and
-    the attempt went unaudited behind an error page."""
+    """Text as PostgreSQL holds it: a NUL (a login name typed with one) as its code
+    point, as the page shows a control character; its text holds none, and the attempt
+    went unaudited behind an error page. SQLite keeps the NUL, which the page shows so."""
     return text.replace("\x00", "U+0000")
 
 

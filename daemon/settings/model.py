@@ -60,6 +60,7 @@ RESERVED_TABLES = (
     *("runs_by_received", "runs_by_retry", "runs_by_sha256", "undo_images_by_rowid"),
     *("undo_images_by_run", "undo_rows_by_run", "undo_sources_by_run", "runs_pending_report"),
     "runs_pending_forward",
+    "delivery_keys",
 )
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 # Names a database gives a column of its own: SQLite's row id (a column of that name

@@ -38,7 +38,7 @@ _OWN_KEYS = {
             *("digests", "run_undo", "run_reports", "console_sessions", "audit_log"),
             *("outward_requests", "outward_jobs", "outward_bodies", "record_log"),
             *("schedule_slots", "account_switches", "console_secret", "expect_checks"),
-            *("mail_outbox", "mail_sent"),
+            *("mail_outbox", "mail_sent", "delivery_keys"),
         )
     },
     "run_undo_run_id_key": "run_undo",
