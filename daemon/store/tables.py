@@ -489,15 +489,31 @@ class LayoutTables:
     async def found_values(
         self, db: aiosqlite.Connection, layout: str, column: str, values: Sequence[object]
     ) -> set[object]:
-        """Which of `values` the layout's `column` holds (reference checks)."""
+        """Which of `values` the layout's `column` holds (reference checks), any
+        account's. Asked account by account, the accounts found first from the index
+        they lead: the key's index is (_account, key …), and a look-up by the key alone
+        read the whole index for every 500 values (minutes for a file of 100,000 rows
+        referencing a table of millions)."""
+        table = quote(layout)
+        accounts = [
+            row[0]
+            for row in await db.execute_fetchall(
+                f"WITH RECURSIVE a(x) AS (SELECT min(_account) FROM {table} UNION ALL"
+                f" SELECT (SELECT min(_account) FROM {table} WHERE _account > a.x) FROM a"
+                " WHERE a.x IS NOT NULL) SELECT x FROM a WHERE x IS NOT NULL"
+            )
+        ]
         found: set[object] = set()
+        if not accounts:
+            return found
+        held = f"_account IN ({', '.join('?' * len(accounts))}) AND "
         for start in range(0, len(values), BATCH):
             part = list(values[start : start + BATCH])
             sql = (
-                f"SELECT DISTINCT {quote(column)} FROM {quote(layout)}"
-                f" WHERE {quote(column)} IN ({', '.join('?' * len(part))})"
+                f"SELECT DISTINCT {quote(column)} FROM {table}"
+                f" WHERE {held}{quote(column)} IN ({', '.join('?' * len(part))})"
             )
-            found.update(row[0] for row in await db.execute_fetchall(sql, part))
+            found.update(row[0] for row in await db.execute_fetchall(sql, [*accounts, *part]))
         return found
 
 
