@@ -148,18 +148,25 @@ async def _settle_taken(session: Connection) -> None:
     # A run's report the relay took for every recipient is sent, as the claim that died
     # would have recorded it: its run said "queued" for good (an alert's or a digest's
     # id is no run's, and matches none).
-    taken = (
-        "SELECT o.item_id FROM mail_outbox AS o JOIN mail_sent AS s ON o.item_id = s.item_id"
-        f" WHERE s.remaining = '[]' AND {free}"
-    )
-    await session.execute(
-        f"UPDATE runs SET report_state = 'sent' WHERE id IN ({taken}) AND report_state <> 'sent'"
-    )
-    await session.execute(
-        "UPDATE run_reports SET attempts = attempts + 1, sent_at = ?"
-        f" WHERE run_id IN ({taken}) AND sent_at IS NULL",
-        (dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),),
-    )
+    taken = [
+        item_id
+        for (item_id,) in await session.execute_fetchall(
+            "SELECT o.item_id FROM mail_outbox AS o JOIN mail_sent AS s"
+            f" ON o.item_id = s.item_id WHERE s.remaining = '[]' AND {free}"
+        )
+    ]
+    if taken:  # written only then: no claim's pass takes a lock on runs for nothing
+        marks = ", ".join("?" * len(taken))
+        await session.execute(
+            f"UPDATE runs SET report_state = 'sent' WHERE id IN ({marks})"
+            " AND report_state <> 'sent'",
+            taken,
+        )
+        await session.execute(
+            "UPDATE run_reports SET attempts = attempts + 1, sent_at = ?"
+            f" WHERE run_id IN ({marks}) AND sent_at IS NULL",
+            (dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"), *taken),
+        )
     await session.execute(
         "DELETE FROM mail_outbox AS o USING mail_sent AS s"
         f" WHERE o.item_id = s.item_id AND s.remaining = '[]' AND {free}"
