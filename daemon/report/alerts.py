@@ -112,35 +112,32 @@ class Alerts:
 
     # -- causes that happen once ----------------------------------------------------
     async def quarantined(self, item: SpoolItem) -> None:
-        language = self.settings.report.language
-        meta = item.meta
-        params = {"account": flat(meta.account), "filename": flat(meta.filename) or "-"}
-        path = f"spool/failed/{item.id}"
-        lines = [
-            message("alert.body.quarantined", language, attempts=meta.attempts, path=path),
-            "",
-            _field("run", item.id, language),
-            _field("account", clean(meta.account), language),
-            _field("filename", clean(meta.filename) or "-", language),
-            _field("sender", clean(meta.sender), language),
-        ]
-        await self._once("quarantined", "alert.subject.quarantined", params, "\n".join(lines))
+        language, path = self.settings.report.language, f"spool/failed/{item.id}"
+        attempts = item.meta.attempts
+        intro = message("alert.body.quarantined", language, attempts=attempts, path=path)
+        await self._about_file("quarantined", "quarantined", item, intro)
 
     async def account_gone(self, item: SpoolItem) -> None:
         """A file accepted for an account a reload removed (or renamed) before it was
         imported: its run failed, with no report to anyone but this."""
-        language = self.settings.report.language
-        meta = item.meta
+        language, account = self.settings.report.language, clean(item.meta.account)
+        intro = message("alert.body.account_gone", language, account=account, run=item.id)
+        await self._about_file("account-gone", "account_gone", item, intro)
+
+    async def _about_file(self, cause: str, kind: str, item: SpoolItem, intro: str) -> None:
+        """One alert about a file and its run: `intro`, then the run, its account, file
+        and sender; `alert.subject.<kind>` names the account and the file."""
+        language, meta = self.settings.report.language, item.meta
         params = {"account": flat(meta.account), "filename": flat(meta.filename) or "-"}
         lines = [
-            message("alert.body.account_gone", language, account=clean(meta.account), run=item.id),
+            intro,
             "",
             _field("run", item.id, language),
             _field("account", clean(meta.account), language),
             _field("filename", clean(meta.filename) or "-", language),
             _field("sender", clean(meta.sender), language),
         ]
-        await self._once("account-gone", "alert.subject.account_gone", params, "\n".join(lines))
+        await self._once(cause, f"alert.subject.{kind}", params, "\n".join(lines))
 
     async def damaged(self, item_id: str, name: str, reason: str) -> None:
         """A spooled file whose description cannot be read, set aside as `name` in
