@@ -89,23 +89,22 @@ class DeliveryMemory:
         one of them did."""
         if not deliveries:
             return None
-        ids = []
+        ids, by_content = [], []
         for d in deliveries:
-            found = await self._earlier(d)
+            found, content = await self._earlier(d)
             if found is None:
                 return None
             ids.append(found)
-        for d, found in zip(deliveries, ids, strict=True):
-            if d.idempotency_key:
+            by_content.append(content)
+        for d, found, content in zip(deliveries, ids, by_content, strict=True):
+            if content and d.idempotency_key:
                 await self._remember_key(d, found)
         return ids
 
     async def _remember_key(self, d: Delivery, run_id: str) -> None:
-        """A delivery answered with an earlier run is spooled nowhere, so its key was on
-        no run: its retry, after a newer version of the file came, was imported again
-        over it. Kept here and, for after a restart, in the store."""
-        if (d.account, d.idempotency_key) in self._keys:
-            return  # answered by its key: that run holds it already
+        """A delivery answered with an earlier run of its content is spooled nowhere,
+        so its key was on no run: its retry, after a newer version of the file came,
+        was imported again over it. Kept here and, for after a restart, in the store."""
         self._keys[(d.account, d.idempotency_key)] = (run_id, time.monotonic())
         if self._store is not None:
             await self._store.remember_key(d.account, d.idempotency_key, run_id, now_iso())
@@ -130,9 +129,11 @@ class DeliveryMemory:
                     run_id, item.meta.sha256, options_text(d.options), now
                 )
 
-    async def _earlier(self, d: Delivery) -> str | None:
+    async def _earlier(self, d: Delivery) -> tuple[str | None, bool]:
+        """The run `d` became when it came before, and whether it was told by its
+        content (not by its key)."""
         if d.options.get("dry_run"):
-            return None
+            return None, False
         if d.idempotency_key:
             found = await self._by_key(d)
             if found is not None and d.channel == "mail" and not await self._same_file(d, found):
@@ -149,10 +150,10 @@ class DeliveryMemory:
                 d.idempotency_key += ":" + (await asyncio.to_thread(content_digest, d))[:16]
                 found = await self._by_key(d)
             if found is not None or not d.by_content:
-                return found
+                return found, False
         if d.by_content:
-            return await self._by_content(d)
-        return None
+            return await self._by_content(d), True
+        return None, False
 
     async def _by_key(self, d: Delivery) -> str | None:
         hit = self._keys.get((d.account, d.idempotency_key))
