@@ -105,9 +105,14 @@ def test_sigkill_mid_import_then_restart_commits_exactly_once(tmp_path):
 def test_sigterm_mid_import_aborts_exits_0_and_retries_at_start(tmp_path):
     rows = 300_000
     daemon = Daemon(big_config(tmp_path)).start()
-    _, _, reply = send(daemon.smtp_port, mail([("20240516.csv", big_csv(rows))]))
-    [run_id] = queued_ids(reply)
-    worker = paused_running(daemon, run_id)
+    try:
+        step, code, reply = send(daemon.smtp_port, mail([("20240516.csv", big_csv(rows))]))
+        assert code == 250, (step, code, reply)  # said, where a bare unpacking failed
+        [run_id] = queued_ids(reply)
+        worker = paused_running(daemon, run_id)
+    except BaseException:
+        daemon.terminate()  # never a daemon left behind to load the tests after
+        raise
     try:
         daemon.proc.send_signal(signal.SIGTERM)
         wait_pending(worker, signal.SIGTERM)  # the master's stop has reached it
