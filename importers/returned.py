@@ -22,7 +22,14 @@ def returned_lines(
     """The first `sample` line numbers of the copy at `path`; none when it has no
     `行番号` column left (the partner removed the two columns) or a cell under it is
     no line number. Without a header row the two cells follow the record's own
-    `columns`."""
+    `columns`. A copy the csv module cannot read has none either: its import says why."""
+    try:
+        return _lines(path, encoding, header, columns, sample)
+    except (csv.Error, OSError):
+        return []
+
+
+def _lines(path: Path, encoding: str, header: bool, columns: int, sample: int) -> list[int]:
     with open(path, encoding=encoding, errors="replace", newline="") as f:
         records = (fields for fields in csv.reader(f) if any(fields))
         first = next(records, [])
