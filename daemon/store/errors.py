@@ -95,8 +95,11 @@ class SchemaBehind(Exception):
 def log_failure(log: logging.Logger, exc: BaseException, what: str, *args: object) -> None:
     """A scheduled pass or a background round that failed: PostgreSQL's trouble of the
     moment said in a line (the next pass tries again, and a store down for an hour
-    would fill the log with tracebacks), anything else with its traceback."""
-    if server_trouble(exc) is None:
+    would fill the log with tracebacks), and so SQLite held by another writer past its
+    busy timeout; anything else with its traceback."""
+    if sqlite_busy(exc):
+        log.warning(what + ", the store is held by another writer: %s", *args, exc)
+    elif server_trouble(exc) is None:
         log.error(what, *args, exc_info=exc)
     else:
         log.warning(what + ", the store is away: %s", *args, exc)
